@@ -1,0 +1,247 @@
+/* base.c — diagnostics, dtypes, half conversion, hashing, atomic file output. */
+#include "base.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...)
+{
+    if (d) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+        va_end(ap);
+    }
+    return LLMC_ERR;
+}
+
+static const char *const dtype_names[LLMC_DTYPE_COUNT] = {"f32", "f16", "bf16", "i32"};
+static const size_t dtype_sizes[LLMC_DTYPE_COUNT] = {4, 2, 2, 4};
+
+const char *llmc_dtype_name(LlmcDType t)
+{
+    return (unsigned)t < LLMC_DTYPE_COUNT ? dtype_names[t] : "?";
+}
+
+int llmc_dtype_from_name(const char *s, LlmcDType *t)
+{
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+        if (strcmp(s, dtype_names[i]) == 0) {
+            *t = (LlmcDType)i;
+            return 0;
+        }
+    return -1;
+}
+
+size_t llmc_dtype_size(LlmcDType t)
+{
+    return (unsigned)t < LLMC_DTYPE_COUNT ? dtype_sizes[t] : 0;
+}
+
+static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+float llmc_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    if (exp == 0) {
+        if (man == 0)
+            return u2f(sign);
+        float f = (float)man * (1.0f / 16777216.0f); /* man * 2^-24 */
+        return sign ? -f : f;
+    }
+    if (exp == 31)
+        return u2f(sign | 0x7f800000u | (man << 13));
+    return u2f(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t llmc_f32_to_f16(float f)
+{
+    uint32_t u = f2u(f), sign = (u >> 16) & 0x8000;
+    uint32_t a = u & 0x7fffffff;
+    if (a >= 0x7f800000) /* inf or nan */
+        return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000 ? 0x200 : 0));
+    if (a >= 0x477ff000) /* rounds to >= 65520: overflow */
+        return (uint16_t)(sign | 0x7c00);
+    if (a < 0x38800000) { /* subnormal or zero in f16 */
+        float v = u2f(a) * 16777216.0f; /* scale by 2^24; exact rounding by float->int */
+        uint32_t m = (uint32_t)v;
+        float rem = v - (float)m;
+        if (rem > 0.5f || (rem == 0.5f && (m & 1)))
+            m++;
+        return (uint16_t)(sign | m);
+    }
+    uint32_t r = a + 0xfff + ((a >> 13) & 1) - (112u << 23);
+    return (uint16_t)(sign | (r >> 13));
+}
+
+float llmc_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
+
+uint16_t llmc_f32_to_bf16(float f)
+{
+    uint32_t u = f2u(f);
+    if ((u & 0x7fffffff) > 0x7f800000)
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fff + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+uint64_t llmc_fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+char *llmc_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *r = malloc(n);
+    if (r)
+        memcpy(r, s, n);
+    return r;
+}
+
+LlmcStatus llmc_out_open(LlmcOutFile *o, const char *path, LlmcDiag *d)
+{
+    memset(o, 0, sizeof *o);
+    size_t n = strlen(path) + 32;
+    o->path = llmc_strdup(path);
+    o->tmp = malloc(n);
+    if (!o->path || !o->tmp) {
+        llmc_out_abort(o);
+        return llmc_fail(d, "%s: out of memory", path);
+    }
+    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    o->f = fopen(o->tmp, "wb");
+    if (!o->f) {
+        LlmcStatus s = llmc_fail(d, "%s: cannot create: %s", o->tmp, strerror(errno));
+        free(o->path);
+        free(o->tmp);
+        memset(o, 0, sizeof *o);
+        return s;
+    }
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_out_write(LlmcOutFile *o, const void *data, size_t n, LlmcDiag *d)
+{
+    if (n && fwrite(data, 1, n, o->f) != n)
+        return llmc_fail(d, "%s: write failed: %s", o->path, strerror(errno));
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d)
+{
+    int bad = fflush(o->f) != 0 || ferror(o->f);
+    bad |= fclose(o->f) != 0;
+    o->f = NULL;
+    if (bad) {
+        LlmcStatus s = llmc_fail(d, "%s: write failed: %s", o->path, strerror(errno));
+        llmc_out_abort(o);
+        return s;
+    }
+    if (chmod(o->tmp, executable ? 0755 : 0644) != 0 || rename(o->tmp, o->path) != 0) {
+        LlmcStatus s = llmc_fail(d, "%s: cannot move into place: %s", o->path, strerror(errno));
+        llmc_out_abort(o);
+        return s;
+    }
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+    return LLMC_OK;
+}
+
+void llmc_out_abort(LlmcOutFile *o)
+{
+    if (o->f)
+        fclose(o->f);
+    if (o->tmp)
+        unlink(o->tmp);
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+}
+
+LlmcStatus llmc_write_file_atomic(const char *path, const void *data, size_t n, LlmcDiag *d)
+{
+    LlmcOutFile o;
+    if (llmc_out_open(&o, path, d))
+        return LLMC_ERR;
+    if (llmc_out_write(&o, data, n, d)) {
+        llmc_out_abort(&o);
+        return LLMC_ERR;
+    }
+    return llmc_out_commit(&o, 0, d);
+}
+
+LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return llmc_fail(d, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf)
+        return llmc_fail(d, "%s: out of memory", path);
+    if (err) {
+        free(buf);
+        return llmc_fail(d, "%s: read failed", path);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *size = n;
+    return LLMC_OK;
+}
+
+char *llmc_path_join(const char *dir, const char *rel)
+{
+    if (rel[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
+        return llmc_strdup(rel);
+    size_t n = strlen(dir) + strlen(rel) + 2;
+    char *r = malloc(n);
+    if (r)
+        snprintf(r, n, "%s/%s", dir, rel);
+    return r;
+}
+
+char *llmc_path_dir(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    if (!s)
+        return llmc_strdup(".");
+    if (s == path)
+        return llmc_strdup("/");
+    size_t n = (size_t)(s - path);
+    char *r = malloc(n + 1);
+    if (r) {
+        memcpy(r, path, n);
+        r[n] = 0;
+    }
+    return r;
+}

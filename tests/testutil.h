@@ -1,0 +1,23 @@
+/* testutil.h — helpers shared by the Check suites: locating ../shared, temporary directories,
+ * running llmc and the compiled executables. */
+#ifndef LLMC_TESTUTIL_H
+#define LLMC_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+/* Path to a file under ../shared/models, or NULL when ../shared is missing. */
+const char *tu_shared(const char *rel);
+/* Call at the start of a test that needs ../shared: fails under CI=true, returns 1 (skip) elsewhere. */
+int tu_need_shared(const char *rel);
+/* A fresh temporary directory (removed by tu_cleanup at exit). */
+const char *tu_tmpdir(void);
+/* Runs a shell command; returns its exit status (-1 when it could not run). Output captured into
+ * *out (malloc'd, may be NULL) when out != NULL. */
+int tu_run(const char *cmd, char **out);
+/* Path to the llmc binary under test. */
+const char *tu_llmc(void);
+/* Runs a Check suite with CK_NORMAL output; returns the process exit code. */
+int tu_main(Suite *s);
+
+#endif

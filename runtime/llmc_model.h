@@ -1,7 +1,7 @@
 /* llmc_model.h — the contract between generated model code and the runtime.
  *
  * `llmc compile` emits one C file that defines `const LlmcModelDesc llmc_model`: the model's
- * constants (every dimension baked in) and its forward function. The runtime (runtime/*.c) is
+ * constants (every dimension baked in) and its forward function. The runtime (runtime/ sources) is
  * generic: it loads the packed weights, owns the paged KV pool, the threads, the scheduler and
  * the tokenizer, and drives the model only through this header. The header is embedded into
  * llmc so that the generated code and the runtime always agree on it (LLMC_ABI_VERSION).
@@ -67,6 +67,8 @@ typedef struct LlmcModelDesc {
     int64_t arena_bytes;
     int64_t weight_bytes_per_token; /* bytes one decode token must read (all weights once) */
     int64_t kv_bytes_per_position;  /* bytes of KV one position adds across all layers */
+    int32_t max_threads;            /* 0: use every thread offered; else at most this many (a tiny
+                                       model loses more to barriers than threads give back) */
     void (*init)(const LlmcExec *ex);   /* fills consts; called once, single-threaded */
     void (*forward)(const LlmcExec *ex, const LlmcStep *step, int tid, int nth);
 } LlmcModelDesc;

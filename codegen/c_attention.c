@@ -1,0 +1,51 @@
+/* c_attention.c — C emitter for the paged KV cache: kv_write (new K/V rows to their slots) and
+ * paged_attention (each query over its sequence's positions, read through the block table). */
+#include "c_common.h"
+
+LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
+    int layer = (int)llmc_attr_int(n, "layer", 0);
+    LlmcBuf k = {0};
+    const char *name;
+    if (n->op == LLMC_OP_KV_WRITE) {
+        int kk = n->in[0], v = n->in[1];
+        llmc_buf_printf(&k,
+                        "/* kv_write: f32[T,%d] K and V rows -> pool layer %d of %d (blocks of %d positions x %d "
+                        "heads x %d); strides k %lld, v %lld */\n"
+                        "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, "
+                        "const float *v, const int32_t *slots)\n{\n"
+                        "    kv_write(st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (float *)ex->kv, tid, "
+                        "nth);\n}\n",
+                        HKV * HD, layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        (long long)llmc_row_stride(g, v), L, BS, HKV, HD, layer, (long long)llmc_row_stride(g, kk),
+                        (long long)llmc_row_stride(g, v));
+        name = llmc_emit_kernel(e, "kv_write", k.s);
+        llmc_c_call(e, node, name, 3, PTR(kk, "const float"), PTR(v, "const float"), PTR(n->in[2], "const int32_t"));
+    } else {
+        int q = n->in[0], y = n->out[0];
+        int64_t HQ = llmc_cols(&g->t[q].shape) / HD;
+        double scale = llmc_attr_float(n, "scale", 1.0);
+        int window = (int)llmc_attr_int(n, "window", 0);
+        llmc_buf_printf(&k,
+                        "/* paged_attention: %lld query heads over %d KV heads of %d, layer %d, scale %.9g%s; "
+                        "strides q %lld, y %lld */\n"
+                        "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, "
+                        "const int32_t *pos, float *y)\n{\n"
+                        "    float sc[%d];\n"
+                        "    paged_attention(st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %.9gf, %d, q, %lld, pos, "
+                        "st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (float *)ex->kv, y, %lld, tid, "
+                        "nth);\n}\n",
+                        (long long)HQ, HKV, HD, layer, scale, window ? ", sliding window" : "",
+                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), g->max_seq_len, L, BS,
+                        (long long)HQ, HKV, HD, layer, scale, window, (long long)llmc_row_stride(g, q),
+                        (long long)llmc_row_stride(g, y));
+        name = llmc_emit_kernel(e, "paged_attention", k.s);
+        llmc_c_call(e, node, name, 3, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
+    }
+    llmc_buf_free(&k);
+    return LLMC_OK;
+}

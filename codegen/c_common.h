@@ -1,0 +1,17 @@
+/* c_common.h — shared pieces of the C backend's emitters. */
+#ifndef LLMC_C_COMMON_H
+#define LLMC_C_COMMON_H
+
+#include "emit.h"
+
+/* Writes the call of `kernel` for node `node` (with its comment and the barrier after it).
+ * The varargs are nargs operand expressions (const char *). */
+void llmc_c_call(LlmcEmit *e, int node, const char *kernel, int nargs, ...);
+/* "st->n_tokens" or "st->n_out": the run-time rows of activation t. */
+const char *llmc_c_rows(const LlmcGraph *g, int t);
+/* "f32", "bf16", "f16": the prelude's suffix for a weight storage format. */
+const char *llmc_c_wsuffix(LlmcDType dt);
+
+#define PTR(t, ty) llmc_emit_ptr(e, (t), (ty))
+
+#endif

@@ -1,0 +1,58 @@
+/* c_matmul.c — C emitter for matmul (y = x w^T + b) and embedding lookups, both over stored weights
+ * in any storage format (f32, bf16, f16: converted to f32 in registers). */
+#include "c_common.h"
+
+LlmcStatus llmc_c_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    const LlmcTensor *w = &g->t[n->in[1]];
+    int x = n->in[0], y = n->out[0];
+    int64_t K = w->shape.dim[1], N = w->shape.dim[0];
+    const char *wt = llmc_c_wtype(w->dtype), *suf = llmc_c_wsuffix(w->dtype);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* matmul: f32[%s,%lld] x %s[%lld,%lld]^T%s -> f32[%s,%lld]; x row stride %lld, y row stride %lld */\n"
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "const %s *w, const float *b, float *y)\n{\n"
+                    "    (void)ex;\n"
+                    "    mm_%s(%s, %lld, %lld, x, %lld, w, b, y, %lld, tid, nth);\n}\n",
+                    llmc_rows_expr(g, x), (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                    n->n_in == 3 ? " + b" : "", llmc_rows_expr(g, y), (long long)N, (long long)llmc_row_stride(g, x),
+                    (long long)llmc_row_stride(g, y), wt, suf, llmc_c_rows(g, x), (long long)K, (long long)N,
+                    (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y));
+    const char *name = llmc_emit_kernel(e, "matmul", k.s);
+    llmc_buf_free(&k);
+    char cw[64];
+    snprintf(cw, sizeof cw, "const %s", wt);
+    llmc_c_call(e, node, name, 4, PTR(x, "const float"), PTR(n->in[1], cw),
+                n->n_in == 3 ? PTR(n->in[2], "const float") : "0", PTR(y, "float"));
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_c_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    const LlmcTensor *w = &g->t[n->in[0]];
+    int y = n->out[0];
+    int64_t D = w->shape.dim[1];
+    const char *wt = llmc_c_wtype(w->dtype);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* embedding: %s[%lld,%lld] rows gathered by i32[T] -> f32[T,%lld] */\n"
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const %s *table, "
+                    "const int32_t *tok, float *y)\n{\n"
+                    "    (void)ex;\n"
+                    "    embed_%s(st->n_tokens, %lld, table, tok, y, %lld, tid, nth);\n}\n",
+                    llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, (long long)D, wt,
+                    llmc_c_wsuffix(w->dtype), (long long)D, (long long)llmc_row_stride(g, y));
+    const char *name = llmc_emit_kernel(e, "embedding", k.s);
+    llmc_buf_free(&k);
+    char cw[64];
+    snprintf(cw, sizeof cw, "const %s", wt);
+    llmc_c_call(e, node, name, 3, PTR(n->in[0], cw), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
+    return LLMC_OK;
+}

@@ -1,0 +1,32 @@
+/* c_norm.c — C emitter for rmsnorm and the fused add_rmsnorm (residual add, then norm of the sum). */
+#include "c_common.h"
+
+LlmcStatus llmc_c_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int add = n->op == LLMC_OP_ADD_RMSNORM;
+    int a = n->in[0], b = add ? n->in[1] : -1, w = n->in[add ? 2 : 1];
+    int s = add ? n->out[0] : -1, y = n->out[add ? 1 : 0];
+    int64_t D = llmc_cols(&g->t[a].shape);
+    double eps = llmc_attr_float(n, "eps", 1e-5);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* %s: f32[%s,%lld]%s, eps %.9g; strides a %lld, b %lld, s %lld, y %lld */\n"
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, "
+                    "const float *b, float *s, const float *w, float *y)\n{\n"
+                    "    (void)ex;\n"
+                    "    rmsnorm_rows(%d, %s, %lld, a, %lld, b, %lld, s, %lld, w, y, %lld, %.9gf, tid, nth);\n}\n",
+                    add ? "add_rmsnorm" : "rmsnorm", llmc_rows_expr(g, a), (long long)D, add ? " + f32[same]" : "",
+                    eps, (long long)llmc_row_stride(g, a), add ? (long long)llmc_row_stride(g, b) : 0LL,
+                    add ? (long long)llmc_row_stride(g, s) : 0LL, (long long)llmc_row_stride(g, y), add,
+                    llmc_c_rows(g, a), (long long)D, (long long)llmc_row_stride(g, a),
+                    add ? (long long)llmc_row_stride(g, b) : 0LL, add ? (long long)llmc_row_stride(g, s) : 0LL,
+                    (long long)llmc_row_stride(g, y), eps);
+    const char *name = llmc_emit_kernel(e, add ? "add_rmsnorm" : "rmsnorm", k.s);
+    llmc_buf_free(&k);
+    llmc_c_call(e, node, name, 5, PTR(a, "const float"), add ? PTR(b, "const float") : "0",
+                add ? PTR(s, "float") : "0", PTR(w, "const float"), PTR(y, "float"));
+    return LLMC_OK;
+}

@@ -1,0 +1,327 @@
+/* c_prelude.h — the inline building blocks of generated C models (target cpu).
+ *
+ * Generated kernels call these with every dimension, stride and flag as a literal constant; all of
+ * them are always_inline, so each call site becomes code specialized to its shapes. Vectors are GCC
+ * vector extensions of 8 floats (AVX2 on x86, pairs of NEON registers on Arm), loaded unaligned.
+ *
+ * Determinism: each output element is computed in an order that depends only on its own shapes,
+ * never on the number of threads or the other rows in the step: a matmul output (t, n) is one chain
+ * of 8-lane FMAs over k, a fixed horizontal sum, the scalar tail, then the bias, whatever tile it
+ * was computed in. This is what makes batched and single runs bit-identical.
+ *
+ * Work split: `tid` of `nth` threads takes a contiguous share of the rows (or of the output
+ * columns for matmuls); the generated forward puts a barrier between nodes.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef float llmc_v8f __attribute__((vector_size(32)));
+typedef uint16_t llmc_v8h __attribute__((vector_size(16)));
+typedef uint32_t llmc_v8u __attribute__((vector_size(32)));
+typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
+
+#define LLMC_INLINE static inline __attribute__((always_inline))
+
+LLMC_INLINE llmc_v8f v8_ld(const float *p) { llmc_v8f v; memcpy(&v, p, sizeof v); return v; }
+LLMC_INLINE void v8_st(float *p, llmc_v8f v) { memcpy(p, &v, sizeof v); }
+LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p)
+{
+    llmc_v8h h;
+    memcpy(&h, p, sizeof h);
+    llmc_v8u u = __builtin_convertvector(h, llmc_v8u) << 16;
+    llmc_v8f f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
+{
+    llmc_v8hf h;
+    memcpy(&h, p, sizeof h);
+    return __builtin_convertvector(h, llmc_v8f);
+}
+LLMC_INLINE float s_f32(float x) { return x; }
+LLMC_INLINE float s_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+LLMC_INLINE float s_f16(uint16_t h)
+{
+    _Float16 x;
+    memcpy(&x, &h, sizeof x);
+    return (float)x;
+}
+LLMC_INLINE float v8_hsum(llmc_v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+
+/* dot(a, b) over n floats: 8-lane chain, fixed horizontal sum, scalar tail. */
+LLMC_INLINE float dot_f32(const float *a, const float *b, int n)
+{
+    llmc_v8f acc = {0};
+    int k = 0;
+    for (; k + 8 <= n; k += 8)
+        acc = acc + v8_ld(a + k) * v8_ld(b + k);
+    float s = v8_hsum(acc);
+    for (; k < n; k++)
+        s = s + a[k] * b[k];
+    return s;
+}
+
+/* The share [*lo, *hi) of n items that thread tid of nth takes. */
+LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
+{
+    *lo = n * tid / nth;
+    *hi = n * (tid + 1) / nth;
+}
+
+/* ---- matmul: y[t, n] = sum_k x[t, k] * w[n, k] (+ b[n]) ---- */
+
+/* TT tokens x NR weight rows; one accumulator chain per (token, row). */
+#define LLMC_MM(SUF, WT, LDV, LDS)                                                                        \
+    LLMC_INLINE void mm_tile_##SUF(int TT, int NR, int K, const float *x, int sx, const WT *w,            \
+                                   const float *b, float *y, int sy)                                     \
+    {                                                                                                     \
+        llmc_v8f acc[4][4];                                                                               \
+        for (int tt = 0; tt < TT; tt++)                                                                   \
+            for (int r = 0; r < NR; r++)                                                                  \
+                acc[tt][r] = (llmc_v8f){0};                                                               \
+        int k = 0;                                                                                        \
+        for (; k + 8 <= K; k += 8) {                                                                      \
+            llmc_v8f wv[4];                                                                               \
+            for (int r = 0; r < NR; r++)                                                                  \
+                wv[r] = LDV(w + (size_t)r * K + k);                                                       \
+            for (int tt = 0; tt < TT; tt++) {                                                             \
+                llmc_v8f xv = v8_ld(x + (size_t)tt * sx + k);                                             \
+                for (int r = 0; r < NR; r++)                                                              \
+                    acc[tt][r] = acc[tt][r] + xv * wv[r];                                                 \
+            }                                                                                             \
+        }                                                                                                 \
+        for (int tt = 0; tt < TT; tt++)                                                                   \
+            for (int r = 0; r < NR; r++) {                                                                \
+                float s = v8_hsum(acc[tt][r]);                                                            \
+                for (int kk = k; kk < K; kk++)                                                            \
+                    s = s + x[(size_t)tt * sx + kk] * LDS(w[(size_t)r * K + kk]);                         \
+                if (b)                                                                                    \
+                    s = s + b[r];                                                                         \
+                y[(size_t)tt * sy + r] = s;                                                               \
+            }                                                                                             \
+    }                                                                                                     \
+    /* Threads split the output columns in groups of 4; tokens go in chunks of 32 (x stays in cache)  \
+     * and tiles of 4 tokens x 2 rows, the rest 1 token x 4 rows; a ragged column end 1 x 1. */         \
+    LLMC_INLINE void mm_##SUF(int T, int K, int N, const float *x, int sx, const WT *w, const float *b,   \
+                              float *y, int sy, int tid, int nth)                                         \
+    {                                                                                                     \
+        int64_t b0, b1;                                                                                   \
+        share((N + 3) / 4, tid, nth, &b0, &b1);                                                           \
+        for (int t0 = 0; t0 < T; t0 += 32) {                                                              \
+            int t1 = t0 + 32 < T ? t0 + 32 : T;                                                           \
+            for (int64_t nb = b0; nb < b1; nb++) {                                                        \
+                int n = (int)nb * 4;                                                                      \
+                const WT *wn = w + (size_t)n * K;                                                         \
+                const float *bn = b ? b + n : 0;                                                          \
+                if (n + 4 <= N) {                                                                         \
+                    int t = t0;                                                                           \
+                    for (; t + 4 <= t1; t += 4) {                                                         \
+                        mm_tile_##SUF(4, 2, K, x + (size_t)t * sx, sx, wn, bn, y + (size_t)t * sy + n, sy); \
+                        mm_tile_##SUF(4, 2, K, x + (size_t)t * sx, sx, wn + 2 * (size_t)K, bn ? bn + 2 : 0, \
+                                      y + (size_t)t * sy + n + 2, sy);                                    \
+                    }                                                                                     \
+                    for (; t < t1; t++)                                                                   \
+                        mm_tile_##SUF(1, 4, K, x + (size_t)t * sx, sx, wn, bn, y + (size_t)t * sy + n, sy); \
+                } else {                                                                                  \
+                    for (int r = n; r < N; r++)                                                           \
+                        for (int t = t0; t < t1; t++)                                                     \
+                            mm_tile_##SUF(1, 1, K, x + (size_t)t * sx, sx, w + (size_t)r * K,             \
+                                          b ? b + r : 0, y + (size_t)t * sy + r, sy);                     \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    /* ---- embedding: y[t] = table[tokens[t]] ---- */                                                   \
+    LLMC_INLINE void embed_##SUF(int T, int D, const WT *table, const int32_t *tok, float *y, int sy,     \
+                                 int tid, int nth)                                                        \
+    {                                                                                                     \
+        int64_t t0, t1;                                                                                   \
+        share(T, tid, nth, &t0, &t1);                                                                     \
+        for (int64_t t = t0; t < t1; t++) {                                                               \
+            const WT *row = table + (size_t)tok[t] * D;                                                   \
+            for (int d = 0; d < D; d++)                                                                   \
+                y[(size_t)t * sy + d] = LDS(row[d]);                                                      \
+        }                                                                                                 \
+    }
+
+LLMC_MM(f32, float, v8_ld, s_f32)
+LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)
+LLMC_MM(f16, uint16_t, v8_ld_f16, s_f16)
+
+/* ---- RMSNorm, optionally after a residual add ----
+ * s = a + b (stored when ADD), y = w * (x * 1/sqrt(mean(x^2) + eps)) with x = s or a. */
+LLMC_INLINE void rmsnorm_rows(int ADD, int R, int D, const float *a, int sa, const float *b, int sb, float *s,
+                              int ss, const float *w, float *y, int sy, float eps, int tid, int nth)
+{
+    int64_t r0, r1;
+    share(R, tid, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) {
+        const float *x = a + (size_t)r * sa;
+        if (ADD) {
+            float *sr = s + (size_t)r * ss;
+            const float *br = b + (size_t)r * sb;
+            for (int d = 0; d < D; d++)
+                sr[d] = x[d] + br[d];
+            x = sr;
+        }
+        float sum = dot_f32(x, x, D);
+        float inv = 1.0f / sqrtf(sum / (float)D + eps);
+        float *yr = y + (size_t)r * sy;
+        for (int d = 0; d < D; d++)
+            yr[d] = w[d] * (inv * x[d]);
+    }
+}
+
+/* ---- elementwise over R rows of D columns: OP 0 add, 1 mul, 2 silu, 3 swiglu(a, b) ---- */
+LLMC_INLINE float silu1(float x) { return x * (1.0f / (1.0f + expf(-x))); }
+
+LLMC_INLINE void eltwise(int OP, int R, int D, const float *a, int sa, const float *b, int sb, float *y, int sy,
+                         int tid, int nth)
+{
+    int64_t e0, e1;
+    share((int64_t)R * D, tid, nth, &e0, &e1);
+    for (int64_t e = e0; e < e1;) {
+        int64_t r = e / D;
+        int c = (int)(e % D);
+        int c1 = e1 - e < D - c ? c + (int)(e1 - e) : D;
+        const float *ar = a + (size_t)r * sa;
+        const float *br = b ? b + (size_t)r * sb : 0;
+        float *yr = y + (size_t)r * sy;
+        for (int j = c; j < c1; j++) {
+            if (OP == 0)
+                yr[j] = ar[j] + br[j];
+            else if (OP == 1)
+                yr[j] = ar[j] * br[j];
+            else if (OP == 2)
+                yr[j] = silu1(ar[j]);
+            else
+                yr[j] = silu1(ar[j]) * br[j];
+        }
+        e += c1 - c;
+    }
+}
+
+/* ---- rotary embeddings ----
+ * Table cs[p][i] = (cos, sin) of p * inv_freq[i] for i < HD/2, computed once at start as the
+ * reference implementations do (float32 powf, optional llama3 frequency scaling). */
+LLMC_INLINE void rope_table(float *cs, int max_seq, int HD, float theta, int llama3, float factor, float lo_factor,
+                            float hi_factor, float orig_ctx)
+{
+    for (int i = 0; i < HD / 2; i++) {
+        float inv = 1.0f / powf(theta, (float)(2 * i) / (float)HD);
+        if (llama3) {
+            float lo_wavelen = orig_ctx / lo_factor, hi_wavelen = orig_ctx / hi_factor;
+            float wavelen = 2.0f * (float)M_PI / inv;
+            if (wavelen > lo_wavelen) {
+                inv = inv / factor;
+            } else if (!(wavelen < hi_wavelen)) {
+                float smooth = (orig_ctx / wavelen - lo_factor) / (hi_factor - lo_factor);
+                inv = (1.0f - smooth) * inv / factor + smooth * inv;
+            }
+        }
+        for (int p = 0; p < max_seq; p++) {
+            float a = (float)p * inv;
+            cs[((size_t)p * (HD / 2) + i) * 2] = cosf(a);
+            cs[((size_t)p * (HD / 2) + i) * 2 + 1] = sinf(a);
+        }
+    }
+}
+
+/* x is [R, H*HD]; pairs (2i, 2i+1) when INTERLEAVED, else (i, i + HD/2). */
+LLMC_INLINE void rope_rows(int INTERLEAVED, int R, int H, int HD, const float *x, int sx, const int32_t *pos,
+                           const float *cs, float *y, int sy, int tid, int nth)
+{
+    int64_t r0, r1;
+    share(R, tid, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) {
+        const float *c = cs + (size_t)pos[r] * HD;
+        for (int h = 0; h < H; h++) {
+            const float *xh = x + (size_t)r * sx + h * HD;
+            float *yh = y + (size_t)r * sy + h * HD;
+            for (int i = 0; i < HD / 2; i++) {
+                int i0 = INTERLEAVED ? 2 * i : i, i1 = INTERLEAVED ? 2 * i + 1 : i + HD / 2;
+                float v0 = xh[i0], v1 = xh[i1], fc = c[2 * i], fs = c[2 * i + 1];
+                yh[i0] = v0 * fc - v1 * fs;
+                yh[i1] = v0 * fs + v1 * fc;
+            }
+        }
+    }
+}
+
+/* ---- paged KV cache ----
+ * Pool layout: block b holds, for each layer l, K then V rows: [b][l][2][BS][HKV][HD] floats. */
+LLMC_INLINE float *kv_row(float *kv, int L, int BS, int HKV, int HD, int64_t blk, int layer, int which, int off)
+{
+    size_t blk_elems = (size_t)BS * HKV * HD;
+    return kv + (((size_t)blk * L + layer) * 2 + which) * blk_elems + (size_t)off * HKV * HD;
+}
+
+LLMC_INLINE void kv_write(int T, int L, int BS, int HKV, int HD, int layer, const float *k, int sk, const float *v,
+                          int sv, const int32_t *slots, float *kv, int tid, int nth)
+{
+    int64_t t0, t1;
+    share(T, tid, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t blk = slots[t] / BS;
+        int off = slots[t] % BS;
+        memcpy(kv_row(kv, L, BS, HKV, HD, blk, layer, 0, off), k + (size_t)t * sk, sizeof(float) * HKV * HD);
+        memcpy(kv_row(kv, L, BS, HKV, HD, blk, layer, 1, off), v + (size_t)t * sv, sizeof(float) * HKV * HD);
+    }
+}
+
+/* Causal attention of each (token, query head) over positions p0..pos[t] of its sequence, read
+ * through the block table: scores, max-subtracted softmax, normalized weights times V. sc holds
+ * max_seq_len scores (the caller's stack). */
+LLMC_INLINE void paged_attention(int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, float scale,
+                                 int window, const float *q, int sq, const int32_t *pos, const int32_t *seq,
+                                 const int32_t *bt, int bt_stride, float *kv, float *y, int sy, int tid, int nth)
+{
+    int64_t w0, w1;
+    share((int64_t)T * HQ, tid, nth, &w0, &w1);
+    for (int64_t w = w0; w < w1; w++) {
+        int t = (int)(w / HQ), h = (int)(w % HQ), kh = h / (HQ / HKV);
+        int pe = pos[t], p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
+        const int32_t *table = bt + (size_t)seq[t] * bt_stride;
+        const float *qh = q + (size_t)t * sq + h * HD;
+        float mx = -INFINITY;
+        for (int p = p0; p <= pe; p++) {
+            const float *k = kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + kh * HD;
+            float s = dot_f32(qh, k, HD) * scale;
+            sc[p - p0] = s;
+            mx = s > mx ? s : mx;
+        }
+        float sum = 0.0f;
+        for (int p = p0; p <= pe; p++) {
+            float e = expf(sc[p - p0] - mx);
+            sc[p - p0] = e;
+            sum += e;
+        }
+        float *yh = y + (size_t)t * sy + h * HD;
+        for (int d = 0; d < HD; d++)
+            yh[d] = 0.0f;
+        for (int p = p0; p <= pe; p++) {
+            const float *v = kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 1, p % BS) + kh * HD;
+            float a = sc[p - p0] / sum;
+            for (int d = 0; d < HD; d++)
+                yh[d] = yh[d] + a * v[d];
+        }
+    }
+}
+
+LLMC_INLINE void select_rows(int O, int D, const float *x, int sx, const int32_t *rows, float *y, int sy, int tid,
+                             int nth)
+{
+    int64_t o0, o1;
+    share(O, tid, nth, &o0, &o1);
+    for (int64_t o = o0; o < o1; o++)
+        memcpy(y + (size_t)o * sy, x + (size_t)rows[o] * sx, sizeof(float) * D);
+}

@@ -1,0 +1,64 @@
+/* c_rope.c — C emitter for rotary embeddings. Each distinct frequency setup (head_dim, theta,
+ * scaling) gets one cos/sin table of max_seq_len positions in the constants area, filled at start
+ * by init(); the kernel rotates each head's pairs by its token's position. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "c_common.h"
+
+static int64_t rope_table_for(LlmcEmit *e, const LlmcNode *n, int64_t hd)
+{
+    const LlmcGraph *g = e->g;
+    int llama3 = llmc_attr_str(n, "scaling.type", NULL) != NULL;
+    char key[512];
+    snprintf(key, sizeof key, "%lld %.9g %d %.9g %.9g %.9g %.9g", (long long)hd, llmc_attr_float(n, "theta", 10000.0),
+             llama3, llmc_attr_float(n, "scaling.factor", 1.0), llmc_attr_float(n, "scaling.low_freq_factor", 1.0),
+             llmc_attr_float(n, "scaling.high_freq_factor", 4.0),
+             llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0));
+    for (int i = 0; i < e->n_rope; i++)
+        if (strcmp(e->rope_keys[i], key) == 0)
+            return e->rope_tables[i];
+    e->rope_keys = realloc(e->rope_keys, (size_t)(e->n_rope + 1) * sizeof *e->rope_keys);
+    e->rope_tables = realloc(e->rope_tables, (size_t)(e->n_rope + 1) * sizeof *e->rope_tables);
+    if (!e->rope_keys || !e->rope_tables)
+        abort();
+    int64_t off = e->const_bytes;
+    e->rope_keys[e->n_rope] = llmc_strdup(key);
+    e->rope_tables[e->n_rope++] = off;
+    e->const_bytes += ((int64_t)g->max_seq_len * hd * 4 + 63) / 64 * 64;
+    llmc_buf_printf(&e->init, "    /* rope table: head_dim %lld, theta %.9g%s */\n"
+                              "    rope_table((float *)(ex->consts + %lld), %d, %lld, %.9gf, %d, %.9gf, %.9gf, %.9gf, %.9gf);\n",
+                    (long long)hd, llmc_attr_float(n, "theta", 10000.0), llama3 ? ", llama3 scaling" : "",
+                    (long long)off, g->max_seq_len, (long long)hd, llmc_attr_float(n, "theta", 10000.0), llama3,
+                    llmc_attr_float(n, "scaling.factor", 1.0), llmc_attr_float(n, "scaling.low_freq_factor", 1.0),
+                    llmc_attr_float(n, "scaling.high_freq_factor", 4.0),
+                    llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0));
+    return off;
+}
+
+LlmcStatus llmc_c_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int x = n->in[0], y = n->out[0];
+    int64_t hd = llmc_attr_int(n, "head_dim", 0), H = llmc_cols(&g->t[x].shape) / hd;
+    int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
+    int64_t table = rope_table_for(e, n, hd);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* rope (%s pairs): f32[%s,%lld] = %lld heads of %lld; table at consts + %lld; strides x %lld, "
+                    "y %lld */\n"
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "const int32_t *pos, float *y)\n{\n"
+                    "    rope_rows(%d, %s, %lld, %lld, x, %lld, pos, (const float *)(ex->consts + %lld), y, %lld, tid, "
+                    "nth);\n}\n",
+                    inter ? "interleaved" : "half", llmc_rows_expr(g, x), (long long)(H * hd), (long long)H,
+                    (long long)hd, (long long)table, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
+                    inter, llmc_c_rows(g, x), (long long)H, (long long)hd, (long long)llmc_row_stride(g, x),
+                    (long long)table, (long long)llmc_row_stride(g, y));
+    const char *name = llmc_emit_kernel(e, "rope", k.s);
+    llmc_buf_free(&k);
+    llmc_c_call(e, node, name, 3, PTR(x, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
+    return LLMC_OK;
+}

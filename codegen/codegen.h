@@ -1,0 +1,42 @@
+/* codegen.h — from a planned graph to an executable: source emission per backend, weight packing,
+ * and linking with the embedded runtime. */
+#ifndef LLMC_CODEGEN_H
+#define LLMC_CODEGEN_H
+
+#include "../frontend/frontend.h"
+#include "../ir/ir.h"
+#include "../ir/target.h"
+
+typedef struct LlmcBuildInfo {
+    const char *build_info;       /* one line for --version */
+    uint64_t model_hash;
+    int max_threads;
+} LlmcBuildInfo;
+
+/* The C backend: the whole model as one C file (malloc'd). */
+LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
+                       LlmcDiag *d);
+int64_t llmc_weight_bytes_per_token(const LlmcGraph *g);
+int64_t llmc_kv_block_bytes(const LlmcGraph *g);
+
+typedef struct LlmcBuildOptions {
+    const char *out_path;         /* the executable */
+    const char *emit_dir;         /* keep the generated sources here (NULL: a temporary directory) */
+    int weights_file;             /* payload in OUT.weights beside the executable */
+    const char *cc;               /* host C compiler (default "cc") */
+    int quiet;
+} LlmcBuildOptions;
+
+/* Packs weights (in offset order, converted to their storage dtype) into o, hashing a sample of
+ * every tensor into *hash when hash != NULL. */
+LlmcStatus llmc_pack_weights(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFile *o, int quiet, LlmcDiag *d);
+/* A hash identifying the build: IR dump, target, version, tokenizer bytes, samples of every weight. */
+LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const void *tok,
+                           size_t tok_size, uint64_t *hash, LlmcDiag *d);
+
+/* Emits, compiles and links the executable for target tg, appends the payload (weights and
+ * tokenizer) or writes it to a side file. Nothing is left under out_path on failure. */
+LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
+                      LlmcDiag *d);
+
+#endif

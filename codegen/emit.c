@@ -1,0 +1,109 @@
+/* emit.c — text buffers, kernel deduplication and operand expressions shared by the emitters. */
+#include "emit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void llmc_buf_printf(LlmcBuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0)
+        return;
+    if (b->n + (size_t)need + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (b->n + (size_t)need + 1 > cap)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            fprintf(stderr, "llmc: out of memory\n");
+            abort();
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, (size_t)need + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)need;
+}
+
+void llmc_buf_free(LlmcBuf *b)
+{
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text)
+{
+    for (int i = 0; i < e->n_kernels; i++)
+        if (strcmp(e->kernels[i].text, text) == 0)
+            return e->kernels[i].name;
+    if (e->n_kernels == e->cap_kernels) {
+        e->cap_kernels = e->cap_kernels ? e->cap_kernels * 2 : 32;
+        e->kernels = realloc(e->kernels, (size_t)e->cap_kernels * sizeof *e->kernels);
+        if (!e->kernels)
+            abort();
+    }
+    LlmcKernelDef *k = &e->kernels[e->n_kernels];
+    char name[128];
+    snprintf(name, sizeof name, "k%d_%s", e->n_kernels, prefix);
+    k->text = llmc_strdup(text);
+    k->name = llmc_strdup(name);
+    e->n_kernels++;
+    /* Write the definition with its name substituted. */
+    for (const char *s = text; *s;) {
+        const char *at = strstr(s, "@NAME@");
+        if (!at) {
+            llmc_buf_printf(&e->defs, "%s", s);
+            break;
+        }
+        llmc_buf_printf(&e->defs, "%.*s%s", (int)(at - s), s, name);
+        s = at + 6;
+    }
+    llmc_buf_printf(&e->defs, "\n");
+    return k->name;
+}
+
+const char *llmc_emit_ptr(LlmcEmit *e, int t, const char *ctype)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    size_t n = sizeof e->ptr_ring[0];
+    const LlmcGraph *g = e->g;
+    const LlmcTensor *tt = &g->t[t];
+    if (t == g->logits)
+        snprintf(buf, n, "st->logits");
+    else if (t == g->in_tokens)
+        snprintf(buf, n, "st->tokens");
+    else if (t == g->in_positions)
+        snprintf(buf, n, "st->positions");
+    else if (t == g->in_slots)
+        snprintf(buf, n, "st->slots");
+    else if (t == g->in_out_rows)
+        snprintf(buf, n, "st->out_rows");
+    else if (tt->kind == LLMC_T_WEIGHT)
+        snprintf(buf, n, "(%s *)(W + %lld)", ctype, (long long)tt->offset);
+    else
+        snprintf(buf, n, "(%s *)(A + %lld)", ctype, (long long)tt->offset);
+    return buf;
+}
+
+int64_t llmc_row_stride(const LlmcGraph *g, int t)
+{
+    while (g->t[t].view_of >= 0)
+        t = g->t[t].view_of;
+    return llmc_cols(&g->t[t].shape);
+}
+
+const char *llmc_rows_expr(const LlmcGraph *g, int t)
+{
+    return g->t[t].shape.sym[0] == LLMC_DIM_O ? "O" : "T";
+}
+
+const char *llmc_c_wtype(LlmcDType dt)
+{
+    return dt == LLMC_F32 ? "float" : "uint16_t";
+}

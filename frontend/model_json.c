@@ -1,0 +1,473 @@
+/* model_json.c — builds the IR graph from a model.json document (docs/model-json.md).
+ *
+ * The graph section is read as one sequence (prologue, the block once per layer, epilogue) over an
+ * environment of names: each op's `out` binds a name, later reads see the latest binding. Values get
+ * unique tensor names ("l3.q", "l3.q.1" after a rebinding) so dumps stay readable. Weights are
+ * created from the bindings (shapes as declared; llmc_model_check_weights compares them with the
+ * files). Every error names the document and the JSON path.
+ */
+#include "model_json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/llmc_model.h"
+
+typedef struct Binding {
+    const char *name;
+    int tensor;
+} Binding;
+
+typedef struct Env {
+    Binding *b;
+    int n, cap;
+} Env;
+
+typedef struct P {
+    LlmcGraph *g;
+    const char *doc;       /* display name of the model.json */
+    const char *base_dir;
+    LlmcDiag *d;
+    Env env;               /* values and inputs */
+    Env weights;           /* weight name -> tensor */
+    Env names;             /* tensor names used, for uniqueness: tensor = use count */
+} P;
+
+static int env_find(const Env *e, const char *name)
+{
+    for (int i = e->n - 1; i >= 0; i--)
+        if (strcmp(e->b[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static void env_set(P *p, Env *e, const char *name, int tensor)
+{
+    int i = env_find(e, name);
+    if (i >= 0) {
+        e->b[i].tensor = tensor;
+        return;
+    }
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 64;
+        Binding *nb = realloc(e->b, (size_t)e->cap * sizeof *nb);
+        if (!nb)
+            abort();
+        e->b = nb;
+    }
+    e->b[e->n].name = llmc_gstr(p->g, name);
+    e->b[e->n].tensor = tensor;
+    e->n++;
+}
+
+static LlmcStatus fail_at(P *p, const char *path, const char *fmt, const char *a, const char *b)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+    return llmc_fail(p->d, "%s: %s: %s", p->doc, path, msg);
+}
+
+static const char *json_kind(const cJSON *v)
+{
+    if (!v)
+        return "nothing";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsObject(v))
+        return "an object";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    return "null";
+}
+
+static int is_int(const cJSON *v) { return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15; }
+
+/* Integer member `key` of obj within [lo, hi]. */
+static LlmcStatus get_int(P *p, const cJSON *obj, const char *path, const char *key, int64_t lo, int64_t hi,
+                          int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char where[512];
+    snprintf(where, sizeof where, "%s.%s", path, key);
+    if (!is_int(v))
+        return fail_at(p, where, "expected an integer, found %s", json_kind(v), NULL);
+    if (v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "expected an integer in [%lld, %lld], found %.17g", (long long)lo,
+                 (long long)hi, v->valuedouble);
+        return fail_at(p, where, "%s", msg, NULL);
+    }
+    *out = (int64_t)v->valuedouble;
+    return LLMC_OK;
+}
+
+static LlmcStatus parse_weight(P *p, const cJSON *w)
+{
+    char path[512], sb[64];
+    snprintf(path, sizeof path, "weights.%s", w->string);
+    if (!cJSON_IsObject(w))
+        return fail_at(p, path, "expected a binding object, found %s", json_kind(w), NULL);
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(w, "file");
+    const cJSON *tensor = cJSON_GetObjectItemCaseSensitive(w, "tensor");
+    const cJSON *offset = cJSON_GetObjectItemCaseSensitive(w, "offset");
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
+    char sub[600];
+    if (!cJSON_IsString(file)) {
+        snprintf(sub, sizeof sub, "%s.file", path);
+        return fail_at(p, sub, "expected a file path string, found %s", json_kind(file), NULL);
+    }
+    if (!!tensor == !!offset) {
+        return fail_at(p, path, "expected exactly one of \"tensor\" (safetensors) or \"offset\" (raw array)%s%s",
+                       NULL, NULL);
+    }
+    if (tensor && !cJSON_IsString(tensor)) {
+        snprintf(sub, sizeof sub, "%s.tensor", path);
+        return fail_at(p, sub, "expected a tensor name string, found %s", json_kind(tensor), NULL);
+    }
+    int64_t off = 0;
+    if (offset && get_int(p, w, path, "offset", 0, INT64_C(1) << 50, &off))
+        return LLMC_ERR;
+    LlmcDType dt;
+    if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || dt == LLMC_I32) {
+        snprintf(sub, sizeof sub, "%s.dtype", path);
+        return fail_at(p, sub, "expected \"f32\", \"f16\" or \"bf16\", found %s",
+                       cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);
+    }
+    snprintf(sub, sizeof sub, "%s.shape", path);
+    int rank = cJSON_GetArraySize(shape);
+    if (!cJSON_IsArray(shape) || rank < 1 || rank > 2)
+        return fail_at(p, sub, "expected [n] or [rows, cols], found %s", json_kind(shape), NULL);
+    LlmcShape s;
+    memset(&s, 0, sizeof s);
+    s.rank = rank;
+    for (int i = 0; i < rank; i++) {
+        const cJSON *v = cJSON_GetArrayItem(shape, i);
+        if (!is_int(v) || v->valuedouble < 1 || v->valuedouble > 1e9) {
+            snprintf(sb, sizeof sb, "[%d]", i);
+            return fail_at(p, sub, "element %s: expected a positive integer dim", sb, NULL);
+        }
+        s.dim[i] = (int64_t)v->valuedouble;
+    }
+    int t = llmc_tensor_new(p->g, w->string, LLMC_T_WEIGHT, dt, &s);
+    LlmcTensor *tt = &p->g->t[t];
+    char *full = llmc_path_join(p->base_dir, file->valuestring);
+    tt->src.file = llmc_gstr(p->g, full);
+    free(full);
+    tt->src.tensor = tensor ? llmc_gstr(p->g, tensor->valuestring) : NULL;
+    tt->src.offset = off;
+    tt->src.file_dtype = dt;
+    tt->src.where = llmc_gprintf(p->g, "%s: %s", p->doc, path);
+    env_set(p, &p->weights, w->string, t);
+    return LLMC_OK;
+}
+
+/* Replaces "{i}" with the layer index. */
+static void subst_layer(const char *in, int layer, char *out, size_t n)
+{
+    size_t k = 0;
+    for (const char *s = in; *s && k + 12 < n;) {
+        if (layer >= 0 && strncmp(s, "{i}", 3) == 0) {
+            k += (size_t)snprintf(out + k, n - k, "%d", layer);
+            s += 3;
+        } else {
+            out[k++] = *s++;
+        }
+    }
+    out[k] = 0;
+}
+
+/* A unique tensor name for a value bound to `name` in `layer`. */
+static const char *value_name(P *p, const char *name, int layer)
+{
+    char base[300];
+    if (layer >= 0)
+        snprintf(base, sizeof base, "l%d.%s", layer, name);
+    else
+        snprintf(base, sizeof base, "%s", name);
+    int i = env_find(&p->names, base);
+    int count = i >= 0 ? p->names.b[i].tensor + 1 : 0;
+    env_set(p, &p->names, base, count);
+    if (count == 0)
+        return llmc_gstr(p->g, base);
+    return llmc_gprintf(p->g, "%s.%d", base, count);
+}
+
+static int key_allowed(const char *list, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *s = list; *s;) {
+        while (*s == ' ')
+            s++;
+        const char *e = s;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - s) == n && strncmp(s, key, n) == 0)
+            return 1;
+        s = e;
+    }
+    return 0;
+}
+
+static LlmcStatus set_attr(P *p, LlmcNode *n, const char *key, const cJSON *v, const char *path)
+{
+    if (cJSON_IsNumber(v)) {
+        if (is_int(v))
+            llmc_attr_set_int(p->g, n, key, (int64_t)v->valuedouble);
+        else
+            llmc_attr_set_float(p->g, n, key, v->valuedouble);
+        if (!is_int(v)) /* keep the exact double too */
+            return LLMC_OK;
+        n->attr[n->n_attr - 1].f = v->valuedouble;
+        return LLMC_OK;
+    }
+    if (cJSON_IsString(v)) {
+        llmc_attr_set_str(p->g, n, key, v->valuestring);
+        return LLMC_OK;
+    }
+    return fail_at(p, path, "expected a number or a string, found %s", json_kind(v), NULL);
+}
+
+static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
+{
+    char sub[600], name[300];
+    if (!cJSON_IsObject(op))
+        return fail_at(p, path, "expected an op object, found %s", json_kind(op), NULL);
+    const cJSON *opname = cJSON_GetObjectItemCaseSensitive(op, "op");
+    LlmcOp id;
+    snprintf(sub, sizeof sub, "%s.op", path);
+    if (!cJSON_IsString(opname))
+        return fail_at(p, sub, "expected an op name string, found %s", json_kind(opname), NULL);
+    if (llmc_op_from_name(opname->valuestring, &id) || !(llmc_op_info[id].flags & OPF_USER)) {
+        char known[512] = "";
+        for (int i = 0; i < LLMC_OP_COUNT; i++)
+            if (llmc_op_info[i].flags & OPF_USER) {
+                strcat(known, known[0] ? ", " : "");
+                strcat(known, llmc_op_info[i].name);
+            }
+        return fail_at(p, sub, "unknown op \"%s\" (known ops: %s)", opname->valuestring, known);
+    }
+    const LlmcOpInfo *info = &llmc_op_info[id];
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(op, "in");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(op, "out");
+    snprintf(sub, sizeof sub, "%s.in", path);
+    if (!cJSON_IsArray(in))
+        return fail_at(p, sub, "expected an array of input names, found %s", json_kind(in), NULL);
+    int nin = cJSON_GetArraySize(in);
+    if (nin < info->min_in || nin > info->max_in) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s takes %d%s%d inputs, found %d", info->name, info->min_in,
+                 info->min_in == info->max_in ? "" : " to ", info->min_in == info->max_in ? 0 : info->max_in, nin);
+        if (info->min_in == info->max_in)
+            snprintf(msg, sizeof msg, "%s takes %d inputs, found %d", info->name, info->min_in, nin);
+        return fail_at(p, sub, "%s", msg, NULL);
+    }
+    snprintf(sub, sizeof sub, "%s.out", path);
+    if (!cJSON_IsString(out) || !out->valuestring[0])
+        return fail_at(p, sub, "expected an output name string, found %s", json_kind(out), NULL);
+    if (out->valuestring[0] == '@' || strcmp(out->valuestring, "tokens") == 0 ||
+        strcmp(out->valuestring, "positions") == 0)
+        return fail_at(p, sub, "\"%s\" cannot be bound: it names a weight or a step input", out->valuestring, NULL);
+
+    int ins[LLMC_MAX_IN];
+    for (int i = 0; i < nin; i++) {
+        const cJSON *v = cJSON_GetArrayItem(in, i);
+        snprintf(sub, sizeof sub, "%s.in[%d]", path, i);
+        if (!cJSON_IsString(v))
+            return fail_at(p, sub, "expected a name string, found %s", json_kind(v), NULL);
+        if (v->valuestring[0] == '@') {
+            subst_layer(v->valuestring + 1, layer, name, sizeof name);
+            int k = env_find(&p->weights, name);
+            if (k < 0)
+                return fail_at(p, sub, "unknown weight \"%s\" (not in \"weights\")", name, NULL);
+            ins[i] = p->weights.b[k].tensor;
+        } else {
+            int k = env_find(&p->env, v->valuestring);
+            if (k < 0)
+                return fail_at(p, sub, "unknown value \"%s\" (not bound by an earlier op; weights start with '@')",
+                               v->valuestring, NULL);
+            ins[i] = p->env.b[k].tensor;
+        }
+    }
+    int o = llmc_tensor_new(p->g, value_name(p, out->valuestring, layer), LLMC_T_VALUE, LLMC_F32, NULL);
+    LlmcNode n = llmc_node_make(id, nin, ins, 1, &o);
+    n.layer = layer;
+    if (layer >= 0)
+        n.where = llmc_gprintf(p->g, "%s: %s (layer %d)", p->doc, path, layer);
+    else
+        n.where = llmc_gprintf(p->g, "%s: %s", p->doc, path);
+    for (const cJSON *a = op->child; a; a = a->next) {
+        if (strcmp(a->string, "op") == 0 || strcmp(a->string, "in") == 0 || strcmp(a->string, "out") == 0)
+            continue;
+        snprintf(sub, sizeof sub, "%s.%s", path, a->string);
+        if (!key_allowed(info->attrs, a->string))
+            return fail_at(p, sub, "unknown attribute for %s (allowed: %s)", info->name,
+                           info->attrs[0] ? info->attrs : "none");
+        if (cJSON_IsObject(a)) {
+            for (const cJSON *b = a->child; b; b = b->next) {
+                char key[300], sub2[700];
+                snprintf(key, sizeof key, "%s.%s", a->string, b->string);
+                snprintf(sub2, sizeof sub2, "%s.%s", path, key);
+                if (set_attr(p, &n, key, b, sub2))
+                    return LLMC_ERR;
+            }
+        } else if (cJSON_IsNull(a)) {
+            continue;
+        } else if (set_attr(p, &n, a->string, a, sub)) {
+            return LLMC_ERR;
+        }
+    }
+    if (n.n_attr > LLMC_MAX_ATTR - 2)
+        return fail_at(p, path, "too many attributes%s%s", NULL, NULL);
+    llmc_node_add(p->g, &n);
+    env_set(p, &p->env, out->valuestring, o);
+    return LLMC_OK;
+}
+
+static LlmcStatus parse_ops(P *p, const cJSON *arr, const char *path, int layer)
+{
+    if (!cJSON_IsArray(arr))
+        return fail_at(p, path, "expected an array of ops, found %s", json_kind(arr), NULL);
+    int i = 0;
+    for (const cJSON *op = arr->child; op; op = op->next, i++) {
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s[%d]", path, i);
+        if (parse_op(p, op, sub, layer))
+            return LLMC_ERR;
+    }
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const char *base_dir, LlmcGraph *g,
+                                LlmcDiag *d)
+{
+    P p = {.g = g, .doc = doc_name, .base_dir = base_dir, .d = d};
+    LlmcStatus st = LLMC_ERR;
+    int64_t v;
+    if (!cJSON_IsObject(doc)) {
+        fail_at(&p, "(top level)", "expected an object, found %s", json_kind(doc), NULL);
+        goto out;
+    }
+    if (get_int(&p, doc, "(top level)", "llmc_model", 1, 1, &v))
+        goto out;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc, "name");
+    if (!cJSON_IsString(name)) {
+        fail_at(&p, "name", "expected a string, found %s", json_kind(name), NULL);
+        goto out;
+    }
+    g->name = llmc_gstr(g, name->valuestring);
+    g->source = llmc_gstr(g, doc_name);
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
+    if (!cJSON_IsObject(config)) {
+        fail_at(&p, "config", "expected an object, found %s", json_kind(config), NULL);
+        goto out;
+    }
+    if (get_int(&p, config, "config", "max_seq_len", 1, 1 << 24, &v))
+        goto out;
+    g->max_seq_len = (int32_t)v;
+    if (get_int(&p, config, "config", "bos_id", -1, INT32_MAX, &v))
+        goto out;
+    g->bos_id = (int32_t)v;
+    if (get_int(&p, config, "config", "eos_id", -1, INT32_MAX, &v))
+        goto out;
+    g->eos_id = (int32_t)v;
+
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(doc, "tokenizer");
+    if (tok && !cJSON_IsNull(tok)) {
+        const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(tok, "format");
+        const cJSON *file = cJSON_GetObjectItemCaseSensitive(tok, "file");
+        if (!cJSON_IsObject(tok) || !cJSON_IsString(fmt) ||
+            (strcmp(fmt->valuestring, "llama2c") != 0 && strcmp(fmt->valuestring, "sentencepiece") != 0)) {
+            fail_at(&p, "tokenizer.format", "expected \"llama2c\" or \"sentencepiece\", found %s",
+                    cJSON_IsString(fmt) ? fmt->valuestring : json_kind(fmt), NULL);
+            goto out;
+        }
+        if (!cJSON_IsString(file)) {
+            fail_at(&p, "tokenizer.file", "expected a path string, found %s", json_kind(file), NULL);
+            goto out;
+        }
+        g->tok_kind = strcmp(fmt->valuestring, "llama2c") == 0 ? LLMC_TOK_LLAMA2C : LLMC_TOK_SENTENCEPIECE;
+        char *full = llmc_path_join(base_dir, file->valuestring);
+        g->tok_file = llmc_gstr(g, full);
+        free(full);
+    }
+
+    const cJSON *weights = cJSON_GetObjectItemCaseSensitive(doc, "weights");
+    if (!cJSON_IsObject(weights)) {
+        fail_at(&p, "weights", "expected an object of bindings, found %s", json_kind(weights), NULL);
+        goto out;
+    }
+    for (const cJSON *w = weights->child; w; w = w->next)
+        if (parse_weight(&p, w))
+            goto out;
+
+    LlmcShape tshape = llmc_shape1(LLMC_T);
+    g->in_tokens = llmc_tensor_new(g, "tokens", LLMC_T_INPUT, LLMC_I32, &tshape);
+    g->in_positions = llmc_tensor_new(g, "positions", LLMC_T_INPUT, LLMC_I32, &tshape);
+    env_set(&p, &p.env, "tokens", g->in_tokens);
+    env_set(&p, &p.env, "positions", g->in_positions);
+
+    const cJSON *graph = cJSON_GetObjectItemCaseSensitive(doc, "graph");
+    if (!cJSON_IsObject(graph)) {
+        fail_at(&p, "graph", "expected an object, found %s", json_kind(graph), NULL);
+        goto out;
+    }
+    const cJSON *pro = cJSON_GetObjectItemCaseSensitive(graph, "prologue");
+    if (pro && parse_ops(&p, pro, "graph.prologue", -1))
+        goto out;
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(graph, "layers");
+    if (layers) {
+        if (!cJSON_IsObject(layers)) {
+            fail_at(&p, "graph.layers", "expected an object {count, block}, found %s", json_kind(layers), NULL);
+            goto out;
+        }
+        if (get_int(&p, layers, "graph.layers", "count", 0, 100000, &v))
+            goto out;
+        const cJSON *block = cJSON_GetObjectItemCaseSensitive(layers, "block");
+        for (int i = 0; i < (int)v; i++)
+            if (parse_ops(&p, block, "graph.layers.block", i))
+                goto out;
+        if (v == 0 && block && !cJSON_IsArray(block)) {
+            fail_at(&p, "graph.layers.block", "expected an array of ops, found %s", json_kind(block), NULL);
+            goto out;
+        }
+    }
+    const cJSON *epi = cJSON_GetObjectItemCaseSensitive(graph, "epilogue");
+    if (epi && parse_ops(&p, epi, "graph.epilogue", -1))
+        goto out;
+    int k = env_find(&p.env, "logits");
+    if (k < 0) {
+        fail_at(&p, "graph", "no op binds \"logits\" (the model's output)%s%s", NULL, NULL);
+        goto out;
+    }
+    g->logits = p.env.b[k].tensor;
+    if (g->t[g->logits].kind != LLMC_T_VALUE) {
+        fail_at(&p, "graph", "\"logits\" must be computed by an op%s%s", NULL, NULL);
+        goto out;
+    }
+    st = LLMC_OK;
+out:
+    free(p.env.b);
+    free(p.weights.b);
+    free(p.names.b);
+    return st;
+}
+
+LlmcStatus llmc_model_check_weights(LlmcGraph *g, LlmcWeightFiles *wf, LlmcDiag *d)
+{
+    for (int i = 0; i < g->nt; i++) {
+        LlmcTensor *t = &g->t[i];
+        if (t->kind != LLMC_T_WEIGHT || t->src.n_parts)
+            continue;
+        const uint8_t *data;
+        if (llmc_wf_resolve(wf, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, t->shape.rank,
+                            t->shape.dim, &data, t->src.where, d))
+            return LLMC_ERR;
+    }
+    return LLMC_OK;
+}

@@ -1,0 +1,194 @@
+/* ir.h — llmc's intermediate representation.
+ *
+ * A graph is a list of nodes in execution order over a table of tensors. Nodes refer to tensors by
+ * index, tensors to their producing node by index. Everything a graph allocates (strings, the
+ * tensor and node tables) belongs to it and is freed at once by llmc_graph_free.
+ *
+ * Tensors are inputs of the forward step (token ids, positions, output rows, KV slots), weights
+ * (bound to bytes in a file, or a row-concatenation of other weights made by fusion) or values
+ * (activations). Shapes have at most 4 dims; a dim is either a constant or symbolic: T (tokens in
+ * the step, at most max_tokens) or O (logit rows in the step, at most max_outputs). Values are
+ * row-major with the last dim contiguous; a SLICE view shares its source's rows (row stride = the
+ * source's last dim).
+ *
+ * The stable text form (llmc_graph_dump) is used for --dump-after, errors and golden tests.
+ */
+#ifndef LLMC_IR_H
+#define LLMC_IR_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base.h"
+
+enum {
+    OPF_USER = 1,
+    OPF_ROWWISE = 2,
+    OPF_FUSED = 4,
+    OPF_LOWERED = 8,
+    OPF_VIEW = 16,
+};
+
+typedef enum {
+#define X(id, name, min_in, max_in, n_out, flags, attrs) LLMC_OP_##id,
+#include "ops.def"
+#undef X
+    LLMC_OP_COUNT
+} LlmcOp;
+
+typedef struct LlmcOpInfo {
+    const char *name;
+    int min_in, max_in, n_out, flags;
+    const char *attrs;            /* attribute keys model.json may give */
+} LlmcOpInfo;
+
+extern const LlmcOpInfo llmc_op_info[LLMC_OP_COUNT];
+int llmc_op_from_name(const char *name, LlmcOp *op);   /* 0 on success */
+
+#define LLMC_MAX_RANK 4
+#define LLMC_MAX_IN 4
+#define LLMC_MAX_OUT 2
+#define LLMC_MAX_ATTR 12
+#define LLMC_MAX_PARTS 4
+
+typedef enum { LLMC_DIM_CONST = 0, LLMC_DIM_T, LLMC_DIM_O } LlmcDimSym;
+
+typedef struct LlmcShape {
+    int rank;
+    int64_t dim[LLMC_MAX_RANK];   /* constant size; for symbolic dims: 0 */
+    uint8_t sym[LLMC_MAX_RANK];   /* LlmcDimSym */
+} LlmcShape;
+
+typedef enum { LLMC_T_INPUT = 0, LLMC_T_WEIGHT, LLMC_T_VALUE } LlmcTensorKind;
+
+/* Where a weight's bytes come from. */
+typedef struct LlmcWeightSrc {
+    const char *file;             /* path (already joined with the model.json directory) */
+    const char *tensor;           /* safetensors tensor name, or NULL for a raw array */
+    int64_t offset;               /* raw arrays: byte offset */
+    LlmcDType file_dtype;         /* how the file stores it */
+    const char *where;            /* JSON path of the binding, for errors */
+    int n_parts;                  /* > 0: concatenation of these weights along dim 0 */
+    int parts[LLMC_MAX_PARTS];
+} LlmcWeightSrc;
+
+typedef struct LlmcTensor {
+    const char *name;             /* unique in the graph */
+    LlmcTensorKind kind;
+    LlmcDType dtype;              /* weights: the storage dtype the target packs */
+    LlmcShape shape;
+    int producer;                 /* node index, -1 for inputs, weights and unproduced */
+    LlmcWeightSrc src;            /* weights only */
+    int view_of;                  /* SLICE outputs: source tensor, else -1 */
+    int64_t view_col;             /* first column in the source */
+    int64_t offset;               /* after planning: arena offset (values), payload offset (weights) */
+    int64_t bytes;                /* after planning: bytes reserved */
+} LlmcTensor;
+
+typedef enum { LLMC_ATTR_INT, LLMC_ATTR_FLOAT, LLMC_ATTR_STR } LlmcAttrKind;
+
+typedef struct LlmcAttr {
+    const char *key;
+    LlmcAttrKind kind;
+    int64_t i;
+    double f;
+    const char *s;
+} LlmcAttr;
+
+typedef struct LlmcNode {
+    LlmcOp op;
+    int n_in, n_out, n_attr;
+    int in[LLMC_MAX_IN];
+    int out[LLMC_MAX_OUT];
+    LlmcAttr attr[LLMC_MAX_ATTR];
+    int layer;                    /* layer index for block nodes, -1 elsewhere */
+    const char *where;            /* JSON path of the op in model.json, for errors */
+} LlmcNode;
+
+typedef struct LlmcArenaChunk LlmcArenaChunk;
+
+/* Graph-wide facts. Dims and limits are set by the frontend and the driver's options. */
+typedef struct LlmcGraph {
+    LlmcArenaChunk *arena;
+    LlmcTensor *t;
+    int nt, cap_t;
+    LlmcNode *n;
+    int nn, cap_n;
+
+    const char *name;
+    const char *source;           /* the model.json (or checkpoint) the graph came from */
+    int32_t max_seq_len, bos_id, eos_id;
+    int32_t vocab_size;           /* from the logits shape, set by infer_shapes */
+    int32_t max_tokens, max_outputs, kv_block_size;
+    int tok_kind;                 /* LLMC_TOK_* */
+    const char *tok_file;
+
+    /* Step inputs (tensor ids; -1 until created). */
+    int in_tokens, in_positions, in_out_rows, in_slots;
+    int logits;                   /* the output tensor */
+
+    /* After paged-KV lowering: the KV layout. */
+    int kv_layers, kv_heads, kv_head_dim;
+    /* After memory planning. */
+    int64_t arena_bytes, weights_bytes;
+} LlmcGraph;
+
+LlmcGraph *llmc_graph_new(void);
+void llmc_graph_free(LlmcGraph *g);
+
+/* Arena allocation (zeroed) and string copies owned by the graph. */
+void *llmc_galloc(LlmcGraph *g, size_t n);
+const char *llmc_gstr(LlmcGraph *g, const char *s);
+const char *llmc_gprintf(LlmcGraph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int llmc_tensor_new(LlmcGraph *g, const char *name, LlmcTensorKind kind, LlmcDType dtype,
+                    const LlmcShape *shape);
+/* Appends a node (copied); sets the producer of its outputs. Returns its index. */
+int llmc_node_add(LlmcGraph *g, const LlmcNode *n);
+/* A node with op, inputs and outputs filled and no attributes. */
+LlmcNode llmc_node_make(LlmcOp op, int n_in, const int *in, int n_out, const int *out);
+
+/* Attributes. */
+void llmc_attr_set_int(LlmcGraph *g, LlmcNode *n, const char *key, int64_t v);
+void llmc_attr_set_float(LlmcGraph *g, LlmcNode *n, const char *key, double v);
+void llmc_attr_set_str(LlmcGraph *g, LlmcNode *n, const char *key, const char *v);
+const LlmcAttr *llmc_attr(const LlmcNode *n, const char *key);
+int64_t llmc_attr_int(const LlmcNode *n, const char *key, int64_t dflt);
+double llmc_attr_float(const LlmcNode *n, const char *key, double dflt);
+const char *llmc_attr_str(const LlmcNode *n, const char *key, const char *dflt);
+
+/* Shapes. */
+/* Shapes from dims; LLMC_T and LLMC_O stand for the symbolic dims. */
+#define LLMC_T (-1)
+#define LLMC_O (-2)
+LlmcShape llmc_shape1(int64_t a);
+LlmcShape llmc_shape2(int64_t a, int64_t b);
+int llmc_shape_eq(const LlmcShape *a, const LlmcShape *b);
+int64_t llmc_shape_numel(const LlmcShape *s, int64_t t, int64_t o); /* with T = t, O = o */
+const char *llmc_shape_str(const LlmcShape *s, char *buf, size_t n); /* "[T,64]" */
+static inline int64_t llmc_cols(const LlmcShape *s) { return s->dim[s->rank - 1]; }
+
+/* Graph edits used by passes. */
+/* Recomputes every tensor's producer from the node list. */
+void llmc_graph_reindex(LlmcGraph *g);
+/* Number of nodes reading tensor t (through views too when `through_views`). */
+int llmc_tensor_uses(const LlmcGraph *g, int t);
+/* Replaces every read of tensor `from` with `to` in nodes [start, nn). */
+void llmc_replace_uses(LlmcGraph *g, int from, int to, int start);
+/* Removes nodes marked by keep[i] == 0, preserving order. */
+void llmc_graph_compact(LlmcGraph *g, const uint8_t *keep);
+
+/* Shape rules of every op: computes the output shapes and dtypes of node `n` from its inputs'
+ * shapes, or returns LLMC_ERR with a message naming n->where. */
+LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out_shape,
+                           LlmcDType *out_dtype, LlmcDiag *d);
+
+/* Structural and shape consistency of the whole graph; an error here is a compiler bug (or, before
+ * infer_shapes has run, a user error in model.json). */
+LlmcStatus llmc_graph_verify(const LlmcGraph *g, LlmcDiag *d);
+
+/* Stable text form. */
+void llmc_graph_dump(const LlmcGraph *g, FILE *f);
+char *llmc_graph_dump_str(const LlmcGraph *g);     /* malloc'd */
+
+#endif

@@ -1,0 +1,244 @@
+/* shape.c — the shape and dtype rule of every op, in one place.
+ *
+ * llmc_infer_node is used by the infer_shapes pass (to assign shapes) and by the verifier (to check
+ * them after every later pass). Rows of activations are symbolic (T tokens, or O output rows after
+ * select_rows); all inputs of a row-wise op must agree on their row dim. Errors name the op's
+ * place in model.json (node->where).
+ */
+#include <string.h>
+
+#include "ir.h"
+
+typedef struct Ctx {
+    const LlmcGraph *g;
+    const LlmcNode *n;
+    LlmcDiag *d;
+} Ctx;
+
+static const LlmcTensor *in_t(const Ctx *c, int i) { return &c->g->t[c->n->in[i]]; }
+
+static LlmcStatus bad_in(const Ctx *c, int i, const char *expected)
+{
+    char sb[96];
+    const LlmcTensor *t = in_t(c, i);
+    return llmc_fail(c->d, "%s (%s): input %d (%s%s) is %s%s, expected %s", c->n->where,
+                     llmc_op_info[c->n->op].name, i, t->kind == LLMC_T_WEIGHT ? "@" : "", t->name,
+                     llmc_dtype_name(t->dtype), llmc_shape_str(&t->shape, sb, sizeof sb), expected);
+}
+
+/* An activation: rank 2, float32, symbolic rows. */
+static LlmcStatus need_act(const Ctx *c, int i)
+{
+    const LlmcTensor *t = in_t(c, i);
+    if (t->kind == LLMC_T_WEIGHT || t->shape.rank != 2 || t->shape.sym[0] == LLMC_DIM_CONST ||
+        t->shape.sym[1] != LLMC_DIM_CONST || t->dtype != LLMC_F32)
+        return bad_in(c, i, "an f32 activation [T, n]");
+    return LLMC_OK;
+}
+
+/* Per-token int32 input [T] (or [O]). */
+static LlmcStatus need_rows_i32(const Ctx *c, int i, uint8_t rows)
+{
+    const LlmcTensor *t = in_t(c, i);
+    if (t->dtype != LLMC_I32 || t->shape.rank != 1 || t->shape.sym[0] != rows)
+        return bad_in(c, i, rows == LLMC_DIM_T ? "i32[T] (e.g. tokens or positions)" : "i32[O]");
+    return LLMC_OK;
+}
+
+static LlmcStatus need_weight(const Ctx *c, int i, int rank)
+{
+    const LlmcTensor *t = in_t(c, i);
+    if (t->kind != LLMC_T_WEIGHT || t->shape.rank != rank)
+        return bad_in(c, i, rank == 1 ? "a weight vector (\"@name\")" : "a weight matrix (\"@name\")");
+    return LLMC_OK;
+}
+
+static LlmcStatus same_rows(const Ctx *c, int a, int b)
+{
+    if (in_t(c, a)->shape.sym[0] != in_t(c, b)->shape.sym[0])
+        return bad_in(c, b, "the same rows (T or O) as input 0");
+    return LLMC_OK;
+}
+
+static LlmcStatus need_int_attr(const Ctx *c, const char *key, int64_t lo, int64_t *v)
+{
+    const LlmcAttr *a = llmc_attr(c->n, key);
+    if (!a || a->kind == LLMC_ATTR_STR || (a->kind == LLMC_ATTR_FLOAT && a->f != (double)a->i))
+        return llmc_fail(c->d, "%s (%s): attribute \"%s\" must be an integer", c->n->where,
+                         llmc_op_info[c->n->op].name, key);
+    if (a->i < lo)
+        return llmc_fail(c->d, "%s (%s): attribute \"%s\" must be >= %lld, found %lld", c->n->where,
+                         llmc_op_info[c->n->op].name, key, (long long)lo, (long long)a->i);
+    *v = a->i;
+    return LLMC_OK;
+}
+
+/* head_dim must divide the columns of input i (and be even for rope). */
+static LlmcStatus heads_of(const Ctx *c, int i, int64_t hd, int64_t *heads)
+{
+    int64_t cols = llmc_cols(&in_t(c, i)->shape);
+    if (cols % hd != 0) {
+        char e[96];
+        snprintf(e, sizeof e, "columns divisible by head_dim %lld", (long long)hd);
+        return bad_in(c, i, e);
+    }
+    *heads = cols / hd;
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out, LlmcDType *dt,
+                           LlmcDiag *d)
+{
+    Ctx c = {g, n, d};
+    const LlmcOpInfo *info = &llmc_op_info[n->op];
+    char e[160];
+    if (n->n_in < info->min_in || n->n_in > info->max_in)
+        return llmc_fail(d, "%s (%s): takes %d to %d inputs, found %d", n->where, info->name,
+                         info->min_in, info->max_in, n->n_in);
+    for (int i = 0; i < info->n_out; i++)
+        dt[i] = LLMC_F32;
+    const LlmcShape *s0 = &in_t(&c, 0)->shape;
+    switch (n->op) {
+    case LLMC_OP_EMBEDDING:
+        if (need_weight(&c, 0, 2) || need_rows_i32(&c, 1, LLMC_DIM_T))
+            return LLMC_ERR;
+        out[0] = llmc_shape2(LLMC_T, s0->dim[1]);
+        return LLMC_OK;
+    case LLMC_OP_RMSNORM:
+        if (need_act(&c, 0) || need_weight(&c, 1, 1))
+            return LLMC_ERR;
+        if (in_t(&c, 1)->shape.dim[0] != llmc_cols(s0)) {
+            snprintf(e, sizeof e, "[%lld] to match the input's columns", (long long)llmc_cols(s0));
+            return bad_in(&c, 1, e);
+        }
+        if (llmc_attr_float(n, "eps", 1e-5) <= 0)
+            return llmc_fail(d, "%s (rmsnorm): eps must be > 0", n->where);
+        out[0] = *s0;
+        return LLMC_OK;
+    case LLMC_OP_MATMUL: {
+        if (need_act(&c, 0) || need_weight(&c, 1, 2))
+            return LLMC_ERR;
+        const LlmcShape *w = &in_t(&c, 1)->shape;
+        if (w->dim[1] != llmc_cols(s0)) {
+            snprintf(e, sizeof e, "[N, %lld] to match the input's %lld columns", (long long)llmc_cols(s0),
+                     (long long)llmc_cols(s0));
+            return bad_in(&c, 1, e);
+        }
+        if (n->n_in == 3) {
+            if (need_weight(&c, 2, 1))
+                return LLMC_ERR;
+            if (in_t(&c, 2)->shape.dim[0] != w->dim[0]) {
+                snprintf(e, sizeof e, "a bias of [%lld]", (long long)w->dim[0]);
+                return bad_in(&c, 2, e);
+            }
+        }
+        out[0] = *s0;
+        out[0].dim[1] = w->dim[0];
+        return LLMC_OK;
+    }
+    case LLMC_OP_ADD:
+    case LLMC_OP_MUL:
+    case LLMC_OP_SWIGLU:
+        if (need_act(&c, 0) || need_act(&c, 1))
+            return LLMC_ERR;
+        if (!llmc_shape_eq(s0, &in_t(&c, 1)->shape))
+            return bad_in(&c, 1, "the same shape as input 0");
+        out[0] = *s0;
+        return LLMC_OK;
+    case LLMC_OP_SILU:
+        if (need_act(&c, 0))
+            return LLMC_ERR;
+        out[0] = *s0;
+        return LLMC_OK;
+    case LLMC_OP_ROPE: {
+        int64_t hd, heads;
+        if (need_act(&c, 0) || need_rows_i32(&c, 1, s0->sym[0]) || need_int_attr(&c, "head_dim", 2, &hd) ||
+            heads_of(&c, 0, hd, &heads))
+            return LLMC_ERR;
+        if (hd % 2)
+            return llmc_fail(d, "%s (rope): head_dim must be even, found %lld", n->where, (long long)hd);
+        const char *style = llmc_attr_str(n, "style", NULL);
+        if (!style || (strcmp(style, "interleaved") != 0 && strcmp(style, "half") != 0))
+            return llmc_fail(d, "%s (rope): style must be \"interleaved\" or \"half\", found %s%s%s",
+                             n->where, style ? "\"" : "", style ? style : "nothing", style ? "\"" : "");
+        if (llmc_attr_float(n, "theta", 10000.0) <= 0)
+            return llmc_fail(d, "%s (rope): theta must be > 0", n->where);
+        const char *st = llmc_attr_str(n, "scaling.type", NULL);
+        if (st && strcmp(st, "llama3") != 0)
+            return llmc_fail(d, "%s (rope): scaling.type must be \"llama3\", found \"%s\"", n->where, st);
+        out[0] = *s0;
+        return LLMC_OK;
+    }
+    case LLMC_OP_ATTENTION: {
+        int64_t hd, hq, hk, hv;
+        if (need_act(&c, 0) || need_act(&c, 1) || need_act(&c, 2) || need_int_attr(&c, "head_dim", 1, &hd) ||
+            heads_of(&c, 0, hd, &hq) || heads_of(&c, 1, hd, &hk) || heads_of(&c, 2, hd, &hv))
+            return LLMC_ERR;
+        for (int i = 0; i < 3; i++)
+            if (in_t(&c, i)->shape.sym[0] != LLMC_DIM_T)
+                return bad_in(&c, i, "rows of every token of the step [T, n]");
+        if (hv != hk)
+            return bad_in(&c, 2, "as many heads as k");
+        if (hq % hk != 0) {
+            snprintf(e, sizeof e, "a number of heads dividing q's %lld", (long long)hq);
+            return bad_in(&c, 1, e);
+        }
+        if (llmc_attr_int(n, "window", 0) < 0)
+            return llmc_fail(d, "%s (attention): window must be >= 0", n->where);
+        out[0] = *s0;
+        return LLMC_OK;
+    }
+    case LLMC_OP_ADD_RMSNORM:
+        if (need_act(&c, 0) || need_act(&c, 1) || need_weight(&c, 2, 1))
+            return LLMC_ERR;
+        if (!llmc_shape_eq(s0, &in_t(&c, 1)->shape))
+            return bad_in(&c, 1, "the same shape as input 0");
+        if (in_t(&c, 2)->shape.dim[0] != llmc_cols(s0))
+            return bad_in(&c, 2, "a norm weight matching the columns");
+        out[0] = out[1] = *s0;
+        dt[1] = LLMC_F32;
+        return LLMC_OK;
+    case LLMC_OP_SLICE: {
+        int64_t start, cols;
+        if (need_act(&c, 0) || need_int_attr(&c, "start", 0, &start) || need_int_attr(&c, "n", 1, &cols))
+            return LLMC_ERR;
+        if (start + cols > llmc_cols(s0))
+            return bad_in(&c, 0, "at least start + n columns");
+        out[0] = *s0;
+        out[0].dim[1] = cols;
+        return LLMC_OK;
+    }
+    case LLMC_OP_SELECT_ROWS:
+        if (need_act(&c, 0) || need_rows_i32(&c, 1, LLMC_DIM_O))
+            return LLMC_ERR;
+        if (s0->sym[0] != LLMC_DIM_T)
+            return bad_in(&c, 0, "[T, n]");
+        out[0] = llmc_shape2(LLMC_O, llmc_cols(s0));
+        return LLMC_OK;
+    case LLMC_OP_KV_WRITE: {
+        int64_t hd, hk, hv, layer;
+        if (need_act(&c, 0) || need_act(&c, 1) || need_rows_i32(&c, 2, LLMC_DIM_T) ||
+            need_int_attr(&c, "head_dim", 1, &hd) || need_int_attr(&c, "layer", 0, &layer) ||
+            heads_of(&c, 0, hd, &hk) || heads_of(&c, 1, hd, &hv) || same_rows(&c, 0, 1))
+            return LLMC_ERR;
+        if (hk != hv)
+            return bad_in(&c, 1, "as many heads as k");
+        return LLMC_OK;
+    }
+    case LLMC_OP_PAGED_ATTENTION: {
+        int64_t hd, hq, hk, layer;
+        if (need_act(&c, 0) || need_rows_i32(&c, 1, LLMC_DIM_T) || need_int_attr(&c, "head_dim", 1, &hd) ||
+            need_int_attr(&c, "layer", 0, &layer) || need_int_attr(&c, "n_kv_heads", 1, &hk) ||
+            heads_of(&c, 0, hd, &hq))
+            return LLMC_ERR;
+        if (hq % hk)
+            return llmc_fail(d, "%s (paged_attention): n_kv_heads %lld does not divide %lld query heads",
+                             n->where, (long long)hk, (long long)hq);
+        out[0] = *s0;
+        return LLMC_OK;
+    }
+    case LLMC_OP_COUNT:
+        break;
+    }
+    return llmc_fail(d, "%s: unknown op %d", n->where, (int)n->op);
+}

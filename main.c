@@ -1,0 +1,338 @@
+/* main.c — the llmc command line. The whole compiler is compile_model(): read the model, build the
+ * IR, run the pass pipeline, emit and link. Only this file exits. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "frontend/model_json.h"
+#include "ir/ir.h"
+#include "ir/target.h"
+#include "passes/passes.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "llmc %s — ahead-of-time compiler for transformer language models\n\n"
+            "usage:\n"
+            "  llmc compile SRC [-o OUT] [--target T] [options]   SRC: model.json, a Hugging Face directory,\n"
+            "                                                     or a llama2.c checkpoint\n"
+            "      --target T          target (default cpu; see `llmc targets`)\n"
+            "      --weights F         weight storage format: f32, f16, bf16 (default: the target's)\n"
+            "      --max-tokens N      tokens per forward step (default 512)\n"
+            "      --max-outputs N     logit rows per step (default: max-tokens)\n"
+            "      --kv-block N        positions per KV-cache block (default 16)\n"
+            "      --max-seq N         context length (default: the model's)\n"
+            "      --weights-file      keep the weights in OUT.weights instead of inside OUT\n"
+            "      --emit-dir DIR      write the generated sources to DIR\n"
+            "      --dump-after PASS   print the IR after PASS (\"input\" for before the first)\n"
+            "      --no-fuse           skip the fusion passes\n"
+            "      --tokenizer FILE    tokenizer.bin for a llama2.c checkpoint\n"
+            "      --cc CC             host C compiler (default cc)\n"
+            "      -q                  quiet\n"
+            "  llmc import SRC -o model.json [--tokenizer FILE]   write the model.json of a checkpoint\n"
+            "  llmc synth (--preset NAME | --config FILE) -o DIR [--seed N] [--dtype f32|f16|bf16]\n"
+            "                                                     random-weight Hugging Face checkpoint\n"
+            "  llmc targets                                       list the targets\n"
+            "  llmc --version | --help\n",
+            LLMC_VERSION);
+}
+
+static int die(const LlmcDiag *d)
+{
+    fprintf(stderr, "llmc: %s\n", d->msg);
+    return 1;
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int32_t *out)
+{
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || *end || x < lo || x > hi) {
+        fprintf(stderr, "llmc: %s: expected an integer in [%d, %d], found \"%s\"\n", flag, lo, hi, v ? v : "");
+        return -1;
+    }
+    *out = (int32_t)x;
+    return 0;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Loads SRC as a model document: model.json as is, a checkpoint through its importer. */
+static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc, char **base_dir, LlmcDiag *d)
+{
+    if (ends_with(src, ".json") && !is_dir(src)) {
+        *base_dir = llmc_path_dir(src);
+        return llmc_json_load(src, doc, d);
+    }
+    *base_dir = llmc_strdup(".");
+    if (!is_dir(src))
+        return llmc_import_llama2c(src, tokenizer, ".", doc, d);
+    return llmc_import(src, ".", doc, d);
+}
+
+typedef struct CompileArgs {
+    const char *src, *out, *target, *dump_after, *tokenizer;
+    LlmcPassOptions popt;
+    LlmcBuildOptions bopt;
+} CompileArgs;
+
+/* The compiler: frontend -> IR -> passes -> codegen -> link. */
+static int compile_model(const CompileArgs *a)
+{
+    LlmcDiag d;
+    cJSON *doc = NULL;
+    char *base_dir = NULL;
+    LlmcGraph *g = NULL;
+    LlmcWeightFiles *wf = NULL;
+    int rc = 1;
+    if (load_model(a->src, a->tokenizer, &doc, &base_dir, &d))
+        goto out;
+    g = llmc_graph_new();
+    wf = llmc_wf_new();
+    if (!g || !wf) {
+        llmc_fail(&d, "out of memory");
+        goto out;
+    }
+    if (llmc_model_from_json(doc, a->src, base_dir, g, &d) || llmc_model_check_weights(g, wf, &d))
+        goto out;
+    if (llmc_pipeline(g, &a->popt, a->dump_after, stdout, 0, &d))
+        goto out;
+    if (a->dump_after) {
+        rc = 0;
+        goto done;
+    }
+    if (llmc_build(g, a->popt.target, wf, &a->bopt, &d))
+        goto out;
+    if (!a->bopt.quiet)
+        fprintf(stderr, "llmc: wrote %s (%s, %.1f MB of weights%s)\n", a->bopt.out_path, a->popt.target->name,
+                (double)g->weights_bytes / 1e6, a->bopt.weights_file ? " in a side file" : "");
+    rc = 0;
+    goto done;
+out:
+    die(&d);
+done:
+    cJSON_Delete(doc);
+    free(base_dir);
+    llmc_wf_free(wf);
+    llmc_graph_free(g);
+    return rc;
+}
+
+static int cmd_compile(int argc, char **argv)
+{
+    CompileArgs a;
+    memset(&a, 0, sizeof a);
+    a.target = "cpu";
+    a.popt.max_tokens = 512;
+    a.popt.kv_block_size = 16;
+    a.bopt.cc = "cc";
+    int32_t max_out = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(f, "-o") == 0 && v) {
+            a.out = v;
+            i++;
+        } else if (strcmp(f, "--target") == 0 && v) {
+            a.target = v;
+            i++;
+        } else if (strcmp(f, "--weights") == 0 && v) {
+            if (llmc_dtype_from_name(v, &a.popt.weights) || a.popt.weights == LLMC_I32) {
+                fprintf(stderr, "llmc: --weights: expected f32, f16 or bf16, found \"%s\"\n", v);
+                return 2;
+            }
+            a.popt.weights_set = 1;
+            i++;
+        } else if (strcmp(f, "--max-tokens") == 0) {
+            if (parse_int(f, v, 1, 1 << 16, &a.popt.max_tokens))
+                return 2;
+            i++;
+        } else if (strcmp(f, "--max-outputs") == 0) {
+            if (parse_int(f, v, 1, 1 << 16, &max_out))
+                return 2;
+            i++;
+        } else if (strcmp(f, "--kv-block") == 0) {
+            if (parse_int(f, v, 1, 4096, &a.popt.kv_block_size))
+                return 2;
+            i++;
+        } else if (strcmp(f, "--max-seq") == 0) {
+            if (parse_int(f, v, 1, 1 << 24, &a.popt.max_seq_len))
+                return 2;
+            i++;
+        } else if (strcmp(f, "--weights-file") == 0) {
+            a.bopt.weights_file = 1;
+        } else if (strcmp(f, "--emit-dir") == 0 && v) {
+            a.bopt.emit_dir = v;
+            i++;
+        } else if (strncmp(f, "--dump-after=", 13) == 0) {
+            a.dump_after = f + 13;
+        } else if (strcmp(f, "--dump-after") == 0 && v) {
+            a.dump_after = v;
+            i++;
+        } else if (strcmp(f, "--no-fuse") == 0) {
+            a.popt.no_fuse = 1;
+        } else if (strcmp(f, "--tokenizer") == 0 && v) {
+            a.tokenizer = v;
+            i++;
+        } else if (strcmp(f, "--cc") == 0 && v) {
+            a.bopt.cc = v;
+            i++;
+        } else if (strcmp(f, "-q") == 0) {
+            a.bopt.quiet = 1;
+        } else if (f[0] == '-' || a.src) {
+            fprintf(stderr, "llmc compile: unexpected argument \"%s\"%s\n", f,
+                    f[0] == '-' && !v ? " (missing its value?)" : "");
+            usage(stderr);
+            return 2;
+        } else {
+            a.src = f;
+        }
+    }
+    if (!a.src) {
+        fprintf(stderr, "llmc compile: no model given\n");
+        usage(stderr);
+        return 2;
+    }
+    a.popt.max_outputs = max_out ? max_out : a.popt.max_tokens;
+    a.popt.target = llmc_target_find(a.target);
+    if (!a.popt.target) {
+        fprintf(stderr, "llmc: --target %s: unknown target (known:", a.target);
+        for (const LlmcTarget *const *t = llmc_targets(); *t; t++)
+            fprintf(stderr, " %s", (*t)->name);
+        fprintf(stderr, ")\n");
+        return 2;
+    }
+    a.bopt.out_path = a.out ? a.out : "model";
+    return compile_model(&a);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    const char *src = NULL, *out = NULL, *tok = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--tokenizer") == 0 && i + 1 < argc)
+            tok = argv[++i];
+        else if (argv[i][0] != '-' && !src)
+            src = argv[i];
+        else {
+            fprintf(stderr, "llmc import: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!src || !out) {
+        fprintf(stderr, "llmc import: usage: llmc import SRC -o model.json\n");
+        return 2;
+    }
+    LlmcDiag d;
+    cJSON *doc = NULL;
+    char *base = llmc_path_dir(out);
+    LlmcStatus st = is_dir(src) ? llmc_import(src, base, &doc, &d) : llmc_import_llama2c(src, tok, base, &doc, &d);
+    if (!st)
+        st = llmc_json_save(out, doc, &d);
+    cJSON_Delete(doc);
+    free(base);
+    if (st)
+        return die(&d);
+    return 0;
+}
+
+static int cmd_synth(int argc, char **argv)
+{
+    LlmcSynthOptions o;
+    memset(&o, 0, sizeof o);
+    o.dtype = LLMC_BF16;
+    for (int i = 2; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(f, "--preset") == 0 && v) {
+            o.preset = v;
+            i++;
+        } else if (strcmp(f, "--config") == 0 && v) {
+            o.config_path = v;
+            i++;
+        } else if (strcmp(f, "-o") == 0 && v) {
+            o.out_dir = v;
+            i++;
+        } else if (strcmp(f, "--seed") == 0 && v) {
+            char *end;
+            errno = 0;
+            o.seed = strtoull(v, &end, 10);
+            if (errno || *end) {
+                fprintf(stderr, "llmc synth: --seed: expected an unsigned integer, found \"%s\"\n", v);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(f, "--dtype") == 0 && v) {
+            if (llmc_dtype_from_name(v, &o.dtype) || o.dtype == LLMC_I32) {
+                fprintf(stderr, "llmc synth: --dtype: expected f32, f16 or bf16, found \"%s\"\n", v);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(f, "-q") == 0) {
+            o.quiet = 1;
+        } else {
+            fprintf(stderr, "llmc synth: unexpected argument \"%s\"\n", f);
+            return 2;
+        }
+    }
+    if ((!o.preset == !o.config_path) || !o.out_dir) {
+        fprintf(stderr, "llmc synth: usage: llmc synth (--preset NAME | --config FILE) -o DIR\n  presets:");
+        for (const char *const *p = llmc_synth_presets(); *p; p++)
+            fprintf(stderr, " %s", *p);
+        fprintf(stderr, "\n");
+        return 2;
+    }
+    LlmcDiag d;
+    if (llmc_synth(&o, &d))
+        return die(&d);
+    return 0;
+}
+
+static int cmd_targets(void)
+{
+    for (const LlmcTarget *const *t = llmc_targets(); *t; t++)
+        printf("%-8s %s\n", (*t)->name, (*t)->description);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "compile") == 0)
+        return cmd_compile(argc, argv);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(argc, argv);
+    if (strcmp(cmd, "synth") == 0)
+        return cmd_synth(argc, argv);
+    if (strcmp(cmd, "targets") == 0)
+        return cmd_targets();
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("llmc %s\n", LLMC_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "llmc: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,115 @@
+/* fuse_matmuls — matmuls that read the same activation become one matmul over the row-concatenated
+ * weight, followed by column slices (views, no copies). On a Llama layer this merges Q/K/V into one
+ * projection and gate/up into another: one pass over the activation, one launch, longer rows.
+ *
+ * requires: infer_shapes
+ * provides: merged weights (LlmcWeightSrc.parts) and SLICE views replacing the merged matmuls'
+ *           outputs; the merged matmul stands where the first member stood
+ * invalidates: nothing (shapes of all surviving values unchanged)
+ *
+ * A group is the matmuls reading the same input whose weights share the file dtype and column
+ * count, and which all have a bias or all have none (at most LLMC_MAX_PARTS members).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+
+static int same_group(const LlmcGraph *g, const LlmcNode *a, const LlmcNode *b)
+{
+    const LlmcTensor *wa = &g->t[a->in[1]], *wb = &g->t[b->in[1]];
+    return b->op == LLMC_OP_MATMUL && b->in[0] == a->in[0] && b->n_in == a->n_in &&
+           wa->src.file_dtype == wb->src.file_dtype && wa->dtype == wb->dtype &&
+           wa->shape.dim[1] == wb->shape.dim[1] && !wa->src.n_parts && !wb->src.n_parts;
+}
+
+/* The merged weight for weight inputs `idx` (1: matrix, 2: bias) of the members. */
+static int concat_weight(LlmcGraph *g, const int *members, int n, int idx)
+{
+    char name[512] = "";
+    int64_t rows = 0;
+    for (int m = 0; m < n; m++) {
+        const LlmcTensor *w = &g->t[g->n[members[m]].in[idx]];
+        size_t k = strlen(name);
+        snprintf(name + k, sizeof name - k, "%s%s", m ? "+" : "", w->name);
+        rows += w->shape.dim[0];
+    }
+    const LlmcTensor *w0 = &g->t[g->n[members[0]].in[idx]];
+    LlmcShape s = w0->shape;
+    s.dim[0] = rows;
+    int t = llmc_tensor_new(g, name, LLMC_T_WEIGHT, w0->dtype, &s);
+    LlmcTensor *tt = &g->t[t];
+    w0 = &g->t[g->n[members[0]].in[idx]];
+    tt->src.file_dtype = w0->src.file_dtype;
+    tt->src.n_parts = n;
+    tt->src.where = w0->src.where;
+    for (int m = 0; m < n; m++)
+        tt->src.parts[m] = g->n[members[m]].in[idx];
+    return t;
+}
+
+LlmcStatus pass_fuse_matmuls(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+{
+    (void)opt;
+    (void)d;
+    int nn = g->nn;
+    uint8_t *done = calloc((size_t)nn + 1, 1);
+    LlmcNode *out = malloc(((size_t)nn * 2 + 1) * sizeof *out);
+    if (!done || !out) {
+        free(done);
+        free(out);
+        return llmc_fail(d, "fuse_matmuls: out of memory");
+    }
+    int k = 0;
+    for (int i = 0; i < nn; i++) {
+        if (done[i])
+            continue;
+        LlmcNode *a = &g->n[i];
+        int members[LLMC_MAX_PARTS], n = 1;
+        members[0] = i;
+        if (a->op == LLMC_OP_MATMUL)
+            for (int j = i + 1; j < nn && n < LLMC_MAX_PARTS; j++)
+                if (!done[j] && same_group(g, a, &g->n[j]))
+                    members[n++] = j;
+        if (n == 1) {
+            out[k++] = *a;
+            continue;
+        }
+        int w = concat_weight(g, members, n, 1);
+        int b = a->n_in == 3 ? concat_weight(g, members, n, 2) : -1;
+        a = &g->n[i]; /* the tensor table may have moved; nodes did not */
+        int64_t cols = g->t[w].shape.dim[0];
+        LlmcShape ys = g->t[a->out[0]].shape;
+        ys.dim[1] = cols;
+        char name[300];
+        snprintf(name, sizeof name, "%s.merged", g->t[a->out[0]].name);
+        int y = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &ys);
+        int ins[3] = {a->in[0], w, b};
+        LlmcNode mm = llmc_node_make(LLMC_OP_MATMUL, b >= 0 ? 3 : 2, ins, 1, &y);
+        mm.layer = a->layer;
+        mm.where = a->where;
+        out[k++] = mm;
+        int64_t start = 0;
+        for (int m = 0; m < n; m++) {
+            LlmcNode *src = &g->n[members[m]];
+            int o = src->out[0];
+            LlmcNode sl = llmc_node_make(LLMC_OP_SLICE, 1, &y, 1, &o);
+            sl.layer = src->layer;
+            sl.where = src->where;
+            llmc_attr_set_int(g, &sl, "start", start);
+            llmc_attr_set_int(g, &sl, "n", g->t[o].shape.dim[1]);
+            g->t[o].view_of = y;
+            g->t[o].view_col = start;
+            start += g->t[o].shape.dim[1];
+            out[k++] = sl;
+            done[members[m]] = 1;
+        }
+    }
+    free(g->n);
+    g->n = out;
+    g->nn = k;
+    g->cap_n = nn * 2 + 1;
+    free(done);
+    llmc_graph_reindex(g);
+    return LLMC_OK;
+}

@@ -1,0 +1,51 @@
+/* passes.h — every pass of the pipeline, one per file, one signature:
+ *
+ *     LlmcStatus pass_NAME(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+ *
+ * The file passes/NAME.c, the function pass_NAME, the --dump-after=NAME key and the test
+ * tests/test_passes.c's cases share one name. llmc_pipeline() runs them in order (pipeline.c). */
+#ifndef LLMC_PASSES_H
+#define LLMC_PASSES_H
+
+#include <stdio.h>
+
+#include "../ir/ir.h"
+#include "../ir/target.h"
+
+typedef struct LlmcPassOptions {
+    const LlmcTarget *target;
+    int32_t max_tokens;           /* tokens per step */
+    int32_t max_outputs;          /* logit rows per step */
+    int32_t kv_block_size;        /* positions per KV block */
+    int32_t max_seq_len;          /* 0: the model's */
+    int weights_set;              /* --weights given */
+    LlmcDType weights;            /* storage format for matrices */
+    int no_fuse;                  /* skip the fusion passes */
+} LlmcPassOptions;
+
+typedef LlmcStatus (*LlmcPassFn)(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+
+typedef struct LlmcPass {
+    const char *name;
+    LlmcPassFn fn;
+    int is_fusion;                /* skipped with no_fuse */
+} LlmcPass;
+
+LlmcStatus pass_infer_shapes(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_matmuls(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_swiglu(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_add_rmsnorm(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_lower_paged_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+
+/* The pipeline, in order, NULL-terminated. */
+const LlmcPass *llmc_passes(void);
+
+/* Runs the pipeline. After a pass named dump_after (if not NULL), the IR is written to dump.
+ * With verify_each (always on in debug builds) the verifier runs after every pass. */
+LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
+                         int verify_each, LlmcDiag *d);
+
+#endif

@@ -1,0 +1,58 @@
+/* pipeline.c — the lowering, top to bottom. Each stage is one pass file; the verifier checks the IR
+ * between stages (always after infer_shapes and at the end; after every pass when verify_each). */
+#include <string.h>
+
+#include "passes.h"
+
+static const LlmcPass pipeline[] = {
+    {"infer_shapes", pass_infer_shapes, 0},         /* shapes, dtypes, vocabulary; user errors */
+    {"fuse_matmuls", pass_fuse_matmuls, 1},         /* Q/K/V and gate/up: one matmul each */
+    {"fuse_swiglu", pass_fuse_swiglu, 1},           /* mul(silu(g), u) -> swiglu */
+    {"fuse_add_rmsnorm", pass_fuse_add_rmsnorm, 1}, /* residual add folded into the next norm */
+    {"select_rows", pass_select_rows, 0},           /* logits only for the rows asked for */
+    {"lower_paged_kv", pass_lower_paged_kv, 0},     /* attention -> kv_write + paged_attention */
+    {"weight_format", pass_weight_format, 0},       /* storage format of every weight */
+    {"plan_memory", pass_plan_memory, 0},           /* one arena, reuse by liveness; weight offsets */
+    {NULL, NULL, 0},
+};
+
+const LlmcPass *llmc_passes(void) { return pipeline; }
+
+LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
+                         int verify_each, LlmcDiag *d)
+{
+#ifdef LLMC_VERIFY_EACH_PASS
+    verify_each = 1;
+#endif
+    if (dump_after) {
+        int known = strcmp(dump_after, "input") == 0;
+        for (const LlmcPass *p = pipeline; p->name; p++)
+            known |= strcmp(p->name, dump_after) == 0;
+        if (!known) {
+            char names[512] = "input";
+            for (const LlmcPass *p = pipeline; p->name; p++) {
+                strcat(names, ", ");
+                strcat(names, p->name);
+            }
+            return llmc_fail(d, "--dump-after=%s: no such pass (passes: %s)", dump_after, names);
+        }
+        if (strcmp(dump_after, "input") == 0)
+            llmc_graph_dump(g, dump);
+    }
+    for (const LlmcPass *p = pipeline; p->name; p++) {
+        if (p->is_fusion && opt->no_fuse)
+            continue;
+        if (p->fn(g, opt, d))
+            return LLMC_ERR;
+        if (verify_each || p == pipeline || !p[1].name) {
+            if (llmc_graph_verify(g, d)) {
+                char msg[sizeof d->msg];
+                snprintf(msg, sizeof msg, "internal error: IR invalid after pass %s: %s", p->name, d->msg);
+                return llmc_fail(d, "%s", msg);
+            }
+        }
+        if (dump_after && strcmp(dump_after, p->name) == 0)
+            llmc_graph_dump(g, dump);
+    }
+    return LLMC_OK;
+}

@@ -1,0 +1,117 @@
+/* plan_memory — one activation arena sized at compile time, buffers reused by liveness; offsets of
+ * the packed weights.
+ *
+ * Every value gets an arena offset and size computed for the largest step (T = max_tokens rows,
+ * O = max_outputs). Walking the nodes in order, a node's outputs are placed first-fit among the
+ * live buffers, then the buffers whose last reader is this node are released (so an output never
+ * shares memory with an input of the same node). A view lives as long as its last reader and keeps
+ * its source alive. The graph output is written straight to the step's logits buffer and takes no
+ * arena space. Weights are laid out in order of first use, 64-byte aligned.
+ *
+ * requires: every earlier pass (shapes and dtypes final)
+ * provides: LlmcTensor.offset/bytes for values and weights; g->arena_bytes, g->weights_bytes
+ */
+#include <stdlib.h>
+
+#include "passes.h"
+
+#define ALIGN 64
+
+static int64_t align_up(int64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+typedef struct Live {
+    int64_t off, size;
+    int tensor;
+} Live;
+
+static int root(const LlmcGraph *g, int t)
+{
+    while (g->t[t].view_of >= 0)
+        t = g->t[t].view_of;
+    return t;
+}
+
+LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+{
+    (void)opt;
+    int nt = g->nt;
+    int *last = malloc(((size_t)nt + 1) * sizeof *last);
+    Live *live = malloc(((size_t)nt + 1) * sizeof *live);
+    if (!last || !live) {
+        free(last);
+        free(live);
+        return llmc_fail(d, "plan_memory: out of memory");
+    }
+    for (int t = 0; t < nt; t++) {
+        last[t] = g->t[t].producer;
+        g->t[t].offset = -1;
+        g->t[t].bytes = 0;
+    }
+    for (int i = 0; i < g->nn; i++)
+        for (int j = 0; j < g->n[i].n_in; j++) {
+            int r = root(g, g->n[i].in[j]);
+            if (last[r] < i)
+                last[r] = i;
+        }
+
+    int nlive = 0;
+    int64_t arena = 0;
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        for (int j = 0; j < n->n_out; j++) {
+            int t = n->out[j];
+            LlmcTensor *tt = &g->t[t];
+            if (tt->view_of >= 0 || t == g->logits)
+                continue;
+            int64_t size = align_up(llmc_shape_numel(&tt->shape, g->max_tokens, g->max_outputs) *
+                                    (int64_t)llmc_dtype_size(tt->dtype));
+            /* First fit: live is sorted by offset. */
+            int64_t off = 0;
+            int pos = 0;
+            for (; pos < nlive; pos++) {
+                if (live[pos].off - off >= size)
+                    break;
+                off = live[pos].off + live[pos].size;
+            }
+            for (int k = nlive; k > pos; k--)
+                live[k] = live[k - 1];
+            live[pos] = (Live){off, size, t};
+            nlive++;
+            tt->offset = off;
+            tt->bytes = size;
+            if (off + size > arena)
+                arena = off + size;
+        }
+        int k = 0;
+        for (int m = 0; m < nlive; m++)
+            if (last[live[m].tensor] > i)
+                live[k++] = live[m];
+        nlive = k;
+    }
+    for (int t = 0; t < nt; t++) {
+        LlmcTensor *tt = &g->t[t];
+        if (tt->view_of >= 0) {
+            int r = root(g, t);
+            int64_t col = 0;
+            for (int v = t; v != r; v = g->t[v].view_of)
+                col += g->t[v].view_col;
+            tt->offset = g->t[r].offset >= 0 ? g->t[r].offset + col * (int64_t)llmc_dtype_size(tt->dtype) : -1;
+        }
+    }
+    g->arena_bytes = arena;
+
+    int64_t woff = 0;
+    for (int i = 0; i < g->nn; i++)
+        for (int j = 0; j < g->n[i].n_in; j++) {
+            LlmcTensor *w = &g->t[g->n[i].in[j]];
+            if (w->kind != LLMC_T_WEIGHT || w->offset >= 0)
+                continue;
+            w->offset = woff;
+            w->bytes = llmc_shape_numel(&w->shape, 0, 0) * (int64_t)llmc_dtype_size(w->dtype);
+            woff = align_up(woff + w->bytes);
+        }
+    g->weights_bytes = woff;
+    free(last);
+    free(live);
+    return LLMC_OK;
+}

@@ -1,0 +1,119 @@
+/* select_rows — computes the tail of the graph only for the rows whose logits the step asks for.
+ *
+ * A prefill step of T tokens usually needs the logits of one row per sequence, so the row-wise tail
+ * of the graph (everything after the last op that mixes tokens: for a Llama, the last layer's output
+ * projection, FFN, final norm and lm_head) runs on O selected rows instead of T. The tail R is the
+ * largest set of row-wise nodes, reading only f32 activations as per-row inputs, whose results are
+ * used only inside R or are the graph output. Each activation entering R from outside is gathered
+ * with select_rows(x, out_rows) just before its first use, and R's values become [O, n].
+ *
+ * requires: infer_shapes
+ * provides: the step input %out_rows (i32[O]); SELECT_ROWS nodes; O-row values
+ */
+#include <stdlib.h>
+
+#include "passes.h"
+
+static int f32_rows_only(const LlmcGraph *g, const LlmcNode *n)
+{
+    for (int j = 0; j < n->n_in; j++) {
+        const LlmcTensor *t = &g->t[n->in[j]];
+        if (t->kind != LLMC_T_WEIGHT && t->dtype != LLMC_F32)
+            return 0;
+    }
+    return 1;
+}
+
+LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+{
+    (void)opt;
+    int nn = g->nn;
+    uint8_t *in_r = calloc((size_t)nn + 1, 1);
+    int *gathered = malloc(((size_t)g->nt + 1) * sizeof *gathered); /* tensor -> its O-row copy */
+    if (!in_r || !gathered) {
+        free(in_r);
+        free(gathered);
+        return llmc_fail(d, "select_rows: out of memory");
+    }
+    /* Backwards: a node joins R when it is row-wise and every consumer of its outputs is in R
+     * (consumers come later, so they are decided already). */
+    for (int i = nn - 1; i >= 0; i--) {
+        const LlmcNode *n = &g->n[i];
+        if (!(llmc_op_info[n->op].flags & OPF_ROWWISE) || !f32_rows_only(g, n))
+            continue;
+        int ok = 1, used = 0;
+        for (int j = 0; j < n->n_out && ok; j++) {
+            int t = n->out[j];
+            used |= t == g->logits;
+            for (int c = i + 1; c < nn && ok; c++)
+                for (int k = 0; k < g->n[c].n_in; k++)
+                    if (g->n[c].in[k] == t) {
+                        used = 1;
+                        if (!in_r[c])
+                            ok = 0;
+                    }
+        }
+        in_r[i] = ok && used;
+    }
+    LlmcShape os = llmc_shape1(LLMC_O);
+    g->in_out_rows = llmc_tensor_new(g, "out_rows", LLMC_T_INPUT, LLMC_I32, &os);
+    for (int t = 0; t < g->nt; t++)
+        gathered[t] = -1;
+
+    LlmcNode *out = malloc(((size_t)nn * 2 + 2) * sizeof *out);
+    if (!out) {
+        free(in_r);
+        free(gathered);
+        return llmc_fail(d, "select_rows: out of memory");
+    }
+    int k = 0;
+    for (int i = 0; i < nn; i++) {
+        LlmcNode n = g->n[i];
+        if (in_r[i]) {
+            for (int j = 0; j < n.n_in; j++) {
+                int t = n.in[j];
+                const LlmcTensor *tt = &g->t[t];
+                int from_r = tt->producer >= 0 && in_r[tt->producer];
+                if (tt->kind == LLMC_T_WEIGHT || from_r)
+                    continue;
+                if (gathered[t] < 0) {
+                    char name[300];
+                    snprintf(name, sizeof name, "%s.rows", tt->name);
+                    LlmcShape s = llmc_shape2(LLMC_O, llmc_cols(&tt->shape));
+                    int o = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &s);
+                    int ins[2] = {t, g->in_out_rows};
+                    LlmcNode sel = llmc_node_make(LLMC_OP_SELECT_ROWS, 2, ins, 1, &o);
+                    sel.layer = n.layer;
+                    sel.where = n.where;
+                    out[k++] = sel;
+                    gathered[t] = o;
+                }
+                n.in[j] = gathered[t];
+            }
+            for (int j = 0; j < n.n_out; j++)
+                g->t[n.out[j]].shape.sym[0] = LLMC_DIM_O;
+        }
+        out[k++] = n;
+    }
+    /* An output computed by a node outside R (no row-wise tail): gather the logits themselves. */
+    if (g->t[g->logits].shape.sym[0] == LLMC_DIM_T) {
+        const LlmcTensor *lt = &g->t[g->logits];
+        char name[300];
+        snprintf(name, sizeof name, "%s.rows", lt->name);
+        LlmcShape s = llmc_shape2(LLMC_O, llmc_cols(&lt->shape));
+        int o = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &s);
+        int ins[2] = {g->logits, g->in_out_rows};
+        LlmcNode sel = llmc_node_make(LLMC_OP_SELECT_ROWS, 2, ins, 1, &o);
+        sel.where = g->n[nn - 1].where;
+        out[k++] = sel;
+        g->logits = o;
+    }
+    free(g->n);
+    g->n = out;
+    g->nn = k;
+    g->cap_n = nn * 2 + 1;
+    llmc_graph_reindex(g);
+    free(in_r);
+    free(gathered);
+    return LLMC_OK;
+}

@@ -1,0 +1,99 @@
+/* fe_internal.h — what the frontend's files share and nobody else needs: typed JSON field readers
+ * with error messages, paths relative to the model.json directory, the Llama graph builder used by
+ * both importers, the Hugging Face config parser (importer and synthesizer), and a protobuf writer.
+ */
+#ifndef LLMC_FE_INTERNAL_H
+#define LLMC_FE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frontend.h"
+
+/* ---- JSON fields (json_util.c) ----
+ * `file` names the document in messages ("config.json"), `key` the field. A missing or null field
+ * gives `def` unless `required`. Values outside [lo, hi] are refused naming the field, the range
+ * and the value found. */
+LlmcStatus fe_json_int(const cJSON *obj, const char *key, const char *file, int required,
+                       int64_t def, int64_t lo, int64_t hi, int64_t *out, LlmcDiag *d);
+/* Numbers in the open-closed range (lo, hi]. */
+LlmcStatus fe_json_num(const cJSON *obj, const char *key, const char *file, int required,
+                       double def, double lo, double hi, double *out, LlmcDiag *d);
+LlmcStatus fe_json_bool(const cJSON *obj, const char *key, const char *file, int def, int *out,
+                        LlmcDiag *d);
+/* A short printable rendering of a JSON value for messages ("2.5", "\"abc\"", "missing"). */
+void fe_json_repr(const cJSON *v, char *buf, size_t n);
+/* Is v a number holding an integer in [lo, hi]? */
+int fe_json_is_int(const cJSON *v, double lo, double hi);
+/* "[4096, 1024]" */
+void fe_shape_str(int rank, const int64_t *shape, char *buf, size_t n);
+
+/* ---- paths (import.c) ---- */
+
+/* `file` expressed for a model.json living in base_dir (NULL = "."): relative when both resolve
+ * (realpath) and share a directory below "/", otherwise the absolute path. malloc'd. */
+char *fe_rel_path(const char *file, const char *base_dir);
+/* Last path component without a trailing extension ("stories260K" for "a/stories260K.bin"). */
+char *fe_base_name(const char *path, int strip_ext);
+int fe_is_dir(const char *path);
+int fe_is_file(const char *path);
+
+/* ---- the Llama graph (import.c) ---- */
+
+typedef struct FeLlamaSpec {
+    const char *name, *source, *architecture;
+    int64_t dim, ffn_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_seq_len;
+    int64_t bos_id, eos_id;           /* -1: none */
+    double norm_eps, rope_theta;
+    const char *rope_style;           /* "interleaved" or "half" */
+    int rope_llama3;                  /* llama3 frequency scaling */
+    double rope_factor, rope_low_freq, rope_high_freq;
+    int64_t rope_orig_max_pos;
+    int64_t window;                   /* sliding window, 0 = none */
+    int tied;                         /* no `output` weight: the classifier is tok_embeddings */
+    int qkv_bias, o_bias;             /* layers.N.bq/bk/bv, layers.N.bo */
+} FeLlamaSpec;
+
+/* Assembles the model.json document. `weights` and `tokenizer` (cJSON null for none) are taken
+ * over (freed on failure too). */
+LlmcStatus fe_build_llama(const FeLlamaSpec *s, cJSON *weights, cJSON *tokenizer, cJSON **out,
+                          LlmcDiag *d);
+/* Adds a raw binding {"file","offset","dtype","shape"} or a safetensors one {"file","tensor",
+ * "dtype","shape"} (tensor != NULL) to `weights`. 0 on success, -1 out of memory. */
+int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, int64_t offset,
+            LlmcDType dtype, int rank, const int64_t *shape);
+
+/* ---- Hugging Face config.json (import_hf.c) ---- */
+
+typedef struct FeHfConfig {
+    const char *architecture;         /* points into the cJSON tree */
+    int mistral;
+    int64_t hidden, ffn, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_pos;
+    int64_t bos_id, eos_id, window;
+    double eps, theta;
+    int rope_llama3;
+    double rope_factor, rope_low_freq, rope_high_freq;
+    int64_t rope_orig_max_pos;
+    int tied, attention_bias;
+} FeHfConfig;
+
+/* Reads and checks every field the importer uses; `file` names config.json in messages. */
+LlmcStatus fe_hf_parse_config(const cJSON *cfg, const char *file, FeHfConfig *c, LlmcDiag *d);
+
+/* ---- protobuf wire format writer (protobuf_write.c) ---- */
+
+typedef struct FePb {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;                          /* sticky: an allocation failed */
+} FePb;
+
+void fe_pb_free(FePb *b);
+void fe_pb_varint_field(FePb *b, int field, uint64_t v);  /* wire type 0 (uint, bool, enum) */
+void fe_pb_int32_field(FePb *b, int field, int32_t v);    /* negative: 10-byte sign extension */
+void fe_pb_float_field(FePb *b, int field, float v);      /* wire type 5 */
+void fe_pb_bytes_field(FePb *b, int field, const void *data, size_t n); /* wire type 2 */
+void fe_pb_string_field(FePb *b, int field, const char *s);
+void fe_pb_message_field(FePb *b, int field, const FePb *sub);
+
+#endif

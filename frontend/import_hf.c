@@ -1,0 +1,459 @@
+/* import_hf.c — Hugging Face checkpoint directories (LlamaForCausalLM, MistralForCausalLM) to
+ * model.json.
+ *
+ * Reads config.json (fe_hf_parse_config, which the synthesizer also uses so that what it writes is
+ * exactly what we accept), finds every tensor through model.safetensors or the weight_map of
+ * model.safetensors.index.json, opens each shard with the safetensors reader to learn the dtype and
+ * shape and to check them against the config, and binds each weight to its tensor by name. HF
+ * stores q/k projections for the rotate-half RoPE convention, so rope gets style "half" and no
+ * weight is permuted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe_internal.h"
+
+/* ---- config.json ---- */
+
+static LlmcStatus token_id(const cJSON *cfg, const char *key, const char *file, int64_t vocab,
+                           int64_t *out, LlmcDiag *d)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (cJSON_IsArray(v))
+        v = cJSON_GetArrayItem(v, 0); /* several ids (Llama 3 instruct eos): the first is primary */
+    *out = -1;
+    if (!v || cJSON_IsNull(v))
+        return LLMC_OK;
+    if (!fe_json_is_int(v, 0, (double)vocab - 1)) {
+        char r[80];
+        fe_json_repr(v, r, sizeof r);
+        return llmc_fail(d, "%s: %s: expected a token id below vocab_size (%lld), found %s", file,
+                         key, (long long)vocab, r);
+    }
+    *out = (int64_t)v->valuedouble;
+    return LLMC_OK;
+}
+
+/* rope_scaling (transformers 4) or rope_parameters (transformers 5): none/default or llama3. */
+static LlmcStatus rope_scaling(const cJSON *cfg, const char *file, FeHfConfig *c, LlmcDiag *d)
+{
+    const char *key = "rope_scaling";
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (!sc || cJSON_IsNull(sc)) {
+        key = "rope_parameters";
+        sc = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    }
+    if (!sc || cJSON_IsNull(sc))
+        return LLMC_OK;
+    char r[80];
+    if (!cJSON_IsObject(sc)) {
+        fe_json_repr(sc, r, sizeof r);
+        return llmc_fail(d, "%s: %s: expected an object or null, found %s", file, key, r);
+    }
+    const char *tkey = "rope_type";
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(sc, tkey);
+    if (!t || cJSON_IsNull(t)) {
+        tkey = "type";
+        t = cJSON_GetObjectItemCaseSensitive(sc, tkey);
+    }
+    if (!t || cJSON_IsNull(t) || (cJSON_IsString(t) && strcmp(t->valuestring, "default") == 0))
+        return LLMC_OK;
+    if (!cJSON_IsString(t) || strcmp(t->valuestring, "llama3") != 0) {
+        fe_json_repr(t, r, sizeof r);
+        return llmc_fail(d, "%s: %s.%s: expected \"llama3\", \"default\" or null, found %s (not "
+                         "supported)", file, key, tkey, r);
+    }
+    char where[512];
+    snprintf(where, sizeof where, "%s: %s", file, key);
+    c->rope_llama3 = 1;
+    if (fe_json_num(sc, "factor", where, 1, 0, 0, 1e6, &c->rope_factor, d) ||
+        fe_json_num(sc, "low_freq_factor", where, 1, 0, 0, 1e6, &c->rope_low_freq, d) ||
+        fe_json_num(sc, "high_freq_factor", where, 1, 0, 0, 1e6, &c->rope_high_freq, d) ||
+        fe_json_int(sc, "original_max_position_embeddings", where, 1, 0, 1, 1 << 24,
+                    &c->rope_orig_max_pos, d))
+        return LLMC_ERR;
+    if (!(c->rope_high_freq > c->rope_low_freq))
+        return llmc_fail(d, "%s: high_freq_factor: expected more than low_freq_factor (%g), found %g",
+                         where, c->rope_low_freq, c->rope_high_freq);
+    return LLMC_OK;
+}
+
+LlmcStatus fe_hf_parse_config(const cJSON *cfg, const char *file, FeHfConfig *c, LlmcDiag *d)
+{
+    memset(c, 0, sizeof *c);
+    char r[80];
+    if (!cJSON_IsObject(cfg))
+        return llmc_fail(d, "%s: expected a JSON object, found another JSON value", file);
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
+    const cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
+    if (!cJSON_IsString(a0) || (strcmp(a0->valuestring, "LlamaForCausalLM") != 0 &&
+                                strcmp(a0->valuestring, "MistralForCausalLM") != 0)) {
+        fe_json_repr(cJSON_IsString(a0) ? a0 : arch, r, sizeof r);
+        return llmc_fail(d, "%s: architectures: expected \"LlamaForCausalLM\" or "
+                         "\"MistralForCausalLM\", found %s (not supported)", file, r);
+    }
+    c->architecture = a0->valuestring;
+    c->mistral = strcmp(a0->valuestring, "MistralForCausalLM") == 0;
+
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(cfg, "hidden_act");
+    if (act && !cJSON_IsNull(act) && !(cJSON_IsString(act) && strcmp(act->valuestring, "silu") == 0)) {
+        fe_json_repr(act, r, sizeof r);
+        return llmc_fail(d, "%s: hidden_act: expected \"silu\", found %s (not supported)", file, r);
+    }
+    int mlp_bias;
+    if (fe_json_bool(cfg, "mlp_bias", file, 0, &mlp_bias, d))
+        return LLMC_ERR;
+    if (mlp_bias)
+        return llmc_fail(d, "%s: mlp_bias: expected false, found true (MLP biases are not supported)",
+                         file);
+
+    if (fe_json_int(cfg, "hidden_size", file, 1, 0, 1, 1 << 20, &c->hidden, d) ||
+        fe_json_int(cfg, "intermediate_size", file, 1, 0, 1, 1 << 22, &c->ffn, d) ||
+        fe_json_int(cfg, "num_hidden_layers", file, 1, 0, 1, 4096, &c->n_layers, d) ||
+        fe_json_int(cfg, "num_attention_heads", file, 1, 0, 1, 4096, &c->n_heads, d) ||
+        fe_json_int(cfg, "num_key_value_heads", file, 0, c->n_heads, 1, 4096, &c->n_kv_heads, d) ||
+        fe_json_int(cfg, "vocab_size", file, 1, 0, 1, 1 << 24, &c->vocab, d) ||
+        fe_json_int(cfg, "max_position_embeddings", file, 1, 0, 1, 1 << 24, &c->max_pos, d))
+        return LLMC_ERR;
+    if (c->n_heads % c->n_kv_heads)
+        return llmc_fail(d, "%s: num_key_value_heads: expected a divisor of num_attention_heads "
+                         "(%lld), found %lld", file, (long long)c->n_heads, (long long)c->n_kv_heads);
+    const cJSON *hdv = cJSON_GetObjectItemCaseSensitive(cfg, "head_dim");
+    if (!hdv || cJSON_IsNull(hdv)) {
+        if (c->hidden % c->n_heads)
+            return llmc_fail(d, "%s: hidden_size: expected a multiple of num_attention_heads (%lld) "
+                             "when head_dim is not given, found %lld", file,
+                             (long long)c->n_heads, (long long)c->hidden);
+        c->head_dim = c->hidden / c->n_heads;
+    } else if (fe_json_int(cfg, "head_dim", file, 1, 0, 2, 4096, &c->head_dim, d)) {
+        return LLMC_ERR;
+    }
+    if (c->head_dim % 2)
+        return llmc_fail(d, "%s: head_dim: expected an even number (RoPE rotates pairs), found %lld",
+                         file, (long long)c->head_dim);
+    if (fe_json_num(cfg, "rms_norm_eps", file, 0, 1e-6, 0, 1, &c->eps, d))
+        return LLMC_ERR;
+
+    /* rope_theta at the top level, or inside rope_parameters (transformers 5). */
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(cfg, "rope_parameters");
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(cfg, "rope_theta");
+    if ((!th || cJSON_IsNull(th)) && cJSON_IsObject(rp) &&
+        cJSON_GetObjectItemCaseSensitive(rp, "rope_theta")) {
+        char where[512];
+        snprintf(where, sizeof where, "%s: rope_parameters", file);
+        if (fe_json_num(rp, "rope_theta", where, 0, 10000.0, 0, 1e12, &c->theta, d))
+            return LLMC_ERR;
+    } else if (fe_json_num(cfg, "rope_theta", file, 0, 10000.0, 0, 1e12, &c->theta, d)) {
+        return LLMC_ERR;
+    }
+    if (rope_scaling(cfg, file, c, d))
+        return LLMC_ERR;
+    if (fe_json_bool(cfg, "tie_word_embeddings", file, 0, &c->tied, d) ||
+        fe_json_bool(cfg, "attention_bias", file, 0, &c->attention_bias, d))
+        return LLMC_ERR;
+    if (c->mistral && fe_json_int(cfg, "sliding_window", file, 0, 0, 0, 1 << 30, &c->window, d))
+        return LLMC_ERR;
+    if (token_id(cfg, "bos_token_id", file, c->vocab, &c->bos_id, d) ||
+        token_id(cfg, "eos_token_id", file, c->vocab, &c->eos_id, d))
+        return LLMC_ERR;
+    return LLMC_OK;
+}
+
+/* ---- weights ---- */
+
+typedef struct Shard {
+    char *name;                       /* as in the weight map, relative to the directory */
+    char *rel;                        /* as the model.json will refer to it */
+    LlmcSafetensors st;
+} Shard;
+
+typedef struct HfCtx {
+    const char *dir;
+    char *index_path;                 /* NULL: single model.safetensors */
+    const cJSON *weight_map;
+    Shard *shards;
+    int n_shards;
+    cJSON *weights;                   /* the bindings being built */
+    const char *cfg_name;
+} HfCtx;
+
+static int shard_of(const HfCtx *h, const char *file)
+{
+    for (int i = 0; i < h->n_shards; i++)
+        if (strcmp(h->shards[i].name, file) == 0)
+            return i;
+    return -1;
+}
+
+/* Is the tensor listed at all (in the weight map, or in the single file)? */
+static int hf_has(const HfCtx *h, const char *name)
+{
+    if (h->weight_map)
+        return cJSON_GetObjectItemCaseSensitive(h->weight_map, name) != NULL;
+    return llmc_st_find(&h->shards[0].st, name) != NULL;
+}
+
+/* Binds model.json weight `key` to HF tensor `name`, which must have the given shape. */
+static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank, int64_t d0,
+                          int64_t d1, LlmcDiag *d)
+{
+    int si = 0;
+    if (h->weight_map) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(h->weight_map, name);
+        if (!cJSON_IsString(f))
+            return llmc_fail(d, "%s: weight_map: expected an entry for tensor '%s', found %s",
+                             h->index_path, name, f ? "a non-string" : "none");
+        si = shard_of(h, f->valuestring);
+    }
+    const Shard *s = &h->shards[si];
+    const LlmcStTensor *t = llmc_st_find(&s->st, name);
+    if (!t) {
+        if (h->weight_map)
+            return llmc_fail(d, "%s: tensor '%s' not found (model.safetensors.index.json places it in "
+                             "this file)", s->st.path, name);
+        return llmc_fail(d, "%s: tensor '%s' not found", s->st.path, name);
+    }
+    int64_t want[2] = {d0, d1};
+    if (t->rank != rank || t->shape[0] != d0 || (rank == 2 && t->shape[1] != d1)) {
+        char ws[64], fs[200];
+        fe_shape_str(rank, want, ws, sizeof ws);
+        fe_shape_str(t->rank, t->shape, fs, sizeof fs);
+        return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path,
+                         name, ws, h->cfg_name, fs);
+    }
+    if (fe_bind(h->weights, key, s->rel, name, 0, t->dtype, rank, want))
+        return llmc_fail(d, "%s: out of memory", s->st.path);
+    return LLMC_OK;
+}
+
+/* Lists the shards (from the index or the single file) and opens each. */
+static LlmcStatus open_shards(HfCtx *h, cJSON **index_doc, const char *base_dir, LlmcDiag *d)
+{
+    char *idx = llmc_path_join(h->dir, "model.safetensors.index.json");
+    char *single = llmc_path_join(h->dir, "model.safetensors");
+    if (!idx || !single) {
+        free(idx);
+        free(single);
+        return llmc_fail(d, "%s: out of memory", h->dir);
+    }
+    const char **names = NULL;
+    int n = 0;
+    LlmcStatus st = LLMC_OK;
+    if (fe_is_file(idx)) {
+        h->index_path = idx;
+        idx = NULL;
+        if (llmc_json_load(h->index_path, index_doc, d)) {
+            st = LLMC_ERR;
+            goto out;
+        }
+        h->weight_map = cJSON_GetObjectItemCaseSensitive(*index_doc, "weight_map");
+        if (!cJSON_IsObject(h->weight_map) || !cJSON_GetArraySize(h->weight_map)) {
+            st = llmc_fail(d, "%s: weight_map: expected an object mapping tensor names to files",
+                           h->index_path);
+            goto out;
+        }
+        names = malloc((size_t)cJSON_GetArraySize(h->weight_map) * sizeof *names);
+        if (!names) {
+            st = llmc_fail(d, "%s: out of memory", h->index_path);
+            goto out;
+        }
+        const cJSON *e;
+        cJSON_ArrayForEach(e, h->weight_map)
+        {
+            if (!cJSON_IsString(e) || !e->valuestring[0] || e->valuestring[0] == '/') {
+                char r[80];
+                fe_json_repr(e, r, sizeof r);
+                st = llmc_fail(d, "%s: weight_map.%s: expected a file name in the directory, "
+                               "found %s", h->index_path, e->string, r);
+                goto out;
+            }
+            int seen = 0;
+            for (int i = 0; i < n && !seen; i++)
+                seen = strcmp(names[i], e->valuestring) == 0;
+            if (!seen)
+                names[n++] = e->valuestring;
+        }
+    } else if (fe_is_file(single)) {
+        static const char *const one[1] = {"model.safetensors"};
+        names = malloc(sizeof *names);
+        if (!names) {
+            st = llmc_fail(d, "%s: out of memory", h->dir);
+            goto out;
+        }
+        names[0] = one[0];
+        n = 1;
+    } else {
+        st = llmc_fail(d, "%s: expected model.safetensors or model.safetensors.index.json in the "
+                       "directory, found neither (PyTorch .bin checkpoints are not supported)",
+                       h->dir);
+        goto out;
+    }
+    h->shards = calloc((size_t)n, sizeof *h->shards);
+    if (!h->shards) {
+        st = llmc_fail(d, "%s: out of memory", h->dir);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        Shard *s = &h->shards[i];
+        char *path = llmc_path_join(h->dir, names[i]);
+        s->name = llmc_strdup(names[i]);
+        s->rel = path ? fe_rel_path(path, base_dir) : NULL;
+        h->n_shards = i + 1;
+        if (!path || !s->name || !s->rel) {
+            free(path);
+            st = llmc_fail(d, "%s: out of memory", h->dir);
+            goto out;
+        }
+        st = llmc_st_open(&s->st, path, d);
+        free(path);
+        if (st)
+            goto out;
+    }
+out:
+    free(names);
+    free(idx);
+    free(single);
+    return st;
+}
+
+static cJSON *hf_tokenizer(const char *dir, const char *base_dir)
+{
+    char *sp = llmc_path_join(dir, "tokenizer.model");
+    char *tj = llmc_path_join(dir, "tokenizer.json");
+    cJSON *t = NULL;
+    if (sp && fe_is_file(sp)) {
+        char *rel = fe_rel_path(sp, base_dir);
+        t = cJSON_CreateObject();
+        if (!rel || !t || !cJSON_AddStringToObject(t, "format", "sentencepiece") ||
+            !cJSON_AddStringToObject(t, "file", rel)) {
+            cJSON_Delete(t);
+            t = NULL;
+        }
+        free(rel);
+    } else {
+        if (tj && fe_is_file(tj))
+            fprintf(stderr, "llmc: warning: %s: tokenizer.json is not supported yet (only "
+                            "tokenizer.model); the model will have no tokenizer\n", dir);
+        else
+            fprintf(stderr, "llmc: warning: %s: no tokenizer.model; the model will have no "
+                            "tokenizer\n", dir);
+        t = cJSON_CreateNull();
+    }
+    free(sp);
+    free(tj);
+    return t;
+}
+
+LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d)
+{
+    *model = NULL;
+    if (!fe_is_dir(dir))
+        return llmc_fail(d, "%s: expected a Hugging Face checkpoint directory, found no directory",
+                         dir);
+    char *cfg_path = llmc_path_join(dir, "config.json");
+    if (!cfg_path)
+        return llmc_fail(d, "%s: out of memory", dir);
+    cJSON *cfg_doc = NULL, *index_doc = NULL;
+    FeHfConfig c = {0};
+    HfCtx h = {.dir = dir, .cfg_name = cfg_path};
+    LlmcStatus st = llmc_json_load(cfg_path, &cfg_doc, d);
+    if (!st)
+        st = fe_hf_parse_config(cfg_doc, cfg_path, &c, d);
+    if (!st)
+        st = open_shards(&h, &index_doc, base_dir, d);
+    h.weights = st ? NULL : cJSON_CreateObject();
+    if (!st && !h.weights)
+        st = llmc_fail(d, "%s: out of memory", dir);
+
+    const int64_t H = c.hidden, qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim;
+    int qkv_bias = 0, o_bias = 0;
+    if (!st) {
+        qkv_bias = c.attention_bias || hf_has(&h, "model.layers.0.self_attn.q_proj.bias");
+        o_bias = hf_has(&h, "model.layers.0.self_attn.o_proj.bias");
+        st = hf_bind(&h, "tok_embeddings", "model.embed_tokens.weight", 2, c.vocab, H, d);
+    }
+    for (int64_t l = 0; !st && l < c.n_layers; l++) {
+        struct {
+            const char *key, *hf;
+            int rank;
+            int64_t d0, d1;
+            int on;
+        } const w[] = {
+            {"attn_norm", "input_layernorm.weight", 1, H, 0, 1},
+            {"wq", "self_attn.q_proj.weight", 2, qd, H, 1},
+            {"bq", "self_attn.q_proj.bias", 1, qd, 0, qkv_bias},
+            {"wk", "self_attn.k_proj.weight", 2, kvd, H, 1},
+            {"bk", "self_attn.k_proj.bias", 1, kvd, 0, qkv_bias},
+            {"wv", "self_attn.v_proj.weight", 2, kvd, H, 1},
+            {"bv", "self_attn.v_proj.bias", 1, kvd, 0, qkv_bias},
+            {"wo", "self_attn.o_proj.weight", 2, H, qd, 1},
+            {"bo", "self_attn.o_proj.bias", 1, H, 0, o_bias},
+            {"ffn_norm", "post_attention_layernorm.weight", 1, H, 0, 1},
+            {"w1", "mlp.gate_proj.weight", 2, c.ffn, H, 1},
+            {"w2", "mlp.down_proj.weight", 2, H, c.ffn, 1},
+            {"w3", "mlp.up_proj.weight", 2, c.ffn, H, 1},
+        };
+        for (size_t i = 0; !st && i < sizeof w / sizeof w[0]; i++) {
+            if (!w[i].on)
+                continue;
+            char key[64], name[128];
+            snprintf(key, sizeof key, "layers.%lld.%s", (long long)l, w[i].key);
+            snprintf(name, sizeof name, "model.layers.%lld.%s", (long long)l, w[i].hf);
+            st = hf_bind(&h, key, name, w[i].rank, w[i].d0, w[i].d1, d);
+        }
+    }
+    if (!st)
+        st = hf_bind(&h, "norm", "model.norm.weight", 1, H, 0, d);
+    if (!st && !c.tied)
+        st = hf_bind(&h, "output", "lm_head.weight", 2, c.vocab, H, d);
+
+    char *real = st ? NULL : realpath(dir, NULL);
+    char *name = st ? NULL : fe_base_name(real ? real : dir, 0);
+    if (!st) {
+        cJSON *tok = hf_tokenizer(dir, base_dir);
+        FeLlamaSpec s = {
+            .name = name ? name : "model",
+            .source = "huggingface",
+            .architecture = c.architecture,
+            .dim = H,
+            .ffn_dim = c.ffn,
+            .n_layers = c.n_layers,
+            .n_heads = c.n_heads,
+            .n_kv_heads = c.n_kv_heads,
+            .head_dim = c.head_dim,
+            .vocab = c.vocab,
+            .max_seq_len = c.max_pos,
+            .bos_id = c.bos_id,
+            .eos_id = c.eos_id,
+            .norm_eps = c.eps,
+            .rope_theta = c.theta,
+            .rope_style = "half",
+            .rope_llama3 = c.rope_llama3,
+            .rope_factor = c.rope_factor,
+            .rope_low_freq = c.rope_low_freq,
+            .rope_high_freq = c.rope_high_freq,
+            .rope_orig_max_pos = c.rope_orig_max_pos,
+            .window = c.window,
+            .tied = c.tied,
+            .qkv_bias = qkv_bias,
+            .o_bias = o_bias,
+        };
+        st = fe_build_llama(&s, h.weights, tok, model, d);
+        h.weights = NULL;
+    }
+    free(real);
+    free(name);
+    cJSON_Delete(h.weights);
+    for (int i = 0; i < h.n_shards; i++) {
+        llmc_st_close(&h.shards[i].st);
+        free(h.shards[i].name);
+        free(h.shards[i].rel);
+    }
+    free(h.shards);
+    free(h.index_path);
+    cJSON_Delete(index_doc);
+    cJSON_Delete(cfg_doc);
+    free(cfg_path);
+    return st;
+}

@@ -1,0 +1,754 @@
+/* synth.c — `llmc synth`: a Hugging Face checkpoint directory with random weights, for testing and
+ * benchmarking the real shapes of models whose weights we don't have (decode speed does not depend
+ * on the values).
+ *
+ * Output, each file written atomically: tokenizer.model (a synthetic SentencePiece BPE vocabulary of
+ * exactly vocab_size pieces), model.safetensors or ~5 GB shards model-0000K-of-0000N.safetensors
+ * with model.safetensors.index.json, and config.json last (a directory holding config.json is
+ * complete). The config goes through the importer's own parser first, so what we write is what we
+ * accept.
+ *
+ * Weights are reproducible byte for byte whatever the thread count: every tensor is cut into chunks
+ * of 2^20 elements and chunk c of tensor t draws from its own splitmix64 stream seeded by
+ * (seed, t, c). One 64-bit draw per element gives four 16-bit uniforms; their sum, centred and
+ * divided by its standard deviation sqrt((65536^2 - 1) / 3), is close to a unit normal (Irwin–Hall
+ * with n = 4: the tails stop at ±3.46σ, which random test weights don't need); times 0.02. An exact
+ * zero (sum equal to its mean) becomes half a step, so no weight is zero. Norm weights are exactly
+ * 1.0. Worker threads generate chunks into a ring of buffers; the calling thread writes them in
+ * order with large fwrite()s, so the disk is the limit.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fe_internal.h"
+
+#define CHUNK_ELEMS ((uint64_t)1 << 20)
+#define SHARD_BYTES 5000000000ull
+#define WEIGHT_STD 0.02
+
+/* ---- presets ---- */
+
+typedef struct Preset {
+    const char *name;
+    int64_t hidden, ffn, layers, heads, kv_heads, head_dim, vocab, ctx;
+    double theta, eps;
+    int tied;
+    int llama3;
+    double factor, low, high;
+    int64_t orig;
+} Preset;
+
+static const Preset presets[] = {
+    {"stories260K", 64, 172, 5, 8, 4, 8, 512, 512, 10000.0, 1e-5, 1, 0, 0, 0, 0, 0},
+    {"stories15M", 288, 768, 6, 6, 6, 48, 32000, 256, 10000.0, 1e-5, 1, 0, 0, 0, 0, 0},
+    {"llama3.2-1b", 2048, 8192, 16, 32, 8, 64, 128256, 131072, 500000.0, 1e-5, 1, 1, 32.0, 1.0, 4.0,
+     8192},
+    {"llama3.1-8b", 4096, 14336, 32, 32, 8, 128, 128256, 131072, 500000.0, 1e-5, 0, 1, 8.0, 1.0, 4.0,
+     8192},
+};
+
+static const char *const preset_names[] = {"stories260K", "stories15M", "llama3.2-1b", "llama3.1-8b",
+                                           NULL};
+
+const char *const *llmc_synth_presets(void) { return preset_names; }
+
+static cJSON *preset_config(const Preset *p)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON *arch = cJSON_AddArrayToObject(c, "architectures");
+    int ok = arch && cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
+    ok = ok && cJSON_AddStringToObject(c, "model_type", "llama");
+    ok = ok && cJSON_AddNumberToObject(c, "hidden_size", (double)p->hidden);
+    ok = ok && cJSON_AddNumberToObject(c, "intermediate_size", (double)p->ffn);
+    ok = ok && cJSON_AddNumberToObject(c, "num_hidden_layers", (double)p->layers);
+    ok = ok && cJSON_AddNumberToObject(c, "num_attention_heads", (double)p->heads);
+    ok = ok && cJSON_AddNumberToObject(c, "num_key_value_heads", (double)p->kv_heads);
+    ok = ok && cJSON_AddNumberToObject(c, "head_dim", (double)p->head_dim);
+    ok = ok && cJSON_AddStringToObject(c, "hidden_act", "silu");
+    ok = ok && cJSON_AddNumberToObject(c, "max_position_embeddings", (double)p->ctx);
+    ok = ok && cJSON_AddNumberToObject(c, "initializer_range", WEIGHT_STD);
+    ok = ok && cJSON_AddNumberToObject(c, "rms_norm_eps", p->eps);
+    ok = ok && cJSON_AddNumberToObject(c, "rope_theta", p->theta);
+    if (p->llama3) {
+        cJSON *s = cJSON_AddObjectToObject(c, "rope_scaling");
+        ok = ok && s && cJSON_AddNumberToObject(s, "factor", p->factor);
+        ok = ok && cJSON_AddNumberToObject(s, "low_freq_factor", p->low);
+        ok = ok && cJSON_AddNumberToObject(s, "high_freq_factor", p->high);
+        ok = ok && cJSON_AddNumberToObject(s, "original_max_position_embeddings", (double)p->orig);
+        ok = ok && cJSON_AddStringToObject(s, "rope_type", "llama3");
+    } else {
+        ok = ok && cJSON_AddNullToObject(c, "rope_scaling");
+    }
+    ok = ok && cJSON_AddBoolToObject(c, "attention_bias", 0);
+    ok = ok && cJSON_AddBoolToObject(c, "mlp_bias", 0);
+    ok = ok && cJSON_AddBoolToObject(c, "tie_word_embeddings", p->tied);
+    ok = ok && cJSON_AddNumberToObject(c, "vocab_size", (double)p->vocab);
+    if (!ok) {
+        cJSON_Delete(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- random numbers ---- */
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* splitmix64: state += golden gamma, output = mix(state). */
+static uint64_t next64(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ull;
+    return mix64(*s);
+}
+
+static uint64_t chunk_seed(uint64_t seed, uint64_t tensor, uint64_t chunk)
+{
+    uint64_t z = mix64(seed + 0x9e3779b97f4a7c15ull);
+    z = mix64(z ^ (tensor + 1) * 0xd1b54a32d192ed03ull);
+    return mix64(z ^ (chunk + 1) * 0x8cb92ba72f3d8dd7ull);
+}
+
+/* ---- the tensor list ---- */
+
+typedef struct SynthTensor {
+    char name[96];
+    int rank;
+    int64_t shape[2];
+    uint64_t nelem, bytes, first_chunk, n_chunks;
+    int is_norm;
+    int shard;
+    uint64_t offset;                  /* in the shard's data area */
+} SynthTensor;
+
+typedef struct Synth {
+    const LlmcSynthOptions *opt;
+    FeHfConfig cfg;
+    size_t es;                        /* element size */
+    SynthTensor *t;
+    int n, cap;
+    int n_shards;
+    uint64_t total_bytes, total_chunks;
+} Synth;
+
+static int add_tensor(Synth *s, const char *name, int rank, int64_t d0, int64_t d1, int is_norm)
+{
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 64;
+        SynthTensor *nt = realloc(s->t, (size_t)cap * sizeof *nt);
+        if (!nt)
+            return -1;
+        s->t = nt;
+        s->cap = cap;
+    }
+    SynthTensor *t = &s->t[s->n++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rank = rank;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->nelem = (uint64_t)d0 * (rank == 2 ? (uint64_t)d1 : 1);
+    t->bytes = t->nelem * s->es;
+    t->is_norm = is_norm;
+    return 0;
+}
+
+/* Hugging Face names and shapes, in the order the file holds them. */
+static int list_tensors(Synth *s)
+{
+    const FeHfConfig *c = &s->cfg;
+    const int64_t H = c->hidden, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    int bad = add_tensor(s, "model.embed_tokens.weight", 2, c->vocab, H, 0);
+    for (int64_t l = 0; l < c->n_layers && !bad; l++) {
+        char n[96];
+#define T(suffix, rank, d0, d1, norm)                                                            \
+    do {                                                                                         \
+        snprintf(n, sizeof n, "model.layers.%lld.%s", (long long)l, suffix);                     \
+        bad |= add_tensor(s, n, rank, d0, d1, norm);                                             \
+    } while (0)
+        T("input_layernorm.weight", 1, H, 0, 1);
+        T("self_attn.q_proj.weight", 2, qd, H, 0);
+        if (c->attention_bias)
+            T("self_attn.q_proj.bias", 1, qd, 0, 0);
+        T("self_attn.k_proj.weight", 2, kvd, H, 0);
+        if (c->attention_bias)
+            T("self_attn.k_proj.bias", 1, kvd, 0, 0);
+        T("self_attn.v_proj.weight", 2, kvd, H, 0);
+        if (c->attention_bias)
+            T("self_attn.v_proj.bias", 1, kvd, 0, 0);
+        T("self_attn.o_proj.weight", 2, H, qd, 0);
+        if (c->attention_bias)
+            T("self_attn.o_proj.bias", 1, H, 0, 0);
+        T("post_attention_layernorm.weight", 1, H, 0, 1);
+        T("mlp.gate_proj.weight", 2, c->ffn, H, 0);
+        T("mlp.up_proj.weight", 2, c->ffn, H, 0);
+        T("mlp.down_proj.weight", 2, H, c->ffn, 0);
+#undef T
+    }
+    bad |= !bad && add_tensor(s, "model.norm.weight", 1, H, 0, 1);
+    if (!c->tied)
+        bad |= !bad && add_tensor(s, "lm_head.weight", 2, c->vocab, H, 0);
+    if (bad)
+        return -1;
+    /* Shards of at most ~5 GB (a bigger tensor gets a shard of its own), chunks numbered globally. */
+    uint64_t in_shard = 0;
+    for (int i = 0; i < s->n; i++) {
+        SynthTensor *t = &s->t[i];
+        if (in_shard > 0 && in_shard + t->bytes > SHARD_BYTES) {
+            s->n_shards++;
+            in_shard = 0;
+        }
+        t->shard = s->n_shards;
+        t->offset = in_shard;
+        in_shard += t->bytes;
+        t->first_chunk = s->total_chunks;
+        t->n_chunks = (t->nelem + CHUNK_ELEMS - 1) / CHUNK_ELEMS;
+        s->total_chunks += t->n_chunks;
+        s->total_bytes += t->bytes;
+    }
+    s->n_shards++;
+    return 0;
+}
+
+/* Fills chunk c of tensor ti (n elements) in the output dtype. */
+static void gen_chunk(const Synth *s, int ti, uint64_t c, uint64_t n, uint8_t *out)
+{
+    const SynthTensor *t = &s->t[ti];
+    const LlmcDType dt = s->opt->dtype;
+    const float scale = (float)(WEIGHT_STD / sqrt((65536.0 * 65536.0 - 1.0) / 3.0));
+    uint64_t st = chunk_seed(s->opt->seed, (uint64_t)ti, c);
+    for (uint64_t i = 0; i < n; i++) {
+        float v;
+        if (t->is_norm) {
+            v = 1.0f;
+        } else {
+            uint64_t r = next64(&st);
+            int64_t sum = (int64_t)(r & 0xffff) + (int64_t)(r >> 16 & 0xffff) +
+                          (int64_t)(r >> 32 & 0xffff) + (int64_t)(r >> 48);
+            int64_t dv = sum - 131070; /* 4 * 65535 / 2 */
+            v = dv ? (float)dv * scale : 0.5f * scale;
+        }
+        if (dt == LLMC_F32) {
+            memcpy(out + 4 * i, &v, 4);
+        } else {
+            uint16_t h = dt == LLMC_F16 ? llmc_f32_to_f16(v) : llmc_f32_to_bf16(v);
+            out[2 * i] = (uint8_t)h;
+            out[2 * i + 1] = (uint8_t)(h >> 8);
+        }
+    }
+}
+
+/* ---- the pipeline: workers generate chunks into a ring, the caller writes them in order ---- */
+
+typedef struct Ring {
+    const Synth *s;
+    int n_slots;
+    uint8_t **buf;
+    int64_t *ready;                   /* chunk held by each slot, -1 none */
+    int64_t next_claim, written;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_ready, cv_space;
+} Ring;
+
+/* Global chunk k → tensor index (binary search on first_chunk). */
+static int tensor_of_chunk(const Synth *s, uint64_t k)
+{
+    int lo = 0, hi = s->n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (s->t[mid].first_chunk <= k)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    /* tensors with zero chunks share first_chunk with the next one: skip to the one holding k */
+    while (s->t[lo].n_chunks == 0 || k >= s->t[lo].first_chunk + s->t[lo].n_chunks)
+        lo++;
+    return lo;
+}
+
+static void *worker(void *arg)
+{
+    Ring *r = arg;
+    const Synth *s = r->s;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        int64_t k = r->next_claim;
+        if (r->stop || (uint64_t)k >= s->total_chunks) {
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        r->next_claim++;
+        while (!r->stop && k - r->written >= r->n_slots)
+            pthread_cond_wait(&r->cv_space, &r->mu);
+        int stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            return NULL;
+        int ti = tensor_of_chunk(s, (uint64_t)k);
+        const SynthTensor *t = &s->t[ti];
+        uint64_t c = (uint64_t)k - t->first_chunk;
+        uint64_t n = t->nelem - c * CHUNK_ELEMS < CHUNK_ELEMS ? t->nelem - c * CHUNK_ELEMS : CHUNK_ELEMS;
+        gen_chunk(s, ti, c, n, r->buf[k % r->n_slots]);
+        pthread_mutex_lock(&r->mu);
+        r->ready[k % r->n_slots] = k;
+        pthread_cond_broadcast(&r->cv_ready);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- small string builder for the safetensors header and the index ---- */
+
+typedef struct Str {
+    char *p;
+    size_t n, cap;
+    int oom;
+} Str;
+
+static void sputf(Str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sputf(Str *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->p && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap <= b->n + (size_t)k)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+static const char *st_dtype(LlmcDType t)
+{
+    return t == LLMC_F32 ? "F32" : t == LLMC_F16 ? "F16" : "BF16";
+}
+
+/* The 8-byte length and JSON header of shard `sh`, padded with spaces to a multiple of 8. */
+static int shard_header(const Synth *s, int sh, Str *b)
+{
+    sputf(b, "%8s", ""); /* length placeholder */
+    sputf(b, "{\"__metadata__\":{\"format\":\"pt\",\"llmc_synth_seed\":\"%llu\"}",
+          (unsigned long long)s->opt->seed);
+    for (int i = 0; i < s->n; i++) {
+        const SynthTensor *t = &s->t[i];
+        if (t->shard != sh)
+            continue;
+        sputf(b, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", t->name, st_dtype(s->opt->dtype),
+              (long long)t->shape[0]);
+        if (t->rank == 2)
+            sputf(b, ",%lld", (long long)t->shape[1]);
+        sputf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)t->offset,
+              (unsigned long long)(t->offset + t->bytes));
+    }
+    sputf(b, "}");
+    while (!b->oom && b->n % 8)
+        sputf(b, " ");
+    if (b->oom)
+        return -1;
+    uint64_t len = b->n - 8;
+    for (int i = 0; i < 8; i++)
+        b->p[i] = (char)(len >> (8 * i) & 0xff);
+    return 0;
+}
+
+static void shard_name(const Synth *s, int sh, char *buf, size_t n)
+{
+    if (s->n_shards == 1)
+        snprintf(buf, n, "model.safetensors");
+    else
+        snprintf(buf, n, "model-%05d-of-%05d.safetensors", sh + 1, s->n_shards);
+}
+
+/* Writes every shard; the caller's thread does the I/O, `threads` workers generate. */
+static LlmcStatus write_weights(const Synth *s, const char *dir, int threads, LlmcDiag *d)
+{
+    Ring r = {.s = s};
+    r.n_slots = 2 * threads + 2;
+    r.buf = calloc((size_t)r.n_slots, sizeof *r.buf);
+    r.ready = malloc((size_t)r.n_slots * sizeof *r.ready);
+    int alloc_ok = r.buf && r.ready;
+    for (int i = 0; alloc_ok && i < r.n_slots; i++) {
+        r.buf[i] = malloc(CHUNK_ELEMS * s->es);
+        alloc_ok = r.buf[i] != NULL;
+        r.ready[i] = -1;
+    }
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!alloc_ok || !tid) {
+        for (int i = 0; r.buf && i < r.n_slots; i++)
+            free(r.buf[i]);
+        free(r.buf);
+        free(r.ready);
+        free(tid);
+        return llmc_fail(d, "%s: out of memory for the generation buffers", dir);
+    }
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv_ready, NULL);
+    pthread_cond_init(&r.cv_space, NULL);
+    int started = 0;
+    LlmcStatus st = LLMC_OK;
+    for (; started < threads; started++)
+        if (pthread_create(&tid[started], NULL, worker, &r) != 0)
+            break;
+    if (!started)
+        st = llmc_fail(d, "%s: cannot start generator threads", dir);
+
+    LlmcOutFile out = {0};
+    int open_shard = -1;
+    uint64_t done = 0;
+    double t0 = now_s(), last = t0;
+    for (int ti = 0; !st && ti < s->n; ti++) {
+        const SynthTensor *t = &s->t[ti];
+        if (t->shard != open_shard) {
+            char name[64];
+            shard_name(s, t->shard, name, sizeof name);
+            char *path = llmc_path_join(dir, name);
+            Str h = {0};
+            if (!path || shard_header(s, t->shard, &h)) {
+                st = llmc_fail(d, "%s: out of memory", dir);
+            } else if (!(st = llmc_out_open(&out, path, d))) {
+                open_shard = t->shard;
+                st = llmc_out_write(&out, h.p, h.n, d);
+            }
+            free(path);
+            free(h.p);
+        }
+        for (uint64_t c = 0; !st && c < t->n_chunks; c++) {
+            int64_t k = (int64_t)(t->first_chunk + c);
+            int slot = (int)(k % r.n_slots);
+            pthread_mutex_lock(&r.mu);
+            while (r.ready[slot] != k)
+                pthread_cond_wait(&r.cv_ready, &r.mu);
+            pthread_mutex_unlock(&r.mu);
+            uint64_t n = t->nelem - c * CHUNK_ELEMS < CHUNK_ELEMS ? t->nelem - c * CHUNK_ELEMS
+                                                                   : CHUNK_ELEMS;
+            st = llmc_out_write(&out, r.buf[slot], n * s->es, d);
+            done += n * s->es;
+            pthread_mutex_lock(&r.mu);
+            r.ready[slot] = -1;
+            r.written = k + 1;
+            pthread_cond_broadcast(&r.cv_space);
+            pthread_mutex_unlock(&r.mu);
+            double tn = now_s();
+            if (!s->opt->quiet && tn - last >= 0.5) {
+                last = tn;
+                fprintf(stderr, "\rllmc synth: %.2f / %.2f GB written, %.0f MB/s   ", done / 1e9,
+                        s->total_bytes / 1e9, done / 1e6 / (tn - t0));
+            }
+        }
+        int last_of_shard = ti + 1 == s->n || s->t[ti + 1].shard != t->shard;
+        if (!st && last_of_shard) {
+            st = llmc_out_commit(&out, 0, d);
+            open_shard = -1;
+        }
+    }
+    if (open_shard >= 0 || out.f)
+        llmc_out_abort(&out);
+
+    pthread_mutex_lock(&r.mu);
+    r.stop = 1;
+    pthread_cond_broadcast(&r.cv_space);
+    pthread_mutex_unlock(&r.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    pthread_cond_destroy(&r.cv_space);
+    pthread_cond_destroy(&r.cv_ready);
+    pthread_mutex_destroy(&r.mu);
+    for (int i = 0; i < r.n_slots; i++)
+        free(r.buf[i]);
+    free(r.buf);
+    free(r.ready);
+    free(tid);
+    if (!st && !s->opt->quiet) {
+        double dt = now_s() - t0;
+        fprintf(stderr, "\rllmc synth: %.2f GB of weights in %.1f s (%.0f MB/s), %d thread%s     \n",
+                s->total_bytes / 1e9, dt, dt > 0 ? s->total_bytes / 1e6 / dt : 0.0, threads,
+                threads == 1 ? "" : "s");
+    }
+    return st;
+}
+
+static LlmcStatus write_index(const Synth *s, const char *dir, LlmcDiag *d)
+{
+    char *idx = llmc_path_join(dir, "model.safetensors.index.json");
+    char *single = llmc_path_join(dir, "model.safetensors");
+    if (!idx || !single) {
+        free(idx);
+        free(single);
+        return llmc_fail(d, "%s: out of memory", dir);
+    }
+    LlmcStatus st = LLMC_OK;
+    /* A file left by an earlier run under the other layout would be picked up by importers. */
+    const char *stale = s->n_shards == 1 ? idx : single;
+    if (unlink(stale) != 0 && errno != ENOENT)
+        st = llmc_fail(d, "%s: cannot remove the stale file: %s", stale, strerror(errno));
+    if (!st && s->n_shards > 1) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON *meta = cJSON_AddObjectToObject(doc, "metadata");
+        cJSON *map = cJSON_AddObjectToObject(doc, "weight_map");
+        int ok = meta && map &&
+                 cJSON_AddNumberToObject(meta, "total_size", (double)s->total_bytes) != NULL;
+        for (int i = 0; ok && i < s->n; i++) {
+            char name[64];
+            shard_name(s, s->t[i].shard, name, sizeof name);
+            ok = cJSON_AddStringToObject(map, s->t[i].name, name) != NULL;
+        }
+        st = ok ? llmc_json_save(idx, doc, d) : llmc_fail(d, "%s: out of memory", idx);
+        cJSON_Delete(doc);
+    }
+    free(idx);
+    free(single);
+    return st;
+}
+
+/* ---- the tokenizer ---- */
+
+enum { SP_NORMAL = 1, SP_UNKNOWN = 2, SP_CONTROL = 3, SP_BYTE = 6 };
+
+static void sp_piece(FePb *model, FePb *sub, const char *piece, float score, int type)
+{
+    sub->n = 0;
+    fe_pb_string_field(sub, 1, piece);
+    fe_pb_float_field(sub, 2, score);
+    fe_pb_varint_field(sub, 3, (uint64_t)type);
+    fe_pb_message_field(model, 1, sub);
+}
+
+/* Exactly `vocab` pieces: <unk> <s> </s>, the 256 byte pieces, "▁" and printable ASCII, then
+ * lowercase merges that BPE can reach one character at a time, level by level: "▁a".."▁z",
+ * "aa".."zz", "▁aa".."▁zz", "aaa".."zzz", "▁aaa".., and so on, with decreasing scores. */
+static LlmcStatus write_tokenizer(const char *dir, int64_t vocab, LlmcDiag *d)
+{
+    if (vocab < 259)
+        return llmc_fail(d, "vocab_size: expected at least 259 for the synthetic tokenizer "
+                         "(3 special pieces and 256 byte pieces), found %lld", (long long)vocab);
+    FePb m = {0}, sub = {0};
+    int64_t n = 0;
+    char piece[64];
+    sp_piece(&m, &sub, "<unk>", 0.0f, SP_UNKNOWN);
+    sp_piece(&m, &sub, "<s>", 0.0f, SP_CONTROL);
+    sp_piece(&m, &sub, "</s>", 0.0f, SP_CONTROL);
+    n = 3;
+    for (int b = 0; b < 256; b++, n++) {
+        snprintf(piece, sizeof piece, "<0x%02X>", b);
+        sp_piece(&m, &sub, piece, 0.0f, SP_BYTE);
+    }
+    float score = 0.0f;
+    static const char sp[] = "\xe2\x96\x81"; /* U+2581, SentencePiece's space */
+    if (n < vocab) {
+        sp_piece(&m, &sub, sp, score, SP_NORMAL);
+        score -= 1.0f;
+        n++;
+    }
+    for (int ch = 0x21; ch < 0x7f && n < vocab; ch++, n++) {
+        piece[0] = (char)ch;
+        piece[1] = 0;
+        sp_piece(&m, &sub, piece, score, SP_NORMAL);
+        score -= 1.0f;
+    }
+    /* Level (len, with_space): (1, yes), (2, no), (2, yes), (3, no), (3, yes), ... */
+    for (int len = 1, space = 1; n < vocab && len <= 8;) {
+        int idx[8] = {0};
+        for (;;) {
+            size_t k = 0;
+            if (space) {
+                memcpy(piece, sp, 3);
+                k = 3;
+            }
+            for (int i = 0; i < len; i++)
+                piece[k++] = (char)('a' + idx[i]);
+            piece[k] = 0;
+            sp_piece(&m, &sub, piece, score, SP_NORMAL);
+            score -= 1.0f;
+            if (++n >= vocab)
+                break;
+            int i = len - 1; /* odometer */
+            while (i >= 0 && ++idx[i] == 26)
+                idx[i--] = 0;
+            if (i < 0)
+                break;
+        }
+        if (space) {
+            len++;
+            space = 0;
+        } else {
+            space = 1;
+        }
+    }
+
+    FePb ts = {0}, ns = {0};
+    fe_pb_varint_field(&ts, 3, 2);                  /* model_type = BPE */
+    fe_pb_int32_field(&ts, 4, (int32_t)vocab);      /* vocab_size */
+    fe_pb_varint_field(&ts, 35, 1);                 /* byte_fallback */
+    fe_pb_int32_field(&ts, 40, 0);                  /* unk_id */
+    fe_pb_int32_field(&ts, 41, 1);                  /* bos_id */
+    fe_pb_int32_field(&ts, 42, 2);                  /* eos_id */
+    fe_pb_int32_field(&ts, 43, -1);                 /* pad_id: none */
+    fe_pb_string_field(&ns, 1, "identity");         /* name */
+    fe_pb_varint_field(&ns, 3, 1);                  /* add_dummy_prefix */
+    fe_pb_varint_field(&ns, 4, 0);                  /* remove_extra_whitespaces */
+    fe_pb_varint_field(&ns, 5, 1);                  /* escape_whitespaces */
+    fe_pb_message_field(&m, 2, &ts);
+    fe_pb_message_field(&m, 3, &ns);
+    LlmcStatus st;
+    char *path = llmc_path_join(dir, "tokenizer.model");
+    if (m.oom || sub.oom || !path)
+        st = llmc_fail(d, "%s: out of memory building tokenizer.model", dir);
+    else
+        st = llmc_write_file_atomic(path, m.p, m.n, d);
+    free(path);
+    fe_pb_free(&m);
+    fe_pb_free(&sub);
+    fe_pb_free(&ts);
+    fe_pb_free(&ns);
+    return st;
+}
+
+/* ---- the whole ---- */
+
+static LlmcStatus mkdir_p(const char *dir, LlmcDiag *d)
+{
+    char *p = llmc_strdup(dir);
+    if (!p)
+        return llmc_fail(d, "%s: out of memory", dir);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == 0) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                LlmcStatus st = llmc_fail(d, "%s: cannot create directory: %s", p, strerror(errno));
+                free(p);
+                return st;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    free(p);
+    if (!fe_is_dir(dir))
+        return llmc_fail(d, "%s: expected a directory, found a file", dir);
+    return LLMC_OK;
+}
+
+static const char *torch_dtype(LlmcDType t)
+{
+    return t == LLMC_F32 ? "float32" : t == LLMC_F16 ? "float16" : "bfloat16";
+}
+
+LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
+{
+    if (!opt->out_dir || !opt->out_dir[0])
+        return llmc_fail(d, "synth: expected an output directory, found none");
+    if (!opt->preset == !opt->config_path)
+        return llmc_fail(d, "synth: expected either a preset or a config.json, found %s",
+                         opt->preset ? "both" : "neither");
+    if (opt->dtype != LLMC_F32 && opt->dtype != LLMC_F16 && opt->dtype != LLMC_BF16)
+        return llmc_fail(d, "synth: dtype: expected f32, f16 or bf16, found %s",
+                         llmc_dtype_name(opt->dtype));
+
+    cJSON *cfg = NULL;
+    const char *cfg_name;
+    if (opt->preset) {
+        const Preset *p = NULL;
+        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+            if (strcmp(presets[i].name, opt->preset) == 0)
+                p = &presets[i];
+        if (!p)
+            return llmc_fail(d, "synth: preset: expected one of stories260K, stories15M, "
+                             "llama3.2-1b, llama3.1-8b, found '%s'", opt->preset);
+        cfg = preset_config(p);
+        if (!cfg)
+            return llmc_fail(d, "synth: out of memory");
+        cfg_name = opt->preset;
+    } else {
+        if (llmc_json_load(opt->config_path, &cfg, d))
+            return LLMC_ERR;
+        if (!cJSON_IsObject(cfg)) {
+            cJSON_Delete(cfg);
+            return llmc_fail(d, "%s: expected a JSON object (a Hugging Face config.json)",
+                             opt->config_path);
+        }
+        cfg_name = opt->config_path;
+    }
+    /* The synthetic tokenizer's ids, and the stored dtype. */
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "bos_token_id");
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "eos_token_id");
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "torch_dtype");
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "dtype");
+    if (!cJSON_AddNumberToObject(cfg, "bos_token_id", 1) ||
+        !cJSON_AddNumberToObject(cfg, "eos_token_id", 2) ||
+        !cJSON_AddStringToObject(cfg, "torch_dtype", torch_dtype(opt->dtype))) {
+        cJSON_Delete(cfg);
+        return llmc_fail(d, "synth: out of memory");
+    }
+
+    Synth s = {.opt = opt, .es = llmc_dtype_size(opt->dtype)};
+    LlmcStatus st = fe_hf_parse_config(cfg, cfg_name, &s.cfg, d);
+    if (!st && s.cfg.vocab < 259)
+        st = llmc_fail(d, "%s: vocab_size: expected at least 259 for the synthetic tokenizer, "
+                       "found %lld", cfg_name, (long long)s.cfg.vocab);
+    if (!st && list_tensors(&s))
+        st = llmc_fail(d, "synth: out of memory");
+    if (!st)
+        st = mkdir_p(opt->out_dir, d);
+    if (!st)
+        st = write_tokenizer(opt->out_dir, s.cfg.vocab, d);
+    if (!st) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = n < 2 ? 2 : n > 8 ? 8 : (int)n;
+        if (!opt->quiet)
+            fprintf(stderr, "llmc synth: %s: %d tensors, %.2f GB %s in %d file%s -> %s\n", cfg_name,
+                    s.n, s.total_bytes / 1e9, llmc_dtype_name(opt->dtype), s.n_shards,
+                    s.n_shards == 1 ? "" : "s", opt->out_dir);
+        st = write_weights(&s, opt->out_dir, threads, d);
+    }
+    if (!st)
+        st = write_index(&s, opt->out_dir, d);
+    if (!st) {
+        char *path = llmc_path_join(opt->out_dir, "config.json");
+        st = path ? llmc_json_save(path, cfg, d) : llmc_fail(d, "synth: out of memory");
+        free(path);
+    }
+    free(s.t);
+    cJSON_Delete(cfg);
+    return st;
+}

@@ -1,0 +1,155 @@
+/* weightfiles.c — resolves model.json weight bindings to bytes.
+ *
+ * A binding names a file and either a safetensors tensor or a raw byte offset. Files are mapped once
+ * (read-only) and kept in a small cache owned by the LlmcWeightFiles handle, so a model whose 291
+ * bindings point into four shards maps four files. The same path may be used both ways (raw and
+ * safetensors); each use has its own entry.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fe_internal.h"
+
+typedef struct WfEntry {
+    char *path;
+    int is_st;
+    LlmcSafetensors st;               /* is_st */
+    uint8_t *map;                     /* raw */
+    size_t size;
+} WfEntry;
+
+struct LlmcWeightFiles {
+    WfEntry *e;
+    int n, cap;
+};
+
+LlmcWeightFiles *llmc_wf_new(void) { return calloc(1, sizeof(LlmcWeightFiles)); }
+
+void llmc_wf_free(LlmcWeightFiles *wf)
+{
+    if (!wf)
+        return;
+    for (int i = 0; i < wf->n; i++) {
+        if (wf->e[i].is_st)
+            llmc_st_close(&wf->e[i].st);
+        else if (wf->e[i].map)
+            munmap(wf->e[i].map, wf->e[i].size);
+        free(wf->e[i].path);
+    }
+    free(wf->e);
+    free(wf);
+}
+
+static LlmcStatus map_raw(WfEntry *e, const char *path, LlmcDiag *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return llmc_fail(d, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return llmc_fail(d, "%s: not a regular file", path);
+    }
+    e->size = (size_t)sb.st_size;
+    e->map = NULL;
+    if (e->size) {
+        void *m = mmap(NULL, e->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            LlmcStatus s = llmc_fail(d, "%s: cannot map: %s", path, strerror(errno));
+            close(fd);
+            return s;
+        }
+        e->map = m;
+    }
+    close(fd);
+    return LLMC_OK;
+}
+
+static LlmcStatus wf_get(LlmcWeightFiles *wf, const char *path, int is_st, WfEntry **out,
+                         LlmcDiag *d)
+{
+    for (int i = 0; i < wf->n; i++)
+        if (wf->e[i].is_st == is_st && strcmp(wf->e[i].path, path) == 0) {
+            *out = &wf->e[i];
+            return LLMC_OK;
+        }
+    if (wf->n == wf->cap) {
+        int cap = wf->cap ? wf->cap * 2 : 8;
+        WfEntry *ne = realloc(wf->e, (size_t)cap * sizeof *ne);
+        if (!ne)
+            return llmc_fail(d, "%s: out of memory", path);
+        wf->e = ne;
+        wf->cap = cap;
+    }
+    WfEntry e = {0};
+    e.is_st = is_st;
+    e.path = llmc_strdup(path);
+    if (!e.path)
+        return llmc_fail(d, "%s: out of memory", path);
+    LlmcStatus s = is_st ? llmc_st_open(&e.st, path, d) : map_raw(&e, path, d);
+    if (s) {
+        free(e.path);
+        return s;
+    }
+    wf->e[wf->n] = e;
+    *out = &wf->e[wf->n++];
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *tensor, int64_t offset,
+                           LlmcDType dtype, int rank, const int64_t *shape, const uint8_t **data,
+                           const char *where, LlmcDiag *d)
+{
+    *data = NULL;
+    char want[200];
+    if (rank < 0 || rank > LLMC_ST_MAX_RANK)
+        return llmc_fail(d, "%s: expected at most %d dimensions, found %d", where, LLMC_ST_MAX_RANK,
+                         rank);
+    if (dtype != LLMC_F32 && dtype != LLMC_F16 && dtype != LLMC_BF16)
+        return llmc_fail(d, "%s: dtype: expected f32, f16 or bf16, found %s", where,
+                         llmc_dtype_name(dtype));
+    fe_shape_str(rank, shape, want, sizeof want);
+    uint64_t bytes = llmc_dtype_size(dtype);
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 0)
+            return llmc_fail(d, "%s: shape %s: dimensions must be non-negative", where, want);
+        if (shape[i] && bytes > UINT64_MAX / 2 / (uint64_t)shape[i])
+            return llmc_fail(d, "%s: shape %s is too large", where, want);
+        bytes *= (uint64_t)shape[i];
+    }
+    WfEntry *e;
+    LlmcDiag sub;
+    if (wf_get(wf, path, tensor != NULL, &e, &sub))
+        return llmc_fail(d, "%s: %s", where, sub.msg);
+
+    if (tensor) {
+        const LlmcStTensor *t = llmc_st_find(&e->st, tensor);
+        if (!t)
+            return llmc_fail(d, "%s: tensor '%s' not found in %s", where, tensor, path);
+        int same = t->dtype == dtype && t->rank == rank;
+        for (int i = 0; same && i < rank; i++)
+            same = t->shape[i] == shape[i];
+        if (!same) {
+            char found[200];
+            fe_shape_str(t->rank, t->shape, found, sizeof found);
+            return llmc_fail(d, "%s: tensor '%s' in %s: expected %s %s, found %s %s", where, tensor,
+                             path, want, llmc_dtype_name(dtype), found, llmc_dtype_name(t->dtype));
+        }
+        *data = t->data;
+        return LLMC_OK;
+    }
+    if (offset < 0)
+        return llmc_fail(d, "%s: offset: expected a non-negative byte offset, found %lld", where,
+                         (long long)offset);
+    if ((uint64_t)offset > e->size || bytes > e->size - (uint64_t)offset)
+        return llmc_fail(d, "%s: %s %s at offset %lld needs bytes [%lld, %llu) but %s holds %zu bytes",
+                         where, want, llmc_dtype_name(dtype), (long long)offset, (long long)offset,
+                         (unsigned long long)((uint64_t)offset + bytes), path, e->size);
+    *data = e->map ? e->map + offset : (const uint8_t *)"";
+    return LLMC_OK;
+}

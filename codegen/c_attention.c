@@ -36,12 +36,12 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, "
                         "const int32_t *pos, float *y)\n{\n"
                         "    float sc[%d];\n"
-                        "    paged_attention(st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %.9gf, %d, q, %lld, pos, "
+                        "    paged_attention(st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %s, %d, q, %lld, pos, "
                         "st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (float *)ex->kv, y, %lld, tid, "
                         "nth);\n}\n",
                         (long long)HQ, HKV, HD, layer, scale, window ? ", sliding window" : "",
                         (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), g->max_seq_len, L, BS,
-                        (long long)HQ, HKV, HD, layer, scale, window, (long long)llmc_row_stride(g, q),
+                        (long long)HQ, HKV, HD, layer, llmc_c_float(e, scale), window, (long long)llmc_row_stride(g, q),
                         (long long)llmc_row_stride(g, y));
         name = llmc_emit_kernel(e, "paged_attention", k.s);
         llmc_c_call(e, node, name, 3, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));

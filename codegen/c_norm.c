@@ -17,13 +17,13 @@ LlmcStatus llmc_c_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
                     "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, "
                     "const float *b, float *s, const float *w, float *y)\n{\n"
                     "    (void)ex;\n"
-                    "    rmsnorm_rows(%d, %s, %lld, a, %lld, b, %lld, s, %lld, w, y, %lld, %.9gf, tid, nth);\n}\n",
+                    "    rmsnorm_rows(%d, %s, %lld, a, %lld, b, %lld, s, %lld, w, y, %lld, %s, tid, nth);\n}\n",
                     add ? "add_rmsnorm" : "rmsnorm", llmc_rows_expr(g, a), (long long)D, add ? " + f32[same]" : "",
                     eps, (long long)llmc_row_stride(g, a), add ? (long long)llmc_row_stride(g, b) : 0LL,
                     add ? (long long)llmc_row_stride(g, s) : 0LL, (long long)llmc_row_stride(g, y), add,
                     llmc_c_rows(g, a), (long long)D, (long long)llmc_row_stride(g, a),
                     add ? (long long)llmc_row_stride(g, b) : 0LL, add ? (long long)llmc_row_stride(g, s) : 0LL,
-                    (long long)llmc_row_stride(g, y), eps);
+                    (long long)llmc_row_stride(g, y), llmc_c_float(e, eps));
     const char *name = llmc_emit_kernel(e, add ? "add_rmsnorm" : "rmsnorm", k.s);
     llmc_buf_free(&k);
     llmc_c_call(e, node, name, 5, PTR(a, "const float"), add ? PTR(b, "const float") : "0",

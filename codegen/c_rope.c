@@ -27,12 +27,13 @@ static int64_t rope_table_for(LlmcEmit *e, const LlmcNode *n, int64_t hd)
     e->rope_tables[e->n_rope++] = off;
     e->const_bytes += ((int64_t)g->max_seq_len * hd * 4 + 63) / 64 * 64;
     llmc_buf_printf(&e->init, "    /* rope table: head_dim %lld, theta %.9g%s */\n"
-                              "    rope_table((float *)(ex->consts + %lld), %d, %lld, %.9gf, %d, %.9gf, %.9gf, %.9gf, %.9gf);\n",
+                              "    rope_table((float *)(ex->consts + %lld), %d, %lld, %s, %d, %s, %s, %s, %s);\n",
                     (long long)hd, llmc_attr_float(n, "theta", 10000.0), llama3 ? ", llama3 scaling" : "",
-                    (long long)off, g->max_seq_len, (long long)hd, llmc_attr_float(n, "theta", 10000.0), llama3,
-                    llmc_attr_float(n, "scaling.factor", 1.0), llmc_attr_float(n, "scaling.low_freq_factor", 1.0),
-                    llmc_attr_float(n, "scaling.high_freq_factor", 4.0),
-                    llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0));
+                    (long long)off, g->max_seq_len, (long long)hd, llmc_c_float(e, llmc_attr_float(n, "theta", 10000.0)),
+                    llama3, llmc_c_float(e, llmc_attr_float(n, "scaling.factor", 1.0)),
+                    llmc_c_float(e, llmc_attr_float(n, "scaling.low_freq_factor", 1.0)),
+                    llmc_c_float(e, llmc_attr_float(n, "scaling.high_freq_factor", 4.0)),
+                    llmc_c_float(e, llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0)));
     return off;
 }
 

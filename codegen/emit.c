@@ -107,3 +107,14 @@ const char *llmc_c_wtype(LlmcDType dt)
 {
     return dt == LLMC_F32 ? "float" : "uint16_t";
 }
+
+const char *llmc_c_float(LlmcEmit *e, double v)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    size_t n = sizeof e->ptr_ring[0];
+    snprintf(buf, n, "%.9g", v);
+    if (!strpbrk(buf, ".eEn"))
+        strncat(buf, ".0", n - strlen(buf) - 1);
+    strncat(buf, "f", n - strlen(buf) - 1);
+    return buf;
+}

@@ -46,6 +46,8 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text);
  * Values: arena + offset; weights: weights + offset; step inputs and the output: the step's arrays.
  * The string lives in e until 16 more calls have been made. */
 const char *llmc_emit_ptr(LlmcEmit *e, int t, const char *ctype);
+/* A C float literal for v ("1e-05f", "10000.0f"); same lifetime as llmc_emit_ptr's strings. */
+const char *llmc_c_float(LlmcEmit *e, double v);
 /* Row stride in elements of an activation (its source's columns for a view). */
 int64_t llmc_row_stride(const LlmcGraph *g, int t);
 /* "T" or "O": the run-time row count of an activation. */

@@ -1,0 +1,368 @@
+/* interp.c — the plain-C reference interpreter (see interp.h). One function per op, scalar loops,
+ * double accumulation for every sum. Values are dense [rows][cols] float arrays (views are copied). */
+#include "interp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct LlmcInterp {
+    const LlmcGraph *g;
+    float **val;          /* per tensor: values (weights: set by the caller) */
+    int64_t *rows;        /* per tensor: rows in the last step */
+    int max_seqs;
+    /* Unlowered attention: per attention node (in order), K and V history [seq][pos][cols]. */
+    int n_att;
+    int *att_index;       /* node -> attention ordinal or -1 */
+    float **hist_k, **hist_v;
+};
+
+LlmcInterp *llmc_interp_new(const LlmcGraph *g, int max_seqs)
+{
+    LlmcInterp *it = calloc(1, sizeof *it);
+    if (!it)
+        return NULL;
+    it->g = g;
+    it->max_seqs = max_seqs;
+    it->val = calloc((size_t)g->nt, sizeof *it->val);
+    it->rows = calloc((size_t)g->nt, sizeof *it->rows);
+    it->att_index = malloc((size_t)g->nn * sizeof *it->att_index + 1);
+    if (!it->val || !it->rows || !it->att_index) {
+        llmc_interp_free(it);
+        return NULL;
+    }
+    for (int i = 0; i < g->nn; i++)
+        it->att_index[i] = g->n[i].op == LLMC_OP_ATTENTION ? it->n_att++ : -1;
+    it->hist_k = calloc((size_t)it->n_att + 1, sizeof *it->hist_k);
+    it->hist_v = calloc((size_t)it->n_att + 1, sizeof *it->hist_v);
+    if (!it->hist_k || !it->hist_v) {
+        llmc_interp_free(it);
+        return NULL;
+    }
+    for (int i = 0; i < g->nn; i++) {
+        int a = it->att_index[i];
+        if (a < 0)
+            continue;
+        int64_t cols = llmc_cols(&g->t[g->n[i].in[1]].shape);
+        size_t n = (size_t)max_seqs * (size_t)g->max_seq_len * (size_t)cols;
+        it->hist_k[a] = calloc(n, sizeof(float));
+        it->hist_v[a] = calloc(n, sizeof(float));
+        if (!it->hist_k[a] || !it->hist_v[a]) {
+            llmc_interp_free(it);
+            return NULL;
+        }
+    }
+    return it;
+}
+
+void llmc_interp_free(LlmcInterp *it)
+{
+    if (!it)
+        return;
+    if (it->val)
+        for (int i = 0; i < it->g->nt; i++)
+            free(it->val[i]);
+    for (int a = 0; a < it->n_att && it->hist_k; a++) {
+        free(it->hist_k[a]);
+        free(it->hist_v[a]);
+    }
+    free(it->hist_k);
+    free(it->hist_v);
+    free(it->val);
+    free(it->rows);
+    free(it->att_index);
+    free(it);
+}
+
+void llmc_interp_set_weight(LlmcInterp *it, int t, const float *data)
+{
+    size_t n = (size_t)llmc_shape_numel(&it->g->t[t].shape, 0, 0);
+    free(it->val[t]);
+    it->val[t] = malloc(n * sizeof(float));
+    if (it->val[t])
+        memcpy(it->val[t], data, n * sizeof(float));
+}
+
+const float *llmc_interp_value(const LlmcInterp *it, int t, int64_t *rows, int64_t *cols)
+{
+    *rows = it->rows[t];
+    *cols = llmc_cols(&it->g->t[t].shape);
+    return it->val[t];
+}
+
+/* ---- helpers ---- */
+
+static float *out_buf(LlmcInterp *it, int t, int64_t rows)
+{
+    int64_t cols = llmc_cols(&it->g->t[t].shape);
+    free(it->val[t]);
+    it->val[t] = calloc((size_t)(rows * cols) + 1, sizeof(float));
+    it->rows[t] = rows;
+    return it->val[t];
+}
+
+static double silu(double x) { return x / (1.0 + exp(-x)); }
+
+/* Causal attention of one query row over n key/value rows (given by pointer arrays). */
+static void attend(const float *q, const float *const *k, const float *const *v, int n, int hd, double scale,
+                   float *out)
+{
+    double *s = malloc(((size_t)n + 1) * sizeof *s);
+    double mx = -INFINITY, sum = 0;
+    for (int p = 0; p < n; p++) {
+        double dot = 0;
+        for (int d = 0; d < hd; d++)
+            dot += (double)q[d] * k[p][d];
+        s[p] = dot * scale;
+        mx = s[p] > mx ? s[p] : mx;
+    }
+    for (int p = 0; p < n; p++) {
+        s[p] = exp(s[p] - mx);
+        sum += s[p];
+    }
+    for (int d = 0; d < hd; d++) {
+        double acc = 0;
+        for (int p = 0; p < n; p++)
+            acc += s[p] / sum * v[p][d];
+        out[d] = (float)acc;
+    }
+    free(s);
+}
+
+static void rope_freqs(const LlmcNode *n, int hd, double *inv)
+{
+    double theta = llmc_attr_float(n, "theta", 10000.0);
+    int llama3 = llmc_attr_str(n, "scaling.type", NULL) != NULL;
+    double factor = llmc_attr_float(n, "scaling.factor", 1.0), lo = llmc_attr_float(n, "scaling.low_freq_factor", 1.0);
+    double hi = llmc_attr_float(n, "scaling.high_freq_factor", 4.0);
+    double orig = llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0);
+    for (int i = 0; i < hd / 2; i++) {
+        double f = 1.0 / pow(theta, (double)(2 * i) / hd);
+        if (llama3) {
+            double wl = 2 * M_PI / f;
+            if (wl > orig / lo)
+                f = f / factor;
+            else if (!(wl < orig / hi)) {
+                double sm = (orig / wl - lo) / (hi - lo);
+                f = (1 - sm) * f / factor + sm * f;
+            }
+        }
+        inv[i] = f;
+    }
+}
+
+static float *kv_row(float *kv, const LlmcGraph *g, int64_t blk, int layer, int which, int off)
+{
+    size_t be = (size_t)g->kv_block_size * g->kv_heads * g->kv_head_dim;
+    return kv + (((size_t)blk * g->kv_layers + layer) * 2 + which) * be + (size_t)off * g->kv_heads * g->kv_head_dim;
+}
+
+static const int32_t *step_input(const LlmcGraph *g, const LlmcStep *st, int t)
+{
+    if (t == g->in_tokens)
+        return st->tokens;
+    if (t == g->in_positions)
+        return st->positions;
+    if (t == g->in_slots)
+        return st->slots;
+    if (t == g->in_out_rows)
+        return st->out_rows;
+    return NULL;
+}
+
+LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, float *kv, LlmcDiag *d)
+{
+    const LlmcGraph *g = it->g;
+    int64_t T = st->n_tokens, O = st->n_out;
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        const LlmcTensor *t0 = &g->t[n->in[0]];
+        int64_t rows = n->n_out ? (g->t[n->out[0]].shape.sym[0] == LLMC_DIM_O ? O : T) : T;
+        int64_t cols = n->n_out ? llmc_cols(&g->t[n->out[0]].shape) : 0;
+        const float *a = it->val[n->in[0]];
+        const float *b = n->n_in > 1 ? it->val[n->in[1]] : NULL;
+        int64_t ca = t0->kind == LLMC_T_INPUT ? 1 : llmc_cols(&t0->shape);
+        for (int j = 0; j < n->n_in; j++) {
+            const LlmcTensor *tj = &g->t[n->in[j]];
+            if (tj->kind != LLMC_T_INPUT && !it->val[n->in[j]])
+                return llmc_fail(d, "interp: node %d (%s) reads %s%s which has no value", i, llmc_op_info[n->op].name,
+                                 tj->kind == LLMC_T_WEIGHT ? "@" : "%", tj->name);
+        }
+        float *y = n->n_out ? out_buf(it, n->out[0], rows) : NULL;
+        switch (n->op) {
+        case LLMC_OP_EMBEDDING: {
+            const int32_t *tok = step_input(g, st, n->in[1]);
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(y + r * cols, a + (int64_t)tok[r] * cols, (size_t)cols * sizeof(float));
+            break;
+        }
+        case LLMC_OP_RMSNORM:
+        case LLMC_OP_ADD_RMSNORM: {
+            int add = n->op == LLMC_OP_ADD_RMSNORM;
+            const float *w = it->val[n->in[add ? 2 : 1]];
+            float *s = NULL, *yy = y;
+            if (add) {
+                s = y;
+                yy = out_buf(it, n->out[1], rows);
+            }
+            double eps = llmc_attr_float(n, "eps", 1e-5);
+            for (int64_t r = 0; r < rows; r++) {
+                const float *x = a + r * cols;
+                if (add) {
+                    for (int64_t c = 0; c < cols; c++)
+                        s[r * cols + c] = x[c] + b[r * cols + c];
+                    x = s + r * cols;
+                }
+                double ss = 0;
+                for (int64_t c = 0; c < cols; c++)
+                    ss += (double)x[c] * x[c];
+                double inv = 1.0 / sqrt(ss / (double)cols + eps);
+                for (int64_t c = 0; c < cols; c++)
+                    yy[r * cols + c] = (float)(w[c] * (x[c] * inv));
+            }
+            break;
+        }
+        case LLMC_OP_MATMUL: {
+            const float *bias = n->n_in == 3 ? it->val[n->in[2]] : NULL;
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++) {
+                    double acc = 0;
+                    for (int64_t k = 0; k < ca; k++)
+                        acc += (double)a[r * ca + k] * b[c * ca + k];
+                    y[r * cols + c] = (float)(acc + (bias ? bias[c] : 0));
+                }
+            break;
+        }
+        case LLMC_OP_ADD:
+        case LLMC_OP_MUL:
+        case LLMC_OP_SILU:
+        case LLMC_OP_SWIGLU:
+            for (int64_t e = 0; e < rows * cols; e++) {
+                double v = n->op == LLMC_OP_ADD   ? (double)a[e] + b[e]
+                           : n->op == LLMC_OP_MUL ? (double)a[e] * b[e]
+                           : n->op == LLMC_OP_SILU ? silu(a[e])
+                                                   : silu(a[e]) * b[e];
+                y[e] = (float)v;
+            }
+            break;
+        case LLMC_OP_ROPE: {
+            const int32_t *pos = step_input(g, st, n->in[1]);
+            int hd = (int)llmc_attr_int(n, "head_dim", 0);
+            int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
+            double inv[1024];
+            if (hd / 2 > 1024)
+                return llmc_fail(d, "interp: head_dim %d too large", hd);
+            rope_freqs(n, hd, inv);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t h = 0; h < cols / hd; h++)
+                    for (int i2 = 0; i2 < hd / 2; i2++) {
+                        int i0 = inter ? 2 * i2 : i2, i1 = inter ? 2 * i2 + 1 : i2 + hd / 2;
+                        const float *x = a + r * cols + h * hd;
+                        double ang = (double)pos[r] * inv[i2], c = cos(ang), s = sin(ang);
+                        y[r * cols + h * hd + i0] = (float)(x[i0] * c - x[i1] * s);
+                        y[r * cols + h * hd + i1] = (float)(x[i0] * s + x[i1] * c);
+                    }
+            break;
+        }
+        case LLMC_OP_ATTENTION: {
+            int ai = it->att_index[i];
+            int hd = (int)llmc_attr_int(n, "head_dim", 0);
+            int64_t kc = llmc_cols(&g->t[n->in[1]].shape);
+            int hq = (int)(cols / hd), hk = (int)(kc / hd);
+            double scale = llmc_attr_float(n, "scale", 1.0 / sqrt((double)hd));
+            int window = (int)llmc_attr_int(n, "window", 0);
+            const float *kk = b, *vv = it->val[n->in[2]];
+            for (int64_t r = 0; r < T; r++) { /* the step's K/V first: a query sees its own step */
+                int s = st->seq_of_token[r], p = st->positions[r];
+                if (s < 0 || s >= it->max_seqs || p < 0 || p >= g->max_seq_len)
+                    return llmc_fail(d, "interp: sequence %d position %d out of range", s, p);
+                size_t base = ((size_t)s * g->max_seq_len + (size_t)p) * (size_t)kc;
+                memcpy(it->hist_k[ai] + base, kk + r * kc, (size_t)kc * sizeof(float));
+                memcpy(it->hist_v[ai] + base, vv + r * kc, (size_t)kc * sizeof(float));
+            }
+            const float **kp = malloc(sizeof *kp * (size_t)g->max_seq_len);
+            const float **vp = malloc(sizeof *vp * (size_t)g->max_seq_len);
+            for (int64_t r = 0; r < T; r++) {
+                int s = st->seq_of_token[r], pe = st->positions[r];
+                int p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
+                for (int h = 0; h < hq; h++) {
+                    int kh = h / (hq / hk);
+                    for (int p = p0; p <= pe; p++) {
+                        size_t base = ((size_t)s * g->max_seq_len + (size_t)p) * (size_t)kc + (size_t)kh * hd;
+                        kp[p - p0] = it->hist_k[ai] + base;
+                        vp[p - p0] = it->hist_v[ai] + base;
+                    }
+                    attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, y + r * cols + h * hd);
+                }
+            }
+            free(kp);
+            free(vp);
+            break;
+        }
+        case LLMC_OP_SLICE: {
+            int64_t start = llmc_attr_int(n, "start", 0);
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(y + r * cols, a + r * ca + start, (size_t)cols * sizeof(float));
+            break;
+        }
+        case LLMC_OP_SELECT_ROWS: {
+            const int32_t *sel = step_input(g, st, n->in[1]);
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(y + r * cols, a + (int64_t)sel[r] * cols, (size_t)cols * sizeof(float));
+            break;
+        }
+        case LLMC_OP_KV_WRITE: {
+            const int32_t *slots = step_input(g, st, n->in[2]);
+            int layer = (int)llmc_attr_int(n, "layer", 0);
+            int64_t kc = llmc_cols(&t0->shape);
+            if (!kv)
+                return llmc_fail(d, "interp: kv_write needs a KV pool");
+            for (int64_t r = 0; r < T; r++) {
+                int64_t blk = slots[r] / g->kv_block_size;
+                int off = slots[r] % g->kv_block_size;
+                memcpy(kv_row(kv, g, blk, layer, 0, off), a + r * kc, (size_t)kc * sizeof(float));
+                memcpy(kv_row(kv, g, blk, layer, 1, off), b + r * kc, (size_t)kc * sizeof(float));
+            }
+            break;
+        }
+        case LLMC_OP_PAGED_ATTENTION: {
+            int layer = (int)llmc_attr_int(n, "layer", 0), hd = g->kv_head_dim;
+            int hq = (int)(cols / hd), hk = g->kv_heads, window = (int)llmc_attr_int(n, "window", 0);
+            double scale = llmc_attr_float(n, "scale", 1.0 / sqrt((double)hd));
+            if (!kv)
+                return llmc_fail(d, "interp: paged_attention needs a KV pool");
+            const float **kp = malloc(sizeof *kp * (size_t)g->max_seq_len);
+            const float **vp = malloc(sizeof *vp * (size_t)g->max_seq_len);
+            for (int64_t r = 0; r < T; r++) {
+                const int32_t *table = st->block_tables + (size_t)st->seq_of_token[r] * st->max_blocks_per_seq;
+                int pe = st->positions[r], p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
+                for (int h = 0; h < hq; h++) {
+                    int kh = h / (hq / hk);
+                    for (int p = p0; p <= pe; p++) {
+                        int64_t blk = table[p / g->kv_block_size];
+                        kp[p - p0] = kv_row(kv, g, blk, layer, 0, p % g->kv_block_size) + kh * hd;
+                        vp[p - p0] = kv_row(kv, g, blk, layer, 1, p % g->kv_block_size) + kh * hd;
+                    }
+                    attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, y + r * cols + h * hd);
+                }
+            }
+            free(kp);
+            free(vp);
+            break;
+        }
+        case LLMC_OP_COUNT:
+            return llmc_fail(d, "interp: bad op");
+        }
+    }
+    const float *lg = it->val[g->logits];
+    int64_t lrows = it->rows[g->logits], v = llmc_cols(&g->t[g->logits].shape);
+    if (!lg)
+        return llmc_fail(d, "interp: the output was not computed");
+    if (g->t[g->logits].shape.sym[0] == LLMC_DIM_O) {
+        memcpy(st->logits, lg, (size_t)(lrows * v) * sizeof(float));
+    } else { /* before select_rows: pick the asked-for rows */
+        for (int64_t o = 0; o < O; o++)
+            memcpy(st->logits + o * v, lg + (int64_t)st->out_rows[o] * v, (size_t)v * sizeof(float));
+    }
+    return LLMC_OK;
+}

@@ -1,0 +1,31 @@
+/* interp.h — the plain-C reference: interprets an IR graph at any stage of the pipeline.
+ *
+ * Every op has a straightforward scalar implementation here (double accumulators for sums), written
+ * for clarity, not speed. Tests run a graph through the interpreter before and after a pass (a pass
+ * must not change results beyond rounding) and compare generated kernels with it on random inputs,
+ * ragged batches and paged caches. Unlowered `attention` keeps its own per-sequence history (keyed by
+ * step->seq_of_token); lowered kv_write/paged_attention use the paged pool given to the step.
+ *
+ * Weights are given as float32 arrays (llmc_interp_set_weight), already rounded through their
+ * storage format when the caller wants the reference of a quantized model.
+ */
+#ifndef LLMC_INTERP_H
+#define LLMC_INTERP_H
+
+#include "../runtime/llmc_model.h"
+#include "ir.h"
+
+typedef struct LlmcInterp LlmcInterp;
+
+/* max_seqs: sequences (block table rows) the unlowered attention history can hold. */
+LlmcInterp *llmc_interp_new(const LlmcGraph *g, int max_seqs);
+void llmc_interp_free(LlmcInterp *it);
+/* Copies the values of weight tensor t (numel floats). Every weight the graph reads must be set. */
+void llmc_interp_set_weight(LlmcInterp *it, int t, const float *data);
+/* Runs one step: writes step->logits ([n_out][vocab]). kv: the paged pool (float32, layout of
+ * c_prelude.h's kv_row) for lowered graphs, NULL otherwise. */
+LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *step, float *kv, LlmcDiag *d);
+/* The float32 values of tensor t after the last step (rows x cols), or NULL. */
+const float *llmc_interp_value(const LlmcInterp *it, int t, int64_t *rows, int64_t *cols);
+
+#endif

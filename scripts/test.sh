@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, builds llmc twice (optimized, and with AddressSanitizer
+# + UndefinedBehaviorSanitizer) and runs every test in both builds. Tests labelled "slow" (long
+# numeric runs such as the perplexity check) run in the optimized build only.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh"
+jobs=$(nproc)
+echo "== optimized build =="
+"$root/scripts/build.sh" "$root/build"
+(cd "$root/build" && ctest --output-on-failure -j"$jobs")
+echo "== ASan/UBSan build =="
+"$root/scripts/build.sh" "$root/build-asan" -DLLMC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+   ctest --output-on-failure -j"$jobs" -LE slow)

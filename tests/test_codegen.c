@@ -1,0 +1,485 @@
+/* test_codegen.c — numeric tests of the pipeline and the C backend against the plain-C reference.
+ *
+ * For a model: (1) every pass preserves the results of the reference interpreter (the graph after
+ * each pass is interpreted on the same steps as the graph fresh from the frontend); (2) the
+ * generated C kernels, driven by tests/model_harness.c with 1 and 3 threads, match the reference on
+ * a scenario of ragged steps (chunked prefill and decode of three sequences mixed, logits asked for
+ * arbitrary rows) over a paged KV cache with shuffled blocks. Models: the real stories260K, and a
+ * synthetic model with odd shapes (dims not multiples of 8, 5:1 GQA, biases, half-rotation RoPE
+ * with llama3 scaling, a sliding window, untied head).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codegen/codegen.h"
+#include "../codegen/emit.h"
+#include "../frontend/frontend.h"
+#include "../frontend/model_json.h"
+#include "../ir/interp.h"
+#include "../passes/passes.h"
+#include "testutil.h"
+
+/* ---- scenario ---- */
+
+#define MAX_STEPS 16
+typedef struct Step {
+    int T, O;
+    int32_t tok[64], pos[64], seq[64], slot[64], out[64];
+} Step;
+
+typedef struct Scenario {
+    int n_steps, n_seqs, maxb, kv_blocks, bs;
+    int32_t *tables; /* [n_seqs][maxb] */
+    Step steps[MAX_STEPS];
+} Scenario;
+
+static uint64_t rng = 88172645463325252ULL;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static void add_tok(Scenario *s, Step *st, int seq, int pos, int vocab)
+{
+    int i = st->T++;
+    st->tok[i] = (int32_t)(rnd() % (uint32_t)vocab);
+    st->pos[i] = pos;
+    st->seq[i] = seq;
+    st->slot[i] = s->tables[seq * s->maxb + pos / s->bs] * s->bs + pos % s->bs;
+}
+
+/* Three sequences: prompts of 13, 5 and 9 tokens, prefilled in chunks mixed with decodes. */
+static void make_scenario(Scenario *s, int vocab, int bs)
+{
+    memset(s, 0, sizeof *s);
+    s->n_seqs = 3;
+    s->bs = bs;
+    s->maxb = (40 + bs - 1) / bs;
+    s->kv_blocks = s->n_seqs * s->maxb + 5;
+    s->tables = malloc(sizeof(int32_t) * (size_t)(s->n_seqs * s->maxb));
+    int perm[256];
+    for (int i = 0; i < s->kv_blocks; i++)
+        perm[i] = i;
+    for (int i = s->kv_blocks - 1; i > 0; i--) {
+        int j = (int)(rnd() % (uint32_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int i = 0; i < s->n_seqs * s->maxb; i++)
+        s->tables[i] = perm[i];
+    int len[3] = {0, 0, 0};
+    Step *st = &s->steps[s->n_steps++]; /* seq0 tokens 0..7, seq1 all 5; outputs: seq1 last, seq0 row 3 */
+    for (int p = 0; p < 8; p++)
+        add_tok(s, st, 0, len[0]++, vocab);
+    for (int p = 0; p < 5; p++)
+        add_tok(s, st, 1, len[1]++, vocab);
+    st->out[st->O++] = st->T - 1;
+    st->out[st->O++] = 3;
+    st = &s->steps[s->n_steps++]; /* seq1 decode, seq0 rest of prompt, seq2 whole prompt */
+    add_tok(s, st, 1, len[1]++, vocab);
+    st->out[st->O++] = 0;
+    for (int p = 0; p < 5; p++)
+        add_tok(s, st, 0, len[0]++, vocab);
+    st->out[st->O++] = st->T - 1;
+    for (int p = 0; p < 9; p++)
+        add_tok(s, st, 2, len[2]++, vocab);
+    st->out[st->O++] = st->T - 1;
+    for (int k = 0; k < 6; k++) { /* decodes, sequences in varying order */
+        st = &s->steps[s->n_steps++];
+        for (int q = 0; q < 3; q++) {
+            int sq = (q + k) % 3;
+            if (k == 2 && sq == 1)
+                continue; /* a sequence sits out a step */
+            add_tok(s, st, sq, len[sq]++, vocab);
+            st->out[st->O++] = st->T - 1;
+        }
+    }
+}
+
+static void step_view(const Scenario *s, const Step *st, LlmcStep *ls, float *logits)
+{
+    memset(ls, 0, sizeof *ls);
+    ls->n_tokens = st->T;
+    ls->tokens = st->tok;
+    ls->positions = st->pos;
+    ls->seq_of_token = st->seq;
+    ls->slots = st->slot;
+    ls->block_tables = s->tables;
+    ls->max_blocks_per_seq = s->maxb;
+    ls->n_out = st->O;
+    ls->out_rows = st->out;
+    ls->logits = logits;
+}
+
+static void write_scenario(const Scenario *s, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%d %d\n", s->kv_blocks, s->n_steps);
+    for (int k = 0; k < s->n_steps; k++) {
+        const Step *st = &s->steps[k];
+        fprintf(f, "%d %d %d %d\n", st->T, st->O, s->maxb, s->n_seqs);
+        const int32_t *arrs[4] = {st->tok, st->pos, st->seq, st->slot};
+        for (int a = 0; a < 4; a++) {
+            for (int i = 0; i < st->T; i++)
+                fprintf(f, "%d ", arrs[a][i]);
+            fprintf(f, "\n");
+        }
+        for (int i = 0; i < s->n_seqs * s->maxb; i++)
+            fprintf(f, "%d ", s->tables[i]);
+        fprintf(f, "\n");
+        for (int i = 0; i < st->O; i++)
+            fprintf(f, "%d ", st->out[i]);
+        fprintf(f, "\n");
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* ---- model loading ---- */
+
+typedef struct Model {
+    LlmcGraph *g;
+    LlmcWeightFiles *wf;
+    cJSON *doc;
+    char *dir;
+} Model;
+
+static void load(Model *m, const char *path, const LlmcPassOptions *opt, const char *stop_after)
+{
+    LlmcDiag d;
+    memset(m, 0, sizeof *m);
+    ck_assert_msg(llmc_json_load(path, &m->doc, &d) == LLMC_OK, "%s", d.msg);
+    m->dir = llmc_path_dir(path);
+    m->g = llmc_graph_new();
+    m->wf = llmc_wf_new();
+    ck_assert_msg(llmc_model_from_json(m->doc, path, m->dir, m->g, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_model_check_weights(m->g, m->wf, &d) == LLMC_OK, "%s", d.msg);
+    for (const LlmcPass *p = llmc_passes(); p->name; p++) {
+        ck_assert_msg(p->fn(m->g, opt, &d) == LLMC_OK, "%s: %s", p->name, d.msg);
+        ck_assert_msg(llmc_graph_verify(m->g, &d) == LLMC_OK, "after %s: %s", p->name, d.msg);
+        if (stop_after && strcmp(p->name, stop_after) == 0)
+            break;
+    }
+}
+
+static void unload(Model *m)
+{
+    llmc_graph_free(m->g);
+    llmc_wf_free(m->wf);
+    cJSON_Delete(m->doc);
+    free(m->dir);
+}
+
+/* Gives the interpreter every weight of g, rounded through `storage` (f32: unchanged). */
+static LlmcInterp *interp_for(const Model *m, LlmcDType storage)
+{
+    const LlmcGraph *g = m->g;
+    LlmcInterp *it = llmc_interp_new(g, 4);
+    ck_assert_ptr_nonnull(it);
+    for (int t = 0; t < g->nt; t++) {
+        const LlmcTensor *w = &g->t[t];
+        if (w->kind != LLMC_T_WEIGHT)
+            continue;
+        int64_t n = llmc_shape_numel(&w->shape, 0, 0);
+        float *buf = malloc(sizeof(float) * (size_t)n);
+        int64_t done = 0;
+        int parts = w->src.n_parts ? w->src.n_parts : 1;
+        for (int p = 0; p < parts; p++) {
+            const LlmcTensor *src = w->src.n_parts ? &g->t[w->src.parts[p]] : w;
+            const uint8_t *data;
+            LlmcDiag d;
+            ck_assert_msg(llmc_wf_resolve(m->wf, src->src.file, src->src.tensor, src->src.offset, src->src.file_dtype,
+                                          src->shape.rank, src->shape.dim, &data, "test", &d) == LLMC_OK,
+                          "%s", d.msg);
+            int64_t k = llmc_shape_numel(&src->shape, 0, 0);
+            for (int64_t i = 0; i < k; i++) {
+                float f;
+                uint16_t h;
+                if (src->src.file_dtype == LLMC_F32)
+                    memcpy(&f, data + 4 * i, 4);
+                else {
+                    memcpy(&h, data + 2 * i, 2);
+                    f = src->src.file_dtype == LLMC_F16 ? llmc_f16_to_f32(h) : llmc_bf16_to_f32(h);
+                }
+                int matrix = w->shape.rank == 2;
+                if (matrix && storage == LLMC_BF16)
+                    f = llmc_bf16_to_f32(llmc_f32_to_bf16(f));
+                else if (matrix && storage == LLMC_F16)
+                    f = llmc_f16_to_f32(llmc_f32_to_f16(f));
+                buf[done + i] = f;
+            }
+            done += k;
+        }
+        llmc_interp_set_weight(it, t, buf);
+        free(buf);
+    }
+    return it;
+}
+
+/* Runs the scenario through the interpreter; returns all logits concatenated. */
+static float *interp_run(const Model *m, const Scenario *s, LlmcDType storage, int64_t *count)
+{
+    LlmcInterp *it = interp_for(m, storage);
+    int64_t V = m->g->vocab_size, total = 0;
+    for (int k = 0; k < s->n_steps; k++)
+        total += s->steps[k].O * V;
+    float *all = malloc(sizeof(float) * (size_t)total);
+    float *kv = NULL;
+    if (m->g->kv_layers)
+        kv = calloc((size_t)s->kv_blocks * (size_t)llmc_kv_block_bytes(m->g) / 4, sizeof(float));
+    int64_t at = 0;
+    for (int k = 0; k < s->n_steps; k++) {
+        LlmcStep ls;
+        step_view(s, &s->steps[k], &ls, all + at);
+        LlmcDiag d;
+        ck_assert_msg(llmc_interp_step(it, &ls, kv, &d) == LLMC_OK, "%s", d.msg);
+        at += s->steps[k].O * V;
+    }
+    free(kv);
+    llmc_interp_free(it);
+    *count = total;
+    return all;
+}
+
+static double rel_err(const float *a, const float *ref, int64_t n)
+{
+    double err = 0, mag = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(a[i]))
+            return INFINITY;
+        double e = fabs((double)a[i] - ref[i]);
+        err = e > err ? e : err;
+        mag = fabs(ref[i]) > mag ? fabs(ref[i]) : mag;
+    }
+    return err / (mag > 0 ? mag : 1);
+}
+
+static LlmcPassOptions options(int bs)
+{
+    LlmcPassOptions o;
+    memset(&o, 0, sizeof o);
+    o.target = llmc_target_find("cpu");
+    o.max_tokens = 32;
+    o.max_outputs = 8;
+    o.kv_block_size = bs;
+    return o;
+}
+
+/* (1) every pass preserves the reference results. */
+static void check_passes(const char *path)
+{
+    LlmcPassOptions opt = options(4);
+    Model ref;
+    load(&ref, path, &opt, "infer_shapes");
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    float *want = interp_run(&ref, &s, LLMC_F32, &n);
+    for (const LlmcPass *p = llmc_passes(); p->name; p++) {
+        Model m;
+        load(&m, path, &opt, p->name);
+        int64_t n2;
+        float *got = interp_run(&m, &s, LLMC_F32, &n2);
+        ck_assert_int_eq(n, n2);
+        double e = rel_err(got, want, n);
+        ck_assert_msg(e < 1e-5, "after pass %s: relative error %g", p->name, e);
+        free(got);
+        unload(&m);
+    }
+    free(want);
+    free(s.tables);
+    unload(&ref);
+}
+
+/* (2) generated kernels against the reference. */
+static void check_kernels(const char *path, LlmcDType storage, double tol)
+{
+    LlmcPassOptions opt = options(4);
+    opt.weights = storage;
+    opt.weights_set = 1;
+    Model ref, m;
+    load(&ref, path, &opt, "infer_shapes");
+    load(&m, path, &opt, NULL);
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    float *want = interp_run(&ref, &s, storage, &n);
+
+    const char *dir = tu_tmpdir();
+    char exe[1024], emit[1024], scen[1024], cmd[4096], harness[1024], logits[1024];
+    snprintf(exe, sizeof exe, "%s/model", dir);
+    snprintf(emit, sizeof emit, "%s/src", dir);
+    snprintf(scen, sizeof scen, "%s/scenario.txt", dir);
+    snprintf(harness, sizeof harness, "%s/harness", dir);
+    LlmcBuildOptions bo = {.out_path = exe, .emit_dir = emit, .cc = "cc", .quiet = 1};
+    LlmcDiag d;
+    ck_assert_msg(llmc_build(m.g, opt.target, m.wf, &bo, &d) == LLMC_OK, "%s", d.msg);
+    write_scenario(&s, scen);
+    snprintf(cmd, sizeof cmd,
+             "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -o %s %s/tests/model_harness.c "
+             "%s/model.c -lm -lpthread 2>&1",
+             LLMC_SOURCE_DIR, harness, LLMC_SOURCE_DIR, emit);
+    char *log = NULL;
+    ck_assert_msg(tu_run(cmd, &log) == 0, "harness build failed: %s", log);
+    free(log);
+    float *first = NULL;
+    for (int nth = 1; nth <= 3; nth += 2) {
+        snprintf(logits, sizeof logits, "%s/logits%d.bin", dir, nth);
+        snprintf(cmd, sizeof cmd, "%s %s %s %s %d 2>&1", harness, exe, scen, logits, nth);
+        ck_assert_msg(tu_run(cmd, &log) == 0, "harness failed: %s", log);
+        free(log);
+        FILE *f = fopen(logits, "rb");
+        ck_assert_ptr_nonnull(f);
+        float *got = malloc(sizeof(float) * (size_t)n);
+        ck_assert_int_eq((int64_t)fread(got, sizeof(float), (size_t)n, f), n);
+        fclose(f);
+        double e = rel_err(got, want, n);
+        ck_assert_msg(e < tol, "%s (%s weights, %d threads): relative error %g vs the reference", path,
+                      llmc_dtype_name(storage), nth, e);
+        if (!first)
+            first = got;
+        else {
+            ck_assert_msg(memcmp(first, got, sizeof(float) * (size_t)n) == 0,
+                          "results differ between 1 and 3 threads");
+            free(got);
+        }
+    }
+    free(first);
+    free(want);
+    free(s.tables);
+    unload(&ref);
+    unload(&m);
+}
+
+/* ---- the synthetic odd-shaped model ---- */
+
+static const char *synthetic_model(void)
+{
+    static char path[1024];
+    if (path[0])
+        return path;
+    const char *dir = tu_tmpdir();
+    enum { D = 40, HQ = 5, HK = 1, HD = 8, F = 52, V = 97, L = 3 };
+    struct {
+        const char *name;
+        int r, c;
+    } ws[64];
+    int nw = 0;
+#define W(nm, rr, cc) (ws[nw].name = (nm), ws[nw].r = (rr), ws[nw].c = (cc), nw++)
+    static char names[64][64];
+    W("emb", V, D);
+    for (int l = 0; l < L; l++) {
+        const char *kinds[] = {"an", "wq", "wk", "wv", "bq", "bk", "bv", "wo", "fn", "w1", "w2", "w3"};
+        int rs[] = {D, HQ * HD, HK * HD, HK * HD, HQ * HD, HK * HD, HK * HD, D, D, F, D, F};
+        int cs[] = {0, D, D, D, 0, 0, 0, HQ * HD, 0, D, F, D};
+        for (int k = 0; k < 12; k++) {
+            snprintf(names[nw], sizeof names[0], "l%d.%s", l, kinds[k]);
+            W(names[nw], rs[k], cs[k]);
+        }
+    }
+    W("norm", D, 0);
+    W("out", V, D);
+    char wpath[1024];
+    snprintf(wpath, sizeof wpath, "%s/weights.bin", dir);
+    FILE *f = fopen(wpath, "wb");
+    ck_assert_ptr_nonnull(f);
+    LlmcBuf js = {0};
+    llmc_buf_printf(&js, "{\"llmc_model\": 1, \"name\": \"odd\", \"config\": {\"max_seq_len\": 48, \"bos_id\": 1, "
+                         "\"eos_id\": 2}, \"tokenizer\": null, \"weights\": {");
+    long off = 0;
+    for (int i = 0; i < nw; i++) {
+        int n = ws[i].r * (ws[i].c ? ws[i].c : 1);
+        for (int k = 0; k < n; k++) {
+            float v = ws[i].c ? ((float)(rnd() % 2001) / 1000.0f - 1.0f) * 0.3f : 1.0f + (float)(rnd() % 200) / 1000.0f;
+            fwrite(&v, 4, 1, f);
+        }
+        if (ws[i].c)
+            llmc_buf_printf(&js, "%s\"%s\": {\"file\": \"weights.bin\", \"offset\": %ld, \"dtype\": \"f32\", "
+                                 "\"shape\": [%d, %d]}", i ? ", " : "", ws[i].name, off, ws[i].r, ws[i].c);
+        else
+            llmc_buf_printf(&js, "%s\"%s\": {\"file\": \"weights.bin\", \"offset\": %ld, \"dtype\": \"f32\", "
+                                 "\"shape\": [%d]}", i ? ", " : "", ws[i].name, off, ws[i].r);
+        off += 4L * n;
+    }
+    fclose(f);
+    const char *rope = "\"head_dim\": 8, \"theta\": 500000, \"style\": \"half\", \"scaling\": {\"type\": \"llama3\", "
+                       "\"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4, "
+                       "\"original_max_position_embeddings\": 16}";
+    llmc_buf_printf(&js,
+                    "}, \"graph\": {\"prologue\": [{\"op\": \"embedding\", \"in\": [\"@emb\", \"tokens\"], \"out\": \"x\"}],"
+                    " \"layers\": {\"count\": %d, \"block\": ["
+                    "{\"op\": \"rmsnorm\", \"in\": [\"x\", \"@l{i}.an\"], \"out\": \"h\", \"eps\": 1e-6},"
+                    "{\"op\": \"matmul\", \"in\": [\"h\", \"@l{i}.wq\", \"@l{i}.bq\"], \"out\": \"q\"},"
+                    "{\"op\": \"matmul\", \"in\": [\"h\", \"@l{i}.wk\", \"@l{i}.bk\"], \"out\": \"k\"},"
+                    "{\"op\": \"matmul\", \"in\": [\"h\", \"@l{i}.wv\", \"@l{i}.bv\"], \"out\": \"v\"},"
+                    "{\"op\": \"rope\", \"in\": [\"q\", \"positions\"], \"out\": \"q\", %s},"
+                    "{\"op\": \"rope\", \"in\": [\"k\", \"positions\"], \"out\": \"k\", %s},"
+                    "{\"op\": \"attention\", \"in\": [\"q\", \"k\", \"v\"], \"out\": \"a\", \"head_dim\": 8, \"window\": 11},"
+                    "{\"op\": \"matmul\", \"in\": [\"a\", \"@l{i}.wo\"], \"out\": \"o\"},"
+                    "{\"op\": \"add\", \"in\": [\"x\", \"o\"], \"out\": \"x\"},"
+                    "{\"op\": \"rmsnorm\", \"in\": [\"x\", \"@l{i}.fn\"], \"out\": \"h\"},"
+                    "{\"op\": \"matmul\", \"in\": [\"h\", \"@l{i}.w1\"], \"out\": \"g\"},"
+                    "{\"op\": \"matmul\", \"in\": [\"h\", \"@l{i}.w3\"], \"out\": \"u\"},"
+                    "{\"op\": \"silu\", \"in\": [\"g\"], \"out\": \"g\"},"
+                    "{\"op\": \"mul\", \"in\": [\"u\", \"g\"], \"out\": \"f\"},"
+                    "{\"op\": \"matmul\", \"in\": [\"f\", \"@l{i}.w2\"], \"out\": \"d\"},"
+                    "{\"op\": \"add\", \"in\": [\"x\", \"d\"], \"out\": \"x\"}]},"
+                    " \"epilogue\": [{\"op\": \"rmsnorm\", \"in\": [\"x\", \"@norm\"], \"out\": \"h\"},"
+                    "{\"op\": \"matmul\", \"in\": [\"h\", \"@out\"], \"out\": \"logits\"}]}}\n",
+                    L, rope, rope);
+    snprintf(path, sizeof path, "%s/odd.json", dir);
+    LlmcDiag d;
+    ck_assert_msg(llmc_write_file_atomic(path, js.s, js.n, &d) == LLMC_OK, "%s", d.msg);
+    llmc_buf_free(&js);
+    return path;
+}
+
+static const char *stories_json(void) { return LLMC_SOURCE_DIR "/examples/stories260K.json"; }
+
+START_TEST(passes_preserve_synthetic) { check_passes(synthetic_model()); }
+END_TEST
+
+START_TEST(kernels_synthetic_f32) { check_kernels(synthetic_model(), LLMC_F32, 2e-5); }
+END_TEST
+
+START_TEST(kernels_synthetic_bf16) { check_kernels(synthetic_model(), LLMC_BF16, 2e-5); }
+END_TEST
+
+START_TEST(kernels_synthetic_f16) { check_kernels(synthetic_model(), LLMC_F16, 2e-5); }
+END_TEST
+
+START_TEST(passes_preserve_stories)
+{
+    if (tu_need_shared("stories260K/stories260K.bin"))
+        return;
+    check_passes(stories_json());
+}
+END_TEST
+
+START_TEST(kernels_stories_f32)
+{
+    if (tu_need_shared("stories260K/stories260K.bin"))
+        return;
+    check_kernels(stories_json(), LLMC_F32, 2e-5);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("codegen");
+    TCase *tc = tcase_create("numeric");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, passes_preserve_synthetic);
+    tcase_add_test(tc, kernels_synthetic_f32);
+    tcase_add_test(tc, kernels_synthetic_bf16);
+    tcase_add_test(tc, kernels_synthetic_f16);
+    tcase_add_test(tc, passes_preserve_stories);
+    tcase_add_test(tc, kernels_stories_f32);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}

@@ -72,10 +72,40 @@ static char *abs_path(const char *path)
     return llmc_path_join(cwd, path);
 }
 
+/* realpath of a directory that may not exist yet (`-o out/model.json` before out/ is made): the
+ * nearest existing ancestor resolved, the rest appended. */
+static char *real_dir(const char *dir)
+{
+    char *cur = llmc_strdup(dir), *tail = llmc_strdup("");
+    char *r = NULL;
+    while (cur && tail) {
+        r = realpath(cur, NULL);
+        if (r || strcmp(cur, ".") == 0 || strcmp(cur, "/") == 0)
+            break;
+        char *last = fe_base_name(cur, 0), *up = llmc_path_dir(cur);
+        size_t n = (last ? strlen(last) : 0) + strlen(tail) + 2;
+        char *nt = last ? malloc(n) : NULL;
+        if (nt)
+            snprintf(nt, n, "%s%s%s", last, tail[0] ? "/" : "", tail);
+        free(last);
+        free(tail);
+        free(cur);
+        tail = nt;
+        cur = up;
+    }
+    char *out = NULL;
+    if (r && tail)
+        out = tail[0] ? llmc_path_join(r, tail) : llmc_strdup(r);
+    free(r);
+    free(cur);
+    free(tail);
+    return out;
+}
+
 char *fe_rel_path(const char *file, const char *base_dir)
 {
     char *f = abs_path(file);
-    char *b = realpath(base_dir && base_dir[0] ? base_dir : ".", NULL);
+    char *b = real_dir(base_dir && base_dir[0] ? base_dir : ".");
     if (!f || !b) {
         free(b);
         return f;
@@ -357,6 +387,17 @@ static LlmcStatus import_model_json(const char *src, const char *base_dir, cJSON
         cJSON_Delete(doc);
         return llmc_fail(d, "%s: expected a JSON object (a model.json), found another JSON value",
                          src);
+    }
+    /* A Hugging Face config.json given by its file: import its directory. */
+    if (!cJSON_GetObjectItemCaseSensitive(doc, "llmc_model") &&
+        cJSON_GetObjectItemCaseSensitive(doc, "architectures")) {
+        cJSON_Delete(doc);
+        char *hf = llmc_path_dir(src);
+        if (!hf)
+            return llmc_fail(d, "%s: out of memory", src);
+        LlmcStatus s = llmc_import_hf(hf, base_dir, model, d);
+        free(hf);
+        return s;
     }
     char *dir = llmc_path_dir(src);
     if (!dir) {

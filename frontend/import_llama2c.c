@@ -276,7 +276,7 @@ LlmcStatus llmc_import_llama2c(const char *bin, const char *tokenizer, const cha
         return llmc_fail(d, "%s: out of memory", bin);
     }
 
-    cJSON *tok;
+    cJSON *tok = NULL;
     if (find_tokenizer(bin, tokenizer, h.vocab, base_dir, &tok, d)) {
         cJSON_Delete(w);
         return LLMC_ERR;

@@ -222,30 +222,53 @@ static int list_tensors(Synth *s)
     return 0;
 }
 
-/* Fills chunk c of tensor ti (n elements) in the output dtype. */
+/* bf16 with round-to-nearest-even (our values are finite: no NaN case), inlined: this runs once
+ * per weight. */
+static inline uint16_t to_bf16(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    u += 0x7fff + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+/* Fills chunk c of tensor ti (n elements) in the output dtype, 256 values at a time. */
 static void gen_chunk(const Synth *s, int ti, uint64_t c, uint64_t n, uint8_t *out)
 {
     const SynthTensor *t = &s->t[ti];
     const LlmcDType dt = s->opt->dtype;
     const float scale = (float)(WEIGHT_STD / sqrt((65536.0 * 65536.0 - 1.0) / 3.0));
     uint64_t st = chunk_seed(s->opt->seed, (uint64_t)ti, c);
-    for (uint64_t i = 0; i < n; i++) {
-        float v;
-        if (t->is_norm) {
-            v = 1.0f;
-        } else {
+    float v[256];
+    for (uint64_t base = 0; base < n; base += 256) {
+        size_t m = n - base < 256 ? (size_t)(n - base) : 256;
+        for (size_t i = 0; i < m; i++) {
+            if (t->is_norm) {
+                v[i] = 1.0f;
+                continue;
+            }
             uint64_t r = next64(&st);
-            int64_t sum = (int64_t)(r & 0xffff) + (int64_t)(r >> 16 & 0xffff) +
-                          (int64_t)(r >> 32 & 0xffff) + (int64_t)(r >> 48);
-            int64_t dv = sum - 131070; /* 4 * 65535 / 2 */
-            v = dv ? (float)dv * scale : 0.5f * scale;
+            int32_t sum = (int32_t)(r & 0xffff) + (int32_t)(r >> 16 & 0xffff) +
+                          (int32_t)(r >> 32 & 0xffff) + (int32_t)(r >> 48);
+            int32_t dv = sum - 131070; /* 4 * 65535 / 2 */
+            v[i] = dv ? (float)dv * scale : 0.5f * scale;
         }
+        uint8_t *o = out + base * s->es;
         if (dt == LLMC_F32) {
-            memcpy(out + 4 * i, &v, 4);
+            for (size_t i = 0; i < m; i++) {
+                uint32_t u;
+                memcpy(&u, &v[i], 4);
+                o[4 * i] = (uint8_t)u;
+                o[4 * i + 1] = (uint8_t)(u >> 8);
+                o[4 * i + 2] = (uint8_t)(u >> 16);
+                o[4 * i + 3] = (uint8_t)(u >> 24);
+            }
         } else {
-            uint16_t h = dt == LLMC_F16 ? llmc_f32_to_f16(v) : llmc_f32_to_bf16(v);
-            out[2 * i] = (uint8_t)h;
-            out[2 * i + 1] = (uint8_t)(h >> 8);
+            for (size_t i = 0; i < m; i++) {
+                uint16_t h = dt == LLMC_F16 ? llmc_f32_to_f16(v[i]) : to_bf16(v[i]);
+                o[2 * i] = (uint8_t)h;
+                o[2 * i + 1] = (uint8_t)(h >> 8);
+            }
         }
     }
 }
@@ -308,6 +331,15 @@ static void *worker(void *arg)
         pthread_cond_broadcast(&r->cv_ready);
         pthread_mutex_unlock(&r->mu);
     }
+}
+
+/* "1.25 GB" or "31.4 MB" */
+static void fmt_size(char *buf, size_t n, uint64_t bytes)
+{
+    if (bytes >= 1000000000ull)
+        snprintf(buf, n, "%.2f GB", (double)bytes / 1e9);
+    else
+        snprintf(buf, n, "%.1f MB", (double)bytes / 1e6);
 }
 
 static double now_s(void)
@@ -470,8 +502,11 @@ static LlmcStatus write_weights(const Synth *s, const char *dir, int threads, Ll
             double tn = now_s();
             if (!s->opt->quiet && tn - last >= 0.5) {
                 last = tn;
-                fprintf(stderr, "\rllmc synth: %.2f / %.2f GB written, %.0f MB/s   ", done / 1e9,
-                        s->total_bytes / 1e9, done / 1e6 / (tn - t0));
+                char a[32], b[32];
+                fmt_size(a, sizeof a, done);
+                fmt_size(b, sizeof b, s->total_bytes);
+                fprintf(stderr, "\rllmc synth: %s / %s written, %.0f MB/s   ", a, b,
+                        (double)done / 1e6 / (tn - t0));
             }
         }
         int last_of_shard = ti + 1 == s->n || s->t[ti + 1].shard != t->shard;
@@ -499,8 +534,10 @@ static LlmcStatus write_weights(const Synth *s, const char *dir, int threads, Ll
     free(tid);
     if (!st && !s->opt->quiet) {
         double dt = now_s() - t0;
-        fprintf(stderr, "\rllmc synth: %.2f GB of weights in %.1f s (%.0f MB/s), %d thread%s     \n",
-                s->total_bytes / 1e9, dt, dt > 0 ? s->total_bytes / 1e6 / dt : 0.0, threads,
+        char a[32];
+        fmt_size(a, sizeof a, s->total_bytes);
+        fprintf(stderr, "\rllmc synth: %s of weights in %.1f s (%.0f MB/s), %d generator thread%s   \n",
+                a, dt, dt > 0 ? (double)s->total_bytes / 1e6 / dt : 0.0, threads,
                 threads == 1 ? "" : "s");
     }
     return st;
@@ -735,10 +772,13 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
     if (!st) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         int threads = n < 2 ? 2 : n > 8 ? 8 : (int)n;
-        if (!opt->quiet)
-            fprintf(stderr, "llmc synth: %s: %d tensors, %.2f GB %s in %d file%s -> %s\n", cfg_name,
-                    s.n, s.total_bytes / 1e9, llmc_dtype_name(opt->dtype), s.n_shards,
-                    s.n_shards == 1 ? "" : "s", opt->out_dir);
+        if (!opt->quiet) {
+            char a[32];
+            fmt_size(a, sizeof a, s.total_bytes);
+            fprintf(stderr, "llmc synth: %s: %d tensors, %s %s in %d file%s -> %s\n", cfg_name, s.n,
+                    a, llmc_dtype_name(opt->dtype), s.n_shards, s.n_shards == 1 ? "" : "s",
+                    opt->out_dir);
+        }
         st = write_weights(&s, opt->out_dir, threads, d);
     }
     if (!st)

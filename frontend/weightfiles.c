@@ -122,7 +122,7 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
             return llmc_fail(d, "%s: shape %s is too large", where, want);
         bytes *= (uint64_t)shape[i];
     }
-    WfEntry *e;
+    WfEntry *e = NULL;
     LlmcDiag sub;
     if (wf_get(wf, path, tensor != NULL, &e, &sub))
         return llmc_fail(d, "%s: %s", where, sub.msg);

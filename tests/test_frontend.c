@@ -887,6 +887,19 @@ START_TEST(import_model_json_rebased)
                                                              "norm"), "file")->valuestring,
                      "model.safetensors");
     cJSON_Delete(m);
+    /* a config.json given by its file imports its directory */
+    ck_assert_msg(llmc_import(path_in(dir, "config.json"), dir, &m, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "source")->valuestring,
+                     "huggingface");
+    cJSON_Delete(m);
+    /* a base_dir that does not exist yet still gets relative paths */
+    char *deep = llmc_strdup(path_in(dir, "new/deeper"));
+    ck_assert_msg(llmc_import(dir, deep, &m, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "weights"),
+                                                             "norm"), "file")->valuestring,
+                     "../../model.safetensors");
+    cJSON_Delete(m);
+    free(deep);
     write_text(mj, "[1, 2]");
     ASSERT_ERR(llmc_import(mj, dir, &m, &d), d, "model.json", "expected a JSON object");
     ASSERT_ERR(llmc_import(path_in(dir, "nothing.bin"), dir, &m, &d), d, "nothing.bin");

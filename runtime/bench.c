@@ -1,0 +1,157 @@
+/* bench.c — see bench.h. */
+#include "bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtutil.h"
+#include "sample.h"
+
+int32_t llmc_bench_token(const LlmcModelDesc *d, int64_t i)
+{
+    int32_t t = (int32_t)((i * 7919 + 13) % d->vocab_size);
+    for (int k = 0; k < 2 && (t == d->bos_id || t == d->eos_id) && d->vocab_size > 2; k++)
+        t = (t + 1) % d->vocab_size;
+    return t;
+}
+
+typedef struct Bench {
+    LlmcEngine *e;
+    const LlmcModelDesc *d;
+    int32_t batch;
+    int32_t *table;             /* [batch][max_blocks_per_seq] */
+    int32_t *tokens, *positions, *seq_of_token, *slots;     /* [max_tokens] */
+    int32_t *out_rows, *out_seq;                            /* [batch] */
+    int32_t *next;              /* [batch] the token each sequence feeds next */
+    float *logits;              /* [batch][vocab_size] */
+    LlmcStep step;
+} Bench;
+
+static void bench_add(Bench *b, int32_t seq, int32_t token, int32_t pos, int want_logits)
+{
+    int32_t t = b->step.n_tokens++;
+    b->tokens[t] = token;
+    b->positions[t] = pos;
+    b->seq_of_token[t] = seq;
+    b->slots[t] = llmc_kv_slot(b->table + (size_t)seq * (size_t)b->e->max_blocks_per_seq,
+                               b->d->kv_block_size, pos);
+    if (want_logits) {
+        b->out_rows[b->step.n_out] = t;
+        b->out_seq[b->step.n_out++] = seq;
+    }
+}
+
+/* Runs the step built so far, takes the greedy token of every output row, starts a new step. */
+static void bench_flush(Bench *b)
+{
+    if (b->step.n_tokens == 0)
+        return;
+    llmc_engine_step(b->e, &b->step);
+    for (int32_t o = 0; o < b->step.n_out; o++)
+        b->next[b->out_seq[o]] =
+            llmc_argmax(b->logits + (size_t)o * (size_t)b->d->vocab_size, b->d->vocab_size);
+    b->step.n_tokens = 0;
+    b->step.n_out = 0;
+}
+
+int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, char *err,
+                   size_t errlen)
+{
+    const LlmcModelDesc *d = e->desc;
+    memset(r, 0, sizeof *r);
+    int32_t limit = d->max_tokens < d->max_outputs ? d->max_tokens : d->max_outputs;
+    if (c->batch < 1 || c->batch > limit)
+        return llmc_rt_fail(err, errlen, "batch %d out of range: this model runs 1..%d sequences",
+                            c->batch, limit);
+    if (c->n_prompt < 1 || c->n_gen < 0 || c->n_prompt > d->max_seq_len - c->n_gen)
+        return llmc_rt_fail(err, errlen,
+                            "%d prompt + %d generated tokens do not fit the context of %d "
+                            "(need at least one prompt token)",
+                            c->n_prompt, c->n_gen, d->max_seq_len);
+    int32_t per_seq = llmc_kv_blocks_for(c->n_prompt + c->n_gen, d->kv_block_size);
+    if ((int64_t)per_seq * c->batch > llmc_kv_free_count(&e->kv))
+        return llmc_rt_fail(err, errlen, "%d sequences of %d positions need %lld KV blocks, %d are "
+                            "free (--kv-blocks / --kv-mem)",
+                            c->batch, c->n_prompt + c->n_gen, (long long)per_seq * c->batch,
+                            llmc_kv_free_count(&e->kv));
+
+    Bench b = {.e = e, .d = d, .batch = c->batch};
+    size_t nb = (size_t)c->batch, nt = (size_t)d->max_tokens;
+    b.table = calloc(nb * (size_t)e->max_blocks_per_seq, sizeof *b.table);
+    b.tokens = malloc(nt * sizeof *b.tokens);
+    b.positions = malloc(nt * sizeof *b.positions);
+    b.seq_of_token = malloc(nt * sizeof *b.seq_of_token);
+    b.slots = malloc(nt * sizeof *b.slots);
+    b.out_rows = malloc(nb * sizeof *b.out_rows);
+    b.out_seq = malloc(nb * sizeof *b.out_seq);
+    b.next = malloc(nb * sizeof *b.next);
+    b.logits = llmc_rt_alloc(nb * (size_t)d->vocab_size * sizeof *b.logits);
+    int rc = 0;
+    if (!b.table || !b.tokens || !b.positions || !b.seq_of_token || !b.slots || !b.out_rows ||
+        !b.out_seq || !b.next || !b.logits) {
+        rc = llmc_rt_fail(err, errlen, "out of memory for the benchmark's buffers");
+        goto out;
+    }
+    for (int32_t s = 0; s < c->batch; s++)
+        for (int32_t k = 0; k < per_seq; k++)
+            b.table[(size_t)s * (size_t)e->max_blocks_per_seq + (size_t)k] = llmc_kv_alloc(&e->kv);
+    b.step = (LlmcStep){
+        .tokens = b.tokens,
+        .positions = b.positions,
+        .seq_of_token = b.seq_of_token,
+        .slots = b.slots,
+        .block_tables = b.table,
+        .max_blocks_per_seq = e->max_blocks_per_seq,
+        .out_rows = b.out_rows,
+        .logits = b.logits,
+    };
+
+    /* Warm-up: a decode-shaped step at position 0 (prefill overwrites what it writes). */
+    for (int32_t s = 0; s < c->batch; s++)
+        bench_add(&b, s, llmc_bench_token(d, s), 0, 1);
+    bench_flush(&b);
+
+    double t0 = llmc_rt_now();
+    for (int32_t s = 0; s < c->batch; s++) {
+        for (int32_t p = 0; p < c->n_prompt; p++) {
+            if (b.step.n_tokens == d->max_tokens)
+                bench_flush(&b);
+            bench_add(&b, s, llmc_bench_token(d, (int64_t)s * c->n_prompt + p), p,
+                      p == c->n_prompt - 1);
+        }
+    }
+    bench_flush(&b);
+    double t1 = llmc_rt_now();
+    for (int32_t i = 0; i < c->n_gen; i++) {
+        for (int32_t s = 0; s < c->batch; s++)
+            bench_add(&b, s, b.next[s], c->n_prompt + i, 1);
+        bench_flush(&b);
+    }
+    double t2 = llmc_rt_now();
+
+    r->prefill_tokens = (int64_t)c->batch * c->n_prompt;
+    r->prefill_seconds = t1 - t0;
+    r->decode_tokens = (int64_t)c->batch * c->n_gen;
+    r->decode_steps = c->n_gen;
+    r->decode_seconds = t2 - t1;
+    /* Step i reads every weight once and the KV of positions 0..P+i of each sequence. */
+    double positions = 0;
+    for (int32_t i = 0; i < c->n_gen; i++)
+        positions += (double)(c->n_prompt + i + 1);
+    r->decode_bytes = (double)c->n_gen * (double)d->weight_bytes_per_token +
+                      (double)d->kv_bytes_per_position * positions * c->batch;
+    for (int32_t s = 0; s < c->batch; s++)
+        for (int32_t k = per_seq - 1; k >= 0; k--)
+            llmc_kv_free(&e->kv, b.table[(size_t)s * (size_t)e->max_blocks_per_seq + (size_t)k]);
+out:
+    free(b.table);
+    free(b.tokens);
+    free(b.positions);
+    free(b.seq_of_token);
+    free(b.slots);
+    free(b.out_rows);
+    free(b.out_seq);
+    free(b.next);
+    free(b.logits);
+    return rc;
+}

@@ -1,0 +1,810 @@
+/* main.c — the command line of a model executable.
+ *
+ * `llmc compile` links this file, the rest of runtime/ and the generated model code (which defines
+ * `llmc_model`) into one executable, and appends the packed weights. Everything here is glue:
+ * parse the flags, map the payload, load the tokenizer, build the engine, and hand the work to the
+ * scheduler (generation, --prompts), the benchmark (--bench) or perplexity (--perplexity).
+ *
+ * Output contract: for each prompt, the decoded text of the prompt tokens, then the generated
+ * tokens (streamed, flushed after each token), then "\n"; with --prompts, prompt by prompt in input
+ * order, byte for byte what single runs would print. Everything else (notes, progress, speed)
+ * goes to stderr. Exit status: 0 success, 1 failure, 2 bad command line.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "engine.h"
+#include "llmc_model.h"
+#include "payload_load.h"
+#include "perplexity.h"
+#include "pool.h"
+#include "rtutil.h"
+#include "scheduler.h"
+#include "tokenizer.h"
+
+extern const LlmcModelDesc llmc_model;
+
+enum { EXIT_USAGE = 2, DEFAULT_MAX_BATCH = 8 };
+
+static const char *usage_text =
+    "usage: %s \"PROMPT\" [-n N] [sampling] [engine]      generate\n"
+    "       %s --ids \"1 450 8074\" [-n N] ...             prompt given as token ids\n"
+    "       %s --prompts FILE [--max-batch B] [-n N] ...  one prompt per line, continuous batching\n"
+    "       %s --bench [-p P] [-n N] [--batch B]          prefill/decode speed\n"
+    "       %s --perplexity FILE [--ctx N] [--max-batch B]\n"
+    "\n"
+    "generation:\n"
+    "  -n N            new tokens per prompt (default 256; bench: decode steps, default 128);\n"
+    "                  clamped so that prompt + N fits the model's context\n"
+    "  --temp T        temperature, 0 = greedy (default 0)\n"
+    "  --top-k K       keep the K most probable tokens, 0 = off (default 0)\n"
+    "  --top-p P       nucleus sampling, 0 < P <= 1 (default 1 = off)\n"
+    "  --seed S        sampler seed (default 0); every sequence draws from its own RNG\n"
+    "  --ids \"I J K\"   the prompt as token ids (no BOS added); without a tokenizer the output\n"
+    "                  is token ids too\n"
+    "  --prompts FILE  one prompt per line (empty lines are prompts too; a final newline is not)\n"
+    "  --max-batch B   sequences decoded at once with --prompts/--perplexity (default %d)\n"
+    "  --progress      \"[k/N done]\" on stderr with --prompts even when stderr is not a terminal\n"
+    "  --verbose       prefill and decode speed on stderr\n"
+    "benchmark:\n"
+    "  --bench         B sequences of P synthetic tokens, then N decode steps\n"
+    "  -p P            prompt tokens (default 128)\n"
+    "  --batch B       sequences (default 1)\n"
+    "perplexity:\n"
+    "  --perplexity FILE  llama.cpp's protocol: chunks of ctx tokens, second half scored\n"
+    "  --ctx N         chunk length (default min(512, context))\n"
+    "engine:\n"
+    "  --threads N     CPU threads (default: online CPUs)\n"
+    "  --kv-blocks N   KV cache blocks; or --kv-mem MIB (default: enough for every running\n"
+    "                  sequence at its longest)\n"
+    "  --weights PATH  read the weights from PATH instead of the executable or its side file\n"
+    "  --version, --help\n";
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f, usage_text, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
+}
+
+/* ---- options ---- */
+
+typedef struct Opts {
+    const char *prog;
+    const char *prompt;         /* positional */
+    const char *ids;
+    const char *prompts_file;
+    const char *ppl_file;
+    const char *weights;
+    int64_t n_new;              /* -1: default */
+    int64_t bench_p;            /* 0: default */
+    int64_t bench_batch;        /* 0: default */
+    int64_t max_batch;          /* 0: default */
+    int64_t ctx;                /* 0: default */
+    int64_t threads;            /* 0: online CPUs */
+    int64_t kv_blocks;          /* 0: default */
+    int64_t kv_mem;             /* MiB, 0: default */
+    int64_t top_k;
+    double temp, top_p;
+    uint64_t seed;
+    int bench, verbose, progress, help, version;
+} Opts;
+
+typedef enum { OPT_FLAG, OPT_INT, OPT_SEED, OPT_REAL, OPT_STR } OptKind;
+
+typedef struct OptSpec {
+    const char *name;
+    OptKind kind;
+    size_t off;                 /* field in Opts */
+    int64_t lo, hi;             /* OPT_INT range */
+} OptSpec;
+
+#define F(field) offsetof(Opts, field)
+static const OptSpec opt_specs[] = {
+    {"-n", OPT_INT, F(n_new), 0, INT32_MAX},
+    {"-p", OPT_INT, F(bench_p), 1, INT32_MAX},
+    {"--temp", OPT_REAL, F(temp), 0, 0},
+    {"--top-k", OPT_INT, F(top_k), 0, INT32_MAX},
+    {"--top-p", OPT_REAL, F(top_p), 0, 0},
+    {"--seed", OPT_SEED, F(seed), 0, 0},
+    {"--threads", OPT_INT, F(threads), 1, 4096},
+    {"--weights", OPT_STR, F(weights), 0, 0},
+    {"--kv-blocks", OPT_INT, F(kv_blocks), 1, INT32_MAX},
+    {"--kv-mem", OPT_INT, F(kv_mem), 1, (int64_t)1 << 30},
+    {"--ids", OPT_STR, F(ids), 0, 0},
+    {"--prompts", OPT_STR, F(prompts_file), 0, 0},
+    {"--max-batch", OPT_INT, F(max_batch), 1, 1 << 20},
+    {"--bench", OPT_FLAG, F(bench), 0, 0},
+    {"--batch", OPT_INT, F(bench_batch), 1, 1 << 20},
+    {"--perplexity", OPT_STR, F(ppl_file), 0, 0},
+    {"--ctx", OPT_INT, F(ctx), 1, INT32_MAX},
+    {"--verbose", OPT_FLAG, F(verbose), 0, 0},
+    {"--progress", OPT_FLAG, F(progress), 0, 0},
+    {"--help", OPT_FLAG, F(help), 0, 0},
+    {"-h", OPT_FLAG, F(help), 0, 0},
+    {"--version", OPT_FLAG, F(version), 0, 0},
+};
+#undef F
+
+static int bad_usage(const Opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints the message and the usage to stderr; returns -1. */
+static int bad_usage(const Opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", o->prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n\n");
+    va_end(ap);
+    usage(stderr, o->prog);
+    return -1;
+}
+
+static int set_opt(Opts *o, const OptSpec *sp, const char *v)
+{
+    char *f = (char *)o + sp->off, *end;
+    errno = 0;
+    switch (sp->kind) {
+    case OPT_FLAG:
+        *(int *)f = 1;
+        return 0;
+    case OPT_STR:
+        *(const char **)f = v;
+        return 0;
+    case OPT_INT: {
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end)
+            return bad_usage(o, "%s: expected an integer, got '%s'", sp->name, v);
+        if (x < sp->lo || x > sp->hi)
+            return bad_usage(o, "%s: %s is out of range %lld..%lld", sp->name, v,
+                             (long long)sp->lo, (long long)sp->hi);
+        *(int64_t *)f = x;
+        return 0;
+    }
+    case OPT_SEED: {
+        unsigned long long x = strtoull(v, &end, 0);
+        if (errno || end == v || *end || v[0] == '-')
+            return bad_usage(o, "%s: expected a non-negative integer, got '%s'", sp->name, v);
+        *(uint64_t *)f = x;
+        return 0;
+    }
+    case OPT_REAL: {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x))
+            return bad_usage(o, "%s: expected a number, got '%s'", sp->name, v);
+        *(double *)f = x;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static int parse_args(Opts *o, int argc, char **argv)
+{
+    const char *slash = strrchr(argv[0] ? argv[0] : "model", '/');
+    *o = (Opts){.prog = slash ? slash + 1 : (argv[0] ? argv[0] : "model"), .n_new = -1,
+                .top_p = 1.0};
+    int only_positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_positional || a[0] != '-' || a[1] == 0) {
+            if (o->prompt)
+                return bad_usage(o, "more than one prompt given ('%s' and '%s'): quote the prompt",
+                                 o->prompt, a);
+            o->prompt = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_positional = 1;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
+        const OptSpec *sp = NULL;
+        for (size_t k = 0; k < sizeof opt_specs / sizeof opt_specs[0]; k++)
+            if (strlen(opt_specs[k].name) == len && strncmp(opt_specs[k].name, a, len) == 0)
+                sp = &opt_specs[k];
+        if (!sp)
+            return bad_usage(o, "unknown option %s", a);
+        const char *v = NULL;
+        if (sp->kind != OPT_FLAG) {
+            if (a[len] == '=')
+                v = a + len + 1;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            else
+                return bad_usage(o, "%s needs a value", sp->name);
+        } else if (a[len] == '=') {
+            return bad_usage(o, "%s takes no value", sp->name);
+        }
+        if (set_opt(o, sp, v) != 0)
+            return -1;
+    }
+    if (o->help || o->version)
+        return 0;
+    if (o->top_p <= 0 || o->top_p > 1)
+        return bad_usage(o, "--top-p must be in (0, 1]");
+    if (o->temp < 0)
+        return bad_usage(o, "--temp must be >= 0");
+    int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!(o->prompt || o->ids);
+    if (modes == 0)
+        return bad_usage(o, "nothing to do: give a prompt, --ids, --prompts, --bench or "
+                            "--perplexity");
+    if (modes > 1 || (o->prompt && o->ids))
+        return bad_usage(o, "choose one of: a prompt, --ids, --prompts, --bench, --perplexity");
+    if ((o->bench_p || o->bench_batch) && !o->bench)
+        return bad_usage(o, "-p and --batch are options of --bench");
+    if (o->ctx && !o->ppl_file)
+        return bad_usage(o, "--ctx is an option of --perplexity");
+    if (o->max_batch && !o->prompts_file && !o->ppl_file)
+        return bad_usage(o, "--max-batch is an option of --prompts and --perplexity (--bench "
+                            "takes --batch)");
+    if (o->kv_blocks && o->kv_mem)
+        return bad_usage(o, "give --kv-blocks or --kv-mem, not both");
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static int fail(const Opts *o, const char *msg)
+{
+    fprintf(stderr, "%s: %s\n", o->prog, msg);
+    return 1;
+}
+
+static int read_whole_file(const char *path, char **data, size_t *size, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return llmc_rt_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1)
+            break;
+        char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        return llmc_rt_fail(err, errlen, "%s: out of memory reading the file", path);
+    if (bad) {
+        free(buf);
+        return llmc_rt_fail(err, errlen, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *size = n;
+    return 0;
+}
+
+/* "1 450 8074" (spaces, tabs, commas or newlines between ids). */
+static int parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
+                     size_t errlen)
+{
+    size_t cap = strlen(s) / 2 + 1;
+    int32_t *v = malloc(cap * sizeof *v);
+    if (!v)
+        return llmc_rt_fail(err, errlen, "out of memory parsing --ids");
+    int32_t n = 0;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r')
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < 0 || x >= vocab) {
+            int len = (int)strcspn(p, " \t,\n\r");
+            free(v);
+            return llmc_rt_fail(err, errlen, "--ids: '%.*s' is not a token id (0..%d)", len, p,
+                                vocab - 1);
+        }
+        v[n++] = (int32_t)x;
+        p = end;
+    }
+    if (n == 0) {
+        free(v);
+        return llmc_rt_fail(err, errlen, "--ids: no token ids given");
+    }
+    *ids = v;
+    *n_ids = n;
+    return 0;
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? (int)(n < 4096 ? n : 4096) : 1;
+}
+
+static int32_t batch_limit(const LlmcModelDesc *d)
+{
+    return d->max_tokens < d->max_outputs ? d->max_tokens : d->max_outputs;
+}
+
+/* KV blocks: --kv-blocks, --kv-mem, or the given default. 0 on error (message printed). */
+static int64_t kv_blocks_for(const Opts *o, const LlmcModelDesc *d, int64_t fallback)
+{
+    if (o->kv_blocks)
+        return o->kv_blocks;
+    if (o->kv_mem && d->kv_block_bytes > 0) {
+        int64_t n = o->kv_mem * ((int64_t)1 << 20) / d->kv_block_bytes;
+        if (n < 1) {
+            fprintf(stderr, "%s: --kv-mem %lld MiB holds no KV block of %lld bytes\n", o->prog,
+                    (long long)o->kv_mem, (long long)d->kv_block_bytes);
+            return 0;
+        }
+        return n;
+    }
+    return fallback;
+}
+
+static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
+{
+    int64_t kv = kv_blocks_for(o, &llmc_model, kv_default);
+    if (kv == 0)
+        return 1;
+    char err[1024];
+    LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
+                         .kv_blocks = kv};
+    if (llmc_engine_init(e, &llmc_model, pl->weights, &eo, err, sizeof err) != 0)
+        return fail(o, err);
+    return 0;
+}
+
+/* ---- generation: one prompt, --ids, --prompts ---- */
+
+typedef struct OutBuf {
+    char *data;
+    size_t len, cap;
+    int done;
+} OutBuf;
+
+/* Streams each sequence's text in input order: the first unfinished sequence (head) writes
+ * straight to stdout, the others collect their text until every sequence before them is done. */
+typedef struct Printer {
+    const Opts *o;
+    const LlmcTokenizer *tok;   /* NULL: print token ids */
+    LlmcSched *sched;
+    OutBuf *outs;               /* [n] */
+    int32_t n, head, n_done;
+    int progress;
+    int write_error;            /* errno of a failed write to stdout */
+} Printer;
+
+static int out_write(Printer *p, const char *s, size_t n)
+{
+    if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0) {
+        p->write_error = errno ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static int emit(Printer *p, int32_t seq, const char *s, size_t n)
+{
+    if (seq == p->head)
+        return out_write(p, s, n);
+    OutBuf *b = &p->outs[seq];
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) {
+            p->write_error = ENOMEM;
+            return -1;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* Text of token id following prev (-1 at the start). */
+static int emit_token(Printer *p, int32_t seq, int32_t prev, int32_t id)
+{
+    char piece[1024];
+    size_t n;
+    if (p->tok)
+        n = llmc_tokenizer_decode(p->tok, prev, id, piece, sizeof piece);
+    else
+        n = (size_t)snprintf(piece, sizeof piece, prev < 0 ? "%d" : " %d", id);
+    return emit(p, seq, piece, n);
+}
+
+static int on_token(void *ctx, int32_t seq, int32_t token)
+{
+    Printer *p = ctx;
+    int32_t n;
+    const int32_t *t = llmc_sched_tokens(p->sched, seq, &n);
+    return emit_token(p, seq, t[n - 2], token);
+}
+
+static int on_done(void *ctx, int32_t seq, LlmcFinish why)
+{
+    (void)why;
+    Printer *p = ctx;
+    if (emit(p, seq, "\n", 1) != 0)
+        return -1;
+    p->outs[seq].done = 1;
+    p->n_done++;
+    if (p->progress)
+        fprintf(stderr, "[%d/%d done]\n", p->n_done, p->n);
+    while (p->head < p->n && p->outs[p->head].done) {
+        if (++p->head == p->n)
+            break;
+        OutBuf *b = &p->outs[p->head];
+        if (b->len && out_write(p, b->data, b->len) != 0)
+            return -1;
+        free(b->data);
+        *b = (OutBuf){.done = b->done};
+    }
+    return 0;
+}
+
+typedef struct Prompt {
+    int32_t *ids;
+    int32_t n;
+    int32_t max_new;
+} Prompt;
+
+static int encode(const Opts *o, const LlmcTokenizer *tok, const char *text, size_t len,
+                  const char *what, Prompt *pr)
+{
+    char err[1024];
+    if (!tok) {
+        fprintf(stderr, "%s: this model has no tokenizer: give the prompt as token ids with "
+                        "--ids \"1 2 3\"\n", o->prog);
+        return 1;
+    }
+    if (llmc_tokenizer_encode(tok, text, len, 1, &pr->ids, &pr->n, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", o->prog, what, err);
+        return 1;
+    }
+    return 0;
+}
+
+/* Splits the --prompts file into prompts: every line, empty ones too; a final newline ends the
+ * last line rather than starting an empty one; a trailing \r (CRLF files) is dropped. */
+static int read_prompts(const Opts *o, const LlmcTokenizer *tok, Prompt **out, int32_t *n_out)
+{
+    char err[1024], *text;
+    size_t size;
+    if (read_whole_file(o->prompts_file, &text, &size, err, sizeof err) != 0)
+        return fail(o, err);
+    int32_t n = 0, cap = 16;
+    Prompt *ps = calloc((size_t)cap, sizeof *ps);
+    int rc = ps ? 0 : fail(o, "out of memory reading the prompts");
+    for (size_t pos = 0; rc == 0 && pos < size;) {
+        const char *line = text + pos, *nl = memchr(line, '\n', size - pos);
+        size_t len = nl ? (size_t)(nl - line) : size - pos;
+        pos += len + (nl != NULL);
+        size_t tlen = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+        if (n == cap) {
+            Prompt *np = realloc(ps, (size_t)cap * 2 * sizeof *np);
+            if (!np) {
+                rc = fail(o, "out of memory reading the prompts");
+                break;
+            }
+            memset(np + cap, 0, (size_t)cap * sizeof *np);
+            ps = np;
+            cap *= 2;
+        }
+        char what[600];
+        snprintf(what, sizeof what, "%s:%d", o->prompts_file, n + 1);
+        rc = encode(o, tok, line, tlen, what, &ps[n]);
+        n++;
+    }
+    free(text);
+    if (rc == 0 && n == 0)
+        rc = fail(o, "the prompts file is empty");
+    *out = ps;
+    *n_out = n;
+    return rc;
+}
+
+static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    char err[1024];
+    Prompt *ps = NULL;
+    int32_t n = 0;
+    int rc = 0;
+    if (o->prompts_file) {
+        rc = read_prompts(o, tok, &ps, &n);
+    } else {
+        ps = calloc(1, sizeof *ps);
+        n = 1;
+        if (!ps)
+            rc = fail(o, "out of memory");
+        else if (o->ids && parse_ids(o->ids, d->vocab_size, &ps[0].ids, &ps[0].n, err,
+                                     sizeof err) != 0)
+            rc = fail(o, err);
+        else if (!o->ids)
+            rc = encode(o, tok, o->prompt, strlen(o->prompt), "prompt", &ps[0]);
+    }
+
+    /* New tokens per prompt: -n, clamped to the context. */
+    int32_t max_positions = 1;
+    int64_t want = o->n_new >= 0 ? o->n_new : 256;
+    for (int32_t i = 0; rc == 0 && i < n; i++) {
+        char where[600] = "";
+        if (o->prompts_file)
+            snprintf(where, sizeof where, "%s:%d: ", o->prompts_file, i + 1);
+        if (ps[i].n > d->max_seq_len) {
+            fprintf(stderr, "%s: %sthe prompt has %d tokens, more than the model's context of %d\n",
+                    o->prog, where, ps[i].n, d->max_seq_len);
+            rc = 1;
+            break;
+        }
+        ps[i].max_new = (int32_t)want;
+        if (want > d->max_seq_len - ps[i].n) {
+            ps[i].max_new = d->max_seq_len - ps[i].n;
+            fprintf(stderr, "%s: note: %s-n %lld clamped to %d: the prompt has %d tokens and the "
+                            "context is %d\n",
+                    o->prog, where, (long long)want, ps[i].max_new, ps[i].n, d->max_seq_len);
+        }
+        int32_t positions = ps[i].n + (ps[i].max_new > 0 ? ps[i].max_new - 1 : 0);
+        if (positions > max_positions)
+            max_positions = positions;
+    }
+
+    int32_t max_batch = 1;
+    if (o->prompts_file) {
+        int32_t limit = batch_limit(d);
+        max_batch = o->max_batch ? (int32_t)o->max_batch : DEFAULT_MAX_BATCH;
+        if (max_batch > limit) {
+            if (o->max_batch)
+                fprintf(stderr, "%s: note: --max-batch %d lowered to %d, the most this model "
+                                "runs at once\n", o->prog, max_batch, limit);
+            max_batch = limit;
+        }
+        if (max_batch > n)
+            max_batch = n;
+    }
+
+    LlmcEngine e = {0};
+    LlmcSched *s = NULL;
+    Printer pr = {.o = o, .tok = tok, .n = n,
+                  .progress = n > 1 && (o->progress || isatty(STDERR_FILENO))};
+    if (rc == 0)
+        rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, max_positions));
+    if (rc == 0) {
+        LlmcSchedConfig sc = {
+            .max_batch = max_batch,
+            .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
+            .seed = o->seed,
+        };
+        LlmcSchedHooks hooks = {.ctx = &pr, .on_token = on_token, .on_done = on_done};
+        pr.outs = calloc((size_t)n, sizeof *pr.outs);
+        if (!pr.outs)
+            rc = fail(o, "out of memory");
+        else if (llmc_sched_create(&s, &e, &sc, &hooks, err, sizeof err) != 0)
+            rc = fail(o, err);
+        pr.sched = s;
+    }
+    for (int32_t i = 0; rc == 0 && i < n; i++) {
+        LlmcSeqReq req = {.prompt = ps[i].ids, .n_prompt = ps[i].n, .max_new = ps[i].max_new,
+                          .logits_from = -1};
+        if (llmc_sched_add(s, &req, err, sizeof err) < 0) {
+            rc = fail(o, err);
+            break;
+        }
+        for (int32_t k = 0; k < ps[i].n && rc == 0; k++)
+            if (emit_token(&pr, i, k ? ps[i].ids[k - 1] : -1, ps[i].ids[k]) != 0)
+                rc = 1;
+    }
+    if (rc == 0 && llmc_sched_run(s, err, sizeof err) != 0)
+        rc = pr.write_error ? 1 : fail(o, err);
+    if (pr.write_error)
+        fprintf(stderr, "%s: cannot write the output: %s\n", o->prog, strerror(pr.write_error));
+    if (rc == 0 && o->verbose) {
+        const LlmcSchedStats *st = llmc_sched_stats(s);
+        fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
+                st->prefill_seconds > 0 ? st->prefill_tokens / st->prefill_seconds : 0.0,
+                st->decode_seconds > 0 ? st->decode_tokens / st->decode_seconds : 0.0);
+    }
+    llmc_sched_destroy(s);
+    llmc_engine_destroy(&e);
+    for (int32_t i = 0; pr.outs && i < n; i++)
+        free(pr.outs[i].data);
+    free(pr.outs);
+    for (int32_t i = 0; ps && i < n; i++)
+        free(ps[i].ids);
+    free(ps);
+    return rc;
+}
+
+/* ---- --bench ---- */
+
+static int run_bench(const Opts *o, const LlmcPayload *pl)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    LlmcBenchCfg c = {
+        .n_prompt = o->bench_p ? (int32_t)o->bench_p : 128,
+        .n_gen = o->n_new >= 0 ? (int32_t)o->n_new : 128,
+        .batch = o->bench_batch ? (int32_t)o->bench_batch : 1,
+    };
+    if ((int64_t)c.n_prompt + c.n_gen > d->max_seq_len) {
+        if (o->bench_p || o->n_new >= 0) {
+            fprintf(stderr, "%s: -p %d + -n %d exceed the model's context of %d\n", o->prog,
+                    c.n_prompt, c.n_gen, d->max_seq_len);
+            return 1;
+        }
+        c.n_prompt = d->max_seq_len / 2 > 0 ? d->max_seq_len / 2 : 1;
+        c.n_gen = d->max_seq_len - c.n_prompt;
+        fprintf(stderr, "%s: note: context of %d: benchmarking -p %d -n %d\n", o->prog,
+                d->max_seq_len, c.n_prompt, c.n_gen);
+    }
+    LlmcEngine e;
+    int64_t kv = (int64_t)c.batch * llmc_kv_blocks_for(c.n_prompt + c.n_gen, d->kv_block_size);
+    if (make_engine(o, &e, pl, kv) != 0)
+        return 1;
+    char err[1024];
+    LlmcBenchResult r;
+    int rc = llmc_bench_run(&e, &c, &r, err, sizeof err);
+    if (rc != 0) {
+        fail(o, err);
+    } else {
+        printf("model: %s (target %s), threads: %d, batch: %d\n", d->name, d->target,
+               llmc_pool_nth(e.ex.pool), c.batch);
+        printf("prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r.prefill_tokens,
+               r.prefill_seconds, r.prefill_tokens / r.prefill_seconds);
+        if (r.decode_steps > 0)
+            printf("decode: %d steps of %d tokens in %.3f s: %.1f tok/s, %.3f ms/step, "
+                   "%.2f GB/s effective (weights + KV)\n",
+                   r.decode_steps, c.batch, r.decode_seconds, r.decode_tokens / r.decode_seconds,
+                   1e3 * r.decode_seconds / r.decode_steps, r.decode_bytes / r.decode_seconds / 1e9);
+        if (fflush(stdout) != 0)
+            rc = fail(o, "cannot write the output");
+    }
+    llmc_engine_destroy(&e);
+    return rc != 0;
+}
+
+/* ---- --perplexity ---- */
+
+static int ppl_progress(void *ctx, int32_t chunk, int32_t n_chunks, double ppl)
+{
+    (void)ctx;
+    fprintf(stderr, "[chunk %d/%d] ppl %.4f\n", chunk + 1, n_chunks, ppl);
+    return 0;
+}
+
+static int run_perplexity(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    char err[1024];
+    if (!tok)
+        return fail(o, "--perplexity needs a tokenizer and this model has none");
+    int32_t ctx = o->ctx ? (int32_t)o->ctx : (d->max_seq_len < 512 ? d->max_seq_len : 512);
+    if (ctx < 4 || ctx > d->max_seq_len) {
+        fprintf(stderr, "%s: --ctx %d out of range 4..%d (the model's context)\n", o->prog, ctx,
+                d->max_seq_len);
+        return 1;
+    }
+    char *text;
+    size_t size;
+    if (read_whole_file(o->ppl_file, &text, &size, err, sizeof err) != 0)
+        return fail(o, err);
+    int32_t *ids = NULL, n_ids = 0;
+    int rc = llmc_tokenizer_encode(tok, text, size, 0, &ids, &n_ids, err, sizeof err);
+    free(text);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s: %s\n", o->prog, o->ppl_file, err);
+        return 1;
+    }
+    /* [BOS] + encode(file) */
+    int32_t *tokens = malloc(((size_t)n_ids + 1) * sizeof *tokens);
+    if (!tokens) {
+        free(ids);
+        return fail(o, "out of memory");
+    }
+    int32_t n_tokens = 0;
+    if (d->bos_id >= 0)
+        tokens[n_tokens++] = d->bos_id;
+    memcpy(tokens + n_tokens, ids, (size_t)n_ids * sizeof *ids);
+    n_tokens += n_ids;
+    free(ids);
+
+    int32_t n_chunks = n_tokens / ctx;
+    if (n_chunks < 1) {
+        fprintf(stderr, "%s: %s: %d tokens, fewer than one chunk of %d (--ctx)\n", o->prog,
+                o->ppl_file, n_tokens, ctx);
+        free(tokens);
+        return 1;
+    }
+    int32_t max_batch = o->max_batch ? (int32_t)o->max_batch : DEFAULT_MAX_BATCH;
+    if (max_batch > batch_limit(d))
+        max_batch = batch_limit(d);
+    if (max_batch > n_chunks)
+        max_batch = n_chunks;
+    LlmcEngine e;
+    if (make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, ctx - 1)) != 0) {
+        free(tokens);
+        return 1;
+    }
+    LlmcPplResult r;
+    rc = llmc_perplexity(&e, tokens, n_tokens, ctx, max_batch, ppl_progress, NULL, &r, err,
+                         sizeof err);
+    if (rc != 0) {
+        fail(o, err);
+    } else {
+        printf("perplexity: %.4f +/- %.4f (%d chunks of %d, %lld tokens)\n", r.ppl, r.ppl_err,
+               r.n_chunks, r.ctx, (long long)r.n_scored);
+        if (fflush(stdout) != 0)
+            rc = fail(o, "cannot write the output");
+    }
+    llmc_engine_destroy(&e);
+    free(tokens);
+    return rc != 0;
+}
+
+/* ---- main ---- */
+
+int main(int argc, char **argv)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    Opts o;
+    if (argc < 1 || parse_args(&o, argc, argv) != 0)
+        return EXIT_USAGE;
+    if (o.help) {
+        usage(stdout, o.prog);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (o.version) {
+        printf("%s (target %s)\nllmc %s\n%s\n", d->name, d->target, d->llmc_version,
+               d->build_info);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    char err[1024];
+    if (llmc_desc_check(d, err, sizeof err) != 0)
+        return fail(&o, err);
+
+    char exe[4096];
+    LlmcPayload pl;
+    if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0 ||
+        llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0)
+        return fail(&o, err);
+    LlmcTokenizer *tok = NULL;
+    if (pl.tokenizer && llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer,
+                                            (size_t)pl.tokenizer_size, d->vocab_size, err,
+                                            sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: tokenizer: %s\n", o.prog, pl.path, err);
+        llmc_payload_close(&pl);
+        return 1;
+    }
+    int rc;
+    if (o.bench)
+        rc = run_bench(&o, &pl);
+    else if (o.ppl_file)
+        rc = run_perplexity(&o, &pl, tok);
+    else
+        rc = run_generate(&o, &pl, tok);
+    if (tok)
+        llmc_tokenizer_free(tok);
+    llmc_payload_close(&pl);
+    return rc;
+}

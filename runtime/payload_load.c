@@ -1,0 +1,258 @@
+/* payload_load.c — see payload_load.h.
+ *
+ * Every check names the file it read, what it expected and what it found: a truncated download,
+ * a stripped executable or a side file from another build must give a message a user can act on,
+ * never a crash inside the model's first step.
+ */
+#include "payload_load.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "payload.h"
+#include "rtutil.h"
+
+int llmc_self_exe(char *buf, size_t bufsize, const char *argv0, char *err, size_t errlen)
+{
+    const char *path = "/proc/self/exe";
+    if (access(path, R_OK) != 0) {
+        if (!argv0 || !argv0[0])
+            return llmc_rt_fail(err, errlen,
+                                "cannot locate the executable: /proc/self/exe is not readable "
+                                "and argv[0] is empty");
+        path = argv0;
+    }
+    if (strlen(path) >= bufsize)
+        return llmc_rt_fail(err, errlen, "executable path too long: %s", path);
+    strcpy(buf, path);
+    return 0;
+}
+
+/* Maps [off, off+len) of fd read-only; off need not be page-aligned. */
+static int map_region(LlmcPayload *p, int fd, uint64_t off, uint64_t len, const char *path,
+                      char *err, size_t errlen)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
+    uint64_t start = off / page * page, delta = off - start;
+    if (len > SIZE_MAX - delta)
+        return llmc_rt_fail(err, errlen, "%s: payload of %llu bytes does not fit the address space",
+                            path, (unsigned long long)len);
+    void *m = mmap(NULL, (size_t)(len + delta), PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+    if (m == MAP_FAILED)
+        return llmc_rt_fail(err, errlen, "%s: cannot map %llu bytes of weights: %s", path,
+                            (unsigned long long)len, strerror(errno));
+    p->map = m;
+    p->map_len = (size_t)(len + delta);
+    p->base = (const uint8_t *)m + delta;
+    p->size = len;
+    return 0;
+}
+
+/* A section [off, off+size) lies inside the payload and starts on a 4096-byte boundary. */
+static int section_ok(uint64_t off, uint64_t size, uint64_t total)
+{
+    return off % LLMC_PAYLOAD_ALIGN == 0 && off >= sizeof(LlmcPayloadHeader) && off <= total &&
+           size <= total - off;
+}
+
+static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const char *exe, int separate,
+                        char *err, size_t errlen)
+{
+    const char *path = p->path;
+    if (p->size < sizeof(LlmcPayloadHeader))
+        return llmc_rt_fail(err, errlen, "%s: payload of %llu bytes is smaller than its header",
+                            path, (unsigned long long)p->size);
+    LlmcPayloadHeader h;
+    memcpy(&h, p->base, sizeof h);
+    if (memcmp(h.magic, LLMC_PAYLOAD_MAGIC, sizeof h.magic) != 0)
+        return llmc_rt_fail(err, errlen, "%s: not an llmc weights payload (bad magic)", path);
+    if (h.model_hash != d->model_hash) {
+        if (separate)
+            return llmc_rt_fail(err, errlen,
+                                "%s: these weights were packed for model hash %016llx, but %s was "
+                                "compiled for %016llx: the weights file belongs to another build",
+                                path, (unsigned long long)h.model_hash, exe,
+                                (unsigned long long)d->model_hash);
+        return llmc_rt_fail(err, errlen,
+                            "%s: embedded payload has model hash %016llx, the model code expects "
+                            "%016llx: the executable was modified after llmc compile",
+                            path, (unsigned long long)h.model_hash,
+                            (unsigned long long)d->model_hash);
+    }
+    if (h.total_size < sizeof h || h.total_size > p->size)
+        return llmc_rt_fail(err, errlen,
+                            "%s: payload header says %llu bytes, the file holds %llu (truncated?)",
+                            path, (unsigned long long)h.total_size, (unsigned long long)p->size);
+    if (!section_ok(h.weights_off, h.weights_size, h.total_size))
+        return llmc_rt_fail(err, errlen,
+                            "%s: weights section [%llu, +%llu) is misaligned or outside the "
+                            "payload of %llu bytes",
+                            path, (unsigned long long)h.weights_off,
+                            (unsigned long long)h.weights_size, (unsigned long long)h.total_size);
+    if (h.weights_size != (uint64_t)d->weights_bytes)
+        return llmc_rt_fail(err, errlen, "%s: weights section is %llu bytes, the model expects %lld",
+                            path, (unsigned long long)h.weights_size, (long long)d->weights_bytes);
+    p->weights = p->base + h.weights_off;
+    p->weights_size = h.weights_size;
+    if (h.tokenizer_kind != LLMC_TOK_NONE && h.tokenizer_kind != LLMC_TOK_LLAMA2C &&
+        h.tokenizer_kind != LLMC_TOK_SENTENCEPIECE)
+        return llmc_rt_fail(err, errlen, "%s: unknown tokenizer kind %u", path, h.tokenizer_kind);
+    p->tokenizer_kind = h.tokenizer_kind;
+    if (h.tokenizer_kind != LLMC_TOK_NONE) {
+        if (h.tokenizer_size == 0 || !section_ok(h.tokenizer_off, h.tokenizer_size, h.total_size))
+            return llmc_rt_fail(err, errlen,
+                                "%s: tokenizer section [%llu, +%llu) is empty, misaligned or "
+                                "outside the payload of %llu bytes",
+                                path, (unsigned long long)h.tokenizer_off,
+                                (unsigned long long)h.tokenizer_size,
+                                (unsigned long long)h.total_size);
+        p->tokenizer = p->base + h.tokenizer_off;
+        p->tokenizer_size = h.tokenizer_size;
+    }
+    return 0;
+}
+
+static int open_file(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return llmc_rt_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int en = errno;
+        close(fd);
+        return llmc_rt_fail(err, errlen, "%s: cannot stat: %s", path, strerror(en));
+    }
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
+/* A whole payload file (--weights, or a side file of expect_size bytes per the footer). The
+ * header is checked first: a file from another build is reported as that, whatever its size. */
+static int open_payload_file(LlmcPayload *p, const LlmcModelDesc *d, const char *path,
+                             uint64_t expect_size, const char *exe, char *err, size_t errlen)
+{
+    snprintf(p->path, sizeof p->path, "%s", path);
+    uint64_t size;
+    int fd = open_file(path, &size, err, errlen);
+    if (fd < 0)
+        return -1;
+    if (size < sizeof(LlmcPayloadHeader)) {
+        close(fd);
+        return llmc_rt_fail(err, errlen, "%s: %llu bytes, too small for an llmc weights payload",
+                            path, (unsigned long long)size);
+    }
+    int rc = map_region(p, fd, 0, size, path, err, errlen);
+    close(fd);
+    if (rc != 0 || check_header(p, d, exe, 1, err, errlen) != 0)
+        return -1;
+    if (expect_size != 0 && size != expect_size)
+        return llmc_rt_fail(err, errlen, "%s: %llu bytes, %s expects a payload of %llu (truncated?)",
+                            path, (unsigned long long)size, exe, (unsigned long long)expect_size);
+    return 0;
+}
+
+int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *d, const char *exe_path,
+                      const char *weights_path, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    const uint16_t one = 1;
+    if (*(const uint8_t *)&one != 1)
+        return llmc_rt_fail(err, errlen, "llmc payloads are little-endian; this host is not");
+
+    /* For messages and the side file's directory: the real file behind /proc/self/exe. */
+    char exe[PATH_MAX];
+    if (!realpath(exe_path, exe))
+        snprintf(exe, sizeof exe, "%s", exe_path);
+
+    int rc;
+    if (weights_path) {
+        rc = open_payload_file(p, d, weights_path, 0, exe, err, errlen);
+        goto out;
+    }
+
+    uint64_t size;
+    int fd = open_file(exe_path, &size, err, errlen);
+    if (fd < 0)
+        return -1;
+    LlmcFooter f;
+    if (size < sizeof f) {
+        close(fd);
+        return llmc_rt_fail(err, errlen, "%s: no llmc payload footer (file of %llu bytes)", exe,
+                            (unsigned long long)size);
+    }
+    ssize_t got = pread(fd, &f, sizeof f, (off_t)(size - sizeof f));
+    if (got != (ssize_t)sizeof f) {
+        int en = errno;
+        close(fd);
+        return llmc_rt_fail(err, errlen, "%s: cannot read the payload footer: %s", exe,
+                            got < 0 ? strerror(en) : "short read");
+    }
+    if (memcmp(f.magic, LLMC_FOOTER_MAGIC, sizeof f.magic) != 0) {
+        close(fd);
+        return llmc_rt_fail(err, errlen,
+                            "%s: no llmc payload footer at the end of the file (was the executable "
+                            "stripped or modified after llmc compile?); --weights PATH names the "
+                            "weights file directly",
+                            exe);
+    }
+    if (f.model_hash != d->model_hash) {
+        close(fd);
+        return llmc_rt_fail(err, errlen,
+                            "%s: payload footer is for model hash %016llx, the model code expects "
+                            "%016llx: the executable was modified after llmc compile",
+                            exe, (unsigned long long)f.model_hash,
+                            (unsigned long long)d->model_hash);
+    }
+    if (f.external) {
+        close(fd);
+        size_t n = strnlen(f.side_file, sizeof f.side_file);
+        if (n == 0 || n == sizeof f.side_file || memchr(f.side_file, '/', n))
+            return llmc_rt_fail(err, errlen,
+                                "%s: payload footer names an invalid side file (empty, "
+                                "unterminated or with a directory)",
+                                exe);
+        char side[PATH_MAX + 256];
+        const char *slash = strrchr(exe, '/');
+        if (slash)
+            snprintf(side, sizeof side, "%.*s/%s", (int)(slash - exe), exe, f.side_file);
+        else
+            snprintf(side, sizeof side, "%s", f.side_file);
+        rc = open_payload_file(p, d, side, f.payload_size, exe, err, errlen);
+        goto out;
+    }
+    snprintf(p->path, sizeof p->path, "%s", exe);
+    uint64_t limit = size - sizeof f;
+    if (f.payload_off % LLMC_PAYLOAD_ALIGN != 0 || f.payload_off > limit ||
+        f.payload_size > limit - f.payload_off || f.payload_size < sizeof(LlmcPayloadHeader)) {
+        close(fd);
+        return llmc_rt_fail(err, errlen,
+                            "%s: payload footer points at [%llu, +%llu), which is misaligned or "
+                            "outside the file of %llu bytes (truncated?)",
+                            exe, (unsigned long long)f.payload_off,
+                            (unsigned long long)f.payload_size, (unsigned long long)size);
+    }
+    rc = map_region(p, fd, f.payload_off, f.payload_size, exe, err, errlen);
+    close(fd);
+    if (rc == 0)
+        rc = check_header(p, d, exe, 0, err, errlen);
+out:
+    if (rc != 0)
+        llmc_payload_close(p);
+    return rc;
+}
+
+void llmc_payload_close(LlmcPayload *p)
+{
+    if (p->map)
+        munmap(p->map, p->map_len);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,41 @@
+/* payload_load.h — finding, mapping and validating the packed weights (payload.h's layout).
+ *
+ * The payload is either embedded at the end of the executable or kept in a side file beside it
+ * (the footer says which); `--weights PATH` names a payload file directly. The payload is mapped
+ * read-only and never copied: weights are used in place (offsets are 4096-aligned, so the weights
+ * are 64-byte aligned in memory).
+ */
+#ifndef LLMC_PAYLOAD_LOAD_H
+#define LLMC_PAYLOAD_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llmc_model.h"
+
+typedef struct LlmcPayload {
+    void *map;                  /* the mapping (page-aligned), map_len bytes */
+    size_t map_len;
+    const uint8_t *base;        /* payload start (the LlmcPayloadHeader) */
+    uint64_t size;              /* payload bytes */
+    const uint8_t *weights;     /* desc->weights_bytes */
+    uint64_t weights_size;
+    const uint8_t *tokenizer;   /* NULL when the payload has none */
+    uint64_t tokenizer_size;
+    uint32_t tokenizer_kind;    /* LLMC_TOK_* */
+    char path[4096];            /* file the payload was read from */
+} LlmcPayload;
+
+/* Path of the running executable: /proc/self/exe resolved, else argv0 as given.
+ * Returns 0, or -1 with a message in err. */
+int llmc_self_exe(char *buf, size_t bufsize, const char *argv0, char *err, size_t errlen);
+
+/* Maps the payload of the executable exe_path (embedded, or its side file looked up in the
+ * executable's directory), or the payload file weights_path when it is not NULL. Checks the footer
+ * and header against desc (magic, model hash, section bounds and alignment, weights size).
+ * Returns 0, or -1 with a message naming the file in err. */
+int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *desc, const char *exe_path,
+                      const char *weights_path, char *err, size_t errlen);
+void llmc_payload_close(LlmcPayload *p);
+
+#endif

@@ -1,0 +1,34 @@
+/* rtutil.h — small helpers shared by the runtime files: error messages written into a caller's
+ * buffer (the runtime's user-error channel, like tokenizer.h: functions return 0 or -1 and fill
+ * `err`), a monotonic clock, and checked 64-byte aligned allocation.
+ *
+ * The runtime does not link the compiler's ir/base.c: a model executable carries only runtime/.
+ */
+#ifndef LLMC_RTUTIL_H
+#define LLMC_RTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Formats a message into err (when err != NULL and errlen > 0) and returns -1. */
+int llmc_rt_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Seconds from CLOCK_MONOTONIC. */
+double llmc_rt_now(void);
+
+/* size bytes, 64-byte aligned, zero-filled; a valid block even for size 0. NULL when out of memory.
+ * Release with free(). */
+void *llmc_rt_alloc(size_t size);
+
+/* Pause hint for spin loops (PAUSE on x86, YIELD on arm64). */
+static inline void llmc_rt_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#endif

@@ -1,0 +1,395 @@
+/* scheduler.c — continuous batching. See scheduler.h for the policy; this file is its bookkeeping.
+ *
+ * Sequences live in one array in order of adding, so the FCFS queue is just the index of the
+ * first sequence not yet admitted (next_wait). The running set is a list of sequence ids in
+ * admission order (the order prefill chunks are served in); each running sequence owns a row of
+ * block_tables, handed out from a free-row stack, and all the KV blocks it can ever need, taken at
+ * admission: a running sequence never waits for memory.
+ *
+ * Sequence states: waiting -> prefill (prompt tokens still to feed) -> decode (n_fed == n_tok - 1:
+ * the last sampled token is the next one fed) -> done.
+ */
+#include "scheduler.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtutil.h"
+
+typedef enum { SEQ_WAITING, SEQ_PREFILL, SEQ_DECODE, SEQ_DONE } SeqState;
+
+typedef struct Seq {
+    int32_t *tok;               /* [n_prompt + max_new]: prompt, then sampled tokens */
+    int32_t n_tok;
+    int32_t n_prompt;
+    int32_t max_new;            /* after clamping to max_seq_len */
+    int32_t n_gen;              /* tokens sampled so far */
+    int32_t n_fed;              /* positions written to the KV cache */
+    int32_t logits_from;        /* -1: no prompt logits reported */
+    int32_t n_blocks;           /* KV blocks owned while running */
+    int32_t row;                /* block table row while running, else -1 */
+    int ignore_eos;
+    int clamped;                /* max_new was cut by max_seq_len */
+    SeqState state;
+    LlmcFinish why;
+    LlmcRng rng;
+} Seq;
+
+struct LlmcSched {
+    LlmcEngine *e;
+    const LlmcModelDesc *d;
+    LlmcSchedConfig cfg;
+    LlmcSchedHooks hooks;
+
+    Seq *seqs;                  /* [n_seqs] in order of adding */
+    int32_t n_seqs, cap_seqs;
+    int32_t next_wait;          /* first sequence not yet admitted */
+    int32_t *running;           /* [max_batch] sequence ids, admission order */
+    int32_t n_running;
+    int32_t *free_rows;         /* [max_batch] */
+    int32_t n_free_rows;
+    int32_t *block_tables;      /* [max_batch][max_blocks_per_seq] */
+
+    /* the step being built */
+    int32_t *tokens, *positions, *seq_of_token, *slots;    /* [max_tokens] */
+    int32_t *out_rows, *out_seq;                           /* [max_outputs] */
+    float *logits;                                          /* [max_outputs][vocab_size] */
+    LlmcSampleBuf sbuf;
+    LlmcSchedStats stats;
+};
+
+int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg,
+                      const LlmcSchedHooks *hooks, char *err, size_t errlen)
+{
+    *out = NULL;
+    const LlmcModelDesc *d = e->desc;
+    int32_t limit = d->max_tokens < d->max_outputs ? d->max_tokens : d->max_outputs;
+    if (cfg->max_batch < 1 || cfg->max_batch > limit)
+        return llmc_rt_fail(err, errlen,
+                            "batch size %d out of range: this model runs 1..%d sequences at once "
+                            "(max_tokens %d, max_outputs %d)",
+                            cfg->max_batch, limit, d->max_tokens, d->max_outputs);
+    LlmcSched *s = calloc(1, sizeof *s);
+    if (!s)
+        return llmc_rt_fail(err, errlen, "out of memory creating the scheduler");
+    s->e = e;
+    s->d = d;
+    s->cfg = *cfg;
+    if (hooks)
+        s->hooks = *hooks;
+    size_t nb = (size_t)cfg->max_batch, nt = (size_t)d->max_tokens, no = (size_t)d->max_outputs;
+    s->running = malloc(nb * sizeof *s->running);
+    s->free_rows = malloc(nb * sizeof *s->free_rows);
+    s->block_tables = calloc(nb * (size_t)e->max_blocks_per_seq, sizeof *s->block_tables);
+    s->tokens = malloc(nt * sizeof *s->tokens);
+    s->positions = malloc(nt * sizeof *s->positions);
+    s->seq_of_token = malloc(nt * sizeof *s->seq_of_token);
+    s->slots = malloc(nt * sizeof *s->slots);
+    s->out_rows = malloc(no * sizeof *s->out_rows);
+    s->out_seq = malloc(no * sizeof *s->out_seq);
+    s->logits = llmc_rt_alloc(no * (size_t)d->vocab_size * sizeof *s->logits);
+    if (!s->running || !s->free_rows || !s->block_tables || !s->tokens || !s->positions ||
+        !s->seq_of_token || !s->slots || !s->out_rows || !s->out_seq || !s->logits) {
+        llmc_sched_destroy(s);
+        return llmc_rt_fail(err, errlen, "out of memory for the scheduler's step buffers "
+                            "(%zu logit rows of %d)", no, d->vocab_size);
+    }
+    if (llmc_samplebuf_init(&s->sbuf, d->vocab_size, err, errlen) != 0) {
+        llmc_sched_destroy(s);
+        return -1;
+    }
+    for (int32_t i = 0; i < cfg->max_batch; i++)
+        s->free_rows[i] = cfg->max_batch - 1 - i;
+    s->n_free_rows = cfg->max_batch;
+    *out = s;
+    return 0;
+}
+
+void llmc_sched_destroy(LlmcSched *s)
+{
+    if (!s)
+        return;
+    /* Blocks of sequences still running (an aborted run) go back to the engine's pool. */
+    for (int32_t i = 0; i < s->n_running; i++) {
+        const Seq *q = &s->seqs[s->running[i]];
+        const int32_t *bt = s->block_tables + (size_t)q->row * (size_t)s->e->max_blocks_per_seq;
+        for (int32_t b = 0; b < q->n_blocks; b++)
+            llmc_kv_free(&s->e->kv, bt[b]);
+    }
+    for (int32_t i = 0; i < s->n_seqs; i++)
+        free(s->seqs[i].tok);
+    free(s->seqs);
+    free(s->running);
+    free(s->free_rows);
+    free(s->block_tables);
+    free(s->tokens);
+    free(s->positions);
+    free(s->seq_of_token);
+    free(s->slots);
+    free(s->out_rows);
+    free(s->out_seq);
+    free(s->logits);
+    llmc_samplebuf_free(&s->sbuf);
+    free(s);
+}
+
+/* Positions a sequence can ever write: the prompt and every sampled token but the last. */
+static int32_t seq_positions(const Seq *q)
+{
+    return q->n_prompt + (q->max_new > 0 ? q->max_new - 1 : 0);
+}
+
+int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errlen)
+{
+    const LlmcModelDesc *d = s->d;
+    if (r->n_prompt < 1)
+        return llmc_rt_fail(err, errlen, "empty prompt: a sequence needs at least one token");
+    if (r->n_prompt > d->max_seq_len)
+        return llmc_rt_fail(err, errlen, "prompt of %d tokens exceeds the model's context of %d",
+                            r->n_prompt, d->max_seq_len);
+    if (r->max_new < 0)
+        return llmc_rt_fail(err, errlen, "negative token count %d", r->max_new);
+    for (int32_t i = 0; i < r->n_prompt; i++)
+        if (r->prompt[i] < 0 || r->prompt[i] >= d->vocab_size)
+            return llmc_rt_fail(err, errlen, "prompt token %d is %d, outside the vocabulary 0..%d",
+                                i, r->prompt[i], d->vocab_size - 1);
+    Seq q = {0};
+    q.n_prompt = r->n_prompt;
+    q.max_new = r->max_new;
+    if (q.max_new > d->max_seq_len - q.n_prompt) {
+        q.max_new = d->max_seq_len - q.n_prompt;
+        q.clamped = 1;
+    }
+    q.n_blocks = llmc_kv_blocks_for(seq_positions(&q), d->kv_block_size);
+    if (q.n_blocks > s->e->kv.n_blocks)
+        return llmc_rt_fail(err, errlen,
+                            "a sequence of %d positions needs %d KV blocks, the KV cache has %d "
+                            "(--kv-blocks / --kv-mem)",
+                            seq_positions(&q), q.n_blocks, s->e->kv.n_blocks);
+    q.logits_from = r->logits_from;
+    q.ignore_eos = r->ignore_eos;
+    q.row = -1;
+    q.state = SEQ_WAITING;
+    llmc_rng_seed(&q.rng, s->cfg.seed);
+    q.tok = malloc((size_t)(q.n_prompt + q.max_new) * sizeof *q.tok);
+    if (!q.tok)
+        return llmc_rt_fail(err, errlen, "out of memory for a sequence of %d tokens",
+                            q.n_prompt + q.max_new);
+    memcpy(q.tok, r->prompt, (size_t)q.n_prompt * sizeof *q.tok);
+    q.n_tok = q.n_prompt;
+    if (s->n_seqs == s->cap_seqs) {
+        int32_t cap = s->cap_seqs ? 2 * s->cap_seqs : 16;
+        Seq *ns = realloc(s->seqs, (size_t)cap * sizeof *ns);
+        if (!ns) {
+            free(q.tok);
+            return llmc_rt_fail(err, errlen, "out of memory queueing sequence %d", s->n_seqs);
+        }
+        s->seqs = ns;
+        s->cap_seqs = cap;
+    }
+    s->seqs[s->n_seqs] = q;
+    return s->n_seqs++;
+}
+
+static int32_t *row_of(LlmcSched *s, int32_t row)
+{
+    return s->block_tables + (size_t)row * (size_t)s->e->max_blocks_per_seq;
+}
+
+/* Admits waiting sequences in order while a row and their blocks are free. */
+static void admit(LlmcSched *s)
+{
+    while (s->next_wait < s->n_seqs && s->n_running < s->cfg.max_batch) {
+        Seq *q = &s->seqs[s->next_wait];
+        if (llmc_kv_free_count(&s->e->kv) < q->n_blocks)
+            break;
+        q->row = s->free_rows[--s->n_free_rows];
+        int32_t *bt = row_of(s, q->row);
+        for (int32_t b = 0; b < q->n_blocks; b++)
+            bt[b] = llmc_kv_alloc(&s->e->kv);
+        /* The rest of the row points at block 0, so that a kernel reading a whole row stays in
+         * the pool; nothing past the sequence's length is ever used. */
+        for (int32_t b = q->n_blocks; b < s->e->max_blocks_per_seq; b++)
+            bt[b] = 0;
+        q->state = SEQ_PREFILL;
+        s->running[s->n_running++] = s->next_wait++;
+    }
+}
+
+/* Does a step need the logits of position pos of q? */
+static int wants_logits(const Seq *q, int32_t pos)
+{
+    if (pos == q->n_tok - 1 && q->n_gen < q->max_new)
+        return 1;                                   /* it samples from this row */
+    return q->logits_from >= 0 && pos >= q->logits_from && pos < q->n_prompt;
+}
+
+typedef struct StepBuild {
+    int32_t n_tokens, n_out, n_prefill;
+} StepBuild;
+
+static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
+{
+    int32_t t = b->n_tokens++, pos = q->n_fed++;
+    s->tokens[t] = q->tok[pos];
+    s->positions[t] = pos;
+    s->seq_of_token[t] = q->row;
+    s->slots[t] = llmc_kv_slot(row_of(s, q->row), s->d->kv_block_size, pos);
+    if (wants_logits(q, pos)) {
+        s->out_rows[b->n_out] = t;
+        s->out_seq[b->n_out++] = id;
+    }
+}
+
+static StepBuild build_step(LlmcSched *s)
+{
+    StepBuild b = {0, 0, 0};
+    const LlmcModelDesc *d = s->d;
+    for (int32_t i = 0; i < s->n_running; i++) {
+        Seq *q = &s->seqs[s->running[i]];
+        if (q->state == SEQ_DECODE)
+            add_token(s, &b, s->running[i], q);
+    }
+    for (int32_t i = 0; i < s->n_running && b.n_tokens < d->max_tokens; i++) {
+        Seq *q = &s->seqs[s->running[i]];
+        if (q->state != SEQ_PREFILL)
+            continue;
+        while (q->n_fed < q->n_prompt && b.n_tokens < d->max_tokens) {
+            if (wants_logits(q, q->n_fed) && b.n_out == d->max_outputs)
+                break;                              /* the rest of this prompt goes next step */
+            add_token(s, &b, s->running[i], q);
+            b.n_prefill++;
+        }
+    }
+    return b;
+}
+
+static void finish(Seq *q, LlmcFinish why)
+{
+    q->state = SEQ_DONE;
+    q->why = why;
+}
+
+/* Samples the output rows of the step just run and reports them. 0, or -1 when a hook stops. */
+static int take_outputs(LlmcSched *s, const StepBuild *b)
+{
+    const LlmcModelDesc *d = s->d;
+    for (int32_t o = 0; o < b->n_out; o++) {
+        int32_t id = s->out_seq[o];
+        Seq *q = &s->seqs[id];
+        int32_t pos = s->positions[s->out_rows[o]];
+        const float *logits = s->logits + (size_t)o * (size_t)d->vocab_size;
+        if (q->logits_from >= 0 && pos >= q->logits_from && pos < q->n_prompt &&
+            s->hooks.on_logits && s->hooks.on_logits(s->hooks.ctx, id, pos, logits) != 0)
+            return -1;
+        if (pos != q->n_tok - 1 || q->n_gen >= q->max_new)
+            continue;
+        int32_t t = llmc_sample(&s->cfg.sampler, &q->rng, logits, d->vocab_size, &s->sbuf);
+        q->n_gen++;
+        if (!q->ignore_eos && (t == d->eos_id || t == d->bos_id)) {
+            finish(q, LLMC_FINISH_EOS);
+            continue;
+        }
+        q->tok[q->n_tok++] = t;
+        if (s->hooks.on_token && s->hooks.on_token(s->hooks.ctx, id, t) != 0)
+            return -1;
+        if (q->n_gen == q->max_new)
+            finish(q, q->clamped ? LLMC_FINISH_CONTEXT : LLMC_FINISH_LENGTH);
+    }
+    return 0;
+}
+
+/* Moves sequences on (prefill -> decode), releases finished ones, in admission order. */
+static int retire(LlmcSched *s)
+{
+    int32_t kept = 0;
+    int rc = 0;
+    for (int32_t i = 0; i < s->n_running; i++) {
+        int32_t id = s->running[i];
+        Seq *q = &s->seqs[id];
+        if (q->state == SEQ_PREFILL && q->n_fed == q->n_prompt) {
+            if (q->max_new == 0)
+                finish(q, LLMC_FINISH_LENGTH);
+            else
+                q->state = SEQ_DECODE;
+        }
+        if (q->state != SEQ_DONE) {
+            s->running[kept++] = id;
+            continue;
+        }
+        const int32_t *bt = row_of(s, q->row);
+        for (int32_t b = q->n_blocks - 1; b >= 0; b--)
+            llmc_kv_free(&s->e->kv, bt[b]);
+        s->free_rows[s->n_free_rows++] = q->row;
+        q->row = -1;
+        if (rc == 0 && s->hooks.on_done && s->hooks.on_done(s->hooks.ctx, id, q->why) != 0)
+            rc = -1;
+    }
+    s->n_running = kept;
+    return rc;
+}
+
+int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
+{
+    admit(s);
+    if (s->n_running == 0)
+        return 0;       /* nothing waits either: an empty pool admits the head of the queue */
+    double t0 = llmc_rt_now();
+    StepBuild b = build_step(s);
+    assert(b.n_tokens > 0);
+    LlmcStep step = {
+        .n_tokens = b.n_tokens,
+        .tokens = s->tokens,
+        .positions = s->positions,
+        .seq_of_token = s->seq_of_token,
+        .slots = s->slots,
+        .block_tables = s->block_tables,
+        .max_blocks_per_seq = s->e->max_blocks_per_seq,
+        .n_out = b.n_out,
+        .out_rows = s->out_rows,
+        .logits = s->logits,
+    };
+    llmc_engine_step(s->e, &step);
+    if (take_outputs(s, &b) != 0 || retire(s) != 0)
+        return llmc_rt_fail(err, errlen, "generation stopped by its output callback");
+    double dt = llmc_rt_now() - t0;
+    s->stats.steps++;
+    if (b.n_prefill > 0) {
+        s->stats.prefill_tokens += b.n_prefill;
+        s->stats.prefill_seconds += dt;
+    } else {
+        s->stats.decode_tokens += b.n_tokens;
+        s->stats.decode_seconds += dt;
+    }
+    return 1;
+}
+
+int llmc_sched_run(LlmcSched *s, char *err, size_t errlen)
+{
+    int rc;
+    while ((rc = llmc_sched_step(s, err, errlen)) == 1)
+        ;
+    return rc;
+}
+
+const int32_t *llmc_sched_tokens(const LlmcSched *s, int32_t seq, int32_t *n_tokens)
+{
+    assert(seq >= 0 && seq < s->n_seqs);
+    *n_tokens = s->seqs[seq].n_tok;
+    return s->seqs[seq].tok;
+}
+
+int32_t llmc_sched_n_prompt(const LlmcSched *s, int32_t seq)
+{
+    assert(seq >= 0 && seq < s->n_seqs);
+    return s->seqs[seq].n_prompt;
+}
+
+int llmc_sched_is_done(const LlmcSched *s, int32_t seq)
+{
+    assert(seq >= 0 && seq < s->n_seqs);
+    return s->seqs[seq].state == SEQ_DONE;
+}
+
+const LlmcSchedStats *llmc_sched_stats(const LlmcSched *s) { return &s->stats; }

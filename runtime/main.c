@@ -341,8 +341,8 @@ static int32_t batch_limit(const LlmcModelDesc *d)
     return d->max_tokens < d->max_outputs ? d->max_tokens : d->max_outputs;
 }
 
-/* KV blocks: --kv-blocks, --kv-mem, or the given default. 0 on error (message printed). */
-static int64_t kv_blocks_for(const Opts *o, const LlmcModelDesc *d, int64_t fallback)
+/* Blocks in the KV pool: --kv-blocks, --kv-mem, or the given default. 0 on error (printed). */
+static int64_t kv_pool_blocks(const Opts *o, const LlmcModelDesc *d, int64_t fallback)
 {
     if (o->kv_blocks)
         return o->kv_blocks;
@@ -360,7 +360,7 @@ static int64_t kv_blocks_for(const Opts *o, const LlmcModelDesc *d, int64_t fall
 
 static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
 {
-    int64_t kv = kv_blocks_for(o, &llmc_model, kv_default);
+    int64_t kv = kv_pool_blocks(o, &llmc_model, kv_default);
     if (kv == 0)
         return 1;
     char err[1024];

@@ -241,6 +241,11 @@ static int cmd_import(int argc, char **argv)
     LlmcDiag d;
     cJSON *doc = NULL;
     char *base = llmc_path_dir(out);
+    if (!is_dir(base) && mkdir(base, 0755) != 0) {
+        fprintf(stderr, "llmc import: cannot create %s: %s\n", base, strerror(errno));
+        free(base);
+        return 1;
+    }
     LlmcStatus st = is_dir(src) ? llmc_import(src, base, &doc, &d) : llmc_import_llama2c(src, tok, base, &doc, &d);
     if (!st)
         st = llmc_json_save(out, doc, &d);

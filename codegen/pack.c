@@ -133,18 +133,32 @@ LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightF
     h = llmc_fnv1a(h, LLMC_VERSION, strlen(LLMC_VERSION));
     if (tok)
         h = llmc_fnv1a(h, tok, tok_size);
-    for (int i = 0; i < g->nt; i++) {
-        const LlmcTensor *t = &g->t[i];
-        if (t->kind != LLMC_T_WEIGHT || t->src.n_parts)
-            continue;
-        const uint8_t *data;
-        if (resolve(wf, t, &data, d))
-            return LLMC_ERR;
-        size_t bytes = (size_t)llmc_shape_numel(&t->shape, 0, 0) * llmc_dtype_size(t->src.file_dtype);
-        size_t s = bytes < 256 ? bytes : 256;
-        h = llmc_fnv1a(h, data, s);
-        h = llmc_fnv1a(h, data + bytes - s, s);
-    }
+    /* Samples of every weight the graph reads, in order of first use (independent of the order of
+     * the bindings in model.json), merged weights through their parts. */
+    uint8_t *seen = calloc((size_t)g->nt + 1, 1);
+    if (!seen)
+        return llmc_fail(d, "hashing the model: out of memory");
+    for (int i = 0; i < g->nn; i++)
+        for (int j = 0; j < g->n[i].n_in; j++) {
+            const LlmcTensor *w = &g->t[g->n[i].in[j]];
+            if (w->kind != LLMC_T_WEIGHT || seen[g->n[i].in[j]])
+                continue;
+            seen[g->n[i].in[j]] = 1;
+            int parts = w->src.n_parts ? w->src.n_parts : 1;
+            for (int p = 0; p < parts; p++) {
+                const LlmcTensor *t = w->src.n_parts ? &g->t[w->src.parts[p]] : w;
+                const uint8_t *data;
+                if (resolve(wf, t, &data, d)) {
+                    free(seen);
+                    return LLMC_ERR;
+                }
+                size_t bytes = (size_t)llmc_shape_numel(&t->shape, 0, 0) * llmc_dtype_size(t->src.file_dtype);
+                size_t s = bytes < 256 ? bytes : 256;
+                h = llmc_fnv1a(h, data, s);
+                h = llmc_fnv1a(h, data + bytes - s, s);
+            }
+        }
+    free(seen);
     *hash = h;
     return LLMC_OK;
 }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Bad input through the llmc command line: malformed model.json files, truncated and corrupt
+# checkpoints and safetensors files. Each must give a clear message and a non-zero exit without a
+# crash, and leave no output file (nor a temporary one) behind.
+source "$(dirname "$0")/lib_e2e.sh"
+need_shared stories260K/stories260K.bin
+M=$SHARED/models/stories260K
+OUT=$TMP/out
+mkdir -p "$OUT"
+
+no_output() { # no_output DESCRIPTION: the output directory must be empty
+  if [ -n "$(ls -A "$OUT")" ]; then fail "$1: left files behind: $(ls -A "$OUT")"; rm -rf "${OUT:?}"/*; else pass "$1: nothing left behind"; fi
+}
+bad_compile() { # bad_compile DESCRIPTION EXPECTED SRC [args]
+  local d=$1 want=$2 src=$3; shift 3
+  expect_error "$d" "$want" "$LLMC" compile "$src" -o "$OUT/model" -q "$@"
+  no_output "$d"
+}
+
+# model.json syntax and structure.
+printf '{\n  "llmc_model": 1,\n  "name": "x",\n  "config": {"max_seq_len": 8,, }\n}\n' >"$TMP/syntax.json"
+bad_compile "JSON syntax error reports line:column" "syntax.json:4:" "$TMP/syntax.json"
+sed 's/"op": "silu"/"op": "gelu_new"/' "$SRC/examples/stories260K.json" >"$TMP/unknown_op.json"
+sed -i "s|\"file\": \"../../shared/models/|\"file\": \"$SHARED/models/|" "$TMP/unknown_op.json"
+bad_compile "unknown op names the JSON path" 'graph.layers.block[12].op: unknown op "gelu_new"' "$TMP/unknown_op.json"
+sed "s|\"file\": \"../../shared/models/|\"file\": \"$SHARED/models/|" "$SRC/examples/stories260K.json" >"$TMP/good.json"
+sed '0,/"shape": \[64, 64\]/s//"shape": [64, 65]/' "$TMP/good.json" >"$TMP/shape.json"
+bad_compile "mis-shaped weight names the op and the weight" "(@layers.0.wq) is f32[64,65], expected [N, 64]" "$TMP/shape.json"
+sed 's/"offset": 28,/"offset": 1056000,/' "$TMP/good.json" >"$TMP/offset.json"
+bad_compile "weight outside its file names the binding" "weights.tok_embeddings" "$TMP/offset.json"
+sed 's/"max_seq_len": 512/"max_seq_len": 0/' "$TMP/good.json" >"$TMP/range.json"
+bad_compile "out-of-range config value names the path" "config.max_seq_len" "$TMP/range.json"
+sed 's/"@layers.{i}.w2"/"@layers.{i}.w9"/' "$TMP/good.json" >"$TMP/missing.json"
+bad_compile "missing weight is named" 'unknown weight "layers.0.w9"' "$TMP/missing.json"
+printf '\x00\xffgarbage' >"$TMP/garbage.json"
+bad_compile "garbage model.json" "garbage.json" "$TMP/garbage.json"
+bad_compile "missing file" "nonexistent" "$TMP/nonexistent.json"
+
+# llama2.c checkpoints.
+head -c 100000 "$M/stories260K.bin" >"$TMP/trunc.bin"
+bad_compile "truncated llama2.c checkpoint" "trunc.bin" "$TMP/trunc.bin" --tokenizer "$M/tok512.bin"
+head -c 20 "$M/stories260K.bin" >"$TMP/short.bin"
+bad_compile "checkpoint shorter than its header" "short.bin" "$TMP/short.bin"
+head -c 65536 /dev/urandom >"$TMP/random.bin"
+bad_compile "random bytes as a checkpoint" "random.bin" "$TMP/random.bin"
+expect_error "llmc import of a truncated checkpoint" "trunc.bin" "$LLMC" import "$TMP/trunc.bin" -o "$OUT/m.json"
+no_output "llmc import of a truncated checkpoint"
+
+# Hugging Face directories and safetensors files (a synthesized small model, then damaged copies).
+"$LLMC" synth --preset stories260K -o "$TMP/hf" --seed 1 -q
+"$LLMC" compile "$TMP/hf" -o "$TMP/hf_model" -q
+check "a synthesized checkpoint compiles" test -x "$TMP/hf_model"
+damage() { rm -rf "$TMP/bad"; cp -r "$TMP/hf" "$TMP/bad"; }
+ST=model.safetensors
+damage; truncate -s -1000 "$TMP/bad/$ST"
+bad_compile "truncated safetensors" "$ST" "$TMP/bad"
+damage; printf '\xff\xff\xff\xff\xff\xff\x00\x00' | dd of="$TMP/bad/$ST" bs=1 count=8 conv=notrunc status=none
+bad_compile "safetensors header length past the end" "$ST" "$TMP/bad"
+damage; python_free_edit() { # replace the first occurrence of $1 by $2 (same length) in the header
+  local f=$1 a=$2 b=$3 off
+  off=$(grep -abo -F -m1 -- "$a" "$f" | head -1 | cut -d: -f1)
+  [ -n "$off" ] || { echo "pattern $a not found"; return 1; }
+  printf '%s' "$b" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+python_free_edit "$TMP/bad/$ST" '"BF16"' '"I64" '
+bad_compile "unknown safetensors dtype" "$ST" "$TMP/bad"
+damage; python_free_edit "$TMP/bad/$ST" '"data_offsets":[0,' '"data_offsets":[2,'
+bad_compile "safetensors offsets that lie" "$ST" "$TMP/bad"
+damage; printf '{"architectures": ["GPT2LMHeadModel"]}' >"$TMP/bad/config.json"
+bad_compile "unsupported architecture named" "GPT2LMHeadModel" "$TMP/bad"
+damage; sed -i -E 's/"num_key_value_heads":[[:space:]]*4/"num_key_value_heads": 3/' "$TMP/bad/config.json"
+bad_compile "out-of-range config.json value named" "num_key_value_heads" "$TMP/bad"
+damage; rm "$TMP/bad/$ST"
+bad_compile "missing weights file" "safetensors" "$TMP/bad"
+
+# Options.
+expect_error "unknown target" "--target sm_12" "$LLMC" compile "$TMP/good.json" --target sm_12 -o "$OUT/m"
+no_output "unknown target"
+expect_error "unknown pass for --dump-after" "no such pass" "$LLMC" compile "$TMP/good.json" --dump-after fuse_everything
+expect_error "bad --max-tokens" "--max-tokens" "$LLMC" compile "$TMP/good.json" --max-tokens 0 -o "$OUT/m"
+expect_error "unknown command" "unknown command" "$LLMC" frobnicate
+finish

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# stories260K end to end: llama2.c checkpoint and the hand-written example model.json, compiled for
+# the cpu target; greedy output against the reference golden file; batched runs against single runs;
+# determinism of the build; the side-file weights; the executable's CLI errors.
+source "$(dirname "$0")/lib_e2e.sh"
+need_shared stories260K/stories260K.bin
+M=$SHARED/models/stories260K
+GOLD=$M/golden_greedy_once_upon_a_time_n200.txt
+
+"$LLMC" compile "$M/stories260K.bin" -o "$TMP/a" -q
+"$LLMC" compile "$SRC/examples/stories260K.json" -o "$TMP/b" -q
+"$LLMC" compile "$M/stories260K.bin" -o "$TMP/a2" -q
+check "same inputs give a byte-identical executable" cmp -s "$TMP/a" "$TMP/a2"
+check "the importer's graph and the example model.json build the same executable" cmp -s "$TMP/a" "$TMP/b"
+
+# The golden file counts 200 positions including the prompt (BOS + 3 tokens): 196 new tokens.
+"$TMP/a" "Once upon a time" -n 196 >"$TMP/out.txt"
+check "greedy 'Once upon a time' reproduces the llama2.c golden output" cmp "$TMP/out.txt" "$GOLD"
+
+# Continuous batching: 8 prompts through --max-batch 3 give exactly the 8 single runs.
+printf '%s\n' "Once upon a time" "Lily and Ben" "The cat sat" "One day, a little bird" \
+  "Tom had a red ball" "Once" "She was happy because" "The sun was shining and the" >"$TMP/prompts.txt"
+: >"$TMP/singles.txt"
+while IFS= read -r p; do "$TMP/a" "$p" -n 60 >>"$TMP/singles.txt"; done <"$TMP/prompts.txt"
+"$TMP/a" --prompts "$TMP/prompts.txt" --max-batch 3 -n 60 >"$TMP/batched.txt"
+check "--prompts with --max-batch 3 equals 8 single runs" cmp "$TMP/singles.txt" "$TMP/batched.txt"
+# Sampling is per sequence too: same seeds, same outputs batched or alone.
+: >"$TMP/singles_t.txt"
+while IFS= read -r p; do "$TMP/a" "$p" -n 40 --temp 0.9 --top-p 0.9 --seed 7 >>"$TMP/singles_t.txt"; done <"$TMP/prompts.txt"
+"$TMP/a" --prompts "$TMP/prompts.txt" --max-batch 3 -n 40 --temp 0.9 --top-p 0.9 --seed 7 >"$TMP/batched_t.txt"
+check "sampled --prompts equals single runs with the same seed" cmp "$TMP/singles_t.txt" "$TMP/batched_t.txt"
+"$TMP/a" "Once upon a time" -n 40 --temp 1.0 --top-k 20 --seed 3 >"$TMP/s1.txt"
+"$TMP/a" "Once upon a time" -n 40 --temp 1.0 --top-k 20 --seed 3 >"$TMP/s2.txt"
+check "the same seed gives the same sample" cmp -s "$TMP/s1.txt" "$TMP/s2.txt"
+
+# Side file weights.
+"$LLMC" compile "$M/stories260K.bin" -o "$TMP/side" --weights-file -q
+check "--weights-file writes OUT.weights" test -s "$TMP/side.weights"
+check "the executable without weights is small" test "$(stat -c %s "$TMP/side")" -lt "$(stat -c %s "$TMP/a")"
+"$TMP/side" "Once upon a time" -n 196 >"$TMP/side.txt"
+check "side-file executable gives the same output" cmp "$TMP/side.txt" "$GOLD"
+mv "$TMP/side.weights" "$TMP/moved.weights"
+expect_error "a missing side file is reported" "side.weights" "$TMP/side" "Once" -n 4
+cp "$TMP/moved.weights" "$TMP/side.weights"
+"$LLMC" compile "$SRC/examples/stories260K.json" -o "$TMP/other" --weights-file --weights bf16 -q
+cp "$TMP/other.weights" "$TMP/side.weights"
+expect_error "a side file of another build is refused" "side.weights" "$TMP/side" "Once" -n 4
+
+# The executable's own interface.
+check "--version names the model and the target" bash -c "'$TMP/a' --version | grep -q 'stories260K' && '$TMP/a' --version | grep -q cpu"
+check "--help prints usage" bash -c "'$TMP/a' --help | grep -q -- --prompts"
+expect_error "an unknown flag is refused" "--bogus" "$TMP/a" --bogus
+expect_error "a bad -n is refused" "-n" "$TMP/a" "x" -n abc
+expect_error "a missing prompts file is refused" "nope.txt" "$TMP/a" --prompts "$TMP/nope.txt"
+"$TMP/a" --bench -p 32 -n 32 >"$TMP/bench.txt" 2>&1
+check "--bench reports prefill and decode speed" grep -q "decode" "$TMP/bench.txt"
+
+# bf16 and f16 weights on the cpu target stay close to float32: the first 24 greedy tokens agree.
+"$LLMC" compile "$M/stories260K.bin" -o "$TMP/bf16" --weights bf16 -q
+"$TMP/a" "Once upon a time" -n 24 >"$TMP/f32_24.txt"
+"$TMP/bf16" "Once upon a time" -n 24 >"$TMP/bf16_24.txt"
+check "bf16 weights: the first 24 greedy tokens agree with float32" cmp -s "$TMP/f32_24.txt" "$TMP/bf16_24.txt"
+finish

@@ -55,6 +55,9 @@ static const char *usage_text =
     "  --max-batch B   sequences decoded at once with --prompts/--perplexity (default %d)\n"
     "  --progress      \"[k/N done]\" on stderr with --prompts even when stderr is not a terminal\n"
     "  --verbose       prefill and decode speed on stderr\n"
+    "  --output-ids    print token ids instead of text\n"
+    "  --top-logits K  instead of generating: print the prompt's token ids and the K largest\n"
+    "                  logits at its last position (\"id logit\" per line)\n"
     "benchmark:\n"
     "  --bench         B sequences of P synthetic tokens, then N decode steps\n"
     "  -p P            prompt tokens (default 128)\n"
@@ -92,9 +95,10 @@ typedef struct Opts {
     int64_t kv_blocks;          /* 0: default */
     int64_t kv_mem;             /* MiB, 0: default */
     int64_t top_k;
+    int64_t top_logits;         /* 0: generate; K: print the prompt's top-K logits instead */
     double temp, top_p;
     uint64_t seed;
-    int bench, verbose, progress, help, version;
+    int bench, verbose, progress, help, version, output_ids;
 } Opts;
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_SEED, OPT_REAL, OPT_STR } OptKind;
@@ -126,6 +130,8 @@ static const OptSpec opt_specs[] = {
     {"--perplexity", OPT_STR, F(ppl_file), 0, 0},
     {"--ctx", OPT_INT, F(ctx), 1, INT32_MAX},
     {"--verbose", OPT_FLAG, F(verbose), 0, 0},
+    {"--top-logits", OPT_INT, F(top_logits), 1, INT32_MAX},
+    {"--output-ids", OPT_FLAG, F(output_ids), 0, 0},
     {"--progress", OPT_FLAG, F(progress), 0, 0},
     {"--help", OPT_FLAG, F(help), 0, 0},
     {"-h", OPT_FLAG, F(help), 0, 0},
@@ -249,6 +255,8 @@ static int parse_args(Opts *o, int argc, char **argv)
                             "takes --batch)");
     if (o->kv_blocks && o->kv_mem)
         return bad_usage(o, "give --kv-blocks or --kv-mem, not both");
+    if (o->top_logits && !(o->prompt || o->ids))
+        return bad_usage(o, "--top-logits takes one prompt (a prompt or --ids)");
     return 0;
 }
 
@@ -389,6 +397,8 @@ typedef struct Printer {
     int32_t n, head, n_done;
     int progress;
     int write_error;            /* errno of a failed write to stdout */
+    int32_t top_logits;         /* inspection mode: print these instead of text */
+    int32_t vocab;
 } Printer;
 
 static int out_write(Printer *p, const char *s, size_t n)
@@ -434,9 +444,57 @@ static int emit_token(Printer *p, int32_t seq, int32_t prev, int32_t id)
     return emit(p, seq, piece, n);
 }
 
+/* --top-logits: "prompt ids: ..." first. */
+static int print_ids(Printer *p, const int32_t *ids, int32_t n)
+{
+    int rc = out_write(p, "prompt ids:", 11);
+    for (int32_t i = 0; i < n && !rc; i++) {
+        char b[16];
+        snprintf(b, sizeof b, " %d", ids[i]);
+        rc = out_write(p, b, strlen(b));
+    }
+    return rc ? rc : out_write(p, "\n", 1);
+}
+
+/* --top-logits: the K largest logits of the prompt's last position, largest first (ties: lower id). */
+static int on_logits(void *ctx, int32_t seq, int32_t pos, const float *logits)
+{
+    Printer *p = ctx;
+    (void)seq;
+    int32_t k = p->top_logits < p->vocab ? p->top_logits : p->vocab;
+    int32_t *best = malloc(sizeof *best * (size_t)k);
+    if (!best)
+        return -1;
+    int32_t nb = 0;
+    for (int32_t i = 0; i < p->vocab; i++) {
+        int32_t j = nb < k ? nb++ : k;
+        if (j == k && !(logits[i] > logits[best[k - 1]]))
+            continue;
+        if (j == k)
+            j = k - 1;
+        while (j > 0 && logits[i] > logits[best[j - 1]]) {
+            best[j] = best[j - 1];
+            j--;
+        }
+        best[j] = i;
+    }
+    char line[64];
+    int rc = 0;
+    snprintf(line, sizeof line, "top %d logits at position %d:\n", k, pos);
+    rc |= out_write(p, line, strlen(line));
+    for (int32_t i = 0; i < k && !rc; i++) {
+        snprintf(line, sizeof line, "%d %.6f\n", best[i], logits[best[i]]);
+        rc |= out_write(p, line, strlen(line));
+    }
+    free(best);
+    return rc;
+}
+
 static int on_token(void *ctx, int32_t seq, int32_t token)
 {
     Printer *p = ctx;
+    if (p->top_logits)
+        return 0;
     int32_t n;
     const int32_t *t = llmc_sched_tokens(p->sched, seq, &n);
     return emit_token(p, seq, t[n - 2], token);
@@ -446,6 +504,8 @@ static int on_done(void *ctx, int32_t seq, LlmcFinish why)
 {
     (void)why;
     Printer *p = ctx;
+    if (p->top_logits)
+        return 0;
     if (emit(p, seq, "\n", 1) != 0)
         return -1;
     p->outs[seq].done = 1;
@@ -587,8 +647,9 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
 
     LlmcEngine e = {0};
     LlmcSched *s = NULL;
-    Printer pr = {.o = o, .tok = tok, .n = n,
-                  .progress = n > 1 && (o->progress || isatty(STDERR_FILENO))};
+    Printer pr = {.o = o, .tok = o->output_ids ? NULL : tok, .n = n,
+                  .progress = n > 1 && (o->progress || isatty(STDERR_FILENO)),
+                  .top_logits = (int32_t)o->top_logits, .vocab = d->vocab_size};
     if (rc == 0)
         rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, max_positions));
     if (rc == 0) {
@@ -597,7 +658,8 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
             .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
             .seed = o->seed,
         };
-        LlmcSchedHooks hooks = {.ctx = &pr, .on_token = on_token, .on_done = on_done};
+        LlmcSchedHooks hooks = {.ctx = &pr, .on_token = on_token, .on_done = on_done,
+                                .on_logits = on_logits};
         pr.outs = calloc((size_t)n, sizeof *pr.outs);
         if (!pr.outs)
             rc = fail(o, "out of memory");
@@ -607,12 +669,19 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     }
     for (int32_t i = 0; rc == 0 && i < n; i++) {
         LlmcSeqReq req = {.prompt = ps[i].ids, .n_prompt = ps[i].n, .max_new = ps[i].max_new,
-                          .logits_from = -1};
+                          .logits_from = o->top_logits ? ps[i].n - 1 : -1};
+        if (o->top_logits) {
+            req.max_new = 1;
+            if (print_ids(&pr, ps[i].ids, ps[i].n) != 0) {
+                rc = 1;
+                break;
+            }
+        }
         if (llmc_sched_add(s, &req, err, sizeof err) < 0) {
             rc = fail(o, err);
             break;
         }
-        for (int32_t k = 0; k < ps[i].n && rc == 0; k++)
+        for (int32_t k = 0; k < ps[i].n && rc == 0 && !o->top_logits; k++)
             if (emit_token(&pr, i, k ? ps[i].ids[k - 1] : -1, ps[i].ids[k]) != 0)
                 rc = 1;
     }

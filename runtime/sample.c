@@ -61,13 +61,27 @@ void llmc_samplebuf_free(LlmcSampleBuf *b)
     b->cap = 0;
 }
 
+/* The largest value, lowest id on ties, NaN never chosen over a number (index 0 when all are NaN).
+ * Two passes that vectorize (a max with NaN-ignoring compares, then the first index holding it):
+ * over a 128K vocabulary this runs on one thread every decode step. */
 int32_t llmc_argmax(const float *x, int32_t n)
 {
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[best] || (x[best] != x[best] && x[i] == x[i]))
-            best = i;
-    return best;
+    float m[8];
+    for (int j = 0; j < 8; j++)
+        m[j] = -INFINITY;
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    float best = -INFINITY;
+    for (int j = 0; j < 8; j++)
+        best = m[j] > best ? m[j] : best;
+    for (; i < n; i++)
+        best = x[i] > best ? x[i] : best;
+    for (i = 0; i < n; i++)
+        if (x[i] == best)
+            return i;
+    return 0; /* every value NaN */
 }
 
 /* a ranks before b: more probable, or as probable with a lower id. */

@@ -73,6 +73,27 @@ int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
     return total;
 }
 
+void llmc_emit_probes(const LlmcGraph *g, LlmcBuf *out)
+{
+    llmc_buf_printf(out, "/* Values readable after a step that ran n_nodes = node + 1 nodes (--compare-cpu). */\n"
+                         "static const LlmcProbe probes[] = {\n");
+    int n = 0;
+    for (int i = 0; i < g->nn; i++)
+        for (int j = 0; j < g->n[i].n_out; j++) {
+            int t = g->n[i].out[j];
+            const LlmcTensor *tt = &g->t[t];
+            if (tt->view_of >= 0 || t == g->logits || tt->offset < 0)
+                continue;
+            llmc_buf_printf(out, "    {\"%s\", %d, %d, %lld, %d, %lld, %lld},\n", tt->name, i, g->n[i].layer,
+                            (long long)tt->offset, tt->shape.sym[0] == LLMC_DIM_O, (long long)llmc_cols(&tt->shape),
+                            (long long)llmc_row_stride(g, t));
+            n++;
+        }
+    if (!n)
+        llmc_buf_printf(out, "    {\"none\", -1, -1, 0, 0, 0, 0},\n");
+    llmc_buf_printf(out, "};\n\n");
+}
+
 int64_t llmc_kv_block_bytes(const LlmcGraph *g)
 {
     return (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * g->kv_head_dim * 4;
@@ -112,6 +133,7 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
                         "    const uint8_t *W = ex->weights;\n    uint8_t *A = ex->arena;\n"
                         "    (void)W;\n    (void)A;\n%s}\n\n",
                         e.body.s ? e.body.s : "");
+        llmc_emit_probes(g, &out);
         llmc_buf_printf(&out, "const LlmcModelDesc llmc_model = {\n    .abi_version = LLMC_ABI_VERSION,\n    .name = ");
         put_cstr(&out, g->name);
         llmc_buf_printf(&out, ",\n    .target = ");
@@ -126,7 +148,7 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
                         "    .kv_block_size = %d,\n    .kv_block_bytes = %lld,\n    .weights_bytes = %lld,\n"
                         "    .const_bytes = %lld,\n    .arena_bytes = %lld,\n    .weight_bytes_per_token = %lld,\n"
                         "    .kv_bytes_per_position = %lld,\n    .max_threads = %d,\n    .init = init,\n"
-                        "    .forward = forward,\n};\n",
+                        "    .forward = forward,\n    .probes = probes,\n    .n_probes = sizeof probes / sizeof probes[0],\n};\n",
                         (unsigned long long)info->model_hash, g->vocab_size, g->max_seq_len, g->max_tokens,
                         g->max_outputs, g->bos_id, g->eos_id, g->kv_block_size, (long long)llmc_kv_block_bytes(g),
                         (long long)g->weights_bytes, (long long)e.const_bytes, (long long)g->arena_bytes,

@@ -29,7 +29,7 @@ void llmc_c_call(LlmcEmit *e, int node, const char *kernel, int nargs, ...)
     for (int i = 0; i < nargs; i++)
         llmc_buf_printf(&e->body, ", %s", va_arg(ap, const char *));
     va_end(ap);
-    llmc_buf_printf(&e->body, ");\n    llmc_barrier(ex->pool);\n");
+    llmc_buf_printf(&e->body, ");\n    llmc_barrier(ex->pool);\n    if (st->n_nodes == %d)\n        return;\n", node + 1);
 }
 
 const char *llmc_c_rows(const LlmcGraph *g, int t)

@@ -17,6 +17,9 @@ typedef struct LlmcBuildInfo {
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
                        LlmcDiag *d);
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g);
+/* The probe table (static const LlmcProbe probes[]): every planned value, for --compare-cpu. */
+struct LlmcBuf;
+void llmc_emit_probes(const LlmcGraph *g, struct LlmcBuf *out);
 int64_t llmc_kv_block_bytes(const LlmcGraph *g);
 
 typedef struct LlmcBuildOptions {

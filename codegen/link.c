@@ -178,7 +178,7 @@ static void remove_tree(const char *dir)
 LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
                       LlmcDiag *d)
 {
-    if (tg->backend != LLMC_BACKEND_C)
+    if (tg->backend != LLMC_TGT_C)
         return llmc_fail(d, "target %s: its backend is not available in this build of llmc", tg->name);
     LlmcStatus st = LLMC_ERR;
     char *tok = NULL, *source = NULL;

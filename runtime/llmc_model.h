@@ -6,6 +6,11 @@
  * the tokenizer, and drives the model only through this header. The header is embedded into
  * llmc so that the generated code and the runtime always agree on it (LLMC_ABI_VERSION).
  *
+ * Backends: for the cpu target, forward() runs the kernels itself. For a GPU target (desc->backend
+ * == LLMC_BACKEND_CUDA), forward() only enqueues kernel launches through llmc_gpu_launch(); the runtime
+ * has already copied the step's arrays into device buffers (LlmcDevArgs) and copies the logits back
+ * after it, and may capture forward() into a CUDA graph (decode steps padded to bucket sizes).
+ *
  * Threads: forward() is SPMD. The runtime calls it from `nth` threads at once with tid 0..nth-1;
  * the generated code partitions every node's work by (tid, nth) and calls llmc_barrier() between
  * nodes. Every kernel computes each output element in an order that depends neither on nth nor on
@@ -17,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 1
+#define LLMC_ABI_VERSION 2
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -31,9 +36,46 @@ typedef struct LlmcStep {
     int32_t n_out;                  /* O: 0..max_outputs */
     const int32_t *out_rows;        /* [O] rows (token indices in this step) whose logits are wanted */
     float *logits;                  /* [O][vocab_size] written by the step */
+    int32_t n_nodes;                /* run only the first n_nodes nodes (0: all); for per-layer probes,
+                                       logits are then not written */
 } LlmcStep;
 
 typedef struct LlmcPool LlmcPool;   /* the runtime's thread team */
+typedef struct LlmcGpu LlmcGpu;     /* the runtime's GPU backend (NULL on the cpu target) */
+
+enum { LLMC_BACKEND_CPU = 0, LLMC_BACKEND_CUDA = 1 };
+
+/* A value the runtime can read back after a step run with n_nodes = node + 1: for per-layer
+ * comparisons between a GPU build and its CPU twin (--compare-cpu). */
+typedef struct LlmcProbe {
+    const char *name;               /* IR value name, e.g. "l3.x" (the residual stream after layer 3) */
+    int32_t node;                   /* index of the node producing it */
+    int32_t layer;                  /* -1 outside the layer block */
+    int64_t offset;                 /* arena byte offset (float32 values) */
+    int32_t rows_are_outputs;       /* 1: O rows (after select_rows), 0: T rows */
+    int32_t cols, row_stride;       /* elements */
+} LlmcProbe;
+
+/* What every GPU kernel receives, by value: device base pointers (node offsets are constants in the
+ * kernel code) and the step's device-side arrays. Same layout in C and CUDA C. */
+typedef struct LlmcDevArgs {
+    const uint8_t *weights;         /* packed weights, uploaded once */
+    uint8_t *arena;                 /* activations (arena_bytes) */
+    uint8_t *kv;                    /* paged KV pool */
+    const uint8_t *consts;          /* tables filled by init() on the host, then uploaded */
+    const int32_t *tokens, *positions, *seq_of_token, *slots, *out_rows, *block_tables;
+    float *logits;                  /* [n_out][vocab_size] on the device */
+    int32_t n_tokens, n_out, max_blocks_per_seq, reserved;
+} LlmcDevArgs;
+
+/* One compiled kernel image (cubin) for one architecture. */
+typedef struct LlmcGpuImage {
+    int32_t sm;                     /* compute capability * 10: 80, 86, 89, 90 */
+    int32_t arch_specific;          /* 1: sm_90a-style image, runs only on exactly this sm */
+    const char *arch;               /* "sm_90a" */
+    const unsigned char *data;
+    uint64_t size;
+} LlmcGpuImage;
 
 /* Everything a forward step reads or writes besides the step itself. */
 typedef struct LlmcExec {
@@ -43,6 +85,7 @@ typedef struct LlmcExec {
     uint8_t *kv;                    /* paged KV pool: kv_blocks * kv_block_bytes */
     int64_t kv_blocks;
     LlmcPool *pool;
+    LlmcGpu *gpu;                   /* GPU targets: the device, module and step buffers */
 } LlmcExec;
 
 /* Tokenizer formats carried in the payload. */
@@ -69,11 +112,28 @@ typedef struct LlmcModelDesc {
     int64_t kv_bytes_per_position;  /* bytes of KV one position adds across all layers */
     int32_t max_threads;            /* 0: use every thread offered; else at most this many (a tiny
                                        model loses more to barriers than threads give back) */
+    int32_t backend;                /* LLMC_BACKEND_CPU or LLMC_BACKEND_CUDA */
+    /* GPU targets. The weights/consts/arena/kv pointers of LlmcExec stay host-side (weights: the
+     * mapped payload, consts: filled by init()); the runtime mirrors them on the device. */
+    const LlmcGpuImage *gpu_images; /* one per architecture built */
+    int32_t n_gpu_images;
+    const char *const *gpu_kernels; /* kernel names, the same in every image; launch index = position */
+    const uint32_t *gpu_kernel_smem; /* dynamic shared memory each kernel may ask for (bytes) */
+    int32_t n_gpu_kernels;
+    /* Probes and the CPU twin (GPU builds): the same graph compiled by the C backend, reading the
+     * same packed weights, for --compare-cpu. NULL/0 on the cpu target. */
+    const LlmcProbe *probes;
+    int32_t n_probes;
+    const struct LlmcModelDesc *cpu_twin;
     void (*init)(const LlmcExec *ex);   /* fills consts; called once, single-threaded */
     void (*forward)(const LlmcExec *ex, const LlmcStep *step, int tid, int nth);
 } LlmcModelDesc;
 
 /* Provided by the runtime, called by generated code. */
 void llmc_barrier(LlmcPool *pool);
+/* GPU targets: enqueues kernel `kernel` on the step's stream with the step's LlmcDevArgs.
+ * grid = (gx, gy, gz), block = threads (1-D), smem = dynamic shared memory bytes. */
+void llmc_gpu_launch(LlmcGpu *gpu, int32_t kernel, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t threads,
+                     uint32_t smem);
 
 #endif

@@ -159,85 +159,171 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     /* node 0: %x = embedding(@tok_embeddings, %tokens) : [T,32] */
     k0_embedding(ex, st, tid, nth, (const float *)(W + 0), st->tokens, (float *)(A + 0));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 1)
+        return;
     /* node 1: %l0.h = rmsnorm(%x, @layers.0.attn_norm) : [T,32] */
     k1_rmsnorm(ex, st, tid, nth, (const float *)(A + 0), 0, 0, (const float *)(W + 3072), (float *)(A + 2048));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 2)
+        return;
     /* node 2: %l0.q.merged = matmul(%l0.h, @layers.0.wq+layers.0.wk+layers.0.wv) : [T,64] */
     k2_matmul(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(W + 3200), 0, (float *)(A + 4096));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 3)
+        return;
     /* node 6: %l0.q.1 = rope(%l0.q, %positions) : [T,32] */
     k3_rope(ex, st, tid, nth, (const float *)(A + 4096), st->positions, (float *)(A + 2048));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 7)
+        return;
     /* node 7: %l0.k.1 = rope(%l0.k, %positions) : [T,16] */
     k4_rope(ex, st, tid, nth, (const float *)(A + 4224), st->positions, (float *)(A + 8192));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 8)
+        return;
     /* node 8: kv_write(%l0.k.1, %l0.v, %slots) */
     k5_kv_write(ex, st, tid, nth, (const float *)(A + 8192), (const float *)(A + 4288), st->slots);
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 9)
+        return;
     /* node 9: %l0.a = paged_attention(%l0.q.1, %positions) : [T,32] */
     k6_paged_attention(ex, st, tid, nth, (const float *)(A + 2048), st->positions, (float *)(A + 4096));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 10)
+        return;
     /* node 10: %l0.o = matmul(%l0.a, @layers.0.wo) : [T,32] */
     k7_matmul(ex, st, tid, nth, (const float *)(A + 4096), (const float *)(W + 11392), 0, (float *)(A + 2048));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 11)
+        return;
     /* node 11: %l0.x, %l0.h.1 = add_rmsnorm(%x, %l0.o, @layers.0.ffn_norm) : [T,32] */
     k8_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 0), (const float *)(A + 2048), (float *)(A + 4096), (const float *)(W + 15488), (float *)(A + 6144));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 12)
+        return;
     /* node 12: %l0.g.merged = matmul(%l0.h.1, @layers.0.w1+layers.0.w3) : [T,96] */
     k9_matmul(ex, st, tid, nth, (const float *)(A + 6144), (const float *)(W + 15616), 0, (float *)(A + 8192));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 13)
+        return;
     /* node 15: %l0.f = swiglu(%l0.g, %l0.u) : [T,48] */
     k10_swiglu(ex, st, tid, nth, (const float *)(A + 8192), (const float *)(A + 8384), (float *)(A + 0));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 16)
+        return;
     /* node 16: %l0.d = matmul(%l0.f, @layers.0.w2) : [T,32] */
     k11_matmul(ex, st, tid, nth, (const float *)(A + 0), (const float *)(W + 27904), 0, (float *)(A + 6144));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 17)
+        return;
     /* node 17: %l0.x.1, %l1.h = add_rmsnorm(%l0.x, %l0.d, @layers.1.attn_norm) : [T,32] */
     k8_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 4096), (const float *)(A + 6144), (float *)(A + 0), (const float *)(W + 34048), (float *)(A + 2048));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 18)
+        return;
     /* node 18: %l1.q.merged = matmul(%l1.h, @layers.1.wq+layers.1.wk+layers.1.wv) : [T,64] */
     k2_matmul(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(W + 34176), 0, (float *)(A + 4096));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 19)
+        return;
     /* node 22: %l1.q.1 = rope(%l1.q, %positions) : [T,32] */
     k3_rope(ex, st, tid, nth, (const float *)(A + 4096), st->positions, (float *)(A + 2048));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 23)
+        return;
     /* node 23: %l1.k.1 = rope(%l1.k, %positions) : [T,16] */
     k4_rope(ex, st, tid, nth, (const float *)(A + 4224), st->positions, (float *)(A + 8192));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 24)
+        return;
     /* node 24: kv_write(%l1.k.1, %l1.v, %slots) */
     k12_kv_write(ex, st, tid, nth, (const float *)(A + 8192), (const float *)(A + 4288), st->slots);
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 25)
+        return;
     /* node 25: %l1.a = paged_attention(%l1.q.1, %positions) : [T,32] */
     k13_paged_attention(ex, st, tid, nth, (const float *)(A + 2048), st->positions, (float *)(A + 4096));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 26)
+        return;
     /* node 26: %l1.a.rows = select_rows(%l1.a, %out_rows) : [O,32] */
     k14_select_rows(ex, st, tid, nth, (const float *)(A + 4096), st->out_rows, (float *)(A + 2048));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 27)
+        return;
     /* node 27: %l1.o = matmul(%l1.a.rows, @layers.1.wo) : [O,32] */
     k15_matmul(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(W + 42368), 0, (float *)(A + 2560));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 28)
+        return;
     /* node 28: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
     k14_select_rows(ex, st, tid, nth, (const float *)(A + 0), st->out_rows, (float *)(A + 2048));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 29)
+        return;
     /* node 29: %l1.x, %l1.h.1 = add_rmsnorm(%l0.x.1.rows, %l1.o, @layers.1.ffn_norm) : [O,32] */
     k16_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(A + 2560), (float *)(A + 0), (const float *)(W + 46464), (float *)(A + 512));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 30)
+        return;
     /* node 30: %l1.g.merged = matmul(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,96] */
     k17_matmul(ex, st, tid, nth, (const float *)(A + 512), (const float *)(W + 46592), 0, (float *)(A + 1024));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 31)
+        return;
     /* node 33: %l1.f = swiglu(%l1.g, %l1.u) : [O,48] */
     k18_swiglu(ex, st, tid, nth, (const float *)(A + 1024), (const float *)(A + 1216), (float *)(A + 2560));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 34)
+        return;
     /* node 34: %l1.d = matmul(%l1.f, @layers.1.w2) : [O,32] */
     k19_matmul(ex, st, tid, nth, (const float *)(A + 2560), (const float *)(W + 58880), 0, (float *)(A + 512));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 35)
+        return;
     /* node 35: %l1.x.1, %h = add_rmsnorm(%l1.x, %l1.d, @norm) : [O,32] */
     k16_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 0), (const float *)(A + 512), (float *)(A + 1024), (const float *)(W + 65024), (float *)(A + 1536));
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 36)
+        return;
     /* node 36: %logits = matmul(%h, @output) : [O,24] */
     k20_matmul(ex, st, tid, nth, (const float *)(A + 1536), (const float *)(W + 65152), 0, st->logits);
     llmc_barrier(ex->pool);
+    if (st->n_nodes == 37)
+        return;
 }
+
+/* Values readable after a step that ran n_nodes = node + 1 nodes (--compare-cpu). */
+static const LlmcProbe probes[] = {
+    {"x", 0, -1, 0, 0, 32, 32},
+    {"l0.h", 1, 0, 2048, 0, 32, 32},
+    {"l0.q.merged", 2, 0, 4096, 0, 64, 64},
+    {"l0.q.1", 6, 0, 2048, 0, 32, 32},
+    {"l0.k.1", 7, 0, 8192, 0, 16, 16},
+    {"l0.a", 9, 0, 4096, 0, 32, 32},
+    {"l0.o", 10, 0, 2048, 0, 32, 32},
+    {"l0.x", 11, 0, 4096, 0, 32, 32},
+    {"l0.h.1", 11, 0, 6144, 0, 32, 32},
+    {"l0.g.merged", 12, 0, 8192, 0, 96, 96},
+    {"l0.f", 15, 0, 0, 0, 48, 48},
+    {"l0.d", 16, 0, 6144, 0, 32, 32},
+    {"l0.x.1", 17, 0, 0, 0, 32, 32},
+    {"l1.h", 17, 0, 2048, 0, 32, 32},
+    {"l1.q.merged", 18, 1, 4096, 0, 64, 64},
+    {"l1.q.1", 22, 1, 2048, 0, 32, 32},
+    {"l1.k.1", 23, 1, 8192, 0, 16, 16},
+    {"l1.a", 25, 1, 4096, 0, 32, 32},
+    {"l1.a.rows", 26, 1, 2048, 1, 32, 32},
+    {"l1.o", 27, 1, 2560, 1, 32, 32},
+    {"l0.x.1.rows", 28, 1, 2048, 1, 32, 32},
+    {"l1.x", 29, 1, 0, 1, 32, 32},
+    {"l1.h.1", 29, 1, 512, 1, 32, 32},
+    {"l1.g.merged", 30, 1, 1024, 1, 96, 96},
+    {"l1.f", 33, 1, 2560, 1, 48, 48},
+    {"l1.d", 34, 1, 512, 1, 32, 32},
+    {"l1.x.1", 35, 1, 1024, 1, 32, 32},
+    {"h", 35, 1, 1536, 1, 32, 32},
+};
 
 const LlmcModelDesc llmc_model = {
     .abi_version = LLMC_ABI_VERSION,
@@ -262,4 +348,6 @@ const LlmcModelDesc llmc_model = {
     .max_threads = 0,
     .init = init,
     .forward = forward,
+    .probes = probes,
+    .n_probes = sizeof probes / sizeof probes[0],
 };

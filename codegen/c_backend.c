@@ -31,22 +31,6 @@ static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_SELECT_ROWS] = llmc_c_emit_rows,
 };
 
-/* A C string literal for s. */
-static void put_cstr(LlmcBuf *b, const char *s)
-{
-    llmc_buf_printf(b, "\"");
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            llmc_buf_printf(b, "\\%c", c);
-        else if (c < 32 || c >= 127)
-            llmc_buf_printf(b, "\\%03o", c);
-        else
-            llmc_buf_printf(b, "%c", c);
-    }
-    llmc_buf_printf(b, "\"");
-}
-
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
 {
     int64_t total = 0;
@@ -134,14 +118,15 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
                         "    (void)W;\n    (void)A;\n%s}\n\n",
                         e.body.s ? e.body.s : "");
         llmc_emit_probes(g, &out);
-        llmc_buf_printf(&out, "const LlmcModelDesc llmc_model = {\n    .abi_version = LLMC_ABI_VERSION,\n    .name = ");
-        put_cstr(&out, g->name);
+        llmc_buf_printf(&out, "const LlmcModelDesc %s = {\n    .abi_version = LLMC_ABI_VERSION,\n    .name = ",
+                        info->desc_symbol ? info->desc_symbol : "llmc_model");
+        llmc_buf_cstr(&out, g->name);
         llmc_buf_printf(&out, ",\n    .target = ");
-        put_cstr(&out, tg->name);
+        llmc_buf_cstr(&out, tg->name);
         llmc_buf_printf(&out, ",\n    .llmc_version = ");
-        put_cstr(&out, LLMC_VERSION);
+        llmc_buf_cstr(&out, LLMC_VERSION);
         llmc_buf_printf(&out, ",\n    .build_info = ");
-        put_cstr(&out, info->build_info);
+        llmc_buf_cstr(&out, info->build_info);
         llmc_buf_printf(&out,
                         ",\n    .model_hash = 0x%016llxULL,\n    .vocab_size = %d,\n    .max_seq_len = %d,\n"
                         "    .max_tokens = %d,\n    .max_outputs = %d,\n    .bos_id = %d,\n    .eos_id = %d,\n"

@@ -1,4 +1,5 @@
-/* c_rope.c — C emitter for rotary embeddings. Each distinct frequency setup (head_dim, theta,
+/* c_rope.c — C emitter for rotary embeddings (and the rope tables both backends share). Each
+ * distinct frequency setup (head_dim, theta,
  * scaling) gets one cos/sin table of max_seq_len positions in the constants area, filled at start
  * by init(); the kernel rotates each head's pairs by its token's position. */
 #include <stdlib.h>
@@ -6,7 +7,7 @@
 
 #include "c_common.h"
 
-static int64_t rope_table_for(LlmcEmit *e, const LlmcNode *n, int64_t hd)
+int64_t llmc_emit_rope_table(LlmcEmit *e, const LlmcNode *n, int64_t hd)
 {
     const LlmcGraph *g = e->g;
     int llama3 = llmc_attr_str(n, "scaling.type", NULL) != NULL;
@@ -45,7 +46,7 @@ LlmcStatus llmc_c_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
     int x = n->in[0], y = n->out[0];
     int64_t hd = llmc_attr_int(n, "head_dim", 0), H = llmc_cols(&g->t[x].shape) / hd;
     int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
-    int64_t table = rope_table_for(e, n, hd);
+    int64_t table = llmc_emit_rope_table(e, n, hd);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* rope (%s pairs): f32[%s,%lld] = %lld heads of %lld; table at consts + %lld; strides x %lld, "

@@ -11,7 +11,26 @@ typedef struct LlmcBuildInfo {
     const char *build_info;       /* one line for --version */
     uint64_t model_hash;
     int max_threads;
+    const char *desc_symbol;      /* C backend: the descriptor's name (NULL: llmc_model) */
+    const char *target_names;     /* GPU builds: "sm_89,sm_90a" */
 } LlmcBuildInfo;
+
+/* The CUDA backend (cuda_backend.c): generate once, compile the source for each architecture, then
+ * write the host C file knowing the cubins. */
+typedef struct LlmcCudaGen LlmcCudaGen;
+typedef struct LlmcCudaImage {
+    const LlmcTarget *target;
+    const char *path;             /* the cubin on disk (pulled in with .incbin) */
+    size_t size;
+} LlmcCudaImage;
+LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, LlmcCudaGen **out, LlmcDiag *d);
+const char *llmc_cuda_source(const LlmcCudaGen *cg);
+int llmc_cuda_kernel_count(const LlmcCudaGen *cg);
+const char *llmc_cuda_kernel_name(const LlmcCudaGen *cg, int i);
+LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,
+                            const LlmcBuildInfo *info, char **host_c, LlmcDiag *d);
+void llmc_cuda_free(LlmcCudaGen *cg);
+int64_t llmc_cuda_kv_block_bytes(const LlmcGraph *g);
 
 /* The C backend: the whole model as one C file (malloc'd). */
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
@@ -28,6 +47,10 @@ typedef struct LlmcBuildOptions {
     int weights_file;             /* payload in OUT.weights beside the executable */
     const char *cc;               /* host C compiler (default "cc") */
     int quiet;
+    const LlmcTarget *const *targets; /* NULL-terminated: several CUDA architectures in one build;
+                                         NULL: the single target passed to llmc_build */
+    const char *cuda_path;        /* CUDA toolkit (NVRTC); NULL: /usr/local/cuda */
+    int resource_report;          /* print registers/smem/spills per kernel and architecture */
 } LlmcBuildOptions;
 
 /* Packs weights (in offset order, converted to their storage dtype) into o, hashing a sample of

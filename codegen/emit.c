@@ -53,6 +53,7 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text)
     snprintf(name, sizeof name, "k%d_%s", e->n_kernels, prefix);
     k->text = llmc_strdup(text);
     k->name = llmc_strdup(name);
+    k->smem = 0;
     e->n_kernels++;
     /* Write the definition with its name substituted. */
     for (const char *s = text; *s;) {
@@ -66,6 +67,14 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text)
     }
     llmc_buf_printf(&e->defs, "\n");
     return k->name;
+}
+
+int llmc_emit_kernel_index(const LlmcEmit *e, const char *name)
+{
+    for (int i = 0; i < e->n_kernels; i++)
+        if (strcmp(e->kernels[i].name, name) == 0)
+            return i;
+    return -1;
 }
 
 const char *llmc_emit_ptr(LlmcEmit *e, int t, const char *ctype)
@@ -117,4 +126,19 @@ const char *llmc_c_float(LlmcEmit *e, double v)
         strncat(buf, ".0", n - strlen(buf) - 1);
     strncat(buf, "f", n - strlen(buf) - 1);
     return buf;
+}
+
+void llmc_buf_cstr(LlmcBuf *b, const char *s)
+{
+    llmc_buf_printf(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            llmc_buf_printf(b, "\\%c", c);
+        else if (c < 32 || c >= 127)
+            llmc_buf_printf(b, "\\%03o", c);
+        else
+            llmc_buf_printf(b, "%c", c);
+    }
+    llmc_buf_printf(b, "\"");
 }

@@ -16,10 +16,13 @@ typedef struct LlmcBuf {
 
 void llmc_buf_printf(LlmcBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void llmc_buf_free(LlmcBuf *b);
+/* Appends s as a C string literal (quotes, escapes). */
+void llmc_buf_cstr(LlmcBuf *b, const char *s);
 
 typedef struct LlmcKernelDef {
     char *text;                   /* the definition with "@NAME@" where its name goes */
     char *name;
+    uint32_t smem;                /* GPU kernels: dynamic shared memory it may ask for */
 } LlmcKernelDef;
 
 typedef struct LlmcEmit {
@@ -36,11 +39,20 @@ typedef struct LlmcEmit {
     int n_rope;
     char ptr_ring[16][128];       /* llmc_emit_ptr's results, reused round-robin */
     int ptr_next;
+    int64_t arena_extra;          /* scratch bytes kernels need beyond the planned arena */
+    int kv_elem;                  /* bytes per KV element (4: f32, 2: f16) */
 } LlmcEmit;
 
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one
  * function; returns the name to call. */
 const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text);
+
+/* The cos/sin table of a rope node's frequencies (max_seq_len positions) in the constants area,
+ * filled by the host init() (both backends); one per distinct setup. Returns its byte offset. */
+int64_t llmc_emit_rope_table(LlmcEmit *e, const LlmcNode *n, int64_t hd);
+
+/* Index of kernel `name` in the order of first emission (GPU launch index). */
+int llmc_emit_kernel_index(const LlmcEmit *e, const char *name);
 
 /* The C expression for tensor t's base pointer, cast to `ctype *` (e.g. "float", "const float").
  * Values: arena + offset; weights: weights + offset; step inputs and the output: the step's arrays.
@@ -65,5 +77,14 @@ LlmcStatus llmc_c_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_rope(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
+
+/* CUDA backend emitters (one per op family): kernels into e->defs, launches into e->body. */
+LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_norm(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
 
 #endif

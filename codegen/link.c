@@ -19,6 +19,7 @@
 #include "../runtime/payload.h"
 #include "../runtime/tokenizer.h"
 #include "codegen.h"
+#include "nvrtc.h"
 
 extern const unsigned char llmc_rt_archive[];
 extern const size_t llmc_rt_archive_size;
@@ -88,11 +89,11 @@ static int split_flags(char *s, char **argv, int max)
     return n;
 }
 
-static LlmcStatus compile_c(const char *cc, const char *dir, const char *exe, LlmcDiag *d)
+/* Compiles each C file of the build directory and links them with the runtime archive into exe. */
+static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *sources, int n_sources, const char *exe,
+                            LlmcDiag *d)
 {
-    char src[4096], obj[4096], rt[4096], log[4096], inc[4096];
-    snprintf(src, sizeof src, "%s/model.c", dir);
-    snprintf(obj, sizeof obj, "%s/model.o", dir);
+    char rt[4096], log[4096], inc[4096], src[8][4096], obj[8][4096];
     snprintf(rt, sizeof rt, "%s/libllmc_rt.a", dir);
     snprintf(log, sizeof log, "%s/build.log", dir);
     snprintf(inc, sizeof inc, "-I%s", dir);
@@ -100,30 +101,39 @@ static LlmcStatus compile_c(const char *cc, const char *dir, const char *exe, Ll
     char sanflags[512];
     snprintf(sanflags, sizeof sanflags, "%s", LLMC_RT_LINK_FLAGS);
     char *argv[64];
+    for (int s = 0; s < n_sources && s < 8; s++) {
+        snprintf(src[s], sizeof src[s], "%s/%s.c", dir, sources[s]);
+        snprintf(obj[s], sizeof obj[s], "%s/%s.o", dir, sources[s]);
+        int n = 0;
+        argv[n++] = (char *)cc;
+        argv[n++] = "-std=gnu11";
+        argv[n++] = "-O3";
+        argv[n++] = "-march=native";
+        argv[n++] = "-ffp-contract=fast";
+        argv[n++] = "-fno-math-errno";
+        argv[n++] = "-w";
+        argv[n++] = inc;
+        argv[n++] = "-c";
+        argv[n++] = src[s];
+        argv[n++] = "-o";
+        argv[n++] = obj[s];
+        argv[n] = NULL;
+        if (run(argv, log)) {
+            char what[4200];
+            snprintf(what, sizeof what, "compiling the generated %s.c", sources[s]);
+            return fail_with_log(d, what, log);
+        }
+    }
     int n = 0;
-    argv[n++] = (char *)cc;
-    argv[n++] = "-std=gnu11";
-    argv[n++] = "-O3";
-    argv[n++] = "-march=native";
-    argv[n++] = "-ffp-contract=fast";
-    argv[n++] = "-fno-math-errno";
-    argv[n++] = "-w";
-    argv[n++] = inc;
-    argv[n++] = "-c";
-    argv[n++] = src;
-    argv[n++] = "-o";
-    argv[n++] = obj;
-    argv[n] = NULL;
-    if (run(argv, log))
-        return fail_with_log(d, "compiling the generated model.c", log);
-    n = 0;
     argv[n++] = (char *)cc;
     argv[n++] = "-o";
     argv[n++] = (char *)exe;
-    argv[n++] = obj;
+    for (int s = 0; s < n_sources && s < 8; s++)
+        argv[n++] = obj[s];
     argv[n++] = rt;
     argv[n++] = "-lm";
     argv[n++] = "-lpthread";
+    argv[n++] = "-ldl";
     n += split_flags(sanflags, argv + n, 16);
     argv[n] = NULL;
     if (run(argv, log))
@@ -166,26 +176,102 @@ static LlmcStatus write_payload(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOut
 
 static void remove_tree(const char *dir)
 {
-    const char *names[] = {"model.c", "model.o", "libllmc_rt.a", "build.log", "model.link", NULL};
+    const char *names[] = {"model.c", "model.o", "twin.c", "twin.o", "model.cu", "libllmc_rt.a", "build.log",
+                           "model.link", NULL};
     char p[4096];
     for (int i = 0; names[i]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         unlink(p);
     }
+    for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
+        snprintf(p, sizeof p, "%s/cubin_%s.bin", dir, (*t)->name);
+        unlink(p);
+    }
     rmdir(dir);
+}
+
+/* The CUDA part of a build: the CUDA source through NVRTC for every target, the host C file and the
+ * CPU twin, written into dir as model.c and twin.c (model.cu kept for inspection). */
+static LlmcStatus emit_cuda(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets,
+                            const LlmcBuildOptions *o, LlmcBuildInfo *info, const char *dir, LlmcDiag *d)
+{
+    LlmcCudaGen *cg = NULL;
+    LlmcNvrtc *nv = NULL;
+    LlmcCudaImage images[8];
+    char paths[8][4096], path[4096];
+    char *host = NULL, *twin = NULL;
+    LlmcStatus st = LLMC_ERR;
+    if (llmc_cuda_generate(g, targets[0], &cg, d))
+        return LLMC_ERR;
+    snprintf(path, sizeof path, "%s/model.cu", dir);
+    if (llmc_write_file_atomic(path, llmc_cuda_source(cg), strlen(llmc_cuda_source(cg)), d))
+        goto out;
+    if (llmc_nvrtc_open(&nv, o->cuda_path, d))
+        goto out;
+    for (int i = 0; i < n_targets; i++) {
+        LlmcCubin cubin;
+        if (!o->quiet)
+            fprintf(stderr, "llmc: NVRTC %s: compiling %d kernels for %s\n", llmc_nvrtc_version(nv),
+                    llmc_cuda_kernel_count(cg), targets[i]->arch);
+        if (llmc_nvrtc_compile(nv, llmc_cuda_source(cg), "model.cu", targets[i], &cubin, d))
+            goto out;
+        if (o->resource_report) {
+            for (int k = 0; k < cubin.n_res; k++)
+                fprintf(stderr, "llmc: %s %-28s %3d registers, %5d bytes smem, %4d bytes stack, spills %d/%d\n",
+                        targets[i]->arch, cubin.res[k].name, cubin.res[k].registers, cubin.res[k].smem_static,
+                        cubin.res[k].stack_frame, cubin.res[k].spill_stores, cubin.res[k].spill_loads);
+        }
+        snprintf(paths[i], sizeof paths[i], "%s/cubin_%s.bin", dir, targets[i]->name);
+        LlmcStatus ws = llmc_write_file_atomic(paths[i], cubin.data, cubin.size, d);
+        images[i] = (LlmcCudaImage){targets[i], paths[i], cubin.size};
+        llmc_cubin_free(&cubin);
+        if (ws)
+            goto out;
+    }
+    if (llmc_cuda_host_c(g, cg, images, n_targets, info, &host, d))
+        goto out;
+    LlmcBuildInfo tinfo = *info;
+    tinfo.desc_symbol = "llmc_model_cpu_twin";
+    tinfo.max_threads = 0;
+    if (llmc_emit_c(g, llmc_target_find("cpu"), &tinfo, &twin, d))
+        goto out;
+    snprintf(path, sizeof path, "%s/model.c", dir);
+    if (llmc_write_file_atomic(path, host, strlen(host), d))
+        goto out;
+    snprintf(path, sizeof path, "%s/twin.c", dir);
+    if (llmc_write_file_atomic(path, twin, strlen(twin), d))
+        goto out;
+    st = LLMC_OK;
+out:
+    free(host);
+    free(twin);
+    llmc_nvrtc_close(nv);
+    llmc_cuda_free(cg);
+    return st;
 }
 
 LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
                       LlmcDiag *d)
 {
-    if (tg->backend != LLMC_TGT_C)
-        return llmc_fail(d, "target %s: its backend is not available in this build of llmc", tg->name);
+    const LlmcTarget *single[2] = {tg, NULL};
+    const LlmcTarget *const *targets = o->targets ? o->targets : single;
+    int n_targets = 0;
+    while (targets[n_targets])
+        n_targets++;
+    int cuda = targets[0]->backend == LLMC_TGT_CUDA;
+    for (int i = 0; i < n_targets; i++)
+        if ((targets[i]->backend == LLMC_TGT_CUDA) != cuda || (!cuda && n_targets > 1) || n_targets > 8)
+            return llmc_fail(d, "--target: build either cpu alone or up to 8 CUDA architectures together");
+    if (!cuda && targets[0]->backend != LLMC_TGT_C)
+        return llmc_fail(d, "target %s: its backend is not available in this build of llmc", targets[0]->name);
     LlmcStatus st = LLMC_ERR;
     char *tok = NULL, *source = NULL;
     size_t tok_size = 0;
     LlmcTokenizer *tk = NULL;
-    char dir[4096], path[4096], exe[4096];
+    char dir[4096], path[4096], exe[4096], names[256] = "";
     int tmpdir = !o->emit_dir;
+    for (int i = 0; i < n_targets; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "", targets[i]->name);
     if (g->tok_file) {
         char err[512];
         if (llmc_read_file(g->tok_file, &tok, &tok_size, d))
@@ -197,7 +283,7 @@ LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles 
         llmc_tokenizer_free(tk);
     }
     uint64_t hash;
-    if (llmc_model_hash(g, tg, wf, tok, tok_size, &hash, d)) {
+    if (llmc_model_hash(g, targets[0], wf, tok, tok_size, &hash, d)) {
         free(tok);
         return LLMC_ERR;
     }
@@ -207,12 +293,12 @@ LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles 
         if (g->n[i].op == LLMC_OP_MATMUL)
             wfmt = llmc_dtype_name(g->t[g->n[i].in[1]].dtype);
     snprintf(info_line, sizeof info_line,
-             "weights %s, KV cache f32 in blocks of %d, context %d, %d tokens and %d logit rows per step, %s",
-             wfmt, g->kv_block_size, g->max_seq_len, g->max_tokens, g->max_outputs,
+             "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s",
+             wfmt, cuda ? "f16" : "f32", g->kv_block_size, g->max_seq_len, g->max_tokens, g->max_outputs,
              g->tok_file ? (g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer" : "SentencePiece tokenizer")
                          : "no tokenizer");
-    LlmcBuildInfo info = {info_line, hash, g->weights_bytes < (INT64_C(8) << 20) ? 1 : 0};
-    if (llmc_emit_c(g, tg, &info, &source, d)) {
+    LlmcBuildInfo info = {info_line, hash, g->weights_bytes < (INT64_C(8) << 20) ? 1 : 0, NULL, names};
+    if (!cuda && llmc_emit_c(g, targets[0], &info, &source, d)) {
         free(tok);
         return LLMC_ERR;
     }
@@ -229,16 +315,22 @@ LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles 
             goto out_nodir;
         }
     }
-    snprintf(path, sizeof path, "%s/model.c", dir);
-    if (llmc_write_file_atomic(path, source, strlen(source), d))
-        goto out;
+    if (cuda) {
+        if (emit_cuda(g, targets, n_targets, o, &info, dir, d))
+            goto out;
+    } else {
+        snprintf(path, sizeof path, "%s/model.c", dir);
+        if (llmc_write_file_atomic(path, source, strlen(source), d))
+            goto out;
+    }
     snprintf(path, sizeof path, "%s/libllmc_rt.a", dir);
     if (llmc_write_file_atomic(path, llmc_rt_archive, llmc_rt_archive_size, d))
         goto out;
     snprintf(exe, sizeof exe, "%s/model.link", dir);
     if (!o->quiet)
-        fprintf(stderr, "llmc: compiling %s for %s\n", g->name, tg->name);
-    if (compile_c(o->cc ? o->cc : "cc", dir, exe, d))
+        fprintf(stderr, "llmc: compiling %s for %s\n", g->name, names);
+    const char *srcs[2] = {"model", "twin"};
+    if (compile_c(o->cc ? o->cc : "cc", dir, srcs, cuda ? 2 : 1, exe, d))
         goto out;
 
     LlmcOutFile out, side;

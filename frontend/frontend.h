@@ -81,6 +81,11 @@ LlmcStatus llmc_import_llama2c(const char *bin, const char *tokenizer, const cha
  * tokenizer.model. LlamaForCausalLM and MistralForCausalLM. */
 LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d);
 
+/* The model.json of a Hugging Face config alone: every tensor bound to model.safetensors (as `llmc
+ * synth` writes it; norms f32, matrices `dtype`), shapes from the config, nothing checked against a
+ * file. For compiling code for a model's shapes without its weights (codegen tests, --no-weights). */
+LlmcStatus llmc_hf_config_model(const cJSON *config, const char *name, LlmcDType dtype, cJSON **model, LlmcDiag *d);
+
 /* ---- synthesizer ---- */
 
 /* Writes a Hugging Face directory with random weights (seeded; normal, std 0.02; norms 1.0):
@@ -99,5 +104,7 @@ typedef struct LlmcSynthOptions {
 LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d);
 /* Names of the presets, NULL-terminated. */
 const char *const *llmc_synth_presets(void);
+/* The Hugging Face config.json of a preset (caller frees), or NULL for an unknown name. */
+cJSON *llmc_synth_preset_config(const char *preset);
 
 #endif

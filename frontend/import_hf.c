@@ -345,6 +345,89 @@ static cJSON *hf_tokenizer(const char *dir, const char *base_dir)
     return t;
 }
 
+/* Every tensor of a Llama checkpoint: our weight name, the Hugging Face name, the shape. */
+typedef LlmcStatus (*BindFn)(void *ctx, const char *key, const char *hf_name, int rank, int64_t d0, int64_t d1,
+                             LlmcDiag *d);
+
+static LlmcStatus bind_all(const FeHfConfig *c, int qkv_bias, int o_bias, BindFn bind, void *ctx, LlmcDiag *d)
+{
+    const int64_t H = c->hidden, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    LlmcStatus st = bind(ctx, "tok_embeddings", "model.embed_tokens.weight", 2, c->vocab, H, d);
+    for (int64_t l = 0; !st && l < c->n_layers; l++) {
+        struct {
+            const char *key, *hf;
+            int rank;
+            int64_t d0, d1;
+            int on;
+        } const w[] = {
+            {"attn_norm", "input_layernorm.weight", 1, H, 0, 1},
+            {"wq", "self_attn.q_proj.weight", 2, qd, H, 1},
+            {"bq", "self_attn.q_proj.bias", 1, qd, 0, qkv_bias},
+            {"wk", "self_attn.k_proj.weight", 2, kvd, H, 1},
+            {"bk", "self_attn.k_proj.bias", 1, kvd, 0, qkv_bias},
+            {"wv", "self_attn.v_proj.weight", 2, kvd, H, 1},
+            {"bv", "self_attn.v_proj.bias", 1, kvd, 0, qkv_bias},
+            {"wo", "self_attn.o_proj.weight", 2, H, qd, 1},
+            {"bo", "self_attn.o_proj.bias", 1, H, 0, o_bias},
+            {"ffn_norm", "post_attention_layernorm.weight", 1, H, 0, 1},
+            {"w1", "mlp.gate_proj.weight", 2, c->ffn, H, 1},
+            {"w2", "mlp.down_proj.weight", 2, H, c->ffn, 1},
+            {"w3", "mlp.up_proj.weight", 2, c->ffn, H, 1},
+        };
+        for (size_t i = 0; !st && i < sizeof w / sizeof w[0]; i++) {
+            if (!w[i].on)
+                continue;
+            char key[64], name[128];
+            snprintf(key, sizeof key, "layers.%lld.%s", (long long)l, w[i].key);
+            snprintf(name, sizeof name, "model.layers.%lld.%s", (long long)l, w[i].hf);
+            st = bind(ctx, key, name, w[i].rank, w[i].d0, w[i].d1, d);
+        }
+    }
+    if (!st)
+        st = bind(ctx, "norm", "model.norm.weight", 1, H, 0, d);
+    if (!st && !c->tied)
+        st = bind(ctx, "output", "lm_head.weight", 2, c->vocab, H, d);
+    return st;
+}
+
+static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, int o_bias)
+{
+    FeLlamaSpec s = {
+        .name = name,
+        .source = "huggingface",
+        .architecture = c->architecture,
+        .dim = c->hidden,
+        .ffn_dim = c->ffn,
+        .n_layers = c->n_layers,
+        .n_heads = c->n_heads,
+        .n_kv_heads = c->n_kv_heads,
+        .head_dim = c->head_dim,
+        .vocab = c->vocab,
+        .max_seq_len = c->max_pos,
+        .bos_id = c->bos_id,
+        .eos_id = c->eos_id,
+        .norm_eps = c->eps,
+        .rope_theta = c->theta,
+        .rope_style = "half",
+        .rope_llama3 = c->rope_llama3,
+        .rope_factor = c->rope_factor,
+        .rope_low_freq = c->rope_low_freq,
+        .rope_high_freq = c->rope_high_freq,
+        .rope_orig_max_pos = c->rope_orig_max_pos,
+        .window = c->window,
+        .tied = c->tied,
+        .qkv_bias = qkv_bias,
+        .o_bias = o_bias,
+    };
+    return s;
+}
+
+static LlmcStatus hf_bind_cb(void *ctx, const char *key, const char *name, int rank, int64_t d0, int64_t d1,
+                             LlmcDiag *d)
+{
+    return hf_bind(ctx, key, name, rank, d0, d1, d);
+}
+
 LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d)
 {
     *model = NULL;
@@ -366,79 +449,18 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     if (!st && !h.weights)
         st = llmc_fail(d, "%s: out of memory", dir);
 
-    const int64_t H = c.hidden, qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim;
     int qkv_bias = 0, o_bias = 0;
     if (!st) {
         qkv_bias = c.attention_bias || hf_has(&h, "model.layers.0.self_attn.q_proj.bias");
         o_bias = hf_has(&h, "model.layers.0.self_attn.o_proj.bias");
-        st = hf_bind(&h, "tok_embeddings", "model.embed_tokens.weight", 2, c.vocab, H, d);
+        st = bind_all(&c, qkv_bias, o_bias, hf_bind_cb, &h, d);
     }
-    for (int64_t l = 0; !st && l < c.n_layers; l++) {
-        struct {
-            const char *key, *hf;
-            int rank;
-            int64_t d0, d1;
-            int on;
-        } const w[] = {
-            {"attn_norm", "input_layernorm.weight", 1, H, 0, 1},
-            {"wq", "self_attn.q_proj.weight", 2, qd, H, 1},
-            {"bq", "self_attn.q_proj.bias", 1, qd, 0, qkv_bias},
-            {"wk", "self_attn.k_proj.weight", 2, kvd, H, 1},
-            {"bk", "self_attn.k_proj.bias", 1, kvd, 0, qkv_bias},
-            {"wv", "self_attn.v_proj.weight", 2, kvd, H, 1},
-            {"bv", "self_attn.v_proj.bias", 1, kvd, 0, qkv_bias},
-            {"wo", "self_attn.o_proj.weight", 2, H, qd, 1},
-            {"bo", "self_attn.o_proj.bias", 1, H, 0, o_bias},
-            {"ffn_norm", "post_attention_layernorm.weight", 1, H, 0, 1},
-            {"w1", "mlp.gate_proj.weight", 2, c.ffn, H, 1},
-            {"w2", "mlp.down_proj.weight", 2, H, c.ffn, 1},
-            {"w3", "mlp.up_proj.weight", 2, c.ffn, H, 1},
-        };
-        for (size_t i = 0; !st && i < sizeof w / sizeof w[0]; i++) {
-            if (!w[i].on)
-                continue;
-            char key[64], name[128];
-            snprintf(key, sizeof key, "layers.%lld.%s", (long long)l, w[i].key);
-            snprintf(name, sizeof name, "model.layers.%lld.%s", (long long)l, w[i].hf);
-            st = hf_bind(&h, key, name, w[i].rank, w[i].d0, w[i].d1, d);
-        }
-    }
-    if (!st)
-        st = hf_bind(&h, "norm", "model.norm.weight", 1, H, 0, d);
-    if (!st && !c.tied)
-        st = hf_bind(&h, "output", "lm_head.weight", 2, c.vocab, H, d);
 
     char *real = st ? NULL : realpath(dir, NULL);
     char *name = st ? NULL : fe_base_name(real ? real : dir, 0);
     if (!st) {
         cJSON *tok = hf_tokenizer(dir, base_dir);
-        FeLlamaSpec s = {
-            .name = name ? name : "model",
-            .source = "huggingface",
-            .architecture = c.architecture,
-            .dim = H,
-            .ffn_dim = c.ffn,
-            .n_layers = c.n_layers,
-            .n_heads = c.n_heads,
-            .n_kv_heads = c.n_kv_heads,
-            .head_dim = c.head_dim,
-            .vocab = c.vocab,
-            .max_seq_len = c.max_pos,
-            .bos_id = c.bos_id,
-            .eos_id = c.eos_id,
-            .norm_eps = c.eps,
-            .rope_theta = c.theta,
-            .rope_style = "half",
-            .rope_llama3 = c.rope_llama3,
-            .rope_factor = c.rope_factor,
-            .rope_low_freq = c.rope_low_freq,
-            .rope_high_freq = c.rope_high_freq,
-            .rope_orig_max_pos = c.rope_orig_max_pos,
-            .window = c.window,
-            .tied = c.tied,
-            .qkv_bias = qkv_bias,
-            .o_bias = o_bias,
-        };
+        FeLlamaSpec s = spec_of(&c, name ? name : "model", qkv_bias, o_bias);
         st = fe_build_llama(&s, h.weights, tok, model, d);
         h.weights = NULL;
     }
@@ -456,4 +478,37 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     cJSON_Delete(cfg_doc);
     free(cfg_path);
     return st;
+}
+
+/* Binding to model.safetensors as `llmc synth` writes it, unchecked. */
+typedef struct ShapeCtx {
+    cJSON *weights;
+    LlmcDType dtype;
+} ShapeCtx;
+
+static LlmcStatus shape_bind(void *ctx, const char *key, const char *name, int rank, int64_t d0, int64_t d1,
+                             LlmcDiag *d)
+{
+    ShapeCtx *s = ctx;
+    int64_t shape[2] = {d0, d1};
+    if (fe_bind(s->weights, key, "model.safetensors", name, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
+        return llmc_fail(d, "out of memory");
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_hf_config_model(const cJSON *config, const char *name, LlmcDType dtype, cJSON **model, LlmcDiag *d)
+{
+    FeHfConfig c = {0};
+    *model = NULL;
+    if (fe_hf_parse_config(config, "config.json", &c, d))
+        return LLMC_ERR;
+    ShapeCtx s = {cJSON_CreateObject(), dtype};
+    if (!s.weights)
+        return llmc_fail(d, "out of memory");
+    if (bind_all(&c, c.attention_bias, 0, shape_bind, &s, d)) {
+        cJSON_Delete(s.weights);
+        return LLMC_ERR;
+    }
+    FeLlamaSpec spec = spec_of(&c, name, c.attention_bias, 0);
+    return fe_build_llama(&spec, s.weights, cJSON_CreateNull(), model, d);
 }

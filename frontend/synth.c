@@ -121,6 +121,14 @@ static uint64_t chunk_seed(uint64_t seed, uint64_t tensor, uint64_t chunk)
     return mix64(z ^ (chunk + 1) * 0x8cb92ba72f3d8dd7ull);
 }
 
+cJSON *llmc_synth_preset_config(const char *preset)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(presets[i].name, preset) == 0)
+            return preset_config(&presets[i]);
+    return NULL;
+}
+
 /* ---- the tensor list ---- */
 
 typedef struct SynthTensor {

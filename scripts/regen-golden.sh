@@ -5,4 +5,5 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" "$root/build"
 "$root/build/tests/test_passes" --regen
+"$root/build/tests/test_cuda" --regen
 git -C "$root" status --short tests/golden

@@ -112,7 +112,7 @@ START_TEST(pipeline_golden)
         free(text);
     }
     /* Emitted C: the kernels, init and forward (the pasted headers are tested by compiling). */
-    LlmcBuildInfo info = {"tiny", 0x1234, 0};
+    LlmcBuildInfo info = {.build_info = "tiny", .model_hash = 0x1234};
     char *src = NULL;
     ck_assert_msg(llmc_emit_c(g, opt.target, &info, &src, &d) == LLMC_OK, "%s", d.msg);
     const char *k0 = strstr(src, "/* ---- kernels ---- */");

@@ -1,0 +1,81 @@
+/* cuda_attention.c — CUDA emitter for the paged KV cache: kv_write (f16 rows to their slots) and
+ * paged_attention (flash-decoding: one block per token and KV head serves all query heads of the
+ * group; long contexts split over blockIdx.z into partials combined by a second kernel). */
+#include "cuda_common.h"
+
+/* Parts the positions are split into: more parts for longer contexts (more blocks in flight). */
+static int attention_parts(const LlmcGraph *g)
+{
+    int nz = g->max_seq_len / 1024;
+    return nz < 1 ? 1 : nz > 8 ? 8 : nz;
+}
+
+LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
+    int layer = (int)llmc_attr_int(n, "layer", 0);
+    LlmcBuf k = {0};
+    if (n->op == LLMC_OP_KV_WRITE) {
+        int kk = n->in[0], v = n->in[1];
+        char ks[160];
+        snprintf(ks, sizeof ks, "%s", llmc_cuda_ptr(e, kk, "const float"));
+        llmc_buf_printf(&k,
+                        "/* kv_write: f32[T,%d] K and V rows -> f16 pool layer %d of %d (blocks of %d positions x %d "
+                        "heads x %d); strides k %lld, v %lld */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                        "    kv_write_row<%d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, (uint16_t *)a.kv, %d);\n}\n",
+                        HKV * HD, layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        (long long)llmc_row_stride(g, v), L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        (long long)llmc_row_stride(g, v), ks, llmc_cuda_ptr(e, v, "const float"), layer);
+        const char *name = llmc_cuda_kernel(e, "kv_write", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 128, 0);
+        llmc_cuda_node_end(e, node);
+        return LLMC_OK;
+    }
+    int q = n->in[0], y = n->out[0];
+    int64_t HQ = llmc_cols(&g->t[q].shape) / HD;
+    int window = (int)llmc_attr_int(n, "window", 0);
+    int nz = attention_parts(g);
+    /* Partials for nz > 1: [max_tokens][HQ][nz][HD + 2] floats after the planned arena. */
+    int64_t part_off = (g->arena_bytes + 63) / 64 * 64;
+    int64_t part_bytes = nz > 1 ? (int64_t)g->max_tokens * HQ * nz * (HD + 2) * 4 : 0;
+    if (part_off + part_bytes > g->arena_bytes + e->arena_extra)
+        e->arena_extra = part_off + part_bytes - g->arena_bytes;
+    char qs[160], ys[160];
+    snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
+    snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
+    llmc_buf_printf(&k,
+                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, layer %d, scale %.9g%s, "
+                    "positions split in %d; strides q %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a, %s, %s, A(%lld), %d, %s);\n}\n",
+                    (long long)HQ, HKV, HD, layer, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
+                    nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV,
+                    HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
+                    (long long)part_off, layer, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+    const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
+    llmc_buf_free(&k);
+    char gy[32], gz[32];
+    snprintf(gy, sizeof gy, "%d", HKV);
+    snprintf(gz, sizeof gz, "%d", nz);
+    llmc_cuda_launch(e, node, NULL, name, "T", gy, gz, 128, 0);
+    if (nz > 1) {
+        llmc_buf_printf(&k,
+                        "/* attention combine: %d parts of %lld heads x %d */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                        "    attn_combine<%lld, %d, %lld>(A(%lld), %s, %d);\n}\n",
+                        nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), (long long)part_off,
+                        ys, nz);
+        const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
+        llmc_buf_free(&k);
+        char hq[32];
+        snprintf(hq, sizeof hq, "%lld", (long long)HQ);
+        llmc_cuda_launch(e, node, NULL, comb, "T", hq, "1", 128, 0);
+    }
+    llmc_cuda_node_end(e, node);
+    return LLMC_OK;
+}

@@ -1,0 +1,24 @@
+/* cuda_common.h — shared pieces of the CUDA backend's emitters. */
+#ifndef LLMC_CUDA_COMMON_H
+#define LLMC_CUDA_COMMON_H
+
+#include "emit.h"
+
+/* Device expression for tensor t inside a kernel (`a` is the LlmcDevArgs), cast to `ctype *`. */
+const char *llmc_cuda_ptr(LlmcEmit *e, int t, const char *ctype);
+/* "a.n_tokens" or "a.n_out": the rows of activation t inside a kernel. */
+const char *llmc_cuda_rows(const LlmcGraph *g, int t);
+/* Host side: "T" or "O". */
+const char *llmc_cuda_host_rows(const LlmcGraph *g, int t);
+/* Registers a kernel (deduplicated) and returns its name; smem: dynamic shared memory it needs. */
+const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem);
+/* Writes the launch of `kernel` for node `node` into the forward function (with a comment naming the
+ * node and the early return for n_nodes). cond: a C condition on T/O for this variant, or NULL. */
+void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kernel, const char *gx,
+                      const char *gy, const char *gz, int threads, uint32_t smem);
+/* Closes a node's launches (the n_nodes early return). */
+void llmc_cuda_node_end(LlmcEmit *e, int node);
+/* "bf16", "f16" or "f32" */
+const char *llmc_cuda_wname(LlmcDType dt);
+
+#endif

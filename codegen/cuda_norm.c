@@ -1,0 +1,36 @@
+/* cuda_norm.c — CUDA emitter for rmsnorm and add_rmsnorm: one block per row. */
+#include "cuda_common.h"
+
+LlmcStatus llmc_cuda_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int add = n->op == LLMC_OP_ADD_RMSNORM;
+    int a = n->in[0], b = add ? n->in[1] : -1, w = n->in[add ? 2 : 1];
+    int s = add ? n->out[0] : -1, y = n->out[add ? 1 : 0];
+    int64_t D = llmc_cols(&g->t[a].shape);
+    int threads = D >= 2048 ? 512 : D >= 512 ? 256 : 128;
+    char as[160], bs[160], ss[160], ws[160];
+    snprintf(as, sizeof as, "%s", llmc_cuda_ptr(e, a, "const float"));
+    snprintf(bs, sizeof bs, "%s", add ? llmc_cuda_ptr(e, b, "const float") : "(const float *)0");
+    snprintf(ss, sizeof ss, "%s", add ? llmc_cuda_ptr(e, s, "float") : "(float *)0");
+    snprintf(ws, sizeof ws, "%s", llmc_cuda_ptr(e, w, "const float"));
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* %s: f32[%s,%lld], eps %.9g; strides a %lld, b %lld, s %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(%d) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    rmsnorm_row<%d, %lld, %lld, %lld, %lld, %lld>(%s, %s, %s, %s, %s, %s);\n}\n",
+                    add ? "add_rmsnorm" : "rmsnorm", llmc_cuda_host_rows(g, a), (long long)D,
+                    llmc_attr_float(n, "eps", 1e-5), (long long)llmc_row_stride(g, a),
+                    add ? (long long)llmc_row_stride(g, b) : 0LL, add ? (long long)llmc_row_stride(g, s) : 0LL,
+                    (long long)llmc_row_stride(g, y), threads, add, (long long)D, (long long)llmc_row_stride(g, a),
+                    add ? (long long)llmc_row_stride(g, b) : 0LL, add ? (long long)llmc_row_stride(g, s) : 0LL,
+                    (long long)llmc_row_stride(g, y), as, bs, ss, ws, llmc_cuda_ptr(e, y, "float"),
+                    llmc_c_float(e, llmc_attr_float(n, "eps", 1e-5)));
+    const char *name = llmc_cuda_kernel(e, add ? "add_rmsnorm" : "rmsnorm", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, NULL, name, llmc_cuda_host_rows(g, a), "1", "1", threads, 0);
+    llmc_cuda_node_end(e, node);
+    return LLMC_OK;
+}

@@ -1,0 +1,33 @@
+/* cuda_rope.c — CUDA emitter for rotary embeddings (one block per row; the cos/sin table is built on
+ * the host at start, as for the cpu target, and uploaded with the constants). */
+#include <string.h>
+
+#include "cuda_common.h"
+
+LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int x = n->in[0], y = n->out[0];
+    int64_t hd = llmc_attr_int(n, "head_dim", 0), H = llmc_cols(&g->t[x].shape) / hd;
+    int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
+    int64_t table = llmc_emit_rope_table(e, n, hd);
+    char xs[160];
+    snprintf(xs, sizeof xs, "%s", llmc_cuda_ptr(e, x, "const float"));
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* rope (%s pairs): f32[%s,%lld] = %lld heads of %lld; table at consts + %lld; strides x %lld, "
+                    "y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    rope_row<%d, %lld, %lld, %lld, %lld>(%s, a.positions, C(%lld), %s);\n}\n",
+                    inter ? "interleaved" : "half", llmc_cuda_host_rows(g, x), (long long)(H * hd), (long long)H,
+                    (long long)hd, (long long)table, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
+                    inter, (long long)H, (long long)hd, (long long)llmc_row_stride(g, x),
+                    (long long)llmc_row_stride(g, y), xs, (long long)table, llmc_cuda_ptr(e, y, "float"));
+    const char *name = llmc_cuda_kernel(e, "rope", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, NULL, name, llmc_cuda_host_rows(g, x), "1", "1", 128, 0);
+    llmc_cuda_node_end(e, node);
+    return LLMC_OK;
+}

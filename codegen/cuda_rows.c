@@ -1,0 +1,26 @@
+/* cuda_rows.c — CUDA emitter for select_rows. */
+#include "cuda_common.h"
+
+LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int x = n->in[0], y = n->out[0];
+    int64_t D = llmc_cols(&g->t[x].shape);
+    char xs[160];
+    snprintf(xs, sizeof xs, "%s", llmc_cuda_ptr(e, x, "const float"));
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* select_rows: f32[T,%lld] -> f32[O,%lld]; strides x %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    select_row<%lld, %lld, %lld>(%s, a.out_rows, %s);\n}\n",
+                    (long long)D, (long long)D, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
+                    (long long)D, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y), xs,
+                    llmc_cuda_ptr(e, y, "float"));
+    const char *name = llmc_cuda_kernel(e, "select_rows", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, NULL, name, "O", "1", "1", 256, 0);
+    llmc_cuda_node_end(e, node);
+    return LLMC_OK;
+}

@@ -1,0 +1,172 @@
+/* test_cuda.c — the CUDA backend without a GPU (CI): for the example models and the synthesized
+ * presets (their graphs built from the preset configs alone, no weights needed), the emitted CUDA C
+ * compiles through NVRTC for every CUDA target, and the decode kernels (skinny matmul, attention)
+ * have no local-memory spills in the ptxas report. The tiny model's CUDA source is a golden file
+ * (tests/golden/tiny.cu; regenerate with `test_cuda --regen`, scripts/regen-golden.sh).
+ *
+ * Labelled slow: NVRTC takes about a minute per architecture for the 8B preset's kernels.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codegen/codegen.h"
+#include "../codegen/nvrtc.h"
+#include "../frontend/frontend.h"
+#include "../frontend/model_json.h"
+#include "../passes/passes.h"
+#include "testutil.h"
+
+static int regen;
+
+static LlmcNvrtc *open_nvrtc(void)
+{
+    LlmcNvrtc *nv = NULL;
+    LlmcDiag d;
+    if (llmc_nvrtc_open(&nv, NULL, &d) != LLMC_OK) {
+        const char *ci = getenv("CI");
+        ck_assert_msg(!(ci && strcmp(ci, "true") == 0), "NVRTC missing in CI: %s", d.msg);
+        fprintf(stderr, "skipping: %s\n", d.msg);
+        return NULL;
+    }
+    return nv;
+}
+
+/* Graph of doc (a model.json document) through the pipeline for sm_90a. */
+static LlmcGraph *graph_of(cJSON *doc, const char *dir)
+{
+    LlmcDiag d;
+    LlmcGraph *g = llmc_graph_new();
+    ck_assert_msg(llmc_model_from_json(doc, "model.json", dir, g, &d) == LLMC_OK, "%s", d.msg);
+    LlmcPassOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.target = llmc_target_find("sm_90a");
+    opt.max_tokens = 512;
+    opt.max_outputs = 512;
+    opt.kv_block_size = 16;
+    opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
+    ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
+    return g;
+}
+
+static int is_decode_kernel(const char *name)
+{
+    return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine");
+}
+
+/* Compiles g's CUDA source for every CUDA target; checks resources. */
+static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what)
+{
+    LlmcDiag d;
+    LlmcCudaGen *cg = NULL;
+    ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), &cg, &d) == LLMC_OK, "%s", d.msg);
+    for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
+        if ((*t)->backend != LLMC_TGT_CUDA)
+            continue;
+        LlmcCubin c;
+        ck_assert_msg(llmc_nvrtc_compile(nv, llmc_cuda_source(cg), what, *t, &c, &d) == LLMC_OK, "%s for %s: %s", what,
+                      (*t)->arch, d.msg);
+        ck_assert_msg(c.size > 1000 && c.data[0] == 0x7f && c.data[1] == 'E', "%s %s: not a cubin", what, (*t)->arch);
+        for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
+            const char *name = llmc_cuda_kernel_name(cg, k);
+            const LlmcKernelRes *r = llmc_cubin_find(&c, name);
+            ck_assert_msg(r != NULL, "%s %s: no ptxas report for %s", what, (*t)->arch, name);
+            if (is_decode_kernel(name))
+                ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
+                              "%s %s: %s spills (%d bytes stores, %d loads, %d registers)", what, (*t)->arch, name,
+                              r->spill_stores, r->spill_loads, r->registers);
+        }
+        llmc_cubin_free(&c);
+    }
+    llmc_cuda_free(cg);
+}
+
+static void check_preset(const char *preset)
+{
+    LlmcNvrtc *nv = open_nvrtc();
+    if (!nv)
+        return;
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of(doc, ".");
+    compile_all(nv, g, preset);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+    llmc_nvrtc_close(nv);
+}
+
+START_TEST(preset_stories15M) { check_preset("stories15M"); }
+END_TEST
+START_TEST(preset_llama32_1b) { check_preset("llama3.2-1b"); }
+END_TEST
+START_TEST(preset_llama31_8b) { check_preset("llama3.1-8b"); }
+END_TEST
+
+START_TEST(example_stories260K)
+{
+    if (tu_need_shared("stories260K/stories260K.bin"))
+        return;
+    LlmcNvrtc *nv = open_nvrtc();
+    if (!nv)
+        return;
+    cJSON *doc;
+    LlmcDiag d;
+    ck_assert(llmc_json_load(LLMC_SOURCE_DIR "/examples/stories260K.json", &doc, &d) == LLMC_OK);
+    LlmcGraph *g = graph_of(doc, LLMC_SOURCE_DIR "/examples");
+    compile_all(nv, g, "stories260K");
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    llmc_nvrtc_close(nv);
+}
+END_TEST
+
+/* tests/golden/tiny.json through the CUDA backend: the source must equal tests/golden/tiny.cu. */
+START_TEST(tiny_golden)
+{
+    LlmcNvrtc *nv = open_nvrtc();
+    cJSON *doc;
+    LlmcDiag d;
+    ck_assert(llmc_json_load(LLMC_SOURCE_DIR "/tests/golden/tiny.json", &doc, &d) == LLMC_OK);
+    LlmcGraph *g = graph_of(doc, LLMC_SOURCE_DIR "/tests/golden");
+    LlmcCudaGen *cg = NULL;
+    ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), &cg, &d) == LLMC_OK);
+    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(src);
+    const char *path = LLMC_SOURCE_DIR "/tests/golden/tiny.cu";
+    if (regen) {
+        ck_assert(llmc_write_file_atomic(path, src, strlen(src), &d) == LLMC_OK);
+    } else {
+        char *want;
+        size_t n;
+        ck_assert_msg(llmc_read_file(path, &want, &n, &d) == LLMC_OK, "%s (run test_cuda --regen)", d.msg);
+        ck_assert_msg(strcmp(want, src) == 0, "the emitted CUDA for tiny.json differs from tests/golden/tiny.cu");
+        free(want);
+    }
+    if (nv)
+        compile_all(nv, g, "tiny");
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    llmc_nvrtc_close(nv);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
+    Suite *s = suite_create("cuda");
+    TCase *tc = tcase_create("nvrtc");
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, tiny_golden);
+    if (!regen) {
+        tcase_add_test(tc, example_stories260K);
+        tcase_add_test(tc, preset_stories15M);
+        tcase_add_test(tc, preset_llama32_1b);
+        tcase_add_test(tc, preset_llama31_8b);
+    }
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}

@@ -19,7 +19,8 @@ static void usage(FILE *f)
             "usage:\n"
             "  llmc compile SRC [-o OUT] [--target T] [options]   SRC: model.json, a Hugging Face directory,\n"
             "                                                     or a llama2.c checkpoint\n"
-            "      --target T          target (default cpu; see `llmc targets`)\n"
+            "      --target T[,T...]   target (default cpu; see `llmc targets`); several CUDA\n"
+            "                          architectures give one executable with an image for each\n"
             "      --weights F         weight storage format: f32, f16, bf16 (default: the target's)\n"
             "      --max-tokens N      tokens per forward step (default 512)\n"
             "      --max-outputs N     logit rows per step (default: max-tokens)\n"
@@ -31,6 +32,8 @@ static void usage(FILE *f)
             "      --no-fuse           skip the fusion passes\n"
             "      --tokenizer FILE    tokenizer.bin for a llama2.c checkpoint\n"
             "      --cc CC             host C compiler (default cc)\n"
+            "      --cuda-path DIR     CUDA toolkit holding NVRTC (default /usr/local/cuda)\n"
+            "      --resource-usage    print each GPU kernel's registers, shared memory and spills\n"
             "      -q                  quiet\n"
             "  llmc import SRC -o model.json [--tokenizer FILE]   write the model.json of a checkpoint\n"
             "  llmc synth (--preset NAME | --config FILE) -o DIR [--seed N] [--dtype f32|f16|bf16]\n"
@@ -86,6 +89,7 @@ static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc
 
 typedef struct CompileArgs {
     const char *src, *out, *target, *dump_after, *tokenizer;
+    const LlmcTarget *targets[9];
     LlmcPassOptions popt;
     LlmcBuildOptions bopt;
 } CompileArgs;
@@ -110,6 +114,10 @@ static int compile_model(const CompileArgs *a)
     if (llmc_model_from_json(doc, a->src, base_dir, g, &d) || llmc_model_check_weights(g, wf, &d))
         goto out;
     if (llmc_pipeline(g, &a->popt, a->dump_after, stdout, 0, &d))
+        goto out;
+    /* A GPU-stage pass to dump: run that stage here (llmc_build runs it otherwise). */
+    if (a->dump_after && a->popt.target->backend == LLMC_TGT_CUDA &&
+        llmc_pipeline_gpu(g, &a->popt, a->dump_after, stdout, 0, &d))
         goto out;
     if (a->dump_after) {
         rc = 0;
@@ -190,6 +198,11 @@ static int cmd_compile(int argc, char **argv)
         } else if (strcmp(f, "--cc") == 0 && v) {
             a.bopt.cc = v;
             i++;
+        } else if (strcmp(f, "--cuda-path") == 0 && v) {
+            a.bopt.cuda_path = v;
+            i++;
+        } else if (strcmp(f, "--resource-usage") == 0) {
+            a.bopt.resource_report = 1;
         } else if (strcmp(f, "-q") == 0) {
             a.bopt.quiet = 1;
         } else if (f[0] == '-' || a.src) {
@@ -207,14 +220,43 @@ static int cmd_compile(int argc, char **argv)
         return 2;
     }
     a.popt.max_outputs = max_out ? max_out : a.popt.max_tokens;
-    a.popt.target = llmc_target_find(a.target);
-    if (!a.popt.target) {
-        fprintf(stderr, "llmc: --target %s: unknown target (known:", a.target);
-        for (const LlmcTarget *const *t = llmc_targets(); *t; t++)
-            fprintf(stderr, " %s", (*t)->name);
-        fprintf(stderr, ")\n");
+    /* --target a,b,c: every name known; cpu alone, or CUDA architectures only. */
+    char names[256];
+    snprintf(names, sizeof names, "%s", a.target);
+    int nt = 0;
+    for (char *tok = strtok(names, ","); tok; tok = strtok(NULL, ",")) {
+        const LlmcTarget *t = llmc_target_find(tok);
+        if (!t) {
+            fprintf(stderr, "llmc: --target %s: unknown target \"%s\" (known:", a.target, tok);
+            for (const LlmcTarget *const *k = llmc_targets(); *k; k++)
+                fprintf(stderr, " %s", (*k)->name);
+            fprintf(stderr, ")\n");
+            return 2;
+        }
+        if (nt == 8) {
+            fprintf(stderr, "llmc: --target %s: at most 8 targets\n", a.target);
+            return 2;
+        }
+        for (int k = 0; k < nt; k++)
+            if (a.targets[k] == t) {
+                fprintf(stderr, "llmc: --target %s: %s given twice\n", a.target, tok);
+                return 2;
+            }
+        a.targets[nt++] = t;
+    }
+    if (nt == 0) {
+        fprintf(stderr, "llmc: --target: no target given\n");
         return 2;
     }
+    for (int k = 0; k < nt; k++)
+        if (nt > 1 && a.targets[k]->backend != LLMC_TGT_CUDA) {
+            fprintf(stderr, "llmc: --target %s: %s builds alone; only CUDA architectures combine\n", a.target,
+                    a.targets[k]->name);
+            return 2;
+        }
+    a.popt.target = a.targets[0];
+    a.bopt.targets = a.targets;
+    a.bopt.pass_options = &a.popt;
     a.bopt.out_path = a.out ? a.out : "model";
     return compile_model(&a);
 }

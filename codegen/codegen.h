@@ -51,6 +51,7 @@ typedef struct LlmcBuildOptions {
                                          NULL: the single target passed to llmc_build */
     const char *cuda_path;        /* CUDA toolkit (NVRTC); NULL: /usr/local/cuda */
     int resource_report;          /* print registers/smem/spills per kernel and architecture */
+    const struct LlmcPassOptions *pass_options; /* CUDA builds run the GPU stage of the pipeline */
 } LlmcBuildOptions;
 
 /* Packs weights (in offset order, converted to their storage dtype) into o, hashing a sample of
@@ -61,8 +62,10 @@ LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightF
                            size_t tok_size, uint64_t *hash, LlmcDiag *d);
 
 /* Emits, compiles and links the executable for target tg, appends the payload (weights and
- * tokenizer) or writes it to a side file. Nothing is left under out_path on failure. */
-LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
+ * tokenizer) or writes it to a side file. Nothing is left under out_path on failure. For CUDA
+ * targets the CPU twin is emitted from g as given, then g goes through the GPU stage
+ * (llmc_pipeline_gpu) before the CUDA code is emitted: g is changed. */
+LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
                       LlmcDiag *d);
 
 #endif

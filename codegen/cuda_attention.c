@@ -4,7 +4,7 @@
 #include "cuda_common.h"
 
 /* Parts the positions are split into: more parts for longer contexts (more blocks in flight). */
-static int attention_parts(const LlmcGraph *g)
+int llmc_cuda_attention_parts(const LlmcGraph *g)
 {
     int nz = g->max_seq_len / 1024;
     return nz < 1 ? 1 : nz > 8 ? 8 : nz;
@@ -39,12 +39,9 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     int q = n->in[0], y = n->out[0];
     int64_t HQ = llmc_cols(&g->t[q].shape) / HD;
     int window = (int)llmc_attr_int(n, "window", 0);
-    int nz = attention_parts(g);
-    /* Partials for nz > 1: [max_tokens][HQ][nz][HD + 2] floats after the planned arena. */
-    int64_t part_off = (g->arena_bytes + 63) / 64 * 64;
-    int64_t part_bytes = nz > 1 ? (int64_t)g->max_tokens * HQ * nz * (HD + 2) * 4 : 0;
-    if (part_off + part_bytes > g->arena_bytes + e->arena_extra)
-        e->arena_extra = part_off + part_bytes - g->arena_bytes;
+    int nz = llmc_cuda_attention_parts(g);
+    /* Partials for nz > 1: [max_tokens][HQ][nz][HD + 2] floats in scratch A (llmc_cuda_scratch). */
+    int64_t part_off = e->scratch_a;
     char qs[160], ys[160];
     snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));

@@ -31,7 +31,38 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_KV_WRITE] = llmc_cuda_emit_attention,
     [LLMC_OP_PAGED_ATTENTION] = llmc_cuda_emit_attention,
     [LLMC_OP_SELECT_ROWS] = llmc_cuda_emit_rows,
+    [LLMC_OP_MATMUL_FUSED] = llmc_cuda_emit_matmul,
+    [LLMC_OP_ROPE_KV_WRITE] = llmc_cuda_emit_rope_kv,
 };
+
+int llmc_cuda_attention_parts(const LlmcGraph *g);
+
+/* Scratch past the planned arena, for work one node does in several kernels: region A holds a
+ * normalized copy of a matmul's input (norm prologue on the tensor-core path) or attention
+ * partials; region B a SwiGLU matmul's full product. */
+static void plan_scratch(LlmcEmit *e)
+{
+    const LlmcGraph *g = e->g;
+    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs, a = 0, b = 0;
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        if (n->op == LLMC_OP_MATMUL_FUSED) {
+            const LlmcShape *w = &g->t[n->in[1]].shape;
+            if (llmc_attr(n, "norm") && rows * w->dim[1] * 4 > a)
+                a = rows * w->dim[1] * 4;
+            if (llmc_attr_int(n, "swiglu", 0) && rows * w->dim[0] * 4 > b)
+                b = rows * w->dim[0] * 4;
+        } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
+            int nz = llmc_cuda_attention_parts(g);
+            int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;
+            int64_t p = nz > 1 ? (int64_t)g->max_tokens * hq * nz * (g->kv_head_dim + 2) * 4 : 0;
+            a = p > a ? p : a;
+        }
+    }
+    e->scratch_a = (g->arena_bytes + 63) / 64 * 64;
+    e->scratch_b = e->scratch_a + (a + 63) / 64 * 64;
+    e->arena_extra = e->scratch_b + (b + 63) / 64 * 64 - g->arena_bytes;
+}
 
 struct LlmcCudaGen {
     LlmcEmit e;
@@ -47,6 +78,7 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, LlmcCuda
     e->g = g;
     e->target = tg;
     e->kv_elem = 2;
+    plan_scratch(e);
     for (int i = 0; i < g->nn; i++) {
         LlmcOp op = g->n[i].op;
         if (llmc_op_info[op].flags & OPF_VIEW)

@@ -8,64 +8,113 @@
 
 static int wkind(LlmcDType dt) { return dt == LLMC_BF16 ? 1 : dt == LLMC_F16 ? 2 : 0; }
 
+/* matmul and matmul_fused (norm prologue, residual or SwiGLU epilogue, bias). */
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     const LlmcTensor *w = &g->t[n->in[1]];
+    int fused = n->op == LLMC_OP_MATMUL_FUSED;
+    int ni = fused ? (int)llmc_attr_int(n, "norm", -1) : -1, ri = fused ? (int)llmc_attr_int(n, "residual", -1) : -1;
+    int bi = fused ? (int)llmc_attr_int(n, "bias", -1) : (n->n_in == 3 ? 2 : -1);
+    int swiglu = fused && llmc_attr_int(n, "swiglu", 0);
+    int epi = swiglu ? 2 : ri > 0 ? 1 : 0;
+    double eps = llmc_attr_float(n, "eps", 1e-5);
     int x = n->in[0], y = n->out[0];
     int64_t K = w->shape.dim[1], N = w->shape.dim[0], SX = llmc_row_stride(g, x), SY = llmc_row_stride(g, y);
+    int64_t SR = ri > 0 ? llmc_row_stride(g, n->in[ri]) : 0;
     int wk = wkind(w->dtype);
     int64_t xoff = g->t[x].offset;
     int x_aligned = SX % 4 == 0 && xoff % 16 == 0;
-    int vec = x_aligned && K % (wk == 0 ? 4 : 8) == 0 && w->offset % 16 == 0;
-    const char *bias = n->n_in == 3 ? llmc_cuda_ptr(e, n->in[2], "const float") : "(const float *)0";
-    char bias_s[160];
-    snprintf(bias_s, sizeof bias_s, "%s", bias);
-    char ys[160], xs[160], wsrc[160];
+    int norm_aligned = ni <= 0 || g->t[n->in[ni]].offset % 16 == 0;
+    int vec = x_aligned && norm_aligned && K % (wk == 0 ? 4 : 8) == 0 && w->offset % 16 == 0;
+    char bias[160], ys[160], xs[160], wsrc[96], nws[160], res[160];
+    snprintf(bias, sizeof bias, "%s", bi > 0 ? llmc_cuda_ptr(e, n->in[bi], "const float") : "(const float *)0");
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
     snprintf(xs, sizeof xs, "%s", llmc_cuda_ptr(e, x, "const float"));
     snprintf(wsrc, sizeof wsrc, "(a.weights + %lld)", (long long)w->offset);
+    snprintf(nws, sizeof nws, "%s", ni > 0 ? llmc_cuda_ptr(e, n->in[ni], "const float") : "(const float *)0");
+    snprintf(res, sizeof res, "%s", ri > 0 ? llmc_cuda_ptr(e, n->in[ri], "const float") : "(const float *)0");
     const char *rows = llmc_cuda_rows(g, x), *hrows = llmc_cuda_host_rows(g, x);
+    char what[160];
+    snprintf(what, sizeof what, "%s%s%s%s", ni > 0 ? ", RMSNorm prologue" : "", epi == 1 ? ", residual epilogue" : "",
+             epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : "", bi > 0 ? ", bias" : "");
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* matmul, skinny (<= 8 rows a block): f32[%s,%lld] x %s[%lld,%lld]^T%s -> f32[%s,%lld]; "
+                    "/* matmul, skinny (<= 8 rows a block): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
                     "strides x %lld, y %lld; %s loads */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                    "    gemv<%d, %lld, %lld, %lld, %lld, %d>(%s, %s, %s, %s, %s);\n}\n",
-                    hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
-                    n->n_in == 3 ? " + b" : "", hrows, (long long)N, (long long)SX, (long long)SY,
-                    vec ? "16-byte" : "scalar", wk, (long long)K, (long long)N, (long long)SX, (long long)SY, vec,
-                    wsrc, xs, bias_s, ys, rows);
+                    "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld>(%s, %s, %s, %s, %s, %s, %s, %s);\n}\n",
+                    hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
+                    (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar", wk,
+                    (long long)K, (long long)N, (long long)SX, (long long)SY, vec, ni > 0, epi, (long long)SR, wsrc, xs,
+                    bias, ys, rows, nws, llmc_c_float(e, eps), res);
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
     int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && w->offset % 16 == 0;
     char gx[64], gy[64];
-    snprintf(gx, sizeof gx, "%lld", (long long)((N + 7) / 8));
+    snprintf(gx, sizeof gx, "%lld", (long long)(swiglu ? (N / 2 + 3) / 4 : (N + 7) / 8));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
     if (!tc) {
         llmc_cuda_launch(e, node, NULL, gemv, gx, gy, "1", 128, 0);
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }
-    llmc_buf_printf(&k,
-                    "/* matmul, tensor cores (mma.sync m16n8k16, %s): f32[%s,%lld] x %s[%lld,%lld]^T%s -> "
-                    "f32[%s,%lld]; tiles 64x64x32; strides x %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                    "    gemm_tc<%d, %lld, %lld, %lld, %lld>((const uint16_t *)%s, %s, %s, %s, %s);\n}\n",
-                    wk == 1 ? "bf16" : "f16", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N,
-                    (long long)K, n->n_in == 3 ? " + b" : "", hrows, (long long)N, (long long)SX, (long long)SY,
-                    wk == 1, (long long)K, (long long)N, (long long)SX, (long long)SY, wsrc, xs, bias_s, ys, rows);
-    const char *gemm = llmc_cuda_kernel(e, "gemm", k.s, 0);
-    llmc_buf_free(&k);
-    char cond[64], gx2[64], gy2[64];
+    char cond[64];
     snprintf(cond, sizeof cond, "%s <= 8", hrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
     snprintf(cond, sizeof cond, "%s > 8", hrows);
-    snprintf(gx2, sizeof gx2, "%lld", (long long)((N + 63) / 64));
-    snprintf(gy2, sizeof gy2, "(%s + 63) / 64", hrows);
-    llmc_cuda_launch(e, node, cond, gemm, gx2, gy2, "1", 128, 0);
+    /* Tensor cores: a norm prologue runs as its own kernel into scratch A; a SwiGLU epilogue takes the
+     * full product in scratch B and a pairing kernel. */
+    char gxs[160], gys[160], gin[160], gout[160];
+    snprintf(gin, sizeof gin, "%s", xs);
+    int64_t gsx = SX, gsy = SY;
+    if (ni > 0) {
+        llmc_buf_printf(&k,
+                        "/* RMSNorm of the rows into scratch (prologue of a tensor-core matmul): f32[%s,%lld] */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                        "    rmsnorm_row<0, %lld, %lld, 0, 0, %lld>(%s, (const float *)0, (float *)0, %s, A(%lld), %s);\n}\n",
+                        hrows, (long long)K, (long long)K, (long long)SX, (long long)K, xs, nws, (long long)e->scratch_a,
+                        llmc_c_float(e, eps));
+        const char *nk = llmc_cuda_kernel(e, "rmsnorm", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, cond, nk, hrows, "1", "1", 256, 0);
+        snprintf(gin, sizeof gin, "A(%lld)", (long long)e->scratch_a);
+        gsx = K;
+    }
+    snprintf(gout, sizeof gout, "%s", ys);
+    if (swiglu) {
+        snprintf(gout, sizeof gout, "A(%lld)", (long long)e->scratch_b);
+        gsy = N;
+    }
+    llmc_buf_printf(&k,
+                    "/* matmul, tensor cores (mma.sync m16n8k16, %s): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
+                    "tiles 64x64x32; strides x %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    gemm_tc<%d, %lld, %lld, %lld, %lld, %lld>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n}\n",
+                    wk == 1 ? "bf16" : "f16", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                    hrows, (long long)N, epi == 1 ? ", residual epilogue" : "", (long long)gsx, (long long)gsy, wk == 1,
+                    (long long)K, (long long)N, (long long)gsx, (long long)gsy, (long long)SR, wsrc, gin, bias, gout,
+                    rows, res);
+    const char *gemm = llmc_cuda_kernel(e, "gemm", k.s, 0);
+    llmc_buf_free(&k);
+    snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 63) / 64));
+    snprintf(gys, sizeof gys, "(%s + 63) / 64", hrows);
+    llmc_cuda_launch(e, node, cond, gemm, gxs, gys, "1", 128, 0);
+    if (swiglu) {
+        llmc_buf_printf(&k,
+                        "/* SwiGLU of a tensor-core product's halves: f32[%s,%lld] -> f32[%s,%lld] */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                        "    eltwise<3, %lld, %lld, %lld, %lld>(A(%lld), A(%lld), %s, %s);\n}\n",
+                        hrows, (long long)N, hrows, (long long)(N / 2), (long long)(N / 2), (long long)N, (long long)N,
+                        (long long)SY, (long long)e->scratch_b, (long long)(e->scratch_b + N / 2 * 4), ys, rows);
+        const char *sk = llmc_cuda_kernel(e, "swiglu", k.s, 0);
+        llmc_buf_free(&k);
+        char gxe[96];
+        snprintf(gxe, sizeof gxe, "(%s * %lld + 255) / 256", hrows, (long long)(N / 2));
+        llmc_cuda_launch(e, node, cond, sk, gxe, "1", "1", 256, 0);
+    }
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

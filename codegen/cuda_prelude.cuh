@@ -9,6 +9,7 @@
  * KV cache is f16, paged: block b holds for each layer l the K then V rows of its positions,
  * [b][l][2][BS][HKV][HD].
  */
+#ifdef __CUDACC_RTC__ /* NVRTC has no system headers */
 typedef signed char int8_t;
 typedef unsigned char uint8_t;
 typedef int int32_t;
@@ -16,6 +17,9 @@ typedef unsigned int uint32_t;
 typedef long long int64_t;
 typedef unsigned long long uint64_t;
 typedef unsigned short uint16_t;
+#else /* nvcc, for experiments on single kernels */
+#include <stdint.h>
+#endif
 
 struct LlmcDevArgs {
     const uint8_t *weights;
@@ -29,7 +33,9 @@ struct LlmcDevArgs {
 static_assert(sizeof(LlmcDevArgs) == 104, "LlmcDevArgs layout differs from llmc_model.h");
 
 #define DEV static __device__ __forceinline__
+#ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
+#endif
 #define W(off, T) ((const T *)(a.weights + (off)))
 #define A(off) ((float *)(a.arena + (off)))
 #define C(off) ((const float *)(a.consts + (off)))
@@ -114,19 +120,46 @@ DEV int64_t kv_index(int L, int BS, int HKV, int HD, int64_t blk, int layer, int
 /* ---- matmul, skinny (decode): y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]) ----
  * A warp computes 2 rows for up to 8 tokens (block y = token chunk); 4 warps per block. Weights
  * stream through 16-byte non-allocating loads (VEC) or scalar loads (K not a multiple of the vector),
- * x comes through the read-only cache. WK: 0 f32, 1 bf16, 2 f16. */
-template <int WK, int K, int N, int SX, int SY, int VEC>
-DEV void gemv(const void *wv, const float *x, const float *b, float *y, int T)
+ * x comes through the read-only cache. WK: 0 f32, 1 bf16, 2 f16.
+ * Fusions: NORM, an RMSNorm prologue (x[t] * nw * 1/rms(x[t]), the rms computed here from x);
+ * EPI 1, a residual added to the result (y = res + x w^T); EPI 2, SwiGLU: the warp's two rows are
+ * j and j + N/2 and it writes silu(row j) * row (j + N/2) to y[t, j]. */
+template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI = 0, int SR = 0>
+DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b, float *__restrict__ y,
+              int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0)
 {
+    __shared__ float inv_rms[8];
     const int lane = threadIdx.x & 31;
-    const int n0 = (blockIdx.x * 4 + (threadIdx.x >> 5)) * 2;
+    const int wid = blockIdx.x * 4 + (threadIdx.x >> 5);
     const int t0 = blockIdx.y * 8;
-    if (n0 >= N || t0 >= T)
-        return;
     const int nt = T - t0 < 8 ? T - t0 : 8;
     x += (int64_t)t0 * SX;
     y += (int64_t)t0 * SY;
-    const int n1 = n0 + 1 < N ? n0 + 1 : n0;
+    if (NORM) { /* 1/rms of the chunk's rows, one warp per row */
+        for (int t = threadIdx.x >> 5; t < nt; t += 4) {
+            float ss = 0.0f;
+            for (int k = lane; k < K; k += 32) {
+                const float v = __ldg(x + (int64_t)t * SX + k);
+                ss += v * v;
+            }
+            ss = warp_sum(ss);
+            if (lane == 0)
+                inv_rms[t] = 1.0f / sqrtf(ss / (float)K + eps);
+        }
+        __syncthreads();
+    }
+    int n0, n1;
+    if (EPI == 2) {
+        n0 = wid;
+        n1 = wid + N / 2;
+        if (n0 >= N / 2 || t0 >= T)
+            return;
+    } else {
+        n0 = wid * 2;
+        n1 = n0 + 1 < N ? n0 + 1 : n0;
+        if (n0 >= N || t0 >= T)
+            return;
+    }
     float acc[2][8];
 #pragma unroll
     for (int r = 0; r < 2; r++)
@@ -138,10 +171,9 @@ DEV void gemv(const void *wv, const float *x, const float *b, float *y, int T)
 #pragma unroll 4
         for (int k = lane * VE; k < K; k += 32 * VE) {
             float f[2][8];
-            const int64_t rows[2] = {n0, n1};
 #pragma unroll
             for (int r = 0; r < 2; r++) {
-                const char *p = (const char *)wv + (rows[r] * K + k) * (WK == 0 ? 4 : 2);
+                const char *p = (const char *)wv + ((int64_t)(r ? n1 : n0) * K + k) * (WK == 0 ? 4 : 2);
                 u4 q = ld16_stream(p);
                 if (WK == 0) {
                     f[r][0] = __uint_as_float(q.x);
@@ -160,14 +192,32 @@ DEV void gemv(const void *wv, const float *x, const float *b, float *y, int T)
                     unpack_f16(q.w, f[r][6], f[r][7]);
                 }
             }
+            float4 na = make_float4(1, 1, 1, 1), nb = make_float4(1, 1, 1, 1);
+            if (NORM) {
+                na = __ldg((const float4 *)(nw + k));
+                if (VE == 8)
+                    nb = __ldg((const float4 *)(nw + k + 4));
+            }
 #pragma unroll
             for (int t = 0; t < 8; t++) {
                 if (t < nt) {
-                    const float4 xa = __ldg((const float4 *)(x + (int64_t)t * SX + k));
+                    float4 xa = __ldg((const float4 *)(x + (int64_t)t * SX + k));
+                    if (NORM) {
+                        xa.x *= na.x;
+                        xa.y *= na.y;
+                        xa.z *= na.z;
+                        xa.w *= na.w;
+                    }
                     float s0 = f[0][0] * xa.x + f[0][1] * xa.y + f[0][2] * xa.z + f[0][3] * xa.w;
                     float s1 = f[1][0] * xa.x + f[1][1] * xa.y + f[1][2] * xa.z + f[1][3] * xa.w;
                     if (VE == 8) {
-                        const float4 xb = __ldg((const float4 *)(x + (int64_t)t * SX + k + 4));
+                        float4 xb = __ldg((const float4 *)(x + (int64_t)t * SX + k + 4));
+                        if (NORM) {
+                            xb.x *= nb.x;
+                            xb.y *= nb.y;
+                            xb.z *= nb.z;
+                            xb.w *= nb.w;
+                        }
                         s0 += f[0][4] * xb.x + f[0][5] * xb.y + f[0][6] * xb.z + f[0][7] * xb.w;
                         s1 += f[1][4] * xb.x + f[1][5] * xb.y + f[1][6] * xb.z + f[1][7] * xb.w;
                     }
@@ -186,10 +236,11 @@ DEV void gemv(const void *wv, const float *x, const float *b, float *y, int T)
                 w0 = wload((const uint16_t *)wv, (int64_t)n0 * K + k, WK == 1);
                 w1 = wload((const uint16_t *)wv, (int64_t)n1 * K + k, WK == 1);
             }
+            const float nk = NORM ? __ldg(nw + k) : 1.0f;
 #pragma unroll
             for (int t = 0; t < 8; t++)
                 if (t < nt) {
-                    const float xv = __ldg(x + (int64_t)t * SX + k);
+                    const float xv = __ldg(x + (int64_t)t * SX + k) * nk;
                     acc[0][t] += w0 * xv;
                     acc[1][t] += w1 * xv;
                 }
@@ -197,11 +248,23 @@ DEV void gemv(const void *wv, const float *x, const float *b, float *y, int T)
     }
 #pragma unroll
     for (int t = 0; t < 8; t++) {
-        const float v0 = warp_sum(acc[0][t]), v1 = warp_sum(acc[1][t]);
+        float v0 = warp_sum(acc[0][t]), v1 = warp_sum(acc[1][t]);
         if (lane == 0 && t < nt) {
-            y[(int64_t)t * SY + n0] = v0 + (b ? b[n0] : 0.0f);
-            if (n1 != n0)
-                y[(int64_t)t * SY + n1] = v1 + (b ? b[n1] : 0.0f);
+            if (NORM) {
+                v0 *= inv_rms[t];
+                v1 *= inv_rms[t];
+            }
+            v0 += b ? b[n0] : 0.0f;
+            v1 += b ? b[n1] : 0.0f;
+            if (EPI == 2) {
+                y[(int64_t)t * SY + n0] = silu(v0) * v1;
+            } else {
+                const float r0 = EPI == 1 ? res[(int64_t)(t0 + t) * SR + n0] : 0.0f;
+                const float r1 = EPI == 1 ? res[(int64_t)(t0 + t) * SR + n1] : 0.0f;
+                y[(int64_t)t * SY + n0] = r0 + v0;
+                if (n1 != n0)
+                    y[(int64_t)t * SY + n1] = r1 + v1;
+            }
         }
     }
 }
@@ -245,8 +308,8 @@ DEV uint32_t pack2(float lo, float hi, int bf)
     return (uint32_t)f32_to_f16(lo) | ((uint32_t)f32_to_f16(hi) << 16);
 }
 
-template <int BF, int K, int N, int SX, int SY>
-DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, int T)
+template <int BF, int K, int N, int SX, int SY, int SR = 0>
+DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, int T, const float *res = 0)
 {
     constexpr int BM = 64, BN = 64, BK = 32, LD = BK + 8; /* +8 halves: conflict-free ldmatrix */
     __shared__ __align__(16) uint16_t As[2][BM][LD];
@@ -335,9 +398,10 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
                 const int m = m0 + wm + i * 16 + g + h * 8;
                 if (m < T) {
                     if (n < N)
-                        y[(int64_t)m * SY + n] = acc[i][j][2 * h] + (b ? b[n] : 0.0f);
+                        y[(int64_t)m * SY + n] = acc[i][j][2 * h] + (b ? b[n] : 0.0f) + (SR ? res[(int64_t)m * SR + n] : 0.0f);
                     if (n + 1 < N)
-                        y[(int64_t)m * SY + n + 1] = acc[i][j][2 * h + 1] + (b ? b[n + 1] : 0.0f);
+                        y[(int64_t)m * SY + n + 1] =
+                            acc[i][j][2 * h + 1] + (b ? b[n + 1] : 0.0f) + (SR ? res[(int64_t)m * SR + n + 1] : 0.0f);
                 }
             }
         }
@@ -421,6 +485,38 @@ DEV void kv_write_row(const float *k, const float *v, const int32_t *slots, uint
         kd[e] = f32_to_f16(k[(int64_t)t * SK + e]);
         vd[e] = f32_to_f16(v[(int64_t)t * SV + e]);
     }
+}
+
+/* RoPE of q (to y) and of k, then k and v to the paged cache: one block per token. */
+template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
+DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *slots,
+                     const float *cs, float *y, uint16_t *kv, int layer)
+{
+    const int t = blockIdx.x;
+    const float *c = cs + (int64_t)pos[t] * HD;
+    const int64_t blk = slots[t] / BS;
+    const int off = slots[t] % BS;
+    uint16_t *kd = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, off);
+    uint16_t *vd = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, off);
+    for (int e = threadIdx.x; e < (HQ + HKV) * (HD / 2); e += blockDim.x) {
+        const int h = e / (HD / 2), i = e % (HD / 2);
+        const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
+        const float fc = c[2 * i], fs = c[2 * i + 1];
+        if (h < HQ) {
+            const float *xh = q + (int64_t)t * SQ + h * HD;
+            const float v0 = xh[i0], v1 = xh[i1];
+            y[(int64_t)t * SY + h * HD + i0] = v0 * fc - v1 * fs;
+            y[(int64_t)t * SY + h * HD + i1] = v0 * fs + v1 * fc;
+        } else {
+            const int hk = h - HQ;
+            const float *xh = k + (int64_t)t * SK + hk * HD;
+            const float v0 = xh[i0], v1 = xh[i1];
+            kd[hk * HD + i0] = f32_to_f16(v0 * fc - v1 * fs);
+            kd[hk * HD + i1] = f32_to_f16(v0 * fs + v1 * fc);
+        }
+    }
+    for (int e = threadIdx.x; e < HKV * HD; e += blockDim.x)
+        vd[e] = f32_to_f16(v[(int64_t)t * SV + e]);
 }
 
 /* Attention of token blockIdx.x over its sequence, for the G = HQ/HKV query heads sharing KV head

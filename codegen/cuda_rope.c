@@ -31,3 +31,37 @@ LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }
+
+/* rope_kv_write: RoPE of q (to the output) and of k, with k and v written to the f16 paged cache. */
+LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    (void)d;
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int q = n->in[0], k = n->in[1], v = n->in[2], y = n->out[0];
+    int64_t hd = llmc_attr_int(n, "head_dim", 0), HQ = llmc_cols(&g->t[q].shape) / hd;
+    int64_t HKV = llmc_cols(&g->t[k].shape) / hd;
+    int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
+    int layer = (int)llmc_attr_int(n, "layer", 0);
+    int64_t table = llmc_emit_rope_table(e, n, hd);
+    char qs[160], ks[160], vs[160];
+    snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
+    snprintf(ks, sizeof ks, "%s", llmc_cuda_ptr(e, k, "const float"));
+    snprintf(vs, sizeof vs, "%s", llmc_cuda_ptr(e, v, "const float"));
+    LlmcBuf b = {0};
+    llmc_buf_printf(&b,
+                    "/* rope_kv_write (%s pairs): q %lld heads, k/v %lld heads of %lld -> q rotated, k rotated and v "
+                    "to the f16 pool layer %d; table at consts + %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    rope_kv_row<%d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, a.slots, "
+                    "C(%lld), %s, (uint16_t *)a.kv, %d);\n}\n",
+                    inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd, layer, (long long)table,
+                    inter, (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
+                    (long long)llmc_row_stride(g, k), (long long)llmc_row_stride(g, v), (long long)llmc_row_stride(g, y),
+                    g->kv_layers, g->kv_block_size, qs, ks, vs, (long long)table, llmc_cuda_ptr(e, y, "float"), layer);
+    const char *name = llmc_cuda_kernel(e, "rope_kv_write", b.s, 0);
+    llmc_buf_free(&b);
+    llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 128, 0);
+    llmc_cuda_node_end(e, node);
+    return LLMC_OK;
+}

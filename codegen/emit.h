@@ -40,6 +40,7 @@ typedef struct LlmcEmit {
     char ptr_ring[16][128];       /* llmc_emit_ptr's results, reused round-robin */
     int ptr_next;
     int64_t arena_extra;          /* scratch bytes kernels need beyond the planned arena */
+    int64_t scratch_a, scratch_b; /* GPU: two scratch regions past the arena (set before emission) */
     int kv_elem;                  /* bytes per KV element (4: f32, 2: f16) */
 } LlmcEmit;
 
@@ -84,6 +85,7 @@ LlmcStatus llmc_cuda_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_norm(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
 

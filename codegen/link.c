@@ -20,6 +20,7 @@
 #include "../runtime/tokenizer.h"
 #include "codegen.h"
 #include "nvrtc.h"
+#include "../passes/passes.h"
 
 extern const unsigned char llmc_rt_archive[];
 extern const size_t llmc_rt_archive_size;
@@ -192,7 +193,7 @@ static void remove_tree(const char *dir)
 
 /* The CUDA part of a build: the CUDA source through NVRTC for every target, the host C file and the
  * CPU twin, written into dir as model.c and twin.c (model.cu kept for inspection). */
-static LlmcStatus emit_cuda(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets,
+static LlmcStatus emit_cuda(LlmcGraph *g, const LlmcTarget *const *targets, int n_targets,
                             const LlmcBuildOptions *o, LlmcBuildInfo *info, const char *dir, LlmcDiag *d)
 {
     LlmcCudaGen *cg = NULL;
@@ -201,8 +202,20 @@ static LlmcStatus emit_cuda(const LlmcGraph *g, const LlmcTarget *const *targets
     char paths[8][4096], path[4096];
     char *host = NULL, *twin = NULL;
     LlmcStatus st = LLMC_ERR;
-    if (llmc_cuda_generate(g, targets[0], &cg, d))
+    /* The CPU twin reads the same packed weights: emit it from the graph before the GPU stage. */
+    LlmcBuildInfo tinfo = *info;
+    tinfo.desc_symbol = "llmc_model_cpu_twin";
+    tinfo.max_threads = 0;
+    if (llmc_emit_c(g, llmc_target_find("cpu"), &tinfo, &twin, d))
         return LLMC_ERR;
+    if (o->pass_options && llmc_pipeline_gpu(g, o->pass_options, NULL, NULL, 0, d)) {
+        free(twin);
+        return LLMC_ERR;
+    }
+    if (llmc_cuda_generate(g, targets[0], &cg, d)) {
+        free(twin);
+        return LLMC_ERR;
+    }
     snprintf(path, sizeof path, "%s/model.cu", dir);
     if (llmc_write_file_atomic(path, llmc_cuda_source(cg), strlen(llmc_cuda_source(cg)), d))
         goto out;
@@ -230,11 +243,6 @@ static LlmcStatus emit_cuda(const LlmcGraph *g, const LlmcTarget *const *targets
     }
     if (llmc_cuda_host_c(g, cg, images, n_targets, info, &host, d))
         goto out;
-    LlmcBuildInfo tinfo = *info;
-    tinfo.desc_symbol = "llmc_model_cpu_twin";
-    tinfo.max_threads = 0;
-    if (llmc_emit_c(g, llmc_target_find("cpu"), &tinfo, &twin, d))
-        goto out;
     snprintf(path, sizeof path, "%s/model.c", dir);
     if (llmc_write_file_atomic(path, host, strlen(host), d))
         goto out;
@@ -250,7 +258,7 @@ out:
     return st;
 }
 
-LlmcStatus llmc_build(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
+LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
                       LlmcDiag *d)
 {
     const LlmcTarget *single[2] = {tg, NULL};

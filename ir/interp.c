@@ -350,6 +350,69 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, float *kv, LlmcD
             free(vp);
             break;
         }
+        case LLMC_OP_MATMUL_FUSED: {
+            int64_t ni = llmc_attr_int(n, "norm", -1), ri = llmc_attr_int(n, "residual", -1);
+            int64_t bi = llmc_attr_int(n, "bias", -1), N = g->t[n->in[1]].shape.dim[0];
+            int sw = (int)llmc_attr_int(n, "swiglu", 0);
+            double eps = llmc_attr_float(n, "eps", 1e-5);
+            double *xr = malloc(sizeof(double) * (size_t)ca), *acc = malloc(sizeof(double) * (size_t)N);
+            for (int64_t r = 0; r < rows; r++) {
+                double inv = 1.0;
+                if (ni > 0) {
+                    double ss = 0;
+                    for (int64_t k = 0; k < ca; k++)
+                        ss += (double)a[r * ca + k] * a[r * ca + k];
+                    inv = 1.0 / sqrt(ss / (double)ca + eps);
+                }
+                for (int64_t k = 0; k < ca; k++)
+                    xr[k] = ni > 0 ? (double)(float)(it->val[n->in[ni]][k] * (a[r * ca + k] * inv)) : a[r * ca + k];
+                for (int64_t c = 0; c < N; c++) {
+                    double s = 0;
+                    for (int64_t k = 0; k < ca; k++)
+                        s += xr[k] * b[c * ca + k];
+                    acc[c] = s + (bi > 0 ? it->val[n->in[bi]][c] : 0);
+                }
+                for (int64_t c = 0; c < cols; c++) {
+                    double v = sw ? silu((float)acc[c]) * (float)acc[c + cols] : acc[c];
+                    y[r * cols + c] = (float)(v + (ri > 0 ? it->val[n->in[ri]][r * cols + c] : 0));
+                }
+            }
+            free(xr);
+            free(acc);
+            break;
+        }
+        case LLMC_OP_ROPE_KV_WRITE: {
+            const int32_t *pos = step_input(g, st, n->in[3]), *slots = step_input(g, st, n->in[4]);
+            int hd = (int)llmc_attr_int(n, "head_dim", 0), layer = (int)llmc_attr_int(n, "layer", 0);
+            int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
+            int64_t kc = llmc_cols(&g->t[n->in[1]].shape);
+            double inv[1024];
+            if (hd / 2 > 1024 || !kv)
+                return llmc_fail(d, "interp: rope_kv_write needs a KV pool and head_dim <= 2048");
+            rope_freqs(n, hd, inv);
+            const float *kk = b, *vv = it->val[n->in[2]];
+            float *krot = malloc(sizeof(float) * (size_t)kc + 1);
+            for (int64_t r = 0; r < T; r++) {
+                for (int which = 0; which < 2; which++) {
+                    const float *x = which ? kk + r * kc : a + r * cols;
+                    float *o = which ? krot : y + r * cols;
+                    int64_t cc = which ? kc : cols;
+                    for (int64_t h = 0; h < cc / hd; h++)
+                        for (int i2 = 0; i2 < hd / 2; i2++) {
+                            int i0 = inter ? 2 * i2 : i2, i1 = inter ? 2 * i2 + 1 : i2 + hd / 2;
+                            double ang = (double)pos[r] * inv[i2], co = cos(ang), si = sin(ang);
+                            o[h * hd + i0] = (float)(x[h * hd + i0] * co - x[h * hd + i1] * si);
+                            o[h * hd + i1] = (float)(x[h * hd + i0] * si + x[h * hd + i1] * co);
+                        }
+                }
+                int64_t blk = slots[r] / g->kv_block_size;
+                int off = slots[r] % g->kv_block_size;
+                memcpy(kv_row(kv, g, blk, layer, 0, off), krot, (size_t)kc * sizeof(float));
+                memcpy(kv_row(kv, g, blk, layer, 1, off), vv + r * kc, (size_t)kc * sizeof(float));
+            }
+            free(krot);
+            break;
+        }
         case LLMC_OP_COUNT:
             return llmc_fail(d, "interp: bad op");
         }

@@ -46,7 +46,7 @@ extern const LlmcOpInfo llmc_op_info[LLMC_OP_COUNT];
 int llmc_op_from_name(const char *name, LlmcOp *op);   /* 0 on success */
 
 #define LLMC_MAX_RANK 4
-#define LLMC_MAX_IN 4
+#define LLMC_MAX_IN 6
 #define LLMC_MAX_OUT 2
 #define LLMC_MAX_ATTR 12
 #define LLMC_MAX_PARTS 4

@@ -237,6 +237,43 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         out[0] = *s0;
         return LLMC_OK;
     }
+    case LLMC_OP_MATMUL_FUSED: {
+        /* attrs name the optional inputs: norm (prologue RMSNorm weight, eps), residual (added after),
+         * bias; swiglu=1 pairs output columns j and j + N/2 into silu(a) * b. */
+        if (need_act(&c, 0) || need_weight(&c, 1, 2))
+            return LLMC_ERR;
+        const LlmcShape *w = &in_t(&c, 1)->shape;
+        int64_t K = llmc_cols(s0), N = w->dim[0], cols = llmc_attr_int(n, "swiglu", 0) ? N / 2 : N;
+        if (w->dim[1] != K)
+            return bad_in(&c, 1, "[N, K] matching the input's columns");
+        if (llmc_attr_int(n, "swiglu", 0) && N % 2)
+            return bad_in(&c, 1, "an even number of rows for the swiglu epilogue");
+        int64_t ni = llmc_attr_int(n, "norm", -1), ri = llmc_attr_int(n, "residual", -1), bi = llmc_attr_int(n, "bias", -1);
+        if (ni >= n->n_in || ri >= n->n_in || bi >= n->n_in || ni == 0 || ni == 1 || ri == 0 || ri == 1 || bi == 0 ||
+            bi == 1 || 2 + (ni > 0) + (ri > 0) + (bi > 0) != n->n_in)
+            return llmc_fail(d, "%s (matmul_fused): inputs and the norm/residual/bias attributes disagree", n->where);
+        if (ni > 0 && (need_weight(&c, (int)ni, 1) || in_t(&c, (int)ni)->shape.dim[0] != K))
+            return bad_in(&c, (int)ni, "a norm weight matching the input's columns");
+        if (bi > 0 && (need_weight(&c, (int)bi, 1) || in_t(&c, (int)bi)->shape.dim[0] != N))
+            return bad_in(&c, (int)bi, "a bias of one value per weight row");
+        out[0] = *s0;
+        out[0].dim[1] = cols;
+        if (ri > 0 && (need_act(&c, (int)ri) || !llmc_shape_eq(&in_t(&c, (int)ri)->shape, &out[0])))
+            return bad_in(&c, (int)ri, "a residual of the output's shape");
+        return LLMC_OK;
+    }
+    case LLMC_OP_ROPE_KV_WRITE: {
+        int64_t hd, hq, hk, hv, layer;
+        if (need_act(&c, 0) || need_act(&c, 1) || need_act(&c, 2) || need_rows_i32(&c, 3, LLMC_DIM_T) ||
+            need_rows_i32(&c, 4, LLMC_DIM_T) || need_int_attr(&c, "head_dim", 2, &hd) ||
+            need_int_attr(&c, "layer", 0, &layer) || heads_of(&c, 0, hd, &hq) || heads_of(&c, 1, hd, &hk) ||
+            heads_of(&c, 2, hd, &hv))
+            return LLMC_ERR;
+        if (hk != hv || hq % hk)
+            return bad_in(&c, 1, "K/V heads dividing the query heads");
+        out[0] = *s0;
+        return LLMC_OK;
+    }
     case LLMC_OP_COUNT:
         break;
     }

@@ -39,13 +39,22 @@ LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
 LlmcStatus pass_lower_paged_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+/* GPU stage (after the common pipeline; the CPU twin is emitted from the graph before it). */
+LlmcStatus pass_fuse_residual_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_norm_prologue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_swiglu_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 
-/* The pipeline, in order, NULL-terminated. */
+/* The pipeline, in order, NULL-terminated; and the GPU stage that follows it on CUDA targets. */
 const LlmcPass *llmc_passes(void);
+const LlmcPass *llmc_gpu_passes(void);
 
 /* Runs the pipeline. After a pass named dump_after (if not NULL), the IR is written to dump.
  * With verify_each (always on in debug builds) the verifier runs after every pass. */
 LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
                          int verify_each, LlmcDiag *d);
+/* The GPU stage (fusions that change no weight, then the arena planned again). */
+LlmcStatus llmc_pipeline_gpu(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
+                             int verify_each, LlmcDiag *d);
 
 #endif

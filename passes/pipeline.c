@@ -16,30 +16,28 @@ static const LlmcPass pipeline[] = {
     {NULL, NULL, 0},
 };
 
+/* CUDA targets continue with these: fusions that change no weight (so the CPU twin, emitted from
+ * the graph before them, reads the same packed weights), then the arena planned again. */
+static const LlmcPass gpu_pipeline[] = {
+    {"fuse_residual_epilogue", pass_fuse_residual_epilogue, 1}, /* residual add in the matmul epilogue */
+    {"fuse_norm_prologue", pass_fuse_norm_prologue, 1},         /* RMSNorm in the next matmul's prologue */
+    {"fuse_swiglu_epilogue", pass_fuse_swiglu_epilogue, 1},     /* SwiGLU in the gate/up epilogue */
+    {"fuse_rope_kv", pass_fuse_rope_kv, 1},                     /* RoPE of q, k and the KV write: one kernel */
+    {"plan_memory_gpu", pass_plan_memory, 0},                   /* the arena again; weights keep offsets */
+    {NULL, NULL, 0},
+};
+
 const LlmcPass *llmc_passes(void) { return pipeline; }
 
-LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
-                         int verify_each, LlmcDiag *d)
+const LlmcPass *llmc_gpu_passes(void) { return gpu_pipeline; }
+
+static LlmcStatus run_passes(const LlmcPass *list, LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after,
+                             FILE *dump, int verify_each, LlmcDiag *d)
 {
 #ifdef LLMC_VERIFY_EACH_PASS
     verify_each = 1;
 #endif
-    if (dump_after) {
-        int known = strcmp(dump_after, "input") == 0;
-        for (const LlmcPass *p = pipeline; p->name; p++)
-            known |= strcmp(p->name, dump_after) == 0;
-        if (!known) {
-            char names[512] = "input";
-            for (const LlmcPass *p = pipeline; p->name; p++) {
-                strcat(names, ", ");
-                strcat(names, p->name);
-            }
-            return llmc_fail(d, "--dump-after=%s: no such pass (passes: %s)", dump_after, names);
-        }
-        if (strcmp(dump_after, "input") == 0)
-            llmc_graph_dump(g, dump);
-    }
-    for (const LlmcPass *p = pipeline; p->name; p++) {
+    for (const LlmcPass *p = list; p->name; p++) {
         if (p->is_fusion && opt->no_fuse)
             continue;
         if (p->fn(g, opt, d))
@@ -55,4 +53,38 @@ LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *d
             llmc_graph_dump(g, dump);
     }
     return LLMC_OK;
+}
+
+static int known_pass(const char *name)
+{
+    int known = strcmp(name, "input") == 0;
+    for (const LlmcPass *p = pipeline; p->name; p++)
+        known |= strcmp(p->name, name) == 0;
+    for (const LlmcPass *p = gpu_pipeline; p->name; p++)
+        known |= strcmp(p->name, name) == 0;
+    return known;
+}
+
+LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
+                         int verify_each, LlmcDiag *d)
+{
+    if (dump_after) {
+        if (!known_pass(dump_after)) {
+            char names[1024] = "input";
+            for (const LlmcPass *p = pipeline; p->name; p++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), ", %s", p->name);
+            for (const LlmcPass *p = gpu_pipeline; p->name; p++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), ", %s (CUDA targets)", p->name);
+            return llmc_fail(d, "--dump-after=%s: no such pass (passes: %s)", dump_after, names);
+        }
+        if (strcmp(dump_after, "input") == 0)
+            llmc_graph_dump(g, dump);
+    }
+    return run_passes(pipeline, g, opt, dump_after, dump, verify_each, d);
+}
+
+LlmcStatus llmc_pipeline_gpu(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
+                             int verify_each, LlmcDiag *d)
+{
+    return run_passes(gpu_pipeline, g, opt, dump_after, dump, verify_each, d);
 }

@@ -10,6 +10,8 @@
  *
  * requires: every earlier pass (shapes and dtypes final)
  * provides: LlmcTensor.offset/bytes for values and weights; g->arena_bytes, g->weights_bytes
+ * Run again after later passes (the GPU stage), it plans the arena anew and keeps the weights where
+ * they are, so the packed weights serve both stages' code.
  */
 #include <stdlib.h>
 
@@ -44,6 +46,8 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
     }
     for (int t = 0; t < nt; t++) {
         last[t] = g->t[t].producer;
+        if (g->t[t].kind == LLMC_T_WEIGHT && g->weights_bytes > 0)
+            continue; /* planned again (GPU stage): weights keep their offsets */
         g->t[t].offset = -1;
         g->t[t].bytes = 0;
     }
@@ -100,6 +104,11 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
     }
     g->arena_bytes = arena;
 
+    if (g->weights_bytes > 0) {
+        free(last);
+        free(live);
+        return LLMC_OK;
+    }
     int64_t woff = 0;
     for (int i = 0; i < g->nn; i++)
         for (int j = 0; j < g->n[i].n_in; j++) {

@@ -1,0 +1,76 @@
+/* fuse_rope_kv — RoPE of q and k and the KV write become one kernel:
+ *     q' = rope(q); k' = rope(k); kv_write(k', v, slots); a = paged_attention(q', pos)
+ *       ->  q' = rope_kv_write(q, k, v, pos, slots); a = paged_attention(q', pos)
+ * One launch reads the Q/K/V slices once: it rotates q into a buffer and writes the rotated k and
+ * v into their slots of the paged cache (k' is never written to the arena).
+ *
+ * requires: lower_paged_kv (GPU stage)
+ * provides: ROPE_KV_WRITE nodes (rope attributes, layer, head_dim)
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+
+static int same_rope(const LlmcNode *a, const LlmcNode *b)
+{
+    static const char *keys[] = {"head_dim", "theta", "scaling.factor", "scaling.low_freq_factor",
+                                 "scaling.high_freq_factor", "scaling.original_max_position_embeddings"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (llmc_attr_float(a, keys[i], -1) != llmc_attr_float(b, keys[i], -1))
+            return 0;
+    const char *sa = llmc_attr_str(a, "style", ""), *sb = llmc_attr_str(b, "style", "");
+    const char *ta = llmc_attr_str(a, "scaling.type", ""), *tb = llmc_attr_str(b, "scaling.type", "");
+    return strcmp(sa, sb) == 0 && strcmp(ta, tb) == 0 && a->in[1] == b->in[1];
+}
+
+LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+{
+    (void)opt;
+    uint8_t *keep = malloc((size_t)g->nn + 1);
+    if (!keep)
+        return llmc_fail(d, "fuse_rope_kv: out of memory");
+    for (int i = 0; i < g->nn; i++)
+        keep[i] = 1;
+    for (int i = 0; i < g->nn; i++) {
+        LlmcNode *w = &g->n[i];
+        if (w->op != LLMC_OP_KV_WRITE)
+            continue;
+        int rk = g->t[w->in[0]].producer;
+        if (rk < 0 || g->n[rk].op != LLMC_OP_ROPE || llmc_tensor_uses(g, w->in[0]) != 1)
+            continue;
+        /* The attention of the same layer, right after, reading a rope of q. */
+        int ai = -1;
+        for (int c = i + 1; c < g->nn && ai < 0; c++)
+            if (g->n[c].op == LLMC_OP_PAGED_ATTENTION && llmc_attr_int(&g->n[c], "layer", -1) == llmc_attr_int(w, "layer", -2))
+                ai = c;
+        if (ai < 0)
+            continue;
+        int rq = g->t[g->n[ai].in[0]].producer;
+        if (rq < 0 || g->n[rq].op != LLMC_OP_ROPE || llmc_tensor_uses(g, g->n[ai].in[0]) != 1 ||
+            !same_rope(&g->n[rq], &g->n[rk]))
+            continue;
+        const LlmcNode *qn = &g->n[rq], *kn = &g->n[rk];
+        int ins[5] = {qn->in[0], kn->in[0], w->in[1], qn->in[1], w->in[2]};
+        int out = qn->out[0];
+        LlmcNode f = llmc_node_make(LLMC_OP_ROPE_KV_WRITE, 5, ins, 1, &out);
+        f.layer = w->layer;
+        f.where = w->where;
+        for (int a = 0; a < qn->n_attr; a++) {
+            const LlmcAttr *at = &qn->attr[a];
+            if (at->kind == LLMC_ATTR_STR)
+                llmc_attr_set_str(g, &f, at->key, at->s);
+            else if (at->kind == LLMC_ATTR_INT)
+                llmc_attr_set_int(g, &f, at->key, at->i);
+            else
+                llmc_attr_set_float(g, &f, at->key, at->f);
+        }
+        llmc_attr_set_int(g, &f, "layer", llmc_attr_int(w, "layer", 0));
+        g->n[i] = f; /* where the kv_write stood: q, k, v are ready there */
+        keep[rq] = 0;
+        keep[rk] = 0;
+    }
+    llmc_graph_compact(g, keep);
+    free(keep);
+    return LLMC_OK;
+}

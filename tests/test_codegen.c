@@ -1,7 +1,8 @@
 /* test_codegen.c — numeric tests of the pipeline and the C backend against the plain-C reference.
  *
  * For a model: (1) every pass preserves the results of the reference interpreter (the graph after
- * each pass is interpreted on the same steps as the graph fresh from the frontend); (2) the
+ * each pass, the GPU stage's fusions included, is interpreted on the same steps as the graph fresh
+ * from the frontend); (2) the
  * generated C kernels, driven by tests/model_harness.c with 1 and 3 threads, match the reference on
  * a scenario of ragged steps (chunked prefill and decode of three sequences mixed, logits asked for
  * arbitrary rows) over a paged KV cache with shuffled blocks. Models: the real stories260K, and a
@@ -149,7 +150,15 @@ typedef struct Model {
     char *dir;
 } Model;
 
+/* With gpu_stage the GPU fusions follow the common pipeline (up to stop_after if it names one). */
+static void load_stage(Model *m, const char *path, const LlmcPassOptions *opt, const char *stop_after, int gpu_stage);
+
 static void load(Model *m, const char *path, const LlmcPassOptions *opt, const char *stop_after)
+{
+    load_stage(m, path, opt, stop_after, 0);
+}
+
+static void load_stage(Model *m, const char *path, const LlmcPassOptions *opt, const char *stop_after, int gpu_stage)
 {
     LlmcDiag d;
     memset(m, 0, sizeof *m);
@@ -162,8 +171,14 @@ static void load(Model *m, const char *path, const LlmcPassOptions *opt, const c
     for (const LlmcPass *p = llmc_passes(); p->name; p++) {
         ck_assert_msg(p->fn(m->g, opt, &d) == LLMC_OK, "%s: %s", p->name, d.msg);
         ck_assert_msg(llmc_graph_verify(m->g, &d) == LLMC_OK, "after %s: %s", p->name, d.msg);
+        if (!gpu_stage && stop_after && strcmp(p->name, stop_after) == 0)
+            return;
+    }
+    for (const LlmcPass *p = llmc_gpu_passes(); gpu_stage && p->name; p++) {
+        ck_assert_msg(p->fn(m->g, opt, &d) == LLMC_OK, "%s: %s", p->name, d.msg);
+        ck_assert_msg(llmc_graph_verify(m->g, &d) == LLMC_OK, "after %s: %s", p->name, d.msg);
         if (stop_after && strcmp(p->name, stop_after) == 0)
-            break;
+            return;
     }
 }
 
@@ -280,17 +295,18 @@ static void check_passes(const char *path)
     make_scenario(&s, ref.g->vocab_size, 4);
     int64_t n;
     float *want = interp_run(&ref, &s, LLMC_F32, &n);
-    for (const LlmcPass *p = llmc_passes(); p->name; p++) {
-        Model m;
-        load(&m, path, &opt, p->name);
-        int64_t n2;
-        float *got = interp_run(&m, &s, LLMC_F32, &n2);
-        ck_assert_int_eq(n, n2);
-        double e = rel_err(got, want, n);
-        ck_assert_msg(e < 1e-5, "after pass %s: relative error %g", p->name, e);
-        free(got);
-        unload(&m);
-    }
+    for (int stage = 0; stage < 2; stage++)
+        for (const LlmcPass *p = stage ? llmc_gpu_passes() : llmc_passes(); p->name; p++) {
+            Model m;
+            load_stage(&m, path, &opt, p->name, stage);
+            int64_t n2;
+            float *got = interp_run(&m, &s, LLMC_F32, &n2);
+            ck_assert_int_eq(n, n2);
+            double e = rel_err(got, want, n);
+            ck_assert_msg(e < 1e-5, "after pass %s: relative error %g", p->name, e);
+            free(got);
+            unload(&m);
+        }
     free(want);
     free(s.tables);
     unload(&ref);

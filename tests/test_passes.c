@@ -112,6 +112,7 @@ START_TEST(pipeline_golden)
         free(text);
     }
     /* Emitted C: the kernels, init and forward (the pasted headers are tested by compiling). */
+
     LlmcBuildInfo info = {.build_info = "tiny", .model_hash = 0x1234};
     char *src = NULL;
     ck_assert_msg(llmc_emit_c(g, opt.target, &info, &src, &d) == LLMC_OK, "%s", d.msg);
@@ -119,6 +120,15 @@ START_TEST(pipeline_golden)
     ck_assert_ptr_nonnull(k0);
     compare_golden("tiny.kernels.c", k0);
     free(src);
+    /* The GPU stage (CUDA targets), one golden file per pass after the common ones. */
+    for (const LlmcPass *p = llmc_gpu_passes(); p->name; p++, k++) {
+        ck_assert_msg(p->fn(g, &opt, &d) == LLMC_OK, "%s: %s", p->name, d.msg);
+        ck_assert_msg(llmc_graph_verify(g, &d) == LLMC_OK, "after %s: %s", p->name, d.msg);
+        text = llmc_graph_dump_str(g);
+        snprintf(name, sizeof name, "passes/%02d-%s.txt", k, p->name);
+        compare_golden(name, text);
+        free(text);
+    }
     llmc_wf_free(wf);
     llmc_graph_free(g);
     cJSON_Delete(doc);

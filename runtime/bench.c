@@ -25,6 +25,8 @@ typedef struct Bench {
     int32_t *next;              /* [batch] the token each sequence feeds next */
     float *logits;              /* [batch][vocab_size] */
     LlmcStep step;
+    char *err;                  /* the caller's message buffer */
+    size_t errlen;
 } Bench;
 
 static void bench_add(Bench *b, int32_t seq, int32_t token, int32_t pos, int want_logits)
@@ -41,17 +43,20 @@ static void bench_add(Bench *b, int32_t seq, int32_t token, int32_t pos, int wan
     }
 }
 
-/* Runs the step built so far, takes the greedy token of every output row, starts a new step. */
-static void bench_flush(Bench *b)
+/* Runs the step built so far, takes the greedy token of every output row, starts a new step.
+ * Returns 0, or -1 with a message when the step failed. */
+static int bench_flush(Bench *b)
 {
     if (b->step.n_tokens == 0)
-        return;
-    llmc_engine_step(b->e, &b->step);
+        return 0;
+    if (llmc_engine_step(b->e, &b->step, b->err, b->errlen) != 0)
+        return -1;
     for (int32_t o = 0; o < b->step.n_out; o++)
         b->next[b->out_seq[o]] =
             llmc_argmax(b->logits + (size_t)o * (size_t)b->d->vocab_size, b->d->vocab_size);
     b->step.n_tokens = 0;
     b->step.n_out = 0;
+    return 0;
 }
 
 int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, char *err,
@@ -75,7 +80,7 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
                             c->batch, c->n_prompt + c->n_gen, (long long)per_seq * c->batch,
                             llmc_kv_free_count(&e->kv));
 
-    Bench b = {.e = e, .d = d, .batch = c->batch};
+    Bench b = {.e = e, .d = d, .batch = c->batch, .err = err, .errlen = errlen};
     size_t nb = (size_t)c->batch, nt = (size_t)d->max_tokens;
     b.table = calloc(nb * (size_t)e->max_blocks_per_seq, sizeof *b.table);
     b.tokens = malloc(nt * sizeof *b.tokens);
@@ -106,26 +111,28 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
         .logits = b.logits,
     };
 
-    /* Warm-up: a decode-shaped step at position 0 (prefill overwrites what it writes). */
+    /* Warm-up: a decode-shaped step at position 0 (prefill overwrites what it writes); on a GPU
+     * it also captures the decode steps' CUDA graph, outside the timing. */
     for (int32_t s = 0; s < c->batch; s++)
         bench_add(&b, s, llmc_bench_token(d, s), 0, 1);
-    bench_flush(&b);
+    rc = bench_flush(&b);
 
     double t0 = llmc_rt_now();
-    for (int32_t s = 0; s < c->batch; s++) {
-        for (int32_t p = 0; p < c->n_prompt; p++) {
-            if (b.step.n_tokens == d->max_tokens)
-                bench_flush(&b);
+    for (int32_t s = 0; s < c->batch && rc == 0; s++) {
+        for (int32_t p = 0; p < c->n_prompt && rc == 0; p++) {
+            if (b.step.n_tokens == d->max_tokens && (rc = bench_flush(&b)) != 0)
+                break;
             bench_add(&b, s, llmc_bench_token(d, (int64_t)s * c->n_prompt + p), p,
                       p == c->n_prompt - 1);
         }
     }
-    bench_flush(&b);
+    if (rc == 0)
+        rc = bench_flush(&b);
     double t1 = llmc_rt_now();
-    for (int32_t i = 0; i < c->n_gen; i++) {
+    for (int32_t i = 0; i < c->n_gen && rc == 0; i++) {
         for (int32_t s = 0; s < c->batch; s++)
             bench_add(&b, s, b.next[s], c->n_prompt + i, 1);
-        bench_flush(&b);
+        rc = bench_flush(&b);
     }
     double t2 = llmc_rt_now();
 

@@ -41,6 +41,13 @@ int llmc_desc_check(const LlmcModelDesc *d, char *err, size_t errlen)
         bad = "max_threads";
     else if (!d->forward)
         bad = "forward";
+    else if (d->backend != LLMC_BACKEND_CPU && d->backend != LLMC_BACKEND_CUDA)
+        bad = "backend";
+    else if (d->backend == LLMC_BACKEND_CUDA &&
+             (!d->gpu_images || d->n_gpu_images < 1 || d->n_gpu_kernels < 1 || !d->gpu_kernels))
+        bad = "gpu_images/gpu_kernels";
+    else if (d->n_probes < 0 || (d->n_probes > 0 && !d->probes))
+        bad = "probes";
     if (bad)
         return llmc_rt_fail(err, errlen, "model %s: invalid description: %s", name, bad);
     return 0;
@@ -52,6 +59,52 @@ int64_t llmc_engine_default_kv_blocks(const LlmcModelDesc *d, int32_t n_seqs,
     if (max_positions > d->max_seq_len)
         max_positions = d->max_seq_len;
     return (int64_t)n_seqs * llmc_kv_blocks_for(max_positions, d->kv_block_size);
+}
+
+/* CUDA: host consts (init() fills them), the KV block allocator and a one-thread team on the host;
+ * everything forward() touches on the device. The device keeps one KV block more than the
+ * allocator hands out: padding tokens of CUDA-graph steps write there. */
+static int init_cuda(LlmcEngine *e, const LlmcEngineOpts *o, char *err, size_t errlen)
+{
+    const LlmcModelDesc *d = e->desc;
+    if (o->kv_blocks + 1 > INT32_MAX / d->kv_block_size)
+        return llmc_rt_fail(err, errlen,
+                            "%lld KV blocks of %d positions exceed the 2^31 slots a step can address",
+                            (long long)o->kv_blocks, d->kv_block_size);
+    e->ex.gpu = o->gpu;
+    if (!e->ex.gpu) {
+        if (llmc_gpu_open(&e->ex.gpu, d, NULL, err, errlen) != 0)
+            return -1;
+        e->own_gpu = 1;
+    }
+    e->ex.consts = llmc_rt_alloc((size_t)d->const_bytes);
+    if (!e->ex.consts) {
+        llmc_engine_destroy(e);
+        return llmc_rt_fail(err, errlen, "out of memory: model consts (%lld bytes)",
+                            (long long)d->const_bytes);
+    }
+    e->ex.kv_blocks = o->kv_blocks;
+    if (llmc_pool_create(&e->ex.pool, 1, err, errlen) != 0) {
+        llmc_engine_destroy(e);
+        return -1;
+    }
+    if (d->init)
+        d->init(&e->ex);
+    LlmcGpuSetup s = {
+        .weights = e->ex.weights,
+        .consts = e->ex.consts,
+        .kv_blocks = o->kv_blocks,
+        .use_graphs = !o->no_graphs,
+        .progress = o->progress,
+        .progress_ctx = o->progress_ctx,
+    };
+    /* the device first: a pool that does not fit is refused before any host bookkeeping */
+    if (llmc_gpu_setup(e->ex.gpu, &s, err, errlen) != 0 ||
+        llmc_kv_init(&e->kv, o->kv_blocks, err, errlen) != 0) {
+        llmc_engine_destroy(e);
+        return -1;
+    }
+    return 0;
 }
 
 int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weights,
@@ -73,12 +126,15 @@ int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weigh
         return llmc_rt_fail(err, errlen, "KV cache of %lld blocks of %lld bytes is too large",
                             (long long)o->kv_blocks, (long long)d->kv_block_bytes);
 
+    e->ex.weights = weights;
+    if (d->backend == LLMC_BACKEND_CUDA)
+        return init_cuda(e, o, err, errlen);
+
     /* A model may cap its threads (a tiny one loses more to barriers than threads give back). */
     int nth = o->n_threads;
     if (d->max_threads > 0 && nth > d->max_threads)
         nth = d->max_threads;
 
-    e->ex.weights = weights;
     e->ex.consts = llmc_rt_alloc((size_t)d->const_bytes);
     e->ex.arena = llmc_rt_alloc((size_t)d->arena_bytes);
     if (!e->ex.consts || !e->ex.arena) {
@@ -118,6 +174,11 @@ int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weigh
 
 void llmc_engine_destroy(LlmcEngine *e)
 {
+    if (e->ex.gpu) {
+        llmc_gpu_teardown(e->ex.gpu);
+        if (e->own_gpu)
+            llmc_gpu_close(e->ex.gpu);
+    }
     llmc_pool_destroy(e->ex.pool);
     llmc_kv_destroy(&e->kv);
     if (e->ex.kv)
@@ -139,11 +200,14 @@ static void run_forward(void *arg, int tid, int nth)
     j->desc->forward(j->ex, j->step, tid, nth);
 }
 
-void llmc_engine_step(LlmcEngine *e, const LlmcStep *s)
+int llmc_engine_step(LlmcEngine *e, const LlmcStep *s, char *err, size_t errlen)
 {
     assert(s->n_tokens >= 1 && s->n_tokens <= e->desc->max_tokens);
     assert(s->n_out >= 0 && s->n_out <= e->desc->max_outputs);
     assert(s->max_blocks_per_seq == e->max_blocks_per_seq);
+    if (e->ex.gpu)
+        return llmc_gpu_step(e->ex.gpu, &e->ex, s, err, errlen);
     StepJob j = {e->desc, &e->ex, s};
     llmc_pool_run(e->ex.pool, run_forward, &j);
+    return 0;
 }

@@ -4,6 +4,10 @@
  * `llmc_model`) into one executable, and appends the packed weights. Everything here is glue:
  * parse the flags, map the payload, load the tokenizer, build the engine, and hand the work to the
  * scheduler (generation, --prompts), the benchmark (--bench) or perplexity (--perplexity).
+ * A GPU build (desc->backend == LLMC_BACKEND_CUDA) opens its device first, before the weights are
+ * mapped, so that a machine without a driver or a GPU, or with a GPU the executable was not built
+ * for, is refused at once with a message naming both sides; --compare-cpu checks it against its
+ * CPU twin.
  *
  * Output contract: for each prompt, the decoded text of the prompt tokens, then the generated
  * tokens (streamed, flushed after each token), then "\n"; with --prompts, prompt by prompt in input
@@ -22,7 +26,9 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "compare.h"
 #include "engine.h"
+#include "gpu.h"
 #include "llmc_model.h"
 #include "payload_load.h"
 #include "perplexity.h"
@@ -41,6 +47,7 @@ static const char *usage_text =
     "       %s --prompts FILE [--max-batch B] [-n N] ...  one prompt per line, continuous batching\n"
     "       %s --bench [-p P] [-n N] [--batch B]          prefill/decode speed\n"
     "       %s --perplexity FILE [--ctx N] [--max-batch B]\n"
+    "       %s --compare-cpu \"PROMPT\" | --ids \"...\"        GPU builds: per-layer errors vs the CPU\n"
     "\n"
     "generation:\n"
     "  -n N            new tokens per prompt (default 256; bench: decode steps, default 128);\n"
@@ -66,15 +73,21 @@ static const char *usage_text =
     "  --perplexity FILE  llama.cpp's protocol: chunks of ctx tokens, second half scored\n"
     "  --ctx N         chunk length (default min(512, context))\n"
     "engine:\n"
-    "  --threads N     CPU threads (default: online CPUs)\n"
+    "  --threads N     CPU threads (default: online CPUs; GPU builds: for --compare-cpu)\n"
     "  --kv-blocks N   KV cache blocks; or --kv-mem MIB (default: enough for every running\n"
     "                  sequence at its longest)\n"
     "  --weights PATH  read the weights from PATH instead of the executable or its side file\n"
+    "GPU builds:\n"
+    "  --no-graphs     launch every step's kernels one by one (no CUDA graphs for decode steps;\n"
+    "                  for debugging)\n"
+    "  --compare-cpu   run the prompt on the GPU and on the CPU twin (the same model compiled for\n"
+    "                  the CPU) and print the error of every probed value, per layer, and of the\n"
+    "                  logits\n"
     "  --version, --help\n";
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, usage_text, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
+    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
 }
 
 /* ---- options ---- */
@@ -99,6 +112,8 @@ typedef struct Opts {
     double temp, top_p;
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids;
+    int no_graphs, compare_cpu;
+    LlmcGpu *gpu;               /* not an option: the device a GPU build opened at start */
 } Opts;
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_SEED, OPT_REAL, OPT_STR } OptKind;
@@ -133,6 +148,8 @@ static const OptSpec opt_specs[] = {
     {"--top-logits", OPT_INT, F(top_logits), 1, INT32_MAX},
     {"--output-ids", OPT_FLAG, F(output_ids), 0, 0},
     {"--progress", OPT_FLAG, F(progress), 0, 0},
+    {"--no-graphs", OPT_FLAG, F(no_graphs), 0, 0},
+    {"--compare-cpu", OPT_FLAG, F(compare_cpu), 0, 0},
     {"--help", OPT_FLAG, F(help), 0, 0},
     {"-h", OPT_FLAG, F(help), 0, 0},
     {"--version", OPT_FLAG, F(version), 0, 0},
@@ -257,6 +274,14 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "give --kv-blocks or --kv-mem, not both");
     if (o->top_logits && !(o->prompt || o->ids))
         return bad_usage(o, "--top-logits takes one prompt (a prompt or --ids)");
+    if (o->compare_cpu && !(o->prompt || o->ids))
+        return bad_usage(o, "--compare-cpu takes one prompt (a prompt or --ids)");
+    if (o->compare_cpu && (o->top_logits || o->n_new >= 0))
+        return bad_usage(o, "--compare-cpu runs the prompt only: no -n or --top-logits");
+    if ((o->no_graphs || o->compare_cpu) && llmc_model.backend != LLMC_BACKEND_CUDA)
+        return bad_usage(o, "%s is an option of GPU builds; this executable was built for %s",
+                         o->no_graphs ? "--no-graphs" : "--compare-cpu",
+                         llmc_model.target ? llmc_model.target : "the cpu");
     return 0;
 }
 
@@ -366,17 +391,58 @@ static int64_t kv_pool_blocks(const Opts *o, const LlmcModelDesc *d, int64_t fal
     return fallback;
 }
 
+/* Weight upload progress (GPU builds, large models): a live line on a terminal, else one line
+ * when done. */
+typedef struct Upload {
+    double t0;
+    int tty;
+    int last_pct;
+} Upload;
+
+static void upload_progress(void *ctx, const char *what, int64_t done, int64_t total)
+{
+    Upload *u = ctx;
+    int pct = total > 0 ? (int)(100 * done / total) : 100;
+    if (u->tty && pct != u->last_pct)
+        fprintf(stderr, "\ruploading the %s to the GPU: %.2f / %.2f GB", what, (double)done / 1e9,
+                (double)total / 1e9);
+    u->last_pct = pct;
+    if (done == total)
+        fprintf(stderr, "%s%s: %.2f GB uploaded to the GPU in %.1f s\n", u->tty ? "\r" : "", what,
+                (double)total / 1e9, llmc_rt_now() - u->t0);
+}
+
 static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
 {
-    int64_t kv = kv_pool_blocks(o, &llmc_model, kv_default);
+    const LlmcModelDesc *d = &llmc_model;
+    int64_t kv = kv_pool_blocks(o, d, kv_default);
     if (kv == 0)
         return 1;
     char err[1024];
+    Upload up = {.t0 = llmc_rt_now(), .tty = isatty(STDERR_FILENO), .last_pct = -1};
     LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
-                         .kv_blocks = kv};
-    if (llmc_engine_init(e, &llmc_model, pl->weights, &eo, err, sizeof err) != 0)
+                         .kv_blocks = kv,
+                         .gpu = d->backend == LLMC_BACKEND_CUDA ? o->gpu : NULL,
+                         .no_graphs = o->no_graphs};
+    if (d->backend == LLMC_BACKEND_CUDA && d->weights_bytes >= ((int64_t)256 << 20)) {
+        eo.progress = upload_progress;
+        eo.progress_ctx = &up;
+    }
+    if (llmc_engine_init(e, d, pl->weights, &eo, err, sizeof err) != 0)
         return fail(o, err);
     return 0;
+}
+
+/* --verbose on a GPU build: how the steps ran. */
+static void print_gpu_stats(const LlmcEngine *e)
+{
+    if (!e->ex.gpu)
+        return;
+    const LlmcGpuStats *g = llmc_gpu_stats(e->ex.gpu);
+    fprintf(stderr, "gpu: %lld steps, %lld as CUDA graphs (%lld captured), %lld kernel launches "
+                    "enqueued\n",
+            (long long)g->steps, (long long)g->graph_steps, (long long)g->captures,
+            (long long)g->launches);
 }
 
 /* ---- generation: one prompt, --ids, --prompts ---- */
@@ -694,6 +760,7 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
         fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
                 st->prefill_seconds > 0 ? st->prefill_tokens / st->prefill_seconds : 0.0,
                 st->decode_seconds > 0 ? st->decode_tokens / st->decode_seconds : 0.0);
+        print_gpu_stats(&e);
     }
     llmc_sched_destroy(s);
     llmc_engine_destroy(&e);
@@ -707,6 +774,34 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
 }
 
 /* ---- --bench ---- */
+
+/* GPU builds: the device's copy bandwidth, measured now, and the fraction of it a decode step
+ * reached (bytes it must read / its time). */
+static int print_roofline(const Opts *o, LlmcEngine *e, const LlmcBenchCfg *c,
+                          const LlmcBenchResult *r)
+{
+    const LlmcModelDesc *d = e->desc;
+    char err[1024];
+    double bw;
+    size_t buf;
+    if (llmc_gpu_copy_bandwidth(e->ex.gpu, &bw, &buf, err, sizeof err) != 0)
+        return fail(o, err);
+    printf("device copy bandwidth: %.1f GB/s (cuMemcpyDtoD of %.0f MiB, median of 10, bytes read "
+           "+ written)\n",
+           bw / 1e9, (double)buf / (1 << 20));
+    if (r->decode_steps <= 0)
+        return 0;
+    double per_step = r->decode_bytes / r->decode_steps;
+    double kv = per_step - (double)d->weight_bytes_per_token;
+    double avg_ctx = c->n_prompt + (c->n_gen + 1) / 2.0;
+    double step_s = r->decode_seconds / r->decode_steps;
+    printf("decode step reads: %.4f GB (weights %.4f GB + KV %.4f GB at an average context of "
+           "%.1f x %d sequences)\n",
+           per_step / 1e9, (double)d->weight_bytes_per_token / 1e9, kv / 1e9, avg_ctx, c->batch);
+    printf("memory roofline: %.1f%% (%.1f GB/s of %.1f GB/s)\n",
+           100.0 * per_step / step_s / bw, per_step / step_s / 1e9, bw / 1e9);
+    return 0;
+}
 
 static int run_bench(const Opts *o, const LlmcPayload *pl)
 {
@@ -737,8 +832,15 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
     if (rc != 0) {
         fail(o, err);
     } else {
-        printf("model: %s (target %s), threads: %d, batch: %d\n", d->name, d->target,
-               llmc_pool_nth(e.ex.pool), c.batch);
+        if (e.ex.gpu)
+            printf("model: %s (target %s), device: %s (sm_%d, image %s), batch: %d, CUDA graphs: "
+                   "%s\n",
+                   d->name, d->target, llmc_gpu_name(e.ex.gpu), llmc_gpu_sm(e.ex.gpu),
+                   llmc_gpu_image_arch(e.ex.gpu), c.batch,
+                   llmc_gpu_uses_graphs(e.ex.gpu) ? "on" : "off");
+        else
+            printf("model: %s (target %s), threads: %d, batch: %d\n", d->name, d->target,
+                   llmc_pool_nth(e.ex.pool), c.batch);
         printf("prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r.prefill_tokens,
                r.prefill_seconds, r.prefill_tokens / r.prefill_seconds);
         if (r.decode_steps > 0)
@@ -746,6 +848,10 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
                    "%.2f GB/s effective (weights + KV)\n",
                    r.decode_steps, c.batch, r.decode_seconds, r.decode_tokens / r.decode_seconds,
                    1e3 * r.decode_seconds / r.decode_steps, r.decode_bytes / r.decode_seconds / 1e9);
+        if (e.ex.gpu && rc == 0)
+            rc = print_roofline(o, &e, &c, &r);
+        if (o->verbose)
+            print_gpu_stats(&e);
         if (fflush(stdout) != 0)
             rc = fail(o, "cannot write the output");
     }
@@ -831,6 +937,57 @@ static int run_perplexity(const Opts *o, const LlmcPayload *pl, const LlmcTokeni
     return rc != 0;
 }
 
+/* ---- --compare-cpu ---- */
+
+static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
+{
+    const LlmcModelDesc *d = &llmc_model, *twin = d->cpu_twin;
+    char err[1024];
+    if (!twin)
+        return fail(o, "--compare-cpu: this GPU build carries no CPU twin (recompile with an llmc "
+                       "that emits one)");
+    if (llmc_desc_check(twin, err, sizeof err) != 0 || twin->backend != LLMC_BACKEND_CPU) {
+        fprintf(stderr, "%s: --compare-cpu: the CPU twin is unusable: %s\n", o->prog,
+                twin->backend != LLMC_BACKEND_CPU ? "not a cpu build" : err);
+        return 1;
+    }
+    Prompt pr = {0};
+    int rc = 0;
+    if (o->ids) {
+        if (parse_ids(o->ids, d->vocab_size, &pr.ids, &pr.n, err, sizeof err) != 0)
+            return fail(o, err);
+    } else if (encode(o, tok, o->prompt, strlen(o->prompt), "prompt", &pr) != 0) {
+        return 1;
+    }
+    int32_t ctx = d->max_seq_len < twin->max_seq_len ? d->max_seq_len : twin->max_seq_len;
+    if (pr.n > ctx) {
+        fprintf(stderr, "%s: the prompt has %d tokens, more than the model's context of %d\n",
+                o->prog, pr.n, ctx);
+        free(pr.ids);
+        return 1;
+    }
+    LlmcEngine ge, ce;
+    if (make_engine(o, &ge, pl, llmc_kv_blocks_for(pr.n, d->kv_block_size)) != 0) {
+        free(pr.ids);
+        return 1;
+    }
+    /* The twin's pool holds exactly the prompt (its blocks may differ from the GPU build's). */
+    LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
+                         .kv_blocks = llmc_kv_blocks_for(pr.n, twin->kv_block_size)};
+    if (llmc_engine_init(&ce, twin, pl->weights, &eo, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: the CPU twin: %s\n", o->prog, err);
+        llmc_engine_destroy(&ge);
+        free(pr.ids);
+        return 1;
+    }
+    if (llmc_compare_cpu(&ge, &ce, pr.ids, pr.n, stdout, err, sizeof err) != 0)
+        rc = fail(o, err);
+    llmc_engine_destroy(&ce);
+    llmc_engine_destroy(&ge);
+    free(pr.ids);
+    return rc;
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -846,27 +1003,40 @@ int main(int argc, char **argv)
     if (o.version) {
         printf("%s (target %s)\nllmc %s\n%s\n", d->name, d->target, d->llmc_version,
                d->build_info);
+        if (d->backend == LLMC_BACKEND_CUDA) {
+            char archs[512];
+            llmc_gpu_arch_list(d, archs, sizeof archs);
+            printf("GPU architectures: %s\n", archs);
+        }
         return fflush(stdout) == 0 ? 0 : 1;
     }
     char err[1024];
     if (llmc_desc_check(d, err, sizeof err) != 0)
         return fail(&o, err);
+    /* A GPU build checks its device before anything else. */
+    if (d->backend == LLMC_BACKEND_CUDA && llmc_gpu_open(&o.gpu, d, NULL, err, sizeof err) != 0)
+        return fail(&o, err);
 
     char exe[4096];
     LlmcPayload pl;
     if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0 ||
-        llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0)
+        llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0) {
+        llmc_gpu_close(o.gpu);
         return fail(&o, err);
+    }
     LlmcTokenizer *tok = NULL;
     if (pl.tokenizer && llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer,
                                             (size_t)pl.tokenizer_size, d->vocab_size, err,
                                             sizeof err) != 0) {
         fprintf(stderr, "%s: %s: tokenizer: %s\n", o.prog, pl.path, err);
         llmc_payload_close(&pl);
+        llmc_gpu_close(o.gpu);
         return 1;
     }
     int rc;
-    if (o.bench)
+    if (o.compare_cpu)
+        rc = run_compare(&o, &pl, tok);
+    else if (o.bench)
         rc = run_bench(&o, &pl);
     else if (o.ppl_file)
         rc = run_perplexity(&o, &pl, tok);
@@ -875,5 +1045,6 @@ int main(int argc, char **argv)
     if (tok)
         llmc_tokenizer_free(tok);
     llmc_payload_close(&pl);
+    llmc_gpu_close(o.gpu);
     return rc;
 }

@@ -350,7 +350,8 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
         .out_rows = s->out_rows,
         .logits = s->logits,
     };
-    llmc_engine_step(s->e, &step);
+    if (llmc_engine_step(s->e, &step, err, errlen) != 0)
+        return -1;
     if (take_outputs(s, &b) != 0 || retire(s) != 0)
         return llmc_rt_fail(err, errlen, "generation stopped by its output callback");
     double dt = llmc_rt_now() - t0;

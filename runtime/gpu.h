@@ -1,0 +1,138 @@
+/* gpu.h — the runtime's CUDA backend: one NVIDIA GPU driven through the driver API.
+ *
+ * A GPU model (desc->backend == LLMC_BACKEND_CUDA) carries cubins for one or more architectures
+ * (desc->gpu_images) and a forward() that only enqueues launches (llmc_gpu_launch, declared in
+ * llmc_model.h). This file owns everything around those launches:
+ *
+ *   llmc_gpu_open     load libcuda.so.1 (dlopen: the executable links no CUDA library), pick the
+ *                     GPU (device 0), choose the image for its compute capability, create the
+ *                     context and stream, load the module and look up every kernel. Cheap: no
+ *                     large allocation, so a GPU executable checks its device before anything else.
+ *   llmc_gpu_setup    device buffers: weights (uploaded from the mapped payload through pinned
+ *                     staging), consts (filled by init() on the host, then uploaded), activation
+ *                     arena, KV pool (kv_blocks + 1: the last block takes the writes of padding
+ *                     tokens), the step arrays and the logits; checks free memory first.
+ *   llmc_gpu_step     one step: step arrays to the device, forward(), logits back, synchronize.
+ *
+ * CUDA graphs: a decode-shaped step (every token wants its logits, in order: n_out == n_tokens and
+ * out_rows[i] == i; at most LLMC_GPU_GRAPH_MAX_TOKENS tokens; all nodes) is padded to a bucket
+ * (the next power of two, capped at min(max_tokens, max_outputs)). The first step of a bucket
+ * captures forward() into a graph; later ones copy the step arrays and replay it. Padding tokens
+ * are token 0 at position 0 of a block-table row of their own (row max_tokens) that points only at
+ * the padding block, so they write nothing a sequence reads; their logits are computed and ignored.
+ * This requires forward() to choose its launches from n_tokens and n_out alone (never from the
+ * contents of the step arrays), since a graph replays the launches of its capture.
+ *
+ * Device step arrays of a step of n tokens (n padded when it runs as a graph) are packed at a
+ * stride of n rounded up to 32 entries (128 bytes): tokens, positions, seq_of_token, slots, then
+ * out_rows, so a step is one small copy and a bucket's pointers never change; block
+ * tables sit at a fixed place (max_tokens + 1 rows of max_blocks_per_seq) and only the rows the
+ * step uses are copied.
+ *
+ * Errors are returned as -1 with a message naming the failed call and the driver's error name and
+ * text. Nothing here exits or prints (progress goes through a callback).
+ */
+#ifndef LLMC_GPU_H
+#define LLMC_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuda_api.h"
+#include "llmc_model.h"
+
+#define LLMC_GPU_DRIVER_LIB "libcuda.so.1"
+#define LLMC_GPU_GRAPH_MAX_TOKENS 256
+
+/* ---- pure parts (no device; tested in tests/test_gpu_runtime.c) ---- */
+
+/* The smallest power of two >= n, at most cap (1 <= n <= cap). */
+int32_t llmc_gpu_bucket(int32_t n, int32_t cap);
+
+/* The bucket st runs in as a CUDA graph, or 0 when it runs eagerly: st is decode-shaped (n_out ==
+ * n_tokens, out_rows[i] == i), has at most LLMC_GPU_GRAPH_MAX_TOKENS tokens and runs every node. */
+int32_t llmc_gpu_graph_bucket(const LlmcStep *st, int32_t max_tokens, int32_t max_outputs);
+
+/* Per-token arrays of a step as the device sees them. */
+typedef struct LlmcGpuStepArrays {
+    int32_t *tokens, *positions, *seq_of_token, *slots;    /* [n] */
+    int32_t *out_rows;                                      /* [n_out] */
+} LlmcGpuStepArrays;
+
+/* Copies st's n_tokens entries into out and pads up to bucket (>= st->n_tokens): padding token i
+ * is token 0 at position 0 of block-table row pad_row, writing KV slot pad_slot, and out_rows[i] =
+ * i for every row (st must be decode-shaped). */
+void llmc_gpu_pad_step(const LlmcStep *st, int32_t bucket, int32_t pad_row, int32_t pad_slot,
+                       const LlmcGpuStepArrays *out);
+
+/* Which of images[0..n) a GPU of compute capability sm (major * 10 + minor) runs: an
+ * arch_specific image only on exactly its sm; a plain image of sm XY on major X, minor >= Y.
+ * Prefers an exact match (arch-specific first), then the highest compatible sm. Returns the index,
+ * or -1 with a refusal naming the architectures built and the GPU (gpu_name, its sm) in err. */
+int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t sm, const char *gpu_name,
+                          char *err, size_t errlen);
+
+/* "sm_90a, sm_89": the architectures desc was built for. */
+void llmc_gpu_arch_list(const LlmcModelDesc *desc, char *buf, size_t buflen);
+
+/* ---- the device ---- */
+
+typedef struct LlmcGpuStats {
+    int64_t steps;              /* llmc_gpu_step calls */
+    int64_t graph_steps;        /* of which replayed a graph (captures included) */
+    int64_t captures;           /* graphs captured (one per bucket used) */
+    int64_t launches;           /* kernel launches enqueued eagerly or captured */
+} LlmcGpuStats;
+
+typedef void (*LlmcGpuProgress)(void *ctx, const char *what, int64_t done, int64_t total);
+
+typedef struct LlmcGpuSetup {
+    const uint8_t *weights;     /* host: the mapped payload (desc->weights_bytes) */
+    const uint8_t *consts;      /* host: filled by desc->init (desc->const_bytes) */
+    int64_t kv_blocks;          /* blocks the allocator hands out; one more is allocated */
+    int use_graphs;             /* 0: every step eager (--no-graphs) */
+    LlmcGpuProgress progress;   /* NULL: quiet; called while uploading the weights */
+    void *progress_ctx;
+} LlmcGpuSetup;
+
+/* Loads the driver (driver_lib: NULL for LLMC_GPU_DRIVER_LIB; tests name one that does not exist),
+ * opens device 0 and loads the image that fits it. Fails with a message a user can act on: no
+ * driver, no GPU, no image for this GPU (naming both sides), a kernel missing from the image, a
+ * kernel asking for more shared memory than the GPU has. */
+int llmc_gpu_open(LlmcGpu **out, const LlmcModelDesc *desc, const char *driver_lib, char *err,
+                  size_t errlen);
+/* llmc_gpu_open with the driver's entry points given instead of loaded (tests run this file over a
+ * fake driver). api->lib is ignored and never closed. */
+int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *desc, const LlmcCudaApi *api, char *err,
+                      size_t errlen);
+/* Frees everything (llmc_gpu_teardown first when set up), unloads the module, releases the
+ * context. NULL is fine. */
+void llmc_gpu_close(LlmcGpu *g);
+
+/* Allocates and fills the device buffers. Returns 0, or -1 with a message (for lack of memory:
+ * what was needed, by part, and what is free). */
+int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen);
+/* Frees the device buffers and graphs (the module stays loaded). Safe when not set up. */
+void llmc_gpu_teardown(LlmcGpu *g);
+
+/* Runs one step: ex is the engine's exec (host weights and consts; ex->gpu == g). Writes
+ * st->n_out rows of logits to st->logits unless st->n_nodes != 0. Returns 0 or -1 with a message
+ * (a failed launch names the kernel; a fault inside a kernel shows at the synchronize). */
+int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err, size_t errlen);
+
+/* Copies bytes at byte offset off of the device arena to dst (after a step). */
+int llmc_gpu_read_arena(LlmcGpu *g, int64_t off, void *dst, size_t bytes, char *err,
+                        size_t errlen);
+
+/* Device-to-device copy bandwidth: a buffer of min(2 GiB, free / 4) bytes copied once to warm up,
+ * then 10 timed copies (events); the median, counting bytes read + written. */
+int llmc_gpu_copy_bandwidth(LlmcGpu *g, double *bytes_per_second, size_t *buffer_bytes, char *err,
+                            size_t errlen);
+
+const char *llmc_gpu_name(const LlmcGpu *g);         /* "NVIDIA H100 80GB HBM3" */
+int32_t llmc_gpu_sm(const LlmcGpu *g);               /* 90 */
+const char *llmc_gpu_image_arch(const LlmcGpu *g);   /* the image loaded: "sm_90a" */
+int llmc_gpu_uses_graphs(const LlmcGpu *g);
+const LlmcGpuStats *llmc_gpu_stats(const LlmcGpu *g);
+
+#endif

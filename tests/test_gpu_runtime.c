@@ -1,0 +1,1050 @@
+/* test_gpu_runtime.c — the CUDA backend (runtime/gpu.c) without a GPU.
+ *
+ * Three layers:
+ *  1. pure functions: bucket sizes, which steps run as CUDA graphs, padding a step, choosing the
+ *     kernel image for a GPU (and the refusal naming both sides);
+ *  2. the driver loader: a library that does not exist (no driver) and one that is not a driver;
+ *  3. gpu.c itself over a fake driver (llmc_gpu_open_api): device pointers are host pointers,
+ *     "kernels" are C functions run block by block, a stream capture records launches into a
+ *     graph that cuGraphLaunch replays. A fake CUDA model (its forward() only calls
+ *     llmc_gpu_launch) and its CPU twin (the same kernels on the host threads) use a paged KV cache
+ *     the way test_runtime's fake model does: logits hash the tokens of every position read back
+ *     through the block table. So the scheduler, graph padding, n_nodes, errors, out-of-memory,
+ *     --compare-cpu and the bandwidth test all run in CI, and outputs are checked against a
+ *     reference computed without any KV cache.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "compare.h"
+#include "cuda_api.h"
+#include "engine.h"
+#include "gpu.h"
+#include "kvcache.h"
+#include "pool.h"
+#include "sample.h"
+#include "scheduler.h"
+#include "testutil.h"
+
+/* ---- 1. pure functions ---- */
+
+START_TEST(bucket_sizes)
+{
+    ck_assert_int_eq(llmc_gpu_bucket(1, 64), 1);
+    ck_assert_int_eq(llmc_gpu_bucket(2, 64), 2);
+    ck_assert_int_eq(llmc_gpu_bucket(3, 64), 4);
+    ck_assert_int_eq(llmc_gpu_bucket(5, 8), 8);
+    ck_assert_int_eq(llmc_gpu_bucket(9, 12), 12);         /* capped */
+    ck_assert_int_eq(llmc_gpu_bucket(64, 64), 64);
+    ck_assert_int_eq(llmc_gpu_bucket(129, 256), 256);
+    ck_assert_int_eq(llmc_gpu_bucket(200, 200), 200);
+}
+END_TEST
+
+/* A decode-shaped step of n tokens in caller buffers. */
+static LlmcStep decode_step(int32_t n, int32_t *rows)
+{
+    for (int32_t i = 0; i < n; i++)
+        rows[i] = i;
+    return (LlmcStep){.n_tokens = n, .n_out = n, .out_rows = rows};
+}
+
+START_TEST(graph_bucket_rules)
+{
+    static int32_t rows[300];
+    LlmcStep s = decode_step(3, rows);
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 64, 64), 4);
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 64, 3), 3);    /* cap = min(tokens, outputs) */
+    s = decode_step(5, rows);
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 6, 8), 6);
+    s = decode_step(1, rows);
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 512, 256), 1);
+    s = decode_step(256, rows);
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 512, 256), 256);
+    s = decode_step(257, rows);
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 512, 512), 0);  /* too many tokens for a graph */
+    s = decode_step(4, rows);
+    s.n_nodes = 3;
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 64, 64), 0);    /* partial (probe) steps: eager */
+    s = decode_step(4, rows);
+    s.n_out = 3;
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 64, 64), 0);    /* prefill-like */
+    s = decode_step(4, rows);
+    rows[2] = 3;
+    rows[3] = 2;
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 64, 64), 0);    /* rows out of order */
+    s = decode_step(4, rows);
+    s.n_out = s.n_tokens = 4;
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 3, 64), 0);     /* more than the cap */
+}
+END_TEST
+
+START_TEST(pad_step_fills_the_bucket)
+{
+    int32_t tok[3] = {11, 12, 13}, pos[3] = {5, 9, 0}, seq[3] = {2, 0, 1}, slots[3] = {21, 36, 40};
+    int32_t rows[3];
+    LlmcStep s = decode_step(3, rows);
+    s.tokens = tok;
+    s.positions = pos;
+    s.seq_of_token = seq;
+    s.slots = slots;
+    int32_t ot[8], op[8], os[8], osl[8], oo[8];
+    memset(ot, 0x7f, sizeof ot);
+    LlmcGpuStepArrays a = {ot, op, os, osl, oo};
+    llmc_gpu_pad_step(&s, 8, 64, 4096, &a);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(ot[i], tok[i]);
+        ck_assert_int_eq(op[i], pos[i]);
+        ck_assert_int_eq(os[i], seq[i]);
+        ck_assert_int_eq(osl[i], slots[i]);
+    }
+    for (int i = 3; i < 8; i++) {
+        ck_assert_int_eq(ot[i], 0);
+        ck_assert_int_eq(op[i], 0);
+        ck_assert_int_eq(os[i], 64);
+        ck_assert_int_eq(osl[i], 4096);
+    }
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(oo[i], i);
+}
+END_TEST
+
+static const char *H100 = "NVIDIA H100 80GB HBM3";
+
+static int pick(const LlmcGpuImage *im, int n, int sm, char *err, size_t errlen)
+{
+    err[0] = 0;
+    return llmc_gpu_select_image(im, n, sm, sm >= 90 ? H100 : "NVIDIA GeForce RTX 4090", err,
+                                 errlen);
+}
+
+START_TEST(image_selection_rules)
+{
+    char err[512];
+    const LlmcGpuImage a90[] = {{90, 1, "sm_90a", NULL, 0}};
+    ck_assert_int_eq(pick(a90, 1, 90, err, sizeof err), 0);
+    ck_assert_int_eq(pick(a90, 1, 100, err, sizeof err), -1);   /* arch-specific: exact sm only */
+    ck_assert_int_eq(pick(a90, 1, 89, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "built for sm_90a"));
+    ck_assert_ptr_nonnull(strstr(err, "NVIDIA GeForce RTX 4090 (sm_89)"));
+
+    const LlmcGpuImage ampere_ada[] = {
+        {80, 0, "sm_80", NULL, 0}, {86, 0, "sm_86", NULL, 0}, {89, 0, "sm_89", NULL, 0}};
+    ck_assert_int_eq(pick(ampere_ada, 3, 80, err, sizeof err), 0);
+    ck_assert_int_eq(pick(ampere_ada, 3, 86, err, sizeof err), 1);      /* exact */
+    ck_assert_int_eq(pick(ampere_ada, 3, 87, err, sizeof err), 1);      /* highest <= 8.7 */
+    ck_assert_int_eq(pick(ampere_ada, 3, 89, err, sizeof err), 2);
+    ck_assert_int_eq(pick(ampere_ada, 3, 75, err, sizeof err), -1);     /* older major */
+    ck_assert_int_eq(pick(ampere_ada, 3, 90, err, sizeof err), -1);     /* newer major */
+    ck_assert_ptr_nonnull(strstr(err, "built for sm_80, sm_86, sm_89; this GPU is "
+                                      "NVIDIA H100 80GB HBM3 (sm_90)"));
+
+    /* the brief's example: an sm_89 build on an H100 */
+    const LlmcGpuImage ada[] = {{89, 0, "sm_89", NULL, 0}};
+    ck_assert_int_eq(pick(ada, 1, 90, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(
+        strstr(err, "this executable was built for sm_89; this GPU is NVIDIA H100 80GB HBM3 (sm_90)"));
+
+    /* sm_90 and sm_90a both fit an H100: the arch-specific image wins, in either order */
+    const LlmcGpuImage both[] = {{90, 0, "sm_90", NULL, 0}, {90, 1, "sm_90a", NULL, 0}};
+    ck_assert_int_eq(pick(both, 2, 90, err, sizeof err), 1);
+    const LlmcGpuImage both2[] = {{90, 1, "sm_90a", NULL, 0}, {90, 0, "sm_90", NULL, 0}};
+    ck_assert_int_eq(pick(both2, 2, 90, err, sizeof err), 0);
+    /* a plain sm_90 image also runs on a later 9.x; the sm_90a one does not */
+    ck_assert_int_eq(pick(both, 2, 91, err, sizeof err), 0);
+
+    /* exact beats higher-but-compatible; compatible beats nothing */
+    const LlmcGpuImage mix[] = {{86, 0, "sm_86", NULL, 0}, {80, 0, "sm_80", NULL, 0},
+                                {90, 1, "sm_90a", NULL, 0}};
+    ck_assert_int_eq(pick(mix, 3, 80, err, sizeof err), 1);
+    ck_assert_int_eq(pick(mix, 3, 86, err, sizeof err), 0);
+    ck_assert_int_eq(pick(mix, 3, 89, err, sizeof err), 0);
+    ck_assert_int_eq(pick(mix, 3, 90, err, sizeof err), 2);
+    ck_assert_int_eq(pick(mix, 0, 90, err, sizeof err), -1);
+}
+END_TEST
+
+/* ---- the fake CUDA model ---- */
+
+enum { FK_VOCAB = 64, FK_BS = 4, FK_SEQ = 96, FK_MT = 8, FK_MO = 6, FK_X = 0, FK_Y = 256 };
+#define FK_HASH 0x600dcafe12345678ULL
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t fk_step_hash(uint64_t h, int32_t tok, int32_t pos)
+{
+    return mix64(h ^ ((uint64_t)(uint32_t)tok * 0x9e3779b97f4a7c15ULL + (uint64_t)pos));
+}
+
+static float fk_bias(int32_t v) { return (float)(v % 5) * 0.125f; }
+
+static void fk_logits(uint64_t h, float *out)
+{
+    for (int32_t v = 0; v < FK_VOCAB; v++)
+        out[v] = (float)(mix64(h + (uint64_t)v) >> 44) / 4096.0f;
+}
+
+/* What the kernels check while running (a fake device cannot abort a launch). */
+static struct {
+    int bad_slot;               /* a token wrote a slot its block table does not give */
+    int bad_block;              /* a read went outside the pool */
+    int pad_writes;             /* tokens of the padding row */
+    int32_t pad_slot_seen;      /* the slot they wrote (all the same) */
+    int64_t pool_blocks;        /* blocks the device pool has (sequences' + padding) */
+} fkc;
+
+/* kernel 0: token t writes its KV slot, and x[t] = {token / 2, position}. */
+static void k_kv_write(const LlmcDevArgs *a, uint32_t t)
+{
+    const int32_t *bt = a->block_tables + (size_t)a->seq_of_token[t] * (size_t)a->max_blocks_per_seq;
+    int32_t pos = a->positions[t], slot = a->slots[t];
+    if (slot != bt[pos / FK_BS] * FK_BS + pos % FK_BS || slot < 0 ||
+        slot >= fkc.pool_blocks * FK_BS)
+        fkc.bad_slot++;
+    if (a->seq_of_token[t] == FK_MT) {
+        fkc.pad_writes++;
+        fkc.pad_slot_seen = slot;
+    }
+    ((float *)a->kv)[slot] = (float)a->tokens[t];
+    float *x = (float *)(a->arena + FK_X) + (size_t)t * 4;
+    x[0] = (float)a->tokens[t] * 0.5f;
+    x[1] = (float)pos;
+}
+
+/* kernel 1: output row o hashes the tokens of positions 0..pos read through the block table. */
+static void k_logits(const LlmcDevArgs *a, uint32_t o)
+{
+    int32_t r = a->out_rows[o], pos = a->positions[r];
+    const int32_t *bt = a->block_tables + (size_t)a->seq_of_token[r] * (size_t)a->max_blocks_per_seq;
+    const float *kv = (const float *)a->kv;
+    uint64_t h = 0;
+    for (int32_t p = 0; p <= pos; p++) {
+        int32_t b = bt[p / FK_BS];
+        if (b < 0 || b >= fkc.pool_blocks) {
+            fkc.bad_block++;
+            return;
+        }
+        h = fk_step_hash(h, (int32_t)kv[b * FK_BS + p % FK_BS], p);
+    }
+    float *out = a->logits + (size_t)o * FK_VOCAB;
+    fk_logits(h, out);
+    const float *bias = (const float *)a->consts;
+    for (int32_t v = 0; v < FK_VOCAB; v++)
+        out[v] += bias[v];
+    ((float *)(a->arena + FK_Y))[(size_t)o * 2] = (float)(h >> 40);
+}
+
+static void fk_init(const LlmcExec *ex)
+{
+    for (int32_t v = 0; v < FK_VOCAB; v++)
+        ((float *)ex->consts)[v] = fk_bias(v);
+}
+
+static void fk_forward_gpu(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
+{
+    ck_assert(tid == 0 && nth == 1);
+    llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0);
+    if (st->n_nodes == 1)
+        return;
+    llmc_gpu_launch(ex->gpu, 1, (uint32_t)st->n_out, 1, 1, 32, 0);
+}
+
+/* The twin: the same kernels on the host threads. */
+static void fk_forward_cpu(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
+{
+    LlmcDevArgs a = {ex->weights, ex->arena, ex->kv, ex->consts, st->tokens, st->positions,
+                     st->seq_of_token, st->slots, st->out_rows, st->block_tables, st->logits,
+                     st->n_tokens, st->n_out, st->max_blocks_per_seq, 0};
+    for (int32_t t = tid; t < st->n_tokens; t += nth)
+        k_kv_write(&a, (uint32_t)t);
+    llmc_barrier(ex->pool);
+    if (st->n_nodes == 1)
+        return;
+    for (int32_t o = tid; o < st->n_out; o += nth)
+        k_logits(&a, (uint32_t)o);
+    llmc_barrier(ex->pool);
+}
+
+/* The fake driver's "image": a table of host kernels. */
+typedef struct FakeKernel {
+    const char *name;
+    void (*run)(const LlmcDevArgs *a, uint32_t block);
+} FakeKernel;
+
+typedef struct FakeImage {
+    const FakeKernel *k;
+    int n;
+} FakeImage;
+
+static const FakeKernel fk_kernels[] = {{"kv_write", k_kv_write}, {"logits", k_logits}};
+static const FakeImage fk_image = {fk_kernels, 2};
+static const FakeImage fk_image_missing = {fk_kernels, 1};  /* lacks "logits" */
+static const char *const fk_kernel_names[] = {"kv_write", "logits"};
+static const uint32_t fk_smem[] = {0, 1024};
+static const LlmcGpuImage fk_images[] = {{90, 1, "sm_90a", (const unsigned char *)&fk_image, 1}};
+
+static const LlmcProbe fk_probes[] = {
+    {"x", 0, 0, FK_X, 0, 2, 4},
+    {"y", 1, -1, FK_Y, 1, 1, 2},
+};
+
+static const LlmcModelDesc fk_twin = {
+    .abi_version = LLMC_ABI_VERSION,
+    .name = "fakegpu",
+    .target = "cpu",
+    .llmc_version = "test",
+    .build_info = "fake cpu twin",
+    .model_hash = FK_HASH,
+    .vocab_size = FK_VOCAB,
+    .max_seq_len = FK_SEQ,
+    .max_tokens = FK_MT,
+    .max_outputs = FK_MO,
+    .bos_id = -1,
+    .eos_id = -1,
+    .kv_block_size = FK_BS,
+    .kv_block_bytes = FK_BS * sizeof(float),
+    .weights_bytes = 4096,
+    .const_bytes = FK_VOCAB * sizeof(float),
+    .arena_bytes = 512,
+    .weight_bytes_per_token = 4096,
+    .kv_bytes_per_position = 4,
+    .backend = LLMC_BACKEND_CPU,
+    .probes = fk_probes,
+    .n_probes = 2,
+    .init = fk_init,
+    .forward = fk_forward_cpu,
+};
+
+static LlmcModelDesc fk_desc(void)
+{
+    LlmcModelDesc d = fk_twin;
+    d.target = "sm_90a";
+    d.build_info = "fake CUDA model";
+    d.backend = LLMC_BACKEND_CUDA;
+    d.gpu_images = fk_images;
+    d.n_gpu_images = 1;
+    d.gpu_kernels = fk_kernel_names;
+    d.gpu_kernel_smem = fk_smem;
+    d.n_gpu_kernels = 2;
+    d.cpu_twin = &fk_twin;
+    d.forward = fk_forward_gpu;
+    return d;
+}
+
+/* ---- the fake driver ---- */
+
+enum { FAKE_MAX_LAUNCHES = 64, CUDA_ERROR_CAPTURE_UNSUPPORTED = 900 };
+
+typedef struct FakeLaunch {
+    const FakeKernel *k;
+    uint32_t grid;
+    LlmcDevArgs args;
+} FakeLaunch;
+
+typedef struct FakeGraph {
+    int n;
+    FakeLaunch l[FAKE_MAX_LAUNCHES];
+} FakeGraph;
+
+static struct {
+    CUresult init_result;
+    int count, sm, optin;
+    size_t free_mem;
+    uint32_t max_grid;          /* launches with a larger grid fail (0: no limit) */
+    int live_dev, live_host, live_graphs, live_events, modules, ctx_refs;
+    FakeGraph *capture;         /* the stream is capturing */
+    int64_t kernels_run;
+    int copies_while_capturing;
+} fk;
+
+static char fk_ctx_obj, fk_stream_obj;
+
+static void fake_reset(void)
+{
+    memset(&fk, 0, sizeof fk);
+    memset(&fkc, 0, sizeof fkc);
+    fkc.pad_slot_seen = -1;
+    fk.count = 1;
+    fk.sm = 90;
+    fk.optin = 227 * 1024;
+    fk.free_mem = (size_t)256 << 20;
+}
+
+static CUresult f_err_name(CUresult e, const char **s)
+{
+    switch (e) {
+    case CUDA_ERROR_INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; return 0;
+    case CUDA_ERROR_NO_DEVICE: *s = "CUDA_ERROR_NO_DEVICE"; return 0;
+    case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; return 0;
+    case CUDA_ERROR_NOT_INITIALIZED: *s = "CUDA_ERROR_NOT_INITIALIZED"; return 0;
+    default: *s = NULL; return CUDA_ERROR_INVALID_VALUE;
+    }
+}
+static CUresult f_err_string(CUresult e, const char **s)
+{
+    *s = e == CUDA_ERROR_NO_DEVICE ? "no CUDA-capable device is detected" : "fake driver error";
+    return 0;
+}
+static CUresult f_init(unsigned flags) { return flags ? CUDA_ERROR_INVALID_VALUE : fk.init_result; }
+static CUresult f_version(int *v) { *v = 13000; return 0; }
+static CUresult f_count(int *c) { *c = fk.count; return 0; }
+static CUresult f_get(CUdevice *d, int i) { *d = i; return i < fk.count ? 0 : CUDA_ERROR_INVALID_VALUE; }
+static CUresult f_name(char *n, int len, CUdevice d)
+{
+    (void)d;
+    snprintf(n, (size_t)len, "Fake GPU");
+    return 0;
+}
+static CUresult f_attr(int *v, int a, CUdevice d)
+{
+    (void)d;
+    if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+        *v = fk.sm / 10;
+    else if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+        *v = fk.sm % 10;
+    else if (a == CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)
+        *v = fk.optin;
+    else
+        return CUDA_ERROR_INVALID_VALUE;
+    return 0;
+}
+static CUresult f_retain(CUcontext *c, CUdevice d)
+{
+    (void)d;
+    *c = (CUcontext)(void *)&fk_ctx_obj;
+    fk.ctx_refs++;
+    return 0;
+}
+static CUresult f_release(CUdevice d) { (void)d; fk.ctx_refs--; return 0; }
+static CUresult f_set_current(CUcontext c) { return c ? 0 : CUDA_ERROR_INVALID_VALUE; }
+static CUresult f_mem_info(size_t *f, size_t *t)
+{
+    *f = fk.free_mem;
+    *t = fk.free_mem * 2;
+    return 0;
+}
+static CUresult f_alloc(CUdeviceptr *p, size_t n)
+{
+    if (n == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    void *m = malloc(n);
+    if (!m)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    memset(m, 0xa5, n);                 /* device memory is not zeroed */
+    fk.live_dev++;
+    *p = (CUdeviceptr)(uintptr_t)m;
+    return 0;
+}
+static CUresult f_free(CUdeviceptr p)
+{
+    free((void *)(uintptr_t)p);
+    fk.live_dev--;
+    return 0;
+}
+static CUresult f_alloc_host(void **p, size_t n)
+{
+    *p = malloc(n ? n : 1);
+    fk.live_host++;
+    return *p ? 0 : CUDA_ERROR_OUT_OF_MEMORY;
+}
+static CUresult f_free_host(void *p)
+{
+    free(p);
+    fk.live_host--;
+    return 0;
+}
+static CUresult copy_ok(CUstream s)
+{
+    if (s != (CUstream)(void *)&fk_stream_obj)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (fk.capture) {
+        fk.copies_while_capturing++;
+        return CUDA_ERROR_CAPTURE_UNSUPPORTED;
+    }
+    return 0;
+}
+static CUresult f_memset(CUdeviceptr p, unsigned char v, size_t n, CUstream s)
+{
+    CUresult r = copy_ok(s);
+    if (r)
+        return r;
+    memset((void *)(uintptr_t)p, v, n);
+    return 0;
+}
+static CUresult f_htod(CUdeviceptr d, const void *s, size_t n, CUstream st)
+{
+    CUresult r = copy_ok(st);
+    if (!r && n)
+        memcpy((void *)(uintptr_t)d, s, n);
+    return r;
+}
+static CUresult f_dtoh(void *d, CUdeviceptr s, size_t n, CUstream st)
+{
+    CUresult r = copy_ok(st);
+    if (!r && n)
+        memcpy(d, (const void *)(uintptr_t)s, n);
+    return r;
+}
+static CUresult f_dtod(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st)
+{
+    CUresult r = copy_ok(st);
+    if (!r && n)
+        memmove((void *)(uintptr_t)d, (const void *)(uintptr_t)s, n);
+    return r;
+}
+static CUresult f_load(CUmodule *m, const void *image)
+{
+    *m = (CUmodule)(uintptr_t)image;
+    fk.modules++;
+    return 0;
+}
+static CUresult f_unload(CUmodule m) { (void)m; fk.modules--; return 0; }
+static CUresult f_get_fn(CUfunction *f, CUmodule m, const char *name)
+{
+    const FakeImage *im = (const FakeImage *)(uintptr_t)m;
+    for (int i = 0; i < im->n; i++)
+        if (strcmp(im->k[i].name, name) == 0) {
+            *f = (CUfunction)(uintptr_t)&im->k[i];
+            return 0;
+        }
+    return CUDA_ERROR_INVALID_VALUE;
+}
+static CUresult f_set_attr(CUfunction f, int a, int v)
+{
+    (void)f;
+    return a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES && v <= fk.optin ? 0 : CUDA_ERROR_INVALID_VALUE;
+}
+static void run_launch(const FakeLaunch *l)
+{
+    for (uint32_t b = 0; b < l->grid; b++)
+        l->k->run(&l->args, b);
+    fk.kernels_run++;
+}
+static CUresult f_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                         unsigned by, unsigned bz, unsigned smem, CUstream s, void **params,
+                         void **extra)
+{
+    if (gx == 0 || gy != 1 || gz != 1 || bx == 0 || by != 1 || bz != 1 || extra ||
+        s != (CUstream)(void *)&fk_stream_obj || smem > (unsigned)fk.optin ||
+        (fk.max_grid && gx > fk.max_grid))
+        return CUDA_ERROR_INVALID_VALUE;
+    FakeLaunch l = {(const FakeKernel *)(uintptr_t)f, gx, *(const LlmcDevArgs *)params[0]};
+    if (fk.capture) {
+        if (fk.capture->n == FAKE_MAX_LAUNCHES)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        fk.capture->l[fk.capture->n++] = l;
+    } else {
+        run_launch(&l);
+    }
+    return 0;
+}
+static CUresult f_stream_create(CUstream *s, unsigned flags)
+{
+    *s = (CUstream)(void *)&fk_stream_obj;
+    return flags == CU_STREAM_NON_BLOCKING ? 0 : CUDA_ERROR_INVALID_VALUE;
+}
+static CUresult f_stream_destroy(CUstream s) { (void)s; return 0; }
+static CUresult f_sync(CUstream s) { return fk.capture || !s ? CUDA_ERROR_INVALID_VALUE : 0; }
+static CUresult f_begin(CUstream s, int mode)
+{
+    (void)s;
+    if (fk.capture || mode != CU_STREAM_CAPTURE_MODE_GLOBAL)
+        return CUDA_ERROR_INVALID_VALUE;
+    fk.capture = calloc(1, sizeof *fk.capture);
+    fk.live_graphs++;
+    return 0;
+}
+static CUresult f_end(CUstream s, CUgraph *g)
+{
+    (void)s;
+    if (!fk.capture)
+        return CUDA_ERROR_INVALID_VALUE;
+    *g = (CUgraph)(void *)fk.capture;
+    fk.capture = NULL;
+    return 0;
+}
+static CUresult f_instantiate(CUgraphExec *e, CUgraph g, unsigned long long flags)
+{
+    FakeGraph *x = malloc(sizeof *x);
+    memcpy(x, (void *)g, sizeof *x);
+    fk.live_graphs++;
+    *e = (CUgraphExec)(void *)x;
+    return flags ? CUDA_ERROR_INVALID_VALUE : 0;
+}
+static CUresult f_graph_launch(CUgraphExec e, CUstream s)
+{
+    if (s != (CUstream)(void *)&fk_stream_obj)
+        return CUDA_ERROR_INVALID_VALUE;
+    const FakeGraph *g = (const FakeGraph *)(void *)e;
+    for (int i = 0; i < g->n; i++)
+        run_launch(&g->l[i]);
+    return 0;
+}
+static CUresult f_graph_free(void *g)
+{
+    free(g);
+    fk.live_graphs--;
+    return 0;
+}
+static CUresult f_exec_destroy(CUgraphExec e) { return f_graph_free((void *)e); }
+static CUresult f_graph_destroy(CUgraph g) { return f_graph_free((void *)g); }
+static CUresult f_event_create(CUevent *e, unsigned flags)
+{
+    (void)flags;
+    *e = (CUevent)malloc(1);
+    fk.live_events++;
+    return 0;
+}
+static CUresult f_event_destroy(CUevent e)
+{
+    free((void *)e);
+    fk.live_events--;
+    return 0;
+}
+static CUresult f_event_record(CUevent e, CUstream s) { (void)e; (void)s; return 0; }
+static CUresult f_event_sync(CUevent e) { (void)e; return 0; }
+static CUresult f_elapsed(float *ms, CUevent a, CUevent b)
+{
+    (void)a;
+    (void)b;
+    *ms = 2.0f;
+    return 0;
+}
+
+static const LlmcCudaApi fake_api = {
+    .GetErrorName = f_err_name, .GetErrorString = f_err_string, .Init = f_init,
+    .DriverGetVersion = f_version, .DeviceGetCount = f_count, .DeviceGet = f_get,
+    .DeviceGetName = f_name, .DeviceGetAttribute = f_attr, .DevicePrimaryCtxRetain = f_retain,
+    .DevicePrimaryCtxRelease = f_release, .CtxSetCurrent = f_set_current,
+    .MemGetInfo = f_mem_info, .MemAlloc = f_alloc, .MemFree = f_free,
+    .MemAllocHost = f_alloc_host, .MemFreeHost = f_free_host, .MemsetD8Async = f_memset,
+    .MemcpyHtoDAsync = f_htod, .MemcpyDtoHAsync = f_dtoh, .MemcpyDtoDAsync = f_dtod,
+    .ModuleLoadData = f_load, .ModuleUnload = f_unload, .ModuleGetFunction = f_get_fn,
+    .FuncSetAttribute = f_set_attr, .LaunchKernel = f_launch, .StreamCreate = f_stream_create,
+    .StreamDestroy = f_stream_destroy, .StreamSynchronize = f_sync, .StreamBeginCapture = f_begin,
+    .StreamEndCapture = f_end, .GraphInstantiateWithFlags = f_instantiate,
+    .GraphLaunch = f_graph_launch, .GraphExecDestroy = f_exec_destroy,
+    .GraphDestroy = f_graph_destroy, .EventCreate = f_event_create,
+    .EventDestroy = f_event_destroy, .EventRecord = f_event_record,
+    .EventSynchronize = f_event_sync, .EventElapsedTime = f_elapsed,
+};
+
+static void assert_no_leaks(void)
+{
+    ck_assert_int_eq(fk.live_dev, 0);
+    ck_assert_int_eq(fk.live_host, 0);
+    ck_assert_int_eq(fk.live_graphs, 0);
+    ck_assert_int_eq(fk.live_events, 0);
+    ck_assert_int_eq(fk.modules, 0);
+    ck_assert_int_eq(fk.ctx_refs, 0);
+}
+
+static const uint8_t fk_weights[4096];
+
+/* A GPU engine over the fake driver, with kv_blocks for sequences. */
+static LlmcGpu *gpu_engine(LlmcEngine *e, const LlmcModelDesc *d, int64_t kv_blocks, int graphs)
+{
+    char err[512];
+    LlmcGpu *g;
+    ck_assert_msg(llmc_gpu_open_api(&g, d, &fake_api, err, sizeof err) == 0, "open: %s", err);
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv_blocks, .gpu = g, .no_graphs = !graphs};
+    ck_assert_msg(llmc_engine_init(e, d, fk_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+    fkc.pool_blocks = kv_blocks + 1;
+    return g;
+}
+
+/* ---- 2. the driver loader ---- */
+
+START_TEST(no_driver_is_a_clear_error)
+{
+    LlmcModelDesc d = fk_desc();
+    LlmcGpu *g = (LlmcGpu *)&d;
+    char err[1024];
+    ck_assert_int_eq(llmc_gpu_open(&g, &d, "libllmc-no-such-driver.so.1", err, sizeof err), -1);
+    ck_assert_ptr_null(g);
+    ck_assert_msg(strstr(err, "no NVIDIA driver found (libllmc-no-such-driver.so.1): this "
+                              "executable was built for sm_90a and needs an NVIDIA GPU"),
+                  "%s", err);
+    /* a library that loads but is not the driver */
+    ck_assert_int_eq(llmc_gpu_open(&g, &d, "libm.so.6", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "libm.so.6 has no cuGetErrorName"), "%s", err);
+    ck_assert_msg(strstr(err, "update the driver"), "%s", err);
+}
+END_TEST
+
+START_TEST(cuda_desc_checks)
+{
+    char err[512];
+    LlmcModelDesc d = fk_desc();
+    ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), 0);
+    d.n_gpu_images = 0;
+    ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "gpu_images"));
+    d = fk_desc();
+    d.backend = 7;
+    ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "backend"));
+    char list[64];
+    const LlmcGpuImage two[] = {{90, 1, "sm_90a", NULL, 0}, {89, 0, "sm_89", NULL, 0}};
+    d = fk_desc();
+    d.gpu_images = two;
+    d.n_gpu_images = 2;
+    llmc_gpu_arch_list(&d, list, sizeof list);
+    ck_assert_str_eq(list, "sm_90a, sm_89");
+}
+END_TEST
+
+/* ---- 3. gpu.c over the fake driver ---- */
+
+START_TEST(fake_open_refusals)
+{
+    LlmcModelDesc d = fk_desc();
+    LlmcGpu *g;
+    char err[1024];
+    fake_reset();
+    fk.init_result = CUDA_ERROR_NO_DEVICE;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no NVIDIA GPU found (cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable "
+                              "device is detected): this executable was built for sm_90a"),
+                  "%s", err);
+    assert_no_leaks();
+
+    fake_reset();
+    fk.count = 0;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no NVIDIA GPU found"), "%s", err);
+
+    fake_reset();
+    fk.sm = 89;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "this executable was built for sm_90a; this GPU is Fake GPU (sm_89)"),
+                  "%s", err);
+    assert_no_leaks();
+
+    fake_reset();
+    const LlmcGpuImage missing[] = {{90, 1, "sm_90a", (const unsigned char *)&fk_image_missing, 1}};
+    d.gpu_images = missing;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "the sm_90a image has no kernel logits"), "%s", err);
+    assert_no_leaks();
+
+    fake_reset();
+    d = fk_desc();
+    fk.optin = 512;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "kernel logits needs 1024 bytes of shared memory; Fake GPU (sm_90) "
+                              "allows 512"),
+                  "%s", err);
+    assert_no_leaks();
+
+    fake_reset();
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), 0);
+    ck_assert_str_eq(llmc_gpu_name(g), "Fake GPU");
+    ck_assert_int_eq(llmc_gpu_sm(g), 90);
+    ck_assert_str_eq(llmc_gpu_image_arch(g), "sm_90a");
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
+/* Reference greedy generation straight from the token array. */
+static int32_t ref_generate(const int32_t *prompt, int32_t n_prompt, int32_t max_new, int32_t *out)
+{
+    memcpy(out, prompt, (size_t)n_prompt * sizeof *out);
+    int32_t n = n_prompt;
+    float logits[FK_VOCAB];
+    for (int32_t g = 0; g < max_new && n < FK_SEQ; g++) {
+        uint64_t h = 0;
+        for (int32_t p = 0; p < n; p++)
+            h = fk_step_hash(h, out[p], p);
+        fk_logits(h, logits);
+        for (int32_t v = 0; v < FK_VOCAB; v++)
+            logits[v] += fk_bias(v);
+        out[n++] = llmc_argmax(logits, FK_VOCAB);
+    }
+    return n;
+}
+
+enum { N_PROMPTS = 7, N_NEW = 21 };
+
+/* Runs N_PROMPTS prompts of different lengths through the scheduler at max_batch; checks every
+ * sequence against the reference. */
+static void generate_and_check(LlmcEngine *e, int32_t max_batch)
+{
+    char err[512];
+    LlmcSched *s;
+    LlmcSchedConfig sc = {.max_batch = max_batch, .sampler = {0, 0, 1}, .seed = 1};
+    ck_assert_msg(llmc_sched_create(&s, e, &sc, NULL, err, sizeof err) == 0, "%s", err);
+    int32_t prompts[N_PROMPTS][16];
+    int32_t lens[N_PROMPTS];
+    for (int32_t i = 0; i < N_PROMPTS; i++) {
+        lens[i] = 1 + (i * 5) % 13;
+        for (int32_t k = 0; k < lens[i]; k++)
+            prompts[i][k] = (int32_t)((i * 31 + k * 7 + 3) % FK_VOCAB);
+        LlmcSeqReq rq = {.prompt = prompts[i], .n_prompt = lens[i], .max_new = N_NEW,
+                         .logits_from = -1};
+        ck_assert_msg(llmc_sched_add(s, &rq, err, sizeof err) == i, "%s", err);
+    }
+    ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
+    for (int32_t i = 0; i < N_PROMPTS; i++) {
+        int32_t want[16 + N_NEW], n_want = ref_generate(prompts[i], lens[i], N_NEW, want), n;
+        const int32_t *got = llmc_sched_tokens(s, i, &n);
+        ck_assert_int_eq(n, n_want);
+        for (int32_t k = 0; k < n; k++)
+            ck_assert_msg(got[k] == want[k], "batch %d, sequence %d, token %d: %d, want %d",
+                          max_batch, i, k, got[k], want[k]);
+    }
+    llmc_sched_destroy(s);
+}
+
+START_TEST(fake_generate_graphs_and_eager)
+{
+    LlmcModelDesc d = fk_desc();
+    for (int graphs = 0; graphs < 2; graphs++) {
+        for (int32_t mb = 1; mb <= FK_MO; mb++) {
+            fake_reset();
+            LlmcEngine e;
+            int64_t kv = llmc_engine_default_kv_blocks(&d, mb, 16 + N_NEW);
+            LlmcGpu *g = gpu_engine(&e, &d, kv, graphs);
+            generate_and_check(&e, mb);
+            const LlmcGpuStats *st = llmc_gpu_stats(g);
+            ck_assert_int_eq(fkc.bad_slot, 0);
+            ck_assert_int_eq(fkc.bad_block, 0);
+            ck_assert_int_eq(fk.copies_while_capturing, 0);
+            if (graphs) {
+                ck_assert_msg(st->graph_steps > 0, "batch %d: no graph steps", mb);
+                /* buckets 1, 2, 4 and the cap (6): at most one capture each */
+                ck_assert_int_le(st->captures, 4);
+                /* padding wrote only the padding block (block kv of kv + 1) */
+                if (fkc.pad_writes)
+                    ck_assert_int_eq(fkc.pad_slot_seen, (int32_t)kv * FK_BS);
+                if (mb == 3 || mb == 5)
+                    ck_assert_msg(fkc.pad_writes > 0, "batch %d: no padded steps", mb);
+            } else {
+                ck_assert_int_eq(st->graph_steps, 0);
+                ck_assert_int_eq(st->captures, 0);
+                ck_assert_int_eq(fkc.pad_writes, 0);
+            }
+            llmc_engine_destroy(&e);
+            llmc_gpu_close(g);
+            assert_no_leaks();
+        }
+    }
+}
+END_TEST
+
+/* The engine opens its own device when none is given: here the real driver, which a CI machine
+ * does not have, so the engine must fail cleanly. */
+START_TEST(engine_without_driver_fails_cleanly)
+{
+    LlmcModelDesc d = fk_desc();
+    LlmcEngine e;
+    char err[1024];
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 4};
+    if (llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err) == 0) {
+        /* a machine with a real NVIDIA driver: it cannot load the fake image */
+        llmc_engine_destroy(&e);
+        ck_abort_msg("the fake image loaded on a real driver");
+    }
+    ck_assert_msg(strstr(err, "NVIDIA") || strstr(err, "cuModuleLoadData"), "%s", err);
+}
+END_TEST
+
+START_TEST(fake_n_nodes_and_errors)
+{
+    LlmcModelDesc d = fk_desc();
+    fake_reset();
+    LlmcEngine e;
+    LlmcGpu *g = gpu_engine(&e, &d, 4, 1);
+    int32_t tok[3] = {5, 6, 7}, pos[3] = {0, 1, 2}, seq[3] = {0, 0, 0}, slots[3], rows[3];
+    int32_t table[FK_SEQ / FK_BS] = {2, 0};
+    for (int i = 0; i < 3; i++)
+        slots[i] = llmc_kv_slot(table, FK_BS, pos[i]);
+    float logits[3 * FK_VOCAB];
+    for (int i = 0; i < 3 * FK_VOCAB; i++)
+        logits[i] = -7;
+    LlmcStep s = decode_step(3, rows);
+    s.tokens = tok;
+    s.positions = pos;
+    s.seq_of_token = seq;
+    s.slots = slots;
+    s.block_tables = table;
+    s.max_blocks_per_seq = e.max_blocks_per_seq;
+    s.logits = logits;
+    s.n_nodes = 1;
+    char err[1024];
+    int64_t before = fk.kernels_run;
+    ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(fk.kernels_run - before, 1);           /* only node 0 */
+    for (int i = 0; i < 3 * FK_VOCAB; i++)
+        ck_assert(logits[i] == -7);                         /* logits are not read back */
+    float x[3 * 4];
+    ck_assert_int_eq(llmc_gpu_read_arena(g, FK_X, x, sizeof x, err, sizeof err), 0);
+    ck_assert(x[0] == 2.5f && x[1] == 0 && x[4] == 3.0f && x[9] == 2);
+    ck_assert_int_eq(llmc_gpu_read_arena(g, 500, x, sizeof x, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "outside") ? err : strstr(err, "arena"));
+
+    s.n_nodes = 0;
+    ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert(logits[0] != -7);
+    ck_assert_int_eq(llmc_gpu_stats(g)->captures, 1);       /* bucket 4 */
+
+    /* a failing launch while capturing (bucket 2 is new) */
+    s.n_tokens = s.n_out = 2;
+    fk.max_grid = 1;
+    ck_assert_int_eq(llmc_engine_step(&e, &s, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "capturing the CUDA graph for 2 tokens: cuLaunchKernel (kernel "
+                              "kv_write, grid 2x1x1, 32 threads, 0 bytes of shared memory): "
+                              "CUDA_ERROR_INVALID_VALUE"),
+                  "%s", err);
+    ck_assert_int_eq(fk.live_graphs, 1);                    /* the bucket-4 graph; no leak */
+    /* and an eager one (a prefill-shaped step) */
+    s.n_out = 1;
+    rows[0] = 1;
+    ck_assert_int_eq(llmc_engine_step(&e, &s, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "cuLaunchKernel (kernel kv_write, grid 2x1x1"), "%s", err);
+    fk.max_grid = 0;
+    ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
+    llmc_engine_destroy(&e);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
+START_TEST(fake_out_of_memory)
+{
+    LlmcModelDesc d = fk_desc();
+    fake_reset();
+    fk.free_mem = 8192;
+    LlmcGpu *g;
+    char err[1024];
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), 0);
+    LlmcEngine e;
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 1000, .gpu = g};
+    ck_assert_int_eq(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "not enough GPU memory on Fake GPU") && strstr(err, "1000 blocks") &&
+                      strstr(err, "MiB are free") && strstr(err, "--kv-mem"),
+                  "%s", err);
+    ck_assert_int_eq(fk.live_dev, 0);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
+START_TEST(fake_compare_cpu)
+{
+    LlmcModelDesc d = fk_desc();
+    fake_reset();
+    int32_t ids[19];
+    for (int i = 0; i < 19; i++)
+        ids[i] = (i * 13 + 1) % FK_VOCAB;
+    LlmcEngine ge, ce;
+    LlmcGpu *g = gpu_engine(&ge, &d, llmc_kv_blocks_for(19, FK_BS), 1);
+    char err[1024];
+    LlmcEngineOpts o = {.n_threads = 2, .kv_blocks = llmc_kv_blocks_for(19, FK_BS)};
+    ck_assert_msg(llmc_engine_init(&ce, &fk_twin, fk_weights, &o, err, sizeof err) == 0, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ck_assert_msg(llmc_compare_cpu(&ge, &ce, ids, 19, out, err, sizeof err) == 0, "%s", err);
+    fclose(out);
+    /* 19 tokens in chunks of 8: the last step has 3 token rows and 3 output rows */
+    ck_assert_msg(strstr(text, "3 token rows (T), 3 output rows (O)"), "%s", text);
+    ck_assert_msg(strstr(text, "x                                0     0  3 x 2"), "%s", text);
+    ck_assert_msg(strstr(text, "y                                1    -1  3 x 1"), "%s", text);
+    ck_assert_msg(strstr(text, "0.000e+00   0.00e+00"), "%s", text);
+    ck_assert_msg(strstr(text, "logits (full step)                        3 x 64"), "%s", text);
+    ck_assert_msg(strstr(text, "argmax agrees on 3 of 3 rows"), "%s", text);
+    ck_assert_msg(strstr(text, "layer 0") && strstr(text, "outside the layers"), "%s", text);
+    free(text);
+    /* every block went back */
+    ck_assert_int_eq(llmc_kv_free_count(&ge.kv), ge.kv.n_blocks);
+    ck_assert_int_eq(llmc_kv_free_count(&ce.kv), ce.kv.n_blocks);
+    llmc_engine_destroy(&ce);
+    llmc_engine_destroy(&ge);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
+START_TEST(fake_copy_bandwidth)
+{
+    LlmcModelDesc d = fk_desc();
+    fake_reset();
+    LlmcEngine e;
+    LlmcGpu *g = gpu_engine(&e, &d, 4, 1);
+    double bw;
+    size_t buf;
+    char err[512];
+    ck_assert_msg(llmc_gpu_copy_bandwidth(g, &bw, &buf, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(buf, (size_t)64 << 20);               /* free / 4 */
+    ck_assert(fabs(bw - 2.0 * (double)buf / 2e-3) < 1);      /* 2 ms per copy */
+    fk.free_mem = 40 << 20;
+    ck_assert_int_eq(llmc_gpu_copy_bandwidth(g, &bw, &buf, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "40 MiB of GPU memory free"), "%s", err);
+    llmc_engine_destroy(&e);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
+START_TEST(fake_bench)
+{
+    LlmcModelDesc d = fk_desc();
+    fake_reset();
+    LlmcEngine e;
+    LlmcBenchCfg c = {.n_prompt = 19, .n_gen = 6, .batch = 3};
+    LlmcGpu *g = gpu_engine(&e, &d, 3 * llmc_kv_blocks_for(25, FK_BS), 1);
+    LlmcBenchResult r;
+    char err[1024];
+    ck_assert_msg(llmc_bench_run(&e, &c, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(r.decode_steps, 6);
+    /* graphs: the warm-up and 6 decode steps (bucket 4), and the prefill's last step: 57 tokens
+     * in steps of 8 leave one token, whose logits are wanted, so it is decode-shaped (bucket 1) */
+    ck_assert_int_eq(llmc_gpu_stats(g)->graph_steps, 8);
+    ck_assert_int_eq(llmc_gpu_stats(g)->captures, 2);
+    ck_assert_int_eq(fkc.bad_slot + fkc.bad_block, 0);
+    /* a step failing in the middle of the prefill stops the benchmark with its message */
+    fk.max_grid = 5;
+    ck_assert_int_eq(llmc_bench_run(&e, &c, &r, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "cuLaunchKernel (kernel kv_write, grid 8x1x1"), "%s", err);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), e.kv.n_blocks);  /* blocks went back */
+    llmc_engine_destroy(&e);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
+static Suite *gpu_suite(void)
+{
+    Suite *s = suite_create("gpu_runtime");
+    TCase *tc = tcase_create("gpu_runtime");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, bucket_sizes);
+    tcase_add_test(tc, graph_bucket_rules);
+    tcase_add_test(tc, pad_step_fills_the_bucket);
+    tcase_add_test(tc, image_selection_rules);
+    tcase_add_test(tc, no_driver_is_a_clear_error);
+    tcase_add_test(tc, cuda_desc_checks);
+    tcase_add_test(tc, fake_open_refusals);
+    tcase_add_test(tc, fake_generate_graphs_and_eager);
+    tcase_add_test(tc, engine_without_driver_fails_cleanly);
+    tcase_add_test(tc, fake_n_nodes_and_errors);
+    tcase_add_test(tc, fake_out_of_memory);
+    tcase_add_test(tc, fake_compare_cpu);
+    tcase_add_test(tc, fake_copy_bandwidth);
+    tcase_add_test(tc, fake_bench);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_main(gpu_suite()); }

@@ -3,11 +3,14 @@
  * group; long contexts split over blockIdx.z into partials combined by a second kernel). */
 #include "cuda_common.h"
 
-/* Parts the positions are split into: more parts for longer contexts (more blocks in flight). */
+/* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into this many parts
+ * (flash-decoding: enough blocks to fill the chip at batch 1), combined by a second kernel; longer
+ * steps (prefill) have blocks enough and run unsplit. The kernel reads the split from gridDim.z. */
+#define ATTN_SPLIT_ROWS 64
 int llmc_cuda_attention_parts(const LlmcGraph *g)
 {
-    int nz = g->max_seq_len / 1024;
-    return nz < 1 ? 1 : nz > 8 ? 8 : nz;
+    (void)g;
+    return 16;
 }
 
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
@@ -47,7 +50,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
     llmc_buf_printf(&k,
                     "/* paged_attention: %lld query heads over %d f16 KV heads of %d, layer %d, scale %.9g%s, "
-                    "positions split in %d; strides q %lld, y %lld */\n"
+                    "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
                     "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a, %s, %s, A(%lld), %d, %s);\n}\n",
                     (long long)HQ, HKV, HD, layer, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
@@ -56,23 +59,24 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)part_off, layer, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
     const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
     llmc_buf_free(&k);
-    char gy[32], gz[32];
+    char gy[32], gz[32], cond[64];
     snprintf(gy, sizeof gy, "%d", HKV);
     snprintf(gz, sizeof gz, "%d", nz);
-    llmc_cuda_launch(e, node, NULL, name, "T", gy, gz, 128, 0);
-    if (nz > 1) {
-        llmc_buf_printf(&k,
-                        "/* attention combine: %d parts of %lld heads x %d */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                        "    attn_combine<%lld, %d, %lld>(A(%lld), %s, %d);\n}\n",
-                        nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), (long long)part_off,
-                        ys, nz);
-        const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
-        llmc_buf_free(&k);
-        char hq[32];
-        snprintf(hq, sizeof hq, "%lld", (long long)HQ);
-        llmc_cuda_launch(e, node, NULL, comb, "T", hq, "1", 128, 0);
-    }
+    snprintf(cond, sizeof cond, "T <= %d", ATTN_SPLIT_ROWS);
+    llmc_cuda_launch(e, node, cond, name, "T", gy, gz, 128, 0);
+    llmc_buf_printf(&k,
+                    "/* attention combine: %d parts of %lld heads x %d */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    attn_combine<%lld, %d, %lld>(A(%lld), %s, %d);\n}\n",
+                    nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), (long long)part_off, ys,
+                    nz);
+    const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
+    llmc_buf_free(&k);
+    char hq[32];
+    snprintf(hq, sizeof hq, "%lld", (long long)HQ);
+    llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
+    snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
+    llmc_cuda_launch(e, node, cond, name, "T", gy, "1", 128, 0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

@@ -39,7 +39,7 @@ int llmc_cuda_attention_parts(const LlmcGraph *g);
 
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
  * normalized copy of a matmul's input (norm prologue on the tensor-core path) or attention
- * partials; region B a SwiGLU matmul's full product. */
+ * partials; region B a SwiGLU matmul's full product or a split-K matmul's partial sums. */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
@@ -52,10 +52,15 @@ static void plan_scratch(LlmcEmit *e)
                 a = rows * w->dim[1] * 4;
             if (llmc_attr_int(n, "swiglu", 0) && rows * w->dim[0] * 4 > b)
                 b = rows * w->dim[0] * 4;
+        }
+        if (n->op == LLMC_OP_MATMUL_FUSED || n->op == LLMC_OP_MATMUL) { /* split-K partials, <= 64 rows */
+            const LlmcShape *w = &g->t[n->in[1]].shape;
+            int64_t p = 64 * w->dim[0] * llmc_cuda_split_k(e->target, w->dim[0], w->dim[1]) * 4;
+            b = p > b ? p : b;
         } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
             int nz = llmc_cuda_attention_parts(g);
             int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;
-            int64_t p = nz > 1 ? (int64_t)g->max_tokens * hq * nz * (g->kv_head_dim + 2) * 4 : 0;
+            int64_t p = (int64_t)64 * hq * nz * (g->kv_head_dim + 2) * 4; /* decode steps only */
             a = p > a ? p : a;
         }
     }

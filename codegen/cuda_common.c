@@ -80,3 +80,14 @@ void llmc_cuda_node_end(LlmcEmit *e, int node)
 {
     llmc_buf_printf(&e->body, "    if (st->n_nodes == %d)\n        return;\n", node + 1);
 }
+
+int llmc_cuda_split_k(const LlmcTarget *tg, int64_t N, int64_t K)
+{
+    int64_t blocks = (N + 63) / 64, kt = K / 32;
+    int64_t want = (4 * (int64_t)(tg->typical_sms ? tg->typical_sms : 100) + blocks - 1) / blocks;
+    int best = 1;
+    for (int s = 2; s <= 16 && s <= want; s++)
+        if (kt % s == 0 && kt / s >= 2)
+            best = s;
+    return best;
+}

@@ -18,6 +18,9 @@ void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kerne
                       const char *gy, const char *gz, int threads, uint32_t smem);
 /* Closes a node's launches (the n_nodes early return). */
 void llmc_cuda_node_end(LlmcEmit *e, int node);
+/* K-splits of a tensor-core matmul for skinny steps (9..64 rows): enough blocks to fill about four
+ * waves of the target's multiprocessors, K / 32 divisible by it. */
+int llmc_cuda_split_k(const LlmcTarget *tg, int64_t N, int64_t K);
 /* "bf16", "f16" or "f32" */
 const char *llmc_cuda_wname(LlmcDType dt);
 

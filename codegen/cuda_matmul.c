@@ -64,10 +64,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     char cond[64];
     snprintf(cond, sizeof cond, "%s <= 8", hrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
+    int split = llmc_cuda_split_k(e->target, N, K);
     snprintf(cond, sizeof cond, "%s > 8", hrows);
+    if (split > 1)
+        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
     /* Tensor cores: a norm prologue runs as its own kernel into scratch A; a SwiGLU epilogue takes the
      * full product in scratch B and a pairing kernel. */
-    char gxs[160], gys[160], gin[160], gout[160];
+    char gxs[160], gys[160], gin[160], gout[160], ncond[64];
+    const char *norm_kernel = NULL;
     snprintf(gin, sizeof gin, "%s", xs);
     int64_t gsx = SX, gsy = SY;
     if (ni > 0) {
@@ -77,9 +81,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "    rmsnorm_row<0, %lld, %lld, 0, 0, %lld>(%s, (const float *)0, (float *)0, %s, A(%lld), %s);\n}\n",
                         hrows, (long long)K, (long long)K, (long long)SX, (long long)K, xs, nws, (long long)e->scratch_a,
                         llmc_c_float(e, eps));
-        const char *nk = llmc_cuda_kernel(e, "rmsnorm", k.s, 0);
+        norm_kernel = llmc_cuda_kernel(e, "rmsnorm", k.s, 0);
         llmc_buf_free(&k);
-        llmc_cuda_launch(e, node, cond, nk, hrows, "1", "1", 256, 0);
+        snprintf(ncond, sizeof ncond, "%s > 8", hrows);
+        llmc_cuda_launch(e, node, ncond, norm_kernel, hrows, "1", "1", 256, 0);
         snprintf(gin, sizeof gin, "A(%lld)", (long long)e->scratch_a);
         gsx = K;
     }
@@ -101,6 +106,34 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_free(&k);
     snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 63) / 64));
     snprintf(gys, sizeof gys, "(%s + 63) / 64", hrows);
+    if (split > 1) {
+        /* Skinny steps: K split over blockIdx.z, partials in scratch B, then the reduce + epilogue.
+         * The norm prologue (if any) already ran into scratch A under the same condition. */
+        llmc_buf_printf(&k,
+                        "/* matmul, tensor cores, K split in %d (skinny steps): partials of f32[%s,%lld] x %s[%lld,%lld]^T */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                        "    gemm_tc<%d, %lld, %lld, %lld, %lld, 0, %d>((const uint16_t *)%s, %s, (const float *)0, A(%lld), %s);\n}\n",
+                        split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, wk == 1,
+                        (long long)K, (long long)N, (long long)gsx, (long long)N, split, wsrc, gin,
+                        (long long)e->scratch_b, rows);
+        const char *sk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
+        llmc_buf_free(&k);
+        char gzs[32];
+        snprintf(gzs, sizeof gzs, "%d", split);
+        llmc_cuda_launch(e, node, cond, sk, gxs, gys, gzs, 128, 0);
+        llmc_buf_printf(&k,
+                        "/* split-K reduce: %d partials -> f32[%s,%lld]%s */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                        "    gemm_reduce<%lld, %lld, %lld, %d, %d>(A(%lld), %s, %s, %s, %s);\n}\n",
+                        split, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)N, (long long)SY, (long long)SR,
+                        split, epi, (long long)e->scratch_b, bias, res, ys, rows);
+        const char *rk = llmc_cuda_kernel(e, "gemm_reduce", k.s, 0);
+        llmc_buf_free(&k);
+        char gxr[96];
+        snprintf(gxr, sizeof gxr, "(%s * %lld + 255) / 256", hrows, (long long)(swiglu ? N / 2 : N));
+        llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
+        snprintf(cond, sizeof cond, "%s > 64", hrows);
+    }
     llmc_cuda_launch(e, node, cond, gemm, gxs, gys, "1", 128, 0);
     if (swiglu) {
         llmc_buf_printf(&k,

@@ -128,37 +128,22 @@ template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI =
 DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b, float *__restrict__ y,
               int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0)
 {
-    __shared__ float inv_rms[8];
-    const int lane = threadIdx.x & 31;
-    const int wid = blockIdx.x * 4 + (threadIdx.x >> 5);
+    __shared__ float red[8][4];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int wid = blockIdx.x * 4 + warp;
     const int t0 = blockIdx.y * 8;
     const int nt = T - t0 < 8 ? T - t0 : 8;
     x += (int64_t)t0 * SX;
     y += (int64_t)t0 * SY;
-    if (NORM) { /* 1/rms of the chunk's rows, one warp per row */
-        for (int t = threadIdx.x >> 5; t < nt; t += 4) {
-            float ss = 0.0f;
-            for (int k = lane; k < K; k += 32) {
-                const float v = __ldg(x + (int64_t)t * SX + k);
-                ss += v * v;
-            }
-            ss = warp_sum(ss);
-            if (lane == 0)
-                inv_rms[t] = 1.0f / sqrtf(ss / (float)K + eps);
-        }
-        __syncthreads();
-    }
-    int n0, n1;
+    int n0, n1, live;
     if (EPI == 2) {
-        n0 = wid;
-        n1 = wid + N / 2;
-        if (n0 >= N / 2 || t0 >= T)
-            return;
+        n0 = wid < N / 2 ? wid : 0;
+        n1 = n0 + N / 2;
+        live = wid < N / 2;
     } else {
-        n0 = wid * 2;
+        n0 = wid * 2 < N ? wid * 2 : 0;
         n1 = n0 + 1 < N ? n0 + 1 : n0;
-        if (n0 >= N || t0 >= T)
-            return;
+        live = wid * 2 < N;
     }
     float acc[2][8];
 #pragma unroll
@@ -166,96 +151,139 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
 #pragma unroll
         for (int t = 0; t < 8; t++)
             acc[r][t] = 0.0f;
-    if (VEC) {
-        constexpr int VE = WK == 0 ? 4 : 8; /* elements per 16 bytes */
-#pragma unroll 4
-        for (int k = lane * VE; k < K; k += 32 * VE) {
-            float f[2][8];
+    if (live && nt > 0) {
+        if (VEC) {
+            constexpr int VE = WK == 0 ? 4 : 8; /* elements per 16 bytes */
+            constexpr int U = 4;                 /* 16-byte loads per row in flight per lane */
+            const char *w0 = (const char *)wv + (int64_t)n0 * K * (WK == 0 ? 4 : 2);
+            const char *w1 = (const char *)wv + (int64_t)n1 * K * (WK == 0 ? 4 : 2);
+            for (int kb = lane * VE; kb < K; kb += 32 * VE * U) {
+                u4 q[U][2];
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const char *p = (const char *)wv + ((int64_t)(r ? n1 : n0) * K + k) * (WK == 0 ? 4 : 2);
-                u4 q = ld16_stream(p);
-                if (WK == 0) {
-                    f[r][0] = __uint_as_float(q.x);
-                    f[r][1] = __uint_as_float(q.y);
-                    f[r][2] = __uint_as_float(q.z);
-                    f[r][3] = __uint_as_float(q.w);
-                } else if (WK == 1) {
-                    unpack_bf16(q.x, f[r][0], f[r][1]);
-                    unpack_bf16(q.y, f[r][2], f[r][3]);
-                    unpack_bf16(q.z, f[r][4], f[r][5]);
-                    unpack_bf16(q.w, f[r][6], f[r][7]);
-                } else {
-                    unpack_f16(q.x, f[r][0], f[r][1]);
-                    unpack_f16(q.y, f[r][2], f[r][3]);
-                    unpack_f16(q.z, f[r][4], f[r][5]);
-                    unpack_f16(q.w, f[r][6], f[r][7]);
-                }
-            }
-            float4 na = make_float4(1, 1, 1, 1), nb = make_float4(1, 1, 1, 1);
-            if (NORM) {
-                na = __ldg((const float4 *)(nw + k));
-                if (VE == 8)
-                    nb = __ldg((const float4 *)(nw + k + 4));
-            }
-#pragma unroll
-            for (int t = 0; t < 8; t++) {
-                if (t < nt) {
-                    float4 xa = __ldg((const float4 *)(x + (int64_t)t * SX + k));
-                    if (NORM) {
-                        xa.x *= na.x;
-                        xa.y *= na.y;
-                        xa.z *= na.z;
-                        xa.w *= na.w;
+                for (int u = 0; u < U; u++) {
+                    const int k = kb + u * 32 * VE;
+                    if (k < K) {
+                        q[u][0] = ld16_stream(w0 + (int64_t)k * (WK == 0 ? 4 : 2));
+                        q[u][1] = ld16_stream(w1 + (int64_t)k * (WK == 0 ? 4 : 2));
                     }
-                    float s0 = f[0][0] * xa.x + f[0][1] * xa.y + f[0][2] * xa.z + f[0][3] * xa.w;
-                    float s1 = f[1][0] * xa.x + f[1][1] * xa.y + f[1][2] * xa.z + f[1][3] * xa.w;
-                    if (VE == 8) {
-                        float4 xb = __ldg((const float4 *)(x + (int64_t)t * SX + k + 4));
-                        if (NORM) {
-                            xb.x *= nb.x;
-                            xb.y *= nb.y;
-                            xb.z *= nb.z;
-                            xb.w *= nb.w;
+                }
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    const int k = kb + u * 32 * VE;
+                    if (k >= K)
+                        break;
+                    float f[2][8];
+#pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        if (WK == 0) {
+                            f[r][0] = __uint_as_float(q[u][r].x);
+                            f[r][1] = __uint_as_float(q[u][r].y);
+                            f[r][2] = __uint_as_float(q[u][r].z);
+                            f[r][3] = __uint_as_float(q[u][r].w);
+                        } else if (WK == 1) {
+                            unpack_bf16(q[u][r].x, f[r][0], f[r][1]);
+                            unpack_bf16(q[u][r].y, f[r][2], f[r][3]);
+                            unpack_bf16(q[u][r].z, f[r][4], f[r][5]);
+                            unpack_bf16(q[u][r].w, f[r][6], f[r][7]);
+                        } else {
+                            unpack_f16(q[u][r].x, f[r][0], f[r][1]);
+                            unpack_f16(q[u][r].y, f[r][2], f[r][3]);
+                            unpack_f16(q[u][r].z, f[r][4], f[r][5]);
+                            unpack_f16(q[u][r].w, f[r][6], f[r][7]);
                         }
-                        s0 += f[0][4] * xb.x + f[0][5] * xb.y + f[0][6] * xb.z + f[0][7] * xb.w;
-                        s1 += f[1][4] * xb.x + f[1][5] * xb.y + f[1][6] * xb.z + f[1][7] * xb.w;
                     }
-                    acc[0][t] += s0;
-                    acc[1][t] += s1;
-                }
-            }
-        }
-    } else {
-        for (int k = lane; k < K; k += 32) {
-            float w0, w1;
-            if (WK == 0) {
-                w0 = __ldg((const float *)wv + (int64_t)n0 * K + k);
-                w1 = __ldg((const float *)wv + (int64_t)n1 * K + k);
-            } else {
-                w0 = wload((const uint16_t *)wv, (int64_t)n0 * K + k, WK == 1);
-                w1 = wload((const uint16_t *)wv, (int64_t)n1 * K + k, WK == 1);
-            }
-            const float nk = NORM ? __ldg(nw + k) : 1.0f;
+                    float4 na = make_float4(1, 1, 1, 1), nb = make_float4(1, 1, 1, 1);
+                    if (NORM) {
+                        na = __ldg((const float4 *)(nw + k));
+                        if (VE == 8)
+                            nb = __ldg((const float4 *)(nw + k + 4));
+                    }
 #pragma unroll
-            for (int t = 0; t < 8; t++)
-                if (t < nt) {
-                    const float xv = __ldg(x + (int64_t)t * SX + k) * nk;
-                    acc[0][t] += w0 * xv;
-                    acc[1][t] += w1 * xv;
+                    for (int t = 0; t < 8; t++) {
+                        if (t < nt) {
+                            float4 xa = __ldg((const float4 *)(x + (int64_t)t * SX + k));
+                            if (NORM) {
+                                xa.x *= na.x;
+                                xa.y *= na.y;
+                                xa.z *= na.z;
+                                xa.w *= na.w;
+                            }
+                            float s0 = f[0][0] * xa.x + f[0][1] * xa.y + f[0][2] * xa.z + f[0][3] * xa.w;
+                            float s1 = f[1][0] * xa.x + f[1][1] * xa.y + f[1][2] * xa.z + f[1][3] * xa.w;
+                            if (VE == 8) {
+                                float4 xb = __ldg((const float4 *)(x + (int64_t)t * SX + k + 4));
+                                if (NORM) {
+                                    xb.x *= nb.x;
+                                    xb.y *= nb.y;
+                                    xb.z *= nb.z;
+                                    xb.w *= nb.w;
+                                }
+                                s0 += f[0][4] * xb.x + f[0][5] * xb.y + f[0][6] * xb.z + f[0][7] * xb.w;
+                                s1 += f[1][4] * xb.x + f[1][5] * xb.y + f[1][6] * xb.z + f[1][7] * xb.w;
+                            }
+                            acc[0][t] += s0;
+                            acc[1][t] += s1;
+                        }
+                    }
                 }
+            }
+        } else {
+            for (int k = lane; k < K; k += 32) {
+                float w0, w1;
+                if (WK == 0) {
+                    w0 = __ldg((const float *)wv + (int64_t)n0 * K + k);
+                    w1 = __ldg((const float *)wv + (int64_t)n1 * K + k);
+                } else {
+                    w0 = wload((const uint16_t *)wv, (int64_t)n0 * K + k, WK == 1);
+                    w1 = wload((const uint16_t *)wv, (int64_t)n1 * K + k, WK == 1);
+                }
+                const float nk = NORM ? __ldg(nw + k) : 1.0f;
+#pragma unroll
+                for (int t = 0; t < 8; t++)
+                    if (t < nt) {
+                        const float xv = __ldg(x + (int64_t)t * SX + k) * nk;
+                        acc[0][t] += w0 * xv;
+                        acc[1][t] += w1 * xv;
+                    }
+            }
         }
     }
+    /* RMSNorm prologue, applied at the end: the products used x * nw, the 1/rms of each row is a
+     * factor. Computed after the weight stream started, by all warps (rows spread over warps). */
+    float inv[8];
+#pragma unroll
+    for (int t = 0; t < 8; t++)
+        inv[t] = 1.0f;
+    if (NORM) {
+        __shared__ float rms[8];
+        for (int t = 0; t < nt; t++) {
+            float ss = 0.0f;
+            for (int k = threadIdx.x; k < K; k += 128) {
+                const float v = __ldg(x + (int64_t)t * SX + k);
+                ss += v * v;
+            }
+            ss = warp_sum(ss);
+            if (lane == 0)
+                red[t][warp] = ss;
+        }
+        __syncthreads();
+        if (threadIdx.x < nt)
+            rms[threadIdx.x] = 1.0f / sqrtf((red[threadIdx.x][0] + red[threadIdx.x][1] + red[threadIdx.x][2] +
+                                            red[threadIdx.x][3]) / (float)K + eps);
+        __syncthreads();
+#pragma unroll
+        for (int t = 0; t < 8; t++)
+            if (t < nt)
+                inv[t] = rms[t];
+    }
+    if (!live || nt <= 0)
+        return;
 #pragma unroll
     for (int t = 0; t < 8; t++) {
         float v0 = warp_sum(acc[0][t]), v1 = warp_sum(acc[1][t]);
         if (lane == 0 && t < nt) {
-            if (NORM) {
-                v0 *= inv_rms[t];
-                v1 *= inv_rms[t];
-            }
-            v0 += b ? b[n0] : 0.0f;
-            v1 += b ? b[n1] : 0.0f;
+            v0 = v0 * inv[t] + (b ? b[n0] : 0.0f);
+            v1 = v1 * inv[t] + (b ? b[n1] : 0.0f);
             if (EPI == 2) {
                 y[(int64_t)t * SY + n0] = silu(v0) * v1;
             } else {
@@ -308,9 +336,11 @@ DEV uint32_t pack2(float lo, float hi, int bf)
     return (uint32_t)f32_to_f16(lo) | ((uint32_t)f32_to_f16(hi) << 16);
 }
 
-template <int BF, int K, int N, int SX, int SY, int SR = 0>
+template <int BF, int K, int N, int SX, int SY, int SR = 0, int SPLIT = 1>
 DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, int T, const float *res = 0)
 {
+    /* SPLIT > 1: block z computes the K slice z of SPLIT and writes raw partial sums to
+     * y + z * T * N ([z][T][N], no bias or residual): gemm_reduce finishes them. */
     constexpr int BM = 64, BN = 64, BK = 32, LD = BK + 8; /* +8 halves: conflict-free ldmatrix */
     __shared__ __align__(16) uint16_t As[2][BM][LD];
     __shared__ __align__(16) uint16_t Bs[2][BN][LD];
@@ -352,7 +382,12 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
             cp_async16(&Bs[s][r][c], src, n < N ? 16 : 0);
         }
     };
-    constexpr int KT = K / BK;
+    constexpr int KT = K / BK / SPLIT;
+    const int kt0 = SPLIT > 1 ? (int)blockIdx.z * KT : 0;
+    if (SPLIT > 1)
+        y += (int64_t)blockIdx.z * T * N;
+    x += kt0 * BK;
+    w += kt0 * BK;
     load_a(0);
     load_b(0, 0);
     cp_async_commit();
@@ -396,7 +431,12 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int m = m0 + wm + i * 16 + g + h * 8;
-                if (m < T) {
+                if (m < T && SPLIT > 1) {
+                    if (n < N)
+                        y[(int64_t)m * N + n] = acc[i][j][2 * h];
+                    if (n + 1 < N)
+                        y[(int64_t)m * N + n + 1] = acc[i][j][2 * h + 1];
+                } else if (m < T) {
                     if (n < N)
                         y[(int64_t)m * SY + n] = acc[i][j][2 * h] + (b ? b[n] : 0.0f) + (SR ? res[(int64_t)m * SR + n] : 0.0f);
                     if (n + 1 < N)
@@ -405,6 +445,33 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
                 }
             }
         }
+}
+
+/* Sums SPLIT partial products [z][T][N] in order z = 0.. (deterministic), then the epilogue: bias,
+ * residual (EPI 1) or SwiGLU of columns j and j + N/2 (EPI 2, output N/2 wide). Grid-stride. */
+template <int N, int SY, int SR, int SPLIT, int EPI>
+DEV void gemm_reduce(const float *__restrict__ part, const float *__restrict__ b, const float *__restrict__ res,
+                     float *__restrict__ y, int T)
+{
+    constexpr int NO = EPI == 2 ? N / 2 : N;
+    const int64_t total = (int64_t)T * NO, plane = (int64_t)T * N;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t t = e / NO;
+        const int n = (int)(e % NO);
+        float v0 = 0.0f, v1 = 0.0f;
+#pragma unroll
+        for (int z = 0; z < SPLIT; z++) {
+            v0 += part[z * plane + t * N + n];
+            if (EPI == 2)
+                v1 += part[z * plane + t * N + n + N / 2];
+        }
+        if (b) {
+            v0 += b[n];
+            if (EPI == 2)
+                v1 += b[n + N / 2];
+        }
+        y[t * SY + n] = EPI == 2 ? silu(v0) * v1 : v0 + (EPI == 1 ? res[t * SR + n] : 0.0f);
+    }
 }
 
 /* ---- embedding: y[t] = table[tokens[t]] (grid: tokens) ---- */
@@ -487,36 +554,35 @@ DEV void kv_write_row(const float *k, const float *v, const int32_t *slots, uint
     }
 }
 
-/* RoPE of q (to y) and of k, then k and v to the paged cache: one block per token. */
+/* RoPE of q (to y) and of k, then k and v to the paged cache. Grid (tokens, HQ + HKV): block
+ * (t, h) rotates query head h, or for h >= HQ rotates key head h - HQ and writes it and the value
+ * head to the token's slot. HD/2 threads: one pair each. */
 template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
 DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *slots,
                      const float *cs, float *y, uint16_t *kv, int layer)
 {
-    const int t = blockIdx.x;
+    const int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
     const float *c = cs + (int64_t)pos[t] * HD;
+    const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
+    const float fc = c[2 * i], fs = c[2 * i + 1];
+    if (h < HQ) {
+        const float *xh = q + (int64_t)t * SQ + h * HD;
+        const float v0 = xh[i0], v1 = xh[i1];
+        y[(int64_t)t * SY + h * HD + i0] = v0 * fc - v1 * fs;
+        y[(int64_t)t * SY + h * HD + i1] = v0 * fs + v1 * fc;
+        return;
+    }
+    const int hk = h - HQ;
     const int64_t blk = slots[t] / BS;
     const int off = slots[t] % BS;
-    uint16_t *kd = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, off);
-    uint16_t *vd = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, off);
-    for (int e = threadIdx.x; e < (HQ + HKV) * (HD / 2); e += blockDim.x) {
-        const int h = e / (HD / 2), i = e % (HD / 2);
-        const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
-        const float fc = c[2 * i], fs = c[2 * i + 1];
-        if (h < HQ) {
-            const float *xh = q + (int64_t)t * SQ + h * HD;
-            const float v0 = xh[i0], v1 = xh[i1];
-            y[(int64_t)t * SY + h * HD + i0] = v0 * fc - v1 * fs;
-            y[(int64_t)t * SY + h * HD + i1] = v0 * fs + v1 * fc;
-        } else {
-            const int hk = h - HQ;
-            const float *xh = k + (int64_t)t * SK + hk * HD;
-            const float v0 = xh[i0], v1 = xh[i1];
-            kd[hk * HD + i0] = f32_to_f16(v0 * fc - v1 * fs);
-            kd[hk * HD + i1] = f32_to_f16(v0 * fs + v1 * fc);
-        }
-    }
-    for (int e = threadIdx.x; e < HKV * HD; e += blockDim.x)
-        vd[e] = f32_to_f16(v[(int64_t)t * SV + e]);
+    uint16_t *kd = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, off) + hk * HD;
+    uint16_t *vd = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, off) + hk * HD;
+    const float *xh = k + (int64_t)t * SK + hk * HD;
+    const float v0 = xh[i0], v1 = xh[i1];
+    kd[i0] = f32_to_f16(v0 * fc - v1 * fs);
+    kd[i1] = f32_to_f16(v0 * fs + v1 * fc);
+    vd[2 * i] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i]);
+    vd[2 * i + 1] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i + 1]);
 }
 
 /* Attention of token blockIdx.x over its sequence, for the G = HQ/HKV query heads sharing KV head

@@ -61,7 +61,9 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
                     g->kv_layers, g->kv_block_size, qs, ks, vs, (long long)table, llmc_cuda_ptr(e, y, "float"), layer);
     const char *name = llmc_cuda_kernel(e, "rope_kv_write", b.s, 0);
     llmc_buf_free(&b);
-    llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 128, 0);
+    char gy[32];
+    snprintf(gy, sizeof gy, "%lld", (long long)(HQ + HKV));
+    llmc_cuda_launch(e, node, NULL, name, "T", gy, "1", (int)(hd / 2), 0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

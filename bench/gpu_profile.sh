@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Per-kernel profile of decode steps on the lent GPU (Nsight Compute, clocks left alone): duration,
+# DRAM bytes and bandwidth of every kernel of a few eager decode steps, summed per kernel kind.
+#   PRESET=llama3.2-1b bash bench/gpu_profile.sh        (after scripts/gpu_carry.sh; logs in $OUT)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+carry=$root/.carry
+export LD_LIBRARY_PATH=$carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+out=${OUT:-/tmp/llmc-out}
+work=/tmp/llmc-work
+preset=${PRESET:-llama3.2-1b}
+mkdir -p "$out" "$work"
+[ -d "$work/$preset" ] || "$carry/llmc" synth --preset "$preset" -o "$work/$preset" -q
+"$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q || exit 1
+
+ncu --clock-control none --csv --page raw --print-units base \
+  --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+  --launch-skip "${SKIP:-400}" --launch-count "${COUNT:-200}" \
+  "$work/p.exe" --bench -p 1 -n 12 --no-graphs >"$out/ncu_$preset.csv" 2>"$out/ncu_$preset.err"
+python3 - "$out/ncu_$preset.csv" <<'PY'
+import csv, sys, re, collections
+rows = list(csv.reader(open(sys.argv[1])))
+hdr = next(i for i, r in enumerate(rows) if 'Kernel Name' in r)
+h = rows[hdr]; data = rows[hdr + 2:]
+ki, ti, bi = h.index('Kernel Name'), h.index('gpu__time_duration.sum'), h.index('dram__bytes_read.sum')
+pi = h.index('dram__throughput.avg.pct_of_peak_sustained_elapsed')
+agg = collections.OrderedDict()
+tot = 0
+for r in data:
+    kind = re.sub(r'^k\d+_', '', r[ki])
+    t = float(r[ti]); b = float(r[bi]); tot += t
+    a = agg.setdefault(kind, [0, 0.0, 0.0, 0.0]); a[0] += 1; a[1] += t; a[2] += b; a[3] += float(r[pi])
+print(f"{'kernel':<22}{'launches':>9}{'total us':>10}{'avg us':>9}{'GB/s':>8}{'dram %':>8}")
+for k, (n, t, b, p) in sorted(agg.items(), key=lambda x: -x[1][1]):
+
+    print(f"{k:<22}{n:>9}{t/1e3:>10.1f}{t/n/1e3:>9.2f}{b/t if t else 0:>8.0f}{p/n:>8.1f}")
+print(f"total kernel time {tot/1e3:.1f} us over {len(data)} launches")
+PY

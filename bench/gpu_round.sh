@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# One check-and-measure round on the lent GPU, in one call (see ../shared/DEVICE.md):
+#   correctness: stories260K compiled for the GPU in float32 gives the cpu target's greedy text; in
+#   bf16 --compare-cpu reports per-layer errors and the first 64 greedy tokens agree; an sm_89-only
+#   build refuses this GPU; compute-sanitizer memcheck on a short generation;
+#   speed: the llama3.2-1b and llama3.1-8b presets (bf16) synthesized and compiled for $ARCH on the
+#   device; copy bandwidth, decode tok/s at batch 1/16/64 and 512-token prefill, with % of roofline.
+# Prepare here (scripts/gpu_carry.sh), then run there: bash bench/gpu_round.sh  (logs go to $OUT).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+carry=$root/.carry
+export LD_LIBRARY_PATH=$carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+llmc=$carry/llmc
+out=${OUT:-/tmp/llmc-out}
+work=/tmp/llmc-work
+arch=${ARCH:-sm_90a}
+what=${WHAT:-all}          # all | check | 1b | 8b
+mkdir -p "$out" "$work"
+log=$out/round.log
+: >"$log"
+say() { echo "$*" | tee -a "$log"; }
+table=()
+row() { table+=("$(printf '%-34s %s' "$1" "$2")"); say "RESULT $1: $2"; }
+
+say "== device"
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader | tee -a "$log"
+dev=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+
+S=$carry/stories260K
+if [ "$what" = all ] || [ "$what" = check ]; then
+  say "== stories260K"
+  "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" -o "$work/s_cpu" -q >>"$log" 2>&1
+  "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target sm_90 --weights f32 -o "$work/s_f32" -q --resource-usage >>"$log" 2>&1
+  "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target "$arch" -o "$work/s_bf16" -q >>"$log" 2>&1
+  "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target sm_89 -o "$work/s_89" -q >>"$log" 2>&1
+  "$work/s_cpu" "Once upon a time" -n 196 >"$out/s_cpu.txt" 2>>"$log"
+  "$work/s_f32" "Once upon a time" -n 196 >"$out/s_f32.txt" 2>>"$log"
+  if cmp -s "$out/s_cpu.txt" "$out/s_f32.txt" && cmp -s "$out/s_cpu.txt" "$S/golden_greedy_once_upon_a_time_n200.txt"; then
+    row "stories260K f32 sm_90 vs cpu" "identical (and = golden)"
+  else
+    row "stories260K f32 sm_90 vs cpu" "DIFFERENT"
+    diff <(tr ' ' '\n' <"$out/s_cpu.txt") <(tr ' ' '\n' <"$out/s_f32.txt") | head -5 | tee -a "$log"
+  fi
+  "$work/s_cpu" "Once upon a time" -n 64 --output-ids >"$out/s_cpu64.txt" 2>>"$log"
+  "$work/s_bf16" "Once upon a time" -n 64 --output-ids >"$out/s_bf1664.txt" 2>>"$log"
+  cmp -s "$out/s_cpu64.txt" "$out/s_bf1664.txt" && row "stories260K bf16: first 64 greedy" "agree with cpu f32" ||
+    row "stories260K bf16: first 64 greedy" "DIFFER"
+  "$work/s_bf16" "Once upon a time" --compare-cpu >"$out/s_compare.txt" 2>&1
+  tail -15 "$out/s_compare.txt" | tee -a "$log"
+  "$work/s_f32" --prompts <(printf 'Once upon a time\nLily and Ben\nThe cat sat\nOne day\n') --max-batch 3 -n 40 \
+    >"$out/s_batch.txt" 2>>"$log"
+  : >"$out/s_single.txt"
+  for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do "$work/s_f32" "$p" -n 40 >>"$out/s_single.txt"; done
+  cmp -s "$out/s_batch.txt" "$out/s_single.txt" && row "stories260K f32 --prompts batch 3" "= single runs" ||
+    row "stories260K f32 --prompts batch 3" "differs from single runs"
+  msg=$("$work/s_89" "Once" -n 4 2>&1); rc=$?
+  say "sm_89 build on $dev: exit $rc: $msg"
+  [ $rc -ne 0 ] && row "sm_89-only build on this GPU" "refused (exit $rc)" || row "sm_89-only build on this GPU" "RAN"
+  if command -v compute-sanitizer >/dev/null; then
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$work/s_bf16" "Once upon a time" -n 16 >"$out/memcheck.txt" 2>&1
+    rc=$?
+    tail -3 "$out/memcheck.txt" | tee -a "$log"
+    [ $rc -eq 0 ] && row "compute-sanitizer memcheck" "no errors" || row "compute-sanitizer memcheck" "exit $rc"
+  fi
+fi
+
+bench_model() { # bench_model PRESET
+  local p=$1 dir=$work/$1 exe=$work/$1.exe
+  say "== $p"
+  local t0=$SECONDS
+  [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1
+  "$llmc" compile "$dir" --target "$arch" -o "$exe" --weights-file --max-seq 4096 -q >>"$log" 2>&1 ||
+    { say "compile failed"; tail -20 "$log"; return; }
+  say "synth + compile: $((SECONDS - t0)) s"
+  if [ "$p" = llama3.2-1b ]; then # a 12-token prompt: the skinny tensor-core path against the CPU twin
+    "$exe" --ids "1 450 8074 8466 338 263 8466 3883 393 508 367 1304" --compare-cpu >"$out/compare_$p.txt" 2>&1
+    grep -A40 "per layer" "$out/compare_$p.txt" | tee -a "$log"
+  fi
+  for b in 1 16 64; do
+    "$exe" --bench -p 512 -n 128 --batch "$b" >"$out/bench_${p}_b$b.txt" 2>&1
+    cat "$out/bench_${p}_b$b.txt" >>"$log"
+    local dec pre roof
+    dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$out/bench_${p}_b$b.txt" | head -1)
+    roof=$(grep -o '[0-9.]*% of the memory roofline' "$out/bench_${p}_b$b.txt" | head -1)
+    row "$p decode batch $b" "${dec:-?} tok/s ${roof:+($roof)}"
+    if [ "$b" = 1 ]; then
+      pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$out/bench_${p}_b$b.txt" | head -1)
+      row "$p prefill 512" "${pre:-?} tok/s"
+      grep -i "copy" "$out/bench_${p}_b$b.txt" | head -1 | tee -a "$log"
+    fi
+  done
+  rm -f "$exe" "$exe.weights"
+}
+if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
+if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi
+
+say ""
+say "== summary ($dev, $arch)"
+for r in "${table[@]}"; do say "$r"; done

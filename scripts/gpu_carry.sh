@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Prepares .carry/ (ignored by git) for a round on the lent GPU: the llmc binary, the libcJSON it
+# links (the device machine has none), and the stories260K test model. Then, with the device tool:
+#   run: bash bench/gpu_round.sh    carry: [".carry"]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/build.sh" "$root/build" >/dev/null
+rm -rf "$root/.carry"
+mkdir -p "$root/.carry/lib" "$root/.carry/stories260K"
+cp "$root/build/llmc" "$root/.carry/llmc"
+cp "$(readlink -f /usr/lib/x86_64-linux-gnu/libcjson.so.1)" "$root/.carry/lib/libcjson.so.1"
+cp "$root/../shared/models/stories260K/"{stories260K.bin,tok512.bin,golden_greedy_once_upon_a_time_n200.txt} \
+   "$root/.carry/stories260K/"
+du -sh "$root/.carry"

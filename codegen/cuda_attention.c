@@ -67,9 +67,9 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_printf(&k,
                     "/* attention combine: %d parts of %lld heads x %d */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                    "    attn_combine<%lld, %d, %lld>(A(%lld), %s, %d);\n}\n",
-                    nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), (long long)part_off, ys,
-                    nz);
+                    "    attn_combine<%lld, %d, %lld, %d>(A(%lld), %s);\n}\n",
+                    nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), nz, (long long)part_off,
+                    ys);
     const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
     llmc_buf_free(&k);
     char hq[32];

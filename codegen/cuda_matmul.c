@@ -42,7 +42,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
              epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : "", bi > 0 ? ", bias" : "");
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* matmul, skinny (<= 8 rows a block): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
+                    "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
                     "strides x %lld, y %lld; %s loads */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
                     "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld>(%s, %s, %s, %s, %s, %s, %s, %s);\n}\n",
@@ -54,7 +54,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_free(&k);
     int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && w->offset % 16 == 0;
     char gx[64], gy[64];
-    snprintf(gx, sizeof gx, "%lld", (long long)(swiglu ? (N / 2 + 3) / 4 : (N + 7) / 8));
+    snprintf(gx, sizeof gx, "%lld", (long long)(swiglu ? (N / 2 + 3) / 4 : (N + 7) / 8)); /* 4 warps of 2 rows */
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
     if (!tc) {
         llmc_cuda_launch(e, node, NULL, gemv, gx, gy, "1", 128, 0);
@@ -95,9 +95,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     }
     llmc_buf_printf(&k,
                     "/* matmul, tensor cores (mma.sync m16n8k16, %s): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
-                    "tiles 64x64x32; strides x %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                    "    gemm_tc<%d, %lld, %lld, %lld, %lld, %lld>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n}\n",
+                    "tiles 128x128x32, 8 warps; strides x %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                    "    gemm_tc<%d, %lld, %lld, %lld, %lld, %lld, 1, 128, 128, 2, 4>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n}\n",
                     wk == 1 ? "bf16" : "f16", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                     hrows, (long long)N, epi == 1 ? ", residual epilogue" : "", (long long)gsx, (long long)gsy, wk == 1,
                     (long long)K, (long long)N, (long long)gsx, (long long)gsy, (long long)SR, wsrc, gin, bias, gout,
@@ -134,7 +134,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
         snprintf(cond, sizeof cond, "%s > 64", hrows);
     }
-    llmc_cuda_launch(e, node, cond, gemm, gxs, gys, "1", 128, 0);
+    snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 127) / 128));
+    snprintf(gys, sizeof gys, "(%s + 127) / 128", hrows);
+    llmc_cuda_launch(e, node, cond, gemm, gxs, gys, "1", 256, 0);
     if (swiglu) {
         llmc_buf_printf(&k,
                         "/* SwiGLU of a tensor-core product's halves: f32[%s,%lld] -> f32[%s,%lld] */\n"

@@ -124,13 +124,14 @@ DEV int64_t kv_index(int L, int BS, int HKV, int HD, int64_t blk, int layer, int
  * Fusions: NORM, an RMSNorm prologue (x[t] * nw * 1/rms(x[t]), the rms computed here from x);
  * EPI 1, a residual added to the result (y = res + x w^T); EPI 2, SwiGLU: the warp's two rows are
  * j and j + N/2 and it writes silu(row j) * row (j + N/2) to y[t, j]. */
-template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI = 0, int SR = 0>
+template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI = 0, int SR = 0,
+          int ROWS = 2>
 DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b, float *__restrict__ y,
               int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0)
 {
     __shared__ float red[8][4];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int wid = blockIdx.x * 4 + warp;
+    const int wid = blockIdx.x * 4 + warp; /* ROWS rows per warp */
     const int t0 = blockIdx.y * 8;
     const int nt = T - t0 < 8 ? T - t0 : 8;
     x += (int64_t)t0 * SX;
@@ -141,9 +142,9 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
         n1 = n0 + N / 2;
         live = wid < N / 2;
     } else {
-        n0 = wid * 2 < N ? wid * 2 : 0;
-        n1 = n0 + 1 < N ? n0 + 1 : n0;
-        live = wid * 2 < N;
+        n0 = wid * ROWS < N ? wid * ROWS : 0;
+        n1 = ROWS == 2 && n0 + 1 < N ? n0 + 1 : n0;
+        live = wid * ROWS < N;
     }
     float acc[2][8];
 #pragma unroll
@@ -154,7 +155,7 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
     if (live && nt > 0) {
         if (VEC) {
             constexpr int VE = WK == 0 ? 4 : 8; /* elements per 16 bytes */
-            constexpr int U = 4;                 /* 16-byte loads per row in flight per lane */
+            constexpr int U = ROWS == 2 ? 4 : 8; /* 16-byte loads per row in flight per lane */
             const char *w0 = (const char *)wv + (int64_t)n0 * K * (WK == 0 ? 4 : 2);
             const char *w1 = (const char *)wv + (int64_t)n1 * K * (WK == 0 ? 4 : 2);
             for (int kb = lane * VE; kb < K; kb += 32 * VE * U) {
@@ -164,7 +165,8 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                     const int k = kb + u * 32 * VE;
                     if (k < K) {
                         q[u][0] = ld16_stream(w0 + (int64_t)k * (WK == 0 ? 4 : 2));
-                        q[u][1] = ld16_stream(w1 + (int64_t)k * (WK == 0 ? 4 : 2));
+                        if (ROWS == 2)
+                            q[u][1] = ld16_stream(w1 + (int64_t)k * (WK == 0 ? 4 : 2));
                     }
                 }
 #pragma unroll
@@ -174,7 +176,7 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                         break;
                     float f[2][8];
 #pragma unroll
-                    for (int r = 0; r < 2; r++) {
+                    for (int r = 0; r < ROWS; r++) {
                         if (WK == 0) {
                             f[r][0] = __uint_as_float(q[u][r].x);
                             f[r][1] = __uint_as_float(q[u][r].y);
@@ -209,7 +211,7 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                                 xa.w *= na.w;
                             }
                             float s0 = f[0][0] * xa.x + f[0][1] * xa.y + f[0][2] * xa.z + f[0][3] * xa.w;
-                            float s1 = f[1][0] * xa.x + f[1][1] * xa.y + f[1][2] * xa.z + f[1][3] * xa.w;
+                            float s1 = ROWS == 2 ? f[1][0] * xa.x + f[1][1] * xa.y + f[1][2] * xa.z + f[1][3] * xa.w : 0.0f;
                             if (VE == 8) {
                                 float4 xb = __ldg((const float4 *)(x + (int64_t)t * SX + k + 4));
                                 if (NORM) {
@@ -219,7 +221,8 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                                     xb.w *= nb.w;
                                 }
                                 s0 += f[0][4] * xb.x + f[0][5] * xb.y + f[0][6] * xb.z + f[0][7] * xb.w;
-                                s1 += f[1][4] * xb.x + f[1][5] * xb.y + f[1][6] * xb.z + f[1][7] * xb.w;
+                                if (ROWS == 2)
+                                    s1 += f[1][4] * xb.x + f[1][5] * xb.y + f[1][6] * xb.z + f[1][7] * xb.w;
                             }
                             acc[0][t] += s0;
                             acc[1][t] += s1;
@@ -280,8 +283,10 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
         return;
 #pragma unroll
     for (int t = 0; t < 8; t++) {
-        float v0 = warp_sum(acc[0][t]), v1 = warp_sum(acc[1][t]);
-        if (lane == 0 && t < nt) {
+        if (t >= nt) /* uniform: only the chunk's rows are reduced */
+            break;
+        float v0 = warp_sum(acc[0][t]), v1 = ROWS == 2 ? warp_sum(acc[1][t]) : v0;
+        if (lane == 0) {
             v0 = v0 * inv[t] + (b ? b[n0] : 0.0f);
             v1 = v1 * inv[t] + (b ? b[n1] : 0.0f);
             if (EPI == 2) {
@@ -336,47 +341,50 @@ DEV uint32_t pack2(float lo, float hi, int bf)
     return (uint32_t)f32_to_f16(lo) | ((uint32_t)f32_to_f16(hi) << 16);
 }
 
-template <int BF, int K, int N, int SX, int SY, int SR = 0, int SPLIT = 1>
+template <int BF, int K, int N, int SX, int SY, int SR = 0, int SPLIT = 1, int BM = 64, int BN = 64, int WM = 2,
+          int WN = 2>
 DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, int T, const float *res = 0)
 {
     /* SPLIT > 1: block z computes the K slice z of SPLIT and writes raw partial sums to
      * y + z * T * N ([z][T][N], no bias or residual): gemm_reduce finishes them. */
-    constexpr int BM = 64, BN = 64, BK = 32, LD = BK + 8; /* +8 halves: conflict-free ldmatrix */
+    /* WM x WN warps, each a (BM/WM) x (BN/WN) tile of MI x NJ mma tiles. */
+    constexpr int BK = 32, LD = BK + 8; /* +8 halves: conflict-free ldmatrix */
+    constexpr int NT = 32 * WM * WN, MI = BM / WM / 16, NJ = BN / WN / 8;
+    constexpr int AV = BM * BK / 4 / NT, BV = BN * BK * 2 / 16 / NT; /* float4 / 16-byte loads per thread */
     __shared__ __align__(16) uint16_t As[2][BM][LD];
     __shared__ __align__(16) uint16_t Bs[2][BN][LD];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-    const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
-    float acc[2][4][4];
+    const int wm = (warp / WN) * (BM / WM), wn = (warp % WN) * (BN / WN);
+    float acc[MI][NJ][4];
 #pragma unroll
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < MI; i++)
 #pragma unroll
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < NJ; j++)
 #pragma unroll
             for (int q = 0; q < 4; q++)
                 acc[i][j][q] = 0.0f;
-    /* A: 64 rows x 32 floats = 512 float4, 4 per thread; B: 64 rows x 64 bytes = 256 x 16 B, 2 per thread. */
-    float4 ra[4];
+    float4 ra[AV];
     auto load_a = [&](int kt) {
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            const int idx = tid + i * 128, r = idx >> 3, c = (idx & 7) * 4;
+        for (int i = 0; i < AV; i++) {
+            const int idx = tid + i * NT, r = idx >> 3, c = (idx & 7) * 4;
             const int m = m0 + r;
             ra[i] = m < T ? __ldg((const float4 *)(x + (int64_t)m * SX + kt * BK + c)) : make_float4(0, 0, 0, 0);
         }
     };
     auto store_a = [&](int s) {
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            const int idx = tid + i * 128, r = idx >> 3, c = (idx & 7) * 4;
+        for (int i = 0; i < AV; i++) {
+            const int idx = tid + i * NT, r = idx >> 3, c = (idx & 7) * 4;
             uint2 v = make_uint2(pack2(ra[i].x, ra[i].y, BF), pack2(ra[i].z, ra[i].w, BF));
             *(uint2 *)&As[s][r][c] = v;
         }
     };
     auto load_b = [&](int kt, int s) {
 #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            const int idx = tid + i * 128, r = idx >> 2, c = (idx & 3) * 8;
+        for (int i = 0; i < BV; i++) {
+            const int idx = tid + i * NT, r = idx >> 2, c = (idx & 3) * 8;
             const int n = n0 + r;
             const uint16_t *src = w + (int64_t)(n < N ? n : 0) * K + kt * BK + c;
             cp_async16(&Bs[s][r][c], src, n < N ? 16 : 0);
@@ -403,18 +411,18 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
         __syncthreads();
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 16) {
-            uint32_t af[2][4], bfr[4][2];
+            uint32_t af[MI][4], bfr[NJ][2];
 #pragma unroll
-            for (int i = 0; i < 2; i++)
+            for (int i = 0; i < MI; i++)
                 ldm_x4(af[i][0], af[i][1], af[i][2], af[i][3], &As[s][wm + i * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
 #pragma unroll
-            for (int j = 0; j < 4; j += 2)
+            for (int j = 0; j < NJ; j += 2)
                 ldm_x4(bfr[j][0], bfr[j][1], bfr[j + 1][0], bfr[j + 1][1],
                        &Bs[s][wn + j * 8 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
 #pragma unroll
-            for (int i = 0; i < 2; i++)
+            for (int i = 0; i < MI; i++)
 #pragma unroll
-                for (int j = 0; j < 4; j++)
+                for (int j = 0; j < NJ; j++)
                     mma16816<BF>(acc[i][j], af[i], bfr[j]);
         }
         __syncthreads();
@@ -424,9 +432,9 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
     cp_async_wait0();
     const int g = lane >> 2, c2 = (lane & 3) * 2;
 #pragma unroll
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < MI; i++)
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
+        for (int j = 0; j < NJ; j++) {
             const int n = n0 + wn + j * 8 + c2;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
@@ -681,16 +689,19 @@ DEV void paged_attn(const LlmcDevArgs &a, const float *q, float *y, float *part,
 }
 
 /* Combines the nz partials of each (token, head) (grid: tokens x heads). */
-template <int HQ, int HD, int SY>
-DEV void attn_combine(const float *part, float *y, int nz)
+template <int HQ, int HD, int SY, int NZ>
+DEV void attn_combine(const float *part, float *y)
 {
+    constexpr int nz = NZ; /* a constant: the loads of all parts unroll and issue together */
     const int t = blockIdx.x, head = blockIdx.y;
     const float *pp = part + ((int64_t)t * HQ + head) * nz * (HD + 2);
     float mx = -INFINITY;
+#pragma unroll
     for (int z = 0; z < nz; z++)
         mx = fmaxf(mx, pp[z * (HD + 2)]);
     for (int d = threadIdx.x; d < HD; d += blockDim.x) {
         float sum = 0.0f, o = 0.0f;
+#pragma unroll
         for (int z = 0; z < nz; z++) {
             const float *pz = pp + z * (HD + 2);
             const float f = pz[0] == -INFINITY ? 0.0f : expf(pz[0] - mx);

@@ -40,21 +40,31 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     char what[160];
     snprintf(what, sizeof what, "%s%s%s%s", ni > 0 ? ", RMSNorm prologue" : "", epi == 1 ? ", residual epilogue" : "",
              epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : "", bi > 0 ? ", bias" : "");
+    /* Row pairs (or gate/up pairs) are the work units, 4 warps a block. A small matrix with too few
+     * blocks to fill the chip about twice over: 2 or 4 warps share a pair, each summing a slice of
+     * K (measured on an H200: faster for the 8-13 MB matrices of a 1B model; the extra registers
+     * cost more than they give on the 33-235 MB ones of an 8B). */
+    int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
+    int ve = wk == 0 ? 4 : 8, sms = e->target->typical_sms ? e->target->typical_sms : 100;
+    int small = N * K * (int64_t)llmc_dtype_size(w->dtype) <= (INT64_C(24) << 20);
+    while (vec && small && ksplit < 4 && (units + 4 / ksplit - 1) / (4 / ksplit) < 2 * 6 * sms &&
+           K % (2 * ksplit * ve) == 0)
+        ksplit *= 2;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
+                    "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in %lld): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
                     "strides x %lld, y %lld; %s loads */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                    "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld>(%s, %s, %s, %s, %s, %s, %s, %s);\n}\n",
-                    hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
+                    "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld>(%s, %s, %s, %s, %s, %s, %s, %s);\n}\n",
+                    (long long)ksplit, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
                     (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar", wk,
-                    (long long)K, (long long)N, (long long)SX, (long long)SY, vec, ni > 0, epi, (long long)SR, wsrc, xs,
-                    bias, ys, rows, nws, llmc_c_float(e, eps), res);
+                    (long long)K, (long long)N, (long long)SX, (long long)SY, vec, ni > 0, epi, (long long)SR,
+                    (long long)ksplit, wsrc, xs, bias, ys, rows, nws, llmc_c_float(e, eps), res);
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
     int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && w->offset % 16 == 0;
     char gx[64], gy[64];
-    snprintf(gx, sizeof gx, "%lld", (long long)(swiglu ? (N / 2 + 3) / 4 : (N + 7) / 8)); /* 4 warps of 2 rows */
+    snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
     if (!tc) {
         llmc_cuda_launch(e, node, NULL, gemv, gx, gy, "1", 128, 0);

@@ -125,13 +125,17 @@ DEV int64_t kv_index(int L, int BS, int HKV, int HD, int64_t blk, int layer, int
  * EPI 1, a residual added to the result (y = res + x w^T); EPI 2, SwiGLU: the warp's two rows are
  * j and j + N/2 and it writes silu(row j) * row (j + N/2) to y[t, j]. */
 template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI = 0, int SR = 0,
-          int ROWS = 2>
+          int ROWS = 2, int KSPLIT = 1>
 DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b, float *__restrict__ y,
               int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0)
 {
     __shared__ float red[8][4];
+    /* KSPLIT warps share a row (pair), each summing a K slice; the block holds 4 / KSPLIT of them. */
+    __shared__ float ksum[KSPLIT > 1 ? 4 : 1][2][8];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int wid = blockIdx.x * 4 + warp; /* ROWS rows per warp */
+    const int ks = warp % KSPLIT;
+    const int wid = blockIdx.x * (4 / KSPLIT) + warp / KSPLIT; /* ROWS rows per warp group */
+    constexpr int KS = K / KSPLIT;                               /* the slice, a multiple of the vector */
     const int t0 = blockIdx.y * 8;
     const int nt = T - t0 < 8 ? T - t0 : 8;
     x += (int64_t)t0 * SX;
@@ -158,12 +162,13 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
             constexpr int U = ROWS == 2 ? 4 : 8; /* 16-byte loads per row in flight per lane */
             const char *w0 = (const char *)wv + (int64_t)n0 * K * (WK == 0 ? 4 : 2);
             const char *w1 = (const char *)wv + (int64_t)n1 * K * (WK == 0 ? 4 : 2);
-            for (int kb = lane * VE; kb < K; kb += 32 * VE * U) {
+            const int kend = (ks + 1) * KS;
+            for (int kb = ks * KS + lane * VE; kb < kend; kb += 32 * VE * U) {
                 u4 q[U][2];
 #pragma unroll
                 for (int u = 0; u < U; u++) {
                     const int k = kb + u * 32 * VE;
-                    if (k < K) {
+                    if (k < kend) {
                         q[u][0] = ld16_stream(w0 + (int64_t)k * (WK == 0 ? 4 : 2));
                         if (ROWS == 2)
                             q[u][1] = ld16_stream(w1 + (int64_t)k * (WK == 0 ? 4 : 2));
@@ -172,7 +177,7 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
 #pragma unroll
                 for (int u = 0; u < U; u++) {
                     const int k = kb + u * 32 * VE;
-                    if (k >= K)
+                    if (k >= kend)
                         break;
                     float f[2][8];
 #pragma unroll
@@ -231,7 +236,7 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                 }
             }
         } else {
-            for (int k = lane; k < K; k += 32) {
+            for (int k = ks * KS + lane; k < (ks + 1) * KS; k += 32) {
                 float w0, w1;
                 if (WK == 0) {
                     w0 = __ldg((const float *)wv + (int64_t)n0 * K + k);
@@ -279,13 +284,40 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
             if (t < nt)
                 inv[t] = rms[t];
     }
+    if (KSPLIT > 1) { /* partial sums of the K slices meet in shared memory, summed in order */
+#pragma unroll
+        for (int t = 0; t < 8; t++) {
+            if (t >= nt)
+                break;
+            const float v0 = warp_sum(acc[0][t]), v1 = ROWS == 2 ? warp_sum(acc[1][t]) : 0.0f;
+            if (lane == 0) {
+                ksum[warp][0][t] = v0;
+                ksum[warp][1][t] = v1;
+            }
+        }
+        __syncthreads();
+        if (ks != 0)
+            return;
+#pragma unroll
+        for (int t = 0; t < 8; t++) {
+            float v0 = 0.0f, v1 = 0.0f;
+#pragma unroll
+            for (int j = 0; j < KSPLIT; j++) {
+                v0 += t < nt ? ksum[warp + j][0][t] : 0.0f;
+                v1 += t < nt ? ksum[warp + j][1][t] : 0.0f;
+            }
+            acc[0][t] = lane == 0 ? v0 : 0.0f;
+            acc[1][t] = lane == 0 ? v1 : 0.0f;
+        }
+    }
     if (!live || nt <= 0)
         return;
 #pragma unroll
     for (int t = 0; t < 8; t++) {
         if (t >= nt) /* uniform: only the chunk's rows are reduced */
             break;
-        float v0 = warp_sum(acc[0][t]), v1 = ROWS == 2 ? warp_sum(acc[1][t]) : v0;
+        float v0 = KSPLIT > 1 ? acc[0][t] : warp_sum(acc[0][t]);
+        float v1 = ROWS == 2 ? (KSPLIT > 1 ? acc[1][t] : warp_sum(acc[1][t])) : v0;
         if (lane == 0) {
             v0 = v0 * inv[t] + (b ? b[n0] : 0.0f);
             v1 = v1 * inv[t] + (b ? b[n1] : 0.0f);

@@ -12,10 +12,10 @@ extern "C" __global__ void __launch_bounds__(128) k1_rmsnorm(LlmcDevArgs a)
     rmsnorm_row<0, 32, 32, 0, 0, 32>(((const float *)(a.arena + 0)), (const float *)0, (float *)0, ((const float *)(a.weights + 1536)), ((float *)(a.arena + 65536)), 1e-05f);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[T,32] x bf16[64,32]^T -> f32[T,64]; strides x 32, y 64; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[64,32]^T -> f32[T,64]; strides x 32, y 64; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k2_gemv(LlmcDevArgs a)
 {
-    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0>((a.weights + 1664), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0, 2, 4>((a.weights + 1664), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[64,32]^T -> f32[T,64]; tiles 128x128x32, 8 warps; strides x 32, y 64 */
@@ -54,10 +54,10 @@ extern "C" __global__ void __launch_bounds__(128) k8_attn_combine(LlmcDevArgs a)
     attn_combine<4, 8, 32, 16>(A(458752), ((float *)(a.arena + 131072)));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[T,32] x bf16[32,32]^T -> f32[T,32]; strides x 32, y 32; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32]; strides x 32, y 32; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k9_gemv(LlmcDevArgs a)
 {
-    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0>((a.weights + 5760), ((const float *)(a.arena + 131072)), (const float *)0, ((float *)(a.arena + 65536)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>((a.weights + 5760), ((const float *)(a.arena + 131072)), (const float *)0, ((float *)(a.arena + 65536)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[32,32]^T -> f32[T,32]; tiles 128x128x32, 8 warps; strides x 32, y 32 */
@@ -72,10 +72,10 @@ extern "C" __global__ void __launch_bounds__(128) k11_add_rmsnorm(LlmcDevArgs a)
     rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 0)), ((const float *)(a.arena + 65536)), ((float *)(a.arena + 131072)), ((const float *)(a.weights + 7808)), ((float *)(a.arena + 196608)), 1e-05f);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[T,32] x bf16[96,32]^T -> f32[T,96]; strides x 32, y 96; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[96,32]^T -> f32[T,96]; strides x 32, y 96; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k12_gemv(LlmcDevArgs a)
 {
-    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0>((a.weights + 7936), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>((a.weights + 7936), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[96,32]^T -> f32[T,96]; tiles 128x128x32, 8 warps; strides x 32, y 96 */
@@ -90,10 +90,10 @@ extern "C" __global__ void __launch_bounds__(256) k14_swiglu(LlmcDevArgs a)
     eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + 262144)), ((const float *)(a.arena + 262336)), ((float *)(a.arena + 0)), a.n_tokens);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[T,48] x bf16[32,48]^T -> f32[T,32]; strides x 48, y 32; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[T,48] x bf16[32,48]^T -> f32[T,32]; strides x 48, y 32; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k15_gemv(LlmcDevArgs a)
 {
-    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0>((a.weights + 14080), ((const float *)(a.arena + 0)), (const float *)0, ((float *)(a.arena + 196608)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>((a.weights + 14080), ((const float *)(a.arena + 0)), (const float *)0, ((float *)(a.arena + 196608)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* add_rmsnorm: f32[T,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
@@ -102,10 +102,10 @@ extern "C" __global__ void __launch_bounds__(128) k16_add_rmsnorm(LlmcDevArgs a)
     rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 131072)), ((const float *)(a.arena + 196608)), ((float *)(a.arena + 0)), ((const float *)(a.weights + 17152)), ((float *)(a.arena + 65536)), 1e-05f);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[T,32] x bf16[64,32]^T -> f32[T,64]; strides x 32, y 64; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[64,32]^T -> f32[T,64]; strides x 32, y 64; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k17_gemv(LlmcDevArgs a)
 {
-    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0>((a.weights + 17280), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0, 2, 4>((a.weights + 17280), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[64,32]^T -> f32[T,64]; tiles 128x128x32, 8 warps; strides x 32, y 64 */
@@ -132,10 +132,10 @@ extern "C" __global__ void __launch_bounds__(256) k21_select_rows(LlmcDevArgs a)
     select_row<32, 32, 32>(((const float *)(a.arena + 131072)), a.out_rows, ((float *)(a.arena + 65536)));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[O,32] x bf16[32,32]^T -> f32[O,32]; strides x 32, y 32; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[32,32]^T -> f32[O,32]; strides x 32, y 32; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k22_gemv(LlmcDevArgs a)
 {
-    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0>((a.weights + 21376), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>((a.weights + 21376), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[O,32] x bf16[32,32]^T -> f32[O,32]; tiles 128x128x32, 8 warps; strides x 32, y 32 */
@@ -156,10 +156,10 @@ extern "C" __global__ void __launch_bounds__(128) k25_add_rmsnorm(LlmcDevArgs a)
     rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 65536)), ((const float *)(a.arena + 131072)), ((float *)(a.arena + 0)), ((const float *)(a.weights + 23424)), ((float *)(a.arena + 196608)), 1e-05f);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[O,32] x bf16[96,32]^T -> f32[O,96]; strides x 32, y 96; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[96,32]^T -> f32[O,96]; strides x 32, y 96; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k26_gemv(LlmcDevArgs a)
 {
-    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0>((a.weights + 23552), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>((a.weights + 23552), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[O,32] x bf16[96,32]^T -> f32[O,96]; tiles 128x128x32, 8 warps; strides x 32, y 96 */
@@ -174,10 +174,10 @@ extern "C" __global__ void __launch_bounds__(256) k28_swiglu(LlmcDevArgs a)
     eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + 262144)), ((const float *)(a.arena + 262336)), ((float *)(a.arena + 65536)), a.n_out);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[O,48] x bf16[32,48]^T -> f32[O,32]; strides x 48, y 32; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[O,48] x bf16[32,48]^T -> f32[O,32]; strides x 48, y 32; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k29_gemv(LlmcDevArgs a)
 {
-    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0>((a.weights + 29696), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 163840)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>((a.weights + 29696), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 163840)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* add_rmsnorm: f32[O,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
@@ -186,10 +186,10 @@ extern "C" __global__ void __launch_bounds__(128) k30_add_rmsnorm(LlmcDevArgs a)
     rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 0)), ((const float *)(a.arena + 163840)), ((float *)(a.arena + 65536)), ((const float *)(a.weights + 32768)), ((float *)(a.arena + 229376)), 1e-05f);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp): f32[O,32] x bf16[24,32]^T -> f32[O,24]; strides x 32, y 24; 16-byte loads */
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[24,32]^T -> f32[O,24]; strides x 32, y 24; 16-byte loads */
 extern "C" __global__ void __launch_bounds__(128) k31_gemv(LlmcDevArgs a)
 {
-    gemv<1, 32, 24, 32, 24, 1, 0, 0, 0>((a.weights + 32896), ((const float *)(a.arena + 229376)), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 24, 32, 24, 1, 0, 0, 0, 2, 4>((a.weights + 32896), ((const float *)(a.arena + 229376)), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[O,32] x bf16[24,32]^T -> f32[O,24]; tiles 128x128x32, 8 warps; strides x 32, y 24 */

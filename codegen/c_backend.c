@@ -31,6 +31,31 @@ static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_SELECT_ROWS] = llmc_c_emit_rows,
 };
 
+void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo *info, const char *symbol,
+                           const char *target, int64_t kv_block_bytes, int64_t const_bytes, int64_t arena_bytes,
+                           int max_threads)
+{
+    llmc_buf_printf(out, "const LlmcModelDesc %s = {\n    .abi_version = LLMC_ABI_VERSION,\n    .name = ", symbol);
+    llmc_buf_cstr(out, g->name);
+    llmc_buf_printf(out, ",\n    .target = ");
+    llmc_buf_cstr(out, target);
+    llmc_buf_printf(out, ",\n    .llmc_version = ");
+    llmc_buf_cstr(out, LLMC_VERSION);
+    llmc_buf_printf(out, ",\n    .build_info = ");
+    llmc_buf_cstr(out, info->build_info);
+    llmc_buf_printf(out,
+                    ",\n    .model_hash = 0x%016llxULL,\n    .vocab_size = %d,\n    .max_seq_len = %d,\n"
+                    "    .max_tokens = %d,\n    .max_outputs = %d,\n    .bos_id = %d,\n    .eos_id = %d,\n"
+                    "    .kv_block_size = %d,\n    .kv_block_bytes = %lld,\n    .weights_bytes = %lld,\n"
+                    "    .const_bytes = %lld,\n    .arena_bytes = %lld,\n    .weight_bytes_per_token = %lld,\n"
+                    "    .kv_bytes_per_position = %lld,\n    .max_threads = %d,\n    .init = init,\n"
+                    "    .forward = forward,\n    .probes = probes,\n    .n_probes = sizeof probes / sizeof probes[0],\n",
+                    (unsigned long long)info->model_hash, g->vocab_size, g->max_seq_len, g->max_tokens, g->max_outputs,
+                    g->bos_id, g->eos_id, g->kv_block_size, (long long)kv_block_bytes, (long long)g->weights_bytes,
+                    (long long)const_bytes, (long long)arena_bytes, (long long)llmc_weight_bytes_per_token(g),
+                    (long long)(kv_block_bytes / (g->kv_block_size ? g->kv_block_size : 1)), max_threads);
+}
+
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
 {
     int64_t total = 0;
@@ -118,28 +143,9 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
                         "    (void)W;\n    (void)A;\n%s}\n\n",
                         e.body.s ? e.body.s : "");
         llmc_emit_probes(g, &out);
-        llmc_buf_printf(&out, "const LlmcModelDesc %s = {\n    .abi_version = LLMC_ABI_VERSION,\n    .name = ",
-                        info->desc_symbol ? info->desc_symbol : "llmc_model");
-        llmc_buf_cstr(&out, g->name);
-        llmc_buf_printf(&out, ",\n    .target = ");
-        llmc_buf_cstr(&out, tg->name);
-        llmc_buf_printf(&out, ",\n    .llmc_version = ");
-        llmc_buf_cstr(&out, LLMC_VERSION);
-        llmc_buf_printf(&out, ",\n    .build_info = ");
-        llmc_buf_cstr(&out, info->build_info);
-        llmc_buf_printf(&out,
-                        ",\n    .model_hash = 0x%016llxULL,\n    .vocab_size = %d,\n    .max_seq_len = %d,\n"
-                        "    .max_tokens = %d,\n    .max_outputs = %d,\n    .bos_id = %d,\n    .eos_id = %d,\n"
-                        "    .kv_block_size = %d,\n    .kv_block_bytes = %lld,\n    .weights_bytes = %lld,\n"
-                        "    .const_bytes = %lld,\n    .arena_bytes = %lld,\n    .weight_bytes_per_token = %lld,\n"
-                        "    .kv_bytes_per_position = %lld,\n    .max_threads = %d,\n    .init = init,\n"
-                        "    .forward = forward,\n    .probes = probes,\n    .n_probes = sizeof probes / sizeof probes[0],\n};\n",
-                        (unsigned long long)info->model_hash, g->vocab_size, g->max_seq_len, g->max_tokens,
-                        g->max_outputs, g->bos_id, g->eos_id, g->kv_block_size, (long long)llmc_kv_block_bytes(g),
-                        (long long)g->weights_bytes, (long long)e.const_bytes, (long long)g->arena_bytes,
-                        (long long)llmc_weight_bytes_per_token(g),
-                        (long long)(llmc_kv_block_bytes(g) / (g->kv_block_size ? g->kv_block_size : 1)),
-                        info->max_threads);
+        llmc_emit_desc_fields(&out, g, info, info->desc_symbol ? info->desc_symbol : "llmc_model", tg->name,
+                              llmc_kv_block_bytes(g), e.const_bytes, g->arena_bytes, info->max_threads);
+        llmc_buf_printf(&out, "};\n");
         *source = out.s;
     } else {
         llmc_buf_free(&out);

@@ -9,21 +9,8 @@
 
 void llmc_c_call(LlmcEmit *e, int node, const char *kernel, int nargs, ...)
 {
-    const LlmcGraph *g = e->g;
-    const LlmcNode *n = &g->n[node];
-    char sb[96];
-    llmc_buf_printf(&e->body, "    /* node %d: ", node);
-    for (int j = 0; j < n->n_out; j++)
-        llmc_buf_printf(&e->body, "%s%%%s", j ? ", " : "", g->t[n->out[j]].name);
-    llmc_buf_printf(&e->body, "%s%s(", n->n_out ? " = " : "", llmc_op_info[n->op].name);
-    for (int j = 0; j < n->n_in; j++) {
-        const LlmcTensor *t = &g->t[n->in[j]];
-        llmc_buf_printf(&e->body, "%s%s%s", j ? ", " : "", t->kind == LLMC_T_WEIGHT ? "@" : "%", t->name);
-    }
-    llmc_buf_printf(&e->body, ")");
-    if (n->n_out)
-        llmc_buf_printf(&e->body, " : %s", llmc_shape_str(&g->t[n->out[0]].shape, sb, sizeof sb));
-    llmc_buf_printf(&e->body, " */\n    %s(ex, st, tid, nth", kernel);
+    llmc_emit_node_comment(e, node, "");
+    llmc_buf_printf(&e->body, "    %s(ex, st, tid, nth", kernel);
     va_list ap;
     va_start(ap, nargs);
     for (int i = 0; i < nargs; i++)

@@ -16,6 +16,7 @@ int llmc_cuda_attention_parts(const LlmcGraph *g)
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
@@ -26,13 +27,13 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         char ks[160];
         snprintf(ks, sizeof ks, "%s", llmc_cuda_ptr(e, kk, "const float"));
         llmc_buf_printf(&k,
-                        "/* kv_write: f32[T,%d] K and V rows -> f16 pool layer %d of %d (blocks of %d positions x %d "
+                        "/* kv_write: f32[T,%d] K and V rows -> one layer of %d of the f16 pool (blocks of %d positions x %d "
                         "heads x %d); strides k %lld, v %lld */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                        "    kv_write_row<%d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, (uint16_t *)a.kv, %d);\n}\n",
-                        HKV * HD, layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    kv_write_row<%d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, (uint16_t *)a.kv, %s);\n}\n",
+                        HKV * HD, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
                         (long long)llmc_row_stride(g, v), L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v), ks, llmc_cuda_ptr(e, v, "const float"), layer);
+                        (long long)llmc_row_stride(g, v), ks, llmc_cuda_ptr(e, v, "const float"), llmc_cuda_int(e, layer));
         const char *name = llmc_cuda_kernel(e, "kv_write", k.s, 0);
         llmc_buf_free(&k);
         llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 128, 0);
@@ -49,14 +50,14 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
     llmc_buf_printf(&k,
-                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, layer %d, scale %.9g%s, "
+                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, scale %.9g%s, "
                     "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
-                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a, %s, %s, A(%lld), %d, %s);\n}\n",
-                    (long long)HQ, HKV, HD, layer, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a, %s, %s, A(%lld), %s, %s);\n}\n",
+                    (long long)HQ, HKV, HD, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
                     nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV,
                     HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
-                    (long long)part_off, layer, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+                    (long long)part_off, llmc_cuda_int(e, layer), llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
     const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
     llmc_buf_free(&k);
     char gy[32], gz[32], cond[64];
@@ -66,7 +67,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_cuda_launch(e, node, cond, name, "T", gy, gz, 128, 0);
     llmc_buf_printf(&k,
                     "/* attention combine: %d parts of %lld heads x %d */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    attn_combine<%lld, %d, %lld, %d>(A(%lld), %s);\n}\n",
                     nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), nz, (long long)part_off,
                     ys);

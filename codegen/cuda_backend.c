@@ -181,30 +181,13 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
                     e->body.s ? e->body.s : "");
     llmc_emit_probes(g, &out);
     llmc_buf_printf(&out, "extern const LlmcModelDesc llmc_model_cpu_twin;\n\n");
-    llmc_buf_printf(&out, "const LlmcModelDesc llmc_model = {\n    .abi_version = LLMC_ABI_VERSION,\n    .name = ");
-    llmc_buf_cstr(&out, g->name);
-    llmc_buf_printf(&out, ",\n    .target = ");
-    llmc_buf_cstr(&out, info->target_names);
-    llmc_buf_printf(&out, ",\n    .llmc_version = ");
-    llmc_buf_cstr(&out, LLMC_VERSION);
-    llmc_buf_printf(&out, ",\n    .build_info = ");
-    llmc_buf_cstr(&out, info->build_info);
+    llmc_emit_desc_fields(&out, g, info, "llmc_model", info->target_names, llmc_cuda_kv_block_bytes(g), e->const_bytes,
+                          g->arena_bytes + e->arena_extra, 1);
     llmc_buf_printf(&out,
-                    ",\n    .model_hash = 0x%016llxULL,\n    .vocab_size = %d,\n    .max_seq_len = %d,\n"
-                    "    .max_tokens = %d,\n    .max_outputs = %d,\n    .bos_id = %d,\n    .eos_id = %d,\n"
-                    "    .kv_block_size = %d,\n    .kv_block_bytes = %lld,\n    .weights_bytes = %lld,\n"
-                    "    .const_bytes = %lld,\n    .arena_bytes = %lld,\n    .weight_bytes_per_token = %lld,\n"
-                    "    .kv_bytes_per_position = %lld,\n    .max_threads = 1,\n    .init = init,\n"
-                    "    .forward = forward,\n    .backend = LLMC_BACKEND_CUDA,\n    .gpu_images = images,\n"
-                    "    .n_gpu_images = %d,\n    .gpu_kernels = kernels,\n    .gpu_kernel_smem = kernel_smem,\n"
-                    "    .n_gpu_kernels = %d,\n    .probes = probes,\n    .n_probes = sizeof probes / sizeof probes[0],\n"
+                    "    .backend = LLMC_BACKEND_CUDA,\n    .gpu_images = images,\n    .n_gpu_images = %d,\n"
+                    "    .gpu_kernels = kernels,\n    .gpu_kernel_smem = kernel_smem,\n    .n_gpu_kernels = %d,\n"
                     "    .cpu_twin = &llmc_model_cpu_twin,\n};\n",
-                    (unsigned long long)info->model_hash, g->vocab_size, g->max_seq_len, g->max_tokens, g->max_outputs,
-                    g->bos_id, g->eos_id, g->kv_block_size, (long long)llmc_cuda_kv_block_bytes(g),
-                    (long long)g->weights_bytes, (long long)e->const_bytes, (long long)(g->arena_bytes + e->arena_extra),
-                    (long long)llmc_weight_bytes_per_token(g),
-                    (long long)(llmc_cuda_kv_block_bytes(g) / (g->kv_block_size ? g->kv_block_size : 1)), n_images,
-                    e->n_kernels);
+                    n_images, e->n_kernels);
     *host_c = out.s;
     return LLMC_OK;
 }

@@ -3,7 +3,30 @@
  * forward() launches it by index through llmc_gpu_launch. */
 #include "cuda_common.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+void llmc_cuda_node_begin(LlmcEmit *e) { e->n_offs = 0; }
+
+/* Slots in call order (never by value: a coincidence between two offsets must not make one layer's
+ * kernel text differ from another's). */
+static int offset_slot(LlmcEmit *e, int64_t v)
+{
+    if (e->n_offs == 8) {
+        fprintf(stderr, "llmc: internal error: a GPU node needs more than 8 launch offsets\n");
+        abort();
+    }
+    e->offs[e->n_offs] = v;
+    return e->n_offs++;
+}
+
+const char *llmc_cuda_int(LlmcEmit *e, int64_t v)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "(int)o.v[%d]", offset_slot(e, v));
+    return buf;
+}
 
 const char *llmc_cuda_ptr(LlmcEmit *e, int t, const char *ctype)
 {
@@ -22,9 +45,9 @@ const char *llmc_cuda_ptr(LlmcEmit *e, int t, const char *ctype)
     else if (t == g->in_out_rows)
         snprintf(buf, n, "a.out_rows");
     else if (tt->kind == LLMC_T_WEIGHT)
-        snprintf(buf, n, "((%s *)(a.weights + %lld))", ctype, (long long)tt->offset);
+        snprintf(buf, n, "((%s *)(a.weights + o.v[%d]))", ctype, offset_slot(e, tt->offset));
     else
-        snprintf(buf, n, "((%s *)(a.arena + %lld))", ctype, (long long)tt->offset);
+        snprintf(buf, n, "((%s *)(a.arena + o.v[%d]))", ctype, offset_slot(e, tt->offset));
     return buf;
 }
 
@@ -55,25 +78,14 @@ const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, 
 void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kernel, const char *gx, const char *gy,
                       const char *gz, int threads, uint32_t smem)
 {
-    const LlmcGraph *g = e->g;
-    const LlmcNode *n = &g->n[node];
-    char sb[96];
-    llmc_buf_printf(&e->body, "    /* node %d: ", node);
-    for (int j = 0; j < n->n_out; j++)
-        llmc_buf_printf(&e->body, "%s%%%s", j ? ", " : "", g->t[n->out[j]].name);
-    llmc_buf_printf(&e->body, "%s%s(", n->n_out ? " = " : "", llmc_op_info[n->op].name);
-    for (int j = 0; j < n->n_in; j++) {
-        const LlmcTensor *t = &g->t[n->in[j]];
-        llmc_buf_printf(&e->body, "%s%s%s", j ? ", " : "", t->kind == LLMC_T_WEIGHT ? "@" : "%", t->name);
-    }
-    llmc_buf_printf(&e->body, ")");
-    if (n->n_out)
-        llmc_buf_printf(&e->body, " : %s", llmc_shape_str(&g->t[n->out[0]].shape, sb, sizeof sb));
-    llmc_buf_printf(&e->body, "%s */\n", cond ? " (variant)" : "");
+    llmc_emit_node_comment(e, node, cond ? " (variant)" : "");
     if (cond)
         llmc_buf_printf(&e->body, "    if (%s)\n    ", cond);
-    llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, %s, %s, %s, %d, %u); /* %s */\n",
-                    llmc_emit_kernel_index(e, kernel), gx, gy, gz, threads, smem, kernel);
+    llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, %s, %s, %s, %d, %u, &(const LlmcKernelOffsets){{",
+                    llmc_emit_kernel_index(e, kernel), gx, gy, gz, threads, smem);
+    for (int i = 0; i < e->n_offs; i++)
+        llmc_buf_printf(&e->body, "%s%lld", i ? ", " : "", (long long)e->offs[i]);
+    llmc_buf_printf(&e->body, "%s}}); /* %s */\n", e->n_offs ? "" : "0", kernel);
 }
 
 void llmc_cuda_node_end(LlmcEmit *e, int node)

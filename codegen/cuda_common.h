@@ -4,8 +4,15 @@
 
 #include "emit.h"
 
-/* Device expression for tensor t inside a kernel (`a` is the LlmcDevArgs), cast to `ctype *`. */
+/* Operands of a node: kernels are shared by every node of the same shapes, so the node's own
+ * values (byte offsets in the weights or the arena, a layer index) are launch arguments o.v[i].
+ * llmc_cuda_node_begin starts a node's list; each call below adds a slot; every kernel the node
+ * launches gets the list. */
+void llmc_cuda_node_begin(LlmcEmit *e);
+/* Device expression for tensor t inside a kernel (`a`: LlmcDevArgs, `o`: the offsets), cast to `ctype *`. */
 const char *llmc_cuda_ptr(LlmcEmit *e, int t, const char *ctype);
+/* "(int)o.v[i]" holding v. */
+const char *llmc_cuda_int(LlmcEmit *e, int64_t v);
 /* "a.n_tokens" or "a.n_out": the rows of activation t inside a kernel. */
 const char *llmc_cuda_rows(const LlmcGraph *g, int t);
 /* Host side: "T" or "O". */

@@ -4,6 +4,7 @@
 LlmcStatus llmc_cuda_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int op = n->op == LLMC_OP_ADD ? 0 : n->op == LLMC_OP_MUL ? 1 : n->op == LLMC_OP_SILU ? 2 : 3;
@@ -15,7 +16,7 @@ LlmcStatus llmc_cuda_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* %s: f32[%s,%lld]; strides a %lld, b %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    eltwise<%d, %lld, %lld, %lld, %lld>(%s, %s, %s, %s);\n}\n",
                     llmc_op_info[n->op].name, llmc_cuda_host_rows(g, a), (long long)D, (long long)llmc_row_stride(g, a),
                     b >= 0 ? (long long)llmc_row_stride(g, b) : 0LL, (long long)llmc_row_stride(g, y), op,

@@ -12,6 +12,7 @@ static int wkind(LlmcDType dt) { return dt == LLMC_BF16 ? 1 : dt == LLMC_F16 ? 2
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     const LlmcTensor *w = &g->t[n->in[1]];
@@ -33,7 +34,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(bias, sizeof bias, "%s", bi > 0 ? llmc_cuda_ptr(e, n->in[bi], "const float") : "(const float *)0");
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
     snprintf(xs, sizeof xs, "%s", llmc_cuda_ptr(e, x, "const float"));
-    snprintf(wsrc, sizeof wsrc, "(a.weights + %lld)", (long long)w->offset);
+    snprintf(wsrc, sizeof wsrc, "%s", llmc_cuda_ptr(e, n->in[1], "const uint8_t"));
     snprintf(nws, sizeof nws, "%s", ni > 0 ? llmc_cuda_ptr(e, n->in[ni], "const float") : "(const float *)0");
     snprintf(res, sizeof res, "%s", ri > 0 ? llmc_cuda_ptr(e, n->in[ri], "const float") : "(const float *)0");
     const char *rows = llmc_cuda_rows(g, x), *hrows = llmc_cuda_host_rows(g, x);
@@ -54,7 +55,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_printf(&k,
                     "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in %lld): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
                     "strides x %lld, y %lld; %s loads */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld>(%s, %s, %s, %s, %s, %s, %s, %s);\n}\n",
                     (long long)ksplit, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
                     (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar", wk,
@@ -87,7 +88,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     if (ni > 0) {
         llmc_buf_printf(&k,
                         "/* RMSNorm of the rows into scratch (prologue of a tensor-core matmul): f32[%s,%lld] */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    rmsnorm_row<0, %lld, %lld, 0, 0, %lld>(%s, (const float *)0, (float *)0, %s, A(%lld), %s);\n}\n",
                         hrows, (long long)K, (long long)K, (long long)SX, (long long)K, xs, nws, (long long)e->scratch_a,
                         llmc_c_float(e, eps));
@@ -106,7 +107,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_printf(&k,
                     "/* matmul, tensor cores (mma.sync m16n8k16, %s): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
                     "tiles 128x128x32, 8 warps; strides x %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    gemm_tc<%d, %lld, %lld, %lld, %lld, %lld, 1, 128, 128, 2, 4>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n}\n",
                     wk == 1 ? "bf16" : "f16", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                     hrows, (long long)N, epi == 1 ? ", residual epilogue" : "", (long long)gsx, (long long)gsy, wk == 1,
@@ -121,7 +122,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
          * The norm prologue (if any) already ran into scratch A under the same condition. */
         llmc_buf_printf(&k,
                         "/* matmul, tensor cores, K split in %d (skinny steps): partials of f32[%s,%lld] x %s[%lld,%lld]^T */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    gemm_tc<%d, %lld, %lld, %lld, %lld, 0, %d>((const uint16_t *)%s, %s, (const float *)0, A(%lld), %s);\n}\n",
                         split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, wk == 1,
                         (long long)K, (long long)N, (long long)gsx, (long long)N, split, wsrc, gin,
@@ -133,7 +134,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_launch(e, node, cond, sk, gxs, gys, gzs, 128, 0);
         llmc_buf_printf(&k,
                         "/* split-K reduce: %d partials -> f32[%s,%lld]%s */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    gemm_reduce<%lld, %lld, %lld, %d, %d>(A(%lld), %s, %s, %s, %s);\n}\n",
                         split, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)N, (long long)SY, (long long)SR,
                         split, epi, (long long)e->scratch_b, bias, res, ys, rows);
@@ -150,7 +151,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     if (swiglu) {
         llmc_buf_printf(&k,
                         "/* SwiGLU of a tensor-core product's halves: f32[%s,%lld] -> f32[%s,%lld] */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    eltwise<3, %lld, %lld, %lld, %lld>(A(%lld), A(%lld), %s, %s);\n}\n",
                         hrows, (long long)N, hrows, (long long)(N / 2), (long long)(N / 2), (long long)N, (long long)N,
                         (long long)SY, (long long)e->scratch_b, (long long)(e->scratch_b + N / 2 * 4), ys, rows);
@@ -167,18 +168,21 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
 LlmcStatus llmc_cuda_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     const LlmcTensor *w = &g->t[n->in[0]];
     int y = n->out[0];
     int64_t D = w->shape.dim[1];
+    char wtab[160];
+    snprintf(wtab, sizeof wtab, "%s", llmc_cuda_ptr(e, n->in[0], "const uint8_t"));
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* embedding: %s[%lld,%lld] rows gathered by the tokens -> f32[T,%lld] */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
-                    "    embed<%d, %lld, %lld>(a.weights + %lld, a.tokens, %s);\n}\n",
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    embed<%d, %lld, %lld>(%s, a.tokens, %s);\n}\n",
                     llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, (long long)D, wkind(w->dtype),
-                    (long long)D, (long long)llmc_row_stride(g, y), (long long)w->offset, llmc_cuda_ptr(e, y, "float"));
+                    (long long)D, (long long)llmc_row_stride(g, y), wtab, llmc_cuda_ptr(e, y, "float"));
     const char *name = llmc_cuda_kernel(e, "embedding", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 256, 0);

@@ -4,6 +4,7 @@
 LlmcStatus llmc_cuda_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int add = n->op == LLMC_OP_ADD_RMSNORM;
@@ -19,7 +20,7 @@ LlmcStatus llmc_cuda_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* %s: f32[%s,%lld], eps %.9g; strides a %lld, b %lld, s %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(%d) @NAME@(LlmcDevArgs a)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(%d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    rmsnorm_row<%d, %lld, %lld, %lld, %lld, %lld>(%s, %s, %s, %s, %s, %s);\n}\n",
                     add ? "add_rmsnorm" : "rmsnorm", llmc_cuda_host_rows(g, a), (long long)D,
                     llmc_attr_float(n, "eps", 1e-5), (long long)llmc_row_stride(g, a),

@@ -31,6 +31,11 @@ struct LlmcDevArgs {
     int32_t n_tokens, n_out, max_blocks_per_seq, reserved;
 };
 static_assert(sizeof(LlmcDevArgs) == 104, "LlmcDevArgs layout differs from llmc_model.h");
+/* The launch's own values (operand offsets, a layer index): kernels are shared across layers. */
+struct LlmcKernelOffsets {
+    int64_t v[8];
+};
+static_assert(sizeof(LlmcKernelOffsets) == 64, "LlmcKernelOffsets layout differs from llmc_model.h");
 
 #define DEV static __device__ __forceinline__
 #ifndef INFINITY

@@ -7,6 +7,7 @@
 LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int x = n->in[0], y = n->out[0];
@@ -19,7 +20,7 @@ LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_printf(&k,
                     "/* rope (%s pairs): f32[%s,%lld] = %lld heads of %lld; table at consts + %lld; strides x %lld, "
                     "y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    rope_row<%d, %lld, %lld, %lld, %lld>(%s, a.positions, C(%lld), %s);\n}\n",
                     inter ? "interleaved" : "half", llmc_cuda_host_rows(g, x), (long long)(H * hd), (long long)H,
                     (long long)hd, (long long)table, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
@@ -36,6 +37,7 @@ LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
 LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int q = n->in[0], k = n->in[1], v = n->in[2], y = n->out[0];
@@ -51,14 +53,15 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf b = {0};
     llmc_buf_printf(&b,
                     "/* rope_kv_write (%s pairs): q %lld heads, k/v %lld heads of %lld -> q rotated, k rotated and v "
-                    "to the f16 pool layer %d; table at consts + %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a)\n{\n"
+                    "to the f16 pool; table at consts + %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    rope_kv_row<%d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, a.slots, "
-                    "C(%lld), %s, (uint16_t *)a.kv, %d);\n}\n",
-                    inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd, layer, (long long)table,
+                    "C(%lld), %s, (uint16_t *)a.kv, %s);\n}\n",
+                    inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd, (long long)table,
                     inter, (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
                     (long long)llmc_row_stride(g, k), (long long)llmc_row_stride(g, v), (long long)llmc_row_stride(g, y),
-                    g->kv_layers, g->kv_block_size, qs, ks, vs, (long long)table, llmc_cuda_ptr(e, y, "float"), layer);
+                    g->kv_layers, g->kv_block_size, qs, ks, vs, (long long)table, llmc_cuda_ptr(e, y, "float"),
+                    llmc_cuda_int(e, layer));
     const char *name = llmc_cuda_kernel(e, "rope_kv_write", b.s, 0);
     llmc_buf_free(&b);
     char gy[32];

@@ -4,6 +4,7 @@
 LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
+    llmc_cuda_node_begin(e);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int x = n->in[0], y = n->out[0];
@@ -13,7 +14,7 @@ LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* select_rows: f32[T,%lld] -> f32[O,%lld]; strides x %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    select_row<%lld, %lld, %lld>(%s, a.out_rows, %s);\n}\n",
                     (long long)D, (long long)D, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
                     (long long)D, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y), xs,

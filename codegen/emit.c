@@ -142,3 +142,22 @@ void llmc_buf_cstr(LlmcBuf *b, const char *s)
     }
     llmc_buf_printf(b, "\"");
 }
+
+void llmc_emit_node_comment(LlmcEmit *e, int node, const char *suffix)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    char sb[96];
+    llmc_buf_printf(&e->body, "    /* node %d: ", node);
+    for (int j = 0; j < n->n_out; j++)
+        llmc_buf_printf(&e->body, "%s%%%s", j ? ", " : "", g->t[n->out[j]].name);
+    llmc_buf_printf(&e->body, "%s%s(", n->n_out ? " = " : "", llmc_op_info[n->op].name);
+    for (int j = 0; j < n->n_in; j++) {
+        const LlmcTensor *t = &g->t[n->in[j]];
+        llmc_buf_printf(&e->body, "%s%s%s", j ? ", " : "", t->kind == LLMC_T_WEIGHT ? "@" : "%", t->name);
+    }
+    llmc_buf_printf(&e->body, ")");
+    if (n->n_out)
+        llmc_buf_printf(&e->body, " : %s", llmc_shape_str(&g->t[n->out[0]].shape, sb, sizeof sb));
+    llmc_buf_printf(&e->body, "%s */\n", suffix);
+}

@@ -41,6 +41,8 @@ typedef struct LlmcEmit {
     int ptr_next;
     int64_t arena_extra;          /* scratch bytes kernels need beyond the planned arena */
     int64_t scratch_a, scratch_b; /* GPU: two scratch regions past the arena (set before emission) */
+    int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
+    int n_offs;
     int kv_elem;                  /* bytes per KV element (4: f32, 2: f16) */
 } LlmcEmit;
 
@@ -51,6 +53,9 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text);
 /* The cos/sin table of a rope node's frequencies (max_seq_len positions) in the constants area,
  * filled by the host init() (both backends); one per distinct setup. Returns its byte offset. */
 int64_t llmc_emit_rope_table(LlmcEmit *e, const LlmcNode *n, int64_t hd);
+
+/* Writes the comment naming node N (outputs = op(inputs) : shape, then suffix) into the forward body. */
+void llmc_emit_node_comment(LlmcEmit *e, int node, const char *suffix);
 
 /* Index of kernel `name` in the order of first emission (GPU launch index). */
 int llmc_emit_kernel_index(const LlmcEmit *e, const char *name);

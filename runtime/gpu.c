@@ -606,7 +606,7 @@ void llmc_gpu_teardown(LlmcGpu *g)
 /* ---- steps ---- */
 
 void llmc_gpu_launch(LlmcGpu *g, int32_t kernel, uint32_t gx, uint32_t gy, uint32_t gz,
-                     uint32_t threads, uint32_t smem)
+                     uint32_t threads, uint32_t smem, const LlmcKernelOffsets *offsets)
 {
     if (g->launch_failed)
         return;
@@ -620,7 +620,12 @@ void llmc_gpu_launch(LlmcGpu *g, int32_t kernel, uint32_t gx, uint32_t gy, uint3
     }
     if (gx == 0 || gy == 0 || gz == 0)
         return;                         /* an empty grid (no rows this step): nothing to run */
-    void *params[] = {&g->args};
+    LlmcKernelOffsets offs;
+    if (offsets)
+        offs = *offsets;
+    else
+        memset(&offs, 0, sizeof offs);
+    void *params[] = {&g->args, &offs};
     CUresult r = g->cu.LaunchKernel(g->fn[kernel], gx, gy, gz, threads, 1, 1, smem, g->stream,
                                     params, NULL);
     g->stats.launches++;

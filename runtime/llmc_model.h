@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 2
+#define LLMC_ABI_VERSION 3
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -67,6 +67,13 @@ typedef struct LlmcDevArgs {
     float *logits;                  /* [n_out][vocab_size] on the device */
     int32_t n_tokens, n_out, max_blocks_per_seq, reserved;
 } LlmcDevArgs;
+
+/* A launch's own values, the second argument of every GPU kernel: byte offsets of its operands in
+ * the weights or the arena, a layer index. Kernels are shared by every node with the same shapes
+ * (all layers of a model), so what differs between those nodes travels here. */
+typedef struct LlmcKernelOffsets {
+    int64_t v[8];
+} LlmcKernelOffsets;
 
 /* One compiled kernel image (cubin) for one architecture. */
 typedef struct LlmcGpuImage {
@@ -131,9 +138,10 @@ typedef struct LlmcModelDesc {
 
 /* Provided by the runtime, called by generated code. */
 void llmc_barrier(LlmcPool *pool);
-/* GPU targets: enqueues kernel `kernel` on the step's stream with the step's LlmcDevArgs.
- * grid = (gx, gy, gz), block = threads (1-D), smem = dynamic shared memory bytes. */
+/* GPU targets: enqueues kernel `kernel` on the step's stream with the step's LlmcDevArgs and the
+ * launch's offsets (copied at the call). grid = (gx, gy, gz), block = threads (1-D), smem = dynamic
+ * shared memory bytes. */
 void llmc_gpu_launch(LlmcGpu *gpu, int32_t kernel, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t threads,
-                     uint32_t smem);
+                     uint32_t smem, const LlmcKernelOffsets *offsets);
 
 #endif

@@ -252,10 +252,10 @@ static void fk_init(const LlmcExec *ex)
 static void fk_forward_gpu(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
 {
     ck_assert(tid == 0 && nth == 1);
-    llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0);
+    llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0, NULL);
     if (st->n_nodes == 1)
         return;
-    llmc_gpu_launch(ex->gpu, 1, (uint32_t)st->n_out, 1, 1, 32, 0);
+    llmc_gpu_launch(ex->gpu, 1, (uint32_t)st->n_out, 1, 1, 32, 0, NULL);
 }
 
 /* The twin: the same kernels on the host threads. */

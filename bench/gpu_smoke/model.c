@@ -39,16 +39,16 @@ static void forward_gpu(const LlmcExec *ex, const LlmcStep *st, int tid, int nth
 {
     (void)tid;
     (void)nth;
-    llmc_gpu_launch(ex->gpu, SM_K_EMBED_KV, (uint32_t)st->n_tokens, 1, 1, SM_D, 0);
+    llmc_gpu_launch(ex->gpu, SM_K_EMBED_KV, (uint32_t)st->n_tokens, 1, 1, SM_D, 0, NULL);
     if (st->n_nodes == 1)
         return;
-    llmc_gpu_launch(ex->gpu, SM_K_ATTEND, (uint32_t)st->n_tokens, 1, 1, SM_D, SM_D * 4);
+    llmc_gpu_launch(ex->gpu, SM_K_ATTEND, (uint32_t)st->n_tokens, 1, 1, SM_D, SM_D * 4, NULL);
     if (st->n_nodes == 2)
         return;
-    llmc_gpu_launch(ex->gpu, SM_K_STREAM, SM_STREAM_BLOCKS, 1, 1, SM_D, 0);
+    llmc_gpu_launch(ex->gpu, SM_K_STREAM, SM_STREAM_BLOCKS, 1, 1, SM_D, 0, NULL);
     if (st->n_nodes == 3)
         return;
-    llmc_gpu_launch(ex->gpu, SM_K_LOGITS, (uint32_t)st->n_out, SM_VOCAB / SM_D, 1, SM_D, 0);
+    llmc_gpu_launch(ex->gpu, SM_K_LOGITS, (uint32_t)st->n_out, SM_VOCAB / SM_D, 1, SM_D, 0, NULL);
 }
 #endif
 

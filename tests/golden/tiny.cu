@@ -1,200 +1,158 @@
 /* ---- kernels ---- */
 
 /* embedding: bf16[24,32] rows gathered by the tokens -> f32[T,32] */
-extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    embed<1, 32, 32>(a.weights + 0, a.tokens, ((float *)(a.arena + 0)));
+    embed<1, 32, 32>(((const uint8_t *)(a.weights + o.v[0])), a.tokens, ((float *)(a.arena + o.v[1])));
 }
 
 /* rmsnorm: f32[T,32], eps 1e-05; strides a 32, b 0, s 0, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k1_rmsnorm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k1_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rmsnorm_row<0, 32, 32, 0, 0, 32>(((const float *)(a.arena + 0)), (const float *)0, (float *)0, ((const float *)(a.weights + 1536)), ((float *)(a.arena + 65536)), 1e-05f);
+    rmsnorm_row<0, 32, 32, 0, 0, 32>(((const float *)(a.arena + o.v[0])), (const float *)0, (float *)0, ((const float *)(a.weights + o.v[1])), ((float *)(a.arena + o.v[2])), 1e-05f);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[64,32]^T -> f32[T,64]; strides x 32, y 64; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k2_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k2_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0, 2, 4>((a.weights + 1664), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[64,32]^T -> f32[T,64]; tiles 128x128x32, 8 warps; strides x 32, y 64 */
-extern "C" __global__ void __launch_bounds__(256) k3_gemm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k3_gemm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_tc<1, 32, 64, 32, 64, 0, 1, 128, 128, 2, 4>((const uint16_t *)(a.weights + 1664), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0);
+    gemm_tc<1, 32, 64, 32, 64, 0, 1, 128, 128, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 }
 
 /* rope (interleaved pairs): f32[T,32] = 4 heads of 8; table at consts + 0; strides x 64, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k4_rope(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k4_rope(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_row<1, 4, 8, 64, 32>(((const float *)(a.arena + 131072)), a.positions, C(0), ((float *)(a.arena + 65536)));
+    rope_row<1, 4, 8, 64, 32>(((const float *)(a.arena + o.v[0])), a.positions, C(0), ((float *)(a.arena + o.v[1])));
 }
 
 /* rope (interleaved pairs): f32[T,16] = 2 heads of 8; table at consts + 0; strides x 64, y 16 */
-extern "C" __global__ void __launch_bounds__(128) k5_rope(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k5_rope(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_row<1, 2, 8, 64, 16>(((const float *)(a.arena + 131200)), a.positions, C(0), ((float *)(a.arena + 262144)));
+    rope_row<1, 2, 8, 64, 16>(((const float *)(a.arena + o.v[0])), a.positions, C(0), ((float *)(a.arena + o.v[1])));
 }
 
-/* kv_write: f32[T,16] K and V rows -> f16 pool layer 0 of 2 (blocks of 16 positions x 2 heads x 8); strides k 16, v 64 */
-extern "C" __global__ void __launch_bounds__(128) k6_kv_write(LlmcDevArgs a)
+/* kv_write: f32[T,16] K and V rows -> one layer of 2 of the f16 pool (blocks of 16 positions x 2 heads x 8); strides k 16, v 64 */
+extern "C" __global__ void __launch_bounds__(128) k6_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    kv_write_row<2, 16, 2, 8, 16, 64>(((const float *)(a.arena + 262144)), ((const float *)(a.arena + 131264)), a.slots, (uint16_t *)a.kv, 0);
+    kv_write_row<2, 16, 2, 8, 16, 64>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[2])), a.slots, (uint16_t *)a.kv, (int)o.v[1]);
 }
 
-/* paged_attention: 4 query heads over 2 f16 KV heads of 8, layer 0, scale 0.353553391, positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k7_paged_attention(LlmcDevArgs a)
+/* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391, positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
+extern "C" __global__ void __launch_bounds__(128) k7_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a, ((const float *)(a.arena + 65536)), ((float *)(a.arena + 131072)), A(458752), 0, 0.353553391f);
+    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int)o.v[2], 0.353553391f);
 }
 
 /* attention combine: 16 parts of 4 heads x 8 */
-extern "C" __global__ void __launch_bounds__(128) k8_attn_combine(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k8_attn_combine(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    attn_combine<4, 8, 32, 16>(A(458752), ((float *)(a.arena + 131072)));
+    attn_combine<4, 8, 32, 16>(A(458752), ((float *)(a.arena + o.v[1])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32]; strides x 32, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k9_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k9_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>((a.weights + 5760), ((const float *)(a.arena + 131072)), (const float *)0, ((float *)(a.arena + 65536)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[32,32]^T -> f32[T,32]; tiles 128x128x32, 8 warps; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k10_gemm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k10_gemm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_tc<1, 32, 32, 32, 32, 0, 1, 128, 128, 2, 4>((const uint16_t *)(a.weights + 5760), ((const float *)(a.arena + 131072)), (const float *)0, ((float *)(a.arena + 65536)), a.n_tokens, (const float *)0);
+    gemm_tc<1, 32, 32, 32, 32, 0, 1, 128, 128, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 }
 
 /* add_rmsnorm: f32[T,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k11_add_rmsnorm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k11_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 0)), ((const float *)(a.arena + 65536)), ((float *)(a.arena + 131072)), ((const float *)(a.weights + 7808)), ((float *)(a.arena + 196608)), 1e-05f);
+    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[96,32]^T -> f32[T,96]; strides x 32, y 96; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k12_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k12_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>((a.weights + 7936), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[96,32]^T -> f32[T,96]; tiles 128x128x32, 8 warps; strides x 32, y 96 */
-extern "C" __global__ void __launch_bounds__(256) k13_gemm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k13_gemm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_tc<1, 32, 96, 32, 96, 0, 1, 128, 128, 2, 4>((const uint16_t *)(a.weights + 7936), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_tokens, (const float *)0);
+    gemm_tc<1, 32, 96, 32, 96, 0, 1, 128, 128, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 }
 
 /* swiglu: f32[T,48]; strides a 96, b 96, y 48 */
-extern "C" __global__ void __launch_bounds__(256) k14_swiglu(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k14_swiglu(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + 262144)), ((const float *)(a.arena + 262336)), ((float *)(a.arena + 0)), a.n_tokens);
+    eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), a.n_tokens);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[T,48] x bf16[32,48]^T -> f32[T,32]; strides x 48, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k15_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k15_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>((a.weights + 14080), ((const float *)(a.arena + 0)), (const float *)0, ((float *)(a.arena + 196608)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* add_rmsnorm: f32[T,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k16_add_rmsnorm(LlmcDevArgs a)
-{
-    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 131072)), ((const float *)(a.arena + 196608)), ((float *)(a.arena + 0)), ((const float *)(a.weights + 17152)), ((float *)(a.arena + 65536)), 1e-05f);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[64,32]^T -> f32[T,64]; strides x 32, y 64; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k17_gemv(LlmcDevArgs a)
-{
-    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0, 2, 4>((a.weights + 17280), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[T,32] x bf16[64,32]^T -> f32[T,64]; tiles 128x128x32, 8 warps; strides x 32, y 64 */
-extern "C" __global__ void __launch_bounds__(256) k18_gemm(LlmcDevArgs a)
-{
-    gemm_tc<1, 32, 64, 32, 64, 0, 1, 128, 128, 2, 4>((const uint16_t *)(a.weights + 17280), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_tokens, (const float *)0);
-}
-
-/* kv_write: f32[T,16] K and V rows -> f16 pool layer 1 of 2 (blocks of 16 positions x 2 heads x 8); strides k 16, v 64 */
-extern "C" __global__ void __launch_bounds__(128) k19_kv_write(LlmcDevArgs a)
-{
-    kv_write_row<2, 16, 2, 8, 16, 64>(((const float *)(a.arena + 262144)), ((const float *)(a.arena + 131264)), a.slots, (uint16_t *)a.kv, 1);
-}
-
-/* paged_attention: 4 query heads over 2 f16 KV heads of 8, layer 1, scale 0.353553391, positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k20_paged_attention(LlmcDevArgs a)
-{
-    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a, ((const float *)(a.arena + 65536)), ((float *)(a.arena + 131072)), A(458752), 1, 0.353553391f);
+    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k21_select_rows(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k16_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    select_row<32, 32, 32>(((const float *)(a.arena + 131072)), a.out_rows, ((float *)(a.arena + 65536)));
+    select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[32,32]^T -> f32[O,32]; strides x 32, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k22_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k17_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>((a.weights + 21376), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[O,32] x bf16[32,32]^T -> f32[O,32]; tiles 128x128x32, 8 warps; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k23_gemm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k18_gemm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_tc<1, 32, 32, 32, 32, 0, 1, 128, 128, 2, 4>((const uint16_t *)(a.weights + 21376), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 131072)), a.n_out, (const float *)0);
-}
-
-/* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k24_select_rows(LlmcDevArgs a)
-{
-    select_row<32, 32, 32>(((const float *)(a.arena + 0)), a.out_rows, ((float *)(a.arena + 65536)));
+    gemm_tc<1, 32, 32, 32, 32, 0, 1, 128, 128, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 }
 
 /* add_rmsnorm: f32[O,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k25_add_rmsnorm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k19_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 65536)), ((const float *)(a.arena + 131072)), ((float *)(a.arena + 0)), ((const float *)(a.weights + 23424)), ((float *)(a.arena + 196608)), 1e-05f);
+    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[96,32]^T -> f32[O,96]; strides x 32, y 96; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k26_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k20_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>((a.weights + 23552), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[O,32] x bf16[96,32]^T -> f32[O,96]; tiles 128x128x32, 8 warps; strides x 32, y 96 */
-extern "C" __global__ void __launch_bounds__(256) k27_gemm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k21_gemm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_tc<1, 32, 96, 32, 96, 0, 1, 128, 128, 2, 4>((const uint16_t *)(a.weights + 23552), ((const float *)(a.arena + 196608)), (const float *)0, ((float *)(a.arena + 262144)), a.n_out, (const float *)0);
+    gemm_tc<1, 32, 96, 32, 96, 0, 1, 128, 128, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 }
 
 /* swiglu: f32[O,48]; strides a 96, b 96, y 48 */
-extern "C" __global__ void __launch_bounds__(256) k28_swiglu(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k22_swiglu(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + 262144)), ((const float *)(a.arena + 262336)), ((float *)(a.arena + 65536)), a.n_out);
+    eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), a.n_out);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[O,48] x bf16[32,48]^T -> f32[O,32]; strides x 48, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k29_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k23_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>((a.weights + 29696), ((const float *)(a.arena + 65536)), (const float *)0, ((float *)(a.arena + 163840)), a.n_out, (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* add_rmsnorm: f32[O,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k30_add_rmsnorm(LlmcDevArgs a)
-{
-    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + 0)), ((const float *)(a.arena + 163840)), ((float *)(a.arena + 65536)), ((const float *)(a.weights + 32768)), ((float *)(a.arena + 229376)), 1e-05f);
+    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[24,32]^T -> f32[O,24]; strides x 32, y 24; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k31_gemv(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(128) k24_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 24, 32, 24, 1, 0, 0, 0, 2, 4>((a.weights + 32896), ((const float *)(a.arena + 229376)), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 24, 32, 24, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, bf16): f32[O,32] x bf16[24,32]^T -> f32[O,24]; tiles 128x128x32, 8 warps; strides x 32, y 24 */
-extern "C" __global__ void __launch_bounds__(256) k32_gemm(LlmcDevArgs a)
+extern "C" __global__ void __launch_bounds__(256) k25_gemm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_tc<1, 32, 24, 32, 24, 0, 1, 128, 128, 2, 4>((const uint16_t *)(a.weights + 32896), ((const float *)(a.arena + 229376)), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0);
+    gemm_tc<1, 32, 24, 32, 24, 0, 1, 128, 128, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0);
 }
 

@@ -50,10 +50,12 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
     llmc_buf_printf(&k,
-                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, scale %.9g%s, "
+                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, scale %.9g%s (at least 4 blocks an SM: "
+                    "ptxas otherwise picks 48 registers and spills on sm_90), "
                     "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a, %s, %s, A(%lld), %s, %s);\n}\n",
+                    "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                    "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s);\n}\n",
                     (long long)HQ, HKV, HD, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
                     nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV,
                     HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,

@@ -635,7 +635,9 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
  * 4th position of the part with an online softmax per head; lanes split the head dimension. With one
  * part the result goes to y; with several, (max, sum, acc) partials go to `part` for attn_combine. */
 template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
-DEV void paged_attn(const LlmcDevArgs &a, const float *q, float *y, float *part, int layer, float scale)
+DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                    const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                    const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part, int layer, float scale)
 {
     constexpr int G = HQ / HKV, PER = (HD + 31) / 32;
     __shared__ float qs[G][HD];
@@ -646,12 +648,12 @@ DEV void paged_attn(const LlmcDevArgs &a, const float *q, float *y, float *part,
     for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
         qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h * G + e / HD) * HD + e % HD] * scale;
     __syncthreads();
-    const int pe = a.positions[t];
+    const int pe = positions[t];
     const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
     const int len = pe - p0 + 1, chunk = (len + nz - 1) / nz;
     const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
-    const int32_t *table = a.block_tables + (int64_t)a.seq_of_token[t] * a.max_blocks_per_seq;
-    const uint16_t *kv = (const uint16_t *)a.kv;
+    const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
+    const uint16_t *kv = (const uint16_t *)kvp;
     float m[G], l[G], acc[G][PER];
 #pragma unroll
     for (int g = 0; g < G; g++) {

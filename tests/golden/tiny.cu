@@ -42,10 +42,10 @@ extern "C" __global__ void __launch_bounds__(128) k6_kv_write(LlmcDevArgs a, Llm
     kv_write_row<2, 16, 2, 8, 16, 64>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[2])), a.slots, (uint16_t *)a.kv, (int)o.v[1]);
 }
 
-/* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391, positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k7_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
+/* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
+extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int)o.v[2], 0.353553391f);
+    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int)o.v[2], 0.353553391f);
 }
 
 /* attention combine: 16 parts of 4 heads x 8 */

@@ -53,10 +53,12 @@ static void plan_scratch(LlmcEmit *e)
             if (llmc_attr_int(n, "swiglu", 0) && rows * w->dim[0] * 4 > b)
                 b = rows * w->dim[0] * 4;
         }
-        if (n->op == LLMC_OP_MATMUL_FUSED || n->op == LLMC_OP_MATMUL) { /* split-K partials, <= 64 rows */
+        if (n->op == LLMC_OP_MATMUL_FUSED || n->op == LLMC_OP_MATMUL) { /* split-K partials */
             const LlmcShape *w = &g->t[n->in[1]].shape;
             int64_t p = 64 * w->dim[0] * llmc_cuda_split_k(e->target, w->dim[0], w->dim[1]) * 4;
+            int64_t q = rows * w->dim[0] * llmc_cuda_split_k_big(e->target, w->dim[0], w->dim[1], rows) * 4;
             b = p > b ? p : b;
+            b = q > b ? q : b;
         } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
             int nz = llmc_cuda_attention_parts(g);
             int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;

@@ -103,3 +103,14 @@ int llmc_cuda_split_k(const LlmcTarget *tg, int64_t N, int64_t K)
             best = s;
     return best;
 }
+
+int llmc_cuda_split_k_big(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows)
+{
+    int64_t blocks = (N + 127) / 128 * ((rows + 127) / 128), kt = K / 32;
+    int64_t sms = tg->typical_sms ? tg->typical_sms : 100;
+    int best = 1;
+    for (int s = 2; s <= 4 && blocks * (s / 2) < 2 * sms; s++)
+        if (kt % s == 0 && kt / s >= 4)
+            best = s;
+    return best;
+}

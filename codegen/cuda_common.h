@@ -28,6 +28,9 @@ void llmc_cuda_node_end(LlmcEmit *e, int node);
 /* K-splits of a tensor-core matmul for skinny steps (9..64 rows): enough blocks to fill about four
  * waves of the target's multiprocessors, K / 32 divisible by it. */
 int llmc_cuda_split_k(const LlmcTarget *tg, int64_t N, int64_t K);
+/* K-splits of the big-tile (128x128) tensor-core matmul for steps of `rows` rows (prefill): split
+ * when the tiles alone fill less than two blocks for each multiprocessor. */
+int llmc_cuda_split_k_big(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* "bf16", "f16" or "f32" */
 const char *llmc_cuda_wname(LlmcDType dt);
 

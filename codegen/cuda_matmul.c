@@ -147,6 +147,38 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     }
     snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 127) / 128));
     snprintf(gys, sizeof gys, "(%s + 127) / 128", hrows);
+    int64_t rows_max = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
+    int big_split = llmc_cuda_split_k_big(e->target, N, K, rows_max);
+    if (big_split > 1) {
+        /* Big tiles too few to fill the chip (prefill of a narrow matrix): K split, then the reduce
+         * with the epilogue (bias, residual or SwiGLU) as for skinny steps. */
+        llmc_buf_printf(&k,
+                        "/* matmul, tensor cores, 128x128x32 tiles, K split in %d (prefill): partials of f32[%s,%lld] x "
+                        "%s[%lld,%lld]^T */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    gemm_tc<%d, %lld, %lld, %lld, %lld, 0, %d, 128, 128, 2, 4>((const uint16_t *)%s, %s, "
+                        "(const float *)0, A(%lld), %s);\n}\n",
+                        big_split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, wk == 1,
+                        (long long)K, (long long)N, (long long)gsx, (long long)N, big_split, wsrc, gin,
+                        (long long)e->scratch_b, rows);
+        const char *bk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
+        llmc_buf_free(&k);
+        char gzs[32], gxr[96];
+        snprintf(gzs, sizeof gzs, "%d", big_split);
+        llmc_cuda_launch(e, node, cond, bk, gxs, gys, gzs, 256, 0);
+        llmc_buf_printf(&k,
+                        "/* split-K reduce: %d partials -> f32[%s,%lld]%s */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    gemm_reduce<%lld, %lld, %lld, %d, %d>(A(%lld), %s, %s, %s, %s);\n}\n",
+                        big_split, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)N, (long long)SY, (long long)SR,
+                        big_split, epi, (long long)e->scratch_b, bias, res, ys, rows);
+        const char *rk = llmc_cuda_kernel(e, "gemm_reduce", k.s, 0);
+        llmc_buf_free(&k);
+        snprintf(gxr, sizeof gxr, "(%s * %lld + 255) / 256", hrows, (long long)(swiglu ? N / 2 : N));
+        llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
+        llmc_cuda_node_end(e, node);
+        return LLMC_OK;
+    }
     llmc_cuda_launch(e, node, cond, gemm, gxs, gys, "1", 256, 0);
     if (swiglu) {
         llmc_buf_printf(&k,

@@ -120,8 +120,10 @@ typedef struct LlmcModelDesc {
     int32_t max_threads;            /* 0: use every thread offered; else at most this many (a tiny
                                        model loses more to barriers than threads give back) */
     int32_t backend;                /* LLMC_BACKEND_CPU or LLMC_BACKEND_CUDA */
-    /* GPU targets. The weights/consts/arena/kv pointers of LlmcExec stay host-side (weights: the
-     * mapped payload, consts: filled by init()); the runtime mirrors them on the device. */
+    /* GPU targets. In LlmcExec, weights (the mapped payload) and consts (filled by init()) are the
+     * host copies the runtime uploads; arena and kv are NULL: the device buffers reach the kernels
+     * through LlmcDevArgs. forward() must choose its launches from st->n_tokens and st->n_out only:
+     * a captured CUDA graph replays them for every step of the same (padded) size. */
     const LlmcGpuImage *gpu_images; /* one per architecture built */
     int32_t n_gpu_images;
     const char *const *gpu_kernels; /* kernel names, the same in every image; launch index = position */

@@ -71,6 +71,29 @@ static void plan_scratch(LlmcEmit *e)
     e->arena_extra = e->scratch_b + (b + 63) / 64 * 64 - g->arena_bytes;
 }
 
+/* After the last node: the greedy token of every logits row, so that greedy decoding reads back
+ * 4 bytes a row instead of the row (llmc_engine_step with out_ids; runtime/gpu.c). */
+static int emit_argmax(LlmcEmit *e)
+{
+    const LlmcGraph *g = e->g;
+    int64_t V = llmc_cols(&g->t[g->logits].shape), S = llmc_row_stride(g, g->logits);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* argmax: f32[O,%lld] -> i32[O] */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    (void)o;\n    argmax_row<%lld, %lld>(a.logits, a.out_ids);\n}\n",
+                    (long long)V, (long long)V, (long long)S);
+    if (!k.s)
+        return -1;
+    llmc_cuda_node_begin(e);
+    const char *name = llmc_cuda_kernel(e, "argmax", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_buf_printf(&e->body, "    /* greedy token of every output row */\n    if (O)\n    ");
+    llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0}}); /* %s */\n",
+                    llmc_emit_kernel_index(e, name), name);
+    return 0;
+}
+
 struct LlmcCudaGen {
     LlmcEmit e;
     char *source;                 /* the CUDA C source */
@@ -99,6 +122,10 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, LlmcCuda
             llmc_cuda_free(cg);
             return LLMC_ERR;
         }
+    }
+    if (g->logits >= 0 && emit_argmax(e)) {
+        llmc_cuda_free(cg);
+        return llmc_fail(d, "out of memory");
     }
     LlmcBuf src = {0};
     llmc_buf_printf(&src,
@@ -156,7 +183,7 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
                     LLMC_VERSION, g->source ? g->source : "?", g->name ? g->name : "");
     llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h (host tables) ---- */\n%s\n",
                     (const char *)llmc_model_header, (const char *)llmc_c_prelude);
-    llmc_buf_printf(&out, "_Static_assert(sizeof(LlmcDevArgs) == 104, \"LlmcDevArgs layout differs from the CUDA prelude\");\n\n");
+    llmc_buf_printf(&out, "_Static_assert(sizeof(LlmcDevArgs) == 112, \"LlmcDevArgs layout differs from the CUDA prelude\");\n\n");
     /* Cubins, pulled in by the assembler. */
     for (int i = 0; i < n_images; i++) {
         llmc_buf_printf(&out,

@@ -28,9 +28,10 @@ struct LlmcDevArgs {
     const uint8_t *consts;
     const int32_t *tokens, *positions, *seq_of_token, *slots, *out_rows, *block_tables;
     float *logits;
+    int32_t *out_ids;
     int32_t n_tokens, n_out, max_blocks_per_seq, reserved;
 };
-static_assert(sizeof(LlmcDevArgs) == 104, "LlmcDevArgs layout differs from llmc_model.h");
+static_assert(sizeof(LlmcDevArgs) == 112, "LlmcDevArgs layout differs from llmc_model.h");
 /* The launch's own values (operand offsets, a layer index): kernels are shared across layers. */
 struct LlmcKernelOffsets {
     int64_t v[8];
@@ -748,6 +749,47 @@ DEV void attn_combine(const float *part, float *y)
             o += pz[2 + d] * f;
         }
         y[(int64_t)t * SY + head * HD + d] = o / sum;
+    }
+}
+
+/* ---- greedy token of every logits row (grid: output rows, 256 threads) ----
+ * The largest value, lowest id on ties, NaN never chosen (id 0 when a row is all NaN): the same
+ * choice as llmc_argmax in runtime/sample.c, so greedy decoding reads 4 bytes a row back. */
+template <int V, int S>
+DEV void argmax_row(const float *logits, int32_t *ids)
+{
+    __shared__ float sv[8];
+    __shared__ int si[8];
+    const float *x = logits + (int64_t)blockIdx.x * S;
+    float best = -__int_as_float(0x7f800000);
+    int bi = 0x7fffffff;
+    for (int i = threadIdx.x; i < V; i += 256) {
+        float v = x[i];
+        if (v > best || (v == best && i < bi)) {
+            best = v;
+            bi = i;
+        }
+    }
+    for (int m = 16; m > 0; m >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, best, m);
+        int oi = __shfl_xor_sync(0xffffffffu, bi, m);
+        if (ov > best || (ov == best && oi < bi)) {
+            best = ov;
+            bi = oi;
+        }
+    }
+    if ((threadIdx.x & 31) == 0) {
+        sv[threadIdx.x >> 5] = best;
+        si[threadIdx.x >> 5] = bi;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < 8; w++)
+            if (sv[w] > best || (sv[w] == best && si[w] < bi)) {
+                best = sv[w];
+                bi = si[w];
+            }
+        ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
     }
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "rtutil.h"
-#include "sample.h"
 
 int32_t llmc_bench_token(const LlmcModelDesc *d, int64_t i)
 {
@@ -23,6 +22,7 @@ typedef struct Bench {
     int32_t *tokens, *positions, *seq_of_token, *slots;     /* [max_tokens] */
     int32_t *out_rows, *out_seq;                            /* [batch] */
     int32_t *next;              /* [batch] the token each sequence feeds next */
+    int32_t *ids;               /* [batch] greedy token of each output row */
     float *logits;              /* [batch][vocab_size] */
     LlmcStep step;
     char *err;                  /* the caller's message buffer */
@@ -52,8 +52,7 @@ static int bench_flush(Bench *b)
     if (llmc_engine_step(b->e, &b->step, b->err, b->errlen) != 0)
         return -1;
     for (int32_t o = 0; o < b->step.n_out; o++)
-        b->next[b->out_seq[o]] =
-            llmc_argmax(b->logits + (size_t)o * (size_t)b->d->vocab_size, b->d->vocab_size);
+        b->next[b->out_seq[o]] = b->ids[o];
     b->step.n_tokens = 0;
     b->step.n_out = 0;
     return 0;
@@ -90,10 +89,11 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     b.out_rows = malloc(nb * sizeof *b.out_rows);
     b.out_seq = malloc(nb * sizeof *b.out_seq);
     b.next = malloc(nb * sizeof *b.next);
+    b.ids = malloc(nb * sizeof *b.ids);
     b.logits = llmc_rt_alloc(nb * (size_t)d->vocab_size * sizeof *b.logits);
     int rc = 0;
     if (!b.table || !b.tokens || !b.positions || !b.seq_of_token || !b.slots || !b.out_rows ||
-        !b.out_seq || !b.next || !b.logits) {
+        !b.out_seq || !b.next || !b.ids || !b.logits) {
         rc = llmc_rt_fail(err, errlen, "out of memory for the benchmark's buffers");
         goto out;
     }
@@ -109,6 +109,8 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
         .max_blocks_per_seq = e->max_blocks_per_seq,
         .out_rows = b.out_rows,
         .logits = b.logits,
+        .out_ids = b.ids,
+        .ids_only = 1,
     };
 
     /* Warm-up: a decode-shaped step at position 0 (prefill overwrites what it writes); on a GPU
@@ -159,6 +161,7 @@ out:
     free(b.out_rows);
     free(b.out_seq);
     free(b.next);
+    free(b.ids);
     free(b.logits);
     return rc;
 }

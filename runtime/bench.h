@@ -2,7 +2,8 @@
  *
  * B sequences of P synthetic prompt tokens are prefilled (packed into steps of max_tokens), then
  * decoded together for N steps of B tokens, each step's tokens chosen greedily from the previous
- * step's logits (sampling cost is part of the measurement, as it is in real use). One untimed
+ * step's logits (the greedy choice is part of the measurement, made where real use makes it: on
+ * the GPU by the argmax kernel, on the cpu target by llmc_argmax after the step). One untimed
  * warm-up step runs first. Steps are built here directly rather than through the scheduler so
  * that prefill and decode never share a step.
  */

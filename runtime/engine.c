@@ -9,6 +9,7 @@
 
 #include "pool.h"
 #include "rtutil.h"
+#include "sample.h"
 
 int llmc_desc_check(const LlmcModelDesc *d, char *err, size_t errlen)
 {
@@ -209,5 +210,9 @@ int llmc_engine_step(LlmcEngine *e, const LlmcStep *s, char *err, size_t errlen)
         return llmc_gpu_step(e->ex.gpu, &e->ex, s, err, errlen);
     StepJob j = {e->desc, &e->ex, s};
     llmc_pool_run(e->ex.pool, run_forward, &j);
+    if (s->out_ids && s->n_nodes == 0)
+        for (int32_t o = 0; o < s->n_out; o++)
+            s->out_ids[o] = llmc_argmax(s->logits + (size_t)o * (size_t)e->desc->vocab_size,
+                                        e->desc->vocab_size);
     return 0;
 }

@@ -47,9 +47,10 @@ struct LlmcGpu {
     int32_t mbps;                       /* block table row length */
     int32_t pad_row;                    /* block table row of padding tokens: max_tokens */
     size_t table_off;                   /* byte offset of the block tables in steps */
-    size_t steps_bytes, logits_bytes;
+    size_t steps_bytes, logits_bytes;   /* logits_bytes: the logits, then at ids_off the greedy ids */
+    size_t ids_off;
     int32_t *host_steps;                /* pinned, steps_bytes: the same layout as steps */
-    float *host_logits;                 /* pinned, logits_bytes */
+    float *host_logits;                 /* pinned, logits_bytes (same layout) */
     int use_graphs;
     Graph graphs[MAX_GRAPHS];
     int n_graphs;
@@ -514,7 +515,8 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
      * (max_tokens + 1) block table rows, the last one for padding tokens. */
     g->table_off = round_up((4 * round_up((size_t)mt, 32) + (size_t)mo) * sizeof(int32_t), 256);
     g->steps_bytes = g->table_off + (size_t)(mt + 1) * (size_t)g->mbps * sizeof(int32_t);
-    g->logits_bytes = (size_t)mo * (size_t)d->vocab_size * sizeof(float);
+    g->ids_off = round_up((size_t)mo * (size_t)d->vocab_size * sizeof(float), 256);
+    g->logits_bytes = g->ids_off + (size_t)mo * sizeof(int32_t);
     size_t kv_bytes = (size_t)(s->kv_blocks + 1) * (size_t)d->kv_block_bytes;
 
     size_t free_b = 0, total_b = 0;
@@ -751,6 +753,7 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
         .out_rows = dptr(ds + sn * 16),
         .block_tables = dptr(ds + g->table_off),
         .logits = (float *)(uintptr_t)g->logits,
+        .out_ids = (int32_t *)(uintptr_t)(g->logits + g->ids_off),
         .n_tokens = n,
         .n_out = n_out,
         .max_blocks_per_seq = g->mbps,
@@ -782,12 +785,19 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
         if (g->launch_failed)
             return llmc_rt_fail(err, errlen, "%s", g->launch_err);
     }
-    int want_logits = st->n_nodes == 0 && st->n_out > 0;
+    int want_logits = st->n_nodes == 0 && st->n_out > 0 && !(st->out_ids && st->ids_only);
+    int want_ids = st->n_nodes == 0 && st->n_out > 0 && st->out_ids;
     size_t logit_bytes = (size_t)st->n_out * (size_t)d->vocab_size * sizeof(float);
+    size_t id_bytes = (size_t)st->n_out * sizeof(int32_t);
+    int32_t *host_ids = (int32_t *)((uint8_t *)g->host_logits + g->ids_off);
     if (want_logits &&
         (r = g->cu.MemcpyDtoHAsync(g->host_logits, g->logits, logit_bytes, g->stream)) !=
             CUDA_SUCCESS)
         return cu_fail(g, r, err, errlen, "copying the logits from the GPU (cuMemcpyDtoHAsync_v2)");
+    if (want_ids && (r = g->cu.MemcpyDtoHAsync(host_ids, g->logits + g->ids_off, id_bytes,
+                                               g->stream)) != CUDA_SUCCESS)
+        return cu_fail(g, r, err, errlen,
+                       "copying the greedy tokens from the GPU (cuMemcpyDtoHAsync_v2)");
     if ((r = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
         return cu_fail(g, r, err, errlen,
                        "running the model's kernels on %s (a step of %d tokens%s; "
@@ -795,6 +805,8 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
                        g->name, n, bucket ? ", CUDA graph" : "");
     if (want_logits)
         memcpy(st->logits, g->host_logits, logit_bytes);
+    if (want_ids)
+        memcpy(st->out_ids, host_ids, id_bytes);
     g->stats.steps++;
     return 0;
 }

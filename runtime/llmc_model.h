@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 3
+#define LLMC_ABI_VERSION 4
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -38,6 +38,10 @@ typedef struct LlmcStep {
     float *logits;                  /* [O][vocab_size] written by the step */
     int32_t n_nodes;                /* run only the first n_nodes nodes (0: all); for per-layer probes,
                                        logits are then not written */
+    int32_t *out_ids;               /* [O] or NULL: llmc_engine_step writes the greedy token of every
+                                       output row here (GPU: a kernel, 4 bytes a row read back) */
+    int32_t ids_only;               /* with out_ids: the logits are not wanted (GPU: not copied back,
+                                       st->logits left as it was) */
 } LlmcStep;
 
 typedef struct LlmcPool LlmcPool;   /* the runtime's thread team */
@@ -65,6 +69,7 @@ typedef struct LlmcDevArgs {
     const uint8_t *consts;          /* tables filled by init() on the host, then uploaded */
     const int32_t *tokens, *positions, *seq_of_token, *slots, *out_rows, *block_tables;
     float *logits;                  /* [n_out][vocab_size] on the device */
+    int32_t *out_ids;               /* [n_out] greedy token of each logits row, on the device */
     int32_t n_tokens, n_out, max_blocks_per_seq, reserved;
 } LlmcDevArgs;
 

@@ -55,6 +55,7 @@ struct LlmcSched {
     int32_t *tokens, *positions, *seq_of_token, *slots;    /* [max_tokens] */
     int32_t *out_rows, *out_seq;                           /* [max_outputs] */
     float *logits;                                          /* [max_outputs][vocab_size] */
+    int32_t *ids;               /* [max_outputs] greedy token of each output row (greedy sampler) */
     LlmcSampleBuf sbuf;
     LlmcSchedStats stats;
 };
@@ -88,9 +89,10 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg
     s->slots = malloc(nt * sizeof *s->slots);
     s->out_rows = malloc(no * sizeof *s->out_rows);
     s->out_seq = malloc(no * sizeof *s->out_seq);
+    s->ids = malloc(no * sizeof *s->ids);
     s->logits = llmc_rt_alloc(no * (size_t)d->vocab_size * sizeof *s->logits);
     if (!s->running || !s->free_rows || !s->block_tables || !s->tokens || !s->positions ||
-        !s->seq_of_token || !s->slots || !s->out_rows || !s->out_seq || !s->logits) {
+        !s->seq_of_token || !s->slots || !s->out_rows || !s->out_seq || !s->ids || !s->logits) {
         llmc_sched_destroy(s);
         return llmc_rt_fail(err, errlen, "out of memory for the scheduler's step buffers "
                             "(%zu logit rows of %d)", no, d->vocab_size);
@@ -130,6 +132,7 @@ void llmc_sched_destroy(LlmcSched *s)
     free(s->out_rows);
     free(s->out_seq);
     free(s->logits);
+    free(s->ids);
     llmc_samplebuf_free(&s->sbuf);
     free(s);
 }
@@ -227,6 +230,8 @@ static int wants_logits(const Seq *q, int32_t pos)
 
 typedef struct StepBuild {
     int32_t n_tokens, n_out, n_prefill;
+    int greedy;                 /* the sampler is greedy: the engine returns each row's argmax */
+    int want_logits;            /* a row's logits go to the on_logits hook */
 } StepBuild;
 
 static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
@@ -239,12 +244,14 @@ static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
     if (wants_logits(q, pos)) {
         s->out_rows[b->n_out] = t;
         s->out_seq[b->n_out++] = id;
+        if (q->logits_from >= 0 && pos >= q->logits_from && pos < q->n_prompt && s->hooks.on_logits)
+            b->want_logits = 1;
     }
 }
 
 static StepBuild build_step(LlmcSched *s)
 {
-    StepBuild b = {0, 0, 0};
+    StepBuild b = {0, 0, 0, s->cfg.sampler.temperature <= 0.0f, 0};
     const LlmcModelDesc *d = s->d;
     for (int32_t i = 0; i < s->n_running; i++) {
         Seq *q = &s->seqs[s->running[i]];
@@ -285,7 +292,8 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             return -1;
         if (pos != q->n_tok - 1 || q->n_gen >= q->max_new)
             continue;
-        int32_t t = llmc_sample(&s->cfg.sampler, &q->rng, logits, d->vocab_size, &s->sbuf);
+        int32_t t = b->greedy ? s->ids[o]
+                              : llmc_sample(&s->cfg.sampler, &q->rng, logits, d->vocab_size, &s->sbuf);
         q->n_gen++;
         if (!q->ignore_eos && (t == d->eos_id || t == d->bos_id)) {
             finish(q, LLMC_FINISH_EOS);
@@ -349,6 +357,8 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
         .n_out = b.n_out,
         .out_rows = s->out_rows,
         .logits = s->logits,
+        .out_ids = b.greedy ? s->ids : NULL,
+        .ids_only = b.greedy && !b.want_logits,
     };
     if (llmc_engine_step(s->e, &step, err, errlen) != 0)
         return -1;

@@ -240,6 +240,8 @@ static void k_logits(const LlmcDevArgs *a, uint32_t o)
     const float *bias = (const float *)a->consts;
     for (int32_t v = 0; v < FK_VOCAB; v++)
         out[v] += bias[v];
+    if (a->out_ids)                     /* what the generated argmax kernel does */
+        a->out_ids[o] = llmc_argmax(out, FK_VOCAB);
     ((float *)(a->arena + FK_Y))[(size_t)o * 2] = (float)(h >> 40);
 }
 
@@ -263,7 +265,7 @@ static void fk_forward_cpu(const LlmcExec *ex, const LlmcStep *st, int tid, int 
 {
     LlmcDevArgs a = {ex->weights, ex->arena, ex->kv, ex->consts, st->tokens, st->positions,
                      st->seq_of_token, st->slots, st->out_rows, st->block_tables, st->logits,
-                     st->n_tokens, st->n_out, st->max_blocks_per_seq, 0};
+                     NULL, st->n_tokens, st->n_out, st->max_blocks_per_seq, 0};
     for (int32_t t = tid; t < st->n_tokens; t += nth)
         k_kv_write(&a, (uint32_t)t);
     llmc_barrier(ex->pool);
@@ -897,6 +899,26 @@ START_TEST(fake_n_nodes_and_errors)
     ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
     ck_assert(logits[0] != -7);
     ck_assert_int_eq(llmc_gpu_stats(g)->captures, 1);       /* bucket 4 */
+
+    /* Greedy ids only: 4 bytes a row come back, the logits stay as they were. */
+    int32_t want[3], ids[3] = {-1, -1, -1};
+    for (int i = 0; i < 3; i++)
+        want[i] = llmc_argmax(logits + i * FK_VOCAB, FK_VOCAB);
+    for (int i = 0; i < 3 * FK_VOCAB; i++)
+        logits[i] = -7;
+    s.out_ids = ids;
+    s.ids_only = 1;
+    ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(ids[i], want[i]);
+    for (int i = 0; i < 3 * FK_VOCAB; i++)
+        ck_assert(logits[i] == -7);
+    s.ids_only = 0;                                         /* both */
+    ids[0] = -1;
+    ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(ids[0], want[0]);
+    ck_assert_int_eq(llmc_argmax(logits, FK_VOCAB), want[0]);
+    s.out_ids = NULL;
 
     /* a failing launch while capturing (bucket 2 is new) */
     s.n_tokens = s.n_out = 2;

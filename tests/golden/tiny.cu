@@ -156,3 +156,10 @@ extern "C" __global__ void __launch_bounds__(256) k25_gemm(LlmcDevArgs a, LlmcKe
     gemm_tc<1, 32, 24, 32, 24, 0, 1, 128, 128, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0);
 }
 
+/* argmax: f32[O,24] -> i32[O] */
+extern "C" __global__ void __launch_bounds__(256) k26_argmax(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    (void)o;
+    argmax_row<24, 24>(a.logits, a.out_ids);
+}
+

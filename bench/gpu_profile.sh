@@ -28,11 +28,11 @@ agg = collections.OrderedDict()
 tot = 0
 for r in data:
     kind = re.sub(r'^k\d+_', '', r[ki])
-    t = float(r[ti]); b = float(r[bi]); tot += t
-    a = agg.setdefault(kind, [0, 0.0, 0.0, 0.0]); a[0] += 1; a[1] += t; a[2] += b; a[3] += float(r[pi])
+    num = lambda v: float(v.replace(',', ''))     # ncu may print thousands separators
+    t = num(r[ti]); b = num(r[bi]); tot += t
+    a = agg.setdefault(kind, [0, 0.0, 0.0, 0.0]); a[0] += 1; a[1] += t; a[2] += b; a[3] += num(r[pi])
 print(f"{'kernel':<22}{'launches':>9}{'total us':>10}{'avg us':>9}{'GB/s':>8}{'dram %':>8}")
 for k, (n, t, b, p) in sorted(agg.items(), key=lambda x: -x[1][1]):
-
     print(f"{k:<22}{n:>9}{t/1e3:>10.1f}{t/n/1e3:>9.2f}{b/t if t else 0:>8.0f}{p/n:>8.1f}")
 print(f"total kernel time {tot/1e3:.1f} us over {len(data)} launches")
 PY

@@ -88,9 +88,8 @@ static int emit_argmax(LlmcEmit *e)
     llmc_cuda_node_begin(e);
     const char *name = llmc_cuda_kernel(e, "argmax", k.s, 0);
     llmc_buf_free(&k);
-    llmc_buf_printf(&e->body, "    /* greedy token of every output row */\n    if (O)\n    ");
-    llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0}}); /* %s */\n",
-                    llmc_emit_kernel_index(e, name), name);
+    llmc_buf_printf(&e->body, "    /* greedy token of every output row */\n");
+    llmc_cuda_launch(e, -1, "O", name, "O", "1", "1", 256, 0);
     return 0;
 }
 

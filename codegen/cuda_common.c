@@ -78,7 +78,8 @@ const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, 
 void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kernel, const char *gx, const char *gy,
                       const char *gz, int threads, uint32_t smem)
 {
-    llmc_emit_node_comment(e, node, cond ? " (variant)" : "");
+    if (node >= 0)
+        llmc_emit_node_comment(e, node, cond ? " (variant)" : "");
     if (cond)
         llmc_buf_printf(&e->body, "    if (%s)\n    ", cond);
     llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, %s, %s, %s, %d, %u, &(const LlmcKernelOffsets){{",

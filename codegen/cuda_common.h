@@ -20,7 +20,8 @@ const char *llmc_cuda_host_rows(const LlmcGraph *g, int t);
 /* Registers a kernel (deduplicated) and returns its name; smem: dynamic shared memory it needs. */
 const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem);
 /* Writes the launch of `kernel` for node `node` into the forward function (with a comment naming the
- * node and the early return for n_nodes). cond: a C condition on T/O for this variant, or NULL. */
+ * node; node < 0: a launch of no graph node, without it). cond: a C condition on T/O for this
+ * variant, or NULL. */
 void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kernel, const char *gx,
                       const char *gy, const char *gz, int threads, uint32_t smem);
 /* Closes a node's launches (the n_nodes early return). */

@@ -8,6 +8,27 @@
 
 static int wkind(LlmcDType dt) { return dt == LLMC_BF16 ? 1 : dt == LLMC_F16 ? 2 : 0; }
 
+/* The second kernel of a K-split tensor-core matmul: sums the split partials of f32[rows, N] in
+ * scratch B and applies the epilogue (epi: 0 none, 1 residual, 2 SwiGLU of columns j, j + N/2). */
+static void emit_reduce(LlmcEmit *e, int node, const char *cond, int split, const char *hrows, const char *rows,
+                        int64_t N, int64_t SY, int64_t SR, int epi, const char *what, const char *bias,
+                        const char *res, const char *ys)
+{
+    int64_t nout = epi == 2 ? N / 2 : N;
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* split-K reduce: %d partials -> f32[%s,%lld]%s */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    gemm_reduce<%lld, %lld, %lld, %d, %d>(A(%lld), %s, %s, %s, %s);\n}\n",
+                    split, hrows, (long long)nout, what, (long long)N, (long long)SY, (long long)SR, split, epi,
+                    (long long)e->scratch_b, bias, res, ys, rows);
+    const char *rk = llmc_cuda_kernel(e, "gemm_reduce", k.s, 0);
+    llmc_buf_free(&k);
+    char gxr[96];
+    snprintf(gxr, sizeof gxr, "(%s * %lld + 255) / 256", hrows, (long long)nout);
+    llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
+}
+
 /* matmul and matmul_fused (norm prologue, residual or SwiGLU epilogue, bias). */
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
 {
@@ -132,17 +153,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         char gzs[32];
         snprintf(gzs, sizeof gzs, "%d", split);
         llmc_cuda_launch(e, node, cond, sk, gxs, gys, gzs, 128, 0);
-        llmc_buf_printf(&k,
-                        "/* split-K reduce: %d partials -> f32[%s,%lld]%s */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    gemm_reduce<%lld, %lld, %lld, %d, %d>(A(%lld), %s, %s, %s, %s);\n}\n",
-                        split, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)N, (long long)SY, (long long)SR,
-                        split, epi, (long long)e->scratch_b, bias, res, ys, rows);
-        const char *rk = llmc_cuda_kernel(e, "gemm_reduce", k.s, 0);
-        llmc_buf_free(&k);
-        char gxr[96];
-        snprintf(gxr, sizeof gxr, "(%s * %lld + 255) / 256", hrows, (long long)(swiglu ? N / 2 : N));
-        llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
+        emit_reduce(e, node, cond, split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
         snprintf(cond, sizeof cond, "%s > 64", hrows);
     }
     snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 127) / 128));
@@ -163,19 +174,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)e->scratch_b, rows);
         const char *bk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
         llmc_buf_free(&k);
-        char gzs[32], gxr[96];
+        char gzs[32];
         snprintf(gzs, sizeof gzs, "%d", big_split);
         llmc_cuda_launch(e, node, cond, bk, gxs, gys, gzs, 256, 0);
-        llmc_buf_printf(&k,
-                        "/* split-K reduce: %d partials -> f32[%s,%lld]%s */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    gemm_reduce<%lld, %lld, %lld, %d, %d>(A(%lld), %s, %s, %s, %s);\n}\n",
-                        big_split, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)N, (long long)SY, (long long)SR,
-                        big_split, epi, (long long)e->scratch_b, bias, res, ys, rows);
-        const char *rk = llmc_cuda_kernel(e, "gemm_reduce", k.s, 0);
-        llmc_buf_free(&k);
-        snprintf(gxr, sizeof gxr, "(%s * %lld + 255) / 256", hrows, (long long)(swiglu ? N / 2 : N));
-        llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
+        emit_reduce(e, node, cond, big_split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }

@@ -755,6 +755,14 @@ DEV void attn_combine(const float *part, float *y)
 /* ---- greedy token of every logits row (grid: output rows, 256 threads) ----
  * The largest value, lowest id on ties, NaN never chosen (id 0 when a row is all NaN): the same
  * choice as llmc_argmax in runtime/sample.c, so greedy decoding reads 4 bytes a row back. */
+DEV void argmax_take(float &best, int &bi, float v, int i)
+{
+    if (v > best || (v == best && i < bi)) {
+        best = v;
+        bi = i;
+    }
+}
+
 template <int V, int S>
 DEV void argmax_row(const float *logits, int32_t *ids)
 {
@@ -763,20 +771,12 @@ DEV void argmax_row(const float *logits, int32_t *ids)
     const float *x = logits + (int64_t)blockIdx.x * S;
     float best = -__int_as_float(0x7f800000);
     int bi = 0x7fffffff;
-    for (int i = threadIdx.x; i < V; i += 256) {
-        float v = x[i];
-        if (v > best || (v == best && i < bi)) {
-            best = v;
-            bi = i;
-        }
-    }
+    for (int i = threadIdx.x; i < V; i += 256)
+        argmax_take(best, bi, x[i], i);
     for (int m = 16; m > 0; m >>= 1) {
         float ov = __shfl_xor_sync(0xffffffffu, best, m);
         int oi = __shfl_xor_sync(0xffffffffu, bi, m);
-        if (ov > best || (ov == best && oi < bi)) {
-            best = ov;
-            bi = oi;
-        }
+        argmax_take(best, bi, ov, oi);
     }
     if ((threadIdx.x & 31) == 0) {
         sv[threadIdx.x >> 5] = best;
@@ -785,10 +785,7 @@ DEV void argmax_row(const float *logits, int32_t *ids)
     __syncthreads();
     if (threadIdx.x == 0) {
         for (int w = 1; w < 8; w++)
-            if (sv[w] > best || (sv[w] == best && si[w] < bi)) {
-                best = sv[w];
-                bi = si[w];
-            }
+            argmax_take(best, bi, sv[w], si[w]);
         ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
     }
 }

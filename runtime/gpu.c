@@ -785,8 +785,9 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
         if (g->launch_failed)
             return llmc_rt_fail(err, errlen, "%s", g->launch_err);
     }
-    int want_logits = st->n_nodes == 0 && st->n_out > 0 && !(st->out_ids && st->ids_only);
-    int want_ids = st->n_nodes == 0 && st->n_out > 0 && st->out_ids;
+    int outputs = st->n_nodes == 0 && st->n_out > 0;      /* a full step with logits rows */
+    int want_ids = outputs && st->out_ids;
+    int want_logits = outputs && !(want_ids && st->ids_only);
     size_t logit_bytes = (size_t)st->n_out * (size_t)d->vocab_size * sizeof(float);
     size_t id_bytes = (size_t)st->n_out * sizeof(int32_t);
     int32_t *host_ids = (int32_t *)((uint8_t *)g->host_logits + g->ids_off);

@@ -157,10 +157,15 @@ static int32_t draw(const LlmcProbIdx *cand, int32_t m, double mass, LlmcRng *rn
     return cand[m - 1].id;      /* rounding left u at the very top */
 }
 
+int llmc_sampler_greedy(const LlmcSamplerCfg *cfg, int32_t n)
+{
+    return cfg->temperature <= 0.0f || n == 1;
+}
+
 int32_t llmc_sample(const LlmcSamplerCfg *cfg, LlmcRng *rng, const float *logits, int32_t n,
                     LlmcSampleBuf *b)
 {
-    if (cfg->temperature <= 0.0f || n == 1)
+    if (llmc_sampler_greedy(cfg, n))
         return llmc_argmax(logits, n);
 
     float *prob = b->prob;

@@ -47,6 +47,9 @@ void llmc_samplebuf_free(LlmcSampleBuf *b);
 /* Index of the largest value, the lowest index on ties (NaNs are never chosen unless all are). */
 int32_t llmc_argmax(const float *x, int32_t n);
 
+/* Does cfg pick the argmax of a row of n (no random numbers)? Then llmc_sample is llmc_argmax. */
+int llmc_sampler_greedy(const LlmcSamplerCfg *cfg, int32_t n);
+
 /* Samples a token from logits[n] (n <= b->cap). Greedy uses no random numbers. */
 int32_t llmc_sample(const LlmcSamplerCfg *cfg, LlmcRng *rng, const float *logits, int32_t n,
                     LlmcSampleBuf *b);

@@ -220,17 +220,23 @@ static void admit(LlmcSched *s)
     }
 }
 
+/* Are the logits of prompt position pos of q reported (the on_logits hook)? */
+static int reports_logits(const Seq *q, int32_t pos)
+{
+    return q->logits_from >= 0 && pos >= q->logits_from && pos < q->n_prompt;
+}
+
 /* Does a step need the logits of position pos of q? */
 static int wants_logits(const Seq *q, int32_t pos)
 {
     if (pos == q->n_tok - 1 && q->n_gen < q->max_new)
         return 1;                                   /* it samples from this row */
-    return q->logits_from >= 0 && pos >= q->logits_from && pos < q->n_prompt;
+    return reports_logits(q, pos);
 }
 
 typedef struct StepBuild {
     int32_t n_tokens, n_out, n_prefill;
-    int greedy;                 /* the sampler is greedy: the engine returns each row's argmax */
+    int greedy;                 /* llmc_sampler_greedy: the engine returns each row's argmax */
     int want_logits;            /* a row's logits go to the on_logits hook */
 } StepBuild;
 
@@ -244,14 +250,14 @@ static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
     if (wants_logits(q, pos)) {
         s->out_rows[b->n_out] = t;
         s->out_seq[b->n_out++] = id;
-        if (q->logits_from >= 0 && pos >= q->logits_from && pos < q->n_prompt && s->hooks.on_logits)
+        if (reports_logits(q, pos) && s->hooks.on_logits)
             b->want_logits = 1;
     }
 }
 
 static StepBuild build_step(LlmcSched *s)
 {
-    StepBuild b = {0, 0, 0, s->cfg.sampler.temperature <= 0.0f, 0};
+    StepBuild b = {0, 0, 0, llmc_sampler_greedy(&s->cfg.sampler, s->d->vocab_size), 0};
     const LlmcModelDesc *d = s->d;
     for (int32_t i = 0; i < s->n_running; i++) {
         Seq *q = &s->seqs[s->running[i]];
@@ -287,8 +293,8 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
         Seq *q = &s->seqs[id];
         int32_t pos = s->positions[s->out_rows[o]];
         const float *logits = s->logits + (size_t)o * (size_t)d->vocab_size;
-        if (q->logits_from >= 0 && pos >= q->logits_from && pos < q->n_prompt &&
-            s->hooks.on_logits && s->hooks.on_logits(s->hooks.ctx, id, pos, logits) != 0)
+        if (reports_logits(q, pos) && s->hooks.on_logits &&
+            s->hooks.on_logits(s->hooks.ctx, id, pos, logits) != 0)
             return -1;
         if (pos != q->n_tok - 1 || q->n_gen >= q->max_new)
             continue;

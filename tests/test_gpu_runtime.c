@@ -173,24 +173,12 @@ END_TEST
 enum { FK_VOCAB = 64, FK_BS = 4, FK_SEQ = 96, FK_MT = 8, FK_MO = 6, FK_X = 0, FK_Y = 256 };
 #define FK_HASH 0x600dcafe12345678ULL
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t fk_step_hash(uint64_t h, int32_t tok, int32_t pos)
-{
-    return mix64(h ^ ((uint64_t)(uint32_t)tok * 0x9e3779b97f4a7c15ULL + (uint64_t)pos));
-}
-
 static float fk_bias(int32_t v) { return (float)(v % 5) * 0.125f; }
 
 static void fk_logits(uint64_t h, float *out)
 {
     for (int32_t v = 0; v < FK_VOCAB; v++)
-        out[v] = (float)(mix64(h + (uint64_t)v) >> 44) / 4096.0f;
+        out[v] = (float)(tu_mix64(h + (uint64_t)v) >> 44) / 4096.0f;
 }
 
 /* What the kernels check while running (a fake device cannot abort a launch). */
@@ -233,7 +221,7 @@ static void k_logits(const LlmcDevArgs *a, uint32_t o)
             fkc.bad_block++;
             return;
         }
-        h = fk_step_hash(h, (int32_t)kv[b * FK_BS + p % FK_BS], p);
+        h = tu_step_hash(h, (int32_t)kv[b * FK_BS + p % FK_BS], p);
     }
     float *out = a->logits + (size_t)o * FK_VOCAB;
     fk_logits(h, out);
@@ -767,7 +755,7 @@ static int32_t ref_generate(const int32_t *prompt, int32_t n_prompt, int32_t max
     for (int32_t g = 0; g < max_new && n < FK_SEQ; g++) {
         uint64_t h = 0;
         for (int32_t p = 0; p < n; p++)
-            h = fk_step_hash(h, out[p], p);
+            h = tu_step_hash(h, out[p], p);
         fk_logits(h, logits);
         for (int32_t v = 0; v < FK_VOCAB; v++)
             logits[v] += fk_bias(v);

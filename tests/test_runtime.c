@@ -32,18 +32,6 @@
 enum { FK_VOCAB = 64, FK_BS = 4, FK_SEQ = 96, FK_BOS = 1, FK_EOS = 2, FK_EOS_FROM = 10 };
 #define FK_HASH 0x1234abcd5678ef00ULL
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t fk_step_hash(uint64_t h, int32_t tok, int32_t pos)
-{
-    return mix64(h ^ ((uint64_t)(uint32_t)tok * 0x9e3779b97f4a7c15ULL + (uint64_t)pos));
-}
-
 static float fk_bias(int32_t v) { return (float)(v % 3) * 0.25f; }
 
 /* Logits from the hash of positions 0..pos (values exact in float); with eos_rule, EOS wins
@@ -51,7 +39,7 @@ static float fk_bias(int32_t v) { return (float)(v % 3) * 0.25f; }
 static void fk_logits(uint64_t h, int32_t pos, int eos_rule, float *out)
 {
     for (int32_t v = 0; v < FK_VOCAB; v++)
-        out[v] = (float)(mix64(h + (uint64_t)v) >> 44) / 4096.0f + fk_bias(v);
+        out[v] = (float)(tu_mix64(h + (uint64_t)v) >> 44) / 4096.0f + fk_bias(v);
     out[FK_BOS] = out[FK_EOS] = -100.0f;    /* stops come only from the EOS rule */
     if (eos_rule && pos >= FK_EOS_FROM)
         out[FK_EOS] = 1000.0f;
@@ -86,7 +74,7 @@ static void fake_forward_impl(const LlmcExec *ex, const LlmcStep *st, int tid, i
             int32_t b = bt[p / FK_BS];
             if (b < 0 || b >= ex->kv_blocks)
                 abort();
-            h = fk_step_hash(h, (int32_t)kv[b * FK_BS + p % FK_BS], p);
+            h = tu_step_hash(h, (int32_t)kv[b * FK_BS + p % FK_BS], p);
         }
         float *out = st->logits + (size_t)o * FK_VOCAB;
         fk_logits(h, pos, eos_rule, out);
@@ -136,7 +124,7 @@ static void fake_ref_logits(const int32_t *tok, int32_t pos, int eos_rule, float
 {
     uint64_t h = 0;
     for (int32_t p = 0; p <= pos; p++)
-        h = fk_step_hash(h, tok[p], p);
+        h = tu_step_hash(h, tok[p], p);
     fk_logits(h, pos, eos_rule, out);
 }
 
@@ -435,7 +423,7 @@ static void make_prompt(int i, int32_t *out)
 {
     out[0] = FK_BOS;
     for (int32_t k = 1; k < prompt_len[i]; k++)
-        out[k] = 3 + (int32_t)(mix64((uint64_t)(i * 1000 + k)) % (FK_VOCAB - 3));
+        out[k] = 3 + (int32_t)(tu_mix64((uint64_t)(i * 1000 + k)) % (FK_VOCAB - 3));
 }
 
 /* Runs the 8 prompts through one scheduler and checks every sequence against the reference. */
@@ -624,7 +612,7 @@ START_TEST(sched_prompt_logits)
     int32_t len[4] = {40, 17, 30, 9}, from[4] = {20, 0, 29, -1};
     for (int i = 0; i < 4; i++) {
         for (int k = 0; k < len[i]; k++)
-            p[i][k] = 3 + (int32_t)(mix64((uint64_t)(i * 77 + k)) % 60);
+            p[i][k] = 3 + (int32_t)(tu_mix64((uint64_t)(i * 77 + k)) % 60);
         seen.prompts[i] = p[i];
         LlmcSeqReq r = {.prompt = p[i], .n_prompt = len[i], .max_new = i == 3 ? 5 : 0,
                         .logits_from = from[i]};
@@ -863,7 +851,7 @@ START_TEST(perplexity_matches_reference)
     enum { CTX = 24, NT = 7 * CTX + 5 };
     int32_t tokens[NT];
     for (int i = 0; i < NT; i++)
-        tokens[i] = (int32_t)(mix64((uint64_t)i + 99) % FK_VOCAB);
+        tokens[i] = (int32_t)(tu_mix64((uint64_t)i + 99) % FK_VOCAB);
     /* Reference: each chunk from scratch, BOS first, positions 12..22 predicting 13..23. */
     double sum = 0, sum2 = 0;
     int64_t count = 0;

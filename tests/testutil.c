@@ -98,3 +98,15 @@ int tu_main(Suite *s)
     srunner_free(sr);
     return failed ? 1 : 0;
 }
+
+uint64_t tu_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t tu_step_hash(uint64_t h, int32_t tok, int32_t pos)
+{
+    return tu_mix64(h ^ ((uint64_t)(uint32_t)tok * 0x9e3779b97f4a7c15ULL + (uint64_t)pos));
+}

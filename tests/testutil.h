@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Path to a file under ../shared/models, or NULL when ../shared is missing. */
 const char *tu_shared(const char *rel);
@@ -17,6 +18,10 @@ const char *tu_tmpdir(void);
 int tu_run(const char *cmd, char **out);
 /* Path to the llmc binary under test. */
 const char *tu_llmc(void);
+/* The fake models of test_runtime and test_gpu_runtime: a 64-bit mix (splitmix64's finalizer) and
+ * the running hash of a sequence's tokens that their logits are derived from. */
+uint64_t tu_mix64(uint64_t z);
+uint64_t tu_step_hash(uint64_t h, int32_t tok, int32_t pos);
 /* Runs a Check suite with CK_NORMAL output; returns the process exit code. */
 int tu_main(Suite *s);
 

@@ -14,9 +14,10 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | 1b | 8b
-mkdir -p "$out" "$work"
+what=${WHAT:-all}          # all | check | kernels | 1b | 8b
+mkdir -p "$out" "$work/o"
 log=$out/round.log
+res=$work/o   # per-check outputs (the device tool brings back few files: the log has what matters)
 : >"$log"
 say() { echo "$*" | tee -a "$log"; }
 table=()
@@ -26,6 +27,17 @@ say "== device"
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader | tee -a "$log"
 dev=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
+if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
+  say "== kernels (bench/kernel_check.cu: tensor-core prefill kernels against host references, then timed)"
+  if nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/kernel_check" "$root/bench/kernel_check.cu" >>"$log" 2>&1; then
+    "$work/kernel_check" 2>&1 | tee "$out/kernel_check.txt" >>"$log"
+    grep -E "FAIL|^TIME" "$out/kernel_check.txt" | tee -a "$log"
+    row "kernel_check (gemm_h, gemm_wg, flash)" "$(tail -1 "$out/kernel_check.txt")"
+  else
+    row "kernel_check" "nvcc failed"
+  fi
+fi
+
 S=$carry/stories260K
 if [ "$what" = all ] || [ "$what" = check ]; then
   say "== stories260K"
@@ -33,33 +45,33 @@ if [ "$what" = all ] || [ "$what" = check ]; then
   "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target sm_90 --weights f32 -o "$work/s_f32" -q --resource-usage >>"$log" 2>&1
   "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target "$arch" -o "$work/s_bf16" -q >>"$log" 2>&1
   "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target sm_89 -o "$work/s_89" -q >>"$log" 2>&1
-  "$work/s_cpu" "Once upon a time" -n 196 >"$out/s_cpu.txt" 2>>"$log"
-  "$work/s_f32" "Once upon a time" -n 196 >"$out/s_f32.txt" 2>>"$log"
-  if cmp -s "$out/s_cpu.txt" "$out/s_f32.txt" && cmp -s "$out/s_cpu.txt" "$S/golden_greedy_once_upon_a_time_n200.txt"; then
+  "$work/s_cpu" "Once upon a time" -n 196 >"$res/s_cpu.txt" 2>>"$log"
+  "$work/s_f32" "Once upon a time" -n 196 >"$res/s_f32.txt" 2>>"$log"
+  if cmp -s "$res/s_cpu.txt" "$res/s_f32.txt" && cmp -s "$res/s_cpu.txt" "$S/golden_greedy_once_upon_a_time_n200.txt"; then
     row "stories260K f32 sm_90 vs cpu" "identical (and = golden)"
   else
     row "stories260K f32 sm_90 vs cpu" "DIFFERENT"
-    diff <(tr ' ' '\n' <"$out/s_cpu.txt") <(tr ' ' '\n' <"$out/s_f32.txt") | head -5 | tee -a "$log"
+    diff <(tr ' ' '\n' <"$res/s_cpu.txt") <(tr ' ' '\n' <"$res/s_f32.txt") | head -5 | tee -a "$log"
   fi
-  "$work/s_cpu" "Once upon a time" -n 64 --output-ids >"$out/s_cpu64.txt" 2>>"$log"
-  "$work/s_bf16" "Once upon a time" -n 64 --output-ids >"$out/s_bf1664.txt" 2>>"$log"
-  cmp -s "$out/s_cpu64.txt" "$out/s_bf1664.txt" && row "stories260K bf16: first 64 greedy" "agree with cpu f32" ||
+  "$work/s_cpu" "Once upon a time" -n 64 --output-ids >"$res/s_cpu64.txt" 2>>"$log"
+  "$work/s_bf16" "Once upon a time" -n 64 --output-ids >"$res/s_bf1664.txt" 2>>"$log"
+  cmp -s "$res/s_cpu64.txt" "$res/s_bf1664.txt" && row "stories260K bf16: first 64 greedy" "agree with cpu f32" ||
     row "stories260K bf16: first 64 greedy" "DIFFER"
-  "$work/s_bf16" "Once upon a time" --compare-cpu >"$out/s_compare.txt" 2>&1
-  tail -15 "$out/s_compare.txt" | tee -a "$log"
+  "$work/s_bf16" "Once upon a time" --compare-cpu >"$res/s_compare.txt" 2>&1
+  tail -15 "$res/s_compare.txt" | tee -a "$log"
   "$work/s_f32" --prompts <(printf 'Once upon a time\nLily and Ben\nThe cat sat\nOne day\n') --max-batch 3 -n 40 \
-    >"$out/s_batch.txt" 2>>"$log"
-  : >"$out/s_single.txt"
-  for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do "$work/s_f32" "$p" -n 40 >>"$out/s_single.txt"; done
-  cmp -s "$out/s_batch.txt" "$out/s_single.txt" && row "stories260K f32 --prompts batch 3" "= single runs" ||
+    >"$res/s_batch.txt" 2>>"$log"
+  : >"$res/s_single.txt"
+  for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do "$work/s_f32" "$p" -n 40 >>"$res/s_single.txt"; done
+  cmp -s "$res/s_batch.txt" "$res/s_single.txt" && row "stories260K f32 --prompts batch 3" "= single runs" ||
     row "stories260K f32 --prompts batch 3" "differs from single runs"
   msg=$("$work/s_89" "Once" -n 4 2>&1); rc=$?
   say "sm_89 build on $dev: exit $rc: $msg"
   [ $rc -ne 0 ] && row "sm_89-only build on this GPU" "refused (exit $rc)" || row "sm_89-only build on this GPU" "RAN"
   if command -v compute-sanitizer >/dev/null; then
-    compute-sanitizer --tool memcheck --error-exitcode 9 "$work/s_bf16" "Once upon a time" -n 16 >"$out/memcheck.txt" 2>&1
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$work/s_bf16" "Once upon a time" -n 16 >"$res/memcheck.txt" 2>&1
     rc=$?
-    tail -3 "$out/memcheck.txt" | tee -a "$log"
+    tail -3 "$res/memcheck.txt" | tee -a "$log"
     [ $rc -eq 0 ] && row "compute-sanitizer memcheck" "no errors" || row "compute-sanitizer memcheck" "exit $rc"
   fi
 fi
@@ -73,20 +85,27 @@ bench_model() { # bench_model PRESET
     { say "compile failed"; tail -20 "$log"; return; }
   say "synth + compile: $((SECONDS - t0)) s"
   if [ "$p" = llama3.2-1b ]; then # a 12-token prompt: the skinny tensor-core path against the CPU twin
-    "$exe" --ids "1 450 8074 8466 338 263 8466 3883 393 508 367 1304" --compare-cpu >"$out/compare_$p.txt" 2>&1
-    grep -A40 "per layer" "$out/compare_$p.txt" | tee -a "$log"
+    "$exe" --ids "1 450 8074 8466 338 263 8466 3883 393 508 367 1304" --compare-cpu >"$res/compare_$p.txt" 2>&1
+    grep -A40 "per layer" "$res/compare_$p.txt" | tee -a "$log"
+    # 200 tokens: the wide path (rows to bf16, gemm_h, flash attention) against the CPU twin
+    "$exe" --ids "$(seq -s ' ' 300 499)" --compare-cpu >"$res/compare200_$p.txt" 2>&1
+    grep -A40 "per layer" "$res/compare200_$p.txt" | tee -a "$log"
+    local worst agree
+    worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/compare200_$p.txt")
+    agree=$(grep -o "argmax agrees on .*" "$res/compare200_$p.txt")
+    row "$p compare-cpu 200 tokens" "worst layer rel.err $worst; ${agree:-no result}"
   fi
   for b in 1 16 64; do
-    "$exe" --bench -p 512 -n 128 --batch "$b" >"$out/bench_${p}_b$b.txt" 2>&1
-    cat "$out/bench_${p}_b$b.txt" >>"$log"
+    "$exe" --bench -p 512 -n 128 --batch "$b" >"$res/bench_${p}_b$b.txt" 2>&1
+    cat "$res/bench_${p}_b$b.txt" >>"$log"
     local dec pre roof
-    dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$out/bench_${p}_b$b.txt" | head -1)
-    roof=$(grep -o '[0-9.]*% of the memory roofline' "$out/bench_${p}_b$b.txt" | head -1)
+    dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
+    roof=$(grep -o '[0-9.]*% of the memory roofline' "$res/bench_${p}_b$b.txt" | head -1)
     row "$p decode batch $b" "${dec:-?} tok/s ${roof:+($roof)}"
     if [ "$b" = 1 ]; then
-      pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$out/bench_${p}_b$b.txt" | head -1)
+      pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
       row "$p prefill 512" "${pre:-?} tok/s"
-      grep -i "copy" "$out/bench_${p}_b$b.txt" | head -1 | tee -a "$log"
+      grep -i "copy" "$res/bench_${p}_b$b.txt" | head -1 | tee -a "$log"
     fi
   done
   rm -f "$exe" "$exe.weights"

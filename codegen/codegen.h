@@ -23,7 +23,9 @@ typedef struct LlmcCudaImage {
     const char *path;             /* the cubin on disk (pulled in with .incbin) */
     size_t size;
 } LlmcCudaImage;
-LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, LlmcCudaGen **out, LlmcDiag *d);
+/* tg tunes the kernels (the first target of the build); wgmma: some target of the build has wgmma,
+ * so the wgmma variants are emitted too (forward() picks them by the loaded image's features). */
+LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 int llmc_cuda_kernel_count(const LlmcCudaGen *cg);
 const char *llmc_cuda_kernel_name(const LlmcCudaGen *cg, int i);

@@ -1,6 +1,7 @@
 /* cuda_attention.c — CUDA emitter for the paged KV cache: kv_write (f16 rows to their slots) and
- * paged_attention (flash-decoding: one block per token and KV head serves all query heads of the
- * group; long contexts split over blockIdx.z into partials combined by a second kernel). */
+ * paged_attention: for decode steps flash-decoding (one block per token and KV head serves all query
+ * heads of the group; positions split over blockIdx.z into partials combined by a second kernel);
+ * for long steps (prefill) flash attention on tensor cores (64 tokens of one head a block). */
 #include "cuda_common.h"
 
 /* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into this many parts
@@ -49,6 +50,8 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     char qs[160], ys[160];
     snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
+    char lay[48];
+    snprintf(lay, sizeof lay, "%s", llmc_cuda_int(e, layer));
     llmc_buf_printf(&k,
                     "/* paged_attention: %lld query heads over %d f16 KV heads of %d, scale %.9g%s (at least 4 blocks an SM: "
                     "ptxas otherwise picks 48 registers and spills on sm_90), "
@@ -59,7 +62,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)HQ, HKV, HD, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
                     nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV,
                     HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
-                    (long long)part_off, llmc_cuda_int(e, layer), llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+                    (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
     const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
     llmc_buf_free(&k);
     char gy[32], gz[32], cond[64];
@@ -79,7 +82,25 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(hq, sizeof hq, "%lld", (long long)HQ);
     llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
-    llmc_cuda_launch(e, node, cond, name, "T", gy, "1", 128, 0);
+    if (HD % 16 != 0 || HD > 128) { /* no tensor-core tile for this head size: the per-token kernel */
+        llmc_cuda_launch(e, node, cond, name, "T", gy, "1", 128, 0);
+        llmc_cuda_node_end(e, node);
+        return LLMC_OK;
+    }
+    uint32_t smem = (uint32_t)(2 * 2 * 64 * (HD + 8) * 2);
+    llmc_buf_printf(&k,
+                    "/* flash attention (long steps): 64 tokens x 1 of %lld query heads a block, f16 KV head of %d, "
+                    "scale %.9g%s; K/V tiles of 64 positions, %u bytes of shared memory; strides q %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128, 2) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    flash_prefill<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                    "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s);\n}\n",
+                    (long long)HQ, HD, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "", smem,
+                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV, HD,
+                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
+                    lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+    const char *fl = llmc_cuda_kernel(e, "flash_attention", k.s, smem);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, cond, fl, "(T + 63) / 64", hq, "1", 128, smem);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

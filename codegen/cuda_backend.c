@@ -38,8 +38,8 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
 int llmc_cuda_attention_parts(const LlmcGraph *g);
 
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
- * normalized copy of a matmul's input (norm prologue on the tensor-core path) or attention
- * partials; region B a SwiGLU matmul's full product or a split-K matmul's partial sums. */
+ * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
+ * partials; region B a split-K matmul's partial sums. */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
@@ -48,15 +48,17 @@ static void plan_scratch(LlmcEmit *e)
         const LlmcNode *n = &g->n[i];
         if (n->op == LLMC_OP_MATMUL_FUSED) {
             const LlmcShape *w = &g->t[n->in[1]].shape;
-            if (llmc_attr(n, "norm") && rows * w->dim[1] * 4 > a)
-                a = rows * w->dim[1] * 4;
-            if (llmc_attr_int(n, "swiglu", 0) && rows * w->dim[0] * 4 > b)
-                b = rows * w->dim[0] * 4;
+            if (llmc_attr(n, "norm") && 64 * w->dim[1] * 4 > a) /* f32, split-K steps (<= 64 rows) */
+                a = 64 * w->dim[1] * 4;
         }
         if (n->op == LLMC_OP_MATMUL_FUSED || n->op == LLMC_OP_MATMUL) { /* split-K partials */
             const LlmcShape *w = &g->t[n->in[1]].shape;
             int64_t p = 64 * w->dim[0] * llmc_cuda_split_k(e->target, w->dim[0], w->dim[1]) * 4;
-            int64_t q = rows * w->dim[0] * llmc_cuda_split_k_big(e->target, w->dim[0], w->dim[1], rows) * 4;
+            LlmcWideTile wt = llmc_cuda_wide_tile(e->target, w->dim[0], w->dim[1], rows);
+            LlmcWideTile wg = llmc_cuda_wg_tile(e->target, w->dim[0], w->dim[1], rows);
+            int64_t split = wt.split > wg.split ? wt.split : wg.split;
+            int64_t q = rows * w->dim[0] * split * 4, h = rows * w->dim[1] * 2; /* half A operand */
+            a = h > a ? h : a;
             b = p > b ? p : b;
             b = q > b ? q : b;
         } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
@@ -98,7 +100,7 @@ struct LlmcCudaGen {
     char *source;                 /* the CUDA C source */
 };
 
-LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, LlmcCudaGen **out, LlmcDiag *d)
+LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
     if (!cg)
@@ -106,6 +108,7 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, LlmcCuda
     LlmcEmit *e = &cg->e;
     e->g = g;
     e->target = tg;
+    e->wgmma = wgmma;
     e->kv_elem = 2;
     plan_scratch(e);
     for (int i = 0; i < g->nn; i++) {
@@ -192,8 +195,9 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     }
     llmc_buf_printf(&out, "\nstatic const LlmcGpuImage images[] = {\n");
     for (int i = 0; i < n_images; i++)
-        llmc_buf_printf(&out, "    {%d, %d, \"%s\", llmc_cubin_%s, %zuu},\n", images[i].target->sm,
-                        images[i].target->arch_specific, images[i].target->arch, images[i].target->arch, images[i].size);
+        llmc_buf_printf(&out, "    {%d, %d, \"%s\", llmc_cubin_%s, %zuu, %s},\n", images[i].target->sm,
+                        images[i].target->arch_specific, images[i].target->arch, images[i].target->arch, images[i].size,
+                        images[i].target->has_wgmma && e->wgmma ? "LLMC_GPU_FEAT_WGMMA" : "0u");
     llmc_buf_printf(&out, "};\n\nstatic const char *const kernels[] = {\n");
     for (int i = 0; i < e->n_kernels; i++)
         llmc_buf_printf(&out, "    \"%s\",\n", e->kernels[i].name);
@@ -205,7 +209,10 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
                     "    LlmcGpu *gpu = ex->gpu;\n    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out;\n"
-                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s}\n\n",
+                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s}\n\n",
+                    e->wgmma ? "    /* the image has wgmma: its variants replace the mma.sync ones */\n"
+                               "    const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;\n"
+                             : "",
                     e->body.s ? e->body.s : "");
     llmc_emit_probes(g, &out);
     llmc_buf_printf(&out, "extern const LlmcModelDesc llmc_model_cpu_twin;\n\n");

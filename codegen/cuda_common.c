@@ -105,13 +105,36 @@ int llmc_cuda_split_k(const LlmcTarget *tg, int64_t N, int64_t K)
     return best;
 }
 
-int llmc_cuda_split_k_big(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows)
+/* The wide-step tensor-core tile (gemm_h) of an N x K matrix for up to `rows` rows: 128 x 128 tiles
+ * when they give two blocks an SM, else 64 x 128; K split in 2 or 4 while even those leave SMs idle
+ * (each slice at least 8 k-tiles). Stages: 4 where an SM has room for two blocks of them, else 3. */
+LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows)
 {
-    int64_t blocks = (N + 127) / 128 * ((rows + 127) / 128), kt = K / 32;
-    int64_t sms = tg->typical_sms ? tg->typical_sms : 100;
-    int best = 1;
-    for (int s = 2; s <= 4 && blocks * (s / 2) < 2 * sms; s++)
-        if (kt % s == 0 && kt / s >= 4)
-            best = s;
-    return best;
+    LlmcWideTile t = {.bm = 128, .bn = 128, .split = 1, .stages = tg->smem_per_sm >= 160 * 1024 ? 4 : 3};
+    int64_t sms = tg->typical_sms ? tg->typical_sms : 100, kt = K / 32;
+    if ((N + 127) / 128 * ((rows + 127) / 128) < 2 * sms)
+        t.bm = 64;
+    int64_t tiles = (N + 127) / 128 * ((rows + t.bm - 1) / t.bm);
+    while (t.split < 4 && tiles * t.split < sms && kt % (2 * t.split) == 0 && kt / (2 * t.split) >= 8)
+        t.split *= 2;
+    t.smem = (uint32_t)(t.stages * (t.bm + t.bn) * 40 * 2);
+    return t;
+}
+
+/* gemm_wg: 128 x 128 tiles when they give about 1.4 blocks an SM (qkv and gate/up of an 8B at 512
+ * rows), else 64 x 128 with K split in 2 or 4 while the tiles leave SMs idle; 3 stages of 128-row
+ * tiles or 4 of 64-row ones: 97 KB, two blocks an SM (bench/NOTES.md, round 17). */
+LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows)
+{
+    LlmcWideTile t = {.bm = 128, .bn = 128, .split = 1, .stages = 3};
+    int64_t sms = tg->typical_sms ? tg->typical_sms : 100, kt = K / 64;
+    if ((N + 127) / 128 * ((rows + 127) / 128) * 10 < 14 * sms) {
+        t.bm = 64;
+        t.stages = 4;
+        int64_t tiles = (N + 127) / 128 * ((rows + 63) / 64);
+        while (t.split < 4 && tiles * t.split < sms && kt % (2 * t.split) == 0 && kt / (2 * t.split) >= 8)
+            t.split *= 2;
+    }
+    t.smem = (uint32_t)(t.stages * (t.bm + t.bn) * 128 + 1024);
+    return t;
 }

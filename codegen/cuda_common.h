@@ -29,9 +29,16 @@ void llmc_cuda_node_end(LlmcEmit *e, int node);
 /* K-splits of a tensor-core matmul for skinny steps (9..64 rows): enough blocks to fill about four
  * waves of the target's multiprocessors, K / 32 divisible by it. */
 int llmc_cuda_split_k(const LlmcTarget *tg, int64_t N, int64_t K);
-/* K-splits of the big-tile (128x128) tensor-core matmul for steps of `rows` rows (prefill): split
- * when the tiles alone fill less than two blocks for each multiprocessor. */
-int llmc_cuda_split_k_big(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
+/* The tile of the half-activation tensor-core matmul (gemm_h) for steps of up to `rows` rows
+ * (prefill, and batched steps the split-K kernel does not take): BM x BN, a K split when the tiles
+ * alone leave multiprocessors idle, the cp.async stages and the shared memory that makes. */
+typedef struct {
+    int bm, bn, split, stages;
+    uint32_t smem; /* dynamic shared memory of the kernel, bytes */
+} LlmcWideTile;
+LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
+/* The same for the wgmma variant (gemm_wg, sm_90a; K % 64 == 0). */
+LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* "bf16", "f16" or "f32" */
 const char *llmc_cuda_wname(LlmcDType dt);
 

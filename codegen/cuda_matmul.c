@@ -1,9 +1,10 @@
 /* cuda_matmul.c — CUDA emitter for matmul and embedding.
  *
- * A matmul gets two kernels and the host picks by the step's rows: up to 8 rows (decode) the skinny
- * weight-streaming kernel (gemv, 16-byte loads); more rows the tensor-core kernel (gemm_tc,
- * mma.sync) when the shapes allow it (K % 32 == 0, 16-byte aligned rows, bf16/f16 weights), else the
- * skinny kernel over chunks of 8 rows. */
+ * A matmul gets several kernels and the host picks by the step's rows: up to 8 rows (decode) the
+ * skinny weight-streaming kernel (gemv, 16-byte loads); more rows tensor cores (mma.sync) when the
+ * shapes allow it (K % 32 == 0, 16-byte aligned rows, bf16/f16 weights): for 9..64 rows of a
+ * matrix too narrow to fill the chip a K-split kernel (gemm_tc) and a reduce, else the rows
+ * converted to bf16/f16 and gemm_h; without tensor cores the skinny kernel over chunks of 8 rows. */
 #include "cuda_common.h"
 
 static int wkind(LlmcDType dt) { return dt == LLMC_BF16 ? 1 : dt == LLMC_F16 ? 2 : 0; }
@@ -84,7 +85,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)ksplit, wsrc, xs, bias, ys, rows, nws, llmc_c_float(e, eps), res);
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
-    int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && w->offset % 16 == 0;
+    int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
     char gx[64], gy[64];
     snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
@@ -97,50 +98,27 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(cond, sizeof cond, "%s <= 8", hrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
     int split = llmc_cuda_split_k(e->target, N, K);
-    snprintf(cond, sizeof cond, "%s > 8", hrows);
-    if (split > 1)
-        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
-    /* Tensor cores: a norm prologue runs as its own kernel into scratch A; a SwiGLU epilogue takes the
-     * full product in scratch B and a pairing kernel. */
-    char gxs[160], gys[160], gin[160], gout[160], ncond[64];
-    const char *norm_kernel = NULL;
-    snprintf(gin, sizeof gin, "%s", xs);
-    int64_t gsx = SX, gsy = SY;
-    if (ni > 0) {
-        llmc_buf_printf(&k,
-                        "/* RMSNorm of the rows into scratch (prologue of a tensor-core matmul): f32[%s,%lld] */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    rmsnorm_row<0, %lld, %lld, 0, 0, %lld>(%s, (const float *)0, (float *)0, %s, A(%lld), %s);\n}\n",
-                        hrows, (long long)K, (long long)K, (long long)SX, (long long)K, xs, nws, (long long)e->scratch_a,
-                        llmc_c_float(e, eps));
-        norm_kernel = llmc_cuda_kernel(e, "rmsnorm", k.s, 0);
-        llmc_buf_free(&k);
-        snprintf(ncond, sizeof ncond, "%s > 8", hrows);
-        llmc_cuda_launch(e, node, ncond, norm_kernel, hrows, "1", "1", 256, 0);
-        snprintf(gin, sizeof gin, "A(%lld)", (long long)e->scratch_a);
-        gsx = K;
-    }
-    snprintf(gout, sizeof gout, "%s", ys);
-    if (swiglu) {
-        snprintf(gout, sizeof gout, "A(%lld)", (long long)e->scratch_b);
-        gsy = N;
-    }
-    llmc_buf_printf(&k,
-                    "/* matmul, tensor cores (mma.sync m16n8k16, %s): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
-                    "tiles 128x128x32, 8 warps; strides x %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    gemm_tc<%d, %lld, %lld, %lld, %lld, %lld, 1, 128, 128, 2, 4>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n}\n",
-                    wk == 1 ? "bf16" : "f16", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
-                    hrows, (long long)N, epi == 1 ? ", residual epilogue" : "", (long long)gsx, (long long)gsy, wk == 1,
-                    (long long)K, (long long)N, (long long)gsx, (long long)gsy, (long long)SR, wsrc, gin, bias, gout,
-                    rows, res);
-    const char *gemm = llmc_cuda_kernel(e, "gemm", k.s, 0);
-    llmc_buf_free(&k);
-    snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 63) / 64));
-    snprintf(gys, sizeof gys, "(%s + 63) / 64", hrows);
     if (split > 1) {
-        /* Skinny steps: K split over blockIdx.z, partials in scratch B, then the reduce + epilogue.
-         * The norm prologue (if any) already ran into scratch A under the same condition. */
+        /* 9..64 rows: 64 x 64 tiles with K split over blockIdx.z (f32 activations converted in
+         * registers; a norm prologue first runs into scratch A), partials in scratch B, then the
+         * reduce with the epilogue. */
+        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
+        char gin[160];
+        snprintf(gin, sizeof gin, "%s", xs);
+        int64_t gsx = SX;
+        if (ni > 0) {
+            llmc_buf_printf(&k,
+                            "/* RMSNorm of the rows into scratch (prologue of a split-K tensor-core matmul): f32[%s,%lld] */\n"
+                            "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                            "    rmsnorm_row<0, %lld, %lld, 0, 0, %lld>(%s, (const float *)0, (float *)0, %s, A(%lld), %s);\n}\n",
+                            hrows, (long long)K, (long long)K, (long long)SX, (long long)K, xs, nws,
+                            (long long)e->scratch_a, llmc_c_float(e, eps));
+            const char *nk = llmc_cuda_kernel(e, "rmsnorm", k.s, 0);
+            llmc_buf_free(&k);
+            llmc_cuda_launch(e, node, cond, nk, hrows, "1", "1", 256, 0);
+            snprintf(gin, sizeof gin, "A(%lld)", (long long)e->scratch_a);
+            gsx = K;
+        }
         llmc_buf_printf(&k,
                         "/* matmul, tensor cores, K split in %d (skinny steps): partials of f32[%s,%lld] x %s[%lld,%lld]^T */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
@@ -150,50 +128,85 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)e->scratch_b, rows);
         const char *sk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
         llmc_buf_free(&k);
-        char gzs[32];
+        char gxs[32], gys[64], gzs[32];
+        snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 63) / 64));
+        snprintf(gys, sizeof gys, "(%s + 63) / 64", hrows);
         snprintf(gzs, sizeof gzs, "%d", split);
         llmc_cuda_launch(e, node, cond, sk, gxs, gys, gzs, 128, 0);
         emit_reduce(e, node, cond, split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
-        snprintf(cond, sizeof cond, "%s > 64", hrows);
     }
-    snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 127) / 128));
-    snprintf(gys, sizeof gys, "(%s + 127) / 128", hrows);
+    /* Wider steps: the rows (normalized if the node has a norm) converted to bf16/f16 into scratch A,
+     * then gemm_h (cp.async stages of both operands) with the epilogue in place, or K split into
+     * scratch B and the reduce. */
+    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 ? 64 : 8);
+    llmc_buf_printf(&k,
+                    "/* f32[%s,%lld] rows%s -> %s (A operand of a tensor-core matmul) */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    rows_to_half<%d, %d, %lld, %lld>(%s, %s, (uint16_t *)A(%lld), %s);\n}\n",
+                    hrows, (long long)K, ni > 0 ? ", RMS-normalized," : "", wk == 1 ? "bf16" : "f16", wk == 1, ni > 0,
+                    (long long)K, (long long)SX, xs, nws, (long long)e->scratch_a, llmc_c_float(e, eps));
+    const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, cond, hk, hrows, "1", "1", 256, 0);
     int64_t rows_max = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
-    int big_split = llmc_cuda_split_k_big(e->target, N, K, rows_max);
-    if (big_split > 1) {
-        /* Big tiles too few to fill the chip (prefill of a narrow matrix): K split, then the reduce
-         * with the epilogue (bias, residual or SwiGLU) as for skinny steps. */
+    /* v 0: gemm_h (mma.sync), v 1: gemm_wg (wgmma) when the build has an sm_90a image; forward()
+     * picks by the loaded image (wg). */
+    int variants = e->wgmma && K % 64 == 0 ? 2 : 1;
+    for (int v = 0; v < variants; v++) {
+        LlmcWideTile wt = v ? llmc_cuda_wg_tile(e->target, N, K, rows_max) : llmc_cuda_wide_tile(e->target, N, K, rows_max);
+        char vcond[96], gxs[64], gys[32], gzs[32], hsrc[64], targs[96], call[64], tile[96];
+        if (variants == 2)
+            snprintf(vcond, sizeof vcond, "%s && %swg", cond, v ? "" : "!");
+        else
+            snprintf(vcond, sizeof vcond, "%s", cond);
+        snprintf(gxs, sizeof gxs, "(%s + %d) / %d", hrows, wt.bm - 1, wt.bm);
+        snprintf(gys, sizeof gys, "%lld", (long long)((N + wt.bn - 1) / wt.bn));
+        snprintf(gzs, sizeof gzs, "%d", wt.split);
+        snprintf(hsrc, sizeof hsrc, "(const uint16_t *)A(%lld)", (long long)e->scratch_a);
+        if (v) {
+            snprintf(call, sizeof call, "gemm_wg");
+            snprintf(targs, sizeof targs, "%d, %d", wt.bm / 64, wt.stages); /* MH, ST */
+            snprintf(tile, sizeof tile, "wgmma m64n128k16, %dx128x64 tiles on a warpgroup, %d cp.async stages",
+                     wt.bm, wt.stages);
+        } else {
+            snprintf(call, sizeof call, "gemm_h");
+            snprintf(targs, sizeof targs, "%d, %d, 2, 2, %d", wt.bm, wt.bn, wt.stages); /* BM, BN, WM, WN, ST */
+            snprintf(tile, sizeof tile, "mma.sync m16n8k16, %dx%dx32 tiles on 4 warps, %d cp.async stages", wt.bm,
+                     wt.bn, wt.stages);
+        }
+        /* the wgmma kernel exists only in sm_90a images: elsewhere its body is a trap forward()
+         * never reaches */
+        const char *pre = v ? "#if defined(__CUDA_ARCH_FEAT_SM90_ALL)\n" : "";
+        const char *post = v ? "#else\n    __trap();\n#endif\n" : "";
+        if (wt.split > 1) {
+            llmc_buf_printf(&k,
+                            "/* matmul, tensor cores (%s, %s activations), K split in %d: partials of [%s,%lld] x "
+                            "%s[%lld,%lld]^T%s */\n"
+                            "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                            "%s    %s<%d, %lld, %lld, %lld, 0, 0, %d, %d, %s>((const uint16_t *)%s, %s, (const float *)0, "
+                            "A(%lld), %s, (const float *)0);\n%s}\n",
+                            tile, wk == 1 ? "bf16" : "f16", wt.split, hrows, (long long)K, llmc_dtype_name(w->dtype),
+                            (long long)N, (long long)K, epi == 2 ? " (gate/up interleaved by 8)" : "", pre, call,
+                            wk == 1, (long long)K, (long long)N, (long long)K, epi, wt.split, targs, wsrc, hsrc,
+                            (long long)e->scratch_b, rows, post);
+            const char *bk = llmc_cuda_kernel(e, v ? "gemm_wg_splitk" : "gemm_wide_splitk", k.s, wt.smem);
+            llmc_buf_free(&k);
+            llmc_cuda_launch(e, node, vcond, bk, gxs, gys, gzs, 128, wt.smem);
+            emit_reduce(e, node, vcond, wt.split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
+            continue;
+        }
         llmc_buf_printf(&k,
-                        "/* matmul, tensor cores, 128x128x32 tiles, K split in %d (prefill): partials of f32[%s,%lld] x "
-                        "%s[%lld,%lld]^T */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    gemm_tc<%d, %lld, %lld, %lld, %lld, 0, %d, 128, 128, 2, 4>((const uint16_t *)%s, %s, "
-                        "(const float *)0, A(%lld), %s);\n}\n",
-                        big_split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, wk == 1,
-                        (long long)K, (long long)N, (long long)gsx, (long long)N, big_split, wsrc, gin,
-                        (long long)e->scratch_b, rows);
-        const char *bk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
+                        "/* matmul, tensor cores (%s, %s activations): [%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
+                        "stride y %lld */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "%s    %s<%d, %lld, %lld, %lld, %lld, %lld, %d, 1, %s>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n%s}\n",
+                        tile, wk == 1 ? "bf16" : "f16", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N,
+                        (long long)K, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)SY, pre, call, wk == 1,
+                        (long long)K, (long long)N, (long long)K, (long long)SY, (long long)SR, epi, targs, wsrc, hsrc,
+                        bias, ys, rows, res, post);
+        const char *gk = llmc_cuda_kernel(e, v ? "gemm_wg" : "gemm_wide", k.s, wt.smem);
         llmc_buf_free(&k);
-        char gzs[32];
-        snprintf(gzs, sizeof gzs, "%d", big_split);
-        llmc_cuda_launch(e, node, cond, bk, gxs, gys, gzs, 256, 0);
-        emit_reduce(e, node, cond, big_split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
-        llmc_cuda_node_end(e, node);
-        return LLMC_OK;
-    }
-    llmc_cuda_launch(e, node, cond, gemm, gxs, gys, "1", 256, 0);
-    if (swiglu) {
-        llmc_buf_printf(&k,
-                        "/* SwiGLU of a tensor-core product's halves: f32[%s,%lld] -> f32[%s,%lld] */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    eltwise<3, %lld, %lld, %lld, %lld>(A(%lld), A(%lld), %s, %s);\n}\n",
-                        hrows, (long long)N, hrows, (long long)(N / 2), (long long)(N / 2), (long long)N, (long long)N,
-                        (long long)SY, (long long)e->scratch_b, (long long)(e->scratch_b + N / 2 * 4), ys, rows);
-        const char *sk = llmc_cuda_kernel(e, "swiglu", k.s, 0);
-        llmc_buf_free(&k);
-        char gxe[96];
-        snprintf(gxe, sizeof gxe, "(%s * %lld + 255) / 256", hrows, (long long)(N / 2));
-        llmc_cuda_launch(e, node, cond, sk, gxe, "1", "1", 256, 0);
+        llmc_cuda_launch(e, node, vcond, gk, gxs, gys, "1", 128, wt.smem);
     }
     llmc_cuda_node_end(e, node);
     return LLMC_OK;

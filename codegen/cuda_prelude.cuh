@@ -358,6 +358,12 @@ DEV void ldm_x4(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3, const vo
                  : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
                  : "r"(smem_addr(p)));
 }
+DEV void ldm_x4_t(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3, const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(smem_addr(p)));
+}
 template <int BF>
 DEV void mma16816(float *c, const uint32_t *a, const uint32_t *b)
 {
@@ -517,6 +523,337 @@ DEV void gemm_reduce(const float *__restrict__ part, const float *__restrict__ b
                 v1 += b[n + N / 2];
         }
         y[t * SY + n] = EPI == 2 ? silu(v0) * v1 : v0 + (EPI == 1 ? res[t * SR + n] : 0.0f);
+    }
+}
+
+/* ---- matmul, tensor cores, half activations (prefill and wide steps) ----
+ * x: bf16/f16 rows [T][SX] that a norm or a conversion kernel wrote (scratch); w: weights [N][K].
+ * Block tile BM x BN x BK on WM x WN warps (grid: row tiles x column tiles); ST cp.async stages of
+ * both operands in dynamic shared memory (ST * (BM + BN) * (BK + 8) halves), one barrier a k-tile. Epilogues: EPI 0 y = acc (+ b); 1 y =
+ * res + acc (+ b); 2 SwiGLU: the tile's columns interleave gate and up rows by 8 (tile column c reads
+ * weight row n0/2 + (c/16)*8 + c%8, plus N/2 for the up half when c%16 >= 8), so a thread holds the
+ * gate and up sums of one output in acc[i][j] and acc[i][j+1] and y is N/2 wide.
+ * SPLIT > 1: block z sums the K slice z and writes raw partials to y + z*T*N in weight-row order
+ * (gemm_reduce applies the epilogue). Needs K % (BK * SPLIT) == 0, 16-byte aligned rows. */
+template <int N>
+DEV int gemm_wrow(int n0, int c, int swz)
+{
+    if (!swz)
+        return n0 + c;
+    const int j = n0 / 2 + (c >> 4) * 8 + (c & 7);
+    return j < N / 2 ? j + ((c & 8) ? N / 2 : 0) : N;
+}
+template <int NW>
+DEV void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(NW) : "memory"); }
+
+template <int BF, int K, int N, int SX, int SY, int SR, int EPI, int SPLIT, int BM, int BN, int WM, int WN, int ST,
+          int BK = 32>
+DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, const float *__restrict__ b,
+                float *__restrict__ y, int T, const float *__restrict__ res)
+{
+    constexpr int LD = BK + 8, CPR = BK / 8; /* +8 halves: conflict-free ldmatrix; 16-byte chunks a row */
+    constexpr int NT = 32 * WM * WN, MI = BM / WM / 16, NJ = BN / WN / 8;
+    constexpr int AV = BM * BK / 8 / NT, BV = BN * BK / 8 / NT; /* 16-byte copies a thread per stage */
+    constexpr int SWZ = EPI == 2;
+    static_assert(AV * NT == BM * BK / 8 && BV * NT == BN * BK / 8, "tile not a multiple of the block");
+    static_assert(NJ % 2 == 0 && K % BK == 0 && (K / BK) % SPLIT == 0, "tile shape");
+    extern __shared__ __align__(16) uint16_t gsm[];
+    uint16_t(*As)[BM][LD] = (uint16_t(*)[BM][LD])gsm;
+    uint16_t(*Bs)[BN][LD] = (uint16_t(*)[BN][LD])(gsm + ST * BM * LD);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    /* Row tiles vary fastest (blockIdx.x): the blocks that share a weight tile run together, so
+     * each weight is read from memory about once while the activations stay in L2. */
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    const int wm = (warp / WN) * (BM / WM), wn = (warp % WN) * (BN / WN);
+    constexpr int KT = K / BK / SPLIT;
+    const int kt0 = SPLIT > 1 ? (int)blockIdx.z * KT : 0;
+    /* Source rows of this thread's copies (fixed over k): clamped to row 0 and zero-filled outside. */
+    const uint16_t *ap[AV], *bp[BV];
+    int ab[AV], bb[BV];
+#pragma unroll
+    for (int i = 0; i < AV; i++) {
+        const int idx = tid + i * NT, r = idx / CPR, c = (idx % CPR) * 8, m = m0 + r;
+        ap[i] = x + (int64_t)(m < T ? m : 0) * SX + kt0 * BK + c;
+        ab[i] = m < T ? 16 : 0;
+    }
+#pragma unroll
+    for (int i = 0; i < BV; i++) {
+        const int idx = tid + i * NT, r = idx / CPR, c = (idx % CPR) * 8, n = gemm_wrow<N>(n0, r, SWZ);
+        bp[i] = w + (int64_t)(n < N ? n : 0) * K + kt0 * BK + c;
+        bb[i] = n < N ? 16 : 0;
+    }
+    auto load = [&](int kt, int s) {
+#pragma unroll
+        for (int i = 0; i < AV; i++) {
+            const int idx = tid + i * NT;
+            cp_async16(&As[s][idx / CPR][(idx % CPR) * 8], ap[i] + kt * BK, ab[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < BV; i++) {
+            const int idx = tid + i * NT;
+            cp_async16(&Bs[s][idx / CPR][(idx % CPR) * 8], bp[i] + kt * BK, bb[i]);
+        }
+    };
+    float acc[MI][NJ][4];
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+                acc[i][j][q] = 0.0f;
+#pragma unroll
+    for (int s = 0; s < ST - 1; s++) {
+        if (s < KT)
+            load(s, s);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < KT; kt++) {
+        cp_async_wait<ST - 2>();
+        __syncthreads(); /* stage kt landed for everyone; stage kt - 1 is free */
+        if (kt + ST - 1 < KT)
+            load(kt + ST - 1, (kt + ST - 1) % ST);
+        cp_async_commit();
+        const int s = kt % ST;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+            uint32_t af[MI][4], bfr[NJ][2];
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+                ldm_x4(af[i][0], af[i][1], af[i][2], af[i][3], &As[s][wm + i * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
+#pragma unroll
+            for (int j = 0; j < NJ; j += 2)
+                ldm_x4(bfr[j][0], bfr[j][1], bfr[j + 1][0], bfr[j + 1][1],
+                       &Bs[s][wn + j * 8 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++)
+                    mma16816<BF>(acc[i][j], af[i], bfr[j]);
+        }
+    }
+    cp_async_wait<0>();
+    const int g = lane >> 2, c2 = (lane & 3) * 2;
+    if (SPLIT > 1)
+        y += (int64_t)blockIdx.z * T * N;
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            const int c = wn + j * 8 + c2; /* tile column of acc[i][j][0] (and c + 1 of [1]) */
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int m = m0 + wm + i * 16 + g + h * 8;
+                if (m >= T)
+                    continue;
+                const float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
+                if (SPLIT > 1) {
+                    const int na = gemm_wrow<N>(n0, c, SWZ), nb = gemm_wrow<N>(n0, c + 1, SWZ);
+                    if (na < N)
+                        y[(int64_t)m * N + na] = v0;
+                    if (nb < N)
+                        y[(int64_t)m * N + nb] = v1;
+                } else if (EPI == 2) {
+                    if (j & 1)
+                        continue;
+                    const int o = n0 / 2 + (c >> 4) * 8 + (c & 7); /* output column; the up sums are in j + 1 */
+                    const float u0 = acc[i][j + 1][2 * h], u1 = acc[i][j + 1][2 * h + 1];
+                    if (o < N / 2)
+                        y[(int64_t)m * SY + o] = silu(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
+                    if (o + 1 < N / 2)
+                        y[(int64_t)m * SY + o + 1] =
+                            silu(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
+                } else {
+                    const int n = n0 + c;
+                    if (n < N)
+                        y[(int64_t)m * SY + n] = v0 + (b ? b[n] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n] : 0.0f);
+                    if (n + 1 < N)
+                        y[(int64_t)m * SY + n + 1] =
+                            v1 + (b ? b[n + 1] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n + 1] : 0.0f);
+                }
+            }
+        }
+}
+
+/* ---- matmul, warpgroup tensor cores (sm_90a: wgmma.mma_async) ----
+ * The same contract as gemm_h (half activations in scratch, the same epilogues, SwiGLU interleave
+ * and K split), for targets with wgmma. One warpgroup (128 threads) a block; block tile (64 * MH) x
+ * 128 x 64; both operands K-major in shared memory with the 128-byte swizzle (16-byte chunk c of
+ * row r stored at chunk c ^ (r % 8); tiles 1024-byte aligned), filled by cp.async in ST stages and
+ * read by wgmma m64n128k16 through matrix descriptors. Dynamic shared memory: ST * (64 * MH + 128)
+ * * 128 bytes + 1024 (alignment). */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+DEV uint64_t wg_desc(uint32_t saddr) /* K-major, 128-byte swizzle, 8-row groups 1024 bytes apart */
+{
+    return (uint64_t)((saddr & 0x3ffff) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
+}
+DEV void wg_mma_bf16(float *d, uint64_t da, uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(da), "l"(db));
+}
+DEV void wg_mma_f16(float *d, uint64_t da, uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(da), "l"(db));
+}
+DEV void wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+DEV void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+DEV void wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+DEV void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
+
+template <int BF, int K, int N, int SX, int SY, int SR, int EPI, int SPLIT, int MH, int ST>
+DEV void gemm_wg(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, const float *__restrict__ b,
+                 float *__restrict__ y, int T, const float *__restrict__ res)
+{
+    constexpr int BM = 64 * MH, BN = 128, BK = 64, NT = 128;
+    constexpr int AV = BM * 8 / NT, BV = BN * 8 / NT; /* 16-byte chunks a thread per stage */
+    constexpr int SWZ = EPI == 2, STAGE = (BM + BN) * 128;
+    static_assert(K % BK == 0 && (K / BK) % SPLIT == 0, "tile shape");
+    extern __shared__ __align__(16) uint8_t wsm[];
+    const uint32_t base = (smem_addr(wsm) + 1023u) & ~1023u;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    constexpr int KT = K / BK / SPLIT;
+    const int kt0 = SPLIT > 1 ? (int)blockIdx.z * KT : 0;
+    const uint16_t *ap[AV], *bp[BV];
+    int ab[AV], bb[BV];
+    uint32_t ao[AV], bo[BV]; /* swizzled offsets within a stage */
+#pragma unroll
+    for (int i = 0; i < AV; i++) {
+        const int idx = tid + i * NT, r = idx >> 3, c = idx & 7, m = m0 + r;
+        ap[i] = x + (int64_t)(m < T ? m : 0) * SX + kt0 * BK + c * 8;
+        ab[i] = m < T ? 16 : 0;
+        ao[i] = r * 128 + ((c ^ (r & 7)) << 4);
+    }
+#pragma unroll
+    for (int i = 0; i < BV; i++) {
+        const int idx = tid + i * NT, r = idx >> 3, c = idx & 7, n = gemm_wrow<N>(n0, r, SWZ);
+        bp[i] = w + (int64_t)(n < N ? n : 0) * K + kt0 * BK + c * 8;
+        bb[i] = n < N ? 16 : 0;
+        bo[i] = BM * 128 + r * 128 + ((c ^ (r & 7)) << 4);
+    }
+    auto load = [&](int kt, int s) {
+        const uint32_t st = base + s * STAGE;
+#pragma unroll
+        for (int i = 0; i < AV; i++)
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(st + ao[i]), "l"(ap[i] + kt * BK), "r"(ab[i]));
+#pragma unroll
+        for (int i = 0; i < BV; i++)
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(st + bo[i]), "l"(bp[i] + kt * BK), "r"(bb[i]));
+    };
+    float acc[MH][64];
+#pragma unroll
+    for (int h = 0; h < MH; h++)
+#pragma unroll
+        for (int q = 0; q < 64; q++)
+            acc[h][q] = 0.0f;
+#pragma unroll
+    for (int s = 0; s < ST - 1; s++) {
+        if (s < KT)
+            load(s, s);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < KT; kt++) {
+        cp_async_wait<ST - 2>();
+        fence_proxy_async(); /* cp.async wrote through the generic proxy; wgmma reads through the async one */
+        __syncthreads();
+        const uint32_t st = base + (kt % ST) * STAGE;
+        wg_fence();
+#pragma unroll
+        for (int k = 0; k < BK / 16; k++) {
+            const uint64_t db = wg_desc(st + BM * 128 + k * 32);
+#pragma unroll
+            for (int h = 0; h < MH; h++) {
+                const uint64_t da = wg_desc(st + h * 64 * 128 + k * 32);
+                if (BF)
+                    wg_mma_bf16(acc[h], da, db);
+                else
+                    wg_mma_f16(acc[h], da, db);
+            }
+        }
+        wg_commit();
+        if (kt + ST - 1 < KT) /* the stage of tile kt - 1, whose wgmma everyone waited for */
+            load(kt + ST - 1, (kt + ST - 1) % ST);
+        cp_async_commit();
+        wg_wait0();
+    }
+    cp_async_wait<0>();
+    /* accumulator fragment: warp w holds rows 16w..16w+15 of each 64-row half; acc[h][4j + q] is
+     * row g (+8 for q >= 2), column 8j + 2c (+1 for odd q) */
+    const int g = lane >> 2, c2 = (lane & 3) * 2;
+    if (SPLIT > 1)
+        y += (int64_t)blockIdx.z * T * N;
+#pragma unroll
+    for (int h = 0; h < MH; h++)
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            const int c = j * 8 + c2;
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                const int m = m0 + h * 64 + warp * 16 + g + hh * 8;
+                if (m >= T)
+                    continue;
+                const float v0 = acc[h][4 * j + 2 * hh], v1 = acc[h][4 * j + 2 * hh + 1];
+                if (SPLIT > 1) {
+                    const int na = gemm_wrow<N>(n0, c, SWZ), nb = gemm_wrow<N>(n0, c + 1, SWZ);
+                    if (na < N)
+                        y[(int64_t)m * N + na] = v0;
+                    if (nb < N)
+                        y[(int64_t)m * N + nb] = v1;
+                } else if (EPI == 2) {
+                    if (j & 1)
+                        continue;
+                    const int o = n0 / 2 + (c >> 4) * 8 + (c & 7);
+                    const float u0 = acc[h][4 * (j + 1) + 2 * hh], u1 = acc[h][4 * (j + 1) + 2 * hh + 1];
+                    if (o < N / 2)
+                        y[(int64_t)m * SY + o] = silu(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
+                    if (o + 1 < N / 2)
+                        y[(int64_t)m * SY + o + 1] =
+                            silu(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
+                } else {
+                    const int n = n0 + c;
+                    if (n < N)
+                        y[(int64_t)m * SY + n] = v0 + (b ? b[n] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n] : 0.0f);
+                    if (n + 1 < N)
+                        y[(int64_t)m * SY + n + 1] =
+                            v1 + (b ? b[n + 1] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n + 1] : 0.0f);
+                }
+            }
+        }
+}
+#endif
+
+/* f32 rows to bf16/f16 (the A operand of gemm_h), optionally RMS-normalized (NORM: x * nw / rms(x)).
+ * Grid: rows; D % 4 == 0 and 16-byte aligned rows. */
+template <int BF, int NORM, int D, int SX>
+DEV void rows_to_half(const float *__restrict__ x, const float *__restrict__ nw, uint16_t *__restrict__ y, float eps)
+{
+    __shared__ float red[32];
+    const int r = blockIdx.x;
+    const float4 *xr = (const float4 *)(x + (int64_t)r * SX);
+    float inv = 1.0f;
+    if (NORM) {
+        float ss = 0.0f;
+        for (int d = threadIdx.x; d < D / 4; d += blockDim.x) {
+            const float4 v = xr[d];
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+        ss = block_sum(ss, red);
+        inv = 1.0f / sqrtf(ss / (float)D + eps);
+    }
+    uint2 *yr = (uint2 *)(y + (int64_t)r * D);
+    for (int d = threadIdx.x; d < D / 4; d += blockDim.x) {
+        float4 v = xr[d];
+        if (NORM) {
+            const float4 wv = ((const float4 *)nw)[d];
+            v = make_float4(wv.x * (inv * v.x), wv.y * (inv * v.y), wv.z * (inv * v.z), wv.w * (inv * v.w));
+        }
+        yr[d] = make_uint2(pack2(v.x, v.y, BF), pack2(v.z, v.w, BF));
     }
 }
 
@@ -725,6 +1062,203 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
             }
             pp[2 + d] = o;
         }
+    }
+}
+
+/* ---- causal attention for long steps (prefill): flash attention over the paged cache ----
+ * Grid (ceil(T / 64), HQ), 4 warps: the block takes 64 consecutive tokens of the step and one query
+ * head, each warp 16 of the tokens. K/V tiles of 64 positions come into shared memory by cp.async
+ * (two stages, rows from the sequence's block table, zero past the last position); S = Q K^T and
+ * O += P V run on f16 tensor cores with f32 sums, the softmax online in base 2 (Q pre-scaled by
+ * scale * log2 e; Q and P rounded to f16). Tokens of several sequences in one tile are served one
+ * sequence a pass. Needs HD % 16 == 0. Dynamic shared memory: 2 * 2 * 64 * (HD + 8) halves. */
+template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                       const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                       const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale)
+{
+    constexpr int QT = 64, KTL = 64, LDK = HD + 8, G = HQ / HKV, DJ = HD / 8, KC = HD / 16;
+    static_assert(HD % 16 == 0, "head_dim must be a multiple of 16");
+    extern __shared__ __align__(16) uint16_t fsm[];
+    uint16_t(*Ks)[KTL][LDK] = (uint16_t(*)[KTL][LDK])fsm;
+    uint16_t(*Vs)[KTL][LDK] = (uint16_t(*)[KTL][LDK])(fsm + 2 * KTL * LDK);
+    __shared__ int rseq[QT], rpos[QT];
+    __shared__ int cur_seq, kmin_s, kmax_s;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int t0 = blockIdx.x * QT, head = blockIdx.y, kvh = head / G;
+    const int g = lane >> 2, c2 = (lane & 3) * 2;
+    const uint16_t *kv = (const uint16_t *)kvp;
+    if (tid < QT) {
+        const int t = t0 + tid;
+        rseq[tid] = t < T ? seq_of_token[t] : -1;
+        rpos[tid] = t < T ? positions[t] : 0;
+    }
+    const int r0 = warp * 16 + g, r1 = r0 + 8; /* this thread's two rows (block-local) */
+    for (;;) {
+        __syncthreads();
+        if (tid == 0) {
+            int cs = -1, lo = 0x7fffffff, hi = -1;
+            for (int r = 0; r < QT; r++) {
+                if (rseq[r] < 0 || (cs >= 0 && rseq[r] != cs))
+                    continue;
+                cs = rseq[r];
+                const int p = rpos[r], a = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
+                lo = a < lo ? a : lo;
+                hi = p > hi ? p : hi;
+            }
+            cur_seq = cs;
+            kmin_s = lo;
+            kmax_s = hi;
+        }
+        __syncthreads();
+        const int cs = cur_seq;
+        if (cs < 0)
+            return;
+        const int kmin = kmin_s, kmax = kmax_s, kbeg = kmin / KTL * KTL;
+        const int32_t *table = block_tables + (int64_t)cs * max_blocks_per_seq;
+        const int act0 = rseq[r0] == cs, act1 = rseq[r1] == cs;
+        const int qp0 = rpos[r0], qp1 = rpos[r1];
+        const int lo0 = WIN > 0 ? qp0 - WIN + 1 : 0, lo1 = WIN > 0 ? qp1 - WIN + 1 : 0;
+        int wmax = -1; /* the warp's last position: tiles past it are skipped */
+        for (int r = warp * 16; r < warp * 16 + 16; r++)
+            if (rseq[r] == cs && rpos[r] > wmax)
+                wmax = rpos[r];
+        /* Q fragments (A operand, rows r0/r1, HD columns), scaled into base 2, f16. */
+        uint32_t qf[KC][4];
+        {
+            const float qs = scale * 1.4426950408889634f;
+            const float *q0 = q + (int64_t)(t0 + r0) * SQ + head * HD, *q1 = q + (int64_t)(t0 + r1) * SQ + head * HD;
+#pragma unroll
+            for (int kc = 0; kc < KC; kc++) {
+                float2 a = act0 ? *(const float2 *)(q0 + kc * 16 + c2) : make_float2(0, 0);
+                float2 b = act1 ? *(const float2 *)(q1 + kc * 16 + c2) : make_float2(0, 0);
+                float2 c = act0 ? *(const float2 *)(q0 + kc * 16 + 8 + c2) : make_float2(0, 0);
+                float2 d = act1 ? *(const float2 *)(q1 + kc * 16 + 8 + c2) : make_float2(0, 0);
+                qf[kc][0] = pack2(a.x * qs, a.y * qs, 0);
+                qf[kc][1] = pack2(b.x * qs, b.y * qs, 0);
+                qf[kc][2] = pack2(c.x * qs, c.y * qs, 0);
+                qf[kc][3] = pack2(d.x * qs, d.y * qs, 0);
+            }
+        }
+        float o[DJ][4], m0v = -INFINITY, m1v = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+#pragma unroll
+        for (int j = 0; j < DJ; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                o[j][e] = 0.0f;
+        auto load = [&](int p0, int s) {
+            constexpr int CH = HD / 8; /* 16-byte chunks a row */
+            for (int idx = tid; idx < KTL * CH; idx += 128) {
+                const int r = idx / CH, c = (idx % CH) * 8, p = p0 + r, ok = p >= kmin && p <= kmax;
+                const int64_t blk = ok ? table[p / BS] : 0;
+                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, ok ? p % BS : 0) + kvh * HD + c;
+                const uint16_t *vr = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, ok ? p % BS : 0) + kvh * HD + c;
+                cp_async16(&Ks[s][r][c], kr, ok ? 16 : 0);
+                cp_async16(&Vs[s][r][c], vr, ok ? 16 : 0);
+            }
+        };
+        load(kbeg, 0);
+        cp_async_commit();
+        for (int p0 = kbeg, it = 0; p0 <= kmax; p0 += KTL, it++) {
+            const int s = it & 1;
+            __syncthreads(); /* everyone is done with the other stage */
+            if (p0 + KTL <= kmax)
+                load(p0 + KTL, s ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+            __syncthreads();
+            if (p0 > wmax) /* warp-uniform: no row of the warp reaches this tile */
+                continue;
+            float sc[8][4];
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    sc[j][e] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < KC; kc++)
+#pragma unroll
+                for (int j = 0; j < 8; j += 2) {
+                    uint32_t bq[2][2];
+                    ldm_x4(bq[0][0], bq[0][1], bq[1][0], bq[1][1],
+                           &Ks[s][j * 8 + (lane & 7) + ((lane >> 4) << 3)][kc * 16 + ((lane >> 3) & 1) * 8]);
+                    mma16816<0>(sc[j], qf[kc], bq[0]);
+                    mma16816<0>(sc[j + 1], qf[kc], bq[1]);
+                }
+            /* mask (causal, window, other sequences' rows) and the online softmax of rows r0, r1 */
+            float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    const int p = p0 + j * 8 + c2 + e;
+                    if (!act0 || p > qp0 || p < lo0)
+                        sc[j][e] = -INFINITY;
+                    if (!act1 || p > qp1 || p < lo1)
+                        sc[j][2 + e] = -INFINITY;
+                    mx0 = fmaxf(mx0, sc[j][e]);
+                    mx1 = fmaxf(mx1, sc[j][2 + e]);
+                }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            const float n0v = fmaxf(m0v, mx0), n1v = fmaxf(m1v, mx1);
+            const float u0 = n0v == -INFINITY ? 0.0f : n0v, u1 = n1v == -INFINITY ? 0.0f : n1v;
+            const float f0 = exp2f(m0v - u0), f1 = exp2f(m1v - u1);
+            m0v = n0v;
+            m1v = n1v;
+            float s0 = 0.0f, s1 = 0.0f;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                sc[j][0] = exp2f(sc[j][0] - u0);
+                sc[j][1] = exp2f(sc[j][1] - u0);
+                sc[j][2] = exp2f(sc[j][2] - u1);
+                sc[j][3] = exp2f(sc[j][3] - u1);
+                s0 += sc[j][0] + sc[j][1];
+                s1 += sc[j][2] + sc[j][3];
+            }
+            l0 = l0 * f0 + s0; /* per-thread partial row sums: reduced over the quad at the end */
+            l1 = l1 * f1 + s1;
+#pragma unroll
+            for (int j = 0; j < DJ; j++) {
+                o[j][0] *= f0;
+                o[j][1] *= f0;
+                o[j][2] *= f1;
+                o[j][3] *= f1;
+            }
+            /* O += P V: P from the S accumulators (C layout of two n8 tiles = A layout of one k16) */
+#pragma unroll
+            for (int kc = 0; kc < 4; kc++) {
+                uint32_t pa[4] = {pack2(sc[2 * kc][0], sc[2 * kc][1], 0), pack2(sc[2 * kc][2], sc[2 * kc][3], 0),
+                                  pack2(sc[2 * kc + 1][0], sc[2 * kc + 1][1], 0),
+                                  pack2(sc[2 * kc + 1][2], sc[2 * kc + 1][3], 0)};
+#pragma unroll
+                for (int j = 0; j < DJ; j += 2) {
+                    uint32_t bv[2][2];
+                    ldm_x4_t(bv[0][0], bv[0][1], bv[1][0], bv[1][1],
+                             &Vs[s][kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8][j * 8 + (lane >> 4) * 8]);
+                    mma16816<0>(o[j], pa, bv[0]);
+                    mma16816<0>(o[j + 1], pa, bv[1]);
+                }
+            }
+        }
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        float *y0 = y + (int64_t)(t0 + r0) * SY + head * HD, *y1 = y + (int64_t)(t0 + r1) * SY + head * HD;
+#pragma unroll
+        for (int j = 0; j < DJ; j++) {
+            if (act0)
+                *(float2 *)(y0 + j * 8 + c2) = make_float2(o[j][0] / l0, o[j][1] / l0);
+            if (act1)
+                *(float2 *)(y1 + j * 8 + c2) = make_float2(o[j][2] / l1, o[j][3] / l1);
+        }
+        cp_async_wait<0>();
+        __syncthreads(); /* every warp has read its rows' state before they are retired */
+        if (tid < QT && rseq[tid] == cs)
+            rseq[tid] = -1;
     }
 }
 

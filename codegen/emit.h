@@ -44,6 +44,7 @@ typedef struct LlmcEmit {
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int n_offs;
     int kv_elem;                  /* bytes per KV element (4: f32, 2: f16) */
+    int wgmma;                    /* GPU: emit the wgmma variants (a target of the build has wgmma) */
 } LlmcEmit;
 
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one

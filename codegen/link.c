@@ -212,7 +212,10 @@ static LlmcStatus emit_cuda(LlmcGraph *g, const LlmcTarget *const *targets, int 
         free(twin);
         return LLMC_ERR;
     }
-    if (llmc_cuda_generate(g, targets[0], &cg, d)) {
+    int wgmma = 0;
+    for (int i = 0; i < n_targets; i++)
+        wgmma |= targets[i]->has_wgmma;
+    if (llmc_cuda_generate(g, targets[0], wgmma, &cg, d)) {
         free(twin);
         return LLMC_ERR;
     }

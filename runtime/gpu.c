@@ -908,5 +908,6 @@ out:
 const char *llmc_gpu_name(const LlmcGpu *g) { return g->name; }
 int32_t llmc_gpu_sm(const LlmcGpu *g) { return g->sm; }
 const char *llmc_gpu_image_arch(const LlmcGpu *g) { return g->d->gpu_images[g->image].arch; }
+uint32_t llmc_gpu_features(const LlmcGpu *g) { return g->d->gpu_images[g->image].features; }
 int llmc_gpu_uses_graphs(const LlmcGpu *g) { return g->use_graphs; }
 const LlmcGpuStats *llmc_gpu_stats(const LlmcGpu *g) { return &g->stats; }

@@ -132,6 +132,7 @@ int llmc_gpu_copy_bandwidth(LlmcGpu *g, double *bytes_per_second, size_t *buffer
 const char *llmc_gpu_name(const LlmcGpu *g);         /* "NVIDIA H100 80GB HBM3" */
 int32_t llmc_gpu_sm(const LlmcGpu *g);               /* 90 */
 const char *llmc_gpu_image_arch(const LlmcGpu *g);   /* the image loaded: "sm_90a" */
+uint32_t llmc_gpu_features(const LlmcGpu *g);        /* the loaded image's LLMC_GPU_FEAT_* */
 int llmc_gpu_uses_graphs(const LlmcGpu *g);
 const LlmcGpuStats *llmc_gpu_stats(const LlmcGpu *g);
 

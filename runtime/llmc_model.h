@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 4
+#define LLMC_ABI_VERSION 5
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -87,7 +87,10 @@ typedef struct LlmcGpuImage {
     const char *arch;               /* "sm_90a" */
     const unsigned char *data;
     uint64_t size;
+    uint32_t features;              /* LLMC_GPU_FEAT_* the image's kernels may use */
 } LlmcGpuImage;
+/* forward() launches the warpgroup-MMA (wgmma) variants only from an image that has this. */
+#define LLMC_GPU_FEAT_WGMMA 1u
 
 /* Everything a forward step reads or writes besides the step itself. */
 typedef struct LlmcExec {

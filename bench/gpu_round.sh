@@ -29,7 +29,10 @@ dev=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
 if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
   say "== kernels (bench/kernel_check.cu: tensor-core prefill kernels against host references, then timed)"
-  if nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/kernel_check" "$root/bench/kernel_check.cu" >>"$log" 2>&1; then
+  if cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$work/sample.o" >>"$log" 2>&1 &&
+    cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$work/rtutil.o" >>"$log" 2>&1 &&
+    nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/kernel_check" "$root/bench/kernel_check.cu" "$work/sample.o" \
+      "$work/rtutil.o" >>"$log" 2>&1; then
     "$work/kernel_check" 2>&1 | tee "$out/kernel_check.txt" >>"$log"
     grep -E "FAIL|^TIME" "$out/kernel_check.txt" | tee -a "$log"
     row "kernel_check (gemm_h, gemm_wg, flash)" "$(tail -1 "$out/kernel_check.txt")"
@@ -65,6 +68,20 @@ if [ "$what" = all ] || [ "$what" = check ]; then
   for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do "$work/s_f32" "$p" -n 40 >>"$res/s_single.txt"; done
   cmp -s "$res/s_batch.txt" "$res/s_single.txt" && row "stories260K f32 --prompts batch 3" "= single runs" ||
     row "stories260K f32 --prompts batch 3" "differs from single runs"
+  # sampling on the GPU (sample_row): batched = single runs; against the cpu target's draws
+  smp=(--temp 0.9 --top-p 0.9 --top-k 40 --seed 7)
+  "$work/s_f32" --prompts <(printf 'Once upon a time\nLily and Ben\nThe cat sat\nOne day\n') --max-batch 3 -n 40 \
+    "${smp[@]}" >"$res/s_sbatch.txt" 2>>"$log"
+  : >"$res/s_ssingle.txt"
+  for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do
+    "$work/s_f32" "$p" -n 40 "${smp[@]}" >>"$res/s_ssingle.txt"
+  done
+  "$work/s_cpu" --prompts <(printf 'Once upon a time\nLily and Ben\nThe cat sat\nOne day\n') --max-batch 3 -n 40 \
+    "${smp[@]}" >"$res/s_scpu.txt" 2>>"$log"
+  cmp -s "$res/s_sbatch.txt" "$res/s_ssingle.txt" && row "stories260K f32 sampled, batch 3" "= single runs" ||
+    row "stories260K f32 sampled, batch 3" "differs from single runs"
+  cmp -s "$res/s_sbatch.txt" "$res/s_scpu.txt" && row "stories260K f32 sampled on the GPU" "= cpu target's draws" ||
+    row "stories260K f32 sampled on the GPU" "differs from the cpu target's draws"
   msg=$("$work/s_89" "Once" -n 4 2>&1); rc=$?
   say "sm_89 build on $dev: exit $rc: $msg"
   [ $rc -ne 0 ] && row "sm_89-only build on this GPU" "refused (exit $rc)" || row "sm_89-only build on this GPU" "RAN"

@@ -10,8 +10,11 @@
  * lengths and start positions (tiles that straddle sequences, decode tokens among prefill chunks),
  * shuffled block tables, with and without a sliding window, head dims 64 and 128; the reference is
  * the softmax in double over the same f16 K/V.
+ * sample_row (the token of each logits row): draws with temperature, top-k and top-p from random
+ * rows, some with many tied probabilities, against llmc_sample_u with the same uniforms.
  * Outputs are poisoned (NaN) before each launch; a row not written fails the check. Then the
- * timings: the 8B and 1B prefill shapes at 512 rows (TFLOP/s) and attention at 512 tokens. */
+ * timings: the 8B and 1B prefill shapes at 512 rows (TFLOP/s) and attention at 512 tokens.
+ * Build: cc -c runtime/sample.c runtime/rtutil.c, then nvcc this file with the two objects. */
 #include "../codegen/cuda_prelude.cuh"
 
 #include <cuda_fp16.h>
@@ -21,6 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vector>
+
+extern "C" {
+#include "../runtime/sample.h" /* the host reference of sample_row: llmc_sample_u (runtime/sample.c) */
+}
 
 #define CK(x)                                                                                        \
     do {                                                                                             \
@@ -338,6 +345,74 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
     cudaFree(dy);
 }
 
+/* ---- sample_row ---- */
+template <int V>
+__global__ void __launch_bounds__(SAMPLE_NT) k_sample(const float *logits, int32_t *ids, const double *smp)
+{
+    sample_row<V, V>(logits, ids, smp);
+}
+
+template <int V>
+static void check_sample(int rows, float temp, int top_k, float top_p, float scale, int ties, int timed_reps)
+{
+    std::vector<float> hl((size_t)rows * V);
+    std::vector<double> hs(4 + rows);
+    for (auto &v : hl)
+        v = ties ? (float)floor(urand() * scale * 2.0) * 0.5f : (float)(urand() * scale);
+    hs[0] = temp;
+    hs[1] = top_p;
+    hs[2] = top_k;
+    hs[3] = 1;
+    for (int r = 0; r < rows; r++)
+        hs[4 + r] = (urand() + 1.0) * 0.5;
+    float *dl;
+    int32_t *di;
+    double *ds;
+    CK(cudaMalloc(&dl, hl.size() * 4));
+    CK(cudaMalloc(&di, rows * 4));
+    CK(cudaMalloc(&ds, hs.size() * 8));
+    CK(cudaMemcpy(dl, hl.data(), hl.size() * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(ds, hs.data(), hs.size() * 8, cudaMemcpyHostToDevice));
+    CK(cudaMemset(di, 0xff, rows * 4));
+    k_sample<V><<<rows, SAMPLE_NT>>>(dl, di, ds);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<int32_t> hi(rows);
+    CK(cudaMemcpy(hi.data(), di, rows * 4, cudaMemcpyDeviceToHost));
+    LlmcSamplerCfg cfg = {temp, top_k, top_p};
+    LlmcSampleBuf sb;
+    if (llmc_samplebuf_init(&sb, V, NULL, 0) != 0)
+        exit(2);
+    int agree = 0, unwritten = 0;
+    for (int r = 0; r < rows; r++) {
+        int32_t want = llmc_sample_u(&cfg, hs[4 + r], &hl[(size_t)r * V], V, &sb);
+        agree += hi[r] == want;
+        unwritten += hi[r] < 0 || hi[r] >= V;
+    }
+    llmc_samplebuf_free(&sb);
+    char what[160];
+    snprintf(what, sizeof what, "sample_row V=%d T=%.2f top_k=%d top_p=%.2f%s: %d rows", V, temp, top_k, top_p,
+             ties ? " (tied p)" : "", rows);
+    /* expf may differ from the host's by an ulp: a draw at a boundary may differ, rarely */
+    verdict(what, 1.0 - (double)agree / rows, 0.02, unwritten);
+    if (timed_reps > 0) {
+        cudaEvent_t a, b;
+        CK(cudaEventCreate(&a));
+        CK(cudaEventCreate(&b));
+        CK(cudaEventRecord(a));
+        for (int i = 0; i < timed_reps; i++)
+            k_sample<V><<<rows, SAMPLE_NT>>>(dl, di, ds);
+        CK(cudaEventRecord(b));
+        CK(cudaEventSynchronize(b));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, a, b));
+        printf("TIME %-58s %8.1f us\n", what, ms * 1000.0 / timed_reps);
+    }
+    cudaFree(dl);
+    cudaFree(di);
+    cudaFree(ds);
+}
+
 int main(void)
 {
     cudaDeviceProp prop;
@@ -356,6 +431,15 @@ int main(void)
     check_flash<32, 8, 64, 48>(ragged, 0);
     check_flash<8, 8, 128, 0>({{0, 300}}, 0);
     check_flash<16, 2, 64, 0>({{3, 129}, {0, 2}}, 0);
+    /* sampling: the fraction of rows that differ from the host's draw is the "error" */
+    check_sample<512>(200, 1.0f, 0, 1.0f, 4.0f, 0, 0);
+    check_sample<512>(200, 0.8f, 40, 1.0f, 4.0f, 0, 0);
+    check_sample<512>(200, 0.7f, 0, 0.9f, 4.0f, 0, 0);
+    check_sample<512>(200, 1.2f, 50, 0.8f, 3.0f, 1, 0);
+    check_sample<1000>(100, 1.0f, 0, 0.5f, 2.0f, 1, 0);
+    check_sample<32000>(64, 0.9f, 0, 0.95f, 6.0f, 0, 0);
+    check_sample<128256>(64, 0.8f, 40, 0.95f, 8.0f, 0, 3);
+    check_sample<128256>(64, 1.0f, 0, 0.9f, 8.0f, 0, 3);
     check_gemm<512, 384, 2, 2, 128, 64, 3>(150, 0);
     check_gemm<512, 384, 1, 1, 64, 64, 3>(77, 0);
     const int wg = prop.major == 9; /* built for sm_90a by gpu_round.sh on Hopper */

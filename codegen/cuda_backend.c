@@ -73,25 +73,26 @@ static void plan_scratch(LlmcEmit *e)
     e->arena_extra = e->scratch_b + (b + 63) / 64 * 64 - g->arena_bytes;
 }
 
-/* After the last node: the greedy token of every logits row, so that greedy decoding reads back
- * 4 bytes a row instead of the row (llmc_engine_step with out_ids; runtime/gpu.c). */
-static int emit_argmax(LlmcEmit *e)
+/* After the last node: the token of every logits row (the argmax, or a draw with the step's sampler
+ * and uniforms), so that generation reads back 4 bytes a row instead of the row (llmc_engine_step
+ * with out_ids; runtime/gpu.c). */
+static int emit_sample(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
     int64_t V = llmc_cols(&g->t[g->logits].shape), S = llmc_row_stride(g, g->logits);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* argmax: f32[O,%lld] -> i32[O] */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    (void)o;\n    argmax_row<%lld, %lld>(a.logits, a.out_ids);\n}\n",
+                    "/* token of every row: f32[O,%lld] -> i32[O], the argmax or a draw (a.sample) */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(1024) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    (void)o;\n    sample_row<%lld, %lld>(a.logits, a.out_ids, a.sample);\n}\n",
                     (long long)V, (long long)V, (long long)S);
     if (!k.s)
         return -1;
     llmc_cuda_node_begin(e);
-    const char *name = llmc_cuda_kernel(e, "argmax", k.s, 0);
+    const char *name = llmc_cuda_kernel(e, "sample", k.s, 0);
     llmc_buf_free(&k);
-    llmc_buf_printf(&e->body, "    /* greedy token of every output row */\n");
-    llmc_cuda_launch(e, -1, "O", name, "O", "1", "1", 256, 0);
+    llmc_buf_printf(&e->body, "    /* the token of every output row: argmax or a draw */\n");
+    llmc_cuda_launch(e, -1, "O", name, "O", "1", "1", 1024, 0);
     return 0;
 }
 
@@ -125,7 +126,7 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
             return LLMC_ERR;
         }
     }
-    if (g->logits >= 0 && emit_argmax(e)) {
+    if (g->logits >= 0 && emit_sample(e)) {
         llmc_cuda_free(cg);
         return llmc_fail(d, "out of memory");
     }
@@ -185,7 +186,7 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
                     LLMC_VERSION, g->source ? g->source : "?", g->name ? g->name : "");
     llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h (host tables) ---- */\n%s\n",
                     (const char *)llmc_model_header, (const char *)llmc_c_prelude);
-    llmc_buf_printf(&out, "_Static_assert(sizeof(LlmcDevArgs) == 112, \"LlmcDevArgs layout differs from the CUDA prelude\");\n\n");
+    llmc_buf_printf(&out, "_Static_assert(sizeof(LlmcDevArgs) == 120, \"LlmcDevArgs layout differs from the CUDA prelude\");\n\n");
     /* Cubins, pulled in by the assembler. */
     for (int i = 0; i < n_images; i++) {
         llmc_buf_printf(&out,

@@ -164,6 +164,7 @@ int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weigh
     e->ex.kv = kv;
     e->ex.kv_blocks = o->kv_blocks;
     if (llmc_kv_init(&e->kv, o->kv_blocks, err, errlen) != 0 ||
+        llmc_samplebuf_init(&e->sbuf, d->vocab_size, err, errlen) != 0 ||
         llmc_pool_create(&e->ex.pool, nth, err, errlen) != 0) {
         llmc_engine_destroy(e);
         return -1;
@@ -182,6 +183,7 @@ void llmc_engine_destroy(LlmcEngine *e)
     }
     llmc_pool_destroy(e->ex.pool);
     llmc_kv_destroy(&e->kv);
+    llmc_samplebuf_free(&e->sbuf);
     if (e->ex.kv)
         munmap(e->ex.kv, e->kv_map_bytes);
     free(e->ex.consts);
@@ -210,9 +212,12 @@ int llmc_engine_step(LlmcEngine *e, const LlmcStep *s, char *err, size_t errlen)
         return llmc_gpu_step(e->ex.gpu, &e->ex, s, err, errlen);
     StepJob j = {e->desc, &e->ex, s};
     llmc_pool_run(e->ex.pool, run_forward, &j);
-    if (s->out_ids && s->n_nodes == 0)
+    if (s->out_ids && s->n_nodes == 0) {
+        LlmcSamplerCfg cfg = {s->sample_u ? s->temperature : 0.0f, s->top_k, s->top_p};
+        int32_t V = e->desc->vocab_size;
         for (int32_t o = 0; o < s->n_out; o++)
-            s->out_ids[o] = llmc_argmax(s->logits + (size_t)o * (size_t)e->desc->vocab_size,
-                                        e->desc->vocab_size);
+            s->out_ids[o] = llmc_sample_u(&cfg, s->sample_u ? s->sample_u[o] : 0.0,
+                                          s->logits + (size_t)o * (size_t)V, V, &e->sbuf);
+    }
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "gpu.h"
+#include "sample.h"
 #include "kvcache.h"
 #include "llmc_model.h"
 
@@ -38,6 +39,7 @@ typedef struct LlmcEngine {
     int32_t max_blocks_per_seq; /* ceil(max_seq_len / kv_block_size): block table row length */
     size_t kv_map_bytes;        /* size of the KV pool mapping (cpu) */
     int own_gpu;                /* ex.gpu was opened by the engine */
+    LlmcSampleBuf sbuf;         /* cpu: draws of steps with sample_u */
 } LlmcEngine;
 
 /* Checks that a model description is usable by this runtime (ABI version, positive sizes).

@@ -49,6 +49,7 @@ struct LlmcGpu {
     size_t table_off;                   /* byte offset of the block tables in steps */
     size_t steps_bytes, logits_bytes;   /* logits_bytes: the logits, then at ids_off the greedy ids */
     size_t ids_off;
+    size_t sample_off;                  /* in steps: the sampler block (LlmcDevArgs.sample) */
     int32_t *host_steps;                /* pinned, steps_bytes: the same layout as steps */
     float *host_logits;                 /* pinned, logits_bytes (same layout) */
     int use_graphs;
@@ -511,9 +512,11 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     g->mbps = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size);
     g->pad_row = mt;
     g->use_graphs = s->use_graphs;
-    /* steps: the per-token arrays (4 of max_tokens rounded up to 32, then out_rows), then
-     * (max_tokens + 1) block table rows, the last one for padding tokens. */
-    g->table_off = round_up((4 * round_up((size_t)mt, 32) + (size_t)mo) * sizeof(int32_t), 256);
+    /* steps: the per-token arrays (4 of max_tokens rounded up to 32, then out_rows), the sampler
+     * block (4 + max_outputs doubles), then (max_tokens + 1) block table rows, the last one for
+     * padding tokens. */
+    g->sample_off = round_up((4 * round_up((size_t)mt, 32) + (size_t)mo) * sizeof(int32_t), 64);
+    g->table_off = round_up(g->sample_off + (4 + (size_t)mo) * sizeof(double), 256);
     g->steps_bytes = g->table_off + (size_t)(mt + 1) * (size_t)g->mbps * sizeof(int32_t);
     g->ids_off = round_up((size_t)mo * (size_t)d->vocab_size * sizeof(float), 256);
     g->logits_bytes = g->ids_off + (size_t)mo * sizeof(int32_t);
@@ -733,8 +736,17 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
     }
     size_t table_bytes = (size_t)rows * (size_t)g->mbps * sizeof(int32_t);
     memcpy((uint8_t *)h + g->table_off, st->block_tables, table_bytes);
+    /* the sampler block: the draw's parameters and one uniform a row (padding rows: 0) */
+    double *smp = (double *)((uint8_t *)h + g->sample_off);
+    int sampling = st->out_ids && st->sample_u && st->temperature > 0.0f;
+    smp[0] = sampling ? st->temperature : 0.0;
+    smp[1] = st->top_p;
+    smp[2] = st->top_k;
+    smp[3] = sampling;
+    for (int32_t o = 0; o < n_out; o++)
+        smp[4 + o] = sampling && o < st->n_out ? st->sample_u[o] : 0.0;
     CUresult r;
-    if ((r = g->cu.MemcpyHtoDAsync(g->steps, h, (4 * sn + (size_t)n_out) * sizeof(int32_t),
+    if ((r = g->cu.MemcpyHtoDAsync(g->steps, h, g->sample_off + (4 + (size_t)n_out) * sizeof(double),
                                    g->stream)) != CUDA_SUCCESS ||
         (r = g->cu.MemcpyHtoDAsync(g->steps + g->table_off, (uint8_t *)h + g->table_off,
                                    table_bytes, g->stream)) != CUDA_SUCCESS)
@@ -754,6 +766,7 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
         .block_tables = dptr(ds + g->table_off),
         .logits = (float *)(uintptr_t)g->logits,
         .out_ids = (int32_t *)(uintptr_t)(g->logits + g->ids_off),
+        .sample = (const double *)(uintptr_t)(ds + g->sample_off),
         .n_tokens = n,
         .n_out = n_out,
         .max_blocks_per_seq = g->mbps,
@@ -798,7 +811,7 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
     if (want_ids && (r = g->cu.MemcpyDtoHAsync(host_ids, g->logits + g->ids_off, id_bytes,
                                                g->stream)) != CUDA_SUCCESS)
         return cu_fail(g, r, err, errlen,
-                       "copying the greedy tokens from the GPU (cuMemcpyDtoHAsync_v2)");
+                       "copying the chosen tokens from the GPU (cuMemcpyDtoHAsync_v2)");
     if ((r = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
         return cu_fail(g, r, err, errlen,
                        "running the model's kernels on %s (a step of %d tokens%s; "

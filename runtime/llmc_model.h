@@ -42,6 +42,11 @@ typedef struct LlmcStep {
                                        output row here (GPU: a kernel, 4 bytes a row read back) */
     int32_t ids_only;               /* with out_ids: the logits are not wanted (GPU: not copied back,
                                        st->logits left as it was) */
+    const double *sample_u;         /* with out_ids: NULL for the argmax, else [O] uniforms in [0, 1):
+                                       out_ids[o] = llmc_sample_u(temperature, top_k, top_p,
+                                       sample_u[o], row o) (runtime/sample.h; GPU: a kernel) */
+    float temperature, top_p;
+    int32_t top_k;
 } LlmcStep;
 
 typedef struct LlmcPool LlmcPool;   /* the runtime's thread team */
@@ -69,8 +74,10 @@ typedef struct LlmcDevArgs {
     const uint8_t *consts;          /* tables filled by init() on the host, then uploaded */
     const int32_t *tokens, *positions, *seq_of_token, *slots, *out_rows, *block_tables;
     float *logits;                  /* [n_out][vocab_size] on the device */
-    int32_t *out_ids;               /* [n_out] greedy token of each logits row, on the device */
+    int32_t *out_ids;               /* [n_out] chosen token of each logits row, on the device */
     int32_t n_tokens, n_out, max_blocks_per_seq, reserved;
+    const double *sample;           /* [4 + n_out]: temperature, top_p, top_k, on (0: the argmax);
+                                       then one uniform in [0, 1) a logits row */
 } LlmcDevArgs;
 
 /* A launch's own values, the second argument of every GPU kernel: byte offsets of its operands in

@@ -145,10 +145,10 @@ static int32_t top_k_sorted(const float *prob, int32_t n, int32_t k, LlmcProbIdx
     return m;
 }
 
-/* Draws from cand[0..m) in proportion to p (total mass given). */
-static int32_t draw(const LlmcProbIdx *cand, int32_t m, double mass, LlmcRng *rng)
+/* Draws from cand[0..m) in proportion to p (total mass given), u in [0, 1). */
+static int32_t draw(const LlmcProbIdx *cand, int32_t m, double mass, double uniform)
 {
-    double u = llmc_rng_uniform(rng) * mass, cum = 0;
+    double u = uniform * mass, cum = 0;
     for (int32_t i = 0; i < m; i++) {
         cum += cand[i].p;
         if (u < cum)
@@ -164,6 +164,14 @@ int llmc_sampler_greedy(const LlmcSamplerCfg *cfg, int32_t n)
 
 int32_t llmc_sample(const LlmcSamplerCfg *cfg, LlmcRng *rng, const float *logits, int32_t n,
                     LlmcSampleBuf *b)
+{
+    if (llmc_sampler_greedy(cfg, n))
+        return llmc_argmax(logits, n);
+    return llmc_sample_u(cfg, llmc_rng_uniform(rng), logits, n, b);
+}
+
+int32_t llmc_sample_u(const LlmcSamplerCfg *cfg, double uniform, const float *logits, int32_t n,
+                      LlmcSampleBuf *b)
 {
     if (llmc_sampler_greedy(cfg, n))
         return llmc_argmax(logits, n);
@@ -220,5 +228,5 @@ int32_t llmc_sample(const LlmcSamplerCfg *cfg, LlmcRng *rng, const float *logits
         m = keep;
         mass = cum;
     }
-    return draw(cand, m, mass, rng);
+    return draw(cand, m, mass, uniform);
 }

@@ -50,8 +50,14 @@ int32_t llmc_argmax(const float *x, int32_t n);
 /* Does cfg pick the argmax of a row of n (no random numbers)? Then llmc_sample is llmc_argmax. */
 int llmc_sampler_greedy(const LlmcSamplerCfg *cfg, int32_t n);
 
-/* Samples a token from logits[n] (n <= b->cap). Greedy uses no random numbers. */
+/* Samples a token from logits[n] (n <= b->cap). Greedy uses no random numbers; otherwise one
+ * llmc_rng_uniform(rng), then llmc_sample_u. */
 int32_t llmc_sample(const LlmcSamplerCfg *cfg, LlmcRng *rng, const float *logits, int32_t n,
                     LlmcSampleBuf *b);
+/* The same with the uniform in [0, 1) given: the token whose interval of the cumulative
+ * probability (candidates in rank order) holds uniform * mass. The GPU's sampling kernel computes
+ * this function (bench/kernel_check.cu compares the two). */
+int32_t llmc_sample_u(const LlmcSamplerCfg *cfg, double uniform, const float *logits, int32_t n,
+                      LlmcSampleBuf *b);
 
 #endif

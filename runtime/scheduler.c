@@ -55,8 +55,8 @@ struct LlmcSched {
     int32_t *tokens, *positions, *seq_of_token, *slots;    /* [max_tokens] */
     int32_t *out_rows, *out_seq;                           /* [max_outputs] */
     float *logits;                                          /* [max_outputs][vocab_size] */
-    int32_t *ids;               /* [max_outputs] greedy token of each output row (greedy sampler) */
-    LlmcSampleBuf sbuf;
+    int32_t *ids;               /* [max_outputs] the token chosen for each output row by the engine */
+    double *u;                  /* [max_outputs] the row's uniform for the draw (0 if not drawn) */
     LlmcSchedStats stats;
 };
 
@@ -90,16 +90,14 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg
     s->out_rows = malloc(no * sizeof *s->out_rows);
     s->out_seq = malloc(no * sizeof *s->out_seq);
     s->ids = malloc(no * sizeof *s->ids);
+    s->u = calloc(no, sizeof *s->u);
     s->logits = llmc_rt_alloc(no * (size_t)d->vocab_size * sizeof *s->logits);
     if (!s->running || !s->free_rows || !s->block_tables || !s->tokens || !s->positions ||
-        !s->seq_of_token || !s->slots || !s->out_rows || !s->out_seq || !s->ids || !s->logits) {
+        !s->seq_of_token || !s->slots || !s->out_rows || !s->out_seq || !s->ids || !s->u ||
+        !s->logits) {
         llmc_sched_destroy(s);
         return llmc_rt_fail(err, errlen, "out of memory for the scheduler's step buffers "
                             "(%zu logit rows of %d)", no, d->vocab_size);
-    }
-    if (llmc_samplebuf_init(&s->sbuf, d->vocab_size, err, errlen) != 0) {
-        llmc_sched_destroy(s);
-        return -1;
     }
     for (int32_t i = 0; i < cfg->max_batch; i++)
         s->free_rows[i] = cfg->max_batch - 1 - i;
@@ -133,7 +131,7 @@ void llmc_sched_destroy(LlmcSched *s)
     free(s->out_seq);
     free(s->logits);
     free(s->ids);
-    llmc_samplebuf_free(&s->sbuf);
+    free(s->u);
     free(s);
 }
 
@@ -236,7 +234,7 @@ static int wants_logits(const Seq *q, int32_t pos)
 
 typedef struct StepBuild {
     int32_t n_tokens, n_out, n_prefill;
-    int greedy;                 /* llmc_sampler_greedy: the engine returns each row's argmax */
+    int greedy;                 /* llmc_sampler_greedy: no uniforms are drawn */
     int want_logits;            /* a row's logits go to the on_logits hook */
 } StepBuild;
 
@@ -248,6 +246,10 @@ static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
     s->seq_of_token[t] = q->row;
     s->slots[t] = llmc_kv_slot(row_of(s, q->row), s->d->kv_block_size, pos);
     if (wants_logits(q, pos)) {
+        /* The engine draws the row's token (llmc_sample_u); the uniform comes from the sequence's
+         * own stream now, once for each token the sequence will take (take_outputs' test). */
+        int sampled = !b->greedy && pos == q->n_tok - 1 && q->n_gen < q->max_new;
+        s->u[b->n_out] = sampled ? llmc_rng_uniform(&q->rng) : 0.0;
         s->out_rows[b->n_out] = t;
         s->out_seq[b->n_out++] = id;
         if (reports_logits(q, pos) && s->hooks.on_logits)
@@ -298,8 +300,7 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             return -1;
         if (pos != q->n_tok - 1 || q->n_gen >= q->max_new)
             continue;
-        int32_t t = b->greedy ? s->ids[o]
-                              : llmc_sample(&s->cfg.sampler, &q->rng, logits, d->vocab_size, &s->sbuf);
+        int32_t t = s->ids[o];
         q->n_gen++;
         if (!q->ignore_eos && (t == d->eos_id || t == d->bos_id)) {
             finish(q, LLMC_FINISH_EOS);
@@ -363,8 +364,12 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
         .n_out = b.n_out,
         .out_rows = s->out_rows,
         .logits = s->logits,
-        .out_ids = b.greedy ? s->ids : NULL,
-        .ids_only = b.greedy && !b.want_logits,
+        .out_ids = s->ids,
+        .ids_only = !b.want_logits,
+        .sample_u = b.greedy ? NULL : s->u,
+        .temperature = s->cfg.sampler.temperature,
+        .top_p = s->cfg.sampler.top_p,
+        .top_k = s->cfg.sampler.top_k,
     };
     if (llmc_engine_step(s->e, &step, err, errlen) != 0)
         return -1;

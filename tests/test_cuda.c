@@ -49,11 +49,12 @@ static LlmcGraph *graph_of(cJSON *doc, const char *dir)
     return g;
 }
 
-/* Kernels that must not spill: decode GEMV and attention, and the prefill tensor-core kernels. */
+/* Kernels that must not spill: decode GEMV and attention, the prefill tensor-core kernels, sampling. */
 static int is_no_spill_kernel(const char *name)
 {
     return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine") ||
-           strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "flash_attention");
+           strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "flash_attention") ||
+           strstr(name, "_sample");
 }
 
 /* Compiles g's CUDA source for every CUDA target; checks resources. */

@@ -228,8 +228,16 @@ static void k_logits(const LlmcDevArgs *a, uint32_t o)
     const float *bias = (const float *)a->consts;
     for (int32_t v = 0; v < FK_VOCAB; v++)
         out[v] += bias[v];
-    if (a->out_ids)                     /* what the generated argmax kernel does */
+    if (a->out_ids && a->sample && a->sample[3] != 0) { /* what the generated sample kernel does */
+        LlmcSamplerCfg cfg = {(float)a->sample[0], (int32_t)a->sample[2], (float)a->sample[1]};
+        LlmcSampleBuf sb;
+        if (llmc_samplebuf_init(&sb, FK_VOCAB, NULL, 0) == 0) {
+            a->out_ids[o] = llmc_sample_u(&cfg, a->sample[4 + o], out, FK_VOCAB, &sb);
+            llmc_samplebuf_free(&sb);
+        }
+    } else if (a->out_ids) {
         a->out_ids[o] = llmc_argmax(out, FK_VOCAB);
+    }
     ((float *)(a->arena + FK_Y))[(size_t)o * 2] = (float)(h >> 40);
 }
 
@@ -253,7 +261,7 @@ static void fk_forward_cpu(const LlmcExec *ex, const LlmcStep *st, int tid, int 
 {
     LlmcDevArgs a = {ex->weights, ex->arena, ex->kv, ex->consts, st->tokens, st->positions,
                      st->seq_of_token, st->slots, st->out_rows, st->block_tables, st->logits,
-                     NULL, st->n_tokens, st->n_out, st->max_blocks_per_seq, 0};
+                     NULL, st->n_tokens, st->n_out, st->max_blocks_per_seq, 0, NULL};
     for (int32_t t = tid; t < st->n_tokens; t += nth)
         k_kv_write(&a, (uint32_t)t);
     llmc_barrier(ex->pool);
@@ -906,6 +914,25 @@ START_TEST(fake_n_nodes_and_errors)
     ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(ids[0], want[0]);
     ck_assert_int_eq(llmc_argmax(logits, FK_VOCAB), want[0]);
+    /* Sampled ids: the kernel draws with the step's sampler and uniforms (the sampler block) */
+    const double us[3] = {0.05, 0.5, 0.97};
+    LlmcSamplerCfg cfg = {0.9f, 6, 0.8f};
+    LlmcSampleBuf sb;
+    ck_assert_int_eq(llmc_samplebuf_init(&sb, FK_VOCAB, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++)
+        want[i] = llmc_sample_u(&cfg, us[i], logits + i * FK_VOCAB, FK_VOCAB, &sb);
+    llmc_samplebuf_free(&sb);
+    s.sample_u = us;
+    s.temperature = cfg.temperature;
+    s.top_k = cfg.top_k;
+    s.top_p = cfg.top_p;
+    s.ids_only = 1;
+    ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(ids[i], want[i]);
+    ck_assert(want[0] != want[2]); /* the uniforms matter */
+    s.sample_u = NULL;
+    s.ids_only = 0;
     s.out_ids = NULL;
 
     /* a failing launch while capturing (bucket 2 is new) */

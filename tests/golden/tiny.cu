@@ -174,10 +174,10 @@ extern "C" __global__ void __launch_bounds__(128) k28_gemm_wide(LlmcDevArgs a, L
     gemm_h<1, 32, 24, 32, 24, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[1])), (const uint16_t *)A(458752), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0);
 }
 
-/* argmax: f32[O,24] -> i32[O] */
-extern "C" __global__ void __launch_bounds__(256) k29_argmax(LlmcDevArgs a, LlmcKernelOffsets o)
+/* token of every row: f32[O,24] -> i32[O], the argmax or a draw (a.sample) */
+extern "C" __global__ void __launch_bounds__(1024) k29_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    argmax_row<24, 24>(a.logits, a.out_ids);
+    sample_row<24, 24>(a.logits, a.out_ids, a.sample);
 }
 

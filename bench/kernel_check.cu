@@ -80,6 +80,28 @@ static void verdict(const char *what, double err, double tol, int64_t unwritten)
     failures += !ok;
 }
 
+/* Mean microseconds of one run over `reps` runs after 3 warm-up runs, timed with device events. */
+template <class F>
+static double time_us(F run, int reps)
+{
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    for (int i = 0; i < 3; i++)
+        run();
+    CK(cudaEventRecord(a));
+    for (int i = 0; i < reps; i++)
+        run();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    CK(cudaGetLastError());
+    float ms;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    CK(cudaEventDestroy(a));
+    CK(cudaEventDestroy(b));
+    return ms * 1000.0 / reps;
+}
+
 /* ---- gemm_h ---- */
 template <int K, int N, int EPI, int SPLIT, int BM, int BK, int ST>
 __global__ void __launch_bounds__(128) k_gemm(const uint16_t *w, const uint16_t *x, const float *b, float *y, int T,
@@ -183,19 +205,7 @@ static void check_gemm(int T, int timed_reps)
              N, T, EPI, SPLIT, BM, WG ? 64 : BK, ST);
     verdict(what, sqrt(num / den), 1e-4, unwritten);
     if (timed_reps > 0) {
-        cudaEvent_t a, b;
-        CK(cudaEventCreate(&a));
-        CK(cudaEventCreate(&b));
-        for (int i = 0; i < 3; i++)
-            run();
-        CK(cudaEventRecord(a));
-        for (int i = 0; i < timed_reps; i++)
-            run();
-        CK(cudaEventRecord(b));
-        CK(cudaEventSynchronize(b));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, b));
-        double us = ms * 1000.0 / timed_reps;
+        const double us = time_us(run, timed_reps);
         printf("TIME %-58s %8.1f us %7.1f TFLOP/s\n", what, us, 2.0 * T * N * K / (us * 1e-6) / 1e12);
     }
     cudaFree(dw);
@@ -320,19 +330,8 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
     snprintf(what, sizeof what, "flash_prefill HQ=%d HKV=%d HD=%d win=%d: %d seqs, T=%d", HQ, HKV, HD, WIN, ns, T);
     verdict(what, sqrt(num / den), 5e-3, unwritten);
     if (timed_reps > 0) {
-        cudaEvent_t a, b;
-        CK(cudaEventCreate(&a));
-        CK(cudaEventCreate(&b));
-        for (int i = 0; i < 3; i++)
-            run();
-        CK(cudaEventRecord(a));
-        for (int i = 0; i < timed_reps; i++)
-            run();
-        CK(cudaEventRecord(b));
-        CK(cudaEventSynchronize(b));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, b));
-        double us = ms * 1000.0 / timed_reps, flop = 0;
+        const double us = time_us(run, timed_reps);
+        double flop = 0;
         for (int tt = 0; tt < T; tt++)
             flop += 4.0 * HQ * HD * (pos[tt] + 1);
         printf("TIME %-58s %8.1f us %7.1f TFLOP/s\n", what, us, flop / (us * 1e-6) / 1e12);
@@ -396,17 +395,8 @@ static void check_sample(int rows, float temp, int top_k, float top_p, float sca
     /* expf may differ from the host's by an ulp: a draw at a boundary may differ, rarely */
     verdict(what, 1.0 - (double)agree / rows, 0.02, unwritten);
     if (timed_reps > 0) {
-        cudaEvent_t a, b;
-        CK(cudaEventCreate(&a));
-        CK(cudaEventCreate(&b));
-        CK(cudaEventRecord(a));
-        for (int i = 0; i < timed_reps; i++)
-            k_sample<V><<<rows, SAMPLE_NT>>>(dl, di, ds);
-        CK(cudaEventRecord(b));
-        CK(cudaEventSynchronize(b));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, b));
-        printf("TIME %-58s %8.1f us\n", what, ms * 1000.0 / timed_reps);
+        const double us = time_us([&]() { k_sample<V><<<rows, SAMPLE_NT>>>(dl, di, ds); }, timed_reps);
+        printf("TIME %-58s %8.1f us\n", what, us);
     }
     cudaFree(dl);
     cudaFree(di);

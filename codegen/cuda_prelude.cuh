@@ -386,6 +386,70 @@ DEV uint32_t pack2(float lo, float hi, int bf)
     return (uint32_t)f32_to_f16(lo) | ((uint32_t)f32_to_f16(hi) << 16);
 }
 
+/* Weight row of tile column c of the tile at n0: c itself, or with swz (a SwiGLU tile) gate and up
+ * rows interleaved by 8 (N when past the matrix). */
+template <int N>
+DEV int gemm_wrow(int n0, int c, int swz)
+{
+    if (!swz)
+        return n0 + c;
+    const int j = n0 / 2 + (c >> 4) * 8 + (c & 7);
+    return j < N / 2 ? j + ((c & 8) ? N / 2 : 0) : N;
+}
+
+/* One k-tile of a warp's MI x NJ mma tiles from a shared-memory stage (A: BM rows, B: BN rows, both
+ * K-major with row stride LD halves); wm, wn: the warp's offsets in the block tile. */
+template <int BF, int MI, int NJ, int BK, int LD>
+DEV void gemm_mma_stage(float (&acc)[MI][NJ][4], const uint16_t (*A)[LD], const uint16_t (*B)[LD], int wm, int wn,
+                        int lane)
+{
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 16) {
+        uint32_t af[MI][4], bfr[NJ][2];
+#pragma unroll
+        for (int i = 0; i < MI; i++)
+            ldm_x4(af[i][0], af[i][1], af[i][2], af[i][3], &A[wm + i * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
+#pragma unroll
+        for (int j = 0; j < NJ; j += 2)
+            ldm_x4(bfr[j][0], bfr[j][1], bfr[j + 1][0], bfr[j + 1][1],
+                   &B[wn + j * 8 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
+#pragma unroll
+        for (int i = 0; i < MI; i++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+                mma16816<BF>(acc[i][j], af[i], bfr[j]);
+    }
+}
+
+/* The epilogue of the tensor-core matmuls for one pair of sums v0, v1: row m (< T), tile columns c
+ * and c + 1 (c even) of the tile at n0. SPLIT > 1: raw partials [T][N] at their weight rows (gemm_reduce
+ * finishes them); EPI 2: v0, v1 are gate sums and u0, u1 the up sums of the same outputs (interleaved
+ * tile), y is N/2 wide; else y = v (+ bias) (+ the residual, EPI 1). */
+template <int N, int SY, int SR, int EPI, int SPLIT>
+DEV void gemm_store2(float *__restrict__ y, const float *__restrict__ b, const float *__restrict__ res, int m, int n0,
+                     int c, float v0, float v1, float u0, float u1)
+{
+    if (SPLIT > 1) {
+        const int na = gemm_wrow<N>(n0, c, EPI == 2), nb = gemm_wrow<N>(n0, c + 1, EPI == 2);
+        if (na < N)
+            y[(int64_t)m * N + na] = v0;
+        if (nb < N)
+            y[(int64_t)m * N + nb] = v1;
+    } else if (EPI == 2) {
+        const int o = n0 / 2 + (c >> 4) * 8 + (c & 7); /* output column */
+        if (o < N / 2)
+            y[(int64_t)m * SY + o] = silu(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
+        if (o + 1 < N / 2)
+            y[(int64_t)m * SY + o + 1] = silu(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
+    } else {
+        const int n = n0 + c;
+        if (n < N)
+            y[(int64_t)m * SY + n] = v0 + (b ? b[n] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n] : 0.0f);
+        if (n + 1 < N)
+            y[(int64_t)m * SY + n + 1] = v1 + (b ? b[n + 1] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n + 1] : 0.0f);
+    }
+}
+
 template <int BF, int K, int N, int SX, int SY, int SR = 0, int SPLIT = 1, int BM = 64, int BN = 64, int WM = 2,
           int WN = 2>
 DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, int T, const float *res = 0)
@@ -454,22 +518,7 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
         cp_async_commit();
         cp_async_wait1();
         __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < BK; kk += 16) {
-            uint32_t af[MI][4], bfr[NJ][2];
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-                ldm_x4(af[i][0], af[i][1], af[i][2], af[i][3], &As[s][wm + i * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
-#pragma unroll
-            for (int j = 0; j < NJ; j += 2)
-                ldm_x4(bfr[j][0], bfr[j][1], bfr[j + 1][0], bfr[j + 1][1],
-                       &Bs[s][wn + j * 8 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-#pragma unroll
-                for (int j = 0; j < NJ; j++)
-                    mma16816<BF>(acc[i][j], af[i], bfr[j]);
-        }
+        gemm_mma_stage<BF, MI, NJ, BK, LD>(acc, As[s], Bs[s], wm, wn, lane);
         __syncthreads();
         if (kt + 1 < KT)
             store_a(s ^ 1);
@@ -479,25 +528,14 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
 #pragma unroll
     for (int i = 0; i < MI; i++)
 #pragma unroll
-        for (int j = 0; j < NJ; j++) {
-            const int n = n0 + wn + j * 8 + c2;
+        for (int j = 0; j < NJ; j++)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int m = m0 + wm + i * 16 + g + h * 8;
-                if (m < T && SPLIT > 1) {
-                    if (n < N)
-                        y[(int64_t)m * N + n] = acc[i][j][2 * h];
-                    if (n + 1 < N)
-                        y[(int64_t)m * N + n + 1] = acc[i][j][2 * h + 1];
-                } else if (m < T) {
-                    if (n < N)
-                        y[(int64_t)m * SY + n] = acc[i][j][2 * h] + (b ? b[n] : 0.0f) + (SR ? res[(int64_t)m * SR + n] : 0.0f);
-                    if (n + 1 < N)
-                        y[(int64_t)m * SY + n + 1] =
-                            acc[i][j][2 * h + 1] + (b ? b[n + 1] : 0.0f) + (SR ? res[(int64_t)m * SR + n + 1] : 0.0f);
-                }
+                if (m < T)
+                    gemm_store2<N, SY, SR, SR ? 1 : 0, SPLIT>(y, b, res, m, n0, wn + j * 8 + c2, acc[i][j][2 * h],
+                                                             acc[i][j][2 * h + 1], 0.0f, 0.0f);
             }
-        }
 }
 
 /* Sums SPLIT partial products [z][T][N] in order z = 0.. (deterministic), then the epilogue: bias,
@@ -536,14 +574,6 @@ DEV void gemm_reduce(const float *__restrict__ part, const float *__restrict__ b
  * gate and up sums of one output in acc[i][j] and acc[i][j+1] and y is N/2 wide.
  * SPLIT > 1: block z sums the K slice z and writes raw partials to y + z*T*N in weight-row order
  * (gemm_reduce applies the epilogue). Needs K % (BK * SPLIT) == 0, 16-byte aligned rows. */
-template <int N>
-DEV int gemm_wrow(int n0, int c, int swz)
-{
-    if (!swz)
-        return n0 + c;
-    const int j = n0 / 2 + (c >> 4) * 8 + (c & 7);
-    return j < N / 2 ? j + ((c & 8) ? N / 2 : 0) : N;
-}
 template <int NW>
 DEV void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(NW) : "memory"); }
 
@@ -615,23 +645,7 @@ DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, 
         if (kt + ST - 1 < KT)
             load(kt + ST - 1, (kt + ST - 1) % ST);
         cp_async_commit();
-        const int s = kt % ST;
-#pragma unroll
-        for (int kk = 0; kk < BK; kk += 16) {
-            uint32_t af[MI][4], bfr[NJ][2];
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-                ldm_x4(af[i][0], af[i][1], af[i][2], af[i][3], &As[s][wm + i * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
-#pragma unroll
-            for (int j = 0; j < NJ; j += 2)
-                ldm_x4(bfr[j][0], bfr[j][1], bfr[j + 1][0], bfr[j + 1][1],
-                       &Bs[s][wn + j * 8 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-#pragma unroll
-                for (int j = 0; j < NJ; j++)
-                    mma16816<BF>(acc[i][j], af[i], bfr[j]);
-        }
+        gemm_mma_stage<BF, MI, NJ, BK, LD>(acc, As[kt % ST], Bs[kt % ST], wm, wn, lane);
     }
     cp_async_wait<0>();
     const int g = lane >> 2, c2 = (lane & 3) * 2;
@@ -641,37 +655,15 @@ DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, 
     for (int i = 0; i < MI; i++)
 #pragma unroll
         for (int j = 0; j < NJ; j++) {
-            const int c = wn + j * 8 + c2; /* tile column of acc[i][j][0] (and c + 1 of [1]) */
+            if (EPI == 2 && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
+                continue;
+            const int jj = EPI == 2 && SPLIT == 1 ? j + 1 : j;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int m = m0 + wm + i * 16 + g + h * 8;
-                if (m >= T)
-                    continue;
-                const float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
-                if (SPLIT > 1) {
-                    const int na = gemm_wrow<N>(n0, c, SWZ), nb = gemm_wrow<N>(n0, c + 1, SWZ);
-                    if (na < N)
-                        y[(int64_t)m * N + na] = v0;
-                    if (nb < N)
-                        y[(int64_t)m * N + nb] = v1;
-                } else if (EPI == 2) {
-                    if (j & 1)
-                        continue;
-                    const int o = n0 / 2 + (c >> 4) * 8 + (c & 7); /* output column; the up sums are in j + 1 */
-                    const float u0 = acc[i][j + 1][2 * h], u1 = acc[i][j + 1][2 * h + 1];
-                    if (o < N / 2)
-                        y[(int64_t)m * SY + o] = silu(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
-                    if (o + 1 < N / 2)
-                        y[(int64_t)m * SY + o + 1] =
-                            silu(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
-                } else {
-                    const int n = n0 + c;
-                    if (n < N)
-                        y[(int64_t)m * SY + n] = v0 + (b ? b[n] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n] : 0.0f);
-                    if (n + 1 < N)
-                        y[(int64_t)m * SY + n + 1] =
-                            v1 + (b ? b[n + 1] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n + 1] : 0.0f);
-                }
+                if (m < T)
+                    gemm_store2<N, SY, SR, EPI, SPLIT>(y, b, res, m, n0, wn + j * 8 + c2, acc[i][j][2 * h],
+                                                      acc[i][j][2 * h + 1], acc[i][jj][2 * h], acc[i][jj][2 * h + 1]);
             }
         }
 }
@@ -793,37 +785,16 @@ DEV void gemm_wg(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x,
     for (int h = 0; h < MH; h++)
 #pragma unroll
         for (int j = 0; j < 16; j++) {
-            const int c = j * 8 + c2;
+            if (EPI == 2 && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
+                continue;
+            const int jj = EPI == 2 && SPLIT == 1 ? j + 1 : j;
 #pragma unroll
             for (int hh = 0; hh < 2; hh++) {
                 const int m = m0 + h * 64 + warp * 16 + g + hh * 8;
-                if (m >= T)
-                    continue;
-                const float v0 = acc[h][4 * j + 2 * hh], v1 = acc[h][4 * j + 2 * hh + 1];
-                if (SPLIT > 1) {
-                    const int na = gemm_wrow<N>(n0, c, SWZ), nb = gemm_wrow<N>(n0, c + 1, SWZ);
-                    if (na < N)
-                        y[(int64_t)m * N + na] = v0;
-                    if (nb < N)
-                        y[(int64_t)m * N + nb] = v1;
-                } else if (EPI == 2) {
-                    if (j & 1)
-                        continue;
-                    const int o = n0 / 2 + (c >> 4) * 8 + (c & 7);
-                    const float u0 = acc[h][4 * (j + 1) + 2 * hh], u1 = acc[h][4 * (j + 1) + 2 * hh + 1];
-                    if (o < N / 2)
-                        y[(int64_t)m * SY + o] = silu(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
-                    if (o + 1 < N / 2)
-                        y[(int64_t)m * SY + o + 1] =
-                            silu(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
-                } else {
-                    const int n = n0 + c;
-                    if (n < N)
-                        y[(int64_t)m * SY + n] = v0 + (b ? b[n] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n] : 0.0f);
-                    if (n + 1 < N)
-                        y[(int64_t)m * SY + n + 1] =
-                            v1 + (b ? b[n + 1] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n + 1] : 0.0f);
-                }
+                if (m < T)
+                    gemm_store2<N, SY, SR, EPI, SPLIT>(y, b, res, m, n0, j * 8 + c2, acc[h][4 * j + 2 * hh],
+                                                      acc[h][4 * j + 2 * hh + 1], acc[h][4 * jj + 2 * hh],
+                                                      acc[h][4 * jj + 2 * hh + 1]);
             }
         }
 }
@@ -1298,32 +1269,6 @@ DEV void argmax_take(float &best, int &bi, float v, int i)
     }
 }
 
-template <int V, int S>
-DEV void argmax_row(const float *logits, int32_t *ids)
-{
-    __shared__ float sv[8];
-    __shared__ int si[8];
-    const float *x = logits + (int64_t)blockIdx.x * S;
-    float best = -__int_as_float(0x7f800000);
-    int bi = 0x7fffffff;
-    for (int i = threadIdx.x; i < V; i += 256)
-        argmax_take(best, bi, x[i], i);
-    for (int m = 16; m > 0; m >>= 1) {
-        float ov = __shfl_xor_sync(0xffffffffu, best, m);
-        int oi = __shfl_xor_sync(0xffffffffu, bi, m);
-        argmax_take(best, bi, ov, oi);
-    }
-    if ((threadIdx.x & 31) == 0) {
-        sv[threadIdx.x >> 5] = best;
-        si[threadIdx.x >> 5] = bi;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        for (int w = 1; w < 8; w++)
-            argmax_take(best, bi, sv[w], si[w]);
-        ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
-    }
-}
 
 /* ---- sampling of every logits row (grid: output rows, SAMPLE_NT threads) ----
  * smp: [0] temperature, [1] top_p, [2] top_k, [3] on (0: the argmax), then one uniform in [0, 1) a

@@ -86,16 +86,39 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
     int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
-    char gx[64], gy[64];
+    char gx[64], gy[64], cond[64];
     snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
+    if (vec) {
+        /* One row (batch-1 decode): gemv_b1, two loads of each row in flight a lane with a second
+         * group issued before the first is used; K split over 2 or 4 warps until the grid has 5
+         * blocks an SM (measured on an H200 by bench/decode_lab.cu over the 1B and 8B shapes: 1.1-1.7x
+         * the skinny kernel on every matrix of both). */
+        int b1ks = 1;
+        while (b1ks < 4 && (units * b1ks + 3) / 4 < 5 * sms && K % (2 * b1ks * ve) == 0)
+            b1ks *= 2;
+        llmc_buf_printf(&k,
+                        "/* matmul, one row (2 weight rows a warp, K split in %d, 2 loads a row in flight): "
+                        "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    gemv_b1<%d, %lld, %lld, %d, %d, %d, 2>(%s, %s, %s, %s, %s, %s, %s);\n}\n",
+                        b1ks, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                        (long long)(swiglu ? N / 2 : N), what, wk, (long long)K, (long long)N, ni > 0, epi, b1ks, wsrc,
+                        xs, bias, ys, nws, llmc_c_float(e, eps), res);
+        const char *b1 = llmc_cuda_kernel(e, "gemv_b1", k.s, 0);
+        llmc_buf_free(&k);
+        char gx1[32];
+        snprintf(gx1, sizeof gx1, "%lld", (long long)((units * b1ks + 3) / 4));
+        snprintf(cond, sizeof cond, "%s == 1", hrows);
+        llmc_cuda_launch(e, node, cond, b1, gx1, "1", "1", 128, 0);
+    }
     if (!tc) {
-        llmc_cuda_launch(e, node, NULL, gemv, gx, gy, "1", 128, 0);
+        snprintf(cond, sizeof cond, "%s > 1", hrows);
+        llmc_cuda_launch(e, node, vec ? cond : NULL, gemv, gx, gy, "1", 128, 0);
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }
-    char cond[64];
-    snprintf(cond, sizeof cond, "%s <= 8", hrows);
+    snprintf(cond, sizeof cond, vec ? "%s > 1 && %s <= 8" : "%s <= 8", hrows, hrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
     int split = llmc_cuda_split_k(e->target, N, K);
     if (split > 1) {

@@ -341,6 +341,164 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
     }
 }
 
+/* ---- programmatic dependent launch (sm_90+; elsewhere no-ops) ----
+ * pdl_release: the next kernel of the stream may start (its blocks take slots as ours leave);
+ * pdl_wait: block until the previous kernel has finished and its writes are visible. A kernel launched
+ * with the programmatic attribute must wait before it reads anything the previous one writes (or
+ * writes anything the previous one reads). */
+DEV void pdl_release()
+{
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+DEV void pdl_wait()
+{
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+/* ---- matmul, one row (batch-1 decode): y[n] = sum_k x[k] w[n, k] (+ b[n]) ----
+ * A unit is a pair of weight rows (EPI 2: j and j + N/2, written as silu(row j) * row (j + N/2));
+ * KS warps share a unit, each streaming a K slice; 4 warps a block. Each lane keeps U 16-byte loads
+ * of both rows in flight and issues the next group before it multiplies the current one (two
+ * register buffers). The first group is issued before pdl_wait: weights do not depend on the
+ * previous kernel, so under PDL their latency overlaps its tail. NORM: x * nw in the products and
+ * 1/rms(x) applied to the sums (block-wide, after the stream). EPI 1: y = res + x w^T.
+ * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: 0 f32, 1 bf16, 2 f16. */
+template <int WK, int VE>
+DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__restrict__ nw, int k, int norm,
+                     float &acc)
+{
+    float f[8];
+    if (WK == 0) {
+        f[0] = __uint_as_float(q.x);
+        f[1] = __uint_as_float(q.y);
+        f[2] = __uint_as_float(q.z);
+        f[3] = __uint_as_float(q.w);
+    } else if (WK == 1) {
+        unpack_bf16(q.x, f[0], f[1]);
+        unpack_bf16(q.y, f[2], f[3]);
+        unpack_bf16(q.z, f[4], f[5]);
+        unpack_bf16(q.w, f[6], f[7]);
+    } else {
+        unpack_f16(q.x, f[0], f[1]);
+        unpack_f16(q.y, f[2], f[3]);
+        unpack_f16(q.z, f[4], f[5]);
+        unpack_f16(q.w, f[6], f[7]);
+    }
+#pragma unroll
+    for (int h = 0; h < VE; h += 4) {
+        float4 xv = __ldg((const float4 *)(x + k + h));
+        if (norm) {
+            const float4 nv = __ldg((const float4 *)(nw + k + h));
+            xv.x *= nv.x;
+            xv.y *= nv.y;
+            xv.z *= nv.z;
+            xv.w *= nv.w;
+        }
+        acc += f[h] * xv.x + f[h + 1] * xv.y + f[h + 2] * xv.z + f[h + 3] * xv.w;
+    }
+}
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U>
+DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
+                 float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res)
+{
+    constexpr int ES = WK == 0 ? 4 : 2, VE = 16 / ES; /* element bytes, elements a load */
+    constexpr int KSL = K / KS, NV = KSL / VE;      /* the slice, its 16-byte vectors */
+    constexpr int NB = (NV + 32 * U - 1) / (32 * U); /* groups of U loads a lane */
+    constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
+    static_assert(K % (KS * VE) == 0, "K slice not a whole number of 16-byte vectors");
+    pdl_release();
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, ks = warp % KS;
+    const int unit = blockIdx.x * (4 / KS) + warp / KS;
+    const int live = unit < UNITS;
+    const int n0 = !live ? 0 : EPI == 2 ? unit : 2 * unit;
+    const int n1 = !live ? 0 : EPI == 2 ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
+    const char *w0 = (const char *)wv + ((int64_t)n0 * K + ks * KSL) * ES;
+    const char *w1 = (const char *)wv + ((int64_t)n1 * K + ks * KSL) * ES;
+    u4 qa[U][2], qb[U][2];
+#define LLMC_B1_LOAD(q, g)                                                                                        \
+    _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
+    {                                                                                                              \
+        const int v = ((g) * U + u) * 32 + lane;                                                                   \
+        if (live && v < NV) {                                                                                      \
+            q[u][0] = ld16_stream(w0 + (int64_t)v * 16);                                                           \
+            q[u][1] = ld16_stream(w1 + (int64_t)v * 16);                                                           \
+        }                                                                                                          \
+    }
+#define LLMC_B1_DOT(q, g)                                                                                         \
+    _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
+    {                                                                                                              \
+        const int v = ((g) * U + u) * 32 + lane;                                                                   \
+        if (live && v < NV) {                                                                                      \
+            gemv_b1_dot<WK, VE>(q[u][0], x, nw, ks * KSL + v * VE, NORM, a0);                                      \
+            gemv_b1_dot<WK, VE>(q[u][1], x, nw, ks * KSL + v * VE, NORM, a1);                                      \
+        }                                                                                                          \
+    }
+    LLMC_B1_LOAD(qa, 0)
+    pdl_wait();
+    float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+    for (int g = 0; g < NB; g += 2) {
+        if (g + 1 < NB)
+            LLMC_B1_LOAD(qb, g + 1)
+        LLMC_B1_DOT(qa, g)
+        if (g + 1 < NB) {
+            if (g + 2 < NB)
+                LLMC_B1_LOAD(qa, g + 2)
+            LLMC_B1_DOT(qb, g + 1)
+        }
+    }
+#undef LLMC_B1_LOAD
+#undef LLMC_B1_DOT
+    a0 = warp_sum(a0);
+    a1 = warp_sum(a1);
+    float inv = 1.0f;
+    __shared__ float red[4];
+    if (NORM) { /* 1/rms(x), block-wide */
+        float ss = 0.0f;
+        for (int k = threadIdx.x * 4; k < K; k += 128 * 4) {
+            const float4 v = __ldg((const float4 *)(x + k));
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+        ss = warp_sum(ss);
+        if (lane == 0)
+            red[warp] = ss;
+    }
+    __shared__ float ksum[4][2];
+    if (KS > 1 && lane == 0) {
+        ksum[warp][0] = a0;
+        ksum[warp][1] = a1;
+    }
+    if (NORM || KS > 1)
+        __syncthreads();
+    if (NORM)
+        inv = 1.0f / sqrtf((red[0] + red[1] + red[2] + red[3]) / (float)K + eps);
+    if (KS > 1) {
+        if (ks != 0)
+            return;
+        a0 = 0.0f;
+        a1 = 0.0f;
+#pragma unroll
+        for (int j = 0; j < KS; j++) { /* the slices in order */
+            a0 += ksum[warp + j][0];
+            a1 += ksum[warp + j][1];
+        }
+    }
+    if (!live || lane != 0)
+        return;
+    const float v0 = a0 * inv + (b ? b[n0] : 0.0f), v1 = a1 * inv + (b ? b[n1] : 0.0f);
+    if (EPI == 2) {
+        y[n0] = silu(v0) * v1;
+    } else {
+        y[n0] = (EPI == 1 ? res[n0] : 0.0f) + v0;
+        if (n1 != n0)
+            y[n1] = (EPI == 1 ? res[n1] : 0.0f) + v1;
+    }
+}
+
 /* ---- matmul, tensor cores (prefill, batched decode) ----
  * mma.sync m16n8k16 with f32 accumulators. Block tile 64 tokens x 64 outputs x 32 k, 4 warps of
  * 32 x 32; A (f32 activations) is converted to bf16/f16 on its way to shared memory, B (weights)

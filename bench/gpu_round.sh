@@ -117,8 +117,15 @@ bench_model() { # bench_model PRESET
     cat "$res/bench_${p}_b$b.txt" >>"$log"
     local dec pre roof
     dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
-    roof=$(grep -o '[0-9.]*% of the memory roofline' "$res/bench_${p}_b$b.txt" | head -1)
-    row "$p decode batch $b" "${dec:-?} tok/s ${roof:+($roof)}"
+    roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
+    row "$p decode batch $b" "${dec:-?} tok/s ${roof:+($roof of roofline)}"
+    if [ "$b" = 1 ]; then # the same without programmatic dependent launch
+      "$exe" --bench -p 512 -n 128 --batch 1 --no-pdl >"$res/bench_${p}_b1_nopdl.txt" 2>&1
+      cat "$res/bench_${p}_b1_nopdl.txt" >>"$log"
+      dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$res/bench_${p}_b1_nopdl.txt" | head -1)
+      roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$res/bench_${p}_b1_nopdl.txt" | head -1)
+      row "$p decode batch 1 --no-pdl" "${dec:-?} tok/s ${roof:+($roof of roofline)}"
+    fi
     if [ "$b" = 1 ]; then
       pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
       row "$p prefill 512" "${pre:-?} tok/s"

@@ -226,11 +226,35 @@ __global__ void __launch_bounds__(128, 2) k_flash(const int32_t *pos, const int3
     flash_prefill<FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, T, 1, 0.125f);
 }
 
+/* decode attention: paged_attn_dec (one kernel, the last block of each (token, KV head) combines),
+ * or the kernel it replaced, paged_attn + attn_combine (timings only) */
+constexpr int DNZ = 16; /* parts, as the emitter splits decode steps */
+__host__ __device__ constexpr int dec_gs(int g) { return g % 4 == 0 ? 4 : g % 2 == 0 ? 2 : 1; } /* query heads a block */
+template <int HQ, int HKV, int HD, int WIN>
+__global__ void __launch_bounds__(128, 4) k_dec(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
+                                                const uint8_t *kv, const float *q, float *y, float *part, int *cnt)
+{
+    paged_attn_dec<FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, 4, dec_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q,
+                                                                                          y, part, cnt, 1, 0.125f);
+}
+template <int HQ, int HKV, int HD, int WIN>
+__global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
+                                                    int mbs, const uint8_t *kv, const float *q, float *y, float *part)
+{
+    paged_attn<FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, part, 1, 0.125f);
+}
+template <int HQ, int HD>
+__global__ void __launch_bounds__(128) k_combine(const float *part, float *y)
+{
+    attn_combine<HQ, HD, HQ * HD, DNZ>(part, y);
+}
+
 struct Seq {
     int start, n; /* positions already cached, tokens in this step */
 };
 
-template <int HQ, int HKV, int HD, int WIN>
+/* MODE 0: flash_prefill; 1: paged_attn_dec; 2: paged_attn + attn_combine */
+template <int HQ, int HKV, int HD, int WIN, int MODE = 0>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
@@ -286,7 +310,29 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
     const int smem = 2 * 2 * 64 * (HD + 8) * 2;
     CK(cudaFuncSetAttribute(k_flash<HQ, HKV, HD, WIN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     dim3 grid((T + 63) / 64, HQ);
-    auto run = [&]() { k_flash<HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T); };
+    float *dpart = nullptr;
+    int *dcnt = nullptr;
+    if (MODE) {
+        CK(cudaMalloc(&dpart, (size_t)T * HQ * DNZ * (HD + 2) * 4));
+        CK(cudaMalloc(&dcnt, (size_t)T * HQ * 4));
+        CK(cudaMemset(dcnt, 0, (size_t)T * HQ * 4));
+    }
+    auto run = [&]() {
+        if (MODE == 1) {
+            k_dec<HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt);
+        } else if (MODE == 2) {
+            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart);
+            k_combine<HQ, HD><<<dim3(T, HQ), 128>>>(dpart, dy);
+        } else {
+            k_flash<HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T);
+        }
+    };
+    if (MODE == 1) { /* twice first: the counters must be back at zero for the checked run */
+        run();
+        run();
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemset(dy, 0xff, hy.size() * 4));
+    }
     run();
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
@@ -327,14 +373,22 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
         }
     }
     char what[160];
-    snprintf(what, sizeof what, "flash_prefill HQ=%d HKV=%d HD=%d win=%d: %d seqs, T=%d", HQ, HKV, HD, WIN, ns, T);
+    snprintf(what, sizeof what, "%s HQ=%d HKV=%d HD=%d win=%d: %d seqs, T=%d",
+             MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : "flash_prefill", HQ, HKV, HD, WIN, ns, T);
     verdict(what, sqrt(num / den), 5e-3, unwritten);
     if (timed_reps > 0) {
         const double us = time_us(run, timed_reps);
         double flop = 0;
         for (int tt = 0; tt < T; tt++)
             flop += 4.0 * HQ * HD * (pos[tt] + 1);
-        printf("TIME %-58s %8.1f us %7.1f TFLOP/s\n", what, us, flop / (us * 1e-6) / 1e12);
+        if (MODE)
+            printf("TIME %-58s %8.1f us\n", what, us);
+        else
+            printf("TIME %-58s %8.1f us %7.1f TFLOP/s\n", what, us, flop / (us * 1e-6) / 1e12);
+    }
+    if (MODE) {
+        cudaFree(dpart);
+        cudaFree(dcnt);
     }
     cudaFree(dpos);
     cudaFree(dseq);
@@ -421,6 +475,14 @@ int main(void)
     check_flash<32, 8, 64, 48>(ragged, 0);
     check_flash<8, 8, 128, 0>({{0, 300}}, 0);
     check_flash<16, 2, 64, 0>({{3, 129}, {0, 2}}, 0);
+    /* decode attention: ragged steps of up to 64 tokens, long and short contexts (parts left empty) */
+    std::vector<Seq> dsteps = {{0, 3}, {130, 5}, {0, 1}, {37, 10}, {200, 1}, {5, 1}, {1000, 2}, {2, 1}};
+    check_flash<32, 8, 64, 0, 1>(dsteps, 0);
+    check_flash<32, 8, 128, 0, 1>(dsteps, 0);
+    check_flash<32, 8, 64, 48, 1>(dsteps, 0);
+    check_flash<8, 8, 128, 0, 1>({{4000, 1}, {17, 1}}, 0);
+    check_flash<16, 2, 64, 0, 1>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<32, 4, 32, 0, 1>(dsteps, 0);
     /* sampling: the fraction of rows that differ from the host's draw is the "error" */
     check_sample<512>(200, 1.0f, 0, 1.0f, 4.0f, 0, 0);
     check_sample<512>(200, 0.8f, 40, 1.0f, 4.0f, 0, 0);
@@ -464,6 +526,14 @@ int main(void)
     }
     check_gemm<4096, 14336, 0, 1, 128, 64, 3>(4096, 5); /* the cuBLAS ceiling's shape (PEERS.md) */
     check_flash<32, 8, 64, 0>({{0, 512}}, 20);
+    check_flash<32, 8, 64, 0, 2>({{575, 1}}, 50); /* a decode step of the 1B and 8B at context 576 and 4096 */
+    check_flash<32, 8, 64, 0, 1>({{575, 1}}, 50);
+    check_flash<32, 8, 128, 0, 2>({{575, 1}}, 50);
+    check_flash<32, 8, 128, 0, 1>({{575, 1}}, 50);
+    check_flash<32, 8, 128, 0, 2>({{4095, 1}}, 50);
+    check_flash<32, 8, 128, 0, 1>({{4095, 1}}, 50);
+    check_flash<32, 8, 128, 0, 2>(std::vector<Seq>(16, Seq{575, 1}), 50);
+    check_flash<32, 8, 128, 0, 1>(std::vector<Seq>(16, Seq{575, 1}), 50);
     check_flash<32, 8, 128, 0>({{0, 512}}, 20);
     printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;

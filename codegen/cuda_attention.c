@@ -1,17 +1,42 @@
 /* cuda_attention.c — CUDA emitter for the paged KV cache: kv_write (f16 rows to their slots) and
- * paged_attention: for decode steps flash-decoding (one block per token and KV head serves all query
- * heads of the group; positions split over blockIdx.z into partials combined by a second kernel);
- * for long steps (prefill) flash attention on tensor cores (64 tokens of one head a block). */
+ * paged_attention: for decode steps flash-decoding (one block per token and KV head serves up to 4
+ * query heads of the group; positions split over blockIdx.z, the last block of a split combines the
+ * partials; head sizes other than powers of two use the per-token kernel and a combine kernel); for
+ * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block). */
 #include "cuda_common.h"
 
 /* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into this many parts
- * (flash-decoding: enough blocks to fill the chip at batch 1), combined by a second kernel; longer
- * steps (prefill) have blocks enough and run unsplit. The kernel reads the split from gridDim.z. */
+ * (flash-decoding: enough blocks to fill the chip at batch 1); longer steps (prefill) have blocks
+ * enough and run unsplit. */
 #define ATTN_SPLIT_ROWS 64
 int llmc_cuda_attention_parts(const LlmcGraph *g)
 {
     (void)g;
     return 16;
+}
+
+/* The per-token decode kernel (paged_attn): the parts of a split for decode steps whose head size
+ * paged_attn_dec does not take, and long steps whose head size has no tensor-core tile. */
+static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y, int64_t HQ, int window,
+                                    int nz, int64_t part_off, const char *qs, const char *ys, const char *lay)
+{
+    const LlmcGraph *g = e->g;
+    int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, scale %.9g%s (at least 4 blocks an SM: "
+                    "ptxas otherwise picks 48 registers and spills on sm_90), "
+                    "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                    "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s);\n}\n",
+                    (long long)HQ, HKV, HD, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
+                    nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV,
+                    HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
+                    (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+    const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
+    llmc_buf_free(&k);
+    return name;
 }
 
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
@@ -52,38 +77,53 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
     char lay[48];
     snprintf(lay, sizeof lay, "%s", llmc_cuda_int(e, layer));
-    llmc_buf_printf(&k,
-                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, scale %.9g%s (at least 4 blocks an SM: "
-                    "ptxas otherwise picks 48 registers and spills on sm_90), "
-                    "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
-                    "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s);\n}\n",
-                    (long long)HQ, HKV, HD, llmc_attr_float(n, "scale", 1.0), window ? ", sliding window" : "",
-                    nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV,
-                    HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
-                    (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
-    const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
-    llmc_buf_free(&k);
-    char gy[32], gz[32], cond[64];
+    char gy[32], gz[32], cond[64], hq[32];
     snprintf(gy, sizeof gy, "%d", HKV);
     snprintf(gz, sizeof gz, "%d", nz);
     snprintf(cond, sizeof cond, "T <= %d", ATTN_SPLIT_ROWS);
-    llmc_cuda_launch(e, node, cond, name, "T", gy, gz, 128, 0);
-    llmc_buf_printf(&k,
-                    "/* attention combine: %d parts of %lld heads x %d */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    attn_combine<%lld, %d, %lld, %d>(A(%lld), %s);\n}\n",
-                    nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), nz, (long long)part_off,
-                    ys);
-    const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
-    llmc_buf_free(&k);
-    char hq[32];
     snprintf(hq, sizeof hq, "%lld", (long long)HQ);
-    llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
+    int64_t G = HQ / HKV, gs = G % 4 == 0 ? 4 : G % 2 == 0 ? 2 : 1;
+    if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
+        /* one kernel, 16-byte K/V loads by lane groups, the last block of each head group combines
+         * the parts (counters in scratch C): 10.9 against 11.5 us for the 8B at context 576, 23
+         * against 36 us at 4096 (bench/kernel_check.cu, H200), though 45 against 38 us for 16
+         * tokens. Every decode step takes it: a token's attention gets the same bits whatever the
+         * batch. */
+        llmc_buf_printf(&k,
+                        "/* paged_attention, decode steps: %lld query heads over %d f16 KV heads of %d, %lld query heads a "
+                        "block, scale %.9g%s; positions split in %d parts, the last block to finish combines them; "
+                        "strides q %lld, y %lld */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    paged_attn_dec<%d, %d, %lld, %d, %d, %lld, %lld, %d, %d, 4, %lld>(a.positions, a.seq_of_token, "
+                        "a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, %s);\n}\n",
+                        (long long)HQ, HKV, HD, (long long)gs, llmc_attr_float(n, "scale", 1.0),
+                        window ? ", sliding window" : "", nz, (long long)llmc_row_stride(g, q),
+                        (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV, HD,
+                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, nz, (long long)gs,
+                        qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
+                        llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+        const char *dec = llmc_cuda_kernel(e, "paged_attention_dec", k.s, 0);
+        llmc_buf_free(&k);
+        char gyd[32];
+        snprintf(gyd, sizeof gyd, "%lld", (long long)(HQ / gs));
+        llmc_cuda_launch(e, node, cond, dec, "T", gyd, gz, 128, 0);
+    } else { /* the per-token kernel's parts, then a combine kernel */
+        llmc_cuda_launch(e, node, cond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,
+                         gz, 128, 0);
+        llmc_buf_printf(&k,
+                        "/* attention combine: %d parts of %lld heads x %d */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    attn_combine<%lld, %d, %lld, %d>(A(%lld), %s);\n}\n",
+                        nz, (long long)HQ, HD, (long long)HQ, HD, (long long)llmc_row_stride(g, y), nz, (long long)part_off,
+                        ys);
+        const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
+    }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
     if (HD % 16 != 0 || HD > 128) { /* no tensor-core tile for this head size: the per-token kernel */
-        llmc_cuda_launch(e, node, cond, name, "T", gy, "1", 128, 0);
+        llmc_cuda_launch(e, node, cond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,
+                         "1", 128, 0);
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }

@@ -39,11 +39,12 @@ int llmc_cuda_attention_parts(const LlmcGraph *g);
 
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
- * partials; region B a split-K matmul's partial sums. */
+ * partials; region B a split-K matmul's partial sums; region C the decode attention's counters
+ * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0). */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
-    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs, a = 0, b = 0;
+    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs, a = 0, b = 0, c = 0;
     for (int i = 0; i < g->nn; i++) {
         const LlmcNode *n = &g->n[i];
         if (n->op == LLMC_OP_MATMUL_FUSED) {
@@ -66,11 +67,13 @@ static void plan_scratch(LlmcEmit *e)
             int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;
             int64_t p = (int64_t)64 * hq * nz * (g->kv_head_dim + 2) * 4; /* decode steps only */
             a = p > a ? p : a;
+            c = 64 * hq * 4 > c ? 64 * hq * 4 : c;
         }
     }
     e->scratch_a = (g->arena_bytes + 63) / 64 * 64;
     e->scratch_b = e->scratch_a + (a + 63) / 64 * 64;
-    e->arena_extra = e->scratch_b + (b + 63) / 64 * 64 - g->arena_bytes;
+    e->scratch_c = e->scratch_b + (b + 63) / 64 * 64;
+    e->arena_extra = e->scratch_c + (c + 63) / 64 * 64 - g->arena_bytes;
 }
 
 /* After the last node: the token of every logits row (the argmax, or a draw with the step's sampler
@@ -111,6 +114,11 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
     e->target = tg;
     e->wgmma = wgmma;
     e->kv_elem = 2;
+    e->fused_t1 = calloc((size_t)(g->nn > 0 ? g->nn : 1), 1);
+    if (!e->fused_t1) {
+        free(cg);
+        return llmc_fail(d, "out of memory");
+    }
     plan_scratch(e);
     for (int i = 0; i < g->nn; i++) {
         LlmcOp op = g->n[i].op;
@@ -156,6 +164,7 @@ void llmc_cuda_free(LlmcCudaGen *cg)
     llmc_buf_free(&e->defs);
     llmc_buf_free(&e->body);
     llmc_buf_free(&e->init);
+    free(e->fused_t1);
     for (int i = 0; i < e->n_kernels; i++) {
         free(e->kernels[i].text);
         free(e->kernels[i].name);
@@ -205,6 +214,10 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out, "};\n\nstatic const uint32_t kernel_smem[] = {\n");
     for (int i = 0; i < e->n_kernels; i++)
         llmc_buf_printf(&out, "    %u,\n", e->kernels[i].smem);
+    llmc_buf_printf(&out, "};\n\n/* LLMC_GPU_KERNEL_PDL: waits (pdl_wait) before touching its predecessor's data */\n"
+                          "static const uint8_t kernel_flags[] = {\n");
+    for (int i = 0; i < e->n_kernels; i++)
+        llmc_buf_printf(&out, "    %u,\n", e->kernels[i].flags);
     llmc_buf_printf(&out, "};\n\n");
     llmc_buf_printf(&out, "static void init(const LlmcExec *ex)\n{\n    (void)ex;\n%s}\n\n", e->init.s ? e->init.s : "");
     llmc_buf_printf(&out,
@@ -221,7 +234,8 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
                           g->arena_bytes + e->arena_extra, 1);
     llmc_buf_printf(&out,
                     "    .backend = LLMC_BACKEND_CUDA,\n    .gpu_images = images,\n    .n_gpu_images = %d,\n"
-                    "    .gpu_kernels = kernels,\n    .gpu_kernel_smem = kernel_smem,\n    .n_gpu_kernels = %d,\n"
+                    "    .gpu_kernels = kernels,\n    .gpu_kernel_smem = kernel_smem,\n    .gpu_kernel_flags = kernel_flags,\n"
+                    "    .n_gpu_kernels = %d,\n"
                     "    .cpu_twin = &llmc_model_cpu_twin,\n};\n",
                     n_images, e->n_kernels);
     *host_c = out.s;

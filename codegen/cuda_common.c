@@ -75,6 +75,11 @@ const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, 
     return name;
 }
 
+void llmc_cuda_kernel_pdl(LlmcEmit *e, const char *name)
+{
+    e->kernels[llmc_emit_kernel_index(e, name)].flags |= 1u; /* LLMC_GPU_KERNEL_PDL */
+}
+
 void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kernel, const char *gx, const char *gy,
                       const char *gz, int threads, uint32_t smem)
 {

@@ -19,6 +19,9 @@ const char *llmc_cuda_rows(const LlmcGraph *g, int t);
 const char *llmc_cuda_host_rows(const LlmcGraph *g, int t);
 /* Registers a kernel (deduplicated) and returns its name; smem: dynamic shared memory it needs. */
 const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem);
+/* Marks kernel `name` (from llmc_cuda_kernel) as waiting with pdl_wait before it touches what the
+ * kernel before it writes: the runtime may launch it with programmatic dependent launch. */
+void llmc_cuda_kernel_pdl(LlmcEmit *e, const char *name);
 /* Writes the launch of `kernel` for node `node` into the forward function (with a comment naming the
  * node; node < 0: a launch of no graph node, without it). cond: a C condition on T/O for this
  * variant, or NULL. */

@@ -5,9 +5,35 @@
  * shapes allow it (K % 32 == 0, 16-byte aligned rows, bf16/f16 weights): for 9..64 rows of a
  * matrix too narrow to fill the chip a K-split kernel (gemm_tc) and a reduce, else the rows
  * converted to bf16/f16 and gemm_h; without tensor cores the skinny kernel over chunks of 8 rows. */
+#include <string.h>
+
 #include "cuda_common.h"
 
 static int wkind(LlmcDType dt) { return dt == LLMC_BF16 ? 1 : dt == LLMC_F16 ? 2 : 0; }
+
+/* The rope_kv_write node a one-row matmul can do in its epilogue: its q, k and v are the matmul's
+ * output y split in that order, and the rotated q does not land on the matmul's input x (blocks
+ * still read x while others write). -1 if none. */
+static int rope_consumer(const LlmcGraph *g, int y, int x)
+{
+    int64_t N = llmc_cols(&g->t[y].shape);
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        if (n->op != LLMC_OP_ROPE_KV_WRITE)
+            continue;
+        const LlmcTensor *q = &g->t[n->in[0]], *k = &g->t[n->in[1]], *v = &g->t[n->in[2]], *o = &g->t[n->out[0]];
+        int64_t hd = llmc_attr_int(n, "head_dim", 0), nq = llmc_cols(&q->shape), nk = llmc_cols(&k->shape);
+        if (q->view_of != y || k->view_of != y || v->view_of != y || q->view_col != 0 || k->view_col != nq ||
+            v->view_col != nq + nk || llmc_cols(&v->shape) != nk || N != nq + 2 * nk || hd <= 0 || hd % 2 ||
+            g->kv_head_dim != hd || nk != (int64_t)g->kv_heads * hd)
+            return -1;
+        const LlmcTensor *xt = &g->t[x];
+        if (o->offset < xt->offset + xt->bytes && xt->offset < o->offset + o->bytes)
+            return -1;
+        return i;
+    }
+    return -1;
+}
 
 /* The second kernel of a K-split tensor-core matmul: sums the split partials of f32[rows, N] in
  * scratch B and applies the epilogue (epi: 0 none, 1 residual, 2 SwiGLU of columns j, j + N/2). */
@@ -63,15 +89,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     char what[160];
     snprintf(what, sizeof what, "%s%s%s%s", ni > 0 ? ", RMSNorm prologue" : "", epi == 1 ? ", residual epilogue" : "",
              epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : "", bi > 0 ? ", bias" : "");
-    /* Row pairs (or gate/up pairs) are the work units, 4 warps a block. A small matrix with too few
-     * blocks to fill the chip about twice over: 2 or 4 warps share a pair, each summing a slice of
-     * K (measured on an H200: faster for the 8-13 MB matrices of a 1B model; the extra registers
-     * cost more than they give on the 33-235 MB ones of an 8B). */
+    /* Row pairs (or gate/up pairs) are the work units, 4 warps a block. Too few blocks to fill the
+     * chip 5 times: 2 or 4 warps share a pair, each summing a slice of K (bench/decode_lab.cu on an
+     * H200, batch 1, over the 1B and 8B shapes: the best or within noise of it for every matrix).
+     * gemv (2..8 rows) and gemv_b1 (one row) split alike and sum in the same order, so a row gets
+     * the same bits whatever the batch. */
     int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
     int ve = wk == 0 ? 4 : 8, sms = e->target->typical_sms ? e->target->typical_sms : 100;
-    int small = N * K * (int64_t)llmc_dtype_size(w->dtype) <= (INT64_C(24) << 20);
-    while (vec && small && ksplit < 4 && (units + 4 / ksplit - 1) / (4 / ksplit) < 2 * 6 * sms &&
-           K % (2 * ksplit * ve) == 0)
+    while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < 5 * sms && K % (2 * ksplit * ve) == 0)
         ksplit *= 2;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
@@ -91,22 +116,45 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
     if (vec) {
         /* One row (batch-1 decode): gemv_b1, two loads of each row in flight a lane with a second
-         * group issued before the first is used; K split over 2 or 4 warps until the grid has 5
-         * blocks an SM (measured on an H200 by bench/decode_lab.cu over the 1B and 8B shapes: 1.1-1.7x
-         * the skinny kernel on every matrix of both). */
-        int b1ks = 1;
-        while (b1ks < 4 && (units * b1ks + 3) / 4 < 5 * sms && K % (2 * b1ks * ve) == 0)
-            b1ks *= 2;
+         * group issued before the first is used (1.1-1.7x gemv on every matrix of the 1B and 8B,
+         * bench/decode_lab.cu on an H200). */
+        int b1ks = (int)ksplit;
+        /* an L2 prefetch of the whole matrix before the wait, where it cannot crowd the L2 */
+        int pf = N * K * (int64_t)llmc_dtype_size(w->dtype) <= (INT64_C(16) << 20);
+        /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
+         * then runs only for wider steps: one launch a layer fewer). */
+        int rn = epi == 0 ? rope_consumer(g, y, x) : -1;
+        char rope[512] = "";
+        if (rn >= 0) {
+            const LlmcNode *r = &g->n[rn];
+            int64_t hd = llmc_attr_int(r, "head_dim", 0), hq = llmc_cols(&g->t[r->in[0]].shape) / hd;
+            int64_t table = llmc_emit_rope_table(e, r, hd);
+            char q1[160];
+            snprintf(q1, sizeof q1, "%s", llmc_cuda_ptr(e, r->out[0], "float"));
+            snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d>(%s, %s, %s, %s, %s, %s, %s, "
+                     "RopeOut{a.positions, a.slots, C(%lld), %s, (uint16_t *)a.kv, %s});\n}\n",
+                     strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0, (long long)hq, g->kv_heads,
+                     (long long)hd, g->kv_layers, g->kv_block_size, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res,
+                     (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)));
+            e->fused_t1[rn] = 1;
+        }
         llmc_buf_printf(&k,
                         "/* matmul, one row (2 weight rows a warp, K split in %d, 2 loads a row in flight): "
-                        "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s */\n"
+                        "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s%s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    gemv_b1<%d, %lld, %lld, %d, %d, %d, 2>(%s, %s, %s, %s, %s, %s, %s);\n}\n",
+                        "    gemv_b1<%d, %lld, %lld, %d, %d, %d, 2, %d",
                         b1ks, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
-                        (long long)(swiglu ? N / 2 : N), what, wk, (long long)K, (long long)N, ni > 0, epi, b1ks, wsrc,
-                        xs, bias, ys, nws, llmc_c_float(e, eps), res);
+                        (long long)(swiglu ? N / 2 : N), what,
+                        rn >= 0 ? ", RoPE of q and k and the KV write in the epilogue" : "", wk, (long long)K,
+                        (long long)N, ni > 0, rn >= 0 ? 3 : epi, b1ks, pf);
+        if (rn >= 0)
+            llmc_buf_printf(&k, "%s", rope);
+        else
+            llmc_buf_printf(&k, ">(%s, %s, %s, %s, %s, %s, %s);\n}\n", wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
+                            res);
         const char *b1 = llmc_cuda_kernel(e, "gemv_b1", k.s, 0);
         llmc_buf_free(&k);
+        llmc_cuda_kernel_pdl(e, b1);
         char gx1[32];
         snprintf(gx1, sizeof gx1, "%lld", (long long)((units * b1ks + 3) / 4));
         snprintf(cond, sizeof cond, "%s == 1", hrows);

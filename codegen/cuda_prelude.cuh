@@ -341,6 +341,14 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
     }
 }
 
+/* One RoPE pair rotated: the arithmetic of rope_kv_row and of gemv_b1's fused epilogue (the same
+ * bits either way). */
+DEV void rope_pair(float v0, float v1, float fc, float fs, float &r0, float &r1)
+{
+    r0 = v0 * fc - v1 * fs;
+    r1 = v0 * fs + v1 * fc;
+}
+
 /* ---- programmatic dependent launch (sm_90+; elsewhere no-ops) ----
  * pdl_release: the next kernel of the stream may start (its blocks take slots as ours leave);
  * pdl_wait: block until the previous kernel has finished and its writes are visible. A kernel launched
@@ -363,8 +371,11 @@ DEV void pdl_wait()
  * A unit is a pair of weight rows (EPI 2: j and j + N/2, written as silu(row j) * row (j + N/2));
  * KS warps share a unit, each streaming a K slice; 4 warps a block. Each lane keeps U 16-byte loads
  * of both rows in flight and issues the next group before it multiplies the current one (two
- * register buffers). The first group is issued before pdl_wait: weights do not depend on the
- * previous kernel, so under PDL their latency overlaps its tail. NORM: x * nw in the products and
+ * register buffers). The first group is issued before pdl_wait, and with PF (a matrix that fits
+ * the L2 several times over) on sm_90 a bulk L2 prefetch of the warp's row slices: weights do not
+ * depend on the previous kernel, so under PDL (the runtime launches this kernel early,
+ * LLMC_GPU_KERNEL_PDL) they stream while it drains. (Prefetching every row of the 8B's matrices
+ * thrashed the L2: 225 -> 191 tok/s.) NORM: x * nw in the products and
  * 1/rms(x) applied to the sums (block-wide, after the stream). EPI 1: y = res + x w^T.
  * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: 0 f32, 1 bf16, 2 f16. */
 template <int WK, int VE>
@@ -388,9 +399,13 @@ DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__re
         unpack_f16(q.z, f[4], f[5]);
         unpack_f16(q.w, f[6], f[7]);
     }
+    /* x by plain loads: under PDL it was written while this kernel ran (no read-only path). The
+     * sums in gemv's order (halves, then the accumulator): one row gives the bits a batched step
+     * gives it. */
+    float s = 0.0f;
 #pragma unroll
     for (int h = 0; h < VE; h += 4) {
-        float4 xv = __ldg((const float4 *)(x + k + h));
+        float4 xv = *(const float4 *)(x + k + h);
         if (norm) {
             const float4 nv = __ldg((const float4 *)(nw + k + h));
             xv.x *= nv.x;
@@ -398,12 +413,30 @@ DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__re
             xv.z *= nv.z;
             xv.w *= nv.w;
         }
-        acc += f[h] * xv.x + f[h + 1] * xv.y + f[h + 2] * xv.z + f[h + 3] * xv.w;
+        const float d = f[h] * xv.x + f[h + 1] * xv.y + f[h + 2] * xv.z + f[h + 3] * xv.w;
+        if (h == 0)
+            s = d;
+        else
+            s += d;
     }
+    acc += s;
 }
-template <int WK, int K, int N, int NORM, int EPI, int KS, int U>
+/* EPI 3: the rows are a merged Q/K/V projection feeding rope_kv_write; its work is done here too
+ * (the one token's position and slot): q rotated to ro.q1, k rotated and v to the f16 cache, and
+ * the plain rows to y. A unit is then a RoPE pair of a q or k head (i, i + HD/2, or 2i, 2i + 1
+ * interleaved) or two v columns. */
+struct RopeOut {
+    const int32_t *pos, *slots;
+    const float *cs; /* cs[p][i] = (cos, sin) */
+    float *q1;
+    uint16_t *kv;
+    int layer;
+};
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int PF, int INTER = 0, int HQ = 1, int HKV = 1,
+          int HD = 2, int L = 1, int BS = 1>
 DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
-                 float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res)
+                 float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
+                 RopeOut ro = RopeOut{})
 {
     constexpr int ES = WK == 0 ? 4 : 2, VE = 16 / ES; /* element bytes, elements a load */
     constexpr int KSL = K / KS, NV = KSL / VE;      /* the slice, its 16-byte vectors */
@@ -414,8 +447,16 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, ks = warp % KS;
     const int unit = blockIdx.x * (4 / KS) + warp / KS;
     const int live = unit < UNITS;
-    const int n0 = !live ? 0 : EPI == 2 ? unit : 2 * unit;
-    const int n1 = !live ? 0 : EPI == 2 ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
+    constexpr int QKP = (HQ + HKV) * HD / 2; /* EPI 3: units that are RoPE pairs */
+    int n0, n1;
+    if (EPI == 3) {
+        const int hh = unit / (HD / 2), i = unit % (HD / 2);
+        n0 = !live ? 0 : unit < QKP ? hh * HD + (INTER ? 2 * i : i) : 2 * QKP + 2 * (unit - QKP);
+        n1 = !live ? 0 : unit < QKP ? n0 + (INTER ? 1 : HD / 2) : n0 + 1;
+    } else {
+        n0 = !live ? 0 : EPI == 2 ? unit : 2 * unit;
+        n1 = !live ? 0 : EPI == 2 ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
+    }
     const char *w0 = (const char *)wv + ((int64_t)n0 * K + ks * KSL) * ES;
     const char *w1 = (const char *)wv + ((int64_t)n1 * K + ks * KSL) * ES;
     u4 qa[U][2], qb[U][2];
@@ -438,6 +479,11 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
         }                                                                                                          \
     }
     LLMC_B1_LOAD(qa, 0)
+#if __CUDA_ARCH__ >= 900
+    if (PF && live && lane < 2) /* both row slices on their way to L2 while the predecessor drains */
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(lane ? w1 : w0), "r"((uint32_t)(KSL * ES))
+                     : "memory");
+#endif
     pdl_wait();
     float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
@@ -457,11 +503,11 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     a1 = warp_sum(a1);
     float inv = 1.0f;
     __shared__ float red[4];
-    if (NORM) { /* 1/rms(x), block-wide */
+    if (NORM) { /* 1/rms(x), block-wide, in gemv's order */
         float ss = 0.0f;
-        for (int k = threadIdx.x * 4; k < K; k += 128 * 4) {
-            const float4 v = __ldg((const float4 *)(x + k));
-            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        for (int k = threadIdx.x; k < K; k += 128) {
+            const float v = x[k];
+            ss += v * v;
         }
         ss = warp_sum(ss);
         if (lane == 0)
@@ -492,6 +538,28 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     const float v0 = a0 * inv + (b ? b[n0] : 0.0f), v1 = a1 * inv + (b ? b[n1] : 0.0f);
     if (EPI == 2) {
         y[n0] = silu(v0) * v1;
+    } else if (EPI == 3) {
+        y[n0] = v0;
+        y[n1] = v1;
+        const int slot = ro.slots[0];
+        const int64_t kvo = kv_index(L, BS, HKV, HD, slot / BS, ro.layer, 0, slot % BS);
+        if (unit >= QKP) { /* v columns */
+            const int c = n0 - 2 * QKP;
+            ro.kv[kvo + (int64_t)BS * HKV * HD + c] = f32_to_f16(v0);
+            ro.kv[kvo + (int64_t)BS * HKV * HD + c + 1] = f32_to_f16(v1);
+            return;
+        }
+        const int hh = unit / (HD / 2), i = unit % (HD / 2), i0 = n0 - hh * HD, i1 = n1 - hh * HD;
+        const float *c = ro.cs + (int64_t)ro.pos[0] * HD;
+        float r0, r1;
+        rope_pair(v0, v1, c[2 * i], c[2 * i + 1], r0, r1);
+        if (hh < HQ) {
+            ro.q1[hh * HD + i0] = r0;
+            ro.q1[hh * HD + i1] = r1;
+        } else {
+            ro.kv[kvo + (hh - HQ) * HD + i0] = f32_to_f16(r0);
+            ro.kv[kvo + (hh - HQ) * HD + i1] = f32_to_f16(r1);
+        }
     } else {
         y[n0] = (EPI == 1 ? res[n0] : 0.0f) + v0;
         if (n1 != n0)
@@ -1080,9 +1148,10 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
     const float fc = c[2 * i], fs = c[2 * i + 1];
     if (h < HQ) {
         const float *xh = q + (int64_t)t * SQ + h * HD;
-        const float v0 = xh[i0], v1 = xh[i1];
-        y[(int64_t)t * SY + h * HD + i0] = v0 * fc - v1 * fs;
-        y[(int64_t)t * SY + h * HD + i1] = v0 * fs + v1 * fc;
+        float r0, r1;
+        rope_pair(xh[i0], xh[i1], fc, fs, r0, r1);
+        y[(int64_t)t * SY + h * HD + i0] = r0;
+        y[(int64_t)t * SY + h * HD + i1] = r1;
         return;
     }
     const int hk = h - HQ;
@@ -1091,9 +1160,10 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
     uint16_t *kd = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, off) + hk * HD;
     uint16_t *vd = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, off) + hk * HD;
     const float *xh = k + (int64_t)t * SK + hk * HD;
-    const float v0 = xh[i0], v1 = xh[i1];
-    kd[i0] = f32_to_f16(v0 * fc - v1 * fs);
-    kd[i1] = f32_to_f16(v0 * fs + v1 * fc);
+    float r0, r1;
+    rope_pair(xh[i0], xh[i1], fc, fs, r0, r1);
+    kd[i0] = f32_to_f16(r0);
+    kd[i1] = f32_to_f16(r1);
     vd[2 * i] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i]);
     vd[2 * i + 1] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i + 1]);
 }
@@ -1193,6 +1263,180 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
             pp[2 + d] = o;
         }
     }
+}
+
+/* Decode attention (steps of up to 64 tokens), flash-decoding without a second kernel: block
+ * (t, y, z) serves GS of the G query heads of KV head h = y / (G / GS) (GS <= 4 keeps the sums in
+ * registers) for token t over part z of NZ of its positions.
+ * A lane group of HD/8 lanes takes one position at a time (16-byte loads of its K and V rows, 8
+ * dimensions a lane), U positions in flight a group, and keeps its own online softmax; the groups
+ * of a warp merge by shuffles (fixed order), the 4 warps through shared memory. With NZ > 1 the
+ * block writes its (max, sum, acc) partial and counts itself in cnt[t][h]; the last block of (t, h)
+ * combines the NZ partials into y (the order of attn_combine) and resets the counter, so the
+ * counters are zero between kernels (the arena starts zeroed). Grid (T, HKV * G / GS, NZ); needs HD
+ * a power of two from 8 to 256. */
+template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int U, int GS>
+DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                        const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
+                        int *__restrict__ cnt, int layer, float scale)
+{
+    constexpr int G = GS, LP = HD / 8, PW = 32 / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
+    static_assert(HD % 8 == 0 && HD <= 256 && 32 % LP == 0, "head size: a power of two from 8 to 256");
+    static_assert((HQ / HKV) % GS == 0, "GS divides the query heads of a group");
+    __shared__ __align__(16) float qs[G][HD];
+    __shared__ float wm[4][G], wl[4][G];
+    __shared__ float wacc[4][G][HD];
+    __shared__ int last;
+    pdl_release(); /* the next kernel (the output projection) may start loading its weights */
+    const int t = blockIdx.x, h = blockIdx.y / SUB, h0 = blockIdx.y * GS, z = blockIdx.z; /* h0: first query head */
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, li = lane % LP, gid = warp * PW + lane / LP;
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
+        qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h0 + e / HD) * HD + e % HD] * scale;
+    const int pe = positions[t];
+    const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
+    const int len = pe - p0 + 1, chunk = (len + NZ - 1) / NZ;
+    const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
+    const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
+    const uint16_t *kv = (const uint16_t *)kvp;
+    float m[G], l[G], acc[G][8];
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            acc[g][j] = 0.0f;
+    }
+    __syncthreads();
+    for (int base = pa; base < pb; base += NG * U) { /* uniform over the block */
+        u4 kq[U], vq[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int p = base + u * NG + gid;
+            kq[u] = vq[u] = u4{0, 0, 0, 0};
+            if (p < pb) {
+                const uint16_t *kr =
+                    kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
+                kq[u] = ld16_stream(kr);
+                vq[u] = ld16_stream(kr + (int64_t)BS * HKV * HD);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            float kf[8], vf[8];
+            unpack_f16(kq[u].x, kf[0], kf[1]);
+            unpack_f16(kq[u].y, kf[2], kf[3]);
+            unpack_f16(kq[u].z, kf[4], kf[5]);
+            unpack_f16(kq[u].w, kf[6], kf[7]);
+            unpack_f16(vq[u].x, vf[0], vf[1]);
+            unpack_f16(vq[u].y, vf[2], vf[3]);
+            unpack_f16(vq[u].z, vf[4], vf[5]);
+            unpack_f16(vq[u].w, vf[6], vf[7]);
+            float s[G];
+#pragma unroll
+            for (int g = 0; g < G; g++) {
+                const float4 qa = *(const float4 *)&qs[g][li * 8], qb = *(const float4 *)&qs[g][li * 8 + 4];
+                s[g] = qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
+                       qb.z * kf[6] + qb.w * kf[7];
+#pragma unroll
+                for (int o = LP / 2; o > 0; o >>= 1)
+                    s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
+            }
+            if (base + u * NG + gid < pb) {
+#pragma unroll
+                for (int g = 0; g < G; g++) {
+                    const float mn = fmaxf(m[g], s[g]), corr = expf(m[g] - mn), e = expf(s[g] - mn);
+                    l[g] = l[g] * corr + e;
+#pragma unroll
+                    for (int j = 0; j < 8; j++)
+                        acc[g][j] = acc[g][j] * corr + e * vf[j];
+                    m[g] = mn;
+                }
+            }
+        }
+    }
+    /* the lane groups of the warp, merged pairwise in a fixed order */
+#pragma unroll
+    for (int o = LP; o < 32; o <<= 1) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            const float mo = __shfl_xor_sync(0xffffffffu, m[g], o), lo = __shfl_xor_sync(0xffffffffu, l[g], o);
+            const float mn = fmaxf(m[g], mo);
+            const float f = m[g] == -INFINITY ? 0.0f : expf(m[g] - mn), fo = mo == -INFINITY ? 0.0f : expf(mo - mn);
+            l[g] = l[g] * f + lo * fo;
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                acc[g][j] = acc[g][j] * f + __shfl_xor_sync(0xffffffffu, acc[g][j], o) * fo;
+            m[g] = mn;
+        }
+    }
+    if (lane < LP) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            if (lane == 0) {
+                wm[warp][g] = m[g];
+                wl[warp][g] = l[g];
+            }
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                wacc[warp][g][li * 8 + j] = acc[g][j];
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
+        const int g = e / HD, d = e % HD;
+        float mx = -INFINITY;
+        for (int w = 0; w < 4; w++)
+            mx = fmaxf(mx, wm[w][g]);
+        float sum = 0.0f, o = 0.0f;
+        for (int w = 0; w < 4; w++) {
+            const float f = wm[w][g] == -INFINITY ? 0.0f : expf(wm[w][g] - mx);
+            sum += wl[w][g] * f;
+            o += wacc[w][g][d] * f;
+        }
+        const int head = h0 + g;
+        if (NZ == 1) {
+            y[(int64_t)t * SY + head * HD + d] = o / sum;
+        } else { /* partial: [t][head][z] = (max, sum, acc[HD]) */
+            float *pp = part + (((int64_t)t * HQ + head) * NZ + z) * (HD + 2);
+            if (d == 0) {
+                pp[0] = mx;
+                pp[1] = sum;
+            }
+            pp[2 + d] = o;
+        }
+    }
+    if (NZ == 1)
+        return;
+    __threadfence(); /* this block's partial, visible before it is counted */
+    __syncthreads();
+    if (threadIdx.x == 0)
+        last = atomicAdd(cnt + (int64_t)t * HKV * SUB + blockIdx.y, 1) == NZ - 1;
+    __syncthreads();
+    if (!last)
+        return;
+    __threadfence();
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
+        const int g = e / HD, d = e % HD, head = h0 + g;
+        const float *pp = part + ((int64_t)t * HQ + head) * NZ * (HD + 2);
+        float mx = -INFINITY;
+#pragma unroll
+        for (int zz = 0; zz < NZ; zz++)
+            mx = fmaxf(mx, __ldcg(pp + zz * (HD + 2)));
+        float sum = 0.0f, o = 0.0f;
+#pragma unroll
+        for (int zz = 0; zz < NZ; zz++) {
+            const float *pz = pp + zz * (HD + 2);
+            const float mz = __ldcg(pz);
+            const float f = mz == -INFINITY ? 0.0f : expf(mz - mx);
+            sum += __ldcg(pz + 1) * f;
+            o += __ldcg(pz + 2 + d) * f;
+        }
+        y[(int64_t)t * SY + head * HD + d] = o / sum;
+    }
+    if (threadIdx.x == 0)
+        cnt[(int64_t)t * HKV * SUB + blockIdx.y] = 0;
 }
 
 /* ---- causal attention for long steps (prefill): flash attention over the paged cache ----
@@ -1397,6 +1641,7 @@ template <int HQ, int HD, int SY, int NZ>
 DEV void attn_combine(const float *part, float *y)
 {
     constexpr int nz = NZ; /* a constant: the loads of all parts unroll and issue together */
+    pdl_release();
     const int t = blockIdx.x, head = blockIdx.y;
     const float *pp = part + ((int64_t)t * HQ + head) * nz * (HD + 2);
     float mx = -INFINITY;

@@ -66,7 +66,8 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_free(&b);
     char gy[32];
     snprintf(gy, sizeof gy, "%lld", (long long)(HQ + HKV));
-    llmc_cuda_launch(e, node, NULL, name, "T", gy, "1", (int)(hd / 2), 0);
+    /* one-token steps: done in the Q/K/V matmul's epilogue (cuda_matmul.c, gemv_b1) */
+    llmc_cuda_launch(e, node, e->fused_t1[node] ? "T > 1" : NULL, name, "T", gy, "1", (int)(hd / 2), 0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

@@ -58,7 +58,29 @@ enum {
     CU_STREAM_CAPTURE_MODE_RELAXED = 2,
 };
 
-/* X(field, "exported symbol", (parameters)); every entry point returns CUresult. */
+/* cuLaunchKernelEx's configuration; only programmatic stream serialization (PDL) is used. */
+enum { CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6 };
+typedef union CUlaunchAttributeValue_union {
+    char pad[64];
+    long long align8; /* the driver's union holds pointers and size_t: 8-byte aligned */
+    int programmaticStreamSerializationAllowed;
+} CUlaunchAttributeValue;
+typedef struct CUlaunchAttribute_st {
+    int id; /* CUlaunchAttributeID */
+    char pad[8 - sizeof(int)];
+    CUlaunchAttributeValue value;
+} CUlaunchAttribute;
+typedef struct CUlaunchConfig_st {
+    unsigned gridDimX, gridDimY, gridDimZ;
+    unsigned blockDimX, blockDimY, blockDimZ;
+    unsigned sharedMemBytes;
+    CUstream hStream;
+    CUlaunchAttribute *attrs;
+    unsigned numAttrs;
+} CUlaunchConfig;
+
+/* X(field, "exported symbol", (parameters)); every entry point returns CUresult. LaunchKernelEx
+ * (CUDA 12.0+) may be missing from an older driver: it stays NULL and no launch uses PDL. */
 #define LLMC_CUDA_FUNCS(X)                                                                         \
     X(GetErrorName, "cuGetErrorName", (CUresult error, const char **str))                          \
     X(GetErrorString, "cuGetErrorString", (CUresult error, const char **str))                      \
@@ -91,6 +113,8 @@ enum {
     X(LaunchKernel, "cuLaunchKernel",                                                              \
       (CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,             \
        unsigned bz, unsigned smem, CUstream stream, void **params, void **extra))                  \
+    X(LaunchKernelEx, "cuLaunchKernelEx",                                                          \
+      (const CUlaunchConfig *config, CUfunction fn, void **params, void **extra))                  \
     X(StreamCreate, "cuStreamCreate", (CUstream * stream, unsigned flags))                         \
     X(StreamDestroy, "cuStreamDestroy_v2", (CUstream stream))                                      \
     X(StreamSynchronize, "cuStreamSynchronize", (CUstream stream))                                 \

@@ -96,6 +96,7 @@ static int init_cuda(LlmcEngine *e, const LlmcEngineOpts *o, char *err, size_t e
         .consts = e->ex.consts,
         .kv_blocks = o->kv_blocks,
         .use_graphs = !o->no_graphs,
+        .use_pdl = !o->no_pdl,
         .progress = o->progress,
         .progress_ctx = o->progress_ctx,
     };

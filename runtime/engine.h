@@ -28,6 +28,7 @@ typedef struct LlmcEngineOpts {
     LlmcGpu *gpu;               /* an opened device (llmc_gpu_open), borrowed; NULL: the engine
                                    opens device 0 itself and closes it when destroyed */
     int no_graphs;              /* run every step eagerly (--no-graphs) */
+    int no_pdl;                 /* no programmatic dependent launch (--no-pdl) */
     LlmcGpuProgress progress;   /* weight upload progress; NULL: quiet */
     void *progress_ctx;
 } LlmcEngineOpts;

@@ -53,6 +53,8 @@ struct LlmcGpu {
     int32_t *host_steps;                /* pinned, steps_bytes: the same layout as steps */
     float *host_logits;                 /* pinned, logits_bytes (same layout) */
     int use_graphs;
+    int use_pdl;                        /* PDL for LLMC_GPU_KERNEL_PDL kernels (sm_90+, a driver with
+                                           cuLaunchKernelEx, not --no-pdl) */
     Graph graphs[MAX_GRAPHS];
     int n_graphs;
 
@@ -220,6 +222,8 @@ static int load_driver(LlmcCudaApi *api, const char *lib, const char *archs, cha
         void *p = dlsym(api->lib, cuda_syms[i].sym);
         if (!p && cuda_syms[i].off == offsetof(LlmcCudaApi, EventElapsedTime))
             p = dlsym(api->lib, "cuEventElapsedTime");      /* drivers before CUDA 12.8 */
+        if (!p && cuda_syms[i].off == offsetof(LlmcCudaApi, LaunchKernelEx))
+            continue;                                       /* optional: no PDL */
         if (!p) {
             dlclose(api->lib);
             api->lib = NULL;
@@ -285,7 +289,7 @@ int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *d, const LlmcCudaApi *
     for (size_t i = 0; i < sizeof cuda_syms / sizeof cuda_syms[0]; i++) {
         void *p;
         memcpy(&p, (const char *)&g->cu + cuda_syms[i].off, sizeof p);
-        if (!p) {
+        if (!p && cuda_syms[i].off != offsetof(LlmcCudaApi, LaunchKernelEx)) { /* optional */
             free(g);
             return llmc_rt_fail(err, errlen, "the driver table lacks %s", cuda_syms[i].sym);
         }
@@ -512,6 +516,7 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     g->mbps = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size);
     g->pad_row = mt;
     g->use_graphs = s->use_graphs;
+    g->use_pdl = s->use_pdl && g->sm >= 90 && g->cu.LaunchKernelEx && d->gpu_kernel_flags;
     /* steps: the per-token arrays (4 of max_tokens rounded up to 32, then out_rows), the sampler
      * block (4 + max_outputs doubles), then (max_tokens + 1) block table rows, the last one for
      * padding tokens. */
@@ -631,13 +636,27 @@ void llmc_gpu_launch(LlmcGpu *g, int32_t kernel, uint32_t gx, uint32_t gy, uint3
     else
         memset(&offs, 0, sizeof offs);
     void *params[] = {&g->args, &offs};
-    CUresult r = g->cu.LaunchKernel(g->fn[kernel], gx, gy, gz, threads, 1, 1, smem, g->stream,
-                                    params, NULL);
+    int pdl = g->use_pdl && (d->gpu_kernel_flags[kernel] & LLMC_GPU_KERNEL_PDL);
+    CUresult r;
+    if (pdl) {
+        CUlaunchAttribute at;
+        memset(&at, 0, sizeof at);
+        at.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+        at.value.programmaticStreamSerializationAllowed = 1;
+        CUlaunchConfig cfg = {.gridDimX = gx, .gridDimY = gy, .gridDimZ = gz, .blockDimX = threads,
+                              .blockDimY = 1, .blockDimZ = 1, .sharedMemBytes = smem,
+                              .hStream = g->stream, .attrs = &at, .numAttrs = 1};
+        r = g->cu.LaunchKernelEx(&cfg, g->fn[kernel], params, NULL);
+    } else {
+        r = g->cu.LaunchKernel(g->fn[kernel], gx, gy, gz, threads, 1, 1, smem, g->stream, params,
+                               NULL);
+    }
     g->stats.launches++;
     if (r != CUDA_SUCCESS) {
         g->launch_failed = 1;
         cu_fail(g, r, g->launch_err, sizeof g->launch_err,
-                "cuLaunchKernel (kernel %s, grid %ux%ux%u, %u threads, %u bytes of shared memory)",
+                "%s (kernel %s, grid %ux%ux%u, %u threads, %u bytes of shared memory)",
+                pdl ? "cuLaunchKernelEx with programmatic dependent launch" : "cuLaunchKernel",
                 d->gpu_kernels[kernel], gx, gy, gz, threads, smem);
     }
 }
@@ -923,4 +942,5 @@ int32_t llmc_gpu_sm(const LlmcGpu *g) { return g->sm; }
 const char *llmc_gpu_image_arch(const LlmcGpu *g) { return g->d->gpu_images[g->image].arch; }
 uint32_t llmc_gpu_features(const LlmcGpu *g) { return g->d->gpu_images[g->image].features; }
 int llmc_gpu_uses_graphs(const LlmcGpu *g) { return g->use_graphs; }
+int llmc_gpu_uses_pdl(const LlmcGpu *g) { return g->use_pdl; }
 const LlmcGpuStats *llmc_gpu_stats(const LlmcGpu *g) { return &g->stats; }

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 5
+#define LLMC_ABI_VERSION 6
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -98,6 +98,10 @@ typedef struct LlmcGpuImage {
 } LlmcGpuImage;
 /* forward() launches the warpgroup-MMA (wgmma) variants only from an image that has this. */
 #define LLMC_GPU_FEAT_WGMMA 1u
+/* A kernel that waits (griddepcontrol.wait) before it touches anything the kernel before it
+ * writes or reads: on sm_90+ the runtime launches it with programmatic dependent launch, so it
+ * starts while its predecessor drains and streams its weights early. */
+#define LLMC_GPU_KERNEL_PDL 1u
 
 /* Everything a forward step reads or writes besides the step itself. */
 typedef struct LlmcExec {
@@ -143,6 +147,7 @@ typedef struct LlmcModelDesc {
     int32_t n_gpu_images;
     const char *const *gpu_kernels; /* kernel names, the same in every image; launch index = position */
     const uint32_t *gpu_kernel_smem; /* dynamic shared memory each kernel may ask for (bytes) */
+    const uint8_t *gpu_kernel_flags; /* LLMC_GPU_KERNEL_* of each kernel (NULL: none) */
     int32_t n_gpu_kernels;
     /* Probes and the CPU twin (GPU builds): the same graph compiled by the C backend, reading the
      * same packed weights, for --compare-cpu. NULL/0 on the cpu target. */

@@ -80,6 +80,8 @@ static const char *usage_text =
     "GPU builds:\n"
     "  --no-graphs     launch every step's kernels one by one (no CUDA graphs for decode steps;\n"
     "                  for debugging)\n"
+    "  --no-pdl        no programmatic dependent launch (sm_90+: the decode matmuls otherwise\n"
+    "                  start while the kernel before them drains)\n"
     "  --compare-cpu   run the prompt on the GPU and on the CPU twin (the same model compiled for\n"
     "                  the CPU) and print the error of every probed value, per layer, and of the\n"
     "                  logits\n"
@@ -112,7 +114,7 @@ typedef struct Opts {
     double temp, top_p;
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids;
-    int no_graphs, compare_cpu;
+    int no_graphs, no_pdl, compare_cpu;
     LlmcGpu *gpu;               /* not an option: the device a GPU build opened at start */
 } Opts;
 
@@ -149,6 +151,7 @@ static const OptSpec opt_specs[] = {
     {"--output-ids", OPT_FLAG, F(output_ids), 0, 0},
     {"--progress", OPT_FLAG, F(progress), 0, 0},
     {"--no-graphs", OPT_FLAG, F(no_graphs), 0, 0},
+    {"--no-pdl", OPT_FLAG, F(no_pdl), 0, 0},
     {"--compare-cpu", OPT_FLAG, F(compare_cpu), 0, 0},
     {"--help", OPT_FLAG, F(help), 0, 0},
     {"-h", OPT_FLAG, F(help), 0, 0},
@@ -278,9 +281,9 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "--compare-cpu takes one prompt (a prompt or --ids)");
     if (o->compare_cpu && (o->top_logits || o->n_new >= 0))
         return bad_usage(o, "--compare-cpu runs the prompt only: no -n or --top-logits");
-    if ((o->no_graphs || o->compare_cpu) && llmc_model.backend != LLMC_BACKEND_CUDA)
+    if ((o->no_graphs || o->no_pdl || o->compare_cpu) && llmc_model.backend != LLMC_BACKEND_CUDA)
         return bad_usage(o, "%s is an option of GPU builds; this executable was built for %s",
-                         o->no_graphs ? "--no-graphs" : "--compare-cpu",
+                         o->no_graphs ? "--no-graphs" : o->no_pdl ? "--no-pdl" : "--compare-cpu",
                          llmc_model.target ? llmc_model.target : "the cpu");
     return 0;
 }
@@ -423,7 +426,8 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
     LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
                          .kv_blocks = kv,
                          .gpu = d->backend == LLMC_BACKEND_CUDA ? o->gpu : NULL,
-                         .no_graphs = o->no_graphs};
+                         .no_graphs = o->no_graphs,
+                         .no_pdl = o->no_pdl};
     if (d->backend == LLMC_BACKEND_CUDA && d->weights_bytes >= ((int64_t)256 << 20)) {
         eo.progress = upload_progress;
         eo.progress_ctx = &up;
@@ -834,10 +838,11 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
     } else {
         if (e.ex.gpu)
             printf("model: %s (target %s), device: %s (sm_%d, image %s), batch: %d, CUDA graphs: "
-                   "%s\n",
+                   "%s, PDL: %s\n",
                    d->name, d->target, llmc_gpu_name(e.ex.gpu), llmc_gpu_sm(e.ex.gpu),
                    llmc_gpu_image_arch(e.ex.gpu), c.batch,
-                   llmc_gpu_uses_graphs(e.ex.gpu) ? "on" : "off");
+                   llmc_gpu_uses_graphs(e.ex.gpu) ? "on" : "off",
+                   llmc_gpu_uses_pdl(e.ex.gpu) ? "on" : "off");
         else
             printf("model: %s (target %s), threads: %d, batch: %d\n", d->name, d->target,
                    llmc_pool_nth(e.ex.pool), c.batch);

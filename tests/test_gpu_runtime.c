@@ -288,6 +288,7 @@ static const FakeImage fk_image = {fk_kernels, 2};
 static const FakeImage fk_image_missing = {fk_kernels, 1};  /* lacks "logits" */
 static const char *const fk_kernel_names[] = {"kv_write", "logits"};
 static const uint32_t fk_smem[] = {0, 1024};
+static const uint8_t fk_flags[] = {0, LLMC_GPU_KERNEL_PDL}; /* the second kernel may use PDL */
 static const LlmcGpuImage fk_images[] = {{90, 1, "sm_90a", (const unsigned char *)&fk_image, 1, 0}};
 
 static const LlmcProbe fk_probes[] = {
@@ -332,6 +333,7 @@ static LlmcModelDesc fk_desc(void)
     d.n_gpu_images = 1;
     d.gpu_kernels = fk_kernel_names;
     d.gpu_kernel_smem = fk_smem;
+    d.gpu_kernel_flags = fk_flags;
     d.n_gpu_kernels = 2;
     d.cpu_twin = &fk_twin;
     d.forward = fk_forward_gpu;
@@ -362,6 +364,8 @@ static struct {
     FakeGraph *capture;         /* the stream is capturing */
     int64_t kernels_run;
     int copies_while_capturing;
+    int no_launch_ex;           /* the driver lacks cuLaunchKernelEx */
+    int64_t pdl_launches;       /* through cuLaunchKernelEx with programmatic serialization */
 } fk;
 
 static char fk_ctx_obj, fk_stream_obj;
@@ -545,6 +549,18 @@ static CUresult f_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
     }
     return 0;
 }
+static CUresult f_launch_ex(const CUlaunchConfig *c, CUfunction f, void **params, void **extra)
+{
+    /* only the PDL attribute, only for the flagged kernel, only on sm_90+ */
+    if (fk.no_launch_ex || c->numAttrs != 1 || !c->attrs ||
+        c->attrs[0].id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION ||
+        c->attrs[0].value.programmaticStreamSerializationAllowed != 1 || fk.sm < 90 ||
+        (const FakeKernel *)(uintptr_t)f != &fk_kernels[1])
+        return CUDA_ERROR_INVALID_VALUE;
+    fk.pdl_launches++;
+    return f_launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY,
+                    c->blockDimZ, c->sharedMemBytes, c->hStream, params, extra);
+}
 static CUresult f_stream_create(CUstream *s, unsigned flags)
 {
     *s = (CUstream)(void *)&fk_stream_obj;
@@ -627,7 +643,8 @@ static const LlmcCudaApi fake_api = {
     .MemAllocHost = f_alloc_host, .MemFreeHost = f_free_host, .MemsetD8Async = f_memset,
     .MemcpyHtoDAsync = f_htod, .MemcpyDtoHAsync = f_dtoh, .MemcpyDtoDAsync = f_dtod,
     .ModuleLoadData = f_load, .ModuleUnload = f_unload, .ModuleGetFunction = f_get_fn,
-    .FuncSetAttribute = f_set_attr, .LaunchKernel = f_launch, .StreamCreate = f_stream_create,
+    .FuncSetAttribute = f_set_attr, .LaunchKernel = f_launch, .LaunchKernelEx = f_launch_ex,
+    .StreamCreate = f_stream_create,
     .StreamDestroy = f_stream_destroy, .StreamSynchronize = f_sync, .StreamBeginCapture = f_begin,
     .StreamEndCapture = f_end, .GraphInstantiateWithFlags = f_instantiate,
     .GraphLaunch = f_graph_launch, .GraphExecDestroy = f_exec_destroy,
@@ -648,16 +665,21 @@ static void assert_no_leaks(void)
 
 static const uint8_t fk_weights[4096];
 
-/* A GPU engine over the fake driver, with kv_blocks for sequences. */
-static LlmcGpu *gpu_engine(LlmcEngine *e, const LlmcModelDesc *d, int64_t kv_blocks, int graphs)
+/* A GPU engine over the fake driver (api: NULL for fake_api), with kv_blocks for sequences. */
+static LlmcGpu *gpu_engine_api(LlmcEngine *e, const LlmcModelDesc *d, int64_t kv_blocks, int graphs,
+                               const LlmcCudaApi *api, int no_pdl)
 {
     char err[512];
     LlmcGpu *g;
-    ck_assert_msg(llmc_gpu_open_api(&g, d, &fake_api, err, sizeof err) == 0, "open: %s", err);
-    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv_blocks, .gpu = g, .no_graphs = !graphs};
+    ck_assert_msg(llmc_gpu_open_api(&g, d, api ? api : &fake_api, err, sizeof err) == 0, "open: %s", err);
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv_blocks, .gpu = g, .no_graphs = !graphs, .no_pdl = no_pdl};
     ck_assert_msg(llmc_engine_init(e, d, fk_weights, &o, err, sizeof err) == 0, "engine: %s", err);
     fkc.pool_blocks = kv_blocks + 1;
     return g;
+}
+static LlmcGpu *gpu_engine(LlmcEngine *e, const LlmcModelDesc *d, int64_t kv_blocks, int graphs)
+{
+    return gpu_engine_api(e, d, kv_blocks, graphs, NULL, 0);
 }
 
 /* ---- 2. the driver loader ---- */
@@ -804,6 +826,34 @@ static void generate_and_check(LlmcEngine *e, int32_t max_batch)
     llmc_sched_destroy(s);
 }
 
+/* PDL off: --no-pdl, a driver without cuLaunchKernelEx, a GPU before sm_90 (an sm_80 image):
+ * the same tokens through plain launches */
+START_TEST(fake_no_pdl)
+{
+    LlmcModelDesc d = fk_desc();
+    const LlmcGpuImage im80[] = {{80, 0, "sm_80", (const unsigned char *)&fk_image, 1, 0}};
+    LlmcCudaApi no_ex = fake_api;
+    no_ex.LaunchKernelEx = NULL;
+    for (int how = 0; how < 3; how++) {
+        fake_reset();
+        LlmcModelDesc dd = d;
+        if (how == 2) {
+            fk.sm = 86;
+            dd.gpu_images = im80;
+        }
+        LlmcEngine e;
+        int64_t kv = llmc_engine_default_kv_blocks(&dd, 2, 16 + N_NEW);
+        LlmcGpu *g = gpu_engine_api(&e, &dd, kv, 1, how == 1 ? &no_ex : NULL, how == 0);
+        ck_assert(!llmc_gpu_uses_pdl(g));
+        generate_and_check(&e, 2);
+        ck_assert_int_eq(fk.pdl_launches, 0);
+        llmc_engine_destroy(&e);
+        llmc_gpu_close(g);
+        assert_no_leaks();
+    }
+}
+END_TEST
+
 START_TEST(fake_generate_graphs_and_eager)
 {
     LlmcModelDesc d = fk_desc();
@@ -818,6 +868,8 @@ START_TEST(fake_generate_graphs_and_eager)
             ck_assert_int_eq(fkc.bad_slot, 0);
             ck_assert_int_eq(fkc.bad_block, 0);
             ck_assert_int_eq(fk.copies_while_capturing, 0);
+            ck_assert_msg(fk.pdl_launches > 0, "batch %d: the PDL kernel never launched with PDL", mb);
+            ck_assert(llmc_gpu_uses_pdl(g));
             if (graphs) {
                 ck_assert_msg(st->graph_steps > 0, "batch %d: no graph steps", mb);
                 /* buckets 1, 2, 4 and the cap (6): at most one capture each */
@@ -1074,6 +1126,7 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, cuda_desc_checks);
     tcase_add_test(tc, fake_open_refusals);
     tcase_add_test(tc, fake_generate_graphs_and_eager);
+    tcase_add_test(tc, fake_no_pdl);
     tcase_add_test(tc, engine_without_driver_fails_cleanly);
     tcase_add_test(tc, fake_n_nodes_and_errors);
     tcase_add_test(tc, fake_out_of_memory);

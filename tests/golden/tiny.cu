@@ -21,7 +21,7 @@ extern "C" __global__ void __launch_bounds__(128) k2_gemv(LlmcDevArgs a, LlmcKer
 /* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[64,32]^T -> f32[1,64] */
 extern "C" __global__ void __launch_bounds__(128) k3_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 64, 0, 0, 4, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 64, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* f32[T,32] rows -> bf16 (A operand of a tensor-core matmul) */
@@ -54,16 +54,16 @@ extern "C" __global__ void __launch_bounds__(128) k8_kv_write(LlmcDevArgs a, Llm
     kv_write_row<2, 16, 2, 8, 16, 64>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[2])), a.slots, (uint16_t *)a.kv, (int)o.v[1]);
 }
 
-/* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128, 4) k9_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
+/* paged_attention, decode steps: 4 query heads over 2 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 32, y 32 */
+extern "C" __global__ void __launch_bounds__(128, 4) k9_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int)o.v[2], 0.353553391f);
+    paged_attn_dec<2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int *)A(819200), (int)o.v[2], 0.353553391f);
 }
 
-/* attention combine: 16 parts of 4 heads x 8 */
-extern "C" __global__ void __launch_bounds__(128) k10_attn_combine(LlmcDevArgs a, LlmcKernelOffsets o)
+/* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
+extern "C" __global__ void __launch_bounds__(128, 4) k10_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    attn_combine<4, 8, 32, 16>(A(458752), ((float *)(a.arena + o.v[1])));
+    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int)o.v[2], 0.353553391f);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32]; strides x 32, y 32; 16-byte loads */
@@ -75,7 +75,7 @@ extern "C" __global__ void __launch_bounds__(128) k11_gemv(LlmcDevArgs a, LlmcKe
 /* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32] */
 extern "C" __global__ void __launch_bounds__(128) k12_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 32, 0, 0, 4, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 32, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[32,32]^T -> f32[T,32]; stride y 32 */
@@ -99,7 +99,7 @@ extern "C" __global__ void __launch_bounds__(128) k15_gemv(LlmcDevArgs a, LlmcKe
 /* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,96] */
 extern "C" __global__ void __launch_bounds__(128) k16_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 96, 0, 0, 4, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 96, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[96,32]^T -> f32[T,96]; stride y 96 */
@@ -123,7 +123,7 @@ extern "C" __global__ void __launch_bounds__(128) k19_gemv(LlmcDevArgs a, LlmcKe
 /* matmul, one row (2 weight rows a warp, K split in 2, 2 loads a row in flight): f32[1,48] x bf16[32,48]^T -> f32[1,32] */
 extern "C" __global__ void __launch_bounds__(128) k20_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 48, 32, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 48, 32, 0, 0, 2, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
@@ -189,7 +189,7 @@ extern "C" __global__ void __launch_bounds__(128) k30_gemv(LlmcDevArgs a, LlmcKe
 /* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24] */
 extern "C" __global__ void __launch_bounds__(128) k31_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 24, 0, 0, 4, 2>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 24, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* f32[O,32] rows -> bf16 (A operand of a tensor-core matmul) */

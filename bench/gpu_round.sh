@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | 1b | 8b
+what=${WHAT:-all}          # all | check | kernels | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split)
 mkdir -p "$out" "$work/o"
 log=$out/round.log
 res=$work/o   # per-check outputs (the device tool brings back few files: the log has what matters)
@@ -28,16 +28,26 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=c
 dev=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
 if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
-  say "== kernels (bench/kernel_check.cu: tensor-core prefill kernels against host references, then timed)"
+  say "== kernels (bench/kernel_check.cu: prefill and decode-attention kernels against host references, then timed)"
   if cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$work/sample.o" >>"$log" 2>&1 &&
     cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$work/rtutil.o" >>"$log" 2>&1 &&
     nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/kernel_check" "$root/bench/kernel_check.cu" "$work/sample.o" \
       "$work/rtutil.o" >>"$log" 2>&1; then
     "$work/kernel_check" 2>&1 | tee "$out/kernel_check.txt" >>"$log"
     grep -E "FAIL|^TIME" "$out/kernel_check.txt" | tee -a "$log"
-    row "kernel_check (gemm_h, gemm_wg, flash)" "$(tail -1 "$out/kernel_check.txt")"
+    row "kernel_check (gemm_h, gemm_wg, flash, dec attn)" "$(tail -1 "$out/kernel_check.txt")"
   else
     row "kernel_check" "nvcc failed"
+  fi
+fi
+
+if [ "$what" = lab ]; then
+  say "== decode lab (bench/decode_lab.cu: the batch-1 matmul chains of the 1B and 8B, gemv vs gemv_b1, PDL)"
+  if nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/decode_lab" "$root/bench/decode_lab.cu" >>"$log" 2>&1; then
+    "$work/decode_lab" 2>&1 | tee "$out/decode_lab.txt" >>"$log"
+    row "decode_lab (gemv_b1 against gemv)" "$(tail -1 "$out/decode_lab.txt")"
+  else
+    row "decode_lab" "nvcc failed"
   fi
 fi
 

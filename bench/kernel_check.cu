@@ -10,6 +10,11 @@
  * lengths and start positions (tiles that straddle sequences, decode tokens among prefill chunks),
  * shuffled block tables, with and without a sliding window, head dims 64 and 128; the reference is
  * the softmax in double over the same f16 K/V.
+ * paged_attn_dec (decode steps of up to 64 tokens, one kernel: the last block of a split combines
+ * the parts): the same reference over ragged steps, long and short contexts (empty parts), windows,
+ * head dims 32/64/128, 1-8 query heads a KV head; run three times with the output poisoned before
+ * the third (the split counters must be back at zero), then timed against paged_attn +
+ * attn_combine at the 1B and 8B decode shapes.
  * sample_row (the token of each logits row): draws with temperature, top-k and top-p from random
  * rows, some with many tied probabilities, against llmc_sample_u with the same uniforms.
  * Outputs are poisoned (NaN) before each launch; a row not written fails the check. Then the

@@ -104,6 +104,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
         const char *dec = llmc_cuda_kernel(e, "paged_attention_dec", k.s, 0);
         llmc_buf_free(&k);
+        llmc_cuda_kernel_pdl(e, dec); /* one token: old K/V rows load while Q/K/V runs */
         char gyd[32];
         snprintf(gyd, sizeof gyd, "%lld", (long long)(HQ / gs));
         llmc_cuda_launch(e, node, cond, dec, "T", gyd, gz, 128, 0);

@@ -82,6 +82,13 @@ DEV u4 ld16_stream(const void *p)
                  : "l"(p));
     return r;
 }
+/* 16-byte load through L2 only: data another kernel may have written while this one ran (PDL). */
+DEV u4 ld16_cg(const void *p)
+{
+    u4 r;
+    asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+    return r;
+}
 /* Two 16-bit values packed in a word, to floats. */
 DEV void unpack_bf16(uint32_t v, float &lo, float &hi)
 {
@@ -1291,14 +1298,50 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
     pdl_release(); /* the next kernel (the output projection) may start loading its weights */
     const int t = blockIdx.x, h = blockIdx.y / SUB, h0 = blockIdx.y * GS, z = blockIdx.z; /* h0: first query head */
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, li = lane % LP, gid = warp * PW + lane / LP;
-    for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
-        qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h0 + e / HD) * HD + e % HD] * scale;
+    /* the step's own arrays: written before the step, never by the previous kernel */
     const int pe = positions[t];
     const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
     const int len = pe - p0 + 1, chunk = (len + NZ - 1) / NZ;
     const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
     const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
     const uint16_t *kv = (const uint16_t *)kvp;
+    u4 kq[U], vq[U];
+    /* K/V rows of the positions base + u * NG + gid below lim (else zero). Read-only path for the
+     * positions before pe (cached by earlier steps; with several tokens, rope_kv_write before this
+     * kernel does not release early, so this one starts after it finished); pe's rows, which the
+     * Q/K/V kernel writes while this one may already run (one token, PDL), through L2. */
+    auto load = [&](int base, int lim) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int p = base + u * NG + gid;
+            kq[u] = vq[u] = u4{0, 0, 0, 0};
+            if (p < lim) {
+                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
+                kq[u] = p == pe ? ld16_cg(kr) : ld16_stream(kr);
+                vq[u] = p == pe ? ld16_cg(kr + (int64_t)BS * HKV * HD) : ld16_stream(kr + (int64_t)BS * HKV * HD);
+            }
+        }
+    };
+    /* One token: every position before pe was cached by earlier steps, so under PDL its first K/V
+     * rows load while the Q/K/V kernel still runs; pe itself (written by it) after the wait. With
+     * several tokens a sequence may have more positions in this step: everything after the wait. */
+    const int early = gridDim.x == 1;
+    if (early)
+        load(pa, pe < pb ? pe : pb);
+    pdl_wait();
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
+        qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h0 + e / HD) * HD + e % HD] * scale;
+    if (early) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int p = pa + u * NG + gid;
+            if (p == pe && p < pb) {
+                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
+                kq[u] = ld16_cg(kr);
+                vq[u] = ld16_cg(kr + (int64_t)BS * HKV * HD);
+            }
+        }
+    }
     float m[G], l[G], acc[G][8];
 #pragma unroll
     for (int g = 0; g < G; g++) {
@@ -1310,18 +1353,8 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
     }
     __syncthreads();
     for (int base = pa; base < pb; base += NG * U) { /* uniform over the block */
-        u4 kq[U], vq[U];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int p = base + u * NG + gid;
-            kq[u] = vq[u] = u4{0, 0, 0, 0};
-            if (p < pb) {
-                const uint16_t *kr =
-                    kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
-                kq[u] = ld16_stream(kr);
-                vq[u] = ld16_stream(kr + (int64_t)BS * HKV * HD);
-            }
-        }
+        if (base != pa || !early)
+            load(base, pb);
 #pragma unroll
         for (int u = 0; u < U; u++) {
             float kf[8], vf[8];

@@ -488,6 +488,8 @@ int main(void)
     check_flash<8, 8, 128, 0, 1>({{4000, 1}, {17, 1}}, 0);
     check_flash<16, 2, 64, 0, 1>({{3, 40}, {0, 2}, {600, 22}}, 0);
     check_flash<32, 4, 32, 0, 1>(dsteps, 0);
+    check_flash<32, 8, 128, 48, 1>({{3000, 1}}, 0); /* one token (the early K/V loads), a window */
+    check_flash<16, 2, 64, 0, 1>({{9, 1}}, 0);
     /* sampling: the fraction of rows that differ from the host's draw is the "error" */
     check_sample<512>(200, 1.0f, 0, 1.0f, 4.0f, 0, 0);
     check_sample<512>(200, 0.8f, 40, 1.0f, 4.0f, 0, 0);

@@ -101,8 +101,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in %lld): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
-                    "strides x %lld, y %lld; %s loads */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "strides x %lld, y %lld; %s loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers "
+                    "and spills on sm_80 for some shapes */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld>(%s, %s, %s, %s, %s, %s, %s, %s);\n}\n",
                     (long long)ksplit, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
                     (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar", wk,

@@ -173,7 +173,9 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
     if (live && nt > 0) {
         if (VEC) {
             constexpr int VE = WK == 0 ? 4 : 8; /* elements per 16 bytes */
-            constexpr int U = ROWS == 2 ? 4 : 8; /* 16-byte loads per row in flight per lane */
+            /* 16-byte loads per row in flight per lane: 4 (8 for one row), fewer when the slice is
+             * shorter (the same k order; fewer registers) */
+            constexpr int UM = ROWS == 2 ? 4 : 8, UK = (KS + 32 * VE - 1) / (32 * VE), U = UK < UM ? UK : UM;
             const char *w0 = (const char *)wv + (int64_t)n0 * K * (WK == 0 ? 4 : 2);
             const char *w1 = (const char *)wv + (int64_t)n1 * K * (WK == 0 ? 4 : 2);
             const int kend = (ks + 1) * KS;

@@ -46,6 +46,8 @@ static LlmcGraph *graph_of(cJSON *doc, const char *dir)
     opt.kv_block_size = 16;
     opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
     ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
+    /* the GPU stage, as llmc compile runs it for CUDA targets: the fused kernels are what ships */
+    ck_assert_msg(llmc_pipeline_gpu(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
     return g;
 }
 
@@ -157,6 +159,45 @@ START_TEST(tiny_golden)
 }
 END_TEST
 
+/* A Llama in the Hugging Face layout (the stories260K preset's config, bf16), fused as for a GPU:
+ * the emitted CUDA must equal tests/golden/llama_hf.cu. One-token steps do RoPE and the KV write in
+ * the Q/K/V matmul's epilogue (rope_kv_write only runs for wider steps), decode attention is one
+ * kernel, and the one-row kernels are marked for programmatic dependent launch. */
+START_TEST(llama_hf_golden)
+{
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_msg(llmc_hf_config_model(cfg, "stories260K", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of(doc, ".");
+    LlmcCudaGen *cg = NULL;
+    ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
+    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(src);
+    ck_assert_msg(strstr(src, "RopeOut{a.positions, a.slots"), "no Q/K/V matmul with the RoPE epilogue");
+    ck_assert_msg(strstr(src, "paged_attn_dec<"), "no one-kernel decode attention");
+    ck_assert_msg(!strstr(src, "attn_combine<"), "a combine kernel next to the one-kernel decode attention");
+    const char *path = LLMC_SOURCE_DIR "/tests/golden/llama_hf.cu";
+    if (regen) {
+        ck_assert(llmc_write_file_atomic(path, src, strlen(src), &d) == LLMC_OK);
+    } else {
+        char *want;
+        size_t n;
+        ck_assert_msg(llmc_read_file(path, &want, &n, &d) == LLMC_OK, "%s (run test_cuda --regen)", d.msg);
+        ck_assert_msg(strcmp(want, src) == 0, "the emitted CUDA for the stories260K config differs from %s", path);
+        free(want);
+    }
+    LlmcNvrtc *nv = open_nvrtc();
+    if (nv)
+        compile_all(nv, g, "stories260K (Hugging Face layout)");
+    llmc_nvrtc_close(nv);
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
@@ -164,6 +205,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("nvrtc");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
+    tcase_add_test(tc, llama_hf_golden);
     if (!regen) {
         tcase_add_test(tc, example_stories260K);
         tcase_add_test(tc, preset_stories15M);

@@ -6,206 +6,194 @@ extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, Ll
     embed<1, 32, 32>(((const uint8_t *)(a.weights + o.v[0])), a.tokens, ((float *)(a.arena + o.v[1])));
 }
 
-/* rmsnorm: f32[T,32], eps 1e-05; strides a 32, b 0, s 0, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k1_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[64,32]^T -> f32[T,64], RMSNorm prologue; strides x 32, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k1_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rmsnorm_row<0, 32, 32, 0, 0, 32>(((const float *)(a.arena + o.v[0])), (const float *)0, (float *)0, ((const float *)(a.weights + o.v[1])), ((float *)(a.arena + o.v[2])), 1e-05f);
+    gemv<1, 32, 64, 32, 64, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[64,32]^T -> f32[T,64]; strides x 32, y 64; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k2_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[64,32]^T -> f32[1,64], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
+extern "C" __global__ void __launch_bounds__(128) k2_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 64, 32, 64, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 64, 1, 3, 4, 2, 1, 1, 4, 2, 8, 2, 16>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[5]});
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[64,32]^T -> f32[1,64] */
-extern "C" __global__ void __launch_bounds__(128) k3_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+/* f32[T,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
+extern "C" __global__ void __launch_bounds__(256) k3_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 64, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(262144), 1e-05f);
 }
 
-/* f32[T,32] rows -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k4_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[64,32]^T -> f32[T,64], RMSNorm prologue; stride y 64 */
+extern "C" __global__ void __launch_bounds__(128) k4_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(458752), 1e-05f);
+    gemm_h<1, 32, 64, 32, 64, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 }
 
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[64,32]^T -> f32[T,64]; stride y 64 */
-extern "C" __global__ void __launch_bounds__(128) k5_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+/* rope_kv_write (interleaved pairs): q 4 heads, k/v 2 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
+extern "C" __global__ void __launch_bounds__(128) k5_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 64, 32, 64, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(458752), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
-}
-
-/* rope (interleaved pairs): f32[T,32] = 4 heads of 8; table at consts + 0; strides x 64, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k6_rope(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    rope_row<1, 4, 8, 64, 32>(((const float *)(a.arena + o.v[0])), a.positions, C(0), ((float *)(a.arena + o.v[1])));
-}
-
-/* rope (interleaved pairs): f32[T,16] = 2 heads of 8; table at consts + 0; strides x 64, y 16 */
-extern "C" __global__ void __launch_bounds__(128) k7_rope(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    rope_row<1, 2, 8, 64, 16>(((const float *)(a.arena + o.v[0])), a.positions, C(0), ((float *)(a.arena + o.v[1])));
-}
-
-/* kv_write: f32[T,16] K and V rows -> one layer of 2 of the f16 pool (blocks of 16 positions x 2 heads x 8); strides k 16, v 64 */
-extern "C" __global__ void __launch_bounds__(128) k8_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    kv_write_row<2, 16, 2, 8, 16, 64>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[2])), a.slots, (uint16_t *)a.kv, (int)o.v[1]);
+    rope_kv_row<1, 4, 2, 8, 64, 64, 64, 32, 2, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[3]);
 }
 
 /* paged_attention, decode steps: 4 query heads over 2 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128, 4) k9_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k6_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int *)A(819200), (int)o.v[2], 0.353553391f);
+    paged_attn_dec<2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int *)A(622592), (int)o.v[2], 0.353553391f);
 }
 
 /* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128, 4) k10_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(458752), (int)o.v[2], 0.353553391f);
+    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int)o.v[2], 0.353553391f);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32]; strides x 32, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k11_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32], residual epilogue; strides x 32, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 32, 32, 32, 1, 0, 1, 32, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32] */
-extern "C" __global__ void __launch_bounds__(128) k12_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32], residual epilogue */
+extern "C" __global__ void __launch_bounds__(128) k9_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 32, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 32, 0, 1, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[32,32]^T -> f32[T,32]; stride y 32 */
-extern "C" __global__ void __launch_bounds__(128) k13_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+/* f32[T,32] rows -> bf16 (A operand of a tensor-core matmul) */
+extern "C" __global__ void __launch_bounds__(256) k10_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(458752), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(262144), 1e-05f);
 }
 
-/* add_rmsnorm: f32[T,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k14_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[32,32]^T -> f32[T,32], residual epilogue; stride y 32 */
+extern "C" __global__ void __launch_bounds__(128) k11_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
+    gemm_h<1, 32, 32, 32, 32, 32, 1, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[96,32]^T -> f32[T,96]; strides x 32, y 96; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k15_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[96,32]^T -> f32[T,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); strides x 32, y 48; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k12_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 96, 32, 48, 1, 1, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,96] */
+/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2) */
+extern "C" __global__ void __launch_bounds__(128) k13_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemv_b1<1, 32, 96, 1, 2, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+}
+
+/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[96,32]^T -> f32[T,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); stride y 48 */
+extern "C" __global__ void __launch_bounds__(128) k14_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemm_h<1, 32, 96, 32, 48, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+}
+
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[T,48] x bf16[32,48]^T -> f32[T,32], residual epilogue; strides x 48, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k15_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemv<1, 48, 32, 48, 32, 1, 0, 1, 32, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+}
+
+/* matmul, one row (2 weight rows a warp, K split in 2, 2 loads a row in flight): f32[1,48] x bf16[32,48]^T -> f32[1,32], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128) k16_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 96, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 48, 32, 0, 1, 2, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[96,32]^T -> f32[T,96]; stride y 96 */
-extern "C" __global__ void __launch_bounds__(128) k17_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[64,32]^T -> f32[1,64], RMSNorm prologue */
+extern "C" __global__ void __launch_bounds__(128) k17_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 96, 32, 96, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(458752), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
-}
-
-/* swiglu: f32[T,48]; strides a 96, b 96, y 48 */
-extern "C" __global__ void __launch_bounds__(256) k18_swiglu(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), a.n_tokens);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[T,48] x bf16[32,48]^T -> f32[T,32]; strides x 48, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k19_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, one row (2 weight rows a warp, K split in 2, 2 loads a row in flight): f32[1,48] x bf16[32,48]^T -> f32[1,32] */
-extern "C" __global__ void __launch_bounds__(128) k20_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv_b1<1, 48, 32, 0, 0, 2, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 64, 1, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k21_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k18_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[32,32]^T -> f32[O,32]; strides x 32, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k22_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[32,32]^T -> f32[O,32]; strides x 32, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k19_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* f32[O,32] rows -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k23_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32] */
+extern "C" __global__ void __launch_bounds__(128) k20_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(458752), 1e-05f);
+    gemv_b1<1, 32, 32, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+}
+
+/* f32[O,32] rows -> bf16 (A operand of a tensor-core matmul) */
+extern "C" __global__ void __launch_bounds__(256) k21_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(262144), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[32,32]^T -> f32[O,32]; stride y 32 */
-extern "C" __global__ void __launch_bounds__(128) k24_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k22_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(458752), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 }
 
 /* add_rmsnorm: f32[O,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k25_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k23_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[96,32]^T -> f32[O,96]; strides x 32, y 96; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k26_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[96,32]^T -> f32[O,48], SwiGLU epilogue (rows j, j + N/2); strides x 32, y 48; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k24_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 96, 32, 96, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 96, 32, 48, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[96,32]^T -> f32[O,96]; stride y 96 */
-extern "C" __global__ void __launch_bounds__(128) k27_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,48], SwiGLU epilogue (rows j, j + N/2) */
+extern "C" __global__ void __launch_bounds__(128) k25_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 96, 32, 96, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(458752), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemv_b1<1, 32, 96, 0, 2, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* swiglu: f32[O,48]; strides a 96, b 96, y 48 */
-extern "C" __global__ void __launch_bounds__(256) k28_swiglu(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[96,32]^T -> f32[O,48], SwiGLU epilogue (rows j, j + N/2); stride y 48 */
+extern "C" __global__ void __launch_bounds__(128) k26_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    eltwise<3, 48, 96, 96, 48>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), a.n_out);
+    gemm_h<1, 32, 96, 32, 48, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[O,48] x bf16[32,48]^T -> f32[O,32]; strides x 48, y 32; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k29_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[O,48] x bf16[32,48]^T -> f32[O,32], residual epilogue; strides x 48, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k27_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 48, 32, 48, 32, 1, 0, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 48, 32, 48, 32, 1, 0, 1, 32, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[24,32]^T -> f32[O,24]; strides x 32, y 24; 16-byte loads */
-extern "C" __global__ void __launch_bounds__(128) k30_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[24,32]^T -> f32[O,24], RMSNorm prologue; strides x 32, y 24; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
+extern "C" __global__ void __launch_bounds__(128, 4) k28_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 24, 32, 24, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<1, 32, 24, 32, 24, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24] */
-extern "C" __global__ void __launch_bounds__(128) k31_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24], RMSNorm prologue */
+extern "C" __global__ void __launch_bounds__(128) k29_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 24, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 24, 1, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
-/* f32[O,32] rows -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k32_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
+/* f32[O,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
+extern "C" __global__ void __launch_bounds__(256) k30_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[0])), (const float *)0, (uint16_t *)A(458752), 1e-05f);
+    rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[2])), (uint16_t *)A(262144), 1e-05f);
 }
 
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[24,32]^T -> f32[O,24]; stride y 24 */
-extern "C" __global__ void __launch_bounds__(128) k33_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[24,32]^T -> f32[O,24], RMSNorm prologue; stride y 24 */
+extern "C" __global__ void __launch_bounds__(128) k31_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 24, 32, 24, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[1])), (const uint16_t *)A(458752), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0);
+    gemm_h<1, 32, 24, 32, 24, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[1])), (const uint16_t *)A(262144), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0);
 }
 
 /* token of every row: f32[O,24] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k34_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k32_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
     sample_row<24, 24>(a.logits, a.out_ids, a.sample);

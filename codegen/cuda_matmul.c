@@ -119,7 +119,6 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         /* One row (batch-1 decode): gemv_b1, two loads of each row in flight a lane with a second
          * group issued before the first is used (1.1-1.7x gemv on every matrix of the 1B and 8B,
          * bench/decode_lab.cu on an H200). */
-        int b1ks = (int)ksplit;
         /* an L2 prefetch of the whole matrix before the wait, where it cannot crowd the L2 */
         int pf = N * K * (int64_t)llmc_dtype_size(w->dtype) <= (INT64_C(16) << 20);
         /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
@@ -144,10 +143,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s%s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    gemv_b1<%d, %lld, %lld, %d, %d, %d, 2, %d",
-                        b1ks, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                        (int)ksplit, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                         (long long)(swiglu ? N / 2 : N), what,
                         rn >= 0 ? ", RoPE of q and k and the KV write in the epilogue" : "", wk, (long long)K,
-                        (long long)N, ni > 0, rn >= 0 ? 3 : epi, b1ks, pf);
+                        (long long)N, ni > 0, rn >= 0 ? 3 : epi, (int)ksplit, pf);
         if (rn >= 0)
             llmc_buf_printf(&k, "%s", rope);
         else
@@ -156,10 +155,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         const char *b1 = llmc_cuda_kernel(e, "gemv_b1", k.s, 0);
         llmc_buf_free(&k);
         llmc_cuda_kernel_pdl(e, b1);
-        char gx1[32];
-        snprintf(gx1, sizeof gx1, "%lld", (long long)((units * b1ks + 3) / 4));
         snprintf(cond, sizeof cond, "%s == 1", hrows);
-        llmc_cuda_launch(e, node, cond, b1, gx1, "1", "1", 128, 0);
+        llmc_cuda_launch(e, node, cond, b1, gx, "1", "1", 128, 0); /* gemv's grid: the same units and split */
     }
     if (!tc) {
         snprintf(cond, sizeof cond, "%s > 1", hrows);

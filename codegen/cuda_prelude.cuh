@@ -101,6 +101,28 @@ DEV void unpack_f16(uint32_t v, float &lo, float &hi)
     hi = f16_to_f32((uint16_t)(v >> 16));
 }
 
+/* The values of a 16-byte load: 4 f32 (WK 0) or 8 bf16 (WK 1) / f16 (WK 2) values, as floats. */
+template <int WK>
+DEV void unpack16(const u4 &q, float (&f)[8])
+{
+    if (WK == 0) {
+        f[0] = __uint_as_float(q.x);
+        f[1] = __uint_as_float(q.y);
+        f[2] = __uint_as_float(q.z);
+        f[3] = __uint_as_float(q.w);
+    } else if (WK == 1) {
+        unpack_bf16(q.x, f[0], f[1]);
+        unpack_bf16(q.y, f[2], f[3]);
+        unpack_bf16(q.z, f[4], f[5]);
+        unpack_bf16(q.w, f[6], f[7]);
+    } else {
+        unpack_f16(q.x, f[0], f[1]);
+        unpack_f16(q.y, f[2], f[3]);
+        unpack_f16(q.z, f[4], f[5]);
+        unpack_f16(q.w, f[6], f[7]);
+    }
+}
+
 /* ---- reductions ---- */
 DEV float warp_sum(float v)
 {
@@ -197,24 +219,8 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                         break;
                     float f[2][8];
 #pragma unroll
-                    for (int r = 0; r < ROWS; r++) {
-                        if (WK == 0) {
-                            f[r][0] = __uint_as_float(q[u][r].x);
-                            f[r][1] = __uint_as_float(q[u][r].y);
-                            f[r][2] = __uint_as_float(q[u][r].z);
-                            f[r][3] = __uint_as_float(q[u][r].w);
-                        } else if (WK == 1) {
-                            unpack_bf16(q[u][r].x, f[r][0], f[r][1]);
-                            unpack_bf16(q[u][r].y, f[r][2], f[r][3]);
-                            unpack_bf16(q[u][r].z, f[r][4], f[r][5]);
-                            unpack_bf16(q[u][r].w, f[r][6], f[r][7]);
-                        } else {
-                            unpack_f16(q[u][r].x, f[r][0], f[r][1]);
-                            unpack_f16(q[u][r].y, f[r][2], f[r][3]);
-                            unpack_f16(q[u][r].z, f[r][4], f[r][5]);
-                            unpack_f16(q[u][r].w, f[r][6], f[r][7]);
-                        }
-                    }
+                    for (int r = 0; r < ROWS; r++)
+                        unpack16<WK>(q[u][r], f[r]);
                     float4 na = make_float4(1, 1, 1, 1), nb = make_float4(1, 1, 1, 1);
                     if (NORM) {
                         na = __ldg((const float4 *)(nw + k));
@@ -392,22 +398,7 @@ DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__re
                      float &acc)
 {
     float f[8];
-    if (WK == 0) {
-        f[0] = __uint_as_float(q.x);
-        f[1] = __uint_as_float(q.y);
-        f[2] = __uint_as_float(q.z);
-        f[3] = __uint_as_float(q.w);
-    } else if (WK == 1) {
-        unpack_bf16(q.x, f[0], f[1]);
-        unpack_bf16(q.y, f[2], f[3]);
-        unpack_bf16(q.z, f[4], f[5]);
-        unpack_bf16(q.w, f[6], f[7]);
-    } else {
-        unpack_f16(q.x, f[0], f[1]);
-        unpack_f16(q.y, f[2], f[3]);
-        unpack_f16(q.z, f[4], f[5]);
-        unpack_f16(q.w, f[6], f[7]);
-    }
+    unpack16<WK>(q, f);
     /* x by plain loads: under PDL it was written while this kernel ran (no read-only path). The
      * sums in gemv's order (halves, then the accumulator): one row gives the bits a batched step
      * gives it. */
@@ -1177,6 +1168,60 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
     vd[2 * i + 1] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i + 1]);
 }
 
+/* The end of a decode-attention block: each of its 4 warps left (max, sum, acc) of the G query
+ * heads from h0 in shared memory; merged in warp order, then the attention output y (nz == 1) or the
+ * block's partial [t][head][z] = (max, sum, acc[HD]) for a combine. */
+template <int G, int HQ, int HD, int SY>
+DEV void attn_merge_warps(const float (&wm)[4][G], const float (&wl)[4][G], const float (&wacc)[4][G][HD], int t,
+                          int h0, int z, int nz, float *__restrict__ y, float *__restrict__ part)
+{
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
+        const int g = e / HD, d = e % HD;
+        float mx = -INFINITY;
+        for (int w = 0; w < 4; w++)
+            mx = fmaxf(mx, wm[w][g]);
+        float sum = 0.0f, o = 0.0f;
+        for (int w = 0; w < 4; w++) {
+            const float f = wm[w][g] == -INFINITY ? 0.0f : expf(wm[w][g] - mx);
+            sum += wl[w][g] * f;
+            o += wacc[w][g][d] * f;
+        }
+        const int head = h0 + g;
+        if (nz == 1) {
+            y[(int64_t)t * SY + head * HD + d] = o / sum;
+        } else {
+            float *pp = part + (((int64_t)t * HQ + head) * nz + z) * (HD + 2);
+            if (d == 0) {
+                pp[0] = mx;
+                pp[1] = sum;
+            }
+            pp[2 + d] = o;
+        }
+    }
+}
+
+/* Dimension d of one (token, head)'s attention output from its NZ partials at pp ((max, sum,
+ * acc[HD]) each), combined in part order. CG: read through L2 (partials other blocks of the same
+ * kernel wrote). NZ a constant: the loads of all parts unroll and issue together. */
+template <int NZ, int HD, int CG>
+DEV float attn_parts_combine(const float *pp, int d)
+{
+    float mx = -INFINITY;
+#pragma unroll
+    for (int z = 0; z < NZ; z++)
+        mx = fmaxf(mx, CG ? __ldcg(pp + z * (HD + 2)) : pp[z * (HD + 2)]);
+    float sum = 0.0f, o = 0.0f;
+#pragma unroll
+    for (int z = 0; z < NZ; z++) {
+        const float *pz = pp + z * (HD + 2);
+        const float mz = CG ? __ldcg(pz) : pz[0];
+        const float f = mz == -INFINITY ? 0.0f : expf(mz - mx);
+        sum += (CG ? __ldcg(pz + 1) : pz[1]) * f;
+        o += (CG ? __ldcg(pz + 2 + d) : pz[2 + d]) * f;
+    }
+    return o / sum;
+}
+
 /* Attention of token blockIdx.x over its sequence, for the G = HQ/HKV query heads sharing KV head
  * blockIdx.y, positions split into gridDim.z parts (flash-decoding). 4 warps; each warp walks every
  * 4th position of the part with an online softmax per head; lanes split the head dimension. With one
@@ -1249,29 +1294,7 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
                 wacc[warp][g][lane + 32 * i] = acc[g][i];
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
-        const int g = e / HD, d = e % HD;
-        float mx = -INFINITY;
-        for (int w = 0; w < 4; w++)
-            mx = fmaxf(mx, wm[w][g]);
-        float sum = 0.0f, o = 0.0f;
-        for (int w = 0; w < 4; w++) {
-            const float f = wm[w][g] == -INFINITY ? 0.0f : expf(wm[w][g] - mx);
-            sum += wl[w][g] * f;
-            o += wacc[w][g][d] * f;
-        }
-        const int head = h * G + g;
-        if (nz == 1) {
-            y[(int64_t)t * SY + head * HD + d] = o / sum;
-        } else { /* partial: [t][head][z] = (max, sum, acc[HD]) */
-            float *pp = part + (((int64_t)t * HQ + head) * nz + z) * (HD + 2);
-            if (d == 0) {
-                pp[0] = mx;
-                pp[1] = sum;
-            }
-            pp[2 + d] = o;
-        }
-    }
+    attn_merge_warps<G, HQ, HD, SY>(wm, wl, wacc, t, h * G, z, nz, y, part);
 }
 
 /* Decode attention (steps of up to 64 tokens), flash-decoding without a second kernel: block
@@ -1360,14 +1383,8 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
 #pragma unroll
         for (int u = 0; u < U; u++) {
             float kf[8], vf[8];
-            unpack_f16(kq[u].x, kf[0], kf[1]);
-            unpack_f16(kq[u].y, kf[2], kf[3]);
-            unpack_f16(kq[u].z, kf[4], kf[5]);
-            unpack_f16(kq[u].w, kf[6], kf[7]);
-            unpack_f16(vq[u].x, vf[0], vf[1]);
-            unpack_f16(vq[u].y, vf[2], vf[3]);
-            unpack_f16(vq[u].z, vf[4], vf[5]);
-            unpack_f16(vq[u].w, vf[6], vf[7]);
+            unpack16<2>(kq[u], kf);
+            unpack16<2>(vq[u], vf);
             float s[G];
 #pragma unroll
             for (int g = 0; g < G; g++) {
@@ -1419,29 +1436,7 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
         }
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
-        const int g = e / HD, d = e % HD;
-        float mx = -INFINITY;
-        for (int w = 0; w < 4; w++)
-            mx = fmaxf(mx, wm[w][g]);
-        float sum = 0.0f, o = 0.0f;
-        for (int w = 0; w < 4; w++) {
-            const float f = wm[w][g] == -INFINITY ? 0.0f : expf(wm[w][g] - mx);
-            sum += wl[w][g] * f;
-            o += wacc[w][g][d] * f;
-        }
-        const int head = h0 + g;
-        if (NZ == 1) {
-            y[(int64_t)t * SY + head * HD + d] = o / sum;
-        } else { /* partial: [t][head][z] = (max, sum, acc[HD]) */
-            float *pp = part + (((int64_t)t * HQ + head) * NZ + z) * (HD + 2);
-            if (d == 0) {
-                pp[0] = mx;
-                pp[1] = sum;
-            }
-            pp[2 + d] = o;
-        }
-    }
+    attn_merge_warps<G, HQ, HD, SY>(wm, wl, wacc, t, h0, z, NZ, y, part);
     if (NZ == 1)
         return;
     __threadfence(); /* this block's partial, visible before it is counted */
@@ -1453,22 +1448,9 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
         return;
     __threadfence();
     for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
-        const int g = e / HD, d = e % HD, head = h0 + g;
-        const float *pp = part + ((int64_t)t * HQ + head) * NZ * (HD + 2);
-        float mx = -INFINITY;
-#pragma unroll
-        for (int zz = 0; zz < NZ; zz++)
-            mx = fmaxf(mx, __ldcg(pp + zz * (HD + 2)));
-        float sum = 0.0f, o = 0.0f;
-#pragma unroll
-        for (int zz = 0; zz < NZ; zz++) {
-            const float *pz = pp + zz * (HD + 2);
-            const float mz = __ldcg(pz);
-            const float f = mz == -INFINITY ? 0.0f : expf(mz - mx);
-            sum += __ldcg(pz + 1) * f;
-            o += __ldcg(pz + 2 + d) * f;
-        }
-        y[(int64_t)t * SY + head * HD + d] = o / sum;
+        const int head = h0 + e / HD, d = e % HD;
+        y[(int64_t)t * SY + head * HD + d] =
+            attn_parts_combine<NZ, HD, 1>(part + ((int64_t)t * HQ + head) * NZ * (HD + 2), d);
     }
     if (threadIdx.x == 0)
         cnt[(int64_t)t * HKV * SUB + blockIdx.y] = 0;
@@ -1675,25 +1657,10 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
 template <int HQ, int HD, int SY, int NZ>
 DEV void attn_combine(const float *part, float *y)
 {
-    constexpr int nz = NZ; /* a constant: the loads of all parts unroll and issue together */
     pdl_release();
     const int t = blockIdx.x, head = blockIdx.y;
-    const float *pp = part + ((int64_t)t * HQ + head) * nz * (HD + 2);
-    float mx = -INFINITY;
-#pragma unroll
-    for (int z = 0; z < nz; z++)
-        mx = fmaxf(mx, pp[z * (HD + 2)]);
-    for (int d = threadIdx.x; d < HD; d += blockDim.x) {
-        float sum = 0.0f, o = 0.0f;
-#pragma unroll
-        for (int z = 0; z < nz; z++) {
-            const float *pz = pp + z * (HD + 2);
-            const float f = pz[0] == -INFINITY ? 0.0f : expf(pz[0] - mx);
-            sum += pz[1] * f;
-            o += pz[2 + d] * f;
-        }
-        y[(int64_t)t * SY + head * HD + d] = o / sum;
-    }
+    for (int d = threadIdx.x; d < HD; d += blockDim.x)
+        y[(int64_t)t * SY + head * HD + d] = attn_parts_combine<NZ, HD, 0>(part + ((int64_t)t * HQ + head) * NZ * (HD + 2), d);
 }
 
 /* ---- greedy token of every logits row (grid: output rows, 256 threads) ----

@@ -128,6 +128,21 @@ START_TEST(example_stories260K)
 }
 END_TEST
 
+/* The emitted kernels src against the golden file at path (written instead with --regen). */
+static void check_golden(const char *src, const char *path, const char *what)
+{
+    LlmcDiag d;
+    if (regen) {
+        ck_assert(llmc_write_file_atomic(path, src, strlen(src), &d) == LLMC_OK);
+        return;
+    }
+    char *want;
+    size_t n;
+    ck_assert_msg(llmc_read_file(path, &want, &n, &d) == LLMC_OK, "%s (run test_cuda --regen)", d.msg);
+    ck_assert_msg(strcmp(want, src) == 0, "the emitted CUDA for %s differs from %s", what, path);
+    free(want);
+}
+
 /* tests/golden/tiny.json through the CUDA backend: the source must equal tests/golden/tiny.cu. */
 START_TEST(tiny_golden)
 {
@@ -140,16 +155,7 @@ START_TEST(tiny_golden)
     ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
     const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(src);
-    const char *path = LLMC_SOURCE_DIR "/tests/golden/tiny.cu";
-    if (regen) {
-        ck_assert(llmc_write_file_atomic(path, src, strlen(src), &d) == LLMC_OK);
-    } else {
-        char *want;
-        size_t n;
-        ck_assert_msg(llmc_read_file(path, &want, &n, &d) == LLMC_OK, "%s (run test_cuda --regen)", d.msg);
-        ck_assert_msg(strcmp(want, src) == 0, "the emitted CUDA for tiny.json differs from tests/golden/tiny.cu");
-        free(want);
-    }
+    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny.cu", "tiny.json");
     if (nv)
         compile_all(nv, g, "tiny");
     llmc_cuda_free(cg);
@@ -177,16 +183,7 @@ START_TEST(llama_hf_golden)
     ck_assert_msg(strstr(src, "RopeOut{a.positions, a.slots"), "no Q/K/V matmul with the RoPE epilogue");
     ck_assert_msg(strstr(src, "paged_attn_dec<"), "no one-kernel decode attention");
     ck_assert_msg(!strstr(src, "attn_combine<"), "a combine kernel next to the one-kernel decode attention");
-    const char *path = LLMC_SOURCE_DIR "/tests/golden/llama_hf.cu";
-    if (regen) {
-        ck_assert(llmc_write_file_atomic(path, src, strlen(src), &d) == LLMC_OK);
-    } else {
-        char *want;
-        size_t n;
-        ck_assert_msg(llmc_read_file(path, &want, &n, &d) == LLMC_OK, "%s (run test_cuda --regen)", d.msg);
-        ck_assert_msg(strcmp(want, src) == 0, "the emitted CUDA for the stories260K config differs from %s", path);
-        free(want);
-    }
+    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/llama_hf.cu", "the stories260K config");
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
         compile_all(nv, g, "stories260K (Hugging Face layout)");

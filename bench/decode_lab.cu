@@ -11,6 +11,7 @@
  * outputs) before timing. Reports us a step and GB/s of weights read, beside a read-only streaming
  * kernel and cudaMemcpy over the same bytes. */
 #include "../codegen/cuda_prelude.cuh"
+#include "bench_cuda.h"
 
 #include <cuda_runtime.h>
 #include <math.h>
@@ -18,14 +19,6 @@
 #include <stdlib.h>
 #include <vector>
 
-#define CK(x)                                                                                        \
-    do {                                                                                             \
-        cudaError_t e_ = (x);                                                                        \
-        if (e_ != cudaSuccess) {                                                                     \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));    \
-            exit(2);                                                                                 \
-        }                                                                                            \
-    } while (0)
 
 static int failures = 0;
 
@@ -233,30 +226,7 @@ struct Model {
     template <int VAR>
     double time_graph(Ctx &c, int smalls)
     {
-        cudaGraph_t g;
-        cudaGraphExec_t ge;
-        CK(cudaStreamBeginCapture(c.s, cudaStreamCaptureModeGlobal));
-        step<VAR>(c, smalls);
-        CK(cudaStreamEndCapture(c.s, &g));
-        CK(cudaGraphInstantiate(&ge, g, 0));
-        cudaEvent_t a, b;
-        CK(cudaEventCreate(&a));
-        CK(cudaEventCreate(&b));
-        for (int i = 0; i < 3; i++)
-            CK(cudaGraphLaunch(ge, c.s));
-        const int reps = 20;
-        CK(cudaEventRecord(a, c.s));
-        for (int i = 0; i < reps; i++)
-            CK(cudaGraphLaunch(ge, c.s));
-        CK(cudaEventRecord(b, c.s));
-        CK(cudaEventSynchronize(b));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, b));
-        CK(cudaGraphExecDestroy(ge));
-        CK(cudaGraphDestroy(g));
-        CK(cudaEventDestroy(a));
-        CK(cudaEventDestroy(b));
-        return ms * 1000.0 / reps;
+        return graph_us(c.s, [&]() { step<VAR>(c, smalls); }, 20);
     }
     template <int VAR>
     void report(Ctx &c, const char *name, int smalls)
@@ -276,10 +246,6 @@ static void run_model(M &m, cudaStream_t s)
     m.template check<4>(c);
     c.pdl = 1;
     m.template check<4>(c);
-    /* ceilings over the same bytes: the first layer's gate/up buffer is not enough, so read the
-     * whole lm_head plus every gate/up */
-    float *sink;
-    CK(cudaMalloc(&sink, 4));
     for (int pdl = 0; pdl < 2; pdl++) {
         c.pdl = pdl;
         for (int sm = 0; sm <= 3; sm += 3) {
@@ -290,7 +256,6 @@ static void run_model(M &m, cudaStream_t s)
                 break;
         }
     }
-    cudaFree(sink);
     m.release();
 }
 
@@ -301,31 +266,14 @@ static double sweep_one(cudaStream_t s, int pdl, const std::vector<uint16_t *> &
                         const float *nw, const float *res)
 {
     Ctx c = {s, pdl};
-    cudaGraph_t g;
-    cudaGraphExec_t ge;
-    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-    for (size_t l = 0; l < w.size(); l++)
-        mm<K, N, NORM, EPI, (KS ? KS : 1), (KS ? KS : 1), U>(c, w[l], x, y, nw, res);
-    CK(cudaStreamEndCapture(s, &g));
-    CK(cudaGraphInstantiate(&ge, g, 0));
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < 2; i++)
-        CK(cudaGraphLaunch(ge, s));
-    const int reps = 10;
-    CK(cudaEventRecord(a, s));
-    for (int i = 0; i < reps; i++)
-        CK(cudaGraphLaunch(ge, s));
-    CK(cudaEventRecord(b, s));
-    CK(cudaEventSynchronize(b));
-    float ms;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    CK(cudaGraphExecDestroy(ge));
-    CK(cudaGraphDestroy(g));
-    CK(cudaEventDestroy(a));
-    CK(cudaEventDestroy(b));
-    return ms * 1000.0 / reps / w.size();
+    return graph_us(
+               s,
+               [&]() {
+                   for (size_t l = 0; l < w.size(); l++)
+                       mm<K, N, NORM, EPI, (KS ? KS : 1), (KS ? KS : 1), U>(c, w[l], x, y, nw, res);
+               },
+               10) /
+           w.size();
 }
 template <int K, int N, int NORM, int EPI>
 static void sweep(cudaStream_t s, const char *name, int L, int KSO)
@@ -386,27 +334,11 @@ int main(void)
         CK(cudaMalloc(&b, n));
         CK(cudaMalloc(&sink, 4));
         CK(cudaMemset(a, 1, n));
-        cudaEvent_t e0, e1;
-        CK(cudaEventCreate(&e0));
-        CK(cudaEventCreate(&e1));
-        float ms;
-        CK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice, s));
-        CK(cudaEventRecord(e0, s));
-        for (int i = 0; i < 5; i++)
-            CK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice, s));
-        CK(cudaEventRecord(e1, s));
-        CK(cudaEventSynchronize(e1));
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        printf("TIME copy: %.0f GB/s (read + write)\n", 5.0 * 2 * n / (ms * 1e-3) / 1e9);
+        double us = time_us([&]() { CK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice, s)); }, 5, s);
+        printf("TIME copy: %.0f GB/s (read + write)\n", 2.0 * n / (us * 1e-6) / 1e9);
         for (int blocks : {prop.multiProcessorCount * 4, prop.multiProcessorCount * 8, prop.multiProcessorCount * 16}) {
-            k_read<<<blocks, 256, 0, s>>>((const u4 *)a, n / 16, sink);
-            CK(cudaEventRecord(e0, s));
-            for (int i = 0; i < 5; i++)
-                k_read<<<blocks, 256, 0, s>>>((const u4 *)a, n / 16, sink);
-            CK(cudaEventRecord(e1, s));
-            CK(cudaEventSynchronize(e1));
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            printf("TIME read-only stream (%d blocks of 256): %.0f GB/s\n", blocks, 5.0 * n / (ms * 1e-3) / 1e9);
+            us = time_us([&]() { k_read<<<blocks, 256, 0, s>>>((const u4 *)a, n / 16, sink); }, 5, s);
+            printf("TIME read-only stream (%d blocks of 256): %.0f GB/s\n", blocks, (double)n / (us * 1e-6) / 1e9);
         }
         cudaFree(a);
         cudaFree(b);

@@ -103,6 +103,18 @@ if [ "$what" = all ] || [ "$what" = check ]; then
   fi
 fi
 
+# decode_row EXE LABEL FILE ARGS...: one --bench run of EXE into FILE, its decode tok/s and
+# roofline as a table row
+decode_row() {
+  local exe=$1 label=$2 f=$3 dec roof
+  shift 3
+  "$exe" --bench -p 512 -n 128 "$@" >"$f" 2>&1
+  cat "$f" >>"$log"
+  dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$f" | head -1)
+  roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$f" | head -1)
+  row "$label" "${dec:-?} tok/s ${roof:+($roof of roofline)}"
+}
+
 bench_model() { # bench_model PRESET
   local p=$1 dir=$work/$1 exe=$work/$1.exe
   say "== $p"
@@ -123,23 +135,13 @@ bench_model() { # bench_model PRESET
     row "$p compare-cpu 200 tokens" "worst layer rel.err $worst; ${agree:-no result}"
   fi
   for b in 1 16 64; do
-    "$exe" --bench -p 512 -n 128 --batch "$b" >"$res/bench_${p}_b$b.txt" 2>&1
-    cat "$res/bench_${p}_b$b.txt" >>"$log"
-    local dec pre roof
-    dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
-    roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
-    row "$p decode batch $b" "${dec:-?} tok/s ${roof:+($roof of roofline)}"
-    if [ "$b" = 1 ]; then # the same without programmatic dependent launch
-      "$exe" --bench -p 512 -n 128 --batch 1 --no-pdl >"$res/bench_${p}_b1_nopdl.txt" 2>&1
-      cat "$res/bench_${p}_b1_nopdl.txt" >>"$log"
-      dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$res/bench_${p}_b1_nopdl.txt" | head -1)
-      roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$res/bench_${p}_b1_nopdl.txt" | head -1)
-      row "$p decode batch 1 --no-pdl" "${dec:-?} tok/s ${roof:+($roof of roofline)}"
-    fi
-    if [ "$b" = 1 ]; then
-      pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$res/bench_${p}_b$b.txt" | head -1)
+    decode_row "$exe" "$p decode batch $b" "$res/bench_${p}_b$b.txt" --batch "$b"
+    if [ "$b" = 1 ]; then # the same without programmatic dependent launch, then the prefill figure
+      decode_row "$exe" "$p decode batch 1 --no-pdl" "$res/bench_${p}_b1_nopdl.txt" --batch 1 --no-pdl
+      local pre
+      pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$res/bench_${p}_b1.txt" | head -1)
       row "$p prefill 512" "${pre:-?} tok/s"
-      grep -i "copy" "$res/bench_${p}_b$b.txt" | head -1 | tee -a "$log"
+      grep -i "copy" "$res/bench_${p}_b1.txt" | head -1 | tee -a "$log"
     fi
   done
   rm -f "$exe" "$exe.weights"

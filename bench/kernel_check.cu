@@ -21,6 +21,7 @@
  * timings: the 8B and 1B prefill shapes at 512 rows (TFLOP/s) and attention at 512 tokens.
  * Build: cc -c runtime/sample.c runtime/rtutil.c, then nvcc this file with the two objects. */
 #include "../codegen/cuda_prelude.cuh"
+#include "bench_cuda.h"
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -34,14 +35,6 @@ extern "C" {
 #include "../runtime/sample.h" /* the host reference of sample_row: llmc_sample_u (runtime/sample.c) */
 }
 
-#define CK(x)                                                                                        \
-    do {                                                                                             \
-        cudaError_t e_ = (x);                                                                        \
-        if (e_ != cudaSuccess) {                                                                     \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));    \
-            exit(2);                                                                                 \
-        }                                                                                            \
-    } while (0)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static double urand(void) /* [-1, 1) */
@@ -85,27 +78,6 @@ static void verdict(const char *what, double err, double tol, int64_t unwritten)
     failures += !ok;
 }
 
-/* Mean microseconds of one run over `reps` runs after 3 warm-up runs, timed with device events. */
-template <class F>
-static double time_us(F run, int reps)
-{
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; i++)
-        run();
-    CK(cudaEventRecord(a));
-    for (int i = 0; i < reps; i++)
-        run();
-    CK(cudaEventRecord(b));
-    CK(cudaEventSynchronize(b));
-    CK(cudaGetLastError());
-    float ms;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    CK(cudaEventDestroy(a));
-    CK(cudaEventDestroy(b));
-    return ms * 1000.0 / reps;
-}
 
 /* ---- gemm_h ---- */
 template <int K, int N, int EPI, int SPLIT, int BM, int BK, int ST>

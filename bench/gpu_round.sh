@@ -14,7 +14,13 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split)
+what=${WHAT:-all}          # all | check | kernels | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | variants
+# WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 ...": the preset compiled
+# once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
+# environment, for knobs added to a working tree while experimenting, and any other item is an
+# argument of llmc compile), each benchmarked at batch 1 REPEAT times (default 2) round-robin
+# ($BATCHES: other batch sizes too, once). Each run prints the device time of a step and the gap
+# between steps beside tok/s.
 mkdir -p "$out" "$work/o"
 log=$out/round.log
 res=$work/o   # per-check outputs (the device tool brings back few files: the log has what matters)
@@ -106,13 +112,14 @@ fi
 # decode_row EXE LABEL FILE ARGS...: one --bench run of EXE into FILE, its decode tok/s and
 # roofline as a table row
 decode_row() {
-  local exe=$1 label=$2 f=$3 dec roof
+  local exe=$1 label=$2 f=$3 dec roof busy
   shift 3
   "$exe" --bench -p 512 -n 128 "$@" >"$f" 2>&1
   cat "$f" >>"$log"
   dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$f" | head -1)
   roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$f" | head -1)
-  row "$label" "${dec:-?} tok/s ${roof:+($roof of roofline)}"
+  busy=$(sed -n 's/^decode on the device: \([0-9.]*\) ms.*(\([0-9.]*\) ms.*/\1 + \2 ms/p' "$f" | head -1)
+  row "$label" "${dec:-?} tok/s ${roof:+($roof of roofline)}${busy:+, device + between steps $busy}"
 }
 
 bench_model() { # bench_model PRESET
@@ -146,6 +153,42 @@ bench_model() { # bench_model PRESET
   done
   rm -f "$exe" "$exe.weights"
 }
+variants() {
+  local p=${PRESET:-llama3.2-1b} dir=$work/${PRESET:-llama3.2-1b} v name envs keep=1 i
+  say "== variants of $p"
+  [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1
+  [ "$p" = llama3.1-8b ] && keep=0 # 16 GB a variant: compiled, measured and deleted one at a time
+  local names=()
+  for v in ${VARIANTS:-base}; do
+    name=${v%%:*}; items=; [ "$v" != "$name" ] && items=${v#*:}
+    names+=("$name")
+    local envs=() args=() it t0=$SECONDS
+    IFS=, read -r -a parts <<<"$items"
+    for it in "${parts[@]}"; do
+      if [[ $it =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then envs+=("$it"); else args+=("$it"); fi
+    done
+    env "${envs[@]}" "$llmc" compile "$dir" --target "$arch" -o "$work/v_$name.exe" --weights-file --max-seq 4096 -q \
+      "${args[@]}" >>"$log" 2>&1 || { row "$p $name" "compile failed"; continue; }
+    say "compile $name (${items:-defaults}): $((SECONDS - t0)) s"
+    if [ $keep = 0 ]; then
+      for i in $(seq "${REPEAT:-2}"); do decode_row "$work/v_$name.exe" "$p $name b1 #$i" "$res/v_${name}_$i.txt" --batch 1; done
+      for b in ${BATCHES:-}; do decode_row "$work/v_$name.exe" "$p $name b$b" "$res/v_${name}_b$b.txt" --batch "$b"; done
+      rm -f "$work/v_$name.exe" "$work/v_$name.exe.weights"
+    fi
+  done
+  [ $keep = 0 ] && return
+  for i in $(seq "${REPEAT:-2}"); do
+    for name in "${names[@]}"; do
+      [ -f "$work/v_$name.exe" ] && decode_row "$work/v_$name.exe" "$p $name b1 #$i" "$res/v_${name}_$i.txt" --batch 1
+    done
+  done
+  for name in "${names[@]}"; do
+    for b in ${BATCHES:-}; do decode_row "$work/v_$name.exe" "$p $name b$b" "$res/v_${name}_b$b.txt" --batch "$b"; done
+    grep "on the device" "$res/v_${name}_1.txt" | sed "s/^/$name: /" | tee -a "$log"
+    rm -f "$work/v_$name.exe" "$work/v_$name.exe.weights"
+  done
+}
+if [ "$what" = variants ]; then variants; fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
 if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi
 

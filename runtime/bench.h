@@ -27,6 +27,7 @@ typedef struct LlmcBenchResult {
     int64_t decode_tokens;      /* B * N */
     int32_t decode_steps;       /* N */
     double decode_seconds;
+    double decode_busy_seconds; /* GPU builds: device time of the decode steps (0 on the cpu) */
     double decode_bytes;        /* weight_bytes_per_token per step + KV read by the decode steps */
 } LlmcBenchResult;
 

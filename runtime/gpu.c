@@ -39,6 +39,7 @@ struct LlmcGpu {
     CUmodule mod;
     CUfunction *fn;                     /* [d->n_gpu_kernels] */
     CUstream stream;
+    CUevent step_ev[2];                 /* around each step's copies and kernels: stats.busy_seconds */
 
     /* llmc_gpu_setup */
     int ready;
@@ -360,6 +361,12 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
         cu_fail(g, r, err, errlen, "cuStreamCreate");
         goto fail;
     }
+    for (int i = 0; i < 2; i++)
+        if ((r = g->cu.EventCreate(&g->step_ev[i], CU_EVENT_DEFAULT)) != CUDA_SUCCESS) {
+            g->step_ev[i] = NULL;
+            cu_fail(g, r, err, errlen, "cuEventCreate");
+            goto fail;
+        }
 
     /* The driver parses the cubin in place; give it 8-byte aligned data whatever the array's
      * alignment in the executable. */
@@ -426,6 +433,9 @@ void llmc_gpu_close(LlmcGpu *g)
     llmc_gpu_teardown(g);
     if (g->mod)
         (void)g->cu.ModuleUnload(g->mod);
+    for (int i = 0; i < 2; i++)
+        if (g->step_ev[i])
+            (void)g->cu.EventDestroy(g->step_ev[i]);
     if (g->stream)
         (void)g->cu.StreamDestroy(g->stream);
     if (g->ctx)
@@ -765,6 +775,8 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
     for (int32_t o = 0; o < n_out; o++)
         smp[4 + o] = sampling && o < st->n_out ? st->sample_u[o] : 0.0;
     CUresult r;
+    if ((r = g->cu.EventRecord(g->step_ev[0], g->stream)) != CUDA_SUCCESS)
+        return cu_fail(g, r, err, errlen, "cuEventRecord");
     if ((r = g->cu.MemcpyHtoDAsync(g->steps, h, g->sample_off + (4 + (size_t)n_out) * sizeof(double),
                                    g->stream)) != CUDA_SUCCESS ||
         (r = g->cu.MemcpyHtoDAsync(g->steps + g->table_off, (uint8_t *)h + g->table_off,
@@ -831,11 +843,17 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
                                                g->stream)) != CUDA_SUCCESS)
         return cu_fail(g, r, err, errlen,
                        "copying the chosen tokens from the GPU (cuMemcpyDtoHAsync_v2)");
+    if ((r = g->cu.EventRecord(g->step_ev[1], g->stream)) != CUDA_SUCCESS)
+        return cu_fail(g, r, err, errlen, "cuEventRecord");
     if ((r = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
         return cu_fail(g, r, err, errlen,
                        "running the model's kernels on %s (a step of %d tokens%s; "
                        "cuStreamSynchronize)",
                        g->name, n, bucket ? ", CUDA graph" : "");
+    float ms;
+    if ((r = g->cu.EventElapsedTime(&ms, g->step_ev[0], g->step_ev[1])) != CUDA_SUCCESS)
+        return cu_fail(g, r, err, errlen, "cuEventElapsedTime");
+    g->stats.busy_seconds += ms / 1e3;
     if (want_logits)
         memcpy(st->logits, g->host_logits, logit_bytes);
     if (want_ids)

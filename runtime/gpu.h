@@ -82,6 +82,7 @@ typedef struct LlmcGpuStats {
     int64_t graph_steps;        /* of which replayed a graph (captures included) */
     int64_t captures;           /* graphs captured (one per bucket used) */
     int64_t launches;           /* kernel launches enqueued eagerly or captured */
+    double busy_seconds;        /* device time of the steps: first copy in to last copy out */
 } LlmcGpuStats;
 
 typedef void (*LlmcGpuProgress)(void *ctx, const char *what, int64_t done, int64_t total);

@@ -853,6 +853,11 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
                    "%.2f GB/s effective (weights + KV)\n",
                    r.decode_steps, c.batch, r.decode_seconds, r.decode_tokens / r.decode_seconds,
                    1e3 * r.decode_seconds / r.decode_steps, r.decode_bytes / r.decode_seconds / 1e9);
+        if (e.ex.gpu && r.decode_steps > 0)
+            printf("decode on the device: %.3f ms/step from the first copy in to the last copy "
+                   "out (%.3f ms/step between steps)\n",
+                   1e3 * r.decode_busy_seconds / r.decode_steps,
+                   1e3 * (r.decode_seconds - r.decode_busy_seconds) / r.decode_steps);
         if (e.ex.gpu && rc == 0)
             rc = print_roofline(o, &e, &c, &r);
         if (o->verbose)

@@ -22,8 +22,10 @@ static int rope_consumer(const LlmcGraph *g, int y, int x)
         if (n->op != LLMC_OP_ROPE_KV_WRITE)
             continue;
         const LlmcTensor *q = &g->t[n->in[0]], *k = &g->t[n->in[1]], *v = &g->t[n->in[2]], *o = &g->t[n->out[0]];
+        if (q->view_of != y)
+            continue; /* another layer's */
         int64_t hd = llmc_attr_int(n, "head_dim", 0), nq = llmc_cols(&q->shape), nk = llmc_cols(&k->shape);
-        if (q->view_of != y || k->view_of != y || v->view_of != y || q->view_col != 0 || k->view_col != nq ||
+        if (k->view_of != y || v->view_of != y || q->view_col != 0 || k->view_col != nq ||
             v->view_col != nq + nk || llmc_cols(&v->shape) != nk || N != nq + 2 * nk || hd <= 0 || hd % 2 ||
             g->kv_head_dim != hd || nk != (int64_t)g->kv_heads * hd)
             return -1;

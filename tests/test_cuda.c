@@ -184,6 +184,26 @@ START_TEST(llama_hf_golden)
     ck_assert_msg(strstr(src, "paged_attn_dec<"), "no one-kernel decode attention");
     ck_assert_msg(!strstr(src, "attn_combine<"), "a combine kernel next to the one-kernel decode attention");
     check_golden(src, LLMC_SOURCE_DIR "/tests/golden/llama_hf.cu", "the stories260K config");
+    /* every layer's rope_kv_write launch is the wide-step variant (the fusion once matched only
+     * the first layer's) */
+    LlmcCudaImage im = {.target = llmc_target_find("sm_90a"), .path = "none.cubin", .size = 0};
+    LlmcBuildInfo info = {.build_info = "test", .target_names = "sm_90a"};
+    char *host = NULL;
+    ck_assert_msg(llmc_cuda_host_c(g, cg, &im, 1, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    int rope_launches = 0, layers = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cfg, "num_hidden_layers"));
+    for (const char *p = host; (p = strstr(p, "_rope_kv_write */")) != NULL; p++) {
+        const char *line = p;
+        while (line > host && line[-1] != '\n')
+            line--;
+        const char *prev = line - 1;
+        while (prev > host && prev[-1] != '\n')
+            prev--;
+        ck_assert_msg(strncmp(prev, "    if (T > 1)\n", 15) == 0, "a rope_kv_write launch for one-token steps: %.*s",
+                      (int)(p - prev), prev);
+        rope_launches++;
+    }
+    ck_assert_int_eq(rope_launches, layers);
+    free(host);
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
         compile_all(nv, g, "stories260K (Hugging Face layout)");

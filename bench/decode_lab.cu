@@ -74,7 +74,7 @@ __global__ void __launch_bounds__(128) k_old(const uint16_t *w, const float *x, 
 template <int K, int N, int NORM, int EPI, int KS, int U>
 __global__ void __launch_bounds__(128) k_new(const uint16_t *w, const float *x, float *y, const float *nw, const float *res)
 {
-    gemv_b1<1, K, N, NORM, EPI, KS, U, (N * K * 2 <= (16 << 20))>(w, x, (const float *)0, y, nw, 1e-5f, res);
+    gemv_b1<1, K, N, NORM, EPI, KS, U>(w, x, (const float *)0, y, nw, 1e-5f, res);
 }
 
 struct Ctx {

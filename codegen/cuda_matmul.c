@@ -92,13 +92,17 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(what, sizeof what, "%s%s%s%s", ni > 0 ? ", RMSNorm prologue" : "", epi == 1 ? ", residual epilogue" : "",
              epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : "", bi > 0 ? ", bias" : "");
     /* Row pairs (or gate/up pairs) are the work units, 4 warps a block. Too few blocks to fill the
-     * chip 5 times: 2 or 4 warps share a pair, each summing a slice of K (bench/decode_lab.cu on an
-     * H200, batch 1, over the 1B and 8B shapes: the best or within noise of it for every matrix).
-     * gemv (2..8 rows) and gemv_b1 (one row) split alike and sum in the same order, so a row gets
-     * the same bits whatever the batch. */
+     * chip: 2 or 4 warps share a pair, each summing a slice of K. Rows of up to 4 KB (a 1B's
+     * hidden size) split until the grid has 32 blocks an SM, and their one-row kernel keeps one load
+     * of each row in flight (a lane's next group is issued early all the same): many short-lived
+     * blocks with few registers; longer rows split until 5 blocks an SM and keep two loads of each
+     * row in flight. Measured in whole decode steps on an H200 (bench/NOTES.md, round 31): the 1B
+     * 1032 -> 1080 tok/s, the 8B no faster with either change. gemv (2..8 rows) and gemv_b1 (one
+     * row) split alike and sum in the same order, so a row gets the same bits whatever the batch. */
     int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
     int ve = wk == 0 ? 4 : 8, sms = e->target->typical_sms ? e->target->typical_sms : 100;
-    while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < 5 * sms && K % (2 * ksplit * ve) == 0)
+    int short_rows = K * (int64_t)llmc_dtype_size(w->dtype) <= 4096, per_sm = short_rows ? 32 : 5;
+    while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < per_sm * sms && K % (2 * ksplit * ve) == 0)
         ksplit *= 2;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
@@ -118,11 +122,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
     if (vec) {
-        /* One row (batch-1 decode): gemv_b1, two loads of each row in flight a lane with a second
-         * group issued before the first is used (1.1-1.7x gemv on every matrix of the 1B and 8B,
-         * bench/decode_lab.cu on an H200). */
-        /* an L2 prefetch of the whole matrix before the wait, where it cannot crowd the L2 */
-        int pf = N * K * (int64_t)llmc_dtype_size(w->dtype) <= (INT64_C(16) << 20);
+        /* One row (batch-1 decode): gemv_b1, a group of loads of each row in flight a lane and the
+         * next group issued before the first is used (1.1-1.7x gemv on every matrix of the 1B and
+         * 8B, bench/decode_lab.cu on an H200). */
         /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
          * then runs only for wider steps: one launch a layer fewer). */
         int rn = epi == 0 ? rope_consumer(g, y, x) : -1;
@@ -141,14 +143,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             e->fused_t1[rn] = 1;
         }
         llmc_buf_printf(&k,
-                        "/* matmul, one row (2 weight rows a warp, K split in %d, 2 loads a row in flight): "
+                        "/* matmul, one row (2 weight rows a warp, K split in %d, %d load%s a row in flight): "
                         "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s%s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    gemv_b1<%d, %lld, %lld, %d, %d, %d, 2, %d",
-                        (int)ksplit, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                        "    gemv_b1<%d, %lld, %lld, %d, %d, %d, %d",
+                        (int)ksplit, short_rows ? 1 : 2, short_rows ? "" : "s", (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                         (long long)(swiglu ? N / 2 : N), what,
                         rn >= 0 ? ", RoPE of q and k and the KV write in the epilogue" : "", wk, (long long)K,
-                        (long long)N, ni > 0, rn >= 0 ? 3 : epi, (int)ksplit, pf);
+                        (long long)N, ni > 0, rn >= 0 ? 3 : epi, (int)ksplit, short_rows ? 1 : 2);
         if (rn >= 0)
             llmc_buf_printf(&k, "%s", rope);
         else

@@ -386,11 +386,11 @@ DEV void pdl_wait()
  * A unit is a pair of weight rows (EPI 2: j and j + N/2, written as silu(row j) * row (j + N/2));
  * KS warps share a unit, each streaming a K slice; 4 warps a block. Each lane keeps U 16-byte loads
  * of both rows in flight and issues the next group before it multiplies the current one (two
- * register buffers). The first group is issued before pdl_wait, and with PF (a matrix that fits
- * the L2 several times over) on sm_90 a bulk L2 prefetch of the warp's row slices: weights do not
- * depend on the previous kernel, so under PDL (the runtime launches this kernel early,
- * LLMC_GPU_KERNEL_PDL) they stream while it drains. (Prefetching every row of the 8B's matrices
- * thrashed the L2: 225 -> 191 tok/s.) NORM: x * nw in the products and
+ * register buffers). The first two groups are issued before pdl_wait (the whole slice where it is
+ * two groups, as for a 1B's matrices): weights do not depend on the previous kernel, so under PDL
+ * (the runtime launches this kernel early, LLMC_GPU_KERNEL_PDL) they stream while it drains (one
+ * group there rather than two: 1B 1107 -> 1130 tok/s, 8B 226 -> 230 on an H200). (A bulk L2 prefetch of the rows there cost more than it gave: of every
+ * row of the 8B's matrices 225 -> 191 tok/s, of matrices up to 16 MB 1080 -> 1055 for the 1B.) NORM: x * nw in the products and
  * 1/rms(x) applied to the sums (block-wide, after the stream). EPI 1: y = res + x w^T.
  * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: 0 f32, 1 bf16, 2 f16. */
 template <int WK, int VE>
@@ -432,7 +432,7 @@ struct RopeOut {
     uint16_t *kv;
     int layer;
 };
-template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int PF, int INTER = 0, int HQ = 1, int HKV = 1,
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1,
           int HD = 2, int L = 1, int BS = 1>
 DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
                  float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
@@ -478,17 +478,14 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
             gemv_b1_dot<WK, VE>(q[u][1], x, nw, ks * KSL + v * VE, NORM, a1);                                      \
         }                                                                                                          \
     }
-    LLMC_B1_LOAD(qa, 0)
-#if __CUDA_ARCH__ >= 900
-    if (PF && live && lane < 2) /* both row slices on their way to L2 while the predecessor drains */
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(lane ? w1 : w0), "r"((uint32_t)(KSL * ES))
-                     : "memory");
-#endif
+    LLMC_B1_LOAD(qa, 0) /* both buffers' groups on their way before the wait */
+    if (NB > 1)
+        LLMC_B1_LOAD(qb, 1)
     pdl_wait();
     float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
     for (int g = 0; g < NB; g += 2) {
-        if (g + 1 < NB)
+        if (g > 0 && g + 1 < NB)
             LLMC_B1_LOAD(qb, g + 1)
         LLMC_B1_DOT(qa, g)
         if (g + 1 < NB) {
@@ -1439,14 +1436,21 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
     attn_merge_warps<G, HQ, HD, SY>(wm, wl, wacc, t, h0, z, NZ, y, part);
     if (NZ == 1)
         return;
-    __threadfence(); /* this block's partial, visible before it is counted */
+    /* This block's partial, ordered before its count by the barrier and the count's release (a
+     * full fence here and in the last block cost about 0.4 us a layer); the last block's acquire
+     * orders every other block's partial before its reads. */
     __syncthreads();
-    if (threadIdx.x == 0)
-        last = atomicAdd(cnt + (int64_t)t * HKV * SUB + blockIdx.y, 1) == NZ - 1;
+    if (threadIdx.x == 0) {
+        int old;
+        asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;"
+                     : "=r"(old)
+                     : "l"(cnt + (int64_t)t * HKV * SUB + blockIdx.y)
+                     : "memory");
+        last = old == NZ - 1;
+    }
     __syncthreads();
     if (!last)
         return;
-    __threadfence();
     for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
         const int head = h0 + e / HD, d = e % HD;
         y[(int64_t)t * SY + head * HD + d] =
@@ -1828,8 +1832,23 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
     const float *x = logits + (int64_t)blockIdx.x * S;
     float best = -__int_as_float(0x7f800000);
     int bi = 0x7fffffff;
-    for (int i = threadIdx.x; i < V; i += SAMPLE_NT)
-        argmax_take(best, bi, x[i], i);
+    /* AB loads issued together, then taken in id order (the same result as one at a time; one at
+     * a time this loop cost about 20 us of a 1B's decode step on an H200) */
+    constexpr int PER = (V + SAMPLE_NT - 1) / SAMPLE_NT, AB = 16;
+    for (int j0 = 0; j0 < PER; j0 += AB) {
+        float v[AB];
+#pragma unroll
+        for (int j = 0; j < AB; j++) {
+            const int i = (j0 + j) * SAMPLE_NT + threadIdx.x;
+            v[j] = j0 + j < PER && i < V ? x[i] : 0.0f;
+        }
+#pragma unroll
+        for (int j = 0; j < AB; j++) {
+            const int i = (j0 + j) * SAMPLE_NT + threadIdx.x;
+            if (j0 + j < PER && i < V)
+                argmax_take(best, bi, v[j], i);
+        }
+    }
     for (int m = 16; m > 0; m >>= 1) {
         float ov = __shfl_xor_sync(0xffffffffu, best, m);
         int oi = __shfl_xor_sync(0xffffffffu, bi, m);

@@ -12,10 +12,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k1_gemv(LlmcDevArgs a, Llmc
     gemv<1, 64, 128, 64, 128, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,64] x bf16[128,64]^T -> f32[1,128], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[128,64]^T -> f32[1,128], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
 extern "C" __global__ void __launch_bounds__(128) k2_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 64, 128, 1, 3, 4, 2, 1, 0, 8, 4, 8, 5, 16>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[5]});
+    gemv_b1<1, 64, 128, 1, 3, 4, 1, 0, 8, 4, 8, 5, 16>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[5]});
 }
 
 /* f32[T,64] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
@@ -64,10 +64,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k9_gemv(LlmcDevArgs a, Llmc
     gemv<1, 64, 64, 64, 64, 1, 0, 1, 64, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,64] x bf16[64,64]^T -> f32[1,64], residual epilogue */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[64,64]^T -> f32[1,64], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128) k10_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 64, 64, 0, 1, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv_b1<1, 64, 64, 0, 1, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
 /* f32[T,64] rows -> bf16 (A operand of a tensor-core matmul) */
@@ -98,10 +98,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k14_gemv(LlmcDevArgs a, Llm
     gemv<1, 64, 344, 64, 172, 1, 1, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,64] x bf16[344,64]^T -> f32[1,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[344,64]^T -> f32[1,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128) k15_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 64, 344, 1, 2, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+    gemv_b1<1, 64, 344, 1, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,64] x bf16[344,64]^T -> f32[T,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); stride y 172 */
@@ -138,10 +138,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k20_gemv(LlmcDevArgs a, Llm
     gemv<1, 64, 64, 64, 64, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,64] x bf16[64,64]^T -> f32[1,64] */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[64,64]^T -> f32[1,64] */
 extern "C" __global__ void __launch_bounds__(128) k21_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 64, 64, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 64, 64, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* f32[O,64] rows -> bf16 (A operand of a tensor-core matmul) */
@@ -178,10 +178,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k26_gemv(LlmcDevArgs a, Llm
     gemv<1, 64, 344, 64, 172, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,64] x bf16[344,64]^T -> f32[1,172], SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[344,64]^T -> f32[1,172], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128) k27_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 64, 344, 0, 2, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 64, 344, 0, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,64] x bf16[344,64]^T -> f32[O,172], SwiGLU epilogue (rows j, j + N/2); stride y 172 */
@@ -212,10 +212,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k31_gemv(LlmcDevArgs a, Llm
     gemv<1, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,64] x bf16[512,64]^T -> f32[1,512], RMSNorm prologue */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[512,64]^T -> f32[1,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128) k32_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 64, 512, 1, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv_b1<1, 64, 512, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,64] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */

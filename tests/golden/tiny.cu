@@ -12,10 +12,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k1_gemv(LlmcDevArgs a, Llmc
     gemv<1, 32, 64, 32, 64, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[64,32]^T -> f32[1,64], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[64,32]^T -> f32[1,64], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
 extern "C" __global__ void __launch_bounds__(128) k2_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 64, 1, 3, 4, 2, 1, 1, 4, 2, 8, 2, 16>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[5]});
+    gemv_b1<1, 32, 64, 1, 3, 4, 1, 1, 4, 2, 8, 2, 16>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[5]});
 }
 
 /* f32[T,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
@@ -54,10 +54,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, Llmc
     gemv<1, 32, 32, 32, 32, 1, 0, 1, 32, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32], residual epilogue */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128) k9_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 32, 0, 1, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv_b1<1, 32, 32, 0, 1, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
 /* f32[T,32] rows -> bf16 (A operand of a tensor-core matmul) */
@@ -78,10 +78,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k12_gemv(LlmcDevArgs a, Llm
     gemv<1, 32, 96, 32, 48, 1, 1, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128) k13_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 96, 1, 2, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 96, 1, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[96,32]^T -> f32[T,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); stride y 48 */
@@ -96,10 +96,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k15_gemv(LlmcDevArgs a, Llm
     gemv<1, 48, 32, 48, 32, 1, 0, 1, 32, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 2, 2 loads a row in flight): f32[1,48] x bf16[32,48]^T -> f32[1,32], residual epilogue */
+/* matmul, one row (2 weight rows a warp, K split in 2, 1 load a row in flight): f32[1,48] x bf16[32,48]^T -> f32[1,32], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128) k16_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 48, 32, 0, 1, 2, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv_b1<1, 48, 32, 0, 1, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
 }
 
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
@@ -114,10 +114,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k18_gemv(LlmcDevArgs a, Llm
     gemv<1, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32] */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32] */
 extern "C" __global__ void __launch_bounds__(128) k19_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 32, 0, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 32, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* f32[O,32] rows -> bf16 (A operand of a tensor-core matmul) */
@@ -144,10 +144,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k23_gemv(LlmcDevArgs a, Llm
     gemv<1, 32, 96, 32, 48, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,48], SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,48], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128) k24_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 96, 0, 2, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 96, 0, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[96,32]^T -> f32[O,48], SwiGLU epilogue (rows j, j + N/2); stride y 48 */
@@ -168,10 +168,10 @@ extern "C" __global__ void __launch_bounds__(128, 4) k27_gemv(LlmcDevArgs a, Llm
     gemv<1, 32, 24, 32, 24, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 4, 2 loads a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24], RMSNorm prologue */
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128) k28_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 24, 1, 0, 4, 2, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv_b1<1, 32, 24, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */

@@ -154,15 +154,20 @@ bench_model() { # bench_model PRESET
   rm -f "$exe" "$exe.weights"
 }
 variants() {
-  local p=${PRESET:-llama3.2-1b} dir=$work/${PRESET:-llama3.2-1b} v name envs keep=1 i
+  local p=${PRESET:-llama3.2-1b} dir=$work/${PRESET:-llama3.2-1b} v name items it i t0 keep=1 names=()
   say "== variants of $p"
   [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1
   [ "$p" = llama3.1-8b ] && keep=0 # 16 GB a variant: compiled, measured and deleted one at a time
-  local names=()
+  b1() { decode_row "$work/v_$1.exe" "$p $1 b1 #$2" "$res/v_$1_$2.txt" --batch 1; }
+  finish() { # the other batch sizes, the device time of a step, then the build goes
+    for b in ${BATCHES:-}; do decode_row "$work/v_$1.exe" "$p $1 b$b" "$res/v_$1_b$b.txt" --batch "$b"; done
+    grep "on the device" "$res/v_$1_1.txt" | sed "s/^/$1: /" | tee -a "$log"
+    rm -f "$work/v_$1.exe" "$work/v_$1.exe.weights"
+  }
   for v in ${VARIANTS:-base}; do
     name=${v%%:*}; items=; [ "$v" != "$name" ] && items=${v#*:}
-    names+=("$name")
-    local envs=() args=() it t0=$SECONDS
+    local envs=() args=() parts=()
+    t0=$SECONDS
     IFS=, read -r -a parts <<<"$items"
     for it in "${parts[@]}"; do
       if [[ $it =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then envs+=("$it"); else args+=("$it"); fi
@@ -170,23 +175,17 @@ variants() {
     env "${envs[@]}" "$llmc" compile "$dir" --target "$arch" -o "$work/v_$name.exe" --weights-file --max-seq 4096 -q \
       "${args[@]}" >>"$log" 2>&1 || { row "$p $name" "compile failed"; continue; }
     say "compile $name (${items:-defaults}): $((SECONDS - t0)) s"
+    names+=("$name")
     if [ $keep = 0 ]; then
-      for i in $(seq "${REPEAT:-2}"); do decode_row "$work/v_$name.exe" "$p $name b1 #$i" "$res/v_${name}_$i.txt" --batch 1; done
-      for b in ${BATCHES:-}; do decode_row "$work/v_$name.exe" "$p $name b$b" "$res/v_${name}_b$b.txt" --batch "$b"; done
-      rm -f "$work/v_$name.exe" "$work/v_$name.exe.weights"
+      for i in $(seq "${REPEAT:-2}"); do b1 "$name" "$i"; done
+      finish "$name"
     fi
   done
   [ $keep = 0 ] && return
   for i in $(seq "${REPEAT:-2}"); do
-    for name in "${names[@]}"; do
-      [ -f "$work/v_$name.exe" ] && decode_row "$work/v_$name.exe" "$p $name b1 #$i" "$res/v_${name}_$i.txt" --batch 1
-    done
+    for name in "${names[@]}"; do b1 "$name" "$i"; done
   done
-  for name in "${names[@]}"; do
-    for b in ${BATCHES:-}; do decode_row "$work/v_$name.exe" "$p $name b$b" "$res/v_${name}_b$b.txt" --batch "$b"; done
-    grep "on the device" "$res/v_${name}_1.txt" | sed "s/^/$name: /" | tee -a "$log"
-    rm -f "$work/v_$name.exe" "$work/v_$name.exe.weights"
-  done
+  for name in "${names[@]}"; do finish "$name"; done
 }
 if [ "$what" = variants ]; then variants; fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi

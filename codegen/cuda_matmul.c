@@ -96,8 +96,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * hidden size) split until the grid has 32 blocks an SM, and their one-row kernel keeps one load
      * of each row in flight (a lane's next group is issued early all the same): many short-lived
      * blocks with few registers; longer rows split until 5 blocks an SM and keep two loads of each
-     * row in flight. Measured in whole decode steps on an H200 (bench/NOTES.md, round 31): the 1B
-     * 1032 -> 1080 tok/s, the 8B no faster with either change. gemv (2..8 rows) and gemv_b1 (one
+     * row in flight. Measured in whole decode steps on an H200 (bench/NOTES.md, rounds 33-35): the
+     * 1B 1007.5 -> 1080 tok/s, the 8B slower with either change. gemv (2..8 rows) and gemv_b1 (one
      * row) split alike and sum in the same order, so a row gets the same bits whatever the batch. */
     int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
     int ve = wk == 0 ? 4 : 8, sms = e->target->typical_sms ? e->target->typical_sms : 100;
@@ -147,7 +147,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s%s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    gemv_b1<%d, %lld, %lld, %d, %d, %d, %d",
-                        (int)ksplit, short_rows ? 1 : 2, short_rows ? "" : "s", (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                        (int)ksplit, short_rows ? 1 : 2, short_rows ? "" : "s", (long long)K,
+                        llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                         (long long)(swiglu ? N / 2 : N), what,
                         rn >= 0 ? ", RoPE of q and k and the KV write in the epilogue" : "", wk, (long long)K,
                         (long long)N, ni > 0, rn >= 0 ? 3 : epi, (int)ksplit, short_rows ? 1 : 2);

@@ -388,9 +388,10 @@ DEV void pdl_wait()
  * of both rows in flight and issues the next group before it multiplies the current one (two
  * register buffers). The first two groups are issued before pdl_wait (the whole slice where it is
  * two groups, as for a 1B's matrices): weights do not depend on the previous kernel, so under PDL
- * (the runtime launches this kernel early, LLMC_GPU_KERNEL_PDL) they stream while it drains (one
- * group there rather than two: 1B 1107 -> 1130 tok/s, 8B 226 -> 230 on an H200). (A bulk L2 prefetch of the rows there cost more than it gave: of every
- * row of the 8B's matrices 225 -> 191 tok/s, of matrices up to 16 MB 1080 -> 1055 for the 1B.) NORM: x * nw in the products and
+ * (the runtime launches this kernel early, LLMC_GPU_KERNEL_PDL) they stream while it drains (two
+ * groups there rather than one: 1B 1107 -> 1130 tok/s, 8B 226 -> 230 on an H200). A bulk L2
+ * prefetch of the rows there cost more than it gave (of every row of the 8B's matrices 225 -> 191
+ * tok/s, of the 1B's matrices up to 16 MB 1080 -> 1055). NORM: x * nw in the products and
  * 1/rms(x) applied to the sums (block-wide, after the stream). EPI 1: y = res + x w^T.
  * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: 0 f32, 1 bf16, 2 f16. */
 template <int WK, int VE>
@@ -1840,12 +1841,12 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
 #pragma unroll
         for (int j = 0; j < AB; j++) {
             const int i = (j0 + j) * SAMPLE_NT + threadIdx.x;
-            v[j] = j0 + j < PER && i < V ? x[i] : 0.0f;
+            v[j] = i < V ? x[i] : 0.0f;
         }
 #pragma unroll
         for (int j = 0; j < AB; j++) {
             const int i = (j0 + j) * SAMPLE_NT + threadIdx.x;
-            if (j0 + j < PER && i < V)
+            if (i < V)
                 argmax_take(best, bi, v[j], i);
         }
     }

@@ -23,7 +23,7 @@ typedef struct LlmcKernelDef {
     char *text;                   /* the definition with "@NAME@" where its name goes */
     char *name;
     uint32_t smem;                /* GPU kernels: dynamic shared memory it may ask for */
-    uint32_t flags;               /* GPU kernels: LLMC_GPU_KERNEL_* (runtime/llmc_model.h) */
+    uint32_t flags;               /* GPU kernels: LLMC_GPU_KERNEL_* (abi/llmc_model.h) */
 } LlmcKernelDef;
 
 typedef struct LlmcEmit {

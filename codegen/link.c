@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../runtime/llmc_model.h"
-#include "../runtime/payload.h"
+#include "../abi/llmc_model.h"
+#include "../abi/payload.h"
 #include "../runtime/tokenizer.h"
 #include "codegen.h"
 #include "nvrtc.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/llmc_model.h"
+#include "../abi/llmc_model.h"
 
 typedef struct Binding {
     const char *name;

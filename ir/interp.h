@@ -12,7 +12,7 @@
 #ifndef LLMC_INTERP_H
 #define LLMC_INTERP_H
 
-#include "../runtime/llmc_model.h"
+#include "../abi/llmc_model.h"
 #include "ir.h"
 
 typedef struct LlmcInterp LlmcInterp;

@@ -337,9 +337,9 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
     ck_assert_msg(llmc_build(m.g, opt.target, m.wf, &bo, &d) == LLMC_OK, "%s", d.msg);
     write_scenario(&s, scen);
     snprintf(cmd, sizeof cmd,
-             "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -o %s %s/tests/model_harness.c "
+             "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -I%s/abi -o %s %s/tests/model_harness.c "
              "%s/model.c -lm -lpthread 2>&1",
-             LLMC_SOURCE_DIR, harness, LLMC_SOURCE_DIR, emit);
+             LLMC_SOURCE_DIR, LLMC_SOURCE_DIR, harness, LLMC_SOURCE_DIR, emit);
     char *log = NULL;
     ck_assert_msg(tu_run(cmd, &log) == 0, "harness build failed: %s", log);
     free(log);

@@ -34,14 +34,17 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=c
 dev=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
 if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
-  say "== kernels (bench/kernel_check.cu: prefill and decode-attention kernels against host references, then timed)"
+  say "== kernels (bench/kernel_check.cu: every device function against a host reference, then the prefill and decode-attention kernels timed)"
   if cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$work/sample.o" >>"$log" 2>&1 &&
     cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$work/rtutil.o" >>"$log" 2>&1 &&
     nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/kernel_check" "$root/bench/kernel_check.cu" "$work/sample.o" \
       "$work/rtutil.o" >>"$log" 2>&1; then
     "$work/kernel_check" 2>&1 | tee "$out/kernel_check.txt" >>"$log"
+    kc=${PIPESTATUS[0]}
     grep -E "FAIL|^TIME" "$out/kernel_check.txt" | tee -a "$log"
-    row "kernel_check (gemm_h, gemm_wg, flash, dec attn)" "$(tail -1 "$out/kernel_check.txt")"
+    # the last line is "PASS: 0 of N checks failed" (a crash leaves some other line: the exit status says)
+    row "kernel_check (every kernel vs C: gemm h/wg/tc, gemv(_b1), attn, rope/KV, norm, eltwise, embed, select, argmax, sample)" \
+      "$(tail -1 "$out/kernel_check.txt") (exit $kc)"
   else
     row "kernel_check" "nvcc failed"
   fi

@@ -1,5 +1,5 @@
-/* kernel_check.cu — the wide-step tensor-core kernels of codegen/cuda_prelude.cuh against plain
- * host references, on random inputs, then timed. Built with nvcc on the lent GPU by
+/* kernel_check.cu — every device function of codegen/cuda_prelude.cuh against a plain host
+ * reference, on random inputs, then the wide-step kernels timed. Built with nvcc on the lent GPU by
  * bench/gpu_round.sh (WHAT=kernels or all):
  *   nvcc -O2 -std=c++17 -arch=sm_90a -o kernel_check bench/kernel_check.cu && ./kernel_check
  *
@@ -17,8 +17,16 @@
  * attn_combine at the 1B and 8B decode shapes.
  * sample_row (the token of each logits row): draws with temperature, top-k and top-p from random
  * rows, some with many tied probabilities, against llmc_sample_u with the same uniforms.
- * Outputs are poisoned (NaN) before each launch; a row not written fails the check. Then the
- * timings: the 8B and 1B prefill shapes at 512 rows (TFLOP/s) and attention at 512 tokens.
+ * Outputs are poisoned (NaN) before each launch; a row not written fails the check.
+ * The per-token attention (paged_attn, with attn_combine for decode parts, in one part for long
+ * steps) for head sizes that are not powers of two or have no tensor-core tile (8, 40, 48, 80, 96,
+ * 256), against the same reference.
+ * check_rest(): every other kernel element by element with tolerances from the formats involved
+ * (gemv, gemv_b1 with its RoPE/KV epilogue, gemm_tc + gemm_reduce, rows_to_half, the norms, the
+ * elementwise ops, rope, the f16 KV writers, embedding, select_rows, the argmax; see the section's
+ * comment). One line a check, PASS or FAIL; the last line counts the failures (exit status 1 if
+ * any). Then the timings: the 8B and 1B prefill shapes at 512 rows (TFLOP/s) and attention at 512
+ * tokens.
  * Build: cc -c runtime/sample.c runtime/rtutil.c, then nvcc this file with the two objects. */
 #include "../codegen/cuda_prelude.cuh"
 #include "bench_cuda.h"
@@ -69,13 +77,14 @@ static float h_f16f(uint16_t h)
     return __half2float(__half(r));
 }
 
-static int failures = 0;
+static int failures = 0, checks = 0;
 static void verdict(const char *what, double err, double tol, int64_t unwritten)
 {
     int ok = err <= tol && unwritten == 0 && err == err;
-    printf("%-64s rel.err %.2e (tol %.0e)%s  %s\n", what, err, tol, unwritten ? " UNWRITTEN ROWS" : "",
-           ok ? "ok" : "FAIL");
+    printf("%s %-62s rel.err %.2e (tol %.0e)%s\n", ok ? "PASS" : "FAIL", what, err, tol,
+           unwritten ? " UNWRITTEN ROWS" : "");
     failures += !ok;
+    checks++;
 }
 
 
@@ -230,7 +239,9 @@ struct Seq {
     int start, n; /* positions already cached, tokens in this step */
 };
 
-/* MODE 0: flash_prefill; 1: paged_attn_dec; 2: paged_attn + attn_combine */
+/* MODE 0: flash_prefill; 1: paged_attn_dec; 2: paged_attn + attn_combine (decode steps whose head
+ * size is not a power of two); 3: paged_attn in one part (long steps whose head size has no
+ * tensor-core tile: HD % 16 != 0 or HD > 128), as cuda_attention.c launches them */
 template <int HQ, int HKV, int HD, int WIN, int MODE = 0>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
 {
@@ -285,21 +296,24 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
     CK(cudaMemcpy(dq, hq.data(), hq.size() * 4, cudaMemcpyHostToDevice));
     CK(cudaMemset(dy, 0xff, hy.size() * 4));
     const int smem = 2 * 2 * 64 * (HD + 8) * 2;
-    CK(cudaFuncSetAttribute(k_flash<HQ, HKV, HD, WIN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    if constexpr (MODE == 0)
+        CK(cudaFuncSetAttribute(k_flash<HQ, HKV, HD, WIN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     dim3 grid((T + 63) / 64, HQ);
     float *dpart = nullptr;
     int *dcnt = nullptr;
-    if (MODE) {
+    if (MODE == 1 || MODE == 2) {
         CK(cudaMalloc(&dpart, (size_t)T * HQ * DNZ * (HD + 2) * 4));
         CK(cudaMalloc(&dcnt, (size_t)T * HQ * 4));
         CK(cudaMemset(dcnt, 0, (size_t)T * HQ * 4));
     }
     auto run = [&]() {
-        if (MODE == 1) {
+        if constexpr (MODE == 1) {
             k_dec<HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt);
-        } else if (MODE == 2) {
+        } else if constexpr (MODE == 2) {
             k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart);
             k_combine<HQ, HD><<<dim3(T, HQ), 128>>>(dpart, dy);
+        } else if constexpr (MODE == 3) {
+            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, 1), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, nullptr);
         } else {
             k_flash<HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T);
         }
@@ -351,7 +365,8 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
     }
     char what[160];
     snprintf(what, sizeof what, "%s HQ=%d HKV=%d HD=%d win=%d: %d seqs, T=%d",
-             MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : "flash_prefill", HQ, HKV, HD, WIN, ns, T);
+             MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)" : "flash_prefill",
+             HQ, HKV, HD, WIN, ns, T);
     verdict(what, sqrt(num / den), 5e-3, unwritten);
     if (timed_reps > 0) {
         const double us = time_us(run, timed_reps);
@@ -363,7 +378,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
         else
             printf("TIME %-58s %8.1f us %7.1f TFLOP/s\n", what, us, flop / (us * 1e-6) / 1e12);
     }
-    if (MODE) {
+    if (MODE == 1 || MODE == 2) {
         cudaFree(dpart);
         cudaFree(dcnt);
     }
@@ -434,6 +449,992 @@ static void check_sample(int rows, float temp, int top_k, float top_p, float sca
     cudaFree(ds);
 }
 
+/* ==== every other device function, element by element (llm.c style) ====
+ * Each output is checked against a plain-C reference in double: |gpu - ref| <= atol + eps * scale,
+ * where scale is |ref|, or for a sum the sum of its terms' magnitudes (a sum that cancels has an
+ * error relative to its terms, not to its result), and eps follows from the formats involved:
+ * f32 sums of n terms in the kernel's order round at most n + c times (2^-24 each), so gemv,
+ * gemv_b1 and the norms get (their longest chain of additions + margin) * 2^-24; the tensor cores
+ * round (truncate) once a k-step, so gemm_tc gets (K/4 + 64) * 2^-24; a value stored as f16 or
+ * bf16 is off by at most half its ulp (2^-11, 2^-8 relative) plus the f32 error before it; copies
+ * and conversions that are exact are checked bit for bit. Outputs are poisoned (0xff bytes, NaN)
+ * before each launch; anything the kernel must not write is checked to be still poison (or, for
+ * the KV cache, still the random bytes it held). Launch geometry and template arguments mirror the
+ * emitters (codegen/cuda_*.c) line by line; the split choices are the emitters' formulas for the
+ * sm_90 targets' typical_sms (ir/target.c). */
+constexpr double U24 = 1.0 / 16777216.0; /* f32 unit roundoff */
+constexpr int SMS = 132;                 /* typical_sms of sm_90/sm_90a in ir/target.c */
+static double eps_gemv(int K) { return (K / 32.0 + K / 128.0 + 32.0) * U24; } /* lanes' chains + tree + norm */
+static double eps_mma(int K) { return (K / 4.0 + 64.0) * U24; }
+static double eps_norm(int D, int threads) { return 2.0 * (D / (double)threads + 24.0) * U24; }
+constexpr double EPS_F16 = 1.0 / 2048 + 16 * U24, EPS_BF16 = 1.0 / 256 + 16 * U24; /* half an ulp + f32 error */
+
+static double nzrand(double s) /* random, never 0 */
+{
+    const double v = urand() * s;
+    return v != 0.0 ? v : s * 0.5;
+}
+static uint32_t fbits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static double silud(double v) { return v / (1.0 + exp(-v)); }
+
+/* One check's tally: every compared value, the worst error against its tolerance, values not
+ * written (NaN), values written that must not be (stray). */
+struct Check {
+    double max_abs = 0, max_rel = 0, worst = 0;
+    int64_t n = 0, bad = 0, nan = 0, stray = 0;
+    void add(double got, double ref, double scale, double eps, double atol)
+    {
+        n++;
+        if (!(got == got) || !isfinite(got)) {
+            nan++;
+            return;
+        }
+        const double err = fabs(got - ref), tol = atol + eps * scale;
+        max_abs = err > max_abs ? err : max_abs;
+        const double rel = err / (fabs(ref) > atol ? fabs(ref) : atol > 0 ? atol : 1e-30);
+        max_rel = rel > max_rel ? rel : max_rel;
+        worst = err / tol > worst ? err / tol : worst;
+        bad += !(err <= tol);
+    }
+    void exact(uint32_t got, uint32_t want)
+    {
+        n++;
+        bad += got != want;
+        worst = got != want ? 1e9 : worst;
+    }
+    void untouched(uint32_t got, uint32_t was) { stray += got != was; }
+    void done(const char *what, double eps)
+    {
+        const int ok = bad == 0 && nan == 0 && stray == 0 && n > 0;
+        printf("%s %-62s n=%lld max abs %.2e rel %.2e, worst %.2f of tol (eps %.1e)%s%s%s\n", ok ? "PASS" : "FAIL",
+               what, (long long)n, max_abs, max_rel, worst, eps, bad ? " OUT OF TOLERANCE" : "", nan ? " UNWRITTEN" : "",
+               stray ? " STRAY WRITES" : "");
+        failures += !ok;
+        checks++;
+    }
+};
+
+/* device buffer of n T's, freed at scope exit */
+template <class T>
+struct DBuf {
+    T *p = nullptr;
+    size_t n;
+    explicit DBuf(size_t n_) : n(n_ ? n_ : 1) { CK(cudaMalloc(&p, n * sizeof(T))); }
+    ~DBuf() { cudaFree(p); }
+    DBuf(const DBuf &) = delete;
+    DBuf &operator=(const DBuf &) = delete;
+    void up(const std::vector<T> &h)
+    {
+        if (h.size() != n) {
+            fprintf(stderr, "kernel_check: upload of %zu values into %zu\n", h.size(), n);
+            exit(2);
+        }
+        CK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+    }
+    void poison() { CK(cudaMemset(p, 0xff, n * sizeof(T))); }
+    std::vector<T> down() const
+    {
+        std::vector<T> h(n);
+        CK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
+        return h;
+    }
+};
+static void launched(void)
+{
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+}
+static std::vector<float> rand_f32(size_t n, double s, double off = 0.0)
+{
+    std::vector<float> v(n);
+    for (auto &x : v)
+        x = (float)(off + nzrand(s));
+    return v;
+}
+
+/* Weights [n] in format wk (0 f32, 1 bf16, 2 f16): the bytes uploaded and each value as a float. */
+struct Wts {
+    std::vector<uint8_t> raw;
+    std::vector<float> f;
+};
+static Wts make_w(int wk, size_t n, double s)
+{
+    Wts w;
+    w.raw.resize(n * (wk == 0 ? 4 : 2));
+    w.f.resize(n);
+    for (size_t i = 0; i < n; i++) {
+        const float v = (float)nzrand(s);
+        if (wk == 0) {
+            memcpy(&w.raw[i * 4], &v, 4);
+            w.f[i] = v;
+        } else {
+            const uint16_t h = wk == 1 ? h_bf16(v) : h_f16(v);
+            memcpy(&w.raw[i * 2], &h, 2);
+            w.f[i] = wk == 1 ? h_bf16f(h) : h_f16f(h);
+        }
+    }
+    return w;
+}
+static const char *wkname(int wk) { return wk == 1 ? "bf16" : wk == 2 ? "f16" : "f32"; }
+
+/* The emitters' choices (codegen/cuda_matmul.c, cuda_common.c). */
+constexpr int mv_vec(int wk, long long K) { return K % (wk == 0 ? 4 : 8) == 0; }
+constexpr int mv_ksplit(int wk, long long K, long long N, int swiglu, int vec)
+{
+    const long long units = swiglu ? N / 2 : (N + 1) / 2;
+    const int ve = wk == 0 ? 4 : 8, per_sm = K * (wk == 0 ? 4 : 2) <= 4096 ? 32 : 5;
+    int ks = 1;
+    while (vec && ks < 4 && (units * ks + 3) / 4 < (long long)per_sm * SMS && K % (2 * ks * ve) == 0)
+        ks *= 2;
+    return ks;
+}
+constexpr int mv_u(int wk, long long K) { return K * (wk == 0 ? 4 : 2) <= 4096 ? 1 : 2; }
+constexpr int tc_split(long long N, long long K)
+{
+    const long long blocks = (N + 63) / 64, kt = K / 32, want = (4LL * SMS + blocks - 1) / blocks;
+    int best = 1;
+    for (int s = 2; s <= 16 && s <= want; s++)
+        if (kt % s == 0 && kt / s >= 2)
+            best = s;
+    return best;
+}
+
+/* ---- gemv (2..8 rows a block, every row count without tensor cores) and gemv_b1 (one row) ---- */
+template <int WK, int K, int N, int SX, int SY, int VEC, int NORM, int EPI, int SR, int KS>
+__global__ void __launch_bounds__(128, 4) k_gemv(const void *w, const float *x, const float *b, float *y, int T,
+                                                 const float *nw, float eps, const float *res)
+{
+    gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, 2, KS>(w, x, b, y, T, nw, eps, res);
+}
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1, int HD = 2,
+          int L = 1, int BS = 1>
+__global__ void __launch_bounds__(128) k_b1(const void *w, const float *x, const float *b, float *y, const float *nw,
+                                            float eps, const float *res, RopeOut ro)
+{
+    gemv_b1<WK, K, N, NORM, EPI, KS, U, INTER, HQ, HKV, HD, L, BS>(w, x, b, y, nw, eps, res, ro);
+}
+
+/* Reference of one matmul output row set: dot of row t of x (times nw) with weight row n, the
+ * sum of the terms' magnitudes, and 1/rms of row t. */
+struct MvRef {
+    const std::vector<float> &x, &nw;
+    const Wts &w;
+    int K, SX, norm;
+    double inv(int t) const
+    {
+        if (!norm)
+            return 1.0;
+        double ss = 0;
+        for (int k = 0; k < K; k++)
+            ss += (double)x[(size_t)t * SX + k] * x[(size_t)t * SX + k];
+        return 1.0 / sqrt(ss / K + 1e-5);
+    }
+    void dot(int t, int n, double &d, double &m) const
+    {
+        d = 0;
+        m = 0;
+        const float *xr = &x[(size_t)t * SX], *wr = &w.f[(size_t)n * K];
+        for (int k = 0; k < K; k++) {
+            const double v = (double)xr[k] * (norm ? (double)nw[k] : 1.0) * wr[k];
+            d += v;
+            m += fabs(v);
+        }
+    }
+};
+/* The epilogue's reference of output o of row t from the sums (d: gate, e: up for SwiGLU) and its
+ * tolerance scale. */
+template <int EPI, int N>
+static void mv_epi(const MvRef &r, int t, int o, double inv, const std::vector<float> &b, int bias,
+                   const std::vector<float> &res, int SR, double eps, double &ref, double &scale)
+{
+    double d, m;
+    r.dot(t, o, d, m);
+    const double v = d * inv + (bias ? b[o] : 0.0), mv = m * inv + (bias ? fabs(b[o]) : 0.0);
+    if (EPI == 2) {
+        double du, mu;
+        r.dot(t, o + N / 2, du, mu);
+        const double u = du * inv + (bias ? b[o + N / 2] : 0.0), muv = mu * inv + (bias ? fabs(b[o + N / 2]) : 0.0);
+        ref = silud(v) * u;
+        scale = 1.1 * mv * (fabs(u) + eps * muv) + fabs(silud(v)) * muv + 8.0 * fabs(ref);
+    } else {
+        const double rv = EPI == 1 ? res[(size_t)t * SR + o] : 0.0;
+        ref = rv + v;
+        scale = mv + fabs(rv);
+    }
+}
+
+/* The skinny matmul as the emitter launches it for each step size in `steps` (1: gemv_b1 where the
+ * rows allow 16-byte loads, as the emitter; otherwise gemv). Outputs of large matrices are
+ * compared at a sample of columns (every column must be written all the same). */
+template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = (EPI == 2 ? N / 2 : N),
+          int SR = (EPI == 1 ? N + 4 : 0)>
+static void check_mv(const char *shape, std::vector<int> steps)
+{
+    constexpr int NO = EPI == 2 ? N / 2 : N, VEC = mv_vec(WK, K), KS = mv_ksplit(WK, K, N, EPI == 2, VEC);
+    constexpr int U = mv_u(WK, K), UNITS = EPI == 2 ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
+    int tmax = 1;
+    for (int t : steps)
+        tmax = t > tmax ? t : tmax;
+    const Wts w = make_w(WK, (size_t)N * K, 0.05);
+    const std::vector<float> x = rand_f32((size_t)tmax * SX, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0),
+                             res = rand_f32((size_t)tmax * (SR ? SR : 1), 1.0);
+    DBuf<uint8_t> dw(w.raw.size());
+    DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)tmax * SY);
+    dw.up(w.raw);
+    dx.up(x);
+    dnw.up(nw);
+    db.up(b);
+    dres.up(res);
+    const MvRef r{x, nw, w, K, SX, NORM};
+    const double eps = eps_gemv(K);
+    const int stride = (int)((double)NO * K * tmax / 3e7) + 1; /* columns compared: about 3e7 MACs */
+    for (int T : steps) {
+        dy.poison();
+        const float *pb = BIAS ? db.p : nullptr, *pn = NORM ? dnw.p : nullptr, *pr = EPI == 1 ? dres.p : nullptr;
+        const int b1 = T == 1 && VEC;
+        if constexpr (VEC) {
+            if (b1)
+                k_b1<WK, K, N, NORM, EPI, KS, U><<<GX, 128>>>(dw.p, dx.p, pb, dy.p, pn, 1e-5f, pr, RopeOut{});
+        }
+        if (!b1)
+            k_gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS><<<dim3(GX, (T + 7) / 8), 128>>>(dw.p, dx.p, pb, dy.p, T, pn,
+                                                                                          1e-5f, pr);
+        launched();
+        const std::vector<float> y = dy.down();
+        Check c;
+        for (int t = 0; t < tmax; t++) {
+            const double inv = r.inv(t);
+            for (int o = 0; o < SY; o++) {
+                const float got = y[(size_t)t * SY + o];
+                if (t >= T || o >= NO) {
+                    c.untouched(fbits(got), 0xffffffffu);
+                    continue;
+                }
+                if (got != got)
+                    c.nan++;
+                if (o % stride && o != NO - 1)
+                    continue;
+                double ref, scale;
+                mv_epi<EPI, N>(r, t, o, inv, b, BIAS, res, SR, eps, ref, scale);
+                c.add(got, ref, scale, eps, 1e-30);
+            }
+        }
+        char what[200];
+        snprintf(what, sizeof what, "%s %s K=%d N=%d%s epi%d%s ks%d%s T=%d (%s)", b1 ? "gemv_b1" : "gemv", wkname(WK), K,
+                 N, NORM ? " norm" : "", EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
+        c.done(what, eps);
+    }
+}
+
+/* ---- gemv_b1 with its EPI 3 epilogue: RoPE of q and k, k and v to the f16 paged cache ---- */
+constexpr int KL = 3, KBS = 16, KLAYER = 1, KBLOCKS = 9; /* cache of the KV checks: layers, block size, the layer */
+static std::vector<float> rope_table(int npos, int HD)
+{
+    std::vector<float> cs((size_t)npos * HD);
+    for (int p = 0; p < npos; p++)
+        for (int i = 0; i < HD / 2; i++) {
+            const double a = p * pow(500000.0, -2.0 * i / HD);
+            cs[(size_t)p * HD + 2 * i] = (float)cos(a);
+            cs[(size_t)p * HD + 2 * i + 1] = (float)sin(a);
+        }
+    return cs;
+}
+static size_t kvi(int HKV, int HD, int blk, int which, int off) /* kv_index of the checks' cache, layer KLAYER */
+{
+    return ((((size_t)blk * KL + KLAYER) * 2 + which) * KBS + off) * (size_t)(HKV * HD);
+}
+/* a cache of random f16 values (no NaN/inf), so that untouched slots can be told apart */
+static std::vector<uint16_t> rand_kv(size_t n)
+{
+    std::vector<uint16_t> kv(n);
+    for (auto &v : kv)
+        v = h_f16((float)nzrand(1.0));
+    return kv;
+}
+/* Checks a rotated pair (r0, r1) of (v0, v1) at (fc, fs): as f32 (y) or as f16 cache bits (h). */
+static void rope_ref(double v0, double v1, double fc, double fs, double &r0, double &r1, double &m)
+{
+    r0 = v0 * fc - v1 * fs;
+    r1 = v0 * fs + v1 * fc;
+    m = fabs(v0 * fc) + fabs(v1 * fs) + fabs(v0 * fs) + fabs(v1 * fc);
+}
+
+template <int WK, int K, int HQ, int HKV, int HD, int INTER, int NORM, int BIAS>
+static void check_b1_rope(const char *shape)
+{
+    constexpr int N = (HQ + 2 * HKV) * HD, VEC = mv_vec(WK, K), KS = mv_ksplit(WK, K, N, 0, VEC), U = mv_u(WK, K);
+    constexpr int UNITS = (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS), NPOS = 300;
+    static_assert(VEC, "gemv_b1 needs 16-byte rows");
+    const Wts w = make_w(WK, (size_t)N * K, 0.05);
+    const std::vector<float> x = rand_f32(K, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0), cs = rope_table(NPOS, HD);
+    const size_t kvn = (size_t)KBLOCKS * KL * 2 * KBS * HKV * HD;
+    const std::vector<uint16_t> kv0 = rand_kv(kvn);
+    const int pos = 257, slot = 5 * KBS + 11; /* block 5, offset 11 */
+    DBuf<uint8_t> dw(w.raw.size());
+    DBuf<float> dx(K), dnw(K), db(N), dy(N), dq(HQ * HD), dcs(cs.size());
+    DBuf<uint16_t> dkv(kvn);
+    DBuf<int32_t> dpos(1), dslot(1);
+    dw.up(w.raw);
+    dx.up(x);
+    dnw.up(nw);
+    db.up(b);
+    dcs.up(cs);
+    dkv.up(kv0);
+    dpos.up({pos});
+    dslot.up({slot});
+    dy.poison();
+    dq.poison();
+    k_b1<WK, K, N, NORM, 3, KS, U, INTER, HQ, HKV, HD, KL, KBS><<<GX, 128>>>(
+        dw.p, dx.p, BIAS ? db.p : nullptr, dy.p, NORM ? dnw.p : nullptr, 1e-5f, nullptr,
+        RopeOut{dpos.p, dslot.p, dcs.p, dq.p, dkv.p, KLAYER});
+    launched();
+    const std::vector<float> y = dy.down(), q1 = dq.down();
+    const std::vector<uint16_t> kv = dkv.down();
+    const MvRef r{x, nw, w, K, K, NORM};
+    const double eps = eps_gemv(K), inv = r.inv(0);
+    Check cy, cq, ck;
+    for (int o = 0; o < N; o++) {
+        double ref, scale;
+        mv_epi<0, N>(r, 0, o, inv, b, BIAS, b, 0, eps, ref, scale);
+        cy.add(y[o], ref, scale, eps, 1e-30);
+    }
+    /* q1 and the cache from the kernel's own y (checked above): the rotation and the f16 rounding */
+    const float *c = &cs[(size_t)pos * HD];
+    std::vector<char> written(kvn, 0);
+    for (int h = 0; h < HQ + HKV; h++)
+        for (int i = 0; i < HD / 2; i++) {
+            const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
+            double r0, r1, m;
+            rope_ref(y[h * HD + i0], y[h * HD + i1], c[2 * i], c[2 * i + 1], r0, r1, m);
+            if (h < HQ) {
+                cq.add(q1[h * HD + i0], r0, m, 4 * U24, 1e-30);
+                cq.add(q1[h * HD + i1], r1, m, 4 * U24, 1e-30);
+            } else {
+                const size_t k0 = kvi(HKV, HD, slot / KBS, 0, slot % KBS) + (h - HQ) * HD;
+                ck.add(h_f16f(kv[k0 + i0]), r0, fabs(r0) + m * 8 * U24 / EPS_F16, EPS_F16, 1.0 / (1 << 25));
+                ck.add(h_f16f(kv[k0 + i1]), r1, fabs(r1) + m * 8 * U24 / EPS_F16, EPS_F16, 1.0 / (1 << 25));
+                written[k0 + i0] = written[k0 + i1] = 1;
+            }
+        }
+    for (int e = 0; e < HKV * HD; e++) { /* v: the f32 value's f16 rounding, bit for bit */
+        const size_t v0 = kvi(HKV, HD, slot / KBS, 1, slot % KBS) + e;
+        ck.exact(kv[v0], h_f16(y[(HQ + HKV) * HD + e]));
+        written[v0] = 1;
+    }
+    for (size_t i = 0; i < kvn; i++)
+        if (!written[i])
+            ck.untouched(kv[i], kv0[i]);
+    char what[200];
+    snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d%s%s%s ks%d: y (%s)", wkname(WK), K, HQ, HKV, HD,
+             INTER ? " interleaved" : "", NORM ? " norm" : "", BIAS ? " bias" : "", KS, shape);
+    cy.done(what, eps);
+    snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d: rotated q (%s)", wkname(WK), K, HQ, HKV, HD, shape);
+    cq.done(what, 4 * U24);
+    snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d: f16 cache at the slot (%s)", wkname(WK), K, HQ,
+             HKV, HD, shape);
+    ck.done(what, EPS_F16);
+}
+
+/* ---- gemm_tc (9..64 rows: K split over blockIdx.z, then gemm_reduce with the epilogue; a norm
+ * prologue runs first into scratch with rmsnorm_row) ---- */
+template <int K, int SX, int NT>
+__global__ void __launch_bounds__(NT) k_rmsnorm_pro(const float *x, const float *nw, float *y, float eps)
+{
+    rmsnorm_row<0, K, SX, 0, 0, K>(x, (const float *)0, (float *)0, nw, y, eps);
+}
+template <int BF, int K, int N, int SX, int SPLIT>
+__global__ void __launch_bounds__(128) k_tc(const uint16_t *w, const float *x, float *part, int T)
+{
+    gemm_tc<BF, K, N, SX, N, 0, SPLIT>(w, x, (const float *)0, part, T);
+}
+template <int N, int SY, int SR, int SPLIT, int EPI>
+__global__ void __launch_bounds__(256) k_reduce_e(const float *part, const float *b, const float *res, float *y, int T)
+{
+    gemm_reduce<N, SY, SR, SPLIT, EPI>(part, b, res, y, T);
+}
+
+template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = (EPI == 2 ? N / 2 : N),
+          int SR = (EPI == 1 ? N + 4 : 0)>
+static void check_tc(const char *shape, std::vector<int> steps)
+{
+    constexpr int NO = EPI == 2 ? N / 2 : N, SPLIT = tc_split(N, K), GSX = NORM ? K : SX;
+    static_assert(WK != 0 && K % 32 == 0 && SPLIT > 1, "the emitter's split-K tensor-core path");
+    int tmax = 1;
+    for (int t : steps)
+        tmax = t > tmax ? t : tmax;
+    const Wts w = make_w(WK, (size_t)N * K, 0.05);
+    const std::vector<float> x = rand_f32((size_t)tmax * SX, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0),
+                             res = rand_f32((size_t)tmax * (SR ? SR : 1), 1.0);
+    DBuf<uint8_t> dw(w.raw.size());
+    DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)tmax * SY), dsa((size_t)tmax * K),
+        dpart((size_t)SPLIT * tmax * N);
+    dw.up(w.raw);
+    dx.up(x);
+    dnw.up(nw);
+    db.up(b);
+    dres.up(res);
+    const int stride = (int)((double)NO * K * tmax / 3e7) + 1;
+    for (int T : steps) {
+        dy.poison();
+        dsa.poison();
+        dpart.poison();
+        if (NORM)
+            k_rmsnorm_pro<K, SX, 256><<<T, 256>>>(dx.p, dnw.p, dsa.p, 1e-5f);
+        k_tc<WK == 1, K, N, GSX, SPLIT><<<dim3((N + 63) / 64, (T + 63) / 64, SPLIT), 128>>>(
+            (const uint16_t *)dw.p, NORM ? dsa.p : dx.p, dpart.p, T);
+        k_reduce_e<N, SY, SR, SPLIT, EPI><<<(T * NO + 255) / 256, 256>>>(dpart.p, BIAS ? db.p : nullptr,
+                                                                        EPI == 1 ? dres.p : nullptr, dy.p, T);
+        launched();
+        const std::vector<float> y = dy.down(), sa = dsa.down();
+        /* the A operand as the kernel rounds it: the rows (or the prologue's, checked below) to bf16/f16 */
+        std::vector<float> xa((size_t)T * K), one(K, 1.0f);
+        Check cn;
+        for (int t = 0; t < T; t++) {
+            double ss = 0;
+            for (int k = 0; k < K; k++)
+                ss += (double)x[(size_t)t * SX + k] * x[(size_t)t * SX + k];
+            const double inv = 1.0 / sqrt(ss / K + 1e-5);
+            for (int k = 0; k < K; k++) {
+                const float a = NORM ? sa[(size_t)t * K + k] : x[(size_t)t * SX + k];
+                if (NORM) {
+                    const double ref = (double)nw[k] * inv * x[(size_t)t * SX + k];
+                    cn.add(a, ref, fabs(ref), eps_norm(K, 256), 1e-30);
+                }
+                xa[(size_t)t * K + k] = WK == 1 ? h_bf16f(h_bf16(a)) : h_f16f(h_f16(a));
+            }
+        }
+        const MvRef r{xa, one, w, K, K, 0};
+        const double eps = eps_mma(K) + SPLIT * U24;
+        Check c;
+        for (int t = 0; t < tmax; t++)
+            for (int o = 0; o < SY; o++) {
+                const float got = y[(size_t)t * SY + o];
+                if (t >= T || o >= NO) {
+                    c.untouched(fbits(got), 0xffffffffu);
+                    continue;
+                }
+                if (got != got)
+                    c.nan++;
+                if (o % stride && o != NO - 1)
+                    continue;
+                double ref, scale;
+                mv_epi<EPI, N>(r, t, o, 1.0, b, BIAS, res, SR, eps, ref, scale);
+                c.add(got, ref, scale, eps, 1e-30);
+            }
+        char what[200];
+        if (NORM) {
+            snprintf(what, sizeof what, "rmsnorm_row (gemm_tc's prologue) D=%d T=%d (%s)", K, T, shape);
+            cn.done(what, eps_norm(K, 256));
+        }
+        snprintf(what, sizeof what, "gemm_tc+reduce %s K=%d N=%d%s epi%d%s split%d T=%d (%s)", wkname(WK), K, N,
+                 NORM ? " norm" : "", EPI, BIAS ? " bias" : "", SPLIT, T, shape);
+        c.done(what, eps);
+    }
+}
+
+/* ---- rows_to_half (the A operand of gemm_h/gemm_wg; NORM: RMS-normalized first) ---- */
+template <int BF, int NORM, int D, int SX>
+__global__ void __launch_bounds__(256) k_to_half(const float *x, const float *nw, uint16_t *y, float eps)
+{
+    rows_to_half<BF, NORM, D, SX>(x, nw, y, eps);
+}
+template <int BF, int NORM, int D, int SX = D>
+static void check_to_half(const char *shape, int T)
+{
+    const std::vector<float> x = rand_f32((size_t)T * SX, 2.0), nw = rand_f32(D, 0.5, 1.0);
+    DBuf<float> dx(x.size()), dnw(D);
+    DBuf<uint16_t> dy((size_t)T * D);
+    dx.up(x);
+    dnw.up(nw);
+    dy.poison();
+    k_to_half<BF, NORM, D, SX><<<T, 256>>>(dx.p, dnw.p, dy.p, 1e-5f);
+    launched();
+    const std::vector<uint16_t> y = dy.down();
+    const double eps = NORM ? (BF ? EPS_BF16 : EPS_F16) + eps_norm(D, 256) : 0.0;
+    Check c;
+    for (int t = 0; t < T; t++) {
+        double ss = 0;
+        for (int d = 0; d < D; d++)
+            ss += (double)x[(size_t)t * SX + d] * x[(size_t)t * SX + d];
+        const double inv = 1.0 / sqrt(ss / D + 1e-5);
+        for (int d = 0; d < D; d++) {
+            const uint16_t got = y[(size_t)t * D + d];
+            const float xv = x[(size_t)t * SX + d];
+            if (!NORM) { /* a conversion: the host's round-to-nearest-even, bit for bit */
+                c.exact(got, BF ? h_bf16(xv) : h_f16(xv));
+                continue;
+            }
+            const double ref = (double)nw[d] * inv * xv;
+            c.add(BF ? h_bf16f(got) : h_f16f(got), ref, fabs(ref), eps, BF ? 1e-37 : 1.0 / (1 << 25));
+        }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "rows_to_half -> %s%s D=%d SX=%d T=%d (%s)", BF ? "bf16" : "f16", NORM ? " rmsnorm" : "",
+             D, SX, T, shape);
+    c.done(what, eps);
+}
+
+/* ---- rmsnorm_row / add_rmsnorm (block size by D, as cuda_norm.c) ---- */
+template <int ADD, int D, int SA, int SB, int SS, int SY, int NT>
+__global__ void __launch_bounds__(NT) k_rmsnorm(const float *a_, const float *b_, float *s_, const float *w, float *y,
+                                                float eps)
+{
+    rmsnorm_row<ADD, D, SA, SB, SS, SY>(a_, b_, s_, w, y, eps);
+}
+template <int ADD, int D, int SA = D, int SB = D, int SS = D, int SY = D>
+static void check_rmsnorm(const char *shape, int T)
+{
+    constexpr int NT = D >= 2048 ? 512 : D >= 512 ? 256 : 128;
+    const std::vector<float> a = rand_f32((size_t)T * SA, 1.5), b = rand_f32((size_t)T * (SB ? SB : 1), 1.0),
+                             w = rand_f32(D, 0.5, 1.0);
+    DBuf<float> da(a.size()), db(b.size()), dw(D), ds((size_t)T * (SS ? SS : 1)), dy((size_t)T * SY);
+    da.up(a);
+    db.up(b);
+    dw.up(w);
+    ds.poison();
+    dy.poison();
+    k_rmsnorm<ADD, D, SA, SB, SS, SY, NT><<<T, NT>>>(da.p, ADD ? db.p : nullptr, ADD ? ds.p : nullptr, dw.p, dy.p, 1e-5f);
+    launched();
+    const std::vector<float> y = dy.down(), s = ds.down();
+    const double eps = eps_norm(D, NT);
+    Check c, cs;
+    std::vector<double> v(D);
+    for (int t = 0; t < T; t++) {
+        double ss = 0;
+        for (int d = 0; d < D; d++) {
+            const float sum = ADD ? a[(size_t)t * SA + d] + b[(size_t)t * SB + d] : a[(size_t)t * SA + d];
+            if (ADD)
+                cs.exact(fbits(s[(size_t)t * SS + d]), fbits(sum)); /* the residual sum: one f32 add */
+            v[d] = sum;
+            ss += v[d] * v[d];
+        }
+        const double inv = 1.0 / sqrt(ss / D + 1e-5);
+        for (int d = 0; d < SY; d++) {
+            if (d >= D) {
+                c.untouched(fbits(y[(size_t)t * SY + d]), 0xffffffffu);
+                continue;
+            }
+            const double ref = w[d] * inv * v[d];
+            c.add(y[(size_t)t * SY + d], ref, fabs(ref), eps, 1e-30);
+        }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "%s D=%d strides %d/%d/%d/%d T=%d, %d threads (%s)", ADD ? "add_rmsnorm" : "rmsnorm", D, SA,
+             SB, SS, SY, T, NT, shape);
+    c.done(what, eps);
+    if (ADD) {
+        snprintf(what, sizeof what, "add_rmsnorm D=%d T=%d: the sum a + b (%s)", D, T, shape);
+        cs.done(what, 0.0);
+    }
+}
+
+/* ---- elementwise: add, mul, silu, swiglu ---- */
+template <int OP, int D, int SA, int SB, int SY>
+__global__ void __launch_bounds__(256) k_elt(const float *x, const float *b, float *y, int rows)
+{
+    eltwise<OP, D, SA, SB, SY>(x, b, y, rows);
+}
+template <int OP, int D, int SA = D, int SB = D, int SY = D>
+static void check_elt(const char *shape, int T)
+{
+    const std::vector<float> a = rand_f32((size_t)T * SA, 6.0), b = rand_f32((size_t)T * SB, 2.0);
+    DBuf<float> da(a.size()), db(b.size()), dy((size_t)T * SY);
+    da.up(a);
+    db.up(b);
+    dy.poison();
+    k_elt<OP, D, SA, SB, SY><<<(T * D + 255) / 256, 256>>>(da.p, OP == 2 ? nullptr : db.p, dy.p, T);
+    launched();
+    const std::vector<float> y = dy.down();
+    /* add, mul: one f32 rounding, bit for bit; silu: expf (2 ulp), 1 + e, the division and the product
+     * (about 7 roundings; twice that), swiglu one more product */
+    const double eps = OP <= 1 ? 0.0 : OP == 2 ? 16 * U24 : 18 * U24;
+    Check c;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < SY; d++) {
+            const float got = y[(size_t)t * SY + d];
+            if (d >= D) {
+                c.untouched(fbits(got), 0xffffffffu);
+                continue;
+            }
+            const float av = a[(size_t)t * SA + d], bv = b[(size_t)t * SB + d];
+            if (OP == 0)
+                c.exact(fbits(got), fbits(av + bv));
+            else if (OP == 1)
+                c.exact(fbits(got), fbits(av * bv));
+            else {
+                const double ref = OP == 2 ? silud(av) : silud(av) * bv;
+                c.add(got, ref, fabs(ref), eps, 1e-30);
+            }
+        }
+    static const char *names[] = {"add", "mul", "silu", "swiglu"};
+    char what[200];
+    snprintf(what, sizeof what, "eltwise %s D=%d strides %d/%d/%d T=%d (%s)", names[OP], D, SA, SB, SY, T, shape);
+    c.done(what, eps);
+}
+
+/* ---- rope_row ---- */
+template <int INTER, int H, int HD, int SX, int SY>
+__global__ void __launch_bounds__(128) k_rope(const float *x, const int32_t *pos, const float *cs, float *y)
+{
+    rope_row<INTER, H, HD, SX, SY>(x, pos, cs, y);
+}
+template <int INTER, int H, int HD, int SX = H * HD, int SY = H * HD>
+static void check_rope(const char *shape, int T)
+{
+    constexpr int NPOS = 4096;
+    const std::vector<float> x = rand_f32((size_t)T * SX, 2.0), cs = rope_table(NPOS, HD);
+    std::vector<int32_t> pos(T);
+    for (auto &p : pos)
+        p = (int)((urand() + 1.0) * 0.5 * NPOS) % NPOS;
+    DBuf<float> dx(x.size()), dcs(cs.size()), dy((size_t)T * SY);
+    DBuf<int32_t> dpos(T);
+    dx.up(x);
+    dcs.up(cs);
+    dpos.up(pos);
+    dy.poison();
+    k_rope<INTER, H, HD, SX, SY><<<T, 128>>>(dx.p, dpos.p, dcs.p, dy.p);
+    launched();
+    const std::vector<float> y = dy.down();
+    Check c;
+    for (int t = 0; t < T; t++) {
+        const float *cp = &cs[(size_t)pos[t] * HD];
+        for (int d = H * HD; d < SY; d++)
+            c.untouched(fbits(y[(size_t)t * SY + d]), 0xffffffffu);
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < HD / 2; i++) {
+                const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
+                const float *xh = &x[(size_t)t * SX + h * HD];
+                double r0, r1, m;
+                rope_ref(xh[i0], xh[i1], cp[2 * i], cp[2 * i + 1], r0, r1, m);
+                c.add(y[(size_t)t * SY + h * HD + i0], r0, m, 4 * U24, 1e-30);
+                c.add(y[(size_t)t * SY + h * HD + i1], r1, m, 4 * U24, 1e-30);
+            }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "rope %s %d heads of %d, strides %d/%d T=%d (%s)", INTER ? "interleaved" : "half", H, HD,
+             SX, SY, T, shape);
+    c.done(what, 4 * U24);
+}
+
+/* ---- kv_write_row and rope_kv_row: the f16 paged writers ---- */
+template <int HKV, int HD, int SK, int SV>
+__global__ void __launch_bounds__(128) k_kvw(const float *k, const float *v, const int32_t *slots, uint16_t *kv, int layer)
+{
+    kv_write_row<KL, KBS, HKV, HD, SK, SV>(k, v, slots, kv, layer);
+}
+template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY>
+__global__ void __launch_bounds__(128) k_ropekv(const float *q, const float *k, const float *v, const int32_t *pos,
+                                                const int32_t *slots, const float *cs, float *y, uint16_t *kv, int layer)
+{
+    rope_kv_row<INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, kv, layer);
+}
+/* ROPE 0: kv_write of the k and v columns of a merged q/k/v row; 1: rope_kv_write. T tokens at
+ * distinct slots of shuffled blocks. */
+template <int ROPE, int INTER, int HQ, int HKV, int HD>
+static void check_kv(const char *shape, int T)
+{
+    constexpr int S = (HQ + 2 * HKV) * HD, SY = HQ * HD + 4, NPOS = 2048; /* merged rows, as the fused projection */
+    const size_t kvn = (size_t)KBLOCKS * KL * 2 * KBS * HKV * HD;
+    if (T > KBLOCKS * KBS) {
+        fprintf(stderr, "kernel_check: %d tokens, %d slots\n", T, KBLOCKS * KBS);
+        exit(2);
+    }
+    std::vector<int32_t> perm(KBLOCKS * KBS), slots(T), pos(T);
+    for (int i = 0; i < KBLOCKS * KBS; i++)
+        perm[i] = i;
+    for (int i = KBLOCKS * KBS - 1; i > 0; i--) {
+        const int j = (int)((urand() + 1.0) * 0.5 * (i + 1)) % (i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int t = 0; t < T; t++) {
+        slots[t] = perm[t];
+        pos[t] = (int)((urand() + 1.0) * 0.5 * NPOS) % NPOS;
+    }
+    const std::vector<float> qkv = rand_f32((size_t)T * S, 3.0), cs = rope_table(NPOS, HD);
+    const std::vector<uint16_t> kv0 = rand_kv(kvn);
+    DBuf<float> dqkv(qkv.size()), dcs(cs.size()), dy((size_t)T * SY);
+    DBuf<uint16_t> dkv(kvn);
+    DBuf<int32_t> dslots(T), dpos(T);
+    dqkv.up(qkv);
+    dcs.up(cs);
+    dkv.up(kv0);
+    dslots.up(slots);
+    dpos.up(pos);
+    dy.poison();
+    const float *q = dqkv.p, *k = dqkv.p + HQ * HD, *v = dqkv.p + (HQ + HKV) * HD;
+    if (ROPE)
+        k_ropekv<INTER, HQ, HKV, HD, S, S, S, SY><<<dim3(T, HQ + HKV), HD / 2>>>(q, k, v, dpos.p, dslots.p, dcs.p, dy.p,
+                                                                              dkv.p, KLAYER);
+    else
+        k_kvw<HKV, HD, S, S><<<T, 128>>>(k, v, dslots.p, dkv.p, KLAYER);
+    launched();
+    const std::vector<uint16_t> kv = dkv.down();
+    const std::vector<float> y = dy.down();
+    std::vector<char> written(kvn, 0);
+    Check cq, ck;
+    for (int t = 0; t < T; t++) {
+        const float *cp = &cs[(size_t)pos[t] * HD], *row = &qkv[(size_t)t * S];
+        const size_t k0 = kvi(HKV, HD, slots[t] / KBS, 0, slots[t] % KBS), v0 = kvi(HKV, HD, slots[t] / KBS, 1, slots[t] % KBS);
+        for (int e = 0; e < HKV * HD; e++) { /* v (and k without RoPE): the host's f16 rounding, bit for bit */
+            ck.exact(kv[v0 + e], h_f16(row[(HQ + HKV) * HD + e]));
+            written[v0 + e] = 1;
+            if (!ROPE) {
+                ck.exact(kv[k0 + e], h_f16(row[HQ * HD + e]));
+                written[k0 + e] = 1;
+            }
+        }
+        for (int d = HQ * HD; ROPE && d < SY; d++)
+            cq.untouched(fbits(y[(size_t)t * SY + d]), 0xffffffffu);
+        for (int h = 0; ROPE && h < HQ + HKV; h++)
+            for (int i = 0; i < HD / 2; i++) {
+                const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
+                double r0, r1, m;
+                rope_ref(row[h * HD + i0], row[h * HD + i1], cp[2 * i], cp[2 * i + 1], r0, r1, m);
+                if (h < HQ) {
+                    cq.add(y[(size_t)t * SY + h * HD + i0], r0, m, 4 * U24, 1e-30);
+                    cq.add(y[(size_t)t * SY + h * HD + i1], r1, m, 4 * U24, 1e-30);
+                } else {
+                    const size_t kh = k0 + (h - HQ) * HD;
+                    ck.add(h_f16f(kv[kh + i0]), r0, fabs(r0) + m * 8 * U24 / EPS_F16, EPS_F16, 1.0 / (1 << 25));
+                    ck.add(h_f16f(kv[kh + i1]), r1, fabs(r1) + m * 8 * U24 / EPS_F16, EPS_F16, 1.0 / (1 << 25));
+                    written[kh + i0] = written[kh + i1] = 1;
+                }
+            }
+    }
+    for (size_t i = 0; i < kvn; i++)
+        if (!written[i])
+            ck.untouched(kv[i], kv0[i]);
+    char what[200];
+    if (ROPE) {
+        snprintf(what, sizeof what, "rope_kv_row %s %d/%d heads of %d T=%d: rotated q (%s)", INTER ? "interleaved" : "half",
+                 HQ, HKV, HD, T, shape);
+        cq.done(what, 4 * U24);
+    }
+    snprintf(what, sizeof what, "%s %d kv heads of %d T=%d: f16 cache at the slots (%s)", ROPE ? "rope_kv_row" : "kv_write_row",
+             HKV, HD, T, shape);
+    ck.done(what, EPS_F16);
+}
+
+/* ---- embedding (bf16/f16/f32 tables; conversions are exact) and select_rows (copies) ---- */
+template <int WK, int D, int SY>
+__global__ void __launch_bounds__(256) k_embed(const void *table, const int32_t *tok, float *y)
+{
+    embed<WK, D, SY>(table, tok, y);
+}
+template <int WK, int D, int SY = D>
+static void check_embed(const char *shape, int V, int T)
+{
+    const Wts w = make_w(WK, (size_t)V * D, 1.0);
+    std::vector<int32_t> tok(T);
+    for (int t = 0; t < T; t++)
+        tok[t] = t == 0 ? V - 1 : t == 1 ? 0 : t == 2 ? tok[0] : (int)((urand() + 1.0) * 0.5 * V) % V;
+    DBuf<uint8_t> dw(w.raw.size());
+    DBuf<int32_t> dt(T);
+    DBuf<float> dy((size_t)T * SY);
+    dw.up(w.raw);
+    dt.up(tok);
+    dy.poison();
+    k_embed<WK, D, SY><<<T, 256>>>(dw.p, dt.p, dy.p);
+    launched();
+    const std::vector<float> y = dy.down();
+    Check c;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < SY; d++) {
+            if (d < D)
+                c.exact(fbits(y[(size_t)t * SY + d]), fbits(w.f[(size_t)tok[t] * D + d]));
+            else
+                c.untouched(fbits(y[(size_t)t * SY + d]), 0xffffffffu);
+        }
+    char what[200];
+    snprintf(what, sizeof what, "embed %s V=%d D=%d SY=%d T=%d (%s)", wkname(WK), V, D, SY, T, shape);
+    c.done(what, 0.0);
+}
+template <int D, int SX, int SY>
+__global__ void __launch_bounds__(256) k_select(const float *x, const int32_t *rows, float *y)
+{
+    select_row<D, SX, SY>(x, rows, y);
+}
+template <int D, int SX = D, int SY = D>
+static void check_select(const char *shape, int T, int O)
+{
+    const std::vector<float> x = rand_f32((size_t)T * SX, 1.0);
+    std::vector<int32_t> rows(O);
+    for (int o = 0; o < O; o++) /* the last row of each sequence, shuffled, one twice */
+        rows[o] = o == O - 1 && O > 1 ? rows[0] : (int)((urand() + 1.0) * 0.5 * T) % T;
+    DBuf<float> dx(x.size()), dy((size_t)O * SY);
+    DBuf<int32_t> dr(O);
+    dx.up(x);
+    dr.up(rows);
+    dy.poison();
+    k_select<D, SX, SY><<<O, 256>>>(dx.p, dr.p, dy.p);
+    launched();
+    const std::vector<float> y = dy.down();
+    Check c;
+    for (int o = 0; o < O; o++)
+        for (int d = 0; d < SY; d++) {
+            if (d < D)
+                c.exact(fbits(y[(size_t)o * SY + d]), fbits(x[(size_t)rows[o] * SX + d]));
+            else
+                c.untouched(fbits(y[(size_t)o * SY + d]), 0xffffffffu);
+        }
+    char what[200];
+    snprintf(what, sizeof what, "select_row D=%d strides %d/%d: %d of %d rows (%s)", D, SX, SY, O, T, shape);
+    c.done(what, 0.0);
+}
+
+/* ---- the argmax (sample_row with sampling off, as greedy steps run it) against llmc_argmax:
+ * ties (lowest id), NaNs (never chosen; an all-NaN row gives 0), -inf ---- */
+template <int V>
+static void check_argmax(const char *shape, int rows)
+{
+    std::vector<float> hl((size_t)rows * V);
+    for (int r = 0; r < rows; r++) {
+        float *x = &hl[(size_t)r * V];
+        for (int i = 0; i < V; i++)
+            x[i] = r % 4 == 1 ? (float)floor(urand() * 4.0) : (float)nzrand(8.0); /* rows 1, 5, ...: many ties */
+        if (r % 4 == 2)
+            for (int i = 0; i < V; i += 7)
+                x[i] = NAN;
+        if (r % 4 == 3)
+            x[(r * 7919) % V] = x[V - 1] = 100.0f; /* the max twice, far apart */
+        if (r == rows - 1)
+            for (int i = 0; i < V; i++)
+                x[i] = i % 3 ? -HUGE_VALF : NAN;
+        if (r == rows - 2)
+            for (int i = 0; i < V; i++)
+                x[i] = NAN;
+    }
+    std::vector<double> hs(4 + rows, 0.5);
+    hs[0] = 1.0;
+    hs[1] = 1.0;
+    hs[2] = 0;
+    hs[3] = 0; /* sampling off: the argmax */
+    DBuf<float> dl(hl.size());
+    DBuf<int32_t> di(rows);
+    DBuf<double> ds(hs.size());
+    dl.up(hl);
+    ds.up(hs);
+    di.poison();
+    k_sample<V><<<rows, SAMPLE_NT>>>(dl.p, di.p, ds.p);
+    launched();
+    const std::vector<int32_t> ids = di.down();
+    Check c;
+    for (int r = 0; r < rows; r++)
+        c.exact((uint32_t)ids[r], (uint32_t)llmc_argmax(&hl[(size_t)r * V], V));
+    char what[200];
+    snprintf(what, sizeof what, "argmax (sample_row, sampling off) V=%d: %d rows (%s)", V, rows, shape);
+    c.done(what, 0.0);
+}
+
+/* The checks of this section, at the shapes of stories260K (dim 64, 8/4 heads of 8, ffn 172,
+ * vocab 512), stories15M (288, 6 heads of 48, ffn 768), Llama-3.2-1B (2048, 32/8 heads of 64, ffn
+ * 8192, vocab 128256) and Llama-3.1-8B (4096, 32/8 heads of 128, ffn 14336). */
+static void check_rest(void)
+{
+    /* gemv / gemv_b1: every weight format, each fused prologue/epilogue, ragged row counts */
+    check_mv<1, 64, 128, 1, 0, 0>("260K qkv", {1, 2, 5, 8});
+    check_mv<1, 64, 64, 0, 1, 0>("260K o", {1, 3, 8});
+    check_mv<1, 64, 344, 1, 2, 0>("260K gate/up", {1, 7});
+    check_mv<1, 172, 64, 0, 1, 0>("260K down", {1, 2, 6});
+    check_mv<1, 64, 512, 1, 0, 0>("260K logits", {1, 4});
+    check_mv<2, 64, 344, 1, 2, 0>("260K gate/up", {1, 8});
+    check_mv<2, 172, 64, 0, 1, 0>("260K down", {1, 5});
+    check_mv<0, 64, 128, 1, 0, 1>("260K qkv + bias", {1, 2, 9, 70});
+    check_mv<0, 172, 64, 0, 1, 0>("260K down", {1, 13});
+    check_mv<0, 64, 344, 1, 2, 0>("260K gate/up", {1, 3, 20});
+    check_mv<0, 100, 333, 0, 0, 1, 104, 340>("odd N, K % 8 != 0, strided", {1, 2, 11});
+    check_mv<2, 104, 333, 1, 0, 1, 108, 337>("odd N, strided", {1, 6});
+    check_mv<1, 2048, 3072, 1, 0, 0>("1B qkv", {1, 2, 8});
+    check_mv<1, 2048, 2048, 0, 1, 0>("1B o", {1, 5});
+    check_mv<1, 2048, 16384, 1, 2, 0>("1B gate/up", {1, 3});
+    check_mv<1, 8192, 2048, 0, 1, 0>("1B down", {1, 4});
+    check_mv<1, 2048, 128256, 1, 0, 0>("1B logits", {1, 2});
+    check_mv<2, 2048, 3072, 1, 0, 1>("1B qkv + bias", {1, 7});
+    check_mv<2, 8192, 2048, 0, 1, 0>("1B down", {1, 2});
+    check_mv<0, 2048, 2048, 0, 1, 0>("1B o", {1, 8, 33});
+    check_mv<0, 2048, 16384, 1, 2, 0>("1B gate/up", {1, 2});
+    check_mv<1, 4096, 6144, 1, 0, 0>("8B qkv", {1, 8});
+    check_mv<1, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 2});
+    check_mv<1, 14336, 4096, 0, 1, 0>("8B down", {1, 3});
+    check_mv<2, 14336, 4096, 0, 1, 1>("8B down + bias", {1});
+    check_b1_rope<1, 64, 8, 4, 8, 0, 1, 0>("260K");
+    check_b1_rope<2, 64, 8, 4, 8, 1, 1, 1>("260K");
+    check_b1_rope<0, 64, 8, 4, 8, 0, 0, 0>("260K");
+    check_b1_rope<1, 288, 6, 6, 48, 0, 1, 0>("15M");
+    check_b1_rope<1, 2048, 32, 8, 64, 0, 1, 0>("1B");
+    check_b1_rope<2, 2048, 32, 8, 64, 1, 1, 1>("1B");
+    check_b1_rope<0, 2048, 32, 8, 64, 0, 1, 0>("1B");
+    check_b1_rope<1, 4096, 32, 8, 128, 0, 1, 0>("8B");
+    /* gemm_tc: 9..64 rows, the emitter's K split, with and without the norm prologue */
+    check_tc<1, 288, 288, 0, 1, 0>("15M o", {9, 33, 64});
+    check_tc<1, 288, 1536, 1, 2, 0>("15M gate/up", {10, 64});
+    check_tc<2, 768, 288, 0, 1, 1>("15M down + bias", {17});
+    check_tc<1, 2048, 3072, 1, 0, 0>("1B qkv", {9, 40});
+    check_tc<2, 2048, 3072, 1, 0, 1>("1B qkv + bias", {23});
+    check_tc<1, 2048, 2048, 0, 1, 0>("1B o", {64});
+    check_tc<1, 2048, 16384, 1, 2, 0>("1B gate/up", {12});
+    check_tc<2, 2048, 16384, 1, 2, 0>("1B gate/up", {57});
+    check_tc<1, 8192, 2048, 0, 1, 0>("1B down", {9, 50});
+    check_tc<1, 4096, 6144, 1, 0, 0>("8B qkv", {31});
+    check_tc<1, 14336, 4096, 0, 1, 0>("8B down", {13});
+    /* rows to bf16/f16 (gemm_h's A operand) */
+    check_to_half<1, 0, 2048>("1B", 77);
+    check_to_half<2, 0, 2048>("1B", 9);
+    check_to_half<1, 1, 2048>("1B norm", 130);
+    check_to_half<2, 1, 4096>("8B norm", 65);
+    check_to_half<1, 1, 288, 292>("15M norm, strided", 33);
+    check_to_half<2, 0, 8192, 8196>("1B ffn, strided", 17);
+    /* norms */
+    check_rmsnorm<0, 64>("260K", 7);
+    check_rmsnorm<1, 64, 64, 68, 64, 72>("260K strided", 70);
+    check_rmsnorm<0, 288>("15M", 3);
+    check_rmsnorm<1, 2048>("1B", 37);
+    check_rmsnorm<0, 2048, 2052, 0, 0, 2048>("1B strided", 5);
+    check_rmsnorm<1, 4096>("8B", 9);
+    check_rmsnorm<0, 768>("15M ffn", 2);
+    /* elementwise */
+    check_elt<0, 64>("260K", 7);
+    check_elt<1, 2048, 2052, 2048, 2056>("1B strided", 9);
+    check_elt<2, 172>("260K ffn", 5);
+    check_elt<3, 8192, 16384, 16384, 8192>("1B ffn, gate/up halves", 3);
+    check_elt<0, 4096>("8B", 70);
+    check_elt<3, 14336>("8B ffn", 2);
+    /* rope, kv_write, rope_kv_write: shuffled slots, half and interleaved pairs */
+    check_rope<0, 8, 8>("260K q", 9);
+    check_rope<1, 4, 8, 128, 128>("260K k in qkv", 5);
+    check_rope<0, 6, 48>("15M", 3);
+    check_rope<0, 32, 64, 3072, 2048>("1B q in qkv", 11);
+    check_rope<1, 8, 128>("8B k", 4);
+    check_kv<0, 0, 8, 4, 8>("260K", 50);
+    check_kv<0, 0, 32, 8, 64>("1B", 70);
+    check_kv<0, 0, 32, 8, 128>("8B", 9);
+    check_kv<1, 0, 8, 4, 8>("260K", 77);
+    check_kv<1, 1, 6, 6, 48>("15M", 20);
+    check_kv<1, 0, 32, 8, 64>("1B", 65);
+    check_kv<1, 1, 32, 8, 64>("1B", 3);
+    check_kv<1, 0, 32, 8, 128>("8B", 10);
+    /* embedding, select_rows, argmax */
+    check_embed<1, 64>("260K", 512, 40);
+    check_embed<2, 288, 292>("15M, strided", 32000, 9);
+    check_embed<0, 64>("260K", 512, 70);
+    check_embed<1, 2048>("1B", 128256, 13);
+    check_embed<2, 4096>("8B", 4096, 5);
+    check_embed<0, 2048>("1B", 8192, 3);
+    check_select<64>("260K", 70, 5);
+    check_select<2048, 2048, 2052>("1B", 300, 16);
+    check_select<4096>("8B", 64, 1);
+    check_argmax<512>("260K", 9);
+    check_argmax<1000>("V % 1024 != 0", 8);
+    check_argmax<32000>("15M", 6);
+    check_argmax<128256>("1B", 5);
+}
+
 int main(void)
 {
     cudaDeviceProp prop;
@@ -482,6 +1483,20 @@ int main(void)
         check_gemm<512, 384, 1, 2, 64, 64, 4, 1>(99, 0);
         check_gemm<1024, 384, 2, 4, 128, 64, 3, 1>(300, 0);
     }
+    /* attention of head sizes that are not powers of two (decode: the per-token kernel's parts and
+     * attn_combine) or have no tensor-core tile (long steps: the per-token kernel, one part) */
+    check_flash<8, 4, 8, 0, 1>(dsteps, 0);          /* stories260K decode: heads of 8 */
+    check_flash<8, 4, 8, 0, 3>(ragged, 0);          /* its prefill */
+    check_flash<6, 6, 48, 0, 2>(dsteps, 0);         /* stories15M */
+    check_flash<6, 6, 48, 0, 3>(ragged, 0);
+    check_flash<32, 32, 96, 0, 2>(dsteps, 0);
+    check_flash<16, 4, 80, 48, 2>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<16, 2, 40, 48, 3>(ragged, 0);
+    check_flash<8, 4, 256, 0, 3>({{0, 100}, {30, 70}}, 0);
+    check_flash<8, 4, 256, 0, 1>({{300, 3}, {0, 1}}, 0);
+    /* gemv, gemv_b1, gemm_tc, rows_to_half, norms, elementwise, rope, the KV writers, embedding,
+     * select_rows, argmax: element by element */
+    check_rest();
     /* timings: 512-row prefill shapes (8B: qkv, o, gate/up, down; 1B: qkv, gate/up), tile variants */
     check_gemm<4096, 6144, 0, 1, 128>(512, 20);
     check_gemm<4096, 28672, 2, 1, 128>(512, 20);
@@ -514,6 +1529,6 @@ int main(void)
     check_flash<32, 8, 128, 0, 2>(std::vector<Seq>(16, Seq{575, 1}), 50);
     check_flash<32, 8, 128, 0, 1>(std::vector<Seq>(16, Seq{575, 1}), 50);
     check_flash<32, 8, 128, 0>({{0, 512}}, 20);
-    printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+    printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
     return failures ? 1 : 0;
 }

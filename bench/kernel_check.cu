@@ -525,7 +525,7 @@ struct DBuf {
     T *p = nullptr;
     size_t n;
     explicit DBuf(size_t n_) : n(n_ ? n_ : 1) { CK(cudaMalloc(&p, n * sizeof(T))); }
-    ~DBuf() { cudaFree(p); }
+    ~DBuf() { CK(cudaFree(p)); }
     DBuf(const DBuf &) = delete;
     DBuf &operator=(const DBuf &) = delete;
     void up(const std::vector<T> &h)
@@ -1363,7 +1363,7 @@ static void check_rest(void)
     check_mv<1, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 2});
     check_mv<1, 14336, 4096, 0, 1, 0>("8B down", {1, 3});
     check_mv<2, 14336, 4096, 0, 1, 1>("8B down + bias", {1});
-    check_b1_rope<1, 64, 8, 4, 8, 0, 1, 0>("260K");
+    check_b1_rope<1, 64, 8, 4, 8, 1, 1, 0>("260K");   /* llama2.c checkpoints: interleaved pairs */
     check_b1_rope<2, 64, 8, 4, 8, 1, 1, 1>("260K");
     check_b1_rope<0, 64, 8, 4, 8, 0, 0, 0>("260K");
     check_b1_rope<1, 288, 6, 6, 48, 0, 1, 0>("15M");
@@ -1406,7 +1406,7 @@ static void check_rest(void)
     check_elt<0, 4096>("8B", 70);
     check_elt<3, 14336>("8B ffn", 2);
     /* rope, kv_write, rope_kv_write: shuffled slots, half and interleaved pairs */
-    check_rope<0, 8, 8>("260K q", 9);
+    check_rope<1, 8, 8>("260K q", 9);
     check_rope<1, 4, 8, 128, 128>("260K k in qkv", 5);
     check_rope<0, 6, 48>("15M", 3);
     check_rope<0, 32, 64, 3072, 2048>("1B q in qkv", 11);
@@ -1414,7 +1414,7 @@ static void check_rest(void)
     check_kv<0, 0, 8, 4, 8>("260K", 50);
     check_kv<0, 0, 32, 8, 64>("1B", 70);
     check_kv<0, 0, 32, 8, 128>("8B", 9);
-    check_kv<1, 0, 8, 4, 8>("260K", 77);
+    check_kv<1, 1, 8, 4, 8>("260K", 77);
     check_kv<1, 1, 6, 6, 48>("15M", 20);
     check_kv<1, 0, 32, 8, 64>("1B", 65);
     check_kv<1, 1, 32, 8, 64>("1B", 3);

@@ -1,6 +1,7 @@
-/* fe_internal.h — what the frontend's files share and nobody else needs: typed JSON field readers
- * with error messages, paths relative to the model.json directory, the Llama graph builder used by
- * both importers, the Hugging Face config parser (importer and synthesizer), and a protobuf writer.
+/* fe_internal.h — the helpers the frontend's files share and nobody else needs: typed JSON field
+ * readers with error messages, paths relative to the model.json directory, the Hugging Face config
+ * parser (importer and synthesizer), and a protobuf writer. The Llama graph builder has its own
+ * header (llama_graph.h), included by the importers alone.
  */
 #ifndef LLMC_FE_INTERNAL_H
 #define LLMC_FE_INTERNAL_H
@@ -28,7 +29,7 @@ int fe_json_is_int(const cJSON *v, double lo, double hi);
 /* "[4096, 1024]" */
 void fe_shape_str(int rank, const int64_t *shape, char *buf, size_t n);
 
-/* ---- paths (import.c) ---- */
+/* ---- paths (paths.c) ---- */
 
 /* `file` expressed for a model.json living in base_dir (NULL = "."): relative when both resolve
  * (realpath) and share a directory below "/", otherwise the absolute path. malloc'd. */
@@ -38,32 +39,7 @@ char *fe_base_name(const char *path, int strip_ext);
 int fe_is_dir(const char *path);
 int fe_is_file(const char *path);
 
-/* ---- the Llama graph (import.c) ---- */
-
-typedef struct FeLlamaSpec {
-    const char *name, *source, *architecture;
-    int64_t dim, ffn_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_seq_len;
-    int64_t bos_id, eos_id;           /* -1: none */
-    double norm_eps, rope_theta;
-    const char *rope_style;           /* "interleaved" or "half" */
-    int rope_llama3;                  /* llama3 frequency scaling */
-    double rope_factor, rope_low_freq, rope_high_freq;
-    int64_t rope_orig_max_pos;
-    int64_t window;                   /* sliding window, 0 = none */
-    int tied;                         /* no `output` weight: the classifier is tok_embeddings */
-    int qkv_bias, o_bias;             /* layers.N.bq/bk/bv, layers.N.bo */
-} FeLlamaSpec;
-
-/* Assembles the model.json document. `weights` and `tokenizer` (cJSON null for none) are taken
- * over (freed on failure too). */
-LlmcStatus fe_build_llama(const FeLlamaSpec *s, cJSON *weights, cJSON *tokenizer, cJSON **out,
-                          LlmcDiag *d);
-/* Adds a raw binding {"file","offset","dtype","shape"} or a safetensors one {"file","tensor",
- * "dtype","shape"} (tensor != NULL) to `weights`. 0 on success, -1 out of memory. */
-int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, int64_t offset,
-            LlmcDType dtype, int rank, const int64_t *shape);
-
-/* ---- Hugging Face config.json (import_hf.c) ---- */
+/* ---- Hugging Face config.json (hf_config.c) ---- */
 
 typedef struct FeHfConfig {
     const char *architecture;         /* points into the cJSON tree */

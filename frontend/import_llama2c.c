@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "fe_internal.h"
+#include "llama_graph.h"
 
 #define L2C_MAGIC 0x616b3432u
 #define L2C_V1_HEADER 256

@@ -115,8 +115,10 @@ LlmcStatus llmc_out_open(LlmcOutFile *o, const char *path, LlmcDiag *d)
     size_t n = strlen(path) + 32;
     o->path = llmc_strdup(path);
     o->tmp = malloc(n);
-    if (!o->path || !o->tmp) {
-        llmc_out_abort(o);
+    if (!o->path || !o->tmp) {   /* nothing created yet: o->tmp holds no name to unlink */
+        free(o->path);
+        free(o->tmp);
+        memset(o, 0, sizeof *o);
         return llmc_fail(d, "%s: out of memory", path);
     }
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());

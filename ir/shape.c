@@ -77,6 +77,7 @@ static LlmcStatus need_int_attr(const Ctx *c, const char *key, int64_t lo, int64
 static LlmcStatus heads_of(const Ctx *c, int i, int64_t hd, int64_t *heads)
 {
     int64_t cols = llmc_cols(&in_t(c, i)->shape);
+    *heads = 0;
     if (cols % hd != 0) {
         char e[96];
         snprintf(e, sizeof e, "columns divisible by head_dim %lld", (long long)hd);

@@ -3,7 +3,8 @@
  *
  * Used by the model executable (encode prompts, stream decoded text) and by llmc itself (validate
  * a tokenizer at compile time, `llmc tokenize`). A tokenizer is built from the raw file bytes; the
- * bytes are copied, so the caller may free them. No global state.
+ * bytes are copied, so the caller may free them. No global state. tokenizer.c implements these
+ * calls over a table of formats, one file each (tokenizer_impl.h).
  */
 #ifndef LLMC_TOKENIZER_H
 #define LLMC_TOKENIZER_H

@@ -214,11 +214,14 @@ int llmc_engine_step(LlmcEngine *e, const LlmcStep *s, char *err, size_t errlen)
     StepJob j = {e->desc, &e->ex, s};
     llmc_pool_run(e->ex.pool, run_forward, &j);
     if (s->out_ids && s->n_nodes == 0) {
-        LlmcSamplerCfg cfg = {s->sample_u ? s->temperature : 0.0f, s->top_k, s->top_p};
         int32_t V = e->desc->vocab_size;
-        for (int32_t o = 0; o < s->n_out; o++)
+        for (int32_t o = 0; o < s->n_out; o++) {
+            LlmcSamplerCfg cfg = {0.0f, 0, 1.0f};
+            if (s->sample_u)
+                cfg = (LlmcSamplerCfg){s->temperature[o], s->top_k[o], s->top_p[o]};
             s->out_ids[o] = llmc_sample_u(&cfg, s->sample_u ? s->sample_u[o] : 0.0,
                                           s->logits + (size_t)o * (size_t)V, V, &e->sbuf);
+        }
     }
     return 0;
 }

@@ -110,6 +110,12 @@ void llmc_gpu_pad_step(const LlmcStep *st, int32_t bucket, int32_t pad_row, int3
         out->out_rows[i] = i;
 }
 
+static const char *vendor_name(int32_t vendor)
+{
+    return vendor == LLMC_GPU_VENDOR_NVIDIA ? "NVIDIA" : vendor == LLMC_GPU_VENDOR_AMD ? "AMD" : "?";
+}
+
+/* NVIDIA's rules (the vendor already matches). */
 static int image_runs_on(const LlmcGpuImage *im, int32_t sm)
 {
     if (im->arch_specific)
@@ -137,12 +143,15 @@ void llmc_gpu_arch_list(const LlmcModelDesc *d, char *buf, size_t buflen)
     arch_list(d->gpu_images, d->gpu_images ? d->n_gpu_images : 0, buf, buflen);
 }
 
-int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t sm, const char *gpu_name,
-                          char *err, size_t errlen)
+int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t vendor, int32_t sm,
+                          const char *gpu_name, char *err, size_t errlen)
 {
-    int best = -1;
+    int best = -1, of_vendor = 0;
     for (int32_t i = 0; i < n; i++) {
         const LlmcGpuImage *im = &images[i];
+        if (im->vendor != vendor)
+            continue;
+        of_vendor++;
         if (!image_runs_on(im, sm))
             continue;
         if (best < 0) {
@@ -166,6 +175,11 @@ int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t sm, con
         return best;
     char archs[512];
     arch_list(images, n, archs, sizeof archs);
+    if (of_vendor == 0)
+        return llmc_rt_fail(err, errlen,
+                            "this executable has no image for %s GPUs (built for %s); this GPU is "
+                            "%s",
+                            vendor_name(vendor), archs, gpu_name);
     return llmc_rt_fail(err, errlen,
                         "this executable was built for %s; this GPU is %s (sm_%d): rebuild with "
                         "llmc compile --target sm_%d",
@@ -344,7 +358,8 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
         goto fail;
     }
     g->sm = major * 10 + minor;
-    g->image = llmc_gpu_select_image(d->gpu_images, d->n_gpu_images, g->sm, g->name, err, errlen);
+    g->image = llmc_gpu_select_image(d->gpu_images, d->n_gpu_images, LLMC_GPU_VENDOR_NVIDIA, g->sm,
+                                     g->name, err, errlen);
     if (g->image < 0)
         goto fail;
     if ((r = g->cu.DevicePrimaryCtxRetain(&g->ctx, g->dev)) != CUDA_SUCCESS) {
@@ -528,10 +543,10 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     g->use_graphs = s->use_graphs;
     g->use_pdl = s->use_pdl && g->sm >= 90 && g->cu.LaunchKernelEx && d->gpu_kernel_flags;
     /* steps: the per-token arrays (4 of max_tokens rounded up to 32, then out_rows), the sampler
-     * block (4 + max_outputs doubles), then (max_tokens + 1) block table rows, the last one for
+     * block (4 doubles a logits row), then (max_tokens + 1) block table rows, the last one for
      * padding tokens. */
     g->sample_off = round_up((4 * round_up((size_t)mt, 32) + (size_t)mo) * sizeof(int32_t), 64);
-    g->table_off = round_up(g->sample_off + (4 + (size_t)mo) * sizeof(double), 256);
+    g->table_off = round_up(g->sample_off + 4 * (size_t)mo * sizeof(double), 256);
     g->steps_bytes = g->table_off + (size_t)(mt + 1) * (size_t)g->mbps * sizeof(int32_t);
     g->ids_off = round_up((size_t)mo * (size_t)d->vocab_size * sizeof(float), 256);
     g->logits_bytes = g->ids_off + (size_t)mo * sizeof(int32_t);
@@ -765,19 +780,21 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
     }
     size_t table_bytes = (size_t)rows * (size_t)g->mbps * sizeof(int32_t);
     memcpy((uint8_t *)h + g->table_off, st->block_tables, table_bytes);
-    /* the sampler block: the draw's parameters and one uniform a row (padding rows: 0) */
+    /* the sampler block: each row's parameters and uniform (argmax rows and padding rows: 0) */
     double *smp = (double *)((uint8_t *)h + g->sample_off);
-    int sampling = st->out_ids && st->sample_u && st->temperature > 0.0f;
-    smp[0] = sampling ? st->temperature : 0.0;
-    smp[1] = st->top_p;
-    smp[2] = st->top_k;
-    smp[3] = sampling;
-    for (int32_t o = 0; o < n_out; o++)
-        smp[4 + o] = sampling && o < st->n_out ? st->sample_u[o] : 0.0;
+    int sampling = st->out_ids && st->sample_u;
+    for (int32_t o = 0; o < n_out; o++) {
+        double *row = smp + 4 * (size_t)o;
+        int drawn = sampling && o < st->n_out && st->temperature[o] > 0.0f;
+        row[0] = drawn ? st->temperature[o] : 0.0;
+        row[1] = drawn ? st->top_p[o] : 1.0;
+        row[2] = drawn ? st->top_k[o] : 0.0;
+        row[3] = drawn ? st->sample_u[o] : 0.0;
+    }
     CUresult r;
     if ((r = g->cu.EventRecord(g->step_ev[0], g->stream)) != CUDA_SUCCESS)
         return cu_fail(g, r, err, errlen, "cuEventRecord");
-    if ((r = g->cu.MemcpyHtoDAsync(g->steps, h, g->sample_off + (4 + (size_t)n_out) * sizeof(double),
+    if ((r = g->cu.MemcpyHtoDAsync(g->steps, h, g->sample_off + 4 * (size_t)n_out * sizeof(double),
                                    g->stream)) != CUDA_SUCCESS ||
         (r = g->cu.MemcpyHtoDAsync(g->steps + g->table_off, (uint8_t *)h + g->table_off,
                                    table_bytes, g->stream)) != CUDA_SUCCESS)

@@ -723,11 +723,7 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     if (rc == 0)
         rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, max_positions));
     if (rc == 0) {
-        LlmcSchedConfig sc = {
-            .max_batch = max_batch,
-            .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
-            .seed = o->seed,
-        };
+        LlmcSchedConfig sc = {.max_batch = max_batch};
         LlmcSchedHooks hooks = {.ctx = &pr, .on_token = on_token, .on_done = on_done,
                                 .on_logits = on_logits};
         pr.outs = calloc((size_t)n, sizeof *pr.outs);
@@ -739,7 +735,9 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     }
     for (int32_t i = 0; rc == 0 && i < n; i++) {
         LlmcSeqReq req = {.prompt = ps[i].ids, .n_prompt = ps[i].n, .max_new = ps[i].max_new,
-                          .logits_from = o->top_logits ? ps[i].n - 1 : -1};
+                          .logits_from = o->top_logits ? ps[i].n - 1 : -1,
+                          .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
+                          .seed = o->seed};
         if (o->top_logits) {
             req.max_new = 1;
             if (print_ids(&pr, ps[i].ids, ps[i].n) != 0) {

@@ -28,6 +28,7 @@
 #include "bench.h"
 #include "compare.h"
 #include "engine.h"
+#include "generate.h"
 #include "gpu.h"
 #include "llmc_model.h"
 #include "payload_load.h"
@@ -451,149 +452,6 @@ static void print_gpu_stats(const LlmcEngine *e)
 
 /* ---- generation: one prompt, --ids, --prompts ---- */
 
-typedef struct OutBuf {
-    char *data;
-    size_t len, cap;
-    int done;
-} OutBuf;
-
-/* Streams each sequence's text in input order: the first unfinished sequence (head) writes
- * straight to stdout, the others collect their text until every sequence before them is done. */
-typedef struct Printer {
-    const Opts *o;
-    const LlmcTokenizer *tok;   /* NULL: print token ids */
-    LlmcSched *sched;
-    OutBuf *outs;               /* [n] */
-    int32_t n, head, n_done;
-    int progress;
-    int write_error;            /* errno of a failed write to stdout */
-    int32_t top_logits;         /* inspection mode: print these instead of text */
-    int32_t vocab;
-} Printer;
-
-static int out_write(Printer *p, const char *s, size_t n)
-{
-    if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0) {
-        p->write_error = errno ? errno : EIO;
-        return -1;
-    }
-    return 0;
-}
-
-static int emit(Printer *p, int32_t seq, const char *s, size_t n)
-{
-    if (seq == p->head)
-        return out_write(p, s, n);
-    OutBuf *b = &p->outs[seq];
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            p->write_error = ENOMEM;
-            return -1;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-/* Text of token id following prev (-1 at the start). */
-static int emit_token(Printer *p, int32_t seq, int32_t prev, int32_t id)
-{
-    char piece[1024];
-    size_t n;
-    if (p->tok)
-        n = llmc_tokenizer_decode(p->tok, prev, id, piece, sizeof piece);
-    else
-        n = (size_t)snprintf(piece, sizeof piece, prev < 0 ? "%d" : " %d", id);
-    return emit(p, seq, piece, n);
-}
-
-/* --top-logits: "prompt ids: ..." first. */
-static int print_ids(Printer *p, const int32_t *ids, int32_t n)
-{
-    int rc = out_write(p, "prompt ids:", 11);
-    for (int32_t i = 0; i < n && !rc; i++) {
-        char b[16];
-        snprintf(b, sizeof b, " %d", ids[i]);
-        rc = out_write(p, b, strlen(b));
-    }
-    return rc ? rc : out_write(p, "\n", 1);
-}
-
-/* --top-logits: the K largest logits of the prompt's last position, largest first (ties: lower id). */
-static int on_logits(void *ctx, int32_t seq, int32_t pos, const float *logits)
-{
-    Printer *p = ctx;
-    (void)seq;
-    int32_t k = p->top_logits < p->vocab ? p->top_logits : p->vocab;
-    int32_t *best = malloc(sizeof *best * (size_t)k);
-    if (!best)
-        return -1;
-    int32_t nb = 0;
-    for (int32_t i = 0; i < p->vocab; i++) {
-        int32_t j = nb < k ? nb++ : k;
-        if (j == k && !(logits[i] > logits[best[k - 1]]))
-            continue;
-        if (j == k)
-            j = k - 1;
-        while (j > 0 && logits[i] > logits[best[j - 1]]) {
-            best[j] = best[j - 1];
-            j--;
-        }
-        best[j] = i;
-    }
-    char line[64];
-    int rc = 0;
-    snprintf(line, sizeof line, "top %d logits at position %d:\n", k, pos);
-    rc |= out_write(p, line, strlen(line));
-    for (int32_t i = 0; i < k && !rc; i++) {
-        snprintf(line, sizeof line, "%d %.6f\n", best[i], logits[best[i]]);
-        rc |= out_write(p, line, strlen(line));
-    }
-    free(best);
-    return rc;
-}
-
-static int on_token(void *ctx, int32_t seq, int32_t token)
-{
-    Printer *p = ctx;
-    if (p->top_logits)
-        return 0;
-    int32_t n;
-    const int32_t *t = llmc_sched_tokens(p->sched, seq, &n);
-    return emit_token(p, seq, t[n - 2], token);
-}
-
-static int on_done(void *ctx, int32_t seq, LlmcFinish why)
-{
-    (void)why;
-    Printer *p = ctx;
-    if (p->top_logits)
-        return 0;
-    if (emit(p, seq, "\n", 1) != 0)
-        return -1;
-    p->outs[seq].done = 1;
-    p->n_done++;
-    if (p->progress)
-        fprintf(stderr, "[%d/%d done]\n", p->n_done, p->n);
-    while (p->head < p->n && p->outs[p->head].done) {
-        if (++p->head == p->n)
-            break;
-        OutBuf *b = &p->outs[p->head];
-        if (b->len && out_write(p, b->data, b->len) != 0)
-            return -1;
-        free(b->data);
-        *b = (OutBuf){.done = b->done};
-    }
-    return 0;
-}
-
 typedef struct Prompt {
     int32_t *ids;
     int32_t n;
@@ -716,59 +574,34 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     }
 
     LlmcEngine e = {0};
-    LlmcSched *s = NULL;
-    Printer pr = {.o = o, .tok = o->output_ids ? NULL : tok, .n = n,
-                  .progress = n > 1 && (o->progress || isatty(STDERR_FILENO)),
-                  .top_logits = (int32_t)o->top_logits, .vocab = d->vocab_size};
     if (rc == 0)
         rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, max_positions));
     if (rc == 0) {
-        LlmcSchedConfig sc = {.max_batch = max_batch};
-        LlmcSchedHooks hooks = {.ctx = &pr, .on_token = on_token, .on_done = on_done,
-                                .on_logits = on_logits};
-        pr.outs = calloc((size_t)n, sizeof *pr.outs);
-        if (!pr.outs)
+        LlmcGenPrompt *gp = malloc((size_t)n * sizeof *gp);
+        LlmcGenConfig gc = {
+            .max_batch = max_batch,
+            .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
+            .seed = o->seed,
+            .tok = o->output_ids ? NULL : tok,
+            .top_logits = (int32_t)o->top_logits,
+            .progress = n > 1 && (o->progress || isatty(STDERR_FILENO)),
+        };
+        LlmcSchedStats st;
+        for (int32_t i = 0; gp && i < n; i++)
+            gp[i] = (LlmcGenPrompt){ps[i].ids, ps[i].n, ps[i].max_new};
+        if (!gp)
             rc = fail(o, "out of memory");
-        else if (llmc_sched_create(&s, &e, &sc, &hooks, err, sizeof err) != 0)
+        else if (llmc_generate(&e, gp, n, &gc, stdout, &st, err, sizeof err) != 0)
             rc = fail(o, err);
-        pr.sched = s;
-    }
-    for (int32_t i = 0; rc == 0 && i < n; i++) {
-        LlmcSeqReq req = {.prompt = ps[i].ids, .n_prompt = ps[i].n, .max_new = ps[i].max_new,
-                          .logits_from = o->top_logits ? ps[i].n - 1 : -1,
-                          .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
-                          .seed = o->seed};
-        if (o->top_logits) {
-            req.max_new = 1;
-            if (print_ids(&pr, ps[i].ids, ps[i].n) != 0) {
-                rc = 1;
-                break;
-            }
+        else if (o->verbose) {
+            fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
+                    st.prefill_seconds > 0 ? st.prefill_tokens / st.prefill_seconds : 0.0,
+                    st.decode_seconds > 0 ? st.decode_tokens / st.decode_seconds : 0.0);
+            print_gpu_stats(&e);
         }
-        if (llmc_sched_add(s, &req, err, sizeof err) < 0) {
-            rc = fail(o, err);
-            break;
-        }
-        for (int32_t k = 0; k < ps[i].n && rc == 0 && !o->top_logits; k++)
-            if (emit_token(&pr, i, k ? ps[i].ids[k - 1] : -1, ps[i].ids[k]) != 0)
-                rc = 1;
+        free(gp);
     }
-    if (rc == 0 && llmc_sched_run(s, err, sizeof err) != 0)
-        rc = pr.write_error ? 1 : fail(o, err);
-    if (pr.write_error)
-        fprintf(stderr, "%s: cannot write the output: %s\n", o->prog, strerror(pr.write_error));
-    if (rc == 0 && o->verbose) {
-        const LlmcSchedStats *st = llmc_sched_stats(s);
-        fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
-                st->prefill_seconds > 0 ? st->prefill_tokens / st->prefill_seconds : 0.0,
-                st->decode_seconds > 0 ? st->decode_tokens / st->decode_seconds : 0.0);
-        print_gpu_stats(&e);
-    }
-    llmc_sched_destroy(s);
     llmc_engine_destroy(&e);
-    for (int32_t i = 0; pr.outs && i < n; i++)
-        free(pr.outs[i].data);
-    free(pr.outs);
     for (int32_t i = 0; ps && i < n; i++)
         free(ps[i].ids);
     free(ps);

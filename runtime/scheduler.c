@@ -158,7 +158,8 @@ static int32_t seq_positions(const Seq *q)
     return q->n_prompt + (q->max_new > 0 ? q->max_new - 1 : 0);
 }
 
-int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errlen)
+/* Checks r; sets the fields of q that follow from it (lengths, clamping, blocks). 0 or -1. */
+static int check_req(const LlmcSched *s, const LlmcSeqReq *r, Seq *q, char *err, size_t errlen)
 {
     const LlmcModelDesc *d = s->d;
     if (r->n_prompt < 1)
@@ -166,7 +167,6 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
     if (r->n_prompt > d->max_seq_len)
         return llmc_rt_fail(err, errlen, "prompt of %d tokens exceeds the model's context of %d",
                             r->n_prompt, d->max_seq_len);
-    assert(!s->in_step && "llmc_sched_add inside a hook");
     if (r->max_new < 0)
         return llmc_rt_fail(err, errlen, "negative token count %d", r->max_new);
     if (r->n_stop < 0 || (r->n_stop > 0 && !r->stop_ids))
@@ -179,19 +179,34 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
         if (r->prompt[i] < 0 || r->prompt[i] >= d->vocab_size)
             return llmc_rt_fail(err, errlen, "prompt token %d is %d, outside the vocabulary 0..%d",
                                 i, r->prompt[i], d->vocab_size - 1);
-    Seq q = {0};
-    q.n_prompt = r->n_prompt;
-    q.max_new = r->max_new;
-    if (q.max_new > d->max_seq_len - q.n_prompt) {
-        q.max_new = d->max_seq_len - q.n_prompt;
-        q.clamped = 1;
+    q->n_prompt = r->n_prompt;
+    q->max_new = r->max_new;
+    if (q->max_new > d->max_seq_len - q->n_prompt) {
+        q->max_new = d->max_seq_len - q->n_prompt;
+        q->clamped = 1;
     }
-    q.n_blocks = llmc_kv_blocks_for(seq_positions(&q), d->kv_block_size);
-    if (q.n_blocks > s->e->kv.n_blocks)
+    q->n_blocks = llmc_kv_blocks_for(seq_positions(q), d->kv_block_size);
+    if (q->n_blocks > s->e->kv.n_blocks)
         return llmc_rt_fail(err, errlen,
                             "a sequence of %d positions needs %d KV blocks, the KV cache has %d "
                             "(--kv-blocks / --kv-mem)",
-                            seq_positions(&q), q.n_blocks, s->e->kv.n_blocks);
+                            seq_positions(q), q->n_blocks, s->e->kv.n_blocks);
+    return 0;
+}
+
+int llmc_sched_check(const LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errlen)
+{
+    Seq q = {0};
+    return check_req(s, r, &q, err, errlen);
+}
+
+int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errlen)
+{
+    const LlmcModelDesc *d = s->d;
+    assert(!s->in_step && "llmc_sched_add inside a hook");
+    Seq q = {0};
+    if (check_req(s, r, &q, err, errlen) != 0)
+        return -1;
     q.logits_from = r->logits_from;
     q.ignore_eos = r->ignore_eos;
     q.row = -1;

@@ -84,8 +84,10 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *engine, const LlmcSchedConfig
 void llmc_sched_destroy(LlmcSched *s);
 
 /* Queues a sequence; returns its id (0, 1, 2, ... in order of adding) or -1 with a message
- * (bad prompt, or a sequence the whole KV pool could not hold). */
+ * (bad prompt or stop ids, or a sequence the whole KV pool could not hold). */
 int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *req, char *err, size_t errlen);
+/* What llmc_sched_add would refuse, without adding: 0, or -1 with its message. */
+int llmc_sched_check(const LlmcSched *s, const LlmcSeqReq *req, char *err, size_t errlen);
 
 /* Ends seq now, wherever it is (waiting, prefill, decode): its KV blocks and block table row are
  * free at once and on_done reports LLMC_FINISH_CANCELLED; its tokens stay readable. Between steps

@@ -131,15 +131,15 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     if (rc == 0)
         rc = bench_flush(&b);
     double t1 = llmc_rt_now();
-    double busy0 = e->ex.gpu ? llmc_gpu_stats(e->ex.gpu)->busy_seconds : 0.0;
+    double busy0 = e->dev->busy_seconds ? e->dev->busy_seconds(e) : 0.0;
     for (int32_t i = 0; i < c->n_gen && rc == 0; i++) {
         for (int32_t s = 0; s < c->batch; s++)
             bench_add(&b, s, b.next[s], c->n_prompt + i, 1);
         rc = bench_flush(&b);
     }
     double t2 = llmc_rt_now();
-    if (e->ex.gpu)
-        r->decode_busy_seconds = llmc_gpu_stats(e->ex.gpu)->busy_seconds - busy0;
+    if (e->dev->busy_seconds)
+        r->decode_busy_seconds = e->dev->busy_seconds(e) - busy0;
 
     r->prefill_tokens = (int64_t)c->batch * c->n_prompt;
     r->prefill_seconds = t1 - t0;

@@ -4,7 +4,7 @@
  * `llmc_model`) into one executable, and appends the packed weights. Everything here is glue:
  * parse the flags, map the payload, load the tokenizer, build the engine, and hand the work to the
  * scheduler (generation, --prompts), the benchmark (--bench) or perplexity (--perplexity).
- * A GPU build (desc->backend == LLMC_BACKEND_CUDA) opens its device first, before the weights are
+ * The model's device (device.h; a GPU build's GPU) is opened first, before the weights are
  * mapped, so that a machine without a driver or a GPU, or with a GPU the executable was not built
  * for, is refused at once with a message naming both sides; --compare-cpu checks it against its
  * CPU twin.
@@ -29,7 +29,7 @@
 #include "compare.h"
 #include "engine.h"
 #include "generate.h"
-#include "gpu.h"
+#include "device.h"
 #include "llmc_model.h"
 #include "payload_load.h"
 #include "perplexity.h"
@@ -116,7 +116,7 @@ typedef struct Opts {
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids;
     int no_graphs, no_pdl, compare_cpu;
-    LlmcGpu *gpu;               /* not an option: the device a GPU build opened at start */
+    void *device;               /* not an option: the device opened at start (device.h) */
 } Opts;
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_SEED, OPT_REAL, OPT_STR } OptKind;
@@ -282,7 +282,8 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "--compare-cpu takes one prompt (a prompt or --ids)");
     if (o->compare_cpu && (o->top_logits || o->n_new >= 0))
         return bad_usage(o, "--compare-cpu runs the prompt only: no -n or --top-logits");
-    if ((o->no_graphs || o->no_pdl || o->compare_cpu) && llmc_model.backend != LLMC_BACKEND_CUDA)
+    const LlmcDeviceOps *dev = llmc_device_for(llmc_model.backend);
+    if ((o->no_graphs || o->no_pdl || o->compare_cpu) && !(dev && dev->gpu_options))
         return bad_usage(o, "%s is an option of GPU builds; this executable was built for %s",
                          o->no_graphs ? "--no-graphs" : o->no_pdl ? "--no-pdl" : "--compare-cpu",
                          llmc_model.target ? llmc_model.target : "the cpu");
@@ -426,28 +427,16 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
     Upload up = {.t0 = llmc_rt_now(), .tty = isatty(STDERR_FILENO), .last_pct = -1};
     LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
                          .kv_blocks = kv,
-                         .gpu = d->backend == LLMC_BACKEND_CUDA ? o->gpu : NULL,
+                         .device = o->device,
                          .no_graphs = o->no_graphs,
                          .no_pdl = o->no_pdl};
-    if (d->backend == LLMC_BACKEND_CUDA && d->weights_bytes >= ((int64_t)256 << 20)) {
+    if (d->weights_bytes >= ((int64_t)256 << 20)) {     /* a device with its own memory */
         eo.progress = upload_progress;
         eo.progress_ctx = &up;
     }
     if (llmc_engine_init(e, d, pl->weights, &eo, err, sizeof err) != 0)
         return fail(o, err);
     return 0;
-}
-
-/* --verbose on a GPU build: how the steps ran. */
-static void print_gpu_stats(const LlmcEngine *e)
-{
-    if (!e->ex.gpu)
-        return;
-    const LlmcGpuStats *g = llmc_gpu_stats(e->ex.gpu);
-    fprintf(stderr, "gpu: %lld steps, %lld as CUDA graphs (%lld captured), %lld kernel launches "
-                    "enqueued\n",
-            (long long)g->steps, (long long)g->graph_steps, (long long)g->captures,
-            (long long)g->launches);
 }
 
 /* ---- generation: one prompt, --ids, --prompts ---- */
@@ -597,7 +586,8 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
             fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
                     st.prefill_seconds > 0 ? st.prefill_tokens / st.prefill_seconds : 0.0,
                     st.decode_seconds > 0 ? st.decode_tokens / st.decode_seconds : 0.0);
-            print_gpu_stats(&e);
+            if (e.dev->print_stats)
+                e.dev->print_stats(&e, stderr);
         }
         free(gp);
     }
@@ -619,7 +609,7 @@ static int print_roofline(const Opts *o, LlmcEngine *e, const LlmcBenchCfg *c,
     char err[1024];
     double bw;
     size_t buf;
-    if (llmc_gpu_copy_bandwidth(e->ex.gpu, &bw, &buf, err, sizeof err) != 0)
+    if (e->dev->copy_bandwidth(e, &bw, &buf, err, sizeof err) != 0)
         return fail(o, err);
     printf("device copy bandwidth: %.1f GB/s (cuMemcpyDtoD of %.0f MiB, median of 10, bytes read "
            "+ written)\n",
@@ -667,16 +657,9 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
     if (rc != 0) {
         fail(o, err);
     } else {
-        if (e.ex.gpu)
-            printf("model: %s (target %s), device: %s (sm_%d, image %s), batch: %d, CUDA graphs: "
-                   "%s, PDL: %s\n",
-                   d->name, d->target, llmc_gpu_name(e.ex.gpu), llmc_gpu_sm(e.ex.gpu),
-                   llmc_gpu_image_arch(e.ex.gpu), c.batch,
-                   llmc_gpu_uses_graphs(e.ex.gpu) ? "on" : "off",
-                   llmc_gpu_uses_pdl(e.ex.gpu) ? "on" : "off");
-        else
-            printf("model: %s (target %s), threads: %d, batch: %d\n", d->name, d->target,
-                   llmc_pool_nth(e.ex.pool), c.batch);
+        char what[512];
+        e.dev->bench_header(&e, c.batch, what, sizeof what);
+        printf("model: %s (target %s), %s\n", d->name, d->target, what);
         printf("prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r.prefill_tokens,
                r.prefill_seconds, r.prefill_tokens / r.prefill_seconds);
         if (r.decode_steps > 0)
@@ -684,15 +667,15 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
                    "%.2f GB/s effective (weights + KV)\n",
                    r.decode_steps, c.batch, r.decode_seconds, r.decode_tokens / r.decode_seconds,
                    1e3 * r.decode_seconds / r.decode_steps, r.decode_bytes / r.decode_seconds / 1e9);
-        if (e.ex.gpu && r.decode_steps > 0)
+        if (e.dev->busy_seconds && r.decode_steps > 0)
             printf("decode on the device: %.3f ms/step from the first copy in to the last copy "
                    "out (%.3f ms/step between steps)\n",
                    1e3 * r.decode_busy_seconds / r.decode_steps,
                    1e3 * (r.decode_seconds - r.decode_busy_seconds) / r.decode_steps);
-        if (e.ex.gpu && rc == 0)
+        if (e.dev->copy_bandwidth && rc == 0)
             rc = print_roofline(o, &e, &c, &r);
-        if (o->verbose)
-            print_gpu_stats(&e);
+        if (o->verbose && e.dev->print_stats)
+            e.dev->print_stats(&e, stderr);
         if (fflush(stdout) != 0)
             rc = fail(o, "cannot write the output");
     }
@@ -844,25 +827,27 @@ int main(int argc, char **argv)
     if (o.version) {
         printf("%s (target %s)\nllmc %s\n%s\n", d->name, d->target, d->llmc_version,
                d->build_info);
-        if (d->backend == LLMC_BACKEND_CUDA) {
-            char archs[512];
-            llmc_gpu_arch_list(d, archs, sizeof archs);
-            printf("GPU architectures: %s\n", archs);
+        const LlmcDeviceOps *dev = llmc_device_for(d->backend);
+        if (dev && dev->version_info) {
+            char info[600];
+            dev->version_info(d, info, sizeof info);
+            printf("%s\n", info);
         }
         return fflush(stdout) == 0 ? 0 : 1;
     }
     char err[1024];
     if (llmc_desc_check(d, err, sizeof err) != 0)
         return fail(&o, err);
-    /* A GPU build checks its device before anything else. */
-    if (d->backend == LLMC_BACKEND_CUDA && llmc_gpu_open(&o.gpu, d, NULL, err, sizeof err) != 0)
+    /* The device is checked before anything else (a GPU build: driver, GPU, image). */
+    const LlmcDeviceOps *dev = llmc_device_for(d->backend);
+    if (dev->open(&o.device, d, err, sizeof err) != 0)
         return fail(&o, err);
 
     char exe[4096];
     LlmcPayload pl;
     if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0 ||
         llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0) {
-        llmc_gpu_close(o.gpu);
+        dev->close(o.device);
         return fail(&o, err);
     }
     LlmcTokenizer *tok = NULL;
@@ -871,7 +856,7 @@ int main(int argc, char **argv)
                                             sizeof err) != 0) {
         fprintf(stderr, "%s: %s: tokenizer: %s\n", o.prog, pl.path, err);
         llmc_payload_close(&pl);
-        llmc_gpu_close(o.gpu);
+        dev->close(o.device);
         return 1;
     }
     int rc;
@@ -886,6 +871,6 @@ int main(int argc, char **argv)
     if (tok)
         llmc_tokenizer_free(tok);
     llmc_payload_close(&pl);
-    llmc_gpu_close(o.gpu);
+    dev->close(o.device);
     return rc;
 }

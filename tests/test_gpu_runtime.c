@@ -22,6 +22,7 @@
 #include "bench.h"
 #include "compare.h"
 #include "cuda_api.h"
+#include "device.h"
 #include "engine.h"
 #include "gpu.h"
 #include "kvcache.h"
@@ -684,7 +685,7 @@ static LlmcGpu *gpu_engine_api(LlmcEngine *e, const LlmcModelDesc *d, int64_t kv
     char err[512];
     LlmcGpu *g;
     ck_assert_msg(llmc_gpu_open_api(&g, d, api ? api : &fake_api, err, sizeof err) == 0, "open: %s", err);
-    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv_blocks, .gpu = g, .no_graphs = !graphs, .no_pdl = no_pdl};
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv_blocks, .device = g, .no_graphs = !graphs, .no_pdl = no_pdl};
     ck_assert_msg(llmc_engine_init(e, d, fk_weights, &o, err, sizeof err) == 0, "engine: %s", err);
     fkc.pool_blocks = kv_blocks + 1;
     return g;
@@ -954,6 +955,19 @@ START_TEST(fake_n_nodes_and_errors)
     ck_assert(x[0] == 2.5f && x[1] == 0 && x[4] == 3.0f && x[9] == 2);
     ck_assert_int_eq(llmc_gpu_read_arena(g, 500, x, sizeof x, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "outside") ? err : strstr(err, "arena"));
+    /* the same through the device interface (device.h) */
+    ck_assert_ptr_eq(e.dev, &llmc_device_cuda);
+    ck_assert_ptr_eq(llmc_device_for(LLMC_BACKEND_CUDA), &llmc_device_cuda);
+    float y[3 * 4];
+    ck_assert_int_eq(e.dev->read_arena(&e, FK_X, y, sizeof y, err, sizeof err), 0);
+    ck_assert_int_eq(memcmp(x, y, sizeof x), 0);
+    char what[256];
+    e.dev->where(&e, what, sizeof what);
+    ck_assert_str_eq(what, "Fake GPU (sm_90, image sm_90a)");
+    e.dev->bench_header(&e, 2, what, sizeof what);
+    ck_assert_msg(strstr(what, "device: Fake GPU (sm_90, image sm_90a), batch: 2, CUDA graphs: on, PDL: "),
+                  "%s", what);
+    ck_assert(e.dev->busy_seconds && e.dev->busy_seconds(&e) >= 0);
 
     s.n_nodes = 0;
     ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
@@ -1035,7 +1049,7 @@ START_TEST(fake_out_of_memory)
     char err[1024];
     ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), 0);
     LlmcEngine e;
-    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 1000, .gpu = g};
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 1000, .device = g};
     ck_assert_int_eq(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "not enough GPU memory on Fake GPU") && strstr(err, "1000 blocks") &&
                       strstr(err, "MiB are free") && strstr(err, "--kv-mem"),

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "device.h"
 #include "engine.h"
 #include "kvcache.h"
 #include "payload.h"
@@ -802,6 +803,19 @@ START_TEST(engine_init_and_desc_check)
     ck_assert(bias[4] == fk_bias(4) && bias[5] == fk_bias(5));
     ck_assert_int_eq(e.ex.kv_blocks, 7);
     ck_assert_int_eq(e.max_blocks_per_seq, FK_SEQ / FK_BS);
+    /* the cpu device (device.h) */
+    ck_assert_ptr_eq(e.dev, &llmc_device_cpu);
+    ck_assert_ptr_eq(llmc_device_for(LLMC_BACKEND_CPU), &llmc_device_cpu);
+    ck_assert_ptr_null(llmc_device_for(7));
+    ck_assert(!e.dev->gpu_options && !e.dev->busy_seconds && !e.dev->copy_bandwidth);
+    float b[2];
+    char msg[256];
+    ck_assert_int_eq(e.dev->read_arena(&e, 0, b, sizeof b, msg, sizeof msg), 0);
+    ck_assert(memcmp(b, e.ex.arena, sizeof b) == 0);
+    ck_assert_int_eq(e.dev->read_arena(&e, fake_desc.arena_bytes - 4, b, sizeof b, msg, sizeof msg),
+                     -1);
+    e.dev->bench_header(&e, 3, msg, sizeof msg);
+    ck_assert_str_eq(msg, "threads: 2, batch: 3");
     llmc_engine_destroy(&e);
 
     LlmcModelDesc d = fake_desc;

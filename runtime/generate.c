@@ -221,3 +221,39 @@ int llmc_generate(LlmcEngine *e, const LlmcGenPrompt *ps, int32_t n, const LlmcG
     free(pr.outs);
     return rc;
 }
+
+/* "1 450 8074" (spaces, tabs, commas or newlines between ids). */
+int llmc_parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
+                     size_t errlen)
+{
+    size_t cap = strlen(s) / 2 + 1;
+    int32_t *v = malloc(cap * sizeof *v);
+    if (!v)
+        return llmc_rt_fail(err, errlen, "out of memory parsing --ids");
+    int32_t n = 0;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r')
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < 0 || x >= vocab) {
+            int len = (int)strcspn(p, " \t,\n\r");
+            free(v);
+            return llmc_rt_fail(err, errlen, "--ids: '%.*s' is not a token id (0..%d)", len, p,
+                                vocab - 1);
+        }
+        v[n++] = (int32_t)x;
+        p = end;
+    }
+    if (n == 0) {
+        free(v);
+        return llmc_rt_fail(err, errlen, "--ids: no token ids given");
+    }
+    *ids = v;
+    *n_ids = n;
+    return 0;
+}

@@ -47,4 +47,9 @@ typedef struct LlmcGenConfig {
 int llmc_generate(LlmcEngine *e, const LlmcGenPrompt *prompts, int32_t n, const LlmcGenConfig *c,
                   FILE *out, LlmcSchedStats *stats, char *err, size_t errlen);
 
+/* "1 450 8074" (spaces, tabs, commas or newlines between ids; each in 0..vocab-1) into a new
+ * array *ids (free it) of *n_ids >= 1. Returns 0, or -1 with a message naming the bad id. */
+int llmc_parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
+                   size_t errlen);
+
 #endif

@@ -298,76 +298,6 @@ static int fail(const Opts *o, const char *msg)
     return 1;
 }
 
-static int read_whole_file(const char *path, char **data, size_t *size, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return llmc_rt_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return llmc_rt_fail(err, errlen, "%s: out of memory reading the file", path);
-    if (bad) {
-        free(buf);
-        return llmc_rt_fail(err, errlen, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *data = buf;
-    *size = n;
-    return 0;
-}
-
-/* "1 450 8074" (spaces, tabs, commas or newlines between ids). */
-static int parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
-                     size_t errlen)
-{
-    size_t cap = strlen(s) / 2 + 1;
-    int32_t *v = malloc(cap * sizeof *v);
-    if (!v)
-        return llmc_rt_fail(err, errlen, "out of memory parsing --ids");
-    int32_t n = 0;
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r')
-            p++;
-        if (!*p)
-            break;
-        char *end;
-        errno = 0;
-        long x = strtol(p, &end, 10);
-        if (end == p || errno || x < 0 || x >= vocab) {
-            int len = (int)strcspn(p, " \t,\n\r");
-            free(v);
-            return llmc_rt_fail(err, errlen, "--ids: '%.*s' is not a token id (0..%d)", len, p,
-                                vocab - 1);
-        }
-        v[n++] = (int32_t)x;
-        p = end;
-    }
-    if (n == 0) {
-        free(v);
-        return llmc_rt_fail(err, errlen, "--ids: no token ids given");
-    }
-    *ids = v;
-    *n_ids = n;
-    return 0;
-}
-
 static int default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -469,7 +399,7 @@ static int read_prompts(const Opts *o, const LlmcTokenizer *tok, Prompt **out, i
 {
     char err[1024], *text;
     size_t size;
-    if (read_whole_file(o->prompts_file, &text, &size, err, sizeof err) != 0)
+    if (llmc_rt_read_file(o->prompts_file, &text, &size, err, sizeof err) != 0)
         return fail(o, err);
     int32_t n = 0, cap = 16;
     Prompt *ps = calloc((size_t)cap, sizeof *ps);
@@ -516,7 +446,7 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
         n = 1;
         if (!ps)
             rc = fail(o, "out of memory");
-        else if (o->ids && parse_ids(o->ids, d->vocab_size, &ps[0].ids, &ps[0].n, err,
+        else if (o->ids && llmc_parse_ids(o->ids, d->vocab_size, &ps[0].ids, &ps[0].n, err,
                                      sizeof err) != 0)
             rc = fail(o, err);
         else if (!o->ids)
@@ -600,34 +530,6 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
 
 /* ---- --bench ---- */
 
-/* GPU builds: the device's copy bandwidth, measured now, and the fraction of it a decode step
- * reached (bytes it must read / its time). */
-static int print_roofline(const Opts *o, LlmcEngine *e, const LlmcBenchCfg *c,
-                          const LlmcBenchResult *r)
-{
-    const LlmcModelDesc *d = e->desc;
-    char err[1024];
-    double bw;
-    size_t buf;
-    if (e->dev->copy_bandwidth(e, &bw, &buf, err, sizeof err) != 0)
-        return fail(o, err);
-    printf("device copy bandwidth: %.1f GB/s (cuMemcpyDtoD of %.0f MiB, median of 10, bytes read "
-           "+ written)\n",
-           bw / 1e9, (double)buf / (1 << 20));
-    if (r->decode_steps <= 0)
-        return 0;
-    double per_step = r->decode_bytes / r->decode_steps;
-    double kv = per_step - (double)d->weight_bytes_per_token;
-    double avg_ctx = c->n_prompt + (c->n_gen + 1) / 2.0;
-    double step_s = r->decode_seconds / r->decode_steps;
-    printf("decode step reads: %.4f GB (weights %.4f GB + KV %.4f GB at an average context of "
-           "%.1f x %d sequences)\n",
-           per_step / 1e9, (double)d->weight_bytes_per_token / 1e9, kv / 1e9, avg_ctx, c->batch);
-    printf("memory roofline: %.1f%% (%.1f GB/s of %.1f GB/s)\n",
-           100.0 * per_step / step_s / bw, per_step / step_s / 1e9, bw / 1e9);
-    return 0;
-}
-
 static int run_bench(const Opts *o, const LlmcPayload *pl)
 {
     const LlmcModelDesc *d = &llmc_model;
@@ -657,23 +559,8 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
     if (rc != 0) {
         fail(o, err);
     } else {
-        char what[512];
-        e.dev->bench_header(&e, c.batch, what, sizeof what);
-        printf("model: %s (target %s), %s\n", d->name, d->target, what);
-        printf("prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r.prefill_tokens,
-               r.prefill_seconds, r.prefill_tokens / r.prefill_seconds);
-        if (r.decode_steps > 0)
-            printf("decode: %d steps of %d tokens in %.3f s: %.1f tok/s, %.3f ms/step, "
-                   "%.2f GB/s effective (weights + KV)\n",
-                   r.decode_steps, c.batch, r.decode_seconds, r.decode_tokens / r.decode_seconds,
-                   1e3 * r.decode_seconds / r.decode_steps, r.decode_bytes / r.decode_seconds / 1e9);
-        if (e.dev->busy_seconds && r.decode_steps > 0)
-            printf("decode on the device: %.3f ms/step from the first copy in to the last copy "
-                   "out (%.3f ms/step between steps)\n",
-                   1e3 * r.decode_busy_seconds / r.decode_steps,
-                   1e3 * (r.decode_seconds - r.decode_busy_seconds) / r.decode_steps);
-        if (e.dev->copy_bandwidth && rc == 0)
-            rc = print_roofline(o, &e, &c, &r);
+        if (llmc_bench_report(&e, &c, &r, stdout, err, sizeof err) != 0)
+            rc = fail(o, err);
         if (o->verbose && e.dev->print_stats)
             e.dev->print_stats(&e, stderr);
         if (fflush(stdout) != 0)
@@ -706,7 +593,7 @@ static int run_perplexity(const Opts *o, const LlmcPayload *pl, const LlmcTokeni
     }
     char *text;
     size_t size;
-    if (read_whole_file(o->ppl_file, &text, &size, err, sizeof err) != 0)
+    if (llmc_rt_read_file(o->ppl_file, &text, &size, err, sizeof err) != 0)
         return fail(o, err);
     int32_t *ids = NULL, n_ids = 0;
     int rc = llmc_tokenizer_encode(tok, text, size, 0, &ids, &n_ids, err, sizeof err);
@@ -778,7 +665,7 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     Prompt pr = {0};
     int rc = 0;
     if (o->ids) {
-        if (parse_ids(o->ids, d->vocab_size, &pr.ids, &pr.n, err, sizeof err) != 0)
+        if (llmc_parse_ids(o->ids, d->vocab_size, &pr.ids, &pr.n, err, sizeof err) != 0)
             return fail(o, err);
     } else if (encode(o, tok, o->prompt, strlen(o->prompt), "prompt", &pr) != 0) {
         return 1;

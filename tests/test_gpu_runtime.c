@@ -789,12 +789,18 @@ START_TEST(fake_open_refusals)
 }
 END_TEST
 
-/* Reference greedy generation straight from the token array. */
-static int32_t ref_generate(const int32_t *prompt, int32_t n_prompt, int32_t max_new, int32_t *out)
+/* Reference generation straight from the token array, drawing as the cpu target does (llmc_sample
+ * with the sequence's own generator). */
+static int32_t ref_generate(const int32_t *prompt, int32_t n_prompt, int32_t max_new,
+                            const LlmcSamplerCfg *sc, uint64_t seed, int32_t *out)
 {
     memcpy(out, prompt, (size_t)n_prompt * sizeof *out);
     int32_t n = n_prompt;
     float logits[FK_VOCAB];
+    LlmcSampleBuf sb;
+    LlmcRng rng;
+    ck_assert_int_eq(llmc_samplebuf_init(&sb, FK_VOCAB, NULL, 0), 0);
+    llmc_rng_seed(&rng, seed);
     for (int32_t g = 0; g < max_new && n < FK_SEQ; g++) {
         uint64_t h = 0;
         for (int32_t p = 0; p < n; p++)
@@ -802,15 +808,19 @@ static int32_t ref_generate(const int32_t *prompt, int32_t n_prompt, int32_t max
         fk_logits(h, logits);
         for (int32_t v = 0; v < FK_VOCAB; v++)
             logits[v] += fk_bias(v);
-        out[n++] = llmc_argmax(logits, FK_VOCAB);
+        out[n++] = llmc_sample(sc, &rng, logits, FK_VOCAB, &sb);
     }
+    llmc_samplebuf_free(&sb);
     return n;
 }
 
+/* Sequence i's sampler and seed: greedy, and two samplers of their own (one batch mixes them). */
+static const LlmcSamplerCfg seq_cfg[3] = {{0.0f, 0, 1.0f}, {0.9f, 8, 0.9f}, {1.2f, 0, 1.0f}};
+
 enum { N_PROMPTS = 7, N_NEW = 21 };
 
-/* Runs N_PROMPTS prompts of different lengths through the scheduler at max_batch; checks every
- * sequence against the reference. */
+/* Runs N_PROMPTS prompts of different lengths through the scheduler at max_batch, each with the
+ * sampler seq_cfg[i % 3] and seed i; checks every sequence against the reference. */
 static void generate_and_check(LlmcEngine *e, int32_t max_batch)
 {
     char err[512];
@@ -824,12 +834,13 @@ static void generate_and_check(LlmcEngine *e, int32_t max_batch)
         for (int32_t k = 0; k < lens[i]; k++)
             prompts[i][k] = (int32_t)((i * 31 + k * 7 + 3) % FK_VOCAB);
         LlmcSeqReq rq = {.prompt = prompts[i], .n_prompt = lens[i], .max_new = N_NEW,
-                         .logits_from = -1};
+                         .logits_from = -1, .sampler = seq_cfg[i % 3], .seed = (uint64_t)i};
         ck_assert_msg(llmc_sched_add(s, &rq, err, sizeof err) == i, "%s", err);
     }
     ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
     for (int32_t i = 0; i < N_PROMPTS; i++) {
-        int32_t want[16 + N_NEW], n_want = ref_generate(prompts[i], lens[i], N_NEW, want), n;
+        int32_t want[16 + N_NEW], n;
+        int32_t n_want = ref_generate(prompts[i], lens[i], N_NEW, &seq_cfg[i % 3], (uint64_t)i, want);
         const int32_t *got = llmc_sched_tokens(s, i, &n);
         ck_assert_int_eq(n, n_want);
         for (int32_t k = 0; k < n; k++)

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 6
+#define LLMC_ABI_VERSION 7
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -42,11 +42,13 @@ typedef struct LlmcStep {
                                        output row here (GPU: a kernel, 4 bytes a row read back) */
     int32_t ids_only;               /* with out_ids: the logits are not wanted (GPU: not copied back,
                                        st->logits left as it was) */
-    const double *sample_u;         /* with out_ids: NULL for the argmax, else [O] uniforms in [0, 1):
-                                       out_ids[o] = llmc_sample_u(temperature, top_k, top_p,
-                                       sample_u[o], row o) (runtime/sample.h; GPU: a kernel) */
-    float temperature, top_p;
-    int32_t top_k;
+    const double *sample_u;         /* with out_ids: NULL for the argmax of every row, else [O]
+                                       uniforms in [0, 1): out_ids[o] = llmc_sample_u({temperature[o],
+                                       top_k[o], top_p[o]}, sample_u[o], row o) (runtime/sample.h;
+                                       GPU: a kernel). Each row has its sequence's sampler. */
+    const float *temperature;       /* with sample_u: [O]; 0: that row takes the argmax */
+    const float *top_p;             /* with sample_u: [O]; >= 1: off */
+    const int32_t *top_k;           /* with sample_u: [O]; 0: off */
 } LlmcStep;
 
 typedef struct LlmcPool LlmcPool;   /* the runtime's thread team */
@@ -76,8 +78,8 @@ typedef struct LlmcDevArgs {
     float *logits;                  /* [n_out][vocab_size] on the device */
     int32_t *out_ids;               /* [n_out] chosen token of each logits row, on the device */
     int32_t n_tokens, n_out, max_blocks_per_seq, reserved;
-    const double *sample;           /* [4 + n_out]: temperature, top_p, top_k, on (0: the argmax);
-                                       then one uniform in [0, 1) a logits row */
+    const double *sample;           /* [n_out][4]: each logits row's temperature (0: the argmax),
+                                       top_p, top_k and its uniform in [0, 1) */
 } LlmcDevArgs;
 
 /* A launch's own values, the second argument of every GPU kernel: byte offsets of its operands in
@@ -87,9 +89,14 @@ typedef struct LlmcKernelOffsets {
     int64_t v[8];
 } LlmcKernelOffsets;
 
-/* One compiled kernel image (cubin) for one architecture. */
+/* GPU vendors: an image runs only on its vendor's devices. */
+enum { LLMC_GPU_VENDOR_NVIDIA = 1, LLMC_GPU_VENDOR_AMD = 2 };
+
+/* One compiled kernel image (NVIDIA: a cubin) for one architecture, identified by vendor, arch and
+ * features. */
 typedef struct LlmcGpuImage {
-    int32_t sm;                     /* compute capability * 10: 80, 86, 89, 90 */
+    int32_t vendor;                 /* LLMC_GPU_VENDOR_* */
+    int32_t sm;                     /* NVIDIA: compute capability * 10: 80, 86, 89, 90 */
     int32_t arch_specific;          /* 1: sm_90a-style image, runs only on exactly this sm */
     const char *arch;               /* "sm_90a" */
     const unsigned char *data;

@@ -401,15 +401,15 @@ template <int V>
 static void check_sample(int rows, float temp, int top_k, float top_p, float scale, int ties, int timed_reps)
 {
     std::vector<float> hl((size_t)rows * V);
-    std::vector<double> hs(4 + rows);
+    std::vector<double> hs(4 * rows);
     for (auto &v : hl)
         v = ties ? (float)floor(urand() * scale * 2.0) * 0.5f : (float)(urand() * scale);
-    hs[0] = temp;
-    hs[1] = top_p;
-    hs[2] = top_k;
-    hs[3] = 1;
-    for (int r = 0; r < rows; r++)
-        hs[4 + r] = (urand() + 1.0) * 0.5;
+    for (int r = 0; r < rows; r++) {
+        hs[4 * r] = temp;
+        hs[4 * r + 1] = top_p;
+        hs[4 * r + 2] = top_k;
+        hs[4 * r + 3] = (urand() + 1.0) * 0.5;
+    }
     float *dl;
     int32_t *di;
     double *ds;
@@ -430,7 +430,7 @@ static void check_sample(int rows, float temp, int top_k, float top_p, float sca
         exit(2);
     int agree = 0, unwritten = 0;
     for (int r = 0; r < rows; r++) {
-        int32_t want = llmc_sample_u(&cfg, hs[4 + r], &hl[(size_t)r * V], V, &sb);
+        int32_t want = llmc_sample_u(&cfg, hs[4 * r + 3], &hl[(size_t)r * V], V, &sb);
         agree += hi[r] == want;
         unwritten += hi[r] < 0 || hi[r] >= V;
     }

@@ -205,7 +205,7 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     }
     llmc_buf_printf(&out, "\nstatic const LlmcGpuImage images[] = {\n");
     for (int i = 0; i < n_images; i++)
-        llmc_buf_printf(&out, "    {%d, %d, \"%s\", llmc_cubin_%s, %zuu, %s},\n", images[i].target->sm,
+        llmc_buf_printf(&out, "    {LLMC_GPU_VENDOR_NVIDIA, %d, %d, \"%s\", llmc_cubin_%s, %zuu, %s},\n", images[i].target->sm,
                         images[i].target->arch_specific, images[i].target->arch, images[i].target->arch, images[i].size,
                         images[i].target->has_wgmma && e->wgmma ? "LLMC_GPU_FEAT_WGMMA" : "0u");
     llmc_buf_printf(&out, "};\n\nstatic const char *const kernels[] = {\n");

@@ -1681,8 +1681,8 @@ DEV void argmax_take(float &best, int &bi, float v, int i)
 
 
 /* ---- sampling of every logits row (grid: output rows, SAMPLE_NT threads) ----
- * smp: [0] temperature, [1] top_p, [2] top_k, [3] on (0: the argmax), then one uniform in [0, 1) a
- * row. The function is llmc_sample_u's (runtime/sample.c): p = softmax(logits / T); the top_k most
+ * smp: [rows][4]: each row's temperature (0: the argmax), top_p, top_k and uniform in [0, 1).
+ * The function is llmc_sample_u's (runtime/sample.c): p = softmax(logits / T); the top_k most
  * probable (rank: p descending, id ascending); of those the smallest rank prefix whose mass reaches
  * top_p of theirs; then the token whose interval of the cumulative mass holds u * mass, in rank
  * order, or in id order when neither top-k nor top-p is on (as the host walks them). No sort: the candidate sets are rank prefixes found by radix selection over the bits
@@ -1831,6 +1831,7 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
     __shared__ uint64_t scratch[SAMPLE_NT + 4];
     __shared__ double red[NW];
     const float *x = logits + (int64_t)blockIdx.x * S;
+    smp += 4 * (int64_t)blockIdx.x; /* this row's parameters */
     float best = -__int_as_float(0x7f800000);
     int bi = 0x7fffffff;
     /* AB loads issued together, then taken in id order (the same result as one at a time; one at
@@ -1863,7 +1864,7 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
     for (int w = 0; w < NW; w++)
         argmax_take(best, bi, sv[w], si[w]);
     bi = bi == 0x7fffffff ? 0 : bi;
-    if (smp[3] == 0.0 || smp[0] <= 0.0 || V == 1) {
+    if (smp[0] <= 0.0 || V == 1) {
         if (threadIdx.x == 0)
             ids[blockIdx.x] = bi;
         return;
@@ -1918,7 +1919,7 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
             mass = pp.mass;
         }
     }
-    const double u = smp[4 + blockIdx.x];
+    const double u = smp[3];
     const uint64_t X = (uint64_t)(u * (double)mass);
     int tok;
     if (top_k > 0 && top_k < V || top_p > 0.0 && top_p < 1.0) { /* candidates in rank order */

@@ -131,15 +131,15 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     if (rc == 0)
         rc = bench_flush(&b);
     double t1 = llmc_rt_now();
-    double busy0 = e->ex.gpu ? llmc_gpu_stats(e->ex.gpu)->busy_seconds : 0.0;
+    double busy0 = e->dev->busy_seconds ? e->dev->busy_seconds(e) : 0.0;
     for (int32_t i = 0; i < c->n_gen && rc == 0; i++) {
         for (int32_t s = 0; s < c->batch; s++)
             bench_add(&b, s, b.next[s], c->n_prompt + i, 1);
         rc = bench_flush(&b);
     }
     double t2 = llmc_rt_now();
-    if (e->ex.gpu)
-        r->decode_busy_seconds = llmc_gpu_stats(e->ex.gpu)->busy_seconds - busy0;
+    if (e->dev->busy_seconds)
+        r->decode_busy_seconds = e->dev->busy_seconds(e) - busy0;
 
     r->prefill_tokens = (int64_t)c->batch * c->n_prompt;
     r->prefill_seconds = t1 - t0;
@@ -167,4 +167,49 @@ out:
     free(b.ids);
     free(b.logits);
     return rc;
+}
+
+int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResult *r, FILE *out,
+                      char *err, size_t errlen)
+{
+    const LlmcModelDesc *d = e->desc;
+    char what[512];
+    e->dev->bench_header(e, c->batch, what, sizeof what);
+    fprintf(out, "model: %s (target %s), %s\n", d->name, d->target, what);
+    fprintf(out, "prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r->prefill_tokens,
+            r->prefill_seconds, r->prefill_tokens / r->prefill_seconds);
+    if (r->decode_steps > 0)
+        fprintf(out, "decode: %d steps of %d tokens in %.3f s: %.1f tok/s, %.3f ms/step, "
+                     "%.2f GB/s effective (weights + KV)\n",
+                r->decode_steps, c->batch, r->decode_seconds, r->decode_tokens / r->decode_seconds,
+                1e3 * r->decode_seconds / r->decode_steps,
+                r->decode_bytes / r->decode_seconds / 1e9);
+    if (e->dev->busy_seconds && r->decode_steps > 0)
+        fprintf(out, "decode on the device: %.3f ms/step from the first copy in to the last copy "
+                     "out (%.3f ms/step between steps)\n",
+                1e3 * r->decode_busy_seconds / r->decode_steps,
+                1e3 * (r->decode_seconds - r->decode_busy_seconds) / r->decode_steps);
+    if (!e->dev->copy_bandwidth)
+        return 0;
+    /* the device's copy bandwidth, measured now, and the fraction of it a decode step reached
+     * (bytes it must read / its time) */
+    double bw;
+    size_t buf;
+    if (e->dev->copy_bandwidth(e, &bw, &buf, err, errlen) != 0)
+        return -1;
+    fprintf(out, "device copy bandwidth: %.1f GB/s (cuMemcpyDtoD of %.0f MiB, median of 10, bytes "
+                 "read + written)\n",
+            bw / 1e9, (double)buf / (1 << 20));
+    if (r->decode_steps <= 0)
+        return 0;
+    double per_step = r->decode_bytes / r->decode_steps;
+    double kv = per_step - (double)d->weight_bytes_per_token;
+    double avg_ctx = c->n_prompt + (c->n_gen + 1) / 2.0;
+    double step_s = r->decode_seconds / r->decode_steps;
+    fprintf(out, "decode step reads: %.4f GB (weights %.4f GB + KV %.4f GB at an average context "
+                 "of %.1f x %d sequences)\n",
+            per_step / 1e9, (double)d->weight_bytes_per_token / 1e9, kv / 1e9, avg_ctx, c->batch);
+    fprintf(out, "memory roofline: %.1f%% (%.1f GB/s of %.1f GB/s)\n",
+            100.0 * per_step / step_s / bw, per_step / step_s / 1e9, bw / 1e9);
+    return 0;
 }

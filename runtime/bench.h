@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "engine.h"
 
@@ -37,5 +38,12 @@ int32_t llmc_bench_token(const LlmcModelDesc *desc, int64_t i);
 /* Needs B * ceil((P + N) / kv_block_size) free KV blocks. Returns 0, or -1 with a message. */
 int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *cfg, LlmcBenchResult *res, char *err,
                    size_t errlen);
+
+/* Prints res to out: the model and its device (the device's bench_header), prefill and decode
+ * speed; where the device has a clock, its time of a decode step; where it has a copy bandwidth
+ * test, the bandwidth (measured now) and the fraction of it a decode step reached. Returns 0, or
+ * -1 with a message (a failed bandwidth test). */
+int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *cfg, const LlmcBenchResult *res,
+                      FILE *out, char *err, size_t errlen);
 
 #endif

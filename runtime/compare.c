@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu.h"
 #include "pool.h"
 #include "rtutil.h"
 #include "sample.h"
@@ -119,20 +118,14 @@ static int side_read(Side *s, const LlmcProbe *p, int32_t rows, char *err, size_
         return llmc_rt_fail(err, errlen,
                             "probe %s: [%lld, +%zu) lies outside the arena of %lld bytes",
                             p->name, (long long)p->offset, span, (long long)s->d->arena_bytes);
-    const float *src;
-    float *tmp = NULL;
-    if (s->e->ex.gpu) {
-        tmp = malloc(span);
-        if (!tmp)
-            return llmc_rt_fail(err, errlen, "out of memory reading probe %s", p->name);
-        if (llmc_gpu_read_arena(s->e->ex.gpu, p->offset, tmp, span, err, errlen) != 0) {
-            free(tmp);
-            return -1;
-        }
-        src = tmp;
-    } else {
-        src = (const float *)(s->e->ex.arena + p->offset);
+    float *tmp = malloc(span);
+    if (!tmp)
+        return llmc_rt_fail(err, errlen, "out of memory reading probe %s", p->name);
+    if (s->e->dev->read_arena(s->e, p->offset, tmp, span, err, errlen) != 0) {
+        free(tmp);
+        return -1;
     }
+    const float *src = tmp;
     for (int32_t r = 0; r < rows; r++)
         memcpy(s->vals + (size_t)r * (size_t)p->cols, src + (size_t)r * (size_t)p->row_stride,
                (size_t)p->cols * sizeof(float));
@@ -240,11 +233,10 @@ int llmc_compare_cpu(LlmcEngine *ge, LlmcEngine *ce, const int32_t *ids, int32_t
     side_step(&c, ids, last, n_ids, O);
 
     if (rc == 0) {
-        LlmcGpu *gpu = ge->ex.gpu;
-        fprintf(out, "compare-cpu: %s, target %s on %s (sm_%d, image %s) vs its cpu twin (%d "
-                     "threads)\n",
-                gd->name, gd->target, gpu ? llmc_gpu_name(gpu) : "?", gpu ? llmc_gpu_sm(gpu) : 0,
-                gpu ? llmc_gpu_image_arch(gpu) : "?", llmc_pool_nth(ce->ex.pool));
+        char where[512];
+        ge->dev->where(ge, where, sizeof where);
+        fprintf(out, "compare-cpu: %s, target %s on %s vs its cpu twin (%d threads)\n", gd->name,
+                gd->target, where, llmc_pool_nth(ce->ex.pool));
         fprintf(out, "prompt: %d tokens; values of the last step: %d token rows (T), %d output "
                      "rows (O)\n\n",
                 n_ids, T, O);

@@ -65,12 +65,13 @@ typedef struct LlmcGpuStepArrays {
 void llmc_gpu_pad_step(const LlmcStep *st, int32_t bucket, int32_t pad_row, int32_t pad_slot,
                        const LlmcGpuStepArrays *out);
 
-/* Which of images[0..n) a GPU of compute capability sm (major * 10 + minor) runs: an
- * arch_specific image only on exactly its sm; a plain image of sm XY on major X, minor >= Y.
- * Prefers an exact match (arch-specific first), then the highest compatible sm. Returns the index,
- * or -1 with a refusal naming the architectures built and the GPU (gpu_name, its sm) in err. */
-int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t sm, const char *gpu_name,
-                          char *err, size_t errlen);
+/* Which of images[0..n) a GPU of vendor (LLMC_GPU_VENDOR_*) and compute capability sm (major * 10
+ * + minor) runs: only images of its vendor; an arch_specific image only on exactly its sm; a plain
+ * image of sm XY on major X, minor >= Y. Prefers an exact match (arch-specific first), then the
+ * highest compatible sm. Returns the index, or -1 with a refusal naming the architectures built
+ * and the GPU (gpu_name, its sm) in err. */
+int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t vendor, int32_t sm,
+                          const char *gpu_name, char *err, size_t errlen);
 
 /* "sm_90a, sm_89": the architectures desc was built for. */
 void llmc_gpu_arch_list(const LlmcModelDesc *desc, char *buf, size_t buflen);

@@ -4,7 +4,7 @@
  * `llmc_model`) into one executable, and appends the packed weights. Everything here is glue:
  * parse the flags, map the payload, load the tokenizer, build the engine, and hand the work to the
  * scheduler (generation, --prompts), the benchmark (--bench) or perplexity (--perplexity).
- * A GPU build (desc->backend == LLMC_BACKEND_CUDA) opens its device first, before the weights are
+ * The model's device (device.h; a GPU build's GPU) is opened first, before the weights are
  * mapped, so that a machine without a driver or a GPU, or with a GPU the executable was not built
  * for, is refused at once with a message naming both sides; --compare-cpu checks it against its
  * CPU twin.
@@ -28,7 +28,8 @@
 #include "bench.h"
 #include "compare.h"
 #include "engine.h"
-#include "gpu.h"
+#include "generate.h"
+#include "device.h"
 #include "llmc_model.h"
 #include "payload_load.h"
 #include "perplexity.h"
@@ -115,7 +116,7 @@ typedef struct Opts {
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids;
     int no_graphs, no_pdl, compare_cpu;
-    LlmcGpu *gpu;               /* not an option: the device a GPU build opened at start */
+    void *device;               /* not an option: the device opened at start (device.h) */
 } Opts;
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_SEED, OPT_REAL, OPT_STR } OptKind;
@@ -281,7 +282,8 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "--compare-cpu takes one prompt (a prompt or --ids)");
     if (o->compare_cpu && (o->top_logits || o->n_new >= 0))
         return bad_usage(o, "--compare-cpu runs the prompt only: no -n or --top-logits");
-    if ((o->no_graphs || o->no_pdl || o->compare_cpu) && llmc_model.backend != LLMC_BACKEND_CUDA)
+    const LlmcDeviceOps *dev = llmc_device_for(llmc_model.backend);
+    if ((o->no_graphs || o->no_pdl || o->compare_cpu) && !(dev && dev->gpu_options))
         return bad_usage(o, "%s is an option of GPU builds; this executable was built for %s",
                          o->no_graphs ? "--no-graphs" : o->no_pdl ? "--no-pdl" : "--compare-cpu",
                          llmc_model.target ? llmc_model.target : "the cpu");
@@ -294,76 +296,6 @@ static int fail(const Opts *o, const char *msg)
 {
     fprintf(stderr, "%s: %s\n", o->prog, msg);
     return 1;
-}
-
-static int read_whole_file(const char *path, char **data, size_t *size, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return llmc_rt_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return llmc_rt_fail(err, errlen, "%s: out of memory reading the file", path);
-    if (bad) {
-        free(buf);
-        return llmc_rt_fail(err, errlen, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *data = buf;
-    *size = n;
-    return 0;
-}
-
-/* "1 450 8074" (spaces, tabs, commas or newlines between ids). */
-static int parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
-                     size_t errlen)
-{
-    size_t cap = strlen(s) / 2 + 1;
-    int32_t *v = malloc(cap * sizeof *v);
-    if (!v)
-        return llmc_rt_fail(err, errlen, "out of memory parsing --ids");
-    int32_t n = 0;
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r')
-            p++;
-        if (!*p)
-            break;
-        char *end;
-        errno = 0;
-        long x = strtol(p, &end, 10);
-        if (end == p || errno || x < 0 || x >= vocab) {
-            int len = (int)strcspn(p, " \t,\n\r");
-            free(v);
-            return llmc_rt_fail(err, errlen, "--ids: '%.*s' is not a token id (0..%d)", len, p,
-                                vocab - 1);
-        }
-        v[n++] = (int32_t)x;
-        p = end;
-    }
-    if (n == 0) {
-        free(v);
-        return llmc_rt_fail(err, errlen, "--ids: no token ids given");
-    }
-    *ids = v;
-    *n_ids = n;
-    return 0;
 }
 
 static int default_threads(void)
@@ -425,10 +357,10 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
     Upload up = {.t0 = llmc_rt_now(), .tty = isatty(STDERR_FILENO), .last_pct = -1};
     LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
                          .kv_blocks = kv,
-                         .gpu = d->backend == LLMC_BACKEND_CUDA ? o->gpu : NULL,
+                         .device = o->device,
                          .no_graphs = o->no_graphs,
                          .no_pdl = o->no_pdl};
-    if (d->backend == LLMC_BACKEND_CUDA && d->weights_bytes >= ((int64_t)256 << 20)) {
+    if (d->weights_bytes >= ((int64_t)256 << 20)) {     /* a device with its own memory */
         eo.progress = upload_progress;
         eo.progress_ctx = &up;
     }
@@ -437,162 +369,7 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
     return 0;
 }
 
-/* --verbose on a GPU build: how the steps ran. */
-static void print_gpu_stats(const LlmcEngine *e)
-{
-    if (!e->ex.gpu)
-        return;
-    const LlmcGpuStats *g = llmc_gpu_stats(e->ex.gpu);
-    fprintf(stderr, "gpu: %lld steps, %lld as CUDA graphs (%lld captured), %lld kernel launches "
-                    "enqueued\n",
-            (long long)g->steps, (long long)g->graph_steps, (long long)g->captures,
-            (long long)g->launches);
-}
-
 /* ---- generation: one prompt, --ids, --prompts ---- */
-
-typedef struct OutBuf {
-    char *data;
-    size_t len, cap;
-    int done;
-} OutBuf;
-
-/* Streams each sequence's text in input order: the first unfinished sequence (head) writes
- * straight to stdout, the others collect their text until every sequence before them is done. */
-typedef struct Printer {
-    const Opts *o;
-    const LlmcTokenizer *tok;   /* NULL: print token ids */
-    LlmcSched *sched;
-    OutBuf *outs;               /* [n] */
-    int32_t n, head, n_done;
-    int progress;
-    int write_error;            /* errno of a failed write to stdout */
-    int32_t top_logits;         /* inspection mode: print these instead of text */
-    int32_t vocab;
-} Printer;
-
-static int out_write(Printer *p, const char *s, size_t n)
-{
-    if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0) {
-        p->write_error = errno ? errno : EIO;
-        return -1;
-    }
-    return 0;
-}
-
-static int emit(Printer *p, int32_t seq, const char *s, size_t n)
-{
-    if (seq == p->head)
-        return out_write(p, s, n);
-    OutBuf *b = &p->outs[seq];
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            p->write_error = ENOMEM;
-            return -1;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-/* Text of token id following prev (-1 at the start). */
-static int emit_token(Printer *p, int32_t seq, int32_t prev, int32_t id)
-{
-    char piece[1024];
-    size_t n;
-    if (p->tok)
-        n = llmc_tokenizer_decode(p->tok, prev, id, piece, sizeof piece);
-    else
-        n = (size_t)snprintf(piece, sizeof piece, prev < 0 ? "%d" : " %d", id);
-    return emit(p, seq, piece, n);
-}
-
-/* --top-logits: "prompt ids: ..." first. */
-static int print_ids(Printer *p, const int32_t *ids, int32_t n)
-{
-    int rc = out_write(p, "prompt ids:", 11);
-    for (int32_t i = 0; i < n && !rc; i++) {
-        char b[16];
-        snprintf(b, sizeof b, " %d", ids[i]);
-        rc = out_write(p, b, strlen(b));
-    }
-    return rc ? rc : out_write(p, "\n", 1);
-}
-
-/* --top-logits: the K largest logits of the prompt's last position, largest first (ties: lower id). */
-static int on_logits(void *ctx, int32_t seq, int32_t pos, const float *logits)
-{
-    Printer *p = ctx;
-    (void)seq;
-    int32_t k = p->top_logits < p->vocab ? p->top_logits : p->vocab;
-    int32_t *best = malloc(sizeof *best * (size_t)k);
-    if (!best)
-        return -1;
-    int32_t nb = 0;
-    for (int32_t i = 0; i < p->vocab; i++) {
-        int32_t j = nb < k ? nb++ : k;
-        if (j == k && !(logits[i] > logits[best[k - 1]]))
-            continue;
-        if (j == k)
-            j = k - 1;
-        while (j > 0 && logits[i] > logits[best[j - 1]]) {
-            best[j] = best[j - 1];
-            j--;
-        }
-        best[j] = i;
-    }
-    char line[64];
-    int rc = 0;
-    snprintf(line, sizeof line, "top %d logits at position %d:\n", k, pos);
-    rc |= out_write(p, line, strlen(line));
-    for (int32_t i = 0; i < k && !rc; i++) {
-        snprintf(line, sizeof line, "%d %.6f\n", best[i], logits[best[i]]);
-        rc |= out_write(p, line, strlen(line));
-    }
-    free(best);
-    return rc;
-}
-
-static int on_token(void *ctx, int32_t seq, int32_t token)
-{
-    Printer *p = ctx;
-    if (p->top_logits)
-        return 0;
-    int32_t n;
-    const int32_t *t = llmc_sched_tokens(p->sched, seq, &n);
-    return emit_token(p, seq, t[n - 2], token);
-}
-
-static int on_done(void *ctx, int32_t seq, LlmcFinish why)
-{
-    (void)why;
-    Printer *p = ctx;
-    if (p->top_logits)
-        return 0;
-    if (emit(p, seq, "\n", 1) != 0)
-        return -1;
-    p->outs[seq].done = 1;
-    p->n_done++;
-    if (p->progress)
-        fprintf(stderr, "[%d/%d done]\n", p->n_done, p->n);
-    while (p->head < p->n && p->outs[p->head].done) {
-        if (++p->head == p->n)
-            break;
-        OutBuf *b = &p->outs[p->head];
-        if (b->len && out_write(p, b->data, b->len) != 0)
-            return -1;
-        free(b->data);
-        *b = (OutBuf){.done = b->done};
-    }
-    return 0;
-}
 
 typedef struct Prompt {
     int32_t *ids;
@@ -622,7 +399,7 @@ static int read_prompts(const Opts *o, const LlmcTokenizer *tok, Prompt **out, i
 {
     char err[1024], *text;
     size_t size;
-    if (read_whole_file(o->prompts_file, &text, &size, err, sizeof err) != 0)
+    if (llmc_rt_read_file(o->prompts_file, &text, &size, err, sizeof err) != 0)
         return fail(o, err);
     int32_t n = 0, cap = 16;
     Prompt *ps = calloc((size_t)cap, sizeof *ps);
@@ -669,7 +446,7 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
         n = 1;
         if (!ps)
             rc = fail(o, "out of memory");
-        else if (o->ids && parse_ids(o->ids, d->vocab_size, &ps[0].ids, &ps[0].n, err,
+        else if (o->ids && llmc_parse_ids(o->ids, d->vocab_size, &ps[0].ids, &ps[0].n, err,
                                      sizeof err) != 0)
             rc = fail(o, err);
         else if (!o->ids)
@@ -716,61 +493,35 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     }
 
     LlmcEngine e = {0};
-    LlmcSched *s = NULL;
-    Printer pr = {.o = o, .tok = o->output_ids ? NULL : tok, .n = n,
-                  .progress = n > 1 && (o->progress || isatty(STDERR_FILENO)),
-                  .top_logits = (int32_t)o->top_logits, .vocab = d->vocab_size};
     if (rc == 0)
         rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, max_positions));
     if (rc == 0) {
-        LlmcSchedConfig sc = {
+        LlmcGenPrompt *gp = malloc((size_t)n * sizeof *gp);
+        LlmcGenConfig gc = {
             .max_batch = max_batch,
             .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
             .seed = o->seed,
+            .tok = o->output_ids ? NULL : tok,
+            .top_logits = (int32_t)o->top_logits,
+            .progress = n > 1 && (o->progress || isatty(STDERR_FILENO)),
         };
-        LlmcSchedHooks hooks = {.ctx = &pr, .on_token = on_token, .on_done = on_done,
-                                .on_logits = on_logits};
-        pr.outs = calloc((size_t)n, sizeof *pr.outs);
-        if (!pr.outs)
+        LlmcSchedStats st;
+        for (int32_t i = 0; gp && i < n; i++)
+            gp[i] = (LlmcGenPrompt){ps[i].ids, ps[i].n, ps[i].max_new};
+        if (!gp)
             rc = fail(o, "out of memory");
-        else if (llmc_sched_create(&s, &e, &sc, &hooks, err, sizeof err) != 0)
+        else if (llmc_generate(&e, gp, n, &gc, stdout, &st, err, sizeof err) != 0)
             rc = fail(o, err);
-        pr.sched = s;
-    }
-    for (int32_t i = 0; rc == 0 && i < n; i++) {
-        LlmcSeqReq req = {.prompt = ps[i].ids, .n_prompt = ps[i].n, .max_new = ps[i].max_new,
-                          .logits_from = o->top_logits ? ps[i].n - 1 : -1};
-        if (o->top_logits) {
-            req.max_new = 1;
-            if (print_ids(&pr, ps[i].ids, ps[i].n) != 0) {
-                rc = 1;
-                break;
-            }
+        else if (o->verbose) {
+            fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
+                    st.prefill_seconds > 0 ? st.prefill_tokens / st.prefill_seconds : 0.0,
+                    st.decode_seconds > 0 ? st.decode_tokens / st.decode_seconds : 0.0);
+            if (e.dev->print_stats)
+                e.dev->print_stats(&e, stderr);
         }
-        if (llmc_sched_add(s, &req, err, sizeof err) < 0) {
-            rc = fail(o, err);
-            break;
-        }
-        for (int32_t k = 0; k < ps[i].n && rc == 0 && !o->top_logits; k++)
-            if (emit_token(&pr, i, k ? ps[i].ids[k - 1] : -1, ps[i].ids[k]) != 0)
-                rc = 1;
+        free(gp);
     }
-    if (rc == 0 && llmc_sched_run(s, err, sizeof err) != 0)
-        rc = pr.write_error ? 1 : fail(o, err);
-    if (pr.write_error)
-        fprintf(stderr, "%s: cannot write the output: %s\n", o->prog, strerror(pr.write_error));
-    if (rc == 0 && o->verbose) {
-        const LlmcSchedStats *st = llmc_sched_stats(s);
-        fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
-                st->prefill_seconds > 0 ? st->prefill_tokens / st->prefill_seconds : 0.0,
-                st->decode_seconds > 0 ? st->decode_tokens / st->decode_seconds : 0.0);
-        print_gpu_stats(&e);
-    }
-    llmc_sched_destroy(s);
     llmc_engine_destroy(&e);
-    for (int32_t i = 0; pr.outs && i < n; i++)
-        free(pr.outs[i].data);
-    free(pr.outs);
     for (int32_t i = 0; ps && i < n; i++)
         free(ps[i].ids);
     free(ps);
@@ -778,34 +529,6 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
 }
 
 /* ---- --bench ---- */
-
-/* GPU builds: the device's copy bandwidth, measured now, and the fraction of it a decode step
- * reached (bytes it must read / its time). */
-static int print_roofline(const Opts *o, LlmcEngine *e, const LlmcBenchCfg *c,
-                          const LlmcBenchResult *r)
-{
-    const LlmcModelDesc *d = e->desc;
-    char err[1024];
-    double bw;
-    size_t buf;
-    if (llmc_gpu_copy_bandwidth(e->ex.gpu, &bw, &buf, err, sizeof err) != 0)
-        return fail(o, err);
-    printf("device copy bandwidth: %.1f GB/s (cuMemcpyDtoD of %.0f MiB, median of 10, bytes read "
-           "+ written)\n",
-           bw / 1e9, (double)buf / (1 << 20));
-    if (r->decode_steps <= 0)
-        return 0;
-    double per_step = r->decode_bytes / r->decode_steps;
-    double kv = per_step - (double)d->weight_bytes_per_token;
-    double avg_ctx = c->n_prompt + (c->n_gen + 1) / 2.0;
-    double step_s = r->decode_seconds / r->decode_steps;
-    printf("decode step reads: %.4f GB (weights %.4f GB + KV %.4f GB at an average context of "
-           "%.1f x %d sequences)\n",
-           per_step / 1e9, (double)d->weight_bytes_per_token / 1e9, kv / 1e9, avg_ctx, c->batch);
-    printf("memory roofline: %.1f%% (%.1f GB/s of %.1f GB/s)\n",
-           100.0 * per_step / step_s / bw, per_step / step_s / 1e9, bw / 1e9);
-    return 0;
-}
 
 static int run_bench(const Opts *o, const LlmcPayload *pl)
 {
@@ -836,32 +559,10 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
     if (rc != 0) {
         fail(o, err);
     } else {
-        if (e.ex.gpu)
-            printf("model: %s (target %s), device: %s (sm_%d, image %s), batch: %d, CUDA graphs: "
-                   "%s, PDL: %s\n",
-                   d->name, d->target, llmc_gpu_name(e.ex.gpu), llmc_gpu_sm(e.ex.gpu),
-                   llmc_gpu_image_arch(e.ex.gpu), c.batch,
-                   llmc_gpu_uses_graphs(e.ex.gpu) ? "on" : "off",
-                   llmc_gpu_uses_pdl(e.ex.gpu) ? "on" : "off");
-        else
-            printf("model: %s (target %s), threads: %d, batch: %d\n", d->name, d->target,
-                   llmc_pool_nth(e.ex.pool), c.batch);
-        printf("prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r.prefill_tokens,
-               r.prefill_seconds, r.prefill_tokens / r.prefill_seconds);
-        if (r.decode_steps > 0)
-            printf("decode: %d steps of %d tokens in %.3f s: %.1f tok/s, %.3f ms/step, "
-                   "%.2f GB/s effective (weights + KV)\n",
-                   r.decode_steps, c.batch, r.decode_seconds, r.decode_tokens / r.decode_seconds,
-                   1e3 * r.decode_seconds / r.decode_steps, r.decode_bytes / r.decode_seconds / 1e9);
-        if (e.ex.gpu && r.decode_steps > 0)
-            printf("decode on the device: %.3f ms/step from the first copy in to the last copy "
-                   "out (%.3f ms/step between steps)\n",
-                   1e3 * r.decode_busy_seconds / r.decode_steps,
-                   1e3 * (r.decode_seconds - r.decode_busy_seconds) / r.decode_steps);
-        if (e.ex.gpu && rc == 0)
-            rc = print_roofline(o, &e, &c, &r);
-        if (o->verbose)
-            print_gpu_stats(&e);
+        if (llmc_bench_report(&e, &c, &r, stdout, err, sizeof err) != 0)
+            rc = fail(o, err);
+        if (o->verbose && e.dev->print_stats)
+            e.dev->print_stats(&e, stderr);
         if (fflush(stdout) != 0)
             rc = fail(o, "cannot write the output");
     }
@@ -892,7 +593,7 @@ static int run_perplexity(const Opts *o, const LlmcPayload *pl, const LlmcTokeni
     }
     char *text;
     size_t size;
-    if (read_whole_file(o->ppl_file, &text, &size, err, sizeof err) != 0)
+    if (llmc_rt_read_file(o->ppl_file, &text, &size, err, sizeof err) != 0)
         return fail(o, err);
     int32_t *ids = NULL, n_ids = 0;
     int rc = llmc_tokenizer_encode(tok, text, size, 0, &ids, &n_ids, err, sizeof err);
@@ -964,7 +665,7 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     Prompt pr = {0};
     int rc = 0;
     if (o->ids) {
-        if (parse_ids(o->ids, d->vocab_size, &pr.ids, &pr.n, err, sizeof err) != 0)
+        if (llmc_parse_ids(o->ids, d->vocab_size, &pr.ids, &pr.n, err, sizeof err) != 0)
             return fail(o, err);
     } else if (encode(o, tok, o->prompt, strlen(o->prompt), "prompt", &pr) != 0) {
         return 1;
@@ -1013,25 +714,27 @@ int main(int argc, char **argv)
     if (o.version) {
         printf("%s (target %s)\nllmc %s\n%s\n", d->name, d->target, d->llmc_version,
                d->build_info);
-        if (d->backend == LLMC_BACKEND_CUDA) {
-            char archs[512];
-            llmc_gpu_arch_list(d, archs, sizeof archs);
-            printf("GPU architectures: %s\n", archs);
+        const LlmcDeviceOps *dev = llmc_device_for(d->backend);
+        if (dev && dev->version_info) {
+            char info[600];
+            dev->version_info(d, info, sizeof info);
+            printf("%s\n", info);
         }
         return fflush(stdout) == 0 ? 0 : 1;
     }
     char err[1024];
     if (llmc_desc_check(d, err, sizeof err) != 0)
         return fail(&o, err);
-    /* A GPU build checks its device before anything else. */
-    if (d->backend == LLMC_BACKEND_CUDA && llmc_gpu_open(&o.gpu, d, NULL, err, sizeof err) != 0)
+    /* The device is checked before anything else (a GPU build: driver, GPU, image). */
+    const LlmcDeviceOps *dev = llmc_device_for(d->backend);
+    if (dev->open(&o.device, d, err, sizeof err) != 0)
         return fail(&o, err);
 
     char exe[4096];
     LlmcPayload pl;
     if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0 ||
         llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0) {
-        llmc_gpu_close(o.gpu);
+        dev->close(o.device);
         return fail(&o, err);
     }
     LlmcTokenizer *tok = NULL;
@@ -1040,7 +743,7 @@ int main(int argc, char **argv)
                                             sizeof err) != 0) {
         fprintf(stderr, "%s: %s: tokenizer: %s\n", o.prog, pl.path, err);
         llmc_payload_close(&pl);
-        llmc_gpu_close(o.gpu);
+        dev->close(o.device);
         return 1;
     }
     int rc;
@@ -1055,6 +758,6 @@ int main(int argc, char **argv)
     if (tok)
         llmc_tokenizer_free(tok);
     llmc_payload_close(&pl);
-    llmc_gpu_close(o.gpu);
+    dev->close(o.device);
     return rc;
 }

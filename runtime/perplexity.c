@@ -93,7 +93,7 @@ int llmc_perplexity(LlmcEngine *e, const int32_t *tokens, int64_t n_tokens, int3
         llmc_rt_fail(err, errlen, "out of memory for %lld chunks", (long long)n_chunks);
         goto out;
     }
-    LlmcSchedConfig cfg = {.max_batch = max_batch, .sampler = {0.0f, 0, 1.0f}, .seed = 0};
+    LlmcSchedConfig cfg = {.max_batch = max_batch};
     LlmcSchedHooks hooks = {.ctx = &p, .on_logits = on_logits, .on_done = on_done};
     if (llmc_sched_create(&s, e, &cfg, &hooks, err, errlen) != 0)
         goto out;

@@ -1,6 +1,6 @@
 /* rtutil.h — small helpers shared by the runtime files: error messages written into a caller's
  * buffer (the runtime's user-error channel, like tokenizer.h: functions return 0 or -1 and fill
- * `err`), a monotonic clock, and checked 64-byte aligned allocation.
+ * `err`), a monotonic clock, checked 64-byte aligned allocation, and reading a whole file.
  *
  * The runtime does not link the compiler's ir/base.c: a model executable carries only runtime/.
  */
@@ -20,6 +20,10 @@ double llmc_rt_now(void);
 /* size bytes, 64-byte aligned, zero-filled; a valid block even for size 0. NULL when out of memory.
  * Release with free(). */
 void *llmc_rt_alloc(size_t size);
+
+/* Reads the whole file at path into a new NUL-terminated buffer *data (free it) of *size bytes.
+ * Returns 0, or -1 with a message naming the file. */
+int llmc_rt_read_file(const char *path, char **data, size_t *size, char *err, size_t errlen);
 
 /* Pause hint for spin loops (PAUSE on x86, YIELD on arm64). */
 static inline void llmc_rt_cpu_relax(void)

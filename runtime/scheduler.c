@@ -7,7 +7,8 @@
  * admission: a running sequence never waits for memory.
  *
  * Sequence states: waiting -> prefill (prompt tokens still to feed) -> decode (n_fed == n_tok - 1:
- * the last sampled token is the next one fed) -> done.
+ * the last sampled token is the next one fed) -> done; any state but done -> done by
+ * llmc_sched_cancel (a cancelled waiting sequence is skipped when the queue reaches it).
  */
 #include "scheduler.h"
 
@@ -31,6 +32,10 @@ typedef struct Seq {
     int32_t row;                /* block table row while running, else -1 */
     int ignore_eos;
     int clamped;                /* max_new was cut by max_seq_len */
+    LlmcSamplerCfg sampler;
+    int greedy;                 /* llmc_sampler_greedy(sampler): it draws no uniforms */
+    int32_t *stop;              /* [n_stop] its stop ids */
+    int32_t n_stop;
     SeqState state;
     LlmcFinish why;
     LlmcRng rng;
@@ -45,6 +50,8 @@ struct LlmcSched {
     Seq *seqs;                  /* [n_seqs] in order of adding */
     int32_t n_seqs, cap_seqs;
     int32_t next_wait;          /* first sequence not yet admitted */
+    int32_t n_waiting;          /* sequences not yet admitted nor cancelled */
+    int in_step;                /* inside llmc_sched_step (hooks run): no add or cancel */
     int32_t *running;           /* [max_batch] sequence ids, admission order */
     int32_t n_running;
     int32_t *free_rows;         /* [max_batch] */
@@ -57,6 +64,8 @@ struct LlmcSched {
     float *logits;                                          /* [max_outputs][vocab_size] */
     int32_t *ids;               /* [max_outputs] the token chosen for each output row by the engine */
     double *u;                  /* [max_outputs] the row's uniform for the draw (0 if not drawn) */
+    float *temp, *top_p;        /* [max_outputs] the row's sampler (temp 0: the argmax) */
+    int32_t *top_k;             /* [max_outputs] */
     LlmcSchedStats stats;
 };
 
@@ -91,10 +100,13 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg
     s->out_seq = malloc(no * sizeof *s->out_seq);
     s->ids = malloc(no * sizeof *s->ids);
     s->u = calloc(no, sizeof *s->u);
+    s->temp = calloc(no, sizeof *s->temp);
+    s->top_p = calloc(no, sizeof *s->top_p);
+    s->top_k = calloc(no, sizeof *s->top_k);
     s->logits = llmc_rt_alloc(no * (size_t)d->vocab_size * sizeof *s->logits);
     if (!s->running || !s->free_rows || !s->block_tables || !s->tokens || !s->positions ||
         !s->seq_of_token || !s->slots || !s->out_rows || !s->out_seq || !s->ids || !s->u ||
-        !s->logits) {
+        !s->temp || !s->top_p || !s->top_k || !s->logits) {
         llmc_sched_destroy(s);
         return llmc_rt_fail(err, errlen, "out of memory for the scheduler's step buffers "
                             "(%zu logit rows of %d)", no, d->vocab_size);
@@ -117,8 +129,10 @@ void llmc_sched_destroy(LlmcSched *s)
         for (int32_t b = 0; b < q->n_blocks; b++)
             llmc_kv_free(&s->e->kv, bt[b]);
     }
-    for (int32_t i = 0; i < s->n_seqs; i++)
+    for (int32_t i = 0; i < s->n_seqs; i++) {
         free(s->seqs[i].tok);
+        free(s->seqs[i].stop);
+    }
     free(s->seqs);
     free(s->running);
     free(s->free_rows);
@@ -132,6 +146,9 @@ void llmc_sched_destroy(LlmcSched *s)
     free(s->logits);
     free(s->ids);
     free(s->u);
+    free(s->temp);
+    free(s->top_p);
+    free(s->top_k);
     free(s);
 }
 
@@ -141,7 +158,8 @@ static int32_t seq_positions(const Seq *q)
     return q->n_prompt + (q->max_new > 0 ? q->max_new - 1 : 0);
 }
 
-int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errlen)
+/* Checks r; sets the fields of q that follow from it (lengths, clamping, blocks). 0 or -1. */
+static int check_req(const LlmcSched *s, const LlmcSeqReq *r, Seq *q, char *err, size_t errlen)
 {
     const LlmcModelDesc *d = s->d;
     if (r->n_prompt < 1)
@@ -151,32 +169,62 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
                             r->n_prompt, d->max_seq_len);
     if (r->max_new < 0)
         return llmc_rt_fail(err, errlen, "negative token count %d", r->max_new);
+    if (r->n_stop < 0 || (r->n_stop > 0 && !r->stop_ids))
+        return llmc_rt_fail(err, errlen, "bad stop id list (%d ids)", r->n_stop);
+    for (int32_t i = 0; i < r->n_stop; i++)
+        if (r->stop_ids[i] < 0 || r->stop_ids[i] >= d->vocab_size)
+            return llmc_rt_fail(err, errlen, "stop id %d is %d, outside the vocabulary 0..%d", i,
+                                r->stop_ids[i], d->vocab_size - 1);
     for (int32_t i = 0; i < r->n_prompt; i++)
         if (r->prompt[i] < 0 || r->prompt[i] >= d->vocab_size)
             return llmc_rt_fail(err, errlen, "prompt token %d is %d, outside the vocabulary 0..%d",
                                 i, r->prompt[i], d->vocab_size - 1);
-    Seq q = {0};
-    q.n_prompt = r->n_prompt;
-    q.max_new = r->max_new;
-    if (q.max_new > d->max_seq_len - q.n_prompt) {
-        q.max_new = d->max_seq_len - q.n_prompt;
-        q.clamped = 1;
+    q->n_prompt = r->n_prompt;
+    q->max_new = r->max_new;
+    if (q->max_new > d->max_seq_len - q->n_prompt) {
+        q->max_new = d->max_seq_len - q->n_prompt;
+        q->clamped = 1;
     }
-    q.n_blocks = llmc_kv_blocks_for(seq_positions(&q), d->kv_block_size);
-    if (q.n_blocks > s->e->kv.n_blocks)
+    q->n_blocks = llmc_kv_blocks_for(seq_positions(q), d->kv_block_size);
+    if (q->n_blocks > s->e->kv.n_blocks)
         return llmc_rt_fail(err, errlen,
                             "a sequence of %d positions needs %d KV blocks, the KV cache has %d "
                             "(--kv-blocks / --kv-mem)",
-                            seq_positions(&q), q.n_blocks, s->e->kv.n_blocks);
+                            seq_positions(q), q->n_blocks, s->e->kv.n_blocks);
+    return 0;
+}
+
+int llmc_sched_check(const LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errlen)
+{
+    Seq q = {0};
+    return check_req(s, r, &q, err, errlen);
+}
+
+int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errlen)
+{
+    const LlmcModelDesc *d = s->d;
+    assert(!s->in_step && "llmc_sched_add inside a hook");
+    Seq q = {0};
+    if (check_req(s, r, &q, err, errlen) != 0)
+        return -1;
     q.logits_from = r->logits_from;
     q.ignore_eos = r->ignore_eos;
     q.row = -1;
     q.state = SEQ_WAITING;
-    llmc_rng_seed(&q.rng, s->cfg.seed);
+    q.sampler = r->sampler;
+    q.greedy = llmc_sampler_greedy(&q.sampler, d->vocab_size);
+    llmc_rng_seed(&q.rng, r->seed);
     q.tok = malloc((size_t)(q.n_prompt + q.max_new) * sizeof *q.tok);
-    if (!q.tok)
+    q.n_stop = r->n_stop;
+    q.stop = malloc((size_t)(q.n_stop > 0 ? q.n_stop : 1) * sizeof *q.stop);
+    if (!q.tok || !q.stop) {
+        free(q.tok);
+        free(q.stop);
         return llmc_rt_fail(err, errlen, "out of memory for a sequence of %d tokens",
                             q.n_prompt + q.max_new);
+    }
+    if (q.n_stop > 0)
+        memcpy(q.stop, r->stop_ids, (size_t)q.n_stop * sizeof *q.stop);
     memcpy(q.tok, r->prompt, (size_t)q.n_prompt * sizeof *q.tok);
     q.n_tok = q.n_prompt;
     if (s->n_seqs == s->cap_seqs) {
@@ -184,12 +232,14 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
         Seq *ns = realloc(s->seqs, (size_t)cap * sizeof *ns);
         if (!ns) {
             free(q.tok);
+            free(q.stop);
             return llmc_rt_fail(err, errlen, "out of memory queueing sequence %d", s->n_seqs);
         }
         s->seqs = ns;
         s->cap_seqs = cap;
     }
     s->seqs[s->n_seqs] = q;
+    s->n_waiting++;
     return s->n_seqs++;
 }
 
@@ -203,6 +253,10 @@ static void admit(LlmcSched *s)
 {
     while (s->next_wait < s->n_seqs && s->n_running < s->cfg.max_batch) {
         Seq *q = &s->seqs[s->next_wait];
+        if (q->state == SEQ_DONE) {             /* cancelled while it waited */
+            s->next_wait++;
+            continue;
+        }
         if (llmc_kv_free_count(&s->e->kv) < q->n_blocks)
             break;
         q->row = s->free_rows[--s->n_free_rows];
@@ -214,6 +268,7 @@ static void admit(LlmcSched *s)
         for (int32_t b = q->n_blocks; b < s->e->max_blocks_per_seq; b++)
             bt[b] = 0;
         q->state = SEQ_PREFILL;
+        s->n_waiting--;
         s->running[s->n_running++] = s->next_wait++;
     }
 }
@@ -234,7 +289,7 @@ static int wants_logits(const Seq *q, int32_t pos)
 
 typedef struct StepBuild {
     int32_t n_tokens, n_out, n_prefill;
-    int greedy;                 /* llmc_sampler_greedy: no uniforms are drawn */
+    int drawn;                  /* a row draws its token (else every row takes the argmax) */
     int want_logits;            /* a row's logits go to the on_logits hook */
 } StepBuild;
 
@@ -248,8 +303,12 @@ static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
     if (wants_logits(q, pos)) {
         /* The engine draws the row's token (llmc_sample_u); the uniform comes from the sequence's
          * own stream now, once for each token the sequence will take (take_outputs' test). */
-        int sampled = !b->greedy && pos == q->n_tok - 1 && q->n_gen < q->max_new;
+        int sampled = !q->greedy && pos == q->n_tok - 1 && q->n_gen < q->max_new;
         s->u[b->n_out] = sampled ? llmc_rng_uniform(&q->rng) : 0.0;
+        s->temp[b->n_out] = sampled ? q->sampler.temperature : 0.0f;
+        s->top_p[b->n_out] = q->sampler.top_p;
+        s->top_k[b->n_out] = q->sampler.top_k;
+        b->drawn |= sampled;
         s->out_rows[b->n_out] = t;
         s->out_seq[b->n_out++] = id;
         if (reports_logits(q, pos) && s->hooks.on_logits)
@@ -259,7 +318,7 @@ static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
 
 static StepBuild build_step(LlmcSched *s)
 {
-    StepBuild b = {0, 0, 0, llmc_sampler_greedy(&s->cfg.sampler, s->d->vocab_size), 0};
+    StepBuild b = {0, 0, 0, 0, 0};
     const LlmcModelDesc *d = s->d;
     for (int32_t i = 0; i < s->n_running; i++) {
         Seq *q = &s->seqs[s->running[i]];
@@ -306,6 +365,13 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             finish(q, LLMC_FINISH_EOS);
             continue;
         }
+        int stop = 0;
+        for (int32_t k = 0; k < q->n_stop && !stop; k++)
+            stop = t == q->stop[k];
+        if (stop) {
+            finish(q, LLMC_FINISH_STOP);
+            continue;
+        }
         q->tok[q->n_tok++] = t;
         if (s->hooks.on_token && s->hooks.on_token(s->hooks.ctx, id, t) != 0)
             return -1;
@@ -313,6 +379,16 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             finish(q, q->clamped ? LLMC_FINISH_CONTEXT : LLMC_FINISH_LENGTH);
     }
     return 0;
+}
+
+/* Gives a running sequence's KV blocks and block table row back. */
+static void release(LlmcSched *s, Seq *q)
+{
+    const int32_t *bt = row_of(s, q->row);
+    for (int32_t b = q->n_blocks - 1; b >= 0; b--)
+        llmc_kv_free(&s->e->kv, bt[b]);
+    s->free_rows[s->n_free_rows++] = q->row;
+    q->row = -1;
 }
 
 /* Moves sequences on (prefill -> decode), releases finished ones, in admission order. */
@@ -333,11 +409,7 @@ static int retire(LlmcSched *s)
             s->running[kept++] = id;
             continue;
         }
-        const int32_t *bt = row_of(s, q->row);
-        for (int32_t b = q->n_blocks - 1; b >= 0; b--)
-            llmc_kv_free(&s->e->kv, bt[b]);
-        s->free_rows[s->n_free_rows++] = q->row;
-        q->row = -1;
+        release(s, q);
         if (rc == 0 && s->hooks.on_done && s->hooks.on_done(s->hooks.ctx, id, q->why) != 0)
             rc = -1;
     }
@@ -366,14 +438,17 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
         .logits = s->logits,
         .out_ids = s->ids,
         .ids_only = !b.want_logits,
-        .sample_u = b.greedy ? NULL : s->u,
-        .temperature = s->cfg.sampler.temperature,
-        .top_p = s->cfg.sampler.top_p,
-        .top_k = s->cfg.sampler.top_k,
+        .sample_u = b.drawn ? s->u : NULL,
+        .temperature = s->temp,
+        .top_p = s->top_p,
+        .top_k = s->top_k,
     };
     if (llmc_engine_step(s->e, &step, err, errlen) != 0)
         return -1;
-    if (take_outputs(s, &b) != 0 || retire(s) != 0)
+    s->in_step = 1;
+    int stopped = take_outputs(s, &b) != 0 || retire(s) != 0;
+    s->in_step = 0;
+    if (stopped)
         return llmc_rt_fail(err, errlen, "generation stopped by its output callback");
     double dt = llmc_rt_now() - t0;
     s->stats.steps++;
@@ -384,6 +459,30 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
         s->stats.decode_tokens += b.n_tokens;
         s->stats.decode_seconds += dt;
     }
+    return 1;
+}
+
+int llmc_sched_cancel(LlmcSched *s, int32_t seq, char *err, size_t errlen)
+{
+    assert(seq >= 0 && seq < s->n_seqs);
+    assert(!s->in_step && "llmc_sched_cancel inside a hook");
+    Seq *q = &s->seqs[seq];
+    if (q->state == SEQ_DONE)
+        return 0;
+    if (q->state == SEQ_WAITING) {
+        s->n_waiting--;
+    } else {
+        int32_t kept = 0;
+        for (int32_t i = 0; i < s->n_running; i++)
+            if (s->running[i] != seq)
+                s->running[kept++] = s->running[i];
+        assert(kept == s->n_running - 1);
+        s->n_running = kept;
+        release(s, q);
+    }
+    finish(q, LLMC_FINISH_CANCELLED);
+    if (s->hooks.on_done && s->hooks.on_done(s->hooks.ctx, seq, q->why) != 0)
+        return llmc_rt_fail(err, errlen, "cancelling stopped by its output callback");
     return 1;
 }
 
@@ -415,3 +514,7 @@ int llmc_sched_is_done(const LlmcSched *s, int32_t seq)
 }
 
 const LlmcSchedStats *llmc_sched_stats(const LlmcSched *s) { return &s->stats; }
+
+int32_t llmc_sched_n_seqs(const LlmcSched *s) { return s->n_seqs; }
+int32_t llmc_sched_n_running(const LlmcSched *s) { return s->n_running; }
+int32_t llmc_sched_n_waiting(const LlmcSched *s) { return s->n_waiting; }

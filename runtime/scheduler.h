@@ -13,11 +13,15 @@
  * step and of the prompt rows a sequence asked to see (logits_from); at most desc->max_outputs of
  * them: a prefill chunk stops before a row that would exceed that and goes on next step.
  *
- * After the step each sampled token goes through the sequence's own sampler RNG (seeded from the
- * scheduler's seed, the same for every sequence: a sequence samples exactly as it would alone).
- * A sequence finishes after max_new tokens, at max_seq_len, or when it samples eos_id or bos_id
- * (that token is not appended; ignore_eos turns this off). Its blocks go back to the pool and the
- * next step admits waiting sequences.
+ * Each sequence carries its own sampler (temperature, top-k, top-p), RNG seed and stop ids: its
+ * draws come from its own RNG, so a sequence samples exactly as it would alone, whatever the
+ * others in its steps use. A sequence finishes after max_new tokens, at max_seq_len, when it
+ * samples eos_id or bos_id (ignore_eos turns this off) or one of its stop ids (the stop token is
+ * not appended), or when it is cancelled. Its blocks and row go back at once and the next step
+ * admits waiting sequences.
+ *
+ * While running: sequences may be added (llmc_sched_add) and cancelled (llmc_sched_cancel) between
+ * steps, whether they wait, prefill or decode; ids are never reused.
  */
 #ifndef LLMC_SCHEDULER_H
 #define LLMC_SCHEDULER_H
@@ -32,10 +36,13 @@ typedef enum {
     LLMC_FINISH_LENGTH = 0,     /* produced max_new tokens (or only fed its prompt: max_new 0) */
     LLMC_FINISH_EOS,            /* sampled eos_id or bos_id */
     LLMC_FINISH_CONTEXT,        /* reached max_seq_len before max_new */
+    LLMC_FINISH_STOP,           /* sampled one of its stop ids */
+    LLMC_FINISH_CANCELLED,      /* llmc_sched_cancel */
 } LlmcFinish;
 
 /* Callbacks; any may be NULL. A non-zero return stops llmc_sched_step with an error. They run
- * inside llmc_sched_step and must not call llmc_sched_add. */
+ * inside llmc_sched_step (on_done also inside llmc_sched_cancel) and must not call llmc_sched_add
+ * or llmc_sched_cancel. */
 typedef struct LlmcSchedHooks {
     void *ctx;
     /* seq sampled token (already appended; stop tokens are not reported). */
@@ -48,8 +55,6 @@ typedef struct LlmcSchedHooks {
 
 typedef struct LlmcSchedConfig {
     int32_t max_batch;          /* running sequences; 1..min(max_tokens, max_outputs) */
-    LlmcSamplerCfg sampler;
-    uint64_t seed;
 } LlmcSchedConfig;
 
 typedef struct LlmcSeqReq {
@@ -58,6 +63,10 @@ typedef struct LlmcSeqReq {
     int32_t max_new;            /* tokens to sample (clamped to max_seq_len - n_prompt) */
     int32_t logits_from;        /* report logits of prompt positions >= this; -1: none */
     int ignore_eos;             /* do not stop at eos_id/bos_id (benchmarks) */
+    LlmcSamplerCfg sampler;     /* this sequence's draws; temperature 0 (all zero): greedy */
+    uint64_t seed;              /* of its RNG */
+    const int32_t *stop_ids;    /* [n_stop] tokens that also end it (not appended), copied */
+    int32_t n_stop;
 } LlmcSeqReq;
 
 typedef struct LlmcSchedStats {
@@ -75,8 +84,15 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *engine, const LlmcSchedConfig
 void llmc_sched_destroy(LlmcSched *s);
 
 /* Queues a sequence; returns its id (0, 1, 2, ... in order of adding) or -1 with a message
- * (bad prompt, or a sequence the whole KV pool could not hold). */
+ * (bad prompt or stop ids, or a sequence the whole KV pool could not hold). */
 int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *req, char *err, size_t errlen);
+/* What llmc_sched_add would refuse, without adding: 0, or -1 with its message. */
+int llmc_sched_check(const LlmcSched *s, const LlmcSeqReq *req, char *err, size_t errlen);
+
+/* Ends seq now, wherever it is (waiting, prefill, decode): its KV blocks and block table row are
+ * free at once and on_done reports LLMC_FINISH_CANCELLED; its tokens stay readable. Between steps
+ * only. Returns 1 when it was cancelled, 0 when it was already done, -1 when on_done stops. */
+int llmc_sched_cancel(LlmcSched *s, int32_t seq, char *err, size_t errlen);
 
 /* Runs one step. Returns 1 after a step, 0 when every sequence is done, -1 on error. */
 int llmc_sched_step(LlmcSched *s, char *err, size_t errlen);
@@ -87,6 +103,10 @@ int llmc_sched_run(LlmcSched *s, char *err, size_t errlen);
 const int32_t *llmc_sched_tokens(const LlmcSched *s, int32_t seq, int32_t *n_tokens);
 int32_t llmc_sched_n_prompt(const LlmcSched *s, int32_t seq);
 int llmc_sched_is_done(const LlmcSched *s, int32_t seq);
+/* Sequences added so far; those admitted and not done; those waiting. */
+int32_t llmc_sched_n_seqs(const LlmcSched *s);
+int32_t llmc_sched_n_running(const LlmcSched *s);
+int32_t llmc_sched_n_waiting(const LlmcSched *s);
 const LlmcSchedStats *llmc_sched_stats(const LlmcSched *s);
 
 #endif

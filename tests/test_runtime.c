@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "device.h"
 #include "engine.h"
 #include "kvcache.h"
 #include "payload.h"
@@ -435,14 +436,14 @@ static void run_batch(const LlmcModelDesc *d, int nth, int32_t max_batch, int64_
     LlmcSched *s;
     char err[512];
     memset(done, 0, sizeof *done);
-    LlmcSchedConfig cfg = {.max_batch = max_batch, .sampler = *sc, .seed = seed};
+    LlmcSchedConfig cfg = {.max_batch = max_batch};
     LlmcSchedHooks hooks = {.ctx = done, .on_token = rec_token, .on_done = rec_done};
     ck_assert_msg(llmc_sched_create(&s, &e, &cfg, &hooks, err, sizeof err) == 0, "%s", err);
     for (int i = 0; i < N_PROMPTS; i++) {
         int32_t p[32];
         make_prompt(i, p);
         LlmcSeqReq req = {.prompt = p, .n_prompt = prompt_len[i], .max_new = prompt_new[i],
-                          .logits_from = -1};
+                          .logits_from = -1, .sampler = *sc, .seed = seed};
         ck_assert_int_eq(llmc_sched_add(s, &req, err, sizeof err), i);
     }
     ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
@@ -518,7 +519,7 @@ START_TEST(sched_stops_at_eos)
     engine_up(&e, &d, 1, 100);
     LlmcSched *s;
     memset(&done, 0, sizeof done);
-    LlmcSchedConfig cfg = {.max_batch = 2, .sampler = greedy};
+    LlmcSchedConfig cfg = {.max_batch = 2};
     LlmcSchedHooks hooks = {.ctx = &done, .on_token = rec_token, .on_done = rec_done};
     ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, &hooks, NULL, 0), 0);
     int32_t p[FK_SEQ];
@@ -550,7 +551,7 @@ START_TEST(sched_rejects_bad_requests)
     engine_up(&e, &fake_desc, 1, 10);
     LlmcSched *s;
     char err[512];
-    LlmcSchedConfig cfg = {.max_batch = 4, .sampler = {0, 0, 1}};
+    LlmcSchedConfig cfg = {.max_batch = 4};
     ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "batch size 4"));
     cfg.max_batch = 2;
@@ -581,6 +582,169 @@ START_TEST(sched_rejects_bad_requests)
 }
 END_TEST
 
+/* Each sequence its own sampler, seed and stop ids: in one batch, each equals its run alone. */
+START_TEST(sched_per_sequence_sampling)
+{
+    const LlmcSamplerCfg cfgs[4] = {{0.9f, 12, 0.95f}, {0.0f, 0, 1.0f}, {1.3f, 0, 1.0f},
+                                    {0.7f, 5, 0.8f}};
+    const uint64_t seeds[4] = {5, 0, 77, 5};
+    LlmcEngine e;
+    engine_up(&e, &fake_desc, 2, 100);
+    int32_t start = llmc_kv_free_count(&e.kv);
+    LlmcSched *s;
+    Done done = {0};
+    char err[512];
+    LlmcSchedConfig cfg = {.max_batch = 3};
+    LlmcSchedHooks hooks = {.ctx = &done, .on_token = rec_token, .on_done = rec_done};
+    ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, &hooks, err, sizeof err), 0);
+    int32_t p[N_PROMPTS][32], want[N_PROMPTS][FK_SEQ], n_want[N_PROMPTS];
+    LlmcFinish why[N_PROMPTS];
+    for (int i = 0; i < N_PROMPTS; i++) {
+        make_prompt(i, p[i]);
+        const LlmcSamplerCfg *sc = &cfgs[i % 4];
+        n_want[i] = fake_ref_generate(p[i], prompt_len[i], prompt_new[i], sc, seeds[i % 4], 0,
+                                      want[i], &why[i]);
+        LlmcSeqReq r = {.prompt = p[i], .n_prompt = prompt_len[i], .max_new = prompt_new[i],
+                        .logits_from = -1, .sampler = *sc, .seed = seeds[i % 4]};
+        /* sequence 6 stops at its third sampled token */
+        int32_t stop = want[i][prompt_len[i] + 2];
+        if (i == 6) {
+            r.stop_ids = &stop;
+            r.n_stop = 1;
+            for (int32_t k = prompt_len[i]; k < n_want[i]; k++)
+                if (want[i][k] == stop) {
+                    n_want[i] = k;
+                    why[i] = LLMC_FINISH_STOP;
+                    break;
+                }
+        }
+        ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), i);
+    }
+    ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < N_PROMPTS; i++) {
+        int32_t n;
+        const int32_t *got = llmc_sched_tokens(s, i, &n);
+        ck_assert_msg(n == n_want[i], "seq %d: %d tokens, want %d", i, n, n_want[i]);
+        ck_assert_msg(memcmp(got, want[i], (size_t)n * sizeof *got) == 0, "seq %d differs", i);
+        ck_assert_int_eq(done.why[i], why[i]);
+    }
+    ck_assert_int_eq(done.why[6], LLMC_FINISH_STOP);
+    int32_t bad = FK_VOCAB;
+    LlmcSeqReq r = {.prompt = p[0], .n_prompt = 3, .max_new = 1, .logits_from = -1,
+                    .stop_ids = &bad, .n_stop = 1};
+    ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "stop id"));
+    llmc_sched_destroy(s);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), start);
+    llmc_engine_destroy(&e);
+}
+END_TEST
+
+/* The tokens of sequence i so far must be a prefix of its reference (greedy, seed 0). */
+static void expect_prefix(LlmcSched *s, int32_t id, const int32_t *prompt, int32_t n_prompt,
+                          int32_t max_new)
+{
+    const LlmcSamplerCfg greedy = {0.0f, 0, 1.0f};
+    int32_t want[FK_SEQ], n;
+    LlmcFinish why;
+    int32_t n_want = fake_ref_generate(prompt, n_prompt, max_new, &greedy, 0, 0, want, &why);
+    const int32_t *got = llmc_sched_tokens(s, id, &n);
+    ck_assert_msg(n <= n_want && memcmp(got, want, (size_t)n * sizeof *got) == 0,
+                  "seq %d: not a prefix of its reference", id);
+}
+
+/* Cancel while waiting, in prefill and in decode; add while running; rows, slots and blocks are
+ * reused, ids never; every block comes back. */
+START_TEST(sched_cancel_and_add_while_running)
+{
+    LlmcEngine e;
+    engine_up(&e, &fake_desc, 1, 40);
+    int32_t start = llmc_kv_free_count(&e.kv);
+    LlmcSched *s;
+    Done done = {0};
+    char err[512];
+    LlmcSchedConfig cfg = {.max_batch = 2};
+    LlmcSchedHooks hooks = {.ctx = &done, .on_token = rec_token, .on_done = rec_done};
+    ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, &hooks, err, sizeof err), 0);
+    int32_t p[8][32];
+    const int32_t len[8] = {20, 5, 7, 9, 6, 11, 3, 4}, nnew[8] = {30, 30, 10, 12, 14, 9, 20, 6};
+    for (int i = 0; i < 8; i++)
+        for (int32_t k = 0; k < len[i]; k++)
+            p[i][k] = 3 + (int32_t)(tu_mix64((uint64_t)(i * 500 + k)) % (FK_VOCAB - 3));
+    for (int i = 0; i < 4; i++) {
+        LlmcSeqReq r = {.prompt = p[i], .n_prompt = len[i], .max_new = nnew[i],
+                        .logits_from = -1};
+        ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), i);
+    }
+    ck_assert_int_eq(llmc_sched_n_waiting(s), 4);
+    /* step 1: 0 and 1 admitted; 8 of 0's 20 prompt tokens fill the step (max_tokens 8) */
+    ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
+    ck_assert_int_eq(llmc_sched_n_running(s), 2);
+    ck_assert_int_eq(llmc_sched_n_waiting(s), 2);
+    int32_t held = start - llmc_kv_free_count(&e.kv);
+    int32_t b0 = llmc_kv_blocks_for(len[0] + nnew[0] - 1, FK_BS);
+    ck_assert_int_eq(held, b0 + llmc_kv_blocks_for(len[1] + nnew[1] - 1, FK_BS));
+    /* cancel 0 mid-prefill: its blocks are free at once */
+    ck_assert_int_eq(llmc_sched_cancel(s, 0, err, sizeof err), 1);
+    ck_assert_int_eq(start - llmc_kv_free_count(&e.kv), held - b0);
+    ck_assert_int_eq(done.why[0], LLMC_FINISH_CANCELLED);
+    ck_assert(llmc_sched_is_done(s, 0));
+    ck_assert_int_eq(llmc_sched_n_running(s), 1);
+    ck_assert_int_eq(llmc_sched_cancel(s, 0, err, sizeof err), 0);     /* already done */
+    /* cancel 2 while it waits: 3 is admitted in its place */
+    ck_assert_int_eq(llmc_sched_cancel(s, 2, err, sizeof err), 1);
+    ck_assert_int_eq(done.why[2], LLMC_FINISH_CANCELLED);
+    ck_assert_int_eq(llmc_sched_n_waiting(s), 1);
+    ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
+    ck_assert_int_eq(llmc_sched_n_running(s), 2);
+    ck_assert_int_eq(llmc_sched_n_waiting(s), 0);
+    int32_t n;
+    ck_assert_int_eq(llmc_sched_tokens(s, 2, &n)[0], p[2][0]);
+    ck_assert_int_eq(n, len[2]);
+    /* run until 1 decodes, then cancel it mid-decode */
+    while (llmc_sched_tokens(s, 1, &n), n < len[1] + 4)
+        ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
+    expect_prefix(s, 1, p[1], len[1], nnew[1]);
+    ck_assert_int_eq(llmc_sched_cancel(s, 1, err, sizeof err), 1);
+    ck_assert_int_eq(done.tokens[1], 4);
+    /* add while running: new ids, their own rows; the finished ones stay readable */
+    for (int i = 4; i < 8; i++) {
+        LlmcSeqReq r = {.prompt = p[i], .n_prompt = len[i], .max_new = nnew[i],
+                        .logits_from = -1};
+        ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), i);
+        ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
+    }
+    ck_assert_int_eq(llmc_sched_n_seqs(s), 8);
+    ck_assert_int_eq(llmc_sched_cancel(s, 7, err, sizeof err), 1);
+    ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 0);
+    for (int i = 3; i < 7; i++) {
+        const LlmcSamplerCfg greedy = {0.0f, 0, 1.0f};
+        int32_t want[FK_SEQ];
+        LlmcFinish why;
+        int32_t n_want = fake_ref_generate(p[i], len[i], nnew[i], &greedy, 0, 0, want, &why);
+        const int32_t *got = llmc_sched_tokens(s, i, &n);
+        ck_assert_msg(n == n_want && memcmp(got, want, (size_t)n * sizeof *got) == 0,
+                      "seq %d differs from its run alone", i);
+        ck_assert_int_eq(done.why[i], why);
+    }
+    expect_prefix(s, 1, p[1], len[1], nnew[1]);
+    ck_assert_int_eq(done.why[7], LLMC_FINISH_CANCELLED);
+    ck_assert_int_eq(done.n, 8);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), start);     /* no block leaked */
+    /* and the pool hands the same blocks out again */
+    LlmcSeqReq r = {.prompt = p[0], .n_prompt = len[0], .max_new = nnew[0], .logits_from = -1};
+    ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), 8);
+    ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
+    expect_prefix(s, 8, p[0], len[0], nnew[0]);
+    llmc_sched_tokens(s, 8, &n);
+    ck_assert_int_eq(n, len[0] + nnew[0]);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), start);
+    llmc_sched_destroy(s);
+    llmc_engine_destroy(&e);
+}
+END_TEST
+
 /* Prompt logits (logits_from) with max_outputs 3: prefill chunks shrink to fit the outputs. */
 typedef struct Seen {
     int count[4][FK_SEQ];
@@ -605,7 +769,7 @@ START_TEST(sched_prompt_logits)
     engine_up(&e, &fake_desc, 2, 100);
     LlmcSched *s;
     Seen seen = {0};
-    LlmcSchedConfig cfg = {.max_batch = 3, .sampler = {0, 0, 1}};
+    LlmcSchedConfig cfg = {.max_batch = 3};
     LlmcSchedHooks hooks = {.ctx = &seen, .on_logits = rec_logits};
     ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, &hooks, NULL, 0), 0);
     int32_t p[4][40];
@@ -639,6 +803,19 @@ START_TEST(engine_init_and_desc_check)
     ck_assert(bias[4] == fk_bias(4) && bias[5] == fk_bias(5));
     ck_assert_int_eq(e.ex.kv_blocks, 7);
     ck_assert_int_eq(e.max_blocks_per_seq, FK_SEQ / FK_BS);
+    /* the cpu device (device.h) */
+    ck_assert_ptr_eq(e.dev, &llmc_device_cpu);
+    ck_assert_ptr_eq(llmc_device_for(LLMC_BACKEND_CPU), &llmc_device_cpu);
+    ck_assert_ptr_null(llmc_device_for(7));
+    ck_assert(!e.dev->gpu_options && !e.dev->busy_seconds && !e.dev->copy_bandwidth);
+    float b[2];
+    char msg[256];
+    ck_assert_int_eq(e.dev->read_arena(&e, 0, b, sizeof b, msg, sizeof msg), 0);
+    ck_assert(memcmp(b, e.ex.arena, sizeof b) == 0);
+    ck_assert_int_eq(e.dev->read_arena(&e, fake_desc.arena_bytes - 4, b, sizeof b, msg, sizeof msg),
+                     -1);
+    e.dev->bench_header(&e, 3, msg, sizeof msg);
+    ck_assert_str_eq(msg, "threads: 2, batch: 3");
     llmc_engine_destroy(&e);
 
     LlmcModelDesc d = fake_desc;
@@ -919,6 +1096,8 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, sched_stops_at_eos);
     tcase_add_test(tc, sched_rejects_bad_requests);
     tcase_add_test(tc, sched_prompt_logits);
+    tcase_add_test(tc, sched_per_sequence_sampling);
+    tcase_add_test(tc, sched_cancel_and_add_while_running);
     tcase_add_test(tc, payload_embedded_side_and_errors);
     tcase_add_test(tc, bench_runs);
     tcase_add_test(tc, perplexity_matches_reference);

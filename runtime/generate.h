@@ -1,0 +1,55 @@
+/* generate.h — the generation loop of a model executable: prompts in, text (or token ids) out.
+ *
+ * Every prompt becomes one sequence of the scheduler, each with the sampler, seed and stop ids
+ * given here (the CLI gives every sequence the same ones). Prompts are queued while the scheduler
+ * runs, as rows free up (llmc_sched_add between steps), so that the queue never holds more than
+ * max_batch waiting sequences; admission is FCFS, so the steps are the same as with every prompt
+ * queued at the start.
+ *
+ * Output contract (docs/executable.md): for each prompt, the decoded text of the prompt tokens,
+ * then the generated tokens (streamed, flushed after each token), then "\n"; prompt by prompt in
+ * input order, byte for byte what single runs would print. The first unfinished sequence writes
+ * straight to `out`, the others collect their text until every sequence before them is done.
+ */
+#ifndef LLMC_GENERATE_H
+#define LLMC_GENERATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "sample.h"
+#include "scheduler.h"
+#include "tokenizer.h"
+
+typedef struct LlmcGenPrompt {
+    const int32_t *ids;         /* [n] */
+    int32_t n;                  /* 1..max_seq_len */
+    int32_t max_new;            /* already clamped to the context */
+} LlmcGenPrompt;
+
+typedef struct LlmcGenConfig {
+    int32_t max_batch;          /* sequences at once (1..the scheduler's limit) */
+    LlmcSamplerCfg sampler;     /* every sequence's */
+    uint64_t seed;
+    const int32_t *stop_ids;    /* [n_stop], besides eos_id/bos_id */
+    int32_t n_stop;
+    const LlmcTokenizer *tok;   /* NULL: print token ids */
+    int32_t top_logits;         /* 0: generate; K: print the prompt's ids and the K largest logits
+                                   of its last position instead ("id logit" per line) */
+    int progress;               /* "[k/N done]" on stderr as sequences finish */
+} LlmcGenConfig;
+
+/* Runs the prompts to the end, writing to out. stats (may be NULL) gets the scheduler's figures.
+ * Returns 0, or -1 with a message (a request the KV cache cannot hold, a failed step, a failed
+ * write: "cannot write the output: ..."). */
+int llmc_generate(LlmcEngine *e, const LlmcGenPrompt *prompts, int32_t n, const LlmcGenConfig *c,
+                  FILE *out, LlmcSchedStats *stats, char *err, size_t errlen);
+
+/* "1 450 8074" (spaces, tabs, commas or newlines between ids; each in 0..vocab-1) into a new
+ * array *ids (free it) of *n_ids >= 1. Returns 0, or -1 with a message naming the bad id. */
+int llmc_parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
+                   size_t errlen);
+
+#endif

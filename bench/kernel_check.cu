@@ -1310,11 +1310,12 @@ static void check_argmax(const char *shape, int rows)
             for (int i = 0; i < V; i++)
                 x[i] = NAN;
     }
-    std::vector<double> hs(4 + rows, 0.5);
-    hs[0] = 1.0;
-    hs[1] = 1.0;
-    hs[2] = 0;
-    hs[3] = 0; /* sampling off: the argmax */
+    std::vector<double> hs(4 * (size_t)rows, 0.5); /* [rows][4]: temperature, top_p, top_k, uniform */
+    for (int r = 0; r < rows; r++) {
+        hs[4 * r] = 0; /* temperature 0: sampling off, the argmax */
+        hs[4 * r + 1] = 1.0;
+        hs[4 * r + 2] = 0;
+    }
     DBuf<float> dl(hl.size());
     DBuf<int32_t> di(rows);
     DBuf<double> ds(hs.size());

@@ -13,3 +13,5 @@ echo "== ASan/UBSan build =="
 "$root/scripts/build.sh" "$root/build-asan" -DLLMC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
    ctest --output-on-failure -j"$jobs" -LE slow)
+echo "== fuzzing (tests/fuzz/, 20 s a harness; bench/fuzz_long.sh for long runs) =="
+LLMC="$root/build/llmc" "$root/scripts/fuzz.sh" 20

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses of tests/fuzz/ with clang (-fsanitize=fuzzer,address,undefined)
+# into BUILD (default build-fuzz/) and runs each for SECONDS (default 20) on a seed corpus made
+# from ../shared/models, two at a time. Any finding (sanitizer report, crash, leak, timeout of
+# one input over 10 s) fails the run; the reproducer is left in BUILD/findings/NAME/.
+#   scripts/fuzz.sh [SECONDS] [NAME...]      e.g. scripts/fuzz.sh 600 model_json   (bench: long runs)
+# LLMC for the seeds that need a compiled model (default build/llmc; those seeds are skipped
+# without it). CLANG picks the compiler (default clang-19, else clang).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-20}
+shift || true
+out=${BUILD:-$root/build-fuzz}
+shared=$(cd "$root/.." && pwd)/shared
+cc=${CLANG:-$(command -v clang-19 || command -v clang || true)}
+[ -n "$cc" ] || { echo "fuzz: clang not found (scripts/setup.sh installs clang-19)" >&2; exit 1; }
+[ -d "$shared/models" ] || { echo "fuzz: $shared/models not found: the seed corpora come from there" >&2; exit 1; }
+llmc=${LLMC:-$root/build/llmc}
+all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=("${all[@]}")
+
+flags=(-std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=address,undefined
+       -fno-sanitize-recover=all -I"$root/runtime" -I"$root/abi" $(pkg-config --cflags libcjson))
+mkdir -p "$out/obj"
+# The library sources each harness may need, compiled once with coverage for the fuzzer.
+objs=()
+for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c \
+           "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c; do
+  o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
+  if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
+    "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"
+  fi
+  objs+=("$o")
+done
+for n in "${names[@]}"; do
+  "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" \
+    $(pkg-config --libs libcjson) -lm -lpthread -o "$out/fuzz_$n"
+done
+
+# Seed corpora.
+seed() { # seed NAME FILE... : copies files into NAME's corpus
+  local n=$1; shift
+  mkdir -p "$out/corpus/$n"
+  for f in "$@"; do [ -f "$f" ] && cp "$f" "$out/corpus/$n/"; done
+  return 0
+}
+prefixed() { # prefixed NAME OUTNAME HEXPREFIX FILE: FILE with bytes prepended
+  mkdir -p "$out/corpus/$1"
+  { printf "$3"; cat "$4"; } >"$out/corpus/$1/$2"
+}
+M=$shared/models
+seed model_json "$root"/examples/*.json "$root/tests/golden/tiny.json"
+seed hf_config "$M/debdocs-32M/config.json"
+seed hf_index "$M/debdocs-32M/model.safetensors.index.json"
+seed llama2c "$M/stories260K/stories260K.bin"
+prefixed tokenizer_file tok512 '\x00\x00\x02' "$M/stories260K/tok512.bin"
+prefixed tokenizer_file llama2 '\x01\x00\x7d' "$M/llama2-tokenizer/tokenizer.model"
+seed tokenize "$root/README.md"
+head -c 4000 "$M/debdocs-32M/eval.txt" >"$out/corpus/tokenize/eval.txt"
+# A small safetensors file, a synthesized config and a whole executable come from llmc itself.
+if [ -x "$llmc" ]; then
+  if [ ! -f "$out/seed/model.safetensors" ]; then
+    rm -rf "$out/seed"
+    "$llmc" synth --preset stories260K --dtype f32 -o "$out/seed/hf" -q
+    mv "$out/seed/hf/model.safetensors" "$out/seed/model.safetensors"
+    "$llmc" compile "$M/stories260K/stories260K.bin" --tokenizer "$M/stories260K/tok512.bin" -o "$out/seed/exe" -q
+  fi
+  seed safetensors "$out/seed/model.safetensors"
+  seed hf_config "$out/seed/hf/config.json"
+  # payload: 16 bytes of what the model code expects (its hash, its weights size), then the file.
+  exe=$out/seed/exe
+  size=$(stat -c %s "$exe")
+  foot=$((size - 296))
+  hash=$(od -An -tx1 -j $((foot + 24)) -N 8 "$exe" | tr -d ' \n')
+  poff=$(od -An -tu8 -j $((foot + 8)) -N 8 "$exe" | tr -d ' ')
+  wsize=$(od -An -tx1 -j $((poff + 24)) -N 8 "$exe" | tr -d ' \n')
+  mkdir -p "$out/corpus/payload"
+  { printf "$(echo "$hash$wsize" | sed 's/../\\x&/g')"; cat "$exe"; } >"$out/corpus/payload/exe"
+else
+  echo "fuzz: $llmc not built: the safetensors and payload corpora start empty" >&2
+fi
+for n in safetensors payload; do mkdir -p "$out/corpus/$n"; done
+
+run_one() {
+  local n=$1 dir=$out/findings/$1
+  rm -rf "$dir"; mkdir -p "$dir"
+  if LLMC_SHARED_DIR=$shared ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     "$out/fuzz_$n" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=1048576 \
+       -artifact_prefix="$dir/" -print_final_stats=1 "$out/corpus/$n" >"$dir/log" 2>&1; then
+    echo "fuzz_$n: ok ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$dir/log" | grep -o '[0-9]*$') runs in ${secs} s)"
+    return 0
+  fi
+  echo "fuzz_$n: FINDING (log and reproducer in $dir)"
+  grep -m3 -E 'ERROR|SUMMARY|runtime error|Timeout|deadly signal' "$dir/log" || tail -5 "$dir/log"
+  return 1
+}
+fail=0
+pids=()
+i=0
+for n in "${names[@]}"; do
+  run_one "$n" >"$out/result_$n" 2>&1 &
+  pids+=($!)
+  i=$((i + 1))
+  if [ $((i % 2)) = 0 ]; then for p in "${pids[@]}"; do wait "$p" || fail=1; done; pids=(); fi
+done
+for p in "${pids[@]}"; do wait "$p" || fail=1; done
+for n in "${names[@]}"; do cat "$out/result_$n"; done
+passed=0; failed=0
+for n in "${names[@]}"; do grep -q ': ok' "$out/result_$n" && passed=$((passed + 1)) || failed=$((failed + 1)); done
+echo "fuzz: $passed passed, $failed failed"
+exit $fail

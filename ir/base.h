@@ -1,4 +1,4 @@
-/* base.h — what every part of the compiler shares: status and diagnostics, element types,
+/* base.h — what every part of the compiler shares: status and diagnostics, the storage formats (ir/formats.def),
  * half-precision conversion, hashing, and writing output files atomically.
  *
  * Two error channels (STYLE.md): errors a user can cause are returned as LLMC_ERR with a message in

@@ -42,6 +42,11 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
         const LlmcTensor *t = &g->t[i];
         if ((unsigned)t->dtype >= LLMC_DTYPE_COUNT)
             return llmc_fail(d, "verify: tensor %s has format %d", t->name, (int)t->dtype);
+        static const unsigned use[] = {[LLMC_T_INPUT] = LLMC_FMT_INDEX, [LLMC_T_WEIGHT] = LLMC_FMT_WEIGHT,
+                                       [LLMC_T_VALUE] = LLMC_FMT_ACT};
+        if (!(llmc_format(t->dtype)->flags & use[t->kind]))
+            return llmc_fail(d, "verify: %s is stored as %s, which is no format for its kind of tensor", t->name,
+                             llmc_dtype_name(t->dtype));
         if (t->kind != LLMC_T_WEIGHT && !llmc_layout_is_plain(&t->layout))
             return llmc_fail(d, "verify: %s is not a weight but has a grouped or shuffled layout", t->name);
         if (check_layout(g, t->dtype, &t->layout, &t->shape, t->name, d))

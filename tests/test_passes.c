@@ -423,6 +423,12 @@ START_TEST(layouts)
     ck_assert(strstr(d.msg, "is not a weight but has a grouped or shuffled layout") != NULL);
     g->t[x].layout = llmc_layout_plain();
     ck_assert_msg(llmc_graph_verify(g, &d) == LLMC_OK, "%s", d.msg);
+    /* Formats by kind of tensor: the table's flags (i32 is a step-input format, not an activation's). */
+    g->t[x].dtype = LLMC_I32;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    snprintf(want, sizeof want, "verify: %s is stored as i32, which is no format for its kind of tensor", g->t[x].name);
+    ck_assert_str_eq(d.msg, want);
+    g->t[x].dtype = LLMC_F32;
     /* The KV cache: only KV formats, no scale tensors. */
     g->kv_format = LLMC_BF16;
     ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);

@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "      --weights F         weight storage format: f32, f16, bf16 (default: the target's)\n"
             "      --max-tokens N      tokens per forward step (default 512)\n"
             "      --max-outputs N     logit rows per step (default: max-tokens)\n"
+            "      --kv F              KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)\n"
             "      --kv-block N        positions per KV-cache block (default 16)\n"
             "      --max-seq N         context length (default: the model's)\n"
             "      --weights-file      keep the weights in OUT.weights instead of inside OUT\n"
@@ -158,11 +159,18 @@ static int cmd_compile(int argc, char **argv)
             a.target = v;
             i++;
         } else if (strcmp(f, "--weights") == 0 && v) {
-            if (llmc_dtype_from_name(v, &a.popt.weights) || a.popt.weights == LLMC_I32) {
+            if (llmc_dtype_from_name(v, &a.popt.weights) || !(llmc_format(a.popt.weights)->flags & LLMC_FMT_WEIGHT)) {
                 fprintf(stderr, "llmc: --weights: expected f32, f16 or bf16, found \"%s\"\n", v);
                 return 2;
             }
             a.popt.weights_set = 1;
+            i++;
+        } else if (strcmp(f, "--kv") == 0 && v) {
+            if (llmc_dtype_from_name(v, &a.popt.kv)) {
+                fprintf(stderr, "llmc: --kv: unknown format \"%s\"\n", v);
+                return 2;
+            }
+            a.popt.kv_set = 1;
             i++;
         } else if (strcmp(f, "--max-tokens") == 0) {
             if (parse_int(f, v, 1, 1 << 16, &a.popt.max_tokens))

@@ -2,6 +2,8 @@
  * paged_attention (each query over its sequence's positions, read through the block table). */
 #include "c_common.h"
 
+#include <assert.h>
+
 LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
@@ -9,6 +11,10 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcNode *n = &g->n[node];
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
     int layer = (int)llmc_attr_int(n, "layer", 0);
+    /* c_prelude.h's kv_row / kv_write / paged_attention are written for an f32 pool; a KV format of
+     * the C backend adds its read and write there. */
+    assert(e->kv == LLMC_F32);
+    const char *kvt = llmc_format(e->kv)->ctype;
     LlmcBuf k = {0};
     const char *name;
     if (n->op == LLMC_OP_KV_WRITE) {
@@ -18,11 +24,11 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "heads x %d); strides k %lld, v %lld */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, "
                         "const float *v, const int32_t *slots)\n{\n"
-                        "    kv_write(st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (float *)ex->kv, tid, "
+                        "    kv_write(st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (%s *)ex->kv, tid, "
                         "nth);\n}\n",
                         HKV * HD, layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
                         (long long)llmc_row_stride(g, v), L, BS, HKV, HD, layer, (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v));
+                        (long long)llmc_row_stride(g, v), kvt);
         name = llmc_emit_kernel(e, "kv_write", k.s);
         llmc_c_call(e, node, name, 3, PTR(kk, "const float"), PTR(v, "const float"), PTR(n->in[2], "const int32_t"));
     } else {
@@ -37,12 +43,12 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "const int32_t *pos, float *y)\n{\n"
                         "    float sc[%d];\n"
                         "    paged_attention(st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %s, %d, q, %lld, pos, "
-                        "st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (float *)ex->kv, y, %lld, tid, "
+                        "st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (%s *)ex->kv, y, %lld, tid, "
                         "nth);\n}\n",
                         (long long)HQ, HKV, HD, layer, scale, window ? ", sliding window" : "",
                         (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), g->max_seq_len, L, BS,
                         (long long)HQ, HKV, HD, layer, llmc_c_float(e, scale), window, (long long)llmc_row_stride(g, q),
-                        (long long)llmc_row_stride(g, y));
+                        kvt, (long long)llmc_row_stride(g, y));
         name = llmc_emit_kernel(e, "paged_attention", k.s);
         llmc_c_call(e, node, name, 3, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
     }

@@ -105,7 +105,7 @@ void llmc_emit_probes(const LlmcGraph *g, LlmcBuf *out)
 
 int64_t llmc_kv_block_bytes(const LlmcGraph *g)
 {
-    return (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * g->kv_head_dim * 4;
+    return llmc_graph_kv_block_bytes(g, llmc_c_kv_format(g));
 }
 
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
@@ -115,6 +115,7 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
     memset(&e, 0, sizeof e);
     e.g = g;
     e.target = tg;
+    e.kv = llmc_c_kv_format(g);
     LlmcStatus st = LLMC_OK;
     for (int i = 0; i < g->nn && !st; i++) {
         LlmcOp op = g->n[i].op;

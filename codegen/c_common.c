@@ -26,5 +26,5 @@ const char *llmc_c_rows(const LlmcGraph *g, int t)
 
 const char *llmc_c_wsuffix(LlmcDType dt)
 {
-    return dt == LLMC_BF16 ? "bf16" : dt == LLMC_F16 ? "f16" : "f32";
+    return llmc_dtype_name(dt);
 }

@@ -9,7 +9,7 @@
 void llmc_c_call(LlmcEmit *e, int node, const char *kernel, int nargs, ...);
 /* "st->n_tokens" or "st->n_out": the run-time rows of activation t. */
 const char *llmc_c_rows(const LlmcGraph *g, int t);
-/* "f32", "bf16", "f16": the prelude's suffix for a weight storage format. */
+/* "f32", "bf16", "f16": the prelude's suffix for a weight storage format (the format's name). */
 const char *llmc_c_wsuffix(LlmcDType dt);
 
 #define PTR(t, ty) llmc_emit_ptr(e, (t), (ty))

@@ -113,7 +113,7 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
     e->g = g;
     e->target = tg;
     e->wgmma = wgmma;
-    e->kv_elem = 2;
+    e->kv = g->kv_format;
     e->fused_t1 = calloc((size_t)(g->nn > 0 ? g->nn : 1), 1);
     if (!e->fused_t1) {
         free(cg);
@@ -180,7 +180,7 @@ void llmc_cuda_free(LlmcCudaGen *cg)
 
 int64_t llmc_cuda_kv_block_bytes(const LlmcGraph *g)
 {
-    return (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * g->kv_head_dim * 2;
+    return llmc_graph_kv_block_bytes(g, g->kv_format);
 }
 
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,

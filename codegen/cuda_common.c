@@ -63,7 +63,7 @@ const char *llmc_cuda_host_rows(const LlmcGraph *g, int t)
 
 const char *llmc_cuda_wname(LlmcDType dt)
 {
-    return dt == LLMC_BF16 ? "bf16" : dt == LLMC_F16 ? "f16" : "f32";
+    return llmc_dtype_name(dt);
 }
 
 const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem)

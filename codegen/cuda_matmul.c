@@ -101,7 +101,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * row) split alike and sum in the same order, so a row gets the same bits whatever the batch. */
     int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
     int ve = wk == 0 ? 4 : 8, sms = e->target->typical_sms ? e->target->typical_sms : 100;
-    int short_rows = K * (int64_t)llmc_dtype_size(w->dtype) <= 4096, per_sm = short_rows ? 32 : 5;
+    int short_rows = llmc_format_bytes(w->dtype, K) <= 4096, per_sm = short_rows ? 32 : 5;
     while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < per_sm * sms && K % (2 * ksplit * ve) == 0)
         ksplit *= 2;
     LlmcBuf k = {0};

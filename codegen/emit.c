@@ -115,7 +115,13 @@ const char *llmc_rows_expr(const LlmcGraph *g, int t)
 
 const char *llmc_c_wtype(LlmcDType dt)
 {
-    return dt == LLMC_F32 ? "float" : "uint16_t";
+    return llmc_format(dt)->ctype;
+}
+
+LlmcDType llmc_c_kv_format(const LlmcGraph *g)
+{
+    const LlmcTarget *cpu = llmc_target_find("cpu");
+    return (cpu->kv_formats & (1u << g->kv_format)) ? g->kv_format : cpu->kv_default;
 }
 
 const char *llmc_c_float(LlmcEmit *e, double v)

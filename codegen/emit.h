@@ -46,7 +46,7 @@ typedef struct LlmcEmit {
     unsigned char *fused_t1;      /* GPU, per node: done by the producing matmul's one-row kernel */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int n_offs;
-    int kv_elem;                  /* bytes per KV element (4: f32, 2: f16) */
+    LlmcDType kv;                 /* the KV cache's storage format in this emission (formats.def) */
     int wgmma;                    /* GPU: emit the wgmma variants (a target of the build has wgmma) */
 } LlmcEmit;
 
@@ -74,8 +74,11 @@ const char *llmc_c_float(LlmcEmit *e, double v);
 int64_t llmc_row_stride(const LlmcGraph *g, int t);
 /* "T" or "O": the run-time row count of an activation. */
 const char *llmc_rows_expr(const LlmcGraph *g, int t);
-/* C element type of a weight's storage dtype ("float" or "uint16_t"). */
+/* C element type of a weight's storage dtype ("float" or "uint16_t"): the format table's ctype. */
 const char *llmc_c_wtype(LlmcDType dt);
+/* The C backend's KV format for g: the graph's when the cpu target stores it, else (the CPU twin of a
+ * GPU build, which keeps a cache of its own) the cpu target's default. */
+LlmcDType llmc_c_kv_format(const LlmcGraph *g);
 
 typedef LlmcStatus (*LlmcEmitFn)(LlmcEmit *e, int node, LlmcDiag *d);
 

@@ -305,7 +305,7 @@ LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, c
             wfmt = llmc_dtype_name(g->t[g->n[i].in[1]].dtype);
     snprintf(info_line, sizeof info_line,
              "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s",
-             wfmt, cuda ? "f16" : "f32", g->kv_block_size, g->max_seq_len, g->max_tokens, g->max_outputs,
+             wfmt, llmc_dtype_name(g->kv_format), g->kv_block_size, g->max_seq_len, g->max_tokens, g->max_outputs,
              g->tok_file ? (g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer" : "SentencePiece tokenizer")
                          : "no tokenizer");
     LlmcBuildInfo info = {info_line, hash, g->weights_bytes < (INT64_C(8) << 20) ? 1 : 0, NULL, names};

@@ -14,42 +14,6 @@ static LlmcStatus resolve(LlmcWeightFiles *wf, const LlmcTensor *t, const uint8_
                            t->shape.dim, data, t->src.where, d);
 }
 
-static float load_elem(const uint8_t *p, LlmcDType dt, int64_t i)
-{
-    uint16_t h;
-    float f;
-    switch (dt) {
-    case LLMC_F16:
-        memcpy(&h, p + 2 * i, 2);
-        return llmc_f16_to_f32(h);
-    case LLMC_BF16:
-        memcpy(&h, p + 2 * i, 2);
-        return llmc_bf16_to_f32(h);
-    default:
-        memcpy(&f, p + 4 * i, 4);
-        return f;
-    }
-}
-
-/* Converts n elements of src (dtype from) into out (dtype to). */
-static void convert(const uint8_t *src, LlmcDType from, LlmcDType to, int64_t n, uint8_t *out)
-{
-    if (from == to) {
-        memcpy(out, src, (size_t)n * llmc_dtype_size(to));
-        return;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        float f = load_elem(src, from, i);
-        uint16_t h;
-        if (to == LLMC_F32) {
-            memcpy(out + 4 * i, &f, 4);
-        } else {
-            h = to == LLMC_F16 ? llmc_f32_to_f16(f) : llmc_f32_to_bf16(f);
-            memcpy(out + 2 * i, &h, 2);
-        }
-    }
-}
-
 static int by_offset(const void *a, const void *b, void *g)
 {
     const LlmcGraph *gg = g;
@@ -67,11 +31,10 @@ static LlmcStatus write_tensor(const LlmcGraph *g, LlmcWeightFiles *wf, const Ll
         if (resolve(wf, src, &data, d))
             return LLMC_ERR;
         int64_t n = llmc_shape_numel(&src->shape, 0, 0);
-        size_t in_size = llmc_dtype_size(src->src.file_dtype);
         for (int64_t i = 0; i < n; i += CHUNK) {
             int64_t m = n - i < CHUNK ? n - i : CHUNK;
-            convert(data + (size_t)i * in_size, src->src.file_dtype, t->dtype, m, buf);
-            if (llmc_out_write(o, buf, (size_t)m * llmc_dtype_size(t->dtype), d))
+            llmc_format_convert(data + llmc_format_bytes(src->src.file_dtype, i), src->src.file_dtype, buf, t->dtype, m);
+            if (llmc_out_write(o, buf, (size_t)llmc_format_bytes(t->dtype, m), d))
                 return LLMC_ERR;
         }
     }
@@ -152,7 +115,7 @@ LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightF
                     free(seen);
                     return LLMC_ERR;
                 }
-                size_t bytes = (size_t)llmc_shape_numel(&t->shape, 0, 0) * llmc_dtype_size(t->src.file_dtype);
+                size_t bytes = (size_t)llmc_format_bytes(t->src.file_dtype, llmc_shape_numel(&t->shape, 0, 0));
                 size_t s = bytes < 256 ? bytes : 256;
                 h = llmc_fnv1a(h, data, s);
                 h = llmc_fnv1a(h, data + bytes - s, s);

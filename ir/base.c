@@ -1,7 +1,9 @@
-/* base.c — diagnostics, dtypes, half conversion, hashing, atomic file output. */
+/* base.c — diagnostics, the storage-format table (formats.def), half conversion, hashing, atomic file output. */
 #include "base.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +21,28 @@ LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...)
     return LLMC_ERR;
 }
 
-static const char *const dtype_names[LLMC_DTYPE_COUNT] = {"f32", "f16", "bf16", "i32"};
-static const size_t dtype_sizes[LLMC_DTYPE_COUNT] = {4, 2, 2, 4};
+static const LlmcFormatTraits formats[LLMC_DTYPE_COUNT] = {
+#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) \
+    [LLMC_##id] = {name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags},
+#include "formats.def"
+#undef X
+};
+
+const LlmcFormatTraits *llmc_format(LlmcDType t)
+{
+    assert((unsigned)t < LLMC_DTYPE_COUNT);
+    return &formats[t];
+}
 
 const char *llmc_dtype_name(LlmcDType t)
 {
-    return (unsigned)t < LLMC_DTYPE_COUNT ? dtype_names[t] : "?";
+    return (unsigned)t < LLMC_DTYPE_COUNT ? formats[t].name : "?";
 }
 
 int llmc_dtype_from_name(const char *s, LlmcDType *t)
 {
     for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
-        if (strcmp(s, dtype_names[i]) == 0) {
+        if (strcmp(s, formats[i].name) == 0) {
             *t = (LlmcDType)i;
             return 0;
         }
@@ -39,7 +51,30 @@ int llmc_dtype_from_name(const char *s, LlmcDType *t)
 
 size_t llmc_dtype_size(LlmcDType t)
 {
-    return (unsigned)t < LLMC_DTYPE_COUNT ? dtype_sizes[t] : 0;
+    return (unsigned)t < LLMC_DTYPE_COUNT ? (size_t)formats[t].block_bytes : 0;
+}
+
+int64_t llmc_format_bytes(LlmcDType t, int64_t n)
+{
+    const LlmcFormatTraits *f = llmc_format(t);
+    assert(n % f->block_elems == 0);
+    return n / f->block_elems * f->block_bytes;
+}
+
+void llmc_format_convert(const void *src, LlmcDType from, void *dst, LlmcDType to, int64_t n)
+{
+    const LlmcFormatTraits *a = llmc_format(from), *b = llmc_format(to);
+    if (from == to) {
+        memcpy(dst, src, (size_t)llmc_format_bytes(from, n));
+        return;
+    }
+    enum { CHUNK = 512 }; /* a multiple of every block */
+    float buf[CHUNK];
+    for (int64_t i = 0; i < n; i += CHUNK) {
+        int64_t m = n - i < CHUNK ? n - i : CHUNK;
+        a->to_f32((const uint8_t *)src + llmc_format_bytes(from, i), buf, m);
+        b->from_f32(buf, (uint8_t *)dst + llmc_format_bytes(to, i), m);
+    }
 }
 
 static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -88,6 +123,63 @@ uint16_t llmc_f32_to_bf16(float f)
         return (uint16_t)((u >> 16) | 0x40);
     u += 0x7fff + ((u >> 16) & 1);
     return (uint16_t)(u >> 16);
+}
+
+/* ---- the reference conversions of formats.def (n elements, unaligned storage) ---- */
+
+void llmc_f32_decode(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+void llmc_f32_encode(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+
+void llmc_f16_decode(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, (const uint8_t *)src + 2 * i, 2);
+        dst[i] = llmc_f16_to_f32(h);
+    }
+}
+
+void llmc_f16_encode(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = llmc_f32_to_f16(src[i]);
+        memcpy((uint8_t *)dst + 2 * i, &h, 2);
+    }
+}
+
+void llmc_bf16_decode(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, (const uint8_t *)src + 2 * i, 2);
+        dst[i] = llmc_bf16_to_f32(h);
+    }
+}
+
+void llmc_bf16_encode(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = llmc_f32_to_bf16(src[i]);
+        memcpy((uint8_t *)dst + 2 * i, &h, 2);
+    }
+}
+
+void llmc_i32_decode(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int32_t v;
+        memcpy(&v, (const uint8_t *)src + 4 * i, 4);
+        dst[i] = (float)v;
+    }
+}
+
+void llmc_i32_encode(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float r = nearbyintf(src[i]);
+        int32_t v = r != r ? 0 : r >= 2147483647.0f ? INT32_MAX : r <= -2147483648.0f ? INT32_MIN : (int32_t)r;
+        memcpy((uint8_t *)dst + 4 * i, &v, 4);
+    }
 }
 
 uint64_t llmc_fnv1a(uint64_t h, const void *data, size_t n)

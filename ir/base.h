@@ -1,4 +1,4 @@
-/* base.h — what every part of the compiler shares: status and diagnostics, element types,
+/* base.h — what every part of the compiler shares: status and diagnostics, the storage formats (ir/formats.def),
  * half-precision conversion, hashing, and writing output files atomically.
  *
  * Two error channels (STYLE.md): errors a user can cause are returned as LLMC_ERR with a message in
@@ -23,17 +23,51 @@ typedef struct LlmcDiag {
 /* Formats a message into d (if not NULL) and returns LLMC_ERR. */
 LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Storage formats (weights, the KV cache, activations, step inputs): one table, ir/formats.def. The
+ * enum keeps its historical name; LLMC_F32, LLMC_F16, LLMC_BF16 and LLMC_I32 come from the table. */
+#define LLMC_FMT_NONE (-1)        /* no format (a layout without scales) */
+enum {
+    LLMC_FMT_WEIGHT = 1,          /* weights may be stored in it */
+    LLMC_FMT_KV = 2,              /* the KV cache may be stored in it */
+    LLMC_FMT_ACT = 4,             /* activations are */
+    LLMC_FMT_INDEX = 8,           /* step inputs (token ids, positions, slots) are */
+};
+
 typedef enum {
-    LLMC_F32 = 0,
-    LLMC_F16,
-    LLMC_BF16,
-    LLMC_I32,
+#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) LLMC_##id,
+#include "formats.def"
+#undef X
     LLMC_DTYPE_COUNT
 } LlmcDType;
 
-const char *llmc_dtype_name(LlmcDType t);           /* "f32", "f16", "bf16", "i32" */
+typedef struct LlmcFormatTraits {
+    const char *name;             /* "f32", "bf16", ... */
+    int block_elems;              /* elements stored together */
+    int block_bytes;              /* bytes of one block */
+    int scale;                    /* LlmcDType of a grouped layout's scale tensor, LLMC_FMT_NONE */
+    const char *ctype;            /* C storage type for emitters: "float", "uint16_t", ... */
+    /* Reference conversions of n elements (a multiple of block_elems), plain C. */
+    void (*to_f32)(const void *src, float *dst, int64_t n);
+    void (*from_f32)(const float *src, void *dst, int64_t n);
+    unsigned flags;               /* LLMC_FMT_* */
+} LlmcFormatTraits;
+
+/* The traits of format t (t < LLMC_DTYPE_COUNT). */
+const LlmcFormatTraits *llmc_format(LlmcDType t);
+const char *llmc_dtype_name(LlmcDType t);           /* "f32", "f16", "bf16", "i32"; "?" out of range */
 int llmc_dtype_from_name(const char *s, LlmcDType *t); /* 0 on success */
-size_t llmc_dtype_size(LlmcDType t);
+size_t llmc_dtype_size(LlmcDType t);                /* bytes of one block (0 out of range) */
+/* Bytes n elements take in format t (n a multiple of its block). */
+int64_t llmc_format_bytes(LlmcDType t, int64_t n);
+/* Converts n elements from format `from` to format `to` through f32 (a copy when they are equal). */
+void llmc_format_convert(const void *src, LlmcDType from, void *dst, LlmcDType to, int64_t n);
+
+/* The reference conversions the table names (n elements). */
+#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) \
+    void to_f32(const void *src, float *dst, int64_t n);                          \
+    void from_f32(const float *src, void *dst, int64_t n);
+#include "formats.def"
+#undef X
 
 float llmc_f16_to_f32(uint16_t h);
 uint16_t llmc_f32_to_f16(float f);                  /* round to nearest even */

@@ -151,10 +151,19 @@ static void rope_freqs(const LlmcNode *n, int hd, double *inv)
     }
 }
 
-static float *kv_row(float *kv, const LlmcGraph *g, int64_t blk, int layer, int which, int off)
+/* The pool is stored in g->kv_format (the table's conversions write and read it); a row of the pool
+ * is one position's KV heads, K or V of one layer. */
+static uint8_t *kv_row(void *kv, const LlmcGraph *g, int64_t blk, int layer, int which, int off)
 {
-    size_t be = (size_t)g->kv_block_size * g->kv_heads * g->kv_head_dim;
-    return kv + (((size_t)blk * g->kv_layers + layer) * 2 + which) * be + (size_t)off * g->kv_heads * g->kv_head_dim;
+    int64_t row = (int64_t)g->kv_heads * g->kv_head_dim, be = (int64_t)g->kv_block_size * row;
+    int64_t e = ((blk * g->kv_layers + layer) * 2 + which) * be + (int64_t)off * row;
+    return (uint8_t *)kv + llmc_format_bytes(g->kv_format, e);
+}
+
+/* Stores n floats as one pool row's leading elements. */
+static void kv_store(const LlmcGraph *g, uint8_t *row, const float *x, int64_t n)
+{
+    llmc_format(g->kv_format)->from_f32(x, row, n);
 }
 
 static const int32_t *step_input(const LlmcGraph *g, const LlmcStep *st, int t)
@@ -170,7 +179,7 @@ static const int32_t *step_input(const LlmcGraph *g, const LlmcStep *st, int t)
     return NULL;
 }
 
-LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, float *kv, LlmcDiag *d)
+LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDiag *d)
 {
     const LlmcGraph *g = it->g;
     int64_t T = st->n_tokens, O = st->n_out;
@@ -320,8 +329,8 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, float *kv, LlmcD
             for (int64_t r = 0; r < T; r++) {
                 int64_t blk = slots[r] / g->kv_block_size;
                 int off = slots[r] % g->kv_block_size;
-                memcpy(kv_row(kv, g, blk, layer, 0, off), a + r * kc, (size_t)kc * sizeof(float));
-                memcpy(kv_row(kv, g, blk, layer, 1, off), b + r * kc, (size_t)kc * sizeof(float));
+                kv_store(g, kv_row(kv, g, blk, layer, 0, off), a + r * kc, kc);
+                kv_store(g, kv_row(kv, g, blk, layer, 1, off), b + r * kc, kc);
             }
             break;
         }
@@ -333,6 +342,11 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, float *kv, LlmcD
                 return llmc_fail(d, "interp: paged_attention needs a KV pool");
             const float **kp = malloc(sizeof *kp * (size_t)g->max_seq_len);
             const float **vp = malloc(sizeof *vp * (size_t)g->max_seq_len);
+            /* The positions' K and V heads decoded from the pool's format. */
+            float *kf = malloc(sizeof *kf * (size_t)g->max_seq_len * (size_t)hd);
+            float *vf = malloc(sizeof *vf * (size_t)g->max_seq_len * (size_t)hd);
+            void (*decode)(const void *, float *, int64_t) = llmc_format(g->kv_format)->to_f32;
+            int64_t head_bytes = llmc_format_bytes(g->kv_format, hd);
             for (int64_t r = 0; r < T; r++) {
                 const int32_t *table = st->block_tables + (size_t)st->seq_of_token[r] * st->max_blocks_per_seq;
                 int pe = st->positions[r], p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
@@ -340,14 +354,19 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, float *kv, LlmcD
                     int kh = h / (hq / hk);
                     for (int p = p0; p <= pe; p++) {
                         int64_t blk = table[p / g->kv_block_size];
-                        kp[p - p0] = kv_row(kv, g, blk, layer, 0, p % g->kv_block_size) + kh * hd;
-                        vp[p - p0] = kv_row(kv, g, blk, layer, 1, p % g->kv_block_size) + kh * hd;
+                        float *kd = kf + (size_t)(p - p0) * hd, *vd = vf + (size_t)(p - p0) * hd;
+                        decode(kv_row(kv, g, blk, layer, 0, p % g->kv_block_size) + kh * head_bytes, kd, hd);
+                        decode(kv_row(kv, g, blk, layer, 1, p % g->kv_block_size) + kh * head_bytes, vd, hd);
+                        kp[p - p0] = kd;
+                        vp[p - p0] = vd;
                     }
                     attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, y + r * cols + h * hd);
                 }
             }
             free(kp);
             free(vp);
+            free(kf);
+            free(vf);
             break;
         }
         case LLMC_OP_MATMUL_FUSED: {
@@ -407,8 +426,8 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, float *kv, LlmcD
                 }
                 int64_t blk = slots[r] / g->kv_block_size;
                 int off = slots[r] % g->kv_block_size;
-                memcpy(kv_row(kv, g, blk, layer, 0, off), krot, (size_t)kc * sizeof(float));
-                memcpy(kv_row(kv, g, blk, layer, 1, off), vv + r * kc, (size_t)kc * sizeof(float));
+                kv_store(g, kv_row(kv, g, blk, layer, 0, off), krot, kc);
+                kv_store(g, kv_row(kv, g, blk, layer, 1, off), vv + r * kc, kc);
             }
             free(krot);
             break;

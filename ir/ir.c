@@ -49,6 +49,9 @@ LlmcGraph *llmc_graph_new(void)
         return NULL;
     g->in_tokens = g->in_positions = g->in_out_rows = g->in_slots = g->logits = -1;
     g->bos_id = g->eos_id = -1;
+    g->kv_format = LLMC_F32;
+    g->kv_layout = llmc_layout_plain();
+    g->kv_default = 1;
     return g;
 }
 
@@ -117,10 +120,23 @@ int llmc_tensor_new(LlmcGraph *g, const char *name, LlmcTensorKind kind, LlmcDTy
     t->dtype = dtype;
     if (shape)
         t->shape = *shape;
+    t->layout = llmc_layout_plain();
     t->producer = -1;
     t->view_of = -1;
     t->offset = -1;
     return g->nt++;
+}
+
+int64_t llmc_tensor_bytes(const LlmcGraph *g, int t)
+{
+    const LlmcTensor *tt = &g->t[t];
+    /* Scales and zero points are tensors of their own; no order defined yet pads. */
+    return llmc_format_bytes(tt->dtype, llmc_shape_numel(&tt->shape, g->max_tokens, g->max_outputs));
+}
+
+int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType fmt)
+{
+    return llmc_format_bytes(fmt, (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * g->kv_head_dim);
 }
 
 LlmcNode llmc_node_make(LlmcOp op, int n_in, const int *in, int n_out, const int *out)
@@ -340,17 +356,35 @@ static const char *sigil(const LlmcTensor *t)
     return t->kind == LLMC_T_WEIGHT ? "@" : "%";
 }
 
+/* A layout's fields that differ from plain (nothing for a plain one, so plain dumps read as before). */
+static void dump_layout(FILE *f, const LlmcGraph *g, const LlmcLayout *l)
+{
+    if (l->group)
+        fprintf(f, " group=%d", (int)l->group);
+    if (l->scale >= 0)
+        fprintf(f, " scale=%s%s", sigil(&g->t[l->scale]), g->t[l->scale].name);
+    if (l->zero >= 0)
+        fprintf(f, " zero=%s%s", sigil(&g->t[l->zero]), g->t[l->zero].name);
+    if (l->order != LLMC_ORDER_ROW_MAJOR)
+        fprintf(f, " order=%d", l->order);
+}
+
 void llmc_graph_dump(const LlmcGraph *g, FILE *f)
 {
     char sb[128];
-    fprintf(f, "graph \"%s\" max_tokens=%d max_outputs=%d max_seq_len=%d kv_block_size=%d\n",
+    fprintf(f, "graph \"%s\" max_tokens=%d max_outputs=%d max_seq_len=%d kv_block_size=%d",
             g->name ? g->name : "", g->max_tokens, g->max_outputs, g->max_seq_len, g->kv_block_size);
+    if (!g->kv_default)
+        fprintf(f, " kv=%s", llmc_dtype_name(g->kv_format));
+    dump_layout(f, g, &g->kv_layout);
+    fprintf(f, "\n");
     for (int i = 0; i < g->nt; i++) {
         const LlmcTensor *t = &g->t[i];
         if (t->kind != LLMC_T_INPUT)
             continue;
-        fprintf(f, "input %%%s: %s%s\n", t->name, llmc_dtype_name(t->dtype),
-                llmc_shape_str(&t->shape, sb, sizeof sb));
+        fprintf(f, "input %%%s: %s%s", t->name, llmc_dtype_name(t->dtype), llmc_shape_str(&t->shape, sb, sizeof sb));
+        dump_layout(f, g, &t->layout);
+        fprintf(f, "\n");
     }
     /* Weights in use, in order of first use. */
     uint8_t *seen = calloc((size_t)g->nt + 1, 1);
@@ -364,6 +398,7 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
                 seen[ti] = 1;
             fprintf(f, "weight @%s: %s%s", t->name, llmc_dtype_name(t->dtype),
                     llmc_shape_str(&t->shape, sb, sizeof sb));
+            dump_layout(f, g, &t->layout);
             if (t->src.n_parts) {
                 fprintf(f, " = concat(");
                 for (int p = 0; p < t->src.n_parts; p++)
@@ -394,6 +429,7 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
             for (int j = 0; j < n->n_out; j++) {
                 const LlmcTensor *t = &g->t[n->out[j]];
                 fprintf(f, " %s%s", llmc_dtype_name(t->dtype), llmc_shape_str(&t->shape, sb, sizeof sb));
+                dump_layout(f, g, &t->layout);
                 if (t->offset >= 0 && t->view_of < 0)
                     fprintf(f, "@%lld", (long long)t->offset);
             }

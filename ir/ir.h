@@ -11,6 +11,12 @@
  * row-major with the last dim contiguous; a SLICE view shares its source's rows (row stride = the
  * source's last dim).
  *
+ * Storage: a tensor's format is its dtype (a row of ir/formats.def) and its layout says how the
+ * elements are arranged beyond that: groups sharing a scale, the scale and zero-point tensors, an
+ * element order (a pre-shuffle for a kernel). Today every tensor is plain (row-major, no groups);
+ * the dump prints a layout only when it is not. The KV cache has a format and a layout too
+ * (LlmcGraph.kv_format, kv_layout), chosen by lower_paged_kv.
+ *
  * The stable text form (llmc_graph_dump) is used for --dump-after, errors and golden tests.
  */
 #ifndef LLMC_IR_H
@@ -72,10 +78,29 @@ typedef struct LlmcWeightSrc {
     int parts[LLMC_MAX_PARTS];
 } LlmcWeightSrc;
 
+/* Element orders (pre-shuffles) of a layout; only row-major exists yet. */
+enum { LLMC_ORDER_ROW_MAJOR = 0, LLMC_ORDER_COUNT };
+
+typedef struct LlmcLayout {
+    int32_t group;                /* elements along the last dim sharing one scale; 0: no groups */
+    int scale;                    /* tensor id of the scales ([rows, cols / group], the format's
+                                     scale format), -1: none */
+    int zero;                     /* tensor id of the zero points, -1: none */
+    int order;                    /* LLMC_ORDER_*: element order / pre-shuffle */
+} LlmcLayout;
+
+/* Row-major, no groups, no scales: every tensor today. */
+static inline LlmcLayout llmc_layout_plain(void) { return (LlmcLayout){0, -1, -1, LLMC_ORDER_ROW_MAJOR}; }
+static inline int llmc_layout_is_plain(const LlmcLayout *l)
+{
+    return l->group == 0 && l->scale < 0 && l->zero < 0 && l->order == LLMC_ORDER_ROW_MAJOR;
+}
+
 typedef struct LlmcTensor {
     const char *name;             /* unique in the graph */
     LlmcTensorKind kind;
-    LlmcDType dtype;              /* weights: the storage dtype the target packs */
+    LlmcDType dtype;              /* storage format (formats.def); weights: the one the target packs */
+    LlmcLayout layout;            /* plain unless weight_format chose a grouped / shuffled one */
     LlmcShape shape;
     int producer;                 /* node index, -1 for inputs, weights and unproduced */
     LlmcWeightSrc src;            /* weights only */
@@ -127,8 +152,12 @@ typedef struct LlmcGraph {
     int in_tokens, in_positions, in_out_rows, in_slots;
     int logits;                   /* the output tensor */
 
-    /* After paged-KV lowering: the KV layout. */
+    /* After paged-KV lowering: the KV pool's shape, storage format and layout. kv_default: the
+     * format is the target's default (the dump names the format only when it is not). */
     int kv_layers, kv_heads, kv_head_dim;
+    LlmcDType kv_format;
+    LlmcLayout kv_layout;
+    int kv_default;
     /* After memory planning. */
     int64_t arena_bytes, weights_bytes;
 } LlmcGraph;
@@ -167,6 +196,12 @@ int llmc_shape_eq(const LlmcShape *a, const LlmcShape *b);
 int64_t llmc_shape_numel(const LlmcShape *s, int64_t t, int64_t o); /* with T = t, O = o */
 const char *llmc_shape_str(const LlmcShape *s, char *buf, size_t n); /* "[T,64]" */
 static inline int64_t llmc_cols(const LlmcShape *s) { return s->dim[s->rank - 1]; }
+
+/* Storage. */
+/* Bytes tensor t takes (at max_tokens / max_outputs rows for activations), from its format and layout. */
+int64_t llmc_tensor_bytes(const LlmcGraph *g, int t);
+/* Bytes of one KV block (all layers, K and V) with the pool stored in format fmt. */
+int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType fmt);
 
 /* Graph edits used by passes. */
 /* Recomputes every tensor's producer from the node list. */

@@ -15,7 +15,8 @@ typedef struct LlmcTarget {
     int vector_bytes;             /* C backend: SIMD width the emitted vector code is written for */
     LlmcDType default_weights;    /* weight storage format when --weights is not given */
     unsigned weight_formats;      /* bit (1 << LlmcDType) per supported storage format */
-    LlmcDType kv_dtype;           /* element type of the paged KV cache */
+    LlmcDType kv_default;         /* KV cache format when --kv is not given */
+    unsigned kv_formats;          /* bit (1 << LlmcDType) per KV cache format the target implements */
     /* CUDA targets. */
     const char *arch;             /* NVRTC -arch value: "sm_90a" */
     int arch_specific;            /* 1: an "a" target (wgmma, setmaxnreg): runs on exactly this sm */

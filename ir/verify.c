@@ -1,9 +1,70 @@
 /* verify.c — the IR verifier: structure (arity, valid ids, one producer per value, definitions before
- * uses, views of live values) and shapes (every node's recorded output shapes equal what its shape
- * rule gives). Runs after shape inference and, in debug builds, after every pass. */
+ * uses, views of live values), shapes (every node's recorded output shapes equal what its shape
+ * rule gives) and storage (formats of the table, layouts their format allows). Runs after shape
+ * inference and, in debug builds, after every pass. */
 #include <stdlib.h>
 
 #include "ir.h"
+
+/* A layout is consistent with its format: groups only for a format with a scale format, a scale
+ * tensor of that format whose columns are the groups of a row, zero points only with groups, a
+ * known element order. `what` names the tensor or the KV cache in the message. */
+static LlmcStatus check_layout(const LlmcGraph *g, LlmcDType fmt, const LlmcLayout *l, const LlmcShape *s,
+                               const char *what, LlmcDiag *d)
+{
+    const LlmcFormatTraits *ft = llmc_format(fmt);
+    if (l->order < 0 || l->order >= LLMC_ORDER_COUNT)
+        return llmc_fail(d, "verify: %s has element order %d", what, l->order);
+    if (l->group == 0) {
+        if (l->scale >= 0 || l->zero >= 0)
+            return llmc_fail(d, "verify: %s has scales or zero points but no groups", what);
+        return LLMC_OK;
+    }
+    if (l->group < 0 || ft->scale == LLMC_FMT_NONE)
+        return llmc_fail(d, "verify: %s: groups of %d in format %s, which has no scales", what, (int)l->group,
+                         ft->name);
+    if (l->scale < 0 || l->scale >= g->nt || (l->zero >= g->nt))
+        return llmc_fail(d, "verify: %s: grouped layout without a valid scale tensor", what);
+    const LlmcTensor *sc = &g->t[l->scale];
+    if (sc->dtype != (LlmcDType)ft->scale)
+        return llmc_fail(d, "verify: %s: scales %s are %s, format %s takes %s", what, sc->name,
+                         llmc_dtype_name(sc->dtype), ft->name, llmc_dtype_name((LlmcDType)ft->scale));
+    if (s && (s->rank < 1 || s->sym[s->rank - 1] != LLMC_DIM_CONST || llmc_cols(s) % l->group ||
+              sc->shape.rank < 1 || llmc_cols(&sc->shape) != llmc_cols(s) / l->group))
+        return llmc_fail(d, "verify: %s: its columns are not whole groups of %d matching its scales %s", what,
+                         (int)l->group, sc->name);
+    return LLMC_OK;
+}
+
+static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
+{
+    for (int i = 0; i < g->nt; i++) {
+        const LlmcTensor *t = &g->t[i];
+        if ((unsigned)t->dtype >= LLMC_DTYPE_COUNT)
+            return llmc_fail(d, "verify: tensor %s has format %d", t->name, (int)t->dtype);
+        static const unsigned use[] = {[LLMC_T_INPUT] = LLMC_FMT_INDEX, [LLMC_T_WEIGHT] = LLMC_FMT_WEIGHT,
+                                       [LLMC_T_VALUE] = LLMC_FMT_ACT};
+        if (!(llmc_format(t->dtype)->flags & use[t->kind]))
+            return llmc_fail(d, "verify: %s is stored as %s, which is no format for its kind of tensor", t->name,
+                             llmc_dtype_name(t->dtype));
+        if (t->kind != LLMC_T_WEIGHT && !llmc_layout_is_plain(&t->layout))
+            return llmc_fail(d, "verify: %s is not a weight but has a grouped or shuffled layout", t->name);
+        if (check_layout(g, t->dtype, &t->layout, &t->shape, t->name, d))
+            return LLMC_ERR;
+    }
+    if (g->kv_layers > 0) {
+        if ((unsigned)g->kv_format >= LLMC_DTYPE_COUNT || !(llmc_format(g->kv_format)->flags & LLMC_FMT_KV))
+            return llmc_fail(d, "verify: the KV cache has format %s, not a KV format", llmc_dtype_name(g->kv_format));
+        if (g->kv_layout.scale >= 0 || g->kv_layout.zero >= 0)
+            return llmc_fail(d, "verify: the KV cache's layout names scale tensors (its scales live in the pool)");
+        if (g->kv_layout.order < 0 || g->kv_layout.order >= LLMC_ORDER_COUNT)
+            return llmc_fail(d, "verify: the KV cache has element order %d", g->kv_layout.order);
+        if (g->kv_layout.group && llmc_format(g->kv_format)->scale == LLMC_FMT_NONE)
+            return llmc_fail(d, "verify: the KV cache has groups in format %s, which has no scales",
+                             llmc_dtype_name(g->kv_format));
+    }
+    return LLMC_OK;
+}
 
 LlmcStatus llmc_graph_verify(const LlmcGraph *g, LlmcDiag *d)
 {
@@ -11,7 +72,7 @@ LlmcStatus llmc_graph_verify(const LlmcGraph *g, LlmcDiag *d)
     uint8_t *defined = calloc((size_t)g->nt + 1, 1);
     if (!defined)
         return llmc_fail(d, "verify: out of memory");
-    LlmcStatus st = LLMC_OK;
+    LlmcStatus st = check_storage(g, d);
     for (int i = 0; i < g->nt; i++)
         if (g->t[i].kind != LLMC_T_VALUE)
             defined[i] = 1;

@@ -7,21 +7,45 @@
  *     kv_write(k, v, slots)           the step's new K/V rows go to their slots (slot mapping)
  *     paged_attention(q, positions)   each query reads positions 0..p of its sequence through the
  *                                     block table (the step's own rows included)
- * and gets the next layer index of the pool.
+ * and gets the next layer index of the pool. The pool's storage format is --kv's, or the target's
+ * default; its layout is plain (no groups, row-major): the formats with scales come later.
  *
  * requires: infer_shapes
  * provides: the step input %slots (i32[T]); KV_WRITE/PAGED_ATTENTION nodes with layer, head_dim,
- *           n_kv_heads; g->kv_layers, kv_heads, kv_head_dim
- * errors:   attention layers with different K/V shapes (the pool has one layout)
+ *           n_kv_heads; g->kv_layers, kv_heads, kv_head_dim, kv_format, kv_layout, kv_default
+ * errors:   a KV format the target does not implement; attention layers with different K/V shapes
+ *           (the pool has one layout)
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "passes.h"
 
+/* The KV format: --kv if the target implements it, else its default. */
+static LlmcStatus choose_kv_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+{
+    const LlmcTarget *tg = opt->target;
+    LlmcDType fmt = opt->kv_set ? opt->kv : tg->kv_default;
+    if ((unsigned)fmt >= LLMC_DTYPE_COUNT || !(tg->kv_formats & (1u << fmt)) ||
+        !(llmc_format(fmt)->flags & LLMC_FMT_KV)) {
+        char have[128] = "";
+        for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+            if (tg->kv_formats & (1u << i))
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "",
+                         llmc_dtype_name((LlmcDType)i));
+        return llmc_fail(d, "--kv %s: target %s stores the KV cache as %s", llmc_dtype_name(fmt), tg->name, have);
+    }
+    g->kv_format = fmt;
+    g->kv_layout = llmc_layout_plain();
+    g->kv_default = fmt == tg->kv_default;
+    return LLMC_OK;
+}
+
 LlmcStatus pass_lower_paged_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
 {
-    (void)opt;
+    if (choose_kv_format(g, opt, d))
+        return LLMC_ERR;
     int n_att = 0;
     for (int i = 0; i < g->nn; i++)
         n_att += g->n[i].op == LLMC_OP_ATTENTION;

@@ -20,6 +20,8 @@ typedef struct LlmcPassOptions {
     int32_t max_seq_len;          /* 0: the model's */
     int weights_set;              /* --weights given */
     LlmcDType weights;            /* storage format for matrices */
+    int kv_set;                   /* --kv given */
+    LlmcDType kv;                 /* storage format of the KV cache */
     int no_fuse;                  /* skip the fusion passes */
 } LlmcPassOptions;
 

@@ -67,8 +67,7 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
             LlmcTensor *tt = &g->t[t];
             if (tt->view_of >= 0 || t == g->logits)
                 continue;
-            int64_t size = align_up(llmc_shape_numel(&tt->shape, g->max_tokens, g->max_outputs) *
-                                    (int64_t)llmc_dtype_size(tt->dtype));
+            int64_t size = align_up(llmc_tensor_bytes(g, t));
             /* First fit: live is sorted by offset. */
             int64_t off = 0;
             int pos = 0;
@@ -99,7 +98,7 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
             int64_t col = 0;
             for (int v = t; v != r; v = g->t[v].view_of)
                 col += g->t[v].view_col;
-            tt->offset = g->t[r].offset >= 0 ? g->t[r].offset + col * (int64_t)llmc_dtype_size(tt->dtype) : -1;
+            tt->offset = g->t[r].offset >= 0 ? g->t[r].offset + llmc_format_bytes(tt->dtype, col) : -1;
         }
     }
     g->arena_bytes = arena;
@@ -112,11 +111,12 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
     int64_t woff = 0;
     for (int i = 0; i < g->nn; i++)
         for (int j = 0; j < g->n[i].n_in; j++) {
-            LlmcTensor *w = &g->t[g->n[i].in[j]];
+            int wt = g->n[i].in[j];
+            LlmcTensor *w = &g->t[wt];
             if (w->kind != LLMC_T_WEIGHT || w->offset >= 0)
                 continue;
             w->offset = woff;
-            w->bytes = llmc_shape_numel(&w->shape, 0, 0) * (int64_t)llmc_dtype_size(w->dtype);
+            w->bytes = llmc_tensor_bytes(g, wt);
             woff = align_up(woff + w->bytes);
         }
     g->weights_bytes = woff;

@@ -233,6 +233,244 @@ START_TEST(malformed_models)
 }
 END_TEST
 
+/* ---- storage: the KV format (--kv) and tensor layouts ---- */
+
+/* tiny.json through the pipeline up to and including pass `last`; *st gets the status. */
+static LlmcGraph *tiny_until(const char *last, const LlmcPassOptions *opt, LlmcStatus *st, LlmcDiag *d)
+{
+    const char *model = tiny_model();
+    cJSON *doc = NULL;
+    ck_assert_msg(llmc_json_load(model, &doc, d) == LLMC_OK, "%s", d->msg);
+    char *dir = llmc_path_dir(model);
+    LlmcGraph *g = llmc_graph_new();
+    ck_assert_msg(llmc_model_from_json(doc, "tiny.json", dir, g, d) == LLMC_OK, "%s", d->msg);
+    *st = LLMC_OK;
+    for (const LlmcPass *p = llmc_passes(); p->name && !*st; p++) {
+        *st = p->fn(g, opt, d);
+        if (!*st)
+            ck_assert_msg(llmc_graph_verify(g, d) == LLMC_OK, "after %s: %s", p->name, d->msg);
+        if (strcmp(p->name, last) == 0)
+            break;
+    }
+    cJSON_Delete(doc);
+    free(dir);
+    return g;
+}
+
+/* The dump after lower_paged_kv with the KV format of opt: golden 06's text with `header` as its
+ * first line (the KV format shows in the header only when it is not the target's default). */
+static void check_kv_dump(const LlmcPassOptions *opt, const char *header, LlmcDType want)
+{
+    LlmcDiag d;
+    LlmcStatus st;
+    LlmcGraph *g = tiny_until("lower_paged_kv", opt, &st, &d);
+    ck_assert_msg(st == LLMC_OK, "%s", d.msg);
+    ck_assert_int_eq(g->kv_format, want);
+    ck_assert(llmc_layout_is_plain(&g->kv_layout));
+    char *want_text = NULL, path[1024];
+    size_t n;
+    snprintf(path, sizeof path, "%s/passes/06-lower_paged_kv.txt", GOLDEN);
+    ck_assert_msg(llmc_read_file(path, &want_text, &n, &d) == LLMC_OK, "%s", d.msg);
+    LlmcBuf expect = {0};
+    llmc_buf_printf(&expect, "%s%s", header, strchr(want_text, '\n'));
+    char *text = llmc_graph_dump_str(g);
+    ck_assert_str_eq(text, expect.s);
+    /* 2 layers x K,V x 8 positions x 2 heads x 8 dims. */
+    ck_assert_int_eq(llmc_graph_kv_block_bytes(g, g->kv_format), 2 * 2 * 8 * 2 * 8 * (int64_t)llmc_dtype_size(want));
+    free(text);
+    free(want_text);
+    llmc_buf_free(&expect);
+    llmc_graph_free(g);
+}
+
+START_TEST(kv_format_choice)
+{
+    const char *plain = "graph \"tiny\" max_tokens=16 max_outputs=4 max_seq_len=64 kv_block_size=8";
+    LlmcPassOptions opt = tiny_options();
+    char header[256];
+    snprintf(header, sizeof header, "%s", plain);
+    check_kv_dump(&opt, header, LLMC_F32); /* the cpu target's default */
+    opt.kv_set = 1;
+    opt.kv = LLMC_F32;
+    check_kv_dump(&opt, header, LLMC_F32); /* --kv f32 names the default: the same IR */
+
+    /* A target that stores f16 caches too: --kv f16 shows in the header and halves the block. */
+    LlmcTarget two = *llmc_target_find("cpu");
+    two.kv_formats |= 1u << LLMC_F16;
+    opt.target = &two;
+    opt.kv = LLMC_F16;
+    snprintf(header, sizeof header, "%s kv=f16", plain);
+    check_kv_dump(&opt, header, LLMC_F16);
+    /* The C backend keeps an f32 cache for such a graph (as the CPU twin of a GPU build does). */
+    LlmcDiag d;
+    LlmcStatus st;
+    LlmcGraph *g = tiny_until("plan_memory", &opt, &st, &d);
+    ck_assert_msg(st == LLMC_OK, "%s", d.msg);
+    ck_assert_int_eq(llmc_c_kv_format(g), LLMC_F32);
+    ck_assert_int_eq(llmc_kv_block_bytes(g), 2048);
+    ck_assert_int_eq(llmc_cuda_kv_block_bytes(g), 1024);
+    llmc_graph_free(g);
+}
+END_TEST
+
+START_TEST(kv_format_errors)
+{
+    static const struct {
+        const char *target;
+        LlmcDType kv;
+        const char *expect;
+    } cases[] = {
+        {"cpu", LLMC_F16, "--kv f16: target cpu stores the KV cache as f32"},
+        {"cpu", LLMC_BF16, "--kv bf16: target cpu stores the KV cache as f32"},
+        {"cpu", LLMC_I32, "--kv i32: target cpu stores the KV cache as f32"},
+        {"sm_90a", LLMC_F32, "--kv f32: target sm_90a stores the KV cache as f16"},
+        {"sm_80", LLMC_BF16, "--kv bf16: target sm_80 stores the KV cache as f16"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        LlmcPassOptions opt = tiny_options();
+        opt.target = llmc_target_find(cases[i].target);
+        opt.kv_set = 1;
+        opt.kv = cases[i].kv;
+        LlmcDiag d;
+        LlmcStatus st;
+        LlmcGraph *g = tiny_until("lower_paged_kv", &opt, &st, &d);
+        ck_assert_msg(st == LLMC_ERR, "case %zu accepted", i);
+        ck_assert_str_eq(d.msg, cases[i].expect);
+        llmc_graph_free(g);
+    }
+    /* A target's default must be a format it lists (the table of targets is data: check it). */
+    for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
+        ck_assert_msg((*t)->kv_formats & (1u << (*t)->kv_default), "%s", (*t)->name);
+        ck_assert(llmc_format((*t)->kv_default)->flags & LLMC_FMT_KV);
+    }
+}
+END_TEST
+
+static int tensor_named(const LlmcGraph *g, const char *name)
+{
+    for (int i = 0; i < g->nt; i++)
+        if (strcmp(g->t[i].name, name) == 0)
+            return i;
+    ck_abort_msg("no tensor %s", name);
+    return -1;
+}
+
+/* The dump line of weight `name`. */
+static char *weight_line(const LlmcGraph *g, const char *name)
+{
+    char *text = llmc_graph_dump_str(g), key[256];
+    snprintf(key, sizeof key, "weight @%s:", name);
+    char *at = strstr(text, key);
+    ck_assert_ptr_nonnull(at);
+    size_t n = strcspn(at, "\n");
+    memmove(text, at, n);
+    text[n] = 0;
+    return text;
+}
+
+START_TEST(layouts)
+{
+    LlmcPassOptions opt = tiny_options();
+    LlmcDiag d;
+    LlmcStatus st;
+    LlmcGraph *g = tiny_until("plan_memory", &opt, &st, &d);
+    ck_assert_msg(st == LLMC_OK, "%s", d.msg);
+    /* weight_format leaves every layout plain; llmc_tensor_bytes is what plan_memory reserved. */
+    for (int i = 0; i < g->nt; i++) {
+        const LlmcTensor *t = &g->t[i];
+        ck_assert_msg(llmc_layout_is_plain(&t->layout), "%s", t->name);
+        if (t->kind == LLMC_T_WEIGHT && t->offset >= 0)
+            ck_assert_int_eq(t->bytes, llmc_tensor_bytes(g, i));
+        if (t->kind == LLMC_T_VALUE && t->offset >= 0 && t->view_of < 0)
+            ck_assert_int_eq(t->bytes, (llmc_tensor_bytes(g, i) + 63) / 64 * 64);
+    }
+    int wo = tensor_named(g, "layers.0.wo"), norm = tensor_named(g, "norm");
+    ck_assert_int_eq(llmc_tensor_bytes(g, wo), 32 * 32 * 4);
+    ck_assert_int_eq(llmc_tensor_bytes(g, tensor_named(g, "tokens")), 16 * 4); /* i32[T], T = 16 */
+    char *line = weight_line(g, "layers.0.wo");
+    char want[256];
+    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] at %lld", (long long)g->t[wo].offset);
+    ck_assert_str_eq(line, want);
+    free(line);
+
+    /* A layout that is not plain shows in the dump; the verifier holds it to its format (f32 has no
+     * scale format, so no groups) and to its kind (only weights have layouts). */
+    g->t[wo].layout.group = 8;
+    g->t[wo].layout.scale = norm;
+    line = weight_line(g, "layers.0.wo");
+    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] group=8 scale=@norm at %lld",
+             (long long)g->t[wo].offset);
+    ck_assert_str_eq(line, want);
+    free(line);
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo: groups of 8 in format f32, which has no scales");
+    g->t[wo].layout.group = 0;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo has scales or zero points but no groups");
+    g->t[wo].layout = llmc_layout_plain();
+    g->t[wo].layout.order = 3;
+    line = weight_line(g, "layers.0.wo");
+    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] order=3 at %lld", (long long)g->t[wo].offset);
+    ck_assert_str_eq(line, want);
+    free(line);
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo has element order 3");
+    g->t[wo].layout = llmc_layout_plain();
+    int x = g->n[0].out[0];
+    g->t[x].layout.order = 0;
+    g->t[x].layout.zero = norm;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert(strstr(d.msg, "is not a weight but has a grouped or shuffled layout") != NULL);
+    g->t[x].layout = llmc_layout_plain();
+    ck_assert_msg(llmc_graph_verify(g, &d) == LLMC_OK, "%s", d.msg);
+    /* Formats by kind of tensor: the table's flags (i32 is a step-input format, not an activation's). */
+    g->t[x].dtype = LLMC_I32;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    snprintf(want, sizeof want, "verify: %s is stored as i32, which is no format for its kind of tensor", g->t[x].name);
+    ck_assert_str_eq(d.msg, want);
+    g->t[x].dtype = LLMC_F32;
+    /* The KV cache: only KV formats, no scale tensors. */
+    g->kv_format = LLMC_BF16;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: the KV cache has format bf16, not a KV format");
+    g->kv_format = LLMC_F32;
+    llmc_graph_free(g);
+}
+END_TEST
+
+/* The format table: names round-trip, sizes, and the reference conversions (round to nearest even). */
+START_TEST(format_table)
+{
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++) {
+        const LlmcFormatTraits *f = llmc_format((LlmcDType)i);
+        LlmcDType back;
+        ck_assert_int_eq(llmc_dtype_from_name(f->name, &back), 0);
+        ck_assert_int_eq(back, i);
+        ck_assert_int_eq(llmc_dtype_size((LlmcDType)i), (size_t)f->block_bytes);
+        ck_assert_int_eq(f->scale, LLMC_FMT_NONE); /* no format of today has scales */
+        float in[4] = {1.0f, -2.0f, 3.0f, 1024.0f}, out[4];
+        uint8_t buf[64];
+        f->from_f32(in, buf, 4);
+        f->to_f32(buf, out, 4);
+        for (int k = 0; k < 4; k++)
+            ck_assert_float_eq(out[k], in[k]); /* exact in every format */
+    }
+    ck_assert_int_eq(llmc_format_bytes(LLMC_BF16, 10), 20);
+    ck_assert_str_eq(llmc_format(LLMC_F16)->ctype, "uint16_t");
+    float x = 1.0f + 1.0f / 2048.0f, y; /* halfway between two f16 values: to even, 1.0 */
+    uint8_t h[4];
+    llmc_format_convert(&x, LLMC_F32, h, LLMC_F16, 1);
+    llmc_format_convert(h, LLMC_F16, &y, LLMC_F32, 1);
+    ck_assert_float_eq(y, 1.0f);
+    int32_t iv;
+    float big = 3.5f;
+    llmc_format_convert(&big, LLMC_F32, &iv, LLMC_I32, 1);
+    ck_assert_int_eq(iv, 4);
+    LlmcDType t;
+    ck_assert_int_eq(llmc_dtype_from_name("q4", &t), -1);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
@@ -241,6 +479,10 @@ int main(int argc, char **argv)
     tcase_add_test(tc, pipeline_golden);
     tcase_add_test(tc, fusions_apply);
     tcase_add_test(tc, malformed_models);
+    tcase_add_test(tc, kv_format_choice);
+    tcase_add_test(tc, kv_format_errors);
+    tcase_add_test(tc, layouts);
+    tcase_add_test(tc, format_table);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -36,18 +36,21 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         int64_t HQ = llmc_cols(&g->t[q].shape) / HD;
         double scale = llmc_attr_float(n, "scale", 1.0);
         int window = (int)llmc_attr_int(n, "window", 0);
+        /* Scores on the stack for spans up to 4096 positions (16 KB); longer ones are recomputed
+         * (c_prelude.h paged_attention), so no stack buffer grows with the context length. */
+        int cap = g->max_seq_len < 4096 ? g->max_seq_len : 4096;
         llmc_buf_printf(&k,
                         "/* paged_attention: %lld query heads over %d KV heads of %d, layer %d, scale %.9g%s; "
                         "strides q %lld, y %lld */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, "
                         "const int32_t *pos, float *y)\n{\n"
                         "    float sc[%d];\n"
-                        "    paged_attention(st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %s, %d, q, %lld, pos, "
+                        "    paged_attention(st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %d, %s, %d, q, %lld, pos, "
                         "st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (%s *)ex->kv, y, %lld, tid, "
                         "nth);\n}\n",
                         (long long)HQ, HKV, HD, layer, scale, window ? ", sliding window" : "",
-                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), g->max_seq_len, L, BS,
-                        (long long)HQ, HKV, HD, layer, llmc_c_float(e, scale), window, (long long)llmc_row_stride(g, q),
+                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), cap, L, BS,
+                        (long long)HQ, HKV, HD, layer, cap, llmc_c_float(e, scale), window, (long long)llmc_row_stride(g, q),
                         kvt, (long long)llmc_row_stride(g, y));
         name = llmc_emit_kernel(e, "paged_attention", k.s);
         llmc_c_call(e, node, name, 3, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));

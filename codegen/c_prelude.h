@@ -280,29 +280,38 @@ LLMC_INLINE void kv_write(int T, int L, int BS, int HKV, int HD, int layer, cons
 
 /* Causal attention of each (token, query head) over positions p0..pos[t] of its sequence, read
  * through the block table: scores, max-subtracted softmax, normalized weights times V. sc holds
- * max_seq_len scores (the caller's stack). */
-LLMC_INLINE void paged_attention(int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, float scale,
-                                 int window, const float *q, int sq, const int32_t *pos, const int32_t *seq,
-                                 const int32_t *bt, int bt_stride, float *kv, float *y, int sy, int tid, int nth)
+ * up to cap scores (the caller's stack, a bounded size). A span longer than cap is done without
+ * storing its scores: one pass for the max, one for the sum, one for the weighted values, each
+ * score recomputed by the same expression. */
+LLMC_INLINE void paged_attention(int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, int cap,
+                                 float scale, int window, const float *q, int sq, const int32_t *pos,
+                                 const int32_t *seq, const int32_t *bt, int bt_stride, float *kv, float *y, int sy,
+                                 int tid, int nth)
 {
     int64_t w0, w1;
     share((int64_t)T * HQ, tid, nth, &w0, &w1);
     for (int64_t w = w0; w < w1; w++) {
         int t = (int)(w / HQ), h = (int)(w % HQ), kh = h / (HQ / HKV);
         int pe = pos[t], p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
+        int keep = pe - p0 + 1 <= cap;
         const int32_t *table = bt + (size_t)seq[t] * bt_stride;
         const float *qh = q + (size_t)t * sq + h * HD;
         float mx = -INFINITY;
         for (int p = p0; p <= pe; p++) {
             const float *k = kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + kh * HD;
             float s = dot_f32(qh, k, HD) * scale;
-            sc[p - p0] = s;
+            if (keep)
+                sc[p - p0] = s;
             mx = s > mx ? s : mx;
         }
         float sum = 0.0f;
         for (int p = p0; p <= pe; p++) {
-            float e = expf(sc[p - p0] - mx);
-            sc[p - p0] = e;
+            float s = keep ? sc[p - p0]
+                           : dot_f32(qh, kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + kh * HD, HD) *
+                                 scale;
+            float e = expf(s - mx);
+            if (keep)
+                sc[p - p0] = e;
             sum += e;
         }
         float *yh = y + (size_t)t * sy + h * HD;
@@ -310,7 +319,10 @@ LLMC_INLINE void paged_attention(int T, int L, int BS, int HQ, int HKV, int HD, 
             yh[d] = 0.0f;
         for (int p = p0; p <= pe; p++) {
             const float *v = kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 1, p % BS) + kh * HD;
-            float a = sc[p - p0] / sum;
+            float e = keep ? sc[p - p0]
+                           : expf(dot_f32(qh, kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + kh * HD,
+                                          HD) * scale - mx);
+            float a = e / sum;
             for (int d = 0; d < HD; d++)
                 yh[d] = yh[d] + a * v[d];
         }

@@ -19,9 +19,14 @@ typedef struct Binding {
     int tensor;
 } Binding;
 
+/* A name -> tensor map: the bindings in order of first binding, and an open-addressing hash index
+ * over them (power-of-two size, at most half full), so that unrolling N layers costs O(N) lookups
+ * of O(1), not O(N^2) string compares. */
 typedef struct Env {
     Binding *b;
     int n, cap;
+    int *slot;             /* [n_slots]: binding index + 1, 0 empty */
+    int n_slots;
 } Env;
 
 typedef struct P {
@@ -34,12 +39,19 @@ typedef struct P {
     Env names;             /* tensor names used, for uniqueness: tensor = use count */
 } P;
 
+static uint64_t name_hash(const char *s) { return llmc_fnv1a(LLMC_FNV_INIT, s, strlen(s)); }
+
 static int env_find(const Env *e, const char *name)
 {
-    for (int i = e->n - 1; i >= 0; i--)
-        if (strcmp(e->b[i].name, name) == 0)
-            return i;
-    return -1;
+    if (!e->n_slots)
+        return -1;
+    for (uint64_t h = name_hash(name);; h++) {
+        int k = e->slot[h & (uint64_t)(e->n_slots - 1)];
+        if (k == 0)
+            return -1;
+        if (strcmp(e->b[k - 1].name, name) == 0)
+            return k - 1;
+    }
 }
 
 static void env_set(P *p, Env *e, const char *name, int tensor)
@@ -59,6 +71,31 @@ static void env_set(P *p, Env *e, const char *name, int tensor)
     e->b[e->n].name = llmc_gstr(p->g, name);
     e->b[e->n].tensor = tensor;
     e->n++;
+    if (2 * e->n > e->n_slots) { /* grow and re-index */
+        int ns = e->n_slots ? e->n_slots * 2 : 128;
+        int *sl = calloc((size_t)ns, sizeof *sl);
+        if (!sl)
+            abort();
+        free(e->slot);
+        e->slot = sl;
+        e->n_slots = ns;
+        for (int k = 0; k < e->n - 1; k++) {
+            uint64_t h = name_hash(e->b[k].name);
+            while (sl[h & (uint64_t)(ns - 1)])
+                h++;
+            sl[h & (uint64_t)(ns - 1)] = k + 1;
+        }
+    }
+    uint64_t h = name_hash(name);
+    while (e->slot[h & (uint64_t)(e->n_slots - 1)])
+        h++;
+    e->slot[h & (uint64_t)(e->n_slots - 1)] = e->n;
+}
+
+static void env_free(Env *e)
+{
+    free(e->b);
+    free(e->slot);
 }
 
 static LlmcStatus fail_at(P *p, const char *path, const char *fmt, const char *a, const char *b)
@@ -214,8 +251,21 @@ static int key_allowed(const char *list, const char *key)
     return 0;
 }
 
+/* The keys a rope's "scaling" object may have (Llama 3's frequency scaling). */
+static const char rope_scaling_keys[] = "type factor low_freq_factor high_freq_factor original_max_position_embeddings";
+
 static LlmcStatus set_attr(P *p, LlmcNode *n, const char *key, const cJSON *v, const char *path)
 {
+    /* Two slots stay free for the attributes passes add (fusion, lowering). The op table bounds
+     * what model.json can give, so this is a check of that bound, before anything is written. */
+    if (!llmc_attr(n, key) && n->n_attr >= LLMC_MAX_ATTR - 2) {
+        char max[16];
+        snprintf(max, sizeof max, "%d", LLMC_MAX_ATTR - 2);
+        return fail_at(p, path, "too many attributes (at most %s an op)", max, NULL);
+    }
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+        return fail_at(p, path, "expected a finite number, found %s", v->valuedouble != v->valuedouble ? "NaN" :
+                       v->valuedouble > 0 ? "inf" : "-inf", NULL);
     if (cJSON_IsNumber(v)) {
         if (is_int(v))
             llmc_attr_set_int(p->g, n, key, (int64_t)v->valuedouble);
@@ -313,6 +363,9 @@ static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
                 char key[300], sub2[700];
                 snprintf(key, sizeof key, "%s.%s", a->string, b->string);
                 snprintf(sub2, sizeof sub2, "%s.%s", path, key);
+                if (strcmp(a->string, "scaling") != 0 || !key_allowed(rope_scaling_keys, b->string))
+                    return fail_at(p, sub2, "unknown key of \"%s\" (allowed: %s)", a->string,
+                                   strcmp(a->string, "scaling") == 0 ? rope_scaling_keys : "none");
                 if (set_attr(p, &n, key, b, sub2))
                     return LLMC_ERR;
             }
@@ -452,9 +505,9 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
     }
     st = LLMC_OK;
 out:
-    free(p.env.b);
-    free(p.weights.b);
-    free(p.names.b);
+    env_free(&p.env);
+    env_free(&p.weights);
+    env_free(&p.names);
     return st;
 }
 

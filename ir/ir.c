@@ -192,7 +192,7 @@ void llmc_attr_set_float(LlmcGraph *g, LlmcNode *n, const char *key, double v)
     a->key = llmc_gstr(g, key);
     a->kind = LLMC_ATTR_FLOAT;
     a->f = v;
-    a->i = (int64_t)v;
+    a->i = v > -9e18 && v < 9e18 ? (int64_t)v : 0; /* NaN and out-of-range values have no integer form */
 }
 
 void llmc_attr_set_str(LlmcGraph *g, LlmcNode *n, const char *key, const char *v)

@@ -73,6 +73,16 @@ static LlmcStatus need_int_attr(const Ctx *c, const char *key, int64_t lo, int64
     return LLMC_OK;
 }
 
+/* A float attribute (default dflt when absent) that must lie in (0, max]: eps, theta, scales. */
+static LlmcStatus need_pos_attr(const Ctx *c, const char *key, double dflt, double max)
+{
+    double v = llmc_attr_float(c->n, key, dflt);
+    if (!(v > 0 && v <= max))
+        return llmc_fail(c->d, "%s (%s): %s must be > 0 and at most %g, found %g", c->n->where,
+                         llmc_op_info[c->n->op].name, key, max, v);
+    return LLMC_OK;
+}
+
 /* head_dim must divide the columns of input i (and be even for rope). */
 static LlmcStatus heads_of(const Ctx *c, int i, int64_t hd, int64_t *heads)
 {
@@ -112,8 +122,8 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
             snprintf(e, sizeof e, "[%lld] to match the input's columns", (long long)llmc_cols(s0));
             return bad_in(&c, 1, e);
         }
-        if (llmc_attr_float(n, "eps", 1e-5) <= 0)
-            return llmc_fail(d, "%s (rmsnorm): eps must be > 0", n->where);
+        if (need_pos_attr(&c, "eps", 1e-5, 1.0))
+            return LLMC_ERR;
         out[0] = *s0;
         return LLMC_OK;
     case LLMC_OP_MATMUL: {
@@ -162,11 +172,17 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         if (!style || (strcmp(style, "interleaved") != 0 && strcmp(style, "half") != 0))
             return llmc_fail(d, "%s (rope): style must be \"interleaved\" or \"half\", found %s%s%s",
                              n->where, style ? "\"" : "", style ? style : "nothing", style ? "\"" : "");
-        if (llmc_attr_float(n, "theta", 10000.0) <= 0)
-            return llmc_fail(d, "%s (rope): theta must be > 0", n->where);
+        if (need_pos_attr(&c, "theta", 10000.0, 1e12) || need_pos_attr(&c, "scaling.factor", 1.0, 1e6) ||
+            need_pos_attr(&c, "scaling.low_freq_factor", 1.0, 1e6) ||
+            need_pos_attr(&c, "scaling.high_freq_factor", 4.0, 1e6) ||
+            need_pos_attr(&c, "scaling.original_max_position_embeddings", 8192.0, 1e9))
+            return LLMC_ERR;
         const char *st = llmc_attr_str(n, "scaling.type", NULL);
         if (st && strcmp(st, "llama3") != 0)
             return llmc_fail(d, "%s (rope): scaling.type must be \"llama3\", found \"%s\"", n->where, st);
+        if (st && !(llmc_attr_float(n, "scaling.high_freq_factor", 4.0) > llmc_attr_float(n, "scaling.low_freq_factor", 1.0)))
+            return llmc_fail(d, "%s (rope): scaling.high_freq_factor must be greater than scaling.low_freq_factor",
+                             n->where);
         out[0] = *s0;
         return LLMC_OK;
     }
@@ -186,6 +202,8 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         }
         if (llmc_attr_int(n, "window", 0) < 0)
             return llmc_fail(d, "%s (attention): window must be >= 0", n->where);
+        if (llmc_attr(n, "scale") && need_pos_attr(&c, "scale", 1.0, 1e6))
+            return LLMC_ERR;
         out[0] = *s0;
         return LLMC_OK;
     }

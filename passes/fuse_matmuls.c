@@ -60,6 +60,26 @@ LlmcStatus pass_fuse_matmuls(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
         free(out);
         return llmc_fail(d, "fuse_matmuls: out of memory");
     }
+    /* next[i]: the next matmul after node i reading the same activation (-1: none), so that a
+     * group is found by walking its readers, not by scanning every later node (linear work in
+     * the layer count). */
+    int *next = malloc(((size_t)nn + 1) * sizeof *next), *last = malloc(((size_t)g->nt + 1) * sizeof *last);
+    if (!next || !last) {
+        free(done);
+        free(out);
+        free(next);
+        free(last);
+        return llmc_fail(d, "fuse_matmuls: out of memory");
+    }
+    for (int t = 0; t < g->nt; t++)
+        last[t] = -1;
+    for (int i = nn - 1; i >= 0; i--) {
+        next[i] = -1;
+        if (g->n[i].op == LLMC_OP_MATMUL) {
+            next[i] = last[g->n[i].in[0]];
+            last[g->n[i].in[0]] = i;
+        }
+    }
     int k = 0;
     for (int i = 0; i < nn; i++) {
         if (done[i])
@@ -68,7 +88,7 @@ LlmcStatus pass_fuse_matmuls(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
         int members[LLMC_MAX_PARTS], n = 1;
         members[0] = i;
         if (a->op == LLMC_OP_MATMUL)
-            for (int j = i + 1; j < nn && n < LLMC_MAX_PARTS; j++)
+            for (int j = next[i]; j >= 0 && n < LLMC_MAX_PARTS; j = next[j])
                 if (!done[j] && same_group(g, a, &g->n[j]))
                     members[n++] = j;
         if (n == 1) {
@@ -110,6 +130,8 @@ LlmcStatus pass_fuse_matmuls(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
     g->nn = k;
     g->cap_n = nn * 2 + 1;
     free(done);
+    free(next);
+    free(last);
     llmc_graph_reindex(g);
     return LLMC_OK;
 }

@@ -36,25 +36,29 @@ LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
         return llmc_fail(d, "select_rows: out of memory");
     }
     /* Backwards: a node joins R when it is row-wise and every consumer of its outputs is in R
-     * (consumers come later, so they are decided already). */
+     * (consumers come later, so they are decided already). Per tensor: read by a decided node
+     * (1), read by one outside R (2); linear in the graph's size. */
+    uint8_t *reads = calloc((size_t)g->nt + 1, 1);
+    if (!reads) {
+        free(in_r);
+        free(gathered);
+        return llmc_fail(d, "select_rows: out of memory");
+    }
     for (int i = nn - 1; i >= 0; i--) {
         const LlmcNode *n = &g->n[i];
-        if (!(llmc_op_info[n->op].flags & OPF_ROWWISE) || !f32_rows_only(g, n))
-            continue;
-        int ok = 1, used = 0;
-        for (int j = 0; j < n->n_out && ok; j++) {
-            int t = n->out[j];
-            used |= t == g->logits;
-            for (int c = i + 1; c < nn && ok; c++)
-                for (int k = 0; k < g->n[c].n_in; k++)
-                    if (g->n[c].in[k] == t) {
-                        used = 1;
-                        if (!in_r[c])
-                            ok = 0;
-                    }
+        if ((llmc_op_info[n->op].flags & OPF_ROWWISE) && f32_rows_only(g, n)) {
+            int ok = 1, used = 0;
+            for (int j = 0; j < n->n_out; j++) {
+                int t = n->out[j];
+                used |= t == g->logits || reads[t] != 0;
+                ok &= !(reads[t] & 2);
+            }
+            in_r[i] = ok && used;
         }
-        in_r[i] = ok && used;
+        for (int j = 0; j < n->n_in; j++)
+            reads[n->in[j]] |= in_r[i] ? 1 : 3;
     }
+    free(reads);
     LlmcShape os = llmc_shape1(LLMC_O);
     g->in_out_rows = llmc_tensor_new(g, "out_rows", LLMC_T_INPUT, LLMC_I32, &os);
     for (int t = 0; t < g->nt; t++)

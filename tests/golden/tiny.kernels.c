@@ -43,7 +43,7 @@ static void k5_kv_write(const LlmcExec *ex, const LlmcStep *st, int tid, int nth
 static void k6_paged_attention(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, const int32_t *pos, float *y)
 {
     float sc[64];
-    paged_attention(st->n_tokens, 2, 8, 4, 2, 8, 0, sc, 0.353553391f, 0, q, 32, pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (float *)ex->kv, y, 32, tid, nth);
+    paged_attention(st->n_tokens, 2, 8, 4, 2, 8, 0, sc, 64, 0.353553391f, 0, q, 32, pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (float *)ex->kv, y, 32, tid, nth);
 }
 
 /* matmul: f32[T,32] x f32[32,32]^T -> f32[T,32]; x row stride 32, y row stride 32 */
@@ -91,7 +91,7 @@ static void k12_kv_write(const LlmcExec *ex, const LlmcStep *st, int tid, int nt
 static void k13_paged_attention(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, const int32_t *pos, float *y)
 {
     float sc[64];
-    paged_attention(st->n_tokens, 2, 8, 4, 2, 8, 1, sc, 0.353553391f, 0, q, 32, pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (float *)ex->kv, y, 32, tid, nth);
+    paged_attention(st->n_tokens, 2, 8, 4, 2, 8, 1, sc, 64, 0.353553391f, 0, q, 32, pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (float *)ex->kv, y, 32, tid, nth);
 }
 
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */

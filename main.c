@@ -113,6 +113,7 @@ static int compile_model(const CompileArgs *a)
     }
     if (llmc_model_from_json(doc, a->src, base_dir, g, &d) || llmc_model_check_weights(g, wf, &d))
         goto out;
+    LlmcWeightSource ws = llmc_wf_source(wf);
     if (llmc_pipeline(g, &a->popt, a->dump_after, stdout, 0, &d))
         goto out;
     /* A GPU-stage pass to dump: run that stage here (llmc_build runs it otherwise). */
@@ -123,7 +124,7 @@ static int compile_model(const CompileArgs *a)
         rc = 0;
         goto done;
     }
-    if (llmc_build(g, a->popt.target, wf, &a->bopt, &d))
+    if (llmc_build(g, a->popt.target, &ws, &a->bopt, &d))
         goto out;
     if (!a->bopt.quiet)
         fprintf(stderr, "llmc: wrote %s (%s, %.1f MB of weights%s)\n", a->bopt.out_path, a->popt.target->name,

@@ -1,11 +1,12 @@
 /* codegen.h — from a planned graph to an executable: source emission per backend, weight packing,
- * and linking with the embedded runtime. */
+ * and linking with the embedded runtime. Codegen sees the model only as IR: weights are read
+ * through ir/weights.h. */
 #ifndef LLMC_CODEGEN_H
 #define LLMC_CODEGEN_H
 
-#include "../frontend/frontend.h"
 #include "../ir/ir.h"
 #include "../ir/target.h"
+#include "../ir/weights.h"
 
 typedef struct LlmcBuildInfo {
     const char *build_info;       /* one line for --version */
@@ -62,18 +63,17 @@ typedef struct LlmcBuildOptions {
     const struct LlmcPassOptions *pass_options; /* CUDA builds run the GPU stage of the pipeline */
 } LlmcBuildOptions;
 
-/* Packs weights (in offset order, converted to their storage dtype) into o, hashing a sample of
- * every tensor into *hash when hash != NULL. */
-LlmcStatus llmc_pack_weights(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFile *o, int quiet, LlmcDiag *d);
+/* Packs weights (in offset order, converted to their storage dtype, read through ws) into o. */
+LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d);
 /* A hash identifying the build: IR dump, target, version, tokenizer bytes, samples of every weight. */
-LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const void *tok,
+LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const void *tok,
                            size_t tok_size, uint64_t *hash, LlmcDiag *d);
 
 /* Emits, compiles and links the executable for target tg, appends the payload (weights and
  * tokenizer) or writes it to a side file. Nothing is left under out_path on failure. For CUDA
  * targets the CPU twin is emitted from g as given, then g goes through the GPU stage
  * (llmc_pipeline_gpu) before the CUDA code is emitted: g is changed. */
-LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
+LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const LlmcBuildOptions *o,
                       LlmcDiag *d);
 
 #endif

@@ -155,7 +155,7 @@ static LlmcStatus copy_file_into(LlmcOutFile *o, const char *path, int64_t *size
 }
 
 /* The payload: header, weights, tokenizer; `start` is its offset in the file being written. */
-static LlmcStatus write_payload(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFile *o, const char *tok,
+static LlmcStatus write_payload(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, const char *tok,
                                 size_t tok_size, uint64_t hash, int quiet, LlmcPayloadHeader *h, LlmcDiag *d)
 {
     memset(h, 0, sizeof *h);
@@ -168,7 +168,7 @@ static LlmcStatus write_payload(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOut
     h->tokenizer_kind = tok ? (uint32_t)g->tok_kind : LLMC_TOK_NONE;
     h->total_size = h->tokenizer_off + tok_size;
     if (llmc_out_write(o, h, sizeof *h, d) || write_pad(o, LLMC_PAYLOAD_ALIGN - (int64_t)sizeof *h, d) ||
-        llmc_pack_weights(g, wf, o, quiet, d) ||
+        llmc_pack_weights(g, ws, o, quiet, d) ||
         write_pad(o, (int64_t)h->tokenizer_off - LLMC_PAYLOAD_ALIGN - g->weights_bytes, d) ||
         (tok_size && llmc_out_write(o, tok, tok_size, d)))
         return LLMC_ERR;
@@ -261,7 +261,7 @@ out:
     return st;
 }
 
-LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
+LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const LlmcBuildOptions *o,
                       LlmcDiag *d)
 {
     const LlmcTarget *single[2] = {tg, NULL};
@@ -294,7 +294,7 @@ LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, c
         llmc_tokenizer_free(tk);
     }
     uint64_t hash;
-    if (llmc_model_hash(g, targets[0], wf, tok, tok_size, &hash, d)) {
+    if (llmc_model_hash(g, targets[0], ws, tok, tok_size, &hash, d)) {
         free(tok);
         return LLMC_ERR;
     }
@@ -369,12 +369,12 @@ LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, c
         f.external = 1;
         if (llmc_out_open(&side, side_path, d))
             goto abort_out;
-        if (write_payload(g, wf, &side, tok, tok_size, hash, o->quiet, &h, d))
+        if (write_payload(g, ws, &side, tok, tok_size, hash, o->quiet, &h, d))
             goto abort_out;
         f.payload_size = h.total_size;
     } else {
         int64_t start = align_up(exe_size, LLMC_PAYLOAD_ALIGN);
-        if (write_pad(&out, start - exe_size, d) || write_payload(g, wf, &out, tok, tok_size, hash, o->quiet, &h, d))
+        if (write_pad(&out, start - exe_size, d) || write_payload(g, ws, &out, tok, tok_size, hash, o->quiet, &h, d))
             goto abort_out;
         f.payload_off = (uint64_t)start;
         f.payload_size = h.total_size;

@@ -146,6 +146,7 @@ static void write_scenario(const Scenario *s, const char *path)
 typedef struct Model {
     LlmcGraph *g;
     LlmcWeightFiles *wf;
+    LlmcWeightSource ws;          /* over wf */
     cJSON *doc;
     char *dir;
 } Model;
@@ -166,6 +167,7 @@ static void load_stage(Model *m, const char *path, const LlmcPassOptions *opt, c
     m->dir = llmc_path_dir(path);
     m->g = llmc_graph_new();
     m->wf = llmc_wf_new();
+    m->ws = llmc_wf_source(m->wf);
     ck_assert_msg(llmc_model_from_json(m->doc, path, m->dir, m->g, &d) == LLMC_OK, "%s", d.msg);
     ck_assert_msg(llmc_model_check_weights(m->g, m->wf, &d) == LLMC_OK, "%s", d.msg);
     for (const LlmcPass *p = llmc_passes(); p->name; p++) {
@@ -206,21 +208,11 @@ static LlmcInterp *interp_for(const Model *m, LlmcDType storage)
         int parts = w->src.n_parts ? w->src.n_parts : 1;
         for (int p = 0; p < parts; p++) {
             const LlmcTensor *src = w->src.n_parts ? &g->t[w->src.parts[p]] : w;
-            const uint8_t *data;
             LlmcDiag d;
-            ck_assert_msg(llmc_wf_resolve(m->wf, src->src.file, src->src.tensor, src->src.offset, src->src.file_dtype,
-                                          src->shape.rank, src->shape.dim, &data, "test", &d) == LLMC_OK,
-                          "%s", d.msg);
             int64_t k = llmc_shape_numel(&src->shape, 0, 0);
+            ck_assert_msg(m->ws.read_f32(m->ws.ctx, src, 0, k, buf + done, &d) == LLMC_OK, "%s", d.msg);
             for (int64_t i = 0; i < k; i++) {
-                float f;
-                uint16_t h;
-                if (src->src.file_dtype == LLMC_F32)
-                    memcpy(&f, data + 4 * i, 4);
-                else {
-                    memcpy(&h, data + 2 * i, 2);
-                    f = src->src.file_dtype == LLMC_F16 ? llmc_f16_to_f32(h) : llmc_bf16_to_f32(h);
-                }
+                float f = buf[done + i];
                 int matrix = w->shape.rank == 2;
                 if (matrix && storage == LLMC_BF16)
                     f = llmc_bf16_to_f32(llmc_f32_to_bf16(f));
@@ -334,7 +326,7 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
     snprintf(harness, sizeof harness, "%s/harness", dir);
     LlmcBuildOptions bo = {.out_path = exe, .emit_dir = emit, .cc = "cc", .quiet = 1};
     LlmcDiag d;
-    ck_assert_msg(llmc_build(m.g, opt.target, m.wf, &bo, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_build(m.g, opt.target, &m.ws, &bo, &d) == LLMC_OK, "%s", d.msg);
     write_scenario(&s, scen);
     snprintf(cmd, sizeof cmd,
              "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -I%s/abi -o %s %s/tests/model_harness.c "

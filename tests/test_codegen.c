@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codegen/codegen.h"
+#include "../codegen/backend.h"
 #include "../codegen/emit.h"
+#include "../codegen/linker.h"
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
 #include "../ir/interp.h"
@@ -304,6 +305,26 @@ static void check_passes(const char *path)
     unload(&ref);
 }
 
+/* The driver's steps after the common pipeline (main.c's compile_model), through the target's
+ * backend; no tokenizer (the harness feeds token ids). */
+static void build(Model *m, const LlmcPassOptions *opt, const char *exe, const char *emit_dir)
+{
+    const LlmcTarget *targets[2] = {opt->target, NULL};
+    LlmcCodegenOptions co = {.emit_dir = emit_dir, .quiet = 1};
+    LlmcLinkOptions lo = {.out_path = exe, .cc = "cc", .quiet = 1};
+    LlmcCodegen cg;
+    LlmcDiag d;
+    ck_assert_msg(llmc_codegen_open(&cg, targets, m->g, &m->ws, NULL, 0, &co, &d) == LLMC_OK, "%s", d.msg);
+    const LlmcBackend *be = cg.backend;
+    ck_assert_msg(!be->before_target_stage || be->before_target_stage(&cg, m->g, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_pipeline_stage(be->target_passes, m->g, opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(be->emit(&cg, m->g, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(!be->build_images || be->build_images(&cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(be->write_host(&cg, m->g, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_link(&cg, m->g, &m->ws, NULL, 0, &lo, &d) == LLMC_OK, "%s", d.msg);
+    llmc_codegen_close(&cg);
+}
+
 /* (2) generated kernels against the reference. */
 static void check_kernels(const char *path, LlmcDType storage, double tol)
 {
@@ -324,9 +345,7 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
     snprintf(emit, sizeof emit, "%s/src", dir);
     snprintf(scen, sizeof scen, "%s/scenario.txt", dir);
     snprintf(harness, sizeof harness, "%s/harness", dir);
-    LlmcBuildOptions bo = {.out_path = exe, .emit_dir = emit, .cc = "cc", .quiet = 1};
-    LlmcDiag d;
-    ck_assert_msg(llmc_build(m.g, opt.target, &m.ws, &bo, &d) == LLMC_OK, "%s", d.msg);
+    build(&m, &opt, exe, emit);
     write_scenario(&s, scen);
     snprintf(cmd, sizeof cmd,
              "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -I%s/abi -o %s %s/tests/model_harness.c "

@@ -1,16 +1,20 @@
-/* main.c — the llmc command line. The whole compiler is compile_model(): read the model, build the
- * IR, run the pass pipeline, emit and link. Only this file exits. */
+/* main.c — the llmc command line. The whole compiler is compile_model(), top to bottom: the
+ * frontend reads the model into IR, the common pass pipeline lowers it, the target's backend sees
+ * it and runs its own pass stage, then emits its kernels, device images and host C files, and the
+ * linker makes the executable. Only this file exits. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "codegen/codegen.h"
+#include "codegen/backend.h"
+#include "codegen/linker.h"
 #include "frontend/frontend.h"
 #include "frontend/model_json.h"
 #include "ir/ir.h"
 #include "ir/target.h"
 #include "passes/passes.h"
+#include "runtime/tokenizer.h"
 
 static void usage(FILE *f)
 {
@@ -88,22 +92,48 @@ static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc
     return llmc_import(src, ".", doc, d);
 }
 
+/* The tokenizer file's bytes (none: NULL), checked against the model's vocabulary (which
+ * infer_shapes found): a tokenizer that does not fit fails the compile, not the executable. */
+static LlmcStatus read_tokenizer(const LlmcGraph *g, char **tok, size_t *size, LlmcDiag *d)
+{
+    *tok = NULL;
+    *size = 0;
+    if (!g->tok_file)
+        return LLMC_OK;
+    char err[512];
+    LlmcTokenizer *tk = NULL;
+    if (llmc_read_file(g->tok_file, tok, size, d))
+        return LLMC_ERR;
+    if (llmc_tokenizer_load(&tk, g->tok_kind, (const uint8_t *)*tok, *size, g->vocab_size, err, sizeof err)) {
+        free(*tok);
+        *tok = NULL;
+        return llmc_fail(d, "%s: %s", g->tok_file, err);
+    }
+    llmc_tokenizer_free(tk);
+    return LLMC_OK;
+}
+
 typedef struct CompileArgs {
     const char *src, *out, *target, *dump_after, *tokenizer;
-    const LlmcTarget *targets[9];
+    const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
     LlmcPassOptions popt;
-    LlmcBuildOptions bopt;
+    LlmcCodegenOptions copt;
+    LlmcLinkOptions lopt;
 } CompileArgs;
 
-/* The compiler: frontend -> IR -> passes -> codegen -> link. */
+/* The compiler: frontend -> passes -> target stage -> codegen -> link. */
 static int compile_model(const CompileArgs *a)
 {
     LlmcDiag d;
     cJSON *doc = NULL;
-    char *base_dir = NULL;
+    char *base_dir = NULL, *tok = NULL;
+    size_t tok_size = 0;
     LlmcGraph *g = NULL;
     LlmcWeightFiles *wf = NULL;
+    LlmcCodegen cg;
+    memset(&cg, 0, sizeof cg);
     int rc = 1;
+    /* Frontend: the model as IR, its weight bindings checked against their files. */
     if (load_model(a->src, a->tokenizer, &doc, &base_dir, &d))
         goto out;
     g = llmc_graph_new();
@@ -114,26 +144,41 @@ static int compile_model(const CompileArgs *a)
     }
     if (llmc_model_from_json(doc, a->src, base_dir, g, &d) || llmc_model_check_weights(g, wf, &d))
         goto out;
+    LlmcWeightSource ws = llmc_wf_source(wf);
+    /* Passes: the common pipeline. */
     if (llmc_pipeline(g, &a->popt, a->dump_after, stdout, 0, &d))
         goto out;
-    /* A GPU-stage pass to dump: run that stage here (llmc_build runs it otherwise). */
-    if (a->dump_after && a->popt.target->backend == LLMC_TGT_CUDA &&
-        llmc_pipeline_gpu(g, &a->popt, a->dump_after, stdout, 0, &d))
-        goto out;
-    if (a->dump_after) {
+    const LlmcBackend *be = llmc_backend_for(a->popt.target);
+    if (a->dump_after) { /* the target's stage may hold the pass to dump; then stop */
+        if (be && llmc_pipeline_stage(be->target_passes, g, &a->popt, a->dump_after, stdout, 0, &d))
+            goto out;
         rc = 0;
         goto done;
     }
-    if (llmc_build(g, a->popt.target, wf, &a->bopt, &d))
+    /* The build: its backend and identity, from the graph the common pipeline made. */
+    if (read_tokenizer(g, &tok, &tok_size, &d) ||
+        llmc_codegen_open(&cg, a->targets, g, &ws, tok, tok_size, &a->copt, &d))
         goto out;
-    if (!a->bopt.quiet)
-        fprintf(stderr, "llmc: wrote %s (%s, %.1f MB of weights%s)\n", a->bopt.out_path, a->popt.target->name,
-                (double)g->weights_bytes / 1e6, a->bopt.weights_file ? " in a side file" : "");
+    /* Target stage: the backend sees the graph before its passes (CUDA: the CPU twin), then they run. */
+    if ((be->before_target_stage && be->before_target_stage(&cg, g, &d)) ||
+        llmc_pipeline_stage(be->target_passes, g, &a->popt, NULL, NULL, 0, &d))
+        goto out;
+    /* Codegen: the kernels, the device images, the host C files, into the build directory. */
+    if (be->emit(&cg, g, &d) || (be->build_images && be->build_images(&cg, &d)) || be->write_host(&cg, g, &d))
+        goto out;
+    /* Link: those C files and the runtime, the payload appended. */
+    if (llmc_link(&cg, g, &ws, tok, tok_size, &a->lopt, &d))
+        goto out;
+    if (!a->lopt.quiet)
+        fprintf(stderr, "llmc: wrote %s (%s, %.1f MB of weights%s)\n", a->lopt.out_path, a->popt.target->name,
+                (double)g->weights_bytes / 1e6, a->lopt.weights_file ? " in a side file" : "");
     rc = 0;
     goto done;
 out:
     die(&d);
 done:
+    llmc_codegen_close(&cg);
+    free(tok);
     cJSON_Delete(doc);
     free(base_dir);
     llmc_wf_free(wf);
@@ -148,7 +193,7 @@ static int cmd_compile(int argc, char **argv)
     a.target = "cpu";
     a.popt.max_tokens = 512;
     a.popt.kv_block_size = 16;
-    a.bopt.cc = "cc";
+    a.lopt.cc = "cc";
     int32_t max_out = 0;
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -189,9 +234,9 @@ static int cmd_compile(int argc, char **argv)
                 return 2;
             i++;
         } else if (strcmp(f, "--weights-file") == 0) {
-            a.bopt.weights_file = 1;
+            a.lopt.weights_file = 1;
         } else if (strcmp(f, "--emit-dir") == 0 && v) {
-            a.bopt.emit_dir = v;
+            a.copt.emit_dir = v;
             i++;
         } else if (strncmp(f, "--dump-after=", 13) == 0) {
             a.dump_after = f + 13;
@@ -204,15 +249,15 @@ static int cmd_compile(int argc, char **argv)
             a.tokenizer = v;
             i++;
         } else if (strcmp(f, "--cc") == 0 && v) {
-            a.bopt.cc = v;
+            a.lopt.cc = v;
             i++;
         } else if (strcmp(f, "--cuda-path") == 0 && v) {
-            a.bopt.cuda_path = v;
+            a.copt.cuda_path = v;
             i++;
         } else if (strcmp(f, "--resource-usage") == 0) {
-            a.bopt.resource_report = 1;
+            a.copt.resource_report = 1;
         } else if (strcmp(f, "-q") == 0) {
-            a.bopt.quiet = 1;
+            a.copt.quiet = a.lopt.quiet = 1;
         } else if (f[0] == '-' || a.src) {
             fprintf(stderr, "llmc compile: unexpected argument \"%s\"%s\n", f,
                     f[0] == '-' && !v ? " (missing its value?)" : "");
@@ -241,8 +286,8 @@ static int cmd_compile(int argc, char **argv)
             fprintf(stderr, ")\n");
             return 2;
         }
-        if (nt == 8) {
-            fprintf(stderr, "llmc: --target %s: at most 8 targets\n", a.target);
+        if (nt == LLMC_MAX_TARGETS) {
+            fprintf(stderr, "llmc: --target %s: at most %d targets\n", a.target, LLMC_MAX_TARGETS);
             return 2;
         }
         for (int k = 0; k < nt; k++)
@@ -256,16 +301,17 @@ static int cmd_compile(int argc, char **argv)
         fprintf(stderr, "llmc: --target: no target given\n");
         return 2;
     }
-    for (int k = 0; k < nt; k++)
-        if (nt > 1 && a.targets[k]->backend != LLMC_TGT_CUDA) {
+    /* Targets combine where their backend builds several at once (CUDA: an image each). */
+    for (int k = 0; k < nt; k++) {
+        const LlmcBackend *be = llmc_backend_for(a.targets[k]);
+        if (nt > 1 && be && be->max_targets == 1) {
             fprintf(stderr, "llmc: --target %s: %s builds alone; only CUDA architectures combine\n", a.target,
                     a.targets[k]->name);
             return 2;
         }
+    }
     a.popt.target = a.targets[0];
-    a.bopt.targets = a.targets;
-    a.bopt.pass_options = &a.popt;
-    a.bopt.out_path = a.out ? a.out : "model";
+    a.lopt.out_path = a.out ? a.out : "model";
     return compile_model(&a);
 }
 

@@ -1,11 +1,13 @@
-/* codegen.h — from a planned graph to an executable: source emission per backend, weight packing,
- * and linking with the embedded runtime. */
+/* codegen.h — from a planned graph to source: what each backend emits (the C model, the CUDA
+ * kernels and their host side), weight packing and the model hash. The backends behind one
+ * interface: backend.h; linking: linker.h. Codegen sees the model only as IR: weights are read
+ * through ir/weights.h. */
 #ifndef LLMC_CODEGEN_H
 #define LLMC_CODEGEN_H
 
-#include "../frontend/frontend.h"
 #include "../ir/ir.h"
 #include "../ir/target.h"
+#include "../ir/weights.h"
 
 typedef struct LlmcBuildInfo {
     const char *build_info;       /* one line for --version */
@@ -49,31 +51,10 @@ struct LlmcBuf;
 void llmc_emit_probes(const LlmcGraph *g, struct LlmcBuf *out);
 int64_t llmc_kv_block_bytes(const LlmcGraph *g);
 
-typedef struct LlmcBuildOptions {
-    const char *out_path;         /* the executable */
-    const char *emit_dir;         /* keep the generated sources here (NULL: a temporary directory) */
-    int weights_file;             /* payload in OUT.weights beside the executable */
-    const char *cc;               /* host C compiler (default "cc") */
-    int quiet;
-    const LlmcTarget *const *targets; /* NULL-terminated: several CUDA architectures in one build;
-                                         NULL: the single target passed to llmc_build */
-    const char *cuda_path;        /* CUDA toolkit (NVRTC); NULL: /usr/local/cuda */
-    int resource_report;          /* print registers/smem/spills per kernel and architecture */
-    const struct LlmcPassOptions *pass_options; /* CUDA builds run the GPU stage of the pipeline */
-} LlmcBuildOptions;
-
-/* Packs weights (in offset order, converted to their storage dtype) into o, hashing a sample of
- * every tensor into *hash when hash != NULL. */
-LlmcStatus llmc_pack_weights(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFile *o, int quiet, LlmcDiag *d);
+/* Packs weights (in offset order, converted to their storage dtype, read through ws) into o. */
+LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d);
 /* A hash identifying the build: IR dump, target, version, tokenizer bytes, samples of every weight. */
-LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const void *tok,
+LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const void *tok,
                            size_t tok_size, uint64_t *hash, LlmcDiag *d);
-
-/* Emits, compiles and links the executable for target tg, appends the payload (weights and
- * tokenizer) or writes it to a side file. Nothing is left under out_path on failure. For CUDA
- * targets the CPU twin is emitted from g as given, then g goes through the GPU stage
- * (llmc_pipeline_gpu) before the CUDA code is emitted: g is changed. */
-LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
-                      LlmcDiag *d);
 
 #endif

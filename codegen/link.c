@@ -1,11 +1,12 @@
-/* link.c — builds the executable: generated source + the embedded runtime archive -> host compiler
- * -> ELF image; then the payload (weights, tokenizer) and the footer are appended (or the payload
- * goes to a side file). Everything is written under temporary names and renamed at the end, so a
- * failure leaves nothing under the output's name.
+/* link.c — builds the executable: the C files a backend wrote (LlmcCodegen.c_files, in its build
+ * directory) + the embedded runtime archive -> host compiler -> ELF image; then the payload
+ * (weights, tokenizer) and the footer are appended (or the payload goes to a side file). Everything
+ * is written under temporary names and renamed at the end, so a failure leaves nothing under the
+ * output's name.
  *
- * The build runs in a fresh temporary directory (or --emit-dir, which is kept): model.c is
- * self-contained; libllmc_rt.a comes out of llmc's own binary. The compiler is run directly
- * (fork/exec, no shell); its output is captured and shown on failure.
+ * The C files are self-contained (device images come in through them: .incbin); libllmc_rt.a comes
+ * out of llmc's own binary. The compiler is run directly (fork/exec, no shell); its output is
+ * captured and shown on failure. Which backend wrote the files is no concern of this file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +18,7 @@
 
 #include "../abi/llmc_model.h"
 #include "../abi/payload.h"
-#include "../runtime/tokenizer.h"
-#include "codegen.h"
-#include "nvrtc.h"
-#include "../passes/passes.h"
+#include "linker.h"
 
 extern const unsigned char llmc_rt_archive[];
 extern const size_t llmc_rt_archive_size;
@@ -155,7 +153,7 @@ static LlmcStatus copy_file_into(LlmcOutFile *o, const char *path, int64_t *size
 }
 
 /* The payload: header, weights, tokenizer; `start` is its offset in the file being written. */
-static LlmcStatus write_payload(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFile *o, const char *tok,
+static LlmcStatus write_payload(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, const char *tok,
                                 size_t tok_size, uint64_t hash, int quiet, LlmcPayloadHeader *h, LlmcDiag *d)
 {
     memset(h, 0, sizeof *h);
@@ -168,180 +166,27 @@ static LlmcStatus write_payload(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOut
     h->tokenizer_kind = tok ? (uint32_t)g->tok_kind : LLMC_TOK_NONE;
     h->total_size = h->tokenizer_off + tok_size;
     if (llmc_out_write(o, h, sizeof *h, d) || write_pad(o, LLMC_PAYLOAD_ALIGN - (int64_t)sizeof *h, d) ||
-        llmc_pack_weights(g, wf, o, quiet, d) ||
+        llmc_pack_weights(g, ws, o, quiet, d) ||
         write_pad(o, (int64_t)h->tokenizer_off - LLMC_PAYLOAD_ALIGN - g->weights_bytes, d) ||
         (tok_size && llmc_out_write(o, tok, tok_size, d)))
         return LLMC_ERR;
     return LLMC_OK;
 }
 
-static void remove_tree(const char *dir)
+LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeightSource *ws, const void *tok_data,
+                     size_t tok_size, const LlmcLinkOptions *o, LlmcDiag *d)
 {
-    const char *names[] = {"model.c", "model.o", "twin.c", "twin.o", "model.cu", "libllmc_rt.a", "build.log",
-                           "model.link", NULL};
-    char p[4096];
-    for (int i = 0; names[i]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
-        snprintf(p, sizeof p, "%s/cubin_%s.bin", dir, (*t)->name);
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
-/* The CUDA part of a build: the CUDA source through NVRTC for every target, the host C file and the
- * CPU twin, written into dir as model.c and twin.c (model.cu kept for inspection). */
-static LlmcStatus emit_cuda(LlmcGraph *g, const LlmcTarget *const *targets, int n_targets,
-                            const LlmcBuildOptions *o, LlmcBuildInfo *info, const char *dir, LlmcDiag *d)
-{
-    LlmcCudaGen *cg = NULL;
-    LlmcNvrtc *nv = NULL;
-    LlmcCudaImage images[8];
-    char paths[8][4096], path[4096];
-    char *host = NULL, *twin = NULL;
+    const char *tok = tok_data, *dir = cg->dir;
+    uint64_t hash = cg->info.model_hash;
     LlmcStatus st = LLMC_ERR;
-    /* The CPU twin reads the same packed weights: emit it from the graph before the GPU stage. */
-    LlmcBuildInfo tinfo = *info;
-    tinfo.desc_symbol = "llmc_model_cpu_twin";
-    tinfo.max_threads = 0;
-    if (llmc_emit_c(g, llmc_target_find("cpu"), &tinfo, &twin, d))
-        return LLMC_ERR;
-    if (o->pass_options && llmc_pipeline_gpu(g, o->pass_options, NULL, NULL, 0, d)) {
-        free(twin);
-        return LLMC_ERR;
-    }
-    int wgmma = 0;
-    for (int i = 0; i < n_targets; i++)
-        wgmma |= targets[i]->has_wgmma;
-    if (llmc_cuda_generate(g, targets[0], wgmma, &cg, d)) {
-        free(twin);
-        return LLMC_ERR;
-    }
-    snprintf(path, sizeof path, "%s/model.cu", dir);
-    if (llmc_write_file_atomic(path, llmc_cuda_source(cg), strlen(llmc_cuda_source(cg)), d))
-        goto out;
-    if (llmc_nvrtc_open(&nv, o->cuda_path, d))
-        goto out;
-    for (int i = 0; i < n_targets; i++) {
-        LlmcCubin cubin;
-        if (!o->quiet)
-            fprintf(stderr, "llmc: NVRTC %s: compiling %d kernels for %s\n", llmc_nvrtc_version(nv),
-                    llmc_cuda_kernel_count(cg), targets[i]->arch);
-        if (llmc_nvrtc_compile(nv, llmc_cuda_source(cg), "model.cu", targets[i], &cubin, d))
-            goto out;
-        if (o->resource_report) {
-            for (int k = 0; k < cubin.n_res; k++)
-                fprintf(stderr, "llmc: %s %-28s %3d registers, %5d bytes smem, %4d bytes stack, spills %d/%d\n",
-                        targets[i]->arch, cubin.res[k].name, cubin.res[k].registers, cubin.res[k].smem_static,
-                        cubin.res[k].stack_frame, cubin.res[k].spill_stores, cubin.res[k].spill_loads);
-        }
-        snprintf(paths[i], sizeof paths[i], "%s/cubin_%s.bin", dir, targets[i]->name);
-        LlmcStatus ws = llmc_write_file_atomic(paths[i], cubin.data, cubin.size, d);
-        images[i] = (LlmcCudaImage){targets[i], paths[i], cubin.size};
-        llmc_cubin_free(&cubin);
-        if (ws)
-            goto out;
-    }
-    if (llmc_cuda_host_c(g, cg, images, n_targets, info, &host, d))
-        goto out;
-    snprintf(path, sizeof path, "%s/model.c", dir);
-    if (llmc_write_file_atomic(path, host, strlen(host), d))
-        goto out;
-    snprintf(path, sizeof path, "%s/twin.c", dir);
-    if (llmc_write_file_atomic(path, twin, strlen(twin), d))
-        goto out;
-    st = LLMC_OK;
-out:
-    free(host);
-    free(twin);
-    llmc_nvrtc_close(nv);
-    llmc_cuda_free(cg);
-    return st;
-}
-
-LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const LlmcBuildOptions *o,
-                      LlmcDiag *d)
-{
-    const LlmcTarget *single[2] = {tg, NULL};
-    const LlmcTarget *const *targets = o->targets ? o->targets : single;
-    int n_targets = 0;
-    while (targets[n_targets])
-        n_targets++;
-    int cuda = targets[0]->backend == LLMC_TGT_CUDA;
-    for (int i = 0; i < n_targets; i++)
-        if ((targets[i]->backend == LLMC_TGT_CUDA) != cuda || (!cuda && n_targets > 1) || n_targets > 8)
-            return llmc_fail(d, "--target: build either cpu alone or up to 8 CUDA architectures together");
-    if (!cuda && targets[0]->backend != LLMC_TGT_C)
-        return llmc_fail(d, "target %s: its backend is not available in this build of llmc", targets[0]->name);
-    LlmcStatus st = LLMC_ERR;
-    char *tok = NULL, *source = NULL;
-    size_t tok_size = 0;
-    LlmcTokenizer *tk = NULL;
-    char dir[4096], path[4096], exe[4096], names[256] = "";
-    int tmpdir = !o->emit_dir;
-    for (int i = 0; i < n_targets; i++)
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "", targets[i]->name);
-    if (g->tok_file) {
-        char err[512];
-        if (llmc_read_file(g->tok_file, &tok, &tok_size, d))
-            return LLMC_ERR;
-        if (llmc_tokenizer_load(&tk, g->tok_kind, (const uint8_t *)tok, tok_size, g->vocab_size, err, sizeof err)) {
-            free(tok);
-            return llmc_fail(d, "%s: %s", g->tok_file, err);
-        }
-        llmc_tokenizer_free(tk);
-    }
-    uint64_t hash;
-    if (llmc_model_hash(g, targets[0], wf, tok, tok_size, &hash, d)) {
-        free(tok);
-        return LLMC_ERR;
-    }
-    char info_line[512];
-    const char *wfmt = "f32";
-    for (int i = 0; i < g->nn; i++)
-        if (g->n[i].op == LLMC_OP_MATMUL)
-            wfmt = llmc_dtype_name(g->t[g->n[i].in[1]].dtype);
-    snprintf(info_line, sizeof info_line,
-             "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s",
-             wfmt, llmc_dtype_name(g->kv_format), g->kv_block_size, g->max_seq_len, g->max_tokens, g->max_outputs,
-             g->tok_file ? (g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer" : "SentencePiece tokenizer")
-                         : "no tokenizer");
-    LlmcBuildInfo info = {info_line, hash, g->weights_bytes < (INT64_C(8) << 20) ? 1 : 0, NULL, names};
-    if (!cuda && llmc_emit_c(g, targets[0], &info, &source, d)) {
-        free(tok);
-        return LLMC_ERR;
-    }
-    if (tmpdir) {
-        snprintf(dir, sizeof dir, "/tmp/llmc-build-XXXXXX");
-        if (!mkdtemp(dir)) {
-            st = llmc_fail(d, "cannot create a build directory in /tmp: %s", strerror(errno));
-            goto out_nodir;
-        }
-    } else {
-        snprintf(dir, sizeof dir, "%s", o->emit_dir);
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-            st = llmc_fail(d, "--emit-dir %s: cannot create: %s", dir, strerror(errno));
-            goto out_nodir;
-        }
-    }
-    if (cuda) {
-        if (emit_cuda(g, targets, n_targets, o, &info, dir, d))
-            goto out;
-    } else {
-        snprintf(path, sizeof path, "%s/model.c", dir);
-        if (llmc_write_file_atomic(path, source, strlen(source), d))
-            goto out;
-    }
+    char path[4200], exe[4200];
     snprintf(path, sizeof path, "%s/libllmc_rt.a", dir);
     if (llmc_write_file_atomic(path, llmc_rt_archive, llmc_rt_archive_size, d))
-        goto out;
+        return LLMC_ERR;
     snprintf(exe, sizeof exe, "%s/model.link", dir);
     if (!o->quiet)
-        fprintf(stderr, "llmc: compiling %s for %s\n", g->name, names);
-    const char *srcs[2] = {"model", "twin"};
-    if (compile_c(o->cc ? o->cc : "cc", dir, srcs, cuda ? 2 : 1, exe, d))
+        fprintf(stderr, "llmc: compiling %s for %s\n", g->name, cg->info.target_names);
+    if (compile_c(o->cc ? o->cc : "cc", dir, cg->c_files, cg->n_c_files, exe, d))
         goto out;
 
     LlmcOutFile out, side;
@@ -369,12 +214,12 @@ LlmcStatus llmc_build(LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, c
         f.external = 1;
         if (llmc_out_open(&side, side_path, d))
             goto abort_out;
-        if (write_payload(g, wf, &side, tok, tok_size, hash, o->quiet, &h, d))
+        if (write_payload(g, ws, &side, tok, tok_size, hash, o->quiet, &h, d))
             goto abort_out;
         f.payload_size = h.total_size;
     } else {
         int64_t start = align_up(exe_size, LLMC_PAYLOAD_ALIGN);
-        if (write_pad(&out, start - exe_size, d) || write_payload(g, wf, &out, tok, tok_size, hash, o->quiet, &h, d))
+        if (write_pad(&out, start - exe_size, d) || write_payload(g, ws, &out, tok, tok_size, hash, o->quiet, &h, d))
             goto abort_out;
         f.payload_off = (uint64_t)start;
         f.payload_size = h.total_size;
@@ -392,14 +237,6 @@ abort_out:
     if (side.f)
         llmc_out_abort(&side);
 out:
-    if (tmpdir)
-        remove_tree(dir);
-    else {
-        snprintf(path, sizeof path, "%s/model.link", dir);
-        unlink(path);
-    }
-out_nodir:
-    free(source);
-    free(tok);
+    unlink(exe);
     return st;
 }

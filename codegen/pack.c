@@ -1,6 +1,7 @@
 /* pack.c — writes the weights the graph reads, at their planned offsets, converted from the file's
  * dtype to their storage format (merged weights are their parts' rows one after another). The
- * order and bytes depend only on the graph and the files: the same inputs give the same payload. */
+ * order and bytes depend only on the graph and the files: the same inputs give the same payload.
+ * The bytes come from an IR-level weight source (ir/weights.h), whatever the frontend read. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +9,9 @@
 
 #define CHUNK (1 << 20) /* elements converted at a time */
 
-static LlmcStatus resolve(LlmcWeightFiles *wf, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
+static LlmcStatus resolve(const LlmcWeightSource *ws, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
 {
-    return llmc_wf_resolve(wf, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, t->shape.rank,
-                           t->shape.dim, data, t->src.where, d);
+    return ws->raw(ws->ctx, t, data, d);
 }
 
 static int by_offset(const void *a, const void *b, void *g)
@@ -21,14 +21,14 @@ static int by_offset(const void *a, const void *b, void *g)
     return (x > y) - (x < y);
 }
 
-static LlmcStatus write_tensor(const LlmcGraph *g, LlmcWeightFiles *wf, const LlmcTensor *t, LlmcOutFile *o,
+static LlmcStatus write_tensor(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, LlmcOutFile *o,
                                uint8_t *buf, LlmcDiag *d)
 {
     int n_parts = t->src.n_parts ? t->src.n_parts : 1;
     for (int p = 0; p < n_parts; p++) {
         const LlmcTensor *src = t->src.n_parts ? &g->t[t->src.parts[p]] : t;
         const uint8_t *data;
-        if (resolve(wf, src, &data, d))
+        if (resolve(ws, src, &data, d))
             return LLMC_ERR;
         int64_t n = llmc_shape_numel(&src->shape, 0, 0);
         for (int64_t i = 0; i < n; i += CHUNK) {
@@ -41,7 +41,7 @@ static LlmcStatus write_tensor(const LlmcGraph *g, LlmcWeightFiles *wf, const Ll
     return LLMC_OK;
 }
 
-LlmcStatus llmc_pack_weights(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFile *o, int quiet, LlmcDiag *d)
+LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d)
 {
     int *order = malloc(((size_t)g->nt + 1) * sizeof *order);
     uint8_t *buf = malloc((size_t)CHUNK * 4);
@@ -66,7 +66,7 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFil
             pos += pad;
         }
         if (!st)
-            st = write_tensor(g, wf, t, o, buf, d);
+            st = write_tensor(g, ws, t, o, buf, d);
         pos += t->bytes;
         if (!quiet && pos >= next_report) {
             fprintf(stderr, "llmc: packed %.1f of %.1f GB of weights\n", (double)pos / 1e9, (double)g->weights_bytes / 1e9);
@@ -83,7 +83,7 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, LlmcWeightFiles *wf, LlmcOutFil
     return st;
 }
 
-LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightFiles *wf, const void *tok,
+LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const void *tok,
                            size_t tok_size, uint64_t *hash, LlmcDiag *d)
 {
     uint64_t h = LLMC_FNV_INIT;
@@ -111,7 +111,7 @@ LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, LlmcWeightF
             for (int p = 0; p < parts; p++) {
                 const LlmcTensor *t = w->src.n_parts ? &g->t[w->src.parts[p]] : w;
                 const uint8_t *data;
-                if (resolve(wf, t, &data, d)) {
+                if (resolve(ws, t, &data, d)) {
                     free(seen);
                     return LLMC_ERR;
                 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../ir/base.h"
+#include "../ir/weights.h"
 
 /* ---- JSON ---- */
 
@@ -64,6 +65,10 @@ void llmc_wf_free(LlmcWeightFiles *wf);
 LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *tensor, int64_t offset,
                            LlmcDType dtype, int rank, const int64_t *shape, const uint8_t **data,
                            const char *where, LlmcDiag *d);
+
+/* The IR-level weight source (ir/weights.h) reading the graph's weight tensors through wf (their
+ * bindings resolved as above): what codegen packs and hashes. Valid while wf lives. */
+LlmcWeightSource llmc_wf_source(LlmcWeightFiles *wf);
 
 /* ---- importers ---- */
 

@@ -3,8 +3,10 @@
  * A binding names a file and either a safetensors tensor or a raw byte offset. Files are mapped once
  * (read-only) and kept in a small cache owned by the LlmcWeightFiles handle, so a model whose 291
  * bindings point into four shards maps four files. The same path may be used both ways (raw and
- * safetensors); each use has its own entry.
+ * safetensors); each use has its own entry. llmc_wf_source() offers the files to the later layers as
+ * an IR-level weight source (ir/weights.h).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -152,4 +154,38 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
                          (unsigned long long)((uint64_t)offset + bytes), path, e->size);
     *data = e->map ? e->map + offset : (const uint8_t *)"";
     return LLMC_OK;
+}
+
+/* ---- the IR-level weight source (ir/weights.h) over these files ---- */
+
+static LlmcStatus source_raw(void *ctx, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
+{
+    assert(t->kind == LLMC_T_WEIGHT && t->src.n_parts == 0);
+    return llmc_wf_resolve(ctx, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, t->shape.rank,
+                           t->shape.dim, data, t->src.where, d);
+}
+
+static LlmcStatus source_read_f32(void *ctx, const LlmcTensor *t, int64_t first, int64_t n, float *out, LlmcDiag *d)
+{
+    const uint8_t *data;
+    if (source_raw(ctx, t, &data, d))
+        return LLMC_ERR;
+    assert(first >= 0 && n >= 0 && first + n <= llmc_shape_numel(&t->shape, 0, 0));
+    LlmcDType dt = t->src.file_dtype;
+    const uint8_t *p = data + (size_t)first * llmc_dtype_size(dt);
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        if (dt == LLMC_F32) {
+            memcpy(&out[i], p + 4 * i, 4);
+        } else {
+            memcpy(&h, p + 2 * i, 2);
+            out[i] = dt == LLMC_F16 ? llmc_f16_to_f32(h) : llmc_bf16_to_f32(h);
+        }
+    }
+    return LLMC_OK;
+}
+
+LlmcWeightSource llmc_wf_source(LlmcWeightFiles *wf)
+{
+    return (LlmcWeightSource){.ctx = wf, .raw = source_raw, .read_f32 = source_read_f32};
 }

@@ -3,7 +3,8 @@
  *     LlmcStatus pass_NAME(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
  *
  * The file passes/NAME.c, the function pass_NAME, the --dump-after=NAME key and the test
- * tests/test_passes.c's cases share one name. llmc_pipeline() runs them in order (pipeline.c). */
+ * tests/test_passes.c's cases share one name. llmc_pipeline() runs them in order (pipeline.c); a
+ * target's own stage follows (llmc_pipeline_stage), run by the driver. */
 #ifndef LLMC_PASSES_H
 #define LLMC_PASSES_H
 
@@ -51,11 +52,19 @@ LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
 const LlmcPass *llmc_passes(void);
 const LlmcPass *llmc_gpu_passes(void);
 
+/* A target's own stage after the common pipeline, as its backend names it (codegen/backend.h:
+ * llmc_gpu_passes for CUDA, none for C). */
+typedef const LlmcPass *(*LlmcStage)(void);
+
 /* Runs the pipeline. After a pass named dump_after (if not NULL), the IR is written to dump.
  * With verify_each (always on in debug builds) the verifier runs after every pass. */
 LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
                          int verify_each, LlmcDiag *d);
-/* The GPU stage (fusions that change no weight, then the arena planned again). */
+/* Runs a target's stage (NULL: none) like the pipeline. */
+LlmcStatus llmc_pipeline_stage(LlmcStage stage, LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after,
+                               FILE *dump, int verify_each, LlmcDiag *d);
+/* The GPU stage (fusions that change no weight, then the arena planned again): the stage above
+ * with llmc_gpu_passes. */
 LlmcStatus llmc_pipeline_gpu(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
                              int verify_each, LlmcDiag *d);
 

@@ -1,5 +1,7 @@
 /* pipeline.c — the lowering, top to bottom. Each stage is one pass file; the verifier checks the IR
- * between stages (always after infer_shapes and at the end; after every pass when verify_each). */
+ * between stages (always after infer_shapes and at the end; after every pass when verify_each).
+ * The common pipeline runs for every target; a target's backend then names its own stage (the GPU
+ * stage below for CUDA), which the driver runs through llmc_pipeline_stage. */
 #include <string.h>
 
 #include "passes.h"
@@ -83,8 +85,14 @@ LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *d
     return run_passes(pipeline, g, opt, dump_after, dump, verify_each, d);
 }
 
+LlmcStatus llmc_pipeline_stage(LlmcStage stage, LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after,
+                               FILE *dump, int verify_each, LlmcDiag *d)
+{
+    return stage ? run_passes(stage(), g, opt, dump_after, dump, verify_each, d) : LLMC_OK;
+}
+
 LlmcStatus llmc_pipeline_gpu(LlmcGraph *g, const LlmcPassOptions *opt, const char *dump_after, FILE *dump,
                              int verify_each, LlmcDiag *d)
 {
-    return run_passes(gpu_pipeline, g, opt, dump_after, dump, verify_each, d);
+    return llmc_pipeline_stage(llmc_gpu_passes, g, opt, dump_after, dump, verify_each, d);
 }

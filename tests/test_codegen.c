@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codegen/codegen.h"
+#include "../codegen/backend.h"
 #include "../codegen/emit.h"
+#include "../codegen/linker.h"
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
 #include "../ir/interp.h"
@@ -146,6 +147,7 @@ static void write_scenario(const Scenario *s, const char *path)
 typedef struct Model {
     LlmcGraph *g;
     LlmcWeightFiles *wf;
+    LlmcWeightSource ws;          /* over wf */
     cJSON *doc;
     char *dir;
 } Model;
@@ -166,6 +168,7 @@ static void load_stage(Model *m, const char *path, const LlmcPassOptions *opt, c
     m->dir = llmc_path_dir(path);
     m->g = llmc_graph_new();
     m->wf = llmc_wf_new();
+    m->ws = llmc_wf_source(m->wf);
     ck_assert_msg(llmc_model_from_json(m->doc, path, m->dir, m->g, &d) == LLMC_OK, "%s", d.msg);
     ck_assert_msg(llmc_model_check_weights(m->g, m->wf, &d) == LLMC_OK, "%s", d.msg);
     for (const LlmcPass *p = llmc_passes(); p->name; p++) {
@@ -206,21 +209,11 @@ static LlmcInterp *interp_for(const Model *m, LlmcDType storage)
         int parts = w->src.n_parts ? w->src.n_parts : 1;
         for (int p = 0; p < parts; p++) {
             const LlmcTensor *src = w->src.n_parts ? &g->t[w->src.parts[p]] : w;
-            const uint8_t *data;
             LlmcDiag d;
-            ck_assert_msg(llmc_wf_resolve(m->wf, src->src.file, src->src.tensor, src->src.offset, src->src.file_dtype,
-                                          src->shape.rank, src->shape.dim, &data, "test", &d) == LLMC_OK,
-                          "%s", d.msg);
             int64_t k = llmc_shape_numel(&src->shape, 0, 0);
+            ck_assert_msg(m->ws.read_f32(m->ws.ctx, src, 0, k, buf + done, &d) == LLMC_OK, "%s", d.msg);
             for (int64_t i = 0; i < k; i++) {
-                float f;
-                uint16_t h;
-                if (src->src.file_dtype == LLMC_F32)
-                    memcpy(&f, data + 4 * i, 4);
-                else {
-                    memcpy(&h, data + 2 * i, 2);
-                    f = src->src.file_dtype == LLMC_F16 ? llmc_f16_to_f32(h) : llmc_bf16_to_f32(h);
-                }
+                float f = buf[done + i];
                 int matrix = w->shape.rank == 2;
                 if (matrix && storage == LLMC_BF16)
                     f = llmc_bf16_to_f32(llmc_f32_to_bf16(f));
@@ -312,6 +305,26 @@ static void check_passes(const char *path)
     unload(&ref);
 }
 
+/* The driver's steps after the common pipeline (main.c's compile_model), through the target's
+ * backend; no tokenizer (the harness feeds token ids). */
+static void build(Model *m, const LlmcPassOptions *opt, const char *exe, const char *emit_dir)
+{
+    const LlmcTarget *targets[2] = {opt->target, NULL};
+    LlmcCodegenOptions co = {.emit_dir = emit_dir, .quiet = 1};
+    LlmcLinkOptions lo = {.out_path = exe, .cc = "cc", .quiet = 1};
+    LlmcCodegen cg;
+    LlmcDiag d;
+    ck_assert_msg(llmc_codegen_open(&cg, targets, m->g, &m->ws, NULL, 0, &co, &d) == LLMC_OK, "%s", d.msg);
+    const LlmcBackend *be = cg.backend;
+    ck_assert_msg(!be->before_target_stage || be->before_target_stage(&cg, m->g, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_pipeline_stage(be->target_passes, m->g, opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(be->emit(&cg, m->g, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(!be->build_images || be->build_images(&cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(be->write_host(&cg, m->g, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_link(&cg, m->g, &m->ws, NULL, 0, &lo, &d) == LLMC_OK, "%s", d.msg);
+    llmc_codegen_close(&cg);
+}
+
 /* (2) generated kernels against the reference. */
 static void check_kernels(const char *path, LlmcDType storage, double tol)
 {
@@ -332,9 +345,7 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
     snprintf(emit, sizeof emit, "%s/src", dir);
     snprintf(scen, sizeof scen, "%s/scenario.txt", dir);
     snprintf(harness, sizeof harness, "%s/harness", dir);
-    LlmcBuildOptions bo = {.out_path = exe, .emit_dir = emit, .cc = "cc", .quiet = 1};
-    LlmcDiag d;
-    ck_assert_msg(llmc_build(m.g, opt.target, m.wf, &bo, &d) == LLMC_OK, "%s", d.msg);
+    build(&m, &opt, exe, emit);
     write_scenario(&s, scen);
     snprintf(cmd, sizeof cmd,
              "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -I%s/abi -o %s %s/tests/model_harness.c "

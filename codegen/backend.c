@@ -1,0 +1,142 @@
+/* backend.c — what every backend shares: the table from a target's backend kind to the instance
+ * (targets are data: the target names its backend, this table holds one entry a backend), the start
+ * of a build (its identity, its directory) and the files a backend writes into that directory.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../abi/llmc_model.h"
+#include "backend.h"
+
+static const LlmcBackend *const backends[] = {
+    [LLMC_TGT_C] = &llmc_backend_c,
+    [LLMC_TGT_CUDA] = &llmc_backend_cuda,
+    [LLMC_TGT_HIP] = NULL,
+};
+
+const LlmcBackend *llmc_backend_for(const LlmcTarget *t)
+{
+    if ((size_t)t->backend >= sizeof backends / sizeof backends[0])
+        return NULL;
+    return backends[t->backend];
+}
+
+/* The line --version prints: the weight and KV formats, the step's sizes, the tokenizer. */
+static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
+{
+    const char *wfmt = "f32";
+    for (int i = 0; i < g->nn; i++)
+        if (g->n[i].op == LLMC_OP_MATMUL)
+            wfmt = llmc_dtype_name(g->t[g->n[i].in[1]].dtype);
+    snprintf(cg->info_line, sizeof cg->info_line,
+             "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s", wfmt,
+             llmc_dtype_name(cg->backend->kv_dtype), g->kv_block_size, g->max_seq_len, g->max_tokens,
+             g->max_outputs,
+             g->tok_file ? (g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer" : "SentencePiece tokenizer")
+                         : "no tokenizer");
+}
+
+static LlmcStatus make_dir(LlmcCodegen *cg, const char *emit_dir, LlmcDiag *d)
+{
+    if (!emit_dir) {
+        snprintf(cg->dir, sizeof cg->dir, "/tmp/llmc-build-XXXXXX");
+        if (!mkdtemp(cg->dir))
+            return llmc_fail(d, "cannot create a build directory in /tmp: %s", strerror(errno));
+        cg->temporary_dir = 1;
+        return LLMC_OK;
+    }
+    snprintf(cg->dir, sizeof cg->dir, "%s", emit_dir);
+    if (mkdir(cg->dir, 0755) != 0 && errno != EEXIST)
+        return llmc_fail(d, "--emit-dir %s: cannot create: %s", cg->dir, strerror(errno));
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_codegen_open(LlmcCodegen *cg, const LlmcTarget *const *targets, const LlmcGraph *g,
+                             const LlmcWeightSource *ws, const void *tok, size_t tok_size,
+                             const LlmcCodegenOptions *o, LlmcDiag *d)
+{
+    memset(cg, 0, sizeof *cg);
+    const LlmcBackend *be = llmc_backend_for(targets[0]);
+    if (!be)
+        return llmc_fail(d, "target %s: its backend is not available in this build of llmc", targets[0]->name);
+    int n = 0;
+    for (; targets[n]; n++) {
+        if (llmc_backend_for(targets[n]) != be)
+            return llmc_fail(d, "--target: %s and %s have different backends: a build has one", targets[0]->name,
+                             targets[n]->name);
+        if (n == be->max_targets)
+            return llmc_fail(d, "--target: the %s backend builds at most %d target%s together", be->name,
+                             be->max_targets, be->max_targets == 1 ? "" : "s");
+        cg->targets[n] = targets[n];
+        snprintf(cg->target_names + strlen(cg->target_names), sizeof cg->target_names - strlen(cg->target_names),
+                 "%s%s", n ? "," : "", targets[n]->name);
+    }
+    cg->backend = be;
+    cg->n_targets = n;
+    cg->opt = *o;
+    uint64_t hash;
+    if (llmc_model_hash(g, targets[0], ws, tok, tok_size, &hash, d))
+        return LLMC_ERR;
+    info_line(cg, g);
+    cg->info = (LlmcBuildInfo){cg->info_line, hash, g->weights_bytes < (INT64_C(8) << 20) ? 1 : 0, NULL,
+                               cg->target_names};
+    if (make_dir(cg, o->emit_dir, d))
+        return LLMC_ERR;
+    cg->state = calloc(1, be->state_size ? be->state_size : 1);
+    if (!cg->state) {
+        llmc_codegen_close(cg);
+        return llmc_fail(d, "out of memory");
+    }
+    return LLMC_OK;
+}
+
+LlmcStatus llmc_codegen_write(LlmcCodegen *cg, const char *name, const void *data, size_t n, LlmcDiag *d)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", cg->dir, name);
+    return llmc_write_file_atomic(path, data, n, d);
+}
+
+LlmcStatus llmc_codegen_write_c(LlmcCodegen *cg, const char *name, const char *text, LlmcDiag *d)
+{
+    assert(cg->n_c_files < LLMC_MAX_C_FILES);
+    char file[256];
+    snprintf(file, sizeof file, "%s.c", name);
+    if (llmc_codegen_write(cg, file, text, strlen(text), d))
+        return LLMC_ERR;
+    cg->c_files[cg->n_c_files++] = name;
+    return LLMC_OK;
+}
+
+/* Removes the temporary build directory: everything in it is the build's (mkdtemp made it). */
+static void remove_dir(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp) {
+        char p[4400];
+        for (struct dirent *e; (e = readdir(dp)) != NULL;) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(dp);
+    }
+    rmdir(dir);
+}
+
+void llmc_codegen_close(LlmcCodegen *cg)
+{
+    if (cg->state && cg->backend->release)
+        cg->backend->release(cg);
+    free(cg->state);
+    cg->state = NULL;
+    if (cg->temporary_dir)
+        remove_dir(cg->dir);
+    cg->temporary_dir = 0;
+}

@@ -1,0 +1,27 @@
+/* weights.h — where the later layers read a weight's values: an interface at the level of the IR.
+ *
+ * A weight tensor of the graph (LlmcTensor, kind LLMC_T_WEIGHT) says where its values live (src: a
+ * file, a safetensors name or a byte offset, the file's dtype) but not how to get them: that is the
+ * frontend's business (it maps the files, checks them against the shapes). The packer and the model
+ * hash (codegen/pack.c), and tests, read through this source instead, so that no layer after the
+ * frontend sees the frontend's types. The frontend's implementation is llmc_wf_source()
+ * (frontend/frontend.h); a test may provide its own.
+ *
+ * Both functions take a tensor with a binding of its own: a weight, or a part of a merged weight
+ * (src.n_parts == 0); the caller walks a merged weight's parts (src.parts).
+ */
+#ifndef LLMC_WEIGHTS_H
+#define LLMC_WEIGHTS_H
+
+#include "ir.h"
+
+typedef struct LlmcWeightSource {
+    void *ctx;
+    /* The bytes of t as its file stores them: numel(t->shape) elements of t->src.file_dtype, valid
+     * while the source lives. Errors name t->src.where. */
+    LlmcStatus (*raw)(void *ctx, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d);
+    /* Elements [first, first + n) of t (row-major) converted to f32 into out[n]. */
+    LlmcStatus (*read_f32)(void *ctx, const LlmcTensor *t, int64_t first, int64_t n, float *out, LlmcDiag *d);
+} LlmcWeightSource;
+
+#endif

@@ -220,7 +220,8 @@ static LlmcStatus emit_cuda(LlmcGraph *g, const LlmcTarget *const *targets, int 
         return LLMC_ERR;
     }
     snprintf(path, sizeof path, "%s/model.cu", dir);
-    if (llmc_write_file_atomic(path, llmc_cuda_source(cg), strlen(llmc_cuda_source(cg)), d))
+    if (llmc_write_file_atomic(path, llmc_cuda_source(cg), strlen(llmc_cuda_source(cg)), d) ||
+        (o->emit_dir && llmc_cuda_write_headers(dir, d)))
         goto out;
     if (llmc_nvrtc_open(&nv, o->cuda_path, d))
         goto out;
@@ -229,7 +230,7 @@ static LlmcStatus emit_cuda(LlmcGraph *g, const LlmcTarget *const *targets, int 
         if (!o->quiet)
             fprintf(stderr, "llmc: NVRTC %s: compiling %d kernels for %s\n", llmc_nvrtc_version(nv),
                     llmc_cuda_kernel_count(cg), targets[i]->arch);
-        if (llmc_nvrtc_compile(nv, llmc_cuda_source(cg), "model.cu", targets[i], &cubin, d))
+        if (llmc_nvrtc_compile(nv, llmc_cuda_source(cg), "model.cu", llmc_cuda_headers(cg), targets[i], &cubin, d))
             goto out;
         if (o->resource_report) {
             for (int k = 0; k < cubin.n_res; k++)

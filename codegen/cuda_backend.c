@@ -114,11 +114,6 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
     e->target = tg;
     e->wgmma = wgmma;
     e->kv_elem = 2;
-    e->fused_t1 = calloc((size_t)(g->nn > 0 ? g->nn : 1), 1);
-    if (!e->fused_t1) {
-        free(cg);
-        return llmc_fail(d, "out of memory");
-    }
     plan_scratch(e);
     for (int i = 0; i < g->nn; i++) {
         LlmcOp op = g->n[i].op;
@@ -169,7 +164,6 @@ void llmc_cuda_free(LlmcCudaGen *cg)
     llmc_buf_free(&e->defs);
     llmc_buf_free(&e->body);
     llmc_buf_free(&e->init);
-    free(e->fused_t1);
     for (int i = 0; i < e->n_kernels; i++) {
         free(e->kernels[i].text);
         free(e->kernels[i].name);

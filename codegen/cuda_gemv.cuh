@@ -51,7 +51,8 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
             constexpr int VE = WFmt<WK>::VE; /* elements per 16 bytes */
             /* 16-byte loads per row in flight per lane: 4 (8 for one row), fewer when the slice is
              * shorter (the same k order; fewer registers) */
-            constexpr int UM = ROWS == 2 ? 4 : 8, UK = (KS + LLMC_WARP * VE - 1) / (LLMC_WARP * VE), U = UK < UM ? UK : UM;
+            constexpr int UM = ROWS == 2 ? 4 : 8, UK = (KS + LLMC_WARP * VE - 1) / (LLMC_WARP * VE);
+            constexpr int U = UK < UM ? UK : UM;
             const char *w0 = (const char *)wv + (int64_t)n0 * K * WFmt<WK>::ES;
             const char *w1 = (const char *)wv + (int64_t)n1 * K * WFmt<WK>::ES;
             const int kend = (ks + 1) * KS;

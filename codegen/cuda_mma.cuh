@@ -1,17 +1,19 @@
 /* cuda_mma.cuh — the mma.sync (m16n8k16, sm_80+) matmuls of prefill and wide steps (emitter:
  * cuda_matmul.c): gemm_tc (f32 activations converted on their way to shared memory) and gemm_h
- * (bf16/f16 activations a norm or conversion kernel wrote), one tile implementation under both: the
- * accumulators, the warp's k-tile of mma tiles and the epilogue walk over its fragments.
+ * (bf16/f16 activations a norm or conversion kernel wrote), one tile implementation under both: its
+ * geometry (MmaTile), the warp's position and accumulators, the warp's k-tile of mma tiles and the
+ * epilogue walk over its fragments.
  */
 #ifndef LLMC_CUDA_MMA_CUH
 #define LLMC_CUDA_MMA_CUH
 
 #include "cuda_epilogue.cuh"
 
-/* ---- matmul, tensor cores (prefill, batched decode) ----
- * mma.sync m16n8k16 with f32 accumulators. Block tile 64 tokens x 64 outputs x 32 k, 4 warps of
- * 32 x 32; A (f32 activations) is converted to bf16/f16 on its way to shared memory, B (weights)
- * comes by cp.async; two shared-memory stages. Needs K % 32 == 0 and 16-byte aligned rows. */
+/* ---- the tile of both mma.sync matmuls ----
+ * A block tile BM x BN x BK on WM x WN warps, each warp a (BM/WM) x (BN/WN) tile of MI x NJ
+ * m16n8k16 mma tiles with f32 accumulators; both operands K-major in shared memory, rows LD = BK + 8
+ * halves apart (conflict-free ldmatrix). gemm_tc and gemm_h differ only in how the operands reach
+ * shared memory and in their pipelines. */
 
 DEV void ldm_x4(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3, const void *p)
 {
@@ -40,6 +42,31 @@ DEV void mma16816(float *c, const uint32_t *a, const uint32_t *b)
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+/* The geometry of the tile: threads, mma tiles a warp, the shared-memory row stride. */
+template <int BM, int BN, int BK, int WM, int WN>
+struct MmaTile {
+    enum { NT = LLMC_WARP * WM * WN, MI = BM / WM / 16, NJ = BN / WN / 8, LD = BK + 8 };
+};
+/* The warp's offsets wm, wn in the block tile. */
+template <int BM, int BN, int WM, int WN>
+DEV void mma_warp_pos(int warp, int &wm, int &wn)
+{
+    wm = (warp / WN) * (BM / WM);
+    wn = (warp % WN) * (BN / WN);
+}
+/* The warp's accumulators, zeroed. */
+template <int MI, int NJ>
+DEV void mma_zero(float (&acc)[MI][NJ][4])
+{
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+                acc[i][j][q] = 0.0f;
+}
+
 /* One k-tile of a warp's MI x NJ mma tiles from a shared-memory stage (A: BM rows, B: BN rows, both
  * K-major with row stride LD halves); wm, wn: the warp's offsets in the block tile. */
 template <int BF, int MI, int NJ, int BK, int LD>
@@ -64,29 +91,54 @@ DEV void gemm_mma_stage(float (&acc)[MI][NJ][4], const uint16_t (*A)[LD], const 
     }
 }
 
+/* The epilogue over the warp's fragments: acc[i][j][2h + e] is row m0 + wm + 16i + lane/4 + 8h,
+ * tile column wn + 8j + 2(lane%4) + e; rows past T are skipped. EPI 2 without a split: the tile
+ * interleaves gate and up rows by 8, so fragment j + 1 holds the up sums of fragment j's outputs. */
+template <int N, int SY, int SR, int EPI, int SPLIT, int MI, int NJ>
+DEV void mma_store(const float (&acc)[MI][NJ][4], float *y, const float *b, const float *res, int T, int m0, int n0,
+                   int wm, int wn, int lane)
+{
+    const int g = lane >> 2, c2 = (lane & 3) * 2;
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            if (EPI == 2 && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
+                continue;
+            const int jj = EPI == 2 && SPLIT == 1 ? j + 1 : j;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int m = m0 + wm + i * 16 + g + h * 8;
+                if (m < T)
+                    gemm_store2<N, SY, SR, EPI, SPLIT>(y, b, res, m, n0, wn + j * 8 + c2, acc[i][j][2 * h],
+                                                      acc[i][j][2 * h + 1], acc[i][jj][2 * h], acc[i][jj][2 * h + 1]);
+            }
+        }
+}
+
+/* ---- matmul, tensor cores (prefill, batched decode) ----
+ * mma.sync m16n8k16 with f32 accumulators. Block tile 64 tokens x 64 outputs x 32 k, 4 warps of
+ * 32 x 32; A (f32 activations) is converted to bf16/f16 on its way to shared memory, B (weights)
+ * comes by cp.async; two shared-memory stages. Needs K % 32 == 0 and 16-byte aligned rows. */
+
 template <int BF, int K, int N, int SX, int SY, int SR = 0, int SPLIT = 1, int BM = 64, int BN = 64, int WM = 2,
           int WN = 2>
 DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, int T, const float *res = 0)
 {
     /* SPLIT > 1: block z computes the K slice z of SPLIT and writes raw partial sums to
      * y + z * T * N ([z][T][N], no bias or residual): gemm_reduce finishes them. */
-    /* WM x WN warps, each a (BM/WM) x (BN/WN) tile of MI x NJ mma tiles. */
-    constexpr int BK = 32, LD = BK + 8; /* +8 halves: conflict-free ldmatrix */
-    constexpr int NT = LLMC_WARP * WM * WN, MI = BM / WM / 16, NJ = BN / WN / 8;
+    constexpr int BK = 32;
+    typedef MmaTile<BM, BN, BK, WM, WN> Tile;
+    constexpr int NT = Tile::NT, MI = Tile::MI, NJ = Tile::NJ, LD = Tile::LD;
     constexpr int AV = BM * BK / 4 / NT, BV = BN * BK * 2 / 16 / NT; /* float4 / 16-byte loads per thread */
     __shared__ __align__(16) uint16_t As[2][BM][LD];
     __shared__ __align__(16) uint16_t Bs[2][BN][LD];
     const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-    const int wm = (warp / WN) * (BM / WM), wn = (warp % WN) * (BN / WN);
+    int wm, wn;
+    mma_warp_pos<BM, BN, WM, WN>(warp, wm, wn);
     float acc[MI][NJ][4];
-#pragma unroll
-    for (int i = 0; i < MI; i++)
-#pragma unroll
-        for (int j = 0; j < NJ; j++)
-#pragma unroll
-            for (int q = 0; q < 4; q++)
-                acc[i][j][q] = 0.0f;
+    mma_zero(acc);
     float4 ra[AV];
     auto load_a = [&](int kt) {
 #pragma unroll
@@ -138,18 +190,7 @@ DEV void gemm_tc(const uint16_t *w, const float *x, const float *b, float *y, in
             store_a(s ^ 1);
     }
     cp_async_wait0();
-    const int g = lane >> 2, c2 = (lane & 3) * 2;
-#pragma unroll
-    for (int i = 0; i < MI; i++)
-#pragma unroll
-        for (int j = 0; j < NJ; j++)
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int m = m0 + wm + i * 16 + g + h * 8;
-                if (m < T)
-                    gemm_store2<N, SY, SR, SR ? 1 : 0, SPLIT>(y, b, res, m, n0, wn + j * 8 + c2, acc[i][j][2 * h],
-                                                             acc[i][j][2 * h + 1], 0.0f, 0.0f);
-            }
+    mma_store<N, SY, SR, SR ? 1 : 0, SPLIT>(acc, y, b, res, T, m0, n0, wm, wn, lane);
 }
 
 /* ---- matmul, tensor cores, half activations (prefill and wide steps) ----
@@ -167,8 +208,9 @@ template <int BF, int K, int N, int SX, int SY, int SR, int EPI, int SPLIT, int 
 DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, const float *__restrict__ b,
                 float *__restrict__ y, int T, const float *__restrict__ res)
 {
-    constexpr int LD = BK + 8, CPR = BK / 8; /* +8 halves: conflict-free ldmatrix; 16-byte chunks a row */
-    constexpr int NT = LLMC_WARP * WM * WN, MI = BM / WM / 16, NJ = BN / WN / 8;
+    typedef MmaTile<BM, BN, BK, WM, WN> Tile;
+    constexpr int NT = Tile::NT, MI = Tile::MI, NJ = Tile::NJ, LD = Tile::LD;
+    constexpr int CPR = BK / 8; /* 16-byte chunks a row */
     constexpr int AV = BM * BK / 8 / NT, BV = BN * BK / 8 / NT; /* 16-byte copies a thread per stage */
     constexpr int SWZ = EPI == 2;
     static_assert(AV * NT == BM * BK / 8 && BV * NT == BN * BK / 8, "tile not a multiple of the block");
@@ -180,7 +222,8 @@ DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, 
     /* Row tiles vary fastest (blockIdx.x): the blocks that share a weight tile run together, so
      * each weight is read from memory about once while the activations stay in L2. */
     const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
-    const int wm = (warp / WN) * (BM / WM), wn = (warp % WN) * (BN / WN);
+    int wm, wn;
+    mma_warp_pos<BM, BN, WM, WN>(warp, wm, wn);
     constexpr int KT = K / BK / SPLIT;
     const int kt0 = SPLIT > 1 ? (int)blockIdx.z * KT : 0;
     /* Source rows of this thread's copies (fixed over k): clamped to row 0 and zero-filled outside. */
@@ -211,13 +254,7 @@ DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, 
         }
     };
     float acc[MI][NJ][4];
-#pragma unroll
-    for (int i = 0; i < MI; i++)
-#pragma unroll
-        for (int j = 0; j < NJ; j++)
-#pragma unroll
-            for (int q = 0; q < 4; q++)
-                acc[i][j][q] = 0.0f;
+    mma_zero(acc);
 #pragma unroll
     for (int s = 0; s < ST - 1; s++) {
         if (s < KT)
@@ -233,24 +270,9 @@ DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, 
         gemm_mma_stage<BF, MI, NJ, BK, LD>(acc, As[kt % ST], Bs[kt % ST], wm, wn, lane);
     }
     cp_async_wait<0>();
-    const int g = lane >> 2, c2 = (lane & 3) * 2;
     if (SPLIT > 1)
         y += (int64_t)blockIdx.z * T * N;
-#pragma unroll
-    for (int i = 0; i < MI; i++)
-#pragma unroll
-        for (int j = 0; j < NJ; j++) {
-            if (EPI == 2 && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
-                continue;
-            const int jj = EPI == 2 && SPLIT == 1 ? j + 1 : j;
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int m = m0 + wm + i * 16 + g + h * 8;
-                if (m < T)
-                    gemm_store2<N, SY, SR, EPI, SPLIT>(y, b, res, m, n0, wn + j * 8 + c2, acc[i][j][2 * h],
-                                                      acc[i][j][2 * h + 1], acc[i][jj][2 * h], acc[i][jj][2 * h + 1]);
-            }
-        }
+    mma_store<N, SY, SR, EPI, SPLIT>(acc, y, b, res, T, m0, n0, wm, wn, lane);
 }
 
 #endif

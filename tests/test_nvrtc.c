@@ -248,6 +248,31 @@ START_TEST(test_report_variants)
 }
 END_TEST
 
+/* Named headers (how llmc hands NVRTC its kernel headers): a source including two of them, one
+ * of which includes the other, compiles; without them the include fails with the header's name. */
+START_TEST(test_named_headers)
+{
+    static const char *const names[] = {"twice.cuh", "base.cuh"};
+    static const char *const texts[] = {
+        "#include \"base.cuh\"\n__device__ float twice(float v) { return 2.0f * base(v); }\n",
+        "#pragma once\n__device__ float base(float v) { return v + 1.0f; }\n"};
+    const LlmcNvrtcHeaders hdr = {2, names, texts};
+    const char *src = "#include \"base.cuh\"\n#include \"twice.cuh\"\n"
+                      "extern \"C\" __global__ void named(float *p) { p[threadIdx.x] = twice(p[threadIdx.x]); }\n";
+    LlmcNvrtc *nv = open_nvrtc();
+    LlmcCubin c;
+    LlmcDiag d;
+    ck_assert_msg(llmc_nvrtc_compile(nv, src, "named.cu", &hdr, llmc_target_find("sm_80"), &c, &d) == LLMC_OK, "%s",
+                  d.msg);
+    ck_assert(llmc_cubin_find(&c, "named") != NULL);
+    llmc_cubin_free(&c);
+    ck_assert(llmc_nvrtc_compile(nv, src, "named.cu", NULL, llmc_target_find("sm_80"), &c, &d) == LLMC_ERR);
+    ck_assert_msg(strstr(d.msg, "base.cuh"), "%s", d.msg);
+    llmc_cubin_free(&c);
+    llmc_nvrtc_close(nv);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(test_syntax_error)
@@ -487,6 +512,7 @@ static Suite *nvrtc_suite(int have_nvrtc)
     if (have_nvrtc) {
         tcase_add_test(tc, test_all_targets);
         tcase_add_test(tc, test_report_variants);
+        tcase_add_test(tc, test_named_headers);
         tcase_add_test(tc, test_syntax_error);
         tcase_add_test(tc, test_long_error_log_cut);
         tcase_add_test(tc, test_not_cuda_target);

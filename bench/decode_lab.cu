@@ -10,7 +10,8 @@
  * launch. Checks gemv_b1 against gemv on one layer (random weights and activations, poisoned
  * outputs) before timing. Reports us a step and GB/s of weights read, beside a read-only streaming
  * kernel and cudaMemcpy over the same bytes. */
-#include "../codegen/cuda_prelude.cuh"
+#include "../codegen/cuda_gemv.cuh"
+#include "../codegen/cuda_gemv_b1.cuh"
 #include "bench_cuda.h"
 
 #include <cuda_runtime.h>

@@ -28,7 +28,11 @@
  * any). Then the timings: the 8B and 1B prefill shapes at 512 rows (TFLOP/s) and attention at 512
  * tokens.
  * Build: cc -c runtime/sample.c runtime/rtutil.c, then nvcc this file with the two objects. */
-#include "../codegen/cuda_prelude.cuh"
+#include "../codegen/cuda_attn_decode.cuh"
+#include "../codegen/cuda_attn_prefill.cuh"
+#include "../codegen/cuda_mma.cuh"
+#include "../codegen/cuda_sample.cuh"
+#include "../codegen/cuda_wgmma.cuh"
 #include "bench_cuda.h"
 
 #include <cuda_fp16.h>

@@ -35,7 +35,7 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
             wfmt = llmc_dtype_name(g->t[g->n[i].in[1]].dtype);
     snprintf(cg->info_line, sizeof cg->info_line,
              "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s", wfmt,
-             llmc_dtype_name(cg->backend->kv_dtype), g->kv_block_size, g->max_seq_len, g->max_tokens,
+             llmc_dtype_name(g->kv_format), g->kv_block_size, g->max_seq_len, g->max_tokens,
              g->max_outputs,
              g->tok_file ? (g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer" : "SentencePiece tokenizer")
                          : "no tokenizer");

@@ -58,7 +58,6 @@ struct LlmcBackend {
     const char *name;             /* "c", "cuda" */
     /* Facts. */
     int max_targets;              /* targets one build may combine (CUDA: architectures, an image each) */
-    LlmcDType kv_dtype;           /* element type of the KV cache its kernels use (the info line) */
     size_t state_size;            /* bytes of LlmcCodegen.state */
     LlmcStage target_passes;      /* its targets' pass stage after the common pipeline (NULL: none) */
     /* Hooks, in the order they run. */

@@ -32,7 +32,6 @@ static void c_release(LlmcCodegen *cg)
 const LlmcBackend llmc_backend_c = {
     .name = "c",
     .max_targets = 1,
-    .kv_dtype = LLMC_F32,
     .state_size = sizeof(CBuild),
     .target_passes = NULL,
     .before_target_stage = NULL,

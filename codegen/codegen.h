@@ -29,6 +29,10 @@ typedef struct LlmcCudaImage {
  * so the wgmma variants are emitted too (forward() picks them by the loaded image's features). */
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
+/* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
+ * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */
+const struct LlmcNvrtcHeaders *llmc_cuda_headers(const LlmcCudaGen *cg);
+LlmcStatus llmc_cuda_write_headers(const char *dir, LlmcDiag *d);
 int llmc_cuda_kernel_count(const LlmcCudaGen *cg);
 const char *llmc_cuda_kernel_name(const LlmcCudaGen *cg, int i);
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,

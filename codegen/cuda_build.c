@@ -42,7 +42,11 @@ static LlmcStatus cuda_emit(LlmcCodegen *cg, const LlmcGraph *g, LlmcDiag *d)
     if (llmc_cuda_generate(g, cg->targets[0], wgmma, &b->gen, d))
         return LLMC_ERR;
     const char *src = llmc_cuda_source(b->gen);
-    return llmc_codegen_write(cg, "model.cu", src, strlen(src), d);
+    if (llmc_codegen_write(cg, "model.cu", src, strlen(src), d))
+        return LLMC_ERR;
+    /* A kept build directory gets the kernel headers beside model.cu, so that it compiles with
+     * nvcc by hand; NVRTC takes them from memory. */
+    return cg->temporary_dir ? LLMC_OK : llmc_cuda_write_headers(cg->dir, d);
 }
 
 /* The source through NVRTC for every target of the build, one cubin each. */
@@ -59,7 +63,7 @@ static LlmcStatus cuda_build_images(LlmcCodegen *cg, LlmcDiag *d)
         if (!cg->opt.quiet)
             fprintf(stderr, "llmc: NVRTC %s: compiling %d kernels for %s\n", llmc_nvrtc_version(nv),
                     llmc_cuda_kernel_count(b->gen), tg->arch);
-        if (llmc_nvrtc_compile(nv, llmc_cuda_source(b->gen), "model.cu", tg, &cubin, d)) {
+        if (llmc_nvrtc_compile(nv, llmc_cuda_source(b->gen), "model.cu", llmc_cuda_headers(b->gen), tg, &cubin, d)) {
             st = LLMC_ERR;
             break;
         }
@@ -103,7 +107,6 @@ static void cuda_release(LlmcCodegen *cg)
 const LlmcBackend llmc_backend_cuda = {
     .name = "cuda",
     .max_targets = LLMC_MAX_TARGETS,
-    .kv_dtype = LLMC_F16,
     .state_size = sizeof(CudaBuild),
     .target_passes = llmc_gpu_passes,
     .before_target_stage = cuda_before_target_stage,

@@ -3,6 +3,7 @@
 #define LLMC_CUDA_COMMON_H
 
 #include "emit.h"
+#include "nvrtc.h"
 
 /* Operands of a node: kernels are shared by every node of the same shapes, so the node's own
  * values (byte offsets in the weights or the arena, a layer index) are launch arguments o.v[i].
@@ -42,6 +43,8 @@ typedef struct {
 LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* The same for the wgmma variant (gemm_wg, sm_90a; K % 64 == 0). */
 LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
+/* The embedded kernel headers (cuda_headers.c), in include order. */
+LlmcNvrtcHeaders llmc_cuda_header_table(void);
 /* "bf16", "f16" or "f32" */
 const char *llmc_cuda_wname(LlmcDType dt);
 

@@ -5,35 +5,22 @@
  * shapes allow it (K % 32 == 0, 16-byte aligned rows, bf16/f16 weights): for 9..64 rows of a
  * matrix too narrow to fill the chip a K-split kernel (gemm_tc) and a reduce, else the rows
  * converted to bf16/f16 and gemm_h; without tensor cores the skinny kernel over chunks of 8 rows. */
+#include <assert.h>
 #include <string.h>
 
 #include "cuda_common.h"
 
 static int wkind(LlmcDType dt) { return dt == LLMC_BF16 ? 1 : dt == LLMC_F16 ? 2 : 0; }
 
-/* The rope_kv_write node a one-row matmul can do in its epilogue: its q, k and v are the matmul's
- * output y split in that order, and the rotated q does not land on the matmul's input x (blocks
- * still read x while others write). -1 if none. */
-static int rope_consumer(const LlmcGraph *g, int y, int x)
+/* The rope_kv_write node whose work for one-token steps the matmul's one-row kernel does (the
+ * matmul's rope_epilogue, set by fuse_rope_epilogue: the node's output tensor), or -1. */
+static int rope_epilogue(const LlmcGraph *g, const LlmcNode *m)
 {
-    int64_t N = llmc_cols(&g->t[y].shape);
-    for (int i = 0; i < g->nn; i++) {
-        const LlmcNode *n = &g->n[i];
-        if (n->op != LLMC_OP_ROPE_KV_WRITE)
-            continue;
-        const LlmcTensor *q = &g->t[n->in[0]], *k = &g->t[n->in[1]], *v = &g->t[n->in[2]], *o = &g->t[n->out[0]];
-        if (q->view_of != y)
-            continue; /* another layer's */
-        int64_t hd = llmc_attr_int(n, "head_dim", 0), nq = llmc_cols(&q->shape), nk = llmc_cols(&k->shape);
-        if (k->view_of != y || v->view_of != y || q->view_col != 0 || k->view_col != nq ||
-            v->view_col != nq + nk || llmc_cols(&v->shape) != nk || N != nq + 2 * nk || hd <= 0 || hd % 2 ||
-            g->kv_head_dim != hd || nk != (int64_t)g->kv_heads * hd)
-            return -1;
-        const LlmcTensor *xt = &g->t[x];
-        if (o->offset < xt->offset + xt->bytes && xt->offset < o->offset + o->bytes)
-            return -1;
-        return i;
-    }
+    const char *q1 = llmc_attr_str(m, "rope_epilogue", NULL);
+    for (int i = 0; q1 && i < g->nn; i++)
+        if (g->n[i].op == LLMC_OP_ROPE_KV_WRITE && strcmp(g->t[g->n[i].out[0]].name, q1) == 0)
+            return i;
+    assert(!q1); /* a rope_epilogue names a rope_kv_write */
     return -1;
 }
 
@@ -121,13 +108,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     char gx[64], gy[64], cond[64];
     snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
+    assert((vec && epi == 0) || !llmc_attr(n, "rope_epilogue")); /* fuse_rope_epilogue's conditions */
     if (vec) {
         /* One row (batch-1 decode): gemv_b1, a group of loads of each row in flight a lane and the
          * next group issued before the first is used (1.1-1.7x gemv on every matrix of the 1B and
          * 8B, bench/decode_lab.cu on an H200). */
         /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
          * then runs only for wider steps: one launch a layer fewer). */
-        int rn = epi == 0 ? rope_consumer(g, y, x) : -1;
+        int rn = rope_epilogue(g, n);
         char rope[512] = "";
         if (rn >= 0) {
             const LlmcNode *r = &g->n[rn];
@@ -140,7 +128,6 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                      strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0, (long long)hq, g->kv_heads,
                      (long long)hd, g->kv_layers, g->kv_block_size, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res,
                      (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)));
-            e->fused_t1[rn] = 1;
         }
         llmc_buf_printf(&k,
                         "/* matmul, one row (2 weight rows a warp, K split in %d, %d load%s a row in flight): "

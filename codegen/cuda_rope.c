@@ -1,5 +1,6 @@
 /* cuda_rope.c — CUDA emitter for rotary embeddings (one block per row; the cos/sin table is built on
  * the host at start, as for the cpu target, and uploaded with the constants). */
+#include <assert.h>
 #include <string.h>
 
 #include "cuda_common.h"
@@ -66,8 +67,10 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_free(&b);
     char gy[32];
     snprintf(gy, sizeof gy, "%lld", (long long)(HQ + HKV));
-    /* one-token steps: done in the Q/K/V matmul's epilogue (cuda_matmul.c, gemv_b1) */
-    llmc_cuda_launch(e, node, e->fused_t1[node] ? "T > 1" : NULL, name, "T", gy, "1", (int)(hd / 2), 0);
+    /* min_tokens 2: one-token steps do it in the Q/K/V matmul's epilogue (fuse_rope_epilogue) */
+    assert(llmc_attr_int(n, "min_tokens", 1) <= 2); /* the only values fuse_rope_epilogue sets */
+    llmc_cuda_launch(e, node, llmc_attr_int(n, "min_tokens", 1) > 1 ? "T > 1" : NULL, name, "T", gy, "1", (int)(hd / 2),
+                     0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

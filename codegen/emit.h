@@ -43,7 +43,6 @@ typedef struct LlmcEmit {
     int64_t arena_extra;          /* scratch bytes kernels need beyond the planned arena */
     int64_t scratch_a, scratch_b; /* GPU: two scratch regions past the arena (set before emission) */
     int64_t scratch_c;            /* GPU: decode attention's split counters (zero between kernels) */
-    unsigned char *fused_t1;      /* GPU, per node: done by the producing matmul's one-row kernel */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int n_offs;
     LlmcDType kv;                 /* the KV cache's storage format in this emission (formats.def) */

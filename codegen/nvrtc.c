@@ -403,8 +403,8 @@ static void log_head(const char *log, int max_lines, char *buf, size_t size)
     snprintf(buf, size, "%.*s%s", (int)n, log, cut ? "\n[... the rest of the log cut]" : "");
 }
 
-LlmcStatus llmc_nvrtc_compile(LlmcNvrtc *nv, const char *source, const char *name, const LlmcTarget *tg,
-                              LlmcCubin *out, LlmcDiag *d)
+LlmcStatus llmc_nvrtc_compile(LlmcNvrtc *nv, const char *source, const char *name, const LlmcNvrtcHeaders *hdr,
+                              const LlmcTarget *tg, LlmcCubin *out, LlmcDiag *d)
 {
     memset(out, 0, sizeof *out);
     if (!name)
@@ -417,7 +417,8 @@ LlmcStatus llmc_nvrtc_compile(LlmcNvrtc *nv, const char *source, const char *nam
     int n_opts = (int)(sizeof opts / sizeof opts[0]) - (nv->include_opt[0] == 0);
 
     NvrtcProgram prog = NULL;
-    NvrtcResult r = nv->nvrtcCreateProgram(&prog, source, name, 0, NULL, NULL);
+    NvrtcResult r = nv->nvrtcCreateProgram(&prog, source, name, hdr ? hdr->n : 0, hdr ? hdr->texts : NULL,
+                                           hdr ? hdr->names : NULL);
     if (r != 0)
         return llmc_fail(d, "%s: nvrtcCreateProgram: %s", name, nv->nvrtcGetErrorString(r));
     NvrtcResult rc = nv->nvrtcCompileProgram(prog, n_opts, opts);

@@ -37,11 +37,18 @@ typedef struct LlmcCubin {
     int n_res;
 } LlmcCubin;
 
-/* Compiles `source` (named `name` in messages) for target tg (tg->arch, e.g. "sm_90a") into a
+/* Named headers a source may #include "NAME" (nvrtcCreateProgram's headers and includeNames):
+ * names[i] has the text texts[i]. */
+typedef struct LlmcNvrtcHeaders {
+    int n;
+    const char *const *names, *const *texts;
+} LlmcNvrtcHeaders;
+
+/* Compiles `source` (named `name` in messages, with the named headers hdr, or none when NULL) for target tg (tg->arch, e.g. "sm_90a") into a
  * cubin. On a compile error the message carries the first 40 lines of the log and out->log the
  * whole of it (out->data and out->res are then NULL); call llmc_cubin_free either way. */
-LlmcStatus llmc_nvrtc_compile(LlmcNvrtc *nv, const char *source, const char *name, const LlmcTarget *tg,
-                              LlmcCubin *out, LlmcDiag *d);
+LlmcStatus llmc_nvrtc_compile(LlmcNvrtc *nv, const char *source, const char *name, const LlmcNvrtcHeaders *hdr,
+                              const LlmcTarget *tg, LlmcCubin *out, LlmcDiag *d);
 void llmc_cubin_free(LlmcCubin *c);
 /* The resources of `kernel` (its extern "C" name), or NULL when the log has no such kernel. */
 const LlmcKernelRes *llmc_cubin_find(const LlmcCubin *c, const char *kernel);

@@ -479,7 +479,7 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
             fail_at(&p, "graph.layers", "expected an object {count, block}, found %s", json_kind(layers), NULL);
             goto out;
         }
-        if (get_int(&p, layers, "graph.layers", "count", 0, 100000, &v))
+        if (get_int(&p, layers, "graph.layers", "count", 0, 4096, &v))
             goto out;
         const cJSON *block = cJSON_GetObjectItemCaseSensitive(layers, "block");
         for (int i = 0; i < (int)v; i++)

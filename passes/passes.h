@@ -47,6 +47,7 @@ LlmcStatus pass_fuse_residual_epilogue(LlmcGraph *g, const LlmcPassOptions *opt,
 LlmcStatus pass_fuse_norm_prologue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_swiglu_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_rope_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 
 /* The pipeline, in order, NULL-terminated; and the GPU stage that follows it on CUDA targets. */
 const LlmcPass *llmc_passes(void);

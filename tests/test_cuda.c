@@ -69,8 +69,8 @@ static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what)
         if ((*t)->backend != LLMC_TGT_CUDA)
             continue;
         LlmcCubin c;
-        ck_assert_msg(llmc_nvrtc_compile(nv, llmc_cuda_source(cg), what, *t, &c, &d) == LLMC_OK, "%s for %s: %s", what,
-                      (*t)->arch, d.msg);
+        ck_assert_msg(llmc_nvrtc_compile(nv, llmc_cuda_source(cg), what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
+                      "%s for %s: %s", what, (*t)->arch, d.msg);
         ck_assert_msg(c.size > 1000 && c.data[0] == 0x7f && c.data[1] == 'E', "%s %s: not a cubin", what, (*t)->arch);
         for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
             const char *name = llmc_cuda_kernel_name(cg, k);

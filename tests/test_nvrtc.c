@@ -153,7 +153,7 @@ START_TEST(test_all_targets)
         LlmcCubin c;
         LlmcDiag d;
         double t0 = now_s();
-        ck_assert_msg(llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", tg, &c, &d) == LLMC_OK, "%s: %s", tg->name,
+        ck_assert_msg(llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", NULL, tg, &c, &d) == LLMC_OK, "%s: %s", tg->name,
                       d.msg);
         fprintf(stderr, "test_nvrtc: %-7s %.3f s, cubin %zu bytes\n", tg->name, now_s() - t0, c.size);
 
@@ -222,7 +222,7 @@ START_TEST(test_report_variants)
     LlmcNvrtc *nv = open_nvrtc();
     LlmcCubin c;
     LlmcDiag d;
-    ck_assert_msg(llmc_nvrtc_compile(nv, src, "variants.cu", llmc_target_find("sm_90a"), &c, &d) == LLMC_OK, "%s",
+    ck_assert_msg(llmc_nvrtc_compile(nv, src, "variants.cu", NULL, llmc_target_find("sm_90a"), &c, &d) == LLMC_OK, "%s",
                   d.msg);
     ck_assert_msg(c.n_res == 3, "%d kernels in:\n%s", c.n_res, c.log);
     ck_assert_msg(strstr(c.log, "Function properties for _Z6helperPKfi"), "the device function is gone:\n%s", c.log);
@@ -248,6 +248,31 @@ START_TEST(test_report_variants)
 }
 END_TEST
 
+/* Named headers (how llmc hands NVRTC its kernel headers): a source including two of them, one
+ * of which includes the other, compiles; without them the include fails with the header's name. */
+START_TEST(test_named_headers)
+{
+    static const char *const names[] = {"twice.cuh", "base.cuh"};
+    static const char *const texts[] = {
+        "#include \"base.cuh\"\n__device__ float twice(float v) { return 2.0f * base(v); }\n",
+        "#pragma once\n__device__ float base(float v) { return v + 1.0f; }\n"};
+    const LlmcNvrtcHeaders hdr = {2, names, texts};
+    const char *src = "#include \"base.cuh\"\n#include \"twice.cuh\"\n"
+                      "extern \"C\" __global__ void named(float *p) { p[threadIdx.x] = twice(p[threadIdx.x]); }\n";
+    LlmcNvrtc *nv = open_nvrtc();
+    LlmcCubin c;
+    LlmcDiag d;
+    ck_assert_msg(llmc_nvrtc_compile(nv, src, "named.cu", &hdr, llmc_target_find("sm_80"), &c, &d) == LLMC_OK, "%s",
+                  d.msg);
+    ck_assert(llmc_cubin_find(&c, "named") != NULL);
+    llmc_cubin_free(&c);
+    ck_assert(llmc_nvrtc_compile(nv, src, "named.cu", NULL, llmc_target_find("sm_80"), &c, &d) == LLMC_ERR);
+    ck_assert_msg(strstr(d.msg, "base.cuh"), "%s", d.msg);
+    llmc_cubin_free(&c);
+    llmc_nvrtc_close(nv);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(test_syntax_error)
@@ -259,7 +284,7 @@ START_TEST(test_syntax_error)
     LlmcNvrtc *nv = open_nvrtc();
     LlmcCubin c;
     LlmcDiag d;
-    ck_assert(llmc_nvrtc_compile(nv, src, "broken.cu", llmc_target_find("sm_90a"), &c, &d) == LLMC_ERR);
+    ck_assert(llmc_nvrtc_compile(nv, src, "broken.cu", NULL, llmc_target_find("sm_90a"), &c, &d) == LLMC_ERR);
     ck_assert_msg(strstr(d.msg, "broken.cu") && strstr(d.msg, "sm_90a"), "%s", d.msg);
     ck_assert_msg(strstr(d.msg, "broken.cu(4): error"), "the message lacks the log:\n%s", d.msg);
     ck_assert(c.data == NULL && c.size == 0 && c.res == NULL && c.n_res == 0);
@@ -278,7 +303,7 @@ START_TEST(test_long_error_log_cut)
     LlmcNvrtc *nv = open_nvrtc();
     LlmcCubin c;
     LlmcDiag d;
-    ck_assert(llmc_nvrtc_compile(nv, src, "many.cu", llmc_target_find("sm_80"), &c, &d) == LLMC_ERR);
+    ck_assert(llmc_nvrtc_compile(nv, src, "many.cu", NULL, llmc_target_find("sm_80"), &c, &d) == LLMC_ERR);
     ck_assert_msg(strstr(d.msg, "many.cu(1): error") && strstr(d.msg, "undefined_0"), "%s", d.msg);
     ck_assert_msg(strstr(d.msg, "the rest of the log cut") && !strstr(d.msg, "undefined_59"), "%s", d.msg);
     ck_assert(c.log && strstr(c.log, "undefined_59"));      /* the whole log is kept */
@@ -292,7 +317,7 @@ START_TEST(test_not_cuda_target)
     LlmcNvrtc *nv = open_nvrtc();
     LlmcCubin c;
     LlmcDiag d;
-    ck_assert(llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", llmc_target_find("cpu"), &c, &d) == LLMC_ERR);
+    ck_assert(llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", NULL, llmc_target_find("cpu"), &c, &d) == LLMC_ERR);
     ck_assert_msg(strstr(d.msg, "kernels.cu") && strstr(d.msg, "cpu is not a CUDA target"), "%s", d.msg);
     llmc_cubin_free(&c);
     llmc_nvrtc_close(nv);
@@ -329,7 +354,7 @@ START_TEST(test_open_bogus_path)
         ck_assert_str_eq(llmc_nvrtc_version(nv), llmc_nvrtc_version(def));
         llmc_nvrtc_close(def);
         LlmcCubin c;
-        ck_assert_msg(llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", llmc_target_find("sm_86"), &c, &d) == LLMC_OK,
+        ck_assert_msg(llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", NULL, llmc_target_find("sm_86"), &c, &d) == LLMC_OK,
                       "%s", d.msg);
         ck_assert_int_eq(c.n_res, 2);
         llmc_cubin_free(&c);
@@ -355,7 +380,7 @@ static int child_open(const char *cuda_path)
     }
     LlmcCubin c;
     int rc = 0;
-    if (llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", llmc_target_find("sm_90a"), &c, &d) != LLMC_OK) {
+    if (llmc_nvrtc_compile(nv, KERNELS, "kernels.cu", NULL, llmc_target_find("sm_90a"), &c, &d) != LLMC_OK) {
         printf("COMPILE %s\n", d.msg);
         rc = 4;
     } else {
@@ -487,6 +512,7 @@ static Suite *nvrtc_suite(int have_nvrtc)
     if (have_nvrtc) {
         tcase_add_test(tc, test_all_targets);
         tcase_add_test(tc, test_report_variants);
+        tcase_add_test(tc, test_named_headers);
         tcase_add_test(tc, test_syntax_error);
         tcase_add_test(tc, test_long_error_log_cut);
         tcase_add_test(tc, test_not_cuda_target);

@@ -190,7 +190,7 @@ static const BadCase bad_cases[] = {
     {"\"head_dim\": 8, \"theta\"", "\"head_dim\": 7, \"theta\"", "columns divisible by head_dim 7"},
     {"\"out\": \"logits\"", "\"out\": \"logitz\"", "no op binds \"logits\""},
     {"\"offset\": 0,", "\"offset\": 9999999,", "tok_embeddings"},
-    {"\"count\": 2", "\"count\": -1", "graph.layers.count: expected an integer in [0, 100000], found -1"},
+    {"\"count\": 2", "\"count\": -1", "graph.layers.count: expected an integer in [0, 4096], found -1"},
 };
 
 START_TEST(malformed_models)

@@ -1,0 +1,316 @@
+/* cuda_attn_decode.cuh — attention of decode steps over the paged KV cache (emitter:
+ * cuda_attention.c): paged_attn (flash-decoding, one warp a position), paged_attn_dec (one kernel,
+ * lane groups a position, the last block of a head combining the parts) and attn_combine.
+ */
+#ifndef LLMC_CUDA_ATTN_DECODE_CUH
+#define LLMC_CUDA_ATTN_DECODE_CUH
+
+#include "cuda_formats.cuh"
+#include "cuda_kv.cuh"
+
+/* The end of a decode-attention block: each of its 4 warps left (max, sum, acc) of the G query
+ * heads from h0 in shared memory; merged in warp order, then the attention output y (nz == 1) or the
+ * block's partial [t][head][z] = (max, sum, acc[HD]) for a combine. */
+template <int G, int HQ, int HD, int SY>
+DEV void attn_merge_warps(const float (&wm)[4][G], const float (&wl)[4][G], const float (&wacc)[4][G][HD], int t,
+                          int h0, int z, int nz, float *__restrict__ y, float *__restrict__ part)
+{
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
+        const int g = e / HD, d = e % HD;
+        float mx = -INFINITY;
+        for (int w = 0; w < 4; w++)
+            mx = fmaxf(mx, wm[w][g]);
+        float sum = 0.0f, o = 0.0f;
+        for (int w = 0; w < 4; w++) {
+            const float f = wm[w][g] == -INFINITY ? 0.0f : expf(wm[w][g] - mx);
+            sum += wl[w][g] * f;
+            o += wacc[w][g][d] * f;
+        }
+        const int head = h0 + g;
+        if (nz == 1) {
+            y[(int64_t)t * SY + head * HD + d] = o / sum;
+        } else {
+            float *pp = part + (((int64_t)t * HQ + head) * nz + z) * (HD + 2);
+            if (d == 0) {
+                pp[0] = mx;
+                pp[1] = sum;
+            }
+            pp[2 + d] = o;
+        }
+    }
+}
+
+/* Dimension d of one (token, head)'s attention output from its NZ partials at pp ((max, sum,
+ * acc[HD]) each), combined in part order. CG: read through L2 (partials other blocks of the same
+ * kernel wrote). NZ a constant: the loads of all parts unroll and issue together. */
+template <int NZ, int HD, int CG>
+DEV float attn_parts_combine(const float *pp, int d)
+{
+    float mx = -INFINITY;
+#pragma unroll
+    for (int z = 0; z < NZ; z++)
+        mx = fmaxf(mx, CG ? __ldcg(pp + z * (HD + 2)) : pp[z * (HD + 2)]);
+    float sum = 0.0f, o = 0.0f;
+#pragma unroll
+    for (int z = 0; z < NZ; z++) {
+        const float *pz = pp + z * (HD + 2);
+        const float mz = CG ? __ldcg(pz) : pz[0];
+        const float f = mz == -INFINITY ? 0.0f : expf(mz - mx);
+        sum += (CG ? __ldcg(pz + 1) : pz[1]) * f;
+        o += (CG ? __ldcg(pz + 2 + d) : pz[2 + d]) * f;
+    }
+    return o / sum;
+}
+
+/* Attention of token blockIdx.x over its sequence, for the G = HQ/HKV query heads sharing KV head
+ * blockIdx.y, positions split into gridDim.z parts (flash-decoding). 4 warps; each warp walks every
+ * 4th position of the part with an online softmax per head; lanes split the head dimension. With one
+ * part the result goes to y; with several, (max, sum, acc) partials go to `part` for attn_combine. */
+template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                    const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                    const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part, int layer, float scale)
+{
+    constexpr int G = HQ / HKV, PER = (HD + LLMC_WARP - 1) / LLMC_WARP;
+    __shared__ float qs[G][HD];
+    __shared__ float wm[4][G], wl[4][G];
+    __shared__ float wacc[4][G][HD];
+    const int t = blockIdx.x, h = blockIdx.y, z = blockIdx.z, nz = gridDim.z;
+    const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2;
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
+        qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h * G + e / HD) * HD + e % HD] * scale;
+    __syncthreads();
+    const int pe = positions[t];
+    const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
+    const int len = pe - p0 + 1, chunk = (len + nz - 1) / nz;
+    const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
+    const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
+    const uint16_t *kv = (const uint16_t *)kvp;
+    float m[G], l[G], acc[G][PER];
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < PER; i++)
+            acc[g][i] = 0.0f;
+    }
+    for (int p = pa + warp; p < pb; p += 4) {
+        const int64_t blk = table[p / BS];
+        const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, p % BS) + h * HD;
+        const uint16_t *vr = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, p % BS) + h * HD;
+        float kf[PER], vf[PER];
+#pragma unroll
+        for (int i = 0; i < PER; i++) {
+            const int d = lane + LLMC_WARP * i;
+            kf[i] = d < HD ? f16_to_f32(kr[d]) : 0.0f;
+            vf[i] = d < HD ? f16_to_f32(vr[d]) : 0.0f;
+        }
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float s = 0.0f;
+#pragma unroll
+            for (int i = 0; i < PER; i++)
+                if (lane + LLMC_WARP * i < HD)
+                    s += qs[g][lane + LLMC_WARP * i] * kf[i];
+            s = warp_sum(s);
+            const float mn = fmaxf(m[g], s), corr = expf(m[g] - mn), e = expf(s - mn);
+            l[g] = l[g] * corr + e;
+#pragma unroll
+            for (int i = 0; i < PER; i++)
+                acc[g][i] = acc[g][i] * corr + e * vf[i];
+            m[g] = mn;
+        }
+    }
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        if (lane == 0) {
+            wm[warp][g] = m[g];
+            wl[warp][g] = l[g];
+        }
+#pragma unroll
+        for (int i = 0; i < PER; i++)
+            if (lane + LLMC_WARP * i < HD)
+                wacc[warp][g][lane + LLMC_WARP * i] = acc[g][i];
+    }
+    __syncthreads();
+    attn_merge_warps<G, HQ, HD, SY>(wm, wl, wacc, t, h * G, z, nz, y, part);
+}
+
+/* Decode attention (steps of up to 64 tokens), flash-decoding without a second kernel: block
+ * (t, y, z) serves GS of the G query heads of KV head h = y / (G / GS) (GS <= 4 keeps the sums in
+ * registers) for token t over part z of NZ of its positions.
+ * A lane group of HD/8 lanes takes one position at a time (16-byte loads of its K and V rows, 8
+ * dimensions a lane), U positions in flight a group, and keeps its own online softmax; the groups
+ * of a warp merge by shuffles (fixed order), the 4 warps through shared memory. With NZ > 1 the
+ * block writes its (max, sum, acc) partial and counts itself in cnt[t][h]; the last block of (t, h)
+ * combines the NZ partials into y (the order of attn_combine) and resets the counter, so the
+ * counters are zero between kernels (the arena starts zeroed). Grid (T, HKV * G / GS, NZ); needs HD
+ * a power of two from 8 to 256. */
+template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int U, int GS>
+DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                        const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
+                        int *__restrict__ cnt, int layer, float scale)
+{
+    constexpr int G = GS, LP = HD / 8, PW = LLMC_WARP / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
+    static_assert(HD % 8 == 0 && HD <= 256 && LLMC_WARP % LP == 0, "head size: a power of two from 8 to 256");
+    static_assert((HQ / HKV) % GS == 0, "GS divides the query heads of a group");
+    __shared__ __align__(16) float qs[G][HD];
+    __shared__ float wm[4][G], wl[4][G];
+    __shared__ float wacc[4][G][HD];
+    __shared__ int last;
+    pdl_release(); /* the next kernel (the output projection) may start loading its weights */
+    const int t = blockIdx.x, h = blockIdx.y / SUB, h0 = blockIdx.y * GS, z = blockIdx.z; /* h0: first query head */
+    const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, li = lane % LP, gid = warp * PW + lane / LP;
+    /* the step's own arrays: written before the step, never by the previous kernel */
+    const int pe = positions[t];
+    const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
+    const int len = pe - p0 + 1, chunk = (len + NZ - 1) / NZ;
+    const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
+    const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
+    const uint16_t *kv = (const uint16_t *)kvp;
+    u4 kq[U], vq[U];
+    /* K/V rows of the positions base + u * NG + gid below lim (else zero). Read-only path for the
+     * positions before pe (cached by earlier steps; with several tokens, rope_kv_write before this
+     * kernel does not release early, so this one starts after it finished); pe's rows, which the
+     * Q/K/V kernel writes while this one may already run (one token, PDL), through L2. */
+    auto load = [&](int base, int lim) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int p = base + u * NG + gid;
+            kq[u] = vq[u] = u4{0, 0, 0, 0};
+            if (p < lim) {
+                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
+                kq[u] = p == pe ? ld16_cg(kr) : ld16_stream(kr);
+                vq[u] = p == pe ? ld16_cg(kr + (int64_t)BS * HKV * HD) : ld16_stream(kr + (int64_t)BS * HKV * HD);
+            }
+        }
+    };
+    /* One token: every position before pe was cached by earlier steps, so under PDL its first K/V
+     * rows load while the Q/K/V kernel still runs; pe itself (written by it) after the wait. With
+     * several tokens a sequence may have more positions in this step: everything after the wait. */
+    const int early = gridDim.x == 1;
+    if (early)
+        load(pa, pe < pb ? pe : pb);
+    pdl_wait();
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
+        qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h0 + e / HD) * HD + e % HD] * scale;
+    if (early) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int p = pa + u * NG + gid;
+            if (p == pe && p < pb) {
+                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
+                kq[u] = ld16_cg(kr);
+                vq[u] = ld16_cg(kr + (int64_t)BS * HKV * HD);
+            }
+        }
+    }
+    float m[G], l[G], acc[G][8];
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            acc[g][j] = 0.0f;
+    }
+    __syncthreads();
+    for (int base = pa; base < pb; base += NG * U) { /* uniform over the block */
+        if (base != pa || !early)
+            load(base, pb);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            float kf[8], vf[8];
+            unpack16<2>(kq[u], kf);
+            unpack16<2>(vq[u], vf);
+            float s[G];
+#pragma unroll
+            for (int g = 0; g < G; g++) {
+                const float4 qa = *(const float4 *)&qs[g][li * 8], qb = *(const float4 *)&qs[g][li * 8 + 4];
+                s[g] = qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
+                       qb.z * kf[6] + qb.w * kf[7];
+#pragma unroll
+                for (int o = LP / 2; o > 0; o >>= 1)
+                    s[g] += shfl_xor(s[g], o);
+            }
+            if (base + u * NG + gid < pb) {
+#pragma unroll
+                for (int g = 0; g < G; g++) {
+                    const float mn = fmaxf(m[g], s[g]), corr = expf(m[g] - mn), e = expf(s[g] - mn);
+                    l[g] = l[g] * corr + e;
+#pragma unroll
+                    for (int j = 0; j < 8; j++)
+                        acc[g][j] = acc[g][j] * corr + e * vf[j];
+                    m[g] = mn;
+                }
+            }
+        }
+    }
+    /* the lane groups of the warp, merged pairwise in a fixed order */
+#pragma unroll
+    for (int o = LP; o < LLMC_WARP; o <<= 1) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            const float mo = shfl_xor(m[g], o), lo = shfl_xor(l[g], o);
+            const float mn = fmaxf(m[g], mo);
+            const float f = m[g] == -INFINITY ? 0.0f : expf(m[g] - mn), fo = mo == -INFINITY ? 0.0f : expf(mo - mn);
+            l[g] = l[g] * f + lo * fo;
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                acc[g][j] = acc[g][j] * f + shfl_xor(acc[g][j], o) * fo;
+            m[g] = mn;
+        }
+    }
+    if (lane < LP) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            if (lane == 0) {
+                wm[warp][g] = m[g];
+                wl[warp][g] = l[g];
+            }
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                wacc[warp][g][li * 8 + j] = acc[g][j];
+        }
+    }
+    __syncthreads();
+    attn_merge_warps<G, HQ, HD, SY>(wm, wl, wacc, t, h0, z, NZ, y, part);
+    if (NZ == 1)
+        return;
+    /* This block's partial, ordered before its count by the barrier and the count's release (a
+     * full fence here and in the last block cost about 0.4 us a layer); the last block's acquire
+     * orders every other block's partial before its reads. */
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int old;
+        asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;"
+                     : "=r"(old)
+                     : "l"(cnt + (int64_t)t * HKV * SUB + blockIdx.y)
+                     : "memory");
+        last = old == NZ - 1;
+    }
+    __syncthreads();
+    if (!last)
+        return;
+    for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
+        const int head = h0 + e / HD, d = e % HD;
+        y[(int64_t)t * SY + head * HD + d] =
+            attn_parts_combine<NZ, HD, 1>(part + ((int64_t)t * HQ + head) * NZ * (HD + 2), d);
+    }
+    if (threadIdx.x == 0)
+        cnt[(int64_t)t * HKV * SUB + blockIdx.y] = 0;
+}
+
+/* Combines the nz partials of each (token, head) (grid: tokens x heads). */
+template <int HQ, int HD, int SY, int NZ>
+DEV void attn_combine(const float *part, float *y)
+{
+    pdl_release();
+    const int t = blockIdx.x, head = blockIdx.y;
+    for (int d = threadIdx.x; d < HD; d += blockDim.x)
+        y[(int64_t)t * SY + head * HD + d] = attn_parts_combine<NZ, HD, 0>(part + ((int64_t)t * HQ + head) * NZ * (HD + 2), d);
+}
+
+#endif

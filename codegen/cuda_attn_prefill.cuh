@@ -1,0 +1,207 @@
+/* cuda_attn_prefill.cuh — causal flash attention of long steps (prefill) over the paged KV cache
+ * on mma.sync tensor cores (emitter: cuda_attention.c).
+ */
+#ifndef LLMC_CUDA_ATTN_PREFILL_CUH
+#define LLMC_CUDA_ATTN_PREFILL_CUH
+
+#include "cuda_mma.cuh"
+#include "cuda_kv.cuh"
+
+/* ---- causal attention for long steps (prefill): flash attention over the paged cache ----
+ * Grid (ceil(T / 64), HQ), 4 warps: the block takes 64 consecutive tokens of the step and one query
+ * head, each warp 16 of the tokens. K/V tiles of 64 positions come into shared memory by cp.async
+ * (two stages, rows from the sequence's block table, zero past the last position); S = Q K^T and
+ * O += P V run on f16 tensor cores with f32 sums, the softmax online in base 2 (Q pre-scaled by
+ * scale * log2 e; Q and P rounded to f16). Tokens of several sequences in one tile are served one
+ * sequence a pass. Needs HD % 16 == 0. Dynamic shared memory: 2 * 2 * 64 * (HD + 8) halves. */
+template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                       const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                       const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale)
+{
+    constexpr int QT = 64, KTL = 64, LDK = HD + 8, G = HQ / HKV, DJ = HD / 8, KC = HD / 16;
+    static_assert(HD % 16 == 0, "head_dim must be a multiple of 16");
+    extern __shared__ __align__(16) uint16_t fsm[];
+    uint16_t(*Ks)[KTL][LDK] = (uint16_t(*)[KTL][LDK])fsm;
+    uint16_t(*Vs)[KTL][LDK] = (uint16_t(*)[KTL][LDK])(fsm + 2 * KTL * LDK);
+    __shared__ int rseq[QT], rpos[QT];
+    __shared__ int cur_seq, kmin_s, kmax_s;
+    const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
+    const int t0 = blockIdx.x * QT, head = blockIdx.y, kvh = head / G;
+    const int g = lane >> 2, c2 = (lane & 3) * 2;
+    const uint16_t *kv = (const uint16_t *)kvp;
+    if (tid < QT) {
+        const int t = t0 + tid;
+        rseq[tid] = t < T ? seq_of_token[t] : -1;
+        rpos[tid] = t < T ? positions[t] : 0;
+    }
+    const int r0 = warp * 16 + g, r1 = r0 + 8; /* this thread's two rows (block-local) */
+    for (;;) {
+        __syncthreads();
+        if (tid == 0) {
+            int cs = -1, lo = 0x7fffffff, hi = -1;
+            for (int r = 0; r < QT; r++) {
+                if (rseq[r] < 0 || (cs >= 0 && rseq[r] != cs))
+                    continue;
+                cs = rseq[r];
+                const int p = rpos[r], a = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
+                lo = a < lo ? a : lo;
+                hi = p > hi ? p : hi;
+            }
+            cur_seq = cs;
+            kmin_s = lo;
+            kmax_s = hi;
+        }
+        __syncthreads();
+        const int cs = cur_seq;
+        if (cs < 0)
+            return;
+        const int kmin = kmin_s, kmax = kmax_s, kbeg = kmin / KTL * KTL;
+        const int32_t *table = block_tables + (int64_t)cs * max_blocks_per_seq;
+        const int act0 = rseq[r0] == cs, act1 = rseq[r1] == cs;
+        const int qp0 = rpos[r0], qp1 = rpos[r1];
+        const int lo0 = WIN > 0 ? qp0 - WIN + 1 : 0, lo1 = WIN > 0 ? qp1 - WIN + 1 : 0;
+        int wmax = -1; /* the warp's last position: tiles past it are skipped */
+        for (int r = warp * 16; r < warp * 16 + 16; r++)
+            if (rseq[r] == cs && rpos[r] > wmax)
+                wmax = rpos[r];
+        /* Q fragments (A operand, rows r0/r1, HD columns), scaled into base 2, f16. */
+        uint32_t qf[KC][4];
+        {
+            const float qs = scale * 1.4426950408889634f;
+            const float *q0 = q + (int64_t)(t0 + r0) * SQ + head * HD, *q1 = q + (int64_t)(t0 + r1) * SQ + head * HD;
+#pragma unroll
+            for (int kc = 0; kc < KC; kc++) {
+                float2 a = act0 ? *(const float2 *)(q0 + kc * 16 + c2) : make_float2(0, 0);
+                float2 b = act1 ? *(const float2 *)(q1 + kc * 16 + c2) : make_float2(0, 0);
+                float2 c = act0 ? *(const float2 *)(q0 + kc * 16 + 8 + c2) : make_float2(0, 0);
+                float2 d = act1 ? *(const float2 *)(q1 + kc * 16 + 8 + c2) : make_float2(0, 0);
+                qf[kc][0] = pack2(a.x * qs, a.y * qs, 0);
+                qf[kc][1] = pack2(b.x * qs, b.y * qs, 0);
+                qf[kc][2] = pack2(c.x * qs, c.y * qs, 0);
+                qf[kc][3] = pack2(d.x * qs, d.y * qs, 0);
+            }
+        }
+        float o[DJ][4], m0v = -INFINITY, m1v = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+#pragma unroll
+        for (int j = 0; j < DJ; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                o[j][e] = 0.0f;
+        auto load = [&](int p0, int s) {
+            constexpr int CH = HD / 8; /* 16-byte chunks a row */
+            for (int idx = tid; idx < KTL * CH; idx += 128) {
+                const int r = idx / CH, c = (idx % CH) * 8, p = p0 + r, ok = p >= kmin && p <= kmax;
+                const int64_t blk = ok ? table[p / BS] : 0;
+                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, ok ? p % BS : 0) + kvh * HD + c;
+                const uint16_t *vr = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, ok ? p % BS : 0) + kvh * HD + c;
+                cp_async16(&Ks[s][r][c], kr, ok ? 16 : 0);
+                cp_async16(&Vs[s][r][c], vr, ok ? 16 : 0);
+            }
+        };
+        load(kbeg, 0);
+        cp_async_commit();
+        for (int p0 = kbeg, it = 0; p0 <= kmax; p0 += KTL, it++) {
+            const int s = it & 1;
+            __syncthreads(); /* everyone is done with the other stage */
+            if (p0 + KTL <= kmax)
+                load(p0 + KTL, s ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+            __syncthreads();
+            if (p0 > wmax) /* warp-uniform: no row of the warp reaches this tile */
+                continue;
+            float sc[8][4];
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    sc[j][e] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < KC; kc++)
+#pragma unroll
+                for (int j = 0; j < 8; j += 2) {
+                    uint32_t bq[2][2];
+                    ldm_x4(bq[0][0], bq[0][1], bq[1][0], bq[1][1],
+                           &Ks[s][j * 8 + (lane & 7) + ((lane >> 4) << 3)][kc * 16 + ((lane >> 3) & 1) * 8]);
+                    mma16816<0>(sc[j], qf[kc], bq[0]);
+                    mma16816<0>(sc[j + 1], qf[kc], bq[1]);
+                }
+            /* mask (causal, window, other sequences' rows) and the online softmax of rows r0, r1 */
+            float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    const int p = p0 + j * 8 + c2 + e;
+                    if (!act0 || p > qp0 || p < lo0)
+                        sc[j][e] = -INFINITY;
+                    if (!act1 || p > qp1 || p < lo1)
+                        sc[j][2 + e] = -INFINITY;
+                    mx0 = fmaxf(mx0, sc[j][e]);
+                    mx1 = fmaxf(mx1, sc[j][2 + e]);
+                }
+            mx0 = fmaxf(mx0, shfl_xor(mx0, 1));
+            mx0 = fmaxf(mx0, shfl_xor(mx0, 2));
+            mx1 = fmaxf(mx1, shfl_xor(mx1, 1));
+            mx1 = fmaxf(mx1, shfl_xor(mx1, 2));
+            const float n0v = fmaxf(m0v, mx0), n1v = fmaxf(m1v, mx1);
+            const float u0 = n0v == -INFINITY ? 0.0f : n0v, u1 = n1v == -INFINITY ? 0.0f : n1v;
+            const float f0 = exp2f(m0v - u0), f1 = exp2f(m1v - u1);
+            m0v = n0v;
+            m1v = n1v;
+            float s0 = 0.0f, s1 = 0.0f;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                sc[j][0] = exp2f(sc[j][0] - u0);
+                sc[j][1] = exp2f(sc[j][1] - u0);
+                sc[j][2] = exp2f(sc[j][2] - u1);
+                sc[j][3] = exp2f(sc[j][3] - u1);
+                s0 += sc[j][0] + sc[j][1];
+                s1 += sc[j][2] + sc[j][3];
+            }
+            l0 = l0 * f0 + s0; /* per-thread partial row sums: reduced over the quad at the end */
+            l1 = l1 * f1 + s1;
+#pragma unroll
+            for (int j = 0; j < DJ; j++) {
+                o[j][0] *= f0;
+                o[j][1] *= f0;
+                o[j][2] *= f1;
+                o[j][3] *= f1;
+            }
+            /* O += P V: P from the S accumulators (C layout of two n8 tiles = A layout of one k16) */
+#pragma unroll
+            for (int kc = 0; kc < 4; kc++) {
+                uint32_t pa[4] = {pack2(sc[2 * kc][0], sc[2 * kc][1], 0), pack2(sc[2 * kc][2], sc[2 * kc][3], 0),
+                                  pack2(sc[2 * kc + 1][0], sc[2 * kc + 1][1], 0),
+                                  pack2(sc[2 * kc + 1][2], sc[2 * kc + 1][3], 0)};
+#pragma unroll
+                for (int j = 0; j < DJ; j += 2) {
+                    uint32_t bv[2][2];
+                    ldm_x4_t(bv[0][0], bv[0][1], bv[1][0], bv[1][1],
+                             &Vs[s][kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8][j * 8 + (lane >> 4) * 8]);
+                    mma16816<0>(o[j], pa, bv[0]);
+                    mma16816<0>(o[j + 1], pa, bv[1]);
+                }
+            }
+        }
+        l0 += shfl_xor(l0, 1);
+        l0 += shfl_xor(l0, 2);
+        l1 += shfl_xor(l1, 1);
+        l1 += shfl_xor(l1, 2);
+        float *y0 = y + (int64_t)(t0 + r0) * SY + head * HD, *y1 = y + (int64_t)(t0 + r1) * SY + head * HD;
+#pragma unroll
+        for (int j = 0; j < DJ; j++) {
+            if (act0)
+                *(float2 *)(y0 + j * 8 + c2) = make_float2(o[j][0] / l0, o[j][1] / l0);
+            if (act1)
+                *(float2 *)(y1 + j * 8 + c2) = make_float2(o[j][2] / l1, o[j][3] / l1);
+        }
+        cp_async_wait<0>();
+        __syncthreads(); /* every warp has read its rows' state before they are retired */
+        if (tid < QT && rseq[tid] == cs)
+            rseq[tid] = -1;
+    }
+}
+
+#endif

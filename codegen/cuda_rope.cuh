@@ -1,0 +1,68 @@
+/* cuda_rope.cuh — rotary embeddings (emitter: cuda_rope.c): rope_pair (the rotation of one pair,
+ * shared with gemv_b1's fused epilogue), rope_row (RoPE alone) and rope_kv_row (RoPE of q and k,
+ * then k and v to the paged cache: the rope_kv_write node).
+ */
+#ifndef LLMC_CUDA_ROPE_CUH
+#define LLMC_CUDA_ROPE_CUH
+
+#include "cuda_kv.cuh"
+
+/* One RoPE pair rotated: the arithmetic of rope_kv_row and of gemv_b1's fused epilogue (the same
+ * bits either way). */
+DEV void rope_pair(float v0, float v1, float fc, float fs, float &r0, float &r1)
+{
+    r0 = v0 * fc - v1 * fs;
+    r1 = v0 * fs + v1 * fc;
+}
+
+/* ---- rotary embeddings (grid: rows). cs[p][i] = (cos, sin) of p * inv_freq[i], filled on the host. ---- */
+template <int INTER, int H, int HD, int SX, int SY>
+DEV void rope_row(const float *x, const int32_t *pos, const float *cs, float *y)
+{
+    const int r = blockIdx.x;
+    const float *c = cs + (int64_t)pos[r] * HD;
+    for (int e = threadIdx.x; e < H * (HD / 2); e += blockDim.x) {
+        const int h = e / (HD / 2), i = e % (HD / 2);
+        const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
+        const float *xh = x + (int64_t)r * SX + h * HD;
+        const float v0 = xh[i0], v1 = xh[i1], fc = c[2 * i], fs = c[2 * i + 1];
+        float *yh = y + (int64_t)r * SY + h * HD;
+        yh[i0] = v0 * fc - v1 * fs;
+        yh[i1] = v0 * fs + v1 * fc;
+    }
+}
+
+/* RoPE of q (to y) and of k, then k and v to the paged cache. Grid (tokens, HQ + HKV): block
+ * (t, h) rotates query head h, or for h >= HQ rotates key head h - HQ and writes it and the value
+ * head to the token's slot. HD/2 threads: one pair each. */
+template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
+DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *slots,
+                     const float *cs, float *y, uint16_t *kv, int layer)
+{
+    const int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
+    const float *c = cs + (int64_t)pos[t] * HD;
+    const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
+    const float fc = c[2 * i], fs = c[2 * i + 1];
+    if (h < HQ) {
+        const float *xh = q + (int64_t)t * SQ + h * HD;
+        float r0, r1;
+        rope_pair(xh[i0], xh[i1], fc, fs, r0, r1);
+        y[(int64_t)t * SY + h * HD + i0] = r0;
+        y[(int64_t)t * SY + h * HD + i1] = r1;
+        return;
+    }
+    const int hk = h - HQ;
+    const int64_t blk = slots[t] / BS;
+    const int off = slots[t] % BS;
+    uint16_t *kd = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, off) + hk * HD;
+    uint16_t *vd = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, off) + hk * HD;
+    const float *xh = k + (int64_t)t * SK + hk * HD;
+    float r0, r1;
+    rope_pair(xh[i0], xh[i1], fc, fs, r0, r1);
+    kd[i0] = f32_to_f16(r0);
+    kd[i1] = f32_to_f16(r1);
+    vd[2 * i] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i]);
+    vd[2 * i + 1] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i + 1]);
+}
+
+#endif

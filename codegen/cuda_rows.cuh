@@ -1,0 +1,58 @@
+/* cuda_rows.cuh — kernels that move whole rows (emitters: cuda_rows.c, cuda_norm.c, cuda_matmul.c):
+ * rows_to_half (f32 rows to the bf16/f16 A operand of the tensor-core matmuls, optionally
+ * RMS-normalized), embed (the embedding gather) and select_row (select_rows).
+ */
+#ifndef LLMC_CUDA_ROWS_CUH
+#define LLMC_CUDA_ROWS_CUH
+
+#include "cuda_formats.cuh"
+
+/* f32 rows to bf16/f16 (the A operand of gemm_h), optionally RMS-normalized (NORM: x * nw / rms(x)).
+ * Grid: rows; D % 4 == 0 and 16-byte aligned rows. */
+template <int BF, int NORM, int D, int SX>
+DEV void rows_to_half(const float *__restrict__ x, const float *__restrict__ nw, uint16_t *__restrict__ y, float eps)
+{
+    __shared__ float red[32];
+    const int r = blockIdx.x;
+    const float4 *xr = (const float4 *)(x + (int64_t)r * SX);
+    float inv = 1.0f;
+    if (NORM) {
+        float ss = 0.0f;
+        for (int d = threadIdx.x; d < D / 4; d += blockDim.x) {
+            const float4 v = xr[d];
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+        ss = block_sum(ss, red);
+        inv = 1.0f / sqrtf(ss / (float)D + eps);
+    }
+    uint2 *yr = (uint2 *)(y + (int64_t)r * D);
+    for (int d = threadIdx.x; d < D / 4; d += blockDim.x) {
+        float4 v = xr[d];
+        if (NORM) {
+            const float4 wv = ((const float4 *)nw)[d];
+            v = make_float4(wv.x * (inv * v.x), wv.y * (inv * v.y), wv.z * (inv * v.z), wv.w * (inv * v.w));
+        }
+        yr[d] = make_uint2(pack2(v.x, v.y, BF), pack2(v.z, v.w, BF));
+    }
+}
+
+/* ---- embedding: y[t] = table[tokens[t]] (grid: tokens) ---- */
+template <int WK, int D, int SY>
+DEV void embed(const void *table, const int32_t *tok, float *y)
+{
+    const int t = blockIdx.x;
+    const int64_t row = (int64_t)tok[t] * D;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        y[(int64_t)t * SY + d] = WFmt<WK>::load(table, row + d);
+}
+
+/* ---- select_rows (grid: output rows) ---- */
+template <int D, int SX, int SY>
+DEV void select_row(const float *x, const int32_t *rows, float *y)
+{
+    const int o = blockIdx.x;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        y[(int64_t)o * SY + d] = x[(int64_t)rows[o] * SX + d];
+}
+
+#endif

@@ -15,10 +15,10 @@ out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
 what=${WHAT:-all}          # all | check | kernels | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | variants
-# WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 ...": the preset compiled
+# WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 old:LLMC=PATH ...": the preset compiled
 # once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
 # environment, for knobs added to a working tree while experimenting, and any other item is an
-# argument of llmc compile), each benchmarked at batch 1 REPEAT times (default 2) round-robin
+# argument of llmc compile; LLMC=PATH compiles with another llmc binary), each benchmarked at batch 1 REPEAT times (default 2) round-robin
 # ($BATCHES: other batch sizes too, once). Each run prints the device time of a step and the gap
 # between steps beside tok/s.
 mkdir -p "$out" "$work/o"
@@ -172,10 +172,12 @@ variants() {
     local envs=() args=() parts=()
     t0=$SECONDS
     IFS=, read -r -a parts <<<"$items"
+    local cc=$llmc
     for it in "${parts[@]}"; do
-      if [[ $it =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then envs+=("$it"); else args+=("$it"); fi
+      if [[ $it =~ ^LLMC= ]]; then cc=${it#LLMC=}; # another compiler (e.g. the base build: .carry/llmc_base)
+      elif [[ $it =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then envs+=("$it"); else args+=("$it"); fi
     done
-    env "${envs[@]}" "$llmc" compile "$dir" --target "$arch" -o "$work/v_$name.exe" --weights-file --max-seq 4096 -q \
+    env "${envs[@]}" "$cc" compile "$dir" --target "$arch" -o "$work/v_$name.exe" --weights-file --max-seq 4096 -q \
       "${args[@]}" >>"$log" 2>&1 || { row "$p $name" "compile failed"; continue; }
     say "compile $name (${items:-defaults}): $((SECONDS - t0)) s"
     names+=("$name")

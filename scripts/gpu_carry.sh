@@ -8,6 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 rm -rf "$root/.carry"
 mkdir -p "$root/.carry/lib" "$root/.carry/stories260K"
 cp "$root/build/llmc" "$root/.carry/llmc"
+# BASE=path/to/llmc: a second compiler (e.g. built from an earlier commit) for WHAT=variants's LLMC= items
+[ -n "${BASE:-}" ] && cp "$BASE" "$root/.carry/llmc_base"
 cp "$(readlink -f /usr/lib/x86_64-linux-gnu/libcjson.so.1)" "$root/.carry/lib/libcjson.so.1"
 cp "$root/../shared/models/stories260K/"{stories260K.bin,tok512.bin,golden_greedy_once_upon_a_time_n200.txt} \
    "$root/.carry/stories260K/"

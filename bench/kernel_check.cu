@@ -33,6 +33,13 @@
 #include "../codegen/cuda_mma.cuh"
 #include "../codegen/cuda_sample.cuh"
 #include "../codegen/cuda_wgmma.cuh"
+#include "../codegen/cuda_elementwise.cuh"
+#include "../codegen/cuda_gemv.cuh"
+#include "../codegen/cuda_gemv_b1.cuh"
+#include "../codegen/cuda_kv.cuh"
+#include "../codegen/cuda_norm.cuh"
+#include "../codegen/cuda_rope.cuh"
+#include "../codegen/cuda_rows.cuh"
 #include "bench_cuda.h"
 
 #include <cuda_fp16.h>

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 7
+#define LLMC_ABI_VERSION 8
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -102,6 +102,7 @@ typedef struct LlmcGpuImage {
     const unsigned char *data;
     uint64_t size;
     uint32_t features;              /* LLMC_GPU_FEAT_* the image's kernels may use */
+    uint8_t digest[16];             /* content digest of data (abi/digest.h), checked at start */
 } LlmcGpuImage;
 /* forward() launches the warpgroup-MMA (wgmma) variants only from an image that has this. */
 #define LLMC_GPU_FEAT_WGMMA 1u

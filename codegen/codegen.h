@@ -24,6 +24,7 @@ typedef struct LlmcCudaImage {
     const LlmcTarget *target;
     const char *path;             /* the cubin on disk (pulled in with .incbin) */
     size_t size;
+    uint8_t digest[16];           /* abi/digest.h of the cubin */
 } LlmcCudaImage;
 /* tg tunes the kernels (the first target of the build); wgmma: some target of the build has wgmma,
  * so the wgmma variants are emitted too (forward() picks them by the loaded image's features). */

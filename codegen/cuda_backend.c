@@ -203,10 +203,13 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
                         images[i].target->arch, images[i].target->arch, images[i].path, images[i].target->arch);
     }
     llmc_buf_printf(&out, "\nstatic const LlmcGpuImage images[] = {\n");
-    for (int i = 0; i < n_images; i++)
-        llmc_buf_printf(&out, "    {LLMC_GPU_VENDOR_NVIDIA, %d, %d, \"%s\", llmc_cubin_%s, %zuu, %s},\n", images[i].target->sm,
+    for (int i = 0; i < n_images; i++) {
+        llmc_buf_printf(&out, "    {LLMC_GPU_VENDOR_NVIDIA, %d, %d, \"%s\", llmc_cubin_%s, %zuu, %s,\n     {", images[i].target->sm,
                         images[i].target->arch_specific, images[i].target->arch, images[i].target->arch, images[i].size,
                         images[i].target->has_wgmma && e->wgmma ? "LLMC_GPU_FEAT_WGMMA" : "0u");
+        for (int k = 0; k < 16; k++)
+            llmc_buf_printf(&out, "0x%02x%s", images[i].digest[k], k < 15 ? ", " : "}},\n");
+    }
     llmc_buf_printf(&out, "};\n\nstatic const char *const kernels[] = {\n");
     for (int i = 0; i < e->n_kernels; i++)
         llmc_buf_printf(&out, "    \"%s\",\n", e->kernels[i].name);

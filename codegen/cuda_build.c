@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "digest.h"
 #include "nvrtc.h"
 
 typedef struct CudaBuild {
@@ -77,7 +78,9 @@ static LlmcStatus cuda_build_images(LlmcCodegen *cg, LlmcDiag *d)
         snprintf(name, sizeof name, "cubin_%s.bin", tg->name);
         snprintf(b->paths[i], sizeof b->paths[i], "%s/%s", cg->dir, name);
         st = llmc_codegen_write(cg, name, cubin.data, cubin.size, d);
-        b->images[i] = (LlmcCudaImage){tg, b->paths[i], cubin.size};
+        b->images[i] = (LlmcCudaImage){tg, b->paths[i], cubin.size, {0}};
+        if (!st && llmc_digest_buffer(cubin.data, cubin.size, 1, b->images[i].digest))
+            st = llmc_fail(d, "%s: out of memory", name);
         llmc_cubin_free(&cubin);
     }
     llmc_nvrtc_close(nv);

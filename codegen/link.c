@@ -9,6 +9,7 @@
  * captured and shown on failure. Which backend wrote the files is no concern of this file.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "../abi/llmc_model.h"
+#include "../abi/digest.h"
 #include "../abi/payload.h"
 #include "linker.h"
 
@@ -152,7 +154,10 @@ static LlmcStatus copy_file_into(LlmcOutFile *o, const char *path, int64_t *size
     return st;
 }
 
-/* The payload: header, weights, tokenizer; `start` is its offset in the file being written. */
+static LlmcStatus out_of_memory(LlmcDiag *d) { return llmc_fail(d, "linking: out of memory"); }
+
+/* The payload at the current end of o: header, weights, tokenizer, each section's digest in the
+ * header (written last, over the placeholder). */
 static LlmcStatus write_payload(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, const char *tok,
                                 size_t tok_size, uint64_t hash, int quiet, LlmcPayloadHeader *h, LlmcDiag *d)
 {
@@ -165,12 +170,38 @@ static LlmcStatus write_payload(const LlmcGraph *g, const LlmcWeightSource *ws, 
     h->tokenizer_size = tok_size;
     h->tokenizer_kind = tok ? (uint32_t)g->tok_kind : LLMC_TOK_NONE;
     h->total_size = h->tokenizer_off + tok_size;
-    if (llmc_out_write(o, h, sizeof *h, d) || write_pad(o, LLMC_PAYLOAD_ALIGN - (int64_t)sizeof *h, d) ||
-        llmc_pack_weights(g, ws, o, quiet, d) ||
-        write_pad(o, (int64_t)h->tokenizer_off - LLMC_PAYLOAD_ALIGN - g->weights_bytes, d) ||
-        (tok_size && llmc_out_write(o, tok, tok_size, d)))
-        return LLMC_ERR;
-    return LLMC_OK;
+    int64_t start = o->size;
+    LlmcDigest *dg = llmc_digest_new();
+    if (!dg)
+        return out_of_memory(d);
+    LlmcDigest *outer = o->dg;
+    LlmcStatus st = LLMC_ERR;
+    if (llmc_out_write(o, h, sizeof *h, d) || write_pad(o, LLMC_PAYLOAD_ALIGN - (int64_t)sizeof *h, d))
+        goto out;
+    o->dg = dg;
+    if (llmc_pack_weights(g, ws, o, quiet, d))
+        goto out;
+    o->dg = outer;
+    if (o->size - start - LLMC_PAYLOAD_ALIGN != g->weights_bytes) {
+        llmc_fail(d, "%s: packed %lld bytes of weights, the plan has %lld", o->path,
+                  (long long)(o->size - start - LLMC_PAYLOAD_ALIGN), (long long)g->weights_bytes);
+        goto out;
+    }
+    llmc_digest_final(dg, h->weights_digest);
+    if (write_pad(o, (int64_t)h->tokenizer_off - LLMC_PAYLOAD_ALIGN - g->weights_bytes, d))
+        goto out;
+    o->dg = dg;
+    if (tok_size && llmc_out_write(o, tok, tok_size, d))
+        goto out;
+    o->dg = outer;
+    llmc_digest_final(dg, h->tokenizer_digest);
+    if (llmc_out_write_at(o, start, h, sizeof *h, d))
+        goto out;
+    st = LLMC_OK;
+out:
+    o->dg = outer;
+    llmc_digest_free(dg);
+    return st;
 }
 
 LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeightSource *ws, const void *tok_data,
@@ -179,6 +210,7 @@ LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeight
     const char *tok = tok_data, *dir = cg->dir;
     uint64_t hash = cg->info.model_hash;
     LlmcStatus st = LLMC_ERR;
+    LlmcDigest *program = NULL;
     char path[4200], exe[4200];
     snprintf(path, sizeof path, "%s/libllmc_rt.a", dir);
     if (llmc_write_file_atomic(path, llmc_rt_archive, llmc_rt_archive_size, d))
@@ -190,7 +222,13 @@ LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeight
         goto out;
 
     LlmcOutFile out, side;
+    memset(&out, 0, sizeof out);
     memset(&side, 0, sizeof side);
+    program = llmc_digest_new();
+    if (!program) {
+        out_of_memory(d);
+        goto out;
+    }
     if (llmc_out_open(&out, o->out_path, d))
         goto out;
     LlmcFooter f;
@@ -199,6 +237,7 @@ LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeight
     f.model_hash = hash;
     int64_t exe_size;
     LlmcPayloadHeader h;
+    out.dg = program;
     if (copy_file_into(&out, exe, &exe_size, d))
         goto abort_out;
     if (o->weights_file) {
@@ -212,6 +251,7 @@ LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeight
         }
         snprintf(f.side_file, sizeof f.side_file, "%s", base);
         f.external = 1;
+        out.dg = NULL;
         if (llmc_out_open(&side, side_path, d))
             goto abort_out;
         if (write_payload(g, ws, &side, tok, tok_size, hash, o->quiet, &h, d))
@@ -219,16 +259,27 @@ LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeight
         f.payload_size = h.total_size;
     } else {
         int64_t start = align_up(exe_size, LLMC_PAYLOAD_ALIGN);
-        if (write_pad(&out, start - exe_size, d) || write_payload(g, ws, &out, tok, tok_size, hash, o->quiet, &h, d))
+        if (write_pad(&out, start - exe_size, d))
+            goto abort_out;
+        out.dg = NULL;
+        if (write_payload(g, ws, &out, tok, tok_size, hash, o->quiet, &h, d))
             goto abort_out;
         f.payload_off = (uint64_t)start;
         f.payload_size = h.total_size;
     }
+    f.program_size = (uint64_t)(o->weights_file ? exe_size : (int64_t)f.payload_off);
+    llmc_digest_final(program, f.program_digest);
+    if (llmc_digest_buffer(&h, sizeof h, 1, f.header_digest) ||
+        llmc_digest_buffer(&f, offsetof(LlmcFooter, footer_digest), 1, f.footer_digest)) {
+        out_of_memory(d);
+        goto abort_out;
+    }
     if (llmc_out_write(&out, &f, sizeof f, d))
         goto abort_out;
-    if (side.f && llmc_out_commit(&side, 0, d))
-        goto abort_out;
-    if (llmc_out_commit(&out, 1, d))
+    /* The executable and its side file: both or neither. */
+    LlmcOutFile *files[2] = {&out, &side};
+    int exec[2] = {1, 0};
+    if (llmc_out_commit_all(files, exec, side.f ? 2 : 1, d))
         goto out;
     st = LLMC_OK;
     goto out;
@@ -237,6 +288,7 @@ abort_out:
     if (side.f)
         llmc_out_abort(&side);
 out:
+    llmc_digest_free(program);
     unlink(exe);
     return st;
 }

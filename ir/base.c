@@ -1,6 +1,8 @@
 /* base.c — diagnostics, the storage-format table (formats.def), half conversion, hashing, atomic file output. */
 #include "base.h"
 
+#include "../abi/digest.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
@@ -229,27 +231,72 @@ LlmcStatus llmc_out_write(LlmcOutFile *o, const void *data, size_t n, LlmcDiag *
 {
     if (n && fwrite(data, 1, n, o->f) != n)
         return llmc_fail(d, "%s: write failed: %s", o->path, strerror(errno));
+    if (o->dg)
+        llmc_digest_update(o->dg, data, n);
+    o->size += (int64_t)n;
     return LLMC_OK;
 }
 
-LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d)
+LlmcStatus llmc_out_write_at(LlmcOutFile *o, int64_t off, const void *data, size_t n, LlmcDiag *d)
+{
+    if (off < 0 || off > o->size || (int64_t)n > o->size - off)
+        return llmc_fail(d, "%s: rewrite of [%lld, +%zu) outside the %lld bytes written", o->path, (long long)off, n,
+                         (long long)o->size);
+    if (fseeko(o->f, (off_t)off, SEEK_SET) != 0 || fwrite(data, 1, n, o->f) != n ||
+        fseeko(o->f, (off_t)o->size, SEEK_SET) != 0)
+        return llmc_fail(d, "%s: write failed: %s", o->path, strerror(errno));
+    return LLMC_OK;
+}
+
+/* Flushes and closes o's temporary and gives it its mode; aborts o on failure. */
+static LlmcStatus out_close(LlmcOutFile *o, int executable, LlmcDiag *d)
 {
     int bad = fflush(o->f) != 0 || ferror(o->f);
     bad |= fclose(o->f) != 0;
     o->f = NULL;
-    if (bad) {
+    if (bad || chmod(o->tmp, executable ? 0755 : 0644) != 0) {
         LlmcStatus s = llmc_fail(d, "%s: write failed: %s", o->path, strerror(errno));
         llmc_out_abort(o);
         return s;
     }
-    if (chmod(o->tmp, executable ? 0755 : 0644) != 0 || rename(o->tmp, o->path) != 0) {
-        LlmcStatus s = llmc_fail(d, "%s: cannot move into place: %s", o->path, strerror(errno));
-        llmc_out_abort(o);
-        return s;
-    }
+    return LLMC_OK;
+}
+
+static void out_forget(LlmcOutFile *o)
+{
     free(o->tmp);
     free(o->path);
     memset(o, 0, sizeof *o);
+}
+
+LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d)
+{
+    LlmcOutFile *one[1] = {o};
+    return llmc_out_commit_all(one, &executable, 1, d);
+}
+
+LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n, LlmcDiag *d)
+{
+    for (int i = 0; i < n; i++)
+        if (out_close(files[i], exec[i], d)) {
+            for (int j = 0; j < n; j++)
+                llmc_out_abort(files[j]);
+            return LLMC_ERR;
+        }
+    for (int i = 0; i < n; i++) {
+        if (rename(files[i]->tmp, files[i]->path) == 0)
+            continue;
+        LlmcStatus s = llmc_fail(d, "%s: cannot move into place: %s", files[i]->path, strerror(errno));
+        for (int j = 0; j < i; j++) {   /* both or neither */
+            unlink(files[j]->path);
+            out_forget(files[j]);
+        }
+        for (int j = i; j < n; j++)
+            llmc_out_abort(files[j]);
+        return s;
+    }
+    for (int i = 0; i < n; i++)
+        out_forget(files[i]);
     return LLMC_OK;
 }
 

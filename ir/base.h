@@ -78,17 +78,26 @@ uint16_t llmc_f32_to_bf16(float f);                 /* round to nearest even, Na
 #define LLMC_FNV_INIT 0xcbf29ce484222325ULL
 uint64_t llmc_fnv1a(uint64_t h, const void *data, size_t n);
 
-/* Atomic output: a temporary file beside `path` that becomes `path` only on commit.
- * abort() removes it. Nothing half-written is ever left under the final name. */
+/* Atomic output: a temporary file beside `path` (PATH.tmp.PID) that becomes `path` only on
+ * commit. abort() removes it. Nothing half-written is ever left under the final name. While dg
+ * is set, every byte written is also fed to that digest (abi/digest.h). */
 typedef struct LlmcOutFile {
     FILE *f;
     char *path;
     char *tmp;
+    struct LlmcDigest *dg;
+    int64_t size;               /* bytes written so far */
 } LlmcOutFile;
 
 LlmcStatus llmc_out_open(LlmcOutFile *o, const char *path, LlmcDiag *d);
 LlmcStatus llmc_out_write(LlmcOutFile *o, const void *data, size_t n, LlmcDiag *d);
+/* Overwrites bytes already written at [off, off+n) (a header filled in at the end); no digest. */
+LlmcStatus llmc_out_write_at(LlmcOutFile *o, int64_t off, const void *data, size_t n, LlmcDiag *d);
 LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d);
+/* Commits n files together, the executable ones (exec[i]) with mode 0755: all are flushed and
+ * closed first, then renamed; when a rename fails, those already renamed are removed again, so
+ * either every file is in place or none is. */
+LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n, LlmcDiag *d);
 void llmc_out_abort(LlmcOutFile *o);
 /* Whole-buffer convenience. */
 LlmcStatus llmc_write_file_atomic(const char *path, const void *data, size_t n, LlmcDiag *d);

@@ -78,6 +78,8 @@ static const char *usage_text =
     "  --kv-blocks N   KV cache blocks; or --kv-mem MIB (default: enough for every running\n"
     "                  sequence at its longest)\n"
     "  --weights PATH  read the weights from PATH instead of the executable or its side file\n"
+    "  --no-verify     skip the start-up check of the content digests of the program, kernels,\n"
+    "                  weights and tokenizer (a payload from another build is refused anyway)\n"
     "GPU builds:\n"
     "  --no-graphs     launch every step's kernels one by one (no CUDA graphs for decode steps;\n"
     "                  for debugging)\n"
@@ -115,7 +117,7 @@ typedef struct Opts {
     double temp, top_p;
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids;
-    int no_graphs, no_pdl, compare_cpu;
+    int no_graphs, no_pdl, compare_cpu, no_verify;
     void *device;               /* not an option: the device opened at start (device.h) */
 } Opts;
 
@@ -154,6 +156,7 @@ static const OptSpec opt_specs[] = {
     {"--no-graphs", OPT_FLAG, F(no_graphs), 0, 0},
     {"--no-pdl", OPT_FLAG, F(no_pdl), 0, 0},
     {"--compare-cpu", OPT_FLAG, F(compare_cpu), 0, 0},
+    {"--no-verify", OPT_FLAG, F(no_verify), 0, 0},
     {"--help", OPT_FLAG, F(help), 0, 0},
     {"-h", OPT_FLAG, F(help), 0, 0},
     {"--version", OPT_FLAG, F(version), 0, 0},
@@ -725,17 +728,34 @@ int main(int argc, char **argv)
     char err[1024];
     if (llmc_desc_check(d, err, sizeof err) != 0)
         return fail(&o, err);
-    /* The device is checked before anything else (a GPU build: driver, GPU, image). */
+    char exe[4096];
+    if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0)
+        return fail(&o, err);
+    int vthreads = o.threads ? (int)o.threads : default_threads();
+    if (!o.no_verify && llmc_verify_images(d, exe, vthreads, err, sizeof err) != 0)
+        return fail(&o, err);
+    /* The device is checked before the payload (a GPU build: driver, GPU, image). */
     const LlmcDeviceOps *dev = llmc_device_for(d->backend);
     if (dev->open(&o.device, d, err, sizeof err) != 0)
         return fail(&o, err);
 
-    char exe[4096];
     LlmcPayload pl;
-    if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0 ||
-        llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0) {
+    if (llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0) {
         dev->close(o.device);
         return fail(&o, err);
+    }
+    if (!o.no_verify) {
+        double t0 = llmc_rt_now();
+        uint64_t bytes = 0;
+        if (llmc_payload_verify(&pl, vthreads, &bytes, err, sizeof err) != 0) {
+            llmc_payload_close(&pl);
+            dev->close(o.device);
+            return fail(&o, err);
+        }
+        double dt = llmc_rt_now() - t0;
+        if (o.verbose)
+            fprintf(stderr, "%s: verified %.3f GB of program, weights and tokenizer in %.3f s (%.1f GB/s)\n",
+                    o.prog, (double)bytes / 1e9, dt, dt > 0 ? (double)bytes / 1e9 / dt : 0.0);
     }
     LlmcTokenizer *tok = NULL;
     if (pl.tokenizer && llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer,

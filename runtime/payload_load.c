@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "payload.h"
 #include "rtutil.h"
 
@@ -63,7 +65,14 @@ static int section_ok(uint64_t off, uint64_t size, uint64_t total)
            size <= total - off;
 }
 
-static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const char *exe, int separate,
+static const char *hex16(const uint8_t d[LLMC_DIGEST_BYTES], char buf[2 * LLMC_DIGEST_BYTES + 1])
+{
+    llmc_digest_hex(d, buf);
+    return buf;
+}
+
+/* f: the executable's footer (NULL when it has none: --weights with a stripped executable). */
+static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const LlmcFooter *f, const char *exe, int separate,
                         char *err, size_t errlen)
 {
     const char *path = p->path;
@@ -72,6 +81,9 @@ static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const char *exe,
                             path, (unsigned long long)p->size);
     LlmcPayloadHeader h;
     memcpy(&h, p->base, sizeof h);
+    if (memcmp(h.magic, LLMC_PAYLOAD_MAGIC_V1, sizeof h.magic) == 0)
+        return llmc_rt_fail(err, errlen, "%s: a weights payload of an older llmc (format 1, no digests): "
+                            "compile the model again", path);
     if (memcmp(h.magic, LLMC_PAYLOAD_MAGIC, sizeof h.magic) != 0)
         return llmc_rt_fail(err, errlen, "%s: not an llmc weights payload (bad magic)", path);
     if (h.model_hash != d->model_hash) {
@@ -86,6 +98,24 @@ static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const char *exe,
                             "%016llx: the executable was modified after llmc compile",
                             path, (unsigned long long)h.model_hash,
                             (unsigned long long)d->model_hash);
+    }
+    if (f) {
+        uint8_t hd[LLMC_DIGEST_BYTES];
+        char a[33], b[33];
+        if (llmc_digest_buffer(&h, sizeof h, 1, hd) != 0)
+            return llmc_rt_fail(err, errlen, "%s: out of memory", path);
+        if (memcmp(hd, f->header_digest, sizeof hd) != 0) {
+            if (separate)
+                return llmc_rt_fail(err, errlen,
+                                    "%s: not the weights file %s was linked with: its header's content "
+                                    "digest is %s, the executable expects %s (a file from another build "
+                                    "of the same model, or one modified since)",
+                                    path, exe, hex16(hd, a), hex16(f->header_digest, b));
+            return llmc_rt_fail(err, errlen,
+                                "%s: the payload header is damaged or was modified after llmc compile "
+                                "(content digest %s, the footer expects %s)",
+                                path, hex16(hd, a), hex16(f->header_digest, b));
+        }
     }
     if (h.total_size < sizeof h || h.total_size > p->size)
         return llmc_rt_fail(err, errlen,
@@ -102,6 +132,8 @@ static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const char *exe,
                             path, (unsigned long long)h.weights_size, (long long)d->weights_bytes);
     p->weights = p->base + h.weights_off;
     p->weights_size = h.weights_size;
+    memcpy(p->weights_digest, h.weights_digest, sizeof p->weights_digest);
+    memcpy(p->tokenizer_digest, h.tokenizer_digest, sizeof p->tokenizer_digest);
     if (h.tokenizer_kind != LLMC_TOK_NONE && h.tokenizer_kind != LLMC_TOK_LLAMA2C &&
         h.tokenizer_kind != LLMC_TOK_SENTENCEPIECE)
         return llmc_rt_fail(err, errlen, "%s: unknown tokenizer kind %u", path, h.tokenizer_kind);
@@ -137,7 +169,7 @@ static int open_file(const char *path, uint64_t *size, char *err, size_t errlen)
 
 /* A whole payload file (--weights, or a side file of expect_size bytes per the footer). The
  * header is checked first: a file from another build is reported as that, whatever its size. */
-static int open_payload_file(LlmcPayload *p, const LlmcModelDesc *d, const char *path,
+static int open_payload_file(LlmcPayload *p, const LlmcModelDesc *d, const LlmcFooter *f, const char *path,
                              uint64_t expect_size, const char *exe, char *err, size_t errlen)
 {
     snprintf(p->path, sizeof p->path, "%s", path);
@@ -152,12 +184,62 @@ static int open_payload_file(LlmcPayload *p, const LlmcModelDesc *d, const char 
     }
     int rc = map_region(p, fd, 0, size, path, err, errlen);
     close(fd);
-    if (rc != 0 || check_header(p, d, exe, 1, err, errlen) != 0)
+    if (rc != 0 || check_header(p, d, f, exe, 1, err, errlen) != 0)
         return -1;
     if (expect_size != 0 && size != expect_size)
         return llmc_rt_fail(err, errlen, "%s: %llu bytes, %s expects a payload of %llu (truncated?)",
                             path, (unsigned long long)size, exe, (unsigned long long)expect_size);
     return 0;
+}
+
+/* Reads and checks the executable's footer. Returns 1 with *f filled, 0 when the file has no footer
+ * and that is allowed (`missing_ok`: --weights names the payload), -1 with a message. */
+static int read_footer(int fd, uint64_t size, const char *exe, const LlmcModelDesc *d, int missing_ok,
+                       LlmcFooter *f, char *err, size_t errlen)
+{
+    if (size < sizeof *f) {
+        if (missing_ok)
+            return 0;
+        return llmc_rt_fail(err, errlen, "%s: no llmc payload footer (file of %llu bytes)", exe,
+                            (unsigned long long)size);
+    }
+    ssize_t got = pread(fd, f, sizeof *f, (off_t)(size - sizeof *f));
+    if (got != (ssize_t)sizeof *f)
+        return llmc_rt_fail(err, errlen, "%s: cannot read the payload footer: %s", exe,
+                            got < 0 ? strerror(errno) : "short read");
+    char old[8];   /* format 1's footer was 296 bytes */
+    if (memcmp(f->magic, LLMC_FOOTER_MAGIC, sizeof f->magic) != 0 &&
+        pread(fd, old, sizeof old, (off_t)(size - 296)) == (ssize_t)sizeof old &&
+        memcmp(old, LLMC_FOOTER_MAGIC_V1, sizeof old) == 0)
+        return llmc_rt_fail(err, errlen, "%s: built by an older llmc (payload format 1, no digests): compile "
+                            "the model again", exe);
+    if (memcmp(f->magic, LLMC_FOOTER_MAGIC, sizeof f->magic) != 0) {
+        if (missing_ok)
+            return 0;
+        return llmc_rt_fail(err, errlen,
+                            "%s: no llmc payload footer at the end of the file (was the executable "
+                            "stripped or modified after llmc compile?); --weights PATH names the "
+                            "weights file directly",
+                            exe);
+    }
+    uint8_t fd_digest[LLMC_DIGEST_BYTES];
+    if (llmc_digest_buffer(f, offsetof(LlmcFooter, footer_digest), 1, fd_digest) != 0)
+        return llmc_rt_fail(err, errlen, "%s: out of memory", exe);
+    if (memcmp(fd_digest, f->footer_digest, sizeof fd_digest) != 0)
+        return llmc_rt_fail(err, errlen, "%s: the payload footer (the last %zu bytes) is damaged: its content "
+                            "digest does not match", exe, sizeof *f);
+    if (f->model_hash != d->model_hash)
+        return llmc_rt_fail(err, errlen,
+                            "%s: payload footer is for model hash %016llx, the model code expects "
+                            "%016llx: the executable was modified after llmc compile",
+                            exe, (unsigned long long)f->model_hash,
+                            (unsigned long long)d->model_hash);
+    uint64_t limit = size - sizeof *f;
+    if (f->program_size > limit || (!f->external && f->program_size != f->payload_off))
+        return llmc_rt_fail(err, errlen, "%s: payload footer says the program is %llu bytes, which does not fit "
+                            "the file of %llu bytes (truncated?)",
+                            exe, (unsigned long long)f->program_size, (unsigned long long)size);
+    return 1;
 }
 
 int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *d, const char *exe_path,
@@ -172,45 +254,29 @@ int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *d, const char *exe_pa
     char exe[PATH_MAX];
     if (!realpath(exe_path, exe))
         snprintf(exe, sizeof exe, "%s", exe_path);
-
-    int rc;
-    if (weights_path) {
-        rc = open_payload_file(p, d, weights_path, 0, exe, err, errlen);
-        goto out;
-    }
+    snprintf(p->exe, sizeof p->exe, "%s", exe_path);
 
     uint64_t size;
     int fd = open_file(exe_path, &size, err, errlen);
     if (fd < 0)
         return -1;
     LlmcFooter f;
-    if (size < sizeof f) {
+    int have = read_footer(fd, size, exe, d, weights_path != NULL, &f, err, errlen);
+    if (have < 0) {
         close(fd);
-        return llmc_rt_fail(err, errlen, "%s: no llmc payload footer (file of %llu bytes)", exe,
-                            (unsigned long long)size);
+        return -1;
     }
-    ssize_t got = pread(fd, &f, sizeof f, (off_t)(size - sizeof f));
-    if (got != (ssize_t)sizeof f) {
-        int en = errno;
-        close(fd);
-        return llmc_rt_fail(err, errlen, "%s: cannot read the payload footer: %s", exe,
-                            got < 0 ? strerror(en) : "short read");
+    p->have_footer = have;
+    if (have) {
+        p->program_size = f.program_size;
+        memcpy(p->program_digest, f.program_digest, sizeof p->program_digest);
     }
-    if (memcmp(f.magic, LLMC_FOOTER_MAGIC, sizeof f.magic) != 0) {
+    const LlmcFooter *fp = have ? &f : NULL;
+    int rc;
+    if (weights_path) {
         close(fd);
-        return llmc_rt_fail(err, errlen,
-                            "%s: no llmc payload footer at the end of the file (was the executable "
-                            "stripped or modified after llmc compile?); --weights PATH names the "
-                            "weights file directly",
-                            exe);
-    }
-    if (f.model_hash != d->model_hash) {
-        close(fd);
-        return llmc_rt_fail(err, errlen,
-                            "%s: payload footer is for model hash %016llx, the model code expects "
-                            "%016llx: the executable was modified after llmc compile",
-                            exe, (unsigned long long)f.model_hash,
-                            (unsigned long long)d->model_hash);
+        rc = open_payload_file(p, d, fp, weights_path, 0, exe, err, errlen);
+        goto out;
     }
     if (f.external) {
         close(fd);
@@ -226,7 +292,7 @@ int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *d, const char *exe_pa
             snprintf(side, sizeof side, "%.*s/%s", (int)(slash - exe), exe, f.side_file);
         else
             snprintf(side, sizeof side, "%s", f.side_file);
-        rc = open_payload_file(p, d, side, f.payload_size, exe, err, errlen);
+        rc = open_payload_file(p, d, fp, side, f.payload_size, exe, err, errlen);
         goto out;
     }
     snprintf(p->path, sizeof p->path, "%s", exe);
@@ -243,11 +309,87 @@ int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *d, const char *exe_pa
     rc = map_region(p, fd, f.payload_off, f.payload_size, exe, err, errlen);
     close(fd);
     if (rc == 0)
-        rc = check_header(p, d, exe, 0, err, errlen);
+        rc = check_header(p, d, &f, exe, 0, err, errlen);
 out:
     if (rc != 0)
         llmc_payload_close(p);
     return rc;
+}
+
+static int all_zero(const uint8_t *p, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* Checks one section's digest; `what` names it in the message. */
+static int check_section(const void *data, uint64_t n, const uint8_t want[LLMC_DIGEST_BYTES], int threads,
+                         const char *file, const char *what, char *err, size_t errlen)
+{
+    uint8_t got[LLMC_DIGEST_BYTES];
+    char a[33], b[33];
+    if (llmc_digest_buffer(data, n, threads, got) != 0)
+        return llmc_rt_fail(err, errlen, "%s: out of memory checking the %s", file, what);
+    if (memcmp(got, want, sizeof got) != 0)
+        return llmc_rt_fail(err, errlen,
+                            "%s: the %s section is damaged or was modified after llmc compile: its "
+                            "content digest is %s, llmc compile recorded %s (--no-verify runs it anyway)",
+                            file, what, hex16(got, a), hex16(want, b));
+    return 0;
+}
+
+int llmc_verify_images(const LlmcModelDesc *d, const char *exe, int threads, char *err, size_t errlen)
+{
+    for (int32_t i = 0; i < d->n_gpu_images; i++) {
+        const LlmcGpuImage *im = &d->gpu_images[i];
+        char what[96];
+        snprintf(what, sizeof what, "kernels (%s image)", im->arch ? im->arch : "?");
+        if (check_section(im->data, im->size, im->digest, threads, exe, what, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int llmc_payload_verify(const LlmcPayload *p, int threads, uint64_t *bytes, char *err, size_t errlen)
+{
+    uint64_t read = 0;
+    if (p->have_footer) {
+        int fd = open(p->exe, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return llmc_rt_fail(err, errlen, "%s: cannot open: %s", p->exe, strerror(errno));
+        void *m = p->program_size ? mmap(NULL, (size_t)p->program_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+        int en = errno;
+        close(fd);
+        if (m == MAP_FAILED)
+            return llmc_rt_fail(err, errlen, "%s: cannot map the program: %s", p->exe, strerror(en));
+        int rc = check_section(m, p->program_size, p->program_digest, threads, p->exe,
+                               "program (host code and kernel images)", err, errlen);
+        if (m)
+            munmap(m, (size_t)p->program_size);
+        if (rc != 0)
+            return -1;
+        read += p->program_size;
+    }
+    /* The padding between the header and the sections holds zeros and nothing else. */
+    LlmcPayloadHeader h;
+    memcpy(&h, p->base, sizeof h);
+    uint64_t w_end = h.weights_off + h.weights_size, gap_end = p->tokenizer ? h.tokenizer_off : h.total_size;
+    uint64_t t_end = p->tokenizer ? h.tokenizer_off + h.tokenizer_size : h.total_size;
+    if (!all_zero(p->base + sizeof h, h.weights_off - sizeof h) ||
+        (gap_end > w_end && !all_zero(p->base + w_end, gap_end - w_end)) ||
+        (h.total_size > t_end && !all_zero(p->base + t_end, h.total_size - t_end)))
+        return llmc_rt_fail(err, errlen, "%s: the padding between the payload's sections is damaged (it holds "
+                            "non-zero bytes) or was modified after llmc compile", p->path);
+    if (check_section(p->weights, p->weights_size, p->weights_digest, threads, p->path, "weights", err, errlen) != 0 ||
+        check_section(p->tokenizer, p->tokenizer_size, p->tokenizer_digest, threads, p->path, "tokenizer", err,
+                      errlen) != 0)
+        return -1;
+    read += p->weights_size + p->tokenizer_size;
+    if (bytes)
+        *bytes = read;
+    return 0;
 }
 
 void llmc_payload_close(LlmcPayload *p)

@@ -23,7 +23,12 @@ typedef struct LlmcPayload {
     const uint8_t *tokenizer;   /* NULL when the payload has none */
     uint64_t tokenizer_size;
     uint32_t tokenizer_kind;    /* LLMC_TOK_* */
+    uint8_t weights_digest[16], tokenizer_digest[16];   /* as the payload header records them */
+    int have_footer;            /* 0: --weights with an executable that lost its footer (strip) */
+    uint64_t program_size;      /* from the footer: the program is [0, program_size) of exe */
+    uint8_t program_digest[16];
     char path[4096];            /* file the payload was read from */
+    char exe[4096];             /* the executable */
 } LlmcPayload;
 
 /* Path of the running executable: /proc/self/exe resolved, else argv0 as given.
@@ -32,10 +37,19 @@ int llmc_self_exe(char *buf, size_t bufsize, const char *argv0, char *err, size_
 
 /* Maps the payload of the executable exe_path (embedded, or its side file looked up in the
  * executable's directory), or the payload file weights_path when it is not NULL. Checks the footer
- * and header against desc (magic, model hash, section bounds and alignment, weights size).
+ * (its own digest) and the header against desc (magic, model hash, section bounds and alignment,
+ * weights size) and against the footer's digest of the header the executable was linked with, so
+ * a payload from another build is refused whatever its name and size. Reads no section.
  * Returns 0, or -1 with a message naming the file in err. */
 int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *desc, const char *exe_path,
                       const char *weights_path, char *err, size_t errlen);
+/* Checks the content digest of the kernel images desc carries (before the device loads one);
+ * the first that differs is named in err, with exe. Returns 0, or -1. */
+int llmc_verify_images(const LlmcModelDesc *desc, const char *exe, int threads, char *err, size_t errlen);
+/* Checks the content digest of the program, the weights and the tokenizer on up to `threads`
+ * threads; the first that differs is named in err. *bytes (may be NULL) gets the number of
+ * bytes read. Returns 0, or -1. */
+int llmc_payload_verify(const LlmcPayload *p, int threads, uint64_t *bytes, char *err, size_t errlen);
 void llmc_payload_close(LlmcPayload *p);
 
 #endif

@@ -26,7 +26,7 @@ mkdir -p "$out/obj"
 # The library sources each harness may need, compiled once with coverage for the fuzzer.
 objs=()
 for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c \
-           "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c; do
+           "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
     "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"
@@ -60,6 +60,8 @@ seed tokenize "$root/README.md"
 head -c 4000 "$M/debdocs-32M/eval.txt" >"$out/corpus/tokenize/eval.txt"
 # A small safetensors file, a synthesized config and a whole executable come from llmc itself.
 if [ -x "$llmc" ]; then
+  # Seeds from an llmc of another payload format are made again.
+  if [ -f "$out/seed/exe" ] && [ "$(tail -c 352 "$out/seed/exe" | head -c 8)" != LLMCEND2 ]; then rm -rf "$out/seed"; fi
   if [ ! -f "$out/seed/model.safetensors" ]; then
     rm -rf "$out/seed"
     "$llmc" synth --preset stories260K --dtype f32 -o "$out/seed/hf" -q
@@ -68,15 +70,17 @@ if [ -x "$llmc" ]; then
   fi
   seed safetensors "$out/seed/model.safetensors"
   seed hf_config "$out/seed/hf/config.json"
-  # payload: 16 bytes of what the model code expects (its hash, its weights size), then the file.
+  # payload: 16 bytes of what the model code expects (its hash, its weights size), a re-seal byte
+  # (fuzz_payload.c), then the file.
   exe=$out/seed/exe
   size=$(stat -c %s "$exe")
-  foot=$((size - 296))
+  foot=$((size - 352))   # sizeof(LlmcFooter)
   hash=$(od -An -tx1 -j $((foot + 24)) -N 8 "$exe" | tr -d ' \n')
   poff=$(od -An -tu8 -j $((foot + 8)) -N 8 "$exe" | tr -d ' ')
   wsize=$(od -An -tx1 -j $((poff + 24)) -N 8 "$exe" | tr -d ' \n')
   mkdir -p "$out/corpus/payload"
-  { printf "$(echo "$hash$wsize" | sed 's/../\\x&/g')"; cat "$exe"; } >"$out/corpus/payload/exe"
+  { printf "$(echo "$hash$wsize" | sed 's/../\\x&/g')\x01"; cat "$exe"; } >"$out/corpus/payload/exe"
+  { printf "$(echo "$hash$wsize" | sed 's/../\\x&/g')\x00"; cat "$exe"; } >"$out/corpus/payload/exe_as_is"
 else
   echo "fuzz: $llmc not built: the safetensors and payload corpora start empty" >&2
 fi

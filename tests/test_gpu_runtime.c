@@ -128,7 +128,7 @@ static int pick(const LlmcGpuImage *im, int n, int sm, char *err, size_t errlen)
 START_TEST(image_selection_rules)
 {
     char err[512];
-    const LlmcGpuImage a90[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0}};
+    const LlmcGpuImage a90[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0, {0}}};
     ck_assert_int_eq(pick(a90, 1, 90, err, sizeof err), 0);
     ck_assert_int_eq(pick(a90, 1, 100, err, sizeof err), -1);   /* arch-specific: exact sm only */
     ck_assert_int_eq(pick(a90, 1, 89, err, sizeof err), -1);
@@ -136,7 +136,7 @@ START_TEST(image_selection_rules)
     ck_assert_ptr_nonnull(strstr(err, "NVIDIA GeForce RTX 4090 (sm_89)"));
 
     const LlmcGpuImage ampere_ada[] = {
-        {NV, 80, 0, "sm_80", NULL, 0, 0}, {NV, 86, 0, "sm_86", NULL, 0, 0}, {NV, 89, 0, "sm_89", NULL, 0, 0}};
+        {NV, 80, 0, "sm_80", NULL, 0, 0, {0}}, {NV, 86, 0, "sm_86", NULL, 0, 0, {0}}, {NV, 89, 0, "sm_89", NULL, 0, 0, {0}}};
     ck_assert_int_eq(pick(ampere_ada, 3, 80, err, sizeof err), 0);
     ck_assert_int_eq(pick(ampere_ada, 3, 86, err, sizeof err), 1);      /* exact */
     ck_assert_int_eq(pick(ampere_ada, 3, 87, err, sizeof err), 1);      /* highest <= 8.7 */
@@ -147,22 +147,22 @@ START_TEST(image_selection_rules)
                                       "NVIDIA H100 80GB HBM3 (sm_90)"));
 
     /* the brief's example: an sm_89 build on an H100 */
-    const LlmcGpuImage ada[] = {{NV, 89, 0, "sm_89", NULL, 0, 0}};
+    const LlmcGpuImage ada[] = {{NV, 89, 0, "sm_89", NULL, 0, 0, {0}}};
     ck_assert_int_eq(pick(ada, 1, 90, err, sizeof err), -1);
     ck_assert_ptr_nonnull(
         strstr(err, "this executable was built for sm_89; this GPU is NVIDIA H100 80GB HBM3 (sm_90)"));
 
     /* sm_90 and sm_90a both fit an H100: the arch-specific image wins, in either order */
-    const LlmcGpuImage both[] = {{NV, 90, 0, "sm_90", NULL, 0, 0}, {NV, 90, 1, "sm_90a", NULL, 0, 0}};
+    const LlmcGpuImage both[] = {{NV, 90, 0, "sm_90", NULL, 0, 0, {0}}, {NV, 90, 1, "sm_90a", NULL, 0, 0, {0}}};
     ck_assert_int_eq(pick(both, 2, 90, err, sizeof err), 1);
-    const LlmcGpuImage both2[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0}, {NV, 90, 0, "sm_90", NULL, 0, 0}};
+    const LlmcGpuImage both2[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0, {0}}, {NV, 90, 0, "sm_90", NULL, 0, 0, {0}}};
     ck_assert_int_eq(pick(both2, 2, 90, err, sizeof err), 0);
     /* a plain sm_90 image also runs on a later 9.x; the sm_90a one does not */
     ck_assert_int_eq(pick(both, 2, 91, err, sizeof err), 0);
 
     /* exact beats higher-but-compatible; compatible beats nothing */
-    const LlmcGpuImage mix[] = {{NV, 86, 0, "sm_86", NULL, 0, 0}, {NV, 80, 0, "sm_80", NULL, 0, 0},
-                                {NV, 90, 1, "sm_90a", NULL, 0, 0}};
+    const LlmcGpuImage mix[] = {{NV, 86, 0, "sm_86", NULL, 0, 0, {0}}, {NV, 80, 0, "sm_80", NULL, 0, 0, {0}},
+                                {NV, 90, 1, "sm_90a", NULL, 0, 0, {0}}};
     ck_assert_int_eq(pick(mix, 3, 80, err, sizeof err), 1);
     ck_assert_int_eq(pick(mix, 3, 86, err, sizeof err), 0);
     ck_assert_int_eq(pick(mix, 3, 89, err, sizeof err), 0);
@@ -170,8 +170,8 @@ START_TEST(image_selection_rules)
     ck_assert_int_eq(pick(mix, 0, 90, err, sizeof err), -1);
 
     /* the vendor first: an AMD image never runs on an NVIDIA GPU, whatever its numbers */
-    const LlmcGpuImage amd[] = {{LLMC_GPU_VENDOR_AMD, 90, 0, "gfx90a", NULL, 0, 0},
-                                {NV, 80, 0, "sm_80", NULL, 0, 0}};
+    const LlmcGpuImage amd[] = {{LLMC_GPU_VENDOR_AMD, 90, 0, "gfx90a", NULL, 0, 0, {0}},
+                                {NV, 80, 0, "sm_80", NULL, 0, 0, {0}}};
     ck_assert_int_eq(pick(amd, 2, 90, err, sizeof err), -1);
     ck_assert_int_eq(pick(amd, 2, 86, err, sizeof err), 1);
     ck_assert_int_eq(pick(amd, 1, 86, err, sizeof err), -1);
@@ -302,7 +302,7 @@ static const FakeImage fk_image_missing = {fk_kernels, 1};  /* lacks "logits" */
 static const char *const fk_kernel_names[] = {"kv_write", "logits"};
 static const uint32_t fk_smem[] = {0, 1024};
 static const uint8_t fk_flags[] = {0, LLMC_GPU_KERNEL_PDL}; /* the second kernel may use PDL */
-static const LlmcGpuImage fk_images[] = {{NV, 90, 1, "sm_90a", (const unsigned char *)&fk_image, 1, 0}};
+static const LlmcGpuImage fk_images[] = {{NV, 90, 1, "sm_90a", (const unsigned char *)&fk_image, 1, 0, {0}}};
 
 static const LlmcProbe fk_probes[] = {
     {"x", 0, 0, FK_X, 0, 2, 4},
@@ -727,7 +727,7 @@ START_TEST(cuda_desc_checks)
     ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "backend"));
     char list[64];
-    const LlmcGpuImage two[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0}, {NV, 89, 0, "sm_89", NULL, 0, 0}};
+    const LlmcGpuImage two[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0, {0}}, {NV, 89, 0, "sm_89", NULL, 0, 0, {0}}};
     d = fk_desc();
     d.gpu_images = two;
     d.n_gpu_images = 2;
@@ -764,7 +764,7 @@ START_TEST(fake_open_refusals)
     assert_no_leaks();
 
     fake_reset();
-    const LlmcGpuImage missing[] = {{NV, 90, 1, "sm_90a", (const unsigned char *)&fk_image_missing, 1, 0}};
+    const LlmcGpuImage missing[] = {{NV, 90, 1, "sm_90a", (const unsigned char *)&fk_image_missing, 1, 0, {0}}};
     d.gpu_images = missing;
     ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "the sm_90a image has no kernel logits"), "%s", err);
@@ -855,7 +855,7 @@ static void generate_and_check(LlmcEngine *e, int32_t max_batch)
 START_TEST(fake_no_pdl)
 {
     LlmcModelDesc d = fk_desc();
-    const LlmcGpuImage im80[] = {{NV, 80, 0, "sm_80", (const unsigned char *)&fk_image, 1, 0}};
+    const LlmcGpuImage im80[] = {{NV, 80, 0, "sm_80", (const unsigned char *)&fk_image, 1, 0, {0}}};
     LlmcCudaApi no_ex = fake_api;
     no_ex.LaunchKernelEx = NULL;
     for (int how = 0; how < 3; how++) {

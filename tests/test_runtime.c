@@ -20,6 +20,7 @@
 #include "device.h"
 #include "engine.h"
 #include "kvcache.h"
+#include "digest.h"
 #include "payload.h"
 #include "payload_load.h"
 #include "perplexity.h"
@@ -848,7 +849,8 @@ static void write_bytes(const char *path, const void *data, size_t n)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-/* A payload: header, weights (bytes i % 251) at 4096, tokenizer at 12288. Returns its size. */
+/* A payload: header, weights (bytes i % 251) at 4096, tokenizer at 12288, the sections' digests in
+ * the header. Returns its size. */
 static size_t make_payload(uint8_t *buf, uint64_t hash, uint64_t weights_size, uint64_t weights_off)
 {
     size_t size = 16384;
@@ -858,21 +860,25 @@ static size_t make_payload(uint8_t *buf, uint64_t hash, uint64_t weights_size, u
                            .tokenizer_size = 5, .tokenizer_kind = LLMC_TOK_LLAMA2C,
                            .total_size = size};
     memcpy(h.magic, LLMC_PAYLOAD_MAGIC, 8);
-    memcpy(buf, &h, sizeof h);
     for (uint64_t i = 0; i < 8192; i++)
         buf[4096 + i] = (uint8_t)(i % 251);
     memcpy(buf + 12288, "tok!!", 5);
+    if (weights_off + weights_size <= size)
+        ck_assert_int_eq(llmc_digest_buffer(buf + weights_off, weights_size, 2, h.weights_digest), 0);
+    ck_assert_int_eq(llmc_digest_buffer(buf + 12288, 5, 1, h.tokenizer_digest), 0);
+    memcpy(buf, &h, sizeof h);
     return size;
 }
 
-/* An executable: 5000 bytes of code, padding to 8192, [payload], footer. */
+/* An executable: 5000 bytes of code, padding to 8192, [payload] (embedded unless side names the
+ * side file), footer with the digests of the program and of the payload's header. */
 static void make_exe(const char *path, const uint8_t *payload, size_t payload_size,
                      const char *side, uint64_t hash)
 {
     size_t off = 8192, total = off + payload_size + sizeof(LlmcFooter);
     uint8_t *buf = calloc(1, total);
     memset(buf, 0x7f, 5000);
-    if (payload)
+    if (!side)
         memcpy(buf + off, payload, payload_size);
     LlmcFooter f = {.payload_off = side ? 0 : off, .payload_size = payload_size,
                     .model_hash = hash, .external = side != NULL};
@@ -880,6 +886,10 @@ static void make_exe(const char *path, const uint8_t *payload, size_t payload_si
     if (side)
         snprintf(f.side_file, sizeof f.side_file, "%s", side);
     size_t len = side ? 5000 : off + payload_size;
+    f.program_size = side ? 5000 : off;
+    ck_assert_int_eq(llmc_digest_buffer(buf, f.program_size, 1, f.program_digest), 0);
+    ck_assert_int_eq(llmc_digest_buffer(payload, sizeof(LlmcPayloadHeader), 1, f.header_digest), 0);
+    ck_assert_int_eq(llmc_digest_buffer(&f, offsetof(LlmcFooter, footer_digest), 1, f.footer_digest), 0);
     memcpy(buf + len, &f, sizeof f);
     write_bytes(path, buf, len + sizeof f);
     free(buf);
@@ -916,7 +926,7 @@ START_TEST(payload_embedded_side_and_errors)
     ck_assert_int_eq(memcmp(p.tokenizer, "tok!!", 5), 0);
     llmc_payload_close(&p);
 
-    make_exe(side_exe, NULL, n, "model2.weights", FK_HASH);
+    make_exe(side_exe, pl, n, "model2.weights", FK_HASH);
     write_bytes(side, pl, n);
     ck_assert_msg(llmc_payload_open(&p, &fake_desc, side_exe, NULL, err, sizeof err) == 0, "%s",
                   err);
@@ -924,9 +934,64 @@ START_TEST(payload_embedded_side_and_errors)
     ck_assert_int_eq(p.weights[8000], 8000 % 251);
     llmc_payload_close(&p);
 
-    /* --weights names the payload file directly. */
-    ck_assert_int_eq(llmc_payload_open(&p, &fake_desc, "/nonexistent", side, err, sizeof err), 0);
+    /* --weights names the payload file directly; an executable without a footer (stripped) then
+     * checks the payload against its own header only. */
+    ck_assert_int_eq(llmc_payload_open(&p, &fake_desc, side_exe, side, err, sizeof err), 0);
+    ck_assert_int_eq(p.have_footer, 1);
     llmc_payload_close(&p);
+    write_bytes(other, "\x7f" "ELF", 4);
+    ck_assert_msg(llmc_payload_open(&p, &fake_desc, other, side, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(p.have_footer, 0);
+    ck_assert_msg(llmc_payload_verify(&p, 1, NULL, err, sizeof err) == 0, "%s", err);
+    llmc_payload_close(&p);
+
+    /* The content digests: intact, then a byte flipped in each section and in the padding. */
+    make_exe(exe, pl, n, NULL, FK_HASH);
+    uint64_t bytes = 0;
+    ck_assert_int_eq(llmc_payload_open(&p, &fake_desc, exe, NULL, err, sizeof err), 0);
+    ck_assert_msg(llmc_payload_verify(&p, 3, &bytes, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(bytes, 8192 + 8192 + 5);
+    llmc_payload_close(&p);
+    static const struct { size_t off; const char *what; } flips[] = {
+        {100, "the program (host code and kernel images) section is damaged"},
+        {8191, "the program (host code and kernel images) section is damaged"},
+        {8192 + 4096 + 7000, "the weights section is damaged"},
+        {8192 + 12288 + 4, "the tokenizer section is damaged"},
+        {8192 + 12288 + 6, "padding between the payload's sections"},
+        {8192 + 200, "padding between the payload's sections"},
+    };
+    for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+        make_exe(exe, pl, n, NULL, FK_HASH);
+        FILE *fx = fopen(exe, "r+b");
+        ck_assert_ptr_nonnull(fx);
+        ck_assert_int_eq(fseek(fx, (long)flips[i].off, SEEK_SET), 0);
+        int c = fgetc(fx);
+        ck_assert_int_eq(fseek(fx, (long)flips[i].off, SEEK_SET), 0);
+        fputc(c ^ 0x10, fx);
+        ck_assert_int_eq(fclose(fx), 0);
+        ck_assert_msg(llmc_payload_open(&p, &fake_desc, exe, NULL, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(llmc_payload_verify(&p, 2, NULL, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, flips[i].what), "flip at %zu: %s", flips[i].off, err);
+        llmc_payload_close(&p);
+    }
+
+    /* A side file from another build of the same model (same hash, other weights): refused by
+     * the digest of its header, which holds the digests of its sections. */
+    make_exe(side_exe, pl, n, "model2.weights", FK_HASH);
+    {
+        static uint8_t pl2[16384];
+        memcpy(pl2, pl, sizeof pl2);
+        pl2[4096 + 5000] ^= 1;
+        LlmcPayloadHeader h2;
+        memcpy(&h2, pl2, sizeof h2);
+        ck_assert_int_eq(llmc_digest_buffer(pl2 + 4096, 8192, 1, h2.weights_digest), 0);
+        memcpy(pl2, &h2, sizeof h2);
+        write_bytes(side, pl2, n);
+        expect_open_fails(side_exe, NULL, "not the weights file", "another build of the same model");
+        write_bytes(other, pl2, n);
+        expect_open_fails(exe, other, "not the weights file", NULL);
+        write_bytes(side, pl, n);
+    }
 
     /* A side file from another build: refused, naming both files. */
     make_payload(pl, FK_HASH + 1, 8192, 4096);
@@ -953,12 +1018,12 @@ START_TEST(payload_embedded_side_and_errors)
     expect_open_fails(exe, NULL, "footer is for model hash", NULL);
     write_bytes(exe, pl, 5000);                                /* no footer */
     expect_open_fails(exe, NULL, "no llmc payload footer", NULL);
-    make_exe(side_exe, NULL, n, "missing.weights", FK_HASH);   /* side file missing */
+    make_exe(side_exe, pl, n, "missing.weights", FK_HASH);   /* side file missing */
     expect_open_fails(side_exe, NULL, "missing.weights", "cannot open");
     write_bytes(side, pl, 9000);                               /* truncated side file */
-    make_exe(side_exe, NULL, n, "model2.weights", FK_HASH);
+    make_exe(side_exe, pl, n, "model2.weights", FK_HASH);
     expect_open_fails(side_exe, NULL, "truncated", NULL);
-    make_exe(side_exe, NULL, n + 4096, "model2.weights", FK_HASH);
+    make_exe(side_exe, pl, n + 4096, "model2.weights", FK_HASH);
     write_bytes(side, pl, n);                                  /* not the size the footer says */
     expect_open_fails(side_exe, NULL, "expects a payload of 20480", NULL);
     make_payload(pl, FK_HASH + 1, 8192, 4096);                 /* another build, shorter too */
@@ -974,6 +1039,11 @@ START_TEST(payload_embedded_side_and_errors)
     ck_assert_int_eq(fseek(f, -(long)sizeof ft, SEEK_END), 0);
     ck_assert_uint_eq(fread(&ft, sizeof ft, 1, f), 1);
     ft.payload_size += 4096;
+    ck_assert_int_eq(fseek(f, -(long)sizeof ft, SEEK_END), 0);
+    ck_assert_uint_eq(fwrite(&ft, sizeof ft, 1, f), 1);
+    ck_assert_int_eq(fflush(f), 0);
+    expect_open_fails(exe, NULL, "the payload footer (the last 352 bytes) is damaged", NULL);
+    ck_assert_int_eq(llmc_digest_buffer(&ft, offsetof(LlmcFooter, footer_digest), 1, ft.footer_digest), 0);
     ck_assert_int_eq(fseek(f, -(long)sizeof ft, SEEK_END), 0);
     ck_assert_uint_eq(fwrite(&ft, sizeof ft, 1, f), 1);
     ck_assert_int_eq(fclose(f), 0);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Artifacts verify themselves (issue 16): a byte flipped in any section of an executable or its
+# side file (program, kernel image, payload header and padding, weights, tokenizer, footer) is
+# refused at start with a message naming the section; a side file or --weights file from another
+# build of the same model (same shapes and model hash, other weights) is refused by its content
+# digest; --no-verify runs a damaged weights section anyway.
+source "$(dirname "$0")/lib_e2e.sh"
+need_shared stories260K/stories260K.bin
+M=$SHARED/models/stories260K
+cd "$TMP"
+"$LLMC" compile "$M/stories260K.bin" --tokenizer "$M/tok512.bin" -o m -q
+mkdir a; cp "$M/stories260K.bin" a/   # the other build below changes this copy
+"$LLMC" compile a/stories260K.bin --tokenizer "$M/tok512.bin" -o s --weights-file -q
+check "intact executable runs" ./m "Once" -n 4
+check "intact executable and side file run" ./s "Once" -n 4
+
+u64() { od -An -tu8 -j "$2" -N 8 "$1" | tr -d ' '; }   # u64 FILE OFFSET
+flip() { # flip FILE OFFSET: xor the byte at OFFSET with 0x5a
+  local b
+  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+  printf "$(printf '\\%03o' $((b ^ 0x5a)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+FOOT=352   # sizeof(LlmcFooter)
+size=$(stat -c %s m)
+foot=$((size - FOOT))
+poff=$(u64 m $((foot + 8)))
+woff=$(u64 m $((poff + 16))); wsize=$(u64 m $((poff + 24)))
+toff=$(u64 m $((poff + 32))); tsize=$(u64 m $((poff + 40)))
+usage=$(grep -obaF 'usage: %s' m | head -1 | cut -d: -f1)
+
+damaged() { # damaged DESCRIPTION EXPECTED FILE OFFSET [EXE]: flip a byte of a copy and expect refusal
+  local d=$1 want=$2 file=$3 off=$4 exe=${5:-}
+  rm -rf c; mkdir c
+  cp m s s.weights c/
+  flip "c/$file" "$off"
+  expect_error "$d" "$want" "c/${exe:-$file}" "Once" -n 4
+}
+damaged "flipped program byte" "the program (host code and kernel images) section is damaged" m "$usage"
+damaged "flipped weights byte (embedded)" "the weights section is damaged" m $((poff + woff + wsize / 2))
+damaged "flipped first weights byte" "the weights section is damaged" m $((poff + woff))
+damaged "flipped last weights byte" "the weights section is damaged" m $((poff + woff + wsize - 1))
+damaged "flipped tokenizer byte" "the tokenizer section is damaged" m $((poff + toff + tsize / 2))
+damaged "flipped header digest byte" "the payload header is damaged" m $((poff + 70))
+damaged "flipped header padding byte" "padding between the payload's sections is damaged" m $((poff + 2000))
+damaged "flipped footer byte" "payload footer (the last 352 bytes) is damaged" m $((foot + 100))
+damaged "flipped pad before the payload" "the program (host code and kernel images) section is damaged" m $((poff - 1))
+ssize=$(stat -c %s s)
+damaged "flipped side-file weights byte" "the weights section is damaged" s.weights $((woff + wsize / 3)) s
+damaged "flipped side-file tokenizer byte" "the tokenizer section is damaged" s.weights $((toff + 1)) s
+damaged "flipped side-file header byte" "not the weights file" s.weights 80 s
+damaged "flipped footer of a side-file build" "is damaged" s $((ssize - 40))
+
+# --no-verify skips the content check (the header and footer are still checked).
+rm -rf c; mkdir c; cp m c/
+flip c/m $((poff + woff + wsize / 2))
+check "--no-verify runs damaged weights" c/m "Once" -n 4 --no-verify
+check "--verbose reports the check" bash -c './m Once -n 2 --verbose 2>&1 | grep -q "verified .* GB of program, weights and tokenizer"'
+
+# Another build of the same model: one weight changed in the middle of a tensor (the model hash
+# samples only the ends of each tensor, so it is the same), packed into its own side file.
+flip a/stories260K.bin 500000
+mkdir o
+"$LLMC" compile a/stories260K.bin --tokenizer "$M/tok512.bin" -o o/s --weights-file -q
+if [ "$(u64 o/s $(($(stat -c %s o/s) - FOOT + 24)))" = "$(u64 s $((ssize - FOOT + 24)))" ]; then
+  pass "the other build has the same model hash"
+else
+  fail "the other build has another model hash: the test no longer tests the content digest"
+fi
+rm -rf c; mkdir c; cp s c/; cp o/s.weights c/s.weights
+expect_error "side file from another build" "not the weights file" c/s "Once" -n 4
+expect_error "--weights file from another build" "not the weights file" ./s "Once" -n 4 --weights o/s.weights
+expect_error "...even with --no-verify" "not the weights file" ./s "Once" -n 4 --weights o/s.weights --no-verify
+check "--weights with the build's own side file" ./s "Once" -n 4 --weights s.weights
+
+# A GPU build's kernel image (its cubin, inside the executable): checked before the device is opened.
+if [ -n "${LLMC_CUDA_E2E:-1}" ] && "$LLMC" targets 2>/dev/null | grep -q sm_90a && [ -d /usr/local/cuda ]; then
+  if "$LLMC" compile "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --target sm_90a -o g -q 2>g.log; then
+    cub=$(grep -obaP '\x7fELF' g | sed -n 2p | cut -d: -f1)
+    cp g g2; flip g2 $((cub + 3000))
+    expect_error "flipped kernel image byte" "the kernels (sm_90a image) section is damaged" ./g2 "Once" -n 4
+  else
+    fail "sm_90a build: $(tail -3 g.log)"
+  fi
+fi
+finish

@@ -2,10 +2,16 @@
  * frontend reads the model into IR, the common pass pipeline lowers it, the target's backend sees
  * it and runs its own pass stage, then emits its kernels, device images and host C files, and the
  * linker makes the executable. Only this file exits. */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "codegen/backend.h"
 #include "codegen/linker.h"
@@ -113,6 +119,114 @@ static LlmcStatus read_tokenizer(const LlmcGraph *g, char **tok, size_t *size, L
     return LLMC_OK;
 }
 
+/* ---- interrupts ----
+ *
+ * A command that writes outputs runs in a child process of its own process group; this process
+ * waits for it. When SIGINT, SIGTERM or SIGHUP reaches llmc, the signal is passed on to the
+ * child's whole group (the child and the compilers it runs), and once the child is gone its
+ * temporaries are removed here, outside any signal handler: OUT.tmp.CHILD and OUT.weights.tmp.CHILD
+ * for each output OUT (a file or synth's staging directory) and the build directory
+ * $TMPDIR/llmc-build-CHILD-* (llmc_tmp_dir). Then llmc ends by the same signal. */
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode))
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        unlink(path);
+}
+
+static void remove_leftovers(pid_t child, const char *const *outputs)
+{
+    char p[4200];
+    for (int i = 0; outputs[i]; i++) {
+        snprintf(p, sizeof p, "%s.tmp.%ld", outputs[i], (long)child);
+        remove_tree(p);
+        snprintf(p, sizeof p, "%s.weights.tmp.%ld", outputs[i], (long)child);
+        remove_tree(p);
+    }
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "llmc-build-%ld-", (long)child);
+    const char *tmp = llmc_tmp_dir();
+    DIR *dp = opendir(tmp);
+    if (!dp)
+        return;
+    for (struct dirent *e; (e = readdir(dp)) != NULL;)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
+            remove_tree(p);
+        }
+    closedir(dp);
+}
+
+/* Runs fn(arg) in a child as above and returns its exit status. outputs: NULL-terminated. */
+static int run_supervised(int (*fn)(void *), void *arg, const char *const *outputs)
+{
+    /* A signal ignored when llmc starts (a background job's SIGINT, nohup's SIGHUP) stays ignored. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        struct sigaction sa;
+        if (sigaction(stops[i], NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+            sigaddset(&stop, stops[i]);
+    }
+    sigprocmask(SIG_BLOCK, &stop, &old);
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0) {   /* no supervisor: run here */
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return fn(arg);
+    }
+    if (child == 0) {
+        setpgid(0, 0);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        int rc = fn(arg);
+        fflush(NULL);
+        _exit(rc);
+    }
+    setpgid(child, child);   /* also here: whichever runs first, the group exists before a kill */
+    int sig = 0, status = 0;
+    for (;;) {
+        pid_t w = waitpid(child, &status, WNOHANG);
+        if (w == child)
+            break;
+        if (w < 0 && errno != EINTR) {
+            status = 1 << 8;
+            break;
+        }
+        struct timespec tick = {0, 50 * 1000 * 1000};
+        int s = sigtimedwait(&stop, NULL, &tick);
+        if (s > 0) {
+            sig = s;
+            kill(-child, s);
+        }
+    }
+    remove_leftovers(child, outputs);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (!sig && WIFSIGNALED(status))
+        sig = WTERMSIG(status);
+    if (sig) {
+        fprintf(stderr, "llmc: stopped by signal %d (%s); no output was left behind\n", sig, strsignal(sig));
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return 128 + sig;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 typedef struct CompileArgs {
     const char *src, *out, *target, *dump_after, *tokenizer;
     const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
@@ -185,6 +299,8 @@ done:
     llmc_graph_free(g);
     return rc;
 }
+
+static int compile_model_v(void *a) { return compile_model(a); }
 
 static int cmd_compile(int argc, char **argv)
 {
@@ -312,7 +428,20 @@ static int cmd_compile(int argc, char **argv)
     }
     a.popt.target = a.targets[0];
     a.lopt.out_path = a.out ? a.out : "model";
-    return compile_model(&a);
+    if (is_dir(a.lopt.out_path)) {
+        fprintf(stderr, "llmc: -o %s: is a directory; -o names the executable to write\n", a.lopt.out_path);
+        return 2;
+    }
+    if (a.lopt.weights_file) {
+        char side[4200];
+        snprintf(side, sizeof side, "%s.weights", a.lopt.out_path);
+        if (is_dir(side)) {
+            fprintf(stderr, "llmc: %s (the side file of -o %s) is a directory\n", side, a.lopt.out_path);
+            return 2;
+        }
+    }
+    const char *outputs[] = {a.lopt.out_path, NULL};
+    return run_supervised(compile_model_v, &a, outputs);
 }
 
 static int cmd_import(int argc, char **argv)
@@ -350,6 +479,12 @@ static int cmd_import(int argc, char **argv)
     if (st)
         return die(&d);
     return 0;
+}
+
+static int synth_v(void *arg)
+{
+    LlmcDiag d;
+    return llmc_synth(arg, &d) ? die(&d) : 0;
 }
 
 static int cmd_synth(int argc, char **argv)
@@ -397,10 +532,8 @@ static int cmd_synth(int argc, char **argv)
         fprintf(stderr, "\n");
         return 2;
     }
-    LlmcDiag d;
-    if (llmc_synth(&o, &d))
-        return die(&d);
-    return 0;
+    const char *outputs[] = {o.out_dir, NULL};
+    return run_supervised(synth_v, &o, outputs);
 }
 
 static int cmd_targets(void)

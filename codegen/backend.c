@@ -44,9 +44,11 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
 static LlmcStatus make_dir(LlmcCodegen *cg, const char *emit_dir, LlmcDiag *d)
 {
     if (!emit_dir) {
-        snprintf(cg->dir, sizeof cg->dir, "/tmp/llmc-build-XXXXXX");
+        /* $TMPDIR (else /tmp)/llmc-build-PID-: the driver removes it when a signal stops this process. */
+        const char *tmp = llmc_tmp_dir();
+        snprintf(cg->dir, sizeof cg->dir, "%s/llmc-build-%ld-XXXXXX", tmp, (long)getpid());
         if (!mkdtemp(cg->dir))
-            return llmc_fail(d, "cannot create a build directory in /tmp: %s", strerror(errno));
+            return llmc_fail(d, "cannot create a build directory in %s: %s", tmp, strerror(errno));
         cg->temporary_dir = 1;
         return LLMC_OK;
     }

@@ -16,6 +16,9 @@
 
 /* ---- weights ---- */
 
+/* Shards a checkpoint may have (the largest published ones have a few hundred). */
+#define FE_MAX_SHARDS 4096
+
 typedef struct Shard {
     char *name;                       /* as in the weight map, relative to the directory */
     char *rel;                        /* as the model.json will refer to it */
@@ -115,7 +118,10 @@ static LlmcStatus open_shards(HfCtx *h, cJSON **index_doc, const char *base_dir,
         const cJSON *e;
         cJSON_ArrayForEach(e, h->weight_map)
         {
-            if (!cJSON_IsString(e) || !e->valuestring[0] || e->valuestring[0] == '/') {
+            /* A plain file name: no directory part, so the checkpoint cannot name a file outside
+             * its directory ("../x.safetensors", "/etc/x", "sub/x"). */
+            if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, '/') ||
+                strcmp(e->valuestring, ".") == 0 || strcmp(e->valuestring, "..") == 0) {
                 char r[80];
                 fe_json_repr(e, r, sizeof r);
                 st = llmc_fail(d, "%s: weight_map.%s: expected a file name in the directory, "
@@ -125,6 +131,10 @@ static LlmcStatus open_shards(HfCtx *h, cJSON **index_doc, const char *base_dir,
             int seen = 0;
             for (int i = 0; i < n && !seen; i++)
                 seen = strcmp(names[i], e->valuestring) == 0;
+            if (!seen && n == FE_MAX_SHARDS) {
+                st = llmc_fail(d, "%s: weight_map: more than %d different files", h->index_path, FE_MAX_SHARDS);
+                goto out;
+            }
             if (!seen)
                 names[n++] = e->valuestring;
         }

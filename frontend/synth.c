@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -714,6 +716,92 @@ static LlmcStatus mkdir_p(const char *dir, LlmcDiag *d)
     return LLMC_OK;
 }
 
+/* Removes dir and the files in it (synth writes no subdirectories). */
+static void remove_flat_dir(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp) {
+        for (struct dirent *e; (e = readdir(dp)) != NULL;) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char *p = llmc_path_join(dir, e->d_name);
+            if (p)
+                unlink(p);
+            free(p);
+        }
+        closedir(dp);
+    }
+    rmdir(dir);
+}
+
+/* Creates OUT.tmp.PID (and OUT's parents); *stage gets its name. */
+static LlmcStatus stage_dir(const char *out, char **stage, LlmcDiag *d)
+{
+    if (fe_is_dir(out) == 0 && access(out, F_OK) == 0)
+        return llmc_fail(d, "%s: expected a directory, found a file", out);
+    char *parent = llmc_path_dir(out);
+    if (!parent)
+        return llmc_fail(d, "%s: out of memory", out);
+    LlmcStatus st = mkdir_p(parent, d);
+    free(parent);
+    if (st)
+        return st;
+    size_t n = strlen(out) + 32;
+    *stage = malloc(n);
+    if (!*stage)
+        return llmc_fail(d, "%s: out of memory", out);
+    snprintf(*stage, n, "%s.tmp.%ld", out, (long)getpid());
+    if (mkdir(*stage, 0755) != 0) {
+        st = llmc_fail(d, "%s: cannot create: %s", *stage, strerror(errno));
+        free(*stage);
+        *stage = NULL;
+    }
+    return st;
+}
+
+/* The model must fit the free space of the filesystem it goes to, with 1% and 64 MB to spare. */
+static LlmcStatus check_space(const char *stage, uint64_t bytes, const char *out, LlmcDiag *d)
+{
+    struct statvfs v;
+    if (statvfs(stage, &v) != 0)
+        return LLMC_OK;   /* nothing to check against */
+    uint64_t avail = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize, need = bytes + bytes / 100 + (64u << 20);
+    if (need > avail) {
+        char a[32], b[32];
+        fmt_size(a, sizeof a, bytes);
+        fmt_size(b, sizeof b, avail);
+        return llmc_fail(d, "%s: the model needs %s, the filesystem has %s free: nothing was written", out, a, b);
+    }
+    return LLMC_OK;
+}
+
+/* Moves the staged files into out: the whole directory when out does not exist yet, else file by
+ * file (each replaces its namesake). */
+static LlmcStatus commit_dir(const char *stage, const char *out, LlmcDiag *d)
+{
+    if (rename(stage, out) == 0)
+        return LLMC_OK;
+    if (!fe_is_dir(out))
+        return llmc_fail(d, "%s: cannot move %s into place: %s", out, stage, strerror(errno));
+    DIR *dp = opendir(stage);
+    if (!dp)
+        return llmc_fail(d, "%s: cannot read: %s", stage, strerror(errno));
+    LlmcStatus st = LLMC_OK;
+    for (struct dirent *e; !st && (e = readdir(dp)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *from = llmc_path_join(stage, e->d_name), *to = llmc_path_join(out, e->d_name);
+        if (!from || !to)
+            st = llmc_fail(d, "%s: out of memory", out);
+        else if (rename(from, to) != 0)
+            st = llmc_fail(d, "%s: cannot move into place: %s", to, strerror(errno));
+        free(from);
+        free(to);
+    }
+    closedir(dp);
+    return st;
+}
+
 static const char *torch_dtype(LlmcDType t)
 {
     return t == LLMC_F32 ? "float32" : t == LLMC_F16 ? "float16" : "bfloat16";
@@ -773,10 +861,15 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
                        "found %lld", cfg_name, (long long)s.cfg.vocab);
     if (!st && list_tensors(&s))
         st = llmc_fail(d, "synth: out of memory");
+    /* Everything is written into DIR.tmp.PID, then moved into DIR: a failure (a full disk) or an
+     * interrupt (the driver removes DIR.tmp.PID) leaves no partial directory. */
+    char *stage = NULL;
     if (!st)
-        st = mkdir_p(opt->out_dir, d);
+        st = stage_dir(opt->out_dir, &stage, d);
     if (!st)
-        st = write_tokenizer(opt->out_dir, s.cfg.vocab, d);
+        st = check_space(stage, s.total_bytes, opt->out_dir, d);
+    if (!st)
+        st = write_tokenizer(stage, s.cfg.vocab, d);
     if (!st) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         int threads = n < 2 ? 2 : n > 8 ? 8 : (int)n;
@@ -787,15 +880,20 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
                     a, llmc_dtype_name(opt->dtype), s.n_shards, s.n_shards == 1 ? "" : "s",
                     opt->out_dir);
         }
-        st = write_weights(&s, opt->out_dir, threads, d);
+        st = write_weights(&s, stage, threads, d);
     }
     if (!st)
-        st = write_index(&s, opt->out_dir, d);
+        st = write_index(&s, stage, d);
     if (!st) {
-        char *path = llmc_path_join(opt->out_dir, "config.json");
+        char *path = llmc_path_join(stage, "config.json");
         st = path ? llmc_json_save(path, cfg, d) : llmc_fail(d, "synth: out of memory");
         free(path);
     }
+    if (!st)
+        st = commit_dir(stage, opt->out_dir, d);
+    if (stage)
+        remove_flat_dir(stage);
+    free(stage);
     free(s.t);
     cJSON_Delete(cfg);
     return st;

@@ -6,6 +6,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +285,13 @@ LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n
                 llmc_out_abort(files[j]);
             return LLMC_ERR;
         }
+    /* No stop signal between the renames: either every file is in place or none is. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     for (int i = 0; i < n; i++) {
         if (rename(files[i]->tmp, files[i]->path) == 0)
             continue;
@@ -293,8 +302,10 @@ LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n
         }
         for (int j = i; j < n; j++)
             llmc_out_abort(files[j]);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         return s;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     for (int i = 0; i < n; i++)
         out_forget(files[i]);
     return LLMC_OK;
@@ -321,6 +332,15 @@ LlmcStatus llmc_write_file_atomic(const char *path, const void *data, size_t n, 
         return LLMC_ERR;
     }
     return llmc_out_commit(&o, 0, d);
+}
+
+const char *llmc_tmp_dir(void)
+{
+    const char *t = getenv("TMPDIR");
+    struct stat st;
+    if (t && t[0] && strlen(t) < 3000 && stat(t, &st) == 0 && S_ISDIR(st.st_mode))
+        return t;
+    return "/tmp";
 }
 
 LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag *d)

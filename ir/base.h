@@ -102,6 +102,9 @@ void llmc_out_abort(LlmcOutFile *o);
 /* Whole-buffer convenience. */
 LlmcStatus llmc_write_file_atomic(const char *path, const void *data, size_t n, LlmcDiag *d);
 
+/* Where temporary directories go: $TMPDIR when it names a directory, else /tmp. */
+const char *llmc_tmp_dir(void);
+
 /* Reads a whole file (NUL-terminated copy, *size excludes the NUL). */
 LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag *d);
 

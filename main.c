@@ -31,7 +31,12 @@ static void usage(FILE *f)
             "                                                     or a llama2.c checkpoint\n"
             "      --target T[,T...]   target (default cpu; see `llmc targets`); several CUDA\n"
             "                          architectures give one executable with an image for each\n"
-            "      --weights F         weight storage format: f32, f16, bf16 (default: the target's)\n"
+            "      --weights F         weight storage format: f32, f16, bf16, fp8 (E4M3, a scale a row),\n"
+            "                          w4a16 (4-bit, an f16 scale a group; default: the target's)\n"
+            "      --group N           quantized formats: values along K sharing a scale (w4a16: 128)\n"
+            "      --asym              w4a16 with a zero point per group (default: symmetric)\n"
+            "      --keep P=F,...      store the matrices matching P (a name glob, lm_head, embedding)\n"
+            "                          as F instead, e.g. --keep lm_head=bf16,embedding=bf16\n"
             "      --max-tokens N      tokens per forward step (default 512)\n"
             "      --max-outputs N     logit rows per step (default: max-tokens)\n"
             "      --kv F              KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)\n"
@@ -320,11 +325,23 @@ static int cmd_compile(int argc, char **argv)
             a.target = v;
             i++;
         } else if (strcmp(f, "--weights") == 0 && v) {
-            if (llmc_dtype_from_name(v, &a.popt.weights) || !(llmc_format(a.popt.weights)->flags & LLMC_FMT_WEIGHT)) {
-                fprintf(stderr, "llmc: --weights: expected f32, f16 or bf16, found \"%s\"\n", v);
+            if (strcmp(v, "w4a16") == 0)
+                a.popt.weights = LLMC_U4;
+            else if (llmc_dtype_from_name(v, &a.popt.weights) ||
+                     !(llmc_format(a.popt.weights)->flags & LLMC_FMT_WEIGHT)) {
+                fprintf(stderr, "llmc: --weights: expected f32, f16, bf16, fp8 or w4a16, found \"%s\"\n", v);
                 return 2;
             }
             a.popt.weights_set = 1;
+            i++;
+        } else if (strcmp(f, "--group") == 0) {
+            if (parse_int(f, v, 2, 1 << 20, &a.popt.group))
+                return 2;
+            i++;
+        } else if (strcmp(f, "--asym") == 0) {
+            a.popt.asym = 1;
+        } else if (strcmp(f, "--keep") == 0 && v) {
+            a.popt.keep = v;
             i++;
         } else if (strcmp(f, "--kv") == 0 && v) {
             if (llmc_dtype_from_name(v, &a.popt.kv)) {

@@ -29,10 +29,30 @@ const LlmcBackend *llmc_backend_for(const LlmcTarget *t)
 /* The line --version prints: the weight and KV formats, the step's sizes, the tokenizer. */
 static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
 {
-    const char *wfmt = "f32";
-    for (int i = 0; i < g->nn; i++)
-        if (g->n[i].op == LLMC_OP_MATMUL)
-            wfmt = llmc_dtype_name(g->t[g->n[i].in[1]].dtype);
+    /* The matrices' formats, each once: "u4 g128 + bf16", "fp8 g64 zero", "f32". */
+    char wfmt[160] = "";
+    char seen[16][40];
+    int n_seen = 0;
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        int w = n->op == LLMC_OP_MATMUL ? n->in[1] : n->op == LLMC_OP_EMBEDDING ? n->in[0] : -1;
+        if (w < 0)
+            continue;
+        const LlmcTensor *t = &g->t[w];
+        char f[40];
+        if (t->layout.group)
+            snprintf(f, sizeof f, "%s g%d%s", llmc_dtype_name(t->dtype), t->layout.group,
+                     t->layout.zero >= 0 ? " zero" : "");
+        else
+            snprintf(f, sizeof f, "%s", llmc_dtype_name(t->dtype));
+        int k = 0;
+        while (k < n_seen && strcmp(seen[k], f) != 0)
+            k++;
+        if (k < n_seen || n_seen == 16)
+            continue;
+        snprintf(seen[n_seen++], sizeof seen[0], "%s", f);
+        snprintf(wfmt + strlen(wfmt), sizeof wfmt - strlen(wfmt), "%s%s", wfmt[0] ? " + " : "", f);
+    }
     snprintf(cg->info_line, sizeof cg->info_line,
              "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s", wfmt,
              llmc_dtype_name(g->kv_format), g->kv_block_size, g->max_seq_len, g->max_tokens,

@@ -157,6 +157,88 @@ LLMC_MM(f32, float, v8_ld, s_f32)
 LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)
 LLMC_MM(f16, uint16_t, v8_ld_f16, s_f16)
 
+/* ---- quantized weights (formats.def: fp8, u4): w[r][c] = (q - zero) * scale[r][c / G] ----
+ * Q_FP8: E4M3 by bit arithmetic (its 7 value bits under an f32's exponent, times 2^120: exact for
+ * normals and subnormals alike; 0x7f, NaN, is never written); scale f32, no zero.
+ * Q_U4: two values a byte (even column low), scale f16, zero f16 (NULL: 8). */
+enum { Q_FP8 = 0, Q_U4 = 1, Q_CHUNK = 256 };
+
+LLMC_INLINE float q_fp8(uint8_t q)
+{
+    uint32_t u = ((uint32_t)(q & 0x80) << 24) | ((uint32_t)(q & 0x7f) << 20);
+    float f;
+    memcpy(&f, &u, 4);
+    return f * 0x1p120f;
+}
+
+/* Values [k0, k0 + n) of row r (inside one group) into out[n]. */
+LLMC_INLINE void q_row(int FMT, int K, int G, const uint8_t *w, const void *scale, const uint16_t *zero, int64_t r,
+                       int k0, int n, float *out)
+{
+    int64_t ng = (K + G - 1) / G, gi = r * ng + k0 / G;
+    if (FMT == Q_FP8) {
+        const uint8_t *q = w + (size_t)r * K + k0;
+        float sc = ((const float *)scale)[gi];
+        for (int i = 0; i < n; i++)
+            out[i] = q_fp8(q[i]) * sc;
+    } else {
+        const uint8_t *q = w + ((size_t)r * K + k0) / 2;
+        float sc = s_f16(((const uint16_t *)scale)[gi]), z = zero ? s_f16(zero[gi]) : 8.0f;
+        for (int i = 0; i < n / 2; i++) {
+            out[2 * i] = ((float)(q[i] & 15) - z) * sc;
+            out[2 * i + 1] = ((float)(q[i] >> 4) - z) * sc;
+        }
+    }
+}
+
+/* y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]): threads split the columns in fours; each chunk of a
+ * row is dequantized once into registers/L1 and used by every token of a block of 32. */
+LLMC_INLINE void mm_q(int FMT, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *scale,
+                      const uint16_t *zero, const float *b, float *y, int sy, int tid, int nth)
+{
+    int64_t b0, b1;
+    share((N + 3) / 4, tid, nth, &b0, &b1);
+    float wb[4][Q_CHUNK];
+    for (int t0 = 0; t0 < T; t0 += 32) {
+        int t1 = t0 + 32 < T ? t0 + 32 : T;
+        for (int64_t nb = b0; nb < b1; nb++) {
+            int n = (int)nb * 4, nr = N - n < 4 ? N - n : 4;
+            float acc[32][4];
+            for (int t = 0; t < t1 - t0; t++)
+                for (int r = 0; r < 4; r++)
+                    acc[t][r] = 0;
+            for (int k0 = 0; k0 < K;) {
+                int end = k0 + Q_CHUNK < K ? k0 + Q_CHUNK : K, gend = (k0 / G + 1) * G;
+                end = end < gend ? end : gend;
+                int kc = end - k0;
+                for (int r = 0; r < nr; r++)
+                    q_row(FMT, K, G, w, scale, zero, n + r, k0, kc, wb[r]);
+                for (int t = t0; t < t1; t++)
+                    for (int r = 0; r < nr; r++)
+                        acc[t - t0][r] += dot_f32(x + (size_t)t * sx + k0, wb[r], kc);
+                k0 = end;
+            }
+            for (int t = t0; t < t1; t++)
+                for (int r = 0; r < nr; r++)
+                    y[(size_t)t * sy + n + r] = acc[t - t0][r] + (b ? b[n + r] : 0.0f);
+        }
+    }
+}
+
+LLMC_INLINE void embed_q(int FMT, int T, int D, int G, const uint8_t *table, const void *scale, const uint16_t *zero,
+                         const int32_t *tok, float *y, int sy, int tid, int nth)
+{
+    int64_t t0, t1;
+    share(T, tid, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++)
+        for (int k0 = 0; k0 < D;) {
+            int end = k0 + Q_CHUNK < D ? k0 + Q_CHUNK : D, gend = (k0 / G + 1) * G;
+            end = end < gend ? end : gend;
+            q_row(FMT, D, G, table, scale, zero, tok[t], k0, end - k0, y + (size_t)t * sy + k0);
+            k0 = end;
+        }
+}
+
 /* ---- RMSNorm, optionally after a residual add ----
  * s = a + b (stored when ADD), y = w * (x * 1/sqrt(mean(x^2) + eps)) with x = s or a. */
 LLMC_INLINE void rmsnorm_rows(int ADD, int R, int D, const float *a, int sa, const float *b, int sb, float *s,

@@ -2,6 +2,7 @@
  * dtype to their storage format (merged weights are their parts' rows one after another). The
  * order and bytes depend only on the graph and the files: the same inputs give the same payload.
  * The bytes come from an IR-level weight source (ir/weights.h), whatever the frontend read. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,125 @@ static int by_offset(const void *a, const void *b, void *g)
     const LlmcGraph *gg = g;
     int64_t x = gg->t[*(const int *)a].offset, y = gg->t[*(const int *)b].offset;
     return (x > y) - (x < y);
+}
+
+/* Row r of weight t (through its parts) as f32, into row[K]. */
+static LlmcStatus source_row(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, int64_t r,
+                             float *row, LlmcDiag *d)
+{
+    int64_t K = t->shape.dim[1];
+    const LlmcTensor *src = t;
+    for (int p = 0; p < t->src.n_parts; p++) {
+        src = &g->t[t->src.parts[p]];
+        if (r < src->shape.dim[0])
+            break;
+        r -= src->shape.dim[0];
+    }
+    const uint8_t *data;
+    if (resolve(ws, src, &data, d))
+        return LLMC_ERR;
+    llmc_format_convert(data + llmc_format_bytes(src->src.file_dtype, r * K), src->src.file_dtype, row, LLMC_F32, K);
+    return LLMC_OK;
+}
+
+/* Quantizes one row of K values in groups (formats.def: fp8, u4): q gets the packed values, sc and
+ * zp (NULL: symmetric) the group's scale and zero point as stored (rounded to their format first,
+ * so that the values are quantized against exactly what the kernels will read). Round to nearest;
+ * u4 follows GPTQ's convention (symmetric: scale 2 amax / 15, zero 8; asymmetric: the range widened
+ * to hold 0, scale (max - min) / 15, zero round(-min / scale)). */
+void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row, float *vals, uint8_t *q, float *sc,
+                       float *zp, LlmcDType scale_fmt)
+{
+    for (int64_t g0 = 0, gi = 0; g0 < K; g0 += group, gi++) {
+        int64_t n = K - g0 < group ? K - g0 : group;
+        float lo = 0, hi = 0, amax = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float v = row[g0 + i];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        amax = -lo > hi ? -lo : hi;
+        float s, z = 8;
+        if (fmt == LLMC_FP8)
+            s = amax > 0 ? amax / 448.0f : 1.0f;
+        else if (!zp)
+            s = amax > 0 ? 2.0f * amax / 15.0f : 1.0f;
+        else {
+            s = hi - lo > 0 ? (hi - lo) / 15.0f : 1.0f;
+        }
+        /* The scale as its tensor stores it. */
+        uint16_t h;
+        if (scale_fmt == LLMC_F16) {
+            h = llmc_f32_to_f16(s);
+            s = llmc_f16_to_f32(h);
+            if (!(s > 0)) {          /* underflowed to 0 (or overflowed): the smallest / largest f16 */
+                s = amax > 1 ? 65504.0f : 5.96046448e-08f;
+            }
+        }
+        if (zp) {
+            z = rintf(-lo / s);
+            z = z < 0 ? 0 : z > 15 ? 15 : z;
+            zp[gi] = z;
+        }
+        sc[gi] = s;
+        for (int64_t i = 0; i < n; i++) {
+            float v = row[g0 + i] / s;
+            vals[g0 + i] = fmt == LLMC_FP8 ? v : rintf(v) + z;
+        }
+    }
+    llmc_format_convert(vals, LLMC_F32, q, fmt, K);
+}
+
+/* Scales and zero points computed with the values of a quantized weight, held until the packer
+ * reaches their tensors (plan_memory puts them right after it). */
+typedef struct Derived {
+    int tensor;
+    uint8_t *bytes;
+    int64_t n;
+} Derived;
+
+static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, LlmcOutFile *o,
+                                  Derived *dv, int *n_dv, LlmcDiag *d)
+{
+    int64_t N = t->shape.dim[0], K = t->shape.dim[1], group = t->layout.group;
+    int64_t groups = (K + group - 1) / group;
+    const LlmcTensor *st = &g->t[t->layout.scale];
+    int has_zero = t->layout.zero >= 0;
+    float *row = malloc((size_t)K * 2 * sizeof(float)), *sc = malloc((size_t)(N * groups) * sizeof(float));
+    float *zp = has_zero ? malloc((size_t)(N * groups) * sizeof(float)) : NULL;
+    uint8_t *q = malloc((size_t)llmc_format_bytes(t->dtype, K));
+    LlmcStatus s = LLMC_OK;
+    if (!row || !sc || !q || (has_zero && !zp))
+        s = llmc_fail(d, "%s: out of memory quantizing", t->name);
+    for (int64_t r = 0; r < N && !s; r++) {
+        s = source_row(g, ws, t, r, row, d);
+        if (!s) {
+            llmc_quantize_row(t->dtype, K, group, row, row + K, q, sc + r * groups, zp ? zp + r * groups : NULL, st->dtype);
+            s = llmc_out_write(o, q, (size_t)llmc_format_bytes(t->dtype, K), d);
+        }
+    }
+    /* The side tensors, in their formats. */
+    int side[2] = {t->layout.scale, t->layout.zero};
+    float *vals[2] = {sc, zp};
+    for (int k = 0; k < 2 && !s; k++) {
+        if (side[k] < 0)
+            continue;
+        const LlmcTensor *x = &g->t[side[k]];
+        int64_t bytes = llmc_format_bytes(x->dtype, N * groups);
+        uint8_t *b = malloc((size_t)bytes);
+        if (!b) {
+            s = llmc_fail(d, "%s: out of memory", x->name);
+            break;
+        }
+        llmc_format_convert(vals[k], LLMC_F32, b, x->dtype, N * groups);
+        dv[*n_dv] = (Derived){side[k], b, bytes};
+        (*n_dv)++;
+    }
+    free(row);
+    free(sc);
+    free(zp);
+    free(q);
+    return s;
 }
 
 static LlmcStatus write_tensor(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, LlmcOutFile *o,
@@ -58,14 +178,31 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, Llm
     qsort_r(order, (size_t)n, sizeof *order, by_offset, (void *)g);
     int64_t pos = 0, next_report = INT64_C(1) << 30;
     LlmcStatus st = LLMC_OK;
-    for (int k = 0; k < n && !st; k++) {
-        const LlmcTensor *t = &g->t[order[k]];
+    Derived dv[4];
+    int n_dv = 0;
+    for (int kk = 0; kk < n && !st; kk++) {
+        const LlmcTensor *t = &g->t[order[kk]];
         while (pos < t->offset && !st) {
             int64_t pad = t->offset - pos < 64 ? t->offset - pos : 64;
             st = llmc_out_write(o, zeros, (size_t)pad, d);
             pos += pad;
         }
-        if (!st)
+        if (!st && t->src.derived) {
+            int k = 0;
+            while (k < n_dv && dv[k].tensor != order[kk])
+                k++;
+            if (k == n_dv)
+                st = llmc_fail(d, "%s: packed before the weight it belongs to", t->name);
+            else {
+                st = llmc_out_write(o, dv[k].bytes, (size_t)dv[k].n, d);
+                free(dv[k].bytes);
+                dv[k] = dv[--n_dv];
+            }
+        } else if (!st && !llmc_layout_is_plain(&t->layout)) {
+            st = n_dv > 2 ? llmc_fail(d, "%s: the scales of earlier weights are not packed yet", t->name)
+                          : write_quantized(g, ws, t, o, dv, &n_dv, d);
+        }
+        else if (!st)
             st = write_tensor(g, ws, t, o, buf, d);
         pos += t->bytes;
         if (!quiet && pos >= next_report) {
@@ -78,6 +215,8 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, Llm
         st = llmc_out_write(o, zeros, (size_t)pad, d);
         pos += pad;
     }
+    for (int k = 0; k < n_dv; k++)
+        free(dv[k].bytes);
     free(order);
     free(buf);
     return st;

@@ -171,7 +171,8 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
     if (offset && get_int(p, w, path, "offset", 0, INT64_C(1) << 50, &off))
         return LLMC_ERR;
     LlmcDType dt;
-    if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || dt == LLMC_I32) {
+    if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || dt == LLMC_I32 ||
+        llmc_format(dt)->scale != LLMC_FMT_NONE) {
         snprintf(sub, sizeof sub, "%s.dtype", path);
         return fail_at(p, sub, "expected \"f32\", \"f16\" or \"bf16\", found %s",
                        cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);

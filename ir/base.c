@@ -129,6 +129,37 @@ uint16_t llmc_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
+float llmc_e4m3_to_f32(uint8_t q)
+{
+    uint32_t sign = (uint32_t)(q & 0x80) << 24, exp = (q >> 3) & 15, man = q & 7;
+    if (exp == 15 && man == 7)
+        return u2f(sign | 0x7fc00000u);
+    if (exp == 0) {   /* subnormal: man * 2^-9 */
+        float f = (float)man * (1.0f / 512.0f);
+        return sign ? -f : f;
+    }
+    return u2f(sign | ((exp + 120) << 23) | (man << 20));
+}
+
+uint8_t llmc_f32_to_e4m3(float f)
+{
+    uint32_t u = f2u(f), sign = (u >> 24) & 0x80, a = u & 0x7fffffff;
+    if (a > 0x7f800000)
+        return (uint8_t)(sign | 0x7f);
+    if (a >= 0x43e80000)   /* >= 464, halfway between 448 and the 480 that does not exist: saturate */
+        return (uint8_t)(sign | 0x7e);
+    if (a < 0x3c800000) {  /* below 2^-6: subnormal, steps of 2^-9 */
+        float v = u2f(a) * 512.0f;
+        uint32_t m = (uint32_t)v;
+        float rem = v - (float)m;
+        if (rem > 0.5f || (rem == 0.5f && (m & 1)))
+            m++;
+        return (uint8_t)(sign | m);   /* m == 8 is the smallest normal, 0x08: also right */
+    }
+    uint32_t r = a + 0x7ffff + ((a >> 20) & 1) - (120u << 23);
+    return (uint8_t)(sign | (r >> 20));
+}
+
 /* ---- the reference conversions of formats.def (n elements, unaligned storage) ---- */
 
 void llmc_f32_decode(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
@@ -405,4 +436,37 @@ char *llmc_path_dir(const char *path)
         r[n] = 0;
     }
     return r;
+}
+
+void llmc_fp8_decode(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *s = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = llmc_e4m3_to_f32(s[i]);
+}
+
+void llmc_fp8_encode(const float *src, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i++)
+        d[i] = llmc_f32_to_e4m3(src[i]);
+}
+
+/* u4: the integer values 0..15 (scale and zero point are the layout's). */
+void llmc_u4_decode(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *s = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (float)((s[i / 2] >> (4 * (i & 1))) & 15);
+}
+
+void llmc_u4_encode(const float *src, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i += 2) {
+        int lo = (int)lrintf(src[i]), hi = (int)lrintf(src[i + 1]);
+        lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
+        hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
+        d[i / 2] = (uint8_t)(lo | hi << 4);
+    }
 }

@@ -76,6 +76,9 @@ typedef struct LlmcWeightSrc {
     const char *where;            /* JSON path of the binding, for errors */
     int n_parts;                  /* > 0: concatenation of these weights along dim 0 */
     int parts[LLMC_MAX_PARTS];
+    int derived;                  /* 1: the scales or zero points of weight derived_from (whose
+                                     layout names this tensor), computed by the packer; no file */
+    int derived_from;
 } LlmcWeightSrc;
 
 /* Element orders (pre-shuffles) of a layout; only row-major exists yet. */

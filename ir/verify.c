@@ -7,7 +7,7 @@
 #include "ir.h"
 
 /* A layout is consistent with its format: groups only for a format with a scale format, a scale
- * tensor of that format whose columns are the groups of a row, zero points only with groups, a
+ * tensor of that format with a column for each group of a row (the last may be short), zero points only with groups, a
  * known element order. `what` names the tensor or the KV cache in the message. */
 static LlmcStatus check_layout(const LlmcGraph *g, LlmcDType fmt, const LlmcLayout *l, const LlmcShape *s,
                                const char *what, LlmcDiag *d)
@@ -29,10 +29,15 @@ static LlmcStatus check_layout(const LlmcGraph *g, LlmcDType fmt, const LlmcLayo
     if (sc->dtype != (LlmcDType)ft->scale)
         return llmc_fail(d, "verify: %s: scales %s are %s, format %s takes %s", what, sc->name,
                          llmc_dtype_name(sc->dtype), ft->name, llmc_dtype_name((LlmcDType)ft->scale));
-    if (s && (s->rank < 1 || s->sym[s->rank - 1] != LLMC_DIM_CONST || llmc_cols(s) % l->group ||
-              sc->shape.rank < 1 || llmc_cols(&sc->shape) != llmc_cols(s) / l->group))
-        return llmc_fail(d, "verify: %s: its columns are not whole groups of %d matching its scales %s", what,
-                         (int)l->group, sc->name);
+    /* ceil(cols / group) scales a row: the last group of a row may be short. */
+    if (s && (s->rank < 1 || s->sym[s->rank - 1] != LLMC_DIM_CONST || sc->shape.rank < 1 ||
+              llmc_cols(&sc->shape) != (llmc_cols(s) + l->group - 1) / l->group))
+        return llmc_fail(d, "verify: %s: its groups of %d do not match its scales %s", what, (int)l->group,
+                         sc->name);
+    if (l->zero >= 0 && (g->t[l->zero].shape.rank != sc->shape.rank ||
+                         llmc_cols(&g->t[l->zero].shape) != llmc_cols(&sc->shape)))
+        return llmc_fail(d, "verify: %s: its zero points %s are not shaped like its scales", what,
+                         g->t[l->zero].name);
     return LLMC_OK;
 }
 

@@ -21,6 +21,11 @@ typedef struct LlmcPassOptions {
     int32_t max_seq_len;          /* 0: the model's */
     int weights_set;              /* --weights given */
     LlmcDType weights;            /* storage format for matrices */
+    int32_t group;                /* quantized formats: elements along K a scale covers (0: the
+                                     format's default: fp8 a whole row, u4 128) */
+    int asym;                     /* u4: a zero point per group (else symmetric, zero 8) */
+    const char *keep;             /* per-tensor overrides "PATTERN=FMT,...": PATTERN a tensor-name
+                                     glob, "lm_head" or "embedding"; the first that matches wins */
     int kv_set;                   /* --kv given */
     LlmcDType kv;                 /* storage format of the KV cache */
     int no_fuse;                  /* skip the fusion passes */

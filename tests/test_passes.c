@@ -438,7 +438,8 @@ START_TEST(layouts)
 }
 END_TEST
 
-/* The format table: names round-trip, sizes, and the reference conversions (round to nearest even). */
+/* The format table: names round-trip, sizes, scales, and the reference conversions (round to nearest
+ * even). */
 START_TEST(format_table)
 {
     for (int i = 0; i < LLMC_DTYPE_COUNT; i++) {
@@ -447,8 +448,14 @@ START_TEST(format_table)
         ck_assert_int_eq(llmc_dtype_from_name(f->name, &back), 0);
         ck_assert_int_eq(back, i);
         ck_assert_int_eq(llmc_dtype_size((LlmcDType)i), (size_t)f->block_bytes);
-        ck_assert_int_eq(f->scale, LLMC_FMT_NONE); /* no format of today has scales */
+        /* Quantized formats (fp8, u4) name a plain scale format; the values alone convert too. */
+        ck_assert(f->scale == LLMC_FMT_NONE || llmc_format((LlmcDType)f->scale)->scale == LLMC_FMT_NONE);
+        ck_assert_int_eq(f->scale != LLMC_FMT_NONE, i == LLMC_FP8 || i == LLMC_U4);
         float in[4] = {1.0f, -2.0f, 3.0f, 1024.0f}, out[4];
+        if (i == LLMC_FP8)
+            in[3] = 448.0f;   /* its largest value */
+        if (i == LLMC_U4)
+            in[1] = 15.0f, in[3] = 0.0f;   /* integers 0..15 */
         uint8_t buf[64];
         f->from_f32(in, buf, 4);
         f->to_f32(buf, out, 4);

@@ -1,0 +1,211 @@
+/* test_quant.c — the quantized weight formats (fp8 E4M3, u4 with groups): the reference
+ * conversions of ir/base.c against an independent reading of E4M3, the cpu kernels of
+ * codegen/c_prelude.h (mm_q, embed_q) against a plain dequantize-then-multiply on random data with
+ * ragged shapes, and the packer's quantizer (round to nearest, GPTQ's conventions for u4). */
+#include <math.h>
+#include <stdlib.h>
+
+/* The prelude's 8-float vectors without -mavx: GCC notes the ABI of such returns; these inline. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+#include "../codegen/c_prelude.h"
+#include "../codegen/codegen.h"
+#include "../ir/base.h"
+#include "testutil.h"
+
+/* Uniform in [0, 1) from a splitmix64 stream. */
+static float tu_randf(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ull;
+    return (float)(tu_mix64(*s) >> 40) * (1.0f / 16777216.0f);
+}
+
+/* E4M3 by its definition: sign, 4 exponent bits (bias 7), 3 mantissa bits, S.1111.111 NaN. */
+static double e4m3_def(int q)
+{
+    int s = q >> 7, e = (q >> 3) & 15, m = q & 7;
+    double v = e ? ldexp(1.0 + m / 8.0, e - 7) : ldexp(m / 8.0, -6);
+    return s ? -v : v;
+}
+
+START_TEST(e4m3_decode_and_encode)
+{
+    for (int q = 0; q < 256; q++) {
+        if ((q & 0x7f) == 0x7f) {
+            ck_assert(isnan(llmc_e4m3_to_f32((uint8_t)q)));
+            continue;
+        }
+        ck_assert_msg(llmc_e4m3_to_f32((uint8_t)q) == (float)e4m3_def(q), "code %02x", q);
+        ck_assert_msg(q_fp8((uint8_t)q) == (float)e4m3_def(q), "q_fp8 code %02x", q);   /* the kernel's bit trick */
+        if (q != 0x80)   /* -0 encodes as itself too, but compare bits only off zero */
+            ck_assert_int_eq(llmc_f32_to_e4m3((float)e4m3_def(q)), q);
+    }
+    ck_assert_int_eq(llmc_f32_to_e4m3(1e9f), 0x7e);     /* saturates to 448 */
+    ck_assert_int_eq(llmc_f32_to_e4m3(-500.0f), 0xfe);
+    ck_assert_int_eq(llmc_f32_to_e4m3(463.9f), 0x7e);
+    /* Random values: the nearest code, ties to the even mantissa. */
+    uint64_t rng = 7;
+    for (int i = 0; i < 200000; i++) {
+        float x = (tu_randf(&rng) * 2 - 1) * ldexpf(1.0f, (int)(tu_randf(&rng) * 24) - 14);
+        int got = llmc_f32_to_e4m3(x);
+        double best = INFINITY;
+        int bq = 0;
+        for (int q = 0; q < 256; q++) {
+            if ((q & 0x7f) == 0x7f)
+                continue;
+            double e = fabs(e4m3_def(q) - x);
+            if (e < best || (e == best && !(q & 1) && (bq & 1))) {
+                best = e;
+                bq = q;
+            }
+        }
+        if (fabs(x) > 448)
+            continue;
+        ck_assert_msg(fabs(e4m3_def(got) - x) == best, "x=%g got %02x (%g) best %02x (%g)", (double)x, got,
+                      e4m3_def(got), bq, e4m3_def(bq));
+    }
+}
+END_TEST
+
+/* mm_q / embed_q against dequantize-then-multiply in double, random q, scales and zeros. */
+static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t seed)
+{
+    uint64_t rng = seed;
+    int ng = (K + G - 1) / G;
+    size_t wbytes = fmt == Q_FP8 ? (size_t)N * K : (size_t)N * K / 2;
+    uint8_t *w = malloc(wbytes);
+    float *scf = malloc((size_t)N * ng * sizeof(float));
+    uint16_t *sch = malloc((size_t)N * ng * 2), *zp = malloc((size_t)N * ng * 2);
+    float *x = malloc((size_t)T * K * sizeof(float)), *b = malloc((size_t)N * sizeof(float));
+    float *y = malloc((size_t)T * N * sizeof(float)), *deq = malloc((size_t)N * K * sizeof(float));
+    for (size_t i = 0; i < wbytes; i++) {
+        w[i] = (uint8_t)(tu_randf(&rng) * 256);
+        if (fmt == Q_FP8 && (w[i] & 0x7f) == 0x7f)
+            w[i] ^= 1;
+    }
+    for (int i = 0; i < N * ng; i++) {
+        scf[i] = 0.01f + tu_randf(&rng) * 0.1f;
+        sch[i] = llmc_f32_to_f16(0.01f + tu_randf(&rng) * 0.1f);
+        zp[i] = llmc_f32_to_f16((float)(int)(tu_randf(&rng) * 16));
+    }
+    for (int i = 0; i < T * K; i++)
+        x[i] = tu_randf(&rng) * 2 - 1;
+    for (int i = 0; i < N; i++)
+        b[i] = tu_randf(&rng);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            int gi = n * ng + k / G;
+            if (fmt == Q_FP8)
+                deq[(size_t)n * K + k] = (float)(e4m3_def(w[(size_t)n * K + k]) * scf[gi]);
+            else {
+                size_t e = (size_t)n * K + k;
+                int q = (w[e / 2] >> (4 * (e & 1))) & 15;
+                float z = asym ? llmc_f16_to_f32(zp[gi]) : 8.0f;
+                deq[e] = ((float)q - z) * llmc_f16_to_f32(sch[gi]);
+            }
+        }
+    const void *sc = fmt == Q_FP8 ? (const void *)scf : (const void *)sch;
+    const uint16_t *z = asym ? zp : NULL;
+    for (int i = 0; i < T * N; i++)
+        y[i] = NAN;   /* poison */
+    for (int tid = 0; tid < 3; tid++)
+        mm_q(fmt, T, K, N, G, x, K, w, sc, z, b, y, N, tid, 3);
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double ref = b[n], mag = fabs(b[n]);
+            for (int k = 0; k < K; k++) {
+                ref += (double)x[(size_t)t * K + k] * deq[(size_t)n * K + k];
+                mag += fabs((double)x[(size_t)t * K + k] * deq[(size_t)n * K + k]);
+            }
+            float got = y[(size_t)t * N + n];
+            ck_assert_msg(fabs(got - ref) <= 1e-5 * mag + 1e-6, "fmt %d T%d K%d N%d G%d: y[%d,%d] %g vs %g", fmt, T, K, N,
+                          G, t, n, (double)got, ref);
+        }
+    /* Embedding rows: exactly the dequantized values. */
+    int32_t tok[3] = {0, N - 1, N / 2};
+    float *e = malloc((size_t)3 * K * sizeof(float));
+    embed_q(fmt, 3, K, G, w, sc, z, tok, e, K, 0, 1);
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k < K; k++)
+            ck_assert_msg(e[(size_t)t * K + k] == deq[(size_t)tok[t] * K + k], "embed fmt %d row %d col %d", fmt, tok[t], k);
+    free(e);
+    free(w);
+    free(scf);
+    free(sch);
+    free(zp);
+    free(x);
+    free(b);
+    free(y);
+    free(deq);
+}
+
+START_TEST(mm_q_matches_dequantized_reference)
+{
+    static const int shapes[][4] = {{1, 172, 13, 0}, {5, 300, 9, 0}, {37, 256, 17, 0}, {1, 4096, 8, 0}, {2, 64, 4, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        check_mm(Q_FP8, T, K, N, K, 0, 11 + s);          /* a scale a row */
+        check_mm(Q_FP8, T, K, N, 128, 0, 21 + s);
+        for (int G = 32; G <= 128; G *= 2) {
+            check_mm(Q_U4, T, K, N, G, 0, 31 + s * 7 + (uint64_t)G);
+            check_mm(Q_U4, T, K, N, G, 1, 41 + s * 7 + (uint64_t)G);
+        }
+    }
+}
+END_TEST
+
+/* The quantizer: every value within half a step of its group's grid (inside the range), GPTQ's
+ * zero of 8 when symmetric, asymmetric zeros in 0..15 putting 0 on the grid. */
+START_TEST(quantizer_round_to_nearest)
+{
+    uint64_t rng = 3;
+    enum { K = 300, G = 64 };
+    float row[K], vals[K], sc[8], zp[8];
+    uint8_t q[K];
+    for (int trial = 0; trial < 50; trial++) {
+        float amp = ldexpf(1.0f, (int)(tu_randf(&rng) * 20) - 10);
+        for (int k = 0; k < K; k++)
+            row[k] = (tu_randf(&rng) * 2 - 1) * amp + (trial & 1 ? amp * 0.5f : 0);
+        /* fp8, a scale a row: relative error of E4M3 (2^-4) against the row's largest value */
+        llmc_quantize_row(LLMC_FP8, K, K, row, vals, q, sc, NULL, LLMC_F32);
+        float amax = 0;
+        for (int k = 0; k < K; k++)
+            amax = fmaxf(amax, fabsf(row[k]));
+        ck_assert(fabsf(sc[0] - amax / 448.0f) <= 1e-6f * sc[0]);
+        for (int k = 0; k < K; k++) {
+            float v = llmc_e4m3_to_f32(q[k]) * sc[0];
+            ck_assert_msg(fabsf(v - row[k]) <= fmaxf(fabsf(row[k]) * 0.0625f, sc[0] * 0.001953125f),
+                          "fp8 %g -> %g", (double)row[k], (double)v);
+        }
+        for (int asym = 0; asym < 2; asym++) {
+            llmc_quantize_row(LLMC_U4, K, G, row, vals, q, sc, asym ? zp : NULL, LLMC_F16);
+            for (int k = 0; k < K; k++) {
+                int gi = k / G, u = (q[k / 2] >> (4 * (k & 1))) & 15;
+                float z = asym ? zp[gi] : 8.0f, s = sc[gi];
+                ck_assert(llmc_f16_to_f32(llmc_f32_to_f16(s)) == s);   /* quantized against the stored scale */
+                ck_assert(z >= 0 && z <= 15 && z == rintf(z));
+                float v = ((float)u - z) * s;
+                float lo = (0 - z) * s, hi = (15 - z) * s;
+                if (row[k] >= lo && row[k] <= hi)
+                    ck_assert_msg(fabsf(v - row[k]) <= 0.5f * s * 1.0001f, "u4 asym %d: %g -> %g (s %g z %g)", asym,
+                                  (double)row[k], (double)v, (double)s, (double)z);
+                else   /* clipped: the nearest end of the grid */
+                    ck_assert(v == (row[k] < lo ? lo : hi));
+            }
+        }
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("quant");
+    TCase *tc = tcase_create("quant");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, e4m3_decode_and_encode);
+    tcase_add_test(tc, mm_q_matches_dequantized_reference);
+    tcase_add_test(tc, quantizer_round_to_nearest);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}

@@ -6,9 +6,10 @@
 #include <stdlib.h>
 
 /* The prelude's 8-float vectors without -mavx: GCC notes the ABI of such returns; these inline. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
 #endif
+#pragma GCC diagnostic ignored "-Wpsabi"
 #include "../codegen/c_prelude.h"
 #include "../codegen/codegen.h"
 #include "../ir/base.h"

@@ -4,7 +4,6 @@
  * linker makes the executable. Only this file exits. */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,34 +132,14 @@ static LlmcStatus read_tokenizer(const LlmcGraph *g, char **tok, size_t *size, L
  * for each output OUT (a file or synth's staging directory) and the build directory
  * $TMPDIR/llmc-build-CHILD-* (llmc_tmp_dir). Then llmc ends by the same signal. */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode))
-        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    else
-        unlink(path);
-}
-
 static void remove_leftovers(pid_t child, const char *const *outputs)
 {
     char p[4200];
     for (int i = 0; outputs[i]; i++) {
         snprintf(p, sizeof p, "%s.tmp.%ld", outputs[i], (long)child);
-        remove_tree(p);
+        llmc_remove_tree(p);
         snprintf(p, sizeof p, "%s.weights.tmp.%ld", outputs[i], (long)child);
-        remove_tree(p);
+        llmc_remove_tree(p);
     }
     char prefix[64];
     snprintf(prefix, sizeof prefix, "llmc-build-%ld-", (long)child);
@@ -171,7 +150,7 @@ static void remove_leftovers(pid_t child, const char *const *outputs)
     for (struct dirent *e; (e = readdir(dp)) != NULL;)
         if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
             snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
-            remove_tree(p);
+            llmc_remove_tree(p);
         }
     closedir(dp);
 }

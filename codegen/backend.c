@@ -3,7 +3,6 @@
  * of a build (its identity, its directory) and the files a backend writes into that directory.
  */
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,23 +134,6 @@ LlmcStatus llmc_codegen_write_c(LlmcCodegen *cg, const char *name, const char *t
     return LLMC_OK;
 }
 
-/* Removes the temporary build directory: everything in it is the build's (mkdtemp made it). */
-static void remove_dir(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    if (dp) {
-        char p[4400];
-        for (struct dirent *e; (e = readdir(dp)) != NULL;) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(dp);
-    }
-    rmdir(dir);
-}
-
 void llmc_codegen_close(LlmcCodegen *cg)
 {
     if (cg->state && cg->backend->release)
@@ -159,6 +141,6 @@ void llmc_codegen_close(LlmcCodegen *cg)
     free(cg->state);
     cg->state = NULL;
     if (cg->temporary_dir)
-        remove_dir(cg->dir);
+        llmc_remove_tree(cg->dir);   /* everything in it is the build's (mkdtemp made it) */
     cg->temporary_dir = 0;
 }

@@ -716,24 +716,6 @@ static LlmcStatus mkdir_p(const char *dir, LlmcDiag *d)
     return LLMC_OK;
 }
 
-/* Removes dir and the files in it (synth writes no subdirectories). */
-static void remove_flat_dir(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    if (dp) {
-        for (struct dirent *e; (e = readdir(dp)) != NULL;) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char *p = llmc_path_join(dir, e->d_name);
-            if (p)
-                unlink(p);
-            free(p);
-        }
-        closedir(dp);
-    }
-    rmdir(dir);
-}
-
 /* Creates OUT.tmp.PID (and OUT's parents); *stage gets its name. */
 static LlmcStatus stage_dir(const char *out, char **stage, LlmcDiag *d)
 {
@@ -892,7 +874,7 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
     if (!st)
         st = commit_dir(stage, opt->out_dir, d);
     if (stage)
-        remove_flat_dir(stage);
+        llmc_remove_tree(stage);
     free(stage);
     free(s.t);
     cJSON_Delete(cfg);

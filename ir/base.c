@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -363,6 +364,26 @@ LlmcStatus llmc_write_file_atomic(const char *path, const void *data, size_t n, 
         return LLMC_ERR;
     }
     return llmc_out_commit(&o, 0, d);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void llmc_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode))
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        unlink(path);
 }
 
 const char *llmc_tmp_dir(void)

@@ -105,6 +105,9 @@ void llmc_out_abort(LlmcOutFile *o);
 /* Whole-buffer convenience. */
 LlmcStatus llmc_write_file_atomic(const char *path, const void *data, size_t n, LlmcDiag *d);
 
+/* Removes path: a file, or a directory and everything under it (links are not followed). */
+void llmc_remove_tree(const char *path);
+
 /* Where temporary directories go: $TMPDIR when it names a directory, else /tmp. */
 const char *llmc_tmp_dir(void);
 

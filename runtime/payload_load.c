@@ -132,8 +132,6 @@ static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const LlmcFooter
                             path, (unsigned long long)h.weights_size, (long long)d->weights_bytes);
     p->weights = p->base + h.weights_off;
     p->weights_size = h.weights_size;
-    memcpy(p->weights_digest, h.weights_digest, sizeof p->weights_digest);
-    memcpy(p->tokenizer_digest, h.tokenizer_digest, sizeof p->tokenizer_digest);
     if (h.tokenizer_kind != LLMC_TOK_NONE && h.tokenizer_kind != LLMC_TOK_LLAMA2C &&
         h.tokenizer_kind != LLMC_TOK_SENTENCEPIECE)
         return llmc_rt_fail(err, errlen, "%s: unknown tokenizer kind %u", path, h.tokenizer_kind);
@@ -382,8 +380,8 @@ int llmc_payload_verify(const LlmcPayload *p, int threads, uint64_t *bytes, char
         (h.total_size > t_end && !all_zero(p->base + t_end, h.total_size - t_end)))
         return llmc_rt_fail(err, errlen, "%s: the padding between the payload's sections is damaged (it holds "
                             "non-zero bytes) or was modified after llmc compile", p->path);
-    if (check_section(p->weights, p->weights_size, p->weights_digest, threads, p->path, "weights", err, errlen) != 0 ||
-        check_section(p->tokenizer, p->tokenizer_size, p->tokenizer_digest, threads, p->path, "tokenizer", err,
+    if (check_section(p->weights, p->weights_size, h.weights_digest, threads, p->path, "weights", err, errlen) != 0 ||
+        check_section(p->tokenizer, p->tokenizer_size, h.tokenizer_digest, threads, p->path, "tokenizer", err,
                       errlen) != 0)
         return -1;
     read += p->weights_size + p->tokenizer_size;

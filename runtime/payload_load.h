@@ -23,7 +23,6 @@ typedef struct LlmcPayload {
     const uint8_t *tokenizer;   /* NULL when the payload has none */
     uint64_t tokenizer_size;
     uint32_t tokenizer_kind;    /* LLMC_TOK_* */
-    uint8_t weights_digest[16], tokenizer_digest[16];   /* as the payload header records them */
     int have_footer;            /* 0: --weights with an executable that lost its footer (strip) */
     uint64_t program_size;      /* from the footer: the program is [0, program_size) of exe */
     uint8_t program_digest[16];

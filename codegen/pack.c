@@ -51,13 +51,13 @@ void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row
 {
     for (int64_t g0 = 0, gi = 0; g0 < K; g0 += group, gi++) {
         int64_t n = K - g0 < group ? K - g0 : group;
-        float lo = 0, hi = 0, amax = 0;
+        float lo = 0, hi = 0;
         for (int64_t i = 0; i < n; i++) {
             float v = row[g0 + i];
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
-        amax = -lo > hi ? -lo : hi;
+        float amax = -lo > hi ? -lo : hi;
         float s, z = 8;
         if (fmt == LLMC_FP8)
             s = amax > 0 ? amax / 448.0f : 1.0f;
@@ -67,13 +67,10 @@ void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row
             s = hi - lo > 0 ? (hi - lo) / 15.0f : 1.0f;
         }
         /* The scale as its tensor stores it. */
-        uint16_t h;
         if (scale_fmt == LLMC_F16) {
-            h = llmc_f32_to_f16(s);
-            s = llmc_f16_to_f32(h);
-            if (!(s > 0)) {          /* underflowed to 0 (or overflowed): the smallest / largest f16 */
+            s = llmc_f16_to_f32(llmc_f32_to_f16(s));
+            if (!(s > 0) || isinf(s))   /* underflowed to 0 or overflowed: the smallest / largest f16 */
                 s = amax > 1 ? 65504.0f : 5.96046448e-08f;
-            }
         }
         if (zp) {
             z = rintf(-lo / s);

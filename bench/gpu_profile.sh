@@ -2,6 +2,7 @@
 # Per-kernel profile of decode steps on the lent GPU (Nsight Compute, clocks left alone): duration,
 # DRAM bytes and bandwidth of every kernel of a few eager decode steps, summed per kernel kind.
 #   PRESET=llama3.2-1b bash bench/gpu_profile.sh        (after scripts/gpu_carry.sh; logs in $OUT)
+#   COMPILE_ARGS="--weights w4a16": more arguments of llmc compile
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 carry=$root/.carry
@@ -11,7 +12,8 @@ work=/tmp/llmc-work
 preset=${PRESET:-llama3.2-1b}
 mkdir -p "$out" "$work"
 [ -d "$work/$preset" ] || "$carry/llmc" synth --preset "$preset" -o "$work/$preset" -q
-"$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q || exit 1
+# shellcheck disable=SC2086
+"$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q ${COMPILE_ARGS:-} || exit 1
 
 ncu --clock-control none --csv --page raw --print-units base \
   --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | variants
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | variants
 # WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 old:LLMC=PATH ...": the preset compiled
 # once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
 # environment, for knobs added to a working tree while experimenting, and any other item is an
@@ -35,10 +35,17 @@ dev=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
 if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
   say "== kernels (bench/kernel_check.cu: every device function against a host reference, then the prefill and decode-attention kernels timed)"
-  if cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$work/sample.o" >>"$log" 2>&1 &&
+  # scripts/gpu_carry.sh builds kernel_check where nvcc is (same CUDA, -arch=sm_90a): that saves the
+  # device the nvcc minutes
+  if [ -x "$carry/kernel_check" ] && [ "$arch" = sm_90a ]; then
+    say "kernel_check: the carried build"
+    cp "$carry/kernel_check" "$work/kernel_check"
+  fi
+  if [ -x "$work/kernel_check" ] ||
+    { cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$work/sample.o" >>"$log" 2>&1 &&
     cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$work/rtutil.o" >>"$log" 2>&1 &&
     nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/kernel_check" "$root/bench/kernel_check.cu" "$work/sample.o" \
-      "$work/rtutil.o" >>"$log" 2>&1; then
+      "$work/rtutil.o" >>"$log" 2>&1; }; then
     "$work/kernel_check" 2>&1 | tee "$out/kernel_check.txt" >>"$log"
     kc=${PIPESTATUS[0]}
     grep -E "FAIL|^TIME" "$out/kernel_check.txt" | tee -a "$log"
@@ -112,6 +119,45 @@ if [ "$what" = all ] || [ "$what" = check ]; then
   fi
 fi
 
+# Quantized weights (WHAT=quant, or all): stories260K in each format on the GPU against the cpu
+# target in the same format (the first 64 greedy ids, --compare-cpu per layer), batch 3 = single
+# runs, memcheck of a w4a16 build.
+if [ "$what" = all ] || [ "$what" = quant ]; then
+  say "== stories260K, quantized weights"
+  for f in "fp8" "w4a16" "w4a16 --asym --group 32" "w4a16 --keep lm_head=w4a16,embedding=fp8"; do
+    tag=$(echo "$f" | tr -c 'a-z0-9\n' '_')
+    # shellcheck disable=SC2086
+    "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --weights $f -o "$work/q_cpu_$tag" -q >>"$log" 2>&1
+    # shellcheck disable=SC2086
+    "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target "$arch" --weights $f -o "$work/q_gpu_$tag" \
+      -q >>"$log" 2>&1 || { row "stories260K $f" "compile failed"; continue; }
+    "$work/q_cpu_$tag" "Once upon a time" -n 64 --output-ids >"$res/q_cpu_$tag.txt" 2>>"$log"
+    "$work/q_gpu_$tag" "Once upon a time" -n 64 --output-ids >"$res/q_gpu_$tag.txt" 2>>"$log"
+    cmp -s "$res/q_cpu_$tag.txt" "$res/q_gpu_$tag.txt" && agree="first 64 greedy = cpu $f" || agree="first 64 greedy DIFFER from cpu $f"
+    "$work/q_gpu_$tag" "Once upon a time" --compare-cpu >"$res/q_cmp_$tag.txt" 2>&1
+    tail -4 "$res/q_cmp_$tag.txt" | tee -a "$log"
+    worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/q_cmp_$tag.txt")
+    "$work/q_gpu_$tag" --prompts <(printf 'Once upon a time\nLily and Ben\nThe cat sat\nOne day\n') --max-batch 3 -n 40 \
+      >"$res/q_batch_$tag.txt" 2>>"$log"
+    : >"$res/q_single_$tag.txt"
+    for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do "$work/q_gpu_$tag" "$p" -n 40 >>"$res/q_single_$tag.txt"; done
+    cmp -s "$res/q_batch_$tag.txt" "$res/q_single_$tag.txt" && bs="batch 3 = single" || bs="batch 3 DIFFERS from single"
+    # 80 prompt tokens: the wide path (dequantized to f16, tensor cores) against the twin
+    "$work/q_gpu_$tag" --ids "$(seq -s ' ' 100 179)" --compare-cpu >"$res/q_cmpw_$tag.txt" 2>&1
+    worstw=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/q_cmpw_$tag.txt")
+    row "stories260K $f" "$agree; $bs; compare-cpu worst layer $worst (80 tokens: $worstw)"
+  done
+  if command -v compute-sanitizer >/dev/null; then
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$work/q_gpu_w4a16" "Once upon a time" -n 16 >"$res/qmemcheck.txt" 2>&1
+    rc=$?
+    tail -3 "$res/qmemcheck.txt" | tee -a "$log"
+    [ $rc -eq 0 ] && row "memcheck, w4a16" "no errors" || row "memcheck, w4a16" "exit $rc"
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$work/q_gpu_w4a16" --ids "$(seq -s ' ' 100 179)" -n 4 >"$res/qmemcheckw.txt" 2>&1
+    rc=$?
+    [ $rc -eq 0 ] && row "memcheck, w4a16, 80-token prompt" "no errors" || row "memcheck, w4a16, 80-token prompt" "exit $rc"
+  fi
+fi
+
 # decode_row EXE LABEL FILE ARGS...: one --bench run of EXE into FILE, its decode tok/s and
 # roofline as a table row
 decode_row() {
@@ -161,7 +207,12 @@ variants() {
   say "== variants of $p"
   [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1
   [ "$p" = llama3.1-8b ] && keep=0 # 16 GB a variant: compiled, measured and deleted one at a time
-  b1() { decode_row "$work/v_$1.exe" "$p $1 b1 #$2" "$res/v_$1_$2.txt" --batch 1; }
+  b1() {
+    decode_row "$work/v_$1.exe" "$p $1 b1 #$2" "$res/v_$1_$2.txt" --batch 1
+    local pre
+    pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$res/v_$1_$2.txt" | head -1)
+    row "$p $1 prefill 512 #$2" "${pre:-?} tok/s"
+  }
   finish() { # the other batch sizes, the device time of a step, then the build goes
     for b in ${BATCHES:-}; do decode_row "$work/v_$1.exe" "$p $1 b$b" "$res/v_$1_b$b.txt" --batch "$b"; done
     grep "on the device" "$res/v_$1_1.txt" | sed "s/^/$1: /" | tee -a "$log"

@@ -591,20 +591,135 @@ static Wts make_w(int wk, size_t n, double s)
     }
     return w;
 }
-static const char *wkname(int wk) { return wk == 1 ? "bf16" : wk == 2 ? "f16" : "f32"; }
+/* Quantized weights [N][K] (wk 3 fp8, 4 u4 symmetric, 5 u4 with zero points) in groups of G along
+ * K: random stored values (fp8: every byte but NaN, u4: 0..15), random positive scales (fp8 f32,
+ * u4 f16) and zeros (u4: 0..15 as f16); f holds each value dequantized as the cpu target does it
+ * (codegen/c_prelude.h q_row): ((float)q - z) * s, fp8: decode(q) * s, in f32. */
+static float h_fp8f(uint8_t b) /* E4M3, independent of the kernels' bit trick */
+{
+    const int e = (b >> 3) & 15, m = b & 7;
+    const float v = e == 0 ? ldexpf((float)m, -9) : ldexpf(1.0f + m / 8.0f, e - 7);
+    return b & 0x80 ? -v : v;
+}
+struct QWts {
+    Wts w;
+    std::vector<uint8_t> sc, zr; /* scale and zero tensors' bytes, [N][ceil(K / G)] */
+};
+constexpr int fmt_tile(int wk) { return wk == 3 ? 128 : 256; } /* lane8 tile of the quantized formats */
+/* Does weight_format give a [N][K] matrix in groups of G the lane8 order (passes/weight_format.c)? */
+constexpr int q_lane8(int wk, long long K, long long G)
+{
+    return wk >= 3 && K % fmt_tile(wk) == 0 && (G % fmt_tile(wk) == 0 || (fmt_tile(wk) % G == 0 && G % 32 == 0));
+}
+/* Row-major quantized rows (elements e of size 4 or 8 bits) into lane8 order, written out from the
+ * order's definition (ir.h): slot q of a tile holds at 4 c + e element 32 c + 4 q + e. */
+static void lane8_rows(int wk, int N, int K, std::vector<uint8_t> &raw)
+{
+    const int T = fmt_tile(wk), E = T / 8;
+    std::vector<uint8_t> out(raw.size(), 0);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            const int t = k / T, kk = k % T, c = kk / 32, q = kk % 32 / 4, e = kk % 4;
+            const size_t from = (size_t)n * K + k, to = (size_t)n * K + (size_t)t * T + q * E + c * 4 + e;
+            if (wk == 3) {
+                out[to] = raw[from];
+            } else {
+                const uint8_t v = (uint8_t)(raw[from / 2] >> (from % 2 * 4) & 15);
+                out[to / 2] = (uint8_t)(out[to / 2] | v << (to % 2 * 4));
+            }
+        }
+    raw = out;
+}
+static QWts make_wq(int wk, int N, int K, int G, double amp, int table = 0) /* table: an embedding's, row-major */
+{
+    QWts q;
+    const int ng = (K + G - 1) / G;
+    q.w.raw.resize(wk == 3 ? (size_t)N * K : (size_t)N * K / 2);
+    q.w.f.resize((size_t)N * K);
+    q.sc.resize((size_t)N * ng * (wk == 3 ? 4 : 2));
+    if (wk == 5)
+        q.zr.resize((size_t)N * ng * 2);
+    for (int n = 0; n < N; n++)
+        for (int gi = 0; gi < ng; gi++) {
+            const size_t i = (size_t)n * ng + gi;
+            float s;
+            if (wk == 3) {
+                s = (float)(amp / 448.0 * (0.5 + 0.5 * fabs(urand())));
+                memcpy(&q.sc[i * 4], &s, 4);
+            } else {
+                const uint16_t h = h_f16((float)(amp / 7.5 * (0.5 + 0.5 * fabs(urand()))));
+                memcpy(&q.sc[i * 2], &h, 2);
+                s = h_f16f(h);
+            }
+            float z = 8.0f;
+            if (wk == 5) {
+                z = (float)((int)((urand() + 1.0) * 8.0) & 15);
+                const uint16_t h = h_f16(z);
+                memcpy(&q.zr[i * 2], &h, 2);
+            }
+            for (int k = gi * G; k < K && k < (gi + 1) * G; k++) {
+                const size_t e = (size_t)n * K + k;
+                if (wk == 3) {
+                    uint8_t b;
+                    do
+                        b = (uint8_t)((urand() + 1.0) * 128.0);
+                    while ((b & 0x7f) == 0x7f);
+                    q.w.raw[e] = b;
+                    q.w.f[e] = h_fp8f(b) * s;
+                } else {
+                    const uint8_t v = (uint8_t)((int)((urand() + 1.0) * 8.0) & 15);
+                    q.w.raw[e / 2] = (uint8_t)(e % 2 ? (q.w.raw[e / 2] & 15) | v << 4 : v);
+                    q.w.f[e] = ((float)v - z) * s;
+                }
+            }
+        }
+    if (q_lane8(wk, K, G) && !table)
+        lane8_rows(wk, N, K, q.w.raw);
+    return q;
+}
+/* Device copies of a weight and its scales and zeros, and the WQ the kernels take. */
+struct DW {
+    DBuf<uint8_t> w, sc, zr;
+    explicit DW(const QWts &q) : w(q.w.raw.size()), sc(q.sc.size()), zr(q.zr.size())
+    {
+        w.up(q.w.raw);
+        if (!q.sc.empty())
+            sc.up(q.sc);
+        if (!q.zr.empty())
+            zr.up(q.zr);
+    }
+    WQ wq(int wk) const { return wk >= 3 ? WQ{sc.p, wk == 5 ? (const uint16_t *)zr.p : nullptr} : WQ{}; }
+};
+static QWts make_any(int wk, int N, int K, int G, double amp, int table = 0)
+{
+    if (wk >= 3)
+        return make_wq(wk, N, K, G, amp, table);
+    QWts q;
+    q.w = make_w(wk, (size_t)N * K, amp);
+    return q;
+}
+static const char *wkname(int wk)
+{
+    return wk == 1 ? "bf16" : wk == 2 ? "f16" : wk == 3 ? "fp8" : wk == 4 ? "u4" : wk == 5 ? "u4 zero" : "f32";
+}
+constexpr int fmt_ve(int wk) { return wk == 0 ? 4 : wk <= 2 ? 8 : wk == 3 ? 16 : 32; }
+constexpr long long fmt_bytes(int wk, long long K) { return wk == 0 ? 4 * K : wk <= 2 ? 2 * K : wk == 3 ? K : K / 2; }
 
 /* The emitters' choices (codegen/cuda_matmul.c, cuda_common.c). */
-constexpr int mv_vec(int wk, long long K) { return K % (wk == 0 ? 4 : 8) == 0; }
+constexpr int mv_vec(int wk, long long K, long long G = 0)
+{
+    return wk >= 3 ? q_lane8(wk, K, G ? G : K) : K % fmt_ve(wk) == 0;
+}
 constexpr int mv_ksplit(int wk, long long K, long long N, int swiglu, int vec)
 {
     const long long units = swiglu ? N / 2 : (N + 1) / 2;
-    const int ve = wk == 0 ? 4 : 8, per_sm = K * (wk == 0 ? 4 : 2) <= 4096 ? 32 : 5;
+    const int ve = wk >= 3 ? fmt_tile(wk) : fmt_ve(wk), per_sm = fmt_bytes(wk, K) <= 4096 ? 32 : 5;
     int ks = 1;
     while (vec && ks < 4 && (units * ks + 3) / 4 < (long long)per_sm * SMS && K % (2 * ks * ve) == 0)
         ks *= 2;
     return ks;
 }
-constexpr int mv_u(int wk, long long K) { return K * (wk == 0 ? 4 : 2) <= 4096 ? 1 : 2; }
+constexpr int mv_u(int wk, long long K) { return fmt_bytes(wk, K) <= 4096 ? 1 : 2; }
 constexpr int tc_split(long long N, long long K)
 {
     const long long blocks = (N + 63) / 64, kt = K / 32, want = (4LL * SMS + blocks - 1) / blocks;
@@ -616,18 +731,18 @@ constexpr int tc_split(long long N, long long K)
 }
 
 /* ---- gemv (2..8 rows a block, every row count without tensor cores) and gemv_b1 (one row) ---- */
-template <int WK, int K, int N, int SX, int SY, int VEC, int NORM, int EPI, int SR, int KS>
-__global__ void __launch_bounds__(128, 4) k_gemv(const void *w, const float *x, const float *b, float *y, int T,
-                                                 const float *nw, float eps, const float *res)
+template <int WK, int K, int N, int SX, int SY, int VEC, int NORM, int EPI, int SR, int KS, int G, int ORD>
+__global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_gemv(const void *w, const float *x, const float *b, float *y, int T,
+                                                 const float *nw, float eps, const float *res, WQ wq)
 {
-    gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, 2, KS>(w, x, b, y, T, nw, eps, res);
+    gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, 2, KS, G, ORD>(w, x, b, y, T, nw, eps, res, wq);
 }
-template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1, int HD = 2,
-          int L = 1, int BS = 1>
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int INTER = 0, int HQ = 1, int HKV = 1,
+          int HD = 2, int L = 1, int BS = 1>
 __global__ void __launch_bounds__(128) k_b1(const void *w, const float *x, const float *b, float *y, const float *nw,
-                                            float eps, const float *res, RopeOut ro)
+                                            float eps, const float *res, RopeOut ro, WQ wq)
 {
-    gemv_b1<WK, K, N, NORM, EPI, KS, U, INTER, HQ, HKV, HD, L, BS>(w, x, b, y, nw, eps, res, ro);
+    gemv_b1<WK, K, N, NORM, EPI, KS, U, INTER, HQ, HKV, HD, L, BS, G>(w, x, b, y, nw, eps, res, ro, wq);
 }
 
 /* Reference of one matmul output row set: dot of row t of x (times nw) with weight row n, the
@@ -683,20 +798,21 @@ static void mv_epi(const MvRef &r, int t, int o, double inv, const std::vector<f
  * rows allow 16-byte loads, as the emitter; otherwise gemv). Outputs of large matrices are
  * compared at a sample of columns (every column must be written all the same). */
 template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = (EPI == 2 ? N / 2 : N),
-          int SR = (EPI == 1 ? N + 4 : 0)>
+          int SR = (EPI == 1 ? N + 4 : 0), int G = (WK == 3 ? K : 128)>
 static void check_mv(const char *shape, std::vector<int> steps)
 {
-    constexpr int NO = EPI == 2 ? N / 2 : N, VEC = mv_vec(WK, K), KS = mv_ksplit(WK, K, N, EPI == 2, VEC);
+    constexpr int GG = WK >= 3 ? (G < K ? G : K) : K; /* the group the emitter passes */
+    constexpr int NO = EPI == 2 ? N / 2 : N, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, EPI == 2, VEC);
     constexpr int U = mv_u(WK, K), UNITS = EPI == 2 ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
     int tmax = 1;
     for (int t : steps)
         tmax = t > tmax ? t : tmax;
-    const Wts w = make_w(WK, (size_t)N * K, 0.05);
+    const QWts qw = make_any(WK, N, K, GG, 0.05);
+    const Wts &w = qw.w;
     const std::vector<float> x = rand_f32((size_t)tmax * SX, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0),
                              res = rand_f32((size_t)tmax * (SR ? SR : 1), 1.0);
-    DBuf<uint8_t> dw(w.raw.size());
+    DW dw(qw);
     DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)tmax * SY);
-    dw.up(w.raw);
     dx.up(x);
     dnw.up(nw);
     db.up(b);
@@ -710,11 +826,12 @@ static void check_mv(const char *shape, std::vector<int> steps)
         const int b1 = T == 1 && VEC;
         if constexpr (VEC) {
             if (b1)
-                k_b1<WK, K, N, NORM, EPI, KS, U><<<GX, 128>>>(dw.p, dx.p, pb, dy.p, pn, 1e-5f, pr, RopeOut{});
+                k_b1<WK, K, N, NORM, EPI, KS, U, GG><<<GX, 128>>>(dw.w.p, dx.p, pb, dy.p, pn, 1e-5f, pr, RopeOut{},
+                                                                dw.wq(WK));
         }
         if (!b1)
-            k_gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS><<<dim3(GX, (T + 7) / 8), 128>>>(dw.p, dx.p, pb, dy.p, T, pn,
-                                                                                          1e-5f, pr);
+            k_gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, q_lane8(WK, K, GG)><<<dim3(GX, (T + 7) / 8), 128>>>(
+                dw.w.p, dx.p, pb, dy.p, T, pn, 1e-5f, pr, dw.wq(WK));
         launched();
         const std::vector<float> y = dy.down();
         Check c;
@@ -736,8 +853,11 @@ static void check_mv(const char *shape, std::vector<int> steps)
             }
         }
         char what[200];
-        snprintf(what, sizeof what, "%s %s K=%d N=%d%s epi%d%s ks%d%s T=%d (%s)", b1 ? "gemv_b1" : "gemv", wkname(WK), K,
-                 N, NORM ? " norm" : "", EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
+        char grp[32] = "";
+        if (WK >= 3)
+            snprintf(grp, sizeof grp, " g%d", GG);
+        snprintf(what, sizeof what, "%s %s%s K=%d N=%d%s epi%d%s ks%d%s T=%d (%s)", b1 ? "gemv_b1" : "gemv", wkname(WK),
+                 grp, K, N, NORM ? " norm" : "", EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
         c.done(what, eps);
     }
 }
@@ -775,22 +895,23 @@ static void rope_ref(double v0, double v1, double fc, double fs, double &r0, dou
     m = fabs(v0 * fc) + fabs(v1 * fs) + fabs(v0 * fs) + fabs(v1 * fc);
 }
 
-template <int WK, int K, int HQ, int HKV, int HD, int INTER, int NORM, int BIAS>
+template <int WK, int K, int HQ, int HKV, int HD, int INTER, int NORM, int BIAS, int G = 128>
 static void check_b1_rope(const char *shape)
 {
-    constexpr int N = (HQ + 2 * HKV) * HD, VEC = mv_vec(WK, K), KS = mv_ksplit(WK, K, N, 0, VEC), U = mv_u(WK, K);
+    constexpr int GG = WK >= 3 ? (G < K ? G : K) : K;
+    constexpr int N = (HQ + 2 * HKV) * HD, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, 0, VEC), U = mv_u(WK, K);
     constexpr int UNITS = (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS), NPOS = 300;
     static_assert(VEC, "gemv_b1 needs 16-byte rows");
-    const Wts w = make_w(WK, (size_t)N * K, 0.05);
+    const QWts qw = make_any(WK, N, K, GG, 0.05);
+    const Wts &w = qw.w;
+    DW dqw(qw);
     const std::vector<float> x = rand_f32(K, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0), cs = rope_table(NPOS, HD);
     const size_t kvn = (size_t)KBLOCKS * KL * 2 * KBS * HKV * HD;
     const std::vector<uint16_t> kv0 = rand_kv(kvn);
     const int pos = 257, slot = 5 * KBS + 11; /* block 5, offset 11 */
-    DBuf<uint8_t> dw(w.raw.size());
     DBuf<float> dx(K), dnw(K), db(N), dy(N), dq(HQ * HD), dcs(cs.size());
     DBuf<uint16_t> dkv(kvn);
     DBuf<int32_t> dpos(1), dslot(1);
-    dw.up(w.raw);
     dx.up(x);
     dnw.up(nw);
     db.up(b);
@@ -800,9 +921,9 @@ static void check_b1_rope(const char *shape)
     dslot.up({slot});
     dy.poison();
     dq.poison();
-    k_b1<WK, K, N, NORM, 3, KS, U, INTER, HQ, HKV, HD, KL, KBS><<<GX, 128>>>(
-        dw.p, dx.p, BIAS ? db.p : nullptr, dy.p, NORM ? dnw.p : nullptr, 1e-5f, nullptr,
-        RopeOut{dpos.p, dslot.p, dcs.p, dq.p, dkv.p, KLAYER});
+    k_b1<WK, K, N, NORM, 3, KS, U, GG, INTER, HQ, HKV, HD, KL, KBS><<<GX, 128>>>(
+        dqw.w.p, dx.p, BIAS ? db.p : nullptr, dy.p, NORM ? dnw.p : nullptr, 1e-5f, nullptr,
+        RopeOut{dpos.p, dslot.p, dcs.p, dq.p, dkv.p, KLAYER}, dqw.wq(WK));
     launched();
     const std::vector<float> y = dy.down(), q1 = dq.down();
     const std::vector<uint16_t> kv = dkv.down();
@@ -841,8 +962,8 @@ static void check_b1_rope(const char *shape)
         if (!written[i])
             ck.untouched(kv[i], kv0[i]);
     char what[200];
-    snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d%s%s%s ks%d: y (%s)", wkname(WK), K, HQ, HKV, HD,
-             INTER ? " interleaved" : "", NORM ? " norm" : "", BIAS ? " bias" : "", KS, shape);
+    snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d%s%s%s ks%d g%d: y (%s)", wkname(WK), K, HQ, HKV,
+             HD, INTER ? " interleaved" : "", NORM ? " norm" : "", BIAS ? " bias" : "", KS, GG, shape);
     cy.done(what, eps);
     snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d: rotated q (%s)", wkname(WK), K, HQ, HKV, HD, shape);
     cq.done(what, 4 * U24);
@@ -1233,25 +1354,25 @@ static void check_kv(const char *shape, int T)
 }
 
 /* ---- embedding (bf16/f16/f32 tables; conversions are exact) and select_rows (copies) ---- */
-template <int WK, int D, int SY>
-__global__ void __launch_bounds__(256) k_embed(const void *table, const int32_t *tok, float *y)
+template <int WK, int D, int SY, int G>
+__global__ void __launch_bounds__(256) k_embed(const void *table, const int32_t *tok, float *y, WQ wq)
 {
-    embed<WK, D, SY>(table, tok, y);
+    embed<WK, D, SY, G>(table, tok, y, wq);
 }
-template <int WK, int D, int SY = D>
+template <int WK, int D, int SY = D, int G = D>
 static void check_embed(const char *shape, int V, int T)
 {
-    const Wts w = make_w(WK, (size_t)V * D, 1.0);
+    const QWts qw = make_any(WK, V, D, G, 1.0, 1);
+    const Wts &w = qw.w;
     std::vector<int32_t> tok(T);
     for (int t = 0; t < T; t++)
         tok[t] = t == 0 ? V - 1 : t == 1 ? 0 : t == 2 ? tok[0] : (int)((urand() + 1.0) * 0.5 * V) % V;
-    DBuf<uint8_t> dw(w.raw.size());
+    DW dw(qw);
     DBuf<int32_t> dt(T);
     DBuf<float> dy((size_t)T * SY);
-    dw.up(w.raw);
     dt.up(tok);
     dy.poison();
-    k_embed<WK, D, SY><<<T, 256>>>(dw.p, dt.p, dy.p);
+    k_embed<WK, D, SY, G><<<T, 256>>>(dw.w.p, dt.p, dy.p, dw.wq(WK));
     launched();
     const std::vector<float> y = dy.down();
     Check c;
@@ -1263,9 +1384,37 @@ static void check_embed(const char *shape, int V, int T)
                 c.untouched(fbits(y[(size_t)t * SY + d]), 0xffffffffu);
         }
     char what[200];
-    snprintf(what, sizeof what, "embed %s V=%d D=%d SY=%d T=%d (%s)", wkname(WK), V, D, SY, T, shape);
+    snprintf(what, sizeof what, "embed %s V=%d D=%d SY=%d T=%d g%d (%s)", wkname(WK), V, D, SY, T, G, shape);
     c.done(what, 0.0);
 }
+/* ---- dequant_half (a quantized weight to f16 for the tensor cores of wide steps): the f32
+ * dequantized value's f16 rounding, saturated, bit for bit ---- */
+template <int WK, int K, int N, int G, int VEC>
+__global__ void __launch_bounds__(256) k_dequant(const void *w, WQ wq, uint16_t *out)
+{
+    dequant_half<WK, K, N, G, VEC, VEC>(w, wq, out);
+}
+template <int WK, int K, int N, int G>
+static void check_dequant(const char *shape)
+{
+    constexpr int VEC = mv_vec(WK, K, G), PER = VEC ? fmt_ve(WK) : 1;
+    const QWts qw = make_wq(WK, N, K, G, 0.05);
+    DW dw(qw);
+    DBuf<uint16_t> dout((size_t)N * K);
+    dout.poison();
+    k_dequant<WK, K, N, G, VEC><<<(int)(((int64_t)N * K / PER + 255) / 256), 256>>>(dw.w.p, dw.wq(WK), dout.p);
+    launched();
+    const std::vector<uint16_t> o = dout.down();
+    Check c;
+    for (size_t i = 0; i < o.size(); i++) {
+        const float v = qw.w.f[i] > 65504.0f ? 65504.0f : qw.w.f[i] < -65504.0f ? -65504.0f : qw.w.f[i];
+        c.exact(o[i], h_f16(v));
+    }
+    char what[200];
+    snprintf(what, sizeof what, "dequant_half %s K=%d N=%d g%d%s (%s)", wkname(WK), K, N, G, VEC ? "" : " scalar", shape);
+    c.done(what, 0.0);
+}
+
 template <int D, int SX, int SY>
 __global__ void __launch_bounds__(256) k_select(const float *x, const int32_t *rows, float *y)
 {
@@ -1375,6 +1524,32 @@ static void check_rest(void)
     check_mv<1, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 2});
     check_mv<1, 14336, 4096, 0, 1, 0>("8B down", {1, 3});
     check_mv<2, 14336, 4096, 0, 1, 1>("8B down + bias", {1});
+    /* quantized weights (fp8 a scale a row, u4 symmetric and with zero points, groups 32..128) */
+    check_mv<4, 64, 128, 1, 0, 0>("260K qkv", {1, 2, 8});
+    check_mv<5, 64, 344, 1, 2, 0, 64, 172, 0, 32>("260K gate/up", {1, 7});
+    check_mv<4, 172, 64, 0, 1, 0>("260K down, ragged group", {1, 2, 6});
+    check_mv<3, 172, 64, 0, 1, 0>("260K down", {1, 5});
+    check_mv<3, 64, 512, 1, 0, 0>("260K logits", {1, 4});
+    check_mv<5, 100, 333, 0, 0, 1, 104, 340, 0, 50>("odd N, K % 32 != 0, strided", {1, 2, 11});
+    check_mv<4, 2048, 3072, 1, 0, 0>("1B qkv", {1, 2, 8, 20});
+    check_mv<5, 2048, 2048, 0, 1, 0, 2048, 2048, 2052, 64>("1B o", {1, 5});
+    check_mv<4, 2048, 16384, 1, 2, 0>("1B gate/up", {1, 3});
+    check_mv<5, 8192, 2048, 0, 1, 0>("1B down", {1, 4});
+    check_mv<3, 2048, 3072, 1, 0, 1>("1B qkv + bias", {1, 7});
+    check_mv<3, 8192, 2048, 0, 1, 0>("1B down", {1, 2});
+    check_mv<4, 4096, 6144, 1, 0, 0>("8B qkv", {1, 8});
+    check_mv<4, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 2});
+    check_mv<5, 14336, 4096, 0, 1, 0, 14336, 4096, 4100, 32>("8B down", {1, 3});
+    check_mv<3, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 8});
+    check_mv<3, 14336, 4096, 0, 1, 1>("8B down + bias", {1});
+    check_b1_rope<5, 2048, 32, 8, 64, 0, 1, 1, 64>("1B");
+    check_b1_rope<3, 2048, 32, 8, 64, 0, 1, 0>("1B");
+    check_b1_rope<4, 4096, 32, 8, 128, 0, 1, 0>("8B");
+    check_dequant<4, 4096, 6144, 128>("8B qkv");
+    check_dequant<5, 14336, 4096, 32>("8B down");
+    check_dequant<3, 2048, 16384, 2048>("1B gate/up");
+    check_dequant<5, 172, 64, 128>("260K down, ragged");
+    check_dequant<4, 96, 40, 48>("group not a multiple of a load");
     check_b1_rope<1, 64, 8, 4, 8, 1, 1, 0>("260K");   /* llama2.c checkpoints: interleaved pairs */
     check_b1_rope<2, 64, 8, 4, 8, 1, 1, 1>("260K");
     check_b1_rope<0, 64, 8, 4, 8, 0, 0, 0>("260K");
@@ -1438,6 +1613,10 @@ static void check_rest(void)
     check_embed<1, 2048>("1B", 128256, 13);
     check_embed<2, 4096>("8B", 4096, 5);
     check_embed<0, 2048>("1B", 8192, 3);
+    check_embed<4, 64, 64, 64>("260K", 512, 40);
+    check_embed<5, 288, 292, 32>("15M, strided", 32000, 9);
+    check_embed<3, 2048, 2048, 2048>("1B", 128256, 13);
+    check_embed<5, 4096, 4096, 128>("8B", 4096, 5);
     check_select<64>("260K", 70, 5);
     check_select<2048, 2048, 2052>("1B", 300, 16);
     check_select<4096>("8B", 64, 1);

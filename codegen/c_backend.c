@@ -74,8 +74,14 @@ int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
                 for (int m = 0; m < g->n[k].n_in; m++)
                     full |= g->n[k].in[m] == t && g->n[k].op != LLMC_OP_EMBEDDING;
             counted[t] = 1;
-            /* An embedding table alone is read one row per token. */
-            total += full ? w->bytes : w->bytes / w->shape.dim[0];
+            /* An embedding table alone is read one row per token; a quantized weight's scales and
+             * zero points are read with it. */
+            int64_t bytes = w->bytes;
+            if (w->layout.scale >= 0)
+                bytes += g->t[w->layout.scale].bytes;
+            if (w->layout.zero >= 0)
+                bytes += g->t[w->layout.zero].bytes;
+            total += full ? bytes : bytes / w->shape.dim[0];
         }
     }
     free(counted);

@@ -8,6 +8,8 @@ static const char *q_kind(const LlmcTensor *w)
 {
     if (llmc_layout_is_plain(&w->layout))
         return NULL;
+    if (w->layout.order == LLMC_ORDER_LANE8)
+        return w->dtype == LLMC_FP8 ? "Q_FP8_LANE8" : "Q_U4_LANE8";
     return w->dtype == LLMC_FP8 ? "Q_FP8" : "Q_U4";
 }
 

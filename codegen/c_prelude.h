@@ -160,8 +160,19 @@ LLMC_MM(f16, uint16_t, v8_ld_f16, s_f16)
 /* ---- quantized weights (formats.def: fp8, u4): w[r][c] = (q - zero) * scale[r][c / G] ----
  * Q_FP8: E4M3 by bit arithmetic (its 7 value bits under an f32's exponent, times 2^120: exact for
  * normals and subnormals alike; 0x7f, NaN, is never written); scale f32, no zero.
- * Q_U4: two values a byte (even column low), scale f16, zero f16 (NULL: 8). */
-enum { Q_FP8 = 0, Q_U4 = 1, Q_CHUNK = 256 };
+ * Q_U4: two values a byte (even column low), scale f16, zero f16 (NULL: 8).
+ * *_LANE8: the rows in the CUDA skinny kernels' order (ir.h LLMC_ORDER_LANE8: the CPU twin of a
+ * CUDA build reads its weights), value by value through q_pos. */
+enum { Q_FP8 = 0, Q_U4 = 1, Q_FP8_LANE8 = 2, Q_U4_LANE8 = 3, Q_CHUNK = 256 };
+
+/* Position of value k of a row in its storage order (FMT & 2: lane8 tiles of 8 lanes' 16 bytes). */
+LLMC_INLINE int64_t q_pos(int FMT, int64_t k)
+{
+    if (!(FMT & 2))
+        return k;
+    int64_t T = (FMT & 1) ? 256 : 128, E = T / 8, kk = k % T;
+    return k - kk + kk % 32 / 4 * E + kk / 32 * 4 + kk % 4;
+}
 
 LLMC_INLINE float q_fp8(uint8_t q)
 {
@@ -176,7 +187,19 @@ LLMC_INLINE void q_row(int FMT, int K, int G, const uint8_t *w, const void *scal
                        int k0, int n, float *out)
 {
     int64_t ng = (K + G - 1) / G, gi = r * ng + k0 / G;
-    if (FMT == Q_FP8) {
+    if (FMT & 2) {
+        float sc = (FMT & 1) ? s_f16(((const uint16_t *)scale)[gi]) : ((const float *)scale)[gi];
+        float z = (FMT & 1) ? (zero ? s_f16(zero[gi]) : 8.0f) : 0.0f;
+        for (int i = 0; i < n; i++) {
+            int64_t p = q_pos(FMT, k0 + i);
+            if (FMT & 1) {
+                uint8_t b = w[((size_t)r * K + p) / 2];
+                out[i] = ((float)(p & 1 ? b >> 4 : b & 15) - z) * sc;
+            } else {
+                out[i] = q_fp8(w[(size_t)r * K + p]) * sc;
+            }
+        }
+    } else if (FMT == Q_FP8) {
         const uint8_t *q = w + (size_t)r * K + k0;
         float sc = ((const float *)scale)[gi];
         for (int i = 0; i < n; i++)

@@ -39,11 +39,12 @@ int llmc_cuda_attention_parts(const LlmcGraph *g);
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
  * partials; region B a split-K matmul's partial sums; region C the decode attention's counters
- * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0). */
+ * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0);
+ * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c). */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
-    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs, a = 0, b = 0, c = 0;
+    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs, a = 0, b = 0, c = 0, dq = 0;
     for (int i = 0; i < g->nn; i++) {
         const LlmcNode *n = &g->n[i];
         if (n->op == LLMC_OP_MATMUL_FUSED) {
@@ -53,6 +54,8 @@ static void plan_scratch(LlmcEmit *e)
         }
         if (n->op == LLMC_OP_MATMUL_FUSED || n->op == LLMC_OP_MATMUL) { /* split-K partials */
             const LlmcShape *w = &g->t[n->in[1]].shape;
+            if (llmc_cuda_wk(&g->t[n->in[1]]) >= 3 && w->dim[0] * w->dim[1] * 2 > dq)
+                dq = w->dim[0] * w->dim[1] * 2;
             int64_t p = 64 * w->dim[0] * llmc_cuda_split_k(e->target, w->dim[0], w->dim[1]) * 4;
             LlmcWideTile wt = llmc_cuda_wide_tile(e->target, w->dim[0], w->dim[1], rows);
             LlmcWideTile wg = llmc_cuda_wg_tile(e->target, w->dim[0], w->dim[1], rows);
@@ -72,7 +75,8 @@ static void plan_scratch(LlmcEmit *e)
     e->scratch_a = (g->arena_bytes + 63) / 64 * 64;
     e->scratch_b = e->scratch_a + (a + 63) / 64 * 64;
     e->scratch_c = e->scratch_b + (b + 63) / 64 * 64;
-    e->arena_extra = e->scratch_c + (c + 63) / 64 * 64 - g->arena_bytes;
+    e->scratch_d = e->scratch_c + (c + 63) / 64 * 64;
+    e->arena_extra = e->scratch_d + (dq + 63) / 64 * 64 - g->arena_bytes;
 }
 
 /* After the last node: the token of every logits row (the argmax, or a draw with the step's sampler

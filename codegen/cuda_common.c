@@ -66,6 +66,37 @@ const char *llmc_cuda_wname(LlmcDType dt)
     return llmc_dtype_name(dt);
 }
 
+int llmc_cuda_wk(const LlmcTensor *w)
+{
+    switch (w->dtype) {
+    case LLMC_BF16: return 1;
+    case LLMC_F16: return 2;
+    case LLMC_FP8: return 3;
+    case LLMC_U4: return w->layout.zero >= 0 ? 5 : 4;
+    default: return 0;
+    }
+}
+
+int llmc_cuda_ve(int wk) { return wk == 0 ? 4 : wk <= 2 ? 8 : wk == 3 ? 16 : 32; }
+
+const char *llmc_cuda_wq(LlmcEmit *e, const LlmcTensor *w, const char *wsrc)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    size_t n = sizeof e->ptr_ring[0];
+    if (w->layout.scale < 0) {
+        snprintf(buf, n, "WQ{}");
+        return buf;
+    }
+    const LlmcGraph *g = e->g;
+    long long ds = (long long)(g->t[w->layout.scale].offset - w->offset);
+    if (w->layout.zero >= 0)
+        snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)(%s + %lld)}", wsrc, ds, wsrc,
+                 (long long)(g->t[w->layout.zero].offset - w->offset));
+    else
+        snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)0}", wsrc, ds);
+    return buf;
+}
+
 const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem)
 {
     const char *name = llmc_emit_kernel(e, prefix, text);

@@ -1,22 +1,31 @@
 /* cuda_formats.cuh — everything the kernels know about weight storage formats, so that a new
- * format is added here: WFmt<WK> gives a format's element size, its elements a 16-byte load, one
- * element as a float and the floats of a 16-byte load. WK numbers the formats as the emitters do
- * (llmc_cuda_wk): 0 f32, 1 bf16, 2 f16. Weights are [N][K], K contiguous.
+ * format is added here: WFmt<WK> gives a format's elements a 16-byte load, the byte offset of an
+ * element, one element as a float and the floats of a 16-byte load. WK numbers the formats as the
+ * emitters do (llmc_cuda_wk in cuda_common.c): 0 f32, 1 bf16, 2 f16, 3 fp8, 4 u4 (symmetric, zero
+ * 8), 5 u4 with zero points. Weights are [N][K], K contiguous.
  */
 #ifndef LLMC_CUDA_FORMATS_CUH
 #define LLMC_CUDA_FORMATS_CUH
 
 #include "cuda_base.cuh"
 
-/* WFmt<WK>: ES bytes an element, VE elements a 16-byte load; load(w, i): element i of w as a float
- * (through the read-only cache); unpack(q, f): the VE values of a 16-byte load q as floats. */
+/* WFmt<WK>: VE elements a 16-byte load, off(i) the byte offset of element i (i a multiple of the
+ * elements a byte holds); load(w, i): element i of w as a float (through the read-only cache; for
+ * a quantized format the stored value q, before the zero and the scale); unpack(q, f, zlo, zhi):
+ * the VE values of a 16-byte load q as floats (quantized: q - zero, exact, times VS; zlo/zhi the
+ * zero as qzero() packs it); part(q, p, f, zlo, zhi): values [p PE, (p + 1) PE) of them only (a
+ * word of a quantized format, the whole load of the others). Q: 1 for the quantized formats, whose scale (and zero) a group of G
+ * elements of a row shares (WQ, qscale, qzero). */
 template <int WK>
 struct WFmt;
 template <>
 struct WFmt<0> { /* f32 */
-    enum { ES = 4, VE = 4 };
+    enum { VE = 4, PE = 4, Q = 0, ZP = 0 };
+    static constexpr float VS = 1.0f;
+    DEV int64_t off(int64_t i) { return i * 4; }
     DEV float load(const void *w, int64_t i) { return __ldg((const float *)w + i); }
-    DEV void unpack(const u4 &q, float (&f)[8])
+    template <int NF>
+    DEV void unpack(const u4 &q, float (&f)[NF], uint32_t = 0, uint32_t = 0) /* NF >= 4 */
     {
         f[0] = __uint_as_float(q.x);
         f[1] = __uint_as_float(q.y);
@@ -26,9 +35,11 @@ struct WFmt<0> { /* f32 */
 };
 template <>
 struct WFmt<1> { /* bf16 */
-    enum { ES = 2, VE = 8 };
+    enum { VE = 8, PE = 8, Q = 0, ZP = 0 };
+    static constexpr float VS = 1.0f;
+    DEV int64_t off(int64_t i) { return i * 2; }
     DEV float load(const void *w, int64_t i) { return bf16_to_f32(__ldg((const uint16_t *)w + i)); }
-    DEV void unpack(const u4 &q, float (&f)[8])
+    DEV void unpack(const u4 &q, float (&f)[8], uint32_t = 0, uint32_t = 0)
     {
         unpack_bf16(q.x, f[0], f[1]);
         unpack_bf16(q.y, f[2], f[3]);
@@ -38,9 +49,11 @@ struct WFmt<1> { /* bf16 */
 };
 template <>
 struct WFmt<2> { /* f16 */
-    enum { ES = 2, VE = 8 };
+    enum { VE = 8, PE = 8, Q = 0, ZP = 0 };
+    static constexpr float VS = 1.0f;
+    DEV int64_t off(int64_t i) { return i * 2; }
     DEV float load(const void *w, int64_t i) { return f16_to_f32(__ldg((const uint16_t *)w + i)); }
-    DEV void unpack(const u4 &q, float (&f)[8])
+    DEV void unpack(const u4 &q, float (&f)[8], uint32_t = 0, uint32_t = 0)
     {
         unpack_f16(q.x, f[0], f[1]);
         unpack_f16(q.y, f[2], f[3]);
@@ -49,11 +62,380 @@ struct WFmt<2> { /* f16 */
     }
 };
 
-/* The values of a 16-byte load of format WK, as floats (also the f16 KV cache's rows: WK 2). */
-template <int WK>
-DEV void unpack16(const u4 &q, float (&f)[8])
+/* ---- quantized formats (formats.def fp8, u4): w[n][k] = (q - z) * s[n][k / G] ----
+ * The scales s (u4: f16, fp8: f32) and zero points z (u4 with zero points: f16 holding 0..15;
+ * symmetric u4: 8; fp8: none) are tensors of their own, [N][ceil(K / G)] (the weight's layout).
+ * Decoding is bit arithmetic in registers, no tables: a u4 nibble pair goes into the mantissas of
+ * an f16 pair (1024 + q, or 1024 + 16 q) by one lop3, one f16x2 operation takes the bias and the
+ * zero away (exact: small integers), two conversions give the floats; an E4M3 byte pair goes under
+ * the exponents of an f16 pair (prmt, shift, lop3: the value times 2^-8, exact for normals and
+ * subnormals; the 2^8 goes into the scale, VS). Scalar loads decode like the cpu target. */
+struct WQ {
+    const void *scale;
+    const uint16_t *zero;
+};
+
+DEV uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) /* (a & b) | c, one lop3 */
 {
-    WFmt<WK>::unpack(q, f);
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+DEV uint32_t hsub2(uint32_t a, uint32_t b)
+{
+    uint32_t d;
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+DEV uint32_t hfma2(uint32_t a, uint32_t b, uint32_t c)
+{
+    uint32_t d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+DEV void h2_to_f32(uint32_t h, float &lo, float &hi)
+{
+    asm("{ .reg .f16 l, h; mov.b32 {l, h}, %2; cvt.f32.f16 %0, l; cvt.f32.f16 %1, h; }"
+        : "=f"(lo), "=f"(hi)
+        : "r"(h));
+}
+/* The 8 values of a word of u4 (element i in bits 4i..4i+3) minus the zero, in order:
+ * zlo = f16x2 (1024 + z), zhi = f16x2 -(64 + z). */
+DEV void u4_word(uint32_t w, uint32_t zlo, uint32_t zhi, float *f)
+{
+    const uint32_t M = 0x64006400u, S16 = 0x2c002c00u; /* 1024, 1/16 */
+    const uint32_t w8 = w >> 8;
+    h2_to_f32(hsub2(and_or(w, 0x000f000fu, M), zlo), f[0], f[4]);
+    h2_to_f32(hfma2(and_or(w, 0x00f000f0u, M), S16, zhi), f[1], f[5]);
+    h2_to_f32(hsub2(and_or(w8, 0x000f000fu, M), zlo), f[2], f[6]);
+    h2_to_f32(hfma2(and_or(w8, 0x00f000f0u, M), S16, zhi), f[3], f[7]);
+}
+/* The 4 values of a word of E4M3 (element i in byte i) times 2^-8, in order. */
+DEV void fp8_word(uint32_t w, float *f)
+{
+    const uint32_t a = __byte_perm(w, 0, 0x1404), b = __byte_perm(w, 0, 0x3424); /* bytes 0, 1 (2, 3) << 8, << 24 */
+    h2_to_f32(and_or(a >> 1, 0x3f803f80u, a & 0x80008000u), f[0], f[1]);
+    h2_to_f32(and_or(b >> 1, 0x3f803f80u, b & 0x80008000u), f[2], f[3]);
+}
+/* E4M3 as the cpu target decodes it: the 7 value bits under an f32's exponent, times 2^120. */
+DEV float fp8_to_f32(uint32_t q) { return __uint_as_float(((q & 0x80u) << 24) | ((q & 0x7fu) << 20)) * 0x1p120f; }
+
+template <>
+struct WFmt<3> { /* fp8 (E4M3), scale f32 */
+    enum { VE = 16, PE = 4, Q = 1, ZP = 0 };
+    static constexpr float VS = 256.0f;
+    DEV int64_t off(int64_t i) { return i; }
+    DEV float load(const void *w, int64_t i) { return fp8_to_f32(__ldg((const uint8_t *)w + i)); }
+    DEV void unpack(const u4 &q, float (&f)[16], uint32_t = 0, uint32_t = 0)
+    {
+        fp8_word(q.x, f);
+        fp8_word(q.y, f + 4);
+        fp8_word(q.z, f + 8);
+        fp8_word(q.w, f + 12);
+    }
+    DEV void part(const u4 &q, int p, float (&f)[4], uint32_t = 0, uint32_t = 0)
+    {
+        fp8_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, f);
+    }
+};
+template <int ZPT>
+struct WFmtU4 { /* u4, two values a byte (even element low), scale f16; ZPT: zero points (else 8) */
+    enum { VE = 32, PE = 8, Q = 1, ZP = ZPT };
+    static constexpr float VS = 1.0f;
+    DEV int64_t off(int64_t i) { return i >> 1; }
+    DEV float load(const void *w, int64_t i)
+    {
+        const uint32_t b = __ldg((const uint8_t *)w + (i >> 1));
+        return (float)((i & 1) ? b >> 4 : b & 15u);
+    }
+    DEV void unpack(const u4 &q, float (&f)[32], uint32_t zlo, uint32_t zhi)
+    {
+        u4_word(q.x, zlo, zhi, f);
+        u4_word(q.y, zlo, zhi, f + 8);
+        u4_word(q.z, zlo, zhi, f + 16);
+        u4_word(q.w, zlo, zhi, f + 24);
+    }
+    DEV void part(const u4 &q, int p, float (&f)[8], uint32_t zlo, uint32_t zhi)
+    {
+        u4_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, zlo, zhi, f);
+    }
+};
+template <>
+struct WFmt<4> : WFmtU4<0> {};
+template <>
+struct WFmt<5> : WFmtU4<1> {};
+
+/* Part p of a 16-byte load (WFmt::part; the whole load for the unquantized formats). */
+template <int WK, int NF>
+DEV void unpack_part(const u4 &q, int p, float (&f)[NF], uint32_t zlo, uint32_t zhi)
+{
+    if constexpr (WFmt<WK>::Q)
+        WFmt<WK>::part(q, p, f, zlo, zhi);
+    else
+        WFmt<WK>::unpack(q, f);
+}
+
+/* The scale of group gi (n * groups + k / G) of a quantized format; 1 for the others. */
+template <int WK>
+DEV float qscale(const WQ &q, int64_t gi)
+{
+    if (WK == 3)
+        return __ldg((const float *)q.scale + gi);
+    if (WK == 4 || WK == 5)
+        return f16_to_f32(__ldg((const uint16_t *)q.scale + gi));
+    return 1.0f;
+}
+/* The zero of group gi as unpack wants it (zlo, zhi) and as a float (zf). */
+template <int WK>
+DEV void qzero(const WQ &q, int64_t gi, uint32_t &zlo, uint32_t &zhi, float &zf)
+{
+    int z = 8;
+    if (WFmt<WK>::ZP)
+        z = (int)f16_to_f32(__ldg(q.zero + gi));
+    zf = WK == 4 || WK == 5 ? (float)z : 0.0f;
+    zlo = (0x6400u + (uint32_t)z) * 0x10001u;
+    zhi = (0xd400u + 16u * (uint32_t)z) * 0x10001u;
+}
+/* Element k of row n of a [N][K] weight of format WK dequantized, as the cpu target does it:
+ * (q - z) * s for the quantized formats, the value for the others. */
+/* Position of element k of a row in the storage order ORD (ir.h: 0 row-major, 1 lane8, whose tile
+ * is 8 slots of VE values: slot q holds at 4 c + e element 32 c + 4 q + e). */
+template <int WK, int ORD>
+DEV int64_t qpos(int64_t k)
+{
+    if (!ORD)
+        return k;
+    constexpr int E = WFmt<WK>::VE, T = 8 * E;
+    const int64_t kk = k % T;
+    return k - kk + kk % 32 / 4 * E + kk / 32 * 4 + kk % 4;
+}
+template <int WK, int K, int G, int ORD = 0>
+DEV float wload(const void *w, const WQ &q, int64_t n, int64_t k)
+{
+    const float v = WFmt<WK>::load(w, n * K + qpos<WK, ORD>(k));
+    if (!WFmt<WK>::Q)
+        return v;
+    constexpr int64_t NG = (K + G - 1) / G;
+    const int64_t gi = n * NG + k / G;
+    uint32_t zlo, zhi;
+    float zf;
+    qzero<WK>(q, gi, zlo, zhi, zf);
+    return WK == 3 ? v * qscale<WK>(q, gi) : (v - zf) * qscale<WK>(q, gi);
+}
+
+/* ---- the skinny kernels' quantized path: rows in lane8 order ----
+ * Vector v of a row (16 bytes) is slot v % 8 of tile v / 8 (T = 8 VE elements): its values are
+ * NC chunks of 4, chunk c being elements 32 c + 4 (v % 8) + 0..3 of the tile, so the 8 lanes of a
+ * group read x in 128-byte runs. Groups are whole chunks (G % 32 == 0) and either hold whole tiles
+ * or tile a tile; a slot spans NS of them (CS chunks each), each with its scale and zero. */
+template <int WK, int G>
+struct QLane {
+    enum {
+        VE = WFmt<WK>::VE,
+        T = 8 * VE,
+        NC = VE / 4,
+        CPG = G / 32 > 0 ? G / 32 : 1,
+        NS = NC / CPG > 1 ? NC / CPG : 1,
+        CS = NC / NS
+    };
+};
+/* The scales and zeros of a slot's groups, compact (they stay in registers from load to use): u4
+ * f16 scale pairs and the zeros 4 bits each (8 for symmetric u4); fp8 f32 scales times VS. */
+template <int WK, int G, int IS_FP8 = (WK == 3)>
+struct QPar {
+    enum { NS = QLane<WK, G>::NS };
+    uint32_t s2[(NS + 1) / 2], z;
+    __device__ __forceinline__ float scale(int i) const { return f16_to_f32((uint16_t)(s2[i / 2] >> (16 * (i % 2)))); }
+    __device__ __forceinline__ uint32_t zero(int i) const { return WFmt<WK>::ZP ? z >> (4 * i) & 15u : 8u; }
+};
+template <int WK, int G>
+struct QPar<WK, G, 1> {
+    enum { NS = QLane<WK, G>::NS };
+    float s[NS];
+    __device__ __forceinline__ float scale(int i) const { return s[i]; }
+    __device__ __forceinline__ uint32_t zero(int) const { return 0u; }
+};
+template <int WK, int K, int G>
+DEV void qpar(const WQ &wq, int64_t n, int64_t v, QPar<WK, G> &p)
+{
+    using L = QLane<WK, G>;
+    constexpr int64_t NG = (K + G - 1) / G;
+    const int64_t k0 = v / 8 * L::T; /* the tile's first element */
+    if constexpr (WK == 3) {
+#pragma unroll
+        for (int i = 0; i < L::NS; i++)
+            p.s[i] = __ldg((const float *)wq.scale + n * NG + (k0 + 32 * i * L::CS) / G) * WFmt<WK>::VS;
+    } else {
+        p.z = 0;
+#pragma unroll
+        for (int i = 0; i < L::NS; i++) {
+            const int64_t gi = n * NG + (k0 + 32 * i * L::CS) / G;
+            const uint32_t h = __ldg((const uint16_t *)wq.scale + gi);
+            if (i % 2 == 0)
+                p.s2[i / 2] = h;
+            else
+                p.s2[i / 2] |= h << 16;
+            if (WFmt<WK>::ZP)
+                p.z |= (uint32_t)f16_to_f32(__ldg(wq.zero + gi)) << (4 * i);
+        }
+    }
+}
+/* The partial sums of one slot (q[r]: the 16 bytes of row r at vector v, p[r] its groups) with x
+ * (pointing at element 4 (v % 8) of the tile, token t at x + t sx) for tokens t < nt (at most TM):
+ * acc[r][t] += the sum over the slot's groups, in order, of (the sum of its chunks' 4-value dots,
+ * in order) times the group's scale. gemv (TM 8) and gemv_b1 (TM 1) share it: a row gets the same
+ * bits whatever the batch. LDG: x through the read-only cache. */
+template <int WK, int G, int ROWS, int TM, int LDG, int NORM>
+DEV void qdot(const u4 (&q)[2], const QPar<WK, G> (&p)[2], const float *x, int64_t sx, int nt,
+              const float *nw, float (&acc)[2][TM])
+{
+    using L = QLane<WK, G>;
+    constexpr int PE = WFmt<WK>::PE, CW = PE / 4; /* values, chunks a word */
+    float seg[L::CS > 1 ? 2 : 1][TM], part[2][TM];
+    (void)seg;
+#pragma unroll
+    for (int w = 0; w < 4; w++) {
+        float f[2][PE];
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            /* the word's chunks' zeros in the halves unpack wants (u4: chunk 2w low, 2w + 1 high) */
+            const uint32_t za = p[r].zero((w * CW) / L::CS), zb = p[r].zero((w * CW + CW - 1) / L::CS);
+            unpack_part<WK>(q[r], w, f[r], (0x6400u + za) | (0x6400u + zb) << 16,
+                            (0xd400u + 16u * za) | (0xd400u + 16u * zb) << 16);
+        }
+#pragma unroll
+        for (int t = 0; t < TM; t++) {
+            if (t >= nt)
+                break;
+#pragma unroll
+            for (int cc = 0; cc < CW; cc++) {
+                const int c = w * CW + cc;
+                const float *xc = x + (int64_t)t * sx + 32 * c;
+                float4 xv = LDG ? __ldg((const float4 *)xc) : *(const float4 *)xc;
+                if (NORM) {
+                    const float4 nv = __ldg((const float4 *)(nw + 32 * c));
+                    xv.x *= nv.x;
+                    xv.y *= nv.y;
+                    xv.z *= nv.z;
+                    xv.w *= nv.w;
+                }
+#pragma unroll
+                for (int r = 0; r < ROWS; r++) {
+                    const float d = f[r][4 * cc] * xv.x + f[r][4 * cc + 1] * xv.y + f[r][4 * cc + 2] * xv.z +
+                                    f[r][4 * cc + 3] * xv.w;
+                    if constexpr (L::CS == 1) { /* a group a chunk: no group sum to keep */
+                        if (c == 0)
+                            part[r][t] = d * p[r].scale(0);
+                        else
+                            part[r][t] += d * p[r].scale(c);
+                    } else {
+                        if (c % L::CS == 0)
+                            seg[r][t] = d;
+                        else
+                            seg[r][t] += d;
+                        if (c % L::CS == L::CS - 1) {
+                            if (c / L::CS == 0)
+                                part[r][t] = seg[r][t] * p[r].scale(0);
+                            else
+                                part[r][t] += seg[r][t] * p[r].scale(c / L::CS);
+                        }
+                    }
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < TM; t++) {
+        if (t >= nt)
+            break;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++)
+            acc[r][t] += part[r][t];
+    }
+}
+
+/* The dot of the VE values f of a 16-byte load with x[0 .. VE) (times nw[0 .. VE) when norm), in
+ * the order gemv and gemv_b1 share, so that a row gets the same bits whatever the batch: fours
+ * left to right, then the fours in order. LDG: x through the read-only cache (gemv), else plain
+ * loads (gemv_b1: under PDL x was written while the kernel ran). */
+template <int LDG, int VE>
+DEV float wdot(const float (&f)[VE], const float *x, const float *nw, int norm)
+{
+    float s = 0.0f;
+#pragma unroll
+    for (int h = 0; h < VE; h += 4) {
+        float4 xv = LDG ? __ldg((const float4 *)(x + h)) : *(const float4 *)(x + h);
+        if (norm) {
+            const float4 nv = __ldg((const float4 *)(nw + h));
+            xv.x *= nv.x;
+            xv.y *= nv.y;
+            xv.z *= nv.z;
+            xv.w *= nv.w;
+        }
+        const float d = f[h] * xv.x + f[h + 1] * xv.y + f[h + 2] * xv.z + f[h + 3] * xv.w;
+        if (h == 0)
+            s = d;
+        else
+            s += d;
+    }
+    return s;
+}
+
+/* The values of a 16-byte load of format WK (also the f16 KV cache's rows: WK 2). */
+template <int WK, int NF>
+DEV void unpack16(const u4 &q, float (&f)[NF], uint32_t zlo = 0, uint32_t zhi = 0)
+{
+    WFmt<WK>::unpack(q, f, zlo, zhi);
+}
+
+/* ---- a quantized weight dequantized to f16 [N][K], for the tensor-core matmuls of wide steps ----
+ * out = f16((q - z) * s), the f32 value rounded to nearest and saturated at +-65504. VEC: a
+ * 16-byte load a thread (K and G multiples of its elements), else an element a thread; grid:
+ * ceil(N * K / (256 * (VEC ? VE : 1))) blocks of 256. */
+DEV uint32_t f16x2_sat(float lo, float hi)
+{
+    lo = fminf(fmaxf(lo, -65504.0f), 65504.0f);
+    hi = fminf(fmaxf(hi, -65504.0f), 65504.0f);
+    return (uint32_t)f32_to_f16(lo) | (uint32_t)f32_to_f16(hi) << 16;
+}
+template <int WK, int K, int N, int G, int VEC, int ORD>
+DEV void dequant_half(const void *__restrict__ w, WQ wq, uint16_t *__restrict__ out)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (VEC) { /* a lane8 slot: its chunks to their places */
+        using L = QLane<WK, G>;
+        constexpr int VE = WFmt<WK>::VE;
+        static_assert(!VEC || (ORD == 1 && K % L::T == 0 && G % 32 == 0), "dequant_half: slots of whole lane8 tiles");
+        if (i >= (int64_t)N * K / VE)
+            return;
+        const int64_t n = i / (K / VE), v = i % (K / VE);
+        QPar<WK, G> p;
+        qpar<WK, K, G>(wq, n, v, p);
+        const u4 q = ld16_stream((const char *)w + i * 16);
+        uint16_t *o = out + n * K + v / 8 * L::T + 4 * (v % 8);
+#pragma unroll
+        for (int wd = 0; wd < 4; wd++) {
+            constexpr int PE = WFmt<WK>::PE, CW = PE / 4;
+            const uint32_t za = p.zero((wd * CW) / L::CS), zb = p.zero((wd * CW + CW - 1) / L::CS);
+            float f[PE];
+            unpack_part<WK>(q, wd, f, (0x6400u + za) | (0x6400u + zb) << 16,
+                            (0xd400u + 16u * za) | (0xd400u + 16u * zb) << 16);
+#pragma unroll
+            for (int cc = 0; cc < CW; cc++) {
+                const int c = wd * CW + cc;
+                const float sc = p.scale(c / L::CS);
+                uint2 h;
+                h.x = f16x2_sat(f[4 * cc] * sc, f[4 * cc + 1] * sc);
+                h.y = f16x2_sat(f[4 * cc + 2] * sc, f[4 * cc + 3] * sc);
+                *(uint2 *)(o + 32 * c) = h;
+            }
+        }
+    } else {
+        if (i >= (int64_t)N * K)
+            return;
+        const float v = wload<WK, K, G, ORD>(w, wq, i / K, i % K);
+        out[i] = (uint16_t)(f16x2_sat(v, 0.0f) & 0xffffu);
+    }
 }
 
 #endif

@@ -10,14 +10,17 @@
 /* ---- matmul, skinny (decode): y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]) ----
  * A warp computes 2 rows for up to 8 tokens (block y = token chunk); 4 warps per block. Weights
  * stream through 16-byte non-allocating loads (VEC) or scalar loads (K not a multiple of the vector),
- * x comes through the read-only cache. WK: 0 f32, 1 bf16, 2 f16.
+ * x comes through the read-only cache. WK: cuda_formats.cuh; quantized formats (WK 3..5) in groups of
+ * G along K (scales and zeros in wq): by 16-byte slots of their lane8 rows (qdot, gemv_b1's sums),
+ * or by scalar loads in their storage order ORD, dequantized as the cpu target does.
  * Fusions: NORM, an RMSNorm prologue (x[t] * nw * 1/rms(x[t]), the rms computed here from x);
  * EPI 1, a residual added to the result (y = res + x w^T); EPI 2, SwiGLU: the warp's two rows are
  * j and j + N/2 and it writes silu(row j) * row (j + N/2) to y[t, j]. */
 template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI = 0, int SR = 0,
-          int ROWS = 2, int KSPLIT = 1>
+          int ROWS = 2, int KSPLIT = 1, int G = K, int ORD = 0>
 DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b, float *__restrict__ y,
-              int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0)
+              int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0,
+              WQ wq = WQ{})
 {
     __shared__ float red[8][4];
     /* KSPLIT warps share a row (pair), each summing a K slice; the block holds 4 / KSPLIT of them. */
@@ -47,14 +50,47 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
         for (int t = 0; t < 8; t++)
             acc[r][t] = 0.0f;
     if (live && nt > 0) {
-        if (VEC) {
+        if constexpr (VEC && WFmt<WK>::Q) {
+            /* quantized rows in lane8 order: qdot's sums (gemv_b1's), a slot of each row at a time
+             * (two spill on sm_80 under 4 blocks an SM) */
+            using QL = QLane<WK, G>;
+            constexpr int VE = QL::VE, U = 1;
+            static_assert(!VEC || KS % QL::T == 0, "a quantized row's K slice must be whole lane8 tiles");
+            const char *w0 = (const char *)wv + (int64_t)n0 * K / VE * 16;
+            const char *w1 = (const char *)wv + (int64_t)n1 * K / VE * 16;
+            const int vend = (ks + 1) * (KS / VE);
+            for (int vb = ks * (KS / VE) + lane; vb < vend; vb += LLMC_WARP * U) {
+                u4 q[U][2];
+                QPar<WK, G> p[U][2];
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    const int v = vb + u * LLMC_WARP;
+                    if (v < vend) {
+                        q[u][0] = ld16_stream(w0 + (int64_t)v * 16);
+                        qpar<WK, K, G>(wq, n0, v, p[u][0]);
+                        if (ROWS == 2) {
+                            q[u][1] = ld16_stream(w1 + (int64_t)v * 16);
+                            qpar<WK, K, G>(wq, n1, v, p[u][1]);
+                        }
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    const int v = vb + u * LLMC_WARP;
+                    if (v >= vend)
+                        break;
+                    const int kq = v / 8 * QL::T + 4 * (v % 8);
+                    qdot<WK, G, ROWS, 8, 1, NORM>(q[u], p[u], x + kq, SX, nt, nw + kq, acc);
+                }
+            }
+        } else if (VEC) {
             constexpr int VE = WFmt<WK>::VE; /* elements per 16 bytes */
             /* 16-byte loads per row in flight per lane: 4 (8 for one row), fewer when the slice is
              * shorter (the same k order; fewer registers) */
             constexpr int UM = ROWS == 2 ? 4 : 8, UK = (KS + LLMC_WARP * VE - 1) / (LLMC_WARP * VE);
             constexpr int U = UK < UM ? UK : UM;
-            const char *w0 = (const char *)wv + (int64_t)n0 * K * WFmt<WK>::ES;
-            const char *w1 = (const char *)wv + (int64_t)n1 * K * WFmt<WK>::ES;
+            const char *w0 = (const char *)wv + WFmt<WK>::off((int64_t)n0 * K);
+            const char *w1 = (const char *)wv + WFmt<WK>::off((int64_t)n1 * K);
             const int kend = (ks + 1) * KS;
             for (int kb = ks * KS + lane * VE; kb < kend; kb += LLMC_WARP * VE * U) {
                 u4 q[U][2];
@@ -62,9 +98,9 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                 for (int u = 0; u < U; u++) {
                     const int k = kb + u * LLMC_WARP * VE;
                     if (k < kend) {
-                        q[u][0] = ld16_stream(w0 + (int64_t)k * WFmt<WK>::ES);
+                        q[u][0] = ld16_stream(w0 + WFmt<WK>::off(k));
                         if (ROWS == 2)
-                            q[u][1] = ld16_stream(w1 + (int64_t)k * WFmt<WK>::ES);
+                            q[u][1] = ld16_stream(w1 + WFmt<WK>::off(k));
                     }
                 }
 #pragma unroll
@@ -72,40 +108,16 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                     const int k = kb + u * LLMC_WARP * VE;
                     if (k >= kend)
                         break;
-                    float f[2][8];
+                    float f[2][VE];
 #pragma unroll
                     for (int r = 0; r < ROWS; r++)
                         unpack16<WK>(q[u][r], f[r]);
-                    float4 na = make_float4(1, 1, 1, 1), nb = make_float4(1, 1, 1, 1);
-                    if (NORM) {
-                        na = __ldg((const float4 *)(nw + k));
-                        if (VE == 8)
-                            nb = __ldg((const float4 *)(nw + k + 4));
-                    }
 #pragma unroll
                     for (int t = 0; t < 8; t++) {
                         if (t < nt) {
-                            float4 xa = __ldg((const float4 *)(x + (int64_t)t * SX + k));
-                            if (NORM) {
-                                xa.x *= na.x;
-                                xa.y *= na.y;
-                                xa.z *= na.z;
-                                xa.w *= na.w;
-                            }
-                            float s0 = f[0][0] * xa.x + f[0][1] * xa.y + f[0][2] * xa.z + f[0][3] * xa.w;
-                            float s1 = ROWS == 2 ? f[1][0] * xa.x + f[1][1] * xa.y + f[1][2] * xa.z + f[1][3] * xa.w : 0.0f;
-                            if (VE == 8) {
-                                float4 xb = __ldg((const float4 *)(x + (int64_t)t * SX + k + 4));
-                                if (NORM) {
-                                    xb.x *= nb.x;
-                                    xb.y *= nb.y;
-                                    xb.z *= nb.z;
-                                    xb.w *= nb.w;
-                                }
-                                s0 += f[0][4] * xb.x + f[0][5] * xb.y + f[0][6] * xb.z + f[0][7] * xb.w;
-                                if (ROWS == 2)
-                                    s1 += f[1][4] * xb.x + f[1][5] * xb.y + f[1][6] * xb.z + f[1][7] * xb.w;
-                            }
+                            const float *xt = x + (int64_t)t * SX + k;
+                            const float s0 = wdot<1>(f[0], xt, nw + k, NORM);
+                            const float s1 = ROWS == 2 ? wdot<1>(f[1], xt, nw + k, NORM) : 0.0f;
                             acc[0][t] += s0;
                             acc[1][t] += s1;
                         }
@@ -114,8 +126,8 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
             }
         } else {
             for (int k = ks * KS + lane; k < (ks + 1) * KS; k += LLMC_WARP) {
-                const float w0 = WFmt<WK>::load(wv, (int64_t)n0 * K + k);
-                const float w1 = WFmt<WK>::load(wv, (int64_t)n1 * K + k);
+                const float w0 = wload<WK, K, G, ORD>(wv, wq, n0, k);
+                const float w1 = wload<WK, K, G, ORD>(wv, wq, n1, k);
                 const float nk = NORM ? __ldg(nw + k) : 1.0f;
 #pragma unroll
                 for (int t = 0; t < 8; t++)

@@ -19,34 +19,17 @@
  * prefetch of the rows there cost more than it gave (of every row of the 8B's matrices 225 -> 191
  * tok/s, of the 1B's matrices up to 16 MB 1080 -> 1055). NORM: x * nw in the products and
  * 1/rms(x) applied to the sums (block-wide, after the stream). EPI 1: y = res + x w^T.
- * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: 0 f32, 1 bf16, 2 f16. */
-template <int WK, int VE>
+ * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: cuda_formats.cuh. Quantized
+ * formats (WK 3..5): rows in lane8 order, K slices of whole tiles, groups of G along K (QLane); each
+ * slot's scales (and zeros) are fetched with it and the sums are qdot's. */
+/* The partial sum of one 16-byte load q of a row at element k: the dot with x (gemv's order). */
+template <int WK>
 DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__restrict__ nw, int k, int norm,
                      float &acc)
 {
-    float f[8];
+    float f[WFmt<WK>::VE];
     unpack16<WK>(q, f);
-    /* x by plain loads: under PDL it was written while this kernel ran (no read-only path). The
-     * sums in gemv's order (halves, then the accumulator): one row gives the bits a batched step
-     * gives it. */
-    float s = 0.0f;
-#pragma unroll
-    for (int h = 0; h < VE; h += 4) {
-        float4 xv = *(const float4 *)(x + k + h);
-        if (norm) {
-            const float4 nv = __ldg((const float4 *)(nw + k + h));
-            xv.x *= nv.x;
-            xv.y *= nv.y;
-            xv.z *= nv.z;
-            xv.w *= nv.w;
-        }
-        const float d = f[h] * xv.x + f[h + 1] * xv.y + f[h + 2] * xv.z + f[h + 3] * xv.w;
-        if (h == 0)
-            s = d;
-        else
-            s += d;
-    }
-    acc += s;
+    acc += wdot<0>(f, x + k, nw + k, norm);
 }
 /* EPI 3: the rows are a merged Q/K/V projection feeding rope_kv_write; its work is done here too
  * (the one token's position and slot): q rotated to ro.q1, k rotated and v to the f16 cache, and
@@ -60,12 +43,14 @@ struct RopeOut {
     int layer;
 };
 template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1,
-          int HD = 2, int L = 1, int BS = 1>
+          int HD = 2, int L = 1, int BS = 1, int G = K>
 DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
                  float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
-                 RopeOut ro = RopeOut{})
+                 RopeOut ro = RopeOut{}, WQ wq = WQ{})
 {
-    constexpr int ES = WFmt<WK>::ES, VE = WFmt<WK>::VE; /* element bytes, elements a load */
+    constexpr int VE = WFmt<WK>::VE, QF = WFmt<WK>::Q; /* elements a load; quantized */
+    using QL = QLane<WK, G>;
+    static_assert(!QF || (K / KS) % QL::T == 0, "a quantized row's K slice must be whole lane8 tiles");
     constexpr int KSL = K / KS, NV = KSL / VE;      /* the slice, its 16-byte vectors */
     constexpr int NB = (NV + LLMC_WARP * U - 1) / (LLMC_WARP * U); /* groups of U loads a lane */
     constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
@@ -84,45 +69,64 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
         n0 = !live ? 0 : EPI == 2 ? unit : 2 * unit;
         n1 = !live ? 0 : EPI == 2 ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
     }
-    const char *w0 = (const char *)wv + ((int64_t)n0 * K + ks * KSL) * ES;
-    const char *w1 = (const char *)wv + ((int64_t)n1 * K + ks * KSL) * ES;
+    const char *w0 = (const char *)wv + WFmt<WK>::off((int64_t)n0 * K + ks * KSL);
+    const char *w1 = (const char *)wv + WFmt<WK>::off((int64_t)n1 * K + ks * KSL);
     u4 qa[U][2], qb[U][2];
-#define LLMC_B1_LOAD(q, g)                                                                                        \
+    QPar<WK, G> pa[U][2], pb[U][2]; /* quantized: the slots' scales and zeros */
+    float ac[2][1] = {{0.0f}, {0.0f}}; /* quantized: the rows' sums (qdot's) */
+#define LLMC_B1_LOAD(q, pp, g)                                                                                    \
     _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
     {                                                                                                              \
         const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
         if (live && v < NV) {                                                                                      \
             q[u][0] = ld16_stream(w0 + (int64_t)v * 16);                                                           \
             q[u][1] = ld16_stream(w1 + (int64_t)v * 16);                                                           \
+            if constexpr (QF && QL::NS <= 2) { /* more groups a slot: fetched at the dot (registers) */            \
+                qpar<WK, K, G>(wq, n0, ks * (KSL / VE) + v, pp[u][0]);                                             \
+                qpar<WK, K, G>(wq, n1, ks * (KSL / VE) + v, pp[u][1]);                                             \
+            }                                                                                                      \
         }                                                                                                          \
     }
-#define LLMC_B1_DOT(q, g)                                                                                         \
+#define LLMC_B1_DOT(q, pp, g)                                                                                     \
     _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
     {                                                                                                              \
         const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
         if (live && v < NV) {                                                                                      \
-            gemv_b1_dot<WK, VE>(q[u][0], x, nw, ks * KSL + v * VE, NORM, a0);                                      \
-            gemv_b1_dot<WK, VE>(q[u][1], x, nw, ks * KSL + v * VE, NORM, a1);                                      \
+            if constexpr (QF) {                                                                                    \
+                if constexpr (QL::NS > 2) {                                                                        \
+                    qpar<WK, K, G>(wq, n0, ks * (KSL / VE) + v, pp[u][0]);                                         \
+                    qpar<WK, K, G>(wq, n1, ks * (KSL / VE) + v, pp[u][1]);                                         \
+                }                                                                                                  \
+                const int kq = ks * KSL + v / 8 * QL::T + 4 * (v % 8);                                             \
+                qdot<WK, G, 2, 1, 0, NORM>(q[u], pp[u], x + kq, 0, 1, nw + kq, ac);                                \
+            } else {                                                                                               \
+                gemv_b1_dot<WK>(q[u][0], x, nw, ks * KSL + v * VE, NORM, a0);                                      \
+                gemv_b1_dot<WK>(q[u][1], x, nw, ks * KSL + v * VE, NORM, a1);                                      \
+            }                                                                                                      \
         }                                                                                                          \
     }
-    LLMC_B1_LOAD(qa, 0) /* both buffers' groups on their way before the wait */
+    LLMC_B1_LOAD(qa, pa, 0) /* both buffers' groups on their way before the wait */
     if (NB > 1)
-        LLMC_B1_LOAD(qb, 1)
+        LLMC_B1_LOAD(qb, pb, 1)
     pdl_wait();
     float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
     for (int g = 0; g < NB; g += 2) {
         if (g > 0 && g + 1 < NB)
-            LLMC_B1_LOAD(qb, g + 1)
-        LLMC_B1_DOT(qa, g)
+            LLMC_B1_LOAD(qb, pb, g + 1)
+        LLMC_B1_DOT(qa, pa, g)
         if (g + 1 < NB) {
             if (g + 2 < NB)
-                LLMC_B1_LOAD(qa, g + 2)
-            LLMC_B1_DOT(qb, g + 1)
+                LLMC_B1_LOAD(qa, pa, g + 2)
+            LLMC_B1_DOT(qb, pb, g + 1)
         }
     }
 #undef LLMC_B1_LOAD
 #undef LLMC_B1_DOT
+    if (QF) {
+        a0 = ac[0][0];
+        a1 = ac[1][0];
+    }
     a0 = warp_sum(a0);
     a1 = warp_sum(a1);
     float inv = 1.0f;

@@ -10,7 +10,12 @@
 
 #include "cuda_common.h"
 
-static int wkind(LlmcDType dt) { return dt == LLMC_BF16 ? 1 : dt == LLMC_F16 ? 2 : 0; }
+/* Steps of up to this many rows of a quantized matrix run the skinny kernel; wider ones
+ * dequantize it to f16 in scratch D and take the tensor-core kernels. On an H200 (bench/NOTES.md)
+ * the 8B in w4a16 made 591 tok/s at batch 16 with the skinny kernel up to 32 rows (two chunks of 8:
+ * 27 ms a step), where the dequantization of a whole step costs about 6 ms (512-token prefill:
+ * 24.4 ms against bf16's 18.6) and bf16's 16-row step 9.5 ms. */
+enum { QUANT_SKINNY_ROWS = 8 };
 
 /* The rope_kv_write node whose work for one-token steps the matmul's one-row kernel does (the
  * matmul's rope_epilogue, set by fuse_rope_epilogue: the node's output tensor), or -1. */
@@ -62,16 +67,26 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int x = n->in[0], y = n->out[0];
     int64_t K = w->shape.dim[1], N = w->shape.dim[0], SX = llmc_row_stride(g, x), SY = llmc_row_stride(g, y);
     int64_t SR = ri > 0 ? llmc_row_stride(g, n->in[ri]) : 0;
-    int wk = wkind(w->dtype);
+    int wk = llmc_cuda_wk(w), quant = wk >= 3, ve = llmc_cuda_ve(wk);
+    int64_t G = quant ? w->layout.group : K;
     int64_t xoff = g->t[x].offset;
     int x_aligned = SX % 4 == 0 && xoff % 16 == 0;
     int norm_aligned = ni <= 0 || g->t[n->in[ni]].offset % 16 == 0;
-    int vec = x_aligned && norm_aligned && K % (wk == 0 ? 4 : 8) == 0 && w->offset % 16 == 0;
+    /* quantized rows go by 16-byte slots only in lane8 order (whole tiles of tq elements) */
+    int64_t tq = quant ? llmc_order_tile(w->dtype) : ve;
+    int vec = x_aligned && norm_aligned && K % ve == 0 && w->offset % 16 == 0 &&
+              (!quant || w->layout.order == LLMC_ORDER_LANE8);
     char bias[160], ys[160], xs[160], wsrc[96], nws[160], res[160];
     snprintf(bias, sizeof bias, "%s", bi > 0 ? llmc_cuda_ptr(e, n->in[bi], "const float") : "(const float *)0");
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
     snprintf(xs, sizeof xs, "%s", llmc_cuda_ptr(e, x, "const float"));
     snprintf(wsrc, sizeof wsrc, "%s", llmc_cuda_ptr(e, n->in[1], "const uint8_t"));
+    char wq[256], gq[32] = "";   /* quantized: the scales and zeros, the group as a template argument */
+    snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
+    if (quant)
+        snprintf(gq, sizeof gq, ", %lld", (long long)G);
+    char gqo[40];   /* and gemv's storage order */
+    snprintf(gqo, sizeof gqo, "%s%s", gq, quant ? (w->layout.order == LLMC_ORDER_LANE8 ? ", 1" : ", 0") : "");
     snprintf(nws, sizeof nws, "%s", ni > 0 ? llmc_cuda_ptr(e, n->in[ni], "const float") : "(const float *)0");
     snprintf(res, sizeof res, "%s", ri > 0 ? llmc_cuda_ptr(e, n->in[ri], "const float") : "(const float *)0");
     const char *rows = llmc_cuda_rows(g, x), *hrows = llmc_cuda_host_rows(g, x);
@@ -87,24 +102,36 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * 1B 1007.5 -> 1080 tok/s, the 8B slower with either change. gemv (2..8 rows) and gemv_b1 (one
      * row) split alike and sum in the same order, so a row gets the same bits whatever the batch. */
     int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
-    int ve = wk == 0 ? 4 : 8, sms = e->target->typical_sms ? e->target->typical_sms : 100;
+    int sms = e->target->typical_sms ? e->target->typical_sms : 100;
     int short_rows = llmc_format_bytes(w->dtype, K) <= 4096, per_sm = short_rows ? 32 : 5;
-    while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < per_sm * sms && K % (2 * ksplit * ve) == 0)
+    while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < per_sm * sms && K % (2 * ksplit * tq) == 0)
         ksplit *= 2;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in %lld): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
-                    "strides x %lld, y %lld; %s loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers "
-                    "and spills on sm_80 for some shapes */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld>(%s, %s, %s, %s, %s, %s, %s, %s);\n}\n",
+                    "strides x %lld, y %lld; %s loads; %s */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld%s>(%s, %s, %s, %s, %s, %s, %s, %s%s%s);\n}\n",
                     (long long)ksplit, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
-                    (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar", wk,
+                    (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar",
+                    quant ? "at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 "
+                            "registers"
+                          : "at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes",
+                    quant ? 3 : 4, wk,
                     (long long)K, (long long)N, (long long)SX, (long long)SY, vec, ni > 0, epi, (long long)SR,
-                    (long long)ksplit, wsrc, xs, bias, ys, rows, nws, llmc_c_float(e, eps), res);
+                    (long long)ksplit, gqo, wsrc, xs, bias, ys, rows, nws, llmc_c_float(e, eps), res, quant ? ", " : "",
+                    quant ? wq : "");
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
+    /* The tensor cores read bf16/f16 weights, or a quantized weight dequantized to f16 in scratch D
+     * (tk: the format they read, tsrc: where) for steps wider than qrows. */
     int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
+    int qrows = quant ? QUANT_SKINNY_ROWS : 8, tk = quant ? 2 : wk;
+    char tsrc[96];
+    const char *tname = quant ? "f16" : llmc_dtype_name(w->dtype);
+    snprintf(tsrc, sizeof tsrc, "%s", wsrc);
+    if (quant)
+        snprintf(tsrc, sizeof tsrc, "((const uint8_t *)A(%lld))", (long long)e->scratch_d);
     char gx[64], gy[64], cond[64];
     snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
@@ -116,18 +143,19 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
          * then runs only for wider steps: one launch a layer fewer). */
         int rn = rope_epilogue(g, n);
-        char rope[512] = "";
+        char rope[1024] = "";
         if (rn >= 0) {
             const LlmcNode *r = &g->n[rn];
             int64_t hd = llmc_attr_int(r, "head_dim", 0), hq = llmc_cols(&g->t[r->in[0]].shape) / hd;
             int64_t table = llmc_emit_rope_table(e, r, hd);
             char q1[160];
             snprintf(q1, sizeof q1, "%s", llmc_cuda_ptr(e, r->out[0], "float"));
-            snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d>(%s, %s, %s, %s, %s, %s, %s, "
-                     "RopeOut{a.positions, a.slots, C(%lld), %s, (uint16_t *)a.kv, %s});\n}\n",
+            snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d%s>(%s, %s, %s, %s, %s, %s, %s, "
+                     "RopeOut{a.positions, a.slots, C(%lld), %s, (uint16_t *)a.kv, %s}%s%s);\n}\n",
                      strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0, (long long)hq, g->kv_heads,
-                     (long long)hd, g->kv_layers, g->kv_block_size, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res,
-                     (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)));
+                     (long long)hd, g->kv_layers, g->kv_block_size, gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
+                     res, (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)), quant ? ", " : "",
+                     quant ? wq : "");
         }
         llmc_buf_printf(&k,
                         "/* matmul, one row (2 weight rows a warp, K split in %d, %d load%s a row in flight): "
@@ -141,6 +169,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)N, ni > 0, rn >= 0 ? 3 : epi, (int)ksplit, short_rows ? 1 : 2);
         if (rn >= 0)
             llmc_buf_printf(&k, "%s", rope);
+        else if (quant)
+            llmc_buf_printf(&k, ", 0, 1, 1, 2, 1, 1%s>(%s, %s, %s, %s, %s, %s, %s, RopeOut{}, %s);\n}\n", gq, wsrc, xs,
+                            bias, ys, nws, llmc_c_float(e, eps), res, wq);
         else
             llmc_buf_printf(&k, ">(%s, %s, %s, %s, %s, %s, %s);\n}\n", wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
                             res);
@@ -156,14 +187,36 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }
-    snprintf(cond, sizeof cond, vec ? "%s > 1 && %s <= 8" : "%s <= 8", hrows, hrows);
+    if (vec)
+        snprintf(cond, sizeof cond, "%s > 1 && %s <= %d", hrows, hrows, qrows);
+    else
+        snprintf(cond, sizeof cond, "%s <= %d", hrows, qrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
-    int split = llmc_cuda_split_k(e->target, N, K);
+    if (quant) {
+        /* wider steps: the weight dequantized to f16 into scratch D, once a step */
+        int dv = w->layout.order == LLMC_ORDER_LANE8 && w->offset % 16 == 0;
+        int64_t per = dv ? ve : 1, threads = (N * K / per + 255) / 256;
+        llmc_buf_printf(&k,
+                        "/* %s[%lld,%lld] (groups of %lld%s) dequantized to f16 [%lld,%lld] for the tensor cores; %s */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    dequant_half<%d, %lld, %lld, %lld, %d, %d>(%s, %s, (uint16_t *)A(%lld));\n}\n",
+                        llmc_dtype_name(w->dtype), (long long)N, (long long)K, (long long)G,
+                        wk == 5 ? ", zero points" : "", (long long)N, (long long)K,
+                        dv ? "a 16-byte lane8 slot a thread" : "an element a thread", wk, (long long)K, (long long)N,
+                        (long long)G, dv, w->layout.order == LLMC_ORDER_LANE8, wsrc, wq, (long long)e->scratch_d);
+        const char *dk = llmc_cuda_kernel(e, "dequant", k.s, 0);
+        llmc_buf_free(&k);
+        char gxd[32];
+        snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
+        snprintf(cond, sizeof cond, "%s > %d", hrows, qrows);
+        llmc_cuda_launch(e, node, cond, dk, gxd, "1", "1", 256, 0);
+    }
+    int split = qrows < 64 ? llmc_cuda_split_k(e->target, N, K) : 1;
     if (split > 1) {
         /* 9..64 rows: 64 x 64 tiles with K split over blockIdx.z (f32 activations converted in
          * registers; a norm prologue first runs into scratch A), partials in scratch B, then the
          * reduce with the epilogue. */
-        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
+        snprintf(cond, sizeof cond, "%s > %d && %s <= 64", hrows, qrows, hrows);
         char gin[160];
         snprintf(gin, sizeof gin, "%s", xs);
         int64_t gsx = SX;
@@ -184,8 +237,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "/* matmul, tensor cores, K split in %d (skinny steps): partials of f32[%s,%lld] x %s[%lld,%lld]^T */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    gemm_tc<%d, %lld, %lld, %lld, %lld, 0, %d>((const uint16_t *)%s, %s, (const float *)0, A(%lld), %s);\n}\n",
-                        split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, wk == 1,
-                        (long long)K, (long long)N, (long long)gsx, (long long)N, split, wsrc, gin,
+                        split, hrows, (long long)K, tname,
+                        (long long)N, (long long)K, tk == 1, (long long)K, (long long)N, (long long)gsx, (long long)N,
+                        split, tsrc, gin,
                         (long long)e->scratch_b, rows);
         const char *sk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
         llmc_buf_free(&k);
@@ -199,12 +253,12 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     /* Wider steps: the rows (normalized if the node has a norm) converted to bf16/f16 into scratch A,
      * then gemm_h (cp.async stages of both operands) with the epilogue in place, or K split into
      * scratch B and the reduce. */
-    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 ? 64 : 8);
+    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 ? 64 : qrows);
     llmc_buf_printf(&k,
                     "/* f32[%s,%lld] rows%s -> %s (A operand of a tensor-core matmul) */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    rows_to_half<%d, %d, %lld, %lld>(%s, %s, (uint16_t *)A(%lld), %s);\n}\n",
-                    hrows, (long long)K, ni > 0 ? ", RMS-normalized," : "", wk == 1 ? "bf16" : "f16", wk == 1, ni > 0,
+                    hrows, (long long)K, ni > 0 ? ", RMS-normalized," : "", tk == 1 ? "bf16" : "f16", tk == 1, ni > 0,
                     (long long)K, (long long)SX, xs, nws, (long long)e->scratch_a, llmc_c_float(e, eps));
     const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
     llmc_buf_free(&k);
@@ -246,9 +300,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                             "%s    %s<%d, %lld, %lld, %lld, 0, 0, %d, %d, %s>((const uint16_t *)%s, %s, (const float *)0, "
                             "A(%lld), %s, (const float *)0);\n%s}\n",
-                            tile, wk == 1 ? "bf16" : "f16", wt.split, hrows, (long long)K, llmc_dtype_name(w->dtype),
+                            tile, tk == 1 ? "bf16" : "f16", wt.split, hrows, (long long)K, tname,
                             (long long)N, (long long)K, epi == 2 ? " (gate/up interleaved by 8)" : "", pre, call,
-                            wk == 1, (long long)K, (long long)N, (long long)K, epi, wt.split, targs, wsrc, hsrc,
+                            tk == 1, (long long)K, (long long)N, (long long)K, epi, wt.split, targs, tsrc, hsrc,
                             (long long)e->scratch_b, rows, post);
             const char *bk = llmc_cuda_kernel(e, v ? "gemm_wg_splitk" : "gemm_wide_splitk", k.s, wt.smem);
             llmc_buf_free(&k);
@@ -261,9 +315,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "stride y %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "%s    %s<%d, %lld, %lld, %lld, %lld, %lld, %d, 1, %s>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n%s}\n",
-                        tile, wk == 1 ? "bf16" : "f16", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N,
-                        (long long)K, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)SY, pre, call, wk == 1,
-                        (long long)K, (long long)N, (long long)K, (long long)SY, (long long)SR, epi, targs, wsrc, hsrc,
+                        tile, tk == 1 ? "bf16" : "f16", hrows, (long long)K, tname, (long long)N,
+                        (long long)K, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)SY, pre, call, tk == 1,
+                        (long long)K, (long long)N, (long long)K, (long long)SY, (long long)SR, epi, targs, tsrc, hsrc,
                         bias, ys, rows, res, post);
         const char *gk = llmc_cuda_kernel(e, v ? "gemm_wg" : "gemm_wide", k.s, wt.smem);
         llmc_buf_free(&k);
@@ -282,15 +336,20 @@ LlmcStatus llmc_cuda_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcTensor *w = &g->t[n->in[0]];
     int y = n->out[0];
     int64_t D = w->shape.dim[1];
-    char wtab[160];
+    char wtab[160], wq[256], gq[32] = "";
     snprintf(wtab, sizeof wtab, "%s", llmc_cuda_ptr(e, n->in[0], "const uint8_t"));
+    int wk = llmc_cuda_wk(w), quant = wk >= 3;
+    snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wtab));
+    if (quant)
+        snprintf(gq, sizeof gq, ", %lld", (long long)w->layout.group);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* embedding: %s[%lld,%lld] rows gathered by the tokens -> f32[T,%lld] */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    embed<%d, %lld, %lld>(%s, a.tokens, %s);\n}\n",
-                    llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, (long long)D, wkind(w->dtype),
-                    (long long)D, (long long)llmc_row_stride(g, y), wtab, llmc_cuda_ptr(e, y, "float"));
+                    "    embed<%d, %lld, %lld%s>(%s, a.tokens, %s%s%s);\n}\n",
+                    llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, (long long)D, wk,
+                    (long long)D, (long long)llmc_row_stride(g, y), gq, wtab, llmc_cuda_ptr(e, y, "float"),
+                    quant ? ", " : "", quant ? wq : "");
     const char *name = llmc_cuda_kernel(e, "embedding", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 256, 0);

@@ -37,13 +37,13 @@ DEV void rows_to_half(const float *__restrict__ x, const float *__restrict__ nw,
 }
 
 /* ---- embedding: y[t] = table[tokens[t]] (grid: tokens) ---- */
-template <int WK, int D, int SY>
-DEV void embed(const void *table, const int32_t *tok, float *y)
+template <int WK, int D, int SY, int G = D> /* quantized tables: groups of G, scales (zeros) in wq */
+DEV void embed(const void *table, const int32_t *tok, float *y, WQ wq = WQ{})
 {
     const int t = blockIdx.x;
-    const int64_t row = (int64_t)tok[t] * D;
+    const int64_t row = tok[t];
     for (int d = threadIdx.x; d < D; d += blockDim.x)
-        y[(int64_t)t * SY + d] = WFmt<WK>::load(table, row + d);
+        y[(int64_t)t * SY + d] = wload<WK, D, G>(table, wq, row, d);
 }
 
 /* ---- select_rows (grid: output rows) ---- */

@@ -38,11 +38,12 @@ typedef struct LlmcEmit {
     int64_t *rope_tables;         /* per distinct rope config: offset into consts */
     char **rope_keys;
     int n_rope;
-    char ptr_ring[16][128];       /* llmc_emit_ptr's results, reused round-robin */
+    char ptr_ring[16][256];       /* llmc_emit_ptr's results, reused round-robin */
     int ptr_next;
     int64_t arena_extra;          /* scratch bytes kernels need beyond the planned arena */
     int64_t scratch_a, scratch_b; /* GPU: two scratch regions past the arena (set before emission) */
     int64_t scratch_c;            /* GPU: decode attention's split counters (zero between kernels) */
+    int64_t scratch_d;            /* GPU: a quantized weight dequantized to f16 for wide steps */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int n_offs;
     LlmcDType kv;                 /* the KV cache's storage format in this emission (formats.def) */

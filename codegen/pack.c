@@ -94,6 +94,22 @@ typedef struct Derived {
     int64_t n;
 } Derived;
 
+/* Row q (K values of format fmt, row-major) into order `order` in out (ir.h: lane8 moves each
+ * 4-value run of a tile to its lane's slot). */
+static void order_row(int order, LlmcDType fmt, int64_t K, const uint8_t *q, uint8_t *out)
+{
+    int64_t T = llmc_order_tile(fmt), E = T / 8;
+    for (int64_t t0 = 0; t0 < K; t0 += T)
+        for (int64_t c = 0; c < E / 4; c++)
+            for (int64_t l = 0; l < 8; l++) {
+                int64_t from = t0 + 32 * c + 4 * l, to = llmc_order_index(order, fmt, from);
+                if (fmt == LLMC_U4) /* 4 values: 2 bytes, both runs start on a byte */
+                    memcpy(out + to / 2, q + from / 2, 2);
+                else
+                    memcpy(out + to, q + from, 4);
+            }
+}
+
 static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, LlmcOutFile *o,
                                   Derived *dv, int *n_dv, LlmcDiag *d)
 {
@@ -103,7 +119,8 @@ static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws
     int has_zero = t->layout.zero >= 0;
     float *row = malloc((size_t)K * 2 * sizeof(float)), *sc = malloc((size_t)(N * groups) * sizeof(float));
     float *zp = has_zero ? malloc((size_t)(N * groups) * sizeof(float)) : NULL;
-    uint8_t *q = malloc((size_t)llmc_format_bytes(t->dtype, K));
+    size_t row_bytes = (size_t)llmc_format_bytes(t->dtype, K);
+    uint8_t *q = malloc(row_bytes * 2), *qo = q + row_bytes;
     LlmcStatus s = LLMC_OK;
     if (!row || !sc || !q || (has_zero && !zp))
         s = llmc_fail(d, "%s: out of memory quantizing", t->name);
@@ -111,7 +128,9 @@ static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws
         s = source_row(g, ws, t, r, row, d);
         if (!s) {
             llmc_quantize_row(t->dtype, K, group, row, row + K, q, sc + r * groups, zp ? zp + r * groups : NULL, st->dtype);
-            s = llmc_out_write(o, q, (size_t)llmc_format_bytes(t->dtype, K), d);
+            if (t->layout.order != LLMC_ORDER_ROW_MAJOR)
+                order_row(t->layout.order, t->dtype, K, q, qo);
+            s = llmc_out_write(o, t->layout.order != LLMC_ORDER_ROW_MAJOR ? qo : q, row_bytes, d);
         }
     }
     /* The side tensors, in their formats. */

@@ -356,6 +356,25 @@ static const char *sigil(const LlmcTensor *t)
     return t->kind == LLMC_T_WEIGHT ? "@" : "%";
 }
 
+const char *llmc_order_name(int order)
+{
+    return order == LLMC_ORDER_ROW_MAJOR ? "row-major" : order == LLMC_ORDER_LANE8 ? "lane8" : "?";
+}
+
+int64_t llmc_order_tile(LlmcDType fmt)
+{
+    const LlmcFormatTraits *f = llmc_format(fmt);
+    return 8 * 16 * (int64_t)f->block_elems / f->block_bytes;
+}
+
+int64_t llmc_order_index(int order, LlmcDType fmt, int64_t k)
+{
+    if (order != LLMC_ORDER_LANE8)
+        return k;
+    int64_t T = llmc_order_tile(fmt), E = T / 8, kk = k % T, c = kk / 32, q = kk % 32 / 4, e = kk % 4;
+    return k - kk + q * E + c * 4 + e;
+}
+
 /* A layout's fields that differ from plain (nothing for a plain one, so plain dumps read as before). */
 static void dump_layout(FILE *f, const LlmcGraph *g, const LlmcLayout *l)
 {
@@ -365,7 +384,9 @@ static void dump_layout(FILE *f, const LlmcGraph *g, const LlmcLayout *l)
         fprintf(f, " scale=%s%s", sigil(&g->t[l->scale]), g->t[l->scale].name);
     if (l->zero >= 0)
         fprintf(f, " zero=%s%s", sigil(&g->t[l->zero]), g->t[l->zero].name);
-    if (l->order != LLMC_ORDER_ROW_MAJOR)
+    if (l->order > LLMC_ORDER_ROW_MAJOR && l->order < LLMC_ORDER_COUNT)
+        fprintf(f, " order=%s", llmc_order_name(l->order));
+    else if (l->order != LLMC_ORDER_ROW_MAJOR)
         fprintf(f, " order=%d", l->order);
 }
 

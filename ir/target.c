@@ -1,5 +1,6 @@
 /* target.c — the table of targets. */
 #include "target.h"
+#include "ir.h"
 
 #include <string.h>
 
@@ -14,8 +15,8 @@ static const LlmcTarget target_cpu = {
     .kv_formats = 1u << LLMC_F32,
 };
 
-#define CUDA_FORMATS ((1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16))
-#define CUDA_KV .kv_default = LLMC_F16, .kv_formats = 1u << LLMC_F16
+#define CUDA_FORMATS ((1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16) | (1u << LLMC_FP8) | (1u << LLMC_U4))
+#define CUDA_KV .kv_default = LLMC_F16, .kv_formats = 1u << LLMC_F16, .quant_order = LLMC_ORDER_LANE8
 
 static const LlmcTarget target_sm80 = {
     .name = "sm_80", .backend = LLMC_TGT_CUDA, .sm = 80, .arch = "sm_80",

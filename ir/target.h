@@ -17,6 +17,7 @@ typedef struct LlmcTarget {
     unsigned weight_formats;      /* bit (1 << LlmcDType) per supported storage format */
     LlmcDType kv_default;         /* KV cache format when --kv is not given */
     unsigned kv_formats;          /* bit (1 << LlmcDType) per KV cache format the target implements */
+    int quant_order;              /* LLMC_ORDER_* its kernels read quantized matrices in (ir.h) */
     /* CUDA targets. */
     const char *arch;             /* NVRTC -arch value: "sm_90a" */
     int arch_specific;            /* 1: an "a" target (wgmma, setmaxnreg): runs on exactly this sm */

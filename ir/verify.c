@@ -15,6 +15,10 @@ static LlmcStatus check_layout(const LlmcGraph *g, LlmcDType fmt, const LlmcLayo
     const LlmcFormatTraits *ft = llmc_format(fmt);
     if (l->order < 0 || l->order >= LLMC_ORDER_COUNT)
         return llmc_fail(d, "verify: %s has element order %d", what, l->order);
+    if (l->order == LLMC_ORDER_LANE8 &&
+        (ft->scale == LLMC_FMT_NONE || !s || s->rank < 1 || llmc_cols(s) % llmc_order_tile(fmt)))
+        return llmc_fail(d, "verify: %s: order lane8 needs a quantized format and whole tiles of %lld a row", what,
+                         (long long)llmc_order_tile(fmt));
     if (l->group == 0) {
         if (l->scale >= 0 || l->zero >= 0)
             return llmc_fail(d, "verify: %s has scales or zero points but no groups", what);

@@ -7,7 +7,9 @@
  * layout: a scale tensor NAME.scale [N, ceil(K / group)] in the format's scale format and, for
  * asymmetric u4, a zero-point tensor NAME.zero of the same shape (f16 holding integers 0..15).
  * Those tensors are weights derived from NAME (LlmcWeightSrc.derived_from): the packer computes
- * them with the values, round to nearest, once, at compile time.
+ * them with the values, round to nearest, once, at compile time. A quantized matrix the target's
+ * skinny kernels read in another element order (LlmcTarget.quant_order: lane8 on CUDA) gets that
+ * order where its rows are whole tiles; the packer shuffles its rows.
  *
  * requires: infer_shapes (and the fusions, which create merged weights)
  * provides: LlmcTensor.dtype of every weight = its storage format; LlmcTensor.layout
@@ -113,7 +115,8 @@ static int derived(LlmcGraph *g, int w, const char *suffix, LlmcDType fmt, int64
     return t;
 }
 
-static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, const LlmcPassOptions *opt, LlmcDiag *d)
+static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, const LlmcPassOptions *opt,
+                             LlmcDiag *d)
 {
     LlmcTensor *t = &g->t[w];
     t->dtype = fmt;
@@ -136,6 +139,12 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, const LlmcPassO
     if (sc < 0)
         return LLMC_ERR;
     g->t[w].layout.scale = sc;
+    /* The target's element order for the matrices of its skinny kernels, where the rows are whole
+     * tiles and a tile's groups are whole (an embedding table stays row-major: rows are gathered). */
+    int64_t T = llmc_order_tile(fmt);
+    if (opt->target->quant_order != LLMC_ORDER_ROW_MAJOR && !embedding && K % T == 0 &&
+        (group % T == 0 || (T % group == 0 && group % 32 == 0)))
+        g->t[w].layout.order = opt->target->quant_order;
     if (fmt == LLMC_U4 && opt->asym) {
         int z = derived(g, w, "zero", LLMC_F16, groups, d);
         if (z < 0)
@@ -208,7 +217,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
                     chosen = 1;
                     rules[r].used = 1;
                 }
-            st = set_layout(g, w, f, opt, d);
+            st = set_layout(g, w, f, embedding, opt, d);
         }
     }
     free(done);

@@ -13,4 +13,13 @@ cp "$root/build/llmc" "$root/.carry/llmc"
 cp "$(readlink -f /usr/lib/x86_64-linux-gnu/libcjson.so.1)" "$root/.carry/lib/libcjson.so.1"
 cp "$root/../shared/models/stories260K/"{stories260K.bin,tok512.bin,golden_greedy_once_upon_a_time_n200.txt} \
    "$root/.carry/stories260K/"
+# bench/kernel_check built here when nvcc is (KC=0: not), so the device need not spend minutes on it
+if [ "${KC:-1}" != 0 ] && command -v nvcc >/dev/null; then
+  t=$(mktemp -d)
+  cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$t/sample.o"
+  cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$t/rtutil.o"
+  nvcc -O2 -std=c++17 -arch=sm_90a -o "$root/.carry/kernel_check" "$root/bench/kernel_check.cu" "$t/sample.o" \
+    "$t/rtutil.o" 2>"$t/log" || { cat "$t/log"; exit 1; }
+  rm -rf "$t"
+fi
 du -sh "$root/.carry"

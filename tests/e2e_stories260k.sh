@@ -79,5 +79,7 @@ done
 check "fp8 weights: the first 12 greedy tokens agree with float32" cmp -s "$TMP/f32_12.txt" "$TMP/fp8_12.txt"
 expect_error "--keep naming nothing" "matches no matrix" "$LLMC" compile "$M/stories260K.bin" -o "$TMP/x" --weights fp8 --keep nothing=bf16
 expect_error "--asym without w4a16" "--asym" "$LLMC" compile "$M/stories260K.bin" -o "$TMP/x" --weights fp8 --asym
-expect_error "fp8 on a CUDA target (not built yet)" "target sm_90a stores weights as" "$LLMC" compile "$M/stories260K.bin" -o "$TMP/x" --weights fp8 --target sm_90a
+# CUDA targets take the quantized formats too (the kernels run on the lent GPU: bench/gpu_round.sh)
+check "w4a16 for sm_90a: grouped u4 matrices in the dump" bash -c \
+  "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/x' --weights w4a16 --target sm_90a --dump-after weight_format 2>&1 | grep -q 'u4\\[344,64\\] group=64 scale='"
 finish

@@ -325,6 +325,17 @@ static void build(Model *m, const LlmcPassOptions *opt, const char *exe, const c
     llmc_codegen_close(&cg);
 }
 
+/* The n floats the harness wrote to path. */
+static float *read_logits(const char *path, int64_t n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    float *got = malloc(sizeof(float) * (size_t)n);
+    ck_assert_int_eq((int64_t)fread(got, sizeof(float), (size_t)n, f), n);
+    fclose(f);
+    return got;
+}
+
 /* (2) generated kernels against the reference. */
 static void check_kernels(const char *path, LlmcDType storage, double tol)
 {
@@ -360,11 +371,7 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
         snprintf(cmd, sizeof cmd, "%s %s %s %s %d 2>&1", harness, exe, scen, logits, nth);
         ck_assert_msg(tu_run(cmd, &log) == 0, "harness failed: %s", log);
         free(log);
-        FILE *f = fopen(logits, "rb");
-        ck_assert_ptr_nonnull(f);
-        float *got = malloc(sizeof(float) * (size_t)n);
-        ck_assert_int_eq((int64_t)fread(got, sizeof(float), (size_t)n, f), n);
-        fclose(f);
+        float *got = read_logits(logits, n);
         double e = rel_err(got, want, n);
         ck_assert_msg(e < tol, "%s (%s weights, %d threads): relative error %g vs the reference", path,
                       llmc_dtype_name(storage), nth, e);
@@ -385,13 +392,26 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
 
 /* ---- the synthetic odd-shaped model ---- */
 
+static void make_synthetic(int D, int F, const char *name, char *path, size_t pn);
 static const char *synthetic_model(void)
 {
     static char path[1024];
-    if (path[0])
-        return path;
+    if (!path[0])
+        make_synthetic(40, 52, "odd", path, sizeof path);
+    return path;
+}
+/* D 256, F 512: rows of whole lane8 tiles (the quantized matrices' CUDA order) */
+static const char *synthetic_wide(void)
+{
+    static char path[1024];
+    if (!path[0])
+        make_synthetic(256, 512, "wide", path, sizeof path);
+    return path;
+}
+static void make_synthetic(int D, int F, const char *name, char *path, size_t pn)
+{
     const char *dir = tu_tmpdir();
-    enum { D = 40, HQ = 5, HK = 1, HD = 8, F = 52, V = 97, L = 3 };
+    enum { HQ = 5, HK = 1, HD = 8, V = 97, L = 3 };
     struct {
         const char *name;
         int r, c;
@@ -412,7 +432,7 @@ static const char *synthetic_model(void)
     W("norm", D, 0);
     W("out", V, D);
     char wpath[1024];
-    snprintf(wpath, sizeof wpath, "%s/weights.bin", dir);
+    snprintf(wpath, sizeof wpath, "%s/%s.bin", dir, name);
     FILE *f = fopen(wpath, "wb");
     ck_assert_ptr_nonnull(f);
     LlmcBuf js = {0};
@@ -426,11 +446,11 @@ static const char *synthetic_model(void)
             fwrite(&v, 4, 1, f);
         }
         if (ws[i].c)
-            llmc_buf_printf(&js, "%s\"%s\": {\"file\": \"weights.bin\", \"offset\": %ld, \"dtype\": \"f32\", "
-                                 "\"shape\": [%d, %d]}", i ? ", " : "", ws[i].name, off, ws[i].r, ws[i].c);
+            llmc_buf_printf(&js, "%s\"%s\": {\"file\": \"%s.bin\", \"offset\": %ld, \"dtype\": \"f32\", "
+                                 "\"shape\": [%d, %d]}", i ? ", " : "", ws[i].name, name, off, ws[i].r, ws[i].c);
         else
-            llmc_buf_printf(&js, "%s\"%s\": {\"file\": \"weights.bin\", \"offset\": %ld, \"dtype\": \"f32\", "
-                                 "\"shape\": [%d]}", i ? ", " : "", ws[i].name, off, ws[i].r);
+            llmc_buf_printf(&js, "%s\"%s\": {\"file\": \"%s.bin\", \"offset\": %ld, \"dtype\": \"f32\", "
+                                 "\"shape\": [%d]}", i ? ", " : "", ws[i].name, name, off, ws[i].r);
         off += 4L * n;
     }
     fclose(f);
@@ -459,14 +479,76 @@ static const char *synthetic_model(void)
                     " \"epilogue\": [{\"op\": \"rmsnorm\", \"in\": [\"x\", \"@norm\"], \"out\": \"h\"},"
                     "{\"op\": \"matmul\", \"in\": [\"h\", \"@out\"], \"out\": \"logits\"}]}}\n",
                     L, rope, rope);
-    snprintf(path, sizeof path, "%s/odd.json", dir);
+    snprintf(path, pn, "%s/%s.json", dir, name);
     LlmcDiag d;
     ck_assert_msg(llmc_write_file_atomic(path, js.s, js.n, &d) == LLMC_OK, "%s", d.msg);
     llmc_buf_free(&js);
-    return path;
 }
 
 static const char *stories_json(void) { return LLMC_SOURCE_DIR "/examples/stories260K.json"; }
+
+/* The logits of scenario s through path compiled with opt (1 thread, the harness). */
+static float *harness_logits(const char *path, const LlmcPassOptions *opt, const Scenario *s, const char *tag, int64_t n)
+{
+    Model m;
+    load(&m, path, opt, NULL);
+    const char *dir = tu_tmpdir();
+    char exe[1024], emit[1024], scen[1024], cmd[4096], harness[1024], logits[1024];
+    snprintf(exe, sizeof exe, "%s/%s.model", dir, tag);
+    snprintf(emit, sizeof emit, "%s/%s.src", dir, tag);
+    snprintf(scen, sizeof scen, "%s/%s.scenario", dir, tag);
+    snprintf(harness, sizeof harness, "%s/%s.harness", dir, tag);
+    snprintf(logits, sizeof logits, "%s/%s.logits", dir, tag);
+    build(&m, opt, exe, emit);
+    write_scenario(s, scen);
+    snprintf(cmd, sizeof cmd,
+             "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -I%s/abi -o %s %s/tests/model_harness.c "
+             "%s/model.c -lm -lpthread 2>&1 && %s %s %s %s 1 2>&1",
+             LLMC_SOURCE_DIR, LLMC_SOURCE_DIR, harness, LLMC_SOURCE_DIR, emit, harness, exe, scen, logits);
+    char *log = NULL;
+    ck_assert_msg(tu_run(cmd, &log) == 0, "harness: %s", log);
+    free(log);
+    float *got = read_logits(logits, n);
+    unload(&m);
+    return got;
+}
+
+/* Quantized matrices in the lane8 order (what CUDA targets pack, and their CPU twins read): a cpu
+ * target that packs lane8 (targets are data) gives the logits of the row-major cpu target, bit for
+ * bit: the pass, the packer's shuffle and the C kernels' lane8 reads agree. */
+static void check_lane8(LlmcDType fmt, int group, int asym)
+{
+    const char *path = synthetic_wide();
+    LlmcPassOptions opt = options(4);
+    opt.weights = fmt;
+    opt.weights_set = 1;
+    opt.group = group;
+    opt.asym = asym;
+    Model ref;
+    load(&ref, path, &opt, "infer_shapes");
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    free(interp_run(&ref, &s, LLMC_F32, &n));
+    unload(&ref);
+    float *rm = harness_logits(path, &opt, &s, "rowmajor", n);
+    LlmcTarget lane8 = *llmc_target_find("cpu");
+    lane8.quant_order = LLMC_ORDER_LANE8;
+    opt.target = &lane8;
+    Model m;
+    load(&m, path, &opt, NULL);
+    int shuffled = 0;
+    for (int i = 0; i < m.g->nt; i++)
+        shuffled += m.g->t[i].layout.order == LLMC_ORDER_LANE8;
+    unload(&m);
+    ck_assert_msg(shuffled >= 9, "only %d matrices in lane8 order", shuffled); /* q, k, v, w1, w3 (w2) a layer */
+    float *l8 = harness_logits(path, &opt, &s, "lane8", n);
+    ck_assert_msg(memcmp(rm, l8, sizeof(float) * (size_t)n) == 0, "%s g%d%s: lane8 logits differ from row-major",
+                  llmc_dtype_name(fmt), group, asym ? " asym" : "");
+    free(rm);
+    free(l8);
+    free(s.tables);
+}
 
 START_TEST(passes_preserve_synthetic) { check_passes(synthetic_model()); }
 END_TEST
@@ -478,6 +560,13 @@ START_TEST(kernels_synthetic_bf16) { check_kernels(synthetic_model(), LLMC_BF16,
 END_TEST
 
 START_TEST(kernels_synthetic_f16) { check_kernels(synthetic_model(), LLMC_F16, 2e-5); }
+END_TEST
+
+START_TEST(lane8_u4) { check_lane8(LLMC_U4, 0, 0); }
+END_TEST
+START_TEST(lane8_u4_asym_g32) { check_lane8(LLMC_U4, 32, 1); }
+END_TEST
+START_TEST(lane8_fp8) { check_lane8(LLMC_FP8, 0, 0); }
 END_TEST
 
 START_TEST(passes_preserve_stories)
@@ -505,6 +594,9 @@ int main(void)
     tcase_add_test(tc, kernels_synthetic_f32);
     tcase_add_test(tc, kernels_synthetic_bf16);
     tcase_add_test(tc, kernels_synthetic_f16);
+    tcase_add_test(tc, lane8_u4);
+    tcase_add_test(tc, lane8_u4_asym_g32);
+    tcase_add_test(tc, lane8_fp8);
     tcase_add_test(tc, passes_preserve_stories);
     tcase_add_test(tc, kernels_stories_f32);
     suite_add_tcase(s, tc);

@@ -32,8 +32,16 @@ static LlmcNvrtc *open_nvrtc(void)
     return nv;
 }
 
-/* Graph of doc (a model.json document) through the pipeline for sm_90a. */
-static LlmcGraph *graph_of(cJSON *doc, const char *dir)
+/* Weight storage of a graph_of: NULL for the target's default, else a --weights name with its options. */
+typedef struct {
+    LlmcDType fmt;
+    int group, asym;
+} Weights;
+
+/* Graph of doc (a model.json document) through the pipeline for sm_90a, weights stored as wts says. */
+static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts);
+static LlmcGraph *graph_of(cJSON *doc, const char *dir) { return graph_of_w(doc, dir, NULL); }
+static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts)
 {
     LlmcDiag d;
     LlmcGraph *g = llmc_graph_new();
@@ -45,6 +53,12 @@ static LlmcGraph *graph_of(cJSON *doc, const char *dir)
     opt.max_outputs = 512;
     opt.kv_block_size = 16;
     opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
+    if (wts) {
+        opt.weights = wts->fmt;
+        opt.weights_set = 1;
+        opt.group = wts->group;
+        opt.asym = wts->asym;
+    }
     ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
     /* the GPU stage, as llmc compile runs it for CUDA targets: the fused kernels are what ships */
     ck_assert_msg(llmc_pipeline_gpu(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
@@ -59,14 +73,17 @@ static int is_no_spill_kernel(const char *name)
            strstr(name, "_sample");
 }
 
-/* Compiles g's CUDA source for every CUDA target; checks resources. */
-static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what)
+/* Compiles g's CUDA source for every CUDA target (only sm_80 and sm_90a when `ends`: the smallest
+ * register budget's and the newest arch, to keep CI short); checks resources. */
+static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int ends);
+static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, 0); }
+static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int ends)
 {
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
-        if ((*t)->backend != LLMC_TGT_CUDA)
+        if ((*t)->backend != LLMC_TGT_CUDA || (ends && strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin c;
         ck_assert_msg(llmc_nvrtc_compile(nv, llmc_cuda_source(cg), what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
@@ -86,7 +103,9 @@ static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what)
     llmc_cuda_free(cg);
 }
 
-static void check_preset(const char *preset)
+static void check_preset_w(const char *preset, const Weights *wts);
+static void check_preset(const char *preset) { check_preset_w(preset, NULL); }
+static void check_preset_w(const char *preset, const Weights *wts)
 {
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
@@ -95,8 +114,17 @@ static void check_preset(const char *preset)
     cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
     ck_assert_ptr_nonnull(cfg);
     ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    LlmcGraph *g = graph_of(doc, ".");
-    compile_all(nv, g, preset);
+    LlmcGraph *g = graph_of_w(doc, ".", wts);
+    char what[128];
+    snprintf(what, sizeof what, "%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "");
+    compile_archs(nv, g, what, wts != NULL);
+    if (wts) /* the quantized matrices are in the skinny kernels' lane8 order, read by 16-byte slots */
+        for (int i = 0; i < g->nn; i++)
+            if (g->n[i].op == LLMC_OP_MATMUL_FUSED && g->n[i].out[0] != g->logits) { /* the lm_head stays bf16 */
+                const LlmcTensor *w = &g->t[g->n[i].in[1]];
+                ck_assert_msg(w->dtype == wts->fmt && w->layout.order == LLMC_ORDER_LANE8, "%s: %s is %s in order %s",
+                              what, w->name, llmc_dtype_name(w->dtype), llmc_order_name(w->layout.order));
+            }
     llmc_graph_free(g);
     cJSON_Delete(doc);
     cJSON_Delete(cfg);
@@ -108,6 +136,16 @@ END_TEST
 START_TEST(preset_llama32_1b) { check_preset("llama3.2-1b"); }
 END_TEST
 START_TEST(preset_llama31_8b) { check_preset("llama3.1-8b"); }
+END_TEST
+
+/* Quantized weights: the 8B in w4a16 (g128, symmetric), the 1B in w4a16 with zero points in groups
+ * of 32 and in fp8: every kernel compiles for sm_80 and sm_90a and the skinny ones do not spill
+ * (the tiny model's w4a16 golden compiles for every arch). */
+START_TEST(preset_llama31_8b_w4a16) { check_preset_w("llama3.1-8b", &(Weights){LLMC_U4, 0, 0}); }
+END_TEST
+START_TEST(preset_llama32_1b_w4a16_asym_g32) { check_preset_w("llama3.2-1b", &(Weights){LLMC_U4, 32, 1}); }
+END_TEST
+START_TEST(preset_llama32_1b_fp8) { check_preset_w("llama3.2-1b", &(Weights){LLMC_FP8, 0, 0}); }
 END_TEST
 
 START_TEST(example_stories260K)
@@ -158,6 +196,30 @@ START_TEST(tiny_golden)
     check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny.cu", "tiny.json");
     if (nv)
         compile_all(nv, g, "tiny");
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    llmc_nvrtc_close(nv);
+}
+END_TEST
+
+/* tests/golden/tiny.json with w4a16 weights (groups of 32, zero points): the quantized matmuls'
+ * kernels (skinny, dequantization for the tensor cores) and their launches in tiny_w4a16.cu. */
+START_TEST(tiny_w4a16_golden)
+{
+    LlmcNvrtc *nv = open_nvrtc();
+    cJSON *doc;
+    LlmcDiag d;
+    ck_assert(llmc_json_load(LLMC_SOURCE_DIR "/tests/golden/tiny.json", &doc, &d) == LLMC_OK);
+    LlmcGraph *g = graph_of_w(doc, LLMC_SOURCE_DIR "/tests/golden", &(Weights){LLMC_U4, 32, 1});
+    LlmcCudaGen *cg = NULL;
+    ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
+    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(src);
+    ck_assert_msg(strstr(src, "dequant_half<5, "), "no dequantization kernel for the wide steps");
+    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny_w4a16.cu", "tiny.json in w4a16");
+    if (nv)
+        compile_all(nv, g, "tiny w4a16");
     llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
@@ -223,11 +285,15 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, llama_hf_golden);
+    tcase_add_test(tc, tiny_w4a16_golden);
     if (!regen) {
         tcase_add_test(tc, example_stories260K);
         tcase_add_test(tc, preset_stories15M);
         tcase_add_test(tc, preset_llama32_1b);
         tcase_add_test(tc, preset_llama31_8b);
+        tcase_add_test(tc, preset_llama31_8b_w4a16);
+        tcase_add_test(tc, preset_llama32_1b_w4a16_asym_g32);
+        tcase_add_test(tc, preset_llama32_1b_fp8);
     }
     suite_add_tcase(s, tc);
     return tu_main(s);

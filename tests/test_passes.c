@@ -415,6 +415,13 @@ START_TEST(layouts)
     free(line);
     ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
     ck_assert_str_eq(d.msg, "verify: layers.0.wo has element order 3");
+    g->t[wo].layout.order = LLMC_ORDER_LANE8; /* the CUDA skinny kernels' order: quantized formats only */
+    line = weight_line(g, "layers.0.wo");
+    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] order=lane8 at %lld", (long long)g->t[wo].offset);
+    ck_assert_str_eq(line, want);
+    free(line);
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo: order lane8 needs a quantized format and whole tiles of 32 a row");
     g->t[wo].layout = llmc_layout_plain();
     int x = g->n[0].out[0];
     g->t[x].layout.order = 0;

@@ -187,9 +187,9 @@ LLMC_INLINE void q_row(int FMT, int K, int G, const uint8_t *w, const void *scal
                        int k0, int n, float *out)
 {
     int64_t ng = (K + G - 1) / G, gi = r * ng + k0 / G;
+    float sc = (FMT & 1) ? s_f16(((const uint16_t *)scale)[gi]) : ((const float *)scale)[gi];
+    float z = (FMT & 1) ? (zero ? s_f16(zero[gi]) : 8.0f) : 0.0f;
     if (FMT & 2) {
-        float sc = (FMT & 1) ? s_f16(((const uint16_t *)scale)[gi]) : ((const float *)scale)[gi];
-        float z = (FMT & 1) ? (zero ? s_f16(zero[gi]) : 8.0f) : 0.0f;
         for (int i = 0; i < n; i++) {
             int64_t p = q_pos(FMT, k0 + i);
             if (FMT & 1) {
@@ -201,12 +201,10 @@ LLMC_INLINE void q_row(int FMT, int K, int G, const uint8_t *w, const void *scal
         }
     } else if (FMT == Q_FP8) {
         const uint8_t *q = w + (size_t)r * K + k0;
-        float sc = ((const float *)scale)[gi];
         for (int i = 0; i < n; i++)
             out[i] = q_fp8(q[i]) * sc;
     } else {
         const uint8_t *q = w + ((size_t)r * K + k0) / 2;
-        float sc = s_f16(((const uint16_t *)scale)[gi]), z = zero ? s_f16(zero[gi]) : 8.0f;
         for (int i = 0; i < n / 2; i++) {
             out[2 * i] = ((float)(q[i] & 15) - z) * sc;
             out[2 * i + 1] = ((float)(q[i] >> 4) - z) * sc;

@@ -11,11 +11,11 @@
 
 /* WFmt<WK>: VE elements a 16-byte load, off(i) the byte offset of element i (i a multiple of the
  * elements a byte holds); load(w, i): element i of w as a float (through the read-only cache; for
- * a quantized format the stored value q, before the zero and the scale); unpack(q, f, zlo, zhi):
- * the VE values of a 16-byte load q as floats (quantized: q - zero, exact, times VS; zlo/zhi the
- * zero as qzero() packs it); part(q, p, f, zlo, zhi): values [p PE, (p + 1) PE) of them only (a
- * word of a quantized format, the whole load of the others). Q: 1 for the quantized formats, whose scale (and zero) a group of G
- * elements of a row shares (WQ, qscale, qzero). */
+ * a quantized format the stored value q, before the zero and the scale); unpack(q, f): the VE
+ * values of a 16-byte load q as floats (unquantized formats). The quantized formats (Q: 1) decode
+ * a word at a time instead: part(q, p, f, za, zb): the PE values of word p of q minus their zeros,
+ * exact, times VS (u4: za the zero of the word's first 4 values, zb of its last 4); a group of G
+ * elements of a row shares a scale (and zero): WQ, qscale, qzero, and qword for lane8 slots. */
 template <int WK>
 struct WFmt;
 template <>
@@ -25,7 +25,7 @@ struct WFmt<0> { /* f32 */
     DEV int64_t off(int64_t i) { return i * 4; }
     DEV float load(const void *w, int64_t i) { return __ldg((const float *)w + i); }
     template <int NF>
-    DEV void unpack(const u4 &q, float (&f)[NF], uint32_t = 0, uint32_t = 0) /* NF >= 4 */
+    DEV void unpack(const u4 &q, float (&f)[NF]) /* NF >= 4 */
     {
         f[0] = __uint_as_float(q.x);
         f[1] = __uint_as_float(q.y);
@@ -39,7 +39,7 @@ struct WFmt<1> { /* bf16 */
     static constexpr float VS = 1.0f;
     DEV int64_t off(int64_t i) { return i * 2; }
     DEV float load(const void *w, int64_t i) { return bf16_to_f32(__ldg((const uint16_t *)w + i)); }
-    DEV void unpack(const u4 &q, float (&f)[8], uint32_t = 0, uint32_t = 0)
+    DEV void unpack(const u4 &q, float (&f)[8])
     {
         unpack_bf16(q.x, f[0], f[1]);
         unpack_bf16(q.y, f[2], f[3]);
@@ -53,7 +53,7 @@ struct WFmt<2> { /* f16 */
     static constexpr float VS = 1.0f;
     DEV int64_t off(int64_t i) { return i * 2; }
     DEV float load(const void *w, int64_t i) { return f16_to_f32(__ldg((const uint16_t *)w + i)); }
-    DEV void unpack(const u4 &q, float (&f)[8], uint32_t = 0, uint32_t = 0)
+    DEV void unpack(const u4 &q, float (&f)[8])
     {
         unpack_f16(q.x, f[0], f[1]);
         unpack_f16(q.y, f[2], f[3]);
@@ -126,14 +126,7 @@ struct WFmt<3> { /* fp8 (E4M3), scale f32 */
     static constexpr float VS = 256.0f;
     DEV int64_t off(int64_t i) { return i; }
     DEV float load(const void *w, int64_t i) { return fp8_to_f32(__ldg((const uint8_t *)w + i)); }
-    DEV void unpack(const u4 &q, float (&f)[16], uint32_t = 0, uint32_t = 0)
-    {
-        fp8_word(q.x, f);
-        fp8_word(q.y, f + 4);
-        fp8_word(q.z, f + 8);
-        fp8_word(q.w, f + 12);
-    }
-    DEV void part(const u4 &q, int p, float (&f)[4], uint32_t = 0, uint32_t = 0)
+    DEV void part(const u4 &q, int p, float (&f)[4], uint32_t, uint32_t)
     {
         fp8_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, f);
     }
@@ -148,32 +141,16 @@ struct WFmtU4 { /* u4, two values a byte (even element low), scale f16; ZPT: zer
         const uint32_t b = __ldg((const uint8_t *)w + (i >> 1));
         return (float)((i & 1) ? b >> 4 : b & 15u);
     }
-    DEV void unpack(const u4 &q, float (&f)[32], uint32_t zlo, uint32_t zhi)
+    DEV void part(const u4 &q, int p, float (&f)[8], uint32_t za, uint32_t zb)
     {
-        u4_word(q.x, zlo, zhi, f);
-        u4_word(q.y, zlo, zhi, f + 8);
-        u4_word(q.z, zlo, zhi, f + 16);
-        u4_word(q.w, zlo, zhi, f + 24);
-    }
-    DEV void part(const u4 &q, int p, float (&f)[8], uint32_t zlo, uint32_t zhi)
-    {
-        u4_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, zlo, zhi, f);
+        u4_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, (0x6400u + za) | (0x6400u + zb) << 16,
+                (0xd400u + 16u * za) | (0xd400u + 16u * zb) << 16, f);
     }
 };
 template <>
 struct WFmt<4> : WFmtU4<0> {};
 template <>
 struct WFmt<5> : WFmtU4<1> {};
-
-/* Part p of a 16-byte load (WFmt::part; the whole load for the unquantized formats). */
-template <int WK, int NF>
-DEV void unpack_part(const u4 &q, int p, float (&f)[NF], uint32_t zlo, uint32_t zhi)
-{
-    if constexpr (WFmt<WK>::Q)
-        WFmt<WK>::part(q, p, f, zlo, zhi);
-    else
-        WFmt<WK>::unpack(q, f);
-}
 
 /* The scale of group gi (n * groups + k / G) of a quantized format; 1 for the others. */
 template <int WK>
@@ -185,19 +162,14 @@ DEV float qscale(const WQ &q, int64_t gi)
         return f16_to_f32(__ldg((const uint16_t *)q.scale + gi));
     return 1.0f;
 }
-/* The zero of group gi as unpack wants it (zlo, zhi) and as a float (zf). */
+/* The zero of group gi of u4 (8 when symmetric); 0 for the others. */
 template <int WK>
-DEV void qzero(const WQ &q, int64_t gi, uint32_t &zlo, uint32_t &zhi, float &zf)
+DEV float qzero(const WQ &q, int64_t gi)
 {
-    int z = 8;
     if (WFmt<WK>::ZP)
-        z = (int)f16_to_f32(__ldg(q.zero + gi));
-    zf = WK == 4 || WK == 5 ? (float)z : 0.0f;
-    zlo = (0x6400u + (uint32_t)z) * 0x10001u;
-    zhi = (0xd400u + 16u * (uint32_t)z) * 0x10001u;
+        return f16_to_f32(__ldg(q.zero + gi));
+    return WK == 4 ? 8.0f : 0.0f;
 }
-/* Element k of row n of a [N][K] weight of format WK dequantized, as the cpu target does it:
- * (q - z) * s for the quantized formats, the value for the others. */
 /* Position of element k of a row in the storage order ORD (ir.h: 0 row-major, 1 lane8, whose tile
  * is 8 slots of VE values: slot q holds at 4 c + e element 32 c + 4 q + e). */
 template <int WK, int ORD>
@@ -209,6 +181,8 @@ DEV int64_t qpos(int64_t k)
     const int64_t kk = k % T;
     return k - kk + kk % 32 / 4 * E + kk / 32 * 4 + kk % 4;
 }
+/* Element k of row n of a [N][K] weight of format WK in storage order ORD dequantized, as the cpu
+ * target does it: (q - z) * s for the quantized formats, the value for the others. */
 template <int WK, int K, int G, int ORD = 0>
 DEV float wload(const void *w, const WQ &q, int64_t n, int64_t k)
 {
@@ -217,10 +191,7 @@ DEV float wload(const void *w, const WQ &q, int64_t n, int64_t k)
         return v;
     constexpr int64_t NG = (K + G - 1) / G;
     const int64_t gi = n * NG + k / G;
-    uint32_t zlo, zhi;
-    float zf;
-    qzero<WK>(q, gi, zlo, zhi, zf);
-    return WK == 3 ? v * qscale<WK>(q, gi) : (v - zf) * qscale<WK>(q, gi);
+    return WK == 3 ? v * qscale<WK>(q, gi) : (v - qzero<WK>(q, gi)) * qscale<WK>(q, gi);
 }
 
 /* ---- the skinny kernels' quantized path: rows in lane8 order ----
@@ -280,6 +251,15 @@ DEV void qpar(const WQ &wq, int64_t n, int64_t v, QPar<WK, G> &p)
         }
     }
 }
+/* Word w of slot q decoded (WFmt::part) with the zeros of its chunks' groups (u4: chunk 2w low,
+ * 2w + 1 high). */
+template <int WK, int G>
+DEV void qword(const u4 &q, int w, const QPar<WK, G> &p, float (&f)[WFmt<WK>::PE])
+{
+    using L = QLane<WK, G>;
+    constexpr int CW = WFmt<WK>::PE / 4; /* chunks a word */
+    WFmt<WK>::part(q, w, f, p.zero((w * CW) / L::CS), p.zero((w * CW + CW - 1) / L::CS));
+}
 /* The partial sums of one slot (q[r]: the 16 bytes of row r at vector v, p[r] its groups) with x
  * (pointing at element 4 (v % 8) of the tile, token t at x + t sx) for tokens t < nt (at most TM):
  * acc[r][t] += the sum over the slot's groups, in order, of (the sum of its chunks' 4-value dots,
@@ -297,12 +277,8 @@ DEV void qdot(const u4 (&q)[2], const QPar<WK, G> (&p)[2], const float *x, int64
     for (int w = 0; w < 4; w++) {
         float f[2][PE];
 #pragma unroll
-        for (int r = 0; r < ROWS; r++) {
-            /* the word's chunks' zeros in the halves unpack wants (u4: chunk 2w low, 2w + 1 high) */
-            const uint32_t za = p[r].zero((w * CW) / L::CS), zb = p[r].zero((w * CW + CW - 1) / L::CS);
-            unpack_part<WK>(q[r], w, f[r], (0x6400u + za) | (0x6400u + zb) << 16,
-                            (0xd400u + 16u * za) | (0xd400u + 16u * zb) << 16);
-        }
+        for (int r = 0; r < ROWS; r++)
+            qword<WK, G>(q[r], w, p[r], f[r]);
 #pragma unroll
         for (int t = 0; t < TM; t++) {
             if (t >= nt)
@@ -383,14 +359,14 @@ DEV float wdot(const float (&f)[VE], const float *x, const float *nw, int norm)
 
 /* The values of a 16-byte load of format WK (also the f16 KV cache's rows: WK 2). */
 template <int WK, int NF>
-DEV void unpack16(const u4 &q, float (&f)[NF], uint32_t zlo = 0, uint32_t zhi = 0)
+DEV void unpack16(const u4 &q, float (&f)[NF])
 {
-    WFmt<WK>::unpack(q, f, zlo, zhi);
+    WFmt<WK>::unpack(q, f);
 }
 
 /* ---- a quantized weight dequantized to f16 [N][K], for the tensor-core matmuls of wide steps ----
  * out = f16((q - z) * s), the f32 value rounded to nearest and saturated at +-65504. VEC: a
- * 16-byte load a thread (K and G multiples of its elements), else an element a thread; grid:
+ * 16-byte lane8 slot a thread, else an element a thread (storage order ORD); grid:
  * ceil(N * K / (256 * (VEC ? VE : 1))) blocks of 256. */
 DEV uint32_t f16x2_sat(float lo, float hi)
 {
@@ -416,10 +392,8 @@ DEV void dequant_half(const void *__restrict__ w, WQ wq, uint16_t *__restrict__ 
 #pragma unroll
         for (int wd = 0; wd < 4; wd++) {
             constexpr int PE = WFmt<WK>::PE, CW = PE / 4;
-            const uint32_t za = p.zero((wd * CW) / L::CS), zb = p.zero((wd * CW + CW - 1) / L::CS);
             float f[PE];
-            unpack_part<WK>(q, wd, f, (0x6400u + za) | (0x6400u + zb) << 16,
-                            (0xd400u + 16u * za) | (0xd400u + 16u * zb) << 16);
+            qword<WK, G>(q, wd, p, f);
 #pragma unroll
             for (int cc = 0; cc < CW; cc++) {
                 const int c = wd * CW + cc;

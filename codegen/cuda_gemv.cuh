@@ -83,7 +83,7 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                     qdot<WK, G, ROWS, 8, 1, NORM>(q[u], p[u], x + kq, SX, nt, nw + kq, acc);
                 }
             }
-        } else if (VEC) {
+        } else if constexpr (VEC) {
             constexpr int VE = WFmt<WK>::VE; /* elements per 16 bytes */
             /* 16-byte loads per row in flight per lane: 4 (8 for one row), fewer when the slice is
              * shorter (the same k order; fewer registers) */

@@ -10,13 +10,6 @@
 
 #include "cuda_common.h"
 
-/* Steps of up to this many rows of a quantized matrix run the skinny kernel; wider ones
- * dequantize it to f16 in scratch D and take the tensor-core kernels. On an H200 (bench/NOTES.md)
- * the 8B in w4a16 made 591 tok/s at batch 16 with the skinny kernel up to 32 rows (two chunks of 8:
- * 27 ms a step), where the dequantization of a whole step costs about 6 ms (512-token prefill:
- * 24.4 ms against bf16's 18.6) and bf16's 16-row step 9.5 ms. */
-enum { QUANT_SKINNY_ROWS = 8 };
-
 /* The rope_kv_write node whose work for one-token steps the matmul's one-row kernel does (the
  * matmul's rope_epilogue, set by fuse_rope_epilogue: the node's output tensor), or -1. */
 static int rope_epilogue(const LlmcGraph *g, const LlmcNode *m)
@@ -124,9 +117,13 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
     /* The tensor cores read bf16/f16 weights, or a quantized weight dequantized to f16 in scratch D
-     * (tk: the format they read, tsrc: where) for steps wider than qrows. */
+     * (tk: the format they read, tsrc: where) for steps of more than 8 rows, as the unquantized
+     * formats switch. On an H200 (bench/NOTES.md) the 8B in w4a16 made 591 tok/s at batch 16 with
+     * the skinny kernel up to 32 rows (two chunks of 8: 27 ms a step), where dequantizing a whole
+     * step costs about 6 ms (512-token prefill: 24.4 ms against bf16's 18.6) and bf16's 16-row
+     * step 9.5 ms. */
     int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
-    int qrows = quant ? QUANT_SKINNY_ROWS : 8, tk = quant ? 2 : wk;
+    int tk = quant ? 2 : wk;
     char tsrc[96];
     const char *tname = quant ? "f16" : llmc_dtype_name(w->dtype);
     snprintf(tsrc, sizeof tsrc, "%s", wsrc);
@@ -187,10 +184,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }
-    if (vec)
-        snprintf(cond, sizeof cond, "%s > 1 && %s <= %d", hrows, hrows, qrows);
-    else
-        snprintf(cond, sizeof cond, "%s <= %d", hrows, qrows);
+    snprintf(cond, sizeof cond, vec ? "%s > 1 && %s <= 8" : "%s <= 8", hrows, hrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
     if (quant) {
         /* wider steps: the weight dequantized to f16 into scratch D, once a step */
@@ -208,15 +202,15 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_buf_free(&k);
         char gxd[32];
         snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
-        snprintf(cond, sizeof cond, "%s > %d", hrows, qrows);
+        snprintf(cond, sizeof cond, "%s > 8", hrows);
         llmc_cuda_launch(e, node, cond, dk, gxd, "1", "1", 256, 0);
     }
-    int split = qrows < 64 ? llmc_cuda_split_k(e->target, N, K) : 1;
+    int split = llmc_cuda_split_k(e->target, N, K);
     if (split > 1) {
         /* 9..64 rows: 64 x 64 tiles with K split over blockIdx.z (f32 activations converted in
          * registers; a norm prologue first runs into scratch A), partials in scratch B, then the
          * reduce with the epilogue. */
-        snprintf(cond, sizeof cond, "%s > %d && %s <= 64", hrows, qrows, hrows);
+        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
         char gin[160];
         snprintf(gin, sizeof gin, "%s", xs);
         int64_t gsx = SX;
@@ -253,7 +247,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     /* Wider steps: the rows (normalized if the node has a norm) converted to bf16/f16 into scratch A,
      * then gemm_h (cp.async stages of both operands) with the epilogue in place, or K split into
      * scratch B and the reduce. */
-    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 ? 64 : qrows);
+    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 ? 64 : 8);
     llmc_buf_printf(&k,
                     "/* f32[%s,%lld] rows%s -> %s (A operand of a tensor-core matmul) */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"

@@ -181,49 +181,40 @@ static void check_golden(const char *src, const char *path, const char *what)
     free(want);
 }
 
-/* tests/golden/tiny.json through the CUDA backend: the source must equal tests/golden/tiny.cu. */
-START_TEST(tiny_golden)
+/* tests/golden/tiny.json through the CUDA backend, weights stored as wts says (NULL: the default):
+ * the source must equal the golden file `golden` and hold `must` (when not NULL); every kernel
+ * compiles for every arch. */
+static void check_tiny(const Weights *wts, const char *golden, const char *must, const char *what)
 {
     LlmcNvrtc *nv = open_nvrtc();
     cJSON *doc;
     LlmcDiag d;
     ck_assert(llmc_json_load(LLMC_SOURCE_DIR "/tests/golden/tiny.json", &doc, &d) == LLMC_OK);
-    LlmcGraph *g = graph_of(doc, LLMC_SOURCE_DIR "/tests/golden");
+    LlmcGraph *g = graph_of_w(doc, LLMC_SOURCE_DIR "/tests/golden", wts);
     LlmcCudaGen *cg = NULL;
     ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
     const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(src);
-    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny.cu", "tiny.json");
+    ck_assert_msg(!must || strstr(src, must), "%s: no %s", what, must);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/golden/%s", LLMC_SOURCE_DIR, golden);
+    check_golden(src, path, what);
     if (nv)
-        compile_all(nv, g, "tiny");
+        compile_all(nv, g, what);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
     llmc_nvrtc_close(nv);
 }
+
+START_TEST(tiny_golden) { check_tiny(NULL, "tiny.cu", NULL, "tiny.json"); }
 END_TEST
 
-/* tests/golden/tiny.json with w4a16 weights (groups of 32, zero points): the quantized matmuls'
- * kernels (skinny, dequantization for the tensor cores) and their launches in tiny_w4a16.cu. */
+/* w4a16 weights (groups of 32, zero points): the quantized matmuls' kernels (skinny, dequantization
+ * for the tensor cores) and their launches in tiny_w4a16.cu. */
 START_TEST(tiny_w4a16_golden)
 {
-    LlmcNvrtc *nv = open_nvrtc();
-    cJSON *doc;
-    LlmcDiag d;
-    ck_assert(llmc_json_load(LLMC_SOURCE_DIR "/tests/golden/tiny.json", &doc, &d) == LLMC_OK);
-    LlmcGraph *g = graph_of_w(doc, LLMC_SOURCE_DIR "/tests/golden", &(Weights){LLMC_U4, 32, 1});
-    LlmcCudaGen *cg = NULL;
-    ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
-    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
-    ck_assert_ptr_nonnull(src);
-    ck_assert_msg(strstr(src, "dequant_half<5, "), "no dequantization kernel for the wide steps");
-    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny_w4a16.cu", "tiny.json in w4a16");
-    if (nv)
-        compile_all(nv, g, "tiny w4a16");
-    llmc_cuda_free(cg);
-    llmc_graph_free(g);
-    cJSON_Delete(doc);
-    llmc_nvrtc_close(nv);
+    check_tiny(&(Weights){LLMC_U4, 32, 1}, "tiny_w4a16.cu", "dequant_half<5, ", "tiny.json in w4a16");
 }
 END_TEST
 

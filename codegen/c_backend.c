@@ -77,10 +77,9 @@ int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
             /* An embedding table alone is read one row per token; a quantized weight's scales and
              * zero points are read with it. */
             int64_t bytes = w->bytes;
-            if (w->layout.scale >= 0)
-                bytes += g->t[w->layout.scale].bytes;
-            if (w->layout.zero >= 0)
-                bytes += g->t[w->layout.zero].bytes;
+            for (int k = 0; k < LLMC_MAX_SIDES; k++)
+                if (w->layout.side[k] >= 0)
+                    bytes += g->t[w->layout.side[k]].bytes;
             total += full ? bytes : bytes / w->shape.dim[0];
         }
     }

@@ -3,6 +3,9 @@
  * layout's scales and zero points: mm_q / embed_q, dequantized in registers). */
 #include "c_common.h"
 
+#define SCALE(w) llmc_layout_role(&(w)->layout, (w)->dtype, LLMC_ROLE_SCALE)
+#define ZERO(w) llmc_layout_role(&(w)->layout, (w)->dtype, LLMC_ROLE_ZERO)
+
 /* "Q_FP8" or "Q_U4" for a quantized weight (its layout names scales), else NULL. */
 static const char *q_kind(const LlmcTensor *w)
 {
@@ -34,7 +37,7 @@ static LlmcStatus emit_matmul_q(LlmcEmit *e, int node, const char *qk)
     const char *name = llmc_emit_kernel(e, "matmul", k.s);
     llmc_buf_free(&k);
     llmc_c_call(e, node, name, 6, PTR(x, "const float"), PTR(n->in[1], "const uint8_t"),
-                PTR(w->layout.scale, "const void"), w->layout.zero >= 0 ? PTR(w->layout.zero, "const uint16_t") : "0",
+                PTR(SCALE(w), "const void"), ZERO(w) >= 0 ? PTR(ZERO(w), "const uint16_t") : "0",
                 n->n_in == 3 ? PTR(n->in[2], "const float") : "0", PTR(y, "float"));
     return LLMC_OK;
 }
@@ -90,8 +93,8 @@ LlmcStatus llmc_c_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)D, q_kind(w), (long long)D, w->layout.group, (long long)llmc_row_stride(g, y));
         const char *name = llmc_emit_kernel(e, "embedding", k.s);
         llmc_buf_free(&k);
-        llmc_c_call(e, node, name, 5, PTR(n->in[0], "const uint8_t"), PTR(w->layout.scale, "const void"),
-                    w->layout.zero >= 0 ? PTR(w->layout.zero, "const uint16_t") : "0", PTR(n->in[1], "const int32_t"),
+        llmc_c_call(e, node, name, 5, PTR(n->in[0], "const uint8_t"), PTR(SCALE(w), "const void"),
+                    ZERO(w) >= 0 ? PTR(ZERO(w), "const uint16_t") : "0", PTR(n->in[1], "const int32_t"),
                     PTR(y, "float"));
         return LLMC_OK;
     }

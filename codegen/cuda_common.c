@@ -72,7 +72,7 @@ int llmc_cuda_wk(const LlmcTensor *w)
     case LLMC_BF16: return 1;
     case LLMC_F16: return 2;
     case LLMC_FP8: return 3;
-    case LLMC_U4: return w->layout.zero >= 0 ? 5 : 4;
+    case LLMC_U4: return llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0 ? 5 : 4;
     default: return 0;
     }
 }
@@ -83,15 +83,17 @@ const char *llmc_cuda_wq(LlmcEmit *e, const LlmcTensor *w, const char *wsrc)
 {
     char *buf = e->ptr_ring[e->ptr_next++ % 16];
     size_t n = sizeof e->ptr_ring[0];
-    if (w->layout.scale < 0) {
+    int scale = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_SCALE);
+    int zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO);
+    if (scale < 0) {
         snprintf(buf, n, "WQ{}");
         return buf;
     }
     const LlmcGraph *g = e->g;
-    long long ds = (long long)(g->t[w->layout.scale].offset - w->offset);
-    if (w->layout.zero >= 0)
+    long long ds = (long long)(g->t[scale].offset - w->offset);
+    if (zero >= 0)
         snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)(%s + %lld)}", wsrc, ds, wsrc,
-                 (long long)(g->t[w->layout.zero].offset - w->offset));
+                 (long long)(g->t[zero].offset - w->offset));
     else
         snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)0}", wsrc, ds);
     return buf;

@@ -115,8 +115,10 @@ static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws
 {
     int64_t N = t->shape.dim[0], K = t->shape.dim[1], group = t->layout.group;
     int64_t groups = (K + group - 1) / group;
-    const LlmcTensor *st = &g->t[t->layout.scale];
-    int has_zero = t->layout.zero >= 0;
+    int scale = llmc_layout_role(&t->layout, t->dtype, LLMC_ROLE_SCALE);
+    int zero = llmc_layout_role(&t->layout, t->dtype, LLMC_ROLE_ZERO);
+    const LlmcTensor *st = &g->t[scale];
+    int has_zero = zero >= 0;
     float *row = malloc((size_t)K * 2 * sizeof(float)), *sc = malloc((size_t)(N * groups) * sizeof(float));
     float *zp = has_zero ? malloc((size_t)(N * groups) * sizeof(float)) : NULL;
     size_t row_bytes = (size_t)llmc_format_bytes(t->dtype, K);
@@ -134,7 +136,7 @@ static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws
         }
     }
     /* The side tensors, in their formats. */
-    int side[2] = {t->layout.scale, t->layout.zero};
+    int side[2] = {scale, zero};
     float *vals[2] = {sc, zp};
     for (int k = 0; k < 2 && !s; k++) {
         if (side[k] < 0)

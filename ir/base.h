@@ -25,7 +25,7 @@ LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...) __attribute__((format(pr
 
 /* Storage formats (weights, the KV cache, activations, step inputs): one table, ir/formats.def. The
  * enum keeps its historical name; LLMC_F32, LLMC_F16, LLMC_BF16 and LLMC_I32 come from the table. */
-#define LLMC_FMT_NONE (-1)        /* no format (a layout without scales) */
+#define LLMC_FMT_NONE (-1)        /* no format */
 enum {
     LLMC_FMT_WEIGHT = 1,          /* weights may be stored in it */
     LLMC_FMT_KV = 2,              /* the KV cache may be stored in it */
@@ -33,8 +33,30 @@ enum {
     LLMC_FMT_INDEX = 8,           /* step inputs (token ids, positions, slots) are */
 };
 
+/* The side tensors of a format (formats.def `sides`): what each is for, its shape rule and flags. */
+enum { LLMC_ROLE_NONE = 0, LLMC_ROLE_SCALE, LLMC_ROLE_ZERO, LLMC_ROLE_COUNT };
+enum {
+    LLMC_SHAPE_GROUP = 0,         /* [rows, ceil(cols / group)]: one a group of a row */
+    LLMC_SHAPE_ROW,               /* [rows, 1] */
+    LLMC_SHAPE_TENSOR,            /* [1] */
+    LLMC_SHAPE_TOKEN_HEAD,        /* KV formats: beside each token-head row in the pool, no tensor */
+};
+enum { LLMC_SIDE_OPTIONAL = 1 };  /* a layout may leave it out */
+#define LLMC_MAX_SIDES 4
+
+typedef struct LlmcSideSpec {
+    int role;                     /* LLMC_ROLE_*; LLMC_ROLE_NONE ends a format's list */
+    int format;                   /* the LlmcDType it is stored in */
+    int shape;                    /* LLMC_SHAPE_* */
+    unsigned flags;               /* LLMC_SIDE_* */
+} LlmcSideSpec;
+/* How formats.def writes a format's list. */
+#define LLMC_SIDE(role, fmt, shape, flags) {LLMC_ROLE_##role, LLMC_##fmt, LLMC_SHAPE_##shape, flags}
+#define LLMC_SIDES(...) {__VA_ARGS__}
+#define LLMC_NO_SIDES {{0}}
+
 typedef enum {
-#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) LLMC_##id,
+#define X(id, name, block_elems, block_bytes, ctype, to_f32, from_f32, sides, flags) LLMC_##id,
 #include "formats.def"
 #undef X
     LLMC_DTYPE_COUNT
@@ -44,16 +66,21 @@ typedef struct LlmcFormatTraits {
     const char *name;             /* "f32", "bf16", ... */
     int block_elems;              /* elements stored together */
     int block_bytes;              /* bytes of one block */
-    int scale;                    /* LlmcDType of a grouped layout's scale tensor, LLMC_FMT_NONE */
     const char *ctype;            /* C storage type for emitters: "float", "uint16_t", ... */
     /* Reference conversions of n elements (a multiple of block_elems), plain C. */
     void (*to_f32)(const void *src, float *dst, int64_t n);
     void (*from_f32)(const float *src, void *dst, int64_t n);
+    LlmcSideSpec side[LLMC_MAX_SIDES]; /* its side tensors, in order, up to the first LLMC_ROLE_NONE */
     unsigned flags;               /* LLMC_FMT_* */
 } LlmcFormatTraits;
 
 /* The traits of format t (t < LLMC_DTYPE_COUNT). */
 const LlmcFormatTraits *llmc_format(LlmcDType t);
+/* The number of side tensors of format t (0: the values alone: not a quantized format). */
+int llmc_format_n_sides(LlmcDType t);
+/* Index of the side of format t with role `role`, -1 if none. */
+int llmc_format_side_index(LlmcDType t, int role);
+const char *llmc_role_name(int role);               /* "scale", "zero" */
 const char *llmc_dtype_name(LlmcDType t);           /* "f32", "f16", "bf16", "i32"; "?" out of range */
 int llmc_dtype_from_name(const char *s, LlmcDType *t); /* 0 on success */
 size_t llmc_dtype_size(LlmcDType t);                /* bytes of one block (0 out of range) */
@@ -63,7 +90,7 @@ int64_t llmc_format_bytes(LlmcDType t, int64_t n);
 void llmc_format_convert(const void *src, LlmcDType from, void *dst, LlmcDType to, int64_t n);
 
 /* The reference conversions the table names (n elements). */
-#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) \
+#define X(id, name, block_elems, block_bytes, ctype, to_f32, from_f32, sides, flags) \
     void to_f32(const void *src, float *dst, int64_t n);                          \
     void from_f32(const float *src, void *dst, int64_t n);
 #include "formats.def"

@@ -3,9 +3,10 @@
  * Matrices (matmul weights, embedding tables) are stored in the format --weights asks for, or the
  * target's default, unless a --keep rule names another for that tensor; with a quantized format
  * the embedding table(s) and the lm_head stay bf16 unless a rule says otherwise; vectors (norm
- * weights, biases) stay f32. A quantized format (one with a scale format in formats.def) gets a grouped
- * layout: a scale tensor NAME.scale [N, ceil(K / group)] in the format's scale format and, for
- * asymmetric u4, a zero-point tensor NAME.zero of the same shape (f16 holding integers 0..15).
+ * weights, biases) stay f32. A quantized format (one with side tensors in formats.def) gets a grouped
+ * layout with the side tensors its list names, NAME.ROLE [N, ceil(K / group)] in the side's format:
+ * a scale tensor NAME.scale and, for asymmetric u4 (--asym), a zero-point tensor NAME.zero (f16
+ * holding integers 0..15).
  * Those tensors are weights derived from NAME (LlmcWeightSrc.derived_from): the packer computes
  * them with the values, round to nearest, once, at compile time. A quantized matrix the target's
  * skinny kernels read in another element order (LlmcTarget.quant_order: lane8 on CUDA) gets that
@@ -97,13 +98,17 @@ static int rule_matches(const LlmcGraph *g, const char *p, const LlmcTensor *t, 
     return 0;
 }
 
-/* A derived tensor (scales or zero points) of weight w. */
-static int derived(LlmcGraph *g, int w, const char *suffix, LlmcDType fmt, int64_t groups, LlmcDiag *d)
+/* A side tensor of weight w (scales or zero points: W.ROLE), shaped by the side's rule, derived
+ * from w by the packer. */
+static int derived(LlmcGraph *g, int w, const LlmcSideSpec *sp, int64_t groups, LlmcDiag *d)
 {
     char name[512];
-    snprintf(name, sizeof name, "%s.%s", g->t[w].name, suffix);
-    LlmcShape s = llmc_shape2(g->t[w].shape.dim[0], groups);
-    int t = llmc_tensor_new(g, name, LLMC_T_WEIGHT, fmt, &s);
+    snprintf(name, sizeof name, "%s.%s", g->t[w].name, llmc_role_name(sp->role));
+    int64_t rows = g->t[w].shape.dim[0];
+    LlmcShape s = sp->shape == LLMC_SHAPE_TENSOR ? llmc_shape1(1)
+                  : sp->shape == LLMC_SHAPE_ROW  ? llmc_shape2(rows, 1)
+                                                 : llmc_shape2(rows, groups);
+    int t = llmc_tensor_new(g, name, LLMC_T_WEIGHT, (LlmcDType)sp->format, &s);
     if (t < 0) {
         llmc_fail(d, "%s: out of memory", name);
         return -1;
@@ -122,7 +127,7 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     t->dtype = fmt;
     t->layout = llmc_layout_plain();
     const LlmcFormatTraits *f = llmc_format(fmt);
-    if (f->scale == LLMC_FMT_NONE)
+    if (llmc_format_n_sides(fmt) == 0)
         return LLMC_OK;
     int64_t K = t->shape.dim[1];
     if (K % f->block_elems)
@@ -135,22 +140,23 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
         return llmc_fail(d, "--group %lld: u4 groups hold an even number of values", (long long)group);
     int64_t groups = (K + group - 1) / group;
     t->layout.group = (int32_t)group;
-    int sc = derived(g, w, "scale", (LlmcDType)f->scale, groups, d);
-    if (sc < 0)
-        return LLMC_ERR;
-    g->t[w].layout.scale = sc;
+    /* The side tensors (scales, zero points) the format's list names: the optional zero points
+     * with --asym. */
+    for (int i = 0; i < llmc_format_n_sides(fmt); i++) {
+        const LlmcSideSpec *sp = &f->side[i];
+        if ((sp->flags & LLMC_SIDE_OPTIONAL) && !(sp->role == LLMC_ROLE_ZERO && opt->asym))
+            continue;
+        int st = derived(g, w, sp, groups, d);
+        if (st < 0)
+            return LLMC_ERR;
+        g->t[w].layout.side[i] = st;
+    }
     /* The target's element order for the matrices of its skinny kernels, where the rows are whole
      * tiles and a tile's groups are whole (an embedding table stays row-major: rows are gathered). */
     int64_t T = llmc_order_tile(fmt);
     if (opt->target->quant_order != LLMC_ORDER_ROW_MAJOR && !embedding && K % T == 0 &&
         (group % T == 0 || (T % group == 0 && group % 32 == 0)))
         g->t[w].layout.order = opt->target->quant_order;
-    if (fmt == LLMC_U4 && opt->asym) {
-        int z = derived(g, w, "zero", LLMC_F16, groups, d);
-        if (z < 0)
-            return LLMC_ERR;
-        g->t[w].layout.zero = z;
-    }
     return LLMC_OK;
 }
 
@@ -206,7 +212,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             /* Quantized formats leave the embedding and the lm_head in bf16 (as AutoAWQ and
              * AutoGPTQ do: they are where 4 bits cost the most quality); --keep overrides. */
             LlmcDType f = fmt;
-            if (llmc_format(fmt)->scale != LLMC_FMT_NONE && (lm_head || embedding))
+            if (llmc_format_n_sides(fmt) > 0 && (lm_head || embedding))
                 f = (tg->weight_formats & (1u << LLMC_BF16)) ? LLMC_BF16 : tg->default_weights;
             int chosen = 0;   /* the first rule that matches decides; every one that matches counts as used */
             for (int r = 0; r < n_rules; r++)

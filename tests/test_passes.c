@@ -394,11 +394,11 @@ START_TEST(layouts)
     free(line);
 
     /* A layout that is not plain shows in the dump; the verifier holds it to its format (f32 has no
-     * scale format, so no groups) and to its kind (only weights have layouts). */
+     * side tensors, so no groups) and to its kind (only weights have layouts). */
     g->t[wo].layout.group = 8;
-    g->t[wo].layout.scale = norm;
+    g->t[wo].layout.side[0] = norm;
     line = weight_line(g, "layers.0.wo");
-    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] group=8 scale=@norm at %lld",
+    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] group=8 side0=@norm at %lld",
              (long long)g->t[wo].offset);
     ck_assert_str_eq(line, want);
     free(line);
@@ -406,7 +406,16 @@ START_TEST(layouts)
     ck_assert_str_eq(d.msg, "verify: layers.0.wo: groups of 8 in format f32, which has no scales");
     g->t[wo].layout.group = 0;
     ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
-    ck_assert_str_eq(d.msg, "verify: layers.0.wo has scales or zero points but no groups");
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo has a side tensor 0, format f32 has 0");
+    /* u4: the scale is needed, in f16, a column a group; the zero points may be left out. */
+    g->t[wo].dtype = LLMC_U4;
+    g->t[wo].layout.group = 8;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo: its scale norm is f32, format u4 takes f16");
+    g->t[wo].layout.side[0] = -1;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo: no scale tensor, which format u4 needs");
+    g->t[wo].dtype = LLMC_F32;
     g->t[wo].layout = llmc_layout_plain();
     g->t[wo].layout.order = 3;
     line = weight_line(g, "layers.0.wo");
@@ -425,7 +434,7 @@ START_TEST(layouts)
     g->t[wo].layout = llmc_layout_plain();
     int x = g->n[0].out[0];
     g->t[x].layout.order = 0;
-    g->t[x].layout.zero = norm;
+    g->t[x].layout.side[1] = norm;
     ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
     ck_assert(strstr(d.msg, "is not a weight but has a grouped or shuffled layout") != NULL);
     g->t[x].layout = llmc_layout_plain();
@@ -455,9 +464,13 @@ START_TEST(format_table)
         ck_assert_int_eq(llmc_dtype_from_name(f->name, &back), 0);
         ck_assert_int_eq(back, i);
         ck_assert_int_eq(llmc_dtype_size((LlmcDType)i), (size_t)f->block_bytes);
-        /* Quantized formats (fp8, u4) name a plain scale format; the values alone convert too. */
-        ck_assert(f->scale == LLMC_FMT_NONE || llmc_format((LlmcDType)f->scale)->scale == LLMC_FMT_NONE);
-        ck_assert_int_eq(f->scale != LLMC_FMT_NONE, i == LLMC_FP8 || i == LLMC_U4);
+        /* Quantized formats (fp8, u4) have side tensors (a scale first) in plain formats; the values
+         * alone convert too. */
+        int ns = llmc_format_n_sides((LlmcDType)i);
+        for (int k = 0; k < ns; k++)
+            ck_assert_int_eq(llmc_format_n_sides((LlmcDType)f->side[k].format), 0);
+        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4);
+        ck_assert(ns == 0 || f->side[0].role == LLMC_ROLE_SCALE);
         float in[4] = {1.0f, -2.0f, 3.0f, 1024.0f}, out[4];
         if (i == LLMC_FP8)
             in[3] = 448.0f;   /* its largest value */

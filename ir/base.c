@@ -27,9 +27,12 @@ LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...)
 }
 
 static const LlmcFormatTraits formats[LLMC_DTYPE_COUNT] = {
-#define X(id, name, block_elems, block_bytes, ctype, to_f32, from_f32, sides, flags) \
-    [LLMC_##id] = {name, block_elems, block_bytes, ctype, to_f32, from_f32, sides, flags},
+#define R(id, name)
+#define X(id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides, quant, flags) \
+    [LLMC_##id] = {#id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides,   \
+                   &llmc_quant_##quant, flags},
 #include "formats.def"
+#undef R
 #undef X
 };
 
@@ -58,8 +61,14 @@ int llmc_format_side_index(LlmcDType t, int role)
 
 const char *llmc_role_name(int role)
 {
-    static const char *const names[LLMC_ROLE_COUNT] = {[LLMC_ROLE_NONE] = "none", [LLMC_ROLE_SCALE] = "scale",
-                                                       [LLMC_ROLE_ZERO] = "zero"};
+    static const char *const names[LLMC_ROLE_COUNT] = {
+        [LLMC_ROLE_NONE] = "none",
+#define R(id, name) [LLMC_ROLE_##id] = name,
+#define X(...)
+#include "formats.def"
+#undef R
+#undef X
+    };
     return (unsigned)role < LLMC_ROLE_COUNT ? names[role] : "?";
 }
 

@@ -40,7 +40,7 @@ static LlmcStatus check_format(const LlmcTarget *tg, LlmcDType fmt, const char *
     return llmc_fail(d, "%s %s: target %s stores weights as %s", what, llmc_dtype_name(fmt), tg->name, have);
 }
 
-/* A --weights or --keep format name: a table name, or "w4a16" for u4. */
+/* A --weights or --keep format name: a table name or alias ("w4a16" for u4). */
 static int weight_format_named(const char *s, size_t n, LlmcDType *t)
 {
     char name[32];
@@ -48,11 +48,19 @@ static int weight_format_named(const char *s, size_t n, LlmcDType *t)
         return -1;
     memcpy(name, s, n);
     name[n] = 0;
-    if (strcmp(name, "w4a16") == 0) {
-        *t = LLMC_U4;
-        return 0;
-    }
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+        if (llmc_format((LlmcDType)i)->alias && strcmp(name, llmc_format((LlmcDType)i)->alias) == 0) {
+            *t = (LlmcDType)i;
+            return 0;
+        }
     return llmc_dtype_from_name(name, t);
+}
+
+/* Whether format t has zero points a layout may leave out (--asym adds them). */
+static int optional_zero(LlmcDType t)
+{
+    int zi = llmc_format_side_index(t, LLMC_ROLE_ZERO);
+    return zi >= 0 && (llmc_format(t)->side[zi].flags & LLMC_SIDE_OPTIONAL);
 }
 
 typedef struct Rule {
@@ -133,11 +141,17 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     if (K % f->block_elems)
         return llmc_fail(d, "%s: %s stores %d values together; this matrix has %lld columns", t->name, f->name,
                          f->block_elems, (long long)K);
-    int64_t group = fmt == LLMC_FP8 ? (opt->group ? opt->group : K) : (opt->group ? opt->group : 128);
+    /* The group: --group, else the format's default (LLMC_GROUP_ROW: the whole row), at most a row;
+     * whole blocks, and the one size a format may insist on. */
+    int64_t group = opt->group ? opt->group : f->group_default == LLMC_GROUP_ROW ? K : f->group_default;
     if (group > K)
         group = K;
-    if (fmt == LLMC_U4 && group % 2)
-        return llmc_fail(d, "--group %lld: u4 groups hold an even number of values", (long long)group);
+    if (f->group_only && group != f->group_only)
+        return llmc_fail(d, "--group %lld: %s takes groups of %d values only", (long long)group, f->name,
+                         f->group_only);
+    if (group % f->block_elems)
+        return llmc_fail(d, "--group %lld: %s groups hold whole blocks of %d values", (long long)group, f->name,
+                         f->block_elems);
     int64_t groups = (K + group - 1) / group;
     t->layout.group = (int32_t)group;
     /* The side tensors (scales, zero points) the format's list names: the optional zero points
@@ -168,8 +182,14 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
         return LLMC_ERR;
     if (opt->group && (opt->group < 2 || opt->group > (1 << 20)))
         return llmc_fail(d, "--group %d: expected 2 .. 1048576", opt->group);
-    if (opt->asym && fmt != LLMC_U4)
-        return llmc_fail(d, "--asym: zero points are a w4a16 (u4) option, the weights are %s", llmc_dtype_name(fmt));
+    if (opt->asym && !optional_zero(fmt)) {
+        char have[128] = "";
+        for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+            if (optional_zero((LlmcDType)i))
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "",
+                         llmc_format((LlmcDType)i)->alias ? llmc_format((LlmcDType)i)->alias : llmc_dtype_name((LlmcDType)i));
+        return llmc_fail(d, "--asym: zero points are an option of %s, the weights are %s", have, llmc_dtype_name(fmt));
+    }
     Rule rules[32];
     int n_rules;
     if (parse_rules(opt->keep, rules, &n_rules, 32, d))

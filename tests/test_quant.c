@@ -162,7 +162,7 @@ START_TEST(quantizer_round_to_nearest)
 {
     uint64_t rng = 3;
     enum { K = 300, G = 64 };
-    float row[K], vals[K], sc[8], zp[8];
+    float row[K], sc[8], zp[8], back[K];
     uint8_t q[K];
     for (int trial = 0; trial < 60; trial++) {
         /* The last trials go past what an f16 scale holds (2 * 2^21 / 15 > 65504): the scale stays finite. */
@@ -170,18 +170,24 @@ START_TEST(quantizer_round_to_nearest)
         for (int k = 0; k < K; k++)
             row[k] = (tu_randf(&rng) * 2 - 1) * amp + (trial & 1 ? amp * 0.5f : 0);
         /* fp8, a scale a row: relative error of E4M3 (2^-4) against the row's largest value */
-        llmc_quantize_row(LLMC_FP8, K, K, row, vals, q, sc, NULL, LLMC_F32);
+        float *fsides[LLMC_MAX_SIDES] = {sc};
+        llmc_quantize_row(LLMC_FP8, K, K, row, q, fsides, 1);
+        llmc_dequantize_row(LLMC_FP8, K, K, q, (const float *const *)fsides, 1, back);
         float amax = 0;
         for (int k = 0; k < K; k++)
             amax = fmaxf(amax, fabsf(row[k]));
         ck_assert(fabsf(sc[0] - amax / 448.0f) <= 1e-6f * sc[0]);
         for (int k = 0; k < K; k++) {
             float v = llmc_e4m3_to_f32(q[k]) * sc[0];
+            ck_assert(back[k] == v);   /* the reference dequantizer */
             ck_assert_msg(fabsf(v - row[k]) <= fmaxf(fabsf(row[k]) * 0.0625f, sc[0] * 0.001953125f),
                           "fp8 %g -> %g", (double)row[k], (double)v);
         }
         for (int asym = 0; asym < 2; asym++) {
-            llmc_quantize_row(LLMC_U4, K, G, row, vals, q, sc, asym ? zp : NULL, LLMC_F16);
+            float *usides[LLMC_MAX_SIDES] = {sc, zp};
+            unsigned has = asym ? 3u : 1u;   /* the scale; the zero points with --asym */
+            llmc_quantize_row(LLMC_U4, K, G, row, q, usides, has);
+            llmc_dequantize_row(LLMC_U4, K, G, q, (const float *const *)usides, has, back);
             for (int k = 0; k < K; k++) {
                 int gi = k / G, u = (q[k / 2] >> (4 * (k & 1))) & 15;
                 float z = asym ? zp[gi] : 8.0f, s = sc[gi];
@@ -189,6 +195,7 @@ START_TEST(quantizer_round_to_nearest)
                 ck_assert(llmc_f16_to_f32(llmc_f32_to_f16(s)) == s);   /* quantized against the stored scale */
                 ck_assert(z >= 0 && z <= 15 && z == rintf(z));
                 float v = ((float)u - z) * s;
+                ck_assert(back[k] == v);
                 float lo = (0 - z) * s, hi = (15 - z) * s;
                 if (row[k] >= lo && row[k] <= hi)
                     ck_assert_msg(fabsf(v - row[k]) <= 0.5f * s * 1.0001f, "u4 asym %d: %g -> %g (s %g z %g)", asym,

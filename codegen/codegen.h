@@ -54,7 +54,7 @@ void llmc_emit_desc_fields(struct LlmcBuf *out, const LlmcGraph *g, const LlmcBu
 /* The probe table (static const LlmcProbe probes[]): every planned value, for --compare-cpu. */
 struct LlmcBuf;
 void llmc_emit_probes(const LlmcGraph *g, struct LlmcBuf *out);
-int64_t llmc_kv_block_bytes(const LlmcGraph *g);
+int64_t llmc_kv_block_bytes(const LlmcGraph *g, const LlmcTarget *tg); /* of the C backend for target tg */
 
 /* Packs weights (in offset order, converted to their storage dtype, read through ws) into o;
  * quantized ones through their format's quantizer (ir/quant.c). */

@@ -66,36 +66,33 @@ const char *llmc_cuda_wname(LlmcDType dt)
     return llmc_dtype_name(dt);
 }
 
-int llmc_cuda_wk(const LlmcTensor *w)
-{
-    switch (w->dtype) {
-    case LLMC_BF16: return 1;
-    case LLMC_F16: return 2;
-    case LLMC_FP8: return 3;
-    case LLMC_U4: return llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0 ? 5 : 4;
-    default: return 0;
-    }
-}
+int llmc_cuda_ve(LlmcDType dt) { return 128 / llmc_format(dt)->bits; }
 
-int llmc_cuda_ve(int wk) { return wk == 0 ? 4 : wk <= 2 ? 8 : wk == 3 ? 16 : 32; }
+int llmc_cuda_mma_format(const LlmcTensor *w)
+{
+    if (llmc_format_n_sides(w->dtype) > 0)
+        return LLMC_F16; /* quantized: dequantized to f16 (dequant_half) */
+    return llmc_format(w->dtype)->bits == 16 ? (int)w->dtype : -1;
+}
 
 const char *llmc_cuda_wq(LlmcEmit *e, const LlmcTensor *w, const char *wsrc)
 {
     char *buf = e->ptr_ring[e->ptr_next++ % 16];
     size_t n = sizeof e->ptr_ring[0];
-    int scale = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_SCALE);
-    int zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO);
-    if (scale < 0) {
-        snprintf(buf, n, "WQ{}");
-        return buf;
+    int last = -1;
+    for (int i = 0; i < LLMC_MAX_SIDES; i++)
+        if (w->layout.side[i] >= 0)
+            last = i;
+    snprintf(buf, n, "WQ{%s", last >= 0 ? "{" : "");
+    for (int i = 0; i <= last; i++) {
+        int s = w->layout.side[i];
+        if (s < 0)
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s0", i ? ", " : "");
+        else
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s + %lld", i ? ", " : "", wsrc,
+                     (long long)(e->g->t[s].offset - w->offset));
     }
-    const LlmcGraph *g = e->g;
-    long long ds = (long long)(g->t[scale].offset - w->offset);
-    if (zero >= 0)
-        snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)(%s + %lld)}", wsrc, ds, wsrc,
-                 (long long)(g->t[zero].offset - w->offset));
-    else
-        snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)0}", wsrc, ds);
+    snprintf(buf + strlen(buf), n - strlen(buf), "%s}", last >= 0 ? "}" : "");
     return buf;
 }
 

@@ -49,19 +49,16 @@ typedef struct Derived {
     int64_t n;
 } Derived;
 
-/* Row q (K values of format fmt, row-major) into order `order` in out (ir.h: lane8 moves each
- * 4-value run of a tile to its lane's slot). */
+/* Row q (K values of format fmt, row-major) into order `order` in out (formats.def O lines: lane8
+ * moves each 4-value run of a tile to its lane's slot; a run is whole bytes: u4 2, fp8 4). */
 static void order_row(int order, LlmcDType fmt, int64_t K, const uint8_t *q, uint8_t *out)
 {
-    int64_t T = llmc_order_tile(fmt), E = T / 8;
+    int64_t T = llmc_order_tile(fmt), E = T / 8, run = llmc_format_bytes(fmt, 4);
     for (int64_t t0 = 0; t0 < K; t0 += T)
         for (int64_t c = 0; c < E / 4; c++)
             for (int64_t l = 0; l < 8; l++) {
                 int64_t from = t0 + 32 * c + 4 * l, to = llmc_order_index(order, fmt, from);
-                if (fmt == LLMC_U4) /* 4 values: 2 bytes, both runs start on a byte */
-                    memcpy(out + to / 2, q + from / 2, 2);
-                else
-                    memcpy(out + to, q + from, 4);
+                memcpy(out + llmc_format_bytes(fmt, to), q + llmc_format_bytes(fmt, from), (size_t)run);
             }
 }
 

@@ -27,13 +27,10 @@ LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...)
 }
 
 static const LlmcFormatTraits formats[LLMC_DTYPE_COUNT] = {
-#define R(id, name)
 #define X(id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides, quant, flags) \
     [LLMC_##id] = {#id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides,   \
                    &llmc_quant_##quant, flags},
 #include "formats.def"
-#undef R
-#undef X
 };
 
 const LlmcFormatTraits *llmc_format(LlmcDType t)
@@ -64,10 +61,7 @@ const char *llmc_role_name(int role)
     static const char *const names[LLMC_ROLE_COUNT] = {
         [LLMC_ROLE_NONE] = "none",
 #define R(id, name) [LLMC_ROLE_##id] = name,
-#define X(...)
 #include "formats.def"
-#undef R
-#undef X
     };
     return (unsigned)role < LLMC_ROLE_COUNT ? names[role] : "?";
 }

@@ -31,16 +31,14 @@ enum {
     LLMC_FMT_KV = 2,              /* the KV cache may be stored in it */
     LLMC_FMT_ACT = 4,             /* activations are */
     LLMC_FMT_INDEX = 8,           /* step inputs (token ids, positions, slots) are */
+    LLMC_FMT_TEST = 16,           /* a test-only format: no target lists it */
 };
 
 /* The side tensors of a format (formats.def `sides`): what each is for, its shape rule and flags. */
 enum {
     LLMC_ROLE_NONE = 0,
 #define R(id, name) LLMC_ROLE_##id,
-#define X(...)
 #include "formats.def"
-#undef R
-#undef X
     LLMC_ROLE_COUNT
 };
 enum {
@@ -84,11 +82,8 @@ typedef struct LlmcQuantizer {
 } LlmcQuantizer;
 
 typedef enum {
-#define R(id, name)
 #define X(id, ...) LLMC_##id,
 #include "formats.def"
-#undef R
-#undef X
     LLMC_DTYPE_COUNT
 } LlmcDType;
 
@@ -126,14 +121,11 @@ int64_t llmc_format_bytes(LlmcDType t, int64_t n);
 void llmc_format_convert(const void *src, LlmcDType from, void *dst, LlmcDType to, int64_t n);
 
 /* The reference conversions and quantizers the table names (n elements). */
-#define R(id, name)
 #define X(id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides, quant, flags) \
     void to_f32(const void *src, float *dst, int64_t n);                                                       \
     void from_f32(const float *src, void *dst, int64_t n);                                                     \
     extern const LlmcQuantizer llmc_quant_##quant;
 #include "formats.def"
-#undef R
-#undef X
 
 /* Row x[K] of a matrix in format fmt quantized in groups of `group` (the format's quantizer, group by
  * group): q gets the row's bytes (row-major), side[i] for each side i the layout has (bit i of has)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv_formats.h"
+
 const LlmcOpInfo llmc_op_info[LLMC_OP_COUNT] = {
 #define X(id, name, min_in, max_in, n_out, flags, attrs) {name, min_in, max_in, n_out, flags, attrs},
 #include "ops.def"
@@ -136,7 +138,7 @@ int64_t llmc_tensor_bytes(const LlmcGraph *g, int t)
 
 int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType fmt)
 {
-    return llmc_format_bytes(fmt, (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * g->kv_head_dim);
+    return (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * kv_row_bytes((int)fmt, g->kv_head_dim);
 }
 
 LlmcNode llmc_node_make(LlmcOp op, int n_in, const int *in, int n_out, const int *out)
@@ -358,7 +360,11 @@ static const char *sigil(const LlmcTensor *t)
 
 const char *llmc_order_name(int order)
 {
-    return order == LLMC_ORDER_ROW_MAJOR ? "row-major" : order == LLMC_ORDER_LANE8 ? "lane8" : "?";
+    static const char *const names[LLMC_ORDER_COUNT] = {
+#define O(id, name) [LLMC_ORDER_##id] = name,
+#include "formats.def"
+    };
+    return (unsigned)order < LLMC_ORDER_COUNT ? names[order] : "?";
 }
 
 int64_t llmc_order_tile(LlmcDType fmt)

@@ -82,15 +82,12 @@ typedef struct LlmcWeightSrc {
     int derived_from;
 } LlmcWeightSrc;
 
-/* Element orders (pre-shuffles) of a layout, chosen by weight_format from the target's data and
- * applied by the packer (docs/formats.md):
- *   ROW_MAJOR  element k of a row at position k.
- *   LANE8      quantized matrices for the CUDA skinny matmuls: a row is tiles of T = 8 x E elements
- *              (E = elements in 16 bytes: u4 32, fp8 16), a tile 8 slots of 16 bytes, one for each
- *              lane of a group of 8; slot q holds, at its position 4 c + e, element 32 c + 4 q + e
- *              of the tile (c < E / 4, e < 4), so that 8 lanes loading their slots need x in
- *              contiguous 128-byte runs (llmc_order_index). Needs K % T == 0. */
-enum { LLMC_ORDER_ROW_MAJOR = 0, LLMC_ORDER_LANE8, LLMC_ORDER_COUNT };
+/* Element orders (pre-shuffles) of a layout: formats.def's O lines (ROW_MAJOR, LANE8: what they are). */
+enum {
+#define O(id, name) LLMC_ORDER_##id,
+#include "formats.def"
+    LLMC_ORDER_COUNT
+};
 const char *llmc_order_name(int order);
 /* LANE8's tile (elements) for format fmt; the storage position of element k of a row in an order. */
 int64_t llmc_order_tile(LlmcDType fmt);

@@ -135,3 +135,57 @@ void llmc_dequantize_row(LlmcDType fmt, int64_t K, int64_t group, const void *q,
         f->quant->dequantize((const uint8_t *)q + llmc_format_bytes(fmt, g0), n, v, has, y + g0);
     }
 }
+
+/* ---- t8 (a test-only format, formats.def): int8 values -127..127; side 0: a scale a group, f16;
+ * side 1: a scale for the whole tensor, f32 (the pre-pass: its max |x| / 127). w = q (scale tscale).
+ * Here to show a format whose quantizer needs a whole-tensor statistic. ---- */
+void llmc_t8_decode(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *s = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (float)(int8_t)s[i];
+}
+
+void llmc_t8_encode(const float *src, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i++) {
+        float v = src[i] != src[i] ? 0.0f : src[i] < -127.0f ? -127.0f : src[i] > 127.0f ? 127.0f : src[i];
+        d[i] = (uint8_t)(int8_t)lrintf(v); /* clamped before the conversion */
+    }
+}
+
+static void t8_prepass(const float *x, int64_t n, float *side, unsigned has)
+{
+    (void)has;
+    if (!x) { /* the tensor's max |x| (held in side[1] so far) to its scale */
+        side[1] = side[1] > 0 ? side[1] / 127.0f : 1.0f;
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        side[1] = fabsf(x[i]) > side[1] ? fabsf(x[i]) : side[1];
+}
+
+static void t8_quantize(const float *x, int64_t n, void *q, float *side, unsigned has)
+{
+    (void)has;
+    float lo, hi;
+    group_range(x, n, &lo, &hi);
+    float amax = -lo > hi ? -lo : hi, t = side[1];
+    float s = llmc_f16_to_f32(llmc_f32_to_f16(amax > 0 ? amax / (127.0f * t) : 1.0f));
+    if (!(s > 0) || isinf(s))
+        s = amax > t ? 65504.0f : 5.96046448e-08f;
+    side[0] = s;
+    encode_scaled(LLMC_T8, x, n, s * t, 0, 1, q);
+}
+
+static void t8_dequantize(const void *q, int64_t n, const float *side, unsigned has, float *y)
+{
+    (void)has;
+    float st = side[0] * side[1];
+    llmc_t8_decode(q, y, n);
+    for (int64_t i = 0; i < n; i++)
+        y[i] *= st;
+}
+
+const LlmcQuantizer llmc_quant_t8 = {t8_quantize, t8_dequantize, t8_prepass};

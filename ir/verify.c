@@ -98,6 +98,10 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
         for (int i = 0; i < LLMC_MAX_SIDES; i++)
             if (g->kv_layout.side[i] >= 0)
                 return llmc_fail(d, "verify: the KV cache's layout names side tensors (its scales live in the pool)");
+        for (int i = 0; i < llmc_format_n_sides(g->kv_format); i++)
+            if (llmc_format(g->kv_format)->side[i].shape != LLMC_SHAPE_TOKEN_HEAD)
+                return llmc_fail(d, "verify: the KV cache's format %s has a side tensor that is not one a token-head row",
+                                 llmc_dtype_name(g->kv_format));
         if (g->kv_layout.order < 0 || g->kv_layout.order >= LLMC_ORDER_COUNT)
             return llmc_fail(d, "verify: the KV cache has element order %d", g->kv_layout.order);
         if (g->kv_layout.group && !has_side_shape(g->kv_format, LLMC_SHAPE_GROUP))

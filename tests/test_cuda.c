@@ -214,7 +214,7 @@ END_TEST
  * for the tensor cores) and their launches in tiny_w4a16.cu. */
 START_TEST(tiny_w4a16_golden)
 {
-    check_tiny(&(Weights){LLMC_U4, 32, 1}, "tiny_w4a16.cu", "dequant_half<5, ", "tiny.json in w4a16");
+    check_tiny(&(Weights){LLMC_U4, 32, 1}, "tiny_w4a16.cu", "dequant_half<FMT_U4 | WITH_ZERO, ", "tiny.json in w4a16");
 }
 END_TEST
 

@@ -306,8 +306,8 @@ START_TEST(kv_format_choice)
     LlmcStatus st;
     LlmcGraph *g = tiny_until("plan_memory", &opt, &st, &d);
     ck_assert_msg(st == LLMC_OK, "%s", d.msg);
-    ck_assert_int_eq(llmc_c_kv_format(g), LLMC_F32);
-    ck_assert_int_eq(llmc_kv_block_bytes(g), 2048);
+    ck_assert_int_eq(llmc_c_kv_format(g, llmc_target_find("cpu")), LLMC_F32);
+    ck_assert_int_eq(llmc_kv_block_bytes(g, llmc_target_find("cpu")), 2048);
     ck_assert_int_eq(llmc_cuda_kv_block_bytes(g), 1024);
     llmc_graph_free(g);
 }
@@ -464,18 +464,26 @@ START_TEST(format_table)
         ck_assert_int_eq(llmc_dtype_from_name(f->name, &back), 0);
         ck_assert_int_eq(back, i);
         ck_assert_int_eq(llmc_dtype_size((LlmcDType)i), (size_t)f->block_bytes);
-        /* Quantized formats (fp8, u4) have side tensors (a scale first) in plain formats; the values
-         * alone convert too. */
+        /* Quantized formats (fp8, u4, the test-only t8 and k8) have side tensors (a scale first) in
+         * plain formats; a weight format with sides has a quantizer, a KV format's sides live in
+         * its rows; the values alone convert too. */
         int ns = llmc_format_n_sides((LlmcDType)i);
-        for (int k = 0; k < ns; k++)
+        for (int k = 0; k < ns; k++) {
             ck_assert_int_eq(llmc_format_n_sides((LlmcDType)f->side[k].format), 0);
-        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4);
+            ck_assert_int_eq(f->side[k].shape == LLMC_SHAPE_TOKEN_HEAD, (f->flags & LLMC_FMT_KV) != 0);
+        }
+        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4 || i == LLMC_T8 || i == LLMC_K8);
         ck_assert(ns == 0 || f->side[0].role == LLMC_ROLE_SCALE);
+        ck_assert_int_eq(ns > 0 && (f->flags & LLMC_FMT_WEIGHT), f->quant->quantize != NULL);
+        ck_assert_int_eq(f->quant->quantize != NULL, f->quant->dequantize != NULL);
+        ck_assert((f->flags & LLMC_FMT_TEST) == 0 || (i == LLMC_T8 || i == LLMC_K8));
         float in[4] = {1.0f, -2.0f, 3.0f, 1024.0f}, out[4];
         if (i == LLMC_FP8)
             in[3] = 448.0f;   /* its largest value */
         if (i == LLMC_U4)
             in[1] = 15.0f, in[3] = 0.0f;   /* integers 0..15 */
+        if (i == LLMC_T8 || i == LLMC_K8)
+            in[3] = -127.0f;   /* integers -127..127 */
         uint8_t buf[64];
         f->from_f32(in, buf, 4);
         f->to_f32(buf, out, 4);
@@ -495,6 +503,11 @@ START_TEST(format_table)
     ck_assert_int_eq(iv, 4);
     LlmcDType t;
     ck_assert_int_eq(llmc_dtype_from_name("q4", &t), -1);
+    /* No target lists a test-only format. */
+    for (const LlmcTarget *const *tg = llmc_targets(); *tg; tg++)
+        for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+            if (llmc_format((LlmcDType)i)->flags & LLMC_FMT_TEST)
+                ck_assert(!(((*tg)->weight_formats | (*tg)->kv_formats) & (1u << i)));
 }
 END_TEST
 

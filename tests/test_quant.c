@@ -74,7 +74,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
 {
     uint64_t rng = seed;
     int ng = (K + G - 1) / G;
-    size_t wbytes = fmt == Q_FP8 ? (size_t)N * K : (size_t)N * K / 2;
+    size_t wbytes = fmt == FMT_FP8 ? (size_t)N * K : (size_t)N * K / 2;
     uint8_t *w = malloc(wbytes);
     float *scf = malloc((size_t)N * ng * sizeof(float));
     uint16_t *sch = malloc((size_t)N * ng * 2), *zp = malloc((size_t)N * ng * 2);
@@ -82,7 +82,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
     float *y = malloc((size_t)T * N * sizeof(float)), *deq = malloc((size_t)N * K * sizeof(float));
     for (size_t i = 0; i < wbytes; i++) {
         w[i] = (uint8_t)(tu_randf(&rng) * 256);
-        if (fmt == Q_FP8 && (w[i] & 0x7f) == 0x7f)
+        if (fmt == FMT_FP8 && (w[i] & 0x7f) == 0x7f)
             w[i] ^= 1;
     }
     for (int i = 0; i < N * ng; i++) {
@@ -97,7 +97,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++) {
             int gi = n * ng + k / G;
-            if (fmt == Q_FP8)
+            if (fmt == FMT_FP8)
                 deq[(size_t)n * K + k] = (float)(e4m3_def(w[(size_t)n * K + k]) * scf[gi]);
             else {
                 size_t e = (size_t)n * K + k;
@@ -106,12 +106,12 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
                 deq[e] = ((float)q - z) * llmc_f16_to_f32(sch[gi]);
             }
         }
-    const void *sc = fmt == Q_FP8 ? (const void *)scf : (const void *)sch;
+    const void *sc = fmt == FMT_FP8 ? (const void *)scf : (const void *)sch;
     const uint16_t *z = asym ? zp : NULL;
     for (int i = 0; i < T * N; i++)
         y[i] = NAN;   /* poison */
     for (int tid = 0; tid < 3; tid++)
-        mm_q(fmt, T, K, N, G, x, K, w, sc, z, b, y, N, tid, 3);
+        mm_q(fmt, ORDER_ROW_MAJOR, T, K, N, G, x, K, w, sc, z, b, y, N, tid, 3);
     for (int t = 0; t < T; t++)
         for (int n = 0; n < N; n++) {
             double ref = b[n], mag = fabs(b[n]);
@@ -126,7 +126,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
     /* Embedding rows: exactly the dequantized values. */
     int32_t tok[3] = {0, N - 1, N / 2};
     float *e = malloc((size_t)3 * K * sizeof(float));
-    embed_q(fmt, 3, K, G, w, sc, z, tok, e, K, 0, 1);
+    embed_q(fmt, ORDER_ROW_MAJOR, 3, K, G, w, sc, z, tok, e, K, 0, 1);
     for (int t = 0; t < 3; t++)
         for (int k = 0; k < K; k++)
             ck_assert_msg(e[(size_t)t * K + k] == deq[(size_t)tok[t] * K + k], "embed fmt %d row %d col %d", fmt, tok[t], k);
@@ -146,11 +146,11 @@ START_TEST(mm_q_matches_dequantized_reference)
     static const int shapes[][4] = {{1, 172, 13, 0}, {5, 300, 9, 0}, {37, 256, 17, 0}, {1, 4096, 8, 0}, {2, 64, 4, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
-        check_mm(Q_FP8, T, K, N, K, 0, 11 + s);          /* a scale a row */
-        check_mm(Q_FP8, T, K, N, 128, 0, 21 + s);
+        check_mm(FMT_FP8, T, K, N, K, 0, 11 + s);          /* a scale a row */
+        check_mm(FMT_FP8, T, K, N, 128, 0, 21 + s);
         for (int G = 32; G <= 128; G *= 2) {
-            check_mm(Q_U4, T, K, N, G, 0, 31 + s * 7 + (uint64_t)G);
-            check_mm(Q_U4, T, K, N, G, 1, 41 + s * 7 + (uint64_t)G);
+            check_mm(FMT_U4, T, K, N, G, 0, 31 + s * 7 + (uint64_t)G);
+            check_mm(FMT_U4, T, K, N, G, 1, 41 + s * 7 + (uint64_t)G);
         }
     }
 }

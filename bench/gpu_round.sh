@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | variants
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants
 # WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 old:LLMC=PATH ...": the preset compiled
 # once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
 # environment, for knobs added to a working tree while experimenting, and any other item is an
@@ -64,6 +64,20 @@ if [ "$what" = lab ]; then
     row "decode_lab (gemv_b1 against gemv)" "$(tail -1 "$out/decode_lab.txt")"
   else
     row "decode_lab" "nvcc failed"
+  fi
+fi
+
+if [ "$what" = qmma ] || [[ "$what" == *qmma* ]]; then
+  say "== qmma lab (bench/qmma_lab.cu: gemm_q against a host reference, then timed against today's wide path)"
+  # carried when built here (scripts/gpu_carry.sh), else built now
+  if [ -x "$carry/qmma_lab" ] || nvcc -O2 -std=c++17 -arch="${arch}" -o "$carry/qmma_lab" "$root/bench/qmma_lab.cu" >>"$log" 2>&1; then
+    "$carry/qmma_lab" 2>&1 | tee "$out/qmma_lab.txt" >>"$log"
+    qc=${PIPESTATUS[0]}
+    grep -E "FAIL|copy bandwidth|^device" "$out/qmma_lab.txt" | tee -a "$log"
+    sed -n '/^matrix (gemm_q config)/,$p' "$out/qmma_lab.txt" >>"$log"
+    row "qmma_lab (gemm_q vs host reference)" "$(tail -1 "$out/qmma_lab.txt") (exit $qc)"
+  else
+    row "qmma_lab" "nvcc failed"
   fi
 fi
 

@@ -27,11 +27,11 @@
 
 constexpr int SMS = 132;
 
-template <int WK, int K, int N, int G, int KS, int MI, int NJ, int W, int DC, int ST, int EPI>
-__global__ void __launch_bounds__(W * 32) k_q(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b, float *y,
-                                               int T, const float *res, float *part, int *cnt)
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
+__global__ void __launch_bounds__(W * 32, MI == 1 ? 4 : 2) k_q(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b,
+                                                                float *y, int T, const float *res, float *part, int *cnt)
 {
-    gemm_q<WK, K, N, G, KS, MI, NJ, W, DC, ST, EPI, (EPI == 2 ? N / 2 : N), N>(w, wq, xh, b, y, T, res, part, cnt);
+    gemm_q<WK, K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N>(w, wq, xh, b, y, T, res, part, cnt);
 }
 template <int BF, int NORM, int D, int ORD>
 __global__ void __launch_bounds__(256) k_half(const float *x, const float *nw, uint16_t *y, float eps)
@@ -60,37 +60,49 @@ __global__ void __launch_bounds__(256) k_norm(const float *x, const float *nw, f
     rmsnorm_row<0, K, K, 0, 0, K>(x, (const float *)0, (float *)0, nw, y, 1e-5f);
 }
 
-/* the launch of one gemm_q configuration */
-template <int WK, int K, int N, int G, int KS, int MI, int NJ, int W, int DC, int ST, int EPI>
+/* the launch of one gemm_q configuration over P blocks (0: the emitter's choice, qm_blocks) */
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
 struct QCfg {
-    static constexpr int TPB = W * NJ * 8, SPLIT = K / KS;
+    static constexpr int TPB = W * NJ * 8, U = N / TPB * (K / QmFmt<WK>::KC);
+    static int P;
     static int smem() { return gemm_q_smem<WK, MI, ST>(); }
     static void prepare()
     {
-        CK(cudaFuncSetAttribute(k_q<WK, K, N, G, KS, MI, NJ, W, DC, ST, EPI>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, smem()));
+        CK(cudaFuncSetAttribute(k_q<WK, K, N, G, MI, NJ, W, ST, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                smem()));
     }
     static void launch(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b, float *y, int T, const float *res,
                        float *part, int *cnt, cudaStream_t s = 0)
     {
-        dim3 grid((T + 16 * MI - 1) / (16 * MI), N / TPB, SPLIT);
-        k_q<WK, K, N, G, KS, MI, NJ, W, DC, ST, EPI><<<grid, W * 32, smem(), s>>>(w, wq, xh, b, y, T, res, part, cnt);
+        dim3 grid((T + 16 * MI - 1) / (16 * MI), P);
+        k_q<WK, K, N, G, MI, NJ, W, ST, EPI><<<grid, W * 32, smem(), s>>>(w, wq, xh, b, y, T, res, part, cnt);
     }
     static const char *name()
     {
         static char buf[96];
-        snprintf(buf, sizeof buf, "MI%d NJ%d W%d DC%d ST%d split%d", MI, NJ, W, DC, ST, SPLIT);
+        snprintf(buf, sizeof buf, "MI%d NJ%d ST%d P%d (%.1f units)", MI, NJ, ST, P, (double)U / P);
         return buf;
     }
 };
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
+int QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>::P = 1;
+/* the emitter's block count (cuda_common.c llmc_cuda_qmma_plan): resident blocks (4 an SM for
+ * 16 rows, 2 for 64) but at least MINU units a block */
+static int qm_blocks(int U, int mi, int minu)
+{
+    int p = SMS * (mi == 1 ? 4 : 2);
+    if (U / minu < p)
+        p = U / minu > 0 ? U / minu : 1;
+    return p;
+}
 
 /* ---- correctness ---- */
 static double h_round(double v, int bf) { return bf ? h_bf16f(h_bf16((float)v)) : h_f16f(h_f16((float)v)); }
 
-template <int WK, int K, int N, int G, int KS, int MI, int NJ, int W, int DC, int ST, int EPI, int BIAS>
-static void check_q(std::vector<int> rows)
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int BIAS>
+static void check_q(std::vector<int> rows, std::vector<int> ps)
 {
-    using C = QCfg<WK, K, N, G, KS, MI, NJ, W, DC, ST, EPI>;
+    using C = QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>;
     constexpr int BF = QmFmt<WK>::BF, AORD = QmFmt<WK>::AORD, NO = EPI == 2 ? N / 2 : N;
     const int TM = 160;
     QWts q = make_any(WK, N, K, WK == 3 ? K : G, 0.05);
@@ -110,7 +122,11 @@ static void check_q(std::vector<int> rows)
     }
     std::vector<float> x = rand_f32((size_t)TM * K, 1.0), nw = rand_f32(K, 1.0), bias = rand_f32(N, 0.5),
                        res = rand_f32((size_t)TM * N, 1.0);
-    DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)TM * NO), dpart((size_t)C::SPLIT * TM * N);
+    size_t maxp = 0;
+    for (int pp : ps)
+        maxp = (size_t)pp > maxp ? (size_t)pp : maxp;
+    DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)TM * NO),
+        dpart((size_t)(TM / 16 + 1) * maxp * gemm_q_part<MI, NJ, W>());
     DBuf<uint16_t> dh((size_t)TM * K);
     DBuf<int> dcnt(4096);
     dx.up(x);
@@ -119,7 +135,9 @@ static void check_q(std::vector<int> rows)
     dres.up(res);
     CK(cudaMemset(dcnt.p, 0, 4096 * sizeof(int)));
     C::prepare();
-    for (int T : rows) {
+    for (size_t ri = 0; ri < rows.size(); ri++) {
+        const int T = rows[ri];
+        C::P = ps[ri % ps.size()];
         k_half<BF, 0, K, AORD><<<T, 256>>>(dx.p, dnw.p, dh.p, 0.0f);
         launched();
         for (int rep = 0; rep < 2; rep++) {
@@ -245,7 +263,7 @@ static void time_mat(const char *what, int T)
     const int nrot = (int)(400e6 / wbytes) + 2 > 16 ? 16 : (int)(400e6 / wbytes) + 2;
     Rot rot(q, nrot);
     std::vector<float> x = rand_f32((size_t)T * K, 1.0);
-    DBuf<float> dx(x.size()), dy((size_t)T * NO), dpart((size_t)16 * T * N);
+    DBuf<float> dx(x.size()), dy((size_t)T * NO), dpart((size_t)2 * N * T + (size_t)(T / 16 + 1) * 1024 * 2 * 64 * 128);
     DBuf<uint16_t> dh((size_t)T * K), dq((size_t)N * K);
     DBuf<int> dcnt(65536);
     dx.up(x);
@@ -297,8 +315,12 @@ constexpr int tcs(long long N, long long K)
     return best;
 }
 
-#define TM(WK, K, N, G, EPI, KS, MI, NJ, DC, ST, T, what)                                                              \
-    time_mat<QCfg<WK, K, N, G, KS, MI, NJ, 4, DC, ST, EPI>, WK, K, N, G, EPI, tcs(N, K)>(what, T)
+#define TM(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what)                                                                  \
+    do {                                                                                                               \
+        using C_ = QCfg<WK, K, N, G, MI, NJ, 4, ST, EPI>;                                                              \
+        C_::P = qm_blocks(C_::U, MI, MINU);                                                                            \
+        time_mat<C_, WK, K, N, G, EPI, tcs(N, K)>(what, T);                                                            \
+    } while (0)
 
 int main(int argc, char **argv)
 {
@@ -308,69 +330,68 @@ int main(int argc, char **argv)
     CK(cudaGetDeviceProperties(&prop, 0));
     printf("device %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
     check_half_order();
-    /* every format, epilogue and split; rows 9..64 and a second row tile */
-    check_q<1, 1024, 512, 1024, 1024, 1, 2, 4, 1, 3, 0, 1>({9, 16, 17, 40});
-    check_q<2, 1024, 512, 1024, 256, 2, 2, 4, 1, 3, 1, 0>({16, 32, 33, 70});
-    check_q<3, 1024, 512, 1024, 512, 1, 2, 4, 2, 3, 0, 1>({9, 16, 30});
-    check_q<3, 2048, 1024, 2048, 512, 4, 4, 4, 2, 3, 2, 1>({64, 13, 100});
-    check_q<4, 1024, 512, 128, 1024, 1, 2, 4, 2, 3, 0, 0>({9, 16});
-    check_q<4, 4096, 512, 128, 1024, 2, 2, 4, 2, 3, 1, 1>({32, 20});
-    check_q<4, 2048, 1024, 128, 2048, 1, 4, 4, 2, 4, 2, 0>({16, 11});
-    check_q<5, 2048, 512, 32, 512, 1, 2, 4, 1, 3, 0, 1>({16, 9});
-    check_q<5, 1024, 512, 64, 256, 4, 2, 4, 1, 3, 2, 1>({64, 50, 130});
-    check_q<4, 2048, 512, 256, 1024, 1, 2, 4, 2, 3, 0, 0>({16});
-    check_q<1, 2048, 1024, 2048, 1024, 2, 4, 4, 1, 3, 2, 1>({32, 19});
+    /* every format and epilogue; rows 9..64 and more row tiles; block counts that give whole tiles,
+     * a unit a block, and tiles shared by 2..many blocks (heads, tails and middles) */
+    check_q<1, 1024, 512, 1024, 1, 2, 4, 3, 0, 1>({9, 16, 17, 40, 16}, {64, 7, 5, 13, 8});
+    check_q<2, 1024, 512, 1024, 2, 2, 4, 3, 1, 0>({16, 32, 33, 70}, {3, 64, 11, 40});
+    check_q<3, 1024, 512, 1024, 1, 2, 4, 3, 0, 1>({9, 16, 30}, {5, 17, 64});
+    check_q<3, 2048, 1024, 2048, 4, 4, 4, 3, 2, 1>({64, 13, 100}, {9, 32, 3});
+    check_q<4, 1024, 512, 128, 1, 2, 4, 3, 0, 0>({9, 16, 12}, {32, 3, 8});
+    check_q<4, 4096, 512, 128, 2, 2, 4, 3, 1, 1>({32, 20}, {11, 128});
+    check_q<4, 2048, 1024, 128, 1, 4, 4, 4, 2, 0>({16, 11}, {7, 24});
+    check_q<5, 2048, 512, 32, 1, 2, 4, 3, 0, 1>({16, 9}, {19, 64});
+    check_q<5, 1024, 512, 64, 4, 2, 4, 2, 2, 1>({64, 50, 130}, {6, 32, 13});
+    check_q<4, 2048, 512, 256, 1, 2, 4, 3, 0, 0>({16}, {10});
+    check_q<1, 2048, 1024, 2048, 2, 4, 4, 3, 2, 1>({32, 19}, {16, 5});
+    check_q<4, 4096, 4096, 128, 1, 2, 4, 3, 1, 1>({16}, {qm_blocks(64 * 16, 1, 2)});
     printf("CHECKS: %d of %d failed\n", failures, checks);
 
     TBS = copy_bw();
     printf("copy bandwidth %.2f TB/s\n", TBS);
     /* 8B shapes: qkv 6144x4096, o 4096x4096, gate/up 28672x4096 (SwiGLU), down 4096x14336 */
-    for (int T : {16, 32, 64}) {
-        if (T == 16) {
-            TM(4, 4096, 6144, 128, 0, 1024, 1, 2, 2, 3, T, "8B qkv");
-            TM(4, 4096, 6144, 128, 0, 512, 1, 2, 2, 3, T, "8B qkv");
-            TM(4, 4096, 4096, 128, 0, 512, 1, 2, 2, 3, T, "8B o");
-            TM(4, 4096, 4096, 128, 0, 1024, 1, 2, 2, 3, T, "8B o");
-            TM(4, 4096, 28672, 128, 2, 4096, 1, 2, 2, 3, T, "8B gate/up");
-            TM(4, 4096, 28672, 128, 2, 2048, 1, 2, 2, 3, T, "8B gate/up");
-            TM(4, 4096, 28672, 128, 2, 4096, 1, 4, 2, 3, T, "8B gate/up");
-            TM(4, 14336, 4096, 128, 0, 1792, 1, 2, 1, 3, T, "8B down");
-            TM(4, 14336, 4096, 128, 0, 3584, 1, 2, 2, 3, T, "8B down");
-            TM(3, 4096, 28672, 4096, 2, 4096, 1, 2, 2, 3, T, "8B gate/up");
-            TM(3, 4096, 28672, 4096, 2, 2048, 1, 2, 2, 3, T, "8B gate/up");
-            TM(3, 14336, 4096, 14336, 0, 1792, 1, 2, 1, 3, T, "8B down");
-            TM(1, 4096, 28672, 4096, 2, 4096, 1, 2, 1, 3, T, "8B gate/up");
-            TM(1, 4096, 28672, 4096, 2, 2048, 1, 2, 1, 3, T, "8B gate/up");
-            TM(1, 4096, 28672, 4096, 2, 4096, 1, 2, 2, 3, T, "8B gate/up");
-            TM(1, 14336, 4096, 14336, 0, 1792, 1, 2, 1, 3, T, "8B down");
-            TM(1, 4096, 6144, 4096, 0, 1024, 1, 2, 1, 3, T, "8B qkv");
-            TM(1, 4096, 4096, 4096, 0, 512, 1, 2, 1, 3, T, "8B o");
-            TM(3, 4096, 6144, 4096, 0, 1024, 1, 2, 1, 3, T, "8B qkv");
-            TM(3, 4096, 4096, 4096, 0, 512, 1, 2, 1, 3, T, "8B o");
-        } else if (T == 32) {
-            TM(4, 4096, 28672, 128, 2, 4096, 2, 2, 2, 3, T, "8B gate/up");
-            TM(4, 4096, 28672, 128, 2, 4096, 2, 4, 2, 3, T, "8B gate/up");
-            TM(4, 14336, 4096, 128, 0, 1792, 2, 2, 1, 3, T, "8B down");
-            TM(1, 4096, 28672, 4096, 2, 4096, 2, 2, 1, 3, T, "8B gate/up");
-            TM(3, 4096, 28672, 4096, 2, 4096, 2, 2, 2, 3, T, "8B gate/up");
-        } else {
-            TM(4, 4096, 28672, 128, 2, 4096, 4, 2, 1, 3, T, "8B gate/up");
-            TM(4, 4096, 28672, 128, 2, 4096, 4, 4, 1, 3, T, "8B gate/up");
-            TM(4, 14336, 4096, 128, 0, 1792, 4, 2, 1, 3, T, "8B down");
-            TM(1, 4096, 28672, 4096, 2, 4096, 4, 2, 1, 3, T, "8B gate/up");
-            TM(1, 4096, 28672, 4096, 2, 4096, 4, 4, 1, 3, T, "8B gate/up");
-            TM(3, 4096, 28672, 4096, 2, 4096, 4, 2, 1, 3, T, "8B gate/up");
-        }
+    for (int minu : {2, 4, 8}) {
+        TM(4, 4096, 6144, 128, 0, 1, 2, 3, minu, 16, "8B qkv");
+        TM(4, 4096, 4096, 128, 0, 1, 2, 3, minu, 16, "8B o");
+        TM(4, 14336, 4096, 128, 0, 1, 2, 3, minu, 16, "8B down");
+        TM(1, 4096, 6144, 4096, 0, 1, 2, 3, minu, 16, "8B qkv");
+        TM(1, 4096, 4096, 4096, 0, 1, 2, 3, minu, 16, "8B o");
+        TM(3, 4096, 4096, 4096, 0, 1, 2, 3, minu, 16, "8B o");
+    }
+    TM(4, 4096, 28672, 128, 2, 1, 2, 3, 4, 16, "8B gate/up");
+    TM(4, 4096, 28672, 128, 2, 1, 4, 3, 4, 16, "8B gate/up");
+    TM(4, 14336, 4096, 128, 0, 1, 4, 3, 4, 16, "8B down");
+    TM(4, 4096, 6144, 128, 0, 1, 4, 3, 4, 16, "8B qkv");
+    TM(3, 4096, 28672, 4096, 2, 1, 2, 3, 4, 16, "8B gate/up");
+    TM(3, 14336, 4096, 14336, 0, 1, 2, 3, 4, 16, "8B down");
+    TM(3, 4096, 6144, 4096, 0, 1, 2, 3, 4, 16, "8B qkv");
+    TM(1, 4096, 28672, 4096, 2, 1, 2, 3, 4, 16, "8B gate/up");
+    TM(1, 14336, 4096, 14336, 0, 1, 2, 3, 4, 16, "8B down");
+    TM(5, 4096, 28672, 32, 2, 1, 2, 3, 4, 16, "8B gate/up (zero points, g32)");
+    for (int T : {32, 64}) {
+        TM(4, 4096, 28672, 128, 2, 4, 2, 2, 4, T, "8B gate/up");
+        TM(4, 4096, 28672, 128, 2, 4, 4, 2, 4, T, "8B gate/up");
+        TM(4, 14336, 4096, 128, 0, 4, 2, 2, 4, T, "8B down");
+        TM(4, 4096, 6144, 128, 0, 4, 2, 2, 4, T, "8B qkv");
+        TM(1, 4096, 28672, 4096, 2, 4, 2, 2, 4, T, "8B gate/up");
+        TM(1, 4096, 28672, 4096, 2, 4, 4, 2, 4, T, "8B gate/up");
+        TM(1, 14336, 4096, 14336, 0, 4, 2, 2, 4, T, "8B down");
+        TM(3, 4096, 28672, 4096, 2, 4, 2, 2, 4, T, "8B gate/up");
+        TM(3, 14336, 4096, 14336, 0, 4, 2, 2, 4, T, "8B down");
     }
     /* 1B shapes: qkv 3072x2048, o 2048x2048, gate/up 16384x2048, down 2048x8192 */
-    TM(4, 2048, 16384, 128, 2, 2048, 1, 2, 2, 3, 16, "1B gate/up");
-    TM(4, 8192, 2048, 128, 0, 1024, 1, 2, 2, 3, 16, "1B down");
-    TM(4, 2048, 3072, 128, 0, 512, 1, 2, 2, 3, 16, "1B qkv");
-    TM(1, 2048, 16384, 2048, 2, 2048, 1, 2, 1, 3, 16, "1B gate/up");
-    TM(1, 8192, 2048, 8192, 0, 1024, 1, 2, 1, 3, 16, "1B down");
-    /* the bf16 lm_head of the 4-bit builds: 128256 x 4096 */
-    TM(1, 4096, 128256, 4096, 0, 4096, 1, 2, 1, 3, 16, "lm_head");
-    TM(1, 4096, 128256, 4096, 0, 4096, 1, 2, 2, 3, 16, "lm_head");
+    TM(4, 2048, 16384, 128, 2, 1, 2, 3, 4, 16, "1B gate/up");
+    TM(4, 8192, 2048, 128, 0, 1, 2, 3, 4, 16, "1B down");
+    TM(4, 2048, 3072, 128, 0, 1, 2, 3, 4, 16, "1B qkv");
+    TM(4, 2048, 2048, 128, 0, 1, 2, 3, 4, 16, "1B o");
+    TM(1, 2048, 16384, 2048, 2, 1, 2, 3, 4, 16, "1B gate/up");
+    TM(1, 8192, 2048, 8192, 0, 1, 2, 3, 4, 16, "1B down");
+    TM(1, 2048, 3072, 2048, 0, 1, 2, 3, 4, 16, "1B qkv");
+    TM(1, 2048, 2048, 2048, 0, 1, 2, 3, 4, 16, "1B o");
+    TM(1, 2048, 16384, 2048, 2, 4, 2, 2, 4, 64, "1B gate/up");
+    TM(1, 8192, 2048, 8192, 0, 4, 2, 2, 4, 64, "1B down");
+    /* the bf16 lm_head of the quantized builds: 128256 x 4096, 128256 x 2048 */
+    TM(1, 4096, 128256, 4096, 0, 1, 2, 3, 4, 16, "8B lm_head");
+    TM(1, 2048, 128256, 2048, 0, 1, 2, 3, 4, 16, "1B lm_head");
 
     printf("\n%-62s %9s %9s %8s %8s\n", "matrix (gemm_q config)", "gemm_q us", "today us", "GB/s", "% copy");
     for (const Row &r : table)

@@ -40,11 +40,12 @@ int llmc_cuda_attention_parts(const LlmcGraph *g);
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
  * partials; region B a split-K matmul's partial sums; region C the decode attention's counters
  * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0);
+ * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows);
  * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c). */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
-    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs, a = 0, b = 0, c = 0, dq = 0;
+    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs, a = 0, b = 0, c = 0, dq = 0, qc = 0;
     for (int i = 0; i < g->nn; i++) {
         const LlmcNode *n = &g->n[i];
         if (n->op == LLMC_OP_MATMUL_FUSED) {
@@ -61,6 +62,14 @@ static void plan_scratch(LlmcEmit *e)
             LlmcWideTile wg = llmc_cuda_wg_tile(e->target, w->dim[0], w->dim[1], rows);
             int64_t split = wt.split > wg.split ? wt.split : wg.split;
             int64_t q = rows * w->dim[0] * split * 4, h = rows * w->dim[1] * 2; /* half A operand */
+            for (int mi = 1; mi <= 4; mi *= 2) { /* gemm_q: partials and a counter a tile (up to 64 rows) */
+                LlmcQmmaPlan qp = llmc_cuda_qmma_plan(e->target, &g->t[n->in[1]], 0, mi);
+                if (qp.ok) {
+                    int64_t qb = qp.blocks * qp.part_floats * 4 * (64 / (16 * mi)), tiles = w->dim[0] / qp.tpb;
+                    b = qb > b ? qb : b;
+                    qc = tiles * (64 / (16 * mi)) * 4 > qc ? tiles * (64 / (16 * mi)) * 4 : qc;
+                }
+            }
             a = h > a ? h : a;
             b = p > b ? p : b;
             b = q > b ? q : b;
@@ -75,7 +84,8 @@ static void plan_scratch(LlmcEmit *e)
     e->scratch_a = (g->arena_bytes + 63) / 64 * 64;
     e->scratch_b = e->scratch_a + (a + 63) / 64 * 64;
     e->scratch_c = e->scratch_b + (b + 63) / 64 * 64;
-    e->scratch_d = e->scratch_c + (c + 63) / 64 * 64;
+    e->scratch_qc = e->scratch_c + (c + 63) / 64 * 64;
+    e->scratch_d = e->scratch_qc + (qc + 63) / 64 * 64;
     e->arena_extra = e->scratch_d + (dq + 63) / 64 * 64 - g->arena_bytes;
 }
 

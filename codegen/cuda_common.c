@@ -157,6 +157,49 @@ LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int
     return t;
 }
 
+/* gemm_q's plan (see cuda_common.h): 4 warps of 2 n8 tiles (64 weight rows a block); 3 activation
+ * stages (2 for 64 rows: 74 KB for u4); as many blocks as stay resident (4 an SM for 16 rows, 3 for
+ * u4 with zero points or small groups, 2 for 32 or 64 rows, fewer where shared memory is short) but at least 4 units a block for u4 and 8 for
+ * the others (a unit: a chunk of K of the block's rows, 8 KB of u4/fp8, 16 KB of bf16/f16; fewer,
+ * larger blocks were faster for the small matrices on an H100, bench/NOTES.md). Shapes gemm_q needs:
+ * K whole chunks (bf16/f16/fp8 128 values, u4 256; quantized rows in lane8 order), weight rows a
+ * multiple of the block's (SwiGLU: of each half). */
+LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi)
+{
+    LlmcQmmaPlan p = {0};
+    int wk = llmc_cuda_wk(w);
+    int64_t N = w->shape.dim[0], K = w->shape.dim[1];
+    p.mi = mi;
+    p.nj = 2;
+    p.w = 4;
+    p.st = mi >= 4 ? 2 : 3;
+    p.tpb = p.w * p.nj * 8;
+    p.kc = wk == 4 || wk == 5 ? 256 : 128;
+    p.aord = wk == 4 || wk == 5;
+    p.bf = wk == 1;
+    if (wk == 0 || !tg->has_mma_bf16 || K % p.kc != 0 || N % p.tpb != 0 || (swiglu && (N / 2) % (p.tpb / 2) != 0))
+        return p;
+    if (wk >= 3 && w->layout.order != LLMC_ORDER_LANE8)
+        return p;
+    if (wk == 3 && w->layout.group != K) /* fp8: a scale a row (applied to the sums) */
+        return p;
+    p.smem = (uint32_t)(p.st * 16 * mi * (p.kc + (wk == 3 ? 16 : 32)) * 2);
+    /* 4 blocks an SM caps a thread at 128 registers: u4 with zero points or groups under 128 values
+     * (more scales a slot) needs 3 not to spill */
+    p.per_sm = mi > 1 ? 2 : (wk == 5 || (wk == 4 && w->layout.group < 128)) ? 3 : 4;
+    int64_t room = (tg->smem_per_sm ? tg->smem_per_sm : 100 * 1024) / (p.smem + 1024);
+    if (room < p.per_sm)
+        p.per_sm = room > 0 ? (int)room : 1;
+    int64_t units = N / p.tpb * (K / p.kc), minu = wk >= 4 ? 4 : 8, sms = tg->typical_sms ? tg->typical_sms : 100;
+    int64_t blocks = sms * p.per_sm;
+    if (units / minu < blocks)
+        blocks = units / minu > 0 ? units / minu : 1;
+    p.blocks = (int)blocks;
+    p.part_floats = 2LL * 16 * mi * p.tpb;
+    p.ok = 1;
+    return p;
+}
+
 /* gemm_wg: 128 x 128 tiles when they give about 1.4 blocks an SM (qkv and gate/up of an 8B at 512
  * rows), else 64 x 128 with K split in 2 or 4 while the tiles leave SMs idle; 3 stages of 128-row
  * tiles or 4 of 64-row ones: 97 KB, two blocks an SM (bench/NOTES.md, round 17). */

@@ -25,13 +25,10 @@
  *     in "pair-32" order (within 64 elements, position 2 i + h holds element i + 32 h), so that a
  *     16-byte load gives a0/a2 of both steps.
  * Block: W warps side by side along N, each NJ n8 tiles (EPI 2: tile 2j the gate rows, 2j + 1 the
- * up rows of the same 8 outputs), all MI m16 tiles of the block's rows; the block's K slice in
- * chunks, the activations through an ST-stage cp.async ring (one barrier a chunk), the weights DC
- * chunks ahead in registers (their scales with them). Weight loads are issued before pdl_wait:
- * under programmatic dependent launch they overlap the previous kernel's tail.
- * K split (SPLIT = K / KS > 1, grid z): each block writes its partial sums [z][T][N] (scratch),
- * and the last block of a tile to arrive (a counter per tile, left at 0) sums them in the order
- * z = 0.. and applies the epilogue: deterministic, one launch.
+ * up rows of the same 8 outputs), all MI m16 tiles of the block's rows; its range of (tile, chunk)
+ * units in order, the activations through an ST-stage cp.async ring (one barrier a chunk), the
+ * next chunk's weights in registers (their scales with them). The first weight loads are issued
+ * before pdl_wait: under programmatic dependent launch they overlap the previous kernel's tail.
  */
 #ifndef LLMC_CUDA_QMMA_CUH
 #define LLMC_CUDA_QMMA_CUH
@@ -208,66 +205,67 @@ DEV void qm_store(float *__restrict__ y, const float *__restrict__ b, const floa
 }
 
 /* y[T][..] = epilogue(x W^T): w [N][K] in format WK (groups of G, scales and zeros wq; fp8: a scale
- * a row, G = K), xh [T][K] f16/bf16 in QmFmt<WK>::AORD order; block: W warps x NJ n8 tiles of
- * weight rows (EPI 2: N / 2 outputs, gate rows j and up rows N / 2 + j), rows blockIdx.x * 16 MI ..
- * (+16 MI), K slice blockIdx.z of SPLIT = K / KS; part [SPLIT][T][N] and cnt [tiles] for a split. */
-template <int WK, int K, int N, int G, int KS, int MI, int NJ, int W, int DC, int ST, int EPI, int SY, int SR>
+ * a row, G = K), xh [T][K] f16/bf16 in QmFmt<WK>::AORD order, rows blockIdx.x * 16 MI .. (+16 MI).
+ * The work is U = TILES x NCT units (a tile: W x NJ n8 tiles of weight rows, EPI 2 the gate and up
+ * rows of TPB / 2 outputs; a unit: one chunk of K of a tile), dealt to the gridDim.y blocks in equal
+ * contiguous ranges (stream-K: every SM streams the same number of bytes, whatever the shapes, in
+ * one wave of resident blocks). A tile whose K a block holds whole is finished there; a tile shared
+ * by several blocks is summed by the last of them to arrive (cnt: an int a tile, left at 0) from
+ * their partials (part: [row tiles][gridDim.y][2][16 MI][TPB] f32, a block's first and last tile),
+ * in the order of the blocks: deterministic. */
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int SY, int SR>
 DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict__ xh, const float *__restrict__ b,
                 float *__restrict__ y, int T, const float *__restrict__ res, float *__restrict__ part,
                 int *__restrict__ cnt)
 {
     using F = QmFmt<WK>;
-    constexpr int KC = F::KC, R = F::R, LD = KC + F::PAD, LDB = 2 * LD, NC = KS / KC, SPLIT = K / KS;
+    constexpr int KC = F::KC, R = F::R, LD = KC + F::PAD, LDB = 2 * LD, NCT = K / KC;
     constexpr int NT = W * LLMC_WARP, MP = 16 * MI, GR = KC / 8; /* 16-byte granules a stage row */
-    constexpr int CB = 16 * 4 * R;                               /* weight bytes a chunk of a row */
-    constexpr int64_t RB = (int64_t)CB * (K / KC);                  /* weight bytes a row */
-    constexpr int TPB = W * NJ * 8; /* weight rows a block */
-    static_assert(K % KS == 0 && KS % KC == 0 && NC % DC == 0, "gemm_q: K slices of whole chunks");
+    constexpr int CB = 16 * 4 * R;                                /* weight bytes a chunk of a row */
+    constexpr int64_t RB = (int64_t)CB * NCT;                     /* weight bytes a row */
+    constexpr int TPB = W * NJ * 8, TILES = N / TPB, U = TILES * NCT;
+    static_assert(K % KC == 0 && N % TPB == 0, "gemm_q: whole chunks and tiles");
     static_assert(EPI != 2 || NJ % 2 == 0, "gemm_q: SwiGLU takes gate and up tiles in pairs");
     static_assert((MP * GR) % NT == 0, "gemm_q: stage copies");
     extern __shared__ __align__(16) uint16_t qsm[];
+    __shared__ int last;
     const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
     const int g = lane >> 2, t = lane & 3;
-    const int m0 = blockIdx.x * MP, z = SPLIT > 1 ? (int)blockIdx.z : 0;
-    const int c0 = z * NC; /* first chunk of the slice */
+    const int m0 = blockIdx.x * MP, P = gridDim.y, bk = blockIdx.y;
+    const int u0 = (int)((int64_t)bk * U / P), u1 = (int)((int64_t)(bk + 1) * U / P);
+    if (u0 >= u1)
+        return;
 
-    /* weight rows of this lane's tiles (EPI 2: pairs of gate and up rows) */
-    int row[NJ];
-#pragma unroll
-    for (int j = 0; j < NJ; j++) {
+    /* weight row of n8 tile j of tile `tile` for this lane (EPI 2: gate rows, then up rows) */
+    auto wrow = [&](int tile, int j) {
         if (EPI == 2) {
-            const int o = blockIdx.y * (TPB / 2) + (warp * NJ / 2 + j / 2) * 8 + g;
-            row[j] = (j & 1) ? o + N / 2 : o;
-        } else {
-            row[j] = blockIdx.y * TPB + (warp * NJ + j) * 8 + g;
+            const int o = tile * (TPB / 2) + (warp * NJ / 2 + j / 2) * 8 + g;
+            return (j & 1) ? o + N / 2 : o;
         }
-    }
-    const uint8_t *wrow[NJ];
-#pragma unroll
-    for (int j = 0; j < NJ; j++)
-        wrow[j] = w + row[j] * RB + 16 * t;
-
-    /* weights and scales of DC chunks in flight */
-    u4 q[DC * R][NJ];
-    QPar<WK, G> p[DC * R][NJ];
-    auto wload = [&](int c, int slot, int r) {
+        return tile * TPB + (warp * NJ + j) * 8 + g;
+    };
+    /* the weights and scales of one unit's rounds in flight */
+    u4 q[R][NJ];
+    QPar<WK, G> p[R][NJ];
+    auto wload = [&](int u, int r) {
+        const int tile = u / NCT, c = u % NCT;
 #pragma unroll
         for (int j = 0; j < NJ; j++) {
-            q[slot][j] = ld16_stream(wrow[j] + (int64_t)c * CB + 64 * r);
+            const int n = wrow(tile, j);
+            q[r][j] = ld16_stream(w + n * RB + c * CB + 64 * r + 16 * t);
             if constexpr (WK >= 4)
-                qpar<WK, K, G>(wq, row[j], (int64_t)c * 8 + t + 4 * r, p[slot][j]);
+                qpar<WK, K, G>(wq, n, (int64_t)c * 8 + t + 4 * r, p[r][j]);
         }
     };
 #pragma unroll
-    for (int dc = 0; dc < DC; dc++)
-#pragma unroll
-        for (int r = 0; r < R; r++)
-            wload(c0 + dc, dc * R + r, r);
+    for (int r = 0; r < R; r++)
+        wload(u0, r);
 
-    pdl_wait(); /* the activations (and the split's scratch) come from earlier kernels */
+    pdl_wait(); /* the activations (and the partials and counters) come from earlier kernels */
 
-    /* activations: stage s holds rows m0 .. m0 + MP, chunk c (zero rows past T) */
-    auto aload = [&](int c, int s) {
+    /* activations: stage s holds rows m0 .. m0 + MP of a unit's chunk (zero rows past T) */
+    auto aload = [&](int u, int s) {
+        const int c = u % NCT;
 #pragma unroll
         for (int i = 0; i < MP * GR / NT; i++) {
             const int idx = tid + i * NT, rr = idx / GR, cc = idx % GR, m = m0 + rr;
@@ -277,129 +275,129 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
     };
 #pragma unroll
     for (int s = 0; s < ST - 1; s++) {
-        if (s < NC)
-            aload(c0 + s, s);
+        if (u0 + s < u1)
+            aload(u0 + s, s);
         cp_async_commit();
     }
 
+    /* the first unit of block bb and the block holding unit v */
+    auto ustart = [&](int bb) { return (int)((int64_t)bb * U / P); };
+    auto owner = [&](int v) { return (int)(((int64_t)(v + 1) * P + U - 1) / U) - 1; };
     float acc[MI][NJ][4];
     mma_zero(acc);
     const uint32_t abase = smem_addr(qsm) + g * LDB;
-    for (int cb = 0; cb < NC; cb += DC) {
+    float *pr = part + (int64_t)blockIdx.x * P * 2 * MP * TPB;
+    for (int u = u0; u < u1; u++) {
+        cp_async_wait<ST - 2>();
+        __syncthreads(); /* unit u's stage landed for everyone; the one before is free */
+        if (u + ST - 1 < u1)
+            aload(u + ST - 1, (u - u0 + ST - 1) % ST);
+        cp_async_commit();
+        const uint32_t arow = abase + ((u - u0) % ST) * MP * LDB;
 #pragma unroll
-        for (int dc = 0; dc < DC; dc++) {
-            const int c = cb + dc;
-            cp_async_wait<ST - 2>();
-            __syncthreads(); /* stage c landed for everyone; stage c - 1 is free */
-            if (c + ST - 1 < NC)
-                aload(c0 + c + ST - 1, (c + ST - 1) % ST);
-            cp_async_commit();
-            const uint32_t arow = abase + (c % ST) * MP * LDB;
+        for (int r = 0; r < R; r++) {
+            u4 qq[NJ];
+            QPar<WK, G> pp[NJ];
 #pragma unroll
-            for (int r = 0; r < R; r++) {
-                const int slot = dc * R + r;
-                u4 qq[NJ];
-                QPar<WK, G> pp[NJ];
+            for (int j = 0; j < NJ; j++) {
+                qq[j] = q[r][j];
+                pp[j] = p[r][j];
+            }
+            if (u + 1 < u1)
+                wload(u + 1, r);
+            qm_round<WK, G, MI, NJ, LDB>(acc, qq, pp, arow, r, t);
+        }
+        if ((u + 1) % NCT != 0 && u + 1 != u1)
+            continue;
+        /* the end of this block's part of a tile */
+        const int tile = u / NCT, ts = tile * NCT, te = ts + NCT;
+        if constexpr (WK == 3) { /* fp8: the row scales (times 2^8) of this lane's columns */
 #pragma unroll
-                for (int j = 0; j < NJ; j++) {
-                    qq[j] = q[slot][j];
-                    pp[j] = p[slot][j];
+            for (int j = 0; j < NJ; j++) {
+                const int n = wrow(tile, j) - g + 2 * t;
+                const float s0 = __ldg((const float *)wq.scale + n) * 256.0f;
+                const float s1 = __ldg((const float *)wq.scale + n + 1) * 256.0f;
+#pragma unroll
+                for (int i = 0; i < MI; i++) {
+                    acc[i][j][0] *= s0;
+                    acc[i][j][1] *= s1;
+                    acc[i][j][2] *= s0;
+                    acc[i][j][3] *= s1;
                 }
-                if (c + DC < NC)
-                    wload(c0 + c + DC, slot, r);
-                qm_round<WK, G, MI, NJ, LDB>(acc, qq, pp, arow, r, t);
             }
         }
+        bool out = true;
+        if (ts < u0 || te > u1) { /* shared: the partial, and the sum if this block is the last */
+            const int slot = tile == u0 / NCT ? 0 : 1;
+            float *pz = pr + (bk * 2 + slot) * MP * TPB;
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+#pragma unroll
+                for (int hh = 0; hh < 2; hh++)
+#pragma unroll
+                    for (int j = 0; j < NJ; j++)
+                        *(float2 *)(pz + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t) =
+                            make_float2(acc[i][j][2 * hh], acc[i][j][2 * hh + 1]);
+            __threadfence();
+            __syncthreads();
+            const int bf = owner(ts), bl = owner(te - 1);
+            if (tid == 0)
+                last = atomicAdd(cnt + blockIdx.x * TILES + tile, 1) == bl - bf;
+            __syncthreads();
+            out = last;
+            if (out) {
+                __threadfence();
+                mma_zero(acc);
+                for (int bb = bf; bb <= bl; bb++) {
+                    const float *pb = pr + (bb * 2 + (tile == ustart(bb) / NCT ? 0 : 1)) * MP * TPB;
+#pragma unroll
+                    for (int i = 0; i < MI; i++)
+#pragma unroll
+                        for (int hh = 0; hh < 2; hh++)
+#pragma unroll
+                            for (int j = 0; j < NJ; j++) {
+                                const float *pv = pb + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t;
+                                acc[i][j][2 * hh] += ld_cg_f32(pv);
+                                acc[i][j][2 * hh + 1] += ld_cg_f32(pv + 1);
+                            }
+                }
+                if (tid == 0)
+                    cnt[blockIdx.x * TILES + tile] = 0;
+            }
+        }
+        if (out)
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+#pragma unroll
+                for (int hh = 0; hh < 2; hh++) {
+                    const int m = m0 + 16 * i + g + 8 * hh;
+                    if (m >= T)
+                        continue;
+#pragma unroll
+                    for (int j = 0; j < NJ; j += (EPI == 2 ? 2 : 1)) {
+                        const int n = wrow(tile, j) - g + 2 * t;
+                        if (EPI == 2)
+                            qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1],
+                                                     acc[i][j + 1][2 * hh], acc[i][j + 1][2 * hh + 1]);
+                        else
+                            qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1], 0.0f,
+                                                     0.0f);
+                    }
+                }
+        mma_zero(acc);
     }
     cp_async_wait<0>();
     pdl_release();
-
-    /* fp8: the row scales (times 2^8) of this lane's columns */
-    if constexpr (WK == 3) {
-#pragma unroll
-        for (int j = 0; j < NJ; j++) {
-            const int n = row[j] - g + 2 * t;
-            const float s0 = __ldg((const float *)wq.scale + n) * 256.0f, s1 = __ldg((const float *)wq.scale + n + 1) * 256.0f;
-#pragma unroll
-            for (int i = 0; i < MI; i++) {
-                acc[i][j][0] *= s0;
-                acc[i][j][1] *= s1;
-                acc[i][j][2] *= s0;
-                acc[i][j][3] *= s1;
-            }
-        }
-    }
-
-    if (SPLIT > 1) {
-        /* partials at their weight rows; the last block of the tile sums them */
-        float *pz = part + (int64_t)z * T * N;
-#pragma unroll
-        for (int i = 0; i < MI; i++)
-#pragma unroll
-            for (int hh = 0; hh < 2; hh++) {
-                const int m = m0 + 16 * i + g + 8 * hh;
-                if (m < T)
-#pragma unroll
-                    for (int j = 0; j < NJ; j++)
-                        *(float2 *)(pz + (int64_t)m * N + row[j] - g + 2 * t) =
-                            make_float2(acc[i][j][2 * hh], acc[i][j][2 * hh + 1]);
-            }
-        __threadfence();
-        __syncthreads();
-        __shared__ int last;
-        const int tile = blockIdx.y * gridDim.x + blockIdx.x;
-        if (tid == 0)
-            last = atomicAdd(cnt + tile, 1) == SPLIT - 1;
-        __syncthreads();
-        if (!last)
-            return;
-        __threadfence();
-#pragma unroll
-        for (int i = 0; i < MI; i++)
-#pragma unroll
-            for (int hh = 0; hh < 2; hh++) {
-                const int m = m0 + 16 * i + g + 8 * hh;
-                if (m < T)
-#pragma unroll
-                    for (int j = 0; j < NJ; j++) {
-                        const float *pm = part + (int64_t)m * N + row[j] - g + 2 * t;
-                        float v0 = 0.0f, v1 = 0.0f;
-#pragma unroll
-                        for (int zz = 0; zz < SPLIT; zz++) {
-                            v0 += ld_cg_f32(pm + (int64_t)zz * T * N);
-                            v1 += ld_cg_f32(pm + (int64_t)zz * T * N + 1);
-                        }
-                        acc[i][j][2 * hh] = v0;
-                        acc[i][j][2 * hh + 1] = v1;
-                    }
-            }
-        if (tid == 0)
-            cnt[tile] = 0;
-    }
-#pragma unroll
-    for (int i = 0; i < MI; i++)
-#pragma unroll
-        for (int hh = 0; hh < 2; hh++) {
-            const int m = m0 + 16 * i + g + 8 * hh;
-            if (m >= T)
-                continue;
-#pragma unroll
-            for (int j = 0; j < NJ; j += (EPI == 2 ? 2 : 1)) {
-                const int n = row[j] - g + 2 * t;
-                if (EPI == 2)
-                    qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1],
-                                             acc[i][j + 1][2 * hh], acc[i][j + 1][2 * hh + 1]);
-                else
-                    qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1], 0.0f, 0.0f);
-            }
-        }
 }
 
-/* Shared memory of gemm_q: ST stages of 16 MI rows of a chunk (padded). */
+/* Shared memory of gemm_q: ST stages of 16 MI rows of a chunk (padded), and the partials' floats
+ * a block (gridDim.y of them a row tile). */
 template <int WK, int MI, int ST>
 constexpr int gemm_q_smem()
 {
     return ST * 16 * MI * (QmFmt<WK>::KC + QmFmt<WK>::PAD) * 2;
 }
+template <int MI, int NJ, int W>
+constexpr int gemm_q_part() { return 2 * 16 * MI * W * NJ * 8; }
 
 #endif

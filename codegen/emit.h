@@ -43,6 +43,7 @@ typedef struct LlmcEmit {
     int64_t arena_extra;          /* scratch bytes kernels need beyond the planned arena */
     int64_t scratch_a, scratch_b; /* GPU: two scratch regions past the arena (set before emission) */
     int64_t scratch_c;            /* GPU: decode attention's split counters (zero between kernels) */
+    int64_t scratch_qc;           /* GPU: gemm_q's split counters, after them (zero between kernels) */
     int64_t scratch_d;            /* GPU: a quantized weight dequantized to f16 for wide steps */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int n_offs;

@@ -2,6 +2,7 @@
  * dtype to their storage format (merged weights are their parts' rows one after another). The
  * order and bytes depend only on the graph and the files: the same inputs give the same payload.
  * The bytes come from an IR-level weight source (ir/weights.h), whatever the frontend read. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,13 @@ static LlmcStatus source_row(const LlmcGraph *g, const LlmcWeightSource *ws, con
  * zp (NULL: symmetric) the group's scale and zero point as stored (rounded to their format first,
  * so that the values are quantized against exactly what the kernels will read). Round to nearest;
  * u4 follows GPTQ's convention (symmetric: scale 2 amax / 15, zero 8; asymmetric: the range widened
- * to hold 0, scale (max - min) / 15, zero round(-min / scale)). */
+ * to hold 0, scale (max - min) / 15, zero round(-min / scale)).
+ * Every scale is finite and positive: a group of zeros gets 1; a scale that would underflow its
+ * format becomes its smallest (f32: the smallest normal, so a group of subnormal values does not get
+ * a scale of 0; f16: the smallest subnormal) and one that would overflow its largest finite value.
+ * Values past the grid saturate to its end with their sign (the encoders clamp before any integer
+ * conversion). The packer refuses NaN and infinities before this; were they here, infinities would
+ * count as the largest finite value (and saturate) and NaN as 0. */
 void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row, float *vals, uint8_t *q, float *sc,
                        float *zp, LlmcDType scale_fmt)
 {
@@ -54,6 +61,7 @@ void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row
         float lo = 0, hi = 0;
         for (int64_t i = 0; i < n; i++) {
             float v = row[g0 + i];
+            v = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v;
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
@@ -66,20 +74,30 @@ void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row
         else {
             s = hi - lo > 0 ? (hi - lo) / 15.0f : 1.0f;
         }
-        /* The scale as its tensor stores it. */
+        /* The scale as its tensor stores it, finite and positive. */
+        int capped = 0;   /* the largest scale of its format: the grid cannot cover the group */
         if (scale_fmt == LLMC_F16) {
             s = llmc_f16_to_f32(llmc_f32_to_f16(s));
-            if (!(s > 0) || isinf(s))   /* underflowed to 0 or overflowed: the smallest / largest f16 */
-                s = amax > 1 ? 65504.0f : 5.96046448e-08f;
+            if (!(s > 0) || isinf(s)) {   /* underflowed to 0 or overflowed: the smallest / largest f16 */
+                capped = amax > 1;
+                s = capped ? 65504.0f : 5.96046448e-08f;
+            }
+        } else if (!(s >= FLT_MIN) || isinf(s)) {
+            capped = amax > 1;
+            s = capped ? FLT_MAX : FLT_MIN;
         }
         if (zp) {
             z = rintf(-lo / s);
-            z = z < 0 ? 0 : z > 15 ? 15 : z;
+            if (capped) {   /* the zero where it splits the range, both signs keeping codes of their own */
+                z = (float)rint(15 * (-(double)lo / ((double)hi - lo)));
+                z = z < (lo < 0) ? (lo < 0) : z > 15 - (hi > 0) ? 15 - (hi > 0) : z;
+            }
+            z = z >= 0 ? (z <= 15 ? z : 15) : 0;
             zp[gi] = z;
         }
         sc[gi] = s;
         for (int64_t i = 0; i < n; i++) {
-            float v = row[g0 + i] / s;
+            float x = row[g0 + i], v = x == x ? x / s : 0;
             vals[g0 + i] = fmt == LLMC_FP8 ? v : rintf(v) + z;
         }
     }

@@ -74,7 +74,8 @@ uint16_t llmc_f32_to_f16(float f);                  /* round to nearest even */
 float llmc_bf16_to_f32(uint16_t h);
 /* FP8 E4M3 (OCP "e4m3fn": bias 7, no infinities, S.1111.111 is NaN, largest finite 448). */
 float llmc_e4m3_to_f32(uint8_t q);
-uint8_t llmc_f32_to_e4m3(float f);                  /* round to nearest even, saturating to +-448 */
+/* Round to nearest even, saturating to +-448 (infinities too); NaN gives 0, never the NaN code. */
+uint8_t llmc_f32_to_e4m3(float f);
 uint16_t llmc_f32_to_bf16(float f);                 /* round to nearest even, NaN kept */
 
 /* FNV-1a 64-bit, chainable: start with h = LLMC_FNV_INIT. */

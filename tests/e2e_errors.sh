@@ -72,6 +72,14 @@ damage; sed -i -E 's/"num_key_value_heads":[[:space:]]*4/"num_key_value_heads": 
 bad_compile "out-of-range config.json value named" "num_key_value_heads" "$TMP/bad"
 damage; rm "$TMP/bad/$ST"
 bad_compile "missing weights file" "safetensors" "$TMP/bad"
+# A NaN weight (bf16 0x7fc0 at element 1234 of layer 0's q_proj, fused with k and v): refused,
+# naming the checkpoint's tensor and the element (test_codegen covers every format and infinities).
+damage
+hlen=$(head -c 8 "$TMP/bad/$ST" | od -An -tu8 | tr -d ' ')
+qoff=$(grep -ao -m1 '"model.layers.0.self_attn.q_proj.weight":{[^}]*"data_offsets":\[[0-9]*' "$TMP/bad/$ST" | sed 's/.*\[//')
+printf '\xc0\x7f' | dd of="$TMP/bad/$ST" bs=1 seek=$((8 + hlen + qoff + 2 * 1234)) conv=notrunc status=none
+bad_compile "a NaN weight is refused" "model.layers.0.self_attn.q_proj.weight: element 1234 is NaN (weights must be finite" "$TMP/bad"
+bad_compile "a NaN weight is refused in w4a16" "q_proj.weight: element 1234 is NaN" "$TMP/bad" --weights w4a16
 
 # Options.
 expect_error "unknown target" "--target sm_12" "$LLMC" compile "$TMP/good.json" --target sm_12 -o "$OUT/m"

@@ -24,12 +24,12 @@ static int by_offset(const void *a, const void *b, void *g)
 }
 
 /* Weights must be finite: the first NaN or infinity of a tensor is an error naming the tensor as
- * its checkpoint does (the safetensors name; llmc's name for a raw array) and its flat index. The
+ * its checkpoint does (src.ckpt; llmc's name when it has none) and its flat index. The
  * packer checks each value as it converts it, so nothing is read twice or held in full. */
 static LlmcStatus not_finite(const LlmcTensor *src, int64_t at, float v, LlmcDiag *d)
 {
     return llmc_fail(d, "%s: element %lld is %s (weights must be finite; in %s)",
-                     src->src.tensor ? src->src.tensor : src->name, (long long)at,
+                     src->src.ckpt ? src->src.ckpt : src->name, (long long)at,
                      v != v ? "NaN" : v > 0 ? "+inf" : "-inf", src->src.file ? src->src.file : "?");
 }
 

@@ -79,7 +79,7 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
         return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path,
                          name, ws, h->cfg_name, fs);
     }
-    if (fe_bind(h->weights, key, s->rel, name, 0, t->dtype, rank, want))
+    if (fe_bind(h->weights, key, s->rel, name, NULL, 0, t->dtype, rank, want))
         return llmc_fail(d, "%s: out of memory", s->st.path);
     return LLMC_OK;
 }
@@ -355,7 +355,7 @@ static LlmcStatus shape_bind(void *ctx, const char *key, const char *name, int r
 {
     ShapeCtx *s = ctx;
     int64_t shape[2] = {d0, d1};
-    if (fe_bind(s->weights, key, "model.safetensors", name, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
+    if (fe_bind(s->weights, key, "model.safetensors", name, NULL, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
         return llmc_fail(d, "out of memory");
     return LLMC_OK;
 }

@@ -72,6 +72,13 @@ damage; sed -i -E 's/"num_key_value_heads":[[:space:]]*4/"num_key_value_heads": 
 bad_compile "out-of-range config.json value named" "num_key_value_heads" "$TMP/bad"
 damage; rm "$TMP/bad/$ST"
 bad_compile "missing weights file" "safetensors" "$TMP/bad"
+# --keep takes the checkpoint's names (docs/formats.md's example), rules accumulate over options.
+check "--keep with Hugging Face names, two options" bash -c "'$LLMC' compile '$TMP/hf' --weights fp8 --keep 'model.layers.0.*=bf16' \
+  --keep lm_head=f16 --dump-after weight_format | grep -q '^weight @layers.0.w2: bf16.*' && '$LLMC' compile '$TMP/hf' --weights fp8 \
+  --keep 'model.layers.0.*=bf16' --keep lm_head=f16 --dump-after weight_format | grep -q '^weight @tok_embeddings: f16'"
+expect_error "--keep naming nothing lists names" "nearest: model.layers.0.self_attn.q_proj.weight (layers.0.wq)" \
+  "$LLMC" compile "$TMP/hf" --keep 'model.layer.0.*=bf16' -o "$OUT/model"
+no_output "--keep naming nothing"
 # A NaN weight (bf16 0x7fc0 at element 1234 of layer 0's q_proj, fused with k and v): refused,
 # naming the checkpoint's tensor and the element (test_codegen covers every format and infinities).
 damage

@@ -1,7 +1,8 @@
 /* weight_format — chooses the storage format and layout of every weight the graph reads.
  *
- * Matrices (matmul weights, embedding tables) are stored in the format --weights asks for, or the
- * target's default, unless a --keep rule names another for that tensor (by llmc's name or the
+ * Matrices (matmul weights, embedding tables) are stored in the format --weights asks for, else in
+ * the checkpoint's own 16-bit format (f16, bf16) where the target stores it, else in the target's
+ * default, unless a --keep rule names another for that tensor (by llmc's name or the
  * checkpoint's, LlmcWeightSrc.ckpt); with a quantized format
  * the embedding table(s) and the lm_head stay bf16 unless a rule says otherwise; vectors (norm
  * weights, biases) stay f32. A quantized format (one with a scale format in formats.def) gets a grouped
@@ -62,7 +63,8 @@ typedef struct Rule {
     LlmcDType fmt;
     int matched;                  /* it matches a matrix */
     int decided;                  /* it was the first rule to match one */
-    int shadow, shadow_w;         /* else: an earlier rule that took a matrix it matches, and that matrix */
+    int shadow, shadow_w;         /* an earlier rule that gave a matrix it matches another format, and
+                                     that matrix; -1: none */
 } Rule;
 
 enum { MAX_RULES = 64 };
@@ -278,9 +280,13 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             mats[n_mats++] = w;
             /* The roles of this table: the logits' matmul (lm_head) and/or an embedding. */
             int lm_head = (role[w] & 1) != 0, embedding = (role[w] & 2) != 0;
-            /* Quantized formats leave the embedding and the lm_head in bf16 (as AutoAWQ and
-             * AutoGPTQ do: they are where 4 bits cost the most quality); --keep overrides. */
-            LlmcDType f = fmt;
+            /* Without --weights a matrix the checkpoint stores in a 16-bit format the target reads
+             * stays in it (no rounding, half the bytes of f32). Quantized formats leave the
+             * embedding and the lm_head in bf16 (as AutoAWQ and AutoGPTQ do: they are where 4 bits
+             * cost the most quality). --keep overrides both. */
+            LlmcDType f = fmt, own = t->src.file_dtype;
+            if (!opt->weights_set && llmc_format_bytes(own, 1) == 2 && (tg->weight_formats & (1u << own)))
+                f = own;
             if (llmc_format(fmt)->scale != LLMC_FMT_NONE && (lm_head || embedding))
                 f = (tg->weight_formats & (1u << LLMC_BF16)) ? LLMC_BF16 : tg->default_weights;
             int chosen = -1;   /* the first rule that matches decides */
@@ -292,7 +298,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
                     f = rules[r].fmt;
                     chosen = r;
                     rules[r].decided = 1;
-                } else if (rules[r].shadow < 0) {
+                } else if (rules[r].shadow < 0 && rules[r].fmt != f) {
                     rules[r].shadow = chosen;
                     rules[r].shadow_w = w;
                 }
@@ -301,15 +307,15 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             st = set_layout(g, w, f, embedding, opt, d);
         }
     }
-    /* Every rule decides some matrix: one that matches nothing, or only what earlier rules took,
-     * is a mistake (a misspelt name, rules in the wrong order). */
+    /* Every rule decides some matrix: one that matches nothing, or only matrices earlier rules
+     * gave other formats, is a mistake (a misspelt name, rules in the wrong order). */
     for (int r = 0; r < n_rules && !st; r++) {
         char names[1400], one[320];
         if (!rules[r].matched) {
             candidates(g, mats, n_mats, rules[r].pattern, names, sizeof names);
             st = llmc_fail(d, "--keep %s: matches no matrix of the model (a glob over llmc's names or the "
                            "checkpoint's, or lm_head, embedding; nearest: %s)", rules[r].text, names);
-        } else if (!rules[r].decided) {
+        } else if (!rules[r].decided && rules[r].shadow >= 0) {
             const LlmcTensor *w = &g->t[rules[r].shadow_w];   /* a merged one: the part it names */
             for (int k = 0; k < w->src.n_parts; k++)
                 if (glob_names(rules[r].pattern, &g->t[w->src.parts[k]])) {
@@ -317,7 +323,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
                     break;
                 }
             show_name(w, one, sizeof one);
-            st = llmc_fail(d, "--keep %s: every matrix it matches is taken by the earlier rule %s (e.g. %s)",
+            st = llmc_fail(d, "--keep %s: every matrix it matches is taken by an earlier rule, %s (e.g. %s)",
                            rules[r].text, rules[rules[r].shadow].text, one);
         }
     }

@@ -551,7 +551,8 @@ static void check_keep(const cJSON *doc, const KeepCase *c, size_t i)
 
 START_TEST(keep_rules)
 {
-    /* A Hugging Face checkpoint's names (stories260K's shapes, tied embedding): bound by name only. */
+    /* A Hugging Face checkpoint's names (stories260K's shapes, tied embedding, bf16: the default
+     * format of its matrices): bound by name only. */
     cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
     LlmcDiag d;
     ck_assert_msg(llmc_hf_config_model(cfg, "s", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
@@ -563,12 +564,12 @@ START_TEST(keep_rules)
         /* llmc's names and the checkpoint's side by side; a merged weight through one of its parts */
         {{"layers.1.w2=f16", "model.layers.2.mlp.down_proj.weight=bf16,model.layers.3.self_attn.k_proj.weight=f16"},
          LLMC_F32, 0, 0, NULL, {"layers.1.w2", "layers.2.w2", "layers.3.wq", "layers.0.w2"},
-         {LLMC_F16, LLMC_BF16, LLMC_F16, LLMC_F32}},
+         {LLMC_F16, LLMC_BF16, LLMC_F16, LLMC_BF16}},
         {{"model.layers.*.mlp.down_proj.weight=w4a16"}, LLMC_F32, 0, 32, NULL, {"layers.4.w2", "layers.4.wo"},
-         {LLMC_U4, LLMC_F32}},
+         {LLMC_U4, LLMC_BF16}},
         /* --asym where --keep makes u4 matrices; refused where none is */
         {{"model.layers.1.mlp.*=w4a16"}, LLMC_F32, 1, 0, NULL, {"layers.1.w2", "layers.1.w1"}, {LLMC_U4, LLMC_U4}},
-        {{NULL}, LLMC_F32, 1, 0, "--asym: zero points are a w4a16 (u4) option, and no matrix is stored as u4 (the matrices: f32)", {NULL}, {LLMC_F32}},
+        {{NULL}, LLMC_F32, 1, 0, "--asym: zero points are a w4a16 (u4) option, and no matrix is stored as u4 (the matrices: bf16)", {NULL}, {LLMC_F32}},
         {{NULL}, LLMC_FP8, 1, 0, "no matrix is stored as u4 (the matrices: bf16, fp8)", {NULL}, {LLMC_F32}},
         {{NULL}, LLMC_BF16, 0, 64, "--group 64: groups are an option of the quantized formats (fp8, w4a16), and no "
                                    "matrix is stored in one (the matrices: bf16)", {NULL}, {LLMC_F32}},
@@ -581,12 +582,13 @@ START_TEST(keep_rules)
         /* shadowed rules: by an earlier option, by an earlier rule of the same one (a tied table is
          * the lm_head and the embedding) */
         {{"layers.*=bf16", "model.layers.0.mlp.*=f16"}, LLMC_F32, 0, 0,
-         "--keep model.layers.0.mlp.*=f16: every matrix it matches is taken by the earlier rule layers.*=bf16 "
+         "--keep model.layers.0.mlp.*=f16: every matrix it matches is taken by an earlier rule, layers.*=bf16 "
          "(e.g. model.layers.0.mlp.gate_proj.weight (layers.0.w1))", {NULL}, {LLMC_F32}},
         {{"lm_head=f16,embedding=bf16"}, LLMC_F32, 0, 0,
-         "--keep embedding=bf16: every matrix it matches is taken by the earlier rule lm_head=f16", {NULL}, {LLMC_F32}},
+         "--keep embedding=bf16: every matrix it matches is taken by an earlier rule, lm_head=f16", {NULL}, {LLMC_F32}},
         {{"layers.0.wq=bf16", "layers.0.w*=f16"}, LLMC_F32, 0, 0, NULL, {"layers.0.wq", "layers.0.wo"},
          {LLMC_BF16, LLMC_F16}},   /* partly shadowed: fine */
+        {{"lm_head=f16,embedding=f16"}, LLMC_FP8, 0, 0, NULL, {"tok_embeddings"}, {LLMC_F16}},   /* agreeing: fine */
     };
     for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++)
         check_keep(doc, &hf[i], i);
@@ -607,6 +609,44 @@ START_TEST(keep_rules)
 }
 END_TEST
 
+/* Without --weights the matrices stay in the checkpoint's 16-bit format where the target stores
+ * it; f32 checkpoints get the target's default; --weights decides when given. */
+START_TEST(default_format_is_the_checkpoints)
+{
+    static const struct {
+        LlmcDType file;
+        const char *target;
+        int weights_set;
+        LlmcDType weights, want;
+    } cases[] = {
+        {LLMC_BF16, "cpu", 0, LLMC_F32, LLMC_BF16},  {LLMC_F16, "cpu", 0, LLMC_F32, LLMC_F16},
+        {LLMC_F32, "cpu", 0, LLMC_F32, LLMC_F32},    {LLMC_F16, "sm_90a", 0, LLMC_F32, LLMC_F16},
+        {LLMC_F32, "sm_90a", 0, LLMC_F32, LLMC_BF16}, {LLMC_BF16, "cpu", 1, LLMC_F32, LLMC_F32},
+        {LLMC_F16, "cpu", 1, LLMC_BF16, LLMC_BF16},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
+        LlmcDiag d;
+        ck_assert_msg(llmc_hf_config_model(cfg, "s", cases[i].file, &doc, &d) == LLMC_OK, "%s", d.msg);
+        cJSON_Delete(cfg);
+        LlmcPassOptions opt = tiny_options();
+        opt.target = llmc_target_find(cases[i].target);
+        opt.weights_set = cases[i].weights_set;
+        opt.weights = cases[i].weights;
+        LlmcStatus st;
+        LlmcGraph *g = formats_of(doc, &opt, &st, &d);
+        ck_assert_msg(st == LLMC_OK, "case %zu: %s", i, d.msg);
+        for (int k = 0; k < g->nn; k++)
+            if (g->n[k].op == LLMC_OP_MATMUL)
+                ck_assert_msg(g->t[g->n[k].in[1]].dtype == cases[i].want, "case %zu: %s is %s", i,
+                              g->t[g->n[k].in[1]].name, llmc_dtype_name(g->t[g->n[k].in[1]].dtype));
+        ck_assert_int_eq(g->t[tensor_named(g, "norm")].dtype, LLMC_F32);   /* vectors: f32 */
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
@@ -620,6 +660,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, layouts);
     tcase_add_test(tc, format_table);
     tcase_add_test(tc, keep_rules);
+    tcase_add_test(tc, default_format_is_the_checkpoints);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

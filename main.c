@@ -522,6 +522,7 @@ static int cmd_synth(int argc, char **argv)
                 fprintf(stderr, "llmc synth: --dtype: expected f32, f16 or bf16, found \"%s\"\n", v);
                 return 2;
             }
+            o.dtype_set = 1;
             i++;
         } else if (strcmp(f, "-q") == 0) {
             o.quiet = 1;

@@ -334,6 +334,45 @@ START_TEST(quantizer_edges)
 }
 END_TEST
 
+/* The prelude's f16 loads without _Float16 (compilers that lack it: clang 14), compiled apart with
+ * LLMC_NO_FLOAT16: every one of the 65536 codes gives the value of the reference conversion. */
+START_TEST(f16_without_float16)
+{
+    const char *dir = tu_tmpdir();
+    char src[1024], exe[1024], out[1024], cmd[4096];
+    snprintf(src, sizeof src, "%s/f16.c", dir);
+    snprintf(exe, sizeof exe, "%s/f16", dir);
+    snprintf(out, sizeof out, "%s/f16.bin", dir);
+    FILE *f = fopen(src, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "#define LLMC_NO_FLOAT16 1\n#include \"%s/codegen/c_prelude.h\"\n#include <stdio.h>\n"
+               "int main(int argc, char **argv)\n{\n    (void)argc;\n    FILE *f = fopen(argv[1], \"wb\");\n"
+               "    for (unsigned c = 0; c < 65536; c += 8) {\n        uint16_t h[8];\n"
+               "        for (int i = 0; i < 8; i++)\n            h[i] = (uint16_t)(c + i);\n"
+               "        llmc_v8f v = v8_ld_f16(h);\n        float s[8];\n"
+               "        for (int i = 0; i < 8; i++)\n            s[i] = s_f16(h[i]);\n"
+               "        fwrite(&v, 4, 8, f);\n        fwrite(s, 4, 8, f);\n    }\n    return fclose(f) != 0;\n}\n",
+            LLMC_SOURCE_DIR);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd, "cc -std=gnu11 -O2 -w -o %s %s -lm 2>&1 && %s %s 2>&1", exe, src, exe, out);
+    char *log = NULL;
+    ck_assert_msg(tu_run(cmd, &log) == 0, "%s", log);
+    free(log);
+    f = fopen(out, "rb");
+    ck_assert_ptr_nonnull(f);
+    for (unsigned c = 0; c < 65536; c += 8) {
+        float v[8], s[8];
+        ck_assert_int_eq(fread(v, 4, 8, f), 8);
+        ck_assert_int_eq(fread(s, 4, 8, f), 8);
+        for (int i = 0; i < 8; i++) {
+            float want = llmc_f16_to_f32((uint16_t)(c + i));
+            ck_assert_msg(memcmp(&v[i], &want, 4) == 0 && memcmp(&s[i], &want, 4) == 0, "code %04x", c + i);
+        }
+    }
+    fclose(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("quant");
@@ -344,6 +383,7 @@ int main(void)
     tcase_add_test(tc, quantizer_round_to_nearest);
     tcase_add_test(tc, encoders_saturate_at_the_edges);
     tcase_add_test(tc, quantizer_edges);
+    tcase_add_test(tc, f16_without_float16);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

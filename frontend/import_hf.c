@@ -147,6 +147,9 @@ static LlmcStatus open_shards(HfCtx *h, cJSON **index_doc, const char *base_dir,
         }
         names[0] = one[0];
         n = 1;
+    } else if (fe_is_dir(idx) || fe_is_dir(single)) {
+        st = llmc_fail(d, "%s: is a directory, expected a file", fe_is_dir(idx) ? idx : single);
+        goto out;
     } else {
         st = llmc_fail(d, "%s: expected model.safetensors or model.safetensors.index.json in the "
                        "directory, found neither (PyTorch .bin checkpoints are not supported)",
@@ -301,6 +304,11 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     char *cfg_path = llmc_path_join(dir, "config.json");
     if (!cfg_path)
         return llmc_fail(d, "%s: out of memory", dir);
+    if (!fe_is_file(cfg_path) && !fe_is_dir(cfg_path)) {
+        free(cfg_path);
+        return llmc_fail(d, "%s: is a directory without a config.json: expected a Hugging Face checkpoint "
+                         "directory, a model.json file or a llama2.c checkpoint file", dir);
+    }
     cJSON *cfg_doc = NULL, *index_doc = NULL;
     FeHfConfig c = {0};
     HfCtx h = {.dir = dir, .cfg_name = cfg_path};

@@ -90,8 +90,8 @@ static LlmcStatus find_tokenizer(const char *bin, const char *tokenizer, int voc
     char *found = NULL;
     if (tokenizer) {
         if (!fe_is_file(tokenizer))
-            return llmc_fail(d, "%s: tokenizer: expected a tokenizer.bin file, found none there",
-                             tokenizer);
+            return llmc_fail(d, "%s: tokenizer: expected a tokenizer.bin file, found %s", tokenizer,
+                             fe_is_dir(tokenizer) ? "a directory" : "none there");
         found = llmc_strdup(tokenizer);
     } else {
         char *dir = llmc_path_dir(bin);
@@ -134,13 +134,14 @@ LlmcStatus llmc_import_llama2c(const char *bin, const char *tokenizer, const cha
     FILE *f = fopen(bin, "rb");
     if (!f)
         return llmc_fail(d, "%s: cannot open: %s", bin, strerror(errno));
+    struct stat sb = {0};
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return llmc_fail(d, "%s: is %s, expected a llama2.c checkpoint file", bin, llmc_file_kind(sb.st_mode));
+    }
     uint8_t hb[L2C_V1_HEADER];
     size_t got = fread(hb, 1, sizeof hb, f);
-    struct stat sb;
-    int st_ok = fstat(fileno(f), &sb) == 0;
     fclose(f);
-    if (!st_ok || !S_ISREG(sb.st_mode))
-        return llmc_fail(d, "%s: not a regular file", bin);
     uint64_t fsize = (uint64_t)sb.st_size;
 
     L2cHeader h = {0};

@@ -403,14 +403,32 @@ const char *llmc_tmp_dir(void)
     return "/tmp";
 }
 
+const char *llmc_file_kind(unsigned mode)
+{
+    return S_ISREG(mode) ? NULL : S_ISDIR(mode) ? "a directory" : S_ISCHR(mode) ? "a character device"
+         : S_ISBLK(mode) ? "a block device" : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
+         : "not a regular file";
+}
+
 LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag *d)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return llmc_fail(d, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return llmc_fail(d, "%s: is a directory, expected a file", path);
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
+        if (n >= LLMC_READ_FILE_MAX) {   /* checked as bytes arrive: /dev/zero ends here too */
+            free(buf);
+            fclose(f);
+            return llmc_fail(d, "%s: larger than %d MB, the most llmc reads of a file whole", path,
+                             LLMC_READ_FILE_MAX >> 20);
+        }
         if (n + 1 >= cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
@@ -426,13 +444,13 @@ LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag 
         if (r == 0)
             break;
     }
-    int err = ferror(f);
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     if (!buf)
         return llmc_fail(d, "%s: out of memory", path);
     if (err) {
         free(buf);
-        return llmc_fail(d, "%s: read failed", path);
+        return llmc_fail(d, "%s: read failed: %s", path, strerror(err));
     }
     buf[n] = 0;
     *data = buf;

@@ -112,7 +112,13 @@ void llmc_remove_tree(const char *path);
 /* Where temporary directories go: $TMPDIR when it names a directory, else /tmp. */
 const char *llmc_tmp_dir(void);
 
-/* Reads a whole file (NUL-terminated copy, *size excludes the NUL). */
+/* What a path that is not a regular file is, for messages ("a directory", "a character device",
+ * "a FIFO", ...); NULL for a regular file. mode: its st_mode. */
+const char *llmc_file_kind(unsigned mode);
+
+/* Reads a whole file (NUL-terminated copy, *size excludes the NUL); a directory is refused as such,
+ * and so is a file past LLMC_READ_FILE_MAX bytes (model.json, config.json, tokenizer files). */
+#define LLMC_READ_FILE_MAX (1 << 30)
 LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag *d);
 
 /* Joins dir and a relative path (absolute paths pass through). Returns malloc'd string. */

@@ -35,6 +35,9 @@ bad_compile "missing weight is named" 'unknown weight "layers.0.w9"' "$TMP/missi
 printf '\x00\xffgarbage' >"$TMP/garbage.json"
 bad_compile "garbage model.json" "garbage.json" "$TMP/garbage.json"
 bad_compile "missing file" "nonexistent" "$TMP/nonexistent.json"
+mkdir -p "$TMP/adir"
+sed "s|\"file\": \"$SHARED/models/stories260K/tok512.bin\"|\"file\": \"$TMP/adir\"|" "$TMP/good.json" >"$TMP/tokdir.json"
+bad_compile "a directory as the tokenizer file" "adir: is a directory, expected a file" "$TMP/tokdir.json"
 
 # llama2.c checkpoints.
 head -c 100000 "$M/stories260K.bin" >"$TMP/trunc.bin"

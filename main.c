@@ -31,11 +31,13 @@ static void usage(FILE *f)
             "      --target T[,T...]   target (default cpu; see `llmc targets`); several CUDA\n"
             "                          architectures give one executable with an image for each\n"
             "      --weights F         weight storage format: f32, f16, bf16, fp8 (E4M3, a scale a row),\n"
-            "                          w4a16 (4-bit, an f16 scale a group; default: the target's)\n"
+            "                          w4a16 (4-bit, an f16 scale a group; default: the checkpoint's\n"
+            "                          f16/bf16, else the target's)\n"
             "      --group N           quantized formats: values along K sharing a scale (w4a16: 128)\n"
             "      --asym              w4a16 with a zero point per group (default: symmetric)\n"
-            "      --keep P=F,...      store the matrices matching P (a name glob, lm_head, embedding)\n"
-            "                          as F instead, e.g. --keep lm_head=bf16,embedding=bf16\n"
+            "      --keep P=F,...      store the matrices matching P (a glob over llmc's or the checkpoint's\n"
+            "                          tensor names, lm_head, embedding) as F instead, e.g. --keep\n"
+            "                          lm_head=bf16 --keep 'model.layers.0.*=bf16' (first match wins)\n"
             "      --max-tokens N      tokens per forward step (default 512)\n"
             "      --max-outputs N     logit rows per step (default: max-tokens)\n"
             "      --kv F              KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)\n"
@@ -213,6 +215,7 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
 
 typedef struct CompileArgs {
     const char *src, *out, *target, *dump_after, *tokenizer;
+    const char *keep[64];         /* the --keep options (popt.keep points here) */
     const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
     LlmcPassOptions popt;
     LlmcCodegenOptions copt;
@@ -319,8 +322,14 @@ static int cmd_compile(int argc, char **argv)
             i++;
         } else if (strcmp(f, "--asym") == 0) {
             a.popt.asym = 1;
-        } else if (strcmp(f, "--keep") == 0 && v) {
-            a.popt.keep = v;
+        } else if (strcmp(f, "--keep") == 0 && v) {   /* rules accumulate, in order */
+            if (a.popt.n_keep == (int)(sizeof a.keep / sizeof a.keep[0])) {
+                fprintf(stderr, "llmc: --keep: at most %d options (each may hold several rules: P=F,P=F)\n",
+                        a.popt.n_keep);
+                return 2;
+            }
+            a.keep[a.popt.n_keep++] = v;
+            a.popt.keep = a.keep;
             i++;
         } else if (strcmp(f, "--kv") == 0 && v) {
             if (llmc_dtype_from_name(v, &a.popt.kv)) {
@@ -513,6 +522,7 @@ static int cmd_synth(int argc, char **argv)
                 fprintf(stderr, "llmc synth: --dtype: expected f32, f16 or bf16, found \"%s\"\n", v);
                 return 2;
             }
+            o.dtype_set = 1;
             i++;
         } else if (strcmp(f, "-q") == 0) {
             o.quiet = 1;

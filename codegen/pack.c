@@ -2,6 +2,7 @@
  * dtype to their storage format (merged weights are their parts' rows one after another). The
  * order and bytes depend only on the graph and the files: the same inputs give the same payload.
  * The bytes come from an IR-level weight source (ir/weights.h), whatever the frontend read. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,36 @@ static int by_offset(const void *a, const void *b, void *g)
     return (x > y) - (x < y);
 }
 
-/* Row r of weight t (through its parts) as f32, into row[K]. */
+/* Weights must be finite: the first NaN or infinity of a tensor is an error naming the tensor as
+ * its checkpoint does (src.ckpt; llmc's name when it has none) and its flat index. The
+ * packer checks each value as it converts it, so nothing is read twice or held in full. */
+static LlmcStatus not_finite(const LlmcTensor *src, int64_t at, float v, LlmcDiag *d)
+{
+    return llmc_fail(d, "%s: element %lld is %s (weights must be finite; in %s)",
+                     src->src.ckpt ? src->src.ckpt : src->name, (long long)at,
+                     v != v ? "NaN" : v > 0 ? "+inf" : "-inf", src->src.file ? src->src.file : "?");
+}
+
+/* Converts n elements of src (the part `part` of a weight, its elements from `first` on) from its
+ * file's format to `to`, failing on the first value that is not finite. */
+static LlmcStatus convert_finite(const LlmcTensor *part, int64_t first, const uint8_t *data, int64_t n, void *dst,
+                                 LlmcDType to, LlmcDiag *d)
+{
+    enum { SUB = 512 }; /* a multiple of every block */
+    LlmcDType from = part->src.file_dtype;
+    float f[SUB];
+    for (int64_t i = 0; i < n; i += SUB) {
+        int64_t m = n - i < SUB ? n - i : SUB;
+        llmc_format(from)->to_f32(data + llmc_format_bytes(from, i), f, m);
+        for (int64_t k = 0; k < m; k++)
+            if (!isfinite(f[k]))
+                return not_finite(part, first + i + k, f[k], d);
+        llmc_format(to)->from_f32(f, (uint8_t *)dst + llmc_format_bytes(to, i), m);
+    }
+    return LLMC_OK;
+}
+
+/* Row r of weight t (through its parts) as f32, into row[K]; an error if a value is not finite. */
 static LlmcStatus source_row(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, int64_t r,
                              float *row, LlmcDiag *d)
 {
@@ -37,15 +67,20 @@ static LlmcStatus source_row(const LlmcGraph *g, const LlmcWeightSource *ws, con
     const uint8_t *data;
     if (resolve(ws, src, &data, d))
         return LLMC_ERR;
-    llmc_format_convert(data + llmc_format_bytes(src->src.file_dtype, r * K), src->src.file_dtype, row, LLMC_F32, K);
-    return LLMC_OK;
+    return convert_finite(src, r * K, data + llmc_format_bytes(src->src.file_dtype, r * K), K, row, LLMC_F32, d);
 }
 
 /* Quantizes one row of K values in groups (formats.def: fp8, u4): q gets the packed values, sc and
  * zp (NULL: symmetric) the group's scale and zero point as stored (rounded to their format first,
  * so that the values are quantized against exactly what the kernels will read). Round to nearest;
  * u4 follows GPTQ's convention (symmetric: scale 2 amax / 15, zero 8; asymmetric: the range widened
- * to hold 0, scale (max - min) / 15, zero round(-min / scale)). */
+ * to hold 0, scale (max - min) / 15, zero round(-min / scale)).
+ * Every scale is finite and positive: a group of zeros gets 1; a scale that would underflow its
+ * format becomes its smallest (f32: the smallest normal, so a group of subnormal values does not get
+ * a scale of 0; f16: the smallest subnormal) and one that would overflow its largest finite value.
+ * Values past the grid saturate to its end with their sign (the encoders clamp before any integer
+ * conversion). The packer refuses NaN and infinities before this; were they here, infinities would
+ * count as the largest finite value (and saturate) and NaN as 0. */
 void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row, float *vals, uint8_t *q, float *sc,
                        float *zp, LlmcDType scale_fmt)
 {
@@ -54,6 +89,7 @@ void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row
         float lo = 0, hi = 0;
         for (int64_t i = 0; i < n; i++) {
             float v = row[g0 + i];
+            v = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v;
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
@@ -66,20 +102,30 @@ void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row
         else {
             s = hi - lo > 0 ? (hi - lo) / 15.0f : 1.0f;
         }
-        /* The scale as its tensor stores it. */
+        /* The scale as its tensor stores it, finite and positive. */
+        int capped = 0;   /* the largest scale of its format: the grid cannot cover the group */
         if (scale_fmt == LLMC_F16) {
             s = llmc_f16_to_f32(llmc_f32_to_f16(s));
-            if (!(s > 0) || isinf(s))   /* underflowed to 0 or overflowed: the smallest / largest f16 */
-                s = amax > 1 ? 65504.0f : 5.96046448e-08f;
+            if (!(s > 0) || isinf(s)) {   /* underflowed to 0 or overflowed: the smallest / largest f16 */
+                capped = amax > 1;
+                s = capped ? 65504.0f : 5.96046448e-08f;
+            }
+        } else if (!(s >= FLT_MIN) || isinf(s)) {
+            capped = amax > 1;
+            s = capped ? FLT_MAX : FLT_MIN;
         }
         if (zp) {
             z = rintf(-lo / s);
-            z = z < 0 ? 0 : z > 15 ? 15 : z;
+            if (capped) {   /* the zero where it splits the range, both signs keeping codes of their own */
+                z = (float)rint(15 * (-(double)lo / ((double)hi - lo)));
+                z = z < (lo < 0) ? (lo < 0) : z > 15 - (hi > 0) ? 15 - (hi > 0) : z;
+            }
+            z = z >= 0 ? (z <= 15 ? z : 15) : 0;
             zp[gi] = z;
         }
         sc[gi] = s;
         for (int64_t i = 0; i < n; i++) {
-            float v = row[g0 + i] / s;
+            float x = row[g0 + i], v = x == x ? x / s : 0;
             vals[g0 + i] = fmt == LLMC_FP8 ? v : rintf(v) + z;
         }
     }
@@ -169,8 +215,8 @@ static LlmcStatus write_tensor(const LlmcGraph *g, const LlmcWeightSource *ws, c
         int64_t n = llmc_shape_numel(&src->shape, 0, 0);
         for (int64_t i = 0; i < n; i += CHUNK) {
             int64_t m = n - i < CHUNK ? n - i : CHUNK;
-            llmc_format_convert(data + llmc_format_bytes(src->src.file_dtype, i), src->src.file_dtype, buf, t->dtype, m);
-            if (llmc_out_write(o, buf, (size_t)llmc_format_bytes(t->dtype, m), d))
+            if (convert_finite(src, i, data + llmc_format_bytes(src->src.file_dtype, i), m, buf, t->dtype, d) ||
+                llmc_out_write(o, buf, (size_t)llmc_format_bytes(t->dtype, m), d))
                 return LLMC_ERR;
         }
     }

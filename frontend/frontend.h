@@ -102,7 +102,8 @@ typedef struct LlmcSynthOptions {
     const char *config_path;          /* or NULL */
     const char *out_dir;
     uint64_t seed;
-    LlmcDType dtype;                  /* f32, f16, bf16 (default bf16) */
+    LlmcDType dtype;                  /* f32, f16, bf16 */
+    int dtype_set;                    /* dtype given; else a config's own torch_dtype (or dtype), else bf16 */
     int quiet;                        /* no progress on stderr */
 } LlmcSynthOptions;
 

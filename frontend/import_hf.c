@@ -79,7 +79,7 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
         return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path,
                          name, ws, h->cfg_name, fs);
     }
-    if (fe_bind(h->weights, key, s->rel, name, 0, t->dtype, rank, want))
+    if (fe_bind(h->weights, key, s->rel, name, NULL, 0, t->dtype, rank, want))
         return llmc_fail(d, "%s: out of memory", s->st.path);
     return LLMC_OK;
 }
@@ -147,6 +147,9 @@ static LlmcStatus open_shards(HfCtx *h, cJSON **index_doc, const char *base_dir,
         }
         names[0] = one[0];
         n = 1;
+    } else if (fe_is_dir(idx) || fe_is_dir(single)) {
+        st = llmc_fail(d, "%s: is a directory, expected a file", fe_is_dir(idx) ? idx : single);
+        goto out;
     } else {
         st = llmc_fail(d, "%s: expected model.safetensors or model.safetensors.index.json in the "
                        "directory, found neither (PyTorch .bin checkpoints are not supported)",
@@ -301,6 +304,11 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     char *cfg_path = llmc_path_join(dir, "config.json");
     if (!cfg_path)
         return llmc_fail(d, "%s: out of memory", dir);
+    if (!fe_is_file(cfg_path) && !fe_is_dir(cfg_path)) {
+        free(cfg_path);
+        return llmc_fail(d, "%s: is a directory without a config.json: expected a Hugging Face checkpoint "
+                         "directory, a model.json file or a llama2.c checkpoint file", dir);
+    }
     cJSON *cfg_doc = NULL, *index_doc = NULL;
     FeHfConfig c = {0};
     HfCtx h = {.dir = dir, .cfg_name = cfg_path};
@@ -355,7 +363,7 @@ static LlmcStatus shape_bind(void *ctx, const char *key, const char *name, int r
 {
     ShapeCtx *s = ctx;
     int64_t shape[2] = {d0, d1};
-    if (fe_bind(s->weights, key, "model.safetensors", name, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
+    if (fe_bind(s->weights, key, "model.safetensors", name, NULL, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
         return llmc_fail(d, "out of memory");
     return LLMC_OK;
 }

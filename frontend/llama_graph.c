@@ -12,7 +12,7 @@
 
 #include "llama_graph.h"
 
-int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, int64_t offset,
+int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, const char *ckpt, int64_t offset,
             LlmcDType dtype, int rank, const int64_t *shape)
 {
     cJSON *b = cJSON_CreateObject();
@@ -27,6 +27,8 @@ int fe_bind(cJSON *weights, const char *name, const char *file, const char *tens
         ok &= cJSON_AddStringToObject(b, "tensor", tensor) != NULL;
     else
         ok &= cJSON_AddNumberToObject(b, "offset", (double)offset) != NULL;
+    if (ckpt)
+        ok &= cJSON_AddStringToObject(b, "checkpoint_name", ckpt) != NULL;
     ok &= cJSON_AddStringToObject(b, "dtype", llmc_dtype_name(dtype)) != NULL;
     for (int i = 0; i < rank; i++) {
         cJSON *v = cJSON_CreateNumber((double)shape[i]);

@@ -29,8 +29,10 @@ typedef struct FeLlamaSpec {
 LlmcStatus fe_build_llama(const FeLlamaSpec *s, cJSON *weights, cJSON *tokenizer, cJSON **out,
                           LlmcDiag *d);
 /* Adds a raw binding {"file","offset","dtype","shape"} or a safetensors one {"file","tensor",
- * "dtype","shape"} (tensor != NULL) to `weights`. 0 on success, -1 out of memory. */
-int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, int64_t offset,
+ * "dtype","shape"} (tensor != NULL) to `weights`, with "checkpoint_name" when ckpt != NULL (the
+ * tensor's name in a checkpoint whose file holds no names: llama2.c's). 0 on success, -1 out of
+ * memory. */
+int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, const char *ckpt, int64_t offset,
             LlmcDType dtype, int rank, const int64_t *shape);
 
 #endif

@@ -154,7 +154,12 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
     const cJSON *offset = cJSON_GetObjectItemCaseSensitive(w, "offset");
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
+    const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(w, "checkpoint_name");
     char sub[600];
+    if (ckpt && !cJSON_IsString(ckpt)) {
+        snprintf(sub, sizeof sub, "%s.checkpoint_name", path);
+        return fail_at(p, sub, "expected the tensor's name in its checkpoint, found %s", json_kind(ckpt), NULL);
+    }
     if (!cJSON_IsString(file)) {
         snprintf(sub, sizeof sub, "%s.file", path);
         return fail_at(p, sub, "expected a file path string, found %s", json_kind(file), NULL);
@@ -198,6 +203,7 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
     tt->src.file = llmc_gstr(p->g, full);
     free(full);
     tt->src.tensor = tensor ? llmc_gstr(p->g, tensor->valuestring) : NULL;
+    tt->src.ckpt = ckpt ? llmc_gstr(p->g, ckpt->valuestring) : tt->src.tensor;
     tt->src.offset = off;
     tt->src.file_dtype = dt;
     tt->src.where = llmc_gprintf(p->g, "%s: %s", p->doc, path);

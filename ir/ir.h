@@ -71,6 +71,8 @@ typedef enum { LLMC_T_INPUT = 0, LLMC_T_WEIGHT, LLMC_T_VALUE } LlmcTensorKind;
 typedef struct LlmcWeightSrc {
     const char *file;             /* path (already joined with the model.json directory) */
     const char *tensor;           /* safetensors tensor name, or NULL for a raw array */
+    const char *ckpt;             /* the tensor's name in its checkpoint, for --keep and messages
+                                     (model.json "checkpoint_name", else `tensor`); NULL: none */
     int64_t offset;               /* raw arrays: byte offset */
     LlmcDType file_dtype;         /* how the file stores it */
     const char *where;            /* JSON path of the binding, for errors */

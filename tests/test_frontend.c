@@ -593,6 +593,50 @@ START_TEST(llama2c_refused)
 }
 END_TEST
 
+/* Directories where files are expected: refused as such, by every reader of the frontend. */
+START_TEST(directories_refused_as_such)
+{
+    const char *dir = tu_tmpdir();
+    char sub[1024], hf[1024], hf2[1024];
+    snprintf(sub, sizeof sub, "%s/sub.json", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    LlmcDiag d;
+    char *text;
+    size_t n;
+    cJSON *m;
+    ASSERT_ERR(llmc_read_file(sub, &text, &n, &d), d, "sub.json: is a directory, expected a file");
+    ASSERT_ERR(llmc_json_load(sub, &m, &d), d, "sub.json: is a directory, expected a file");
+    LlmcSafetensors st;
+    ASSERT_ERR(llmc_st_open(&st, sub, &d), d, "sub.json: is a directory, expected a file");
+    ASSERT_ERR(llmc_import_llama2c(sub, NULL, dir, &m, &d), d, "sub.json: is a directory, expected a llama2.c");
+    LlmcWeightFiles *wf = llmc_wf_new();
+    const uint8_t *data;
+    int64_t s4[1] = {4};
+    ASSERT_ERR(llmc_wf_resolve(wf, sub, NULL, 0, LLMC_F32, 1, s4, &data, "weights.w", &d), d, "weights.w",
+               "sub.json: is a directory, expected a file");
+    ASSERT_ERR(llmc_wf_resolve(wf, sub, "w", 0, LLMC_F32, 1, s4, &data, "weights.w", &d), d,
+               "sub.json: is a directory, expected a file");
+    llmc_wf_free(wf);
+    /* A directory without config.json; one whose config.json or model.safetensors is a directory. */
+    ASSERT_ERR(llmc_import_hf(sub, dir, &m, &d), d, "sub.json: is a directory without a config.json");
+    snprintf(hf, sizeof hf, "%s/hf", dir);
+    snprintf(hf2, sizeof hf2, "%s/hf/config.json", dir);
+    ck_assert(mkdir(hf, 0755) == 0 && mkdir(hf2, 0755) == 0);
+    ASSERT_ERR(llmc_import_hf(hf, dir, &m, &d), d, "config.json: is a directory, expected a file");
+    rmdir(hf2);
+    write_text(hf2, "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 32, \"intermediate_size\": 48,"
+                    " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"vocab_size\": 300,"
+                    " \"max_position_embeddings\": 64}");
+    snprintf(hf2, sizeof hf2, "%s/hf/model.safetensors", dir);
+    ck_assert_int_eq(mkdir(hf2, 0755), 0);
+    ASSERT_ERR(llmc_import_hf(hf, dir, &m, &d), d, "model.safetensors: is a directory, expected a file");
+    if (!tu_shared(S260))
+        return;
+    ASSERT_ERR(llmc_import_llama2c(tu_shared(S260), sub, dir, &m, &d), d, "sub.json: tokenizer",
+               "found a directory");
+}
+END_TEST
+
 /* ---- Hugging Face ---- */
 
 #define DEBDOCS "debdocs-32M"
@@ -924,6 +968,7 @@ static Suite *suite(void)
     tcase_add_test(t, llama2c_relative_and_tokenizer);
     tcase_add_test(t, llama2c_v1_and_untied);
     tcase_add_test(t, llama2c_refused);
+    tcase_add_test(t, directories_refused_as_such);
     suite_add_tcase(s, t);
     t = tcase_create("huggingface");
     tcase_set_timeout(t, 60);

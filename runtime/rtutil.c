@@ -2,11 +2,14 @@
 #include "rtutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int llmc_rt_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -40,36 +43,76 @@ void *llmc_rt_alloc(size_t size)
     return p;
 }
 
-int llmc_rt_read_file(const char *path, char **data, size_t *size, char *err, size_t errlen)
+int llmc_rt_read_file(const char *path, size_t limit, char **data, size_t *size, char *err,
+                      size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return llmc_rt_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
+    int from_stdin = strcmp(path, "-") == 0;
+    const char *name = from_stdin ? "stdin" : path;
+    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return llmc_rt_fail(err, errlen, "%s: cannot open: %s", name, strerror(errno));
+    struct stat st;
+    int have_st = fstat(fd, &st) == 0;
+    enum { OK, IS_DIR, TOO_LARGE, NO_MEMORY, READ_ERROR } state = OK;
+    if (have_st && S_ISDIR(st.st_mode))
+        state = IS_DIR;
+    else if (have_st && S_ISREG(st.st_mode) && (uint64_t)st.st_size > limit)
+        state = TOO_LARGE;
+    /* The buffer grows as bytes arrive, to one byte past the limit at most. */
+    size_t cap = limit < 65536 ? limit + 1 : 65536, n = 0;
+    char *buf = NULL;
+    int en = 0;
+    if (state == OK && !(buf = malloc(cap + 1)))
+        state = NO_MEMORY;
+    while (state == OK) {
+        if (n == cap) {
+            if (n > limit) {
+                state = TOO_LARGE;
+                break;
+            }
+            size_t ncap = cap <= limit / 2 ? cap * 2 : limit + 1;
+            char *nb = realloc(buf, ncap + 1);
+            if (!nb) {
+                state = NO_MEMORY;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
         }
-        buf = nb;
-        cap *= 2;
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            en = errno;
+            state = READ_ERROR;
+        } else if (r == 0) {
+            break;
+        } else {
+            n += (size_t)r;
+        }
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return llmc_rt_fail(err, errlen, "%s: out of memory reading the file", path);
-    if (bad) {
+    if (state == OK && n > limit)
+        state = TOO_LARGE;
+    if (!from_stdin)
+        close(fd);
+    switch (state) {
+    case OK:
+        buf[n] = 0;
+        *data = buf;
+        *size = n;
+        return 0;
+    case IS_DIR:
+        return llmc_rt_fail(err, errlen, "%s: is a directory; expected a file", name);
+    case TOO_LARGE:
         free(buf);
-        return llmc_rt_fail(err, errlen, "%s: read error", path);
+        return llmc_rt_fail(err, errlen, "%s: more than %zu bytes, the limit for a text to read "
+                            "(docs/limits.md)", name, limit);
+    case NO_MEMORY:
+        free(buf);
+        return llmc_rt_fail(err, errlen, "%s: out of memory reading the file", name);
+    case READ_ERROR:
+        break;
     }
-    buf[n] = 0;
-    *data = buf;
-    *size = n;
-    return 0;
+    free(buf);
+    return llmc_rt_fail(err, errlen, "%s: read error: %s", name, strerror(en));
 }

@@ -21,9 +21,16 @@ double llmc_rt_now(void);
  * Release with free(). */
 void *llmc_rt_alloc(size_t size);
 
-/* Reads the whole file at path into a new NUL-terminated buffer *data (free it) of *size bytes.
- * Returns 0, or -1 with a message naming the file. */
-int llmc_rt_read_file(const char *path, char **data, size_t *size, char *err, size_t errlen);
+/* The most bytes of text the executable reads from one file (a prompt, a --prompts line, a
+ * --perplexity file): 256 MiB, the tokenizer's limit too (docs/limits.md). */
+#define LLMC_RT_TEXT_LIMIT ((size_t)1 << 28)
+
+/* Reads the whole file at path ("-": stdin) into a new NUL-terminated buffer *data (free it) of
+ * *size bytes. A directory is refused as such; so is a file of more than `limit` bytes, as the
+ * bytes arrive (a pipe or /dev/zero costs at most limit + 1 bytes of memory). Returns 0, or -1
+ * with a message naming the file. */
+int llmc_rt_read_file(const char *path, size_t limit, char **data, size_t *size, char *err,
+                      size_t errlen);
 
 /* Pause hint for spin loops (PAUSE on x86, YIELD on arm64). */
 static inline void llmc_rt_cpu_relax(void)

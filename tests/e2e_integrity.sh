@@ -26,7 +26,7 @@ foot=$((size - FOOT))
 poff=$(u64 m $((foot + 8)))
 woff=$(u64 m $((poff + 16))); wsize=$(u64 m $((poff + 24)))
 toff=$(u64 m $((poff + 32))); tsize=$(u64 m $((poff + 40)))
-usage=$(grep -obaF 'usage: %s' m | head -1 | cut -d: -f1)
+usage=$(grep -obaF 'usage: %1$s' m | head -1 | cut -d: -f1)
 
 damaged() { # damaged DESCRIPTION EXPECTED FILE OFFSET [EXE]: flip a byte of a copy and expect refusal
   local d=$1 want=$2 file=$3 off=$4 exe=${5:-}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A new user's session with both command lines (issue 25): every command's --help, `--opt=value`
+# and `-n4` forms, `--`, `-` for stdin, the llama.cpp spellings of the executable's options, and
+# usage errors that are one line naming the option.
+source "$(dirname "$0")/lib_e2e.sh"
+need_shared stories260K/stories260K.bin
+M=$SHARED/models/stories260K
+cd "$TMP"
+
+# one_line_error DESCRIPTION EXPECTED COMMAND...: exit 2, one line on stderr naming EXPECTED, nothing on stdout
+one_line_error() {
+  local d=$1 want=$2 rc=0; shift 2
+  "$@" >out.txt 2>err.txt || rc=$?
+  if [ "$rc" -ne 2 ]; then fail "$d: exit $rc, expected 2"; head -3 err.txt; return; fi
+  if [ "$(wc -l <err.txt)" -ne 1 ] || [ -s out.txt ]; then fail "$d: not one line: $(head -c 300 err.txt)"; return; fi
+  if ! grep -qF -- "$want" err.txt; then fail "$d: message lacks \"$want\": $(cat err.txt)"; return; fi
+  pass "$d"
+}
+
+# ---- llmc ----
+for c in compile import synth targets; do
+  check "llmc $c --help exits 0 with its usage" bash -c "'$LLMC' $c --help | grep -q '^usage: llmc $c'"
+  check "llmc help $c is llmc $c --help" bash -c "diff <('$LLMC' help $c) <('$LLMC' $c --help)"
+done
+check "llmc --help lists the commands" bash -c "'$LLMC' --help | grep -q 'llmc synth'"
+one_line_error "llmc without a command" "no command given" "$LLMC"
+one_line_error "unknown command" '"frobnicate"' "$LLMC" frobnicate
+one_line_error "unknown compile option" "--bogus" "$LLMC" compile "$M/stories260K.bin" --bogus
+one_line_error "compile option without its value" "--target needs a value" "$LLMC" compile "$M/stories260K.bin" --target
+one_line_error "ambiguous prefix" "--max-tokens, --max-outputs, --max-seq" "$LLMC" compile "$M/stories260K.bin" --max 4
+one_line_error "a flag given a value" "--asym takes no value" "$LLMC" compile "$M/stories260K.bin" --asym=1
+one_line_error "bad --group value" "--group" "$LLMC" compile "$M/stories260K.bin" --group x
+one_line_error "two models" "more than one model" "$LLMC" compile "$M/stories260K.bin" "$M/stories260K.bin"
+one_line_error "synth without -o" "-o DIR" "$LLMC" synth --preset stories260K
+one_line_error "import without -o" "-o model.json" "$LLMC" import "$M/stories260K.bin"
+
+"$LLMC" compile "$M/stories260K.bin" -o a -q
+"$LLMC" compile --target=cpu --max-seq=512 -qob -- "$M/stories260K.bin"
+check "--opt=value forms, clustered -qoOUT and -- build the same executable" cmp -s a b
+dump() { "$LLMC" compile "$M/stories260K.bin" --weights fp8 --dump-after weight_format "$@"; }
+check "--keep rules accumulate" bash -c "$(declare -f dump); M='$M' LLMC='$LLMC'; \
+  diff <(dump --keep lm_head=bf16,embedding=f16) <(dump --keep lm_head=bf16 --keep=embedding=f16) >/dev/null"
+
+# ---- the executable ----
+check "./model --help exits 0" bash -c "./a --help | grep -q -- '--n-predict'"
+check "./model -h exits 0" bash -c "./a -h | grep -q -- '--bench-prompt'"
+./a "Once upon a time" -n 12 >ref.txt
+for form in "-n12" "-n 12" "--n-predict=12" "--n-predict 12"; do
+  # shellcheck disable=SC2086
+  ./a "Once upon a time" $form >got.txt
+  check "$form gives the same output" cmp -s ref.txt got.txt
+done
+one_line_error "-n=12 (getopt: the value \"=12\") is refused" "expected an integer" ./a "Once" -n=12
+./a -p "Once upon a time" -n 12 >got.txt
+check "-p PROMPT (llama.cpp)" cmp -s ref.txt got.txt
+./a --prompt="Once upon a time" -n 12 >got.txt
+check "--prompt=PROMPT" cmp -s ref.txt got.txt
+printf 'Once upon a time\n' >prompt.txt
+./a -f prompt.txt -n 12 >got.txt
+check "-f FILE (one final newline dropped)" cmp -s ref.txt got.txt
+./a -f - -n 12 <prompt.txt >got.txt
+check "-f - reads the prompt from stdin" cmp -s ref.txt got.txt
+./a - -n 12 <prompt.txt >got.txt
+check "the argument - reads the prompt from stdin" cmp -s ref.txt got.txt
+./a -n 12 -- "Once upon a time" >got.txt
+check "-- before the prompt" cmp -s ref.txt got.txt
+check "-- lets a prompt start with -" bash -c "./a -n 4 -- '-5 degrees' | grep -q '^-5 degrees'"
+./a "Once upon a time" -n 12 --temp 0.8 --top-k 40 --top-p 0.9 --seed 5 -t 1 -c 64 >s1.txt
+./a "Once upon a time" --n-predict=12 --temp=0.8 --top-k=40 --top-p=0.9 -s5 --threads=1 --ctx-size=64 >s2.txt
+check "llama.cpp spellings: -s -t -c --temp --top-k --top-p" cmp -s s1.txt s2.txt
+./a "Once upon a time" -n 100 -c 10 >ctx.txt 2>ctx.err
+check "-c limits prompt + new tokens" grep -q "clamped to 5" ctx.err
+printf '%s\n' "Once upon a time" "Lily and Ben" "The cat" >prompts.txt
+./a --prompts prompts.txt -n 8 >p1.txt
+./a --prompts - -n 8 <prompts.txt >p2.txt
+check "--prompts - reads stdin" cmp -s p1.txt p2.txt
+head -c 3000 "$M/golden_greedy_once_upon_a_time_n200.txt" >text.txt
+./a --perplexity text.txt -c 32 >q1.txt 2>/dev/null
+./a --perplexity - --ctx 32 <text.txt >q2.txt 2>/dev/null
+check "--perplexity - reads stdin (and --ctx is -c)" bash -c "grep -q '^perplexity:' q1.txt && cmp -s q1.txt q2.txt"
+./a --bench --bench-prompt 8 -n 4 >bench.txt 2>&1
+check "--bench --bench-prompt" grep -q "^prefill: 8 tokens" bench.txt
+
+one_line_error "unknown option" "unknown option --bogus" ./a --bogus
+one_line_error "unknown short option" "unknown option -x" ./a -x "Once"
+one_line_error "option without its value" "--temp needs a value" ./a "Once" --temp
+one_line_error "ambiguous option" "--top-k, --top-p, --top-logits" ./a "Once" --top 3
+one_line_error "bad number" "--top-p: expected a number" ./a "Once" --top-p abc
+one_line_error "out of range" "--top-p 2: expected a value in (0, 1]" ./a "Once" --top-p 2
+one_line_error "a flag given a value" "--bench takes no value" ./a --bench=1
+one_line_error "--bench with -p (the old prompt length)" "--bench-prompt" ./a --bench -p 512
+one_line_error "two prompts" "more than one prompt" ./a "Once" "upon"
+one_line_error "nothing to do" "nothing to do" ./a -n 4
+expect_error "a directory as the prompt file" "is a directory" ./a -f "$TMP"
+expect_error "a missing prompt file" "nope.txt" ./a -f nope.txt
+finish

@@ -497,111 +497,111 @@ typedef struct Prompt {
     int32_t max_new;
 } Prompt;
 
-static int encode(const Opts *o, const LlmcTokenizer *tok, const char *text, size_t len,
-                  const char *what, Prompt *pr)
+/* text (with BOS) into pr->ids. 0, or -1 with a message in err. */
+static int encode(const LlmcTokenizer *tok, const char *text, size_t len, Prompt *pr, char *err,
+                  size_t errlen)
 {
-    char err[1024];
-    if (!tok) {
-        fprintf(stderr, "%s: this model has no tokenizer: give the prompt as token ids with "
-                        "--ids \"1 2 3\"\n", o->prog);
-        return 1;
-    }
-    if (llmc_tokenizer_encode(tok, text, len, 1, &pr->ids, &pr->n, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s: %s\n", o->prog, what, err);
-        return 1;
-    }
-    return 0;
+    if (!tok)
+        return llmc_rt_fail(err, errlen, "this model has no tokenizer: give the prompt as token "
+                                         "ids with --ids \"1 2 3\"");
+    return llmc_tokenizer_encode(tok, text, len, 1, &pr->ids, &pr->n, err, errlen);
 }
 
-/* Splits the --prompts file into prompts: every line, empty ones too; a final newline ends the
- * last line rather than starting an empty one; a trailing \r (CRLF files) is dropped. */
-static int read_prompts(const Opts *o, const LlmcTokenizer *tok, Prompt **out, int32_t *n_out)
+/* The prompts of a run, one at a time (an LlmcGenSource): the prompt, --ids, -f, or the lines of
+ * --prompts read as they are needed. Each is checked against the context and given its -n,
+ * clamped to it. */
+typedef struct PromptSource {
+    const Opts *o;
+    const LlmcTokenizer *tok;
+    int32_t ctx;                /* positions a sequence may use */
+    int64_t want;               /* -n */
+    int notes;                  /* print the clamping notes (not on the checking pass) */
+    LlmcLines lines;            /* --prompts */
+    Prompt cur;                 /* the prompt handed out last */
+    int64_t n_read;
+    int32_t max_positions;      /* the most positions a prompt read so far needs */
+} PromptSource;
+
+static int source_next(void *ctx, LlmcGenPrompt *gp, char *err, size_t errlen)
 {
-    char err[1024], *text;
-    size_t size;
-    if (llmc_rt_read_file(o->prompts_file, LLMC_RT_TEXT_LIMIT, &text, &size, err, sizeof err) != 0)
-        return fail(o, err);
-    int32_t n = 0, cap = 16;
-    Prompt *ps = calloc((size_t)cap, sizeof *ps);
-    int rc = ps ? 0 : fail(o, "out of memory reading the prompts");
-    for (size_t pos = 0; rc == 0 && pos < size;) {
-        const char *line = text + pos, *nl = memchr(line, '\n', size - pos);
-        size_t len = nl ? (size_t)(nl - line) : size - pos;
-        pos += len + (nl != NULL);
-        size_t tlen = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
-        if (n == cap) {
-            Prompt *np = realloc(ps, (size_t)cap * 2 * sizeof *np);
-            if (!np) {
-                rc = fail(o, "out of memory reading the prompts");
-                break;
-            }
-            memset(np + cap, 0, (size_t)cap * sizeof *np);
-            ps = np;
-            cap *= 2;
+    PromptSource *ps = ctx;
+    const Opts *o = ps->o;
+    char where[600] = "", msg[1024];
+    free(ps->cur.ids);
+    ps->cur = (Prompt){0};
+    int rc;
+    if (o->prompts_file) {
+        if ((rc = llmc_rt_lines_next(&ps->lines, err, errlen)) <= 0) {
+            if (rc == 0 && ps->n_read == 0)
+                return llmc_rt_fail(err, errlen, "%s: the prompts file is empty", ps->lines.name);
+            return rc;
         }
-        char what[600];
-        snprintf(what, sizeof what, "%s:%d", o->prompts_file, n + 1);
-        rc = encode(o, tok, line, tlen, what, &ps[n]);
-        n++;
+        snprintf(where, sizeof where, "%s:%lld: ", ps->lines.name, (long long)ps->lines.line_no);
+        rc = encode(ps->tok, ps->lines.line, ps->lines.line_len, &ps->cur, msg, sizeof msg);
+    } else if (ps->n_read > 0) {
+        return 0;
+    } else if (o->ids) {
+        rc = llmc_parse_ids(o->ids, llmc_model.vocab_size, &ps->cur.ids, &ps->cur.n, msg, sizeof msg);
+    } else {
+        snprintf(where, sizeof where, "%s: ", o->prompt_file ? o->prompt_file : "prompt");
+        rc = encode(ps->tok, o->prompt, o->prompt_len, &ps->cur, msg, sizeof msg);
     }
-    free(text);
-    if (rc == 0 && n == 0)
-        rc = fail(o, "the prompts file is empty");
-    *out = ps;
-    *n_out = n;
-    return rc;
+    if (rc != 0)
+        return llmc_rt_fail(err, errlen, "%s%s", where, msg);
+    ps->n_read++;
+    Prompt *p = &ps->cur;
+    if (p->n > ps->ctx)
+        return llmc_rt_fail(err, errlen, "%sthe prompt has %d tokens, more than the %s context of %d",
+                            where, p->n, o->ctx ? "-c/--ctx-size" : "model's", ps->ctx);
+    p->max_new = (int32_t)ps->want;
+    if (ps->want > ps->ctx - p->n) {
+        p->max_new = ps->ctx - p->n;
+        if (ps->notes)
+            fprintf(stderr, "%s: note: %s-n %lld clamped to %d: the prompt has %d tokens and the "
+                            "context is %d\n",
+                    o->prog, where, (long long)ps->want, p->max_new, p->n, ps->ctx);
+    }
+    int32_t positions = p->n + (p->max_new > 0 ? p->max_new - 1 : 0);
+    if (positions > ps->max_positions)
+        ps->max_positions = positions;
+    *gp = (LlmcGenPrompt){p->ids, p->n, p->max_new};
+    return 1;
 }
 
 static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
 {
     const LlmcModelDesc *d = &llmc_model;
     char err[1024];
-    Prompt *ps = NULL;
-    int32_t n = 0;
+    PromptSource ps = {.o = o, .tok = tok, .want = o->n_new >= 0 ? o->n_new : 256, .notes = 1,
+                       .ctx = o->ctx ? (int32_t)o->ctx : d->max_seq_len, .max_positions = 1};
+    if (ps.ctx > d->max_seq_len) {
+        fprintf(stderr, "%s: -c/--ctx-size %d: the model's context is %d positions\n", o->prog,
+                ps.ctx, d->max_seq_len);
+        return 1;
+    }
+    if (o->prompts_file && llmc_rt_lines_open(&ps.lines, o->prompts_file, LLMC_RT_TEXT_LIMIT, err,
+                                              sizeof err) != 0)
+        return fail(o, err);
+    /* A regular file is read twice: first every prompt is checked (a bad one stops the run
+     * before anything runs) and the longest sizes the KV pool; then the prompts stream. Another
+     * input (a pipe) streams once, with a pool for sequences as long as the context. */
+    int64_t n_prompts = 1;
     int rc = 0;
-    if (o->prompts_file) {
-        rc = read_prompts(o, tok, &ps, &n);
-    } else {
-        ps = calloc(1, sizeof *ps);
-        n = 1;
-        if (!ps)
-            rc = fail(o, "out of memory");
-        else if (o->ids && llmc_parse_ids(o->ids, d->vocab_size, &ps[0].ids, &ps[0].n, err,
-                                     sizeof err) != 0)
+    if (!o->prompts_file || ps.lines.seekable) {
+        LlmcGenPrompt gp;
+        ps.notes = 0;
+        while ((rc = source_next(&ps, &gp, err, sizeof err)) == 1)
+            ;
+        ps.notes = 1;
+        n_prompts = ps.n_read;
+        ps.n_read = 0;
+        if (rc == 0 && o->prompts_file)
+            rc = llmc_rt_lines_rewind(&ps.lines, err, sizeof err);
+        if (rc != 0)
             rc = fail(o, err);
-        else if (!o->ids)
-            rc = encode(o, tok, o->prompt, o->prompt_len, "prompt", &ps[0]);
-    }
-
-    /* New tokens per prompt: -n, clamped to the context (-c, else the model's). */
-    int32_t ctx = o->ctx ? (int32_t)o->ctx : d->max_seq_len;
-    if (rc == 0 && ctx > d->max_seq_len) {
-        fprintf(stderr, "%s: -c/--ctx-size %d: the model's context is %d positions\n", o->prog, ctx,
-                d->max_seq_len);
-        rc = 1;
-    }
-    int32_t max_positions = 1;
-    int64_t want = o->n_new >= 0 ? o->n_new : 256;
-    for (int32_t i = 0; rc == 0 && i < n; i++) {
-        char where[600] = "";
-        if (o->prompts_file)
-            snprintf(where, sizeof where, "%s:%d: ", o->prompts_file, i + 1);
-        if (ps[i].n > ctx) {
-            fprintf(stderr, "%s: %sthe prompt has %d tokens, more than the %s context of %d\n",
-                    o->prog, where, ps[i].n, o->ctx ? "-c/--ctx-size" : "model's", ctx);
-            rc = 1;
-            break;
-        }
-        ps[i].max_new = (int32_t)want;
-        if (want > ctx - ps[i].n) {
-            ps[i].max_new = ctx - ps[i].n;
-            fprintf(stderr, "%s: note: %s-n %lld clamped to %d: the prompt has %d tokens and the "
-                            "context is %d\n",
-                    o->prog, where, (long long)want, ps[i].max_new, ps[i].n, ctx);
-        }
-        int32_t positions = ps[i].n + (ps[i].max_new > 0 ? ps[i].max_new - 1 : 0);
-        if (positions > max_positions)
-            max_positions = positions;
+    } else {
+        n_prompts = -1;
+        ps.max_positions = ps.ctx;
     }
 
     int32_t max_batch = 1;
@@ -614,29 +614,25 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
                                 "runs at once\n", o->prog, max_batch, limit);
             max_batch = limit;
         }
-        if (max_batch > n)
-            max_batch = n;
+        if (n_prompts >= 0 && max_batch > n_prompts)
+            max_batch = (int32_t)n_prompts;
     }
 
     LlmcEngine e = {0};
     if (rc == 0)
-        rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, max_positions));
+        rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, ps.max_positions));
     if (rc == 0) {
-        LlmcGenPrompt *gp = malloc((size_t)n * sizeof *gp);
         LlmcGenConfig gc = {
             .max_batch = max_batch,
             .sampler = sampler_of(o),
             .seed = o->seed,
             .tok = o->output_ids ? NULL : tok,
             .top_logits = (int32_t)o->top_logits,
-            .progress = n > 1 && (o->progress || isatty(STDERR_FILENO)),
+            .progress = o->prompts_file && n_prompts != 1 && (o->progress || isatty(STDERR_FILENO)),
+            .n_prompts = n_prompts,
         };
         LlmcSchedStats st;
-        for (int32_t i = 0; gp && i < n; i++)
-            gp[i] = (LlmcGenPrompt){ps[i].ids, ps[i].n, ps[i].max_new};
-        if (!gp)
-            rc = fail(o, "out of memory");
-        else if (llmc_generate(&e, gp, n, &gc, stdout, &st, err, sizeof err) != 0)
+        if (llmc_generate(&e, source_next, &ps, &gc, stdout, &st, err, sizeof err) != 0)
             rc = fail(o, err);
         else if (o->verbose) {
             fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
@@ -645,12 +641,11 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
             if (e.dev->print_stats)
                 e.dev->print_stats(&e, stderr);
         }
-        free(gp);
     }
     llmc_engine_destroy(&e);
-    for (int32_t i = 0; ps && i < n; i++)
-        free(ps[i].ids);
-    free(ps);
+    free(ps.cur.ids);
+    if (o->prompts_file)
+        llmc_rt_lines_close(&ps.lines);
     return rc;
 }
 
@@ -793,7 +788,8 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     if (o->ids) {
         if (llmc_parse_ids(o->ids, d->vocab_size, &pr.ids, &pr.n, err, sizeof err) != 0)
             return fail(o, err);
-    } else if (encode(o, tok, o->prompt, o->prompt_len, "prompt", &pr) != 0) {
+    } else if (encode(tok, o->prompt, o->prompt_len, &pr, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", o->prog, o->prompt_file ? o->prompt_file : "prompt", err);
         return 1;
     }
     int32_t ctx = d->max_seq_len < twin->max_seq_len ? d->max_seq_len : twin->max_seq_len;

@@ -43,6 +43,10 @@ void *llmc_rt_alloc(size_t size)
     return p;
 }
 
+/* A limit in messages: "256 MiB", else "1000 bytes". */
+static size_t size_num(size_t n) { return n % (1 << 20) == 0 && n ? n >> 20 : n; }
+static const char *size_unit(size_t n) { return n % (1 << 20) == 0 && n ? "MiB" : "bytes"; }
+
 int llmc_rt_read_file(const char *path, size_t limit, char **data, size_t *size, char *err,
                       size_t errlen)
 {
@@ -105,8 +109,8 @@ int llmc_rt_read_file(const char *path, size_t limit, char **data, size_t *size,
         return llmc_rt_fail(err, errlen, "%s: is a directory; expected a file", name);
     case TOO_LARGE:
         free(buf);
-        return llmc_rt_fail(err, errlen, "%s: more than %zu bytes, the limit for a text to read "
-                            "(docs/limits.md)", name, limit);
+        return llmc_rt_fail(err, errlen, "%s: more than %zu %s, the limit for a text to read "
+                            "(docs/limits.md)", name, size_num(limit), size_unit(limit));
     case NO_MEMORY:
         free(buf);
         return llmc_rt_fail(err, errlen, "%s: out of memory reading the file", name);
@@ -115,4 +119,107 @@ int llmc_rt_read_file(const char *path, size_t limit, char **data, size_t *size,
     }
     free(buf);
     return llmc_rt_fail(err, errlen, "%s: read error: %s", name, strerror(en));
+}
+
+enum { LLMC_LINES_CHUNK = 1 << 16 };
+
+int llmc_rt_lines_open(LlmcLines *r, const char *path, size_t limit, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    int from_stdin = strcmp(path, "-") == 0;
+    r->name = from_stdin ? "stdin" : path;
+    r->limit = limit;
+    r->fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return llmc_rt_fail(err, errlen, "%s: cannot open: %s", r->name, strerror(errno));
+    r->own_fd = !from_stdin;
+    struct stat st;
+    if (fstat(r->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        llmc_rt_lines_close(r);
+        return llmc_rt_fail(err, errlen, "%s: is a directory; expected a file", path);
+    }
+    r->seekable = fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode);
+    r->chunk = malloc(LLMC_LINES_CHUNK);
+    r->line_cap = 256;
+    r->line = malloc(r->line_cap);
+    if (!r->chunk || !r->line) {
+        llmc_rt_lines_close(r);
+        return llmc_rt_fail(err, errlen, "%s: out of memory", path);
+    }
+    return 0;
+}
+
+int llmc_rt_lines_next(LlmcLines *r, char *err, size_t errlen)
+{
+    int started = 0;            /* a byte (or the newline) of this line was read */
+    r->line_len = 0;
+    for (;;) {
+        if (r->chunk_pos == r->chunk_len) {
+            if (r->eof)
+                break;
+            ssize_t n = read(r->fd, r->chunk, LLMC_LINES_CHUNK);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return llmc_rt_fail(err, errlen, "%s:%lld: read error: %s", r->name,
+                                    (long long)r->line_no + 1, strerror(errno));
+            if (n == 0) {
+                r->eof = 1;
+                break;
+            }
+            r->chunk_len = (size_t)n;
+            r->chunk_pos = 0;
+        }
+        const char *at = r->chunk + r->chunk_pos;
+        const char *nl = memchr(at, '\n', r->chunk_len - r->chunk_pos);
+        size_t take = nl ? (size_t)(nl - at) : r->chunk_len - r->chunk_pos;
+        if (take > r->limit - r->line_len)
+            return llmc_rt_fail(err, errlen, "%s:%lld: a line of more than %zu %s, the limit for "
+                                "a text to read (docs/limits.md)", r->name, (long long)r->line_no + 1,
+                                size_num(r->limit), size_unit(r->limit));
+        if (r->line_len + take + 1 > r->line_cap) {
+            size_t cap = r->line_cap;
+            while (r->line_len + take + 1 > cap)
+                cap = cap <= r->limit / 2 ? cap * 2 : r->limit + 1;
+            char *nb = realloc(r->line, cap);
+            if (!nb)
+                return llmc_rt_fail(err, errlen, "%s:%lld: out of memory for a line of %zu bytes",
+                                    r->name, (long long)r->line_no + 1, r->line_len + take);
+            r->line = nb;
+            r->line_cap = cap;
+        }
+        memcpy(r->line + r->line_len, at, take);
+        r->line_len += take;
+        r->chunk_pos += take + (nl != NULL);
+        started = 1;
+        if (nl)
+            break;
+    }
+    if (!started)
+        return 0;
+    if (r->line_len > 0 && r->line[r->line_len - 1] == '\r')
+        r->line_len--;
+    r->line[r->line_len] = 0;
+    r->line_no++;
+    return 1;
+}
+
+int llmc_rt_lines_rewind(LlmcLines *r, char *err, size_t errlen)
+{
+    if (!r->seekable || lseek(r->fd, 0, SEEK_SET) != 0)
+        return llmc_rt_fail(err, errlen, "%s: cannot read it a second time (not a regular file)",
+                            r->name);
+    r->chunk_len = r->chunk_pos = 0;
+    r->eof = 0;
+    r->line_no = 0;
+    return 0;
+}
+
+void llmc_rt_lines_close(LlmcLines *r)
+{
+    if (r->own_fd)
+        close(r->fd);
+    free(r->chunk);
+    free(r->line);
+    memset(r, 0, sizeof *r);
 }

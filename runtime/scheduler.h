@@ -21,7 +21,9 @@
  * admits waiting sequences.
  *
  * While running: sequences may be added (llmc_sched_add) and cancelled (llmc_sched_cancel) between
- * steps, whether they wait, prefill or decode; ids are never reused.
+ * steps, whether they wait, prefill or decode; ids are never reused. A finished sequence's tokens
+ * stay readable until it is forgotten (llmc_sched_forget), which a stream of sequences does to
+ * hold memory only for those in flight.
  */
 #ifndef LLMC_SCHEDULER_H
 #define LLMC_SCHEDULER_H
@@ -99,7 +101,10 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen);
 /* Steps until every sequence is done. Returns 0 or -1. */
 int llmc_sched_run(LlmcSched *s, char *err, size_t errlen);
 
-/* Tokens of seq so far: prompt then sampled tokens. */
+/* Releases a done sequence's tokens and record (between steps): it may no longer be asked about. */
+void llmc_sched_forget(LlmcSched *s, int32_t seq);
+
+/* Tokens of seq so far: prompt then sampled tokens (not after llmc_sched_forget). */
 const int32_t *llmc_sched_tokens(const LlmcSched *s, int32_t seq, int32_t *n_tokens);
 int32_t llmc_sched_n_prompt(const LlmcSched *s, int32_t seq);
 int llmc_sched_is_done(const LlmcSched *s, int32_t seq);

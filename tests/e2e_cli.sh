@@ -81,6 +81,36 @@ check "--perplexity - reads stdin (and --ctx is -c)" bash -c "grep -q '^perplexi
 ./a --bench --bench-prompt 8 -n 4 >bench.txt 2>&1
 check "--bench --bench-prompt" grep -q "^prefill: 8 tokens" bench.txt
 
+# Bounded reads: a file with no end (/dev/zero) is refused as its bytes arrive, well under 1 GB;
+# prompts stream from their file, so 20000 of them hold no more memory than one does.
+if [ -x /usr/bin/time ]; then
+  rss() { # rss COMMAND...: the peak resident set of COMMAND in KB (ASan's quarantine off)
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" /usr/bin/time -f %M -o rss.txt "$@" >/dev/null 2>&1 || true
+    tail -1 rss.txt
+  }
+  expect_error "--prompts /dev/zero is refused" "a line of more than 256 MiB" ./a --prompts /dev/zero -n 1
+  expect_error "--perplexity /dev/zero is refused" "more than 256 MiB" ./a --perplexity /dev/zero
+  kb=$(rss ./a --prompts /dev/zero -n 1)
+  [ "$kb" -lt 700000 ] && pass "--prompts /dev/zero: refused in $kb KB" || fail "--prompts /dev/zero took $kb KB"
+  printf '\n' >one.txt
+  awk 'BEGIN { for (i = 0; i < 20000; i++) print "" }' >many.txt
+  kb1=$(rss ./a --prompts one.txt -n 1)
+  kbn=$(rss ./a --prompts many.txt -n 1 --max-batch 64)
+  [ "$kbn" -lt $((kb1 + 8000)) ] && pass "20000 prompts stream in $kbn KB (one: $kb1 KB)" ||
+    fail "20000 prompts took $kbn KB, one took $kb1 KB"
+  check "20000 empty prompts, 20000 lines out" bash -c "[ \$(./a --prompts many.txt -n 1 --max-batch 64 | wc -l) -eq 20000 ]"
+else
+  fail "/usr/bin/time is missing (scripts/setup.sh installs the package time)"
+fi
+expect_error "--prompts DIR is refused as a directory" "is a directory" ./a --prompts "$TMP"
+expect_error "--perplexity DIR is refused as a directory" "is a directory" ./a --perplexity "$TMP"
+printf 'Once\n\n' >two.txt
+expect_error "an empty prompts file" "is empty" ./a --prompts /dev/null
+printf 'Once\n%*s\n' 3000 "" | tr ' ' 'a' >long.txt
+expect_error "a prompt longer than the context names its line" "long.txt:2: the prompt has" ./a --prompts long.txt -n 1
+check "... and nothing ran before it (a file is checked first)" bash -c "[ -z \"\$(./a --prompts long.txt -n 1 2>/dev/null)\" ]"
+expect_error "... through a pipe, the line is named as it comes" "stdin:2: the prompt has" bash -c "cat long.txt | ./a --prompts - -n 1"
+
 one_line_error "unknown option" "unknown option --bogus" ./a --bogus
 one_line_error "unknown short option" "unknown option -x" ./a -x "Once"
 one_line_error "option without its value" "--temp needs a value" ./a "Once" --temp

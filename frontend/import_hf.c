@@ -254,6 +254,24 @@ static LlmcStatus bind_all(const FeHfConfig *c, int qkv_bias, int o_bias, BindFn
     return st;
 }
 
+/* generation_config.json beside config.json, when there is one (fe_hf_parse_generation). */
+static LlmcStatus read_generation_config(const char *dir, FeHfConfig *c, LlmcDiag *d)
+{
+    char *path = llmc_path_join(dir, "generation_config.json");
+    if (!path)
+        return llmc_fail(d, "%s: out of memory", dir);
+    cJSON *doc = NULL;
+    LlmcStatus st = LLMC_OK;
+    if (fe_is_file(path)) {
+        st = llmc_json_load(path, &doc, d);
+        if (!st)
+            st = fe_hf_parse_generation(doc, path, c, d);
+    }
+    cJSON_Delete(doc);
+    free(path);
+    return st;
+}
+
 static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, int o_bias)
 {
     FeLlamaSpec s = {
@@ -270,6 +288,9 @@ static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, 
         .max_seq_len = c->max_pos,
         .bos_id = c->bos_id,
         .eos_id = c->eos_id,
+        .eos_more = c->eos_more,
+        .n_eos_more = c->n_eos_more,
+        .sampling = c->sampling,
         .norm_eps = c->eps,
         .rope_theta = c->theta,
         .rope_style = "half",
@@ -307,6 +328,8 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     LlmcStatus st = llmc_json_load(cfg_path, &cfg_doc, d);
     if (!st)
         st = fe_hf_parse_config(cfg_doc, cfg_path, &c, d);
+    if (!st)
+        st = read_generation_config(dir, &c, d);
     if (!st)
         st = open_shards(&h, &index_doc, base_dir, d);
     h.weights = st ? NULL : cJSON_CreateObject();

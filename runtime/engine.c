@@ -36,6 +36,10 @@ int llmc_desc_check(const LlmcModelDesc *d, char *err, size_t errlen)
         bad = "bos_id";
     else if (d->eos_id < -1 || d->eos_id >= d->vocab_size)
         bad = "eos_id";
+    else if (d->n_eos_more < 0 || (d->n_eos_more > 0 && !d->eos_more))
+        bad = "eos_more";
+    else if (d->sampling_set && !(d->temperature >= 0 && d->top_k >= 0 && d->top_p > 0 && d->top_p <= 1))
+        bad = "sampling defaults";
     else if (d->max_threads < 0)
         bad = "max_threads";
     else if (!d->forward)
@@ -46,6 +50,9 @@ int llmc_desc_check(const LlmcModelDesc *d, char *err, size_t errlen)
         ;
     else if (d->n_probes < 0 || (d->n_probes > 0 && !d->probes))
         bad = "probes";
+    for (int32_t i = 0; !bad && i < d->n_eos_more; i++)
+        if (d->eos_more[i] < 0 || d->eos_more[i] >= d->vocab_size)
+            bad = "eos_more";
     if (bad)
         return llmc_rt_fail(err, errlen, "model %s: invalid description: %s", name, bad);
     return 0;

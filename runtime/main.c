@@ -106,10 +106,12 @@ static const OptSpec opt_specs[] = {
     {"n-predict", NULL, 'n', OPT_INT, F(n_new), 0, INT32_MAX, "N",
      "new tokens per prompt (default 256; --bench: decode steps, default 128);\n"
      "clamped so that prompt + N fits the context"},
-    {"temp", NULL, 0, OPT_REAL, F(temp), 0, 0, "T", "temperature, 0 = greedy (default 0)"},
+    {"temp", NULL, 0, OPT_REAL, F(temp), 0, 0, "T",
+     "temperature, 0 = greedy (default: the model's (--version), else 0)"},
     {"top-k", NULL, 0, OPT_INT, F(top_k), 0, INT32_MAX, "K",
-     "keep the K most probable tokens, 0 = off (default 0)"},
-    {"top-p", NULL, 0, OPT_REAL, F(top_p), 0, 0, "P", "nucleus sampling, 0 < P <= 1 (default 1 = off)"},
+     "keep the K most probable tokens, 0 = off (default: the model's, else 0)"},
+    {"top-p", NULL, 0, OPT_REAL, F(top_p), 0, 0, "P",
+     "nucleus sampling, 0 < P <= 1 (default: the model's, else 1 = off)"},
     {"seed", NULL, 's', OPT_SEED, F(seed), 0, 0, "S",
      "sampler seed (default 0); every sequence draws from its own RNG"},
     {"ctx-size", "ctx", 'c', OPT_INT, F(ctx), 1, INT32_MAX, "N",
@@ -158,7 +160,8 @@ static const OptSpec opt_specs[] = {
      "of the logits"},
     HEADING("this executable"),
     {"version", "info", 0, OPT_FLAG, F(version), 0, 0, NULL,
-     "the model, target and build options it holds"},
+     "the model, target and build options it holds, its end-of-sequence ids and\n"
+     "sampling defaults"},
     {"help", NULL, 'h', OPT_FLAG, F(help), 0, 0, NULL, "this list"},
 };
 #undef HEADING
@@ -403,11 +406,19 @@ static int32_t batch_limit(const LlmcModelDesc *d)
     return d->max_tokens < d->max_outputs ? d->max_tokens : d->max_outputs;
 }
 
-/* The sampler: the options given, else greedy. */
-static LlmcSamplerCfg sampler_of(const Opts *o)
+/* The sampler: each option given, else the model's default (generation_config.json), else
+ * greedy (temperature 0, top-k and top-p off). */
+static LlmcSamplerCfg sampler_of(const Opts *o, const LlmcModelDesc *d)
 {
-    LlmcSamplerCfg c = {isnan(o->temp) ? 0.0f : (float)o->temp, o->top_k < 0 ? 0 : (int32_t)o->top_k,
-                        isnan(o->top_p) ? 1.0f : (float)o->top_p};
+    LlmcSamplerCfg c = {0.0f, 0, 1.0f};
+    if (d->sampling_set)
+        c = (LlmcSamplerCfg){d->temperature, d->top_k, d->top_p};
+    if (!isnan(o->temp))
+        c.temperature = (float)o->temp;
+    if (o->top_k >= 0)
+        c.top_k = (int32_t)o->top_k;
+    if (!isnan(o->top_p))
+        c.top_p = (float)o->top_p;
     return c;
 }
 
@@ -624,7 +635,7 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     if (rc == 0) {
         LlmcGenConfig gc = {
             .max_batch = max_batch,
-            .sampler = sampler_of(o),
+            .sampler = sampler_of(o, d),
             .seed = o->seed,
             .tok = o->output_ids ? NULL : tok,
             .top_logits = (int32_t)o->top_logits,
@@ -823,6 +834,26 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
 
 /* ---- main ---- */
 
+/* --version: what ends a sequence and how the model samples by default. */
+static void print_generation_info(const LlmcModelDesc *d)
+{
+    printf("end of sequence:");
+    if (d->eos_id >= 0)
+        printf(" %d", d->eos_id);
+    for (int32_t i = 0; i < d->n_eos_more; i++)
+        printf(" %d", d->eos_more[i]);
+    if (d->bos_id >= 0)
+        printf(" (and bos %d)", d->bos_id);
+    if (d->eos_id < 0 && d->bos_id < 0 && d->n_eos_more == 0)
+        printf(" none");
+    if (d->sampling_set)
+        printf("\nsampling defaults: temperature %g, top-k %d, top-p %g%s (--temp, --top-k, --top-p "
+               "override them)\n", (double)d->temperature, d->top_k, (double)d->top_p,
+               d->temperature == 0 ? " (greedy)" : "");
+    else
+        printf("\nsampling defaults: greedy (none in the model)\n");
+}
+
 /* Everything after the command line: the checks, the device, the payload, the tokenizer, then
  * the work. */
 static int run(Opts *o, const char *argv0)
@@ -902,6 +933,7 @@ int main(int argc, char **argv)
     if (o.version) {
         printf("%s (target %s)\nllmc %s\n%s\n", d->name, d->target, d->llmc_version,
                d->build_info);
+        print_generation_info(d);
         const LlmcDeviceOps *dev = llmc_device_for(d->backend);
         if (dev && dev->version_info) {
             char info[600];

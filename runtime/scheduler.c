@@ -355,6 +355,18 @@ static void finish(Seq *q, LlmcFinish why)
     q->why = why;
 }
 
+/* Does t end a sequence: eos_id, one of eos_more, or bos_id (llama2.c models separate stories
+ * with it)? */
+static int is_eos(const LlmcModelDesc *d, int32_t t)
+{
+    if (t == d->eos_id || t == d->bos_id)
+        return 1;
+    for (int32_t i = 0; i < d->n_eos_more; i++)
+        if (t == d->eos_more[i])
+            return 1;
+    return 0;
+}
+
 /* Samples the output rows of the step just run and reports them. 0, or -1 when a hook stops. */
 static int take_outputs(LlmcSched *s, const StepBuild *b)
 {
@@ -371,7 +383,7 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             continue;
         int32_t t = s->ids[o];
         q->n_gen++;
-        if (!q->ignore_eos && (t == d->eos_id || t == d->bos_id)) {
+        if (!q->ignore_eos && is_eos(d, t)) {
             finish(q, LLMC_FINISH_EOS);
             continue;
         }

@@ -16,7 +16,7 @@
  * Each sequence carries its own sampler (temperature, top-k, top-p), RNG seed and stop ids: its
  * draws come from its own RNG, so a sequence samples exactly as it would alone, whatever the
  * others in its steps use. A sequence finishes after max_new tokens, at max_seq_len, when it
- * samples eos_id or bos_id (ignore_eos turns this off) or one of its stop ids (the stop token is
+ * samples eos_id, one of eos_more or bos_id (ignore_eos turns this off) or one of its stop ids (the stop token is
  * not appended), or when it is cancelled. Its blocks and row go back at once and the next step
  * admits waiting sequences.
  *
@@ -36,7 +36,7 @@
 
 typedef enum {
     LLMC_FINISH_LENGTH = 0,     /* produced max_new tokens (or only fed its prompt: max_new 0) */
-    LLMC_FINISH_EOS,            /* sampled eos_id or bos_id */
+    LLMC_FINISH_EOS,            /* sampled eos_id, one of eos_more, or bos_id */
     LLMC_FINISH_CONTEXT,        /* reached max_seq_len before max_new */
     LLMC_FINISH_STOP,           /* sampled one of its stop ids */
     LLMC_FINISH_CANCELLED,      /* llmc_sched_cancel */

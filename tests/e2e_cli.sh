@@ -111,6 +111,64 @@ expect_error "a prompt longer than the context names its line" "long.txt:2: the 
 check "... and nothing ran before it (a file is checked first)" bash -c "[ -z \"\$(./a --prompts long.txt -n 1 2>/dev/null)\" ]"
 expect_error "... through a pipe, the line is named as it comes" "stdin:2: the prompt has" bash -c "cat long.txt | ./a --prompts - -n 1"
 
+# ---- end of sequence and the model's sampling defaults ----
+# A synthesized Llama-3-shaped tiny model (an eos_token_id list, generation_config.json): every
+# end-of-sequence id stops generation, the list's second or third as well as its first.
+"$LLMC" synth --preset stories260K -o syn --seed 4 -q
+sed -i 's/"rope_scaling":\t*null/"rope_scaling": {"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 128}/' syn/config.json
+"$LLMC" compile syn -o s0 -q
+SMP=(--temp 1 --seed 3)
+read -ra g <<<"$(./s0 --ids "1 5 9" -n 6 --output-ids "${SMP[@]}")"   # 1 5 9 g1 .. g6
+free_ids=()
+for i in $(seq 10 500); do [[ " ${g[*]} " == *" $i "* ]] || free_ids+=("$i"); [ ${#free_ids[@]} -eq 2 ] && break; done
+A=${free_ids[0]} B=${free_ids[1]}
+upto() { # upto K: the run's ids before the first occurrence of the sampled g[K]
+  local out=() t
+  for t in "${g[@]:0:3}"; do out+=("$t"); done
+  for t in "${g[@]:3}"; do [ "$t" = "${g[$1]}" ] && break; out+=("$t"); done
+  echo "${out[*]}"
+}
+cp -r syn syn3
+sed -i "s/\"eos_token_id\":\t*2/\"eos_token_id\": [$A, $B, ${g[5]}]/" syn3/config.json
+"$LLMC" compile syn3 -o s3 -q
+got=$(./s3 --ids "1 5 9" -n 6 --output-ids "${SMP[@]}")
+[ "$got" = "$(upto 5)" ] && pass "config.json eos_token_id [$A, $B, ${g[5]}]: the third id stops generation" ||
+  fail "eos list: got '$got', want '$(upto 5)' (free run: ${g[*]})"
+check "--version lists every end-of-sequence id" bash -c "./s3 --version | grep -q 'end of sequence: $A $B ${g[5]}'"
+cp -r syn syng
+sed -i "s/\"eos_token_id\":\t*2/\"eos_token_id\": $A/" syng/config.json
+printf '{"bos_token_id": 1, "eos_token_id": [%s, %s], "do_sample": false, "temperature": 0.6}\n' "$A" "${g[4]}" >syng/generation_config.json
+"$LLMC" compile syng -o sg -q
+got=$(./sg --ids "1 5 9" -n 6 --output-ids "${SMP[@]}")
+[ "$got" = "$(upto 4)" ] && pass "generation_config.json's eos_token_id adds to config.json's: its second id stops" ||
+  fail "generation_config eos: got '$got', want '$(upto 4)'"
+check "do_sample false: greedy by default" bash -c "diff <(./sg --ids '1 5 9' -n 6 --output-ids) <(./s0 --ids '1 5 9' -n 6 --output-ids --temp 0)"
+check "--version: do_sample false is greedy" bash -c "./sg --version | grep -q 'sampling defaults: temperature 0,.*(greedy)'"
+printf '{"temperature": 0.7, "top_k": 20, "top_p": 0.9}\n' >syn/generation_config.json
+"$LLMC" compile syn -o sd -q
+check "--version shows generation_config.json's sampling defaults" bash -c "./sd --version | grep -q 'sampling defaults: temperature 0.7, top-k 20, top-p 0.9'"
+check "the model's sampling defaults are used" bash -c \
+  "diff <(./sd --ids '1 5 9' -n 12 --output-ids -s 3) <(./s0 --ids '1 5 9' -n 12 --output-ids --temp 0.7 --top-k 20 --top-p 0.9 -s 3)"
+check "--temp 0 overrides them" bash -c "diff <(./sd --ids '1 5 9' -n 12 --output-ids --temp 0) <(./s0 --ids '1 5 9' -n 12 --output-ids)"
+check "--top-k overrides one of them" bash -c \
+  "diff <(./sd --ids '1 5 9' -n 12 --output-ids -s 3 --top-k 5) <(./s0 --ids '1 5 9' -n 12 --output-ids --temp 0.7 --top-k 5 --top-p 0.9 -s 3)"
+"$LLMC" import syn3 -o syn3.json
+check "llmc import writes the eos list" grep -q "\"eos_id\":\s*\[$A, $B, ${g[5]}\]" syn3.json
+"$LLMC" import syn -o syn.json
+check "llmc import writes the sampling defaults" bash -c "tr -d ' \t\n' <syn.json | grep -q '\"sampling\":{\"temperature\":0.7,\"top_k\":20,\"top_p\":0.9}'"
+# The same in a hand-written model.json: config.eos_id as a list, config.sampling.
+sed "s|\"file\": \"../../shared/models/|\"file\": \"$SHARED/models/|" "$SRC/examples/stories260K.json" >good.json
+sed 's/"eos_id": 2/"eos_id": [2, 400], "sampling": {"temperature": 0.5, "top_k": 3}/' good.json >eos.json
+"$LLMC" compile eos.json -o se -q
+check "model.json: config.eos_id list and config.sampling" bash -c \
+  "./se --version | grep -q 'end of sequence: 2 400' && ./se --version | grep -q 'temperature 0.5, top-k 3, top-p 1'"
+sed 's/"eos_id": 2/"eos_id": [2, 600]/' good.json >eos.json
+expect_error "model.json: an eos id past the vocabulary" "config.eos_id[1] (600)" "$LLMC" compile eos.json -o x -q
+sed 's/"eos_id": 2/"eos_id": 2, "sampling": {"temp": 1}/' good.json >eos.json
+expect_error "model.json: an unknown sampling key" 'config.sampling: unknown key "temp"' "$LLMC" compile eos.json -o x -q
+printf '{"temperature": -1}\n' >syng/generation_config.json
+expect_error "a bad generation_config.json is named" "generation_config.json: temperature" "$LLMC" compile syng -o x -q
+
 one_line_error "unknown option" "unknown option --bogus" ./a --bogus
 one_line_error "unknown short option" "unknown option -x" ./a -x "Once"
 one_line_error "option without its value" "--temp needs a value" ./a "Once" --temp

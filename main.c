@@ -318,6 +318,31 @@ typedef struct CompileArgs {
     LlmcLinkOptions lopt;
 } CompileArgs;
 
+/* --max-seq past the positions the model's RoPE was trained for (config.max_seq_len, the
+ * checkpoint's max_position_embeddings; with llama3 scaling, original_max_position_embeddings *
+ * factor when that is more) compiles, with a warning saying so: attention past them is untrained.
+ * g: as the frontend made it (max_seq_len from the config). */
+static void warn_max_seq(const LlmcGraph *g, int32_t max_seq)
+{
+    double trained = g->max_seq_len, scaled = 0;
+    const char *why = "config.max_seq_len (max_position_embeddings)";
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        if (n->op != LLMC_OP_ROPE || !llmc_attr_str(n, "scaling.type", NULL))
+            continue;
+        scaled = llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0) *
+                 llmc_attr_float(n, "scaling.factor", 1.0);
+    }
+    if (scaled > trained) {
+        trained = scaled;
+        why = "llama3 rope scaling's original_max_position_embeddings x factor";
+    }
+    if (max_seq > trained)
+        fprintf(stderr, "llmc: warning: --max-seq %d is beyond the %.0f positions this model's RoPE "
+                        "was trained for (%s); attention past them gives untrained results\n",
+                max_seq, trained, why);
+}
+
 /* The compiler: frontend -> passes -> target stage -> codegen -> link. */
 static int compile_model(const CompileArgs *a)
 {
@@ -341,6 +366,7 @@ static int compile_model(const CompileArgs *a)
     }
     if (llmc_model_from_json(doc, a->src, base_dir, g, &d) || llmc_model_check_weights(g, wf, &d))
         goto out;
+    warn_max_seq(g, a->popt.max_seq_len);
     LlmcWeightSource ws = llmc_wf_source(wf);
     /* Passes: the common pipeline. */
     if (llmc_pipeline(g, &a->popt, a->dump_after, stdout, 0, &d))
@@ -399,7 +425,8 @@ static const CliOpt compile_opts[] = {
     {"max-outputs", 0, "N", "logit rows per step (default: max-tokens)"},
     {"kv", 0, "F", "KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)"},
     {"kv-block", 0, "N", "positions per KV-cache block (default 16)"},
-    {"max-seq", 0, "N", "context length (default: the model's)"},
+    {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
+                        "was trained for: a warning)"},
     {"weights-file", 0, NULL, "keep the weights in OUT.weights instead of inside OUT"},
     {"emit-dir", 0, "DIR", "write the generated sources to DIR"},
     {"dump-after", 0, "PASS", "print the IR after PASS (\"input\" for before the first)"},

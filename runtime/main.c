@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -284,6 +285,17 @@ static int bad_option(const Opts *o, int opt, const char *arg)
     return bad_usage(o, "unknown option --%.*s", (int)len, arg + 2);
 }
 
+/* The CPUs this process may run on (its affinity mask: taskset, cgroups' cpusets), else the
+ * online ones. */
+static int usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? (int)(n < 4096 ? n : 4096) : 1;
+}
+
 static int parse_args(Opts *o, int argc, char **argv)
 {
     const char *slash = strrchr(argv[0] ? argv[0] : "model", '/');
@@ -379,6 +391,10 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "--compare-cpu takes one prompt (a prompt, -f or --ids)");
     if (o->compare_cpu && (o->top_logits || o->n_new >= 0))
         return bad_usage(o, "--compare-cpu runs the prompt only: no -n or --top-logits");
+    if (o->threads > usable_cpus())
+        return bad_usage(o, "-t/--threads %lld: this process may run on %d CPUs; more threads than "
+                            "CPUs wait for each other at every barrier", (long long)o->threads,
+                         usable_cpus());
     const LlmcDeviceOps *dev = llmc_device_for(llmc_model.backend);
     if ((o->no_graphs || o->no_pdl || o->compare_cpu) && !(dev && dev->gpu_options))
         return bad_usage(o, "%s is an option of GPU builds; this executable was built for %s",
@@ -395,11 +411,7 @@ static int fail(const Opts *o, const char *msg)
     return 1;
 }
 
-static int default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n >= 1 ? (int)(n < 4096 ? n : 4096) : 1;
-}
+static int default_threads(void) { return usable_cpus(); }
 
 static int32_t batch_limit(const LlmcModelDesc *d)
 {

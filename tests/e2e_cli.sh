@@ -169,6 +169,20 @@ expect_error "model.json: an unknown sampling key" 'config.sampling: unknown key
 printf '{"temperature": -1}\n' >syng/generation_config.json
 expect_error "a bad generation_config.json is named" "generation_config.json: temperature" "$LLMC" compile syng -o x -q
 
+# More threads than CPUs, a context past what the model's RoPE was trained for.
+n=$(nproc)
+one_line_error "--threads above the CPU count" "this process may run on" ./a "Once" -t $((n + 1))
+check "--threads at the CPU count runs" ./a "Once" -n 2 -t "$n"
+check "--max-seq within max_position_embeddings: no warning" bash -c \
+  "! '$LLMC' compile syn --max-seq 512 --dump-after input 2>&1 >/dev/null | grep -q warning"
+check "--max-seq past max_position_embeddings warns" bash -c \
+  "'$LLMC' compile syn --max-seq 100000 --dump-after input 2>&1 >/dev/null | grep -q 'warning: --max-seq 100000 is beyond the 512 positions'"
+sed -i 's/"factor": 4.0/"factor": 8.0/' syn/config.json   # llama3 scaling: 128 x 8 = 1024 positions
+check "llama3 rope scaling: orig x factor positions, no warning" bash -c \
+  "! '$LLMC' compile syn --max-seq 1024 --dump-after input 2>&1 >/dev/null | grep -q warning"
+check "llama3 rope scaling: past orig x factor warns" bash -c \
+  "'$LLMC' compile syn --max-seq 1025 --dump-after input 2>&1 >/dev/null | grep -q 'beyond the 1024 positions.*llama3'"
+
 one_line_error "unknown option" "unknown option --bogus" ./a --bogus
 one_line_error "unknown short option" "unknown option -x" ./a -x "Once"
 one_line_error "option without its value" "--temp needs a value" ./a "Once" --temp

@@ -87,6 +87,8 @@ int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weigh
 
     e->dev = llmc_device_for(d->backend);
     e->ex.weights = weights;
+    e->watch = o->watch;
+    e->watch_ctx = o->watch_ctx;
     return e->dev->setup(e, o, err, errlen);
 }
 
@@ -105,6 +107,8 @@ int llmc_engine_step(LlmcEngine *e, const LlmcStep *s, char *err, size_t errlen)
     assert(s->n_tokens >= 1 && s->n_tokens <= e->desc->max_tokens);
     assert(s->n_out >= 0 && s->n_out <= e->desc->max_outputs);
     assert(s->max_blocks_per_seq == e->max_blocks_per_seq);
+    if (e->watch && e->watch(e->watch_ctx, err, errlen) != 0)
+        return -1;
     return e->dev->step(e, s, err, errlen);
 }
 

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,7 @@ typedef struct Opts {
     size_t prompt_len;          /* not an option: bytes of prompt */
     char *prompt_text;          /* not an option: -f's text, owned */
     void *device;               /* not an option: the device opened at start (device.h) */
+    struct Watch *watch;        /* not an option: the mapped weights, watched while steps run */
 } Opts;
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_SEED, OPT_REAL, OPT_STR } OptKind;
@@ -490,6 +492,24 @@ static void upload_progress(void *ctx, const char *what, int64_t done, int64_t t
                 (double)total / 1e9, llmc_rt_now() - u->t0);
 }
 
+/* The engine's watch (before every step, at most 4 times a second): a weights file modified or
+ * resized since it was mapped stops the run with a message, rather than running on other weights
+ * (a file that shrinks under a step is caught by the SIGBUS handler below instead). */
+typedef struct Watch {
+    const LlmcPayload *payload;
+    double next;                /* when to look at its file again */
+} Watch;
+
+static int watch_weights(void *ctx, char *err, size_t errlen)
+{
+    Watch *w = ctx;
+    double now = llmc_rt_now();
+    if (now < w->next)
+        return 0;
+    w->next = now + 0.25;
+    return llmc_payload_changed(w->payload, err, errlen);
+}
+
 static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
 {
     const LlmcModelDesc *d = &llmc_model;
@@ -502,7 +522,9 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
                          .kv_blocks = kv,
                          .device = o->device,
                          .no_graphs = o->no_graphs,
-                         .no_pdl = o->no_pdl};
+                         .no_pdl = o->no_pdl,
+                         .watch = o->watch ? watch_weights : NULL,
+                         .watch_ctx = o->watch};
     if (d->weights_bytes >= ((int64_t)256 << 20)) {     /* a device with its own memory */
         eo.progress = upload_progress;
         eo.progress_ctx = &up;
@@ -846,6 +868,43 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
 
 /* ---- main ---- */
 
+/* A bus error reading the mapped weights: their file shrank under the running model (truncated,
+ * or rewritten in place). main installs this handler once the payload is mapped; it writes the
+ * message prepared then and ends the process (write and _exit are async-signal-safe). A bus
+ * error anywhere else gets the default action (SA_RESETHAND: the faulting access runs again). */
+static struct {
+    char msg[4600];
+    size_t len;
+    uintptr_t lo, hi;           /* the payload mapping */
+} bus;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    if (a >= bus.lo && a < bus.hi) {
+        ssize_t w = write(STDERR_FILENO, bus.msg, bus.len);
+        (void)w;
+        _exit(1);
+    }
+}
+
+static void catch_sigbus(const Opts *o, const LlmcPayload *pl)
+{
+    int n = snprintf(bus.msg, sizeof bus.msg, "%s: %s: the weights file shrank or was rewritten while "
+                     "the model was running (a bus error reading it); stopping\n", o->prog, pl->path);
+    bus.len = n < 0 ? 0 : (size_t)n < sizeof bus.msg ? (size_t)n : sizeof bus.msg - 1;
+    bus.lo = (uintptr_t)pl->map;
+    bus.hi = bus.lo + pl->map_len;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
 /* --version: what ends a sequence and how the model samples by default. */
 static void print_generation_info(const LlmcModelDesc *d)
 {
@@ -894,6 +953,9 @@ static int run(Opts *o, const char *argv0)
         dev->close(o->device);
         return fail(o, err);
     }
+    catch_sigbus(o, &pl);
+    Watch watch = {&pl, 0.0};
+    o->watch = &watch;
     if (!o->no_verify) {
         double t0 = llmc_rt_now();
         uint64_t bytes = 0;

@@ -191,14 +191,17 @@ static int ends_with(const char *s, const char *suf)
 /* Loads SRC as a model document: model.json as is, a checkpoint through its importer. */
 static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc, char **base_dir, LlmcDiag *d)
 {
+    LlmcStatus st;
     if (ends_with(src, ".json") && !is_dir(src)) {
         *base_dir = llmc_path_dir(src);
-        return llmc_json_load(src, doc, d);
+        st = llmc_json_load(src, doc, d);
+        /* --tokenizer replaces the tokenizer it names */
+        if (!st && tokenizer)
+            st = llmc_set_tokenizer(*doc, tokenizer, *base_dir, d);
+        return st;
     }
     *base_dir = llmc_strdup(".");
-    if (!is_dir(src))
-        return llmc_import_llama2c(src, tokenizer, ".", doc, d);
-    return llmc_import(src, ".", doc, d);
+    return llmc_import_tok(src, tokenizer, ".", doc, d);
 }
 
 /* The tokenizer file's bytes (none: NULL), checked against the model's vocabulary (which
@@ -685,7 +688,7 @@ static int cmd_import(int argc, char **argv)
         free(base);
         return 1;
     }
-    LlmcStatus st = is_dir(src) ? llmc_import(src, base, &doc, &d) : llmc_import_llama2c(src, tok, base, &doc, &d);
+    LlmcStatus st = llmc_import_tok(src, tok, base, &doc, &d);
     if (!st)
         st = llmc_json_save(out, doc, &d);
     cJSON_Delete(doc);

@@ -56,6 +56,9 @@ typedef struct FeHfConfig {
     int tied, attention_bias;
 } FeHfConfig;
 
+/* llmc_import_hf with --tokenizer FILE (NULL: the directory's own tokenizer). */
+LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base_dir, cJSON **model, LlmcDiag *d);
+
 /* Reads and checks every field the importer uses; `file` names config.json in messages. */
 LlmcStatus fe_hf_parse_config(const cJSON *cfg, const char *file, FeHfConfig *c, LlmcDiag *d);
 /* generation_config.json (beside config.json), after fe_hf_parse_config: its eos_token_id (one or

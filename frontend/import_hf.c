@@ -315,6 +315,11 @@ static LlmcStatus hf_bind_cb(void *ctx, const char *key, const char *name, int r
 
 LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d)
 {
+    return fe_import_hf(dir, NULL, base_dir, model, d);
+}
+
+LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base_dir, cJSON **model, LlmcDiag *d)
+{
     *model = NULL;
     if (!fe_is_dir(dir))
         return llmc_fail(d, "%s: expected a Hugging Face checkpoint directory, found no directory",
@@ -346,10 +351,14 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     char *real = st ? NULL : realpath(dir, NULL);
     char *name = st ? NULL : fe_base_name(real ? real : dir, 0);
     if (!st) {
-        cJSON *tok = hf_tokenizer(dir, base_dir);
+        cJSON *tok = tokenizer ? cJSON_CreateNull() : hf_tokenizer(dir, base_dir);
         FeLlamaSpec s = spec_of(&c, name ? name : "model", qkv_bias, o_bias);
         st = fe_build_llama(&s, h.weights, tok, model, d);
         h.weights = NULL;
+        if (!st && tokenizer && (st = llmc_set_tokenizer(*model, tokenizer, base_dir, d))) {
+            cJSON_Delete(*model);
+            *model = NULL;
+        }
     }
     free(real);
     free(name);

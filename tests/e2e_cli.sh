@@ -137,29 +137,29 @@ got=$(./s3 --ids "1 5 9" -n 6 --output-ids "${SMP[@]}")
 check "--version lists every end-of-sequence id" bash -c "./s3 --version | grep -q 'end of sequence: $A $B ${g[5]}'"
 cp -r syn syng
 sed -i "s/\"eos_token_id\":\t*2/\"eos_token_id\": $A/" syng/config.json
-printf '{"bos_token_id": 1, "eos_token_id": [%s, %s], "do_sample": false, "temperature": 0.6}\n' "$A" "${g[4]}" >syng/generation_config.json
+printf '{"bos_token_id": 1, "eos_token_id": [%s, %s], "temperature": 0.7, "top_k": 20, "top_p": 0.9}\n' \
+  "$A" "${g[4]}" >syng/generation_config.json
 "$LLMC" compile syng -o sg -q
-got=$(./sg --ids "1 5 9" -n 6 --output-ids "${SMP[@]}")
+got=$(./sg --ids "1 5 9" -n 6 --output-ids "${SMP[@]}" --top-k 0 --top-p 1)
 [ "$got" = "$(upto 4)" ] && pass "generation_config.json's eos_token_id adds to config.json's: its second id stops" ||
   fail "generation_config eos: got '$got', want '$(upto 4)'"
-check "do_sample false: greedy by default" bash -c "diff <(./sg --ids '1 5 9' -n 6 --output-ids) <(./s0 --ids '1 5 9' -n 6 --output-ids --temp 0)"
-check "--version: do_sample false is greedy" bash -c "./sg --version | grep -q 'sampling defaults: temperature 0,.*(greedy)'"
-printf '{"temperature": 0.7, "top_k": 20, "top_p": 0.9}\n' >syn/generation_config.json
-"$LLMC" compile syn -o sd -q
-check "--version shows generation_config.json's sampling defaults" bash -c "./sd --version | grep -q 'sampling defaults: temperature 0.7, top-k 20, top-p 0.9'"
+check "--version shows generation_config.json's sampling defaults" bash -c \
+  "./sg --version | grep -q 'sampling defaults: temperature 0.7, top-k 20, top-p 0.9'"
+run() { ./sg --ids "1 5 9" -n 12 --output-ids -s 3 "$@"; }
 check "the model's sampling defaults are used" bash -c \
-  "diff <(./sd --ids '1 5 9' -n 12 --output-ids -s 3) <(./s0 --ids '1 5 9' -n 12 --output-ids --temp 0.7 --top-k 20 --top-p 0.9 -s 3)"
-check "--temp 0 overrides them" bash -c "diff <(./sd --ids '1 5 9' -n 12 --output-ids --temp 0) <(./s0 --ids '1 5 9' -n 12 --output-ids)"
-check "--top-k overrides one of them" bash -c \
-  "diff <(./sd --ids '1 5 9' -n 12 --output-ids -s 3 --top-k 5) <(./s0 --ids '1 5 9' -n 12 --output-ids --temp 0.7 --top-k 5 --top-p 0.9 -s 3)"
+  "$(declare -f run); diff <(run) <(run --temp 0.7 --top-k 20 --top-p 0.9) && ! diff <(run) <(run --temp 0) >/dev/null"
+check "--top-k overrides its own default only" bash -c \
+  "$(declare -f run); diff <(run --top-k 5) <(run --temp 0.7 --top-k 5 --top-p 0.9) && ! diff <(run) <(run --top-k 5) >/dev/null"
 "$LLMC" import syn3 -o syn3.json
 check "llmc import writes the eos list" grep -q "\"eos_id\":\s*\[$A, $B, ${g[5]}\]" syn3.json
-"$LLMC" import syn -o syn.json
-check "llmc import writes the sampling defaults" bash -c "tr -d ' \t\n' <syn.json | grep -q '\"sampling\":{\"temperature\":0.7,\"top_k\":20,\"top_p\":0.9}'"
+"$LLMC" import syng -o syng.json
+check "llmc import writes the sampling defaults" bash -c "tr -d ' \t\n' <syng.json | grep -q '\"sampling\":{\"temperature\":0.7,\"top_k\":20,\"top_p\":0.9}'"
 # The same in a hand-written model.json: config.eos_id as a list, config.sampling.
 sed "s|\"file\": \"../../shared/models/|\"file\": \"$SHARED/models/|" "$SRC/examples/stories260K.json" >good.json
 sed 's/"eos_id": 2/"eos_id": [2, 400], "sampling": {"temperature": 0.5, "top_k": 3}/' good.json >eos.json
-"$LLMC" compile eos.json -o se -q
+"$LLMC" compile eos.json -o se -q --tokenizer syn/tokenizer.model
+check "--tokenizer replaces a model.json's tokenizer" bash -c \
+  "! diff <(./se --top-logits 1 'Once upon' | head -1) <(./a --top-logits 1 'Once upon' | head -1) >/dev/null"
 check "model.json: config.eos_id list and config.sampling" bash -c \
   "./se --version | grep -q 'end of sequence: 2 400' && ./se --version | grep -q 'temperature 0.5, top-k 3, top-p 1'"
 sed 's/"eos_id": 2/"eos_id": [2, 600]/' good.json >eos.json
@@ -168,6 +168,20 @@ sed 's/"eos_id": 2/"eos_id": 2, "sampling": {"temp": 1}/' good.json >eos.json
 expect_error "model.json: an unknown sampling key" 'config.sampling: unknown key "temp"' "$LLMC" compile eos.json -o x -q
 printf '{"temperature": -1}\n' >syng/generation_config.json
 expect_error "a bad generation_config.json is named" "generation_config.json: temperature" "$LLMC" compile syng -o x -q
+
+# --tokenizer for a Hugging Face directory (it was ignored there) and for a model.json.
+mkdir hf_notok
+cp syn/config.json syn/model.safetensors hf_notok/
+"$LLMC" compile hf_notok -o t1 -q --tokenizer syn/tokenizer.model 2>t1.err
+check "--tokenizer with a Hugging Face directory: the model has that tokenizer" bash -c \
+  "./t1 'Once upon' -n 2 --temp 0 | grep -q '^Once upon'"
+check "... and no warning about the directory's missing tokenizer" bash -c "! grep -q warning t1.err"
+"$LLMC" import hf_notok -o hf_notok.json --tokenizer syn/tokenizer.model 2>/dev/null
+check "llmc import --tokenizer writes it into the model.json" bash -c \
+  "tr -d ' \t\n' <hf_notok.json | grep -q '\"tokenizer\":{\"format\":\"sentencepiece\",\"file\":\"syn/tokenizer.model\"}'"
+expect_error "--tokenizer naming a directory" "is a directory" "$LLMC" compile hf_notok -o x -q --tokenizer syn
+expect_error "--tokenizer of another vocabulary" "vocab_size 512" "$LLMC" compile hf_notok -o x -q \
+  --tokenizer "$SHARED/models/llama2-tokenizer/tokenizer.model"
 
 # More threads than CPUs, a context past what the model's RoPE was trained for.
 n=$(nproc)

@@ -192,9 +192,10 @@ static int ends_with(const char *s, const char *suf)
 static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc, char **base_dir, LlmcDiag *d)
 {
     LlmcStatus st;
-    if (ends_with(src, ".json") && !is_dir(src)) {
-        *base_dir = llmc_path_dir(src);
-        st = llmc_json_load(src, doc, d);
+    int from_stdin = strcmp(src, "-") == 0;   /* a model.json on stdin, its paths from "." */
+    if (from_stdin || (ends_with(src, ".json") && !is_dir(src))) {
+        *base_dir = from_stdin ? llmc_strdup(".") : llmc_path_dir(src);
+        st = llmc_json_load(from_stdin ? "/dev/stdin" : src, doc, d);
         /* --tokenizer replaces the tokenizer it names */
         if (!st && tokenizer)
             st = llmc_set_tokenizer(*doc, tokenizer, *base_dir, d);
@@ -367,7 +368,8 @@ static int compile_model(const CompileArgs *a)
         llmc_fail(&d, "out of memory");
         goto out;
     }
-    if (llmc_model_from_json(doc, a->src, base_dir, g, &d) || llmc_model_check_weights(g, wf, &d))
+    if (llmc_model_from_json(doc, strcmp(a->src, "-") == 0 ? "stdin" : a->src, base_dir, g, &d) ||
+        llmc_model_check_weights(g, wf, &d))
         goto out;
     warn_max_seq(g, a->popt.max_seq_len);
     LlmcWeightSource ws = llmc_wf_source(wf);
@@ -563,7 +565,8 @@ static int cmd_compile_args(CompileArgs *a, char **keep, int argc, char **argv)
             break;
         case C_HELP:
             cli_help(&cli, "llmc compile SRC [-o OUT] [--target T] [options]\n"
-                           "  SRC: model.json, a Hugging Face directory, or a llama2.c checkpoint", stdout);
+                           "  SRC: model.json (- reads it from stdin), a Hugging Face directory, or a llama2.c\n"
+                           "  checkpoint", stdout);
             return 0;
         }
     }

@@ -35,6 +35,8 @@ one_line_error "synth without -o" "-o DIR" "$LLMC" synth --preset stories260K
 one_line_error "import without -o" "-o model.json" "$LLMC" import "$M/stories260K.bin"
 
 "$LLMC" compile "$M/stories260K.bin" -o a -q
+sed "s|\"file\": \"../../shared/models/|\"file\": \"$SHARED/models/|" "$SRC/examples/stories260K.json" >good.json
+check "llmc compile - reads a model.json from stdin" bash -c "'$LLMC' compile - --dump-after input <good.json | grep -q 'tok_embeddings'"
 "$LLMC" compile --target=cpu --max-seq=512 -qob -- "$M/stories260K.bin"
 check "--opt=value forms, clustered -qoOUT and -- build the same executable" cmp -s a b
 dump() { "$LLMC" compile "$M/stories260K.bin" --weights fp8 --dump-after weight_format "$@"; }
@@ -155,7 +157,6 @@ check "llmc import writes the eos list" grep -q "\"eos_id\":\s*\[$A, $B, ${g[5]}
 "$LLMC" import syng -o syng.json
 check "llmc import writes the sampling defaults" bash -c "tr -d ' \t\n' <syng.json | grep -q '\"sampling\":{\"temperature\":0.7,\"top_k\":20,\"top_p\":0.9}'"
 # The same in a hand-written model.json: config.eos_id as a list, config.sampling.
-sed "s|\"file\": \"../../shared/models/|\"file\": \"$SHARED/models/|" "$SRC/examples/stories260K.json" >good.json
 sed 's/"eos_id": 2/"eos_id": [2, 400], "sampling": {"temperature": 0.5, "top_k": 3}/' good.json >eos.json
 "$LLMC" compile eos.json -o se -q --tokenizer syn/tokenizer.model
 check "--tokenizer replaces a model.json's tokenizer" bash -c \

@@ -177,7 +177,7 @@ fi
 decode_row() {
   local exe=$1 label=$2 f=$3 dec roof busy
   shift 3
-  "$exe" --bench -p 512 -n 128 "$@" >"$f" 2>&1
+  "$exe" --bench --bench-prompt 512 -n 128 "$@" >"$f" 2>&1
   cat "$f" >>"$log"
   dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$f" | head -1)
   roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$f" | head -1)

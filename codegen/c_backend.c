@@ -35,6 +35,12 @@ void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo
                            const char *target, int64_t kv_block_bytes, int64_t const_bytes, int64_t arena_bytes,
                            int max_threads)
 {
+    if (g->n_eos_more) {
+        llmc_buf_printf(out, "static const int32_t %s_eos_more[] = {", symbol);
+        for (int i = 0; i < g->n_eos_more; i++)
+            llmc_buf_printf(out, "%s%d", i ? ", " : "", g->eos_more[i]);
+        llmc_buf_printf(out, "};\n\n");
+    }
     llmc_buf_printf(out, "const LlmcModelDesc %s = {\n    .abi_version = LLMC_ABI_VERSION,\n    .name = ", symbol);
     llmc_buf_cstr(out, g->name);
     llmc_buf_printf(out, ",\n    .target = ");
@@ -54,6 +60,12 @@ void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo
                     g->bos_id, g->eos_id, g->kv_block_size, (long long)kv_block_bytes, (long long)g->weights_bytes,
                     (long long)const_bytes, (long long)arena_bytes, (long long)llmc_weight_bytes_per_token(g),
                     (long long)(kv_block_bytes / (g->kv_block_size ? g->kv_block_size : 1)), max_threads);
+    if (g->n_eos_more)
+        llmc_buf_printf(out, "    .eos_more = %s_eos_more,\n    .n_eos_more = %d,\n", symbol, g->n_eos_more);
+    if (g->sampling.set)
+        llmc_buf_printf(out, "    .sampling_set = 1,\n    .temperature = (float)%.9g,\n    .top_k = %d,\n    .top_p = (float)%.9g,\n",
+                        (double)(float)g->sampling.temperature, (int)g->sampling.top_k,
+                        (double)(float)g->sampling.top_p);
 }
 
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)

@@ -75,6 +75,14 @@ LlmcWeightSource llmc_wf_source(LlmcWeightFiles *wf);
 /* Detects the kind of SRC: a llama2.c checkpoint file, a Hugging Face directory, or a model.json
  * (loaded as is, paths rebased onto base_dir). */
 LlmcStatus llmc_import(const char *src, const char *base_dir, cJSON **model, LlmcDiag *d);
+/* The same with `--tokenizer FILE` (NULL: the checkpoint's own): the tokenizer of the model. */
+LlmcStatus llmc_import_tok(const char *src, const char *tokenizer, const char *base_dir, cJSON **model,
+                           LlmcDiag *d);
+
+/* `--tokenizer FILE`: makes FILE the tokenizer of the model document (replacing the one it
+ * names, or found beside the checkpoint): its format from its name (.model SentencePiece, .bin
+ * llama2.c), else its first bytes; its path relative to base_dir as a model.json writes it. */
+LlmcStatus llmc_set_tokenizer(cJSON *model, const char *file, const char *base_dir, LlmcDiag *d);
 
 /* llama2.c: legacy 28-byte header or 'ak42' version 1 (float32). tokenizer: a tokenizer.bin path,
  * or NULL to look for tokenizer.bin / tok<vocab>.bin beside the checkpoint (none found: no

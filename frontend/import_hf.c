@@ -257,6 +257,24 @@ static LlmcStatus bind_all(const FeHfConfig *c, int qkv_bias, int o_bias, BindFn
     return st;
 }
 
+/* generation_config.json beside config.json, when there is one (fe_hf_parse_generation). */
+static LlmcStatus read_generation_config(const char *dir, FeHfConfig *c, LlmcDiag *d)
+{
+    char *path = llmc_path_join(dir, "generation_config.json");
+    if (!path)
+        return llmc_fail(d, "%s: out of memory", dir);
+    cJSON *doc = NULL;
+    LlmcStatus st = LLMC_OK;
+    if (fe_is_file(path)) {
+        st = llmc_json_load(path, &doc, d);
+        if (!st)
+            st = fe_hf_parse_generation(doc, path, c, d);
+    }
+    cJSON_Delete(doc);
+    free(path);
+    return st;
+}
+
 static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, int o_bias)
 {
     FeLlamaSpec s = {
@@ -273,6 +291,9 @@ static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, 
         .max_seq_len = c->max_pos,
         .bos_id = c->bos_id,
         .eos_id = c->eos_id,
+        .eos_more = c->eos_more,
+        .n_eos_more = c->n_eos_more,
+        .sampling = c->sampling,
         .norm_eps = c->eps,
         .rope_theta = c->theta,
         .rope_style = "half",
@@ -297,6 +318,11 @@ static LlmcStatus hf_bind_cb(void *ctx, const char *key, const char *name, int r
 
 LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d)
 {
+    return fe_import_hf(dir, NULL, base_dir, model, d);
+}
+
+LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base_dir, cJSON **model, LlmcDiag *d)
+{
     *model = NULL;
     if (!fe_is_dir(dir))
         return llmc_fail(d, "%s: expected a Hugging Face checkpoint directory, found no directory",
@@ -316,6 +342,8 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     if (!st)
         st = fe_hf_parse_config(cfg_doc, cfg_path, &c, d);
     if (!st)
+        st = read_generation_config(dir, &c, d);
+    if (!st)
         st = open_shards(&h, &index_doc, base_dir, d);
     h.weights = st ? NULL : cJSON_CreateObject();
     if (!st && !h.weights)
@@ -331,10 +359,14 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     char *real = st ? NULL : realpath(dir, NULL);
     char *name = st ? NULL : fe_base_name(real ? real : dir, 0);
     if (!st) {
-        cJSON *tok = hf_tokenizer(dir, base_dir);
+        cJSON *tok = tokenizer ? cJSON_CreateNull() : hf_tokenizer(dir, base_dir);
         FeLlamaSpec s = spec_of(&c, name ? name : "model", qkv_bias, o_bias);
         st = fe_build_llama(&s, h.weights, tok, model, d);
         h.weights = NULL;
+        if (!st && tokenizer && (st = llmc_set_tokenizer(*model, tokenizer, base_dir, d))) {
+            cJSON_Delete(*model);
+            *model = NULL;
+        }
     }
     free(real);
     free(name);

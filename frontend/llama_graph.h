@@ -14,6 +14,9 @@ typedef struct FeLlamaSpec {
     const char *name, *source, *architecture;
     int64_t dim, ffn_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_seq_len;
     int64_t bos_id, eos_id;           /* -1: none */
+    const int32_t *eos_more;          /* [n_eos_more] more end-of-sequence ids */
+    int n_eos_more;
+    LlmcSampling sampling;            /* the model's sampling defaults (set 0: none) */
     double norm_eps, rope_theta;
     const char *rope_style;           /* "interleaved" or "half" */
     int rope_llama3;                  /* llama3 frequency scaling */

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -317,6 +319,27 @@ LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d)
     return llmc_out_commit_all(one, &executable, 1, d);
 }
 
+/* The directory holding path, opened and locked (flock, exclusive): commits into one directory
+ * take turns, so two compiles to the same -o cannot interleave their renames and leave the
+ * executable of one beside the side file of the other. Returns the descriptor to close (which
+ * unlocks), or -1 where the directory cannot be locked (then the commit goes on unlocked). */
+static int lock_dir_of(const char *path)
+{
+    char *dir = llmc_path_dir(path);
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    free(dir);
+    if (fd < 0)
+        return -1;
+    int rc;
+    while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n, LlmcDiag *d)
 {
     for (int i = 0; i < n; i++)
@@ -325,6 +348,7 @@ LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n
                 llmc_out_abort(files[j]);
             return LLMC_ERR;
         }
+    int lock = n > 1 ? lock_dir_of(files[0]->path) : -1;
     /* No stop signal between the renames: either every file is in place or none is. */
     sigset_t stop, old;
     sigemptyset(&stop);
@@ -343,9 +367,13 @@ LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n
         for (int j = i; j < n; j++)
             llmc_out_abort(files[j]);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (lock >= 0)
+            close(lock);
         return s;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (lock >= 0)
+        close(lock);
     for (int i = 0; i < n; i++)
         out_forget(files[i]);
     return LLMC_OK;

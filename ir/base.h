@@ -100,7 +100,9 @@ LlmcStatus llmc_out_write_at(LlmcOutFile *o, int64_t off, const void *data, size
 LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d);
 /* Commits n files together, the executable ones (exec[i]) with mode 0755: all are flushed and
  * closed first, then renamed; when a rename fails, those already renamed are removed again, so
- * either every file is in place or none is. */
+ * either every file is in place or none is. Several files (in one directory) are renamed under an
+ * exclusive flock of that directory, so that concurrent commits of the same names take turns: the
+ * set on disk always comes from one commit. */
 LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n, LlmcDiag *d);
 void llmc_out_abort(LlmcOutFile *o);
 /* Whole-buffer convenience. */

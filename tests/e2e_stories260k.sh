@@ -52,7 +52,7 @@ check "--help prints usage" bash -c "'$TMP/a' --help | grep -q -- --prompts"
 expect_error "an unknown flag is refused" "--bogus" "$TMP/a" --bogus
 expect_error "a bad -n is refused" "-n" "$TMP/a" "x" -n abc
 expect_error "a missing prompts file is refused" "nope.txt" "$TMP/a" --prompts "$TMP/nope.txt"
-"$TMP/a" --bench -p 32 -n 32 >"$TMP/bench.txt" 2>&1
+"$TMP/a" --bench --bench-prompt 32 -n 32 >"$TMP/bench.txt" 2>&1
 check "--bench reports prefill and decode speed" grep -q "decode" "$TMP/bench.txt"
 
 # bf16 and f16 weights on the cpu target stay close to float32: the first 24 greedy tokens agree.

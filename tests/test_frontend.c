@@ -758,6 +758,54 @@ static const char *tiny_dir(const char *extra_config, const char *skip, const ch
     return dir;
 }
 
+/* config.eos_id of an imported model: the list ids[n] (one id: a number). */
+static void expect_eos(const cJSON *model, const int *ids, int n)
+{
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(model, "config"), "eos_id");
+    if (n == 1) {
+        ck_assert(cJSON_IsNumber(v) && v->valuedouble == ids[0]);
+        return;
+    }
+    ck_assert_msg(cJSON_IsArray(v) && cJSON_GetArraySize(v) == n, "config.eos_id is not a list of %d", n);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(cJSON_GetArrayItem(v, i)->valuedouble, ids[i]);
+}
+
+/* generation_config.json beside config.json: more eos ids (a list or one), the sampling defaults,
+ * do_sample false as greedy; bad values named. */
+START_TEST(hf_generation_config)
+{
+    const char *dir = tiny_dir("", NULL, NULL);
+    cJSON *m;
+    LlmcDiag d;
+    write_text(path_in(dir, "generation_config.json"),
+               "{\"eos_token_id\": [2, 7, 5], \"do_sample\": true, \"temperature\": 0.6, \"top_p\": 0.9}");
+    ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
+    expect_eos(m, (const int[]){2, 5, 7}, 3);
+    const cJSON *sm = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling");
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(sm, "temperature")->valuedouble, 0.6, 1e-12);
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(sm, "top_p")->valuedouble, 0.9, 1e-12);
+    ck_assert_int_eq(cJSON_GetObjectItem(sm, "top_k")->valuedouble, 0);
+    cJSON_Delete(m);
+    write_text(path_in(dir, "generation_config.json"), "{\"eos_token_id\": 9, \"do_sample\": false, \"top_k\": 50}");
+    ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
+    expect_eos(m, (const int[]){2, 5, 9}, 3);
+    sm = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling");
+    ck_assert_int_eq(cJSON_GetObjectItem(sm, "temperature")->valuedouble, 0);   /* greedy */
+    cJSON_Delete(m);
+    write_text(path_in(dir, "generation_config.json"), "{\"bos_token_id\": 1}");
+    ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling"));
+    cJSON_Delete(m);
+    write_text(path_in(dir, "generation_config.json"), "{\"top_p\": 1.5}");
+    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "generation_config.json: top_p", "1.5");
+    write_text(path_in(dir, "generation_config.json"), "{\"eos_token_id\": [2, 300]}");
+    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "generation_config.json: eos_token_id[1]", "300");
+    write_text(path_in(dir, "generation_config.json"), "[1]");
+    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "generation_config.json", "expected a JSON object");
+}
+END_TEST
+
 START_TEST(hf_tiny_ok)
 {
     const char *dir = tiny_dir(", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, "
@@ -769,7 +817,8 @@ START_TEST(hf_tiny_ok)
     LlmcDiag d;
     ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(m, "tokenizer"))); /* tokenizer.json: warned */
-    ck_assert_int_eq(cfg_num(m, "eos_id"), 2);
+    expect_eos(m, (const int[]){2, 5}, 2);
+    ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling"));
     ck_assert_int_eq(cfg_num(m, "head_dim"), 4);
     ck_assert_int_eq(cfg_num(m, "rope_theta"), 500000);
     const cJSON *sc = cJSON_GetObjectItem(block_op(m, 4), "scaling");
@@ -974,6 +1023,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 60);
     tcase_add_test(t, hf_debdocs);
     tcase_add_test(t, hf_tiny_ok);
+    tcase_add_test(t, hf_generation_config);
     tcase_add_test(t, hf_refused);
     tcase_add_test(t, import_model_json_rebased);
     suite_add_tcase(s, t);

@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../codegen/codegen.h"
 #include "../codegen/emit.h"
@@ -647,6 +651,49 @@ START_TEST(default_format_is_the_checkpoints)
 }
 END_TEST
 
+/* Two files committed together (an executable and its side file) are renamed under a lock of
+ * their directory: while another holder keeps it, the commit waits, so concurrent compiles to one
+ * -o cannot leave one's executable beside the other's side file. */
+START_TEST(out_commit_takes_turns)
+{
+    const char *dir = tu_tmpdir();
+    char exe[600], side[600];
+    snprintf(exe, sizeof exe, "%s/m", dir);
+    snprintf(side, sizeof side, "%s/m.weights", dir);
+    int lock = open(dir, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(lock, 0);
+    ck_assert_int_eq(flock(lock, LOCK_EX), 0);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(lock);                    /* the lock stays the parent's alone */
+        LlmcOutFile a, b;
+        LlmcDiag d;
+        int ok = llmc_out_open(&a, exe, &d) == LLMC_OK && llmc_out_write(&a, "A", 1, &d) == LLMC_OK &&
+                 llmc_out_open(&b, side, &d) == LLMC_OK && llmc_out_write(&b, "A", 1, &d) == LLMC_OK;
+        ssize_t w = write(ready[1], "r", 1);
+        (void)w;
+        LlmcOutFile *files[2] = {&a, &b};
+        int exec[2] = {1, 0};
+        _exit(ok && llmc_out_commit_all(files, exec, 2, &d) == LLMC_OK ? 0 : 1);
+    }
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    usleep(200 * 1000);
+    ck_assert_msg(access(exe, F_OK) != 0 && access(side, F_OK) != 0, "committed while the directory was locked");
+    close(lock);                        /* unlock: the commit goes on */
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(access(exe, F_OK), 0);
+    ck_assert_int_eq(access(side, F_OK), 0);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
@@ -661,6 +708,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, format_table);
     tcase_add_test(tc, keep_rules);
     tcase_add_test(tc, default_format_is_the_checkpoints);
+    tcase_add_test(tc, out_commit_takes_turns);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -332,7 +332,10 @@ START_TEST(synth_from_config)
     ck_assert_msg(llmc_import_hf(out, out, &m, &d) == LLMC_OK, "%s", d.msg);
     const cJSON *c = cJSON_GetObjectItem(m, "config");
     ck_assert_int_eq(cJSON_GetObjectItem(c, "bos_id")->valueint, 9); /* the config's, kept */
-    ck_assert_int_eq(cJSON_GetObjectItem(c, "eos_id")->valueint, 10);
+    const cJSON *ids = cJSON_GetObjectItem(c, "eos_id"); /* the config's list, kept whole */
+    ck_assert(cJSON_IsArray(ids) && cJSON_GetArraySize(ids) == 2);
+    ck_assert_int_eq(cJSON_GetArrayItem(ids, 0)->valueint, 10);
+    ck_assert_int_eq(cJSON_GetArrayItem(ids, 1)->valueint, 11);
     ck_assert_str_eq(cJSON_GetObjectItem(c, "architecture")->valuestring, "MistralForCausalLM");
     const cJSON *w = cJSON_GetObjectItem(m, "weights");
     ck_assert_ptr_nonnull(cJSON_GetObjectItem(w, "output"));

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi/llmc_model.h"
 #include "codegen/backend.h"
 #include "codegen/linker.h"
 #include "frontend/frontend.h"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
             "      --dump-after PASS   print the IR after PASS (\"input\" for before the first)\n"
             "      --no-fuse           skip the fusion passes\n"
             "      --tokenizer FILE    tokenizer.bin for a llama2.c checkpoint\n"
+            "      --chat-template F   Jinja chat template replacing tokenizer_config.json's\n"
             "      --cc CC             host C compiler (default cc)\n"
             "      --cuda-path DIR     CUDA toolkit holding NVRTC (default /usr/local/cuda)\n"
             "      --resource-usage    print each GPU kernel's registers, shared memory and spills\n"
@@ -102,18 +104,30 @@ static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc
     return llmc_import(src, ".", doc, d);
 }
 
-/* The tokenizer file's bytes (none: NULL), checked against the model's vocabulary (which
- * infer_shapes found): a tokenizer that does not fit fails the compile, not the executable. */
-static LlmcStatus read_tokenizer(const LlmcGraph *g, char **tok, size_t *size, LlmcDiag *d)
+/* The tokenizer section's bytes (none: NULL), checked against the model's vocabulary (which
+ * infer_shapes found): a tokenizer that does not fit fails the compile, not the executable.
+ * tokenizer.json is converted to its compact form here (with chat_template, a template file
+ * replacing tokenizer_config.json's); the other formats are carried as they are. */
+static LlmcStatus read_tokenizer(const LlmcGraph *g, const char *chat_template, char **tok, size_t *size,
+                                 LlmcDiag *d)
 {
     *tok = NULL;
     *size = 0;
+    if (chat_template && (!g->tok_file || g->tok_kind != LLMC_TOK_HF))
+        return llmc_fail(d, "--chat-template %s: the model's tokenizer must be a tokenizer.json, and it is %s",
+                         chat_template, g->tok_file ? g->tok_file : "missing");
     if (!g->tok_file)
         return LLMC_OK;
     char err[512];
     LlmcTokenizer *tk = NULL;
-    if (llmc_read_file(g->tok_file, tok, size, d))
+    if (g->tok_kind == LLMC_TOK_HF) {
+        uint8_t *conv = NULL;
+        if (llmc_hf_tokenizer_convert(g->tok_file, chat_template, g->vocab_size, &conv, size, d))
+            return LLMC_ERR;
+        *tok = (char *)conv;
+    } else if (llmc_read_file(g->tok_file, tok, size, d)) {
         return LLMC_ERR;
+    }
     if (llmc_tokenizer_load(&tk, g->tok_kind, (const uint8_t *)*tok, *size, g->vocab_size, err, sizeof err)) {
         free(*tok);
         *tok = NULL;
@@ -212,7 +226,7 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
 }
 
 typedef struct CompileArgs {
-    const char *src, *out, *target, *dump_after, *tokenizer;
+    const char *src, *out, *target, *dump_after, *tokenizer, *chat_template;
     const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
     LlmcPassOptions popt;
     LlmcCodegenOptions copt;
@@ -254,7 +268,7 @@ static int compile_model(const CompileArgs *a)
         goto done;
     }
     /* The build: its backend and identity, from the graph the common pipeline made. */
-    if (read_tokenizer(g, &tok, &tok_size, &d) ||
+    if (read_tokenizer(g, a->chat_template, &tok, &tok_size, &d) ||
         llmc_codegen_open(&cg, a->targets, g, &ws, tok, tok_size, &a->copt, &d))
         goto out;
     /* Target stage: the backend sees the graph before its passes (CUDA: the CPU twin), then they run. */
@@ -359,6 +373,9 @@ static int cmd_compile(int argc, char **argv)
             a.popt.no_fuse = 1;
         } else if (strcmp(f, "--tokenizer") == 0 && v) {
             a.tokenizer = v;
+            i++;
+        } else if (strcmp(f, "--chat-template") == 0 && v) {
+            a.chat_template = v;
             i++;
         } else if (strcmp(f, "--cc") == 0 && v) {
             a.lopt.cc = v;

@@ -49,6 +49,7 @@ static const char *usage_text =
     "       %s --bench [-p P] [-n N] [--batch B]          prefill/decode speed\n"
     "       %s --perplexity FILE [--ctx N] [--max-batch B]\n"
     "       %s --compare-cpu \"PROMPT\" | --ids \"...\"        GPU builds: per-layer errors vs the CPU\n"
+    "       %s --tokenize \"TEXT\" | --detokenize \"IDS\" [--special]   the tokenizer alone\n"
     "\n"
     "generation:\n"
     "  -n N            new tokens per prompt (default 256; bench: decode steps, default 128);\n"
@@ -92,7 +93,7 @@ static const char *usage_text =
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
+    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
 }
 
 /* ---- options ---- */
@@ -104,6 +105,8 @@ typedef struct Opts {
     const char *prompts_file;
     const char *ppl_file;
     const char *weights;
+    const char *tokenize, *detokenize;
+    int special;
     int64_t n_new;              /* -1: default */
     int64_t bench_p;            /* 0: default */
     int64_t bench_batch;        /* 0: default */
@@ -157,6 +160,9 @@ static const OptSpec opt_specs[] = {
     {"--no-pdl", OPT_FLAG, F(no_pdl), 0, 0},
     {"--compare-cpu", OPT_FLAG, F(compare_cpu), 0, 0},
     {"--no-verify", OPT_FLAG, F(no_verify), 0, 0},
+    {"--tokenize", OPT_STR, F(tokenize), 0, 0},
+    {"--detokenize", OPT_STR, F(detokenize), 0, 0},
+    {"--special", OPT_FLAG, F(special), 0, 0},
     {"--help", OPT_FLAG, F(help), 0, 0},
     {"-h", OPT_FLAG, F(help), 0, 0},
     {"--version", OPT_FLAG, F(version), 0, 0},
@@ -264,12 +270,16 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "--top-p must be in (0, 1]");
     if (o->temp < 0)
         return bad_usage(o, "--temp must be >= 0");
-    int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!(o->prompt || o->ids);
+    int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!(o->prompt || o->ids) + !!o->tokenize +
+                !!o->detokenize;
     if (modes == 0)
-        return bad_usage(o, "nothing to do: give a prompt, --ids, --prompts, --bench or "
-                            "--perplexity");
+        return bad_usage(o, "nothing to do: give a prompt, --ids, --prompts, --bench, "
+                            "--perplexity, --tokenize or --detokenize");
     if (modes > 1 || (o->prompt && o->ids))
-        return bad_usage(o, "choose one of: a prompt, --ids, --prompts, --bench, --perplexity");
+        return bad_usage(o, "choose one of: a prompt, --ids, --prompts, --bench, --perplexity, "
+                            "--tokenize, --detokenize");
+    if (o->special && !o->tokenize && !o->detokenize)
+        return bad_usage(o, "--special is an option of --tokenize and --detokenize");
     if ((o->bench_p || o->bench_batch) && !o->bench)
         return bad_usage(o, "-p and --batch are options of --bench");
     if (o->ctx && !o->ppl_file)
@@ -702,6 +712,78 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     return rc;
 }
 
+/* ---- the tokenizer alone ---- */
+
+/* --tokenize / --detokenize: the payload's tokenizer, no device and no weights touched (beyond the
+ * start-up digest check). */
+static int run_tokenize(const Opts *o, const LlmcModelDesc *d, const char *exe, int threads)
+{
+    char err[1024];
+    LlmcPayload pl;
+    if (llmc_payload_open(&pl, d, exe, o->weights, err, sizeof err) != 0)
+        return fail(o, err);
+    if (!o->no_verify && llmc_payload_verify(&pl, threads, NULL, err, sizeof err) != 0) {
+        llmc_payload_close(&pl);
+        return fail(o, err);
+    }
+    LlmcTokenizer *tok = NULL;
+    int rc = 1;
+    if (!pl.tokenizer) {
+        fprintf(stderr, "%s: this model has no tokenizer\n", o->prog);
+    } else if (llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer, (size_t)pl.tokenizer_size,
+                                   d->vocab_size, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: tokenizer: %s\n", o->prog, pl.path, err);
+    } else if (o->tokenize) {
+        int32_t *ids = NULL, n = 0;
+        if (llmc_tokenizer_encode(tok, o->tokenize, strlen(o->tokenize), o->special ? LLMC_TOK_SPECIAL : 0, &ids,
+                                  &n, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: --tokenize: %s\n", o->prog, err);
+        } else {
+            for (int32_t i = 0; i < n; i++)
+                printf("%s%d", i ? " " : "", ids[i]);
+            printf("\n");
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+        free(ids);
+    } else {
+        LlmcDetok *s = llmc_detok_new(tok, o->special ? LLMC_TOK_SPECIAL : 0);
+        rc = s ? 0 : 1;
+        for (const char *p = o->detokenize; s && rc == 0;) {
+            while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r')
+                p++;
+            if (!*p)
+                break;
+            char *end;
+            errno = 0;
+            long x = strtol(p, &end, 10);
+            size_t k = 0;
+            const char *text;
+            if (end == p || errno || x < 0 || x >= d->vocab_size) {
+                fprintf(stderr, "%s: --detokenize: '%.*s' is not a token id (0..%d)\n", o->prog,
+                        (int)strcspn(p, " \t,\n\r"), p, d->vocab_size - 1);
+                rc = 1;
+            } else if ((text = llmc_detok_put(s, (int32_t)x, &k)) != NULL) {
+                fwrite(text, 1, k, stdout);
+            } else {
+                rc = fail(o, "out of memory");
+            }
+            p = end;
+        }
+        size_t k = 0;
+        const char *text = s ? llmc_detok_flush(s, &k) : NULL;
+        if (rc == 0) {
+            fwrite(text, 1, k, stdout);
+            printf("\n");
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+        llmc_detok_free(s);
+    }
+    if (tok)
+        llmc_tokenizer_free(tok);
+    llmc_payload_close(&pl);
+    return rc;
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -732,6 +814,8 @@ int main(int argc, char **argv)
     if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0)
         return fail(&o, err);
     int vthreads = o.threads ? (int)o.threads : default_threads();
+    if (o.tokenize || o.detokenize)
+        return run_tokenize(&o, d, exe, vthreads);
     if (!o.no_verify && llmc_verify_images(d, exe, vthreads, err, sizeof err) != 0)
         return fail(&o, err);
     /* The device is checked before the payload (a GPU build: driver, GPU, image). */

@@ -35,7 +35,7 @@ for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtim
 done
 for n in "${names[@]}"; do
   "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" \
-    $(pkg-config --libs libcjson) -lm -lpthread -o "$out/fuzz_$n"
+    $(pkg-config --libs libcjson libpcre2-8 libutf8proc) -lm -lpthread -o "$out/fuzz_$n"
 done
 
 # Seed corpora.

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tokenizer.json end to end: a tiny Llama-shaped model (llmc synth) with the real Llama 3 and Qwen3
+# tokenizers compiled for the cpu; the executable's --tokenize and --detokenize against reference
+# ids (tests/data/tokenizer/, @lenml/tokenizers), added and special tokens only with --special,
+# the executable linked against nothing but libc and libm, and what llmc refuses at compile time.
+source "$(dirname "$0")/lib_e2e.sh"
+need_shared llama3-tokenizer/tokenizer.json
+need_shared qwen3-tokenizer/tokenizer.json
+
+model() { # model NAME VOCAB BOS EOS TOKENIZER_DIR: a synthetic checkpoint with that tokenizer
+  cat >"$TMP/$1.json" <<EOF
+{"architectures": ["LlamaForCausalLM"], "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+ "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": $2, "max_position_embeddings": 64,
+ "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "bos_token_id": $3, "eos_token_id": $4, "tie_word_embeddings": true}
+EOF
+  "$LLMC" synth --config "$TMP/$1.json" -o "$TMP/$1" --dtype f32 >/dev/null 2>&1
+  rm -f "$TMP/$1/tokenizer.model"
+  cp "$5"/tokenizer.json "$5"/tokenizer_config.json "$TMP/$1/"
+}
+model llama3 128256 128000 128001 "$SHARED/models/llama3-tokenizer"
+model qwen3 151936 151643 151645 "$SHARED/models/qwen3-tokenizer"
+check "llama3 model compiles" "$LLMC" compile "$TMP/llama3" -o "$TMP/l3" -q
+check "qwen3 model compiles" "$LLMC" compile "$TMP/qwen3" -o "$TMP/q3" -q
+
+same() { # same DESCRIPTION EXPECTED COMMAND...
+  local d=$1 want=$2 got; shift 2
+  got=$("$@" 2>&1) || true
+  if [ "$got" = "$want" ]; then pass "$d"; else fail "$d: got '$got', want '$want'"; fi
+}
+same "llama3 --tokenize" "9906 11 856 5679 374 19369" "$TMP/l3" --tokenize "Hello, my dog is cute"
+same "qwen3 --tokenize" "9707 11 847 5562 374 18838" "$TMP/q3" --tokenize "Hello, my dog is cute"
+same "llama3 digits in threes, whitespace runs" "4513 10961 22 256 865" "$TMP/l3" --tokenize "1234567   x"
+same "qwen3 single digits" "16 17 18 19 20 21 22 256 856" "$TMP/q3" --tokenize "1234567   x"
+same "special token text is text by default" "27 91 68 354 851 91 29 6151" "$TMP/l3" --tokenize "<|eot_id|>hi"
+same "--special matches it" "128009 6151" "$TMP/l3" --tokenize "<|eot_id|>hi" --special
+same "qwen3 chat markup with --special" "151644 872 198 14990 151645" "$TMP/q3" --tokenize $'<|im_start|>user\nhello<|im_end|>' --special
+same "--detokenize" "Hello, my dog is cute" "$TMP/l3" --detokenize "9906 11 856 5679 374 19369"
+same "--detokenize drops special tokens" "hi" "$TMP/l3" --detokenize "128009 6151"
+same "--detokenize --special shows them" "<|eot_id|>hi" "$TMP/l3" --detokenize "128009,6151" --special
+same "qwen3 NFC" "$(printf 'caf\xc3\xa9')" "$TMP/q3" --detokenize "$("$TMP/q3" --tokenize "$(printf 'cafe\xcc\x81')")"
+text=$(printf 'Ünïcödé 👨‍👩‍👧 日本語 \t tabs\nand  spaces <|eot_id|> \xe6\x97')
+same "llama3 round trip, bytes exact" "$text" "$TMP/l3" --detokenize "$("$TMP/l3" --tokenize "$text")"
+same "round trip of a token split inside a character" "$(printf '\xe6\x97\xa5')" "$TMP/l3" --detokenize "6079 98"
+expect_error "a bad id is refused" "'999999' is not a token id" "$TMP/l3" --detokenize "1 999999"
+expect_error "--special alone is refused" "--special is an option of --tokenize and --detokenize" "$TMP/l3" --special "x"
+if command -v ldd >/dev/null; then
+  libs=$(ldd "$TMP/l3" | grep -v -E 'linux-vdso|ld-linux|libc\.so|libm\.so' || true)
+  if [ -z "$libs" ]; then pass "the executable needs only libc and libm"; else fail "extra libraries: $libs"; fi
+fi
+
+# Refused at compile time, naming the file and the JSON path.
+mkdir -p "$TMP/bad"
+cp "$TMP/llama3/config.json" "$TMP/llama3/model.safetensors" "$TMP/bad/"
+printf '{"model": {"type": "WordPiece", "vocab": {}}}' >"$TMP/bad/tokenizer.json"
+expect_error "an unsupported model type" "tokenizer.json: model.type: \"WordPiece\" is not supported" \
+  "$LLMC" compile "$TMP/bad" -o "$TMP/bad.exe" -q
+sed '0,/"type": "ByteLevel"/s//"type": "Punctuation"/' \
+  "$SHARED/models/llama3-tokenizer/tokenizer.json" >"$TMP/bad/tokenizer.json"
+expect_error "an unsupported pre-tokenizer" "pre_tokenizer.pretokenizers[1]: pre-tokenizer type \"Punctuation\"" \
+  "$LLMC" compile "$TMP/bad" -o "$TMP/bad.exe" -q
+if [ -e "$TMP/bad.exe" ]; then fail "a refused compile left its output"; else pass "nothing left behind"; fi
+finish

@@ -182,7 +182,7 @@ typedef struct Step {
 
 /* What the decoder does to each token, gathered from decoder (and its Sequence). */
 typedef struct Dec {
-    bool byte_level, byte_fallback, fuse, strip_start;
+    bool byte_level, byte_fallback, fuse, strip_start, metaspace;
     int n_replace;
     const char *rep_from[8], *rep_to[8];
 } Dec;
@@ -459,6 +459,9 @@ static LlmcStatus conv_pre(Conv *c, const cJSON *p, const char *path, int depth)
             utf8_decode((const uint8_t *)rep->valuestring, strlen(rep->valuestring), &cp) != strlen(rep->valuestring))
             return cfail(c, path, "replacement: expected one character, found %s", kind_of(rep));
         uint32_t arg;
+        const cJSON *aps = field(p, "add_prefix_space");
+        if (cJSON_IsFalse(aps) && cJSON_IsString(scheme) && strcmp(scheme->valuestring, "never") != 0)
+            return cfail(c, path, "add_prefix_space false does not match prepend_scheme \"%s\"", scheme->valuestring);
         if (cJSON_IsString(scheme)) {
             if (strcmp(scheme->valuestring, "always") == 0)
                 arg = LLMC_HFM_ALWAYS;
@@ -497,8 +500,10 @@ static LlmcStatus conv_decoder(Conv *c, const cJSON *dj, const char *path, int d
     if (get_type(c, dj, path, &type))
         return LLMC_ERR;
     Dec *dc = &c->dec;
-    if (dc->strip_start)
-        return cfail(c, path, "a %s step after Strip is not supported", type);
+    /* After Strip nothing may follow; after Metaspace (which strips the first token) only the
+     * steps that work token by token. */
+    if (dc->strip_start && !(dc->metaspace && (strcmp(type, "ByteFallback") == 0 || strcmp(type, "Fuse") == 0)))
+        return cfail(c, path, "a %s step after %s is not supported", type, dc->metaspace ? "Metaspace" : "Strip");
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = field(dj, "decoders");
         if (!cJSON_IsArray(list))
@@ -562,6 +567,7 @@ static LlmcStatus conv_decoder(Conv *c, const cJSON *dj, const char *path, int d
             return LLMC_ERR;
         dc->fuse = true;
         dc->strip_start = prefix;
+        dc->metaspace = true;
         return LLMC_OK;
     }
     return cfail(c, path, "decoder type \"%s\" is not supported (supported: ByteLevel, Metaspace, Replace, "

@@ -56,7 +56,9 @@ seed hf_index "$M/debdocs-32M/model.safetensors.index.json"
 seed llama2c "$M/stories260K/stories260K.bin"
 prefixed tokenizer_file tok512 '\x00\x00\x02' "$M/stories260K/tok512.bin"
 prefixed tokenizer_file llama2 '\x01\x00\x7d' "$M/llama2-tokenizer/tokenizer.model"
-seed tokenize "$root/README.md"
+prefixed tokenizer_file tiny_sp_json '\x02\x2c\x01' "$root/tests/data/tokenizer/tiny-sp/tokenizer.json"
+prefixed tokenizer_file tiny_bl_json '\x02\x2e\x01' "$root/tests/data/tokenizer/tiny-bl/tokenizer.json"
+seed tokenize "$root/README.md" "$root/tests/data/tokenizer/corpus.json"
 head -c 4000 "$M/debdocs-32M/eval.txt" >"$out/corpus/tokenize/eval.txt"
 # A small safetensors file, a synthesized config and a whole executable come from llmc itself.
 if [ -x "$llmc" ]; then

@@ -20,6 +20,7 @@
 #include "ir/ir.h"
 #include "ir/target.h"
 #include "passes/passes.h"
+#include "runtime/jinja.h"
 #include "runtime/tokenizer.h"
 
 static void usage(FILE *f)
@@ -133,8 +134,24 @@ static LlmcStatus read_tokenizer(const LlmcGraph *g, const char *chat_template, 
         *tok = NULL;
         return llmc_fail(d, "%s: %s", g->tok_file, err);
     }
+    /* The chat template is parsed now: one the executable could not render fails the compile. */
+    size_t tlen = 0;
+    const char *tpl = llmc_tokenizer_string(tk, "chat_template", &tlen);
+    LlmcJinja *j = NULL;
+    LlmcStatus st = LLMC_OK;
+    if (tpl && llmc_jinja_parse(tpl, tlen, &j, err, sizeof err)) {
+        char *dir = llmc_path_dir(g->tok_file);
+        char *cfg = dir ? llmc_path_join(dir, "tokenizer_config.json") : NULL;
+        st = llmc_fail(d, "%s: chat_template: %s", chat_template ? chat_template : cfg ? cfg : "tokenizer_config.json",
+                       err);
+        free(dir);
+        free(cfg);
+        free(*tok);
+        *tok = NULL;
+    }
+    llmc_jinja_free(j);
     llmc_tokenizer_free(tk);
-    return LLMC_OK;
+    return st;
 }
 
 /* ---- interrupts ----

@@ -36,6 +36,7 @@
 #include "pool.h"
 #include "rtutil.h"
 #include "scheduler.h"
+#include "chat.h"
 #include "tokenizer.h"
 
 extern const LlmcModelDesc llmc_model;
@@ -50,6 +51,7 @@ static const char *usage_text =
     "       %s --perplexity FILE [--ctx N] [--max-batch B]\n"
     "       %s --compare-cpu \"PROMPT\" | --ids \"...\"        GPU builds: per-layer errors vs the CPU\n"
     "       %s --tokenize \"TEXT\" | --detokenize \"IDS\" [--special]   the tokenizer alone\n"
+    "       %s --chat [--system TEXT] [-n N] [sampling]    chat in the terminal (the model's chat template)\n"
     "\n"
     "generation:\n"
     "  -n N            new tokens per prompt (default 256; bench: decode steps, default 128);\n"
@@ -93,7 +95,7 @@ static const char *usage_text =
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
+    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
 }
 
 /* ---- options ---- */
@@ -105,8 +107,8 @@ typedef struct Opts {
     const char *prompts_file;
     const char *ppl_file;
     const char *weights;
-    const char *tokenize, *detokenize;
-    int special;
+    const char *tokenize, *detokenize, *system;
+    int special, chat;
     int64_t n_new;              /* -1: default */
     int64_t bench_p;            /* 0: default */
     int64_t bench_batch;        /* 0: default */
@@ -163,6 +165,8 @@ static const OptSpec opt_specs[] = {
     {"--tokenize", OPT_STR, F(tokenize), 0, 0},
     {"--detokenize", OPT_STR, F(detokenize), 0, 0},
     {"--special", OPT_FLAG, F(special), 0, 0},
+    {"--chat", OPT_FLAG, F(chat), 0, 0},
+    {"--system", OPT_STR, F(system), 0, 0},
     {"--help", OPT_FLAG, F(help), 0, 0},
     {"-h", OPT_FLAG, F(help), 0, 0},
     {"--version", OPT_FLAG, F(version), 0, 0},
@@ -271,13 +275,15 @@ static int parse_args(Opts *o, int argc, char **argv)
     if (o->temp < 0)
         return bad_usage(o, "--temp must be >= 0");
     int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!(o->prompt || o->ids) + !!o->tokenize +
-                !!o->detokenize;
+                !!o->detokenize + !!o->chat;
     if (modes == 0)
         return bad_usage(o, "nothing to do: give a prompt, --ids, --prompts, --bench, "
-                            "--perplexity, --tokenize or --detokenize");
+                            "--perplexity, --tokenize, --detokenize or --chat");
     if (modes > 1 || (o->prompt && o->ids))
         return bad_usage(o, "choose one of: a prompt, --ids, --prompts, --bench, --perplexity, "
-                            "--tokenize, --detokenize");
+                            "--tokenize, --detokenize, --chat");
+    if (o->system && !o->chat)
+        return bad_usage(o, "--system is an option of --chat");
     if (o->special && !o->tokenize && !o->detokenize)
         return bad_usage(o, "--special is an option of --tokenize and --detokenize");
     if ((o->bench_p || o->bench_batch) && !o->bench)
@@ -712,6 +718,33 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     return rc;
 }
 
+/* ---- chat ---- */
+
+static int run_chat(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    char err[1024];
+    if (!tok)
+        return fail(o, "--chat needs a tokenizer and this model has none");
+    LlmcChat *c = NULL;
+    if (llmc_chat_open(&c, tok, err, sizeof err) != 0)
+        return fail(o, err);
+    LlmcEngine e = {0};
+    int rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, 1, d->max_seq_len));
+    if (rc == 0) {
+        LlmcChatOptions co = {.system = o->system,
+                              .max_new = o->n_new > 0 ? (int32_t)(o->n_new < INT32_MAX ? o->n_new : INT32_MAX) : 0,
+                              .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
+                              .seed = o->seed,
+                              .prompt = isatty(STDIN_FILENO)};
+        if (llmc_chat_run(&e, c, &co, stdin, stdout, err, sizeof err) != 0)
+            rc = fail(o, err);
+    }
+    llmc_engine_destroy(&e);
+    llmc_chat_close(c);
+    return rc;
+}
+
 /* ---- the tokenizer alone ---- */
 
 /* --tokenize / --detokenize: the payload's tokenizer, no device and no weights touched (beyond the
@@ -857,6 +890,8 @@ int main(int argc, char **argv)
         rc = run_bench(&o, &pl);
     else if (o.ppl_file)
         rc = run_perplexity(&o, &pl, tok);
+    else if (o.chat)
+        rc = run_chat(&o, &pl, tok);
     else
         rc = run_generate(&o, &pl, tok);
     if (tok)

@@ -16,7 +16,7 @@ cc=${CLANG:-$(command -v clang-19 || command -v clang || true)}
 [ -n "$cc" ] || { echo "fuzz: clang not found (scripts/setup.sh installs clang-19)" >&2; exit 1; }
 [ -d "$shared/models" ] || { echo "fuzz: $shared/models not found: the seed corpora come from there" >&2; exit 1; }
 llmc=${LLMC:-$root/build/llmc}
-all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload)
+all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload chat_template)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
@@ -25,7 +25,7 @@ flags=(-std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=addres
 mkdir -p "$out/obj"
 # The library sources each harness may need, compiled once with coverage for the fuzzer.
 objs=()
-for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c \
+for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c "$root"/runtime/jinja.c \
            "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
@@ -59,6 +59,8 @@ prefixed tokenizer_file llama2 '\x01\x00\x7d' "$M/llama2-tokenizer/tokenizer.mod
 prefixed tokenizer_file tiny_sp_json '\x02\x2c\x01' "$root/tests/data/tokenizer/tiny-sp/tokenizer.json"
 prefixed tokenizer_file tiny_bl_json '\x02\x2e\x01' "$root/tests/data/tokenizer/tiny-bl/tokenizer.json"
 seed tokenize "$root/README.md" "$root/tests/data/tokenizer/corpus.json"
+seed chat_template "$root/tests/data/chat/cases.json" "$M/llama3-tokenizer/tokenizer_config.json" \
+  "$M/qwen3-tokenizer/tokenizer_config.json"
 head -c 4000 "$M/debdocs-32M/eval.txt" >"$out/corpus/tokenize/eval.txt"
 # A small safetensors file, a synthesized config and a whole executable come from llmc itself.
 if [ -x "$llmc" ]; then

@@ -48,6 +48,21 @@ if command -v ldd >/dev/null; then
   if [ -z "$libs" ]; then pass "the executable needs only libc and libm"; else fail "extra libraries: $libs"; fi
 fi
 
+# Chat: the template of tokenizer_config.json, or one given at compile time.
+reply=$(printf 'Hello\n/reset\nAgain\n/exit\nnot read\n' | "$TMP/l3" --chat -n 3 --system "Be brief" 2>&1) && rc=0 || rc=$?
+if [ "$rc" = 0 ] && [ -n "$reply" ]; then pass "--chat answers two turns"; else fail "--chat: exit $rc: $reply"; fi
+printf '{%% for m in messages %%}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{%% endfor %%}{%% if add_generation_prompt %%}<|im_start|>assistant\n{%% endif %%}' >"$TMP/ok.jinja"
+check "--chat-template replaces the template" "$LLMC" compile "$TMP/qwen3" -o "$TMP/q3t" -q --chat-template "$TMP/ok.jinja"
+reply=$(printf 'Hi\n' | "$TMP/q3t" --chat -n 2 2>&1) && rc=0 || rc=$?
+if [ "$rc" = 0 ]; then pass "--chat with the given template"; else fail "--chat with the given template: $reply"; fi
+printf 'line one\n{%% for m in messages %%}\n{{ m.content | frobnicate }}\n{%% endfor %%}\n' >"$TMP/bad.jinja"
+expect_error "a template llmc cannot run is refused at compile time, with its line" \
+  "bad.jinja: chat_template: line 3: unknown filter 'frobnicate'" \
+  "$LLMC" compile "$TMP/qwen3" -o "$TMP/bad.exe" -q --chat-template "$TMP/bad.jinja"
+expect_error "--chat-template needs a tokenizer.json" "the model's tokenizer must be a tokenizer.json" \
+  "$LLMC" compile "$SHARED/models/stories260K/stories260K.bin" -o "$TMP/bad.exe" -q --chat-template "$TMP/ok.jinja"
+expect_error "--system belongs to --chat" "--system is an option of --chat" "$TMP/l3" --system x "hi"
+
 # Refused at compile time, naming the file and the JSON path.
 mkdir -p "$TMP/bad"
 cp "$TMP/llama3/config.json" "$TMP/llama3/model.safetensors" "$TMP/bad/"

@@ -14,6 +14,7 @@
  */
 #include "testutil.h"
 
+#include "chat.h"
 #include "frontend.h"
 #include "llmc_model.h"
 #include "tokenizer.h"
@@ -313,6 +314,47 @@ START_TEST(test_known_ids)
     ck_assert_str_eq(buf, "<think>");
     /* Ids past the tokenizer's own but inside the model's vocabulary decode to nothing. */
     ck_assert_uint_eq(llmc_tokenizer_decode_ex(g_qwen3, -1, 151900, LLMC_TOK_SPECIAL, buf, sizeof buf), 0);
+}
+END_TEST
+
+/* Conversations through the real templates: the README's rendering of Llama 3's, its ids (the
+ * special tokens matched), Qwen3's with tools as extra variables, the stop ids. */
+START_TEST(test_chat_prompt)
+{
+    if (tu_need_shared("llama3-tokenizer/tokenizer.json") || tu_need_shared("qwen3-tokenizer/tokenizer.json"))
+        return;
+    LlmcChat *c = NULL;
+    char err[512];
+    ck_assert_msg(llmc_chat_open(&c, g_llama3, err, sizeof err) == 0, "%s", err);
+    const char *msgs = "[{\"role\": \"user\", \"content\": \"What is the capital of France?\"}]";
+    char *text = NULL;
+    int32_t *ids = NULL, n = 0;
+    ck_assert_msg(llmc_chat_prompt(c, msgs, NULL, 1, &text, &ids, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(text, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is the capital of "
+                           "France?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    int32_t want_head[4] = {128000, 128006, 882, 128007};   /* BOS, header, "user", end of header */
+    ck_assert_int_ge(n, 14);
+    ck_assert_mem_eq(ids, want_head, sizeof want_head);
+    ck_assert_int_eq(ids[n - 3], 78191);   /* "assistant" */
+    ck_assert_int_eq(ids[n - 2], 128007);
+    int32_t stop[4];
+    ck_assert_int_eq(llmc_chat_stop_ids(c, stop, 4), 1);
+    ck_assert_int_eq(stop[0], 128001);
+    free(text);
+    free(ids);
+    llmc_chat_close(c);
+    ck_assert_msg(llmc_chat_open(&c, g_qwen3, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(llmc_chat_prompt(c, msgs, "{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], "
+                                         "\"enable_thinking\": false}", 1, &text, &ids, &n, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_msg(strstr(text, "<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"f\"}}\n</tools>") &&
+                  strstr(text, "<|im_start|>assistant\n<think>\n\n</think>\n\n"), "%s", text);
+    ck_assert_int_eq(ids[0], 151644);   /* <|im_start|> */
+    free(text);
+    free(ids);
+    /* a template that raises is a message, not a crash */
+    ck_assert_int_ne(llmc_chat_prompt(c, "[{\"role\": 5}]", "{", 1, NULL, &ids, &n, err, sizeof err), 0);
+    llmc_chat_close(c);
 }
 END_TEST
 
@@ -954,6 +996,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_llama3_corpus);
     tcase_add_test(tc, test_qwen3_corpus);
     tcase_add_test(tc, test_known_ids);
+    tcase_add_test(tc, test_chat_prompt);
     tcase_add_test(tc, test_roundtrip_random);
     tcase_add_test(tc, test_speed);
     tcase_add_test(tc, test_sentencepiece_style);

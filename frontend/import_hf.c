@@ -181,14 +181,15 @@ out:
     return st;
 }
 
-/* The tokenizer binding: tokenizer.model (SentencePiece) when there is one, else tokenizer.json;
- * neither: null, with a warning. */
+/* The tokenizer binding: tokenizer.json when there is one (what transformers loads first: it
+ * carries the added tokens, and tokenizer_config.json beside it the chat template), else
+ * tokenizer.model (SentencePiece); neither: null, with a warning. */
 static cJSON *hf_tokenizer(const char *dir, const char *base_dir)
 {
     char *sp = llmc_path_join(dir, "tokenizer.model");
     char *tj = llmc_path_join(dir, "tokenizer.json");
     cJSON *t = NULL;
-    const char *file = sp && fe_is_file(sp) ? sp : tj && fe_is_file(tj) ? tj : NULL;
+    const char *file = tj && fe_is_file(tj) ? tj : sp && fe_is_file(sp) ? sp : NULL;
     if (file) {
         char *rel = fe_rel_path(file, base_dir);
         t = cJSON_CreateObject();

@@ -32,10 +32,10 @@
 #include <time.h>
 
 /* Limits: a template or context past them is refused, never run away with. */
-#define MAX_OUTPUT ((size_t)64 << 20)      /* bytes of rendered text */
+#define MAX_OUTPUT ((size_t)16 << 20)      /* bytes of rendered text */
 #define MAX_DEPTH 200                       /* nested expressions, statements, macro calls */
-#define MAX_STEPS 5000000                   /* evaluation steps of one render */
-#define MAX_MEMORY ((size_t)256 << 20)      /* bytes one render's values may take */
+#define MAX_STEPS 2000000                   /* evaluation steps of one render */
+#define MAX_MEMORY ((size_t)128 << 20)      /* bytes one render's values may take */
 
 /* ---- arena ---- */
 

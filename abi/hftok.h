@@ -52,7 +52,7 @@ enum {
 
 /* Header flags. */
 enum {
-    LLMC_HFF_BYTE_LEVEL = 1,     /* pieces are raw bytes; every byte is a token of its own */
+    LLMC_HFF_BYTE_LEVEL = 1,     /* pieces are raw bytes; a byte is first the token of that byte */
     LLMC_HFF_BYTE_FALLBACK = 2,  /* unknown characters become "<0xXX>" tokens */
     LLMC_HFF_IGNORE_MERGES = 4,  /* a pre-token that is a vocabulary piece is taken whole */
     LLMC_HFF_FUSE_UNK = 8,       /* consecutive unknown characters give one unk */

@@ -1031,27 +1031,6 @@ static LlmcStatus convert(Conv *c, const cJSON *doc, const cJSON *cfg, const cha
                          cJSON_IsString(unk) ? "\"" : kind_of(unk), cJSON_IsString(unk) ? unk->valuestring : "",
                          cJSON_IsString(unk) ? "\"" : "");
     }
-    for (int b = 0; c->byte_level && b < 256; b++) {
-        uint32_t cp = byte_to_cp(b);
-        char key[2] = {(char)cp, 0};
-        size_t kl = 1;
-        if (cp >= 0x80) {
-            key[0] = (char)(0xc0 | cp >> 6);
-            key[1] = (char)(0x80 | (cp & 0x3f));
-            kl = 2;
-        }
-        if (map_get(&c->keys, key, kl) < 0)
-            return cfail(c, "model.vocab", "a byte-level vocabulary needs every byte as a token; byte 0x%02X "
-                         "(\"%.*s\") is missing", b, (int)kl, key);
-    }
-    if ((c->flags & LLMC_HFF_BYTE_FALLBACK) && !c->byte_level)
-        for (int b = 0; b < 256; b++) {
-            char key[8];
-            snprintf(key, sizeof key, "<0x%02X>", b);
-            if (map_get(&c->keys, key, 6) < 0)
-                return cfail(c, "model.vocab", "byte_fallback is on but there is no token %s", key);
-        }
-
     const cJSON *merges = field(model, "merges");
     if (!cJSON_IsArray(merges))
         return cfail(c, "model.merges", "expected an array, found %s", kind_of(merges));

@@ -33,9 +33,10 @@ int32_t llmc_tokenizer_eos(const LlmcTokenizer *tok);
 /* Flags of encode and decode. */
 enum {
     LLMC_TOK_ADD_BOS = 1,   /* encode: the BOS first, when the tokenizer has one */
-    LLMC_TOK_SPECIAL = 2    /* encode: added and special tokens written in the text are those tokens
-                               (for text a chat template rendered; plain text never matches them);
-                               decode: special tokens give their text instead of nothing */
+    LLMC_TOK_SPECIAL = 2    /* encode (tokenizer.json): added and special tokens written in the text
+                               are those tokens (for text a chat template rendered; plain text never
+                               matches them; the other formats have no added tokens and ignore it);
+                               decode: special and control tokens give their text instead of nothing */
 };
 
 /* Encodes text (len bytes, any bytes) into ids. Invalid UTF-8 goes through byte fallback or

@@ -282,9 +282,7 @@ static int load_hf(LlmcTokenizer *t, const uint8_t *data, size_t size, char *err
         const Slot *sl = (m->flags & LLMC_HFF_BYTE_LEVEL) ? llmc_tok_slot_find(t, &one, 1)
                          : (m->flags & LLMC_HFF_BYTE_FALLBACK) ? llmc_tok_slot_find(t, s, 6) : NULL;
         if (sl)
-            m->byte_id[b] = sl->merge_id;
-        else if (m->flags & (LLMC_HFF_BYTE_LEVEL | LLMC_HFF_BYTE_FALLBACK))
-            return llmc_tok_fail(err, errlen, "tokenizer: no token for byte 0x%02X", b);
+            m->byte_id[b] = sl->merge_id;   /* a missing one: that byte is an unknown character */
     }
 
     /* Merges: rank = position; the merged token spells left + right. */
@@ -920,35 +918,43 @@ static void bpe_piece(const LlmcTokenizer *t, const HfModel *m, Work *w, const u
             w->sym[k - 1].next = k;                                                                         \
         k++;                                                                                                \
     } while (0)
-    if (m->flags & LLMC_HFF_BYTE_LEVEL) {
-        for (size_t i = 0; i < n; i++)
-            ADD(m->byte_id[s[i]]);
-    } else {
-        bool unk_pending = false;
-        for (size_t i = 0; i < n;) {
-            int32_t cp;
-            size_t l = utf8_char(s + i, n - i, &cp);
+    /* Each character (byte-level: each byte) is its token; else its "<0xXX>" tokens when every
+     * one of them exists; else unk (consecutive ones fused with fuse_unk); else it is dropped, as
+     * the tokenizers library drops it. */
+    bool unk_pending = false;
+    for (size_t i = 0; i < n;) {
+        int32_t cp, id = -1;
+        size_t l = 1;
+        if (m->flags & LLMC_HFF_BYTE_LEVEL) {
+            id = m->byte_id[s[i]];
+        } else {
+            l = utf8_char(s + i, n - i, &cp);
             if (!l)
                 l = 1;   /* an invalid byte: a character of its own that no piece spells */
             const Slot *sl = llmc_tok_slot_find(t, s + i, l);
-            if (sl && sl->merge_id >= 0) {
-                if (unk_pending)
-                    ADD(t->unk);
-                unk_pending = false;
-                ADD(sl->merge_id);
-            } else if (m->flags & LLMC_HFF_BYTE_FALLBACK) {
-                for (size_t j = 0; j < l; j++)
-                    ADD(m->byte_id[s[i + j]]);
-            } else if (t->unk >= 0) {
-                if (unk_pending && !(m->flags & LLMC_HFF_FUSE_UNK))
-                    ADD(t->unk);
-                unk_pending = true;
-            }   /* else the character is dropped, as the tokenizers library does */
-            i += l;
+            if (sl && sl->merge_id >= 0)
+                id = sl->merge_id;
         }
-        if (unk_pending)
-            ADD(t->unk);
+        bool bytes = id < 0 && (m->flags & LLMC_HFF_BYTE_FALLBACK);
+        for (size_t j = 0; bytes && j < l; j++)
+            bytes = m->byte_id[s[i + j]] >= 0;
+        if (id >= 0) {
+            if (unk_pending)
+                ADD(t->unk);
+            unk_pending = false;
+            ADD(id);
+        } else if (bytes) {   /* (the library leaves a pending unk for after them) */
+            for (size_t j = 0; j < l; j++)
+                ADD(m->byte_id[s[i + j]]);
+        } else if (t->unk >= 0) {
+            if (unk_pending && !(m->flags & LLMC_HFF_FUSE_UNK))
+                ADD(t->unk);
+            unk_pending = true;
+        }
+        i += l;
     }
+    if (unk_pending)
+        ADD(t->unk);
 #undef ADD
     merge_word(m, w, k);
     for (int32_t i = k ? 0 : -1; i >= 0; i = w->sym[i].next)

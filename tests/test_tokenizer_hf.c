@@ -630,10 +630,22 @@ START_TEST(test_refusals)
     size_t n;
     ck_assert_ptr_null(convert(bad, 300, &n, &d));
     ck_assert_msg(strstr(d.msg, "model.merges[0]: \"q\" is not in model.vocab"), "%s", d.msg);
-    bad = write_file("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
-                                       "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"decoder\": {\"type\": \"ByteLevel\"}}");
-    ck_assert_ptr_null(convert(bad, 300, &n, &d));
-    ck_assert_msg(strstr(d.msg, "byte-level vocabulary needs every byte"), "%s", d.msg);
+    /* A vocabulary without some bytes loads; a character it cannot spell is dropped (no unk),
+     * or becomes unk, as in the tokenizers library. */
+    for (int with_unk = 0; with_unk < 2; with_unk++) {
+        char text[512];
+        snprintf(text, sizeof text, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"<u>\": 2}, "
+                 "\"merges\": []%s}, \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false}, "
+                 "\"decoder\": {\"type\": \"ByteLevel\"}}", with_unk ? ", \"unk_token\": \"<u>\", \"fuse_unk\": true" : "");
+        LlmcTokenizer *t = load_json(write_file("tokenizer.json", text), 3);
+        int32_t k;
+        int32_t *ids = enc(t, "axyb", 4, 0, &k);
+        const int32_t dropped[2] = {0, 1}, unk[3] = {0, 2, 1};
+        ck_assert_int_eq(k, with_unk ? 3 : 2);
+        ck_assert_mem_eq(ids, with_unk ? unk : dropped, (size_t)k * sizeof *ids);
+        free(ids);
+        llmc_tokenizer_free(t);
+    }
     /* More ids than the model has. */
     char *j = byte_level_json("", kByteLevelTop);
     ck_assert_ptr_null(convert(write_file("tokenizer.json", j), 200, &n, &d));

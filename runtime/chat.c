@@ -102,6 +102,46 @@ void llmc_chat_close(LlmcChat *c)
     free(c);
 }
 
+/* Renders the context ctx (JSON text) and encodes the result. */
+static int render(const LlmcChat *c, const char *ctx, size_t ctx_len, char **text, size_t *text_len, int32_t **ids,
+                  int32_t *n_ids, char *err, size_t errlen)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+    char rerr[600];
+    if (llmc_jinja_render(c->tpl, ctx, ctx_len, &out, &out_len, rerr, sizeof rerr))
+        return llmc_rt_fail(err, errlen, "chat template: %s", rerr);
+    if (ids && llmc_tokenizer_encode(c->tok, out, out_len, LLMC_TOK_SPECIAL, ids, n_ids, rerr, sizeof rerr)) {
+        free(out);
+        return llmc_rt_fail(err, errlen, "chat prompt: %s", rerr);
+    }
+    if (text_len)
+        *text_len = out_len;
+    if (text)
+        *text = out;
+    else
+        free(out);
+    return 0;
+}
+
+/* The members of a JSON object's text, without its braces (NULL when it is not an object). */
+static const char *members(const char *json, size_t len, size_t *n)
+{
+    size_t a = 0, b = len;
+    while (a < b && (json[a] == ' ' || json[a] == '\n' || json[a] == '\t' || json[a] == '\r'))
+        a++;
+    while (b > a && (json[b - 1] == ' ' || json[b - 1] == '\n' || json[b - 1] == '\t' || json[b - 1] == '\r'))
+        b--;
+    if (b - a < 2 || json[a] != '{' || json[b - 1] != '}')
+        return NULL;
+    a++;
+    b--;
+    while (a < b && (json[a] == ' ' || json[a] == '\n' || json[a] == '\t' || json[a] == '\r'))
+        a++;
+    *n = b - a;
+    return json + a;
+}
+
 int llmc_chat_prompt(const LlmcChat *c, const char *messages_json, const char *extra_json,
                      int add_generation_prompt, char **text, int32_t **ids, int32_t *n_ids, char *err,
                      size_t errlen)
@@ -117,38 +157,67 @@ int llmc_chat_prompt(const LlmcChat *c, const char *messages_json, const char *e
     if (c->specials)
         text_put(&ctx, c->specials, c->specials_len);
     if (extra_json) {   /* the members of the extra object, after the others (they win) */
-        const char *a = strchr(extra_json, '{'), *b = strrchr(extra_json, '}');
-        if (!a || !b || b < a)
-            return free(ctx.p), llmc_rt_fail(err, errlen, "the extra template variables are not a JSON object");
-        const char *p = a + 1;
-        while (p < b && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-            p++;
-        if (p < b) {
+        size_t n = 0;
+        const char *m = members(extra_json, strlen(extra_json), &n);
+        if (!m) {
+            free(ctx.p);
+            return llmc_rt_fail(err, errlen, "the extra template variables are not a JSON object");
+        }
+        if (n) {
             text_cstr(&ctx, ", ");
-            text_put(&ctx, p, (size_t)(b - p));
+            text_put(&ctx, m, n);
         }
     }
     text_cstr(&ctx, "}");
-    if (ctx.oom) {
-        free(ctx.p);
-        return llmc_rt_fail(err, errlen, "out of memory");
-    }
-    char *out = NULL;
-    size_t out_len = 0;
-    char rerr[600];
-    int rc = llmc_jinja_render(c->tpl, ctx.p, ctx.n, &out, &out_len, rerr, sizeof rerr);
+    int rc = ctx.oom ? llmc_rt_fail(err, errlen, "out of memory")
+                     : render(c, ctx.p, ctx.n, text, NULL, ids, n_ids, err, errlen);
     free(ctx.p);
-    if (rc)
-        return llmc_rt_fail(err, errlen, "chat template: %s", rerr);
-    if (llmc_tokenizer_encode(c->tok, out, out_len, LLMC_TOK_SPECIAL, ids, n_ids, rerr, sizeof rerr)) {
-        free(out);
-        return llmc_rt_fail(err, errlen, "chat prompt: %s", rerr);
+    return rc;
+}
+
+int llmc_chat_render(const LlmcChat *c, const char *json, size_t len, char **text, size_t *text_len,
+                     int32_t **ids, int32_t *n_ids, char *err, size_t errlen)
+{
+    *text = NULL;
+    if (ids) {
+        *ids = NULL;
+        *n_ids = 0;
     }
-    if (text)
-        *text = out;
-    else
-        free(out);
-    return 0;
+    size_t a = 0;
+    while (a < len && (json[a] == ' ' || json[a] == '\n' || json[a] == '\t' || json[a] == '\r'))
+        a++;
+    if (a < len && json[a] == '[') {   /* messages alone */
+        Text t = {NULL, 0, 0, 0};
+        text_put(&t, json + a, len - a);
+        if (t.oom)
+            return llmc_rt_fail(err, errlen, "out of memory");
+        int32_t *tmp_ids = NULL, tmp_n = 0;
+        int rc = llmc_chat_prompt(c, t.p, NULL, 1, text, ids ? ids : &tmp_ids, ids ? n_ids : &tmp_n, err, errlen);
+        free(tmp_ids);
+        if (!rc && text_len)
+            *text_len = strlen(*text);
+        free(t.p);
+        return rc;
+    }
+    size_t n = 0;
+    const char *m = members(json, len, &n);
+    if (!m)
+        return llmc_rt_fail(err, errlen, "expected a JSON object of template variables or an array of messages");
+    /* the tokenizer's strings first, then the given members (which win) */
+    Text ctx = {NULL, 0, 0, 0};
+    text_cstr(&ctx, "{");
+    if (c->specials_len > 2)   /* ", \"bos_token\": ..." without its first comma */
+        text_put(&ctx, c->specials + 2, c->specials_len - 2);
+    if (n) {
+        if (c->specials_len > 2)
+            text_cstr(&ctx, ", ");
+        text_put(&ctx, m, n);
+    }
+    text_cstr(&ctx, "}");
+    int rc = ctx.oom ? llmc_rt_fail(err, errlen, "out of memory")
+                     : render(c, ctx.p, ctx.n, text, text_len, ids, n_ids, err, errlen);
+    free(ctx.p);
+    return rc;
 }
 
 int32_t llmc_chat_stop_ids(const LlmcChat *c, int32_t *ids, int32_t max)

@@ -30,6 +30,14 @@ int llmc_chat_prompt(const LlmcChat *c, const char *messages_json, const char *e
                      int add_generation_prompt, char **text, int32_t **ids, int32_t *n_ids, char *err,
                      size_t errlen);
 
+/* The text of a whole context: a JSON object of the template's variables ("messages",
+ * "add_generation_prompt", "tools", ...; the tokenizer's bos_token, ... unless it gives them), or
+ * a JSON array of messages (then with add_generation_prompt). *text malloc'd; *ids (when ids is not
+ * NULL) its tokens, special tokens matched. Returns 0 or -1. For checking templates
+ * (./model --render-chat). */
+int llmc_chat_render(const LlmcChat *c, const char *json, size_t len, char **text, size_t *text_len,
+                     int32_t **ids, int32_t *n_ids, char *err, size_t errlen);
+
 /* The ids that end the model's turn: the tokenizer's eos_token (when it has one). */
 int32_t llmc_chat_stop_ids(const LlmcChat *c, int32_t *ids, int32_t max);
 

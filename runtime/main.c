@@ -51,6 +51,7 @@ static const char *usage_text =
     "       %s --perplexity FILE [--ctx N] [--max-batch B]\n"
     "       %s --compare-cpu \"PROMPT\" | --ids \"...\"        GPU builds: per-layer errors vs the CPU\n"
     "       %s --tokenize \"TEXT\" | --detokenize \"IDS\" [--special]   the tokenizer alone\n"
+    "       %s --render-chat FILE [--output-ids]          the chat template alone\n"
     "       %s --chat [--system TEXT] [-n N] [sampling]    chat in the terminal (the model's chat template)\n"
     "\n"
     "generation:\n"
@@ -95,7 +96,7 @@ static const char *usage_text =
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
+    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
 }
 
 /* ---- options ---- */
@@ -107,7 +108,7 @@ typedef struct Opts {
     const char *prompts_file;
     const char *ppl_file;
     const char *weights;
-    const char *tokenize, *detokenize, *system;
+    const char *tokenize, *detokenize, *system, *render_chat;
     int special, chat;
     int64_t n_new;              /* -1: default */
     int64_t bench_p;            /* 0: default */
@@ -166,6 +167,7 @@ static const OptSpec opt_specs[] = {
     {"--detokenize", OPT_STR, F(detokenize), 0, 0},
     {"--special", OPT_FLAG, F(special), 0, 0},
     {"--chat", OPT_FLAG, F(chat), 0, 0},
+    {"--render-chat", OPT_STR, F(render_chat), 0, 0},
     {"--system", OPT_STR, F(system), 0, 0},
     {"--help", OPT_FLAG, F(help), 0, 0},
     {"-h", OPT_FLAG, F(help), 0, 0},
@@ -275,13 +277,13 @@ static int parse_args(Opts *o, int argc, char **argv)
     if (o->temp < 0)
         return bad_usage(o, "--temp must be >= 0");
     int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!(o->prompt || o->ids) + !!o->tokenize +
-                !!o->detokenize + !!o->chat;
+                !!o->detokenize + !!o->chat + !!o->render_chat;
     if (modes == 0)
         return bad_usage(o, "nothing to do: give a prompt, --ids, --prompts, --bench, "
                             "--perplexity, --tokenize, --detokenize or --chat");
     if (modes > 1 || (o->prompt && o->ids))
         return bad_usage(o, "choose one of: a prompt, --ids, --prompts, --bench, --perplexity, "
-                            "--tokenize, --detokenize, --chat");
+                            "--tokenize, --detokenize, --chat, --render-chat");
     if (o->system && !o->chat)
         return bad_usage(o, "--system is an option of --chat");
     if (o->special && !o->tokenize && !o->detokenize)
@@ -747,8 +749,64 @@ static int run_chat(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *t
 
 /* ---- the tokenizer alone ---- */
 
-/* --tokenize / --detokenize: the payload's tokenizer, no device and no weights touched (beyond the
- * start-up digest check). */
+/* --render-chat FILE: the template's text for the variables in FILE (or its ids). */
+static int render_chat(const Opts *o, const LlmcTokenizer *tok)
+{
+    char err[1024];
+    LlmcChat *c = NULL;
+    if (llmc_chat_open(&c, tok, err, sizeof err) != 0)
+        return fail(o, err);
+    FILE *f = strcmp(o->render_chat, "-") == 0 ? stdin : fopen(o->render_chat, "rb");
+    char *json = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    if (!f) {
+        fprintf(stderr, "%s: --render-chat %s: %s\n", o->prog, o->render_chat, strerror(errno));
+        rc = 1;
+    }
+    for (size_t got = 1; rc == 0 && got > 0;) {
+        if (len + 65536 + 1 > cap) {
+            char *p = realloc(json, cap = cap * 2 + 65536 + 1);
+            if (!p) {
+                rc = fail(o, "out of memory");
+                break;
+            }
+            json = p;
+        }
+        got = fread(json + len, 1, 65536, f);
+        len += got;
+        if (len > ((size_t)64 << 20))
+            rc = fail(o, "--render-chat: the file is over 64 MiB");
+    }
+    if (f && f != stdin)
+        fclose(f);
+    char *text = NULL;
+    size_t text_len = 0;
+    int32_t *ids = NULL, n = 0;
+    if (rc == 0 && llmc_chat_render(c, json, len, &text, &text_len, o->output_ids ? &ids : NULL, &n, err,
+                                    sizeof err) != 0) {
+        fprintf(stderr, "%s: --render-chat %s: %s\n", o->prog, o->render_chat, err);
+        rc = 1;
+    }
+    if (rc == 0) {
+        if (o->output_ids)
+            for (int32_t i = 0; i < n; i++)
+                printf("%s%d", i ? " " : "", ids[i]);
+        else
+            fwrite(text, 1, text_len, stdout);
+        if (o->output_ids)
+            printf("\n");
+        rc = fflush(stdout) == 0 ? 0 : 1;
+    }
+    free(ids);
+    free(text);
+    free(json);
+    llmc_chat_close(c);
+    return rc;
+}
+
+/* --tokenize / --detokenize / --render-chat: the payload's tokenizer, no device and no weights
+ * touched (beyond the start-up digest check). */
 static int run_tokenize(const Opts *o, const LlmcModelDesc *d, const char *exe, int threads)
 {
     char err[1024];
@@ -766,6 +824,8 @@ static int run_tokenize(const Opts *o, const LlmcModelDesc *d, const char *exe, 
     } else if (llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer, (size_t)pl.tokenizer_size,
                                    d->vocab_size, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s: tokenizer: %s\n", o->prog, pl.path, err);
+    } else if (o->render_chat) {
+        rc = render_chat(o, tok);
     } else if (o->tokenize) {
         int32_t *ids = NULL, n = 0;
         if (llmc_tokenizer_encode(tok, o->tokenize, strlen(o->tokenize), o->special ? LLMC_TOK_SPECIAL : 0, &ids,
@@ -847,7 +907,7 @@ int main(int argc, char **argv)
     if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0)
         return fail(&o, err);
     int vthreads = o.threads ? (int)o.threads : default_threads();
-    if (o.tokenize || o.detokenize)
+    if (o.tokenize || o.detokenize || o.render_chat)
         return run_tokenize(&o, d, exe, vthreads);
     if (!o.no_verify && llmc_verify_images(d, exe, vthreads, err, sizeof err) != 0)
         return fail(&o, err);

@@ -52,6 +52,12 @@ if command -v ldd >/dev/null; then   # sanitized builds add their own runtime li
 fi
 
 # Chat: the template of tokenizer_config.json, or one given at compile time.
+echo '[{"role": "user", "content": "What is the capital of France?"}]' >"$TMP/msgs.json"
+same "--render-chat: the README's rendering of the Llama 3 template" \
+  "$(printf '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is the capital of France?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nX')" \
+  bash -c "'$TMP/l3' --render-chat '$TMP/msgs.json'; printf X"
+same "--render-chat --output-ids: special tokens matched" "128000 128006 882 128007 271" \
+  bash -c "echo '{\"messages\": [{\"role\": \"user\", \"content\": \"\"}]}' | '$TMP/l3' --render-chat - --output-ids | cut -d' ' -f1-5"
 reply=$(printf 'Hello\n/reset\nAgain\n/exit\nnot read\n' | "$TMP/l3" --chat -n 3 --system "Be brief" 2>&1) && rc=0 || rc=$?
 if [ "$rc" = 0 ] && [ -n "$reply" ]; then pass "--chat answers two turns"; else fail "--chat: exit $rc: $reply"; fi
 reply=$(printf 'Hi\n' | "$TMP/tiny.exe" --chat -n 2 2>&1) && rc=0 || rc=$?

@@ -352,6 +352,19 @@ START_TEST(test_chat_prompt)
     ck_assert_int_eq(ids[0], 151644);   /* <|im_start|> */
     free(text);
     free(ids);
+    /* a whole context: the tokenizer's strings unless given */
+    const char *ctx = "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"eos_token\": \"E\"}";
+    size_t tl = 0;
+    ck_assert_msg(llmc_chat_render(c, ctx, strlen(ctx), &text, &tl, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(text, "<|im_start|>user\nx<|im_end|>\n");
+    ck_assert_uint_eq(tl, strlen(text));
+    free(text);
+    ck_assert_msg(llmc_chat_render(c, msgs, strlen(msgs), &text, &tl, &ids, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert(strstr(text, "<|im_start|>assistant\n") && n > 5 && ids[n - 3] == 151644);
+    free(text);
+    free(ids);
+    ck_assert_int_ne(llmc_chat_render(c, "7", 1, &text, &tl, NULL, NULL, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "expected a JSON object"), "%s", err);
     /* a template that raises is a message, not a crash */
     ck_assert_int_ne(llmc_chat_prompt(c, "[{\"role\": 5}]", "{", 1, NULL, &ids, &n, err, sizeof err), 0);
     llmc_chat_close(c);

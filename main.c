@@ -3,7 +3,10 @@
  * it and runs its own pass stage, then emits its kernels, device images and host C files, and the
  * linker makes the executable. Only this file exits. */
 #include <dirent.h>
+#include <assert.h>
 #include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi/llmc_model.h"
 #include "codegen/backend.h"
 #include "codegen/linker.h"
 #include "frontend/frontend.h"
@@ -19,42 +23,139 @@
 #include "ir/ir.h"
 #include "ir/target.h"
 #include "passes/passes.h"
+#include "runtime/jinja.h"
 #include "runtime/tokenizer.h"
+
+/* ---- the command line ----
+ *
+ * Each command has one table of its options (CliOpt): getopt_long's list and the command's --help
+ * both come from it. `--opt value`, `--opt=value`, `-o OUT`, `-oOUT`, unambiguous prefixes of
+ * long options and `--` work as in every GNU tool; a usage error is one line naming the option. */
+
+typedef struct CliOpt {
+    const char *name;           /* long name without "--"; NULL ends the table */
+    char short_name;            /* 0: none */
+    const char *arg;            /* the value's name in --help; NULL: a flag */
+    const char *help;           /* "\n" starts a continuation line */
+} CliOpt;
+
+enum { CLI_MAX = 32 };
+
+typedef struct Cli {
+    const char *cmd;            /* "llmc compile", for messages */
+    const CliOpt *opts;
+    int n;
+    struct option longs[CLI_MAX + 1];
+    char shorts[2 * CLI_MAX + 2];
+} Cli;
+
+static void cli_init(Cli *c, const char *cmd, const CliOpt *opts)
+{
+    memset(c, 0, sizeof *c);
+    c->cmd = cmd;
+    c->opts = opts;
+    int ns = 0;
+    c->shorts[ns++] = ':';      /* a missing value returns ':' */
+    for (; opts[c->n].name; c->n++) {
+        const CliOpt *o = &opts[c->n];
+        assert(c->n < CLI_MAX);
+        c->longs[c->n] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, 256 + c->n};
+        if (o->short_name) {
+            c->shorts[ns++] = o->short_name;
+            if (o->arg)
+                c->shorts[ns++] = ':';
+        }
+    }
+    opterr = 0;
+    optind = 1;
+}
+
+static int cli_error(const Cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line: the message and where the options are listed. Returns -2. */
+static int cli_error(const Cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", c->cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (%s --help lists the options)\n", c->cmd);
+    va_end(ap);
+    return -2;
+}
+
+/* The next option of argv (argv[0] is the command's name): its index in the table with *val its
+ * value; -1 after the last one (argv[optind..] are the operands); -2 after a usage error. */
+static int cli_next(Cli *c, int argc, char **argv, const char **val)
+{
+    int k = getopt_long(argc, argv, c->shorts, c->longs, NULL);
+    *val = optarg;
+    if (k == -1)
+        return -1;
+    if (k == ':')
+        return optopt >= 256 ? cli_error(c, "--%s needs a value", c->opts[optopt - 256].name)
+                             : cli_error(c, "-%c needs a value", optopt);
+    if (k == '?') {
+        if (optopt >= 256)
+            return cli_error(c, "--%s takes no value", c->opts[optopt - 256].name);
+        if (optopt > 0)
+            return cli_error(c, "unknown option -%c", optopt);
+        const char *w = argv[optind - 1] + 2;   /* "--" and the name typed */
+        size_t len = strcspn(w, "=");
+        char cands[512] = "";
+        int n = 0;
+        for (int i = 0; i < c->n; i++)
+            if (strncmp(c->opts[i].name, w, len) == 0) {
+                size_t at = strlen(cands);
+                snprintf(cands + at, sizeof cands - at, "%s--%s", n++ ? ", " : "", c->opts[i].name);
+            }
+        if (n > 1)
+            return cli_error(c, "option --%.*s is ambiguous: %s", (int)len, w, cands);
+        return cli_error(c, "unknown option --%.*s", (int)len, w);
+    }
+    if (k >= 256)
+        return k - 256;
+    for (int i = 0; i < c->n; i++)
+        if (c->opts[i].short_name == k)
+            return i;
+    return cli_error(c, "unknown option -%c", k);
+}
+
+static void cli_help(const Cli *c, const char *synopsis, FILE *f)
+{
+    fprintf(f, "usage: %s\n", synopsis);
+    for (int i = 0; i < c->n; i++) {
+        const CliOpt *o = &c->opts[i];
+        char head[80];
+        int n = o->short_name ? snprintf(head, sizeof head, "  -%c, --%s", o->short_name, o->name)
+                              : snprintf(head, sizeof head, "      --%s", o->name);
+        if (o->arg)
+            n += snprintf(head + n, sizeof head - (size_t)n, " %s", o->arg);
+        fputs(head, f);
+        const char *h = o->help;
+        for (int first = 1; *h; first = 0) {
+            int len = (int)strcspn(h, "\n");
+            if (first && n <= 26)
+                fprintf(f, "%*s%.*s\n", 28 - n, "", len, h);
+            else
+                fprintf(f, "%s%28s%.*s\n", first ? "\n" : "", "", len, h);
+            h += len + (h[len] == '\n');
+        }
+    }
+}
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "llmc %s — ahead-of-time compiler for transformer language models\n\n"
             "usage:\n"
-            "  llmc compile SRC [-o OUT] [--target T] [options]   SRC: model.json, a Hugging Face directory,\n"
-            "                                                     or a llama2.c checkpoint\n"
-            "      --target T[,T...]   target (default cpu; see `llmc targets`); several CUDA\n"
-            "                          architectures give one executable with an image for each\n"
-            "      --weights F         weight storage format: f32, f16, bf16, fp8 (E4M3, a scale a row),\n"
-            "                          w4a16 (4-bit, an f16 scale a group; default: the target's)\n"
-            "      --group N           quantized formats: values along K sharing a scale (w4a16: 128)\n"
-            "      --asym              w4a16 with a zero point per group (default: symmetric)\n"
-            "      --keep P=F,...      store the matrices matching P (a name glob, lm_head, embedding)\n"
-            "                          as F instead, e.g. --keep lm_head=bf16,embedding=bf16\n"
-            "      --max-tokens N      tokens per forward step (default 512)\n"
-            "      --max-outputs N     logit rows per step (default: max-tokens)\n"
-            "      --kv F              KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)\n"
-            "      --kv-block N        positions per KV-cache block (default 16)\n"
-            "      --max-seq N         context length (default: the model's)\n"
-            "      --weights-file      keep the weights in OUT.weights instead of inside OUT\n"
-            "      --emit-dir DIR      write the generated sources to DIR\n"
-            "      --dump-after PASS   print the IR after PASS (\"input\" for before the first)\n"
-            "      --no-fuse           skip the fusion passes\n"
-            "      --tokenizer FILE    tokenizer.bin for a llama2.c checkpoint\n"
-            "      --cc CC             host C compiler (default cc)\n"
-            "      --cuda-path DIR     CUDA toolkit holding NVRTC (default /usr/local/cuda)\n"
-            "      --resource-usage    print each GPU kernel's registers, shared memory and spills\n"
-            "      -q                  quiet\n"
+            "  llmc compile SRC [-o OUT] [--target T] [options]   an executable from model.json, a Hugging\n"
+            "                                                     Face directory or a llama2.c checkpoint\n"
             "  llmc import SRC -o model.json [--tokenizer FILE]   write the model.json of a checkpoint\n"
-            "  llmc synth (--preset NAME | --config FILE) -o DIR [--seed N] [--dtype f32|f16|bf16]\n"
-            "                                                     random-weight Hugging Face checkpoint\n"
+            "  llmc synth (--preset NAME | --config FILE) -o DIR  random-weight Hugging Face checkpoint\n"
             "  llmc targets                                       list the targets\n"
-            "  llmc --version | --help\n",
+            "  llmc --version | --help\n\n"
+            "`llmc COMMAND --help` lists the options of a command.\n",
             LLMC_VERSION);
 }
 
@@ -92,35 +193,67 @@ static int ends_with(const char *s, const char *suf)
 /* Loads SRC as a model document: model.json as is, a checkpoint through its importer. */
 static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc, char **base_dir, LlmcDiag *d)
 {
-    if (ends_with(src, ".json") && !is_dir(src)) {
-        *base_dir = llmc_path_dir(src);
-        return llmc_json_load(src, doc, d);
+    LlmcStatus st;
+    int from_stdin = strcmp(src, "-") == 0;   /* a model.json on stdin, its paths from "." */
+    if (from_stdin || (ends_with(src, ".json") && !is_dir(src))) {
+        *base_dir = from_stdin ? llmc_strdup(".") : llmc_path_dir(src);
+        st = llmc_json_load(from_stdin ? "/dev/stdin" : src, doc, d);
+        /* --tokenizer replaces the tokenizer it names */
+        if (!st && tokenizer)
+            st = llmc_set_tokenizer(*doc, tokenizer, *base_dir, d);
+        return st;
     }
     *base_dir = llmc_strdup(".");
-    if (!is_dir(src))
-        return llmc_import_llama2c(src, tokenizer, ".", doc, d);
-    return llmc_import(src, ".", doc, d);
+    return llmc_import_tok(src, tokenizer, ".", doc, d);
 }
 
-/* The tokenizer file's bytes (none: NULL), checked against the model's vocabulary (which
- * infer_shapes found): a tokenizer that does not fit fails the compile, not the executable. */
-static LlmcStatus read_tokenizer(const LlmcGraph *g, char **tok, size_t *size, LlmcDiag *d)
+/* The tokenizer section's bytes (none: NULL), checked against the model's vocabulary (which
+ * infer_shapes found): a tokenizer that does not fit fails the compile, not the executable.
+ * tokenizer.json is converted to its compact form here (with chat_template, a template file
+ * replacing tokenizer_config.json's); the other formats are carried as they are. */
+static LlmcStatus read_tokenizer(const LlmcGraph *g, const char *chat_template, char **tok, size_t *size,
+                                 LlmcDiag *d)
 {
     *tok = NULL;
     *size = 0;
+    if (chat_template && (!g->tok_file || g->tok_kind != LLMC_TOK_HF))
+        return llmc_fail(d, "--chat-template %s: the model's tokenizer must be a tokenizer.json, and it is %s",
+                         chat_template, g->tok_file ? g->tok_file : "missing");
     if (!g->tok_file)
         return LLMC_OK;
     char err[512];
     LlmcTokenizer *tk = NULL;
-    if (llmc_read_file(g->tok_file, tok, size, d))
+    if (g->tok_kind == LLMC_TOK_HF) {
+        uint8_t *conv = NULL;
+        if (llmc_hf_tokenizer_convert(g->tok_file, chat_template, g->vocab_size, &conv, size, d))
+            return LLMC_ERR;
+        *tok = (char *)conv;
+    } else if (llmc_read_file(g->tok_file, tok, size, d)) {
         return LLMC_ERR;
+    }
     if (llmc_tokenizer_load(&tk, g->tok_kind, (const uint8_t *)*tok, *size, g->vocab_size, err, sizeof err)) {
         free(*tok);
         *tok = NULL;
         return llmc_fail(d, "%s: %s", g->tok_file, err);
     }
+    /* The chat template is parsed now: one the executable could not render fails the compile. */
+    size_t tlen = 0;
+    const char *tpl = llmc_tokenizer_string(tk, "chat_template", &tlen);
+    LlmcJinja *j = NULL;
+    LlmcStatus st = LLMC_OK;
+    if (tpl && llmc_jinja_parse(tpl, tlen, &j, err, sizeof err)) {
+        char *dir = llmc_path_dir(g->tok_file);
+        char *cfg = dir ? llmc_path_join(dir, "tokenizer_config.json") : NULL;
+        st = llmc_fail(d, "%s: chat_template: %s", chat_template ? chat_template : cfg ? cfg : "tokenizer_config.json",
+                       err);
+        free(dir);
+        free(cfg);
+        free(*tok);
+        *tok = NULL;
+    }
+    llmc_jinja_free(j);
     llmc_tokenizer_free(tk);
-    return LLMC_OK;
+    return st;
 }
 
 /* ---- interrupts ----
@@ -212,12 +345,38 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
 }
 
 typedef struct CompileArgs {
-    const char *src, *out, *target, *dump_after, *tokenizer;
+    const char *src, *out, *target, *dump_after, *tokenizer, *chat_template;
+    const char *keep[64];         /* the --keep options (popt.keep points here) */
     const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
     LlmcPassOptions popt;
     LlmcCodegenOptions copt;
     LlmcLinkOptions lopt;
 } CompileArgs;
+
+/* --max-seq past the positions the model's RoPE was trained for (config.max_seq_len, the
+ * checkpoint's max_position_embeddings; with llama3 scaling, original_max_position_embeddings *
+ * factor when that is more) compiles, with a warning saying so: attention past them is untrained.
+ * g: as the frontend made it (max_seq_len from the config). */
+static void warn_max_seq(const LlmcGraph *g, int32_t max_seq)
+{
+    double trained = g->max_seq_len, scaled = 0;
+    const char *why = "config.max_seq_len (max_position_embeddings)";
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        if (n->op != LLMC_OP_ROPE || !llmc_attr_str(n, "scaling.type", NULL))
+            continue;
+        scaled = llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0) *
+                 llmc_attr_float(n, "scaling.factor", 1.0);
+    }
+    if (scaled > trained) {
+        trained = scaled;
+        why = "llama3 rope scaling's original_max_position_embeddings x factor";
+    }
+    if (max_seq > trained)
+        fprintf(stderr, "llmc: warning: --max-seq %d is beyond the %.0f positions this model's RoPE "
+                        "was trained for (%s); attention past them gives untrained results\n",
+                max_seq, trained, why);
+}
 
 /* The compiler: frontend -> passes -> target stage -> codegen -> link. */
 static int compile_model(const CompileArgs *a)
@@ -240,8 +399,10 @@ static int compile_model(const CompileArgs *a)
         llmc_fail(&d, "out of memory");
         goto out;
     }
-    if (llmc_model_from_json(doc, a->src, base_dir, g, &d) || llmc_model_check_weights(g, wf, &d))
+    if (llmc_model_from_json(doc, strcmp(a->src, "-") == 0 ? "stdin" : a->src, base_dir, g, &d) ||
+        llmc_model_check_weights(g, wf, &d))
         goto out;
+    warn_max_seq(g, a->popt.max_seq_len);
     LlmcWeightSource ws = llmc_wf_source(wf);
     /* Passes: the common pipeline. */
     if (llmc_pipeline(g, &a->popt, a->dump_after, stdout, 0, &d))
@@ -254,7 +415,7 @@ static int compile_model(const CompileArgs *a)
         goto done;
     }
     /* The build: its backend and identity, from the graph the common pipeline made. */
-    if (read_tokenizer(g, &tok, &tok_size, &d) ||
+    if (read_tokenizer(g, a->chat_template, &tok, &tok_size, &d) ||
         llmc_codegen_open(&cg, a->targets, g, &ws, tok, tok_size, &a->copt, &d))
         goto out;
     /* Target stage: the backend sees the graph before its passes (CUDA: the CPU twin), then they run. */
@@ -286,177 +447,264 @@ done:
 
 static int compile_model_v(void *a) { return compile_model(a); }
 
-static int cmd_compile(int argc, char **argv)
+static const CliOpt compile_opts[] = {
+    {"output", 'o', "OUT", "the executable to write (default: model)"},
+    {"target", 0, "T[,T...]", "target (default cpu; see `llmc targets`); several CUDA\n"
+                              "architectures give one executable with an image for each"},
+    {"weights", 0, "F", "weight storage format: f32, f16, bf16, fp8 (E4M3, a scale a\n"
+                        "row), w4a16 (4-bit, an f16 scale a group); default: the\n"
+                        "checkpoint's f16/bf16, else the target's"},
+    {"group", 0, "N", "quantized formats: values along K sharing a scale (w4a16: 128)"},
+    {"asym", 0, NULL, "w4a16 with a zero point per group (default: symmetric)"},
+    {"keep", 0, "P=F,...", "store the matrices matching P (a glob over llmc's or the\n"
+                           "checkpoint's tensor names, lm_head, embedding) as F instead,\n"
+                           "e.g. --keep lm_head=bf16 --keep 'model.layers.0.*=bf16';\n"
+                           "repeatable, the first match wins"},
+    {"max-tokens", 0, "N", "tokens per forward step (default 512)"},
+    {"max-outputs", 0, "N", "logit rows per step (default: max-tokens)"},
+    {"kv", 0, "F", "KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)"},
+    {"kv-block", 0, "N", "positions per KV-cache block (default 16)"},
+    {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
+                        "was trained for: a warning)"},
+    {"weights-file", 0, NULL, "keep the weights in OUT.weights instead of inside OUT"},
+    {"emit-dir", 0, "DIR", "write the generated sources to DIR"},
+    {"dump-after", 0, "PASS", "print the IR after PASS (\"input\" for before the first)"},
+    {"no-fuse", 0, NULL, "skip the fusion passes"},
+    {"tokenizer", 0, "FILE", "the tokenizer file (tokenizer.model, tokenizer.json, tokenizer.bin)\n"
+                             "instead of the one beside the checkpoint"},
+    {"chat-template", 0, "FILE", "Jinja chat template replacing tokenizer_config.json's"},
+    {"cc", 0, "CC", "host C compiler (default cc)"},
+    {"cuda-path", 0, "DIR", "CUDA toolkit holding NVRTC (default /usr/local/cuda)"},
+    {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory and spills"},
+    {"quiet", 'q', NULL, "no progress messages"},
+    {"help", 'h', NULL, "this list"},
+    {NULL, 0, NULL, NULL},
+};
+
+enum {
+    C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
+    C_KV_BLOCK, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE, C_CC,
+    C_CUDA_PATH, C_RESOURCE_USAGE, C_QUIET, C_HELP
+};
+
+/* Parses and checks the compile command line into a. Returns -1 when the compile should run,
+ * else the exit status (0: --help). */
+static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
 {
-    CompileArgs a;
-    memset(&a, 0, sizeof a);
-    a.target = "cpu";
-    a.popt.max_tokens = 512;
-    a.popt.kv_block_size = 16;
-    a.lopt.cc = "cc";
+    memset(a, 0, sizeof *a);
+    a->target = "cpu";
+    a->popt.max_tokens = 512;
+    a->popt.kv_block_size = 16;
+    a->lopt.cc = "cc";
     int32_t max_out = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(f, "-o") == 0 && v) {
-            a.out = v;
-            i++;
-        } else if (strcmp(f, "--target") == 0 && v) {
-            a.target = v;
-            i++;
-        } else if (strcmp(f, "--weights") == 0 && v) {
-            if (strcmp(v, "w4a16") == 0)
-                a.popt.weights = LLMC_U4;
-            else if (llmc_dtype_from_name(v, &a.popt.weights) ||
-                     !(llmc_format(a.popt.weights)->flags & LLMC_FMT_WEIGHT)) {
-                fprintf(stderr, "llmc: --weights: expected f32, f16, bf16, fp8 or w4a16, found \"%s\"\n", v);
-                return 2;
-            }
-            a.popt.weights_set = 1;
-            i++;
-        } else if (strcmp(f, "--group") == 0) {
-            if (parse_int(f, v, 2, 1 << 20, &a.popt.group))
-                return 2;
-            i++;
-        } else if (strcmp(f, "--asym") == 0) {
-            a.popt.asym = 1;
-        } else if (strcmp(f, "--keep") == 0 && v) {
-            a.popt.keep = v;
-            i++;
-        } else if (strcmp(f, "--kv") == 0 && v) {
-            if (llmc_dtype_from_name(v, &a.popt.kv)) {
-                fprintf(stderr, "llmc: --kv: unknown format \"%s\"\n", v);
-                return 2;
-            }
-            a.popt.kv_set = 1;
-            i++;
-        } else if (strcmp(f, "--max-tokens") == 0) {
-            if (parse_int(f, v, 1, 1 << 16, &a.popt.max_tokens))
-                return 2;
-            i++;
-        } else if (strcmp(f, "--max-outputs") == 0) {
-            if (parse_int(f, v, 1, 1 << 16, &max_out))
-                return 2;
-            i++;
-        } else if (strcmp(f, "--kv-block") == 0) {
-            if (parse_int(f, v, 1, 4096, &a.popt.kv_block_size))
-                return 2;
-            i++;
-        } else if (strcmp(f, "--max-seq") == 0) {
-            if (parse_int(f, v, 1, 1 << 24, &a.popt.max_seq_len))
-                return 2;
-            i++;
-        } else if (strcmp(f, "--weights-file") == 0) {
-            a.lopt.weights_file = 1;
-        } else if (strcmp(f, "--emit-dir") == 0 && v) {
-            a.copt.emit_dir = v;
-            i++;
-        } else if (strncmp(f, "--dump-after=", 13) == 0) {
-            a.dump_after = f + 13;
-        } else if (strcmp(f, "--dump-after") == 0 && v) {
-            a.dump_after = v;
-            i++;
-        } else if (strcmp(f, "--no-fuse") == 0) {
-            a.popt.no_fuse = 1;
-        } else if (strcmp(f, "--tokenizer") == 0 && v) {
-            a.tokenizer = v;
-            i++;
-        } else if (strcmp(f, "--cc") == 0 && v) {
-            a.lopt.cc = v;
-            i++;
-        } else if (strcmp(f, "--cuda-path") == 0 && v) {
-            a.copt.cuda_path = v;
-            i++;
-        } else if (strcmp(f, "--resource-usage") == 0) {
-            a.copt.resource_report = 1;
-        } else if (strcmp(f, "-q") == 0) {
-            a.copt.quiet = a.lopt.quiet = 1;
-        } else if (f[0] == '-' || a.src) {
-            fprintf(stderr, "llmc compile: unexpected argument \"%s\"%s\n", f,
-                    f[0] == '-' && !v ? " (missing its value?)" : "");
-            usage(stderr);
+    Cli cli;
+    cli_init(&cli, "llmc compile", compile_opts);
+    const char *v;
+    for (int k; (k = cli_next(&cli, argc, argv, &v)) != -1;) {
+        switch (k) {
+        case -2:
             return 2;
-        } else {
-            a.src = f;
+        case C_OUTPUT:
+            a->out = v;
+            break;
+        case C_TARGET:
+            a->target = v;
+            break;
+        case C_WEIGHTS:
+            if (strcmp(v, "w4a16") == 0)
+                a->popt.weights = LLMC_U4;
+            else if (llmc_dtype_from_name(v, &a->popt.weights) ||
+                     !(llmc_format(a->popt.weights)->flags & LLMC_FMT_WEIGHT)) {
+                fprintf(stderr, "llmc compile: --weights: expected f32, f16, bf16, fp8 or w4a16, found \"%s\"\n", v);
+                return 2;
+            }
+            a->popt.weights_set = 1;
+            break;
+        case C_GROUP:
+            if (parse_int("--group", v, 2, 1 << 20, &a->popt.group))
+                return 2;
+            break;
+        case C_ASYM:
+            a->popt.asym = 1;
+            break;
+        case C_KEEP:
+            if (a->popt.n_keep == (int)(sizeof a->keep / sizeof a->keep[0])) { /* rules accumulate, in order */
+                fprintf(stderr, "llmc compile: --keep: at most %d options (each may hold several rules: P=F,P=F)\n",
+                        a->popt.n_keep);
+                return 2;
+            }
+            a->keep[a->popt.n_keep++] = v;
+            a->popt.keep = a->keep;
+            break;
+        case C_MAX_TOKENS:
+            if (parse_int("--max-tokens", v, 1, 1 << 16, &a->popt.max_tokens))
+                return 2;
+            break;
+        case C_MAX_OUTPUTS:
+            if (parse_int("--max-outputs", v, 1, 1 << 16, &max_out))
+                return 2;
+            break;
+        case C_KV:
+            if (llmc_dtype_from_name(v, &a->popt.kv)) {
+                fprintf(stderr, "llmc compile: --kv: unknown format \"%s\"\n", v);
+                return 2;
+            }
+            a->popt.kv_set = 1;
+            break;
+        case C_KV_BLOCK:
+            if (parse_int("--kv-block", v, 1, 4096, &a->popt.kv_block_size))
+                return 2;
+            break;
+        case C_MAX_SEQ:
+            if (parse_int("--max-seq", v, 1, 1 << 24, &a->popt.max_seq_len))
+                return 2;
+            break;
+        case C_WEIGHTS_FILE:
+            a->lopt.weights_file = 1;
+            break;
+        case C_EMIT_DIR:
+            a->copt.emit_dir = v;
+            break;
+        case C_DUMP_AFTER:
+            a->dump_after = v;
+            break;
+        case C_NO_FUSE:
+            a->popt.no_fuse = 1;
+            break;
+        case C_TOKENIZER:
+            a->tokenizer = v;
+            break;
+        case C_CHAT_TEMPLATE:
+            a->chat_template = v;
+            break;
+        case C_CC:
+            a->lopt.cc = v;
+            break;
+        case C_CUDA_PATH:
+            a->copt.cuda_path = v;
+            break;
+        case C_RESOURCE_USAGE:
+            a->copt.resource_report = 1;
+            break;
+        case C_QUIET:
+            a->copt.quiet = a->lopt.quiet = 1;
+            break;
+        case C_HELP:
+            cli_help(&cli, "llmc compile SRC [-o OUT] [--target T] [options]\n"
+                           "  SRC: model.json (- reads it from stdin), a Hugging Face directory, or a llama2.c\n"
+                           "  checkpoint", stdout);
+            return 0;
         }
     }
-    if (!a.src) {
-        fprintf(stderr, "llmc compile: no model given\n");
-        usage(stderr);
+    if (optind < argc)
+        a->src = argv[optind];
+    if (optind + 1 < argc) {
+        cli_error(&cli, "more than one model given (\"%s\" and \"%s\")", argv[optind], argv[optind + 1]);
         return 2;
     }
-    a.popt.max_outputs = max_out ? max_out : a.popt.max_tokens;
+    if (!a->src) {
+        cli_error(&cli, "no model given");
+        return 2;
+    }
+    a->popt.max_outputs = max_out ? max_out : a->popt.max_tokens;
     /* --target a,b,c: every name known; cpu alone, or CUDA architectures only. */
     char names[256];
-    snprintf(names, sizeof names, "%s", a.target);
+    snprintf(names, sizeof names, "%s", a->target);
     int nt = 0;
     for (char *tok = strtok(names, ","); tok; tok = strtok(NULL, ",")) {
         const LlmcTarget *t = llmc_target_find(tok);
         if (!t) {
-            fprintf(stderr, "llmc: --target %s: unknown target \"%s\" (known:", a.target, tok);
+            fprintf(stderr, "llmc compile: --target %s: unknown target \"%s\" (known:", a->target, tok);
             for (const LlmcTarget *const *k = llmc_targets(); *k; k++)
                 fprintf(stderr, " %s", (*k)->name);
             fprintf(stderr, ")\n");
             return 2;
         }
         if (nt == LLMC_MAX_TARGETS) {
-            fprintf(stderr, "llmc: --target %s: at most %d targets\n", a.target, LLMC_MAX_TARGETS);
+            fprintf(stderr, "llmc compile: --target %s: at most %d targets\n", a->target, LLMC_MAX_TARGETS);
             return 2;
         }
         for (int k = 0; k < nt; k++)
-            if (a.targets[k] == t) {
-                fprintf(stderr, "llmc: --target %s: %s given twice\n", a.target, tok);
+            if (a->targets[k] == t) {
+                fprintf(stderr, "llmc compile: --target %s: %s given twice\n", a->target, tok);
                 return 2;
             }
-        a.targets[nt++] = t;
+        a->targets[nt++] = t;
     }
     if (nt == 0) {
-        fprintf(stderr, "llmc: --target: no target given\n");
+        fprintf(stderr, "llmc compile: --target: no target given\n");
         return 2;
     }
     /* Targets combine where their backend builds several at once (CUDA: an image each). */
     for (int k = 0; k < nt; k++) {
-        const LlmcBackend *be = llmc_backend_for(a.targets[k]);
+        const LlmcBackend *be = llmc_backend_for(a->targets[k]);
         if (nt > 1 && be && be->max_targets == 1) {
-            fprintf(stderr, "llmc: --target %s: %s builds alone; only CUDA architectures combine\n", a.target,
-                    a.targets[k]->name);
+            fprintf(stderr, "llmc compile: --target %s: %s builds alone; only CUDA architectures combine\n", a->target,
+                    a->targets[k]->name);
             return 2;
         }
     }
-    a.popt.target = a.targets[0];
-    a.lopt.out_path = a.out ? a.out : "model";
-    if (is_dir(a.lopt.out_path)) {
-        fprintf(stderr, "llmc: -o %s: is a directory; -o names the executable to write\n", a.lopt.out_path);
+    a->popt.target = a->targets[0];
+    a->lopt.out_path = a->out ? a->out : "model";
+    if (is_dir(a->lopt.out_path)) {
+        fprintf(stderr, "llmc compile: -o %s: is a directory; -o names the executable to write\n", a->lopt.out_path);
         return 2;
     }
-    if (a.lopt.weights_file) {
+    if (a->lopt.weights_file) {
         char side[4200];
-        snprintf(side, sizeof side, "%s.weights", a.lopt.out_path);
+        snprintf(side, sizeof side, "%s.weights", a->lopt.out_path);
         if (is_dir(side)) {
-            fprintf(stderr, "llmc: %s (the side file of -o %s) is a directory\n", side, a.lopt.out_path);
+            fprintf(stderr, "llmc compile: %s (the side file of -o %s) is a directory\n", side, a->lopt.out_path);
             return 2;
         }
     }
-    const char *outputs[] = {a.lopt.out_path, NULL};
-    return run_supervised(compile_model_v, &a, outputs);
+    return -1;
 }
+
+static int cmd_compile(int argc, char **argv)
+{
+    CompileArgs a;
+    int rc = cmd_compile_args(&a, argc, argv);
+    if (rc < 0) {
+        const char *outputs[] = {a.lopt.out_path, NULL};
+        rc = run_supervised(compile_model_v, &a, outputs);
+    }
+    return rc;
+}
+
+static const CliOpt import_opts[] = {
+    {"output", 'o', "FILE", "the model.json to write (its weight bindings point at SRC's files)"},
+    {"tokenizer", 0, "FILE", "the tokenizer file instead of the one beside the checkpoint"},
+    {"help", 'h', NULL, "this list"},
+    {NULL, 0, NULL, NULL},
+};
 
 static int cmd_import(int argc, char **argv)
 {
-    const char *src = NULL, *out = NULL, *tok = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-            out = argv[++i];
-        else if (strcmp(argv[i], "--tokenizer") == 0 && i + 1 < argc)
-            tok = argv[++i];
-        else if (argv[i][0] != '-' && !src)
-            src = argv[i];
-        else {
-            fprintf(stderr, "llmc import: unexpected argument \"%s\"\n", argv[i]);
+    const char *src = NULL, *out = NULL, *tok = NULL, *v;
+    Cli cli;
+    cli_init(&cli, "llmc import", import_opts);
+    for (int k; (k = cli_next(&cli, argc, argv, &v)) != -1;) {
+        if (k == -2)
             return 2;
+        if (k == 0)
+            out = v;
+        else if (k == 1)
+            tok = v;
+        else {
+            cli_help(&cli, "llmc import SRC -o model.json [--tokenizer FILE]\n"
+                           "  SRC: a Hugging Face directory, a llama2.c checkpoint or a model.json", stdout);
+            return 0;
         }
     }
+    if (optind < argc)
+        src = argv[optind];
+    if (optind + 1 < argc) {
+        cli_error(&cli, "more than one model given (\"%s\" and \"%s\")", argv[optind], argv[optind + 1]);
+        return 2;
+    }
     if (!src || !out) {
-        fprintf(stderr, "llmc import: usage: llmc import SRC -o model.json\n");
+        cli_error(&cli, "%s", !src ? "no model given" : "no output given: -o model.json");
         return 2;
     }
     LlmcDiag d;
@@ -467,7 +715,7 @@ static int cmd_import(int argc, char **argv)
         free(base);
         return 1;
     }
-    LlmcStatus st = is_dir(src) ? llmc_import(src, base, &doc, &d) : llmc_import_llama2c(src, tok, base, &doc, &d);
+    LlmcStatus st = llmc_import_tok(src, tok, base, &doc, &d);
     if (!st)
         st = llmc_json_save(out, doc, &d);
     cJSON_Delete(doc);
@@ -483,57 +731,101 @@ static int synth_v(void *arg)
     return llmc_synth(arg, &d) ? die(&d) : 0;
 }
 
+static const CliOpt synth_opts[] = {
+    {"preset", 0, "NAME", "a preset's config.json (see below)"},
+    {"config", 0, "FILE", "a Hugging Face config.json of your own"},
+    {"output", 'o', "DIR", "the checkpoint directory to write"},
+    {"seed", 0, "N", "random seed (default 0)"},
+    {"dtype", 0, "F", "f32, f16 or bf16 (default bf16)"},
+    {"quiet", 'q', NULL, "no progress messages"},
+    {"help", 'h', NULL, "this list"},
+    {NULL, 0, NULL, NULL},
+};
+
 static int cmd_synth(int argc, char **argv)
 {
     LlmcSynthOptions o;
     memset(&o, 0, sizeof o);
     o.dtype = LLMC_BF16;
-    for (int i = 2; i < argc; i++) {
-        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(f, "--preset") == 0 && v) {
+    Cli cli;
+    cli_init(&cli, "llmc synth", synth_opts);
+    const char *v;
+    for (int k; (k = cli_next(&cli, argc, argv, &v)) != -1;) {
+        char *end;
+        switch (k) {
+        case -2:
+            return 2;
+        case 0:
             o.preset = v;
-            i++;
-        } else if (strcmp(f, "--config") == 0 && v) {
+            break;
+        case 1:
             o.config_path = v;
-            i++;
-        } else if (strcmp(f, "-o") == 0 && v) {
+            break;
+        case 2:
             o.out_dir = v;
-            i++;
-        } else if (strcmp(f, "--seed") == 0 && v) {
-            char *end;
+            break;
+        case 3:
             errno = 0;
             o.seed = strtoull(v, &end, 10);
-            if (errno || *end) {
+            if (errno || *end || !*v || *v == '-') {
                 fprintf(stderr, "llmc synth: --seed: expected an unsigned integer, found \"%s\"\n", v);
                 return 2;
             }
-            i++;
-        } else if (strcmp(f, "--dtype") == 0 && v) {
-            if (llmc_dtype_from_name(v, &o.dtype) || o.dtype == LLMC_I32) {
+            break;
+        case 4:
+            if (llmc_dtype_from_name(v, &o.dtype) ||
+                (o.dtype != LLMC_F32 && o.dtype != LLMC_F16 && o.dtype != LLMC_BF16)) {
                 fprintf(stderr, "llmc synth: --dtype: expected f32, f16 or bf16, found \"%s\"\n", v);
                 return 2;
             }
-            i++;
-        } else if (strcmp(f, "-q") == 0) {
+            o.dtype_set = 1;
+            break;
+        case 5:
             o.quiet = 1;
-        } else {
-            fprintf(stderr, "llmc synth: unexpected argument \"%s\"\n", f);
-            return 2;
+            break;
+        default:
+            cli_help(&cli, "llmc synth (--preset NAME | --config FILE) -o DIR [options]", stdout);
+            printf("presets:");
+            for (const char *const *p = llmc_synth_presets(); *p; p++)
+                printf(" %s", *p);
+            printf("\n");
+            return 0;
         }
     }
-    if ((!o.preset == !o.config_path) || !o.out_dir) {
-        fprintf(stderr, "llmc synth: usage: llmc synth (--preset NAME | --config FILE) -o DIR\n  presets:");
-        for (const char *const *p = llmc_synth_presets(); *p; p++)
-            fprintf(stderr, " %s", *p);
-        fprintf(stderr, "\n");
+    if (optind < argc) {
+        cli_error(&cli, "unexpected argument \"%s\"", argv[optind]);
+        return 2;
+    }
+    if (!o.preset == !o.config_path || !o.out_dir) {
+        cli_error(&cli, "%s", !o.out_dir ? "no output given: -o DIR"
+                              : o.preset ? "give --preset or --config, not both"
+                                         : "give --preset NAME or --config FILE");
         return 2;
     }
     const char *outputs[] = {o.out_dir, NULL};
     return run_supervised(synth_v, &o, outputs);
 }
 
-static int cmd_targets(void)
+static const CliOpt targets_opts[] = {
+    {"help", 'h', NULL, "this list"},
+    {NULL, 0, NULL, NULL},
+};
+
+static int cmd_targets(int argc, char **argv)
 {
+    Cli cli;
+    cli_init(&cli, "llmc targets", targets_opts);
+    const char *v;
+    for (int k; (k = cli_next(&cli, argc, argv, &v)) != -1;) {
+        if (k == -2)
+            return 2;
+        cli_help(&cli, "llmc targets   (the names --target takes, one a line)", stdout);
+        return 0;
+    }
+    if (optind < argc) {
+        cli_error(&cli, "unexpected argument \"%s\"", argv[optind]);
+        return 2;
+    }
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++)
         printf("%-8s %s\n", (*t)->name, (*t)->description);
     return 0;
@@ -542,18 +834,24 @@ static int cmd_targets(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "llmc: no command given (llmc --help lists the commands)\n");
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "compile") == 0)
-        return cmd_compile(argc, argv);
-    if (strcmp(cmd, "import") == 0)
-        return cmd_import(argc, argv);
-    if (strcmp(cmd, "synth") == 0)
-        return cmd_synth(argc, argv);
-    if (strcmp(cmd, "targets") == 0)
-        return cmd_targets();
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {{"compile", cmd_compile}, {"import", cmd_import}, {"synth", cmd_synth}, {"targets", cmd_targets}};
+    /* `llmc help CMD` is `llmc CMD --help`. */
+    int help_of = strcmp(cmd, "help") == 0 && argc > 2;
+    if (help_of)
+        cmd = argv[2];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cmd, commands[i].name) != 0)
+            continue;
+        char help[] = "--help", *help_argv[] = {argv[1 + help_of], help, NULL};
+        return help_of ? commands[i].run(2, help_argv) : commands[i].run(argc - 1, argv + 1);
+    }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("llmc %s\n", LLMC_VERSION);
         return 0;
@@ -562,7 +860,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "llmc: unknown command \"%s\"\n", cmd);
-    usage(stderr);
+    fprintf(stderr, "llmc: unknown command \"%s\" (llmc --help lists the commands)\n", cmd);
     return 2;
 }

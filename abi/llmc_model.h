@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 8
+#define LLMC_ABI_VERSION 9
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -123,7 +123,7 @@ typedef struct LlmcExec {
 } LlmcExec;
 
 /* Tokenizer formats carried in the payload. */
-enum { LLMC_TOK_NONE = 0, LLMC_TOK_LLAMA2C = 1, LLMC_TOK_SENTENCEPIECE = 2 };
+enum { LLMC_TOK_NONE = 0, LLMC_TOK_LLAMA2C = 1, LLMC_TOK_SENTENCEPIECE = 2, LLMC_TOK_HF = 3 /* abi/hftok.h */ };
 
 typedef struct LlmcModelDesc {
     uint32_t abi_version;           /* LLMC_ABI_VERSION */
@@ -137,6 +137,15 @@ typedef struct LlmcModelDesc {
     int32_t max_tokens;             /* tokens per step */
     int32_t max_outputs;            /* logit rows per step */
     int32_t bos_id, eos_id;
+    const int32_t *eos_more;        /* [n_eos_more] more ids that end a sequence, besides eos_id
+                                       (config.json / generation_config.json lists); NULL: none */
+    int32_t n_eos_more;
+    /* The model's own sampling defaults (generation_config.json), used unless the command line
+     * says otherwise; sampling_set 0: none (greedy). */
+    int32_t sampling_set;
+    float temperature;              /* 0: greedy */
+    int32_t top_k;                  /* 0: off */
+    float top_p;                    /* 1: off */
     int32_t kv_block_size;          /* positions per KV block */
     int64_t kv_block_bytes;         /* one block across all layers, K and V */
     int64_t weights_bytes;

@@ -30,7 +30,7 @@ fi
 
 ours() { # ours EXE: decode tok/s at batch 1 (median of 3)
   for i in 1 2 3; do
-    "$1" --bench -p 1 -n "$steps" --threads "$threads" | sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p'
+    "$1" --bench --bench-prompt 1 -n "$steps" --threads "$threads" | sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p'
   done | sort -n | sed -n 2p
 }
 theirs() { # theirs MODEL TOKENIZER: run.c's achieved tok/s (median of 3)

@@ -18,7 +18,7 @@ mkdir -p "$out" "$work"
 ncu --clock-control none --csv --page raw --print-units base \
   --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
   --launch-skip "${SKIP:-400}" --launch-count "${COUNT:-200}" \
-  "$work/p.exe" --bench ${BENCH_ARGS:--p 1 -n 12} --no-graphs >"$out/ncu_$preset.csv" 2>"$out/ncu_$preset.err"
+  "$work/p.exe" --bench ${BENCH_ARGS:---bench-prompt 1 -n 12} --no-graphs >"$out/ncu_$preset.csv" 2>"$out/ncu_$preset.err"
 python3 - "$out/ncu_$preset.csv" <<'PY'
 import csv, sys, re, collections
 rows = list(csv.reader(open(sys.argv[1])))

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | variants
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants
 # WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 old:LLMC=PATH ...": the preset compiled
 # once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
 # environment, for knobs added to a working tree while experimenting, and any other item is an
@@ -64,6 +64,20 @@ if [ "$what" = lab ]; then
     row "decode_lab (gemv_b1 against gemv)" "$(tail -1 "$out/decode_lab.txt")"
   else
     row "decode_lab" "nvcc failed"
+  fi
+fi
+
+if [ "$what" = qmma ] || [[ "$what" == *qmma* ]]; then
+  say "== qmma lab (bench/qmma_lab.cu: gemm_q against a host reference, then timed against today's wide path)"
+  # carried when built here (scripts/gpu_carry.sh), else built now
+  if [ -x "$carry/qmma_lab" ] || nvcc -O2 -std=c++17 -arch="${arch}" -I "$root/ir" -o "$carry/qmma_lab" "$root/bench/qmma_lab.cu" >>"$log" 2>&1; then
+    "$carry/qmma_lab" 2>&1 | tee "$out/qmma_lab.txt" >>"$log"
+    qc=${PIPESTATUS[0]}
+    grep -E "FAIL|copy bandwidth|^device" "$out/qmma_lab.txt" | tee -a "$log"
+    sed -n '/^matrix (gemm_q config)/,$p' "$out/qmma_lab.txt" >>"$log"
+    row "qmma_lab (gemm_q vs host reference)" "$(tail -1 "$out/qmma_lab.txt") (exit $qc)"
+  else
+    row "qmma_lab" "nvcc failed"
   fi
 fi
 
@@ -163,7 +177,7 @@ fi
 decode_row() {
   local exe=$1 label=$2 f=$3 dec roof busy
   shift 3
-  "$exe" --bench -p 512 -n 128 "$@" >"$f" 2>&1
+  "$exe" --bench --bench-prompt 512 -n 128 "$@" >"$f" 2>&1
   cat "$f" >>"$log"
   dec=$(sed -n 's/^decode: .* \([0-9.]*\) tok\/s,.*/\1/p' "$f" | head -1)
   roof=$(sed -n 's/^memory roofline: \([0-9.]*%\).*/\1/p' "$f" | head -1)
@@ -232,6 +246,16 @@ variants() {
       "${args[@]}" >>"$log" 2>&1 || { row "$p $name" "compile failed"; continue; }
     say "compile $name (${items:-defaults}): $((SECONDS - t0)) s"
     names+=("$name")
+    if [ "${COMPARE:-0}" = 1 ]; then # 12 and 40 prompt tokens (gemm_q's two row tiles) against the CPU twin
+      local nt worst agree
+      for nt in 12 40; do
+        "$work/v_$name.exe" --ids "$(seq -s ' ' 300 $((299 + nt)))" --compare-cpu >"$res/cmp_${name}_$nt.txt" 2>&1
+        grep -A40 "per layer" "$res/cmp_${name}_$nt.txt" >>"$log"
+        worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/cmp_${name}_$nt.txt")
+        agree=$(grep -o "argmax agrees on .*" "$res/cmp_${name}_$nt.txt")
+        row "$p $name compare-cpu $nt tokens" "worst layer rel.err $worst; ${agree:-no result: $(tail -1 "$res/cmp_${name}_$nt.txt")}"
+      done
+    fi
     if [ $keep = 0 ]; then
       for i in $(seq "${REPEAT:-2}"); do b1 "$name" "$i"; done
       finish "$name"

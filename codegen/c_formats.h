@@ -19,12 +19,6 @@ LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p)
     memcpy(&f, &u, sizeof f);
     return f;
 }
-LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
-{
-    llmc_v8hf h;
-    memcpy(&h, p, sizeof h);
-    return __builtin_convertvector(h, llmc_v8f);
-}
 LLMC_INLINE float s_f32(float x) { return x; }
 LLMC_INLINE float s_bf16(uint16_t h)
 {
@@ -33,12 +27,44 @@ LLMC_INLINE float s_bf16(uint16_t h)
     memcpy(&f, &u, sizeof f);
     return f;
 }
+/* f16: the compiler's _Float16 where it has one (__FLT16_MAX__: GCC 12, clang 15 on x86-64), else
+ * the same values by bit arithmetic (clang 14; LLMC_NO_FLOAT16 forces it, for its test), exact
+ * either way. */
+#if defined(__FLT16_MAX__) && !defined(LLMC_NO_FLOAT16)
+typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
+LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
+{
+    llmc_v8hf h;
+    memcpy(&h, p, sizeof h);
+    return __builtin_convertvector(h, llmc_v8f);
+}
 LLMC_INLINE float s_f16(uint16_t h)
 {
     _Float16 x;
     memcpy(&x, &h, sizeof x);
     return (float)x;
 }
+#else
+LLMC_INLINE float s_f16(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 0) {   /* zero or subnormal: m * 2^-24 */
+        float f = (float)m * 5.9604644775390625e-08f;
+        return sign ? -f : f;
+    }
+    uint32_t u = sign | (e == 31 ? 0x7f800000u | (m << 13) : ((e + 112) << 23) | (m << 13));
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
+{
+    llmc_v8f v;
+    for (int i = 0; i < 8; i++)
+        v[i] = s_f16(p[i]);
+    return v;
+}
+#endif
 
 LLMC_MM(f32, float, v8_ld, s_f32)
 LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)

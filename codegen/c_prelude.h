@@ -20,7 +20,6 @@
 typedef float llmc_v8f __attribute__((vector_size(32)));
 typedef uint16_t llmc_v8h __attribute__((vector_size(16)));
 typedef uint32_t llmc_v8u __attribute__((vector_size(32)));
-typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
 
 #define LLMC_INLINE static inline __attribute__((always_inline))
 

@@ -156,6 +156,64 @@ LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int
     return t;
 }
 
+/* gemm_q's plan (see cuda_common.h): 4 warps of 2 n8 tiles (64 weight rows a block); 3 activation
+ * stages (2 for 64 rows: 74 KB for u4); as many blocks as stay resident (4 an SM for 16 rows, 3 for
+ * u4 with zero points or small groups, 2 for 32 or 64 rows, fewer where shared memory is short) but at least 4 units a block for u4 and 8 for
+ * the others (a unit: a chunk of K of the block's rows, 8 KB of u4/fp8, 16 KB of bf16/f16; fewer,
+ * larger blocks were faster for the small matrices on an H100, bench/NOTES.md). Shapes gemm_q needs:
+ * K whole chunks (bf16/f16/fp8 128 values, u4 256; quantized rows in lane8 order), weight rows a
+ * multiple of the block's (SwiGLU: of each half). */
+/* The formats gemm_q decodes (cuda_qmma.cuh QmFmt): 16-bit ones, u4 (chunks of 256, pair-32
+ * activations) and fp8 (a scale a row, its own padding); a format it does not know never takes it. */
+enum { QM_NONE, QM_HALF, QM_U4, QM_FP8 };
+static int qmma_kind(LlmcDType t)
+{
+    switch (t) {
+    case LLMC_BF16:
+    case LLMC_F16: return QM_HALF;
+    case LLMC_U4: return QM_U4;
+    case LLMC_FP8: return QM_FP8;
+    default: return QM_NONE;
+    }
+}
+
+LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi)
+{
+    LlmcQmmaPlan p = {0};
+    int kind = qmma_kind(w->dtype), quant = llmc_format_n_sides(w->dtype) > 0, q4 = kind == QM_U4, q8 = kind == QM_FP8;
+    int zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0, mma = llmc_cuda_mma_format(w);
+    int64_t N = w->shape.dim[0], K = w->shape.dim[1];
+    p.mi = mi;
+    p.nj = 2;
+    p.w = 4;
+    p.st = mi >= 4 ? 2 : 3;
+    p.tpb = p.w * p.nj * 8;
+    p.kc = q4 ? 256 : 128;
+    p.aord = q4;
+    p.bf = mma == LLMC_BF16;
+    if (kind == QM_NONE || mma < 0 || !tg->has_mma_bf16 || K % p.kc != 0 || N % p.tpb != 0 || (swiglu && (N / 2) % (p.tpb / 2) != 0))
+        return p;
+    if (quant && w->layout.order != LLMC_ORDER_LANE8)
+        return p;
+    if (q8 && w->layout.group != K) /* fp8: a scale a row (applied to the sums) */
+        return p;
+    p.smem = (uint32_t)(p.st * 16 * mi * (p.kc + (q8 ? 16 : 32)) * 2);
+    /* 4 blocks an SM caps a thread at 128 registers: u4 with zero points or groups under 128 values
+     * (more scales a slot) needs 3 not to spill */
+    p.per_sm = mi > 1 ? 2 : (zero || (q4 && w->layout.group < 128)) ? 3 : 4;
+    int64_t room = (tg->smem_per_sm ? tg->smem_per_sm : 100 * 1024) / (p.smem + 1024);
+    if (room < p.per_sm)
+        p.per_sm = room > 0 ? (int)room : 1;
+    int64_t units = N / p.tpb * (K / p.kc), minu = q4 ? 4 : 8, sms = tg->typical_sms ? tg->typical_sms : 100;
+    int64_t blocks = sms * p.per_sm;
+    if (units / minu < blocks)
+        blocks = units / minu > 0 ? units / minu : 1;
+    p.blocks = (int)blocks;
+    p.part_floats = 2LL * 16 * mi * p.tpb;
+    p.ok = 1;
+    return p;
+}
+
 /* gemm_wg: 128 x 128 tiles when they give about 1.4 blocks an SM (qkv and gate/up of an 8B at 512
  * rows), else 64 x 128 with K split in 2 or 4 while the tiles leave SMs idle; 3 stages of 128-row
  * tiles or 4 of 64-row ones: 97 KB, two blocks an SM (bench/NOTES.md, round 17). */

@@ -43,6 +43,18 @@ typedef struct {
 LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* The same for the wgmma variant (gemm_wg, sm_90a; K % 64 == 0). */
 LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
+/* gemm_q (cuda_qmma.cuh), the batched-decode matmul that decodes the weights in registers, for an
+ * N x K weight w (its format: llmc_kernel_wformat) in groups of G, MI m16 tiles a block: warps, n8 tiles a
+ * warp, activation stages, the chunk of K, the weight rows a block (tpb), the blocks (stream-K over
+ * N / tpb x K / kc units), the activations' order, bf16 or f16 operands, minimum blocks an SM (its
+ * __launch_bounds__), the shared memory and the partial sums' floats a block. ok = 0 where the
+ * kernel does not take the matrix (f32, grouped fp8, rows not in lane8 order, shapes). */
+typedef struct {
+    int ok, mi, nj, w, st, kc, tpb, blocks, aord, bf, per_sm;
+    uint32_t smem;
+    int64_t part_floats;
+} LlmcQmmaPlan;
+LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi);
 /* The embedded kernel headers (cuda_headers.c), in include order. */
 LlmcNvrtcHeaders llmc_cuda_header_table(void);
 /* "bf16", "f16" or "f32" */

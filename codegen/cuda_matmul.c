@@ -189,6 +189,51 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     }
     snprintf(cond, sizeof cond, vec ? "%s > 1 && %s <= 8" : "%s <= 8", hrows, hrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
+    /* 9..64 rows: gemm_q where it takes the matrix: the rows (normalized if the node has a norm)
+     * converted to f16/bf16 in the order the format pairs them, then the weights decoded in
+     * registers (bench/qmma_lab.cu) */
+    LlmcQmmaPlan qp[3] = {llmc_cuda_qmma_plan(e->target, w, swiglu, 1), llmc_cuda_qmma_plan(e->target, w, swiglu, 2),
+                          llmc_cuda_qmma_plan(e->target, w, swiglu, 4)};
+    int qm = qp[0].ok && x_aligned && norm_aligned && w->offset % 16 == 0;
+    int64_t qmax = qm ? 64 : 8; /* the rows the wide paths start above */
+    if (qm) {
+        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
+        llmc_buf_printf(&k,
+                        "/* f32[%s,%lld] rows%s -> %s in %s order (A operand of gemm_q) */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    rows_to_half<%d, %d, %lld, %lld, %d>(%s, %s, (uint16_t *)A(%lld), %s);\n}\n",
+                        hrows, (long long)K, ni > 0 ? ", RMS-normalized," : "", qp[0].bf ? "bf16" : "f16",
+                        qp[0].aord ? "pair-32" : "natural", qp[0].bf, ni > 0, (long long)K, (long long)SX,
+                        qp[0].aord, xs, nws, (long long)e->scratch_a, llmc_c_float(e, eps));
+        const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, cond, hk, hrows, "1", "1", 256, 0);
+        /* 16 rows a block up to 16 rows, 32 up to 32, 64 above */
+        for (int v = 0; v < 3; v++) {
+            const LlmcQmmaPlan *p = &qp[v];
+            llmc_buf_printf(&k,
+                            "/* matmul, tensor cores with the weights decoded in registers (gemm_q: %d rows and %d "
+                            "weight rows a block, %d blocks over the chunks of K): %s[%s,%lld] x %s[%lld,%lld]^T -> "
+                            "f32[%s,%lld]%s */\n"
+                            "extern \"C\" __global__ void __launch_bounds__(%d, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                            "    gemm_q<%s, %lld, %lld, %lld, %d, %d, %d, %d, %d, %lld, %lld>(%s, %s, "
+                            "(const uint16_t *)A(%lld), %s, %s, %s, %s, A(%lld), (int *)(a.arena + %lld));\n}\n",
+                            16 * p->mi, p->tpb, p->blocks, p->bf ? "bf16" : "f16", hrows, (long long)K,
+                            llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
+                            (long long)(swiglu ? N / 2 : N), what, 32 * p->w, p->per_sm, wk, (long long)K, (long long)N,
+                            (long long)G, p->mi, p->nj, p->w, p->st, epi, (long long)SY, (long long)SR, wsrc, wq,
+                            (long long)e->scratch_a, bias, ys, rows, res, (long long)e->scratch_b,
+                            (long long)e->scratch_qc);
+            const char *qk = llmc_cuda_kernel(e, "gemm_q", k.s, p->smem);
+            llmc_buf_free(&k);
+            llmc_cuda_kernel_pdl(e, qk);
+            char gxq[64], gyq[32];
+            snprintf(cond, sizeof cond, "%s > %d && %s <= %d", hrows, v ? 16 << (v - 1) : 8, hrows, 16 << v);
+            snprintf(gxq, sizeof gxq, "(%s + %d) / %d", hrows, 16 * p->mi - 1, 16 * p->mi);
+            snprintf(gyq, sizeof gyq, "%d", p->blocks);
+            llmc_cuda_launch(e, node, cond, qk, gxq, gyq, "1", 32 * p->w, p->smem);
+        }
+    }
     if (quant) {
         /* wider steps: the weight dequantized to f16 into scratch D, once a step */
         int dv = w->layout.order == LLMC_ORDER_LANE8 && w->offset % 16 == 0;
@@ -206,10 +251,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_buf_free(&k);
         char gxd[32];
         snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
-        snprintf(cond, sizeof cond, "%s > 8", hrows);
+        snprintf(cond, sizeof cond, "%s > %lld", hrows, (long long)qmax);
         llmc_cuda_launch(e, node, cond, dk, gxd, "1", "1", 256, 0);
     }
-    int split = llmc_cuda_split_k(e->target, N, K);
+    int split = qm ? 1 : llmc_cuda_split_k(e->target, N, K);
     if (split > 1) {
         /* 9..64 rows: 64 x 64 tiles with K split over blockIdx.z (f32 activations converted in
          * registers; a norm prologue first runs into scratch A), partials in scratch B, then the
@@ -251,7 +296,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     /* Wider steps: the rows (normalized if the node has a norm) converted to bf16/f16 into scratch A,
      * then gemm_h (cp.async stages of both operands) with the epilogue in place, or K split into
      * scratch B and the reduce. */
-    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 ? 64 : 8);
+    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 || qm ? 64 : 8);
     llmc_buf_printf(&k,
                     "/* f32[%s,%lld] rows%s -> %s (A operand of a tensor-core matmul) */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"

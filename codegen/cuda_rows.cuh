@@ -7,9 +7,11 @@
 
 #include "cuda_formats.cuh"
 
-/* f32 rows to bf16/f16 (the A operand of gemm_h), optionally RMS-normalized (NORM: x * nw / rms(x)).
- * Grid: rows; D % 4 == 0 and 16-byte aligned rows. */
-template <int BF, int NORM, int D, int SX>
+/* f32 rows to bf16/f16 (the A operand of gemm_h and gemm_q), optionally RMS-normalized (NORM: x *
+ * nw / rms(x)), in the order ORD (0 natural; 1 pair-32, gemm_q's u4 order: within each 64 elements,
+ * position 2 i + h holds element i + 32 h). Grid: rows; D % 4 == 0 (ORD 1: D % 64 == 0) and
+ * 16-byte aligned rows. */
+template <int BF, int NORM, int D, int SX, int ORD = 0>
 DEV void rows_to_half(const float *__restrict__ x, const float *__restrict__ nw, uint16_t *__restrict__ y, float eps)
 {
     __shared__ float red[32];
@@ -25,13 +27,27 @@ DEV void rows_to_half(const float *__restrict__ x, const float *__restrict__ nw,
         ss = block_sum(ss, red);
         inv = 1.0f / sqrtf(ss / (float)D + eps);
     }
-    uint2 *yr = (uint2 *)(y + (int64_t)r * D);
-    for (int d = threadIdx.x; d < D / 4; d += blockDim.x) {
+    auto val = [&](int d) { /* float4 d, normalized */
         float4 v = xr[d];
         if (NORM) {
             const float4 wv = ((const float4 *)nw)[d];
             v = make_float4(wv.x * (inv * v.x), wv.y * (inv * v.y), wv.z * (inv * v.z), wv.w * (inv * v.w));
         }
+        return v;
+    };
+    if (ORD == 1) {
+        static_assert(ORD != 1 || D % 64 == 0, "rows_to_half: pair-32 order needs whole 64-element blocks");
+        u4 *yr = (u4 *)(y + (int64_t)r * D);
+        for (int d = threadIdx.x; d < D / 8; d += blockDim.x) { /* elements 64 b + 4 j (+32) .. + 3 */
+            const int blk = d / 8, j = d % 8;
+            const float4 lo = val(blk * 16 + j), hi = val(blk * 16 + 8 + j);
+            yr[d] = u4{pack2(lo.x, hi.x, BF), pack2(lo.y, hi.y, BF), pack2(lo.z, hi.z, BF), pack2(lo.w, hi.w, BF)};
+        }
+        return;
+    }
+    uint2 *yr = (uint2 *)(y + (int64_t)r * D);
+    for (int d = threadIdx.x; d < D / 4; d += blockDim.x) {
+        const float4 v = val(d);
         yr[d] = make_uint2(pack2(v.x, v.y, BF), pack2(v.z, v.w, BF));
     }
 }

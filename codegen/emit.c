@@ -139,8 +139,10 @@ void llmc_buf_cstr(LlmcBuf *b, const char *s)
     llmc_buf_printf(b, "\"");
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+        if (c == '"' || c == '\\' || c == '?')
             llmc_buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            llmc_buf_printf(b, "\\n");
         else if (c < 32 || c >= 127)
             llmc_buf_printf(b, "\\%03o", c);
         else
@@ -149,18 +151,35 @@ void llmc_buf_cstr(LlmcBuf *b, const char *s)
     llmc_buf_printf(b, "\"");
 }
 
+void llmc_buf_comment(LlmcBuf *b, const char *s)
+{
+    char buf[LLMC_COMMENT_MAX + 4];
+    size_t n = 0;
+    for (; s && *s && n < LLMC_COMMENT_MAX; s++) {
+        unsigned char c = (unsigned char)*s;
+        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                   c == '.' || c == '+' || c == '/' || c == '-';
+        buf[n++] = keep ? (char)c : '_';
+    }
+    buf[n] = 0;
+    llmc_buf_printf(b, "%s%s", buf, s && *s ? "..." : "");
+}
+
 void llmc_emit_node_comment(LlmcEmit *e, int node, const char *suffix)
 {
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     char sb[96];
     llmc_buf_printf(&e->body, "    /* node %d: ", node);
-    for (int j = 0; j < n->n_out; j++)
-        llmc_buf_printf(&e->body, "%s%%%s", j ? ", " : "", g->t[n->out[j]].name);
+    for (int j = 0; j < n->n_out; j++) {
+        llmc_buf_printf(&e->body, "%s%%", j ? ", " : "");
+        llmc_buf_comment(&e->body, g->t[n->out[j]].name);
+    }
     llmc_buf_printf(&e->body, "%s%s(", n->n_out ? " = " : "", llmc_op_info[n->op].name);
     for (int j = 0; j < n->n_in; j++) {
         const LlmcTensor *t = &g->t[n->in[j]];
-        llmc_buf_printf(&e->body, "%s%s%s", j ? ", " : "", t->kind == LLMC_T_WEIGHT ? "@" : "%", t->name);
+        llmc_buf_printf(&e->body, "%s%s", j ? ", " : "", t->kind == LLMC_T_WEIGHT ? "@" : "%");
+        llmc_buf_comment(&e->body, t->name);
     }
     llmc_buf_printf(&e->body, ")");
     if (n->n_out)

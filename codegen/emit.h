@@ -16,8 +16,15 @@ typedef struct LlmcBuf {
 
 void llmc_buf_printf(LlmcBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void llmc_buf_free(LlmcBuf *b);
-/* Appends s as a C string literal (quotes, escapes). */
+/* Text from the input (model name, source path, tensor names) reaches generated code only
+ * through these two. A string literal: quotes, backslashes, '?' (no trigraph can form) and every
+ * byte outside printable ASCII escaped (octal, three digits), so any bytes give the same string. */
 void llmc_buf_cstr(LlmcBuf *b, const char *s);
+/* Inside a comment: only [A-Za-z0-9_.+/-] pass, every other byte becomes '_' (so the text can end
+ * no comment, splice no line, form no trigraph), at most LLMC_COMMENT_MAX bytes, then "...". The
+ * emitters never put '*' right before it. */
+#define LLMC_COMMENT_MAX 160
+void llmc_buf_comment(LlmcBuf *b, const char *s);
 
 typedef struct LlmcKernelDef {
     char *text;                   /* the definition with "@NAME@" where its name goes */
@@ -43,6 +50,7 @@ typedef struct LlmcEmit {
     int64_t arena_extra;          /* scratch bytes kernels need beyond the planned arena */
     int64_t scratch_a, scratch_b; /* GPU: two scratch regions past the arena (set before emission) */
     int64_t scratch_c;            /* GPU: decode attention's split counters (zero between kernels) */
+    int64_t scratch_qc;           /* GPU: gemm_q's split counters, after them (zero between kernels) */
     int64_t scratch_d;            /* GPU: a quantized weight dequantized to f16 for wide steps */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int n_offs;

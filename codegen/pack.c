@@ -22,7 +22,36 @@ static int by_offset(const void *a, const void *b, void *g)
     return (x > y) - (x < y);
 }
 
-/* Row r of weight t (through its parts) as f32, into row[K]. */
+/* Weights must be finite: the first NaN or infinity of a tensor is an error naming the tensor as
+ * its checkpoint does (src.ckpt; llmc's name when it has none) and its flat index. The
+ * packer checks each value as it converts it, so nothing is read twice or held in full. */
+static LlmcStatus not_finite(const LlmcTensor *src, int64_t at, float v, LlmcDiag *d)
+{
+    return llmc_fail(d, "%s: element %lld is %s (weights must be finite; in %s)",
+                     src->src.ckpt ? src->src.ckpt : src->name, (long long)at,
+                     v != v ? "NaN" : v > 0 ? "+inf" : "-inf", src->src.file ? src->src.file : "?");
+}
+
+/* Converts n elements of src (the part `part` of a weight, its elements from `first` on) from its
+ * file's format to `to`, failing on the first value that is not finite. */
+static LlmcStatus convert_finite(const LlmcTensor *part, int64_t first, const uint8_t *data, int64_t n, void *dst,
+                                 LlmcDType to, LlmcDiag *d)
+{
+    enum { SUB = 512 }; /* a multiple of every block */
+    LlmcDType from = part->src.file_dtype;
+    float f[SUB];
+    for (int64_t i = 0; i < n; i += SUB) {
+        int64_t m = n - i < SUB ? n - i : SUB;
+        llmc_format(from)->to_f32(data + llmc_format_bytes(from, i), f, m);
+        for (int64_t k = 0; k < m; k++)
+            if (!isfinite(f[k]))
+                return not_finite(part, first + i + k, f[k], d);
+        llmc_format(to)->from_f32(f, (uint8_t *)dst + llmc_format_bytes(to, i), m);
+    }
+    return LLMC_OK;
+}
+
+/* Row r of weight t (through its parts) as f32, into row[K]; an error if a value is not finite. */
 static LlmcStatus source_row(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, int64_t r,
                              float *row, LlmcDiag *d)
 {
@@ -37,8 +66,7 @@ static LlmcStatus source_row(const LlmcGraph *g, const LlmcWeightSource *ws, con
     const uint8_t *data;
     if (resolve(ws, src, &data, d))
         return LLMC_ERR;
-    llmc_format_convert(data + llmc_format_bytes(src->src.file_dtype, r * K), src->src.file_dtype, row, LLMC_F32, K);
-    return LLMC_OK;
+    return convert_finite(src, r * K, data + llmc_format_bytes(src->src.file_dtype, r * K), K, row, LLMC_F32, d);
 }
 
 /* The side tensors (scales, zero points) computed with the values of a quantized weight, held until
@@ -157,8 +185,8 @@ static LlmcStatus write_tensor(const LlmcGraph *g, const LlmcWeightSource *ws, c
         int64_t n = llmc_shape_numel(&src->shape, 0, 0);
         for (int64_t i = 0; i < n; i += CHUNK) {
             int64_t m = n - i < CHUNK ? n - i : CHUNK;
-            llmc_format_convert(data + llmc_format_bytes(src->src.file_dtype, i), src->src.file_dtype, buf, t->dtype, m);
-            if (llmc_out_write(o, buf, (size_t)llmc_format_bytes(t->dtype, m), d))
+            if (convert_finite(src, i, data + llmc_format_bytes(src->src.file_dtype, i), m, buf, t->dtype, d) ||
+                llmc_out_write(o, buf, (size_t)llmc_format_bytes(t->dtype, m), d))
                 return LLMC_ERR;
         }
     }

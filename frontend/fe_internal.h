@@ -46,6 +46,9 @@ typedef struct FeHfConfig {
     int mistral;
     int64_t hidden, ffn, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_pos;
     int64_t bos_id, eos_id, window;
+    int32_t eos_more[LLMC_MAX_EOS];   /* more end-of-sequence ids (eos_token_id lists) */
+    int n_eos_more;
+    LlmcSampling sampling;            /* generation_config.json's sampling defaults */
     double eps, theta;
     int rope_llama3;
     double rope_factor, rope_low_freq, rope_high_freq;
@@ -53,8 +56,16 @@ typedef struct FeHfConfig {
     int tied, attention_bias;
 } FeHfConfig;
 
+/* llmc_import_hf with --tokenizer FILE (NULL: the directory's own tokenizer). */
+LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base_dir, cJSON **model, LlmcDiag *d);
+
 /* Reads and checks every field the importer uses; `file` names config.json in messages. */
 LlmcStatus fe_hf_parse_config(const cJSON *cfg, const char *file, FeHfConfig *c, LlmcDiag *d);
+/* generation_config.json (beside config.json), after fe_hf_parse_config: its eos_token_id (one or
+ * a list) adds to config.json's, its bos_token_id fills a missing one, and its sampling fields
+ * become the model's defaults: do_sample false is greedy; else temperature (default 1), top_k
+ * (default off) and top_p (default off), the fields it has. No sampling field: no defaults. */
+LlmcStatus fe_hf_parse_generation(const cJSON *gen, const char *file, FeHfConfig *c, LlmcDiag *d);
 
 /* ---- protobuf wire format writer (protobuf_write.c) ---- */
 

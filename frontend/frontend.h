@@ -75,6 +75,14 @@ LlmcWeightSource llmc_wf_source(LlmcWeightFiles *wf);
 /* Detects the kind of SRC: a llama2.c checkpoint file, a Hugging Face directory, or a model.json
  * (loaded as is, paths rebased onto base_dir). */
 LlmcStatus llmc_import(const char *src, const char *base_dir, cJSON **model, LlmcDiag *d);
+/* The same with `--tokenizer FILE` (NULL: the checkpoint's own): the tokenizer of the model. */
+LlmcStatus llmc_import_tok(const char *src, const char *tokenizer, const char *base_dir, cJSON **model,
+                           LlmcDiag *d);
+
+/* `--tokenizer FILE`: makes FILE the tokenizer of the model document (replacing the one it
+ * names, or found beside the checkpoint): its format from its name (.model SentencePiece, .bin
+ * llama2.c), else its first bytes; its path relative to base_dir as a model.json writes it. */
+LlmcStatus llmc_set_tokenizer(cJSON *model, const char *file, const char *base_dir, LlmcDiag *d);
 
 /* llama2.c: legacy 28-byte header or 'ak42' version 1 (float32). tokenizer: a tokenizer.bin path,
  * or NULL to look for tokenizer.bin / tok<vocab>.bin beside the checkpoint (none found: no
@@ -91,6 +99,15 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
  * file. For compiling code for a model's shapes without its weights (codegen tests, --no-weights). */
 LlmcStatus llmc_hf_config_model(const cJSON *config, const char *name, LlmcDType dtype, cJSON **model, LlmcDiag *d);
 
+/* ---- tokenizer.json (tokenizer_json.c) ---- */
+
+/* Converts a Hugging Face tokenizer.json, with tokenizer_config.json beside it when there is one,
+ * into the compact form the executable carries (abi/hftok.h). template_path: a chat template file
+ * replacing the config's (NULL: none). vocab_size: the model's (the file may use fewer ids, never
+ * more). *out is malloc'd. What is not supported is refused naming the file and the JSON path. */
+LlmcStatus llmc_hf_tokenizer_convert(const char *json_path, const char *template_path, int64_t vocab_size,
+                                     uint8_t **out, size_t *size, LlmcDiag *d);
+
 /* ---- synthesizer ---- */
 
 /* Writes a Hugging Face directory with random weights (seeded; normal, std 0.02; norms 1.0):
@@ -102,7 +119,8 @@ typedef struct LlmcSynthOptions {
     const char *config_path;          /* or NULL */
     const char *out_dir;
     uint64_t seed;
-    LlmcDType dtype;                  /* f32, f16, bf16 (default bf16) */
+    LlmcDType dtype;                  /* f32, f16, bf16 */
+    int dtype_set;                    /* dtype given; else a config's own torch_dtype (or dtype), else bf16 */
     int quiet;                        /* no progress on stderr */
 } LlmcSynthOptions;
 

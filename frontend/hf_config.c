@@ -12,7 +12,7 @@ static LlmcStatus token_id(const cJSON *cfg, const char *key, const char *file, 
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
     if (cJSON_IsArray(v))
-        v = cJSON_GetArrayItem(v, 0); /* several ids (Llama 3 instruct eos): the first is primary */
+        v = cJSON_GetArrayItem(v, 0); /* several ids: the first is primary */
     *out = -1;
     if (!v || cJSON_IsNull(v))
         return LLMC_OK;
@@ -23,6 +23,85 @@ static LlmcStatus token_id(const cJSON *cfg, const char *key, const char *file, 
                          key, (long long)vocab, r);
     }
     *out = (int64_t)v->valuedouble;
+    return LLMC_OK;
+}
+
+/* Adds id to the end-of-sequence ids of c (the primary one first), unless it is there already. */
+static LlmcStatus add_eos(FeHfConfig *c, int64_t id, const char *file, LlmcDiag *d)
+{
+    if (id == c->eos_id)
+        return LLMC_OK;
+    for (int i = 0; i < c->n_eos_more; i++)
+        if (c->eos_more[i] == id)
+            return LLMC_OK;
+    if (c->eos_id < 0) {
+        c->eos_id = id;
+        return LLMC_OK;
+    }
+    if (c->n_eos_more == LLMC_MAX_EOS)
+        return llmc_fail(d, "%s: eos_token_id: more than %d end-of-sequence ids", file, LLMC_MAX_EOS + 1);
+    c->eos_more[c->n_eos_more++] = (int32_t)id;
+    return LLMC_OK;
+}
+
+/* eos_token_id: one id, or a list (Llama 3 instruct: [128001, 128008, 128009]) of which each
+ * ends a sequence. */
+static LlmcStatus eos_ids(const cJSON *cfg, const char *file, FeHfConfig *c, LlmcDiag *d)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "eos_token_id");
+    if (!cJSON_IsArray(v)) {
+        int64_t id;
+        if (token_id(cfg, "eos_token_id", file, c->vocab, &id, d))
+            return LLMC_ERR;
+        return id >= 0 ? add_eos(c, id, file, d) : LLMC_OK;
+    }
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        if (!fe_json_is_int(e, 0, (double)c->vocab - 1)) {
+            char r[80];
+            fe_json_repr(e, r, sizeof r);
+            return llmc_fail(d, "%s: eos_token_id[%d]: expected a token id below vocab_size (%lld), found %s",
+                             file, i, (long long)c->vocab, r);
+        }
+        if (add_eos(c, (int64_t)e->valuedouble, file, d))
+            return LLMC_ERR;
+    }
+    return LLMC_OK;
+}
+
+LlmcStatus fe_hf_parse_generation(const cJSON *gen, const char *file, FeHfConfig *c, LlmcDiag *d)
+{
+    if (!cJSON_IsObject(gen))
+        return llmc_fail(d, "%s: expected a JSON object, found another JSON value", file);
+    if (eos_ids(gen, file, c, d))
+        return LLMC_ERR;
+    if (c->bos_id < 0 && token_id(gen, "bos_token_id", file, c->vocab, &c->bos_id, d))
+        return LLMC_ERR;
+    int do_sample;
+    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(gen, "do_sample");
+    if (fe_json_bool(gen, "do_sample", file, 1, &do_sample, d))
+        return LLMC_ERR;
+    const char *keys[3] = {"temperature", "top_k", "top_p"};
+    double val[3] = {1.0, 0.0, 1.0}, hi[3] = {1000.0, 2147483647.0, 1.0};
+    int any = ds && !cJSON_IsNull(ds);
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(gen, keys[i]);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= hi[i]) ||
+            (i == 1 && v->valuedouble != (double)(int64_t)v->valuedouble) || (i == 2 && v->valuedouble == 0)) {
+            char r[80];
+            fe_json_repr(v, r, sizeof r);
+            return llmc_fail(d, "%s: %s: expected %s, found %s", file, keys[i],
+                             i == 0 ? "a number >= 0" : i == 1 ? "an integer >= 0" : "a number in (0, 1]", r);
+        }
+        val[i] = v->valuedouble;
+        any = 1;
+    }
+    if (!any)
+        return LLMC_OK;
+    c->sampling = (LlmcSampling){.set = 1, .temperature = do_sample ? val[0] : 0.0, .top_k = (int64_t)val[1],
+                                 .top_p = val[2]};
     return LLMC_OK;
 }
 
@@ -145,8 +224,8 @@ LlmcStatus fe_hf_parse_config(const cJSON *cfg, const char *file, FeHfConfig *c,
         return LLMC_ERR;
     if (c->mistral && fe_json_int(cfg, "sliding_window", file, 0, 0, 0, 1 << 30, &c->window, d))
         return LLMC_ERR;
-    if (token_id(cfg, "bos_token_id", file, c->vocab, &c->bos_id, d) ||
-        token_id(cfg, "eos_token_id", file, c->vocab, &c->eos_id, d))
+    c->eos_id = -1;
+    if (token_id(cfg, "bos_token_id", file, c->vocab, &c->bos_id, d) || eos_ids(cfg, file, c, d))
         return LLMC_ERR;
     return LLMC_OK;
 }

@@ -35,8 +35,8 @@ static LlmcStatus rebase_file(cJSON *obj, const char *src_dir, const char *base_
     return LLMC_OK;
 }
 
-static LlmcStatus import_model_json(const char *src, const char *base_dir, cJSON **model,
-                                    LlmcDiag *d)
+static LlmcStatus import_model_json(const char *src, const char *tokenizer, const char *base_dir,
+                                    cJSON **model, LlmcDiag *d)
 {
     cJSON *doc;
     if (llmc_json_load(src, &doc, d))
@@ -53,7 +53,7 @@ static LlmcStatus import_model_json(const char *src, const char *base_dir, cJSON
         char *hf = llmc_path_dir(src);
         if (!hf)
             return llmc_fail(d, "%s: out of memory", src);
-        LlmcStatus s = llmc_import_hf(hf, base_dir, model, d);
+        LlmcStatus s = fe_import_hf(hf, tokenizer, base_dir, model, d);
         free(hf);
         return s;
     }
@@ -78,6 +78,8 @@ static LlmcStatus import_model_json(const char *src, const char *base_dir, cJSON
         s = rebase_file(cJSON_GetObjectItemCaseSensitive(doc, "tokenizer"), dir, base_dir, src,
                         "tokenizer", d);
     free(dir);
+    if (!s && tokenizer)
+        s = llmc_set_tokenizer(doc, tokenizer, base_dir, d);
     if (s) {
         cJSON_Delete(doc);
         return s;
@@ -92,15 +94,79 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* ---- --tokenizer FILE ---- */
+
+/* The tokenizer formats a model.json names, told apart by the file's name, else by its first
+ * bytes. A new format is one line (and its model.json name in model_json.c). */
+static const struct {
+    const char *format;               /* model.json tokenizer.format; NULL: not read yet */
+    const char *suffix;               /* file name ending */
+    int first_byte;                   /* the file's first byte, -1: any */
+    const char *what;
+} kTokFiles[] = {
+    {"sentencepiece", ".model", 0x0a, "a SentencePiece tokenizer.model"},
+    {NULL, ".json", '{', "a tokenizer.json"},
+    {"llama2c", ".bin", -1, "a llama2.c tokenizer.bin"},
+};
+
+LlmcStatus llmc_set_tokenizer(cJSON *model, const char *file, const char *base_dir, LlmcDiag *d)
+{
+    if (!cJSON_IsObject(model))
+        return LLMC_OK;                 /* the model.json reader says what is wrong with it */
+    struct stat sb;
+    if (stat(file, &sb) != 0)
+        return llmc_fail(d, "--tokenizer %s: cannot open: %s", file, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return llmc_fail(d, "--tokenizer %s: is a directory; expected a tokenizer file (tokenizer.model, "
+                         "tokenizer.bin)", file);
+    int first = -1;
+    FILE *f = fopen(file, "rb");
+    if (f) {
+        first = fgetc(f);
+        fclose(f);
+    }
+    size_t n = sizeof kTokFiles / sizeof kTokFiles[0], k = n;
+    for (size_t i = 0; i < n && k == n; i++)
+        if (ends_with(file, kTokFiles[i].suffix))
+            k = i;
+    for (size_t i = 0; i < n && k == n; i++)
+        if (kTokFiles[i].first_byte < 0 || kTokFiles[i].first_byte == first)
+            k = i;
+    if (!kTokFiles[k].format)
+        return llmc_fail(d, "--tokenizer %s: %s is not supported yet (SentencePiece tokenizer.model and "
+                         "llama2.c tokenizer.bin are)", file, kTokFiles[k].what);
+    char *rel = fe_rel_path(file, base_dir);
+    cJSON *t = cJSON_CreateObject();
+    if (!rel || !t || !cJSON_AddStringToObject(t, "format", kTokFiles[k].format) ||
+        !cJSON_AddStringToObject(t, "file", rel)) {
+        free(rel);
+        cJSON_Delete(t);
+        return llmc_fail(d, "--tokenizer %s: out of memory", file);
+    }
+    free(rel);
+    cJSON_DeleteItemFromObjectCaseSensitive(model, "tokenizer");
+    if (!cJSON_AddItemToObject(model, "tokenizer", t)) {
+        cJSON_Delete(t);
+        return llmc_fail(d, "--tokenizer %s: out of memory", file);
+    }
+    return LLMC_OK;
+}
+
 LlmcStatus llmc_import(const char *src, const char *base_dir, cJSON **model, LlmcDiag *d)
+{
+    return llmc_import_tok(src, NULL, base_dir, model, d);
+}
+
+LlmcStatus llmc_import_tok(const char *src, const char *tokenizer, const char *base_dir, cJSON **model,
+                           LlmcDiag *d)
 {
     *model = NULL;
     struct stat sb;
     if (stat(src, &sb) != 0)
         return llmc_fail(d, "%s: cannot open: %s", src, strerror(errno));
     if (S_ISDIR(sb.st_mode))
-        return llmc_import_hf(src, base_dir, model, d);
+        return fe_import_hf(src, tokenizer, base_dir, model, d);
     if (ends_with(src, ".json"))
-        return import_model_json(src, base_dir, model, d);
-    return llmc_import_llama2c(src, NULL, base_dir, model, d);
+        return import_model_json(src, tokenizer, base_dir, model, d);
+    return llmc_import_llama2c(src, tokenizer, base_dir, model, d);
 }

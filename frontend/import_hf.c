@@ -79,7 +79,7 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
         return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path,
                          name, ws, h->cfg_name, fs);
     }
-    if (fe_bind(h->weights, key, s->rel, name, 0, t->dtype, rank, want))
+    if (fe_bind(h->weights, key, s->rel, name, NULL, 0, t->dtype, rank, want))
         return llmc_fail(d, "%s: out of memory", s->st.path);
     return LLMC_OK;
 }
@@ -147,6 +147,9 @@ static LlmcStatus open_shards(HfCtx *h, cJSON **index_doc, const char *base_dir,
         }
         names[0] = one[0];
         n = 1;
+    } else if (fe_is_dir(idx) || fe_is_dir(single)) {
+        st = llmc_fail(d, "%s: is a directory, expected a file", fe_is_dir(idx) ? idx : single);
+        goto out;
     } else {
         st = llmc_fail(d, "%s: expected model.safetensors or model.safetensors.index.json in the "
                        "directory, found neither (PyTorch .bin checkpoints are not supported)",
@@ -181,27 +184,27 @@ out:
     return st;
 }
 
+/* The tokenizer binding: tokenizer.json when there is one (what transformers loads first: it
+ * carries the added tokens, and tokenizer_config.json beside it the chat template), else
+ * tokenizer.model (SentencePiece); neither: null, with a warning. */
 static cJSON *hf_tokenizer(const char *dir, const char *base_dir)
 {
     char *sp = llmc_path_join(dir, "tokenizer.model");
     char *tj = llmc_path_join(dir, "tokenizer.json");
     cJSON *t = NULL;
-    if (sp && fe_is_file(sp)) {
-        char *rel = fe_rel_path(sp, base_dir);
+    const char *file = tj && fe_is_file(tj) ? tj : sp && fe_is_file(sp) ? sp : NULL;
+    if (file) {
+        char *rel = fe_rel_path(file, base_dir);
         t = cJSON_CreateObject();
-        if (!rel || !t || !cJSON_AddStringToObject(t, "format", "sentencepiece") ||
+        if (!rel || !t || !cJSON_AddStringToObject(t, "format", file == sp ? "sentencepiece" : "huggingface") ||
             !cJSON_AddStringToObject(t, "file", rel)) {
             cJSON_Delete(t);
             t = NULL;
         }
         free(rel);
     } else {
-        if (tj && fe_is_file(tj))
-            fprintf(stderr, "llmc: warning: %s: tokenizer.json is not supported yet (only "
-                            "tokenizer.model); the model will have no tokenizer\n", dir);
-        else
-            fprintf(stderr, "llmc: warning: %s: no tokenizer.model; the model will have no "
-                            "tokenizer\n", dir);
+        fprintf(stderr, "llmc: warning: %s: no tokenizer.model or tokenizer.json; the model will have no "
+                        "tokenizer\n", dir);
         t = cJSON_CreateNull();
     }
     free(sp);
@@ -254,6 +257,24 @@ static LlmcStatus bind_all(const FeHfConfig *c, int qkv_bias, int o_bias, BindFn
     return st;
 }
 
+/* generation_config.json beside config.json, when there is one (fe_hf_parse_generation). */
+static LlmcStatus read_generation_config(const char *dir, FeHfConfig *c, LlmcDiag *d)
+{
+    char *path = llmc_path_join(dir, "generation_config.json");
+    if (!path)
+        return llmc_fail(d, "%s: out of memory", dir);
+    cJSON *doc = NULL;
+    LlmcStatus st = LLMC_OK;
+    if (fe_is_file(path)) {
+        st = llmc_json_load(path, &doc, d);
+        if (!st)
+            st = fe_hf_parse_generation(doc, path, c, d);
+    }
+    cJSON_Delete(doc);
+    free(path);
+    return st;
+}
+
 static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, int o_bias)
 {
     FeLlamaSpec s = {
@@ -270,6 +291,9 @@ static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, 
         .max_seq_len = c->max_pos,
         .bos_id = c->bos_id,
         .eos_id = c->eos_id,
+        .eos_more = c->eos_more,
+        .n_eos_more = c->n_eos_more,
+        .sampling = c->sampling,
         .norm_eps = c->eps,
         .rope_theta = c->theta,
         .rope_style = "half",
@@ -294,6 +318,11 @@ static LlmcStatus hf_bind_cb(void *ctx, const char *key, const char *name, int r
 
 LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d)
 {
+    return fe_import_hf(dir, NULL, base_dir, model, d);
+}
+
+LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base_dir, cJSON **model, LlmcDiag *d)
+{
     *model = NULL;
     if (!fe_is_dir(dir))
         return llmc_fail(d, "%s: expected a Hugging Face checkpoint directory, found no directory",
@@ -301,12 +330,19 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     char *cfg_path = llmc_path_join(dir, "config.json");
     if (!cfg_path)
         return llmc_fail(d, "%s: out of memory", dir);
+    if (!fe_is_file(cfg_path) && !fe_is_dir(cfg_path)) {
+        free(cfg_path);
+        return llmc_fail(d, "%s: is a directory without a config.json: expected a Hugging Face checkpoint "
+                         "directory, a model.json file or a llama2.c checkpoint file", dir);
+    }
     cJSON *cfg_doc = NULL, *index_doc = NULL;
     FeHfConfig c = {0};
     HfCtx h = {.dir = dir, .cfg_name = cfg_path};
     LlmcStatus st = llmc_json_load(cfg_path, &cfg_doc, d);
     if (!st)
         st = fe_hf_parse_config(cfg_doc, cfg_path, &c, d);
+    if (!st)
+        st = read_generation_config(dir, &c, d);
     if (!st)
         st = open_shards(&h, &index_doc, base_dir, d);
     h.weights = st ? NULL : cJSON_CreateObject();
@@ -323,10 +359,14 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     char *real = st ? NULL : realpath(dir, NULL);
     char *name = st ? NULL : fe_base_name(real ? real : dir, 0);
     if (!st) {
-        cJSON *tok = hf_tokenizer(dir, base_dir);
+        cJSON *tok = tokenizer ? cJSON_CreateNull() : hf_tokenizer(dir, base_dir);
         FeLlamaSpec s = spec_of(&c, name ? name : "model", qkv_bias, o_bias);
         st = fe_build_llama(&s, h.weights, tok, model, d);
         h.weights = NULL;
+        if (!st && tokenizer && (st = llmc_set_tokenizer(*model, tokenizer, base_dir, d))) {
+            cJSON_Delete(*model);
+            *model = NULL;
+        }
     }
     free(real);
     free(name);
@@ -355,7 +395,7 @@ static LlmcStatus shape_bind(void *ctx, const char *key, const char *name, int r
 {
     ShapeCtx *s = ctx;
     int64_t shape[2] = {d0, d1};
-    if (fe_bind(s->weights, key, "model.safetensors", name, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
+    if (fe_bind(s->weights, key, "model.safetensors", name, NULL, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
         return llmc_fail(d, "out of memory");
     return LLMC_OK;
 }

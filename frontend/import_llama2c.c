@@ -68,22 +68,17 @@ static LlmcStatus check_header(const char *bin, const L2cHeader *h, LlmcDiag *d)
     return LLMC_OK;
 }
 
-/* Adds one binding per layer (or one when per_layer is 0) at *off, advancing it. */
-static int bind_seq(cJSON *w, const char *rel, const char *name, int per_layer, int n_layers,
-                    int rank, int64_t r0, int64_t r1, uint64_t *off)
+/* Adds the binding of `name` (not per layer) at *off, advancing it. Its checkpoint name is
+ * llama2.c's (model.py, Meta's layout): NAME.weight. */
+static int bind_one(cJSON *w, const char *rel, const char *name, int rank, int64_t r0, int64_t r1, uint64_t *off)
 {
     int64_t shape[2] = {r0, r1};
     uint64_t bytes = (uint64_t)r0 * (rank == 2 ? (uint64_t)r1 : 1) * 4;
-    for (int l = 0; l < (per_layer ? n_layers : 1); l++) {
-        char key[64];
-        if (per_layer)
-            snprintf(key, sizeof key, "layers.%d.%s", l, name);
-        else
-            snprintf(key, sizeof key, "%s", name);
-        if (fe_bind(w, key, rel, NULL, (int64_t)*off, LLMC_F32, rank, shape))
-            return -1;
-        *off += bytes;
-    }
+    char ckpt[64];
+    snprintf(ckpt, sizeof ckpt, "%s.weight", name);
+    if (fe_bind(w, name, rel, NULL, ckpt, (int64_t)*off, LLMC_F32, rank, shape))
+        return -1;
+    *off += bytes;
     return 0;
 }
 
@@ -95,8 +90,8 @@ static LlmcStatus find_tokenizer(const char *bin, const char *tokenizer, int voc
     char *found = NULL;
     if (tokenizer) {
         if (!fe_is_file(tokenizer))
-            return llmc_fail(d, "%s: tokenizer: expected a tokenizer.bin file, found none there",
-                             tokenizer);
+            return llmc_fail(d, "%s: tokenizer: expected a tokenizer.bin file, found %s", tokenizer,
+                             fe_is_dir(tokenizer) ? "a directory" : "none there");
         found = llmc_strdup(tokenizer);
     } else {
         char *dir = llmc_path_dir(bin);
@@ -139,13 +134,14 @@ LlmcStatus llmc_import_llama2c(const char *bin, const char *tokenizer, const cha
     FILE *f = fopen(bin, "rb");
     if (!f)
         return llmc_fail(d, "%s: cannot open: %s", bin, strerror(errno));
+    struct stat sb = {0};
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return llmc_fail(d, "%s: is %s, expected a llama2.c checkpoint file", bin, llmc_file_kind(sb.st_mode));
+    }
     uint8_t hb[L2C_V1_HEADER];
     size_t got = fread(hb, 1, sizeof hb, f);
-    struct stat sb;
-    int st_ok = fstat(fileno(f), &sb) == 0;
     fclose(f);
-    if (!st_ok || !S_ISREG(sb.st_mode))
-        return llmc_fail(d, "%s: not a regular file", bin);
     uint64_t fsize = (uint64_t)sb.st_size;
 
     L2cHeader h = {0};
@@ -245,32 +241,35 @@ LlmcStatus llmc_import_llama2c(const char *bin, const char *tokenizer, const cha
         o_3 = p, p += L * sff;
         o_cls = p;
     }
-    int bad = bind_seq(w, rel, "tok_embeddings", 0, 0, 2, V, dim, &o_emb);
+    int bad = bind_one(w, rel, "tok_embeddings", 2, V, dim, &o_emb);
     for (int l = 0; l < L && !bad; l++) {
         char key[64];
         int64_t s1[1] = {dim}, sq2[2] = {dim, dim}, skv2[2] = {kv, dim};
         int64_t s13[2] = {hid, dim}, s2[2] = {dim, hid};
-#define BIND(nm, off, stride, rank, shape)                                                       \
-    do {                                                                                         \
-        snprintf(key, sizeof key, "layers.%d." nm, l);                                           \
-        bad |= fe_bind(w, key, rel, NULL, (int64_t)((off) + (uint64_t)l * (stride)), LLMC_F32,  \
-                       rank, shape);                                                             \
+        char ckpt[96];
+        /* llmc's name, llama2.c's (model.py: Meta's layout), the offset of layer 0, its stride */
+#define BIND(nm, ck, off, stride, rank, shape)                                                        \
+    do {                                                                                              \
+        snprintf(key, sizeof key, "layers.%d." nm, l);                                                \
+        snprintf(ckpt, sizeof ckpt, "layers.%d." ck ".weight", l);                                    \
+        bad |= fe_bind(w, key, rel, NULL, ckpt, (int64_t)((off) + (uint64_t)l * (stride)), LLMC_F32, \
+                       rank, shape);                                                                  \
     } while (0)
-        BIND("attn_norm", o_att, sn, 1, s1);
-        BIND("wq", o_q, sq, 2, sq2);
-        BIND("wk", o_k, skv, 2, skv2);
-        BIND("wv", o_v, skv, 2, skv2);
-        BIND("wo", o_o, sq, 2, sq2);
-        BIND("ffn_norm", o_ffn, sn, 1, s1);
-        BIND("w1", o_1, sff, 2, s13);
-        BIND("w2", o_2, sff, 2, s2);
-        BIND("w3", o_3, sff, 2, s13);
+        BIND("attn_norm", "attention_norm", o_att, sn, 1, s1);
+        BIND("wq", "attention.wq", o_q, sq, 2, sq2);
+        BIND("wk", "attention.wk", o_k, skv, 2, skv2);
+        BIND("wv", "attention.wv", o_v, skv, 2, skv2);
+        BIND("wo", "attention.wo", o_o, sq, 2, sq2);
+        BIND("ffn_norm", "ffn_norm", o_ffn, sn, 1, s1);
+        BIND("w1", "feed_forward.w1", o_1, sff, 2, s13);
+        BIND("w2", "feed_forward.w2", o_2, sff, 2, s2);
+        BIND("w3", "feed_forward.w3", o_3, sff, 2, s13);
 #undef BIND
     }
     if (!bad)
-        bad = bind_seq(w, rel, "norm", 0, 0, 1, dim, 0, &o_fin);
+        bad = bind_one(w, rel, "norm", 1, dim, 0, &o_fin);
     if (!bad && !h.shared)
-        bad = bind_seq(w, rel, "output", 0, 0, 2, V, dim, &o_cls);
+        bad = bind_one(w, rel, "output", 2, V, dim, &o_cls);
     free(rel);
     if (bad) {
         cJSON_Delete(w);

@@ -12,7 +12,7 @@
 
 #include "llama_graph.h"
 
-int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, int64_t offset,
+int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, const char *ckpt, int64_t offset,
             LlmcDType dtype, int rank, const int64_t *shape)
 {
     cJSON *b = cJSON_CreateObject();
@@ -27,6 +27,8 @@ int fe_bind(cJSON *weights, const char *name, const char *file, const char *tens
         ok &= cJSON_AddStringToObject(b, "tensor", tensor) != NULL;
     else
         ok &= cJSON_AddNumberToObject(b, "offset", (double)offset) != NULL;
+    if (ckpt)
+        ok &= cJSON_AddStringToObject(b, "checkpoint_name", ckpt) != NULL;
     ok &= cJSON_AddStringToObject(b, "dtype", llmc_dtype_name(dtype)) != NULL;
     for (int i = 0; i < rank; i++) {
         cJSON *v = cJSON_CreateNumber((double)shape[i]);
@@ -161,7 +163,28 @@ LlmcStatus fe_build_llama(const FeLlamaSpec *s, cJSON *weights, cJSON *tokenizer
         bld.oom = 1;
     num(&bld, cfg, "max_seq_len", (double)s->max_seq_len);
     num(&bld, cfg, "bos_id", (double)s->bos_id);
-    num(&bld, cfg, "eos_id", (double)s->eos_id);
+    if (s->n_eos_more) {
+        cJSON *eos = cJSON_AddArrayToObject(cfg, "eos_id");
+        for (int i = -1; eos && i < s->n_eos_more; i++) {
+            cJSON *id = cJSON_CreateNumber(i < 0 ? (double)s->eos_id : (double)s->eos_more[i]);
+            if (!id || !cJSON_AddItemToArray(eos, id)) {
+                cJSON_Delete(id);
+                bld.oom = 1;
+            }
+        }
+        if (!eos)
+            bld.oom = 1;
+    } else {
+        num(&bld, cfg, "eos_id", (double)s->eos_id);
+    }
+    if (s->sampling.set) {
+        cJSON *sm = cJSON_AddObjectToObject(cfg, "sampling");
+        num(&bld, sm, "temperature", s->sampling.temperature);
+        num(&bld, sm, "top_k", (double)s->sampling.top_k);
+        num(&bld, sm, "top_p", s->sampling.top_p);
+        if (!sm)
+            bld.oom = 1;
+    }
     num(&bld, cfg, "dim", (double)s->dim);
     num(&bld, cfg, "n_layers", (double)s->n_layers);
     num(&bld, cfg, "n_heads", (double)s->n_heads);

@@ -14,6 +14,9 @@ typedef struct FeLlamaSpec {
     const char *name, *source, *architecture;
     int64_t dim, ffn_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_seq_len;
     int64_t bos_id, eos_id;           /* -1: none */
+    const int32_t *eos_more;          /* [n_eos_more] more end-of-sequence ids */
+    int n_eos_more;
+    LlmcSampling sampling;            /* the model's sampling defaults (set 0: none) */
     double norm_eps, rope_theta;
     const char *rope_style;           /* "interleaved" or "half" */
     int rope_llama3;                  /* llama3 frequency scaling */
@@ -29,8 +32,10 @@ typedef struct FeLlamaSpec {
 LlmcStatus fe_build_llama(const FeLlamaSpec *s, cJSON *weights, cJSON *tokenizer, cJSON **out,
                           LlmcDiag *d);
 /* Adds a raw binding {"file","offset","dtype","shape"} or a safetensors one {"file","tensor",
- * "dtype","shape"} (tensor != NULL) to `weights`. 0 on success, -1 out of memory. */
-int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, int64_t offset,
+ * "dtype","shape"} (tensor != NULL) to `weights`, with "checkpoint_name" when ckpt != NULL (the
+ * tensor's name in a checkpoint whose file holds no names: llama2.c's). 0 on success, -1 out of
+ * memory. */
+int fe_bind(cJSON *weights, const char *name, const char *file, const char *tensor, const char *ckpt, int64_t offset,
             LlmcDType dtype, int rank, const int64_t *shape);
 
 #endif

@@ -143,6 +143,87 @@ static LlmcStatus get_int(P *p, const cJSON *obj, const char *path, const char *
     return LLMC_OK;
 }
 
+/* config.eos_id: one id (-1: none), or a list of ids whose first is the primary one and whose
+ * others also end a sequence. */
+static LlmcStatus parse_eos(P *p, const cJSON *config, LlmcGraph *g)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, "eos_id");
+    int64_t x;
+    if (!cJSON_IsArray(v)) {
+        if (get_int(p, config, "config", "eos_id", -1, INT32_MAX, &x))
+            return LLMC_ERR;
+        g->eos_id = (int32_t)x;
+        return LLMC_OK;
+    }
+    int n = cJSON_GetArraySize(v);
+    if (n < 1 || n > LLMC_MAX_EOS + 1) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%d ids", n);
+        return fail_at(p, "config.eos_id", "expected an id or a list of 1 to 17 ids, found %s", msg, NULL);
+    }
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char where[64];
+        snprintf(where, sizeof where, "config.eos_id[%d]", i);
+        if (!is_int(e) || e->valuedouble < 0 || e->valuedouble > INT32_MAX)
+            return fail_at(p, where, "expected a token id >= 0, found %s", json_kind(e), NULL);
+        int32_t id = (int32_t)e->valuedouble;
+        if (i == 0)
+            g->eos_id = id;
+        else
+            g->eos_more[g->n_eos_more++] = id;
+    }
+    return LLMC_OK;
+}
+
+/* A number member `key` of obj in [lo, hi], if present. */
+static LlmcStatus get_opt_num(P *p, const cJSON *obj, const char *path, const char *key, double lo, double hi,
+                              double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return LLMC_OK;
+    char where[512], msg[128];
+    snprintf(where, sizeof where, "%s.%s", path, key);
+    if (!cJSON_IsNumber(v))
+        return fail_at(p, where, "expected a number, found %s", json_kind(v), NULL);
+    if (!(v->valuedouble >= lo && v->valuedouble <= hi)) {
+        snprintf(msg, sizeof msg, "expected a number in [%g, %g], found %.17g", lo, hi, v->valuedouble);
+        return fail_at(p, where, "%s", msg, NULL);
+    }
+    *out = v->valuedouble;
+    return LLMC_OK;
+}
+
+/* config.sampling: {"temperature", "top_k", "top_p"}, each optional (0, 0, 1: greedy, off, off). */
+static LlmcStatus parse_sampling(P *p, const cJSON *config, LlmcGraph *g)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(config, "sampling");
+    if (!s || cJSON_IsNull(s))
+        return LLMC_OK;
+    if (!cJSON_IsObject(s))
+        return fail_at(p, "config.sampling", "expected an object {temperature, top_k, top_p}, found %s",
+                       json_kind(s), NULL);
+    for (const cJSON *e = s->child; e; e = e->next)
+        if (strcmp(e->string, "temperature") != 0 && strcmp(e->string, "top_k") != 0 &&
+            strcmp(e->string, "top_p") != 0)
+            return fail_at(p, "config.sampling", "unknown key \"%s\" (expected temperature, top_k, top_p)",
+                           e->string, NULL);
+    LlmcSampling *sm = &g->sampling;
+    *sm = (LlmcSampling){.set = 1, .temperature = 0, .top_k = 0, .top_p = 1};
+    double k = 0;
+    if (get_opt_num(p, s, "config.sampling", "temperature", 0, 1000, &sm->temperature) ||
+        get_opt_num(p, s, "config.sampling", "top_p", 0, 1, &sm->top_p) ||
+        get_opt_num(p, s, "config.sampling", "top_k", 0, INT32_MAX, &k))
+        return LLMC_ERR;
+    if (k != floor(k))
+        return fail_at(p, "config.sampling.top_k", "expected an integer%s%s", NULL, NULL);
+    if (sm->top_p <= 0)
+        return fail_at(p, "config.sampling.top_p", "expected a number in (0, 1]%s%s", NULL, NULL);
+    sm->top_k = (int64_t)k;
+    return LLMC_OK;
+}
+
 static LlmcStatus parse_weight(P *p, const cJSON *w)
 {
     char path[512], sb[64];
@@ -154,7 +235,12 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
     const cJSON *offset = cJSON_GetObjectItemCaseSensitive(w, "offset");
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
+    const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(w, "checkpoint_name");
     char sub[600];
+    if (ckpt && !cJSON_IsString(ckpt)) {
+        snprintf(sub, sizeof sub, "%s.checkpoint_name", path);
+        return fail_at(p, sub, "expected the tensor's name in its checkpoint, found %s", json_kind(ckpt), NULL);
+    }
     if (!cJSON_IsString(file)) {
         snprintf(sub, sizeof sub, "%s.file", path);
         return fail_at(p, sub, "expected a file path string, found %s", json_kind(file), NULL);
@@ -198,6 +284,7 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
     tt->src.file = llmc_gstr(p->g, full);
     free(full);
     tt->src.tensor = tensor ? llmc_gstr(p->g, tensor->valuestring) : NULL;
+    tt->src.ckpt = ckpt ? llmc_gstr(p->g, ckpt->valuestring) : tt->src.tensor;
     tt->src.offset = off;
     tt->src.file_dtype = dt;
     tt->src.where = llmc_gprintf(p->g, "%s: %s", p->doc, path);
@@ -427,17 +514,17 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
     if (get_int(&p, config, "config", "bos_id", -1, INT32_MAX, &v))
         goto out;
     g->bos_id = (int32_t)v;
-    if (get_int(&p, config, "config", "eos_id", -1, INT32_MAX, &v))
+    if (parse_eos(&p, config, g) || parse_sampling(&p, config, g))
         goto out;
-    g->eos_id = (int32_t)v;
 
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(doc, "tokenizer");
     if (tok && !cJSON_IsNull(tok)) {
         const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(tok, "format");
         const cJSON *file = cJSON_GetObjectItemCaseSensitive(tok, "file");
         if (!cJSON_IsObject(tok) || !cJSON_IsString(fmt) ||
-            (strcmp(fmt->valuestring, "llama2c") != 0 && strcmp(fmt->valuestring, "sentencepiece") != 0)) {
-            fail_at(&p, "tokenizer.format", "expected \"llama2c\" or \"sentencepiece\", found %s",
+            (strcmp(fmt->valuestring, "llama2c") != 0 && strcmp(fmt->valuestring, "sentencepiece") != 0 &&
+             strcmp(fmt->valuestring, "huggingface") != 0)) {
+            fail_at(&p, "tokenizer.format", "expected \"llama2c\", \"sentencepiece\" or \"huggingface\", found %s",
                     cJSON_IsString(fmt) ? fmt->valuestring : json_kind(fmt), NULL);
             goto out;
         }
@@ -445,7 +532,9 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
             fail_at(&p, "tokenizer.file", "expected a path string, found %s", json_kind(file), NULL);
             goto out;
         }
-        g->tok_kind = strcmp(fmt->valuestring, "llama2c") == 0 ? LLMC_TOK_LLAMA2C : LLMC_TOK_SENTENCEPIECE;
+        g->tok_kind = strcmp(fmt->valuestring, "llama2c") == 0         ? LLMC_TOK_LLAMA2C
+                      : strcmp(fmt->valuestring, "sentencepiece") == 0 ? LLMC_TOK_SENTENCEPIECE
+                                                                       : LLMC_TOK_HF;
         char *full = llmc_path_join(base_dir, file->valuestring);
         g->tok_file = llmc_gstr(g, full);
         free(full);

@@ -228,10 +228,10 @@ LlmcStatus llmc_st_open(LlmcSafetensors *st, const char *path, LlmcDiag *d)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return llmc_fail(d, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
+    struct stat sb = {0};
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return llmc_fail(d, "%s: not a regular file", path);
+        return llmc_fail(d, "%s: is %s, expected a file", path, llmc_file_kind(sb.st_mode));
     }
     st->path = llmc_strdup(path);
     st->map_size = (size_t)sb.st_size;

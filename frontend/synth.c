@@ -146,6 +146,7 @@ typedef struct SynthTensor {
 typedef struct Synth {
     const LlmcSynthOptions *opt;
     FeHfConfig cfg;
+    LlmcDType dtype;                  /* of the weights written: --dtype, else the config's */
     size_t es;                        /* element size */
     SynthTensor *t;
     int n, cap;
@@ -246,7 +247,7 @@ static inline uint16_t to_bf16(float v)
 static void gen_chunk(const Synth *s, int ti, uint64_t c, uint64_t n, uint8_t *out)
 {
     const SynthTensor *t = &s->t[ti];
-    const LlmcDType dt = s->opt->dtype;
+    const LlmcDType dt = s->dtype;
     const float scale = (float)(WEIGHT_STD / sqrt((65536.0 * 65536.0 - 1.0) / 3.0));
     uint64_t st = chunk_seed(s->opt->seed, (uint64_t)ti, c);
     float v[256];
@@ -414,7 +415,7 @@ static int shard_header(const Synth *s, int sh, Str *b)
         const SynthTensor *t = &s->t[i];
         if (t->shard != sh)
             continue;
-        sputf(b, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", t->name, st_dtype(s->opt->dtype),
+        sputf(b, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", t->name, st_dtype(s->dtype),
               (long long)t->shape[0]);
         if (t->rank == 2)
             sputf(b, ",%lld", (long long)t->shape[1]);
@@ -789,6 +790,45 @@ static const char *torch_dtype(LlmcDType t)
     return t == LLMC_F32 ? "float32" : t == LLMC_F16 ? "float16" : "bfloat16";
 }
 
+/* The config's fields the synthesized checkpoint depends on, kept as the user wrote them: bos and
+ * eos ids (the defaults, 1 and 2, are the synthetic tokenizer's) and the stored dtype (torch_dtype,
+ * or transformers' newer "dtype"), which sets the weights' format unless --dtype is given; a
+ * --dtype that differs replaces it (the config must say what the files hold), with a note. */
+static LlmcStatus config_fields(const LlmcSynthOptions *opt, cJSON *cfg, const char *cfg_name, LlmcDType *dtype,
+                                LlmcDiag *d)
+{
+    *dtype = opt->dtype_set ? opt->dtype : LLMC_BF16;
+    const char *key = !cJSON_GetObjectItemCaseSensitive(cfg, "torch_dtype") && cJSON_GetObjectItemCaseSensitive(cfg, "dtype")
+                          ? "dtype" : "torch_dtype";
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (v && !cJSON_IsNull(v)) {
+        LlmcDType own = LLMC_I32;
+        static const LlmcDType kinds[] = {LLMC_F32, LLMC_F16, LLMC_BF16};
+        for (int i = 0; i < 3; i++)
+            if (cJSON_IsString(v) && strcmp(v->valuestring, torch_dtype(kinds[i])) == 0)
+                own = kinds[i];
+        if (own == LLMC_I32 && !opt->dtype_set)
+            return llmc_fail(d, "%s: %s: expected \"float32\", \"float16\" or \"bfloat16\" for the weights to "
+                             "write (or --dtype), found %s", cfg_name, key,
+                             cJSON_IsString(v) ? v->valuestring : "a non-string");
+        if (!opt->dtype_set)
+            *dtype = own;
+        else if (own != *dtype) {
+            if (!opt->quiet)
+                fprintf(stderr, "llmc synth: %s: %s %s replaced by %s (--dtype)\n", cfg_name, key,
+                        cJSON_IsString(v) ? v->valuestring : "?", torch_dtype(*dtype));
+            cJSON_DeleteItemFromObjectCaseSensitive(cfg, key);
+            v = NULL;
+        }
+    } else
+        v = NULL;
+    if ((!v && !cJSON_AddStringToObject(cfg, key, torch_dtype(*dtype))) ||
+        (!cJSON_GetObjectItemCaseSensitive(cfg, "bos_token_id") && !cJSON_AddNumberToObject(cfg, "bos_token_id", 1)) ||
+        (!cJSON_GetObjectItemCaseSensitive(cfg, "eos_token_id") && !cJSON_AddNumberToObject(cfg, "eos_token_id", 2)))
+        return llmc_fail(d, "synth: out of memory");
+    return LLMC_OK;
+}
+
 LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
 {
     if (!opt->out_dir || !opt->out_dir[0])
@@ -796,7 +836,7 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
     if (!opt->preset == !opt->config_path)
         return llmc_fail(d, "synth: expected either a preset or a config.json, found %s",
                          opt->preset ? "both" : "neither");
-    if (opt->dtype != LLMC_F32 && opt->dtype != LLMC_F16 && opt->dtype != LLMC_BF16)
+    if (opt->dtype_set && opt->dtype != LLMC_F32 && opt->dtype != LLMC_F16 && opt->dtype != LLMC_BF16)
         return llmc_fail(d, "synth: dtype: expected f32, f16 or bf16, found %s",
                          llmc_dtype_name(opt->dtype));
 
@@ -824,19 +864,13 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
         }
         cfg_name = opt->config_path;
     }
-    /* The synthetic tokenizer's ids, and the stored dtype. */
-    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "bos_token_id");
-    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "eos_token_id");
-    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "torch_dtype");
-    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "dtype");
-    if (!cJSON_AddNumberToObject(cfg, "bos_token_id", 1) ||
-        !cJSON_AddNumberToObject(cfg, "eos_token_id", 2) ||
-        !cJSON_AddStringToObject(cfg, "torch_dtype", torch_dtype(opt->dtype))) {
+    LlmcDType dtype;
+    if (config_fields(opt, cfg, cfg_name, &dtype, d)) {
         cJSON_Delete(cfg);
-        return llmc_fail(d, "synth: out of memory");
+        return LLMC_ERR;
     }
 
-    Synth s = {.opt = opt, .es = llmc_dtype_size(opt->dtype)};
+    Synth s = {.opt = opt, .dtype = dtype, .es = llmc_dtype_size(dtype)};
     LlmcStatus st = fe_hf_parse_config(cfg, cfg_name, &s.cfg, d);
     if (!st && s.cfg.vocab < 259)
         st = llmc_fail(d, "%s: vocab_size: expected at least 259 for the synthetic tokenizer, "
@@ -859,7 +893,7 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
             char a[32];
             fmt_size(a, sizeof a, s.total_bytes);
             fprintf(stderr, "llmc synth: %s: %d tensors, %s %s in %d file%s -> %s\n", cfg_name, s.n,
-                    a, llmc_dtype_name(opt->dtype), s.n_shards, s.n_shards == 1 ? "" : "s",
+                    a, llmc_dtype_name(dtype), s.n_shards, s.n_shards == 1 ? "" : "s",
                     opt->out_dir);
         }
         st = write_weights(&s, stage, threads, d);

@@ -52,10 +52,10 @@ static LlmcStatus map_raw(WfEntry *e, const char *path, LlmcDiag *d)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return llmc_fail(d, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
+    struct stat sb = {0};
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return llmc_fail(d, "%s: not a regular file", path);
+        return llmc_fail(d, "%s: is %s, expected a file", path, llmc_file_kind(sb.st_mode));
     }
     e->size = (size_t)sb.st_size;
     e->map = NULL;

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,9 +174,9 @@ float llmc_e4m3_to_f32(uint8_t q)
 uint8_t llmc_f32_to_e4m3(float f)
 {
     uint32_t u = f2u(f), sign = (u >> 24) & 0x80, a = u & 0x7fffffff;
-    if (a > 0x7f800000)
-        return (uint8_t)(sign | 0x7f);
-    if (a >= 0x43e80000)   /* >= 464, halfway between 448 and the 480 that does not exist: saturate */
+    if (a > 0x7f800000)    /* NaN: 0, never the NaN code (the packer refuses NaN weights before) */
+        return 0;
+    if (a >= 0x43e80000)   /* >= 464 (halfway between 448 and the 480 that does not exist) or inf: saturate */
         return (uint8_t)(sign | 0x7e);
     if (a < 0x3c800000) {  /* below 2^-6: subnormal, steps of 2^-9 */
         float v = u2f(a) * 512.0f;
@@ -202,10 +204,16 @@ void llmc_f16_decode(const void *src, float *dst, int64_t n)
     }
 }
 
+/* The table's f16 and bf16 encoders saturate: a finite value past the largest finite one (65504;
+ * bf16 about 3.39e38) becomes that value with its sign, never an infinity (as CUDA's satfinite
+ * conversions and the f16 dequantization of the kernels do). Infinities and NaN stay what they
+ * are; the packer refuses them in weights before converting. */
 void llmc_f16_encode(const float *src, void *dst, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         uint16_t h = llmc_f32_to_f16(src[i]);
+        if ((h & 0x7fff) == 0x7c00 && isfinite(src[i]))
+            h ^= 0x7c00 ^ 0x7bff;
         memcpy((uint8_t *)dst + 2 * i, &h, 2);
     }
 }
@@ -223,6 +231,8 @@ void llmc_bf16_encode(const float *src, void *dst, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         uint16_t h = llmc_f32_to_bf16(src[i]);
+        if ((h & 0x7fff) == 0x7f80 && isfinite(src[i]))
+            h ^= 0x7f80 ^ 0x7f7f;
         memcpy((uint8_t *)dst + 2 * i, &h, 2);
     }
 }
@@ -336,6 +346,27 @@ LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d)
     return llmc_out_commit_all(one, &executable, 1, d);
 }
 
+/* The directory holding path, opened and locked (flock, exclusive): commits into one directory
+ * take turns, so two compiles to the same -o cannot interleave their renames and leave the
+ * executable of one beside the side file of the other. Returns the descriptor to close (which
+ * unlocks), or -1 where the directory cannot be locked (then the commit goes on unlocked). */
+static int lock_dir_of(const char *path)
+{
+    char *dir = llmc_path_dir(path);
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    free(dir);
+    if (fd < 0)
+        return -1;
+    int rc;
+    while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n, LlmcDiag *d)
 {
     for (int i = 0; i < n; i++)
@@ -344,6 +375,7 @@ LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n
                 llmc_out_abort(files[j]);
             return LLMC_ERR;
         }
+    int lock = n > 1 ? lock_dir_of(files[0]->path) : -1;
     /* No stop signal between the renames: either every file is in place or none is. */
     sigset_t stop, old;
     sigemptyset(&stop);
@@ -362,9 +394,13 @@ LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n
         for (int j = i; j < n; j++)
             llmc_out_abort(files[j]);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (lock >= 0)
+            close(lock);
         return s;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (lock >= 0)
+        close(lock);
     for (int i = 0; i < n; i++)
         out_forget(files[i]);
     return LLMC_OK;
@@ -422,14 +458,32 @@ const char *llmc_tmp_dir(void)
     return "/tmp";
 }
 
+const char *llmc_file_kind(unsigned mode)
+{
+    return S_ISREG(mode) ? NULL : S_ISDIR(mode) ? "a directory" : S_ISCHR(mode) ? "a character device"
+         : S_ISBLK(mode) ? "a block device" : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
+         : "not a regular file";
+}
+
 LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag *d)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return llmc_fail(d, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return llmc_fail(d, "%s: is a directory, expected a file", path);
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
+        if (n >= LLMC_READ_FILE_MAX) {   /* checked as bytes arrive: /dev/zero ends here too */
+            free(buf);
+            fclose(f);
+            return llmc_fail(d, "%s: larger than %d MB, the most llmc reads of a file whole", path,
+                             LLMC_READ_FILE_MAX >> 20);
+        }
         if (n + 1 >= cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
@@ -445,13 +499,13 @@ LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag 
         if (r == 0)
             break;
     }
-    int err = ferror(f);
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     if (!buf)
         return llmc_fail(d, "%s: out of memory", path);
     if (err) {
         free(buf);
-        return llmc_fail(d, "%s: read failed", path);
+        return llmc_fail(d, "%s: read failed: %s", path, strerror(err));
     }
     buf[n] = 0;
     *data = buf;
@@ -508,13 +562,18 @@ void llmc_u4_decode(const void *src, float *dst, int64_t n)
         dst[i] = (float)((s[i / 2] >> (4 * (i & 1))) & 15);
 }
 
+/* The nearest of 0..15 (ties to even), clamped while still a float: no value, however large, and
+ * no infinity wraps around through an integer conversion; NaN is 0 (never reached: the packer
+ * refuses NaN weights). */
+static unsigned u4_code(float v)
+{
+    v = v >= 0 ? (v <= 15 ? rintf(v) : 15) : 0;
+    return (unsigned)v;
+}
+
 void llmc_u4_encode(const float *src, void *dst, int64_t n)
 {
     uint8_t *d = dst;
-    for (int64_t i = 0; i < n; i += 2) {
-        int lo = (int)lrintf(src[i]), hi = (int)lrintf(src[i + 1]);
-        lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
-        hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
-        d[i / 2] = (uint8_t)(lo | hi << 4);
-    }
+    for (int64_t i = 0; i < n; i += 2)
+        d[i / 2] = (uint8_t)(u4_code(src[i]) | u4_code(src[i + 1]) << 4);
 }

@@ -141,7 +141,8 @@ uint16_t llmc_f32_to_f16(float f);                  /* round to nearest even */
 float llmc_bf16_to_f32(uint16_t h);
 /* FP8 E4M3 (OCP "e4m3fn": bias 7, no infinities, S.1111.111 is NaN, largest finite 448). */
 float llmc_e4m3_to_f32(uint8_t q);
-uint8_t llmc_f32_to_e4m3(float f);                  /* round to nearest even, saturating to +-448 */
+/* Round to nearest even, saturating to +-448 (infinities too); NaN gives 0, never the NaN code. */
+uint8_t llmc_f32_to_e4m3(float f);
 uint16_t llmc_f32_to_bf16(float f);                 /* round to nearest even, NaN kept */
 
 /* FNV-1a 64-bit, chainable: start with h = LLMC_FNV_INIT. */
@@ -166,7 +167,9 @@ LlmcStatus llmc_out_write_at(LlmcOutFile *o, int64_t off, const void *data, size
 LlmcStatus llmc_out_commit(LlmcOutFile *o, int executable, LlmcDiag *d);
 /* Commits n files together, the executable ones (exec[i]) with mode 0755: all are flushed and
  * closed first, then renamed; when a rename fails, those already renamed are removed again, so
- * either every file is in place or none is. */
+ * either every file is in place or none is. Several files (in one directory) are renamed under an
+ * exclusive flock of that directory, so that concurrent commits of the same names take turns: the
+ * set on disk always comes from one commit. */
 LlmcStatus llmc_out_commit_all(LlmcOutFile *const *files, const int *exec, int n, LlmcDiag *d);
 void llmc_out_abort(LlmcOutFile *o);
 /* Whole-buffer convenience. */
@@ -178,7 +181,13 @@ void llmc_remove_tree(const char *path);
 /* Where temporary directories go: $TMPDIR when it names a directory, else /tmp. */
 const char *llmc_tmp_dir(void);
 
-/* Reads a whole file (NUL-terminated copy, *size excludes the NUL). */
+/* What a path that is not a regular file is, for messages ("a directory", "a character device",
+ * "a FIFO", ...); NULL for a regular file. mode: its st_mode. */
+const char *llmc_file_kind(unsigned mode);
+
+/* Reads a whole file (NUL-terminated copy, *size excludes the NUL); a directory is refused as such,
+ * and so is a file past LLMC_READ_FILE_MAX bytes (model.json, config.json, tokenizer files). */
+#define LLMC_READ_FILE_MAX (1 << 30)
 LlmcStatus llmc_read_file(const char *path, char **data, size_t *size, LlmcDiag *d);
 
 /* Joins dir and a relative path (absolute paths pass through). Returns malloc'd string. */

@@ -72,6 +72,8 @@ typedef enum { LLMC_T_INPUT = 0, LLMC_T_WEIGHT, LLMC_T_VALUE } LlmcTensorKind;
 typedef struct LlmcWeightSrc {
     const char *file;             /* path (already joined with the model.json directory) */
     const char *tensor;           /* safetensors tensor name, or NULL for a raw array */
+    const char *ckpt;             /* the tensor's name in its checkpoint, for --keep and messages
+                                     (model.json "checkpoint_name", else `tensor`); NULL: none */
     int64_t offset;               /* raw arrays: byte offset */
     LlmcDType file_dtype;         /* how the file stores it */
     const char *where;            /* JSON path of the binding, for errors */
@@ -160,6 +162,19 @@ typedef struct LlmcNode {
 
 typedef struct LlmcArenaChunk LlmcArenaChunk;
 
+/* End-of-sequence ids a model may have besides its first (config.json's eos_token_id list and
+ * generation_config.json's, e.g. Llama 3 instruct's 128001, 128008, 128009). */
+#define LLMC_MAX_EOS 16
+
+/* The model's own sampling defaults (model.json config.sampling, from generation_config.json):
+ * the executable uses them unless its command line says otherwise. */
+typedef struct LlmcSampling {
+    int set;                      /* 0: none (the executable samples greedily) */
+    double temperature;           /* 0: greedy */
+    int64_t top_k;                /* 0: off */
+    double top_p;                 /* 1: off */
+} LlmcSampling;
+
 /* Graph-wide facts. Dims and limits are set by the frontend and the driver's options. */
 typedef struct LlmcGraph {
     LlmcArenaChunk *arena;
@@ -171,6 +186,9 @@ typedef struct LlmcGraph {
     const char *name;
     const char *source;           /* the model.json (or checkpoint) the graph came from */
     int32_t max_seq_len, bos_id, eos_id;
+    int32_t eos_more[LLMC_MAX_EOS];   /* more end-of-sequence ids, besides eos_id */
+    int n_eos_more;
+    LlmcSampling sampling;
     int32_t vocab_size;           /* from the logits shape, set by infer_shapes */
     int32_t max_tokens, max_outputs, kv_block_size;
     int tok_kind;                 /* LLMC_TOK_* */

@@ -5,7 +5,14 @@
  *
  * Round to nearest everywhere; the values are quantized against their scale as stored (rounded to
  * the side's format first), so they fit exactly what the kernels read (docs/formats.md).
+ * Every scale is finite and positive: a group of zeros gets 1; a scale that would underflow its
+ * format becomes its smallest (f32: the smallest normal, so a group of subnormal values does not get
+ * a scale of 0; f16: the smallest subnormal) and one that would overflow its largest finite value.
+ * Values past the grid saturate to its end with their sign (the encoders clamp before any integer
+ * conversion). The packer refuses NaN and infinities before this; were they here, infinities would
+ * count as the largest finite value (and saturate) and NaN as 0.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -22,21 +29,23 @@ static void encode_scaled(LlmcDType fmt, const float *x, int64_t n, float s, flo
     for (int64_t i = 0; i < n; i += 256) {
         int64_t m = n - i < 256 ? n - i : 256;
         for (int64_t k = 0; k < m; k++) {
-            float v = x[i + k] / s;
+            float xv = x[i + k], v = xv == xv ? xv / s : 0; /* NaN: 0 */
             buf[k] = round ? rintf(v) + z : v;
         }
         llmc_format(fmt)->from_f32(buf, (uint8_t *)q + llmc_format_bytes(fmt, i), m);
     }
 }
 
-/* The group's smallest and largest values, the range widened to hold 0. */
+/* The group's smallest and largest values, the range widened to hold 0 (infinities count as the
+ * largest finite values, NaN not at all). */
 static void group_range(const float *x, int64_t n, float *lo, float *hi)
 {
     *lo = 0;
     *hi = 0;
     for (int64_t i = 0; i < n; i++) {
-        *lo = x[i] < *lo ? x[i] : *lo;
-        *hi = x[i] > *hi ? x[i] : *hi;
+        float v = x[i] > FLT_MAX ? FLT_MAX : x[i] < -FLT_MAX ? -FLT_MAX : x[i];
+        *lo = v < *lo ? v : *lo;
+        *hi = v > *hi ? v : *hi;
     }
 }
 
@@ -49,6 +58,8 @@ static void fp8_quantize(const float *x, int64_t n, void *q, float *side, unsign
     group_range(x, n, &lo, &hi);
     float amax = -lo > hi ? -lo : hi;
     float s = amax > 0 ? amax / 448.0f : 1.0f;
+    if (!(s >= FLT_MIN) || isinf(s)) /* the scale as its f32 tensor stores it, finite and positive */
+        s = amax > 1 ? FLT_MAX : FLT_MIN;
     side[0] = s;
     encode_scaled(LLMC_FP8, x, n, s, 0, 0, q);
 }
@@ -67,7 +78,9 @@ const LlmcQuantizer llmc_quant_fp8 = {fp8_quantize, fp8_dequantize, NULL};
  * GPTQ's conventions (AutoGPTQ's Quantizer): symmetric scale = 2 max |x| / 15, zero 8; asymmetric
  * over the range widened to hold 0, scale = (max - min) / 15, zero = round(-min / scale);
  * q = clamp(round(x / scale) + zero, 0, 15). The scale is rounded to f16 first; one that underflows
- * or overflows f16 becomes its smallest subnormal or its largest value. */
+ * or overflows f16 becomes its smallest subnormal or its largest value (capped: the grid cannot
+ * cover the group, so the zero goes where it splits the range, both signs keeping codes of their
+ * own). */
 static void u4_quantize(const float *x, int64_t n, void *q, float *side, unsigned has)
 {
     float lo, hi;
@@ -76,12 +89,19 @@ static void u4_quantize(const float *x, int64_t n, void *q, float *side, unsigne
     int asym = (has >> 1) & 1;
     float s = !asym ? (amax > 0 ? 2.0f * amax / 15.0f : 1.0f) : (hi - lo > 0 ? (hi - lo) / 15.0f : 1.0f);
     s = llmc_f16_to_f32(llmc_f32_to_f16(s));
-    if (!(s > 0) || isinf(s))
-        s = amax > 1 ? 65504.0f : 5.96046448e-08f;
+    int capped = 0;
+    if (!(s > 0) || isinf(s)) {
+        capped = amax > 1;
+        s = capped ? 65504.0f : 5.96046448e-08f;
+    }
     float z = 8;
     if (asym) {
         z = rintf(-lo / s);
-        z = z < 0 ? 0 : z > 15 ? 15 : z;
+        if (capped) {
+            z = (float)rint(15 * (-(double)lo / ((double)hi - lo)));
+            z = z < (lo < 0) ? (lo < 0) : z > 15 - (hi > 0) ? 15 - (hi > 0) : z;
+        }
+        z = z >= 0 ? (z <= 15 ? z : 15) : 0;
         side[1] = z;
     }
     side[0] = s;

@@ -33,6 +33,10 @@ LlmcStatus pass_infer_shapes(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
     if (g->bos_id >= g->vocab_size || g->eos_id >= g->vocab_size)
         return llmc_fail(d, "%s: config.bos_id/eos_id (%d/%d): expected ids below the vocabulary size %d",
                          g->source, g->bos_id, g->eos_id, g->vocab_size);
+    for (int i = 0; i < g->n_eos_more; i++)
+        if (g->eos_more[i] >= g->vocab_size)
+            return llmc_fail(d, "%s: config.eos_id[%d] (%d): expected an id below the vocabulary size %d",
+                             g->source, i + 1, g->eos_more[i], g->vocab_size);
     if (opt->max_seq_len > 0)
         g->max_seq_len = opt->max_seq_len;
     g->max_tokens = opt->max_tokens;

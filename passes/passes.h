@@ -24,8 +24,11 @@ typedef struct LlmcPassOptions {
     int32_t group;                /* quantized formats: elements along K a scale covers (0: the
                                      format's default: fp8 a whole row, u4 128) */
     int asym;                     /* u4: a zero point per group (else symmetric, zero 8) */
-    const char *keep;             /* per-tensor overrides "PATTERN=FMT,...": PATTERN a tensor-name
-                                     glob, "lm_head" or "embedding"; the first that matches wins */
+    const char *const *keep;      /* per-tensor overrides, n_keep strings "PATTERN=FMT,..." (one a
+                                     --keep option; their rules in order): PATTERN a glob over llmc's
+                                     tensor names or the checkpoint's, "lm_head" or "embedding"; the
+                                     first rule that matches a matrix decides */
+    int n_keep;
     int kv_set;                   /* --kv given */
     LlmcDType kv;                 /* storage format of the KV cache */
     int no_fuse;                  /* skip the fusion passes */

@@ -1,7 +1,9 @@
 /* weight_format — chooses the storage format and layout of every weight the graph reads.
  *
- * Matrices (matmul weights, embedding tables) are stored in the format --weights asks for, or the
- * target's default, unless a --keep rule names another for that tensor; with a quantized format
+ * Matrices (matmul weights, embedding tables) are stored in the format --weights asks for, else in
+ * the checkpoint's own 16-bit format (f16, bf16) where the target stores it, else in the target's
+ * default, unless a --keep rule names another for that tensor (by llmc's name or the
+ * checkpoint's, LlmcWeightSrc.ckpt); with a quantized format
  * the embedding table(s) and the lm_head stay bf16 unless a rule says otherwise; vectors (norm
  * weights, biases) stay f32. A quantized format (one with side tensors in formats.def) gets a grouped
  * layout with the side tensors its list names, NAME.ROLE [N, ceil(K / group)] in the side's format:
@@ -15,7 +17,8 @@
  * requires: infer_shapes (and the fusions, which create merged weights)
  * provides: LlmcTensor.dtype of every weight = its storage format; LlmcTensor.layout
  * errors:   a format the target does not implement; a --keep rule that is malformed, names an
- *           unknown format or matches nothing; a group that does not fit
+ *           unknown format, matches nothing or only matrices an earlier rule took; a group that
+ *           does not fit; --group or --asym when no matrix is stored in a format they apply to
  */
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -65,45 +68,117 @@ static int optional_zero(LlmcDType t)
 
 typedef struct Rule {
     char pattern[128];
+    char text[160];               /* PATTERN=FORMAT as given, for messages */
     LlmcDType fmt;
-    int used;
+    int matched;                  /* it matches a matrix */
+    int decided;                  /* it was the first rule to match one */
+    int shadow, shadow_w;         /* an earlier rule that gave a matrix it matches another format, and
+                                     that matrix; -1: none */
 } Rule;
 
-static LlmcStatus parse_rules(const char *keep, Rule *r, int *n, int max, LlmcDiag *d)
+enum { MAX_RULES = 64 };
+
+/* The rules of every --keep option, in order. */
+static LlmcStatus parse_rules(const char *const *keep, int n_keep, Rule *r, int *n, LlmcDiag *d)
 {
     *n = 0;
-    for (const char *p = keep; p && *p;) {
-        const char *end = strchr(p, ','), *eq = strchr(p, '=');
-        if (!end)
-            end = p + strlen(p);
-        if (!eq || eq > end || eq == p)
-            return llmc_fail(d, "--keep: expected PATTERN=FORMAT, found \"%.*s\"", (int)(end - p), p);
-        if (*n == max)
-            return llmc_fail(d, "--keep: more than %d rules", max);
-        if ((size_t)(eq - p) >= sizeof r[*n].pattern)
-            return llmc_fail(d, "--keep: pattern \"%.*s\" is too long", (int)(eq - p), p);
-        memcpy(r[*n].pattern, p, (size_t)(eq - p));
-        r[*n].pattern[eq - p] = 0;
-        if (weight_format_named(eq + 1, (size_t)(end - eq - 1), &r[*n].fmt))
-            return llmc_fail(d, "--keep %s: unknown format \"%.*s\"", r[*n].pattern, (int)(end - eq - 1), eq + 1);
-        r[*n].used = 0;
-        (*n)++;
-        p = *end ? end + 1 : end;
-    }
+    for (int k = 0; k < n_keep; k++)
+        for (const char *p = keep[k]; p && *p;) {
+            const char *end = strchr(p, ','), *eq = strchr(p, '=');
+            if (!end)
+                end = p + strlen(p);
+            if (!eq || eq > end || eq == p)
+                return llmc_fail(d, "--keep: expected PATTERN=FORMAT, found \"%.*s\"", (int)(end - p), p);
+            if (*n == MAX_RULES)
+                return llmc_fail(d, "--keep: more than %d rules", MAX_RULES);
+            Rule *x = &r[*n];
+            memset(x, 0, sizeof *x);
+            if ((size_t)(eq - p) >= sizeof x->pattern)
+                return llmc_fail(d, "--keep: pattern \"%.*s\" is too long", (int)(eq - p), p);
+            memcpy(x->pattern, p, (size_t)(eq - p));
+            snprintf(x->text, sizeof x->text, "%.*s", (int)(end - p), p);
+            if (weight_format_named(eq + 1, (size_t)(end - eq - 1), &x->fmt))
+                return llmc_fail(d, "--keep %s: unknown format \"%.*s\"", x->pattern, (int)(end - eq - 1), eq + 1);
+            x->shadow = -1;
+            (*n)++;
+            p = *end ? end + 1 : end;
+        }
     return LLMC_OK;
 }
 
-/* Does rule pattern p name weight t (read as `role`: "lm_head", "embedding" or NULL)? */
-static int rule_matches(const LlmcGraph *g, const char *p, const LlmcTensor *t, const char *role)
+/* Does glob p match weight t by llmc's name or its checkpoint's? */
+static int glob_names(const char *p, const LlmcTensor *t)
 {
-    if (role && strcmp(p, role) == 0)
+    return fnmatch(p, t->name, 0) == 0 || (t->src.ckpt && fnmatch(p, t->src.ckpt, 0) == 0);
+}
+
+/* Does rule pattern p name matrix t (the lm_head and/or an embedding table)? By role ("lm_head",
+ * "embedding"), else as a glob over the names of t or, for a merged weight, of one of its parts. */
+static int rule_matches(const LlmcGraph *g, const char *p, const LlmcTensor *t, int lm_head, int embedding)
+{
+    if ((lm_head && strcmp(p, "lm_head") == 0) || (embedding && strcmp(p, "embedding") == 0))
         return 1;
-    if (fnmatch(p, t->name, 0) == 0)
+    if (glob_names(p, t))
         return 1;
     for (int k = 0; k < t->src.n_parts; k++)
-        if (fnmatch(p, g->t[t->src.parts[k]].name, 0) == 0)
+        if (glob_names(p, &g->t[t->src.parts[k]]))
             return 1;
     return 0;
+}
+
+/* "CHECKPOINT-NAME (llmc-name)", or llmc's name alone. */
+static void show_name(const LlmcTensor *t, char *buf, size_t n)
+{
+    if (t->src.ckpt && strcmp(t->src.ckpt, t->name) != 0)
+        snprintf(buf, n, "%s (%s)", t->src.ckpt, t->name);
+    else
+        snprintf(buf, n, "%s", t->name);
+}
+
+/* How far name agrees with the literal start of pattern p. */
+static size_t agree(const char *p, const char *name)
+{
+    size_t k = 0;
+    while (p[k] && name[k] == p[k] && !strchr("*?[\\", p[k]))
+        k++;
+    return k;
+}
+
+/* A few names of matrices (parts of merged ones on their own), those nearest to pattern p first,
+ * into buf. */
+static void candidates(const LlmcGraph *g, const int *mats, int n_mats, const char *p, char *buf, size_t n)
+{
+    enum { SHOW = 4 };
+    int best[SHOW];
+    size_t score[SHOW];
+    int nb = 0;
+    for (int i = 0; i < n_mats; i++) {
+        const LlmcTensor *w = &g->t[mats[i]];
+        for (int k = 0; k < (w->src.n_parts ? w->src.n_parts : 1); k++) {
+            int t = w->src.n_parts ? w->src.parts[k] : mats[i];
+            const LlmcTensor *x = &g->t[t];
+            size_t s = agree(p, x->name), c = x->src.ckpt ? agree(p, x->src.ckpt) : 0;
+            s = c > s ? c : s;
+            int at = nb < SHOW ? nb++ : SHOW;   /* insert in order, ties keep the graph's order */
+            while (at > 0 && score[at - 1] < s) {
+                if (at < SHOW) {
+                    best[at] = best[at - 1];
+                    score[at] = score[at - 1];
+                }
+                at--;
+            }
+            if (at < SHOW) {
+                best[at] = t;
+                score[at] = s;
+            }
+        }
+    }
+    buf[0] = 0;
+    for (int i = 0; i < nb; i++) {
+        char one[320];
+        show_name(&g->t[best[i]], one, sizeof one);
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? ", " : "", one);
+    }
 }
 
 /* A side tensor of weight w (scales or zero points: W.ROLE), shaped by the side's rule, derived
@@ -182,26 +257,20 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
         return LLMC_ERR;
     if (opt->group && (opt->group < 2 || opt->group > (1 << 20)))
         return llmc_fail(d, "--group %d: expected 2 .. 1048576", opt->group);
-    if (opt->asym && !optional_zero(fmt)) {
-        char have[128] = "";
-        for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
-            if (optional_zero((LlmcDType)i))
-                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "",
-                         llmc_format((LlmcDType)i)->alias ? llmc_format((LlmcDType)i)->alias : llmc_dtype_name((LlmcDType)i));
-        return llmc_fail(d, "--asym: zero points are an option of %s, the weights are %s", have, llmc_dtype_name(fmt));
-    }
-    Rule rules[32];
+    Rule rules[MAX_RULES];
     int n_rules;
-    if (parse_rules(opt->keep, rules, &n_rules, 32, d))
+    if (parse_rules(opt->keep, opt->n_keep, rules, &n_rules, d))
         return LLMC_ERR;
     for (int r = 0; r < n_rules; r++)
         if (check_format(tg, rules[r].fmt, "--keep", d))
             return LLMC_ERR;
     int nn = g->nn;
     char *done = calloc((size_t)g->nt + 1, 1), *role = calloc((size_t)g->nt + 1, 1);
-    if (!done || !role) {
+    int *mats = malloc(((size_t)g->nt + 1) * sizeof *mats), n_mats = 0;
+    if (!done || !role || !mats) {
         free(done);
         free(role);
+        free(mats);
         return llmc_fail(d, "out of memory");
     }
     for (int k = 0; k < nn; k++) {   /* 1: read by the logits' matmul, 2: an embedding table */
@@ -212,6 +281,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             role[m->in[0]] |= 2;
     }
     int nt0 = g->nt;
+    unsigned used = 0;   /* the formats of the matrices, a bit each */
     LlmcStatus st = LLMC_OK;
     for (int i = 0; i < nn && !st; i++) {
         const LlmcNode *n = &g->n[i];
@@ -227,29 +297,84 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
                 t->layout = llmc_layout_plain();
                 continue;
             }
+            mats[n_mats++] = w;
             /* The roles of this table: the logits' matmul (lm_head) and/or an embedding. */
             int lm_head = (role[w] & 1) != 0, embedding = (role[w] & 2) != 0;
-            /* Quantized formats leave the embedding and the lm_head in bf16 (as AutoAWQ and
-             * AutoGPTQ do: they are where 4 bits cost the most quality); --keep overrides. */
-            LlmcDType f = fmt;
+            /* Without --weights a matrix the checkpoint stores in a 16-bit format the target reads
+             * stays in it (no rounding, half the bytes of f32). Quantized formats leave the
+             * embedding and the lm_head in bf16 (as AutoAWQ and AutoGPTQ do: they are where 4 bits
+             * cost the most quality). --keep overrides both. */
+            LlmcDType f = fmt, own = t->src.file_dtype;
+            if (!opt->weights_set && llmc_format_bytes(own, 1) == 2 && (tg->weight_formats & (1u << own)))
+                f = own;
             if (llmc_format_n_sides(fmt) > 0 && (lm_head || embedding))
                 f = (tg->weight_formats & (1u << LLMC_BF16)) ? LLMC_BF16 : tg->default_weights;
-            int chosen = 0;   /* the first rule that matches decides; every one that matches counts as used */
-            for (int r = 0; r < n_rules; r++)
-                if (rule_matches(g, rules[r].pattern, t, lm_head ? "lm_head" : NULL) ||
-                    (embedding && strcmp(rules[r].pattern, "embedding") == 0)) {
-                    if (!chosen)
-                        f = rules[r].fmt;
-                    chosen = 1;
-                    rules[r].used = 1;
+            int chosen = -1;   /* the first rule that matches decides */
+            for (int r = 0; r < n_rules; r++) {
+                if (!rule_matches(g, rules[r].pattern, t, lm_head, embedding))
+                    continue;
+                rules[r].matched = 1;
+                if (chosen < 0) {
+                    f = rules[r].fmt;
+                    chosen = r;
+                    rules[r].decided = 1;
+                } else if (rules[r].shadow < 0 && rules[r].fmt != f) {
+                    rules[r].shadow = chosen;
+                    rules[r].shadow_w = w;
                 }
+            }
+            used |= 1u << f;
             st = set_layout(g, w, f, embedding, opt, d);
         }
     }
+    /* Every rule decides some matrix: one that matches nothing, or only matrices earlier rules
+     * gave other formats, is a mistake (a misspelt name, rules in the wrong order). */
+    for (int r = 0; r < n_rules && !st; r++) {
+        char names[1400], one[320];
+        if (!rules[r].matched) {
+            candidates(g, mats, n_mats, rules[r].pattern, names, sizeof names);
+            st = llmc_fail(d, "--keep %s: matches no matrix of the model (a glob over llmc's names or the "
+                           "checkpoint's, or lm_head, embedding; nearest: %s)", rules[r].text, names);
+        } else if (!rules[r].decided && rules[r].shadow >= 0) {
+            const LlmcTensor *w = &g->t[rules[r].shadow_w];   /* a merged one: the part it names */
+            for (int k = 0; k < w->src.n_parts; k++)
+                if (glob_names(rules[r].pattern, &g->t[w->src.parts[k]])) {
+                    w = &g->t[w->src.parts[k]];
+                    break;
+                }
+            show_name(w, one, sizeof one);
+            st = llmc_fail(d, "--keep %s: every matrix it matches is taken by an earlier rule, %s (e.g. %s)",
+                           rules[r].text, rules[rules[r].shadow].text, one);
+        }
+    }
+    /* --group and --asym are options of formats that some matrix is stored in: quantized ones
+     * (with side tensors), ones with optional zero points (formats.def). */
+    char have[128] = "", qf[128] = "", zf[128] = "", zn[128] = "";
+    int grouped = 0, zeroed = 0;
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++) {
+        const LlmcFormatTraits *f = llmc_format((LlmcDType)i);
+        const char *uname = f->alias ? f->alias : f->name; /* the name users give it */
+        if (used & (1u << i))
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "", f->name);
+        if (llmc_format_n_sides((LlmcDType)i) == 0 || !(f->flags & LLMC_FMT_WEIGHT) || (f->flags & LLMC_FMT_TEST))
+            continue;
+        grouped |= (used & (1u << i)) != 0;
+        snprintf(qf + strlen(qf), sizeof qf - strlen(qf), "%s%s", qf[0] ? ", " : "", uname);
+        if (!optional_zero((LlmcDType)i))
+            continue;
+        zeroed |= (used & (1u << i)) != 0;
+        snprintf(zf + strlen(zf), sizeof zf - strlen(zf), "%s%s%s%s%s", zf[0] ? ", " : "", uname,
+                 f->alias ? " (" : "", f->alias ? f->name : "", f->alias ? ")" : "");
+        snprintf(zn + strlen(zn), sizeof zn - strlen(zn), "%s%s", zn[0] ? " or " : "", f->name);
+    }
+    if (!st && opt->asym && !zeroed)
+        st = llmc_fail(d, "--asym: zero points are a %s option, and no matrix is stored as %s (the matrices: %s)", zf,
+                       zn, have);
+    if (!st && opt->group && !grouped)
+        st = llmc_fail(d, "--group %d: groups are an option of the quantized formats (%s), and no matrix is "
+                       "stored in one (the matrices: %s)", opt->group, qf, have);
     free(done);
     free(role);
-    for (int r = 0; r < n_rules && !st; r++)
-        if (!rules[r].used)
-            st = llmc_fail(d, "--keep %s: matches no matrix of the model", rules[r].pattern);
+    free(mats);
     return st;
 }

@@ -36,6 +36,10 @@ int llmc_desc_check(const LlmcModelDesc *d, char *err, size_t errlen)
         bad = "bos_id";
     else if (d->eos_id < -1 || d->eos_id >= d->vocab_size)
         bad = "eos_id";
+    else if (d->n_eos_more < 0 || (d->n_eos_more > 0 && !d->eos_more))
+        bad = "eos_more";
+    else if (d->sampling_set && !(d->temperature >= 0 && d->top_k >= 0 && d->top_p > 0 && d->top_p <= 1))
+        bad = "sampling defaults";
     else if (d->max_threads < 0)
         bad = "max_threads";
     else if (!d->forward)
@@ -46,6 +50,9 @@ int llmc_desc_check(const LlmcModelDesc *d, char *err, size_t errlen)
         ;
     else if (d->n_probes < 0 || (d->n_probes > 0 && !d->probes))
         bad = "probes";
+    for (int32_t i = 0; !bad && i < d->n_eos_more; i++)
+        if (d->eos_more[i] < 0 || d->eos_more[i] >= d->vocab_size)
+            bad = "eos_more";
     if (bad)
         return llmc_rt_fail(err, errlen, "model %s: invalid description: %s", name, bad);
     return 0;
@@ -80,6 +87,8 @@ int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weigh
 
     e->dev = llmc_device_for(d->backend);
     e->ex.weights = weights;
+    e->watch = o->watch;
+    e->watch_ctx = o->watch_ctx;
     return e->dev->setup(e, o, err, errlen);
 }
 
@@ -98,6 +107,8 @@ int llmc_engine_step(LlmcEngine *e, const LlmcStep *s, char *err, size_t errlen)
     assert(s->n_tokens >= 1 && s->n_tokens <= e->desc->max_tokens);
     assert(s->n_out >= 0 && s->n_out <= e->desc->max_outputs);
     assert(s->max_blocks_per_seq == e->max_blocks_per_seq);
+    if (e->watch && e->watch(e->watch_ctx, err, errlen) != 0)
+        return -1;
     return e->dev->step(e, s, err, errlen);
 }
 

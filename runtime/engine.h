@@ -35,6 +35,10 @@ typedef struct LlmcEngineOpts {
     int no_pdl;                 /* no programmatic dependent launch (--no-pdl) */
     LlmcProgress progress;      /* weight upload progress; NULL: quiet (the cpu never calls it) */
     void *progress_ctx;
+    /* Asked before every step (NULL: nothing): non-zero fails the step with its message (the
+     * weights file changed under the running model: payload_load.h llmc_payload_changed). */
+    int (*watch)(void *ctx, char *err, size_t errlen);
+    void *watch_ctx;
 } LlmcEngineOpts;
 
 typedef struct LlmcEngine {
@@ -47,6 +51,8 @@ typedef struct LlmcEngine {
     size_t kv_map_bytes;        /* cpu: size of the KV pool mapping */
     LlmcSampleBuf sbuf;         /* cpu: draws of steps with sample_u */
     int own_gpu;                /* cuda: ex.gpu was opened by the engine */
+    int (*watch)(void *ctx, char *err, size_t errlen);  /* LlmcEngineOpts.watch */
+    void *watch_ctx;
 } LlmcEngine;
 
 /* Checks that a model description is usable by this runtime (ABI version, positive sizes).
@@ -66,7 +72,8 @@ void llmc_engine_destroy(LlmcEngine *e);
 
 /* Runs one step on the device: desc->forward on every thread of the pool (cpu), or on the GPU
  * (logits copied back before it returns); with out_ids, each row's token is chosen with the row's
- * sampler. Returns 0, or -1 with a message (GPU failures; a cpu step cannot fail). */
+ * sampler. Returns 0, or -1 with a message (GPU failures, the watch; a cpu step cannot fail
+ * otherwise). */
 int llmc_engine_step(LlmcEngine *e, const LlmcStep *step, char *err, size_t errlen);
 
 #endif

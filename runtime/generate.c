@@ -2,6 +2,7 @@
  * scheduler. */
 #include "generate.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +16,25 @@ typedef struct OutBuf {
 } OutBuf;
 
 /* Streams each sequence's text in input order: the first unfinished sequence (head) writes
- * straight to out, the others collect their text until every sequence before them is done. */
+ * straight to out, the others collect their text until every sequence before them is done.
+ * Sequence ids are the prompts' indices; the ones in flight, head .. n_read-1, fit the ring. */
 typedef struct Printer {
     FILE *out;
     const LlmcTokenizer *tok;   /* NULL: print token ids */
     LlmcSched *sched;
-    OutBuf *outs;               /* [n] */
-    int32_t n, head, n_done;
+    OutBuf *ring;               /* [window]: sequence i's buffer is ring[i % window] */
+    int32_t window;
+    int32_t head, n_read, n_done;
+    int32_t *finished;          /* [window] sequences done in this step: forgotten after it */
+    int32_t n_finished;
     int progress;
+    int64_t n_total;            /* -1: not known */
     int write_error;            /* errno of a failed write to out */
     int32_t top_logits;         /* inspection mode: print these instead of text */
     int32_t vocab;
 } Printer;
+
+static OutBuf *buf_of(Printer *p, int32_t seq) { return &p->ring[seq % p->window]; }
 
 static int out_write(Printer *p, const char *s, size_t n)
 {
@@ -41,7 +49,7 @@ static int emit(Printer *p, int32_t seq, const char *s, size_t n)
 {
     if (seq == p->head)
         return out_write(p, s, n);
-    OutBuf *b = &p->outs[seq];
+    OutBuf *b = buf_of(p, seq);
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (b->len + n + 1 > cap)
@@ -131,18 +139,23 @@ static int on_done(void *ctx, int32_t seq, LlmcFinish why)
 {
     (void)why;
     Printer *p = ctx;
+    p->finished[p->n_finished++] = seq;
     if (p->top_logits)
         return 0;
     if (emit(p, seq, "\n", 1) != 0)
         return -1;
-    p->outs[seq].done = 1;
+    buf_of(p, seq)->done = 1;
     p->n_done++;
-    if (p->progress)
-        fprintf(stderr, "[%d/%d done]\n", p->n_done, p->n);
-    while (p->head < p->n && p->outs[p->head].done) {
-        if (++p->head == p->n)
+    if (p->progress && p->n_total >= 0)
+        fprintf(stderr, "[%d/%lld done]\n", p->n_done, (long long)p->n_total);
+    else if (p->progress)
+        fprintf(stderr, "[%d done]\n", p->n_done);
+    /* The head moves past finished sequences; the next one's collected text goes out. */
+    while (p->head < p->n_read && buf_of(p, p->head)->done) {
+        *buf_of(p, p->head) = (OutBuf){0};
+        if (++p->head == p->n_read)
             break;
-        OutBuf *b = &p->outs[p->head];
+        OutBuf *b = buf_of(p, p->head);
         if (b->len && out_write(p, b->data, b->len) != 0)
             return -1;
         free(b->data);
@@ -161,65 +174,92 @@ static LlmcSeqReq request(const LlmcGenPrompt *pr, const LlmcGenConfig *c)
     return r;
 }
 
-/* Checks every prompt and echoes its text, in input order (a prompt the KV cache cannot hold is
- * refused before anything runs); then queues prompts while the scheduler runs, keeping max_batch
- * of them waiting. */
-static int run(Printer *pr, LlmcSched *s, const LlmcGenPrompt *ps, int32_t n,
+/* Adds the next prompt and echoes its text. 1: added, 0: no more prompts, -1: error. */
+static int add_next(Printer *pr, LlmcSched *s, LlmcGenSource next, void *next_ctx,
+                    const LlmcGenConfig *c, char *err, size_t errlen)
+{
+    LlmcGenPrompt gp;
+    int rc = next(next_ctx, &gp, err, errlen);
+    if (rc <= 0)
+        return rc;
+    LlmcSeqReq req = request(&gp, c);
+    if (c->top_logits && print_ids(pr, gp.ids, gp.n) != 0)
+        return -1;
+    int32_t id = llmc_sched_add(s, &req, err, errlen);
+    if (id < 0)
+        return -1;
+    assert(id == pr->n_read && pr->n_read - pr->head < pr->window);
+    pr->n_read++;
+    for (int32_t k = 0; k < gp.n && !c->top_logits; k++)
+        if (emit_token(pr, id, k ? gp.ids[k - 1] : -1, gp.ids[k]) != 0)
+            return -1;
+    return 1;
+}
+
+/* Reads prompts while the scheduler runs, keeping max_batch of them waiting and the window
+ * from the head to the last read within the ring; forgets sequences as they finish. */
+static int run(Printer *pr, LlmcSched *s, LlmcGenSource next, void *next_ctx,
                const LlmcGenConfig *c, char *err, size_t errlen)
 {
-    for (int32_t i = 0; i < n; i++) {
-        LlmcSeqReq req = request(&ps[i], c);
-        if (c->top_logits && print_ids(pr, ps[i].ids, ps[i].n) != 0)
-            return -1;
-        if (llmc_sched_check(s, &req, err, errlen) != 0)
-            return -1;
-        for (int32_t k = 0; k < ps[i].n && !c->top_logits; k++)
-            if (emit_token(pr, i, k ? ps[i].ids[k - 1] : -1, ps[i].ids[k]) != 0)
-                return -1;
-    }
-    int32_t next = 0;
+    int more = 1;
     for (;;) {
-        while (next < n && llmc_sched_n_waiting(s) < c->max_batch) {
-            LlmcSeqReq req = request(&ps[next], c);
-            if (llmc_sched_add(s, &req, err, errlen) != next)
+        while (more && llmc_sched_n_waiting(s) < c->max_batch && pr->n_read - pr->head < pr->window) {
+            more = add_next(pr, s, next, next_ctx, c, err, errlen);
+            if (more < 0)
                 return -1;
-            next++;
         }
+        pr->n_finished = 0;
         int rc = llmc_sched_step(s, err, errlen);
         if (rc < 0)
             return -1;
-        if (rc == 0 && next == n)
+        for (int32_t i = 0; i < pr->n_finished; i++)
+            llmc_sched_forget(s, pr->finished[i]);
+        if (rc == 0 && !more)
             return 0;
     }
 }
 
-int llmc_generate(LlmcEngine *e, const LlmcGenPrompt *ps, int32_t n, const LlmcGenConfig *c,
+int llmc_generate(LlmcEngine *e, LlmcGenSource next, void *next_ctx, const LlmcGenConfig *c,
                   FILE *out, LlmcSchedStats *stats, char *err, size_t errlen)
 {
-    Printer pr = {.out = out, .tok = c->tok, .n = n, .progress = c->progress,
-                  .top_logits = c->top_logits, .vocab = e->desc->vocab_size};
+    Printer pr = {.out = out, .tok = c->tok, .progress = c->progress, .n_total = c->n_prompts,
+                  .top_logits = c->top_logits, .vocab = e->desc->vocab_size,
+                  .window = LLMC_GEN_WINDOW(c->max_batch)};
     LlmcSchedConfig sc = {.max_batch = c->max_batch};
     LlmcSchedHooks hooks = {.ctx = &pr, .on_token = on_token, .on_done = on_done,
                             .on_logits = on_logits};
     LlmcSched *s = NULL;
     int rc = 0;
-    pr.outs = calloc((size_t)n, sizeof *pr.outs);
-    if (!pr.outs)
+    pr.ring = calloc((size_t)pr.window, sizeof *pr.ring);
+    pr.finished = malloc((size_t)pr.window * sizeof *pr.finished);
+    if (!pr.ring || !pr.finished)
         rc = llmc_rt_fail(err, errlen, "out of memory");
     else if (llmc_sched_create(&s, e, &sc, &hooks, err, errlen) != 0)
         rc = -1;
     pr.sched = s;
     if (rc == 0)
-        rc = run(&pr, s, ps, n, c, err, errlen);
+        rc = run(&pr, s, next, next_ctx, c, err, errlen);
     if (pr.write_error)
         rc = llmc_rt_fail(err, errlen, "cannot write the output: %s", strerror(pr.write_error));
     if (stats && s)
         *stats = *llmc_sched_stats(s);
     llmc_sched_destroy(s);
-    for (int32_t i = 0; pr.outs && i < n; i++)
-        free(pr.outs[i].data);
-    free(pr.outs);
+    for (int32_t i = 0; pr.ring && i < pr.window; i++)
+        free(pr.ring[i].data);
+    free(pr.ring);
+    free(pr.finished);
     return rc;
+}
+
+int llmc_gen_array_next(void *ctx, LlmcGenPrompt *p, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    LlmcGenArray *a = ctx;
+    if (a->next == a->n)
+        return 0;
+    *p = a->prompts[a->next++];
+    return 1;
 }
 
 /* "1 450 8074" (spaces, tabs, commas or newlines between ids). */

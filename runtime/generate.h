@@ -1,10 +1,12 @@
 /* generate.h — the generation loop of a model executable: prompts in, text (or token ids) out.
  *
  * Every prompt becomes one sequence of the scheduler, each with the sampler, seed and stop ids
- * given here (the CLI gives every sequence the same ones). Prompts are queued while the scheduler
- * runs, as rows free up (llmc_sched_add between steps), so that the queue never holds more than
- * max_batch waiting sequences; admission is FCFS, so the steps are the same as with every prompt
- * queued at the start.
+ * given here (the CLI gives every sequence the same ones). Prompts come from a source, one at a
+ * time, as rows free up (llmc_sched_add between steps), so that the queue never holds more than
+ * max_batch waiting sequences; a finished sequence is forgotten once its text is out. Memory is
+ * bounded by max_batch, not by the number of prompts: a stream of a million prompts holds only a
+ * window of them (at most LLMC_GEN_WINDOW(max_batch) between the first unfinished one and the
+ * last one read). Admission is FCFS.
  *
  * Output contract (docs/executable.md): for each prompt, the decoded text of the prompt tokens,
  * then the generated tokens (streamed, flushed after each token), then "\n"; prompt by prompt in
@@ -24,10 +26,18 @@
 #include "tokenizer.h"
 
 typedef struct LlmcGenPrompt {
-    const int32_t *ids;         /* [n] */
+    const int32_t *ids;         /* [n], valid until the source is asked for the next prompt */
     int32_t n;                  /* 1..max_seq_len */
     int32_t max_new;            /* already clamped to the context */
 } LlmcGenPrompt;
+
+/* The prompts, in order: fills *p and returns 1, returns 0 after the last one, or -1 with a
+ * message in err (a prompt that cannot be read or encoded: generation stops there). */
+typedef int (*LlmcGenSource)(void *ctx, LlmcGenPrompt *p, char *err, size_t errlen);
+
+/* Sequences between the first unfinished one and the last one read, at most: the rows and the
+ * waiting queue (2 * max_batch), and room for finished ones whose text waits for those before. */
+#define LLMC_GEN_WINDOW(max_batch) (8 * (max_batch) + 64)
 
 typedef struct LlmcGenConfig {
     int32_t max_batch;          /* sequences at once (1..the scheduler's limit) */
@@ -39,13 +49,22 @@ typedef struct LlmcGenConfig {
     int32_t top_logits;         /* 0: generate; K: print the prompt's ids and the K largest logits
                                    of its last position instead ("id logit" per line) */
     int progress;               /* "[k/N done]" on stderr as sequences finish */
+    int64_t n_prompts;          /* for the progress line; -1: not known */
 } LlmcGenConfig;
 
-/* Runs the prompts to the end, writing to out. stats (may be NULL) gets the scheduler's figures.
- * Returns 0, or -1 with a message (a request the KV cache cannot hold, a failed step, a failed
- * write: "cannot write the output: ..."). */
-int llmc_generate(LlmcEngine *e, const LlmcGenPrompt *prompts, int32_t n, const LlmcGenConfig *c,
+/* Runs the prompts of `next` to the end, writing to out. stats (may be NULL) gets the scheduler's
+ * figures. Returns 0, or -1 with a message (from the source; a request the KV cache cannot hold,
+ * a failed step, a failed write: "cannot write the output: ..."). The text of the prompts
+ * before a failing one is out already. */
+int llmc_generate(LlmcEngine *e, LlmcGenSource next, void *next_ctx, const LlmcGenConfig *c,
                   FILE *out, LlmcSchedStats *stats, char *err, size_t errlen);
+
+/* A source over an array of prompts (ctx: an LlmcGenArray). */
+typedef struct LlmcGenArray {
+    const LlmcGenPrompt *prompts;
+    int32_t n, next;
+} LlmcGenArray;
+int llmc_gen_array_next(void *ctx, LlmcGenPrompt *p, char *err, size_t errlen);
 
 /* "1 450 8074" (spaces, tabs, commas or newlines between ids; each in 0..vocab-1) into a new
  * array *ids (free it) of *n_ids >= 1. Returns 0, or -1 with a message naming the bad id. */

@@ -15,8 +15,11 @@
  * goes to stderr. Exit status: 0 success, 1 failure, 2 bad command line.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,149 +39,207 @@
 #include "pool.h"
 #include "rtutil.h"
 #include "scheduler.h"
+#include "chat.h"
 #include "tokenizer.h"
 
 extern const LlmcModelDesc llmc_model;
 
 enum { EXIT_USAGE = 2, DEFAULT_MAX_BATCH = 8 };
 
-static const char *usage_text =
-    "usage: %s \"PROMPT\" [-n N] [sampling] [engine]      generate\n"
-    "       %s --ids \"1 450 8074\" [-n N] ...             prompt given as token ids\n"
-    "       %s --prompts FILE [--max-batch B] [-n N] ...  one prompt per line, continuous batching\n"
-    "       %s --bench [-p P] [-n N] [--batch B]          prefill/decode speed\n"
-    "       %s --perplexity FILE [--ctx N] [--max-batch B]\n"
-    "       %s --compare-cpu \"PROMPT\" | --ids \"...\"        GPU builds: per-layer errors vs the CPU\n"
-    "\n"
-    "generation:\n"
-    "  -n N            new tokens per prompt (default 256; bench: decode steps, default 128);\n"
-    "                  clamped so that prompt + N fits the model's context\n"
-    "  --temp T        temperature, 0 = greedy (default 0)\n"
-    "  --top-k K       keep the K most probable tokens, 0 = off (default 0)\n"
-    "  --top-p P       nucleus sampling, 0 < P <= 1 (default 1 = off)\n"
-    "  --seed S        sampler seed (default 0); every sequence draws from its own RNG\n"
-    "  --ids \"I J K\"   the prompt as token ids (no BOS added); without a tokenizer the output\n"
-    "                  is token ids too\n"
-    "  --prompts FILE  one prompt per line (empty lines are prompts too; a final newline is not)\n"
-    "  --max-batch B   sequences decoded at once with --prompts/--perplexity (default %d)\n"
-    "  --progress      \"[k/N done]\" on stderr with --prompts even when stderr is not a terminal\n"
-    "  --verbose       prefill and decode speed on stderr\n"
-    "  --output-ids    print token ids instead of text\n"
-    "  --top-logits K  instead of generating: print the prompt's token ids and the K largest\n"
-    "                  logits at its last position (\"id logit\" per line)\n"
-    "benchmark:\n"
-    "  --bench         B sequences of P synthetic tokens, then N decode steps\n"
-    "  -p P            prompt tokens (default 128)\n"
-    "  --batch B       sequences (default 1)\n"
-    "perplexity:\n"
-    "  --perplexity FILE  llama.cpp's protocol: chunks of ctx tokens, second half scored\n"
-    "  --ctx N         chunk length (default min(512, context))\n"
-    "engine:\n"
-    "  --threads N     CPU threads (default: online CPUs; GPU builds: for --compare-cpu)\n"
-    "  --kv-blocks N   KV cache blocks; or --kv-mem MIB (default: enough for every running\n"
-    "                  sequence at its longest)\n"
-    "  --weights PATH  read the weights from PATH instead of the executable or its side file\n"
-    "  --no-verify     skip the start-up check of the content digests of the program, kernels,\n"
-    "                  weights and tokenizer (a payload from another build is refused anyway)\n"
-    "GPU builds:\n"
-    "  --no-graphs     launch every step's kernels one by one (no CUDA graphs for decode steps;\n"
-    "                  for debugging)\n"
-    "  --no-pdl        no programmatic dependent launch (sm_90+: the decode matmuls otherwise\n"
-    "                  start while the kernel before them drains)\n"
-    "  --compare-cpu   run the prompt on the GPU and on the CPU twin (the same model compiled for\n"
-    "                  the CPU) and print the error of every probed value, per layer, and of the\n"
-    "                  logits\n"
-    "  --version, --help\n";
-
-static void usage(FILE *f, const char *prog)
-{
-    fprintf(f, usage_text, prog, prog, prog, prog, prog, prog, DEFAULT_MAX_BATCH);
-}
-
-/* ---- options ---- */
+/* ---- options ----
+ *
+ * One table, opt_specs, gives getopt_long its option list, parses every value and prints --help.
+ * Long options take their value as `--opt value` or `--opt=value` (and answer to an unambiguous
+ * prefix), short ones as `-n 4` or `-n4`; `--` ends the options. The common llama.cpp spellings
+ * are here (-p/--prompt, -f/--file, -c/--ctx-size, -t/--threads, -s/--seed, -n/--n-predict,
+ * --temp, --top-k, --top-p). A usage error is one line naming the option. A new option is one
+ * entry in the table (and its field in Opts). */
 
 typedef struct Opts {
     const char *prog;
-    const char *prompt;         /* positional */
+    const char *prompt;         /* the positional argument or -p */
+    const char *prompt_file;    /* -f: the prompt is this file's text ("-": stdin) */
     const char *ids;
     const char *prompts_file;
     const char *ppl_file;
     const char *weights;
+    const char *tokenize, *detokenize, *system, *render_chat;
+    int special, chat;
     int64_t n_new;              /* -1: default */
     int64_t bench_p;            /* 0: default */
     int64_t bench_batch;        /* 0: default */
     int64_t max_batch;          /* 0: default */
-    int64_t ctx;                /* 0: default */
+    int64_t ctx;                /* 0: the model's context (perplexity: min(512, it)) */
     int64_t threads;            /* 0: online CPUs */
     int64_t kv_blocks;          /* 0: default */
     int64_t kv_mem;             /* MiB, 0: default */
-    int64_t top_k;
+    int64_t top_k;              /* -1: not given */
     int64_t top_logits;         /* 0: generate; K: print the prompt's top-K logits instead */
-    double temp, top_p;
+    double temp, top_p;         /* NAN: not given */
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids;
     int no_graphs, no_pdl, compare_cpu, no_verify;
+    size_t prompt_len;          /* not an option: bytes of prompt */
+    char *prompt_text;          /* not an option: -f's text, owned */
     void *device;               /* not an option: the device opened at start (device.h) */
+    struct Watch *watch;        /* not an option: the mapped weights, watched while steps run */
 } Opts;
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_SEED, OPT_REAL, OPT_STR } OptKind;
 
 typedef struct OptSpec {
-    const char *name;
+    const char *name;           /* long name without "--"; NULL: a heading of --help */
+    const char *alias;          /* a second long name, or NULL */
+    char short_name;            /* 0: none */
     OptKind kind;
     size_t off;                 /* field in Opts */
     int64_t lo, hi;             /* OPT_INT range */
+    const char *arg;            /* the value's name in --help */
+    const char *help;           /* "\n" starts a continuation line */
 } OptSpec;
 
 #define F(field) offsetof(Opts, field)
+#define HEADING(text) {NULL, NULL, 0, OPT_FLAG, 0, 0, 0, NULL, text}
 static const OptSpec opt_specs[] = {
-    {"-n", OPT_INT, F(n_new), 0, INT32_MAX},
-    {"-p", OPT_INT, F(bench_p), 1, INT32_MAX},
-    {"--temp", OPT_REAL, F(temp), 0, 0},
-    {"--top-k", OPT_INT, F(top_k), 0, INT32_MAX},
-    {"--top-p", OPT_REAL, F(top_p), 0, 0},
-    {"--seed", OPT_SEED, F(seed), 0, 0},
-    {"--threads", OPT_INT, F(threads), 1, 4096},
-    {"--weights", OPT_STR, F(weights), 0, 0},
-    {"--kv-blocks", OPT_INT, F(kv_blocks), 1, INT32_MAX},
-    {"--kv-mem", OPT_INT, F(kv_mem), 1, (int64_t)1 << 30},
-    {"--ids", OPT_STR, F(ids), 0, 0},
-    {"--prompts", OPT_STR, F(prompts_file), 0, 0},
-    {"--max-batch", OPT_INT, F(max_batch), 1, 1 << 20},
-    {"--bench", OPT_FLAG, F(bench), 0, 0},
-    {"--batch", OPT_INT, F(bench_batch), 1, 1 << 20},
-    {"--perplexity", OPT_STR, F(ppl_file), 0, 0},
-    {"--ctx", OPT_INT, F(ctx), 1, INT32_MAX},
-    {"--verbose", OPT_FLAG, F(verbose), 0, 0},
-    {"--top-logits", OPT_INT, F(top_logits), 1, INT32_MAX},
-    {"--output-ids", OPT_FLAG, F(output_ids), 0, 0},
-    {"--progress", OPT_FLAG, F(progress), 0, 0},
-    {"--no-graphs", OPT_FLAG, F(no_graphs), 0, 0},
-    {"--no-pdl", OPT_FLAG, F(no_pdl), 0, 0},
-    {"--compare-cpu", OPT_FLAG, F(compare_cpu), 0, 0},
-    {"--no-verify", OPT_FLAG, F(no_verify), 0, 0},
-    {"--help", OPT_FLAG, F(help), 0, 0},
-    {"-h", OPT_FLAG, F(help), 0, 0},
-    {"--version", OPT_FLAG, F(version), 0, 0},
+    HEADING("generation"),
+    {"prompt", NULL, 'p', OPT_STR, F(prompt), 0, 0, "TEXT",
+     "the prompt (also the first argument; the argument - reads it from stdin)"},
+    {"file", NULL, 'f', OPT_STR, F(prompt_file), 0, 0, "FILE",
+     "the prompt is FILE's text, one final newline dropped; - reads stdin"},
+    {"ids", NULL, 0, OPT_STR, F(ids), 0, 0, "\"I J K\"",
+     "the prompt as token ids (no BOS added); without a tokenizer the output\n"
+     "is token ids too"},
+    {"n-predict", NULL, 'n', OPT_INT, F(n_new), 0, INT32_MAX, "N",
+     "new tokens per prompt (default 256; --bench: decode steps, default 128);\n"
+     "clamped so that prompt + N fits the context"},
+    {"temp", NULL, 0, OPT_REAL, F(temp), 0, 0, "T",
+     "temperature, 0 = greedy (default: the model's (--version), else 0)"},
+    {"top-k", NULL, 0, OPT_INT, F(top_k), 0, INT32_MAX, "K",
+     "keep the K most probable tokens, 0 = off (default: the model's, else 0)"},
+    {"top-p", NULL, 0, OPT_REAL, F(top_p), 0, 0, "P",
+     "nucleus sampling, 0 < P <= 1 (default: the model's, else 1 = off)"},
+    {"seed", NULL, 's', OPT_SEED, F(seed), 0, 0, "S",
+     "sampler seed (default 0); every sequence draws from its own RNG"},
+    {"ctx-size", "ctx", 'c', OPT_INT, F(ctx), 1, INT32_MAX, "N",
+     "context: prompt + new tokens at most N (default: the model's);\n"
+     "--perplexity: the chunk length (default min(512, the model's))"},
+    {"prompts", NULL, 0, OPT_STR, F(prompts_file), 0, 0, "FILE",
+     "one prompt per line (empty lines are prompts too; a final newline is\n"
+     "not); - reads stdin"},
+    {"max-batch", NULL, 0, OPT_INT, F(max_batch), 1, 1 << 20, "B",
+     "sequences decoded at once with --prompts/--perplexity (default 8)"},
+    {"progress", NULL, 0, OPT_FLAG, F(progress), 0, 0, NULL,
+     "\"[k/N done]\" on stderr with --prompts even when stderr is not a terminal"},
+    {"verbose", NULL, 0, OPT_FLAG, F(verbose), 0, 0, NULL, "prefill and decode speed on stderr"},
+    {"output-ids", NULL, 0, OPT_FLAG, F(output_ids), 0, 0, NULL, "print token ids instead of text"},
+    {"top-logits", NULL, 0, OPT_INT, F(top_logits), 1, INT32_MAX, "K",
+     "instead of generating: print the prompt's token ids and the K largest\n"
+     "logits at its last position (\"id logit\" per line)"},
+    HEADING("benchmark"),
+    {"bench", NULL, 0, OPT_FLAG, F(bench), 0, 0, NULL,
+     "B sequences of P synthetic tokens, then N (-n) decode steps"},
+    {"bench-prompt", NULL, 0, OPT_INT, F(bench_p), 1, INT32_MAX, "P", "prompt tokens (default 128)"},
+    {"batch", NULL, 0, OPT_INT, F(bench_batch), 1, 1 << 20, "B", "sequences (default 1)"},
+    HEADING("perplexity"),
+    {"perplexity", NULL, 0, OPT_STR, F(ppl_file), 0, 0, "FILE",
+     "llama.cpp's protocol: chunks of -c tokens, second half scored;\n- reads stdin"},
+    HEADING("engine"),
+    {"threads", NULL, 't', OPT_INT, F(threads), 1, 4096, "N",
+     "CPU threads (default: online CPUs; GPU builds: for --compare-cpu)"},
+    {"kv-blocks", NULL, 0, OPT_INT, F(kv_blocks), 1, INT32_MAX, "N",
+     "KV cache blocks (default: enough for every running sequence at its\nlongest)"},
+    {"kv-mem", NULL, 0, OPT_INT, F(kv_mem), 1, (int64_t)1 << 30, "MIB", "KV cache size instead of --kv-blocks"},
+    {"weights", NULL, 0, OPT_STR, F(weights), 0, 0, "PATH",
+     "read the weights from PATH instead of the executable or its side file"},
+    {"no-verify", NULL, 0, OPT_FLAG, F(no_verify), 0, 0, NULL,
+     "skip the start-up check of the content digests of the program, kernels,\n"
+     "weights and tokenizer (a payload from another build is refused anyway)"},
+    HEADING("tokenizer and chat"),
+    {"tokenize", NULL, 0, OPT_STR, F(tokenize), 0, 0, "TEXT", "print the ids of TEXT (no BOS) and stop"},
+    {"detokenize", NULL, 0, OPT_STR, F(detokenize), 0, 0, "\"IDS\"", "print the text of the ids and stop"},
+    {"special", NULL, 0, OPT_FLAG, F(special), 0, 0, NULL,
+     "with --tokenize/--detokenize: added and special tokens are matched and\nshown (else they are text)"},
+    {"chat", NULL, 0, OPT_FLAG, F(chat), 0, 0, NULL, "chat in the terminal through the model's chat template"},
+    {"system", NULL, 0, OPT_STR, F(system), 0, 0, "TEXT", "with --chat: the system message"},
+    {"render-chat", NULL, 0, OPT_STR, F(render_chat), 0, 0, "FILE",
+     "print the chat template rendered for the variables or messages in FILE"},
+    HEADING("GPU builds"),
+    {"no-graphs", NULL, 0, OPT_FLAG, F(no_graphs), 0, 0, NULL,
+     "launch every step's kernels one by one (no CUDA graphs for decode steps;\nfor debugging)"},
+    {"no-pdl", NULL, 0, OPT_FLAG, F(no_pdl), 0, 0, NULL,
+     "no programmatic dependent launch (sm_90+: the decode matmuls otherwise\n"
+     "start while the kernel before them drains)"},
+    {"compare-cpu", NULL, 0, OPT_FLAG, F(compare_cpu), 0, 0, NULL,
+     "run the prompt on the GPU and on the CPU twin (the same model compiled\n"
+     "for the CPU) and print the error of every probed value, per layer, and\n"
+     "of the logits"},
+    HEADING("this executable"),
+    {"version", "info", 0, OPT_FLAG, F(version), 0, 0, NULL,
+     "the model, target and build options it holds, its end-of-sequence ids and\n"
+     "sampling defaults"},
+    {"help", NULL, 'h', OPT_FLAG, F(help), 0, 0, NULL, "this list"},
 };
+#undef HEADING
 #undef F
+enum { N_OPT_SPECS = sizeof opt_specs / sizeof opt_specs[0] };
+
+static const char synopsis[] =
+    "usage: %1$s \"PROMPT\" [-n N] [sampling] [engine]          generate\n"
+    "       %1$s -f FILE | --ids \"1 450 8074\" ...            the prompt from a file, or as token ids\n"
+    "       %1$s --prompts FILE [--max-batch B] [-n N] ...  one prompt per line, continuous batching\n"
+    "       %1$s --bench [--bench-prompt P] [-n N] [--batch B]   prefill/decode speed\n"
+    "       %1$s --perplexity FILE [-c N] [--max-batch B]\n"
+    "       %1$s --compare-cpu \"PROMPT\" | --ids \"...\"      GPU builds: per-layer errors vs the CPU\n"
+    "       %1$s --tokenize \"TEXT\" | --detokenize \"IDS\" [--special]   the tokenizer alone\n"
+    "       %1$s --render-chat FILE [--output-ids]          the chat template alone\n"
+    "       %1$s --chat [--system TEXT] [-n N] [sampling]    chat in the terminal (the model's chat template)\n";
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f, synopsis, prog);
+    for (int i = 0; i < N_OPT_SPECS; i++) {
+        const OptSpec *sp = &opt_specs[i];
+        if (!sp->name) {
+            fprintf(f, "%s:\n", sp->help);
+            continue;
+        }
+        char head[80];
+        int n = sp->short_name ? snprintf(head, sizeof head, "  -%c, --%s", sp->short_name, sp->name)
+                               : snprintf(head, sizeof head, "      --%s", sp->name);
+        if (sp->alias)
+            n += snprintf(head + n, sizeof head - (size_t)n, ", --%s", sp->alias);
+        if (sp->arg)
+            n += snprintf(head + n, sizeof head - (size_t)n, " %s", sp->arg);
+        fprintf(f, "%s", head);
+        const char *h = sp->help;
+        for (int first = 1; h && *h; first = 0) {
+            const char *nl = strchr(h, '\n');
+            int len = nl ? (int)(nl - h) : (int)strlen(h);
+            if (first && n <= 24)
+                fprintf(f, "%*s%.*s\n", 26 - n, "", len, h);
+            else
+                fprintf(f, "%s%26s%.*s\n", first ? "\n" : "", "", len, h);
+            h = nl ? nl + 1 : h + len;
+        }
+    }
+}
 
 static int bad_usage(const Opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prints the message and the usage to stderr; returns -1. */
+/* Prints one line: the message and where to look; returns -1. */
 static int bad_usage(const Opts *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "%s: ", o->prog);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n\n");
+    fprintf(stderr, " (%s --help lists the options)\n", o->prog);
     va_end(ap);
-    usage(stderr, o->prog);
     return -1;
 }
 
-static int set_opt(Opts *o, const OptSpec *sp, const char *v)
+/* `name` is the option as the user wrote it ("-n", "--n-predict"). */
+static int set_opt(Opts *o, const OptSpec *sp, const char *name, const char *v)
 {
     char *f = (char *)o + sp->off, *end;
     errno = 0;
@@ -192,24 +253,24 @@ static int set_opt(Opts *o, const OptSpec *sp, const char *v)
     case OPT_INT: {
         long long x = strtoll(v, &end, 10);
         if (errno || end == v || *end)
-            return bad_usage(o, "%s: expected an integer, got '%s'", sp->name, v);
+            return bad_usage(o, "%s: expected an integer, found '%s'", name, v);
         if (x < sp->lo || x > sp->hi)
-            return bad_usage(o, "%s: %s is out of range %lld..%lld", sp->name, v,
-                             (long long)sp->lo, (long long)sp->hi);
+            return bad_usage(o, "%s: %s is out of range %lld..%lld", name, v, (long long)sp->lo,
+                             (long long)sp->hi);
         *(int64_t *)f = x;
         return 0;
     }
     case OPT_SEED: {
         unsigned long long x = strtoull(v, &end, 0);
         if (errno || end == v || *end || v[0] == '-')
-            return bad_usage(o, "%s: expected a non-negative integer, got '%s'", sp->name, v);
+            return bad_usage(o, "%s: expected a non-negative integer, found '%s'", name, v);
         *(uint64_t *)f = x;
         return 0;
     }
     case OPT_REAL: {
         double x = strtod(v, &end);
         if (errno || end == v || *end || !isfinite(x))
-            return bad_usage(o, "%s: expected a number, got '%s'", sp->name, v);
+            return bad_usage(o, "%s: expected a number, found '%s'", name, v);
         *(double *)f = x;
         return 0;
     }
@@ -217,74 +278,146 @@ static int set_opt(Opts *o, const OptSpec *sp, const char *v)
     return -1;
 }
 
+/* An option getopt_long did not take: unknown, ambiguous, or a flag given a value. arg is the
+ * command-line word ("--top", "--bench=3"); opt is getopt's optopt. */
+static int bad_option(const Opts *o, int opt, const char *arg)
+{
+    if (opt >= 256)
+        return bad_usage(o, "--%s takes no value", opt_specs[opt - 256].name);
+    if (opt > 0)
+        return bad_usage(o, "unknown option -%c", opt);
+    size_t len = strcspn(arg + 2, "=");
+    char cands[256] = "";
+    int n = 0;
+    for (int i = 0; i < N_OPT_SPECS; i++) {
+        const char *names[2] = {opt_specs[i].name, opt_specs[i].alias};
+        for (int k = 0; k < 2; k++)
+            if (names[k] && strncmp(names[k], arg + 2, len) == 0 && len < strlen(names[k])) {
+                size_t at = strlen(cands);
+                snprintf(cands + at, sizeof cands - at, "%s--%s", n++ ? ", " : "", names[k]);
+            }
+    }
+    if (n > 1)
+        return bad_usage(o, "option --%.*s is ambiguous: %s", (int)len, arg + 2, cands);
+    return bad_usage(o, "unknown option --%.*s", (int)len, arg + 2);
+}
+
+/* The CPUs this process may run on (its affinity mask: taskset, cgroups' cpusets), else the
+ * online ones. */
+static int usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? (int)(n < 4096 ? n : 4096) : 1;
+}
+
 static int parse_args(Opts *o, int argc, char **argv)
 {
     const char *slash = strrchr(argv[0] ? argv[0] : "model", '/');
     *o = (Opts){.prog = slash ? slash + 1 : (argv[0] ? argv[0] : "model"), .n_new = -1,
-                .top_p = 1.0};
-    int only_positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_positional || a[0] != '-' || a[1] == 0) {
-            if (o->prompt)
-                return bad_usage(o, "more than one prompt given ('%s' and '%s'): quote the prompt",
-                                 o->prompt, a);
-            o->prompt = a;
+                .top_k = -1, .temp = NAN, .top_p = NAN};
+    struct option longs[2 * N_OPT_SPECS + 1];
+    char shorts[2 * N_OPT_SPECS + 2];
+    int nl = 0, ns = 0;
+    shorts[ns++] = ':';         /* a missing value returns ':' */
+    for (int i = 0; i < N_OPT_SPECS; i++) {
+        const OptSpec *sp = &opt_specs[i];
+        if (!sp->name)
             continue;
+        int has = sp->kind == OPT_FLAG ? no_argument : required_argument;
+        longs[nl++] = (struct option){sp->name, has, NULL, 256 + i};
+        if (sp->alias)
+            longs[nl++] = (struct option){sp->alias, has, NULL, 256 + i};
+        if (sp->short_name) {
+            shorts[ns++] = sp->short_name;
+            if (has)
+                shorts[ns++] = ':';
         }
-        if (strcmp(a, "--") == 0) {
-            only_positional = 1;
-            continue;
+    }
+    longs[nl] = (struct option){NULL, 0, NULL, 0};
+    shorts[ns] = 0;
+    opterr = 0;
+    optind = 1;
+    int c, li = -1;
+    while ((c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
+        int k = -1;
+        if (c >= 256) {
+            k = c - 256;
+        } else if (c != '?' && c != ':') {
+            for (int i = 0; i < N_OPT_SPECS && k < 0; i++)
+                if (opt_specs[i].name && opt_specs[i].short_name == c)
+                    k = i;
         }
-        const char *eq = strchr(a, '=');
-        size_t len = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
-        const OptSpec *sp = NULL;
-        for (size_t k = 0; k < sizeof opt_specs / sizeof opt_specs[0]; k++)
-            if (strlen(opt_specs[k].name) == len && strncmp(opt_specs[k].name, a, len) == 0)
-                sp = &opt_specs[k];
-        if (!sp)
-            return bad_usage(o, "unknown option %s", a);
-        const char *v = NULL;
-        if (sp->kind != OPT_FLAG) {
-            if (a[len] == '=')
-                v = a + len + 1;
-            else if (i + 1 < argc)
-                v = argv[++i];
-            else
-                return bad_usage(o, "%s needs a value", sp->name);
-        } else if (a[len] == '=') {
-            return bad_usage(o, "%s takes no value", sp->name);
+        if (c == '?')
+            return bad_option(o, optopt, argv[optind - 1]);
+        if (c == ':') {
+            if (optopt >= 256)
+                return bad_usage(o, "--%s needs a value", opt_specs[optopt - 256].name);
+            return bad_usage(o, "-%c needs a value", optopt);
         }
-        if (set_opt(o, sp, v) != 0)
+        char name[64];
+        if (c >= 256)
+            snprintf(name, sizeof name, "--%s", li >= 0 ? longs[li].name : opt_specs[k].name);
+        else
+            snprintf(name, sizeof name, "-%c", c);
+        li = -1;
+        if (set_opt(o, &opt_specs[k], name, optarg) != 0)
             return -1;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (o->prompt || o->prompt_file)
+            return bad_usage(o, "more than one prompt given ('%s' and '%s'): quote the prompt",
+                             o->prompt ? o->prompt : o->prompt_file, argv[i]);
+        if (strcmp(argv[i], "-") == 0)
+            o->prompt_file = "-";
+        else
+            o->prompt = argv[i];
     }
     if (o->help || o->version)
         return 0;
-    if (o->top_p <= 0 || o->top_p > 1)
-        return bad_usage(o, "--top-p must be in (0, 1]");
-    if (o->temp < 0)
-        return bad_usage(o, "--temp must be >= 0");
-    int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!(o->prompt || o->ids);
+    if (!isnan(o->top_p) && (o->top_p <= 0 || o->top_p > 1))
+        return bad_usage(o, "--top-p %g: expected a value in (0, 1]", o->top_p);
+    if (!isnan(o->temp) && o->temp < 0)
+        return bad_usage(o, "--temp %g: expected a value >= 0", o->temp);
+    if (o->prompt && o->prompt_file)
+        return bad_usage(o, "two prompts: -f/--file and a prompt");
+    int one_prompt = o->prompt || o->prompt_file || o->ids;
+    if (o->bench && (o->prompt || o->prompt_file))
+        return bad_usage(o, "--bench takes no prompt (its prompt length is --bench-prompt N; -p is "
+                            "the prompt text, as in llama.cpp)");
+    int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!one_prompt + !!o->tokenize + !!o->detokenize +
+                !!o->chat + !!o->render_chat;
     if (modes == 0)
-        return bad_usage(o, "nothing to do: give a prompt, --ids, --prompts, --bench or "
-                            "--perplexity");
-    if (modes > 1 || (o->prompt && o->ids))
-        return bad_usage(o, "choose one of: a prompt, --ids, --prompts, --bench, --perplexity");
+        return bad_usage(o, "nothing to do: give a prompt, -f, --ids, --prompts, --bench, --perplexity, "
+                            "--tokenize, --detokenize or --chat");
+    if (modes > 1 || ((o->prompt || o->prompt_file) && o->ids))
+        return bad_usage(o, "choose one of: a prompt, -f, --ids, --prompts, --bench, --perplexity, "
+                            "--tokenize, --detokenize, --chat, --render-chat");
+    if (o->system && !o->chat)
+        return bad_usage(o, "--system is an option of --chat");
+    if (o->special && !o->tokenize && !o->detokenize)
+        return bad_usage(o, "--special is an option of --tokenize and --detokenize");
     if ((o->bench_p || o->bench_batch) && !o->bench)
-        return bad_usage(o, "-p and --batch are options of --bench");
-    if (o->ctx && !o->ppl_file)
-        return bad_usage(o, "--ctx is an option of --perplexity");
+        return bad_usage(o, "--bench-prompt and --batch are options of --bench");
+    if (o->ctx && o->bench)
+        return bad_usage(o, "-c/--ctx-size is not an option of --bench (--bench-prompt and -n are)");
     if (o->max_batch && !o->prompts_file && !o->ppl_file)
         return bad_usage(o, "--max-batch is an option of --prompts and --perplexity (--bench "
                             "takes --batch)");
     if (o->kv_blocks && o->kv_mem)
         return bad_usage(o, "give --kv-blocks or --kv-mem, not both");
-    if (o->top_logits && !(o->prompt || o->ids))
-        return bad_usage(o, "--top-logits takes one prompt (a prompt or --ids)");
-    if (o->compare_cpu && !(o->prompt || o->ids))
-        return bad_usage(o, "--compare-cpu takes one prompt (a prompt or --ids)");
+    if (o->top_logits && !one_prompt)
+        return bad_usage(o, "--top-logits takes one prompt (a prompt, -f or --ids)");
+    if (o->compare_cpu && !one_prompt)
+        return bad_usage(o, "--compare-cpu takes one prompt (a prompt, -f or --ids)");
     if (o->compare_cpu && (o->top_logits || o->n_new >= 0))
         return bad_usage(o, "--compare-cpu runs the prompt only: no -n or --top-logits");
+    if (o->threads > usable_cpus())
+        return bad_usage(o, "-t/--threads %lld: this process may run on %d CPUs; more threads than "
+                            "CPUs wait for each other at every barrier", (long long)o->threads,
+                         usable_cpus());
     const LlmcDeviceOps *dev = llmc_device_for(llmc_model.backend);
     if ((o->no_graphs || o->no_pdl || o->compare_cpu) && !(dev && dev->gpu_options))
         return bad_usage(o, "%s is an option of GPU builds; this executable was built for %s",
@@ -301,15 +434,45 @@ static int fail(const Opts *o, const char *msg)
     return 1;
 }
 
-static int default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n >= 1 ? (int)(n < 4096 ? n : 4096) : 1;
-}
+static int default_threads(void) { return usable_cpus(); }
 
 static int32_t batch_limit(const LlmcModelDesc *d)
 {
     return d->max_tokens < d->max_outputs ? d->max_tokens : d->max_outputs;
+}
+
+/* The sampler: each option given, else the model's default (generation_config.json), else
+ * greedy (temperature 0, top-k and top-p off). */
+static LlmcSamplerCfg sampler_of(const Opts *o, const LlmcModelDesc *d)
+{
+    LlmcSamplerCfg c = {0.0f, 0, 1.0f};
+    if (d->sampling_set)
+        c = (LlmcSamplerCfg){d->temperature, d->top_k, d->top_p};
+    if (!isnan(o->temp))
+        c.temperature = (float)o->temp;
+    if (o->top_k >= 0)
+        c.top_k = (int32_t)o->top_k;
+    if (!isnan(o->top_p))
+        c.top_p = (float)o->top_p;
+    return c;
+}
+
+/* -f FILE (or the argument -): the prompt is the file's text without one final newline
+ * (llama.cpp's -f). 0, or 1 with the message printed. */
+static int read_prompt_file(Opts *o)
+{
+    char err[1024];
+    size_t n;
+    if (llmc_rt_read_file(o->prompt_file, LLMC_RT_TEXT_LIMIT, &o->prompt_text, &n, err, sizeof err) != 0)
+        return fail(o, err);
+    if (n > 0 && o->prompt_text[n - 1] == '\n')
+        n--;
+    if (n > 0 && o->prompt_text[n - 1] == '\r')
+        n--;
+    o->prompt_text[n] = 0;
+    o->prompt = o->prompt_text;
+    o->prompt_len = n;
+    return 0;
 }
 
 /* Blocks in the KV pool: --kv-blocks, --kv-mem, or the given default. 0 on error (printed). */
@@ -350,6 +513,24 @@ static void upload_progress(void *ctx, const char *what, int64_t done, int64_t t
                 (double)total / 1e9, llmc_rt_now() - u->t0);
 }
 
+/* The engine's watch (before every step, at most 4 times a second): a weights file modified or
+ * resized since it was mapped stops the run with a message, rather than running on other weights
+ * (a file that shrinks under a step is caught by the SIGBUS handler below instead). */
+typedef struct Watch {
+    const LlmcPayload *payload;
+    double next;                /* when to look at its file again */
+} Watch;
+
+static int watch_weights(void *ctx, char *err, size_t errlen)
+{
+    Watch *w = ctx;
+    double now = llmc_rt_now();
+    if (now < w->next)
+        return 0;
+    w->next = now + 0.25;
+    return llmc_payload_changed(w->payload, err, errlen);
+}
+
 static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
 {
     const LlmcModelDesc *d = &llmc_model;
@@ -362,7 +543,9 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
                          .kv_blocks = kv,
                          .device = o->device,
                          .no_graphs = o->no_graphs,
-                         .no_pdl = o->no_pdl};
+                         .no_pdl = o->no_pdl,
+                         .watch = o->watch ? watch_weights : NULL,
+                         .watch_ctx = o->watch};
     if (d->weights_bytes >= ((int64_t)256 << 20)) {     /* a device with its own memory */
         eo.progress = upload_progress;
         eo.progress_ctx = &up;
@@ -380,105 +563,111 @@ typedef struct Prompt {
     int32_t max_new;
 } Prompt;
 
-static int encode(const Opts *o, const LlmcTokenizer *tok, const char *text, size_t len,
-                  const char *what, Prompt *pr)
+/* text (with BOS) into pr->ids. 0, or -1 with a message in err. */
+static int encode(const LlmcTokenizer *tok, const char *text, size_t len, Prompt *pr, char *err,
+                  size_t errlen)
 {
-    char err[1024];
-    if (!tok) {
-        fprintf(stderr, "%s: this model has no tokenizer: give the prompt as token ids with "
-                        "--ids \"1 2 3\"\n", o->prog);
-        return 1;
-    }
-    if (llmc_tokenizer_encode(tok, text, len, 1, &pr->ids, &pr->n, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s: %s\n", o->prog, what, err);
-        return 1;
-    }
-    return 0;
+    if (!tok)
+        return llmc_rt_fail(err, errlen, "this model has no tokenizer: give the prompt as token "
+                                         "ids with --ids \"1 2 3\"");
+    return llmc_tokenizer_encode(tok, text, len, 1, &pr->ids, &pr->n, err, errlen);
 }
 
-/* Splits the --prompts file into prompts: every line, empty ones too; a final newline ends the
- * last line rather than starting an empty one; a trailing \r (CRLF files) is dropped. */
-static int read_prompts(const Opts *o, const LlmcTokenizer *tok, Prompt **out, int32_t *n_out)
+/* The prompts of a run, one at a time (an LlmcGenSource): the prompt, --ids, -f, or the lines of
+ * --prompts read as they are needed. Each is checked against the context and given its -n,
+ * clamped to it. */
+typedef struct PromptSource {
+    const Opts *o;
+    const LlmcTokenizer *tok;
+    int32_t ctx;                /* positions a sequence may use */
+    int64_t want;               /* -n */
+    int notes;                  /* print the clamping notes (not on the checking pass) */
+    LlmcLines lines;            /* --prompts */
+    Prompt cur;                 /* the prompt handed out last */
+    int64_t n_read;
+    int32_t max_positions;      /* the most positions a prompt read so far needs */
+} PromptSource;
+
+static int source_next(void *ctx, LlmcGenPrompt *gp, char *err, size_t errlen)
 {
-    char err[1024], *text;
-    size_t size;
-    if (llmc_rt_read_file(o->prompts_file, &text, &size, err, sizeof err) != 0)
-        return fail(o, err);
-    int32_t n = 0, cap = 16;
-    Prompt *ps = calloc((size_t)cap, sizeof *ps);
-    int rc = ps ? 0 : fail(o, "out of memory reading the prompts");
-    for (size_t pos = 0; rc == 0 && pos < size;) {
-        const char *line = text + pos, *nl = memchr(line, '\n', size - pos);
-        size_t len = nl ? (size_t)(nl - line) : size - pos;
-        pos += len + (nl != NULL);
-        size_t tlen = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
-        if (n == cap) {
-            Prompt *np = realloc(ps, (size_t)cap * 2 * sizeof *np);
-            if (!np) {
-                rc = fail(o, "out of memory reading the prompts");
-                break;
-            }
-            memset(np + cap, 0, (size_t)cap * sizeof *np);
-            ps = np;
-            cap *= 2;
+    PromptSource *ps = ctx;
+    const Opts *o = ps->o;
+    char where[600] = "", msg[1024];
+    free(ps->cur.ids);
+    ps->cur = (Prompt){0};
+    int rc;
+    if (o->prompts_file) {
+        if ((rc = llmc_rt_lines_next(&ps->lines, err, errlen)) <= 0) {
+            if (rc == 0 && ps->n_read == 0)
+                return llmc_rt_fail(err, errlen, "%s: the prompts file is empty", ps->lines.name);
+            return rc;
         }
-        char what[600];
-        snprintf(what, sizeof what, "%s:%d", o->prompts_file, n + 1);
-        rc = encode(o, tok, line, tlen, what, &ps[n]);
-        n++;
+        snprintf(where, sizeof where, "%s:%lld: ", ps->lines.name, (long long)ps->lines.line_no);
+        rc = encode(ps->tok, ps->lines.line, ps->lines.line_len, &ps->cur, msg, sizeof msg);
+    } else if (ps->n_read > 0) {
+        return 0;
+    } else if (o->ids) {
+        rc = llmc_parse_ids(o->ids, llmc_model.vocab_size, &ps->cur.ids, &ps->cur.n, msg, sizeof msg);
+    } else {
+        snprintf(where, sizeof where, "%s: ", o->prompt_file ? o->prompt_file : "prompt");
+        rc = encode(ps->tok, o->prompt, o->prompt_len, &ps->cur, msg, sizeof msg);
     }
-    free(text);
-    if (rc == 0 && n == 0)
-        rc = fail(o, "the prompts file is empty");
-    *out = ps;
-    *n_out = n;
-    return rc;
+    if (rc != 0)
+        return llmc_rt_fail(err, errlen, "%s%s", where, msg);
+    ps->n_read++;
+    Prompt *p = &ps->cur;
+    if (p->n > ps->ctx)
+        return llmc_rt_fail(err, errlen, "%sthe prompt has %d tokens, more than the %s context of %d",
+                            where, p->n, o->ctx ? "-c/--ctx-size" : "model's", ps->ctx);
+    p->max_new = (int32_t)ps->want;
+    if (ps->want > ps->ctx - p->n) {
+        p->max_new = ps->ctx - p->n;
+        if (ps->notes)
+            fprintf(stderr, "%s: note: %s-n %lld clamped to %d: the prompt has %d tokens and the "
+                            "context is %d\n",
+                    o->prog, where, (long long)ps->want, p->max_new, p->n, ps->ctx);
+    }
+    int32_t positions = p->n + (p->max_new > 0 ? p->max_new - 1 : 0);
+    if (positions > ps->max_positions)
+        ps->max_positions = positions;
+    *gp = (LlmcGenPrompt){p->ids, p->n, p->max_new};
+    return 1;
 }
 
 static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
 {
     const LlmcModelDesc *d = &llmc_model;
     char err[1024];
-    Prompt *ps = NULL;
-    int32_t n = 0;
-    int rc = 0;
-    if (o->prompts_file) {
-        rc = read_prompts(o, tok, &ps, &n);
-    } else {
-        ps = calloc(1, sizeof *ps);
-        n = 1;
-        if (!ps)
-            rc = fail(o, "out of memory");
-        else if (o->ids && llmc_parse_ids(o->ids, d->vocab_size, &ps[0].ids, &ps[0].n, err,
-                                     sizeof err) != 0)
-            rc = fail(o, err);
-        else if (!o->ids)
-            rc = encode(o, tok, o->prompt, strlen(o->prompt), "prompt", &ps[0]);
+    PromptSource ps = {.o = o, .tok = tok, .want = o->n_new >= 0 ? o->n_new : 256, .notes = 1,
+                       .ctx = o->ctx ? (int32_t)o->ctx : d->max_seq_len, .max_positions = 1};
+    if (ps.ctx > d->max_seq_len) {
+        fprintf(stderr, "%s: -c/--ctx-size %d: the model's context is %d positions\n", o->prog,
+                ps.ctx, d->max_seq_len);
+        return 1;
     }
-
-    /* New tokens per prompt: -n, clamped to the context. */
-    int32_t max_positions = 1;
-    int64_t want = o->n_new >= 0 ? o->n_new : 256;
-    for (int32_t i = 0; rc == 0 && i < n; i++) {
-        char where[600] = "";
-        if (o->prompts_file)
-            snprintf(where, sizeof where, "%s:%d: ", o->prompts_file, i + 1);
-        if (ps[i].n > d->max_seq_len) {
-            fprintf(stderr, "%s: %sthe prompt has %d tokens, more than the model's context of %d\n",
-                    o->prog, where, ps[i].n, d->max_seq_len);
-            rc = 1;
-            break;
-        }
-        ps[i].max_new = (int32_t)want;
-        if (want > d->max_seq_len - ps[i].n) {
-            ps[i].max_new = d->max_seq_len - ps[i].n;
-            fprintf(stderr, "%s: note: %s-n %lld clamped to %d: the prompt has %d tokens and the "
-                            "context is %d\n",
-                    o->prog, where, (long long)want, ps[i].max_new, ps[i].n, d->max_seq_len);
-        }
-        int32_t positions = ps[i].n + (ps[i].max_new > 0 ? ps[i].max_new - 1 : 0);
-        if (positions > max_positions)
-            max_positions = positions;
+    if (o->prompts_file && llmc_rt_lines_open(&ps.lines, o->prompts_file, LLMC_RT_TEXT_LIMIT, err,
+                                              sizeof err) != 0)
+        return fail(o, err);
+    /* A regular file is read twice: first every prompt is checked (a bad one stops the run
+     * before anything runs) and the longest sizes the KV pool; then the prompts stream. Another
+     * input (a pipe) streams once, with a pool for sequences as long as the context. */
+    int64_t n_prompts = 1;
+    int rc = 0;
+    if (!o->prompts_file || ps.lines.seekable) {
+        LlmcGenPrompt gp;
+        ps.notes = 0;
+        while ((rc = source_next(&ps, &gp, err, sizeof err)) == 1)
+            ;
+        ps.notes = 1;
+        n_prompts = ps.n_read;
+        ps.n_read = 0;
+        if (rc == 0 && o->prompts_file)
+            rc = llmc_rt_lines_rewind(&ps.lines, err, sizeof err);
+        if (rc != 0)
+            rc = fail(o, err);
+    } else {
+        n_prompts = -1;
+        ps.max_positions = ps.ctx;
     }
 
     int32_t max_batch = 1;
@@ -491,29 +680,25 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
                                 "runs at once\n", o->prog, max_batch, limit);
             max_batch = limit;
         }
-        if (max_batch > n)
-            max_batch = n;
+        if (n_prompts >= 0 && max_batch > n_prompts)
+            max_batch = (int32_t)n_prompts;
     }
 
     LlmcEngine e = {0};
     if (rc == 0)
-        rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, max_positions));
+        rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, ps.max_positions));
     if (rc == 0) {
-        LlmcGenPrompt *gp = malloc((size_t)n * sizeof *gp);
         LlmcGenConfig gc = {
             .max_batch = max_batch,
-            .sampler = {(float)o->temp, (int32_t)o->top_k, (float)o->top_p},
+            .sampler = sampler_of(o, d),
             .seed = o->seed,
             .tok = o->output_ids ? NULL : tok,
             .top_logits = (int32_t)o->top_logits,
-            .progress = n > 1 && (o->progress || isatty(STDERR_FILENO)),
+            .progress = o->prompts_file && n_prompts != 1 && (o->progress || isatty(STDERR_FILENO)),
+            .n_prompts = n_prompts,
         };
         LlmcSchedStats st;
-        for (int32_t i = 0; gp && i < n; i++)
-            gp[i] = (LlmcGenPrompt){ps[i].ids, ps[i].n, ps[i].max_new};
-        if (!gp)
-            rc = fail(o, "out of memory");
-        else if (llmc_generate(&e, gp, n, &gc, stdout, &st, err, sizeof err) != 0)
+        if (llmc_generate(&e, source_next, &ps, &gc, stdout, &st, err, sizeof err) != 0)
             rc = fail(o, err);
         else if (o->verbose) {
             fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
@@ -522,12 +707,11 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
             if (e.dev->print_stats)
                 e.dev->print_stats(&e, stderr);
         }
-        free(gp);
     }
     llmc_engine_destroy(&e);
-    for (int32_t i = 0; ps && i < n; i++)
-        free(ps[i].ids);
-    free(ps);
+    free(ps.cur.ids);
+    if (o->prompts_file)
+        llmc_rt_lines_close(&ps.lines);
     return rc;
 }
 
@@ -543,13 +727,13 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
     };
     if ((int64_t)c.n_prompt + c.n_gen > d->max_seq_len) {
         if (o->bench_p || o->n_new >= 0) {
-            fprintf(stderr, "%s: -p %d + -n %d exceed the model's context of %d\n", o->prog,
+            fprintf(stderr, "%s: --bench-prompt %d + -n %d exceed the model's context of %d\n", o->prog,
                     c.n_prompt, c.n_gen, d->max_seq_len);
             return 1;
         }
         c.n_prompt = d->max_seq_len / 2 > 0 ? d->max_seq_len / 2 : 1;
         c.n_gen = d->max_seq_len - c.n_prompt;
-        fprintf(stderr, "%s: note: context of %d: benchmarking -p %d -n %d\n", o->prog,
+        fprintf(stderr, "%s: note: context of %d: benchmarking --bench-prompt %d -n %d\n", o->prog,
                 d->max_seq_len, c.n_prompt, c.n_gen);
     }
     LlmcEngine e;
@@ -590,13 +774,13 @@ static int run_perplexity(const Opts *o, const LlmcPayload *pl, const LlmcTokeni
         return fail(o, "--perplexity needs a tokenizer and this model has none");
     int32_t ctx = o->ctx ? (int32_t)o->ctx : (d->max_seq_len < 512 ? d->max_seq_len : 512);
     if (ctx < 4 || ctx > d->max_seq_len) {
-        fprintf(stderr, "%s: --ctx %d out of range 4..%d (the model's context)\n", o->prog, ctx,
+        fprintf(stderr, "%s: -c/--ctx-size %d: out of range 4..%d (the model's context)\n", o->prog, ctx,
                 d->max_seq_len);
         return 1;
     }
     char *text;
     size_t size;
-    if (llmc_rt_read_file(o->ppl_file, &text, &size, err, sizeof err) != 0)
+    if (llmc_rt_read_file(o->ppl_file, LLMC_RT_TEXT_LIMIT, &text, &size, err, sizeof err) != 0)
         return fail(o, err);
     int32_t *ids = NULL, n_ids = 0;
     int rc = llmc_tokenizer_encode(tok, text, size, 0, &ids, &n_ids, err, sizeof err);
@@ -670,7 +854,8 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     if (o->ids) {
         if (llmc_parse_ids(o->ids, d->vocab_size, &pr.ids, &pr.n, err, sizeof err) != 0)
             return fail(o, err);
-    } else if (encode(o, tok, o->prompt, strlen(o->prompt), "prompt", &pr) != 0) {
+    } else if (encode(tok, o->prompt, o->prompt_len, &pr, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", o->prog, o->prompt_file ? o->prompt_file : "prompt", err);
         return 1;
     }
     int32_t ctx = d->max_seq_len < twin->max_seq_len ? d->max_seq_len : twin->max_seq_len;
@@ -702,7 +887,294 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     return rc;
 }
 
+/* ---- chat ---- */
+
+static int run_chat(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    char err[1024];
+    if (!tok)
+        return fail(o, "--chat needs a tokenizer and this model has none");
+    LlmcChat *c = NULL;
+    if (llmc_chat_open(&c, tok, err, sizeof err) != 0)
+        return fail(o, err);
+    LlmcEngine e = {0};
+    int rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, 1, d->max_seq_len));
+    if (rc == 0) {
+        LlmcChatOptions co = {.system = o->system,
+                              .max_new = o->n_new > 0 ? (int32_t)(o->n_new < INT32_MAX ? o->n_new : INT32_MAX) : 0,
+                              .sampler = sampler_of(o, d),
+                              .seed = o->seed,
+                              .prompt = isatty(STDIN_FILENO)};
+        if (llmc_chat_run(&e, c, &co, stdin, stdout, err, sizeof err) != 0)
+            rc = fail(o, err);
+    }
+    llmc_engine_destroy(&e);
+    llmc_chat_close(c);
+    return rc;
+}
+
+/* ---- the tokenizer alone ---- */
+
+/* --render-chat FILE: the template's text for the variables in FILE (or its ids). */
+static int render_chat(const Opts *o, const LlmcTokenizer *tok)
+{
+    char err[1024];
+    LlmcChat *c = NULL;
+    if (llmc_chat_open(&c, tok, err, sizeof err) != 0)
+        return fail(o, err);
+    FILE *f = strcmp(o->render_chat, "-") == 0 ? stdin : fopen(o->render_chat, "rb");
+    char *json = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    if (!f) {
+        fprintf(stderr, "%s: --render-chat %s: %s\n", o->prog, o->render_chat, strerror(errno));
+        rc = 1;
+    }
+    for (size_t got = 1; rc == 0 && got > 0;) {
+        if (len + 65536 + 1 > cap) {
+            char *p = realloc(json, cap = cap * 2 + 65536 + 1);
+            if (!p) {
+                rc = fail(o, "out of memory");
+                break;
+            }
+            json = p;
+        }
+        got = fread(json + len, 1, 65536, f);
+        len += got;
+        if (len > ((size_t)64 << 20))
+            rc = fail(o, "--render-chat: the file is over 64 MiB");
+    }
+    if (f && f != stdin)
+        fclose(f);
+    char *text = NULL;
+    size_t text_len = 0;
+    int32_t *ids = NULL, n = 0;
+    if (rc == 0 && llmc_chat_render(c, json, len, &text, &text_len, o->output_ids ? &ids : NULL, &n, err,
+                                    sizeof err) != 0) {
+        fprintf(stderr, "%s: --render-chat %s: %s\n", o->prog, o->render_chat, err);
+        rc = 1;
+    }
+    if (rc == 0) {
+        if (o->output_ids)
+            for (int32_t i = 0; i < n; i++)
+                printf("%s%d", i ? " " : "", ids[i]);
+        else
+            fwrite(text, 1, text_len, stdout);
+        if (o->output_ids)
+            printf("\n");
+        rc = fflush(stdout) == 0 ? 0 : 1;
+    }
+    free(ids);
+    free(text);
+    free(json);
+    llmc_chat_close(c);
+    return rc;
+}
+
+/* --tokenize / --detokenize / --render-chat: the payload's tokenizer, no device and no weights
+ * touched (beyond the start-up digest check). */
+static int run_tokenize(const Opts *o, const LlmcModelDesc *d, const char *exe, int threads)
+{
+    char err[1024];
+    LlmcPayload pl;
+    if (llmc_payload_open(&pl, d, exe, o->weights, err, sizeof err) != 0)
+        return fail(o, err);
+    if (!o->no_verify && llmc_payload_verify(&pl, threads, NULL, err, sizeof err) != 0) {
+        llmc_payload_close(&pl);
+        return fail(o, err);
+    }
+    LlmcTokenizer *tok = NULL;
+    int rc = 1;
+    if (!pl.tokenizer) {
+        fprintf(stderr, "%s: this model has no tokenizer\n", o->prog);
+    } else if (llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer, (size_t)pl.tokenizer_size,
+                                   d->vocab_size, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: tokenizer: %s\n", o->prog, pl.path, err);
+    } else if (o->render_chat) {
+        rc = render_chat(o, tok);
+    } else if (o->tokenize) {
+        int32_t *ids = NULL, n = 0;
+        if (llmc_tokenizer_encode(tok, o->tokenize, strlen(o->tokenize), o->special ? LLMC_TOK_SPECIAL : 0, &ids,
+                                  &n, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: --tokenize: %s\n", o->prog, err);
+        } else {
+            for (int32_t i = 0; i < n; i++)
+                printf("%s%d", i ? " " : "", ids[i]);
+            printf("\n");
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+        free(ids);
+    } else {
+        LlmcDetok *s = llmc_detok_new(tok, o->special ? LLMC_TOK_SPECIAL : 0);
+        rc = s ? 0 : 1;
+        for (const char *p = o->detokenize; s && rc == 0;) {
+            while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r')
+                p++;
+            if (!*p)
+                break;
+            char *end;
+            errno = 0;
+            long x = strtol(p, &end, 10);
+            size_t k = 0;
+            const char *text;
+            if (end == p || errno || x < 0 || x >= d->vocab_size) {
+                fprintf(stderr, "%s: --detokenize: '%.*s' is not a token id (0..%d)\n", o->prog,
+                        (int)strcspn(p, " \t,\n\r"), p, d->vocab_size - 1);
+                rc = 1;
+            } else if ((text = llmc_detok_put(s, (int32_t)x, &k)) != NULL) {
+                fwrite(text, 1, k, stdout);
+            } else {
+                rc = fail(o, "out of memory");
+            }
+            p = end;
+        }
+        size_t k = 0;
+        const char *text = s ? llmc_detok_flush(s, &k) : NULL;
+        if (rc == 0) {
+            fwrite(text, 1, k, stdout);
+            printf("\n");
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+        llmc_detok_free(s);
+    }
+    if (tok)
+        llmc_tokenizer_free(tok);
+    llmc_payload_close(&pl);
+    return rc;
+}
+
 /* ---- main ---- */
+
+/* A bus error reading the mapped weights: their file shrank under the running model (truncated,
+ * or rewritten in place). main installs this handler once the payload is mapped; it writes the
+ * message prepared then and ends the process (write and _exit are async-signal-safe). A bus
+ * error anywhere else gets the default action (SA_RESETHAND: the faulting access runs again). */
+static struct {
+    char msg[4600];
+    size_t len;
+    uintptr_t lo, hi;           /* the payload mapping */
+} bus;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    if (a >= bus.lo && a < bus.hi) {
+        ssize_t w = write(STDERR_FILENO, bus.msg, bus.len);
+        (void)w;
+        _exit(1);
+    }
+}
+
+static void catch_sigbus(const Opts *o, const LlmcPayload *pl)
+{
+    int n = snprintf(bus.msg, sizeof bus.msg, "%s: %s: the weights file shrank or was rewritten while "
+                     "the model was running (a bus error reading it); stopping\n", o->prog, pl->path);
+    bus.len = n < 0 ? 0 : (size_t)n < sizeof bus.msg ? (size_t)n : sizeof bus.msg - 1;
+    bus.lo = (uintptr_t)pl->map;
+    bus.hi = bus.lo + pl->map_len;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* --version: what ends a sequence and how the model samples by default. */
+static void print_generation_info(const LlmcModelDesc *d)
+{
+    printf("end of sequence:");
+    if (d->eos_id >= 0)
+        printf(" %d", d->eos_id);
+    for (int32_t i = 0; i < d->n_eos_more; i++)
+        printf(" %d", d->eos_more[i]);
+    if (d->bos_id >= 0)
+        printf(" (and bos %d)", d->bos_id);
+    if (d->eos_id < 0 && d->bos_id < 0 && d->n_eos_more == 0)
+        printf(" none");
+    if (d->sampling_set)
+        printf("\nsampling defaults: temperature %g, top-k %d, top-p %g%s (--temp, --top-k, --top-p "
+               "override them)\n", (double)d->temperature, d->top_k, (double)d->top_p,
+               d->temperature == 0 ? " (greedy)" : "");
+    else
+        printf("\nsampling defaults: greedy (none in the model)\n");
+}
+
+/* Everything after the command line: the checks, the device, the payload, the tokenizer, then
+ * the work. */
+static int run(Opts *o, const char *argv0)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    char err[1024];
+    if (llmc_desc_check(d, err, sizeof err) != 0)
+        return fail(o, err);
+    if (o->prompt)
+        o->prompt_len = strlen(o->prompt);
+    else if (o->prompt_file && read_prompt_file(o) != 0)
+        return 1;
+    char exe[4096];
+    if (llmc_self_exe(exe, sizeof exe, argv0, err, sizeof err) != 0)
+        return fail(o, err);
+    int vthreads = o->threads ? (int)o->threads : default_threads();
+    if (o->tokenize || o->detokenize || o->render_chat)
+        return run_tokenize(o, d, exe, vthreads);
+    if (!o->no_verify && llmc_verify_images(d, exe, vthreads, err, sizeof err) != 0)
+        return fail(o, err);
+    /* The device is checked before the payload (a GPU build: driver, GPU, image). */
+    const LlmcDeviceOps *dev = llmc_device_for(d->backend);
+    if (dev->open(&o->device, d, err, sizeof err) != 0)
+        return fail(o, err);
+
+    LlmcPayload pl;
+    if (llmc_payload_open(&pl, d, exe, o->weights, err, sizeof err) != 0) {
+        dev->close(o->device);
+        return fail(o, err);
+    }
+    catch_sigbus(o, &pl);
+    Watch watch = {&pl, 0.0};
+    o->watch = &watch;
+    if (!o->no_verify) {
+        double t0 = llmc_rt_now();
+        uint64_t bytes = 0;
+        if (llmc_payload_verify(&pl, vthreads, &bytes, err, sizeof err) != 0) {
+            llmc_payload_close(&pl);
+            dev->close(o->device);
+            return fail(o, err);
+        }
+        double dt = llmc_rt_now() - t0;
+        if (o->verbose)
+            fprintf(stderr, "%s: verified %.3f GB of program, weights and tokenizer in %.3f s (%.1f GB/s)\n",
+                    o->prog, (double)bytes / 1e9, dt, dt > 0 ? (double)bytes / 1e9 / dt : 0.0);
+    }
+    LlmcTokenizer *tok = NULL;
+    if (pl.tokenizer && llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer,
+                                            (size_t)pl.tokenizer_size, d->vocab_size, err,
+                                            sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: tokenizer: %s\n", o->prog, pl.path, err);
+        llmc_payload_close(&pl);
+        dev->close(o->device);
+        return 1;
+    }
+    int rc;
+    if (o->compare_cpu)
+        rc = run_compare(o, &pl, tok);
+    else if (o->bench)
+        rc = run_bench(o, &pl);
+    else if (o->ppl_file)
+        rc = run_perplexity(o, &pl, tok);
+    else if (o->chat)
+        rc = run_chat(o, &pl, tok);
+    else
+        rc = run_generate(o, &pl, tok);
+    if (tok)
+        llmc_tokenizer_free(tok);
+    llmc_payload_close(&pl);
+    dev->close(o->device);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -717,6 +1189,7 @@ int main(int argc, char **argv)
     if (o.version) {
         printf("%s (target %s)\nllmc %s\n%s\n", d->name, d->target, d->llmc_version,
                d->build_info);
+        print_generation_info(d);
         const LlmcDeviceOps *dev = llmc_device_for(d->backend);
         if (dev && dev->version_info) {
             char info[600];
@@ -725,59 +1198,7 @@ int main(int argc, char **argv)
         }
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    char err[1024];
-    if (llmc_desc_check(d, err, sizeof err) != 0)
-        return fail(&o, err);
-    char exe[4096];
-    if (llmc_self_exe(exe, sizeof exe, argv[0], err, sizeof err) != 0)
-        return fail(&o, err);
-    int vthreads = o.threads ? (int)o.threads : default_threads();
-    if (!o.no_verify && llmc_verify_images(d, exe, vthreads, err, sizeof err) != 0)
-        return fail(&o, err);
-    /* The device is checked before the payload (a GPU build: driver, GPU, image). */
-    const LlmcDeviceOps *dev = llmc_device_for(d->backend);
-    if (dev->open(&o.device, d, err, sizeof err) != 0)
-        return fail(&o, err);
-
-    LlmcPayload pl;
-    if (llmc_payload_open(&pl, d, exe, o.weights, err, sizeof err) != 0) {
-        dev->close(o.device);
-        return fail(&o, err);
-    }
-    if (!o.no_verify) {
-        double t0 = llmc_rt_now();
-        uint64_t bytes = 0;
-        if (llmc_payload_verify(&pl, vthreads, &bytes, err, sizeof err) != 0) {
-            llmc_payload_close(&pl);
-            dev->close(o.device);
-            return fail(&o, err);
-        }
-        double dt = llmc_rt_now() - t0;
-        if (o.verbose)
-            fprintf(stderr, "%s: verified %.3f GB of program, weights and tokenizer in %.3f s (%.1f GB/s)\n",
-                    o.prog, (double)bytes / 1e9, dt, dt > 0 ? (double)bytes / 1e9 / dt : 0.0);
-    }
-    LlmcTokenizer *tok = NULL;
-    if (pl.tokenizer && llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer,
-                                            (size_t)pl.tokenizer_size, d->vocab_size, err,
-                                            sizeof err) != 0) {
-        fprintf(stderr, "%s: %s: tokenizer: %s\n", o.prog, pl.path, err);
-        llmc_payload_close(&pl);
-        dev->close(o.device);
-        return 1;
-    }
-    int rc;
-    if (o.compare_cpu)
-        rc = run_compare(&o, &pl, tok);
-    else if (o.bench)
-        rc = run_bench(&o, &pl);
-    else if (o.ppl_file)
-        rc = run_perplexity(&o, &pl, tok);
-    else
-        rc = run_generate(&o, &pl, tok);
-    if (tok)
-        llmc_tokenizer_free(tok);
-    llmc_payload_close(&pl);
-    dev->close(o.device);
+    int rc = run(&o, argv[0]);
+    free(o.prompt_text);
     return rc;
 }

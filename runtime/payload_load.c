@@ -37,10 +37,19 @@ int llmc_self_exe(char *buf, size_t bufsize, const char *argv0, char *err, size_
     return 0;
 }
 
-/* Maps [off, off+len) of fd read-only; off need not be page-aligned. */
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Maps [off, off+len) of fd read-only; off need not be page-aligned. On success p keeps fd (open
+ * while mapped, for llmc_payload_changed), else the caller closes it. */
 static int map_region(LlmcPayload *p, int fd, uint64_t off, uint64_t len, const char *path,
                       char *err, size_t errlen)
 {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return llmc_rt_fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
     long pg = sysconf(_SC_PAGESIZE);
     uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
     uint64_t start = off / page * page, delta = off - start;
@@ -55,6 +64,9 @@ static int map_region(LlmcPayload *p, int fd, uint64_t off, uint64_t len, const 
     p->map_len = (size_t)(len + delta);
     p->base = (const uint8_t *)m + delta;
     p->size = len;
+    p->fd = fd;
+    p->file_size = (int64_t)st.st_size;
+    p->mtime_ns = mtime_ns(&st);
     return 0;
 }
 
@@ -133,7 +145,7 @@ static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const LlmcFooter
     p->weights = p->base + h.weights_off;
     p->weights_size = h.weights_size;
     if (h.tokenizer_kind != LLMC_TOK_NONE && h.tokenizer_kind != LLMC_TOK_LLAMA2C &&
-        h.tokenizer_kind != LLMC_TOK_SENTENCEPIECE)
+        h.tokenizer_kind != LLMC_TOK_SENTENCEPIECE && h.tokenizer_kind != LLMC_TOK_HF)
         return llmc_rt_fail(err, errlen, "%s: unknown tokenizer kind %u", path, h.tokenizer_kind);
     p->tokenizer_kind = h.tokenizer_kind;
     if (h.tokenizer_kind != LLMC_TOK_NONE) {
@@ -181,7 +193,8 @@ static int open_payload_file(LlmcPayload *p, const LlmcModelDesc *d, const LlmcF
                             path, (unsigned long long)size);
     }
     int rc = map_region(p, fd, 0, size, path, err, errlen);
-    close(fd);
+    if (rc != 0)
+        close(fd);
     if (rc != 0 || check_header(p, d, f, exe, 1, err, errlen) != 0)
         return -1;
     if (expect_size != 0 && size != expect_size)
@@ -244,6 +257,7 @@ int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *d, const char *exe_pa
                       const char *weights_path, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
+    p->fd = -1;
     const uint16_t one = 1;
     if (*(const uint8_t *)&one != 1)
         return llmc_rt_fail(err, errlen, "llmc payloads are little-endian; this host is not");
@@ -305,7 +319,8 @@ int llmc_payload_open(LlmcPayload *p, const LlmcModelDesc *d, const char *exe_pa
                             (unsigned long long)f.payload_size, (unsigned long long)size);
     }
     rc = map_region(p, fd, f.payload_off, f.payload_size, exe, err, errlen);
-    close(fd);
+    if (rc != 0)
+        close(fd);
     if (rc == 0)
         rc = check_header(p, d, &f, exe, 0, err, errlen);
 out:
@@ -390,9 +405,27 @@ int llmc_payload_verify(const LlmcPayload *p, int threads, uint64_t *bytes, char
     return 0;
 }
 
+int llmc_payload_changed(const LlmcPayload *p, char *err, size_t errlen)
+{
+    struct stat st;
+    if (p->fd < 0 || fstat(p->fd, &st) != 0)
+        return 0;
+    if ((int64_t)st.st_size == p->file_size && mtime_ns(&st) == p->mtime_ns)
+        return 0;
+    if ((int64_t)st.st_size != p->file_size)
+        return llmc_rt_fail(err, errlen, "%s: the weights file changed while the model was running (%lld "
+                            "bytes, %lld when it was opened); stopping", p->path, (long long)st.st_size,
+                            (long long)p->file_size);
+    return llmc_rt_fail(err, errlen, "%s: the weights file was modified while the model was running; "
+                        "stopping", p->path);
+}
+
 void llmc_payload_close(LlmcPayload *p)
 {
     if (p->map)
         munmap(p->map, p->map_len);
+    if (p->fd >= 0)
+        close(p->fd);
     memset(p, 0, sizeof *p);
+    p->fd = -1;
 }

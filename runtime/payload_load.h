@@ -28,6 +28,8 @@ typedef struct LlmcPayload {
     uint8_t program_digest[16];
     char path[4096];            /* file the payload was read from */
     char exe[4096];             /* the executable */
+    int fd;                     /* that file, open while it is mapped (-1: none) */
+    int64_t file_size, mtime_ns; /* its size and modification time when it was mapped */
 } LlmcPayload;
 
 /* Path of the running executable: /proc/self/exe resolved, else argv0 as given.
@@ -49,6 +51,10 @@ int llmc_verify_images(const LlmcModelDesc *desc, const char *exe, int threads, 
  * threads; the first that differs is named in err. *bytes (may be NULL) gets the number of
  * bytes read. Returns 0, or -1. */
 int llmc_payload_verify(const LlmcPayload *p, int threads, uint64_t *bytes, char *err, size_t errlen);
+/* Has the mapped file changed since it was mapped (its size or modification time; a file
+ * replaced by a rename is another file and leaves the mapping intact)? Returns 0, or -1 with a
+ * message naming the file: the weights under the running model are no longer those checked. */
+int llmc_payload_changed(const LlmcPayload *p, char *err, size_t errlen);
 void llmc_payload_close(LlmcPayload *p);
 
 #endif

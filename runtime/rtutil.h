@@ -21,9 +21,39 @@ double llmc_rt_now(void);
  * Release with free(). */
 void *llmc_rt_alloc(size_t size);
 
-/* Reads the whole file at path into a new NUL-terminated buffer *data (free it) of *size bytes.
- * Returns 0, or -1 with a message naming the file. */
-int llmc_rt_read_file(const char *path, char **data, size_t *size, char *err, size_t errlen);
+/* The most bytes of text the executable reads from one file (a prompt, a --prompts line, a
+ * --perplexity file): 256 MiB, the tokenizer's limit too (docs/limits.md). */
+#define LLMC_RT_TEXT_LIMIT ((size_t)1 << 28)
+
+/* Reads the whole file at path ("-": stdin) into a new NUL-terminated buffer *data (free it) of
+ * *size bytes. A directory is refused as such; so is a file of more than `limit` bytes, as the
+ * bytes arrive (a pipe or /dev/zero costs at most limit + 1 bytes of memory). Returns 0, or -1
+ * with a message naming the file. */
+int llmc_rt_read_file(const char *path, size_t limit, char **data, size_t *size, char *err,
+                      size_t errlen);
+
+/* A file read line by line with bounded memory ("-": stdin): lines end at '\n' (a final newline
+ * ends the last line rather than starting an empty one; a '\r' before it is dropped); a line of
+ * more than `limit` bytes is refused as its bytes arrive. */
+typedef struct LlmcLines {
+    const char *name;           /* for messages: the path, or "stdin" */
+    int fd, own_fd;
+    int seekable;               /* a regular file: llmc_rt_lines_rewind works */
+    size_t limit;
+    char *chunk;                /* read-ahead [LLMC_LINES_CHUNK] */
+    size_t chunk_len, chunk_pos;
+    int eof;
+    char *line;                 /* the current line, NUL-terminated, line_len bytes */
+    size_t line_len, line_cap;
+    int64_t line_no;            /* of the current line, from 1 */
+} LlmcLines;
+
+int llmc_rt_lines_open(LlmcLines *r, const char *path, size_t limit, char *err, size_t errlen);
+/* 1: the next line is in r->line; 0: no more lines; -1: a message in err (naming file:line). */
+int llmc_rt_lines_next(LlmcLines *r, char *err, size_t errlen);
+/* Back to the first line (regular files only). 0, or -1 with a message. */
+int llmc_rt_lines_rewind(LlmcLines *r, char *err, size_t errlen);
+void llmc_rt_lines_close(LlmcLines *r);
 
 /* Pause hint for spin loops (PAUSE on x86, YIELD on arm64). */
 static inline void llmc_rt_cpu_relax(void)

@@ -1,7 +1,9 @@
 /* scheduler.c — continuous batching. See scheduler.h for the policy; this file is its bookkeeping.
  *
- * Sequences live in one array in order of adding, so the FCFS queue is just the index of the
- * first sequence not yet admitted (next_wait). The running set is a list of sequence ids in
+ * Sequences live in one array in order of adding, so the FCFS queue is just the id of the
+ * first sequence not yet admitted (next_wait). Ids count from 0; the array starts at id `base`:
+ * the records of forgotten sequences at its front are dropped (llmc_sched_forget), so a stream
+ * of a million sequences holds only those not yet forgotten. The running set is a list of sequence ids in
  * admission order (the order prefill chunks are served in); each running sequence owns a row of
  * block_tables, handed out from a free-row stack, and all the KV blocks it can ever need, taken at
  * admission: a running sequence never waits for memory.
@@ -21,7 +23,8 @@
 typedef enum { SEQ_WAITING, SEQ_PREFILL, SEQ_DECODE, SEQ_DONE } SeqState;
 
 typedef struct Seq {
-    int32_t *tok;               /* [n_prompt + max_new]: prompt, then sampled tokens */
+    int32_t *tok;               /* [n_prompt + max_new]: prompt, then sampled tokens; NULL once
+                                   forgotten */
     int32_t n_tok;
     int32_t n_prompt;
     int32_t max_new;            /* after clamping to max_seq_len */
@@ -47,8 +50,9 @@ struct LlmcSched {
     LlmcSchedConfig cfg;
     LlmcSchedHooks hooks;
 
-    Seq *seqs;                  /* [n_seqs] in order of adding */
-    int32_t n_seqs, cap_seqs;
+    Seq *seqs;                  /* [n_seqs - base] in order of adding: seqs[0] is id base */
+    int32_t n_seqs, cap_seqs;   /* ids given so far; room in seqs */
+    int32_t base;               /* id of seqs[0]: every id below it was forgotten */
     int32_t next_wait;          /* first sequence not yet admitted */
     int32_t n_waiting;          /* sequences not yet admitted nor cancelled */
     int in_step;                /* inside llmc_sched_step (hooks run): no add or cancel */
@@ -68,6 +72,12 @@ struct LlmcSched {
     int32_t *top_k;             /* [max_outputs] */
     LlmcSchedStats stats;
 };
+
+static Seq *seq_of(const LlmcSched *s, int32_t id)
+{
+    assert(id >= s->base && id < s->n_seqs && "a sequence forgotten or never added");
+    return &s->seqs[id - s->base];
+}
 
 int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg,
                       const LlmcSchedHooks *hooks, char *err, size_t errlen)
@@ -124,12 +134,12 @@ void llmc_sched_destroy(LlmcSched *s)
         return;
     /* Blocks of sequences still running (an aborted run) go back to the engine's pool. */
     for (int32_t i = 0; i < s->n_running; i++) {
-        const Seq *q = &s->seqs[s->running[i]];
+        const Seq *q = seq_of(s, s->running[i]);
         const int32_t *bt = s->block_tables + (size_t)q->row * (size_t)s->e->max_blocks_per_seq;
         for (int32_t b = 0; b < q->n_blocks; b++)
             llmc_kv_free(&s->e->kv, bt[b]);
     }
-    for (int32_t i = 0; i < s->n_seqs; i++) {
+    for (int32_t i = 0; i < s->n_seqs - s->base; i++) {
         free(s->seqs[i].tok);
         free(s->seqs[i].stop);
     }
@@ -227,7 +237,7 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
         memcpy(q.stop, r->stop_ids, (size_t)q.n_stop * sizeof *q.stop);
     memcpy(q.tok, r->prompt, (size_t)q.n_prompt * sizeof *q.tok);
     q.n_tok = q.n_prompt;
-    if (s->n_seqs == s->cap_seqs) {
+    if (s->n_seqs - s->base == s->cap_seqs) {
         int32_t cap = s->cap_seqs ? 2 * s->cap_seqs : 16;
         Seq *ns = realloc(s->seqs, (size_t)cap * sizeof *ns);
         if (!ns) {
@@ -238,7 +248,7 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
         s->seqs = ns;
         s->cap_seqs = cap;
     }
-    s->seqs[s->n_seqs] = q;
+    s->seqs[s->n_seqs - s->base] = q;
     s->n_waiting++;
     return s->n_seqs++;
 }
@@ -252,7 +262,7 @@ static int32_t *row_of(LlmcSched *s, int32_t row)
 static void admit(LlmcSched *s)
 {
     while (s->next_wait < s->n_seqs && s->n_running < s->cfg.max_batch) {
-        Seq *q = &s->seqs[s->next_wait];
+        Seq *q = seq_of(s, s->next_wait);
         if (q->state == SEQ_DONE) {             /* cancelled while it waited */
             s->next_wait++;
             continue;
@@ -321,12 +331,12 @@ static StepBuild build_step(LlmcSched *s)
     StepBuild b = {0, 0, 0, 0, 0};
     const LlmcModelDesc *d = s->d;
     for (int32_t i = 0; i < s->n_running; i++) {
-        Seq *q = &s->seqs[s->running[i]];
+        Seq *q = seq_of(s, s->running[i]);
         if (q->state == SEQ_DECODE)
             add_token(s, &b, s->running[i], q);
     }
     for (int32_t i = 0; i < s->n_running && b.n_tokens < d->max_tokens; i++) {
-        Seq *q = &s->seqs[s->running[i]];
+        Seq *q = seq_of(s, s->running[i]);
         if (q->state != SEQ_PREFILL)
             continue;
         while (q->n_fed < q->n_prompt && b.n_tokens < d->max_tokens) {
@@ -345,13 +355,25 @@ static void finish(Seq *q, LlmcFinish why)
     q->why = why;
 }
 
+/* Does t end a sequence: eos_id, one of eos_more, or bos_id (llama2.c models separate stories
+ * with it)? */
+static int is_eos(const LlmcModelDesc *d, int32_t t)
+{
+    if (t == d->eos_id || t == d->bos_id)
+        return 1;
+    for (int32_t i = 0; i < d->n_eos_more; i++)
+        if (t == d->eos_more[i])
+            return 1;
+    return 0;
+}
+
 /* Samples the output rows of the step just run and reports them. 0, or -1 when a hook stops. */
 static int take_outputs(LlmcSched *s, const StepBuild *b)
 {
     const LlmcModelDesc *d = s->d;
     for (int32_t o = 0; o < b->n_out; o++) {
         int32_t id = s->out_seq[o];
-        Seq *q = &s->seqs[id];
+        Seq *q = seq_of(s, id);
         int32_t pos = s->positions[s->out_rows[o]];
         const float *logits = s->logits + (size_t)o * (size_t)d->vocab_size;
         if (reports_logits(q, pos) && s->hooks.on_logits &&
@@ -361,7 +383,7 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             continue;
         int32_t t = s->ids[o];
         q->n_gen++;
-        if (!q->ignore_eos && (t == d->eos_id || t == d->bos_id)) {
+        if (!q->ignore_eos && is_eos(d, t)) {
             finish(q, LLMC_FINISH_EOS);
             continue;
         }
@@ -398,7 +420,7 @@ static int retire(LlmcSched *s)
     int rc = 0;
     for (int32_t i = 0; i < s->n_running; i++) {
         int32_t id = s->running[i];
-        Seq *q = &s->seqs[id];
+        Seq *q = seq_of(s, id);
         if (q->state == SEQ_PREFILL && q->n_fed == q->n_prompt) {
             if (q->max_new == 0)
                 finish(q, LLMC_FINISH_LENGTH);
@@ -464,9 +486,8 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
 
 int llmc_sched_cancel(LlmcSched *s, int32_t seq, char *err, size_t errlen)
 {
-    assert(seq >= 0 && seq < s->n_seqs);
     assert(!s->in_step && "llmc_sched_cancel inside a hook");
-    Seq *q = &s->seqs[seq];
+    Seq *q = seq_of(s, seq);
     if (q->state == SEQ_DONE)
         return 0;
     if (q->state == SEQ_WAITING) {
@@ -486,6 +507,26 @@ int llmc_sched_cancel(LlmcSched *s, int32_t seq, char *err, size_t errlen)
     return 1;
 }
 
+void llmc_sched_forget(LlmcSched *s, int32_t seq)
+{
+    assert(!s->in_step && "llmc_sched_forget inside a hook");
+    Seq *q = seq_of(s, seq);
+    assert(q->state == SEQ_DONE && "llmc_sched_forget of a sequence not done");
+    free(q->tok);
+    free(q->stop);
+    q->tok = q->stop = NULL;
+    /* Drop the forgotten records at the front once they are half of the array (amortized O(1)). */
+    int32_t n = s->n_seqs - s->base, k = 0;
+    while (k < n && !s->seqs[k].tok)
+        k++;
+    if (k < 16 || k < n / 2)
+        return;
+    memmove(s->seqs, s->seqs + k, (size_t)(n - k) * sizeof *s->seqs);
+    s->base += k;
+    if (s->next_wait < s->base)
+        s->next_wait = s->base;
+}
+
 int llmc_sched_run(LlmcSched *s, char *err, size_t errlen)
 {
     int rc;
@@ -496,21 +537,20 @@ int llmc_sched_run(LlmcSched *s, char *err, size_t errlen)
 
 const int32_t *llmc_sched_tokens(const LlmcSched *s, int32_t seq, int32_t *n_tokens)
 {
-    assert(seq >= 0 && seq < s->n_seqs);
-    *n_tokens = s->seqs[seq].n_tok;
-    return s->seqs[seq].tok;
+    const Seq *q = seq_of(s, seq);
+    assert(q->tok && "the tokens of a forgotten sequence");
+    *n_tokens = q->n_tok;
+    return q->tok;
 }
 
 int32_t llmc_sched_n_prompt(const LlmcSched *s, int32_t seq)
 {
-    assert(seq >= 0 && seq < s->n_seqs);
-    return s->seqs[seq].n_prompt;
+    return seq_of(s, seq)->n_prompt;
 }
 
 int llmc_sched_is_done(const LlmcSched *s, int32_t seq)
 {
-    assert(seq >= 0 && seq < s->n_seqs);
-    return s->seqs[seq].state == SEQ_DONE;
+    return seq_of(s, seq)->state == SEQ_DONE;
 }
 
 const LlmcSchedStats *llmc_sched_stats(const LlmcSched *s) { return &s->stats; }

@@ -16,12 +16,14 @@
  * Each sequence carries its own sampler (temperature, top-k, top-p), RNG seed and stop ids: its
  * draws come from its own RNG, so a sequence samples exactly as it would alone, whatever the
  * others in its steps use. A sequence finishes after max_new tokens, at max_seq_len, when it
- * samples eos_id or bos_id (ignore_eos turns this off) or one of its stop ids (the stop token is
+ * samples eos_id, one of eos_more or bos_id (ignore_eos turns this off) or one of its stop ids (the stop token is
  * not appended), or when it is cancelled. Its blocks and row go back at once and the next step
  * admits waiting sequences.
  *
  * While running: sequences may be added (llmc_sched_add) and cancelled (llmc_sched_cancel) between
- * steps, whether they wait, prefill or decode; ids are never reused.
+ * steps, whether they wait, prefill or decode; ids are never reused. A finished sequence's tokens
+ * stay readable until it is forgotten (llmc_sched_forget), which a stream of sequences does to
+ * hold memory only for those in flight.
  */
 #ifndef LLMC_SCHEDULER_H
 #define LLMC_SCHEDULER_H
@@ -34,7 +36,7 @@
 
 typedef enum {
     LLMC_FINISH_LENGTH = 0,     /* produced max_new tokens (or only fed its prompt: max_new 0) */
-    LLMC_FINISH_EOS,            /* sampled eos_id or bos_id */
+    LLMC_FINISH_EOS,            /* sampled eos_id, one of eos_more, or bos_id */
     LLMC_FINISH_CONTEXT,        /* reached max_seq_len before max_new */
     LLMC_FINISH_STOP,           /* sampled one of its stop ids */
     LLMC_FINISH_CANCELLED,      /* llmc_sched_cancel */
@@ -99,7 +101,10 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen);
 /* Steps until every sequence is done. Returns 0 or -1. */
 int llmc_sched_run(LlmcSched *s, char *err, size_t errlen);
 
-/* Tokens of seq so far: prompt then sampled tokens. */
+/* Releases a done sequence's tokens and record (between steps): it may no longer be asked about. */
+void llmc_sched_forget(LlmcSched *s, int32_t seq);
+
+/* Tokens of seq so far: prompt then sampled tokens (not after llmc_sched_forget). */
 const int32_t *llmc_sched_tokens(const LlmcSched *s, int32_t seq, int32_t *n_tokens);
 int32_t llmc_sched_n_prompt(const LlmcSched *s, int32_t seq);
 int llmc_sched_is_done(const LlmcSched *s, int32_t seq);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of tests/fuzz/ with clang (-fsanitize=fuzzer,address,undefined)
 # into BUILD (default build-fuzz/) and runs each for SECONDS (default 20) on a seed corpus made
-# from ../shared/models, two at a time. Any finding (sanitizer report, crash, leak, timeout of
-# one input over 10 s) fails the run; the reproducer is left in BUILD/findings/NAME/.
+# from ../shared/models (emit_names: hostile names of its own), two at a time. Any finding
+# (sanitizer report, crash, leak, timeout of one input over 10 s) fails the run; the reproducer is
+# left in BUILD/findings/NAME/.
 #   scripts/fuzz.sh [SECONDS] [NAME...]      e.g. scripts/fuzz.sh 600 model_json   (bench: long runs)
 # LLMC for the seeds that need a compiled model (default build/llmc; those seeds are skipped
 # without it). CLANG picks the compiler (default clang-19, else clang).
@@ -16,7 +17,7 @@ cc=${CLANG:-$(command -v clang-19 || command -v clang || true)}
 [ -n "$cc" ] || { echo "fuzz: clang not found (scripts/setup.sh installs clang-19)" >&2; exit 1; }
 [ -d "$shared/models" ] || { echo "fuzz: $shared/models not found: the seed corpora come from there" >&2; exit 1; }
 llmc=${LLMC:-$root/build/llmc}
-all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload)
+all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload emit_names chat_template)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
@@ -25,7 +26,7 @@ flags=(-std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=addres
 mkdir -p "$out/obj"
 # The library sources each harness may need, compiled once with coverage for the fuzzer.
 objs=()
-for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c \
+for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c "$root"/runtime/jinja.c \
            "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
@@ -33,9 +34,21 @@ for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtim
   fi
   objs+=("$o")
 done
+# The emitters, for the harness that checks what reaches generated code (it stubs the embedded blobs).
+emit_objs=()
+for src in "$root"/codegen/emit.c "$root"/codegen/emit_formats.c "$root"/codegen/c_*.c "$root"/codegen/cuda_*.c; do
+  case $(basename "$src") in c_build.c|cuda_build.c) continue;; esac
+  o=$out/obj/codegen_$(basename "${src%.c}").o
+  if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
+    "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"
+  fi
+  emit_objs+=("$o")
+done
 for n in "${names[@]}"; do
-  "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" \
-    $(pkg-config --libs libcjson) -lm -lpthread -o "$out/fuzz_$n"
+  extra=()
+  [ "$n" = emit_names ] && extra=("${emit_objs[@]}")
+  "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" "${extra[@]}" \
+    $(pkg-config --libs libcjson libpcre2-8 libutf8proc) -lm -lpthread -o "$out/fuzz_$n"
 done
 
 # Seed corpora.
@@ -56,7 +69,17 @@ seed hf_index "$M/debdocs-32M/model.safetensors.index.json"
 seed llama2c "$M/stories260K/stories260K.bin"
 prefixed tokenizer_file tok512 '\x00\x00\x02' "$M/stories260K/tok512.bin"
 prefixed tokenizer_file llama2 '\x01\x00\x7d' "$M/llama2-tokenizer/tokenizer.model"
-seed tokenize "$root/README.md"
+prefixed tokenizer_file tiny_sp_json '\x02\x2c\x01' "$root/tests/data/tokenizer/tiny-sp/tokenizer.json"
+prefixed tokenizer_file tiny_bl_json '\x02\x2e\x01' "$root/tests/data/tokenizer/tiny-bl/tokenizer.json"
+seed tokenize "$root/README.md" "$root/tests/data/tokenizer/corpus.json"
+seed chat_template "$root/tests/data/chat/cases.json" "$M/llama3-tokenizer/tokenizer_config.json" \
+  "$M/qwen3-tokenizer/tokenizer_config.json"
+# emit_names: NUL-separated model name, source path, six tensor names, weights file, cubin path.
+mkdir -p "$out/corpus/emit_names"
+printf 'tiny\0tiny.json\0tok_embeddings\0norm\0output\0x\0h\0a\0tiny.bin\0/tmp/llmc-build/cubin_sm_90a.bin' \
+  >"$out/corpus/emit_names/plain"
+printf '*/ __attribute__((constructor)) static void pwn(void){} /*\0a\\\nb.json\0w*/x\0"q\0??/\n\0\xff\xfe\xc3\0x\\\0h\r\n#\0a\0"b"\0/tmp/x"y\\z\n.incbin "/etc/passwd"' \
+  >"$out/corpus/emit_names/hostile"
 head -c 4000 "$M/debdocs-32M/eval.txt" >"$out/corpus/tokenize/eval.txt"
 # A small safetensors file, a synthesized config and a whole executable come from llmc itself.
 if [ -x "$llmc" ]; then

@@ -22,4 +22,8 @@ if [ "${KC:-1}" != 0 ] && command -v nvcc >/dev/null; then
     "$t/rtutil.o" 2>"$t/log" || { cat "$t/log"; exit 1; }
   rm -rf "$t"
 fi
+# bench/qmma_lab likewise (QL=0: not)
+if [ "${QL:-1}" != 0 ] && command -v nvcc >/dev/null; then
+  nvcc -O2 -std=c++17 -arch=sm_90a -I "$root/ir" -o "$root/.carry/qmma_lab" "$root/bench/qmma_lab.cu" || exit 1
+fi
 du -sh "$root/.carry"

@@ -35,6 +35,9 @@ bad_compile "missing weight is named" 'unknown weight "layers.0.w9"' "$TMP/missi
 printf '\x00\xffgarbage' >"$TMP/garbage.json"
 bad_compile "garbage model.json" "garbage.json" "$TMP/garbage.json"
 bad_compile "missing file" "nonexistent" "$TMP/nonexistent.json"
+mkdir -p "$TMP/adir"
+sed "s|\"file\": \"$SHARED/models/stories260K/tok512.bin\"|\"file\": \"$TMP/adir\"|" "$TMP/good.json" >"$TMP/tokdir.json"
+bad_compile "a directory as the tokenizer file" "adir: is a directory, expected a file" "$TMP/tokdir.json"
 
 # llama2.c checkpoints.
 head -c 100000 "$M/stories260K.bin" >"$TMP/trunc.bin"
@@ -72,6 +75,21 @@ damage; sed -i -E 's/"num_key_value_heads":[[:space:]]*4/"num_key_value_heads": 
 bad_compile "out-of-range config.json value named" "num_key_value_heads" "$TMP/bad"
 damage; rm "$TMP/bad/$ST"
 bad_compile "missing weights file" "safetensors" "$TMP/bad"
+# --keep takes the checkpoint's names (docs/formats.md's example), rules accumulate over options.
+check "--keep with Hugging Face names, two options" bash -c "'$LLMC' compile '$TMP/hf' --weights fp8 --keep 'model.layers.0.*=bf16' \
+  --keep lm_head=f16 --dump-after weight_format | grep -q '^weight @layers.0.w2: bf16.*' && '$LLMC' compile '$TMP/hf' --weights fp8 \
+  --keep 'model.layers.0.*=bf16' --keep lm_head=f16 --dump-after weight_format | grep -q '^weight @tok_embeddings: f16'"
+expect_error "--keep naming nothing lists names" "nearest: model.layers.0.self_attn.q_proj.weight (layers.0.wq)" \
+  "$LLMC" compile "$TMP/hf" --keep 'model.layer.0.*=bf16' -o "$OUT/model"
+no_output "--keep naming nothing"
+# A NaN weight (bf16 0x7fc0 at element 1234 of layer 0's q_proj, fused with k and v): refused,
+# naming the checkpoint's tensor and the element (test_codegen covers every format and infinities).
+damage
+hlen=$(head -c 8 "$TMP/bad/$ST" | od -An -tu8 | tr -d ' ')
+qoff=$(grep -ao -m1 '"model.layers.0.self_attn.q_proj.weight":{[^}]*"data_offsets":\[[0-9]*' "$TMP/bad/$ST" | sed 's/.*\[//')
+printf '\xc0\x7f' | dd of="$TMP/bad/$ST" bs=1 seek=$((8 + hlen + qoff + 2 * 1234)) conv=notrunc status=none
+bad_compile "a NaN weight is refused" "model.layers.0.self_attn.q_proj.weight: element 1234 is NaN (weights must be finite" "$TMP/bad"
+bad_compile "a NaN weight is refused in w4a16" "q_proj.weight: element 1234 is NaN" "$TMP/bad" --weights w4a16
 
 # Options.
 expect_error "unknown target" "--target sm_12" "$LLMC" compile "$TMP/good.json" --target sm_12 -o "$OUT/m"

@@ -75,4 +75,30 @@ cat >"$TMP/huge.json" <<'JSON'
 JSON
 expect_error "synth of a model larger than the disk" "free: nothing was written" quick "$LLMC" synth --config "$TMP/huge.json" -o "$OUT/huge"
 no_output "synth of a model larger than the disk"
+# 9. Input text in generated code (issue 25): a model name, weight names and a checkpoint path that
+#    end the comment they are printed in, with code after, newlines, quotes and trigraphs: they
+#    compile, nothing of them runs (the code would trap), and the name reaches --version intact.
+inj='*/ __attribute__((constructor)) static void pwn(void){__builtin_trap();} /*'
+sed -e "s|\"name\": \"stories260K\"|\"name\": \"$inj\"|" \
+    -e 's|tok_embeddings"|tok*/ __builtin_trap(); /*\\n??/ \\"x"|g' \
+    -e 's|"out": "h"|"out": "h*/ __builtin_trap(); /*\\"); __builtin_trap(); //"|g' \
+    -e 's|\["h", |["h*/ __builtin_trap(); /*\\"); __builtin_trap(); //", |g' "$TMP/good.json" >"$TMP/inject.json"
+grep -qF '"h*/ __builtin_trap();' "$TMP/inject.json" && grep -qF 'tok*/' "$TMP/inject.json" || fail "inject.json not made"
+if quick "$LLMC" compile "$TMP/inject.json" -o "$TMP/inject" -q; then
+  want=$(quick "$TMP/long" --ids "1 403" -n 4 --output-ids 2>&1) || true
+  got=$(quick "$TMP/inject" --ids "1 403" -n 4 --output-ids 2>&1) && [ "$got" = "$want" ] &&
+    pass "hostile model and tensor names: nothing injected runs" || fail "hostile names: $got (want $want)"
+  ver=$(quick "$TMP/inject" --version 2>&1) && grep -qF -- "$inj" <<<"$ver" &&
+    pass "the hostile model name reaches --version intact" || fail "--version: $ver"
+else
+  fail "hostile model and tensor names do not compile"
+fi
+hd="$TMP/p$inj"x
+mkdir -p "$(dirname "$hd")"
+if quick "$LLMC" synth --preset stories260K -o "$hd" --seed 1 -q && quick "$LLMC" compile "$hd" -o "$TMP/injhf" -q; then
+  out=$(quick "$TMP/injhf" --ids "1 403" -n 4 --output-ids 2>&1) && pass "a hostile checkpoint path: nothing injected runs" ||
+    fail "hostile checkpoint path: $out"
+else
+  fail "a checkpoint under a hostile path does not compile"
+fi
 finish

@@ -26,7 +26,7 @@ foot=$((size - FOOT))
 poff=$(u64 m $((foot + 8)))
 woff=$(u64 m $((poff + 16))); wsize=$(u64 m $((poff + 24)))
 toff=$(u64 m $((poff + 32))); tsize=$(u64 m $((poff + 40)))
-usage=$(grep -obaF 'usage: %s' m | head -1 | cut -d: -f1)
+usage=$(grep -obaF 'usage: %1$s' m | head -1 | cut -d: -f1)
 
 damaged() { # damaged DESCRIPTION EXPECTED FILE OFFSET [EXE]: flip a byte of a copy and expect refusal
   local d=$1 want=$2 file=$3 off=$4 exe=${5:-}
@@ -71,6 +71,43 @@ expect_error "side file from another build" "not the weights file" c/s "Once" -n
 expect_error "--weights file from another build" "not the weights file" ./s "Once" -n 4 --weights o/s.weights
 expect_error "...even with --no-verify" "not the weights file" ./s "Once" -n 4 --weights o/s.weights --no-verify
 check "--weights with the build's own side file" ./s "Once" -n 4 --weights s.weights
+
+# A side file that shrinks or changes under a running model ends it with a message, not a bare
+# SIGBUS (and not a run on other weights).
+for i in $(seq 400); do echo "Once upon a time"; done >p400.txt
+under_run() { # under_run DESCRIPTION EXPECTED COMMAND...: COMMAND runs on c/s.weights while ./c/s generates
+  local d=$1 want=$2 rc=0; shift 2
+  rm -rf c; mkdir c; cp s s.weights c/
+  timeout 60 c/s --prompts p400.txt -n 400 >/dev/null 2>run.err &
+  local pid=$!
+  sleep 0.5
+  "$@"
+  wait $pid || rc=$?
+  if [ "$rc" -eq 1 ] && grep -qF "$want" run.err; then pass "$d"; else fail "$d: exit $rc: $(head -c 300 run.err)"; fi
+}
+# (Truncated: the next step's read raises SIGBUS, whose handler says so, unless the watch before
+# a step sees the new size first.)
+under_run "a side file truncated under the running model" "while the model was running" \
+  truncate -s 4096 c/s.weights
+under_run "a side file modified in place under the running model" "was modified while the model was running" \
+  dd if=/dev/zero of=c/s.weights bs=1 seek=$((woff + 100)) count=2 conv=notrunc status=none
+# A new side file renamed over the old one (what llmc compile does) leaves the running model on
+# the file it mapped.
+rm -rf c; mkdir c; cp s s.weights c/
+rc=0
+head -100 p400.txt >p100.txt
+timeout 60 c/s --prompts p100.txt -n 40 >/dev/null 2>run.err & pid=$!
+sleep 0.2; cp s.weights c/x.weights; mv c/x.weights c/s.weights
+wait $pid || rc=$?
+[ "$rc" -eq 0 ] && pass "a side file renamed over under the running model: the run goes on" || fail "rename over: exit $rc: $(cat run.err)"
+
+# Two compiles to one -o at once: the executable and its side file on disk come from one of them.
+# (test_codegen's out_commit_takes_turns checks the lock itself.)
+rm -rf cc; mkdir cc
+"$LLMC" compile "$M/stories260K.bin" -o cc/m --weights-file -q --weights bf16 & p1=$!
+"$LLMC" compile "$M/stories260K.bin" -o cc/m --weights-file -q --weights f16 & p2=$!
+wait $p1; wait $p2
+check "concurrent compiles to one -o: the pair on disk runs" cc/m "Once" -n 4
 
 # A GPU build's kernel image (its cubin, inside the executable): checked before the device is opened.
 if [ -n "${LLMC_CUDA_E2E:-1}" ] && "$LLMC" targets 2>/dev/null | grep -q sm_90a && [ -d /usr/local/cuda ]; then

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib_e2e.sh"
 need_shared debdocs-32M/eval.txt
 M=$SHARED/models/debdocs-32M
-"$LLMC" compile "$M" -o "$TMP/model" -q
+"$LLMC" compile "$M" -o "$TMP/model" -q --weights f32   # the checkpoint is f16, the default would keep it
 out=$("$TMP/model" --perplexity "$M/eval.txt" --ctx 512 2>/dev/null)
 echo "$out"
 ppl=$(sed -n 's/^perplexity: \([0-9.]*\).*/\1/p' <<<"$out")

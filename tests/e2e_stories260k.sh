@@ -52,7 +52,7 @@ check "--help prints usage" bash -c "'$TMP/a' --help | grep -q -- --prompts"
 expect_error "an unknown flag is refused" "--bogus" "$TMP/a" --bogus
 expect_error "a bad -n is refused" "-n" "$TMP/a" "x" -n abc
 expect_error "a missing prompts file is refused" "nope.txt" "$TMP/a" --prompts "$TMP/nope.txt"
-"$TMP/a" --bench -p 32 -n 32 >"$TMP/bench.txt" 2>&1
+"$TMP/a" --bench --bench-prompt 32 -n 32 >"$TMP/bench.txt" 2>&1
 check "--bench reports prefill and decode speed" grep -q "decode" "$TMP/bench.txt"
 
 # bf16 and f16 weights on the cpu target stay close to float32: the first 24 greedy tokens agree.
@@ -63,7 +63,7 @@ check "bf16 weights: the first 24 greedy tokens agree with float32" cmp -s "$TMP
 
 # Quantized weights: every variant compiles, runs, batches exactly like its single runs, and
 # says its formats; fp8 stays close to float32 (the first 12 greedy tokens agree).
-for q in "fp8" "w4a16" "w4a16 --asym" "w4a16 --group 32" "w4a16 --keep lm_head=w4a16,embedding=fp8" \
+for q in "fp8" "w4a16" "w4a16 --asym" "w4a16 --group 32" "w4a16 --keep lm_head=w4a16 --keep layers.*.feed_forward.w2.weight=fp8" \
          "fp8 --group 16 --keep layers.*.w2=bf16"; do
   name=$(tr ' =,*' '____' <<<"$q")
   "$LLMC" compile "$M/stories260K.bin" -o "$TMP/$name" -q --weights $q

@@ -621,7 +621,9 @@ START_TEST(kernels_test_formats)
     opt.target = &tg;
     opt.weights = LLMC_T8;
     opt.weights_set = 1;
-    opt.keep = "lm_head=t8,embedding=t8";
+    static const char *const keep[] = {"lm_head=t8,embedding=t8"};
+    opt.keep = keep;
+    opt.n_keep = 1;
     opt.kv = LLMC_K8;
     opt.kv_set = 1;
     Model ref, m;
@@ -681,6 +683,67 @@ START_TEST(kernels_stories_f32)
 }
 END_TEST
 
+/* NaN and infinite weights are refused in every storage format, naming the weight and the flat
+ * index of its first such element: in a matrix, in a part of a merged one (wk: the index within wk
+ * itself) and in a norm's vector (f32 in every format). */
+START_TEST(pack_refuses_non_finite)
+{
+    const char *path = synthetic_wide(), *dir = tu_tmpdir();
+    LlmcDiag d;
+    cJSON *doc;
+    ck_assert_msg(llmc_json_load(path, &doc, &d) == LLMC_OK, "%s", d.msg);
+    char bin[1024], bad[1024], json[1024];
+    char *wdir = llmc_path_dir(path);
+    snprintf(bin, sizeof bin, "%s/wide.bin", wdir);
+    free(wdir);
+    snprintf(bad, sizeof bad, "%s/nonfinite.bin", dir);
+    snprintf(json, sizeof json, "%s/nonfinite.json", dir);
+    cJSON *w = cJSON_GetObjectItem(doc, "weights");
+    for (cJSON *b = w->child; b; b = b->next)
+        cJSON_ReplaceItemInObject(b, "file", cJSON_CreateString("nonfinite.bin"));
+    char *text = cJSON_Print(doc);
+    ck_assert_msg(llmc_write_file_atomic(json, text, strlen(text), &d) == LLMC_OK, "%s", d.msg);
+    free(text);
+    static const struct { const char *weight; long at; } where[] = {{"l1.w2", 300}, {"l1.wk", 77}, {"l2.fn", 5}};
+    static const LlmcDType fmts[] = {LLMC_F32, LLMC_F16, LLMC_BF16, LLMC_FP8, LLMC_U4};
+    static const float vals[] = {NAN, INFINITY, -INFINITY};
+    static const char *names[] = {"NaN", "+inf", "-inf"};
+    char *orig;
+    size_t n;
+    ck_assert(llmc_read_file(bin, &orig, &n, &d) == LLMC_OK);
+    for (size_t k = 0; k < sizeof where / sizeof where[0]; k++)
+        for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+            size_t v = (k + f) % 3;
+            long off = (long)cJSON_GetObjectItem(cJSON_GetObjectItem(w, where[k].weight), "offset")->valuedouble;
+            char *copy = malloc(n);
+            memcpy(copy, orig, n);
+            memcpy(copy + off + 4 * where[k].at, &vals[v], 4);
+            if (k == 0)   /* a later element too: the first one is named */
+                memcpy(copy + off + 4 * (where[k].at + 9), &vals[(v + 1) % 3], 4);
+            ck_assert(llmc_write_file_atomic(bad, copy, n, &d) == LLMC_OK);
+            free(copy);
+            LlmcPassOptions opt = options(4);
+            opt.weights = fmts[f];
+            opt.weights_set = 1;
+            Model m;
+            load(&m, json, &opt, NULL);
+            char out[1024], want[256];
+            snprintf(out, sizeof out, "%s/nonfinite.payload", dir);
+            LlmcOutFile o;
+            ck_assert(llmc_out_open(&o, out, &d) == LLMC_OK);
+            LlmcStatus st = llmc_pack_weights(m.g, &m.ws, &o, 1, &d);
+            llmc_out_abort(&o);
+            snprintf(want, sizeof want, "%s: element %ld is %s (weights must be finite", where[k].weight, where[k].at,
+                     names[v]);
+            ck_assert_msg(st == LLMC_ERR && strstr(d.msg, want), "%s in %s: %s", where[k].weight,
+                          llmc_dtype_name(fmts[f]), st ? d.msg : "accepted");
+            unload(&m);
+        }
+    free(orig);
+    cJSON_Delete(doc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("codegen");
@@ -697,5 +760,9 @@ int main(void)
     tcase_add_test(tc, passes_preserve_stories);
     tcase_add_test(tc, kernels_stories_f32);
     suite_add_tcase(s, tc);
+    TCase *errors = tcase_create("errors");
+    tcase_set_timeout(errors, 120);
+    tcase_add_test(errors, pack_refuses_non_finite);
+    suite_add_tcase(s, errors);
     return tu_main(s);
 }

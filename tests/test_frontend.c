@@ -593,6 +593,50 @@ START_TEST(llama2c_refused)
 }
 END_TEST
 
+/* Directories where files are expected: refused as such, by every reader of the frontend. */
+START_TEST(directories_refused_as_such)
+{
+    const char *dir = tu_tmpdir();
+    char sub[1024], hf[1024], hf2[1024];
+    snprintf(sub, sizeof sub, "%s/sub.json", dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    LlmcDiag d;
+    char *text;
+    size_t n;
+    cJSON *m;
+    ASSERT_ERR(llmc_read_file(sub, &text, &n, &d), d, "sub.json: is a directory, expected a file");
+    ASSERT_ERR(llmc_json_load(sub, &m, &d), d, "sub.json: is a directory, expected a file");
+    LlmcSafetensors st;
+    ASSERT_ERR(llmc_st_open(&st, sub, &d), d, "sub.json: is a directory, expected a file");
+    ASSERT_ERR(llmc_import_llama2c(sub, NULL, dir, &m, &d), d, "sub.json: is a directory, expected a llama2.c");
+    LlmcWeightFiles *wf = llmc_wf_new();
+    const uint8_t *data;
+    int64_t s4[1] = {4};
+    ASSERT_ERR(llmc_wf_resolve(wf, sub, NULL, 0, LLMC_F32, 1, s4, &data, "weights.w", &d), d, "weights.w",
+               "sub.json: is a directory, expected a file");
+    ASSERT_ERR(llmc_wf_resolve(wf, sub, "w", 0, LLMC_F32, 1, s4, &data, "weights.w", &d), d,
+               "sub.json: is a directory, expected a file");
+    llmc_wf_free(wf);
+    /* A directory without config.json; one whose config.json or model.safetensors is a directory. */
+    ASSERT_ERR(llmc_import_hf(sub, dir, &m, &d), d, "sub.json: is a directory without a config.json");
+    snprintf(hf, sizeof hf, "%s/hf", dir);
+    snprintf(hf2, sizeof hf2, "%s/hf/config.json", dir);
+    ck_assert(mkdir(hf, 0755) == 0 && mkdir(hf2, 0755) == 0);
+    ASSERT_ERR(llmc_import_hf(hf, dir, &m, &d), d, "config.json: is a directory, expected a file");
+    rmdir(hf2);
+    write_text(hf2, "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 32, \"intermediate_size\": 48,"
+                    " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"vocab_size\": 300,"
+                    " \"max_position_embeddings\": 64}");
+    snprintf(hf2, sizeof hf2, "%s/hf/model.safetensors", dir);
+    ck_assert_int_eq(mkdir(hf2, 0755), 0);
+    ASSERT_ERR(llmc_import_hf(hf, dir, &m, &d), d, "model.safetensors: is a directory, expected a file");
+    if (!tu_shared(S260))
+        return;
+    ASSERT_ERR(llmc_import_llama2c(tu_shared(S260), sub, dir, &m, &d), d, "sub.json: tokenizer",
+               "found a directory");
+}
+END_TEST
+
 /* ---- Hugging Face ---- */
 
 #define DEBDOCS "debdocs-32M"
@@ -714,6 +758,54 @@ static const char *tiny_dir(const char *extra_config, const char *skip, const ch
     return dir;
 }
 
+/* config.eos_id of an imported model: the list ids[n] (one id: a number). */
+static void expect_eos(const cJSON *model, const int *ids, int n)
+{
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(model, "config"), "eos_id");
+    if (n == 1) {
+        ck_assert(cJSON_IsNumber(v) && v->valuedouble == ids[0]);
+        return;
+    }
+    ck_assert_msg(cJSON_IsArray(v) && cJSON_GetArraySize(v) == n, "config.eos_id is not a list of %d", n);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(cJSON_GetArrayItem(v, i)->valuedouble, ids[i]);
+}
+
+/* generation_config.json beside config.json: more eos ids (a list or one), the sampling defaults,
+ * do_sample false as greedy; bad values named. */
+START_TEST(hf_generation_config)
+{
+    const char *dir = tiny_dir("", NULL, NULL);
+    cJSON *m;
+    LlmcDiag d;
+    write_text(path_in(dir, "generation_config.json"),
+               "{\"eos_token_id\": [2, 7, 5], \"do_sample\": true, \"temperature\": 0.6, \"top_p\": 0.9}");
+    ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
+    expect_eos(m, (const int[]){2, 5, 7}, 3);
+    const cJSON *sm = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling");
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(sm, "temperature")->valuedouble, 0.6, 1e-12);
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(sm, "top_p")->valuedouble, 0.9, 1e-12);
+    ck_assert_int_eq(cJSON_GetObjectItem(sm, "top_k")->valuedouble, 0);
+    cJSON_Delete(m);
+    write_text(path_in(dir, "generation_config.json"), "{\"eos_token_id\": 9, \"do_sample\": false, \"top_k\": 50}");
+    ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
+    expect_eos(m, (const int[]){2, 5, 9}, 3);
+    sm = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling");
+    ck_assert_int_eq(cJSON_GetObjectItem(sm, "temperature")->valuedouble, 0);   /* greedy */
+    cJSON_Delete(m);
+    write_text(path_in(dir, "generation_config.json"), "{\"bos_token_id\": 1}");
+    ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling"));
+    cJSON_Delete(m);
+    write_text(path_in(dir, "generation_config.json"), "{\"top_p\": 1.5}");
+    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "generation_config.json: top_p", "1.5");
+    write_text(path_in(dir, "generation_config.json"), "{\"eos_token_id\": [2, 300]}");
+    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "generation_config.json: eos_token_id[1]", "300");
+    write_text(path_in(dir, "generation_config.json"), "[1]");
+    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "generation_config.json", "expected a JSON object");
+}
+END_TEST
+
 START_TEST(hf_tiny_ok)
 {
     const char *dir = tiny_dir(", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, "
@@ -724,8 +816,16 @@ START_TEST(hf_tiny_ok)
     cJSON *m;
     LlmcDiag d;
     ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
-    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(m, "tokenizer"))); /* tokenizer.json: warned */
-    ck_assert_int_eq(cfg_num(m, "eos_id"), 2);
+    /* tokenizer.json is bound (and converted, or refused, when compiled), before a tokenizer.model */
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "tokenizer"), "format")->valuestring, "huggingface");
+    write_text(path_in(dir, "tokenizer.model"), "x");
+    cJSON *m2;
+    ck_assert_msg(llmc_import_hf(dir, dir, &m2, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(m2, "tokenizer"), "file")->valuestring, "tokenizer.json");
+    cJSON_Delete(m2);
+    remove(path_in(dir, "tokenizer.model"));
+    expect_eos(m, (const int[]){2, 5}, 2);
+    ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling"));
     ck_assert_int_eq(cfg_num(m, "head_dim"), 4);
     ck_assert_int_eq(cfg_num(m, "rope_theta"), 500000);
     const cJSON *sc = cJSON_GetObjectItem(block_op(m, 4), "scaling");
@@ -924,11 +1024,13 @@ static Suite *suite(void)
     tcase_add_test(t, llama2c_relative_and_tokenizer);
     tcase_add_test(t, llama2c_v1_and_untied);
     tcase_add_test(t, llama2c_refused);
+    tcase_add_test(t, directories_refused_as_such);
     suite_add_tcase(s, t);
     t = tcase_create("huggingface");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, hf_debdocs);
     tcase_add_test(t, hf_tiny_ok);
+    tcase_add_test(t, hf_generation_config);
     tcase_add_test(t, hf_refused);
     tcase_add_test(t, import_model_json_rebased);
     suite_add_tcase(s, t);

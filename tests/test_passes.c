@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../codegen/codegen.h"
 #include "../codegen/emit.h"
@@ -511,6 +515,211 @@ START_TEST(format_table)
 }
 END_TEST
 
+/* ---- --keep rules: llmc's names and the checkpoint's, accumulated, checked ---- */
+
+/* doc through the pipeline up to weight_format with opt; *st its status. */
+static LlmcGraph *formats_of(const cJSON *doc, const LlmcPassOptions *opt, LlmcStatus *st, LlmcDiag *d)
+{
+    LlmcGraph *g = llmc_graph_new();
+    ck_assert_msg(llmc_model_from_json(doc, "model.json", "/nonexistent", g, d) == LLMC_OK, "%s", d->msg);
+    *st = LLMC_OK;
+    for (const LlmcPass *p = llmc_passes(); p->name && !*st; p++) {
+        *st = p->fn(g, opt, d);
+        if (strcmp(p->name, "weight_format") == 0)
+            break;
+    }
+    return g;
+}
+
+/* The storage format of the matrix holding weight `name` (itself or the merged weight it is a part of). */
+static LlmcDType format_of(const LlmcGraph *g, const char *name)
+{
+    int t = tensor_named(g, name);
+    for (int i = 0; i < g->nt; i++)
+        for (int k = 0; k < g->t[i].src.n_parts; k++)
+            if (g->t[i].src.parts[k] == t)
+                return g->t[i].dtype;
+    return g->t[t].dtype;
+}
+
+typedef struct KeepCase {
+    const char *keep[3];
+    LlmcDType weights;           /* LLMC_F32: no --weights */
+    int asym, group;
+    const char *error;           /* NULL: compiles, then the formats below */
+    const char *name[4];
+    LlmcDType fmt[4];
+} KeepCase;
+
+static void check_keep(const cJSON *doc, const KeepCase *c, size_t i)
+{
+    LlmcPassOptions opt = tiny_options();
+    opt.weights = c->weights;
+    opt.weights_set = c->weights != LLMC_F32;
+    opt.asym = c->asym;
+    opt.group = c->group;
+    int n = 0;
+    while (n < 3 && c->keep[n])
+        n++;
+    opt.keep = c->keep;
+    opt.n_keep = n;
+    LlmcDiag d;
+    LlmcStatus st;
+    LlmcGraph *g = formats_of(doc, &opt, &st, &d);
+    if (c->error)
+        ck_assert_msg(st == LLMC_ERR && strstr(d.msg, c->error), "case %zu: %s", i, st ? d.msg : "accepted");
+    else {
+        ck_assert_msg(st == LLMC_OK, "case %zu: %s", i, d.msg);
+        for (int k = 0; k < 4 && c->name[k]; k++)
+            ck_assert_msg(format_of(g, c->name[k]) == c->fmt[k], "case %zu: %s is %s", i, c->name[k],
+                          llmc_dtype_name(format_of(g, c->name[k])));
+        if (c->asym)   /* zero points for the u4 matrices (w2 of layer 1 in the case) */
+            ck_assert_int_ge(llmc_layout_role(&g->t[tensor_named(g, "layers.1.w2")].layout, LLMC_U4, LLMC_ROLE_ZERO), 0);
+    }
+    llmc_graph_free(g);
+}
+
+START_TEST(keep_rules)
+{
+    /* A Hugging Face checkpoint's names (stories260K's shapes, tied embedding, bf16: the default
+     * format of its matrices): bound by name only. */
+    cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
+    LlmcDiag d;
+    ck_assert_msg(llmc_hf_config_model(cfg, "s", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    cJSON_Delete(cfg);
+    static const KeepCase hf[] = {
+        /* docs/formats.md's example; rules of two options accumulate */
+        {{"model.layers.0.*=bf16", "lm_head=f16"}, LLMC_FP8, 0, 0, NULL,
+         {"layers.0.wq", "layers.0.w2", "layers.1.w2", "tok_embeddings"}, {LLMC_BF16, LLMC_BF16, LLMC_FP8, LLMC_F16}},
+        /* llmc's names and the checkpoint's side by side; a merged weight through one of its parts */
+        {{"layers.1.w2=f16", "model.layers.2.mlp.down_proj.weight=bf16,model.layers.3.self_attn.k_proj.weight=f16"},
+         LLMC_F32, 0, 0, NULL, {"layers.1.w2", "layers.2.w2", "layers.3.wq", "layers.0.w2"},
+         {LLMC_F16, LLMC_BF16, LLMC_F16, LLMC_BF16}},
+        {{"model.layers.*.mlp.down_proj.weight=w4a16"}, LLMC_F32, 0, 32, NULL, {"layers.4.w2", "layers.4.wo"},
+         {LLMC_U4, LLMC_BF16}},
+        /* --asym where --keep makes u4 matrices; refused where none is */
+        {{"model.layers.1.mlp.*=w4a16"}, LLMC_F32, 1, 0, NULL, {"layers.1.w2", "layers.1.w1"}, {LLMC_U4, LLMC_U4}},
+        {{NULL}, LLMC_F32, 1, 0, "--asym: zero points are a w4a16 (u4) option, and no matrix is stored as u4 (the matrices: bf16)", {NULL}, {LLMC_F32}},
+        {{NULL}, LLMC_FP8, 1, 0, "no matrix is stored as u4 (the matrices: bf16, fp8)", {NULL}, {LLMC_F32}},
+        {{NULL}, LLMC_BF16, 0, 64, "--group 64: groups are an option of the quantized formats (fp8, w4a16), and no "
+                                   "matrix is stored in one (the matrices: bf16)", {NULL}, {LLMC_F32}},
+        /* a rule that matches nothing: the nearest names */
+        {{"model.layer.0.*=bf16"}, LLMC_F32, 0, 0,
+         "--keep model.layer.0.*=bf16: matches no matrix of the model (a glob over llmc's names or the checkpoint's, "
+         "or lm_head, embedding; nearest: model.layers.0.self_attn.q_proj.weight (layers.0.wq), "
+         "model.layers.0.self_attn.k_proj.weight (layers.0.wk)", {NULL}, {LLMC_F32}},
+        {{"lm_head=f16", "nothing=bf16"}, LLMC_F32, 0, 0, "--keep nothing=bf16: matches no matrix", {NULL}, {LLMC_F32}},
+        /* shadowed rules: by an earlier option, by an earlier rule of the same one (a tied table is
+         * the lm_head and the embedding) */
+        {{"layers.*=bf16", "model.layers.0.mlp.*=f16"}, LLMC_F32, 0, 0,
+         "--keep model.layers.0.mlp.*=f16: every matrix it matches is taken by an earlier rule, layers.*=bf16 "
+         "(e.g. model.layers.0.mlp.gate_proj.weight (layers.0.w1))", {NULL}, {LLMC_F32}},
+        {{"lm_head=f16,embedding=bf16"}, LLMC_F32, 0, 0,
+         "--keep embedding=bf16: every matrix it matches is taken by an earlier rule, lm_head=f16", {NULL}, {LLMC_F32}},
+        {{"layers.0.wq=bf16", "layers.0.w*=f16"}, LLMC_F32, 0, 0, NULL, {"layers.0.wq", "layers.0.wo"},
+         {LLMC_BF16, LLMC_F16}},   /* partly shadowed: fine */
+        {{"lm_head=f16,embedding=f16"}, LLMC_FP8, 0, 0, NULL, {"tok_embeddings"}, {LLMC_F16}},   /* agreeing: fine */
+    };
+    for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++)
+        check_keep(doc, &hf[i], i);
+    cJSON_Delete(doc);
+    /* A llama2.c checkpoint: the names of its PyTorch model (model.py) beside llmc's. */
+    if (tu_need_shared("stories260K/stories260K.bin"))
+        return;
+    ck_assert_msg(llmc_import_llama2c(tu_shared("stories260K/stories260K.bin"), NULL, "/", &doc, &d) == LLMC_OK, "%s",
+                  d.msg);
+    static const KeepCase l2c[] = {
+        {{"layers.*.feed_forward.w2.weight=bf16", "layers.1.attention.*=f16"}, LLMC_FP8, 0, 0, NULL,
+         {"layers.0.w2", "layers.1.wo", "layers.1.w1", "tok_embeddings"}, {LLMC_BF16, LLMC_F16, LLMC_FP8, LLMC_BF16}},
+        {{"output.weight=f16"}, LLMC_F32, 0, 0, "nearest: tok_embeddings.weight (tok_embeddings)", {NULL}, {LLMC_F32}},
+    };
+    for (size_t i = 0; i < sizeof l2c / sizeof l2c[0]; i++)
+        check_keep(doc, &l2c[i], 100 + i);
+    cJSON_Delete(doc);
+}
+END_TEST
+
+/* Without --weights the matrices stay in the checkpoint's 16-bit format where the target stores
+ * it; f32 checkpoints get the target's default; --weights decides when given. */
+START_TEST(default_format_is_the_checkpoints)
+{
+    static const struct {
+        LlmcDType file;
+        const char *target;
+        int weights_set;
+        LlmcDType weights, want;
+    } cases[] = {
+        {LLMC_BF16, "cpu", 0, LLMC_F32, LLMC_BF16},  {LLMC_F16, "cpu", 0, LLMC_F32, LLMC_F16},
+        {LLMC_F32, "cpu", 0, LLMC_F32, LLMC_F32},    {LLMC_F16, "sm_90a", 0, LLMC_F32, LLMC_F16},
+        {LLMC_F32, "sm_90a", 0, LLMC_F32, LLMC_BF16}, {LLMC_BF16, "cpu", 1, LLMC_F32, LLMC_F32},
+        {LLMC_F16, "cpu", 1, LLMC_BF16, LLMC_BF16},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
+        LlmcDiag d;
+        ck_assert_msg(llmc_hf_config_model(cfg, "s", cases[i].file, &doc, &d) == LLMC_OK, "%s", d.msg);
+        cJSON_Delete(cfg);
+        LlmcPassOptions opt = tiny_options();
+        opt.target = llmc_target_find(cases[i].target);
+        opt.weights_set = cases[i].weights_set;
+        opt.weights = cases[i].weights;
+        LlmcStatus st;
+        LlmcGraph *g = formats_of(doc, &opt, &st, &d);
+        ck_assert_msg(st == LLMC_OK, "case %zu: %s", i, d.msg);
+        for (int k = 0; k < g->nn; k++)
+            if (g->n[k].op == LLMC_OP_MATMUL)
+                ck_assert_msg(g->t[g->n[k].in[1]].dtype == cases[i].want, "case %zu: %s is %s", i,
+                              g->t[g->n[k].in[1]].name, llmc_dtype_name(g->t[g->n[k].in[1]].dtype));
+        ck_assert_int_eq(g->t[tensor_named(g, "norm")].dtype, LLMC_F32);   /* vectors: f32 */
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+    }
+}
+END_TEST
+
+/* Two files committed together (an executable and its side file) are renamed under a lock of
+ * their directory: while another holder keeps it, the commit waits, so concurrent compiles to one
+ * -o cannot leave one's executable beside the other's side file. */
+START_TEST(out_commit_takes_turns)
+{
+    const char *dir = tu_tmpdir();
+    char exe[600], side[600];
+    snprintf(exe, sizeof exe, "%s/m", dir);
+    snprintf(side, sizeof side, "%s/m.weights", dir);
+    int lock = open(dir, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(lock, 0);
+    ck_assert_int_eq(flock(lock, LOCK_EX), 0);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(lock);                    /* the lock stays the parent's alone */
+        LlmcOutFile a, b;
+        LlmcDiag d;
+        int ok = llmc_out_open(&a, exe, &d) == LLMC_OK && llmc_out_write(&a, "A", 1, &d) == LLMC_OK &&
+                 llmc_out_open(&b, side, &d) == LLMC_OK && llmc_out_write(&b, "A", 1, &d) == LLMC_OK;
+        ssize_t w = write(ready[1], "r", 1);
+        (void)w;
+        LlmcOutFile *files[2] = {&a, &b};
+        int exec[2] = {1, 0};
+        _exit(ok && llmc_out_commit_all(files, exec, 2, &d) == LLMC_OK ? 0 : 1);
+    }
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    usleep(200 * 1000);
+    ck_assert_msg(access(exe, F_OK) != 0 && access(side, F_OK) != 0, "committed while the directory was locked");
+    close(lock);                        /* unlock: the commit goes on */
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(access(exe, F_OK), 0);
+    ck_assert_int_eq(access(side, F_OK), 0);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
@@ -523,6 +732,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, kv_format_errors);
     tcase_add_test(tc, layouts);
     tcase_add_test(tc, format_table);
+    tcase_add_test(tc, keep_rules);
+    tcase_add_test(tc, default_format_is_the_checkpoints);
+    tcase_add_test(tc, out_commit_takes_turns);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -2,8 +2,10 @@
  * conversions of ir/base.c against an independent reading of E4M3, the cpu kernels of
  * codegen/c_prelude.h (mm_q, embed_q) against a plain dequantize-then-multiply on random data with
  * ragged shapes, and the packer's quantizer (round to nearest, GPTQ's conventions for u4). */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The prelude's 8-float vectors without -mavx: GCC notes the ABI of such returns; these inline. */
 #if defined(__clang__)
@@ -208,6 +210,184 @@ START_TEST(quantizer_round_to_nearest)
 }
 END_TEST
 
+/* The encoders at the edges of every format: values past the range saturate with their sign (no
+ * integer conversion wraps), infinities saturate in the formats without them, NaN never becomes
+ * fp8's NaN code. */
+START_TEST(encoders_saturate_at_the_edges)
+{
+    static const float big[] = {448.0f, 464.0f, 65504.0f, 65520.0f, 2147483648.0f, 4294967296.0f, 1e15f, 1e30f,
+                                FLT_MAX, INFINITY};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+        for (int sg = 1; sg >= -1; sg -= 2) {
+            float x = sg * big[i];
+            uint8_t e = llmc_f32_to_e4m3(x);
+            ck_assert_msg(e == (sg > 0 ? 0x7e : 0xfe), "e4m3(%g) = %02x", (double)x, e);
+            float u[2] = {x, -x};
+            uint8_t b;
+            llmc_u4_encode(u, &b, 2);
+            ck_assert_msg(b == (sg > 0 ? 0x0f : 0xf0), "u4(%g, %g) = %02x", (double)x, (double)-x, b);
+            uint16_t h;
+            llmc_f16_encode(&x, &h, 1);
+            if (isinf(x))
+                ck_assert_int_eq(h, sg > 0 ? 0x7c00 : 0xfc00);
+            else if (big[i] >= 65504)
+                ck_assert_msg(h == (sg > 0 ? 0x7bff : 0xfbff), "f16(%g) = %04x", (double)x, h);
+            llmc_bf16_encode(&x, &h, 1);
+            if (isinf(x))
+                ck_assert_int_eq(h, sg > 0 ? 0x7f80 : 0xff80);
+            else
+                ck_assert_msg(llmc_bf16_to_f32(h) * sg > 0 && isfinite(llmc_bf16_to_f32(h)), "bf16(%g) = %04x", (double)x, h);
+            int32_t i32;
+            llmc_i32_encode(&x, &i32, 1);
+            ck_assert(big[i] < 2147483648.0f || i32 == (sg > 0 ? INT32_MAX : INT32_MIN));
+        }
+    /* u4 inside the range: the nearest code, ties to even, clamped at 0 and 15. */
+    float u[8] = {-0.4f, 0.5f, 1.5f, 14.5f, 15.4f, 15.6f, -3.0f, NAN};
+    uint8_t b[4];
+    llmc_u4_encode(u, b, 8);
+    ck_assert_int_eq(b[0], 0x00);
+    ck_assert_int_eq(b[1], 0xe2);
+    ck_assert_int_eq(b[2], 0xff);
+    ck_assert_int_eq(b[3], 0x00);
+    /* NaN of either sign and any payload: never the NaN code. */
+    static const uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u, 0x7fffffffu};
+    for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
+        float x;
+        memcpy(&x, &nans[i], 4);
+        ck_assert_int_eq(llmc_f32_to_e4m3(x) & 0x7f, 0);
+    }
+}
+END_TEST
+
+/* llmc_quantize_row over a scale and (NULL: symmetric) zero points, the sides of fp8 and u4. */
+static void qrow(LlmcDType fmt, int64_t K, int64_t G, const float *row, uint8_t *q, float *sc, float *zp)
+{
+    float *sides[LLMC_MAX_SIDES] = {sc, zp};
+    llmc_quantize_row(fmt, K, G, row, q, sides, zp ? 3u : 1u);
+}
+
+/* Decodes element k of a quantized row as the kernels do. */
+static float dequant(LlmcDType fmt, const uint8_t *q, const float *sc, const float *zp, int64_t G, int64_t k)
+{
+    if (fmt == LLMC_FP8)
+        return llmc_e4m3_to_f32(q[k]) * sc[k / G];
+    float z = zp ? zp[k / G] : 8.0f;
+    return ((float)((q[k / 2] >> (4 * (k & 1))) & 15) - z) * sc[k / G];
+}
+
+/* The quantizer with huge values (their sign kept: the end of the grid on their side), infinities,
+ * and groups whose largest value is subnormal (a valid scale: finite, positive, exact in its format). */
+START_TEST(quantizer_edges)
+{
+    enum { K = 64, G = 32 };
+    static const float big[] = {448.0f, 65504.0f, 2147483648.0f, 1e15f, 1e30f, FLT_MAX, INFINITY};
+    static const float tiny[] = {1.4e-45f, 1e-44f, 5e-43f, 6e-43f, 1e-40f, 1e-39f, FLT_MIN, 1e-37f};
+    struct { LlmcDType fmt, scale; int asym; } kinds[] = {
+        {LLMC_FP8, LLMC_F32, 0}, {LLMC_U4, LLMC_F16, 0}, {LLMC_U4, LLMC_F16, 1}};
+    float row[K], sc[K / G], zp[K / G];
+    uint8_t q[K];
+    uint64_t rng = 5;
+    for (size_t kd = 0; kd < sizeof kinds / sizeof kinds[0]; kd++) {
+        LlmcDType fmt = kinds[kd].fmt;
+        float *z = kinds[kd].asym ? zp : NULL;
+        for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+            for (int pattern = 0; pattern < 3; pattern++) {
+                /* small values around one huge one (0), a lone huge value in zeros (1), +x and -x (2) */
+                for (int k = 0; k < K; k++)
+                    row[k] = pattern == 0 ? tu_randf(&rng) * 2 - 1 : 0;
+                int at = (int)(tu_randf(&rng) * K), at2 = (at + G / 2) % K;
+                row[at] = big[i];
+                row[at2] = pattern == 2 ? -big[i] : pattern == 1 ? 0 : -big[i];
+                qrow(fmt, K, G, row, q, sc, z);
+                for (int gi = 0; gi < K / G; gi++) {
+                    ck_assert(isfinite(sc[gi]) && sc[gi] > 0);
+                    if (kinds[kd].scale == LLMC_F16)
+                        ck_assert(llmc_f16_to_f32(llmc_f32_to_f16(sc[gi])) == sc[gi]);
+                }
+                for (int k = 0; k < K; k++) {
+                    float v = dequant(fmt, q, sc, z, G, k);
+                    ck_assert(isfinite(v));
+                    if (fmt == LLMC_FP8)
+                        ck_assert((q[k] & 0x7f) != 0x7f);
+                    if (k != at && !(k == at2 && row[at2] != 0))
+                        continue;
+                    /* the huge value: its sign, and the nearest point of the grid (its end when past it) */
+                    ck_assert_msg(v * row[k] > 0, "fmt %d asym %d: %g -> %g", fmt, kinds[kd].asym, (double)row[k], (double)v);
+                    float s = sc[k / G], zz = z ? z[k / G] : 8.0f;
+                    float glo = fmt == LLMC_FP8 ? -448 * s : (0 - zz) * s, ghi = fmt == LLMC_FP8 ? 448 * s : (15 - zz) * s;
+                    if (row[k] < glo || row[k] > ghi)
+                        ck_assert_msg(v == (row[k] < glo ? glo : ghi), "fmt %d asym %d: %g -> %g, not the grid's end",
+                                      fmt, kinds[kd].asym, (double)row[k], (double)v);
+                    else
+                        ck_assert_msg(fabsf(v - row[k]) <= (fmt == LLMC_FP8 ? fabsf(row[k]) * 0.0625f : 0.5f * s * 1.0001f),
+                                      "fmt %d asym %d: %g -> %g", fmt, kinds[kd].asym, (double)row[k], (double)v);
+                }
+            }
+        for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+            for (int k = 0; k < K; k++)
+                row[k] = (tu_randf(&rng) * 2 - 1) * tiny[i];
+            row[3] = tiny[i];
+            row[G + 5] = -tiny[i];
+            qrow(fmt, K, G, row, q, sc, z);
+            for (int gi = 0; gi < K / G; gi++) {
+                ck_assert_msg(isfinite(sc[gi]) && sc[gi] > 0, "fmt %d: amax %g scale %g", fmt, (double)tiny[i],
+                              (double)sc[gi]);
+                if (kinds[kd].scale == LLMC_F16)
+                    ck_assert(llmc_f16_to_f32(llmc_f32_to_f16(sc[gi])) == sc[gi]);
+                else
+                    ck_assert(sc[gi] >= FLT_MIN);
+            }
+            for (int k = 0; k < K; k++) {
+                float v = dequant(fmt, q, sc, z, G, k);
+                ck_assert(isfinite(v) && fabsf(v - row[k]) <= 2 * tiny[i] + 1e-30f);
+                if (fmt == LLMC_FP8)
+                    ck_assert((q[k] & 0x7f) != 0x7f);
+            }
+        }
+    }
+}
+END_TEST
+
+/* The prelude's f16 loads without _Float16 (compilers that lack it: clang 14), compiled apart with
+ * LLMC_NO_FLOAT16: every one of the 65536 codes gives the value of the reference conversion. */
+START_TEST(f16_without_float16)
+{
+    const char *dir = tu_tmpdir();
+    char src[1024], exe[1024], out[1024], cmd[4096];
+    snprintf(src, sizeof src, "%s/f16.c", dir);
+    snprintf(exe, sizeof exe, "%s/f16", dir);
+    snprintf(out, sizeof out, "%s/f16.bin", dir);
+    FILE *f = fopen(src, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "#define LLMC_NO_FLOAT16 1\n#include \"%s/codegen/c_prelude.h\"\n#include <stdio.h>\n"
+               "int main(int argc, char **argv)\n{\n    (void)argc;\n    FILE *f = fopen(argv[1], \"wb\");\n"
+               "    for (unsigned c = 0; c < 65536; c += 8) {\n        uint16_t h[8];\n"
+               "        for (int i = 0; i < 8; i++)\n            h[i] = (uint16_t)(c + i);\n"
+               "        llmc_v8f v = v8_ld_f16(h);\n        float s[8];\n"
+               "        for (int i = 0; i < 8; i++)\n            s[i] = s_f16(h[i]);\n"
+               "        fwrite(&v, 4, 8, f);\n        fwrite(s, 4, 8, f);\n    }\n    return fclose(f) != 0;\n}\n",
+            LLMC_SOURCE_DIR);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd, "cc -std=gnu11 -O2 -w -I%s/ir -o %s %s -lm 2>&1 && %s %s 2>&1", LLMC_SOURCE_DIR, exe, src, exe,
+             out);
+    char *log = NULL;
+    ck_assert_msg(tu_run(cmd, &log) == 0, "%s", log);
+    free(log);
+    f = fopen(out, "rb");
+    ck_assert_ptr_nonnull(f);
+    for (unsigned c = 0; c < 65536; c += 8) {
+        float v[8], s[8];
+        ck_assert_int_eq(fread(v, 4, 8, f), 8);
+        ck_assert_int_eq(fread(s, 4, 8, f), 8);
+        for (int i = 0; i < 8; i++) {
+            float want = llmc_f16_to_f32((uint16_t)(c + i));
+            ck_assert_msg(memcmp(&v[i], &want, 4) == 0 && memcmp(&s[i], &want, 4) == 0, "code %04x", c + i);
+        }
+    }
+    fclose(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("quant");
@@ -216,6 +396,9 @@ int main(void)
     tcase_add_test(tc, e4m3_decode_and_encode);
     tcase_add_test(tc, mm_q_matches_dequantized_reference);
     tcase_add_test(tc, quantizer_round_to_nearest);
+    tcase_add_test(tc, encoders_saturate_at_the_edges);
+    tcase_add_test(tc, quantizer_edges);
+    tcase_add_test(tc, f16_without_float16);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

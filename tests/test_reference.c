@@ -83,7 +83,7 @@ START_TEST(debdocs_f32_matches_reference)
     if (tu_need_shared("debdocs-32M/reference.json"))
         return;
     cJSON *r = reference();
-    const char *exe = compile_debdocs("");
+    const char *exe = compile_debdocs("--weights f32");   /* the checkpoint is f16: the default would keep it */
     int32_t ids[64], top[10];
     double val[10];
     int n_ids;

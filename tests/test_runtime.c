@@ -746,6 +746,67 @@ START_TEST(sched_cancel_and_add_while_running)
 }
 END_TEST
 
+/* A stream of sequences, each forgotten once done (as generate.c does): every one still matches
+ * its run alone, ids keep counting, and the records of forgotten ones are dropped. */
+typedef struct Stream {
+    LlmcSched *s;
+    int32_t done[16], n_done, n_checked, bad;
+} Stream;
+
+static int stream_done(void *ctx, int32_t seq, LlmcFinish why)
+{
+    Stream *st = ctx;
+    int32_t p[32], want[FK_SEQ], n;
+    make_prompt(seq % N_PROMPTS, p);
+    LlmcFinish want_why;
+    const LlmcSamplerCfg greedy = {0.0f, 0, 1.0f};
+    int32_t n_want = fake_ref_generate(p, prompt_len[seq % N_PROMPTS], prompt_new[seq % N_PROMPTS],
+                                       &greedy, 0, 0, want, &want_why);
+    const int32_t *got = llmc_sched_tokens(st->s, seq, &n);
+    st->bad |= n != n_want || memcmp(got, want, (size_t)n * sizeof *got) != 0 || why != want_why;
+    st->done[st->n_done++] = seq;
+    st->n_checked++;
+    return 0;
+}
+
+START_TEST(sched_forget_streams)
+{
+    LlmcEngine e;
+    engine_up(&e, &fake_desc, 1, 3 * llmc_kv_blocks_for(FK_SEQ, FK_BS));
+    char err[512];
+    Stream st = {0};
+    LlmcSchedConfig cfg = {.max_batch = 3};
+    LlmcSchedHooks hooks = {.ctx = &st, .on_done = stream_done};
+    ck_assert_msg(llmc_sched_create(&st.s, &e, &cfg, &hooks, err, sizeof err) == 0, "%s", err);
+    enum { TOTAL = 500 };
+    int32_t added = 0;
+    for (;;) {
+        while (added < TOTAL && llmc_sched_n_waiting(st.s) < 3) {
+            int32_t p[32];
+            int i = added % N_PROMPTS;
+            make_prompt(i, p);
+            LlmcSeqReq req = {.prompt = p, .n_prompt = prompt_len[i], .max_new = prompt_new[i],
+                              .logits_from = -1};
+            ck_assert_int_eq(llmc_sched_add(st.s, &req, err, sizeof err), added);
+            added++;
+        }
+        st.n_done = 0;
+        int rc = llmc_sched_step(st.s, err, sizeof err);
+        ck_assert_msg(rc >= 0, "%s", err);
+        for (int32_t k = 0; k < st.n_done; k++)
+            llmc_sched_forget(st.s, st.done[k]);
+        if (rc == 0 && added == TOTAL)
+            break;
+    }
+    ck_assert_int_eq(st.n_checked, TOTAL);
+    ck_assert(!st.bad);
+    ck_assert_int_eq(llmc_sched_n_seqs(st.s), TOTAL);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), e.kv.n_blocks);
+    llmc_sched_destroy(st.s);
+    llmc_engine_destroy(&e);
+}
+END_TEST
+
 /* Prompt logits (logits_from) with max_outputs 3: prefill chunks shrink to fit the outputs. */
 typedef struct Seen {
     int count[4][FK_SEQ];
@@ -1168,6 +1229,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, sched_prompt_logits);
     tcase_add_test(tc, sched_per_sequence_sampling);
     tcase_add_test(tc, sched_cancel_and_add_while_running);
+    tcase_add_test(tc, sched_forget_streams);
     tcase_add_test(tc, payload_embedded_side_and_errors);
     tcase_add_test(tc, bench_runs);
     tcase_add_test(tc, perplexity_matches_reference);

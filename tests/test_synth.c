@@ -42,7 +42,7 @@ static void synth(const char *preset, const char *config, const char *dir, uint6
                   LlmcDType dt)
 {
     LlmcSynthOptions o = {.preset = preset, .config_path = config, .out_dir = dir, .seed = seed,
-                          .dtype = dt, .quiet = 1};
+                          .dtype = dt, .dtype_set = 1, .quiet = 1};
     LlmcDiag d;
     ck_assert_msg(llmc_synth(&o, &d) == LLMC_OK, "%s", d.msg);
 }
@@ -331,8 +331,11 @@ START_TEST(synth_from_config)
     LlmcDiag d;
     ck_assert_msg(llmc_import_hf(out, out, &m, &d) == LLMC_OK, "%s", d.msg);
     const cJSON *c = cJSON_GetObjectItem(m, "config");
-    ck_assert_int_eq(cJSON_GetObjectItem(c, "bos_id")->valueint, 1); /* the synthetic tokenizer's */
-    ck_assert_int_eq(cJSON_GetObjectItem(c, "eos_id")->valueint, 2);
+    ck_assert_int_eq(cJSON_GetObjectItem(c, "bos_id")->valueint, 9); /* the config's, kept */
+    const cJSON *ids = cJSON_GetObjectItem(c, "eos_id"); /* the config's list, kept whole */
+    ck_assert(cJSON_IsArray(ids) && cJSON_GetArraySize(ids) == 2);
+    ck_assert_int_eq(cJSON_GetArrayItem(ids, 0)->valueint, 10);
+    ck_assert_int_eq(cJSON_GetArrayItem(ids, 1)->valueint, 11);
     ck_assert_str_eq(cJSON_GetObjectItem(c, "architecture")->valuestring, "MistralForCausalLM");
     const cJSON *w = cJSON_GetObjectItem(m, "weights");
     ck_assert_ptr_nonnull(cJSON_GetObjectItem(w, "output"));
@@ -352,7 +355,59 @@ START_TEST(synth_from_config)
     ck_assert(llmc_json_load(path_in(out, "config.json"), &written, &d) == LLMC_OK);
     ck_assert_str_eq(cJSON_GetObjectItem(written, "torch_dtype")->valuestring, "float32");
     ck_assert_int_eq(cJSON_GetObjectItem(written, "sliding_window")->valueint, 64);
+    ck_assert_int_eq(cJSON_GetObjectItem(written, "bos_token_id")->valueint, 9);
+    const cJSON *eos = cJSON_GetObjectItem(written, "eos_token_id");   /* a list stays a list */
+    ck_assert(cJSON_IsArray(eos) && cJSON_GetArraySize(eos) == 2 && cJSON_GetArrayItem(eos, 1)->valueint == 11);
     cJSON_Delete(written);
+}
+END_TEST
+
+/* The config's torch_dtype (or dtype) sets the weights' format unless --dtype is given; a --dtype
+ * that differs replaces it; one that names no format we write is refused without --dtype. Absent
+ * bos/eos ids get the synthetic tokenizer's. */
+START_TEST(synth_config_dtype)
+{
+    static const struct {
+        const char *field;           /* the dtype field of the config, "" for none */
+        int dtype_set;
+        LlmcDType dtype, want;
+        const char *key, *written;   /* the field written */
+    } cases[] = {
+        {"\"torch_dtype\": \"float16\"", 0, LLMC_BF16, LLMC_F16, "torch_dtype", "float16"},
+        {"\"dtype\": \"float32\"", 0, LLMC_BF16, LLMC_F32, "dtype", "float32"},
+        {"", 0, LLMC_F32, LLMC_BF16, "torch_dtype", "bfloat16"},
+        {"\"torch_dtype\": \"float16\"", 1, LLMC_F32, LLMC_F32, "torch_dtype", "float32"},
+        {"\"torch_dtype\": \"int8\"", 1, LLMC_F16, LLMC_F16, "torch_dtype", "float16"},
+        {"\"torch_dtype\": \"int8\"", 0, LLMC_F16, LLMC_I32, NULL, "torch_dtype: expected \"float32\", \"float16\" or \"bfloat16\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *dir = tu_tmpdir();
+        char out[1024];
+        snprintf(out, sizeof out, "%s/m", tu_tmpdir());
+        const char *cfg = path_in(dir, "config.json");
+        FILE *f = fopen(cfg, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 32, \"intermediate_size\": 48,"
+                   " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"vocab_size\": 300,"
+                   " \"max_position_embeddings\": 64%s%s}\n", cases[i].field[0] ? ", " : "", cases[i].field);
+        fclose(f);
+        LlmcSynthOptions o = {.config_path = cfg, .out_dir = out, .seed = 1, .dtype = cases[i].dtype,
+                              .dtype_set = cases[i].dtype_set, .quiet = 1};
+        LlmcDiag d;
+        if (!cases[i].key) {
+            ck_assert_int_eq(llmc_synth(&o, &d), LLMC_ERR);
+            ck_assert_msg(strstr(d.msg, cases[i].written), "case %zu: %s", i, d.msg);
+            continue;
+        }
+        ck_assert_msg(llmc_synth(&o, &d) == LLMC_OK, "case %zu: %s", i, d.msg);
+        check_stats(path_in(out, "model.safetensors"), cases[i].want);
+        cJSON *written;
+        ck_assert(llmc_json_load(path_in(out, "config.json"), &written, &d) == LLMC_OK);
+        ck_assert_str_eq(cJSON_GetObjectItem(written, cases[i].key)->valuestring, cases[i].written);
+        ck_assert_int_eq(cJSON_GetObjectItem(written, "bos_token_id")->valueint, 1);
+        ck_assert_int_eq(cJSON_GetObjectItem(written, "eos_token_id")->valueint, 2);
+        cJSON_Delete(written);
+    }
 }
 END_TEST
 
@@ -360,7 +415,7 @@ START_TEST(synth_refused)
 {
     const char *dir = tu_tmpdir();
     LlmcDiag d;
-    LlmcSynthOptions o = {.preset = "llama9-1t", .out_dir = dir, .dtype = LLMC_BF16, .quiet = 1};
+    LlmcSynthOptions o = {.preset = "llama9-1t", .out_dir = dir, .dtype = LLMC_BF16, .dtype_set = 1, .quiet = 1};
     ck_assert_int_eq(llmc_synth(&o, &d), LLMC_ERR);
     ck_assert_msg(strstr(d.msg, "llama9-1t") && strstr(d.msg, "stories260K"), "%s", d.msg);
     o.preset = NULL;
@@ -411,6 +466,7 @@ static Suite *suite(void)
     tcase_add_test(t, synth_stories260K_imports);
     tcase_add_test(t, synth_stories15M_f16);
     tcase_add_test(t, synth_from_config);
+    tcase_add_test(t, synth_config_dtype);
     tcase_add_test(t, synth_refused);
     suite_add_tcase(s, t);
     return s;

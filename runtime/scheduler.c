@@ -269,6 +269,7 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
     }
     s->seqs[s->n_seqs - s->base] = q;
     s->n_waiting++;
+    s->stats.prompt_tokens += q.n_prompt;
     return s->n_seqs++;
 }
 
@@ -551,6 +552,7 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             continue;
         int32_t t = s->ids[o];
         q->n_gen++;
+        s->stats.sampled_tokens++;
         if (!q->ignore_eos && is_eos(d, t)) {
             finish(q, LLMC_FINISH_EOS);
             continue;

@@ -87,6 +87,8 @@ typedef struct LlmcSeqReq {
 
 typedef struct LlmcSchedStats {
     int64_t steps;
+    int64_t prompt_tokens;      /* of the sequences added */
+    int64_t sampled_tokens;     /* tokens sampled (an end-of-sequence or stop token included) */
     int64_t preemptions;        /* sequences preempted (blocks freed, recomputed later) */
     int64_t recomputed_tokens;  /* positions fed again after preemptions */
     int32_t kv_blocks;          /* in the pool */

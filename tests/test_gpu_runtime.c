@@ -1075,6 +1075,23 @@ START_TEST(fake_out_of_memory)
                       strstr(err, "MiB are free") && strstr(err, "--kv-mem"),
                   "%s", err);
     ck_assert_int_eq(fk.live_dev, 0);
+    /* kv_fit (--prompts' default pool): as many of the 1000 blocks as 90% of the free memory
+     * holds beside the rest of the model; then, with the memory for about 16 blocks, the
+     * scheduler runs on them (preempting) */
+    fk.free_mem = 12288;
+    o.kv_fit = 1;
+    ck_assert_msg(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_lt(e.kv.n_blocks, 1000);
+    double rest = 0.9 * 12288 - (double)(e.kv.n_blocks + 1) * (double)d.kv_block_bytes;
+    llmc_engine_destroy(&e);
+    fk.free_mem = (size_t)((rest + 17.5 * (double)d.kv_block_bytes) / 0.9);
+    ck_assert_msg(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_ge(e.kv.n_blocks, 15);
+    ck_assert_int_le(e.kv.n_blocks, 17);
+    ck_assert_int_eq(e.ex.kv_blocks, e.kv.n_blocks);
+    fkc.pool_blocks = e.kv.n_blocks + 1;
+    ck_assert_int_gt(generate_and_check(&e, FK_MO), 0);
+    llmc_engine_destroy(&e);
     llmc_gpu_close(g);
     assert_no_leaks();
 }

@@ -1133,6 +1133,23 @@ START_TEST(engine_init_and_desc_check)
     ck_assert_ptr_nonnull(strstr(err, "eos_id"));
     ck_assert_int_eq(llmc_engine_default_kv_blocks(&fake_desc, 3, 1000), 3 * 24);
     ck_assert_int_eq(llmc_engine_default_kv_blocks(&fake_desc, 2, 9), 6);
+
+    /* kv_fit: blocks of 1 GiB, a million asked: the pool is half the physical memory (mapped,
+     * untouched); a pool that fits is kept whole */
+    d = fake_desc;
+    d.kv_block_bytes = (int64_t)1 << 30;
+    LlmcEngine big;
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 1 << 20, .kv_fit = 1};
+    static const uint8_t weights[8192];
+    ck_assert_msg(llmc_engine_init(&big, &d, weights, &o, err, sizeof err) == 0, "%s", err);
+    double half = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / 2;
+    ck_assert_int_eq(big.kv.n_blocks, half >= 2 * (double)(1 << 30) ? (int32_t)(half / (1 << 30)) : 1);
+    ck_assert_int_eq(big.ex.kv_blocks, big.kv.n_blocks);
+    llmc_engine_destroy(&big);
+    o.kv_blocks = 1;
+    ck_assert_msg(llmc_engine_init(&big, &d, weights, &o, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(big.kv.n_blocks, 1);
+    llmc_engine_destroy(&big);
 }
 END_TEST
 

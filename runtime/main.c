@@ -956,9 +956,10 @@ static void catch_sigbus(const Opts *o, const LlmcPayload *pl)
     sigaction(SIGBUS, &sa, NULL);
 }
 
-/* --version: what ends a sequence and how the model samples by default. */
+/* --version: the vocabulary, what ends a sequence and how the model samples by default. */
 static void print_generation_info(const LlmcModelDesc *d)
 {
+    printf("vocabulary: %d tokens\n", d->vocab_size);
     printf("end of sequence:");
     if (d->eos_id >= 0)
         printf(" %d", d->eos_id);

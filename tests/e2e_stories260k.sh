@@ -50,6 +50,12 @@ n=$("$TMP/a" --ids 1 -n 300 --ignore-eos --output-ids | wc -w)
 check "--ignore-eos generates all of -n (301 ids, got $n)" test "$n" -eq 301
 expect_error "--prompts-ids names a bad line" "ids_bad.txt:2: 'x' is not a token id" \
   bash -c "printf '1 2\n3: 1 x\n' >'$TMP/ids_bad.txt'; '$TMP/a' --prompts '$TMP/ids_bad.txt' --prompts-ids"
+# The offline throughput benchmark, small: 12 requests on a pool too small to reserve them.
+bash "$SRC/bench/throughput.sh" "$TMP/a" 12 --prompt-len 8-64 --output-len 8-48 --small-pool >"$TMP/tp.txt" 2>&1 ||
+  { cat "$TMP/tp.txt"; }
+check "bench/throughput.sh --small-pool answers every request" grep -q "every request answered: 12 lines" "$TMP/tp.txt"
+check "... with preemptions ($(grep -o 'preemptions: [0-9]*' "$TMP/tp.txt"))" grep -qE "preemptions: [1-9]" "$TMP/tp.txt"
+check "... and prints the throughput" grep -qE "^Throughput: [0-9.]+ requests/s, [0-9.]+ total tokens/s, [0-9.]+ output tokens/s" "$TMP/tp.txt"
 "$TMP/a" "Once upon a time" -n 40 --temp 1.0 --top-k 20 --seed 3 >"$TMP/s1.txt"
 "$TMP/a" "Once upon a time" -n 40 --temp 1.0 --top-k 20 --seed 3 >"$TMP/s2.txt"
 check "the same seed gives the same sample" cmp -s "$TMP/s1.txt" "$TMP/s2.txt"

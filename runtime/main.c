@@ -43,7 +43,7 @@
 
 extern const LlmcModelDesc llmc_model;
 
-enum { EXIT_USAGE = 2, DEFAULT_PPL_BATCH = 8 };
+enum { EXIT_USAGE = 2, DEFAULT_MAX_BATCH = 8 };     /* --perplexity's */
 
 /* ---- options ----
  *
@@ -524,8 +524,8 @@ static int watch_weights(void *ctx, char *err, size_t errlen)
 
 /* kv_default: the pool's blocks unless --kv-blocks or --kv-mem say; with fit, as many of them as
  * memory allows (LlmcEngineOpts.kv_fit). */
-static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default,
-                       int fit)
+static int make_engine_fit(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default,
+                           int fit)
 {
     const LlmcModelDesc *d = &llmc_model;
     int64_t kv = kv_pool_blocks(o, d, kv_default);
@@ -548,6 +548,11 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
     if (llmc_engine_init(e, d, pl->weights, &eo, err, sizeof err) != 0)
         return fail(o, err);
     return 0;
+}
+
+static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
+{
+    return make_engine_fit(o, e, pl, kv_default, 0);
 }
 
 /* ---- generation: one prompt, --ids, --prompts ---- */
@@ -712,7 +717,7 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     if (kv > INT32_MAX / d->kv_block_size - 1)
         kv = INT32_MAX / d->kv_block_size - 1;
     if (rc == 0)
-        rc = make_engine(o, &e, pl, kv, o->prompts_file != NULL);
+        rc = make_engine_fit(o, &e, pl, kv, o->prompts_file != NULL);
     if (rc == 0) {
         LlmcGenConfig gc = {
             .max_batch = max_batch,
@@ -768,7 +773,7 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
     }
     LlmcEngine e;
     int64_t kv = (int64_t)c.batch * llmc_kv_blocks_for(c.n_prompt + c.n_gen, d->kv_block_size);
-    if (make_engine(o, &e, pl, kv, 0) != 0)
+    if (make_engine(o, &e, pl, kv) != 0)
         return 1;
     char err[1024];
     LlmcBenchResult r;
@@ -839,13 +844,13 @@ static int run_perplexity(const Opts *o, const LlmcPayload *pl, const LlmcTokeni
         free(tokens);
         return 1;
     }
-    int32_t max_batch = o->max_batch ? (int32_t)o->max_batch : DEFAULT_PPL_BATCH;
+    int32_t max_batch = o->max_batch ? (int32_t)o->max_batch : DEFAULT_MAX_BATCH;
     if (max_batch > batch_limit(d))
         max_batch = batch_limit(d);
     if (max_batch > n_chunks)
         max_batch = n_chunks;
     LlmcEngine e;
-    if (make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, ctx - 1), 0) != 0) {
+    if (make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, ctx - 1)) != 0) {
         free(tokens);
         return 1;
     }
@@ -896,7 +901,7 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
         return 1;
     }
     LlmcEngine ge, ce;
-    if (make_engine(o, &ge, pl, llmc_kv_blocks_for(pr.n, d->kv_block_size), 0) != 0) {
+    if (make_engine(o, &ge, pl, llmc_kv_blocks_for(pr.n, d->kv_block_size)) != 0) {
         free(pr.ids);
         return 1;
     }

@@ -41,10 +41,16 @@ struct Q3Stage {
     };
 };
 
-template <int WK, int G, int MI, int TPB, int ST>
+/* bytes between activation rows of a stage: f16/bf16 (AF 0) or f32 (AF 1) */
+template <int WK, int AF>
+__host__ __device__ constexpr int q3_ldb()
+{
+    return AF ? 4 * QmFmt<WK>::KC + QmFmt<WK>::PADF : 2 * (QmFmt<WK>::KC + QmFmt<WK>::PAD);
+}
+template <int WK, int G, int MI, int TPB, int ST, int AF = 0>
 constexpr int gemm_q3_smem()
 {
-    return ST * (16 * MI * (QmFmt<WK>::KC + QmFmt<WK>::PAD) * 2 + Q3Stage<WK, G, TPB>::WB + Q3Stage<WK, G, TPB>::QB);
+    return ST * (16 * MI * q3_ldb<WK, AF>() + Q3Stage<WK, G, TPB>::WB + Q3Stage<WK, G, TPB>::QB);
 }
 
 /* A slot's scales and zeros (QPar) from a stage's row of SB bytes. */
@@ -67,16 +73,18 @@ DEV void q3_par(uint32_t sa, uint32_t za, QPar<WK, G> &p)
     }
 }
 
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int SY, int SR>
-DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict__ xh, const float *__restrict__ b,
+/* AF 0: xa is the f16/bf16 rows of rows_to_half ([T][K], the format's order); AF 1: the f32 rows
+ * themselves ([T][SX]), rounded to f16/bf16 as the fragments are read: no conversion kernel. */
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int SY, int SR, int AF = 0, int SX = K>
+DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const void *__restrict__ xa, const float *__restrict__ b,
                  float *__restrict__ y, int T, const float *__restrict__ res, float *__restrict__ part,
                  int *__restrict__ cnt)
 {
     using F = QmFmt<WK>;
     constexpr int TPB = W * NJ * 8;
     using S = Q3Stage<WK, G, TPB>;
-    constexpr int KC = F::KC, R = F::R, LD = KC + F::PAD, LDB = 2 * LD, NCT = K / KC, CB = S::CB, SB = S::SB;
-    constexpr int NT = W * LLMC_WARP, MP = 16 * MI, GR = KC / 8;
+    constexpr int KC = F::KC, R = F::R, LDB = q3_ldb<WK, AF>(), NCT = K / KC, CB = S::CB, SB = S::SB;
+    constexpr int NT = W * LLMC_WARP, MP = 16 * MI, GR = AF ? KC / 4 : KC / 8; /* 16-byte granules a row */
     constexpr int64_t RB = (int64_t)CB * NCT;
     constexpr int TILES = N / TPB, U = TILES * NCT, NG = (K + G - 1) / G;
     constexpr int AB = MP * LDB, STB = AB + S::WB + S::QB; /* bytes: activations, a whole stage */
@@ -110,8 +118,9 @@ DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
 #pragma unroll
         for (int i = 0; i < MP * GR / NT; i++) {
             const int idx = tid + i * NT, rr = idx / GR, cc = idx % GR, m = m0 + rr;
-            cp_async16_sa(st + rr * LDB + cc * 16, xh + (int64_t)(m < T ? m : 0) * K + (int64_t)c * KC + cc * 8,
-                          m < T ? 16 : 0);
+            const void *src = AF ? (const void *)((const float *)xa + (int64_t)(m < T ? m : 0) * SX + c * KC + cc * 4)
+                                 : (const void *)((const uint16_t *)xa + (int64_t)(m < T ? m : 0) * K + c * KC + cc * 8);
+            cp_async16_sa(st + rr * LDB + cc * 16, src, m < T ? 16 : 0);
         }
     };
     auto loadw = [&](int u, int s) {
@@ -175,7 +184,7 @@ DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
                              : "=r"(qq[j].x), "=r"(qq[j].y), "=r"(qq[j].z), "=r"(qq[j].w)
                              : "r"(st + AB + rr * CB + 16 * (x ^ ((rr & 1) << 2))));
             }
-            qm_round<WK, G, MI, NJ, LDB>(acc, qq, pp, arow, r, t);
+            qm_round<WK, G, MI, NJ, LDB, AF>(acc, qq, pp, arow, r, t);
         }
         if ((u + 1) % NCT != 0 && u + 1 != u1)
             continue;

@@ -12,8 +12,10 @@
  * queue; admitted again, it is recomputed from its prompt and the tokens it already produced (one
  * prefill of them all), and its sampler goes on from where it stood (its RNG is not reseeded and
  * draws only for the tokens it takes). So nothing fails for lack of blocks and every sequence
- * produces exactly the tokens it would alone; a sequence the whole pool could not hold is refused
- * when added. Prompt logits (on_logits) are reported once per position, preempted or not.
+ * produces the tokens it would alone (exactly, where a row's logits do not depend on how it was
+ * fed, as on the cpu; a GPU's prefill kernels may round otherwise than its decode kernels); a
+ * sequence the whole pool could not hold is refused when added. Prompt logits (on_logits) are
+ * reported once per position, preempted or not.
  *
  * Each step (llmc_sched_step) holds, in this order: one decode token for every running sequence
  * past its prompt, then prefill chunks of the running sequences still in their prompt, in
@@ -35,9 +37,9 @@
  * next step admits waiting sequences.
  *
  * While running: sequences may be added (llmc_sched_add) and cancelled (llmc_sched_cancel) between
- * steps, whether they wait (preempted or not yet admitted), prefill or decode; ids are never reused. A finished sequence's tokens
- * stay readable until it is forgotten (llmc_sched_forget), which a stream of sequences does to
- * hold memory only for those in flight.
+ * steps, whether they wait (preempted or not yet admitted), prefill or decode; ids are never
+ * reused. A finished sequence's tokens stay readable until it is forgotten (llmc_sched_forget),
+ * which a stream of sequences does to hold memory only for those in flight.
  */
 #ifndef LLMC_SCHEDULER_H
 #define LLMC_SCHEDULER_H

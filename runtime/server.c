@@ -62,7 +62,7 @@ typedef struct Stream {
     LlmcText out;               /* events not yet handed to libmicrohttpd */
     size_t out_pos;
     size_t sent;                /* bytes of r->text in events so far */
-    int started;                /* chat: the role chunk went out */
+    int started;                /* the first event (chat: the role; echo: the prompt) went out */
     int ended;                  /* the last event is in out */
 } Stream;
 
@@ -207,10 +207,14 @@ static int stream_fill(Stream *st)
     ServeReq *r = st->r;
     const ServeIdent *id = &r->ident;
     int usage_null = r->prm.include_usage;
-    if (r->prm.kind == SERVE_CHAT && !st->started) {
-        serve_chunk_sse(&st->out, id, 1, "", 0, NULL, usage_null);
+    if (!st->started) {
+        /* chat: the role first; echo: the prompt's text first */
         st->started = 1;
-        return 0;
+        if (r->prm.kind == SERVE_CHAT || r->prompt_text_len) {
+            serve_chunk_sse(&st->out, id, r->prm.kind == SERVE_CHAT, r->prompt_text, r->prompt_text_len, NULL,
+                            usage_null);
+            return 0;
+        }
     }
     for (;;) {
         pthread_mutex_lock(&s->mu);

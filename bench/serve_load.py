@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Load test of `./model --serve` on loopback (driven by bench/serve_load.sh).
+
+    serve_load.py EXE PORT SERVER_PID [--clients N] [--requests M] [--time S] [--seed K] [--ids]
+
+N client threads send M streaming /v1/completions requests in all (bounded by S seconds: no new
+request starts after that), with mixed prompt and output lengths, greedy and seeded sampling;
+one in ten reads a few events and hangs up. Reported: requests/s, time to first token and time
+per output token percentiles (from the client's clock), errors, and the server's memory (VmRSS)
+over the run. Every completed answer is compared with what EXE prints for the same request run
+alone (greedy, or sampled with the same seed). --ids sends prompts as token ids (a model
+without a tokenizer). Exit status 1 when a request is lost or malformed, an answer differs, a KV
+block stays in use, or the memory grows.
+"""
+import argparse
+import http.client
+import json
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("exe")
+ap.add_argument("port", type=int)
+ap.add_argument("pid", type=int)
+ap.add_argument("--clients", type=int, default=64)
+ap.add_argument("--requests", type=int, default=500)
+ap.add_argument("--time", type=float, default=300)
+ap.add_argument("--seed", type=int, default=1)
+ap.add_argument("--ids", action="store_true")
+ap.add_argument("--max-tokens", type=int, default=200)
+args = ap.parse_args()
+
+WORDS = ("once upon a time there was a little girl named Lily she loved to play outside in the park "
+         "one day saw big red ball and her friend Ben went home happy cat dog sun tree").split()
+
+
+def rss_kb():
+    try:
+        for line in open("/proc/%d/status" % args.pid):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return -1
+    return -1
+
+
+def make_pool(rng):
+    """Distinct requests: prompts of 1 to 60 words (or ids), outputs of 1 to max_tokens tokens."""
+    pool = []
+    for i in range(48):
+        n_words = rng.choice([1, 2, 4, 8, 16, 30, 60])
+        if args.ids:
+            prompt = [rng.randrange(3, 500) for _ in range(n_words)]
+        else:
+            prompt = " ".join(rng.choice(WORDS) for _ in range(n_words)).capitalize()
+        max_tokens = rng.choice([1, 4, 16, 32, 64, 128, args.max_tokens])
+        sampled = i % 4 == 3
+        pool.append({"prompt": prompt, "max_tokens": max_tokens,
+                     "temperature": 0.8 if sampled else 0, "top_p": 0.95 if sampled else 1,
+                     "seed": 1000 + i})
+    return pool
+
+
+def alone(req):
+    """What the executable prints for this request alone: the completion's text (bytes)."""
+    if isinstance(req["prompt"], list):
+        base = [args.exe, "--ids", " ".join(map(str, req["prompt"]))]
+    else:
+        base = [args.exe, req["prompt"]]
+    opts = ["--temp", str(req["temperature"]), "--top-p", str(req["top_p"]), "--seed", str(req["seed"])]
+    full = subprocess.run(base + ["-n", str(req["max_tokens"])] + opts, capture_output=True, check=True).stdout
+    head = subprocess.run(base + ["-n", "0"], capture_output=True, check=True).stdout
+    assert full.endswith(b"\n") and head.endswith(b"\n") and full.startswith(head[:-1])
+    return full[len(head) - 1:-1]
+
+
+class Result:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.done = []          # (pool index, text bytes, ttft, tpot or None, completion tokens)
+        self.hung_up = 0
+        self.errors = []
+
+
+def one_request(port, req, hang_up, res):
+    t0 = time.perf_counter()
+    body = dict(req, stream=True, stream_options={"include_usage": True})
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        c.request("POST", "/v1/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        if r.status != 200:
+            return "status %d: %s" % (r.status, r.read()[:200])
+        text, t_first, t_last, usage, events, finish = [], None, None, None, 0, None
+        while True:
+            line = r.readline()
+            if not line:
+                return "the stream ended without data: [DONE]"
+            if line == b"\n":
+                continue
+            if not line.startswith(b"data: ") or not line.endswith(b"\n"):
+                return "malformed SSE line %r" % line[:100]
+            payload = line[6:-1]
+            if payload == b"[DONE]":
+                break
+            ev = json.loads(payload)
+            events += 1
+            if ev.get("choices"):
+                ch = ev["choices"][0]
+                if ch["text"]:
+                    now = time.perf_counter()
+                    t_first = t_first or now
+                    t_last = now
+                    text.append(ch["text"])
+                finish = ch["finish_reason"] or finish
+            if ev.get("usage"):
+                usage = ev["usage"]
+            if hang_up and events >= 2:
+                c.sock.shutdown(socket.SHUT_RDWR)
+                with res.lock:
+                    res.hung_up += 1
+                return None
+        if usage is None or finish not in ("stop", "length"):
+            return "no usage chunk or finish_reason (%r, %r)" % (usage, finish)
+        n = usage["completion_tokens"]
+        ttft = (t_first or time.perf_counter()) - t0
+        tpot = (t_last - t_first) / (n - 1) if t_first and n > 1 else None
+        return ("".join(text).encode(), ttft, tpot, n)
+    except (OSError, ValueError, http.client.HTTPException) as e:
+        return "%s: %s" % (type(e).__name__, e)
+    finally:
+        c.close()
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
+
+
+def metrics(port):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    out = {}
+    for line in c.getresponse().read().decode().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    c.close()
+    return out
+
+
+def main():
+    rng = random.Random(args.seed)
+    pool = make_pool(rng)
+    t = time.perf_counter()
+    want = [alone(r) for r in pool]
+    print("reference: %d distinct requests run alone through the executable in %.1f s" %
+          (len(pool), time.perf_counter() - t))
+    order = [(rng.randrange(len(pool)), rng.random() < 0.1) for _ in range(args.requests)]
+    res = Result()
+    next_i = [0]
+    lock = threading.Lock()
+    rss = []
+    stop_sampling = threading.Event()
+
+    def sampler():
+        while not stop_sampling.is_set():
+            rss.append((time.perf_counter(), next_i[0], rss_kb()))
+            stop_sampling.wait(0.25)
+
+    t_start = time.perf_counter()
+    deadline = t_start + args.time
+
+    def client():
+        while True:
+            with lock:
+                i = next_i[0]
+                if i >= len(order) or time.perf_counter() > deadline:
+                    return
+                next_i[0] += 1
+            k, hang_up = order[i]
+            out = one_request(args.port, pool[k], hang_up, res)
+            with res.lock:
+                if isinstance(out, str):
+                    res.errors.append((i, k, out))
+                elif out is not None:
+                    res.done.append((k,) + out)
+
+    st = threading.Thread(target=sampler)
+    st.start()
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t_start
+    stop_sampling.set()
+    st.join()
+    time.sleep(0.3)
+    m = metrics(args.port)
+    rss_end = rss_kb()
+
+    started = next_i[0]
+    mism = [(k, text[:80], want[k][:80]) for k, text, *_ in res.done if text != want[k]]
+    ttft = [d[2] for d in res.done]
+    tpot = [d[3] for d in res.done if d[3] is not None]
+    toks = sum(d[4] for d in res.done)
+    print("clients %d, requests started %d of %d (time bound %.0f s), completed %d, hung up on purpose %d, "
+          "errors %d" % (args.clients, started, args.requests, args.time, len(res.done), res.hung_up,
+                         len(res.errors)))
+    print("wall %.2f s: %.1f requests/s, %.0f generated tokens/s" % (wall, len(res.done) / wall, toks / wall))
+    print("time to first token: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms" %
+          tuple(1e3 * pct(ttft, p) for p in (50, 90, 99)))
+    print("time per output token: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms" %
+          tuple(1e3 * pct(tpot, p) for p in (50, 90, 99)))
+    # memory: after the first tenth of the requests (pools warmed up) against the end
+    warm = [kb for _, n, kb in rss if n >= len(order) // 10]
+    rss_warm = warm[0] if warm else rss_end
+    rss_max = max([kb for _, _, kb in rss] + [rss_end])
+    print("server memory (VmRSS): %.1f MB after the first tenth, %.1f MB at the end, %.1f MB at most" %
+          (rss_warm / 1024, rss_end / 1024, rss_max / 1024))
+    print("server after the run: %d running, %d waiting, %d KV blocks in use, %d requests cancelled" %
+          (m["llmc_requests_running"], m["llmc_requests_waiting"], m["llmc_kv_blocks_used"],
+           m["llmc_requests_cancelled_total"]))
+    bad = []
+    if res.errors:
+        bad.append("%d requests lost or malformed, e.g. %s" % (len(res.errors), res.errors[:3]))
+    if mism:
+        bad.append("%d answers differ from the same request alone, e.g. %s" % (len(mism), mism[:2]))
+    if len(res.done) + res.hung_up + len(res.errors) != started:
+        bad.append("requests unaccounted for")
+    if m["llmc_kv_blocks_used"] or m["llmc_requests_running"] or m["llmc_requests_waiting"]:
+        bad.append("the server still holds sequences or KV blocks")
+    if rss_end - rss_warm > max(8 * 1024, rss_warm // 10):
+        bad.append("the server's memory grew by %.1f MB" % ((rss_end - rss_warm) / 1024))
+    for b in bad:
+        print("FAIL: " + b)
+    if not bad:
+        print("ok: every completed answer equals its request run alone; nothing lost or malformed; "
+              "memory flat; every KV block free")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# ./model --serve end to end on loopback: stories260K compiled for the cpu, then tests/serve_check.py
+# (Python's http.client and raw sockets) checks the OpenAI wire format, answers against single runs
+# of the executable, errors, slow and vanishing clients, the full queue and a clean SIGTERM.
+source "$(dirname "$0")/lib_e2e.sh"
+need_shared stories260K/stories260K.bin
+"$LLMC" compile "$SHARED/models/stories260K/stories260K.bin" -o "$TMP/m" -q
+check "the server's executable needs no library beyond libc and libm" \
+  bash -c "! ldd '$TMP/m' | grep -v -E 'linux-vdso|libc\.so|libm\.so|ld-linux|libasan|libubsan|libstdc|libgcc_s' | grep -q ."
+if python3 "$SRC/tests/serve_check.py" "$TMP/m" "$TMP"; then pass "serve_check.py"; else fail "serve_check.py"; fi
+expect_error "--port is an option of --serve" "--serve" "$TMP/m" "Hi" --port 80
+expect_error "a port in use is refused" "cannot listen" bash -c "python3 -c 'import socket,subprocess,sys; s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(); sys.exit(subprocess.run([\"$TMP/m\",\"--serve\",\"--port\",str(s.getsockname()[1])]).returncode)'"
+expect_error "an unknown host is refused" "--host" "$TMP/m" --serve --host no.such.host.invalid
+finish

@@ -322,11 +322,11 @@ static void prompt_text(const LlmcServer *s, ServeReq *r)
 static enum MHD_Result generate(LlmcServer *s, struct MHD_Connection *mc, Conn *c)
 {
     pthread_mutex_lock(&s->mu);
-    int ready = s->ready && !s->stopping;
+    int loaded = s->ready, stopping = s->stopping;
     pthread_mutex_unlock(&s->mu);
-    if (!ready)
+    if (!loaded || stopping)
         return fail(s, mc, c, 503, "server_error", "model_not_ready", "the model is %s",
-                    s->ready ? "shutting down" : "still loading (GET /health answers 200 once it is ready)");
+                    loaded ? "shutting down" : "still loading (GET /health answers 200 once it is ready)");
     ServeKind kind = c->route->ep == EP_CHAT ? SERVE_CHAT : SERVE_COMPLETION;
     ServeError e;
     ServeParams p;
@@ -488,8 +488,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (c->answered || !c->route || !c->route->post)
-            return MHD_YES;     /* a body nobody reads */
+        if (c->answered || !c->route || !c->route->post) {
+            c->discarded += n;  /* a body nobody reads: dropped, up to a point */
+            return c->discarded > s->cfg.max_body ? MHD_NO : MHD_YES;
+        }
         if (c->discarded || c->body.n + n > s->cfg.max_body) {
             c->discarded += n;
             /* a chunked body much beyond the limit is not read to its end */
@@ -501,7 +503,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (c->answered)
         return MHD_YES;
     if (!c->route->post)
-        return get_endpoint(s, mc, c);
+        return get_endpoint(s, mc, c);     /* a body it came with is ignored */
     if (c->discarded)
         return fail(s, mc, c, 413, "invalid_request_error", "request_too_large",
                     "the request body is more than the server takes (%zu bytes)", s->cfg.max_body);
@@ -520,9 +522,14 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     ServeReq *r = c->req;
     if (r && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         serve_gone(s, r);
-    if (s->cfg.verbose)
-        server_log(s, "%s %d%s: %.3f s%s", c->route ? c->route->path : "(unknown)", c->status,
-                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (client gone)", llmc_rt_now() - c->t0, "");
+    if (s->cfg.verbose) {
+        char toks[64] = "";
+        if (r)
+            snprintf(toks, sizeof toks, ", %d + %d tokens", r->prm.n_prompt, r->n_gen);
+        server_log(s, "%s %d%s%s, %.3f s", c->route ? c->route->path : "(unknown path)", c->status, toks,
+                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (the client went away)",
+                   llmc_rt_now() - c->t0);
+    }
     if (r)
         serve_req_unref(s, r);
     pthread_mutex_unlock(&s->mu);

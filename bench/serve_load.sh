@@ -27,8 +27,8 @@ if [ -z "$exe" ]; then
   exe=$work/model
 fi
 extra=()
-"$exe" --version | grep -q "end of sequence" || true
 "$exe" "a" -n 0 >/dev/null 2>&1 || extra=(--ids)   # no tokenizer: prompts as token ids
+if ldd "$exe" | grep -q -E 'libasan|libtsan|libmsan'; then extra+=(--no-memory-check); fi
 # shellcheck disable=SC2086
 "$exe" --serve --port 0 --max-batch "$batch" --max-queue $((clients + 16)) ${SERVE_OPTS:-} 2>"$work/server.log" &
 server=$!

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi/llmc_model.h"
 #include "codegen/backend.h"
 #include "codegen/linker.h"
 #include "frontend/frontend.h"
@@ -22,6 +23,7 @@
 #include "ir/ir.h"
 #include "ir/target.h"
 #include "passes/passes.h"
+#include "runtime/jinja.h"
 #include "runtime/tokenizer.h"
 
 /* ---- the command line ----
@@ -205,25 +207,53 @@ static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc
     return llmc_import_tok(src, tokenizer, ".", doc, d);
 }
 
-/* The tokenizer file's bytes (none: NULL), checked against the model's vocabulary (which
- * infer_shapes found): a tokenizer that does not fit fails the compile, not the executable. */
-static LlmcStatus read_tokenizer(const LlmcGraph *g, char **tok, size_t *size, LlmcDiag *d)
+/* The tokenizer section's bytes (none: NULL), checked against the model's vocabulary (which
+ * infer_shapes found): a tokenizer that does not fit fails the compile, not the executable.
+ * tokenizer.json is converted to its compact form here (with chat_template, a template file
+ * replacing tokenizer_config.json's); the other formats are carried as they are. */
+static LlmcStatus read_tokenizer(const LlmcGraph *g, const char *chat_template, char **tok, size_t *size,
+                                 LlmcDiag *d)
 {
     *tok = NULL;
     *size = 0;
+    if (chat_template && (!g->tok_file || g->tok_kind != LLMC_TOK_HF))
+        return llmc_fail(d, "--chat-template %s: the model's tokenizer must be a tokenizer.json, and it is %s",
+                         chat_template, g->tok_file ? g->tok_file : "missing");
     if (!g->tok_file)
         return LLMC_OK;
     char err[512];
     LlmcTokenizer *tk = NULL;
-    if (llmc_read_file(g->tok_file, tok, size, d))
+    if (g->tok_kind == LLMC_TOK_HF) {
+        uint8_t *conv = NULL;
+        if (llmc_hf_tokenizer_convert(g->tok_file, chat_template, g->vocab_size, &conv, size, d))
+            return LLMC_ERR;
+        *tok = (char *)conv;
+    } else if (llmc_read_file(g->tok_file, tok, size, d)) {
         return LLMC_ERR;
+    }
     if (llmc_tokenizer_load(&tk, g->tok_kind, (const uint8_t *)*tok, *size, g->vocab_size, err, sizeof err)) {
         free(*tok);
         *tok = NULL;
         return llmc_fail(d, "%s: %s", g->tok_file, err);
     }
+    /* The chat template is parsed now: one the executable could not render fails the compile. */
+    size_t tlen = 0;
+    const char *tpl = llmc_tokenizer_string(tk, "chat_template", &tlen);
+    LlmcJinja *j = NULL;
+    LlmcStatus st = LLMC_OK;
+    if (tpl && llmc_jinja_parse(tpl, tlen, &j, err, sizeof err)) {
+        char *dir = llmc_path_dir(g->tok_file);
+        char *cfg = dir ? llmc_path_join(dir, "tokenizer_config.json") : NULL;
+        st = llmc_fail(d, "%s: chat_template: %s", chat_template ? chat_template : cfg ? cfg : "tokenizer_config.json",
+                       err);
+        free(dir);
+        free(cfg);
+        free(*tok);
+        *tok = NULL;
+    }
+    llmc_jinja_free(j);
     llmc_tokenizer_free(tk);
-    return LLMC_OK;
+    return st;
 }
 
 /* ---- interrupts ----
@@ -315,7 +345,7 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
 }
 
 typedef struct CompileArgs {
-    const char *src, *out, *target, *dump_after, *tokenizer;
+    const char *src, *out, *target, *dump_after, *tokenizer, *chat_template;
     const char *keep[64];         /* the --keep options (popt.keep points here) */
     const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
     LlmcPassOptions popt;
@@ -385,7 +415,7 @@ static int compile_model(const CompileArgs *a)
         goto done;
     }
     /* The build: its backend and identity, from the graph the common pipeline made. */
-    if (read_tokenizer(g, &tok, &tok_size, &d) ||
+    if (read_tokenizer(g, a->chat_template, &tok, &tok_size, &d) ||
         llmc_codegen_open(&cg, a->targets, g, &ws, tok, tok_size, &a->copt, &d))
         goto out;
     /* Target stage: the backend sees the graph before its passes (CUDA: the CPU twin), then they run. */
@@ -440,8 +470,9 @@ static const CliOpt compile_opts[] = {
     {"emit-dir", 0, "DIR", "write the generated sources to DIR"},
     {"dump-after", 0, "PASS", "print the IR after PASS (\"input\" for before the first)"},
     {"no-fuse", 0, NULL, "skip the fusion passes"},
-    {"tokenizer", 0, "FILE", "the tokenizer file (tokenizer.model, tokenizer.bin) instead of\n"
-                             "the one beside the checkpoint"},
+    {"tokenizer", 0, "FILE", "the tokenizer file (tokenizer.model, tokenizer.json, tokenizer.bin)\n"
+                             "instead of the one beside the checkpoint"},
+    {"chat-template", 0, "FILE", "Jinja chat template replacing tokenizer_config.json's"},
     {"cc", 0, "CC", "host C compiler (default cc)"},
     {"cuda-path", 0, "DIR", "CUDA toolkit holding NVRTC (default /usr/local/cuda)"},
     {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory and spills"},
@@ -452,7 +483,7 @@ static const CliOpt compile_opts[] = {
 
 enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
-    C_KV_BLOCK, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CC,
+    C_KV_BLOCK, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE, C_CC,
     C_CUDA_PATH, C_RESOURCE_USAGE, C_QUIET, C_HELP
 };
 
@@ -542,6 +573,9 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             break;
         case C_TOKENIZER:
             a->tokenizer = v;
+            break;
+        case C_CHAT_TEMPLATE:
+            a->chat_template = v;
             break;
         case C_CC:
             a->lopt.cc = v;

@@ -123,7 +123,7 @@ typedef struct LlmcExec {
 } LlmcExec;
 
 /* Tokenizer formats carried in the payload. */
-enum { LLMC_TOK_NONE = 0, LLMC_TOK_LLAMA2C = 1, LLMC_TOK_SENTENCEPIECE = 2 };
+enum { LLMC_TOK_NONE = 0, LLMC_TOK_LLAMA2C = 1, LLMC_TOK_SENTENCEPIECE = 2, LLMC_TOK_HF = 3 /* abi/hftok.h */ };
 
 typedef struct LlmcModelDesc {
     uint32_t abi_version;           /* LLMC_ABI_VERSION */

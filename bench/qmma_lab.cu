@@ -18,6 +18,7 @@
 #include "../codegen/cuda_qmma.cuh"
 #include "../codegen/cuda_rows.cuh"
 #include "bench_weights.h"
+#include "qmma3.cuh"
 
 #include <cuda_runtime.h>
 #include <math.h>
@@ -32,6 +33,12 @@ __global__ void __launch_bounds__(W * 32, MI == 1 ? 4 : 2) k_q(const uint8_t *w,
                                                                 float *y, int T, const float *res, float *part, int *cnt)
 {
     gemm_q<WK, K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N>(w, wq, xh, b, y, T, res, part, cnt);
+}
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int AF>
+__global__ void __launch_bounds__(W * 32) k_q3(const uint8_t *w, WQ wq, const void *xa, const float *b, float *y,
+                                                int T, const float *res, float *part, int *cnt)
+{
+    gemm_q3<WK, K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N, AF, K>(w, wq, xa, b, y, T, res, part, cnt);
 }
 template <int BF, int NORM, int D, int ORD>
 __global__ void __launch_bounds__(256) k_half(const float *x, const float *nw, uint16_t *y, float eps)
@@ -63,7 +70,7 @@ __global__ void __launch_bounds__(256) k_norm(const float *x, const float *nw, f
 /* the launch of one gemm_q configuration over P blocks (0: the emitter's choice, qm_blocks) */
 template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
 struct QCfg {
-    static constexpr int TPB = W * NJ * 8, U = N / TPB * (K / QmFmt<WK>::KC);
+    static constexpr int TPB = W * NJ * 8, U = N / TPB * (K / QmFmt<WK>::KC), XF32 = 0;
     static int P;
     static int smem() { return gemm_q_smem<WK, MI, ST>(); }
     static void prepare()
@@ -71,11 +78,12 @@ struct QCfg {
         CK(cudaFuncSetAttribute(k_q<WK, K, N, G, MI, NJ, W, ST, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 smem()));
     }
-    static void launch(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b, float *y, int T, const float *res,
+    static void launch(const uint8_t *w, WQ wq, const void *xh, const float *b, float *y, int T, const float *res,
                        float *part, int *cnt, cudaStream_t s = 0)
     {
         dim3 grid((T + 16 * MI - 1) / (16 * MI), P);
-        k_q<WK, K, N, G, MI, NJ, W, ST, EPI><<<grid, W * 32, smem(), s>>>(w, wq, xh, b, y, T, res, part, cnt);
+        k_q<WK, K, N, G, MI, NJ, W, ST, EPI><<<grid, W * 32, smem(), s>>>(w, wq, (const uint16_t *)xh, b, y, T, res,
+                                                                          part, cnt);
     }
     static const char *name()
     {
@@ -86,6 +94,41 @@ struct QCfg {
 };
 template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
 int QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>::P = 1;
+/* the same for the experiment of bench/qmma3.cuh (weights through the cp.async ring): blocks as
+ * many as the shared memory keeps resident, at least MINU units each */
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int AF = 0>
+struct QCfg3 {
+    static constexpr int TPB = W * NJ * 8, U = N / TPB * (K / QmFmt<WK>::KC), XF32 = AF;
+    static int P;
+    static int smem() { return gemm_q3_smem<WK, G, MI, TPB, ST, AF>(); }
+    static void prepare()
+    {
+        CK(cudaFuncSetAttribute(k_q3<WK, K, N, G, MI, NJ, W, ST, EPI, AF>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                smem()));
+    }
+    /* xa: the f16 rows (AF 0) or the f32 ones (AF 1) */
+    static void launch(const uint8_t *w, WQ wq, const void *xa, const float *b, float *y, int T, const float *res,
+                       float *part, int *cnt, cudaStream_t s = 0)
+    {
+        dim3 grid((T + 16 * MI - 1) / (16 * MI), P);
+        k_q3<WK, K, N, G, MI, NJ, W, ST, EPI, AF><<<grid, W * 32, smem(), s>>>(w, wq, xa, b, y, T, res, part, cnt);
+    }
+    static const char *name()
+    {
+        static char buf[96];
+        snprintf(buf, sizeof buf, "v3%s MI%d NJ%d ST%d P%d (%.1f units)", AF ? " f32 x" : "", MI, NJ, ST, P,
+                 (double)U / P);
+        return buf;
+    }
+    static int resident() /* blocks an SM by shared memory (228 KB on sm_90), at most 4 */
+    {
+        const int b = (227 * 1024) / (smem() + 1024);
+        return b > 4 ? 4 : b < 1 ? 1 : b;
+    }
+};
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int AF>
+int QCfg3<WK, K, N, G, MI, NJ, W, ST, EPI, AF>::P = 1;
+
 /* the emitter's block count (cuda_common.c llmc_cuda_qmma_plan): resident blocks (4 an SM for
  * 16 rows, 2 for 64) but at least MINU units a block */
 static int qm_blocks(int U, int mi, int minu)
@@ -99,10 +142,9 @@ static int qm_blocks(int U, int mi, int minu)
 /* ---- correctness ---- */
 static double h_round(double v, int bf) { return bf ? h_bf16f(h_bf16((float)v)) : h_f16f(h_f16((float)v)); }
 
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int BIAS>
-static void check_q(std::vector<int> rows, std::vector<int> ps)
+template <class C, int WK, int K, int N, int G, int MI, int NJ, int W, int EPI, int BIAS>
+static void check_c(std::vector<int> rows, std::vector<int> ps)
 {
-    using C = QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>;
     constexpr int BF = QmFmt<WK>::BF, AORD = QmFmt<WK>::AORD, NO = EPI == 2 ? N / 2 : N;
     const int TM = 160;
     QWts q = make_any(WK, N, K, WK == 3 ? K : G, 0.05);
@@ -142,7 +184,7 @@ static void check_q(std::vector<int> rows, std::vector<int> ps)
         launched();
         for (int rep = 0; rep < 2; rep++) {
             dy.poison();
-            C::launch(dw.w.p, dw.wq(WK), dh.p, BIAS ? db.p : nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p,
+            C::launch(dw.w.p, dw.wq(WK), C::XF32 ? (const void *)dx.p : (const void *)dh.p, BIAS ? db.p : nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p,
                       dcnt.p);
             launched();
         }
@@ -187,6 +229,17 @@ static void check_q(std::vector<int> rows, std::vector<int> ps)
             ck.bad++;
         ck.done(what, (K / 4.0 + 64.0) * U24);
     }
+}
+
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int BIAS>
+static void check_q(std::vector<int> rows, std::vector<int> ps)
+{
+    check_c<QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>, WK, K, N, G, MI, NJ, W, EPI, BIAS>(rows, ps);
+}
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int BIAS, int AF = 0>
+static void check_q3(std::vector<int> rows, std::vector<int> ps)
+{
+    check_c<QCfg3<WK, K, N, G, MI, NJ, W, ST, EPI, AF>, WK, K, N, G, MI, NJ, W, EPI, BIAS>(rows, ps);
 }
 
 /* rows_to_half in pair-32 order against its definition */
@@ -275,7 +328,7 @@ static void time_mat(const char *what, int T)
     const double us_new = time_us(
         [&]() {
             const DW *d = rot.c[it++ % nrot];
-            C::launch(d->w.p, d->wq(WK), dh.p, nullptr, dy.p, T, nullptr, dpart.p, dcnt.p);
+            C::launch(d->w.p, d->wq(WK), C::XF32 ? (const void *)dx.p : (const void *)dh.p, nullptr, dy.p, T, nullptr, dpart.p, dcnt.p);
         },
         50);
     launched();
@@ -315,6 +368,13 @@ constexpr int tcs(long long N, long long K)
     return best;
 }
 
+#define TM3(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what) TM3F(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what, 0)
+#define TM3F(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what, AF)                                                          \
+    do {                                                                                                               \
+        using C_ = QCfg3<WK, K, N, G, MI, NJ, 4, ST, EPI, AF>;                                                         \
+        C_::P = C_::U / (MINU) < SMS * C_::resident() ? C_::U / (MINU) : SMS * C_::resident();                         \
+        time_mat<C_, WK, K, N, G, EPI, tcs(N, K)>(what, T);                                                            \
+    } while (0)
 #define TM(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what)                                                                  \
     do {                                                                                                               \
         using C_ = QCfg<WK, K, N, G, MI, NJ, 4, ST, EPI>;                                                              \
@@ -344,6 +404,18 @@ int main(int argc, char **argv)
     check_q<4, 2048, 512, 256, 1, 2, 4, 3, 0, 0>({16}, {10});
     check_q<1, 2048, 1024, 2048, 2, 4, 4, 3, 2, 1>({32, 19}, {16, 5});
     check_q<4, 4096, 4096, 128, 1, 2, 4, 3, 1, 1>({16}, {qm_blocks(64 * 16, 1, 2)});
+    /* the experiment: weights through the ring */
+    check_q3<1, 1024, 512, 1024, 1, 2, 4, 4, 0, 1>({9, 16, 40}, {64, 7, 13});
+    check_q3<3, 2048, 1024, 2048, 2, 2, 4, 3, 2, 1>({32, 13}, {9, 32});
+    check_q3<4, 2048, 1024, 128, 1, 2, 4, 4, 2, 0>({16, 11}, {7, 24});
+    check_q3<4, 4096, 512, 128, 2, 2, 4, 3, 1, 1>({32, 20}, {11, 128});
+    check_q3<5, 2048, 512, 32, 1, 2, 4, 4, 0, 1>({16, 9}, {19, 64});
+    check_q3<5, 1024, 512, 64, 4, 2, 4, 3, 2, 1>({64, 50}, {6, 13});
+    /* and with the f32 rows read directly (no conversion kernel) */
+    check_q3<1, 1024, 512, 1024, 1, 2, 4, 4, 1, 1, 1>({9, 16, 40}, {64, 7, 13});
+    check_q3<3, 2048, 1024, 2048, 2, 2, 4, 3, 0, 1, 1>({32, 13}, {9, 32});
+    check_q3<4, 2048, 1024, 128, 1, 2, 4, 4, 1, 0, 1>({16, 11}, {7, 24});
+    check_q3<5, 2048, 512, 32, 4, 2, 4, 3, 0, 1, 1>({64, 9}, {19, 64});
     printf("CHECKS: %d of %d failed\n", failures, checks);
 
     TBS = copy_bw();
@@ -378,6 +450,28 @@ int main(int argc, char **argv)
         TM(3, 4096, 28672, 4096, 2, 4, 2, 2, 4, T, "8B gate/up");
         TM(3, 14336, 4096, 14336, 0, 4, 2, 2, 4, T, "8B down");
     }
+    /* the experiment against gemm_q, 16 rows: u4, fp8, bf16 at the 8B's shapes; ring depths */
+    TM3(4, 4096, 28672, 128, 2, 1, 2, 4, 4, 16, "8B gate/up");
+    TM3(4, 4096, 28672, 128, 2, 1, 2, 3, 4, 16, "8B gate/up");
+    TM3(4, 4096, 28672, 128, 2, 1, 4, 4, 4, 16, "8B gate/up");
+    TM3(4, 14336, 4096, 128, 0, 1, 2, 4, 4, 16, "8B down");
+    TM3(4, 4096, 6144, 128, 0, 1, 2, 4, 4, 16, "8B qkv");
+    TM3(4, 4096, 4096, 128, 0, 1, 2, 4, 4, 16, "8B o");
+    TM3(5, 4096, 28672, 32, 2, 1, 2, 4, 4, 16, "8B gate/up (zero points, g32)");
+    TM3(3, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
+    TM3(3, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
+    TM3(1, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
+    TM3(1, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
+    TM3(4, 4096, 28672, 128, 2, 2, 2, 3, 4, 32, "8B gate/up");
+    TM3(4, 4096, 28672, 128, 2, 4, 2, 3, 4, 64, "8B gate/up");
+    TM3(1, 4096, 28672, 4096, 2, 4, 2, 3, 8, 64, "8B gate/up");
+    TM3(4, 2048, 16384, 128, 2, 1, 2, 4, 4, 16, "1B gate/up");
+    TM3(1, 2048, 16384, 2048, 2, 1, 2, 4, 8, 16, "1B gate/up");
+    TM3F(4, 14336, 4096, 128, 0, 1, 2, 4, 4, 16, "8B down", 1);
+    TM3F(4, 4096, 4096, 128, 0, 1, 2, 4, 4, 16, "8B o", 1);
+    TM3F(1, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down", 1);
+    TM3F(1, 8192, 2048, 8192, 0, 1, 2, 4, 8, 16, "1B down", 1);
+    TM3F(1, 2048, 2048, 2048, 0, 1, 2, 4, 8, 16, "1B o", 1);
     /* 1B shapes: qkv 3072x2048, o 2048x2048, gate/up 16384x2048, down 2048x8192 */
     TM(4, 2048, 16384, 128, 2, 1, 2, 3, 4, 16, "1B gate/up");
     TM(4, 8192, 2048, 128, 0, 1, 2, 3, 4, 16, "1B down");

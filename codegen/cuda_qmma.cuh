@@ -38,18 +38,19 @@
 
 /* The engine's view of a weight format: the chunk of K an activation stage holds (KC), the rounds
  * (16-byte loads a lane and n8 tile) in a chunk (R), the activations' order (AORD: 0 natural, 1
- * pair-32) and the padding of a stage row (PAD halves: conflict-free fragment loads). */
+ * pair-32) and the padding of a stage row (PAD halves; PADF bytes for f32 rows: conflict-free
+ * fragment loads). */
 template <int WK>
 struct QmFmt {
-    enum { KC = 128, R = 4, AORD = 0, PAD = 32, BF = WK == 1 };
+    enum { KC = 128, R = 4, AORD = 0, PAD = 32, PADF = 16, BF = WK == 1 };
 };
 template <>
 struct QmFmt<3> {
-    enum { KC = 128, R = 2, AORD = 0, PAD = 16, BF = 0 };
+    enum { KC = 128, R = 2, AORD = 0, PAD = 16, PADF = 64, BF = 0 };
 };
 template <>
 struct QmFmt<4> {
-    enum { KC = 256, R = 2, AORD = 1, PAD = 32, BF = 0 };
+    enum { KC = 256, R = 2, AORD = 1, PAD = 32, PADF = 64, BF = 0 };
 };
 template <>
 struct QmFmt<5> : QmFmt<4> {};
@@ -110,10 +111,56 @@ DEV float ld_cg_f32(const float *p)
     return v;
 }
 
-/* One round (chunk stage `as`, round r) of a warp: its NJ tiles' weights q[j] (with scales p[j])
- * against the MI m16 tiles of the stage's activations. arow: the shared address of the stage's row
- * g; LDB: bytes between stage rows. */
-template <int WK, int G, int MI, int NJ, int LDB>
+/* The activations' fragments of a round, from a stage row (arow: the shared address of row g of
+ * m16 tile 0; LDB bytes between rows): AF 0, f16/bf16 in the format's order (QmFmt::AORD); AF 1,
+ * f32 in natural order (rows 4 KC + QmFmt::PADF bytes), rounded to f16/bf16 here (the rounding
+ * rows_to_half does). qm_a8: the 8 values a bf16/f16 round's two steps take (elements e0..e0+7 of
+ * the chunk) as 4 pairs; qm_a4: fp8's 4 (e0..e0+3) as 2 pairs; qm_a8p: u4's (pairs of elements
+ * e0 + i and e0 + 32 + i, i < 4). */
+template <int BF, int AF>
+DEV void qm_a8(uint32_t (&a)[4], uint32_t row, int e0)
+{
+    if (!AF) {
+        lds128(a, row + 2 * e0);
+    } else {
+        float f[8];
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(f[0]), "=f"(f[1]), "=f"(f[2]), "=f"(f[3]) : "r"(row + 4 * e0));
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(f[4]), "=f"(f[5]), "=f"(f[6]), "=f"(f[7]) : "r"(row + 4 * e0 + 16));
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            a[i] = pack2(f[2 * i], f[2 * i + 1], BF);
+    }
+}
+template <int AF>
+DEV void qm_a4(uint32_t (&a)[2], uint32_t row, int e0)
+{
+    if (!AF) {
+        lds64(a, row + 2 * e0);
+    } else {
+        float f[4];
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(f[0]), "=f"(f[1]), "=f"(f[2]), "=f"(f[3]) : "r"(row + 4 * e0));
+        a[0] = pack2(f[0], f[1], 0);
+        a[1] = pack2(f[2], f[3], 0);
+    }
+}
+template <int AF>
+DEV void qm_a8p(uint32_t (&a)[4], uint32_t row, int w, int q)
+{
+    if (!AF) {
+        lds128(a, row + 2 * (64 * w + 8 * q)); /* pair-32 order */
+    } else {
+        float x[4], y[4];
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(x[0]), "=f"(x[1]), "=f"(x[2]), "=f"(x[3]) : "r"(row + 4 * (64 * w + 4 * q)));
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(y[0]), "=f"(y[1]), "=f"(y[2]), "=f"(y[3]) : "r"(row + 4 * (64 * w + 32 + 4 * q)));
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            a[i] = pack2(x[i], y[i], 0);
+    }
+}
+
+/* One round r of a warp: its NJ tiles' weights q[j] (with scales p[j]) against the MI m16 tiles of
+ * the stage's activations (qm_a8 and kin: AF, arow, LDB). */
+template <int WK, int G, int MI, int NJ, int LDB, int AF = 0>
 DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> (&p)[NJ], uint32_t arow, int r, int t)
 {
     using F = QmFmt<WK>;
@@ -124,7 +171,7 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
         for (int i = 0; i < MI; i++)
 #pragma unroll
             for (int h = 0; h < 2; h++)
-                lds128(a[i][h], arow + (16 * i + 8 * h) * LDB + 2 * (32 * r + 8 * t));
+                qm_a8<F::BF, AF>(a[i][h], arow + (16 * i + 8 * h) * LDB, 32 * r + 8 * t);
 #pragma unroll
         for (int u = 0; u < 2; u++)
 #pragma unroll
@@ -145,7 +192,7 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
             for (int i = 0; i < MI; i++)
 #pragma unroll
                 for (int h = 0; h < 2; h++)
-                    lds64(a[i][h], arow + (16 * i + 8 * h) * LDB + 2 * (32 * w + 4 * (t + 4 * r)));
+                    qm_a4<AF>(a[i][h], arow + (16 * i + 8 * h) * LDB, 32 * w + 4 * (t + 4 * r));
 #pragma unroll
             for (int j = 0; j < NJ; j++) {
                 uint32_t b[2];
@@ -158,7 +205,7 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
             }
         }
     } else {
-        /* word w = steps 2w, 2w + 1: A (pair-32 order) at 64 w + 8 (t + 4 r) .. + 7 */
+        /* word w = steps 2w, 2w + 1: A pairs (64 w + 4 q + i, 64 w + 32 + 4 q + i), q = t + 4 r */
 #pragma unroll
         for (int w = 0; w < 4; w++) {
             uint32_t a[MI][2][4];
@@ -166,7 +213,7 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
             for (int i = 0; i < MI; i++)
 #pragma unroll
                 for (int h = 0; h < 2; h++)
-                    lds128(a[i][h], arow + (16 * i + 8 * h) * LDB + 2 * (64 * w + 8 * (t + 4 * r)));
+                    qm_a8p<AF>(a[i][h], arow + (16 * i + 8 * h) * LDB, w, t + 4 * r);
 #pragma unroll
             for (int j = 0; j < NJ; j++) {
                 uint32_t b[4];

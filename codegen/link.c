@@ -24,6 +24,9 @@
 
 extern const unsigned char llmc_rt_archive[];
 extern const size_t llmc_rt_archive_size;
+/* What the runtime's tokenizer links against: PCRE2 and utf8proc, as static archives. */
+extern const unsigned char llmc_pcre2_archive[], llmc_utf8proc_archive[];
+extern const size_t llmc_pcre2_archive_size, llmc_utf8proc_archive_size;
 
 #ifndef LLMC_RT_LINK_FLAGS
 #define LLMC_RT_LINK_FLAGS ""
@@ -94,8 +97,10 @@ static int split_flags(char *s, char **argv, int max)
 static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *sources, int n_sources, const char *exe,
                             LlmcDiag *d)
 {
-    char rt[4096], log[4096], inc[4096], src[8][4096], obj[8][4096];
+    char rt[4096], pcre[4096], u8p[4096], log[4096], inc[4096], src[8][4096], obj[8][4096];
     snprintf(rt, sizeof rt, "%s/libllmc_rt.a", dir);
+    snprintf(pcre, sizeof pcre, "%s/libpcre2-8.a", dir);
+    snprintf(u8p, sizeof u8p, "%s/libutf8proc.a", dir);
     snprintf(log, sizeof log, "%s/build.log", dir);
     snprintf(inc, sizeof inc, "-I%s", dir);
     unlink(log);
@@ -132,6 +137,8 @@ static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *
     for (int s = 0; s < n_sources && s < 8; s++)
         argv[n++] = obj[s];
     argv[n++] = rt;
+    argv[n++] = pcre;
+    argv[n++] = u8p;
     argv[n++] = "-lm";
     argv[n++] = "-lpthread";
     argv[n++] = "-ldl";
@@ -212,9 +219,20 @@ LlmcStatus llmc_link(const LlmcCodegen *cg, const LlmcGraph *g, const LlmcWeight
     LlmcStatus st = LLMC_ERR;
     LlmcDigest *program = NULL;
     char path[4200], exe[4200];
-    snprintf(path, sizeof path, "%s/libllmc_rt.a", dir);
-    if (llmc_write_file_atomic(path, llmc_rt_archive, llmc_rt_archive_size, d))
-        return LLMC_ERR;
+    static const struct {
+        const char *name;
+        const unsigned char *data;
+        const size_t *size;
+    } archives[3] = {
+        {"libllmc_rt.a", llmc_rt_archive, &llmc_rt_archive_size},
+        {"libpcre2-8.a", llmc_pcre2_archive, &llmc_pcre2_archive_size},
+        {"libutf8proc.a", llmc_utf8proc_archive, &llmc_utf8proc_archive_size},
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, archives[i].name);
+        if (llmc_write_file_atomic(path, archives[i].data, *archives[i].size, d))
+            return LLMC_ERR;
+    }
     snprintf(exe, sizeof exe, "%s/model.link", dir);
     if (!o->quiet)
         fprintf(stderr, "llmc: compiling %s for %s\n", g->name, cg->info.target_names);

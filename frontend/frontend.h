@@ -99,6 +99,15 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
  * file. For compiling code for a model's shapes without its weights (codegen tests, --no-weights). */
 LlmcStatus llmc_hf_config_model(const cJSON *config, const char *name, LlmcDType dtype, cJSON **model, LlmcDiag *d);
 
+/* ---- tokenizer.json (tokenizer_json.c) ---- */
+
+/* Converts a Hugging Face tokenizer.json, with tokenizer_config.json beside it when there is one,
+ * into the compact form the executable carries (abi/hftok.h). template_path: a chat template file
+ * replacing the config's (NULL: none). vocab_size: the model's (the file may use fewer ids, never
+ * more). *out is malloc'd. What is not supported is refused naming the file and the JSON path. */
+LlmcStatus llmc_hf_tokenizer_convert(const char *json_path, const char *template_path, int64_t vocab_size,
+                                     uint8_t **out, size_t *size, LlmcDiag *d);
+
 /* ---- synthesizer ---- */
 
 /* Writes a Hugging Face directory with random weights (seeded; normal, std 0.02; norms 1.0):

@@ -184,27 +184,27 @@ out:
     return st;
 }
 
+/* The tokenizer binding: tokenizer.json when there is one (what transformers loads first: it
+ * carries the added tokens, and tokenizer_config.json beside it the chat template), else
+ * tokenizer.model (SentencePiece); neither: null, with a warning. */
 static cJSON *hf_tokenizer(const char *dir, const char *base_dir)
 {
     char *sp = llmc_path_join(dir, "tokenizer.model");
     char *tj = llmc_path_join(dir, "tokenizer.json");
     cJSON *t = NULL;
-    if (sp && fe_is_file(sp)) {
-        char *rel = fe_rel_path(sp, base_dir);
+    const char *file = tj && fe_is_file(tj) ? tj : sp && fe_is_file(sp) ? sp : NULL;
+    if (file) {
+        char *rel = fe_rel_path(file, base_dir);
         t = cJSON_CreateObject();
-        if (!rel || !t || !cJSON_AddStringToObject(t, "format", "sentencepiece") ||
+        if (!rel || !t || !cJSON_AddStringToObject(t, "format", file == sp ? "sentencepiece" : "huggingface") ||
             !cJSON_AddStringToObject(t, "file", rel)) {
             cJSON_Delete(t);
             t = NULL;
         }
         free(rel);
     } else {
-        if (tj && fe_is_file(tj))
-            fprintf(stderr, "llmc: warning: %s: tokenizer.json is not supported yet (only "
-                            "tokenizer.model); the model will have no tokenizer\n", dir);
-        else
-            fprintf(stderr, "llmc: warning: %s: no tokenizer.model; the model will have no "
-                            "tokenizer\n", dir);
+        fprintf(stderr, "llmc: warning: %s: no tokenizer.model or tokenizer.json; the model will have no "
+                        "tokenizer\n", dir);
         t = cJSON_CreateNull();
     }
     free(sp);

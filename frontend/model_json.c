@@ -522,8 +522,9 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
         const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(tok, "format");
         const cJSON *file = cJSON_GetObjectItemCaseSensitive(tok, "file");
         if (!cJSON_IsObject(tok) || !cJSON_IsString(fmt) ||
-            (strcmp(fmt->valuestring, "llama2c") != 0 && strcmp(fmt->valuestring, "sentencepiece") != 0)) {
-            fail_at(&p, "tokenizer.format", "expected \"llama2c\" or \"sentencepiece\", found %s",
+            (strcmp(fmt->valuestring, "llama2c") != 0 && strcmp(fmt->valuestring, "sentencepiece") != 0 &&
+             strcmp(fmt->valuestring, "huggingface") != 0)) {
+            fail_at(&p, "tokenizer.format", "expected \"llama2c\", \"sentencepiece\" or \"huggingface\", found %s",
                     cJSON_IsString(fmt) ? fmt->valuestring : json_kind(fmt), NULL);
             goto out;
         }
@@ -531,7 +532,9 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
             fail_at(&p, "tokenizer.file", "expected a path string, found %s", json_kind(file), NULL);
             goto out;
         }
-        g->tok_kind = strcmp(fmt->valuestring, "llama2c") == 0 ? LLMC_TOK_LLAMA2C : LLMC_TOK_SENTENCEPIECE;
+        g->tok_kind = strcmp(fmt->valuestring, "llama2c") == 0         ? LLMC_TOK_LLAMA2C
+                      : strcmp(fmt->valuestring, "sentencepiece") == 0 ? LLMC_TOK_SENTENCEPIECE
+                                                                       : LLMC_TOK_HF;
         char *full = llmc_path_join(base_dir, file->valuestring);
         g->tok_file = llmc_gstr(g, full);
         free(full);

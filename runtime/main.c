@@ -41,6 +41,7 @@
 #include "pool.h"
 #include "rtutil.h"
 #include "scheduler.h"
+#include "chat.h"
 #include "server.h"
 #include "tokenizer.h"
 
@@ -65,6 +66,8 @@ typedef struct Opts {
     const char *prompts_file;
     const char *ppl_file;
     const char *weights;
+    const char *tokenize, *detokenize, *system, *render_chat;
+    int special, chat;
     int64_t n_new;              /* -1: default */
     int64_t bench_p;            /* 0: default */
     int64_t bench_batch;        /* 0: default */
@@ -173,6 +176,15 @@ static const OptSpec opt_specs[] = {
     {"no-verify", NULL, 0, OPT_FLAG, F(no_verify), 0, 0, NULL,
      "skip the start-up check of the content digests of the program, kernels,\n"
      "weights and tokenizer (a payload from another build is refused anyway)"},
+    HEADING("tokenizer and chat"),
+    {"tokenize", NULL, 0, OPT_STR, F(tokenize), 0, 0, "TEXT", "print the ids of TEXT (no BOS) and stop"},
+    {"detokenize", NULL, 0, OPT_STR, F(detokenize), 0, 0, "\"IDS\"", "print the text of the ids and stop"},
+    {"special", NULL, 0, OPT_FLAG, F(special), 0, 0, NULL,
+     "with --tokenize/--detokenize: added and special tokens are matched and\nshown (else they are text)"},
+    {"chat", NULL, 0, OPT_FLAG, F(chat), 0, 0, NULL, "chat in the terminal through the model's chat template"},
+    {"system", NULL, 0, OPT_STR, F(system), 0, 0, "TEXT", "with --chat: the system message"},
+    {"render-chat", NULL, 0, OPT_STR, F(render_chat), 0, 0, "FILE",
+     "print the chat template rendered for the variables or messages in FILE"},
     HEADING("GPU builds"),
     {"no-graphs", NULL, 0, OPT_FLAG, F(no_graphs), 0, 0, NULL,
      "launch every step's kernels one by one (no CUDA graphs for decode steps;\nfor debugging)"},
@@ -200,7 +212,10 @@ static const char synopsis[] =
     "       %1$s --bench [--bench-prompt P] [-n N] [--batch B]   prefill/decode speed\n"
     "       %1$s --perplexity FILE [-c N] [--max-batch B]\n"
     "       %1$s --serve [--host ADDR] [--port PORT] [--api-key KEY] [--max-batch B]   HTTP server\n"
-    "       %1$s --compare-cpu \"PROMPT\" | --ids \"...\"      GPU builds: per-layer errors vs the CPU\n";
+    "       %1$s --compare-cpu \"PROMPT\" | --ids \"...\"      GPU builds: per-layer errors vs the CPU\n"
+    "       %1$s --tokenize \"TEXT\" | --detokenize \"IDS\" [--special]   the tokenizer alone\n"
+    "       %1$s --render-chat FILE [--output-ids]          the chat template alone\n"
+    "       %1$s --chat [--system TEXT] [-n N] [sampling]    chat in the terminal (the model's chat template)\n";
 
 static void usage(FILE *f, const char *prog)
 {
@@ -395,13 +410,18 @@ static int parse_args(Opts *o, int argc, char **argv)
     if (o->bench && (o->prompt || o->prompt_file))
         return bad_usage(o, "--bench takes no prompt (its prompt length is --bench-prompt N; -p is "
                             "the prompt text, as in llama.cpp)");
-    int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!one_prompt + !!o->serve;
+    int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!one_prompt + !!o->tokenize + !!o->detokenize +
+                !!o->chat + !!o->render_chat + !!o->serve;
     if (modes == 0)
-        return bad_usage(o, "nothing to do: give a prompt, -f, --ids, --prompts, --bench, "
-                            "--perplexity or --serve");
+        return bad_usage(o, "nothing to do: give a prompt, -f, --ids, --prompts, --bench, --perplexity, "
+                            "--tokenize, --detokenize, --chat or --serve");
     if (modes > 1 || ((o->prompt || o->prompt_file) && o->ids))
         return bad_usage(o, "choose one of: a prompt, -f, --ids, --prompts, --bench, --perplexity, "
-                            "--serve");
+                            "--tokenize, --detokenize, --chat, --render-chat, --serve");
+    if (o->system && !o->chat)
+        return bad_usage(o, "--system is an option of --chat");
+    if (o->special && !o->tokenize && !o->detokenize)
+        return bad_usage(o, "--special is an option of --tokenize and --detokenize");
     if (!o->serve && (o->host || o->port >= 0 || o->api_key || o->max_queue >= 0 || o->timeout >= 0))
         return bad_usage(o, "--host, --port, --api-key, --max-queue and --timeout are options of --serve");
     if (o->serve && o->n_new >= 0)
@@ -901,6 +921,163 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
     return rc;
 }
 
+/* ---- chat ---- */
+
+static int run_chat(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    char err[1024];
+    if (!tok)
+        return fail(o, "--chat needs a tokenizer and this model has none");
+    LlmcChat *c = NULL;
+    if (llmc_chat_open(&c, tok, err, sizeof err) != 0)
+        return fail(o, err);
+    LlmcEngine e = {0};
+    int rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, 1, d->max_seq_len));
+    if (rc == 0) {
+        LlmcChatOptions co = {.system = o->system,
+                              .max_new = o->n_new > 0 ? (int32_t)(o->n_new < INT32_MAX ? o->n_new : INT32_MAX) : 0,
+                              .sampler = sampler_of(o, d),
+                              .seed = o->seed,
+                              .prompt = isatty(STDIN_FILENO)};
+        if (llmc_chat_run(&e, c, &co, stdin, stdout, err, sizeof err) != 0)
+            rc = fail(o, err);
+    }
+    llmc_engine_destroy(&e);
+    llmc_chat_close(c);
+    return rc;
+}
+
+/* ---- the tokenizer alone ---- */
+
+/* --render-chat FILE: the template's text for the variables in FILE (or its ids). */
+static int render_chat(const Opts *o, const LlmcTokenizer *tok)
+{
+    char err[1024];
+    LlmcChat *c = NULL;
+    if (llmc_chat_open(&c, tok, err, sizeof err) != 0)
+        return fail(o, err);
+    FILE *f = strcmp(o->render_chat, "-") == 0 ? stdin : fopen(o->render_chat, "rb");
+    char *json = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    if (!f) {
+        fprintf(stderr, "%s: --render-chat %s: %s\n", o->prog, o->render_chat, strerror(errno));
+        rc = 1;
+    }
+    for (size_t got = 1; rc == 0 && got > 0;) {
+        if (len + 65536 + 1 > cap) {
+            char *p = realloc(json, cap = cap * 2 + 65536 + 1);
+            if (!p) {
+                rc = fail(o, "out of memory");
+                break;
+            }
+            json = p;
+        }
+        got = fread(json + len, 1, 65536, f);
+        len += got;
+        if (len > ((size_t)64 << 20))
+            rc = fail(o, "--render-chat: the file is over 64 MiB");
+    }
+    if (f && f != stdin)
+        fclose(f);
+    char *text = NULL;
+    size_t text_len = 0;
+    int32_t *ids = NULL, n = 0;
+    if (rc == 0 && llmc_chat_render(c, json, len, &text, &text_len, o->output_ids ? &ids : NULL, &n, err,
+                                    sizeof err) != 0) {
+        fprintf(stderr, "%s: --render-chat %s: %s\n", o->prog, o->render_chat, err);
+        rc = 1;
+    }
+    if (rc == 0) {
+        if (o->output_ids)
+            for (int32_t i = 0; i < n; i++)
+                printf("%s%d", i ? " " : "", ids[i]);
+        else
+            fwrite(text, 1, text_len, stdout);
+        if (o->output_ids)
+            printf("\n");
+        rc = fflush(stdout) == 0 ? 0 : 1;
+    }
+    free(ids);
+    free(text);
+    free(json);
+    llmc_chat_close(c);
+    return rc;
+}
+
+/* --tokenize / --detokenize / --render-chat: the payload's tokenizer, no device and no weights
+ * touched (beyond the start-up digest check). */
+static int run_tokenize(const Opts *o, const LlmcModelDesc *d, const char *exe, int threads)
+{
+    char err[1024];
+    LlmcPayload pl;
+    if (llmc_payload_open(&pl, d, exe, o->weights, err, sizeof err) != 0)
+        return fail(o, err);
+    if (!o->no_verify && llmc_payload_verify(&pl, threads, NULL, err, sizeof err) != 0) {
+        llmc_payload_close(&pl);
+        return fail(o, err);
+    }
+    LlmcTokenizer *tok = NULL;
+    int rc = 1;
+    if (!pl.tokenizer) {
+        fprintf(stderr, "%s: this model has no tokenizer\n", o->prog);
+    } else if (llmc_tokenizer_load(&tok, (int)pl.tokenizer_kind, pl.tokenizer, (size_t)pl.tokenizer_size,
+                                   d->vocab_size, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: tokenizer: %s\n", o->prog, pl.path, err);
+    } else if (o->render_chat) {
+        rc = render_chat(o, tok);
+    } else if (o->tokenize) {
+        int32_t *ids = NULL, n = 0;
+        if (llmc_tokenizer_encode(tok, o->tokenize, strlen(o->tokenize), o->special ? LLMC_TOK_SPECIAL : 0, &ids,
+                                  &n, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: --tokenize: %s\n", o->prog, err);
+        } else {
+            for (int32_t i = 0; i < n; i++)
+                printf("%s%d", i ? " " : "", ids[i]);
+            printf("\n");
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+        free(ids);
+    } else {
+        LlmcDetok *s = llmc_detok_new(tok, o->special ? LLMC_TOK_SPECIAL : 0);
+        rc = s ? 0 : 1;
+        for (const char *p = o->detokenize; s && rc == 0;) {
+            while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r')
+                p++;
+            if (!*p)
+                break;
+            char *end;
+            errno = 0;
+            long x = strtol(p, &end, 10);
+            size_t k = 0;
+            const char *text;
+            if (end == p || errno || x < 0 || x >= d->vocab_size) {
+                fprintf(stderr, "%s: --detokenize: '%.*s' is not a token id (0..%d)\n", o->prog,
+                        (int)strcspn(p, " \t,\n\r"), p, d->vocab_size - 1);
+                rc = 1;
+            } else if ((text = llmc_detok_put(s, (int32_t)x, &k)) != NULL) {
+                fwrite(text, 1, k, stdout);
+            } else {
+                rc = fail(o, "out of memory");
+            }
+            p = end;
+        }
+        size_t k = 0;
+        const char *text = s ? llmc_detok_flush(s, &k) : NULL;
+        if (rc == 0) {
+            fwrite(text, 1, k, stdout);
+            printf("\n");
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+        llmc_detok_free(s);
+    }
+    if (tok)
+        llmc_tokenizer_free(tok);
+    llmc_payload_close(&pl);
+    return rc;
+}
+
 /* ---- --serve ---- */
 
 static int32_t serve_max_batch(const Opts *o, const LlmcModelDesc *d)
@@ -1052,6 +1229,8 @@ static int run_loaded(Opts *o, const char *argv0, LlmcServer *srv)
     if (llmc_self_exe(exe, sizeof exe, argv0, err, sizeof err) != 0)
         return fail(o, err);
     int vthreads = o->threads ? (int)o->threads : default_threads();
+    if (o->tokenize || o->detokenize || o->render_chat)
+        return run_tokenize(o, d, exe, vthreads);
     if (!o->no_verify && llmc_verify_images(d, exe, vthreads, err, sizeof err) != 0)
         return fail(o, err);
     /* The device is checked before the payload (a GPU build: driver, GPU, image). */
@@ -1098,6 +1277,8 @@ static int run_loaded(Opts *o, const char *argv0, LlmcServer *srv)
         rc = run_bench(o, &pl);
     else if (o->ppl_file)
         rc = run_perplexity(o, &pl, tok);
+    else if (o->chat)
+        rc = run_chat(o, &pl, tok);
     else
         rc = run_generate(o, &pl, tok);
     if (tok)

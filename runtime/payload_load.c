@@ -145,7 +145,7 @@ static int check_header(LlmcPayload *p, const LlmcModelDesc *d, const LlmcFooter
     p->weights = p->base + h.weights_off;
     p->weights_size = h.weights_size;
     if (h.tokenizer_kind != LLMC_TOK_NONE && h.tokenizer_kind != LLMC_TOK_LLAMA2C &&
-        h.tokenizer_kind != LLMC_TOK_SENTENCEPIECE)
+        h.tokenizer_kind != LLMC_TOK_SENTENCEPIECE && h.tokenizer_kind != LLMC_TOK_HF)
         return llmc_rt_fail(err, errlen, "%s: unknown tokenizer kind %u", path, h.tokenizer_kind);
     p->tokenizer_kind = h.tokenizer_kind;
     if (h.tokenizer_kind != LLMC_TOK_NONE) {

@@ -214,7 +214,8 @@ static int completion_prompt(const LlmcJson *o, const ServeApiCtx *c, ServeParam
     if (!c->tok)
         return bad(e, "prompt", "this model has no tokenizer: give 'prompt' as an array of token ids");
     char msg[512];
-    if (llmc_tokenizer_encode(c->tok, v->str, v->len, 1, &p->prompt, &p->n_prompt, msg, sizeof msg) != 0)
+    if (llmc_tokenizer_encode(c->tok, v->str, v->len, LLMC_TOK_ADD_BOS, &p->prompt, &p->n_prompt, msg,
+                              sizeof msg) != 0)
         return bad(e, "prompt", "'prompt' cannot be encoded: %s", msg);
     if (p->n_prompt == 0)
         return bad(e, "prompt", "'prompt' is empty and this model's tokenizer has no BOS token to start with");
@@ -288,14 +289,23 @@ static int chat_messages(const LlmcJson *o, LlmcText *out, ServeError *e)
 
 static int chat_prompt(const LlmcJson *o, const ServeApiCtx *c, ServeParams *p, ServeError *e)
 {
-    LlmcText msgs = {0};
+    LlmcText msgs = {0}, extra = {0};
     int rc = chat_messages(o, &msgs, e);
+    const LlmcJson *kw = field(o, "chat_template_kwargs");
+    if (rc == 0 && kw && kw->type != LLMC_JSON_OBJECT)
+        rc = wrong_type(e, "chat_template_kwargs", "an object", kw);
+    if (rc == 0 && kw) {
+        llmc_text_json(&extra, kw);
+        if (extra.oom)
+            rc = serve_error(e, 500, "server_error", NULL, NULL, "out of memory");
+    }
     if (rc == 0 && !c->chat)
         rc = serve_error(e, 501, "invalid_request_error", "chat_template_missing", NULL, "%s",
                          c->chat_missing ? c->chat_missing : "this model has no chat template");
     if (rc == 0) {
         char msg[512];
-        if (llmc_serve_chat_prompt(c->chat, msgs.p, &p->prompt, &p->n_prompt, msg, sizeof msg) != 0)
+        if (llmc_serve_chat_prompt(c->chat, msgs.p, kw ? extra.p : NULL, &p->prompt, &p->n_prompt, msg,
+                                   sizeof msg) != 0)
             rc = bad(e, "messages", "the chat template cannot render these messages: %s", msg);
         else
             p->n_stop_ids = llmc_serve_chat_stop_ids(c->chat, p->stop_ids, LLMC_SERVE_MAX_STOP_IDS);
@@ -303,6 +313,7 @@ static int chat_prompt(const LlmcJson *o, const ServeApiCtx *c, ServeParams *p, 
             rc = bad(e, "messages", "the chat template rendered an empty prompt");
     }
     llmc_text_free(&msgs);
+    llmc_text_free(&extra);
     return rc;
 }
 

@@ -6,7 +6,8 @@
  * A request body is a JSON object. Known fields are checked (type and range; a bad one is a 400
  * naming the field), unknown fields are ignored. Supported: model (any string: there is one
  * model), prompt (a string, one string in an array, token ids, or one array of token ids),
- * messages (chat), max_tokens (max_completion_tokens for chat), temperature, top_p, top_k, seed,
+ * messages and chat_template_kwargs (chat), max_tokens (max_completion_tokens for chat), temperature,
+ * top_p, top_k, seed,
  * stop (a string or up to LLMC_SERVE_MAX_STOP strings), n = 1, stream, stream_options
  * {include_usage}, echo (completions), and logprobs only off. Fields that would change the result
  * and are not supported (n > 1, best_of > 1, logprobs, a non-zero presence or frequency penalty,

@@ -1,9 +1,9 @@
 /* serve_chat.h — what the HTTP server needs of chat templates: a conversation (the request's
  * "messages", as JSON) becomes the prompt's token ids, and the ids that end the model's turn.
  *
- * This is the server's one seam to the chat template interpreter. Until the tokenizer.json and
- * chat template work (runtime/chat.h) is part of this tree, llmc_serve_chat_open reports that
- * the model has no chat template, and /v1/chat/completions answers that error (501).
+ * This is the server's one seam to the chat template interpreter (runtime/chat.h): a model without
+ * a tokenizer or a chat template gets the reason from llmc_serve_chat_open, and
+ * /v1/chat/completions answers it (501).
  */
 #ifndef LLMC_SERVE_CHAT_H
 #define LLMC_SERVE_CHAT_H
@@ -20,11 +20,12 @@ typedef struct LlmcServeChat LlmcServeChat;
 int llmc_serve_chat_open(LlmcServeChat **out, const LlmcTokenizer *tok, char *err, size_t errlen);
 void llmc_serve_chat_close(LlmcServeChat *c);
 
-/* messages_json: a JSON array of {"role", "content"} objects (content a string). The rendered
+/* messages_json: a JSON array of {"role", "content"} objects (content a string); extra_json: NULL
+ * or a JSON object of more template variables (the request's chat_template_kwargs). The rendered
  * conversation with the generation prompt, encoded: *ids (malloc'd) of *n_ids. -1 with a message
  * (the template raised an exception, ...). May be called by several threads at once. */
-int llmc_serve_chat_prompt(const LlmcServeChat *c, const char *messages_json, int32_t **ids,
-                           int32_t *n_ids, char *err, size_t errlen);
+int llmc_serve_chat_prompt(const LlmcServeChat *c, const char *messages_json, const char *extra_json,
+                           int32_t **ids, int32_t *n_ids, char *err, size_t errlen);
 
 /* The ids that end the assistant's turn besides the model's end-of-sequence ids; returns how many
  * (at most max) were written. */

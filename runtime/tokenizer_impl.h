@@ -64,21 +64,32 @@ struct LlmcTokenizer {
  *   load:   fills t->pieces[0..t->n) (allocated by the caller), t->pool, the slots, bos/eos/unk
  *           and t->state from the file bytes; -1 with a message in err. On failure the caller
  *           frees t (free below included), so load may leave t half-built.
- *   encode: appends the ids of text to ids[*n_ids..]; at most ids_per_byte * (len + 1).
- *   decode: the bytes token id (0 <= id < t->n) contributes after token prev (-1 at the start).
+ *   encode: appends the ids of text to out (llmc_ids_push); flags are llmc_tokenizer_encode's
+ *           (LLMC_TOK_SPECIAL: match added/special tokens; the BOS is tokenizer.c's business).
+ *   decode: the bytes token id (0 <= id < t->n) contributes after token prev (-1 at the start);
+ *           flags as llmc_tokenizer_decode_ex's.
  *   free:   releases t->state (NULL when the format keeps none); t->state may be NULL. */
+/* Ids being encoded: a growing array (the growth fails at most once: oom is sticky). */
+typedef struct LlmcIds {
+    int32_t *p;
+    size_t n, cap;
+    bool oom;
+} LlmcIds;
+
 struct LlmcTokFormat {
     int kind;                   /* LLMC_TOK_* (llmc_model.h) */
-    size_t ids_per_byte;
     int (*load)(LlmcTokenizer *t, const uint8_t *data, size_t size, char *err, size_t errlen);
-    int (*encode)(const LlmcTokenizer *t, const uint8_t *text, size_t len, int32_t *ids,
-                  int32_t *n_ids, char *err, size_t errlen);
-    void (*decode)(const LlmcTokenizer *t, int32_t prev, int32_t id, LlmcTokOut *o);
+    int (*encode)(const LlmcTokenizer *t, const uint8_t *text, size_t len, int flags, LlmcIds *out,
+                  char *err, size_t errlen);
+    void (*decode)(const LlmcTokenizer *t, int32_t prev, int32_t id, int flags, LlmcTokOut *o);
     void (*free)(LlmcTokenizer *t);
+    /* optional: a named string the file carries (NULL: none) */
+    const char *(*string)(const LlmcTokenizer *t, const char *key, size_t *len);
 };
 
 extern const LlmcTokFormat llmc_tok_llama2c;        /* tokenizer_llama2c.c */
 extern const LlmcTokFormat llmc_tok_sentencepiece;  /* tokenizer_sp.c */
+extern const LlmcTokFormat llmc_tok_hf;             /* tokenizer_hf.c */
 
 /* ---- shared helpers (tokenizer.c) ---- */
 
@@ -86,6 +97,8 @@ extern const LlmcTokFormat llmc_tok_sentencepiece;  /* tokenizer_sp.c */
 int llmc_tok_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void llmc_tok_out_put(LlmcTokOut *o, const uint8_t *s, size_t len);
+/* Appends id (on failure to grow sets out->oom and drops it). */
+void llmc_ids_push(LlmcIds *out, int32_t id);
 
 static inline uint32_t llmc_tok_rd_u32(const uint8_t *p)
 {

@@ -104,9 +104,10 @@ static int bb_put(ByteBuf *bb, const uint8_t *s, size_t n)
     return 0;
 }
 
-static int encode_llama2c(const LlmcTokenizer *t, const uint8_t *text, size_t len, int32_t *ids,
-                          int32_t *n_ids, char *err, size_t errlen)
+static int encode_llama2c(const LlmcTokenizer *t, const uint8_t *text, size_t len, int flags, LlmcIds *out,
+                          char *err, size_t errlen)
 {
+    (void)flags;
     Bpe b = {.t = t, .run_c_floor = true};
     ByteBuf bb = {NULL, 0, 0};
     int32_t n = 0;
@@ -167,7 +168,7 @@ static int encode_llama2c(const LlmcTokenizer *t, const uint8_t *text, size_t le
         goto done;
     }
     for (int32_t i = n ? 0 : -1; i >= 0; i = b.sym[i].next)
-        ids[(*n_ids)++] = b.sym[i].id;
+        llmc_ids_push(out, b.sym[i].id);
     rc = 0;
 done:
     llmc_bpe_free(&b);
@@ -175,12 +176,14 @@ done:
     return rc;
 }
 
-static void decode_llama2c(const LlmcTokenizer *t, int32_t prev, int32_t id, LlmcTokOut *o)
+static void decode_llama2c(const LlmcTokenizer *t, int32_t prev, int32_t id, int flags, LlmcTokOut *o)
 {
     const Piece *p = &t->pieces[id];
     const uint8_t *s = t->pool + p->off;
     size_t len = p->len;
-    if (id > 2) {   /* 0..2: <unk>, <s>, </s> */
+    if (id <= 2 && (flags & LLMC_TOK_SPECIAL)) {
+        llmc_tok_out_put(o, s, len);
+    } else if (id > 2) {   /* 0..2: <unk>, <s>, </s> */
         if (prev == 1 && len && s[0] == ' ') {
             s++;
             len--;
@@ -194,10 +197,8 @@ static void decode_llama2c(const LlmcTokenizer *t, int32_t prev, int32_t id, Llm
     }
 }
 
-/* At most one id per byte, plus the dummy prefix. */
 const LlmcTokFormat llmc_tok_llama2c = {
     .kind = LLMC_TOK_LLAMA2C,
-    .ids_per_byte = 1,
     .load = load_llama2c,
     .encode = encode_llama2c,
     .decode = decode_llama2c,

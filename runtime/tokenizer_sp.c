@@ -573,9 +573,10 @@ typedef struct Span {
     uint32_t start, len;
 } Span;
 
-static int encode_sentencepiece(const LlmcTokenizer *t, const uint8_t *text, size_t len,
-                                int32_t *ids, int32_t *n_ids, char *err, size_t errlen)
+static int encode_sentencepiece(const LlmcTokenizer *t, const uint8_t *text, size_t len, int flags,
+                                LlmcIds *out, char *err, size_t errlen)
 {
+    (void)flags;
     const SpModel *sp = t->state;
     Bpe b = {.t = t};
     uint8_t *norm = malloc(3 * len + 3);
@@ -631,9 +632,9 @@ static int encode_sentencepiece(const LlmcTokenizer *t, const uint8_t *text, siz
             bool is_unk = id == t->unk;
             if (is_unk && sp->byte_fallback) {
                 for (uint32_t k = 0; k < w.len; k++)
-                    ids[(*n_ids)++] = sp->byte_id[norm[w.start + k]];
+                    llmc_ids_push(out, sp->byte_id[norm[w.start + k]]);
             } else if (!(is_unk && prev_unk)) {
-                ids[(*n_ids)++] = id;
+                llmc_ids_push(out, id);
             }
             prev_unk = is_unk;
         }
@@ -646,7 +647,7 @@ done:
     return rc;
 }
 
-static void decode_sentencepiece(const LlmcTokenizer *t, int32_t prev, int32_t id, LlmcTokOut *o)
+static void decode_sentencepiece(const LlmcTokenizer *t, int32_t prev, int32_t id, int flags, LlmcTokOut *o)
 {
     const SpModel *sp = t->state;
     const Piece *p = &t->pieces[id];
@@ -655,7 +656,10 @@ static void decode_sentencepiece(const LlmcTokenizer *t, int32_t prev, int32_t i
     if (p->type == PT_BYTE) {
         uint8_t byte = (uint8_t)p->byte;
         llmc_tok_out_put(o, &byte, 1);
-    } else if (p->type != PT_CONTROL && p->type != PT_UNKNOWN) {
+    } else if (p->type == PT_CONTROL || p->type == PT_UNKNOWN) {
+        if (flags & LLMC_TOK_SPECIAL)
+            llmc_tok_out_put(o, s, len);
+    } else {
         bool at_start = prev == -1 || prev == t->bos;
         if (at_start && (sp->add_dummy_prefix || sp->remove_extra_ws) && len >= 3 &&
             memcmp(s, kSpaceSymbol, 3) == 0) {
@@ -682,11 +686,8 @@ static void free_sentencepiece(LlmcTokenizer *t)
     free(sp);
 }
 
-/* At most one id per byte of the normalized text: 3 * len + 3 bytes (every space escaped to
- * three bytes, the dummy prefix). */
 const LlmcTokFormat llmc_tok_sentencepiece = {
     .kind = LLMC_TOK_SENTENCEPIECE,
-    .ids_per_byte = 3,
     .load = load_sentencepiece,
     .encode = encode_sentencepiece,
     .decode = decode_sentencepiece,

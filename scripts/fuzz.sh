@@ -17,7 +17,7 @@ cc=${CLANG:-$(command -v clang-19 || command -v clang || true)}
 [ -n "$cc" ] || { echo "fuzz: clang not found (scripts/setup.sh installs clang-19)" >&2; exit 1; }
 [ -d "$shared/models" ] || { echo "fuzz: $shared/models not found: the seed corpora come from there" >&2; exit 1; }
 llmc=${LLMC:-$root/build/llmc}
-all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload emit_names serve_request)
+all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload emit_names chat_template serve_request)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
@@ -26,7 +26,7 @@ flags=(-std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=addres
 mkdir -p "$out/obj"
 # The library sources each harness may need, compiled once with coverage for the fuzzer.
 objs=()
-for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c \
+for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c "$root"/runtime/jinja*.c \
            "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/runtime/json.c \
            "$root"/runtime/serve_api.c "$root"/runtime/serve_chat.c "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
@@ -49,7 +49,7 @@ for n in "${names[@]}"; do
   extra=()
   [ "$n" = emit_names ] && extra=("${emit_objs[@]}")
   "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" "${extra[@]}" \
-    $(pkg-config --libs libcjson) -lm -lpthread -o "$out/fuzz_$n"
+    $(pkg-config --libs libcjson libpcre2-8 libutf8proc) -lm -lpthread -o "$out/fuzz_$n"
 done
 
 # Seed corpora.
@@ -70,7 +70,11 @@ seed hf_index "$M/debdocs-32M/model.safetensors.index.json"
 seed llama2c "$M/stories260K/stories260K.bin"
 prefixed tokenizer_file tok512 '\x00\x00\x02' "$M/stories260K/tok512.bin"
 prefixed tokenizer_file llama2 '\x01\x00\x7d' "$M/llama2-tokenizer/tokenizer.model"
-seed tokenize "$root/README.md"
+prefixed tokenizer_file tiny_sp_json '\x02\x2c\x01' "$root/tests/data/tokenizer/tiny-sp/tokenizer.json"
+prefixed tokenizer_file tiny_bl_json '\x02\x2e\x01' "$root/tests/data/tokenizer/tiny-bl/tokenizer.json"
+seed tokenize "$root/README.md" "$root/tests/data/tokenizer/corpus.json"
+seed chat_template "$root/tests/data/chat/cases.json" "$M/llama3-tokenizer/tokenizer_config.json" \
+  "$M/qwen3-tokenizer/tokenizer_config.json"
 # emit_names: NUL-separated model name, source path, six tensor names, weights file, cubin path.
 mkdir -p "$out/corpus/emit_names"
 printf 'tiny\0tiny.json\0tok_embeddings\0norm\0output\0x\0h\0a\0tiny.bin\0/tmp/llmc-build/cubin_sm_90a.bin' \

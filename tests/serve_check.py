@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end checks of `./model --serve` on loopback, with Python's http.client and raw sockets.
 
-Usage: serve_check.py EXE TMPDIR   (EXE: a cpu build of stories260K; run by tests/e2e_serve.sh)
+Usage: serve_check.py EXE TMPDIR CHAT_EXE   (run by tests/e2e_serve.sh)
+EXE: a cpu build of stories260K (no chat template); CHAT_EXE: a tiny model with a byte-level
+tokenizer.json and a chat template.
 
 What it checks: the OpenAI wire format (the shapes the OpenAI clients read: choices, text / delta,
 finish_reason, usage, SSE `data:` events ending with `data: [DONE]`, stream_options.include_usage);
@@ -23,7 +25,7 @@ import sys
 import threading
 import time
 
-EXE, TMP = sys.argv[1], sys.argv[2]
+EXE, TMP, CHAT_EXE = sys.argv[1], sys.argv[2], sys.argv[3]
 KEY = "sk-test-0123456789"
 FAILS = []
 PASSES = 0
@@ -43,11 +45,11 @@ def check(cond, what, detail=""):
 class Server:
     count = 0
 
-    def __init__(self, *args):
+    def __init__(self, *args, exe=None):
         Server.count += 1
         self.log_path = os.path.join(TMP, "server%d.log" % Server.count)
         self.log = open(self.log_path, "w")
-        self.p = subprocess.Popen([EXE, "--serve", "--port", "0", *args], stdout=subprocess.DEVNULL,
+        self.p = subprocess.Popen([exe or EXE, "--serve", "--port", "0", *args], stdout=subprocess.DEVNULL,
                                   stderr=self.log)
         self.port = None
         deadline = time.time() + 60
@@ -130,13 +132,14 @@ def stream(srv, body, path="/v1/completions"):
     return r.status, r.getheader("Content-Type"), events, ok
 
 
-def single(prompt, n, *extra):
+def single(prompt, n, *extra, exe=None):
     """What the executable prints for one prompt alone: (prompt text, completion)."""
+    exe = exe or EXE
     args = ["--ids", prompt] if isinstance(prompt, str) and prompt.startswith("ids:") else [prompt]
     if args[0] == "--ids":
         args[1] = prompt[4:]
-    full = subprocess.run([EXE, *args, "-n", str(n), *extra], capture_output=True, check=True).stdout
-    head = subprocess.run([EXE, *args, "-n", "0"], capture_output=True, check=True).stdout
+    full = subprocess.run([exe, *args, "-n", str(n), *extra], capture_output=True, check=True).stdout
+    head = subprocess.run([exe, *args, "-n", "0"], capture_output=True, check=True).stdout
     assert full.endswith(b"\n") and head.endswith(b"\n")
     head = head[:-1]
     assert full.startswith(head)
@@ -433,6 +436,45 @@ def main():
     rc = srv.stop()
     log = open(srv.log_path).read()
     check(rc == 0 and "stopping" in log, "SIGTERM stops the server cleanly (exit 0)", (rc, log[-2000:]))
+
+    # ---- chat completions through a chat template ----
+    chat = Server("--max-batch", "4", exe=CHAT_EXE)
+    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]
+    path = os.path.join(TMP, "msgs.json")
+    with open(path, "w") as f:
+        json.dump(msgs, f)
+    ids = subprocess.run([CHAT_EXE, "--render-chat", path, "--output-ids"], capture_output=True,
+                         check=True).stdout.decode().split()
+    want = single("ids:" + " ".join(ids), 24, exe=CHAT_EXE)[1]
+    st, h, data = chat.post({"model": "m", "messages": msgs, "max_tokens": 24, "temperature": 0},
+                            path="/v1/chat/completions", key=None)
+    a = json.loads(data) if st == 200 else {}
+    ok = (st == 200 and a["object"] == "chat.completion" and a["id"].startswith("chatcmpl-") and
+          a["choices"][0]["message"] == {"role": "assistant", "content": want} and
+          a["choices"][0]["finish_reason"] in ("stop", "length") and a["usage"]["prompt_tokens"] == len(ids))
+    check(ok, "a chat completion is the template's prompt run as the executable runs it alone", (st, data, want))
+    st, ctype, events, ok = stream(chat, {"messages": msgs, "max_tokens": 24, "temperature": 0, "stream": True,
+                                          "stream_options": {"include_usage": True}}, path="/v1/chat/completions")
+    chunks = [e for e in events if isinstance(e, dict)]
+    text = "".join(e["choices"][0]["delta"].get("content", "") for e in chunks if e["choices"])
+    check(ok and chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""} and text == want and
+          all(e["object"] == "chat.completion.chunk" for e in chunks) and chunks[-1]["choices"] == [] and
+          chunks[-1]["usage"]["prompt_tokens"] == len(ids) and chunks[-2]["choices"][0]["delta"] == {} and
+          chunks[-2]["choices"][0]["finish_reason"] in ("stop", "length") and events[-1] == "[DONE]",
+          "a streamed chat completion: the role first, deltas, finish_reason, usage, [DONE]", events[:2] + events[-3:])
+    parts = [{"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]}]
+    st1, _, d1 = chat.post({"messages": parts, "max_tokens": 8, "temperature": 0}, path="/v1/chat/completions")
+    st2, _, d2 = chat.post({"messages": [{"role": "user", "content": "Hello\nthere"}], "max_tokens": 8,
+                            "temperature": 0, "chat_template_kwargs": {"enable_thinking": False}},
+                           path="/v1/chat/completions")
+    check(st1 == 200 and st2 == 200 and json.loads(d1)["choices"] == json.loads(d2)["choices"],
+          "text parts are joined with newlines; chat_template_kwargs are accepted", (d1, d2))
+    st, _, data = chat.post({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+                            path="/v1/chat/completions")
+    check(is_error(st, data, 400, "messages[0]"), "an image part is refused (400)", data)
+    st, _, data = chat.post({"messages": msgs, "chat_template_kwargs": [1]}, path="/v1/chat/completions")
+    check(is_error(st, data, 400, "chat_template_kwargs"), "chat_template_kwargs of the wrong type: 400", data)
+    check(chat.stop() == 0, "the chat server stops cleanly")
 
     # ---- a full queue: 429 with Retry-After; the others are answered ----
     small = Server("--max-batch", "1", "--max-queue", "1")

@@ -70,7 +70,7 @@ static int is_no_spill_kernel(const char *name)
 {
     return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine") ||
            strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "flash_attention") ||
-           strstr(name, "_sample");
+           strstr(name, "_sample") || strstr(name, "gemm_q");
 }
 
 /* Compiles g's CUDA source for every CUDA target (only sm_80 and sm_90a when `ends`: the smallest

@@ -816,7 +816,14 @@ START_TEST(hf_tiny_ok)
     cJSON *m;
     LlmcDiag d;
     ck_assert_msg(llmc_import_hf(dir, dir, &m, &d) == LLMC_OK, "%s", d.msg);
-    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(m, "tokenizer"))); /* tokenizer.json: warned */
+    /* tokenizer.json is bound (and converted, or refused, when compiled), before a tokenizer.model */
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "tokenizer"), "format")->valuestring, "huggingface");
+    write_text(path_in(dir, "tokenizer.model"), "x");
+    cJSON *m2;
+    ck_assert_msg(llmc_import_hf(dir, dir, &m2, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(m2, "tokenizer"), "file")->valuestring, "tokenizer.json");
+    cJSON_Delete(m2);
+    remove(path_in(dir, "tokenizer.model"));
     expect_eos(m, (const int[]){2, 5}, 2);
     ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "config"), "sampling"));
     ck_assert_int_eq(cfg_num(m, "head_dim"), 4);

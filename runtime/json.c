@@ -552,9 +552,14 @@ void llmc_text_json(LlmcText *t, const LlmcJson *v)
     case LLMC_JSON_NUMBER:
         if (v->is_int)
             llmc_text_printf(t, "%lld", (long long)v->integer);
-        else if (isfinite(v->number))
-            llmc_text_printf(t, "%.17g", v->number);
-        else
+        else if (isfinite(v->number)) {
+            /* written so that it reads back as the same double, never as an integer (-0 stays -0) */
+            char num[40];
+            snprintf(num, sizeof num, "%.17g", v->number);
+            llmc_text_cstr(t, num);
+            if (!strpbrk(num, ".e"))
+                llmc_text_cstr(t, ".0");
+        } else
             llmc_text_cstr(t, "null");
         return;
     case LLMC_JSON_STRING:

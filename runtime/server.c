@@ -217,13 +217,21 @@ static int stream_fill(Stream *st)
         }
     }
     for (;;) {
+        /* the new text is copied under the lock, the events are written outside it; once the
+         * request is done nothing in it changes any more */
+        LlmcText piece = {0};
         pthread_mutex_lock(&s->mu);
         int done = r->state == REQ_DONE;
-        size_t ready = r->ready;
-        if (ready > st->sent) {
-            serve_chunk_sse(&st->out, id, 0, r->text.p + st->sent, ready - st->sent, NULL, usage_null);
-            st->sent = ready;
+        if (r->ready > st->sent) {
+            llmc_text_put(&piece, r->text.p + st->sent, r->ready - st->sent);
+            st->sent = r->ready;
         }
+        pthread_mutex_unlock(&s->mu);
+        if (piece.n)
+            serve_chunk_sse(&st->out, id, 0, piece.p, piece.n, NULL, usage_null);
+        if (piece.oom)
+            st->out.oom = 1;
+        llmc_text_free(&piece);
         if (done) {
             if (r->failed[0] && r->fail_status != 499) {
                 ServeError e;
@@ -241,7 +249,6 @@ static int stream_fill(Stream *st)
             llmc_text_cstr(&st->out, "data: [DONE]\n\n");
             st->ended = 1;
         }
-        pthread_mutex_unlock(&s->mu);
         if (st->out.n > st->out_pos || st->ended)
             return 0;
         if (wait_change(s, st->mc, r, st->sock) != 0)

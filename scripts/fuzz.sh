@@ -28,7 +28,7 @@ mkdir -p "$out/obj"
 objs=()
 for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c "$root"/runtime/jinja*.c \
            "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/runtime/json.c \
-           "$root"/runtime/serve_api.c "$root"/runtime/serve_chat.c "$root"/abi/*.c; do
+           "$root"/runtime/serve_api.c "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
     "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"

@@ -124,6 +124,12 @@ START_TEST(json_writes_valid_text)
     llmc_json_free(doc2);
     llmc_json_free(doc);
     llmc_text_free(&t);
+    /* numbers written as doubles read back as doubles: -0 keeps its sign, 1e5 is not an integer */
+    v = parse_ok(&doc, "[-0e0, 1e5, 2.5, -7]");
+    llmc_text_json(&t, v);
+    ck_assert_str_eq(t.p, "[-0.0,100000.0,2.5,-7]");
+    llmc_json_free(doc);
+    llmc_text_free(&t);
     llmc_text_printf(&t, "%s-%d", "x", 3);
     llmc_text_printf(&t, "%0600d", 1);
     ck_assert_uint_eq(t.n, 603);

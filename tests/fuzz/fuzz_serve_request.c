@@ -14,6 +14,22 @@
 static LlmcTokenizer *tok;
 static LlmcModelDesc desc;
 
+/* The chat seam (runtime/serve_chat.c renders through the chat template, which
+ * fuzz_chat_template.c fuzzes): the requests here have no chat template, so these are never
+ * called; they only stand in for the link. */
+int llmc_serve_chat_prompt(const LlmcServeChat *c, const char *messages_json, const char *extra_json,
+                           int32_t **ids, int32_t *n_ids, char *err, size_t errlen)
+{
+    (void)c, (void)messages_json, (void)extra_json, (void)ids, (void)n_ids, (void)err, (void)errlen;
+    abort();
+}
+
+int32_t llmc_serve_chat_stop_ids(const LlmcServeChat *c, int32_t *ids, int32_t max)
+{
+    (void)c, (void)ids, (void)max;
+    abort();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;

@@ -11,6 +11,7 @@
 #define LLMC_SERVE_IMPL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,11 +77,17 @@ struct LlmcServer {
     int64_t started;            /* Unix time (/v1/models' created) */
     int32_t max_model_len;
     struct MHD_Daemon *mhd;
+    sigset_t sigs;              /* SIGINT, SIGTERM: blocked from llmc_serve_open on */
+    sigset_t old_mask;          /* the caller's, restored by llmc_serve_close */
+    int masked, have_sig_thread;
+    pthread_t sig_thread;       /* takes them (server.c signal_main) */
     pthread_mutex_t mu;
     pthread_cond_t wake;        /* the engine thread waits on it when idle */
     /* under mu */
     int ready;                  /* the engine is running: model endpoints answer */
     int stopping;               /* shutting down: new requests get 503 */
+    int closing;                /* llmc_serve_close: the signal thread is to end */
+    int signalled;              /* the signal thread took a signal (and ended) */
     int stop_status;            /* what requests in flight get then: 503, or 500 after a failed step */
     char stop_why[128];
     ServeReq *inbox, *inbox_tail;

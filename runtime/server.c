@@ -589,6 +589,40 @@ static int listen_on(LlmcServer *s, char *err, size_t errlen)
     return 0;
 }
 
+/* SIGINT and SIGTERM: blocked in every thread from llmc_serve_open on (the threads made later,
+ * libmicrohttpd's and the engine's, inherit the mask) and taken by this thread alone. While the
+ * model loads, a signal has its usual effect (the process ends: nothing is being served); once the
+ * server runs, it stops it cleanly. */
+static void *signal_main(void *arg)
+{
+    LlmcServer *s = arg;
+    int sig = 0;
+    while (sigwait(&s->sigs, &sig) != 0)
+        ;
+    pthread_mutex_lock(&s->mu);
+    int closing = s->closing, ready = s->ready;
+    if (!closing && ready) {
+        if (!s->stopping)
+            server_log(s, "%s: stopping", sig == SIGINT ? "interrupted" : "terminated");
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->wake);
+    }
+    s->signalled = !closing;
+    pthread_mutex_unlock(&s->mu);
+    if (!closing && !ready) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigaction(sig, &sa, NULL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        raise(sig);             /* its default action: the process ends */
+    }
+    return NULL;
+}
+
 int llmc_serve_open(LlmcServer **out, const LlmcServeConfig *cfg, char *err, size_t errlen)
 {
     *out = NULL;
@@ -604,12 +638,16 @@ int llmc_serve_open(LlmcServer **out, const LlmcServeConfig *cfg, char *err, siz
         llmc_serve_close(s);
         return -1;
     }
-    /* libmicrohttpd's threads never take SIGINT/SIGTERM: llmc_serve_run waits for them. */
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+    sigemptyset(&s->sigs);
+    sigaddset(&s->sigs, SIGINT);
+    sigaddset(&s->sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &s->sigs, &s->old_mask);
+    s->masked = 1;
+    if (pthread_create(&s->sig_thread, NULL, signal_main, s) != 0) {
+        llmc_serve_close(s);
+        return llmc_rt_fail(err, errlen, "cannot start a thread: %s", strerror(errno));
+    }
+    s->have_sig_thread = 1;
     unsigned limit = (unsigned)(cfg->max_batch + cfg->max_queue + 64);
     s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                   MHD_USE_ERROR_LOG,
@@ -621,12 +659,9 @@ int llmc_serve_open(LlmcServer **out, const LlmcServeConfig *cfg, char *err, siz
                               MHD_OPTION_THREAD_STACK_SIZE, (size_t)4 << 20,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
                               MHD_OPTION_END);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!s->mhd) {
-        close(s->listen_fd);
-        s->listen_fd = -1;
         llmc_serve_close(s);
-        return llmc_rt_fail(err, errlen, "cannot start the HTTP server on %s port %d", cfg->host, s->port);
+        return llmc_rt_fail(err, errlen, "cannot start the HTTP server on %s port %d", cfg->host, cfg->port);
     }
     s->listen_fd = -1;          /* libmicrohttpd's now: it closes it */
     *out = s;
@@ -634,28 +669,6 @@ int llmc_serve_open(LlmcServer **out, const LlmcServeConfig *cfg, char *err, siz
 }
 
 int llmc_serve_port(const LlmcServer *s) { return s->port; }
-
-typedef struct SigWait {
-    LlmcServer *s;
-    sigset_t set;
-    int got;                    /* under s->mu: a signal came */
-} SigWait;
-
-static void *signal_main(void *arg)
-{
-    SigWait *w = arg;
-    int sig = 0;
-    while (sigwait(&w->set, &sig) != 0)
-        ;
-    pthread_mutex_lock(&w->s->mu);
-    if (!w->got && !w->s->stopping)
-        server_log(w->s, "%s: stopping", sig == SIGINT ? "interrupted" : "terminated");
-    w->got = 1;
-    w->s->stopping = 1;
-    pthread_cond_broadcast(&w->s->wake);
-    pthread_mutex_unlock(&w->s->mu);
-    return NULL;
-}
 
 int llmc_serve_run(LlmcServer *s, LlmcEngine *e, const LlmcTokenizer *tok, char *err, size_t errlen)
 {
@@ -669,31 +682,10 @@ int llmc_serve_run(LlmcServer *s, LlmcEngine *e, const LlmcTokenizer *tok, char 
     s->api = (ServeApiCtx){.desc = d, .tok = tok, .chat = s->chat, .chat_missing = s->chat_missing,
                            .sampler = s->cfg.sampler, .seed = s->cfg.seed,
                            .kv_positions = (int32_t)(kv_positions < INT32_MAX ? kv_positions : INT32_MAX)};
-
-    SigWait w = {.s = s};
-    sigemptyset(&w.set);
-    sigaddset(&w.set, SIGINT);
-    sigaddset(&w.set, SIGTERM);
-    sigset_t old;
-    pthread_sigmask(SIG_BLOCK, &w.set, &old);
-    pthread_t sig_thread;
-    int have_thread = pthread_create(&sig_thread, NULL, signal_main, &w) == 0;
-    if (!have_thread) {
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return llmc_rt_fail(err, errlen, "cannot start a thread: %s", strerror(errno));
-    }
     int rc = serve_engine_run(s, err, errlen);
-    pthread_mutex_lock(&s->mu);
-    int got = w.got;
-    s->stopping = 1;
-    pthread_mutex_unlock(&s->mu);
-    if (!got)
-        pthread_kill(sig_thread, SIGTERM);  /* blocked here, so it goes to the waiting thread */
-    pthread_join(sig_thread, NULL);
     /* Every connection ends before the engine and tokenizer go away. */
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 
@@ -701,12 +693,20 @@ void llmc_serve_close(LlmcServer *s)
 {
     if (!s)
         return;
-    if (s->mhd) {
-        pthread_mutex_lock(&s->mu);
-        s->stopping = 1;
-        pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    s->closing = 1;
+    int signalled = s->signalled;
+    pthread_mutex_unlock(&s->mu);
+    if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    if (s->have_sig_thread) {
+        if (!signalled)
+            pthread_kill(s->sig_thread, SIGTERM);   /* blocked everywhere: it goes to that thread */
+        pthread_join(s->sig_thread, NULL);
     }
+    if (s->masked)
+        pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     llmc_serve_chat_close(s->chat);

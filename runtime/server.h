@@ -48,19 +48,21 @@ enum { LLMC_SERVE_DEFAULT_QUEUE = 256, LLMC_SERVE_DEFAULT_TIMEOUT = 600 };
 typedef struct LlmcServer LlmcServer;
 
 /* Listens and starts answering (every model endpoint 503 until llmc_serve_run): called before the
- * model is loaded, so that /health tells a client when it is ready. Returns 0, or -1 with a
- * message (the address cannot be resolved or bound). */
+ * model is loaded, so that /health tells a client when it is ready. From here on SIGINT and
+ * SIGTERM are the server's (blocked in the calling thread and every thread it makes later, taken by
+ * a thread of the server's): until llmc_serve_run they end the process as usual, then they stop
+ * the server cleanly. Returns 0, or -1 with a message (the address cannot be resolved or bound). */
 int llmc_serve_open(LlmcServer **out, const LlmcServeConfig *c, char *err, size_t errlen);
 /* The port listened on. */
 int llmc_serve_port(const LlmcServer *s);
 
-/* Serves requests on the engine until SIGINT or SIGTERM (which this call takes over: it blocks
- * them in the calling thread and waits for them in a thread of its own). tok may be NULL (prompts
- * as token ids only). Returns 0 after a signal, or -1 with a message (a failed step: every request
- * in flight gets a 500 first). */
+/* Serves requests on the engine until SIGINT or SIGTERM, then answers what is in flight with 503
+ * and ends every connection. tok may be NULL (prompts as token ids only). Returns 0 after a
+ * signal, or -1 with a message (a failed step: every request in flight gets a 500 first). */
 int llmc_serve_run(LlmcServer *s, LlmcEngine *e, const LlmcTokenizer *tok, char *err, size_t errlen);
 
-/* Stops listening, ends every connection and frees the server. NULL is fine. */
+/* Stops listening, ends every connection, gives SIGINT and SIGTERM back (the caller's signal mask)
+ * and frees the server. NULL is fine. */
 void llmc_serve_close(LlmcServer *s);
 
 #endif

@@ -6,10 +6,12 @@
 source "$(dirname "$0")/lib_e2e.sh"
 need_shared stories260K/stories260K.bin
 "$LLMC" compile "$SHARED/models/stories260K/stories260K.bin" -o "$TMP/m" -q
-# A tiny model with a byte-level tokenizer.json whose tokenizer_config.json has a chat template.
+# A small model with a byte-level tokenizer.json whose tokenizer_config.json has a chat template;
+# 21 MB of weights, so that it runs on several threads (models under 8 MB run on one), which the
+# server's signal handling must cope with.
 cat >"$TMP/tiny.json" <<EOF
-{"architectures": ["LlamaForCausalLM"], "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
- "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 512, "max_position_embeddings": 128,
+{"architectures": ["LlamaForCausalLM"], "hidden_size": 512, "intermediate_size": 1024, "num_hidden_layers": 2,
+ "num_attention_heads": 8, "num_key_value_heads": 4, "vocab_size": 512, "max_position_embeddings": 128,
  "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "bos_token_id": 1, "eos_token_id": 300, "tie_word_embeddings": true}
 EOF
 "$LLMC" synth --config "$TMP/tiny.json" -o "$TMP/tiny" --dtype f32 >/dev/null 2>&1

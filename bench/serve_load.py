@@ -76,7 +76,8 @@ def alone(req):
     full = subprocess.run(base + ["-n", str(req["max_tokens"])] + opts, capture_output=True, check=True).stdout
     head = subprocess.run(base + ["-n", "0"], capture_output=True, check=True).stdout
     assert full.endswith(b"\n") and head.endswith(b"\n") and full.startswith(head[:-1])
-    return full[len(head) - 1:-1]
+    # the server sends what is not UTF-8 as U+FFFD, one per maximal subpart, as Python decodes
+    return full[len(head) - 1:-1].decode("utf-8", "replace").encode()
 
 
 class Result:
@@ -158,7 +159,20 @@ def main():
     rng = random.Random(args.seed)
     pool = make_pool(rng)
     t = time.perf_counter()
-    want = [alone(r) for r in pool]
+    want = []
+    for r in pool:
+        while True:                 # a prompt beyond a small model's context is cut down
+            try:
+                want.append(alone(r))
+                break
+            except subprocess.CalledProcessError:
+                if len(r["prompt"]) <= 1 or (isinstance(r["prompt"], str) and " " not in r["prompt"]):
+                    raise
+                if isinstance(r["prompt"], list):
+                    r["prompt"] = r["prompt"][:len(r["prompt"]) // 2]
+                else:
+                    words = r["prompt"].split()
+                    r["prompt"] = " ".join(words[:len(words) // 2])
     print("reference: %d distinct requests run alone through the executable in %.1f s" %
           (len(pool), time.perf_counter() - t))
     order = [(rng.randrange(len(pool)), rng.random() < 0.1) for _ in range(args.requests)]
@@ -218,12 +232,15 @@ def main():
           tuple(1e3 * pct(ttft, p) for p in (50, 90, 99)))
     print("time per output token: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms" %
           tuple(1e3 * pct(tpot, p) for p in (50, 90, 99)))
-    # memory: after the first tenth of the requests (pools warmed up) against the end
-    warm = [kb for _, n, kb in rss if n >= len(order) // 10]
-    rss_warm = warm[0] if warm else rss_end
+    # memory: flat means the second half of the run adds nothing (the first warms up the allocator's
+    # per-thread arenas and the thread stacks cache)
+    def rss_at(frac):
+        seen = [kb for _, n, kb in rss if n >= int(len(order) * frac)]
+        return seen[0] if seen else rss_end
+    rss_warm = rss_at(0.5)
     rss_max = max([kb for _, _, kb in rss] + [rss_end])
-    print("server memory (VmRSS): %.1f MB after the first tenth, %.1f MB at the end, %.1f MB at most" %
-          (rss_warm / 1024, rss_end / 1024, rss_max / 1024))
+    print("server memory (VmRSS): %.1f MB after a tenth of the requests, %.1f MB after half, %.1f MB at the "
+          "end, %.1f MB at most" % (rss_at(0.1) / 1024, rss_warm / 1024, rss_end / 1024, rss_max / 1024))
     print("server after the run: %d running, %d waiting, %d KV blocks in use, %d requests cancelled" %
           (m["llmc_requests_running"], m["llmc_requests_waiting"], m["llmc_kv_blocks_used"],
            m["llmc_requests_cancelled_total"]))
@@ -238,8 +255,9 @@ def main():
         bad.append("the server still holds sequences or KV blocks")
     if args.no_memory_check:
         print("memory not checked: a sanitized server keeps freed memory in quarantine")
-    elif rss_end - rss_warm > max(8 * 1024, rss_warm // 10):
-        bad.append("the server's memory grew by %.1f MB" % ((rss_end - rss_warm) / 1024))
+    elif rss_end - rss_warm > max(4 * 1024, rss_warm // 20):
+        bad.append("the server's memory grew by %.1f MB in the second half of the run" %
+                   ((rss_end - rss_warm) / 1024))
     for b in bad:
         print("FAIL: " + b)
     if not bad:

@@ -495,6 +495,21 @@ void llmc_text_printf(LlmcText *t, const char *fmt, ...)
     free(big);
 }
 
+/* At an invalid character: the bytes one U+FFFD replaces, the "maximal subpart" of Unicode's
+ * recommendation (as Python and the WHATWG decoder do): a valid lead byte and the continuation
+ * bytes that could still have followed it, else one byte. */
+static size_t invalid_run(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 1;
+    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    size_t k = 1;
+    if (need > 1 && n > 1 && s[1] >= lo && s[1] <= hi)
+        for (k = 2; k < need && k < n && (s[k] & 0xC0) == 0x80;)
+            k++;
+    return k;
+}
+
 void llmc_text_json_str(LlmcText *t, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -522,8 +537,8 @@ void llmc_text_json_str(LlmcText *t, const char *str, size_t n)
         } else if (c >= 0x80) {
             len = llmc_utf8_char_len(s + i, n - i);
             if (len == 0) {
-                esc = "\xEF\xBF\xBD";           /* U+FFFD for a byte that is not UTF-8 */
-                len = 1;
+                esc = "\xEF\xBF\xBD";           /* U+FFFD for what is not UTF-8 */
+                len = invalid_run(s + i, n - i);
             }
         }
         if (!esc) {

@@ -7,9 +7,9 @@
  * Numbers keep their double and, when written as an integer that fits, their int64. Object members
  * keep their order; llmc_json_get finds the last member of a name (as Python's json does).
  *
- * The writer appends to a growable text (LlmcText): JSON string literals with every byte that is
- * not valid UTF-8 written as U+FFFD (so the output is always valid JSON whatever the model
- * produced), and a tree written back compactly.
+ * The writer appends to a growable text (LlmcText): JSON string literals with what is not valid
+ * UTF-8 written as U+FFFD, one for each maximal subpart as Python's decoder does (so the output is
+ * always valid JSON whatever the model produced), and a tree written back compactly.
  *
  * No global state: a tree is read-only once built and may be read by several threads.
  */
@@ -64,7 +64,7 @@ typedef struct LlmcText {
 void llmc_text_put(LlmcText *t, const void *s, size_t n);
 void llmc_text_cstr(LlmcText *t, const char *s);
 void llmc_text_printf(LlmcText *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s[n] as a JSON string literal, quotes included; bytes that are not valid UTF-8 become U+FFFD. */
+/* s[n] as a JSON string literal, quotes included; what is not valid UTF-8 becomes U+FFFD. */
 void llmc_text_json_str(LlmcText *t, const char *s, size_t n);
 /* v written back as compact JSON. */
 void llmc_text_json(LlmcText *t, const LlmcJson *v);

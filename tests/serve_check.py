@@ -143,7 +143,8 @@ def single(prompt, n, *extra, exe=None):
     assert full.endswith(b"\n") and head.endswith(b"\n")
     head = head[:-1]
     assert full.startswith(head)
-    return head.decode(), full[len(head):-1].decode()
+    # the server sends what is not UTF-8 as U+FFFD, one per maximal subpart, as Python decodes
+    return head.decode("utf-8", "replace"), full[len(head):-1].decode("utf-8", "replace")
 
 
 def n_prompt_tokens(prompt):

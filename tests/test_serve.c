@@ -112,7 +112,13 @@ START_TEST(json_writes_valid_text)
 {
     LlmcText t = {0};
     llmc_text_json_str(&t, "a\"b\\c\n\x01\x7f\xC3\xA9\xff\xE2\x82z", 14);
-    ck_assert_str_eq(t.p, "\"a\\\"b\\\\c\\n\\u0001\\u007f\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz\"");
+    ck_assert_str_eq(t.p, "\"a\\\"b\\\\c\\n\\u0001\\u007f\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBDz\"");
+    llmc_text_free(&t);
+    /* one U+FFFD per maximal subpart, as Python's bytes.decode('utf-8', 'replace'):
+     * E0 80 (80 cannot follow E0) is two, F0 9F 98 (a cut 4-byte character) one, ED A0 two, C0 one */
+    llmc_text_json_str(&t, "\xE0\x80|\xF0\x9F\x98|\xED\xA0|\xC0\xAF|\xF4\x8F\xBF", 16);
+    ck_assert_str_eq(t.p, "\"\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD|"
+                          "\xEF\xBF\xBD\"");
     llmc_text_free(&t);
     /* what is written back reads again to the same tree */
     LlmcJsonDoc *doc, *doc2;

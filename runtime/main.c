@@ -1128,10 +1128,7 @@ static int run_serve(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *
     LlmcEngine e;
     if (make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, d->max_seq_len)) != 0)
         return 1;
-    char where[256], err[1024];
-    e.dev->where(&e, where, sizeof where);
-    fprintf(stderr, "%s: ready: %s on %s, up to %d sequences at once, %d KV blocks of %d positions\n", o->prog,
-            d->name, where, max_batch, e.kv.n_blocks, d->kv_block_size);
+    char err[1024];
     int rc = 0;
     if (llmc_serve_run(srv, &e, tok, err, sizeof err) != 0)
         rc = fail(o, err);

@@ -461,6 +461,11 @@ int serve_engine_run(LlmcServer *s, char *err, size_t errlen)
     s->ready = 1;
     s->avg_latency = 1.0;
     pthread_mutex_unlock(&s->mu);
+    char where[256];
+    s->engine->dev->where(s->engine, where, sizeof where);
+    fprintf(stderr, "%s: ready: %s on %s, up to %d sequences at once, %d KV blocks of %d positions%s\n",
+            s->cfg.prog, s->cfg.model_name, where, s->cfg.max_batch, s->kv_total, s->engine->desc->kv_block_size,
+            s->chat ? "" : "; no chat template");
     int rc = 0;
     for (;;) {
         int idle = llmc_sched_n_running(E.sched) == 0 && llmc_sched_n_waiting(E.sched) == 0;

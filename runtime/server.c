@@ -652,12 +652,12 @@ int llmc_serve_open(LlmcServer **out, const LlmcServeConfig *cfg, char *err, siz
     s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                   MHD_USE_ERROR_LOG,
                               0, NULL, NULL, on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
                               MHD_OPTION_CONNECTION_LIMIT, limit,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_THREAD_STACK_SIZE, (size_t)4 << 20,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
                               MHD_OPTION_END);
     if (!s->mhd) {
         llmc_serve_close(s);
@@ -676,8 +676,11 @@ int llmc_serve_run(LlmcServer *s, LlmcEngine *e, const LlmcTokenizer *tok, char 
     s->engine = e;
     s->tok = tok;
     s->max_model_len = d->max_seq_len;
+    double t0 = llmc_rt_now();
     if (llmc_serve_chat_open(&s->chat, tok, s->chat_missing, sizeof s->chat_missing) != 0)
         s->chat = NULL;
+    if (s->cfg.verbose)
+        server_log(s, "chat template: %s (%.3f s)", s->chat ? "ready" : s->chat_missing, llmc_rt_now() - t0);
     int64_t kv_positions = (int64_t)e->kv.n_blocks * d->kv_block_size;
     s->api = (ServeApiCtx){.desc = d, .tok = tok, .chat = s->chat, .chat_missing = s->chat_missing,
                            .sampler = s->cfg.sampler, .seed = s->cfg.seed,

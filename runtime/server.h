@@ -10,8 +10,9 @@
  * connection thread waits for its request's text by blocking in poll() on the request's eventfd
  * and on its socket (a client that hangs up is seen at once and its sequence cancelled, its KV
  * blocks freed); nothing busy-waits. When the KV pool or the batch is full, requests wait in the
- * scheduler's queue; beyond max_queue waiting requests the answer is 429 with Retry-After. A
- * request, once admitted, owns all the KV blocks it can need, so it never fails mid-generation.
+ * scheduler's queue; beyond max_queue waiting requests the answer is 429 with Retry-After. KV
+ * blocks are taken as sequences grow; when the pool runs out the newest is preempted and later
+ * recomputed (scheduler.h), so a request never fails mid-generation for memory.
  *
  * The server is the same on every build: it runs steps through the engine (engine.h), whatever
  * the device. Plain HTTP only (put a TLS proxy in front to serve beyond the machine).

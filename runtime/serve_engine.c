@@ -370,9 +370,10 @@ static void drop_unadded(LlmcServer *s, ServeReq *r, int status, const char *fai
 {
     pthread_mutex_lock(&s->mu);
     finish_req(s, r, status, failed);
+    notify(r);          /* before the engine's reference goes: it may be the last one (the client
+                           went away, its connection ended) */
     serve_req_unref(s, r);
     pthread_mutex_unlock(&s->mu);
-    notify(r);          /* the connection's reference keeps r alive */
 }
 
 static int add_active(Engine *E, ServeReq *r)

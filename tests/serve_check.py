@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """End-to-end checks of `./model --serve` on loopback, with Python's http.client and raw sockets.
 
-Usage: serve_check.py EXE TMPDIR CHAT_EXE   (run by tests/e2e_serve.sh)
+Usage: serve_check.py EXE TMPDIR CHAT_EXE [LLAMA3_EXE]   (run by tests/e2e_serve.sh)
 EXE: a cpu build of stories260K (no chat template); CHAT_EXE: a tiny model with a byte-level
-tokenizer.json and a chat template.
+tokenizer.json and a chat template; LLAMA3_EXE: a small Llama-3-shaped model (vocabulary 128256,
+GQA, llama3 RoPE scaling, three end ids) with the Llama 3 tokenizer and chat template, asked with
+curl.
 
 What it checks: the OpenAI wire format (the shapes the OpenAI clients read: choices, text / delta,
 finish_reason, usage, SSE `data:` events ending with `data: [DONE]`, stream_options.include_usage);
 that every greedy answer, streamed or not, many at once, is byte for byte what the executable
 prints for the same prompt alone (and sampled ones with the same seed); stop strings; errors as
 OpenAI error objects with the right status (bad JSON, wrong types, bad UTF-8, long prompts,
-unknown routes, methods, huge and chunked bodies, missing API key); slow and vanishing clients
+unknown routes, methods, huge and chunked bodies, missing API key, and a few seconds of random
+damage from serve_fuzz.py); slow and vanishing clients
 (a client that hangs up cancels its sequence and frees its KV blocks); 429 with Retry-After when
 the queue is full; a clean exit on SIGTERM.
 """
@@ -26,6 +29,7 @@ import threading
 import time
 
 EXE, TMP, CHAT_EXE = sys.argv[1], sys.argv[2], sys.argv[3]
+LLAMA3_EXE = sys.argv[4] if len(sys.argv) > 4 else None
 KEY = "sk-test-0123456789"
 FAILS = []
 PASSES = 0
@@ -120,6 +124,12 @@ def stream(srv, body, path="/v1/completions"):
     r = c.getresponse()
     raw = r.read().decode("utf-8")
     c.close()
+    events, ok = parse_sse(raw)
+    return r.status, r.getheader("Content-Type"), events, ok
+
+
+def parse_sse(raw):
+    """Server-sent events, strictly: every event one `data: ` line and a blank line. (events, ok)."""
     events = []
     ok = raw.endswith("\n\n")
     for block in raw.split("\n\n")[:-1]:
@@ -128,8 +138,26 @@ def stream(srv, body, path="/v1/completions"):
             events.append(("bad", block))
             continue
         payload = block[6:]
-        events.append(payload if payload == "[DONE]" else json.loads(payload))
-    return r.status, r.getheader("Content-Type"), events, ok
+        try:
+            events.append(payload if payload == "[DONE]" else json.loads(payload))
+        except ValueError:
+            ok = False
+            events.append(("bad", block))
+    return events, ok
+
+
+def curl(srv, path, body=None, stream=False):
+    """curl's answer: (HTTP status, content type, body text)."""
+    args = ["curl", "-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code} %{content_type}"]
+    if stream:
+        args.append("-N")
+    if body is not None:
+        args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    out = subprocess.run(args + ["http://127.0.0.1:%d%s" % (srv.port, path)], capture_output=True,
+                         check=True).stdout.decode("utf-8")
+    text, _, tail = out.rpartition("\n")
+    code, _, ctype = tail.partition(" ")
+    return int(code), ctype, text
 
 
 def single(prompt, n, *extra, exe=None):
@@ -186,7 +214,80 @@ def raw_exchange(srv, data, wait=5.0, shut=False):
     return got
 
 
+def output_ids(exe, *args):
+    return subprocess.run([exe, *args, "--output-ids"], capture_output=True, check=True).stdout.decode().split()
+
+
+def llama3_check(exe):
+    """A Llama-3-shaped model with the Llama 3 tokenizer, asked with curl: /health, /v1/models, streamed
+    chat and text completions whose SSE is well formed, whose text is the executable's alone and whose
+    usage counts the prompt's and the generated tokens."""
+    srv = Server("--max-batch", "4", exe=exe)
+    st, ctype, text = curl(srv, "/health")
+    check(st == 200 and json.loads(text) == {"status": "ok"}, "llama3: curl /health: 200 ok", (st, text))
+    st, ctype, text = curl(srv, "/v1/models")
+    m = json.loads(text) if st == 200 else {}
+    check(st == 200 and m["data"][0]["id"] == "l3" and m["data"][0]["max_model_len"] == 2048,
+          "llama3: curl /v1/models lists the model and its context", text)
+
+    msgs = [{"role": "system", "content": "You are brief."},
+            {"role": "user", "content": "What is the capital of France? 🇫🇷 naïve café"}]
+    path = os.path.join(TMP, "l3msgs.json")
+    with open(path, "w") as f:
+        json.dump(msgs, f)
+    ids = output_ids(exe, "--render-chat", path)
+    n = 24
+    gen = output_ids(exe, "--ids", " ".join(ids), "-n", str(n))[len(ids):]
+    want = single("ids:" + " ".join(ids), n, exe=exe)[1]
+    st, ctype, raw = curl(srv, "/v1/chat/completions", {"model": "l3", "messages": msgs, "max_tokens": n,
+                                                         "temperature": 0, "stream": True,
+                                                         "stream_options": {"include_usage": True}}, stream=True)
+    events, ok = parse_sse(raw)
+    chunks = [e for e in events if isinstance(e, dict)]
+    text = "".join(e["choices"][0]["delta"].get("content", "") for e in chunks if e["choices"])
+    fin = [e["choices"][0]["finish_reason"] for e in chunks if e["choices"]]
+    u = chunks[-1].get("usage") if chunks else None
+    # a greedy run stops at one of the three end ids (counted, not printed) or after n tokens
+    n_gen = len(gen) + (1 if len(gen) < n else 0)
+    check(st == 200 and ctype == "text/event-stream" and ok and events[-1] == "[DONE]" and
+          all(isinstance(e, dict) for e in events[:-1]) and
+          chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""} and
+          all(e["object"] == "chat.completion.chunk" and e["id"] == chunks[0]["id"] for e in chunks) and
+          fin[-1] == ("length" if len(gen) == n else "stop") and all(f is None for f in fin[:-1]) and
+          chunks[-1]["choices"] == [] and all(e["usage"] is None for e in chunks[:-1]),
+          "llama3: curl stream:true chat: well-formed SSE (role, deltas, finish_reason, usage chunk, [DONE])",
+          raw[:300] + " ... " + raw[-400:])
+    check(text == want, "llama3: the streamed chat text is the executable's for the template's ids alone",
+          (text, want))
+    check(u == {"prompt_tokens": len(ids), "completion_tokens": n_gen, "total_tokens": len(ids) + n_gen},
+          "llama3: usage counts the template's tokens (%d) and the generated ones (%d)" % (len(ids), n_gen), u)
+
+    prompt = "Hello, my dog is cute — 123456 你好"
+    pids = output_ids(exe, prompt, "-n", "0")
+    gen = output_ids(exe, prompt, "-n", "16")[len(pids):]
+    want = single(prompt, 16, exe=exe)[1]
+    st, ctype, raw = curl(srv, "/v1/completions", {"prompt": prompt, "max_tokens": 16, "temperature": 0,
+                                                   "stream": True, "stream_options": {"include_usage": True}},
+                          stream=True)
+    events, ok = parse_sse(raw)
+    chunks = [e for e in events if isinstance(e, dict)]
+    text = "".join(e["choices"][0]["text"] for e in chunks if e["choices"])
+    n_gen = len(gen) + (1 if len(gen) < 16 else 0)
+    check(st == 200 and ok and events[-1] == "[DONE]" and text == want and
+          chunks[-1]["usage"] == {"prompt_tokens": len(pids), "completion_tokens": n_gen,
+                                  "total_tokens": len(pids) + n_gen},
+          "llama3: curl stream:true completion: its text and usage (%d + %d tokens)" % (len(pids), n_gen),
+          (raw[-400:], want, len(pids), n_gen))
+    st, ctype, text = curl(srv, "/v1/completions", {"prompt": prompt, "max_tokens": 16, "temperature": 0})
+    a = json.loads(text) if st == 200 else {}
+    check(st == 200 and a["choices"][0]["text"] == want and a["usage"]["completion_tokens"] == n_gen,
+          "llama3: the same completion whole", text)
+    check(srv.stop() == 0, "llama3: the server stops cleanly")
+
+
 def main():
+    if LLAMA3_EXE:
+        llama3_check(LLAMA3_EXE)
     srv = Server("--api-key", KEY, "--max-batch", "8", "--timeout", "2")
 
     # ---- the other endpoints ----
@@ -414,7 +515,16 @@ def main():
     def stay():
         srv.post({"prompt": "The cat sat", "max_tokens": 200, "temperature": 0})
 
-    ts = [threading.Thread(target=vanish) for _ in range(4)] + [threading.Thread(target=stay) for _ in range(2)]
+    def at_once():
+        # hangs up right after its request: often before the engine has taken it from the inbox
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 50, "temperature": 0}).encode()
+        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() +
+                  b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        s.close()
+
+    ts = ([threading.Thread(target=vanish) for _ in range(4)] + [threading.Thread(target=stay) for _ in range(2)] +
+          [threading.Thread(target=at_once) for _ in range(24)])
     for t in ts:
         t.start()
     for t in ts:
@@ -431,6 +541,13 @@ def main():
           "(%d of 4 cancelled, %d tokens generated)" % (cancelled, gen), m)
     check(m["llmc_kv_blocks_used"] == 0 and m["llmc_requests_running"] == 0 and m["llmc_requests_waiting"] == 0,
           "every KV block is free again", m)
+    # ---- random damage for a few seconds (tests/serve_fuzz.py; longer runs: its --time) ----
+    fz = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve_fuzz.py"),
+                         str(srv.port), str(srv.p.pid), "--time", "4", "--workers", "4", "--key", KEY],
+                        capture_output=True, text=True)
+    check(fz.returncode == 0, "4 s of malformed HTTP and JSON (serve_fuzz.py): 2xx/4xx answers, no crash or stall, "
+          "every KV block free", fz.stdout[-1500:] + fz.stderr[-1500:])
+    print(fz.stdout.strip().splitlines()[0] if fz.stdout.strip() else "")
     st, h, data = srv.post({"prompt": "Lily and Ben", "max_tokens": 5, "temperature": 0})
     check(st == 200 and json.loads(data)["choices"][0]["text"] == expect[("Lily and Ben", 5)][1],
           "the server answers as before afterwards")
@@ -501,4 +618,12 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception:
+        # a server that crashed: its log (a sanitizer's report) says why
+        for k in range(1, Server.count + 1):
+            log = open(os.path.join(TMP, "server%d.log" % k), errors="replace").read()
+            if "ERROR" in log or "runtime error" in log:
+                print("server%d.log:\n%s" % (k, log[-6000:]))
+        raise

@@ -241,9 +241,9 @@ def main():
     rss_max = max([kb for _, _, kb in rss] + [rss_end])
     print("server memory (VmRSS): %.1f MB after a tenth of the requests, %.1f MB after half, %.1f MB at the "
           "end, %.1f MB at most" % (rss_at(0.1) / 1024, rss_warm / 1024, rss_end / 1024, rss_max / 1024))
-    print("server after the run: %d running, %d waiting, %d KV blocks in use, %d requests cancelled" %
-          (m["llmc_requests_running"], m["llmc_requests_waiting"], m["llmc_kv_blocks_used"],
-           m["llmc_requests_cancelled_total"]))
+    print("server after the run: %d running, %d waiting, %d KV blocks in use, %d requests cancelled, "
+          "%d preemptions" % (m["llmc_requests_running"], m["llmc_requests_waiting"], m["llmc_kv_blocks_used"],
+                              m["llmc_requests_cancelled_total"], m.get("llmc_preemptions_total", 0)))
     bad = []
     if res.errors:
         bad.append("%d requests lost or malformed, e.g. %s" % (len(res.errors), res.errors[:3]))

@@ -164,6 +164,9 @@ void serve_metrics_text(LlmcServer *s, LlmcText *t)
                  (double)(s->n_waiting + s->n_inbox));
     counter_text(t, "llmc_kv_blocks_used", "gauge", "KV cache blocks held by sequences.", (double)s->kv_used);
     counter_text(t, "llmc_kv_blocks_total", "gauge", "KV cache blocks in the pool.", (double)s->kv_total);
+    counter_text(t, "llmc_preemptions_total", "counter",
+                 "Sequences preempted when the KV pool ran out (their blocks freed; recomputed later).",
+                 (double)s->preemptions);
     hist_text(t, "llmc_time_to_first_token_seconds", "From a request's arrival to its first token.", &m->ttft);
     hist_text(t, "llmc_time_per_output_token_seconds", "Between the tokens of a request, after the first.",
               &m->tpot);
@@ -438,6 +441,7 @@ static void publish(Engine *E)
     s->n_running = llmc_sched_n_running(E->sched);
     s->kv_used = kv->n_blocks - kv->n_free;
     s->kv_total = kv->n_blocks;
+    s->preemptions = llmc_sched_stats(E->sched)->preemptions;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -94,6 +94,7 @@ struct LlmcServer {
     int32_t n_inbox;
     int32_t n_waiting, n_running;   /* the scheduler's, after the last step */
     int32_t kv_used, kv_total;
+    int64_t preemptions;        /* the scheduler's count (sequences preempted, recomputed later) */
     uint64_t next_id;
     ServeMetrics m;
     double avg_latency;         /* seconds a request took, smoothed: for Retry-After */

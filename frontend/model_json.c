@@ -258,7 +258,7 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
         return LLMC_ERR;
     LlmcDType dt;
     if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || dt == LLMC_I32 ||
-        llmc_format(dt)->scale != LLMC_FMT_NONE) {
+        llmc_format_n_sides(dt) > 0) {
         snprintf(sub, sizeof sub, "%s.dtype", path);
         return fail_at(p, sub, "expected \"f32\", \"f16\" or \"bf16\", found %s",
                        cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);

@@ -98,6 +98,7 @@ LlmcStatus llmc_c_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_rope(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d);
 
 /* CUDA backend emitters (one per op family): kernels into e->defs, launches into e->body. */
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d);

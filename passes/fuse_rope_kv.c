@@ -12,18 +12,6 @@
 
 #include "passes.h"
 
-static int same_rope(const LlmcNode *a, const LlmcNode *b)
-{
-    static const char *keys[] = {"head_dim", "theta", "scaling.factor", "scaling.low_freq_factor",
-                                 "scaling.high_freq_factor", "scaling.original_max_position_embeddings"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (llmc_attr_float(a, keys[i], -1) != llmc_attr_float(b, keys[i], -1))
-            return 0;
-    const char *sa = llmc_attr_str(a, "style", ""), *sb = llmc_attr_str(b, "style", "");
-    const char *ta = llmc_attr_str(a, "scaling.type", ""), *tb = llmc_attr_str(b, "scaling.type", "");
-    return strcmp(sa, sb) == 0 && strcmp(ta, tb) == 0 && a->in[1] == b->in[1];
-}
-
 LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
 {
     (void)opt;
@@ -48,7 +36,7 @@ LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
             continue;
         int rq = g->t[g->n[ai].in[0]].producer;
         if (rq < 0 || g->n[rq].op != LLMC_OP_ROPE || llmc_tensor_uses(g, g->n[ai].in[0]) != 1 ||
-            !same_rope(&g->n[rq], &g->n[rk]))
+            !llmc_rope_same(&g->n[rq], &g->n[rk]) || g->n[rq].in[1] != g->n[rk].in[1])
             continue;
         const LlmcNode *qn = &g->n[rq], *kn = &g->n[rk];
         int ins[5] = {qn->in[0], kn->in[0], w->in[1], qn->in[1], w->in[2]};
@@ -56,15 +44,8 @@ LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
         LlmcNode f = llmc_node_make(LLMC_OP_ROPE_KV_WRITE, 5, ins, 1, &out);
         f.layer = w->layer;
         f.where = w->where;
-        for (int a = 0; a < qn->n_attr; a++) {
-            const LlmcAttr *at = &qn->attr[a];
-            if (at->kind == LLMC_ATTR_STR)
-                llmc_attr_set_str(g, &f, at->key, at->s);
-            else if (at->kind == LLMC_ATTR_INT)
-                llmc_attr_set_int(g, &f, at->key, at->i);
-            else
-                llmc_attr_set_float(g, &f, at->key, at->f);
-        }
+        for (int a = 0; a < qn->n_attr; a++)
+            llmc_attr_copy(g, &f, &qn->attr[a]);
         llmc_attr_set_int(g, &f, "layer", llmc_attr_int(w, "layer", 0));
         g->n[i] = f; /* where the kv_write stood: q, k, v are ready there */
         keep[rq] = 0;

@@ -155,11 +155,8 @@ DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const void *__restrict__ 
         cp_async_commit();
     }
 
-    auto ustart = [&](int bb) { return (int)((int64_t)bb * U / P); };
-    auto owner = [&](int v) { return (int)(((int64_t)(v + 1) * P + U - 1) / U) - 1; };
     float acc[MI][NJ][4];
     mma_zero(acc);
-    float *pr = part + (int64_t)blockIdx.x * P * 2 * MP * TPB;
     for (int u = u0; u < u1; u++) {
         cp_async_wait<ST - 2>();
         __syncthreads(); /* unit u's stage landed for everyone; the one before is free */
@@ -188,82 +185,8 @@ DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const void *__restrict__ 
         }
         if ((u + 1) % NCT != 0 && u + 1 != u1)
             continue;
-        /* the end of this block's part of a tile: as gemm_q */
-        const int tile = u / NCT, ts = tile * NCT, te = ts + NCT;
-        if constexpr (WK == 3) {
-#pragma unroll
-            for (int j = 0; j < NJ; j++) {
-                const int n = wrow(tile, trow(j)) - g + 2 * t;
-                const float s0 = __ldg((const float *)wq.scale + n) * 256.0f;
-                const float s1 = __ldg((const float *)wq.scale + n + 1) * 256.0f;
-#pragma unroll
-                for (int i = 0; i < MI; i++) {
-                    acc[i][j][0] *= s0;
-                    acc[i][j][1] *= s1;
-                    acc[i][j][2] *= s0;
-                    acc[i][j][3] *= s1;
-                }
-            }
-        }
-        bool out = true;
-        if (ts < u0 || te > u1) {
-            const int slot = tile == u0 / NCT ? 0 : 1;
-            float *pz = pr + (bk * 2 + slot) * MP * TPB;
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-#pragma unroll
-                for (int hh = 0; hh < 2; hh++)
-#pragma unroll
-                    for (int j = 0; j < NJ; j++)
-                        *(float2 *)(pz + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t) =
-                            make_float2(acc[i][j][2 * hh], acc[i][j][2 * hh + 1]);
-            __threadfence();
-            __syncthreads();
-            const int bf = owner(ts), bl = owner(te - 1);
-            if (tid == 0)
-                last = atomicAdd(cnt + blockIdx.x * TILES + tile, 1) == bl - bf;
-            __syncthreads();
-            out = last;
-            if (out) {
-                __threadfence();
-                mma_zero(acc);
-                for (int bb = bf; bb <= bl; bb++) {
-                    const float *pb = pr + (bb * 2 + (tile == ustart(bb) / NCT ? 0 : 1)) * MP * TPB;
-#pragma unroll
-                    for (int i = 0; i < MI; i++)
-#pragma unroll
-                        for (int hh = 0; hh < 2; hh++)
-#pragma unroll
-                            for (int j = 0; j < NJ; j++) {
-                                const float *pv = pb + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t;
-                                acc[i][j][2 * hh] += ld_cg_f32(pv);
-                                acc[i][j][2 * hh + 1] += ld_cg_f32(pv + 1);
-                            }
-                }
-                if (tid == 0)
-                    cnt[blockIdx.x * TILES + tile] = 0;
-            }
-        }
-        if (out)
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-#pragma unroll
-                for (int hh = 0; hh < 2; hh++) {
-                    const int m = m0 + 16 * i + g + 8 * hh;
-                    if (m >= T)
-                        continue;
-#pragma unroll
-                    for (int j = 0; j < NJ; j += (EPI == 2 ? 2 : 1)) {
-                        const int n = wrow(tile, trow(j)) - g + 2 * t;
-                        if (EPI == 2)
-                            qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1],
-                                                     acc[i][j + 1][2 * hh], acc[i][j + 1][2 * hh + 1]);
-                        else
-                            qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1], 0.0f,
-                                                     0.0f);
-                    }
-                }
-        mma_zero(acc);
+        qm_finish<WK, N, MI, NJ, W, U, NCT, SY, SR, EPI>(acc, [&](int tl, int j) { return wrow(tl, trow(j)); },
+                                                        u / NCT, u0, u1, wq, b, y, T, res, part, cnt, last);
     }
     cp_async_wait<0>();
     pdl_release();

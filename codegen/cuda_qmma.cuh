@@ -251,6 +251,98 @@ DEV void qm_store(float *__restrict__ y, const float *__restrict__ b, const floa
     }
 }
 
+/* The end of a block's part of tile `tile` (units u0..u1 of U dealt to gridDim.y blocks; NCT a
+ * tile): fp8's row scales (times 2^8) on the sums; for a tile shared with other blocks the partial
+ * (part: [row tiles][gridDim.y][2][16 MI][TPB], a block's first and last tile) and, in the last of
+ * them to arrive (cnt: an int a tile, left at 0; last: a shared int), their sum in block order; then
+ * the epilogue. wrow(tile, j): this lane's weight row of n8 tile j. acc is zeroed after. */
+template <int WK, int N, int MI, int NJ, int W, int U, int NCT, int SY, int SR, int EPI, class Row>
+DEV void qm_finish(float (&acc)[MI][NJ][4], Row wrow, int tile, int u0, int u1, const WQ &wq,
+                   const float *__restrict__ b, float *__restrict__ y, int T, const float *__restrict__ res,
+                   float *__restrict__ part, int *__restrict__ cnt, int &last)
+{
+    constexpr int MP = 16 * MI, TPB = W * NJ * 8, TILES = U / NCT;
+    const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
+    const int g = lane >> 2, t = lane & 3, m0 = blockIdx.x * MP, P = gridDim.y, bk = blockIdx.y;
+    const int ts = tile * NCT, te = ts + NCT;
+    if constexpr (WK == 3) {
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            const int n = wrow(tile, j) - g + 2 * t;
+            const float s0 = __ldg((const float *)wq.scale + n) * 256.0f;
+            const float s1 = __ldg((const float *)wq.scale + n + 1) * 256.0f;
+#pragma unroll
+            for (int i = 0; i < MI; i++) {
+                acc[i][j][0] *= s0;
+                acc[i][j][1] *= s1;
+                acc[i][j][2] *= s0;
+                acc[i][j][3] *= s1;
+            }
+        }
+    }
+    bool out = true;
+    if (ts < u0 || te > u1) { /* shared: the partial, and the sum if this block is the last */
+        auto ustart = [&](int bb) { return (int)((int64_t)bb * U / P); };
+        auto owner = [&](int v) { return (int)(((int64_t)(v + 1) * P + U - 1) / U) - 1; };
+        float *pr = part + (int64_t)blockIdx.x * P * 2 * MP * TPB;
+        float *pz = pr + (bk * 2 + (tile == u0 / NCT ? 0 : 1)) * MP * TPB;
+#pragma unroll
+        for (int i = 0; i < MI; i++)
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++)
+                    *(float2 *)(pz + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t) =
+                        make_float2(acc[i][j][2 * hh], acc[i][j][2 * hh + 1]);
+        __threadfence();
+        __syncthreads();
+        const int bf = owner(ts), bl = owner(te - 1);
+        if (tid == 0)
+            last = atomicAdd(cnt + blockIdx.x * TILES + tile, 1) == bl - bf;
+        __syncthreads();
+        out = last;
+        if (out) {
+            __threadfence();
+            mma_zero(acc);
+            for (int bb = bf; bb <= bl; bb++) {
+                const float *pb = pr + (bb * 2 + (tile == ustart(bb) / NCT ? 0 : 1)) * MP * TPB;
+#pragma unroll
+                for (int i = 0; i < MI; i++)
+#pragma unroll
+                    for (int hh = 0; hh < 2; hh++)
+#pragma unroll
+                        for (int j = 0; j < NJ; j++) {
+                            const float *pv = pb + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t;
+                            acc[i][j][2 * hh] += ld_cg_f32(pv);
+                            acc[i][j][2 * hh + 1] += ld_cg_f32(pv + 1);
+                        }
+            }
+            if (tid == 0)
+                cnt[blockIdx.x * TILES + tile] = 0;
+        }
+    }
+    if (out)
+#pragma unroll
+        for (int i = 0; i < MI; i++)
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                const int m = m0 + 16 * i + g + 8 * hh;
+                if (m >= T)
+                    continue;
+#pragma unroll
+                for (int j = 0; j < NJ; j += (EPI == 2 ? 2 : 1)) {
+                    const int n = wrow(tile, j) - g + 2 * t;
+                    if (EPI == 2)
+                        qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1],
+                                                 acc[i][j + 1][2 * hh], acc[i][j + 1][2 * hh + 1]);
+                    else
+                        qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1], 0.0f,
+                                                 0.0f);
+                }
+            }
+    mma_zero(acc);
+}
+
 /* y[T][..] = epilogue(x W^T): w [N][K] in format WK (groups of G, scales and zeros wq; fp8: a scale
  * a row, G = K), xh [T][K] f16/bf16 in QmFmt<WK>::AORD order, rows blockIdx.x * 16 MI .. (+16 MI).
  * The work is U = TILES x NCT units (a tile: W x NJ n8 tiles of weight rows, EPI 2 the gate and up
@@ -327,13 +419,9 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
         cp_async_commit();
     }
 
-    /* the first unit of block bb and the block holding unit v */
-    auto ustart = [&](int bb) { return (int)((int64_t)bb * U / P); };
-    auto owner = [&](int v) { return (int)(((int64_t)(v + 1) * P + U - 1) / U) - 1; };
     float acc[MI][NJ][4];
     mma_zero(acc);
     const uint32_t abase = smem_addr(qsm) + g * LDB;
-    float *pr = part + (int64_t)blockIdx.x * P * 2 * MP * TPB;
     for (int u = u0; u < u1; u++) {
         cp_async_wait<ST - 2>();
         __syncthreads(); /* unit u's stage landed for everyone; the one before is free */
@@ -356,82 +444,7 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
         }
         if ((u + 1) % NCT != 0 && u + 1 != u1)
             continue;
-        /* the end of this block's part of a tile */
-        const int tile = u / NCT, ts = tile * NCT, te = ts + NCT;
-        if constexpr (WK == 3) { /* fp8: the row scales (times 2^8) of this lane's columns */
-#pragma unroll
-            for (int j = 0; j < NJ; j++) {
-                const int n = wrow(tile, j) - g + 2 * t;
-                const float s0 = __ldg((const float *)wq.scale + n) * 256.0f;
-                const float s1 = __ldg((const float *)wq.scale + n + 1) * 256.0f;
-#pragma unroll
-                for (int i = 0; i < MI; i++) {
-                    acc[i][j][0] *= s0;
-                    acc[i][j][1] *= s1;
-                    acc[i][j][2] *= s0;
-                    acc[i][j][3] *= s1;
-                }
-            }
-        }
-        bool out = true;
-        if (ts < u0 || te > u1) { /* shared: the partial, and the sum if this block is the last */
-            const int slot = tile == u0 / NCT ? 0 : 1;
-            float *pz = pr + (bk * 2 + slot) * MP * TPB;
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-#pragma unroll
-                for (int hh = 0; hh < 2; hh++)
-#pragma unroll
-                    for (int j = 0; j < NJ; j++)
-                        *(float2 *)(pz + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t) =
-                            make_float2(acc[i][j][2 * hh], acc[i][j][2 * hh + 1]);
-            __threadfence();
-            __syncthreads();
-            const int bf = owner(ts), bl = owner(te - 1);
-            if (tid == 0)
-                last = atomicAdd(cnt + blockIdx.x * TILES + tile, 1) == bl - bf;
-            __syncthreads();
-            out = last;
-            if (out) {
-                __threadfence();
-                mma_zero(acc);
-                for (int bb = bf; bb <= bl; bb++) {
-                    const float *pb = pr + (bb * 2 + (tile == ustart(bb) / NCT ? 0 : 1)) * MP * TPB;
-#pragma unroll
-                    for (int i = 0; i < MI; i++)
-#pragma unroll
-                        for (int hh = 0; hh < 2; hh++)
-#pragma unroll
-                            for (int j = 0; j < NJ; j++) {
-                                const float *pv = pb + (16 * i + g + 8 * hh) * TPB + (warp * NJ + j) * 8 + 2 * t;
-                                acc[i][j][2 * hh] += ld_cg_f32(pv);
-                                acc[i][j][2 * hh + 1] += ld_cg_f32(pv + 1);
-                            }
-                }
-                if (tid == 0)
-                    cnt[blockIdx.x * TILES + tile] = 0;
-            }
-        }
-        if (out)
-#pragma unroll
-            for (int i = 0; i < MI; i++)
-#pragma unroll
-                for (int hh = 0; hh < 2; hh++) {
-                    const int m = m0 + 16 * i + g + 8 * hh;
-                    if (m >= T)
-                        continue;
-#pragma unroll
-                    for (int j = 0; j < NJ; j += (EPI == 2 ? 2 : 1)) {
-                        const int n = wrow(tile, j) - g + 2 * t;
-                        if (EPI == 2)
-                            qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1],
-                                                     acc[i][j + 1][2 * hh], acc[i][j + 1][2 * hh + 1]);
-                        else
-                            qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1], 0.0f,
-                                                     0.0f);
-                    }
-                }
-        mma_zero(acc);
+        qm_finish<WK, N, MI, NJ, W, U, NCT, SY, SR, EPI>(acc, wrow, u / NCT, u0, u1, wq, b, y, T, res, part, cnt, last);
     }
     cp_async_wait<0>();
     pdl_release();

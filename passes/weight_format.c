@@ -63,7 +63,7 @@ typedef struct Rule {
     LlmcDType fmt;
     int matched;                  /* it matches a matrix */
     int decided;                  /* it was the first rule to match one */
-    int shadow, shadow_w;         /* an earlier rule that gave a matrix it matches another format, and
+    int shadow, shadow_w;         /* an earlier rule that took a matrix it matches, and
                                      that matrix; -1: none */
 } Rule;
 
@@ -299,7 +299,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
                     f = rules[r].fmt;
                     chosen = r;
                     rules[r].decided = 1;
-                } else if (rules[r].shadow < 0 && rules[r].fmt != f) {
+                } else if (rules[r].shadow < 0) {
                     rules[r].shadow = chosen;
                     rules[r].shadow_w = w;
                 }
@@ -308,8 +308,9 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             st = set_layout(g, w, f, embedding, opt, d);
         }
     }
-    /* Every rule decides some matrix: one that matches nothing, or only matrices earlier rules
-     * gave other formats, is a mistake (a misspelt name, rules in the wrong order). */
+    /* Every rule decides some matrix: one that matches nothing, or only matrices earlier rules took,
+     * is a mistake (a misspelt name, rules in the wrong order, a rule for the embedding of a table
+     * tied to the lm_head) and says so. */
     for (int r = 0; r < n_rules && !st; r++) {
         char names[1400], one[320];
         if (!rules[r].matched) {

@@ -59,14 +59,19 @@ static int cuda_setup(LlmcEngine *e, const LlmcEngineOpts *o, char *err, size_t 
         .weights = e->ex.weights,
         .consts = e->ex.consts,
         .kv_blocks = o->kv_blocks,
+        .kv_fit = o->kv_fit,
         .use_graphs = !o->no_graphs,
         .use_pdl = !o->no_pdl,
         .progress = o->progress,
         .progress_ctx = o->progress_ctx,
     };
     /* the device first: a pool that does not fit is refused before any host bookkeeping */
-    if (llmc_gpu_setup(e->ex.gpu, &s, err, errlen) != 0 ||
-        llmc_kv_init(&e->kv, o->kv_blocks, err, errlen) != 0) {
+    if (llmc_gpu_setup(e->ex.gpu, &s, err, errlen) != 0) {
+        llmc_engine_destroy(e);
+        return -1;
+    }
+    e->ex.kv_blocks = llmc_gpu_kv_blocks(e->ex.gpu);     /* fewer with kv_fit */
+    if (llmc_kv_init(&e->kv, e->ex.kv_blocks, err, errlen) != 0) {
         llmc_engine_destroy(e);
         return -1;
     }

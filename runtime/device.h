@@ -32,9 +32,12 @@ typedef struct LlmcDeviceOps {
      * the model is refused at once; *dev may stay NULL (the cpu). close(NULL) is fine. */
     int (*open)(void **dev, const LlmcModelDesc *d, char *err, size_t errlen);
     void (*close)(void *dev);
-    /* Everything a step needs besides the KV allocator: consts (init() run once), arena and KV
-     * pool, threads; weights uploaded where the device has its own memory. e->desc, e->ex.weights
-     * and e->max_blocks_per_seq are set; on failure everything set up so far is freed. */
+    /* Everything a step needs: consts (init() run once), arena, KV pool and its allocator
+     * (e->kv), threads; weights uploaded where the device has its own memory. e->desc,
+     * e->ex.weights and e->max_blocks_per_seq are set; on failure everything set up so far is
+     * freed. With o->kv_fit the pool is o->kv_blocks blocks or as many as memory allows, if
+     * fewer (cpu: half the physical memory; cuda: 90% of the memory free at start, less what the
+     * rest of the model takes), at least one. */
     int (*setup)(LlmcEngine *e, const LlmcEngineOpts *o, char *err, size_t errlen);
     void (*teardown)(LlmcEngine *e);
     /* One step (llmc_engine_step's contract); logits and chosen ids back on the host. */

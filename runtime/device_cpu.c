@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "pool.h"
@@ -48,8 +49,17 @@ static int cpu_setup(LlmcEngine *e, const LlmcEngineOpts *o, char *err, size_t e
                             (long long)d->const_bytes, (long long)d->arena_bytes);
     }
     /* The KV pool is mapped, not malloc'd: zero pages come lazily, so a large pool costs no
-     * start-up time and untouched blocks no memory. */
-    size_t kv_bytes = (size_t)(o->kv_blocks * d->kv_block_bytes);
+     * start-up time and untouched blocks no memory. Fitted to memory: half the physical memory
+     * (the allocator hands out recently freed blocks first, so the pages touched are about the
+     * most blocks in use at once). */
+    int64_t kv_blocks = o->kv_blocks;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (o->kv_fit && d->kv_block_bytes > 0 && pages > 0 && page > 0) {
+        int64_t fit = (int64_t)((double)pages * (double)page / 2 / (double)d->kv_block_bytes);
+        if (fit < kv_blocks)
+            kv_blocks = fit > 1 ? fit : 1;
+    }
+    size_t kv_bytes = (size_t)(kv_blocks * d->kv_block_bytes);
     e->kv_map_bytes = kv_bytes > 0 ? kv_bytes : 4096;
     void *kv = mmap(NULL, e->kv_map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                     -1, 0);
@@ -60,12 +70,12 @@ static int cpu_setup(LlmcEngine *e, const LlmcEngineOpts *o, char *err, size_t e
         return llmc_rt_fail(err, errlen,
                             "cannot allocate the KV cache: %lld blocks x %lld bytes = %.1f MiB: %s "
                             "(use --kv-blocks or --kv-mem to ask for less)",
-                            (long long)o->kv_blocks, (long long)d->kv_block_bytes,
+                            (long long)kv_blocks, (long long)d->kv_block_bytes,
                             (double)kv_bytes / (1 << 20), strerror(en));
     }
     e->ex.kv = kv;
-    e->ex.kv_blocks = o->kv_blocks;
-    if (llmc_kv_init(&e->kv, o->kv_blocks, err, errlen) != 0 ||
+    e->ex.kv_blocks = kv_blocks;
+    if (llmc_kv_init(&e->kv, kv_blocks, err, errlen) != 0 ||
         llmc_samplebuf_init(&e->sbuf, d->vocab_size, err, errlen) != 0 ||
         llmc_pool_create(&e->ex.pool, nth, err, errlen) != 0) {
         llmc_engine_destroy(e);

@@ -28,6 +28,8 @@ typedef void (*LlmcProgress)(void *ctx, const char *what, int64_t done, int64_t 
 typedef struct LlmcEngineOpts {
     int n_threads;              /* >= 1; at most desc->max_threads when that is set (cpu) */
     int64_t kv_blocks;          /* blocks in the KV pool (llmc_engine_default_kv_blocks) */
+    int kv_fit;                 /* kv_blocks is the most wanted: the device takes as many as its
+                                   memory allows (device.h setup; e->kv.n_blocks: how many) */
     void *device;               /* an opened device (its ops->open; CUDA: an LlmcGpu), borrowed;
                                    NULL: the device opens its own and closes it when destroyed */
     /* CUDA models */

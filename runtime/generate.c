@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,7 +169,8 @@ static LlmcSeqReq request(const LlmcGenPrompt *pr, const LlmcGenConfig *c)
 {
     LlmcSeqReq r = {.prompt = pr->ids, .n_prompt = pr->n, .max_new = pr->max_new,
                     .logits_from = c->top_logits ? pr->n - 1 : -1, .sampler = c->sampler,
-                    .seed = c->seed, .stop_ids = c->stop_ids, .n_stop = c->n_stop};
+                    .seed = c->seed, .stop_ids = c->stop_ids, .n_stop = c->n_stop,
+                    .ignore_eos = c->ignore_eos};
     if (c->top_logits)
         r.max_new = 1;
     return r;
@@ -262,14 +264,17 @@ int llmc_gen_array_next(void *ctx, LlmcGenPrompt *p, char *err, size_t errlen)
     return 1;
 }
 
-/* "1 450 8074" (spaces, tabs, commas or newlines between ids). */
-int llmc_parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
-                     size_t errlen)
+/* "1 450 8074" (spaces, tabs, commas or newlines between ids); what: the option, for messages
+ * ("--ids: ..."), or NULL. */
+static int parse_ids(const char *s, const char *what, int32_t vocab, int32_t **ids, int32_t *n_ids,
+                     char *err, size_t errlen)
 {
+    const char *sep = what ? ": " : "";
+    what = what ? what : "";
     size_t cap = strlen(s) / 2 + 1;
     int32_t *v = malloc(cap * sizeof *v);
     if (!v)
-        return llmc_rt_fail(err, errlen, "out of memory parsing --ids");
+        return llmc_rt_fail(err, errlen, "%s%sout of memory parsing token ids", what, sep);
     int32_t n = 0;
     const char *p = s;
     for (;;) {
@@ -283,17 +288,44 @@ int llmc_parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, 
         if (end == p || errno || x < 0 || x >= vocab) {
             int len = (int)strcspn(p, " \t,\n\r");
             free(v);
-            return llmc_rt_fail(err, errlen, "--ids: '%.*s' is not a token id (0..%d)", len, p,
-                                vocab - 1);
+            return llmc_rt_fail(err, errlen, "%s%s'%.*s' is not a token id (0..%d)", what, sep,
+                                len, p, vocab - 1);
         }
         v[n++] = (int32_t)x;
         p = end;
     }
     if (n == 0) {
         free(v);
-        return llmc_rt_fail(err, errlen, "--ids: no token ids given");
+        return llmc_rt_fail(err, errlen, "%s%sno token ids given", what, sep);
     }
     *ids = v;
     *n_ids = n;
     return 0;
+}
+
+int llmc_parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
+                     size_t errlen)
+{
+    return parse_ids(s, "--ids", vocab, ids, n_ids, err, errlen);
+}
+
+int llmc_parse_ids_line(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids,
+                        int64_t *max_new, char *err, size_t errlen)
+{
+    *max_new = -1;
+    const char *colon = strchr(s, ':');
+    if (colon) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        int digits = end != s;
+        while (end < colon && (*end == ' ' || *end == '\t'))
+            end++;
+        if (!digits || end != colon || errno || n < 0 || n > INT32_MAX)
+            return llmc_rt_fail(err, errlen, "'%.*s' before ':' is not a token count (0..%d)",
+                                (int)(colon - s), s, INT32_MAX);
+        *max_new = n;
+        s = colon + 1;
+    }
+    return parse_ids(s, NULL, vocab, ids, n_ids, err, errlen);
 }

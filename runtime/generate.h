@@ -48,6 +48,7 @@ typedef struct LlmcGenConfig {
     const LlmcTokenizer *tok;   /* NULL: print token ids */
     int32_t top_logits;         /* 0: generate; K: print the prompt's ids and the K largest logits
                                    of its last position instead ("id logit" per line) */
+    int ignore_eos;             /* generate past end-of-sequence ids (benchmarks) */
     int progress;               /* "[k/N done]" on stderr as sequences finish */
     int64_t n_prompts;          /* for the progress line; -1: not known */
 } LlmcGenConfig;
@@ -70,5 +71,9 @@ int llmc_gen_array_next(void *ctx, LlmcGenPrompt *p, char *err, size_t errlen);
  * array *ids (free it) of *n_ids >= 1. Returns 0, or -1 with a message naming the bad id. */
 int llmc_parse_ids(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids, char *err,
                    size_t errlen);
+/* A line of --prompts-ids: token ids as llmc_parse_ids takes them, optionally after "N:", the
+ * tokens to generate for it (*max_new; -1 when not given). Messages name no option. */
+int llmc_parse_ids_line(const char *s, int32_t vocab, int32_t **ids, int32_t *n_ids,
+                        int64_t *max_new, char *err, size_t errlen);
 
 #endif

@@ -364,7 +364,6 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     assert(!g->ready);
     CUresult r;
     int32_t mt = d->max_tokens, mo = d->max_outputs;
-    g->kv_blocks = s->kv_blocks;
     g->mbps = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size);
     g->pad_row = mt;
     g->use_graphs = s->use_graphs;
@@ -377,11 +376,19 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     g->steps_bytes = g->table_off + (size_t)(mt + 1) * (size_t)g->mbps * sizeof(int32_t);
     g->ids_off = round_up((size_t)mo * (size_t)d->vocab_size * sizeof(float), 256);
     g->logits_bytes = g->ids_off + (size_t)mo * sizeof(int32_t);
-    size_t kv_bytes = (size_t)(s->kv_blocks + 1) * (size_t)d->kv_block_bytes;
-
     size_t free_b = 0, total_b = 0;
     if ((r = g->cu.MemGetInfo(&free_b, &total_b)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuMemGetInfo_v2");
+    g->kv_blocks = s->kv_blocks;
+    if (s->kv_fit && d->kv_block_bytes > 0) {
+        double rest = (double)d->weights_bytes + (double)d->const_bytes + (double)d->arena_bytes +
+                      (double)g->steps_bytes + (double)g->logits_bytes;
+        double room = 0.9 * (double)free_b - rest;
+        int64_t fit = room > 0 ? (int64_t)(room / (double)d->kv_block_bytes) - 1 : 0;
+        if (fit < g->kv_blocks)
+            g->kv_blocks = fit > 1 ? fit : 1;
+    }
+    size_t kv_bytes = (size_t)(g->kv_blocks + 1) * (size_t)d->kv_block_bytes;
     double need = (double)d->weights_bytes + (double)d->const_bytes + (double)d->arena_bytes +
                   (double)kv_bytes + (double)g->steps_bytes + (double)g->logits_bytes;
     if (need > (double)free_b)
@@ -391,7 +398,7 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
                             "logits %.0f), %.0f MiB are free of %.0f MiB; ask for a smaller KV "
                             "cache with --kv-mem MIB or --kv-blocks N",
                             g->name, llmc_mib(need), llmc_mib((double)d->weights_bytes), llmc_mib((double)kv_bytes),
-                            (long long)s->kv_blocks, llmc_mib((double)d->arena_bytes),
+                            (long long)g->kv_blocks, llmc_mib((double)d->arena_bytes),
                             llmc_mib((double)(g->steps_bytes + g->logits_bytes + (size_t)d->const_bytes)),
                             llmc_mib((double)free_b), llmc_mib((double)total_b));
 
@@ -429,7 +436,7 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     /* The padding row: every entry is the padding block. */
     int32_t *pad = g->host_steps + g->table_off / sizeof(int32_t) + (size_t)g->pad_row * g->mbps;
     for (int32_t i = 0; i < g->mbps; i++)
-        pad[i] = (int32_t)s->kv_blocks;
+        pad[i] = (int32_t)g->kv_blocks;
     size_t pad_off = g->table_off + (size_t)g->pad_row * g->mbps * sizeof(int32_t);
     if ((r = g->cu.MemcpyHtoDAsync(g->steps + pad_off, pad, (size_t)g->mbps * sizeof(int32_t),
                                    g->stream)) != CUDA_SUCCESS ||

@@ -92,6 +92,8 @@ typedef struct LlmcGpuSetup {
     const uint8_t *weights;     /* host: the mapped payload (desc->weights_bytes) */
     const uint8_t *consts;      /* host: filled by desc->init (desc->const_bytes) */
     int64_t kv_blocks;          /* blocks the allocator hands out; one more is allocated */
+    int kv_fit;                 /* kv_blocks is the most wanted: take what 90% of the free
+                                   memory holds beside the rest, if fewer (llmc_gpu_kv_blocks) */
     int use_graphs;             /* 0: every step eager (--no-graphs) */
     int use_pdl;                /* launch LLMC_GPU_KERNEL_PDL kernels with programmatic dependent
                                    launch where the GPU (sm_90+) and driver have it (0: --no-pdl) */
@@ -138,6 +140,7 @@ int32_t llmc_gpu_sm(const LlmcGpu *g);               /* 90 */
 const char *llmc_gpu_image_arch(const LlmcGpu *g);   /* the image loaded: "sm_90a" */
 uint32_t llmc_gpu_features(const LlmcGpu *g);        /* the loaded image's LLMC_GPU_FEAT_* */
 int llmc_gpu_uses_graphs(const LlmcGpu *g);
+int64_t llmc_gpu_kv_blocks(const LlmcGpu *g);        /* the KV pool's blocks (after kv_fit) */
 int llmc_gpu_uses_pdl(const LlmcGpu *g);
 const LlmcGpuStats *llmc_gpu_stats(const LlmcGpu *g);
 

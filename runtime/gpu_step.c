@@ -350,5 +350,6 @@ int32_t llmc_gpu_sm(const LlmcGpu *g) { return g->sm; }
 const char *llmc_gpu_image_arch(const LlmcGpu *g) { return g->d->gpu_images[g->image].arch; }
 uint32_t llmc_gpu_features(const LlmcGpu *g) { return g->d->gpu_images[g->image].features; }
 int llmc_gpu_uses_graphs(const LlmcGpu *g) { return g->use_graphs; }
+int64_t llmc_gpu_kv_blocks(const LlmcGpu *g) { return g->kv_blocks; }
 int llmc_gpu_uses_pdl(const LlmcGpu *g) { return g->use_pdl; }
 const LlmcGpuStats *llmc_gpu_stats(const LlmcGpu *g) { return &g->stats; }

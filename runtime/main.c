@@ -44,7 +44,7 @@
 
 extern const LlmcModelDesc llmc_model;
 
-enum { EXIT_USAGE = 2, DEFAULT_MAX_BATCH = 8 };
+enum { EXIT_USAGE = 2, DEFAULT_MAX_BATCH = 8, CPU_DEFAULT_BATCH = 32 };     /* --perplexity's */
 
 /* ---- options ----
  *
@@ -77,7 +77,7 @@ typedef struct Opts {
     int64_t top_logits;         /* 0: generate; K: print the prompt's top-K logits instead */
     double temp, top_p;         /* NAN: not given */
     uint64_t seed;
-    int bench, verbose, progress, help, version, output_ids;
+    int bench, verbose, progress, help, version, output_ids, prompts_ids, ignore_eos;
     int no_graphs, no_pdl, compare_cpu, no_verify;
     size_t prompt_len;          /* not an option: bytes of prompt */
     char *prompt_text;          /* not an option: -f's text, owned */
@@ -126,8 +126,14 @@ static const OptSpec opt_specs[] = {
     {"prompts", NULL, 0, OPT_STR, F(prompts_file), 0, 0, "FILE",
      "one prompt per line (empty lines are prompts too; a final newline is\n"
      "not); - reads stdin"},
+    {"prompts-ids", NULL, 0, OPT_FLAG, F(prompts_ids), 0, 0, NULL,
+     "the lines of --prompts are token ids (\"1 450 8074\", no BOS added), each\n"
+     "optionally after \"N:\", the new tokens for that line (else -n)"},
     {"max-batch", NULL, 0, OPT_INT, F(max_batch), 1, 1 << 20, "B",
-     "sequences decoded at once with --prompts/--perplexity (default 8)"},
+     "sequences at once with --prompts (default: as many as a step holds, at\n"
+     "most 32 on the cpu, and the KV cache starts) and --perplexity (default 8)"},
+    {"ignore-eos", NULL, 0, OPT_FLAG, F(ignore_eos), 0, 0, NULL,
+     "do not stop at end-of-sequence ids: always generate -n tokens\n(benchmarks)"},
     {"progress", NULL, 0, OPT_FLAG, F(progress), 0, 0, NULL,
      "\"[k/N done]\" on stderr with --prompts even when stderr is not a terminal"},
     {"verbose", NULL, 0, OPT_FLAG, F(verbose), 0, 0, NULL, "prefill and decode speed on stderr"},
@@ -147,7 +153,9 @@ static const OptSpec opt_specs[] = {
     {"threads", NULL, 't', OPT_INT, F(threads), 1, 4096, "N",
      "CPU threads (default: online CPUs; GPU builds: for --compare-cpu)"},
     {"kv-blocks", NULL, 0, OPT_INT, F(kv_blocks), 1, INT32_MAX, "N",
-     "KV cache blocks (default: enough for every running sequence at its\nlongest)"},
+     "KV cache blocks (default: every running sequence at its longest, as far\n"
+     "as memory allows; sequences take blocks as they grow and are preempted\n"
+     "and recomputed when the cache runs out)"},
     {"kv-mem", NULL, 0, OPT_INT, F(kv_mem), 1, (int64_t)1 << 30, "MIB", "KV cache size instead of --kv-blocks"},
     {"weights", NULL, 0, OPT_STR, F(weights), 0, 0, "PATH",
      "read the weights from PATH instead of the executable or its side file"},
@@ -403,6 +411,10 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "--bench-prompt and --batch are options of --bench");
     if (o->ctx && o->bench)
         return bad_usage(o, "-c/--ctx-size is not an option of --bench (--bench-prompt and -n are)");
+    if (o->prompts_ids && !o->prompts_file)
+        return bad_usage(o, "--prompts-ids is an option of --prompts");
+    if (o->ignore_eos && (o->bench || o->ppl_file || o->compare_cpu))
+        return bad_usage(o, "--ignore-eos is an option of generation (a prompt, --ids, --prompts)");
     if (o->max_batch && !o->prompts_file && !o->ppl_file)
         return bad_usage(o, "--max-batch is an option of --prompts and --perplexity (--bench "
                             "takes --batch)");
@@ -531,7 +543,10 @@ static int watch_weights(void *ctx, char *err, size_t errlen)
     return llmc_payload_changed(w->payload, err, errlen);
 }
 
-static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
+/* kv_default: the pool's blocks unless --kv-blocks or --kv-mem say; with fit, as many of them as
+ * memory allows (LlmcEngineOpts.kv_fit). */
+static int make_engine_fit(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default,
+                           int fit)
 {
     const LlmcModelDesc *d = &llmc_model;
     int64_t kv = kv_pool_blocks(o, d, kv_default);
@@ -541,6 +556,7 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
     Upload up = {.t0 = llmc_rt_now(), .tty = isatty(STDERR_FILENO), .last_pct = -1};
     LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
                          .kv_blocks = kv,
+                         .kv_fit = fit && !o->kv_blocks && !o->kv_mem,
                          .device = o->device,
                          .no_graphs = o->no_graphs,
                          .no_pdl = o->no_pdl,
@@ -553,6 +569,11 @@ static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int6
     if (llmc_engine_init(e, d, pl->weights, &eo, err, sizeof err) != 0)
         return fail(o, err);
     return 0;
+}
+
+static int make_engine(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, int64_t kv_default)
+{
+    return make_engine_fit(o, e, pl, kv_default, 0);
 }
 
 /* ---- generation: one prompt, --ids, --prompts ---- */
@@ -593,6 +614,7 @@ static int source_next(void *ctx, LlmcGenPrompt *gp, char *err, size_t errlen)
     PromptSource *ps = ctx;
     const Opts *o = ps->o;
     char where[600] = "", msg[1024];
+    int64_t want = -1;          /* this prompt's own -n (--prompts-ids "N:") */
     free(ps->cur.ids);
     ps->cur = (Prompt){0};
     int rc;
@@ -603,7 +625,11 @@ static int source_next(void *ctx, LlmcGenPrompt *gp, char *err, size_t errlen)
             return rc;
         }
         snprintf(where, sizeof where, "%s:%lld: ", ps->lines.name, (long long)ps->lines.line_no);
-        rc = encode(ps->tok, ps->lines.line, ps->lines.line_len, &ps->cur, msg, sizeof msg);
+        if (o->prompts_ids)
+            rc = llmc_parse_ids_line(ps->lines.line, llmc_model.vocab_size, &ps->cur.ids,
+                                     &ps->cur.n, &want, msg, sizeof msg);
+        else
+            rc = encode(ps->tok, ps->lines.line, ps->lines.line_len, &ps->cur, msg, sizeof msg);
     } else if (ps->n_read > 0) {
         return 0;
     } else if (o->ids) {
@@ -619,19 +645,39 @@ static int source_next(void *ctx, LlmcGenPrompt *gp, char *err, size_t errlen)
     if (p->n > ps->ctx)
         return llmc_rt_fail(err, errlen, "%sthe prompt has %d tokens, more than the %s context of %d",
                             where, p->n, o->ctx ? "-c/--ctx-size" : "model's", ps->ctx);
-    p->max_new = (int32_t)ps->want;
-    if (ps->want > ps->ctx - p->n) {
+    if (want < 0)
+        want = ps->want;
+    p->max_new = (int32_t)want;
+    if (want > ps->ctx - p->n) {
         p->max_new = ps->ctx - p->n;
         if (ps->notes)
             fprintf(stderr, "%s: note: %s-n %lld clamped to %d: the prompt has %d tokens and the "
                             "context is %d\n",
-                    o->prog, where, (long long)ps->want, p->max_new, p->n, ps->ctx);
+                    o->prog, where, (long long)want, p->max_new, p->n, ps->ctx);
     }
     int32_t positions = p->n + (p->max_new > 0 ? p->max_new - 1 : 0);
     if (positions > ps->max_positions)
         ps->max_positions = positions;
     *gp = (LlmcGenPrompt){p->ids, p->n, p->max_new};
     return 1;
+}
+
+/* The end of --prompts, on stderr: what ran, how fast, how many at once, the KV pool's use. */
+static void print_summary(const Opts *o, const LlmcSchedStats *st, int64_t n_prompts,
+                          int32_t max_batch, double seconds)
+{
+    double tok = (double)(st->prompt_tokens + st->sampled_tokens);
+    fprintf(stderr,
+            "%s: %lld prompts, %lld prompt + %lld generated tokens in %.3f s: %.2f prompts/s, "
+            "%.1f generated tok/s, %.1f tok/s\n"
+            "%s: up to %d sequences at once (--max-batch %d); KV blocks: peak %d of %d in use; "
+            "%lld preemptions (%lld positions recomputed)\n",
+            o->prog, (long long)n_prompts, (long long)st->prompt_tokens,
+            (long long)st->sampled_tokens, seconds, seconds > 0 ? (double)n_prompts / seconds : 0.0,
+            seconds > 0 ? (double)st->sampled_tokens / seconds : 0.0,
+            seconds > 0 ? tok / seconds : 0.0, o->prog, st->running_peak, max_batch,
+            st->kv_blocks_peak, st->kv_blocks, (long long)st->preemptions,
+            (long long)st->recomputed_tokens);
 }
 
 static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok)
@@ -670,10 +716,17 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
         ps.max_positions = ps.ctx;
     }
 
+    /* --prompts: by default as many sequences as a step holds (the cpu target: at most 32, where a
+     * wider batch touches more KV memory than it saves in weight reads: stories260K, 400 prompts,
+     * 63.6 s at 400 against 50.2 s at 8); how many run at once is then what the KV pool can start
+     * (scheduler.h), and the pool is as large as memory allows, up to every sequence at its longest
+     * (docs/executable.md). */
     int32_t max_batch = 1;
     if (o->prompts_file) {
         int32_t limit = batch_limit(d);
-        max_batch = o->max_batch ? (int32_t)o->max_batch : DEFAULT_MAX_BATCH;
+        max_batch = o->max_batch ? (int32_t)o->max_batch
+                                 : d->backend == LLMC_BACKEND_CPU && limit > CPU_DEFAULT_BATCH ? CPU_DEFAULT_BATCH
+                                                                                                : limit;
         if (max_batch > limit) {
             if (o->max_batch)
                 fprintf(stderr, "%s: note: --max-batch %d lowered to %d, the most this model "
@@ -685,8 +738,11 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
     }
 
     LlmcEngine e = {0};
+    int64_t kv = llmc_engine_default_kv_blocks(d, max_batch, ps.max_positions);
+    if (kv > INT32_MAX / d->kv_block_size - 1)
+        kv = INT32_MAX / d->kv_block_size - 1;
     if (rc == 0)
-        rc = make_engine(o, &e, pl, llmc_engine_default_kv_blocks(d, max_batch, ps.max_positions));
+        rc = make_engine_fit(o, &e, pl, kv, o->prompts_file != NULL);
     if (rc == 0) {
         LlmcGenConfig gc = {
             .max_batch = max_batch,
@@ -694,13 +750,17 @@ static int run_generate(const Opts *o, const LlmcPayload *pl, const LlmcTokenize
             .seed = o->seed,
             .tok = o->output_ids ? NULL : tok,
             .top_logits = (int32_t)o->top_logits,
+            .ignore_eos = o->ignore_eos,
             .progress = o->prompts_file && n_prompts != 1 && (o->progress || isatty(STDERR_FILENO)),
             .n_prompts = n_prompts,
         };
         LlmcSchedStats st;
+        double t0 = llmc_rt_now();
         if (llmc_generate(&e, source_next, &ps, &gc, stdout, &st, err, sizeof err) != 0)
             rc = fail(o, err);
-        else if (o->verbose) {
+        if (rc == 0 && o->prompts_file)
+            print_summary(o, &st, ps.n_read, max_batch, llmc_rt_now() - t0);
+        if (rc == 0 && o->verbose) {
             fprintf(stderr, "prefill: %.1f tok/s, decode: %.1f tok/s\n",
                     st.prefill_seconds > 0 ? st.prefill_tokens / st.prefill_seconds : 0.0,
                     st.decode_seconds > 0 ? st.decode_tokens / st.decode_seconds : 0.0);
@@ -1083,9 +1143,10 @@ static void catch_sigbus(const Opts *o, const LlmcPayload *pl)
     sigaction(SIGBUS, &sa, NULL);
 }
 
-/* --version: what ends a sequence and how the model samples by default. */
+/* --version: the vocabulary, what ends a sequence and how the model samples by default. */
 static void print_generation_info(const LlmcModelDesc *d)
 {
+    printf("vocabulary: %d tokens\n", d->vocab_size);
     printf("end of sequence:");
     if (d->eos_id >= 0)
         printf(" %d", d->eos_id);

@@ -4,13 +4,21 @@
  * first sequence not yet admitted (next_wait). Ids count from 0; the array starts at id `base`:
  * the records of forgotten sequences at its front are dropped (llmc_sched_forget), so a stream
  * of a million sequences holds only those not yet forgotten. The running set is a list of sequence ids in
- * admission order (the order prefill chunks are served in); each running sequence owns a row of
- * block_tables, handed out from a free-row stack, and all the KV blocks it can ever need, taken at
- * admission: a running sequence never waits for memory.
+ * admission order (the order prefill chunks are served in, and the reverse of the preemption
+ * order); each running sequence owns a row of block_tables, handed out from a free-row stack, and
+ * the KV blocks its positions reach (n_blocks, the first entries of its row).
  *
- * Sequence states: waiting -> prefill (prompt tokens still to feed) -> decode (n_fed == n_tok - 1:
- * the last sampled token is the next one fed) -> done; any state but done -> done by
- * llmc_sched_cancel (a cancelled waiting sequence is skipped when the queue reaches it).
+ * A step is planned before it is built (plan_step): how many tokens each running sequence feeds,
+ * and the blocks they need, preempting where the pool runs out; build_step then only follows the
+ * plan (a token's uniform is drawn as it is added, so nothing added is ever taken back).
+ * Preempted sequences wait on a stack (requeue) that admission takes from before the FCFS queue:
+ * the last one preempted is the first admitted again. While it is not empty no new sequence is
+ * admitted, so running and requeued sequences together never exceed max_batch.
+ *
+ * Sequence states: waiting -> prefill (positions n_fed..n_prefill-1 still to feed: the prompt, or
+ * after a preemption every token so far) -> decode (n_fed == n_tok - 1: the last sampled token is
+ * the next one fed) -> done; prefill or decode -> waiting by preemption; any state but done ->
+ * done by llmc_sched_cancel (a cancelled waiting sequence is skipped when the queue reaches it).
  */
 #include "scheduler.h"
 
@@ -30,8 +38,12 @@ typedef struct Seq {
     int32_t max_new;            /* after clamping to max_seq_len */
     int32_t n_gen;              /* tokens sampled so far */
     int32_t n_fed;              /* positions written to the KV cache */
-    int32_t logits_from;        /* -1: no prompt logits reported */
-    int32_t n_blocks;           /* KV blocks owned while running */
+    int32_t n_prefill;          /* positions a prefill feeds: n_prompt, or n_tok when recomputed */
+    int32_t logits_from;        /* -1: no prompt logits reported (moves past reported positions
+                                   when preempted) */
+    int32_t n_blocks;           /* KV blocks held (the first entries of its row) */
+    int32_t step_tok;           /* tokens it feeds in the step being planned */
+    int32_t n_preempted;        /* times it was preempted */
     int32_t row;                /* block table row while running, else -1 */
     int ignore_eos;
     int clamped;                /* max_new was cut by max_seq_len */
@@ -58,6 +70,8 @@ struct LlmcSched {
     int in_step;                /* inside llmc_sched_step (hooks run): no add or cancel */
     int32_t *running;           /* [max_batch] sequence ids, admission order */
     int32_t n_running;
+    int32_t *requeue;           /* [max_batch] preempted sequence ids, the next admitted on top */
+    int32_t n_requeue;
     int32_t *free_rows;         /* [max_batch] */
     int32_t n_free_rows;
     int32_t *block_tables;      /* [max_batch][max_blocks_per_seq] */
@@ -100,6 +114,7 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg
         s->hooks = *hooks;
     size_t nb = (size_t)cfg->max_batch, nt = (size_t)d->max_tokens, no = (size_t)d->max_outputs;
     s->running = malloc(nb * sizeof *s->running);
+    s->requeue = malloc(nb * sizeof *s->requeue);
     s->free_rows = malloc(nb * sizeof *s->free_rows);
     s->block_tables = calloc(nb * (size_t)e->max_blocks_per_seq, sizeof *s->block_tables);
     s->tokens = malloc(nt * sizeof *s->tokens);
@@ -114,7 +129,7 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg
     s->top_p = calloc(no, sizeof *s->top_p);
     s->top_k = calloc(no, sizeof *s->top_k);
     s->logits = llmc_rt_alloc(no * (size_t)d->vocab_size * sizeof *s->logits);
-    if (!s->running || !s->free_rows || !s->block_tables || !s->tokens || !s->positions ||
+    if (!s->running || !s->requeue || !s->free_rows || !s->block_tables || !s->tokens || !s->positions ||
         !s->seq_of_token || !s->slots || !s->out_rows || !s->out_seq || !s->ids || !s->u ||
         !s->temp || !s->top_p || !s->top_k || !s->logits) {
         llmc_sched_destroy(s);
@@ -124,6 +139,7 @@ int llmc_sched_create(LlmcSched **out, LlmcEngine *e, const LlmcSchedConfig *cfg
     for (int32_t i = 0; i < cfg->max_batch; i++)
         s->free_rows[i] = cfg->max_batch - 1 - i;
     s->n_free_rows = cfg->max_batch;
+    s->stats.kv_blocks = e->kv.n_blocks;
     *out = s;
     return 0;
 }
@@ -145,6 +161,7 @@ void llmc_sched_destroy(LlmcSched *s)
     }
     free(s->seqs);
     free(s->running);
+    free(s->requeue);
     free(s->free_rows);
     free(s->block_tables);
     free(s->tokens);
@@ -195,12 +212,13 @@ static int check_req(const LlmcSched *s, const LlmcSeqReq *r, Seq *q, char *err,
         q->max_new = d->max_seq_len - q->n_prompt;
         q->clamped = 1;
     }
-    q->n_blocks = llmc_kv_blocks_for(seq_positions(q), d->kv_block_size);
-    if (q->n_blocks > s->e->kv.n_blocks)
+    /* The pool must hold any one sequence whole: then the oldest running one can always go on. */
+    int32_t blocks = llmc_kv_blocks_for(seq_positions(q), d->kv_block_size);
+    if (blocks > s->e->kv.n_blocks)
         return llmc_rt_fail(err, errlen,
                             "a sequence of %d positions needs %d KV blocks, the KV cache has %d "
                             "(--kv-blocks / --kv-mem)",
-                            seq_positions(q), q->n_blocks, s->e->kv.n_blocks);
+                            seq_positions(q), blocks, s->e->kv.n_blocks);
     return 0;
 }
 
@@ -218,6 +236,7 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
     if (check_req(s, r, &q, err, errlen) != 0)
         return -1;
     q.logits_from = r->logits_from;
+    q.n_prefill = q.n_prompt;
     q.ignore_eos = r->ignore_eos;
     q.row = -1;
     q.state = SEQ_WAITING;
@@ -250,6 +269,7 @@ int32_t llmc_sched_add(LlmcSched *s, const LlmcSeqReq *r, char *err, size_t errl
     }
     s->seqs[s->n_seqs - s->base] = q;
     s->n_waiting++;
+    s->stats.prompt_tokens += q.n_prompt;
     return s->n_seqs++;
 }
 
@@ -258,29 +278,62 @@ static int32_t *row_of(LlmcSched *s, int32_t row)
     return s->block_tables + (size_t)row * (size_t)s->e->max_blocks_per_seq;
 }
 
-/* Admits waiting sequences in order while a row and their blocks are free. */
+/* Blocks q needs beyond those it holds for its next step: one position in decode, a whole
+ * chunk (what is left of its prefill, at most max_tokens) otherwise. */
+static int32_t next_need(const LlmcSched *s, const Seq *q)
+{
+    int32_t upto = q->n_fed + 1;
+    if (q->state != SEQ_DECODE)
+        upto = q->n_prefill - q->n_fed < s->d->max_tokens ? q->n_prefill : q->n_fed + s->d->max_tokens;
+    int32_t need = llmc_kv_blocks_for(upto, s->d->kv_block_size) - q->n_blocks;
+    return need > 0 ? need : 0;
+}
+
+/* The next sequence to admit (a preempted one first), skipping cancelled ones; -1: none. */
+static int32_t next_waiting(LlmcSched *s)
+{
+    while (s->n_requeue > 0 && seq_of(s, s->requeue[s->n_requeue - 1])->state == SEQ_DONE)
+        s->n_requeue--;
+    if (s->n_requeue > 0)
+        return s->requeue[s->n_requeue - 1];
+    while (s->next_wait < s->n_seqs && seq_of(s, s->next_wait)->state == SEQ_DONE)
+        s->next_wait++;                         /* cancelled while it waited */
+    return s->next_wait < s->n_seqs ? s->next_wait : -1;
+}
+
+/* Admits waiting sequences in order while a row is free and the free blocks cover their first
+ * step beside the next step of every running sequence. Blocks are taken later (plan_step). */
 static void admit(LlmcSched *s)
 {
-    while (s->next_wait < s->n_seqs && s->n_running < s->cfg.max_batch) {
-        Seq *q = seq_of(s, s->next_wait);
-        if (q->state == SEQ_DONE) {             /* cancelled while it waited */
-            s->next_wait++;
-            continue;
-        }
-        if (llmc_kv_free_count(&s->e->kv) < q->n_blocks)
+    int64_t reserved = 0;
+    for (int32_t i = 0; i < s->n_running; i++)
+        reserved += next_need(s, seq_of(s, s->running[i]));
+    while (s->n_running < s->cfg.max_batch) {
+        int32_t id = next_waiting(s);
+        if (id < 0)
             break;
+        Seq *q = seq_of(s, id);
+        int32_t need = next_need(s, q);
+        if (llmc_kv_free_count(&s->e->kv) - reserved < need)
+            break;
+        reserved += need;
+        if (s->n_requeue > 0)
+            s->n_requeue--;
+        else
+            s->next_wait++;
         q->row = s->free_rows[--s->n_free_rows];
+        /* Entries past the blocks it holds point at block 0, so that a kernel reading a whole row
+         * stays in the pool; nothing past the sequence's length is ever used. */
         int32_t *bt = row_of(s, q->row);
-        for (int32_t b = 0; b < q->n_blocks; b++)
-            bt[b] = llmc_kv_alloc(&s->e->kv);
-        /* The rest of the row points at block 0, so that a kernel reading a whole row stays in
-         * the pool; nothing past the sequence's length is ever used. */
-        for (int32_t b = q->n_blocks; b < s->e->max_blocks_per_seq; b++)
+        for (int32_t b = 0; b < s->e->max_blocks_per_seq; b++)
             bt[b] = 0;
+        q->n_blocks = 0;
         q->state = SEQ_PREFILL;
         s->n_waiting--;
-        s->running[s->n_running++] = s->next_wait++;
+        s->running[s->n_running++] = id;
     }
+    if (s->n_running > s->stats.running_peak)
+        s->stats.running_peak = s->n_running;
 }
 
 /* Are the logits of prompt position pos of q reported (the on_logits hook)? */
@@ -303,9 +356,126 @@ typedef struct StepBuild {
     int want_logits;            /* a row's logits go to the on_logits hook */
 } StepBuild;
 
+/* Gives a running sequence's KV blocks and block table row back. */
+static void release(LlmcSched *s, Seq *q)
+{
+    const int32_t *bt = row_of(s, q->row);
+    for (int32_t b = q->n_blocks - 1; b >= 0; b--)
+        llmc_kv_free(&s->e->kv, bt[b]);
+    q->n_blocks = 0;
+    s->free_rows[s->n_free_rows++] = q->row;
+    q->row = -1;
+}
+
+/* Preempts the newest running sequence: its blocks and row go back, the tokens it planned for
+ * this step leave the plan, and it waits on top of the requeue stack to be recomputed from every
+ * token it has (the last one sampled included: the prefill's last row samples its next token). */
+static void preempt_newest(LlmcSched *s, StepBuild *plan)
+{
+    int32_t id = s->running[--s->n_running];
+    Seq *q = seq_of(s, id);
+    if (q->step_tok > 0) {      /* a decode token (prefills after the one preempting are unplanned) */
+        assert(q->state == SEQ_DECODE && q->step_tok == 1);
+        plan->n_tokens--;
+        plan->n_out--;
+        q->step_tok = 0;
+    }
+    release(s, q);
+    s->stats.preemptions++;
+    q->n_preempted++;
+    s->stats.recomputed_tokens += q->n_fed;
+    if (q->logits_from >= 0 && q->logits_from < q->n_fed)
+        q->logits_from = q->n_fed;              /* reported already */
+    q->n_fed = 0;
+    q->n_prefill = q->n_tok;
+    q->state = SEQ_WAITING;
+    s->n_waiting++;
+    s->requeue[s->n_requeue++] = id;
+}
+
+/* Takes blocks until q holds those of positions 0..n_pos-1 (the caller checked they are free). */
+static void take_blocks(LlmcSched *s, Seq *q, int32_t n_pos)
+{
+    int32_t need = llmc_kv_blocks_for(n_pos, s->d->kv_block_size);
+    int32_t *bt = row_of(s, q->row);
+    while (q->n_blocks < need) {
+        int32_t b = llmc_kv_alloc(&s->e->kv);
+        assert(b >= 0);
+        bt[q->n_blocks++] = b;
+    }
+    int32_t in_use = s->e->kv.n_blocks - llmc_kv_free_count(&s->e->kv);
+    if (in_use > s->stats.kv_blocks_peak)
+        s->stats.kv_blocks_peak = in_use;
+}
+
+/* Positions q could write with the blocks it holds and every free one. */
+static int32_t reach(const LlmcSched *s, const Seq *q)
+{
+    return (q->n_blocks + llmc_kv_free_count(&s->e->kv)) * s->d->kv_block_size;
+}
+
+/* The tokens of q's next prefill chunk: positions from n_fed up to n_prefill and reach, within
+ * the step's tokens, stopping before a row whose logits would exceed max_outputs. */
+static int32_t chunk_of(const LlmcSched *s, const Seq *q, const StepBuild *plan, int32_t reach_pos,
+                        int32_t *n_out)
+{
+    int32_t n = 0, o = 0;
+    for (int32_t pos = q->n_fed; pos < q->n_prefill && pos < reach_pos &&
+                                 plan->n_tokens + n < s->d->max_tokens; pos++, n++) {
+        if (wants_logits(q, pos)) {
+            if (plan->n_out + o == s->d->max_outputs)
+                break;                          /* the rest of this prompt goes next step */
+            o++;
+        }
+    }
+    *n_out = o;
+    return n;
+}
+
+/* Decides how many tokens each running sequence feeds this step (Seq.step_tok) and takes the
+ * blocks they write, preempting the newest sequences where the pool runs out (scheduler.h). */
+static void plan_step(LlmcSched *s)
+{
+    StepBuild plan = {0, 0, 0, 0, 0};
+    const LlmcModelDesc *d = s->d;
+    for (int32_t i = 0; i < s->n_running; i++)
+        seq_of(s, s->running[i])->step_tok = 0;
+    for (int32_t i = 0; i < s->n_running; i++) {
+        Seq *q = seq_of(s, s->running[i]);
+        if (q->state != SEQ_DECODE)
+            continue;
+        while (q->state == SEQ_DECODE && reach(s, q) < q->n_fed + 1)
+            preempt_newest(s, &plan);           /* perhaps q itself, the last one */
+        if (q->state != SEQ_DECODE)
+            break;
+        take_blocks(s, q, q->n_fed + 1);
+        q->step_tok = 1;
+        plan.n_tokens++;
+        plan.n_out++;
+    }
+    for (int32_t i = 0; i < s->n_running && plan.n_tokens < d->max_tokens; i++) {
+        Seq *q = seq_of(s, s->running[i]);
+        if (q->state != SEQ_PREFILL)
+            continue;
+        int32_t n, o;
+        for (;;) {
+            int32_t r = reach(s, q);
+            n = chunk_of(s, q, &plan, r, &o);
+            if (n > 0 || r > q->n_fed || i == s->n_running - 1)
+                break;                          /* fed, held back by the step, or the newest */
+            preempt_newest(s, &plan);
+        }
+        take_blocks(s, q, q->n_fed + n);
+        q->step_tok = n;
+        plan.n_tokens += n;
+        plan.n_out += o;
+    }
+}
+
 static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
 {
     int32_t t = b->n_tokens++, pos = q->n_fed++;
+    assert(pos < q->n_blocks * s->d->kv_block_size);
     s->tokens[t] = q->tok[pos];
     s->positions[t] = pos;
     s->seq_of_token[t] = q->row;
@@ -326,26 +496,25 @@ static void add_token(LlmcSched *s, StepBuild *b, int32_t id, Seq *q)
     }
 }
 
+/* The step plan_step decided: decode tokens, then prefill chunks, in admission order. */
 static StepBuild build_step(LlmcSched *s)
 {
     StepBuild b = {0, 0, 0, 0, 0};
-    const LlmcModelDesc *d = s->d;
     for (int32_t i = 0; i < s->n_running; i++) {
         Seq *q = seq_of(s, s->running[i]);
-        if (q->state == SEQ_DECODE)
+        if (q->state == SEQ_DECODE && q->step_tok == 1)
             add_token(s, &b, s->running[i], q);
     }
-    for (int32_t i = 0; i < s->n_running && b.n_tokens < d->max_tokens; i++) {
+    for (int32_t i = 0; i < s->n_running; i++) {
         Seq *q = seq_of(s, s->running[i]);
         if (q->state != SEQ_PREFILL)
             continue;
-        while (q->n_fed < q->n_prompt && b.n_tokens < d->max_tokens) {
-            if (wants_logits(q, q->n_fed) && b.n_out == d->max_outputs)
-                break;                              /* the rest of this prompt goes next step */
+        for (int32_t k = 0; k < q->step_tok; k++) {
             add_token(s, &b, s->running[i], q);
             b.n_prefill++;
         }
     }
+    assert(b.n_tokens <= s->d->max_tokens && b.n_out <= s->d->max_outputs);
     return b;
 }
 
@@ -383,6 +552,7 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
             continue;
         int32_t t = s->ids[o];
         q->n_gen++;
+        s->stats.sampled_tokens++;
         if (!q->ignore_eos && is_eos(d, t)) {
             finish(q, LLMC_FINISH_EOS);
             continue;
@@ -403,16 +573,6 @@ static int take_outputs(LlmcSched *s, const StepBuild *b)
     return 0;
 }
 
-/* Gives a running sequence's KV blocks and block table row back. */
-static void release(LlmcSched *s, Seq *q)
-{
-    const int32_t *bt = row_of(s, q->row);
-    for (int32_t b = q->n_blocks - 1; b >= 0; b--)
-        llmc_kv_free(&s->e->kv, bt[b]);
-    s->free_rows[s->n_free_rows++] = q->row;
-    q->row = -1;
-}
-
 /* Moves sequences on (prefill -> decode), releases finished ones, in admission order. */
 static int retire(LlmcSched *s)
 {
@@ -421,8 +581,8 @@ static int retire(LlmcSched *s)
     for (int32_t i = 0; i < s->n_running; i++) {
         int32_t id = s->running[i];
         Seq *q = seq_of(s, id);
-        if (q->state == SEQ_PREFILL && q->n_fed == q->n_prompt) {
-            if (q->max_new == 0)
+        if (q->state == SEQ_PREFILL && q->n_fed == q->n_prefill) {
+            if (q->n_gen >= q->max_new)             /* max_new 0: the prompt only */
                 finish(q, LLMC_FINISH_LENGTH);
             else
                 q->state = SEQ_DECODE;
@@ -445,6 +605,7 @@ int llmc_sched_step(LlmcSched *s, char *err, size_t errlen)
     if (s->n_running == 0)
         return 0;       /* nothing waits either: an empty pool admits the head of the queue */
     double t0 = llmc_rt_now();
+    plan_step(s);
     StepBuild b = build_step(s);
     assert(b.n_tokens > 0);
     LlmcStep step = {
@@ -492,6 +653,11 @@ int llmc_sched_cancel(LlmcSched *s, int32_t seq, char *err, size_t errlen)
         return 0;
     if (q->state == SEQ_WAITING) {
         s->n_waiting--;
+        int32_t kept = 0;                       /* a preempted one leaves the requeue stack */
+        for (int32_t i = 0; i < s->n_requeue; i++)
+            if (s->requeue[i] != seq)
+                s->requeue[kept++] = s->requeue[i];
+        s->n_requeue = kept;
     } else {
         int32_t kept = 0;
         for (int32_t i = 0; i < s->n_running; i++)
@@ -546,6 +712,11 @@ const int32_t *llmc_sched_tokens(const LlmcSched *s, int32_t seq, int32_t *n_tok
 int32_t llmc_sched_n_prompt(const LlmcSched *s, int32_t seq)
 {
     return seq_of(s, seq)->n_prompt;
+}
+
+int32_t llmc_sched_n_preempted(const LlmcSched *s, int32_t seq)
+{
+    return seq_of(s, seq)->n_preempted;
 }
 
 int llmc_sched_is_done(const LlmcSched *s, int32_t seq)

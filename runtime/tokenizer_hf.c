@@ -345,7 +345,8 @@ static int load_hf(LlmcTokenizer *t, const uint8_t *data, size_t size, char *err
         uint8_t *pool = a.oom || b.oom ? NULL : realloc(t->pool, (size_t)used + res_n);
         if (pool) {
             t->pool = pool;
-            memcpy(pool + used, res, res_n);
+            if (res_n)
+                memcpy(pool + used, res, res_n);
             k->add_off = used;
             k->add_len = (uint32_t)res_n;
             used += (uint32_t)res_n;
@@ -354,8 +355,6 @@ static int load_hf(LlmcTokenizer *t, const uint8_t *data, size_t size, char *err
         free(b.p);
         if (!pool)
             return llmc_tok_fail(err, errlen, "tokenizer: out of memory");
-        if (res_n == 0)
-            return llmc_tok_fail(err, errlen, "tokenizer: added token %d normalizes to nothing", i);
     }
 
     /* Added tokens: a hash by content, the distinct lengths, the first bytes. */
@@ -373,8 +372,10 @@ static int load_hf(LlmcTokenizer *t, const uint8_t *data, size_t size, char *err
         if (!(k->flags & LLMC_HFT_ADDED))
             continue;
         const uint8_t *s = t->pool + k->add_off;
-        if (added_find(t, m, s, k->add_len) >= 0)
-            return llmc_tok_fail(err, errlen, "tokenizer: added token %d repeats another's content", i);
+        /* Matched by its content: one that normalizes to nothing never is, and of two with the
+         * same content the first is (the other stays a token, matched by nothing). */
+        if (k->add_len == 0 || added_find(t, m, s, k->add_len) >= 0)
+            continue;
         uint32_t j = llmc_tok_hash(s, k->add_len) & m->added_mask;
         while (m->added[j] >= 0)
             j = (j + 1) & m->added_mask;

@@ -29,6 +29,33 @@ check "--prompts with --max-batch 3 equals 8 single runs" cmp "$TMP/singles.txt"
 while IFS= read -r p; do "$TMP/a" "$p" -n 40 --temp 0.9 --top-p 0.9 --seed 7 >>"$TMP/singles_t.txt"; done <"$TMP/prompts.txt"
 "$TMP/a" --prompts "$TMP/prompts.txt" --max-batch 3 -n 40 --temp 0.9 --top-p 0.9 --seed 7 >"$TMP/batched_t.txt"
 check "sampled --prompts equals single runs with the same seed" cmp "$TMP/singles_t.txt" "$TMP/batched_t.txt"
+# A KV pool far below what the batch would reserve (8 sequences of up to 8 + 60 positions: 40
+# blocks): sequences take blocks as they grow, the newest is preempted when the pool runs out
+# and recomputed later; the output stays byte for byte that of the single runs.
+"$TMP/a" --prompts "$TMP/prompts.txt" --max-batch 8 -n 60 --kv-blocks 6 >"$TMP/small.txt" 2>"$TMP/small.err"
+check "--prompts on 6 KV blocks equals 8 single runs" cmp "$TMP/singles.txt" "$TMP/small.txt"
+check "... with sequences preempted (stderr: '$(tail -1 "$TMP/small.err")')" grep -qE " [1-9][0-9]* preemptions" "$TMP/small.err"
+check "... and the peak in use is the pool" grep -q "peak 6 of 6 in use" "$TMP/small.err"
+"$TMP/a" --prompts "$TMP/prompts.txt" --max-batch 8 -n 40 --temp 0.9 --top-p 0.9 --seed 7 --kv-blocks 4 >"$TMP/small_t.txt" 2>"$TMP/small_t.err"
+check "sampled --prompts on 4 KV blocks equals the single runs" cmp "$TMP/singles_t.txt" "$TMP/small_t.txt"
+check "... with sequences preempted (stderr: '$(tail -1 "$TMP/small_t.err")')" grep -qE " [1-9][0-9]* preemptions" "$TMP/small_t.err"
+expect_error "a pool that cannot hold one sequence is refused" "KV blocks, the KV cache has 3" \
+  "$TMP/a" --prompts "$TMP/prompts.txt" -n 60 --kv-blocks 3
+# --prompts-ids: a line of ids, optionally after "N:", its own -n; --ignore-eos runs to -n.
+printf '%s\n' "1 403 407" "7: 1 22 38" "1 2 3" >"$TMP/ids.txt"
+{ "$TMP/a" --ids "1 403 407" -n 5; "$TMP/a" --ids "1 22 38" -n 7; "$TMP/a" --ids "1 2 3" -n 5; } >"$TMP/ids_single.txt"
+"$TMP/a" --prompts "$TMP/ids.txt" --prompts-ids -n 5 >"$TMP/ids_batch.txt" 2>/dev/null
+check "--prompts-ids equals single --ids runs, 'N:' giving a line's -n" cmp "$TMP/ids_single.txt" "$TMP/ids_batch.txt"
+n=$("$TMP/a" --ids 1 -n 300 --ignore-eos --output-ids | wc -w)
+check "--ignore-eos generates all of -n (301 ids, got $n)" test "$n" -eq 301
+expect_error "--prompts-ids names a bad line" "ids_bad.txt:2: 'x' is not a token id" \
+  bash -c "printf '1 2\n3: 1 x\n' >'$TMP/ids_bad.txt'; '$TMP/a' --prompts '$TMP/ids_bad.txt' --prompts-ids"
+# The offline throughput benchmark, small: 12 requests on a pool too small to reserve them.
+bash "$SRC/bench/throughput.sh" "$TMP/a" 12 --prompt-len 8-64 --output-len 8-48 --small-pool >"$TMP/tp.txt" 2>&1 ||
+  { cat "$TMP/tp.txt"; }
+check "bench/throughput.sh --small-pool answers every request" grep -q "every request answered: 12 lines" "$TMP/tp.txt"
+check "... with preemptions ($(grep -o 'preemptions: [0-9]*' "$TMP/tp.txt"))" grep -qE "preemptions: [1-9]" "$TMP/tp.txt"
+check "... and prints the throughput" grep -qE "^Throughput: [0-9.]+ requests/s, [0-9.]+ total tokens/s, [0-9.]+ output tokens/s" "$TMP/tp.txt"
 "$TMP/a" "Once upon a time" -n 40 --temp 1.0 --top-k 20 --seed 3 >"$TMP/s1.txt"
 "$TMP/a" "Once upon a time" -n 40 --temp 1.0 --top-k 20 --seed 3 >"$TMP/s2.txt"
 check "the same seed gives the same sample" cmp -s "$TMP/s1.txt" "$TMP/s2.txt"

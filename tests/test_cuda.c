@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../codegen/codegen.h"
+#include "../codegen/cuda_common.h"
 #include "../codegen/nvrtc.h"
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
@@ -218,6 +219,96 @@ START_TEST(tiny_w4a16_golden)
 }
 END_TEST
 
+/* A Llama config with the shapes gemm_q takes (hidden 256, ffn 512), in w4a16 (groups of 128): the
+ * batched-decode steps (9..64 rows) convert the rows once (pair-32 order) and run gemm_q in its
+ * three row variants, no dequantization below 65 rows; tests/golden/qmma_w4a16.cu. Then the plan:
+ * what gemm_q takes and what it leaves to the older path (fp8 with groups, rows not in lane8
+ * order, K not whole chunks, f32), and its blocks at the 8B's shapes on the sm_90 targets. */
+static cJSON *small_llama(int hidden, int ffn)
+{
+    cJSON *cfg = llmc_synth_preset_config("stories260K");
+    ck_assert_ptr_nonnull(cfg);
+    cJSON_ReplaceItemInObject(cfg, "hidden_size", cJSON_CreateNumber(hidden));
+    cJSON_ReplaceItemInObject(cfg, "intermediate_size", cJSON_CreateNumber(ffn));
+    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(1));
+    cJSON_ReplaceItemInObject(cfg, "head_dim", cJSON_CreateNumber(hidden / 8)); /* 8 heads, 4 KV heads */
+    return cfg;
+}
+START_TEST(qmma_golden)
+{
+    LlmcDiag d;
+    cJSON *cfg = small_llama(256, 512), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of_w(doc, ".", &(Weights){LLMC_U4, 0, 0});
+    LlmcCudaGen *cg = NULL;
+    ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
+    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(src);
+    ck_assert_msg(strstr(src, "gemm_q<4, 256, "), "no gemm_q for the u4 matrices");
+    ck_assert_msg(strstr(src, "rows_to_half<0, 1, 256, 256, 1>"), "no normalized pair-32 conversion");
+    for (int mi = 1; mi <= 4; mi *= 2) {
+        char want[64];
+        snprintf(want, sizeof want, "gemm_q<4, 256, 512, 128, %d, ", mi); /* the merged Q/K/V */
+        ck_assert_msg(strstr(src, want), "no %d-row gemm_q variant of Q/K/V", 16 * mi);
+    }
+    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/qmma_w4a16.cu", "a small Llama in w4a16");
+    LlmcNvrtc *nv = open_nvrtc();
+    if (nv)
+        compile_archs(nv, g, "a small Llama in w4a16", 1);
+    llmc_nvrtc_close(nv);
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
+/* gemm_q's plan for the matrices of graphs in several formats: which it takes, its blocks. */
+static const LlmcTensor *weight_named(const LlmcGraph *g, const char *name)
+{
+    for (int i = 0; i < g->nt; i++)
+        if (strcmp(g->t[i].name, name) == 0)
+            return &g->t[i];
+    ck_abort_msg("no tensor %s", name);
+    return NULL;
+}
+START_TEST(qmma_plan)
+{
+    LlmcDiag d;
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    struct {
+        int hidden, ffn;
+        Weights w;
+        int ok;
+    } cases[] = {
+        {256, 512, {LLMC_U4, 0, 0}, 1},  {256, 512, {LLMC_U4, 32, 1}, 1}, {256, 512, {LLMC_FP8, 0, 0}, 1},
+        {256, 512, {LLMC_BF16, 0, 0}, 1}, {256, 512, {LLMC_FP8, 128, 0}, 0}, /* fp8 with groups */
+        {288, 768, {LLMC_U4, 0, 0}, 0},   /* K 288: not whole lane8 tiles (row-major u4) */
+        {384, 768, {LLMC_BF16, 0, 0}, 1}, {320, 768, {LLMC_BF16, 0, 0}, 0}, /* K 320: not whole chunks */
+        {256, 512, {LLMC_F32, 0, 0}, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *cfg = small_llama(cases[i].hidden, cases[i].ffn), *doc = NULL;
+        ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        LlmcGraph *g = graph_of_w(doc, ".", &cases[i].w);
+        const LlmcTensor *w = weight_named(g, "layers.0.wo");
+        for (int mi = 1; mi <= 4; mi *= 2) {
+            LlmcQmmaPlan p = llmc_cuda_qmma_plan(tg, w, 0, mi);
+            ck_assert_msg(p.ok == cases[i].ok, "case %zu (%s, hidden %d, %d rows): ok %d", i,
+                          llmc_dtype_name(w->dtype), cases[i].hidden, 16 * mi, p.ok);
+            if (p.ok) {
+                int64_t units = w->shape.dim[0] / p.tpb * (w->shape.dim[1] / p.kc);
+                ck_assert(p.blocks >= 1 && p.blocks <= 132 * p.per_sm && p.blocks <= units);
+                ck_assert(p.smem <= (uint32_t)tg->smem_per_block);
+            }
+        }
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+}
+END_TEST
+
 /* A Llama in the Hugging Face layout (the stories260K preset's config, bf16), fused as for a GPU:
  * the emitted CUDA must equal tests/golden/llama_hf.cu. One-token steps do RoPE and the KV write in
  * the Q/K/V matmul's epilogue (rope_kv_write only runs for wider steps), decode attention is one
@@ -277,6 +368,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, llama_hf_golden);
     tcase_add_test(tc, tiny_w4a16_golden);
+    tcase_add_test(tc, qmma_golden);
+    tcase_add_test(tc, qmma_plan);
     if (!regen) {
         tcase_add_test(tc, example_stories260K);
         tcase_add_test(tc, preset_stories15M);

@@ -820,8 +820,9 @@ static const LlmcSamplerCfg seq_cfg[3] = {{0.0f, 0, 1.0f}, {0.9f, 8, 0.9f}, {1.2
 enum { N_PROMPTS = 7, N_NEW = 21 };
 
 /* Runs N_PROMPTS prompts of different lengths through the scheduler at max_batch, each with the
- * sampler seq_cfg[i % 3] and seed i; checks every sequence against the reference. */
-static void generate_and_check(LlmcEngine *e, int32_t max_batch)
+ * sampler seq_cfg[i % 3] and seed i; checks every sequence against the reference. Returns the
+ * preemptions. */
+static int64_t generate_and_check(LlmcEngine *e, int32_t max_batch)
 {
     char err[512];
     LlmcSched *s;
@@ -847,7 +848,9 @@ static void generate_and_check(LlmcEngine *e, int32_t max_batch)
             ck_assert_msg(got[k] == want[k], "batch %d, sequence %d, token %d: %d, want %d",
                           max_batch, i, k, got[k], want[k]);
     }
+    int64_t preemptions = llmc_sched_stats(s)->preemptions;
     llmc_sched_destroy(s);
+    return preemptions;
 }
 
 /* PDL off: --no-pdl, a driver without cuLaunchKernelEx, a GPU before sm_90 (an sm_80 image):
@@ -882,12 +885,18 @@ START_TEST(fake_generate_graphs_and_eager)
 {
     LlmcModelDesc d = fk_desc();
     for (int graphs = 0; graphs < 2; graphs++) {
-        for (int32_t mb = 1; mb <= FK_MO; mb++) {
+        /* batches 1..FK_MO with a pool for all at their longest, then FK_MO with one that holds
+         * the longest only (13 + 21 positions): sequences are preempted and recomputed */
+        for (int32_t k = 1; k <= FK_MO + 1; k++) {
             fake_reset();
             LlmcEngine e;
-            int64_t kv = llmc_engine_default_kv_blocks(&d, mb, 16 + N_NEW);
+            int small = k > FK_MO;
+            int32_t mb = small ? FK_MO : k;
+            int64_t kv = small ? llmc_kv_blocks_for(13 + N_NEW - 1, FK_BS)
+                               : llmc_engine_default_kv_blocks(&d, mb, 16 + N_NEW);
             LlmcGpu *g = gpu_engine(&e, &d, kv, graphs);
-            generate_and_check(&e, mb);
+            int64_t preempted = generate_and_check(&e, mb);
+            ck_assert(small ? preempted > 0 : preempted == 0);
             const LlmcGpuStats *st = llmc_gpu_stats(g);
             ck_assert_int_eq(fkc.bad_slot, 0);
             ck_assert_int_eq(fkc.bad_block, 0);
@@ -1066,6 +1075,23 @@ START_TEST(fake_out_of_memory)
                       strstr(err, "MiB are free") && strstr(err, "--kv-mem"),
                   "%s", err);
     ck_assert_int_eq(fk.live_dev, 0);
+    /* kv_fit (--prompts' default pool): as many of the 1000 blocks as 90% of the free memory
+     * holds beside the rest of the model; then, with the memory for about 16 blocks, the
+     * scheduler runs on them (preempting) */
+    fk.free_mem = 12288;
+    o.kv_fit = 1;
+    ck_assert_msg(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_lt(e.kv.n_blocks, 1000);
+    double rest = 0.9 * 12288 - (double)(e.kv.n_blocks + 1) * (double)d.kv_block_bytes;
+    llmc_engine_destroy(&e);
+    fk.free_mem = (size_t)((rest + 17.5 * (double)d.kv_block_bytes) / 0.9);
+    ck_assert_msg(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_ge(e.kv.n_blocks, 15);
+    ck_assert_int_le(e.kv.n_blocks, 17);
+    ck_assert_int_eq(e.ex.kv_blocks, e.kv.n_blocks);
+    fkc.pool_blocks = e.kv.n_blocks + 1;
+    ck_assert_int_gt(generate_and_check(&e, FK_MO), 0);
+    llmc_engine_destroy(&e);
     llmc_gpu_close(g);
     assert_no_leaks();
 }

@@ -592,7 +592,10 @@ START_TEST(keep_rules)
          "--keep embedding=bf16: every matrix it matches is taken by an earlier rule, lm_head=f16", {NULL}, {LLMC_F32}},
         {{"layers.0.wq=bf16", "layers.0.w*=f16"}, LLMC_F32, 0, 0, NULL, {"layers.0.wq", "layers.0.wo"},
          {LLMC_BF16, LLMC_F16}},   /* partly shadowed: fine */
-        {{"lm_head=f16,embedding=f16"}, LLMC_FP8, 0, 0, NULL, {"tok_embeddings"}, {LLMC_F16}},   /* agreeing: fine */
+        /* agreeing is shadowed all the same: the second rule decides nothing (the table is tied) */
+        {{"lm_head=f16,embedding=f16"}, LLMC_FP8, 0, 0,
+         "--keep embedding=f16: every matrix it matches is taken by an earlier rule, lm_head=f16", {NULL}, {LLMC_F32}},
+        {{"lm_head=f16"}, LLMC_FP8, 0, 0, NULL, {"tok_embeddings"}, {LLMC_F16}},
     };
     for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++)
         check_keep(doc, &hf[i], i);

@@ -399,6 +399,7 @@ typedef struct Done {
     int32_t order[64];
     LlmcFinish why[64];
     int tokens[64];             /* on_token calls */
+    LlmcSchedStats stats;       /* run_batch: the scheduler's at the end */
 } Done;
 
 static int rec_token(void *ctx, int32_t seq, int32_t token)
@@ -465,6 +466,9 @@ static void run_batch(const LlmcModelDesc *d, int nth, int32_t max_batch, int64_
         ck_assert_int_eq(done->tokens[i], n - prompt_len[i]);
         ck_assert(llmc_sched_is_done(s, i));
     }
+    done->stats = *llmc_sched_stats(s);
+    ck_assert_int_le(done->stats.kv_blocks_peak, kv_blocks);
+    ck_assert_int_le(done->stats.running_peak, max_batch);
     llmc_sched_destroy(s);
     ck_assert_int_eq(llmc_kv_free_count(&e.kv), e.kv.n_blocks);    /* every block came back */
     llmc_engine_destroy(&e);
@@ -476,18 +480,179 @@ START_TEST(sched_batched_equals_alone)
     Done done;
     int32_t blocks = llmc_kv_blocks_for(FK_SEQ, FK_BS);
     /* Alone (one at a time), batched with plenty of KV, and batched with KV for less than two
-     * sequences (admission waits for blocks). */
+     * sequences at their longest: 15 blocks, and 12, the least that holds the longest (9 + 40
+     * positions), where sequences are preempted and recomputed. */
     for (int t = 0; t < 2; t++) {
         const LlmcSamplerCfg *sc = t ? &warm : &greedy;
         run_batch(&fake_desc, 1, 1, blocks, sc, 5, 0, &done);
         for (int i = 0; i < N_PROMPTS; i++)
             ck_assert_int_eq(done.order[i], i);
+        ck_assert_int_eq(done.stats.preemptions, 0);
         run_batch(&fake_desc, 2, 3, 3 * blocks, sc, 5, 0, &done);
+        ck_assert_int_eq(done.stats.preemptions, 0);
+        ck_assert_int_eq(done.stats.running_peak, 3);
         run_batch(&fake_desc, 1, 3, 15, sc, 5, 0, &done);
+        run_batch(&fake_desc, 2, 3, 12, sc, 5, 0, &done);
+        ck_assert_int_gt(done.stats.preemptions, 0);
+        ck_assert_int_gt(done.stats.recomputed_tokens, 0);
+        ck_assert_int_eq(done.stats.kv_blocks_peak, 12);
     }
     /* A prompt of 20 tokens with max_tokens 8 spans 3 steps; short ones finish first. */
     run_batch(&fake_desc, 1, 3, 3 * blocks, &greedy, 5, 0, &done);
     ck_assert_int_ne(done.order[0], 0);
+}
+END_TEST
+
+/* A sequence holds the blocks its positions reach, taken before the step that writes them. */
+START_TEST(sched_blocks_on_demand)
+{
+    LlmcEngine e;
+    engine_up(&e, &fake_desc, 1, 100);
+    LlmcSched *s;
+    char err[512];
+    LlmcSchedConfig cfg = {.max_batch = 1};
+    ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, NULL, err, sizeof err), 0);
+    int32_t p[20];
+    for (int32_t k = 0; k < 20; k++)
+        p[k] = 3 + k;
+    LlmcSeqReq r = {.prompt = p, .n_prompt = 20, .max_new = 30, .logits_from = -1};
+    ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), 0);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), 100);     /* nothing taken before it runs */
+    int32_t steps = 0, n;
+    while (llmc_sched_step(s, err, sizeof err) == 1) {
+        steps++;
+        llmc_sched_tokens(s, 0, &n);
+        /* the prompt in chunks of 8 (max_tokens), then one position a step */
+        int32_t fed = n == 20 ? 8 * steps : n - 1;
+        if (llmc_sched_is_done(s, 0))
+            break;
+        ck_assert_msg(100 - llmc_kv_free_count(&e.kv) == llmc_kv_blocks_for(fed, FK_BS),
+                      "step %d: %d blocks held for %d positions", steps,
+                      100 - llmc_kv_free_count(&e.kv), fed);
+    }
+    ck_assert_int_eq(n, 50);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), 100);
+    ck_assert_int_eq(llmc_sched_stats(s)->kv_blocks_peak, llmc_kv_blocks_for(49, FK_BS));
+    ck_assert_int_eq(llmc_sched_stats(s)->kv_blocks, 100);
+    llmc_sched_destroy(s);
+    llmc_engine_destroy(&e);
+}
+END_TEST
+
+/* Admission takes what the pool can start: the blocks of each first chunk beside the next step
+ * of the running ones, not each sequence's longest length. */
+START_TEST(sched_admits_what_the_pool_starts)
+{
+    const LlmcSamplerCfg greedy = {0.0f, 0, 1.0f};
+    int32_t p[4][8];
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 8; k++)
+            p[i][k] = 3 + (int32_t)(tu_mix64((uint64_t)(i * 40 + k)) % 60);
+    /* pool 12: three sequences of 8 + 12 positions (5 blocks each at their longest) start at
+     * once; pool 5: the third's first chunk (2 blocks) does not fit beside the others' 4 */
+    const int32_t pools[2] = {12, 5}, started[2] = {3, 2};
+    for (int t = 0; t < 2; t++) {
+        LlmcEngine e;
+        engine_up(&e, &fake_desc, 1, pools[t]);
+        LlmcSched *s;
+        char err[512];
+        LlmcSchedConfig cfg = {.max_batch = 3};
+        ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, NULL, err, sizeof err), 0);
+        for (int i = 0; i < 4; i++) {
+            LlmcSeqReq r = {.prompt = p[i], .n_prompt = 8, .max_new = 13, .logits_from = -1};
+            ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), i);
+        }
+        ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
+        ck_assert_int_eq(llmc_sched_n_running(s), started[t]);
+        ck_assert_int_eq(llmc_sched_n_waiting(s), 4 - started[t]);
+        ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_gt(llmc_sched_stats(s)->preemptions, 0);
+        for (int i = 0; i < 4; i++) {
+            int32_t want[FK_SEQ], n;
+            LlmcFinish why;
+            int32_t n_want = fake_ref_generate(p[i], 8, 13, &greedy, 0, 0, want, &why);
+            const int32_t *got = llmc_sched_tokens(s, i, &n);
+            ck_assert_msg(n == n_want && memcmp(got, want, (size_t)n * sizeof *got) == 0,
+                          "pool %d, seq %d differs from its run alone", pools[t], i);
+        }
+        llmc_sched_destroy(s);
+        ck_assert_int_eq(llmc_kv_free_count(&e.kv), pools[t]);
+        llmc_engine_destroy(&e);
+    }
+}
+END_TEST
+
+/* The pool runs out: the newest running sequence is preempted, goes back to the front of the
+ * queue (before sequences never admitted), and resumes exactly where it stood, sampled or not;
+ * a preempted sequence can be cancelled while it waits. */
+START_TEST(sched_preemption_order_and_resumption)
+{
+    const LlmcSamplerCfg cfgs[3] = {{0.0f, 0, 1.0f}, {0.9f, 12, 0.95f}, {1.3f, 0, 1.0f}};
+    int32_t p[5][8];
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 4; k++)
+            p[i][k] = 3 + (int32_t)(tu_mix64((uint64_t)(i * 70 + k)) % 60);
+    /* 0, 1, 2: 4 + 20 (6 blocks at their longest); 3: 1 + 1; 4 as 2 */
+    const int32_t len[5] = {4, 4, 4, 1, 4}, nnew[5] = {20, 20, 20, 1, 20};
+    for (int cancel = 0; cancel < 2; cancel++) {
+        LlmcEngine e;
+        engine_up(&e, &fake_desc, 2, 12);
+        LlmcSched *s;
+        Done done = {0};
+        char err[512];
+        LlmcSchedConfig cfg = {.max_batch = 3};
+        LlmcSchedHooks hooks = {.ctx = &done, .on_token = rec_token, .on_done = rec_done};
+        ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, &hooks, err, sizeof err), 0);
+        for (int i = 0; i < 5; i++) {
+            LlmcSeqReq r = {.prompt = p[i], .n_prompt = len[i], .max_new = nnew[i],
+                            .logits_from = -1, .sampler = cfgs[i % 3], .seed = (uint64_t)i + 1};
+            ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), i);
+        }
+        /* 0, 1 and 2 run (max_batch 3) until their 5th blocks do not fit: 2 gives way */
+        while (llmc_sched_stats(s)->preemptions == 0)
+            ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
+        ck_assert_int_eq(llmc_sched_n_preempted(s, 0), 0);
+        ck_assert_int_eq(llmc_sched_n_preempted(s, 1), 0);
+        ck_assert_int_eq(llmc_sched_n_preempted(s, 2), 1);
+        ck_assert_int_eq(llmc_sched_n_running(s), 2);
+        ck_assert_int_eq(llmc_sched_n_waiting(s), 3);
+        int32_t n2;
+        llmc_sched_tokens(s, 2, &n2);
+        ck_assert_int_gt(n2, len[2]);               /* it had sampled tokens: they stay */
+        if (cancel) {
+            ck_assert_int_eq(llmc_sched_cancel(s, 2, err, sizeof err), 1);
+            ck_assert_int_eq(llmc_sched_n_waiting(s), 2);
+            ck_assert_int_eq(done.why[2], LLMC_FINISH_CANCELLED);
+        }
+        ck_assert_msg(llmc_sched_run(s, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(done.n, 5);
+        /* 3 (two positions) waited for a row behind the preempted 2: it finished after 0; with
+         * 2 cancelled, it took 2's row at once */
+        int at0 = -1, at3 = -1;
+        for (int k = 0; k < 5; k++) {
+            at0 = done.order[k] == 0 ? k : at0;
+            at3 = done.order[k] == 3 ? k : at3;
+        }
+        ck_assert_msg(cancel ? at3 < at0 : at3 > at0, "cancel %d: sequence 3 finished %s 0",
+                      cancel, cancel ? "after" : "before");
+        for (int i = 0; i < 5; i++) {
+            if (cancel && i == 2)
+                continue;
+            int32_t want[FK_SEQ], n;
+            LlmcFinish why;
+            int32_t n_want = fake_ref_generate(p[i], len[i], nnew[i], &cfgs[i % 3],
+                                               (uint64_t)i + 1, 0, want, &why);
+            const int32_t *got = llmc_sched_tokens(s, i, &n);
+            ck_assert_msg(n == n_want && memcmp(got, want, (size_t)n * sizeof *got) == 0,
+                          "seq %d differs from its run alone", i);
+            ck_assert_int_eq(done.tokens[i], n - len[i]);   /* each token reported once */
+            ck_assert_int_eq(done.why[i], why);
+        }
+        ck_assert_int_le(llmc_sched_stats(s)->kv_blocks_peak, 12);
+        llmc_sched_destroy(s);
+        ck_assert_int_eq(llmc_kv_free_count(&e.kv), 12);
+        llmc_engine_destroy(&e);
+    }
 }
 END_TEST
 
@@ -575,22 +740,40 @@ START_TEST(sched_rejects_bad_requests)
     ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), 0);
     ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), 1);
     ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
-    ck_assert_int_eq(llmc_kv_free_count(&e.kv), 0);     /* the second one waits for blocks */
+    /* both started, each holding the one block of its prompt */
+    ck_assert_int_eq(llmc_sched_n_running(s), 2);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), 8);
     ck_assert_int_eq(llmc_sched_run(s, err, sizeof err), 0);
     ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 0);
+    /* together they outgrew the pool: the newest gave way, and both equal their runs alone */
+    ck_assert_int_gt(llmc_sched_stats(s)->preemptions, 0);
+    ck_assert_int_eq(llmc_sched_n_preempted(s, 0), 0);
+    ck_assert_int_gt(llmc_sched_n_preempted(s, 1), 0);
+    ck_assert_int_eq(llmc_sched_stats(s)->kv_blocks_peak, 10);
+    for (int32_t i = 0; i < 2; i++) {
+        const LlmcSamplerCfg greedy = {0.0f, 0, 1.0f};
+        int32_t want[FK_SEQ], n;
+        LlmcFinish why;
+        int32_t n_want = fake_ref_generate(p, 3, 37, &greedy, 0, 0, want, &why);
+        const int32_t *got = llmc_sched_tokens(s, i, &n);
+        ck_assert_int_eq(n, n_want);
+        ck_assert(memcmp(got, want, (size_t)n * sizeof *got) == 0);
+    }
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), 10);
     llmc_sched_destroy(s);
     llmc_engine_destroy(&e);
 }
 END_TEST
 
-/* Each sequence its own sampler, seed and stop ids: in one batch, each equals its run alone. */
-START_TEST(sched_per_sequence_sampling)
+/* Each sequence its own sampler, seed and stop ids: in one batch, each equals its run alone, with
+ * a pool for all and with the least pool (12 blocks), where sequences are preempted. */
+static void per_sequence_sampling(int64_t pool)
 {
     const LlmcSamplerCfg cfgs[4] = {{0.9f, 12, 0.95f}, {0.0f, 0, 1.0f}, {1.3f, 0, 1.0f},
                                     {0.7f, 5, 0.8f}};
     const uint64_t seeds[4] = {5, 0, 77, 5};
     LlmcEngine e;
-    engine_up(&e, &fake_desc, 2, 100);
+    engine_up(&e, &fake_desc, 2, pool);
     int32_t start = llmc_kv_free_count(&e.kv);
     LlmcSched *s;
     Done done = {0};
@@ -630,6 +813,8 @@ START_TEST(sched_per_sequence_sampling)
         ck_assert_int_eq(done.why[i], why[i]);
     }
     ck_assert_int_eq(done.why[6], LLMC_FINISH_STOP);
+    if (pool < 20)
+        ck_assert_int_gt(llmc_sched_stats(s)->preemptions, 0);
     int32_t bad = FK_VOCAB;
     LlmcSeqReq r = {.prompt = p[0], .n_prompt = 3, .max_new = 1, .logits_from = -1,
                     .stop_ids = &bad, .n_stop = 1};
@@ -638,6 +823,12 @@ START_TEST(sched_per_sequence_sampling)
     llmc_sched_destroy(s);
     ck_assert_int_eq(llmc_kv_free_count(&e.kv), start);
     llmc_engine_destroy(&e);
+}
+
+START_TEST(sched_per_sequence_sampling)
+{
+    per_sequence_sampling(100);
+    per_sequence_sampling(12);
 }
 END_TEST
 
@@ -678,16 +869,15 @@ START_TEST(sched_cancel_and_add_while_running)
         ck_assert_int_eq(llmc_sched_add(s, &r, err, sizeof err), i);
     }
     ck_assert_int_eq(llmc_sched_n_waiting(s), 4);
-    /* step 1: 0 and 1 admitted; 8 of 0's 20 prompt tokens fill the step (max_tokens 8) */
+    /* step 1: 0 and 1 admitted; 8 of 0's 20 prompt tokens fill the step (max_tokens 8): 0 holds
+     * the 2 blocks of its 8 positions, 1 none yet */
     ck_assert_int_eq(llmc_sched_step(s, err, sizeof err), 1);
     ck_assert_int_eq(llmc_sched_n_running(s), 2);
     ck_assert_int_eq(llmc_sched_n_waiting(s), 2);
-    int32_t held = start - llmc_kv_free_count(&e.kv);
-    int32_t b0 = llmc_kv_blocks_for(len[0] + nnew[0] - 1, FK_BS);
-    ck_assert_int_eq(held, b0 + llmc_kv_blocks_for(len[1] + nnew[1] - 1, FK_BS));
+    ck_assert_int_eq(start - llmc_kv_free_count(&e.kv), 2);
     /* cancel 0 mid-prefill: its blocks are free at once */
     ck_assert_int_eq(llmc_sched_cancel(s, 0, err, sizeof err), 1);
-    ck_assert_int_eq(start - llmc_kv_free_count(&e.kv), held - b0);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), start);
     ck_assert_int_eq(done.why[0], LLMC_FINISH_CANCELLED);
     ck_assert(llmc_sched_is_done(s, 0));
     ck_assert_int_eq(llmc_sched_n_running(s), 1);
@@ -769,10 +959,10 @@ static int stream_done(void *ctx, int32_t seq, LlmcFinish why)
     return 0;
 }
 
-START_TEST(sched_forget_streams)
+static void forget_streams(int small)
 {
     LlmcEngine e;
-    engine_up(&e, &fake_desc, 1, 3 * llmc_kv_blocks_for(FK_SEQ, FK_BS));
+    engine_up(&e, &fake_desc, 1, small ? 12 : 3 * llmc_kv_blocks_for(FK_SEQ, FK_BS));
     char err[512];
     Stream st = {0};
     LlmcSchedConfig cfg = {.max_batch = 3};
@@ -802,8 +992,17 @@ START_TEST(sched_forget_streams)
     ck_assert(!st.bad);
     ck_assert_int_eq(llmc_sched_n_seqs(st.s), TOTAL);
     ck_assert_int_eq(llmc_kv_free_count(&e.kv), e.kv.n_blocks);
+    ck_assert(small ? llmc_sched_stats(st.s)->preemptions > 0
+                    : llmc_sched_stats(st.s)->preemptions == 0);
     llmc_sched_destroy(st.s);
     llmc_engine_destroy(&e);
+}
+
+/* A pool for 3 sequences of the context, and the least one, where they are preempted. */
+START_TEST(sched_forget_streams)
+{
+    forget_streams(0);
+    forget_streams(1);
 }
 END_TEST
 
@@ -825,10 +1024,10 @@ static int rec_logits(void *ctx, int32_t seq, int32_t pos, const float *logits)
     return 0;
 }
 
-START_TEST(sched_prompt_logits)
+static void prompt_logits(int small)
 {
     LlmcEngine e;
-    engine_up(&e, &fake_desc, 2, 100);
+    engine_up(&e, &fake_desc, 2, small ? 10 : 100);
     LlmcSched *s;
     Seen seen = {0};
     LlmcSchedConfig cfg = {.max_batch = 3};
@@ -849,6 +1048,43 @@ START_TEST(sched_prompt_logits)
     for (int i = 0; i < 4; i++)
         for (int k = 0; k < len[i]; k++)
             ck_assert_int_eq(seen.count[i][k], from[i] >= 0 && k >= from[i]);
+    ck_assert(small ? llmc_sched_stats(s)->preemptions > 0 : llmc_sched_stats(s)->preemptions == 0);
+    llmc_sched_destroy(s);
+    llmc_engine_destroy(&e);
+}
+
+/* With a pool for all, and with one that holds the longest only (40 positions): each position
+ * reported once, preempted or not. */
+START_TEST(sched_prompt_logits)
+{
+    prompt_logits(0);
+    prompt_logits(1);
+
+    /* 1 asks for every prompt row's logits, 2 a step beside 0's decodes; 0 outgrows the pool
+     * of 14 while 1 is in its prompt, preempting it after it reported rows: recomputed, 1
+     * reports only the rows not reported yet */
+    LlmcEngine e;
+    engine_up(&e, &fake_desc, 1, 14);
+    LlmcSched *s;
+    Seen seen = {0};
+    LlmcSchedConfig cfg = {.max_batch = 2};
+    LlmcSchedHooks hooks = {.ctx = &seen, .on_logits = rec_logits};
+    ck_assert_int_eq(llmc_sched_create(&s, &e, &cfg, &hooks, NULL, 0), 0);
+    int32_t p[2][40];
+    const int32_t len[2] = {4, 40}, nnew[2] = {52, 0}, from[2] = {-1, 0};
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < len[i]; k++)
+            p[i][k] = 3 + (int32_t)(tu_mix64((uint64_t)(i * 91 + k)) % 60);
+        seen.prompts[i] = p[i];
+        LlmcSeqReq r = {.prompt = p[i], .n_prompt = len[i], .max_new = nnew[i],
+                        .logits_from = from[i]};
+        ck_assert_int_eq(llmc_sched_add(s, &r, NULL, 0), i);
+    }
+    ck_assert_int_eq(llmc_sched_run(s, NULL, 0), 0);
+    ck_assert_int_gt(llmc_sched_n_preempted(s, 1), 0);
+    ck_assert_int_eq(seen.bad, 0);
+    for (int k = 0; k < len[1]; k++)
+        ck_assert_msg(seen.count[1][k] == 1, "row %d reported %d times", k, seen.count[1][k]);
     llmc_sched_destroy(s);
     llmc_engine_destroy(&e);
 }
@@ -897,6 +1133,23 @@ START_TEST(engine_init_and_desc_check)
     ck_assert_ptr_nonnull(strstr(err, "eos_id"));
     ck_assert_int_eq(llmc_engine_default_kv_blocks(&fake_desc, 3, 1000), 3 * 24);
     ck_assert_int_eq(llmc_engine_default_kv_blocks(&fake_desc, 2, 9), 6);
+
+    /* kv_fit: blocks of 1 GiB, a million asked: the pool is half the physical memory (mapped,
+     * untouched); a pool that fits is kept whole */
+    d = fake_desc;
+    d.kv_block_bytes = (int64_t)1 << 30;
+    LlmcEngine big;
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 1 << 20, .kv_fit = 1};
+    static const uint8_t weights[8192];
+    ck_assert_msg(llmc_engine_init(&big, &d, weights, &o, err, sizeof err) == 0, "%s", err);
+    double half = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / 2;
+    ck_assert_int_eq(big.kv.n_blocks, half >= 2 * (double)(1 << 30) ? (int32_t)(half / (1 << 30)) : 1);
+    ck_assert_int_eq(big.ex.kv_blocks, big.kv.n_blocks);
+    llmc_engine_destroy(&big);
+    o.kv_blocks = 1;
+    ck_assert_msg(llmc_engine_init(&big, &d, weights, &o, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(big.kv.n_blocks, 1);
+    llmc_engine_destroy(&big);
 }
 END_TEST
 
@@ -1223,6 +1476,9 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, pool_handshake);
     tcase_add_test(tc, engine_init_and_desc_check);
     tcase_add_test(tc, sched_batched_equals_alone);
+    tcase_add_test(tc, sched_blocks_on_demand);
+    tcase_add_test(tc, sched_admits_what_the_pool_starts);
+    tcase_add_test(tc, sched_preemption_order_and_resumption);
     tcase_add_test(tc, sched_threads_identical);
     tcase_add_test(tc, sched_stops_at_eos);
     tcase_add_test(tc, sched_rejects_bad_requests);

@@ -558,6 +558,30 @@ START_TEST(test_tiny_sentencepiece)
 }
 END_TEST
 
+/* Added tokens the loader cannot match (normalized to nothing; a content given twice) load: the
+ * first of two alike is matched, the other never; every id still decodes. */
+START_TEST(test_added_oddities)
+{
+    char top[1024];
+    snprintf(top, sizeof top, "\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"String\": \"q\"}, "
+             "\"content\": \"\"}, \"added_tokens\": [{\"id\": 300, \"content\": \"q\", \"normalized\": true}, "
+             "{\"id\": 301, \"content\": \"<y>\", \"special\": true}, {\"id\": 302, \"content\": \"<y>\"}], %s",
+             kByteLevelTop);
+    char *j = byte_level_json("", top);
+    LlmcTokenizer *t = load_json(write_file("tokenizer.json", j), 310);
+    int32_t n;
+    int32_t *ids = enc(t, "q<y>", 4, LLMC_TOK_SPECIAL, &n);
+    ck_assert_int_eq(n, 1);   /* "q" normalized away, "<y>" the first of the two */
+    ck_assert_int_eq(ids[0], 301);
+    free(ids);
+    char buf[16];
+    ck_assert_uint_eq(llmc_tokenizer_decode(t, -1, 302, buf, sizeof buf), 3);
+    ck_assert_uint_eq(llmc_tokenizer_decode(t, -1, 300, buf, sizeof buf), 1);
+    llmc_tokenizer_free(t);
+    free(j);
+}
+END_TEST
+
 /* Split behaviors and invert, against what the tokenizers library documents for "the-final--countdown". */
 START_TEST(test_split_behaviors)
 {
@@ -1030,6 +1054,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_synthetic_byte_level);
     tcase_add_test(tc, test_tiny_sentencepiece);
+    tcase_add_test(tc, test_added_oddities);
     tcase_add_test(tc, test_split_behaviors);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_compact_damaged);

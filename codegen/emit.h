@@ -109,5 +109,6 @@ LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d);
 
 #endif

@@ -1,0 +1,162 @@
+/* cuda_moe.cuh — the mixture-of-experts block (emitter: cuda_moe.c). A step runs four kernels:
+ * moe_route (one block: each token's experts and weights, the step's (token, slot) pairs grouped by
+ * expert, the pairs' rows gathered expert by expert), the experts' gate/up matmul with the SwiGLU
+ * epilogue and their down matmul (gemv, cuda_gemv.cuh, over one expert's rows and its gathered
+ * tokens a block: grid z walks the experts the step uses, so a decode step reads the selected
+ * experts' bytes only, and every token an expert has shares its read of them), and moe_combine
+ * (each token's slots summed in slot order: deterministic, no atomics).
+ *
+ * The scratch (MoeLayout, the emitter's offsets): ints n_active, cnt[E], off[E+1], act[E] (the
+ * experts the step uses, in order), ids[TK] (each pair's expert), pos[TK] (each pair's row among
+ * the grouped ones), tok[TK] (each grouped row's token); floats wts[TK], then the grouped rows
+ * xg[TK][D], their activations h[TK][F], their outputs o[TK][D]; TK = the most rows a step has
+ * times top_k. The cpu target's c_prelude.h moe_* is the reference: the same routing (softmax,
+ * top_k by probability with ties to the lower expert, renormalized with NORM), the same grouping.
+ */
+#ifndef LLMC_CUDA_MOE_CUH
+#define LLMC_CUDA_MOE_CUH
+
+#include "cuda_gemv.cuh"
+
+/* Routing and grouping (grid 1, blockDim a multiple of the warp): lg [T][SL] router logits, x
+ * [T][SX] the block's input; E experts, K a token. */
+template <int E, int K, int NORM, int D, int SX, int SL, int TKM>
+DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, int T, int *__restrict__ meta,
+                   float *__restrict__ wts, float *__restrict__ xg)
+{
+    constexpr int PE = (E + LLMC_WARP - 1) / LLMC_WARP; /* experts a lane */
+    int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1, *ids = act + E, *pos = ids + TKM, *tok = pos + TKM;
+    const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2;
+    const int nw = blockDim.x >> LLMC_WARP_LOG2, TK = T * K;
+    /* 1. a warp a token: softmax, then top K by repeated arg-max (ties to the lower expert) */
+    for (int t = warp; t < T; t += nw) {
+        float v[PE], mx = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < PE; j++) {
+            const int e = lane + LLMC_WARP * j;
+            v[j] = e < E ? lg[(int64_t)t * SL + e] : -INFINITY;
+            mx = fmaxf(mx, v[j]);
+        }
+#pragma unroll
+        for (int o = LLMC_WARP / 2; o > 0; o >>= 1)
+            mx = fmaxf(mx, shfl_xor(mx, o));
+        float sum = 0.0f;
+#pragma unroll
+        for (int j = 0; j < PE; j++)
+            sum += lane + LLMC_WARP * j < E ? expf(v[j] - mx) : 0.0f;
+        sum = warp_sum(sum);
+        uint32_t taken = 0;
+        float tot = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float bp = -1.0f;
+            int be = E;
+#pragma unroll
+            for (int j = 0; j < PE; j++) {
+                const int e = lane + LLMC_WARP * j;
+                const float p = expf(v[j] - mx) / sum;
+                if (e < E && !(taken >> j & 1u) && p > bp) {
+                    bp = p;
+                    be = e;
+                }
+            }
+#pragma unroll
+            for (int o = LLMC_WARP / 2; o > 0; o >>= 1) {
+                const float op = shfl_xor(bp, o);
+                const int oe = shfl_xor(be, o);
+                if (op > bp || (op == bp && oe < be)) {
+                    bp = op;
+                    be = oe;
+                }
+            }
+            if ((be & (LLMC_WARP - 1)) == lane)
+                taken |= 1u << (be / LLMC_WARP);
+            if (lane == 0) {
+                ids[t * K + k] = be;
+                wts[t * K + k] = bp;
+            }
+            tot += bp;
+        }
+        if (NORM && lane == 0)
+            for (int k = 0; k < K; k++)
+                wts[t * K + k] /= tot;
+    }
+    __syncthreads();
+    /* 2. a warp an expert: its pairs counted */
+    for (int e = warp; e < E; e += nw) {
+        int c = 0;
+        for (int j0 = 0; j0 < TK; j0 += LLMC_WARP)
+            c += __popc(warp_ballot(j0 + lane < TK && ids[j0 + lane] == e));
+        if (lane == 0)
+            cnt[e] = c;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) { /* 3. offsets and the experts in use */
+        int o = 0, na = 0;
+        for (int e = 0; e < E; e++) {
+            off[e] = o;
+            o += cnt[e];
+            if (cnt[e])
+                act[na++] = e;
+        }
+        off[E] = o;
+        meta[0] = na;
+    }
+    __syncthreads();
+    /* 4. a warp an expert: its pairs' rows, in pair order */
+    for (int e = warp; e < E; e += nw) {
+        int base = off[e];
+        for (int j0 = 0; j0 < TK; j0 += LLMC_WARP) {
+            const int j = j0 + lane, m = j < TK && ids[j] == e;
+            const uint32_t b = warp_ballot(m);
+            if (m) {
+                const int p = base + __popc(b & ((1u << lane) - 1u));
+                pos[j] = p;
+                tok[p] = j / K;
+            }
+            base += __popc(b);
+        }
+    }
+    __syncthreads();
+    /* 5. the grouped rows gathered */
+    for (int64_t i = threadIdx.x; i < (int64_t)TK * D; i += blockDim.x) {
+        const int64_t p = i / D;
+        xg[i] = x[(int64_t)tok[p] * SX + i % D];
+    }
+}
+
+/* The experts' matmul (gate/up with the SwiGLU epilogue: EPI 2, N = 2F; down: EPI 0, N = D) over
+ * expert act[blockIdx.z]'s rows of w (EB bytes an expert; its scales and zeros SB and ZB further a
+ * expert) for its grouped rows x[off..off+cnt) -> y (same rows). */
+template <int WK, int K, int N, int VEC, int EPI, int G, int ORD, int E, int TKM, int64_t EB, int64_t SB, int64_t ZB>
+DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w, WQ wq, const float *__restrict__ x,
+                       float *__restrict__ y)
+{
+    const int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1;
+    if ((int)blockIdx.z >= meta[0])
+        return;
+    const int e = act[blockIdx.z], c = cnt[e], o = off[e];
+    if ((int)blockIdx.y * 8 >= c)
+        return;
+    constexpr int NO = EPI == 2 ? N / 2 : N;
+    WQ we = {wq.scale ? (const void *)((const char *)wq.scale + e * SB) : wq.scale, wq.zero ? wq.zero + e * ZB / 2 : wq.zero};
+    gemv<WK, K, N, K, NO, VEC, 0, EPI, 0, 2, 1, G, ORD>((const char *)w + e * EB, x + (int64_t)o * K, 0,
+                                                         y + (int64_t)o * NO, c, 0, 0.0f, 0, we);
+}
+
+/* y[t] = sum over k of wts[t][k] o[pos[t][k]] (grid: the tokens). */
+template <int E, int K, int D, int SY, int TKM>
+DEV void moe_combine(const int *__restrict__ meta, const float *__restrict__ wts, const float *__restrict__ o,
+                     float *__restrict__ y)
+{
+    const int *pos = meta + 1 + E + E + 1 + E + TKM;
+    const int t = blockIdx.x;
+    for (int c = threadIdx.x; c < D; c += blockDim.x) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            acc += wts[t * K + k] * o[(int64_t)pos[t * K + k] * D + c];
+        y[(int64_t)t * SY + c] = acc;
+    }
+}
+
+#endif

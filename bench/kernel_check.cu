@@ -1522,15 +1522,24 @@ static void check_kv_norm(const char *shape, int T)
     ck.done(what, EPS_F16);
 }
 
-/* ---- the MoE block: moe_route, the experts' gate/up (SwiGLU) and down matmuls, moe_combine, launched
- * as cuda_moe.c launches them, against a host reference of the routing (the same ids and weights,
- * in slot order) and of the output in double over the same (dequantized) weights ---- */
-template <int E, int K, int NORM, int D>
+/* ---- the MoE block, launched as cuda_moe.c launches it: steps of up to 8 rows moe_route (with the
+ * gather), the experts' gate/up (SwiGLU) and down matmuls on gemv, moe_combine; wider steps
+ * moe_route without the gather, moe_gather, then gemv while T K <= 8 E, above that for bf16/f16
+ * experts the matmuls on tensor cores (moe_expert_mma, the activations converted by rows_to_half
+ * between them), else gemv. Against a host
+ * reference of the routing (the same ids and weights, in slot order) and of the output in double over
+ * the same (dequantized) weights, the activations rounded as the tensor-core path rounds them ---- */
+constexpr int MOE_TMAX = 64; /* the most tokens a checked step has: the scratch holds 64 K pairs */
+template <int E, int K, int NORM, int D, int GATHER>
 __global__ void __launch_bounds__(1024) k_moe_route(const float *lg, const float *x, int T, int *meta, float *wts,
-                                                    float *xg, int tkm_unused)
+                                                    float *xg)
 {
-    (void)tkm_unused;
-    moe_route<E, K, NORM, D, D, E, 64 * K>(lg, x, T, meta, wts, xg);
+    moe_route<E, K, NORM, D, D, E, MOE_TMAX * K, GATHER>(lg, x, T, meta, wts, xg);
+}
+template <int HALF, int D, int E, int TKM>
+__global__ void __launch_bounds__(256) k_moe_gather(const int *meta, const float *x, void *xg)
+{
+    moe_gather<HALF, D, D, E, TKM>(meta, x, xg);
 }
 template <int WK, int KK, int N, int VEC, int EPI, int G, int ORD, int E, int TKM, long long EB, long long SB, long long ZB>
 __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta, const void *w, WQ wq, const float *x,
@@ -1538,45 +1547,92 @@ __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta
 {
     moe_expert_mm<WK, KK, N, VEC, EPI, G, ORD, E, TKM, EB, SB, ZB>(meta, w, wq, x, y);
 }
+constexpr int MOE_ST = 4; /* cuda_moe.c's stages on the H100/H200 (smem_per_sm >= 160 KB) */
+constexpr int moe_mma_smem() { return MOE_ST * (64 + 128) * 40 * 2; }
+template <int BF, int KK, int N, int EPI, int E>
+__global__ void __launch_bounds__(128) k_moe_mma(const int *meta, const uint16_t *w, const uint16_t *xh, float *y)
+{
+    moe_expert_mma<BF, KK, N, EPI, 64, 128, MOE_ST, E>(meta, w, xh, y);
+}
+template <int BF, int F>
+__global__ void __launch_bounds__(256) k_moe_half(const float *h, uint16_t *hh)
+{
+    rows_to_half<BF, 0, F, F>(h, nullptr, hh, 0.0f);
+}
 template <int E, int K, int D>
 __global__ void __launch_bounds__(256) k_moe_combine(const int *meta, const float *wts, const float *o, float *y)
 {
-    moe_combine<E, K, D, D, 64 * K>(meta, wts, o, y);
+    moe_combine<E, K, D, D, MOE_TMAX * K>(meta, wts, o, y);
 }
 
 constexpr long long qbytes(int wk, long long n) { return wk == 0 ? 4 * n : wk <= 2 ? 2 * n : wk == 3 ? n : n / 2; }
+/* a value rounded to the format of the tensor-core path's activations (WK 1 bf16, 2 f16) */
+static double moe_round(int wk, double v)
+{
+    return wk == 1 ? h_bf16f(h_bf16((float)v)) : wk == 2 ? h_f16f(h_f16((float)v)) : v;
+}
 
-/* Steps of T <= 64 tokens (the scratch of the check: 64 K pairs). G: the group of quantized formats. */
+/* Steps of T <= 64 tokens. G: the group of quantized formats. */
 template <int WK, int E, int K, int NORM, int D, int F, int G = 128>
 static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
 {
-    constexpr int TKM = 64 * K, GG = WK >= 3 ? G : D, GD = WK >= 3 ? G : F;
+    constexpr int TKM = MOE_TMAX * K, GG = WK >= 3 ? G : D, GD = WK >= 3 ? G : F;
     constexpr int VU = mv_vec(WK, D, GG), VD = mv_vec(WK, F, GD);
+    constexpr int TC = (WK == 1 || WK == 2) && D % 32 == 0 && F % 32 == 0; /* cuda_moe.c's tc_ok */
     constexpr long long EBU = qbytes(WK, 2LL * F * D), EBD = qbytes(WK, (long long)D * F);
     constexpr long long SBU = WK >= 3 ? (WK == 3 ? 4 : 2) * 2LL * F * ((D + GG - 1) / GG) : 0;
     constexpr long long SBD = WK >= 3 ? (WK == 3 ? 4 : 2) * (long long)D * ((F + GD - 1) / GD) : 0;
     constexpr long long ZBU = WK == 5 ? 2 * 2LL * F * ((D + GG - 1) / GG) : 0, ZBD = WK == 5 ? 2LL * D * ((F + GD - 1) / GD) : 0;
     const QWts gu = make_any(WK, E * 2 * F, D, GG, 0.05), dn = make_any(WK, E * D, F, GD, 0.05);
     DW dgu(gu), ddn(dn);
-    const int tmax = 64;
-    const std::vector<float> x = rand_f32((size_t)tmax * D, 1.0), lg = rand_f32((size_t)tmax * E, 2.0);
+    const std::vector<float> x = rand_f32((size_t)MOE_TMAX * D, 1.0), lg = rand_f32((size_t)MOE_TMAX * E, 2.0);
     DBuf<float> dx(x.size()), dlg(lg.size()), dwts(TKM), dxg((size_t)TKM * D), dh((size_t)TKM * F), dout((size_t)TKM * D),
-        dy((size_t)tmax * D);
+        dy((size_t)MOE_TMAX * D);
+    DBuf<uint16_t> dhh((size_t)TKM * F);
     DBuf<int> dmeta(1 + 3 * E + 1 + 3 * TKM);
     dx.up(x);
     dlg.up(lg);
+    if constexpr (TC) {
+        CK(cudaFuncSetAttribute(k_moe_mma<WK == 1, D, 2 * F, 2, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                moe_mma_smem()));
+        CK(cudaFuncSetAttribute(k_moe_mma<WK == 1, F, D, 0, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                moe_mma_smem()));
+    }
     for (int T : steps) {
-        dy.poison();
-        auto run = [&]() {
-            k_moe_route<E, K, NORM, D><<<1, 1024>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, 0);
-            const int gz = T * K < E ? T * K : E;
-            k_moe_mm<WK, D, 2 * F, VU, 2, GG, q_lane8(WK, D, GG), E, TKM, EBU, SBU, ZBU>
-                <<<dim3((F + 3) / 4, (T + 7) / 8, gz), 128>>>(dmeta.p, dgu.w.p, dgu.wq(WK), dxg.p, dh.p);
-            k_moe_mm<WK, F, D, VD, 0, GD, q_lane8(WK, F, GD), E, TKM, EBD, SBD, ZBD>
-                <<<dim3((D / 2 + 3) / 4, (T + 7) / 8, gz), 128>>>(dmeta.p, ddn.w.p, ddn.wq(WK), dh.p, dout.p);
-            k_moe_combine<E, K, D><<<T, 256>>>(dmeta.p, dwts.p, dout.p, dy.p);
+        const int wide = T > 8, tc = wide && TC && T * K > 8 * E, gz = T * K < E ? T * K : E;
+        auto run = [&](cudaStream_t st) {
+            if (!wide)
+                k_moe_route<E, K, NORM, D, 1><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p);
+            else {
+                k_moe_route<E, K, NORM, D, 0><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p);
+                if (tc)
+                    k_moe_gather<TC ? WK : 0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p);
+                else
+                    k_moe_gather<0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p);
+            }
+            int on_tc = 0;
+            if constexpr (TC) {
+                if (tc) {
+                    on_tc = 1;
+                    k_moe_mma<WK == 1, D, 2 * F, 2, E>
+                        <<<dim3((T + 63) / 64, (2 * F + 127) / 128, gz), 128, moe_mma_smem(), st>>>(
+                            dmeta.p, (const uint16_t *)dgu.w.p, (const uint16_t *)dxg.p, dh.p);
+                    k_moe_half<WK == 1, F><<<T * K, 256, 0, st>>>(dh.p, dhh.p);
+                    k_moe_mma<WK == 1, F, D, 0, E><<<dim3((T + 63) / 64, (D + 127) / 128, gz), 128, moe_mma_smem(), st>>>(
+                        dmeta.p, (const uint16_t *)ddn.w.p, dhh.p, dout.p);
+                }
+            }
+            if (!on_tc) {
+                k_moe_mm<WK, D, 2 * F, VU, 2, GG, q_lane8(WK, D, GG), E, TKM, EBU, SBU, ZBU>
+                    <<<dim3((F + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK), dxg.p, dh.p);
+                k_moe_mm<WK, F, D, VD, 0, GD, q_lane8(WK, F, GD), E, TKM, EBD, SBD, ZBD>
+                    <<<dim3(((D + 1) / 2 + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK), dh.p,
+                                                                                 dout.p);
+            }
+            k_moe_combine<E, K, D><<<T, 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p);
         };
-        run();
+        dy.poison();
+        run(0);
         launched();
         const std::vector<float> y = dy.down(), wts = dwts.down();
         const std::vector<int> meta = dmeta.down();
@@ -1610,17 +1666,20 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                 cr.exact((uint32_t)ids[t * K + k], (uint32_t)id[k]);
                 cr.add(wts[t * K + k], w[k], w[k], 16 * U24, 1e-30);
             }
-            /* the output */
-            std::vector<double> h(F), acc(D, 0.0);
+            /* the output (the tensor-core path's rows and activations rounded to its half format) */
+            const int rw = tc ? WK : 0;
+            std::vector<double> xr(D), h(F), acc(D, 0.0);
+            for (int c = 0; c < D; c++)
+                xr[c] = moe_round(rw, x[(size_t)t * D + c]);
             for (int k = 0; k < K; k++) {
                 const float *g0 = &gu.w.f[(size_t)id[k] * 2 * F * D], *u0 = g0 + (size_t)F * D;
                 for (int f = 0; f < F; f++) {
                     double gs = 0, us = 0;
                     for (int c = 0; c < D; c++) {
-                        gs += (double)x[(size_t)t * D + c] * g0[(size_t)f * D + c];
-                        us += (double)x[(size_t)t * D + c] * u0[(size_t)f * D + c];
+                        gs += xr[c] * g0[(size_t)f * D + c];
+                        us += xr[c] * u0[(size_t)f * D + c];
                     }
-                    h[f] = silud(gs) * us;
+                    h[f] = moe_round(rw, silud(gs) * us);
                 }
                 const float *d0 = &dn.w.f[(size_t)id[k] * D * F];
                 for (int c = 0; c < D; c++) {
@@ -1638,17 +1697,21 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                 den += acc[c] * acc[c];
             }
         }
-        for (int t = T; t < tmax; t++)
+        for (int t = T; t < MOE_TMAX; t++)
             for (int c = 0; c < D; c++)
                 cy.untouched(fbits(y[(size_t)t * D + c]), 0xffffffffu);
         char what[200];
         snprintf(what, sizeof what, "moe routing E=%d K=%d%s T=%d (%s)", E, K, NORM ? " norm" : "", T, shape);
         cr.done(what, 16 * U24);
-        snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s (%s)", wkname(WK), D, F, E, K, T,
-                 VU ? "" : " scalar", cy.stray || cy.nan ? " (unwritten or stray rows)" : "", shape);
-        verdict(what, sqrt(num / den), WK >= 3 ? 2e-5 : 1e-5, cy.nan + cy.stray);
+        /* gemv: f32 sums of the format's exact values (1e-5; quantized 2e-5); tensor cores: f32 sums
+         * of products of half values, an element of h rounded differently now and then (1e-4) */
+        const double tol = tc ? 1e-4 : WK >= 3 ? 2e-5 : 1e-5;
+        snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s (%s)", wkname(WK), D, F, E, K, T,
+                 tc ? " tensor cores" : " gemv", VU ? "" : " scalar", cy.stray || cy.nan ? " (unwritten or stray rows)" : "",
+                 shape);
+        verdict(what, sqrt(num / den), tol, cy.nan + cy.stray);
         if (timed_reps > 0) {
-            /* the bytes a step must read: the routing's logits, each used expert's rows once */
+            /* the bytes a step must read: each used expert's rows once */
             std::vector<int> used(E, 0);
             for (int j = 0; j < T * K; j++)
                 used[ids[j]] = 1;
@@ -1658,15 +1721,7 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
             const double bytes = (double)ne * (EBU + EBD + SBU + SBD + ZBU + ZBD);
             cudaStream_t st;
             CK(cudaStreamCreate(&st));
-            const double us = graph_us(st, [&]() {
-                k_moe_route<E, K, NORM, D><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, 0);
-                const int gz = T * K < E ? T * K : E;
-                k_moe_mm<WK, D, 2 * F, VU, 2, GG, q_lane8(WK, D, GG), E, TKM, EBU, SBU, ZBU>
-                    <<<dim3((F + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK), dxg.p, dh.p);
-                k_moe_mm<WK, F, D, VD, 0, GD, q_lane8(WK, F, GD), E, TKM, EBD, SBD, ZBD>
-                    <<<dim3((D / 2 + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK), dh.p, dout.p);
-                k_moe_combine<E, K, D><<<T, 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p);
-            }, timed_reps);
+            const double us = graph_us(st, [&]() { run(st); }, timed_reps);
             CK(cudaStreamDestroy(st));
             printf("TIME %-58s %8.1f us %7.1f GB/s (%lld experts' bytes)\n", what, us, bytes / (us * 1e-6) / 1e9, ne);
         }
@@ -1688,15 +1743,22 @@ static void check_families(void)
     check_kv_norm<32, 8, 128>("qwen3-8b", 9);
     check_kv_norm<8, 4, 256>("gemma-3 heads of 256", 3);
     check_kv_norm<4, 2, 16>("tiny heads of 16", 20);
-    check_moe<1, 8, 2, 1, 512, 256>("mixtral-like, small", {1, 2, 7, 33}, 0);
-    check_moe<1, 16, 4, 1, 256, 128>("many experts a token", {1, 5, 64}, 0);
-    check_moe<2, 8, 2, 0, 256, 192>("qwen3-moe, no renormalization", {1, 9}, 0);
-    check_moe<4, 16, 4, 1, 512, 256>("u4 lane8", {1, 6}, 0);
-    check_moe<5, 8, 2, 1, 512, 256, 32>("u4 zero g32", {1, 3}, 0);
-    check_moe<3, 8, 2, 1, 256, 128, 256>("fp8 a scale a row", {1, 4}, 0);
-    check_moe<0, 8, 2, 1, 260, 100>("f32, K % 8 != 0 (scalar)", {1, 3}, 0);
-    /* qwen3-30b-a3b's layer (128 experts of 768, top 8, hidden 2048): decode steps of 1 and 16, timed */
-    check_moe<1, 128, 8, 1, 2048, 768>("qwen3-30b-a3b", {1, 16}, 50);
+    /* steps of up to 8 rows on gemv with the gather in moe_route; wider ones gathered apart, on gemv
+     * up to T K = 8 E, on tensor cores above (bf16/f16; the others keep gemv) */
+    check_moe<1, 8, 2, 1, 512, 256>("mixtral-like, small", {1, 2, 7, 9, 32, 33, 64}, 0);
+    check_moe<1, 16, 4, 1, 256, 128>("many experts a token", {1, 5, 9, 33, 64}, 0);
+    check_moe<2, 8, 2, 0, 256, 192>("qwen3-moe, no renormalization", {1, 9, 40}, 0);
+    check_moe<2, 4, 2, 1, 256, 96>("F not whole 128-row tiles", {3, 21, 64}, 0);
+    check_moe<4, 16, 4, 1, 512, 256>("u4 lane8", {1, 6, 40}, 0);
+    check_moe<5, 8, 2, 1, 512, 256, 32>("u4 zero g32", {1, 3, 17}, 0);
+    check_moe<3, 8, 2, 1, 256, 128, 256>("fp8 a scale a row", {1, 4, 12}, 0);
+    check_moe<0, 8, 2, 1, 260, 100>("f32, K % 8 != 0 (scalar)", {1, 3, 20}, 0);
+    /* qwen3-30b-a3b's layer (128 experts of 768, top 8, hidden 2048): decode steps of 1 and 16 and a
+     * 64-token step, timed (T K = 512: gemv) */
+    check_moe<1, 128, 8, 1, 2048, 768>("qwen3-30b-a3b", {1, 16, 64}, 50);
+    /* mixtral-8x7b's shapes at 1/4 (8 experts of 3584, top 2, hidden 1024): 64 tokens on tensor cores */
+    check_moe<1, 8, 2, 1, 1024, 3584>("mixtral-8x7b / 4", {1, 16, 64}, 20);
+    check_moe<4, 128, 8, 1, 2048, 768>("qwen3-30b-a3b w4a16", {1, 16}, 50);
 }
 
 int main(void)

@@ -404,7 +404,7 @@ static const FamilyCase family_cases[] = {
     {"gemma3", "gemma3 unfused", NULL, NULL, "head_rmsnorm", 1},
     {"gemma2", "gemma2 unfused", NULL, NULL, "gelu_tanh", 1},
     {"mixtral", "mixtral", NULL, NULL, "moe_route", 0},
-    {"qwen3_moe", "qwen3_moe", NULL, NULL, "moe_route", 0},
+    {"qwen3_moe", "qwen3_moe", NULL, NULL, "moe_gate_up_tc", 0},
     {"qwen3_moe", "qwen3_moe w4a16 g32 asym", NULL, &fam_w4_g32_asym, "moe_gate_up", 0},
     {"qwen3", "qwen3-8b shapes", "hidden_size=4096 intermediate_size=12288 num_attention_heads=32 "
      "num_key_value_heads=8 head_dim=128 num_hidden_layers=1", NULL, "rope_kv_write", 0},
@@ -413,7 +413,7 @@ static const FamilyCase family_cases[] = {
      "attn_logit_softcapping=50 final_logit_softcapping=30", NULL, "softcap", 0},
     {"qwen3_moe", "qwen3-30b-a3b shapes", "hidden_size=2048 moe_intermediate_size=768 num_experts=128 "
      "num_experts_per_tok=8 num_attention_heads=32 num_key_value_heads=4 head_dim=128 num_hidden_layers=1 "
-     "mlp_only_layers=[]", NULL, "moe_down", 0},
+     "mlp_only_layers=[]", NULL, "moe_down_tc", 0},
     {"qwen3_moe", "qwen3-30b-a3b shapes w4a16", "hidden_size=2048 moe_intermediate_size=768 num_experts=128 "
      "num_experts_per_tok=8 num_attention_heads=32 num_key_value_heads=4 head_dim=128 num_hidden_layers=1 "
      "mlp_only_layers=[]", &fam_w4, "moe_down", 0},
@@ -434,11 +434,12 @@ static const char *kernel_prefix(const char *name)
 /* A kernel of the families' own ops (the rest is what the Llama presets compile). */
 static int is_family_kernel(const char *prefix, const char *text)
 {
-    static const char *const own[] = {"head_rmsnorm", "gelu_tanh", "scale", "softcap", "geglu",
-                                      "moe_route", "moe_gate_up", "moe_down", "moe_combine"};
+    static const char *const own[] = {"head_rmsnorm", "gelu_tanh", "scale", "softcap", "geglu"};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         if (strcmp(prefix, own[i]) == 0)
             return 1;
+    if (strncmp(prefix, "moe_", 4) == 0) /* route, gather, gate_up, down (gemv, _tc), to_half, combine */
+        return 1;
     if (strcmp(prefix, "rope_kv_write") == 0)
         return strstr(text, "q and k normed") != NULL;
     return strstr(prefix, "attention") && strstr(text, "soft-capped");

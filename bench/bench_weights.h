@@ -187,6 +187,11 @@ struct QWts {
     Wts w;
     std::vector<uint8_t> sc, zr; /* scale and zero tensors' bytes, [N][ceil(K / G)] */
 };
+/* The kernels' weight format (codegen/cuda_formats.cuh WFmt, ir/format_ids.h) of this file's wk. */
+__host__ __device__ constexpr int KF(int wk)
+{
+    return wk == 0 ? FMT_F32 : wk == 1 ? FMT_BF16 : wk == 2 ? FMT_F16 : wk == 3 ? FMT_FP8 : wk == 4 ? FMT_U4 : FMT_U4 | WITH_ZERO;
+}
 constexpr int fmt_tile(int wk) { return wk == 3 ? 128 : 256; } /* lane8 tile of the quantized formats */
 /* Does weight_format give a [N][K] matrix in groups of G the lane8 order (passes/weight_format.c)? */
 constexpr int q_lane8(int wk, long long K, long long G)
@@ -270,7 +275,7 @@ struct DW {
         if (!q.zr.empty())
             zr.up(q.zr);
     }
-    WQ wq(int wk) const { return wk >= 3 ? WQ{sc.p, wk == 5 ? (const uint16_t *)zr.p : nullptr} : WQ{}; }
+    WQ wq(int wk) const { return wk >= 3 ? WQ{{sc.p, wk == 5 ? zr.p : nullptr}} : WQ{}; }
 };
 static QWts make_any(int wk, int N, int K, int G, double amp, int table = 0)
 {

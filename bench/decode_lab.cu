@@ -1,6 +1,6 @@
 /* decode_lab.cu — batch-1 decode matmuls of the 1B and 8B presets, chained as a decode step chains
  * them, captured in a CUDA graph and timed: where the weight stream loses bandwidth.
- *   nvcc -O2 -std=c++17 -arch=sm_90a -o decode_lab bench/decode_lab.cu && ./decode_lab
+ *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o decode_lab bench/decode_lab.cu && ./decode_lab
  *
  * Per layer: qkv (RMSNorm prologue), o (residual), gate/up (RMSNorm, SwiGLU), down (residual), each
  * over its own weights (no reuse through L2), then the lm_head; optionally three small kernels a
@@ -69,13 +69,13 @@ __global__ void __launch_bounds__(128) k_small(const float *x, float *y, int pdl
 template <int K, int N, int NORM, int EPI, int KS>
 __global__ void __launch_bounds__(128) k_old(const uint16_t *w, const float *x, float *y, const float *nw, const float *res)
 {
-    gemv<1, K, N, K, (EPI == 2 ? N / 2 : N), 1, NORM, EPI, (EPI == 1 ? N : 0), 2, KS>(w, x, (const float *)0, y, 1, nw,
+    gemv<FMT_BF16, K, N, K, (EPI == 2 ? N / 2 : N), 1, NORM, EPI, (EPI == 1 ? N : 0), 2, KS>(w, x, (const float *)0, y, 1, nw,
                                                                                       1e-5f, res);
 }
 template <int K, int N, int NORM, int EPI, int KS, int U>
 __global__ void __launch_bounds__(128) k_new(const uint16_t *w, const float *x, float *y, const float *nw, const float *res)
 {
-    gemv_b1<1, K, N, NORM, EPI, KS, U>(w, x, (const float *)0, y, nw, 1e-5f, res);
+    gemv_b1<FMT_BF16, K, N, NORM, EPI, KS, U>(w, x, (const float *)0, y, nw, 1e-5f, res);
 }
 
 struct Ctx {

@@ -44,7 +44,7 @@ if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
   if [ -x "$work/kernel_check" ] ||
     { cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$work/sample.o" >>"$log" 2>&1 &&
     cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$work/rtutil.o" >>"$log" 2>&1 &&
-    nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/kernel_check" "$root/bench/kernel_check.cu" "$work/sample.o" \
+    nvcc -O2 -std=c++17 -arch="${arch}" -I "$root/ir" -o "$work/kernel_check" "$root/bench/kernel_check.cu" "$work/sample.o" \
       "$work/rtutil.o" >>"$log" 2>&1; }; then
     "$work/kernel_check" 2>&1 | tee "$out/kernel_check.txt" >>"$log"
     kc=${PIPESTATUS[0]}
@@ -59,7 +59,7 @@ fi
 
 if [ "$what" = lab ]; then
   say "== decode lab (bench/decode_lab.cu: the batch-1 matmul chains of the 1B and 8B, gemv vs gemv_b1, PDL)"
-  if nvcc -O2 -std=c++17 -arch="${arch}" -o "$work/decode_lab" "$root/bench/decode_lab.cu" >>"$log" 2>&1; then
+  if nvcc -O2 -std=c++17 -arch="${arch}" -I "$root/ir" -o "$work/decode_lab" "$root/bench/decode_lab.cu" >>"$log" 2>&1; then
     "$work/decode_lab" 2>&1 | tee "$out/decode_lab.txt" >>"$log"
     row "decode_lab (gemv_b1 against gemv)" "$(tail -1 "$out/decode_lab.txt")"
   else
@@ -70,7 +70,7 @@ fi
 if [ "$what" = qmma ] || [[ "$what" == *qmma* ]]; then
   say "== qmma lab (bench/qmma_lab.cu: gemm_q against a host reference, then timed against today's wide path)"
   # carried when built here (scripts/gpu_carry.sh), else built now
-  if [ -x "$carry/qmma_lab" ] || nvcc -O2 -std=c++17 -arch="${arch}" -o "$carry/qmma_lab" "$root/bench/qmma_lab.cu" >>"$log" 2>&1; then
+  if [ -x "$carry/qmma_lab" ] || nvcc -O2 -std=c++17 -arch="${arch}" -I "$root/ir" -o "$carry/qmma_lab" "$root/bench/qmma_lab.cu" >>"$log" 2>&1; then
     "$carry/qmma_lab" 2>&1 | tee "$out/qmma_lab.txt" >>"$log"
     qc=${PIPESTATUS[0]}
     grep -E "FAIL|copy bandwidth|^device" "$out/qmma_lab.txt" | tee -a "$log"

@@ -1,7 +1,8 @@
-/* kernel_check.cu — every device function of codegen/cuda_prelude.cuh against a plain host
- * reference, on random inputs, then the wide-step kernels timed. Built with nvcc on the lent GPU by
- * bench/gpu_round.sh (WHAT=kernels or all):
- *   nvcc -O2 -std=c++17 -arch=sm_90a -o kernel_check bench/kernel_check.cu && ./kernel_check
+/* kernel_check.cu — every device function of the kernel headers (codegen/cuda_*.cuh) against a
+ * plain host reference, on random inputs, then the wide-step kernels timed. Built with nvcc on the
+ * lent GPU by bench/gpu_round.sh (WHAT=kernels or all), or here by scripts/gpu_carry.sh:
+ *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o kernel_check bench/kernel_check.cu ... && ./kernel_check
+ * (-I ir: the headers include ir/format_ids.h and ir/formats.def, the format ids.)
  *
  * gemm_h (half activations, cp.async stages): every epilogue (plain + bias, residual, SwiGLU with
  * interleaved gate/up tiles), 64- and 128-row tiles, K split with gemm_reduce, ragged row counts;
@@ -179,7 +180,8 @@ template <int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 2) k_flash(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
                                                   const uint8_t *kv, const float *q, float *y, int T, float cap)
 {
-    flash_prefill<FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, T, 1, 0.125f, cap);
+    flash_prefill<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, T, 1, 0.125f,
+                                                                            cap);
 }
 
 /* decode attention: paged_attn_dec (one kernel, the last block of each (token, KV head) combines),
@@ -191,7 +193,7 @@ __global__ void __launch_bounds__(128, 4) k_dec(const int32_t *pos, const int32_
                                                 const uint8_t *kv, const float *q, float *y, float *part, int *cnt,
                                                 float cap)
 {
-    paged_attn_dec<FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, 4, dec_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q,
+    paged_attn_dec<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, 4, dec_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q,
                                                                                           y, part, cnt, 1, 0.125f, cap);
 }
 template <int HQ, int HKV, int HD, int WIN>
@@ -199,7 +201,8 @@ __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const in
                                                     int mbs, const uint8_t *kv, const float *q, float *y, float *part,
                                                     float cap)
 {
-    paged_attn<FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, part, 1, 0.125f, cap);
+    paged_attn<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, part, 1, 0.125f,
+                                                                         cap);
 }
 template <int HQ, int HD>
 __global__ void __launch_bounds__(128) k_combine(const float *part, float *y)
@@ -473,14 +476,14 @@ template <int WK, int K, int N, int SX, int SY, int VEC, int NORM, int EPI, int 
 __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_gemv(const void *w, const float *x, const float *b, float *y, int T,
                                                  const float *nw, float eps, const float *res, WQ wq)
 {
-    gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, 2, KS, G, ORD>(w, x, b, y, T, nw, eps, res, wq);
+    gemv<KF(WK), K, N, SX, SY, VEC, NORM, EPI, SR, 2, KS, G, ORD>(w, x, b, y, T, nw, eps, res, wq);
 }
 template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int INTER = 0, int HQ = 1, int HKV = 1,
           int HD = 2, int L = 1, int BS = 1>
 __global__ void __launch_bounds__(128) k_b1(const void *w, const float *x, const float *b, float *y, const float *nw,
                                             float eps, const float *res, RopeOut ro, WQ wq)
 {
-    gemv_b1<WK, K, N, NORM, EPI, KS, U, INTER, HQ, HKV, HD, L, BS, G>(w, x, b, y, nw, eps, res, ro, wq);
+    gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, INTER, HQ, HKV, HD, L, BS, FMT_F16, G>(w, x, b, y, nw, eps, res, ro, wq);
 }
 
 /* Reference of one matmul output row set: dot of row t of x (times nw) with weight row n, the
@@ -661,7 +664,7 @@ static void check_b1_rope(const char *shape)
     dq.poison();
     k_b1<WK, K, N, NORM, 3, KS, U, GG, INTER, HQ, HKV, HD, KL, KBS><<<GX, 128>>>(
         dqw.w.p, dx.p, BIAS ? db.p : nullptr, dy.p, NORM ? dnw.p : nullptr, 1e-5f, nullptr,
-        RopeOut{dpos.p, dslot.p, dcs.p, dq.p, dkv.p, KLAYER}, dqw.wq(WK));
+        RopeOut{dpos.p, dslot.p, dcs.p, dq.p, (uint8_t *)dkv.p, KLAYER}, dqw.wq(WK));
     launched();
     const std::vector<float> y = dy.down(), q1 = dq.down();
     const std::vector<uint16_t> kv = dkv.down();
@@ -997,13 +1000,13 @@ static void check_rope(const char *shape, int T)
 template <int HKV, int HD, int SK, int SV>
 __global__ void __launch_bounds__(128) k_kvw(const float *k, const float *v, const int32_t *slots, uint16_t *kv, int layer)
 {
-    kv_write_row<KL, KBS, HKV, HD, SK, SV>(k, v, slots, kv, layer);
+    kv_write_row<FMT_F16, KL, KBS, HKV, HD, SK, SV>(k, v, slots, (uint8_t *)kv, layer);
 }
 template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY>
 __global__ void __launch_bounds__(128) k_ropekv(const float *q, const float *k, const float *v, const int32_t *pos,
                                                 const int32_t *slots, const float *cs, float *y, uint16_t *kv, int layer)
 {
-    rope_kv_row<INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, kv, layer);
+    rope_kv_row<FMT_F16, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, (uint8_t *)kv, layer);
 }
 /* ROPE 0: kv_write of the k and v columns of a merged q/k/v row; 1: rope_kv_write. T tokens at
  * distinct slots of shuffled blocks. */
@@ -1097,7 +1100,7 @@ static void check_kv(const char *shape, int T)
 template <int WK, int D, int SY, int G>
 __global__ void __launch_bounds__(256) k_embed(const void *table, const int32_t *tok, float *y, WQ wq)
 {
-    embed<WK, D, SY, G>(table, tok, y, wq);
+    embed<KF(WK), D, SY, G>(table, tok, y, wq);
 }
 template <int WK, int D, int SY = D, int G = D>
 static void check_embed(const char *shape, int V, int T)
@@ -1132,7 +1135,7 @@ static void check_embed(const char *shape, int V, int T)
 template <int WK, int K, int N, int G, int VEC>
 __global__ void __launch_bounds__(256) k_dequant(const void *w, WQ wq, uint16_t *out)
 {
-    dequant_half<WK, K, N, G, VEC, VEC>(w, wq, out);
+    dequant_half<KF(WK), K, N, G, VEC, VEC ? ORDER_LANE8 : ORDER_ROW_MAJOR>(w, wq, out);
 }
 template <int WK, int K, int N, int G>
 static void check_dequant(const char *shape)
@@ -1455,7 +1458,8 @@ __global__ void __launch_bounds__(128) k_ropekv_n(const float *q, const float *k
                                                   const int32_t *slots, const float *cs, float *y, uint16_t *kv,
                                                   int layer, const float *qn, const float *kn)
 {
-    rope_kv_row<INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, kv, layer, qn, kn, 1e-6f);
+    rope_kv_row<FMT_F16, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, (uint8_t *)kv, layer, qn,
+                                                                      kn, 1e-6f);
 }
 template <int HQ, int HKV, int HD>
 static void check_kv_norm(const char *shape, int T)
@@ -1541,11 +1545,11 @@ __global__ void __launch_bounds__(256) k_moe_gather(const int *meta, const float
 {
     moe_gather<HALF, D, D, E, TKM>(meta, x, xg);
 }
-template <int WK, int KK, int N, int VEC, int EPI, int G, int ORD, int E, int TKM, long long EB, long long SB, long long ZB>
-__global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta, const void *w, WQ wq, const float *x,
-                                                                 float *y)
+template <int WK, int KK, int N, int VEC, int EPI, int G, int ORD, int E, long long EB>
+__global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta, const void *w, WQ wq, MoeSides ss,
+                                                                 const float *x, float *y)
 {
-    moe_expert_mm<WK, KK, N, VEC, EPI, G, ORD, E, TKM, EB, SB, ZB>(meta, w, wq, x, y);
+    moe_expert_mm<KF(WK), KK, N, VEC, EPI, G, ORD ? ORDER_LANE8 : ORDER_ROW_MAJOR, E, EB>(meta, w, wq, ss, x, y);
 }
 constexpr int MOE_ST = 4; /* cuda_moe.c's stages on the H100/H200 (smem_per_sm >= 160 KB) */
 constexpr int moe_mma_smem() { return MOE_ST * (64 + 128) * 40 * 2; }
@@ -1623,11 +1627,12 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                 }
             }
             if (!on_tc) {
-                k_moe_mm<WK, D, 2 * F, VU, 2, GG, q_lane8(WK, D, GG), E, TKM, EBU, SBU, ZBU>
-                    <<<dim3((F + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK), dxg.p, dh.p);
-                k_moe_mm<WK, F, D, VD, 0, GD, q_lane8(WK, F, GD), E, TKM, EBD, SBD, ZBD>
-                    <<<dim3(((D + 1) / 2 + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK), dh.p,
-                                                                                 dout.p);
+                k_moe_mm<WK, D, 2 * F, VU, 2, GG, q_lane8(WK, D, GG), E, EBU>
+                    <<<dim3((F + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK),
+                                                                         MoeSides{{SBU, ZBU, 0, 0}}, dxg.p, dh.p);
+                k_moe_mm<WK, F, D, VD, 0, GD, q_lane8(WK, F, GD), E, EBD>
+                    <<<dim3(((D + 1) / 2 + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK),
+                                                                                 MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dout.p);
             }
             k_moe_combine<E, K, D><<<T, 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p);
         };
@@ -1829,6 +1834,8 @@ int main(void)
     check_flash<8, 4, 64, 0, 1>(dsteps, 0, 5.0f);
     check_flash<8, 4, 80, 0, 2>(dsteps, 0, 5.0f);
     check_flash<8, 4, 80, 0, 3>(ragged, 0, 5.0f);
+    check_flash<16, 8, 256, 0, 1>({{300, 3}, {0, 1}}, 0, 5.0f); /* gemma-2-9b: heads of 256 (no flash tile) */
+    check_flash<16, 8, 256, 48, 3>({{0, 100}, {30, 70}}, 0, 5.0f);
     /* timings: 512-row prefill shapes (8B: qkv, o, gate/up, down; 1B: qkv, gate/up), tile variants */
     check_gemm<4096, 6144, 0, 1, 128>(512, 20);
     check_gemm<4096, 28672, 2, 1, 128>(512, 20);

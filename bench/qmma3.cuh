@@ -35,9 +35,9 @@ struct Q3Stage {
     enum {
         KC = QmFmt<WK>::KC,
         CB = 16 * 4 * QmFmt<WK>::R,           /* weight bytes a chunk of a row */
-        SB = WK >= 4 ? 2 * (KC / G) : 0,      /* scale (zero) bytes a chunk of a row */
+        SB = FMT_OF(WK) == FMT_U4 ? 2 * (KC / G) : 0,      /* scale (zero) bytes a chunk of a row */
         WB = TPB * CB,                        /* weight bytes a stage */
-        QB = WK == 5 ? 2 * TPB * SB : TPB * SB /* scale and zero bytes a stage */
+        QB = WK == (FMT_U4 | WITH_ZERO) ? 2 * TPB * SB : TPB * SB /* scale and zero bytes a stage */
     };
 };
 
@@ -91,7 +91,7 @@ DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const void *__restrict__ 
     static_assert(K % KC == 0 && N % TPB == 0, "gemm_q3: whole chunks and tiles");
     static_assert(EPI != 2 || NJ % 2 == 0, "gemm_q3: SwiGLU takes gate and up tiles in pairs");
     static_assert((MP * GR) % NT == 0 && (TPB * CB / 16) % NT == 0, "gemm_q3: stage copies");
-    static_assert(WK < 4 || (G <= KC && KC % G == 0 && G >= 32), "gemm_q3: u4 groups of 32, 64 or 128");
+    static_assert(FMT_OF(WK) != FMT_U4 || (G <= KC && KC % G == 0 && G >= 32), "gemm_q3: u4 groups of 32, 64 or 128");
     extern __shared__ __align__(16) uint8_t q3sm[];
     __shared__ int last;
     const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
@@ -131,11 +131,11 @@ DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const void *__restrict__ 
             const int idx = tid + i * NT, rr = idx / (CB / 16), x = idx % (CB / 16);
             cp_async16_sa(st + AB + rr * CB + 16 * (x ^ ((rr & 1) << 2)), w + wrow(tile, rr) * RB + c * CB + 16 * x, 16);
         }
-        if constexpr (WK >= 4) {
+        if constexpr (FMT_OF(WK) == FMT_U4) {
             const int gi = c * (KC / G);
-            for (int rr = tid; rr < TPB * (WK == 5 ? 2 : 1); rr += NT) {
+            for (int rr = tid; rr < TPB * (WK == (FMT_U4 | WITH_ZERO) ? 2 : 1); rr += NT) {
                 const int zr = rr >= TPB, r2 = rr - zr * TPB;
-                const uint16_t *src = (zr ? wq.zero : (const uint16_t *)wq.scale) + (int64_t)wrow(tile, r2) * NG + gi;
+                const uint16_t *src = (const uint16_t *)(zr ? wq.side[1] : wq.side[0]) + (int64_t)wrow(tile, r2) * NG + gi;
                 cp_async_ca(st + AB + S::WB + zr * TPB * SB + r2 * SB, src, SB);
             }
         }
@@ -167,7 +167,7 @@ DEV void gemm_q3(const uint8_t *__restrict__ w, WQ wq, const void *__restrict__ 
         cp_async_commit();
         const uint32_t st = sbase + ((u - u0) % ST) * STB, arow = st + g * LDB;
         QPar<WK, G> pp[NJ];
-        if constexpr (WK >= 4)
+        if constexpr (FMT_OF(WK) == FMT_U4)
 #pragma unroll
             for (int j = 0; j < NJ; j++)
                 q3_par<WK, G>(st + AB + S::WB + trow(j) * SB, st + AB + S::WB + TPB * SB + trow(j) * SB, pp[j]);

@@ -41,7 +41,7 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         char f[40];
         if (t->layout.group)
             snprintf(f, sizeof f, "%s g%d%s", llmc_dtype_name(t->dtype), t->layout.group,
-                     t->layout.zero >= 0 ? " zero" : "");
+                     llmc_layout_role(&t->layout, t->dtype, LLMC_ROLE_ZERO) >= 0 ? " zero" : "");
         else
             snprintf(f, sizeof f, "%s", llmc_dtype_name(t->dtype));
         int k = 0;

@@ -1,8 +1,8 @@
 /* c_attention.c — C emitter for the paged KV cache: kv_write (new K/V rows to their slots) and
- * paged_attention (each query over its sequence's positions, read through the block table). */
+ * paged_attention (each query over its sequence's positions, read through the block table), in the
+ * emission's KV format (e->kv: the graph's, llmc_c_kv_format), whose rows c_prelude.h reads and
+ * writes through ir/kv_formats.h. */
 #include "c_common.h"
-
-#include <assert.h>
 
 LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
 {
@@ -11,24 +11,21 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcNode *n = &g->n[node];
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
     int layer = (int)llmc_attr_int(n, "layer", 0);
-    /* c_prelude.h's kv_row / kv_write / paged_attention are written for an f32 pool; a KV format of
-     * the C backend adds its read and write there. */
-    assert(e->kv == LLMC_F32);
-    const char *kvt = llmc_format(e->kv)->ctype;
+    const char *kf = llmc_kernel_format(e->kv);
     LlmcBuf k = {0};
     const char *name;
     if (n->op == LLMC_OP_KV_WRITE) {
         int kk = n->in[0], v = n->in[1];
         llmc_buf_printf(&k,
-                        "/* kv_write: f32[T,%d] K and V rows -> pool layer %d of %d (blocks of %d positions x %d "
+                        "/* kv_write: f32[T,%d] K and V rows -> %s pool layer %d of %d (blocks of %d positions x %d "
                         "heads x %d); strides k %lld, v %lld */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, "
                         "const float *v, const int32_t *slots)\n{\n"
-                        "    kv_write(st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (%s *)ex->kv, tid, "
+                        "    kv_write(%s, st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (uint8_t *)ex->kv, tid, "
                         "nth);\n}\n",
-                        HKV * HD, layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v), L, BS, HKV, HD, layer, (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v), kvt);
+                        HKV * HD, llmc_dtype_name(e->kv), layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        (long long)llmc_row_stride(g, v), kf, L, BS, HKV, HD, layer, (long long)llmc_row_stride(g, kk),
+                        (long long)llmc_row_stride(g, v));
         name = llmc_emit_kernel(e, "kv_write", k.s);
         llmc_c_call(e, node, name, 3, PTR(kk, "const float"), PTR(v, "const float"), PTR(n->in[2], "const int32_t"));
     } else {
@@ -40,18 +37,18 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
          * (c_prelude.h paged_attention), so no stack buffer grows with the context length. */
         int cap = g->max_seq_len < 4096 ? g->max_seq_len : 4096;
         llmc_buf_printf(&k,
-                        "/* paged_attention: %lld query heads over %d KV heads of %d, layer %d, scale %.9g%s; "
+                        "/* paged_attention: %lld query heads over %d %s KV heads of %d, layer %d, scale %.9g%s; "
                         "strides q %lld, y %lld */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, "
                         "const int32_t *pos, float *y)\n{\n"
-                        "    float sc[%d];\n"
-                        "    paged_attention%s(st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %d, %s, %d, q, %lld, pos, "
-                        "st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (%s *)ex->kv, y, %lld%s%s, tid, "
-                        "nth);\n}\n",
-                        (long long)HQ, HKV, HD, layer, scale, window ? ", sliding window" : "",
-                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), cap, softcap > 0 ? "_sc" : "",
-                        L, BS, (long long)HQ, HKV, HD, layer, cap, llmc_c_float(e, scale), window,
-                        (long long)llmc_row_stride(g, q), kvt, (long long)llmc_row_stride(g, y), softcap > 0 ? ", " : "",
+                        "    float sc[%d], kb[%d], vb[%d];\n"
+                        "    paged_attention%s(%s, st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %d, kb, vb, %s, %d, q, %lld, "
+                        "pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, y, %lld%s%s, "
+                        "tid, nth);\n}\n",
+                        (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, layer, scale, window ? ", sliding window" : "",
+                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), cap, HD, HD,
+                        softcap > 0 ? "_sc" : "", kf, L, BS, (long long)HQ, HKV, HD, layer, cap, llmc_c_float(e, scale),
+                        window, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), softcap > 0 ? ", " : "",
                         softcap > 0 ? llmc_c_float(e, softcap) : "");
         name = llmc_emit_kernel(e, "paged_attention", k.s);
         llmc_c_call(e, node, name, 3, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));

@@ -14,7 +14,6 @@
 #include "c_common.h"
 
 extern const unsigned char llmc_model_header[];
-extern const unsigned char llmc_c_prelude[];
 
 static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_EMBEDDING] = llmc_c_emit_embedding,
@@ -95,10 +94,9 @@ int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
             /* An embedding table alone is read one row per token; a quantized weight's scales and
              * zero points are read with it. */
             int64_t bytes = w->bytes;
-            if (w->layout.scale >= 0)
-                bytes += g->t[w->layout.scale].bytes;
-            if (w->layout.zero >= 0)
-                bytes += g->t[w->layout.zero].bytes;
+            for (int k = 0; k < LLMC_MAX_SIDES; k++)
+                if (w->layout.side[k] >= 0)
+                    bytes += g->t[w->layout.side[k]].bytes;
             total += full ? bytes : bytes / w->shape.dim[0];
         }
     }
@@ -129,9 +127,9 @@ void llmc_emit_probes(const LlmcGraph *g, LlmcBuf *out)
     llmc_buf_printf(out, "};\n\n");
 }
 
-int64_t llmc_kv_block_bytes(const LlmcGraph *g)
+int64_t llmc_kv_block_bytes(const LlmcGraph *g, const LlmcTarget *tg)
 {
-    return llmc_graph_kv_block_bytes(g, llmc_c_kv_format(g));
+    return llmc_graph_kv_block_bytes(g, llmc_c_kv_format(g, tg));
 }
 
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
@@ -141,7 +139,7 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
     memset(&e, 0, sizeof e);
     e.g = g;
     e.target = tg;
-    e.kv = llmc_c_kv_format(g);
+    e.kv = llmc_c_kv_format(g, tg);
     LlmcStatus st = LLMC_OK;
     for (int i = 0; i < g->nn && !st; i++) {
         LlmcOp op = g->n[i].op;
@@ -161,8 +159,10 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
         llmc_buf_printf(&out, ": model ");
         llmc_buf_comment(&out, g->name);
         llmc_buf_printf(&out, ".\n * Every dimension is a constant; do not edit: regenerate with llmc compile. */\n");
-        llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h ---- */\n%s\n",
-                        (const char *)llmc_model_header, (const char *)llmc_c_prelude);
+        llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h ---- */\n",
+                        (const char *)llmc_model_header);
+        llmc_emit_c_prelude(&out);
+        llmc_buf_printf(&out, "\n");
         llmc_buf_printf(&out, "/* ---- kernels ---- */\n\n%s", e.defs.s ? e.defs.s : "");
         llmc_buf_printf(&out, "static void init(const LlmcExec *ex)\n{\n    (void)ex;\n%s}\n\n", e.init.s ? e.init.s : "");
         llmc_buf_printf(&out,
@@ -172,7 +172,7 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
                         e.body.s ? e.body.s : "");
         llmc_emit_probes(g, &out);
         llmc_emit_desc_fields(&out, g, info, info->desc_symbol ? info->desc_symbol : "llmc_model", tg->name,
-                              llmc_kv_block_bytes(g), e.const_bytes, g->arena_bytes + e.arena_extra, info->max_threads);
+                              llmc_kv_block_bytes(g, tg), e.const_bytes, g->arena_bytes + e.arena_extra, info->max_threads);
         llmc_buf_printf(&out, "};\n");
         *source = out.s;
     } else {

@@ -3,14 +3,21 @@
  * layout's scales and zero points: mm_q / embed_q, dequantized in registers). */
 #include "c_common.h"
 
-/* "Q_FP8" or "Q_U4" for a quantized weight (its layout names scales), else NULL. */
-static const char *q_kind(const LlmcTensor *w)
+#include <assert.h>
+
+/* Side tensor i of quantized weight w as a kernel argument (c_formats.h q_row: s0, s1), "0" if absent. */
+#define SIDE(w, i) ((w)->layout.side[i] >= 0 ? PTR((w)->layout.side[i], "const void") : "0")
+
+/* For a quantized weight (a format with side tensors), the format and element order mm_q and
+ * embed_q take ("FMT_U4, ORDER_LANE8"); else NULL. */
+static const char *q_kind(LlmcEmit *e, const LlmcTensor *w)
 {
-    if (llmc_layout_is_plain(&w->layout))
+    if (llmc_format_n_sides(w->dtype) == 0)
         return NULL;
-    if (w->layout.order == LLMC_ORDER_LANE8)
-        return w->dtype == LLMC_FP8 ? "Q_FP8_LANE8" : "Q_U4_LANE8";
-    return w->dtype == LLMC_FP8 ? "Q_FP8" : "Q_U4";
+    assert(llmc_format_n_sides(w->dtype) <= 2); /* q_row's s0, s1: a format with more sides adds them there */
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "%s, %s", llmc_kernel_format(w->dtype), llmc_kernel_order(w->layout.order));
+    return buf;
 }
 
 static LlmcStatus emit_matmul_q(LlmcEmit *e, int node, const char *qk)
@@ -24,17 +31,16 @@ static LlmcStatus emit_matmul_q(LlmcEmit *e, int node, const char *qk)
     llmc_buf_printf(&k,
                     "/* matmul: f32[%s,%lld] x %s[%lld,%lld]^T (groups of %d)%s -> f32[%s,%lld] */\n"
                     "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
-                    "const uint8_t *w, const void *scale, const uint16_t *zero, const float *b, float *y)\n{\n"
+                    "const uint8_t *w, const void *s0, const void *s1, const float *b, float *y)\n{\n"
                     "    (void)ex;\n"
-                    "    mm_q(%s, %s, %lld, %lld, %d, x, %lld, w, scale, zero, b, y, %lld, tid, nth);\n}\n",
+                    "    mm_q(%s, %s, %lld, %lld, %d, x, %lld, w, s0, s1, b, y, %lld, tid, nth);\n}\n",
                     llmc_rows_expr(g, x), (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                     w->layout.group, n->n_in == 3 ? " + b" : "", llmc_rows_expr(g, y), (long long)N, qk,
                     llmc_c_rows(g, x), (long long)K, (long long)N, w->layout.group, (long long)llmc_row_stride(g, x),
                     (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "matmul", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 6, PTR(x, "const float"), PTR(n->in[1], "const uint8_t"),
-                PTR(w->layout.scale, "const void"), w->layout.zero >= 0 ? PTR(w->layout.zero, "const uint16_t") : "0",
+    llmc_c_call(e, node, name, 6, PTR(x, "const float"), PTR(n->in[1], "const uint8_t"), SIDE(w, 0), SIDE(w, 1),
                 n->n_in == 3 ? PTR(n->in[2], "const float") : "0", PTR(y, "float"));
     return LLMC_OK;
 }
@@ -45,8 +51,9 @@ LlmcStatus llmc_c_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     const LlmcTensor *w = &g->t[n->in[1]];
-    if (q_kind(w))
-        return emit_matmul_q(e, node, q_kind(w));
+    const char *qk = q_kind(e, w);
+    if (qk)
+        return emit_matmul_q(e, node, qk);
     int x = n->in[0], y = n->out[0];
     int64_t K = w->shape.dim[1], N = w->shape.dim[0];
     const char *wt = llmc_c_wtype(w->dtype), *suf = llmc_c_wsuffix(w->dtype);
@@ -78,21 +85,21 @@ LlmcStatus llmc_c_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcTensor *w = &g->t[n->in[0]];
     int y = n->out[0];
     int64_t D = w->shape.dim[1];
-    if (q_kind(w)) {
+    const char *qk = q_kind(e, w);
+    if (qk) {
         LlmcBuf k = {0};
         llmc_buf_printf(&k,
                         "/* embedding: %s[%lld,%lld] (groups of %d) rows gathered by i32[T] -> f32[T,%lld] */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const uint8_t *table, "
-                        "const void *scale, const uint16_t *zero, const int32_t *tok, float *y)\n{\n"
+                        "const void *s0, const void *s1, const int32_t *tok, float *y)\n{\n"
                         "    (void)ex;\n"
-                        "    embed_q(%s, st->n_tokens, %lld, %d, table, scale, zero, tok, y, %lld, tid, nth);\n}\n",
+                        "    embed_q(%s, st->n_tokens, %lld, %d, table, s0, s1, tok, y, %lld, tid, nth);\n}\n",
                         llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, w->layout.group,
-                        (long long)D, q_kind(w), (long long)D, w->layout.group, (long long)llmc_row_stride(g, y));
+                        (long long)D, qk, (long long)D, w->layout.group, (long long)llmc_row_stride(g, y));
         const char *name = llmc_emit_kernel(e, "embedding", k.s);
         llmc_buf_free(&k);
-        llmc_c_call(e, node, name, 5, PTR(n->in[0], "const uint8_t"), PTR(w->layout.scale, "const void"),
-                    w->layout.zero >= 0 ? PTR(w->layout.zero, "const uint16_t") : "0", PTR(n->in[1], "const int32_t"),
-                    PTR(y, "float"));
+        llmc_c_call(e, node, name, 5, PTR(n->in[0], "const uint8_t"), SIDE(w, 0), SIDE(w, 1),
+                    PTR(n->in[1], "const int32_t"), PTR(y, "float"));
         return LLMC_OK;
     }
     const char *wt = llmc_c_wtype(w->dtype);

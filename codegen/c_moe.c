@@ -16,38 +16,40 @@ static int64_t scratch_bytes(int64_t RC, int64_t K, int64_t E, int64_t D, int64_
 }
 
 /* The matmul helper call over rows [e ROWS, (e + 1) ROWS) of weight w for n tokens:
- * "mm_bf16(N_TOK, K, ROWS, X, K, w + ..., 0, Y, ROWS, tid, nth)" and its quantized form. */
-static void mm_call(LlmcBuf *b, const LlmcTensor *w, const LlmcGraph *g, const char *wv, const char *sv, const char *zv,
-                    int64_t rows, int64_t K, const char *xs, const char *ys)
+ * "mm_bf16(N_TOK, K, ROWS, X, K, w + ..., 0, Y, ROWS, tid, nth)", or for a quantized format mm_q
+ * with its side tensors (s0, s1: the kernel's arguments sv[0], sv[1]) sliced alike: an expert's
+ * share of a side tensor is its bytes over the experts (one row of groups a weight row). */
+static void mm_call(LlmcBuf *b, const LlmcTensor *w, const LlmcGraph *g, int64_t E, const char *wv,
+                    const char *const sv[2], int64_t rows, int64_t K, const char *xs, const char *ys)
 {
-    if (llmc_layout_is_plain(&w->layout)) {
+    if (llmc_format_n_sides(w->dtype) == 0) {
         llmc_buf_printf(b, "mm_%s(m.cnt[e], %lld, %lld, %s, %lld, %s + (size_t)e * %lld, 0, %s, %lld, tid, nth);\n",
                         llmc_c_wsuffix(w->dtype), (long long)K, (long long)rows, xs, (long long)K, wv,
                         (long long)(rows * K), ys, (long long)rows);
         return;
     }
-    int64_t groups = (K + w->layout.group - 1) / w->layout.group;
-    const LlmcTensor *sc = &g->t[w->layout.scale];
-    const char *qk = w->layout.order == LLMC_ORDER_LANE8 ? (w->dtype == LLMC_FP8 ? "Q_FP8_LANE8" : "Q_U4_LANE8")
-                                                         : (w->dtype == LLMC_FP8 ? "Q_FP8" : "Q_U4");
-    llmc_buf_printf(b,
-                    "mm_q(%s, m.cnt[e], %lld, %lld, %d, %s, %lld, %s + (size_t)e * %lld, (const uint8_t *)%s + "
-                    "(size_t)e * %lld, ",
-                    qk, (long long)K, (long long)rows, w->layout.group, xs, (long long)K, wv,
-                    (long long)llmc_format_bytes(w->dtype, rows * K), sv,
-                    (long long)llmc_format_bytes(sc->dtype, rows * groups));
-    if (w->layout.zero >= 0)
-        llmc_buf_printf(b, "%s + (size_t)e * %lld, ", zv, (long long)(rows * groups));
-    else
-        llmc_buf_printf(b, "0, ");
+    llmc_buf_printf(b, "mm_q(%s, %s, m.cnt[e], %lld, %lld, %d, %s, %lld, %s + (size_t)e * %lld, ",
+                    llmc_kernel_format(w->dtype), llmc_kernel_order(w->layout.order), (long long)K, (long long)rows,
+                    w->layout.group, xs, (long long)K, wv, (long long)llmc_format_bytes(w->dtype, rows * K));
+    for (int i = 0; i < 2; i++) {
+        int s = w->layout.side[i];
+        if (s < 0)
+            llmc_buf_printf(b, "0, ");
+        else
+            llmc_buf_printf(b, "(const uint8_t *)%s + (size_t)e * %lld, ", sv[i],
+                            (long long)(llmc_tensor_bytes(g, s) / E));
+    }
     llmc_buf_printf(b, "0, %s, %lld, tid, nth);\n", ys, (long long)rows);
 }
 
 /* The kernel's parameter type of weight w ("const uint16_t *"): its C type, bytes for quantized. */
 static const char *wparam(const LlmcTensor *w)
 {
-    return llmc_layout_is_plain(&w->layout) ? llmc_c_wtype(w->dtype) : "uint8_t";
+    return llmc_format_n_sides(w->dtype) == 0 ? llmc_c_wtype(w->dtype) : "uint8_t";
 }
+
+/* Side tensor i of w as a kernel argument, "0" if absent. */
+#define SIDE(w, i) ((w)->layout.side[i] >= 0 ? PTR((w)->layout.side[i], "const void") : "0")
 
 LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
 {
@@ -71,8 +73,8 @@ LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                     "/* moe: f32[%s,%lld] through %lld experts of %lld (top %lld%s, %s), router logits stride %lld; "
                     "gate/up %s[%lld,%lld], down %s[%lld,%lld]; %lld tokens a chunk, scratch at arena + %lld */\n"
                     "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
-                    "const float *lg, const %s *gu, const void *gus, const uint16_t *guz, const %s *dn, "
-                    "const void *dns, const uint16_t *dnz, float *y, uint8_t *S)\n{\n"
+                    "const float *lg, const %s *gu, const void *gus, const void *guz, const %s *dn, "
+                    "const void *dns, const void *dnz, float *y, uint8_t *S)\n{\n"
                     "    (void)gus;\n    (void)guz;\n    (void)dns;\n    (void)dnz;\n"
                     "    const int R = %s;\n"
                     "    for (int r0 = 0; r0 < R; r0 += %lld) {\n"
@@ -97,7 +99,7 @@ LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, x), (long long)E);
     snprintf(xs, sizeof xs, "m.xg + (size_t)m.off[e] * %lld", (long long)D);
     snprintf(ys, sizeof ys, "m.g + (size_t)m.off[e] * %lld", (long long)(2 * F));
-    mm_call(&t, gu, g, "gu", "gus", "guz", 2 * F, D, xs, ys);
+    mm_call(&t, gu, g, E, "gu", (const char *const[2]){"gus", "guz"}, 2 * F, D, xs, ys);
     llmc_buf_printf(&t,
                     "        llmc_barrier(ex->pool);\n"
                     "        moe_act(%d, %lld, rc, %lld, &m, tid, nth);\n"
@@ -106,7 +108,7 @@ LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                     gelu, (long long)K, (long long)F, (long long)E);
     snprintf(xs, sizeof xs, "m.h + (size_t)m.off[e] * %lld", (long long)F);
     snprintf(ys, sizeof ys, "m.o + (size_t)m.off[e] * %lld", (long long)D);
-    mm_call(&t, dn, g, "dn", "dns", "dnz", D, F, xs, ys);
+    mm_call(&t, dn, g, E, "dn", (const char *const[2]){"dns", "dnz"}, D, F, xs, ys);
     llmc_buf_printf(&t,
                     "        llmc_barrier(ex->pool);\n"
                     "        moe_combine(%lld, rc, %lld, &m, y + (size_t)r0 * %lld, %lld, tid, nth);\n"
@@ -119,10 +121,7 @@ LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(wt, sizeof wt, "const %s", wparam(gu));
     snprintf(dt, sizeof dt, "const %s", wparam(dn));
     snprintf(sp, sizeof sp, "(uint8_t *)(A + %lld)", (long long)base);
-    llmc_c_call(e, node, name, 10, PTR(x, "const float"), PTR(lg, "const float"), PTR(n->in[2], wt),
-                gu->layout.scale >= 0 ? PTR(gu->layout.scale, "const void") : "0",
-                gu->layout.zero >= 0 ? PTR(gu->layout.zero, "const uint16_t") : "0", PTR(n->in[3], dt),
-                dn->layout.scale >= 0 ? PTR(dn->layout.scale, "const void") : "0",
-                dn->layout.zero >= 0 ? PTR(dn->layout.zero, "const uint16_t") : "0", PTR(y, "float"), sp);
+    llmc_c_call(e, node, name, 10, PTR(x, "const float"), PTR(lg, "const float"), PTR(n->in[2], wt), SIDE(gu, 0),
+                SIDE(gu, 1), PTR(n->in[3], dt), SIDE(dn, 0), SIDE(dn, 1), PTR(y, "float"), sp);
     return LLMC_OK;
 }

@@ -25,61 +25,6 @@ typedef uint32_t llmc_v8u __attribute__((vector_size(32)));
 
 LLMC_INLINE llmc_v8f v8_ld(const float *p) { llmc_v8f v; memcpy(&v, p, sizeof v); return v; }
 LLMC_INLINE void v8_st(float *p, llmc_v8f v) { memcpy(p, &v, sizeof v); }
-LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p)
-{
-    llmc_v8h h;
-    memcpy(&h, p, sizeof h);
-    llmc_v8u u = __builtin_convertvector(h, llmc_v8u) << 16;
-    llmc_v8f f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-LLMC_INLINE float s_f32(float x) { return x; }
-LLMC_INLINE float s_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-/* f16: the compiler's _Float16 where it has one (__FLT16_MAX__: GCC 12, clang 15 on x86-64), else
- * the same values by bit arithmetic (clang 14; LLMC_NO_FLOAT16 forces it, for its test), exact
- * either way. */
-#if defined(__FLT16_MAX__) && !defined(LLMC_NO_FLOAT16)
-typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
-LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
-{
-    llmc_v8hf h;
-    memcpy(&h, p, sizeof h);
-    return __builtin_convertvector(h, llmc_v8f);
-}
-LLMC_INLINE float s_f16(uint16_t h)
-{
-    _Float16 x;
-    memcpy(&x, &h, sizeof x);
-    return (float)x;
-}
-#else
-LLMC_INLINE float s_f16(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    if (e == 0) {   /* zero or subnormal: m * 2^-24 */
-        float f = (float)m * 5.9604644775390625e-08f;
-        return sign ? -f : f;
-    }
-    uint32_t u = sign | (e == 31 ? 0x7f800000u | (m << 13) : ((e + 112) << 23) | (m << 13));
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
-{
-    llmc_v8f v;
-    for (int i = 0; i < 8; i++)
-        v[i] = s_f16(p[i]);
-    return v;
-}
-#endif
 LLMC_INLINE float v8_hsum(llmc_v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 
 /* dot(a, b) over n floats: 8-lane chain, fixed horizontal sum, scalar tail. */
@@ -178,69 +123,17 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
         }                                                                                                 \
     }
 
-LLMC_MM(f32, float, v8_ld, s_f32)
-LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)
-LLMC_MM(f16, uint16_t, v8_ld_f16, s_f16)
+/* The storage formats' part: the plain formats' instances of LLMC_MM, the quantized formats'
+ * decoding (q_row), the KV cache's rows. */
+#include "c_formats.h"
 
-/* ---- quantized weights (formats.def: fp8, u4): w[r][c] = (q - zero) * scale[r][c / G] ----
- * Q_FP8: E4M3 by bit arithmetic (its 7 value bits under an f32's exponent, times 2^120: exact for
- * normals and subnormals alike; 0x7f, NaN, is never written); scale f32, no zero.
- * Q_U4: two values a byte (even column low), scale f16, zero f16 (NULL: 8).
- * *_LANE8: the rows in the CUDA skinny kernels' order (ir.h LLMC_ORDER_LANE8: the CPU twin of a
- * CUDA build reads its weights), value by value through q_pos. */
-enum { Q_FP8 = 0, Q_U4 = 1, Q_FP8_LANE8 = 2, Q_U4_LANE8 = 3, Q_CHUNK = 256 };
-
-/* Position of value k of a row in its storage order (FMT & 2: lane8 tiles of 8 lanes' 16 bytes). */
-LLMC_INLINE int64_t q_pos(int FMT, int64_t k)
-{
-    if (!(FMT & 2))
-        return k;
-    int64_t T = (FMT & 1) ? 256 : 128, E = T / 8, kk = k % T;
-    return k - kk + kk % 32 / 4 * E + kk / 32 * 4 + kk % 4;
-}
-
-LLMC_INLINE float q_fp8(uint8_t q)
-{
-    uint32_t u = ((uint32_t)(q & 0x80) << 24) | ((uint32_t)(q & 0x7f) << 20);
-    float f;
-    memcpy(&f, &u, 4);
-    return f * 0x1p120f;
-}
-
-/* Values [k0, k0 + n) of row r (inside one group) into out[n]. */
-LLMC_INLINE void q_row(int FMT, int K, int G, const uint8_t *w, const void *scale, const uint16_t *zero, int64_t r,
-                       int k0, int n, float *out)
-{
-    int64_t ng = (K + G - 1) / G, gi = r * ng + k0 / G;
-    float sc = (FMT & 1) ? s_f16(((const uint16_t *)scale)[gi]) : ((const float *)scale)[gi];
-    float z = (FMT & 1) ? (zero ? s_f16(zero[gi]) : 8.0f) : 0.0f;
-    if (FMT & 2) {
-        for (int i = 0; i < n; i++) {
-            int64_t p = q_pos(FMT, k0 + i);
-            if (FMT & 1) {
-                uint8_t b = w[((size_t)r * K + p) / 2];
-                out[i] = ((float)(p & 1 ? b >> 4 : b & 15) - z) * sc;
-            } else {
-                out[i] = q_fp8(w[(size_t)r * K + p]) * sc;
-            }
-        }
-    } else if (FMT == Q_FP8) {
-        const uint8_t *q = w + (size_t)r * K + k0;
-        for (int i = 0; i < n; i++)
-            out[i] = q_fp8(q[i]) * sc;
-    } else {
-        const uint8_t *q = w + ((size_t)r * K + k0) / 2;
-        for (int i = 0; i < n / 2; i++) {
-            out[2 * i] = ((float)(q[i] & 15) - z) * sc;
-            out[2 * i + 1] = ((float)(q[i] >> 4) - z) * sc;
-        }
-    }
-}
-
-/* y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]): threads split the columns in fours; each chunk of a
- * row is dequantized once into registers/L1 and used by every token of a block of 32. */
-LLMC_INLINE void mm_q(int FMT, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *scale,
-                      const uint16_t *zero, const float *b, float *y, int sy, int tid, int nth)
+/* ---- quantized weights: y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]) for a weight of format F in
+ * order ORD (c_formats.h q_row) ----
+ * Threads split the columns in fours; each chunk of up to Q_CHUNK values of a row is dequantized
+ * once into registers/L1 and used by every token of a block of 32. */
+enum { Q_CHUNK = 256 };
+LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *s0,
+                      const void *s1, const float *b, float *y, int sy, int tid, int nth)
 {
     int64_t b0, b1;
     share((N + 3) / 4, tid, nth, &b0, &b1);
@@ -258,7 +151,7 @@ LLMC_INLINE void mm_q(int FMT, int T, int K, int N, int G, const float *x, int s
                 end = end < gend ? end : gend;
                 int kc = end - k0;
                 for (int r = 0; r < nr; r++)
-                    q_row(FMT, K, G, w, scale, zero, n + r, k0, kc, wb[r]);
+                    q_row(F, ORD, K, G, w, s0, s1, n + r, k0, kc, wb[r]);
                 for (int t = t0; t < t1; t++)
                     for (int r = 0; r < nr; r++)
                         acc[t - t0][r] += dot_f32(x + (size_t)t * sx + k0, wb[r], kc);
@@ -271,7 +164,7 @@ LLMC_INLINE void mm_q(int FMT, int T, int K, int N, int G, const float *x, int s
     }
 }
 
-LLMC_INLINE void embed_q(int FMT, int T, int D, int G, const uint8_t *table, const void *scale, const uint16_t *zero,
+LLMC_INLINE void embed_q(int F, int ORD, int T, int D, int G, const uint8_t *table, const void *s0, const void *s1,
                          const int32_t *tok, float *y, int sy, int tid, int nth)
 {
     int64_t t0, t1;
@@ -280,7 +173,7 @@ LLMC_INLINE void embed_q(int FMT, int T, int D, int G, const uint8_t *table, con
         for (int k0 = 0; k0 < D;) {
             int end = k0 + Q_CHUNK < D ? k0 + Q_CHUNK : D, gend = (k0 / G + 1) * G;
             end = end < gend ? end : gend;
-            q_row(FMT, D, G, table, scale, zero, tok[t], k0, end - k0, y + (size_t)t * sy + k0);
+            q_row(F, ORD, D, G, table, s0, s1, tok[t], k0, end - k0, y + (size_t)t * sy + k0);
             k0 = end;
         }
 }
@@ -586,24 +479,26 @@ LLMC_INLINE void rope_rows(int INTERLEAVED, int R, int H, int HD, const float *x
     }
 }
 
-/* ---- paged KV cache ----
- * Pool layout: block b holds, for each layer l, K then V rows: [b][l][2][BS][HKV][HD] floats. */
-LLMC_INLINE float *kv_row(float *kv, int L, int BS, int HKV, int HD, int64_t blk, int layer, int which, int off)
+/* ---- paged KV cache in format KF (kv_formats.h, shared with the reference interpreter) ----
+ * Pool layout: block b holds, for each layer l, K then V token-head rows: [b][l][2][BS][HKV] rows of
+ * kv_row_bytes(KF, HD) bytes. The row of head h of one position: */
+LLMC_INLINE uint8_t *kv_row(int KF, int L, int BS, int HKV, int HD, uint8_t *kv, int64_t blk, int layer, int which,
+                            int off, int h)
 {
-    size_t blk_elems = (size_t)BS * HKV * HD;
-    return kv + (((size_t)blk * L + layer) * 2 + which) * blk_elems + (size_t)off * HKV * HD;
+    return kv + ((((size_t)blk * L + layer) * 2 + which) * BS + off) * HKV * (size_t)kv_row_bytes(KF, HD) +
+           (size_t)h * (size_t)kv_row_bytes(KF, HD);
 }
 
-LLMC_INLINE void kv_write(int T, int L, int BS, int HKV, int HD, int layer, const float *k, int sk, const float *v,
-                          int sv, const int32_t *slots, float *kv, int tid, int nth)
+LLMC_INLINE void kv_write(int KF, int T, int L, int BS, int HKV, int HD, int layer, const float *k, int sk,
+                          const float *v, int sv, const int32_t *slots, uint8_t *kv, int tid, int nth)
 {
     int64_t t0, t1;
     share(T, tid, nth, &t0, &t1);
     for (int64_t t = t0; t < t1; t++) {
         int64_t blk = slots[t] / BS;
         int off = slots[t] % BS;
-        memcpy(kv_row(kv, L, BS, HKV, HD, blk, layer, 0, off), k + (size_t)t * sk, sizeof(float) * HKV * HD);
-        memcpy(kv_row(kv, L, BS, HKV, HD, blk, layer, 1, off), v + (size_t)t * sv, sizeof(float) * HKV * HD);
+        kv_put_rows(KF, HD, HKV, kv_row(KF, L, BS, HKV, HD, kv, blk, layer, 0, off, 0), k + (size_t)t * sk);
+        kv_put_rows(KF, HD, HKV, kv_row(KF, L, BS, HKV, HD, kv, blk, layer, 1, off, 0), v + (size_t)t * sv);
     }
 }
 
@@ -611,14 +506,15 @@ LLMC_INLINE void kv_write(int T, int L, int BS, int HKV, int HD, int layer, cons
  * through the block table: scores, max-subtracted softmax, normalized weights times V. sc holds
  * up to cap scores (the caller's stack, a bounded size). A span longer than cap is done without
  * storing its scores: one pass for the max, one for the sum, one for the weighted values, each
- * score recomputed by the same expression. */
+ * score recomputed by the same expression. A row of a KV format other than f32 is decoded into
+ * kb or vb (HD floats each, the caller's). softcap > 0: each score capped (attn_cap). */
 /* A score capped to (-softcap, softcap) when softcap > 0 (Gemma 2). */
 LLMC_INLINE float attn_cap(float s, float softcap) { return softcap > 0.0f ? softcap * tanhf(s / softcap) : s; }
 
-LLMC_INLINE void paged_attention_sc(int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, int cap,
-                                    float scale, int window, const float *q, int sq, const int32_t *pos,
-                                    const int32_t *seq, const int32_t *bt, int bt_stride, float *kv, float *y, int sy,
-                                    float softcap, int tid, int nth)
+LLMC_INLINE void paged_attention_sc(int KF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc,
+                                    int cap, float *kb, float *vb, float scale, int window, const float *q, int sq,
+                                    const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride,
+                                    uint8_t *kv, float *y, int sy, float softcap, int tid, int nth)
 {
     int64_t w0, w1;
     share((int64_t)T * HQ, tid, nth, &w0, &w1);
@@ -630,7 +526,7 @@ LLMC_INLINE void paged_attention_sc(int T, int L, int BS, int HQ, int HKV, int H
         const float *qh = q + (size_t)t * sq + h * HD;
         float mx = -INFINITY;
         for (int p = p0; p <= pe; p++) {
-            const float *k = kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + kh * HD;
+            const float *k = kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0, p % BS, kh), kb);
             float s = attn_cap(dot_f32(qh, k, HD) * scale, softcap);
             if (keep)
                 sc[p - p0] = s;
@@ -639,8 +535,8 @@ LLMC_INLINE void paged_attention_sc(int T, int L, int BS, int HQ, int HKV, int H
         float sum = 0.0f;
         for (int p = p0; p <= pe; p++) {
             float s = keep ? sc[p - p0]
-                           : attn_cap(dot_f32(qh, kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + kh * HD,
-                                              HD) * scale, softcap);
+                           : attn_cap(dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0,
+                                                                            p % BS, kh), kb), HD) * scale, softcap);
             float e = expf(s - mx);
             if (keep)
                 sc[p - p0] = e;
@@ -650,10 +546,11 @@ LLMC_INLINE void paged_attention_sc(int T, int L, int BS, int HQ, int HKV, int H
         for (int d = 0; d < HD; d++)
             yh[d] = 0.0f;
         for (int p = p0; p <= pe; p++) {
-            const float *v = kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 1, p % BS) + kh * HD;
+            const float *v = kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 1, p % BS, kh), vb);
             float e = keep ? sc[p - p0]
-                           : expf(attn_cap(dot_f32(qh, kv_row(kv, L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) +
-                                                       kh * HD, HD) * scale, softcap) - mx);
+                           : expf(attn_cap(dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS],
+                                                                                 layer, 0, p % BS, kh), kb), HD) * scale,
+                                           softcap) - mx);
             float a = e / sum;
             for (int d = 0; d < HD; d++)
                 yh[d] = yh[d] + a * v[d];
@@ -661,13 +558,13 @@ LLMC_INLINE void paged_attention_sc(int T, int L, int BS, int HQ, int HKV, int H
     }
 }
 
-LLMC_INLINE void paged_attention(int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, int cap,
-                                 float scale, int window, const float *q, int sq, const int32_t *pos,
-                                 const int32_t *seq, const int32_t *bt, int bt_stride, float *kv, float *y, int sy,
-                                 int tid, int nth)
+LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, int cap,
+                                 float *kb, float *vb, float scale, int window, const float *q, int sq,
+                                 const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride, uint8_t *kv,
+                                 float *y, int sy, int tid, int nth)
 {
-    paged_attention_sc(T, L, BS, HQ, HKV, HD, layer, sc, cap, scale, window, q, sq, pos, seq, bt, bt_stride, kv, y, sy,
-                       0.0f, tid, nth);
+    paged_attention_sc(KF, T, L, BS, HQ, HKV, HD, layer, sc, cap, kb, vb, scale, window, q, sq, pos, seq, bt, bt_stride,
+                       kv, y, sy, 0.0f, tid, nth);
 }
 
 LLMC_INLINE void select_rows(int O, int D, const float *x, int sx, const int32_t *rows, float *y, int sy, int tid,

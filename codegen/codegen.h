@@ -57,14 +57,10 @@ void llmc_emit_desc_fields(struct LlmcBuf *out, const LlmcGraph *g, const LlmcBu
 /* The probe table (static const LlmcProbe probes[]): every planned value, for --compare-cpu. */
 struct LlmcBuf;
 void llmc_emit_probes(const LlmcGraph *g, struct LlmcBuf *out);
-int64_t llmc_kv_block_bytes(const LlmcGraph *g);
+int64_t llmc_kv_block_bytes(const LlmcGraph *g, const LlmcTarget *tg); /* of the C backend for target tg */
 
-/* Packs weights (in offset order, converted to their storage dtype, read through ws) into o. */
-/* Quantizes one row of K values for fmt (fp8, u4) in groups along K: q gets the packed values,
- * sc and zp (NULL: symmetric) each group's scale and zero point as stored in scale_fmt (f32, f16);
- * vals is K floats of scratch. pack.c states the rules. */
-void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row, float *vals, uint8_t *q, float *sc,
-                       float *zp, LlmcDType scale_fmt);
+/* Packs weights (in offset order, converted to their storage dtype, read through ws) into o;
+ * quantized ones through their format's quantizer (ir/quant.c). */
 LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d);
 /* A hash identifying the build: IR dump, target, version, tokenizer bytes, samples of every weight. */
 LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const void *tok,

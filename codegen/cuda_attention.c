@@ -1,4 +1,5 @@
-/* cuda_attention.c — CUDA emitter for the paged KV cache: kv_write (f16 rows to their slots) and
+/* cuda_attention.c — CUDA emitter for the paged KV cache, in the graph's KV format (e->kv, the
+ * kernels' KV template argument: cuda_formats.cuh KVFmt): kv_write (rows to their slots) and
  * paged_attention: for decode steps flash-decoding (one block per token and KV head serves up to 4
  * query heads of the group; positions split over blockIdx.z, the last block of a split combines the
  * partials; head sizes other than powers of two use the per-token kernel and a combine kernel); for
@@ -49,14 +50,15 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* paged_attention: %lld query heads over %d f16 KV heads of %d, scale %.9g%s (at least 4 blocks an SM: "
+                    "/* paged_attention: %lld query heads over %d %s KV heads of %d, scale %.9g%s (at least 4 blocks an SM: "
                     "ptxas otherwise picks 48 registers and spills on sm_90), "
                     "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    paged_attn<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                    "    paged_attn<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
                     "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s%s);\n}\n",
-                    (long long)HQ, HKV, HD, llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window),
-                    nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV,
+                    (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, llmc_attr_float(n, "scale", 1.0),
+                    attn_what(e, n, window), nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
+                    llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV,
                     HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
                     (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
     const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
@@ -78,12 +80,13 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         char ks[160];
         snprintf(ks, sizeof ks, "%s", llmc_cuda_ptr(e, kk, "const float"));
         llmc_buf_printf(&k,
-                        "/* kv_write: f32[T,%d] K and V rows -> one layer of %d of the f16 pool (blocks of %d positions x %d "
+                        "/* kv_write: f32[T,%d] K and V rows -> one layer of %d of the %s pool (blocks of %d positions x %d "
                         "heads x %d); strides k %lld, v %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    kv_write_row<%d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, (uint16_t *)a.kv, %s);\n}\n",
-                        HKV * HD, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v), L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        "    kv_write_row<%s, %d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, a.kv, %s);\n}\n",
+                        HKV * HD, L, llmc_dtype_name(e->kv), BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        (long long)llmc_row_stride(g, v), llmc_kernel_format(e->kv), L, BS, HKV, HD,
+                        (long long)llmc_row_stride(g, kk),
                         (long long)llmc_row_stride(g, v), ks, llmc_cuda_ptr(e, v, "const float"), llmc_cuda_int(e, layer));
         const char *name = llmc_cuda_kernel(e, "kv_write", k.s, 0);
         llmc_buf_free(&k);
@@ -115,15 +118,15 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
          * tokens. Every decode step takes it: a token's attention gets the same bits whatever the
          * batch. */
         llmc_buf_printf(&k,
-                        "/* paged_attention, decode steps: %lld query heads over %d f16 KV heads of %d, %lld query heads a "
+                        "/* paged_attention, decode steps: %lld query heads over %d %s KV heads of %d, %lld query heads a "
                         "block, scale %.9g%s; positions split in %d parts, the last block to finish combines them; "
                         "strides q %lld, y %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    paged_attn_dec<%d, %d, %lld, %d, %d, %lld, %lld, %d, %d, 4, %lld>(a.positions, a.seq_of_token, "
+                        "    paged_attn_dec<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, 4, %lld>(a.positions, a.seq_of_token, "
                         "a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, %s%s);\n}\n",
-                        (long long)HQ, HKV, HD, (long long)gs, llmc_attr_float(n, "scale", 1.0),
+                        (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, (long long)gs, llmc_attr_float(n, "scale", 1.0),
                         attn_what(e, n, window), nz, (long long)llmc_row_stride(g, q),
-                        (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV, HD,
+                        (long long)llmc_row_stride(g, y), llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV, HD,
                         (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, nz, (long long)gs,
                         qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
                         llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
@@ -155,13 +158,14 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     }
     uint32_t smem = (uint32_t)(2 * 2 * 64 * (HD + 8) * 2);
     llmc_buf_printf(&k,
-                    "/* flash attention (long steps): 64 tokens x 1 of %lld query heads a block, f16 KV head of %d, "
+                    "/* flash attention (long steps): 64 tokens x 1 of %lld query heads a block, %s KV head of %d, "
                     "scale %.9g%s; K/V tiles of 64 positions, %u bytes of shared memory; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, 2) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    flash_prefill<%d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                    "    flash_prefill<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
                     "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s%s);\n}\n",
-                    (long long)HQ, HD, llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), smem,
-                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), L, BS, (long long)HQ, HKV, HD,
+                    (long long)HQ, llmc_dtype_name(e->kv), HD, llmc_attr_float(n, "scale", 1.0),
+                    attn_what(e, n, window), smem, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
+                    llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV, HD,
                     (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
                     lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
     const char *fl = llmc_cuda_kernel(e, "flash_attention", k.s, smem);

@@ -1,6 +1,7 @@
-/* cuda_attn_decode.cuh — attention of decode steps over the paged KV cache (emitter:
- * cuda_attention.c): paged_attn (flash-decoding, one warp a position), paged_attn_dec (one kernel,
- * lane groups a position, the last block of a head combining the parts) and attn_combine.
+/* cuda_attn_decode.cuh — attention of decode steps over the paged KV cache in format KV
+ * (cuda_formats.cuh KVFmt; emitter: cuda_attention.c): paged_attn (flash-decoding, one warp a
+ * position), paged_attn_dec (one kernel, lane groups a position, the last block of a head combining
+ * the parts) and attn_combine.
  */
 #ifndef LLMC_CUDA_ATTN_DECODE_CUH
 #define LLMC_CUDA_ATTN_DECODE_CUH
@@ -70,7 +71,7 @@ DEV float attn_parts_combine(const float *pp, int d)
  * blockIdx.y, positions split into gridDim.z parts (flash-decoding). 4 warps; each warp walks every
  * 4th position of the part with an online softmax per head; lanes split the head dimension. With one
  * part the result goes to y; with several, (max, sum, acc) partials go to `part` for attn_combine. */
-template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
 DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                     const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                     const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part, int layer, float scale,
@@ -90,7 +91,8 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
     const int len = pe - p0 + 1, chunk = (len + nz - 1) / nz;
     const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
     const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
-    const uint16_t *kv = (const uint16_t *)kvp;
+    using F = KVFmt<KV>;
+    const typename F::E *kv = kv_units<KV>(kvp);
     float m[G], l[G], acc[G][PER];
 #pragma unroll
     for (int g = 0; g < G; g++) {
@@ -102,14 +104,14 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
     }
     for (int p = pa + warp; p < pb; p += 4) {
         const int64_t blk = table[p / BS];
-        const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, p % BS) + h * HD;
-        const uint16_t *vr = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, p % BS) + h * HD;
+        const typename F::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, p % BS) + h * F::RE(HD);
+        const typename F::E *vr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, p % BS) + h * F::RE(HD);
         float kf[PER], vf[PER];
 #pragma unroll
         for (int i = 0; i < PER; i++) {
             const int d = lane + LLMC_WARP * i;
-            kf[i] = d < HD ? f16_to_f32(kr[d]) : 0.0f;
-            vf[i] = d < HD ? f16_to_f32(vr[d]) : 0.0f;
+            kf[i] = d < HD ? F::get(kr, d) : 0.0f;
+            vf[i] = d < HD ? F::get(vr, d) : 0.0f;
         }
 #pragma unroll
         for (int g = 0; g < G; g++) {
@@ -145,21 +147,23 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
 /* Decode attention (steps of up to 64 tokens), flash-decoding without a second kernel: block
  * (t, y, z) serves GS of the G query heads of KV head h = y / (G / GS) (GS <= 4 keeps the sums in
  * registers) for token t over part z of NZ of its positions.
- * A lane group of HD/8 lanes takes one position at a time (16-byte loads of its K and V rows, 8
- * dimensions a lane), U positions in flight a group, and keeps its own online softmax; the groups
+ * A lane group of HD/VE lanes takes one position at a time (16-byte loads of its K and V rows, the
+ * VE values of a load a lane: 8 in f16), U positions in flight a group, and keeps its own online softmax; the groups
  * of a warp merge by shuffles (fixed order), the 4 warps through shared memory. With NZ > 1 the
  * block writes its (max, sum, acc) partial and counts itself in cnt[t][h]; the last block of (t, h)
  * combines the NZ partials into y (the order of attn_combine) and resets the counter, so the
  * counters are zero between kernels (the arena starts zeroed). Grid (T, HKV * G / GS, NZ); needs HD
- * a power of two from 8 to 256. */
-template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int U, int GS>
+ * a power of two from VE to 32 VE (f16: 8 to 256). */
+template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int U, int GS>
 DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                         const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                         const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
                         int *__restrict__ cnt, int layer, float scale, float softcap = 0.0f)
 {
-    constexpr int G = GS, LP = HD / 8, PW = LLMC_WARP / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
-    static_assert(HD % 8 == 0 && HD <= 256 && LLMC_WARP % LP == 0, "head size: a power of two from 8 to 256");
+    using F = KVFmt<KV>;
+    constexpr int VE = F::VE, G = GS, LP = HD / VE, PW = LLMC_WARP / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
+    static_assert(HD % VE == 0 && HD <= LLMC_WARP * VE && LLMC_WARP % LP == 0,
+                  "head size: a power of two from VE to 32 VE (f16: 8 to 256)");
     static_assert((HQ / HKV) % GS == 0, "GS divides the query heads of a group");
     __shared__ __align__(16) float qs[G][HD];
     __shared__ float wm[4][G], wl[4][G];
@@ -174,7 +178,7 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
     const int len = pe - p0 + 1, chunk = (len + NZ - 1) / NZ;
     const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
     const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
-    const uint16_t *kv = (const uint16_t *)kvp;
+    const typename F::E *kv = kv_units<KV>(kvp);
     u4 kq[U], vq[U];
     /* K/V rows of the positions base + u * NG + gid below lim (else zero). Read-only path for the
      * positions before pe (cached by earlier steps; with several tokens, rope_kv_write before this
@@ -186,9 +190,10 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
             const int p = base + u * NG + gid;
             kq[u] = vq[u] = u4{0, 0, 0, 0};
             if (p < lim) {
-                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
+                const typename F::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(table[p / BS], layer, 0, p % BS) + h * F::RE(HD) + li * F::LE;
+                /* the block's V rows follow its K rows */
                 kq[u] = p == pe ? ld16_cg(kr) : ld16_stream(kr);
-                vq[u] = p == pe ? ld16_cg(kr + (int64_t)BS * HKV * HD) : ld16_stream(kr + (int64_t)BS * HKV * HD);
+                vq[u] = p == pe ? ld16_cg(kr + (int64_t)BS * HKV * F::RE(HD)) : ld16_stream(kr + (int64_t)BS * HKV * F::RE(HD));
             }
         }
     };
@@ -206,19 +211,19 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
         for (int u = 0; u < U; u++) {
             const int p = pa + u * NG + gid;
             if (p == pe && p < pb) {
-                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, table[p / BS], layer, 0, p % BS) + h * HD + li * 8;
+                const typename F::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(table[p / BS], layer, 0, p % BS) + h * F::RE(HD) + li * F::LE;
                 kq[u] = ld16_cg(kr);
-                vq[u] = ld16_cg(kr + (int64_t)BS * HKV * HD);
+                vq[u] = ld16_cg(kr + (int64_t)BS * HKV * F::RE(HD));
             }
         }
     }
-    float m[G], l[G], acc[G][8];
+    float m[G], l[G], acc[G][VE];
 #pragma unroll
     for (int g = 0; g < G; g++) {
         m[g] = -INFINITY;
         l[g] = 0.0f;
 #pragma unroll
-        for (int j = 0; j < 8; j++)
+        for (int j = 0; j < VE; j++)
             acc[g][j] = 0.0f;
     }
     __syncthreads();
@@ -227,15 +232,18 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
             load(base, pb);
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            float kf[8], vf[8];
-            unpack16<2>(kq[u], kf);
-            unpack16<2>(vq[u], vf);
+            float kf[VE], vf[VE];
+            F::load16(kq[u], kf);
+            F::load16(vq[u], vf);
             float s[G];
 #pragma unroll
             for (int g = 0; g < G; g++) {
-                const float4 qa = *(const float4 *)&qs[g][li * 8], qb = *(const float4 *)&qs[g][li * 8 + 4];
-                s[g] = qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
-                       qb.z * kf[6] + qb.w * kf[7];
+#pragma unroll
+                for (int c = 0; c < VE; c += 4) { /* one sum left to right over the VE products */
+                    const float4 qa = *(const float4 *)&qs[g][li * VE + c];
+                    s[g] = (c == 0 ? qa.x * kf[c] : s[g] + qa.x * kf[c]) + qa.y * kf[c + 1] + qa.z * kf[c + 2] +
+                           qa.w * kf[c + 3];
+                }
 #pragma unroll
                 for (int o = LP / 2; o > 0; o >>= 1)
                     s[g] += shfl_xor(s[g], o);
@@ -247,7 +255,7 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
                     const float mn = fmaxf(m[g], s[g]), corr = expf(m[g] - mn), e = expf(s[g] - mn);
                     l[g] = l[g] * corr + e;
 #pragma unroll
-                    for (int j = 0; j < 8; j++)
+                    for (int j = 0; j < VE; j++)
                         acc[g][j] = acc[g][j] * corr + e * vf[j];
                     m[g] = mn;
                 }
@@ -264,7 +272,7 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
             const float f = m[g] == -INFINITY ? 0.0f : expf(m[g] - mn), fo = mo == -INFINITY ? 0.0f : expf(mo - mn);
             l[g] = l[g] * f + lo * fo;
 #pragma unroll
-            for (int j = 0; j < 8; j++)
+            for (int j = 0; j < VE; j++)
                 acc[g][j] = acc[g][j] * f + shfl_xor(acc[g][j], o) * fo;
             m[g] = mn;
         }
@@ -277,8 +285,8 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
                 wl[warp][g] = l[g];
             }
 #pragma unroll
-            for (int j = 0; j < 8; j++)
-                wacc[warp][g][li * 8 + j] = acc[g][j];
+            for (int j = 0; j < VE; j++)
+                wacc[warp][g][li * VE + j] = acc[g][j];
         }
     }
     __syncthreads();

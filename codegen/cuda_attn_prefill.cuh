@@ -1,5 +1,5 @@
 /* cuda_attn_prefill.cuh — causal flash attention of long steps (prefill) over the paged KV cache
- * on mma.sync tensor cores (emitter: cuda_attention.c).
+ * in format KV (cuda_formats.cuh KVFmt) on mma.sync tensor cores (emitter: cuda_attention.c).
  */
 #ifndef LLMC_CUDA_ATTN_PREFILL_CUH
 #define LLMC_CUDA_ATTN_PREFILL_CUH
@@ -13,9 +13,10 @@
  * (two stages, rows from the sequence's block table, zero past the last position); S = Q K^T and
  * O += P V run on f16 tensor cores with f32 sums, the softmax online in base 2 (Q pre-scaled by
  * scale * log2 e; Q and P rounded to f16). Tokens of several sequences in one tile are served one
- * sequence a pass. Needs HD % 16 == 0. Dynamic shared memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0:
+ * sequence a pass. Needs HD % 16 == 0 and a KV format of f16 rows (SMEM_F16: the tiles are copied as
+ * they are and read by ldmatrix). Dynamic shared memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0:
  * the scores capped to (-softcap, softcap) by softcap tanh(s / softcap) (Gemma 2). */
-template <int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
 DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                        const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale,
@@ -23,6 +24,8 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
 {
     constexpr int QT = 64, KTL = 64, LDK = HD + 8, G = HQ / HKV, DJ = HD / 8, KC = HD / 16;
     static_assert(HD % 16 == 0, "head_dim must be a multiple of 16");
+    static_assert(KVFmt<KV>::SMEM_F16, "flash_prefill copies K/V rows to shared memory as they are: f16 rows");
+    const typename KVFmt<KV>::E *kv = kv_units<KV>(kvp);
     extern __shared__ __align__(16) uint16_t fsm[];
     uint16_t(*Ks)[KTL][LDK] = (uint16_t(*)[KTL][LDK])fsm;
     uint16_t(*Vs)[KTL][LDK] = (uint16_t(*)[KTL][LDK])(fsm + 2 * KTL * LDK);
@@ -31,7 +34,6 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
     const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
     const int t0 = blockIdx.x * QT, head = blockIdx.y, kvh = head / G;
     const int g = lane >> 2, c2 = (lane & 3) * 2;
-    const uint16_t *kv = (const uint16_t *)kvp;
     if (tid < QT) {
         const int t = t0 + tid;
         rseq[tid] = t < T ? seq_of_token[t] : -1;
@@ -95,8 +97,8 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
             for (int idx = tid; idx < KTL * CH; idx += 128) {
                 const int r = idx / CH, c = (idx % CH) * 8, p = p0 + r, ok = p >= kmin && p <= kmax;
                 const int64_t blk = ok ? table[p / BS] : 0;
-                const uint16_t *kr = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, ok ? p % BS : 0) + kvh * HD + c;
-                const uint16_t *vr = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, ok ? p % BS : 0) + kvh * HD + c;
+                const typename KVFmt<KV>::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, ok ? p % BS : 0) + kvh * KVFmt<KV>::RE(HD) + c;
+                const typename KVFmt<KV>::E *vr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, ok ? p % BS : 0) + kvh * KVFmt<KV>::RE(HD) + c;
                 cp_async16(&Ks[s][r][c], kr, ok ? 16 : 0);
                 cp_async16(&Vs[s][r][c], vr, ok ? 16 : 0);
             }

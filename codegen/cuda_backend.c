@@ -15,7 +15,6 @@
 #include "cuda_common.h"
 
 extern const unsigned char llmc_model_header[];
-extern const unsigned char llmc_c_prelude[];
 
 static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_EMBEDDING] = llmc_cuda_emit_embedding,
@@ -62,7 +61,7 @@ static void plan_scratch(LlmcEmit *e)
         }
         if (n->op == LLMC_OP_MATMUL_FUSED || n->op == LLMC_OP_MATMUL) { /* split-K partials */
             const LlmcShape *w = &g->t[n->in[1]].shape;
-            if (llmc_cuda_wk(&g->t[n->in[1]]) >= 3 && w->dim[0] * w->dim[1] * 2 > dq)
+            if (llmc_format_n_sides(g->t[n->in[1]].dtype) > 0 && w->dim[0] * w->dim[1] * 2 > dq)
                 dq = w->dim[0] * w->dim[1] * 2;
             int64_t p = 64 * w->dim[0] * llmc_cuda_split_k(e->target, w->dim[0], w->dim[1]) * 4;
             LlmcWideTile wt = llmc_cuda_wide_tile(e->target, w->dim[0], w->dim[1], rows);
@@ -167,8 +166,9 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
                     " * Every shape, stride and offset is a constant; do not edit: regenerate with llmc compile.\n"
                     " * The kernel headers are the .cuh files of llmc's codegen/ (written beside this file by --emit-dir). */\n\n");
     cg->headers = llmc_cuda_header_table();
-    for (int i = 0; i < cg->headers.n; i++)
-        llmc_buf_printf(&src, "#include \"%s\"\n", cg->headers.names[i]);
+    for (int i = 0; i < cg->headers.n; i++) /* formats.def is an X-macro table format_ids.h includes */
+        if (!strstr(cg->headers.names[i], ".def"))
+            llmc_buf_printf(&src, "#include \"%s\"\n", cg->headers.names[i]);
     llmc_buf_printf(&src, "\n/* ---- kernels ---- */\n\n%s", e->defs.s ? e->defs.s : "");
     cg->source = src.s;
     *out = cg;
@@ -222,8 +222,10 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out, ": model ");
     llmc_buf_comment(&out, g->name);
     llmc_buf_printf(&out, ", host side of a CUDA build.\n * Do not edit: regenerate with llmc compile. */\n");
-    llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h (host tables) ---- */\n%s\n",
-                    (const char *)llmc_model_header, (const char *)llmc_c_prelude);
+    llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h (host tables) ---- */\n",
+                    (const char *)llmc_model_header);
+    llmc_emit_c_prelude(&out);
+    llmc_buf_printf(&out, "\n");
     llmc_buf_printf(&out, "_Static_assert(sizeof(LlmcDevArgs) == 120, \"LlmcDevArgs layout differs from the CUDA prelude\");\n\n");
     /* Cubins, pulled in by the assembler. The cubin's path (in the build directory: --emit-dir or
      * $TMPDIR) is an assembler string inside a C string literal, escaped for both. */

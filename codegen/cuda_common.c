@@ -66,34 +66,33 @@ const char *llmc_cuda_wname(LlmcDType dt)
     return llmc_dtype_name(dt);
 }
 
-int llmc_cuda_wk(const LlmcTensor *w)
-{
-    switch (w->dtype) {
-    case LLMC_BF16: return 1;
-    case LLMC_F16: return 2;
-    case LLMC_FP8: return 3;
-    case LLMC_U4: return w->layout.zero >= 0 ? 5 : 4;
-    default: return 0;
-    }
-}
+int llmc_cuda_ve(LlmcDType dt) { return 128 / llmc_format(dt)->bits; }
 
-int llmc_cuda_ve(int wk) { return wk == 0 ? 4 : wk <= 2 ? 8 : wk == 3 ? 16 : 32; }
+int llmc_cuda_mma_format(const LlmcTensor *w)
+{
+    if (llmc_format_n_sides(w->dtype) > 0)
+        return LLMC_F16; /* quantized: dequantized to f16 (dequant_half) */
+    return llmc_format(w->dtype)->bits == 16 ? (int)w->dtype : -1;
+}
 
 const char *llmc_cuda_wq(LlmcEmit *e, const LlmcTensor *w, const char *wsrc)
 {
     char *buf = e->ptr_ring[e->ptr_next++ % 16];
     size_t n = sizeof e->ptr_ring[0];
-    if (w->layout.scale < 0) {
-        snprintf(buf, n, "WQ{}");
-        return buf;
+    int last = -1;
+    for (int i = 0; i < LLMC_MAX_SIDES; i++)
+        if (w->layout.side[i] >= 0)
+            last = i;
+    snprintf(buf, n, "WQ{%s", last >= 0 ? "{" : "");
+    for (int i = 0; i <= last; i++) {
+        int s = w->layout.side[i];
+        if (s < 0)
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s0", i ? ", " : "");
+        else
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s + %lld", i ? ", " : "", wsrc,
+                     (long long)(e->g->t[s].offset - w->offset));
     }
-    const LlmcGraph *g = e->g;
-    long long ds = (long long)(g->t[w->layout.scale].offset - w->offset);
-    if (w->layout.zero >= 0)
-        snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)(%s + %lld)}", wsrc, ds, wsrc,
-                 (long long)(g->t[w->layout.zero].offset - w->offset));
-    else
-        snprintf(buf, n, "WQ{%s + %lld, (const uint16_t *)0}", wsrc, ds);
+    snprintf(buf + strlen(buf), n - strlen(buf), "%s}", last >= 0 ? "}" : "");
     return buf;
 }
 
@@ -164,33 +163,48 @@ LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int
  * larger blocks were faster for the small matrices on an H100, bench/NOTES.md). Shapes gemm_q needs:
  * K whole chunks (bf16/f16/fp8 128 values, u4 256; quantized rows in lane8 order), weight rows a
  * multiple of the block's (SwiGLU: of each half). */
+/* The formats gemm_q decodes (cuda_qmma.cuh QmFmt): 16-bit ones, u4 (chunks of 256, pair-32
+ * activations) and fp8 (a scale a row, its own padding); a format it does not know never takes it. */
+enum { QM_NONE, QM_HALF, QM_U4, QM_FP8 };
+static int qmma_kind(LlmcDType t)
+{
+    switch (t) {
+    case LLMC_BF16:
+    case LLMC_F16: return QM_HALF;
+    case LLMC_U4: return QM_U4;
+    case LLMC_FP8: return QM_FP8;
+    default: return QM_NONE;
+    }
+}
+
 LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi)
 {
     LlmcQmmaPlan p = {0};
-    int wk = llmc_cuda_wk(w);
+    int kind = qmma_kind(w->dtype), quant = llmc_format_n_sides(w->dtype) > 0, q4 = kind == QM_U4, q8 = kind == QM_FP8;
+    int zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0, mma = llmc_cuda_mma_format(w);
     int64_t N = w->shape.dim[0], K = w->shape.dim[1];
     p.mi = mi;
     p.nj = 2;
     p.w = 4;
     p.st = mi >= 4 ? 2 : 3;
     p.tpb = p.w * p.nj * 8;
-    p.kc = wk == 4 || wk == 5 ? 256 : 128;
-    p.aord = wk == 4 || wk == 5;
-    p.bf = wk == 1;
-    if (wk == 0 || !tg->has_mma_bf16 || K % p.kc != 0 || N % p.tpb != 0 || (swiglu && (N / 2) % (p.tpb / 2) != 0))
+    p.kc = q4 ? 256 : 128;
+    p.aord = q4;
+    p.bf = mma == LLMC_BF16;
+    if (kind == QM_NONE || mma < 0 || !tg->has_mma_bf16 || K % p.kc != 0 || N % p.tpb != 0 || (swiglu && (N / 2) % (p.tpb / 2) != 0))
         return p;
-    if (wk >= 3 && w->layout.order != LLMC_ORDER_LANE8)
+    if (quant && w->layout.order != LLMC_ORDER_LANE8)
         return p;
-    if (wk == 3 && w->layout.group != K) /* fp8: a scale a row (applied to the sums) */
+    if (q8 && w->layout.group != K) /* fp8: a scale a row (applied to the sums) */
         return p;
-    p.smem = (uint32_t)(p.st * 16 * mi * (p.kc + (wk == 3 ? 16 : 32)) * 2);
+    p.smem = (uint32_t)(p.st * 16 * mi * (p.kc + (q8 ? 16 : 32)) * 2);
     /* 4 blocks an SM caps a thread at 128 registers: u4 with zero points or groups under 128 values
      * (more scales a slot) needs 3 not to spill */
-    p.per_sm = mi > 1 ? 2 : (wk == 5 || (wk == 4 && w->layout.group < 128)) ? 3 : 4;
+    p.per_sm = mi > 1 ? 2 : (zero || (q4 && w->layout.group < 128)) ? 3 : 4;
     int64_t room = (tg->smem_per_sm ? tg->smem_per_sm : 100 * 1024) / (p.smem + 1024);
     if (room < p.per_sm)
         p.per_sm = room > 0 ? (int)room : 1;
-    int64_t units = N / p.tpb * (K / p.kc), minu = wk >= 4 ? 4 : 8, sms = tg->typical_sms ? tg->typical_sms : 100;
+    int64_t units = N / p.tpb * (K / p.kc), minu = q4 ? 4 : 8, sms = tg->typical_sms ? tg->typical_sms : 100;
     int64_t blocks = sms * p.per_sm;
     if (units / minu < blocks)
         blocks = units / minu > 0 ? units / minu : 1;

@@ -44,7 +44,7 @@ LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int
 /* The same for the wgmma variant (gemm_wg, sm_90a; K % 64 == 0). */
 LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* gemm_q (cuda_qmma.cuh), the batched-decode matmul that decodes the weights in registers, for an
- * N x K weight of format wk (llmc_cuda_wk) in groups of G, MI m16 tiles a block: warps, n8 tiles a
+ * N x K weight w (its format: llmc_kernel_wformat) in groups of G, MI m16 tiles a block: warps, n8 tiles a
  * warp, activation stages, the chunk of K, the weight rows a block (tpb), the blocks (stream-K over
  * N / tpb x K / kc units), the activations' order, bf16 or f16 operands, minimum blocks an SM (its
  * __launch_bounds__), the shared memory and the partial sums' floats a block. ok = 0 where the
@@ -61,13 +61,15 @@ int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node);
 LlmcNvrtcHeaders llmc_cuda_header_table(void);
 /* "bf16", "f16" or "f32" */
 const char *llmc_cuda_wname(LlmcDType dt);
-/* The kernels' number of weight w's format (WFmt<WK> in cuda_formats.cuh): 0 f32, 1 bf16, 2 f16,
- * 3 fp8, 4 u4 (symmetric), 5 u4 with zero points; and the elements of a 16-byte load of it. */
-int llmc_cuda_wk(const LlmcTensor *w);
-int llmc_cuda_ve(int wk);
-/* The WQ argument (scales, zeros) of quantized weight w whose pointer expression is wsrc: the scale
- * and zero tensors follow the weight (plan_memory), so they are literal offsets from it, the same
- * for every layer of the same shapes; "WQ{}" for the other formats. */
+/* The elements of a 16-byte load of format dt. (A weight's format as the kernels name it, WFmt<WK>
+ * in cuda_formats.cuh: llmc_kernel_wformat, emit.h.) */
+int llmc_cuda_ve(LlmcDType dt);
+/* The format the tensor cores read weight w in (bf16, f16; a quantized weight dequantized to f16
+ * for them), -1 when they cannot (f32). */
+int llmc_cuda_mma_format(const LlmcTensor *w);
+/* The WQ argument (its side tensors: scales, zeros) of quantized weight w whose pointer expression
+ * is wsrc: the side tensors follow the weight (plan_memory), so they are literal offsets from it,
+ * the same for every layer of the same shapes; "WQ{}" for the other formats. */
 const char *llmc_cuda_wq(LlmcEmit *e, const LlmcTensor *w, const char *wsrc);
 
 #endif

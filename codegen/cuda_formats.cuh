@@ -1,13 +1,22 @@
 /* cuda_formats.cuh — everything the kernels know about weight storage formats, so that a new
  * format is added here: WFmt<WK> gives a format's elements a 16-byte load, the byte offset of an
- * element, one element as a float and the floats of a 16-byte load. WK numbers the formats as the
- * emitters do (llmc_cuda_wk in cuda_common.c): 0 f32, 1 bf16, 2 f16, 3 fp8, 4 u4 (symmetric, zero
- * 8), 5 u4 with zero points. Weights are [N][K], K contiguous.
+ * element, one element as a float and the floats of a 16-byte load, and for a quantized format its
+ * scales, zeros and word decoding. WK is a weight's kernel format as the emitters print it
+ * (llmc_cuda_wformat in cuda_common.c): FMT_<id> of ir/formats.def, with WITH_<role> for each
+ * optional side tensor its layout has (FMT_U4 | WITH_ZERO: u4 with zero points; ir/format_ids.h).
+ * Weights are [N][K], K contiguous.
  */
 #ifndef LLMC_CUDA_FORMATS_CUH
 #define LLMC_CUDA_FORMATS_CUH
 
 #include "cuda_base.cuh"
+#include "format_ids.h"
+
+/* The side tensors of a quantized weight (scales, zero points), in its format's order
+ * (formats.def `sides`; an absent optional one is null): literal offsets from the weight. */
+struct WQ {
+    const void *side[4];
+};
 
 /* WFmt<WK>: VE elements a 16-byte load, off(i) the byte offset of element i (i a multiple of the
  * elements a byte holds); load(w, i): element i of w as a float (through the read-only cache; for
@@ -15,12 +24,15 @@
  * values of a 16-byte load q as floats (unquantized formats). The quantized formats (Q: 1) decode
  * a word at a time instead: part(q, p, f, za, zb): the PE values of word p of q minus their zeros,
  * exact, times VS (u4: za the zero of the word's first 4 values, zb of its last 4); a group of G
- * elements of a row shares a scale (and zero): WQ, qscale, qzero, and qword for lane8 slots. */
+ * elements of a row shares a scale (and zero): scale(wq, gi) and zero(wq, gi) of group gi (qscale,
+ * qzero), SF32 whether the scales are f32 (QPar keeps them so), and qword for lane8 slots.
+ * MMA_BF (bf16, f16): the tensor cores read the format as bf16 (1) or f16 (0). New members go here
+ * (and to every specialization that has them). */
 template <int WK>
 struct WFmt;
 template <>
-struct WFmt<0> { /* f32 */
-    enum { VE = 4, PE = 4, Q = 0, ZP = 0 };
+struct WFmt<FMT_F32> { /* f32 */
+    enum { VE = 4, PE = 4, Q = 0, ZP = 0, SF32 = 0 };
     static constexpr float VS = 1.0f;
     DEV int64_t off(int64_t i) { return i * 4; }
     DEV float load(const void *w, int64_t i) { return __ldg((const float *)w + i); }
@@ -34,8 +46,8 @@ struct WFmt<0> { /* f32 */
     }
 };
 template <>
-struct WFmt<1> { /* bf16 */
-    enum { VE = 8, PE = 8, Q = 0, ZP = 0 };
+struct WFmt<FMT_BF16> { /* bf16 */
+    enum { VE = 8, PE = 8, Q = 0, ZP = 0, SF32 = 0, MMA_BF = 1 };
     static constexpr float VS = 1.0f;
     DEV int64_t off(int64_t i) { return i * 2; }
     DEV float load(const void *w, int64_t i) { return bf16_to_f32(__ldg((const uint16_t *)w + i)); }
@@ -48,8 +60,8 @@ struct WFmt<1> { /* bf16 */
     }
 };
 template <>
-struct WFmt<2> { /* f16 */
-    enum { VE = 8, PE = 8, Q = 0, ZP = 0 };
+struct WFmt<FMT_F16> { /* f16 */
+    enum { VE = 8, PE = 8, Q = 0, ZP = 0, SF32 = 0, MMA_BF = 0 };
     static constexpr float VS = 1.0f;
     DEV int64_t off(int64_t i) { return i * 2; }
     DEV float load(const void *w, int64_t i) { return f16_to_f32(__ldg((const uint16_t *)w + i)); }
@@ -70,10 +82,6 @@ struct WFmt<2> { /* f16 */
  * zero away (exact: small integers), two conversions give the floats; an E4M3 byte pair goes under
  * the exponents of an f16 pair (prmt, shift, lop3: the value times 2^-8, exact for normals and
  * subnormals; the 2^8 goes into the scale, VS). Scalar loads decode like the cpu target. */
-struct WQ {
-    const void *scale;
-    const uint16_t *zero;
-};
 
 DEV uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) /* (a & b) | c, one lop3 */
 {
@@ -121,20 +129,27 @@ DEV void fp8_word(uint32_t w, float *f)
 DEV float fp8_to_f32(uint32_t q) { return __uint_as_float(((q & 0x80u) << 24) | ((q & 0x7fu) << 20)) * 0x1p120f; }
 
 template <>
-struct WFmt<3> { /* fp8 (E4M3), scale f32 */
-    enum { VE = 16, PE = 4, Q = 1, ZP = 0 };
+struct WFmt<FMT_FP8> { /* fp8 (E4M3); side 0: the scale, f32 */
+    enum { VE = 16, PE = 4, Q = 1, ZP = 0, SF32 = 1 };
     static constexpr float VS = 256.0f;
     DEV int64_t off(int64_t i) { return i; }
     DEV float load(const void *w, int64_t i) { return fp8_to_f32(__ldg((const uint8_t *)w + i)); }
+    DEV float scale(const WQ &q, int64_t gi) { return __ldg((const float *)q.side[0] + gi); }
+    DEV float zero(const WQ &, int64_t) { return 0.0f; }
+    /* stored value v of group gi dequantized, as the cpu target does it */
+    DEV float deq(float v, const WQ &q, int64_t gi) { return v * scale(q, gi); }
     DEV void part(const u4 &q, int p, float (&f)[4], uint32_t, uint32_t)
     {
         fp8_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, f);
     }
 };
 template <int ZPT>
-struct WFmtU4 { /* u4, two values a byte (even element low), scale f16; ZPT: zero points (else 8) */
-    enum { VE = 32, PE = 8, Q = 1, ZP = ZPT };
+struct WFmtU4 { /* u4, two values a byte (even element low); side 0: the scale, f16; side 1 (ZPT): zero points, f16 (else 8) */
+    enum { VE = 32, PE = 8, Q = 1, ZP = ZPT, SF32 = 0 };
     static constexpr float VS = 1.0f;
+    DEV float scale(const WQ &q, int64_t gi) { return f16_to_f32(__ldg((const uint16_t *)q.side[0] + gi)); }
+    DEV float zero(const WQ &q, int64_t gi) { return ZPT ? f16_to_f32(__ldg((const uint16_t *)q.side[1] + gi)) : 8.0f; }
+    DEV float deq(float v, const WQ &q, int64_t gi) { return (v - zero(q, gi)) * scale(q, gi); }
     DEV int64_t off(int64_t i) { return i >> 1; }
     DEV float load(const void *w, int64_t i)
     {
@@ -148,34 +163,28 @@ struct WFmtU4 { /* u4, two values a byte (even element low), scale f16; ZPT: zer
     }
 };
 template <>
-struct WFmt<4> : WFmtU4<0> {};
+struct WFmt<FMT_U4> : WFmtU4<0> {};
 template <>
-struct WFmt<5> : WFmtU4<1> {};
+struct WFmt<FMT_U4 | WITH_ZERO> : WFmtU4<1> {};
 
-/* The scale of group gi (n * groups + k / G) of a quantized format; 1 for the others. */
+/* The scale of group gi (n * groups + k / G) of a quantized format. */
 template <int WK>
 DEV float qscale(const WQ &q, int64_t gi)
 {
-    if (WK == 3)
-        return __ldg((const float *)q.scale + gi);
-    if (WK == 4 || WK == 5)
-        return f16_to_f32(__ldg((const uint16_t *)q.scale + gi));
-    return 1.0f;
+    return WFmt<WK>::scale(q, gi);
 }
-/* The zero of group gi of u4 (8 when symmetric); 0 for the others. */
+/* The zero of group gi (u4: 8 when symmetric; fp8: 0). */
 template <int WK>
 DEV float qzero(const WQ &q, int64_t gi)
 {
-    if (WFmt<WK>::ZP)
-        return f16_to_f32(__ldg(q.zero + gi));
-    return WK == 4 ? 8.0f : 0.0f;
+    return WFmt<WK>::zero(q, gi);
 }
-/* Position of element k of a row in the storage order ORD (ir.h: 0 row-major, 1 lane8, whose tile
- * is 8 slots of VE values: slot q holds at 4 c + e element 32 c + 4 q + e). */
+/* Position of element k of a row in the storage order ORD (formats.def O lines: ORDER_ROW_MAJOR,
+ * ORDER_LANE8, whose tile is 8 slots of VE values: slot q holds at 4 c + e element 32 c + 4 q + e). */
 template <int WK, int ORD>
 DEV int64_t qpos(int64_t k)
 {
-    if (!ORD)
+    if (ORD != ORDER_LANE8)
         return k;
     constexpr int E = WFmt<WK>::VE, T = 8 * E;
     const int64_t kk = k % T;
@@ -183,15 +192,16 @@ DEV int64_t qpos(int64_t k)
 }
 /* Element k of row n of a [N][K] weight of format WK in storage order ORD dequantized, as the cpu
  * target does it: (q - z) * s for the quantized formats, the value for the others. */
-template <int WK, int K, int G, int ORD = 0>
+template <int WK, int K, int G, int ORD = ORDER_ROW_MAJOR>
 DEV float wload(const void *w, const WQ &q, int64_t n, int64_t k)
 {
     const float v = WFmt<WK>::load(w, n * K + qpos<WK, ORD>(k));
-    if (!WFmt<WK>::Q)
+    if constexpr (!WFmt<WK>::Q) {
         return v;
-    constexpr int64_t NG = (K + G - 1) / G;
-    const int64_t gi = n * NG + k / G;
-    return WK == 3 ? v * qscale<WK>(q, gi) : (v - qzero<WK>(q, gi)) * qscale<WK>(q, gi);
+    } else {
+        constexpr int64_t NG = (K + G - 1) / G;
+        return WFmt<WK>::deq(v, q, n * NG + k / G);
+    }
 }
 
 /* ---- the skinny kernels' quantized path: rows in lane8 order ----
@@ -212,7 +222,7 @@ struct QLane {
 };
 /* The scales and zeros of a slot's groups, compact (they stay in registers from load to use): u4
  * f16 scale pairs and the zeros 4 bits each (8 for symmetric u4); fp8 f32 scales times VS. */
-template <int WK, int G, int IS_FP8 = (WK == 3)>
+template <int WK, int G, int SF32 = WFmt<WK>::SF32>
 struct QPar {
     enum { NS = QLane<WK, G>::NS };
     uint32_t s2[(NS + 1) / 2], z;
@@ -232,22 +242,22 @@ DEV void qpar(const WQ &wq, int64_t n, int64_t v, QPar<WK, G> &p)
     using L = QLane<WK, G>;
     constexpr int64_t NG = (K + G - 1) / G;
     const int64_t k0 = v / 8 * L::T; /* the tile's first element */
-    if constexpr (WK == 3) {
+    if constexpr (WFmt<WK>::SF32) {
 #pragma unroll
         for (int i = 0; i < L::NS; i++)
-            p.s[i] = __ldg((const float *)wq.scale + n * NG + (k0 + 32 * i * L::CS) / G) * WFmt<WK>::VS;
+            p.s[i] = WFmt<WK>::scale(wq, n * NG + (k0 + 32 * i * L::CS) / G) * WFmt<WK>::VS;
     } else {
         p.z = 0;
 #pragma unroll
         for (int i = 0; i < L::NS; i++) {
             const int64_t gi = n * NG + (k0 + 32 * i * L::CS) / G;
-            const uint32_t h = __ldg((const uint16_t *)wq.scale + gi);
+            const uint32_t h = __ldg((const uint16_t *)wq.side[0] + gi);
             if (i % 2 == 0)
                 p.s2[i / 2] = h;
             else
                 p.s2[i / 2] |= h << 16;
             if (WFmt<WK>::ZP)
-                p.z |= (uint32_t)f16_to_f32(__ldg(wq.zero + gi)) << (4 * i);
+                p.z |= (uint32_t)WFmt<WK>::zero(wq, gi) << (4 * i);
         }
     }
 }
@@ -357,12 +367,31 @@ DEV float wdot(const float (&f)[VE], const float *x, const float *nw, int norm)
     return s;
 }
 
-/* The values of a 16-byte load of format WK (also the f16 KV cache's rows: WK 2). */
+/* The values of a 16-byte load of format WK. */
 template <int WK, int NF>
 DEV void unpack16(const u4 &q, float (&f)[NF])
 {
     WFmt<WK>::unpack(q, f);
 }
+
+/* ---- the KV cache's formats (formats.def LLMC_FMT_KV on a CUDA target: f16) ----
+ * KVFmt<KV>: the pool counts in units E (cuda_kv.cuh kv_index); a token-head row is RE(HD) of them:
+ * the row's HD values and its scales (formats.def TOKEN_HEAD sides; none for f16). A format without
+ * per-row scales (PLAIN) is written value by value, across the heads of a token too: p[i] = enc(v)
+ * (a value from f32); readers take a 16-byte load (LE units) as VE values with load16, or value i
+ * of a row with get; the tensor-core attention (flash_prefill) copies rows into shared memory as
+ * they are, which needs SMEM_F16 (the rows are f16 values). New members go here. */
+template <int KV>
+struct KVFmt;
+template <>
+struct KVFmt<FMT_F16> {
+    typedef uint16_t E;
+    enum { VE = 8, LE = 8, PLAIN = 1, SMEM_F16 = 1 };
+    __host__ __device__ static constexpr int RE(int hd) { return hd; }
+    DEV E enc(float v) { return f32_to_f16(v); }
+    DEV float get(const E *p, int64_t i) { return f16_to_f32(p[i]); }
+    DEV void load16(const u4 &q, float (&f)[VE]) { WFmt<FMT_F16>::unpack(q, f); }
+};
 
 /* ---- a quantized weight dequantized to f16 [N][K], for the tensor-core matmuls of wide steps ----
  * out = f16((q - z) * s), the f32 value rounded to nearest and saturated at +-65504. VEC: a
@@ -381,7 +410,7 @@ DEV void dequant_half(const void *__restrict__ w, WQ wq, uint16_t *__restrict__ 
     if (VEC) { /* a lane8 slot: its chunks to their places */
         using L = QLane<WK, G>;
         constexpr int VE = WFmt<WK>::VE;
-        static_assert(!VEC || (ORD == 1 && K % L::T == 0 && G % 32 == 0), "dequant_half: slots of whole lane8 tiles");
+        static_assert(!VEC || (ORD == ORDER_LANE8 && K % L::T == 0 && G % 32 == 0), "dequant_half: slots of whole lane8 tiles");
         if (i >= (int64_t)N * K / VE)
             return;
         const int64_t n = i / (K / VE), v = i % (K / VE);

@@ -10,14 +10,14 @@
 /* ---- matmul, skinny (decode): y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]) ----
  * A warp computes 2 rows for up to 8 tokens (block y = token chunk); 4 warps per block. Weights
  * stream through 16-byte non-allocating loads (VEC) or scalar loads (K not a multiple of the vector),
- * x comes through the read-only cache. WK: cuda_formats.cuh; quantized formats (WK 3..5) in groups of
+ * x comes through the read-only cache. WK: cuda_formats.cuh; quantized formats (WFmt<WK>::Q) in groups of
  * G along K (scales and zeros in wq): by 16-byte slots of their lane8 rows (qdot, gemv_b1's sums),
  * or by scalar loads in their storage order ORD, dequantized as the cpu target does.
  * Fusions: NORM, an RMSNorm prologue (x[t] * nw * 1/rms(x[t]), the rms computed here from x);
  * EPI 1, a residual added to the result (y = res + x w^T); EPI 2, SwiGLU: the warp's two rows are
  * j and j + N/2 and it writes silu(row j) * row (j + N/2) to y[t, j]. */
 template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI = 0, int SR = 0,
-          int ROWS = 2, int KSPLIT = 1, int G = K, int ORD = 0>
+          int ROWS = 2, int KSPLIT = 1, int G = K, int ORD = ORDER_ROW_MAJOR>
 DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b, float *__restrict__ y,
               int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0,
               WQ wq = WQ{})

@@ -20,7 +20,7 @@
  * tok/s, of the 1B's matrices up to 16 MB 1080 -> 1055). NORM: x * nw in the products and
  * 1/rms(x) applied to the sums (block-wide, after the stream). EPI 1: y = res + x w^T.
  * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: cuda_formats.cuh. Quantized
- * formats (WK 3..5): rows in lane8 order, K slices of whole tiles, groups of G along K (QLane); each
+ * formats (WFmt<WK>::Q): rows in lane8 order, K slices of whole tiles, groups of G along K (QLane); each
  * slot's scales (and zeros) are fetched with it and the sums are qdot's. */
 /* The partial sum of one 16-byte load q of a row at element k: the dot with x (gemv's order). */
 template <int WK>
@@ -32,18 +32,18 @@ DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__re
     acc += wdot<0>(f, x + k, nw + k, norm);
 }
 /* EPI 3: the rows are a merged Q/K/V projection feeding rope_kv_write; its work is done here too
- * (the one token's position and slot): q rotated to ro.q1, k rotated and v to the f16 cache, and
- * the plain rows to y. A unit is then a RoPE pair of a q or k head (i, i + HD/2, or 2i, 2i + 1
- * interleaved) or two v columns. */
+ * (the one token's position and slot): q rotated to ro.q1, k rotated and v to the cache (in format
+ * KV: cuda_formats.cuh KVFmt), and the plain rows to y. A unit is then a RoPE pair of a q or k head
+ * (i, i + HD/2, or 2i, 2i + 1 interleaved) or two v columns. */
 struct RopeOut {
     const int32_t *pos, *slots;
     const float *cs; /* cs[p][i] = (cos, sin) */
     float *q1;
-    uint16_t *kv;
+    uint8_t *kv;
     int layer;
 };
 template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1,
-          int HD = 2, int L = 1, int BS = 1, int G = K>
+          int HD = 2, int L = 1, int BS = 1, int KV = FMT_F16, int G = K>
 DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
                  float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
                  RopeOut ro = RopeOut{}, WQ wq = WQ{})
@@ -166,15 +166,18 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     const float v0 = a0 * inv + (b ? b[n0] : 0.0f), v1 = a1 * inv + (b ? b[n1] : 0.0f);
     if (EPI == 2) {
         y[n0] = silu(v0) * v1;
-    } else if (EPI == 3) {
+    } else if constexpr (EPI == 3) {
         y[n0] = v0;
         y[n1] = v1;
+        static_assert(KVFmt<KV>::PLAIN, "gemv_b1's KV write stores value by value: a KV format without per-row scales");
+        using KF = KVFmt<KV>;
         const int slot = ro.slots[0];
-        const int64_t kvo = kv_index(L, BS, HKV, HD, slot / BS, ro.layer, 0, slot % BS);
-        if (unit >= QKP) { /* v columns */
+        typename KF::E *kvu = kv_units<KV>(ro.kv);
+        const int64_t kvo = kv_index<KV, L, BS, HKV, HD>(slot / BS, ro.layer, 0, slot % BS);
+        if (unit >= QKP) { /* v columns: the block's V rows follow its K rows */
             const int c = n0 - 2 * QKP;
-            ro.kv[kvo + (int64_t)BS * HKV * HD + c] = f32_to_f16(v0);
-            ro.kv[kvo + (int64_t)BS * HKV * HD + c + 1] = f32_to_f16(v1);
+            kvu[kvo + (int64_t)BS * HKV * KF::RE(HD) + c] = KF::enc(v0);
+            kvu[kvo + (int64_t)BS * HKV * KF::RE(HD) + c + 1] = KF::enc(v1);
             return;
         }
         const int hh = unit / (HD / 2), i = unit % (HD / 2), i0 = n0 - hh * HD, i1 = n1 - hh * HD;
@@ -185,8 +188,8 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
             ro.q1[hh * HD + i0] = r0;
             ro.q1[hh * HD + i1] = r1;
         } else {
-            ro.kv[kvo + (hh - HQ) * HD + i0] = f32_to_f16(r0);
-            ro.kv[kvo + (hh - HQ) * HD + i1] = f32_to_f16(r1);
+            kvu[kvo + (hh - HQ) * KF::RE(HD) + i0] = KF::enc(r0);
+            kvu[kvo + (hh - HQ) * KF::RE(HD) + i1] = KF::enc(r1);
         }
     } else {
         y[n0] = (EPI == 1 ? res[n0] : 0.0f) + v0;

@@ -60,7 +60,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int x = n->in[0], y = n->out[0];
     int64_t K = w->shape.dim[1], N = w->shape.dim[0], SX = llmc_row_stride(g, x), SY = llmc_row_stride(g, y);
     int64_t SR = ri > 0 ? llmc_row_stride(g, n->in[ri]) : 0;
-    int wk = llmc_cuda_wk(w), quant = wk >= 3, ve = llmc_cuda_ve(wk);
+    /* wk: the weight's format as the kernels name it; quantized: a format with side tensors */
+    const char *wk = llmc_kernel_wformat(e, w);
+    int quant = llmc_format_n_sides(w->dtype) > 0, ve = llmc_cuda_ve(w->dtype);
     int64_t G = quant ? w->layout.group : K;
     int64_t xoff = g->t[x].offset;
     int x_aligned = SX % 4 == 0 && xoff % 16 == 0;
@@ -78,8 +80,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
     if (quant)
         snprintf(gq, sizeof gq, ", %lld", (long long)G);
-    char gqo[40];   /* and gemv's storage order */
-    snprintf(gqo, sizeof gqo, "%s%s", gq, quant ? (w->layout.order == LLMC_ORDER_LANE8 ? ", 1" : ", 0") : "");
+    char gqo[64];   /* and gemv's storage order */
+    snprintf(gqo, sizeof gqo, "%s%s%s", gq, quant ? ", " : "", quant ? llmc_kernel_order(w->layout.order) : "");
     snprintf(nws, sizeof nws, "%s", ni > 0 ? llmc_cuda_ptr(e, n->in[ni], "const float") : "(const float *)0");
     snprintf(res, sizeof res, "%s", ri > 0 ? llmc_cuda_ptr(e, n->in[ri], "const float") : "(const float *)0");
     const char *rows = llmc_cuda_rows(g, x), *hrows = llmc_cuda_host_rows(g, x);
@@ -104,7 +106,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                     "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in %lld): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
                     "strides x %lld, y %lld; %s loads; %s */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    gemv<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld%s>(%s, %s, %s, %s, %s, %s, %s, %s%s%s);\n}\n",
+                    "    gemv<%s, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld%s>(%s, %s, %s, %s, %s, %s, %s, %s%s%s);\n}\n",
                     (long long)ksplit, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
                     (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar",
                     quant ? "at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 "
@@ -122,10 +124,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * the skinny kernel up to 32 rows (two chunks of 8: 27 ms a step), where dequantizing a whole
      * step costs about 6 ms (512-token prefill: 24.4 ms against bf16's 18.6) and bf16's 16-row
      * step 9.5 ms. */
-    int tc = e->target->has_mma_bf16 && wk != 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
-    int tk = quant ? 2 : wk;
+    int tk = llmc_cuda_mma_format(w), bf = tk == LLMC_BF16; /* bf: bf16 tensor cores, else f16 */
+    int tc = e->target->has_mma_bf16 && tk >= 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
     char tsrc[96];
-    const char *tname = quant ? "f16" : llmc_dtype_name(w->dtype);
+    const char *tname = tk >= 0 ? llmc_dtype_name((LlmcDType)tk) : "";
     snprintf(tsrc, sizeof tsrc, "%s", wsrc);
     if (quant)
         snprintf(tsrc, sizeof tsrc, "((const uint8_t *)A(%lld))", (long long)e->scratch_d);
@@ -147,10 +149,11 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             int64_t table = llmc_emit_rope_table(e, r, hd);
             char q1[160];
             snprintf(q1, sizeof q1, "%s", llmc_cuda_ptr(e, r->out[0], "float"));
-            snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d%s>(%s, %s, %s, %s, %s, %s, %s, "
-                     "RopeOut{a.positions, a.slots, C(%lld), %s, (uint16_t *)a.kv, %s}%s%s);\n}\n",
+            snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d, %s%s>(%s, %s, %s, %s, %s, %s, %s, "
+                     "RopeOut{a.positions, a.slots, C(%lld), %s, a.kv, %s}%s%s);\n}\n",
                      strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0, (long long)hq, g->kv_heads,
-                     (long long)hd, g->kv_layers, g->kv_block_size, gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
+                     (long long)hd, g->kv_layers, g->kv_block_size, llmc_kernel_format(e->kv), gq, wsrc, xs, bias, ys,
+                     nws, llmc_c_float(e, eps),
                      res, (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)), quant ? ", " : "",
                      quant ? wq : "");
         }
@@ -158,7 +161,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "/* matmul, one row (2 weight rows a warp, K split in %d, %d load%s a row in flight): "
                         "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s%s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    gemv_b1<%d, %lld, %lld, %d, %d, %d, %d",
+                        "    gemv_b1<%s, %lld, %lld, %d, %d, %d, %d",
                         (int)ksplit, short_rows ? 1 : 2, short_rows ? "" : "s", (long long)K,
                         llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                         (long long)(swiglu ? N / 2 : N), what,
@@ -167,8 +170,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         if (rn >= 0)
             llmc_buf_printf(&k, "%s", rope);
         else if (quant)
-            llmc_buf_printf(&k, ", 0, 1, 1, 2, 1, 1%s>(%s, %s, %s, %s, %s, %s, %s, RopeOut{}, %s);\n}\n", gq, wsrc, xs,
-                            bias, ys, nws, llmc_c_float(e, eps), res, wq);
+            llmc_buf_printf(&k, ", 0, 1, 1, 2, 1, 1, %s%s>(%s, %s, %s, %s, %s, %s, %s, RopeOut{}, %s);\n}\n",
+                            llmc_kernel_format(e->kv), gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq);
         else
             llmc_buf_printf(&k, ">(%s, %s, %s, %s, %s, %s, %s);\n}\n", wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
                             res);
@@ -213,7 +216,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             "weight rows a block, %d blocks over the chunks of K): %s[%s,%lld] x %s[%lld,%lld]^T -> "
                             "f32[%s,%lld]%s */\n"
                             "extern \"C\" __global__ void __launch_bounds__(%d, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                            "    gemm_q<%d, %lld, %lld, %lld, %d, %d, %d, %d, %d, %lld, %lld>(%s, %s, "
+                            "    gemm_q<%s, %lld, %lld, %lld, %d, %d, %d, %d, %d, %lld, %lld>(%s, %s, "
                             "(const uint16_t *)A(%lld), %s, %s, %s, %s, A(%lld), (int *)(a.arena + %lld));\n}\n",
                             16 * p->mi, p->tpb, p->blocks, p->bf ? "bf16" : "f16", hrows, (long long)K,
                             llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
@@ -238,11 +241,12 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_buf_printf(&k,
                         "/* %s[%lld,%lld] (groups of %lld%s) dequantized to f16 [%lld,%lld] for the tensor cores; %s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    dequant_half<%d, %lld, %lld, %lld, %d, %d>(%s, %s, (uint16_t *)A(%lld));\n}\n",
+                        "    dequant_half<%s, %lld, %lld, %lld, %d, %s>(%s, %s, (uint16_t *)A(%lld));\n}\n",
                         llmc_dtype_name(w->dtype), (long long)N, (long long)K, (long long)G,
-                        wk == 5 ? ", zero points" : "", (long long)N, (long long)K,
-                        dv ? "a 16-byte lane8 slot a thread" : "an element a thread", wk, (long long)K, (long long)N,
-                        (long long)G, dv, w->layout.order == LLMC_ORDER_LANE8, wsrc, wq, (long long)e->scratch_d);
+                        llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0 ? ", zero points" : "", (long long)N,
+                        (long long)K, dv ? "a 16-byte lane8 slot a thread" : "an element a thread", wk, (long long)K,
+                        (long long)N, (long long)G, dv, llmc_kernel_order(w->layout.order), wsrc, wq,
+                        (long long)e->scratch_d);
         const char *dk = llmc_cuda_kernel(e, "dequant", k.s, 0);
         llmc_buf_free(&k);
         char gxd[32];
@@ -277,7 +281,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    gemm_tc<%d, %lld, %lld, %lld, %lld, 0, %d>((const uint16_t *)%s, %s, (const float *)0, A(%lld), %s);\n}\n",
                         split, hrows, (long long)K, tname,
-                        (long long)N, (long long)K, tk == 1, (long long)K, (long long)N, (long long)gsx, (long long)N,
+                        (long long)N, (long long)K, bf, (long long)K, (long long)N, (long long)gsx, (long long)N,
                         split, tsrc, gin,
                         (long long)e->scratch_b, rows);
         const char *sk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
@@ -297,7 +301,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                     "/* f32[%s,%lld] rows%s -> %s (A operand of a tensor-core matmul) */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    rows_to_half<%d, %d, %lld, %lld>(%s, %s, (uint16_t *)A(%lld), %s);\n}\n",
-                    hrows, (long long)K, ni > 0 ? ", RMS-normalized," : "", tk == 1 ? "bf16" : "f16", tk == 1, ni > 0,
+                    hrows, (long long)K, ni > 0 ? ", RMS-normalized," : "", tname, bf, ni > 0,
                     (long long)K, (long long)SX, xs, nws, (long long)e->scratch_a, llmc_c_float(e, eps));
     const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
     llmc_buf_free(&k);
@@ -339,9 +343,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                             "%s    %s<%d, %lld, %lld, %lld, 0, 0, %d, %d, %s>((const uint16_t *)%s, %s, (const float *)0, "
                             "A(%lld), %s, (const float *)0);\n%s}\n",
-                            tile, tk == 1 ? "bf16" : "f16", wt.split, hrows, (long long)K, tname,
+                            tile, tname, wt.split, hrows, (long long)K, tname,
                             (long long)N, (long long)K, epi == 2 ? " (gate/up interleaved by 8)" : "", pre, call,
-                            tk == 1, (long long)K, (long long)N, (long long)K, epi, wt.split, targs, tsrc, hsrc,
+                            bf, (long long)K, (long long)N, (long long)K, epi, wt.split, targs, tsrc, hsrc,
                             (long long)e->scratch_b, rows, post);
             const char *bk = llmc_cuda_kernel(e, v ? "gemm_wg_splitk" : "gemm_wide_splitk", k.s, wt.smem);
             llmc_buf_free(&k);
@@ -354,8 +358,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         "stride y %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "%s    %s<%d, %lld, %lld, %lld, %lld, %lld, %d, 1, %s>((const uint16_t *)%s, %s, %s, %s, %s, %s);\n%s}\n",
-                        tile, tk == 1 ? "bf16" : "f16", hrows, (long long)K, tname, (long long)N,
-                        (long long)K, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)SY, pre, call, tk == 1,
+                        tile, tname, hrows, (long long)K, tname, (long long)N,
+                        (long long)K, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)SY, pre, call, bf,
                         (long long)K, (long long)N, (long long)K, (long long)SY, (long long)SR, epi, targs, tsrc, hsrc,
                         bias, ys, rows, res, post);
         const char *gk = llmc_cuda_kernel(e, v ? "gemm_wg" : "gemm_wide", k.s, wt.smem);
@@ -377,7 +381,8 @@ LlmcStatus llmc_cuda_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     int64_t D = w->shape.dim[1];
     char wtab[160], wq[256], gq[32] = "";
     snprintf(wtab, sizeof wtab, "%s", llmc_cuda_ptr(e, n->in[0], "const uint8_t"));
-    int wk = llmc_cuda_wk(w), quant = wk >= 3;
+    const char *wk = llmc_kernel_wformat(e, w);
+    int quant = llmc_format_n_sides(w->dtype) > 0;
     snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wtab));
     if (quant)
         snprintf(gq, sizeof gq, ", %lld", (long long)w->layout.group);
@@ -385,7 +390,7 @@ LlmcStatus llmc_cuda_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_printf(&k,
                     "/* embedding: %s[%lld,%lld] rows gathered by the tokens -> f32[T,%lld] */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    embed<%d, %lld, %lld%s>(%s, a.tokens, %s%s%s);\n}\n",
+                    "    embed<%s, %lld, %lld%s>(%s, a.tokens, %s%s%s);\n}\n",
                     llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, (long long)D, wk,
                     (long long)D, (long long)llmc_row_stride(g, y), gq, wtab, llmc_cuda_ptr(e, y, "float"),
                     quant ? ", " : "", quant ? wq : "");

@@ -8,7 +8,8 @@
  * (gemm_h over each expert's grouped rows, one launch for all the experts) with the activations
  * converted to bf16/f16 between them; other formats keep gemv there too. The
  * scratch is in region A (cuda_backend.c plan_scratch: llmc_cuda_moe_scratch). The weight formats
- * reach the kernels through llmc_cuda_wk / llmc_cuda_wq alone (expert_mm). */
+ * reach the kernels as the dense matmul's do (llmc_kernel_wformat, llmc_cuda_wq), an expert's share
+ * of each side tensor as MoeSides (expert_mm). */
 #include <stdio.h>
 #include <string.h>
 
@@ -46,38 +47,42 @@ int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node) { return layout(g, &
 /* The tensor cores take an expert matrix w (N rows of K) in bf16/f16 with K whole k-tiles of 32. */
 static int tc_ok(const LlmcEmit *e, const LlmcTensor *w, int64_t K)
 {
-    int wk = llmc_cuda_wk(w);
-    return e->target->has_mma_bf16 && (wk == 1 || wk == 2) && K % 32 == 0 && w->offset % 16 == 0;
+    return e->target->has_mma_bf16 && llmc_format_n_sides(w->dtype) == 0 && llmc_format(w->dtype)->bits == 16 &&
+           K % 32 == 0 && w->offset % 16 == 0;
 }
 
 /* One of the experts' matmuls on gemv: w (rows an expert: N, K columns) over x -> y, EPI 2 (SwiGLU)
  * or 0, for the steps `cond` selects. */
 static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
-                      int64_t K, int epi, int64_t base, const MoeLayout *l, int64_t xoff, int64_t yoff)
+                      int64_t K, int epi, int64_t base, int64_t xoff, int64_t yoff)
 {
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
-    int wk = llmc_cuda_wk(w), quant = wk >= 3, ve = llmc_cuda_ve(wk);
-    int64_t G = quant ? w->layout.group : K, groups = (K + G - 1) / G;
+    int quant = llmc_format_n_sides(w->dtype) > 0, ve = llmc_cuda_ve(w->dtype);
+    int64_t G = quant ? w->layout.group : K;
     int64_t eb = llmc_format_bytes(w->dtype, N * K);
-    int64_t sb = quant ? llmc_format_bytes(g->t[w->layout.scale].dtype, N * groups) : 0, zb = quant ? 2 * N * groups : 0;
     int vec = K % ve == 0 && w->offset % 16 == 0 && eb % 16 == 0 && (!quant || w->layout.order == LLMC_ORDER_LANE8);
-    char wq[256];
+    char wq[256], sides[160] = "MoeSides{{";
     snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
+    for (int i = 0; i < 4; i++) { /* an expert's share of each side tensor (a row of groups a weight row) */
+        int st = i < LLMC_MAX_SIDES ? w->layout.side[i] : -1;
+        snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "%s%lld", i ? ", " : "",
+                 st >= 0 ? (long long)(llmc_tensor_bytes(g, st) / E) : 0LL);
+    }
+    snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "}}");
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* moe experts' %s: grouped rows f32[%lld] x %s[%lld experts][%lld,%lld]^T%s, the experts of the "
                     "step (grid z), 8 rows a block (grid y); %s loads */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    moe_expert_mm<%d, %lld, %lld, %d, %d, %lld, %d, %lld, %lld, %lldLL, %lldLL, %lldLL>((const int *)A(%lld), "
-                    "%s, %s, A(%lld), A(%lld));\n}\n",
+                    "    moe_expert_mm<%s, %lld, %lld, %d, %d, %lld, %s, %lld, %lldLL>((const int *)A(%lld), %s, %s, %s, "
+                    "A(%lld), A(%lld));\n}\n",
                     epi == 2 ? "gate/up" : "down", (long long)K, llmc_dtype_name(w->dtype), (long long)E, (long long)N,
                     (long long)K, epi == 2 ? ", SwiGLU of rows j, j + N/2" : "", vec ? "16-byte" : "scalar", quant ? 3 : 4,
-                    wk, (long long)K, (long long)N, vec, epi, (long long)G,
-                    quant && w->layout.order == LLMC_ORDER_LANE8 ? 1 : 0, (long long)E, (long long)l->tkm, (long long)eb,
-                    (long long)sb, (long long)zb, (long long)base, wsrc, wq, (long long)(base + xoff),
-                    (long long)(base + yoff));
+                    llmc_kernel_wformat(e, w), (long long)K, (long long)N, vec, epi, (long long)G,
+                    llmc_kernel_order(quant ? w->layout.order : LLMC_ORDER_ROW_MAJOR), (long long)E, (long long)eb,
+                    (long long)base, wsrc, wq, sides, (long long)(base + xoff), (long long)(base + yoff));
     const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up" : "moe_down", k.s, 0);
     llmc_buf_free(&k);
     int64_t units = epi == 2 ? N / 2 : (N + 1) / 2;
@@ -98,7 +103,7 @@ static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
-    int bf = llmc_cuda_wk(w) == 1, bm = 64, bn = 128, st = e->target->smem_per_sm >= 160 * 1024 ? 4 : 3;
+    int bf = w->dtype == LLMC_BF16, bm = 64, bn = 128, st = e->target->smem_per_sm >= 160 * 1024 ? 4 : 3;
     uint32_t smem = (uint32_t)(st * (bm + bn) * 40 * 2);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
@@ -187,14 +192,14 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
         snprintf(mid, sizeof mid, "%s", wide);
     snprintf(big, sizeof big, "%s * %lld > %lld", rows, (long long)K, (long long)(MOE_SMALL_ROWS * E));
     route(e, node, small, 1, base, &l, xs, lgs);
-    expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, &l, l.xg, l.h);
-    expert_mm(e, node, small, dn, dns, D, F, 0, base, &l, l.h, l.o);
+    expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+    expert_mm(e, node, small, dn, dns, D, F, 0, base, l.h, l.o);
     route(e, node, wide, 0, base, &l, xs, lgs);
     char pairs[64];
     snprintf(pairs, sizeof pairs, "%s * %lld", rows, (long long)K);
     LlmcBuf k = {0};
     for (int half = 0; half <= (tc ? 1 : 0); half++) {
-        int h = half ? (llmc_cuda_wk(gu) == 1 ? 1 : 2) : 0;
+        int h = half ? (gu->dtype == LLMC_BF16 ? 1 : 2) : 0;
         llmc_buf_printf(&k,
                         "/* moe: the grouped rows gathered, f32[%s,%lld] (stride %lld) -> %s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
@@ -206,10 +211,10 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_buf_free(&k);
         llmc_cuda_launch(e, node, half ? big : mid, gat, pairs, "1", "1", 256, 0);
     }
-    expert_mm(e, node, mid, gu, gus, 2 * F, D, 2, base, &l, l.xg, l.h);
-    expert_mm(e, node, mid, dn, dns, D, F, 0, base, &l, l.h, l.o);
+    expert_mm(e, node, mid, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+    expert_mm(e, node, mid, dn, dns, D, F, 0, base, l.h, l.o);
     if (tc) {
-        int dbf = llmc_cuda_wk(dn) == 1;
+        int dbf = dn->dtype == LLMC_BF16;
         expert_mma(e, node, big, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
         llmc_buf_printf(&k,
                         "/* moe: the experts' activations f32[%s * %lld,%lld] -> %s (the down matmul's operand) */\n"

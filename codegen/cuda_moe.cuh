@@ -134,12 +134,18 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
     }
 }
 
+/* Each side tensor's bytes an expert (a quantized weight's scales, zeros: WQ's order), so that
+ * expert e's sides start e times further. */
+struct MoeSides {
+    int64_t b[4];
+};
+
 /* The experts' matmul (gate/up with the SwiGLU epilogue: EPI 2, N = 2F; down: EPI 0, N = D) over
- * expert act[blockIdx.z]'s rows of w (EB bytes an expert; its scales and zeros SB and ZB further a
- * expert) for its grouped rows x[off..off+cnt) -> y (same rows). */
-template <int WK, int K, int N, int VEC, int EPI, int G, int ORD, int E, int TKM, int64_t EB, int64_t SB, int64_t ZB>
-DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w, WQ wq, const float *__restrict__ x,
-                       float *__restrict__ y)
+ * expert act[blockIdx.z]'s rows of w (EB bytes an expert; its side tensors ss further an expert)
+ * for its grouped rows x[off..off+cnt) -> y (same rows). */
+template <int WK, int K, int N, int VEC, int EPI, int G, int ORD, int E, int64_t EB>
+DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w, WQ wq, MoeSides ss,
+                       const float *__restrict__ x, float *__restrict__ y)
 {
     const int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1;
     if ((int)blockIdx.z >= meta[0])
@@ -148,7 +154,10 @@ DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w,
     if ((int)blockIdx.y * 8 >= c)
         return;
     constexpr int NO = EPI == 2 ? N / 2 : N;
-    WQ we = {wq.scale ? (const void *)((const char *)wq.scale + e * SB) : wq.scale, wq.zero ? wq.zero + e * ZB / 2 : wq.zero};
+    WQ we;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        we.side[i] = wq.side[i] ? (const void *)((const char *)wq.side[i] + e * ss.b[i]) : wq.side[i];
     gemv<WK, K, N, K, NO, VEC, 0, EPI, 0, 2, 1, G, ORD>((const char *)w + e * EB, x + (int64_t)o * K, 0,
                                                          y + (int64_t)o * NO, c, 0, 0.0f, 0, we);
 }

@@ -42,18 +42,18 @@
  * fragment loads). */
 template <int WK>
 struct QmFmt {
-    enum { KC = 128, R = 4, AORD = 0, PAD = 32, PADF = 16, BF = WK == 1 };
+    enum { KC = 128, R = 4, AORD = 0, PAD = 32, PADF = 16, BF = WFmt<WK>::MMA_BF };
 };
 template <>
-struct QmFmt<3> {
+struct QmFmt<FMT_FP8> {
     enum { KC = 128, R = 2, AORD = 0, PAD = 16, PADF = 64, BF = 0 };
 };
 template <>
-struct QmFmt<4> {
+struct QmFmt<FMT_U4> {
     enum { KC = 256, R = 2, AORD = 1, PAD = 32, PADF = 64, BF = 0 };
 };
 template <>
-struct QmFmt<5> : QmFmt<4> {};
+struct QmFmt<FMT_U4 | WITH_ZERO> : QmFmt<FMT_U4> {};
 
 /* f16 pair (lo, hi) from two halves */
 DEV uint32_t h2_pack(uint32_t lo, uint32_t hi) { return (lo & 0xffffu) | hi << 16; }
@@ -80,7 +80,7 @@ DEV uint32_t qm_scale2(const QPar<WK, G> &p, int w)
 template <int WK, int G>
 DEV void qm_decode(uint32_t x, int w, const QPar<WK, G> &p, uint32_t *b)
 {
-    if constexpr (WK == 3) {
+    if constexpr (WK == FMT_FP8) {
         const uint32_t a = __byte_perm(x, 0, 0x1404), c = __byte_perm(x, 0, 0x3424);
         b[0] = and_or(a >> 1, 0x3f803f80u, a & 0x80008000u);
         b[1] = and_or(c >> 1, 0x3f803f80u, c & 0x80008000u);
@@ -164,7 +164,7 @@ template <int WK, int G, int MI, int NJ, int LDB, int AF = 0>
 DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> (&p)[NJ], uint32_t arow, int r, int t)
 {
     using F = QmFmt<WK>;
-    if constexpr (WK == 1 || WK == 2) {
+    if constexpr (WK == FMT_BF16 || WK == FMT_F16) {
         /* 2 steps: A at elements 32 r + 8 t .. + 7 of rows g, g + 8 */
         uint32_t a[MI][2][4];
 #pragma unroll
@@ -183,7 +183,7 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
                     mma16816<F::BF>(acc[i][j], af, bw);
                 }
             }
-    } else if constexpr (WK == 3) {
+    } else if constexpr (WK == FMT_FP8) {
         /* word w = step w: A at elements 32 w + 4 (t + 4 r) .. + 3 */
 #pragma unroll
         for (int w = 0; w < 4; w++) {
@@ -265,12 +265,12 @@ DEV void qm_finish(float (&acc)[MI][NJ][4], Row wrow, int tile, int u0, int u1, 
     const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
     const int g = lane >> 2, t = lane & 3, m0 = blockIdx.x * MP, P = gridDim.y, bk = blockIdx.y;
     const int ts = tile * NCT, te = ts + NCT;
-    if constexpr (WK == 3) {
+    if constexpr (WK == FMT_FP8) {
 #pragma unroll
         for (int j = 0; j < NJ; j++) {
             const int n = wrow(tile, j) - g + 2 * t;
-            const float s0 = __ldg((const float *)wq.scale + n) * 256.0f;
-            const float s1 = __ldg((const float *)wq.scale + n + 1) * 256.0f;
+            const float s0 = __ldg((const float *)wq.side[0] + n) * 256.0f;
+            const float s1 = __ldg((const float *)wq.side[0] + n + 1) * 256.0f;
 #pragma unroll
             for (int i = 0; i < MI; i++) {
                 acc[i][j][0] *= s0;
@@ -392,7 +392,7 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
         for (int j = 0; j < NJ; j++) {
             const int n = wrow(tile, j);
             q[r][j] = ld16_stream(w + n * RB + c * CB + 64 * r + 16 * t);
-            if constexpr (WK >= 4)
+            if constexpr (FMT_OF(WK) == FMT_U4)
                 qpar<WK, K, G>(wq, n, (int64_t)c * 8 + t + 4 * r, p[r][j]);
         }
     };

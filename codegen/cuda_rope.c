@@ -34,7 +34,8 @@ LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
     return LLMC_OK;
 }
 
-/* rope_kv_write: RoPE of q (to the output) and of k, with k and v written to the f16 paged cache. */
+/* rope_kv_write: RoPE of q (to the output) and of k, with k and v written to the paged cache in the
+ * graph's KV format (e->kv). */
 LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
@@ -60,13 +61,13 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf b = {0};
     llmc_buf_printf(&b,
                     "/* rope_kv_write (%s pairs): q %lld heads, k/v %lld heads of %lld -> q rotated, k rotated and v "
-                    "to the f16 pool; table at consts + %lld%s */\n"
+                    "to the %s pool; table at consts + %lld%s */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    rope_kv_row<%d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, a.slots, "
-                    "C(%lld), %s, (uint16_t *)a.kv, %s%s);\n}\n",
-                    inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd, (long long)table,
-                    norms[0] ? "; q and k normed a head at a time first" : "",
-                    inter, (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
+                    "    rope_kv_row<%s, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, a.slots, "
+                    "C(%lld), %s, a.kv, %s%s);\n}\n",
+                    inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd, llmc_dtype_name(e->kv),
+                    (long long)table, norms[0] ? "; q and k normed a head at a time first" : "",
+                    llmc_kernel_format(e->kv), inter, (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
                     (long long)llmc_row_stride(g, k), (long long)llmc_row_stride(g, v), (long long)llmc_row_stride(g, y),
                     g->kv_layers, g->kv_block_size, qs, ks, vs, (long long)table, llmc_cuda_ptr(e, y, "float"),
                     llmc_cuda_int(e, layer), norms);

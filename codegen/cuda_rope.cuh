@@ -32,10 +32,6 @@ DEV void rope_row(const float *x, const int32_t *pos, const float *cs, float *y)
     }
 }
 
-/* RoPE of q (to y) and of k, then k and v to the paged cache. Grid (tokens, HQ + HKV): block
- * (t, h) rotates query head h, or for h >= HQ rotates key head h - HQ and writes it and the value
- * head to the token's slot. HD/2 threads: one pair each. qn, kn (Qwen3, Gemma 3): each head of q
- * and k RMS-normed (weights qn, kn of HD) before it is rotated. */
 /* The pair (i0, i1) of head xh normed by the head's RMS when w (its norm weight) is given:
  * w[d] * (x[d] * inv), inv from the whole head in a fixed order (every thread sums it alike). */
 template <int HD>
@@ -53,11 +49,17 @@ DEV void head_pair(const float *xh, const float *w, float eps, int i0, int i1, f
     v1 = w[i1] * (v1 * inv);
 }
 
-template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
+/* RoPE of q (to y) and of k, then k and v to the paged cache in format KV (cuda_formats.cuh
+ * KVFmt). Grid (tokens, HQ + HKV): block (t, h) rotates query head h, or for h >= HQ rotates key
+ * head h - HQ and writes it and the value head to the token's slot. HD/2 threads: one pair each.
+ * qn, kn (Qwen3, Gemma 3): each head of q and k RMS-normed (weights qn, kn of HD) before it is
+ * rotated. */
+template <int KV, int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
 DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *slots,
-                     const float *cs, float *y, uint16_t *kv, int layer, const float *qn = 0, const float *kn = 0,
+                     const float *cs, float *y, uint8_t *kv, int layer, const float *qn = 0, const float *kn = 0,
                      float eps = 0.0f)
 {
+    static_assert(KVFmt<KV>::PLAIN, "rope_kv_row stores value by value: a KV format without per-row scales");
     const int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
     const float *c = cs + (int64_t)pos[t] * HD;
     const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
@@ -74,16 +76,16 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
     const int hk = h - HQ;
     const int64_t blk = slots[t] / BS;
     const int off = slots[t] % BS;
-    uint16_t *kd = kv + kv_index(L, BS, HKV, HD, blk, layer, 0, off) + hk * HD;
-    uint16_t *vd = kv + kv_index(L, BS, HKV, HD, blk, layer, 1, off) + hk * HD;
+    typename KVFmt<KV>::E *kd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, off) + hk * KVFmt<KV>::RE(HD);
+    typename KVFmt<KV>::E *vd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, off) + hk * KVFmt<KV>::RE(HD);
     const float *xh = k + (int64_t)t * SK + hk * HD;
     float r0, r1, v0, v1;
     head_pair<HD>(xh, kn, eps, i0, i1, v0, v1);
     rope_pair(v0, v1, fc, fs, r0, r1);
-    kd[i0] = f32_to_f16(r0);
-    kd[i1] = f32_to_f16(r1);
-    vd[2 * i] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i]);
-    vd[2 * i + 1] = f32_to_f16(v[(int64_t)t * SV + hk * HD + 2 * i + 1]);
+    kd[i0] = KVFmt<KV>::enc(r0);
+    kd[i1] = KVFmt<KV>::enc(r1);
+    vd[2 * i] = KVFmt<KV>::enc(v[(int64_t)t * SV + hk * HD + 2 * i]);
+    vd[2 * i + 1] = KVFmt<KV>::enc(v[(int64_t)t * SV + hk * HD + 2 * i + 1]);
 }
 
 #endif

@@ -118,10 +118,9 @@ const char *llmc_c_wtype(LlmcDType dt)
     return llmc_format(dt)->ctype;
 }
 
-LlmcDType llmc_c_kv_format(const LlmcGraph *g)
+LlmcDType llmc_c_kv_format(const LlmcGraph *g, const LlmcTarget *tg)
 {
-    const LlmcTarget *cpu = llmc_target_find("cpu");
-    return (cpu->kv_formats & (1u << g->kv_format)) ? g->kv_format : cpu->kv_default;
+    return (tg->kv_formats & (1u << g->kv_format)) ? g->kv_format : tg->kv_default;
 }
 
 const char *llmc_c_float(LlmcEmit *e, double v)

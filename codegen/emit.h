@@ -84,9 +84,19 @@ int64_t llmc_row_stride(const LlmcGraph *g, int t);
 const char *llmc_rows_expr(const LlmcGraph *g, int t);
 /* C element type of a weight's storage dtype ("float" or "uint16_t"): the format table's ctype. */
 const char *llmc_c_wtype(LlmcDType dt);
-/* The C backend's KV format for g: the graph's when the cpu target stores it, else (the CPU twin of a
- * GPU build, which keeps a cache of its own) the cpu target's default. */
-LlmcDType llmc_c_kv_format(const LlmcGraph *g);
+/* The formats as generated code names them (emit_formats.c; ir/format_ids.h): "FMT_U4" for format
+ * t, "ORDER_LANE8" for an element order, and a weight's kernel format: its format with WITH_<role>
+ * for each optional side tensor its layout has ("FMT_U4 | WITH_ZERO"; same lifetime as
+ * llmc_emit_ptr's strings). */
+const char *llmc_kernel_format(LlmcDType t);
+const char *llmc_kernel_order(int order);
+const char *llmc_kernel_wformat(LlmcEmit *e, const LlmcTensor *w);
+/* Appends codegen/c_prelude.h with the headers it includes (c_formats.h; format_ids.h written from
+ * the format table) pasted in place: generated C compiles on its own. */
+void llmc_emit_c_prelude(LlmcBuf *out);
+/* The C backend's KV format for g emitted for C target tg: the graph's when tg stores it, else (the
+ * CPU twin of a GPU build, which keeps a cache of its own) tg's default. */
+LlmcDType llmc_c_kv_format(const LlmcGraph *g, const LlmcTarget *tg);
 
 typedef LlmcStatus (*LlmcEmitFn)(LlmcEmit *e, int node, LlmcDiag *d);
 

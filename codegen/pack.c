@@ -2,7 +2,6 @@
  * dtype to their storage format (merged weights are their parts' rows one after another). The
  * order and bytes depend only on the graph and the files: the same inputs give the same payload.
  * The bytes come from an IR-level weight source (ir/weights.h), whatever the frontend read. */
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,135 +72,106 @@ static LlmcStatus source_row(const LlmcGraph *g, const LlmcWeightSource *ws, con
     return convert_finite(src, r * K, data + llmc_format_bytes(src->src.file_dtype, r * K), K, row, LLMC_F32, d);
 }
 
-/* Quantizes one row of K values in groups (formats.def: fp8, u4): q gets the packed values, sc and
- * zp (NULL: symmetric) the group's scale and zero point as stored (rounded to their format first,
- * so that the values are quantized against exactly what the kernels will read). Round to nearest;
- * u4 follows GPTQ's convention (symmetric: scale 2 amax / 15, zero 8; asymmetric: the range widened
- * to hold 0, scale (max - min) / 15, zero round(-min / scale)).
- * Every scale is finite and positive: a group of zeros gets 1; a scale that would underflow its
- * format becomes its smallest (f32: the smallest normal, so a group of subnormal values does not get
- * a scale of 0; f16: the smallest subnormal) and one that would overflow its largest finite value.
- * Values past the grid saturate to its end with their sign (the encoders clamp before any integer
- * conversion). The packer refuses NaN and infinities before this; were they here, infinities would
- * count as the largest finite value (and saturate) and NaN as 0. */
-void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *row, float *vals, uint8_t *q, float *sc,
-                       float *zp, LlmcDType scale_fmt)
-{
-    for (int64_t g0 = 0, gi = 0; g0 < K; g0 += group, gi++) {
-        int64_t n = K - g0 < group ? K - g0 : group;
-        float lo = 0, hi = 0;
-        for (int64_t i = 0; i < n; i++) {
-            float v = row[g0 + i];
-            v = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : v;
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-        float amax = -lo > hi ? -lo : hi;
-        float s, z = 8;
-        if (fmt == LLMC_FP8)
-            s = amax > 0 ? amax / 448.0f : 1.0f;
-        else if (!zp)
-            s = amax > 0 ? 2.0f * amax / 15.0f : 1.0f;
-        else {
-            s = hi - lo > 0 ? (hi - lo) / 15.0f : 1.0f;
-        }
-        /* The scale as its tensor stores it, finite and positive. */
-        int capped = 0;   /* the largest scale of its format: the grid cannot cover the group */
-        if (scale_fmt == LLMC_F16) {
-            s = llmc_f16_to_f32(llmc_f32_to_f16(s));
-            if (!(s > 0) || isinf(s)) {   /* underflowed to 0 or overflowed: the smallest / largest f16 */
-                capped = amax > 1;
-                s = capped ? 65504.0f : 5.96046448e-08f;
-            }
-        } else if (!(s >= FLT_MIN) || isinf(s)) {
-            capped = amax > 1;
-            s = capped ? FLT_MAX : FLT_MIN;
-        }
-        if (zp) {
-            z = rintf(-lo / s);
-            if (capped) {   /* the zero where it splits the range, both signs keeping codes of their own */
-                z = (float)rint(15 * (-(double)lo / ((double)hi - lo)));
-                z = z < (lo < 0) ? (lo < 0) : z > 15 - (hi > 0) ? 15 - (hi > 0) : z;
-            }
-            z = z >= 0 ? (z <= 15 ? z : 15) : 0;
-            zp[gi] = z;
-        }
-        sc[gi] = s;
-        for (int64_t i = 0; i < n; i++) {
-            float x = row[g0 + i], v = x == x ? x / s : 0;
-            vals[g0 + i] = fmt == LLMC_FP8 ? v : rintf(v) + z;
-        }
-    }
-    llmc_format_convert(vals, LLMC_F32, q, fmt, K);
-}
-
-/* Scales and zero points computed with the values of a quantized weight, held until the packer
- * reaches their tensors (plan_memory puts them right after it). */
+/* The side tensors (scales, zero points) computed with the values of a quantized weight, held until
+ * the packer reaches them (plan_memory puts them right after it). */
 typedef struct Derived {
     int tensor;
     uint8_t *bytes;
     int64_t n;
 } Derived;
 
-/* Row q (K values of format fmt, row-major) into order `order` in out (ir.h: lane8 moves each
- * 4-value run of a tile to its lane's slot). */
+/* Row q (K values of format fmt, row-major) into order `order` in out (formats.def O lines: lane8
+ * moves each 4-value run of a tile to its lane's slot; a run is whole bytes: u4 2, fp8 4). */
 static void order_row(int order, LlmcDType fmt, int64_t K, const uint8_t *q, uint8_t *out)
 {
-    int64_t T = llmc_order_tile(fmt), E = T / 8;
+    int64_t T = llmc_order_tile(fmt), E = T / 8, run = llmc_format_bytes(fmt, 4);
     for (int64_t t0 = 0; t0 < K; t0 += T)
         for (int64_t c = 0; c < E / 4; c++)
             for (int64_t l = 0; l < 8; l++) {
                 int64_t from = t0 + 32 * c + 4 * l, to = llmc_order_index(order, fmt, from);
-                if (fmt == LLMC_U4) /* 4 values: 2 bytes, both runs start on a byte */
-                    memcpy(out + to / 2, q + from / 2, 2);
-                else
-                    memcpy(out + to, q + from, 4);
+                memcpy(out + llmc_format_bytes(fmt, to), q + llmc_format_bytes(fmt, from), (size_t)run);
             }
 }
 
+/* A quantized weight (a layout with side tensors): its rows quantized by its format's quantizer
+ * (formats.def `quant`, ir/quant.c), a pre-pass over the rows first when the format has one (ROW and
+ * TENSOR sides: a whole-tensor statistic, streamed row by row), each row shuffled into the layout's
+ * order and written; its side tensors' values held (dv) until the packer reaches them. */
 static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, LlmcOutFile *o,
                                   Derived *dv, int *n_dv, LlmcDiag *d)
 {
+    const LlmcFormatTraits *f = llmc_format(t->dtype);
+    int ns = llmc_format_n_sides(t->dtype);
     int64_t N = t->shape.dim[0], K = t->shape.dim[1], group = t->layout.group;
     int64_t groups = (K + group - 1) / group;
-    const LlmcTensor *st = &g->t[t->layout.scale];
-    int has_zero = t->layout.zero >= 0;
-    float *row = malloc((size_t)K * 2 * sizeof(float)), *sc = malloc((size_t)(N * groups) * sizeof(float));
-    float *zp = has_zero ? malloc((size_t)(N * groups) * sizeof(float)) : NULL;
-    size_t row_bytes = (size_t)llmc_format_bytes(t->dtype, K);
-    uint8_t *q = malloc(row_bytes * 2), *qo = q + row_bytes;
+    unsigned has = 0;
+    int64_t count[LLMC_MAX_SIDES] = {0};   /* values of each side */
+    float *vals[LLMC_MAX_SIDES] = {NULL};
     LlmcStatus s = LLMC_OK;
-    if (!row || !sc || !q || (has_zero && !zp))
+    for (int i = 0; i < ns; i++) {
+        if (t->layout.side[i] < 0)
+            continue;
+        has |= 1u << i;
+        int sh = f->side[i].shape;
+        count[i] = sh == LLMC_SHAPE_GROUP ? N * groups : sh == LLMC_SHAPE_ROW ? N : 1;
+        vals[i] = calloc((size_t)count[i], sizeof(float));
+        if (!vals[i])
+            s = llmc_fail(d, "%s: out of memory quantizing", t->name);
+    }
+    float *row = malloc((size_t)K * sizeof(float));
+    size_t row_bytes = (size_t)llmc_format_bytes(t->dtype, K);
+    uint8_t *q = malloc(row_bytes * 2), *qo = q ? q + row_bytes : NULL;
+    if (!row || !q)
         s = llmc_fail(d, "%s: out of memory quantizing", t->name);
+    if (!s && f->quant->prepass) {
+        float acc[LLMC_MAX_SIDES] = {0};
+        for (int64_t r = 0; r < N && !s; r++) {
+            s = source_row(g, ws, t, r, row, d);
+            if (s)
+                break;
+            f->quant->prepass(row, K, acc, has);
+            for (int i = 0; i < ns; i++)
+                if (((has >> i) & 1) && f->side[i].shape == LLMC_SHAPE_ROW)
+                    vals[i][r] = acc[i];
+        }
+        f->quant->prepass(NULL, 0, acc, has);
+        for (int i = 0; i < ns; i++)
+            if (((has >> i) & 1) && f->side[i].shape == LLMC_SHAPE_TENSOR)
+                vals[i][0] = acc[i];
+    }
     for (int64_t r = 0; r < N && !s; r++) {
         s = source_row(g, ws, t, r, row, d);
-        if (!s) {
-            llmc_quantize_row(t->dtype, K, group, row, row + K, q, sc + r * groups, zp ? zp + r * groups : NULL, st->dtype);
-            if (t->layout.order != LLMC_ORDER_ROW_MAJOR)
-                order_row(t->layout.order, t->dtype, K, q, qo);
-            s = llmc_out_write(o, t->layout.order != LLMC_ORDER_ROW_MAJOR ? qo : q, row_bytes, d);
-        }
+        if (s)
+            break;
+        float *sp[LLMC_MAX_SIDES] = {NULL};
+        for (int i = 0; i < ns; i++)
+            if ((has >> i) & 1)
+                sp[i] = vals[i] + (f->side[i].shape == LLMC_SHAPE_GROUP ? r * groups
+                                   : f->side[i].shape == LLMC_SHAPE_ROW ? r
+                                                                        : 0);
+        llmc_quantize_row(t->dtype, K, group, row, q, sp, has);
+        if (t->layout.order != LLMC_ORDER_ROW_MAJOR)
+            order_row(t->layout.order, t->dtype, K, q, qo);
+        s = llmc_out_write(o, t->layout.order != LLMC_ORDER_ROW_MAJOR ? qo : q, row_bytes, d);
     }
     /* The side tensors, in their formats. */
-    int side[2] = {t->layout.scale, t->layout.zero};
-    float *vals[2] = {sc, zp};
-    for (int k = 0; k < 2 && !s; k++) {
-        if (side[k] < 0)
+    for (int i = 0; i < ns && !s; i++) {
+        if (!((has >> i) & 1))
             continue;
-        const LlmcTensor *x = &g->t[side[k]];
-        int64_t bytes = llmc_format_bytes(x->dtype, N * groups);
+        const LlmcTensor *x = &g->t[t->layout.side[i]];
+        int64_t bytes = llmc_format_bytes(x->dtype, count[i]);
         uint8_t *b = malloc((size_t)bytes);
         if (!b) {
             s = llmc_fail(d, "%s: out of memory", x->name);
             break;
         }
-        llmc_format_convert(vals[k], LLMC_F32, b, x->dtype, N * groups);
-        dv[*n_dv] = (Derived){side[k], b, bytes};
+        llmc_format_convert(vals[i], LLMC_F32, b, x->dtype, count[i]);
+        dv[*n_dv] = (Derived){t->layout.side[i], b, bytes};
         (*n_dv)++;
     }
+    for (int i = 0; i < ns; i++)
+        free(vals[i]);
     free(row);
-    free(sc);
-    free(zp);
     free(q);
     return s;
 }
@@ -243,7 +213,7 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, Llm
     qsort_r(order, (size_t)n, sizeof *order, by_offset, (void *)g);
     int64_t pos = 0, next_report = INT64_C(1) << 30;
     LlmcStatus st = LLMC_OK;
-    Derived dv[4];
+    Derived dv[2 * LLMC_MAX_SIDES];
     int n_dv = 0;
     for (int kk = 0; kk < n && !st; kk++) {
         const LlmcTensor *t = &g->t[order[kk]];
@@ -264,7 +234,7 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, Llm
                 dv[k] = dv[--n_dv];
             }
         } else if (!st && !llmc_layout_is_plain(&t->layout)) {
-            st = n_dv > 2 ? llmc_fail(d, "%s: the scales of earlier weights are not packed yet", t->name)
+            st = n_dv > LLMC_MAX_SIDES ? llmc_fail(d, "%s: the scales of earlier weights are not packed yet", t->name)
                           : write_quantized(g, ws, t, o, dv, &n_dv, d);
         }
         else if (!st)

@@ -271,7 +271,7 @@ static int parse_binding(P *p, const cJSON *w, const char *path, const char *nam
         return -1;
     LlmcDType dt;
     if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || dt == LLMC_I32 ||
-        llmc_format(dt)->scale != LLMC_FMT_NONE) {
+        llmc_format_n_sides(dt) > 0) {
         snprintf(sub, sizeof sub, "%s.dtype", path);
         fail_at(p, sub, "expected \"f32\", \"f16\" or \"bf16\", found %s",
                 cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);

@@ -29,16 +29,43 @@ LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...)
 }
 
 static const LlmcFormatTraits formats[LLMC_DTYPE_COUNT] = {
-#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) \
-    [LLMC_##id] = {name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags},
+#define X(id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides, quant, flags) \
+    [LLMC_##id] = {#id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides,   \
+                   &llmc_quant_##quant, flags},
 #include "formats.def"
-#undef X
 };
 
 const LlmcFormatTraits *llmc_format(LlmcDType t)
 {
     assert((unsigned)t < LLMC_DTYPE_COUNT);
     return &formats[t];
+}
+
+int llmc_format_n_sides(LlmcDType t)
+{
+    const LlmcFormatTraits *f = llmc_format(t);
+    int n = 0;
+    while (n < LLMC_MAX_SIDES && f->side[n].role != LLMC_ROLE_NONE)
+        n++;
+    return n;
+}
+
+int llmc_format_side_index(LlmcDType t, int role)
+{
+    for (int i = 0; i < llmc_format_n_sides(t); i++)
+        if (llmc_format(t)->side[i].role == role)
+            return i;
+    return -1;
+}
+
+const char *llmc_role_name(int role)
+{
+    static const char *const names[LLMC_ROLE_COUNT] = {
+        [LLMC_ROLE_NONE] = "none",
+#define R(id, name) [LLMC_ROLE_##id] = name,
+#include "formats.def"
+    };
+    return (unsigned)role < LLMC_ROLE_COUNT ? names[role] : "?";
 }
 
 const char *llmc_dtype_name(LlmcDType t)

@@ -25,35 +25,93 @@ LlmcStatus llmc_fail(LlmcDiag *d, const char *fmt, ...) __attribute__((format(pr
 
 /* Storage formats (weights, the KV cache, activations, step inputs): one table, ir/formats.def. The
  * enum keeps its historical name; LLMC_F32, LLMC_F16, LLMC_BF16 and LLMC_I32 come from the table. */
-#define LLMC_FMT_NONE (-1)        /* no format (a layout without scales) */
+#define LLMC_FMT_NONE (-1)        /* no format */
 enum {
     LLMC_FMT_WEIGHT = 1,          /* weights may be stored in it */
     LLMC_FMT_KV = 2,              /* the KV cache may be stored in it */
     LLMC_FMT_ACT = 4,             /* activations are */
     LLMC_FMT_INDEX = 8,           /* step inputs (token ids, positions, slots) are */
+    LLMC_FMT_TEST = 16,           /* a test-only format: no target lists it */
 };
 
-typedef enum {
-#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) LLMC_##id,
+/* The side tensors of a format (formats.def `sides`): what each is for, its shape rule and flags. */
+enum {
+    LLMC_ROLE_NONE = 0,
+#define R(id, name) LLMC_ROLE_##id,
 #include "formats.def"
-#undef X
+    LLMC_ROLE_COUNT
+};
+enum {
+    LLMC_SHAPE_GROUP = 0,         /* [rows, ceil(cols / group)]: one a group of a row */
+    LLMC_SHAPE_ROW,               /* [rows, 1] */
+    LLMC_SHAPE_TENSOR,            /* [1] */
+    LLMC_SHAPE_TOKEN_HEAD,        /* KV formats: beside each token-head row in the pool, no tensor */
+};
+enum { LLMC_SIDE_OPTIONAL = 1 };  /* a layout may leave it out */
+#define LLMC_MAX_SIDES 4
+
+typedef struct LlmcSideSpec {
+    int role;                     /* LLMC_ROLE_*; LLMC_ROLE_NONE ends a format's list */
+    int format;                   /* the LlmcDType it is stored in */
+    int shape;                    /* LLMC_SHAPE_* */
+    unsigned flags;               /* LLMC_SIDE_* */
+} LlmcSideSpec;
+/* How formats.def writes a format's list and its groups. */
+#define LLMC_SIDE(role, fmt, shape, flags) {LLMC_ROLE_##role, LLMC_##fmt, LLMC_SHAPE_##shape, flags}
+#define LLMC_SIDES(...) {__VA_ARGS__}
+#define LLMC_NO_SIDES {{0}}
+#define LLMC_GROUP_ROW (-1)       /* a group default: the whole row */
+#define LLMC_GROUPS(dflt, only) dflt, only
+#define LLMC_NO_GROUPS 0, 0
+
+/* A format's reference quantizer (formats.def `quant`, plain C in ir/quant.c). side[i] is the value
+ * of the format's side i for the group at hand (GROUP sides: the group's, ROW: its row's, TENSOR:
+ * the tensor's), as its tensor stores it (rounded to the side's format: the values are quantized
+ * against exactly what the kernels read); has: bit i set when the layout has side i (an optional
+ * one may be absent; its value is then the format's default). */
+typedef struct LlmcQuantizer {
+    /* One group of a row: n values x (whole blocks) into q (the group's bytes); writes the GROUP
+     * sides' values, reads the ROW and TENSOR sides' (the pre-pass's). */
+    void (*quantize)(const float *x, int64_t n, void *q, float *side, unsigned has);
+    /* The group's n values from q and the sides' values: y[n]. */
+    void (*dequantize)(const void *q, int64_t n, const float *side, unsigned has, float *y);
+    /* NULL, or a pass over the whole matrix before any row is quantized, one row at a time (no copy
+     * of the matrix is kept): called with each row x[n] to set its ROW sides and fold it into the
+     * TENSOR sides (side[] starts zeroed), then once with x NULL to finish the TENSOR sides. */
+    void (*prepass)(const float *x, int64_t n, float *side, unsigned has);
+} LlmcQuantizer;
+
+typedef enum {
+#define X(id, ...) LLMC_##id,
+#include "formats.def"
     LLMC_DTYPE_COUNT
 } LlmcDType;
 
 typedef struct LlmcFormatTraits {
+    const char *id;               /* "F32": LLMC_F32 here, FMT_F32 in the kernels */
     const char *name;             /* "f32", "bf16", ... */
+    const char *alias;            /* another --weights name, or NULL */
+    int bits;                     /* bits of an element's value */
     int block_elems;              /* elements stored together */
     int block_bytes;              /* bytes of one block */
-    int scale;                    /* LlmcDType of a grouped layout's scale tensor, LLMC_FMT_NONE */
     const char *ctype;            /* C storage type for emitters: "float", "uint16_t", ... */
     /* Reference conversions of n elements (a multiple of block_elems), plain C. */
     void (*to_f32)(const void *src, float *dst, int64_t n);
     void (*from_f32)(const float *src, void *dst, int64_t n);
+    int group_default;            /* quantized: the group without --group (LLMC_GROUP_ROW: the row) */
+    int group_only;               /* quantized: the one group it takes, 0: any whole number of blocks */
+    LlmcSideSpec side[LLMC_MAX_SIDES]; /* its side tensors, in order, up to the first LLMC_ROLE_NONE */
+    const LlmcQuantizer *quant;   /* its quantizer (members NULL for the formats without sides) */
     unsigned flags;               /* LLMC_FMT_* */
 } LlmcFormatTraits;
 
 /* The traits of format t (t < LLMC_DTYPE_COUNT). */
 const LlmcFormatTraits *llmc_format(LlmcDType t);
+/* The number of side tensors of format t (0: the values alone: not a quantized format). */
+int llmc_format_n_sides(LlmcDType t);
+/* Index of the side of format t with role `role`, -1 if none. */
+int llmc_format_side_index(LlmcDType t, int role);
+const char *llmc_role_name(int role);               /* "scale", "zero" */
 const char *llmc_dtype_name(LlmcDType t);           /* "f32", "f16", "bf16", "i32"; "?" out of range */
 int llmc_dtype_from_name(const char *s, LlmcDType *t); /* 0 on success */
 size_t llmc_dtype_size(LlmcDType t);                /* bytes of one block (0 out of range) */
@@ -62,12 +120,21 @@ int64_t llmc_format_bytes(LlmcDType t, int64_t n);
 /* Converts n elements from format `from` to format `to` through f32 (a copy when they are equal). */
 void llmc_format_convert(const void *src, LlmcDType from, void *dst, LlmcDType to, int64_t n);
 
-/* The reference conversions the table names (n elements). */
-#define X(id, name, block_elems, block_bytes, scale, ctype, to_f32, from_f32, flags) \
-    void to_f32(const void *src, float *dst, int64_t n);                          \
-    void from_f32(const float *src, void *dst, int64_t n);
+/* The reference conversions and quantizers the table names (n elements). */
+#define X(id, name, alias, bits, block_elems, block_bytes, ctype, to_f32, from_f32, groups, sides, quant, flags) \
+    void to_f32(const void *src, float *dst, int64_t n);                                                       \
+    void from_f32(const float *src, void *dst, int64_t n);                                                     \
+    extern const LlmcQuantizer llmc_quant_##quant;
 #include "formats.def"
-#undef X
+
+/* Row x[K] of a matrix in format fmt quantized in groups of `group` (the format's quantizer, group by
+ * group): q gets the row's bytes (row-major), side[i] for each side i the layout has (bit i of has)
+ * points at its values for this row: GROUP sides ceil(K / group) of them (written), ROW and TENSOR
+ * sides one (read: the pre-pass's). dequantize_row is the reverse (y[K]). */
+void llmc_quantize_row(LlmcDType fmt, int64_t K, int64_t group, const float *x, void *q, float *const *side,
+                       unsigned has);
+void llmc_dequantize_row(LlmcDType fmt, int64_t K, int64_t group, const void *q, const float *const *side,
+                         unsigned has, float *y);
 
 float llmc_f16_to_f32(uint16_t h);
 uint16_t llmc_f32_to_f16(float f);                  /* round to nearest even */

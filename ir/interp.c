@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv_formats.h"
+
 struct LlmcInterp {
     const LlmcGraph *g;
     float **val;          /* per tensor: values (weights: set by the caller) */
@@ -230,19 +232,19 @@ static LlmcStatus moe(const LlmcNode *n, const float *x, int64_t D, int64_t F, c
     return LLMC_OK;
 }
 
-/* The pool is stored in g->kv_format (the table's conversions write and read it); a row of the pool
- * is one position's KV heads, K or V of one layer. */
-static uint8_t *kv_row(void *kv, const LlmcGraph *g, int64_t blk, int layer, int which, int off)
+/* The pool is stored in g->kv_format, written and read a token-head row at a time through the
+ * functions the cpu target's kernels use (kv_formats.h). The token-head row of head h of one
+ * position, K or V of one layer. */
+static uint8_t *kv_row(void *kv, const LlmcGraph *g, int64_t blk, int layer, int which, int off, int h)
 {
-    int64_t row = (int64_t)g->kv_heads * g->kv_head_dim, be = (int64_t)g->kv_block_size * row;
-    int64_t e = ((blk * g->kv_layers + layer) * 2 + which) * be + (int64_t)off * row;
-    return (uint8_t *)kv + llmc_format_bytes(g->kv_format, e);
+    int64_t rb = kv_row_bytes((int)g->kv_format, g->kv_head_dim);
+    return (uint8_t *)kv + ((((blk * g->kv_layers + layer) * 2 + which) * g->kv_block_size + off) * g->kv_heads + h) * rb;
 }
 
-/* Stores n floats as one pool row's leading elements. */
-static void kv_store(const LlmcGraph *g, uint8_t *row, const float *x, int64_t n)
+/* Stores a position's K or V heads, x[kv_heads * kv_head_dim]. */
+static void kv_store(const LlmcGraph *g, uint8_t *row, const float *x)
 {
-    llmc_format(g->kv_format)->from_f32(x, row, n);
+    kv_put_rows((int)g->kv_format, g->kv_head_dim, g->kv_heads, row, x);
 }
 
 static const int32_t *step_input(const LlmcGraph *g, const LlmcStep *st, int t)
@@ -423,8 +425,8 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             for (int64_t r = 0; r < T; r++) {
                 int64_t blk = slots[r] / g->kv_block_size;
                 int off = slots[r] % g->kv_block_size;
-                kv_store(g, kv_row(kv, g, blk, layer, 0, off), a + r * kc, kc);
-                kv_store(g, kv_row(kv, g, blk, layer, 1, off), b + r * kc, kc);
+                kv_store(g, kv_row(kv, g, blk, layer, 0, off, 0), a + r * kc);
+                kv_store(g, kv_row(kv, g, blk, layer, 1, off, 0), b + r * kc);
             }
             break;
         }
@@ -440,8 +442,6 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             /* The positions' K and V heads decoded from the pool's format. */
             float *kf = malloc(sizeof *kf * (size_t)g->max_seq_len * (size_t)hd);
             float *vf = malloc(sizeof *vf * (size_t)g->max_seq_len * (size_t)hd);
-            void (*decode)(const void *, float *, int64_t) = llmc_format(g->kv_format)->to_f32;
-            int64_t head_bytes = llmc_format_bytes(g->kv_format, hd);
             for (int64_t r = 0; r < T; r++) {
                 const int32_t *table = st->block_tables + (size_t)st->seq_of_token[r] * st->max_blocks_per_seq;
                 int pe = st->positions[r], p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
@@ -450,10 +450,8 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                     for (int p = p0; p <= pe; p++) {
                         int64_t blk = table[p / g->kv_block_size];
                         float *kd = kf + (size_t)(p - p0) * hd, *vd = vf + (size_t)(p - p0) * hd;
-                        decode(kv_row(kv, g, blk, layer, 0, p % g->kv_block_size) + kh * head_bytes, kd, hd);
-                        decode(kv_row(kv, g, blk, layer, 1, p % g->kv_block_size) + kh * head_bytes, vd, hd);
-                        kp[p - p0] = kd;
-                        vp[p - p0] = vd;
+                        kp[p - p0] = kv_get_row((int)g->kv_format, hd, kv_row(kv, g, blk, layer, 0, p % g->kv_block_size, kh), kd);
+                        vp[p - p0] = kv_get_row((int)g->kv_format, hd, kv_row(kv, g, blk, layer, 1, p % g->kv_block_size, kh), vd);
                     }
                     attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, softcap, y + r * cols + h * hd);
                 }
@@ -519,8 +517,8 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                 rope_row(n, hd, inter, kc, pos[r], krot, krot, inv);
                 int64_t blk = slots[r] / g->kv_block_size;
                 int off = slots[r] % g->kv_block_size;
-                kv_store(g, kv_row(kv, g, blk, layer, 0, off), krot, kc);
-                kv_store(g, kv_row(kv, g, blk, layer, 1, off), vv + r * kc, kc);
+                kv_store(g, kv_row(kv, g, blk, layer, 0, off, 0), krot);
+                kv_store(g, kv_row(kv, g, blk, layer, 1, off, 0), vv + r * kc);
             }
             free(krot);
             break;

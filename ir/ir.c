@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv_formats.h"
+
 const LlmcOpInfo llmc_op_info[LLMC_OP_COUNT] = {
 #define X(id, name, min_in, max_in, n_out, flags, attrs) {name, min_in, max_in, n_out, flags, attrs},
 #include "ops.def"
@@ -136,7 +138,7 @@ int64_t llmc_tensor_bytes(const LlmcGraph *g, int t)
 
 int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType fmt)
 {
-    return llmc_format_bytes(fmt, (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * g->kv_head_dim);
+    return (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * kv_row_bytes((int)fmt, g->kv_head_dim);
 }
 
 LlmcNode llmc_node_make(LlmcOp op, int n_in, const int *in, int n_out, const int *out)
@@ -395,7 +397,11 @@ static const char *sigil(const LlmcTensor *t)
 
 const char *llmc_order_name(int order)
 {
-    return order == LLMC_ORDER_ROW_MAJOR ? "row-major" : order == LLMC_ORDER_LANE8 ? "lane8" : "?";
+    static const char *const names[LLMC_ORDER_COUNT] = {
+#define O(id, name) [LLMC_ORDER_##id] = name,
+#include "formats.def"
+    };
+    return (unsigned)order < LLMC_ORDER_COUNT ? names[order] : "?";
 }
 
 int64_t llmc_order_tile(LlmcDType fmt)
@@ -412,15 +418,23 @@ int64_t llmc_order_index(int order, LlmcDType fmt, int64_t k)
     return k - kk + q * E + c * 4 + e;
 }
 
-/* A layout's fields that differ from plain (nothing for a plain one, so plain dumps read as before). */
-static void dump_layout(FILE *f, const LlmcGraph *g, const LlmcLayout *l)
+/* A layout's fields that differ from plain (nothing for a plain one, so plain dumps read as before);
+ * its side tensors by their role in format fmt. */
+static void dump_layout(FILE *f, const LlmcGraph *g, LlmcDType fmt, const LlmcLayout *l)
 {
     if (l->group)
         fprintf(f, " group=%d", (int)l->group);
-    if (l->scale >= 0)
-        fprintf(f, " scale=%s%s", sigil(&g->t[l->scale]), g->t[l->scale].name);
-    if (l->zero >= 0)
-        fprintf(f, " zero=%s%s", sigil(&g->t[l->zero]), g->t[l->zero].name);
+    int n_sides = (unsigned)fmt < LLMC_DTYPE_COUNT ? llmc_format_n_sides(fmt) : 0;
+    for (int i = 0; i < LLMC_MAX_SIDES; i++) {
+        int s = l->side[i];
+        if (s < 0)
+            continue;
+        if (i < n_sides)
+            fprintf(f, " %s=", llmc_role_name(llmc_format(fmt)->side[i].role));
+        else
+            fprintf(f, " side%d=", i);
+        fprintf(f, "%s%s", s < g->nt ? sigil(&g->t[s]) : "?", s < g->nt ? g->t[s].name : "?");
+    }
     if (l->order > LLMC_ORDER_ROW_MAJOR && l->order < LLMC_ORDER_COUNT)
         fprintf(f, " order=%s", llmc_order_name(l->order));
     else if (l->order != LLMC_ORDER_ROW_MAJOR)
@@ -434,14 +448,14 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
             g->name ? g->name : "", g->max_tokens, g->max_outputs, g->max_seq_len, g->kv_block_size);
     if (!g->kv_default)
         fprintf(f, " kv=%s", llmc_dtype_name(g->kv_format));
-    dump_layout(f, g, &g->kv_layout);
+    dump_layout(f, g, g->kv_format, &g->kv_layout);
     fprintf(f, "\n");
     for (int i = 0; i < g->nt; i++) {
         const LlmcTensor *t = &g->t[i];
         if (t->kind != LLMC_T_INPUT)
             continue;
         fprintf(f, "input %%%s: %s%s", t->name, llmc_dtype_name(t->dtype), llmc_shape_str(&t->shape, sb, sizeof sb));
-        dump_layout(f, g, &t->layout);
+        dump_layout(f, g, t->dtype, &t->layout);
         fprintf(f, "\n");
     }
     /* Weights in use, in order of first use. */
@@ -456,7 +470,7 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
                 seen[ti] = 1;
             fprintf(f, "weight @%s: %s%s", t->name, llmc_dtype_name(t->dtype),
                     llmc_shape_str(&t->shape, sb, sizeof sb));
-            dump_layout(f, g, &t->layout);
+            dump_layout(f, g, t->dtype, &t->layout);
             if (t->src.add != 0)
                 fprintf(f, " add=%.9g", t->src.add);
             if (t->src.n_parts) {
@@ -489,7 +503,7 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
             for (int j = 0; j < n->n_out; j++) {
                 const LlmcTensor *t = &g->t[n->out[j]];
                 fprintf(f, " %s%s", llmc_dtype_name(t->dtype), llmc_shape_str(&t->shape, sb, sizeof sb));
-                dump_layout(f, g, &t->layout);
+                dump_layout(f, g, t->dtype, &t->layout);
                 if (t->offset >= 0 && t->view_of < 0)
                     fprintf(f, "@%lld", (long long)t->offset);
             }

@@ -12,9 +12,10 @@
  * source's last dim).
  *
  * Storage: a tensor's format is its dtype (a row of ir/formats.def) and its layout says how the
- * elements are arranged beyond that: groups sharing a scale, the scale and zero-point tensors, an
- * element order (a pre-shuffle for a kernel). Today every tensor is plain (row-major, no groups);
- * the dump prints a layout only when it is not. The KV cache has a format and a layout too
+ * elements are arranged beyond that: groups sharing a scale, the side tensors its format needs
+ * (scales, zero points: formats.def `sides`), an element order (a pre-shuffle for a kernel). Only
+ * quantized weights have other than the plain layout (row-major, no groups); the dump prints a
+ * layout only when it is not plain. The KV cache has a format and a layout too
  * (LlmcGraph.kv_format, kv_layout), chosen by lower_paged_kv.
  *
  * The stable text form (llmc_graph_dump) is used for --dump-after, errors and golden tests.
@@ -87,33 +88,46 @@ typedef struct LlmcWeightSrc {
     int derived_from;
 } LlmcWeightSrc;
 
-/* Element orders (pre-shuffles) of a layout, chosen by weight_format from the target's data and
- * applied by the packer (docs/formats.md):
- *   ROW_MAJOR  element k of a row at position k.
- *   LANE8      quantized matrices for the CUDA skinny matmuls: a row is tiles of T = 8 x E elements
- *              (E = elements in 16 bytes: u4 32, fp8 16), a tile 8 slots of 16 bytes, one for each
- *              lane of a group of 8; slot q holds, at its position 4 c + e, element 32 c + 4 q + e
- *              of the tile (c < E / 4, e < 4), so that 8 lanes loading their slots need x in
- *              contiguous 128-byte runs (llmc_order_index). Needs K % T == 0. */
-enum { LLMC_ORDER_ROW_MAJOR = 0, LLMC_ORDER_LANE8, LLMC_ORDER_COUNT };
+/* Element orders (pre-shuffles) of a layout: formats.def's O lines (ROW_MAJOR, LANE8: what they are). */
+enum {
+#define O(id, name) LLMC_ORDER_##id,
+#include "formats.def"
+    LLMC_ORDER_COUNT
+};
 const char *llmc_order_name(int order);
 /* LANE8's tile (elements) for format fmt; the storage position of element k of a row in an order. */
 int64_t llmc_order_tile(LlmcDType fmt);
 int64_t llmc_order_index(int order, LlmcDType fmt, int64_t k);
 
 typedef struct LlmcLayout {
-    int32_t group;                /* elements along the last dim sharing one scale; 0: no groups */
-    int scale;                    /* tensor id of the scales ([rows, cols / group], the format's
-                                     scale format), -1: none */
-    int zero;                     /* tensor id of the zero points, -1: none */
+    int32_t group;                /* elements along the last dim sharing one value of a GROUP side; 0: no groups */
     int order;                    /* LLMC_ORDER_*: element order / pre-shuffle */
+    int side[LLMC_MAX_SIDES];     /* tensor ids of the format's side tensors (formats.def `sides`, in
+                                     that order: side[i] is side i, shaped by its rule and stored in
+                                     its format), -1: absent (an optional side left out, or past the
+                                     format's list) */
 } LlmcLayout;
 
-/* Row-major, no groups, no scales: every tensor today. */
-static inline LlmcLayout llmc_layout_plain(void) { return (LlmcLayout){0, -1, -1, LLMC_ORDER_ROW_MAJOR}; }
+/* Row-major, no groups, no side tensors: every tensor but the quantized weights. */
+static inline LlmcLayout llmc_layout_plain(void)
+{
+    LlmcLayout l = {0, LLMC_ORDER_ROW_MAJOR, {0}};
+    for (int i = 0; i < LLMC_MAX_SIDES; i++)
+        l.side[i] = -1;
+    return l;
+}
 static inline int llmc_layout_is_plain(const LlmcLayout *l)
 {
-    return l->group == 0 && l->scale < 0 && l->zero < 0 && l->order == LLMC_ORDER_ROW_MAJOR;
+    for (int i = 0; i < LLMC_MAX_SIDES; i++)
+        if (l->side[i] >= 0)
+            return 0;
+    return l->group == 0 && l->order == LLMC_ORDER_ROW_MAJOR;
+}
+/* The tensor of the side of `fmt` with role `role` in layout l (llmc_format_side_index), -1 if absent. */
+static inline int llmc_layout_role(const LlmcLayout *l, LlmcDType fmt, int role)
+{
+    int i = llmc_format_side_index(fmt, role);
+    return i < 0 ? -1 : l->side[i];
 }
 
 typedef struct LlmcTensor {

@@ -6,42 +6,73 @@
 
 #include "ir.h"
 
-/* A layout is consistent with its format: groups only for a format with a scale format, a scale
- * tensor of that format with a column for each group of a row (the last may be short), zero points only with groups, a
+/* Whether format fmt has a side of shape rule `shape`. */
+static int has_side_shape(LlmcDType fmt, int shape)
+{
+    for (int i = 0; i < llmc_format_n_sides(fmt); i++)
+        if (llmc_format(fmt)->side[i].shape == shape)
+            return 1;
+    return 0;
+}
+
+/* A layout is consistent with its format: groups only for a format with a per-group side; each side
+ * tensor the format's list names (formats.def), in its format and shaped by its rule (GROUP: a column
+ * for each group of a row, the last may be short), the optional ones possibly absent, no others; a
  * known element order. `what` names the tensor or the KV cache in the message. */
 static LlmcStatus check_layout(const LlmcGraph *g, LlmcDType fmt, const LlmcLayout *l, const LlmcShape *s,
                                const char *what, LlmcDiag *d)
 {
     const LlmcFormatTraits *ft = llmc_format(fmt);
+    int n_sides = llmc_format_n_sides(fmt);
     if (l->order < 0 || l->order >= LLMC_ORDER_COUNT)
         return llmc_fail(d, "verify: %s has element order %d", what, l->order);
-    if (l->order == LLMC_ORDER_LANE8 &&
-        (ft->scale == LLMC_FMT_NONE || !s || s->rank < 1 || llmc_cols(s) % llmc_order_tile(fmt)))
+    if (l->order == LLMC_ORDER_LANE8 && (n_sides == 0 || !s || s->rank < 1 || llmc_cols(s) % llmc_order_tile(fmt)))
         return llmc_fail(d, "verify: %s: order lane8 needs a quantized format and whole tiles of %lld a row", what,
                          (long long)llmc_order_tile(fmt));
-    if (l->group == 0) {
-        if (l->scale >= 0 || l->zero >= 0)
-            return llmc_fail(d, "verify: %s has scales or zero points but no groups", what);
-        return LLMC_OK;
-    }
-    if (l->group < 0 || ft->scale == LLMC_FMT_NONE)
+    if (l->group < 0 || (l->group > 0 && !has_side_shape(fmt, LLMC_SHAPE_GROUP)))
         return llmc_fail(d, "verify: %s: groups of %d in format %s, which has no scales", what, (int)l->group,
                          ft->name);
-    if (l->scale < 0 || l->scale >= g->nt || (l->zero >= g->nt))
-        return llmc_fail(d, "verify: %s: grouped layout without a valid scale tensor", what);
-    const LlmcTensor *sc = &g->t[l->scale];
-    if (sc->dtype != (LlmcDType)ft->scale)
-        return llmc_fail(d, "verify: %s: scales %s are %s, format %s takes %s", what, sc->name,
-                         llmc_dtype_name(sc->dtype), ft->name, llmc_dtype_name((LlmcDType)ft->scale));
-    /* ceil(cols / group) scales a row: the last group of a row may be short. */
-    if (s && (s->rank < 1 || s->sym[s->rank - 1] != LLMC_DIM_CONST || sc->shape.rank < 1 ||
-              llmc_cols(&sc->shape) != (llmc_cols(s) + l->group - 1) / l->group))
-        return llmc_fail(d, "verify: %s: its groups of %d do not match its scales %s", what, (int)l->group,
-                         sc->name);
-    if (l->zero >= 0 && (g->t[l->zero].shape.rank != sc->shape.rank ||
-                         llmc_cols(&g->t[l->zero].shape) != llmc_cols(&sc->shape)))
-        return llmc_fail(d, "verify: %s: its zero points %s are not shaped like its scales", what,
-                         g->t[l->zero].name);
+    for (int i = n_sides; i < LLMC_MAX_SIDES; i++)
+        if (l->side[i] >= 0)
+            return llmc_fail(d, "verify: %s has a side tensor %d, format %s has %d", what, i, ft->name, n_sides);
+    for (int i = 0; i < n_sides; i++) {
+        const LlmcSideSpec *sp = &ft->side[i];
+        const char *role = llmc_role_name(sp->role);
+        if (l->side[i] < 0) {
+            if (!(sp->flags & LLMC_SIDE_OPTIONAL))
+                return llmc_fail(d, "verify: %s: no %s tensor, which format %s needs", what, role, ft->name);
+            continue;
+        }
+        if (l->side[i] >= g->nt)
+            return llmc_fail(d, "verify: %s: its %s tensor %d does not exist", what, role, l->side[i]);
+        const LlmcTensor *st = &g->t[l->side[i]];
+        if (st->dtype != (LlmcDType)sp->format)
+            return llmc_fail(d, "verify: %s: its %s %s is %s, format %s takes %s", what, role, st->name,
+                             llmc_dtype_name(st->dtype), ft->name, llmc_dtype_name((LlmcDType)sp->format));
+        const LlmcShape *ss = &st->shape;
+        int ok = 1;
+        switch (sp->shape) {
+        case LLMC_SHAPE_GROUP: /* ceil(cols / group) a row: the last group of a row may be short */
+            ok = l->group > 0 && (!s || (s->rank >= 1 && s->sym[s->rank - 1] == LLMC_DIM_CONST && ss->rank >= 1 &&
+                                         llmc_cols(ss) == (llmc_cols(s) + l->group - 1) / l->group));
+            break;
+        case LLMC_SHAPE_ROW:
+            ok = ss->rank == 2 && llmc_cols(ss) == 1 && (!s || (s->rank == 2 && ss->dim[0] == s->dim[0]));
+            break;
+        case LLMC_SHAPE_TENSOR:
+            ok = ss->rank == 1 && ss->dim[0] == 1 && ss->sym[0] == LLMC_DIM_CONST;
+            break;
+        default: /* TOKEN_HEAD sides live in the KV pool, never in a tensor */
+            ok = 0;
+        }
+        if (!ok) {
+            if (sp->shape == LLMC_SHAPE_GROUP)
+                return llmc_fail(d, "verify: %s: its groups of %d do not match its %s %s", what, (int)l->group, role,
+                                 st->name);
+            return llmc_fail(d, "verify: %s: its %s %s is not shaped as format %s says", what, role, st->name,
+                             ft->name);
+        }
+    }
     return LLMC_OK;
 }
 
@@ -64,11 +95,16 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
     if (g->kv_layers > 0) {
         if ((unsigned)g->kv_format >= LLMC_DTYPE_COUNT || !(llmc_format(g->kv_format)->flags & LLMC_FMT_KV))
             return llmc_fail(d, "verify: the KV cache has format %s, not a KV format", llmc_dtype_name(g->kv_format));
-        if (g->kv_layout.scale >= 0 || g->kv_layout.zero >= 0)
-            return llmc_fail(d, "verify: the KV cache's layout names scale tensors (its scales live in the pool)");
+        for (int i = 0; i < LLMC_MAX_SIDES; i++)
+            if (g->kv_layout.side[i] >= 0)
+                return llmc_fail(d, "verify: the KV cache's layout names side tensors (its scales live in the pool)");
+        for (int i = 0; i < llmc_format_n_sides(g->kv_format); i++)
+            if (llmc_format(g->kv_format)->side[i].shape != LLMC_SHAPE_TOKEN_HEAD)
+                return llmc_fail(d, "verify: the KV cache's format %s has a side tensor that is not one a token-head row",
+                                 llmc_dtype_name(g->kv_format));
         if (g->kv_layout.order < 0 || g->kv_layout.order >= LLMC_ORDER_COUNT)
             return llmc_fail(d, "verify: the KV cache has element order %d", g->kv_layout.order);
-        if (g->kv_layout.group && llmc_format(g->kv_format)->scale == LLMC_FMT_NONE)
+        if (g->kv_layout.group && !has_side_shape(g->kv_format, LLMC_SHAPE_GROUP))
             return llmc_fail(d, "verify: the KV cache has groups in format %s, which has no scales",
                              llmc_dtype_name(g->kv_format));
     }

@@ -35,7 +35,7 @@ static int absorbs(const LlmcGraph *g, const LlmcNode *m, const LlmcNode *r)
     int ni = fused ? (int)llmc_attr_int(m, "norm", -1) : -1;
     int64_t K = w->shape.dim[1], ve = 16 / llmc_dtype_size(w->dtype);
     if (row_stride(g, m->in[0]) % 4 || xt->offset % 16 || (ni > 0 && g->t[m->in[ni]].offset % 16) || K % ve ||
-        w->offset % 16 || (llmc_format(w->dtype)->scale != LLMC_FMT_NONE && w->layout.order != LLMC_ORDER_LANE8))
+        w->offset % 16 || (llmc_format_n_sides(w->dtype) > 0 && w->layout.order != LLMC_ORDER_LANE8))
         return 0; /* no one-row kernel (quantized matrices have one in lane8 order only) */
     int y = m->out[0];
     const LlmcTensor *q = &g->t[r->in[0]], *k = &g->t[r->in[1]], *v = &g->t[r->in[2]], *o = &g->t[r->out[0]];

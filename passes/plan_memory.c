@@ -118,14 +118,14 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
             w->offset = woff;
             w->bytes = llmc_tensor_bytes(g, wt);
             woff = align_up(woff + w->bytes);
-            /* A quantized weight's scales and zero points follow it. */
-            int side[2] = {w->layout.scale, w->layout.zero};
-            for (int k = 0; k < 2; k++) {
-                if (side[k] < 0 || g->t[side[k]].offset >= 0)
+            /* A quantized weight's side tensors (scales, zero points) follow it, in its format's order. */
+            for (int k = 0; k < LLMC_MAX_SIDES; k++) {
+                int s = w->layout.side[k];
+                if (s < 0 || g->t[s].offset >= 0)
                     continue;
-                g->t[side[k]].offset = woff;
-                g->t[side[k]].bytes = llmc_tensor_bytes(g, side[k]);
-                woff = align_up(woff + g->t[side[k]].bytes);
+                g->t[s].offset = woff;
+                g->t[s].bytes = llmc_tensor_bytes(g, s);
+                woff = align_up(woff + g->t[s].bytes);
             }
         }
     g->weights_bytes = woff;

@@ -5,9 +5,10 @@
  * default, unless a --keep rule names another for that tensor (by llmc's name or the
  * checkpoint's, LlmcWeightSrc.ckpt); with a quantized format
  * the embedding table(s) and the lm_head stay bf16 unless a rule says otherwise; vectors (norm
- * weights, biases) stay f32. A quantized format (one with a scale format in formats.def) gets a grouped
- * layout: a scale tensor NAME.scale [N, ceil(K / group)] in the format's scale format and, for
- * asymmetric u4, a zero-point tensor NAME.zero of the same shape (f16 holding integers 0..15).
+ * weights, biases) stay f32. A quantized format (one with side tensors in formats.def) gets a grouped
+ * layout with the side tensors its list names, NAME.ROLE [N, ceil(K / group)] in the side's format:
+ * a scale tensor NAME.scale and, for asymmetric u4 (--asym), a zero-point tensor NAME.zero (f16
+ * holding integers 0..15).
  * Those tensors are weights derived from NAME (LlmcWeightSrc.derived_from): the packer computes
  * them with the values, round to nearest, once, at compile time. A quantized matrix the target's
  * skinny kernels read in another element order (LlmcTarget.quant_order: lane8 on CUDA) gets that
@@ -42,7 +43,7 @@ static LlmcStatus check_format(const LlmcTarget *tg, LlmcDType fmt, const char *
     return llmc_fail(d, "%s %s: target %s stores weights as %s", what, llmc_dtype_name(fmt), tg->name, have);
 }
 
-/* A --weights or --keep format name: a table name, or "w4a16" for u4. */
+/* A --weights or --keep format name: a table name or alias ("w4a16" for u4). */
 static int weight_format_named(const char *s, size_t n, LlmcDType *t)
 {
     char name[32];
@@ -50,11 +51,19 @@ static int weight_format_named(const char *s, size_t n, LlmcDType *t)
         return -1;
     memcpy(name, s, n);
     name[n] = 0;
-    if (strcmp(name, "w4a16") == 0) {
-        *t = LLMC_U4;
-        return 0;
-    }
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+        if (llmc_format((LlmcDType)i)->alias && strcmp(name, llmc_format((LlmcDType)i)->alias) == 0) {
+            *t = (LlmcDType)i;
+            return 0;
+        }
     return llmc_dtype_from_name(name, t);
+}
+
+/* Whether format t has zero points a layout may leave out (--asym adds them). */
+static int optional_zero(LlmcDType t)
+{
+    int zi = llmc_format_side_index(t, LLMC_ROLE_ZERO);
+    return zi >= 0 && (llmc_format(t)->side[zi].flags & LLMC_SIDE_OPTIONAL);
 }
 
 typedef struct Rule {
@@ -172,13 +181,17 @@ static void candidates(const LlmcGraph *g, const int *mats, int n_mats, const ch
     }
 }
 
-/* A derived tensor (scales or zero points) of weight w. */
-static int derived(LlmcGraph *g, int w, const char *suffix, LlmcDType fmt, int64_t groups, LlmcDiag *d)
+/* A side tensor of weight w (scales or zero points: W.ROLE), shaped by the side's rule, derived
+ * from w by the packer. */
+static int derived(LlmcGraph *g, int w, const LlmcSideSpec *sp, int64_t groups, LlmcDiag *d)
 {
     char name[512];
-    snprintf(name, sizeof name, "%s.%s", g->t[w].name, suffix);
-    LlmcShape s = llmc_shape2(g->t[w].shape.dim[0], groups);
-    int t = llmc_tensor_new(g, name, LLMC_T_WEIGHT, fmt, &s);
+    snprintf(name, sizeof name, "%s.%s", g->t[w].name, llmc_role_name(sp->role));
+    int64_t rows = g->t[w].shape.dim[0];
+    LlmcShape s = sp->shape == LLMC_SHAPE_TENSOR ? llmc_shape1(1)
+                  : sp->shape == LLMC_SHAPE_ROW  ? llmc_shape2(rows, 1)
+                                                 : llmc_shape2(rows, groups);
+    int t = llmc_tensor_new(g, name, LLMC_T_WEIGHT, (LlmcDType)sp->format, &s);
     if (t < 0) {
         llmc_fail(d, "%s: out of memory", name);
         return -1;
@@ -197,35 +210,42 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     t->dtype = fmt;
     t->layout = llmc_layout_plain();
     const LlmcFormatTraits *f = llmc_format(fmt);
-    if (f->scale == LLMC_FMT_NONE)
+    if (llmc_format_n_sides(fmt) == 0)
         return LLMC_OK;
     int64_t K = t->shape.dim[1];
     if (K % f->block_elems)
         return llmc_fail(d, "%s: %s stores %d values together; this matrix has %lld columns", t->name, f->name,
                          f->block_elems, (long long)K);
-    int64_t group = fmt == LLMC_FP8 ? (opt->group ? opt->group : K) : (opt->group ? opt->group : 128);
+    /* The group: --group, else the format's default (LLMC_GROUP_ROW: the whole row), at most a row;
+     * whole blocks, and the one size a format may insist on. */
+    int64_t group = opt->group ? opt->group : f->group_default == LLMC_GROUP_ROW ? K : f->group_default;
     if (group > K)
         group = K;
-    if (fmt == LLMC_U4 && group % 2)
-        return llmc_fail(d, "--group %lld: u4 groups hold an even number of values", (long long)group);
+    if (f->group_only && group != f->group_only)
+        return llmc_fail(d, "--group %lld: %s takes groups of %d values only", (long long)group, f->name,
+                         f->group_only);
+    if (group % f->block_elems)
+        return llmc_fail(d, "--group %lld: %s groups hold whole blocks of %d values", (long long)group, f->name,
+                         f->block_elems);
     int64_t groups = (K + group - 1) / group;
     t->layout.group = (int32_t)group;
-    int sc = derived(g, w, "scale", (LlmcDType)f->scale, groups, d);
-    if (sc < 0)
-        return LLMC_ERR;
-    g->t[w].layout.scale = sc;
+    /* The side tensors (scales, zero points) the format's list names: the optional zero points
+     * with --asym. */
+    for (int i = 0; i < llmc_format_n_sides(fmt); i++) {
+        const LlmcSideSpec *sp = &f->side[i];
+        if ((sp->flags & LLMC_SIDE_OPTIONAL) && !(sp->role == LLMC_ROLE_ZERO && opt->asym))
+            continue;
+        int st = derived(g, w, sp, groups, d);
+        if (st < 0)
+            return LLMC_ERR;
+        g->t[w].layout.side[i] = st;
+    }
     /* The target's element order for the matrices of its skinny kernels, where the rows are whole
      * tiles and a tile's groups are whole (an embedding table stays row-major: rows are gathered). */
     int64_t T = llmc_order_tile(fmt);
     if (opt->target->quant_order != LLMC_ORDER_ROW_MAJOR && !embedding && K % T == 0 &&
         (group % T == 0 || (T % group == 0 && group % 32 == 0)))
         g->t[w].layout.order = opt->target->quant_order;
-    if (fmt == LLMC_U4 && opt->asym) {
-        int z = derived(g, w, "zero", LLMC_F16, groups, d);
-        if (z < 0)
-            return LLMC_ERR;
-        g->t[w].layout.zero = z;
-    }
     return LLMC_OK;
 }
 
@@ -288,7 +308,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             LlmcDType f = fmt, own = t->src.file_dtype;
             if (!opt->weights_set && llmc_format_bytes(own, 1) == 2 && (tg->weight_formats & (1u << own)))
                 f = own;
-            if (llmc_format(fmt)->scale != LLMC_FMT_NONE && (lm_head || embedding))
+            if (llmc_format_n_sides(fmt) > 0 && (lm_head || embedding))
                 f = (tg->weight_formats & (1u << LLMC_BF16)) ? LLMC_BF16 : tg->default_weights;
             int chosen = -1;   /* the first rule that matches decides */
             for (int r = 0; r < n_rules; r++) {
@@ -329,21 +349,32 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
                            rules[r].text, rules[rules[r].shadow].text, one);
         }
     }
-    /* --group and --asym are options of formats that some matrix is stored in. */
-    char have[128] = "";
-    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+    /* --group and --asym are options of formats that some matrix is stored in: quantized ones
+     * (with side tensors), ones with optional zero points (formats.def). */
+    char have[128] = "", qf[128] = "", zf[128] = "", zn[128] = "";
+    int grouped = 0, zeroed = 0;
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++) {
+        const LlmcFormatTraits *f = llmc_format((LlmcDType)i);
+        const char *uname = f->alias ? f->alias : f->name; /* the name users give it */
         if (used & (1u << i))
-            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "",
-                     llmc_dtype_name((LlmcDType)i));
-    int grouped = 0;
-    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
-        grouped |= (used & (1u << i)) && llmc_format((LlmcDType)i)->scale != LLMC_FMT_NONE;
-    if (!st && opt->asym && !(used & (1u << LLMC_U4)))
-        st = llmc_fail(d, "--asym: zero points are a w4a16 (u4) option, and no matrix is stored as u4 (the matrices: %s)",
-                       have);
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "", f->name);
+        if (llmc_format_n_sides((LlmcDType)i) == 0 || !(f->flags & LLMC_FMT_WEIGHT) || (f->flags & LLMC_FMT_TEST))
+            continue;
+        grouped |= (used & (1u << i)) != 0;
+        snprintf(qf + strlen(qf), sizeof qf - strlen(qf), "%s%s", qf[0] ? ", " : "", uname);
+        if (!optional_zero((LlmcDType)i))
+            continue;
+        zeroed |= (used & (1u << i)) != 0;
+        snprintf(zf + strlen(zf), sizeof zf - strlen(zf), "%s%s%s%s%s", zf[0] ? ", " : "", uname,
+                 f->alias ? " (" : "", f->alias ? f->name : "", f->alias ? ")" : "");
+        snprintf(zn + strlen(zn), sizeof zn - strlen(zn), "%s%s", zn[0] ? " or " : "", f->name);
+    }
+    if (!st && opt->asym && !zeroed)
+        st = llmc_fail(d, "--asym: zero points are a %s option, and no matrix is stored as %s (the matrices: %s)", zf,
+                       zn, have);
     if (!st && opt->group && !grouped)
-        st = llmc_fail(d, "--group %d: groups are an option of the quantized formats (fp8, w4a16), and no matrix is "
-                       "stored in one (the matrices: %s)", opt->group, have);
+        st = llmc_fail(d, "--group %d: groups are an option of the quantized formats (%s), and no matrix is "
+                       "stored in one (the matrices: %s)", opt->group, qf, have);
     free(done);
     free(role);
     free(mats);

@@ -1,8 +1,8 @@
 /* bin2c — build helper: turns files into C arrays so llmc can carry the runtime archive, the ABI
  * header and the kernel headers inside its own binary.
- *   usage: bin2c OUT.c [NAME FILE]... [--table NAME FILE...]
- * Each NAME FILE pair gives `const unsigned char NAME[]` (NUL-terminated) and `NAME_size`. A table
- * gives, for its files in order, `const char *const NAME_names[]` (their base names),
+ *   usage: bin2c OUT.c [NAME FILE]... [--table NAME FILE...]...
+ * Each NAME FILE pair gives `const unsigned char NAME[]` (NUL-terminated) and `NAME_size`. Each
+ * table gives, for its files in order, `const char *const NAME_names[]` (their base names),
  * `const char *const NAME_texts[]` (their contents, NUL-terminated) and `const int NAME_count`: the
  * form nvrtcCreateProgram takes named headers in. */
 #include <stdio.h>
@@ -27,6 +27,27 @@ static long emit_array(FILE *out, const char *name, const char *path, int export
     return n;
 }
 
+/* The table NAME of files argv[first..end). */
+static int emit_table(FILE *out, const char *name, char **files, int nf)
+{
+    for (int i = 0; i < nf; i++) {
+        char var[64];
+        snprintf(var, sizeof var, "%s_%d", name, i);
+        if (emit_array(out, var, files[i], 0) < 0)
+            return 0;
+    }
+    fprintf(out, "const char *const %s_names[] = {\n", name);
+    for (int i = 0; i < nf; i++) {
+        const char *p = files[i], *s = strrchr(p, '/');
+        fprintf(out, "    \"%s\",\n", s ? s + 1 : p);
+    }
+    fprintf(out, "};\nconst char *const %s_texts[] = {\n", name);
+    for (int i = 0; i < nf; i++)
+        fprintf(out, "    (const char *)%s_%d,\n", name, i);
+    fprintf(out, "};\nconst int %s_count = %d;\n", name, nf);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     int table = argc;
@@ -35,8 +56,12 @@ int main(int argc, char **argv)
             table = a;
             break;
         }
-    if (argc < 3 || (table - 2) % 2 || (table < argc && argc - table < 3)) {
-        fprintf(stderr, "usage: bin2c OUT.c [NAME FILE]... [--table NAME FILE...]\n");
+    int bad = argc < 3 || (table - 2) % 2;
+    for (int a = table; a < argc && !bad; a++) /* every --table has a name and a file */
+        if (strcmp(argv[a], "--table") == 0)
+            bad = a + 2 >= argc || strcmp(argv[a + 1], "--table") == 0 || strcmp(argv[a + 2], "--table") == 0;
+    if (bad) {
+        fprintf(stderr, "usage: bin2c OUT.c [NAME FILE]... [--table NAME FILE...]...\n");
         return 2;
     }
     FILE *out = fopen(argv[1], "w");
@@ -53,23 +78,12 @@ int main(int argc, char **argv)
         else
             fprintf(out, "const size_t %s_size = %ld;\n", argv[a], n);
     }
-    if (ok && table < argc) {
-        const char *name = argv[table + 1];
-        int nf = argc - table - 2;
-        for (int i = 0; ok && i < nf; i++) {
-            char var[64];
-            snprintf(var, sizeof var, "%s_%d", name, i);
-            ok = emit_array(out, var, argv[table + 2 + i], 0) >= 0;
-        }
-        fprintf(out, "const char *const %s_names[] = {\n", name);
-        for (int i = 0; i < nf; i++) {
-            const char *p = argv[table + 2 + i], *s = strrchr(p, '/');
-            fprintf(out, "    \"%s\",\n", s ? s + 1 : p);
-        }
-        fprintf(out, "};\nconst char *const %s_texts[] = {\n", name);
-        for (int i = 0; i < nf; i++)
-            fprintf(out, "    (const char *)%s_%d,\n", name, i);
-        fprintf(out, "};\nconst int %s_count = %d;\n", name, nf);
+    for (int a = table; ok && a < argc;) {
+        int end = a + 2;
+        while (end < argc && strcmp(argv[end], "--table") != 0)
+            end++;
+        ok = emit_table(out, argv[a + 1], argv + a + 2, end - a - 2);
+        a = end;
     }
     if (!ok) {
         fclose(out);

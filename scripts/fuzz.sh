@@ -36,7 +36,7 @@ for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtim
 done
 # The emitters, for the harness that checks what reaches generated code (it stubs the embedded blobs).
 emit_objs=()
-for src in "$root"/codegen/emit.c "$root"/codegen/c_*.c "$root"/codegen/cuda_*.c; do
+for src in "$root"/codegen/emit.c "$root"/codegen/emit_formats.c "$root"/codegen/c_*.c "$root"/codegen/cuda_*.c; do
   case $(basename "$src") in c_build.c|cuda_build.c) continue;; esac
   o=$out/obj/codegen_$(basename "${src%.c}").o
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then

@@ -18,12 +18,12 @@ if [ "${KC:-1}" != 0 ] && command -v nvcc >/dev/null; then
   t=$(mktemp -d)
   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$t/sample.o"
   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$t/rtutil.o"
-  nvcc -O2 -std=c++17 -arch=sm_90a -o "$root/.carry/kernel_check" "$root/bench/kernel_check.cu" "$t/sample.o" \
+  nvcc -O2 -std=c++17 -arch=sm_90a -I "$root/ir" -o "$root/.carry/kernel_check" "$root/bench/kernel_check.cu" "$t/sample.o" \
     "$t/rtutil.o" 2>"$t/log" || { cat "$t/log"; exit 1; }
   rm -rf "$t"
 fi
 # bench/qmma_lab likewise (QL=0: not)
 if [ "${QL:-1}" != 0 ] && command -v nvcc >/dev/null; then
-  nvcc -O2 -std=c++17 -arch=sm_90a -o "$root/.carry/qmma_lab" "$root/bench/qmma_lab.cu" || exit 1
+  nvcc -O2 -std=c++17 -arch=sm_90a -I "$root/ir" -o "$root/.carry/qmma_lab" "$root/bench/qmma_lab.cu" || exit 1
 fi
 du -sh "$root/.carry"

@@ -194,7 +194,41 @@ static void unload(Model *m)
     free(m->dir);
 }
 
-/* Gives the interpreter every weight of g, rounded through `storage` (f32: unchanged). */
+/* Matrix w[N][K] quantized and dequantized in place by format fmt's reference quantizer (ir/quant.c)
+ * in its default groups, with its pre-pass over the whole matrix first when it has one: the values a
+ * matrix packed in fmt holds (its GROUP and TENSOR side tensors; no ROW ones). */
+static void quant_round(LlmcDType fmt, int64_t N, int64_t K, float *w)
+{
+    const LlmcFormatTraits *f = llmc_format(fmt);
+    int64_t group = f->group_default == LLMC_GROUP_ROW || f->group_default > K ? K : f->group_default;
+    unsigned has = 0;
+    for (int i = 0; i < llmc_format_n_sides(fmt); i++) {
+        ck_assert(f->side[i].shape == LLMC_SHAPE_GROUP || f->side[i].shape == LLMC_SHAPE_TENSOR);
+        if (!(f->side[i].flags & LLMC_SIDE_OPTIONAL))
+            has |= 1u << i;
+    }
+    float tside[LLMC_MAX_SIDES] = {0}, *gvals[LLMC_MAX_SIDES] = {NULL}, *sp[LLMC_MAX_SIDES] = {NULL};
+    if (f->quant->prepass) {
+        for (int64_t r = 0; r < N; r++)
+            f->quant->prepass(w + r * K, K, tside, has);
+        f->quant->prepass(NULL, 0, tside, has);
+    }
+    for (int i = 0; i < llmc_format_n_sides(fmt); i++) {
+        gvals[i] = malloc(sizeof(float) * (size_t)((K + group - 1) / group));
+        sp[i] = f->side[i].shape == LLMC_SHAPE_TENSOR ? &tside[i] : gvals[i];
+    }
+    uint8_t *q = malloc((size_t)llmc_format_bytes(fmt, K));
+    for (int64_t r = 0; r < N; r++) {
+        llmc_quantize_row(fmt, K, group, w + r * K, q, sp, has);
+        llmc_dequantize_row(fmt, K, group, q, (const float *const *)sp, has, w + r * K);
+    }
+    free(q);
+    for (int i = 0; i < llmc_format_n_sides(fmt); i++)
+        free(gvals[i]);
+}
+
+/* Gives the interpreter every weight of g, rounded through `storage` (f32: unchanged; a quantized
+ * format: quant_round). */
 static LlmcInterp *interp_for(const Model *m, LlmcDType storage)
 {
     const LlmcGraph *g = m->g;
@@ -224,6 +258,8 @@ static LlmcInterp *interp_for(const Model *m, LlmcDType storage)
             }
             done += k;
         }
+        if (w->shape.rank == 2 && llmc_format_n_sides(storage) > 0)
+            quant_round(storage, w->shape.dim[0], w->shape.dim[1], buf);
         llmc_interp_set_weight(it, t, buf);
         free(buf);
     }
@@ -240,7 +276,7 @@ static float *interp_run(const Model *m, const Scenario *s, LlmcDType storage, i
     float *all = malloc(sizeof(float) * (size_t)total);
     float *kv = NULL;
     if (m->g->kv_layers)
-        kv = calloc((size_t)s->kv_blocks * (size_t)llmc_kv_block_bytes(m->g) / 4, sizeof(float));
+        kv = calloc((size_t)s->kv_blocks * (size_t)llmc_graph_kv_block_bytes(m->g, m->g->kv_format) / 4 + 1, sizeof(float));
     int64_t at = 0;
     for (int k = 0; k < s->n_steps; k++) {
         LlmcStep ls;
@@ -570,6 +606,68 @@ END_TEST
 START_TEST(lane8_fp8) { check_lane8(LLMC_FP8, 0, 0); }
 END_TEST
 
+/* The test-only formats of formats.def (t8 weights: int8 with an f16 scale a group and an f32
+ * scale a tensor, which needs the pre-pass; k8 KV: int8 rows with an f32 scale each) on a cpu target
+ * that lists them (targets are data): the passes give every matrix its two side tensors, the packer
+ * quantizes them, the C backend's kernels read them and keep the KV cache in k8, and the logits
+ * match the reference interpreter's (its weights through the format's reference quantizer, its KV
+ * pool through the same row functions, ir/kv_formats.h). What docs/adding.md says a format takes. */
+START_TEST(kernels_test_formats)
+{
+    const char *path = synthetic_model();
+    LlmcTarget tg = *llmc_target_find("cpu");
+    tg.weight_formats |= 1u << LLMC_T8;
+    tg.kv_formats |= 1u << LLMC_K8;
+    LlmcPassOptions opt = options(4);
+    opt.target = &tg;
+    opt.weights = LLMC_T8;
+    opt.weights_set = 1;
+    static const char *const keep[] = {"lm_head=t8,embedding=t8"};
+    opt.keep = keep;
+    opt.n_keep = 1;
+    opt.kv = LLMC_K8;
+    opt.kv_set = 1;
+    Model ref, m;
+    load(&ref, path, &opt, "lower_paged_kv");
+    ck_assert_int_eq(ref.g->kv_format, LLMC_K8);
+    load(&m, path, &opt, NULL);
+    int quantized = 0;
+    for (int i = 0; i < m.g->nt; i++) {
+        const LlmcTensor *t = &m.g->t[i];
+        if (t->kind != LLMC_T_WEIGHT || t->offset < 0 || t->src.derived)
+            continue;
+        ck_assert_msg(t->dtype == (t->shape.rank == 2 ? LLMC_T8 : LLMC_F32), "%s is %s", t->name, llmc_dtype_name(t->dtype));
+        if (t->dtype != LLMC_T8)
+            continue;
+        quantized++;
+        const LlmcTensor *sc = &m.g->t[t->layout.side[0]], *ts = &m.g->t[t->layout.side[1]];
+        ck_assert(t->layout.group == 32 && sc->dtype == LLMC_F16 && ts->dtype == LLMC_F32 && ts->shape.rank == 1);
+        ck_assert(sc->offset > t->offset && ts->offset > sc->offset);
+    }
+    ck_assert_int_ge(quantized, 2 + 3 * 4); /* the embedding, the head, a layer's qkv, wo, w1/w3, w2 */
+    unload(&m);
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    float *want = interp_run(&ref, &s, LLMC_T8, &n);
+    float *got = harness_logits(path, &opt, &s, "t8", n);
+    double e = rel_err(got, want, n);
+    ck_assert_msg(e < 2e-5, "t8 weights, k8 KV: relative error %g against the reference", e);
+    /* and k8 is not f32 in disguise: the reference with an f32 cache differs */
+    Model ref32;
+    opt.kv = LLMC_F32;
+    load(&ref32, path, &opt, "lower_paged_kv");
+    float *f32kv = interp_run(&ref32, &s, LLMC_T8, &n);
+    ck_assert_msg(rel_err(f32kv, want, n) > 1e-4, "k8 logits equal f32 KV's (%g)", rel_err(f32kv, want, n));
+    free(f32kv);
+    unload(&ref32);
+    free(got);
+    free(want);
+    free(s.tables);
+    unload(&ref);
+}
+END_TEST
+
 START_TEST(passes_preserve_stories)
 {
     if (tu_need_shared("stories260K/stories260K.bin"))
@@ -693,6 +791,33 @@ FAMILY(gemma2, 1)        /* scale, geglu, softcaps, 1 + w norms */
 FAMILY(gemma3, 0)        /* gemma2's and qwen3's kernels, two rope tables */
 FAMILY(mixtral, 0)       /* qwen3_moe's kernel */
 FAMILY(qwen3_moe, 1)     /* moe, MoE and dense layers */
+/* The experts quantized (w4a16 in the default groups, as the interpreter's quant_round rounds: u4
+ * and its scales, an expert's share of them sliced by c_moe.c), every other matrix too (--keep:
+ * the interpreter rounds them all). */
+START_TEST(family_qwen3_moe_w4a16)
+{
+    const char *path = family_model("qwen3_moe");
+    LlmcPassOptions opt = options(4);
+    opt.weights = LLMC_U4;
+    opt.weights_set = 1;
+    static const char *const keep[] = {"lm_head=w4a16,embedding=w4a16"};
+    opt.keep = keep;
+    opt.n_keep = 1;
+    Model ref;
+    load(&ref, path, &opt, "infer_shapes");
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    float *want = interp_run(&ref, &s, LLMC_U4, &n);
+    float *got = harness_logits(path, &opt, &s, "moe_u4", n);
+    double e = rel_err(got, want, n);
+    ck_assert_msg(e < 2e-5, "qwen3_moe in w4a16: relative error %g against the reference", e);
+    free(got);
+    free(want);
+    free(s.tables);
+    unload(&ref);
+}
+END_TEST
 
 /* The rope tables of the C kernels (c_prelude.h, float32) against the reference frequencies
  * (ir/rope.c, double) for every scaling type, past the lengths where dynamic and LongRoPE change
@@ -764,6 +889,7 @@ int main(void)
     tcase_add_test(tc, lane8_u4);
     tcase_add_test(tc, lane8_u4_asym_g32);
     tcase_add_test(tc, lane8_fp8);
+    tcase_add_test(tc, kernels_test_formats);
     tcase_add_test(tc, passes_preserve_stories);
     tcase_add_test(tc, kernels_stories_f32);
     suite_add_tcase(s, tc);
@@ -778,6 +904,7 @@ int main(void)
     tcase_add_test(fam, family_gemma3);
     tcase_add_test(fam, family_mixtral);
     tcase_add_test(fam, family_qwen3_moe);
+    tcase_add_test(fam, family_qwen3_moe_w4a16);
     tcase_add_test(fam, rope_tables);
     suite_add_tcase(s, fam);
     TCase *errors = tcase_create("errors");

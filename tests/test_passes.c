@@ -310,8 +310,8 @@ START_TEST(kv_format_choice)
     LlmcStatus st;
     LlmcGraph *g = tiny_until("plan_memory", &opt, &st, &d);
     ck_assert_msg(st == LLMC_OK, "%s", d.msg);
-    ck_assert_int_eq(llmc_c_kv_format(g), LLMC_F32);
-    ck_assert_int_eq(llmc_kv_block_bytes(g), 2048);
+    ck_assert_int_eq(llmc_c_kv_format(g, llmc_target_find("cpu")), LLMC_F32);
+    ck_assert_int_eq(llmc_kv_block_bytes(g, llmc_target_find("cpu")), 2048);
     ck_assert_int_eq(llmc_cuda_kv_block_bytes(g), 1024);
     llmc_graph_free(g);
 }
@@ -398,11 +398,11 @@ START_TEST(layouts)
     free(line);
 
     /* A layout that is not plain shows in the dump; the verifier holds it to its format (f32 has no
-     * scale format, so no groups) and to its kind (only weights have layouts). */
+     * side tensors, so no groups) and to its kind (only weights have layouts). */
     g->t[wo].layout.group = 8;
-    g->t[wo].layout.scale = norm;
+    g->t[wo].layout.side[0] = norm;
     line = weight_line(g, "layers.0.wo");
-    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] group=8 scale=@norm at %lld",
+    snprintf(want, sizeof want, "weight @layers.0.wo: f32[32,32] group=8 side0=@norm at %lld",
              (long long)g->t[wo].offset);
     ck_assert_str_eq(line, want);
     free(line);
@@ -410,7 +410,16 @@ START_TEST(layouts)
     ck_assert_str_eq(d.msg, "verify: layers.0.wo: groups of 8 in format f32, which has no scales");
     g->t[wo].layout.group = 0;
     ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
-    ck_assert_str_eq(d.msg, "verify: layers.0.wo has scales or zero points but no groups");
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo has a side tensor 0, format f32 has 0");
+    /* u4: the scale is needed, in f16, a column a group; the zero points may be left out. */
+    g->t[wo].dtype = LLMC_U4;
+    g->t[wo].layout.group = 8;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo: its scale norm is f32, format u4 takes f16");
+    g->t[wo].layout.side[0] = -1;
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: layers.0.wo: no scale tensor, which format u4 needs");
+    g->t[wo].dtype = LLMC_F32;
     g->t[wo].layout = llmc_layout_plain();
     g->t[wo].layout.order = 3;
     line = weight_line(g, "layers.0.wo");
@@ -429,7 +438,7 @@ START_TEST(layouts)
     g->t[wo].layout = llmc_layout_plain();
     int x = g->n[0].out[0];
     g->t[x].layout.order = 0;
-    g->t[x].layout.zero = norm;
+    g->t[x].layout.side[1] = norm;
     ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
     ck_assert(strstr(d.msg, "is not a weight but has a grouped or shuffled layout") != NULL);
     g->t[x].layout = llmc_layout_plain();
@@ -459,14 +468,26 @@ START_TEST(format_table)
         ck_assert_int_eq(llmc_dtype_from_name(f->name, &back), 0);
         ck_assert_int_eq(back, i);
         ck_assert_int_eq(llmc_dtype_size((LlmcDType)i), (size_t)f->block_bytes);
-        /* Quantized formats (fp8, u4) name a plain scale format; the values alone convert too. */
-        ck_assert(f->scale == LLMC_FMT_NONE || llmc_format((LlmcDType)f->scale)->scale == LLMC_FMT_NONE);
-        ck_assert_int_eq(f->scale != LLMC_FMT_NONE, i == LLMC_FP8 || i == LLMC_U4);
+        /* Quantized formats (fp8, u4, the test-only t8 and k8) have side tensors (a scale first) in
+         * plain formats; a weight format with sides has a quantizer, a KV format's sides live in
+         * its rows; the values alone convert too. */
+        int ns = llmc_format_n_sides((LlmcDType)i);
+        for (int k = 0; k < ns; k++) {
+            ck_assert_int_eq(llmc_format_n_sides((LlmcDType)f->side[k].format), 0);
+            ck_assert_int_eq(f->side[k].shape == LLMC_SHAPE_TOKEN_HEAD, (f->flags & LLMC_FMT_KV) != 0);
+        }
+        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4 || i == LLMC_T8 || i == LLMC_K8);
+        ck_assert(ns == 0 || f->side[0].role == LLMC_ROLE_SCALE);
+        ck_assert_int_eq(ns > 0 && (f->flags & LLMC_FMT_WEIGHT), f->quant->quantize != NULL);
+        ck_assert_int_eq(f->quant->quantize != NULL, f->quant->dequantize != NULL);
+        ck_assert((f->flags & LLMC_FMT_TEST) == 0 || (i == LLMC_T8 || i == LLMC_K8));
         float in[4] = {1.0f, -2.0f, 3.0f, 1024.0f}, out[4];
         if (i == LLMC_FP8)
             in[3] = 448.0f;   /* its largest value */
         if (i == LLMC_U4)
             in[1] = 15.0f, in[3] = 0.0f;   /* integers 0..15 */
+        if (i == LLMC_T8 || i == LLMC_K8)
+            in[3] = -127.0f;   /* integers -127..127 */
         uint8_t buf[64];
         f->from_f32(in, buf, 4);
         f->to_f32(buf, out, 4);
@@ -486,6 +507,11 @@ START_TEST(format_table)
     ck_assert_int_eq(iv, 4);
     LlmcDType t;
     ck_assert_int_eq(llmc_dtype_from_name("q4", &t), -1);
+    /* No target lists a test-only format. */
+    for (const LlmcTarget *const *tg = llmc_targets(); *tg; tg++)
+        for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+            if (llmc_format((LlmcDType)i)->flags & LLMC_FMT_TEST)
+                ck_assert(!(((*tg)->weight_formats | (*tg)->kv_formats) & (1u << i)));
 }
 END_TEST
 
@@ -548,7 +574,7 @@ static void check_keep(const cJSON *doc, const KeepCase *c, size_t i)
             ck_assert_msg(format_of(g, c->name[k]) == c->fmt[k], "case %zu: %s is %s", i, c->name[k],
                           llmc_dtype_name(format_of(g, c->name[k])));
         if (c->asym)   /* zero points for the u4 matrices (w2 of layer 1 in the case) */
-            ck_assert_int_ge(g->t[tensor_named(g, "layers.1.w2")].layout.zero, 0);
+            ck_assert_int_ge(llmc_layout_role(&g->t[tensor_named(g, "layers.1.w2")].layout, LLMC_U4, LLMC_ROLE_ZERO), 0);
     }
     llmc_graph_free(g);
 }

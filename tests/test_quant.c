@@ -76,7 +76,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
 {
     uint64_t rng = seed;
     int ng = (K + G - 1) / G;
-    size_t wbytes = fmt == Q_FP8 ? (size_t)N * K : (size_t)N * K / 2;
+    size_t wbytes = fmt == FMT_FP8 ? (size_t)N * K : (size_t)N * K / 2;
     uint8_t *w = malloc(wbytes);
     float *scf = malloc((size_t)N * ng * sizeof(float));
     uint16_t *sch = malloc((size_t)N * ng * 2), *zp = malloc((size_t)N * ng * 2);
@@ -84,7 +84,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
     float *y = malloc((size_t)T * N * sizeof(float)), *deq = malloc((size_t)N * K * sizeof(float));
     for (size_t i = 0; i < wbytes; i++) {
         w[i] = (uint8_t)(tu_randf(&rng) * 256);
-        if (fmt == Q_FP8 && (w[i] & 0x7f) == 0x7f)
+        if (fmt == FMT_FP8 && (w[i] & 0x7f) == 0x7f)
             w[i] ^= 1;
     }
     for (int i = 0; i < N * ng; i++) {
@@ -99,7 +99,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++) {
             int gi = n * ng + k / G;
-            if (fmt == Q_FP8)
+            if (fmt == FMT_FP8)
                 deq[(size_t)n * K + k] = (float)(e4m3_def(w[(size_t)n * K + k]) * scf[gi]);
             else {
                 size_t e = (size_t)n * K + k;
@@ -108,12 +108,12 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
                 deq[e] = ((float)q - z) * llmc_f16_to_f32(sch[gi]);
             }
         }
-    const void *sc = fmt == Q_FP8 ? (const void *)scf : (const void *)sch;
+    const void *sc = fmt == FMT_FP8 ? (const void *)scf : (const void *)sch;
     const uint16_t *z = asym ? zp : NULL;
     for (int i = 0; i < T * N; i++)
         y[i] = NAN;   /* poison */
     for (int tid = 0; tid < 3; tid++)
-        mm_q(fmt, T, K, N, G, x, K, w, sc, z, b, y, N, tid, 3);
+        mm_q(fmt, ORDER_ROW_MAJOR, T, K, N, G, x, K, w, sc, z, b, y, N, tid, 3);
     for (int t = 0; t < T; t++)
         for (int n = 0; n < N; n++) {
             double ref = b[n], mag = fabs(b[n]);
@@ -128,7 +128,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
     /* Embedding rows: exactly the dequantized values. */
     int32_t tok[3] = {0, N - 1, N / 2};
     float *e = malloc((size_t)3 * K * sizeof(float));
-    embed_q(fmt, 3, K, G, w, sc, z, tok, e, K, 0, 1);
+    embed_q(fmt, ORDER_ROW_MAJOR, 3, K, G, w, sc, z, tok, e, K, 0, 1);
     for (int t = 0; t < 3; t++)
         for (int k = 0; k < K; k++)
             ck_assert_msg(e[(size_t)t * K + k] == deq[(size_t)tok[t] * K + k], "embed fmt %d row %d col %d", fmt, tok[t], k);
@@ -148,11 +148,11 @@ START_TEST(mm_q_matches_dequantized_reference)
     static const int shapes[][4] = {{1, 172, 13, 0}, {5, 300, 9, 0}, {37, 256, 17, 0}, {1, 4096, 8, 0}, {2, 64, 4, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
-        check_mm(Q_FP8, T, K, N, K, 0, 11 + s);          /* a scale a row */
-        check_mm(Q_FP8, T, K, N, 128, 0, 21 + s);
+        check_mm(FMT_FP8, T, K, N, K, 0, 11 + s);          /* a scale a row */
+        check_mm(FMT_FP8, T, K, N, 128, 0, 21 + s);
         for (int G = 32; G <= 128; G *= 2) {
-            check_mm(Q_U4, T, K, N, G, 0, 31 + s * 7 + (uint64_t)G);
-            check_mm(Q_U4, T, K, N, G, 1, 41 + s * 7 + (uint64_t)G);
+            check_mm(FMT_U4, T, K, N, G, 0, 31 + s * 7 + (uint64_t)G);
+            check_mm(FMT_U4, T, K, N, G, 1, 41 + s * 7 + (uint64_t)G);
         }
     }
 }
@@ -164,7 +164,7 @@ START_TEST(quantizer_round_to_nearest)
 {
     uint64_t rng = 3;
     enum { K = 300, G = 64 };
-    float row[K], vals[K], sc[8], zp[8];
+    float row[K], sc[8], zp[8], back[K];
     uint8_t q[K];
     for (int trial = 0; trial < 60; trial++) {
         /* The last trials go past what an f16 scale holds (2 * 2^21 / 15 > 65504): the scale stays finite. */
@@ -172,18 +172,24 @@ START_TEST(quantizer_round_to_nearest)
         for (int k = 0; k < K; k++)
             row[k] = (tu_randf(&rng) * 2 - 1) * amp + (trial & 1 ? amp * 0.5f : 0);
         /* fp8, a scale a row: relative error of E4M3 (2^-4) against the row's largest value */
-        llmc_quantize_row(LLMC_FP8, K, K, row, vals, q, sc, NULL, LLMC_F32);
+        float *fsides[LLMC_MAX_SIDES] = {sc};
+        llmc_quantize_row(LLMC_FP8, K, K, row, q, fsides, 1);
+        llmc_dequantize_row(LLMC_FP8, K, K, q, (const float *const *)fsides, 1, back);
         float amax = 0;
         for (int k = 0; k < K; k++)
             amax = fmaxf(amax, fabsf(row[k]));
         ck_assert(fabsf(sc[0] - amax / 448.0f) <= 1e-6f * sc[0]);
         for (int k = 0; k < K; k++) {
             float v = llmc_e4m3_to_f32(q[k]) * sc[0];
+            ck_assert(back[k] == v);   /* the reference dequantizer */
             ck_assert_msg(fabsf(v - row[k]) <= fmaxf(fabsf(row[k]) * 0.0625f, sc[0] * 0.001953125f),
                           "fp8 %g -> %g", (double)row[k], (double)v);
         }
         for (int asym = 0; asym < 2; asym++) {
-            llmc_quantize_row(LLMC_U4, K, G, row, vals, q, sc, asym ? zp : NULL, LLMC_F16);
+            float *usides[LLMC_MAX_SIDES] = {sc, zp};
+            unsigned has = asym ? 3u : 1u;   /* the scale; the zero points with --asym */
+            llmc_quantize_row(LLMC_U4, K, G, row, q, usides, has);
+            llmc_dequantize_row(LLMC_U4, K, G, q, (const float *const *)usides, has, back);
             for (int k = 0; k < K; k++) {
                 int gi = k / G, u = (q[k / 2] >> (4 * (k & 1))) & 15;
                 float z = asym ? zp[gi] : 8.0f, s = sc[gi];
@@ -191,6 +197,7 @@ START_TEST(quantizer_round_to_nearest)
                 ck_assert(llmc_f16_to_f32(llmc_f32_to_f16(s)) == s);   /* quantized against the stored scale */
                 ck_assert(z >= 0 && z <= 15 && z == rintf(z));
                 float v = ((float)u - z) * s;
+                ck_assert(back[k] == v);
                 float lo = (0 - z) * s, hi = (15 - z) * s;
                 if (row[k] >= lo && row[k] <= hi)
                     ck_assert_msg(fabsf(v - row[k]) <= 0.5f * s * 1.0001f, "u4 asym %d: %g -> %g (s %g z %g)", asym,
@@ -252,6 +259,13 @@ START_TEST(encoders_saturate_at_the_edges)
 }
 END_TEST
 
+/* llmc_quantize_row over a scale and (NULL: symmetric) zero points, the sides of fp8 and u4. */
+static void qrow(LlmcDType fmt, int64_t K, int64_t G, const float *row, uint8_t *q, float *sc, float *zp)
+{
+    float *sides[LLMC_MAX_SIDES] = {sc, zp};
+    llmc_quantize_row(fmt, K, G, row, q, sides, zp ? 3u : 1u);
+}
+
 /* Decodes element k of a quantized row as the kernels do. */
 static float dequant(LlmcDType fmt, const uint8_t *q, const float *sc, const float *zp, int64_t G, int64_t k)
 {
@@ -270,7 +284,7 @@ START_TEST(quantizer_edges)
     static const float tiny[] = {1.4e-45f, 1e-44f, 5e-43f, 6e-43f, 1e-40f, 1e-39f, FLT_MIN, 1e-37f};
     struct { LlmcDType fmt, scale; int asym; } kinds[] = {
         {LLMC_FP8, LLMC_F32, 0}, {LLMC_U4, LLMC_F16, 0}, {LLMC_U4, LLMC_F16, 1}};
-    float row[K], vals[K], sc[K / G], zp[K / G];
+    float row[K], sc[K / G], zp[K / G];
     uint8_t q[K];
     uint64_t rng = 5;
     for (size_t kd = 0; kd < sizeof kinds / sizeof kinds[0]; kd++) {
@@ -284,7 +298,7 @@ START_TEST(quantizer_edges)
                 int at = (int)(tu_randf(&rng) * K), at2 = (at + G / 2) % K;
                 row[at] = big[i];
                 row[at2] = pattern == 2 ? -big[i] : pattern == 1 ? 0 : -big[i];
-                llmc_quantize_row(fmt, K, G, row, vals, q, sc, z, kinds[kd].scale);
+                qrow(fmt, K, G, row, q, sc, z);
                 for (int gi = 0; gi < K / G; gi++) {
                     ck_assert(isfinite(sc[gi]) && sc[gi] > 0);
                     if (kinds[kd].scale == LLMC_F16)
@@ -314,7 +328,7 @@ START_TEST(quantizer_edges)
                 row[k] = (tu_randf(&rng) * 2 - 1) * tiny[i];
             row[3] = tiny[i];
             row[G + 5] = -tiny[i];
-            llmc_quantize_row(fmt, K, G, row, vals, q, sc, z, kinds[kd].scale);
+            qrow(fmt, K, G, row, q, sc, z);
             for (int gi = 0; gi < K / G; gi++) {
                 ck_assert_msg(isfinite(sc[gi]) && sc[gi] > 0, "fmt %d: amax %g scale %g", fmt, (double)tiny[i],
                               (double)sc[gi]);
@@ -354,7 +368,8 @@ START_TEST(f16_without_float16)
                "        fwrite(&v, 4, 8, f);\n        fwrite(s, 4, 8, f);\n    }\n    return fclose(f) != 0;\n}\n",
             LLMC_SOURCE_DIR);
     ck_assert_int_eq(fclose(f), 0);
-    snprintf(cmd, sizeof cmd, "cc -std=gnu11 -O2 -w -o %s %s -lm 2>&1 && %s %s 2>&1", exe, src, exe, out);
+    snprintf(cmd, sizeof cmd, "cc -std=gnu11 -O2 -w -I%s/ir -o %s %s -lm 2>&1 && %s %s 2>&1", LLMC_SOURCE_DIR, exe, src, exe,
+             out);
     char *log = NULL;
     ck_assert_msg(tu_run(cmd, &log) == 0, "%s", log);
     free(log);

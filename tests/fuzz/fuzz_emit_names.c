@@ -26,7 +26,9 @@
 /* What the build embeds (bin2c) and the emitters paste in; their text is the same for both
  * emissions, so a comment and a literal stand for it. */
 const unsigned char llmc_model_header[] = "/* llmc_model.h */ static const char *abi = \"abi\";\n";
-const unsigned char llmc_c_prelude[] = "/* c_prelude.h */\n";
+const char *const llmc_c_headers_names[] = {"c_prelude.h"};
+const char *const llmc_c_headers_texts[] = {"/* c_prelude.h */\n"};
+const int llmc_c_headers_count = 1;
 const char *const llmc_cuda_headers_names[] = {"gpu_port.cuh"};
 const char *const llmc_cuda_headers_texts[] = {""};
 const int llmc_cuda_headers_count = 1;

@@ -3,19 +3,19 @@
 /* embedding: bf16[24,32] rows gathered by the tokens -> f32[T,32] */
 extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    embed<1, 32, 32>(((const uint8_t *)(a.weights + o.v[0])), a.tokens, ((float *)(a.arena + o.v[1])));
+    embed<FMT_BF16, 32, 32>(((const uint8_t *)(a.weights + o.v[0])), a.tokens, ((float *)(a.arena + o.v[1])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,32] x u4[64,32]^T -> f32[T,64], RMSNorm prologue; strides x 32, y 64; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k1_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<5, 32, 64, 32, 64, 0, 1, 0, 0, 2, 1, 32, 0>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, WQ{((const uint8_t *)(a.weights + o.v[2])) + 1024, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 1152)});
+    gemv<FMT_U4 | WITH_ZERO, 32, 64, 32, 64, 0, 1, 0, 0, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 1024, ((const uint8_t *)(a.weights + o.v[2])) + 1152}});
 }
 
 /* u4[64,32] (groups of 32, zero points) dequantized to f16 [64,32] for the tensor cores; an element a thread */
 extern "C" __global__ void __launch_bounds__(256) k2_dequant(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    dequant_half<5, 32, 64, 32, 0, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 1024, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 1152)}, (uint16_t *)A(623616));
+    dequant_half<FMT_U4 | WITH_ZERO, 32, 64, 32, 0, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 1024, ((const uint8_t *)(a.weights + o.v[2])) + 1152}}, (uint16_t *)A(623616));
 }
 
 /* f32[T,32] rows, RMS-normalized, -> f16 (A operand of a tensor-core matmul) */
@@ -33,31 +33,31 @@ extern "C" __global__ void __launch_bounds__(128) k4_gemm_wide(LlmcDevArgs a, Ll
 /* rope_kv_write (interleaved pairs): q 4 heads, k/v 2 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k5_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<1, 4, 2, 8, 64, 64, 64, 32, 2, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[3]);
+    rope_kv_row<FMT_F16, 1, 4, 2, 8, 64, 64, 64, 32, 2, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3]);
 }
 
 /* paged_attention, decode steps: 4 query heads over 2 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 32, y 32 */
 extern "C" __global__ void __launch_bounds__(128, 4) k6_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int *)A(622592), (int)o.v[2], 0.353553391f);
+    paged_attn_dec<FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int *)A(622592), (int)o.v[2], 0.353553391f);
 }
 
 /* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
 extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int)o.v[2], 0.353553391f);
+    paged_attn<FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int)o.v[2], 0.353553391f);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,32] x u4[32,32]^T -> f32[T,32], residual epilogue; strides x 32, y 32; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k8_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<5, 32, 32, 32, 32, 0, 0, 1, 32, 2, 1, 32, 0>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 512, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 576)});
+    gemv<FMT_U4 | WITH_ZERO, 32, 32, 32, 32, 0, 0, 1, 32, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 512, ((const uint8_t *)(a.weights + o.v[2])) + 576}});
 }
 
 /* u4[32,32] (groups of 32, zero points) dequantized to f16 [32,32] for the tensor cores; an element a thread */
 extern "C" __global__ void __launch_bounds__(256) k9_dequant(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    dequant_half<5, 32, 32, 32, 0, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 512, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 576)}, (uint16_t *)A(623616));
+    dequant_half<FMT_U4 | WITH_ZERO, 32, 32, 32, 0, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 512, ((const uint8_t *)(a.weights + o.v[2])) + 576}}, (uint16_t *)A(623616));
 }
 
 /* f32[T,32] rows -> f16 (A operand of a tensor-core matmul) */
@@ -75,13 +75,13 @@ extern "C" __global__ void __launch_bounds__(128) k11_gemm_wide(LlmcDevArgs a, L
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,32] x u4[96,32]^T -> f32[T,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); strides x 32, y 48; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k12_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<5, 32, 96, 32, 48, 0, 1, 2, 0, 2, 1, 32, 0>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, WQ{((const uint8_t *)(a.weights + o.v[2])) + 1536, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 1728)});
+    gemv<FMT_U4 | WITH_ZERO, 32, 96, 32, 48, 0, 1, 2, 0, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 1536, ((const uint8_t *)(a.weights + o.v[2])) + 1728}});
 }
 
 /* u4[96,32] (groups of 32, zero points) dequantized to f16 [96,32] for the tensor cores; an element a thread */
 extern "C" __global__ void __launch_bounds__(256) k13_dequant(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    dequant_half<5, 32, 96, 32, 0, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 1536, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 1728)}, (uint16_t *)A(623616));
+    dequant_half<FMT_U4 | WITH_ZERO, 32, 96, 32, 0, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 1536, ((const uint8_t *)(a.weights + o.v[2])) + 1728}}, (uint16_t *)A(623616));
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, f16 activations): [T,32] x f16[96,32]^T -> f32[T,48], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); stride y 48 */
@@ -93,7 +93,7 @@ extern "C" __global__ void __launch_bounds__(128) k14_gemm_wide(LlmcDevArgs a, L
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,48] x u4[32,48]^T -> f32[T,32], residual epilogue; strides x 48, y 32; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k15_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<5, 48, 32, 48, 32, 0, 0, 1, 32, 2, 1, 32, 0>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 768, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 896)});
+    gemv<FMT_U4 | WITH_ZERO, 48, 32, 48, 32, 0, 0, 1, 32, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 768, ((const uint8_t *)(a.weights + o.v[2])) + 896}});
 }
 
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
@@ -105,7 +105,7 @@ extern "C" __global__ void __launch_bounds__(256) k16_select_rows(LlmcDevArgs a,
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[O,32] x u4[32,32]^T -> f32[O,32]; strides x 32, y 32; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k17_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<5, 32, 32, 32, 32, 0, 0, 0, 0, 2, 1, 32, 0>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{((const uint8_t *)(a.weights + o.v[2])) + 512, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 576)});
+    gemv<FMT_U4 | WITH_ZERO, 32, 32, 32, 32, 0, 0, 0, 0, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 512, ((const uint8_t *)(a.weights + o.v[2])) + 576}});
 }
 
 /* f32[O,32] rows -> f16 (A operand of a tensor-core matmul) */
@@ -129,7 +129,7 @@ extern "C" __global__ void __launch_bounds__(128) k20_add_rmsnorm(LlmcDevArgs a,
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[O,32] x u4[96,32]^T -> f32[O,48], SwiGLU epilogue (rows j, j + N/2); strides x 32, y 48; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k21_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<5, 32, 96, 32, 48, 0, 0, 2, 0, 2, 1, 32, 0>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{((const uint8_t *)(a.weights + o.v[2])) + 1536, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 1728)});
+    gemv<FMT_U4 | WITH_ZERO, 32, 96, 32, 48, 0, 0, 2, 0, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 1536, ((const uint8_t *)(a.weights + o.v[2])) + 1728}});
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, f16 activations): [O,32] x f16[96,32]^T -> f32[O,48], SwiGLU epilogue (rows j, j + N/2); stride y 48 */
@@ -141,19 +141,19 @@ extern "C" __global__ void __launch_bounds__(128) k22_gemm_wide(LlmcDevArgs a, L
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[O,48] x u4[32,48]^T -> f32[O,32], residual epilogue; strides x 48, y 32; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k23_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<5, 48, 32, 48, 32, 0, 0, 1, 32, 2, 1, 32, 0>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 768, (const uint16_t *)(((const uint8_t *)(a.weights + o.v[2])) + 896)});
+    gemv<FMT_U4 | WITH_ZERO, 48, 32, 48, 32, 0, 0, 1, 32, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 768, ((const uint8_t *)(a.weights + o.v[2])) + 896}});
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[24,32]^T -> f32[O,24], RMSNorm prologue; strides x 32, y 24; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k24_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 32, 24, 32, 24, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 32, 24, 32, 24, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128) k25_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 32, 24, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv_b1<FMT_BF16, 32, 24, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */

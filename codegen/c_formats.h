@@ -1,0 +1,135 @@
+/* c_formats.h — everything the cpu target's kernels know about storage formats (the C twin of
+ * cuda_formats.cuh), so that a format is added here: the plain weight formats as instances of
+ * c_prelude.h's LLMC_MM (mm_<name>, embed_<name>: 8 values at a time and one at a time as floats),
+ * the quantized ones as q_row (a run of a row's values dequantized, in any element order), the KV
+ * cache's formats in ir/kv_formats.h (row functions the interpreter uses too), keyed by the
+ * formats' kernel names (FMT_<id>, ORDER_<id>: ir/format_ids.h, from ir/formats.def). Part of
+ * c_prelude.h (included in its middle: it uses LLMC_MM and the vector helpers defined before).
+ */
+#include "format_ids.h"
+#include "kv_formats.h" /* the KV cache's rows (shared with the reference interpreter) */
+
+/* ---- plain weight formats: f32, bf16, f16 ---- */
+LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p)
+{
+    llmc_v8h h;
+    memcpy(&h, p, sizeof h);
+    llmc_v8u u = __builtin_convertvector(h, llmc_v8u) << 16;
+    llmc_v8f f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+LLMC_INLINE float s_f32(float x) { return x; }
+LLMC_INLINE float s_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+/* f16: the compiler's _Float16 where it has one (__FLT16_MAX__: GCC 12, clang 15 on x86-64), else
+ * the same values by bit arithmetic (clang 14; LLMC_NO_FLOAT16 forces it, for its test), exact
+ * either way. */
+#if defined(__FLT16_MAX__) && !defined(LLMC_NO_FLOAT16)
+typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
+LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
+{
+    llmc_v8hf h;
+    memcpy(&h, p, sizeof h);
+    return __builtin_convertvector(h, llmc_v8f);
+}
+LLMC_INLINE float s_f16(uint16_t h)
+{
+    _Float16 x;
+    memcpy(&x, &h, sizeof x);
+    return (float)x;
+}
+#else
+LLMC_INLINE float s_f16(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 0) {   /* zero or subnormal: m * 2^-24 */
+        float f = (float)m * 5.9604644775390625e-08f;
+        return sign ? -f : f;
+    }
+    uint32_t u = sign | (e == 31 ? 0x7f800000u | (m << 13) : ((e + 112) << 23) | (m << 13));
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
+{
+    llmc_v8f v;
+    for (int i = 0; i < 8; i++)
+        v[i] = s_f16(p[i]);
+    return v;
+}
+#endif
+
+LLMC_MM(f32, float, v8_ld, s_f32)
+LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)
+LLMC_MM(f16, uint16_t, v8_ld_f16, s_f16)
+
+/* ---- quantized weights (formats.def: fp8, u4, the test-only t8), their side tensors s0, s1 in
+ * the format's order (formats.def `sides`; 0 for an absent optional one) ----
+ * FMT_FP8: E4M3 by bit arithmetic (its 7 value bits under an f32's exponent, times 2^120: exact for
+ * normals and subnormals alike; 0x7f, NaN, is never written) times s0, the scale, f32.
+ * FMT_U4: two values a byte (even column low), (q - s1) s0: s0 the scale, f16; s1 the zero, f16
+ * (NULL: 8). FMT_T8: int8 q times (s0 s1): s0 a scale a group, f16; s1 the tensor's, f32 (row-major
+ * only). ORD (ORDER_*): ORDER_LANE8 is the CUDA skinny kernels' order (the CPU twin of a CUDA build
+ * reads its weights), value by value through q_pos. */
+
+/* Position of value k of a row of format F in storage order ORD (lane8: tiles of 8 lanes' 16 bytes). */
+LLMC_INLINE int64_t q_pos(int F, int ORD, int64_t k)
+{
+    if (ORD != ORDER_LANE8)
+        return k;
+    int64_t T = 8 * (128 / fmt_bits(F)), E = T / 8, kk = k % T;
+    return k - kk + kk % 32 / 4 * E + kk / 32 * 4 + kk % 4;
+}
+
+LLMC_INLINE float q_fp8(uint8_t q)
+{
+    uint32_t u = ((uint32_t)(q & 0x80) << 24) | ((uint32_t)(q & 0x7f) << 20);
+    float f;
+    memcpy(&f, &u, 4);
+    return f * 0x1p120f;
+}
+
+/* Values [k0, k0 + n) of row r (inside one group) of a [.., K] weight of format F in order ORD, with
+ * groups of G, into out[n]. */
+LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const void *s0, const void *s1, int64_t r,
+                       int k0, int n, float *out)
+{
+    int64_t ng = (K + G - 1) / G, gi = r * ng + k0 / G;
+    if (F == FMT_T8) {
+        const int8_t *q = (const int8_t *)w + (size_t)r * K + k0;
+        float st = s_f16(((const uint16_t *)s0)[gi]) * ((const float *)s1)[0];
+        for (int i = 0; i < n; i++)
+            out[i] = (float)q[i] * st;
+        return;
+    }
+    float sc = F == FMT_U4 ? s_f16(((const uint16_t *)s0)[gi]) : ((const float *)s0)[gi];
+    float z = F == FMT_U4 ? (s1 ? s_f16(((const uint16_t *)s1)[gi]) : 8.0f) : 0.0f;
+    if (ORD == ORDER_LANE8) {
+        for (int i = 0; i < n; i++) {
+            int64_t p = q_pos(F, ORD, k0 + i);
+            if (F == FMT_U4) {
+                uint8_t b = w[((size_t)r * K + p) / 2];
+                out[i] = ((float)(p & 1 ? b >> 4 : b & 15) - z) * sc;
+            } else {
+                out[i] = q_fp8(w[(size_t)r * K + p]) * sc;
+            }
+        }
+    } else if (F == FMT_FP8) {
+        const uint8_t *q = w + (size_t)r * K + k0;
+        for (int i = 0; i < n; i++)
+            out[i] = q_fp8(q[i]) * sc;
+    } else {
+        const uint8_t *q = w + ((size_t)r * K + k0) / 2;
+        for (int i = 0; i < n / 2; i++) {
+            out[2 * i] = ((float)(q[i] & 15) - z) * sc;
+            out[2 * i + 1] = ((float)(q[i] >> 4) - z) * sc;
+        }
+    }
+}

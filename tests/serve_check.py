@@ -67,12 +67,15 @@ class Server:
                 time.sleep(0.02)
         if self.port is None:
             raise SystemExit("FAIL: the server did not start: " + open(self.log_path).read())
+        self.early = []         # what /health said before 200 (while the model loads: 503 "loading")
         while time.time() < deadline:
             try:
-                if self.request("GET", "/health")[0] == 200:
+                st, _, data = self.request("GET", "/health")
+                if st == 200:
                     return
-            except OSError:
-                pass
+                self.early.append((st, data))
+            except OSError as e:
+                self.early.append(("error", str(e)))
             time.sleep(0.02)
         raise SystemExit("FAIL: /health never answered 200")
 
@@ -223,6 +226,9 @@ def llama3_check(exe):
     chat and text completions whose SSE is well formed, whose text is the executable's alone and whose
     usage counts the prompt's and the generated tokens."""
     srv = Server("--max-batch", "4", exe=exe)
+    check(all(a == (503, b'{"status":"loading"}') for a in srv.early),
+          "llama3: /health answers 503 {\"status\":\"loading\"} until the model is ready (%d times here)" %
+          len(srv.early), srv.early[:3])
     st, ctype, text = curl(srv, "/health")
     check(st == 200 and json.loads(text) == {"status": "ok"}, "llama3: curl /health: 200 ok", (st, text))
     st, ctype, text = curl(srv, "/v1/models")

@@ -619,7 +619,11 @@ def main():
     check(small.stop() == 0, "the second server stops cleanly")
 
     # ---- a KV pool too small for the batch: preempted requests answer as if alone ----
-    tight = Server("--max-batch", "8", "--kv-blocks", "20")
+    # each fits the 30 blocks (480 positions) alone, no two do at their full length
+    long_cases = [("Once upon a time", 400), ("The cat sat", 380), ("ids:1 403 407 43", 350), ("Lily and Ben", 300)]
+    for prompt, n in long_cases:
+        expect[(prompt, n)] = single(prompt, n)
+    tight = Server("--max-batch", "8", "--kv-blocks", "30")
     got = {}
 
     def tight_case(i, prompt, n):
@@ -633,15 +637,15 @@ def main():
             st, h, data = tight.post(body)
             got[i] = (st, json.loads(data)["choices"][0]["text"] if st == 200 else data)
 
-    ts = [threading.Thread(target=tight_case, args=(i, p, n)) for i, (p, n) in enumerate(cases + cases)]
+    ts = [threading.Thread(target=tight_case, args=(i, p, n)) for i, (p, n) in enumerate(long_cases + long_cases)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
     m = tight.metrics()
-    wrong = [(i, got[i]) for i, (p, n) in enumerate(cases + cases) if got[i] != (200, expect[(p, n)][1])]
+    wrong = [(i, got[i]) for i, (p, n) in enumerate(long_cases + long_cases) if got[i] != (200, expect[(p, n)][1])]
     check(not wrong and m["llmc_preemptions_total"] > 0 and m["llmc_kv_blocks_used"] == 0,
-          "20 requests over a pool of 20 KV blocks: %d preemptions, every answer as alone, every block free "
+          "8 long requests over a pool of 30 KV blocks: %d preemptions, every answer as alone, every block free "
           "again" % m["llmc_preemptions_total"], (wrong[:2], m.get("llmc_preemptions_total")))
     check(tight.stop() == 0, "the third server stops cleanly")
 

@@ -28,6 +28,7 @@ static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_KV_WRITE] = llmc_c_emit_attention,
     [LLMC_OP_PAGED_ATTENTION] = llmc_c_emit_attention,
     [LLMC_OP_SELECT_ROWS] = llmc_c_emit_rows,
+    [LLMC_OP_GATHER_COLS] = llmc_c_emit_gather_cols,
 };
 
 void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo *info, const char *symbol,

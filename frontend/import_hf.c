@@ -5,7 +5,8 @@
  * model.safetensors.index.json, opens each shard with the safetensors reader to learn the dtype and
  * shape and to check them against the config, and binds each weight to its tensor by name. HF
  * stores q/k projections for the rotate-half RoPE convention, so rope gets style "half" and no
- * weight is permuted.
+ * weight is permuted. A checkpoint stored quantized (quantization_config: AWQ, GPTQ) binds its
+ * quantized layers through hf_quant.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ typedef struct HfCtx {
     int n_shards;
     cJSON *weights;                   /* the bindings being built */
     const char *cfg_name;
+    FeHfQuant quant;                  /* its quantization_config (hf_quant.c) */
 } HfCtx;
 
 static int shard_of(const HfCtx *h, const char *file)
@@ -51,9 +53,8 @@ static int hf_has(const HfCtx *h, const char *name)
     return llmc_st_find(&h->shards[0].st, name) != NULL;
 }
 
-/* Binds model.json weight `key` to HF tensor `name`, which must have the given shape. */
-static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank, int64_t d0,
-                          int64_t d1, LlmcDiag *d)
+/* Tensor `name` and its shard; an error naming the file when it is missing. */
+static LlmcStatus hf_find(const HfCtx *h, const char *name, const LlmcStTensor **t, const Shard **shard, LlmcDiag *d)
 {
     int si = 0;
     if (h->weight_map) {
@@ -64,13 +65,48 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
         si = shard_of(h, f->valuestring);
     }
     const Shard *s = &h->shards[si];
-    const LlmcStTensor *t = llmc_st_find(&s->st, name);
-    if (!t) {
+    *t = llmc_st_find(&s->st, name);
+    *shard = s;
+    if (!*t) {
         if (h->weight_map)
             return llmc_fail(d, "%s: tensor '%s' not found (model.safetensors.index.json places it in "
                              "this file)", s->st.path, name);
         return llmc_fail(d, "%s: tensor '%s' not found", s->st.path, name);
     }
+    return LLMC_OK;
+}
+
+/* FeHfFind over the checkpoint (hf_quant.c). */
+static int find_has(void *ctx, const char *name) { return hf_has(ctx, name); }
+
+static LlmcStatus find_cb(void *ctx, const char *name, const LlmcStTensor **t, const char **rel, const char **path,
+                          LlmcDiag *d)
+{
+    const Shard *s;
+    if (hf_find(ctx, name, t, &s, d))
+        return LLMC_ERR;
+    *rel = s->rel;
+    *path = s->st.path;
+    return LLMC_OK;
+}
+
+/* Binds model.json weight `key` to HF tensor `name`, which must have the given shape; a matrix the
+ * checkpoint stores quantized, to its quantized tensors (hf_quant.c). */
+static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank, int64_t d0,
+                          int64_t d1, LlmcDiag *d)
+{
+    if (rank == 2 && h->quant.kind != LLMC_PQ_NONE) {
+        FeHfFind f = {h, h->dir, find_has, find_cb};
+        int bound;
+        if (fe_hf_bind_quant(&h->quant, &f, h->weights, key, name, d0, d1, &bound, d))
+            return LLMC_ERR;
+        if (bound)
+            return LLMC_OK;
+    }
+    const LlmcStTensor *t;
+    const Shard *s;
+    if (hf_find(h, name, &t, &s, d))
+        return LLMC_ERR;
     int64_t want[2] = {d0, d1};
     if (t->rank != rank || t->shape[0] != d0 || (rank == 2 && t->shape[1] != d1)) {
         char ws[64], fs[200];
@@ -79,6 +115,8 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
         return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path,
                          name, ws, h->cfg_name, fs);
     }
+    if (t->dtype == LLMC_I32)
+        return llmc_fail(d, "%s: tensor '%s': expected F32, F16 or BF16 values, found I32", s->st.path, name);
     if (fe_bind(h->weights, key, s->rel, name, NULL, 0, t->dtype, rank, want))
         return llmc_fail(d, "%s: out of memory", s->st.path);
     return LLMC_OK;
@@ -344,6 +382,8 @@ LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base
     if (!st)
         st = read_generation_config(dir, &c, d);
     if (!st)
+        st = fe_hf_quant_config(cfg_doc, dir, cfg_path, &h.quant, d);
+    if (!st)
         st = open_shards(&h, &index_doc, base_dir, d);
     h.weights = st ? NULL : cJSON_CreateObject();
     if (!st && !h.weights)
@@ -377,6 +417,7 @@ LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base
         free(h.shards[i].rel);
     }
     free(h.shards);
+    fe_hf_quant_free(&h.quant);
     free(h.index_path);
     cJSON_Delete(index_doc);
     cJSON_Delete(cfg_doc);

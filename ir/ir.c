@@ -358,6 +358,12 @@ static const char *sigil(const LlmcTensor *t)
     return t->kind == LLMC_T_WEIGHT ? "@" : "%";
 }
 
+const char *llmc_pq_name(int kind)
+{
+    static const char *const names[LLMC_PQ_COUNT] = {"none", "awq", "gptq", "gptq_v2"};
+    return kind >= 0 && kind < LLMC_PQ_COUNT ? names[kind] : "?";
+}
+
 const char *llmc_order_name(int order)
 {
     static const char *const names[LLMC_ORDER_COUNT] = {
@@ -434,6 +440,10 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
             fprintf(f, "weight @%s: %s%s", t->name, llmc_dtype_name(t->dtype),
                     llmc_shape_str(&t->shape, sb, sizeof sb));
             dump_layout(f, g, t->dtype, &t->layout);
+            if (t->src.pq.kind != LLMC_PQ_NONE)
+                fprintf(f, " imported=%s", llmc_pq_name(t->src.pq.kind));
+            if (t->src.perm_group > 0)
+                fprintf(f, " act_order");
             if (t->src.n_parts) {
                 fprintf(f, " = concat(");
                 for (int p = 0; p < t->src.n_parts; p++)

@@ -8,19 +8,30 @@
  * invalidates: nothing (shapes of all surviving values unchanged)
  *
  * A group is the matmuls reading the same input whose weights share the file dtype and column
- * count, and which all have a bias or all have none (at most LLMC_MAX_PARTS members).
+ * count (and, stored quantized by the checkpoint, its quantization), and which all have a bias or
+ * all have none (at most LLMC_MAX_PARTS members).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
 
+/* Weights the checkpoint stores quantized merge only with ones quantized alike (encoding, group,
+ * zero points): the merged weight has one layout. (Act-order ones read their input through their
+ * permutation's gather: equal permutations read the same tensor, others never meet here.) */
+static int same_prequant(const LlmcPrequant *a, const LlmcPrequant *b)
+{
+    return a->kind == b->kind &&
+           (a->kind == LLMC_PQ_NONE || (a->format == b->format && a->group == b->group && a->zeros == b->zeros));
+}
+
 static int same_group(const LlmcGraph *g, const LlmcNode *a, const LlmcNode *b)
 {
     const LlmcTensor *wa = &g->t[a->in[1]], *wb = &g->t[b->in[1]];
     return b->op == LLMC_OP_MATMUL && b->in[0] == a->in[0] && b->n_in == a->n_in &&
            wa->src.file_dtype == wb->src.file_dtype && wa->dtype == wb->dtype &&
-           wa->shape.dim[1] == wb->shape.dim[1] && !wa->src.n_parts && !wb->src.n_parts;
+           wa->shape.dim[1] == wb->shape.dim[1] && !wa->src.n_parts && !wb->src.n_parts &&
+           same_prequant(&wa->src.pq, &wb->src.pq);
 }
 
 /* The merged weight for weight inputs `idx` (1: matrix, 2: bias) of the members. */
@@ -41,6 +52,9 @@ static int concat_weight(LlmcGraph *g, const int *members, int n, int idx)
     LlmcTensor *tt = &g->t[t];
     w0 = &g->t[g->n[members[0]].in[idx]];
     tt->src.file_dtype = w0->src.file_dtype;
+    tt->src.pq = w0->src.pq; /* the parts' quantization (their members are theirs) */
+    for (int i = 0; i < LLMC_PQ_MEMBERS; i++)
+        tt->src.pq.member[i] = -1;
     tt->src.n_parts = n;
     tt->src.where = w0->src.where;
     for (int m = 0; m < n; m++)

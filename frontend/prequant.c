@@ -157,8 +157,13 @@ LlmcStatus fe_pq_rows(const FePqData *m, int64_t r0, int64_t nr, uint8_t *q, flo
     LlmcStatus st = LLMC_OK;
     for (int64_t r = 0; r < nr && !st; r++) {
         const int64_t n = r0 + r;
-        /* The 4-bit values of column n of the checkpoint's W^T, in K order. */
-        if (awq) {
+        uint8_t *qr = q + (size_t)r * rb;
+        if (!awq && !m->perm) {
+            /* GPTQ's word (k / 8, n) holds inputs 8 (k / 8) .. + 7 in nibbles 0..7: as little-endian
+             * bytes, exactly u4's pairs (even input low). */
+            for (int64_t k8 = 0; k8 < K / 8; k8++)
+                memcpy(qr + 4 * k8, m->data[M_QWEIGHT] + 4 * (k8 * N + n), 4);
+        } else if (awq) {
             const int sh = 4 * awq_nibble[n % 8];
             for (int64_t k = 0; k < K; k++)
                 row[k] = (uint8_t)(le32(m->data[M_QWEIGHT] + 4 * (k * W8 + n / 8)) >> sh & 15);
@@ -167,8 +172,7 @@ LlmcStatus fe_pq_rows(const FePqData *m, int64_t r0, int64_t nr, uint8_t *q, flo
                 row[k] = (uint8_t)(le32(m->data[M_QWEIGHT] + 4 * (k / 8 * N + n)) >> (4 * (k % 8)) & 15);
         }
         /* Stored order: column j holds input perm[j] (act-order), two values a byte, even low. */
-        uint8_t *qr = q + (size_t)r * rb;
-        for (int64_t j = 0; j < K; j += 2) {
+        for (int64_t j = 0; j < K && (awq || m->perm); j += 2) {
             int64_t a = m->perm ? m->perm[j] : j, b = m->perm ? m->perm[j + 1] : j + 1;
             qr[j / 2] = (uint8_t)(row[a] | row[b] << 4);
         }

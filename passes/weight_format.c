@@ -281,6 +281,11 @@ static LlmcStatus keep_prequant(const LlmcGraph *g, int w, Rule *rules, int n_ru
         }
         chosen = r;
         rules[r].decided = 1;
+        for (int k = 0; k < t->src.n_parts; k++) /* a merged matrix: the part the rule names */
+            if (glob_names(rules[r].pattern, &g->t[t->src.parts[k]])) {
+                show_name(&g->t[t->src.parts[k]], one, sizeof one);
+                break;
+            }
         if (rules[r].fmt != fmt)
             return llmc_fail(d, "--keep %s: %s is stored quantized by the checkpoint (%s: %s, group %d%s); llmc "
                              "imports it as it is and never requantizes it", rules[r].text, one,

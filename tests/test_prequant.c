@@ -103,6 +103,8 @@ static uint64_t rng_next(uint64_t *s)
 }
 static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) / 9007199254740992.0; }
 
+enum { FAULT_NONE, FAULT_QZEROS_SHAPE, FAULT_NO_SCALES, FAULT_GIDX, FAULT_ZERO, FAULT_SCALE_F32 };
+
 typedef struct Fx {
     const char *name;
     int kind;                 /* LLMC_PQ_* */
@@ -110,6 +112,8 @@ typedef struct Fx {
     int asym;                 /* zero points of their own (AWQ; GPTQ sym false) */
     int act_order;
     uint64_t seed;
+    int fault;                /* FAULT_*: one thing wrong in layer 0's q_proj */
+    const char *qc;           /* a quantization_config replacing the one derived from the above */
     /* The quantized matrices: llmc's name and the oracle W[N][K] (original K order). */
     char key[MAXW][64];
     int64_t n[MAXW], k[MAXW];
@@ -163,6 +167,11 @@ static void add_layer(Fx *fx, St *st, const char *key, const char *prefix, int64
         z[i] = !fx->asym ? 8 : fx->kind == LLMC_PQ_GPTQ ? 1 + (int)(rng_next(rs) % 16) : (int)(rng_next(rs) % 16);
     for (int64_t j = 0; j < K; j++) /* input perm[j] (or j) is the j-th of the quantization order */
         gi[perm ? perm[j] : j] = (int32_t)(j / g);
+    int fault = strstr(prefix, "layers.0.self_attn.q_proj") ? fx->fault : FAULT_NONE;
+    if (fault == FAULT_GIDX)
+        gi[K - 1] = 0; /* group 0 one input too many, the last one too few */
+    if (fault == FAULT_ZERO)
+        z[3 * N + 5] = 6; /* group 3, column 5 */
     float *w = malloc(sizeof(float) * (size_t)(N * K));
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = 0; k < K; k++) {
@@ -190,7 +199,8 @@ static void add_layer(Fx *fx, St *st, const char *key, const char *prefix, int64
         snprintf(name, sizeof name, "%s.qweight", prefix);
         st_add(st, name, "I32", 2, K, N / 8, qw, (size_t)(K * N / 8) * 4);
         snprintf(name, sizeof name, "%s.qzeros", prefix);
-        st_add(st, name, "I32", 2, G, N / 8, qz, (size_t)(G * N / 8) * 4);
+        st_add(st, name, "I32", 2, fault == FAULT_QZEROS_SHAPE ? G - 1 : G, N / 8, qz,
+               (size_t)((fault == FAULT_QZEROS_SHAPE ? G - 1 : G) * N / 8) * 4);
     } else {
         /* QuantLinear.pack: qweight[r][n] |= q[n][8r + j] << 4j; qzeros[g][c] |= stored z of column
          * 8c + j << 4j, stored z - 1 in v1 (gptq), z in v2. */
@@ -214,7 +224,17 @@ static void add_layer(Fx *fx, St *st, const char *key, const char *prefix, int64
         gi = NULL;
     }
     snprintf(name, sizeof name, "%s.scales", prefix);
-    st_add(st, name, "F16", 2, G, N, s, (size_t)(G * N) * 2);
+    if (fault == FAULT_SCALE_F32) { /* f32 scales, element [1, 2] 0.1: not an f16 */
+        float *s32 = malloc(sizeof(float) * (size_t)(G * N));
+        for (int64_t i = 0; i < G * N; i++)
+            s32[i] = i == N + 2 ? 0.1f : llmc_f16_to_f32(s[i]);
+        st_add(st, name, "F32", 2, G, N, s32, (size_t)(G * N) * 4);
+        free(s);
+    } else if (fault != FAULT_NO_SCALES) {
+        st_add(st, name, "F16", 2, G, N, s, (size_t)(G * N) * 2);
+    } else {
+        free(s);
+    }
     free(gi);
     free(q);
     free(z);
@@ -286,6 +306,8 @@ static char *write_fixture(Fx *fx, const char *base)
         snprintf(qc, sizeof qc, "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": %d, \"sym\": %s, "
                  "\"desc_act\": %s, \"checkpoint_format\": \"%s\"}", fx->group, fx->asym ? "false" : "true",
                  fx->act_order ? "true" : "false", fx->kind == LLMC_PQ_GPTQ ? "gptq" : "gptq_v2");
+    if (fx->qc)
+        snprintf(qc, sizeof qc, "%s", fx->qc);
     char cfg[1200];
     snprintf(cfg, sizeof cfg,
              "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": %d, \"intermediate_size\": %d, "
@@ -569,6 +591,113 @@ START_TEST(hand_words)
 }
 END_TEST
 
+/* The checkpoint fx (one fault in it) fails: at import (stage 0), in the passes with opt (1), or
+ * when its weights are packed (2), with a message holding each of want[]. */
+static void expect_error(Fx *fx, int stage, const LlmcPassOptions *opt, const char *const *want)
+{
+    const char *dir = write_fixture(fx, tu_tmpdir());
+    Model m;
+    LlmcDiag d;
+    LlmcStatus st = load(&m, dir, NULL, opt, &d);
+    if (stage == 2 && st == LLMC_OK) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/payload", dir);
+        LlmcOutFile o;
+        ck_assert(llmc_out_open(&o, path, &d) == LLMC_OK);
+        st = llmc_pack_weights(m.g, &m.ws, &o, 1, &d);
+        llmc_out_abort(&o);
+    } else if (st == LLMC_ERR) {
+        /* which stage failed: an import error has no graph yet, a pass error has one */
+        ck_assert_msg(stage < 2, "%s: failed before packing: %s", fx->name, d.msg);
+        ck_assert_msg((stage == 0) == (m.g->nt == 0), "%s: failed at the wrong stage: %s", fx->name, d.msg);
+    }
+    ck_assert_msg(st == LLMC_ERR, "%s: accepted", fx->name);
+    for (int i = 0; want[i]; i++)
+        ck_assert_msg(strstr(d.msg, want[i]), "%s: \"%s\" not in: %s", fx->name, want[i], d.msg);
+    unload(&m);
+    free_fixture(fx);
+}
+
+START_TEST(errors)
+{
+    static const struct {
+        const char *qc, *want[3];
+    } cfgs[] = {
+        {"{\"quant_method\": \"gptq\", \"bits\": 3, \"group_size\": 32}", {"quantization_config.bits: expected 4, found 3", NULL}},
+        {"{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 32, \"version\": \"GEMV\"}",
+         {"quantization_config.version: expected \"gemm\", found \"gemv\"", NULL}},
+        {"{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 32, \"zero_point\": false}", {"zero_point: expected true", NULL}},
+        {"{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"checkpoint_format\": \"marlin\"}",
+         {"checkpoint_format: expected \"gptq\" or \"gptq_v2\", found \"marlin\"", NULL}},
+        {"{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 7}", {"group_size: expected -1", "found 7", NULL}},
+        {"{\"quant_method\": \"bitsandbytes\"}", {"quant_method: expected \"awq\" or \"gptq\", found \"bitsandbytes\"", NULL}},
+        {"{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"dynamic\": {\"-:.*\": {}}}", {"dynamic: expected none", NULL}},
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        Fx fx = {.name = "cfg", .kind = LLMC_PQ_GPTQ, .group = 32, .seed = 20, .qc = cfgs[i].qc};
+        expect_error(&fx, 0, NULL, cfgs[i].want);
+    }
+    {
+        Fx fx = {.name = "qzeros", .kind = LLMC_PQ_AWQ, .group = 32, .asym = 1, .seed = 21, .fault = FAULT_QZEROS_SHAPE};
+        expect_error(&fx, 0, NULL, (const char *const[]){"model.safetensors: tensor 'model.layers.0.self_attn.q_proj.qzeros': "
+                     "expected I32 [2, 8] ([groups, N / 8] int32, for the layer's [N, K] = [64, 64] and group 32",
+                     "found I32 [1, 8]", NULL});
+    }
+    {
+        Fx fx = {.name = "scales", .kind = LLMC_PQ_AWQ, .group = 32, .asym = 1, .seed = 22, .fault = FAULT_NO_SCALES};
+        expect_error(&fx, 0, NULL, (const char *const[]){"tensor 'model.layers.0.self_attn.q_proj.scales' not found", NULL});
+    }
+    {
+        Fx fx = {.name = "g_idx", .kind = LLMC_PQ_GPTQ, .group = 16, .act_order = 1, .seed = 23, .fault = FAULT_GIDX};
+        expect_error(&fx, 0, NULL, (const char *const[]){"tensor 'model.layers.0.self_attn.q_proj.g_idx': group 0 has 17 "
+                     "inputs, expected 16", NULL});
+    }
+    {
+        Fx fx = {.name = "sym", .kind = LLMC_PQ_GPTQ, .group = 16, .seed = 24, .fault = FAULT_ZERO};
+        expect_error(&fx, 2, NULL, (const char *const[]){"model.layers.0.self_attn.q_proj.qzeros: group 3, column 5: zero "
+                     "point 6 (stored 5), expected 8", "sym", NULL});
+    }
+    {
+        Fx fx = {.name = "f32scale", .kind = LLMC_PQ_GPTQ_V2, .group = 32, .asym = 1, .seed = 25, .fault = FAULT_SCALE_F32};
+        expect_error(&fx, 2, NULL, (const char *const[]){"model.layers.0.self_attn.q_proj.scales: element [1, 2] is 0.1: "
+                     "expected a finite value that f16 holds exactly", NULL});
+    }
+    {   /* --keep may not requantize an imported matrix; --weights leaves them as they are */
+        Fx fx = {.name = "keep", .kind = LLMC_PQ_AWQ, .group = 32, .asym = 1, .seed = 26};
+        static const char *const keep[] = {"model.layers.0.self_attn.*=bf16"};
+        LlmcPassOptions o;
+        memset(&o, 0, sizeof o);
+        o.keep = keep;
+        o.n_keep = 1;
+        expect_error(&fx, 1, &o, (const char *const[]){"--keep model.layers.0.self_attn.*=bf16: "
+                     "model.layers.0.self_attn.q_proj (layers.0.wq) is stored quantized by the checkpoint (awq: u4, "
+                     "group 32, zero points); llmc imports it as it is and never requantizes it", NULL});
+        Fx ok = {.name = "weights", .kind = LLMC_PQ_AWQ, .group = 32, .asym = 1, .seed = 26};
+        const char *dir = write_fixture(&ok, tu_tmpdir());
+        memset(&o, 0, sizeof o);
+        o.weights = LLMC_U4;
+        o.weights_set = 1;
+        o.group = 64;
+        Model m;
+        LlmcDiag d;
+        ck_assert_msg(load(&m, dir, NULL, &o, &d) == LLMC_OK, "%s", d.msg);
+        int imported = 0;
+        for (int t = 0; t < m.g->nt; t++) {
+            const LlmcTensor *w = &m.g->t[t];
+            if (w->kind == LLMC_T_WEIGHT && w->src.pq.kind == LLMC_PQ_AWQ && w->offset >= 0) {
+                ck_assert_int_eq(w->layout.group, 32); /* the checkpoint's, not --group 64 */
+                imported++;
+            }
+            if (w->kind == LLMC_T_WEIGHT && strcmp(w->name, "layers.1.w2") == 0) /* its f16 layer: --weights */
+                ck_assert(w->dtype == LLMC_U4 && w->layout.group == 64);
+        }
+        ck_assert_int_gt(imported, 0);
+        unload(&m);
+        free_fixture(&ok);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("prequant");
@@ -578,6 +707,7 @@ int main(void)
     tcase_add_test(tc, awq_gemm);
     tcase_add_test(tc, gptq_act_order);
     tcase_add_test(tc, gptq_v1_asym_and_v2);
+    tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -244,11 +244,11 @@ START_TEST(qmma_golden)
     ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
     const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(src);
-    ck_assert_msg(strstr(src, "gemm_q<4, 256, "), "no gemm_q for the u4 matrices");
+    ck_assert_msg(strstr(src, "gemm_q<FMT_U4, 256, "), "no gemm_q for the u4 matrices");
     ck_assert_msg(strstr(src, "rows_to_half<0, 1, 256, 256, 1>"), "no normalized pair-32 conversion");
     for (int mi = 1; mi <= 4; mi *= 2) {
         char want[64];
-        snprintf(want, sizeof want, "gemm_q<4, 256, 512, 128, %d, ", mi); /* the merged Q/K/V */
+        snprintf(want, sizeof want, "gemm_q<FMT_U4, 256, 512, 128, %d, ", mi); /* the merged Q/K/V */
         ck_assert_msg(strstr(src, want), "no %d-row gemm_q variant of Q/K/V", 16 * mi);
     }
     check_golden(src, LLMC_SOURCE_DIR "/tests/golden/qmma_w4a16.cu", "a small Llama in w4a16");

@@ -3,19 +3,19 @@
 /* embedding: bf16[512,256] rows gathered by the tokens -> f32[T,256] */
 extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    embed<1, 256, 256>(((const uint8_t *)(a.weights + o.v[0])), a.tokens, ((float *)(a.arena + o.v[1])));
+    embed<FMT_BF16, 256, 256>(((const uint8_t *)(a.weights + o.v[0])), a.tokens, ((float *)(a.arena + o.v[1])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue; strides x 256, y 512; 16-byte loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k1_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<4, 256, 512, 256, 512, 1, 1, 0, 0, 2, 1, 128, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0});
+    gemv<FMT_U4, 256, 512, 256, 512, 1, 1, 0, 0, 2, 1, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}});
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight): f32[1,256] x u4[512,256]^T -> f32[1,512], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
 extern "C" __global__ void __launch_bounds__(128) k2_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<4, 256, 512, 1, 3, 1, 1, 0, 8, 4, 32, 1, 16, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[5]}, WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0});
+    gemv_b1<FMT_U4, 256, 512, 1, 3, 1, 1, 0, 8, 4, 32, 1, 16, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[5]}, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}});
 }
 
 /* f32[T,256] rows, RMS-normalized, -> f16 in pair-32 order (A operand of gemm_q) */
@@ -27,25 +27,25 @@ extern "C" __global__ void __launch_bounds__(256) k3_rmsnorm_half(LlmcDevArgs a,
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 16 rows and 64 weight rows a block, 2 blocks over the chunks of K): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 4) k4_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 512, 128, 1, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 512, 128, 1, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 32 rows and 64 weight rows a block, 2 blocks over the chunks of K): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 2) k5_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 512, 128, 2, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 512, 128, 2, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 64 rows and 64 weight rows a block, 2 blocks over the chunks of K): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 2) k6_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 512, 128, 4, 2, 4, 2, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 512, 128, 4, 2, 4, 2, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* u4[512,256] (groups of 128) dequantized to f16 [512,256] for the tensor cores; a 16-byte lane8 slot a thread */
 extern "C" __global__ void __launch_bounds__(256) k7_dequant(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    dequant_half<4, 256, 512, 128, 1, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (uint16_t *)A(5310720));
+    dequant_half<FMT_U4, 256, 512, 128, 1, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (uint16_t *)A(5310720));
 }
 
 /* f32[T,256] rows, RMS-normalized, -> f16 (A operand of a tensor-core matmul) */
@@ -73,19 +73,19 @@ extern "C" __global__ void __launch_bounds__(128) k10_gemm_wg(LlmcDevArgs a, Llm
 /* rope_kv_write (half pairs): q 8 heads, k/v 4 heads of 32 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k11_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<0, 8, 4, 32, 512, 512, 512, 256, 1, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), (uint16_t *)a.kv, (int)o.v[3]);
+    rope_kv_row<FMT_F16, 0, 8, 4, 32, 512, 512, 512, 256, 1, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3]);
 }
 
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 32, 2 query heads a block, scale 0.176776695; positions split in 16 parts, the last block to finish combines them; strides q 256, y 256 */
 extern "C" __global__ void __launch_bounds__(128, 4) k12_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<1, 16, 8, 4, 32, 256, 256, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(2097152), (int *)A(5308416), (int)o.v[2], 0.176776695f);
+    paged_attn_dec<FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(2097152), (int *)A(5308416), (int)o.v[2], 0.176776695f);
 }
 
 /* flash attention (long steps): 64 tokens x 1 of 8 query heads a block, f16 KV head of 32, scale 0.176776695; K/V tiles of 64 positions, 20480 bytes of shared memory; strides q 256, y 256 */
 extern "C" __global__ void __launch_bounds__(128, 2) k13_flash_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    flash_prefill<1, 16, 8, 4, 32, 256, 256, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), a.n_tokens, (int)o.v[2], 0.176776695f);
+    flash_prefill<FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), a.n_tokens, (int)o.v[2], 0.176776695f);
 }
 
 /* select_rows: f32[T,256] -> f32[O,256]; strides x 256, y 256 */
@@ -97,13 +97,13 @@ extern "C" __global__ void __launch_bounds__(256) k14_select_rows(LlmcDevArgs a,
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[O,256] x u4[256,256]^T -> f32[O,256]; strides x 256, y 256; 16-byte loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k15_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<4, 256, 256, 256, 256, 1, 0, 0, 0, 2, 1, 128, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{((const uint8_t *)(a.weights + o.v[2])) + 32768, (const uint16_t *)0});
+    gemv<FMT_U4, 256, 256, 256, 256, 1, 0, 0, 0, 2, 1, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}});
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight): f32[1,256] x u4[256,256]^T -> f32[1,256] */
 extern "C" __global__ void __launch_bounds__(128) k16_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<4, 256, 256, 0, 0, 1, 1, 0, 1, 1, 2, 1, 1, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{((const uint8_t *)(a.weights + o.v[2])) + 32768, (const uint16_t *)0});
+    gemv_b1<FMT_U4, 256, 256, 0, 0, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}});
 }
 
 /* f32[O,256] rows -> f16 in pair-32 order (A operand of gemm_q) */
@@ -115,25 +115,25 @@ extern "C" __global__ void __launch_bounds__(256) k17_to_half(LlmcDevArgs a, Llm
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 16 rows and 64 weight rows a block, 1 blocks over the chunks of K): f16[O,256] x u4[256,256]^T -> f32[O,256] */
 extern "C" __global__ void __launch_bounds__(128, 4) k18_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 256, 128, 1, 2, 4, 3, 0, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 32768, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 256, 128, 1, 2, 4, 3, 0, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 32 rows and 64 weight rows a block, 1 blocks over the chunks of K): f16[O,256] x u4[256,256]^T -> f32[O,256] */
 extern "C" __global__ void __launch_bounds__(128, 2) k19_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 256, 128, 2, 2, 4, 3, 0, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 32768, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 256, 128, 2, 2, 4, 3, 0, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 64 rows and 64 weight rows a block, 1 blocks over the chunks of K): f16[O,256] x u4[256,256]^T -> f32[O,256] */
 extern "C" __global__ void __launch_bounds__(128, 2) k20_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 256, 128, 4, 2, 4, 2, 0, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 32768, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 256, 128, 4, 2, 4, 2, 0, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* u4[256,256] (groups of 128) dequantized to f16 [256,256] for the tensor cores; a 16-byte lane8 slot a thread */
 extern "C" __global__ void __launch_bounds__(256) k21_dequant(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    dequant_half<4, 256, 256, 128, 1, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 32768, (const uint16_t *)0}, (uint16_t *)A(5310720));
+    dequant_half<FMT_U4, 256, 256, 128, 1, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (uint16_t *)A(5310720));
 }
 
 /* f32[O,256] rows -> f16 (A operand of a tensor-core matmul) */
@@ -167,37 +167,37 @@ extern "C" __global__ void __launch_bounds__(128) k25_add_rmsnorm(LlmcDevArgs a,
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2); strides x 256, y 512; 16-byte loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k26_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<4, 256, 1024, 256, 512, 1, 0, 2, 0, 2, 1, 128, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{((const uint8_t *)(a.weights + o.v[2])) + 131072, (const uint16_t *)0});
+    gemv<FMT_U4, 256, 1024, 256, 512, 1, 0, 2, 0, 2, 1, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}});
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight): f32[1,256] x u4[1024,256]^T -> f32[1,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128) k27_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<4, 256, 1024, 0, 2, 1, 1, 0, 1, 1, 2, 1, 1, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{((const uint8_t *)(a.weights + o.v[2])) + 131072, (const uint16_t *)0});
+    gemv_b1<FMT_U4, 256, 1024, 0, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}});
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 16 rows and 64 weight rows a block, 4 blocks over the chunks of K): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128, 4) k28_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 1024, 128, 1, 2, 4, 3, 2, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 131072, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 1024, 128, 1, 2, 4, 3, 2, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 32 rows and 64 weight rows a block, 4 blocks over the chunks of K): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128, 2) k29_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 1024, 128, 2, 2, 4, 3, 2, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 131072, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 1024, 128, 2, 2, 4, 3, 2, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 64 rows and 64 weight rows a block, 4 blocks over the chunks of K): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128, 2) k30_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 256, 1024, 128, 4, 2, 4, 2, 2, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 131072, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 256, 1024, 128, 4, 2, 4, 2, 2, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* u4[1024,256] (groups of 128) dequantized to f16 [1024,256] for the tensor cores; a 16-byte lane8 slot a thread */
 extern "C" __global__ void __launch_bounds__(256) k31_dequant(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    dequant_half<4, 256, 1024, 128, 1, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 131072, (const uint16_t *)0}, (uint16_t *)A(5310720));
+    dequant_half<FMT_U4, 256, 1024, 128, 1, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (uint16_t *)A(5310720));
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, f16 activations): [O,256] x f16[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2); stride y 512 */
@@ -219,13 +219,13 @@ extern "C" __global__ void __launch_bounds__(128) k33_gemm_wg(LlmcDevArgs a, Llm
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue; strides x 512, y 256; 16-byte loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */
 extern "C" __global__ void __launch_bounds__(128, 3) k34_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<4, 512, 256, 512, 256, 1, 0, 1, 256, 2, 2, 128, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0});
+    gemv<FMT_U4, 512, 256, 512, 256, 1, 0, 1, 256, 2, 2, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}});
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 2, 1 load a row in flight): f32[1,512] x u4[256,512]^T -> f32[1,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128) k35_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<4, 512, 256, 0, 1, 2, 1, 0, 1, 1, 2, 1, 1, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), RopeOut{}, WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0});
+    gemv_b1<FMT_U4, 512, 256, 0, 1, 2, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])), RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}});
 }
 
 /* f32[O,512] rows -> f16 in pair-32 order (A operand of gemm_q) */
@@ -237,25 +237,25 @@ extern "C" __global__ void __launch_bounds__(256) k36_to_half(LlmcDevArgs a, Llm
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 16 rows and 64 weight rows a block, 2 blocks over the chunks of K): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128, 4) k37_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 512, 256, 128, 1, 2, 4, 3, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])), A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 512, 256, 128, 1, 2, 4, 3, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])), A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 32 rows and 64 weight rows a block, 2 blocks over the chunks of K): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128, 2) k38_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 512, 256, 128, 2, 2, 4, 3, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])), A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 512, 256, 128, 2, 2, 4, 3, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])), A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 64 rows and 64 weight rows a block, 2 blocks over the chunks of K): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128, 2) k39_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<4, 512, 256, 128, 4, 2, 4, 2, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])), A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_U4, 512, 256, 128, 4, 2, 4, 2, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])), A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* u4[256,512] (groups of 128) dequantized to f16 [256,512] for the tensor cores; a 16-byte lane8 slot a thread */
 extern "C" __global__ void __launch_bounds__(256) k40_dequant(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    dequant_half<4, 512, 256, 128, 1, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{((const uint8_t *)(a.weights + o.v[2])) + 65536, (const uint16_t *)0}, (uint16_t *)A(5310720));
+    dequant_half<FMT_U4, 512, 256, 128, 1, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (uint16_t *)A(5310720));
 }
 
 /* f32[O,512] rows -> f16 (A operand of a tensor-core matmul) */
@@ -289,13 +289,13 @@ extern "C" __global__ void __launch_bounds__(128) k44_gemm_wg(LlmcDevArgs a, Llm
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,256] x bf16[512,256]^T -> f32[O,512], RMSNorm prologue; strides x 256, y 512; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k45_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<1, 256, 512, 256, 512, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 256, 512, 256, 512, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,256] x bf16[512,256]^T -> f32[1,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128) k46_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<1, 256, 512, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv_b1<FMT_BF16, 256, 512, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,256] rows, RMS-normalized, -> bf16 in natural order (A operand of gemm_q) */
@@ -307,19 +307,19 @@ extern "C" __global__ void __launch_bounds__(256) k47_rmsnorm_half(LlmcDevArgs a
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 16 rows and 64 weight rows a block, 2 blocks over the chunks of K): bf16[O,256] x bf16[512,256]^T -> f32[O,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 4) k48_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<1, 256, 512, 256, 1, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[1])), WQ{}, (const uint16_t *)A(2097152), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_BF16, 256, 512, 256, 1, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[1])), WQ{}, (const uint16_t *)A(2097152), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 32 rows and 64 weight rows a block, 2 blocks over the chunks of K): bf16[O,256] x bf16[512,256]^T -> f32[O,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 2) k49_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<1, 256, 512, 256, 2, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[1])), WQ{}, (const uint16_t *)A(2097152), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_BF16, 256, 512, 256, 2, 2, 4, 3, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[1])), WQ{}, (const uint16_t *)A(2097152), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* matmul, tensor cores with the weights decoded in registers (gemm_q: 64 rows and 64 weight rows a block, 2 blocks over the chunks of K): bf16[O,256] x bf16[512,256]^T -> f32[O,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 2) k50_gemm_q(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_q<1, 256, 512, 256, 4, 2, 4, 2, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[1])), WQ{}, (const uint16_t *)A(2097152), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
+    gemm_q<FMT_BF16, 256, 512, 256, 4, 2, 4, 2, 0, 512, 0>(((const uint8_t *)(a.weights + o.v[1])), WQ{}, (const uint16_t *)A(2097152), (const float *)0, ((float *)a.logits), a.n_out, (const float *)0, A(3211264), (int *)(a.arena + 5310464));
 }
 
 /* f32[O,256] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */

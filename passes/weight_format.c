@@ -55,12 +55,7 @@ static int weight_format_named(const char *s, size_t n, LlmcDType *t)
         return -1;
     memcpy(name, s, n);
     name[n] = 0;
-    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
-        if (llmc_format((LlmcDType)i)->alias && strcmp(name, llmc_format((LlmcDType)i)->alias) == 0) {
-            *t = (LlmcDType)i;
-            return 0;
-        }
-    return llmc_dtype_from_name(name, t);
+    return llmc_format_from_user_name(name, t);
 }
 
 /* Whether format t has zero points a layout may leave out (--asym adds them). */

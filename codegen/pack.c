@@ -93,7 +93,7 @@ static void order_row(int order, LlmcDType fmt, int64_t K, const uint8_t *q, uin
 /* A weight the checkpoint stores quantized (src.pq; a merged one through its parts): its rows as the
  * weight source decodes them (ir/weights.h quant_rows: llmc's format, nothing requantized), a block
  * of rows at a time, each shuffled into the layout's order and written; its GROUP sides' values into
- * vals[i] (rows of ceil(K / group)). */
+ * vals[i] (rows of ceil(K / group)), its TENSOR sides' into vals[i][0]. */
 static LlmcStatus write_prequant(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, LlmcOutFile *o,
                                  float *const *vals, unsigned has, LlmcDiag *d)
 {
@@ -110,18 +110,32 @@ static LlmcStatus write_prequant(const LlmcGraph *g, const LlmcWeightSource *ws,
     for (int p = 0; p < (t->src.n_parts ? t->src.n_parts : 1) && !s; p++) {
         int part = t->src.n_parts ? t->src.parts[p] : (int)(t - g->t);
         int64_t rows = g->t[part].shape.dim[0];
+        float tensor_side[LLMC_MAX_SIDES] = {0}; /* this part's TENSOR sides (NVFP4's tensor scale) */
         for (int64_t r0 = 0; r0 < rows && !s; r0 += BLOCK) {
             int64_t n = rows - r0 < BLOCK ? rows - r0 : BLOCK;
             float *sp[LLMC_MAX_SIDES] = {NULL};
             for (int i = 0; i < ns && !s; i++)
                 if ((has >> i) & 1) {
-                    if (f->side[i].shape != LLMC_SHAPE_GROUP)
-                        s = llmc_fail(d, "%s: imported quantized weights have group sides only", t->name);
-                    sp[i] = vals[i] + (r + r0) * groups;
+                    if (f->side[i].shape == LLMC_SHAPE_GROUP)
+                        sp[i] = vals[i] + (r + r0) * groups;
+                    else if (f->side[i].shape == LLMC_SHAPE_TENSOR)
+                        sp[i] = &tensor_side[i];
+                    else
+                        s = llmc_fail(d, "%s: imported quantized weights have group and tensor sides only", t->name);
                 }
             if (s)
                 break;
             s = ws->quant_rows(ws->ctx, g, part, r0, n, q, sp, d);
+            /* A merged matrix has one value of a TENSOR side: its parts must agree (fuse_matmuls merges
+             * only parts whose per-tensor member is one tensor). */
+            for (int i = 0; i < ns && !s; i++)
+                if (((has >> i) & 1) && f->side[i].shape == LLMC_SHAPE_TENSOR) {
+                    if (p == 0)
+                        vals[i][0] = tensor_side[i];
+                    else if (vals[i][0] != tensor_side[i])
+                        s = llmc_fail(d, "%s: its parts' per-tensor scales differ (%g, %g)", t->name,
+                                      (double)vals[i][0], (double)tensor_side[i]);
+                }
             for (int64_t k = 0; k < n && !s; k++) {
                 const uint8_t *row = q + (size_t)k * rb;
                 if (t->layout.order != LLMC_ORDER_ROW_MAJOR) {
@@ -167,7 +181,7 @@ static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws
     uint8_t *q = malloc(row_bytes * 2), *qo = q ? q + row_bytes : NULL;
     if (!row || !q)
         s = llmc_fail(d, "%s: out of memory quantizing", t->name);
-    if (!s && f->quant->prepass) {
+    if (!s && f->quant->prepass && t->src.pq.kind == LLMC_PQ_NONE) { /* an imported weight has its statistics */
         float acc[LLMC_MAX_SIDES] = {0};
         for (int64_t r = 0; r < N && !s; r++) {
             s = source_row(g, ws, t, r, row, d);

@@ -69,19 +69,21 @@ LlmcStatus fe_hf_parse_generation(const cJSON *gen, const char *file, FeHfConfig
 
 /* ---- matrices stored quantized by the checkpoint (prequant.c; docs/formats.md) ---- */
 
-/* "awq", "gptq", "gptq_v2" -> LLMC_PQ_*, -1 unknown. */
+/* "awq", "gptq", "gptq_v2", "modelopt_nvfp4" -> LLMC_PQ_*, -1 unknown. */
 int fe_pq_kind_from_name(const char *s);
+/* The llmc format an encoding's values are: u4 (AWQ, GPTQ), nvfp4. */
+LlmcDType fe_pq_format(int kind);
 
 /* Member i of encoding `kind` (LlmcPrequant.member order) for a matrix [N, K] in groups of `group`:
  * its name (the checkpoint's suffix and model.json's "tensors" key), whether it is required, its
- * shape, and what dtype it takes (int32, or for scales f16 / bf16 / f32). 0 past the list. */
+ * shape (a scalar: [1]), and the dtypes it takes. 0 past the list. */
 typedef struct FePqMember {
     const char *role;
     int required;
     int rank;
     int64_t shape[2];
-    const char *what;                 /* the shape rule, for messages: "[K, N / 8] int32" */
-    int float_ok;                     /* 1: f16, bf16 or f32 (scales); 0: i32 */
+    const char *what;                 /* the shape and dtype rule, for messages: "[K, N / 8] int32" */
+    unsigned dtypes;                  /* bit t: LlmcDType t is accepted */
 } FePqMember;
 int fe_pq_member(int kind, int i, int64_t N, int64_t K, int64_t group, FePqMember *m);
 /* NULL when an encoding can hold a matrix [N, K] in groups of `group`, else what is wrong (in buf). */
@@ -105,18 +107,19 @@ typedef struct FePqData {
     const char *name[LLMC_PQ_MEMBERS]; /* the checkpoint's tensor names and files, for messages */
     const char *file[LLMC_PQ_MEMBERS];
 } FePqData;
-/* Rows [r0, r0 + n) in llmc's u4 (ir/weights.h quant_rows): values into q, scales into side[0],
- * zero points into side[1] (m->zeros). Exact: an error, naming the tensor and element, for a scale
- * f16 does not hold exactly and, when symmetric, a zero point other than 8. */
+/* Rows [r0, r0 + n) in llmc's format (ir/weights.h quant_rows): values into q; u4: scales into
+ * side[0], zero points into side[1] (m->zeros); nvfp4: block scales into side[0], the tensor scale
+ * into side[1][0]. Exact: an error, naming the tensor and element, for a u4 scale f16 does not hold
+ * exactly, when symmetric a zero point other than 8, an NVFP4 scale that is NaN. */
 LlmcStatus fe_pq_rows(const FePqData *m, int64_t r0, int64_t n, uint8_t *q, float *const *side, LlmcDiag *d);
 
 /* ---- Hugging Face checkpoints stored quantized (hf_quant.c) ---- */
 
 #define FE_HF_GIDX 16
-typedef struct FeHfGidx {             /* an act-order g_idx bound before */
+typedef struct FeHfGidx {             /* a tensor bound before that equal ones share (hf_quant.c) */
     char *rel, *name;
     const uint8_t *data;
-    int64_t K;
+    size_t bytes;
 } FeHfGidx;
 
 typedef struct FeHfQuant {
@@ -124,7 +127,7 @@ typedef struct FeHfQuant {
     int64_t group;                    /* -1: a whole row */
     int zeros;                        /* zero points (AWQ; GPTQ without sym) */
     char where[600];                  /* "DIR/config.json: quantization_config", for messages */
-    FeHfGidx gidx[FE_HF_GIDX];        /* the last act-order g_idx tensors bound */
+    FeHfGidx gidx[FE_HF_GIDX];        /* the last act-order g_idx and NVFP4 tensor scales bound */
     int n_gidx, next_gidx;
 } FeHfQuant;
 
@@ -138,11 +141,13 @@ typedef struct FeHfFind {
                        LlmcDiag *d);
 } FeHfFind;
 
-/* config.json's quantization_config (else quantize_config.json in dir), checked: AWQ (GEMM) and GPTQ
- * (v1, v2) at 4 bits; anything else is refused naming the field. No config: kind NONE. */
+/* config.json's quantization_config (else quantize_config.json, else ModelOpt's hf_quant_config.json in
+ * dir), checked: AWQ (GEMM), GPTQ (v1, v2) at 4 bits, ModelOpt NVFP4; anything else is refused naming
+ * the field. No config: kind NONE. */
 LlmcStatus fe_hf_quant_config(const cJSON *cfg, const char *dir, const char *cfg_path, FeHfQuant *q, LlmcDiag *d);
 /* Matrix `key` [N, K], the checkpoint's `name` (PREFIX.weight): when the checkpoint stores it
- * quantized (PREFIX.qweight), binds it as weights[key] and sets *bound; otherwise leaves it. */
+ * quantized (PREFIX.qweight; NVFP4: PREFIX.weight_scale), binds it as weights[key] and sets *bound;
+ * otherwise leaves it. */
 LlmcStatus fe_hf_bind_quant(FeHfQuant *q, const FeHfFind *f, cJSON *weights, const char *key, const char *name,
                             int64_t N, int64_t K, int *bound, LlmcDiag *d);
 void fe_hf_quant_free(FeHfQuant *q);

@@ -82,6 +82,28 @@ static LlmcStatus parse_config(const cJSON *qc, const char *where, int default_g
     if (q_int(qc, "bits", "w_bit", where, &bits, NULL, d) ||
         q_int(qc, "group_size", "q_group_size", where, &group, &found, d))
         return LLMC_ERR;
+    if (strncmp(method, "modelopt", 8) == 0) {
+        /* ModelOpt: quant_algo at the top (config.json) or in "quantization" (hf_quant_config.json). */
+        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(qc, "quantization");
+        char iw[700];
+        snprintf(iw, sizeof iw, "%s%s", where, cJSON_IsObject(inner) ? ".quantization" : "");
+        const cJSON *src = cJSON_IsObject(inner) ? inner : qc;
+        if (q_str(src, "quant_algo", NULL, iw, fmt, sizeof fmt, d))
+            return LLMC_ERR;
+        if (strcmp(fmt, "nvfp4") != 0 && strcmp(fmt, "w4a16_nvfp4") != 0)
+            return llmc_fail(d, "%s.quant_algo: expected \"NVFP4\" or \"W4A16_NVFP4\", found \"%s\" (llmc imports "
+                             "ModelOpt's NVFP4 checkpoints; not supported)", iw, fmt[0] ? fmt : "nothing");
+        found = 0;
+        group = 16;
+        if (q_int(src, "group_size", NULL, iw, &group, &found, d))
+            return LLMC_ERR;
+        if (group != 16)
+            return llmc_fail(d, "%s.group_size: expected 16 (NVFP4's blocks), found %lld", iw, (long long)group);
+        q->kind = LLMC_PQ_NVFP4;
+        q->group = 16;
+        snprintf(q->where, sizeof q->where, "%s", where);
+        return LLMC_OK;
+    }
     if (strcmp(method, "awq") == 0) {
         q->kind = LLMC_PQ_AWQ;
         if (!found)
@@ -126,8 +148,9 @@ static LlmcStatus parse_config(const cJSON *qc, const char *where, int default_g
             return llmc_fail(d, "%s.dynamic: expected none (per-layer overrides of bits and group size are "
                              "not supported)", where);
     } else {
-        return llmc_fail(d, "%s.quant_method: expected \"awq\" or \"gptq\", found \"%s\" (llmc imports AWQ and "
-                         "GPTQ checkpoints; not supported)", where, method[0] ? method : "nothing");
+        return llmc_fail(d, "%s.quant_method: expected \"awq\", \"gptq\" or \"modelopt\", found \"%s\" (llmc "
+                         "imports AWQ, GPTQ and ModelOpt NVFP4 checkpoints; not supported)", where,
+                         method[0] ? method : "nothing");
     }
     if (bits != 4)
         return llmc_fail(d, "%s.bits: expected 4, found %lld (llmc imports 4-bit checkpoints only)", where,
@@ -149,25 +172,56 @@ LlmcStatus fe_hf_quant_config(const cJSON *cfg, const char *dir, const char *cfg
         snprintf(where, sizeof where, "%s: quantization_config", cfg_path);
         return parse_config(qc, where, 0, q, d);
     }
-    /* AutoGPTQ's own file, for checkpoints written before transformers read GPTQ. */
-    char *path = llmc_path_join(dir, "quantize_config.json");
-    if (!path)
-        return llmc_fail(d, "%s: out of memory", dir);
+    /* AutoGPTQ's own file (checkpoints written before transformers read GPTQ), then ModelOpt's. */
+    static const char *const files[2] = {"quantize_config.json", "hf_quant_config.json"};
     LlmcStatus st = LLMC_OK;
-    if (fe_is_file(path)) {
-        cJSON *doc = NULL;
-        st = llmc_json_load(path, &doc, d);
-        if (!st)
-            st = parse_config(doc, path, 1, q, d);
-        cJSON_Delete(doc);
+    for (int i = 0; i < 2 && !st && q->kind == LLMC_PQ_NONE; i++) {
+        char *path = llmc_path_join(dir, files[i]);
+        if (!path)
+            return llmc_fail(d, "%s: out of memory", dir);
+        if (fe_is_file(path)) {
+            cJSON *doc = NULL;
+            st = llmc_json_load(path, &doc, d);
+            if (!st && i == 1 && cJSON_IsObject(doc) && !cJSON_GetObjectItemCaseSensitive(doc, "quant_method") &&
+                !cJSON_AddStringToObject(doc, "quant_method", "modelopt"))
+                st = llmc_fail(d, "%s: out of memory", path);
+            if (!st)
+                st = parse_config(doc, path, i == 0, q, d);
+            cJSON_Delete(doc);
+        }
+        free(path);
     }
-    free(path);
     return st;
 }
 
 static const char *st_dtype_name(LlmcDType t)
 {
-    return t == LLMC_I32 ? "I32" : t == LLMC_F32 ? "F32" : t == LLMC_F16 ? "F16" : "BF16";
+    return t == LLMC_I32 ? "I32" : t == LLMC_F32 ? "F32" : t == LLMC_F16 ? "F16" : t == LLMC_U8 ? "U8"
+           : t == LLMC_E4M3 ? "F8_E4M3" : "BF16";
+}
+
+/* A tensor of `bytes` bytes bound before with the same contents as t is bound in its place (*rel,
+ * *name); otherwise t is remembered. (Equal act-order g_idx, equal NVFP4 tensor scales: the layers
+ * share one tensor, so that the passes know they may share a gather or merge.) */
+static LlmcStatus bind_shared(FeHfQuant *q, const LlmcStTensor *t, size_t bytes, const char *path, const char **rel,
+                              const char **name, LlmcDiag *d)
+{
+    for (int k = 0; k < q->n_gidx; k++)
+        if (q->gidx[k].bytes == bytes && memcmp(q->gidx[k].data, t->data, bytes) == 0) {
+            *rel = q->gidx[k].rel;
+            *name = q->gidx[k].name;
+            return LLMC_OK;
+        }
+    FeHfGidx *e = &q->gidx[q->n_gidx < FE_HF_GIDX ? q->n_gidx++ : q->next_gidx++ % FE_HF_GIDX];
+    free(e->rel);
+    free(e->name);
+    e->rel = llmc_strdup(*rel);
+    e->name = llmc_strdup(*name);
+    e->data = t->data;
+    e->bytes = bytes;
+    if (!e->rel || !e->name)
+        return llmc_fail(d, "%s: out of memory", path);
+    return LLMC_OK;
 }
 
 /* The binding {"encoding", "shape", "group", "zeros", "act_order", "checkpoint_name", "tensors"} as
@@ -209,22 +263,7 @@ static LlmcStatus bind_g_idx(FeHfQuant *q, const LlmcStTensor *t, int64_t K, int
     free(perm);
     if (st || !*act_order)
         return st;
-    for (int k = 0; k < q->n_gidx; k++)
-        if (q->gidx[k].K == K && memcmp(q->gidx[k].data, t->data, (size_t)K * 4) == 0) {
-            *rel = q->gidx[k].rel;
-            *name = q->gidx[k].name;
-            return LLMC_OK;
-        }
-    FeHfGidx *e = &q->gidx[q->n_gidx < FE_HF_GIDX ? q->n_gidx++ : q->next_gidx++ % FE_HF_GIDX];
-    free(e->rel);
-    free(e->name);
-    e->rel = llmc_strdup(*rel);
-    e->name = llmc_strdup(*name);
-    e->data = t->data;
-    e->K = K;
-    if (!e->rel || !e->name)
-        return llmc_fail(d, "%s: out of memory", path);
-    return LLMC_OK;
+    return bind_shared(q, t, (size_t)K * 4, path, rel, name, d);
 }
 
 LlmcStatus fe_hf_bind_quant(FeHfQuant *q, const FeHfFind *f, cJSON *weights, const char *key, const char *name,
@@ -237,7 +276,8 @@ LlmcStatus fe_hf_bind_quant(FeHfQuant *q, const FeHfFind *f, cJSON *weights, con
         return LLMC_OK;
     memcpy(prefix, name, len - 7);
     prefix[len - 7] = 0;
-    snprintf(tn, sizeof tn, "%s.qweight", prefix);
+    /* Stored quantized: AWQ and GPTQ have a qweight, NVFP4 a weight_scale beside its weight. */
+    snprintf(tn, sizeof tn, "%s.%s", prefix, q->kind == LLMC_PQ_NVFP4 ? "weight_scale" : "qweight");
     if (!f->has(f->ctx, tn))
         return LLMC_OK; /* stored in floating point */
     int64_t group = q->group == -1 ? K : q->group;
@@ -262,17 +302,21 @@ LlmcStatus fe_hf_bind_quant(FeHfQuant *q, const FeHfFind *f, cJSON *weights, con
         const char *rel, *path, *bind_name = tn;
         if ((st = f->find(f->ctx, tn, &t, &rel, &path, d)))
             break;
-        int dt_ok = m.float_ok ? t->dtype != LLMC_I32 : t->dtype == LLMC_I32;
-        if (t->rank != m.rank || t->shape[0] != m.shape[0] || (m.rank == 2 && t->shape[1] != m.shape[1]) || !dt_ok) {
+        int scalar = m.rank == 1 && m.shape[0] == 1 && t->rank == 0; /* [] binds as [1] */
+        if (!scalar && (t->rank != m.rank || t->shape[0] != m.shape[0] || (m.rank == 2 && t->shape[1] != m.shape[1])))
+            st = LLMC_ERR;
+        if (st || !(m.dtypes & (1u << t->dtype))) {
             char want[64], got[200];
             fe_shape_str(m.rank, m.shape, want, sizeof want);
             fe_shape_str(t->rank, t->shape, got, sizeof got);
-            st = llmc_fail(d, "%s: tensor '%s': expected %s %s (%s, for the layer's [N, K] = [%lld, %lld] and group "
-                           "%lld from %s), found %s %s", path, tn, m.float_ok ? "F16/BF16/F32" : "I32", want, m.what,
-                           (long long)N, (long long)K, (long long)group, q->where, st_dtype_name(t->dtype), got);
+            st = llmc_fail(d, "%s: tensor '%s': expected %s (%s, for the layer's [N, K] = [%lld, %lld] and group %lld "
+                           "from %s), found %s %s", path, tn, want, m.what, (long long)N, (long long)K, (long long)group,
+                           q->where, st_dtype_name(t->dtype), got);
             break;
         }
         if (strcmp(m.role, "g_idx") == 0 && (st = bind_g_idx(q, t, K, group, path, &rel, &bind_name, &act_order, d)))
+            break;
+        if (i == llmc_pq_tensor_member(q->kind) && (st = bind_shared(q, t, 4, path, &rel, &bind_name, d)))
             break;
         if (fe_bind(members, m.role, rel, bind_name, NULL, 0, t->dtype, m.rank, m.shape))
             st = llmc_fail(d, "%s: out of memory", path);

@@ -115,8 +115,10 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
         return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path,
                          name, ws, h->cfg_name, fs);
     }
-    if (t->dtype == LLMC_I32)
-        return llmc_fail(d, "%s: tensor '%s': expected F32, F16 or BF16 values, found I32", s->st.path, name);
+    if (t->dtype != LLMC_F32 && t->dtype != LLMC_F16 && t->dtype != LLMC_BF16)
+        return llmc_fail(d, "%s: tensor '%s': expected F32, F16 or BF16 values, found %s (a quantized layer without "
+                         "the quantization_config that says how to read it?)", s->st.path, name,
+                         t->dtype == LLMC_I32 ? "I32" : t->dtype == LLMC_U8 ? "U8" : "F8_E4M3");
     if (fe_bind(h->weights, key, s->rel, name, NULL, 0, t->dtype, rank, want))
         return llmc_fail(d, "%s: out of memory", s->st.path);
     return LLMC_OK;

@@ -279,11 +279,12 @@ static LlmcStatus parse_file_binding(P *p, const cJSON *w, const char *path, con
     if (offset && get_int(p, w, path, "offset", 0, INT64_C(1) << 50, &off))
         return LLMC_ERR;
     LlmcDType dt;
-    if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || (dt == LLMC_I32 && !index) ||
+    if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) ||
+        ((dt == LLMC_I32 || dt == LLMC_U8 || dt == LLMC_E4M3) && !index) ||
         llmc_format_n_sides(dt) > 0 || !(llmc_format(dt)->flags & (LLMC_FMT_WEIGHT | LLMC_FMT_INDEX)) ||
         (llmc_format(dt)->flags & LLMC_FMT_TEST)) {
         snprintf(sub, sizeof sub, "%s.dtype", path);
-        return fail_at(p, sub, index ? "expected \"i32\", \"f32\", \"f16\" or \"bf16\", found %s"
+        return fail_at(p, sub, index ? "expected \"i32\", \"u8\", \"e4m3\", \"f32\", \"f16\" or \"bf16\", found %s"
                                      : "expected \"f32\", \"f16\" or \"bf16\", found %s",
                        cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);
     }
@@ -324,7 +325,7 @@ static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
     int kind = cJSON_IsString(enc) ? fe_pq_kind_from_name(enc->valuestring) : -1;
     snprintf(sub, sizeof sub, "%s.encoding", path);
     if (kind < 0)
-        return fail_at(p, sub, "expected \"awq\", \"gptq\" or \"gptq_v2\", found %s",
+        return fail_at(p, sub, "expected \"awq\", \"gptq\", \"gptq_v2\" or \"modelopt_nvfp4\", found %s",
                        cJSON_IsString(enc) ? enc->valuestring : json_kind(enc), NULL);
     LlmcShape s;
     if (parse_shape(p, w, path, &s))
@@ -352,8 +353,11 @@ static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
         return fail_at(p, sub, "expected the matrix's name in its checkpoint, found %s", json_kind(ckpt), NULL);
     /* f32 until weight_format gives it its format and layout (a u4 tensor has its scales). */
     int t = llmc_tensor_new(p->g, w->string, LLMC_T_WEIGHT, LLMC_F32, &s);
-    LlmcPrequant pq = {.kind = kind, .format = LLMC_U4, .group = (int32_t)group, .zeros = cJSON_IsTrue(zeros),
-                       .act_order = cJSON_IsTrue(act)};
+    LlmcPrequant pq = {.kind = kind, .format = fe_pq_format(kind), .group = (int32_t)group,
+                       .zeros = cJSON_IsTrue(zeros), .act_order = cJSON_IsTrue(act)};
+    snprintf(sub, sizeof sub, "%s.zeros", path);
+    if (pq.zeros && llmc_format_side_index(pq.format, LLMC_ROLE_ZERO) < 0)
+        return fail_at(p, sub, "%s has no zero points: expected false%s", llmc_pq_name(kind), NULL);
     for (int i = 0; i < LLMC_PQ_MEMBERS; i++)
         pq.member[i] = -1;
     const cJSON *members = cJSON_GetObjectItemCaseSensitive(w, "tensors");
@@ -387,10 +391,9 @@ static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
                      m.what, want, (long long)N, (long long)K, (long long)group, got);
             return fail_at(p, sub, "%s", msg, NULL);
         }
-        if ((x->src.file_dtype == LLMC_I32) == m.float_ok) {
+        if (!(m.dtypes & (1u << x->src.file_dtype))) {
             snprintf(sub, sizeof sub, "%s.%s.dtype", mpath, m.role);
-            return fail_at(p, sub, m.float_ok ? "expected \"f16\", \"bf16\" or \"f32\", found %s"
-                                              : "expected \"i32\", found %s", llmc_dtype_name(x->src.file_dtype), NULL);
+            return fail_at(p, sub, "expected the dtype of %s, found %s", m.what, llmc_dtype_name(x->src.file_dtype));
         }
         pq.member[i] = mt;
     }
@@ -399,11 +402,12 @@ static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
         for (int i = 0; i < n_members && !known; i++)
             known = fe_pq_member(kind, i, N, K, group, &m) && strcmp(m.role, e->string) == 0;
         if (!known)
-            return fail_at(p, mpath, "unknown tensor \"%s\" (expected the %s tensors: qweight, qzeros, scales, g_idx)",
-                           e->string, llmc_pq_name(kind));
+            return fail_at(p, mpath, "unknown tensor \"%s\" (expected %s)", e->string,
+                           kind == LLMC_PQ_NVFP4 ? "weight, weight_scale, weight_scale_2, input_scale"
+                                                 : "qweight, qzeros, scales, g_idx");
     }
-    if (pq.act_order && pq.member[3] < 0)
-        return fail_at(p, mpath, "act_order needs the g_idx tensor%s%s", NULL, NULL);
+    if (pq.act_order && (kind == LLMC_PQ_AWQ || kind == LLMC_PQ_NVFP4 || pq.member[3] < 0))
+        return fail_at(p, mpath, "act_order needs a GPTQ g_idx tensor%s%s", NULL, NULL);
     LlmcTensor *tt = &p->g->t[t];
     tt->src.pq = pq;
     tt->src.file_dtype = LLMC_U4;

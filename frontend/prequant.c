@@ -1,12 +1,13 @@
-/* prequant.c — matrices a checkpoint stores already quantized (AWQ, GPTQ): the tensors of each
- * encoding, their shapes, and their decoding into llmc's own format, exactly (docs/formats.md,
- * "Quantized checkpoints" and "Importing quantized checkpoints").
+/* prequant.c — matrices a checkpoint stores already quantized (AWQ, GPTQ, ModelOpt NVFP4): the
+ * tensors of each encoding, their shapes, and their decoding into llmc's own format, exactly
+ * (docs/formats.md, "Quantized checkpoints" and "Importing quantized checkpoints").
  *
  * An encoding stores a matrix W [N, K] (N outputs, K inputs) in member tensors: AWQ and GPTQ in
- * qweight, qzeros, scales and (GPTQ) g_idx, 4-bit values packed eight to an int32. Nothing here
+ * qweight, qzeros, scales and (GPTQ) g_idx, 4-bit values packed eight to an int32; NVFP4 in weight
+ * (E2M1 codes two a byte), weight_scale (E4M3 a block of 16) and weight_scale_2 (f32). Nothing here
  * requantizes: each 4-bit value, zero point and scale becomes llmc's u4 value, f16 zero and f16
  * scale of the same element (W[n][k] = (q - z) s in both), in llmc's orientation (row n of W, groups
- * along K). A GPTQ act-order matrix (g_idx not k / group) is stored with K permuted so that each
+ * along K); NVFP4's codes and scales are llmc's nvfp4 as they are. A GPTQ act-order matrix (g_idx not k / group) is stored with K permuted so that each
  * group's columns are contiguous (fe_pq_perm); the matmul gathers its input the same way (the
  * act_order pass).
  *
@@ -28,20 +29,42 @@ int fe_pq_kind_from_name(const char *s)
     return -1;
 }
 
-/* The members of AWQ and GPTQ, in LlmcPrequant.member order. */
-enum { M_QWEIGHT, M_QZEROS, M_SCALES, M_GIDX };
-static const char *const member_names[] = {"qweight", "qzeros", "scales", "g_idx"};
+/* The members of each encoding, in LlmcPrequant.member order. */
+enum { M_QWEIGHT, M_QZEROS, M_SCALES, M_GIDX };          /* AWQ, GPTQ */
+enum { M_WEIGHT, M_WSCALE, M_WSCALE2, M_INSCALE };       /* NVFP4 */
+static const char *const gptq_names[] = {"qweight", "qzeros", "scales", "g_idx"};
+static const char *const nvfp4_names[] = {"weight", "weight_scale", "weight_scale_2", "input_scale"};
+
+#define BIT(t) (1u << (t))
+
+LlmcDType fe_pq_format(int kind) { return kind == LLMC_PQ_NVFP4 ? LLMC_NVFP4 : LLMC_U4; }
 
 int fe_pq_member(int kind, int i, int64_t N, int64_t K, int64_t group, FePqMember *m)
 {
-    int awq = kind == LLMC_PQ_AWQ;
-    if (kind <= LLMC_PQ_NONE || kind >= LLMC_PQ_COUNT || i < 0 || i >= (awq ? 3 : 4))
+    if (kind <= LLMC_PQ_NONE || kind >= LLMC_PQ_COUNT || i < 0 || i >= (kind == LLMC_PQ_AWQ ? 3 : 4))
         return 0;
     int64_t G = (K + group - 1) / group;
     memset(m, 0, sizeof *m);
-    m->role = member_names[i];
+    m->rank = 2;
+    if (kind == LLMC_PQ_NVFP4) {
+        static const FePqMember spec[4] = {
+            {"weight", 1, 2, {0, 0}, "[N, K / 2] uint8 (two E2M1 values a byte)", BIT(LLMC_U8)},
+            {"weight_scale", 1, 2, {0, 0}, "[N, K / 16] float8_e4m3fn", BIT(LLMC_E4M3)},
+            {"weight_scale_2", 1, 1, {1, 0}, "[] or [1] float32", BIT(LLMC_F32)},
+            {"input_scale", 0, 1, {1, 0}, "[] or [1] float32", BIT(LLMC_F32)},
+        };
+        *m = spec[i];
+        if (i == M_WEIGHT)
+            m->shape[0] = N, m->shape[1] = K / 2;
+        if (i == M_WSCALE)
+            m->shape[0] = N, m->shape[1] = G;
+        (void)nvfp4_names;
+        return 1;
+    }
+    int awq = kind == LLMC_PQ_AWQ;
+    m->role = gptq_names[i];
     m->required = i != M_GIDX;
-    m->rank = i == M_GIDX ? 1 : 2;
+    m->dtypes = BIT(LLMC_I32);
     switch (i) {
     case M_QWEIGHT: /* AWQ: packed along N; GPTQ: along K */
         m->shape[0] = awq ? K : K / 8;
@@ -56,10 +79,11 @@ int fe_pq_member(int kind, int i, int64_t N, int64_t K, int64_t group, FePqMembe
     case M_SCALES:
         m->shape[0] = G;
         m->shape[1] = N;
-        m->what = "[groups, N]";
-        m->float_ok = 1;
+        m->what = "[groups, N] f16, bf16 or f32";
+        m->dtypes = BIT(LLMC_F16) | BIT(LLMC_BF16) | BIT(LLMC_F32);
         break;
     default:
+        m->rank = 1;
         m->shape[0] = K;
         m->what = "[K] int32";
         break;
@@ -70,6 +94,13 @@ int fe_pq_member(int kind, int i, int64_t N, int64_t K, int64_t group, FePqMembe
 const char *fe_pq_check_dims(int kind, int64_t N, int64_t K, int64_t group, char *buf, size_t n)
 {
     buf[0] = 0;
+    if (kind == LLMC_PQ_NVFP4) {
+        if (group != 16)
+            snprintf(buf, n, "group %lld: NVFP4 scales blocks of 16 inputs", (long long)group);
+        else if (K % 16)
+            snprintf(buf, n, "K = %lld inputs: expected a multiple of 16 (NVFP4's blocks)", (long long)K);
+        return buf[0] ? buf : NULL;
+    }
     if (N % 8)
         snprintf(buf, n, "N = %lld outputs: expected a multiple of 8 (eight 4-bit values a word)", (long long)N);
     else if (K % 8)
@@ -145,45 +176,89 @@ static LlmcStatus scale_at(const FePqData *m, int64_t i, int64_t n, int64_t N, f
     return LLMC_OK;
 }
 
+/* NVFP4 (ModelOpt): weight's rows are llmc's nvfp4 rows (two E2M1 codes a byte, even column low);
+ * weight_scale is the E4M3 block scales as they are; weight_scale_2 the f32 tensor scale. */
+static LlmcStatus nvfp4_rows(const FePqData *m, int64_t r0, int64_t nr, uint8_t *q, float *const *side, LlmcDiag *d)
+{
+    const int64_t K = m->K, G = K / 16;
+    float t;
+    memcpy(&t, m->data[M_WSCALE2], 4);
+    if (!isfinite(t))
+        return llmc_fail(d, "%s: is %g: expected a finite per-tensor scale (in %s)", m->name[M_WSCALE2], (double)t,
+                         m->file[M_WSCALE2]);
+    side[1][0] = t;
+    for (int64_t r = 0; r < nr; r++) {
+        const int64_t n = r0 + r;
+        memcpy(q + (size_t)(r * (K / 2)), m->data[M_WEIGHT] + n * (K / 2), (size_t)(K / 2));
+        for (int64_t i = 0; i < G; i++) {
+            uint8_t c = m->data[M_WSCALE][n * G + i];
+            if ((c & 0x7f) == 0x7f)
+                return llmc_fail(d, "%s: element [%lld, %lld] is E4M3's NaN: expected a block scale (in %s)",
+                                 m->name[M_WSCALE], (long long)n, (long long)i, m->file[M_WSCALE]);
+            side[0][r * G + i] = llmc_e4m3_to_f32(c);
+        }
+    }
+    return LLMC_OK;
+}
+
 LlmcStatus fe_pq_rows(const FePqData *m, int64_t r0, int64_t nr, uint8_t *q, float *const *side, LlmcDiag *d)
 {
+    if (m->kind == LLMC_PQ_NVFP4)
+        return nvfp4_rows(m, r0, nr, q, side, d);
     const int64_t N = m->N, K = m->K, g = m->group, G = (K + g - 1) / g, W8 = N / 8;
     const int awq = m->kind == LLMC_PQ_AWQ;
     static const int awq_nibble[8] = {0, 4, 1, 5, 2, 6, 3, 7}; /* column 8c + j is nibble awq_nibble[j] */
-    uint8_t *row = malloc((size_t)K);
-    if (!row)
-        return llmc_fail(d, "%s: out of memory", m->name[M_QWEIGHT]);
+    const uint8_t *qw = m->data[M_QWEIGHT];
     const size_t rb = (size_t)llmc_format_bytes(LLMC_U4, K);
+    if (!awq && !m->perm) {
+        /* GPTQ's word (k / 8, n) holds inputs 8 (k / 8) .. + 7 in nibbles 0..7: as little-endian
+         * bytes, exactly u4's pairs (even input low): a row is its words copied. */
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t k8 = 0; k8 < K / 8; k8++)
+                memcpy(q + (size_t)r * rb + 4 * k8, qw + 4 * (k8 * N + r0 + r), 4);
+    } else {
+        /* The 4-bit values of the block's rows in K order (vals[r][k]), a word read once for the
+         * eight values it holds; then each row in stored order: column j holds input perm[j]
+         * (act-order), two values a byte, even low. */
+        uint8_t *vals = malloc((size_t)(nr * K));
+        if (!vals)
+            return llmc_fail(d, "%s: out of memory", m->name[M_QWEIGHT]);
+        for (int64_t k = 0; k < K; k++) {
+            if (awq) { /* word (k, c): columns 8c .. 8c + 7, interleaved */
+                for (int64_t c = r0 / 8; c <= (r0 + nr - 1) / 8; c++) {
+                    uint32_t w = le32(qw + 4 * (k * W8 + c));
+                    for (int j = 0; j < 8; j++) {
+                        int64_t r = 8 * c + j - r0;
+                        if (r >= 0 && r < nr)
+                            vals[r * K + k] = (uint8_t)(w >> (4 * awq_nibble[j]) & 15);
+                    }
+                }
+            } else if (k % 8 == 0) { /* word (k / 8, n): inputs k .. k + 7 of column n */
+                for (int64_t r = 0; r < nr; r++) {
+                    uint32_t w = le32(qw + 4 * (k / 8 * N + r0 + r));
+                    for (int j = 0; j < 8; j++)
+                        vals[r * K + k + j] = (uint8_t)(w >> (4 * j) & 15);
+                }
+            }
+        }
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t j = 0; j < K; j += 2) {
+                int64_t a = m->perm ? m->perm[j] : j, b = m->perm ? m->perm[j + 1] : j + 1;
+                q[(size_t)r * rb + (size_t)(j / 2)] = (uint8_t)(vals[r * K + a] | vals[r * K + b] << 4);
+            }
+        free(vals);
+    }
+    /* Group i of a stored row is the checkpoint's group i (act-order sorts the inputs by group). */
     LlmcStatus st = LLMC_OK;
     for (int64_t r = 0; r < nr && !st; r++) {
         const int64_t n = r0 + r;
-        uint8_t *qr = q + (size_t)r * rb;
-        if (!awq && !m->perm) {
-            /* GPTQ's word (k / 8, n) holds inputs 8 (k / 8) .. + 7 in nibbles 0..7: as little-endian
-             * bytes, exactly u4's pairs (even input low). */
-            for (int64_t k8 = 0; k8 < K / 8; k8++)
-                memcpy(qr + 4 * k8, m->data[M_QWEIGHT] + 4 * (k8 * N + n), 4);
-        } else if (awq) {
-            const int sh = 4 * awq_nibble[n % 8];
-            for (int64_t k = 0; k < K; k++)
-                row[k] = (uint8_t)(le32(m->data[M_QWEIGHT] + 4 * (k * W8 + n / 8)) >> sh & 15);
-        } else {
-            for (int64_t k = 0; k < K; k++)
-                row[k] = (uint8_t)(le32(m->data[M_QWEIGHT] + 4 * (k / 8 * N + n)) >> (4 * (k % 8)) & 15);
-        }
-        /* Stored order: column j holds input perm[j] (act-order), two values a byte, even low. */
-        for (int64_t j = 0; j < K && (awq || m->perm); j += 2) {
-            int64_t a = m->perm ? m->perm[j] : j, b = m->perm ? m->perm[j + 1] : j + 1;
-            qr[j / 2] = (uint8_t)(row[a] | row[b] << 4);
-        }
-        /* Group i of the stored row is the checkpoint's group i (act-order sorts inputs by group). */
+        const int sh = 4 * (awq ? awq_nibble[n % 8] : (int)(n % 8));
         for (int64_t i = 0; i < G && !st; i++) {
             float s = 0;
             st = scale_at(m, i, n, N, &s, d);
             if (st)
                 break;
             side[0][r * G + i] = s;
-            const int sh = 4 * (awq ? awq_nibble[n % 8] : (int)(n % 8));
             int z = (int)(le32(m->data[M_QZEROS] + 4 * (i * W8 + n / 8)) >> sh & 15);
             if (m->kind == LLMC_PQ_GPTQ)
                 z += 1; /* v1: stored minus one, read back without wrapping (1..16) */
@@ -196,6 +271,5 @@ LlmcStatus fe_pq_rows(const FePqData *m, int64_t r0, int64_t nr, uint8_t *q, flo
                                m->kind == LLMC_PQ_GPTQ ? z - 1 : z, m->file[M_QZEROS]);
         }
     }
-    free(row);
     return st;
 }

@@ -127,8 +127,9 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
     if (rank < 0 || rank > LLMC_ST_MAX_RANK)
         return llmc_fail(d, "%s: expected at most %d dimensions, found %d", where, LLMC_ST_MAX_RANK,
                          rank);
-    if (dtype != LLMC_F32 && dtype != LLMC_F16 && dtype != LLMC_BF16 && dtype != LLMC_I32)
-        return llmc_fail(d, "%s: dtype: expected f32, f16, bf16 or i32, found %s", where,
+    if (dtype != LLMC_F32 && dtype != LLMC_F16 && dtype != LLMC_BF16 && dtype != LLMC_I32 && dtype != LLMC_U8 &&
+        dtype != LLMC_E4M3)
+        return llmc_fail(d, "%s: dtype: expected f32, f16, bf16, i32, u8 or e4m3, found %s", where,
                          llmc_dtype_name(dtype));
     fe_shape_str(rank, shape, want, sizeof want);
     uint64_t bytes = llmc_dtype_size(dtype);
@@ -151,6 +152,8 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
         int same = t->dtype == dtype && t->rank == rank;
         for (int i = 0; same && i < rank; i++)
             same = t->shape[i] == shape[i];
+        if (t->dtype == dtype && t->rank == 0 && rank == 1 && shape[0] == 1)
+            same = 1; /* a scalar binds as [1] */
         if (!same) {
             char found[200];
             fe_shape_str(t->rank, t->shape, found, sizeof found);
@@ -263,7 +266,7 @@ static LlmcStatus source_quant_rows(void *ctx, const LlmcGraph *g, int t, int64_
         m.file[i] = x->src.file;
     }
     /* GPTQ's g_idx: an act-order permutation, or checked to be the plain grouping k / group. */
-    if (pq->member[3] >= 0) {
+    if ((pq->kind == LLMC_PQ_GPTQ || pq->kind == LLMC_PQ_GPTQ_V2) && pq->member[3] >= 0) {
         const int32_t *perm;
         if (wf_perm(ctx, &g->t[pq->member[3]], pq->group, &perm, d))
             return LLMC_ERR;

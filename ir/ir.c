@@ -360,9 +360,11 @@ static const char *sigil(const LlmcTensor *t)
 
 const char *llmc_pq_name(int kind)
 {
-    static const char *const names[LLMC_PQ_COUNT] = {"none", "awq", "gptq", "gptq_v2"};
+    static const char *const names[LLMC_PQ_COUNT] = {"none", "awq", "gptq", "gptq_v2", "modelopt_nvfp4"};
     return kind >= 0 && kind < LLMC_PQ_COUNT ? names[kind] : "?";
 }
+
+int llmc_pq_tensor_member(int kind) { return kind == LLMC_PQ_NVFP4 ? 2 : -1; }
 
 const char *llmc_order_name(int order)
 {

@@ -77,21 +77,27 @@ enum {
     LLMC_PQ_AWQ,                  /* AutoAWQ, GEMM version */
     LLMC_PQ_GPTQ,                 /* AutoGPTQ / GPTQModel "gptq" (v1: zero points stored minus one) */
     LLMC_PQ_GPTQ_V2,              /* GPTQModel "gptq_v2" (zero points stored as they are) */
+    LLMC_PQ_NVFP4,                /* NVIDIA ModelOpt's NVFP4 (weight, weight_scale, weight_scale_2) */
     LLMC_PQ_COUNT
 };
 #define LLMC_PQ_MEMBERS 4
-/* The encoding's name ("awq", "gptq", "gptq_v2": model.json, the dump); "?" out of range. */
+/* The encoding's name ("awq", "gptq", "gptq_v2", "modelopt_nvfp4": model.json, the dump); "?" out of
+ * range. */
 const char *llmc_pq_name(int kind);
+/* The member of encoding `kind` that holds a per-tensor value (NVFP4's weight_scale_2), -1: none.
+ * Matrices merge only when theirs is one tensor (a merged matrix has one per-tensor scale). */
+int llmc_pq_tensor_member(int kind);
 
 typedef struct LlmcPrequant {
     int kind;                     /* LLMC_PQ_*; NONE: the matrix is not stored quantized */
-    LlmcDType format;             /* the llmc format its values are exactly (u4) */
+    LlmcDType format;             /* the llmc format its values are exactly (u4, nvfp4) */
     int32_t group;                /* values along K sharing a scale and zero point */
     int zeros;                    /* 1: zero points of its own (an optional ZERO side); 0: symmetric */
     int act_order;                /* 1: K is stored permuted (GPTQ act-order: the groups' columns made
                                      contiguous); the matmul reads its input gathered the same way */
-    int member[LLMC_PQ_MEMBERS];  /* the encoding's tensors (AWQ/GPTQ: qweight, qzeros, scales, g_idx),
-                                     -1: absent */
+    int member[LLMC_PQ_MEMBERS];  /* the encoding's tensors (AWQ/GPTQ: qweight, qzeros, scales, g_idx;
+                                     NVFP4: weight, weight_scale, weight_scale_2, input_scale), -1:
+                                     absent */
 } LlmcPrequant;
 
 /* Where a weight's bytes come from. */

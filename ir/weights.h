@@ -27,9 +27,11 @@ typedef struct LlmcWeightSource {
     /* Rows [r0, r0 + n) of weight t of g, one the checkpoint stores quantized (src.pq, not a merged
      * weight: the caller walks the parts), in llmc's format src.pq.format, exactly as the checkpoint
      * holds them (nothing is requantized): the values into q (n rows of llmc_format_bytes(format, K)
-     * bytes, row-major, columns in stored order: an act-order weight's permutation applied), its
-     * scales into side[0] and, when src.pq.zeros, its zero points into side[1] (n rows of
-     * ceil(K / group) floats each). Errors name the checkpoint's tensor and element. */
+     * bytes, row-major, columns in stored order: an act-order weight's permutation applied), the
+     * values of its format's sides into side[i] (formats.def order: u4 its scales and, when
+     * src.pq.zeros, its zero points; nvfp4 its block scales and its tensor scale): a GROUP side n
+     * rows of ceil(K / group) floats, a TENSOR side one. Errors name the checkpoint's tensor and
+     * element. */
     LlmcStatus (*quant_rows)(void *ctx, const LlmcGraph *g, int t, int64_t r0, int64_t n, uint8_t *q,
                              float *const *side, LlmcDiag *d);
 } LlmcWeightSource;

@@ -17,12 +17,24 @@
 #include "passes.h"
 
 /* Weights the checkpoint stores quantized merge only with ones quantized alike (encoding, group,
- * zero points): the merged weight has one layout. (Act-order ones read their input through their
+ * zero points, the per-tensor scale): the merged weight has one layout. (Act-order ones read their input through their
  * permutation's gather: equal permutations read the same tensor, others never meet here.) */
-static int same_prequant(const LlmcPrequant *a, const LlmcPrequant *b)
+static int same_prequant(const LlmcGraph *g, const LlmcPrequant *a, const LlmcPrequant *b)
 {
-    return a->kind == b->kind &&
-           (a->kind == LLMC_PQ_NONE || (a->format == b->format && a->group == b->group && a->zeros == b->zeros));
+    if (a->kind != b->kind)
+        return 0;
+    if (a->kind == LLMC_PQ_NONE)
+        return 1;
+    if (a->format != b->format || a->group != b->group || a->zeros != b->zeros)
+        return 0;
+    /* One per-tensor value (NVFP4's tensor scale) for the merged matrix: the parts' must be one tensor
+     * (the importer binds equal ones to one). */
+    int m = llmc_pq_tensor_member(a->kind);
+    if (m < 0)
+        return 1;
+    const LlmcWeightSrc *x = &g->t[a->member[m]].src, *y = &g->t[b->member[m]].src;
+    return strcmp(x->file, y->file) == 0 && x->tensor && y->tensor && strcmp(x->tensor, y->tensor) == 0 &&
+           x->offset == y->offset;
 }
 
 static int same_group(const LlmcGraph *g, const LlmcNode *a, const LlmcNode *b)
@@ -31,7 +43,7 @@ static int same_group(const LlmcGraph *g, const LlmcNode *a, const LlmcNode *b)
     return b->op == LLMC_OP_MATMUL && b->in[0] == a->in[0] && b->n_in == a->n_in &&
            wa->src.file_dtype == wb->src.file_dtype && wa->dtype == wb->dtype &&
            wa->shape.dim[1] == wb->shape.dim[1] && !wa->src.n_parts && !wb->src.n_parts &&
-           same_prequant(&wa->src.pq, &wb->src.pq);
+           same_prequant(g, &wa->src.pq, &wb->src.pq);
 }
 
 /* The merged weight for weight inputs `idx` (1: matrix, 2: bias) of the members. */

@@ -491,6 +491,8 @@ START_TEST(format_table)
             in[2] = -0.5f, in[3] = 6.0f;   /* E2M1: +-{0, 0.5, 1, 1.5, 2, 3, 4, 6} */
         if (i == LLMC_U4)
             in[1] = 15.0f, in[3] = 0.0f;   /* integers 0..15 */
+        if (i == LLMC_U8)
+            in[1] = 255.0f, in[3] = 0.0f;  /* integers 0..255 */
         if (i == LLMC_T8 || i == LLMC_K8)
             in[3] = -127.0f;   /* integers -127..127 */
         uint8_t buf[64];

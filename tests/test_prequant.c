@@ -58,8 +58,10 @@ static void st_write(St *s, const char *path)
     n += (size_t)snprintf(h + n, (1 << 16) - n, "{");
     for (int i = 0; i < s->n; i++) {
         const Ten *t = &s->t[i];
-        n += (size_t)snprintf(h + n, (1 << 16) - n, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", i ? "," : "", t->name,
-                              t->dtype, (long long)t->shape[0]);
+        n += (size_t)snprintf(h + n, (1 << 16) - n, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", t->name,
+                              t->dtype);
+        if (t->rank >= 1)
+            n += (size_t)snprintf(h + n, (1 << 16) - n, "%lld", (long long)t->shape[0]);
         if (t->rank == 2)
             n += (size_t)snprintf(h + n, (1 << 16) - n, ",%lld", (long long)t->shape[1]);
         n += (size_t)snprintf(h + n, (1 << 16) - n, "],\"data_offsets\":[%zu,%zu]}", off, off + t->bytes);
@@ -240,6 +242,56 @@ static void add_layer(Fx *fx, St *st, const char *key, const char *prefix, int64
     free(z);
 }
 
+/* E2M1 and E4M3 by their definitions (docs/formats.md), for the oracle. */
+static double e2m1(int c)
+{
+    static const double v[8] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+    return c & 8 ? -v[c & 7] : v[c & 7];
+}
+static double e4m3(int c)
+{
+    int e = c >> 3 & 15, m = c & 7;
+    double v = e ? ldexp(1 + m / 8.0, e - 7) : ldexp(m / 8.0, -6);
+    return c & 0x80 ? -v : v;
+}
+
+/* One NVFP4 layer as ModelOpt exports it: weight [N, K/2] uint8 (random E2M1 codes, even column in
+ * the low nibble), weight_scale [N, K/16] float8_e4m3fn (random scales from 2^-4 to 8), weight_scale_2
+ * (the scalar t, [] float32), input_scale ([] float32, unused by llmc); the oracle (e2m1 s) t. */
+static void add_layer_nvfp4(Fx *fx, St *st, const char *key, const char *prefix, int64_t N, int64_t K, float t,
+                            uint64_t *rs)
+{
+    int64_t G = K / 16;
+    uint8_t *w = malloc((size_t)(N * K / 2)), *sc = malloc((size_t)(N * G));
+    for (int64_t i = 0; i < N * K / 2; i++)
+        w[i] = (uint8_t)rng_next(rs);
+    for (int64_t i = 0; i < N * G; i++)
+        sc[i] = (uint8_t)(0x18 + rng_next(rs) % 0x38); /* 2^-4 .. 2^3 * 1.875 */
+    float *o = malloc(sizeof(float) * (size_t)(N * K));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < K; k++) {
+            int c = w[n * K / 2 + k / 2] >> (4 * (k % 2)) & 15;
+            o[n * K + k] = (float)(e2m1(c) * e4m3(sc[n * G + k / 16]) * (double)t);
+        }
+    int i = fx->nw++;
+    snprintf(fx->key[i], sizeof fx->key[i], "%s", key);
+    fx->n[i] = N;
+    fx->k[i] = K;
+    fx->w[i] = o;
+    char name[160];
+    float *ts = malloc(4), *is = malloc(4);
+    *ts = t;
+    *is = (float)(0.01 + rng_unit(rs));
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    st_add(st, name, "U8", 2, N, K / 2, w, (size_t)(N * K / 2));
+    snprintf(name, sizeof name, "%s.weight_scale", prefix);
+    st_add(st, name, "F8_E4M3", 2, N, G, sc, (size_t)(N * G));
+    snprintf(name, sizeof name, "%s.weight_scale_2", prefix);
+    st_add(st, name, "F32", 0, 0, 0, ts, 4);
+    snprintf(name, sizeof name, "%s.input_scale", prefix);
+    st_add(st, name, "F32", 0, 0, 0, is, 4);
+}
+
 static void add_f16(St *st, const char *name, int rank, int64_t d0, int64_t d1, double scale, uint64_t *rs)
 {
     int64_t n = d0 * (rank == 2 ? d1 : 1);
@@ -266,8 +318,11 @@ static char *write_fixture(Fx *fx, const char *base)
     int32_t perm[6][F];
     for (int l = 0; l < L; l++) {
         char key[64], pre[128];
-        for (int p = 0; p < 6; p++)
+        float tsc[6];
+        for (int p = 0; p < 6; p++) {
             random_perm(&rs, p == 5 ? F : H, perm[p]); /* qkv, v of layer 1, o, gate/up, ., down */
+            tsc[p] = (float)(0.001 + 0.01 * rng_unit(&rs)); /* NVFP4: the tensor scales, shared alike */
+        }
         struct {
             const char *key, *hf;
             int64_t N, K;
@@ -289,7 +344,10 @@ static char *write_fixture(Fx *fx, const char *base)
                 add_f16(st, wn, 2, m[i].N, m[i].K, 0.05, &rs);
                 continue;
             }
-            add_layer(fx, st, key, pre, m[i].N, m[i].K, fx->act_order && m[i].p >= 0 ? perm[m[i].p] : NULL, &rs);
+            if (fx->kind == LLMC_PQ_NVFP4)
+                add_layer_nvfp4(fx, st, key, pre, m[i].N, m[i].K, tsc[m[i].p >= 0 ? m[i].p : 4], &rs);
+            else
+                add_layer(fx, st, key, pre, m[i].N, m[i].K, fx->act_order && m[i].p >= 0 ? perm[m[i].p] : NULL, &rs);
         }
     }
     add_f16(st, "model.norm.weight", 1, H, 0, 0, &rs);
@@ -299,6 +357,12 @@ static char *write_fixture(Fx *fx, const char *base)
     st_write(st, path);
     free(st);
     char qc[400];
+    if (fx->kind == LLMC_PQ_NVFP4) { /* ModelOpt's own file, config.json without quantization_config */
+        snprintf(path, sizeof path, "%s/hf_quant_config.json", dir);
+        write_text(path, "{\"producer\": {\"name\": \"modelopt\", \"version\": \"0.29.0\"}, \"quantization\": "
+                         "{\"quant_algo\": \"NVFP4\", \"kv_cache_quant_algo\": null, \"group_size\": 16, "
+                         "\"exclude_modules\": [\"lm_head\"]}}");
+    }
     if (fx->kind == LLMC_PQ_AWQ)
         snprintf(qc, sizeof qc, "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": %d, \"zero_point\": true, "
                  "\"version\": \"gemm\", \"modules_to_not_convert\": [\"model.layers.1.mlp.down_proj\"]}", fx->group);
@@ -313,9 +377,9 @@ static char *write_fixture(Fx *fx, const char *base)
              "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": %d, \"intermediate_size\": %d, "
              "\"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"num_key_value_heads\": %d, "
              "\"vocab_size\": %d, \"max_position_embeddings\": 64, \"rms_norm_eps\": 1e-5, "
-             "\"tie_word_embeddings\": false, \"bos_token_id\": 1, \"eos_token_id\": 2, \"torch_dtype\": \"float16\", "
-             "\"quantization_config\": %s}",
-             H, F, L, NH, NKV, V, qc);
+             "\"tie_word_embeddings\": false, \"bos_token_id\": 1, \"eos_token_id\": 2, \"torch_dtype\": \"float16\"%s%s}",
+             H, F, L, NH, NKV, V, fx->kind == LLMC_PQ_NVFP4 && !fx->qc ? "" : ", \"quantization_config\": ",
+             fx->kind == LLMC_PQ_NVFP4 && !fx->qc ? "" : qc);
     snprintf(path, sizeof path, "%s/config.json", dir);
     write_text(path, cfg);
     return dir;
@@ -378,7 +442,7 @@ static void unload(Model *m)
 /* Every quantized matrix as packed (values, f16 scales, zero points; merged ones part by part, the
  * act-order permutation from the gather's packed indices) dequantizes to the oracle exactly.
  * Returns the number of gather_cols nodes. */
-static int check_exact(Fx *fx, const char *dir)
+static int check_exact(Fx *fx, const char *dir, int *merged)
 {
     Model m;
     LlmcDiag d;
@@ -395,17 +459,21 @@ static int check_exact(Fx *fx, const char *dir)
     ck_assert(llmc_read_file(path, &pay, &size, &d) == LLMC_OK);
     ck_assert_int_eq((int64_t)size, g->weights_bytes);
     int gathers = 0, checked = 0;
+    *merged = 0;
     for (int i = 0; i < g->nn; i++) {
         const LlmcNode *n = &g->n[i];
         gathers += n->op == LLMC_OP_GATHER_COLS;
         if (n->op != LLMC_OP_MATMUL || g->t[n->in[1]].src.pq.kind == LLMC_PQ_NONE)
             continue;
         const LlmcTensor *w = &g->t[n->in[1]];
-        ck_assert_int_eq(w->dtype, LLMC_U4);
+        LlmcDType fmt = fe_pq_format(fx->kind);
+        ck_assert_int_eq(w->dtype, fmt);
         ck_assert_int_eq(w->src.pq.kind, fx->kind);
+        *merged += w->src.n_parts > 0;
         int64_t K = w->shape.dim[1], G = (K + w->layout.group - 1) / w->layout.group;
         ck_assert_int_eq(w->layout.group, fx->group == -1 ? K : fx->group);
-        ck_assert_int_eq(w->layout.side[1] >= 0, fx->asym);
+        if (fmt == LLMC_U4)
+            ck_assert_int_eq(w->layout.side[1] >= 0, fx->asym);
         /* The input's column order: the gather's indices, or 0..K-1. */
         int32_t *idx = malloc(sizeof(int32_t) * (size_t)K);
         const LlmcTensor *x = &g->t[n->in[0]];
@@ -415,21 +483,31 @@ static int check_exact(Fx *fx, const char *dir)
             for (int64_t k = 0; k < K; k++)
                 idx[k] = (int32_t)k;
         const uint8_t *vals = (const uint8_t *)pay + w->offset;
-        const uint16_t *sc = (const uint16_t *)(pay + g->t[w->layout.side[0]].offset);
-        const uint16_t *zp = fx->asym ? (const uint16_t *)(pay + g->t[w->layout.side[1]].offset) : NULL;
-        float *row = malloc(sizeof(float) * (size_t)K), *sv = malloc(sizeof(float) * (size_t)G * 2);
+        /* The sides as floats, through their formats: GROUP ones [N][G], TENSOR ones one value. */
+        float *sides_all[LLMC_MAX_SIDES] = {NULL};
+        unsigned has = 0;
+        for (int k = 0; k < llmc_format_n_sides(fmt); k++) {
+            const LlmcTensor *x = w->layout.side[k] >= 0 ? &g->t[w->layout.side[k]] : NULL;
+            if (!x)
+                continue;
+            int64_t cnt = llmc_shape_numel(&x->shape, 0, 0);
+            sides_all[k] = malloc(sizeof(float) * (size_t)cnt);
+            llmc_format(x->dtype)->to_f32(pay + x->offset, sides_all[k], cnt);
+            has |= 1u << k;
+        }
+        float *row = malloc(sizeof(float) * (size_t)K);
         int64_t r = 0;
         for (int p = 0; p < (w->src.n_parts ? w->src.n_parts : 1); p++) {
             const LlmcTensor *part = w->src.n_parts ? &g->t[w->src.parts[p]] : w;
             const float *want = oracle(fx, part->name);
             ck_assert_msg(want != NULL, "%s: no oracle for %s", fx->name, part->name);
             for (int64_t pr = 0; pr < part->shape.dim[0]; pr++, r++) {
-                for (int64_t i = 0; i < G; i++) {
-                    sv[i] = llmc_f16_to_f32(sc[r * G + i]);
-                    sv[G + i] = zp ? llmc_f16_to_f32(zp[r * G + i]) : 8;
-                }
-                const float *sides[2] = {sv, sv + G};
-                llmc_dequantize_row(LLMC_U4, K, w->layout.group, vals + r * (K / 2), sides, zp ? 3u : 1u, row);
+                const float *sides[LLMC_MAX_SIDES] = {NULL};
+                for (int k = 0; k < LLMC_MAX_SIDES; k++)
+                    if (sides_all[k])
+                        sides[k] = llmc_format(fmt)->side[k].shape == LLMC_SHAPE_GROUP ? sides_all[k] + r * G
+                                                                                         : sides_all[k];
+                llmc_dequantize_row(fmt, K, w->layout.group, vals + r * (K / 2), sides, has, row);
                 for (int64_t j = 0; j < K; j++)
                     ck_assert_msg(row[j] == want[pr * K + idx[j]], "%s: %s[%lld][%d] packed as %g, the checkpoint "
                                   "holds %g", fx->name, part->name, (long long)pr, idx[j], (double)row[j],
@@ -438,7 +516,8 @@ static int check_exact(Fx *fx, const char *dir)
             }
         }
         free(row);
-        free(sv);
+        for (int k = 0; k < LLMC_MAX_SIDES; k++)
+            free(sides_all[k]);
         free(idx);
     }
     ck_assert_int_gt(checked, 0);
@@ -511,7 +590,9 @@ START_TEST(awq_gemm)
 {
     Fx fx = {.name = "awq", .kind = LLMC_PQ_AWQ, .group = 32, .asym = 1, .seed = 11};
     const char *dir = write_fixture(&fx, tu_tmpdir());
-    ck_assert_int_eq(check_exact(&fx, dir), 0);
+    int merged;
+    ck_assert_int_eq(check_exact(&fx, dir, &merged), 0);
+    ck_assert_int_eq(merged, 4); /* Q/K/V and gate/up of both layers */
     check_logits(&fx, dir);
     free_fixture(&fx);
 }
@@ -522,7 +603,9 @@ START_TEST(gptq_act_order)
     Fx fx = {.name = "gptq", .kind = LLMC_PQ_GPTQ, .group = 16, .asym = 0, .act_order = 1, .seed = 12};
     const char *dir = write_fixture(&fx, tu_tmpdir());
     /* Layer 0: Q/K/V, O, gate/up, down; layer 1: Q/K, V, gate/up, down (O has the plain grouping). */
-    ck_assert_int_eq(check_exact(&fx, dir), 8);
+    int merged;
+    ck_assert_int_eq(check_exact(&fx, dir, &merged), 8);
+    ck_assert_int_eq(merged, 4); /* Q/K/V and gate/up of layer 0, Q/K and gate/up of layer 1 */
     check_logits(&fx, dir);
     free_fixture(&fx);
 }
@@ -531,11 +614,26 @@ END_TEST
 START_TEST(gptq_v1_asym_and_v2)
 {
     Fx a = {.name = "gptq_v1_asym", .kind = LLMC_PQ_GPTQ, .group = 32, .asym = 1, .act_order = 1, .seed = 13};
-    ck_assert_int_eq(check_exact(&a, write_fixture(&a, tu_tmpdir())), 8);
+    int merged;
+    ck_assert_int_eq(check_exact(&a, write_fixture(&a, tu_tmpdir()), &merged), 8);
     free_fixture(&a);
     Fx b = {.name = "gptq_v2", .kind = LLMC_PQ_GPTQ_V2, .group = -1, .asym = 1, .seed = 14};
-    ck_assert_int_eq(check_exact(&b, write_fixture(&b, tu_tmpdir())), 0);
+    ck_assert_int_eq(check_exact(&b, write_fixture(&b, tu_tmpdir()), &merged), 0);
     free_fixture(&b);
+}
+END_TEST
+
+/* ModelOpt NVFP4 (hf_quant_config.json): layer 0's Q/K/V share a tensor scale and merge, layer 1's V
+ * has its own and stays apart; the lm_head is excluded (f16). */
+START_TEST(modelopt_nvfp4)
+{
+    Fx fx = {.name = "nvfp4", .kind = LLMC_PQ_NVFP4, .group = 16, .seed = 15};
+    const char *dir = write_fixture(&fx, tu_tmpdir());
+    int merged;
+    ck_assert_int_eq(check_exact(&fx, dir, &merged), 0);
+    ck_assert_int_eq(merged, 4);
+    check_logits(&fx, dir);
+    free_fixture(&fx);
 }
 END_TEST
 
@@ -630,17 +728,31 @@ START_TEST(errors)
         {"{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"checkpoint_format\": \"marlin\"}",
          {"checkpoint_format: expected \"gptq\" or \"gptq_v2\", found \"marlin\"", NULL}},
         {"{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 7}", {"group_size: expected -1", "found 7", NULL}},
-        {"{\"quant_method\": \"bitsandbytes\"}", {"quant_method: expected \"awq\" or \"gptq\", found \"bitsandbytes\"", NULL}},
+        {"{\"quant_method\": \"bitsandbytes\"}", {"quant_method: expected \"awq\", \"gptq\" or \"modelopt\", found \"bitsandbytes\"", NULL}},
         {"{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"dynamic\": {\"-:.*\": {}}}", {"dynamic: expected none", NULL}},
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         Fx fx = {.name = "cfg", .kind = LLMC_PQ_GPTQ, .group = 32, .seed = 20, .qc = cfgs[i].qc};
         expect_error(&fx, 0, NULL, cfgs[i].want);
     }
+    {   /* ModelOpt: another algorithm is refused; NVFP4 in config.json's form is read too */
+        Fx fx = {.name = "fp8", .kind = LLMC_PQ_NVFP4, .group = 16, .seed = 27,
+                 .qc = "{\"quant_method\": \"modelopt\", \"quant_algo\": \"FP8\"}"};
+        expect_error(&fx, 0, NULL, (const char *const[]){"quantization_config.quant_algo: expected \"NVFP4\" or "
+                     "\"W4A16_NVFP4\", found \"fp8\"", NULL});
+        Fx ok = {.name = "nvfp4_cfg", .kind = LLMC_PQ_NVFP4, .group = 16, .seed = 27,
+                 .qc = "{\"quant_method\": \"modelopt\", \"quant_algo\": \"NVFP4\", \"group_size\": 16, "
+                       "\"ignore\": [\"lm_head\"]}"};
+        Model m;
+        LlmcDiag d;
+        ck_assert_msg(load(&m, write_fixture(&ok, tu_tmpdir()), NULL, NULL, &d) == LLMC_OK, "%s", d.msg);
+        unload(&m);
+        free_fixture(&ok);
+    }
     {
         Fx fx = {.name = "qzeros", .kind = LLMC_PQ_AWQ, .group = 32, .asym = 1, .seed = 21, .fault = FAULT_QZEROS_SHAPE};
         expect_error(&fx, 0, NULL, (const char *const[]){"model.safetensors: tensor 'model.layers.0.self_attn.q_proj.qzeros': "
-                     "expected I32 [2, 8] ([groups, N / 8] int32, for the layer's [N, K] = [64, 64] and group 32",
+                     "expected [2, 8] ([groups, N / 8] int32, for the layer's [N, K] = [64, 64] and group 32",
                      "found I32 [1, 8]", NULL});
     }
     {
@@ -707,6 +819,7 @@ int main(void)
     tcase_add_test(tc, awq_gemm);
     tcase_add_test(tc, gptq_act_order);
     tcase_add_test(tc, gptq_v1_asym_and_v2);
+    tcase_add_test(tc, modelopt_nvfp4);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return tu_main(s);

@@ -230,8 +230,9 @@ static int add_binding(cJSON *weights, const char *key, const FeHfQuant *q, int6
                        int act_order, const char *prefix, cJSON *members)
 {
     cJSON *b = cJSON_CreateObject();
-    cJSON *sh = b ? cJSON_AddArrayToObject(b, "shape") : NULL;
-    int ok = b && cJSON_AddStringToObject(b, "encoding", llmc_pq_name(q->kind)) && sh &&
+    int ok = b && cJSON_AddStringToObject(b, "encoding", llmc_pq_name(q->kind));
+    cJSON *sh = ok ? cJSON_AddArrayToObject(b, "shape") : NULL;
+    ok = ok && sh &&
              cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)N)) &&
              cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)K)) &&
              cJSON_AddNumberToObject(b, "group", (double)group) && cJSON_AddBoolToObject(b, "zeros", q->zeros) &&

@@ -115,6 +115,7 @@ typedef struct Fx {
     int act_order;
     uint64_t seed;
     int fault;                /* FAULT_*: one thing wrong in layer 0's q_proj */
+    int sharded;              /* two shards: each layer's scales and g_idx apart from its qweight */
     const char *qc;           /* a quantization_config replacing the one derived from the above */
     /* The quantized matrices: llmc's name and the oracle W[N][K] (original K order). */
     char key[MAXW][64];
@@ -353,8 +354,35 @@ static char *write_fixture(Fx *fx, const char *base)
     add_f16(st, "model.norm.weight", 1, H, 0, 0, &rs);
     add_f16(st, "lm_head.weight", 2, V, H, 0.5, &rs);
     char path[1200];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    st_write(st, path);
+    if (fx->sharded) {
+        /* Two shards and an index: the scales (and g_idx) apart from their qweight and qzeros. */
+        St *s2 = calloc(1, sizeof *s2);
+        char *index = malloc(1 << 16);
+        size_t n = (size_t)snprintf(index, 1 << 16, "{\"metadata\": {}, \"weight_map\": {");
+        int k = 0;
+        for (int i = 0; i < st->n; i++) {
+            int second = strstr(st->t[i].name, ".scales") || strstr(st->t[i].name, ".g_idx");
+            n += (size_t)snprintf(index + n, (1 << 16) - n, "%s\"%s\": \"model-0000%d-of-00002.safetensors\"", i ? ", " : "",
+                                  st->t[i].name, second ? 2 : 1);
+            if (second)
+                s2->t[s2->n++] = st->t[i];
+            else
+                st->t[k++] = st->t[i];
+        }
+        st->n = k;
+        snprintf(index + n, (1 << 16) - n, "}}");
+        snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", dir);
+        st_write(st, path);
+        snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
+        st_write(s2, path);
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        write_text(path, index);
+        free(index);
+        free(s2);
+    } else {
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        st_write(st, path);
+    }
     free(st);
     char qc[400];
     if (fx->kind == LLMC_PQ_NVFP4) { /* ModelOpt's own file, config.json without quantization_config */
@@ -611,13 +639,16 @@ START_TEST(gptq_act_order)
 }
 END_TEST
 
+/* GPTQ v1 with zero points (act-order) and v2 with a group of a whole row, both in two shards whose
+ * index places each layer's scales and g_idx apart from its qweight. */
 START_TEST(gptq_v1_asym_and_v2)
 {
-    Fx a = {.name = "gptq_v1_asym", .kind = LLMC_PQ_GPTQ, .group = 32, .asym = 1, .act_order = 1, .seed = 13};
+    Fx a = {.name = "gptq_v1_asym", .kind = LLMC_PQ_GPTQ, .group = 32, .asym = 1, .act_order = 1, .seed = 13,
+            .sharded = 1};
     int merged;
     ck_assert_int_eq(check_exact(&a, write_fixture(&a, tu_tmpdir()), &merged), 8);
     free_fixture(&a);
-    Fx b = {.name = "gptq_v2", .kind = LLMC_PQ_GPTQ_V2, .group = -1, .asym = 1, .seed = 14};
+    Fx b = {.name = "gptq_v2", .kind = LLMC_PQ_GPTQ_V2, .group = -1, .asym = 1, .seed = 14, .sharded = 1};
     ck_assert_int_eq(check_exact(&b, write_fixture(&b, tu_tmpdir()), &merged), 0);
     free_fixture(&b);
 }

@@ -53,8 +53,8 @@ static int hf_has(const HfCtx *h, const char *name)
     return llmc_st_find(&h->shards[0].st, name) != NULL;
 }
 
-/* Tensor `name` and its shard; an error naming the file when it is missing. */
-static LlmcStatus hf_find(const HfCtx *h, const char *name, const LlmcStTensor **t, const Shard **shard, LlmcDiag *d)
+/* The shard holding tensor `name`, and the tensor in it (an error when it is missing). */
+static LlmcStatus hf_find(const HfCtx *h, const char *name, const Shard **shard, const LlmcStTensor **t, LlmcDiag *d)
 {
     int si = 0;
     if (h->weight_map) {
@@ -64,14 +64,13 @@ static LlmcStatus hf_find(const HfCtx *h, const char *name, const LlmcStTensor *
                              h->index_path, name, f ? "a non-string" : "none");
         si = shard_of(h, f->valuestring);
     }
-    const Shard *s = &h->shards[si];
-    *t = llmc_st_find(&s->st, name);
-    *shard = s;
+    *shard = &h->shards[si];
+    *t = llmc_st_find(&h->shards[si].st, name);
     if (!*t) {
         if (h->weight_map)
             return llmc_fail(d, "%s: tensor '%s' not found (model.safetensors.index.json places it in "
-                             "this file)", s->st.path, name);
-        return llmc_fail(d, "%s: tensor '%s' not found", s->st.path, name);
+                             "this file)", (*shard)->st.path, name);
+        return llmc_fail(d, "%s: tensor '%s' not found", (*shard)->st.path, name);
     }
     return LLMC_OK;
 }
@@ -83,7 +82,7 @@ static LlmcStatus find_cb(void *ctx, const char *name, const LlmcStTensor **t, c
                           LlmcDiag *d)
 {
     const Shard *s;
-    if (hf_find(ctx, name, t, &s, d))
+    if (hf_find(ctx, name, &s, t, d))
         return LLMC_ERR;
     *rel = s->rel;
     *path = s->st.path;
@@ -105,7 +104,7 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
     }
     const LlmcStTensor *t;
     const Shard *s;
-    if (hf_find(h, name, &t, &s, d))
+    if (hf_find(h, name, &s, &t, d))
         return LLMC_ERR;
     int64_t want[2] = {d0, d1};
     if (t->rank != rank || t->shape[0] != d0 || (rank == 2 && t->shape[1] != d1)) {

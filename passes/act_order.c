@@ -14,6 +14,7 @@
  * provides: gather_cols nodes (each right before the first matmul that reads it) and their i32
  *           weights W.perm
  * invalidates: nothing (the matmuls' shapes are unchanged)
+ * errors:   an act-order matrix read other than as a matmul's weight (an embedding table, say)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,18 @@ LlmcStatus pass_act_order(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
 {
     (void)opt;
     int nn = g->nn, n_act = 0;
-    for (int i = 0; i < nn; i++)
-        if (g->n[i].op == LLMC_OP_MATMUL && g->t[g->n[i].in[1]].src.pq.act_order)
+    for (int i = 0; i < nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        if (n->op == LLMC_OP_MATMUL && g->t[n->in[1]].src.pq.act_order)
             n_act++;
+        /* Its columns are stored permuted: only a matmul's weight reads them through a gather. */
+        for (int j = 0; j < n->n_in; j++)
+            if (g->t[n->in[j]].kind == LLMC_T_WEIGHT && g->t[n->in[j]].src.pq.act_order &&
+                !(n->op == LLMC_OP_MATMUL && j == 1))
+                return llmc_fail(d, "%s (%s): input %d, @%s, is an act-order matrix (its columns stored permuted "
+                                 "by g_idx): only a matmul's weight may be one", n->where, llmc_op_info[n->op].name, j,
+                                 g->t[n->in[j]].name);
+    }
     if (!n_act)
         return LLMC_OK;
     LlmcNode *out = malloc(((size_t)nn + (size_t)n_act) * sizeof *out);

@@ -805,6 +805,30 @@ START_TEST(errors)
         expect_error(&fx, 2, NULL, (const char *const[]){"model.layers.0.self_attn.q_proj.scales: element [1, 2] is 0.1: "
                      "expected a finite value that f16 holds exactly", NULL});
     }
+    {   /* An act-order matrix read as an embedding table (a hand-edited model.json): refused. */
+        Fx fx = {.name = "embed", .kind = LLMC_PQ_GPTQ, .group = 16, .act_order = 1, .seed = 28};
+        const char *dir = write_fixture(&fx, tu_tmpdir());
+        cJSON *doc = NULL;
+        LlmcDiag d;
+        ck_assert_msg(llmc_import(dir, dir, &doc, &d) == LLMC_OK, "%s", d.msg);
+        cJSON *pro = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "graph"), "prologue");
+        cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pro, 0), "in");
+        ck_assert(cJSON_ReplaceItemInArray(in, 0, cJSON_CreateString("@layers.0.wq")));
+        LlmcGraph *g = llmc_graph_new();
+        ck_assert_msg(llmc_model_from_json(doc, dir, dir, g, &d) == LLMC_OK, "%s", d.msg);
+        LlmcPassOptions o;
+        memset(&o, 0, sizeof o);
+        o.target = llmc_target_find("cpu");
+        o.max_tokens = 16;
+        o.max_outputs = 4;
+        o.kv_block_size = 16;
+        ck_assert(pass_infer_shapes(g, &o, &d) == LLMC_OK);
+        ck_assert(pass_act_order(g, &o, &d) == LLMC_ERR);
+        ck_assert_msg(strstr(d.msg, "(embedding): input 0, @layers.0.wq, is an act-order matrix"), "%s", d.msg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        free_fixture(&fx);
+    }
     {   /* --keep may not requantize an imported matrix; --weights leaves them as they are */
         Fx fx = {.name = "keep", .kind = LLMC_PQ_AWQ, .group = 32, .asym = 1, .seed = 26};
         static const char *const keep[] = {"model.layers.0.self_attn.*=bf16"};

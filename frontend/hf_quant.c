@@ -329,6 +329,7 @@ LlmcStatus fe_hf_bind_quant(FeHfQuant *q, const FeHfFind *f, cJSON *weights, con
     if (add_binding(weights, key, q, N, K, group, act_order, prefix, members))
         return llmc_fail(d, "%s: out of memory", f->dir);
     *bound = 1;
+    q->n_bound++;
     return LLMC_OK;
 }
 

@@ -176,10 +176,27 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
 
 /* ---- the IR-level weight source (ir/weights.h) over these files ---- */
 
-static LlmcStatus resolve_tensor(LlmcWeightFiles *wf, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
+/* The shape of t as its file stores it: stacked experts are [stack, rows / stack, cols]. */
+static int file_shape(const LlmcTensor *t, int64_t *shape)
 {
-    return llmc_wf_resolve(wf, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, t->shape.rank,
-                           t->shape.dim, data, t->src.where, d);
+    if (t->src.stack > 0) {
+        shape[0] = t->src.stack;
+        shape[1] = t->shape.dim[0] / t->src.stack;
+        shape[2] = t->shape.dim[1];
+        return 3;
+    }
+    for (int i = 0; i < t->shape.rank; i++)
+        shape[i] = t->shape.dim[i];
+    return t->shape.rank;
+}
+
+LlmcStatus llmc_wf_resolve_tensor(LlmcWeightFiles *wf, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
+{
+    assert(t->kind == LLMC_T_WEIGHT && t->src.n_parts == 0);
+    int64_t shape[LLMC_MAX_RANK];
+    int rank = file_shape(t, shape);
+    return llmc_wf_resolve(wf, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, rank, shape, data,
+                           t->src.where, d);
 }
 
 /* The act-order permutation of the g_idx tensor bound by t (file, tensor; K elements), in groups
@@ -197,7 +214,7 @@ static LlmcStatus wf_perm(LlmcWeightFiles *wf, const LlmcTensor *t, int64_t grou
         }
     }
     const uint8_t *g_idx;
-    if (resolve_tensor(wf, t, &g_idx, d))
+    if (llmc_wf_resolve_tensor(wf, t, &g_idx, d))
         return LLMC_ERR;
     if (wf->n_perm == wf->cap_perm) {
         int cap = wf->cap_perm ? 2 * wf->cap_perm : 16;
@@ -233,7 +250,7 @@ static LlmcStatus source_raw(void *ctx, const LlmcTensor *t, const uint8_t **dat
         *data = (const uint8_t *)perm;
         return LLMC_OK;
     }
-    return resolve_tensor(ctx, t, data, d);
+    return llmc_wf_resolve_tensor(ctx, t, data, d);
 }
 
 static LlmcStatus source_read_f32(void *ctx, const LlmcTensor *t, int64_t first, int64_t n, float *out, LlmcDiag *d)
@@ -244,6 +261,9 @@ static LlmcStatus source_read_f32(void *ctx, const LlmcTensor *t, int64_t first,
     assert(first >= 0 && n >= 0 && first + n <= llmc_shape_numel(&t->shape, 0, 0));
     LlmcDType dt = t->src.file_dtype;
     llmc_format(dt)->to_f32(data + llmc_format_bytes(dt, first), out, n);
+    if (t->src.add != 0)
+        for (int64_t i = 0; i < n; i++)
+            out[i] = out[i] + (float)t->src.add;
     return LLMC_OK;
 }
 
@@ -259,7 +279,7 @@ static LlmcStatus source_quant_rows(void *ctx, const LlmcGraph *g, int t, int64_
         if (pq->member[i] < 0)
             continue;
         const LlmcTensor *x = &g->t[pq->member[i]];
-        if (resolve_tensor(ctx, x, &m.data[i], d))
+        if (llmc_wf_resolve_tensor(ctx, x, &m.data[i], d))
             return LLMC_ERR;
         m.dtype[i] = x->src.file_dtype;
         m.name[i] = x->src.tensor ? x->src.tensor : x->name;

@@ -68,6 +68,7 @@ static int concat_weight(LlmcGraph *g, const int *members, int n, int idx)
     for (int i = 0; i < LLMC_PQ_MEMBERS; i++)
         tt->src.pq.member[i] = -1;
     tt->src.n_parts = n;
+    tt->src.parts = llmc_galloc(g, sizeof(int) * (size_t)n);
     tt->src.where = w0->src.where;
     for (int m = 0; m < n; m++)
         tt->src.parts[m] = g->n[members[m]].in[idx];

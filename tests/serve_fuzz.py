@@ -254,13 +254,17 @@ def main():
     for err, name, raw, head in failures[:5]:
         print("FAIL: %s after %s: %r -> %r" % (err, name, raw[:200], head[:200]))
         ok = False
-    time.sleep(1)
     h = get("/health")
     if b" 200 " not in h.split(b"\r\n")[0]:
         print("FAIL: /health after the run: %r" % h[:200])
         ok = False
-    m = get("/metrics").decode("utf-8", "replace")
-    vals = dict(re.findall(r"^(llmc_(?:requests_running|requests_waiting|kv_blocks_used)) (\S+)$", m, re.M))
+    deadline = time.time() + 10    # the last cancellations reach the engine between its steps
+    while True:
+        m = get("/metrics").decode("utf-8", "replace")
+        vals = dict(re.findall(r"^(llmc_(?:requests_running|requests_waiting|kv_blocks_used)) (\S+)$", m, re.M))
+        if (all(float(v) == 0 for v in vals.values()) and len(vals) == 3) or time.time() > deadline:
+            break
+        time.sleep(0.05)
     if any(float(v) != 0 for v in vals.values()) or len(vals) != 3:
         print("FAIL: the server still holds sequences or KV blocks: %s" % vals)
         ok = False

@@ -28,7 +28,7 @@ mkdir -p "$out/obj"
 objs=()
 for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c "$root"/runtime/jinja*.c \
            "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/runtime/json.c \
-           "$root"/runtime/serve_api.c "$root"/abi/*.c; do
+           "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
     "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"
@@ -45,9 +45,16 @@ for src in "$root"/codegen/emit.c "$root"/codegen/emit_formats.c "$root"/codegen
   fi
   emit_objs+=("$o")
 done
+# The server's request parser, for its harness alone (it stubs the chat template's prompt, which
+# serve_api.c calls: linked into the others it would be an undefined reference).
+serve_obj=$out/obj/runtime_serve_api.o
+if [ ! -f "$serve_obj" ] || [ "$root/runtime/serve_api.c" -nt "$serve_obj" ]; then
+  "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$root/runtime/serve_api.c" -o "$serve_obj"
+fi
 for n in "${names[@]}"; do
   extra=()
   [ "$n" = emit_names ] && extra=("${emit_objs[@]}")
+  [ "$n" = serve_request ] && extra=("$serve_obj")
   "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" "${extra[@]}" \
     $(pkg-config --libs libcjson libpcre2-8 libutf8proc) -lm -lpthread -o "$out/fuzz_$n"
 done

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../abi/grow.h"
 #include "../abi/hftok.h"
 #include "fe_internal.h"
 
@@ -47,16 +48,12 @@ static void buf_put(Buf *b, const void *s, size_t n)
     if (b->oom)
         return;
     if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
+        uint8_t *p = llmc_grow(b->p, &b->cap, b->n + n, 4096);
         if (!p) {
             b->oom = true;
             return;
         }
         b->p = p;
-        b->cap = cap;
     }
     if (n)
         memcpy(b->p + b->n, s, n);
@@ -219,24 +216,6 @@ static LlmcStatus cfail(Conv *c, const char *path, const char *fmt, ...)
 
 static LlmcStatus oom(Conv *c) { return llmc_fail(c->d, "%s: out of memory", c->file); }
 
-/* "a string", "an object", ... of a JSON value, for "found ..." */
-static const char *kind_of(const cJSON *v)
-{
-    if (!v)
-        return "nothing";
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsArray(v))
-        return "an array";
-    return "an object";
-}
-
 static const cJSON *field(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
 /* A boolean field: missing or null gives def. */
@@ -248,7 +227,7 @@ static LlmcStatus get_bool(Conv *c, const cJSON *o, const char *path, const char
         return LLMC_OK;
     }
     if (!cJSON_IsBool(v))
-        return cfail(c, path, "%s: expected true or false, found %s", k, kind_of(v));
+        return cfail(c, path, "%s: expected true or false, found %s", k, fe_json_kind(v));
     *out = cJSON_IsTrue(v);
     return LLMC_OK;
 }
@@ -258,7 +237,7 @@ static LlmcStatus get_type(Conv *c, const cJSON *o, const char *path, const char
 {
     const cJSON *t = field(o, "type");
     if (!cJSON_IsObject(o) || !cJSON_IsString(t))
-        return cfail(c, path, "expected an object with a \"type\", found %s", kind_of(o));
+        return cfail(c, path, "expected an object with a \"type\", found %s", fe_json_kind(o));
     *type = t->valuestring;
     return LLMC_OK;
 }
@@ -305,7 +284,7 @@ static LlmcStatus conv_normalizer(Conv *c, const cJSON *n, const char *path, int
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = field(n, "normalizers");
         if (!cJSON_IsArray(list))
-            return cfail(c, path, "normalizers: expected an array, found %s", kind_of(list));
+            return cfail(c, path, "normalizers: expected an array, found %s", fe_json_kind(list));
         if (depth > 8)
             return cfail(c, path, "Sequence nested too deeply");
         int i = 0;
@@ -320,7 +299,7 @@ static LlmcStatus conv_normalizer(Conv *c, const cJSON *n, const char *path, int
     if (strcmp(type, "Prepend") == 0) {
         const cJSON *p = field(n, "prepend");
         if (!cJSON_IsString(p))
-            return cfail(c, path, "prepend: expected a string, found %s", kind_of(p));
+            return cfail(c, path, "prepend: expected a string, found %s", fe_json_kind(p));
         return add_step(c, true, path, LLMC_HFN_PREPEND, 0, p->valuestring, strlen(p->valuestring), "", 0)
                    ? LLMC_OK : LLMC_ERR;
     }
@@ -330,9 +309,9 @@ static LlmcStatus conv_normalizer(Conv *c, const cJSON *n, const char *path, int
         if (!cJSON_IsString(s) || !s->valuestring[0])
             return cfail(c, path, "pattern: expected {\"String\": a non-empty string} (Regex patterns are not "
                          "supported in a normalizer), found %s", cJSON_IsObject(pat) && field(pat, "Regex") ?
-                         "a Regex pattern" : kind_of(pat));
+                         "a Regex pattern" : fe_json_kind(pat));
         if (!cJSON_IsString(to))
-            return cfail(c, path, "content: expected a string, found %s", kind_of(to));
+            return cfail(c, path, "content: expected a string, found %s", fe_json_kind(to));
         return add_step(c, true, path, LLMC_HFN_REPLACE, 0, s->valuestring, strlen(s->valuestring),
                         to->valuestring, strlen(to->valuestring)) ? LLMC_OK : LLMC_ERR;
     }
@@ -381,7 +360,7 @@ static LlmcStatus conv_pre(Conv *c, const cJSON *p, const char *path, int depth)
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = field(p, "pretokenizers");
         if (!cJSON_IsArray(list))
-            return cfail(c, path, "pretokenizers: expected an array, found %s", kind_of(list));
+            return cfail(c, path, "pretokenizers: expected an array, found %s", fe_json_kind(list));
         if (depth > 8)
             return cfail(c, path, "Sequence nested too deeply");
         int i = 0;
@@ -405,7 +384,7 @@ static LlmcStatus conv_pre(Conv *c, const cJSON *p, const char *path, int depth)
                 arg = i;
         if (arg == LLMC_HFS_COUNT)
             return cfail(c, path, "behavior: expected Removed, Isolated, MergedWithPrevious, MergedWithNext or "
-                         "Contiguous, found %s", cJSON_IsString(beh) ? beh->valuestring : kind_of(beh));
+                         "Contiguous, found %s", cJSON_IsString(beh) ? beh->valuestring : fe_json_kind(beh));
         bool invert;
         if (get_bool(c, p, path, "invert", false, &invert))
             return LLMC_ERR;
@@ -415,7 +394,7 @@ static LlmcStatus conv_pre(Conv *c, const cJSON *p, const char *path, int depth)
             return add_split(c, path, re->valuestring, arg);
         if (!cJSON_IsString(lit) || !lit->valuestring[0])
             return cfail(c, path, "pattern: expected {\"Regex\": ...} or {\"String\": a non-empty string}, found %s",
-                         kind_of(pat));
+                         fe_json_kind(pat));
         /* A literal: every ASCII punctuation character escaped. */
         size_t n = strlen(lit->valuestring);
         char *q = malloc(2 * n + 1);
@@ -457,7 +436,7 @@ static LlmcStatus conv_pre(Conv *c, const cJSON *p, const char *path, int depth)
         uint32_t cp;
         if (!cJSON_IsString(rep) || !rep->valuestring[0] ||
             utf8_decode((const uint8_t *)rep->valuestring, strlen(rep->valuestring), &cp) != strlen(rep->valuestring))
-            return cfail(c, path, "replacement: expected one character, found %s", kind_of(rep));
+            return cfail(c, path, "replacement: expected one character, found %s", fe_json_kind(rep));
         uint32_t arg;
         const cJSON *aps = field(p, "add_prefix_space");
         if (cJSON_IsFalse(aps) && cJSON_IsString(scheme) && strcmp(scheme->valuestring, "never") != 0)
@@ -507,7 +486,7 @@ static LlmcStatus conv_decoder(Conv *c, const cJSON *dj, const char *path, int d
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = field(dj, "decoders");
         if (!cJSON_IsArray(list))
-            return cfail(c, path, "decoders: expected an array, found %s", kind_of(list));
+            return cfail(c, path, "decoders: expected an array, found %s", fe_json_kind(list));
         if (depth > 8)
             return cfail(c, path, "Sequence nested too deeply");
         int i = 0;
@@ -555,7 +534,7 @@ static LlmcStatus conv_decoder(Conv *c, const cJSON *dj, const char *path, int d
     if (strcmp(type, "Metaspace") == 0) {
         const cJSON *rep = field(dj, "replacement"), *scheme = field(dj, "prepend_scheme");
         if (!cJSON_IsString(rep) || !rep->valuestring[0])
-            return cfail(c, path, "replacement: expected one character, found %s", kind_of(rep));
+            return cfail(c, path, "replacement: expected one character, found %s", fe_json_kind(rep));
         if (dc->n_replace == 8)
             return cfail(c, path, "more than 8 Replace steps");
         dc->rep_from[dc->n_replace] = rep->valuestring;
@@ -588,7 +567,7 @@ static LlmcStatus conv_post(Conv *c, const cJSON *p, const char *path, int depth
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *list = field(p, "processors");
         if (!cJSON_IsArray(list))
-            return cfail(c, path, "processors: expected an array, found %s", kind_of(list));
+            return cfail(c, path, "processors: expected an array, found %s", fe_json_kind(list));
         if (depth > 8)
             return cfail(c, path, "Sequence nested too deeply");
         int i = 0;
@@ -606,7 +585,7 @@ static LlmcStatus conv_post(Conv *c, const cJSON *p, const char *path, int depth
          * end the prompt with EOS). */
         const cJSON *single = field(p, "single"), *specials = field(p, "special_tokens");
         if (!cJSON_IsArray(single))
-            return cfail(c, path, "single: expected an array, found %s", kind_of(single));
+            return cfail(c, path, "single: expected an array, found %s", fe_json_kind(single));
         const cJSON *first = single->child;
         const cJSON *sp = cJSON_IsObject(first) ? field(first, "SpecialToken") : NULL;
         if (!sp)
@@ -651,7 +630,7 @@ static LlmcStatus conv_vocab(Conv *c, const cJSON *model)
 {
     const cJSON *vocab = field(model, "vocab");
     if (!cJSON_IsObject(vocab))
-        return cfail(c, "model.vocab", "expected an object of tokens and ids, found %s", kind_of(vocab));
+        return cfail(c, "model.vocab", "expected an object of tokens and ids, found %s", fe_json_kind(vocab));
     c->vocab = vocab;
     size_t n = (size_t)cJSON_GetArraySize(vocab);
     if (map_init(&c->keys, n))
@@ -659,7 +638,7 @@ static LlmcStatus conv_vocab(Conv *c, const cJSON *model)
     for (const cJSON *e = vocab->child; e; e = e->next) {
         if (!fe_json_is_int(e, 0, (double)c->vocab_size - 1))
             return cfail(c, "model.vocab", "\"%.80s\": expected an id below the model's vocab_size %lld, found %s",
-                         e->string, (long long)c->vocab_size, cJSON_IsNumber(e) ? "a number outside it" : kind_of(e));
+                         e->string, (long long)c->vocab_size, cJSON_IsNumber(e) ? "a number outside it" : fe_json_kind(e));
         int32_t id = (int32_t)e->valuedouble;
         size_t len = strlen(e->string);
         if (len == 0)
@@ -721,7 +700,7 @@ static LlmcStatus conv_merge(Conv *c, const cJSON *m, int i, uint32_t ids[2], ch
         len[0] = strlen(part[0]);
         len[1] = strlen(part[1]);
     } else {
-        return cfail(c, path, "expected \"a b\" or [\"a\", \"b\"], found %s", kind_of(m));
+        return cfail(c, path, "expected \"a b\" or [\"a\", \"b\"], found %s", fe_json_kind(m));
     }
     for (int k = 0; k < 2; k++) {
         int32_t id = map_get(&c->keys, part[k], len[k]);
@@ -743,21 +722,21 @@ static LlmcStatus conv_model_options(Conv *c, const cJSON *model)
 {
     const char *type;
     if (!cJSON_IsObject(model))
-        return cfail(c, "model", "expected an object, found %s", kind_of(model));
+        return cfail(c, "model", "expected an object, found %s", fe_json_kind(model));
     const cJSON *t = field(model, "type");
     if (t && !cJSON_IsString(t))
-        return cfail(c, "model.type", "expected a string, found %s", kind_of(t));
+        return cfail(c, "model.type", "expected a string, found %s", fe_json_kind(t));
     type = t ? t->valuestring : (field(model, "merges") ? "BPE" : "?");
     if (strcmp(type, "BPE") != 0)
         return cfail(c, "model.type", "\"%s\" is not supported (only BPE models are)", type);
     const cJSON *drop = field(model, "dropout");
     if (drop && !cJSON_IsNull(drop) && !(cJSON_IsNumber(drop) && drop->valuedouble == 0))
-        return cfail(c, "model.dropout", "expected null (BPE dropout is for training), found %s", kind_of(drop));
+        return cfail(c, "model.dropout", "expected null (BPE dropout is for training), found %s", fe_json_kind(drop));
     static const char *const none[2] = {"continuing_subword_prefix", "end_of_word_suffix"};
     for (int i = 0; i < 2; i++) {
         const cJSON *v = field(model, none[i]);
         if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !v->valuestring[0]))
-            return cfail(c, "model", "%s: expected null or \"\", found %s (not supported)", none[i], kind_of(v));
+            return cfail(c, "model", "%s: expected null or \"\", found %s (not supported)", none[i], fe_json_kind(v));
     }
     bool fb, fuse, ignore;
     if (get_bool(c, model, "model", "byte_fallback", false, &fb) ||
@@ -774,7 +753,7 @@ static LlmcStatus conv_added(Conv *c, const cJSON *added)
     if (!added || cJSON_IsNull(added))
         return LLMC_OK;
     if (!cJSON_IsArray(added))
-        return cfail(c, "added_tokens", "expected an array, found %s", kind_of(added));
+        return cfail(c, "added_tokens", "expected an array, found %s", fe_json_kind(added));
     int i = 0;
     for (const cJSON *a = added->child; a; a = a->next, i++) {
         char path[64];
@@ -782,9 +761,9 @@ static LlmcStatus conv_added(Conv *c, const cJSON *added)
         const cJSON *id = field(a, "id"), *content = field(a, "content");
         if (!cJSON_IsObject(a) || !fe_json_is_int(id, 0, (double)c->vocab_size - 1))
             return cfail(c, path, "id: expected an id below the model's vocab_size %lld, found %s",
-                         (long long)c->vocab_size, kind_of(id));
+                         (long long)c->vocab_size, fe_json_kind(id));
         if (!cJSON_IsString(content) || !content->valuestring[0])
-            return cfail(c, path, "content: expected a non-empty string, found %s", kind_of(content));
+            return cfail(c, path, "content: expected a non-empty string, found %s", fe_json_kind(content));
         if (strlen(content->valuestring) > LLMC_HFTOK_MAX_PIECE)
             return cfail(c, path, "content: longer than %d bytes", LLMC_HFTOK_MAX_PIECE);
         Tok *t = &c->tok[(int32_t)id->valuedouble];
@@ -936,7 +915,7 @@ static LlmcStatus conv_config(Conv *c, const cJSON *cfg, const char *cfg_path, S
             const cJSON *name = field(e, "name"), *text = field(e, "template");
             if (!cJSON_IsString(name) || !cJSON_IsString(text))
                 return llmc_fail(c->d, "%s: chat_template[%d]: expected {\"name\": ..., \"template\": ...}, found %s",
-                                 cfg_path, i, kind_of(e));
+                                 cfg_path, i, fe_json_kind(e));
             bool dflt = strcmp(name->valuestring, "default") == 0;
             if (strs->n == 12)
                 return llmc_fail(c->d, "%s: chat_template: more than 8 named templates", cfg_path);
@@ -945,7 +924,7 @@ static LlmcStatus conv_config(Conv *c, const cJSON *cfg, const char *cfg_path, S
         }
     } else if (tpl && !cJSON_IsNull(tpl)) {
         return llmc_fail(c->d, "%s: chat_template: expected a string or a list of named templates, found %s", cfg_path,
-                         kind_of(tpl));
+                         fe_json_kind(tpl));
     }
     static const char *const names[4] = {"bos_token", "eos_token", "pad_token", "unk_token"};
     for (int i = 0; i < 4; i++) {
@@ -961,7 +940,7 @@ static LlmcStatus conv_config(Conv *c, const cJSON *cfg, const char *cfg_path, S
     const cJSON *ab = field(cfg, "add_bos_token");
     if (ab && !cJSON_IsNull(ab)) {
         if (!cJSON_IsBool(ab))
-            return llmc_fail(c->d, "%s: add_bos_token: expected true or false, found %s", cfg_path, kind_of(ab));
+            return llmc_fail(c->d, "%s: add_bos_token: expected true or false, found %s", cfg_path, fe_json_kind(ab));
         *has_add_bos = true;
         *add_bos = cJSON_IsTrue(ab);
     }
@@ -984,7 +963,7 @@ static LlmcStatus convert(Conv *c, const cJSON *doc, const cJSON *cfg, const cha
                           size_t tpl_len, uint8_t **out, size_t *size)
 {
     if (!cJSON_IsObject(doc))
-        return llmc_fail(c->d, "%s: expected a JSON object, found %s", c->file, kind_of(doc));
+        return llmc_fail(c->d, "%s: expected a JSON object, found %s", c->file, fe_json_kind(doc));
     const cJSON *model = field(doc, "model");
     if (conv_model_options(c, model))
         return LLMC_ERR;
@@ -1028,12 +1007,12 @@ static LlmcStatus convert(Conv *c, const cJSON *doc, const cJSON *cfg, const cha
     if (unk && !cJSON_IsNull(unk)) {
         if (!cJSON_IsString(unk) || (c->unk = map_get(&c->keys, unk->valuestring, strlen(unk->valuestring))) < 0)
             return cfail(c, "model.unk_token", "expected a token of model.vocab, found %s%s%s",
-                         cJSON_IsString(unk) ? "\"" : kind_of(unk), cJSON_IsString(unk) ? unk->valuestring : "",
+                         cJSON_IsString(unk) ? "\"" : fe_json_kind(unk), cJSON_IsString(unk) ? unk->valuestring : "",
                          cJSON_IsString(unk) ? "\"" : "");
     }
     const cJSON *merges = field(model, "merges");
     if (!cJSON_IsArray(merges))
-        return cfail(c, "model.merges", "expected an array, found %s", kind_of(merges));
+        return cfail(c, "model.merges", "expected an array, found %s", fe_json_kind(merges));
     int n_merges = cJSON_GetArraySize(merges);
     uint32_t *pairs = malloc(((size_t)n_merges + 1) * 2 * sizeof *pairs);
     char *tmp = malloc(2 * LLMC_HFTOK_MAX_PIECE + 1);
@@ -1151,7 +1130,7 @@ LlmcStatus llmc_hf_tokenizer_convert(const char *json_path, const char *template
             st = llmc_json_load(cfg_path, &cfg, d);
     }
     if (!st && cfg && !cJSON_IsObject(cfg))
-        st = llmc_fail(d, "%s: expected a JSON object, found %s", cfg_path, kind_of(cfg));
+        st = llmc_fail(d, "%s: expected a JSON object, found %s", cfg_path, fe_json_kind(cfg));
     if (!st && template_path)
         st = llmc_read_file(template_path, &tpl, &tpl_len, d);
     if (!st)

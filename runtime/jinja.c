@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "grow.h"
+
 /* ---- arena ---- */
 
 void *jinja_alloc(Arena *a, size_t n)
@@ -145,16 +147,12 @@ static void buf_put(Buf *b, const char *s, size_t n)
     if (b->oom)
         return;
     if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
+        char *p = llmc_grow(b->p, &b->cap, b->n + n + 1, 256);
         if (!p) {
             b->oom = true;
             return;
         }
         b->p = p;
-        b->cap = cap;
     }
     if (n)
         memcpy(b->p + b->n, s, n);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 typedef struct Chunk {
     struct Chunk *next;
     size_t used, cap;
@@ -452,16 +454,12 @@ void llmc_text_put(LlmcText *t, const void *s, size_t n)
     if (t->oom)
         return;
     if (t->n + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->n + n + 1)
-            cap *= 2;
-        char *p = realloc(t->p, cap);
+        char *p = llmc_grow(t->p, &t->cap, t->n + n + 1, 256);
         if (!p) {
             t->oom = 1;
             return;
         }
         t->p = p;
-        t->cap = cap;
     }
     memcpy(t->p + t->n, s, n);
     t->n += n;

@@ -26,6 +26,7 @@
  */
 #include "tokenizer_impl.h"
 
+#include "grow.h"
 #include "hftok.h"
 #include "llmc_model.h"
 
@@ -474,16 +475,12 @@ static void bytes_reserve(Bytes *b, size_t extra)
 {
     if (b->oom || b->n + extra <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra)
-        cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
+    uint8_t *p = llmc_grow(b->p, &b->cap, b->n + extra, 256);
     if (!p) {
         b->oom = true;
         return;
     }
     b->p = p;
-    b->cap = cap;
 }
 
 static void bytes_put(Bytes *b, const void *s, size_t n)

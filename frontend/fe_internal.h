@@ -22,6 +22,9 @@ LlmcStatus fe_json_num(const cJSON *obj, const char *key, const char *file, int 
                        double def, double lo, double hi, double *out, LlmcDiag *d);
 LlmcStatus fe_json_bool(const cJSON *obj, const char *key, const char *file, int def, int *out,
                         LlmcDiag *d);
+/* What a JSON value is, for "found ..." in messages: "a number", "a string", "an array", "an object",
+ * "a boolean", "null", or "nothing" for a missing one. */
+const char *fe_json_kind(const cJSON *v);
 /* A short printable rendering of a JSON value for messages ("2.5", "\"abc\"", "missing"). */
 void fe_json_repr(const cJSON *v, char *buf, size_t n);
 /* Is v a number holding an integer in [lo, hi]? */

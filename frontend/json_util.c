@@ -174,3 +174,20 @@ LlmcStatus fe_json_bool(const cJSON *obj, const char *key, const char *file, int
     *out = cJSON_IsTrue(v);
     return LLMC_OK;
 }
+
+const char *fe_json_kind(const cJSON *v)
+{
+    if (!v)
+        return "nothing";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsObject(v))
+        return "an object";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    return "null";
+}

@@ -106,23 +106,6 @@ static LlmcStatus fail_at(P *p, const char *path, const char *fmt, const char *a
     return llmc_fail(p->d, "%s: %s: %s", p->doc, path, msg);
 }
 
-static const char *json_kind(const cJSON *v)
-{
-    if (!v)
-        return "nothing";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsArray(v))
-        return "an array";
-    if (cJSON_IsObject(v))
-        return "an object";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    return "null";
-}
-
 static int is_int(const cJSON *v) { return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15; }
 
 /* Integer member `key` of obj within [lo, hi]. */
@@ -133,7 +116,7 @@ static LlmcStatus get_int(P *p, const cJSON *obj, const char *path, const char *
     char where[512];
     snprintf(where, sizeof where, "%s.%s", path, key);
     if (!is_int(v))
-        return fail_at(p, where, "expected an integer, found %s", json_kind(v), NULL);
+        return fail_at(p, where, "expected an integer, found %s", fe_json_kind(v), NULL);
     if (v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
         char msg[256];
         snprintf(msg, sizeof msg, "expected an integer in [%lld, %lld], found %.17g", (long long)lo,
@@ -167,7 +150,7 @@ static LlmcStatus parse_eos(P *p, const cJSON *config, LlmcGraph *g)
         char where[64];
         snprintf(where, sizeof where, "config.eos_id[%d]", i);
         if (!is_int(e) || e->valuedouble < 0 || e->valuedouble > INT32_MAX)
-            return fail_at(p, where, "expected a token id >= 0, found %s", json_kind(e), NULL);
+            return fail_at(p, where, "expected a token id >= 0, found %s", fe_json_kind(e), NULL);
         int32_t id = (int32_t)e->valuedouble;
         if (i == 0)
             g->eos_id = id;
@@ -187,7 +170,7 @@ static LlmcStatus get_opt_num(P *p, const cJSON *obj, const char *path, const ch
     char where[512], msg[128];
     snprintf(where, sizeof where, "%s.%s", path, key);
     if (!cJSON_IsNumber(v))
-        return fail_at(p, where, "expected a number, found %s", json_kind(v), NULL);
+        return fail_at(p, where, "expected a number, found %s", fe_json_kind(v), NULL);
     if (!(v->valuedouble >= lo && v->valuedouble <= hi)) {
         snprintf(msg, sizeof msg, "expected a number in [%g, %g], found %.17g", lo, hi, v->valuedouble);
         return fail_at(p, where, "%s", msg, NULL);
@@ -204,7 +187,7 @@ static LlmcStatus parse_sampling(P *p, const cJSON *config, LlmcGraph *g)
         return LLMC_OK;
     if (!cJSON_IsObject(s))
         return fail_at(p, "config.sampling", "expected an object {temperature, top_k, top_p}, found %s",
-                       json_kind(s), NULL);
+                       fe_json_kind(s), NULL);
     for (const cJSON *e = s->child; e; e = e->next)
         if (strcmp(e->string, "temperature") != 0 && strcmp(e->string, "top_k") != 0 &&
             strcmp(e->string, "top_p") != 0)
@@ -233,7 +216,7 @@ static LlmcStatus parse_shape(P *p, const cJSON *w, const char *path, LlmcShape 
     snprintf(sub, sizeof sub, "%s.shape", path);
     int rank = cJSON_GetArraySize(shape);
     if (!cJSON_IsArray(shape) || rank < 1 || rank > 2)
-        return fail_at(p, sub, "expected [n] or [rows, cols], found %s", json_kind(shape), NULL);
+        return fail_at(p, sub, "expected [n] or [rows, cols], found %s", fe_json_kind(shape), NULL);
     memset(s, 0, sizeof *s);
     s->rank = rank;
     for (int i = 0; i < rank; i++) {
@@ -254,7 +237,7 @@ static int parse_binding(P *p, const cJSON *w, const char *path, const char *nam
 {
     char sb[64];
     if (!cJSON_IsObject(w)) {
-        fail_at(p, path, "expected a binding object, found %s", json_kind(w), NULL);
+        fail_at(p, path, "expected a binding object, found %s", fe_json_kind(w), NULL);
         return -1;
     }
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(w, "file");
@@ -267,17 +250,17 @@ static int parse_binding(P *p, const cJSON *w, const char *path, const char *nam
     char sub[600];
     if (ckpt && !cJSON_IsString(ckpt)) {
         snprintf(sub, sizeof sub, "%s.checkpoint_name", path);
-        fail_at(p, sub, "expected the tensor's name in its checkpoint, found %s", json_kind(ckpt), NULL);
+        fail_at(p, sub, "expected the tensor's name in its checkpoint, found %s", fe_json_kind(ckpt), NULL);
         return -1;
     }
     if (add && (!cJSON_IsNumber(add) || !isfinite(add->valuedouble))) {
         snprintf(sub, sizeof sub, "%s.add", path);
-        fail_at(p, sub, "expected a number added to every value, found %s", json_kind(add), NULL);
+        fail_at(p, sub, "expected a number added to every value, found %s", fe_json_kind(add), NULL);
         return -1;
     }
     if (!cJSON_IsString(file)) {
         snprintf(sub, sizeof sub, "%s.file", path);
-        fail_at(p, sub, "expected a file path string, found %s", json_kind(file), NULL);
+        fail_at(p, sub, "expected a file path string, found %s", fe_json_kind(file), NULL);
         return -1;
     }
     if (!!tensor == !!offset) {
@@ -287,7 +270,7 @@ static int parse_binding(P *p, const cJSON *w, const char *path, const char *nam
     }
     if (tensor && !cJSON_IsString(tensor)) {
         snprintf(sub, sizeof sub, "%s.tensor", path);
-        fail_at(p, sub, "expected a tensor name string, found %s", json_kind(tensor), NULL);
+        fail_at(p, sub, "expected a tensor name string, found %s", fe_json_kind(tensor), NULL);
         return -1;
     }
     int64_t off = 0;
@@ -300,14 +283,14 @@ static int parse_binding(P *p, const cJSON *w, const char *path, const char *nam
         snprintf(sub, sizeof sub, "%s.dtype", path);
         fail_at(p, sub, member ? "expected \"i32\", \"u8\", \"e4m3\", \"f32\", \"f16\" or \"bf16\", found %s"
                                : "expected \"f32\", \"f16\" or \"bf16\", found %s",
-                cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);
+                cJSON_IsString(dtype) ? dtype->valuestring : fe_json_kind(dtype), NULL);
         return -1;
     }
     snprintf(sub, sizeof sub, "%s.shape", path);
     int rank = cJSON_GetArraySize(shape);
     if (!cJSON_IsArray(shape) || rank < 1 || rank > (stack_ok ? 3 : 2)) {
         fail_at(p, sub, stack_ok ? "expected [n], [rows, cols] or [experts, rows, cols], found %s"
-                                 : "expected [n] or [rows, cols], found %s", json_kind(shape), NULL);
+                                 : "expected [n] or [rows, cols], found %s", fe_json_kind(shape), NULL);
         return -1;
     }
     int64_t dims[3];
@@ -361,7 +344,7 @@ static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
     snprintf(sub, sizeof sub, "%s.encoding", path);
     if (kind < 0)
         return fail_at(p, sub, "expected \"awq\", \"gptq\", \"gptq_v2\" or \"modelopt_nvfp4\", found %s",
-                       cJSON_IsString(enc) ? enc->valuestring : json_kind(enc), NULL);
+                       cJSON_IsString(enc) ? enc->valuestring : fe_json_kind(enc), NULL);
     LlmcShape s;
     if (parse_shape(p, w, path, &s))
         return LLMC_ERR;
@@ -379,13 +362,13 @@ static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
     snprintf(sub, sizeof sub, "%s.zeros", path);
     if (!cJSON_IsBool(zeros))
         return fail_at(p, sub, "expected true (zero points of its own) or false (symmetric: zero point 8), "
-                       "found %s", json_kind(zeros), NULL);
+                       "found %s", fe_json_kind(zeros), NULL);
     snprintf(sub, sizeof sub, "%s.act_order", path);
     if (act && !cJSON_IsBool(act))
-        return fail_at(p, sub, "expected true or false, found %s", json_kind(act), NULL);
+        return fail_at(p, sub, "expected true or false, found %s", fe_json_kind(act), NULL);
     snprintf(sub, sizeof sub, "%s.checkpoint_name", path);
     if (ckpt && !cJSON_IsString(ckpt))
-        return fail_at(p, sub, "expected the matrix's name in its checkpoint, found %s", json_kind(ckpt), NULL);
+        return fail_at(p, sub, "expected the matrix's name in its checkpoint, found %s", fe_json_kind(ckpt), NULL);
     /* f32 until weight_format gives it its format and layout (a u4 tensor has its scales). */
     int t = llmc_tensor_new(p->g, w->string, LLMC_T_WEIGHT, LLMC_F32, &s);
     LlmcPrequant pq = {.kind = kind, .format = fe_pq_format(kind), .group = (int32_t)group,
@@ -399,7 +382,7 @@ static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
     char mpath[600];
     snprintf(mpath, sizeof mpath, "%s.tensors", path);
     if (!cJSON_IsObject(members))
-        return fail_at(p, mpath, "expected an object of the encoding's tensors, found %s", json_kind(members), NULL);
+        return fail_at(p, mpath, "expected an object of the encoding's tensors, found %s", fe_json_kind(members), NULL);
     FePqMember m;
     int n_members = 0;
     for (int i = 0; fe_pq_member(kind, i, N, K, group, &m); i++) {
@@ -479,7 +462,7 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
     int np = cJSON_GetArraySize(parts);
     snprintf(sub, sizeof sub, "%s.parts", path);
     if (!cJSON_IsArray(parts) || np < 1 || np > 1 << 20)
-        return fail_at(p, sub, "expected an array of bindings, found %s", json_kind(parts), NULL);
+        return fail_at(p, sub, "expected an array of bindings, found %s", fe_json_kind(parts), NULL);
     int *ids = llmc_galloc(p->g, sizeof(int) * (size_t)np);
     int64_t rows = 0;
     for (int i = 0; i < np; i++) {
@@ -575,7 +558,7 @@ static LlmcStatus set_list_attr(P *p, LlmcNode *n, const char *key, const cJSON 
             char sub[64];
             snprintf(sub, sizeof sub, "[%d]", i);
             free(vals);
-            return fail_at(p, path, "element %s: expected a finite number, found %s", sub, json_kind(e));
+            return fail_at(p, path, "element %s: expected a finite number, found %s", sub, fe_json_kind(e));
         }
         vals[i] = e->valuedouble;
     }
@@ -610,19 +593,19 @@ static LlmcStatus set_attr(P *p, LlmcNode *n, const char *key, const cJSON *v, c
         llmc_attr_set_str(p->g, n, key, v->valuestring);
         return LLMC_OK;
     }
-    return fail_at(p, path, "expected a number or a string, found %s", json_kind(v), NULL);
+    return fail_at(p, path, "expected a number or a string, found %s", fe_json_kind(v), NULL);
 }
 
 static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
 {
     char sub[600], name[300];
     if (!cJSON_IsObject(op))
-        return fail_at(p, path, "expected an op object, found %s", json_kind(op), NULL);
+        return fail_at(p, path, "expected an op object, found %s", fe_json_kind(op), NULL);
     const cJSON *opname = cJSON_GetObjectItemCaseSensitive(op, "op");
     LlmcOp id;
     snprintf(sub, sizeof sub, "%s.op", path);
     if (!cJSON_IsString(opname))
-        return fail_at(p, sub, "expected an op name string, found %s", json_kind(opname), NULL);
+        return fail_at(p, sub, "expected an op name string, found %s", fe_json_kind(opname), NULL);
     if (llmc_op_from_name(opname->valuestring, &id) || !(llmc_op_info[id].flags & OPF_USER)) {
         char known[512] = "";
         for (int i = 0; i < LLMC_OP_COUNT; i++)
@@ -637,7 +620,7 @@ static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
     const cJSON *out = cJSON_GetObjectItemCaseSensitive(op, "out");
     snprintf(sub, sizeof sub, "%s.in", path);
     if (!cJSON_IsArray(in))
-        return fail_at(p, sub, "expected an array of input names, found %s", json_kind(in), NULL);
+        return fail_at(p, sub, "expected an array of input names, found %s", fe_json_kind(in), NULL);
     int nin = cJSON_GetArraySize(in);
     if (nin < info->min_in || nin > info->max_in) {
         char msg[128];
@@ -649,7 +632,7 @@ static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
     }
     snprintf(sub, sizeof sub, "%s.out", path);
     if (!cJSON_IsString(out) || !out->valuestring[0])
-        return fail_at(p, sub, "expected an output name string, found %s", json_kind(out), NULL);
+        return fail_at(p, sub, "expected an output name string, found %s", fe_json_kind(out), NULL);
     if (out->valuestring[0] == '@' || strcmp(out->valuestring, "tokens") == 0 ||
         strcmp(out->valuestring, "positions") == 0)
         return fail_at(p, sub, "\"%s\" cannot be bound: it names a weight or a step input", out->valuestring, NULL);
@@ -659,7 +642,7 @@ static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
         const cJSON *v = cJSON_GetArrayItem(in, i);
         snprintf(sub, sizeof sub, "%s.in[%d]", path, i);
         if (!cJSON_IsString(v))
-            return fail_at(p, sub, "expected a name string, found %s", json_kind(v), NULL);
+            return fail_at(p, sub, "expected a name string, found %s", fe_json_kind(v), NULL);
         if (v->valuestring[0] == '@') {
             subst_layer(v->valuestring + 1, layer, name, sizeof name);
             int k = env_find(&p->weights, name);
@@ -715,7 +698,7 @@ static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
 static LlmcStatus parse_ops(P *p, const cJSON *arr, const char *path, int layer)
 {
     if (!cJSON_IsArray(arr))
-        return fail_at(p, path, "expected an array of ops, found %s", json_kind(arr), NULL);
+        return fail_at(p, path, "expected an array of ops, found %s", fe_json_kind(arr), NULL);
     int i = 0;
     for (const cJSON *op = arr->child; op; op = op->next, i++) {
         char sub[512];
@@ -733,21 +716,21 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
     LlmcStatus st = LLMC_ERR;
     int64_t v;
     if (!cJSON_IsObject(doc)) {
-        fail_at(&p, "(top level)", "expected an object, found %s", json_kind(doc), NULL);
+        fail_at(&p, "(top level)", "expected an object, found %s", fe_json_kind(doc), NULL);
         goto out;
     }
     if (get_int(&p, doc, "(top level)", "llmc_model", 1, 1, &v))
         goto out;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc, "name");
     if (!cJSON_IsString(name)) {
-        fail_at(&p, "name", "expected a string, found %s", json_kind(name), NULL);
+        fail_at(&p, "name", "expected a string, found %s", fe_json_kind(name), NULL);
         goto out;
     }
     g->name = llmc_gstr(g, name->valuestring);
     g->source = llmc_gstr(g, doc_name);
     const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
     if (!cJSON_IsObject(config)) {
-        fail_at(&p, "config", "expected an object, found %s", json_kind(config), NULL);
+        fail_at(&p, "config", "expected an object, found %s", fe_json_kind(config), NULL);
         goto out;
     }
     if (get_int(&p, config, "config", "max_seq_len", 1, 1 << 24, &v))
@@ -767,11 +750,11 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
             (strcmp(fmt->valuestring, "llama2c") != 0 && strcmp(fmt->valuestring, "sentencepiece") != 0 &&
              strcmp(fmt->valuestring, "huggingface") != 0)) {
             fail_at(&p, "tokenizer.format", "expected \"llama2c\", \"sentencepiece\" or \"huggingface\", found %s",
-                    cJSON_IsString(fmt) ? fmt->valuestring : json_kind(fmt), NULL);
+                    cJSON_IsString(fmt) ? fmt->valuestring : fe_json_kind(fmt), NULL);
             goto out;
         }
         if (!cJSON_IsString(file)) {
-            fail_at(&p, "tokenizer.file", "expected a path string, found %s", json_kind(file), NULL);
+            fail_at(&p, "tokenizer.file", "expected a path string, found %s", fe_json_kind(file), NULL);
             goto out;
         }
         g->tok_kind = strcmp(fmt->valuestring, "llama2c") == 0         ? LLMC_TOK_LLAMA2C
@@ -784,7 +767,7 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
 
     const cJSON *weights = cJSON_GetObjectItemCaseSensitive(doc, "weights");
     if (!cJSON_IsObject(weights)) {
-        fail_at(&p, "weights", "expected an object of bindings, found %s", json_kind(weights), NULL);
+        fail_at(&p, "weights", "expected an object of bindings, found %s", fe_json_kind(weights), NULL);
         goto out;
     }
     for (const cJSON *w = weights->child; w; w = w->next)
@@ -799,7 +782,7 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
 
     const cJSON *graph = cJSON_GetObjectItemCaseSensitive(doc, "graph");
     if (!cJSON_IsObject(graph)) {
-        fail_at(&p, "graph", "expected an object, found %s", json_kind(graph), NULL);
+        fail_at(&p, "graph", "expected an object, found %s", fe_json_kind(graph), NULL);
         goto out;
     }
     const cJSON *pro = cJSON_GetObjectItemCaseSensitive(graph, "prologue");
@@ -813,7 +796,7 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
         int groups = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : 1, first = 0;
         if (!cJSON_IsObject(layers) && !cJSON_IsArray(layers)) {
             fail_at(&p, "graph.layers", "expected an object {count, block} or a list of them, found %s",
-                    json_kind(layers), NULL);
+                    fe_json_kind(layers), NULL);
             goto out;
         }
         for (int gi = 0; gi < groups; gi++) {
@@ -825,7 +808,7 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
                 snprintf(gp, sizeof gp, "graph.layers");
             snprintf(bp, sizeof bp, "%s.block", gp);
             if (!cJSON_IsObject(grp)) {
-                fail_at(&p, gp, "expected an object {count, block}, found %s", json_kind(grp), NULL);
+                fail_at(&p, gp, "expected an object {count, block}, found %s", fe_json_kind(grp), NULL);
                 goto out;
             }
             if (get_int(&p, grp, gp, "count", 0, 4096 - first, &v))
@@ -835,7 +818,7 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
                 if (parse_ops(&p, block, bp, first + i))
                     goto out;
             if (v == 0 && block && !cJSON_IsArray(block)) {
-                fail_at(&p, bp, "expected an array of ops, found %s", json_kind(block), NULL);
+                fail_at(&p, bp, "expected an array of ops, found %s", fe_json_kind(block), NULL);
                 goto out;
             }
             first += (int)v;

@@ -1412,6 +1412,58 @@ static void check_head_norm(const char *shape, int T)
     c.done(what, eps);
 }
 
+/* ---- add_rmsnorm with the addend RMS-normed first (fuse_post_norm: Gemma's post-norms) ---- */
+template <int D, int NT>
+__global__ void __launch_bounds__(NT) k_post_norm(const float *a, const float *b, float *s, const float *w, float *y,
+                                                  const float *wb)
+{
+    rmsnorm_row<1, D, D, D, D, D>(a, b, s, w, y, 1e-6f, wb, 1e-6f);
+}
+template <int D>
+static void check_post_norm(const char *shape, int T)
+{
+    constexpr int NT = D >= 2048 ? 512 : D >= 512 ? 256 : 128;
+    const std::vector<float> a = rand_f32((size_t)T * D, 1.5), b = rand_f32((size_t)T * D, 40.0), w = rand_f32(D, 0.5, 1.0),
+                             wb = rand_f32(D, 0.5, 1.0);
+    DBuf<float> da(a.size()), db(b.size()), dw(D), dwb(D), ds((size_t)T * D), dy((size_t)T * D);
+    da.up(a);
+    db.up(b);
+    dw.up(w);
+    dwb.up(wb);
+    ds.poison();
+    dy.poison();
+    k_post_norm<D, NT><<<T, NT>>>(da.p, db.p, ds.p, dw.p, dy.p, dwb.p);
+    launched();
+    const std::vector<float> y = dy.down(), s = ds.down();
+    /* two norms: each eps_norm; the sum a + wb (b / rms) rounded once more */
+    const double eps = 2 * eps_norm(D, NT) + 2 * U24;
+    Check c, cs;
+    std::vector<double> v(D);
+    for (int t = 0; t < T; t++) {
+        double sb = 0, ss = 0;
+        for (int d = 0; d < D; d++)
+            sb += (double)b[(size_t)t * D + d] * b[(size_t)t * D + d];
+        const double invb = 1.0 / sqrt(sb / D + 1e-6);
+        for (int d = 0; d < D; d++) {
+            v[d] = a[(size_t)t * D + d] + wb[d] * invb * b[(size_t)t * D + d];
+            cs.add(s[(size_t)t * D + d], v[d], fabs(a[(size_t)t * D + d]) + fabs(v[d] - a[(size_t)t * D + d]), eps, 1e-30);
+            ss += v[d] * v[d];
+        }
+        const double inv = 1.0 / sqrt(ss / D + 1e-6);
+        for (int d = 0; d < D; d++) {
+            const double ref = w[d] * inv * v[d];
+            c.add(y[(size_t)t * D + d], ref,
+                  fabs(ref) + fabs(w[d] * inv) * (fabs(a[(size_t)t * D + d]) + fabs(v[d] - a[(size_t)t * D + d])), 2 * eps,
+                  1e-30);
+        }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "add_rmsnorm, b normed first: the sum, D=%d T=%d (%s)", D, T, shape);
+    cs.done(what, eps);
+    snprintf(what, sizeof what, "add_rmsnorm, b normed first: the norm, D=%d T=%d (%s)", D, T, shape);
+    c.done(what, 2 * eps);
+}
+
 /* ---- unary: OP 0 gelu_tanh, 1 scale, 2 softcap ---- */
 template <int OP, int D, int SA, int SY>
 __global__ void __launch_bounds__(256) k_unary(const float *x, float *y, int rows, float p)
@@ -1753,6 +1805,8 @@ static void check_families(void)
     check_head_norm<8, 128, 6144, 4096>("qwen3-8b k in qkv", 5);
     check_head_norm<4, 16, 128, 64>("tiny, heads of 16", 70);
     check_head_norm<8, 256>("gemma-2-9b q", 3);
+    check_post_norm<3584>("gemma-2-9b post-norms", 5);
+    check_post_norm<64>("tiny", 33);
     check_unary<0, 14336>("gemma-2-9b ffn gate", 3, 0.0f);
     check_unary<1, 3584>("gemma-2-9b embedding x sqrt(3584)", 13, 59.86651611328125f);
     check_unary<2, 256000, 256000, 256000>("gemma-2-9b logits, cap 30", 2, 30.0f);

@@ -311,12 +311,20 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                 s = y;
                 yy = out_buf(it, n->out[1], rows);
             }
-            double eps = llmc_attr_float(n, "eps", 1e-5);
+            double eps = llmc_attr_float(n, "eps", 1e-5), pre_eps = llmc_attr_float(n, "pre_eps", 1e-5);
+            const float *wb = add && n->n_in == 4 ? it->val[n->in[3]] : NULL; /* b normed first (fuse_post_norm) */
             for (int64_t r = 0; r < rows; r++) {
                 const float *x = a + r * cols;
                 if (add) {
+                    double invb = 1.0;
+                    if (wb) {
+                        double sb = 0;
+                        for (int64_t c = 0; c < cols; c++)
+                            sb += (double)b[r * cols + c] * b[r * cols + c];
+                        invb = 1.0 / sqrt(sb / (double)cols + pre_eps);
+                    }
                     for (int64_t c = 0; c < cols; c++)
-                        s[r * cols + c] = x[c] + b[r * cols + c];
+                        s[r * cols + c] = x[c] + (wb ? (float)(wb[c] * (b[r * cols + c] * invb)) : b[r * cols + c]);
                     x = s + r * cols;
                 }
                 double ss = 0;

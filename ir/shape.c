@@ -314,6 +314,8 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
             return bad_in(&c, 1, "the same shape as input 0");
         if (in_t(&c, 2)->shape.dim[0] != llmc_cols(s0))
             return bad_in(&c, 2, "a norm weight matching the columns");
+        if (n->n_in == 4 && (need_weight(&c, 3, 1) || in_t(&c, 3)->shape.dim[0] != llmc_cols(s0)))
+            return bad_in(&c, 3, "a norm weight of input 1 matching the columns");
         out[0] = out[1] = *s0;
         dt[1] = LLMC_F32;
         return LLMC_OK;

@@ -43,7 +43,7 @@ LlmcStatus pass_fuse_residual_epilogue(LlmcGraph *g, const LlmcPassOptions *opt,
         keep[i] = 1;
     for (int i = 0; i < g->nn; i++) {
         LlmcNode *a = &g->n[i];
-        if (a->op != LLMC_OP_ADD && a->op != LLMC_OP_ADD_RMSNORM)
+        if ((a->op != LLMC_OP_ADD && a->op != LLMC_OP_ADD_RMSNORM) || a->n_in > 3) /* (4: b is normed first) */
             continue;
         for (int side = 0; side < 2; side++) {
             int o = a->in[side], x = a->in[1 - side];

@@ -491,6 +491,15 @@ START_TEST(families)
                                                                          llmc_attr(&g->n[i], "residual")));
             ck_assert_msg(fused > 0, "%s: no moe with the layer's norm and residual add fused", fc->what);
         }
+        if (!fc->no_fuse && strstr(fc->family, "gemma")) { /* fuse_post_norm: no post-norm kernel of its own left */
+            int post = 0, rms = 0;
+            for (int i = 0; i < g->nn; i++) {
+                post += g->n[i].op == LLMC_OP_ADD_RMSNORM && g->n[i].n_in == 4;
+                rms += g->n[i].op == LLMC_OP_RMSNORM;
+            }
+            ck_assert_msg(post > 0 && rms == 0, "%s: %d add_rmsnorm with the post-norm, %d rmsnorm kernels", fc->what,
+                          post, rms);
+        }
         LlmcCudaGen *cg = NULL;
         ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s: %s", fc->what,
                       d.msg);

@@ -458,9 +458,11 @@ static const CliOpt compile_opts[] = {
     {"target", 0, "T[,T...]", "target (default cpu; see `llmc targets`); several CUDA\n"
                               "architectures give one executable with an image for each"},
     {"weights", 0, "F", "weight storage format: f32, f16, bf16, fp8 (E4M3, a scale a\n"
-                        "row), w4a16 (4-bit, an f16 scale a group); default: the\n"
+                        "row), w4a16 (4-bit, an f16 scale a group), nvfp4 (FP4 E2M1,\n"
+                        "an E4M3 scale a 16 and an f32 one a tensor); default: the\n"
                         "checkpoint's f16/bf16, else the target's"},
-    {"group", 0, "N", "quantized formats: values along K sharing a scale (w4a16: 128)"},
+    {"group", 0, "N", "quantized formats: values along K sharing a scale (w4a16: 128;\n"
+                      "nvfp4: 16 only)"},
     {"asym", 0, NULL, "w4a16 with a zero point per group (default: symmetric)"},
     {"keep", 0, "P=F,...", "store the matrices matching P (a glob over llmc's or the\n"
                            "checkpoint's tensor names, lm_head, embedding) as F instead,\n"
@@ -496,6 +498,15 @@ enum {
     C_CUDA_PATH, C_RESOURCE_USAGE, C_QUIET, C_HELP
 };
 
+/* The formats some target stores weights in (the names --weights takes; each target checks its own). */
+static unsigned weight_formats(void)
+{
+    unsigned m = 0;
+    for (const LlmcTarget *const *t = llmc_targets(); *t; t++)
+        m |= (*t)->weight_formats;
+    return m;
+}
+
 /* Parses and checks the compile command line into a. Returns -1 when the compile should run,
  * else the exit status (0: --help). */
 static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
@@ -520,11 +531,15 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             a->target = v;
             break;
         case C_WEIGHTS:
-            if (strcmp(v, "w4a16") == 0)
-                a->popt.weights = LLMC_U4;
-            else if (llmc_dtype_from_name(v, &a->popt.weights) ||
-                     !(llmc_format(a->popt.weights)->flags & LLMC_FMT_WEIGHT)) {
-                fprintf(stderr, "llmc compile: --weights: expected f32, f16, bf16, fp8 or w4a16, found \"%s\"\n", v);
+            if (llmc_format_from_user_name(v, &a->popt.weights) || !(weight_formats() & (1u << a->popt.weights))) {
+                char have[256] = "";
+                for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+                    if (weight_formats() & (1u << i)) {
+                        const LlmcFormatTraits *f = llmc_format((LlmcDType)i);
+                        snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "",
+                                 f->alias ? f->alias : f->name);
+                    }
+                fprintf(stderr, "llmc compile: --weights: expected one of %s, found \"%s\"\n", have, v);
                 return 2;
             }
             a->popt.weights_set = 1;

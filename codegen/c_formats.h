@@ -70,14 +70,17 @@ LLMC_MM(f32, float, v8_ld, s_f32)
 LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)
 LLMC_MM(f16, uint16_t, v8_ld_f16, s_f16)
 
-/* ---- quantized weights (formats.def: fp8, u4, the test-only t8), their side tensors s0, s1 in
- * the format's order (formats.def `sides`; 0 for an absent optional one) ----
+/* ---- quantized weights (formats.def: fp8, u4, nvfp4, the test-only t8), their side tensors s0,
+ * s1 in the format's order (formats.def `sides`; 0 for an absent optional one) ----
  * FMT_FP8: E4M3 by bit arithmetic (its 7 value bits under an f32's exponent, times 2^120: exact for
  * normals and subnormals alike; 0x7f, NaN, is never written) times s0, the scale, f32.
  * FMT_U4: two values a byte (even column low), (q - s1) s0: s0 the scale, f16; s1 the zero, f16
- * (NULL: 8). FMT_T8: int8 q times (s0 s1): s0 a scale a group, f16; s1 the tensor's, f32 (row-major
- * only). ORD (ORDER_*): ORDER_LANE8 is the CUDA skinny kernels' order (the CPU twin of a CUDA build
- * reads its weights), value by value through q_pos. */
+ * (NULL: 8). FMT_NVFP4: two E2M1 values a byte (even column low, a table of their values),
+ * (e2m1(q) s0) s1: s0 the block scale, E4M3 a group of 16 (q_fp8); s1 the tensor's, f32; the first
+ * product is exact, so a value is the reference quantizer's bit for bit. FMT_T8: int8 q times
+ * (s0 s1): s0 a scale a group, f16; s1 the tensor's, f32 (row-major only). ORD (ORDER_*):
+ * ORDER_LANE8 is the CUDA skinny kernels' order (the CPU twin of a CUDA build reads its weights),
+ * value by value through q_pos. */
 
 /* Position of value k of a row of format F in storage order ORD (lane8: tiles of 8 lanes' 16 bytes). */
 LLMC_INLINE int64_t q_pos(int F, int ORD, int64_t k)
@@ -96,12 +99,33 @@ LLMC_INLINE float q_fp8(uint8_t q)
     return f * 0x1p120f;
 }
 
-/* Values [k0, k0 + n) of row r (inside one group) of a [.., K] weight of format F in order ORD, with
- * groups of G, into out[n]. */
+static const float q_e2m1[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                                 -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+
+/* How many values from the start of a group one q_row call may take (mm_q's chunks end there): the
+ * group, or for nvfp4 (groups of 16, which its q_row walks) up to 256. */
+LLMC_INLINE int q_span(int F, int G) { return F == FMT_NVFP4 ? 256 : G; }
+
+/* Values [k0, k0 + n) of row r (inside one group; nvfp4: inside q_span) of a [.., K] weight of
+ * format F in order ORD, with groups of G, into out[n]. */
 LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const void *s0, const void *s1, int64_t r,
                        int k0, int n, float *out)
 {
     int64_t ng = (K + G - 1) / G, gi = r * ng + k0 / G;
+    if (F == FMT_NVFP4) {
+        const float t = ((const float *)s1)[0];
+        for (int i = 0; i < n;) {
+            int end = (int)((k0 + i) / G + 1) * G - k0;
+            end = end < n ? end : n;
+            const float sc = q_fp8(((const uint8_t *)s0)[r * ng + (k0 + i) / G]);
+            for (; i < end; i++) {
+                int64_t p = q_pos(F, ORD, k0 + i);
+                uint8_t b = w[((size_t)r * K + p) / 2];
+                out[i] = q_e2m1[p & 1 ? b >> 4 : b & 15] * sc * t;
+            }
+        }
+        return;
+    }
     if (F == FMT_T8) {
         const int8_t *q = (const int8_t *)w + (size_t)r * K + k0;
         float st = s_f16(((const uint16_t *)s0)[gi]) * ((const float *)s1)[0];

@@ -129,8 +129,9 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
 
 /* ---- quantized weights: y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]) for a weight of format F in
  * order ORD (c_formats.h q_row) ----
- * Threads split the columns in fours; each chunk of up to Q_CHUNK values of a row is dequantized
- * once into registers/L1 and used by every token of a block of 32. */
+ * Threads split the columns in fours; each chunk of up to Q_CHUNK values of a row (inside a group;
+ * nvfp4's groups of 16 are taken together, q_span) is dequantized once into registers/L1 and used
+ * by every token of a block of 32. */
 enum { Q_CHUNK = 256 };
 LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *s0,
                       const void *s1, const float *b, float *y, int sy, int tid, int nth)
@@ -147,7 +148,7 @@ LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x
                 for (int r = 0; r < 4; r++)
                     acc[t][r] = 0;
             for (int k0 = 0; k0 < K;) {
-                int end = k0 + Q_CHUNK < K ? k0 + Q_CHUNK : K, gend = (k0 / G + 1) * G;
+                int end = k0 + Q_CHUNK < K ? k0 + Q_CHUNK : K, gend = k0 / G * G + q_span(F, G);
                 end = end < gend ? end : gend;
                 int kc = end - k0;
                 for (int r = 0; r < nr; r++)
@@ -171,7 +172,7 @@ LLMC_INLINE void embed_q(int F, int ORD, int T, int D, int G, const uint8_t *tab
     share(T, tid, nth, &t0, &t1);
     for (int64_t t = t0; t < t1; t++)
         for (int k0 = 0; k0 < D;) {
-            int end = k0 + Q_CHUNK < D ? k0 + Q_CHUNK : D, gend = (k0 / G + 1) * G;
+            int end = k0 + Q_CHUNK < D ? k0 + Q_CHUNK : D, gend = k0 / G * G + q_span(F, G);
             end = end < gend ? end : gend;
             q_row(F, ORD, D, G, table, s0, s1, tok[t], k0, end - k0, y + (size_t)t * sy + k0);
             k0 = end;
@@ -565,6 +566,17 @@ LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, 
 {
     paged_attention_sc(KF, T, L, BS, HQ, HKV, HD, layer, sc, cap, kb, vb, scale, window, q, sq, pos, seq, bt, bt_stride,
                        kv, y, sy, 0.0f, tid, nth);
+}
+
+/* y[t][j] = x[t][idx[j]]: an act-order matmul's input in its weight's column order. */
+LLMC_INLINE void gather_cols(int T, int K, const float *x, int sx, const int32_t *idx, float *y, int sy, int tid,
+                             int nth)
+{
+    int64_t t0, t1;
+    share(T, tid, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++)
+        for (int j = 0; j < K; j++)
+            y[(size_t)t * sy + j] = x[(size_t)t * sx + idx[j]];
 }
 
 LLMC_INLINE void select_rows(int O, int D, const float *x, int sx, const int32_t *rows, float *y, int sy, int tid,

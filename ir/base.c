@@ -83,6 +83,16 @@ int llmc_dtype_from_name(const char *s, LlmcDType *t)
     return -1;
 }
 
+int llmc_format_from_user_name(const char *s, LlmcDType *t)
+{
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+        if (formats[i].alias && strcmp(s, formats[i].alias) == 0) {
+            *t = (LlmcDType)i;
+            return 0;
+        }
+    return llmc_dtype_from_name(s, t);
+}
+
 size_t llmc_dtype_size(LlmcDType t)
 {
     return (unsigned)t < LLMC_DTYPE_COUNT ? (size_t)formats[t].block_bytes : 0;
@@ -252,6 +262,20 @@ void llmc_i32_encode(const float *src, void *dst, int64_t n)
         float r = nearbyintf(src[i]);
         int32_t v = r != r ? 0 : r >= 2147483647.0f ? INT32_MAX : r <= -2147483648.0f ? INT32_MIN : (int32_t)r;
         memcpy((uint8_t *)dst + 4 * i, &v, 4);
+    }
+}
+
+void llmc_u8_decode(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (float)((const uint8_t *)src)[i];
+}
+
+void llmc_u8_encode(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float r = nearbyintf(src[i]);
+        ((uint8_t *)dst)[i] = (uint8_t)(r != r || r <= 0 ? 0 : r >= 255 ? 255 : r);
     }
 }
 
@@ -576,4 +600,39 @@ void llmc_u4_encode(const float *src, void *dst, int64_t n)
     uint8_t *d = dst;
     for (int64_t i = 0; i < n; i += 2)
         d[i / 2] = (uint8_t)(u4_code(src[i]) | u4_code(src[i + 1]) << 4);
+}
+
+/* E2M1 (nvfp4's values): code s.ee.m, the value (-1)^s 2^(e - 1) (1 + m / 2) for e > 0 and
+ * (-1)^s m / 2 for e = 0: +-{0, 0.5, 1, 1.5, 2, 3, 4, 6}. */
+float llmc_e2m1_to_f32(unsigned q)
+{
+    static const float mag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+    return q & 8 ? -mag[q & 7] : mag[q & 7];
+}
+
+/* The nearest E2M1 code, ties to the even code (the even mantissa), saturating at +-6 (infinities
+ * too): compared as a float against the midpoints, so nothing wraps. The sign bit is the value's
+ * (x < 0), so a small negative value becomes -0 (code 8), as ModelOpt writes it; NaN gives 0. */
+unsigned llmc_f32_to_e2m1(float x)
+{
+    if (x != x)
+        return 0;
+    float a = fabsf(x);
+    unsigned m = a <= 0.25f ? 0 : a < 0.75f ? 1 : a <= 1.25f ? 2 : a < 1.75f ? 3 : a <= 2.5f ? 4 : a < 3.5f ? 5 : a <= 5.0f ? 6 : 7;
+    return m | (x < 0 ? 8u : 0u);
+}
+
+/* nvfp4's values, two a byte (even element in the low nibble; its scales are the layout's). */
+void llmc_e2m1_decode(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *s = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = llmc_e2m1_to_f32((s[i / 2] >> (4 * (i & 1))) & 15u);
+}
+
+void llmc_e2m1_encode(const float *src, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i += 2)
+        d[i / 2] = (uint8_t)(llmc_f32_to_e2m1(src[i]) | llmc_f32_to_e2m1(src[i + 1]) << 4);
 }

@@ -114,6 +114,8 @@ int llmc_format_side_index(LlmcDType t, int role);
 const char *llmc_role_name(int role);               /* "scale", "zero" */
 const char *llmc_dtype_name(LlmcDType t);           /* "f32", "f16", "bf16", "i32"; "?" out of range */
 int llmc_dtype_from_name(const char *s, LlmcDType *t); /* 0 on success */
+/* A format as --weights and --keep name it: the table's name or its alias ("w4a16": u4); 0 on success. */
+int llmc_format_from_user_name(const char *s, LlmcDType *t);
 size_t llmc_dtype_size(LlmcDType t);                /* bytes of one block (0 out of range) */
 /* Bytes n elements take in format t (n a multiple of its block). */
 int64_t llmc_format_bytes(LlmcDType t, int64_t n);
@@ -144,6 +146,10 @@ float llmc_e4m3_to_f32(uint8_t q);
 /* Round to nearest even, saturating to +-448 (infinities too); NaN gives 0, never the NaN code. */
 uint8_t llmc_f32_to_e4m3(float f);
 uint16_t llmc_f32_to_bf16(float f);                 /* round to nearest even, NaN kept */
+/* FP4 E2M1 (nvfp4's values, a code 0..15: s.ee.m): +-{0, 0.5, 1, 1.5, 2, 3, 4, 6}. */
+float llmc_e2m1_to_f32(unsigned q);
+/* The nearest code, ties to even, saturating at +-6 (infinities too); the sign is x < 0; NaN gives 0. */
+unsigned llmc_f32_to_e2m1(float x);
 
 /* FNV-1a 64-bit, chainable: start with h = LLMC_FNV_INIT. */
 #define LLMC_FNV_INIT 0xcbf29ce484222325ULL

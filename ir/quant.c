@@ -118,6 +118,50 @@ static void u4_dequantize(const void *q, int64_t n, const float *side, unsigned 
 
 const LlmcQuantizer llmc_quant_u4 = {u4_quantize, u4_dequantize, NULL};
 
+/* ---- nvfp4 (NVIDIA's two-level FP4, as ModelOpt's NVFP4QTensor quantizes from the weights), side 0:
+ * the block scale (E4M3, a group of 16 values), side 1: the tensor scale (f32, the pre-pass) ----
+ * tscale = max |x| of the tensor / (6 * 448) (1 for a tensor of zeros, at least the smallest normal
+ * f32); a block's scale = e4m3(max |x| of the block / (6 tscale)) (1 when that is 0, at least 2^-9,
+ * E4M3's smallest subnormal; nearest even, saturating at 448); q = e2m1(x / (scale * tscale)), the
+ * product rounded to f32 first. w = (e2m1(q) * scale) * tscale: the first product is exact. */
+static void nvfp4_prepass(const float *x, int64_t n, float *side, unsigned has)
+{
+    (void)has;
+    if (!x) { /* the tensor's max |x| (held in side[1] so far) to its scale */
+        float t = side[1] > 0 ? side[1] / 2688.0f : 1.0f;
+        side[1] = t < FLT_MIN ? FLT_MIN : t;
+        return;
+    }
+    float lo, hi;
+    group_range(x, n, &lo, &hi);
+    float amax = -lo > hi ? -lo : hi;
+    side[1] = amax > side[1] ? amax : side[1];
+}
+
+static void nvfp4_quantize(const float *x, int64_t n, void *q, float *side, unsigned has)
+{
+    (void)has;
+    float lo, hi;
+    group_range(x, n, &lo, &hi);
+    float amax = -lo > hi ? -lo : hi, t = side[1];
+    float s = amax / (6.0f * t);
+    s = s == 0 ? 1.0f : s < 0x1p-9f ? 0x1p-9f : s;
+    s = llmc_e4m3_to_f32(llmc_f32_to_e4m3(s));
+    side[0] = s;
+    encode_scaled(LLMC_NVFP4, x, n, s * t, 0, 0, q);
+}
+
+static void nvfp4_dequantize(const void *q, int64_t n, const float *side, unsigned has, float *y)
+{
+    (void)has;
+    llmc_e2m1_decode(q, y, n);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = y[i] * side[0] * side[1];
+}
+
+const LlmcQuantizer llmc_quant_nvfp4 = {nvfp4_quantize, nvfp4_dequantize, nvfp4_prepass};
+
+/* ---- rows ---- */
 /* ---- rows ---- */
 
 /* The values of the sides for group gi of a row (side pointers as llmc_quantize_row takes them). */

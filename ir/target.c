@@ -10,7 +10,8 @@ static const LlmcTarget target_cpu = {
     .description = "host CPU: C compiled with the system compiler (-O3 -march=native), threads over all cores",
     .vector_bytes = 32,
     .default_weights = LLMC_F32,
-    .weight_formats = (1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16) | (1u << LLMC_FP8) | (1u << LLMC_U4),
+    .weight_formats = (1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16) | (1u << LLMC_FP8) | (1u << LLMC_U4) |
+                      (1u << LLMC_NVFP4),
     .kv_default = LLMC_F32,
     .kv_formats = 1u << LLMC_F32,
 };

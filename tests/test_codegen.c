@@ -668,6 +668,54 @@ START_TEST(kernels_test_formats)
 }
 END_TEST
 
+/* nvfp4 (E2M1 values, an E4M3 scale a 16 values, an f32 scale a tensor) on the cpu target, every
+ * matrix (the embedding and the lm_head too; K 40 and 52: short last groups): the passes give each
+ * its scale [N, ceil(K / 16)] and tensor scale [1], the packer quantizes (the pre-pass over a merged
+ * matrix's parts together), and the logits match the reference interpreter's, its weights through
+ * the reference quantizer after the same fusions. */
+START_TEST(kernels_nvfp4)
+{
+    const char *path = synthetic_model();
+    LlmcPassOptions opt = options(4);
+    opt.weights = LLMC_NVFP4;
+    opt.weights_set = 1;
+    static const char *const keep[] = {"lm_head=nvfp4,embedding=nvfp4"};
+    opt.keep = keep;
+    opt.n_keep = 1;
+    Model ref, m;
+    load(&ref, path, &opt, "lower_paged_kv");
+    load(&m, path, &opt, NULL);
+    int quantized = 0;
+    for (int i = 0; i < m.g->nt; i++) {
+        const LlmcTensor *t = &m.g->t[i];
+        if (t->kind != LLMC_T_WEIGHT || t->offset < 0 || t->src.derived || t->shape.rank != 2)
+            continue;
+        ck_assert_msg(t->dtype == LLMC_NVFP4, "%s is %s", t->name, llmc_dtype_name(t->dtype));
+        quantized++;
+        const LlmcTensor *sc = &m.g->t[t->layout.side[0]], *ts = &m.g->t[t->layout.side[1]];
+        ck_assert(t->layout.group == 16 && sc->dtype == LLMC_E4M3 && ts->dtype == LLMC_F32 && ts->shape.rank == 1);
+        ck_assert(sc->shape.dim[1] == (t->shape.dim[1] + 15) / 16);
+        ck_assert(sc->offset > t->offset && ts->offset > sc->offset);
+    }
+    ck_assert_int_ge(quantized, 2 + 3 * 4); /* the embedding, the head, a layer's qkv, wo, w1/w3, w2 */
+    unload(&m);
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    float *want = interp_run(&ref, &s, LLMC_NVFP4, &n);
+    float *got = harness_logits(path, &opt, &s, "nvfp4", n);
+    double e = rel_err(got, want, n);
+    ck_assert_msg(e < 2e-5, "nvfp4 weights: relative error %g against the reference", e);
+    float *f32 = interp_run(&ref, &s, LLMC_F32, &n); /* and 4 bits are not f32 in disguise */
+    ck_assert_msg(rel_err(f32, want, n) > 1e-3, "nvfp4 logits equal f32's (%g)", rel_err(f32, want, n));
+    free(f32);
+    free(got);
+    free(want);
+    free(s.tables);
+    unload(&ref);
+}
+END_TEST
+
 START_TEST(passes_preserve_stories)
 {
     if (tu_need_shared("stories260K/stories260K.bin"))
@@ -890,6 +938,7 @@ int main(void)
     tcase_add_test(tc, lane8_u4_asym_g32);
     tcase_add_test(tc, lane8_fp8);
     tcase_add_test(tc, kernels_test_formats);
+    tcase_add_test(tc, kernels_nvfp4);
     tcase_add_test(tc, passes_preserve_stories);
     tcase_add_test(tc, kernels_stories_f32);
     suite_add_tcase(s, tc);

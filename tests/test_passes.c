@@ -273,7 +273,10 @@ static void check_kv_dump(const LlmcPassOptions *opt, const char *header, LlmcDT
     ck_assert(llmc_layout_is_plain(&g->kv_layout));
     char *want_text = NULL, path[1024];
     size_t n;
-    snprintf(path, sizeof path, "%s/passes/06-lower_paged_kv.txt", GOLDEN);
+    int k = 1; /* the golden file of lower_paged_kv: NN-lower_paged_kv.txt, NN its place in the pipeline */
+    while (llmc_passes()[k - 1].name && strcmp(llmc_passes()[k - 1].name, "lower_paged_kv") != 0)
+        k++;
+    snprintf(path, sizeof path, "%s/passes/%02d-lower_paged_kv.txt", GOLDEN, k);
     ck_assert_msg(llmc_read_file(path, &want_text, &n, &d) == LLMC_OK, "%s", d.msg);
     LlmcBuf expect = {0};
     llmc_buf_printf(&expect, "%s%s", header, strchr(want_text, '\n'));
@@ -468,7 +471,7 @@ START_TEST(format_table)
         ck_assert_int_eq(llmc_dtype_from_name(f->name, &back), 0);
         ck_assert_int_eq(back, i);
         ck_assert_int_eq(llmc_dtype_size((LlmcDType)i), (size_t)f->block_bytes);
-        /* Quantized formats (fp8, u4, the test-only t8 and k8) have side tensors (a scale first) in
+        /* Quantized formats (fp8, u4, nvfp4, the test-only t8 and k8) have side tensors (a scale first) in
          * plain formats; a weight format with sides has a quantizer, a KV format's sides live in
          * its rows; the values alone convert too. */
         int ns = llmc_format_n_sides((LlmcDType)i);
@@ -476,16 +479,20 @@ START_TEST(format_table)
             ck_assert_int_eq(llmc_format_n_sides((LlmcDType)f->side[k].format), 0);
             ck_assert_int_eq(f->side[k].shape == LLMC_SHAPE_TOKEN_HEAD, (f->flags & LLMC_FMT_KV) != 0);
         }
-        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4 || i == LLMC_T8 || i == LLMC_K8);
+        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4 || i == LLMC_NVFP4 || i == LLMC_T8 || i == LLMC_K8);
         ck_assert(ns == 0 || f->side[0].role == LLMC_ROLE_SCALE);
         ck_assert_int_eq(ns > 0 && (f->flags & LLMC_FMT_WEIGHT), f->quant->quantize != NULL);
         ck_assert_int_eq(f->quant->quantize != NULL, f->quant->dequantize != NULL);
         ck_assert((f->flags & LLMC_FMT_TEST) == 0 || (i == LLMC_T8 || i == LLMC_K8));
         float in[4] = {1.0f, -2.0f, 3.0f, 1024.0f}, out[4];
-        if (i == LLMC_FP8)
+        if (i == LLMC_FP8 || i == LLMC_E4M3)
             in[3] = 448.0f;   /* its largest value */
+        if (i == LLMC_NVFP4)
+            in[2] = -0.5f, in[3] = 6.0f;   /* E2M1: +-{0, 0.5, 1, 1.5, 2, 3, 4, 6} */
         if (i == LLMC_U4)
             in[1] = 15.0f, in[3] = 0.0f;   /* integers 0..15 */
+        if (i == LLMC_U8)
+            in[1] = 255.0f, in[3] = 0.0f;  /* integers 0..255 */
         if (i == LLMC_T8 || i == LLMC_K8)
             in[3] = -127.0f;   /* integers -127..127 */
         uint8_t buf[64];
@@ -507,6 +514,12 @@ START_TEST(format_table)
     ck_assert_int_eq(iv, 4);
     LlmcDType t;
     ck_assert_int_eq(llmc_dtype_from_name("q4", &t), -1);
+    /* --weights and --keep take the table's names and aliases (llmc_dtype_from_name the names only). */
+    ck_assert_int_eq(llmc_dtype_from_name("w4a16", &t), -1);
+    ck_assert(llmc_format_from_user_name("w4a16", &t) == 0 && t == LLMC_U4);
+    ck_assert(llmc_format_from_user_name("nvfp4", &t) == 0 && t == LLMC_NVFP4);
+    ck_assert(llmc_format_from_user_name("u4", &t) == 0 && t == LLMC_U4);
+    ck_assert_int_eq(llmc_format_from_user_name("nvfp", &t), -1);
     /* No target lists a test-only format. */
     for (const LlmcTarget *const *tg = llmc_targets(); *tg; tg++)
         for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
@@ -601,8 +614,16 @@ START_TEST(keep_rules)
         {{"model.layers.1.mlp.*=w4a16"}, LLMC_F32, 1, 0, NULL, {"layers.1.w2", "layers.1.w1"}, {LLMC_U4, LLMC_U4}},
         {{NULL}, LLMC_F32, 1, 0, "--asym: zero points are a w4a16 (u4) option, and no matrix is stored as u4 (the matrices: bf16)", {NULL}, {LLMC_F32}},
         {{NULL}, LLMC_FP8, 1, 0, "no matrix is stored as u4 (the matrices: bf16, fp8)", {NULL}, {LLMC_F32}},
-        {{NULL}, LLMC_BF16, 0, 64, "--group 64: groups are an option of the quantized formats (fp8, w4a16), and no "
-                                   "matrix is stored in one (the matrices: bf16)", {NULL}, {LLMC_F32}},
+        {{NULL}, LLMC_BF16, 0, 64, "--group 64: groups are an option of the quantized formats (fp8, w4a16, nvfp4), "
+                                   "and no matrix is stored in one (the matrices: bf16)", {NULL}, {LLMC_F32}},
+        /* nvfp4 by --weights or a rule; its groups are 16 values, no other */
+        {{"model.layers.*.mlp.down_proj.weight=nvfp4"}, LLMC_FP8, 0, 0, NULL,
+         {"layers.4.w2", "layers.4.wo", "tok_embeddings"}, {LLMC_NVFP4, LLMC_FP8, LLMC_BF16}},
+        {{NULL}, LLMC_NVFP4, 0, 16, NULL, {"layers.0.w2", "layers.0.wq", "tok_embeddings"},
+         {LLMC_NVFP4, LLMC_NVFP4, LLMC_BF16}},
+        {{NULL}, LLMC_NVFP4, 0, 32, "--group 32: nvfp4 takes groups of 16 values only", {NULL}, {LLMC_F32}},
+        {{NULL}, LLMC_NVFP4, 1, 0, "--asym: zero points are a w4a16 (u4) option, and no matrix is stored as u4 "
+                                   "(the matrices: bf16, nvfp4)", {NULL}, {LLMC_F32}},
         /* a rule that matches nothing: the nearest names */
         {{"model.layer.0.*=bf16"}, LLMC_F32, 0, 0,
          "--keep model.layer.0.*=bf16: matches no matrix of the model (a glob over llmc's names or the checkpoint's, "

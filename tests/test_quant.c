@@ -1,7 +1,8 @@
-/* test_quant.c — the quantized weight formats (fp8 E4M3, u4 with groups): the reference
- * conversions of ir/base.c against an independent reading of E4M3, the cpu kernels of
+/* test_quant.c — the quantized weight formats (fp8 E4M3, u4 with groups, nvfp4): the reference
+ * conversions of ir/base.c against an independent reading of E4M3 and E2M1, the cpu kernels of
  * codegen/c_prelude.h (mm_q, embed_q) against a plain dequantize-then-multiply on random data with
- * ragged shapes, and the packer's quantizer (round to nearest, GPTQ's conventions for u4). */
+ * ragged shapes, and the packer's quantizer (round to nearest, GPTQ's conventions for u4, ModelOpt's
+ * for nvfp4, checked against hand-worked values). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -71,14 +72,73 @@ START_TEST(e4m3_decode_and_encode)
 }
 END_TEST
 
+/* E2M1 by its definition: sign, 2 exponent bits (bias 1), 1 mantissa bit, no infinities or NaN. */
+static double e2m1_def(int q)
+{
+    int s = q >> 3, e = (q >> 1) & 3, m = q & 1;
+    double v = e ? ldexp(1.0 + m / 2.0, e - 1) : m / 2.0;
+    return s ? -v : v;
+}
+
+START_TEST(e2m1_decode_and_encode)
+{
+    /* The 16 codes, worked by hand (docs/formats.md). */
+    static const float want[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    for (int q = 0; q < 16; q++) {
+        ck_assert_msg(llmc_e2m1_to_f32((unsigned)q) == want[q] && want[q] == (float)e2m1_def(q), "code %x", q);
+        ck_assert_int_eq(signbit(llmc_e2m1_to_f32((unsigned)q)) != 0, q >= 8);
+        ck_assert_msg(q_e2m1[q] == want[q] && signbit(q_e2m1[q]) == signbit(want[q]), "q_e2m1 code %x", q); /* the cpu kernels' table */
+        ck_assert_int_eq(llmc_f32_to_e2m1(want[q]), q == 8 ? 0 : q);   /* -0 is not below 0: code 0 */
+    }
+    /* Midpoints go to the even code (0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.75 -> 2, 2.5 -> 2, 3.5 -> 4,
+     * 5 -> 4); past 6 (infinities too) saturate; a negative value keeps its sign even at 0 (-0, as
+     * ModelOpt writes it); NaN is 0. */
+    static const struct { float x; unsigned q; } edge[] = {
+        {0.25f, 0x0}, {0.2501f, 0x1}, {0.7499f, 0x1}, {0.75f, 0x2}, {1.25f, 0x2}, {1.2501f, 0x3}, {1.7499f, 0x3},
+        {1.75f, 0x4}, {2.5f, 0x4}, {2.5001f, 0x5}, {3.4999f, 0x5}, {3.5f, 0x6}, {5.0f, 0x6}, {5.0001f, 0x7},
+        {6.0f, 0x7}, {7.0f, 0x7}, {1e30f, 0x7}, {INFINITY, 0x7}, {-0.1f, 0x8}, {-0.0f, 0x0}, {-0.25f, 0x8},
+        {-0.75f, 0xa}, {-2.5f, 0xc}, {-3.5f, 0xe}, {-5.5f, 0xf}, {-FLT_MAX, 0xf}, {-INFINITY, 0xf}, {1e-40f, 0x0},
+        {NAN, 0x0}, {-NAN, 0x0}};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        ck_assert_msg(llmc_f32_to_e2m1(edge[i].x) == edge[i].q, "e2m1(%g) = %x, want %x", (double)edge[i].x,
+                      llmc_f32_to_e2m1(edge[i].x), edge[i].q);
+    /* Two a byte, the even element in the low nibble. */
+    float in[4] = {-6.0f, 0.5f, 3.0f, -1.0f}, out[4];
+    uint8_t b[2];
+    llmc_e2m1_encode(in, b, 4);
+    ck_assert_int_eq(b[0], 0x1f);
+    ck_assert_int_eq(b[1], 0xa5);
+    llmc_e2m1_decode(b, out, 4);
+    for (int k = 0; k < 4; k++)
+        ck_assert(out[k] == in[k]);
+    /* Random values: the nearest code, ties to the even code. */
+    uint64_t rng = 9;
+    for (int i = 0; i < 100000; i++) {
+        float x = (tu_randf(&rng) * 2 - 1) * 7.0f;
+        if (i % 4 == 0)   /* on a midpoint */
+            x = (float)(((int)(tu_randf(&rng) * 15) - 7) * 0.25);
+        int got = (int)llmc_f32_to_e2m1(x), bq = 0;
+        double best = INFINITY;
+        for (int q = 0; q < 16; q++) {
+            double e = fabs(e2m1_def(q) - x);
+            if (e < best || (e == best && !(q & 1) && (bq & 1))) {
+                best = e;
+                bq = q;
+            }
+        }
+        ck_assert_msg(fabs(e2m1_def(got) - x) == best && (got & 7) == (bq & 7), "x=%g got %x best %x", (double)x, got, bq);
+    }
+}
+END_TEST
+
 /* mm_q / embed_q against dequantize-then-multiply in double, random q, scales and zeros. */
 static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t seed)
 {
     uint64_t rng = seed;
     int ng = (K + G - 1) / G;
     size_t wbytes = fmt == FMT_FP8 ? (size_t)N * K : (size_t)N * K / 2;
-    uint8_t *w = malloc(wbytes);
-    float *scf = malloc((size_t)N * ng * sizeof(float));
+    uint8_t *w = malloc(wbytes), *sc8 = malloc((size_t)N * ng);
+    float *scf = malloc((size_t)N * ng * sizeof(float)), tsc = 0.001f + tu_randf(&rng);
     uint16_t *sch = malloc((size_t)N * ng * 2), *zp = malloc((size_t)N * ng * 2);
     float *x = malloc((size_t)T * K * sizeof(float)), *b = malloc((size_t)N * sizeof(float));
     float *y = malloc((size_t)T * N * sizeof(float)), *deq = malloc((size_t)N * K * sizeof(float));
@@ -91,6 +151,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
         scf[i] = 0.01f + tu_randf(&rng) * 0.1f;
         sch[i] = llmc_f32_to_f16(0.01f + tu_randf(&rng) * 0.1f);
         zp[i] = llmc_f32_to_f16((float)(int)(tu_randf(&rng) * 16));
+        sc8[i] = (uint8_t)(tu_randf(&rng) * 0x7f);   /* a positive E4M3 code, never NaN (0x7f) */
     }
     for (int i = 0; i < T * K; i++)
         x[i] = tu_randf(&rng) * 2 - 1;
@@ -101,15 +162,18 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
             int gi = n * ng + k / G;
             if (fmt == FMT_FP8)
                 deq[(size_t)n * K + k] = (float)(e4m3_def(w[(size_t)n * K + k]) * scf[gi]);
-            else {
+            else if (fmt == FMT_NVFP4) {   /* (e2m1 x e4m3: exact) x the tensor scale, rounded once */
+                size_t e = (size_t)n * K + k;
+                deq[e] = (float)(e2m1_def((w[e / 2] >> (4 * (e & 1))) & 15) * e4m3_def(sc8[gi])) * tsc;
+            } else {
                 size_t e = (size_t)n * K + k;
                 int q = (w[e / 2] >> (4 * (e & 1))) & 15;
                 float z = asym ? llmc_f16_to_f32(zp[gi]) : 8.0f;
                 deq[e] = ((float)q - z) * llmc_f16_to_f32(sch[gi]);
             }
         }
-    const void *sc = fmt == FMT_FP8 ? (const void *)scf : (const void *)sch;
-    const uint16_t *z = asym ? zp : NULL;
+    const void *sc = fmt == FMT_FP8 ? (const void *)scf : fmt == FMT_NVFP4 ? (const void *)sc8 : (const void *)sch;
+    const void *z = fmt == FMT_NVFP4 ? (const void *)&tsc : asym ? (const void *)zp : NULL;
     for (int i = 0; i < T * N; i++)
         y[i] = NAN;   /* poison */
     for (int tid = 0; tid < 3; tid++)
@@ -134,6 +198,7 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
             ck_assert_msg(e[(size_t)t * K + k] == deq[(size_t)tok[t] * K + k], "embed fmt %d row %d col %d", fmt, tok[t], k);
     free(e);
     free(w);
+    free(sc8);
     free(scf);
     free(sch);
     free(zp);
@@ -154,6 +219,7 @@ START_TEST(mm_q_matches_dequantized_reference)
             check_mm(FMT_U4, T, K, N, G, 0, 31 + s * 7 + (uint64_t)G);
             check_mm(FMT_U4, T, K, N, G, 1, 41 + s * 7 + (uint64_t)G);
         }
+        check_mm(FMT_NVFP4, T, K, N, 16, 0, 51 + s);   /* K 172, 300: a short last group */
     }
 }
 END_TEST
@@ -348,6 +414,138 @@ START_TEST(quantizer_edges)
 }
 END_TEST
 
+/* nvfp4's quantizer (one matrix: the pre-pass over its rows, then row by row) into codes[K] (one
+ * row: a code a value), scales and the tensor scale; back: the dequantized row 0. */
+static void nvfp4_quant(const float *w, int N, int K, uint8_t *codes, float *sc, float *tsc, float *back)
+{
+    float side[LLMC_MAX_SIDES] = {0};
+    const LlmcQuantizer *qz = llmc_format(LLMC_NVFP4)->quant;
+    for (int r = 0; r < N; r++)
+        qz->prepass(w + (size_t)r * K, K, side, 3);
+    qz->prepass(NULL, 0, side, 3);
+    *tsc = side[1];
+    uint8_t q[512];
+    int ng = (K + 15) / 16;
+    for (int r = 0; r < N; r++) {
+        float *sides[LLMC_MAX_SIDES] = {sc + (size_t)r * ng, tsc};
+        llmc_quantize_row(LLMC_NVFP4, K, 16, w + (size_t)r * K, q, sides, 3);
+        for (int k = 0; k < K; k++)
+            codes[(size_t)r * K + k] = (q[k / 2] >> (4 * (k & 1))) & 15;
+        if (r == 0 && back)
+            llmc_dequantize_row(LLMC_NVFP4, K, 16, q, (const float *const *)sides, 3, back);
+    }
+}
+
+/* nvfp4 on values worked by hand (docs/formats.md): the tensor's largest |w| is 2688 = 6 x 448, so
+ * its scale is 1; a block's scale is its max |w| / 6 as E4M3 (1.8 / 6 = 0.3 -> 0.3125, the nearer of
+ * 0.28125 and 0.3125), 1 for a block of zeros; each value the nearest E2M1 of w / scale. */
+START_TEST(nvfp4_by_hand)
+{
+    enum { K = 64 };
+    float w[K] = {6, -6, 0.25f, 0.75f, 1.25f, -1.75f, 2.5f, 3.5f, 5, -0.1f, 0, 1, 2.9f, 4.4f, -4.6f, 0.6f,
+                  1.8f, 0.9f, -0.5f, 0.05f, -0.05f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                  2688, -1000, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t want[K] = {0x7, 0xf, 0x0, 0x2, 0x2, 0xc, 0x4, 0x6, 0x6, 0x8, 0x0, 0x2, 0x5, 0x6, 0xe, 0x1,
+                                    0x7, 0x5, 0xb, 0x0, 0x8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                    0x7, 0xc, 0x0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const float want_sc[4] = {1.0f, 0.3125f, 448.0f, 1.0f};
+    static const float want_back[21] = {6, -6, 0, 1, 1, -2, 2, 4, 4, -0.0f, 0, 1, 3, 4, -4, 0.5f,
+                                        1.875f, 0.9375f, -0.46875f, 0, -0.0f};
+    uint8_t codes[K];
+    float sc[4], tsc, back[K];
+    nvfp4_quant(w, 1, K, codes, sc, &tsc, back);
+    ck_assert(tsc == 1.0f);
+    for (int g = 0; g < 4; g++)
+        ck_assert_msg(sc[g] == want_sc[g], "block %d scale %g", g, (double)sc[g]);
+    for (int k = 0; k < K; k++)
+        ck_assert_msg(codes[k] == want[k], "w[%d] = %g: code %x, want %x", k, (double)w[k], codes[k], want[k]);
+    for (int k = 0; k < 21; k++)
+        ck_assert_msg(back[k] == want_back[k], "back[%d] %g", k, (double)back[k]);
+    ck_assert(back[32] == 2688.0f && back[33] == -896.0f && back[34] == 0);
+    /* A tensor whose largest |w| is 1e-36: its scale would be subnormal (3.7e-40) and is the smallest
+     * normal f32; a block's 1e-36 / (6 x 2^-126) = 14.09 -> 14 (E4M3), its values w / (14 x 2^-126). */
+    float tiny[16] = {1e-36f, -5e-37f};
+    nvfp4_quant(tiny, 1, 16, codes, sc, &tsc, back);
+    ck_assert(tsc == FLT_MIN && sc[0] == 14.0f);
+    ck_assert_int_eq(codes[0], 0x7);   /* 6.05 -> 6 */
+    ck_assert_int_eq(codes[1], 0xd);   /* -3.02 -> -3 */
+    ck_assert(back[0] == 6 * 14 * FLT_MIN && back[1] == -3 * 14 * FLT_MIN);
+    /* A block far below the tensor's largest value: its scale at least 2^-9 (E4M3's smallest), its
+     * values 0; a tensor of zeros: every scale 1. */
+    float mixed[32] = {2688.0f};
+    mixed[20] = 1e-9f;
+    mixed[21] = -1e-9f;
+    nvfp4_quant(mixed, 1, 32, codes, sc, &tsc, back);
+    ck_assert(tsc == 1.0f && sc[0] == 448.0f && sc[1] == 0x1p-9f && codes[20] == 0 && codes[21] == 0x8);
+    float zeros[48] = {0};
+    nvfp4_quant(zeros, 1, 40, codes, sc, &tsc, back);   /* K 40: a short last block */
+    ck_assert(tsc == 1.0f && sc[0] == 1.0f && sc[1] == 1.0f && sc[2] == 1.0f);
+}
+END_TEST
+
+/* nvfp4's quantizer on random matrices against its definition read independently: the tensor scale
+ * max |w| / 2688, each block's scale the nearest E4M3 of max(max |w| / (6 tscale), 2^-9), each value
+ * the nearest E2M1 (ties to the even code) of w / (scale tscale); values past the grid (a matrix
+ * whose tensor scale is another's) saturate. */
+START_TEST(nvfp4_quantizer_definition)
+{
+    enum { N = 3, K = 200 };
+    static float w[N * K];
+    uint8_t codes[N * K];
+    float sc[N * 13], tsc, back[K];
+    uint64_t rng = 17;
+    for (int trial = 0; trial < 40; trial++) {
+        float amp = ldexpf(1.0f, (int)(tu_randf(&rng) * 60) - 30);
+        for (int i = 0; i < N * K; i++)   /* blocks of different sizes: a few values much larger */
+            w[i] = (tu_randf(&rng) * 2 - 1) * amp * (tu_randf(&rng) < 0.05f ? 30.0f : 1.0f);
+        nvfp4_quant(w, N, K, codes, sc, &tsc, back);
+        double amax = 0;
+        for (int i = 0; i < N * K; i++)
+            amax = fmax(amax, fabs(w[i]));
+        ck_assert_msg(tsc == (float)amax / 2688.0f, "tensor scale %g of max %g", (double)tsc, amax);
+        for (int r = 0; r < N; r++)
+            for (int g = 0; g < 13; g++) {
+                int n = g < 12 ? 16 : K - 12 * 16;
+                double bmax = 0;
+                for (int k = 0; k < n; k++)
+                    bmax = fmax(bmax, fabs(w[r * K + g * 16 + k]));
+                float want = (float)bmax / (6.0f * tsc);
+                want = want == 0 ? 1.0f : fmaxf(want, 0x1p-9f);
+                double best = INFINITY;   /* the nearest E4M3, ties to the even code */
+                int bq = 0;
+                for (int q = 0; q < 0x7f; q++) {
+                    double e = fabs(e4m3_def(q) - want);
+                    if (e < best || (e == best && !(q & 1) && (bq & 1))) {
+                        best = e;
+                        bq = q;
+                    }
+                }
+                float s = sc[r * 13 + g];
+                ck_assert_msg(s == (float)e4m3_def(bq), "row %d block %d: scale %g, want %g", r, g, (double)s,
+                              e4m3_def(bq));
+                float st = s * tsc;
+                for (int k = 0; k < n; k++) {
+                    int i = r * K + g * 16 + k;
+                    float v = w[i] / st;
+                    int c = codes[i], cq = 0;
+                    best = INFINITY;
+                    for (int q = 0; q < 16; q++) {
+                        double e = fabs(e2m1_def(q) - v);
+                        if (e < best || (e == best && !(q & 1) && (cq & 1))) {
+                            best = e;
+                            cq = q;
+                        }
+                    }
+                    ck_assert_msg((c & 7) == (cq & 7) && (c >> 3) == (w[i] < 0), "w %g / %g = %g: code %x, want %x",
+                                  (double)w[i], (double)st, (double)v, c, cq);
+                    if (r == 0)
+                        ck_assert(back[g * 16 + k] == (float)(e2m1_def(c) * s) * tsc);
+                }
+            }
+    }
+}
+END_TEST
+
 /* The prelude's f16 loads without _Float16 (compilers that lack it: clang 14), compiled apart with
  * LLMC_NO_FLOAT16: every one of the 65536 codes gives the value of the reference conversion. */
 START_TEST(f16_without_float16)
@@ -394,6 +592,9 @@ int main(void)
     TCase *tc = tcase_create("quant");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, e4m3_decode_and_encode);
+    tcase_add_test(tc, e2m1_decode_and_encode);
+    tcase_add_test(tc, nvfp4_by_hand);
+    tcase_add_test(tc, nvfp4_quantizer_definition);
     tcase_add_test(tc, mm_q_matches_dequantized_reference);
     tcase_add_test(tc, quantizer_round_to_nearest);
     tcase_add_test(tc, encoders_saturate_at_the_edges);

@@ -1412,6 +1412,58 @@ static void check_head_norm(const char *shape, int T)
     c.done(what, eps);
 }
 
+/* ---- add_rmsnorm with the addend RMS-normed first (fuse_post_norm: Gemma's post-norms) ---- */
+template <int D, int NT>
+__global__ void __launch_bounds__(NT) k_post_norm(const float *a, const float *b, float *s, const float *w, float *y,
+                                                  const float *wb)
+{
+    rmsnorm_row<1, D, D, D, D, D>(a, b, s, w, y, 1e-6f, wb, 1e-6f);
+}
+template <int D>
+static void check_post_norm(const char *shape, int T)
+{
+    constexpr int NT = D >= 2048 ? 512 : D >= 512 ? 256 : 128;
+    const std::vector<float> a = rand_f32((size_t)T * D, 1.5), b = rand_f32((size_t)T * D, 40.0), w = rand_f32(D, 0.5, 1.0),
+                             wb = rand_f32(D, 0.5, 1.0);
+    DBuf<float> da(a.size()), db(b.size()), dw(D), dwb(D), ds((size_t)T * D), dy((size_t)T * D);
+    da.up(a);
+    db.up(b);
+    dw.up(w);
+    dwb.up(wb);
+    ds.poison();
+    dy.poison();
+    k_post_norm<D, NT><<<T, NT>>>(da.p, db.p, ds.p, dw.p, dy.p, dwb.p);
+    launched();
+    const std::vector<float> y = dy.down(), s = ds.down();
+    /* two norms: each eps_norm; the sum a + wb (b / rms) rounded once more */
+    const double eps = 2 * eps_norm(D, NT) + 2 * U24;
+    Check c, cs;
+    std::vector<double> v(D);
+    for (int t = 0; t < T; t++) {
+        double sb = 0, ss = 0;
+        for (int d = 0; d < D; d++)
+            sb += (double)b[(size_t)t * D + d] * b[(size_t)t * D + d];
+        const double invb = 1.0 / sqrt(sb / D + 1e-6);
+        for (int d = 0; d < D; d++) {
+            v[d] = a[(size_t)t * D + d] + wb[d] * invb * b[(size_t)t * D + d];
+            cs.add(s[(size_t)t * D + d], v[d], fabs(a[(size_t)t * D + d]) + fabs(v[d] - a[(size_t)t * D + d]), eps, 1e-30);
+            ss += v[d] * v[d];
+        }
+        const double inv = 1.0 / sqrt(ss / D + 1e-6);
+        for (int d = 0; d < D; d++) {
+            const double ref = w[d] * inv * v[d];
+            c.add(y[(size_t)t * D + d], ref,
+                  fabs(ref) + fabs(w[d] * inv) * (fabs(a[(size_t)t * D + d]) + fabs(v[d] - a[(size_t)t * D + d])), 2 * eps,
+                  1e-30);
+        }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "add_rmsnorm, b normed first: the sum, D=%d T=%d (%s)", D, T, shape);
+    cs.done(what, eps);
+    snprintf(what, sizeof what, "add_rmsnorm, b normed first: the norm, D=%d T=%d (%s)", D, T, shape);
+    c.done(what, 2 * eps);
+}
+
 /* ---- unary: OP 0 gelu_tanh, 1 scale, 2 softcap ---- */
 template <int OP, int D, int SA, int SY>
 __global__ void __launch_bounds__(256) k_unary(const float *x, float *y, int rows, float p)
@@ -1536,14 +1588,14 @@ static void check_kv_norm(const char *shape, int T)
 constexpr int MOE_TMAX = 64; /* the most tokens a checked step has: the scratch holds 64 K pairs */
 template <int E, int K, int NORM, int D, int GATHER>
 __global__ void __launch_bounds__(1024) k_moe_route(const float *lg, const float *x, int T, int *meta, float *wts,
-                                                    float *xg)
+                                                    float *xg, const float *nw)
 {
-    moe_route<E, K, NORM, D, D, E, MOE_TMAX * K, GATHER>(lg, x, T, meta, wts, xg);
+    moe_route<E, K, NORM, D, D, E, MOE_TMAX * K, GATHER>(lg, x, T, meta, wts, xg, nw, 1e-6f);
 }
 template <int HALF, int D, int E, int TKM>
-__global__ void __launch_bounds__(256) k_moe_gather(const int *meta, const float *x, void *xg)
+__global__ void __launch_bounds__(256) k_moe_gather(const int *meta, const float *x, void *xg, const float *nw)
 {
-    moe_gather<HALF, D, D, E, TKM>(meta, x, xg);
+    moe_gather<HALF, D, D, E, TKM>(meta, x, xg, nw, 1e-6f);
 }
 template <int WK, int KK, int N, int VEC, int EPI, int G, int ORD, int E, long long EB>
 __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta, const void *w, WQ wq, MoeSides ss,
@@ -1564,9 +1616,10 @@ __global__ void __launch_bounds__(256) k_moe_half(const float *h, uint16_t *hh)
     rows_to_half<BF, 0, F, F>(h, nullptr, hh, 0.0f);
 }
 template <int E, int K, int D>
-__global__ void __launch_bounds__(256) k_moe_combine(const int *meta, const float *wts, const float *o, float *y)
+__global__ void __launch_bounds__(256) k_moe_combine(const int *meta, const float *wts, const float *o, float *y,
+                                                     const float *res)
 {
-    moe_combine<E, K, D, D, MOE_TMAX * K>(meta, wts, o, y);
+    moe_combine<E, K, D, D, MOE_TMAX * K, D>(meta, wts, o, y, res);
 }
 
 constexpr long long qbytes(int wk, long long n) { return wk == 0 ? 4 * n : wk <= 2 ? 2 * n : wk == 3 ? n : n / 2; }
@@ -1576,8 +1629,9 @@ static double moe_round(int wk, double v)
     return wk == 1 ? h_bf16f(h_bf16((float)v)) : wk == 2 ? h_f16f(h_f16((float)v)) : v;
 }
 
-/* Steps of T <= 64 tokens. G: the group of quantized formats. */
-template <int WK, int E, int K, int NORM, int D, int F, int G = 128>
+/* Steps of T <= 64 tokens. G: the group of quantized formats. FUSED: with the GPU fusions' inputs
+ * (the rows RMS-normed by the gathers, the residual added by the combine). */
+template <int WK, int E, int K, int NORM, int D, int F, int G = 128, int FUSED = 0>
 static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
 {
     constexpr int TKM = MOE_TMAX * K, GG = WK >= 3 ? G : D, GD = WK >= 3 ? G : F;
@@ -1589,9 +1643,13 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
     constexpr long long ZBU = WK == 5 ? 2 * 2LL * F * ((D + GG - 1) / GG) : 0, ZBD = WK == 5 ? 2LL * D * ((F + GD - 1) / GD) : 0;
     const QWts gu = make_any(WK, E * 2 * F, D, GG, 0.05), dn = make_any(WK, E * D, F, GD, 0.05);
     DW dgu(gu), ddn(dn);
-    const std::vector<float> x = rand_f32((size_t)MOE_TMAX * D, 1.0), lg = rand_f32((size_t)MOE_TMAX * E, 2.0);
+    const std::vector<float> x = rand_f32((size_t)MOE_TMAX * D, FUSED ? 3.0 : 1.0), lg = rand_f32((size_t)MOE_TMAX * E, 2.0);
+    const std::vector<float> nw = rand_f32(D, 0.5, 1.0), res = rand_f32((size_t)MOE_TMAX * D, 1.0);
     DBuf<float> dx(x.size()), dlg(lg.size()), dwts(TKM), dxg((size_t)TKM * D), dh((size_t)TKM * F), dout((size_t)TKM * D),
-        dy((size_t)MOE_TMAX * D);
+        dy((size_t)MOE_TMAX * D), dnw(D), dres(res.size());
+    dnw.up(nw);
+    dres.up(res);
+    const float *pnw = FUSED ? dnw.p : nullptr, *pres = FUSED ? dres.p : nullptr;
     DBuf<uint16_t> dhh((size_t)TKM * F);
     DBuf<int> dmeta(1 + 3 * E + 1 + 3 * TKM);
     dx.up(x);
@@ -1606,13 +1664,13 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         const int wide = T > 8, tc = wide && TC && T * K > 8 * E, gz = T * K < E ? T * K : E;
         auto run = [&](cudaStream_t st) {
             if (!wide)
-                k_moe_route<E, K, NORM, D, 1><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p);
+                k_moe_route<E, K, NORM, D, 1><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, pnw);
             else {
-                k_moe_route<E, K, NORM, D, 0><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p);
+                k_moe_route<E, K, NORM, D, 0><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, pnw);
                 if (tc)
-                    k_moe_gather<TC ? WK : 0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p);
+                    k_moe_gather<TC ? WK : 0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p, pnw);
                 else
-                    k_moe_gather<0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p);
+                    k_moe_gather<0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p, pnw);
             }
             int on_tc = 0;
             if constexpr (TC) {
@@ -1634,7 +1692,7 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                     <<<dim3(((D + 1) / 2 + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK),
                                                                                  MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dout.p);
             }
-            k_moe_combine<E, K, D><<<T, 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p);
+            k_moe_combine<E, K, D><<<T, 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p, pres);
         };
         dy.poison();
         run(0);
@@ -1674,8 +1732,15 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
             /* the output (the tensor-core path's rows and activations rounded to its half format) */
             const int rw = tc ? WK : 0;
             std::vector<double> xr(D), h(F), acc(D, 0.0);
+            double inv = 1.0;
+            if (FUSED) { /* the norm before the block, as the gathers apply it */
+                double ss = 0;
+                for (int c = 0; c < D; c++)
+                    ss += (double)x[(size_t)t * D + c] * x[(size_t)t * D + c];
+                inv = 1.0 / sqrt(ss / D + 1e-6);
+            }
             for (int c = 0; c < D; c++)
-                xr[c] = moe_round(rw, x[(size_t)t * D + c]);
+                xr[c] = moe_round(rw, FUSED ? nw[c] * (x[(size_t)t * D + c] * inv) : x[(size_t)t * D + c]);
             for (int k = 0; k < K; k++) {
                 const float *g0 = &gu.w.f[(size_t)id[k] * 2 * F * D], *u0 = g0 + (size_t)F * D;
                 for (int f = 0; f < F; f++) {
@@ -1695,7 +1760,8 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                 }
             }
             for (int c = 0; c < D; c++) {
-                const double got = y[(size_t)t * D + c];
+                /* the residual taken off again: the error measured against the block's own output */
+                const double got = y[(size_t)t * D + c] - (FUSED ? (double)res[(size_t)t * D + c] : 0.0);
                 if (got != got)
                     cy.nan++;
                 num += (got - acc[c]) * (got - acc[c]);
@@ -1711,9 +1777,9 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         /* gemv: f32 sums of the format's exact values (1e-5; quantized 2e-5); tensor cores: f32 sums
          * of products of half values, an element of h rounded differently now and then (1e-4) */
         const double tol = tc ? 1e-4 : WK >= 3 ? 2e-5 : 1e-5;
-        snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s (%s)", wkname(WK), D, F, E, K, T,
-                 tc ? " tensor cores" : " gemv", VU ? "" : " scalar", cy.stray || cy.nan ? " (unwritten or stray rows)" : "",
-                 shape);
+        snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s%s (%s)", wkname(WK), D, F, E, K, T,
+                 tc ? " tensor cores" : " gemv", VU ? "" : " scalar", FUSED ? " +norm +residual" : "",
+                 cy.stray || cy.nan ? " (unwritten or stray rows)" : "", shape);
         verdict(what, sqrt(num / den), tol, cy.nan + cy.stray);
         if (timed_reps > 0) {
             /* the bytes a step must read: each used expert's rows once */
@@ -1739,6 +1805,8 @@ static void check_families(void)
     check_head_norm<8, 128, 6144, 4096>("qwen3-8b k in qkv", 5);
     check_head_norm<4, 16, 128, 64>("tiny, heads of 16", 70);
     check_head_norm<8, 256>("gemma-2-9b q", 3);
+    check_post_norm<3584>("gemma-2-9b post-norms", 5);
+    check_post_norm<64>("tiny", 33);
     check_unary<0, 14336>("gemma-2-9b ffn gate", 3, 0.0f);
     check_unary<1, 3584>("gemma-2-9b embedding x sqrt(3584)", 13, 59.86651611328125f);
     check_unary<2, 256000, 256000, 256000>("gemma-2-9b logits, cap 30", 2, 30.0f);
@@ -1758,6 +1826,9 @@ static void check_families(void)
     check_moe<5, 8, 2, 1, 512, 256, 32>("u4 zero g32", {1, 3, 17}, 0);
     check_moe<3, 8, 2, 1, 256, 128, 256>("fp8 a scale a row", {1, 4, 12}, 0);
     check_moe<0, 8, 2, 1, 260, 100>("f32, K % 8 != 0 (scalar)", {1, 3, 20}, 0);
+    /* the fusions' inputs: the norm before the block in its gathers, the residual add in its combine */
+    check_moe<1, 8, 2, 1, 512, 256, 128, 1>("mixtral-like, fused", {1, 7, 9, 33, 64}, 0);
+    check_moe<4, 16, 4, 1, 512, 256, 128, 1>("u4 lane8, fused", {1, 40}, 0);
     /* qwen3-30b-a3b's layer (128 experts of 768, top 8, hidden 2048): decode steps of 1 and 16 and a
      * 64-token step, timed (T K = 512: gemv) */
     check_moe<1, 128, 8, 1, 2048, 768>("qwen3-30b-a3b", {1, 16, 64}, 50);

@@ -53,9 +53,10 @@ static const char *wparam(const LlmcTensor *w)
 
 LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
 {
-    (void)d;
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
+    if (n->n_in > 4) /* the GPU stage's fusions (norm, residual): the cpu target runs the common pipeline */
+        return llmc_fail(d, "internal error: %s: moe with the GPU fusions' inputs on the C backend", n->where);
     int x = n->in[0], lg = n->in[1], y = n->out[0];
     const LlmcTensor *gu = &g->t[n->in[2]], *dn = &g->t[n->in[3]];
     int64_t E = llmc_attr_int(n, "experts", 1), K = llmc_attr_int(n, "top_k", 1);

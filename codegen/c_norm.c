@@ -28,11 +28,12 @@ static LlmcStatus emit_head_norm(LlmcEmit *e, int node)
 
 LlmcStatus llmc_c_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
 {
-    (void)d;
     if (e->g->n[node].op == LLMC_OP_HEAD_RMSNORM)
         return emit_head_norm(e, node);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
+    if (n->n_in == 4) /* fuse_post_norm's: the cpu target runs the common pipeline only */
+        return llmc_fail(d, "internal error: %s: add_rmsnorm with a pre-norm on the C backend", n->where);
     int add = n->op == LLMC_OP_ADD_RMSNORM;
     int a = n->in[0], b = add ? n->in[1] : -1, w = n->in[add ? 2 : 1];
     int s = add ? n->out[0] : -1, y = n->out[add ? 1 : 0];

@@ -129,9 +129,10 @@ static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor
     llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 128, smem);
 }
 
-/* moe_route, with the gather (small steps) or without it. */
+/* moe_route, with the gather (small steps; norm: ", nw, eps" when the block's input is normed in
+ * it, else "") or without it. */
 static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t base, const MoeLayout *l, const char *xs,
-                  const char *lgs)
+                  const char *lgs, const char *norm)
 {
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
@@ -141,15 +142,17 @@ static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t b
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* moe routing: f32[%s,%lld] router logits of %lld experts (stride %lld), top %lld%s; the step's "
-                    "(token, slot) pairs grouped by expert%s */\n"
+                    "(token, slot) pairs grouped by expert%s%s */\n"
                     "extern \"C\" __global__ void __launch_bounds__(1024) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    moe_route<%lld, %lld, %d, %lld, %lld, %lld, %lld, %d>(%s, %s, %s, (int *)A(%lld), A(%lld), "
-                    "A(%lld));\n}\n",
+                    "A(%lld)%s);\n}\n",
                     rows, (long long)E, (long long)E, (long long)llmc_row_stride(g, lg), (long long)K,
                     llmc_attr_int(n, "norm_topk_prob", 0) ? ", renormalized" : "",
-                    gather ? ", their rows gathered" : "", (long long)E, (long long)K,
-                    (int)llmc_attr_int(n, "norm_topk_prob", 0), (long long)D, (long long)llmc_row_stride(g, x),
-                    (long long)llmc_row_stride(g, lg), (long long)l->tkm, gather, lgs, xs, llmc_cuda_rows(g, x), (long long)base, (long long)(base + l->wts), (long long)(base + l->xg));
+                    gather ? ", their rows gathered" : "", gather && norm[0] ? " (RMS-normed)" : "", (long long)E,
+                    (long long)K, (int)llmc_attr_int(n, "norm_topk_prob", 0), (long long)D,
+                    (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, lg), (long long)l->tkm, gather, lgs,
+                    xs, llmc_cuda_rows(g, x), (long long)base, (long long)(base + l->wts), (long long)(base + l->xg),
+                    gather ? norm : "");
     const char *name = llmc_cuda_kernel(e, "moe_route", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, cond, name, "1", "1", "1", 1024, 0);
@@ -176,6 +179,15 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(gus, sizeof gus, "%s", llmc_cuda_ptr(e, n->in[2], "const uint8_t"));
     snprintf(dns, sizeof dns, "%s", llmc_cuda_ptr(e, n->in[3], "const uint8_t"));
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
+    /* the GPU fusions' inputs: the norm before the block (its gathers norm the rows), the residual
+     * add after it (its combine adds it) */
+    int64_t ni = llmc_attr_int(n, "norm", -1), ri = llmc_attr_int(n, "residual", -1);
+    char norm[256] = "", res[200] = "";
+    if (ni > 0)
+        snprintf(norm, sizeof norm, ", %s, %s", llmc_cuda_ptr(e, n->in[ni], "const float"),
+                 llmc_c_float(e, llmc_attr_float(n, "eps", 1e-5)));
+    if (ri > 0)
+        snprintf(res, sizeof res, ", %s", llmc_cuda_ptr(e, n->in[ri], "const float"));
     const char *rows = llmc_cuda_host_rows(g, x);
     /* Steps of up to 8 rows: the gather in the routing kernel, gemv. Wider steps: the rows gathered
      * a block a row, then gemv while the experts have 8 rows each on average (its blocks take 8
@@ -191,22 +203,22 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     else
         snprintf(mid, sizeof mid, "%s", wide);
     snprintf(big, sizeof big, "%s * %lld > %lld", rows, (long long)K, (long long)(MOE_SMALL_ROWS * E));
-    route(e, node, small, 1, base, &l, xs, lgs);
+    route(e, node, small, 1, base, &l, xs, lgs, norm);
     expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
     expert_mm(e, node, small, dn, dns, D, F, 0, base, l.h, l.o);
-    route(e, node, wide, 0, base, &l, xs, lgs);
+    route(e, node, wide, 0, base, &l, xs, lgs, norm);
     char pairs[64];
     snprintf(pairs, sizeof pairs, "%s * %lld", rows, (long long)K);
     LlmcBuf k = {0};
     for (int half = 0; half <= (tc ? 1 : 0); half++) {
         int h = half ? (gu->dtype == LLMC_BF16 ? 1 : 2) : 0;
         llmc_buf_printf(&k,
-                        "/* moe: the grouped rows gathered, f32[%s,%lld] (stride %lld) -> %s */\n"
+                        "/* moe: the grouped rows gathered, f32[%s,%lld] (stride %lld)%s -> %s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    moe_gather<%d, %lld, %lld, %lld, %lld>((const int *)A(%lld), %s, A(%lld));\n}\n",
-                        rows, (long long)D, (long long)llmc_row_stride(g, x), h == 1 ? "bf16" : h ? "f16" : "f32", h,
-                        (long long)D, (long long)llmc_row_stride(g, x), (long long)E, (long long)l.tkm, (long long)base,
-                        xs, (long long)(base + l.xg));
+                        "    moe_gather<%d, %lld, %lld, %lld, %lld>((const int *)A(%lld), %s, A(%lld)%s);\n}\n",
+                        rows, (long long)D, (long long)llmc_row_stride(g, x), norm[0] ? ", RMS-normed" : "",
+                        h == 1 ? "bf16" : h ? "f16" : "f32", h, (long long)D, (long long)llmc_row_stride(g, x),
+                        (long long)E, (long long)l.tkm, (long long)base, xs, (long long)(base + l.xg), norm);
         const char *gat = llmc_cuda_kernel(e, "moe_gather", k.s, 0);
         llmc_buf_free(&k);
         llmc_cuda_launch(e, node, half ? big : mid, gat, pairs, "1", "1", 256, 0);
@@ -228,12 +240,13 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
         expert_mma(e, node, big, dn, dns, D, F, 0, base, l.hh, l.o);
     }
     llmc_buf_printf(&k,
-                    "/* moe combine: each token's %lld slots summed in order, weighted -> f32[%s,%lld] (stride %lld) */\n"
+                    "/* moe combine: each token's %lld slots summed in order, weighted%s -> f32[%s,%lld] (stride %lld) */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    moe_combine<%lld, %lld, %lld, %lld, %lld>((const int *)A(%lld), A(%lld), A(%lld), %s);\n}\n",
-                    (long long)K, rows, (long long)D, (long long)llmc_row_stride(g, y), (long long)E, (long long)K,
-                    (long long)D, (long long)llmc_row_stride(g, y), (long long)l.tkm, (long long)base,
-                    (long long)(base + l.wts), (long long)(base + l.o), ys);
+                    "    moe_combine<%lld, %lld, %lld, %lld, %lld, %lld>((const int *)A(%lld), A(%lld), A(%lld), %s%s);\n}\n",
+                    (long long)K, res[0] ? ", the residual added" : "", rows, (long long)D,
+                    (long long)llmc_row_stride(g, y), (long long)E, (long long)K, (long long)D,
+                    (long long)llmc_row_stride(g, y), (long long)l.tkm, ri > 0 ? (long long)llmc_row_stride(g, n->in[ri]) : 0LL,
+                    (long long)base, (long long)(base + l.wts), (long long)(base + l.o), ys, res);
     const char *comb = llmc_cuda_kernel(e, "moe_combine", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, NULL, comb, rows, "1", "1", 256, 0);

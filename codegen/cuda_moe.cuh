@@ -25,19 +25,34 @@
 #include "cuda_gemv.cuh"
 #include "cuda_mma.cuh"
 
+/* The RMS-norm factor of row xr (D values; nw null: 1): 1 / sqrt(mean square + eps), summed by a
+ * warp in a fixed order. */
+template <int D>
+DEV float moe_row_inv(const float *xr, const float *nw, float eps)
+{
+    if (!nw)
+        return 1.0f;
+    float ss = 0.0f;
+    for (int d = threadIdx.x & (LLMC_WARP - 1); d < D; d += LLMC_WARP)
+        ss += xr[d] * xr[d];
+    return 1.0f / sqrtf(warp_sum(ss) / (float)D + eps);
+}
+
 /* Routing and grouping (grid 1, blockDim a multiple of the warp): lg [T][SL] router logits, x
- * [T][SX] the block's input; E experts, K a token. GATHER: the grouped rows to xg here (else
- * moe_gather does it). */
+ * [T][SX] the block's input (RMS-normed with nw, eps as it is gathered when nw is given: the
+ * fusion of the norm before the block); E experts, K a token. GATHER: the grouped rows to xg here
+ * (else moe_gather does it). */
 template <int E, int K, int NORM, int D, int SX, int SL, int TKM, int GATHER = 1>
 DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, int T, int *__restrict__ meta,
-                   float *__restrict__ wts, float *__restrict__ xg)
+                   float *__restrict__ wts, float *__restrict__ xg, const float *__restrict__ nw = 0,
+                   float eps = 0.0f)
 {
     constexpr int PE = (E + LLMC_WARP - 1) / LLMC_WARP; /* experts a lane */
     int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1, *ids = act + E, *pos = ids + TKM, *tok = pos + TKM;
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2;
-    const int nw = blockDim.x >> LLMC_WARP_LOG2, TK = T * K;
+    const int warps = blockDim.x >> LLMC_WARP_LOG2, TK = T * K;
     /* 1. a warp a token: softmax, then top K by repeated arg-max (ties to the lower expert) */
-    for (int t = warp; t < T; t += nw) {
+    for (int t = warp; t < T; t += warps) {
         float v[PE], mx = -INFINITY;
 #pragma unroll
         for (int j = 0; j < PE; j++) {
@@ -90,7 +105,7 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
     }
     __syncthreads();
     /* 2. a warp an expert: its pairs counted */
-    for (int e = warp; e < E; e += nw) {
+    for (int e = warp; e < E; e += warps) {
         int c = 0;
         for (int j0 = 0; j0 < TK; j0 += LLMC_WARP)
             c += __popc(warp_ballot(j0 + lane < TK && ids[j0 + lane] == e));
@@ -111,7 +126,7 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
     }
     __syncthreads();
     /* 4. a warp an expert: its pairs' rows, in pair order */
-    for (int e = warp; e < E; e += nw) {
+    for (int e = warp; e < E; e += warps) {
         int base = off[e];
         for (int j0 = 0; j0 < TK; j0 += LLMC_WARP) {
             const int j = j0 + lane, m = j < TK && ids[j] == e;
@@ -127,10 +142,12 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
     if (!GATHER)
         return;
     __syncthreads();
-    /* 5. the grouped rows gathered */
-    for (int64_t i = threadIdx.x; i < (int64_t)TK * D; i += blockDim.x) {
-        const int64_t p = i / D;
-        xg[i] = x[(int64_t)tok[p] * SX + i % D];
+    /* 5. the grouped rows gathered, a warp a row */
+    for (int p = warp; p < TK; p += warps) {
+        const float *xr = x + (int64_t)tok[p] * SX;
+        const float inv = moe_row_inv<D>(xr, nw, eps);
+        for (int d = lane; d < D; d += LLMC_WARP)
+            xg[(int64_t)p * D + d] = nw ? nw[d] * (xr[d] * inv) : xr[d];
     }
 }
 
@@ -163,15 +180,25 @@ DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w,
 }
 
 /* The grouped rows gathered after moe_route (wider steps; grid: the T K grouped rows): row p of xg
- * is x's row tok[p], f32 (HALF 0) or converted to bf16 (HALF 1) or f16 (HALF 2). */
+ * is x's row tok[p] (RMS-normed with nw, eps when given), f32 (HALF 0) or converted to bf16 (HALF 1)
+ * or f16 (HALF 2). */
 template <int HALF, int D, int SX, int E, int TKM>
-DEV void moe_gather(const int *__restrict__ meta, const float *__restrict__ x, void *__restrict__ xg)
+DEV void moe_gather(const int *__restrict__ meta, const float *__restrict__ x, void *__restrict__ xg,
+                    const float *__restrict__ nw = 0, float eps = 0.0f)
 {
+    __shared__ float red[32];
     const int *tok = meta + 1 + E + E + 1 + E + 2 * TKM;
     const int p = blockIdx.x;
     const float *xr = x + (int64_t)tok[p] * SX;
+    float inv = 1.0f;
+    if (nw) {
+        float ss = 0.0f;
+        for (int d = threadIdx.x; d < D; d += blockDim.x)
+            ss += xr[d] * xr[d];
+        inv = 1.0f / sqrtf(block_sum(ss, red) / (float)D + eps);
+    }
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        const float v = xr[d];
+        const float v = nw ? nw[d] * (xr[d] * inv) : xr[d];
         if (HALF)
             ((uint16_t *)xg)[(int64_t)p * D + d] = HALF == 1 ? f32_to_bf16(v) : f32_to_f16(v);
         else
@@ -199,10 +226,11 @@ DEV void moe_expert_mma(const int *__restrict__ meta, const uint16_t *__restrict
                                                          y + (int64_t)o * NO, c, 0);
 }
 
-/* y[t] = sum over k of wts[t][k] o[pos[t][k]] (grid: the tokens). */
-template <int E, int K, int D, int SY, int TKM>
+/* y[t] = sum over k of wts[t][k] o[pos[t][k]] (+ res[t], the residual add's fusion; grid: the
+ * tokens). */
+template <int E, int K, int D, int SY, int TKM, int SR = 0>
 DEV void moe_combine(const int *__restrict__ meta, const float *__restrict__ wts, const float *__restrict__ o,
-                     float *__restrict__ y)
+                     float *__restrict__ y, const float *__restrict__ res = 0)
 {
     const int *pos = meta + 1 + E + E + 1 + E + TKM;
     const int t = blockIdx.x;
@@ -211,7 +239,7 @@ DEV void moe_combine(const int *__restrict__ meta, const float *__restrict__ wts
 #pragma unroll
         for (int k = 0; k < K; k++)
             acc += wts[t * K + k] * o[(int64_t)pos[t * K + k] * D + c];
-        y[(int64_t)t * SY + c] = acc;
+        y[(int64_t)t * SY + c] = res ? acc + res[(int64_t)t * SR + c] : acc;
     }
 }
 

@@ -46,18 +46,23 @@ LlmcStatus llmc_cuda_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(bs, sizeof bs, "%s", add ? llmc_cuda_ptr(e, b, "const float") : "(const float *)0");
     snprintf(ss, sizeof ss, "%s", add ? llmc_cuda_ptr(e, s, "float") : "(float *)0");
     snprintf(ws, sizeof ws, "%s", llmc_cuda_ptr(e, w, "const float"));
+    char pre[256] = ""; /* fuse_post_norm: b normed first */
+    if (add && n->n_in == 4)
+        snprintf(pre, sizeof pre, ", %s, %s", llmc_cuda_ptr(e, n->in[3], "const float"),
+                 llmc_c_float(e, llmc_attr_float(n, "pre_eps", 1e-5)));
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* %s: f32[%s,%lld], eps %.9g; strides a %lld, b %lld, s %lld, y %lld */\n"
+                    "/* %s%s: f32[%s,%lld], eps %.9g; strides a %lld, b %lld, s %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(%d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    rmsnorm_row<%d, %lld, %lld, %lld, %lld, %lld>(%s, %s, %s, %s, %s, %s);\n}\n",
-                    add ? "add_rmsnorm" : "rmsnorm", llmc_cuda_host_rows(g, a), (long long)D,
+                    "    rmsnorm_row<%d, %lld, %lld, %lld, %lld, %lld>(%s, %s, %s, %s, %s, %s%s);\n}\n",
+                    add ? "add_rmsnorm" : "rmsnorm", pre[0] ? " (b RMS-normed first)" : "", llmc_cuda_host_rows(g, a),
+                    (long long)D,
                     llmc_attr_float(n, "eps", 1e-5), (long long)llmc_row_stride(g, a),
                     add ? (long long)llmc_row_stride(g, b) : 0LL, add ? (long long)llmc_row_stride(g, s) : 0LL,
                     (long long)llmc_row_stride(g, y), threads, add, (long long)D, (long long)llmc_row_stride(g, a),
                     add ? (long long)llmc_row_stride(g, b) : 0LL, add ? (long long)llmc_row_stride(g, s) : 0LL,
                     (long long)llmc_row_stride(g, y), as, bs, ss, ws, llmc_cuda_ptr(e, y, "float"),
-                    llmc_c_float(e, llmc_attr_float(n, "eps", 1e-5)));
+                    llmc_c_float(e, llmc_attr_float(n, "eps", 1e-5)), pre);
     const char *name = llmc_cuda_kernel(e, add ? "add_rmsnorm" : "rmsnorm", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, NULL, name, llmc_cuda_host_rows(g, a), "1", "1", threads, 0);

@@ -5,18 +5,29 @@
 
 #include "cuda_base.cuh"
 
-/* ---- RMSNorm, optionally after the residual add (grid: rows) ---- */
+/* ---- RMSNorm, optionally after the residual add (grid: rows) ----
+ * wb (fuse_post_norm: Gemma's post-attention and post-feedforward norms): the addend b RMS-normed
+ * with wb (eps pre_eps) before it is added. */
 template <int ADD, int D, int SA, int SB, int SS, int SY>
-DEV void rmsnorm_row(const float *a_, const float *b_, float *s_, const float *w, float *y, float eps)
+DEV void rmsnorm_row(const float *a_, const float *b_, float *s_, const float *w, float *y, float eps,
+                     const float *wb = 0, float pre_eps = 0.0f)
 {
     __shared__ float red[32];
     const int r = blockIdx.x;
     const float *x = a_ + (int64_t)r * SA;
+    float invb = 1.0f;
+    if (ADD && wb) {
+        float sb = 0.0f;
+        for (int d = threadIdx.x; d < D; d += blockDim.x)
+            sb += b_[(int64_t)r * SB + d] * b_[(int64_t)r * SB + d];
+        invb = 1.0f / sqrtf(block_sum(sb, red) / (float)D + pre_eps);
+    }
     float ss = 0.0f;
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
         float v = x[d];
         if (ADD) {
-            v += b_[(int64_t)r * SB + d];
+            const float bv = b_[(int64_t)r * SB + d];
+            v += wb ? wb[d] * (bv * invb) : bv;
             s_[(int64_t)r * SS + d] = v;
         }
         ss += v * v;

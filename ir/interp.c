@@ -192,19 +192,34 @@ static void moe_route(const float *logits, int E, int K, int norm, int *ids, dou
 }
 
 /* moe: y[r] = sum over the token's experts e of w_e down_e(act(gate_e x) * up_e x); experts have F
- * rows of gate and of up (gu: [E][2F][D]) and D rows of down (dn: [E][D][F]). */
+ * rows of gate and of up (gu: [E][2F][D]) and D rows of down (dn: [E][D][F]). The GPU fusions'
+ * inputs: nw (x RMS-normed with it first, eps: as matmul_fused's prologue), res (added to y). */
 static LlmcStatus moe(const LlmcNode *n, const float *x, int64_t D, int64_t F, const float *logits, const float *gu,
-                      const float *dn, int64_t rows, float *y, LlmcDiag *d)
+                      const float *dn, const float *nw, const float *res, int64_t rows, float *y, LlmcDiag *d)
 {
     int E = (int)llmc_attr_int(n, "experts", 1), K = (int)llmc_attr_int(n, "top_k", 1);
     int norm = (int)llmc_attr_int(n, "norm_topk_prob", 0), gelu = strcmp(llmc_attr_str(n, "act", "silu"), "gelu_tanh") == 0;
     int ids[4096];
     double w[4096];
+    double eps = llmc_attr_float(n, "eps", 1e-5);
     double *h = malloc(sizeof(double) * (size_t)(F + D) + 1), *acc = h + F;
-    if (!h)
+    float *xn = malloc(sizeof(float) * (size_t)D + 1);
+    if (!h || !xn) {
+        free(h);
+        free(xn);
         return llmc_fail(d, "interp: out of memory");
+    }
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * D;
+        if (nw) {
+            double ss = 0;
+            for (int64_t c = 0; c < D; c++)
+                ss += (double)xr[c] * xr[c];
+            double inv = 1.0 / sqrt(ss / (double)D + eps);
+            for (int64_t c = 0; c < D; c++)
+                xn[c] = (float)(nw[c] * (xr[c] * inv));
+            xr = xn;
+        }
         moe_route(logits + r * E, E, K, norm, ids, w);
         for (int64_t c = 0; c < D; c++)
             acc[c] = 0;
@@ -226,9 +241,10 @@ static LlmcStatus moe(const LlmcNode *n, const float *x, int64_t D, int64_t F, c
             }
         }
         for (int64_t c = 0; c < D; c++)
-            y[r * D + c] = (float)acc[c];
+            y[r * D + c] = (float)(acc[c] + (res ? res[r * D + c] : 0));
     }
     free(h);
+    free(xn);
     return LLMC_OK;
 }
 
@@ -295,12 +311,20 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                 s = y;
                 yy = out_buf(it, n->out[1], rows);
             }
-            double eps = llmc_attr_float(n, "eps", 1e-5);
+            double eps = llmc_attr_float(n, "eps", 1e-5), pre_eps = llmc_attr_float(n, "pre_eps", 1e-5);
+            const float *wb = add && n->n_in == 4 ? it->val[n->in[3]] : NULL; /* b normed first (fuse_post_norm) */
             for (int64_t r = 0; r < rows; r++) {
                 const float *x = a + r * cols;
                 if (add) {
+                    double invb = 1.0;
+                    if (wb) {
+                        double sb = 0;
+                        for (int64_t c = 0; c < cols; c++)
+                            sb += (double)b[r * cols + c] * b[r * cols + c];
+                        invb = 1.0 / sqrt(sb / (double)cols + pre_eps);
+                    }
                     for (int64_t c = 0; c < cols; c++)
-                        s[r * cols + c] = x[c] + b[r * cols + c];
+                        s[r * cols + c] = x[c] + (wb ? (float)(wb[c] * (b[r * cols + c] * invb)) : b[r * cols + c]);
                     x = s + r * cols;
                 }
                 double ss = 0;
@@ -353,10 +377,13 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                     rms(a + r * ca + h * hd, b, hd, eps, y + r * cols + h * hd);
             break;
         }
-        case LLMC_OP_MOE:
-            if (moe(n, a, ca, llmc_cols(&g->t[n->in[3]].shape), b, it->val[n->in[2]], it->val[n->in[3]], rows, y, d))
+        case LLMC_OP_MOE: {
+            int64_t ni = llmc_attr_int(n, "norm", -1), ri = llmc_attr_int(n, "residual", -1);
+            if (moe(n, a, ca, llmc_cols(&g->t[n->in[3]].shape), b, it->val[n->in[2]], it->val[n->in[3]],
+                    ni > 0 ? it->val[n->in[ni]] : NULL, ri > 0 ? it->val[n->in[ri]] : NULL, rows, y, d))
                 return LLMC_ERR;
             break;
+        }
         case LLMC_OP_ROPE: {
             const int32_t *pos = step_input(g, st, n->in[1]);
             int hd = (int)llmc_attr_int(n, "head_dim", 0);

@@ -256,7 +256,17 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         const char *act = llmc_attr_str(n, "act", "silu");
         if (strcmp(act, "silu") != 0 && strcmp(act, "gelu_tanh") != 0)
             return llmc_fail(d, "%s (moe): act must be \"silu\" or \"gelu_tanh\", found \"%s\"", n->where, act);
+        /* the GPU fusions' inputs, named by attributes: norm (x is RMS-normed with it first, eps),
+         * residual (added to the result) */
+        int64_t ni = llmc_attr_int(n, "norm", -1), ri = llmc_attr_int(n, "residual", -1);
+        if (ni >= n->n_in || ri >= n->n_in || (ni >= 0 && ni < 4) || (ri >= 0 && ri < 4) || (ni > 0 && ni == ri) ||
+            4 + (ni > 0) + (ri > 0) != n->n_in)
+            return llmc_fail(d, "%s (moe): inputs and the norm/residual attributes disagree", n->where);
+        if (ni > 0 && (need_weight(&c, (int)ni, 1) || in_t(&c, (int)ni)->shape.dim[0] != D))
+            return bad_in(&c, (int)ni, "a norm weight matching the input's columns");
         out[0] = *s0;
+        if (ri > 0 && (need_act(&c, (int)ri) || !llmc_shape_eq(&in_t(&c, (int)ri)->shape, &out[0])))
+            return bad_in(&c, (int)ri, "a residual of the output's shape");
         return LLMC_OK;
     }
     case LLMC_OP_ROPE: {
@@ -304,6 +314,8 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
             return bad_in(&c, 1, "the same shape as input 0");
         if (in_t(&c, 2)->shape.dim[0] != llmc_cols(s0))
             return bad_in(&c, 2, "a norm weight matching the columns");
+        if (n->n_in == 4 && (need_weight(&c, 3, 1) || in_t(&c, 3)->shape.dim[0] != llmc_cols(s0)))
+            return bad_in(&c, 3, "a norm weight of input 1 matching the columns");
         out[0] = out[1] = *s0;
         dt[1] = LLMC_F32;
         return LLMC_OK;

@@ -3,10 +3,11 @@
  *     o = matmul(a, W); s, y = add_rmsnorm(x, o, w)   ->  s = matmul_fused(a, W, residual=x);
  *                                                         y = rmsnorm(s, w)
  * (o used by nothing else). The sum is written once by the matmul's epilogue instead of an extra
- * pass over the row.
+ * pass over the row. A mixture-of-experts block's output likewise: its combine kernel adds x
+ * (moe gains the residual input).
  *
  * requires: the common pipeline (GPU stage)
- * provides: MATMUL_FUSED with a residual input; the arena must be planned again
+ * provides: MATMUL_FUSED and MOE with a residual input; the arena must be planned again
  */
 #include <stdlib.h>
 
@@ -42,7 +43,7 @@ LlmcStatus pass_fuse_residual_epilogue(LlmcGraph *g, const LlmcPassOptions *opt,
         keep[i] = 1;
     for (int i = 0; i < g->nn; i++) {
         LlmcNode *a = &g->n[i];
-        if (a->op != LLMC_OP_ADD && a->op != LLMC_OP_ADD_RMSNORM)
+        if ((a->op != LLMC_OP_ADD && a->op != LLMC_OP_ADD_RMSNORM) || a->n_in > 3) /* (4: b is normed first) */
             continue;
         for (int side = 0; side < 2; side++) {
             int o = a->in[side], x = a->in[1 - side];
@@ -50,14 +51,15 @@ LlmcStatus pass_fuse_residual_epilogue(LlmcGraph *g, const LlmcPassOptions *opt,
             if (mi < 0 || !keep[mi] || llmc_tensor_uses(g, o) != 1)
                 continue;
             LlmcNode *m = &g->n[mi];
-            if ((m->op != LLMC_OP_MATMUL && m->op != LLMC_OP_MATMUL_FUSED) || llmc_attr(m, "residual") ||
-                m->n_in >= LLMC_MAX_IN)
+            if ((m->op != LLMC_OP_MATMUL && m->op != LLMC_OP_MATMUL_FUSED && m->op != LLMC_OP_MOE) ||
+                llmc_attr(m, "residual") || m->n_in >= LLMC_MAX_IN)
                 continue;
             /* x must be available where the matmul runs: produced before it. */
             if (g->t[x].producer >= mi)
                 continue;
             int s = a->out[0];
-            m = llmc_as_fused_matmul(g, m);
+            if (m->op != LLMC_OP_MOE)
+                m = llmc_as_fused_matmul(g, m);
             llmc_fused_add_input(g, m, "residual", x);
             m->out[0] = s;
             if (a->op == LLMC_OP_ADD) {

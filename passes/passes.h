@@ -54,6 +54,7 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
 /* GPU stage (after the common pipeline; the CPU twin is emitted from the graph before it). */
 LlmcStatus pass_fuse_residual_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_norm_prologue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_fuse_post_norm(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_swiglu_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_rope_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_rope_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);

@@ -26,6 +26,7 @@ static const LlmcPass gpu_pipeline[] = {
     {"fuse_norm_prologue", pass_fuse_norm_prologue, 1},         /* RMSNorm in the next matmul's prologue */
     {"fuse_swiglu_epilogue", pass_fuse_swiglu_epilogue, 1},     /* SwiGLU in the gate/up epilogue */
     {"fuse_rope_kv", pass_fuse_rope_kv, 1},                     /* RoPE of q, k and the KV write: one kernel */
+    {"fuse_post_norm", pass_fuse_post_norm, 1},                 /* a sublayer's post-norm in the next add_rmsnorm */
     {"plan_memory_gpu", pass_plan_memory, 0},                   /* the arena again; weights keep offsets */
     {"fuse_rope_epilogue", pass_fuse_rope_epilogue, 1},         /* one token: RoPE + KV write in Q/K/V's */
     {NULL, NULL, 0},

@@ -483,6 +483,23 @@ START_TEST(families)
             config_set(cfg, fc->set);
         ck_assert_msg(llmc_hf_config_model(cfg, fc->family, LLMC_BF16, &doc, &d) == LLMC_OK, "%s: %s", fc->what, d.msg);
         LlmcGraph *g = graph_of_opt(doc, ".", fc->w, fc->no_fuse);
+        /* the GPU stage's MoE fusions (in a layer before the last: the last one's rows are selected) */
+        if (!fc->set && (strstr(fc->family, "moe") || !strcmp(fc->family, "mixtral"))) {
+            int fused = 0;
+            for (int i = 0; i < g->nn; i++)
+                fused += g->n[i].op == LLMC_OP_MOE && (fc->no_fuse || (llmc_attr(&g->n[i], "norm") &&
+                                                                         llmc_attr(&g->n[i], "residual")));
+            ck_assert_msg(fused > 0, "%s: no moe with the layer's norm and residual add fused", fc->what);
+        }
+        if (!fc->no_fuse && strstr(fc->family, "gemma")) { /* fuse_post_norm: no post-norm kernel of its own left */
+            int post = 0, rms = 0;
+            for (int i = 0; i < g->nn; i++) {
+                post += g->n[i].op == LLMC_OP_ADD_RMSNORM && g->n[i].n_in == 4;
+                rms += g->n[i].op == LLMC_OP_RMSNORM;
+            }
+            ck_assert_msg(post > 0 && rms == 0, "%s: %d add_rmsnorm with the post-norm, %d rmsnorm kernels", fc->what,
+                          post, rms);
+        }
         LlmcCudaGen *cg = NULL;
         ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s: %s", fc->what,
                       d.msg);

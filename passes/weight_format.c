@@ -236,10 +236,11 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
         g->t[w].layout.side[i] = st;
     }
     /* The target's element order for the matrices of its skinny kernels, where the rows are whole
-     * tiles and a tile's groups are whole (an embedding table stays row-major: rows are gathered). */
+     * tiles and groups hold whole tiles or tile a tile in whole 4-value runs (a lane's; an embedding
+     * table stays row-major: rows are gathered). */
     int64_t T = llmc_order_tile(fmt);
     if (opt->target->quant_order != LLMC_ORDER_ROW_MAJOR && !embedding && K % T == 0 &&
-        (group % T == 0 || (T % group == 0 && group % 32 == 0)))
+        (group % T == 0 || (T % group == 0 && group % 4 == 0)))
         g->t[w].layout.order = opt->target->quant_order;
     return LLMC_OK;
 }

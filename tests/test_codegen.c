@@ -604,6 +604,10 @@ START_TEST(lane8_u4_asym_g32) { check_lane8(LLMC_U4, 32, 1); }
 END_TEST
 START_TEST(lane8_fp8) { check_lane8(LLMC_FP8, 0, 0); }
 END_TEST
+START_TEST(lane8_nvfp4) { check_lane8(LLMC_NVFP4, 0, 0); } /* groups of 16: a lane's 4-value run each */
+END_TEST
+START_TEST(lane8_u4_g16) { check_lane8(LLMC_U4, 16, 0); }
+END_TEST
 
 /* The test-only formats of formats.def (t8 weights: int8 with an f16 scale a group and an f32
  * scale a tensor, which needs the pre-pass; k8 KV: int8 rows with an f32 scale each) on a cpu target
@@ -804,6 +808,8 @@ int main(void)
     tcase_add_test(tc, lane8_u4);
     tcase_add_test(tc, lane8_u4_asym_g32);
     tcase_add_test(tc, lane8_fp8);
+    tcase_add_test(tc, lane8_nvfp4);
+    tcase_add_test(tc, lane8_u4_g16);
     tcase_add_test(tc, kernels_test_formats);
     tcase_add_test(tc, kernels_nvfp4);
     tcase_add_test(tc, passes_preserve_stories);

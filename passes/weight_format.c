@@ -211,14 +211,15 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     if (K % f->block_elems)
         return llmc_fail(d, "%s: %s stores %d values together; this matrix has %lld columns", t->name, f->name,
                          f->block_elems, (long long)K);
-    /* The group: --group, else the format's default (LLMC_GROUP_ROW: the whole row), at most a row;
-     * whole blocks, and the one size a format may insist on. */
+    /* The group: --group, else the format's default (LLMC_GROUP_ROW: the whole row), at most a row
+     * (a format that insists on one size keeps it: a shorter row is one short group); whole
+     * blocks. */
     int64_t group = opt->group ? opt->group : f->group_default == LLMC_GROUP_ROW ? K : f->group_default;
-    if (group > K)
-        group = K;
     if (f->group_only && group != f->group_only)
         return llmc_fail(d, "--group %lld: %s takes groups of %d values only", (long long)group, f->name,
                          f->group_only);
+    if (group > K && !f->group_only)
+        group = K;
     if (group % f->block_elems)
         return llmc_fail(d, "--group %lld: %s groups hold whole blocks of %d values", (long long)group, f->name,
                          f->block_elems);

@@ -191,8 +191,9 @@ static int ends_with(const char *s, const char *suf)
 }
 
 /* Loads SRC as a model document: model.json as is, a checkpoint through its importer. */
-static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc, char **base_dir, LlmcDiag *d)
+static LlmcStatus load_model(const char *src, const LlmcImportOptions *io, cJSON **doc, char **base_dir, LlmcDiag *d)
 {
+    const char *tokenizer = io->tokenizer;
     LlmcStatus st;
     int from_stdin = strcmp(src, "-") == 0;   /* a model.json on stdin, its paths from "." */
     if (from_stdin || (ends_with(src, ".json") && !is_dir(src))) {
@@ -204,7 +205,7 @@ static LlmcStatus load_model(const char *src, const char *tokenizer, cJSON **doc
         return st;
     }
     *base_dir = llmc_strdup(".");
-    return llmc_import_tok(src, tokenizer, ".", doc, d);
+    return llmc_import_opts(src, io, ".", doc, d);
 }
 
 /* The tokenizer section's bytes (none: NULL), checked against the model's vocabulary (which
@@ -346,6 +347,7 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
 
 typedef struct CompileArgs {
     const char *src, *out, *target, *dump_after, *tokenizer, *chat_template;
+    int allow_unused;             /* --allow-unused */
     const char *keep[64];         /* the --keep options (popt.keep points here) */
     const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
     LlmcPassOptions popt;
@@ -360,17 +362,20 @@ typedef struct CompileArgs {
 static void warn_max_seq(const LlmcGraph *g, int32_t max_seq)
 {
     double trained = g->max_seq_len, scaled = 0;
-    const char *why = "config.max_seq_len (max_position_embeddings)";
+    const char *why = "config.max_seq_len (max_position_embeddings)", *type = "";
     for (int i = 0; i < g->nn; i++) {
         const LlmcNode *n = &g->n[i];
         if (n->op != LLMC_OP_ROPE || !llmc_attr_str(n, "scaling.type", NULL))
             continue;
         scaled = llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0) *
                  llmc_attr_float(n, "scaling.factor", 1.0);
+        type = llmc_attr_str(n, "scaling.type", "");
     }
+    char whybuf[160];
     if (scaled > trained) {
         trained = scaled;
-        why = "llama3 rope scaling's original_max_position_embeddings x factor";
+        snprintf(whybuf, sizeof whybuf, "%s rope scaling's original_max_position_embeddings x factor", type);
+        why = whybuf;
     }
     if (max_seq > trained)
         fprintf(stderr, "llmc: warning: --max-seq %d is beyond the %.0f positions this model's RoPE "
@@ -391,7 +396,8 @@ static int compile_model(const CompileArgs *a)
     memset(&cg, 0, sizeof cg);
     int rc = 1;
     /* Frontend: the model as IR, its weight bindings checked against their files. */
-    if (load_model(a->src, a->tokenizer, &doc, &base_dir, &d))
+    LlmcImportOptions io = {.tokenizer = a->tokenizer, .allow_unused = a->allow_unused};
+    if (load_model(a->src, &io, &doc, &base_dir, &d))
         goto out;
     g = llmc_graph_new();
     wf = llmc_wf_new();
@@ -475,6 +481,8 @@ static const CliOpt compile_opts[] = {
     {"tokenizer", 0, "FILE", "the tokenizer file (tokenizer.model, tokenizer.json, tokenizer.bin)\n"
                              "instead of the one beside the checkpoint"},
     {"chat-template", 0, "FILE", "Jinja chat template replacing tokenizer_config.json's"},
+    {"allow-unused", 0, NULL, "checkpoint tensors the model's graph does not read: a warning,\n"
+                              "not an error"},
     {"cc", 0, "CC", "host C compiler (default cc)"},
     {"cuda-path", 0, "DIR", "CUDA toolkit holding NVRTC (default /usr/local/cuda)"},
     {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory and spills"},
@@ -485,7 +493,8 @@ static const CliOpt compile_opts[] = {
 
 enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
-    C_KV_BLOCK, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE, C_CC,
+    C_KV_BLOCK, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
+    C_ALLOW_UNUSED, C_CC,
     C_CUDA_PATH, C_RESOURCE_USAGE, C_QUIET, C_HELP
 };
 
@@ -592,6 +601,9 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         case C_CHAT_TEMPLATE:
             a->chat_template = v;
             break;
+        case C_ALLOW_UNUSED:
+            a->allow_unused = 1;
+            break;
         case C_CC:
             a->lopt.cc = v;
             break;
@@ -690,6 +702,7 @@ static int cmd_compile(int argc, char **argv)
 static const CliOpt import_opts[] = {
     {"output", 'o', "FILE", "the model.json to write (its weight bindings point at SRC's files)"},
     {"tokenizer", 0, "FILE", "the tokenizer file instead of the one beside the checkpoint"},
+    {"allow-unused", 0, NULL, "checkpoint tensors the model's graph does not read: a warning"},
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
 };
@@ -697,6 +710,7 @@ static const CliOpt import_opts[] = {
 static int cmd_import(int argc, char **argv)
 {
     const char *src = NULL, *out = NULL, *tok = NULL, *v;
+    int allow_unused = 0;
     Cli cli;
     cli_init(&cli, "llmc import", import_opts);
     for (int k; (k = cli_next(&cli, argc, argv, &v)) != -1;) {
@@ -706,8 +720,10 @@ static int cmd_import(int argc, char **argv)
             out = v;
         else if (k == 1)
             tok = v;
+        else if (k == 2)
+            allow_unused = 1;
         else {
-            cli_help(&cli, "llmc import SRC -o model.json [--tokenizer FILE]\n"
+            cli_help(&cli, "llmc import SRC -o model.json [--tokenizer FILE] [--allow-unused]\n"
                            "  SRC: a Hugging Face directory, a llama2.c checkpoint or a model.json", stdout);
             return 0;
         }
@@ -730,7 +746,8 @@ static int cmd_import(int argc, char **argv)
         free(base);
         return 1;
     }
-    LlmcStatus st = llmc_import_tok(src, tok, base, &doc, &d);
+    LlmcImportOptions io = {.tokenizer = tok, .allow_unused = allow_unused};
+    LlmcStatus st = llmc_import_opts(src, &io, base, &doc, &d);
     if (!st)
         st = llmc_json_save(out, doc, &d);
     cJSON_Delete(doc);

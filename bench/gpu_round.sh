@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1)
 # WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 old:LLMC=PATH ...": the preset compiled
 # once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
 # environment, for knobs added to a working tree while experimenting, and any other item is an
@@ -50,7 +50,7 @@ if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
     kc=${PIPESTATUS[0]}
     grep -E "FAIL|^TIME" "$out/kernel_check.txt" | tee -a "$log"
     # the last line is "PASS: 0 of N checks failed" (a crash leaves some other line: the exit status says)
-    row "kernel_check (every kernel vs C: gemm h/wg/tc, gemv(_b1), attn, rope/KV, norm, eltwise, embed, select, argmax, sample)" \
+    row "kernel_check (every kernel vs C: gemm h/wg/tc, gemv(_b1), attn, rope/KV, norm, eltwise, embed, select, argmax, sample, families' ops, moe)" \
       "$(tail -1 "$out/kernel_check.txt") (exit $kc)"
   else
     row "kernel_check" "nvcc failed"
@@ -267,6 +267,85 @@ variants() {
   done
   for name in "${names[@]}"; do finish "$name"; done
 }
+# The model families (WHAT=families): each tiny config of tests/data/families/configs synthesized in
+# f32, compiled for the cpu target and for $ARCH in f32 (the 16 greedy ids after an 8-id prompt must
+# be the cpu target's; batch 3 of id prompts = single runs) and in bf16 (--compare-cpu on 8 and on 80
+# prompt tokens: the decode paths, then the wide ones: flash attention with its soft-cap, the MoE
+# experts on tensor cores); memcheck of the bf16 MoE and Gemma 2 builds on 80 tokens.
+# FAMILY_SPEED=1: then bf16 decode at batch 1 and 16 of real shapes: qwen3-8b and gemma-2-9b whole,
+# qwen3-30b-a3b with 12 of its 48 layers (the roofline fraction is per byte), each deleted after.
+families() {
+  local ids="3 17 42 99 250 7 311 5" wide cfg f d same worst worstw bs
+  wide=$(seq -s ' ' 100 179)
+  say "== model families (tests/data/families/configs)"
+  for cfg in "$root"/tests/data/families/configs/*.json; do
+    f=$(basename "$cfg" .json)
+    d=$work/fam_$f
+    "$llmc" synth --config "$cfg" -o "$d" --dtype f32 -q >>"$log" 2>&1 || { row "$f" "synth failed"; continue; }
+    if ! { "$llmc" compile "$d" -o "$d.cpu" -q --max-seq 128 >>"$log" 2>&1 &&
+      "$llmc" compile "$d" --target "$arch" --weights f32 -o "$d.f32" -q --max-seq 128 >>"$log" 2>&1 &&
+      "$llmc" compile "$d" --target "$arch" -o "$d.bf16" -q --max-seq 128 >>"$log" 2>&1; }; then
+      row "$f" "compile failed"; tail -5 "$log"; continue
+    fi
+    "$d.cpu" --ids "$ids" -n 16 --output-ids >"$res/fam_${f}_cpu.txt" 2>>"$log"
+    "$d.f32" --ids "$ids" -n 16 --output-ids >"$res/fam_${f}_f32.txt" 2>>"$log"
+    cmp -s "$res/fam_${f}_cpu.txt" "$res/fam_${f}_f32.txt" && same="f32 greedy = cpu" || same="f32 greedy DIFFER from cpu"
+    printf '%s\n' "$ids" "5 6 7 8 9 10 11 12 13 14 15 16" "$wide" >"$res/fam_prompts.txt"
+    "$d.f32" --prompts "$res/fam_prompts.txt" --prompts-ids --max-batch 3 -n 12 --output-ids >"$res/fam_${f}_batch.txt" 2>>"$log"
+    : >"$res/fam_${f}_single.txt"
+    while read -r p; do "$d.f32" --ids "$p" -n 12 --output-ids >>"$res/fam_${f}_single.txt" 2>>"$log"; done <"$res/fam_prompts.txt"
+    cmp -s "$res/fam_${f}_batch.txt" "$res/fam_${f}_single.txt" && bs="batch 3 = single" || bs="batch 3 DIFFERS from single"
+    "$d.bf16" --ids "$ids" --compare-cpu >"$res/fam_${f}_cmp.txt" 2>&1
+    "$d.bf16" --ids "$wide" --compare-cpu >"$res/fam_${f}_cmpw.txt" 2>&1
+    tail -4 "$res/fam_${f}_cmpw.txt" >>"$log"
+    worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/fam_${f}_cmp.txt")
+    worstw=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/fam_${f}_cmpw.txt")
+    row "family $f" "$same; $bs; bf16 compare-cpu worst layer $worst (80 tokens: $worstw)"
+  done
+  if command -v compute-sanitizer >/dev/null; then
+    for f in qwen3_moe gemma2; do
+      [ -x "$work/fam_$f.bf16" ] || continue
+      compute-sanitizer --tool memcheck --error-exitcode 9 "$work/fam_$f.bf16" --ids "$wide" -n 4 >"$res/fam_memcheck_$f.txt" 2>&1
+      local rc=$?
+      [ $rc -eq 0 ] && row "memcheck, family $f bf16, 80 tokens + 4" "no errors" || row "memcheck, family $f bf16" "exit $rc"
+    done
+  fi
+  [ "${FAMILY_SPEED:-0}" = 1 ] || return
+  local name cfgj exe
+  for name in qwen3-8b gemma-2-9b qwen3-30b-a3b-12l; do
+    case $name in
+    qwen3-8b) cfgj='{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 4096,
+      "intermediate_size": 12288, "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8,
+      "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960, "rms_norm_eps": 1e-6,
+      "rope_theta": 1000000.0, "hidden_act": "silu", "tie_word_embeddings": false, "bos_token_id": 151643,
+      "eos_token_id": 151645, "torch_dtype": "bfloat16"}' ;;
+    gemma-2-9b) cfgj='{"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "hidden_size": 3584,
+      "intermediate_size": 14336, "num_hidden_layers": 42, "num_attention_heads": 16, "num_key_value_heads": 8,
+      "head_dim": 256, "vocab_size": 256000, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
+      "rope_theta": 10000.0, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 256,
+      "sliding_window": 4096, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
+      "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0,
+      "torch_dtype": "bfloat16"}' ;;
+    *) cfgj='{"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": 2048,
+      "intermediate_size": 6144, "moe_intermediate_size": 768, "num_hidden_layers": 12, "num_attention_heads": 32,
+      "num_key_value_heads": 4, "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960,
+      "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "hidden_act": "silu", "num_experts": 128,
+      "num_experts_per_tok": 8, "norm_topk_prob": true, "decoder_sparse_step": 1, "mlp_only_layers": [],
+      "tie_word_embeddings": false, "bos_token_id": 151643, "eos_token_id": 151645, "torch_dtype": "bfloat16"}' ;;
+    esac
+    say "== $name (FAMILY_SPEED)"
+    echo "$cfgj" >"$work/$name.json"
+    exe=$work/$name.exe
+    "$llmc" synth --config "$work/$name.json" -o "$work/$name" -q >>"$log" 2>&1 &&
+      "$llmc" compile "$work/$name" --target "$arch" -o "$exe" --weights-file --max-seq 4096 -q >>"$log" 2>&1 ||
+      { row "$name" "synth or compile failed"; rm -rf "$work/$name"; continue; }
+    rm -rf "$work/$name"
+    decode_row "$exe" "$name decode batch 1" "$res/bench_${name}_b1.txt" --batch 1
+    decode_row "$exe" "$name decode batch 16" "$res/bench_${name}_b16.txt" --batch 16
+    rm -f "$exe" "$exe.weights"
+  done
+}
+if [ "$what" = families ]; then families; fi
 if [ "$what" = variants ]; then variants; fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
 if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi

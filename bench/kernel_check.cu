@@ -38,6 +38,7 @@
 #include "../codegen/cuda_gemv.cuh"
 #include "../codegen/cuda_gemv_b1.cuh"
 #include "../codegen/cuda_kv.cuh"
+#include "../codegen/cuda_moe.cuh"
 #include "../codegen/cuda_norm.cuh"
 #include "../codegen/cuda_rope.cuh"
 #include "../codegen/cuda_rows.cuh"
@@ -177,9 +178,10 @@ static void check_gemm(int T, int timed_reps)
 constexpr int FL = 2, FBS = 16; /* layers in the pool, positions a block */
 template <int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 2) k_flash(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
-                                                  const uint8_t *kv, const float *q, float *y, int T)
+                                                  const uint8_t *kv, const float *q, float *y, int T, float cap)
 {
-    flash_prefill<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, T, 1, 0.125f);
+    flash_prefill<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, T, 1, 0.125f,
+                                                                            cap);
 }
 
 /* decode attention: paged_attn_dec (one kernel, the last block of each (token, KV head) combines),
@@ -188,16 +190,19 @@ constexpr int DNZ = 16; /* parts, as the emitter splits decode steps */
 __host__ __device__ constexpr int dec_gs(int g) { return g % 4 == 0 ? 4 : g % 2 == 0 ? 2 : 1; } /* query heads a block */
 template <int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
-                                                const uint8_t *kv, const float *q, float *y, float *part, int *cnt)
+                                                const uint8_t *kv, const float *q, float *y, float *part, int *cnt,
+                                                float cap)
 {
     paged_attn_dec<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, 4, dec_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q,
-                                                                                          y, part, cnt, 1, 0.125f);
+                                                                                          y, part, cnt, 1, 0.125f, cap);
 }
 template <int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
-                                                    int mbs, const uint8_t *kv, const float *q, float *y, float *part)
+                                                    int mbs, const uint8_t *kv, const float *q, float *y, float *part,
+                                                    float cap)
 {
-    paged_attn<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, part, 1, 0.125f);
+    paged_attn<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, part, 1, 0.125f,
+                                                                         cap);
 }
 template <int HQ, int HD>
 __global__ void __launch_bounds__(128) k_combine(const float *part, float *y)
@@ -213,7 +218,7 @@ struct Seq {
  * size is not a power of two); 3: paged_attn in one part (long steps whose head size has no
  * tensor-core tile: HD % 16 != 0 or HD > 128), as cuda_attention.c launches them */
 template <int HQ, int HKV, int HD, int WIN, int MODE = 0>
-static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
+static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap = 0.0f)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
     const int ns = (int)seqs.size();
@@ -278,14 +283,15 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
     }
     auto run = [&]() {
         if constexpr (MODE == 1) {
-            k_dec<HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt);
+            k_dec<HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt,
+                                                                                  cap);
         } else if constexpr (MODE == 2) {
-            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart);
+            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, cap);
             k_combine<HQ, HD><<<dim3(T, HQ), 128>>>(dpart, dy);
         } else if constexpr (MODE == 3) {
-            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, 1), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, nullptr);
+            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, 1), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, nullptr, cap);
         } else {
-            k_flash<HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T);
+            k_flash<HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T, cap);
         }
     };
     if (MODE == 1) { /* twice first: the counters must be back at zero for the checked run */
@@ -314,6 +320,8 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
                 for (int i = 0; i < HD; i++)
                     d += (double)hq[(size_t)tt * SQ + h * HD + i] * h_f16f(kr[i]);
                 sc[j] = d * 0.125;
+                if (cap > 0) /* Gemma 2's soft-capped scores */
+                    sc[j] = cap * tanh(sc[j] / cap);
                 mx = sc[j] > mx ? sc[j] : mx;
             }
             double l = 0;
@@ -334,9 +342,9 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps)
         }
     }
     char what[160];
-    snprintf(what, sizeof what, "%s HQ=%d HKV=%d HD=%d win=%d: %d seqs, T=%d",
+    snprintf(what, sizeof what, "%s HQ=%d HKV=%d HD=%d win=%d%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)" : "flash_prefill",
-             HQ, HKV, HD, WIN, ns, T);
+             HQ, HKV, HD, WIN, cap > 0 ? " softcap" : "", ns, T);
     verdict(what, sqrt(num / den), 5e-3, unwritten);
     if (timed_reps > 0) {
         const double us = time_us(run, timed_reps);
@@ -898,7 +906,8 @@ static void check_rmsnorm(const char *shape, int T)
     }
 }
 
-/* ---- elementwise: add, mul, silu, swiglu ---- */
+/* ---- elementwise: add, mul, silu, swiglu, geglu ---- */
+static double geluds(double v) { return 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))); }
 template <int OP, int D, int SA, int SB, int SY>
 __global__ void __launch_bounds__(256) k_elt(const float *x, const float *b, float *y, int rows)
 {
@@ -916,8 +925,9 @@ static void check_elt(const char *shape, int T)
     launched();
     const std::vector<float> y = dy.down();
     /* add, mul: one f32 rounding, bit for bit; silu: expf (2 ulp), 1 + e, the division and the product
-     * (about 7 roundings; twice that), swiglu one more product */
-    const double eps = OP <= 1 ? 0.0 : OP == 2 ? 16 * U24 : 18 * U24;
+     * (about 7 roundings; twice that), swiglu one more product; geglu: tanhf (2 ulp) and about 9
+     * roundings (of values that may cancel in 1 + tanh: 64 ulp) */
+    const double eps = OP <= 1 ? 0.0 : OP == 2 ? 16 * U24 : OP == 3 ? 18 * U24 : 64 * U24;
     Check c;
     for (int t = 0; t < T; t++)
         for (int d = 0; d < SY; d++) {
@@ -932,11 +942,11 @@ static void check_elt(const char *shape, int T)
             else if (OP == 1)
                 c.exact(fbits(got), fbits(av * bv));
             else {
-                const double ref = OP == 2 ? silud(av) : silud(av) * bv;
-                c.add(got, ref, fabs(ref), eps, 1e-30);
+                const double ref = OP == 2 ? silud(av) : OP == 3 ? silud(av) * bv : geluds(av) * bv;
+                c.add(got, ref, fabs(ref) + (OP == 4 ? fabs(av * bv) : 0.0), eps, 1e-30);
             }
         }
-    static const char *names[] = {"add", "mul", "silu", "swiglu"};
+    static const char *names[] = {"add", "mul", "silu", "swiglu", "geglu"};
     char what[200];
     snprintf(what, sizeof what, "eltwise %s D=%d strides %d/%d/%d T=%d (%s)", names[OP], D, SA, SB, SY, T, shape);
     c.done(what, eps);
@@ -1384,6 +1394,403 @@ static void check_rest(void)
     check_argmax<128256>("1B", 5);
 }
 
+/* ==== the model families' kernels (issue 26): per-head RMSNorm, the maps with a parameter (GeLU,
+ * scale, soft-cap), rope_kv_row with the q/k norms, soft-capped attention (in main), the MoE block
+ * ==== */
+
+/* ---- head_rmsnorm_row (a block a row, a warp a head: cuda_norm.c) ---- */
+template <int H, int HD, int SX, int SY>
+__global__ void __launch_bounds__(128) k_hnorm(const float *x, const float *w, float *y, float eps)
+{
+    head_rmsnorm_row<H, HD, SX, SY>(x, w, y, eps);
+}
+template <int H, int HD, int SX = H * HD, int SY = H * HD>
+static void check_head_norm(const char *shape, int T)
+{
+    const std::vector<float> x = rand_f32((size_t)T * SX, 2.0), w = rand_f32(HD, 0.5, 1.0);
+    DBuf<float> dx(x.size()), dw(HD), dy((size_t)T * SY);
+    dx.up(x);
+    dw.up(w);
+    dy.poison();
+    k_hnorm<H, HD, SX, SY><<<T, 128>>>(dx.p, dw.p, dy.p, 1e-6f);
+    launched();
+    const std::vector<float> y = dy.down();
+    const double eps = eps_norm(HD, LLMC_WARP);
+    Check c;
+    for (int t = 0; t < T; t++) {
+        for (int d = H * HD; d < SY; d++)
+            c.untouched(fbits(y[(size_t)t * SY + d]), 0xffffffffu);
+        for (int h = 0; h < H; h++) {
+            const float *xh = &x[(size_t)t * SX + h * HD];
+            double ss = 0;
+            for (int d = 0; d < HD; d++)
+                ss += (double)xh[d] * xh[d];
+            const double inv = 1.0 / sqrt(ss / HD + 1e-6);
+            for (int d = 0; d < HD; d++) {
+                const double ref = w[d] * inv * xh[d];
+                c.add(y[(size_t)t * SY + h * HD + d], ref, fabs(ref), eps, 1e-30);
+            }
+        }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "head_rmsnorm %d heads of %d, strides %d/%d T=%d (%s)", H, HD, SX, SY, T, shape);
+    c.done(what, eps);
+}
+
+/* ---- unary: OP 0 gelu_tanh, 1 scale, 2 softcap ---- */
+template <int OP, int D, int SA, int SY>
+__global__ void __launch_bounds__(256) k_unary(const float *x, float *y, int rows, float p)
+{
+    unary<OP, D, SA, SY>(x, y, rows, p);
+}
+template <int OP, int D, int SA = D, int SY = D>
+static void check_unary(const char *shape, int T, float p)
+{
+    const std::vector<float> a = rand_f32((size_t)T * SA, OP == 2 ? 60.0 : 6.0);
+    DBuf<float> da(a.size()), dy((size_t)T * SY);
+    da.up(a);
+    dy.poison();
+    k_unary<OP, D, SA, SY><<<(T * D + 255) / 256, 256>>>(da.p, dy.p, T, p);
+    launched();
+    const std::vector<float> y = dy.down();
+    /* scale: one f32 product, bit for bit; gelu: tanhf (2 ulp) and ~9 roundings of terms that may
+     * cancel in 1 + tanh (64 ulp of the input's size); softcap: a division, tanhf, a product */
+    const double eps = OP == 1 ? 0.0 : OP == 0 ? 64 * U24 : 8 * U24;
+    Check c;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < SY; d++) {
+            const float got = y[(size_t)t * SY + d], av = a[(size_t)t * SA + d];
+            if (d >= D) {
+                c.untouched(fbits(got), 0xffffffffu);
+                continue;
+            }
+            if (OP == 1)
+                c.exact(fbits(got), fbits(av * p));
+            else if (OP == 0)
+                c.add(got, geluds(av), fabs(geluds(av)) + fabs(av), eps, 1e-30);
+            else
+                c.add(got, p * tanh(av / (double)p), fabs(p), eps, 1e-30);
+        }
+    static const char *names[] = {"gelu_tanh", "scale", "softcap"};
+    char what[200];
+    snprintf(what, sizeof what, "unary %s %g D=%d strides %d/%d T=%d (%s)", names[OP], p, D, SA, SY, T, shape);
+    c.done(what, eps);
+}
+
+/* ---- rope_kv_row with the q/k norms (Qwen3, Gemma 3: rope_kv_write of 7 inputs) ---- */
+template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY>
+__global__ void __launch_bounds__(128) k_ropekv_n(const float *q, const float *k, const float *v, const int32_t *pos,
+                                                  const int32_t *slots, const float *cs, float *y, uint16_t *kv,
+                                                  int layer, const float *qn, const float *kn)
+{
+    rope_kv_row<FMT_F16, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, (uint8_t *)kv, layer, qn,
+                                                                      kn, 1e-6f);
+}
+template <int HQ, int HKV, int HD>
+static void check_kv_norm(const char *shape, int T)
+{
+    constexpr int S = (HQ + 2 * HKV) * HD, SY = HQ * HD + 4, NPOS = 2048;
+    const size_t kvn = (size_t)KBLOCKS * KL * 2 * KBS * HKV * HD;
+    std::vector<int32_t> slots(T), pos(T);
+    for (int t = 0; t < T; t++) {
+        slots[t] = (t * 37 + 5) % (KBLOCKS * KBS);
+        pos[t] = (int)((urand() + 1.0) * 0.5 * NPOS) % NPOS;
+    }
+    const std::vector<float> qkv = rand_f32((size_t)T * S, 3.0), cs = rope_table(NPOS, HD), qn = rand_f32(HD, 0.5, 1.0),
+                             kn = rand_f32(HD, 0.5, 1.0);
+    const std::vector<uint16_t> kv0 = rand_kv(kvn);
+    DBuf<float> dqkv(qkv.size()), dcs(cs.size()), dy((size_t)T * SY), dqn(HD), dkn(HD);
+    DBuf<uint16_t> dkv(kvn);
+    DBuf<int32_t> dslots(T), dpos(T);
+    dqkv.up(qkv);
+    dcs.up(cs);
+    dkv.up(kv0);
+    dslots.up(slots);
+    dpos.up(pos);
+    dqn.up(qn);
+    dkn.up(kn);
+    dy.poison();
+    const float *q = dqkv.p, *k = dqkv.p + HQ * HD, *v = dqkv.p + (HQ + HKV) * HD;
+    k_ropekv_n<0, HQ, HKV, HD, S, S, S, SY><<<dim3(T, HQ + HKV), HD / 2>>>(q, k, v, dpos.p, dslots.p, dcs.p, dy.p, dkv.p,
+                                                                         KLAYER, dqn.p, dkn.p);
+    launched();
+    const std::vector<uint16_t> kv = dkv.down();
+    const std::vector<float> y = dy.down();
+    const double eps = (HD + 24) * U24;
+    Check cq, ck;
+    for (int t = 0; t < T; t++) {
+        const float *cp = &cs[(size_t)pos[t] * HD], *row = &qkv[(size_t)t * S];
+        const size_t k0 = kvi(HKV, HD, slots[t] / KBS, 0, slots[t] % KBS), v0 = kvi(HKV, HD, slots[t] / KBS, 1, slots[t] % KBS);
+        for (int e = 0; e < HKV * HD; e++)
+            ck.exact(kv[v0 + e], h_f16(row[(HQ + HKV) * HD + e]));
+        for (int h = 0; h < HQ + HKV; h++) {
+            const float *xh = row + h * HD, *w = h < HQ ? qn.data() : kn.data();
+            double ss = 0;
+            for (int d = 0; d < HD; d++)
+                ss += (double)xh[d] * xh[d];
+            const double inv = 1.0 / sqrt(ss / HD + 1e-6);
+            for (int i = 0; i < HD / 2; i++) {
+                const int i0 = i, i1 = i + HD / 2;
+                double r0, r1, m;
+                rope_ref(w[i0] * inv * xh[i0], w[i1] * inv * xh[i1], cp[2 * i], cp[2 * i + 1], r0, r1, m);
+                if (h < HQ) {
+                    cq.add(y[(size_t)t * SY + h * HD + i0], r0, m, eps, 1e-30);
+                    cq.add(y[(size_t)t * SY + h * HD + i1], r1, m, eps, 1e-30);
+                } else {
+                    const size_t kh = k0 + (h - HQ) * HD;
+                    ck.add(h_f16f(kv[kh + i0]), r0, fabs(r0) + m * eps / EPS_F16, EPS_F16, 1.0 / (1 << 25));
+                    ck.add(h_f16f(kv[kh + i1]), r1, fabs(r1) + m * eps / EPS_F16, EPS_F16, 1.0 / (1 << 25));
+                }
+            }
+        }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "rope_kv_row + q/k norms %d/%d heads of %d T=%d: q (%s)", HQ, HKV, HD, T, shape);
+    cq.done(what, eps);
+    snprintf(what, sizeof what, "rope_kv_row + q/k norms %d/%d heads of %d T=%d: f16 cache (%s)", HQ, HKV, HD, T, shape);
+    ck.done(what, EPS_F16);
+}
+
+/* ---- the MoE block, launched as cuda_moe.c launches it: steps of up to 8 rows moe_route (with the
+ * gather), the experts' gate/up (SwiGLU) and down matmuls on gemv, moe_combine; wider steps
+ * moe_route without the gather, moe_gather, then gemv while T K <= 8 E, above that for bf16/f16
+ * experts the matmuls on tensor cores (moe_expert_mma, the activations converted by rows_to_half
+ * between them), else gemv. Against a host
+ * reference of the routing (the same ids and weights, in slot order) and of the output in double over
+ * the same (dequantized) weights, the activations rounded as the tensor-core path rounds them ---- */
+constexpr int MOE_TMAX = 64; /* the most tokens a checked step has: the scratch holds 64 K pairs */
+template <int E, int K, int NORM, int D, int GATHER>
+__global__ void __launch_bounds__(1024) k_moe_route(const float *lg, const float *x, int T, int *meta, float *wts,
+                                                    float *xg)
+{
+    moe_route<E, K, NORM, D, D, E, MOE_TMAX * K, GATHER>(lg, x, T, meta, wts, xg);
+}
+template <int HALF, int D, int E, int TKM>
+__global__ void __launch_bounds__(256) k_moe_gather(const int *meta, const float *x, void *xg)
+{
+    moe_gather<HALF, D, D, E, TKM>(meta, x, xg);
+}
+template <int WK, int KK, int N, int VEC, int EPI, int G, int ORD, int E, long long EB>
+__global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta, const void *w, WQ wq, MoeSides ss,
+                                                                 const float *x, float *y)
+{
+    moe_expert_mm<KF(WK), KK, N, VEC, EPI, G, ORD ? ORDER_LANE8 : ORDER_ROW_MAJOR, E, EB>(meta, w, wq, ss, x, y);
+}
+constexpr int MOE_ST = 4; /* cuda_moe.c's stages on the H100/H200 (smem_per_sm >= 160 KB) */
+constexpr int moe_mma_smem() { return MOE_ST * (64 + 128) * 40 * 2; }
+template <int BF, int KK, int N, int EPI, int E>
+__global__ void __launch_bounds__(128) k_moe_mma(const int *meta, const uint16_t *w, const uint16_t *xh, float *y)
+{
+    moe_expert_mma<BF, KK, N, EPI, 64, 128, MOE_ST, E>(meta, w, xh, y);
+}
+template <int BF, int F>
+__global__ void __launch_bounds__(256) k_moe_half(const float *h, uint16_t *hh)
+{
+    rows_to_half<BF, 0, F, F>(h, nullptr, hh, 0.0f);
+}
+template <int E, int K, int D>
+__global__ void __launch_bounds__(256) k_moe_combine(const int *meta, const float *wts, const float *o, float *y)
+{
+    moe_combine<E, K, D, D, MOE_TMAX * K>(meta, wts, o, y);
+}
+
+constexpr long long qbytes(int wk, long long n) { return wk == 0 ? 4 * n : wk <= 2 ? 2 * n : wk == 3 ? n : n / 2; }
+/* a value rounded to the format of the tensor-core path's activations (WK 1 bf16, 2 f16) */
+static double moe_round(int wk, double v)
+{
+    return wk == 1 ? h_bf16f(h_bf16((float)v)) : wk == 2 ? h_f16f(h_f16((float)v)) : v;
+}
+
+/* Steps of T <= 64 tokens. G: the group of quantized formats. */
+template <int WK, int E, int K, int NORM, int D, int F, int G = 128>
+static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
+{
+    constexpr int TKM = MOE_TMAX * K, GG = WK >= 3 ? G : D, GD = WK >= 3 ? G : F;
+    constexpr int VU = mv_vec(WK, D, GG), VD = mv_vec(WK, F, GD);
+    constexpr int TC = (WK == 1 || WK == 2) && D % 32 == 0 && F % 32 == 0; /* cuda_moe.c's tc_ok */
+    constexpr long long EBU = qbytes(WK, 2LL * F * D), EBD = qbytes(WK, (long long)D * F);
+    constexpr long long SBU = WK >= 3 ? (WK == 3 ? 4 : 2) * 2LL * F * ((D + GG - 1) / GG) : 0;
+    constexpr long long SBD = WK >= 3 ? (WK == 3 ? 4 : 2) * (long long)D * ((F + GD - 1) / GD) : 0;
+    constexpr long long ZBU = WK == 5 ? 2 * 2LL * F * ((D + GG - 1) / GG) : 0, ZBD = WK == 5 ? 2LL * D * ((F + GD - 1) / GD) : 0;
+    const QWts gu = make_any(WK, E * 2 * F, D, GG, 0.05), dn = make_any(WK, E * D, F, GD, 0.05);
+    DW dgu(gu), ddn(dn);
+    const std::vector<float> x = rand_f32((size_t)MOE_TMAX * D, 1.0), lg = rand_f32((size_t)MOE_TMAX * E, 2.0);
+    DBuf<float> dx(x.size()), dlg(lg.size()), dwts(TKM), dxg((size_t)TKM * D), dh((size_t)TKM * F), dout((size_t)TKM * D),
+        dy((size_t)MOE_TMAX * D);
+    DBuf<uint16_t> dhh((size_t)TKM * F);
+    DBuf<int> dmeta(1 + 3 * E + 1 + 3 * TKM);
+    dx.up(x);
+    dlg.up(lg);
+    if constexpr (TC) {
+        CK(cudaFuncSetAttribute(k_moe_mma<WK == 1, D, 2 * F, 2, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                moe_mma_smem()));
+        CK(cudaFuncSetAttribute(k_moe_mma<WK == 1, F, D, 0, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                moe_mma_smem()));
+    }
+    for (int T : steps) {
+        const int wide = T > 8, tc = wide && TC && T * K > 8 * E, gz = T * K < E ? T * K : E;
+        auto run = [&](cudaStream_t st) {
+            if (!wide)
+                k_moe_route<E, K, NORM, D, 1><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p);
+            else {
+                k_moe_route<E, K, NORM, D, 0><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p);
+                if (tc)
+                    k_moe_gather<TC ? WK : 0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p);
+                else
+                    k_moe_gather<0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p);
+            }
+            int on_tc = 0;
+            if constexpr (TC) {
+                if (tc) {
+                    on_tc = 1;
+                    k_moe_mma<WK == 1, D, 2 * F, 2, E>
+                        <<<dim3((T + 63) / 64, (2 * F + 127) / 128, gz), 128, moe_mma_smem(), st>>>(
+                            dmeta.p, (const uint16_t *)dgu.w.p, (const uint16_t *)dxg.p, dh.p);
+                    k_moe_half<WK == 1, F><<<T * K, 256, 0, st>>>(dh.p, dhh.p);
+                    k_moe_mma<WK == 1, F, D, 0, E><<<dim3((T + 63) / 64, (D + 127) / 128, gz), 128, moe_mma_smem(), st>>>(
+                        dmeta.p, (const uint16_t *)ddn.w.p, dhh.p, dout.p);
+                }
+            }
+            if (!on_tc) {
+                k_moe_mm<WK, D, 2 * F, VU, 2, GG, q_lane8(WK, D, GG), E, EBU>
+                    <<<dim3((F + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK),
+                                                                         MoeSides{{SBU, ZBU, 0, 0}}, dxg.p, dh.p);
+                k_moe_mm<WK, F, D, VD, 0, GD, q_lane8(WK, F, GD), E, EBD>
+                    <<<dim3(((D + 1) / 2 + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK),
+                                                                                 MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dout.p);
+            }
+            k_moe_combine<E, K, D><<<T, 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p);
+        };
+        dy.poison();
+        run(0);
+        launched();
+        const std::vector<float> y = dy.down(), wts = dwts.down();
+        const std::vector<int> meta = dmeta.down();
+        const int *ids = meta.data() + 2 + 3 * E;
+        Check cr, cy;
+        double num = 0, den = 0;
+        for (int t = 0; t < T; t++) {
+            /* routing: softmax, top K by probability (ties to the lower expert), renormalized */
+            const float *l = &lg[(size_t)t * E];
+            double mx = -1e300, sum = 0, w[64], tot = 0;
+            int id[64];
+            for (int e = 0; e < E; e++)
+                mx = l[e] > mx ? l[e] : mx;
+            for (int e = 0; e < E; e++)
+                sum += exp(l[e] - mx);
+            for (int k = 0; k < K; k++) {
+                int best = -1;
+                for (int e = 0; e < E; e++) {
+                    int taken = 0;
+                    for (int j = 0; j < k; j++)
+                        taken |= id[j] == e;
+                    if (!taken && (best < 0 || l[e] > l[best]))
+                        best = e;
+                }
+                id[k] = best;
+                tot += (w[k] = exp(l[best] - mx) / sum);
+            }
+            for (int k = 0; k < K; k++) {
+                if (NORM)
+                    w[k] /= tot;
+                cr.exact((uint32_t)ids[t * K + k], (uint32_t)id[k]);
+                cr.add(wts[t * K + k], w[k], w[k], 16 * U24, 1e-30);
+            }
+            /* the output (the tensor-core path's rows and activations rounded to its half format) */
+            const int rw = tc ? WK : 0;
+            std::vector<double> xr(D), h(F), acc(D, 0.0);
+            for (int c = 0; c < D; c++)
+                xr[c] = moe_round(rw, x[(size_t)t * D + c]);
+            for (int k = 0; k < K; k++) {
+                const float *g0 = &gu.w.f[(size_t)id[k] * 2 * F * D], *u0 = g0 + (size_t)F * D;
+                for (int f = 0; f < F; f++) {
+                    double gs = 0, us = 0;
+                    for (int c = 0; c < D; c++) {
+                        gs += xr[c] * g0[(size_t)f * D + c];
+                        us += xr[c] * u0[(size_t)f * D + c];
+                    }
+                    h[f] = moe_round(rw, silud(gs) * us);
+                }
+                const float *d0 = &dn.w.f[(size_t)id[k] * D * F];
+                for (int c = 0; c < D; c++) {
+                    double sdn = 0;
+                    for (int f = 0; f < F; f++)
+                        sdn += h[f] * d0[(size_t)c * F + f];
+                    acc[c] += w[k] * sdn;
+                }
+            }
+            for (int c = 0; c < D; c++) {
+                const double got = y[(size_t)t * D + c];
+                if (got != got)
+                    cy.nan++;
+                num += (got - acc[c]) * (got - acc[c]);
+                den += acc[c] * acc[c];
+            }
+        }
+        for (int t = T; t < MOE_TMAX; t++)
+            for (int c = 0; c < D; c++)
+                cy.untouched(fbits(y[(size_t)t * D + c]), 0xffffffffu);
+        char what[200];
+        snprintf(what, sizeof what, "moe routing E=%d K=%d%s T=%d (%s)", E, K, NORM ? " norm" : "", T, shape);
+        cr.done(what, 16 * U24);
+        /* gemv: f32 sums of the format's exact values (1e-5; quantized 2e-5); tensor cores: f32 sums
+         * of products of half values, an element of h rounded differently now and then (1e-4) */
+        const double tol = tc ? 1e-4 : WK >= 3 ? 2e-5 : 1e-5;
+        snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s (%s)", wkname(WK), D, F, E, K, T,
+                 tc ? " tensor cores" : " gemv", VU ? "" : " scalar", cy.stray || cy.nan ? " (unwritten or stray rows)" : "",
+                 shape);
+        verdict(what, sqrt(num / den), tol, cy.nan + cy.stray);
+        if (timed_reps > 0) {
+            /* the bytes a step must read: each used expert's rows once */
+            std::vector<int> used(E, 0);
+            for (int j = 0; j < T * K; j++)
+                used[ids[j]] = 1;
+            long long ne = 0;
+            for (int e = 0; e < E; e++)
+                ne += used[e];
+            const double bytes = (double)ne * (EBU + EBD + SBU + SBD + ZBU + ZBD);
+            cudaStream_t st;
+            CK(cudaStreamCreate(&st));
+            const double us = graph_us(st, [&]() { run(st); }, timed_reps);
+            CK(cudaStreamDestroy(st));
+            printf("TIME %-58s %8.1f us %7.1f GB/s (%lld experts' bytes)\n", what, us, bytes / (us * 1e-6) / 1e9, ne);
+        }
+    }
+}
+
+static void check_families(void)
+{
+    check_head_norm<16, 128>("qwen3-8b q", 9);
+    check_head_norm<8, 128, 6144, 4096>("qwen3-8b k in qkv", 5);
+    check_head_norm<4, 16, 128, 64>("tiny, heads of 16", 70);
+    check_head_norm<8, 256>("gemma-2-9b q", 3);
+    check_unary<0, 14336>("gemma-2-9b ffn gate", 3, 0.0f);
+    check_unary<1, 3584>("gemma-2-9b embedding x sqrt(3584)", 13, 59.86651611328125f);
+    check_unary<2, 256000, 256000, 256000>("gemma-2-9b logits, cap 30", 2, 30.0f);
+    check_unary<2, 1000, 1004, 1000>("strided, cap 3", 9, 3.0f);
+    check_elt<4, 14336>("gemma-2-9b ffn geglu", 2);
+    check_elt<4, 172, 344, 344, 172>("gate/up halves", 7);
+    check_kv_norm<32, 8, 128>("qwen3-8b", 9);
+    check_kv_norm<8, 4, 256>("gemma-3 heads of 256", 3);
+    check_kv_norm<4, 2, 16>("tiny heads of 16", 20);
+    /* steps of up to 8 rows on gemv with the gather in moe_route; wider ones gathered apart, on gemv
+     * up to T K = 8 E, on tensor cores above (bf16/f16; the others keep gemv) */
+    check_moe<1, 8, 2, 1, 512, 256>("mixtral-like, small", {1, 2, 7, 9, 32, 33, 64}, 0);
+    check_moe<1, 16, 4, 1, 256, 128>("many experts a token", {1, 5, 9, 33, 64}, 0);
+    check_moe<2, 8, 2, 0, 256, 192>("qwen3-moe, no renormalization", {1, 9, 40}, 0);
+    check_moe<2, 4, 2, 1, 256, 96>("F not whole 128-row tiles", {3, 21, 64}, 0);
+    check_moe<4, 16, 4, 1, 512, 256>("u4 lane8", {1, 6, 40}, 0);
+    check_moe<5, 8, 2, 1, 512, 256, 32>("u4 zero g32", {1, 3, 17}, 0);
+    check_moe<3, 8, 2, 1, 256, 128, 256>("fp8 a scale a row", {1, 4, 12}, 0);
+    check_moe<0, 8, 2, 1, 260, 100>("f32, K % 8 != 0 (scalar)", {1, 3, 20}, 0);
+    /* qwen3-30b-a3b's layer (128 experts of 768, top 8, hidden 2048): decode steps of 1 and 16 and a
+     * 64-token step, timed (T K = 512: gemv) */
+    check_moe<1, 128, 8, 1, 2048, 768>("qwen3-30b-a3b", {1, 16, 64}, 50);
+    /* mixtral-8x7b's shapes at 1/4 (8 experts of 3584, top 2, hidden 1024): 64 tokens on tensor cores */
+    check_moe<1, 8, 2, 1, 1024, 3584>("mixtral-8x7b / 4", {1, 16, 64}, 20);
+    check_moe<4, 128, 8, 1, 2048, 768>("qwen3-30b-a3b w4a16", {1, 16}, 50);
+}
+
 int main(void)
 {
     cudaDeviceProp prop;
@@ -1446,6 +1853,14 @@ int main(void)
     /* gemv, gemv_b1, gemm_tc, rows_to_half, norms, elementwise, rope, the KV writers, embedding,
      * select_rows, argmax: element by element */
     check_rest();
+    check_families();
+    /* Gemma 2: soft-capped attention scores, prefill and decode kernels */
+    check_flash<8, 4, 64, 48>(ragged, 0, 5.0f);
+    check_flash<8, 4, 64, 0, 1>(dsteps, 0, 5.0f);
+    check_flash<8, 4, 80, 0, 2>(dsteps, 0, 5.0f);
+    check_flash<8, 4, 80, 0, 3>(ragged, 0, 5.0f);
+    check_flash<16, 8, 256, 0, 1>({{300, 3}, {0, 1}}, 0, 5.0f); /* gemma-2-9b: heads of 256 (no flash tile) */
+    check_flash<16, 8, 256, 48, 3>({{0, 100}, {30, 70}}, 0, 5.0f);
     /* timings: 512-row prefill shapes (8B: qkv, o, gate/up, down; 1B: qkv, gate/up), tile variants */
     check_gemm<4096, 6144, 0, 1, 128>(512, 20);
     check_gemm<4096, 28672, 2, 1, 128>(512, 20);

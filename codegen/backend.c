@@ -56,8 +56,10 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
              "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s", wfmt,
              llmc_dtype_name(g->kv_format), g->kv_block_size, g->max_seq_len, g->max_tokens,
              g->max_outputs,
-             g->tok_file ? (g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer" : "SentencePiece tokenizer")
-                         : "no tokenizer");
+             !g->tok_file                    ? "no tokenizer"
+             : g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer"
+             : g->tok_kind == LLMC_TOK_HF      ? "tokenizer.json tokenizer"
+                                               : "SentencePiece tokenizer");
 }
 
 static LlmcStatus make_dir(LlmcCodegen *cg, const char *emit_dir, LlmcDiag *d)

@@ -31,7 +31,7 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     } else {
         int q = n->in[0], y = n->out[0];
         int64_t HQ = llmc_cols(&g->t[q].shape) / HD;
-        double scale = llmc_attr_float(n, "scale", 1.0);
+        double scale = llmc_attr_float(n, "scale", 1.0), softcap = llmc_attr_float(n, "softcap", 0.0);
         int window = (int)llmc_attr_int(n, "window", 0);
         /* Scores on the stack for spans up to 4096 positions (16 KB); longer ones are recomputed
          * (c_prelude.h paged_attention), so no stack buffer grows with the context length. */
@@ -42,13 +42,14 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, "
                         "const int32_t *pos, float *y)\n{\n"
                         "    float sc[%d], kb[%d], vb[%d];\n"
-                        "    paged_attention(%s, st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %d, kb, vb, %s, %d, q, %lld, "
-                        "pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, y, %lld, "
+                        "    paged_attention%s(%s, st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %d, kb, vb, %s, %d, q, %lld, "
+                        "pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, y, %lld%s%s, "
                         "tid, nth);\n}\n",
                         (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, layer, scale, window ? ", sliding window" : "",
-                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), cap, HD, HD, kf, L, BS,
-                        (long long)HQ, HKV, HD, layer, cap, llmc_c_float(e, scale), window, (long long)llmc_row_stride(g, q),
-                        (long long)llmc_row_stride(g, y));
+                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), cap, HD, HD,
+                        softcap > 0 ? "_sc" : "", kf, L, BS, (long long)HQ, HKV, HD, layer, cap, llmc_c_float(e, scale),
+                        window, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), softcap > 0 ? ", " : "",
+                        softcap > 0 ? llmc_c_float(e, softcap) : "");
         name = llmc_emit_kernel(e, "paged_attention", k.s);
         llmc_c_call(e, node, name, 3, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
     }

@@ -28,6 +28,12 @@ static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_KV_WRITE] = llmc_c_emit_attention,
     [LLMC_OP_PAGED_ATTENTION] = llmc_c_emit_attention,
     [LLMC_OP_SELECT_ROWS] = llmc_c_emit_rows,
+    [LLMC_OP_HEAD_RMSNORM] = llmc_c_emit_norm,
+    [LLMC_OP_GELU_TANH] = llmc_c_emit_elementwise,
+    [LLMC_OP_GEGLU] = llmc_c_emit_elementwise,
+    [LLMC_OP_SCALE] = llmc_c_emit_elementwise,
+    [LLMC_OP_SOFTCAP] = llmc_c_emit_elementwise,
+    [LLMC_OP_MOE] = llmc_c_emit_moe,
 };
 
 void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo *info, const char *symbol,
@@ -166,7 +172,7 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
                         e.body.s ? e.body.s : "");
         llmc_emit_probes(g, &out);
         llmc_emit_desc_fields(&out, g, info, info->desc_symbol ? info->desc_symbol : "llmc_model", tg->name,
-                              llmc_kv_block_bytes(g, tg), e.const_bytes, g->arena_bytes, info->max_threads);
+                              llmc_kv_block_bytes(g, tg), e.const_bytes, g->arena_bytes + e.arena_extra, info->max_threads);
         llmc_buf_printf(&out, "};\n");
         *source = out.s;
     } else {

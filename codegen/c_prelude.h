@@ -203,8 +203,29 @@ LLMC_INLINE void rmsnorm_rows(int ADD, int R, int D, const float *a, int sa, con
     }
 }
 
-/* ---- elementwise over R rows of D columns: OP 0 add, 1 mul, 2 silu, 3 swiglu(a, b) ---- */
+/* ---- RMSNorm of each head: x is [R, H*HD], w [HD] ---- */
+LLMC_INLINE void head_rmsnorm_rows(int R, int H, int HD, const float *x, int sx, const float *w, float *y, int sy,
+                                   float eps, int tid, int nth)
+{
+    int64_t e0, e1;
+    share((int64_t)R * H, tid, nth, &e0, &e1);
+    for (int64_t e = e0; e < e1; e++) {
+        const float *xh = x + (size_t)(e / H) * sx + (e % H) * HD;
+        float *yh = y + (size_t)(e / H) * sy + (e % H) * HD;
+        float inv = 1.0f / sqrtf(dot_f32(xh, xh, HD) / (float)HD + eps);
+        for (int d = 0; d < HD; d++)
+            yh[d] = w[d] * (inv * xh[d]);
+    }
+}
+
+/* ---- elementwise over R rows of D columns: OP 0 add, 1 mul, 2 silu, 3 swiglu(a, b), 4 geglu(a, b) ---- */
 LLMC_INLINE float silu1(float x) { return x * (1.0f / (1.0f + expf(-x))); }
+/* GeLU, tanh approximation (transformers' gelu_pytorch_tanh), in float32 as torch computes it. */
+LLMC_INLINE float gelu_tanh1(float x)
+{
+    const float kb = 0.7978845608028654f, kk = 0.044715f;
+    return 0.5f * x * (1.0f + tanhf(kb * (x + kk * x * x * x)));
+}
 
 LLMC_INLINE void eltwise(int OP, int R, int D, const float *a, int sa, const float *b, int sb, float *y, int sy,
                          int tid, int nth)
@@ -225,11 +246,141 @@ LLMC_INLINE void eltwise(int OP, int R, int D, const float *a, int sa, const flo
                 yr[j] = ar[j] * br[j];
             else if (OP == 2)
                 yr[j] = silu1(ar[j]);
-            else
+            else if (OP == 3)
                 yr[j] = silu1(ar[j]) * br[j];
+            else
+                yr[j] = gelu_tanh1(ar[j]) * br[j];
         }
         e += c1 - c;
     }
+}
+
+/* ---- one-input maps over R rows of D columns with a parameter P: OP 0 gelu_tanh, 1 scale (x * P),
+ * 2 softcap (P tanh(x / P)) ---- */
+LLMC_INLINE void unary_rows(int OP, int R, int D, const float *a, int sa, float *y, int sy, float P, int tid, int nth)
+{
+    int64_t r0, r1;
+    share(R, tid, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) {
+        const float *ar = a + (size_t)r * sa;
+        float *yr = y + (size_t)r * sy;
+        for (int j = 0; j < D; j++)
+            yr[j] = OP == 0 ? gelu_tanh1(ar[j]) : OP == 1 ? ar[j] * P : P * tanhf(ar[j] / P);
+    }
+}
+
+/* ---- mixture of experts (the moe node, codegen/c_moe.c) ----
+ * A chunk of R tokens at a time: moe_route gives each token its K experts and weights (softmax of the
+ * router logits, top K by probability, ties to the lower expert, renormalized with NORM); moe_group
+ * (one thread) orders the (token, slot) pairs by expert, keeping token order within an expert; the
+ * kernel gathers the pairs' rows, runs each expert's gate/up matmul over its rows, the activation,
+ * its down matmul, and moe_combine sums each token's slots in slot order. Every element is computed
+ * in one fixed order whatever the thread count or the step's other tokens: the matmuls' own rule. */
+typedef struct MoeScratch {
+    int32_t *ids, *pos, *ord, *cnt, *off;  /* [R*K], [R*K], [R*K], [E], [E+1] */
+    float *w, *xg, *g, *h, *o;             /* [R*K], [R*K][D], [R*K][2F], [R*K][F], [R*K][D] */
+} MoeScratch;
+
+LLMC_INLINE MoeScratch moe_scratch(uint8_t *s, int RC, int K, int E, int D, int F)
+{
+    MoeScratch m;
+    size_t n = (size_t)RC * K;
+    m.ids = (int32_t *)s;
+    m.pos = m.ids + n;
+    m.ord = m.pos + n;
+    m.cnt = m.ord + n;
+    m.off = m.cnt + E;
+    m.w = (float *)(m.off + E + 1);
+    m.xg = m.w + n;
+    m.g = m.xg + n * D;
+    m.h = m.g + n * 2 * F;
+    m.o = m.h + n * F;
+    return m;
+}
+
+LLMC_INLINE void moe_route(int E, int K, int NORM, int R, const float *lg, int sl, MoeScratch *m, int tid, int nth)
+{
+    int64_t r0, r1;
+    share(R, tid, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) {
+        const float *l = lg + (size_t)r * sl;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int e = 0; e < E; e++)
+            mx = l[e] > mx ? l[e] : mx;
+        for (int e = 0; e < E; e++)
+            sum += expf(l[e] - mx);
+        float tot = 0.0f;
+        for (int k = 0; k < K; k++) {
+            int best = -1;
+            float bp = 0.0f;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++)
+                    taken |= m->ids[r * K + j] == e;
+                float p = expf(l[e] - mx) / sum;
+                if (!taken && (best < 0 || p > bp)) {
+                    best = e;
+                    bp = p;
+                }
+            }
+            m->ids[r * K + k] = best;
+            m->w[r * K + k] = bp;
+            tot += bp;
+        }
+        for (int k = 0; NORM && k < K; k++)
+            m->w[r * K + k] /= tot;
+    }
+}
+
+LLMC_INLINE void moe_group(int E, int K, int R, MoeScratch *m)
+{
+    for (int e = 0; e <= E; e++)
+        m->off[e] = 0;
+    for (int j = 0; j < R * K; j++)
+        m->off[m->ids[j] + 1]++;
+    for (int e = 0; e < E; e++) {
+        m->cnt[e] = m->off[e + 1];
+        m->off[e + 1] += m->off[e];
+    }
+    for (int e = 0, at = 0; e < E; e++)
+        for (int j = 0; j < R * K; j++)
+            if (m->ids[j] == e) {
+                m->pos[j] = at;
+                m->ord[at++] = j;
+            }
+}
+
+LLMC_INLINE void moe_gather(int K, int R, int D, const float *x, int sx, MoeScratch *m, int tid, int nth)
+{
+    int64_t j0, j1;
+    share((int64_t)R * K, tid, nth, &j0, &j1);
+    for (int64_t j = j0; j < j1; j++)
+        memcpy(m->xg + (size_t)j * D, x + (size_t)(m->ord[j] / K) * sx, sizeof(float) * D);
+}
+
+/* h = act(gate) * up over the pairs' rows of g ([gate F | up F]); GELU 1: gelu_tanh, else silu. */
+LLMC_INLINE void moe_act(int GELU, int K, int R, int F, MoeScratch *m, int tid, int nth)
+{
+    int64_t e0, e1;
+    share((int64_t)R * K * F, tid, nth, &e0, &e1);
+    for (int64_t e = e0; e < e1; e++) {
+        const float *gr = m->g + (size_t)(e / F) * 2 * F;
+        int f = (int)(e % F);
+        m->h[e] = (GELU ? gelu_tanh1(gr[f]) : silu1(gr[f])) * gr[F + f];
+    }
+}
+
+LLMC_INLINE void moe_combine(int K, int R, int D, MoeScratch *m, float *y, int sy, int tid, int nth)
+{
+    int64_t r0, r1;
+    share(R, tid, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++)
+        for (int c = 0; c < D; c++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++)
+                acc += m->w[r * K + k] * m->o[(size_t)m->pos[r * K + k] * D + c];
+            y[(size_t)r * sy + c] = acc;
+        }
 }
 
 /* ---- rotary embeddings ----
@@ -254,6 +405,56 @@ LLMC_INLINE void rope_table(float *cs, int max_seq, int HD, float theta, int lla
             float a = (float)p * inv;
             cs[((size_t)p * (HD / 2) + i) * 2] = cosf(a);
             cs[((size_t)p * (HD / 2) + i) * 2 + 1] = sinf(a);
+        }
+    }
+}
+
+/* The other scalings (ir/rope.c says what each does), as transformers computes them in float32:
+ * KIND 2 linear, 3 dynamic NTK, 4 YaRN, 5 LongRoPE (sf, lf: its short and long factors). Dynamic
+ * and LongRoPE frequencies depend on the position (its own length, pos + 1, against orig); YaRN's
+ * and LongRoPE's cos and sin are scaled by mscale. */
+LLMC_INLINE void rope_table_scaled(float *cs, int max_seq, int HD, float theta, int KIND, float factor, float orig,
+                                   float beta_fast, float beta_slow, int truncate, float mscale, const float *sf,
+                                   const float *lf)
+{
+    float inv[2048];
+    double lo = 0, hi = 0;
+    if (KIND == 4) { /* YaRN's correction range, in dims (double, as transformers' math module) */
+        lo = HD * log(orig / (beta_fast * 2 * M_PI)) / (2 * log(theta));
+        hi = HD * log(orig / (beta_slow * 2 * M_PI)) / (2 * log(theta));
+        if (truncate) {
+            lo = floor(lo);
+            hi = ceil(hi);
+        }
+        lo = lo > 0 ? lo : 0;
+        hi = hi < HD - 1 ? hi : HD - 1;
+        if (lo == hi)
+            hi += 0.001;
+    }
+    for (int p = 0; p < max_seq; p++) {
+        int len = p + 1, past = (float)len > orig;
+        if (p == 0 || (KIND == 3 && past) || (KIND == 5 && len == (int)orig + 1)) {
+            float base = theta;
+            if (KIND == 3 && past)
+                base = (float)(theta * pow((double)factor * len / orig - (factor - 1), (double)HD / (HD - 2)));
+            for (int i = 0; i < HD / 2; i++) {
+                float pf = powf(base, (float)(2 * i) / (float)HD), f = 1.0f / pf;
+                if (KIND == 2)
+                    f = f / factor;
+                else if (KIND == 4) {
+                    float ramp = (float)(((double)i - lo) / (hi - lo));
+                    ramp = ramp < 0.0f ? 0.0f : ramp > 1.0f ? 1.0f : ramp;
+                    float ef = 1.0f - ramp;
+                    f = 1.0f / (factor * pf) * (1.0f - ef) + f * ef;
+                } else if (KIND == 5)
+                    f = 1.0f / ((past ? lf : sf)[i] * pf);
+                inv[i] = f;
+            }
+        }
+        for (int i = 0; i < HD / 2; i++) {
+            float a = (float)p * inv[i];
+            cs[((size_t)p * (HD / 2) + i) * 2] = cosf(a) * mscale;
+            cs[((size_t)p * (HD / 2) + i) * 2 + 1] = sinf(a) * mscale;
         }
     }
 }
@@ -307,11 +508,14 @@ LLMC_INLINE void kv_write(int KF, int T, int L, int BS, int HKV, int HD, int lay
  * up to cap scores (the caller's stack, a bounded size). A span longer than cap is done without
  * storing its scores: one pass for the max, one for the sum, one for the weighted values, each
  * score recomputed by the same expression. A row of a KV format other than f32 is decoded into
- * kb or vb (HD floats each, the caller's). */
-LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, int cap,
-                                 float *kb, float *vb, float scale, int window, const float *q, int sq,
-                                 const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride, uint8_t *kv,
-                                 float *y, int sy, int tid, int nth)
+ * kb or vb (HD floats each, the caller's). softcap > 0: each score capped (attn_cap). */
+/* A score capped to (-softcap, softcap) when softcap > 0 (Gemma 2). */
+LLMC_INLINE float attn_cap(float s, float softcap) { return softcap > 0.0f ? softcap * tanhf(s / softcap) : s; }
+
+LLMC_INLINE void paged_attention_sc(int KF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc,
+                                    int cap, float *kb, float *vb, float scale, int window, const float *q, int sq,
+                                    const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride,
+                                    uint8_t *kv, float *y, int sy, float softcap, int tid, int nth)
 {
     int64_t w0, w1;
     share((int64_t)T * HQ, tid, nth, &w0, &w1);
@@ -324,7 +528,7 @@ LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, 
         float mx = -INFINITY;
         for (int p = p0; p <= pe; p++) {
             const float *k = kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0, p % BS, kh), kb);
-            float s = dot_f32(qh, k, HD) * scale;
+            float s = attn_cap(dot_f32(qh, k, HD) * scale, softcap);
             if (keep)
                 sc[p - p0] = s;
             mx = s > mx ? s : mx;
@@ -332,8 +536,8 @@ LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, 
         float sum = 0.0f;
         for (int p = p0; p <= pe; p++) {
             float s = keep ? sc[p - p0]
-                           : dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0, p % BS, kh), kb),
-                                     HD) * scale;
+                           : attn_cap(dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0,
+                                                                            p % BS, kh), kb), HD) * scale, softcap);
             float e = expf(s - mx);
             if (keep)
                 sc[p - p0] = e;
@@ -345,13 +549,23 @@ LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, 
         for (int p = p0; p <= pe; p++) {
             const float *v = kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 1, p % BS, kh), vb);
             float e = keep ? sc[p - p0]
-                           : expf(dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0, p % BS, kh), kb),
-                                          HD) * scale - mx);
+                           : expf(attn_cap(dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS],
+                                                                                 layer, 0, p % BS, kh), kb), HD) * scale,
+                                           softcap) - mx);
             float a = e / sum;
             for (int d = 0; d < HD; d++)
                 yh[d] = yh[d] + a * v[d];
         }
     }
+}
+
+LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, int cap,
+                                 float *kb, float *vb, float scale, int window, const float *q, int sq,
+                                 const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride, uint8_t *kv,
+                                 float *y, int sy, int tid, int nth)
+{
+    paged_attention_sc(KF, T, L, BS, HQ, HKV, HD, layer, sc, cap, kb, vb, scale, window, q, sq, pos, seq, bt, bt_stride,
+                       kv, y, sy, 0.0f, tid, nth);
 }
 
 LLMC_INLINE void select_rows(int O, int D, const float *x, int sx, const int32_t *rows, float *y, int sy, int tid,

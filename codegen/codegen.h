@@ -36,6 +36,9 @@ const struct LlmcNvrtcHeaders *llmc_cuda_headers(const LlmcCudaGen *cg);
 LlmcStatus llmc_cuda_write_headers(const char *dir, LlmcDiag *d);
 int llmc_cuda_kernel_count(const LlmcCudaGen *cg);
 const char *llmc_cuda_kernel_name(const LlmcCudaGen *cg, int i);
+/* Kernel i's definition as emitted, its name written @NAME@ (tests gather kernels of several graphs
+ * into one source). */
+const char *llmc_cuda_kernel_text(const LlmcCudaGen *cg, int i);
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,
                             const LlmcBuildInfo *info, char **host_c, LlmcDiag *d);
 void llmc_cuda_free(LlmcCudaGen *cg);

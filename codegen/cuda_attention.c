@@ -3,7 +3,10 @@
  * paged_attention: for decode steps flash-decoding (one block per token and KV head serves up to 4
  * query heads of the group; positions split over blockIdx.z, the last block of a split combines the
  * partials; head sizes other than powers of two use the per-token kernel and a combine kernel); for
- * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block). */
+ * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block). A soft-capped
+ * attention (Gemma 2) passes its cap to each kernel. */
+#include <stdio.h>
+
 #include "cuda_common.h"
 
 /* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into this many parts
@@ -14,6 +17,28 @@ int llmc_cuda_attention_parts(const LlmcGraph *g)
 {
     (void)g;
     return 16;
+}
+
+/* ", CAP" for a soft-capped attention (Gemma 2), else "" (the kernels' default: no cap). */
+static const char *softcap_arg(LlmcEmit *e, const LlmcNode *n)
+{
+    double c = llmc_attr_float(n, "softcap", 0.0);
+    if (c <= 0)
+        return "";
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], ", %s", llmc_c_float(e, c));
+    return buf;
+}
+
+/* For the kernel's comment: ", sliding window" and ", scores soft-capped at C" as they apply. */
+static const char *attn_what(LlmcEmit *e, const LlmcNode *n, int window)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    double c = llmc_attr_float(n, "softcap", 0.0);
+    int w = snprintf(buf, sizeof e->ptr_ring[0], "%s", window ? ", sliding window" : "");
+    if (c > 0)
+        snprintf(buf + w, sizeof e->ptr_ring[0] - (size_t)w, ", scores soft-capped at %.9g", c);
+    return buf;
 }
 
 /* The per-token decode kernel (paged_attn): the parts of a split for decode steps whose head size
@@ -30,12 +55,12 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
                     "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    paged_attn<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
-                    "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s);\n}\n",
+                    "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s%s);\n}\n",
                     (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, llmc_attr_float(n, "scale", 1.0),
-                    window ? ", sliding window" : "", nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
+                    attn_what(e, n, window), nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
                     llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV,
                     HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
-                    (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+                    (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
     const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
     llmc_buf_free(&k);
     return name;
@@ -98,13 +123,13 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "strides q %lld, y %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    paged_attn_dec<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, 4, %lld>(a.positions, a.seq_of_token, "
-                        "a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, %s);\n}\n",
+                        "a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, %s%s);\n}\n",
                         (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, (long long)gs, llmc_attr_float(n, "scale", 1.0),
-                        window ? ", sliding window" : "", nz, (long long)llmc_row_stride(g, q),
+                        attn_what(e, n, window), nz, (long long)llmc_row_stride(g, q),
                         (long long)llmc_row_stride(g, y), llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV, HD,
                         (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, nz, (long long)gs,
                         qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
-                        llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+                        llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
         const char *dec = llmc_cuda_kernel(e, "paged_attention_dec", k.s, 0);
         llmc_buf_free(&k);
         llmc_cuda_kernel_pdl(e, dec); /* one token: old K/V rows load while Q/K/V runs */
@@ -137,12 +162,12 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                     "scale %.9g%s; K/V tiles of 64 positions, %u bytes of shared memory; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, 2) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    flash_prefill<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
-                    "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s);\n}\n",
+                    "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s%s);\n}\n",
                     (long long)HQ, llmc_dtype_name(e->kv), HD, llmc_attr_float(n, "scale", 1.0),
-                    window ? ", sliding window" : "", smem, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
+                    attn_what(e, n, window), smem, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
                     llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV, HD,
                     (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
-                    lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)));
+                    lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
     const char *fl = llmc_cuda_kernel(e, "flash_attention", k.s, smem);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, cond, fl, "(T + 63) / 64", hq, "1", 128, smem);

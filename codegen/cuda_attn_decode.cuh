@@ -9,6 +9,10 @@
 #include "cuda_formats.cuh"
 #include "cuda_kv.cuh"
 
+/* A score capped to (-softcap, softcap) when softcap > 0 (Gemma 2's attn_logit_softcapping): the
+ * cpu target's attn_cap. */
+DEV float attn_softcap(float s, float softcap) { return softcap > 0.0f ? softcap * tanhf(s / softcap) : s; }
+
 /* The end of a decode-attention block: each of its 4 warps left (max, sum, acc) of the G query
  * heads from h0 in shared memory; merged in warp order, then the attention output y (nz == 1) or the
  * block's partial [t][head][z] = (max, sum, acc[HD]) for a combine. */
@@ -70,7 +74,8 @@ DEV float attn_parts_combine(const float *pp, int d)
 template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
 DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                     const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
-                    const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part, int layer, float scale)
+                    const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part, int layer, float scale,
+                    float softcap = 0.0f)
 {
     constexpr int G = HQ / HKV, PER = (HD + LLMC_WARP - 1) / LLMC_WARP;
     __shared__ float qs[G][HD];
@@ -115,7 +120,7 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
             for (int i = 0; i < PER; i++)
                 if (lane + LLMC_WARP * i < HD)
                     s += qs[g][lane + LLMC_WARP * i] * kf[i];
-            s = warp_sum(s);
+            s = attn_softcap(warp_sum(s), softcap);
             const float mn = fmaxf(m[g], s), corr = expf(m[g] - mn), e = expf(s - mn);
             l[g] = l[g] * corr + e;
 #pragma unroll
@@ -153,7 +158,7 @@ template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WI
 DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                         const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                         const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
-                        int *__restrict__ cnt, int layer, float scale)
+                        int *__restrict__ cnt, int layer, float scale, float softcap = 0.0f)
 {
     using F = KVFmt<KV>;
     constexpr int VE = F::VE, G = GS, LP = HD / VE, PW = LLMC_WARP / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
@@ -242,6 +247,7 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
 #pragma unroll
                 for (int o = LP / 2; o > 0; o >>= 1)
                     s[g] += shfl_xor(s[g], o);
+                s[g] = attn_softcap(s[g], softcap);
             }
             if (base + u * NG + gid < pb) {
 #pragma unroll

@@ -14,11 +14,13 @@
  * O += P V run on f16 tensor cores with f32 sums, the softmax online in base 2 (Q pre-scaled by
  * scale * log2 e; Q and P rounded to f16). Tokens of several sequences in one tile are served one
  * sequence a pass. Needs HD % 16 == 0 and a KV format of f16 rows (SMEM_F16: the tiles are copied as
- * they are and read by ldmatrix). Dynamic shared memory: 2 * 2 * 64 * (HD + 8) halves. */
+ * they are and read by ldmatrix). Dynamic shared memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0:
+ * the scores capped to (-softcap, softcap) by softcap tanh(s / softcap) (Gemma 2). */
 template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
 DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
-                       const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale)
+                       const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale,
+                       float softcap = 0.0f)
 {
     constexpr int QT = 64, KTL = 64, LDK = HD + 8, G = HQ / HKV, DJ = HD / 8, KC = HD / 16;
     static_assert(HD % 16 == 0, "head_dim must be a multiple of 16");
@@ -129,6 +131,14 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
                     mma16816<0>(sc[j], qf[kc], bq[0]);
                     mma16816<0>(sc[j + 1], qf[kc], bq[1]);
                 }
+            if (softcap > 0.0f) { /* Gemma 2: c tanh(s / c), in the base-2 units of the scores */
+                const float c2 = softcap * 1.4426950408889634f;
+#pragma unroll
+                for (int j = 0; j < 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        sc[j][e] = c2 * tanhf(sc[j][e] / c2);
+            }
             /* mask (causal, window, other sequences' rows) and the online softmax of rows r0, r1 */
             float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll

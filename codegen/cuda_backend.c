@@ -31,6 +31,12 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_SELECT_ROWS] = llmc_cuda_emit_rows,
     [LLMC_OP_MATMUL_FUSED] = llmc_cuda_emit_matmul,
     [LLMC_OP_ROPE_KV_WRITE] = llmc_cuda_emit_rope_kv,
+    [LLMC_OP_HEAD_RMSNORM] = llmc_cuda_emit_norm,
+    [LLMC_OP_GELU_TANH] = llmc_cuda_emit_elementwise,
+    [LLMC_OP_GEGLU] = llmc_cuda_emit_elementwise,
+    [LLMC_OP_SCALE] = llmc_cuda_emit_elementwise,
+    [LLMC_OP_SOFTCAP] = llmc_cuda_emit_elementwise,
+    [LLMC_OP_MOE] = llmc_cuda_emit_moe,
 };
 
 int llmc_cuda_attention_parts(const LlmcGraph *g);
@@ -39,6 +45,7 @@ int llmc_cuda_attention_parts(const LlmcGraph *g);
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
  * partials; region B a split-K matmul's partial sums; region C the decode attention's counters
  * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0);
+ * region A also holds a moe node's routing and grouped rows;
  * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows);
  * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c). */
 static void plan_scratch(LlmcEmit *e)
@@ -72,6 +79,9 @@ static void plan_scratch(LlmcEmit *e)
             a = h > a ? h : a;
             b = p > b ? p : b;
             b = q > b ? q : b;
+        } else if (n->op == LLMC_OP_MOE) { /* routing, grouped rows and their outputs (cuda_moe.c) */
+            int64_t m = llmc_cuda_moe_scratch(g, i);
+            a = m > a ? m : a;
         } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
             int nz = llmc_cuda_attention_parts(g);
             int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;
@@ -172,6 +182,8 @@ const LlmcNvrtcHeaders *llmc_cuda_headers(const LlmcCudaGen *cg) { return &cg->h
 int llmc_cuda_kernel_count(const LlmcCudaGen *cg) { return cg->e.n_kernels; }
 
 const char *llmc_cuda_kernel_name(const LlmcCudaGen *cg, int i) { return cg->e.kernels[i].name; }
+
+const char *llmc_cuda_kernel_text(const LlmcCudaGen *cg, int i) { return cg->e.kernels[i].text; }
 
 void llmc_cuda_free(LlmcCudaGen *cg)
 {

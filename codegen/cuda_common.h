@@ -55,6 +55,8 @@ typedef struct {
     int64_t part_floats;
 } LlmcQmmaPlan;
 LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi);
+/* Scratch bytes (region A) of moe node `node` (cuda_moe.c). */
+int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node);
 /* The embedded kernel headers (cuda_headers.c), in include order. */
 LlmcNvrtcHeaders llmc_cuda_header_table(void);
 /* "bf16", "f16" or "f32" */

@@ -1,10 +1,39 @@
-/* cuda_norm.c — CUDA emitter for rmsnorm and add_rmsnorm: one block per row. */
+/* cuda_norm.c — CUDA emitter for rmsnorm and add_rmsnorm (one block per row) and head_rmsnorm (a
+ * block a row, a warp a head). */
 #include "cuda_common.h"
+
+static LlmcStatus emit_head_norm(LlmcEmit *e, int node)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int x = n->in[0], w = n->in[1], y = n->out[0];
+    int64_t hd = llmc_attr_int(n, "head_dim", 1), H = llmc_cols(&g->t[x].shape) / hd;
+    double eps = llmc_attr_float(n, "eps", 1e-5);
+    char xs[160], ws[160];
+    snprintf(xs, sizeof xs, "%s", llmc_cuda_ptr(e, x, "const float"));
+    snprintf(ws, sizeof ws, "%s", llmc_cuda_ptr(e, w, "const float"));
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* head_rmsnorm: f32[%s,%lld] = %lld heads of %lld, eps %.9g; strides x %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    head_rmsnorm_row<%lld, %lld, %lld, %lld>(%s, %s, %s, %s);\n}\n",
+                    llmc_cuda_host_rows(g, x), (long long)(H * hd), (long long)H, (long long)hd, eps,
+                    (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y), (long long)H, (long long)hd,
+                    (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y), xs, ws,
+                    llmc_cuda_ptr(e, y, "float"), llmc_c_float(e, eps));
+    const char *name = llmc_cuda_kernel(e, "head_rmsnorm", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, NULL, name, llmc_cuda_host_rows(g, x), "1", "1", 128, 0);
+    llmc_cuda_node_end(e, node);
+    return LLMC_OK;
+}
 
 LlmcStatus llmc_cuda_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
     llmc_cuda_node_begin(e);
+    if (e->g->n[node].op == LLMC_OP_HEAD_RMSNORM)
+        return emit_head_norm(e, node);
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int add = n->op == LLMC_OP_ADD_RMSNORM;

@@ -48,22 +48,29 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
     int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
     int layer = (int)llmc_attr_int(n, "layer", 0);
     int64_t table = llmc_emit_rope_table(e, n, hd);
-    char qs[160], ks[160], vs[160];
+    char qs[160], ks[160], vs[160], norms[400] = "";
     snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
     snprintf(ks, sizeof ks, "%s", llmc_cuda_ptr(e, k, "const float"));
     snprintf(vs, sizeof vs, "%s", llmc_cuda_ptr(e, v, "const float"));
+    if (n->n_in == 7) { /* q and k normed a head at a time first (fuse_rope_kv) */
+        char qn[160];
+        snprintf(qn, sizeof qn, "%s", llmc_cuda_ptr(e, n->in[5], "const float"));
+        snprintf(norms, sizeof norms, ", %s, %s, %s", qn, llmc_cuda_ptr(e, n->in[6], "const float"),
+                 llmc_c_float(e, llmc_attr_float(n, "eps", 1e-5)));
+    }
     LlmcBuf b = {0};
     llmc_buf_printf(&b,
                     "/* rope_kv_write (%s pairs): q %lld heads, k/v %lld heads of %lld -> q rotated, k rotated and v "
-                    "to the %s pool; table at consts + %lld */\n"
+                    "to the %s pool; table at consts + %lld%s */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    rope_kv_row<%s, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, a.slots, "
-                    "C(%lld), %s, a.kv, %s);\n}\n",
+                    "C(%lld), %s, a.kv, %s%s);\n}\n",
                     inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd, llmc_dtype_name(e->kv),
-                    (long long)table, llmc_kernel_format(e->kv), inter, (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
+                    (long long)table, norms[0] ? "; q and k normed a head at a time first" : "",
+                    llmc_kernel_format(e->kv), inter, (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
                     (long long)llmc_row_stride(g, k), (long long)llmc_row_stride(g, v), (long long)llmc_row_stride(g, y),
                     g->kv_layers, g->kv_block_size, qs, ks, vs, (long long)table, llmc_cuda_ptr(e, y, "float"),
-                    llmc_cuda_int(e, layer));
+                    llmc_cuda_int(e, layer), norms);
     const char *name = llmc_cuda_kernel(e, "rope_kv_write", b.s, 0);
     llmc_buf_free(&b);
     char gy[32];

@@ -32,12 +32,32 @@ DEV void rope_row(const float *x, const int32_t *pos, const float *cs, float *y)
     }
 }
 
+/* The pair (i0, i1) of head xh normed by the head's RMS when w (its norm weight) is given:
+ * w[d] * (x[d] * inv), inv from the whole head in a fixed order (every thread sums it alike). */
+template <int HD>
+DEV void head_pair(const float *xh, const float *w, float eps, int i0, int i1, float &v0, float &v1)
+{
+    v0 = xh[i0];
+    v1 = xh[i1];
+    if (!w)
+        return;
+    float ss = 0.0f;
+    for (int d = 0; d < HD; d++)
+        ss += xh[d] * xh[d];
+    const float inv = 1.0f / sqrtf(ss / (float)HD + eps);
+    v0 = w[i0] * (v0 * inv);
+    v1 = w[i1] * (v1 * inv);
+}
+
 /* RoPE of q (to y) and of k, then k and v to the paged cache in format KV (cuda_formats.cuh
  * KVFmt). Grid (tokens, HQ + HKV): block (t, h) rotates query head h, or for h >= HQ rotates key
- * head h - HQ and writes it and the value head to the token's slot. HD/2 threads: one pair each. */
+ * head h - HQ and writes it and the value head to the token's slot. HD/2 threads: one pair each.
+ * qn, kn (Qwen3, Gemma 3): each head of q and k RMS-normed (weights qn, kn of HD) before it is
+ * rotated. */
 template <int KV, int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
 DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *slots,
-                     const float *cs, float *y, uint8_t *kv, int layer)
+                     const float *cs, float *y, uint8_t *kv, int layer, const float *qn = 0, const float *kn = 0,
+                     float eps = 0.0f)
 {
     static_assert(KVFmt<KV>::PLAIN, "rope_kv_row stores value by value: a KV format without per-row scales");
     const int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
@@ -46,8 +66,9 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
     const float fc = c[2 * i], fs = c[2 * i + 1];
     if (h < HQ) {
         const float *xh = q + (int64_t)t * SQ + h * HD;
-        float r0, r1;
-        rope_pair(xh[i0], xh[i1], fc, fs, r0, r1);
+        float r0, r1, v0, v1;
+        head_pair<HD>(xh, qn, eps, i0, i1, v0, v1);
+        rope_pair(v0, v1, fc, fs, r0, r1);
         y[(int64_t)t * SY + h * HD + i0] = r0;
         y[(int64_t)t * SY + h * HD + i1] = r1;
         return;
@@ -58,8 +79,9 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
     typename KVFmt<KV>::E *kd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, off) + hk * KVFmt<KV>::RE(HD);
     typename KVFmt<KV>::E *vd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, off) + hk * KVFmt<KV>::RE(HD);
     const float *xh = k + (int64_t)t * SK + hk * HD;
-    float r0, r1;
-    rope_pair(xh[i0], xh[i1], fc, fs, r0, r1);
+    float r0, r1, v0, v1;
+    head_pair<HD>(xh, kn, eps, i0, i1, v0, v1);
+    rope_pair(v0, v1, fc, fs, r0, r1);
     kd[i0] = KVFmt<KV>::enc(r0);
     kd[i1] = KVFmt<KV>::enc(r1);
     vd[2 * i] = KVFmt<KV>::enc(v[(int64_t)t * SV + hk * HD + 2 * i]);

@@ -33,6 +33,9 @@ DEV T shfl_xor(T v, int o)
     return __shfl_xor_sync(0xffffffffu, v, o);
 }
 
+/* The lanes for which p holds, a bit each (lane i: bit i; all lanes take part). */
+DEV uint32_t warp_ballot(int p) { return __ballot_sync(0xffffffffu, p); }
+
 /* ---- asynchronous copies, global to shared (16 bytes; zero-filled past `bytes`) ---- */
 DEV uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 /* to the shared-memory address dst (smem_addr) */

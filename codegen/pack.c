@@ -43,9 +43,12 @@ static LlmcStatus convert_finite(const LlmcTensor *part, int64_t first, const ui
     for (int64_t i = 0; i < n; i += SUB) {
         int64_t m = n - i < SUB ? n - i : SUB;
         llmc_format(from)->to_f32(data + llmc_format_bytes(from, i), f, m);
-        for (int64_t k = 0; k < m; k++)
+        for (int64_t k = 0; k < m; k++) {
             if (!isfinite(f[k]))
                 return not_finite(part, first + i + k, f[k], d);
+            if (part->src.add != 0) /* the binding's "add" (Gemma's 1 + w) */
+                f[k] = f[k] + (float)part->src.add;
+        }
         llmc_format(to)->from_f32(f, (uint8_t *)dst + llmc_format_bytes(to, i), m);
     }
     return LLMC_OK;

@@ -39,25 +39,93 @@ char *fe_base_name(const char *path, int strip_ext);
 int fe_is_dir(const char *path);
 int fe_is_file(const char *path);
 
-/* ---- Hugging Face config.json (hf_config.c) ---- */
+/* ---- Hugging Face config.json (hf_config.c) and the families (hf_families.c) ---- */
+
+#define FE_MAX_LAYERS 4096
+
+/* One RoPE frequency setup: the base and transformers' scaling (rope_scaling / rope_parameters),
+ * with the defaults transformers fills in already applied (ir/rope.c says what each type does). */
+typedef struct FeRope {
+    double theta;
+    const char *type;                 /* NULL: none; "llama3", "linear", "dynamic", "yarn", "longrope" */
+    double factor, low_freq, high_freq, beta_fast, beta_slow, attn_factor;
+    int64_t orig_max_pos;
+    int truncate;                     /* yarn: the correction range rounded outwards */
+    const cJSON *short_factor, *long_factor; /* longrope: arrays of head_dim / 2 numbers (the config's) */
+} FeRope;
+
+enum { FE_ACT_SILU = 0, FE_ACT_GELU_TANH };
+
+typedef struct FeFamily FeFamily;
 
 typedef struct FeHfConfig {
+    const FeFamily *fam;              /* the architecture's row of the family table */
     const char *architecture;         /* points into the cJSON tree */
-    int mistral;
     int64_t hidden, ffn, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_pos;
-    int64_t bos_id, eos_id, window;
+    int64_t bos_id, eos_id, window;   /* window: of the layers that have one (0: none) */
     int32_t eos_more[LLMC_MAX_EOS];   /* more end-of-sequence ids (eos_token_id lists) */
     int n_eos_more;
     LlmcSampling sampling;            /* generation_config.json's sampling defaults */
-    double eps, theta;
-    int rope_llama3;
-    double rope_factor, rope_low_freq, rope_high_freq;
-    int64_t rope_orig_max_pos;
+    double eps;
+    FeRope rope;                      /* global (full-attention) layers */
+    FeRope rope_local;                /* sliding-window layers (Gemma 3: a base of its own; else = rope) */
     int tied, attention_bias;
+    int qkv_bias, o_bias;             /* the checkpoint's q/k/v and o projections have biases */
+    int act;                          /* FE_ACT_*: the MLP's gate activation */
+    double attn_scale;                /* 0: 1/sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2) */
+    double attn_softcap, final_softcap; /* 0: none */
+    double emb_scale;                 /* 0: none (Gemma: sqrt(hidden)) */
+    int64_t n_experts, top_k, moe_ffn;
+    int norm_topk;                    /* renormalize the top-k routing weights */
+    int moe_stacked;                  /* the checkpoint stacks each layer's experts in one tensor a
+                                         projection (transformers 5), else one tensor an expert */
+    uint8_t sliding[FE_MAX_LAYERS];   /* 1: layer l attends through the sliding window */
+    uint8_t moe[FE_MAX_LAYERS];       /* 1: layer l's MLP is the mixture of experts */
 } FeHfConfig;
 
-/* llmc_import_hf with --tokenizer FILE (NULL: the directory's own tokenizer). */
-LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base_dir, cJSON **model, LlmcDiag *d);
+/* The family of a config.json architecture (architectures[0]), NULL if none. */
+const FeFamily *fe_hf_family(const char *arch);
+/* "LlamaForCausalLM, MistralForCausalLM, ...": the architectures the table holds. */
+void fe_hf_family_names(char *buf, size_t n);
+/* Family facts the config parser and the graph builder read. */
+enum {
+    FF_BIAS_PROBE = 1 << 0,           /* q/k/v and o biases when attention_bias or the checkpoint has them */
+    FF_QKV_BIAS = 1 << 1,             /* q/k/v always biased, o never (Qwen2) */
+    FF_QK_NORM = 1 << 2,              /* per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3) */
+    FF_GEMMA = 1 << 3,                /* norms x * (1 + w) before and after attention and MLP, embeddings
+                                         times sqrt(hidden), query_pre_attn_scalar, soft-capping */
+    FF_GEMMA3 = 1 << 4,               /* a local RoPE base for sliding layers, sliding_window_pattern */
+    FF_FUSED = 1 << 5,                /* qkv_proj and gate_up_proj (Phi-3) */
+    FF_WINDOW_ALL = 1 << 6,           /* sliding_window applies to every layer (Mistral, Mixtral, Phi-3) */
+    FF_WINDOW_QWEN = 1 << 7,          /* use_sliding_window, layers from max_window_layers on */
+    FF_WINDOW_ALT = 1 << 8,           /* Gemma 2: every other layer, the first included */
+    FF_MOE_MIXTRAL = 1 << 9,          /* num_local_experts in every layer, weights always renormalized */
+    FF_MOE_QWEN = 1 << 10,            /* num_experts, decoder_sparse_step, mlp_only_layers, norm_topk_prob */
+    FF_TIED_DEFAULT = 1 << 11,        /* tie_word_embeddings defaults to true */
+};
+unsigned fe_hf_family_flags(const FeFamily *f);
+const char *fe_hf_family_act_key(const FeFamily *f);
+
+/* One tensor of a checkpoint of config c, as fe_hf_tensors lists it: llmc's weight name, the
+ * checkpoint's name and shape (rank 1 to 3), and for the parts of a weight stored as several tensors
+ * (one an expert) the part's index among n_parts. */
+typedef struct FeTensorRef {
+    const char *key;                  /* "layers.3.wq" */
+    const char *hf;                   /* "model.layers.3.self_attn.q_proj.weight" */
+    int rank;
+    int64_t shape[3];
+    int part, n_parts;                /* n_parts 0: the whole weight */
+    double add;                       /* the value added to every element (Gemma's norms: 1) */
+    int is_norm;                      /* a norm's weight (the synthesizer writes 1.0) */
+} FeTensorRef;
+typedef LlmcStatus (*FeTensorFn)(void *ctx, const FeTensorRef *t, LlmcDiag *d);
+/* Every tensor the graph of config c reads, in the order a checkpoint holds them (the synthesizer
+ * writes this order). */
+LlmcStatus fe_hf_tensors(const FeHfConfig *c, FeTensorFn fn, void *ctx, LlmcDiag *d);
+
+/* llmc_import_hf with the import options (NULL: none). */
+LlmcStatus fe_import_hf(const char *dir, const LlmcImportOptions *opt, const char *base_dir, cJSON **model,
+                        LlmcDiag *d);
 
 /* Reads and checks every field the importer uses; `file` names config.json in messages. */
 LlmcStatus fe_hf_parse_config(const cJSON *cfg, const char *file, FeHfConfig *c, LlmcDiag *d);

@@ -66,11 +66,21 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
                            LlmcDType dtype, int rank, const int64_t *shape, const uint8_t **data,
                            const char *where, LlmcDiag *d);
 
+/* Resolves weight tensor t's own binding (not a merged weight; stacked experts by their file shape). */
+LlmcStatus llmc_wf_resolve_tensor(LlmcWeightFiles *wf, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d);
+
 /* The IR-level weight source (ir/weights.h) reading the graph's weight tensors through wf (their
  * bindings resolved as above): what codegen packs and hashes. Valid while wf lives. */
 LlmcWeightSource llmc_wf_source(LlmcWeightFiles *wf);
 
 /* ---- importers ---- */
+
+/* What an import may be told. */
+typedef struct LlmcImportOptions {
+    const char *tokenizer;            /* --tokenizer FILE; NULL: the checkpoint's own */
+    int allow_unused;                 /* --allow-unused: checkpoint tensors the graph does not read are a
+                                         warning, not an error */
+} LlmcImportOptions;
 
 /* Detects the kind of SRC: a llama2.c checkpoint file, a Hugging Face directory, or a model.json
  * (loaded as is, paths rebased onto base_dir). */
@@ -78,6 +88,9 @@ LlmcStatus llmc_import(const char *src, const char *base_dir, cJSON **model, Llm
 /* The same with `--tokenizer FILE` (NULL: the checkpoint's own): the tokenizer of the model. */
 LlmcStatus llmc_import_tok(const char *src, const char *tokenizer, const char *base_dir, cJSON **model,
                            LlmcDiag *d);
+/* The same with all the options. */
+LlmcStatus llmc_import_opts(const char *src, const LlmcImportOptions *opt, const char *base_dir, cJSON **model,
+                            LlmcDiag *d);
 
 /* `--tokenizer FILE`: makes FILE the tokenizer of the model document (replacing the one it
  * names, or found beside the checkpoint): its format from its name (.model SentencePiece, .bin
@@ -91,7 +104,7 @@ LlmcStatus llmc_import_llama2c(const char *bin, const char *tokenizer, const cha
                                cJSON **model, LlmcDiag *d);
 
 /* Hugging Face directory: config.json, model.safetensors or model.safetensors.index.json shards,
- * tokenizer.model. LlamaForCausalLM and MistralForCausalLM. */
+ * tokenizer.json or tokenizer.model. The architectures of frontend/hf_families.c. */
 LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d);
 
 /* The model.json of a Hugging Face config alone: every tensor bound to model.safetensors (as `llmc

@@ -35,9 +35,10 @@ static LlmcStatus rebase_file(cJSON *obj, const char *src_dir, const char *base_
     return LLMC_OK;
 }
 
-static LlmcStatus import_model_json(const char *src, const char *tokenizer, const char *base_dir,
+static LlmcStatus import_model_json(const char *src, const LlmcImportOptions *opt, const char *base_dir,
                                     cJSON **model, LlmcDiag *d)
 {
+    const char *tokenizer = opt->tokenizer;
     cJSON *doc;
     if (llmc_json_load(src, &doc, d))
         return LLMC_ERR;
@@ -53,7 +54,7 @@ static LlmcStatus import_model_json(const char *src, const char *tokenizer, cons
         char *hf = llmc_path_dir(src);
         if (!hf)
             return llmc_fail(d, "%s: out of memory", src);
-        LlmcStatus s = fe_import_hf(hf, tokenizer, base_dir, model, d);
+        LlmcStatus s = fe_import_hf(hf, opt, base_dir, model, d);
         free(hf);
         return s;
     }
@@ -160,13 +161,21 @@ LlmcStatus llmc_import(const char *src, const char *base_dir, cJSON **model, Llm
 LlmcStatus llmc_import_tok(const char *src, const char *tokenizer, const char *base_dir, cJSON **model,
                            LlmcDiag *d)
 {
+    LlmcImportOptions o = {.tokenizer = tokenizer};
+    return llmc_import_opts(src, &o, base_dir, model, d);
+}
+
+LlmcStatus llmc_import_opts(const char *src, const LlmcImportOptions *opt, const char *base_dir, cJSON **model,
+                            LlmcDiag *d)
+{
+    const char *tokenizer = opt->tokenizer;
     *model = NULL;
     struct stat sb;
     if (stat(src, &sb) != 0)
         return llmc_fail(d, "%s: cannot open: %s", src, strerror(errno));
     if (S_ISDIR(sb.st_mode))
-        return fe_import_hf(src, tokenizer, base_dir, model, d);
+        return fe_import_hf(src, opt, base_dir, model, d);
     if (ends_with(src, ".json"))
-        return import_model_json(src, tokenizer, base_dir, model, d);
+        return import_model_json(src, opt, base_dir, model, d);
     return llmc_import_llama2c(src, tokenizer, base_dir, model, d);
 }

@@ -1,11 +1,14 @@
-/* import_hf.c — Hugging Face checkpoint directories (LlamaForCausalLM, MistralForCausalLM) to
- * model.json.
+/* import_hf.c — Hugging Face checkpoint directories to model.json, for the families of
+ * hf_families.c (Llama, Mistral, Qwen2/2.5, Qwen3, Qwen3-MoE, Mixtral, Phi-3, Gemma 2, Gemma 3).
  *
- * Reads config.json (fe_hf_parse_config, hf_config.c), finds every tensor through model.safetensors or the weight_map of
- * model.safetensors.index.json, opens each shard with the safetensors reader to learn the dtype and
- * shape and to check them against the config, and binds each weight to its tensor by name. HF
- * stores q/k projections for the rotate-half RoPE convention, so rope gets style "half" and no
- * weight is permuted.
+ * Reads config.json (fe_hf_parse_config, hf_config.c), finds every tensor through model.safetensors
+ * or the weight_map of model.safetensors.index.json, opens each shard with the safetensors reader
+ * to learn the dtype and shape and to check them against the config, and binds each weight the
+ * family's table lists (fe_hf_tensors) to its tensor by name; experts stored one tensor each become
+ * a binding of parts. A tensor of the checkpoint that no weight binds is an error naming it (with
+ * --allow-unused a warning): it means a part of the model the graph would not compute. HF stores
+ * q/k projections for the rotate-half RoPE convention, so rope gets style "half" and no weight is
+ * permuted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,8 @@ typedef struct HfCtx {
     int n_shards;
     cJSON *weights;                   /* the bindings being built */
     const char *cfg_name;
+    const char **read;                /* the checkpoint's names bound so far (in the shards' tables) */
+    int n_read, cap_read;
 } HfCtx;
 
 static int shard_of(const HfCtx *h, const char *file)
@@ -51,9 +56,8 @@ static int hf_has(const HfCtx *h, const char *name)
     return llmc_st_find(&h->shards[0].st, name) != NULL;
 }
 
-/* Binds model.json weight `key` to HF tensor `name`, which must have the given shape. */
-static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank, int64_t d0,
-                          int64_t d1, LlmcDiag *d)
+/* The shard holding tensor `name`, and the tensor in it (an error when it is missing). */
+static LlmcStatus hf_find(const HfCtx *h, const char *name, const Shard **shard, const LlmcStTensor **t, LlmcDiag *d)
 {
     int si = 0;
     if (h->weight_map) {
@@ -63,25 +67,128 @@ static LlmcStatus hf_bind(HfCtx *h, const char *key, const char *name, int rank,
                              h->index_path, name, f ? "a non-string" : "none");
         si = shard_of(h, f->valuestring);
     }
-    const Shard *s = &h->shards[si];
-    const LlmcStTensor *t = llmc_st_find(&s->st, name);
-    if (!t) {
+    *shard = &h->shards[si];
+    *t = llmc_st_find(&h->shards[si].st, name);
+    if (!*t) {
         if (h->weight_map)
             return llmc_fail(d, "%s: tensor '%s' not found (model.safetensors.index.json places it in "
-                             "this file)", s->st.path, name);
-        return llmc_fail(d, "%s: tensor '%s' not found", s->st.path, name);
+                             "this file)", (*shard)->st.path, name);
+        return llmc_fail(d, "%s: tensor '%s' not found", (*shard)->st.path, name);
     }
-    int64_t want[2] = {d0, d1};
-    if (t->rank != rank || t->shape[0] != d0 || (rank == 2 && t->shape[1] != d1)) {
+    return LLMC_OK;
+}
+
+/* Puts binding b (taken over) under r's weight, or in its slot among the weight's parts
+ * ({"parts": [...]}, one slot a part, filled in any order). -1: out of memory. */
+static int put_binding(cJSON *weights, const FeTensorRef *r, cJSON *b)
+{
+    if (r->add != 0 && !cJSON_AddNumberToObject(b, "add", r->add)) {
+        cJSON_Delete(b);
+        return -1;
+    }
+    if (!r->n_parts) {
+        if (!cJSON_AddItemToObject(weights, r->key, b)) {
+            cJSON_Delete(b);
+            return -1;
+        }
+        return 0;
+    }
+    cJSON *w = cJSON_GetObjectItemCaseSensitive(weights, r->key), *parts = NULL;
+    if (!w) {
+        w = cJSON_CreateObject();
+        parts = w ? cJSON_AddArrayToObject(w, "parts") : NULL;
+        for (int i = 0; parts && i < r->n_parts; i++) {
+            cJSON *nul = cJSON_CreateNull();
+            if (!nul || !cJSON_AddItemToArray(parts, nul)) {
+                cJSON_Delete(nul);
+                parts = NULL;
+            }
+        }
+        if (!parts || !cJSON_AddItemToObject(weights, r->key, w)) {
+            cJSON_Delete(w);
+            cJSON_Delete(b);
+            return -1;
+        }
+    }
+    parts = cJSON_GetObjectItemCaseSensitive(w, "parts");
+    if (!cJSON_ReplaceItemInArray(parts, r->part, b)) {
+        cJSON_Delete(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* Binds the tensor r names (shape checked against the config) to its weight, or to its slot among
+ * the weight's parts; records the name as read. */
+static LlmcStatus hf_bind(void *ctx, const FeTensorRef *r, LlmcDiag *d)
+{
+    HfCtx *h = ctx;
+    const Shard *s;
+    const LlmcStTensor *t;
+    if (hf_find(h, r->hf, &s, &t, d))
+        return LLMC_ERR;
+    int same = t->rank == r->rank;
+    for (int i = 0; same && i < r->rank; i++)
+        same = t->shape[i] == r->shape[i];
+    if (!same) {
         char ws[64], fs[200];
-        fe_shape_str(rank, want, ws, sizeof ws);
+        fe_shape_str(r->rank, r->shape, ws, sizeof ws);
         fe_shape_str(t->rank, t->shape, fs, sizeof fs);
-        return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path,
-                         name, ws, h->cfg_name, fs);
+        return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path, r->hf, ws,
+                         h->cfg_name, fs);
     }
-    if (fe_bind(h->weights, key, s->rel, name, NULL, 0, t->dtype, rank, want))
+    cJSON *b = fe_binding(s->rel, r->hf, NULL, 0, t->dtype, r->rank, r->shape);
+    if (!b)
+        return llmc_fail(d, "%s: out of memory", s->st.path);
+    if (h->n_read == h->cap_read) {
+        int cap = h->cap_read ? 2 * h->cap_read : 1024;
+        const char **nr = realloc(h->read, sizeof *nr * (size_t)cap);
+        if (!nr) {
+            cJSON_Delete(b);
+            return llmc_fail(d, "%s: out of memory", s->st.path);
+        }
+        h->read = nr;
+        h->cap_read = cap;
+    }
+    h->read[h->n_read++] = t->name;
+    if (put_binding(h->weights, r, b))
         return llmc_fail(d, "%s: out of memory", s->st.path);
     return LLMC_OK;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Every tensor of the checkpoint (the index's, else the file's) is read by some weight; those that
+ * are not are named: an error, or with allow_unused a warning. */
+static LlmcStatus check_unused(HfCtx *h, const FeHfConfig *c, int allow_unused, LlmcDiag *d)
+{
+    qsort(h->read, (size_t)h->n_read, sizeof *h->read, by_name);
+    int n = h->weight_map ? cJSON_GetArraySize(h->weight_map) : h->shards[0].st.n_tensors, unused = 0;
+    const cJSON *e = h->weight_map ? h->weight_map->child : NULL;
+    char list[1024] = "";
+    for (int i = 0; i < n; i++) {
+        const char *name = h->weight_map ? e->string : h->shards[0].st.tensors[i].name;
+        if (h->weight_map)
+            e = e->next;
+        if (bsearch(&name, h->read, (size_t)h->n_read, sizeof *h->read, by_name))
+            continue;
+        if (unused++ < 6)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", unused > 1 ? ", " : "", name);
+    }
+    if (!unused)
+        return LLMC_OK;
+    char more[64] = "";
+    if (unused > 6)
+        snprintf(more, sizeof more, " and %d more", unused - 6);
+    const char *where = h->index_path ? h->index_path : h->shards[0].st.path;
+    if (allow_unused) {
+        fprintf(stderr, "llmc: warning: %s: %d tensor%s of the checkpoint that the %s graph does not read: %s%s "
+                        "(ignored: --allow-unused)\n", where, unused, unused == 1 ? "" : "s", c->architecture, list, more);
+        return LLMC_OK;
+    }
+    return llmc_fail(d, "%s: %d tensor%s of the checkpoint that the %s graph does not read: %s%s (a config.json "
+                     "that does not describe these weights? --allow-unused compiles without them)", where, unused,
+                     unused == 1 ? "" : "s", c->architecture, list, more);
 }
 
 /* Lists the shards (from the index or the single file) and opens each. */
@@ -212,51 +319,6 @@ static cJSON *hf_tokenizer(const char *dir, const char *base_dir)
     return t;
 }
 
-/* Every tensor of a Llama checkpoint: our weight name, the Hugging Face name, the shape. */
-typedef LlmcStatus (*BindFn)(void *ctx, const char *key, const char *hf_name, int rank, int64_t d0, int64_t d1,
-                             LlmcDiag *d);
-
-static LlmcStatus bind_all(const FeHfConfig *c, int qkv_bias, int o_bias, BindFn bind, void *ctx, LlmcDiag *d)
-{
-    const int64_t H = c->hidden, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
-    LlmcStatus st = bind(ctx, "tok_embeddings", "model.embed_tokens.weight", 2, c->vocab, H, d);
-    for (int64_t l = 0; !st && l < c->n_layers; l++) {
-        struct {
-            const char *key, *hf;
-            int rank;
-            int64_t d0, d1;
-            int on;
-        } const w[] = {
-            {"attn_norm", "input_layernorm.weight", 1, H, 0, 1},
-            {"wq", "self_attn.q_proj.weight", 2, qd, H, 1},
-            {"bq", "self_attn.q_proj.bias", 1, qd, 0, qkv_bias},
-            {"wk", "self_attn.k_proj.weight", 2, kvd, H, 1},
-            {"bk", "self_attn.k_proj.bias", 1, kvd, 0, qkv_bias},
-            {"wv", "self_attn.v_proj.weight", 2, kvd, H, 1},
-            {"bv", "self_attn.v_proj.bias", 1, kvd, 0, qkv_bias},
-            {"wo", "self_attn.o_proj.weight", 2, H, qd, 1},
-            {"bo", "self_attn.o_proj.bias", 1, H, 0, o_bias},
-            {"ffn_norm", "post_attention_layernorm.weight", 1, H, 0, 1},
-            {"w1", "mlp.gate_proj.weight", 2, c->ffn, H, 1},
-            {"w2", "mlp.down_proj.weight", 2, H, c->ffn, 1},
-            {"w3", "mlp.up_proj.weight", 2, c->ffn, H, 1},
-        };
-        for (size_t i = 0; !st && i < sizeof w / sizeof w[0]; i++) {
-            if (!w[i].on)
-                continue;
-            char key[64], name[128];
-            snprintf(key, sizeof key, "layers.%lld.%s", (long long)l, w[i].key);
-            snprintf(name, sizeof name, "model.layers.%lld.%s", (long long)l, w[i].hf);
-            st = bind(ctx, key, name, w[i].rank, w[i].d0, w[i].d1, d);
-        }
-    }
-    if (!st)
-        st = bind(ctx, "norm", "model.norm.weight", 1, H, 0, d);
-    if (!st && !c->tied)
-        st = bind(ctx, "output", "lm_head.weight", 2, c->vocab, H, d);
-    return st;
-}
-
 /* generation_config.json beside config.json, when there is one (fe_hf_parse_generation). */
 static LlmcStatus read_generation_config(const char *dir, FeHfConfig *c, LlmcDiag *d)
 {
@@ -275,8 +337,9 @@ static LlmcStatus read_generation_config(const char *dir, FeHfConfig *c, LlmcDia
     return st;
 }
 
-static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, int o_bias)
+static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name)
 {
+    unsigned ff = fe_hf_family_flags(c->fam);
     FeLlamaSpec s = {
         .name = name,
         .source = "huggingface",
@@ -295,25 +358,28 @@ static FeLlamaSpec spec_of(const FeHfConfig *c, const char *name, int qkv_bias, 
         .n_eos_more = c->n_eos_more,
         .sampling = c->sampling,
         .norm_eps = c->eps,
-        .rope_theta = c->theta,
         .rope_style = "half",
-        .rope_llama3 = c->rope_llama3,
-        .rope_factor = c->rope_factor,
-        .rope_low_freq = c->rope_low_freq,
-        .rope_high_freq = c->rope_high_freq,
-        .rope_orig_max_pos = c->rope_orig_max_pos,
+        .rope = c->rope,
+        .rope_local = &c->rope_local,
         .window = c->window,
+        .sliding = c->sliding,
         .tied = c->tied,
-        .qkv_bias = qkv_bias,
-        .o_bias = o_bias,
+        .qkv_bias = c->qkv_bias,
+        .o_bias = c->o_bias,
+        .qk_norm = (ff & FF_QK_NORM) != 0,
+        .gemma = (ff & FF_GEMMA) != 0,
+        .fused = (ff & FF_FUSED) != 0,
+        .act = c->act,
+        .attn_scale = c->attn_scale,
+        .attn_softcap = c->attn_softcap,
+        .final_softcap = c->final_softcap,
+        .emb_scale = c->emb_scale,
+        .moe = c->n_experts ? c->moe : NULL,
+        .n_experts = c->n_experts,
+        .top_k = c->top_k,
+        .norm_topk = c->norm_topk,
     };
     return s;
-}
-
-static LlmcStatus hf_bind_cb(void *ctx, const char *key, const char *name, int rank, int64_t d0, int64_t d1,
-                             LlmcDiag *d)
-{
-    return hf_bind(ctx, key, name, rank, d0, d1, d);
 }
 
 LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, LlmcDiag *d)
@@ -321,8 +387,29 @@ LlmcStatus llmc_import_hf(const char *dir, const char *base_dir, cJSON **model, 
     return fe_import_hf(dir, NULL, base_dir, model, d);
 }
 
-LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base_dir, cJSON **model, LlmcDiag *d)
+/* The layout of the checkpoint where the config leaves it open: biases where the family has them
+ * when the checkpoint holds them; experts stacked (transformers 5) or one tensor each. */
+static void probe(const HfCtx *h, FeHfConfig *c)
 {
+    if (fe_hf_family_flags(c->fam) & FF_BIAS_PROBE) {
+        c->qkv_bias |= hf_has(h, "model.layers.0.self_attn.q_proj.bias");
+        c->o_bias |= hf_has(h, "model.layers.0.self_attn.o_proj.bias");
+    }
+    for (int64_t l = 0; l < c->n_layers && c->n_experts; l++)
+        if (c->moe[l]) {
+            char name[128];
+            snprintf(name, sizeof name, "model.layers.%lld.mlp.experts.gate_up_proj", (long long)l);
+            c->moe_stacked = hf_has(h, name);
+            break;
+        }
+}
+
+LlmcStatus fe_import_hf(const char *dir, const LlmcImportOptions *opt, const char *base_dir, cJSON **model,
+                        LlmcDiag *d)
+{
+    static const LlmcImportOptions none;
+    opt = opt ? opt : &none;
+    const char *tokenizer = opt->tokenizer;
     *model = NULL;
     if (!fe_is_dir(dir))
         return llmc_fail(d, "%s: expected a Hugging Face checkpoint directory, found no directory",
@@ -336,31 +423,30 @@ LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base
                          "directory, a model.json file or a llama2.c checkpoint file", dir);
     }
     cJSON *cfg_doc = NULL, *index_doc = NULL;
-    FeHfConfig c = {0};
+    FeHfConfig *c = calloc(1, sizeof *c);
     HfCtx h = {.dir = dir, .cfg_name = cfg_path};
-    LlmcStatus st = llmc_json_load(cfg_path, &cfg_doc, d);
+    LlmcStatus st = c ? llmc_json_load(cfg_path, &cfg_doc, d) : llmc_fail(d, "%s: out of memory", dir);
     if (!st)
-        st = fe_hf_parse_config(cfg_doc, cfg_path, &c, d);
+        st = fe_hf_parse_config(cfg_doc, cfg_path, c, d);
     if (!st)
-        st = read_generation_config(dir, &c, d);
+        st = read_generation_config(dir, c, d);
     if (!st)
         st = open_shards(&h, &index_doc, base_dir, d);
     h.weights = st ? NULL : cJSON_CreateObject();
     if (!st && !h.weights)
         st = llmc_fail(d, "%s: out of memory", dir);
-
-    int qkv_bias = 0, o_bias = 0;
     if (!st) {
-        qkv_bias = c.attention_bias || hf_has(&h, "model.layers.0.self_attn.q_proj.bias");
-        o_bias = hf_has(&h, "model.layers.0.self_attn.o_proj.bias");
-        st = bind_all(&c, qkv_bias, o_bias, hf_bind_cb, &h, d);
+        probe(&h, c);
+        st = fe_hf_tensors(c, hf_bind, &h, d);
     }
+    if (!st)
+        st = check_unused(&h, c, opt->allow_unused, d);
 
     char *real = st ? NULL : realpath(dir, NULL);
     char *name = st ? NULL : fe_base_name(real ? real : dir, 0);
     if (!st) {
         cJSON *tok = tokenizer ? cJSON_CreateNull() : hf_tokenizer(dir, base_dir);
-        FeLlamaSpec s = spec_of(&c, name ? name : "model", qkv_bias, o_bias);
+        FeLlamaSpec s = spec_of(c, name ? name : "model");
         st = fe_build_llama(&s, h.weights, tok, model, d);
         h.weights = NULL;
         if (!st && tokenizer && (st = llmc_set_tokenizer(*model, tokenizer, base_dir, d))) {
@@ -370,6 +456,7 @@ LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base
     }
     free(real);
     free(name);
+    free(h.read);
     cJSON_Delete(h.weights);
     for (int i = 0; i < h.n_shards; i++) {
         llmc_st_close(&h.shards[i].st);
@@ -381,6 +468,7 @@ LlmcStatus fe_import_hf(const char *dir, const char *tokenizer, const char *base
     cJSON_Delete(index_doc);
     cJSON_Delete(cfg_doc);
     free(cfg_path);
+    free(c);
     return st;
 }
 
@@ -390,29 +478,33 @@ typedef struct ShapeCtx {
     LlmcDType dtype;
 } ShapeCtx;
 
-static LlmcStatus shape_bind(void *ctx, const char *key, const char *name, int rank, int64_t d0, int64_t d1,
-                             LlmcDiag *d)
+static LlmcStatus shape_bind(void *ctx, const FeTensorRef *r, LlmcDiag *d)
 {
     ShapeCtx *s = ctx;
-    int64_t shape[2] = {d0, d1};
-    if (fe_bind(s->weights, key, "model.safetensors", name, NULL, 0, rank == 1 ? LLMC_F32 : s->dtype, rank, shape))
+    cJSON *b = fe_binding("model.safetensors", r->hf, NULL, 0, r->rank == 1 ? LLMC_F32 : s->dtype, r->rank, r->shape);
+    if (!b || put_binding(s->weights, r, b))
         return llmc_fail(d, "out of memory");
     return LLMC_OK;
 }
 
 LlmcStatus llmc_hf_config_model(const cJSON *config, const char *name, LlmcDType dtype, cJSON **model, LlmcDiag *d)
 {
-    FeHfConfig c = {0};
     *model = NULL;
-    if (fe_hf_parse_config(config, "config.json", &c, d))
-        return LLMC_ERR;
-    ShapeCtx s = {cJSON_CreateObject(), dtype};
-    if (!s.weights)
+    FeHfConfig *c = calloc(1, sizeof *c);
+    if (!c)
         return llmc_fail(d, "out of memory");
-    if (bind_all(&c, c.attention_bias, 0, shape_bind, &s, d)) {
-        cJSON_Delete(s.weights);
-        return LLMC_ERR;
+    ShapeCtx s = {NULL, dtype};
+    LlmcStatus st = fe_hf_parse_config(config, "config.json", c, d);
+    if (!st && !(s.weights = cJSON_CreateObject()))
+        st = llmc_fail(d, "out of memory");
+    if (!st)
+        st = fe_hf_tensors(c, shape_bind, &s, d);
+    if (!st) {
+        FeLlamaSpec spec = spec_of(c, name);
+        st = fe_build_llama(&spec, s.weights, cJSON_CreateNull(), model, d);
+        s.weights = NULL;
     }
-    FeLlamaSpec spec = spec_of(&c, name, c.attention_bias, 0);
-    return fe_build_llama(&spec, s.weights, cJSON_CreateNull(), model, d);
+    cJSON_Delete(s.weights);
+    free(c);
+    return st;
 }

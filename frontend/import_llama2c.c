@@ -297,7 +297,7 @@ LlmcStatus llmc_import_llama2c(const char *bin, const char *tokenizer, const cha
         .bos_id = 1,
         .eos_id = 2,
         .norm_eps = 1e-5,
-        .rope_theta = 10000.0,
+        .rope = {.theta = 10000.0},
         .rope_style = "interleaved",
         .tied = h.shared,
     };

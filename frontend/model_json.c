@@ -224,61 +224,82 @@ static LlmcStatus parse_sampling(P *p, const cJSON *config, LlmcGraph *g)
     return LLMC_OK;
 }
 
-static LlmcStatus parse_weight(P *p, const cJSON *w)
+/* One binding object at `path`: a tensor `name` of the graph bound to its bytes (rank 1 or 2; rank 3
+ * with stack_ok, read as the matrix of its stacked rows). Returns the tensor id, -1 after an error. */
+static int parse_binding(P *p, const cJSON *w, const char *path, const char *name, int stack_ok)
 {
-    char path[512], sb[64];
-    snprintf(path, sizeof path, "weights.%s", w->string);
-    if (!cJSON_IsObject(w))
-        return fail_at(p, path, "expected a binding object, found %s", json_kind(w), NULL);
+    char sb[64];
+    if (!cJSON_IsObject(w)) {
+        fail_at(p, path, "expected a binding object, found %s", json_kind(w), NULL);
+        return -1;
+    }
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(w, "file");
     const cJSON *tensor = cJSON_GetObjectItemCaseSensitive(w, "tensor");
     const cJSON *offset = cJSON_GetObjectItemCaseSensitive(w, "offset");
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(w, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
     const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(w, "checkpoint_name");
+    const cJSON *add = cJSON_GetObjectItemCaseSensitive(w, "add");
     char sub[600];
     if (ckpt && !cJSON_IsString(ckpt)) {
         snprintf(sub, sizeof sub, "%s.checkpoint_name", path);
-        return fail_at(p, sub, "expected the tensor's name in its checkpoint, found %s", json_kind(ckpt), NULL);
+        fail_at(p, sub, "expected the tensor's name in its checkpoint, found %s", json_kind(ckpt), NULL);
+        return -1;
+    }
+    if (add && (!cJSON_IsNumber(add) || !isfinite(add->valuedouble))) {
+        snprintf(sub, sizeof sub, "%s.add", path);
+        fail_at(p, sub, "expected a number added to every value, found %s", json_kind(add), NULL);
+        return -1;
     }
     if (!cJSON_IsString(file)) {
         snprintf(sub, sizeof sub, "%s.file", path);
-        return fail_at(p, sub, "expected a file path string, found %s", json_kind(file), NULL);
+        fail_at(p, sub, "expected a file path string, found %s", json_kind(file), NULL);
+        return -1;
     }
     if (!!tensor == !!offset) {
-        return fail_at(p, path, "expected exactly one of \"tensor\" (safetensors) or \"offset\" (raw array)%s%s",
-                       NULL, NULL);
+        fail_at(p, path, "expected exactly one of \"tensor\" (safetensors) or \"offset\" (raw array)%s%s", NULL,
+                NULL);
+        return -1;
     }
     if (tensor && !cJSON_IsString(tensor)) {
         snprintf(sub, sizeof sub, "%s.tensor", path);
-        return fail_at(p, sub, "expected a tensor name string, found %s", json_kind(tensor), NULL);
+        fail_at(p, sub, "expected a tensor name string, found %s", json_kind(tensor), NULL);
+        return -1;
     }
     int64_t off = 0;
     if (offset && get_int(p, w, path, "offset", 0, INT64_C(1) << 50, &off))
-        return LLMC_ERR;
+        return -1;
     LlmcDType dt;
     if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || dt == LLMC_I32 ||
         llmc_format_n_sides(dt) > 0) {
         snprintf(sub, sizeof sub, "%s.dtype", path);
-        return fail_at(p, sub, "expected \"f32\", \"f16\" or \"bf16\", found %s",
-                       cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);
+        fail_at(p, sub, "expected \"f32\", \"f16\" or \"bf16\", found %s",
+                cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);
+        return -1;
     }
     snprintf(sub, sizeof sub, "%s.shape", path);
     int rank = cJSON_GetArraySize(shape);
-    if (!cJSON_IsArray(shape) || rank < 1 || rank > 2)
-        return fail_at(p, sub, "expected [n] or [rows, cols], found %s", json_kind(shape), NULL);
-    LlmcShape s;
-    memset(&s, 0, sizeof s);
-    s.rank = rank;
+    if (!cJSON_IsArray(shape) || rank < 1 || rank > (stack_ok ? 3 : 2)) {
+        fail_at(p, sub, stack_ok ? "expected [n], [rows, cols] or [experts, rows, cols], found %s"
+                                 : "expected [n] or [rows, cols], found %s", json_kind(shape), NULL);
+        return -1;
+    }
+    int64_t dims[3];
     for (int i = 0; i < rank; i++) {
         const cJSON *v = cJSON_GetArrayItem(shape, i);
         if (!is_int(v) || v->valuedouble < 1 || v->valuedouble > 1e9) {
             snprintf(sb, sizeof sb, "[%d]", i);
-            return fail_at(p, sub, "element %s: expected a positive integer dim", sb, NULL);
+            fail_at(p, sub, "element %s: expected a positive integer dim", sb, NULL);
+            return -1;
         }
-        s.dim[i] = (int64_t)v->valuedouble;
+        dims[i] = (int64_t)v->valuedouble;
     }
-    int t = llmc_tensor_new(p->g, w->string, LLMC_T_WEIGHT, dt, &s);
+    LlmcShape s;
+    memset(&s, 0, sizeof s);
+    s.rank = rank < 3 ? rank : 2;
+    s.dim[0] = rank < 3 ? dims[0] : dims[0] * dims[1];
+    s.dim[1] = rank < 3 ? (rank == 2 ? dims[1] : 0) : dims[2];
+    int t = llmc_tensor_new(p->g, name, LLMC_T_WEIGHT, dt, &s);
     LlmcTensor *tt = &p->g->t[t];
     char *full = llmc_path_join(p->base_dir, file->valuestring);
     tt->src.file = llmc_gstr(p->g, full);
@@ -287,6 +308,60 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
     tt->src.ckpt = ckpt ? llmc_gstr(p->g, ckpt->valuestring) : tt->src.tensor;
     tt->src.offset = off;
     tt->src.file_dtype = dt;
+    tt->src.stack = rank == 3 ? dims[0] : 0;
+    tt->src.add = add ? add->valuedouble : 0.0;
+    tt->src.where = llmc_gprintf(p->g, "%s: %s", p->doc, path);
+    return t;
+}
+
+/* weights.NAME: a binding, or {"parts": [binding, ...]}: a matrix whose rows are stored as several
+ * tensors (experts one tensor each), concatenated in order; the parts are rank-2 tensors of one
+ * dtype and one column count. */
+static LlmcStatus parse_weight(P *p, const cJSON *w)
+{
+    char path[512], sub[600];
+    snprintf(path, sizeof path, "weights.%s", w->string);
+    const cJSON *parts = cJSON_IsObject(w) ? cJSON_GetObjectItemCaseSensitive(w, "parts") : NULL;
+    if (!parts) {
+        int t = parse_binding(p, w, path, w->string, 1);
+        if (t < 0)
+            return LLMC_ERR;
+        env_set(p, &p->weights, w->string, t);
+        return LLMC_OK;
+    }
+    for (const cJSON *k = w->child; k; k = k->next)
+        if (strcmp(k->string, "parts") != 0) {
+            snprintf(sub, sizeof sub, "%s.%s", path, k->string);
+            return fail_at(p, sub, "a binding with \"parts\" has no other keys (each part is a binding)%s%s", NULL,
+                           NULL);
+        }
+    int np = cJSON_GetArraySize(parts);
+    snprintf(sub, sizeof sub, "%s.parts", path);
+    if (!cJSON_IsArray(parts) || np < 1 || np > 1 << 20)
+        return fail_at(p, sub, "expected an array of bindings, found %s", json_kind(parts), NULL);
+    int *ids = llmc_galloc(p->g, sizeof(int) * (size_t)np);
+    int64_t rows = 0;
+    for (int i = 0; i < np; i++) {
+        char ps[640], name[600];
+        snprintf(ps, sizeof ps, "%s.parts[%d]", path, i);
+        snprintf(name, sizeof name, "%s#%d", w->string, i);
+        int t = parse_binding(p, cJSON_GetArrayItem(parts, i), ps, name, 0);
+        if (t < 0)
+            return LLMC_ERR;
+        const LlmcTensor *a = &p->g->t[t], *first = &p->g->t[ids[0]];
+        if (a->shape.rank != 2 || (i > 0 && (a->shape.dim[1] != first->shape.dim[1] ||
+                                             a->src.file_dtype != first->src.file_dtype)))
+            return fail_at(p, ps, "expected a matrix of the first part's dtype and column count%s%s", NULL, NULL);
+        ids[i] = t;
+        rows += a->shape.dim[0];
+    }
+    const LlmcTensor *first = &p->g->t[ids[0]];
+    LlmcShape s = llmc_shape2(rows, first->shape.dim[1]);
+    int t = llmc_tensor_new(p->g, w->string, LLMC_T_WEIGHT, first->src.file_dtype, &s);
+    LlmcTensor *tt = &p->g->t[t];
+    tt->src.file_dtype = p->g->t[ids[0]].src.file_dtype;
+    tt->src.n_parts = np;
+    tt->src.parts = ids;
     tt->src.where = llmc_gprintf(p->g, "%s: %s", p->doc, path);
     env_set(p, &p->weights, w->string, t);
     return LLMC_OK;
@@ -339,8 +414,34 @@ static int key_allowed(const char *list, const char *key)
     return 0;
 }
 
-/* The keys a rope's "scaling" object may have (Llama 3's frequency scaling). */
-static const char rope_scaling_keys[] = "type factor low_freq_factor high_freq_factor original_max_position_embeddings";
+/* The keys a rope's "scaling" object may have (docs/model-json.md); the *_factor lists are arrays. */
+static const char rope_scaling_keys[] = "type factor low_freq_factor high_freq_factor original_max_position_embeddings "
+                                        "beta_fast beta_slow attention_factor truncate short_factor long_factor";
+
+/* An array of numbers (a rope scaling's frequency factors) as a list attribute. */
+static LlmcStatus set_list_attr(P *p, LlmcNode *n, const char *key, const cJSON *v, const char *path)
+{
+    int cnt = cJSON_GetArraySize(v);
+    if (cnt < 1 || cnt > 65536)
+        return fail_at(p, path, "expected a list of 1 to 65536 numbers, found %s", cnt ? "a longer one" : "none",
+                       NULL);
+    double *vals = malloc(sizeof(double) * (size_t)cnt);
+    if (!vals)
+        return fail_at(p, path, "out of memory%s%s", NULL, NULL);
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
+            char sub[64];
+            snprintf(sub, sizeof sub, "[%d]", i);
+            free(vals);
+            return fail_at(p, path, "element %s: expected a finite number, found %s", sub, json_kind(e));
+        }
+        vals[i] = e->valuedouble;
+    }
+    llmc_attr_set_floats(p->g, n, key, vals, cnt);
+    free(vals);
+    return LLMC_OK;
+}
 
 static LlmcStatus set_attr(P *p, LlmcNode *n, const char *key, const cJSON *v, const char *path)
 {
@@ -454,7 +555,7 @@ static LlmcStatus parse_op(P *p, const cJSON *op, const char *path, int layer)
                 if (strcmp(a->string, "scaling") != 0 || !key_allowed(rope_scaling_keys, b->string))
                     return fail_at(p, sub2, "unknown key of \"%s\" (allowed: %s)", a->string,
                                    strcmp(a->string, "scaling") == 0 ? rope_scaling_keys : "none");
-                if (set_attr(p, &n, key, b, sub2))
+                if (cJSON_IsArray(b) ? set_list_attr(p, &n, key, b, sub2) : set_attr(p, &n, key, b, sub2))
                     return LLMC_ERR;
             }
         } else if (cJSON_IsNull(a)) {
@@ -563,21 +664,40 @@ LlmcStatus llmc_model_from_json(const cJSON *doc, const char *doc_name, const ch
     const cJSON *pro = cJSON_GetObjectItemCaseSensitive(graph, "prologue");
     if (pro && parse_ops(&p, pro, "graph.prologue", -1))
         goto out;
+    /* layers: {count, block}, or a list of such groups run in turn (layers whose ops differ: a
+     * mixture-of-experts model's dense layers, Gemma's sliding and global ones); {i} counts on across
+     * groups. */
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(graph, "layers");
     if (layers) {
-        if (!cJSON_IsObject(layers)) {
-            fail_at(&p, "graph.layers", "expected an object {count, block}, found %s", json_kind(layers), NULL);
+        int groups = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : 1, first = 0;
+        if (!cJSON_IsObject(layers) && !cJSON_IsArray(layers)) {
+            fail_at(&p, "graph.layers", "expected an object {count, block} or a list of them, found %s",
+                    json_kind(layers), NULL);
             goto out;
         }
-        if (get_int(&p, layers, "graph.layers", "count", 0, 4096, &v))
-            goto out;
-        const cJSON *block = cJSON_GetObjectItemCaseSensitive(layers, "block");
-        for (int i = 0; i < (int)v; i++)
-            if (parse_ops(&p, block, "graph.layers.block", i))
+        for (int gi = 0; gi < groups; gi++) {
+            const cJSON *grp = cJSON_IsArray(layers) ? cJSON_GetArrayItem(layers, gi) : layers;
+            char gp[64], bp[96];
+            if (cJSON_IsArray(layers))
+                snprintf(gp, sizeof gp, "graph.layers[%d]", gi);
+            else
+                snprintf(gp, sizeof gp, "graph.layers");
+            snprintf(bp, sizeof bp, "%s.block", gp);
+            if (!cJSON_IsObject(grp)) {
+                fail_at(&p, gp, "expected an object {count, block}, found %s", json_kind(grp), NULL);
                 goto out;
-        if (v == 0 && block && !cJSON_IsArray(block)) {
-            fail_at(&p, "graph.layers.block", "expected an array of ops, found %s", json_kind(block), NULL);
-            goto out;
+            }
+            if (get_int(&p, grp, gp, "count", 0, 4096 - first, &v))
+                goto out;
+            const cJSON *block = cJSON_GetObjectItemCaseSensitive(grp, "block");
+            for (int i = 0; i < (int)v; i++)
+                if (parse_ops(&p, block, bp, first + i))
+                    goto out;
+            if (v == 0 && block && !cJSON_IsArray(block)) {
+                fail_at(&p, bp, "expected an array of ops, found %s", json_kind(block), NULL);
+                goto out;
+            }
+            first += (int)v;
         }
     }
     const cJSON *epi = cJSON_GetObjectItemCaseSensitive(graph, "epilogue");
@@ -608,8 +728,7 @@ LlmcStatus llmc_model_check_weights(LlmcGraph *g, LlmcWeightFiles *wf, LlmcDiag 
         if (t->kind != LLMC_T_WEIGHT || t->src.n_parts)
             continue;
         const uint8_t *data;
-        if (llmc_wf_resolve(wf, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, t->shape.rank,
-                            t->shape.dim, &data, t->src.where, d))
+        if (llmc_wf_resolve_tensor(wf, t, &data, d))
             return LLMC_ERR;
     }
     return LLMC_OK;

@@ -134,9 +134,9 @@ cJSON *llmc_synth_preset_config(const char *preset)
 /* ---- the tensor list ---- */
 
 typedef struct SynthTensor {
-    char name[96];
+    char name[128];
     int rank;
-    int64_t shape[2];
+    int64_t shape[3];
     uint64_t nelem, bytes, first_chunk, n_chunks;
     int is_norm;
     int shard;
@@ -154,65 +154,37 @@ typedef struct Synth {
     uint64_t total_bytes, total_chunks;
 } Synth;
 
-static int add_tensor(Synth *s, const char *name, int rank, int64_t d0, int64_t d1, int is_norm)
+static LlmcStatus add_tensor(void *ctx, const FeTensorRef *r, LlmcDiag *d)
 {
+    Synth *s = ctx;
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 64;
         SynthTensor *nt = realloc(s->t, (size_t)cap * sizeof *nt);
         if (!nt)
-            return -1;
+            return llmc_fail(d, "synth: out of memory");
         s->t = nt;
         s->cap = cap;
     }
     SynthTensor *t = &s->t[s->n++];
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->rank = rank;
-    t->shape[0] = d0;
-    t->shape[1] = d1;
-    t->nelem = (uint64_t)d0 * (rank == 2 ? (uint64_t)d1 : 1);
+    snprintf(t->name, sizeof t->name, "%s", r->hf);
+    t->rank = r->rank;
+    t->nelem = 1;
+    for (int i = 0; i < r->rank; i++) {
+        t->shape[i] = r->shape[i];
+        t->nelem *= (uint64_t)r->shape[i];
+    }
     t->bytes = t->nelem * s->es;
-    t->is_norm = is_norm;
-    return 0;
+    t->is_norm = r->is_norm;
+    return LLMC_OK;
 }
 
-/* Hugging Face names and shapes, in the order the file holds them. */
-static int list_tensors(Synth *s)
+/* Hugging Face names and shapes, in the order the file holds them: the family table's
+ * (hf_families.c), experts one tensor each as the published checkpoints store them. */
+static LlmcStatus list_tensors(Synth *s, LlmcDiag *d)
 {
-    const FeHfConfig *c = &s->cfg;
-    const int64_t H = c->hidden, qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
-    int bad = add_tensor(s, "model.embed_tokens.weight", 2, c->vocab, H, 0);
-    for (int64_t l = 0; l < c->n_layers && !bad; l++) {
-        char n[96];
-#define T(suffix, rank, d0, d1, norm)                                                            \
-    do {                                                                                         \
-        snprintf(n, sizeof n, "model.layers.%lld.%s", (long long)l, suffix);                     \
-        bad |= add_tensor(s, n, rank, d0, d1, norm);                                             \
-    } while (0)
-        T("input_layernorm.weight", 1, H, 0, 1);
-        T("self_attn.q_proj.weight", 2, qd, H, 0);
-        if (c->attention_bias)
-            T("self_attn.q_proj.bias", 1, qd, 0, 0);
-        T("self_attn.k_proj.weight", 2, kvd, H, 0);
-        if (c->attention_bias)
-            T("self_attn.k_proj.bias", 1, kvd, 0, 0);
-        T("self_attn.v_proj.weight", 2, kvd, H, 0);
-        if (c->attention_bias)
-            T("self_attn.v_proj.bias", 1, kvd, 0, 0);
-        T("self_attn.o_proj.weight", 2, H, qd, 0);
-        if (c->attention_bias)
-            T("self_attn.o_proj.bias", 1, H, 0, 0);
-        T("post_attention_layernorm.weight", 1, H, 0, 1);
-        T("mlp.gate_proj.weight", 2, c->ffn, H, 0);
-        T("mlp.up_proj.weight", 2, c->ffn, H, 0);
-        T("mlp.down_proj.weight", 2, H, c->ffn, 0);
-#undef T
-    }
-    bad |= !bad && add_tensor(s, "model.norm.weight", 1, H, 0, 1);
-    if (!c->tied)
-        bad |= !bad && add_tensor(s, "lm_head.weight", 2, c->vocab, H, 0);
-    if (bad)
-        return -1;
+    if (fe_hf_tensors(&s->cfg, add_tensor, s, d))
+        return LLMC_ERR;
     /* Shards of at most ~5 GB (a bigger tensor gets a shard of its own), chunks numbered globally. */
     uint64_t in_shard = 0;
     for (int i = 0; i < s->n; i++) {
@@ -230,7 +202,7 @@ static int list_tensors(Synth *s)
         s->total_bytes += t->bytes;
     }
     s->n_shards++;
-    return 0;
+    return LLMC_OK;
 }
 
 /* bf16 with round-to-nearest-even (our values are finite: no NaN case), inlined: this runs once
@@ -417,8 +389,8 @@ static int shard_header(const Synth *s, int sh, Str *b)
             continue;
         sputf(b, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", t->name, st_dtype(s->dtype),
               (long long)t->shape[0]);
-        if (t->rank == 2)
-            sputf(b, ",%lld", (long long)t->shape[1]);
+        for (int k = 1; k < t->rank; k++)
+            sputf(b, ",%lld", (long long)t->shape[k]);
         sputf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)t->offset,
               (unsigned long long)(t->offset + t->bytes));
     }
@@ -875,8 +847,8 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
     if (!st && s.cfg.vocab < 259)
         st = llmc_fail(d, "%s: vocab_size: expected at least 259 for the synthetic tokenizer, "
                        "found %lld", cfg_name, (long long)s.cfg.vocab);
-    if (!st && list_tensors(&s))
-        st = llmc_fail(d, "synth: out of memory");
+    if (!st)
+        st = list_tensors(&s, d);
     /* Everything is written into DIR.tmp.PID, then moved into DIR: a failure (a full disk) or an
      * interrupt (the driver removes DIR.tmp.PID) leaves no partial directory. */
     char *stage = NULL;

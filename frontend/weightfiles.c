@@ -158,11 +158,32 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
 
 /* ---- the IR-level weight source (ir/weights.h) over these files ---- */
 
-static LlmcStatus source_raw(void *ctx, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
+/* The shape of t as its file stores it: stacked experts are [stack, rows / stack, cols]. */
+static int file_shape(const LlmcTensor *t, int64_t *shape)
+{
+    if (t->src.stack > 0) {
+        shape[0] = t->src.stack;
+        shape[1] = t->shape.dim[0] / t->src.stack;
+        shape[2] = t->shape.dim[1];
+        return 3;
+    }
+    for (int i = 0; i < t->shape.rank; i++)
+        shape[i] = t->shape.dim[i];
+    return t->shape.rank;
+}
+
+LlmcStatus llmc_wf_resolve_tensor(LlmcWeightFiles *wf, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
 {
     assert(t->kind == LLMC_T_WEIGHT && t->src.n_parts == 0);
-    return llmc_wf_resolve(ctx, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, t->shape.rank,
-                           t->shape.dim, data, t->src.where, d);
+    int64_t shape[LLMC_MAX_RANK];
+    int rank = file_shape(t, shape);
+    return llmc_wf_resolve(wf, t->src.file, t->src.tensor, t->src.offset, t->src.file_dtype, rank, shape, data,
+                           t->src.where, d);
+}
+
+static LlmcStatus source_raw(void *ctx, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
+{
+    return llmc_wf_resolve_tensor(ctx, t, data, d);
 }
 
 static LlmcStatus source_read_f32(void *ctx, const LlmcTensor *t, int64_t first, int64_t n, float *out, LlmcDiag *d)
@@ -181,6 +202,8 @@ static LlmcStatus source_read_f32(void *ctx, const LlmcTensor *t, int64_t first,
             memcpy(&h, p + 2 * i, 2);
             out[i] = dt == LLMC_F16 ? llmc_f16_to_f32(h) : llmc_bf16_to_f32(h);
         }
+        if (t->src.add != 0)
+            out[i] = out[i] + (float)t->src.add;
     }
     return LLMC_OK;
 }

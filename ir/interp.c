@@ -105,9 +105,39 @@ static float *out_buf(LlmcInterp *it, int t, int64_t rows)
 
 static double silu(double x) { return x / (1.0 + exp(-x)); }
 
+/* transformers' gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
+static double gelu_tanh(double x) { return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))); }
+
+/* RMSNorm of n values (x and y may be the same). */
+static void rms(const float *x, const float *w, int64_t n, double eps, float *y)
+{
+    double ss = 0;
+    for (int64_t c = 0; c < n; c++)
+        ss += (double)x[c] * x[c];
+    double inv = 1.0 / sqrt(ss / (double)n + eps);
+    for (int64_t c = 0; c < n; c++)
+        y[c] = (float)(w[c] * (x[c] * inv));
+}
+
+/* RoPE of the heads of one row x[cols] at position pos into y (x and y may be the same). */
+static void rope_row(const LlmcNode *n, int hd, int inter, int64_t cols, int64_t pos, const float *x, float *y,
+                     double *inv)
+{
+    double ms;
+    llmc_rope_freqs(n, hd, pos, inv, &ms);
+    for (int64_t h = 0; h < cols / hd; h++)
+        for (int i2 = 0; i2 < hd / 2; i2++) {
+            int i0 = inter ? 2 * i2 : i2, i1 = inter ? 2 * i2 + 1 : i2 + hd / 2;
+            double ang = (double)pos * inv[i2], c = cos(ang) * ms, s = sin(ang) * ms;
+            double x0 = x[h * hd + i0], x1 = x[h * hd + i1];
+            y[h * hd + i0] = (float)(x0 * c - x1 * s);
+            y[h * hd + i1] = (float)(x0 * s + x1 * c);
+        }
+}
+
 /* Causal attention of one query row over n key/value rows (given by pointer arrays). */
 static void attend(const float *q, const float *const *k, const float *const *v, int n, int hd, double scale,
-                   float *out)
+                   double softcap, float *out)
 {
     double *s = malloc(((size_t)n + 1) * sizeof *s);
     double mx = -INFINITY, sum = 0;
@@ -116,6 +146,8 @@ static void attend(const float *q, const float *const *k, const float *const *v,
         for (int d = 0; d < hd; d++)
             dot += (double)q[d] * k[p][d];
         s[p] = dot * scale;
+        if (softcap > 0) /* Gemma 2: scores capped to (-softcap, softcap) */
+            s[p] = softcap * tanh(s[p] / softcap);
         mx = s[p] > mx ? s[p] : mx;
     }
     for (int p = 0; p < n; p++) {
@@ -131,26 +163,73 @@ static void attend(const float *q, const float *const *k, const float *const *v,
     free(s);
 }
 
-static void rope_freqs(const LlmcNode *n, int hd, double *inv)
+/* The routing of one token (moe): softmax of the router logits, the top_k experts by probability
+ * (ties: the lower index), their probabilities renormalized to sum 1 with norm_topk_prob. */
+static void moe_route(const float *logits, int E, int K, int norm, int *ids, double *w)
 {
-    double theta = llmc_attr_float(n, "theta", 10000.0);
-    int llama3 = llmc_attr_str(n, "scaling.type", NULL) != NULL;
-    double factor = llmc_attr_float(n, "scaling.factor", 1.0), lo = llmc_attr_float(n, "scaling.low_freq_factor", 1.0);
-    double hi = llmc_attr_float(n, "scaling.high_freq_factor", 4.0);
-    double orig = llmc_attr_float(n, "scaling.original_max_position_embeddings", 8192.0);
-    for (int i = 0; i < hd / 2; i++) {
-        double f = 1.0 / pow(theta, (double)(2 * i) / hd);
-        if (llama3) {
-            double wl = 2 * M_PI / f;
-            if (wl > orig / lo)
-                f = f / factor;
-            else if (!(wl < orig / hi)) {
-                double sm = (orig / wl - lo) / (hi - lo);
-                f = (1 - sm) * f / factor + sm * f;
+    double mx = -INFINITY, sum = 0;
+    for (int e = 0; e < E; e++)
+        mx = logits[e] > mx ? logits[e] : mx;
+    for (int e = 0; e < E; e++)
+        sum += exp(logits[e] - mx);
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int e = 0; e < E; e++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++)
+                taken |= ids[j] == e;
+            if (!taken && (best < 0 || logits[e] > logits[best]))
+                best = e;
+        }
+        ids[k] = best;
+        w[k] = exp(logits[best] - mx) / sum;
+    }
+    double tot = 0;
+    for (int k = 0; k < K; k++)
+        tot += w[k];
+    for (int k = 0; norm && k < K; k++)
+        w[k] /= tot;
+}
+
+/* moe: y[r] = sum over the token's experts e of w_e down_e(act(gate_e x) * up_e x); experts have F
+ * rows of gate and of up (gu: [E][2F][D]) and D rows of down (dn: [E][D][F]). */
+static LlmcStatus moe(const LlmcNode *n, const float *x, int64_t D, int64_t F, const float *logits, const float *gu,
+                      const float *dn, int64_t rows, float *y, LlmcDiag *d)
+{
+    int E = (int)llmc_attr_int(n, "experts", 1), K = (int)llmc_attr_int(n, "top_k", 1);
+    int norm = (int)llmc_attr_int(n, "norm_topk_prob", 0), gelu = strcmp(llmc_attr_str(n, "act", "silu"), "gelu_tanh") == 0;
+    int ids[4096];
+    double w[4096];
+    double *h = malloc(sizeof(double) * (size_t)(F + D) + 1), *acc = h + F;
+    if (!h)
+        return llmc_fail(d, "interp: out of memory");
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * D;
+        moe_route(logits + r * E, E, K, norm, ids, w);
+        for (int64_t c = 0; c < D; c++)
+            acc[c] = 0;
+        for (int k = 0; k < K; k++) {
+            const float *g0 = gu + (int64_t)ids[k] * 2 * F * D, *u0 = g0 + F * D, *d0 = dn + (int64_t)ids[k] * D * F;
+            for (int64_t f = 0; f < F; f++) {
+                double gs = 0, us = 0;
+                for (int64_t c = 0; c < D; c++) {
+                    gs += (double)xr[c] * g0[f * D + c];
+                    us += (double)xr[c] * u0[f * D + c];
+                }
+                h[f] = (double)(float)((gelu ? gelu_tanh((float)gs) : silu((float)gs)) * (float)us);
+            }
+            for (int64_t c = 0; c < D; c++) {
+                double s = 0;
+                for (int64_t f = 0; f < F; f++)
+                    s += h[f] * d0[c * F + f];
+                acc[c] += w[k] * (float)s;
             }
         }
-        inv[i] = f;
+        for (int64_t c = 0; c < D; c++)
+            y[r * D + c] = (float)acc[c];
     }
+    free(h);
+    return LLMC_OK;
 }
 
 /* The pool is stored in g->kv_format, written and read a token-head row at a time through the
@@ -248,13 +327,35 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
         case LLMC_OP_MUL:
         case LLMC_OP_SILU:
         case LLMC_OP_SWIGLU:
+        case LLMC_OP_GELU_TANH:
+        case LLMC_OP_GEGLU:
+        case LLMC_OP_SCALE:
+        case LLMC_OP_SOFTCAP: {
+            double by = llmc_attr_float(n, "by", 1.0), cap = llmc_attr_float(n, "cap", 1.0);
             for (int64_t e = 0; e < rows * cols; e++) {
-                double v = n->op == LLMC_OP_ADD   ? (double)a[e] + b[e]
-                           : n->op == LLMC_OP_MUL ? (double)a[e] * b[e]
-                           : n->op == LLMC_OP_SILU ? silu(a[e])
-                                                   : silu(a[e]) * b[e];
+                double v = n->op == LLMC_OP_ADD         ? (double)a[e] + b[e]
+                           : n->op == LLMC_OP_MUL       ? (double)a[e] * b[e]
+                           : n->op == LLMC_OP_SILU      ? silu(a[e])
+                           : n->op == LLMC_OP_SWIGLU    ? silu(a[e]) * b[e]
+                           : n->op == LLMC_OP_GELU_TANH ? gelu_tanh(a[e])
+                           : n->op == LLMC_OP_GEGLU     ? gelu_tanh(a[e]) * b[e]
+                           : n->op == LLMC_OP_SCALE     ? a[e] * (double)(float)by
+                                                        : cap * tanh(a[e] / cap);
                 y[e] = (float)v;
             }
+            break;
+        }
+        case LLMC_OP_HEAD_RMSNORM: {
+            int64_t hd = llmc_attr_int(n, "head_dim", 1);
+            double eps = llmc_attr_float(n, "eps", 1e-5);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t h = 0; h < cols / hd; h++)
+                    rms(a + r * ca + h * hd, b, hd, eps, y + r * cols + h * hd);
+            break;
+        }
+        case LLMC_OP_MOE:
+            if (moe(n, a, ca, llmc_cols(&g->t[n->in[3]].shape), b, it->val[n->in[2]], it->val[n->in[3]], rows, y, d))
+                return LLMC_ERR;
             break;
         case LLMC_OP_ROPE: {
             const int32_t *pos = step_input(g, st, n->in[1]);
@@ -263,16 +364,8 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             double inv[1024];
             if (hd / 2 > 1024)
                 return llmc_fail(d, "interp: head_dim %d too large", hd);
-            rope_freqs(n, hd, inv);
             for (int64_t r = 0; r < rows; r++)
-                for (int64_t h = 0; h < cols / hd; h++)
-                    for (int i2 = 0; i2 < hd / 2; i2++) {
-                        int i0 = inter ? 2 * i2 : i2, i1 = inter ? 2 * i2 + 1 : i2 + hd / 2;
-                        const float *x = a + r * cols + h * hd;
-                        double ang = (double)pos[r] * inv[i2], c = cos(ang), s = sin(ang);
-                        y[r * cols + h * hd + i0] = (float)(x[i0] * c - x[i1] * s);
-                        y[r * cols + h * hd + i1] = (float)(x[i0] * s + x[i1] * c);
-                    }
+                rope_row(n, hd, inter, cols, pos[r], a + r * cols, y + r * cols, inv);
             break;
         }
         case LLMC_OP_ATTENTION: {
@@ -282,6 +375,7 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             int hq = (int)(cols / hd), hk = (int)(kc / hd);
             double scale = llmc_attr_float(n, "scale", 1.0 / sqrt((double)hd));
             int window = (int)llmc_attr_int(n, "window", 0);
+            double softcap = llmc_attr_float(n, "softcap", 0.0);
             const float *kk = b, *vv = it->val[n->in[2]];
             for (int64_t r = 0; r < T; r++) { /* the step's K/V first: a query sees its own step */
                 int s = st->seq_of_token[r], p = st->positions[r];
@@ -303,7 +397,7 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                         kp[p - p0] = it->hist_k[ai] + base;
                         vp[p - p0] = it->hist_v[ai] + base;
                     }
-                    attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, y + r * cols + h * hd);
+                    attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, softcap, y + r * cols + h * hd);
                 }
             }
             free(kp);
@@ -340,6 +434,7 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             int layer = (int)llmc_attr_int(n, "layer", 0), hd = g->kv_head_dim;
             int hq = (int)(cols / hd), hk = g->kv_heads, window = (int)llmc_attr_int(n, "window", 0);
             double scale = llmc_attr_float(n, "scale", 1.0 / sqrt((double)hd));
+            double softcap = llmc_attr_float(n, "softcap", 0.0);
             if (!kv)
                 return llmc_fail(d, "interp: paged_attention needs a KV pool");
             const float **kp = malloc(sizeof *kp * (size_t)g->max_seq_len);
@@ -358,7 +453,7 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                         kp[p - p0] = kv_get_row((int)g->kv_format, hd, kv_row(kv, g, blk, layer, 0, p % g->kv_block_size, kh), kd);
                         vp[p - p0] = kv_get_row((int)g->kv_format, hd, kv_row(kv, g, blk, layer, 1, p % g->kv_block_size, kh), vd);
                     }
-                    attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, y + r * cols + h * hd);
+                    attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, softcap, y + r * cols + h * hd);
                 }
             }
             free(kp);
@@ -403,25 +498,23 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             int hd = (int)llmc_attr_int(n, "head_dim", 0), layer = (int)llmc_attr_int(n, "layer", 0);
             int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
             int64_t kc = llmc_cols(&g->t[n->in[1]].shape);
-            double inv[1024];
+            int64_t sq = llmc_cols(&t0->shape), sk = llmc_cols(&g->t[n->in[1]].shape);
+            double eps = llmc_attr_float(n, "eps", 1e-5), inv[1024];
+            const float *qn = n->n_in > 5 ? it->val[n->in[5]] : NULL, *kn = n->n_in > 6 ? it->val[n->in[6]] : NULL;
             if (hd / 2 > 1024 || !kv)
                 return llmc_fail(d, "interp: rope_kv_write needs a KV pool and head_dim <= 2048");
-            rope_freqs(n, hd, inv);
             const float *kk = b, *vv = it->val[n->in[2]];
-            float *krot = malloc(sizeof(float) * (size_t)kc + 1);
+            float *krot = malloc(sizeof(float) * (size_t)(kc + cols) + 1), *qtmp = krot + kc;
             for (int64_t r = 0; r < T; r++) {
-                for (int which = 0; which < 2; which++) {
-                    const float *x = which ? kk + r * kc : a + r * cols;
-                    float *o = which ? krot : y + r * cols;
-                    int64_t cc = which ? kc : cols;
-                    for (int64_t h = 0; h < cc / hd; h++)
-                        for (int i2 = 0; i2 < hd / 2; i2++) {
-                            int i0 = inter ? 2 * i2 : i2, i1 = inter ? 2 * i2 + 1 : i2 + hd / 2;
-                            double ang = (double)pos[r] * inv[i2], co = cos(ang), si = sin(ang);
-                            o[h * hd + i0] = (float)(x[h * hd + i0] * co - x[h * hd + i1] * si);
-                            o[h * hd + i1] = (float)(x[h * hd + i0] * si + x[h * hd + i1] * co);
-                        }
-                }
+                /* q and k: each head normed (qk_norm), then rotated */
+                memcpy(qtmp, a + r * sq, sizeof(float) * (size_t)cols);
+                memcpy(krot, kk + r * sk, sizeof(float) * (size_t)kc);
+                for (int64_t h = 0; qn && h < cols / hd; h++)
+                    rms(qtmp + h * hd, qn, hd, eps, qtmp + h * hd);
+                for (int64_t h = 0; kn && h < kc / hd; h++)
+                    rms(krot + h * hd, kn, hd, eps, krot + h * hd);
+                rope_row(n, hd, inter, cols, pos[r], qtmp, y + r * cols, inv);
+                rope_row(n, hd, inter, kc, pos[r], krot, krot, inv);
                 int64_t blk = slots[r] / g->kv_block_size;
                 int off = slots[r] % g->kv_block_size;
                 kv_store(g, kv_row(kv, g, blk, layer, 0, off, 0), krot);

@@ -205,6 +205,37 @@ void llmc_attr_set_str(LlmcGraph *g, LlmcNode *n, const char *key, const char *v
     a->s = llmc_gstr(g, v);
 }
 
+void llmc_attr_set_floats(LlmcGraph *g, LlmcNode *n, const char *key, const double *v, int64_t count)
+{
+    LlmcAttr *a = attr_slot(n, key);
+    a->key = llmc_gstr(g, key);
+    a->kind = LLMC_ATTR_FLOATS;
+    double *copy = llmc_galloc(g, sizeof(double) * (size_t)(count + 1));
+    memcpy(copy, v, sizeof(double) * (size_t)count);
+    a->v = copy;
+    a->i = count;
+    a->f = 0;
+}
+
+void llmc_attr_copy(LlmcGraph *g, LlmcNode *n, const LlmcAttr *a)
+{
+    if (a->kind == LLMC_ATTR_STR)
+        llmc_attr_set_str(g, n, a->key, a->s);
+    else if (a->kind == LLMC_ATTR_INT)
+        llmc_attr_set_int(g, n, a->key, a->i);
+    else if (a->kind == LLMC_ATTR_FLOAT)
+        llmc_attr_set_float(g, n, a->key, a->f);
+    else
+        llmc_attr_set_floats(g, n, a->key, a->v, a->i);
+}
+
+const double *llmc_attr_floats(const LlmcNode *n, const char *key, int64_t *count)
+{
+    const LlmcAttr *a = llmc_attr(n, key);
+    *count = a && a->kind == LLMC_ATTR_FLOATS ? a->i : 0;
+    return a && a->kind == LLMC_ATTR_FLOATS ? a->v : NULL;
+}
+
 const LlmcAttr *llmc_attr(const LlmcNode *n, const char *key)
 {
     for (int i = 0; i < n->n_attr; i++)
@@ -216,13 +247,13 @@ const LlmcAttr *llmc_attr(const LlmcNode *n, const char *key)
 int64_t llmc_attr_int(const LlmcNode *n, const char *key, int64_t dflt)
 {
     const LlmcAttr *a = llmc_attr(n, key);
-    return a && a->kind != LLMC_ATTR_STR ? a->i : dflt;
+    return a && (a->kind == LLMC_ATTR_INT || a->kind == LLMC_ATTR_FLOAT) ? a->i : dflt;
 }
 
 double llmc_attr_float(const LlmcNode *n, const char *key, double dflt)
 {
     const LlmcAttr *a = llmc_attr(n, key);
-    return a && a->kind != LLMC_ATTR_STR ? a->f : dflt;
+    return a && (a->kind == LLMC_ATTR_INT || a->kind == LLMC_ATTR_FLOAT) ? a->f : dflt;
 }
 
 const char *llmc_attr_str(const LlmcNode *n, const char *key, const char *dflt)
@@ -350,6 +381,12 @@ static void dump_attr(FILE *f, const LlmcAttr *a)
     case LLMC_ATTR_STR:
         fprintf(f, " %s=%s", a->key, a->s);
         break;
+    case LLMC_ATTR_FLOATS:
+        fprintf(f, " %s=[", a->key);
+        for (int64_t i = 0; i < a->i; i++)
+            fprintf(f, "%s%.9g", i ? "," : "", a->v[i]);
+        fprintf(f, "]");
+        break;
     }
 }
 
@@ -434,6 +471,8 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
             fprintf(f, "weight @%s: %s%s", t->name, llmc_dtype_name(t->dtype),
                     llmc_shape_str(&t->shape, sb, sizeof sb));
             dump_layout(f, g, t->dtype, &t->layout);
+            if (t->src.add != 0)
+                fprintf(f, " add=%.9g", t->src.add);
             if (t->src.n_parts) {
                 fprintf(f, " = concat(");
                 for (int p = 0; p < t->src.n_parts; p++)

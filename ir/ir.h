@@ -53,10 +53,10 @@ extern const LlmcOpInfo llmc_op_info[LLMC_OP_COUNT];
 int llmc_op_from_name(const char *name, LlmcOp *op);   /* 0 on success */
 
 #define LLMC_MAX_RANK 4
-#define LLMC_MAX_IN 6
+#define LLMC_MAX_IN 8
 #define LLMC_MAX_OUT 2
-#define LLMC_MAX_ATTR 12
-#define LLMC_MAX_PARTS 4
+#define LLMC_MAX_ATTR 24
+#define LLMC_MAX_PARTS 4             /* members of a matmul group fuse_matmuls merges */
 
 typedef enum { LLMC_DIM_CONST = 0, LLMC_DIM_T, LLMC_DIM_O } LlmcDimSym;
 
@@ -77,8 +77,12 @@ typedef struct LlmcWeightSrc {
     int64_t offset;               /* raw arrays: byte offset */
     LlmcDType file_dtype;         /* how the file stores it */
     const char *where;            /* JSON path of the binding, for errors */
-    int n_parts;                  /* > 0: concatenation of these weights along dim 0 */
-    int parts[LLMC_MAX_PARTS];
+    int n_parts;                  /* > 0: concatenation of these weights along dim 0 (fused Q/K/V, stacked
+                                     experts stored one tensor each) */
+    int *parts;                   /* [n_parts] tensor ids, in the graph's arena */
+    int64_t stack;                /* > 0: the file holds [stack, rows / stack, cols] (experts stacked in
+                                     one tensor), read as the matrix [rows, cols] */
+    double add;                   /* added to every value as read (Gemma's norms scale by 1 + w) */
     int derived;                  /* 1: the scales or zero points of weight derived_from (whose
                                      layout names this tensor), computed by the packer; no file */
     int derived_from;
@@ -140,7 +144,7 @@ typedef struct LlmcTensor {
     int64_t bytes;                /* after planning: bytes reserved */
 } LlmcTensor;
 
-typedef enum { LLMC_ATTR_INT, LLMC_ATTR_FLOAT, LLMC_ATTR_STR } LlmcAttrKind;
+typedef enum { LLMC_ATTR_INT, LLMC_ATTR_FLOAT, LLMC_ATTR_STR, LLMC_ATTR_FLOATS } LlmcAttrKind;
 
 typedef struct LlmcAttr {
     const char *key;
@@ -148,6 +152,7 @@ typedef struct LlmcAttr {
     int64_t i;
     double f;
     const char *s;
+    const double *v;              /* LLMC_ATTR_FLOATS: i values (RoPE frequency factors) */
 } LlmcAttr;
 
 typedef struct LlmcNode {
@@ -227,10 +232,26 @@ LlmcNode llmc_node_make(LlmcOp op, int n_in, const int *in, int n_out, const int
 void llmc_attr_set_int(LlmcGraph *g, LlmcNode *n, const char *key, int64_t v);
 void llmc_attr_set_float(LlmcGraph *g, LlmcNode *n, const char *key, double v);
 void llmc_attr_set_str(LlmcGraph *g, LlmcNode *n, const char *key, const char *v);
+void llmc_attr_set_floats(LlmcGraph *g, LlmcNode *n, const char *key, const double *v, int64_t count);
+/* Copies attribute a (of any node) onto n. */
+void llmc_attr_copy(LlmcGraph *g, LlmcNode *n, const LlmcAttr *a);
+/* The values of a LLMC_ATTR_FLOATS attribute (NULL when absent or of another kind), *count set. */
+const double *llmc_attr_floats(const LlmcNode *n, const char *key, int64_t *count);
 const LlmcAttr *llmc_attr(const LlmcNode *n, const char *key);
 int64_t llmc_attr_int(const LlmcNode *n, const char *key, int64_t dflt);
 double llmc_attr_float(const LlmcNode *n, const char *key, double dflt);
 const char *llmc_attr_str(const LlmcNode *n, const char *key, const char *dflt);
+
+/* RoPE frequency scaling (a rope node's scaling.type): none, Llama 3.1's, linear (positions / factor),
+ * dynamic NTK, YaRN, LongRoPE. */
+enum { LLMC_ROPE_NONE = 0, LLMC_ROPE_LLAMA3, LLMC_ROPE_LINEAR, LLMC_ROPE_DYNAMIC, LLMC_ROPE_YARN, LLMC_ROPE_LONGROPE };
+int llmc_rope_kind(const LlmcNode *n);
+/* The reference frequencies of a rope node at position pos: inv[i] for i < hd/2 (radians a position)
+ * and the factor both cos and sin are multiplied by (YaRN's and LongRoPE's attention factor), in
+ * double. The kernels (codegen/c_prelude.h rope_table) compute the same in float32. */
+void llmc_rope_freqs(const LlmcNode *n, int hd, int64_t pos, double *inv, double *mscale);
+/* Whether two rope nodes rotate alike (head_dim, theta, style, every scaling attribute). */
+int llmc_rope_same(const LlmcNode *a, const LlmcNode *b);
 
 /* Shapes. */
 /* Shapes from dims; LLMC_T and LLMC_O stand for the symbolic dims. */

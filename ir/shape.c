@@ -97,6 +97,47 @@ static LlmcStatus heads_of(const Ctx *c, int i, int64_t hd, int64_t *heads)
     return LLMC_OK;
 }
 
+/* The RoPE frequency scaling of a rope (or rope_kv_write) node: its type and the attributes that type
+ * reads (docs/model-json.md). */
+static LlmcStatus rope_scaling_ok(const Ctx *c, int64_t hd)
+{
+    const LlmcNode *n = c->n;
+    const char *st = llmc_attr_str(n, "scaling.type", NULL);
+    int kind = llmc_rope_kind(n);
+    if (st && kind == LLMC_ROPE_NONE)
+        return llmc_fail(c->d, "%s (rope): scaling.type must be \"llama3\", \"linear\", \"dynamic\", \"yarn\" or "
+                         "\"longrope\", found \"%s\"", n->where, st);
+    if (need_pos_attr(c, "scaling.factor", 1.0, 1e6) || need_pos_attr(c, "scaling.low_freq_factor", 1.0, 1e6) ||
+        need_pos_attr(c, "scaling.high_freq_factor", 4.0, 1e6) ||
+        need_pos_attr(c, "scaling.original_max_position_embeddings", 8192.0, 1e9) ||
+        need_pos_attr(c, "scaling.beta_fast", 32.0, 1e6) || need_pos_attr(c, "scaling.beta_slow", 1.0, 1e6) ||
+        need_pos_attr(c, "scaling.attention_factor", 1.0, 1e3))
+        return LLMC_ERR;
+    if (kind == LLMC_ROPE_LLAMA3 &&
+        !(llmc_attr_float(n, "scaling.high_freq_factor", 4.0) > llmc_attr_float(n, "scaling.low_freq_factor", 1.0)))
+        return llmc_fail(c->d, "%s (rope): scaling.high_freq_factor must be greater than scaling.low_freq_factor",
+                         n->where);
+    static const char *const lists[2] = {"scaling.short_factor", "scaling.long_factor"};
+    for (int i = 0; i < 2; i++) {
+        const LlmcAttr *a = llmc_attr(n, lists[i]);
+        int64_t cnt = 0;
+        const double *v = llmc_attr_floats(n, lists[i], &cnt);
+        if (kind != LLMC_ROPE_LONGROPE) {
+            if (a)
+                return llmc_fail(c->d, "%s (rope): %s is for scaling.type \"longrope\"", n->where, lists[i]);
+            continue;
+        }
+        if (!v || cnt != hd / 2)
+            return llmc_fail(c->d, "%s (rope): %s must be a list of head_dim / 2 = %lld numbers, found %s%lld",
+                             n->where, lists[i], (long long)(hd / 2), v ? "" : "none: ", (long long)cnt);
+        for (int64_t k = 0; k < cnt; k++)
+            if (!(v[k] > 0 && v[k] <= 1e9))
+                return llmc_fail(c->d, "%s (rope): %s[%lld] must be > 0, found %g", n->where, lists[i], (long long)k,
+                                 v[k]);
+    }
+    return LLMC_OK;
+}
+
 LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out, LlmcDType *dt,
                            LlmcDiag *d)
 {
@@ -150,6 +191,7 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
     case LLMC_OP_ADD:
     case LLMC_OP_MUL:
     case LLMC_OP_SWIGLU:
+    case LLMC_OP_GEGLU:
         if (need_act(&c, 0) || need_act(&c, 1))
             return LLMC_ERR;
         if (!llmc_shape_eq(s0, &in_t(&c, 1)->shape))
@@ -157,10 +199,66 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         out[0] = *s0;
         return LLMC_OK;
     case LLMC_OP_SILU:
+    case LLMC_OP_GELU_TANH:
         if (need_act(&c, 0))
             return LLMC_ERR;
         out[0] = *s0;
         return LLMC_OK;
+    case LLMC_OP_SCALE:
+    case LLMC_OP_SOFTCAP: {
+        const char *key = n->op == LLMC_OP_SCALE ? "by" : "cap";
+        const LlmcAttr *a = llmc_attr(n, key);
+        if (need_act(&c, 0))
+            return LLMC_ERR;
+        if (!a || (a->kind != LLMC_ATTR_INT && a->kind != LLMC_ATTR_FLOAT) || !(a->f > 0 && a->f <= 1e9))
+            return llmc_fail(d, "%s (%s): attribute \"%s\" must be a number > 0 and at most 1e9", n->where,
+                             info->name, key);
+        out[0] = *s0;
+        return LLMC_OK;
+    }
+    case LLMC_OP_HEAD_RMSNORM: {
+        int64_t hd, heads;
+        if (need_act(&c, 0) || need_weight(&c, 1, 1) || need_int_attr(&c, "head_dim", 1, &hd) ||
+            heads_of(&c, 0, hd, &heads) || need_pos_attr(&c, "eps", 1e-5, 1.0))
+            return LLMC_ERR;
+        if (in_t(&c, 1)->shape.dim[0] != hd) {
+            snprintf(e, sizeof e, "[%lld] (head_dim)", (long long)hd);
+            return bad_in(&c, 1, e);
+        }
+        out[0] = *s0;
+        return LLMC_OK;
+    }
+    case LLMC_OP_MOE: {
+        /* experts E; the gate and up rows of expert e are rows [e 2F, e 2F + F) and [e 2F + F, (e + 1) 2F)
+         * of input 2; its down rows are rows [e D, (e + 1) D) of input 3. */
+        int64_t E, K;
+        if (need_act(&c, 0) || need_act(&c, 1) || need_weight(&c, 2, 2) || need_weight(&c, 3, 2) ||
+            same_rows(&c, 0, 1) || need_int_attr(&c, "experts", 1, &E) || need_int_attr(&c, "top_k", 1, &K))
+            return LLMC_ERR;
+        const LlmcShape *gu = &in_t(&c, 2)->shape, *dn = &in_t(&c, 3)->shape;
+        int64_t D = llmc_cols(s0);
+        if (K > E || E > 4096)
+            return llmc_fail(d, "%s (moe): top_k %lld must be at most experts %lld (at most 4096)", n->where,
+                             (long long)K, (long long)E);
+        if (llmc_cols(&in_t(&c, 1)->shape) != E) {
+            snprintf(e, sizeof e, "[T, %lld] router logits (one a expert)", (long long)E);
+            return bad_in(&c, 1, e);
+        }
+        if (gu->dim[1] != D || gu->dim[0] % (2 * E) != 0) {
+            snprintf(e, sizeof e, "[%lld * 2F, %lld] (the experts' gate and up rows)", (long long)E, (long long)D);
+            return bad_in(&c, 2, e);
+        }
+        if (dn->dim[0] != E * D || dn->dim[1] != gu->dim[0] / (2 * E)) {
+            snprintf(e, sizeof e, "[%lld, %lld] (the experts' down rows)", (long long)(E * D),
+                     (long long)(gu->dim[0] / (2 * E)));
+            return bad_in(&c, 3, e);
+        }
+        const char *act = llmc_attr_str(n, "act", "silu");
+        if (strcmp(act, "silu") != 0 && strcmp(act, "gelu_tanh") != 0)
+            return llmc_fail(d, "%s (moe): act must be \"silu\" or \"gelu_tanh\", found \"%s\"", n->where, act);
+        out[0] = *s0;
+        return LLMC_OK;
+    }
     case LLMC_OP_ROPE: {
         int64_t hd, heads;
         if (need_act(&c, 0) || need_rows_i32(&c, 1, s0->sym[0]) || need_int_attr(&c, "head_dim", 2, &hd) ||
@@ -172,17 +270,8 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         if (!style || (strcmp(style, "interleaved") != 0 && strcmp(style, "half") != 0))
             return llmc_fail(d, "%s (rope): style must be \"interleaved\" or \"half\", found %s%s%s",
                              n->where, style ? "\"" : "", style ? style : "nothing", style ? "\"" : "");
-        if (need_pos_attr(&c, "theta", 10000.0, 1e12) || need_pos_attr(&c, "scaling.factor", 1.0, 1e6) ||
-            need_pos_attr(&c, "scaling.low_freq_factor", 1.0, 1e6) ||
-            need_pos_attr(&c, "scaling.high_freq_factor", 4.0, 1e6) ||
-            need_pos_attr(&c, "scaling.original_max_position_embeddings", 8192.0, 1e9))
+        if (need_pos_attr(&c, "theta", 10000.0, 1e12) || rope_scaling_ok(&c, hd))
             return LLMC_ERR;
-        const char *st = llmc_attr_str(n, "scaling.type", NULL);
-        if (st && strcmp(st, "llama3") != 0)
-            return llmc_fail(d, "%s (rope): scaling.type must be \"llama3\", found \"%s\"", n->where, st);
-        if (st && !(llmc_attr_float(n, "scaling.high_freq_factor", 4.0) > llmc_attr_float(n, "scaling.low_freq_factor", 1.0)))
-            return llmc_fail(d, "%s (rope): scaling.high_freq_factor must be greater than scaling.low_freq_factor",
-                             n->where);
         out[0] = *s0;
         return LLMC_OK;
     }
@@ -202,7 +291,8 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         }
         if (llmc_attr_int(n, "window", 0) < 0)
             return llmc_fail(d, "%s (attention): window must be >= 0", n->where);
-        if (llmc_attr(n, "scale") && need_pos_attr(&c, "scale", 1.0, 1e6))
+        if ((llmc_attr(n, "scale") && need_pos_attr(&c, "scale", 1.0, 1e6)) ||
+            (llmc_attr(n, "softcap") && need_pos_attr(&c, "softcap", 1.0, 1e9)))
             return LLMC_ERR;
         out[0] = *s0;
         return LLMC_OK;
@@ -290,6 +380,11 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
             return LLMC_ERR;
         if (hk != hv || hq % hk)
             return bad_in(&c, 1, "K/V heads dividing the query heads");
+        for (int i = 5; i < n->n_in; i++) /* the per-head norms of q and k */
+            if (need_weight(&c, i, 1) || in_t(&c, i)->shape.dim[0] != hd)
+                return bad_in(&c, i, "a per-head norm weight [head_dim]");
+        if (n->n_in == 6)
+            return llmc_fail(d, "%s (rope_kv_write): takes both norm weights or neither", n->where);
         out[0] = *s0;
         return LLMC_OK;
     }

@@ -20,7 +20,7 @@ typedef struct LlmcWeightSource {
     /* The bytes of t as its file stores them: numel(t->shape) elements of t->src.file_dtype, valid
      * while the source lives. Errors name t->src.where. */
     LlmcStatus (*raw)(void *ctx, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d);
-    /* Elements [first, first + n) of t (row-major) converted to f32 into out[n]. */
+    /* Elements [first, first + n) of t (row-major) converted to f32, plus t->src.add, into out[n]. */
     LlmcStatus (*read_f32)(void *ctx, const LlmcTensor *t, int64_t first, int64_t n, float *out, LlmcDiag *d);
 } LlmcWeightSource;
 

@@ -42,6 +42,7 @@ static int concat_weight(LlmcGraph *g, const int *members, int n, int idx)
     w0 = &g->t[g->n[members[0]].in[idx]];
     tt->src.file_dtype = w0->src.file_dtype;
     tt->src.n_parts = n;
+    tt->src.parts = llmc_galloc(g, sizeof(int) * (size_t)n);
     tt->src.where = w0->src.where;
     for (int m = 0; m < n; m++)
         tt->src.parts[m] = g->n[members[m]].in[idx];

@@ -53,8 +53,8 @@ LlmcStatus pass_fuse_rope_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, Llm
     (void)d;
     for (int i = 0; i < g->nn; i++) {
         LlmcNode *r = &g->n[i];
-        if (r->op != LLMC_OP_ROPE_KV_WRITE || g->t[r->in[0]].view_of < 0)
-            continue;
+        if (r->op != LLMC_OP_ROPE_KV_WRITE || g->t[r->in[0]].view_of < 0 || r->n_in > 5)
+            continue; /* (q/k norms: the one-row kernel has no whole head to norm) */
         int mi = g->t[g->t[r->in[0]].view_of].producer;
         if (mi < 0 || (g->n[mi].op != LLMC_OP_MATMUL && g->n[mi].op != LLMC_OP_MATMUL_FUSED) ||
             llmc_attr(&g->n[mi], "rope_epilogue") || !absorbs(g, &g->n[mi], r))

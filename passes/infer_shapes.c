@@ -2,7 +2,7 @@
  * output, and fixes the step limits.
  *
  * requires: a graph fresh from the frontend (values without shapes)
- * provides: shapes and dtypes of all values; g->vocab_size; g->max_tokens/max_outputs/kv_block_size
+ * provides: shapes and dtypes of all values; slices as views of their inputs; g->vocab_size; g->max_tokens/max_outputs/kv_block_size
  * errors:   user errors in model.json, naming the op's JSON path
  */
 #include "passes.h"
@@ -19,6 +19,10 @@ LlmcStatus pass_infer_shapes(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag 
         for (int j = 0; j < n->n_out; j++) {
             g->t[n->out[j]].shape = shapes[j];
             g->t[n->out[j]].dtype = dts[j];
+        }
+        if (n->op == LLMC_OP_SLICE) { /* model.json's slices are views of their input */
+            g->t[n->out[0]].view_of = n->in[0];
+            g->t[n->out[0]].view_col = llmc_attr_int(n, "start", 0);
         }
     }
     if (g->logits < 0)

@@ -12,7 +12,7 @@
  *
  * requires: infer_shapes
  * provides: the step input %slots (i32[T]); KV_WRITE/PAGED_ATTENTION nodes with layer, head_dim,
- *           n_kv_heads; g->kv_layers, kv_heads, kv_head_dim, kv_format, kv_layout, kv_default
+ *           n_kv_heads (and the attention's scale, window, softcap); g->kv_layers, kv_heads, kv_head_dim, kv_format, kv_layout, kv_default
  * errors:   a KV format the target does not implement; attention layers with different K/V shapes
  *           (the pool has one layout)
  */
@@ -90,6 +90,8 @@ LlmcStatus pass_lower_paged_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDia
         llmc_attr_set_int(g, &a, "n_kv_heads", kvh);
         llmc_attr_set_float(g, &a, "scale", llmc_attr_float(&n, "scale", 1.0 / sqrt((double)hd)));
         llmc_attr_set_int(g, &a, "window", llmc_attr_int(&n, "window", 0));
+        if (llmc_attr(&n, "softcap"))
+            llmc_attr_set_float(g, &a, "softcap", llmc_attr_float(&n, "softcap", 0.0));
         out[k++] = a;
         layer++;
     }

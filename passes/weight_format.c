@@ -288,7 +288,8 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             if (t->kind != LLMC_T_WEIGHT || w >= nt0 || done[w])
                 continue;
             done[w] = 1;
-            int matrix = (n->op == LLMC_OP_MATMUL && j == 1) || (n->op == LLMC_OP_EMBEDDING && j == 0);
+            int matrix = (n->op == LLMC_OP_MATMUL && j == 1) || (n->op == LLMC_OP_EMBEDDING && j == 0) ||
+                         (n->op == LLMC_OP_MOE && j >= 2); /* the stacked experts */
             if (!matrix) {
                 t->dtype = LLMC_F32;
                 t->layout = llmc_layout_plain();

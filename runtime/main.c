@@ -3,7 +3,9 @@
  * `llmc compile` links this file, the rest of runtime/ and the generated model code (which defines
  * `llmc_model`) into one executable, and appends the packed weights. Everything here is glue:
  * parse the flags, map the payload, load the tokenizer, build the engine, and hand the work to the
- * scheduler (generation, --prompts), the benchmark (--bench) or perplexity (--perplexity).
+ * scheduler (generation, --prompts), the benchmark (--bench), perplexity (--perplexity) or the
+ * HTTP server (--serve, server.h: it listens before the model is loaded, so that /health can say
+ * when it is ready).
  * The model's device (device.h; a GPU build's GPU) is opened first, before the weights are
  * mapped, so that a machine without a driver or a GPU, or with a GPU the executable was not built
  * for, is refused at once with a message naming both sides; --compare-cpu checks it against its
@@ -40,6 +42,7 @@
 #include "rtutil.h"
 #include "scheduler.h"
 #include "chat.h"
+#include "server.h"
 #include "tokenizer.h"
 
 extern const LlmcModelDesc llmc_model;
@@ -79,6 +82,12 @@ typedef struct Opts {
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids, prompts_ids, ignore_eos;
     int no_graphs, no_pdl, compare_cpu, no_verify;
+    int serve;                  /* --serve */
+    const char *host;           /* NULL: 127.0.0.1 */
+    int64_t port;               /* -1: 8080 */
+    const char *api_key;
+    int64_t max_queue;          /* -1: default */
+    int64_t timeout;            /* -1: default */
     size_t prompt_len;          /* not an option: bytes of prompt */
     char *prompt_text;          /* not an option: -f's text, owned */
     void *device;               /* not an option: the device opened at start (device.h) */
@@ -131,7 +140,8 @@ static const OptSpec opt_specs[] = {
      "optionally after \"N:\", the new tokens for that line (else -n)"},
     {"max-batch", NULL, 0, OPT_INT, F(max_batch), 1, 1 << 20, "B",
      "sequences at once with --prompts (default: as many as a step holds, at\n"
-     "most 32 on the cpu, and the KV cache starts) and --perplexity (default 8)"},
+     "most 32 on the cpu, and the KV cache starts), --perplexity and --serve\n"
+     "(default 8)"},
     {"ignore-eos", NULL, 0, OPT_FLAG, F(ignore_eos), 0, 0, NULL,
      "do not stop at end-of-sequence ids: always generate -n tokens\n(benchmarks)"},
     {"progress", NULL, 0, OPT_FLAG, F(progress), 0, 0, NULL,
@@ -141,6 +151,19 @@ static const OptSpec opt_specs[] = {
     {"top-logits", NULL, 0, OPT_INT, F(top_logits), 1, INT32_MAX, "K",
      "instead of generating: print the prompt's token ids and the K largest\n"
      "logits at its last position (\"id logit\" per line)"},
+    HEADING("HTTP server (OpenAI-compatible; docs/executable.md)"),
+    {"serve", NULL, 0, OPT_FLAG, F(serve), 0, 0, NULL,
+     "serve /v1/completions, /v1/chat/completions, /v1/models, /health and\n"
+     "/metrics until SIGINT/SIGTERM; --temp, --top-k, --top-p and --seed are\n"
+     "the defaults of requests that give none"},
+    {"host", NULL, 0, OPT_STR, F(host), 0, 0, "ADDR", "address to listen on (default 127.0.0.1)"},
+    {"port", NULL, 0, OPT_INT, F(port), 0, 65535, "PORT", "port (default 8080; 0: any free port)"},
+    {"api-key", NULL, 0, OPT_STR, F(api_key), 0, 0, "KEY",
+     "require \"Authorization: Bearer KEY\" on /v1/ requests"},
+    {"max-queue", NULL, 0, OPT_INT, F(max_queue), 0, 1 << 20, "N",
+     "requests that may wait beyond those running (default 256); more get 429"},
+    {"timeout", NULL, 0, OPT_INT, F(timeout), 1, 86400, "S",
+     "close a connection idle for S seconds (default 600)"},
     HEADING("benchmark"),
     {"bench", NULL, 0, OPT_FLAG, F(bench), 0, 0, NULL,
      "B sequences of P synthetic tokens, then N (-n) decode steps"},
@@ -197,6 +220,7 @@ static const char synopsis[] =
     "       %1$s --prompts FILE [--max-batch B] [-n N] ...  one prompt per line, continuous batching\n"
     "       %1$s --bench [--bench-prompt P] [-n N] [--batch B]   prefill/decode speed\n"
     "       %1$s --perplexity FILE [-c N] [--max-batch B]\n"
+    "       %1$s --serve [--host ADDR] [--port PORT] [--api-key KEY] [--max-batch B]   HTTP server\n"
     "       %1$s --compare-cpu \"PROMPT\" | --ids \"...\"      GPU builds: per-layer errors vs the CPU\n"
     "       %1$s --tokenize \"TEXT\" | --detokenize \"IDS\" [--special]   the tokenizer alone\n"
     "       %1$s --render-chat FILE [--output-ids]          the chat template alone\n"
@@ -325,7 +349,7 @@ static int parse_args(Opts *o, int argc, char **argv)
 {
     const char *slash = strrchr(argv[0] ? argv[0] : "model", '/');
     *o = (Opts){.prog = slash ? slash + 1 : (argv[0] ? argv[0] : "model"), .n_new = -1,
-                .top_k = -1, .temp = NAN, .top_p = NAN};
+                .top_k = -1, .temp = NAN, .top_p = NAN, .port = -1, .max_queue = -1, .timeout = -1};
     struct option longs[2 * N_OPT_SPECS + 1];
     char shorts[2 * N_OPT_SPECS + 2];
     int nl = 0, ns = 0;
@@ -396,27 +420,38 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "--bench takes no prompt (its prompt length is --bench-prompt N; -p is "
                             "the prompt text, as in llama.cpp)");
     int modes = !!o->bench + !!o->ppl_file + !!o->prompts_file + !!one_prompt + !!o->tokenize + !!o->detokenize +
-                !!o->chat + !!o->render_chat;
+                !!o->chat + !!o->render_chat + !!o->serve;
     if (modes == 0)
         return bad_usage(o, "nothing to do: give a prompt, -f, --ids, --prompts, --bench, --perplexity, "
-                            "--tokenize, --detokenize or --chat");
+                            "--tokenize, --detokenize, --chat or --serve");
     if (modes > 1 || ((o->prompt || o->prompt_file) && o->ids))
         return bad_usage(o, "choose one of: a prompt, -f, --ids, --prompts, --bench, --perplexity, "
-                            "--tokenize, --detokenize, --chat, --render-chat");
+                            "--tokenize, --detokenize, --chat, --render-chat, --serve");
     if (o->system && !o->chat)
         return bad_usage(o, "--system is an option of --chat");
     if (o->special && !o->tokenize && !o->detokenize)
         return bad_usage(o, "--special is an option of --tokenize and --detokenize");
+    if (!o->serve && (o->host || o->port >= 0 || o->api_key || o->max_queue >= 0 || o->timeout >= 0))
+        return bad_usage(o, "--host, --port, --api-key, --max-queue and --timeout are options of --serve");
+    if (o->serve && o->n_new >= 0)
+        return bad_usage(o, "-n is not an option of --serve: each request gives its max_tokens");
+    if (o->serve && o->ctx)
+        return bad_usage(o, "-c/--ctx-size is not an option of --serve (requests may use the model's "
+                            "whole context; --kv-blocks/--kv-mem size the KV cache)");
+    if (o->serve && (o->output_ids || o->progress))
+        return bad_usage(o, "%s is not an option of --serve", o->output_ids ? "--output-ids" : "--progress");
+    if (o->api_key && !o->api_key[0])
+        return bad_usage(o, "--api-key: the key is empty");
     if ((o->bench_p || o->bench_batch) && !o->bench)
         return bad_usage(o, "--bench-prompt and --batch are options of --bench");
     if (o->ctx && o->bench)
         return bad_usage(o, "-c/--ctx-size is not an option of --bench (--bench-prompt and -n are)");
     if (o->prompts_ids && !o->prompts_file)
         return bad_usage(o, "--prompts-ids is an option of --prompts");
-    if (o->ignore_eos && (o->bench || o->ppl_file || o->compare_cpu))
+    if (o->ignore_eos && (o->bench || o->ppl_file || o->compare_cpu || o->serve))
         return bad_usage(o, "--ignore-eos is an option of generation (a prompt, --ids, --prompts)");
-    if (o->max_batch && !o->prompts_file && !o->ppl_file)
-        return bad_usage(o, "--max-batch is an option of --prompts and --perplexity (--bench "
+    if (o->max_batch && !o->prompts_file && !o->ppl_file && !o->serve)
+        return bad_usage(o, "--max-batch is an option of --prompts, --perplexity and --serve (--bench "
                             "takes --batch)");
     if (o->kv_blocks && o->kv_mem)
         return bad_usage(o, "give --kv-blocks or --kv-mem, not both");
@@ -1104,6 +1139,69 @@ static int run_tokenize(const Opts *o, const LlmcModelDesc *d, const char *exe, 
     return rc;
 }
 
+/* ---- --serve ---- */
+
+static int32_t serve_max_batch(const Opts *o, const LlmcModelDesc *d)
+{
+    int32_t max_batch = o->max_batch ? (int32_t)o->max_batch : DEFAULT_MAX_BATCH;
+    if (max_batch > batch_limit(d)) {
+        if (o->max_batch)
+            fprintf(stderr, "%s: note: --max-batch %d lowered to %d, the most this model runs at once\n",
+                    o->prog, max_batch, batch_limit(d));
+        max_batch = batch_limit(d);
+    }
+    return max_batch;
+}
+
+/* Listens at once (before the model is loaded: /health answers 503 meanwhile). 0, or 1 with the
+ * message printed. */
+static int open_server(const Opts *o, LlmcServer **srv)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    LlmcServeConfig c = {
+        .host = o->host ? o->host : "127.0.0.1",
+        .port = o->port >= 0 ? (int)o->port : 8080,
+        .api_key = o->api_key,
+        .prog = o->prog,
+        .model_name = d->name,
+        .max_batch = serve_max_batch(o, d),
+        .max_queue = o->max_queue >= 0 ? (int32_t)o->max_queue : LLMC_SERVE_DEFAULT_QUEUE,
+        .timeout_s = o->timeout >= 0 ? (int)o->timeout : LLMC_SERVE_DEFAULT_TIMEOUT,
+        .max_body = LLMC_SERVE_MAX_BODY,
+        .sampler = sampler_of(o, d),
+        .seed = o->seed,
+        .verbose = o->verbose,
+    };
+    char err[1024];
+    signal(SIGPIPE, SIG_IGN);   /* a client gone mid-write is an error return, not the end */
+    if (llmc_serve_open(srv, &c, err, sizeof err) != 0)
+        return fail(o, err);
+    int v6 = strchr(c.host, ':') != NULL;
+    fprintf(stderr, "%s: listening on http://%s%s%s:%d (loading the model)\n", o->prog, v6 ? "[" : "", c.host,
+            v6 ? "]" : "", llmc_serve_port(*srv));
+    return 0;
+}
+
+static int run_serve(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer *tok, LlmcServer *srv)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    int32_t max_batch = serve_max_batch(o, d);
+    /* The KV pool: as --prompts', up to every sequence at its longest, no more than memory allows
+     * (blocks are taken as sequences grow; scheduler.h). */
+    int64_t kv = llmc_engine_default_kv_blocks(d, max_batch, d->max_seq_len);
+    if (kv > INT32_MAX / d->kv_block_size - 1)
+        kv = INT32_MAX / d->kv_block_size - 1;
+    LlmcEngine e;
+    if (make_engine_fit(o, &e, pl, kv, 1) != 0)
+        return 1;
+    char err[1024];
+    int rc = 0;
+    if (llmc_serve_run(srv, &e, tok, err, sizeof err) != 0)
+        rc = fail(o, err);
+    llmc_engine_destroy(&e);
+    return rc;
+}
+
 /* ---- main ---- */
 
 /* A bus error reading the mapped weights: their file shrank under the running model (truncated,
@@ -1164,14 +1262,29 @@ static void print_generation_info(const LlmcModelDesc *d)
         printf("\nsampling defaults: greedy (none in the model)\n");
 }
 
-/* Everything after the command line: the checks, the device, the payload, the tokenizer, then
- * the work. */
+static int run_loaded(Opts *o, const char *argv0, LlmcServer *srv);
+
+/* Everything after the command line: the checks, the server's socket, the device, the payload,
+ * the tokenizer, then the work. */
 static int run(Opts *o, const char *argv0)
 {
     const LlmcModelDesc *d = &llmc_model;
     char err[1024];
     if (llmc_desc_check(d, err, sizeof err) != 0)
         return fail(o, err);
+    LlmcServer *srv = NULL;
+    if (o->serve && open_server(o, &srv) != 0)
+        return 1;
+    int rc = run_loaded(o, argv0, srv);
+    llmc_serve_close(srv);
+    return rc;
+}
+
+/* run() once the server (if any) listens. */
+static int run_loaded(Opts *o, const char *argv0, LlmcServer *srv)
+{
+    const LlmcModelDesc *d = &llmc_model;
+    char err[1024];
     if (o->prompt)
         o->prompt_len = strlen(o->prompt);
     else if (o->prompt_file && read_prompt_file(o) != 0)
@@ -1220,7 +1333,9 @@ static int run(Opts *o, const char *argv0)
         return 1;
     }
     int rc;
-    if (o->compare_cpu)
+    if (srv)
+        rc = run_serve(o, &pl, tok, srv);
+    else if (o->compare_cpu)
         rc = run_compare(o, &pl, tok);
     else if (o->bench)
         rc = run_bench(o, &pl);

@@ -17,7 +17,7 @@ cc=${CLANG:-$(command -v clang-19 || command -v clang || true)}
 [ -n "$cc" ] || { echo "fuzz: clang not found (scripts/setup.sh installs clang-19)" >&2; exit 1; }
 [ -d "$shared/models" ] || { echo "fuzz: $shared/models not found: the seed corpora come from there" >&2; exit 1; }
 llmc=${LLMC:-$root/build/llmc}
-all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload emit_names chat_template)
+all=(model_json safetensors hf_config hf_index llama2c tokenizer_file tokenize payload emit_names chat_template serve_request)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
@@ -27,7 +27,8 @@ mkdir -p "$out/obj"
 # The library sources each harness may need, compiled once with coverage for the fuzzer.
 objs=()
 for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c "$root"/runtime/jinja*.c \
-           "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/abi/*.c; do
+           "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/runtime/json.c \
+           "$root"/runtime/serve_api.c "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
   if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
     "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"
@@ -81,6 +82,14 @@ printf 'tiny\0tiny.json\0tok_embeddings\0norm\0output\0x\0h\0a\0tiny.bin\0/tmp/l
 printf '*/ __attribute__((constructor)) static void pwn(void){} /*\0a\\\nb.json\0w*/x\0"q\0??/\n\0\xff\xfe\xc3\0x\\\0h\r\n#\0a\0"b"\0/tmp/x"y\\z\n.incbin "/etc/passwd"' \
   >"$out/corpus/emit_names/hostile"
 head -c 4000 "$M/debdocs-32M/eval.txt" >"$out/corpus/tokenize/eval.txt"
+# serve_request: request bodies of the HTTP server.
+mkdir -p "$out/corpus/serve_request"
+printf '{"model": "m", "prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "top_k": 40, "seed": 3, "stop": ["\\n", "The"], "stream": true, "stream_options": {"include_usage": true}, "echo": true}' \
+  >"$out/corpus/serve_request/completion"
+printf '{"prompt": [[1, 403, 407]], "n": 1, "logprobs": null, "presence_penalty": 0, "x": [1.5e3, null, false, "\\ud83d\\ude00"]}' \
+  >"$out/corpus/serve_request/ids"
+printf '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": [{"type": "text", "text": "Hi"}]}], "max_completion_tokens": 5}' \
+  >"$out/corpus/serve_request/chat"
 # A small safetensors file, a synthesized config and a whole executable come from llmc itself.
 if [ -x "$llmc" ]; then
   # Seeds from an llmc of another payload format are made again.

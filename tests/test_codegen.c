@@ -3,7 +3,8 @@
  * For a model: (1) every pass preserves the results of the reference interpreter (the graph after
  * each pass, the GPU stage's fusions included, is interpreted on the same steps as the graph fresh
  * from the frontend); (2) the
- * generated C kernels, driven by tests/model_harness.c with 1 and 3 threads, match the reference on
+ * generated C kernels (the object the executable links, model.o), driven by tests/model_harness.c
+ * with 1 and 3 threads, match the reference on
  * a scenario of ragged steps (chunked prefill and decode of three sequences mixed, logits asked for
  * arbitrary rows) over a paged KV cache with shuffled blocks. Models: the real stories260K, and a
  * synthetic model with odd shapes (dims not multiples of 8, 5:1 GQA, biases, half-rotation RoPE
@@ -396,7 +397,7 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
     write_scenario(&s, scen);
     snprintf(cmd, sizeof cmd,
              "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -I%s/abi -o %s %s/tests/model_harness.c "
-             "%s/model.c -lm -lpthread 2>&1",
+             "%s/model.o -lm -lpthread 2>&1",
              LLMC_SOURCE_DIR, LLMC_SOURCE_DIR, harness, LLMC_SOURCE_DIR, emit);
     char *log = NULL;
     ck_assert_msg(tu_run(cmd, &log) == 0, "harness build failed: %s", log);
@@ -539,7 +540,7 @@ static float *harness_logits(const char *path, const LlmcPassOptions *opt, const
     write_scenario(s, scen);
     snprintf(cmd, sizeof cmd,
              "cc -std=gnu11 -O2 -march=native -ffp-contract=fast -w -I%s/runtime -I%s/abi -o %s %s/tests/model_harness.c "
-             "%s/model.c -lm -lpthread 2>&1 && %s %s %s %s 1 2>&1",
+             "%s/model.o -lm -lpthread 2>&1 && %s %s %s %s 1 2>&1",
              LLMC_SOURCE_DIR, LLMC_SOURCE_DIR, harness, LLMC_SOURCE_DIR, emit, harness, exe, scen, logits);
     char *log = NULL;
     ck_assert_msg(tu_run(cmd, &log) == 0, "harness: %s", log);
@@ -796,6 +797,138 @@ START_TEST(pack_refuses_non_finite)
 }
 END_TEST
 
+/* ---- the model families (frontend/hf_families.c) ----
+ * Each tiny config of tests/data/families/configs as a random f32 checkpoint (llmc synth), imported:
+ * every pass keeps the interpreter's results, the C kernels reproduce them. */
+
+static const char *family_model(const char *family)
+{
+    const char *dir = tu_tmpdir();
+    char cfg[1024], ckpt[1024], json[1024];
+    snprintf(cfg, sizeof cfg, "%s/tests/data/families/configs/%s.json", LLMC_SOURCE_DIR, family);
+    snprintf(ckpt, sizeof ckpt, "%s/%s", dir, family);
+    static char path[1024];
+    snprintf(json, sizeof json, "%s/%s.model.json", dir, family);
+    LlmcSynthOptions so = {.config_path = cfg, .out_dir = ckpt, .seed = 7, .dtype = LLMC_F32, .dtype_set = 1, .quiet = 1};
+    LlmcDiag d;
+    ck_assert_msg(llmc_synth(&so, &d) == LLMC_OK, "%s", d.msg);
+    cJSON *doc;
+    ck_assert_msg(llmc_import(ckpt, dir, &doc, &d) == LLMC_OK, "%s", d.msg);
+    /* 40 positions (the scenario's), the model's own max_position_embeddings aside */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(doc, "config"), "max_seq_len", cJSON_CreateNumber(48));
+    ck_assert_msg(llmc_json_save(json, doc, &d) == LLMC_OK, "%s", d.msg);
+    cJSON_Delete(doc);
+    snprintf(path, sizeof path, "%s", json);
+    return path;
+}
+
+/* The kernels of a family whose ops or tables no other family has (CI time: a build is ~2 s). */
+static void check_family(const char *family, int kernels)
+{
+    const char *path = family_model(family);
+    check_passes(path);
+    if (kernels)
+        check_kernels(path, LLMC_F32, 2e-5);
+}
+
+#define FAMILY(name, kernels)                                                                                    \
+    START_TEST(family_##name) { check_family(#name, kernels); }                                                  \
+    END_TEST
+FAMILY(qwen2, 0)         /* biases, windows: the odd synthetic model's kernels */
+FAMILY(qwen3, 1)         /* head_rmsnorm, YaRN */
+FAMILY(llama_linear, 0)  /* the rope tables: rope_tables below */
+FAMILY(llama_dynamic, 0)
+FAMILY(phi3, 1)          /* slices of fused projections, LongRoPE */
+FAMILY(gemma2, 1)        /* scale, geglu, softcaps, 1 + w norms */
+FAMILY(gemma3, 0)        /* gemma2's and qwen3's kernels, two rope tables */
+FAMILY(mixtral, 0)       /* qwen3_moe's kernel */
+FAMILY(qwen3_moe, 1)     /* moe, MoE and dense layers */
+/* The experts quantized (w4a16 in the default groups, as the interpreter's quant_round rounds: u4
+ * and its scales, an expert's share of them sliced by c_moe.c), every other matrix too (--keep:
+ * the interpreter rounds them all). */
+START_TEST(family_qwen3_moe_w4a16)
+{
+    const char *path = family_model("qwen3_moe");
+    LlmcPassOptions opt = options(4);
+    opt.weights = LLMC_U4;
+    opt.weights_set = 1;
+    static const char *const keep[] = {"lm_head=w4a16,embedding=w4a16"};
+    opt.keep = keep;
+    opt.n_keep = 1;
+    Model ref;
+    load(&ref, path, &opt, "infer_shapes");
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    float *want = interp_run(&ref, &s, LLMC_U4, &n);
+    float *got = harness_logits(path, &opt, &s, "moe_u4", n);
+    double e = rel_err(got, want, n);
+    ck_assert_msg(e < 2e-5, "qwen3_moe in w4a16: relative error %g against the reference", e);
+    free(got);
+    free(want);
+    free(s.tables);
+    unload(&ref);
+}
+END_TEST
+
+/* The rope tables of the C kernels (c_prelude.h, float32) against the reference frequencies
+ * (ir/rope.c, double) for every scaling type, past the lengths where dynamic and LongRoPE change
+ * their frequencies. */
+#ifndef __clang__ /* vector types by value: the prelude's helpers are always inlined */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+#include "../codegen/c_prelude.h"
+#ifndef __clang__
+#pragma GCC diagnostic pop
+#endif
+START_TEST(rope_tables)
+{
+    enum { HD = 16, SEQ = 96 };
+    static const char *const types[] = {NULL, "llama3", "linear", "dynamic", "yarn", "longrope"};
+    LlmcGraph *g = llmc_graph_new();
+    for (int t = 0; t < 6; t++) {
+        LlmcNode n;
+        memset(&n, 0, sizeof n);
+        llmc_attr_set_float(g, &n, "theta", 10000.0);
+        double sf[HD / 2], lf[HD / 2];
+        float sff[HD / 2], lff[HD / 2];
+        for (int i = 0; i < HD / 2; i++) {
+            sff[i] = (float)(sf[i] = 1.0 + 0.1 * i);
+            lff[i] = (float)(lf[i] = 1.0 + 1.5 * i);
+        }
+        if (types[t]) {
+            llmc_attr_set_str(g, &n, "scaling.type", types[t]);
+            llmc_attr_set_float(g, &n, "scaling.factor", 4.0);
+            llmc_attr_set_float(g, &n, "scaling.original_max_position_embeddings", 40);
+            llmc_attr_set_float(g, &n, "scaling.attention_factor", 1.25);
+            llmc_attr_set_floats(g, &n, "scaling.short_factor", sf, HD / 2);
+            llmc_attr_set_floats(g, &n, "scaling.long_factor", lf, HD / 2);
+        }
+        static float cs[SEQ * HD];
+        int kind = llmc_rope_kind(&n);
+        if (kind <= LLMC_ROPE_LLAMA3)
+            rope_table(cs, SEQ, HD, 10000.0f, kind, 4.0f, 1.0f, 4.0f, 40.0f);
+        else
+            rope_table_scaled(cs, SEQ, HD, 10000.0f, kind, 4.0f, 40.0f, 32.0f, 1.0f, 1,
+                              kind == LLMC_ROPE_YARN || kind == LLMC_ROPE_LONGROPE ? 1.25f : 1.0f, sff, lff);
+        double worst = 0;
+        for (int p = 0; p < SEQ; p++) {
+            double inv[HD / 2], ms;
+            llmc_rope_freqs(&n, HD, p, inv, &ms);
+            for (int i = 0; i < HD / 2; i++) {
+                double c = cos(p * inv[i]) * ms, s = sin(p * inv[i]) * ms;
+                double e = fmax(fabs(c - cs[(p * HD / 2 + i) * 2]), fabs(s - cs[(p * HD / 2 + i) * 2 + 1]));
+                worst = e > worst ? e : worst;
+            }
+        }
+        ck_assert_msg(worst < 2e-4, "rope %s: table differs from the reference by %g", types[t] ? types[t] : "none",
+                      worst);
+    }
+    llmc_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("codegen");
@@ -815,6 +948,20 @@ int main(void)
     tcase_add_test(tc, passes_preserve_stories);
     tcase_add_test(tc, kernels_stories_f32);
     suite_add_tcase(s, tc);
+    TCase *fam = tcase_create("families");
+    tcase_set_timeout(fam, 600);
+    tcase_add_test(fam, family_qwen2);
+    tcase_add_test(fam, family_qwen3);
+    tcase_add_test(fam, family_llama_linear);
+    tcase_add_test(fam, family_llama_dynamic);
+    tcase_add_test(fam, family_phi3);
+    tcase_add_test(fam, family_gemma2);
+    tcase_add_test(fam, family_gemma3);
+    tcase_add_test(fam, family_mixtral);
+    tcase_add_test(fam, family_qwen3_moe);
+    tcase_add_test(fam, family_qwen3_moe_w4a16);
+    tcase_add_test(fam, rope_tables);
+    suite_add_tcase(s, fam);
     TCase *errors = tcase_create("errors");
     tcase_set_timeout(errors, 120);
     tcase_add_test(errors, pack_refuses_non_finite);

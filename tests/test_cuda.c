@@ -12,6 +12,7 @@
 
 #include "../codegen/codegen.h"
 #include "../codegen/cuda_common.h"
+#include "../codegen/emit.h"
 #include "../codegen/nvrtc.h"
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
@@ -42,7 +43,10 @@ typedef struct {
 /* Graph of doc (a model.json document) through the pipeline for sm_90a, weights stored as wts says. */
 static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts);
 static LlmcGraph *graph_of(cJSON *doc, const char *dir) { return graph_of_w(doc, dir, NULL); }
-static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts)
+static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, int no_fuse);
+static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts) { return graph_of_opt(doc, dir, wts, 0); }
+/* no_fuse: without the fusion passes (llmc compile --no-fuse) */
+static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, int no_fuse)
 {
     LlmcDiag d;
     LlmcGraph *g = llmc_graph_new();
@@ -53,6 +57,7 @@ static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts)
     opt.max_tokens = 512;
     opt.max_outputs = 512;
     opt.kv_block_size = 16;
+    opt.no_fuse = no_fuse;
     opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
     if (wts) {
         opt.weights = wts->fmt;
@@ -66,12 +71,19 @@ static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts)
     return g;
 }
 
-/* Kernels that must not spill: decode GEMV and attention, the prefill tensor-core kernels, sampling. */
+/* Kernels that must not spill: decode GEMV and attention, the prefill tensor-core kernels, sampling,
+ * the model families' kernels (the MoE block, the per-head norm, RoPE + KV write, the maps). */
 static int is_no_spill_kernel(const char *name)
 {
+    static const char *const maps[] = {"_head_rmsnorm", "_gelu_tanh", "_scale", "_softcap", "_geglu"};
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        const char *at = strstr(name, maps[i]);
+        if (at && at[strlen(maps[i])] == 0)
+            return 1;
+    }
     return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine") ||
            strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "flash_attention") ||
-           strstr(name, "_sample") || strstr(name, "gemm_q");
+           strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "_moe_") || strstr(name, "rope_kv_write");
 }
 
 /* Compiles g's CUDA source for every CUDA target (only sm_80 and sm_90a when `ends`: the smallest
@@ -396,6 +408,217 @@ START_TEST(llama_hf_golden)
 }
 END_TEST
 
+/* ---- the model families (frontend/hf_families.c, tests/data/families/configs) ----
+ * Each family's graph from its config alone (no weights), through the pipeline and the GPU stage,
+ * the tiny configs the other tests use and some at real shapes (one or two layers of qwen3-8b,
+ * gemma-2-9b, qwen3-30b-a3b in bf16, w4a16 and fp8, mixtral-8x7b), and two without the fusion
+ * passes (--no-fuse: the ops they absorb, head_rmsnorm, gelu_tanh, on their own): the CUDA backend emits every node
+ * (an op without a CUDA emitter fails here), its host C compiles (the scaled RoPE tables of init()).
+ * The kernels of the families' own ops (per-head norm, gelu_tanh / scale / softcap, GeGLU, RoPE and
+ * the KV write with the q/k norms, soft-capped attention, the MoE block), gathered from every graph
+ * into one source (each instantiation once: one NVRTC run an arch keeps CI short), compile with no
+ * spills for sm_80 and sm_90a, as the quantized presets do: these kernels have no path of their own
+ * for the archs between (__CUDA_ARCH__ >= 900 picks PDL alone) and the same register budget from
+ * their launch bounds; about 7 s an arch on 2 busy cores. */
+static const Weights fam_w4_g32_asym = {LLMC_U4, 32, 1}, fam_w4 = {LLMC_U4, 0, 0}, fam_fp8 = {LLMC_FP8, 0, 0};
+typedef struct {
+    const char *family;                  /* tests/data/families/configs/NAME.json */
+    const char *what;
+    const char *set;                     /* "key=value ..." replacing config fields (real shapes), or NULL */
+    const Weights *w;                    /* NULL: the target's default */
+    const char *must;                    /* a kernel of the families' own ops the graph must have, or NULL */
+    int no_fuse;                         /* without the fusion passes: the ops the fusions absorb */
+} FamilyCase;
+
+static const FamilyCase family_cases[] = {
+    {"qwen2", "qwen2", NULL, NULL, NULL, 0},
+    {"qwen3", "qwen3", NULL, NULL, "rope_kv_write", 0},
+    {"llama_linear", "llama linear rope", NULL, NULL, NULL, 0},
+    {"llama_dynamic", "llama dynamic rope", NULL, NULL, NULL, 0},
+    {"phi3", "phi3", NULL, NULL, NULL, 0},
+    {"gemma2", "gemma2", NULL, NULL, "softcap", 0},
+    {"gemma3", "gemma3", NULL, NULL, "geglu", 0},
+    {"gemma3", "gemma3 unfused", NULL, NULL, "head_rmsnorm", 1},
+    {"gemma2", "gemma2 unfused", NULL, NULL, "gelu_tanh", 1},
+    {"mixtral", "mixtral", NULL, NULL, "moe_route", 0},
+    {"qwen3_moe", "qwen3_moe", NULL, NULL, "moe_gate_up_tc", 0},
+    {"qwen3_moe", "qwen3_moe w4a16 g32 asym", NULL, &fam_w4_g32_asym, "moe_gate_up", 0},
+    {"qwen3", "qwen3-8b shapes", "hidden_size=4096 intermediate_size=12288 num_attention_heads=32 "
+     "num_key_value_heads=8 head_dim=128 num_hidden_layers=1", NULL, "rope_kv_write", 0},
+    {"gemma2", "gemma-2-9b shapes", "hidden_size=3584 intermediate_size=14336 num_attention_heads=16 "
+     "num_key_value_heads=8 head_dim=256 num_hidden_layers=2 query_pre_attn_scalar=256 sliding_window=4096 "
+     "attn_logit_softcapping=50 final_logit_softcapping=30", NULL, "softcap", 0},
+    {"qwen3_moe", "qwen3-30b-a3b shapes", "hidden_size=2048 moe_intermediate_size=768 num_experts=128 "
+     "num_experts_per_tok=8 num_attention_heads=32 num_key_value_heads=4 head_dim=128 num_hidden_layers=1 "
+     "mlp_only_layers=[]", NULL, "moe_down_tc", 0},
+    {"qwen3_moe", "qwen3-30b-a3b shapes w4a16", "hidden_size=2048 moe_intermediate_size=768 num_experts=128 "
+     "num_experts_per_tok=8 num_attention_heads=32 num_key_value_heads=4 head_dim=128 num_hidden_layers=1 "
+     "mlp_only_layers=[]", &fam_w4, "moe_down", 0},
+    {"qwen3_moe", "qwen3-30b-a3b shapes fp8", "hidden_size=2048 moe_intermediate_size=768 num_experts=128 "
+     "num_experts_per_tok=8 num_attention_heads=32 num_key_value_heads=4 head_dim=128 num_hidden_layers=1 "
+     "mlp_only_layers=[]", &fam_fp8, "moe_down", 0},
+    {"mixtral", "mixtral-8x7b shapes", "hidden_size=4096 intermediate_size=14336 num_local_experts=8 "
+     "num_experts_per_tok=2 num_attention_heads=32 num_key_value_heads=8 num_hidden_layers=1", NULL, "moe_gate_up", 0},
+};
+
+/* The kernel prefix of name "k12_prefix". */
+static const char *kernel_prefix(const char *name)
+{
+    const char *u = strchr(name, '_');
+    return u ? u + 1 : name;
+}
+
+/* A kernel of the families' own ops (the rest is what the Llama presets compile). */
+static int is_family_kernel(const char *prefix, const char *text)
+{
+    static const char *const own[] = {"head_rmsnorm", "gelu_tanh", "scale", "softcap", "geglu"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strcmp(prefix, own[i]) == 0)
+            return 1;
+    if (strncmp(prefix, "moe_", 4) == 0) /* route, gather, gate_up, down (gemv, _tc), to_half, combine */
+        return 1;
+    if (strcmp(prefix, "rope_kv_write") == 0)
+        return strstr(text, "q and k normed") != NULL;
+    return strstr(prefix, "attention") && strstr(text, "soft-capped");
+}
+
+/* cfg's fields replaced as `set` says ("key=value ...", values JSON). */
+static void config_set(cJSON *cfg, const char *set)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", set);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        ck_assert_ptr_nonnull(eq);
+        *eq = 0;
+        cJSON *v = cJSON_Parse(eq + 1);
+        ck_assert_msg(v != NULL, "bad value for %s", tok);
+        if (cJSON_GetObjectItem(cfg, tok))
+            cJSON_ReplaceItemInObject(cfg, tok, v);
+        else
+            cJSON_AddItemToObject(cfg, tok, v);
+    }
+}
+
+START_TEST(families)
+{
+    LlmcDiag d;
+    LlmcBuf src = {0};
+    const LlmcNvrtcHeaders hdr = llmc_cuda_header_table();
+    for (int i = 0; i < hdr.n; i++)
+        llmc_buf_printf(&src, "#include \"%s\"\n", hdr.names[i]);
+    char **texts = NULL, **names = NULL;
+    int nk = 0;
+    char *tmp = NULL;
+    for (size_t c = 0; c < sizeof family_cases / sizeof family_cases[0]; c++) {
+        const FamilyCase *fc = &family_cases[c];
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/data/families/configs/%s.json", LLMC_SOURCE_DIR, fc->family);
+        cJSON *cfg = NULL, *doc = NULL;
+        ck_assert_msg(llmc_json_load(path, &cfg, &d) == LLMC_OK, "%s", d.msg);
+        if (fc->set)
+            config_set(cfg, fc->set);
+        ck_assert_msg(llmc_hf_config_model(cfg, fc->family, LLMC_BF16, &doc, &d) == LLMC_OK, "%s: %s", fc->what, d.msg);
+        LlmcGraph *g = graph_of_opt(doc, ".", fc->w, fc->no_fuse);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s: %s", fc->what,
+                      d.msg);
+        int found = fc->must == NULL;
+        for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
+            const char *pre = kernel_prefix(llmc_cuda_kernel_name(cg, k)), *text = llmc_cuda_kernel_text(cg, k);
+            if (!is_family_kernel(pre, text))
+                continue;
+            found |= fc->must && strcmp(pre, fc->must) == 0; /* rope_kv_write: with the q/k norms */
+            /* kernels instantiating the same template (differing in their pointers' offsets) once */
+            const char *call = strstr(text, "{\n    ");
+            ck_assert_ptr_nonnull(call);
+            size_t len = strcspn(call, "(");
+            int seen = 0;
+            for (int j = 0; j < nk && !seen; j++)
+                seen = strncmp(texts[j], call, len) == 0 && texts[j][len] == '(';
+            if (seen)
+                continue;
+            texts = realloc(texts, sizeof *texts * (size_t)(nk + 1));
+            names = realloc(names, sizeof *names * (size_t)(nk + 1));
+            ck_assert(texts && names);
+            texts[nk] = strdup(call);
+            char name[128];
+            snprintf(name, sizeof name, "f%d_%s", nk, pre);
+            names[nk] = strdup(name);
+            for (const char *s = text; *s;) { /* the definition with its name */
+                const char *at = strstr(s, "@NAME@");
+                if (!at) {
+                    llmc_buf_printf(&src, "%s", s);
+                    break;
+                }
+                llmc_buf_printf(&src, "%.*s%s", (int)(at - s), s, name);
+                s = at + 6;
+            }
+            llmc_buf_printf(&src, "\n");
+            nk++;
+        }
+        ck_assert_msg(found, "%s: no %s kernel", fc->what, fc->must);
+        /* the host side: init() fills the RoPE tables of every scaling type (c_prelude.h) */
+        LlmcCudaImage im = {.target = llmc_target_find("sm_90a"), .path = "none.cubin", .size = 0};
+        LlmcBuildInfo info = {.build_info = "test", .target_names = "sm_90a"};
+        char *host = NULL;
+        ck_assert_msg(llmc_cuda_host_c(g, cg, &im, 1, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+        const char *scaled = strstr(fc->family, "llama_") || !strcmp(fc->family, "qwen3") ||
+                                     !strcmp(fc->family, "phi3") || !strcmp(fc->family, "gemma3")
+                                 ? "rope_table_scaled("
+                                 : NULL;
+        ck_assert_msg(!scaled || strstr(host, scaled), "%s: no %s in init()", fc->what, scaled);
+        if (!fc->set) { /* the tiny configs' host C compiles as llmc compile compiles it (codegen/link.c); the real shapes' differs in numbers only */
+            if (!tmp)
+                tmp = strdup(tu_tmpdir());
+            char hc[1200], cmd[2600];
+            snprintf(hc, sizeof hc, "%s/host_%zu.c", tmp, c);
+            ck_assert(llmc_write_file_atomic(hc, host, strlen(host), &d) == LLMC_OK);
+            snprintf(cmd, sizeof cmd, "cc -std=gnu11 -march=native -w -fsyntax-only %s 2>&1", hc);
+            char *out = NULL;
+            int rc = tu_run(cmd, &out);
+            ck_assert_msg(rc == 0, "%s: the host C does not compile:\n%s", fc->what, out);
+            free(out);
+        }
+        free(host);
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+    free(tmp);
+    ck_assert_msg(nk >= 20, "only %d kernels of the families' own ops", nk);
+    LlmcNvrtc *nv = open_nvrtc();
+    for (const LlmcTarget *const *t = llmc_targets(); nv && *t; t++) {
+        if ((*t)->backend != LLMC_TGT_CUDA || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
+            continue;
+        LlmcCubin cb;
+        ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "families", &hdr, *t, &cb, &d) == LLMC_OK, "families for %s: %s",
+                      (*t)->arch, d.msg);
+        for (int k = 0; k < nk; k++) {
+            const LlmcKernelRes *r = llmc_cubin_find(&cb, names[k]);
+            ck_assert_msg(r != NULL, "families %s: no ptxas report for %s", (*t)->arch, names[k]);
+            if (getenv("LLMC_TEST_VERBOSE"))
+                fprintf(stderr, "%s %-24s %3d registers, spills %d/%d\n", (*t)->arch, names[k], r->registers,
+                        r->spill_stores, r->spill_loads);
+            if (is_no_spill_kernel(names[k]))
+                ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
+                              "families %s: %s spills (%d bytes stores, %d loads, %d registers)", (*t)->arch, names[k],
+                              r->spill_stores, r->spill_loads, r->registers);
+        }
+        llmc_cubin_free(&cb);
+    }
+    llmc_nvrtc_close(nv);
+    for (int k = 0; k < nk; k++) {
+        free(texts[k]);
+        free(names[k]);
+    }
+    free(texts);
+    free(names);
+    llmc_buf_free(&src);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
@@ -418,5 +641,9 @@ int main(int argc, char **argv)
         tcase_add_test(tc, preset_llama32_1b_fp8);
     }
     suite_add_tcase(s, tc);
+    TCase *fam = tcase_create("families"); /* CK_RUN_CASE=families runs it alone */
+    tcase_set_timeout(fam, 600);
+    tcase_add_test(fam, families);
+    suite_add_tcase(s, fam);
     return tu_main(s);
 }

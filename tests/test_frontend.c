@@ -899,8 +899,8 @@ START_TEST(hf_refused)
                "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8, \"intermediate_size\": 16,"
                " \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
                " \"vocab_size\": 300, \"max_position_embeddings\": 64,"
-               " \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}}");
-    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "config.json: rope_scaling.rope_type", "yarn");
+               " \"rope_scaling\": {\"rope_type\": \"mrope\", \"factor\": 4.0}}");
+    ASSERT_ERR(llmc_import_hf(dir, dir, &m, &d), d, "config.json: rope_scaling.rope_type", "mrope");
     write_text(path_in(dir, "config.json"),
                "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8, \"intermediate_size\": 16,"
                " \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"

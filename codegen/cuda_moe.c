@@ -1,0 +1,242 @@
+/* cuda_moe.c — CUDA emitter for the mixture-of-experts block (moe), cuda_moe.cuh's kernels. Steps of
+ * up to 8 rows: routing with the gather, the gate/up matmul of the experts in use (SwiGLU in its
+ * epilogue), their down matmul, and the weighted sum of each token's slots; the experts' matmuls are
+ * gemv over one expert's rows and its grouped tokens a block, grid z over the experts the step uses:
+ * a decode step reads only the selected experts' weights, in every weight format gemv reads. Wider
+ * steps gather the rows with a block a row, keep gemv while the experts have 8 rows each on
+ * average, and above that, where both expert matrices are bf16/f16, run the matmuls on tensor cores
+ * (gemm_h over each expert's grouped rows, one launch for all the experts) with the activations
+ * converted to bf16/f16 between them; other formats keep gemv there too. The
+ * scratch is in region A (cuda_backend.c plan_scratch: llmc_cuda_moe_scratch). The weight formats
+ * reach the kernels as the dense matmul's do (llmc_kernel_wformat, llmc_cuda_wq), an expert's share
+ * of each side tensor as MoeSides (expert_mm). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda_common.h"
+
+/* The rows up to which a step takes the gemv path with the gather in the routing kernel. */
+#define MOE_SMALL_ROWS 8
+
+/* The scratch of a moe node for steps of up to `rows` rows (cuda_moe.cuh's layout): its offsets
+ * from the region's start, and its bytes. */
+typedef struct {
+    int64_t tkm, wts, xg, h, hh, o, bytes;
+} MoeLayout;
+
+static int64_t up16(int64_t b) { return (b + 15) / 16 * 16; }
+
+static MoeLayout layout(const LlmcGraph *g, const LlmcNode *n)
+{
+    int64_t E = llmc_attr_int(n, "experts", 1), K = llmc_attr_int(n, "top_k", 1);
+    int64_t D = llmc_cols(&g->t[n->in[0]].shape), F = g->t[n->in[3]].shape.dim[1];
+    int64_t rows = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
+    MoeLayout l;
+    l.tkm = rows * K;
+    l.wts = up16(4 * (1 + E + E + 1 + E + 3 * l.tkm));
+    l.xg = up16(l.wts + 4 * l.tkm);
+    l.h = up16(l.xg + 4 * l.tkm * D);
+    l.hh = up16(l.h + 4 * l.tkm * F);
+    l.o = up16(l.hh + 2 * l.tkm * F);
+    l.bytes = up16(l.o + 4 * l.tkm * D);
+    return l;
+}
+
+int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node) { return layout(g, &g->n[node]).bytes; }
+
+/* The tensor cores take an expert matrix w (N rows of K) in bf16/f16 with K whole k-tiles of 32. */
+static int tc_ok(const LlmcEmit *e, const LlmcTensor *w, int64_t K)
+{
+    return e->target->has_mma_bf16 && llmc_format_n_sides(w->dtype) == 0 && llmc_format(w->dtype)->bits == 16 &&
+           K % 32 == 0 && w->offset % 16 == 0;
+}
+
+/* One of the experts' matmuls on gemv: w (rows an expert: N, K columns) over x -> y, EPI 2 (SwiGLU)
+ * or 0, for the steps `cond` selects. */
+static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
+                      int64_t K, int epi, int64_t base, int64_t xoff, int64_t yoff)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
+    int quant = llmc_format_n_sides(w->dtype) > 0, ve = llmc_cuda_ve(w->dtype);
+    int64_t G = quant ? w->layout.group : K;
+    int64_t eb = llmc_format_bytes(w->dtype, N * K);
+    int vec = K % ve == 0 && w->offset % 16 == 0 && eb % 16 == 0 && (!quant || w->layout.order == LLMC_ORDER_LANE8);
+    char wq[256], sides[160] = "MoeSides{{";
+    snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
+    for (int i = 0; i < 4; i++) { /* an expert's share of each side tensor (a row of groups a weight row) */
+        int st = i < LLMC_MAX_SIDES ? w->layout.side[i] : -1;
+        snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "%s%lld", i ? ", " : "",
+                 st >= 0 ? (long long)(llmc_tensor_bytes(g, st) / E) : 0LL);
+    }
+    snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "}}");
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* moe experts' %s: grouped rows f32[%lld] x %s[%lld experts][%lld,%lld]^T%s, the experts of the "
+                    "step (grid z), 8 rows a block (grid y); %s loads */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    moe_expert_mm<%s, %lld, %lld, %d, %d, %lld, %s, %lld, %lldLL>((const int *)A(%lld), %s, %s, %s, "
+                    "A(%lld), A(%lld));\n}\n",
+                    epi == 2 ? "gate/up" : "down", (long long)K, llmc_dtype_name(w->dtype), (long long)E, (long long)N,
+                    (long long)K, epi == 2 ? ", SwiGLU of rows j, j + N/2" : "", vec ? "16-byte" : "scalar", quant ? 3 : 4,
+                    llmc_kernel_wformat(e, w), (long long)K, (long long)N, vec, epi, (long long)G,
+                    llmc_kernel_order(quant ? w->layout.order : LLMC_ORDER_ROW_MAJOR), (long long)E, (long long)eb,
+                    (long long)base, wsrc, wq, sides, (long long)(base + xoff), (long long)(base + yoff));
+    const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up" : "moe_down", k.s, 0);
+    llmc_buf_free(&k);
+    int64_t units = epi == 2 ? N / 2 : (N + 1) / 2;
+    char gx[64], gy[64], gz[96];
+    const char *rows = llmc_cuda_host_rows(g, n->in[0]);
+    snprintf(gx, sizeof gx, "%lld", (long long)((units + 3) / 4));
+    snprintf(gy, sizeof gy, "(%s + 7) / 8", rows);
+    snprintf(gz, sizeof gz, "(%s * %lld < %lld ? %s * %lld : %lld)", rows, (long long)KS, (long long)E, rows,
+             (long long)KS, (long long)E);
+    llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 128, 0);
+}
+
+/* One of the experts' matmuls on tensor cores (wider steps): w (bf16/f16, N rows of K an expert)
+ * over the bf16/f16 rows at xoff -> y (f32) at yoff, EPI 2 (SwiGLU) or 0. */
+static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
+                       int64_t K, int epi, int64_t base, int64_t xoff, int64_t yoff)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
+    int bf = w->dtype == LLMC_BF16, bm = 64, bn = 128, st = e->target->smem_per_sm >= 160 * 1024 ? 4 : 3;
+    uint32_t smem = (uint32_t)(st * (bm + bn) * 40 * 2);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* moe experts' %s on tensor cores (gemm_h, mma.sync m16n8k16, %dx%dx32 tiles on 4 warps, %d "
+                    "cp.async stages): grouped rows %s[%lld] x %s[%lld experts][%lld,%lld]^T%s, the experts of the "
+                    "step (grid z) */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    moe_expert_mma<%d, %lld, %lld, %d, %d, %d, %d, %lld>((const int *)A(%lld), (const uint16_t *)%s, "
+                    "(const uint16_t *)A(%lld), A(%lld));\n}\n",
+                    epi == 2 ? "gate/up" : "down", bm, bn, st, bf ? "bf16" : "f16", (long long)K,
+                    llmc_dtype_name(w->dtype), (long long)E, (long long)N, (long long)K,
+                    epi == 2 ? ", SwiGLU of rows j, j + N/2" : "", bf, (long long)K, (long long)N, epi, bm, bn, st,
+                    (long long)E, (long long)base, wsrc, (long long)(base + xoff),
+                    (long long)(base + yoff));
+    const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up_tc" : "moe_down_tc", k.s, smem);
+    llmc_buf_free(&k);
+    char gx[64], gy[32], gz[96];
+    const char *rows = llmc_cuda_host_rows(g, n->in[0]);
+    snprintf(gx, sizeof gx, "(%s + %d) / %d", rows, bm - 1, bm); /* an expert has at most a row a token */
+    snprintf(gy, sizeof gy, "%lld", (long long)((N + bn - 1) / bn));
+    snprintf(gz, sizeof gz, "(%s * %lld < %lld ? %s * %lld : %lld)", rows, (long long)KS, (long long)E, rows,
+             (long long)KS, (long long)E);
+    llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 128, smem);
+}
+
+/* moe_route, with the gather (small steps) or without it. */
+static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t base, const MoeLayout *l, const char *xs,
+                  const char *lgs)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int x = n->in[0], lg = n->in[1];
+    int64_t E = llmc_attr_int(n, "experts", 1), K = llmc_attr_int(n, "top_k", 1), D = llmc_cols(&g->t[x].shape);
+    const char *rows = llmc_cuda_host_rows(g, x);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* moe routing: f32[%s,%lld] router logits of %lld experts (stride %lld), top %lld%s; the step's "
+                    "(token, slot) pairs grouped by expert%s */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(1024) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    moe_route<%lld, %lld, %d, %lld, %lld, %lld, %lld, %d>(%s, %s, %s, (int *)A(%lld), A(%lld), "
+                    "A(%lld));\n}\n",
+                    rows, (long long)E, (long long)E, (long long)llmc_row_stride(g, lg), (long long)K,
+                    llmc_attr_int(n, "norm_topk_prob", 0) ? ", renormalized" : "",
+                    gather ? ", their rows gathered" : "", (long long)E, (long long)K,
+                    (int)llmc_attr_int(n, "norm_topk_prob", 0), (long long)D, (long long)llmc_row_stride(g, x),
+                    (long long)llmc_row_stride(g, lg), (long long)l->tkm, gather, lgs, xs, llmc_cuda_rows(g, x), (long long)base, (long long)(base + l->wts), (long long)(base + l->xg));
+    const char *name = llmc_cuda_kernel(e, "moe_route", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, cond, name, "1", "1", "1", 1024, 0);
+}
+
+LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
+{
+    llmc_cuda_node_begin(e);
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int x = n->in[0], y = n->out[0];
+    const LlmcTensor *gu = &g->t[n->in[2]], *dn = &g->t[n->in[3]];
+    int64_t E = llmc_attr_int(n, "experts", 1), K = llmc_attr_int(n, "top_k", 1);
+    int64_t D = llmc_cols(&g->t[x].shape), F = dn->shape.dim[1];
+    if (strcmp(llmc_attr_str(n, "act", "silu"), "silu") != 0 || E > 1024)
+        return llmc_fail(d, "%s: moe with %s and %lld experts: CUDA targets implement silu experts, at most 1024 of "
+                         "them", n->where, llmc_attr_str(n, "act", "silu"), (long long)E);
+    MoeLayout l = layout(g, n);
+    int64_t base = e->scratch_a;
+    /* the operands, a launch-offset slot each, shared by the node's kernels */
+    char xs[160], lgs[160], gus[160], dns[160], ys[160];
+    snprintf(xs, sizeof xs, "%s", llmc_cuda_ptr(e, x, "const float"));
+    snprintf(lgs, sizeof lgs, "%s", llmc_cuda_ptr(e, n->in[1], "const float"));
+    snprintf(gus, sizeof gus, "%s", llmc_cuda_ptr(e, n->in[2], "const uint8_t"));
+    snprintf(dns, sizeof dns, "%s", llmc_cuda_ptr(e, n->in[3], "const uint8_t"));
+    snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
+    const char *rows = llmc_cuda_host_rows(g, x);
+    /* Steps of up to 8 rows: the gather in the routing kernel, gemv. Wider steps: the rows gathered
+     * a block a row, then gemv while the experts have 8 rows each on average (its blocks take 8
+     * rows: an expert's weights read about once), the tensor cores above where both matrices are
+     * bf16/f16 (64-row tiles, the activations rounded to bf16/f16 as the dense matmuls' are). */
+    int tc = tc_ok(e, gu, D) && tc_ok(e, dn, F) && F % 4 == 0;
+    char small[64], wide[64], mid[128], big[96];
+    snprintf(small, sizeof small, "%s <= %d", rows, MOE_SMALL_ROWS);
+    snprintf(wide, sizeof wide, "%s > %d", rows, MOE_SMALL_ROWS);
+    if (tc)
+        snprintf(mid, sizeof mid, "%s > %d && %s * %lld <= %lld", rows, MOE_SMALL_ROWS, rows, (long long)K,
+                 (long long)(MOE_SMALL_ROWS * E));
+    else
+        snprintf(mid, sizeof mid, "%s", wide);
+    snprintf(big, sizeof big, "%s * %lld > %lld", rows, (long long)K, (long long)(MOE_SMALL_ROWS * E));
+    route(e, node, small, 1, base, &l, xs, lgs);
+    expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+    expert_mm(e, node, small, dn, dns, D, F, 0, base, l.h, l.o);
+    route(e, node, wide, 0, base, &l, xs, lgs);
+    char pairs[64];
+    snprintf(pairs, sizeof pairs, "%s * %lld", rows, (long long)K);
+    LlmcBuf k = {0};
+    for (int half = 0; half <= (tc ? 1 : 0); half++) {
+        int h = half ? (gu->dtype == LLMC_BF16 ? 1 : 2) : 0;
+        llmc_buf_printf(&k,
+                        "/* moe: the grouped rows gathered, f32[%s,%lld] (stride %lld) -> %s */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    moe_gather<%d, %lld, %lld, %lld, %lld>((const int *)A(%lld), %s, A(%lld));\n}\n",
+                        rows, (long long)D, (long long)llmc_row_stride(g, x), h == 1 ? "bf16" : h ? "f16" : "f32", h,
+                        (long long)D, (long long)llmc_row_stride(g, x), (long long)E, (long long)l.tkm, (long long)base,
+                        xs, (long long)(base + l.xg));
+        const char *gat = llmc_cuda_kernel(e, "moe_gather", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, half ? big : mid, gat, pairs, "1", "1", 256, 0);
+    }
+    expert_mm(e, node, mid, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+    expert_mm(e, node, mid, dn, dns, D, F, 0, base, l.h, l.o);
+    if (tc) {
+        int dbf = dn->dtype == LLMC_BF16;
+        expert_mma(e, node, big, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+        llmc_buf_printf(&k,
+                        "/* moe: the experts' activations f32[%s * %lld,%lld] -> %s (the down matmul's operand) */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    rows_to_half<%d, 0, %lld, %lld>(A(%lld), (const float *)0, (uint16_t *)A(%lld), 0.0f);\n}\n",
+                        rows, (long long)K, (long long)F, dbf ? "bf16" : "f16", dbf, (long long)F, (long long)F,
+                        (long long)(base + l.h), (long long)(base + l.hh));
+        const char *th = llmc_cuda_kernel(e, "moe_to_half", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, big, th, pairs, "1", "1", 256, 0);
+        expert_mma(e, node, big, dn, dns, D, F, 0, base, l.hh, l.o);
+    }
+    llmc_buf_printf(&k,
+                    "/* moe combine: each token's %lld slots summed in order, weighted -> f32[%s,%lld] (stride %lld) */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    moe_combine<%lld, %lld, %lld, %lld, %lld>((const int *)A(%lld), A(%lld), A(%lld), %s);\n}\n",
+                    (long long)K, rows, (long long)D, (long long)llmc_row_stride(g, y), (long long)E, (long long)K,
+                    (long long)D, (long long)llmc_row_stride(g, y), (long long)l.tkm, (long long)base,
+                    (long long)(base + l.wts), (long long)(base + l.o), ys);
+    const char *comb = llmc_cuda_kernel(e, "moe_combine", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, NULL, comb, rows, "1", "1", 256, 0);
+    llmc_cuda_node_end(e, node);
+    return LLMC_OK;
+}

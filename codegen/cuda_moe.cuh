@@ -1,0 +1,218 @@
+/* cuda_moe.cuh — the mixture-of-experts block (emitter: cuda_moe.c). Steps of up to 8 rows run four
+ * kernels: moe_route (one block: each token's experts and weights, the step's (token, slot) pairs
+ * grouped by expert, the pairs' rows gathered expert by expert), the experts' gate/up matmul with
+ * the SwiGLU epilogue and their down matmul (gemv, cuda_gemv.cuh, over one expert's rows and its
+ * gathered tokens a block: grid z walks the experts the step uses, so a decode step reads the
+ * selected experts' bytes only, and every token an expert has shares its read of them), and
+ * moe_combine (each token's slots summed in slot order: deterministic, no atomics). Wider steps
+ * route without the gather, gather the rows with a block a row (moe_gather: f32, or bf16/f16 for
+ * the tensor cores), and, where the experts are bf16/f16, run the matmuls as gemm_h (cuda_mma.cuh)
+ * over each expert's grouped rows, grid z over the experts (moe_expert_mma: one launch for all the
+ * experts, an expert's weights read once for every 64 of its rows), the activations converted to
+ * bf16/f16 between them (rows_to_half); other formats keep gemv.
+ *
+ * The scratch (MoeLayout, the emitter's offsets): ints n_active, cnt[E], off[E+1], act[E] (the
+ * experts the step uses, in order), ids[TK] (each pair's expert), pos[TK] (each pair's row among
+ * the grouped ones), tok[TK] (each grouped row's token); floats wts[TK], then the grouped rows
+ * xg[TK][D] (f32, or bf16/f16 for the tensor cores), their activations h[TK][F] (and hh[TK][F] in
+ * bf16/f16), their outputs o[TK][D]; TK = the most rows a step has times top_k. The cpu target's
+ * c_prelude.h moe_* is the reference: the same routing (softmax, top_k by probability with ties to
+ * the lower expert, renormalized with NORM), the same grouping.
+ */
+#ifndef LLMC_CUDA_MOE_CUH
+#define LLMC_CUDA_MOE_CUH
+
+#include "cuda_gemv.cuh"
+#include "cuda_mma.cuh"
+
+/* Routing and grouping (grid 1, blockDim a multiple of the warp): lg [T][SL] router logits, x
+ * [T][SX] the block's input; E experts, K a token. GATHER: the grouped rows to xg here (else
+ * moe_gather does it). */
+template <int E, int K, int NORM, int D, int SX, int SL, int TKM, int GATHER = 1>
+DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, int T, int *__restrict__ meta,
+                   float *__restrict__ wts, float *__restrict__ xg)
+{
+    constexpr int PE = (E + LLMC_WARP - 1) / LLMC_WARP; /* experts a lane */
+    int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1, *ids = act + E, *pos = ids + TKM, *tok = pos + TKM;
+    const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2;
+    const int nw = blockDim.x >> LLMC_WARP_LOG2, TK = T * K;
+    /* 1. a warp a token: softmax, then top K by repeated arg-max (ties to the lower expert) */
+    for (int t = warp; t < T; t += nw) {
+        float v[PE], mx = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < PE; j++) {
+            const int e = lane + LLMC_WARP * j;
+            v[j] = e < E ? lg[(int64_t)t * SL + e] : -INFINITY;
+            mx = fmaxf(mx, v[j]);
+        }
+#pragma unroll
+        for (int o = LLMC_WARP / 2; o > 0; o >>= 1)
+            mx = fmaxf(mx, shfl_xor(mx, o));
+        float sum = 0.0f;
+#pragma unroll
+        for (int j = 0; j < PE; j++)
+            sum += lane + LLMC_WARP * j < E ? expf(v[j] - mx) : 0.0f;
+        sum = warp_sum(sum);
+        uint32_t taken = 0;
+        float tot = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float bp = -2.0f; /* below any candidate: a lane with none left offers (-2, E) */
+            int be = E;
+#pragma unroll
+            for (int j = 0; j < PE; j++) {
+                const int e = lane + LLMC_WARP * j;
+                const float q = expf(v[j] - mx) / sum, p = q == q ? q : -1.0f; /* NaN logits: last, yet valid */
+                if (e < E && !(taken >> j & 1u) && p > bp) {
+                    bp = p;
+                    be = e;
+                }
+            }
+#pragma unroll
+            for (int o = LLMC_WARP / 2; o > 0; o >>= 1) {
+                const float op = shfl_xor(bp, o);
+                const int oe = shfl_xor(be, o);
+                if (op > bp || (op == bp && oe < be)) {
+                    bp = op;
+                    be = oe;
+                }
+            }
+            if ((be & (LLMC_WARP - 1)) == lane)
+                taken |= 1u << (be / LLMC_WARP);
+            if (lane == 0) {
+                ids[t * K + k] = be;
+                wts[t * K + k] = bp;
+            }
+            tot += bp;
+        }
+        if (NORM && lane == 0)
+            for (int k = 0; k < K; k++)
+                wts[t * K + k] /= tot;
+    }
+    __syncthreads();
+    /* 2. a warp an expert: its pairs counted */
+    for (int e = warp; e < E; e += nw) {
+        int c = 0;
+        for (int j0 = 0; j0 < TK; j0 += LLMC_WARP)
+            c += __popc(warp_ballot(j0 + lane < TK && ids[j0 + lane] == e));
+        if (lane == 0)
+            cnt[e] = c;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) { /* 3. offsets and the experts in use */
+        int o = 0, na = 0;
+        for (int e = 0; e < E; e++) {
+            off[e] = o;
+            o += cnt[e];
+            if (cnt[e])
+                act[na++] = e;
+        }
+        off[E] = o;
+        meta[0] = na;
+    }
+    __syncthreads();
+    /* 4. a warp an expert: its pairs' rows, in pair order */
+    for (int e = warp; e < E; e += nw) {
+        int base = off[e];
+        for (int j0 = 0; j0 < TK; j0 += LLMC_WARP) {
+            const int j = j0 + lane, m = j < TK && ids[j] == e;
+            const uint32_t b = warp_ballot(m);
+            if (m) {
+                const int p = base + __popc(b & ((1u << lane) - 1u));
+                pos[j] = p;
+                tok[p] = j / K;
+            }
+            base += __popc(b);
+        }
+    }
+    if (!GATHER)
+        return;
+    __syncthreads();
+    /* 5. the grouped rows gathered */
+    for (int64_t i = threadIdx.x; i < (int64_t)TK * D; i += blockDim.x) {
+        const int64_t p = i / D;
+        xg[i] = x[(int64_t)tok[p] * SX + i % D];
+    }
+}
+
+/* Each side tensor's bytes an expert (a quantized weight's scales, zeros: WQ's order), so that
+ * expert e's sides start e times further. */
+struct MoeSides {
+    int64_t b[4];
+};
+
+/* The experts' matmul (gate/up with the SwiGLU epilogue: EPI 2, N = 2F; down: EPI 0, N = D) over
+ * expert act[blockIdx.z]'s rows of w (EB bytes an expert; its side tensors ss further an expert)
+ * for its grouped rows x[off..off+cnt) -> y (same rows). */
+template <int WK, int K, int N, int VEC, int EPI, int G, int ORD, int E, int64_t EB>
+DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w, WQ wq, MoeSides ss,
+                       const float *__restrict__ x, float *__restrict__ y)
+{
+    const int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1;
+    if ((int)blockIdx.z >= meta[0])
+        return;
+    const int e = act[blockIdx.z], c = cnt[e], o = off[e];
+    if ((int)blockIdx.y * 8 >= c)
+        return;
+    constexpr int NO = EPI == 2 ? N / 2 : N;
+    WQ we;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        we.side[i] = wq.side[i] ? (const void *)((const char *)wq.side[i] + e * ss.b[i]) : wq.side[i];
+    gemv<WK, K, N, K, NO, VEC, 0, EPI, 0, 2, 1, G, ORD>((const char *)w + e * EB, x + (int64_t)o * K, 0,
+                                                         y + (int64_t)o * NO, c, 0, 0.0f, 0, we);
+}
+
+/* The grouped rows gathered after moe_route (wider steps; grid: the T K grouped rows): row p of xg
+ * is x's row tok[p], f32 (HALF 0) or converted to bf16 (HALF 1) or f16 (HALF 2). */
+template <int HALF, int D, int SX, int E, int TKM>
+DEV void moe_gather(const int *__restrict__ meta, const float *__restrict__ x, void *__restrict__ xg)
+{
+    const int *tok = meta + 1 + E + E + 1 + E + 2 * TKM;
+    const int p = blockIdx.x;
+    const float *xr = x + (int64_t)tok[p] * SX;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        const float v = xr[d];
+        if (HALF)
+            ((uint16_t *)xg)[(int64_t)p * D + d] = HALF == 1 ? f32_to_bf16(v) : f32_to_f16(v);
+        else
+            ((float *)xg)[(int64_t)p * D + d] = v;
+    }
+}
+
+/* The experts' matmul on tensor cores (wider steps, bf16/f16 weights; BF: bf16): gemm_h over
+ * expert act[blockIdx.z]'s rows of w (N rows of K an expert) for its grouped rows xh[off..off+cnt)
+ * (bf16/f16) -> y, f32 (EPI 2: gate/up with the SwiGLU epilogue, y N/2 wide; EPI 0: down). Grid:
+ * (row tiles of BM of the most rows an expert may have, column tiles of BN, the step's experts);
+ * dynamic shared memory ST (BM + BN) 40 halves. */
+template <int BF, int K, int N, int EPI, int BM, int BN, int ST, int E>
+DEV void moe_expert_mma(const int *__restrict__ meta, const uint16_t *__restrict__ w, const uint16_t *__restrict__ xh,
+                        float *__restrict__ y)
+{
+    const int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1;
+    if ((int)blockIdx.z >= meta[0])
+        return;
+    const int e = act[blockIdx.z], c = cnt[e], o = off[e];
+    if ((int)blockIdx.x * BM >= c)
+        return;
+    constexpr int NO = EPI == 2 ? N / 2 : N;
+    gemm_h<BF, K, N, K, NO, 0, EPI, 1, BM, BN, 2, 2, ST>(w + (int64_t)e * N * K, xh + (int64_t)o * K, 0,
+                                                         y + (int64_t)o * NO, c, 0);
+}
+
+/* y[t] = sum over k of wts[t][k] o[pos[t][k]] (grid: the tokens). */
+template <int E, int K, int D, int SY, int TKM>
+DEV void moe_combine(const int *__restrict__ meta, const float *__restrict__ wts, const float *__restrict__ o,
+                     float *__restrict__ y)
+{
+    const int *pos = meta + 1 + E + E + 1 + E + TKM;
+    const int t = blockIdx.x;
+    for (int c = threadIdx.x; c < D; c += blockDim.x) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            acc += wts[t * K + k] * o[(int64_t)pos[t * K + k] * D + c];
+        y[(int64_t)t * SY + c] = acc;
+    }
+}
+
+#endif

@@ -34,6 +34,7 @@ static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_SCALE] = llmc_c_emit_elementwise,
     [LLMC_OP_SOFTCAP] = llmc_c_emit_elementwise,
     [LLMC_OP_MOE] = llmc_c_emit_moe,
+    [LLMC_OP_GATHER_COLS] = llmc_c_emit_gather_cols,
 };
 
 void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo *info, const char *symbol,

@@ -568,6 +568,17 @@ LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, 
                        kv, y, sy, 0.0f, tid, nth);
 }
 
+/* y[t][j] = x[t][idx[j]]: an act-order matmul's input in its weight's column order. */
+LLMC_INLINE void gather_cols(int T, int K, const float *x, int sx, const int32_t *idx, float *y, int sy, int tid,
+                             int nth)
+{
+    int64_t t0, t1;
+    share(T, tid, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++)
+        for (int j = 0; j < K; j++)
+            y[(size_t)t * sy + j] = x[(size_t)t * sx + idx[j]];
+}
+
 LLMC_INLINE void select_rows(int O, int D, const float *x, int sx, const int32_t *rows, float *y, int sy, int tid,
                              int nth)
 {

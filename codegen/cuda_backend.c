@@ -29,6 +29,7 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_KV_WRITE] = llmc_cuda_emit_attention,
     [LLMC_OP_PAGED_ATTENTION] = llmc_cuda_emit_attention,
     [LLMC_OP_SELECT_ROWS] = llmc_cuda_emit_rows,
+    [LLMC_OP_GATHER_COLS] = llmc_cuda_emit_gather_cols,
     [LLMC_OP_MATMUL_FUSED] = llmc_cuda_emit_matmul,
     [LLMC_OP_ROPE_KV_WRITE] = llmc_cuda_emit_rope_kv,
     [LLMC_OP_HEAD_RMSNORM] = llmc_cuda_emit_norm,

@@ -1,6 +1,6 @@
 /* cuda_rows.cuh — kernels that move whole rows (emitters: cuda_rows.c, cuda_norm.c, cuda_matmul.c):
  * rows_to_half (f32 rows to the bf16/f16 A operand of the tensor-core matmuls, optionally
- * RMS-normalized), embed (the embedding gather) and select_row (select_rows).
+ * RMS-normalized), embed (the embedding gather), select_row (select_rows) and gather_cols.
  */
 #ifndef LLMC_CUDA_ROWS_CUH
 #define LLMC_CUDA_ROWS_CUH
@@ -69,6 +69,15 @@ DEV void select_row(const float *x, const int32_t *rows, float *y)
     const int o = blockIdx.x;
     for (int d = threadIdx.x; d < D; d += blockDim.x)
         y[(int64_t)o * SY + d] = x[(int64_t)rows[o] * SX + d];
+}
+
+/* ---- gather_cols: y[t][j] = x[t][idx[j]], an act-order matmul's input (grid: rows) ---- */
+template <int K, int SX, int SY>
+DEV void gather_cols(const float *x, const int32_t *idx, float *y)
+{
+    const int t = blockIdx.x;
+    for (int j = threadIdx.x; j < K; j += blockDim.x)
+        y[(int64_t)t * SY + j] = x[(int64_t)t * SX + idx[j]];
 }
 
 #endif

@@ -109,6 +109,7 @@ LlmcStatus llmc_c_emit_rope(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_c_emit_gather_cols(LlmcEmit *e, int node, LlmcDiag *d);
 
 /* CUDA backend emitters (one per op family): kernels into e->defs, launches into e->body. */
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d);
@@ -120,5 +121,6 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_gather_cols(LlmcEmit *e, int node, LlmcDiag *d);
 
 #endif

@@ -32,12 +32,36 @@ extern const size_t llmc_pcre2_archive_size, llmc_utf8proc_archive_size;
 #define LLMC_RT_LINK_FLAGS ""
 #endif
 
-/* Runs argv, output to log; returns 0 when it exits 0. */
-static int run(char *const argv[], const char *log)
+extern char **environ;
+
+/* Runs argv, output to log, with TMPDIR set to dir (the build directory, which the driver removes
+ * when a signal stops the compile: the C compiler's own temporaries go with it, never into the
+ * user's $TMPDIR); returns 0 when it exits 0. */
+static int run(char *const argv[], const char *log, const char *dir)
 {
-    pid_t pid = fork();
-    if (pid < 0)
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = malloc((n + 2) * sizeof *env), *tmpdir = malloc(strlen(dir) + 8);
+    if (!env || !tmpdir) {
+        free(env);
+        free(tmpdir);
         return -1;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "TMPDIR=", 7) != 0)
+            env[m++] = environ[i];
+    strcpy(tmpdir, "TMPDIR=");
+    strcat(tmpdir, dir);
+    env[m++] = tmpdir;
+    env[m] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(env);
+        free(tmpdir);
+        return -1;
+    }
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
@@ -45,10 +69,13 @@ static int run(char *const argv[], const char *log)
             dup2(fd, 2);
             close(fd);
         }
+        environ = env; /* a pointer: nothing but async-signal-safe calls after fork */
         execvp(argv[0], argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    free(env);
+    free(tmpdir);
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
@@ -124,7 +151,7 @@ static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *
         argv[n++] = "-o";
         argv[n++] = obj[s];
         argv[n] = NULL;
-        if (run(argv, log)) {
+        if (run(argv, log, dir)) {
             char what[4200];
             snprintf(what, sizeof what, "compiling the generated %s.c", sources[s]);
             return fail_with_log(d, what, log);
@@ -144,7 +171,7 @@ static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *
     argv[n++] = "-ldl";
     n += split_flags(sanflags, argv + n, 16);
     argv[n] = NULL;
-    if (run(argv, log))
+    if (run(argv, log, dir))
         return fail_with_log(d, "linking the model executable", log);
     return LLMC_OK;
 }

@@ -93,6 +93,67 @@ static void order_row(int order, LlmcDType fmt, int64_t K, const uint8_t *q, uin
             }
 }
 
+/* A weight the checkpoint stores quantized (src.pq; a merged one through its parts): its rows as the
+ * weight source decodes them (ir/weights.h quant_rows: llmc's format, nothing requantized), a block
+ * of rows at a time, each shuffled into the layout's order and written; its GROUP sides' values into
+ * vals[i] (rows of ceil(K / group)), its TENSOR sides' into vals[i][0]. */
+static LlmcStatus write_prequant(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, LlmcOutFile *o,
+                                 float *const *vals, unsigned has, LlmcDiag *d)
+{
+    enum { BLOCK = 64 }; /* rows decoded at a time (AWQ and GPTQ pack 8 outputs a word) */
+    const LlmcFormatTraits *f = llmc_format(t->dtype);
+    int ns = llmc_format_n_sides(t->dtype);
+    int64_t K = t->shape.dim[1], groups = (K + t->layout.group - 1) / t->layout.group;
+    size_t rb = (size_t)llmc_format_bytes(t->dtype, K);
+    uint8_t *q = malloc(rb * (BLOCK + 1)), *qo = q ? q + rb * BLOCK : NULL;
+    if (!q)
+        return llmc_fail(d, "%s: out of memory", t->name);
+    LlmcStatus s = LLMC_OK;
+    int64_t r = 0; /* rows of t written */
+    for (int p = 0; p < (t->src.n_parts ? t->src.n_parts : 1) && !s; p++) {
+        int part = t->src.n_parts ? t->src.parts[p] : (int)(t - g->t);
+        int64_t rows = g->t[part].shape.dim[0];
+        float tensor_side[LLMC_MAX_SIDES] = {0}; /* this part's TENSOR sides (NVFP4's tensor scale) */
+        for (int64_t r0 = 0; r0 < rows && !s; r0 += BLOCK) {
+            int64_t n = rows - r0 < BLOCK ? rows - r0 : BLOCK;
+            float *sp[LLMC_MAX_SIDES] = {NULL};
+            for (int i = 0; i < ns && !s; i++)
+                if ((has >> i) & 1) {
+                    if (f->side[i].shape == LLMC_SHAPE_GROUP)
+                        sp[i] = vals[i] + (r + r0) * groups;
+                    else if (f->side[i].shape == LLMC_SHAPE_TENSOR)
+                        sp[i] = &tensor_side[i];
+                    else
+                        s = llmc_fail(d, "%s: imported quantized weights have group and tensor sides only", t->name);
+                }
+            if (s)
+                break;
+            s = ws->quant_rows(ws->ctx, g, part, r0, n, q, sp, d);
+            /* A merged matrix has one value of a TENSOR side: its parts must agree (fuse_matmuls merges
+             * only parts whose per-tensor member is one tensor). */
+            for (int i = 0; i < ns && !s; i++)
+                if (((has >> i) & 1) && f->side[i].shape == LLMC_SHAPE_TENSOR) {
+                    if (p == 0)
+                        vals[i][0] = tensor_side[i];
+                    else if (vals[i][0] != tensor_side[i])
+                        s = llmc_fail(d, "%s: its parts' per-tensor scales differ (%g, %g)", t->name,
+                                      (double)vals[i][0], (double)tensor_side[i]);
+                }
+            for (int64_t k = 0; k < n && !s; k++) {
+                const uint8_t *row = q + (size_t)k * rb;
+                if (t->layout.order != LLMC_ORDER_ROW_MAJOR) {
+                    order_row(t->layout.order, t->dtype, K, row, qo);
+                    row = qo;
+                }
+                s = llmc_out_write(o, row, rb, d);
+            }
+        }
+        r += rows;
+    }
+    free(q);
+    return s;
+}
+
 /* A quantized weight (a layout with side tensors): its rows quantized by its format's quantizer
  * (formats.def `quant`, ir/quant.c), a pre-pass over the rows first when the format has one (ROW and
  * TENSOR sides: a whole-tensor statistic, streamed row by row), each row shuffled into the layout's
@@ -123,7 +184,7 @@ static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws
     uint8_t *q = malloc(row_bytes * 2), *qo = q ? q + row_bytes : NULL;
     if (!row || !q)
         s = llmc_fail(d, "%s: out of memory quantizing", t->name);
-    if (!s && f->quant->prepass) {
+    if (!s && f->quant->prepass && t->src.pq.kind == LLMC_PQ_NONE) { /* an imported weight has its statistics */
         float acc[LLMC_MAX_SIDES] = {0};
         for (int64_t r = 0; r < N && !s; r++) {
             s = source_row(g, ws, t, r, row, d);
@@ -139,7 +200,9 @@ static LlmcStatus write_quantized(const LlmcGraph *g, const LlmcWeightSource *ws
             if (((has >> i) & 1) && f->side[i].shape == LLMC_SHAPE_TENSOR)
                 vals[i][0] = acc[i];
     }
-    for (int64_t r = 0; r < N && !s; r++) {
+    if (!s && t->src.pq.kind != LLMC_PQ_NONE) /* stored quantized by the checkpoint: its values as they are */
+        s = write_prequant(g, ws, t, o, vals, has, d);
+    for (int64_t r = 0; r < N && !s && t->src.pq.kind == LLMC_PQ_NONE; r++) {
         s = source_row(g, ws, t, r, row, d);
         if (s)
             break;
@@ -257,6 +320,19 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, Llm
     return st;
 }
 
+/* The first and last 256 bytes of a weight's file bytes into h. */
+static LlmcStatus hash_sample(const LlmcWeightSource *ws, const LlmcTensor *t, uint64_t *h, LlmcDiag *d)
+{
+    const uint8_t *data;
+    if (resolve(ws, t, &data, d))
+        return LLMC_ERR;
+    size_t bytes = (size_t)llmc_format_bytes(t->src.file_dtype, llmc_shape_numel(&t->shape, 0, 0));
+    size_t s = bytes < 256 ? bytes : 256;
+    *h = llmc_fnv1a(*h, data, s);
+    *h = llmc_fnv1a(*h, data + bytes - s, s);
+    return LLMC_OK;
+}
+
 LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const void *tok,
                            size_t tok_size, uint64_t *hash, LlmcDiag *d)
 {
@@ -284,15 +360,19 @@ LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcW
             int parts = w->src.n_parts ? w->src.n_parts : 1;
             for (int p = 0; p < parts; p++) {
                 const LlmcTensor *t = w->src.n_parts ? &g->t[w->src.parts[p]] : w;
-                const uint8_t *data;
-                if (resolve(ws, t, &data, d)) {
-                    free(seen);
-                    return LLMC_ERR;
+                /* A matrix the checkpoint stores quantized: the tensors of its encoding. */
+                int nm = t->src.pq.kind != LLMC_PQ_NONE ? LLMC_PQ_MEMBERS : 1;
+                for (int m = 0; m < nm; m++) {
+                    const LlmcTensor *x = t->src.pq.kind != LLMC_PQ_NONE ? NULL : t;
+                    if (!x && t->src.pq.member[m] < 0)
+                        continue;
+                    if (!x)
+                        x = &g->t[t->src.pq.member[m]];
+                    if (hash_sample(ws, x, &h, d)) {
+                        free(seen);
+                        return LLMC_ERR;
+                    }
                 }
-                size_t bytes = (size_t)llmc_format_bytes(t->src.file_dtype, llmc_shape_numel(&t->shape, 0, 0));
-                size_t s = bytes < 256 ? bytes : 256;
-                h = llmc_fnv1a(h, data, s);
-                h = llmc_fnv1a(h, data + bytes - s, s);
             }
         }
     free(seen);

@@ -135,6 +135,92 @@ LlmcStatus fe_hf_parse_config(const cJSON *cfg, const char *file, FeHfConfig *c,
  * (default off) and top_p (default off), the fields it has. No sampling field: no defaults. */
 LlmcStatus fe_hf_parse_generation(const cJSON *gen, const char *file, FeHfConfig *c, LlmcDiag *d);
 
+/* ---- matrices stored quantized by the checkpoint (prequant.c; docs/formats.md) ---- */
+
+/* "awq", "gptq", "gptq_v2", "modelopt_nvfp4" -> LLMC_PQ_*, -1 unknown. */
+int fe_pq_kind_from_name(const char *s);
+/* The llmc format an encoding's values are: u4 (AWQ, GPTQ), nvfp4. */
+LlmcDType fe_pq_format(int kind);
+
+/* Member i of encoding `kind` (LlmcPrequant.member order) for a matrix [N, K] in groups of `group`:
+ * its name (the checkpoint's suffix and model.json's "tensors" key), whether it is required, its
+ * shape (a scalar: [1]), and the dtypes it takes. 0 past the list. */
+typedef struct FePqMember {
+    const char *role;
+    int required;
+    int rank;
+    int64_t shape[2];
+    const char *what;                 /* the shape and dtype rule, for messages: "[K, N / 8] int32" */
+    unsigned dtypes;                  /* bit t: LlmcDType t is accepted */
+} FePqMember;
+int fe_pq_member(int kind, int i, int64_t N, int64_t K, int64_t group, FePqMember *m);
+/* NULL when an encoding can hold a matrix [N, K] in groups of `group`, else what is wrong (in buf). */
+const char *fe_pq_check_dims(int kind, int64_t N, int64_t K, int64_t group, char *buf, size_t n);
+
+/* The act-order permutation of g_idx[K] (int32, little-endian, as the file holds it): perm[j] = the
+ * input stored at column j, inputs sorted by group, stably. An error (naming `what`) unless every
+ * group index is in range and each group holds exactly `group` inputs (the last K - group (G - 1)). */
+LlmcStatus fe_pq_perm(const uint8_t *g_idx, int64_t K, int64_t group, int32_t *perm, const char *what,
+                      LlmcDiag *d);
+int fe_pq_perm_is_identity(const int32_t *perm, int64_t K);
+
+/* One quantized matrix as its members' bytes, for decoding. */
+typedef struct FePqData {
+    int kind;                         /* LLMC_PQ_* */
+    int64_t N, K, group;
+    int zeros;                        /* keep zero points (else they must all be 8: symmetric) */
+    const int32_t *perm;              /* act-order permutation [K], NULL: K in order */
+    const uint8_t *data[LLMC_PQ_MEMBERS];
+    LlmcDType dtype[LLMC_PQ_MEMBERS];
+    const char *name[LLMC_PQ_MEMBERS]; /* the checkpoint's tensor names and files, for messages */
+    const char *file[LLMC_PQ_MEMBERS];
+} FePqData;
+/* Rows [r0, r0 + n) in llmc's format (ir/weights.h quant_rows): values into q; u4: scales into
+ * side[0], zero points into side[1] (m->zeros); nvfp4: block scales into side[0], the tensor scale
+ * into side[1][0]. Exact: an error, naming the tensor and element, for a u4 scale f16 does not hold
+ * exactly, when symmetric a zero point other than 8, an NVFP4 scale that is NaN. */
+LlmcStatus fe_pq_rows(const FePqData *m, int64_t r0, int64_t n, uint8_t *q, float *const *side, LlmcDiag *d);
+
+/* ---- Hugging Face checkpoints stored quantized (hf_quant.c) ---- */
+
+#define FE_HF_GIDX 16
+typedef struct FeHfGidx {             /* a tensor bound before that equal ones share (hf_quant.c) */
+    char *rel, *name;
+    const uint8_t *data;
+    size_t bytes;
+} FeHfGidx;
+
+typedef struct FeHfQuant {
+    int kind;                         /* LLMC_PQ_*; NONE: no quantization_config */
+    int64_t group;                    /* -1: a whole row */
+    int zeros;                        /* zero points (AWQ; GPTQ without sym) */
+    char where[600];                  /* "DIR/config.json: quantization_config", for messages */
+    FeHfGidx gidx[FE_HF_GIDX];        /* the last act-order g_idx and NVFP4 tensor scales bound */
+    int n_gidx, next_gidx;
+    int n_bound;                      /* layers bound quantized */
+} FeHfQuant;
+
+/* The importer's tensors: has (listed in the checkpoint?) and find (the tensor, the model.json path
+ * of its file and its path; an error naming the file when it is missing). */
+typedef struct FeHfFind {
+    void *ctx;
+    const char *dir;
+    int (*has)(void *ctx, const char *name);
+    LlmcStatus (*find)(void *ctx, const char *name, const LlmcStTensor **t, const char **rel, const char **path,
+                       LlmcDiag *d);
+} FeHfFind;
+
+/* config.json's quantization_config (else quantize_config.json, else ModelOpt's hf_quant_config.json in
+ * dir), checked: AWQ (GEMM), GPTQ (v1, v2) at 4 bits, ModelOpt NVFP4; anything else is refused naming
+ * the field. No config: kind NONE. */
+LlmcStatus fe_hf_quant_config(const cJSON *cfg, const char *dir, const char *cfg_path, FeHfQuant *q, LlmcDiag *d);
+/* Matrix `key` [N, K], the checkpoint's `name` (PREFIX.weight): when the checkpoint stores it
+ * quantized (PREFIX.qweight; NVFP4: PREFIX.weight_scale), binds it as weights[key] and sets *bound;
+ * otherwise leaves it. */
+LlmcStatus fe_hf_bind_quant(FeHfQuant *q, const FeHfFind *f, cJSON *weights, const char *key, const char *name,
+                            int64_t N, int64_t K, int *bound, LlmcDiag *d);
+void fe_hf_quant_free(FeHfQuant *q);
+
 /* ---- protobuf wire format writer (protobuf_write.c) ---- */
 
 typedef struct FePb {

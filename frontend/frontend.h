@@ -28,7 +28,7 @@ LlmcStatus llmc_json_save(const char *path, const cJSON *doc, LlmcDiag *d);
 
 typedef struct LlmcStTensor {
     char *name;
-    LlmcDType dtype;                  /* f32, f16 or bf16 (other dtypes are refused) */
+    LlmcDType dtype;                  /* f32, f16, bf16, i32, u8 or e4m3 (others are refused) */
     int rank;
     int64_t shape[LLMC_ST_MAX_RANK];
     uint64_t size;                    /* bytes */

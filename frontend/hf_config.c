@@ -263,7 +263,6 @@ static LlmcStatus rope_of(const cJSON *cfg, const char *file, const FeHfConfig *
  * hold their neutral value. */
 static LlmcStatus unsupported_keys(const cJSON *cfg, const char *file, LlmcDiag *d)
 {
-    char r[80];
     double prf;
     if (fe_json_num(cfg, "partial_rotary_factor", file, 0, 1.0, 0, 1, &prf, d))
         return LLMC_ERR;
@@ -280,13 +279,8 @@ static LlmcStatus unsupported_keys(const cJSON *cfg, const char *file, LlmcDiag 
     if (flag)
         return llmc_fail(d, "%s: use_bidirectional_attention: expected false, found true (llmc compiles causal "
                          "language models)", file);
-    const cJSON *q = member(cfg, "quantization_config");
-    if (q) {
-        const cJSON *m = member(q, "quant_method");
-        fe_json_repr(m ? m : q, r, sizeof r);
-        return llmc_fail(d, "%s: quantization_config: %s: pre-quantized checkpoints are not supported (llmc "
-                         "quantizes at compile time: --weights)", file, r);
-    }
+    /* quantization_config: the importer reads it (hf_quant.c: AWQ, GPTQ, ModelOpt NVFP4 imported as
+     * they are; other methods refused there). */
     return LLMC_OK;
 }
 

@@ -8,7 +8,8 @@
  * a binding of parts. A tensor of the checkpoint that no weight binds is an error naming it (with
  * --allow-unused a warning): it means a part of the model the graph would not compute. HF stores
  * q/k projections for the rotate-half RoPE convention, so rope gets style "half" and no weight is
- * permuted.
+ * permuted. A checkpoint stored quantized (quantization_config: AWQ, GPTQ, ModelOpt NVFP4) binds its
+ * quantized layers through hf_quant.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ typedef struct HfCtx {
     const char *cfg_name;
     const char **read;                /* the checkpoint's names bound so far (in the shards' tables) */
     int n_read, cap_read;
+    FeHfQuant quant;                  /* its quantization_config (hf_quant.c) */
 } HfCtx;
 
 static int shard_of(const HfCtx *h, const char *file)
@@ -118,11 +120,57 @@ static int put_binding(cJSON *weights, const FeTensorRef *r, cJSON *b)
     return 0;
 }
 
+/* Records a tensor of the checkpoint as read by some weight (check_unused). */
+static LlmcStatus mark_read(HfCtx *h, const LlmcStTensor *t, const char *path, LlmcDiag *d)
+{
+    if (h->n_read == h->cap_read) {
+        int cap = h->cap_read ? 2 * h->cap_read : 1024;
+        const char **nr = realloc(h->read, sizeof *nr * (size_t)cap);
+        if (!nr)
+            return llmc_fail(d, "%s: out of memory", path);
+        h->read = nr;
+        h->cap_read = cap;
+    }
+    h->read[h->n_read++] = t->name;
+    return LLMC_OK;
+}
+
+/* FeHfFind over the checkpoint (hf_quant.c): the tensors it binds count as read. */
+static int find_has(void *ctx, const char *name) { return hf_has(ctx, name); }
+
+static LlmcStatus find_cb(void *ctx, const char *name, const LlmcStTensor **t, const char **rel, const char **path,
+                          LlmcDiag *d)
+{
+    const Shard *s;
+    if (hf_find(ctx, name, &s, t, d) || mark_read(ctx, *t, s->st.path, d))
+        return LLMC_ERR;
+    *rel = s->rel;
+    *path = s->st.path;
+    return LLMC_OK;
+}
+
 /* Binds the tensor r names (shape checked against the config) to its weight, or to its slot among
- * the weight's parts; records the name as read. */
+ * the weight's parts; records the name as read. A matrix the checkpoint stores quantized binds to
+ * its quantized tensors (hf_quant.c). */
 static LlmcStatus hf_bind(void *ctx, const FeTensorRef *r, LlmcDiag *d)
 {
     HfCtx *h = ctx;
+    if (r->rank == 2 && h->quant.kind != LLMC_PQ_NONE) {
+        FeHfFind f = {h, h->dir, find_has, find_cb};
+        int bound;
+        if (r->n_parts) { /* an expert of its own: not imported quantized */
+            size_t n = strlen(r->hf);
+            char q[600];
+            snprintf(q, sizeof q, "%.*s.qweight", n > 7 ? (int)(n - 7) : (int)n, r->hf);
+            if (hf_has(h, q))
+                return llmc_fail(d, "%s: %s: quantized experts are not supported (from %s)", h->dir, q,
+                                 h->quant.where);
+        } else if (fe_hf_bind_quant(&h->quant, &f, h->weights, r->key, r->hf, r->shape[0], r->shape[1], &bound, d)) {
+            return LLMC_ERR;
+        } else if (bound) {
+            return LLMC_OK;
+        }
+    }
     const Shard *s;
     const LlmcStTensor *t;
     if (hf_find(h, r->hf, &s, &t, d))
@@ -137,22 +185,36 @@ static LlmcStatus hf_bind(void *ctx, const FeTensorRef *r, LlmcDiag *d)
         return llmc_fail(d, "%s: tensor '%s': expected shape %s (from %s), found %s", s->st.path, r->hf, ws,
                          h->cfg_name, fs);
     }
+    if (t->dtype != LLMC_F32 && t->dtype != LLMC_F16 && t->dtype != LLMC_BF16)
+        return llmc_fail(d, "%s: tensor '%s': expected F32, F16 or BF16 values, found %s (a quantized layer without "
+                         "the quantization_config that says how to read it?)", s->st.path, r->hf,
+                         t->dtype == LLMC_I32 ? "I32" : t->dtype == LLMC_U8 ? "U8" : "F8_E4M3");
     cJSON *b = fe_binding(s->rel, r->hf, NULL, 0, t->dtype, r->rank, r->shape);
     if (!b)
         return llmc_fail(d, "%s: out of memory", s->st.path);
-    if (h->n_read == h->cap_read) {
-        int cap = h->cap_read ? 2 * h->cap_read : 1024;
-        const char **nr = realloc(h->read, sizeof *nr * (size_t)cap);
-        if (!nr) {
-            cJSON_Delete(b);
-            return llmc_fail(d, "%s: out of memory", s->st.path);
-        }
-        h->read = nr;
-        h->cap_read = cap;
+    if (mark_read(h, t, s->st.path, d)) {
+        cJSON_Delete(b);
+        return LLMC_ERR;
     }
-    h->read[h->n_read++] = t->name;
     if (put_binding(h->weights, r, b))
         return llmc_fail(d, "%s: out of memory", s->st.path);
+    return LLMC_OK;
+}
+
+/* ModelOpt's KV-cache scales (k_scale, v_scale: its FP8 KV cache) are not read: llmc's KV cache has
+ * a format of its own (--kv). They count as read, so that they are no unused tensors. */
+static LlmcStatus skip_kv_scales(HfCtx *h, LlmcDiag *d)
+{
+    if (h->quant.kind != LLMC_PQ_NVFP4)
+        return LLMC_OK;
+    for (int i = 0; i < h->n_shards; i++)
+        for (int k = 0; k < h->shards[i].st.n_tensors; k++) {
+            const LlmcStTensor *t = &h->shards[i].st.tensors[k];
+            size_t n = strlen(t->name);
+            if (n > 8 && (strcmp(t->name + n - 8, ".k_scale") == 0 || strcmp(t->name + n - 8, ".v_scale") == 0) &&
+                mark_read(h, t, h->shards[i].st.path, d))
+                return LLMC_ERR;
+        }
     return LLMC_OK;
 }
 
@@ -431,6 +493,8 @@ LlmcStatus fe_import_hf(const char *dir, const LlmcImportOptions *opt, const cha
     if (!st)
         st = read_generation_config(dir, c, d);
     if (!st)
+        st = fe_hf_quant_config(cfg_doc, dir, cfg_path, &h.quant, d);
+    if (!st)
         st = open_shards(&h, &index_doc, base_dir, d);
     h.weights = st ? NULL : cJSON_CreateObject();
     if (!st && !h.weights)
@@ -439,6 +503,11 @@ LlmcStatus fe_import_hf(const char *dir, const LlmcImportOptions *opt, const cha
         probe(&h, c);
         st = fe_hf_tensors(c, hf_bind, &h, d);
     }
+    if (!st && h.quant.kind != LLMC_PQ_NONE && !h.quant.n_bound)
+        fprintf(stderr, "llmc: warning: %s says the checkpoint is quantized (%s), but no layer is stored quantized: "
+                        "imported as it is\n", h.quant.where, llmc_pq_name(h.quant.kind));
+    if (!st)
+        st = skip_kv_scales(&h, d);
     if (!st)
         st = check_unused(&h, c, opt->allow_unused, d);
 
@@ -464,6 +533,7 @@ LlmcStatus fe_import_hf(const char *dir, const LlmcImportOptions *opt, const cha
         free(h.shards[i].rel);
     }
     free(h.shards);
+    fe_hf_quant_free(&h.quant);
     free(h.index_path);
     cJSON_Delete(index_doc);
     cJSON_Delete(cfg_doc);

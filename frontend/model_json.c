@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../abi/llmc_model.h"
+#include "fe_internal.h"
 
 typedef struct Binding {
     const char *name;
@@ -224,9 +225,32 @@ static LlmcStatus parse_sampling(P *p, const cJSON *config, LlmcGraph *g)
     return LLMC_OK;
 }
 
+/* The "shape" of binding w at `path`: [n] or [rows, cols] of positive dims. */
+static LlmcStatus parse_shape(P *p, const cJSON *w, const char *path, LlmcShape *s)
+{
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(w, "shape");
+    char sub[600], sb[64];
+    snprintf(sub, sizeof sub, "%s.shape", path);
+    int rank = cJSON_GetArraySize(shape);
+    if (!cJSON_IsArray(shape) || rank < 1 || rank > 2)
+        return fail_at(p, sub, "expected [n] or [rows, cols], found %s", json_kind(shape), NULL);
+    memset(s, 0, sizeof *s);
+    s->rank = rank;
+    for (int i = 0; i < rank; i++) {
+        const cJSON *v = cJSON_GetArrayItem(shape, i);
+        if (!is_int(v) || v->valuedouble < 1 || v->valuedouble > 1e9) {
+            snprintf(sb, sizeof sb, "[%d]", i);
+            return fail_at(p, sub, "element %s: expected a positive integer dim", sb, NULL);
+        }
+        s->dim[i] = (int64_t)v->valuedouble;
+    }
+    return LLMC_OK;
+}
+
 /* One binding object at `path`: a tensor `name` of the graph bound to its bytes (rank 1 or 2; rank 3
- * with stack_ok, read as the matrix of its stacked rows). Returns the tensor id, -1 after an error. */
-static int parse_binding(P *p, const cJSON *w, const char *path, const char *name, int stack_ok)
+ * with stack_ok, read as the matrix of its stacked rows; i32, u8 and e4m3 too for a member of a
+ * quantized matrix, below). Returns the tensor id, -1 after an error. */
+static int parse_binding(P *p, const cJSON *w, const char *path, const char *name, int stack_ok, int member)
 {
     char sb[64];
     if (!cJSON_IsObject(w)) {
@@ -270,10 +294,12 @@ static int parse_binding(P *p, const cJSON *w, const char *path, const char *nam
     if (offset && get_int(p, w, path, "offset", 0, INT64_C(1) << 50, &off))
         return -1;
     LlmcDType dt;
-    if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) || dt == LLMC_I32 ||
-        llmc_format_n_sides(dt) > 0) {
+    if (!cJSON_IsString(dtype) || llmc_dtype_from_name(dtype->valuestring, &dt) ||
+        ((dt == LLMC_I32 || dt == LLMC_U8 || dt == LLMC_E4M3) && !member) || llmc_format_n_sides(dt) > 0 ||
+        !(llmc_format(dt)->flags & (LLMC_FMT_WEIGHT | LLMC_FMT_INDEX)) || (llmc_format(dt)->flags & LLMC_FMT_TEST)) {
         snprintf(sub, sizeof sub, "%s.dtype", path);
-        fail_at(p, sub, "expected \"f32\", \"f16\" or \"bf16\", found %s",
+        fail_at(p, sub, member ? "expected \"i32\", \"u8\", \"e4m3\", \"f32\", \"f16\" or \"bf16\", found %s"
+                               : "expected \"f32\", \"f16\" or \"bf16\", found %s",
                 cJSON_IsString(dtype) ? dtype->valuestring : json_kind(dtype), NULL);
         return -1;
     }
@@ -314,6 +340,119 @@ static int parse_binding(P *p, const cJSON *w, const char *path, const char *nam
     return t;
 }
 
+/* A matrix the checkpoint stores quantized (docs/model-json.md): its encoding, shape [N, K], group,
+ * zero points, act-order, and the encoding's member tensors, each a file binding whose dtype and
+ * shape the encoding fixes (frontend/prequant.c). */
+static LlmcStatus parse_quantized(P *p, const cJSON *w, const char *path)
+{
+    static const char *const keys[] = {"encoding", "shape", "group", "zeros", "act_order", "checkpoint_name",
+                                       "tensors"};
+    char sub[600], msg[300];
+    for (const cJSON *e = w->child; e; e = e->next) {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && strcmp(e->string, keys[k]) != 0)
+            k++;
+        if (k == sizeof keys / sizeof keys[0])
+            return fail_at(p, path, "unknown key \"%s\" in a quantized binding (expected encoding, shape, group, "
+                           "zeros, act_order, checkpoint_name, tensors)", e->string, NULL);
+    }
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(w, "encoding");
+    int kind = cJSON_IsString(enc) ? fe_pq_kind_from_name(enc->valuestring) : -1;
+    snprintf(sub, sizeof sub, "%s.encoding", path);
+    if (kind < 0)
+        return fail_at(p, sub, "expected \"awq\", \"gptq\", \"gptq_v2\" or \"modelopt_nvfp4\", found %s",
+                       cJSON_IsString(enc) ? enc->valuestring : json_kind(enc), NULL);
+    LlmcShape s;
+    if (parse_shape(p, w, path, &s))
+        return LLMC_ERR;
+    snprintf(sub, sizeof sub, "%s.shape", path);
+    if (s.rank != 2)
+        return fail_at(p, sub, "expected [N, K]: a quantized binding is a matrix%s%s", NULL, NULL);
+    int64_t N = s.dim[0], K = s.dim[1], group;
+    if (get_int(p, w, path, "group", 2, K, &group))
+        return LLMC_ERR;
+    if (fe_pq_check_dims(kind, N, K, group, msg, sizeof msg))
+        return fail_at(p, path, "%s", msg, NULL);
+    const cJSON *zeros = cJSON_GetObjectItemCaseSensitive(w, "zeros");
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(w, "act_order");
+    const cJSON *ckpt = cJSON_GetObjectItemCaseSensitive(w, "checkpoint_name");
+    snprintf(sub, sizeof sub, "%s.zeros", path);
+    if (!cJSON_IsBool(zeros))
+        return fail_at(p, sub, "expected true (zero points of its own) or false (symmetric: zero point 8), "
+                       "found %s", json_kind(zeros), NULL);
+    snprintf(sub, sizeof sub, "%s.act_order", path);
+    if (act && !cJSON_IsBool(act))
+        return fail_at(p, sub, "expected true or false, found %s", json_kind(act), NULL);
+    snprintf(sub, sizeof sub, "%s.checkpoint_name", path);
+    if (ckpt && !cJSON_IsString(ckpt))
+        return fail_at(p, sub, "expected the matrix's name in its checkpoint, found %s", json_kind(ckpt), NULL);
+    /* f32 until weight_format gives it its format and layout (a u4 tensor has its scales). */
+    int t = llmc_tensor_new(p->g, w->string, LLMC_T_WEIGHT, LLMC_F32, &s);
+    LlmcPrequant pq = {.kind = kind, .format = fe_pq_format(kind), .group = (int32_t)group,
+                       .zeros = cJSON_IsTrue(zeros), .act_order = cJSON_IsTrue(act)};
+    snprintf(sub, sizeof sub, "%s.zeros", path);
+    if (pq.zeros && llmc_format_side_index(pq.format, LLMC_ROLE_ZERO) < 0)
+        return fail_at(p, sub, "%s has no zero points: expected false%s", llmc_pq_name(kind), NULL);
+    for (int i = 0; i < LLMC_PQ_MEMBERS; i++)
+        pq.member[i] = -1;
+    const cJSON *members = cJSON_GetObjectItemCaseSensitive(w, "tensors");
+    char mpath[600];
+    snprintf(mpath, sizeof mpath, "%s.tensors", path);
+    if (!cJSON_IsObject(members))
+        return fail_at(p, mpath, "expected an object of the encoding's tensors, found %s", json_kind(members), NULL);
+    FePqMember m;
+    int n_members = 0;
+    for (int i = 0; fe_pq_member(kind, i, N, K, group, &m); i++) {
+        n_members++;
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(members, m.role);
+        snprintf(sub, sizeof sub, "%s.%s", mpath, m.role);
+        if (!b) {
+            if (m.required)
+                return fail_at(p, sub, "missing: %s needs it", llmc_pq_name(kind), NULL);
+            continue;
+        }
+        char name[600];
+        snprintf(name, sizeof name, "%s.%s", w->string, m.role);
+        int mt = parse_binding(p, b, sub, name, 0, 1);
+        if (mt < 0)
+            return LLMC_ERR;
+        const LlmcTensor *x = &p->g->t[mt];
+        char want[160], got[160];
+        int64_t gd[2] = {x->shape.dim[0], x->shape.dim[1]};
+        fe_shape_str(m.rank, m.shape, want, sizeof want);
+        fe_shape_str(x->shape.rank, gd, got, sizeof got);
+        if (x->shape.rank != m.rank || x->shape.dim[0] != m.shape[0] || (m.rank == 2 && x->shape.dim[1] != m.shape[1])) {
+            snprintf(msg, sizeof msg, "expected %s %s for [N, K] = [%lld, %lld], group %lld, found %s",
+                     m.what, want, (long long)N, (long long)K, (long long)group, got);
+            return fail_at(p, sub, "%s", msg, NULL);
+        }
+        if (!(m.dtypes & (1u << x->src.file_dtype))) {
+            snprintf(sub, sizeof sub, "%s.%s.dtype", mpath, m.role);
+            return fail_at(p, sub, "expected the dtype of %s, found %s", m.what, llmc_dtype_name(x->src.file_dtype));
+        }
+        pq.member[i] = mt;
+    }
+    for (const cJSON *e = members->child; e; e = e->next) {
+        int known = 0;
+        for (int i = 0; i < n_members && !known; i++)
+            known = fe_pq_member(kind, i, N, K, group, &m) && strcmp(m.role, e->string) == 0;
+        if (!known)
+            return fail_at(p, mpath, "unknown tensor \"%s\" (expected %s)", e->string,
+                           kind == LLMC_PQ_NVFP4 ? "weight, weight_scale, weight_scale_2, input_scale"
+                                                 : "qweight, qzeros, scales, g_idx");
+    }
+    if (pq.act_order && (kind == LLMC_PQ_AWQ || kind == LLMC_PQ_NVFP4 || pq.member[3] < 0))
+        return fail_at(p, mpath, "act_order needs a GPTQ g_idx tensor%s%s", NULL, NULL);
+    LlmcTensor *tt = &p->g->t[t];
+    tt->src.pq = pq;
+    tt->src.file_dtype = LLMC_U4;
+    tt->src.ckpt = ckpt ? llmc_gstr(p->g, ckpt->valuestring) : p->g->t[pq.member[0]].src.tensor;
+    tt->src.file = p->g->t[pq.member[0]].src.file;
+    tt->src.where = llmc_gprintf(p->g, "%s: %s", p->doc, path);
+    env_set(p, &p->weights, w->string, t);
+    return LLMC_OK;
+}
+
 /* weights.NAME: a binding, or {"parts": [binding, ...]}: a matrix whose rows are stored as several
  * tensors (experts one tensor each), concatenated in order; the parts are rank-2 tensors of one
  * dtype and one column count. */
@@ -321,9 +460,11 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
 {
     char path[512], sub[600];
     snprintf(path, sizeof path, "weights.%s", w->string);
+    if (cJSON_IsObject(w) && cJSON_GetObjectItemCaseSensitive(w, "encoding"))
+        return parse_quantized(p, w, path);
     const cJSON *parts = cJSON_IsObject(w) ? cJSON_GetObjectItemCaseSensitive(w, "parts") : NULL;
     if (!parts) {
-        int t = parse_binding(p, w, path, w->string, 1);
+        int t = parse_binding(p, w, path, w->string, 1, 0);
         if (t < 0)
             return LLMC_ERR;
         env_set(p, &p->weights, w->string, t);
@@ -345,7 +486,7 @@ static LlmcStatus parse_weight(P *p, const cJSON *w)
         char ps[640], name[600];
         snprintf(ps, sizeof ps, "%s.parts[%d]", path, i);
         snprintf(name, sizeof name, "%s#%d", w->string, i);
-        int t = parse_binding(p, cJSON_GetArrayItem(parts, i), ps, name, 0);
+        int t = parse_binding(p, cJSON_GetArrayItem(parts, i), ps, name, 0, 0);
         if (t < 0)
             return LLMC_ERR;
         const LlmcTensor *a = &p->g->t[t], *first = &p->g->t[ids[0]];
@@ -725,8 +866,8 @@ LlmcStatus llmc_model_check_weights(LlmcGraph *g, LlmcWeightFiles *wf, LlmcDiag 
 {
     for (int i = 0; i < g->nt; i++) {
         LlmcTensor *t = &g->t[i];
-        if (t->kind != LLMC_T_WEIGHT || t->src.n_parts)
-            continue;
+        if (t->kind != LLMC_T_WEIGHT || t->src.n_parts || t->src.pq.kind != LLMC_PQ_NONE)
+            continue; /* a quantized matrix: its members are checked */
         const uint8_t *data;
         if (llmc_wf_resolve_tensor(wf, t, &data, d))
             return LLMC_ERR;

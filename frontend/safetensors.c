@@ -3,9 +3,10 @@
  *
  * Layout: an 8-byte little-endian header length N, N bytes of JSON (an object: tensor name →
  * {"dtype", "shape", "data_offsets": [begin, end]}, plus an optional "__metadata__" object), then the
- * data area; offsets are relative to the start of the data area. We accept F32, F16 and BF16 only
- * (the compiler converts weights itself; integer and fp8 tensors would need a meaning we don't
- * guess). Everything a damaged or hostile file could do wrong is refused with the file, the tensor
+ * data area; offsets are relative to the start of the data area. We accept F32, F16, BF16, I32, U8
+ * and F8_E4M3 only (the compiler converts weights itself; the integer and fp8 tensors hold the
+ * packed values and scales of quantized checkpoints, which only their encodings read:
+ * frontend/prequant.c; other dtypes would need a meaning we don't guess). Everything a damaged or hostile file could do wrong is refused with the file, the tensor
  * and what was expected: a header running past the end, a header too large to be sane, a shape that
  * disagrees with the byte range, ranges past the data area or overlapping one another.
  */
@@ -56,8 +57,14 @@ static LlmcStatus st_tensor(const char *path, const cJSON *e, const uint8_t *bas
         t->dtype = LLMC_F16;
     else if (strcmp(dt->valuestring, "BF16") == 0)
         t->dtype = LLMC_BF16;
+    else if (strcmp(dt->valuestring, "I32") == 0)
+        t->dtype = LLMC_I32;
+    else if (strcmp(dt->valuestring, "U8") == 0)
+        t->dtype = LLMC_U8;
+    else if (strcmp(dt->valuestring, "F8_E4M3") == 0)
+        t->dtype = LLMC_E4M3;
     else
-        return llmc_fail(d, "%s: tensor '%s': dtype: expected F32, F16 or BF16, found '%.40s' "
+        return llmc_fail(d, "%s: tensor '%s': dtype: expected F32, F16, BF16, I32, U8 or F8_E4M3, found '%.40s' "
                          "(not supported)", path, name, dt->valuestring);
 
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");

@@ -25,9 +25,18 @@ typedef struct WfEntry {
     size_t size;
 } WfEntry;
 
+/* An act-order permutation computed from a g_idx tensor (prequant.c), kept while the files are. */
+typedef struct WfPerm {
+    char *file, *tensor;
+    int64_t K, group;
+    int32_t *perm;
+} WfPerm;
+
 struct LlmcWeightFiles {
     WfEntry *e;
     int n, cap;
+    WfPerm *perm;
+    int n_perm, cap_perm;
 };
 
 LlmcWeightFiles *llmc_wf_new(void) { return calloc(1, sizeof(LlmcWeightFiles)); }
@@ -43,6 +52,12 @@ void llmc_wf_free(LlmcWeightFiles *wf)
             munmap(wf->e[i].map, wf->e[i].size);
         free(wf->e[i].path);
     }
+    for (int i = 0; i < wf->n_perm; i++) {
+        free(wf->perm[i].file);
+        free(wf->perm[i].tensor);
+        free(wf->perm[i].perm);
+    }
+    free(wf->perm);
     free(wf->e);
     free(wf);
 }
@@ -112,8 +127,9 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
     if (rank < 0 || rank > LLMC_ST_MAX_RANK)
         return llmc_fail(d, "%s: expected at most %d dimensions, found %d", where, LLMC_ST_MAX_RANK,
                          rank);
-    if (dtype != LLMC_F32 && dtype != LLMC_F16 && dtype != LLMC_BF16)
-        return llmc_fail(d, "%s: dtype: expected f32, f16 or bf16, found %s", where,
+    if (dtype != LLMC_F32 && dtype != LLMC_F16 && dtype != LLMC_BF16 && dtype != LLMC_I32 && dtype != LLMC_U8 &&
+        dtype != LLMC_E4M3)
+        return llmc_fail(d, "%s: dtype: expected f32, f16, bf16, i32, u8 or e4m3, found %s", where,
                          llmc_dtype_name(dtype));
     fe_shape_str(rank, shape, want, sizeof want);
     uint64_t bytes = llmc_dtype_size(dtype);
@@ -136,6 +152,8 @@ LlmcStatus llmc_wf_resolve(LlmcWeightFiles *wf, const char *path, const char *te
         int same = t->dtype == dtype && t->rank == rank;
         for (int i = 0; same && i < rank; i++)
             same = t->shape[i] == shape[i];
+        if (t->dtype == dtype && t->rank == 0 && rank == 1 && shape[0] == 1)
+            same = 1; /* a scalar binds as [1] */
         if (!same) {
             char found[200];
             fe_shape_str(t->rank, t->shape, found, sizeof found);
@@ -181,8 +199,57 @@ LlmcStatus llmc_wf_resolve_tensor(LlmcWeightFiles *wf, const LlmcTensor *t, cons
                            t->src.where, d);
 }
 
+/* The act-order permutation of the g_idx tensor bound by t (file, tensor; K elements), in groups
+ * of `group`: computed once, then kept. */
+static LlmcStatus wf_perm(LlmcWeightFiles *wf, const LlmcTensor *t, int64_t group, const int32_t **perm,
+                          LlmcDiag *d)
+{
+    int64_t K = t->shape.dim[0];
+    for (int i = 0; i < wf->n_perm; i++) {
+        const WfPerm *p = &wf->perm[i];
+        if (p->K == K && p->group == group && strcmp(p->file, t->src.file) == 0 &&
+            strcmp(p->tensor, t->src.tensor ? t->src.tensor : "") == 0) {
+            *perm = p->perm;
+            return LLMC_OK;
+        }
+    }
+    const uint8_t *g_idx;
+    if (llmc_wf_resolve_tensor(wf, t, &g_idx, d))
+        return LLMC_ERR;
+    if (wf->n_perm == wf->cap_perm) {
+        int cap = wf->cap_perm ? 2 * wf->cap_perm : 16;
+        WfPerm *np = realloc(wf->perm, (size_t)cap * sizeof *np);
+        if (!np)
+            return llmc_fail(d, "%s: out of memory", t->src.where);
+        wf->perm = np;
+        wf->cap_perm = cap;
+    }
+    WfPerm p = {llmc_strdup(t->src.file), llmc_strdup(t->src.tensor ? t->src.tensor : ""), K, group,
+                malloc((size_t)K * sizeof(int32_t))};
+    char what[600];
+    snprintf(what, sizeof what, "%s: %s", t->src.file, t->src.tensor ? t->src.tensor : "g_idx");
+    if (!p.file || !p.tensor || !p.perm || fe_pq_perm(g_idx, K, group, p.perm, what, d)) {
+        LlmcStatus s = !p.file || !p.tensor || !p.perm ? llmc_fail(d, "%s: out of memory", t->src.where) : LLMC_ERR;
+        free(p.file);
+        free(p.tensor);
+        free(p.perm);
+        return s;
+    }
+    wf->perm[wf->n_perm++] = p;
+    *perm = p.perm;
+    return LLMC_OK;
+}
+
 static LlmcStatus source_raw(void *ctx, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
 {
+    assert(t->kind == LLMC_T_WEIGHT && t->src.n_parts == 0 && t->src.pq.kind == LLMC_PQ_NONE);
+    if (t->src.perm_group > 0) {
+        const int32_t *perm;
+        if (wf_perm(ctx, t, t->src.perm_group, &perm, d))
+            return LLMC_ERR;
+        *data = (const uint8_t *)perm;
+        return LLMC_OK;
+    }
     return llmc_wf_resolve_tensor(ctx, t, data, d);
 }
 
@@ -193,22 +260,47 @@ static LlmcStatus source_read_f32(void *ctx, const LlmcTensor *t, int64_t first,
         return LLMC_ERR;
     assert(first >= 0 && n >= 0 && first + n <= llmc_shape_numel(&t->shape, 0, 0));
     LlmcDType dt = t->src.file_dtype;
-    const uint8_t *p = data + (size_t)first * llmc_dtype_size(dt);
-    for (int64_t i = 0; i < n; i++) {
-        uint16_t h;
-        if (dt == LLMC_F32) {
-            memcpy(&out[i], p + 4 * i, 4);
-        } else {
-            memcpy(&h, p + 2 * i, 2);
-            out[i] = dt == LLMC_F16 ? llmc_f16_to_f32(h) : llmc_bf16_to_f32(h);
-        }
-        if (t->src.add != 0)
+    llmc_format(dt)->to_f32(data + llmc_format_bytes(dt, first), out, n);
+    if (t->src.add != 0)
+        for (int64_t i = 0; i < n; i++)
             out[i] = out[i] + (float)t->src.add;
-    }
     return LLMC_OK;
+}
+
+static LlmcStatus source_quant_rows(void *ctx, const LlmcGraph *g, int t, int64_t r0, int64_t n, uint8_t *q,
+                                    float *const *side, LlmcDiag *d)
+{
+    const LlmcTensor *w = &g->t[t];
+    const LlmcPrequant *pq = &w->src.pq;
+    assert(pq->kind != LLMC_PQ_NONE && w->src.n_parts == 0);
+    FePqData m = {.kind = pq->kind, .N = w->shape.dim[0], .K = w->shape.dim[1], .group = pq->group,
+                  .zeros = pq->zeros};
+    for (int i = 0; i < LLMC_PQ_MEMBERS; i++) {
+        if (pq->member[i] < 0)
+            continue;
+        const LlmcTensor *x = &g->t[pq->member[i]];
+        if (llmc_wf_resolve_tensor(ctx, x, &m.data[i], d))
+            return LLMC_ERR;
+        m.dtype[i] = x->src.file_dtype;
+        m.name[i] = x->src.tensor ? x->src.tensor : x->name;
+        m.file[i] = x->src.file;
+    }
+    /* GPTQ's g_idx: an act-order permutation, or checked to be the plain grouping k / group. */
+    if ((pq->kind == LLMC_PQ_GPTQ || pq->kind == LLMC_PQ_GPTQ_V2) && pq->member[3] >= 0) {
+        const int32_t *perm;
+        if (wf_perm(ctx, &g->t[pq->member[3]], pq->group, &perm, d))
+            return LLMC_ERR;
+        int plain = fe_pq_perm_is_identity(perm, m.K);
+        if (!pq->act_order && !plain)
+            return llmc_fail(d, "%s: %s: the groups are not k / %d (act-order) but the binding says act_order "
+                             "false (in %s)", w->src.where, m.name[3], (int)pq->group, m.file[3]);
+        m.perm = plain ? NULL : perm;
+    }
+    return fe_pq_rows(&m, r0, n, q, side, d);
 }
 
 LlmcWeightSource llmc_wf_source(LlmcWeightFiles *wf)
 {
-    return (LlmcWeightSource){.ctx = wf, .raw = source_raw, .read_f32 = source_read_f32};
+    return (LlmcWeightSource){.ctx = wf, .raw = source_raw, .read_f32 = source_read_f32,
+                              .quant_rows = source_quant_rows};
 }

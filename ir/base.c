@@ -265,6 +265,20 @@ void llmc_i32_encode(const float *src, void *dst, int64_t n)
     }
 }
 
+void llmc_u8_decode(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (float)((const uint8_t *)src)[i];
+}
+
+void llmc_u8_encode(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float r = nearbyintf(src[i]);
+        ((uint8_t *)dst)[i] = (uint8_t)(r != r || r <= 0 ? 0 : r >= 255 ? 255 : r);
+    }
+}
+
 uint64_t llmc_fnv1a(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;

@@ -416,6 +416,11 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                 memcpy(y + r * cols, a + (int64_t)sel[r] * cols, (size_t)cols * sizeof(float));
             break;
         }
+        case LLMC_OP_GATHER_COLS: /* b: the column indices, as floats (exact: K < 2^24) */
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < cols; j++)
+                    y[r * cols + j] = a[r * ca + (int64_t)b[j]];
+            break;
         case LLMC_OP_KV_WRITE: {
             const int32_t *slots = step_input(g, st, n->in[2]);
             int layer = (int)llmc_attr_int(n, "layer", 0);

@@ -395,6 +395,14 @@ static const char *sigil(const LlmcTensor *t)
     return t->kind == LLMC_T_WEIGHT ? "@" : "%";
 }
 
+const char *llmc_pq_name(int kind)
+{
+    static const char *const names[LLMC_PQ_COUNT] = {"none", "awq", "gptq", "gptq_v2", "modelopt_nvfp4"};
+    return kind >= 0 && kind < LLMC_PQ_COUNT ? names[kind] : "?";
+}
+
+int llmc_pq_tensor_member(int kind) { return kind == LLMC_PQ_NVFP4 ? 2 : -1; }
+
 const char *llmc_order_name(int order)
 {
     static const char *const names[LLMC_ORDER_COUNT] = {
@@ -473,6 +481,10 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
             dump_layout(f, g, t->dtype, &t->layout);
             if (t->src.add != 0)
                 fprintf(f, " add=%.9g", t->src.add);
+            if (t->src.pq.kind != LLMC_PQ_NONE)
+                fprintf(f, " imported=%s", llmc_pq_name(t->src.pq.kind));
+            if (t->src.perm_group > 0)
+                fprintf(f, " act_order");
             if (t->src.n_parts) {
                 fprintf(f, " = concat(");
                 for (int p = 0; p < t->src.n_parts; p++)

@@ -68,6 +68,38 @@ typedef struct LlmcShape {
 
 typedef enum { LLMC_T_INPUT = 0, LLMC_T_WEIGHT, LLMC_T_VALUE } LlmcTensorKind;
 
+/* A matrix the checkpoint stores already quantized (docs/formats.md, "Importing quantized
+ * checkpoints"): it keeps exactly that quantization, never requantized. Its values come from the
+ * tensors of the checkpoint's encoding (members: unread weights bound to them), decoded by the
+ * weight source (ir/weights.h, quant_rows) into llmc's format. */
+enum {
+    LLMC_PQ_NONE = 0,
+    LLMC_PQ_AWQ,                  /* AutoAWQ, GEMM version */
+    LLMC_PQ_GPTQ,                 /* AutoGPTQ / GPTQModel "gptq" (v1: zero points stored minus one) */
+    LLMC_PQ_GPTQ_V2,              /* GPTQModel "gptq_v2" (zero points stored as they are) */
+    LLMC_PQ_NVFP4,                /* NVIDIA ModelOpt's NVFP4 (weight, weight_scale, weight_scale_2) */
+    LLMC_PQ_COUNT
+};
+#define LLMC_PQ_MEMBERS 4
+/* The encoding's name ("awq", "gptq", "gptq_v2", "modelopt_nvfp4": model.json, the dump); "?" out of
+ * range. */
+const char *llmc_pq_name(int kind);
+/* The member of encoding `kind` that holds a per-tensor value (NVFP4's weight_scale_2), -1: none.
+ * Matrices merge only when theirs is one tensor (a merged matrix has one per-tensor scale). */
+int llmc_pq_tensor_member(int kind);
+
+typedef struct LlmcPrequant {
+    int kind;                     /* LLMC_PQ_*; NONE: the matrix is not stored quantized */
+    LlmcDType format;             /* the llmc format its values are exactly (u4, nvfp4) */
+    int32_t group;                /* values along K sharing a scale and zero point */
+    int zeros;                    /* 1: zero points of its own (an optional ZERO side); 0: symmetric */
+    int act_order;                /* 1: K is stored permuted (GPTQ act-order: the groups' columns made
+                                     contiguous); the matmul reads its input gathered the same way */
+    int member[LLMC_PQ_MEMBERS];  /* the encoding's tensors (AWQ/GPTQ: qweight, qzeros, scales, g_idx;
+                                     NVFP4: weight, weight_scale, weight_scale_2, input_scale), -1:
+                                     absent */
+} LlmcPrequant;
+
 /* Where a weight's bytes come from. */
 typedef struct LlmcWeightSrc {
     const char *file;             /* path (already joined with the model.json directory) */
@@ -86,6 +118,11 @@ typedef struct LlmcWeightSrc {
     int derived;                  /* 1: the scales or zero points of weight derived_from (whose
                                      layout names this tensor), computed by the packer; no file */
     int derived_from;
+    LlmcPrequant pq;              /* a matrix stored quantized by the checkpoint (kind != NONE; a
+                                     merged one: its parts are, alike); file_dtype is pq.format */
+    int32_t perm_group;           /* > 0: an i32 vector whose values are the act-order permutation
+                                     of the g_idx tensor bound here (file, tensor), groups of this
+                                     size: the weight source computes it (ir/weights.h) */
 } LlmcWeightSrc;
 
 /* Element orders (pre-shuffles) of a layout: formats.def's O lines (ROW_MAJOR, LANE8: what they are). */

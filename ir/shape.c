@@ -324,6 +324,13 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
             return bad_in(&c, 0, "[T, n]");
         out[0] = llmc_shape2(LLMC_O, llmc_cols(s0));
         return LLMC_OK;
+    case LLMC_OP_GATHER_COLS:
+        if (need_act(&c, 0) || need_weight(&c, 1, 1))
+            return LLMC_ERR;
+        if (in_t(&c, 1)->dtype != LLMC_I32 || in_t(&c, 1)->shape.dim[0] != llmc_cols(s0))
+            return bad_in(&c, 1, "an i32 index vector, one index per input column");
+        out[0] = *s0;
+        return LLMC_OK;
     case LLMC_OP_KV_WRITE: {
         int64_t hd, hk, hv, layer;
         if (need_act(&c, 0) || need_act(&c, 1) || need_rows_i32(&c, 2, LLMC_DIM_T) ||

@@ -82,7 +82,9 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
         const LlmcTensor *t = &g->t[i];
         if ((unsigned)t->dtype >= LLMC_DTYPE_COUNT)
             return llmc_fail(d, "verify: tensor %s has format %d", t->name, (int)t->dtype);
-        static const unsigned use[] = {[LLMC_T_INPUT] = LLMC_FMT_INDEX, [LLMC_T_WEIGHT] = LLMC_FMT_WEIGHT,
+        /* Weights: a weight format, or an index one (i32: act-order permutations, imported tensors). */
+        static const unsigned use[] = {[LLMC_T_INPUT] = LLMC_FMT_INDEX,
+                                       [LLMC_T_WEIGHT] = LLMC_FMT_WEIGHT | LLMC_FMT_INDEX,
                                        [LLMC_T_VALUE] = LLMC_FMT_ACT};
         if (!(llmc_format(t->dtype)->flags & use[t->kind]))
             return llmc_fail(d, "verify: %s is stored as %s, which is no format for its kind of tensor", t->name,

@@ -8,19 +8,42 @@
  * invalidates: nothing (shapes of all surviving values unchanged)
  *
  * A group is the matmuls reading the same input whose weights share the file dtype and column
- * count, and which all have a bias or all have none (at most LLMC_MAX_PARTS members).
+ * count (and, stored quantized by the checkpoint, its quantization), and which all have a bias or
+ * all have none (at most LLMC_MAX_PARTS members).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
 
+/* Weights the checkpoint stores quantized merge only with ones quantized alike (encoding, group,
+ * zero points, the per-tensor scale): the merged weight has one layout. (Act-order ones read their input through their
+ * permutation's gather: equal permutations read the same tensor, others never meet here.) */
+static int same_prequant(const LlmcGraph *g, const LlmcPrequant *a, const LlmcPrequant *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    if (a->kind == LLMC_PQ_NONE)
+        return 1;
+    if (a->format != b->format || a->group != b->group || a->zeros != b->zeros)
+        return 0;
+    /* One per-tensor value (NVFP4's tensor scale) for the merged matrix: the parts' must be one tensor
+     * (the importer binds equal ones to one). */
+    int m = llmc_pq_tensor_member(a->kind);
+    if (m < 0)
+        return 1;
+    const LlmcWeightSrc *x = &g->t[a->member[m]].src, *y = &g->t[b->member[m]].src;
+    return strcmp(x->file, y->file) == 0 && x->tensor && y->tensor && strcmp(x->tensor, y->tensor) == 0 &&
+           x->offset == y->offset;
+}
+
 static int same_group(const LlmcGraph *g, const LlmcNode *a, const LlmcNode *b)
 {
     const LlmcTensor *wa = &g->t[a->in[1]], *wb = &g->t[b->in[1]];
     return b->op == LLMC_OP_MATMUL && b->in[0] == a->in[0] && b->n_in == a->n_in &&
            wa->src.file_dtype == wb->src.file_dtype && wa->dtype == wb->dtype &&
-           wa->shape.dim[1] == wb->shape.dim[1] && !wa->src.n_parts && !wb->src.n_parts;
+           wa->shape.dim[1] == wb->shape.dim[1] && !wa->src.n_parts && !wb->src.n_parts &&
+           same_prequant(g, &wa->src.pq, &wb->src.pq);
 }
 
 /* The merged weight for weight inputs `idx` (1: matrix, 2: bias) of the members. */
@@ -41,6 +64,9 @@ static int concat_weight(LlmcGraph *g, const int *members, int n, int idx)
     LlmcTensor *tt = &g->t[t];
     w0 = &g->t[g->n[members[0]].in[idx]];
     tt->src.file_dtype = w0->src.file_dtype;
+    tt->src.pq = w0->src.pq; /* the parts' quantization (their members are theirs) */
+    for (int i = 0; i < LLMC_PQ_MEMBERS; i++)
+        tt->src.pq.member[i] = -1;
     tt->src.n_parts = n;
     tt->src.parts = llmc_galloc(g, sizeof(int) * (size_t)n);
     tt->src.where = w0->src.where;

@@ -43,6 +43,7 @@ typedef struct LlmcPass {
 } LlmcPass;
 
 LlmcStatus pass_infer_shapes(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_act_order(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_matmuls(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_swiglu(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_add_rmsnorm(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);

@@ -8,6 +8,7 @@
 
 static const LlmcPass pipeline[] = {
     {"infer_shapes", pass_infer_shapes, 0},         /* shapes, dtypes, vocabulary; user errors */
+    {"act_order", pass_act_order, 0},               /* act-order weights: their input gathered */
     {"fuse_matmuls", pass_fuse_matmuls, 1},         /* Q/K/V and gate/up: one matmul each */
     {"fuse_swiglu", pass_fuse_swiglu, 1},           /* mul(silu(g), u) -> swiglu */
     {"fuse_add_rmsnorm", pass_fuse_add_rmsnorm, 1}, /* residual add folded into the next norm */

@@ -13,6 +13,10 @@
  * them with the values, round to nearest, once, at compile time. A quantized matrix the target's
  * skinny kernels read in another element order (LlmcTarget.quant_order: lane8 on CUDA) gets that
  * order where its rows are whole tiles; the packer shuffles its rows.
+ * A matrix the checkpoint stores already quantized (src.pq: AWQ, GPTQ) keeps that quantization: its
+ * format, group and zero points, whatever --weights, --group and --asym say (they choose how llmc
+ * quantizes the matrices the checkpoint stores in floating point); a --keep rule naming it with
+ * another format is an error. The packer reads its values as they are (no requantization).
  *
  * requires: infer_shapes (and the fusions, which create merged weights)
  * provides: LlmcTensor.dtype of every weight = its storage format; LlmcTensor.layout
@@ -198,8 +202,10 @@ static int derived(LlmcGraph *g, int w, const LlmcSideSpec *sp, int64_t groups, 
     return t;
 }
 
-static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, const LlmcPassOptions *opt,
-                             LlmcDiag *d)
+/* The layout of matrix w stored in fmt: groups of `group_opt` (0: the format's default), zero points
+ * when `asym` and the format has optional ones, the target's element order where it fits. */
+static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, int64_t group_opt, int asym,
+                             const LlmcPassOptions *opt, LlmcDiag *d)
 {
     LlmcTensor *t = &g->t[w];
     t->dtype = fmt;
@@ -214,7 +220,7 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     /* The group: --group, else the format's default (LLMC_GROUP_ROW: the whole row), at most a row
      * (a format that insists on one size keeps it: a shorter row is one short group); whole
      * blocks. */
-    int64_t group = opt->group ? opt->group : f->group_default == LLMC_GROUP_ROW ? K : f->group_default;
+    int64_t group = group_opt ? group_opt : f->group_default == LLMC_GROUP_ROW ? K : f->group_default;
     if (f->group_only && group != f->group_only)
         return llmc_fail(d, "--group %lld: %s takes groups of %d values only", (long long)group, f->name,
                          f->group_only);
@@ -229,7 +235,7 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
      * with --asym. */
     for (int i = 0; i < llmc_format_n_sides(fmt); i++) {
         const LlmcSideSpec *sp = &f->side[i];
-        if ((sp->flags & LLMC_SIDE_OPTIONAL) && !(sp->role == LLMC_ROLE_ZERO && opt->asym))
+        if ((sp->flags & LLMC_SIDE_OPTIONAL) && !(sp->role == LLMC_ROLE_ZERO && asym))
             continue;
         int st = derived(g, w, sp, groups, d);
         if (st < 0)
@@ -243,6 +249,46 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     if (opt->target->quant_order != LLMC_ORDER_ROW_MAJOR && !embedding && K % T == 0 &&
         (group % T == 0 || (T % group == 0 && group % 4 == 0)))
         g->t[w].layout.order = opt->target->quant_order;
+    return LLMC_OK;
+}
+
+/* A matrix the checkpoint stores quantized keeps that quantization: the target must implement its
+ * format, and a --keep rule that names it may only name that format (llmc never requantizes). */
+static LlmcStatus keep_prequant(const LlmcGraph *g, int w, Rule *rules, int n_rules, int lm_head, int embedding,
+                                const LlmcTarget *tg, LlmcDiag *d)
+{
+    const LlmcTensor *t = &g->t[w];
+    LlmcDType fmt = t->src.pq.format;
+    char one[320];
+    show_name(t, one, sizeof one);
+    if (!(tg->weight_formats & (1u << fmt)))
+        return llmc_fail(d, "%s: the checkpoint stores it quantized (%s, %s), and target %s has no %s weights", one,
+                         llmc_pq_name(t->src.pq.kind), llmc_dtype_name(fmt), tg->name, llmc_dtype_name(fmt));
+    int chosen = -1;
+    for (int r = 0; r < n_rules; r++) {
+        if (!rule_matches(g, rules[r].pattern, t, lm_head, embedding))
+            continue;
+        rules[r].matched = 1;
+        if (chosen >= 0) {
+            if (rules[r].shadow < 0) {
+                rules[r].shadow = chosen;
+                rules[r].shadow_w = w;
+            }
+            continue;
+        }
+        chosen = r;
+        rules[r].decided = 1;
+        for (int k = 0; k < t->src.n_parts; k++) /* a merged matrix: the part the rule names */
+            if (glob_names(rules[r].pattern, &g->t[t->src.parts[k]])) {
+                show_name(&g->t[t->src.parts[k]], one, sizeof one);
+                break;
+            }
+        if (rules[r].fmt != fmt)
+            return llmc_fail(d, "--keep %s: %s is stored quantized by the checkpoint (%s: %s, group %d%s); llmc "
+                             "imports it as it is and never requantizes it", rules[r].text, one,
+                             llmc_pq_name(t->src.pq.kind), llmc_dtype_name(fmt), (int)t->src.pq.group,
+                             t->src.pq.zeros ? ", zero points" : "");
+    }
     return LLMC_OK;
 }
 
@@ -290,14 +336,20 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
             done[w] = 1;
             int matrix = (n->op == LLMC_OP_MATMUL && j == 1) || (n->op == LLMC_OP_EMBEDDING && j == 0) ||
                          (n->op == LLMC_OP_MOE && j >= 2); /* the stacked experts */
-            if (!matrix) {
-                t->dtype = LLMC_F32;
+            if (!matrix) { /* f32; index vectors (act-order permutations) stay i32 */
+                t->dtype = t->src.file_dtype == LLMC_I32 ? LLMC_I32 : LLMC_F32;
                 t->layout = llmc_layout_plain();
                 continue;
             }
             mats[n_mats++] = w;
             /* The roles of this table: the logits' matmul (lm_head) and/or an embedding. */
             int lm_head = (role[w] & 1) != 0, embedding = (role[w] & 2) != 0;
+            if (t->src.pq.kind != LLMC_PQ_NONE) {
+                st = keep_prequant(g, w, rules, n_rules, lm_head, embedding, tg, d);
+                if (!st)
+                    st = set_layout(g, w, t->src.pq.format, embedding, t->src.pq.group, t->src.pq.zeros, opt, d);
+                continue;
+            }
             /* Without --weights a matrix the checkpoint stores in a 16-bit format the target reads
              * stays in it (no rounding, half the bytes of f32). Quantized formats leave the
              * embedding and the lm_head in bf16 (as AutoAWQ and AutoGPTQ do: they are where 4 bits
@@ -322,7 +374,7 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
                 }
             }
             used |= 1u << f;
-            st = set_layout(g, w, f, embedding, opt, d);
+            st = set_layout(g, w, f, embedding, opt->group, opt->asym, opt, d);
         }
     }
     /* Every rule decides some matrix: one that matches nothing, or only matrices earlier rules took,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "rtutil.h"
 #include "scheduler.h"
 
@@ -18,36 +19,7 @@ struct LlmcChat {
     size_t specials_len;
 };
 
-typedef struct Text {
-    char *p;
-    size_t n, cap;
-    int oom;
-} Text;
-
-static void text_put(Text *t, const char *s, size_t n)
-{
-    if (t->oom)
-        return;
-    if (t->n + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->n + n + 1)
-            cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (!p) {
-            t->oom = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->n, s, n);
-    t->n += n;
-    t->p[t->n] = 0;
-}
-
-static void text_cstr(Text *t, const char *s) { text_put(t, s, strlen(s)); }
-
-static void text_quote(Text *t, const char *s, size_t n)
+static void text_quote(LlmcText *t, const char *s, size_t n)
 {
     if (!t->oom && llmc_json_quote(&t->p, &t->n, &t->cap, s, n))
         t->oom = 1;
@@ -70,16 +42,16 @@ int llmc_chat_open(LlmcChat **out, const LlmcTokenizer *tok, char *err, size_t e
         free(c);
         return llmc_rt_fail(err, errlen, "chat template: %s", perr);
     }
-    Text t = {NULL, 0, 0, 0};
+    LlmcText t = {NULL, 0, 0, 0};
     static const char *const names[4] = {"bos_token", "eos_token", "pad_token", "unk_token"};
     for (int i = 0; i < 4; i++) {
         size_t n = 0;
         const char *v = llmc_tokenizer_string(tok, names[i], &n);
         if (!v)
             continue;
-        text_cstr(&t, ", \"");
-        text_cstr(&t, names[i]);
-        text_cstr(&t, "\": ");
+        llmc_text_cstr(&t, ", \"");
+        llmc_text_cstr(&t, names[i]);
+        llmc_text_cstr(&t, "\": ");
         text_quote(&t, v, n);
     }
     if (t.oom) {
@@ -150,12 +122,12 @@ int llmc_chat_prompt(const LlmcChat *c, const char *messages_json, const char *e
         *text = NULL;
     *ids = NULL;
     *n_ids = 0;
-    Text ctx = {NULL, 0, 0, 0};
-    text_cstr(&ctx, "{\"messages\": ");
-    text_cstr(&ctx, messages_json);
-    text_cstr(&ctx, add_generation_prompt ? ", \"add_generation_prompt\": true" : ", \"add_generation_prompt\": false");
+    LlmcText ctx = {NULL, 0, 0, 0};
+    llmc_text_cstr(&ctx, "{\"messages\": ");
+    llmc_text_cstr(&ctx, messages_json);
+    llmc_text_cstr(&ctx, add_generation_prompt ? ", \"add_generation_prompt\": true" : ", \"add_generation_prompt\": false");
     if (c->specials)
-        text_put(&ctx, c->specials, c->specials_len);
+        llmc_text_put(&ctx, c->specials, c->specials_len);
     if (extra_json) {   /* the members of the extra object, after the others (they win) */
         size_t n = 0;
         const char *m = members(extra_json, strlen(extra_json), &n);
@@ -164,11 +136,11 @@ int llmc_chat_prompt(const LlmcChat *c, const char *messages_json, const char *e
             return llmc_rt_fail(err, errlen, "the extra template variables are not a JSON object");
         }
         if (n) {
-            text_cstr(&ctx, ", ");
-            text_put(&ctx, m, n);
+            llmc_text_cstr(&ctx, ", ");
+            llmc_text_put(&ctx, m, n);
         }
     }
-    text_cstr(&ctx, "}");
+    llmc_text_cstr(&ctx, "}");
     int rc = ctx.oom ? llmc_rt_fail(err, errlen, "out of memory")
                      : render(c, ctx.p, ctx.n, text, NULL, ids, n_ids, err, errlen);
     free(ctx.p);
@@ -187,8 +159,8 @@ int llmc_chat_render(const LlmcChat *c, const char *json, size_t len, char **tex
     while (a < len && (json[a] == ' ' || json[a] == '\n' || json[a] == '\t' || json[a] == '\r'))
         a++;
     if (a < len && json[a] == '[') {   /* messages alone */
-        Text t = {NULL, 0, 0, 0};
-        text_put(&t, json + a, len - a);
+        LlmcText t = {NULL, 0, 0, 0};
+        llmc_text_put(&t, json + a, len - a);
         if (t.oom)
             return llmc_rt_fail(err, errlen, "out of memory");
         int32_t *tmp_ids = NULL, tmp_n = 0;
@@ -204,16 +176,16 @@ int llmc_chat_render(const LlmcChat *c, const char *json, size_t len, char **tex
     if (!m)
         return llmc_rt_fail(err, errlen, "expected a JSON object of template variables or an array of messages");
     /* the tokenizer's strings first, then the given members (which win) */
-    Text ctx = {NULL, 0, 0, 0};
-    text_cstr(&ctx, "{");
+    LlmcText ctx = {NULL, 0, 0, 0};
+    llmc_text_cstr(&ctx, "{");
     if (c->specials_len > 2)   /* ", \"bos_token\": ..." without its first comma */
-        text_put(&ctx, c->specials + 2, c->specials_len - 2);
+        llmc_text_put(&ctx, c->specials + 2, c->specials_len - 2);
     if (n) {
         if (c->specials_len > 2)
-            text_cstr(&ctx, ", ");
-        text_put(&ctx, m, n);
+            llmc_text_cstr(&ctx, ", ");
+        llmc_text_put(&ctx, m, n);
     }
-    text_cstr(&ctx, "}");
+    llmc_text_cstr(&ctx, "}");
     int rc = ctx.oom ? llmc_rt_fail(err, errlen, "out of memory")
                      : render(c, ctx.p, ctx.n, text, text_len, ids, n_ids, err, errlen);
     free(ctx.p);
@@ -250,19 +222,19 @@ static int on_token(void *ctx, int32_t seq, int32_t token)
 }
 
 /* Appends {"role": role, "content": content} to the messages array being built (no closing ]). */
-static void add_message(Text *h, const char *role, const char *content, size_t n)
+static void add_message(LlmcText *h, const char *role, const char *content, size_t n)
 {
-    text_cstr(h, h->n > 1 ? ", {\"role\": " : "{\"role\": ");
+    llmc_text_cstr(h, h->n > 1 ? ", {\"role\": " : "{\"role\": ");
     text_quote(h, role, strlen(role));
-    text_cstr(h, ", \"content\": ");
+    llmc_text_cstr(h, ", \"content\": ");
     text_quote(h, content, n);
-    text_cstr(h, "}");
+    llmc_text_cstr(h, "}");
 }
 
-static void reset(Text *h, const char *system)
+static void reset(LlmcText *h, const char *system)
 {
     h->n = 0;
-    text_cstr(h, "[");
+    llmc_text_cstr(h, "[");
     if (system)
         add_message(h, "system", system, strlen(system));
 }
@@ -271,7 +243,7 @@ int llmc_chat_run(LlmcEngine *e, const LlmcChat *c, const LlmcChatOptions *o, FI
                   char *err, size_t errlen)
 {
     const LlmcModelDesc *d = e->desc;
-    Text hist = {NULL, 0, 0, 0};
+    LlmcText hist = {NULL, 0, 0, 0};
     char *line = NULL;
     size_t line_cap = 0;
     int rc = 0;
@@ -299,7 +271,7 @@ int llmc_chat_run(LlmcEngine *e, const LlmcChat *c, const LlmcChatOptions *o, FI
         }
         size_t before = hist.n;
         add_message(&hist, "user", line, (size_t)got);
-        text_cstr(&hist, "]");
+        llmc_text_cstr(&hist, "]");
         if (hist.oom) {
             rc = llmc_rt_fail(err, errlen, "out of memory");
             break;
@@ -345,17 +317,17 @@ int llmc_chat_run(LlmcEngine *e, const LlmcChat *c, const LlmcChatOptions *o, FI
             /* the reply joins the history as the text it decodes to */
             int32_t nt = 0;
             const int32_t *toks = llmc_sched_tokens(s, seq, &nt);
-            Text reply = {NULL, 0, 0, 0};
+            LlmcText reply = {NULL, 0, 0, 0};
             LlmcDetok *dt = llmc_detok_new(c->tok, 0);
             for (int32_t i = llmc_sched_n_prompt(s, seq); dt && i < nt; i++) {
                 size_t m = 0;
                 const char *p = llmc_detok_put(dt, toks[i], &m);
                 if (p)
-                    text_put(&reply, p, m);
+                    llmc_text_put(&reply, p, m);
             }
             if (dt) {
                 const char *p = llmc_detok_flush(dt, &k);
-                text_put(&reply, p, k);
+                llmc_text_put(&reply, p, k);
             }
             llmc_detok_free(dt);
             add_message(&hist, "assistant", reply.p ? reply.p : "", reply.n);

@@ -6,7 +6,9 @@
 # greedy ids after it (a stop at an end-of-sequence id only where transformers' next id is one).
 # A family without that data is synthesized instead (llmc synth --config), compiled and run: end to
 # end, with nothing to compare (its kernels are checked against the reference interpreter by
-# test_codegen's families case). Skips (77) only when no family has reference data.
+# test_codegen's families case). Without any reference data (bench/family_refs.py needs transformers,
+# which only the lent GPU machine has) the end-to-end runs are the whole test: it says so, it does
+# not skip.
 source "$(dirname "$0")/lib_e2e.sh"
 DATA=$SRC/tests/data/families
 have_refs=0
@@ -50,8 +52,6 @@ for cfg in "$DATA"/configs/*.json; do
                        if (!stop) print "stopped after " na " ids; transformers goes on with " y[na + 1] } }')
   check "$name: the 16 greedy ids of transformers${ok:+ ($ok)}" test -z "$ok"
 done
+[ "$have_refs" -eq 1 ] ||
+  echo "note: no family has transformers reference data in $DATA yet (bench/family_refs.py): end to end runs only"
 finish
-if [ "$have_refs" -eq 0 ]; then
-  echo "skipping the comparisons: no family has transformers reference data in $DATA (bench/family_refs.py)"
-  exit 77
-fi

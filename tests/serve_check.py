@@ -48,6 +48,7 @@ def check(cond, what, detail=""):
 
 class Server:
     count = 0
+    started = []                # every process: those still running when this script ends are killed
 
     def __init__(self, *args, exe=None):
         Server.count += 1
@@ -55,6 +56,7 @@ class Server:
         self.log = open(self.log_path, "w")
         self.p = subprocess.Popen([exe or EXE, "--serve", "--port", "0", *args], stdout=subprocess.DEVNULL,
                                   stderr=self.log)
+        Server.started.append(self.p)
         self.port = None
         deadline = time.time() + 60
         while time.time() < deadline and self.port is None:
@@ -681,3 +683,7 @@ if __name__ == "__main__":
             if "ERROR" in log or "runtime error" in log:
                 print("server%d.log:\n%s" % (k, log[-6000:]))
         raise
+    finally:
+        for p in Server.started:
+            if p.poll() is None:
+                p.kill()

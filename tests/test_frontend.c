@@ -194,8 +194,8 @@ START_TEST(st_malformed)
     ASSERT_ERR(llmc_st_open(&st, p, &d), d, "dtype.safetensors", "'ids'", "I64");
 
     p = path_in(dir, "fp8.safetensors");
-    write_st(p, "{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
-    ASSERT_ERR(llmc_st_open(&st, p, &d), d, "fp8.safetensors", "'w'", "F8_E4M3");
+    write_st(p, "{\"w\":{\"dtype\":\"F8_E5M2\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
+    ASSERT_ERR(llmc_st_open(&st, p, &d), d, "fp8.safetensors", "'w'", "F8_E5M2");
 
     p = path_in(dir, "offsets.safetensors");
     write_st(p, "{\"x\":{\"dtype\":\"F32\",\"shape\":[60],\"data_offsets\":[0,240]}}", 24);

@@ -173,30 +173,45 @@ static Wts make_w(int wk, size_t n, double s)
     }
     return w;
 }
-/* Quantized weights [N][K] (wk 3 fp8, 4 u4 symmetric, 5 u4 with zero points) in groups of G along
- * K: random stored values (fp8: every byte but NaN, u4: 0..15), random positive scales (fp8 f32,
- * u4 f16) and zeros (u4: 0..15 as f16); f holds each value dequantized as the cpu target does it
- * (codegen/c_prelude.h q_row): ((float)q - z) * s, fp8: decode(q) * s, in f32. */
+/* Quantized weights [N][K] (wk 3 fp8, 4 u4 symmetric, 5 u4 with zero points, 6 nvfp4) in groups of
+ * G along K: random stored values (fp8: every byte but NaN, u4: 0..15, nvfp4: every E2M1 code),
+ * random positive scales (fp8 f32, u4 f16, nvfp4 every positive E4M3 code but NaN, 2^-9 .. 448)
+ * and zeros (u4: 0..15 as f16), nvfp4's random positive f32 tensor scale; f holds each value
+ * dequantized as the cpu target does it (codegen/c_formats.h q_row): ((float)q - z) * s, fp8:
+ * decode(q) * s, nvfp4: (e2m1(q) * s) * t, in f32. */
 static float h_fp8f(uint8_t b) /* E4M3, independent of the kernels' bit trick */
 {
     const int e = (b >> 3) & 15, m = b & 7;
     const float v = e == 0 ? ldexpf((float)m, -9) : ldexpf(1.0f + m / 8.0f, e - 7);
     return b & 0x80 ? -v : v;
 }
+static float h_e2m1f(int q) /* E2M1, from its definition */
+{
+    const int e = (q >> 1) & 3, m = q & 1;
+    const float v = e == 0 ? 0.5f * m : ldexpf(1.0f + 0.5f * m, e - 1);
+    return q & 8 ? -v : v;
+}
 struct QWts {
     Wts w;
-    std::vector<uint8_t> sc, zr; /* scale and zero tensors' bytes, [N][ceil(K / G)] */
+    std::vector<uint8_t> sc, zr, ts; /* scale and zero tensors' bytes, [N][ceil(K / G)]; nvfp4's tensor scale */
+    std::vector<float> vs;           /* nvfp4: each value before the tensor scale, e2m1(q) * s (exact) */
 };
 /* The kernels' weight format (codegen/cuda_formats.cuh WFmt, ir/format_ids.h) of this file's wk. */
 __host__ __device__ constexpr int KF(int wk)
 {
-    return wk == 0 ? FMT_F32 : wk == 1 ? FMT_BF16 : wk == 2 ? FMT_F16 : wk == 3 ? FMT_FP8 : wk == 4 ? FMT_U4 : FMT_U4 | WITH_ZERO;
+    return wk == 0   ? FMT_F32
+           : wk == 1 ? FMT_BF16
+           : wk == 2 ? FMT_F16
+           : wk == 3 ? FMT_FP8
+           : wk == 4 ? FMT_U4
+           : wk == 5 ? FMT_U4 | WITH_ZERO
+                     : FMT_NVFP4;
 }
 constexpr int fmt_tile(int wk) { return wk == 3 ? 128 : 256; } /* lane8 tile of the quantized formats */
 /* Does weight_format give a [N][K] matrix in groups of G the lane8 order (passes/weight_format.c)? */
 constexpr int q_lane8(int wk, long long K, long long G)
 {
-    return wk >= 3 && K % fmt_tile(wk) == 0 && (G % fmt_tile(wk) == 0 || (fmt_tile(wk) % G == 0 && G % 32 == 0));
+    return wk >= 3 && K % fmt_tile(wk) == 0 && (G % fmt_tile(wk) == 0 || (fmt_tile(wk) % G == 0 && G % 4 == 0));
 }
 /* Row-major quantized rows (elements e of size 4 or 8 bits) into lane8 order, written out from the
  * order's definition (ir.h): slot q of a tile holds at 4 c + e element 32 c + 4 q + e. */
@@ -223,9 +238,16 @@ static QWts make_wq(int wk, int N, int K, int G, double amp, int table = 0) /* t
     const int ng = (K + G - 1) / G;
     q.w.raw.resize(wk == 3 ? (size_t)N * K : (size_t)N * K / 2);
     q.w.f.resize((size_t)N * K);
-    q.sc.resize((size_t)N * ng * (wk == 3 ? 4 : 2));
+    q.sc.resize((size_t)N * ng * (wk == 3 ? 4 : wk == 6 ? 1 : 2));
     if (wk == 5)
         q.zr.resize((size_t)N * ng * 2);
+    float ts = 1.0f; /* nvfp4: the tensor scale */
+    if (wk == 6) {
+        ts = (float)(amp / (6.0 * 448.0) * (0.5 + 0.5 * fabs(urand())));
+        q.ts.resize(4);
+        memcpy(q.ts.data(), &ts, 4);
+        q.vs.resize((size_t)N * K);
+    }
     for (int n = 0; n < N; n++)
         for (int gi = 0; gi < ng; gi++) {
             const size_t i = (size_t)n * ng + gi;
@@ -233,6 +255,10 @@ static QWts make_wq(int wk, int N, int K, int G, double amp, int table = 0) /* t
             if (wk == 3) {
                 s = (float)(amp / 448.0 * (0.5 + 0.5 * fabs(urand())));
                 memcpy(&q.sc[i * 4], &s, 4);
+            } else if (wk == 6) {
+                const uint8_t b = (uint8_t)(1 + (int)((urand() + 1.0) * 63.0) % 126); /* 0x01 .. 0x7e */
+                q.sc[i] = b;
+                s = h_fp8f(b);
             } else {
                 const uint16_t h = h_f16((float)(amp / 7.5 * (0.5 + 0.5 * fabs(urand()))));
                 memcpy(&q.sc[i * 2], &h, 2);
@@ -253,6 +279,11 @@ static QWts make_wq(int wk, int N, int K, int G, double amp, int table = 0) /* t
                     while ((b & 0x7f) == 0x7f);
                     q.w.raw[e] = b;
                     q.w.f[e] = h_fp8f(b) * s;
+                } else if (wk == 6) {
+                    const uint8_t v = (uint8_t)((int)((urand() + 1.0) * 8.0) & 15);
+                    q.w.raw[e / 2] = (uint8_t)(e % 2 ? (q.w.raw[e / 2] & 15) | v << 4 : v);
+                    q.vs[e] = h_e2m1f(v) * s; /* exact */
+                    q.w.f[e] = q.vs[e] * ts;
                 } else {
                     const uint8_t v = (uint8_t)((int)((urand() + 1.0) * 8.0) & 15);
                     q.w.raw[e / 2] = (uint8_t)(e % 2 ? (q.w.raw[e / 2] & 15) | v << 4 : v);
@@ -266,16 +297,21 @@ static QWts make_wq(int wk, int N, int K, int G, double amp, int table = 0) /* t
 }
 /* Device copies of a weight and its scales and zeros, and the WQ the kernels take. */
 struct DW {
-    DBuf<uint8_t> w, sc, zr;
-    explicit DW(const QWts &q) : w(q.w.raw.size()), sc(q.sc.size()), zr(q.zr.size())
+    DBuf<uint8_t> w, sc, zr, ts;
+    explicit DW(const QWts &q) : w(q.w.raw.size()), sc(q.sc.size()), zr(q.zr.size()), ts(q.ts.size())
     {
         w.up(q.w.raw);
         if (!q.sc.empty())
             sc.up(q.sc);
         if (!q.zr.empty())
             zr.up(q.zr);
+        if (!q.ts.empty())
+            ts.up(q.ts);
     }
-    WQ wq(int wk) const { return wk >= 3 ? WQ{{sc.p, wk == 5 ? zr.p : nullptr}} : WQ{}; }
+    WQ wq(int wk) const
+    {
+        return wk == 6 ? WQ{{sc.p, ts.p}} : wk >= 3 ? WQ{{sc.p, wk == 5 ? zr.p : nullptr}} : WQ{};
+    }
 };
 static QWts make_any(int wk, int N, int K, int G, double amp, int table = 0)
 {
@@ -287,7 +323,7 @@ static QWts make_any(int wk, int N, int K, int G, double amp, int table = 0)
 }
 static const char *wkname(int wk)
 {
-    return wk == 1 ? "bf16" : wk == 2 ? "f16" : wk == 3 ? "fp8" : wk == 4 ? "u4" : wk == 5 ? "u4 zero" : "f32";
+    return wk == 1 ? "bf16" : wk == 2 ? "f16" : wk == 3 ? "fp8" : wk == 4 ? "u4" : wk == 5 ? "u4 zero" : wk == 6 ? "nvfp4" : "f32";
 }
 constexpr int fmt_ve(int wk) { return wk == 0 ? 4 : wk <= 2 ? 8 : wk == 3 ? 16 : 32; }
 constexpr long long fmt_bytes(int wk, long long K) { return wk == 0 ? 4 * K : wk <= 2 ? 2 * K : wk == 3 ? K : K / 2; }

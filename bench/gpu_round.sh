@@ -138,7 +138,7 @@ fi
 # runs, memcheck of a w4a16 build.
 if [ "$what" = all ] || [ "$what" = quant ]; then
   say "== stories260K, quantized weights"
-  for f in "fp8" "w4a16" "w4a16 --asym --group 32" "w4a16 --keep lm_head=w4a16"; do
+  for f in "fp8" "w4a16" "w4a16 --asym --group 32" "w4a16 --keep lm_head=w4a16" "nvfp4" "nvfp4 --keep lm_head=nvfp4"; do
     tag=$(echo "$f" | tr -c 'a-z0-9\n' '_')
     # shellcheck disable=SC2086
     "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --weights $f -o "$work/q_cpu_$tag" -q >>"$log" 2>&1

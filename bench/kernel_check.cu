@@ -539,7 +539,7 @@ static void mv_epi(const MvRef &r, int t, int o, double inv, const std::vector<f
  * rows allow 16-byte loads, as the emitter; otherwise gemv). Outputs of large matrices are
  * compared at a sample of columns (every column must be written all the same). */
 template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = (EPI == 2 ? N / 2 : N),
-          int SR = (EPI == 1 ? N + 4 : 0), int G = (WK == 3 ? K : 128)>
+          int SR = (EPI == 1 ? N + 4 : 0), int G = (WK == 3 ? K : WK == 6 ? 16 : 128)>
 static void check_mv(const char *shape, std::vector<int> steps)
 {
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K; /* the group the emitter passes */
@@ -1293,6 +1293,28 @@ static void check_rest(void)
     check_dequant<3, 2048, 16384, 2048>("1B gate/up");
     check_dequant<5, 172, 64, 128>("260K down, ragged");
     check_dequant<4, 96, 40, 48>("group not a multiple of a load");
+    /* nvfp4 (E2M1, E4M3 scales a 16, an f32 tensor scale): the scalar path (K not whole tiles,
+     * ragged groups), the lane8 slots at the presets' shapes; u4 in groups of 16 (lane8 since
+     * nvfp4: a chunk a group) */
+    check_mv<6, 64, 128, 1, 0, 0>("260K qkv", {1, 2, 8});
+    check_mv<6, 172, 64, 0, 1, 0>("260K down, ragged group", {1, 2, 6});
+    check_mv<6, 100, 333, 0, 0, 1, 104, 340, 0, 16>("odd N, K % 16 != 0, strided", {1, 2, 11});
+    check_mv<6, 256, 512, 1, 0, 0>("one tile a row", {1, 2, 9});
+    check_mv<6, 2048, 3072, 1, 0, 0>("1B qkv", {1, 2, 8, 20});
+    check_mv<6, 2048, 2048, 0, 1, 0, 2048, 2048, 2052>("1B o", {1, 5});
+    check_mv<6, 2048, 16384, 1, 2, 0>("1B gate/up", {1, 3});
+    check_mv<6, 8192, 2048, 0, 1, 1>("1B down + bias", {1, 4});
+    check_mv<6, 4096, 6144, 1, 0, 0>("8B qkv", {1, 8});
+    check_mv<6, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 2});
+    check_mv<6, 14336, 4096, 0, 1, 0>("8B down", {1, 3});
+    check_mv<4, 2048, 3072, 1, 0, 0, 2048, 3072, 0, 16>("1B qkv", {1, 2, 8});
+    check_mv<5, 4096, 4096, 0, 1, 0, 4096, 4096, 4100, 16>("8B o", {1, 3});
+    check_b1_rope<6, 2048, 32, 8, 64, 0, 1, 1, 16>("1B");
+    check_b1_rope<6, 4096, 32, 8, 128, 0, 1, 0, 16>("8B");
+    check_dequant<6, 4096, 6144, 16>("8B qkv");
+    check_dequant<6, 2048, 512, 16>("1B slice");
+    check_dequant<6, 172, 64, 16>("260K down, ragged");
+    check_dequant<5, 2048, 512, 16>("u4 g16");
     check_b1_rope<1, 64, 8, 4, 8, 1, 1, 0>("260K");   /* llama2.c checkpoints: interleaved pairs */
     check_b1_rope<2, 64, 8, 4, 8, 1, 1, 1>("260K");
     check_b1_rope<0, 64, 8, 4, 8, 0, 0, 0>("260K");
@@ -1360,6 +1382,9 @@ static void check_rest(void)
     check_embed<5, 288, 292, 32>("15M, strided", 32000, 9);
     check_embed<3, 2048, 2048, 2048>("1B", 128256, 13);
     check_embed<5, 4096, 4096, 128>("8B", 4096, 5);
+    check_embed<6, 64, 64, 16>("260K", 512, 40);
+    check_embed<6, 172, 176, 16>("ragged group, strided", 300, 9);
+    check_embed<6, 4096, 4096, 16>("8B", 4096, 5);
     check_select<64>("260K", 70, 5);
     check_select<2048, 2048, 2052>("1B", 300, 16);
     check_select<4096>("8B", 64, 1);

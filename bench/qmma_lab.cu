@@ -1,5 +1,5 @@
 /* qmma_lab.cu — gemm_q (codegen/cuda_qmma.cuh, the batched-decode tensor-core matmul that decodes
- * bf16/f16/fp8/u4 weights in registers) checked against a host reference, then timed at the 1B and
+ * bf16/f16/fp8/u4/nvfp4 weights in registers) checked against a host reference, then timed at the 1B and
  * 8B shapes for 16..128 rows against today's wide-step path (gemm_tc with a K split + gemm_reduce,
  * quantized matrices dequantized to f16 first) and the copy bandwidth measured in the same run.
  *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o qmma_lab bench/qmma_lab.cu && ./qmma_lab
@@ -10,7 +10,8 @@
  * SwiGLU), with and without a K split (run twice: the split's counters must be back at 0). The
  * reference sums in double the activations as rounded to f16/bf16 times the weights as the kernel
  * sees them: u4 (q - z) * s rounded to f16 (the kernel's one rounding), fp8 decode(q) with the row
- * scale applied to the sum, bf16/f16 as stored. Tolerance (K/4 + 64) 2^-24 of the sum of |terms|.
+ * scale applied to the sum, nvfp4 e2m1(q) * s (exact) with the tensor scale applied to the sum,
+ * bf16/f16 as stored. Tolerance (K/4 + 64) 2^-24 of the sum of |terms|.
  * Timing: each matrix over rotating copies (more bytes than L2), and a decode step's chain of the
  * four matmuls of 8 distinct layers (with their activation conversions) in a CUDA graph. */
 #include "../codegen/cuda_mma.cuh"
@@ -150,17 +151,20 @@ static void check_c(std::vector<int> rows, std::vector<int> ps)
     const int TM = 160;
     QWts q = make_any(WK, N, K, WK == 3 ? K : G, 0.05);
     DW dw(q);
-    /* the weights as the kernel multiplies them, and fp8's row scales apart */
+    /* the weights as the kernel multiplies them, and fp8's row scales (nvfp4's tensor scale) apart */
     std::vector<double> wv((size_t)N * K), rs(N, 1.0);
     for (int n = 0; n < N; n++) {
-        if (WK == 3) {
+        if (WK == 3 || WK == 6) {
             float s;
-            memcpy(&s, &q.sc[(size_t)n * 4], 4);
+            memcpy(&s, WK == 3 ? &q.sc[(size_t)n * 4] : q.ts.data(), 4);
             rs[n] = s;
         }
         for (int k = 0; k < K; k++) {
             const double f = q.w.f[(size_t)n * K + k];
-            wv[(size_t)n * K + k] = WK >= 4 ? h_f16f(h_f16((float)f)) : WK == 3 ? f / rs[n] : f;
+            wv[(size_t)n * K + k] = WK == 6   ? q.vs[(size_t)n * K + k]
+                                    : WK >= 4 ? h_f16f(h_f16((float)f))
+                                    : WK == 3 ? f / rs[n]
+                                              : f;
         }
     }
     std::vector<float> x = rand_f32((size_t)TM * K, 1.0), nw = rand_f32(K, 1.0), bias = rand_f32(N, 0.5),
@@ -281,7 +285,7 @@ static size_t scale_bytes(int wk, int N, int K, int G)
     if (wk <= 2)
         return 0;
     const size_t ng = (K + G - 1) / G;
-    return (size_t)N * ng * (wk == 3 ? 4 : 2) * (wk == 5 ? 2 : 1);
+    return wk == 6 ? (size_t)N * ng + 4 : (size_t)N * ng * (wk == 3 ? 4 : 2) * (wk == 5 ? 2 : 1);
 }
 
 /* R rotating device copies of one random weight (same values: speed does not depend on them) */
@@ -405,6 +409,12 @@ int main(int argc, char **argv)
     check_q<4, 2048, 512, 256, 1, 2, 4, 3, 0, 0>({16}, {10});
     check_q<1, 2048, 1024, 2048, 2, 4, 4, 3, 2, 1>({32, 19}, {16, 5});
     check_q<4, 4096, 4096, 128, 1, 2, 4, 3, 1, 1>({16}, {qm_blocks(64 * 16, 1, 2)});
+    /* nvfp4 (E2M1, E4M3 scales a 16, the tensor scale on the sums) and u4 in groups of 16 */
+    check_q<6, 1024, 512, 16, 1, 2, 4, 3, 0, 1>({9, 16, 12}, {32, 3, 8});
+    check_q<6, 4096, 512, 16, 2, 2, 4, 3, 1, 1>({32, 20}, {11, 128});
+    check_q<6, 2048, 1024, 16, 1, 4, 4, 4, 2, 0>({16, 11}, {7, 24});
+    check_q<6, 1024, 512, 16, 4, 2, 4, 2, 2, 1>({64, 50, 130}, {6, 32, 13});
+    check_q<4, 2048, 512, 16, 1, 2, 4, 3, 0, 1>({16, 9}, {19, 64});
     /* the experiment: weights through the ring */
     check_q3<1, 1024, 512, 1024, 1, 2, 4, 4, 0, 1>({9, 16, 40}, {64, 7, 13});
     check_q3<3, 2048, 1024, 2048, 2, 2, 4, 3, 2, 1>({32, 13}, {9, 32});
@@ -440,7 +450,12 @@ int main(int argc, char **argv)
     TM(1, 4096, 28672, 4096, 2, 1, 2, 3, 4, 16, "8B gate/up");
     TM(1, 14336, 4096, 14336, 0, 1, 2, 3, 4, 16, "8B down");
     TM(5, 4096, 28672, 32, 2, 1, 2, 3, 4, 16, "8B gate/up (zero points, g32)");
+    TM(6, 4096, 28672, 16, 2, 1, 2, 3, 4, 16, "8B gate/up");
+    TM(6, 14336, 4096, 16, 0, 1, 2, 3, 4, 16, "8B down");
+    TM(6, 4096, 6144, 16, 0, 1, 2, 3, 4, 16, "8B qkv");
+    TM(6, 4096, 4096, 16, 0, 1, 2, 3, 4, 16, "8B o");
     for (int T : {32, 64}) {
+        TM(6, 4096, 28672, 16, 2, 4, 2, 2, 4, T, "8B gate/up");
         TM(4, 4096, 28672, 128, 2, 4, 2, 2, 4, T, "8B gate/up");
         TM(4, 4096, 28672, 128, 2, 4, 4, 2, 4, T, "8B gate/up");
         TM(4, 14336, 4096, 128, 0, 4, 2, 2, 4, T, "8B down");

@@ -75,7 +75,7 @@ LLMC_MM(f16, uint16_t, v8_ld_f16, s_f16)
  * FMT_FP8: E4M3 by bit arithmetic (its 7 value bits under an f32's exponent, times 2^120: exact for
  * normals and subnormals alike; 0x7f, NaN, is never written) times s0, the scale, f32.
  * FMT_U4: two values a byte (even column low), (q - s1) s0: s0 the scale, f16; s1 the zero, f16
- * (NULL: 8). FMT_NVFP4: two E2M1 values a byte (even column low, a table of their values),
+ * (NULL: 8). FMT_NVFP4: two E2M1 values a byte (even column low, q_e2m1f),
  * (e2m1(q) s0) s1: s0 the block scale, E4M3 a group of 16 (q_fp8); s1 the tensor's, f32; the first
  * product is exact, so a value is the reference quantizer's bit for bit. FMT_T8: int8 q times
  * (s0 s1): s0 a scale a group, f16; s1 the tensor's, f32 (row-major only). ORD (ORDER_*):
@@ -99,8 +99,17 @@ LLMC_INLINE float q_fp8(uint8_t q)
     return f * 0x1p120f;
 }
 
-static const float q_e2m1[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
-                                 -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+/* E2M1 code c (nvfp4's values) by bit arithmetic (a table lookup does not vectorize): magnitude
+ * code m > 1 is the f32 2^(m/2 - 1) (1 + (m & 1) / 2), (m << 22) + 0x3f000000; m = 1 is 0.5, m = 0
+ * is 0; the sign on top (code 8 is -0). */
+LLMC_INLINE float q_e2m1f(uint32_t c)
+{
+    uint32_t m = c & 7, u = ((m << 22) + 0x3f000000u - ((uint32_t)(m == 1) << 22)) & (0u - (uint32_t)(m != 0));
+    u |= (c & 8) << 28;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 /* How many values from the start of a group one q_row call may take (mm_q's chunks end there): the
  * group, or for nvfp4 (groups of 16, which its q_row walks) up to 256. */
@@ -112,17 +121,28 @@ LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const voi
                        int k0, int n, float *out)
 {
     int64_t ng = (K + G - 1) / G, gi = r * ng + k0 / G;
-    if (F == FMT_NVFP4) {
-        const float t = ((const float *)s1)[0];
-        for (int i = 0; i < n;) {
-            int end = (int)((k0 + i) / G + 1) * G - k0;
-            end = end < n ? end : n;
-            const float sc = q_fp8(((const uint8_t *)s0)[r * ng + (k0 + i) / G]);
-            for (; i < end; i++) {
+    if (F == FMT_NVFP4) { /* the values, then each group's (v s) t (whole bytes: groups of 16, K even) */
+        if (ORD == ORDER_LANE8) {
+            for (int i = 0; i < n; i++) {
                 int64_t p = q_pos(F, ORD, k0 + i);
-                uint8_t b = w[((size_t)r * K + p) / 2];
-                out[i] = q_e2m1[p & 1 ? b >> 4 : b & 15] * sc * t;
+                out[i] = q_e2m1f(w[((size_t)r * K + p) / 2] >> (4 * (p & 1)) & 15u);
             }
+        } else {
+            const uint8_t *q = w + ((size_t)r * K + k0) / 2;
+            for (int b = 0; b < n / 2; b++) {
+                out[2 * b] = q_e2m1f(q[b] & 15u);
+                out[2 * b + 1] = q_e2m1f((uint32_t)q[b] >> 4);
+            }
+        }
+        const float t = ((const float *)s1)[0];
+        for (int i = 0; i < n; i += G) {
+            const float sc = q_fp8(((const uint8_t *)s0)[r * ng + (k0 + i) / G]);
+            if (n - i >= 16 && G == 16) {
+                v8_st(out + i, v8_ld(out + i) * sc * t);
+                v8_st(out + i + 8, v8_ld(out + i + 8) * sc * t);
+            } else
+                for (int j = i; j < n && j < i + G; j++)
+                    out[j] = out[j] * sc * t;
         }
         return;
     }

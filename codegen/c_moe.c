@@ -18,7 +18,8 @@ static int64_t scratch_bytes(int64_t RC, int64_t K, int64_t E, int64_t D, int64_
 /* The matmul helper call over rows [e ROWS, (e + 1) ROWS) of weight w for n tokens:
  * "mm_bf16(N_TOK, K, ROWS, X, K, w + ..., 0, Y, ROWS, tid, nth)", or for a quantized format mm_q
  * with its side tensors (s0, s1: the kernel's arguments sv[0], sv[1]) sliced alike: an expert's
- * share of a side tensor is its bytes over the experts (one row of groups a weight row). */
+ * share of a side tensor is its bytes over the experts (one row of groups a weight row), of a
+ * per-tensor one (nvfp4's tensor scale) the whole of it. */
 static void mm_call(LlmcBuf *b, const LlmcTensor *w, const LlmcGraph *g, int64_t E, const char *wv,
                     const char *const sv[2], int64_t rows, int64_t K, const char *xs, const char *ys)
 {
@@ -35,9 +36,11 @@ static void mm_call(LlmcBuf *b, const LlmcTensor *w, const LlmcGraph *g, int64_t
         int s = w->layout.side[i];
         if (s < 0)
             llmc_buf_printf(b, "0, ");
-        else
+        else /* a TENSOR side (nvfp4's tensor scale) is the whole tensor's: every expert's */
             llmc_buf_printf(b, "(const uint8_t *)%s + (size_t)e * %lld, ", sv[i],
-                            (long long)(llmc_tensor_bytes(g, s) / E));
+                            llmc_format(w->dtype)->side[i].shape == LLMC_SHAPE_TENSOR
+                                ? 0LL
+                                : (long long)(llmc_tensor_bytes(g, s) / E));
     }
     llmc_buf_printf(b, "0, %s, %lld, tid, nth);\n", ys, (long long)rows);
 }

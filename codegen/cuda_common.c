@@ -163,15 +163,17 @@ LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int
  * larger blocks were faster for the small matrices on an H100, bench/NOTES.md). Shapes gemm_q needs:
  * K whole chunks (bf16/f16/fp8 128 values, u4 256; quantized rows in lane8 order), weight rows a
  * multiple of the block's (SwiGLU: of each half). */
-/* The formats gemm_q decodes (cuda_qmma.cuh QmFmt): 16-bit ones, u4 (chunks of 256, pair-32
- * activations) and fp8 (a scale a row, its own padding); a format it does not know never takes it. */
-enum { QM_NONE, QM_HALF, QM_U4, QM_FP8 };
+/* The formats gemm_q decodes (cuda_qmma.cuh QmFmt): 16-bit ones, the 4-bit u4 and nvfp4 (chunks of
+ * 256, pair-32 activations) and fp8 (a scale a row, its own padding); a format it does not know
+ * never takes it. */
+enum { QM_NONE, QM_HALF, QM_4BIT, QM_FP8 };
 static int qmma_kind(LlmcDType t)
 {
     switch (t) {
     case LLMC_BF16:
     case LLMC_F16: return QM_HALF;
-    case LLMC_U4: return QM_U4;
+    case LLMC_U4:
+    case LLMC_NVFP4: return QM_4BIT;
     case LLMC_FP8: return QM_FP8;
     default: return QM_NONE;
     }
@@ -180,7 +182,7 @@ static int qmma_kind(LlmcDType t)
 LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi)
 {
     LlmcQmmaPlan p = {0};
-    int kind = qmma_kind(w->dtype), quant = llmc_format_n_sides(w->dtype) > 0, q4 = kind == QM_U4, q8 = kind == QM_FP8;
+    int kind = qmma_kind(w->dtype), quant = llmc_format_n_sides(w->dtype) > 0, q4 = kind == QM_4BIT, q8 = kind == QM_FP8;
     int zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0, mma = llmc_cuda_mma_format(w);
     int64_t N = w->shape.dim[0], K = w->shape.dim[1];
     p.mi = mi;

@@ -23,9 +23,12 @@ struct WQ {
  * a quantized format the stored value q, before the zero and the scale); unpack(q, f): the VE
  * values of a 16-byte load q as floats (unquantized formats). The quantized formats (Q: 1) decode
  * a word at a time instead: part(q, p, f, za, zb): the PE values of word p of q minus their zeros,
- * exact, times VS (u4: za the zero of the word's first 4 values, zb of its last 4); a group of G
- * elements of a row shares a scale (and zero): scale(wq, gi) and zero(wq, gi) of group gi (qscale,
- * qzero), SF32 whether the scales are f32 (QPar keeps them so), and qword for lane8 slots.
+ * exact, times VS (u4: za the zero of the word's first 4 values, zb of its last 4; nvfp4: za the
+ * f16 pair of its two chunks' scales, which it multiplies in, exact); a group of G elements of a
+ * row shares a scale (and zero): scale(wq, gi) and zero(wq, gi) of group gi (qscale, qzero),
+ * tscale(wq) the factor of a row's sums where TS (nvfp4: its tensor scale times VS; 1 for the others), SF32
+ * whether the scales are f32 (1; QPar keeps them so) or E4M3 bytes (2, nvfp4), and qword for lane8
+ * slots.
  * MMA_BF (bf16, f16): the tensor cores read the format as bf16 (1) or f16 (0). New members go here
  * (and to every specialization that has them). */
 template <int WK>
@@ -101,6 +104,12 @@ DEV uint32_t hfma2(uint32_t a, uint32_t b, uint32_t c)
     asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
     return d;
 }
+DEV uint32_t hmul2_(uint32_t a, uint32_t b)
+{
+    uint32_t d;
+    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
 DEV void h2_to_f32(uint32_t h, float &lo, float &hi)
 {
     asm("{ .reg .f16 l, h; mov.b32 {l, h}, %2; cvt.f32.f16 %0, l; cvt.f32.f16 %1, h; }"
@@ -127,15 +136,34 @@ DEV void fp8_word(uint32_t w, float *f)
 }
 /* E4M3 as the cpu target decodes it: the 7 value bits under an f32's exponent, times 2^120. */
 DEV float fp8_to_f32(uint32_t q) { return __uint_as_float(((q & 0x80u) << 24) | ((q & 0x7fu) << 20)) * 0x1p120f; }
+/* The f16 pair of E4M3 bytes 2h and 2h + 1 of a word, exact: under the f16 exponents (value times
+ * 2^-8, fp8_word's trick), times 2^8 (exact: at most 448). */
+DEV uint32_t e4m3_h2(uint32_t w, int h)
+{
+    const uint32_t a = __byte_perm(w, 0, h ? 0x3424 : 0x1404);
+    return hmul2_(and_or(a >> 1, 0x3f803f80u, a & 0x80008000u), 0x5c005c00u);
+}
+/* E2M1 (nvfp4's values, code s.ee.m in a nibble) as f16 pairs: the nibbles e and e + 4 of a word
+ * (e < 4), their eem bits under the f16 exponent's two low bits and its mantissa's top bit, the
+ * sign at bit 15: the values times 2^-14, exact (e = 0, the codes 0 and 0.5, are f16 subnormals).
+ * Two shifts, an and, a lop3; no table. */
+DEV uint32_t e2m1_h2(uint32_t w, int e)
+{
+    const uint32_t m = e == 3 ? w >> 3 : w << (9 - 4 * e), s = w << (12 - 4 * e);
+    return and_or(s, 0x80008000u, m & 0x0e000e00u);
+}
+/* Code q (0..15) as the cpu target decodes it: the value, exactly. */
+DEV float e2m1_to_f32(uint32_t q) { return f16_to_f32((uint16_t)(((q & 7u) << 9) | ((q & 8u) << 12))) * 16384.0f; }
 
 template <>
 struct WFmt<FMT_FP8> { /* fp8 (E4M3); side 0: the scale, f32 */
-    enum { VE = 16, PE = 4, Q = 1, ZP = 0, SF32 = 1 };
+    enum { VE = 16, PE = 4, Q = 1, ZP = 0, SF32 = 1, TS = 0 };
     static constexpr float VS = 256.0f;
     DEV int64_t off(int64_t i) { return i; }
     DEV float load(const void *w, int64_t i) { return fp8_to_f32(__ldg((const uint8_t *)w + i)); }
     DEV float scale(const WQ &q, int64_t gi) { return __ldg((const float *)q.side[0] + gi); }
     DEV float zero(const WQ &, int64_t) { return 0.0f; }
+    DEV float tscale(const WQ &) { return 1.0f; }
     /* stored value v of group gi dequantized, as the cpu target does it */
     DEV float deq(float v, const WQ &q, int64_t gi) { return v * scale(q, gi); }
     DEV void part(const u4 &q, int p, float (&f)[4], uint32_t, uint32_t)
@@ -145,10 +173,11 @@ struct WFmt<FMT_FP8> { /* fp8 (E4M3); side 0: the scale, f32 */
 };
 template <int ZPT>
 struct WFmtU4 { /* u4, two values a byte (even element low); side 0: the scale, f16; side 1 (ZPT): zero points, f16 (else 8) */
-    enum { VE = 32, PE = 8, Q = 1, ZP = ZPT, SF32 = 0 };
+    enum { VE = 32, PE = 8, Q = 1, ZP = ZPT, SF32 = 0, TS = 0 };
     static constexpr float VS = 1.0f;
     DEV float scale(const WQ &q, int64_t gi) { return f16_to_f32(__ldg((const uint16_t *)q.side[0] + gi)); }
     DEV float zero(const WQ &q, int64_t gi) { return ZPT ? f16_to_f32(__ldg((const uint16_t *)q.side[1] + gi)) : 8.0f; }
+    DEV float tscale(const WQ &) { return 1.0f; }
     DEV float deq(float v, const WQ &q, int64_t gi) { return (v - zero(q, gi)) * scale(q, gi); }
     DEV int64_t off(int64_t i) { return i >> 1; }
     DEV float load(const void *w, int64_t i)
@@ -166,6 +195,31 @@ template <>
 struct WFmt<FMT_U4> : WFmtU4<0> {};
 template <>
 struct WFmt<FMT_U4 | WITH_ZERO> : WFmtU4<1> {};
+template <>
+struct WFmt<FMT_NVFP4> { /* nvfp4: E2M1 two a byte (even element low); side 0: E4M3 scales, a group of 16; side 1: the tensor's f32 scale */
+    enum { VE = 32, PE = 8, Q = 1, ZP = 0, SF32 = 2, TS = 1 };
+    static constexpr float VS = 16384.0f; /* part() gives values times 2^-14 */
+    DEV int64_t off(int64_t i) { return i >> 1; }
+    DEV float load(const void *w, int64_t i)
+    {
+        const uint32_t b = __ldg((const uint8_t *)w + (i >> 1));
+        return e2m1_to_f32((i & 1) ? b >> 4 : b & 15u);
+    }
+    DEV float scale(const WQ &q, int64_t gi) { return fp8_to_f32(__ldg((const uint8_t *)q.side[0] + gi)); }
+    DEV float zero(const WQ &, int64_t) { return 0.0f; }
+    DEV float tscale(const WQ &q) { return __ldg((const float *)q.side[1]) * VS; }
+    /* (v s) t as the cpu target: v s exact, one rounding */
+    DEV float deq(float v, const WQ &q, int64_t gi) { return v * scale(q, gi) * __ldg((const float *)q.side[1]); }
+    /* word p's 8 values (pairs e, e + 4) times s2, the f16 scales of its two chunks: exact (a
+     * multiple of 2^-24 below 0.17), times 2^-14 */
+    DEV void part(const u4 &q, int p, float (&f)[8], uint32_t s2, uint32_t)
+    {
+        const uint32_t w = p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w;
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            h2_to_f32(hmul2_(e2m1_h2(w, e), s2), f[e], f[e + 4]);
+    }
+};
 
 /* The scale of group gi (n * groups + k / G) of a quantized format. */
 template <int WK>
@@ -207,8 +261,10 @@ DEV float wload(const void *w, const WQ &q, int64_t n, int64_t k)
 /* ---- the skinny kernels' quantized path: rows in lane8 order ----
  * Vector v of a row (16 bytes) is slot v % 8 of tile v / 8 (T = 8 VE elements): its values are
  * NC chunks of 4, chunk c being elements 32 c + 4 (v % 8) + 0..3 of the tile, so the 8 lanes of a
- * group read x in 128-byte runs. Groups are whole chunks (G % 32 == 0) and either hold whole tiles
- * or tile a tile; a slot spans NS of them (CS chunks each), each with its scale and zero. */
+ * group read x in 128-byte runs. Groups either hold whole tiles or tile a tile in whole chunks
+ * (G % 4 == 0); a slot spans NS of them (CS chunks each), each with its scale and zero. Groups of
+ * 32 or more hold whole 32-value columns of chunks, the same for the 8 slots; smaller ones (nvfp4's
+ * 16) a chunk each (NS = NC, CS = 1), chunk c of slot q in group (32 c + 4 q) / G of the tile. */
 template <int WK, int G>
 struct QLane {
     enum {
@@ -236,21 +292,38 @@ struct QPar<WK, G, 1> {
     __device__ __forceinline__ float scale(int i) const { return s[i]; }
     __device__ __forceinline__ uint32_t zero(int) const { return 0u; }
 };
+/* nvfp4: the E4M3 scales of a slot's 8 chunks, chunk c's in byte c % 4 of s8[c / 4]; part()
+ * multiplies them into the values (h2(w): word w's two, an f16 pair), so scale() is 1. */
+template <int WK, int G>
+struct QPar<WK, G, 2> {
+    enum { NS = QLane<WK, G>::NS };
+    static_assert(G == 16 && NS == 8, "nvfp4: groups of 16, a chunk each");
+    uint32_t s8[2];
+    __device__ __forceinline__ float scale(int) const { return 1.0f; }
+    __device__ __forceinline__ uint32_t zero(int) const { return 0u; }
+    __device__ __forceinline__ uint32_t h2(int w) const { return e4m3_h2(s8[w / 2], w % 2); }
+};
 template <int WK, int K, int G>
 DEV void qpar(const WQ &wq, int64_t n, int64_t v, QPar<WK, G> &p)
 {
     using L = QLane<WK, G>;
     constexpr int64_t NG = (K + G - 1) / G;
-    const int64_t k0 = v / 8 * L::T; /* the tile's first element */
-    if constexpr (WFmt<WK>::SF32) {
+    const int64_t k0 = v / 8 * L::T, kq = k0 + 4 * (v % 8); /* the tile's first element; the slot's */
+    if constexpr (WFmt<WK>::SF32 == 2) {
+        /* the tile's 16 scales (16-byte aligned: K % 256 == 0), slot q's chunk c in group 2 c + q / 4 */
+        const uint4 s = __ldg((const uint4 *)((const uint8_t *)wq.side[0] + n * NG + k0 / G));
+        const uint32_t sel = v % 8 < 4 ? 0x6420u : 0x7531u;
+        p.s8[0] = __byte_perm(s.x, s.y, sel);
+        p.s8[1] = __byte_perm(s.z, s.w, sel);
+    } else if constexpr (WFmt<WK>::SF32) {
 #pragma unroll
         for (int i = 0; i < L::NS; i++)
-            p.s[i] = WFmt<WK>::scale(wq, n * NG + (k0 + 32 * i * L::CS) / G) * WFmt<WK>::VS;
+            p.s[i] = WFmt<WK>::scale(wq, n * NG + (kq + 32 * i * L::CS) / G) * WFmt<WK>::VS;
     } else {
         p.z = 0;
 #pragma unroll
         for (int i = 0; i < L::NS; i++) {
-            const int64_t gi = n * NG + (k0 + 32 * i * L::CS) / G;
+            const int64_t gi = n * NG + (kq + 32 * i * L::CS) / G;
             const uint32_t h = __ldg((const uint16_t *)wq.side[0] + gi);
             if (i % 2 == 0)
                 p.s2[i / 2] = h;
@@ -268,7 +341,10 @@ DEV void qword(const u4 &q, int w, const QPar<WK, G> &p, float (&f)[WFmt<WK>::PE
 {
     using L = QLane<WK, G>;
     constexpr int CW = WFmt<WK>::PE / 4; /* chunks a word */
-    WFmt<WK>::part(q, w, f, p.zero((w * CW) / L::CS), p.zero((w * CW + CW - 1) / L::CS));
+    if constexpr (WFmt<WK>::SF32 == 2)
+        WFmt<WK>::part(q, w, f, p.h2(w), 0u);
+    else
+        WFmt<WK>::part(q, w, f, p.zero((w * CW) / L::CS), p.zero((w * CW + CW - 1) / L::CS));
 }
 /* The partial sums of one slot (q[r]: the 16 bytes of row r at vector v, p[r] its groups) with x
  * (pointing at element 4 (v % 8) of the tile, token t at x + t sx) for tokens t < nt (at most TM):
@@ -394,7 +470,7 @@ struct KVFmt<FMT_F16> {
 };
 
 /* ---- a quantized weight dequantized to f16 [N][K], for the tensor-core matmuls of wide steps ----
- * out = f16((q - z) * s), the f32 value rounded to nearest and saturated at +-65504. VEC: a
+ * out = f16((q - z) * s) (nvfp4: f16((v s) t)), the f32 value rounded to nearest and saturated at +-65504. VEC: a
  * 16-byte lane8 slot a thread, else an element a thread (storage order ORD); grid:
  * ceil(N * K / (256 * (VEC ? VE : 1))) blocks of 256. */
 DEV uint32_t f16x2_sat(float lo, float hi)
@@ -410,12 +486,13 @@ DEV void dequant_half(const void *__restrict__ w, WQ wq, uint16_t *__restrict__ 
     if (VEC) { /* a lane8 slot: its chunks to their places */
         using L = QLane<WK, G>;
         constexpr int VE = WFmt<WK>::VE;
-        static_assert(!VEC || (ORD == ORDER_LANE8 && K % L::T == 0 && G % 32 == 0), "dequant_half: slots of whole lane8 tiles");
+        static_assert(!VEC || (ORD == ORDER_LANE8 && K % L::T == 0 && G % 4 == 0), "dequant_half: slots of whole lane8 tiles");
         if (i >= (int64_t)N * K / VE)
             return;
         const int64_t n = i / (K / VE), v = i % (K / VE);
         QPar<WK, G> p;
         qpar<WK, K, G>(wq, n, v, p);
+        const float ts = WFmt<WK>::TS ? WFmt<WK>::tscale(wq) : 1.0f;
         const u4 q = ld16_stream((const char *)w + i * 16);
         uint16_t *o = out + n * K + v / 8 * L::T + 4 * (v % 8);
 #pragma unroll
@@ -426,7 +503,7 @@ DEV void dequant_half(const void *__restrict__ w, WQ wq, uint16_t *__restrict__ 
 #pragma unroll
             for (int cc = 0; cc < CW; cc++) {
                 const int c = wd * CW + cc;
-                const float sc = p.scale(c / L::CS);
+                const float sc = WFmt<WK>::TS ? p.scale(c / L::CS) * ts : p.scale(c / L::CS);
                 uint2 h;
                 h.x = f16x2_sat(f[4 * cc] * sc, f[4 * cc + 1] * sc);
                 h.y = f16x2_sat(f[4 * cc + 2] * sc, f[4 * cc + 3] * sc);

@@ -83,6 +83,14 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
                     qdot<WK, G, ROWS, 8, 1, NORM>(q[u], p[u], x + kq, SX, nt, nw + kq, acc);
                 }
             }
+            if constexpr (WFmt<WK>::TS) { /* nvfp4's tensor scale, on each lane's sums as gemv_b1 */
+                const float ts = WFmt<WK>::tscale(wq);
+#pragma unroll
+                for (int r = 0; r < 2; r++)
+#pragma unroll
+                    for (int t = 0; t < 8; t++)
+                        acc[r][t] *= ts;
+            }
         } else if constexpr (VEC) {
             constexpr int VE = WFmt<WK>::VE; /* elements per 16 bytes */
             /* 16-byte loads per row in flight per lane: 4 (8 for one row), fewer when the slice is

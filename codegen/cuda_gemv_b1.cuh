@@ -21,7 +21,8 @@
  * 1/rms(x) applied to the sums (block-wide, after the stream). EPI 1: y = res + x w^T.
  * Needs 16-byte aligned rows and K % (KS * 16 bytes of weights) == 0; WK: cuda_formats.cuh. Quantized
  * formats (WFmt<WK>::Q): rows in lane8 order, K slices of whole tiles, groups of G along K (QLane); each
- * slot's scales (and zeros) are fetched with it and the sums are qdot's. */
+ * slot's scales (and zeros) are fetched with it (more than 8 bytes of them: at its dot) and the
+ * sums are qdot's, times the format's tensor scale (tscale: nvfp4's) before the reductions. */
 /* The partial sum of one 16-byte load q of a row at element k: the dot with x (gemv's order). */
 template <int WK>
 DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__restrict__ nw, int k, int norm,
@@ -81,7 +82,7 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
         if (live && v < NV) {                                                                                      \
             q[u][0] = ld16_stream(w0 + (int64_t)v * 16);                                                           \
             q[u][1] = ld16_stream(w1 + (int64_t)v * 16);                                                           \
-            if constexpr (QF && QL::NS <= 2) { /* more groups a slot: fetched at the dot (registers) */            \
+            if constexpr (QF && sizeof(QPar<WK, G>) <= 8) { /* larger: fetched at the dot (registers) */       \
                 qpar<WK, K, G>(wq, n0, ks * (KSL / VE) + v, pp[u][0]);                                             \
                 qpar<WK, K, G>(wq, n1, ks * (KSL / VE) + v, pp[u][1]);                                             \
             }                                                                                                      \
@@ -93,7 +94,7 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
         const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
         if (live && v < NV) {                                                                                      \
             if constexpr (QF) {                                                                                    \
-                if constexpr (QL::NS > 2) {                                                                        \
+                if constexpr (sizeof(QPar<WK, G>) > 8) {                                                           \
                     qpar<WK, K, G>(wq, n0, ks * (KSL / VE) + v, pp[u][0]);                                         \
                     qpar<WK, K, G>(wq, n1, ks * (KSL / VE) + v, pp[u][1]);                                         \
                 }                                                                                                  \
@@ -123,9 +124,14 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     }
 #undef LLMC_B1_LOAD
 #undef LLMC_B1_DOT
-    if (QF) {
+    if constexpr (QF) {
         a0 = ac[0][0];
         a1 = ac[1][0];
+        if constexpr (WFmt<WK>::TS) { /* nvfp4: its tensor scale on each lane's sums, as gemv does */
+            const float ts = WFmt<WK>::tscale(wq);
+            a0 *= ts;
+            a1 *= ts;
+        }
     }
     a0 = warp_sum(a0);
     a1 = warp_sum(a1);

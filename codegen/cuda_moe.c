@@ -65,10 +65,12 @@ static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
     int vec = K % ve == 0 && w->offset % 16 == 0 && eb % 16 == 0 && (!quant || w->layout.order == LLMC_ORDER_LANE8);
     char wq[256], sides[160] = "MoeSides{{";
     snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
-    for (int i = 0; i < 4; i++) { /* an expert's share of each side tensor (a row of groups a weight row) */
+    for (int i = 0; i < 4; i++) { /* an expert's share of each side tensor (a row of groups a weight
+                                     * row; a per-tensor one, nvfp4's tensor scale, is every expert's) */
         int st = i < LLMC_MAX_SIDES ? w->layout.side[i] : -1;
+        int whole = st >= 0 && llmc_format(w->dtype)->side[i].shape == LLMC_SHAPE_TENSOR;
         snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "%s%lld", i ? ", " : "",
-                 st >= 0 ? (long long)(llmc_tensor_bytes(g, st) / E) : 0LL);
+                 st >= 0 && !whole ? (long long)(llmc_tensor_bytes(g, st) / E) : 0LL);
     }
     snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "}}");
     LlmcBuf k = {0};

@@ -24,6 +24,8 @@
  *     rounding, as Marlin does): step 2w + u takes b0 = pair 2u, b1 = pair 2u + 1. The activations
  *     in "pair-32" order (within 64 elements, position 2 i + h holds element i + 32 h), so that a
  *     16-byte load gives a0/a2 of both steps.
+ *   nvfp4 (lane8 as u4): the same pairs of E2M1 values (times 2^-14) times the chunks' E4M3 scales
+ *     as f16, exact; the tensor scale on the sums in the epilogue.
  * Block: W warps side by side along N, each NJ n8 tiles (EPI 2: tile 2j the gate rows, 2j + 1 the
  * up rows of the same 8 outputs), all MI m16 tiles of the block's rows; its range of (tile, chunk)
  * units in order, the activations through an ST-stage cp.async ring (one barrier a chunk), the
@@ -38,22 +40,25 @@
 
 /* The engine's view of a weight format: the chunk of K an activation stage holds (KC), the rounds
  * (16-byte loads a lane and n8 tile) in a chunk (R), the activations' order (AORD: 0 natural, 1
- * pair-32) and the padding of a stage row (PAD halves; PADF bytes for f32 rows: conflict-free
- * fragment loads). */
+ * pair-32), the padding of a stage row (PAD halves; PADF bytes for f32 rows: conflict-free
+ * fragment loads) and whether a slot's scales travel with it (SP: qpar beside each weight load). */
 template <int WK>
 struct QmFmt {
-    enum { KC = 128, R = 4, AORD = 0, PAD = 32, PADF = 16, BF = WFmt<WK>::MMA_BF };
+    enum { KC = 128, R = 4, AORD = 0, PAD = 32, PADF = 16, BF = WFmt<WK>::MMA_BF, SP = 0 };
 };
 template <>
 struct QmFmt<FMT_FP8> {
-    enum { KC = 128, R = 2, AORD = 0, PAD = 16, PADF = 64, BF = 0 };
+    enum { KC = 128, R = 2, AORD = 0, PAD = 16, PADF = 64, BF = 0, SP = 0 };
 };
 template <>
 struct QmFmt<FMT_U4> {
-    enum { KC = 256, R = 2, AORD = 1, PAD = 32, PADF = 64, BF = 0 };
+    enum { KC = 256, R = 2, AORD = 1, PAD = 32, PADF = 64, BF = 0, SP = 1 };
 };
 template <>
 struct QmFmt<FMT_U4 | WITH_ZERO> : QmFmt<FMT_U4> {};
+/* nvfp4: 4-bit lane8 slots as u4 (pair-32 activations), its E4M3 scales with them */
+template <>
+struct QmFmt<FMT_NVFP4> : QmFmt<FMT_U4> {};
 
 /* f16 pair (lo, hi) from two halves */
 DEV uint32_t h2_pack(uint32_t lo, uint32_t hi) { return (lo & 0xffffu) | hi << 16; }
@@ -75,8 +80,10 @@ DEV uint32_t qm_scale2(const QPar<WK, G> &p, int w)
 }
 
 /* Word w of a round's 16 bytes decoded into the B fragments of the steps it holds: bf16/f16 words
- * are fragments already (no call), fp8 word w -> step w (b[0], b[1]), u4 word w -> steps 2w, 2w + 1
- * (b[0], b[1], b[2], b[3]). */
+ * are fragments already (no call), fp8 word w -> step w (b[0], b[1]), u4 and nvfp4 word w -> steps
+ * 2w, 2w + 1 (b[0], b[1], b[2], b[3]). nvfp4: E2M1 pairs (nibble e, e + 4) under the f16 exponent
+ * (value x 2^-14) times the f16 pair of the two chunks' E4M3 scales: exact (a multiple of 2^-24
+ * below 0.17), the tensor scale (times 2^14) on the sums (qm_finish). */
 template <int WK, int G>
 DEV void qm_decode(uint32_t x, int w, const QPar<WK, G> &p, uint32_t *b)
 {
@@ -84,6 +91,11 @@ DEV void qm_decode(uint32_t x, int w, const QPar<WK, G> &p, uint32_t *b)
         const uint32_t a = __byte_perm(x, 0, 0x1404), c = __byte_perm(x, 0, 0x3424);
         b[0] = and_or(a >> 1, 0x3f803f80u, a & 0x80008000u);
         b[1] = and_or(c >> 1, 0x3f803f80u, c & 0x80008000u);
+    } else if constexpr (WK == FMT_NVFP4) {
+        const uint32_t s = p.h2(w);
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            b[e] = hmul2(e2m1_h2(x, e), s);
     } else {
         using L = QLane<WK, G>;
         const uint32_t za = p.zero((2 * w) / L::CS), zb = p.zero((2 * w + 1) / L::CS);
@@ -252,7 +264,7 @@ DEV void qm_store(float *__restrict__ y, const float *__restrict__ b, const floa
 }
 
 /* The end of a block's part of tile `tile` (units u0..u1 of U dealt to gridDim.y blocks; NCT a
- * tile): fp8's row scales (times 2^8) on the sums; for a tile shared with other blocks the partial
+ * tile): fp8's row scales (times 2^8) or nvfp4's tensor scale (times 2^14) on the sums; for a tile shared with other blocks the partial
  * (part: [row tiles][gridDim.y][2][16 MI][TPB], a block's first and last tile) and, in the last of
  * them to arrive (cnt: an int a tile, left at 0; last: a shared int), their sum in block order; then
  * the epilogue. wrow(tile, j): this lane's weight row of n8 tile j. acc is zeroed after. */
@@ -279,6 +291,15 @@ DEV void qm_finish(float (&acc)[MI][NJ][4], Row wrow, int tile, int u0, int u1, 
                 acc[i][j][3] *= s1;
             }
         }
+    } else if constexpr (WK == FMT_NVFP4) {
+        const float ts = WFmt<WK>::tscale(wq);
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+#pragma unroll
+                for (int c = 0; c < 4; c++)
+                    acc[i][j][c] *= ts;
     }
     bool out = true;
     if (ts < u0 || te > u1) { /* shared: the partial, and the sum if this block is the last */
@@ -392,7 +413,7 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
         for (int j = 0; j < NJ; j++) {
             const int n = wrow(tile, j);
             q[r][j] = ld16_stream(w + n * RB + c * CB + 64 * r + 16 * t);
-            if constexpr (FMT_OF(WK) == FMT_U4)
+            if constexpr (QmFmt<WK>::SP)
                 qpar<WK, K, G>(wq, n, (int64_t)c * 8 + t + 4 * r, p[r][j]);
         }
     };

@@ -217,14 +217,15 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     if (K % f->block_elems)
         return llmc_fail(d, "%s: %s stores %d values together; this matrix has %lld columns", t->name, f->name,
                          f->block_elems, (long long)K);
-    /* The group: --group, else the format's default (LLMC_GROUP_ROW: the whole row), at most a row;
-     * whole blocks, and the one size a format may insist on. */
+    /* The group: --group, else the format's default (LLMC_GROUP_ROW: the whole row), at most a row
+     * (a format that insists on one size keeps it: a shorter row is one short group); whole
+     * blocks. */
     int64_t group = group_opt ? group_opt : f->group_default == LLMC_GROUP_ROW ? K : f->group_default;
-    if (group > K)
-        group = K;
     if (f->group_only && group != f->group_only)
         return llmc_fail(d, "--group %lld: %s takes groups of %d values only", (long long)group, f->name,
                          f->group_only);
+    if (group > K && !f->group_only)
+        group = K;
     if (group % f->block_elems)
         return llmc_fail(d, "--group %lld: %s groups hold whole blocks of %d values", (long long)group, f->name,
                          f->block_elems);
@@ -242,10 +243,11 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
         g->t[w].layout.side[i] = st;
     }
     /* The target's element order for the matrices of its skinny kernels, where the rows are whole
-     * tiles and a tile's groups are whole (an embedding table stays row-major: rows are gathered). */
+     * tiles and groups hold whole tiles or tile a tile in whole 4-value runs (a lane's; an embedding
+     * table stays row-major: rows are gathered). */
     int64_t T = llmc_order_tile(fmt);
     if (opt->target->quant_order != LLMC_ORDER_ROW_MAJOR && !embedding && K % T == 0 &&
-        (group % T == 0 || (T % group == 0 && group % 32 == 0)))
+        (group % T == 0 || (T % group == 0 && group % 4 == 0)))
         g->t[w].layout.order = opt->target->quant_order;
     return LLMC_OK;
 }

@@ -91,7 +91,7 @@ check "bf16 weights: the first 24 greedy tokens agree with float32" cmp -s "$TMP
 # Quantized weights: every variant compiles, runs, batches exactly like its single runs, and
 # says its formats; fp8 stays close to float32 (the first 12 greedy tokens agree).
 for q in "fp8" "w4a16" "w4a16 --asym" "w4a16 --group 32" "w4a16 --keep lm_head=w4a16 --keep layers.*.feed_forward.w2.weight=fp8" \
-         "fp8 --group 16 --keep layers.*.w2=bf16"; do
+         "fp8 --group 16 --keep layers.*.w2=bf16" "nvfp4" "nvfp4 --keep lm_head=nvfp4"; do
   name=$(tr ' =,*' '____' <<<"$q")
   "$LLMC" compile "$M/stories260K.bin" -o "$TMP/$name" -q --weights $q
   : >"$TMP/${name}_singles.txt"
@@ -109,4 +109,11 @@ expect_error "--asym without w4a16" "--asym" "$LLMC" compile "$M/stories260K.bin
 # CUDA targets take the quantized formats too (the kernels run on the lent GPU: bench/gpu_round.sh)
 check "w4a16 for sm_90a: grouped u4 matrices in the dump" bash -c \
   "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/x' --weights w4a16 --target sm_90a --dump-after weight_format 2>&1 | grep -q 'u4\\[344,64\\] group=64 scale='"
+# nvfp4 (E2M1, an E4M3 scale a 16, an f32 scale a tensor) stays near float32 on stories260K: its
+# greedy text shares the first 12 tokens (of 40 it differs from the word after "park" on); on
+# sm_90a the dump shows its two side tensors
+"$TMP/nvfp4" "Once upon a time" -n 12 >"$TMP/nvfp4_12.txt"
+check "nvfp4 weights: the first 12 greedy tokens agree with float32" cmp -s "$TMP/f32_12.txt" "$TMP/nvfp4_12.txt"
+check "nvfp4 for sm_90a: E4M3 scales a 16 and a tensor scale in the dump" bash -c \
+  "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/x' --weights nvfp4 --target sm_90a --dump-after weight_format 2>&1 | grep -q 'nvfp4\\[344,64\\] group=16 scale=.* tscale='"
 finish

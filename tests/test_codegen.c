@@ -605,6 +605,10 @@ START_TEST(lane8_u4_asym_g32) { check_lane8(LLMC_U4, 32, 1); }
 END_TEST
 START_TEST(lane8_fp8) { check_lane8(LLMC_FP8, 0, 0); }
 END_TEST
+START_TEST(lane8_nvfp4) { check_lane8(LLMC_NVFP4, 0, 0); } /* groups of 16: a lane's 4-value run each */
+END_TEST
+START_TEST(lane8_u4_g16) { check_lane8(LLMC_U4, 16, 0); }
+END_TEST
 
 /* The test-only formats of formats.def (t8 weights: int8 with an f16 scale a group and an f32
  * scale a tensor, which needs the pre-pass; k8 KV: int8 rows with an f32 scale each) on a cpu target
@@ -839,32 +843,36 @@ FAMILY(gemma2, 1)        /* scale, geglu, softcaps, 1 + w norms */
 FAMILY(gemma3, 0)        /* gemma2's and qwen3's kernels, two rope tables */
 FAMILY(mixtral, 0)       /* qwen3_moe's kernel */
 FAMILY(qwen3_moe, 1)     /* moe, MoE and dense layers */
-/* The experts quantized (w4a16 in the default groups, as the interpreter's quant_round rounds: u4
- * and its scales, an expert's share of them sliced by c_moe.c), every other matrix too (--keep:
- * the interpreter rounds them all). */
-START_TEST(family_qwen3_moe_w4a16)
+/* The experts quantized (in the format's default groups, as the interpreter's quant_round rounds:
+ * the values and their scales, an expert's share of them sliced by c_moe.c; nvfp4's tensor scale is
+ * the whole tensor's, shared by the experts: c_moe.c passes it whole), every other matrix too
+ * (--keep: the interpreter rounds them all). */
+static void check_moe_quantized(LlmcDType fmt, const char *keep0, const char *tag)
 {
     const char *path = family_model("qwen3_moe");
     LlmcPassOptions opt = options(4);
-    opt.weights = LLMC_U4;
+    opt.weights = fmt;
     opt.weights_set = 1;
-    static const char *const keep[] = {"lm_head=w4a16,embedding=w4a16"};
+    const char *const keep[] = {keep0};
     opt.keep = keep;
     opt.n_keep = 1;
-    Model ref;
-    load(&ref, path, &opt, "infer_shapes");
+    Model ref; /* after the fusions: a merged Q/K/V (gate/up) shares nvfp4's tensor scale */
+    load(&ref, path, &opt, "lower_paged_kv");
     Scenario s;
     make_scenario(&s, ref.g->vocab_size, 4);
     int64_t n;
-    float *want = interp_run(&ref, &s, LLMC_U4, &n);
-    float *got = harness_logits(path, &opt, &s, "moe_u4", n);
+    float *want = interp_run(&ref, &s, fmt, &n);
+    float *got = harness_logits(path, &opt, &s, tag, n);
     double e = rel_err(got, want, n);
-    ck_assert_msg(e < 2e-5, "qwen3_moe in w4a16: relative error %g against the reference", e);
+    ck_assert_msg(e < 2e-5, "qwen3_moe in %s: relative error %g against the reference", llmc_dtype_name(fmt), e);
     free(got);
     free(want);
     free(s.tables);
     unload(&ref);
 }
+START_TEST(family_qwen3_moe_w4a16) { check_moe_quantized(LLMC_U4, "lm_head=w4a16,embedding=w4a16", "moe_u4"); }
+END_TEST
+START_TEST(family_qwen3_moe_nvfp4) { check_moe_quantized(LLMC_NVFP4, "lm_head=nvfp4,embedding=nvfp4", "moe_nvfp4"); }
 END_TEST
 
 /* The rope tables of the C kernels (c_prelude.h, float32) against the reference frequencies
@@ -937,6 +945,8 @@ int main(void)
     tcase_add_test(tc, lane8_u4);
     tcase_add_test(tc, lane8_u4_asym_g32);
     tcase_add_test(tc, lane8_fp8);
+    tcase_add_test(tc, lane8_nvfp4);
+    tcase_add_test(tc, lane8_u4_g16);
     tcase_add_test(tc, kernels_test_formats);
     tcase_add_test(tc, kernels_nvfp4);
     tcase_add_test(tc, passes_preserve_stories);
@@ -954,6 +964,7 @@ int main(void)
     tcase_add_test(fam, family_mixtral);
     tcase_add_test(fam, family_qwen3_moe);
     tcase_add_test(fam, family_qwen3_moe_w4a16);
+    tcase_add_test(fam, family_qwen3_moe_nvfp4);
     tcase_add_test(fam, rope_tables);
     suite_add_tcase(s, fam);
     TCase *errors = tcase_create("errors");

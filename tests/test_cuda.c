@@ -275,6 +275,41 @@ START_TEST(qmma_golden)
 }
 END_TEST
 
+/* nvfp4 on CUDA (a small Llama: seconds, not the 1B's minutes): every matrix but the bf16 lm_head
+ * and embedding in lane8 order with its E4M3 scales and tensor scale; one-row, skinny and
+ * tensor-core kernels and the dequantization of wide steps for it; no spills on sm_80 and sm_90a. */
+START_TEST(nvfp4_small)
+{
+    LlmcDiag d;
+    cJSON *cfg = small_llama(256, 512), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of_w(doc, ".", &(Weights){LLMC_NVFP4, 0, 0});
+    int lane8 = 0;
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].dtype == LLMC_NVFP4) {
+            ck_assert_msg(g->t[i].layout.order == LLMC_ORDER_LANE8 && g->t[i].layout.group == 16, "%s", g->t[i].name);
+            lane8++;
+        }
+    ck_assert_int_ge(lane8, 4); /* qkv, o, gate/up, down */
+    LlmcCudaGen *cg = NULL;
+    ck_assert(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK);
+    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(src);
+    static const char *const want[] = {"gemm_q<FMT_NVFP4, 256, ", "gemv_b1<FMT_NVFP4, ", "gemv<FMT_NVFP4, ",
+                                       "dequant_half<FMT_NVFP4, "};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(src, want[i]), "no %s in the nvfp4 build", want[i]);
+    llmc_cuda_free(cg);
+    LlmcNvrtc *nv = open_nvrtc();
+    if (nv)
+        compile_archs(nv, g, "a small Llama in nvfp4", 1);
+    llmc_nvrtc_close(nv);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 /* gemm_q's plan for the matrices of graphs in several formats: which it takes, its blocks. */
 static const LlmcTensor *weight_named(const LlmcGraph *g, const char *name)
 {
@@ -298,6 +333,8 @@ START_TEST(qmma_plan)
         {288, 768, {LLMC_U4, 0, 0}, 0},   /* K 288: not whole lane8 tiles (row-major u4) */
         {384, 768, {LLMC_BF16, 0, 0}, 1}, {320, 768, {LLMC_BF16, 0, 0}, 0}, /* K 320: not whole chunks */
         {256, 512, {LLMC_F32, 0, 0}, 0},
+        {256, 512, {LLMC_NVFP4, 0, 0}, 1}, {256, 512, {LLMC_U4, 16, 0}, 1}, /* groups of 16: lane8, a chunk a group */
+        {288, 768, {LLMC_NVFP4, 0, 0}, 0}, /* K 288: row-major */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cJSON *cfg = small_llama(cases[i].hidden, cases[i].ffn), *doc = NULL;
@@ -610,6 +647,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);
     tcase_add_test(tc, qmma_plan);
+    tcase_add_test(tc, nvfp4_small);
     if (!regen) {
         tcase_add_test(tc, example_stories260K);
         tcase_add_test(tc, preset_stories15M);

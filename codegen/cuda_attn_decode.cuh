@@ -297,14 +297,8 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
      * full fence here and in the last block cost about 0.4 us a layer); the last block's acquire
      * orders every other block's partial before its reads. */
     __syncthreads();
-    if (threadIdx.x == 0) {
-        int old;
-        asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;"
-                     : "=r"(old)
-                     : "l"(cnt + (int64_t)t * HKV * SUB + blockIdx.y)
-                     : "memory");
-        last = old == NZ - 1;
-    }
+    if (threadIdx.x == 0)
+        last = atomic_add_acq_rel(cnt + (int64_t)t * HKV * SUB + blockIdx.y, 1) == NZ - 1;
     __syncthreads();
     if (!last)
         return;

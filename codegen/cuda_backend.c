@@ -167,8 +167,11 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
                     " * Every shape, stride and offset is a constant; do not edit: regenerate with llmc compile.\n"
                     " * The kernel headers are the .cuh files of llmc's codegen/ (written beside this file by --emit-dir). */\n\n");
     cg->headers = llmc_cuda_header_table();
-    for (int i = 0; i < cg->headers.n; i++) /* formats.def is an X-macro table format_ids.h includes */
-        if (!strstr(cg->headers.names[i], ".def"))
+    /* formats.def is an X-macro table format_ids.h includes; gpu_port.cuh includes its AMD section
+     * and the device math itself */
+    for (int i = 0; i < cg->headers.n; i++)
+        if (!strstr(cg->headers.names[i], ".def") && strcmp(cg->headers.names[i], "gpu_port_amd.cuh") != 0 &&
+            strcmp(cg->headers.names[i], "gpu_math.h") != 0)
             llmc_buf_printf(&src, "#include \"%s\"\n", cg->headers.names[i]);
     llmc_buf_printf(&src, "\n/* ---- kernels ---- */\n\n%s", e->defs.s ? e->defs.s : "");
     cg->source = src.s;

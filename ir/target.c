@@ -62,23 +62,34 @@ static const LlmcTarget target_gfx1151 = {
     .description = "AMD RDNA 3.5 APU (Strix Halo, Radeon 8060S): HIP via clang, wave32, WMMA, unified memory",
     .default_weights = LLMC_BF16, .weight_formats = CUDA_FORMATS, CUDA_KV,
     .smem_per_block = 64 * 1024, .smem_per_sm = 64 * 1024, .typical_sms = 40, .has_wmma = 1, .unified_memory = 1,
+    .amd_path = 1,
 };
 static const LlmcTarget target_gfx1100 = {
     .name = "gfx1100", .backend = LLMC_TGT_HIP, .arch = "gfx1100", .wave = 32,
     .description = "AMD RDNA 3 (Radeon RX 7900 XTX/XT, PRO W7900): HIP via clang, wave32, WMMA",
     .default_weights = LLMC_BF16, .weight_formats = CUDA_FORMATS, CUDA_KV,
-    .smem_per_block = 64 * 1024, .smem_per_sm = 64 * 1024, .typical_sms = 96, .has_wmma = 1,
+    .smem_per_block = 64 * 1024, .smem_per_sm = 64 * 1024, .typical_sms = 96, .has_wmma = 1, .amd_path = 1,
 };
 static const LlmcTarget target_gfx942 = {
     .name = "gfx942", .backend = LLMC_TGT_HIP, .arch = "gfx942", .wave = 64,
     .description = "AMD CDNA 3 (Instinct MI300X/MI300A/MI325X): HIP via clang, wave64, MFMA",
     .default_weights = LLMC_BF16, .weight_formats = CUDA_FORMATS, CUDA_KV,
-    .smem_per_block = 64 * 1024, .smem_per_sm = 64 * 1024, .typical_sms = 304, .has_mfma = 1,
+    .smem_per_block = 64 * 1024, .smem_per_sm = 64 * 1024, .typical_sms = 304, .has_mfma = 1, .amd_path = 1,
+};
+
+/* The AMD path's kernels (RDNA's: wave32, WMMA) built for an NVIDIA Hopper GPU, WMMA emulated by lane
+ * shuffles (cuda_mx.cuh): the lent NVIDIA GPUs check the kernel logic an AMD build runs (docs/amd.md).
+ * Not for production: no tensor cores, no PDL. */
+static const LlmcTarget target_amd_on_sm90 = {
+    .name = "amd-on-sm_90", .backend = LLMC_TGT_CUDA, .wave = 32, .sm = 90, .arch = "sm_90", .amd_path = 1,
+    .description = "check target: the AMD path's kernels (gfx11, wave32, WMMA emulated) on NVIDIA Hopper",
+    .default_weights = LLMC_BF16, .weight_formats = CUDA_FORMATS, CUDA_KV,
+    .smem_per_block = 64 * 1024, .smem_per_sm = 64 * 1024, .typical_sms = 132, .has_wmma = 1,
 };
 
 static const LlmcTarget *const all_targets[] = {&target_cpu,     &target_sm80,    &target_sm86,   &target_sm89,
                                                 &target_sm90,    &target_sm90a,   &target_gfx1151, &target_gfx1100,
-                                                &target_gfx942, NULL};
+                                                &target_gfx942,  &target_amd_on_sm90, NULL};
 
 const LlmcTarget *const *llmc_targets(void) { return all_targets; }
 

@@ -36,6 +36,8 @@ typedef struct LlmcTarget {
     int has_mfma;                 /* AMD CDNA 3 MFMA: v_mfma_f32_{32x32x8,16x16x16}_{f16,bf16}, wave64 */
     int unified_memory;           /* an APU: the GPU reads host memory at full speed (no upload needed
                                      where the driver maps host pages) */
+    int amd_path;                 /* the kernels take the AMD path (gpu_port.cuh LLMC_AMD_PATH): every HIP
+                                     target, and the NVIDIA target that checks that path on NVIDIA GPUs */
 } LlmcTarget;
 
 /* NULL when unknown. */

@@ -159,6 +159,13 @@ DEV int atomic_add_acq_rel(int *p, int v)
     return old;
 }
 
+/* A block's writes made visible to other blocks before one of its threads signals them (an atomic
+ * with release), and other blocks' writes to all of this block's threads after one of them saw the
+ * signal (an atomic with acquire), around the barriers in between: nothing on NVIDIA, where the
+ * barrier and the signalling thread's release and acquire order them at device scope. */
+DEV void grid_release() {}
+DEV void grid_acquire() {}
+
 /* ---- programmatic dependent launch (sm_90+; elsewhere, and on the AMD path, no-ops) ----
  * pdl_release: the next kernel of the stream may start (its blocks take slots as ours leave);
  * pdl_wait: block until the previous kernel has finished and its writes are visible. A kernel launched

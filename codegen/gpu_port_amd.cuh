@@ -254,6 +254,12 @@ DEV int atomic_add_acq_rel(int *p, int v)
     return __hip_atomic_fetch_add(p, v, __ATOMIC_ACQ_REL, __HIP_MEMORY_SCOPE_AGENT);
 }
 
+/* Every thread's fences at device (agent) scope: a workgroup barrier is a workgroup-scope fence on
+ * AMD, which neither waits for other waves' stores to reach L2 nor invalidates the caches of the
+ * other CU of a WGP (RDNA) before they read what another block wrote. */
+DEV void grid_release() { __builtin_amdgcn_fence(__ATOMIC_RELEASE, "agent"); }
+DEV void grid_acquire() { __builtin_amdgcn_fence(__ATOMIC_ACQUIRE, "agent"); }
+
 /* ---- programmatic dependent launch: none on AMD ---- */
 DEV void pdl_release() {}
 DEV void pdl_wait() {}

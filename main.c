@@ -455,8 +455,9 @@ static int compile_model_v(void *a) { return compile_model(a); }
 
 static const CliOpt compile_opts[] = {
     {"output", 'o', "OUT", "the executable to write (default: model)"},
-    {"target", 0, "T[,T...]", "target (default cpu; see `llmc targets`); several CUDA\n"
-                              "architectures give one executable with an image for each"},
+    {"target", 0, "T[,T...]", "target (default cpu; see `llmc targets`); several GPU\n"
+                              "architectures (NVIDIA and AMD alike) give one executable with\n"
+                              "an image for each"},
     {"weights", 0, "F", "weight storage format: f32, f16, bf16, fp8 (E4M3, a scale a\n"
                         "row), w4a16 (4-bit, an f16 scale a group), nvfp4 (FP4 E2M1,\n"
                         "an E4M3 scale a 16 and an f32 one a tensor); default: the\n"
@@ -485,7 +486,9 @@ static const CliOpt compile_opts[] = {
                               "not an error"},
     {"cc", 0, "CC", "host C compiler (default cc)"},
     {"cuda-path", 0, "DIR", "CUDA toolkit holding NVRTC (default /usr/local/cuda)"},
-    {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory and spills"},
+    {"clang", 0, "CLANG", "clang (19 or newer, with lld) for AMD targets (default clang-19)"},
+    {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory (LDS) and\n"
+                                "spills (scratch)"},
     {"quiet", 'q', NULL, "no progress messages"},
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
@@ -495,7 +498,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_RESOURCE_USAGE, C_QUIET, C_HELP
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QUIET, C_HELP
 };
 
 /* The formats some target stores weights in (the names --weights takes; each target checks its own). */
@@ -610,6 +613,9 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         case C_CUDA_PATH:
             a->copt.cuda_path = v;
             break;
+        case C_CLANG:
+            a->copt.clang = v;
+            break;
         case C_RESOURCE_USAGE:
             a->copt.resource_report = 1;
             break;
@@ -634,7 +640,7 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         return 2;
     }
     a->popt.max_outputs = max_out ? max_out : a->popt.max_tokens;
-    /* --target a,b,c: every name known; cpu alone, or CUDA architectures only. */
+    /* --target a,b,c: every name known; cpu alone, or GPU architectures only. */
     char names[256];
     snprintf(names, sizeof names, "%s", a->target);
     int nt = 0;
@@ -666,7 +672,7 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
     for (int k = 0; k < nt; k++) {
         const LlmcBackend *be = llmc_backend_for(a->targets[k]);
         if (nt > 1 && be && be->max_targets == 1) {
-            fprintf(stderr, "llmc compile: --target %s: %s builds alone; only CUDA architectures combine\n", a->target,
+            fprintf(stderr, "llmc compile: --target %s: %s builds alone; only GPU architectures combine\n", a->target,
                     a->targets[k]->name);
             return 2;
         }
@@ -859,7 +865,7 @@ static int cmd_targets(int argc, char **argv)
         return 2;
     }
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++)
-        printf("%-8s %s\n", (*t)->name, (*t)->description);
+        printf("%-13s %s\n", (*t)->name, (*t)->description);
     return 0;
 }
 

@@ -15,7 +15,7 @@
 static const LlmcBackend *const backends[] = {
     [LLMC_TGT_C] = &llmc_backend_c,
     [LLMC_TGT_CUDA] = &llmc_backend_cuda,
-    [LLMC_TGT_HIP] = NULL,
+    [LLMC_TGT_HIP] = &llmc_backend_cuda, /* one GPU backend: NVIDIA and AMD images of one source */
 };
 
 const LlmcBackend *llmc_backend_for(const LlmcTarget *t)

@@ -3,7 +3,8 @@
  * paged_attention: for decode steps flash-decoding (one block per token and KV head serves up to 4
  * query heads of the group; positions split over blockIdx.z, the last block of a split combines the
  * partials; head sizes other than powers of two use the per-token kernel and a combine kernel); for
- * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block). A soft-capped
+ * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block; the AMD path:
+ * the per-token kernel). A soft-capped
  * attention (Gemma 2) passes its cap to each kernel. */
 #include <stdio.h>
 
@@ -150,11 +151,14 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
     }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
-    if (HD % 16 != 0 || HD > 128) { /* no tensor-core tile for this head size: the per-token kernel */
-        llmc_cuda_launch(e, node, cond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,
-                         "1", 128, 0);
-        llmc_cuda_node_end(e, node);
-        return LLMC_OK;
+    int flash = e->nv_path && HD % 16 == 0 && HD <= 128; /* a tensor-core tile for this head size */
+    if (!flash || e->amd_path) { /* the per-token kernel (the AMD path's long steps) */
+        llmc_cuda_launch(e, node, flash ? llmc_cuda_path_cond(e, cond, 1) : cond,
+                         per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy, "1", 128, 0);
+        if (!flash) {
+            llmc_cuda_node_end(e, node);
+            return LLMC_OK;
+        }
     }
     uint32_t smem = (uint32_t)(2 * 2 * 64 * (HD + 8) * 2);
     llmc_buf_printf(&k,
@@ -168,9 +172,9 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                     llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV, HD,
                     (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
                     lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
-    const char *fl = llmc_cuda_kernel(e, "flash_attention", k.s, smem);
+    const char *fl = llmc_cuda_kernel_nv(e, "flash_attention", k.s, smem);
     llmc_buf_free(&k);
-    llmc_cuda_launch(e, node, cond, fl, "(T + 63) / 64", hq, "1", 128, smem);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), fl, "(T + 63) / 64", hq, "1", 128, smem);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

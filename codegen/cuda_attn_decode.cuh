@@ -295,19 +295,16 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
         return;
     /* This block's partial, ordered before its count by the barrier and the count's release (a
      * full fence here and in the last block cost about 0.4 us a layer); the last block's acquire
-     * orders every other block's partial before its reads. */
+     * orders every other block's partial before its reads (grid_release/grid_acquire: what the
+     * barrier does not carry to device scope on AMD, gpu_port.cuh). */
+    grid_release();
     __syncthreads();
-    if (threadIdx.x == 0) {
-        int old;
-        asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;"
-                     : "=r"(old)
-                     : "l"(cnt + (int64_t)t * HKV * SUB + blockIdx.y)
-                     : "memory");
-        last = old == NZ - 1;
-    }
+    if (threadIdx.x == 0)
+        last = atomic_add_acq_rel(cnt + (int64_t)t * HKV * SUB + blockIdx.y, 1) == NZ - 1;
     __syncthreads();
     if (!last)
         return;
+    grid_acquire();
     for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
         const int head = h0 + e / HD, d = e % HD;
         y[(int64_t)t * SY + head * HD + d] =

@@ -7,6 +7,8 @@
 #include "cuda_mma.cuh"
 #include "cuda_kv.cuh"
 
+#if LLMC_PTX /* mma.sync, ldmatrix, cp.async: NVIDIA only (gpu_port.cuh) */
+
 /* ---- causal attention for long steps (prefill): flash attention over the paged cache ----
  * Grid (ceil(T / 64), HQ), 4 warps: the block takes 64 consecutive tokens of the step and one query
  * head, each warp 16 of the tokens. K/V tiles of 64 positions come into shared memory by cp.async
@@ -215,5 +217,7 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
             rseq[tid] = -1;
     }
 }
+
+#endif /* LLMC_PTX */
 
 #endif

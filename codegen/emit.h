@@ -56,6 +56,10 @@ typedef struct LlmcEmit {
     int n_offs;
     LlmcDType kv;                 /* the KV cache's storage format in this emission (formats.def) */
     int wgmma;                    /* GPU: emit the wgmma variants (a target of the build has wgmma) */
+    int nv_path, amd_path;        /* GPU: the kernel paths the build's images take (gpu_port.cuh
+                                     LLMC_AMD_PATH): NVIDIA's tensor-core kernels, the AMD path's
+                                     (gemm_mx; per-token attention for long steps); with both, forward()
+                                     picks by the loaded image (`amd`) */
 } LlmcEmit;
 
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one

@@ -97,7 +97,8 @@ static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, i
     LlmcCudaGen *cg = NULL;
     ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
-        if ((*t)->backend != LLMC_TGT_CUDA || (ends && strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
+        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path ||
+            (ends && strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin c;
         struct timespec t0, t1;
@@ -614,7 +615,7 @@ START_TEST(families)
     ck_assert_msg(nk >= 20, "only %d kernels of the families' own ops", nk);
     LlmcNvrtc *nv = open_nvrtc();
     for (const LlmcTarget *const *t = llmc_targets(); nv && *t; t++) {
-        if ((*t)->backend != LLMC_TGT_CUDA || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
+        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin cb;
         ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "families", &hdr, *t, &cb, &d) == LLMC_OK, "families for %s: %s",

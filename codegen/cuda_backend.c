@@ -137,7 +137,9 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
     e->g = g;
     e->target = tg;
     e->wgmma = wgmma;
-    e->kv = g->kv_format;
+    e->kv[0] = g->kv_format[0];
+    e->kv[1] = g->kv_format[1];
+    e->kv_scales_at = -1;
     plan_scratch(e);
     for (int i = 0; i < g->nn; i++) {
         LlmcOp op = g->n[i].op;
@@ -209,7 +211,7 @@ void llmc_cuda_free(LlmcCudaGen *cg)
 
 int64_t llmc_cuda_kv_block_bytes(const LlmcGraph *g)
 {
-    return llmc_graph_kv_block_bytes(g, g->kv_format);
+    return llmc_graph_kv_block_bytes(g, g->kv_format[0], g->kv_format[1]);
 }
 
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,

@@ -471,7 +471,8 @@ static const CliOpt compile_opts[] = {
                            "repeatable, the first match wins"},
     {"max-tokens", 0, "N", "tokens per forward step (default 512)"},
     {"max-outputs", 0, "N", "logit rows per step (default: max-tokens)"},
-    {"kv", 0, "F", "KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)"},
+    {"kv", 0, "F", "KV-cache storage format, or K,V for the keys' and the values'\n"
+                   "(f32, f16, fp8, int8, int4; default: the target's; cpu: f32, CUDA: f16)"},
     {"kv-block", 0, "N", "positions per KV-cache block (default 16)"},
     {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
                         "was trained for: a warning)"},
@@ -571,13 +572,22 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             if (parse_int("--max-outputs", v, 1, 1 << 16, &max_out))
                 return 2;
             break;
-        case C_KV:
-            if (llmc_dtype_from_name(v, &a->popt.kv)) {
-                fprintf(stderr, "llmc compile: --kv: unknown format \"%s\"\n", v);
+        case C_KV: { /* F, or K,V: the keys' format and the values' */
+            char kname[32], vname[32];
+            const char *comma = strchr(v, ',');
+            size_t kn = comma ? (size_t)(comma - v) : strlen(v);
+            snprintf(kname, sizeof kname, "%.*s", (int)(kn < sizeof kname ? kn : sizeof kname - 1), v);
+            snprintf(vname, sizeof vname, "%s", comma ? comma + 1 : kname);
+            const char *bad = llmc_kv_format_from_name(kname, &a->popt.kv[0]) ? kname
+                              : llmc_kv_format_from_name(vname, &a->popt.kv[1]) ? vname : NULL;
+            if (bad || kn >= sizeof kname || (comma && strchr(comma + 1, ','))) {
+                fprintf(stderr, "llmc compile: --kv: unknown format \"%s\" (give F, or K,V: the keys' format and the "
+                        "values')\n", bad ? bad : v);
                 return 2;
             }
             a->popt.kv_set = 1;
             break;
+        }
         case C_KV_BLOCK:
             if (parse_int("--kv-block", v, 1, 4096, &a->popt.kv_block_size))
                 return 2;

@@ -166,7 +166,9 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->wgmma = wgmma;
     e->nv_path = nv_path;
     e->amd_path = amd_path;
-    e->kv = g->kv_format;
+    e->kv[0] = g->kv_format[0];
+    e->kv[1] = g->kv_format[1];
+    e->kv_scales_at = -1;
     plan_scratch(e);
     for (int i = 0; i < g->nn; i++) {
         LlmcOp op = g->n[i].op;
@@ -242,7 +244,7 @@ void llmc_cuda_free(LlmcCudaGen *cg)
 
 int64_t llmc_cuda_kv_block_bytes(const LlmcGraph *g)
 {
-    return llmc_graph_kv_block_bytes(g, g->kv_format);
+    return llmc_graph_kv_block_bytes(g, g->kv_format[0], g->kv_format[1]);
 }
 
 /* llmc_cubin_<suffix>: the target's name with what is not alphanumeric as '_' ("amd-on-sm_90" ->

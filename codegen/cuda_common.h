@@ -78,5 +78,10 @@ int llmc_cuda_mma_format(const LlmcTensor *w);
  * is wsrc: the side tensors follow the weight (plan_memory), so they are literal offsets from it,
  * the same for every layer of the same shapes; "WQ{}" for the other formats. */
 const char *llmc_cuda_wq(LlmcEmit *e, const LlmcTensor *w, const char *wsrc);
+/* The KV cache's formats as the kernels' KF, VF arguments ("FMT_INT8, FMT_F16"), and their kvs
+ * argument: C(offset) of the table of scales per layer and KV head (fp8), else a null pointer
+ * (cuda_attention.c). */
+const char *llmc_cuda_kv_formats(LlmcEmit *e);
+const char *llmc_cuda_kv_scales(LlmcEmit *e);
 
 #endif

@@ -421,25 +421,6 @@ DEV void unpack16(const u4 &q, float (&f)[NF])
     WFmt<WK>::unpack(q, f);
 }
 
-/* ---- the KV cache's formats (formats.def LLMC_FMT_KV on a CUDA target: f16) ----
- * KVFmt<KV>: the pool counts in units E (cuda_kv.cuh kv_index); a token-head row is RE(HD) of them:
- * the row's HD values and its scales (formats.def TOKEN_HEAD sides; none for f16). A format without
- * per-row scales (PLAIN) is written value by value, across the heads of a token too: p[i] = enc(v)
- * (a value from f32); readers take a 16-byte load (LE units) as VE values with load16, or value i
- * of a row with get; the tensor-core attention (flash_prefill) copies rows into shared memory as
- * they are, which needs SMEM_F16 (the rows are f16 values). New members go here. */
-template <int KV>
-struct KVFmt;
-template <>
-struct KVFmt<FMT_F16> {
-    typedef uint16_t E;
-    enum { VE = 8, LE = 8, PLAIN = 1, SMEM_F16 = 1 };
-    __host__ __device__ static constexpr int RE(int hd) { return hd; }
-    DEV E enc(float v) { return f32_to_f16(v); }
-    DEV float get(const E *p, int64_t i) { return f16_to_f32(p[i]); }
-    DEV void load16(const u4 &q, float (&f)[VE]) { WFmt<FMT_F16>::unpack(q, f); }
-};
-
 /* ---- a quantized weight dequantized to f16 [N][K], for the tensor-core matmuls of wide steps ----
  * out = f16((q - z) * s) (nvfp4: f16((v s) t)), the f32 value rounded to nearest and saturated at +-65504. VEC: a
  * 16-byte lane8 slot a thread, else an element a thread (storage order ORD); grid:

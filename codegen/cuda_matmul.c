@@ -216,7 +216,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d, %s%s>(%s, %s, %s, %s, %s, %s, %s, "
                      "RopeOut{a.positions, a.slots, C(%lld), %s, a.kv, %s}%s%s);\n}\n",
                      strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0, (long long)hq, g->kv_heads,
-                     (long long)hd, g->kv_layers, g->kv_block_size, llmc_kernel_format(e->kv), gq, wsrc, xs, bias, ys,
+                     (long long)hd, g->kv_layers, g->kv_block_size, llmc_kernel_format(e->kv[0]), gq, wsrc, xs, bias, ys,
                      nws, llmc_c_float(e, eps),
                      res, (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)), quant ? ", " : "",
                      quant ? wq : "");
@@ -235,7 +235,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             llmc_buf_printf(&k, "%s", rope);
         else if (quant)
             llmc_buf_printf(&k, ", 0, 1, 1, 2, 1, 1, %s%s>(%s, %s, %s, %s, %s, %s, %s, RopeOut{}, %s);\n}\n",
-                            llmc_kernel_format(e->kv), gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq);
+                            llmc_kernel_format(e->kv[0]), gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq);
         else
             llmc_buf_printf(&k, ">(%s, %s, %s, %s, %s, %s, %s);\n}\n", wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
                             res);

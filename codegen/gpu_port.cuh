@@ -98,6 +98,28 @@ DEV u4 ld16_cg(const void *p)
     return r;
 }
 
+/* 4- and 8-byte loads, streamed or through L2 only, as the two above (a quantized KV row's lane). */
+DEV uint32_t ld4_stream(const void *p)
+{
+    uint32_t r;
+    asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(r) : "l"(p));
+    return r;
+}
+DEV uint32_t ld4_cg(const void *p)
+{
+    uint32_t r;
+    asm volatile("ld.global.cg.u32 %0, [%1];" : "=r"(r) : "l"(p));
+    return r;
+}
+DEV void ld8_stream(const void *p, uint32_t &a, uint32_t &b)
+{
+    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(a), "=r"(b) : "l"(p));
+}
+DEV void ld8_cg(const void *p, uint32_t &a, uint32_t &b)
+{
+    asm volatile("ld.global.cg.v2.u32 {%0, %1}, [%2];" : "=r"(a), "=r"(b) : "l"(p));
+}
+
 /* ---- scalar conversions (round to nearest even) ---- */
 DEV float f16_to_f32(uint16_t h)
 {

@@ -213,6 +213,19 @@ DEV u4 ld16_cg(const void *p)
     return {v.x, v.y, v.z, v.w};
 }
 
+DEV uint32_t ld4_stream(const void *p) { return __builtin_nontemporal_load((const uint32_t *)p); }
+DEV uint32_t ld4_cg(const void *p) { return *(const uint32_t *)p; }
+DEV void ld8_stream(const void *p, uint32_t &a, uint32_t &b)
+{
+    a = __builtin_nontemporal_load((const uint32_t *)p);
+    b = __builtin_nontemporal_load((const uint32_t *)p + 1);
+}
+DEV void ld8_cg(const void *p, uint32_t &a, uint32_t &b)
+{
+    a = ((const uint32_t *)p)[0];
+    b = ((const uint32_t *)p)[1];
+}
+
 /* ---- scalar conversions (round to nearest even) ---- */
 typedef _Float16 llmc_h2 __attribute__((ext_vector_type(2)));
 DEV float f16_to_f32(uint16_t h) { return (float)__builtin_bit_cast(_Float16, h); }

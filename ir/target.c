@@ -16,12 +16,14 @@ static const LlmcTarget target_cpu = {
     .weight_formats = (1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16) | (1u << LLMC_FP8) | (1u << LLMC_U4) |
                       (1u << LLMC_NVFP4),
     .kv_default = LLMC_F32,
-    .kv_formats = 1u << LLMC_F32,
+    .kv_formats = (1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_KV_FP8) | (1u << LLMC_INT8) | (1u << LLMC_INT4),
 };
 
 #define CUDA_FORMATS                                                                                           \
     ((1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16) | (1u << LLMC_FP8) | (1u << LLMC_U4) | (1u << LLMC_NVFP4))
-#define CUDA_KV .kv_default = LLMC_F16, .kv_formats = 1u << LLMC_F16, .quant_order = LLMC_ORDER_LANE8
+#define CUDA_KV                                                                                                \
+    .kv_default = LLMC_F16, .kv_formats = (1u << LLMC_F16) | (1u << LLMC_KV_FP8) | (1u << LLMC_INT8) | (1u << LLMC_INT4), \
+    .quant_order = LLMC_ORDER_LANE8
 
 static const LlmcTarget target_sm80 = {
     .name = "sm_80", .backend = LLMC_TGT_CUDA, .wave = 32, .sm = 80, .arch = "sm_80",

@@ -644,14 +644,120 @@ START_TEST(families)
 }
 END_TEST
 
+/* The quantized KV formats (fp8, int8, int4, keys and values in formats of their own): the kernels
+ * that write and read the cache (rope_kv_write, kv_write, decode attention with its split, the
+ * per-token attention, prefill flash attention) of small Llamas with the 8B's heads (32 query heads
+ * of 128 over 8 KV heads, 1 layer) and the 1B's (64), gathered into one source, each instantiation
+ * once, compile for every CUDA arch with no spills; the fp8 builds read their scales from the
+ * constants, the f16 one keeps the RoPE epilogue and the others do not (the rope_kv_write kernel
+ * quantizes whole rows). One NVRTC run an arch. */
+START_TEST(kv_formats)
+{
+    static const struct {
+        LlmcDType k, v;
+        int hd;
+    } cases[] = {
+        {LLMC_INT8, LLMC_INT8, 128}, {LLMC_INT4, LLMC_INT4, 128}, {LLMC_KV_FP8, LLMC_KV_FP8, 128},
+        {LLMC_INT8, LLMC_INT4, 128}, {LLMC_KV_FP8, LLMC_F16, 128}, {LLMC_INT4, LLMC_INT4, 64}, {LLMC_F16, LLMC_F16, 96},
+        {LLMC_INT8, LLMC_F16, 96}, /* a head size for the per-token kernel (not a power of two) */
+    };
+    LlmcDiag d;
+    LlmcBuf src = {0};
+    const LlmcNvrtcHeaders hdr = llmc_cuda_header_table();
+    for (int i = 0; i < hdr.n; i++)
+        if (!strstr(hdr.names[i], ".def"))
+            llmc_buf_printf(&src, "#include \"%s\"\n", hdr.names[i]);
+    char names[64][64];
+    int nk = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cJSON *cfg = small_llama(32 * cases[c].hd, 512), *doc = NULL;
+        char set[128];
+        snprintf(set, sizeof set, "num_attention_heads=32 num_key_value_heads=8 head_dim=%d", cases[c].hd);
+        config_set(cfg, set);
+        ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        char kvs[64];
+        snprintf(kvs, sizeof kvs, "%s,%s", llmc_dtype_name(cases[c].k), llmc_dtype_name(cases[c].v));
+        LlmcGraph *g = llmc_graph_new();
+        ck_assert_msg(llmc_model_from_json(doc, "model.json", ".", g, &d) == LLMC_OK, "%s", d.msg);
+        LlmcPassOptions opt;
+        memset(&opt, 0, sizeof opt);
+        opt.target = llmc_target_find("sm_90a");
+        opt.max_tokens = 512;
+        opt.max_outputs = 512;
+        opt.kv_block_size = 16;
+        opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
+        opt.kv_set = 1;
+        opt.kv[0] = cases[c].k;
+        opt.kv[1] = cases[c].v;
+        ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s: %s", kvs, d.msg);
+        ck_assert_msg(llmc_pipeline_gpu(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s: %s", kvs, d.msg);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s: %s", kvs, d.msg);
+        const char *all = llmc_cuda_source(cg);
+        int fp8 = cases[c].k == LLMC_KV_FP8 || cases[c].v == LLMC_KV_FP8, f16 = cases[c].k == LLMC_F16 && cases[c].v == LLMC_F16;
+        char want[64];
+        snprintf(want, sizeof want, "<%s, %s, ", llmc_kernel_format(cases[c].k), llmc_kernel_format(cases[c].v));
+        ck_assert_msg(strstr(all, want), "%s: no kernel of the formats %s", kvs, want);
+        ck_assert_msg(!f16 == !strstr(all, "RopeOut{"), "%s: the RoPE epilogue of the Q/K/V matmul %s", kvs,
+                      f16 ? "missing" : "with a quantized cache");
+        for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
+            const char *pre = kernel_prefix(llmc_cuda_kernel_name(cg, k)), *text = llmc_cuda_kernel_text(cg, k);
+            if (!strstr(pre, "attention") && !strstr(pre, "kv_write") && !strstr(pre, "attn_combine"))
+                continue;
+            if (strstr(pre, "paged_attention") || strstr(pre, "flash_attention")) /* fp8: the scales from the constants */
+                ck_assert_msg(!fp8 == !strstr(text, "C("), "%s: %s %s the scales", kvs, pre, fp8 ? "without" : "with");
+            ck_assert_int_lt(nk, 64);
+            snprintf(names[nk], sizeof names[nk], "kv%d_%s", nk, pre);
+            for (const char *p = text; *p;) {
+                const char *at = strstr(p, "@NAME@");
+                if (!at) {
+                    llmc_buf_printf(&src, "%s", p);
+                    break;
+                }
+                llmc_buf_printf(&src, "%.*s%s", (int)(at - p), p, names[nk]);
+                p = at + 6;
+            }
+            llmc_buf_printf(&src, "\n");
+            nk++;
+        }
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+    ck_assert_int_ge(nk, 20);
+    LlmcNvrtc *nv = open_nvrtc();
+    for (const LlmcTarget *const *t = llmc_targets(); nv && *t; t++) {
+        if ((*t)->backend != LLMC_TGT_CUDA)
+            continue;
+        LlmcCubin cb;
+        ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "kv formats", &hdr, *t, &cb, &d) == LLMC_OK, "kv formats for %s: %s",
+                      (*t)->arch, d.msg);
+        for (int k = 0; k < nk; k++) {
+            const LlmcKernelRes *r = llmc_cubin_find(&cb, names[k]);
+            ck_assert_msg(r != NULL, "kv formats %s: no ptxas report for %s", (*t)->arch, names[k]);
+            if (getenv("LLMC_TEST_VERBOSE"))
+                fprintf(stderr, "%s %-34s %3d registers, spills %d/%d\n", (*t)->arch, names[k], r->registers,
+                        r->spill_stores, r->spill_loads);
+            ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
+                          "kv formats %s: %s spills (%d bytes stores, %d loads, %d registers)", (*t)->arch, names[k],
+                          r->spill_stores, r->spill_loads, r->registers);
+        }
+        llmc_cubin_free(&cb);
+    }
+    llmc_nvrtc_close(nv);
+    llmc_buf_free(&src);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
-    /* Four cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
+    /* Five cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
      * CI's two cores share them: goldens (emitted source against tests/golden, small models),
      * presets (the real shapes in bf16, every arch), quantized (the real shapes in w4a16 and fp8,
-     * sm_80 and sm_90a), families. */
+     * sm_80 and sm_90a), families, kv (the KV formats' kernels). */
     TCase *tc = tcase_create("goldens");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
@@ -681,5 +787,9 @@ int main(int argc, char **argv)
     tcase_set_timeout(fam, 600);
     tcase_add_test(fam, families);
     suite_add_tcase(s, fam);
+    TCase *kv = tcase_create("kv");
+    tcase_set_timeout(kv, 600);
+    tcase_add_test(kv, kv_formats);
+    suite_add_tcase(s, kv);
     return tu_main(s);
 }

@@ -152,6 +152,30 @@ DEV float logf(float x) { return __builtin_logf(x); }
 DEV float sqrtf(float x) { return __builtin_sqrtf(x); }
 DEV float rsqrtf(float x) { return 1.0f / __builtin_sqrtf(x); }
 DEV float fabsf(float x) { return __builtin_fabsf(x); }
+DEV float fmaf(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+DEV float rintf(float x) { return __builtin_rintf(x); }
+/* CUDA's rounded operations that are never fused into an fma (the KV quantizers and RoPE compute
+ * the host's bits): contraction off in each, so no fmul/fadd of theirs carries the contract flag. */
+DEV float __fmul_rn(float a, float b)
+{
+#pragma clang fp contract(off)
+    return a * b;
+}
+DEV float __fadd_rn(float a, float b)
+{
+#pragma clang fp contract(off)
+    return a + b;
+}
+DEV float __fsub_rn(float a, float b)
+{
+#pragma clang fp contract(off)
+    return a - b;
+}
+DEV float __fdiv_rn(float a, float b)
+{
+#pragma clang fp contract(off)
+    return a / b;
+}
 DEV float fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }
 DEV float fminf(float a, float b) { return __builtin_fminf(a, b); }
 DEV float floorf(float x) { return __builtin_floorf(x); }

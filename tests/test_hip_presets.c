@@ -46,7 +46,8 @@ static int have_clang(void)
 }
 
 typedef struct {
-    LlmcDType fmt; /* weights: 0 for the target's default */
+    LlmcDType fmt;   /* weights: 0 for the target's default */
+    LlmcDType kv[2]; /* keys', values' formats: 0 for the target's default */
 } Weights;
 
 static LlmcGraph *graph_for(cJSON *doc, const char *dir, const LlmcTarget *t, const Weights *w)
@@ -64,6 +65,11 @@ static LlmcGraph *graph_for(cJSON *doc, const char *dir, const LlmcTarget *t, co
     if (w && w->fmt) {
         opt.weights = w->fmt;
         opt.weights_set = 1;
+    }
+    if (w && w->kv[0]) {
+        opt.kv[0] = w->kv[0];
+        opt.kv[1] = w->kv[1];
+        opt.kv_set = 1;
     }
     ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
     ck_assert_msg(llmc_pipeline_gpu(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
@@ -126,11 +132,12 @@ static void check_preset(const char *preset, const char *arch, const Weights *w)
     cJSON_Delete(cfg);
 }
 
-START_TEST(preset_llama31_8b_w4a16) { check_preset("llama3.1-8b", "gfx942", &(Weights){LLMC_U4}); }
+START_TEST(preset_llama31_8b_w4a16) { check_preset("llama3.1-8b", "gfx942", &(Weights){LLMC_U4, {0, 0}}); }
 END_TEST
-START_TEST(preset_llama32_1b_fp8) { check_preset("llama3.2-1b", "gfx1100", &(Weights){LLMC_FP8}); }
+/* fp8 weights, and the quantized KV caches' writers and readers (keys int8, values int4) */
+START_TEST(preset_llama32_1b_fp8) { check_preset("llama3.2-1b", "gfx1100", &(Weights){LLMC_FP8, {LLMC_INT8, LLMC_INT4}}); }
 END_TEST
-START_TEST(preset_llama32_1b_nvfp4) { check_preset("llama3.2-1b", "gfx1151", &(Weights){LLMC_NVFP4}); }
+START_TEST(preset_llama32_1b_nvfp4) { check_preset("llama3.2-1b", "gfx1151", &(Weights){LLMC_NVFP4, {LLMC_KV_FP8, LLMC_KV_FP8}}); }
 END_TEST
 
 static Suite *presets_suite(void)

@@ -1869,8 +1869,11 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         snprintf(what, sizeof what, "moe routing E=%d K=%d%s T=%d (%s)", E, K, NORM ? " norm" : "", T, shape);
         cr.done(what, 16 * U24);
         /* gemv: f32 sums of the format's exact values (1e-5; quantized 2e-5); tensor cores: f32 sums
-         * of products of half values, an element of h rounded differently now and then (1e-4) */
-        const double tol = tc ? 1e-4 : WK >= 3 ? 2e-5 : 1e-5;
+         * of products of half values, an element of h rounded to the other neighbour now and then
+         * (one bf16 ulp, 2^-8, where the f32 sum and the double one straddle a rounding point: more
+         * often the longer the sums; mixtral-8x7b / 4, D 1024, measured 1.33e-4 on an H200, the
+         * small shapes 6-9e-5), so 3e-4 */
+        const double tol = tc ? 3e-4 : WK >= 3 ? 2e-5 : 1e-5;
         snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s%s (%s)", wkname(WK), D, F, E, K, T,
                  tc ? " tensor cores" : " gemv", VU ? "" : " scalar", FUSED ? " +norm +residual" : "",
                  cy.stray || cy.nan ? " (unwritten or stray rows)" : "", shape);

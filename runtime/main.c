@@ -65,6 +65,7 @@ typedef struct Opts {
     const char *ids;
     const char *prompts_file;
     const char *ppl_file;
+    int64_t ppl_chunks;         /* --chunks: at most this many (0: all) */
     const char *weights;
     const char *tokenize, *detokenize, *system, *render_chat;
     int special, chat;
@@ -172,6 +173,8 @@ static const OptSpec opt_specs[] = {
     HEADING("perplexity"),
     {"perplexity", NULL, 0, OPT_STR, F(ppl_file), 0, 0, "FILE",
      "llama.cpp's protocol: chunks of -c tokens, second half scored;\n- reads stdin"},
+    {"chunks", NULL, 0, OPT_INT, F(ppl_chunks), 1, INT32_MAX, "N",
+     "--perplexity: the first N chunks only (default: all)"},
     HEADING("engine"),
     {"threads", NULL, 't', OPT_INT, F(threads), 1, 4096, "N",
      "CPU threads (default: online CPUs; GPU builds: for --compare-cpu)"},
@@ -219,7 +222,7 @@ static const char synopsis[] =
     "       %1$s -f FILE | --ids \"1 450 8074\" ...            the prompt from a file, or as token ids\n"
     "       %1$s --prompts FILE [--max-batch B] [-n N] ...  one prompt per line, continuous batching\n"
     "       %1$s --bench [--bench-prompt P] [-n N] [--batch B]   prefill/decode speed\n"
-    "       %1$s --perplexity FILE [-c N] [--max-batch B]\n"
+    "       %1$s --perplexity FILE [-c N] [--chunks N] [--max-batch B]\n"
     "       %1$s --serve [--host ADDR] [--port PORT] [--api-key KEY] [--max-batch B]   HTTP server\n"
     "       %1$s --compare-cpu \"PROMPT\" | --ids \"...\"      GPU builds: per-layer errors vs the CPU\n"
     "       %1$s --tokenize \"TEXT\" | --detokenize \"IDS\" [--special]   the tokenizer alone\n"
@@ -448,6 +451,8 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "-c/--ctx-size is not an option of --bench (--bench-prompt and -n are)");
     if (o->prompts_ids && !o->prompts_file)
         return bad_usage(o, "--prompts-ids is an option of --prompts");
+    if (o->ppl_chunks && !o->ppl_file)
+        return bad_usage(o, "--chunks is an option of --perplexity");
     if (o->ignore_eos && (o->bench || o->ppl_file || o->compare_cpu || o->serve))
         return bad_usage(o, "--ignore-eos is an option of generation (a prompt, --ids, --prompts)");
     if (o->max_batch && !o->prompts_file && !o->ppl_file && !o->serve)
@@ -898,6 +903,10 @@ static int run_perplexity(const Opts *o, const LlmcPayload *pl, const LlmcTokeni
     free(ids);
 
     int32_t n_chunks = n_tokens / ctx;
+    if (o->ppl_chunks && n_chunks > o->ppl_chunks) { /* the first N chunks: the tokens they hold */
+        n_chunks = (int32_t)o->ppl_chunks;
+        n_tokens = n_chunks * ctx;
+    }
     if (n_chunks < 1) {
         fprintf(stderr, "%s: %s: %d tokens, fewer than one chunk of %d (--ctx)\n", o->prog,
                 o->ppl_file, n_tokens, ctx);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../codegen/codegen.h"
 #include "../codegen/cuda_common.h"
@@ -100,8 +101,14 @@ static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, i
             (ends && strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin c;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         ck_assert_msg(llmc_nvrtc_compile(nv, llmc_cuda_source(cg), what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
                       "%s for %s: %s", what, (*t)->arch, d.msg);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (getenv("LLMC_TEST_VERBOSE")) /* where test_cuda's time goes (CI's budget) */
+            fprintf(stderr, "%s for %s: %.1f s\n", what, (*t)->arch,
+                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
         ck_assert_msg(c.size > 1000 && c.data[0] == 0x7f && c.data[1] == 'E', "%s %s: not a cubin", what, (*t)->arch);
         for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
             const char *name = llmc_cuda_kernel_name(cg, k);
@@ -213,8 +220,8 @@ static void check_tiny(const Weights *wts, const char *golden, const char *must,
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/golden/%s", LLMC_SOURCE_DIR, golden);
     check_golden(src, path, what);
-    if (nv)
-        compile_all(nv, g, what);
+    if (nv) /* f32 (its own fallback paths) for every arch; w4a16: the ends (sm_80, sm_90a) */
+        compile_archs(nv, g, what, wts != NULL);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
@@ -400,7 +407,7 @@ START_TEST(llama_hf_golden)
     free(host);
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
-        compile_all(nv, g, "stories260K (Hugging Face layout)");
+        compile_archs(nv, g, "stories260K (Hugging Face layout)", 1); /* example_stories260K: every arch */
     llmc_nvrtc_close(nv);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
@@ -641,7 +648,11 @@ int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
-    TCase *tc = tcase_create("nvrtc");
+    /* Four cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
+     * CI's two cores share them: goldens (emitted source against tests/golden, small models),
+     * presets (the real shapes in bf16, every arch), quantized (the real shapes in w4a16 and fp8,
+     * sm_80 and sm_90a), families. */
+    TCase *tc = tcase_create("goldens");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, llama_hf_golden);
@@ -649,17 +660,24 @@ int main(int argc, char **argv)
     tcase_add_test(tc, qmma_golden);
     tcase_add_test(tc, qmma_plan);
     tcase_add_test(tc, nvfp4_small);
-    if (!regen) {
+    if (!regen)
         tcase_add_test(tc, example_stories260K);
-        tcase_add_test(tc, preset_stories15M);
-        tcase_add_test(tc, preset_llama32_1b);
-        tcase_add_test(tc, preset_llama31_8b);
-        tcase_add_test(tc, preset_llama31_8b_w4a16);
-        tcase_add_test(tc, preset_llama32_1b_w4a16_asym_g32);
-        tcase_add_test(tc, preset_llama32_1b_fp8);
-    }
     suite_add_tcase(s, tc);
-    TCase *fam = tcase_create("families"); /* CK_RUN_CASE=families runs it alone */
+    if (!regen) {
+        TCase *pre = tcase_create("presets");
+        tcase_set_timeout(pre, 1200);
+        tcase_add_test(pre, preset_stories15M);
+        tcase_add_test(pre, preset_llama32_1b);
+        tcase_add_test(pre, preset_llama31_8b);
+        suite_add_tcase(s, pre);
+        TCase *qu = tcase_create("quantized");
+        tcase_set_timeout(qu, 1200);
+        tcase_add_test(qu, preset_llama31_8b_w4a16);
+        tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32);
+        tcase_add_test(qu, preset_llama32_1b_fp8);
+        suite_add_tcase(s, qu);
+    }
+    TCase *fam = tcase_create("families");
     tcase_set_timeout(fam, 600);
     tcase_add_test(fam, families);
     suite_add_tcase(s, fam);

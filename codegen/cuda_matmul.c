@@ -121,8 +121,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int x = n->in[0], y = n->out[0];
     int64_t K = w->shape.dim[1], N = w->shape.dim[0], SX = llmc_row_stride(g, x), SY = llmc_row_stride(g, y);
     int64_t SR = ri > 0 ? llmc_row_stride(g, n->in[ri]) : 0;
-    /* wk: the weight's format as the kernels name it; quantized: a format with side tensors */
-    const char *wk = llmc_kernel_wformat(e, w);
+    /* wk: the weight's format as the kernels name it; quantized: a format with side tensors (copied:
+     * the ring of expression buffers it comes from turns over before the last kernel text uses it) */
+    char wk[64];
+    snprintf(wk, sizeof wk, "%s", llmc_kernel_wformat(e, w));
     int quant = llmc_format_n_sides(w->dtype) > 0, ve = llmc_cuda_ve(w->dtype);
     int64_t G = quant ? w->layout.group : K;
     int64_t xoff = g->t[x].offset;

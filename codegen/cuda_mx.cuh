@@ -8,7 +8,9 @@
  *   LLMC_MX_MFMA  CDNA 3 v_mfma_f32_16x16x16_{f16,bf16} (wave64): lane l holds A row l % 16 and B
  *                 column l % 16 at k 4 (l / 16) + 0..3, sums (4 (l / 16) + i, l % 16), i < 4.
  *   LLMC_MX_NONE  plain FMAs from LDS (a target without matrix instructions).
- * (Fragment layouts as AMD documents them for these instructions; no AMD GPU has run them here.)
+ * (Fragment layouts as AMD documents them for these instructions, and as llama.cpp's HIP tiles use
+ * them (ggml-cuda/mma.cuh: RDNA3 sums at rows 2 l + lane / 16, CDNA3's at 4 (lane / 16) + l); no AMD
+ * GPU has run them here.)
  * On NVIDIA (the check target, amd-on-sm_90, and bench/amd_check.cu) both matrix steps are
  * emulated with the same fragments: WMMA by lane shuffles within a warp, MFMA's 64-lane wave by two
  * warps exchanging their fragments through shared memory; the products summed in f32 in k order.

@@ -120,7 +120,8 @@ typedef struct CUlaunchConfig_st {
     X(MemGetInfo, "cuMemGetInfo_v2", "hipMemGetInfo", 0, (size_t * free_bytes, size_t * total_bytes)) \
     X(MemAlloc, "cuMemAlloc_v2", "hipMalloc", 0, (CUdeviceptr * dptr, size_t bytes))               \
     X(MemFree, "cuMemFree_v2", "hipFree", 0, (CUdeviceptr dptr))                                   \
-    X(MemAllocHost, "cuMemAllocHost_v2", "hipMemAllocHost", 0, (void **p, size_t bytes))           \
+    X(MemAllocHost, "cuMemAllocHost_v2", "", 0, (void **p, size_t bytes))                          \
+    X(HostAlloc, "", "hipHostAlloc", 0, (void **p, size_t bytes, unsigned flags))                  \
     X(MemFreeHost, "cuMemFreeHost", "hipHostFree", 0, (void *p))                                   \
     X(HostRegister, "cuMemHostRegister_v2", "hipHostRegister", 1, (void *p, size_t bytes, unsigned flags)) \
     X(HostUnregister, "cuMemHostUnregister", "hipHostUnregister", 1, (void *p))                    \

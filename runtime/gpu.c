@@ -68,6 +68,8 @@ static void vendor_names(int vendor, const char *what, char *out, size_t len)
         for (int i = 0; n && i < N_SYMS && !as; i++)
             if (strlen(cuda_syms[i].sym) == n && strncmp(cuda_syms[i].sym, p, n) == 0 && cuda_syms[i].hip[0])
                 as = cuda_syms[i].hip;
+        if (n == strlen("cuMemAllocHost_v2") && strncmp(p, "cuMemAllocHost_v2", n) == 0)
+            as = "hipHostAlloc"; /* the same call in another shape (host_alloc) */
         if (as) {
             int w = snprintf(out + o, len - o, "%s", as);
             o += w > 0 ? (size_t)w : 0;
@@ -389,6 +391,12 @@ void llmc_gpu_close(LlmcGpu *g)
 
 /* ---- buffers ---- */
 
+/* Pinned host memory: cuMemAllocHost_v2, or HIP's hipHostAlloc (default flags). */
+static CUresult host_alloc(LlmcGpu *g, void **p, size_t bytes)
+{
+    return g->cu.HostAlloc ? g->cu.HostAlloc(p, bytes, 0) : g->cu.MemAllocHost(p, bytes);
+}
+
 int llmc_gpu_dev_alloc(LlmcGpu *g, CUdeviceptr *p, size_t bytes, const char *what, char *err,
                      size_t errlen)
 {
@@ -414,7 +422,7 @@ static int upload(LlmcGpu *g, CUdeviceptr dst, const uint8_t *src, size_t bytes,
     int rc = 0;
     CUresult r;
     for (int i = 0; i < 2 && rc == 0; i++) {
-        if ((r = g->cu.MemAllocHost(&stage[i], chunk)) != CUDA_SUCCESS) {
+        if ((r = host_alloc(g, &stage[i], chunk)) != CUDA_SUCCESS) {
             stage[i] = NULL;
             rc = llmc_cu_fail(g, r, err, errlen, "cuMemAllocHost_v2 (%.0f MiB of staging for the %s)",
                          llmc_mib((double)chunk), what);
@@ -534,12 +542,12 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
         llmc_gpu_dev_alloc(g, &g->logits, g->logits_bytes, "logits", err, errlen))
         goto fail;
     void *p;
-    if ((r = g->cu.MemAllocHost(&p, g->steps_bytes)) != CUDA_SUCCESS) {
+    if ((r = host_alloc(g, &p, g->steps_bytes)) != CUDA_SUCCESS) {
         llmc_cu_fail(g, r, err, errlen, "cuMemAllocHost_v2 (step arrays, %zu bytes)", g->steps_bytes);
         goto fail;
     }
     g->host_steps = p;
-    if ((r = g->cu.MemAllocHost(&p, g->logits_bytes > 0 ? g->logits_bytes : 64)) != CUDA_SUCCESS) {
+    if ((r = host_alloc(g, &p, g->logits_bytes > 0 ? g->logits_bytes : 64)) != CUDA_SUCCESS) {
         llmc_cu_fail(g, r, err, errlen, "cuMemAllocHost_v2 (logits, %zu bytes)", g->logits_bytes);
         goto fail;
     }

@@ -516,6 +516,10 @@ static CUresult f_alloc_host(void **p, size_t n)
     fk.live_host++;
     return *p ? 0 : CUDA_ERROR_OUT_OF_MEMORY;
 }
+static CUresult f_host_alloc(void **p, size_t n, unsigned flags)
+{
+    return flags ? CUDA_ERROR_INVALID_VALUE : f_alloc_host(p, n);
+}
 static CUresult f_free_host(void *p)
 {
     free(p);
@@ -723,6 +727,8 @@ static LlmcCudaApi fake_hip_api(void)
     a.HostRegister = f_host_register;
     a.HostUnregister = f_host_unregister;
     a.HostGetDevicePointer = f_host_dptr;
+    a.MemAllocHost = NULL; /* hipHostAlloc instead */
+    a.HostAlloc = f_host_alloc;
     return a;
 }
 

@@ -5,6 +5,7 @@
  *   preset_llama31_8b_w4a16   the 8B in w4a16 for gfx942 (wave64, MFMA; u4's decode kernels)
  *   preset_llama32_1b_fp8     the 1B in fp8 for gfx1100 (fp8's)
  *   preset_llama32_1b_nvfp4   the 1B in nvfp4 for gfx1151 (nvfp4's; bf16 for the lm_head)
+ *   families_syntax           every family's tiny config: its AMD source through clang's front end
  *
  * For each: every kernel of the source in the code object's metadata, with its wavefront size, no
  * scratch (no spill, no dynamic stack), its LDS within the target's; the code object for the arch
@@ -140,11 +141,59 @@ END_TEST
 START_TEST(preset_llama32_1b_nvfp4) { check_preset("llama3.2-1b", "gfx1151", &(Weights){LLMC_NVFP4, {LLMC_KV_FP8, LLMC_KV_FP8}}); }
 END_TEST
 
+/* Every family's tiny config (tests/data/families/configs) through the pipeline for gfx942: its whole
+ * AMD source passes clang's front end (-fsyntax-only, half a second each: every kernel text the
+ * emitters wrote for the family instantiates; the NVIDIA path shares those texts). */
+START_TEST(families_syntax)
+{
+    if (!have_clang())
+        return;
+    static const char *const fams[] = {"qwen2",  "qwen3", "llama_linear", "llama_dynamic", "phi3",
+                                       "gemma2", "gemma3", "mixtral",     "qwen3_moe"};
+    const LlmcTarget *t = llmc_target_find("gfx942");
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+        LlmcDiag d;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/data/families/configs/%s.json", LLMC_SOURCE_DIR, fams[i]);
+        cJSON *cfg = NULL, *doc = NULL;
+        ck_assert_msg(llmc_json_load(path, &cfg, &d) == LLMC_OK, "%s", d.msg);
+        ck_assert_msg(llmc_hf_config_model(cfg, fams[i], LLMC_BF16, &doc, &d) == LLMC_OK, "%s: %s", fams[i], d.msg);
+        LlmcGraph *g = graph_for(doc, ".", t, NULL);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_gpu_generate(g, &t, 1, &cg, &d) == LLMC_OK, "%s: %s", fams[i], d.msg);
+        char dir[] = "/tmp/llmc-test-hip-XXXXXX", src[512], log[512];
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(src, sizeof src, "%s/model.cu", dir);
+        snprintf(log, sizeof log, "%s/log", dir);
+        const char *text = llmc_cuda_source(cg);
+        ck_assert(llmc_write_file_atomic(src, text, strlen(text), &d) == LLMC_OK);
+        ck_assert(llmc_cuda_write_headers(dir, &d) == LLMC_OK);
+        char inc[600];
+        snprintf(inc, sizeof inc, "-I%s", dir);
+        char *argv[] = {LLMC_DEFAULT_CLANG, "-x", "hip", "-std=c++17", "--offload-arch=gfx942", "-nogpulib", "-nogpuinc",
+                        "--cuda-device-only", "-fsyntax-only", "-w", inc, src, NULL};
+        int rc = llmc_run_tool(argv, log, dir);
+        char *out = NULL;
+        size_t n = 0;
+        if (rc)
+            (void)llmc_read_file(log, &out, &n, &d);
+        ck_assert_msg(rc == 0, "%s: the AMD source does not compile:\n%.2000s", fams[i], out ? out : "");
+        free(out);
+        llmc_remove_tree(dir);
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+}
+END_TEST
+
 static Suite *presets_suite(void)
 {
     Suite *s = suite_create("hip_presets");
     TCase *tc = tcase_create("hip_presets");
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, families_syntax);
     tcase_add_test(tc, preset_llama31_8b_w4a16);
     tcase_add_test(tc, preset_llama32_1b_fp8);
     tcase_add_test(tc, preset_llama32_1b_nvfp4);

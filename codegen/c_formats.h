@@ -10,15 +10,7 @@
 #include "kv_formats.h" /* the KV cache's rows (shared with the reference interpreter) */
 
 /* ---- plain weight formats: f32, bf16, f16 ---- */
-LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p)
-{
-    llmc_v8h h;
-    memcpy(&h, p, sizeof h);
-    llmc_v8u u = __builtin_convertvector(h, llmc_v8u) << 16;
-    llmc_v8f f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p) { return (llmc_v8f)(v8_u16(p) << 16); }
 LLMC_INLINE float s_f32(float x) { return x; }
 LLMC_INLINE float s_bf16(uint16_t h)
 {
@@ -29,14 +21,21 @@ LLMC_INLINE float s_bf16(uint16_t h)
 }
 /* f16: the compiler's _Float16 where it has one (__FLT16_MAX__: GCC 12, clang 15 on x86-64), else
  * the same values by bit arithmetic (clang 14; LLMC_NO_FLOAT16 forces it, for its test), exact
- * either way. */
+ * either way. Eight at a time: F16C's vcvtph2ps where the target has it (GCC 12 makes one
+ * conversion a lane of __builtin_convertvector from _Float16). */
 #if defined(__FLT16_MAX__) && !defined(LLMC_NO_FLOAT16)
-typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
 LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
 {
+#if defined(__F16C__)
+    __m128i h;
+    memcpy(&h, p, sizeof h);
+    return (llmc_v8f)_mm256_cvtph_ps(h);
+#else
+    typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
     llmc_v8hf h;
     memcpy(&h, p, sizeof h);
     return __builtin_convertvector(h, llmc_v8f);
+#endif
 }
 LLMC_INLINE float s_f16(uint16_t h)
 {
@@ -65,6 +64,20 @@ LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
     return v;
 }
 #endif
+
+/* The first n (2, 4 or 8) f16 values at p in lanes 0..n-1 (the rest 0), reading only those. */
+LLMC_INLINE llmc_v8f v8_ld_f16_n(const uint16_t *p, int n)
+{
+    if (n == 8)
+        return v8_ld_f16(p);
+    typedef uint64_t llmc_v2q __attribute__((vector_size(16)));
+    uint64_t q = 0;
+    memcpy(&q, p, 2 * (size_t)n);
+    llmc_v2q v = {q, 0};
+    uint16_t h[8];
+    memcpy(h, &v, sizeof h);
+    return v8_ld_f16(h);
+}
 
 LLMC_MM(f32, float, v8_ld, s_f32)
 LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)
@@ -176,4 +189,101 @@ LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const voi
             out[2 * i + 1] = ((float)(q[i] >> 4) - z) * sc;
         }
     }
+}
+
+/* ---- the quantized formats in mm_q's dequantize-dot (c_prelude.h) ----
+ * mm_q reads a row as blocks of 64 bytes, 16 words of 32 bits: word j of block b holds values
+ * E b + LE j .. E b + LE j + LE - 1 of the row (LE = qb_word(F) values a word: 8 of 4 bits, 4 of 8;
+ * E = 16 LE values a block), and qb_val(F, w, s) gives value s of every word as floats before the
+ * scales, in integer and float vector operations the compiler keeps in vector registers (no byte
+ * widening): u4 q (0..15; the zero is subtracted from sums of x, mm_q); nvfp4 e2m1(q) (AVX-512:
+ * vpermps from a 16-value table; else q_e2m1f's bit arithmetic on 16 lanes); fp8 e4m3(q) (q_fp8's
+ * bit arithmetic); t8 q. qb_sides gives a unit's scales (u4: and zeros) a word, qb_tscale a
+ * format's per-tensor factor of the sums. The formats qb_fused names take this path. */
+LLMC_INLINE int qb_word(int F) { return 32 / fmt_bits(F); }
+LLMC_INLINE int qb_fused(int F) { return F == FMT_U4 || F == FMT_NVFP4 || F == FMT_FP8 || F == FMT_T8; }
+
+/* qb_val's values are the values times this (u4: 16^s for s < 7, the nibble left in place; a power
+ * of 2, so x / qb_vscale times it rounds as x times the value) */
+LLMC_INLINE float qb_vscale(int F, int s) { return F == FMT_U4 && s < 7 ? (float)(1 << (4 * s)) : 1.0f; }
+
+LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
+{
+    if (F == FMT_U4)
+        return __builtin_convertvector((llmc_v16i)(s == 7 ? w >> 28 : w & (15u << (4 * s))), llmc_v16f);
+    if (F == FMT_NVFP4) {
+        llmc_v16u c = w >> (4 * s);
+#if defined(__AVX512F__)
+        const llmc_v16f e2m1 = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                                -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+        return (llmc_v16f)_mm512_permutexvar_ps((__m512i)c, (__m512)e2m1); /* the low 4 bits index */
+#else
+        llmc_v16u m = c & 7u, one = (llmc_v16u)(m == 1u), nz = (llmc_v16u)(m != 0u);
+        return (llmc_v16f)((((m << 22) + 0x3f000000u - (one & 0x400000u)) & nz) | (c & 8u) << 28);
+#endif
+    }
+    if (F == FMT_FP8) {
+        llmc_v16u b = w >> (8 * s);
+        return (llmc_v16f)((b & 0x80u) << 24 | (b & 0x7fu) << 20) * 0x1p120f;
+    }
+    return __builtin_convertvector((llmc_v16i)(w << (24 - 8 * s)) >> 24, llmc_v16f); /* FMT_T8 */
+}
+
+/* 8 lanes to 16: each of the first gpb values (1, 2, 4 or 8) on 16 / gpb lanes in turn. */
+LLMC_INLINE llmc_v16f v16_spread(llmc_v8f v, int gpb)
+{
+    if (gpb == 8)
+        return __builtin_shufflevector(v, v, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    if (gpb == 4)
+        return __builtin_shufflevector(v, v, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    if (gpb == 2)
+        return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+/* The scales of a unit of mm_q's blocks that starts at value k0 of row r, a word each, and u4's
+ * zeros (8 without zero points): gpb groups of 16 / gpb words (gpb 1: one group for the unit).
+ * Groups past the row's last (a ragged last block) get 0 (their words hold no values). */
+LLMC_INLINE float qb_scale1(int F, const void *s0, int64_t gi)
+{
+    return F == FMT_FP8 ? ((const float *)s0)[gi] : F == FMT_NVFP4 ? q_fp8(((const uint8_t *)s0)[gi])
+                                                                   : s_f16(((const uint16_t *)s0)[gi]);
+}
+LLMC_INLINE void qb_sides(int F, int K, int G, const void *s0, const void *s1, int64_t r, int k0, int gpb,
+                          llmc_v16f *sc, llmc_v16f *z)
+{
+    int64_t ng = (K + G - 1) / G, g0 = k0 / G, gi = r * ng + g0;
+    const int zero = F == FMT_U4 && s1;
+    if (gpb == 1) {
+        float v = qb_scale1(F, s0, gi), zv = zero ? s_f16(((const uint16_t *)s1)[gi]) : 8.0f;
+        *sc = (llmc_v16f){0} + v;
+        *z = (llmc_v16f){0} + zv;
+        return;
+    }
+    int n = ng - g0 < gpb ? (int)(ng - g0) : gpb;
+    llmc_v8f v, zv = {8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f};
+    if (F == FMT_NVFP4 && n == 8) {
+        llmc_v8u b = v8_u8((const uint8_t *)s0 + gi);
+        v = (llmc_v8f)((b & 0x80u) << 24 | (b & 0x7fu) << 20) * 0x1p120f;
+    } else if ((F == FMT_U4 || F == FMT_T8) && n == gpb) { /* 2, 4 or 8 f16 values */
+        v = v8_ld_f16_n((const uint16_t *)s0 + gi, n);
+        if (zero)
+            zv = v8_ld_f16_n((const uint16_t *)s1 + gi, n);
+    } else { /* fp8's f32 group scales, a ragged last block */
+        float f[8] = {0}, fz[8] = {0};
+        for (int i = 0; i < n; i++) {
+            f[i] = qb_scale1(F, s0, gi + i);
+            fz[i] = zero ? s_f16(((const uint16_t *)s1)[gi + i]) : 8.0f;
+        }
+        v = v8_ld(f);
+        zv = v8_ld(fz);
+    }
+    *sc = v16_spread(v, gpb);
+    *z = v16_spread(zv, gpb);
+}
+
+/* The factor of a row's sum that the scales leave out: nvfp4's and t8's per-tensor scale (s1), else 1. */
+LLMC_INLINE float qb_tscale(int F, const void *s1)
+{
+    return F == FMT_NVFP4 || F == FMT_T8 ? ((const float *)s1)[0] : 1.0f;
 }

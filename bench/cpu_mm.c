@@ -5,8 +5,10 @@
  * weight bytes streamed per second and the time against f32's. Random weights (never zeros), random x.
  *
  *   cc -O3 -march=native -ffp-contract=fast -fno-math-errno -I ir -I codegen bench/cpu_mm.c -o /tmp/cpu_mm -lm
- *   /tmp/cpu_mm [K N T REPS]          (defaults 4096 32768 1 5: 128M weights, past the L3 in every format;
- *                                   REPS passes over the matrix)
+ *   /tmp/cpu_mm [N T REPS [rows]]     (defaults 32768 1 5: 128M weights, past the L3 in every format;
+ *                                   REPS passes over the matrix; "rows": the quantized formats through
+ *                                   mm_q_rows, the dequantize-a-chunk-then-dot path, for comparison;
+ *                                   K is 4096 unless -DK=... : a constant, as in generated code)
  *
  * bench/cpu_formats.sh runs it, then the formats end to end. */
 #define _GNU_SOURCE
@@ -23,6 +25,15 @@ static uint32_t rnd(void)
     return (uint32_t)(rng_state >> 33);
 }
 static float rndf(void) { return (float)(rnd() & 0xffffff) / 16777216.0f * 2.0f - 1.0f; }
+
+/* K and the slice's rows are constants, as in generated code (every shape a literal). */
+#ifndef K
+#define K 4096
+#endif
+enum { S = 1024 };
+#define MMQ(F, G, S0, S1)                                                                                  \
+    (rows ? mm_q_rows(F, ORDER_ROW_MAJOR, T, K, S, G, x, K, wr, S0, S1, 0, y + r0, N, 0, 1)               \
+          : mm_q(F, ORDER_ROW_MAJOR, T, K, S, G, x, K, wr, S0, S1, 0, y + r0, N, 0, 1))
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -53,8 +64,9 @@ static const char *names[F_N] = {"f32", "bf16", "f16", "fp8 (row)", "u4 g128", "
 
 int main(int argc, char **argv)
 {
-    int K = argc > 1 ? atoi(argv[1]) : 4096, N = argc > 2 ? atoi(argv[2]) : 32768;
-    int T = argc > 3 ? atoi(argv[3]) : 1, reps = argc > 4 ? atoi(argv[4]) : 5;
+    int N = argc > 1 ? atoi(argv[1]) : 32768;
+    int T = argc > 2 ? atoi(argv[2]) : 1, reps = argc > 3 ? atoi(argv[3]) : 5;
+    const int rows = argc > 4 && !strcmp(argv[4], "rows");
     size_t nk = (size_t)N * K;
     float *x = malloc(sizeof(float) * (size_t)T * K), *y = malloc(sizeof(float) * (size_t)T * N);
     for (size_t i = 0; i < (size_t)T * K; i++)
@@ -89,28 +101,21 @@ int main(int argc, char **argv)
             ((float *)s1)[0] = 0.01f;
         /* calls over slices of S rows, in turn through the whole matrix (each call's rows come
          * from memory, not the cache): the fastest call is the figure, the median beside it */
-        int S = N < 1024 ? N : 1024, ns = N / S;
+        int ns = N / S;
         double *dts = malloc(sizeof(double) * (size_t)reps * ns);
         for (int r = 0; r < reps * ns; r++) {
             size_t r0 = (size_t)(r % ns) * S;
+            const uint8_t *wr = w + r0 * (bytes / (size_t)N);
             double t0 = now();
             switch (f) {
             case F_F32: mm_f32(T, K, S, x, K, (const float *)w + r0 * K, 0, y + r0, N, 0, 1); break;
             case F_BF16: mm_bf16(T, K, S, x, K, (const uint16_t *)w + r0 * K, 0, y + r0, N, 0, 1); break;
             case F_F16: mm_f16(T, K, S, x, K, (const uint16_t *)w + r0 * K, 0, y + r0, N, 0, 1); break;
-            case F_FP8:
-                mm_q(FMT_FP8, ORDER_ROW_MAJOR, T, K, S, K, x, K, w + r0 * K, (float *)s0 + r0 * ng, 0, 0, y + r0, N, 0, 1);
-                break;
-            case F_U4:
-            case F_U4Z:
-            case F_U4Z32:
-                mm_q(FMT_U4, ORDER_ROW_MAJOR, T, K, S, G, x, K, w + r0 * K / 2, (uint16_t *)s0 + r0 * ng,
-                     f == F_U4 ? 0 : (uint16_t *)s1 + r0 * ng, 0, y + r0, N, 0, 1);
-                break;
-            case F_NVFP4:
-                mm_q(FMT_NVFP4, ORDER_ROW_MAJOR, T, K, S, 16, x, K, w + r0 * K / 2, (uint8_t *)s0 + r0 * ng, s1, 0,
-                     y + r0, N, 0, 1);
-                break;
+            case F_FP8: MMQ(FMT_FP8, K, (float *)s0 + r0 * ng, 0); break;
+            case F_U4: MMQ(FMT_U4, 128, (uint16_t *)s0 + r0 * ng, 0); break;
+            case F_U4Z: MMQ(FMT_U4, 128, (uint16_t *)s0 + r0 * ng, (uint16_t *)s1 + r0 * ng); break;
+            case F_U4Z32: MMQ(FMT_U4, 32, (uint16_t *)s0 + r0 * ng, (uint16_t *)s1 + r0 * ng); break;
+            case F_NVFP4: MMQ(FMT_NVFP4, 16, (uint8_t *)s0 + r0 * ng, s1); break;
             }
             dts[r] = now() - t0;
         }

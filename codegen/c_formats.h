@@ -65,18 +65,20 @@ LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
 }
 #endif
 
-/* The first n (2, 4 or 8) f16 values at p in lanes 0..n-1 (the rest 0), reading only those. */
+/* The first n (1, 2, 4 or 8) f16 values at p in lanes 0..n-1 (the rest 0), reading only those. */
 LLMC_INLINE llmc_v8f v8_ld_f16_n(const uint16_t *p, int n)
 {
     if (n == 8)
         return v8_ld_f16(p);
-    typedef uint64_t llmc_v2q __attribute__((vector_size(16)));
-    uint64_t q = 0;
+#if defined(__F16C__) && !defined(LLMC_NO_FLOAT16)
+    long long q = 0;
     memcpy(&q, p, 2 * (size_t)n);
-    llmc_v2q v = {q, 0};
-    uint16_t h[8];
-    memcpy(h, &v, sizeof h);
+    return (llmc_v8f)_mm256_cvtph_ps(_mm_cvtsi64_si128(q));
+#else
+    uint16_t h[8] = {0};
+    memcpy(h, p, 2 * (size_t)n);
     return v8_ld_f16(h);
+#endif
 }
 
 LLMC_MM(f32, float, v8_ld, s_f32)
@@ -192,20 +194,54 @@ LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const voi
 }
 
 /* ---- the quantized formats in mm_q's dequantize-dot (c_prelude.h) ----
- * mm_q reads a row as blocks of 64 bytes, 16 words of 32 bits: word j of block b holds values
- * E b + LE j .. E b + LE j + LE - 1 of the row (LE = qb_word(F) values a word: 8 of 4 bits, 4 of 8;
- * E = 16 LE values a block), and qb_val(F, w, s) gives value s of every word as floats before the
- * scales, in integer and float vector operations the compiler keeps in vector registers (no byte
- * widening): u4 q (0..15; the zero is subtracted from sums of x, mm_q); nvfp4 e2m1(q) (AVX-512:
- * vpermps from a 16-value table; else q_e2m1f's bit arithmetic on 16 lanes); fp8 e4m3(q) (q_fp8's
- * bit arithmetic); t8 q. qb_sides gives a unit's scales (u4: and zeros) a word, qb_tscale a
- * format's per-tensor factor of the sums. The formats qb_fused names take this path. */
-LLMC_INLINE int qb_word(int F) { return 32 / fmt_bits(F); }
+ * mm_q reads a row as blocks of 64 bytes (E = 512 / bits values) and qb_val(F, w, s) gives NS =
+ * qb_subs(F) vectors of 16 floats from a block w (16 words of 32 bits): in lane j of vector s the
+ * value of element qb_elem(F, s, j) of the block, times qb_vscale(F, s) (a power of 2: mm_q divides
+ * the x it meets by it, which is exact). They take integer and float vector operations the compiler
+ * keeps in registers (no byte widening, which GCC 12 scalarizes):
+ *   u4 (and t8): value s of word j (element 8 j + s; t8 4 j + s); a nibble is masked in place and
+ *     converted (q 16^s, vcvtdq2ps), the last one shifted down; t8 sign-extended by two shifts;
+ *   nvfp4: nibble s of word j too, E2M1 by a 16-value table (vpermps with AVX-512: the low 4 bits
+ *     index it) or else q_e2m1f's bit arithmetic on 16 lanes;
+ *   fp8: the block as 32 halves; byte 2 i (and 2 i + 1) of the halves' pairs goes under an f16
+ *     exponent (its 7 value bits and sign: the value times 2^-8, exact for normals and subnormals;
+ *     0x7f, NaN, is never written) and vcvtph2ps makes 16 floats: vector s holds bytes
+ *     32 (s / 2) + 2 j + s % 2.
+ * A lane's values of one block belong to one group wherever mm_q cuts the block into groups
+ * (mmq_fits: never for fp8, which takes whole-block groups only); qb_sides gives a unit's scales a
+ * lane (u4: and zeros), qb_tscale a format's per-tensor factor of the sums. The formats qb_fused
+ * names take this path; the others q_row's. */
 LLMC_INLINE int qb_fused(int F) { return F == FMT_U4 || F == FMT_NVFP4 || F == FMT_FP8 || F == FMT_T8; }
+LLMC_INLINE int qb_elems(int F) { return 512 / fmt_bits(F); }
+LLMC_INLINE int qb_subs(int F) { return qb_elems(F) / 16; }
+LLMC_INLINE int qb_elem(int F, int s, int j) { return F == FMT_FP8 ? 32 * (s / 2) + 2 * j + s % 2 : qb_subs(F) * j + s; }
+/* Whether a lane's values of a block may belong to different groups of gpb a block (fp8: a lane
+ * spans both halves of its block). */
+LLMC_INLINE int qb_lane_groups(int F) { return F != FMT_FP8; }
+LLMC_INLINE float qb_vscale(int F, int s)
+{
+    return F == FMT_U4 && s < 7 ? (float)(1 << (4 * s)) : F == FMT_FP8 ? 0x1p-8f : 1.0f;
+}
 
-/* qb_val's values are the values times this (u4: 16^s for s < 7, the nibble left in place; a power
- * of 2, so x / qb_vscale times it rounds as x times the value) */
-LLMC_INLINE float qb_vscale(int F, int s) { return F == FMT_U4 && s < 7 ? (float)(1 << (4 * s)) : 1.0f; }
+typedef uint16_t llmc_v16h __attribute__((vector_size(32)));
+typedef uint16_t llmc_v32h __attribute__((vector_size(64)));
+typedef int16_t llmc_v32s __attribute__((vector_size(64)));
+/* 16 f16 values (finite) to floats: vcvtph2ps where the target has it, else bit arithmetic. */
+LLMC_INLINE llmc_v16f v16_f16(llmc_v16h h)
+{
+#if defined(__AVX512F__)
+    return (llmc_v16f)_mm512_cvtph_ps((__m256i)h);
+#elif defined(__F16C__)
+    typedef uint16_t llmc_v8hh __attribute__((vector_size(16)));
+    llmc_v8hh lo = __builtin_shufflevector(h, h, 0, 1, 2, 3, 4, 5, 6, 7);
+    llmc_v8hh hi = __builtin_shufflevector(h, h, 8, 9, 10, 11, 12, 13, 14, 15);
+    llmc_v8f a = (llmc_v8f)_mm256_cvtph_ps((__m128i)lo), b = (llmc_v8f)_mm256_cvtph_ps((__m128i)hi);
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+    llmc_v16u u = __builtin_convertvector(h, llmc_v16u), m = (u & 0x7fffu) << 13;
+    return (llmc_v16f)((llmc_v16u)((llmc_v16f)m * 0x1p112f) | (u & 0x8000u) << 16);
+#endif
+}
 
 LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
 {
@@ -222,9 +258,11 @@ LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
         return (llmc_v16f)((((m << 22) + 0x3f000000u - (one & 0x400000u)) & nz) | (c & 8u) << 28);
 #endif
     }
-    if (F == FMT_FP8) {
-        llmc_v16u b = w >> (8 * s);
-        return (llmc_v16f)((b & 0x80u) << 24 | (b & 0x7fu) << 20) * 0x1p120f;
+    if (F == FMT_FP8) { /* the even bytes of the halves moved up first; sign and 7 bits under f16's exponent */
+        llmc_v32h h = (llmc_v32h)w;
+        llmc_v32h f = (llmc_v32h)((llmc_v32s)(s % 2 ? h : h << 8) >> 1) & 0xbf80u;
+        return v16_f16(s / 2 ? __builtin_shufflevector(f, f, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+                             : __builtin_shufflevector(f, f, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     }
     return __builtin_convertvector((llmc_v16i)(w << (24 - 8 * s)) >> 24, llmc_v16f); /* FMT_T8 */
 }

@@ -179,10 +179,11 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
 /* ---- quantized weights: y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]) for a weight of format F in
  * order ORD (c_formats.h) ----
  * The dequantize-dot (formats of qb_fused, groups that fit the blocks: mmq_fits): a row is read as
- * blocks of 64 bytes (16 words, c_formats.h qb_val) and x, once a token, in the same order (qx_prep:
- * xp, lane j of its vector s of block b is x[E b + LE j + s]), so that value s of word j meets its x
- * in lane j: no shuffle of weights. The blocks form units of one scale a word (a block when groups
- * are smaller than a block, else a group's blocks, or the whole row when it has one group):
+ * blocks of 64 bytes (E values, qb_val: NS vectors of 16 floats) and x, once a token, in the same
+ * order (qx_prep: lane j of xp's vector s of block b is x[E b + qb_elem(F, s, j)] / qb_vscale(F, s)),
+ * so that each value meets its x in its lane: no shuffle of weights. The blocks form units of one
+ * scale a lane (a block when groups are smaller than a block, else a group's blocks, or the whole row
+ * when it has one group):
  *     a = sum over the unit's blocks b and values s of xp[b][s] * qb_val(w[b], s)   (16 lanes)
  *     u4: a = a - z * xs[unit]   (xs: the unit's sums of x a lane, so the zero costs one FMA a unit)
  *     tot = tot + a * sc
@@ -191,38 +192,38 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
  * batched and single runs stay bit-identical. A lane8 matrix (the CPU twin of a CUDA build) is
  * gathered into row-major blocks first (qb_load) and computes the same values bit for bit. Other
  * formats and groups: mm_q_rows, which dequantizes a chunk of each row (q_row) and dots it. */
-/* Q_AHEAD: blocks a row's loads are prefetched ahead (2 KB: the hardware prefetcher alone left one
- * core's reads of 4 rows at about half of f32's bandwidth, bench/NOTES.md). */
+/* Q_AHEAD: blocks a row's loads are prefetched ahead (2 KB: faster than the hardware prefetcher
+ * alone, bench/NOTES.md). Q_XMAX: floats of prepared x a call keeps on its stack (128 KB). */
 enum { Q_CHUNK = 256, Q_XMAX = 32768, Q_AHEAD = 32 };
 
 /* Blocks of a row's unit (whole row: 0 for "all"), and groups a block when smaller than a block. */
-LLMC_INLINE int mmq_unit(int F, int K, int G) { int E = 16 * qb_word(F); return (K + G - 1) / G == 1 ? 0 : G >= E ? G / E : 1; }
-LLMC_INLINE int mmq_gpb(int F, int K, int G) { int E = 16 * qb_word(F); return mmq_unit(F, K, G) == 1 && G < E ? E / G : 1; }
+LLMC_INLINE int mmq_unit(int F, int K, int G) { int E = qb_elems(F); return (K + G - 1) / G == 1 ? 0 : G >= E ? G / E : 1; }
+LLMC_INLINE int mmq_gpb(int F, int K, int G) { int E = qb_elems(F); return mmq_unit(F, K, G) == 1 && G < E ? E / G : 1; }
 LLMC_INLINE int mmq_fits(int F, int K, int G)
 {
-    int LE = qb_word(F), E = 16 * LE, KP = (K + E - 1) / E * E;
+    int NS = qb_subs(F), E = qb_elems(F), KP = (K + E - 1) / E * E;
     if (!qb_fused(F) || KP > Q_XMAX || (int64_t)K * fmt_bits(F) % 8)
         return 0;
-    return (K + G - 1) / G == 1 || G % E == 0 || (G % LE == 0 && E % G == 0 && E / G <= 8);
+    return (K + G - 1) / G == 1 || G % E == 0 || (qb_lane_groups(F) && G % NS == 0 && E % G == 0 && E / G <= 8);
 }
 
 /* One token's x for the blocks (see above): xp [KP] values, each divided by qb_vscale (exact: a power
  * of 2), and for u4 xs [units][16], the sums of the x themselves. */
 LLMC_INLINE void qx_prep(int F, int K, int G, const float *x, float *xp, float *xs)
 {
-    const int LE = qb_word(F), E = 16 * LE, NB = (K + E - 1) / E;
+    const int NS = qb_subs(F), E = qb_elems(F), NB = (K + E - 1) / E;
     const int UB = mmq_unit(F, K, G) ? mmq_unit(F, K, G) : NB;
     llmc_v16f acc = {0};
     for (int b = 0; b < NB; b++) {
-        for (int s = 0; s < LE; s++) {
+        for (int s = 0; s < NS; s++) {
             float v[16];
             for (int j = 0; j < 16; j++) {
-                int k = E * b + LE * j + s;
+                int k = E * b + qb_elem(F, s, j);
                 v[j] = k < K ? x[k] : 0.0f;
             }
             llmc_v16f xv = v16_ld(v);
             acc = acc + xv;
-            v16_st(xp + (b * LE + s) * 16, xv * (1.0f / qb_vscale(F, s)));
+            v16_st(xp + (b * NS + s) * 16, xv * (1.0f / qb_vscale(F, s)));
         }
         if (F == FMT_U4 && (b % UB == UB - 1 || b == NB - 1)) {
             v16_st(xs + b / UB * 16, acc);
@@ -263,7 +264,7 @@ LLMC_INLINE llmc_v16u qb_load(int F, int ORD, int K, const uint8_t *w, int64_t r
 LLMC_INLINE void mmq_tile(int F, int ORD, int TT, int NR, int K, int G, const float *xp, int xps, const float *xs,
                           int xss, const uint8_t *w, const void *s0, const void *s1, int64_t n, float out[4][8])
 {
-    const int LE = qb_word(F), E = 16 * LE, NB = (K + E - 1) / E;
+    const int NS = qb_subs(F), E = qb_elems(F), NB = (K + E - 1) / E;
     const int UB = mmq_unit(F, K, G) ? mmq_unit(F, K, G) : NB, gpb = mmq_gpb(F, K, G);
     const size_t rb = (size_t)K * fmt_bits(F) / 8;
     llmc_v16f tot[4][8], a[4][8];
@@ -280,12 +281,12 @@ LLMC_INLINE void mmq_tile(int F, int ORD, int TT, int NR, int K, int G, const fl
                 wv[r] = qb_load(F, ORD, K, w, n + r, b);
                 __builtin_prefetch(w + (size_t)(n + r) * rb + (size_t)(b + Q_AHEAD) * 64);
             }
-            for (int s = 0; s < LE; s++) {
+            for (int s = 0; s < NS; s++) {
                 llmc_v16f q[8];
                 for (int r = 0; r < NR; r++)
                     q[r] = qb_val(F, wv[r], s);
                 for (int t = 0; t < TT; t++) {
-                    llmc_v16f xv = v16_ld(xp + (size_t)t * xps + (b * LE + s) * 16);
+                    llmc_v16f xv = v16_ld(xp + (size_t)t * xps + (b * NS + s) * 16);
                     for (int r = 0; r < NR; r++)
                         a[t][r] = a[t][r] + xv * q[r];
                 }
@@ -313,7 +314,7 @@ LLMC_INLINE void mmq_tile(int F, int ORD, int TT, int NR, int K, int G, const fl
 LLMC_INLINE void mm_q_fused(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w,
                             const void *s0, const void *s1, const float *b, float *y, int sy, int tid, int nth)
 {
-    const int LE = qb_word(F), E = 16 * LE, NB = (K + E - 1) / E, KP = NB * E, XS = KP / 4;
+    const int E = qb_elems(F), NB = (K + E - 1) / E, KP = NB * E, XS = KP / 4;
     const int TB = Q_XMAX / KP < 8 ? Q_XMAX / KP : 8;
     const float ts = qb_tscale(F, s1);
     float xp[Q_XMAX], xs[Q_XMAX / 4];

@@ -10,15 +10,7 @@
 #include "kv_formats.h" /* the KV cache's rows (shared with the reference interpreter) */
 
 /* ---- plain weight formats: f32, bf16, f16 ---- */
-LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p)
-{
-    llmc_v8h h;
-    memcpy(&h, p, sizeof h);
-    llmc_v8u u = __builtin_convertvector(h, llmc_v8u) << 16;
-    llmc_v8f f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+LLMC_INLINE llmc_v8f v8_ld_bf16(const uint16_t *p) { return (llmc_v8f)(v8_u16(p) << 16); }
 LLMC_INLINE float s_f32(float x) { return x; }
 LLMC_INLINE float s_bf16(uint16_t h)
 {
@@ -29,14 +21,21 @@ LLMC_INLINE float s_bf16(uint16_t h)
 }
 /* f16: the compiler's _Float16 where it has one (__FLT16_MAX__: GCC 12, clang 15 on x86-64), else
  * the same values by bit arithmetic (clang 14; LLMC_NO_FLOAT16 forces it, for its test), exact
- * either way. */
+ * either way. Eight at a time: F16C's vcvtph2ps where the target has it (GCC 12 makes one
+ * conversion a lane of __builtin_convertvector from _Float16). */
 #if defined(__FLT16_MAX__) && !defined(LLMC_NO_FLOAT16)
-typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
 LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
 {
+#if defined(__F16C__)
+    __m128i h;
+    memcpy(&h, p, sizeof h);
+    return (llmc_v8f)_mm256_cvtph_ps(h);
+#else
+    typedef _Float16 llmc_v8hf __attribute__((vector_size(16)));
     llmc_v8hf h;
     memcpy(&h, p, sizeof h);
     return __builtin_convertvector(h, llmc_v8f);
+#endif
 }
 LLMC_INLINE float s_f16(uint16_t h)
 {
@@ -65,6 +64,22 @@ LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
     return v;
 }
 #endif
+
+/* The first n (1, 2, 4 or 8) f16 values at p in lanes 0..n-1 (the rest 0), reading only those. */
+LLMC_INLINE llmc_v8f v8_ld_f16_n(const uint16_t *p, int n)
+{
+    if (n == 8)
+        return v8_ld_f16(p);
+#if defined(__F16C__) && !defined(LLMC_NO_FLOAT16)
+    long long q = 0;
+    memcpy(&q, p, 2 * (size_t)n);
+    return (llmc_v8f)_mm256_cvtph_ps(_mm_cvtsi64_si128(q));
+#else
+    uint16_t h[8] = {0};
+    memcpy(h, p, 2 * (size_t)n);
+    return v8_ld_f16(h);
+#endif
+}
 
 LLMC_MM(f32, float, v8_ld, s_f32)
 LLMC_MM(bf16, uint16_t, v8_ld_bf16, s_bf16)
@@ -176,4 +191,137 @@ LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const voi
             out[2 * i + 1] = ((float)(q[i] >> 4) - z) * sc;
         }
     }
+}
+
+/* ---- the quantized formats in mm_q's dequantize-dot (c_prelude.h) ----
+ * mm_q reads a row as blocks of 64 bytes (E = 512 / bits values) and qb_val(F, w, s) gives NS =
+ * qb_subs(F) vectors of 16 floats from a block w (16 words of 32 bits): in lane j of vector s the
+ * value of element qb_elem(F, s, j) of the block, times qb_vscale(F, s) (a power of 2: mm_q divides
+ * the x it meets by it, which is exact). They take integer and float vector operations the compiler
+ * keeps in registers (no byte widening, which GCC 12 scalarizes):
+ *   u4 (and t8): value s of word j (element 8 j + s; t8 4 j + s); a nibble is masked in place and
+ *     converted (q 16^s, vcvtdq2ps), the last one shifted down; t8 sign-extended by two shifts;
+ *   nvfp4: nibble s of word j too, E2M1 by a 16-value table (vpermps with AVX-512: the low 4 bits
+ *     index it) or else q_e2m1f's bit arithmetic on 16 lanes;
+ *   fp8: the block as 32 halves; byte 2 i (and 2 i + 1) of the halves' pairs goes under an f16
+ *     exponent (its 7 value bits and sign: the value times 2^-8, exact for normals and subnormals;
+ *     0x7f, NaN, is never written) and vcvtph2ps makes 16 floats: vector s holds bytes
+ *     32 (s / 2) + 2 j + s % 2.
+ * A lane's values of one block belong to one group wherever mm_q cuts the block into groups
+ * (mmq_fits: never for fp8, which takes whole-block groups only); qb_sides gives a unit's scales a
+ * lane (u4: and zeros), qb_tscale a format's per-tensor factor of the sums. The formats qb_fused
+ * names take this path; the others q_row's. */
+LLMC_INLINE int qb_fused(int F) { return F == FMT_U4 || F == FMT_NVFP4 || F == FMT_FP8 || F == FMT_T8; }
+LLMC_INLINE int qb_elems(int F) { return 512 / fmt_bits(F); }
+LLMC_INLINE int qb_subs(int F) { return qb_elems(F) / 16; }
+LLMC_INLINE int qb_elem(int F, int s, int j) { return F == FMT_FP8 ? 32 * (s / 2) + 2 * j + s % 2 : qb_subs(F) * j + s; }
+/* Whether a lane's values of a block may belong to different groups of gpb a block (fp8: a lane
+ * spans both halves of its block). */
+LLMC_INLINE int qb_lane_groups(int F) { return F != FMT_FP8; }
+LLMC_INLINE float qb_vscale(int F, int s)
+{
+    return F == FMT_U4 && s < 7 ? (float)(1 << (4 * s)) : F == FMT_FP8 ? 0x1p-8f : 1.0f;
+}
+
+typedef uint16_t llmc_v16h __attribute__((vector_size(32)));
+typedef uint16_t llmc_v32h __attribute__((vector_size(64)));
+typedef int16_t llmc_v32s __attribute__((vector_size(64)));
+/* 16 f16 values (finite) to floats: vcvtph2ps where the target has it, else bit arithmetic. */
+LLMC_INLINE llmc_v16f v16_f16(llmc_v16h h)
+{
+#if defined(__AVX512F__)
+    return (llmc_v16f)_mm512_cvtph_ps((__m256i)h);
+#elif defined(__F16C__)
+    typedef uint16_t llmc_v8hh __attribute__((vector_size(16)));
+    llmc_v8hh lo = __builtin_shufflevector(h, h, 0, 1, 2, 3, 4, 5, 6, 7);
+    llmc_v8hh hi = __builtin_shufflevector(h, h, 8, 9, 10, 11, 12, 13, 14, 15);
+    llmc_v8f a = (llmc_v8f)_mm256_cvtph_ps((__m128i)lo), b = (llmc_v8f)_mm256_cvtph_ps((__m128i)hi);
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+    llmc_v16u u = __builtin_convertvector(h, llmc_v16u), m = (u & 0x7fffu) << 13;
+    return (llmc_v16f)((llmc_v16u)((llmc_v16f)m * 0x1p112f) | (u & 0x8000u) << 16);
+#endif
+}
+
+LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
+{
+    if (F == FMT_U4)
+        return __builtin_convertvector((llmc_v16i)(s == 7 ? w >> 28 : w & (15u << (4 * s))), llmc_v16f);
+    if (F == FMT_NVFP4) {
+        llmc_v16u c = w >> (4 * s);
+#if defined(__AVX512F__)
+        const llmc_v16f e2m1 = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                                -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+        return (llmc_v16f)_mm512_permutexvar_ps((__m512i)c, (__m512)e2m1); /* the low 4 bits index */
+#else
+        llmc_v16u m = c & 7u, one = (llmc_v16u)(m == 1u), nz = (llmc_v16u)(m != 0u);
+        return (llmc_v16f)((((m << 22) + 0x3f000000u - (one & 0x400000u)) & nz) | (c & 8u) << 28);
+#endif
+    }
+    if (F == FMT_FP8) { /* the even bytes of the halves moved up first; sign and 7 bits under f16's exponent */
+        llmc_v32h h = (llmc_v32h)w;
+        llmc_v32h f = (llmc_v32h)((llmc_v32s)(s % 2 ? h : h << 8) >> 1) & 0xbf80u;
+        return v16_f16(s / 2 ? __builtin_shufflevector(f, f, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+                             : __builtin_shufflevector(f, f, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    }
+    return __builtin_convertvector((llmc_v16i)(w << (24 - 8 * s)) >> 24, llmc_v16f); /* FMT_T8 */
+}
+
+/* 8 lanes to 16: each of the first gpb values (1, 2, 4 or 8) on 16 / gpb lanes in turn. */
+LLMC_INLINE llmc_v16f v16_spread(llmc_v8f v, int gpb)
+{
+    if (gpb == 8)
+        return __builtin_shufflevector(v, v, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    if (gpb == 4)
+        return __builtin_shufflevector(v, v, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    if (gpb == 2)
+        return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+/* The scales of a unit of mm_q's blocks that starts at value k0 of row r, a word each, and u4's
+ * zeros (8 without zero points): gpb groups of 16 / gpb words (gpb 1: one group for the unit).
+ * Groups past the row's last (a ragged last block) get 0 (their words hold no values). */
+LLMC_INLINE float qb_scale1(int F, const void *s0, int64_t gi)
+{
+    return F == FMT_FP8 ? ((const float *)s0)[gi] : F == FMT_NVFP4 ? q_fp8(((const uint8_t *)s0)[gi])
+                                                                   : s_f16(((const uint16_t *)s0)[gi]);
+}
+LLMC_INLINE void qb_sides(int F, int K, int G, const void *s0, const void *s1, int64_t r, int k0, int gpb,
+                          llmc_v16f *sc, llmc_v16f *z)
+{
+    int64_t ng = (K + G - 1) / G, g0 = k0 / G, gi = r * ng + g0;
+    const int zero = F == FMT_U4 && s1;
+    if (gpb == 1) {
+        float v = qb_scale1(F, s0, gi), zv = zero ? s_f16(((const uint16_t *)s1)[gi]) : 8.0f;
+        *sc = (llmc_v16f){0} + v;
+        *z = (llmc_v16f){0} + zv;
+        return;
+    }
+    int n = ng - g0 < gpb ? (int)(ng - g0) : gpb;
+    llmc_v8f v, zv = {8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f};
+    if (F == FMT_NVFP4 && n == 8) {
+        llmc_v8u b = v8_u8((const uint8_t *)s0 + gi);
+        v = (llmc_v8f)((b & 0x80u) << 24 | (b & 0x7fu) << 20) * 0x1p120f;
+    } else if ((F == FMT_U4 || F == FMT_T8) && n == gpb) { /* 2, 4 or 8 f16 values */
+        v = v8_ld_f16_n((const uint16_t *)s0 + gi, n);
+        if (zero)
+            zv = v8_ld_f16_n((const uint16_t *)s1 + gi, n);
+    } else { /* fp8's f32 group scales, a ragged last block */
+        float f[8] = {0}, fz[8] = {0};
+        for (int i = 0; i < n; i++) {
+            f[i] = qb_scale1(F, s0, gi + i);
+            fz[i] = zero ? s_f16(((const uint16_t *)s1)[gi + i]) : 8.0f;
+        }
+        v = v8_ld(f);
+        zv = v8_ld(fz);
+    }
+    *sc = v16_spread(v, gpb);
+    *z = v16_spread(zv, gpb);
+}
+
+/* The factor of a row's sum that the scales leave out: nvfp4's and t8's per-tensor scale (s1), else 1. */
+LLMC_INLINE float qb_tscale(int F, const void *s1)
+{
+    return F == FMT_NVFP4 || F == FMT_T8 ? ((const float *)s1)[0] : 1.0f;
 }

@@ -17,15 +17,64 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Widening loads (bytes or halves to 32-bit lanes) and f16 conversion take the instruction that does
+ * it where the compiler targets one (GCC 12 turns __builtin_convertvector of byte and _Float16
+ * vectors into one insert per lane); every other vector operation is a GCC vector extension. */
+#if defined(__AVX2__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 typedef float llmc_v8f __attribute__((vector_size(32)));
 typedef uint16_t llmc_v8h __attribute__((vector_size(16)));
 typedef uint32_t llmc_v8u __attribute__((vector_size(32)));
+/* 16 lanes: the quantized matmul's blocks (mm_q: 64 bytes of packed values, 16 words); one register
+ * with AVX-512, two with AVX2. */
+typedef float llmc_v16f __attribute__((vector_size(64)));
+typedef uint32_t llmc_v16u __attribute__((vector_size(64)));
+typedef int32_t llmc_v16i __attribute__((vector_size(64)));
 
 #define LLMC_INLINE static inline __attribute__((always_inline))
 
 LLMC_INLINE llmc_v8f v8_ld(const float *p) { llmc_v8f v; memcpy(&v, p, sizeof v); return v; }
 LLMC_INLINE void v8_st(float *p, llmc_v8f v) { memcpy(p, &v, sizeof v); }
 LLMC_INLINE float v8_hsum(llmc_v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+LLMC_INLINE llmc_v16f v16_ld(const float *p) { llmc_v16f v; memcpy(&v, p, sizeof v); return v; }
+LLMC_INLINE void v16_st(float *p, llmc_v16f v) { memcpy(p, &v, sizeof v); }
+/* The halves added, then v8_hsum's order. */
+LLMC_INLINE float v16_hsum(llmc_v16f v)
+{
+    llmc_v8f lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+    llmc_v8f hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    return v8_hsum(lo + hi);
+}
+
+/* 8 halves (u16) or 8 bytes from p, zero-extended to 32-bit lanes. */
+LLMC_INLINE llmc_v8u v8_u16(const uint16_t *p)
+{
+#if defined(__AVX2__)
+    __m128i h;
+    memcpy(&h, p, sizeof h);
+    return (llmc_v8u)_mm256_cvtepu16_epi32(h);
+#else
+    llmc_v8u v;
+    for (int i = 0; i < 8; i++)
+        v[i] = p[i];
+    return v;
+#endif
+}
+LLMC_INLINE llmc_v8u v8_u8(const uint8_t *p)
+{
+#if defined(__AVX2__)
+    long long q;
+    memcpy(&q, p, sizeof q);
+    return (llmc_v8u)_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(q));
+#else
+    llmc_v8u v;
+    for (int i = 0; i < 8; i++)
+        v[i] = p[i];
+    return v;
+#endif
+}
 
 /* dot(a, b) over n floats: 8-lane chain, fixed horizontal sum, scalar tail. */
 LLMC_INLINE float dot_f32(const float *a, const float *b, int n)
@@ -128,13 +177,189 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
 #include "c_formats.h"
 
 /* ---- quantized weights: y[t, n] = sum_k x[t, k] w[n, k] (+ b[n]) for a weight of format F in
- * order ORD (c_formats.h q_row) ----
- * Threads split the columns in fours; each chunk of up to Q_CHUNK values of a row (inside a group;
+ * order ORD (c_formats.h) ----
+ * The dequantize-dot (formats of qb_fused, groups that fit the blocks: mmq_fits): a row is read as
+ * blocks of 64 bytes (E values, qb_val: NS vectors of 16 floats) and x, once a token, in the same
+ * order (qx_prep: lane j of xp's vector s of block b is x[E b + qb_elem(F, s, j)] / qb_vscale(F, s)),
+ * so that each value meets its x in its lane: no shuffle of weights. The blocks form units of one
+ * scale a lane (a block when groups are smaller than a block, else a group's blocks, or the whole row
+ * when it has one group):
+ *     a = sum over the unit's blocks b and values s of xp[b][s] * qb_val(w[b], s)   (16 lanes)
+ *     u4: a = a - z * xs[unit]   (xs: the unit's sums of x a lane, so the zero costs one FMA a unit)
+ *     tot = tot + a * sc
+ *     y = v16_hsum(tot) * qb_tscale + b
+ * one fixed order for each (t, n) whatever the tile, the thread count or the step's other rows, so
+ * batched and single runs stay bit-identical. A lane8 matrix (the CPU twin of a CUDA build) is
+ * gathered into row-major blocks first (qb_load) and computes the same values bit for bit. Other
+ * formats and groups: mm_q_rows, which dequantizes a chunk of each row (q_row) and dots it. */
+/* Q_AHEAD: blocks a row's loads are prefetched ahead (2 KB: faster than the hardware prefetcher
+ * alone, bench/NOTES.md). Q_XMAX: floats of prepared x a call keeps on its stack (128 KB). */
+enum { Q_CHUNK = 256, Q_XMAX = 32768, Q_AHEAD = 32 };
+
+/* Blocks of a row's unit (whole row: 0 for "all"), and groups a block when smaller than a block. */
+LLMC_INLINE int mmq_unit(int F, int K, int G) { int E = qb_elems(F); return (K + G - 1) / G == 1 ? 0 : G >= E ? G / E : 1; }
+LLMC_INLINE int mmq_gpb(int F, int K, int G) { int E = qb_elems(F); return mmq_unit(F, K, G) == 1 && G < E ? E / G : 1; }
+LLMC_INLINE int mmq_fits(int F, int K, int G)
+{
+    int NS = qb_subs(F), E = qb_elems(F), KP = (K + E - 1) / E * E;
+    if (!qb_fused(F) || KP > Q_XMAX || (int64_t)K * fmt_bits(F) % 8)
+        return 0;
+    return (K + G - 1) / G == 1 || G % E == 0 || (qb_lane_groups(F) && G % NS == 0 && E % G == 0 && E / G <= 8);
+}
+
+/* One token's x for the blocks (see above): xp [KP] values, each divided by qb_vscale (exact: a power
+ * of 2), and for u4 xs [units][16], the sums of the x themselves. */
+LLMC_INLINE void qx_prep(int F, int K, int G, const float *x, float *xp, float *xs)
+{
+    const int NS = qb_subs(F), E = qb_elems(F), NB = (K + E - 1) / E;
+    const int UB = mmq_unit(F, K, G) ? mmq_unit(F, K, G) : NB;
+    llmc_v16f acc = {0};
+    for (int b = 0; b < NB; b++) {
+        for (int s = 0; s < NS; s++) {
+            float v[16];
+            for (int j = 0; j < 16; j++) {
+                int k = E * b + qb_elem(F, s, j);
+                v[j] = k < K ? x[k] : 0.0f;
+            }
+            llmc_v16f xv = v16_ld(v);
+            acc = acc + xv;
+            v16_st(xp + (b * NS + s) * 16, xv * (1.0f / qb_vscale(F, s)));
+        }
+        if (F == FMT_U4 && (b % UB == UB - 1 || b == NB - 1)) {
+            v16_st(xs + b / UB * 16, acc);
+            acc = (llmc_v16f){0};
+        }
+    }
+}
+
+/* Block b of row r as 16 words: its 64 stored bytes, or (lane8, or past K) the values gathered in
+ * row-major order, zero past K. */
+LLMC_INLINE llmc_v16u qb_load(int F, int ORD, int K, const uint8_t *w, int64_t r, int b)
+{
+    const int bits = fmt_bits(F), E = 512 / bits;
+    const size_t rb = (size_t)K * bits / 8;
+    const uint8_t *row = w + (size_t)r * rb;
+    llmc_v16u v;
+    if (ORD == ORDER_ROW_MAJOR && (b + 1) * E <= K) {
+        memcpy(&v, row + (size_t)b * 64, sizeof v);
+        return v;
+    }
+    uint8_t t[64] = {0};
+    if (ORD == ORDER_ROW_MAJOR)
+        memcpy(t, row + (size_t)b * 64, rb - (size_t)b * 64);
+    else
+        for (int e = 0; e < E && b * E + e < K; e++) {
+            int64_t p = q_pos(F, ORD, (int64_t)b * E + e);
+            if (bits == 8)
+                t[e] = row[p];
+            else
+                t[e / 2] = (uint8_t)(t[e / 2] | ((row[p / 2] >> (4 * (p & 1))) & 15) << (4 * (e & 1)));
+        }
+    memcpy(&v, t, sizeof v);
+    return v;
+}
+
+/* TT tokens (xp, xs: a token's prepared x every xps / xss floats) x NR rows from n: sums into
+ * out[tt][r] (the order above, before qb_tscale and the bias). */
+LLMC_INLINE void mmq_tile(int F, int ORD, int TT, int NR, int K, int G, const float *xp, int xps, const float *xs,
+                          int xss, const uint8_t *w, const void *s0, const void *s1, int64_t n, float out[4][8])
+{
+    const int NS = qb_subs(F), E = qb_elems(F), NB = (K + E - 1) / E;
+    const int UB = mmq_unit(F, K, G) ? mmq_unit(F, K, G) : NB, gpb = mmq_gpb(F, K, G);
+    const size_t rb = (size_t)K * fmt_bits(F) / 8;
+    llmc_v16f tot[4][8], a[4][8];
+    for (int t = 0; t < TT; t++)
+        for (int r = 0; r < NR; r++)
+            tot[t][r] = (llmc_v16f){0};
+    for (int b0 = 0; b0 < NB; b0 += UB) {
+        for (int t = 0; t < TT; t++)
+            for (int r = 0; r < NR; r++)
+                a[t][r] = (llmc_v16f){0};
+        for (int b = b0; b < b0 + UB && b < NB; b++) {
+            llmc_v16u wv[8];
+            for (int r = 0; r < NR; r++) {
+                wv[r] = qb_load(F, ORD, K, w, n + r, b);
+                __builtin_prefetch(w + (size_t)(n + r) * rb + (size_t)(b + Q_AHEAD) * 64);
+            }
+            for (int s = 0; s < NS; s++) {
+                llmc_v16f q[8];
+                for (int r = 0; r < NR; r++)
+                    q[r] = qb_val(F, wv[r], s);
+                for (int t = 0; t < TT; t++) {
+                    llmc_v16f xv = v16_ld(xp + (size_t)t * xps + (b * NS + s) * 16);
+                    for (int r = 0; r < NR; r++)
+                        a[t][r] = a[t][r] + xv * q[r];
+                }
+            }
+        }
+        for (int r = 0; r < NR; r++) {
+            llmc_v16f sc, z;
+            qb_sides(F, K, G, s0, s1, n + r, b0 * E, gpb, &sc, &z);
+            for (int t = 0; t < TT; t++) {
+                llmc_v16f v = a[t][r];
+                if (F == FMT_U4)
+                    v = v - z * v16_ld(xs + (size_t)t * xss + b0 / UB * 16);
+                tot[t][r] = tot[t][r] + v * sc;
+            }
+        }
+    }
+    for (int t = 0; t < TT; t++)
+        for (int r = 0; r < NR; r++)
+            out[t][r] = v16_hsum(tot[t][r]);
+}
+
+/* Threads split the columns in fours; tokens go in batches whose prepared x fits Q_XMAX floats (up
+ * to 8), through tiles of 4 tokens x 2 rows, the rest 1 token x 8 rows (8 FMA chains: their latency
+ * hides; a column end 2 or 1 rows at a time). */
+LLMC_INLINE void mm_q_fused(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w,
+                            const void *s0, const void *s1, const float *b, float *y, int sy, int tid, int nth)
+{
+    const int E = qb_elems(F), NB = (K + E - 1) / E, KP = NB * E, XS = KP / 4;
+    const int TB = Q_XMAX / KP < 8 ? Q_XMAX / KP : 8;
+    const float ts = qb_tscale(F, s1);
+    float xp[Q_XMAX], xs[Q_XMAX / 4];
+    int64_t c0, c1;
+    share((N + 3) / 4, tid, nth, &c0, &c1);
+    const int n0 = (int)c0 * 4, n1 = c1 * 4 < N ? (int)c1 * 4 : N;
+    for (int t0 = 0; t0 < T; t0 += TB) {
+        int tb = T - t0 < TB ? T - t0 : TB;
+        for (int t = 0; t < tb; t++)
+            qx_prep(F, K, G, x + (size_t)(t0 + t) * sx, xp + (size_t)t * KP, xs + (size_t)t * XS);
+        for (int n = n0; n < n1;) {
+            int nr = n1 - n >= 8 ? 8 : n1 - n >= 2 ? 2 : 1;
+            float out[4][8];
+            for (int t = 0; t < tb;) {
+                int tt = tb - t >= 4 && nr >= 2 ? 4 : 1, ntile = tt == 4 ? 2 : nr;
+                for (int r = 0; r < nr; r += ntile) {
+                    float o[4][8];
+                    const float *xpt = xp + (size_t)t * KP, *xst = xs + (size_t)t * XS;
+                    if (tt == 4)
+                        mmq_tile(F, ORD, 4, 2, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
+                    else if (ntile == 8)
+                        mmq_tile(F, ORD, 1, 8, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
+                    else if (ntile == 2)
+                        mmq_tile(F, ORD, 1, 2, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
+                    else
+                        mmq_tile(F, ORD, 1, 1, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
+                    for (int i = 0; i < tt; i++)
+                        for (int j = 0; j < ntile; j++)
+                            out[i][r + j] = o[i][j];
+                }
+                for (int i = 0; i < tt; i++)
+                    for (int r = 0; r < nr; r++)
+                        y[(size_t)(t0 + t + i) * sy + n + r] = out[i][r] * ts + (b ? b[n + r] : 0.0f);
+                t += tt;
+            }
+            n += nr;
+        }
+    }
+}
+
+/* The other formats and groups: each chunk of up to Q_CHUNK values of a row (inside a group;
  * nvfp4's groups of 16 are taken together, q_span) is dequantized once into registers/L1 and used
  * by every token of a block of 32. */
-enum { Q_CHUNK = 256 };
-LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *s0,
-                      const void *s1, const float *b, float *y, int sy, int tid, int nth)
+LLMC_INLINE void mm_q_rows(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w,
+                           const void *s0, const void *s1, const float *b, float *y, int sy, int tid, int nth)
 {
     int64_t b0, b1;
     share((N + 3) / 4, tid, nth, &b0, &b1);
@@ -163,6 +388,15 @@ LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x
                     y[(size_t)t * sy + n + r] = acc[t - t0][r] + (b ? b[n + r] : 0.0f);
         }
     }
+}
+
+LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *s0,
+                      const void *s1, const float *b, float *y, int sy, int tid, int nth)
+{
+    if (mmq_fits(F, K, G))
+        mm_q_fused(F, ORD, T, K, N, G, x, sx, w, s0, s1, b, y, sy, tid, nth);
+    else
+        mm_q_rows(F, ORD, T, K, N, G, x, sx, w, s0, s1, b, y, sy, tid, nth);
 }
 
 LLMC_INLINE void embed_q(int F, int ORD, int T, int D, int G, const uint8_t *table, const void *s0, const void *s1,

@@ -179,6 +179,35 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
         y[i] = NAN;   /* poison */
     for (int tid = 0; tid < 3; tid++)
         mm_q(fmt, ORDER_ROW_MAJOR, T, K, N, G, x, K, w, sc, z, b, y, N, tid, 3);
+    /* One token at a time: the same bits (each (token, row) is summed in one order whatever the step). */
+    float *y1 = malloc((size_t)N * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        for (int tid = 0; tid < 2; tid++)
+            mm_q(fmt, ORDER_ROW_MAJOR, 1, K, N, G, x + (size_t)t * K, K, w, sc, z, b, y1, N, tid, 2);
+        ck_assert_msg(memcmp(y1, y + (size_t)t * N, (size_t)N * sizeof(float)) == 0,
+                      "fmt %d T%d K%d N%d G%d: token %d alone differs from the batch", fmt, T, K, N, G, t);
+    }
+    /* The same matrix in lane8 order (the CPU twin of a CUDA build; whole tiles only): the same bits. */
+    int tile = 8 * (128 / (fmt == FMT_FP8 ? 8 : 4));
+    if (K % tile == 0 && (fmt != FMT_U4 || G % 4 == 0)) {
+        uint8_t *w8 = calloc(wbytes, 1);
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < K; k++) {
+                size_t e = (size_t)n * K + k, p = (size_t)n * K + (size_t)q_pos(fmt, ORDER_LANE8, k);
+                if (fmt == FMT_FP8)
+                    w8[p] = w[e];
+                else
+                    w8[p / 2] |= (uint8_t)(((w[e / 2] >> (4 * (e & 1))) & 15) << (4 * (p & 1)));
+            }
+        float *y8 = malloc((size_t)T * N * sizeof(float));
+        for (int tid = 0; tid < 3; tid++)
+            mm_q(fmt, ORDER_LANE8, T, K, N, G, x, K, w8, sc, z, b, y8, N, tid, 3);
+        ck_assert_msg(memcmp(y8, y, (size_t)T * N * sizeof(float)) == 0, "fmt %d T%d K%d N%d G%d: lane8 differs", fmt, T,
+                      K, N, G);
+        free(y8);
+        free(w8);
+    }
+    free(y1);
     for (int t = 0; t < T; t++)
         for (int n = 0; n < N; n++) {
             double ref = b[n], mag = fabs(b[n]);
@@ -209,17 +238,28 @@ static void check_mm(int fmt, int T, int K, int N, int G, int asym, uint64_t see
     free(deq);
 }
 
+/* Shapes for mm_q: ragged K (a short last block and group) and N (tiles of 8, 2 and 1 rows), steps
+ * of 1 to 37 tokens (tiles of 4 tokens and their rest, batches of prepared x: K 4096 takes 8 a
+ * batch), K past what mm_q_fused prepares (33000: q_row's path). Groups: a row, whole blocks and
+ * several, a block's half to eighth (gpb 2..8), and those it leaves to q_row (u4 8, fp8 32). */
 START_TEST(mm_q_matches_dequantized_reference)
 {
-    static const int shapes[][4] = {{1, 172, 13, 0}, {5, 300, 9, 0}, {37, 256, 17, 0}, {1, 4096, 8, 0}, {2, 64, 4, 0}};
+    static const int shapes[][3] = {{1, 172, 13}, {5, 300, 9}, {37, 256, 17}, {1, 4096, 8}, {2, 64, 4},
+                                    {3, 1024, 27}, {9, 4096, 3}, {4, 640, 10}, {2, 33000, 3}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         check_mm(FMT_FP8, T, K, N, K, 0, 11 + s);          /* a scale a row */
         check_mm(FMT_FP8, T, K, N, 128, 0, 21 + s);
+        check_mm(FMT_FP8, T, K, N, 64, 0, 61 + s);
+        check_mm(FMT_FP8, T, K, N, 32, 0, 71 + s);
         for (int G = 32; G <= 128; G *= 2) {
             check_mm(FMT_U4, T, K, N, G, 0, 31 + s * 7 + (uint64_t)G);
             check_mm(FMT_U4, T, K, N, G, 1, 41 + s * 7 + (uint64_t)G);
         }
+        check_mm(FMT_U4, T, K, N, 16, 1, 81 + s);
+        check_mm(FMT_U4, T, K, N, 8, 1, 91 + s);
+        check_mm(FMT_U4, T, K, N, 256, 1, 101 + s);
+        check_mm(FMT_U4, T, K, N, K, 1, 111 + s);   /* one group a row (GPTQ's group -1), K ragged too */
         check_mm(FMT_NVFP4, T, K, N, 16, 0, 51 + s);   /* K 172, 300: a short last group */
     }
 }

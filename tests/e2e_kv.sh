@@ -2,7 +2,7 @@
 # The quantized KV cache formats (issue 12) end to end on the cpu target: stories260K compiled with
 # each --kv format (keys and values in formats of their own too) gives, batched through --prompts
 # and on a pool small enough to preempt and recompute sequences, exactly its own single runs; --info
-# names the formats and the bytes a position takes; a short perplexity of debdocs-32M (the first 2
+# names the formats and the bytes a position takes; --kv-calib's scales; a short perplexity of debdocs-32M (the first 2
 # chunks of 512 of its eval.txt) in int4 stays within 3% of the f16 cache's (bench/NOTES.md has the
 # whole eval at 512 and 1024 for every format).
 source "$(dirname "$0")/lib_e2e.sh"
@@ -28,6 +28,17 @@ for case in "fp8 320 (scales 1, saturating)" "int8 480" "int4 320" "int8,int4 40
   check "--kv $kv: --info names the cache and its $bytes bytes a position" \
     grep -qF "KV cache $kv${3:+ $3 $4 $5} in blocks of 16 ($bytes bytes a position)" <<<"$info"
 done
+# --kv-calib: fp8's scales per layer and head from prompts, at compile time (the reference interpreter)
+"$LLMC" compile "$M/stories260K.bin" --kv fp8 --kv-calib "$TMP/prompts.txt" -o "$TMP/mc" -q
+check "--kv-calib: --info says the fp8 scales are calibrated" grep -qF "KV cache fp8 (scales calibrated)" <("$TMP/mc" --info)
+: >"$TMP/singles.txt"
+while IFS= read -r p; do "$TMP/mc" "$p" -n 50 >>"$TMP/singles.txt"; done <"$TMP/prompts.txt"
+"$TMP/mc" --prompts "$TMP/prompts.txt" --max-batch 3 -n 50 --kv-blocks 5 >"$TMP/batched.txt" 2>/dev/null
+check "--kv-calib: batched on 5 blocks equals the single runs" cmp "$TMP/singles.txt" "$TMP/batched.txt"
+expect_error "--kv-calib without an fp8 cache is refused" "only an fp8 KV cache has scales to calibrate" \
+  "$LLMC" compile "$M/stories260K.bin" --kv int8 --kv-calib "$TMP/prompts.txt" -o "$TMP/x"
+expect_error "--kv-calib of an empty file is refused" "no prompt in the file" \
+  bash -c ": >'$TMP/empty.txt'; '$LLMC' compile '$M/stories260K.bin' --kv fp8,f16 --kv-calib '$TMP/empty.txt' -o '$TMP/x'"
 expect_error "--kv names an unknown format" "--kv: unknown format \"int3\"" \
   "$LLMC" compile "$M/stories260K.bin" --kv int8,int3 -o "$TMP/x"
 expect_error "--kv bf16 is no KV format of the cpu" "--kv bf16: target cpu stores the KV cache as f32, f16, fp8, int8, int4" \

@@ -205,6 +205,12 @@ int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResul
         fprintf(out, "KV cache: %lld bytes a position, %d blocks of %d positions, %lld bytes a block\n",
                 (long long)d->kv_bytes_per_position, (int)e->kv.n_blocks, d->kv_block_size,
                 (long long)d->kv_block_bytes);
+    /* how many sequences of this benchmark's length the pool runs at once */
+    int32_t per_seq = llmc_kv_blocks_for(c->n_prompt + c->n_gen, d->kv_block_size) + d->kv_ring_blocks;
+    fprintf(out, "KV capacity: %d sequences of %d positions at once in %d blocks (%.1f MiB; %d blocks a sequence%s)\n",
+            (int)(e->kv.n_blocks / per_seq), c->n_prompt + c->n_gen, (int)e->kv.n_blocks,
+            (double)e->kv.n_blocks * (double)d->kv_block_bytes / (1 << 20), per_seq,
+            d->kv_ring_blocks > 0 ? ", its ring's counted" : "");
     fprintf(out, "prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r->prefill_tokens,
             r->prefill_seconds, r->prefill_tokens / r->prefill_seconds);
     if (r->decode_steps > 0)

@@ -6,12 +6,14 @@
 # step's context, a KIVI ring's newest positions in f16, over the copy bandwidth measured in the same
 # run); then the capacity: how many CTX-position sequences run at once within --kv-mem KV_MEM MiB
 # (bench.c's "KV capacity", a KIVI sequence's ring counted). One table at the end, each format
-# against f16 (speed and capacity ratios).
+# against f16 (speed and capacity ratios). For the 1B (COMPARE=1, the default) each format's build
+# also runs --compare-cpu on 200 tokens (past KIVI's residual) against its CPU twin: the GPU's KV
+# writers and readers against the cpu target's, layer by layer.
 #
 # Run by bench/gpu_round.sh (WHAT=kv) after scripts/gpu_carry.sh, or alone:
 #   LLMC=.carry/llmc OUT=/tmp/out bash bench/kv_bench.sh
 # Knobs (environment): PRESETS ("llama3.1-8b llama3.2-1b"), KV_FORMATS ("f16 fp8 int8 int4 kivi4 kivi2"),
-# BATCHES ("16 64"), CTX (4096), GEN (32), KV_MEM (16384 MiB), ARCH (sm_90a).
+# BATCHES ("16 64"), CTX (4096), GEN (32), KV_MEM (16384 MiB), ARCH (sm_90a), COMPARE (1).
 # Time on an H100/H200: the 8B's synthesis ~2 min, each format's compile ~1.5 min (NVRTC and 16 GB of
 # weights), its runs ~1 min (the prefill of 64 x 4096 tokens most of it; KIVI prefill runs on the
 # per-token kernel: slower); the 1B a third of that. Within one call's 10 minutes: one preset and
@@ -48,6 +50,15 @@ for p in $presets; do
     "$llmc" compile "$dir" --target "$arch" --kv "$f" --max-seq $((ctx + gen)) --weights-file -o "$exe" -q >>"$log" 2>&1 ||
       { say "$p --kv $f: compile failed"; tail -5 "$log"; continue; }
     say "compile --kv $f: $((SECONDS - t0)) s; $("$exe" --version | grep -o 'KV cache [^,]*')"
+    if [ "${COMPARE:-1}" = 1 ] && [ "$p" = llama3.2-1b ]; then
+      # 200 tokens against the CPU twin (past KIVI's residual: positions read from the blocks)
+      r=$work/kv_${p}_${f//,/_}_cmp.txt
+      "$exe" --ids "$(seq -s ' ' 300 499)" --compare-cpu >"$r" 2>&1
+      grep -A40 "per layer" "$r" >>"$log"
+      worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$r")
+      agree=$(grep -o "argmax agrees on .*" "$r")
+      say "RESULT $p --kv $f compare-cpu 200 tokens: worst layer rel.err $worst; ${agree:-no result: $(tail -1 "$r")}"
+    fi
     for b in $batches; do
       r=$work/kv_${p}_${f//,/_}_b$b.txt
       "$exe" --bench --bench-prompt "$ctx" -n "$gen" --batch "$b" >"$r" 2>&1

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 10
+#define LLMC_ABI_VERSION 11
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -156,7 +156,8 @@ typedef struct LlmcModelDesc {
     int64_t weights_bytes;
     int64_t const_bytes;
     int64_t arena_bytes;
-    int64_t weight_bytes_per_token; /* bytes one decode token must read (all weights once) */
+    int64_t weight_bytes_per_token; /* bytes one decode token must read (all weights once, but the
+                                       experts of moe blocks: expert_bytes) */
     int64_t kv_bytes_per_position;  /* bytes of KV one position adds across all layers */
     /* A KV cache with KIVI formats (ir/kv_layout.h): each running sequence also holds kv_ring_blocks
      * blocks of the pool (the last entries of its block table row: max_blocks_per_seq counts them)
@@ -168,6 +169,11 @@ typedef struct LlmcModelDesc {
     int32_t kv_seq_step;
     int64_t kv_ring_bytes_per_position;
     int32_t kv_group, kv_resid;
+    /* Mixture-of-experts blocks (all with n_experts experts, experts_per_token chosen a token): the
+     * expert matrices' bytes over all experts, all layers. A step of B tokens reads about
+     * expert_bytes * (1 - (1 - k/E)^B) of them (B = 1: k/E; routing taken as uniform). 0: none. */
+    int64_t expert_bytes;
+    int32_t n_experts, experts_per_token;
     int32_t max_threads;            /* 0: use every thread offered; else at most this many (a tiny
                                        model loses more to barriers than threads give back) */
     int32_t backend;                /* LLMC_BACKEND_CPU or LLMC_BACKEND_CUDA */

@@ -75,6 +75,11 @@ void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo
                         "    .kv_group = %d,\n    .kv_resid = %d,\n",
                         (long long)kv_ring_blocks(K, V, L, BS, H, HD), kv_seq_step(K, V), (long long)L * 2 * H * HD * 2,
                         KV_KIVI_G, KV_KIVI_R);
+    LlmcExperts ex;
+    llmc_expert_bytes(g, &ex);
+    if (ex.bytes > 0)
+        llmc_buf_printf(out, "    .expert_bytes = %lld,\n    .n_experts = %d,\n    .experts_per_token = %d,\n",
+                        (long long)ex.bytes, ex.experts, ex.top_k);
     if (g->n_eos_more)
         llmc_buf_printf(out, "    .eos_more = %s_eos_more,\n    .n_eos_more = %d,\n", symbol, g->n_eos_more);
     if (g->sampling.set)
@@ -83,8 +88,35 @@ void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo
                         (double)(float)g->sampling.top_p);
 }
 
+/* Is weight t an expert matrix (a moe node's gate/up or down: inputs 2 and 3)? */
+static int is_expert_weight(const LlmcGraph *g, int t)
+{
+    for (int i = 0; i < g->nn; i++)
+        if (g->n[i].op == LLMC_OP_MOE && (g->n[i].in[2] == t || g->n[i].in[3] == t))
+            return 1;
+    return 0;
+}
+
+/* Bytes a decode token reads of weight t: all of it, its scales and zero points with it, or one
+ * row of an embedding table read only by embedding lookups. */
+static int64_t read_bytes(const LlmcGraph *g, int t)
+{
+    const LlmcTensor *w = &g->t[t];
+    int full = 0;
+    for (int k = 0; k < g->nn && !full; k++)
+        for (int m = 0; m < g->n[k].n_in; m++)
+            full |= g->n[k].in[m] == t && g->n[k].op != LLMC_OP_EMBEDDING;
+    int64_t bytes = w->bytes;
+    for (int k = 0; k < LLMC_MAX_SIDES; k++)
+        if (w->layout.side[k] >= 0)
+            bytes += g->t[w->layout.side[k]].bytes;
+    return full ? bytes : bytes / w->shape.dim[0];
+}
+
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
 {
+    LlmcExperts ex;
+    llmc_expert_bytes(g, &ex);
     int64_t total = 0;
     uint8_t *counted = calloc((size_t)g->nt + 1, 1);
     if (!counted)
@@ -93,25 +125,33 @@ int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
         const LlmcNode *n = &g->n[i];
         for (int j = 0; j < n->n_in; j++) {
             int t = n->in[j];
-            const LlmcTensor *w = &g->t[t];
-            if (w->kind != LLMC_T_WEIGHT || counted[t])
+            if (g->t[t].kind != LLMC_T_WEIGHT || counted[t] || (ex.bytes > 0 && is_expert_weight(g, t)))
                 continue;
-            int full = 0;
-            for (int k = 0; k < g->nn && !full; k++)
-                for (int m = 0; m < g->n[k].n_in; m++)
-                    full |= g->n[k].in[m] == t && g->n[k].op != LLMC_OP_EMBEDDING;
             counted[t] = 1;
-            /* An embedding table alone is read one row per token; a quantized weight's scales and
-             * zero points are read with it. */
-            int64_t bytes = w->bytes;
-            for (int k = 0; k < LLMC_MAX_SIDES; k++)
-                if (w->layout.side[k] >= 0)
-                    bytes += g->t[w->layout.side[k]].bytes;
-            total += full ? bytes : bytes / w->shape.dim[0];
+            total += read_bytes(g, t);
         }
     }
     free(counted);
     return total;
+}
+
+void llmc_expert_bytes(const LlmcGraph *g, LlmcExperts *ex)
+{
+    memset(ex, 0, sizeof *ex);
+    for (int i = 0; i < g->nn; i++) {
+        const LlmcNode *n = &g->n[i];
+        if (n->op != LLMC_OP_MOE)
+            continue;
+        int e = (int)llmc_attr_int(n, "experts", 1), k = (int)llmc_attr_int(n, "top_k", 1);
+        if (ex->experts && (ex->experts != e || ex->top_k != k)) { /* blocks unlike each other: all dense */
+            memset(ex, 0, sizeof *ex);
+            return;
+        }
+        ex->experts = e;
+        ex->top_k = k;
+        for (int j = 2; j <= 3; j++)
+            ex->bytes += read_bytes(g, n->in[j]);
+    }
 }
 
 void llmc_emit_probes(const LlmcGraph *g, LlmcBuf *out)

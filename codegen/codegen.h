@@ -52,7 +52,17 @@ int64_t llmc_cuda_kv_block_bytes(const LlmcGraph *g);
 /* The C backend: the whole model as one C file (malloc'd). */
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
                        LlmcDiag *d);
+/* Bytes one decode token reads of the weights: every weight once (an embedding table one row), the
+ * experts of moe blocks excepted where llmc_expert_bytes counts them. */
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g);
+/* The moe blocks' expert matrices (gate/up and down, scales with them): their bytes over all
+ * experts, and the experts and top-k every block shares; all 0 without moe blocks, or when blocks
+ * differ in experts or top-k (then weight_bytes_per_token counts the experts as dense weights). */
+typedef struct {
+    int64_t bytes;
+    int experts, top_k;
+} LlmcExperts;
+void llmc_expert_bytes(const LlmcGraph *g, LlmcExperts *ex);
 /* The descriptor's opening and the fields every backend shares (through .forward, .probes; the KV
  * cache's from its formats kvf, keys and values); the backend adds its own fields and closes it
  * with "};". */

@@ -29,6 +29,18 @@ typedef struct Bench {
     size_t errlen;
 } Bench;
 
+/* The expert bytes a step of `batch` tokens reads: each token picks experts_per_token of n_experts,
+ * so about 1 - (1 - k/E)^batch of every expert matrix (routing taken as uniform; exact at batch 1). */
+static double expert_bytes_read(const LlmcModelDesc *d, int batch)
+{
+    if (d->expert_bytes <= 0 || d->n_experts <= 0)
+        return 0.0;
+    double miss = 1.0;
+    for (int i = 0; i < batch; i++)
+        miss *= 1.0 - (double)d->experts_per_token / d->n_experts;
+    return (double)d->expert_bytes * (1.0 - miss);
+}
+
 static void bench_add(Bench *b, int32_t seq, int32_t token, int32_t pos, int want_logits)
 {
     int32_t t = b->step.n_tokens++;
@@ -168,7 +180,7 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
         positions += (double)q;
         ring_positions += (double)(n - q);
     }
-    r->decode_bytes = (double)c->n_gen * (double)d->weight_bytes_per_token +
+    r->decode_bytes = (double)c->n_gen * (double)(d->weight_bytes_per_token + expert_bytes_read(d, c->batch)) +
                       ((double)d->kv_bytes_per_position * positions +
                        (double)d->kv_ring_bytes_per_position * ring_positions) * c->batch;
     for (int32_t s = 0; s < c->batch; s++)
@@ -238,12 +250,22 @@ int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResul
     if (r->decode_steps <= 0)
         return 0;
     double per_step = r->decode_bytes / r->decode_steps;
-    double kv = per_step - (double)d->weight_bytes_per_token;
+    double experts = expert_bytes_read(d, c->batch);
+    double kv = per_step - (double)d->weight_bytes_per_token - experts;
     double avg_ctx = c->n_prompt + (c->n_gen + 1) / 2.0;
     double step_s = r->decode_seconds / r->decode_steps;
     fprintf(out, "decode step reads: %.4f GB (weights %.4f GB + KV %.4f GB at an average context "
                  "of %.1f x %d sequences)\n",
-            per_step / 1e9, (double)d->weight_bytes_per_token / 1e9, kv / 1e9, avg_ctx, c->batch);
+            per_step / 1e9, (double)d->weight_bytes_per_token / 1e9 + experts / 1e9, kv / 1e9, avg_ctx, c->batch);
+    if (d->expert_bytes > 0) {
+        /* what a step would take reading every expert (a dense MoE) at the copy bandwidth */
+        double dense_s = (per_step - experts + (double)d->expert_bytes) / bw;
+        fprintf(out,
+                "experts: %.4f GB of their %.4f GB a step (%d of %d a token; routing taken as uniform); a dense "
+                "read of every expert would need %.3f ms a step at copy bandwidth: this run is %.2fx that\n",
+                experts / 1e9, (double)d->expert_bytes / 1e9, d->experts_per_token, d->n_experts, 1e3 * dense_s,
+                dense_s / step_s);
+    }
     fprintf(out, "memory roofline: %.1f%% (%.1f GB/s of %.1f GB/s)\n",
             100.0 * per_step / step_s / bw, per_step / step_s / 1e9, bw / 1e9);
     return 0;

@@ -1025,6 +1025,33 @@ END_TEST
 START_TEST(family_qwen3_moe_nvfp4) { check_moe_quantized(LLMC_NVFP4, "lm_head=nvfp4,embedding=nvfp4", "moe_nvfp4"); }
 END_TEST
 
+/* A decode step's expert bytes (bench.c's roofline of MoE models): qwen3_moe's two moe layers (layer 1
+ * is dense), 8 experts, top 2, D 64, F 32, f32: gate/up 8 x 64 x 64 and down 8 x 64 x 32 values a
+ * layer, out of weight_bytes_per_token; every other weight still counted once. */
+START_TEST(moe_expert_bytes)
+{
+    const char *path = family_model("qwen3_moe");
+    LlmcPassOptions opt = options(4);
+    Model m;
+    load(&m, path, &opt, NULL);
+    LlmcExperts ex;
+    llmc_expert_bytes(m.g, &ex);
+    ck_assert_int_eq(ex.experts, 8);
+    ck_assert_int_eq(ex.top_k, 2);
+    ck_assert_int_eq(ex.bytes, 2LL * (8 * 64 * 64 + 8 * 64 * 32) * 4);
+    int64_t all = 0; /* every weight's bytes, an embedding table's one row (untied: the lm_head apart) */
+    for (int t = 0; t < m.g->nt; t++) {
+        const LlmcTensor *w = &m.g->t[t];
+        if (w->kind != LLMC_T_WEIGHT)
+            continue;
+        ck_assert_msg(w->dtype == LLMC_F32, "%s is %s", w->name, llmc_dtype_name(w->dtype));
+        all += strstr(w->name, "embed") ? w->bytes / w->shape.dim[0] : w->bytes;
+    }
+    ck_assert_int_eq(llmc_weight_bytes_per_token(m.g) + ex.bytes, all);
+    unload(&m);
+}
+END_TEST
+
 /* The rope tables of the C kernels (c_prelude.h, float32) against the reference frequencies
  * (ir/rope.c, double) for every scaling type, past the lengths where dynamic and LongRoPE change
  * their frequencies. */
@@ -1120,6 +1147,7 @@ int main(void)
     tcase_add_test(fam, family_qwen3_moe_w4a16);
     tcase_add_test(fam, family_qwen3_moe_nvfp4);
     tcase_add_test(fam, rope_tables);
+    tcase_add_test(fam, moe_expert_bytes);
     suite_add_tcase(s, fam);
     TCase *errors = tcase_create("errors");
     tcase_set_timeout(errors, 120);

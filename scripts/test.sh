@@ -17,5 +17,5 @@ echo "== ASan/UBSan build =="
    ctest --output-on-failure -j"$jobs" -LE slow)
 echo "== clang build (warnings as errors; the compiler and the runtime archive) =="
 CC=$(command -v clang-19 || command -v clang) "$root/scripts/build.sh" "$root/build-clang" -DCMAKE_BUILD_TYPE=Release
-echo "== fuzzing (tests/fuzz/, 20 s a harness; bench/fuzz_long.sh for long runs) =="
-LLMC="$root/build/llmc" "$root/scripts/fuzz.sh" 20
+echo "== fuzzing (tests/fuzz/, 10 s a harness; bench/fuzz_long.sh for long runs) =="
+LLMC="$root/build/llmc" "$root/scripts/fuzz.sh" 10

@@ -1,6 +1,7 @@
 /* test_cuda.c — the CUDA backend without a GPU (CI): for the example models and the synthesized
  * presets (their graphs built from the preset configs alone, no weights needed), the emitted CUDA C
- * compiles through NVRTC for every CUDA target, and the decode kernels (skinny matmul, attention)
+ * compiles through NVRTC (the small models for every CUDA target, the presets for each instruction
+ * set: compile_archs), and the decode kernels (skinny matmul, attention)
  * have no local-memory spills in the ptxas report. The tiny model's CUDA source is a golden file
  * (tests/golden/tiny.cu; regenerate with `test_cuda --regen`, scripts/regen-golden.sh).
  *
@@ -88,18 +89,28 @@ static int is_no_spill_kernel(const char *name)
            strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "_moe_") || strstr(name, "rope_kv_write");
 }
 
-/* Compiles g's CUDA source for every CUDA target (only sm_80 and sm_90a when `ends`: the smallest
- * register budget's and the newest arch, to keep CI short); checks resources. */
-static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int ends);
-static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, 0); }
-static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int ends)
+/* Which CUDA targets a case compiles for (CI's budget): every one; the smallest register budget's and
+ * the newest (sm_80, sm_90a); or one of each instruction set (sm_80, sm_89 with its fp8 conversions,
+ * sm_90a with wgmma: sm_86 and sm_90 add no instruction these kernels use, and the small models'
+ * cases compile every kernel template for those two). */
+enum { ARCHS_ALL, ARCHS_ENDS, ARCHS_ISA };
+static int arch_in(const char *name, int set)
+{
+    if (set == ARCHS_ALL)
+        return 1;
+    return !strcmp(name, "sm_80") || !strcmp(name, "sm_90a") || (set == ARCHS_ISA && !strcmp(name, "sm_89"));
+}
+
+/* Compiles g's CUDA source for the CUDA targets of `set`; checks resources. */
+static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set);
+static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, ARCHS_ALL); }
+static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set)
 {
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
-        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path ||
-            (ends && strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
+        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || !arch_in((*t)->name, set))
             continue;
         LlmcCubin c;
         struct timespec t0, t1;
@@ -139,7 +150,7 @@ static void check_preset_w(const char *preset, const Weights *wts)
     LlmcGraph *g = graph_of_w(doc, ".", wts);
     char what[128];
     snprintf(what, sizeof what, "%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "");
-    compile_archs(nv, g, what, wts != NULL);
+    compile_archs(nv, g, what, wts ? ARCHS_ENDS : ARCHS_ISA);
     if (wts) /* the quantized matrices are in the skinny kernels' lane8 order, read by 16-byte slots */
         for (int i = 0; i < g->nn; i++)
             if (g->n[i].op == LLMC_OP_MATMUL_FUSED && g->n[i].out[0] != g->logits) { /* the lm_head stays bf16 */
@@ -222,7 +233,7 @@ static void check_tiny(const Weights *wts, const char *golden, const char *must,
     snprintf(path, sizeof path, "%s/tests/golden/%s", LLMC_SOURCE_DIR, golden);
     check_golden(src, path, what);
     if (nv) /* f32 (its own fallback paths) for every arch; w4a16: the ends (sm_80, sm_90a) */
-        compile_archs(nv, g, what, wts != NULL);
+        compile_archs(nv, g, what, wts ? ARCHS_ENDS : ARCHS_ALL);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
@@ -275,7 +286,7 @@ START_TEST(qmma_golden)
     check_golden(src, LLMC_SOURCE_DIR "/tests/golden/qmma_w4a16.cu", "a small Llama in w4a16");
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
-        compile_archs(nv, g, "a small Llama in w4a16", 1);
+        compile_archs(nv, g, "a small Llama in w4a16", ARCHS_ENDS);
     llmc_nvrtc_close(nv);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
@@ -311,7 +322,7 @@ START_TEST(nvfp4_small)
     llmc_cuda_free(cg);
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
-        compile_archs(nv, g, "a small Llama in nvfp4", 1);
+        compile_archs(nv, g, "a small Llama in nvfp4", ARCHS_ENDS);
     llmc_nvrtc_close(nv);
     llmc_graph_free(g);
     cJSON_Delete(doc);
@@ -408,7 +419,7 @@ START_TEST(llama_hf_golden)
     free(host);
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
-        compile_archs(nv, g, "stories260K (Hugging Face layout)", 1); /* example_stories260K: every arch */
+        compile_archs(nv, g, "stories260K (Hugging Face layout)", ARCHS_ENDS); /* example_stories260K: every arch */
     llmc_nvrtc_close(nv);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
@@ -765,7 +776,7 @@ int main(int argc, char **argv)
     Suite *s = suite_create("cuda");
     /* Five cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
      * CI's two cores share them: goldens (emitted source against tests/golden, small models),
-     * presets (the real shapes in bf16, every arch), quantized (the real shapes in w4a16 and fp8,
+     * presets (the real shapes in bf16, sm_80, sm_89 and sm_90a), quantized (the real shapes in w4a16 and fp8,
      * sm_80 and sm_90a), families, kv (the KV formats' kernels). */
     TCase *tc = tcase_create("goldens");
     tcase_set_timeout(tc, 1200);

@@ -337,8 +337,11 @@ variants() {
 # be the cpu target's; batch 3 of id prompts = single runs) and in bf16 (--compare-cpu on 8 and on 80
 # prompt tokens: the decode paths, then the wide ones: flash attention with its soft-cap, the MoE
 # experts on tensor cores); memcheck of the bf16 MoE and Gemma 2 builds on 80 tokens.
-# FAMILY_SPEED=1: then bf16 decode at batch 1 and 16 of real shapes: qwen3-8b and gemma-2-9b whole,
-# qwen3-30b-a3b with 12 of its 48 layers (the roofline fraction is per byte), each deleted after.
+# FAMILY_SPEED=1: then bf16 decode at batch 1 and 16 of real shapes, each with about a third of its
+# layers (synthesis and compile a third as long; the roofline fraction is per byte, and the 8B Llama
+# cut the same way runs in the same call as the yardstick issue 26 names): llama3.1-8b with 11 of
+# 32 layers, qwen3-8b 12 of 36, gemma-2-9b 14 of 42, qwen3-30b-a3b 12 of 48 (its `experts:` line: the
+# run against a dense read of every expert), each deleted after. FAMILY_MODELS picks some of them.
 families() {
   local ids="3 17 42 99 250 7 311 5" wide cfg f d same worst worstw bs
   wide=$(seq -s ' ' 100 179)
@@ -377,15 +380,21 @@ families() {
   fi
   [ "${FAMILY_SPEED:-0}" = 1 ] || return
   local name cfgj exe
-  for name in qwen3-8b gemma-2-9b qwen3-30b-a3b-12l; do
+  for name in ${FAMILY_MODELS:-llama3.1-8b-11l qwen3-8b-12l gemma-2-9b-14l qwen3-30b-a3b-12l}; do
     case $name in
-    qwen3-8b) cfgj='{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 4096,
-      "intermediate_size": 12288, "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8,
+    llama3.1-8b-11l) cfgj='{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+      "intermediate_size": 14336, "num_hidden_layers": 11, "num_attention_heads": 32, "num_key_value_heads": 8,
+      "vocab_size": 128256, "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "rope_theta": 500000.0,
+      "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+      "original_max_position_embeddings": 8192, "rope_type": "llama3"}, "hidden_act": "silu",
+      "tie_word_embeddings": false, "bos_token_id": 128000, "eos_token_id": 128001, "torch_dtype": "bfloat16"}' ;;
+    qwen3-8b-12l) cfgj='{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 4096,
+      "intermediate_size": 12288, "num_hidden_layers": 12, "num_attention_heads": 32, "num_key_value_heads": 8,
       "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960, "rms_norm_eps": 1e-6,
       "rope_theta": 1000000.0, "hidden_act": "silu", "tie_word_embeddings": false, "bos_token_id": 151643,
       "eos_token_id": 151645, "torch_dtype": "bfloat16"}' ;;
-    gemma-2-9b) cfgj='{"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "hidden_size": 3584,
-      "intermediate_size": 14336, "num_hidden_layers": 42, "num_attention_heads": 16, "num_key_value_heads": 8,
+    gemma-2-9b-14l) cfgj='{"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "hidden_size": 3584,
+      "intermediate_size": 14336, "num_hidden_layers": 14, "num_attention_heads": 16, "num_key_value_heads": 8,
       "head_dim": 256, "vocab_size": 256000, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
       "rope_theta": 10000.0, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 256,
       "sliding_window": 4096, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
@@ -407,6 +416,7 @@ families() {
     rm -rf "$work/$name"
     decode_row "$exe" "$name decode batch 1" "$res/bench_${name}_b1.txt" --batch 1
     decode_row "$exe" "$name decode batch 16" "$res/bench_${name}_b16.txt" --batch 16
+    grep -h '^experts:' "$res/bench_${name}_b1.txt" "$res/bench_${name}_b16.txt" | sed 's/^/  /' | tee -a "$log"
     rm -f "$exe" "$exe.weights"
   done
 }

@@ -90,7 +90,7 @@ S=$carry/stories260K
 # reference), then stories260K built for amd-on-sm_90 (every kernel as an RDNA build runs it, wave32,
 # WMMA emulated): f32 = the cpu target's text = llama2.c's golden; bf16 and the quantized formats
 # against the cpu target (first 64 greedy ids; --compare-cpu on 5 and 80 prompt tokens: the 80 take
-# gemm_mx); batch 3 = single runs; memcheck.
+# gemm_mx), the quantized KV caches too (fp8; int8 keys with int4 values); batch 3 = single runs; memcheck.
 if [ "$what" = amd ]; then
   say "== AMD path on $dev"
   if [ -x "$carry/amd_check" ] || nvcc -O2 -std=c++17 -arch=sm_90 -DLLMC_AMD_PATH=1 -I "$root/ir" -o "$carry/amd_check" \
@@ -115,7 +115,7 @@ if [ "$what" = amd ]; then
   fi
   "$work/a_f32" --ids "$(seq -s ' ' 100 179)" --compare-cpu >"$res/a_cmpw_f32.txt" 2>&1
   tail -4 "$res/a_cmpw_f32.txt" | tee -a "$log"
-  for f in "bf16" "fp8" "w4a16" "w4a16 --asym --group 32" "nvfp4"; do
+  for f in "bf16" "fp8" "w4a16" "w4a16 --asym --group 32" "nvfp4" "bf16 --kv fp8" "w4a16 --kv int8,int4"; do
     tag=$(echo "$f" | tr -c 'a-z0-9\n' '_')
     # shellcheck disable=SC2086
     "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --weights $f -o "$work/a_cpu_$tag" -q >>"$log" 2>&1
@@ -203,7 +203,8 @@ fi
 # runs, memcheck of a w4a16 build.
 if [ "$what" = all ] || [ "$what" = quant ]; then
   say "== stories260K, quantized weights"
-  for f in "fp8" "w4a16" "w4a16 --asym --group 32" "w4a16 --keep lm_head=w4a16" "nvfp4" "nvfp4 --keep lm_head=nvfp4"; do
+  for f in "fp8" "w4a16" "w4a16 --asym --group 32" "w4a16 --keep lm_head=w4a16" "nvfp4" "nvfp4 --keep lm_head=nvfp4" \
+    "bf16 --kv fp8" "w4a16 --kv int8,int4"; do
     tag=$(echo "$f" | tr -c 'a-z0-9\n' '_')
     # shellcheck disable=SC2086
     "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --weights $f -o "$work/q_cpu_$tag" -q >>"$log" 2>&1

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "codegen/linker.h"
 #include "frontend/frontend.h"
 #include "frontend/model_json.h"
+#include "ir/interp.h"
 #include "ir/ir.h"
 #include "ir/target.h"
 #include "passes/passes.h"
@@ -347,6 +349,7 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
 
 typedef struct CompileArgs {
     const char *src, *out, *target, *dump_after, *tokenizer, *chat_template;
+    const char *kv_calib;         /* --kv-calib: prompts to calibrate fp8's KV scales on */
     int allow_unused;             /* --allow-unused */
     const char *keep[64];         /* the --keep options (popt.keep points here) */
     const LlmcTarget *targets[LLMC_MAX_TARGETS + 1];
@@ -383,6 +386,174 @@ static void warn_max_seq(const LlmcGraph *g, int32_t max_seq)
                 max_seq, trained, why);
 }
 
+/* --kv-calib FILE: the scales per layer and KV head of an fp8 KV cache, from the model's own keys
+ * and values on a few prompts, at compile time: the graph as the frontend gives it (attention not
+ * yet lowered) through the reference interpreter (ir/interp.c, f32 weights, double sums) on each
+ * line of FILE (tokenized as the executable would, BOS first; up to the context; blank lines
+ * skipped), the largest |k| and |v| of every layer's KV heads taken; a scale is that / 448 (E4M3's
+ * largest value), 1 where a head saw only zeros. Into scales[layers][2][kv heads]. The interpreter
+ * holds every weight in f32 (an 8B: 32 GB) and is slow (minutes for an 8B's prompt): a few short
+ * prompts are the use. */
+static LlmcStatus kv_calibrate(const char *path, const cJSON *doc, const char *src, const char *base_dir,
+                               const LlmcPassOptions *popt, float **scales_out, LlmcDiag *d)
+{
+    *scales_out = NULL;
+    LlmcGraph *g = llmc_graph_new();
+    LlmcWeightFiles *wf = llmc_wf_new();
+    LlmcInterp *it = NULL;
+    LlmcTokenizer *tk = NULL;
+    char *text = NULL, *tokbytes = NULL;
+    size_t text_n = 0, tok_n = 0;
+    float *scales = NULL, *buf = NULL, *logits = NULL;
+    int32_t *ids = NULL, *tok = NULL, *pos = NULL, *seq = NULL, *out = NULL;
+    LlmcStatus st = LLMC_ERR;
+    if (!g || !wf) {
+        llmc_fail(d, "out of memory");
+        goto done;
+    }
+    if (llmc_model_from_json(doc, src, base_dir, g, d) || llmc_model_check_weights(g, wf, d) ||
+        pass_infer_shapes(g, popt, d))
+        goto done;
+    if (popt->max_seq_len > 0 && popt->max_seq_len < g->max_seq_len)
+        g->max_seq_len = popt->max_seq_len;
+    if (!g->tok_file) {
+        llmc_fail(d, "--kv-calib %s: the model has no tokenizer to read the prompts with", path);
+        goto done;
+    }
+    char err[512];
+    if (read_tokenizer(g, NULL, &tokbytes, &tok_n, d) ||
+        (llmc_tokenizer_load(&tk, g->tok_kind, (const uint8_t *)tokbytes, tok_n, g->vocab_size, err, sizeof err) &&
+         llmc_fail(d, "%s: %s", g->tok_file, err)) ||
+        llmc_read_file(path, &text, &text_n, d))
+        goto done;
+    /* The attention nodes in order: layer l's K and V. */
+    int L = 0, HKV = 0;
+    for (int i = 0; i < g->nn; i++)
+        if (g->n[i].op == LLMC_OP_ATTENTION) {
+            int64_t hd = llmc_attr_int(&g->n[i], "head_dim", 0);
+            HKV = hd > 0 ? (int)(llmc_cols(&g->t[g->n[i].in[1]].shape) / hd) : 0;
+            L++;
+        }
+    if (L == 0) {
+        llmc_fail(d, "--kv-calib %s: the model has no attention layer", path);
+        goto done;
+    }
+    it = llmc_interp_new(g, 1);
+    scales = calloc((size_t)L * 2 * (size_t)HKV, sizeof *scales);
+    if (!it || !scales) {
+        llmc_fail(d, "out of memory");
+        goto done;
+    }
+    LlmcWeightSource ws = llmc_wf_source(wf);
+    for (int t = 0; t < g->nt; t++) { /* every weight in f32 */
+        const LlmcTensor *w = &g->t[t];
+        if (w->kind != LLMC_T_WEIGHT)
+            continue;
+        int64_t n = llmc_shape_numel(&w->shape, 0, 0), done = 0;
+        free(buf);
+        buf = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+        if (!buf) {
+            llmc_fail(d, "--kv-calib: out of memory for %s (%lld values)", w->name, (long long)n);
+            goto done;
+        }
+        int parts = w->src.n_parts ? w->src.n_parts : 1;
+        for (int k = 0; k < parts; k++) {
+            const LlmcTensor *part = w->src.n_parts ? &g->t[w->src.parts[k]] : w;
+            int64_t m = llmc_shape_numel(&part->shape, 0, 0);
+            if (part->src.pq.kind != LLMC_PQ_NONE) {
+                llmc_fail(d, "--kv-calib: %s is stored quantized by the checkpoint; calibration reads f32 weights", part->name);
+                goto done;
+            }
+            if (ws.read_f32(ws.ctx, part, 0, m, buf + done, d))
+                goto done;
+            done += m;
+        }
+        llmc_interp_set_weight(it, t, buf);
+    }
+    int T = g->max_tokens, lines = 0;
+    tok = malloc(sizeof(int32_t) * (size_t)T);
+    pos = malloc(sizeof(int32_t) * (size_t)T);
+    seq = calloc((size_t)T, sizeof(int32_t));
+    out = calloc(1, sizeof(int32_t));
+    logits = malloc(sizeof(float) * (size_t)g->vocab_size);
+    if (!tok || !pos || !seq || !out || !logits) {
+        llmc_fail(d, "out of memory");
+        goto done;
+    }
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        size_t len = next ? (size_t)(next - line) : strlen(line);
+        if (next)
+            next++;
+        if (len == 0 || (len == 1 && line[0] == '\r'))
+            continue;
+        int32_t n = 0;
+        free(ids);
+        ids = NULL;
+        if (llmc_tokenizer_encode(tk, line, len, LLMC_TOK_ADD_BOS, &ids, &n, err, sizeof err)) {
+            llmc_fail(d, "--kv-calib %s: line %d: %s", path, lines + 1, err);
+            goto done;
+        }
+        n = n < g->max_seq_len ? n : g->max_seq_len;
+        for (int32_t p0 = 0; p0 < n; p0 += T) { /* steps of up to max_tokens positions */
+            int32_t m = n - p0 < T ? n - p0 : T;
+            for (int32_t i = 0; i < m; i++) {
+                tok[i] = ids[p0 + i];
+                pos[i] = p0 + i;
+            }
+            out[0] = m - 1;
+            LlmcStep step = {.n_tokens = m, .tokens = tok, .positions = pos, .seq_of_token = seq, .n_out = 1,
+                             .out_rows = out, .logits = logits};
+            if (llmc_interp_step(it, &step, NULL, d))
+                goto done;
+            int l = 0;
+            for (int i = 0; i < g->nn; i++) {
+                if (g->n[i].op != LLMC_OP_ATTENTION)
+                    continue;
+                for (int w = 0; w < 2; w++) {
+                    int64_t rows, cols;
+                    const float *x = llmc_interp_value(it, g->n[i].in[1 + w], &rows, &cols);
+                    for (int64_t r = 0; x && r < m && r < rows; r++)
+                        for (int64_t c = 0; c < cols && c / (cols / HKV) < HKV; c++) {
+                            float *s = &scales[((size_t)l * 2 + (size_t)w) * (size_t)HKV + (size_t)(c / (cols / HKV))];
+                            float a = fabsf(x[r * cols + c]);
+                            *s = a > *s ? a : *s; /* the largest |x| for now */
+                        }
+                }
+                l++;
+            }
+        }
+        lines++;
+    }
+    if (lines == 0) {
+        llmc_fail(d, "--kv-calib %s: no prompt in the file (one a line)", path);
+        goto done;
+    }
+    for (size_t i = 0; i < (size_t)L * 2 * (size_t)HKV; i++)
+        scales[i] = scales[i] > 0 && isfinite(scales[i]) ? scales[i] / 448.0f : 1.0f;
+    if (scales[0] < 1.17549435e-38f)
+        scales[0] = 1.17549435e-38f;
+    *scales_out = scales;
+    scales = NULL;
+    st = LLMC_OK;
+done:
+    free(scales);
+    free(buf);
+    free(logits);
+    free(ids);
+    free(tok);
+    free(pos);
+    free(seq);
+    free(out);
+    free(text);
+    free(tokbytes);
+    llmc_tokenizer_free(tk);
+    llmc_interp_free(it);
+    llmc_wf_free(wf);
+    llmc_graph_free(g);
+    return st;
+}
+
 /* The compiler: frontend -> passes -> target stage -> codegen -> link. */
 static int compile_model(const CompileArgs *a)
 {
@@ -392,6 +563,7 @@ static int compile_model(const CompileArgs *a)
     size_t tok_size = 0;
     LlmcGraph *g = NULL;
     LlmcWeightFiles *wf = NULL;
+    float *kv_scales = NULL;
     LlmcCodegen cg;
     memset(&cg, 0, sizeof cg);
     int rc = 1;
@@ -410,12 +582,25 @@ static int compile_model(const CompileArgs *a)
         goto out;
     warn_max_seq(g, a->popt.max_seq_len);
     LlmcWeightSource ws = llmc_wf_source(wf);
+    /* --kv-calib: fp8's KV scales from the prompts, before the passes that take them. */
+    LlmcPassOptions popt = a->popt;
+    if (a->kv_calib) {
+        if (!popt.kv_set || (!llmc_kv_has_layer_scale(popt.kv[0]) && !llmc_kv_has_layer_scale(popt.kv[1]))) {
+            llmc_fail(&d, "--kv-calib %s: only an fp8 KV cache has scales to calibrate (give --kv fp8, or fp8 for "
+                      "keys or values)", a->kv_calib);
+            goto out;
+        }
+        if (kv_calibrate(a->kv_calib, doc, strcmp(a->src, "-") == 0 ? "stdin" : a->src, base_dir, &a->popt,
+                         &kv_scales, &d))
+            goto out;
+        popt.kv_scales = kv_scales;
+    }
     /* Passes: the common pipeline. */
-    if (llmc_pipeline(g, &a->popt, a->dump_after, stdout, 0, &d))
+    if (llmc_pipeline(g, &popt, a->dump_after, stdout, 0, &d))
         goto out;
     const LlmcBackend *be = llmc_backend_for(a->popt.target);
     if (a->dump_after) { /* the target's stage may hold the pass to dump; then stop */
-        if (be && llmc_pipeline_stage(be->target_passes, g, &a->popt, a->dump_after, stdout, 0, &d))
+        if (be && llmc_pipeline_stage(be->target_passes, g, &popt, a->dump_after, stdout, 0, &d))
             goto out;
         rc = 0;
         goto done;
@@ -426,7 +611,7 @@ static int compile_model(const CompileArgs *a)
         goto out;
     /* Target stage: the backend sees the graph before its passes (CUDA: the CPU twin), then they run. */
     if ((be->before_target_stage && be->before_target_stage(&cg, g, &d)) ||
-        llmc_pipeline_stage(be->target_passes, g, &a->popt, NULL, NULL, 0, &d))
+        llmc_pipeline_stage(be->target_passes, g, &popt, NULL, NULL, 0, &d))
         goto out;
     /* Codegen: the kernels, the device images, the host C files, into the build directory. */
     if (be->emit(&cg, g, &d) || (be->build_images && be->build_images(&cg, &d)) || be->write_host(&cg, g, &d))
@@ -443,6 +628,7 @@ out:
     die(&d);
 done:
     llmc_codegen_close(&cg);
+    free(kv_scales);
     free(tok);
     cJSON_Delete(doc);
     free(base_dir);
@@ -455,8 +641,9 @@ static int compile_model_v(void *a) { return compile_model(a); }
 
 static const CliOpt compile_opts[] = {
     {"output", 'o', "OUT", "the executable to write (default: model)"},
-    {"target", 0, "T[,T...]", "target (default cpu; see `llmc targets`); several CUDA\n"
-                              "architectures give one executable with an image for each"},
+    {"target", 0, "T[,T...]", "target (default cpu; see `llmc targets`); several GPU\n"
+                              "architectures (NVIDIA and AMD alike) give one executable with\n"
+                              "an image for each"},
     {"weights", 0, "F", "weight storage format: f32, f16, bf16, fp8 (E4M3, a scale a\n"
                         "row), w4a16 (4-bit, an f16 scale a group), nvfp4 (FP4 E2M1,\n"
                         "an E4M3 scale a 16 and an f32 one a tensor); default: the\n"
@@ -470,8 +657,11 @@ static const CliOpt compile_opts[] = {
                            "repeatable, the first match wins"},
     {"max-tokens", 0, "N", "tokens per forward step (default 512)"},
     {"max-outputs", 0, "N", "logit rows per step (default: max-tokens)"},
-    {"kv", 0, "F", "KV-cache storage format (default: the target's; cpu: f32, CUDA: f16)"},
+    {"kv", 0, "F", "KV-cache storage format, or K,V for the keys' and the values'\n"
+                   "(f32, f16, fp8, int8, int4; default: the target's; cpu: f32, CUDA: f16)"},
     {"kv-block", 0, "N", "positions per KV-cache block (default 16)"},
+    {"kv-calib", 0, "FILE", "fp8 KV cache: its scales per layer and head from the K/V of\n"
+                            "these prompts (one a line), run at compile time (default: 1)"},
     {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
                         "was trained for: a warning)"},
     {"weights-file", 0, NULL, "keep the weights in OUT.weights instead of inside OUT"},
@@ -485,7 +675,9 @@ static const CliOpt compile_opts[] = {
                               "not an error"},
     {"cc", 0, "CC", "host C compiler (default cc)"},
     {"cuda-path", 0, "DIR", "CUDA toolkit holding NVRTC (default /usr/local/cuda)"},
-    {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory and spills"},
+    {"clang", 0, "CLANG", "clang (19 or newer, with lld) for AMD targets (default clang-19)"},
+    {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory (LDS) and\n"
+                                "spills (scratch)"},
     {"quiet", 'q', NULL, "no progress messages"},
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
@@ -493,9 +685,9 @@ static const CliOpt compile_opts[] = {
 
 enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
-    C_KV_BLOCK, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
+    C_KV_BLOCK, C_KV_CALIB, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_RESOURCE_USAGE, C_QUIET, C_HELP
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QUIET, C_HELP
 };
 
 /* The formats some target stores weights in (the names --weights takes; each target checks its own). */
@@ -568,12 +760,24 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             if (parse_int("--max-outputs", v, 1, 1 << 16, &max_out))
                 return 2;
             break;
-        case C_KV:
-            if (llmc_dtype_from_name(v, &a->popt.kv)) {
-                fprintf(stderr, "llmc compile: --kv: unknown format \"%s\"\n", v);
+        case C_KV: { /* F, or K,V: the keys' format and the values' */
+            char kname[32], vname[32];
+            const char *comma = strchr(v, ',');
+            size_t kn = comma ? (size_t)(comma - v) : strlen(v);
+            snprintf(kname, sizeof kname, "%.*s", (int)(kn < sizeof kname ? kn : sizeof kname - 1), v);
+            snprintf(vname, sizeof vname, "%s", comma ? comma + 1 : kname);
+            const char *bad = llmc_kv_format_from_name(kname, &a->popt.kv[0]) ? kname
+                              : llmc_kv_format_from_name(vname, &a->popt.kv[1]) ? vname : NULL;
+            if (bad || kn >= sizeof kname || (comma && strchr(comma + 1, ','))) {
+                fprintf(stderr, "llmc compile: --kv: unknown format \"%s\" (give F, or K,V: the keys' format and the "
+                        "values')\n", bad ? bad : v);
                 return 2;
             }
             a->popt.kv_set = 1;
+            break;
+        }
+        case C_KV_CALIB:
+            a->kv_calib = v;
             break;
         case C_KV_BLOCK:
             if (parse_int("--kv-block", v, 1, 4096, &a->popt.kv_block_size))
@@ -610,6 +814,9 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         case C_CUDA_PATH:
             a->copt.cuda_path = v;
             break;
+        case C_CLANG:
+            a->copt.clang = v;
+            break;
         case C_RESOURCE_USAGE:
             a->copt.resource_report = 1;
             break;
@@ -634,7 +841,7 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         return 2;
     }
     a->popt.max_outputs = max_out ? max_out : a->popt.max_tokens;
-    /* --target a,b,c: every name known; cpu alone, or CUDA architectures only. */
+    /* --target a,b,c: every name known; cpu alone, or GPU architectures only. */
     char names[256];
     snprintf(names, sizeof names, "%s", a->target);
     int nt = 0;
@@ -666,7 +873,7 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
     for (int k = 0; k < nt; k++) {
         const LlmcBackend *be = llmc_backend_for(a->targets[k]);
         if (nt > 1 && be && be->max_targets == 1) {
-            fprintf(stderr, "llmc compile: --target %s: %s builds alone; only CUDA architectures combine\n", a->target,
+            fprintf(stderr, "llmc compile: --target %s: %s builds alone; only GPU architectures combine\n", a->target,
                     a->targets[k]->name);
             return 2;
         }
@@ -859,7 +1066,7 @@ static int cmd_targets(int argc, char **argv)
         return 2;
     }
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++)
-        printf("%-8s %s\n", (*t)->name, (*t)->description);
+        printf("%-13s %s\n", (*t)->name, (*t)->description);
     return 0;
 }
 

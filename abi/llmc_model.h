@@ -54,6 +54,8 @@ typedef struct LlmcStep {
 typedef struct LlmcPool LlmcPool;   /* the runtime's thread team */
 typedef struct LlmcGpu LlmcGpu;     /* the runtime's GPU backend (NULL on the cpu target) */
 
+/* LLMC_BACKEND_CUDA: a GPU build (its images NVIDIA's, AMD's or both; one runtime device drives either
+ * vendor's driver API: runtime/gpu.c). */
 enum { LLMC_BACKEND_CPU = 0, LLMC_BACKEND_CUDA = 1 };
 
 /* A value the runtime can read back after a step run with n_nodes = node + 1: for per-layer
@@ -92,13 +94,13 @@ typedef struct LlmcKernelOffsets {
 /* GPU vendors: an image runs only on its vendor's devices. */
 enum { LLMC_GPU_VENDOR_NVIDIA = 1, LLMC_GPU_VENDOR_AMD = 2 };
 
-/* One compiled kernel image (NVIDIA: a cubin) for one architecture, identified by vendor, arch and
- * features. */
+/* One compiled kernel image (NVIDIA: a cubin; AMD: a code object) for one architecture, identified
+ * by vendor, arch and features. */
 typedef struct LlmcGpuImage {
     int32_t vendor;                 /* LLMC_GPU_VENDOR_* */
-    int32_t sm;                     /* NVIDIA: compute capability * 10: 80, 86, 89, 90 */
+    int32_t sm;                     /* NVIDIA: compute capability * 10: 80, 86, 89, 90; AMD: 0 */
     int32_t arch_specific;          /* 1: sm_90a-style image, runs only on exactly this sm */
-    const char *arch;               /* "sm_90a" */
+    const char *arch;               /* "sm_90a"; AMD: the gfx name, "gfx1151" (the GPU's must equal it) */
     const unsigned char *data;
     uint64_t size;
     uint32_t features;              /* LLMC_GPU_FEAT_* the image's kernels may use */
@@ -106,6 +108,9 @@ typedef struct LlmcGpuImage {
 } LlmcGpuImage;
 /* forward() launches the warpgroup-MMA (wgmma) variants only from an image that has this. */
 #define LLMC_GPU_FEAT_WGMMA 1u
+/* The image's kernels take the AMD path (every AMD image; the NVIDIA check target's): forward()
+ * launches that path's variants, the runtime never uses programmatic dependent launch with it. */
+#define LLMC_GPU_FEAT_AMD_PATH 2u
 /* A kernel that waits (griddepcontrol.wait) before it touches anything the kernel before it
  * writes or reads: on sm_90+ the runtime launches it with programmatic dependent launch, so it
  * starts while its predecessor drains and streams its weights early. */

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1)
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd
 # WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 old:LLMC=PATH ...": the preset compiled
 # once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
 # environment, for knobs added to a working tree while experimenting, and any other item is an
@@ -82,6 +82,68 @@ if [ "$what" = qmma ] || [[ "$what" == *qmma* ]]; then
 fi
 
 S=$carry/stories260K
+# The AMD path's kernels on this NVIDIA GPU (WHAT=amd; not part of all): bench/amd_check.cu (gemm_mx in its
+# WMMA, MFMA and FMA flavours, the first two emulated with AMD's fragment layouts, against a host
+# reference), then stories260K built for amd-on-sm_90 (every kernel as an RDNA build runs it, wave32,
+# WMMA emulated): f32 = the cpu target's text = llama2.c's golden; bf16 and the quantized formats
+# against the cpu target (first 64 greedy ids; --compare-cpu on 5 and 80 prompt tokens: the 80 take
+# gemm_mx); batch 3 = single runs; memcheck.
+if [ "$what" = amd ]; then
+  say "== AMD path on $dev"
+  if [ -x "$carry/amd_check" ] || nvcc -O2 -std=c++17 -arch=sm_90 -DLLMC_AMD_PATH=1 -I "$root/ir" -o "$carry/amd_check" \
+    "$root/bench/amd_check.cu" >>"$log" 2>&1; then
+    "$carry/amd_check" 2>&1 | tee "$out/amd_check.txt" >>"$log"
+    ac=${PIPESTATUS[0]}
+    grep FAIL "$out/amd_check.txt" | tee -a "$log"
+    row "amd_check (gemm_mx WMMA/MFMA/FMA vs host)" "$(tail -1 "$out/amd_check.txt") (exit $ac)"
+  else
+    row "amd_check" "nvcc failed"
+  fi
+  "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" -o "$work/a_cpu" -q >>"$log" 2>&1
+  "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target amd-on-sm_90 --weights f32 -o "$work/a_f32" \
+    -q --resource-usage >>"$log" 2>&1 || row "stories260K amd-on-sm_90 f32" "compile failed"
+  "$work/a_cpu" "Once upon a time" -n 196 >"$res/a_cpu.txt" 2>>"$log"
+  "$work/a_f32" "Once upon a time" -n 196 >"$res/a_f32.txt" 2>>"$log"
+  if cmp -s "$res/a_cpu.txt" "$res/a_f32.txt" && cmp -s "$res/a_cpu.txt" "$S/golden_greedy_once_upon_a_time_n200.txt"; then
+    row "stories260K f32 amd-on-sm_90 vs cpu" "identical (and = golden)"
+  else
+    row "stories260K f32 amd-on-sm_90 vs cpu" "DIFFERENT"
+    diff <(tr ' ' '\n' <"$res/a_cpu.txt") <(tr ' ' '\n' <"$res/a_f32.txt") | head -5 | tee -a "$log"
+  fi
+  "$work/a_f32" --ids "$(seq -s ' ' 100 179)" --compare-cpu >"$res/a_cmpw_f32.txt" 2>&1
+  tail -4 "$res/a_cmpw_f32.txt" | tee -a "$log"
+  for f in "bf16" "fp8" "w4a16" "w4a16 --asym --group 32" "nvfp4"; do
+    tag=$(echo "$f" | tr -c 'a-z0-9\n' '_')
+    # shellcheck disable=SC2086
+    "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --weights $f -o "$work/a_cpu_$tag" -q >>"$log" 2>&1
+    # shellcheck disable=SC2086
+    "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target amd-on-sm_90 --weights $f \
+      -o "$work/a_gpu_$tag" -q >>"$log" 2>&1 || { row "stories260K amd-on-sm_90 $f" "compile failed"; continue; }
+    "$work/a_cpu_$tag" "Once upon a time" -n 64 --output-ids >"$res/a_cpu_$tag.txt" 2>>"$log"
+    "$work/a_gpu_$tag" "Once upon a time" -n 64 --output-ids >"$res/a_gpu_$tag.txt" 2>>"$log"
+    cmp -s "$res/a_cpu_$tag.txt" "$res/a_gpu_$tag.txt" && agree="first 64 greedy = cpu $f" || agree="first 64 greedy DIFFER from cpu $f"
+    "$work/a_gpu_$tag" "Once upon a time" --compare-cpu >"$res/a_cmp_$tag.txt" 2>&1
+    worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/a_cmp_$tag.txt")
+    "$work/a_gpu_$tag" --ids "$(seq -s ' ' 100 179)" --compare-cpu >"$res/a_cmpw_$tag.txt" 2>&1
+    tail -4 "$res/a_cmpw_$tag.txt" | tee -a "$log"
+    worstw=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/a_cmpw_$tag.txt")
+    "$work/a_gpu_$tag" --prompts <(printf 'Once upon a time\nLily and Ben\nThe cat sat\nOne day\n') --max-batch 3 -n 40 \
+      >"$res/a_batch_$tag.txt" 2>>"$log"
+    : >"$res/a_single_$tag.txt"
+    for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do "$work/a_gpu_$tag" "$p" -n 40 >>"$res/a_single_$tag.txt"; done
+    cmp -s "$res/a_batch_$tag.txt" "$res/a_single_$tag.txt" && bs="batch 3 = single" || bs="batch 3 DIFFERS from single"
+    row "stories260K amd-on-sm_90 $f" "$agree; $bs; compare-cpu worst layer $worst (80 tokens, gemm_mx: $worstw)"
+  done
+  if command -v compute-sanitizer >/dev/null; then
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$work/a_gpu_bf16" --ids "$(seq -s ' ' 100 179)" -n 8 \
+      >"$res/a_memcheck.txt" 2>&1
+    rc=$?
+    tail -3 "$res/a_memcheck.txt" | tee -a "$log"
+    [ $rc -eq 0 ] && row "memcheck, amd-on-sm_90 bf16, 80-token prompt" "no errors" ||
+      row "memcheck, amd-on-sm_90 bf16, 80-token prompt" "exit $rc"
+  fi
+fi
+
 if [ "$what" = all ] || [ "$what" = check ]; then
   say "== stories260K"
   "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" -o "$work/s_cpu" -q >>"$log" 2>&1

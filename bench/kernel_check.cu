@@ -55,6 +55,7 @@
 extern "C" {
 #include "../runtime/sample.h" /* the host reference of sample_row: llmc_sample_u (runtime/sample.c) */
 }
+#include "../ir/kv_formats.h" /* the KV cache's reference rows (the cpu target's): kv_put_rows, kv_get_row */
 
 
 #include "bench_weights.h"
@@ -176,38 +177,58 @@ static void check_gemm(int T, int timed_reps)
 
 /* ---- flash_prefill ---- */
 constexpr int FL = 2, FBS = 16; /* layers in the pool, positions a block */
-template <int HQ, int HKV, int HD, int WIN>
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 2) k_flash(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
-                                                  const uint8_t *kv, const float *q, float *y, int T, float cap)
+                                                  const uint8_t *kv, const float *q, float *y, int T, const float *kvs,
+                                                  float cap)
 {
-    flash_prefill<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, T, 1, 0.125f,
-                                                                            cap);
+    flash_prefill<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, T, 1, 0.125f,
+                                                                           kvs, cap);
 }
 
 /* decode attention: paged_attn_dec (one kernel, the last block of each (token, KV head) combines),
  * or the kernel it replaced, paged_attn + attn_combine (timings only) */
 constexpr int DNZ = 16; /* parts, as the emitter splits decode steps */
 __host__ __device__ constexpr int dec_gs(int g) { return g % 4 == 0 ? 4 : g % 2 == 0 ? 2 : 1; } /* query heads a block */
-template <int HQ, int HKV, int HD, int WIN>
+/* positions in flight a lane group, as cuda_attention.c chooses them: 32 registers of K/V words and
+ * sides (2 for int8/int4), at most 8 */
+__host__ __device__ constexpr int dec_regs(int f) { return fmt_bits(f) * 8 / 32 + (f == FMT_INT8 || f == FMT_INT4 ? 2 : 0); }
+__host__ __device__ constexpr int dec_u(int kf, int vf) { return 32 / (dec_regs(kf) + dec_regs(vf)) < 8 ? 32 / (dec_regs(kf) + dec_regs(vf)) : 8; }
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
                                                 const uint8_t *kv, const float *q, float *y, float *part, int *cnt,
-                                                float cap)
+                                                const float *kvs, float cap)
 {
-    paged_attn_dec<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, 4, dec_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q,
-                                                                                          y, part, cnt, 1, 0.125f, cap);
+    paged_attn_dec<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, dec_u(KF, VF), dec_gs(HQ / HKV)>(
+        pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
 }
-template <int HQ, int HKV, int HD, int WIN>
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
                                                     int mbs, const uint8_t *kv, const float *q, float *y, float *part,
-                                                    float cap)
+                                                    const float *kvs, float cap)
 {
-    paged_attn<FMT_F16, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, part, 1, 0.125f,
-                                                                         cap);
+    paged_attn<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN>(pos, seq, tables, mbs, kv, q, y, part, 1, 0.125f,
+                                                                        kvs, cap);
 }
 template <int HQ, int HD>
 __global__ void __launch_bounds__(128) k_combine(const float *part, float *y)
 {
     attn_combine<HQ, HD, HQ * HD, DNZ>(part, y);
+}
+
+static const char *kvname(int f)
+{
+    return f == FMT_F16 ? "f16" : f == FMT_KV_FP8 ? "fp8" : f == FMT_INT8 ? "int8" : f == FMT_INT4 ? "int4" : "?";
+}
+/* The scales per layer and KV head of an fp8 cache ([L][2][HKV], K then V): powers of two and not,
+ * around 1/64 (values of the checks up to 1 become E4M3 values up to about 100). */
+static std::vector<float> kv_scales(int L, int HKV)
+{
+    std::vector<float> s((size_t)L * 2 * HKV);
+    for (auto &v : s)
+        v = (float)(1.0 / 64 * (1.25 + 0.75 * urand()));
+    s[0] = 1.0f / 64;
+    return s;
 }
 
 struct Seq {
@@ -216,8 +237,11 @@ struct Seq {
 
 /* MODE 0: flash_prefill; 1: paged_attn_dec; 2: paged_attn + attn_combine (decode steps whose head
  * size is not a power of two); 3: paged_attn in one part (long steps whose head size has no
- * tensor-core tile: HD % 16 != 0 or HD > 128), as cuda_attention.c launches them */
-template <int HQ, int HKV, int HD, int WIN, int MODE = 0>
+ * tensor-core tile: HD % 16 != 0 or HD > 128), as cuda_attention.c launches them. The cache holds
+ * keys in KF and values in VF: random rows (never zeros) stored by the cpu target's quantizer
+ * (ir/kv_formats.h kv_put_rows, fp8 with scales per layer and head), the reference reads them back
+ * as the cpu target does (kv_get_row) and sums in double. */
+template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap = 0.0f)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
@@ -248,31 +272,50 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             seq[t] = s;
         }
     }
-    const size_t row = (size_t)HKV * HD, kvn = (size_t)nblocks * FL * 2 * FBS * row;
-    std::vector<uint16_t> hkv(kvn);
-    for (auto &v : hkv)
-        v = h_f16((float)urand());
+    const size_t kvn = (size_t)nblocks * kv_block_bytes(KF, VF, FL, FBS, HKV, HD);
+    const std::vector<float> hs = kv_scales(FL, HKV);
+    std::vector<uint8_t> hkv(kvn);
+    {
+        std::vector<float> x((size_t)HKV * HD);
+        for (int b = 0; b < nblocks; b++)
+            for (int l = 0; l < FL; l++)
+                for (int w = 0; w < 2; w++)
+                    for (int off = 0; off < FBS; off++) {
+                        for (auto &v : x)
+                            v = (float)nzrand(1.0);
+                        kv_put_rows(w ? VF : KF, FBS, HKV, HD, &hkv[kv_sec_at(KF, VF, FL, FBS, HKV, HD, b, l, w)], off,
+                                    x.data(), &hs[((size_t)l * 2 + w) * HKV]);
+                    }
+    }
+    /* the reference's view of a row: as the cpu target reads it */
+    auto row = [&](int blk, int w, int off, int kh, float *buf) {
+        return kv_get_row(w ? VF : KF, FBS, HKV, HD, &hkv[kv_sec_at(KF, VF, FL, FBS, HKV, HD, blk, 1, w)], off, kh, buf,
+                          hs[((size_t)1 * 2 + w) * HKV + kh]);
+    };
     std::vector<float> hq((size_t)T * SQ), hy((size_t)T * SY);
     for (auto &v : hq)
         v = (float)(urand() * 2.0);
     int32_t *dpos, *dseq, *dtab;
     uint8_t *dkv;
-    float *dq, *dy;
+    float *dq, *dy, *dkvs;
     CK(cudaMalloc(&dpos, T * 4));
     CK(cudaMalloc(&dseq, T * 4));
     CK(cudaMalloc(&dtab, tables.size() * 4));
-    CK(cudaMalloc(&dkv, kvn * 2));
+    CK(cudaMalloc(&dkv, kvn));
     CK(cudaMalloc(&dq, hq.size() * 4));
     CK(cudaMalloc(&dy, hy.size() * 4));
+    CK(cudaMalloc(&dkvs, hs.size() * 4));
     CK(cudaMemcpy(dpos, pos.data(), T * 4, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dseq, seq.data(), T * 4, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dtab, tables.data(), tables.size() * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dkv, hkv.data(), kvn * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dkv, hkv.data(), kvn, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dq, hq.data(), hq.size() * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dkvs, hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
     CK(cudaMemset(dy, 0xff, hy.size() * 4));
+    const float *kvs = KF == FMT_KV_FP8 || VF == FMT_KV_FP8 ? dkvs : nullptr;
     const int smem = 2 * 2 * 64 * (HD + 8) * 2;
     if constexpr (MODE == 0)
-        CK(cudaFuncSetAttribute(k_flash<HQ, HKV, HD, WIN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        CK(cudaFuncSetAttribute(k_flash<KF, VF, HQ, HKV, HD, WIN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     dim3 grid((T + 63) / 64, HQ);
     float *dpart = nullptr;
     int *dcnt = nullptr;
@@ -283,15 +326,17 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
     }
     auto run = [&]() {
         if constexpr (MODE == 1) {
-            k_dec<HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt,
-                                                                                  cap);
+            k_dec<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy,
+                                                                                          dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 2) {
-            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, cap);
+            k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, kvs,
+                                                                            cap);
             k_combine<HQ, HD><<<dim3(T, HQ), 128>>>(dpart, dy);
         } else if constexpr (MODE == 3) {
-            k_dec_old<HQ, HKV, HD, WIN><<<dim3(T, HKV, 1), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, nullptr, cap);
+            k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, 1), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, nullptr, kvs,
+                                                                          cap);
         } else {
-            k_flash<HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T, cap);
+            k_flash<KF, VF, HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T, kvs, cap);
         }
     };
     if (MODE == 1) { /* twice first: the counters must be back at zero for the checked run */
@@ -307,6 +352,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
     double num = 0, den = 0;
     int64_t unwritten = 0;
     std::vector<double> sc;
+    std::vector<float> kb(HD), vb(HD);
     for (int tt = 0; tt < T; tt++) {
         const int s = seq[tt], p = pos[tt], lo = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
         for (int h = 0; h < HQ; h++) {
@@ -315,10 +361,10 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             double mx = -1e300;
             for (int j = lo; j <= p; j++) {
                 const int blk = tables[(size_t)s * mbs + j / FBS];
-                const uint16_t *kr = &hkv[(((size_t)blk * FL + 1) * 2 + 0) * FBS * row + (size_t)(j % FBS) * row + kh * HD];
+                const float *kr = row(blk, 0, j % FBS, kh, kb.data());
                 double d = 0;
                 for (int i = 0; i < HD; i++)
-                    d += (double)hq[(size_t)tt * SQ + h * HD + i] * h_f16f(kr[i]);
+                    d += (double)hq[(size_t)tt * SQ + h * HD + i] * kr[i];
                 sc[j] = d * 0.125;
                 if (cap > 0) /* Gemma 2's soft-capped scores */
                     sc[j] = cap * tanh(sc[j] / cap);
@@ -327,13 +373,15 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             double l = 0;
             for (int j = lo; j <= p; j++)
                 l += (sc[j] = exp(sc[j] - mx));
+            std::vector<double> o(HD, 0.0);
+            for (int j = lo; j <= p; j++) {
+                const int blk = tables[(size_t)s * mbs + j / FBS];
+                const float *vr = row(blk, 1, j % FBS, kh, vb.data());
+                for (int i = 0; i < HD; i++)
+                    o[i] += sc[j] * vr[i];
+            }
             for (int i = 0; i < HD; i++) {
-                double o = 0;
-                for (int j = lo; j <= p; j++) {
-                    const int blk = tables[(size_t)s * mbs + j / FBS];
-                    o += sc[j] * h_f16f(hkv[(((size_t)blk * FL + 1) * 2 + 1) * FBS * row + (size_t)(j % FBS) * row + kh * HD + i]);
-                }
-                const double ref = o / l, got = hy[(size_t)tt * SY + h * HD + i];
+                const double ref = o[i] / l, got = hy[(size_t)tt * SY + h * HD + i];
                 if (got != got)
                     unwritten++;
                 num += (got - ref) * (got - ref);
@@ -341,10 +389,14 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             }
         }
     }
-    char what[160];
-    snprintf(what, sizeof what, "%s HQ=%d HKV=%d HD=%d win=%d%s: %d seqs, T=%d",
+    char what[200];
+    snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)" : "flash_prefill",
-             HQ, HKV, HD, WIN, cap > 0 ? " softcap" : "", ns, T);
+             KF == FMT_F16 && VF == FMT_F16 ? "" : " kv ", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(KF),
+             KF == FMT_F16 && VF == FMT_F16 ? "" : ",", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(VF), HQ, HKV, HD,
+             WIN, cap > 0 ? " softcap" : "", ns, T);
+    /* f16 rows: the kernels' f16 rounding of q and p; the quantized formats: values dequantized in
+     * registers in f32 (fma) or, for the tensor cores, rounded to f16 */
     verdict(what, sqrt(num / den), 5e-3, unwritten);
     if (timed_reps > 0) {
         const double us = time_us(run, timed_reps);
@@ -366,6 +418,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
     cudaFree(dkv);
     cudaFree(dq);
     cudaFree(dy);
+    cudaFree(dkvs);
 }
 
 /* ---- sample_row ---- */
@@ -996,25 +1049,30 @@ static void check_rope(const char *shape, int T)
     c.done(what, 4 * U24);
 }
 
-/* ---- kv_write_row and rope_kv_row: the f16 paged writers ---- */
-template <int HKV, int HD, int SK, int SV>
-__global__ void __launch_bounds__(128) k_kvw(const float *k, const float *v, const int32_t *slots, uint16_t *kv, int layer)
+/* ---- kv_write_row and rope_kv_row: the paged writers, keys in KF and values in VF ---- */
+template <int KF, int VF, int HKV, int HD, int SK, int SV>
+__global__ void __launch_bounds__(128) k_kvw(const float *k, const float *v, const int32_t *slots, uint8_t *kv, int layer,
+                                             const float *kvs)
 {
-    kv_write_row<FMT_F16, KL, KBS, HKV, HD, SK, SV>(k, v, slots, (uint8_t *)kv, layer);
+    kv_write_row<KF, VF, KL, KBS, HKV, HD, SK, SV>(k, v, slots, kv, layer, kvs);
 }
-template <int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY>
+template <int KF, int VF, int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY>
 __global__ void __launch_bounds__(128) k_ropekv(const float *q, const float *k, const float *v, const int32_t *pos,
-                                                const int32_t *slots, const float *cs, float *y, uint16_t *kv, int layer)
+                                                const int32_t *slots, const float *cs, float *y, uint8_t *kv, int layer,
+                                                const float *kvs)
 {
-    rope_kv_row<FMT_F16, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, (uint8_t *)kv, layer);
+    rope_kv_row<KF, VF, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, kv, layer, kvs);
 }
 /* ROPE 0: kv_write of the k and v columns of a merged q/k/v row; 1: rope_kv_write. T tokens at
- * distinct slots of shuffled blocks. */
-template <int ROPE, int INTER, int HQ, int HKV, int HD>
+ * distinct slots of shuffled blocks. The whole pool against the cpu target's writer (ir/kv_formats.h
+ * kv_put_rows) on the host: byte for byte, the quantized values and their scales and zeros (k
+ * rotated on the host with the kernels' operations, each rounded: rope_pair), the rest of the pool
+ * untouched; fp8 with scales per layer and head. */
+template <int ROPE, int INTER, int HQ, int HKV, int HD, int KF = FMT_F16, int VF = FMT_F16>
 static void check_kv(const char *shape, int T)
 {
     constexpr int S = (HQ + 2 * HKV) * HD, SY = HQ * HD + 4, NPOS = 2048; /* merged rows, as the fused projection */
-    const size_t kvn = (size_t)KBLOCKS * KL * 2 * KBS * HKV * HD;
+    const size_t kvn = (size_t)KBLOCKS * kv_block_bytes(KF, VF, KL, KBS, HKV, HD);
     if (T > KBLOCKS * KBS) {
         fprintf(stderr, "kernel_check: %d tokens, %d slots\n", T, KBLOCKS * KBS);
         exit(2);
@@ -1031,59 +1089,62 @@ static void check_kv(const char *shape, int T)
         slots[t] = perm[t];
         pos[t] = (int)((urand() + 1.0) * 0.5 * NPOS) % NPOS;
     }
-    const std::vector<float> qkv = rand_f32((size_t)T * S, 3.0), cs = rope_table(NPOS, HD);
-    const std::vector<uint16_t> kv0 = rand_kv(kvn);
-    DBuf<float> dqkv(qkv.size()), dcs(cs.size()), dy((size_t)T * SY);
-    DBuf<uint16_t> dkv(kvn);
+    const std::vector<float> qkv = rand_f32((size_t)T * S, 3.0), cs = rope_table(NPOS, HD), hs = kv_scales(KL, HKV);
+    std::vector<uint8_t> kv0(kvn);
+    for (auto &b : kv0) /* random bytes: untouched ones can be told apart */
+        b = (uint8_t)((urand() + 1.0) * 128);
+    DBuf<float> dqkv(qkv.size()), dcs(cs.size()), dy((size_t)T * SY), dkvs(hs.size());
+    DBuf<uint8_t> dkv(kvn);
     DBuf<int32_t> dslots(T), dpos(T);
     dqkv.up(qkv);
     dcs.up(cs);
     dkv.up(kv0);
+    dkvs.up(hs);
     dslots.up(slots);
     dpos.up(pos);
     dy.poison();
     const float *q = dqkv.p, *k = dqkv.p + HQ * HD, *v = dqkv.p + (HQ + HKV) * HD;
+    const float *kvs = KF == FMT_KV_FP8 || VF == FMT_KV_FP8 ? dkvs.p : nullptr;
     if (ROPE)
-        k_ropekv<INTER, HQ, HKV, HD, S, S, S, SY><<<dim3(T, HQ + HKV), HD / 2>>>(q, k, v, dpos.p, dslots.p, dcs.p, dy.p,
-                                                                              dkv.p, KLAYER);
+        k_ropekv<KF, VF, INTER, HQ, HKV, HD, S, S, S, SY><<<dim3(T, HQ + HKV), HD / 2>>>(q, k, v, dpos.p, dslots.p, dcs.p,
+                                                                                      dy.p, dkv.p, KLAYER, kvs);
     else
-        k_kvw<HKV, HD, S, S><<<T, 128>>>(k, v, dslots.p, dkv.p, KLAYER);
+        k_kvw<KF, VF, HKV, HD, S, S><<<T, 128>>>(k, v, dslots.p, dkv.p, KLAYER, kvs);
     launched();
-    const std::vector<uint16_t> kv = dkv.down();
+    const std::vector<uint8_t> kv = dkv.down();
     const std::vector<float> y = dy.down();
-    std::vector<char> written(kvn, 0);
+    std::vector<uint8_t> want = kv0;
     Check cq, ck;
+    std::vector<float> krot((size_t)HKV * HD);
     for (int t = 0; t < T; t++) {
         const float *cp = &cs[(size_t)pos[t] * HD], *row = &qkv[(size_t)t * S];
-        const size_t k0 = kvi(HKV, HD, slots[t] / KBS, 0, slots[t] % KBS), v0 = kvi(HKV, HD, slots[t] / KBS, 1, slots[t] % KBS);
-        for (int e = 0; e < HKV * HD; e++) { /* v (and k without RoPE): the host's f16 rounding, bit for bit */
-            ck.exact(kv[v0 + e], h_f16(row[(HQ + HKV) * HD + e]));
-            written[v0 + e] = 1;
-            if (!ROPE) {
-                ck.exact(kv[k0 + e], h_f16(row[HQ * HD + e]));
-                written[k0 + e] = 1;
-            }
-        }
         for (int d = HQ * HD; ROPE && d < SY; d++)
             cq.untouched(fbits(y[(size_t)t * SY + d]), 0xffffffffu);
-        for (int h = 0; ROPE && h < HQ + HKV; h++)
+        for (int h = 0; h < HQ + HKV; h++)
             for (int i = 0; i < HD / 2; i++) {
                 const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
-                double r0, r1, m;
-                rope_ref(row[h * HD + i0], row[h * HD + i1], cp[2 * i], cp[2 * i + 1], r0, r1, m);
-                if (h < HQ) {
+                const float v0 = row[h * HD + i0], v1 = row[h * HD + i1], fc = cp[2 * i], fs = cp[2 * i + 1];
+                if (h < HQ && ROPE) {
+                    double r0, r1, m;
+                    rope_ref(v0, v1, fc, fs, r0, r1, m);
                     cq.add(y[(size_t)t * SY + h * HD + i0], r0, m, 4 * U24, 1e-30);
                     cq.add(y[(size_t)t * SY + h * HD + i1], r1, m, 4 * U24, 1e-30);
-                } else {
-                    const size_t kh = k0 + (h - HQ) * HD;
-                    ck.add(h_f16f(kv[kh + i0]), r0, fabs(r0) + m * 8 * U24 / EPS_F16, EPS_F16, 1.0 / (1 << 25));
-                    ck.add(h_f16f(kv[kh + i1]), r1, fabs(r1) + m * 8 * U24 / EPS_F16, EPS_F16, 1.0 / (1 << 25));
-                    written[kh + i0] = written[kh + i1] = 1;
+                } else if (h >= HQ) { /* rope_pair's operations, each rounded to f32 */
+                    const float a = v0 * fc, b = v1 * fs, c = v0 * fs, e = v1 * fc;
+                    krot[(h - HQ) * HD + i0] = ROPE ? a - b : v0;
+                    krot[(h - HQ) * HD + i1] = ROPE ? c + e : v1;
                 }
             }
+        const int blk = slots[t] / KBS, off = slots[t] % KBS;
+        kv_put_rows(KF, KBS, HKV, HD, &want[kv_sec_at(KF, VF, KL, KBS, HKV, HD, blk, KLAYER, 0)], off, krot.data(),
+                    &hs[(size_t)KLAYER * 2 * HKV]);
+        kv_put_rows(VF, KBS, HKV, HD, &want[kv_sec_at(KF, VF, KL, KBS, HKV, HD, blk, KLAYER, 1)], off,
+                    row + (HQ + HKV) * HD, &hs[((size_t)KLAYER * 2 + 1) * HKV]);
     }
     for (size_t i = 0; i < kvn; i++)
-        if (!written[i])
+        if (want[i] != kv0[i])
+            ck.exact(kv[i], want[i]);
+        else
             ck.untouched(kv[i], kv0[i]);
     char what[200];
     if (ROPE) {
@@ -1091,9 +1152,9 @@ static void check_kv(const char *shape, int T)
                  HQ, HKV, HD, T, shape);
         cq.done(what, 4 * U24);
     }
-    snprintf(what, sizeof what, "%s %d kv heads of %d T=%d: f16 cache at the slots (%s)", ROPE ? "rope_kv_row" : "kv_write_row",
-             HKV, HD, T, shape);
-    ck.done(what, EPS_F16);
+    snprintf(what, sizeof what, "%s %d kv heads of %d T=%d: %s,%s cache at the slots, bytes (%s)",
+             ROPE ? "rope_kv_row" : "kv_write_row", HKV, HD, T, kvname(KF), kvname(VF), shape);
+    ck.done(what, 0);
 }
 
 /* ---- embedding (bf16/f16/f32 tables; conversions are exact) and select_rows (copies) ---- */
@@ -1371,6 +1432,14 @@ static void check_rest(void)
     check_kv<1, 0, 32, 8, 64>("1B", 65);
     check_kv<1, 1, 32, 8, 64>("1B", 3);
     check_kv<1, 0, 32, 8, 128>("8B", 10);
+    /* the quantized KV formats (issue 12): keys and values each, byte for byte */
+    check_kv<0, 0, 32, 8, 128, FMT_INT8, FMT_INT4>("8B", 9);
+    check_kv<0, 0, 8, 4, 8, FMT_KV_FP8, FMT_INT8>("260K", 50);
+    check_kv<1, 0, 32, 8, 128, FMT_INT8, FMT_INT8>("8B", 10);
+    check_kv<1, 0, 32, 8, 64, FMT_INT4, FMT_INT4>("1B", 65);
+    check_kv<1, 0, 32, 8, 128, FMT_KV_FP8, FMT_KV_FP8>("8B", 10);
+    check_kv<1, 1, 8, 4, 8, FMT_INT4, FMT_F16>("260K", 77);
+    check_kv<1, 1, 6, 6, 48, FMT_F16, FMT_INT8>("15M", 20);
     /* embedding, select_rows, argmax */
     check_embed<1, 64>("260K", 512, 40);
     check_embed<2, 288, 292>("15M, strided", 32000, 9);
@@ -1535,8 +1604,8 @@ __global__ void __launch_bounds__(128) k_ropekv_n(const float *q, const float *k
                                                   const int32_t *slots, const float *cs, float *y, uint16_t *kv,
                                                   int layer, const float *qn, const float *kn)
 {
-    rope_kv_row<FMT_F16, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, (uint8_t *)kv, layer, qn,
-                                                                      kn, 1e-6f);
+    rope_kv_row<FMT_F16, FMT_F16, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, (uint8_t *)kv,
+                                                                               layer, nullptr, qn, kn, 1e-6f);
 }
 template <int HQ, int HKV, int HD>
 static void check_kv_norm(const char *shape, int T)
@@ -1800,8 +1869,11 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         snprintf(what, sizeof what, "moe routing E=%d K=%d%s T=%d (%s)", E, K, NORM ? " norm" : "", T, shape);
         cr.done(what, 16 * U24);
         /* gemv: f32 sums of the format's exact values (1e-5; quantized 2e-5); tensor cores: f32 sums
-         * of products of half values, an element of h rounded differently now and then (1e-4) */
-        const double tol = tc ? 1e-4 : WK >= 3 ? 2e-5 : 1e-5;
+         * of products of half values, an element of h rounded to the other neighbour now and then
+         * (one bf16 ulp, 2^-8, where the f32 sum and the double one straddle a rounding point: more
+         * often the longer the sums; mixtral-8x7b / 4, D 1024, measured 1.33e-4 on an H200, the
+         * small shapes 6-9e-5), so 3e-4 */
+        const double tol = tc ? 3e-4 : WK >= 3 ? 2e-5 : 1e-5;
         snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s%s (%s)", wkname(WK), D, F, E, K, T,
                  tc ? " tensor cores" : " gemv", VU ? "" : " scalar", FUSED ? " +norm +residual" : "",
                  cy.stray || cy.nan ? " (unwritten or stray rows)" : "", shape);
@@ -1890,6 +1962,20 @@ int main(void)
     check_flash<32, 4, 32, 0, 1>(dsteps, 0);
     check_flash<32, 8, 128, 48, 1>({{3000, 1}}, 0); /* one token (the early K/V loads), a window */
     check_flash<16, 2, 64, 0, 1>({{9, 1}}, 0);
+    /* the quantized KV formats (keys and values each): prefill, decode, the per-token kernel */
+    check_flash<32, 8, 128, 0, 0, FMT_INT8, FMT_INT8>(ragged, 0);
+    check_flash<32, 8, 64, 48, 0, FMT_INT4, FMT_INT4>(ragged, 0);
+    check_flash<32, 8, 128, 0, 0, FMT_KV_FP8, FMT_F16>(ragged, 0);
+    check_flash<16, 2, 64, 0, 0, FMT_INT8, FMT_INT4>({{3, 129}, {0, 2}}, 0);
+    check_flash<32, 8, 128, 0, 1, FMT_INT8, FMT_INT8>(dsteps, 0);
+    check_flash<32, 8, 128, 0, 1, FMT_INT4, FMT_INT4>(dsteps, 0);
+    check_flash<32, 8, 128, 0, 1, FMT_KV_FP8, FMT_KV_FP8>(dsteps, 0);
+    check_flash<32, 8, 64, 48, 1, FMT_INT8, FMT_INT4>(dsteps, 0);
+    check_flash<16, 2, 64, 0, 1, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<32, 8, 128, 48, 1, FMT_INT4, FMT_INT4>({{3000, 1}}, 0); /* one token: the early loads */
+    check_flash<8, 4, 8, 0, 1, FMT_INT4, FMT_KV_FP8>(dsteps, 0);        /* heads of 8 */
+    check_flash<6, 6, 48, 0, 2, FMT_INT8, FMT_INT4>(dsteps, 0);
+    check_flash<8, 4, 8, 0, 3, FMT_KV_FP8, FMT_INT8>(ragged, 0);
     /* sampling: the fraction of rows that differ from the host's draw is the "error" */
     check_sample<512>(200, 1.0f, 0, 1.0f, 4.0f, 0, 0);
     check_sample<512>(200, 0.8f, 40, 1.0f, 4.0f, 0, 0);
@@ -1964,6 +2050,13 @@ int main(void)
     check_flash<32, 8, 128, 0, 2>(std::vector<Seq>(16, Seq{575, 1}), 50);
     check_flash<32, 8, 128, 0, 1>(std::vector<Seq>(16, Seq{575, 1}), 50);
     check_flash<32, 8, 128, 0>({{0, 512}}, 20);
+    /* the quantized KV formats: the 8B's decode at batch 16, context 4096, and its prefill */
+    check_flash<32, 8, 128, 0, 1>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 1, FMT_KV_FP8, FMT_KV_FP8>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 1, FMT_INT8, FMT_INT8>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 1, FMT_INT4, FMT_INT4>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 0, FMT_INT8, FMT_INT8>({{0, 512}}, 20);
+    check_flash<32, 8, 128, 0, 0, FMT_INT4, FMT_INT4>({{0, 512}}, 20);
     printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
     return failures ? 1 : 0;
 }

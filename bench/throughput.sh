@@ -59,9 +59,10 @@ range o "$olen"
 # What the executable says of itself: context, KV block size, tokens and logit rows per step,
 # vocabulary.
 ver=$("$exe" --version)
-[[ $ver =~ in\ blocks\ of\ ([0-9]+),\ context\ ([0-9]+),\ ([0-9]+)\ tokens\ and\ ([0-9]+)\ logit ]] ||
+# ("in blocks of 16 (1280 bytes a position), context 512, ..."; llmc before the KV formats: no bytes)
+[[ $ver =~ in\ blocks\ of\ ([0-9]+)(\ \([0-9]+\ bytes\ a\ position\))?,\ context\ ([0-9]+),\ ([0-9]+)\ tokens\ and\ ([0-9]+)\ logit ]] ||
   { echo "throughput.sh: $exe --version does not say its context and step sizes" >&2; exit 1; }
-bs=${BASH_REMATCH[1]} ctx=${BASH_REMATCH[2]} step_tokens=${BASH_REMATCH[3]} step_rows=${BASH_REMATCH[4]}
+bs=${BASH_REMATCH[1]} ctx=${BASH_REMATCH[3]} step_tokens=${BASH_REMATCH[4]} step_rows=${BASH_REMATCH[5]}
 [[ $ver =~ vocabulary:\ ([0-9]+) ]] ||
   { echo "throughput.sh: $exe --version does not say its vocabulary (an llmc older than bench/throughput.sh)" >&2; exit 1; }
 vocab=${BASH_REMATCH[1]}

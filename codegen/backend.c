@@ -15,7 +15,7 @@
 static const LlmcBackend *const backends[] = {
     [LLMC_TGT_C] = &llmc_backend_c,
     [LLMC_TGT_CUDA] = &llmc_backend_cuda,
-    [LLMC_TGT_HIP] = NULL,
+    [LLMC_TGT_HIP] = &llmc_backend_cuda, /* one GPU backend: NVIDIA and AMD images of one source */
 };
 
 const LlmcBackend *llmc_backend_for(const LlmcTarget *t)
@@ -52,9 +52,15 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         snprintf(seen[n_seen++], sizeof seen[0], "%s", f);
         snprintf(wfmt + strlen(wfmt), sizeof wfmt - strlen(wfmt), "%s%s", wfmt[0] ? " + " : "", f);
     }
+    char kvf[64];
+    int fp8 = llmc_kv_has_layer_scale(g->kv_format[0]) || llmc_kv_has_layer_scale(g->kv_format[1]);
     snprintf(cg->info_line, sizeof cg->info_line,
-             "weights %s, KV cache %s in blocks of %d, context %d, %d tokens and %d logit rows per step, %s", wfmt,
-             llmc_dtype_name(g->kv_format), g->kv_block_size, g->max_seq_len, g->max_tokens,
+             "weights %s, KV cache %s%s in blocks of %d (%lld bytes a position), context %d, %d tokens and %d logit "
+             "rows per step, %s", wfmt,
+             llmc_kv_formats_str(g->kv_format, kvf, sizeof kvf),
+             !fp8 ? "" : g->kv_calibrated ? " (scales calibrated)" : " (scales 1, saturating)", g->kv_block_size,
+             (long long)(llmc_graph_kv_block_bytes(g, g->kv_format[0], g->kv_format[1]) / g->kv_block_size),
+             g->max_seq_len, g->max_tokens,
              g->max_outputs,
              !g->tok_file                    ? "no tokenizer"
              : g->tok_kind == LLMC_TOK_LLAMA2C ? "llama2.c tokenizer"

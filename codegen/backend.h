@@ -32,6 +32,7 @@ typedef struct LlmcBackend LlmcBackend;
 typedef struct LlmcCodegenOptions {
     const char *emit_dir;         /* the build directory, kept (NULL: a temporary one, removed) */
     const char *cuda_path;        /* CUDA toolkit holding NVRTC (NULL: /usr/local/cuda) */
+    const char *clang;            /* clang for AMD code objects (NULL: LLMC_DEFAULT_CLANG, amdgpu.h) */
     int quiet;
     int resource_report;          /* print registers/smem/spills per kernel and architecture */
 } LlmcCodegenOptions;

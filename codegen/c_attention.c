@@ -1,7 +1,8 @@
 /* c_attention.c — C emitter for the paged KV cache: kv_write (new K/V rows to their slots) and
  * paged_attention (each query over its sequence's positions, read through the block table), in the
- * emission's KV format (e->kv: the graph's, llmc_c_kv_format), whose rows c_prelude.h reads and
- * writes through ir/kv_formats.h. */
+ * emission's KV formats (e->kv[2], keys and values: the graph's, llmc_c_kv_format), whose rows
+ * c_prelude.h reads and writes through ir/kv_formats.h. fp8's scales per layer and KV head are a
+ * table in the constants (llmc_emit_kv_scales). */
 #include "c_common.h"
 
 LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
@@ -11,7 +12,11 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcNode *n = &g->n[node];
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
     int layer = (int)llmc_attr_int(n, "layer", 0);
-    const char *kf = llmc_kernel_format(e->kv);
+    char kf[64], kvs[64], hs[48] = "0";
+    snprintf(kf, sizeof kf, "%s, %s", llmc_kernel_format(e->kv[0]), llmc_kernel_format(e->kv[1]));
+    llmc_kv_formats_str(e->kv, kvs, sizeof kvs);
+    if (llmc_kv_has_layer_scale(e->kv[0]) || llmc_kv_has_layer_scale(e->kv[1]))
+        snprintf(hs, sizeof hs, "(const float *)(ex->consts + %lld)", (long long)llmc_emit_kv_scales(e));
     LlmcBuf k = {0};
     const char *name;
     if (n->op == LLMC_OP_KV_WRITE) {
@@ -21,11 +26,11 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "heads x %d); strides k %lld, v %lld */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, "
                         "const float *v, const int32_t *slots)\n{\n"
-                        "    kv_write(%s, st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (uint8_t *)ex->kv, tid, "
-                        "nth);\n}\n",
-                        HKV * HD, llmc_dtype_name(e->kv), layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
+                        "    kv_write(%s, st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (uint8_t *)ex->kv, %s, "
+                        "tid, nth);\n}\n",
+                        HKV * HD, kvs, layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
                         (long long)llmc_row_stride(g, v), kf, L, BS, HKV, HD, layer, (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v));
+                        (long long)llmc_row_stride(g, v), hs);
         name = llmc_emit_kernel(e, "kv_write", k.s);
         llmc_c_call(e, node, name, 3, PTR(kk, "const float"), PTR(v, "const float"), PTR(n->in[2], "const int32_t"));
     } else {
@@ -43,12 +48,12 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "const int32_t *pos, float *y)\n{\n"
                         "    float sc[%d], kb[%d], vb[%d];\n"
                         "    paged_attention%s(%s, st->n_tokens, %d, %d, %lld, %d, %d, %d, sc, %d, kb, vb, %s, %d, q, %lld, "
-                        "pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, y, %lld%s%s, "
-                        "tid, nth);\n}\n",
-                        (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, layer, scale, window ? ", sliding window" : "",
+                        "pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, %s, y, "
+                        "%lld%s%s, tid, nth);\n}\n",
+                        (long long)HQ, HKV, kvs, HD, layer, scale, window ? ", sliding window" : "",
                         (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), cap, HD, HD,
                         softcap > 0 ? "_sc" : "", kf, L, BS, (long long)HQ, HKV, HD, layer, cap, llmc_c_float(e, scale),
-                        window, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), softcap > 0 ? ", " : "",
+                        window, (long long)llmc_row_stride(g, q), hs, (long long)llmc_row_stride(g, y), softcap > 0 ? ", " : "",
                         softcap > 0 ? llmc_c_float(e, softcap) : "");
         name = llmc_emit_kernel(e, "paged_attention", k.s);
         llmc_c_call(e, node, name, 3, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));

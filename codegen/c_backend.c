@@ -130,7 +130,7 @@ void llmc_emit_probes(const LlmcGraph *g, LlmcBuf *out)
 
 int64_t llmc_kv_block_bytes(const LlmcGraph *g, const LlmcTarget *tg)
 {
-    return llmc_graph_kv_block_bytes(g, llmc_c_kv_format(g, tg));
+    return llmc_graph_kv_block_bytes(g, llmc_c_kv_format(g, tg, 0), llmc_c_kv_format(g, tg, 1));
 }
 
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
@@ -140,7 +140,9 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
     memset(&e, 0, sizeof e);
     e.g = g;
     e.target = tg;
-    e.kv = llmc_c_kv_format(g, tg);
+    e.kv[0] = llmc_c_kv_format(g, tg, 0);
+    e.kv[1] = llmc_c_kv_format(g, tg, 1);
+    e.kv_scales_at = -1;
     LlmcStatus st = LLMC_OK;
     for (int i = 0; i < g->nn && !st; i++) {
         LlmcOp op = g->n[i].op;

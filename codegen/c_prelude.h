@@ -755,26 +755,28 @@ LLMC_INLINE void rope_rows(int INTERLEAVED, int R, int H, int HD, const float *x
     }
 }
 
-/* ---- paged KV cache in format KF (kv_formats.h, shared with the reference interpreter) ----
- * Pool layout: block b holds, for each layer l, K then V token-head rows: [b][l][2][BS][HKV] rows of
- * kv_row_bytes(KF, HD) bytes. The row of head h of one position: */
-LLMC_INLINE uint8_t *kv_row(int KF, int L, int BS, int HKV, int HD, uint8_t *kv, int64_t blk, int layer, int which,
-                            int off, int h)
+/* ---- paged KV cache, keys in format KF and values in VF (kv_formats.h, kv_layout.h: shared with
+ * the reference interpreter) ----
+ * Block b holds, for each layer l, a K section then a V section, each the BS x HKV token-head rows of
+ * its positions (kv_layout.h). The section of (block, layer, which): */
+LLMC_INLINE uint8_t *kv_sec(int KF, int VF, int L, int BS, int HKV, int HD, uint8_t *kv, int64_t blk, int layer,
+                            int which)
 {
-    return kv + ((((size_t)blk * L + layer) * 2 + which) * BS + off) * HKV * (size_t)kv_row_bytes(KF, HD) +
-           (size_t)h * (size_t)kv_row_bytes(KF, HD);
+    return kv + kv_sec_at(KF, VF, L, BS, HKV, HD, blk, layer, which);
 }
 
-LLMC_INLINE void kv_write(int KF, int T, int L, int BS, int HKV, int HD, int layer, const float *k, int sk,
-                          const float *v, int sv, const int32_t *slots, uint8_t *kv, int tid, int nth)
+/* hs: the model's LAYER_HEAD scales ([L][2][HKV], fp8), or 0 when neither format has them. */
+LLMC_INLINE void kv_write(int KF, int VF, int T, int L, int BS, int HKV, int HD, int layer, const float *k, int sk,
+                          const float *v, int sv, const int32_t *slots, uint8_t *kv, const float *hs, int tid, int nth)
 {
     int64_t t0, t1;
     share(T, tid, nth, &t0, &t1);
+    const float *hk = hs ? hs + (int64_t)layer * 2 * HKV : 0, *hv = hs ? hk + HKV : 0;
     for (int64_t t = t0; t < t1; t++) {
         int64_t blk = slots[t] / BS;
         int off = slots[t] % BS;
-        kv_put_rows(KF, HD, HKV, kv_row(KF, L, BS, HKV, HD, kv, blk, layer, 0, off, 0), k + (size_t)t * sk);
-        kv_put_rows(KF, HD, HKV, kv_row(KF, L, BS, HKV, HD, kv, blk, layer, 1, off, 0), v + (size_t)t * sv);
+        kv_put_rows(KF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, blk, layer, 0), off, k + (size_t)t * sk, hk);
+        kv_put_rows(VF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, blk, layer, 1), off, v + (size_t)t * sv, hv);
     }
 }
 
@@ -787,10 +789,14 @@ LLMC_INLINE void kv_write(int KF, int T, int L, int BS, int HKV, int HD, int lay
 /* A score capped to (-softcap, softcap) when softcap > 0 (Gemma 2). */
 LLMC_INLINE float attn_cap(float s, float softcap) { return softcap > 0.0f ? softcap * tanhf(s / softcap) : s; }
 
-LLMC_INLINE void paged_attention_sc(int KF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc,
-                                    int cap, float *kb, float *vb, float scale, int window, const float *q, int sq,
-                                    const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride,
-                                    uint8_t *kv, float *y, int sy, float softcap, int tid, int nth)
+/* The key row of position p (of the sequence whose block table is table), head kh, decoded. */
+#define KV_KROW(p)                                                                                                 \
+    kv_get_row(KF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, table[(p) / BS], layer, 0), (p) % BS, kh, kb,   \
+               hs ? hs[(int64_t)layer * 2 * HKV + kh] : 1.0f)
+LLMC_INLINE void paged_attention_sc(int KF, int VF, int T, int L, int BS, int HQ, int HKV, int HD, int layer,
+                                    float *sc, int cap, float *kb, float *vb, float scale, int window, const float *q,
+                                    int sq, const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride,
+                                    uint8_t *kv, const float *hs, float *y, int sy, float softcap, int tid, int nth)
 {
     int64_t w0, w1;
     share((int64_t)T * HQ, tid, nth, &w0, &w1);
@@ -802,17 +808,14 @@ LLMC_INLINE void paged_attention_sc(int KF, int T, int L, int BS, int HQ, int HK
         const float *qh = q + (size_t)t * sq + h * HD;
         float mx = -INFINITY;
         for (int p = p0; p <= pe; p++) {
-            const float *k = kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0, p % BS, kh), kb);
-            float s = attn_cap(dot_f32(qh, k, HD) * scale, softcap);
+            float s = attn_cap(dot_f32(qh, KV_KROW(p), HD) * scale, softcap);
             if (keep)
                 sc[p - p0] = s;
             mx = s > mx ? s : mx;
         }
         float sum = 0.0f;
         for (int p = p0; p <= pe; p++) {
-            float s = keep ? sc[p - p0]
-                           : attn_cap(dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 0,
-                                                                            p % BS, kh), kb), HD) * scale, softcap);
+            float s = keep ? sc[p - p0] : attn_cap(dot_f32(qh, KV_KROW(p), HD) * scale, softcap);
             float e = expf(s - mx);
             if (keep)
                 sc[p - p0] = e;
@@ -822,25 +825,24 @@ LLMC_INLINE void paged_attention_sc(int KF, int T, int L, int BS, int HQ, int HK
         for (int d = 0; d < HD; d++)
             yh[d] = 0.0f;
         for (int p = p0; p <= pe; p++) {
-            const float *v = kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS], layer, 1, p % BS, kh), vb);
-            float e = keep ? sc[p - p0]
-                           : expf(attn_cap(dot_f32(qh, kv_get_row(KF, HD, kv_row(KF, L, BS, HKV, HD, kv, table[p / BS],
-                                                                                 layer, 0, p % BS, kh), kb), HD) * scale,
-                                           softcap) - mx);
+            const float *v = kv_get_row(VF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, table[p / BS], layer, 1),
+                                        p % BS, kh, vb, hs ? hs[((int64_t)layer * 2 + 1) * HKV + kh] : 1.0f);
+            float e = keep ? sc[p - p0] : expf(attn_cap(dot_f32(qh, KV_KROW(p), HD) * scale, softcap) - mx);
             float a = e / sum;
             for (int d = 0; d < HD; d++)
                 yh[d] = yh[d] + a * v[d];
         }
     }
 }
+#undef KV_KROW
 
-LLMC_INLINE void paged_attention(int KF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc, int cap,
-                                 float *kb, float *vb, float scale, int window, const float *q, int sq,
+LLMC_INLINE void paged_attention(int KF, int VF, int T, int L, int BS, int HQ, int HKV, int HD, int layer, float *sc,
+                                 int cap, float *kb, float *vb, float scale, int window, const float *q, int sq,
                                  const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride, uint8_t *kv,
-                                 float *y, int sy, int tid, int nth)
+                                 const float *hs, float *y, int sy, int tid, int nth)
 {
-    paged_attention_sc(KF, T, L, BS, HQ, HKV, HD, layer, sc, cap, kb, vb, scale, window, q, sq, pos, seq, bt, bt_stride,
-                       kv, y, sy, 0.0f, tid, nth);
+    paged_attention_sc(KF, VF, T, L, BS, HQ, HKV, HD, layer, sc, cap, kb, vb, scale, window, q, sq, pos, seq, bt,
+                       bt_stride, kv, hs, y, sy, 0.0f, tid, nth);
 }
 
 /* y[t][j] = x[t][idx[j]]: an act-order matmul's input in its weight's column order. */

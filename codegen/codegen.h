@@ -29,6 +29,11 @@ typedef struct LlmcCudaImage {
 /* tg tunes the kernels (the first target of the build); wgmma: some target of the build has wgmma,
  * so the wgmma variants are emitted too (forward() picks them by the loaded image's features). */
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d);
+/* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
+ * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path
+ * target (else the first). */
+LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcCudaGen **out,
+                             LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 /* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
  * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */
@@ -65,5 +70,11 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, Llm
 /* A hash identifying the build: IR dump, target, version, tokenizer bytes, samples of every weight. */
 LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const void *tok,
                            size_t tok_size, uint64_t *hash, LlmcDiag *d);
+
+/* Runs argv (argv[0] found on PATH), its output appended to the file log, with TMPDIR set to dir (the
+ * build directory, which the driver removes when a signal stops the compile: the tool's temporaries
+ * go with it, never into the user's $TMPDIR); returns 0 when it exits 0, else -1 (a program that
+ * cannot be run says so in the log). */
+int llmc_run_tool(char *const argv[], const char *log, const char *dir);
 
 #endif

@@ -1,9 +1,11 @@
-/* cuda_attention.c — CUDA emitter for the paged KV cache, in the graph's KV format (e->kv, the
- * kernels' KV template argument: cuda_formats.cuh KVFmt): kv_write (rows to their slots) and
+/* cuda_attention.c — CUDA emitter for the paged KV cache, in the graph's KV formats (e->kv: keys and
+ * values, the kernels' KF and VF template arguments: cuda_kv.cuh KVFmt; fp8's scales per layer and
+ * KV head a table in the constants, the kernels' kvs): kv_write (rows to their slots) and
  * paged_attention: for decode steps flash-decoding (one block per token and KV head serves up to 4
  * query heads of the group; positions split over blockIdx.z, the last block of a split combines the
  * partials; head sizes other than powers of two use the per-token kernel and a combine kernel); for
- * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block). A soft-capped
+ * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block; the AMD path:
+ * the per-token kernel). A soft-capped
  * attention (Gemma 2) passes its cap to each kernel. */
 #include <stdio.h>
 
@@ -17,6 +19,25 @@ int llmc_cuda_attention_parts(const LlmcGraph *g)
 {
     (void)g;
     return 16;
+}
+
+/* "FMT_K, FMT_V": the kernels' KV format arguments. */
+const char *llmc_cuda_kv_formats(LlmcEmit *e)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "%s, %s", llmc_kernel_format(e->kv[0]), llmc_kernel_format(e->kv[1]));
+    return buf;
+}
+
+/* The kernels' kvs argument: the table of scales per layer and KV head in the constants
+ * (llmc_emit_kv_scales) when a format has them (fp8), else a null pointer. */
+const char *llmc_cuda_kv_scales(LlmcEmit *e)
+{
+    if (!llmc_kv_has_layer_scale(e->kv[0]) && !llmc_kv_has_layer_scale(e->kv[1]))
+        return "(const float *)0";
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "C(%lld)", (long long)llmc_emit_kv_scales(e));
+    return buf;
 }
 
 /* ", CAP" for a soft-capped attention (Gemma 2), else "" (the kernels' default: no cap). */
@@ -48,6 +69,7 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
 {
     const LlmcGraph *g = e->g;
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
+    char kvs[64];
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* paged_attention: %lld query heads over %d %s KV heads of %d, scale %.9g%s (at least 4 blocks an SM: "
@@ -55,12 +77,13 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
                     "positions split in gridDim.z parts (%d for decode steps); strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    paged_attn<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
-                    "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s%s);\n}\n",
-                    (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, llmc_attr_float(n, "scale", 1.0),
+                    "a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), %s, %s, %s%s);\n}\n",
+                    (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, llmc_attr_float(n, "scale", 1.0),
                     attn_what(e, n, window), nz, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
-                    llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV,
+                    llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV,
                     HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
-                    (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
+                    (long long)part_off, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e),
+                    softcap_arg(e, n));
     const char *name = llmc_cuda_kernel(e, "paged_attention", k.s, 0);
     llmc_buf_free(&k);
     return name;
@@ -74,6 +97,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcNode *n = &g->n[node];
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
     int layer = (int)llmc_attr_int(n, "layer", 0);
+    char kvs[64];
     LlmcBuf k = {0};
     if (n->op == LLMC_OP_KV_WRITE) {
         int kk = n->in[0], v = n->in[1];
@@ -83,11 +107,11 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "/* kv_write: f32[T,%d] K and V rows -> one layer of %d of the %s pool (blocks of %d positions x %d "
                         "heads x %d); strides k %lld, v %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    kv_write_row<%s, %d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, a.kv, %s);\n}\n",
-                        HKV * HD, L, llmc_dtype_name(e->kv), BS, HKV, HD, (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v), llmc_kernel_format(e->kv), L, BS, HKV, HD,
-                        (long long)llmc_row_stride(g, kk),
-                        (long long)llmc_row_stride(g, v), ks, llmc_cuda_ptr(e, v, "const float"), llmc_cuda_int(e, layer));
+                        "    kv_write_row<%s, %d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, a.kv, %s, %s);\n}\n",
+                        HKV * HD, L, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), BS, HKV, HD,
+                        (long long)llmc_row_stride(g, kk), (long long)llmc_row_stride(g, v), llmc_cuda_kv_formats(e), L,
+                        BS, HKV, HD, (long long)llmc_row_stride(g, kk), (long long)llmc_row_stride(g, v), ks,
+                        llmc_cuda_ptr(e, v, "const float"), llmc_cuda_int(e, layer), llmc_cuda_kv_scales(e));
         const char *name = llmc_cuda_kernel(e, "kv_write", k.s, 0);
         llmc_buf_free(&k);
         llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 128, 0);
@@ -111,6 +135,14 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(cond, sizeof cond, "T <= %d", ATTN_SPLIT_ROWS);
     snprintf(hq, sizeof hq, "%lld", (long long)HQ);
     int64_t G = HQ / HKV, gs = G % 4 == 0 ? 4 : G % 2 == 0 ? 2 : 1;
+    /* positions in flight a lane group (8 values of a row a lane: cuda_attn_decode.cuh KV_DEC_VL): as
+     * many as 32 registers hold (a position's K and V words, and for int8/int4 two for the sides'
+     * word and what it becomes: no spills on sm_90 at 128 registers), at most 8: f16 4, int8 4,
+     * int4 5, fp8 8 */
+    int regs = 0;
+    for (int w = 0; w < 2; w++)
+        regs += llmc_format(e->kv[w])->bits * 8 / 32 + 2 * (llmc_format_side_index(e->kv[w], LLMC_ROLE_ZERO) >= 0);
+    int u = 32 / regs < 8 ? 32 / regs : 8;
     if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
         /* one kernel, 16-byte K/V loads by lane groups, the last block of each head group combines
          * the parts (counters in scratch C): 10.9 against 11.5 us for the 8B at context 576, 23
@@ -122,14 +154,15 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "block, scale %.9g%s; positions split in %d parts, the last block to finish combines them; "
                         "strides q %lld, y %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128, 4) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    paged_attn_dec<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, 4, %lld>(a.positions, a.seq_of_token, "
-                        "a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, %s%s);\n}\n",
-                        (long long)HQ, HKV, llmc_dtype_name(e->kv), HD, (long long)gs, llmc_attr_float(n, "scale", 1.0),
-                        attn_what(e, n, window), nz, (long long)llmc_row_stride(g, q),
-                        (long long)llmc_row_stride(g, y), llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV, HD,
-                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, nz, (long long)gs,
+                        "    paged_attn_dec<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %d, %lld>(a.positions, "
+                        "a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, "
+                        "%s, %s%s);\n}\n",
+                        (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, (long long)gs,
+                        llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, (long long)llmc_row_stride(g, q),
+                        (long long)llmc_row_stride(g, y), llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD,
+                        (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, nz, u, (long long)gs,
                         qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
-                        llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
+                        llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e), softcap_arg(e, n));
         const char *dec = llmc_cuda_kernel(e, "paged_attention_dec", k.s, 0);
         llmc_buf_free(&k);
         llmc_cuda_kernel_pdl(e, dec); /* one token: old K/V rows load while Q/K/V runs */
@@ -150,11 +183,14 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
     }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
-    if (HD % 16 != 0 || HD > 128) { /* no tensor-core tile for this head size: the per-token kernel */
-        llmc_cuda_launch(e, node, cond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,
-                         "1", 128, 0);
-        llmc_cuda_node_end(e, node);
-        return LLMC_OK;
+    int flash = e->nv_path && HD % 16 == 0 && HD <= 128; /* a tensor-core tile for this head size */
+    if (!flash || e->amd_path) { /* the per-token kernel (the AMD path's long steps) */
+        llmc_cuda_launch(e, node, flash ? llmc_cuda_path_cond(e, cond, 1) : cond,
+                         per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy, "1", 128, 0);
+        if (!flash) {
+            llmc_cuda_node_end(e, node);
+            return LLMC_OK;
+        }
     }
     uint32_t smem = (uint32_t)(2 * 2 * 64 * (HD + 8) * 2);
     llmc_buf_printf(&k,
@@ -162,15 +198,15 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                     "scale %.9g%s; K/V tiles of 64 positions, %u bytes of shared memory; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, 2) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    flash_prefill<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
-                    "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s%s);\n}\n",
-                    (long long)HQ, llmc_dtype_name(e->kv), HD, llmc_attr_float(n, "scale", 1.0),
+                    "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s, %s%s);\n}\n",
+                    (long long)HQ, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, llmc_attr_float(n, "scale", 1.0),
                     attn_what(e, n, window), smem, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
-                    llmc_kernel_format(e->kv), L, BS, (long long)HQ, HKV, HD,
+                    llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD,
                     (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
-                    lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), softcap_arg(e, n));
-    const char *fl = llmc_cuda_kernel(e, "flash_attention", k.s, smem);
+                    lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e), softcap_arg(e, n));
+    const char *fl = llmc_cuda_kernel_nv(e, "flash_attention", k.s, smem);
     llmc_buf_free(&k);
-    llmc_cuda_launch(e, node, cond, fl, "(T + 63) / 64", hq, "1", 128, smem);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), fl, "(T + 63) / 64", hq, "1", 128, smem);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

@@ -1,7 +1,8 @@
-/* cuda_attn_decode.cuh — attention of decode steps over the paged KV cache in format KV
- * (cuda_formats.cuh KVFmt; emitter: cuda_attention.c): paged_attn (flash-decoding, one warp a
- * position), paged_attn_dec (one kernel, lane groups a position, the last block of a head combining
- * the parts) and attn_combine.
+/* cuda_attn_decode.cuh — attention of decode steps over the paged KV cache, keys in format KF and
+ * values in VF (cuda_kv.cuh KVFmt; emitter: cuda_attention.c), dequantized in registers as they
+ * are loaded: paged_attn (flash-decoding, one warp a position), paged_attn_dec (one kernel, lane
+ * groups a position, the last block of a head combining the parts) and attn_combine. kvs: the
+ * scales per layer and KV head of a format that has them (fp8), else null.
  */
 #ifndef LLMC_CUDA_ATTN_DECODE_CUH
 #define LLMC_CUDA_ATTN_DECODE_CUH
@@ -71,11 +72,11 @@ DEV float attn_parts_combine(const float *pp, int d)
  * blockIdx.y, positions split into gridDim.z parts (flash-decoding). 4 warps; each warp walks every
  * 4th position of the part with an online softmax per head; lanes split the head dimension. With one
  * part the result goes to y; with several, (max, sum, acc) partials go to `part` for attn_combine. */
-template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
 DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                     const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                     const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part, int layer, float scale,
-                    float softcap = 0.0f)
+                    const float *kvs, float softcap = 0.0f)
 {
     constexpr int G = HQ / HKV, PER = (HD + LLMC_WARP - 1) / LLMC_WARP;
     __shared__ float qs[G][HD];
@@ -91,8 +92,7 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
     const int len = pe - p0 + 1, chunk = (len + nz - 1) / nz;
     const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
     const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
-    using F = KVFmt<KV>;
-    const typename F::E *kv = kv_units<KV>(kvp);
+    const float hk = kvs ? kvs[(int64_t)layer * 2 * HKV + h] : 1.0f, hv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + h] : 1.0f;
     float m[G], l[G], acc[G][PER];
 #pragma unroll
     for (int g = 0; g < G; g++) {
@@ -104,14 +104,18 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
     }
     for (int p = pa + warp; p < pb; p += 4) {
         const int64_t blk = table[p / BS];
-        const typename F::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, p % BS) + h * F::RE(HD);
-        const typename F::E *vr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, p % BS) + h * F::RE(HD);
+        const int r = (p % BS) * HKV + h;
+        const uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0);
+        const uint8_t *vs = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1);
+        float sk, zk, sv, zv;
+        kv_row_par<KF, BS, HKV, HD>(ks, r, hk, 0, sk, zk);
+        kv_row_par<VF, BS, HKV, HD>(vs, r, hv, 0, sv, zv);
         float kf[PER], vf[PER];
 #pragma unroll
         for (int i = 0; i < PER; i++) {
             const int d = lane + LLMC_WARP * i;
-            kf[i] = d < HD ? F::get(kr, d) : 0.0f;
-            vf[i] = d < HD ? F::get(vr, d) : 0.0f;
+            kf[i] = d < HD ? KVFmt<KF>::val(kv_vals<KF, HD>(ks, r), d, sk, zk) : 0.0f;
+            vf[i] = d < HD ? KVFmt<VF>::val(kv_vals<VF, HD>(vs, r), d, sv, zv) : 0.0f;
         }
 #pragma unroll
         for (int g = 0; g < G; g++) {
@@ -144,26 +148,33 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
     attn_merge_warps<G, HQ, HD, SY>(wm, wl, wacc, t, h * G, z, nz, y, part);
 }
 
+/* The values a lane of paged_attn_dec takes of a row: 8 whatever the formats (16 bytes of f16, 8 of
+ * the byte formats, 4 of int4): the sums in registers stay those of f16, and the quantized formats
+ * keep more positions in flight instead (U). */
+constexpr int KV_DEC_VL = 8;
+
 /* Decode attention (steps of up to 64 tokens), flash-decoding without a second kernel: block
  * (t, y, z) serves GS of the G query heads of KV head h = y / (G / GS) (GS <= 4 keeps the sums in
  * registers) for token t over part z of NZ of its positions.
- * A lane group of HD/VE lanes takes one position at a time (16-byte loads of its K and V rows, the
- * VE values of a load a lane: 8 in f16), U positions in flight a group, and keeps its own online softmax; the groups
- * of a warp merge by shuffles (fixed order), the 4 warps through shared memory. With NZ > 1 the
- * block writes its (max, sum, acc) partial and counts itself in cnt[t][h]; the last block of (t, h)
- * combines the NZ partials into y (the order of attn_combine) and resets the counter, so the
- * counters are zero between kernels (the arena starts zeroed). Grid (T, HKV * G / GS, NZ); needs HD
- * a power of two from VE to 32 VE (f16: 8 to 256). */
-template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int U, int GS>
+ * A lane group of HD/8 lanes takes one position at a time (8 values of its K and V rows a lane,
+ * KV_DEC_VL: a 16-byte load of f16, 8 bytes of fp8 and int8, 4 of int4, dequantized in registers
+ * with the row's scale and zero or the head's scale), U positions in flight a group, and keeps its
+ * own online softmax; the groups of a warp merge by shuffles (fixed order), the 4 warps through shared memory.
+ * With NZ > 1 the block writes its (max, sum, acc) partial and counts itself in cnt[t][h]; the last
+ * block of (t, h) combines the NZ partials into y (the order of attn_combine) and resets the
+ * counter, so the counters are zero between kernels (the arena starts zeroed). Grid (T, HKV * G /
+ * GS, NZ); needs HD a power of two from 8 to 256. */
+template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int U, int GS>
 DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                         const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                         const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
-                        int *__restrict__ cnt, int layer, float scale, float softcap = 0.0f)
+                        int *__restrict__ cnt, int layer, float scale, const float *kvs, float softcap = 0.0f)
 {
-    using F = KVFmt<KV>;
-    constexpr int VE = F::VE, G = GS, LP = HD / VE, PW = LLMC_WARP / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
+    constexpr int VE = KV_DEC_VL, G = GS, LP = HD / VE, PW = LLMC_WARP / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
+    using KL = KVLane<KF, VE>;
+    using VLn = KVLane<VF, VE>;
     static_assert(HD % VE == 0 && HD <= LLMC_WARP * VE && LLMC_WARP % LP == 0,
-                  "head size: a power of two from VE to 32 VE (f16: 8 to 256)");
+                  "head size: a power of two from 8 to 256");
     static_assert((HQ / HKV) % GS == 0, "GS divides the query heads of a group");
     __shared__ __align__(16) float qs[G][HD];
     __shared__ float wm[4][G], wl[4][G];
@@ -172,14 +183,27 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
     pdl_release(); /* the next kernel (the output projection) may start loading its weights */
     const int t = blockIdx.x, h = blockIdx.y / SUB, h0 = blockIdx.y * GS, z = blockIdx.z; /* h0: first query head */
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, li = lane % LP, gid = warp * PW + lane / LP;
-    /* the step's own arrays: written before the step, never by the previous kernel */
+    /* the step's own arrays: written before the step, never by the previous kernel; the scales
+     * (constants): never written by a kernel */
     const int pe = positions[t];
     const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
     const int len = pe - p0 + 1, chunk = (len + NZ - 1) / NZ;
     const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
     const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
-    const typename F::E *kv = kv_units<KV>(kvp);
-    u4 kq[U], vq[U];
+    const float hk = kvs ? kvs[(int64_t)layer * 2 * HKV + h] : 1.0f, hv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + h] : 1.0f;
+    uint32_t kq[U][KL::NW], vq[U][VLn::NW];
+    uint32_t kp[U], vp[U]; /* each position's sides (int8, int4: f16 scale and zero) */
+    /* The K/V rows (and their dequantization) of position p into slot u, through L2 when cg. */
+    auto load_one = [&](int u, int p, int cg) {
+        const int64_t blk = table[p / BS];
+        const int r = (p % BS) * HKV + h;
+        const uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0);
+        const uint8_t *vs = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1);
+        kv_ld(kq[u], kv_vals<KF, HD>(ks, r) + li * KL::BYTES, cg);
+        kv_ld(vq[u], kv_vals<VF, HD>(vs, r) + li * VLn::BYTES, cg);
+        kp[u] = kv_row_raw<KF, BS, HKV, HD>(ks, r, cg);
+        vp[u] = kv_row_raw<VF, BS, HKV, HD>(vs, r, cg);
+    };
     /* K/V rows of the positions base + u * NG + gid below lim (else zero). Read-only path for the
      * positions before pe (cached by earlier steps; with several tokens, rope_kv_write before this
      * kernel does not release early, so this one starts after it finished); pe's rows, which the
@@ -188,13 +212,15 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int p = base + u * NG + gid;
-            kq[u] = vq[u] = u4{0, 0, 0, 0};
-            if (p < lim) {
-                const typename F::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(table[p / BS], layer, 0, p % BS) + h * F::RE(HD) + li * F::LE;
-                /* the block's V rows follow its K rows */
-                kq[u] = p == pe ? ld16_cg(kr) : ld16_stream(kr);
-                vq[u] = p == pe ? ld16_cg(kr + (int64_t)BS * HKV * F::RE(HD)) : ld16_stream(kr + (int64_t)BS * HKV * F::RE(HD));
-            }
+#pragma unroll
+            for (int i = 0; i < KL::NW; i++)
+                kq[u][i] = 0;
+#pragma unroll
+            for (int i = 0; i < VLn::NW; i++)
+                vq[u][i] = 0;
+            kp[u] = vp[u] = 0;
+            if (p < lim)
+                load_one(u, p, p == pe);
         }
     };
     /* One token: every position before pe was cached by earlier steps, so under PDL its first K/V
@@ -210,11 +236,8 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int p = pa + u * NG + gid;
-            if (p == pe && p < pb) {
-                const typename F::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(table[p / BS], layer, 0, p % BS) + h * F::RE(HD) + li * F::LE;
-                kq[u] = ld16_cg(kr);
-                vq[u] = ld16_cg(kr + (int64_t)BS * HKV * F::RE(HD));
-            }
+            if (p == pe && p < pb)
+                load_one(u, p, 1);
         }
     }
     float m[G], l[G], acc[G][VE];
@@ -232,24 +255,29 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
             load(base, pb);
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            float kf[VE], vf[VE];
-            F::load16(kq[u], kf);
-            F::load16(vq[u], vf);
             float s[G];
+            {
+                float kf[VE], sk, zk;
+                kv_par<KF>(kp[u], hk, sk, zk);
+                KL::dec(kq[u], kf, sk, zk);
 #pragma unroll
-            for (int g = 0; g < G; g++) {
+                for (int g = 0; g < G; g++) {
 #pragma unroll
-                for (int c = 0; c < VE; c += 4) { /* one sum left to right over the VE products */
-                    const float4 qa = *(const float4 *)&qs[g][li * VE + c];
-                    s[g] = (c == 0 ? qa.x * kf[c] : s[g] + qa.x * kf[c]) + qa.y * kf[c + 1] + qa.z * kf[c + 2] +
-                           qa.w * kf[c + 3];
+                    for (int c = 0; c < VE; c += 4) { /* one sum left to right over the VE products */
+                        const float4 qa = *(const float4 *)&qs[g][li * VE + c];
+                        s[g] = (c == 0 ? qa.x * kf[c] : s[g] + qa.x * kf[c]) + qa.y * kf[c + 1] + qa.z * kf[c + 2] +
+                               qa.w * kf[c + 3];
+                    }
+#pragma unroll
+                    for (int o = LP / 2; o > 0; o >>= 1)
+                        s[g] += shfl_xor(s[g], o);
+                    s[g] = attn_softcap(s[g], softcap);
                 }
-#pragma unroll
-                for (int o = LP / 2; o > 0; o >>= 1)
-                    s[g] += shfl_xor(s[g], o);
-                s[g] = attn_softcap(s[g], softcap);
             }
             if (base + u * NG + gid < pb) {
+                float vf[VE], sv, zv;
+                kv_par<VF>(vp[u], hv, sv, zv);
+                VLn::dec(vq[u], vf, sv, zv);
 #pragma unroll
                 for (int g = 0; g < G; g++) {
                     const float mn = fmaxf(m[g], s[g]), corr = expf(m[g] - mn), e = expf(s[g] - mn);
@@ -295,19 +323,16 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
         return;
     /* This block's partial, ordered before its count by the barrier and the count's release (a
      * full fence here and in the last block cost about 0.4 us a layer); the last block's acquire
-     * orders every other block's partial before its reads. */
+     * orders every other block's partial before its reads (grid_release/grid_acquire: what the
+     * barrier does not carry to device scope on AMD, gpu_port.cuh). */
+    grid_release();
     __syncthreads();
-    if (threadIdx.x == 0) {
-        int old;
-        asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;"
-                     : "=r"(old)
-                     : "l"(cnt + (int64_t)t * HKV * SUB + blockIdx.y)
-                     : "memory");
-        last = old == NZ - 1;
-    }
+    if (threadIdx.x == 0)
+        last = atomic_add_acq_rel(cnt + (int64_t)t * HKV * SUB + blockIdx.y, 1) == NZ - 1;
     __syncthreads();
     if (!last)
         return;
+    grid_acquire();
     for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
         const int head = h0 + e / HD, d = e % HD;
         y[(int64_t)t * SY + head * HD + d] =

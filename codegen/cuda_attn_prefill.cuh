@@ -1,5 +1,5 @@
 /* cuda_attn_prefill.cuh — causal flash attention of long steps (prefill) over the paged KV cache
- * in format KV (cuda_formats.cuh KVFmt) on mma.sync tensor cores (emitter: cuda_attention.c).
+ * (keys in KF, values in VF: cuda_kv.cuh KVFmt) on mma.sync tensor cores (emitter: cuda_attention.c).
  */
 #ifndef LLMC_CUDA_ATTN_PREFILL_CUH
 #define LLMC_CUDA_ATTN_PREFILL_CUH
@@ -7,25 +7,53 @@
 #include "cuda_mma.cuh"
 #include "cuda_kv.cuh"
 
+#if LLMC_PTX /* mma.sync, ldmatrix, cp.async: NVIDIA only (gpu_port.cuh) */
+
 /* ---- causal attention for long steps (prefill): flash attention over the paged cache ----
  * Grid (ceil(T / 64), HQ), 4 warps: the block takes 64 consecutive tokens of the step and one query
- * head, each warp 16 of the tokens. K/V tiles of 64 positions come into shared memory by cp.async
- * (two stages, rows from the sequence's block table, zero past the last position); S = Q K^T and
- * O += P V run on f16 tensor cores with f32 sums, the softmax online in base 2 (Q pre-scaled by
- * scale * log2 e; Q and P rounded to f16). Tokens of several sequences in one tile are served one
- * sequence a pass. Needs HD % 16 == 0 and a KV format of f16 rows (SMEM_F16: the tiles are copied as
- * they are and read by ldmatrix). Dynamic shared memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0:
- * the scores capped to (-softcap, softcap) by softcap tanh(s / softcap) (Gemma 2). */
-template <int KV, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+ * head, each warp 16 of the tokens. K/V tiles of 64 positions come into shared memory as f16 (two
+ * stages, rows from the sequence's block table, zero past the last position): an f16 cache by
+ * cp.async as it is, a quantized one (keys in KF, values in VF: cuda_kv.cuh) loaded, dequantized in
+ * registers and stored as f16; S = Q K^T and O += P V run on f16 tensor cores with f32 sums, the
+ * softmax online in base 2 (Q pre-scaled by scale * log2 e; Q and P rounded to f16). Tokens of
+ * several sequences in one tile are served one sequence a pass. Needs HD % 16 == 0. Dynamic shared
+ * memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0: the scores capped to (-softcap, softcap) by
+ * softcap tanh(s / softcap) (Gemma 2). kvs: the scales per layer and KV head (fp8), else null. */
+/* 8 values of row r of a section of format F from value c (c % 8 == 0) into shared memory as f16. */
+template <int F, int BS, int HKV, int HD>
+DEV void kv_tile_chunk(uint16_t *dst, const uint8_t *sec, int r, int c, int ok, float hs)
+{
+    if constexpr (F == FMT_F16) {
+        cp_async16(dst, kv_vals<F, HD>(sec, r) + 2 * c, ok ? 16 : 0);
+    } else {
+        float f[8];
+        if (ok) {
+            float s, z;
+            kv_row_par<F, BS, HKV, HD>(sec, r, hs, 0, s, z);
+            const uint8_t *p = kv_vals<F, HD>(sec, r) + c * KVFmt<F>::BITS / 8;
+            if constexpr (KVFmt<F>::BITS == 8) {
+                const uint2 w = __ldg((const uint2 *)p);
+                KVFmt<F>::word(w.x, f, s, z);
+                KVFmt<F>::word(w.y, f + 4, s, z);
+            } else {
+                KVFmt<F>::word(__ldg((const uint32_t *)p), f, s, z);
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+                f[i] = 0.0f;
+        }
+        *(uint4 *)dst = make_uint4(pack2(f[0], f[1], 0), pack2(f[2], f[3], 0), pack2(f[4], f[5], 0), pack2(f[6], f[7], 0));
+    }
+}
+template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
 DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                        const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale,
-                       float softcap = 0.0f)
+                       const float *kvs, float softcap = 0.0f)
 {
     constexpr int QT = 64, KTL = 64, LDK = HD + 8, G = HQ / HKV, DJ = HD / 8, KC = HD / 16;
     static_assert(HD % 16 == 0, "head_dim must be a multiple of 16");
-    static_assert(KVFmt<KV>::SMEM_F16, "flash_prefill copies K/V rows to shared memory as they are: f16 rows");
-    const typename KVFmt<KV>::E *kv = kv_units<KV>(kvp);
     extern __shared__ __align__(16) uint16_t fsm[];
     uint16_t(*Ks)[KTL][LDK] = (uint16_t(*)[KTL][LDK])fsm;
     uint16_t(*Vs)[KTL][LDK] = (uint16_t(*)[KTL][LDK])(fsm + 2 * KTL * LDK);
@@ -92,15 +120,16 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
 #pragma unroll
             for (int e = 0; e < 4; e++)
                 o[j][e] = 0.0f;
+        const float hk = kvs ? kvs[(int64_t)layer * 2 * HKV + kvh] : 1.0f;
+        const float hv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + kvh] : 1.0f;
         auto load = [&](int p0, int s) {
-            constexpr int CH = HD / 8; /* 16-byte chunks a row */
+            constexpr int CH = HD / 8; /* 8-value chunks a row */
             for (int idx = tid; idx < KTL * CH; idx += 128) {
                 const int r = idx / CH, c = (idx % CH) * 8, p = p0 + r, ok = p >= kmin && p <= kmax;
                 const int64_t blk = ok ? table[p / BS] : 0;
-                const typename KVFmt<KV>::E *kr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, ok ? p % BS : 0) + kvh * KVFmt<KV>::RE(HD) + c;
-                const typename KVFmt<KV>::E *vr = kv + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, ok ? p % BS : 0) + kvh * KVFmt<KV>::RE(HD) + c;
-                cp_async16(&Ks[s][r][c], kr, ok ? 16 : 0);
-                cp_async16(&Vs[s][r][c], vr, ok ? 16 : 0);
+                const int row = (ok ? p % BS : 0) * HKV + kvh;
+                kv_tile_chunk<KF, BS, HKV, HD>(&Ks[s][r][c], kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0), row, c, ok, hk);
+                kv_tile_chunk<VF, BS, HKV, HD>(&Vs[s][r][c], kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1), row, c, ok, hv);
             }
         };
         load(kbeg, 0);
@@ -215,5 +244,7 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
             rseq[tid] = -1;
     }
 }
+
+#endif /* LLMC_PTX */
 
 #endif

@@ -128,7 +128,34 @@ struct LlmcCudaGen {
     LlmcNvrtcHeaders headers;     /* the kernel headers it includes */
 };
 
+static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
+                           LlmcCudaGen **out, LlmcDiag *d);
+
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
+{
+    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, out, d);
+}
+
+LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcCudaGen **out,
+                             LlmcDiag *d)
+{
+    /* the kernels are tuned for the first target of the NVIDIA path if the build has one (its tensor
+     * cores' tiles), else for the first target */
+    const LlmcTarget *tune = targets[0];
+    int wgmma = 0, nv = 0, amd = 0;
+    for (int i = n_targets - 1; i >= 0; i--) {
+        wgmma |= targets[i]->has_wgmma;
+        amd |= targets[i]->amd_path;
+        if (!targets[i]->amd_path) {
+            nv = 1;
+            tune = targets[i];
+        }
+    }
+    return generate(g, tune, wgmma, nv, amd, out, d);
+}
+
+static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
+                           LlmcCudaGen **out, LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
     if (!cg)
@@ -137,7 +164,11 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
     e->g = g;
     e->target = tg;
     e->wgmma = wgmma;
-    e->kv = g->kv_format;
+    e->nv_path = nv_path;
+    e->amd_path = amd_path;
+    e->kv[0] = g->kv_format[0];
+    e->kv[1] = g->kv_format[1];
+    e->kv_scales_at = -1;
     plan_scratch(e);
     for (int i = 0; i < g->nn; i++) {
         LlmcOp op = g->n[i].op;
@@ -163,12 +194,16 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
     llmc_buf_printf(&src, ": model ");
     llmc_buf_comment(&src, g->name);
     llmc_buf_printf(&src,
-                    ", CUDA C for NVRTC.\n"
+                    ", CUDA C for NVRTC%s.\n"
                     " * Every shape, stride and offset is a constant; do not edit: regenerate with llmc compile.\n"
-                    " * The kernel headers are the .cuh files of llmc's codegen/ (written beside this file by --emit-dir). */\n\n");
+                    " * The kernel headers are the .cuh files of llmc's codegen/ (written beside this file by --emit-dir). */\n\n",
+                    amd_path ? (nv_path ? " and HIP for clang" : " or HIP for clang (AMD path)") : "");
     cg->headers = llmc_cuda_header_table();
-    for (int i = 0; i < cg->headers.n; i++) /* formats.def is an X-macro table format_ids.h includes */
-        if (!strstr(cg->headers.names[i], ".def"))
+    /* formats.def is an X-macro table format_ids.h includes; gpu_port.cuh includes its AMD section
+     * and the device math itself */
+    for (int i = 0; i < cg->headers.n; i++)
+        if (!strstr(cg->headers.names[i], ".def") && strcmp(cg->headers.names[i], "gpu_port_amd.cuh") != 0 &&
+            strcmp(cg->headers.names[i], "gpu_math.h") != 0)
             llmc_buf_printf(&src, "#include \"%s\"\n", cg->headers.names[i]);
     llmc_buf_printf(&src, "\n/* ---- kernels ---- */\n\n%s", e->defs.s ? e->defs.s : "");
     cg->source = src.s;
@@ -209,7 +244,17 @@ void llmc_cuda_free(LlmcCudaGen *cg)
 
 int64_t llmc_cuda_kv_block_bytes(const LlmcGraph *g)
 {
-    return llmc_graph_kv_block_bytes(g, g->kv_format);
+    return llmc_graph_kv_block_bytes(g, g->kv_format[0], g->kv_format[1]);
+}
+
+/* llmc_cubin_<suffix>: the target's name with what is not alphanumeric as '_' ("amd-on-sm_90" ->
+ * amd_on_sm_90): distinct for distinct targets of a build. */
+static void image_symbol(const LlmcTarget *t, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", t->name);
+    for (char *p = buf; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
 }
 
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,
@@ -222,7 +267,7 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_comment(&out, g->source ? g->source : "?");
     llmc_buf_printf(&out, ": model ");
     llmc_buf_comment(&out, g->name);
-    llmc_buf_printf(&out, ", host side of a CUDA build.\n * Do not edit: regenerate with llmc compile. */\n");
+    llmc_buf_printf(&out, ", host side of a GPU build.\n * Do not edit: regenerate with llmc compile. */\n");
     llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h (host tables) ---- */\n",
                     (const char *)llmc_model_header);
     llmc_emit_c_prelude(&out);
@@ -231,7 +276,8 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     /* Cubins, pulled in by the assembler. The cubin's path (in the build directory: --emit-dir or
      * $TMPDIR) is an assembler string inside a C string literal, escaped for both. */
     for (int i = 0; i < n_images; i++) {
-        const char *arch = images[i].target->arch;
+        char arch[64]; /* the symbol's suffix: the target's name as an identifier */
+        image_symbol(images[i].target, arch, sizeof arch);
         LlmcBuf as = {0};
         llmc_buf_printf(&as, ".section .rodata\n.balign 64\n.global llmc_cubin_%s\nllmc_cubin_%s:\n.incbin \"", arch, arch);
         for (const unsigned char *p = (const unsigned char *)images[i].path; *p; p++) {
@@ -250,9 +296,15 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     }
     llmc_buf_printf(&out, "\nstatic const LlmcGpuImage images[] = {\n");
     for (int i = 0; i < n_images; i++) {
-        llmc_buf_printf(&out, "    {LLMC_GPU_VENDOR_NVIDIA, %d, %d, \"%s\", llmc_cubin_%s, %zuu, %s,\n     {", images[i].target->sm,
-                        images[i].target->arch_specific, images[i].target->arch, images[i].target->arch, images[i].size,
-                        images[i].target->has_wgmma && e->wgmma ? "LLMC_GPU_FEAT_WGMMA" : "0u");
+        const LlmcTarget *t = images[i].target;
+        char sym[64];
+        image_symbol(t, sym, sizeof sym);
+        llmc_buf_printf(&out, "    {%s, %d, %d, \"%s\", llmc_cubin_%s, %zuu, %s,\n     {",
+                        t->backend == LLMC_TGT_HIP ? "LLMC_GPU_VENDOR_AMD" : "LLMC_GPU_VENDOR_NVIDIA", t->sm,
+                        t->arch_specific, t->arch, sym, images[i].size,
+                        t->amd_path                ? "LLMC_GPU_FEAT_AMD_PATH"
+                        : t->has_wgmma && e->wgmma ? "LLMC_GPU_FEAT_WGMMA"
+                                                   : "0u");
         for (int k = 0; k < 16; k++)
             llmc_buf_printf(&out, "0x%02x%s", images[i].digest[k], k < 15 ? ", " : "}},\n");
     }
@@ -271,10 +323,13 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
                     "    LlmcGpu *gpu = ex->gpu;\n    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out;\n"
-                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s}\n\n",
+                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s%s}\n\n",
                     e->wgmma ? "    /* the image has wgmma: its variants replace the mma.sync ones */\n"
                                "    const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;\n"
                              : "",
+                    e->nv_path && e->amd_path ? "    /* the image's kernels take the AMD path (gemm_mx, ...) */\n"
+                                                "    const int amd = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_AMD_PATH) != 0;\n"
+                                              : "",
                     e->body.s ? e->body.s : "");
     llmc_emit_probes(g, &out);
     llmc_buf_printf(&out, "extern const LlmcModelDesc llmc_model_cpu_twin;\n\n");

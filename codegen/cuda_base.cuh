@@ -1,7 +1,7 @@
 /* cuda_base.cuh — the base of every generated CUDA kernel: the LlmcDevArgs and LlmcKernelOffsets
  * mirrors (their layout must equal the C structs in llmc_model.h; both sides assert their sizes),
- * the operand macros the emitted kernels use (W, A, C), scalar conversions between f32 and
- * bf16/f16, 16-byte loads, warp and block reductions, SiLU and programmatic dependent launch.
+ * the operand macros the emitted kernels use (W, A, C), bf16 to f32, warp and block reductions and
+ * SiLU, over the portability header (gpu_port.cuh: conversions, loads, lanes, PDL).
  *
  * Generated kernels are extern "C" __global__ functions taking LlmcDevArgs by value, with every
  * shape, stride and arena/weight offset a literal constant. Activations are float32.
@@ -36,46 +36,8 @@ static_assert(sizeof(LlmcKernelOffsets) == 64, "LlmcKernelOffsets layout differs
 #define A(off) ((float *)(a.arena + (off)))
 #define C(off) ((const float *)(a.consts + (off)))
 
-/* ---- scalar conversions ---- */
+/* ---- scalar conversions (f16 and to bf16: gpu_port.cuh) ---- */
 DEV float bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
-DEV float f16_to_f32(uint16_t h)
-{
-    float f;
-    asm("{ .reg .f16 t; mov.b16 t, %1; cvt.f32.f16 %0, t; }" : "=f"(f) : "h"(h));
-    return f;
-}
-DEV uint16_t f32_to_f16(float f)
-{
-    uint16_t h;
-    asm("{ .reg .f16 t; cvt.rn.f16.f32 t, %1; mov.b16 %0, t; }" : "=h"(h) : "f"(f));
-    return h;
-}
-DEV uint16_t f32_to_bf16(float f)
-{
-    uint16_t h;
-    asm("{ cvt.rn.bf16.f32 %0, %1; }" : "=h"(h) : "f"(f));
-    return h;
-}
-
-/* 16-byte weight load (8 bf16/f16 values or 4 f32), streamed (no L1 allocation). */
-struct u4 {
-    uint32_t x, y, z, w;
-};
-DEV u4 ld16_stream(const void *p)
-{
-    u4 r;
-    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-                 : "l"(p));
-    return r;
-}
-/* 16-byte load through L2 only: data another kernel may have written while this one ran (PDL). */
-DEV u4 ld16_cg(const void *p)
-{
-    u4 r;
-    asm volatile("ld.global.cg.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-    return r;
-}
 /* Two 16-bit values packed in a word, to floats. */
 DEV void unpack_bf16(uint32_t v, float &lo, float &hi)
 {
@@ -111,24 +73,6 @@ DEV float block_sum(float v, float *scratch32)
 
 /* Accurate expf (not __expf): a float32 build must reproduce the cpu target's greedy output. */
 DEV float silu(float x) { return x * (1.0f / (1.0f + expf(-x))); }
-
-/* ---- programmatic dependent launch (sm_90+; elsewhere no-ops) ----
- * pdl_release: the next kernel of the stream may start (its blocks take slots as ours leave);
- * pdl_wait: block until the previous kernel has finished and its writes are visible. A kernel launched
- * with the programmatic attribute must wait before it reads anything the previous one writes (or
- * writes anything the previous one reads). */
-DEV void pdl_release()
-{
-#if __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-DEV void pdl_wait()
-{
-#if __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
 
 DEV uint32_t pack2(float lo, float hi, int bf)
 {

@@ -3,6 +3,7 @@
  * forward() launches it by index through llmc_gpu_launch. */
 #include "cuda_common.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,30 @@ const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, 
     if (e->kernels[k].smem < smem)
         e->kernels[k].smem = smem;
     return name;
+}
+
+const char *llmc_cuda_kernel_nv(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem)
+{
+    if (!e->amd_path)
+        return llmc_cuda_kernel(e, prefix, text, smem);
+    /* the body (from the first "{\n" to the last "}") under #if LLMC_PTX */
+    const char *open = strstr(text, "\n{\n"), *close = strrchr(text, '}');
+    assert(open && close && close > open);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k, "%.*s\n{\n#if LLMC_PTX\n%.*s#else\n    llmc_trap();\n#endif\n%s", (int)(open - text), text,
+                    (int)(close - (open + 3)), open + 3, close);
+    const char *name = llmc_cuda_kernel(e, prefix, k.s ? k.s : text, smem);
+    llmc_buf_free(&k);
+    return name;
+}
+
+const char *llmc_cuda_path_cond(LlmcEmit *e, const char *cond, int amd)
+{
+    if (!(e->nv_path && e->amd_path))
+        return cond;
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "%s%s%s", cond ? cond : "", cond ? " && " : "", amd ? "amd" : "!amd");
+    return buf;
 }
 
 void llmc_cuda_kernel_pdl(LlmcEmit *e, const char *name)

@@ -20,6 +20,13 @@ const char *llmc_cuda_rows(const LlmcGraph *g, int t);
 const char *llmc_cuda_host_rows(const LlmcGraph *g, int t);
 /* Registers a kernel (deduplicated) and returns its name; smem: dynamic shared memory it needs. */
 const char *llmc_cuda_kernel(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem);
+/* llmc_cuda_kernel for a kernel of the NVIDIA path only (mma.sync, wgmma, cp.async): in a build that
+ * also has AMD-path images its body becomes a trap where there is no PTX (forward() never launches it
+ * there). */
+const char *llmc_cuda_kernel_nv(LlmcEmit *e, const char *prefix, const char *text, uint32_t smem);
+/* cond (a C condition on T/O, or NULL: always) for a launch of one path only (amd: the AMD path, else
+ * NVIDIA's), with "amd" or "!amd" added when the build has both. */
+const char *llmc_cuda_path_cond(LlmcEmit *e, const char *cond, int amd);
 /* Marks kernel `name` (from llmc_cuda_kernel) as waiting with pdl_wait before it touches what the
  * kernel before it writes: the runtime may launch it with programmatic dependent launch. */
 void llmc_cuda_kernel_pdl(LlmcEmit *e, const char *name);
@@ -71,5 +78,10 @@ int llmc_cuda_mma_format(const LlmcTensor *w);
  * is wsrc: the side tensors follow the weight (plan_memory), so they are literal offsets from it,
  * the same for every layer of the same shapes; "WQ{}" for the other formats. */
 const char *llmc_cuda_wq(LlmcEmit *e, const LlmcTensor *w, const char *wsrc);
+/* The KV cache's formats as the kernels' KF, VF arguments ("FMT_INT8, FMT_F16"), and their kvs
+ * argument: C(offset) of the table of scales per layer and KV head (fp8), else a null pointer
+ * (cuda_attention.c). */
+const char *llmc_cuda_kv_formats(LlmcEmit *e);
+const char *llmc_cuda_kv_scales(LlmcEmit *e);
 
 #endif

@@ -84,38 +84,9 @@ struct WFmt<FMT_F16> { /* f16 */
  * an f16 pair (1024 + q, or 1024 + 16 q) by one lop3, one f16x2 operation takes the bias and the
  * zero away (exact: small integers), two conversions give the floats; an E4M3 byte pair goes under
  * the exponents of an f16 pair (prmt, shift, lop3: the value times 2^-8, exact for normals and
- * subnormals; the 2^8 goes into the scale, VS). Scalar loads decode like the cpu target. */
+ * subnormals; the 2^8 goes into the scale, VS). Scalar loads decode like the cpu target. The
+ * word operations (and_or, hsub2, hfma2, hmul2_, h2_to_f32) are gpu_port.cuh's. */
 
-DEV uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) /* (a & b) | c, one lop3 */
-{
-    uint32_t d;
-    asm("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-DEV uint32_t hsub2(uint32_t a, uint32_t b)
-{
-    uint32_t d;
-    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
-    return d;
-}
-DEV uint32_t hfma2(uint32_t a, uint32_t b, uint32_t c)
-{
-    uint32_t d;
-    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-DEV uint32_t hmul2_(uint32_t a, uint32_t b)
-{
-    uint32_t d;
-    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
-    return d;
-}
-DEV void h2_to_f32(uint32_t h, float &lo, float &hi)
-{
-    asm("{ .reg .f16 l, h; mov.b32 {l, h}, %2; cvt.f32.f16 %0, l; cvt.f32.f16 %1, h; }"
-        : "=f"(lo), "=f"(hi)
-        : "r"(h));
-}
 /* The 8 values of a word of u4 (element i in bits 4i..4i+3) minus the zero, in order:
  * zlo = f16x2 (1024 + z), zhi = f16x2 -(64 + z). */
 DEV void u4_word(uint32_t w, uint32_t zlo, uint32_t zhi, float *f)
@@ -449,25 +420,6 @@ DEV void unpack16(const u4 &q, float (&f)[NF])
 {
     WFmt<WK>::unpack(q, f);
 }
-
-/* ---- the KV cache's formats (formats.def LLMC_FMT_KV on a CUDA target: f16) ----
- * KVFmt<KV>: the pool counts in units E (cuda_kv.cuh kv_index); a token-head row is RE(HD) of them:
- * the row's HD values and its scales (formats.def TOKEN_HEAD sides; none for f16). A format without
- * per-row scales (PLAIN) is written value by value, across the heads of a token too: p[i] = enc(v)
- * (a value from f32); readers take a 16-byte load (LE units) as VE values with load16, or value i
- * of a row with get; the tensor-core attention (flash_prefill) copies rows into shared memory as
- * they are, which needs SMEM_F16 (the rows are f16 values). New members go here. */
-template <int KV>
-struct KVFmt;
-template <>
-struct KVFmt<FMT_F16> {
-    typedef uint16_t E;
-    enum { VE = 8, LE = 8, PLAIN = 1, SMEM_F16 = 1 };
-    __host__ __device__ static constexpr int RE(int hd) { return hd; }
-    DEV E enc(float v) { return f32_to_f16(v); }
-    DEV float get(const E *p, int64_t i) { return f16_to_f32(p[i]); }
-    DEV void load16(const u4 &q, float (&f)[VE]) { WFmt<FMT_F16>::unpack(q, f); }
-};
 
 /* ---- a quantized weight dequantized to f16 [N][K], for the tensor-core matmuls of wide steps ----
  * out = f16((q - z) * s) (nvfp4: f16((v s) t)), the f32 value rounded to nearest and saturated at +-65504. VEC: a

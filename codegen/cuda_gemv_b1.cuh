@@ -33,8 +33,8 @@ DEV void gemv_b1_dot(const u4 &q, const float *__restrict__ x, const float *__re
     acc += wdot<0>(f, x + k, nw + k, norm);
 }
 /* EPI 3: the rows are a merged Q/K/V projection feeding rope_kv_write; its work is done here too
- * (the one token's position and slot): q rotated to ro.q1, k rotated and v to the cache (in format
- * KV: cuda_formats.cuh KVFmt), and the plain rows to y. A unit is then a RoPE pair of a q or k head
+ * (the one token's position and slot): q rotated to ro.q1, k rotated and v to the cache (f16 keys
+ * and values: fuse_rope_epilogue fuses only those), and the plain rows to y. A unit is then a RoPE pair of a q or k head
  * (i, i + HD/2, or 2i, 2i + 1 interleaved) or two v columns. */
 struct RopeOut {
     const int32_t *pos, *slots;
@@ -175,15 +175,15 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     } else if constexpr (EPI == 3) {
         y[n0] = v0;
         y[n1] = v1;
-        static_assert(KVFmt<KV>::PLAIN, "gemv_b1's KV write stores value by value: a KV format without per-row scales");
-        using KF = KVFmt<KV>;
+        static_assert(KV == FMT_F16, "gemv_b1's KV write: an f16 cache (fuse_rope_epilogue fuses no other)");
         const int slot = ro.slots[0];
-        typename KF::E *kvu = kv_units<KV>(ro.kv);
-        const int64_t kvo = kv_index<KV, L, BS, HKV, HD>(slot / BS, ro.layer, 0, slot % BS);
-        if (unit >= QKP) { /* v columns: the block's V rows follow its K rows */
+        const int64_t ph = (int64_t)(slot % BS) * HKV; /* the position's row of head 0 */
+        uint16_t *kd = (uint16_t *)kv_sec<KV, KV, L, BS, HKV, HD>(ro.kv, slot / BS, ro.layer, 0) + ph * HD;
+        uint16_t *vd = (uint16_t *)kv_sec<KV, KV, L, BS, HKV, HD>(ro.kv, slot / BS, ro.layer, 1) + ph * HD;
+        if (unit >= QKP) { /* v columns */
             const int c = n0 - 2 * QKP;
-            kvu[kvo + (int64_t)BS * HKV * KF::RE(HD) + c] = KF::enc(v0);
-            kvu[kvo + (int64_t)BS * HKV * KF::RE(HD) + c + 1] = KF::enc(v1);
+            vd[c] = f32_to_f16(v0);
+            vd[c + 1] = f32_to_f16(v1);
             return;
         }
         const int hh = unit / (HD / 2), i = unit % (HD / 2), i0 = n0 - hh * HD, i1 = n1 - hh * HD;
@@ -194,8 +194,8 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
             ro.q1[hh * HD + i0] = r0;
             ro.q1[hh * HD + i1] = r1;
         } else {
-            kvu[kvo + (hh - HQ) * KF::RE(HD) + i0] = KF::enc(r0);
-            kvu[kvo + (hh - HQ) * KF::RE(HD) + i1] = KF::enc(r1);
+            kd[(hh - HQ) * HD + i0] = f32_to_f16(r0);
+            kd[(hh - HQ) * HD + i1] = f32_to_f16(r1);
         }
     } else {
         y[n0] = (EPI == 1 ? res[n0] : 0.0f) + v0;

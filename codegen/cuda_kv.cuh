@@ -1,45 +1,255 @@
-/* cuda_kv.cuh — the paged KV cache, in the format KV (cuda_formats.cuh KVFmt: the graph's KV
- * format, which the emitters print): block b holds for each layer l the K then V token-head rows of
- * its positions, [b][l][2][BS][HKV] rows of KVFmt<KV>::RE(HD) units E; kv_index addresses a
- * position's row of head 0 (head h is h RE(HD) units further), kv_write_row stores a step's K and V
- * rows (emitter: cuda_attention.c, the kv_write node).
+/* cuda_kv.cuh — the paged KV cache on the GPU: its formats (KVFmt, keyed by FMT_<id> as the emitters
+ * print the graph's KV formats, keys and values each), where rows live (ir/kv_layout.h, the geometry
+ * the cpu target and the reference interpreter use too), how a lane group loads and dequantizes a
+ * row in registers, how a block quantizes a row (the operations of ir/kv_formats.h, one for one:
+ * the quantized bytes are the cpu target's bit for bit), and kv_write_row (the kv_write node;
+ * emitter: cuda_attention.c).
+ *
+ * A block of the pool holds, for each layer, a K section in KF then a V section in VF; a section the
+ * BS x HKV token-head rows of its positions (values), then, for int8/int4, an f16 scale and zero per
+ * row. fp8's scale is one per layer and KV head, a table in the constants (kvs: [L][2][HKV], K then
+ * V; null when neither format has one).
  */
 #ifndef LLMC_CUDA_KV_CUH
 #define LLMC_CUDA_KV_CUH
 
 #include "cuda_formats.cuh"
+#include "kv_layout.h"
 
-/* ---- paged KV: the pool as units of its format, and the unit index of a position's first row ---- */
-template <int KV>
-DEV typename KVFmt<KV>::E *kv_units(uint8_t *kv)
+/* ---- the formats ----
+ * KVFmt<F>: BITS of a value; ROW: a token-head row has an f16 scale and zero (TOKEN_HEAD sides:
+ * x = code * s + z); LS: a scale per layer and KV head (LAYER_HEAD: x = e4m3 * s); ELEM: a value
+ * is encoded alone (enc(x, s): the writers may store value by value; the others quantize whole rows,
+ * kv_store_row). word(w, f, s, z): the 32 / BITS values of a 32-bit word of a row, dequantized;
+ * val(vals, d, s, z): value d of a row. New formats go here. */
+template <int F>
+struct KVFmt;
+template <>
+struct KVFmt<FMT_F16> {
+    enum { BITS = 16, ROW = 0, LS = 0, ELEM = 1 };
+    DEV uint16_t enc(float x, float) { return f32_to_f16(x); }
+    DEV void word(uint32_t w, float *f, float, float) { unpack_f16(w, f[0], f[1]); }
+    DEV float val(const uint8_t *v, int d, float, float) { return f16_to_f32(((const uint16_t *)v)[d]); }
+};
+
+/* E4M3 as ir/kv_formats.h's kv_e4m3_enc writes it: round to nearest even, +-448 saturating, NaN 0. */
+DEV uint8_t kv_e4m3_rn(float f)
 {
-    return (typename KVFmt<KV>::E *)kv;
+    const uint32_t u = __float_as_uint(f), sign = (u >> 24) & 0x80, a = u & 0x7fffffff;
+    if (a > 0x7f800000)
+        return 0;
+    if (a >= 0x43e80000)
+        return (uint8_t)(sign | 0x7e);
+    if (a < 0x3c800000) {
+        const float v = __fmul_rn(__uint_as_float(a), 512.0f);
+        uint32_t m = (uint32_t)v;
+        const float rem = __fsub_rn(v, (float)m);
+        if (rem > 0.5f || (rem == 0.5f && (m & 1)))
+            m++;
+        return (uint8_t)(sign | m);
+    }
+    return (uint8_t)(sign | ((a + 0x7ffff + ((a >> 20) & 1) - (120u << 23)) >> 20));
 }
-template <int KV>
-DEV const typename KVFmt<KV>::E *kv_units(const uint8_t *kv)
+template <>
+struct KVFmt<FMT_KV_FP8> {
+    enum { BITS = 8, ROW = 0, LS = 1, ELEM = 1 };
+    DEV uint8_t enc(float x, float s) { return kv_e4m3_rn(__fdiv_rn(x, s)); }
+    /* fp8_word: the values times 2^-8, exact; times 256 s: the product rounded once, as the cpu's */
+    DEV void word(uint32_t w, float *f, float s, float) /* s: 256 times the head's scale (kv_row_par) */
+    {
+        fp8_word(w, f);
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            f[i] *= s;
+    }
+    DEV float val(const uint8_t *v, int d, float s, float) { return fp8_to_f32(v[d]) * (s * (1.0f / 256.0f)); }
+};
+/* A code (below 2^23) as a float without a conversion instruction: under the exponent of 2^23,
+ * minus 2^23 (exact). */
+DEV float kv_code_f32(uint32_t c) { return __uint_as_float(0x4b000000u | c) - 8388608.0f; }
+template <int Q>
+struct KVFmtAsym { /* int8 (Q 255) and int4 (Q 15): x = code * s + z, s and z f16 a row */
+    enum { BITS = Q == 255 ? 8 : 4, ROW = 1, LS = 0, ELEM = 0 };
+    DEV void word(uint32_t w, float *f, float s, float z)
+    {
+#pragma unroll
+        for (int i = 0; i < 32 / BITS; i++)
+            f[i] = fmaf(kv_code_f32((w >> (BITS * i)) & (uint32_t)Q), s, z);
+    }
+    DEV float val(const uint8_t *v, int d, float s, float z)
+    {
+        const uint32_t c = BITS == 8 ? v[d] : (v[d >> 1] >> (4 * (d & 1))) & 15u;
+        return fmaf((float)c, s, z);
+    }
+};
+template <>
+struct KVFmt<FMT_INT8> : KVFmtAsym<255> {};
+template <>
+struct KVFmt<FMT_INT4> : KVFmtAsym<15> {};
+
+/* ---- where rows live (ir/kv_layout.h) ---- */
+/* The section of block blk, layer `layer`, keys (which 0) or values (1). */
+template <int KF, int VF, int L, int BS, int HKV, int HD>
+DEV const uint8_t *kv_sec(const uint8_t *kv, int64_t blk, int layer, int which)
 {
-    return (const typename KVFmt<KV>::E *)kv;
+    return kv + kv_sec_at(KF, VF, L, BS, HKV, HD, blk, layer, which);
 }
-template <int KV, int L, int BS, int HKV, int HD>
-DEV int64_t kv_index(int64_t blk, int layer, int which, int off)
+template <int KF, int VF, int L, int BS, int HKV, int HD>
+DEV uint8_t *kv_sec(uint8_t *kv, int64_t blk, int layer, int which)
 {
-    return (((blk * L + layer) * 2 + which) * (int64_t)BS + off) * (int64_t)(HKV * KVFmt<KV>::RE(HD));
+    return kv + kv_sec_at(KF, VF, L, BS, HKV, HD, blk, layer, which);
+}
+/* The values of row r (position in block * HKV + head) of a section of format F, and its sides. */
+template <int F, int HD>
+DEV const uint8_t *kv_vals(const uint8_t *sec, int r) { return sec + (int64_t)r * kv_vbytes(F, HD); }
+template <int F, int BS, int HKV, int HD>
+DEV const uint8_t *kv_sides(const uint8_t *sec, int r)
+{
+    return sec + kv_sides_at(F, BS, HKV, HD) + (int64_t)r * kv_sbytes(F);
 }
 
-/* ---- a step's K and V rows to their slots (grid: tokens) ---- */
-template <int KV, int L, int BS, int HKV, int HD, int SK, int SV>
-DEV void kv_write_row(const float *k, const float *v, const int32_t *slots, uint8_t *kv, int layer)
+/* The dequantization of a row: raw, its sides' word (ROW: f16 scale low, zero high; one 4-byte
+ * load, through L2 when cg: a row the previous kernel may have written), else 0; kv_par: (s, z) from
+ * it, or the head's scale (LS: times 256, fp8_word's 2^-8 folded in), else (1, 0). */
+template <int F, int BS, int HKV, int HD>
+DEV uint32_t kv_row_raw(const uint8_t *sec, int r, int cg)
 {
-    using F = KVFmt<KV>;
-    static_assert(F::PLAIN, "kv_write_row stores value by value: a KV format without per-row scales");
+    if constexpr (KVFmt<F>::ROW) {
+        const uint32_t *p = (const uint32_t *)kv_sides<F, BS, HKV, HD>(sec, r);
+        uint32_t w;
+        if (cg)
+            w = ld4_cg(p);
+        else
+            w = __ldg(p);
+        return w;
+    }
+    return 0;
+}
+template <int F>
+DEV void kv_par(uint32_t raw, float hs, float &s, float &z)
+{
+    if constexpr (KVFmt<F>::ROW) {
+        s = f16_to_f32((uint16_t)(raw & 0xffff));
+        z = f16_to_f32((uint16_t)(raw >> 16));
+    } else {
+        s = KVFmt<F>::LS ? hs * 256.0f : 1.0f;
+        z = 0.0f;
+    }
+}
+template <int F, int BS, int HKV, int HD>
+DEV void kv_row_par(const uint8_t *sec, int r, float hs, int cg, float &s, float &z)
+{
+    kv_par<F>(kv_row_raw<F, BS, HKV, HD>(sec, r, cg), hs, s, z);
+}
+
+/* NW 32-bit words of a row at p (4, 8 or whole 16-byte runs, aligned), streamed (no L1 allocation)
+ * or through L2 only (cg). */
+template <int NW>
+DEV void kv_ld(uint32_t (&w)[NW], const uint8_t *p, int cg)
+{
+    static_assert(NW % 4 == 0 || NW == 2 || NW == 1, "KV lane loads of 4 or 8 bytes or whole 16-byte runs");
+    if constexpr (NW == 1) {
+        w[0] = cg ? ld4_cg(p) : ld4_stream(p);
+    } else if constexpr (NW == 2) {
+        if (cg)
+            ld8_cg(p, w[0], w[1]);
+        else
+            ld8_stream(p, w[0], w[1]);
+    } else {
+#pragma unroll
+        for (int i = 0; i < NW; i += 4) {
+            const u4 q = cg ? ld16_cg(p + 4 * i) : ld16_stream(p + 4 * i);
+            w[i] = q.x;
+            w[i + 1] = q.y;
+            w[i + 2] = q.z;
+            w[i + 3] = q.w;
+        }
+    }
+}
+/* The NW words of a lane's VL values of format F: VL * BITS / 32. */
+template <int F, int VL>
+struct KVLane {
+    enum { NW = VL * KVFmt<F>::BITS / 32, BYTES = VL * KVFmt<F>::BITS / 8 };
+    DEV void dec(const uint32_t (&w)[NW], float (&f)[VL], float s, float z)
+    {
+#pragma unroll
+        for (int i = 0; i < NW; i++)
+            KVFmt<F>::word(w[i], f + i * (32 / KVFmt<F>::BITS), s, z);
+    }
+};
+
+/* ---- quantizing a row (every thread of the block; x[HD] readable by all: shared memory) ----
+ * The operations of ir/kv_formats.h: min and max (exact in any order), s = (max - min) / Q and
+ * z = min rounded to f16 (saturated at +-65504, s 1 when 0 in f16), code = rint((x - z) / s)
+ * clamped while a float; IEEE division, nothing fused. Every thread scans the whole row (HD values:
+ * a few hundred operations, no reduction tree to keep in step with the cpu). */
+template <int F, int HD>
+DEV void kv_store_row(uint8_t *vals, uint8_t *sides, const float *x, float hs)
+{
+    using KF = KVFmt<F>;
+    if constexpr (KF::ELEM) {
+        for (int d = threadIdx.x; d < HD; d += blockDim.x) {
+            if constexpr (KF::BITS == 16)
+                ((uint16_t *)vals)[d] = KF::enc(x[d], hs);
+            else
+                vals[d] = KF::enc(x[d], hs);
+        }
+    } else {
+        constexpr float Q = KF::BITS == 8 ? 255.0f : 15.0f;
+        float mn = x[0], mx = x[0];
+        for (int d = 1; d < HD; d++) {
+            mn = x[d] < mn ? x[d] : mn;
+            mx = x[d] > mx ? x[d] : mx;
+        }
+        float s = __fdiv_rn(__fsub_rn(mx, mn), Q);
+        s = s < 65504.0f ? s : 65504.0f;
+        mn = mn > -65504.0f ? (mn < 65504.0f ? mn : 65504.0f) : -65504.0f;
+        uint16_t s16 = f32_to_f16(s);
+        if ((s16 & 0x7fff) == 0)
+            s16 = 0x3c00;
+        const uint16_t z16 = f32_to_f16(mn);
+        const float sf = f16_to_f32(s16), zf = f16_to_f32(z16);
+        auto code = [&](float v) {
+            float c = rintf(__fdiv_rn(__fsub_rn(v, zf), sf));
+            c = c >= 0.0f ? (c <= Q ? c : Q) : 0.0f;
+            return (uint32_t)c;
+        };
+        if constexpr (KF::BITS == 8) {
+            for (int d = threadIdx.x; d < HD; d += blockDim.x)
+                vals[d] = (uint8_t)code(x[d]);
+        } else {
+            for (int j = threadIdx.x; j < (HD + 1) / 2; j += blockDim.x)
+                vals[j] = (uint8_t)(code(x[2 * j]) | (2 * j + 1 < HD ? code(x[2 * j + 1]) << 4 : 0u));
+        }
+        if (threadIdx.x == 0)
+            *(uint32_t *)sides = (uint32_t)s16 | (uint32_t)z16 << 16;
+    }
+}
+
+/* ---- a step's K and V rows to their slots (grid: tokens; every thread of the block) ---- */
+template <int KF, int VF, int L, int BS, int HKV, int HD, int SK, int SV>
+DEV void kv_write_row(const float *k, const float *v, const int32_t *slots, uint8_t *kv, int layer, const float *kvs)
+{
+    __shared__ float row[HD];
     const int t = blockIdx.x;
     const int64_t blk = slots[t] / BS;
     const int off = slots[t] % BS;
-    typename F::E *kd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, off);
-    typename F::E *vd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, off);
-    for (int e = threadIdx.x; e < HKV * HD; e += blockDim.x) {
-        kd[e] = F::enc(k[(int64_t)t * SK + e]);
-        vd[e] = F::enc(v[(int64_t)t * SV + e]);
+#pragma unroll
+    for (int w = 0; w < 2; w++) {
+        uint8_t *sec = kv_sec<KF, VF, L, BS, HKV, HD>(kv, blk, layer, w);
+        for (int h = 0; h < HKV; h++) {
+            const float *x = (w ? v + (int64_t)t * SV : k + (int64_t)t * SK) + h * HD;
+            __syncthreads(); /* the previous row is stored */
+            for (int d = threadIdx.x; d < HD; d += blockDim.x)
+                row[d] = x[d];
+            __syncthreads();
+            const int r = off * HKV + h;
+            const float hs = kvs ? kvs[((int64_t)layer * 2 + w) * HKV + h] : 1.0f;
+            if (w == 0)
+                kv_store_row<KF, HD>(sec + (int64_t)r * kv_vbytes(KF, HD), sec + kv_sides_at(KF, BS, HKV, HD) + (int64_t)r * kv_sbytes(KF), row, hs);
+            else
+                kv_store_row<VF, HD>(sec + (int64_t)r * kv_vbytes(VF, HD), sec + kv_sides_at(VF, BS, HKV, HD) + (int64_t)r * kv_sbytes(VF), row, hs);
+        }
     }
 }
 

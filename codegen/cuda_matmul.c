@@ -43,6 +43,67 @@ static void emit_reduce(LlmcEmit *e, int node, const char *cond, int split, cons
     llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
 }
 
+/* The AMD path's steps of more than 8 rows (the matrix takes the tensor cores' shapes): a quantized
+ * weight dequantized to f16 into scratch D, the rows (normalized with a norm prologue) to bf16/f16
+ * into scratch A, then gemm_mx (cuda_mx.cuh: WMMA, MFMA or FMAs by the image) with the epilogue.
+ * The conversion kernels are the NVIDIA path's own (their texts, so one kernel each). */
+static void emit_amd_wide(LlmcEmit *e, int node, const char *tname, int bf, int64_t K, int64_t N, int64_t SX, int64_t SY,
+                          int64_t SR, int epi, int norm, double eps, int quant, const char *wk, int64_t G,
+                          const char *wsrc, const char *wq, const char *xs, const char *nws, const char *bias,
+                          const char *ys, const char *res, const char *rows, const char *hrows, const char *what)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcTensor *w = &g->t[g->n[node].in[1]];
+    LlmcBuf k = {0};
+    char cond[64], tsrc[96];
+    snprintf(cond, sizeof cond, "%s > 8", hrows);
+    snprintf(tsrc, sizeof tsrc, "%s", wsrc);
+    if (quant) {
+        int dv = w->layout.order == LLMC_ORDER_LANE8 && w->offset % 16 == 0;
+        int64_t per = dv ? llmc_cuda_ve(w->dtype) : 1, threads = (N * K / per + 255) / 256;
+        llmc_buf_printf(&k,
+                        "/* %s[%lld,%lld] (groups of %lld%s) dequantized to f16 [%lld,%lld] for the tensor cores; %s */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    dequant_half<%s, %lld, %lld, %lld, %d, %s>(%s, %s, (uint16_t *)A(%lld));\n}\n",
+                        llmc_dtype_name(w->dtype), (long long)N, (long long)K, (long long)G,
+                        llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0 ? ", zero points" : "", (long long)N,
+                        (long long)K, dv ? "a 16-byte lane8 slot a thread" : "an element a thread", wk, (long long)K,
+                        (long long)N, (long long)G, dv, llmc_kernel_order(w->layout.order), wsrc, wq,
+                        (long long)e->scratch_d);
+        const char *dk = llmc_cuda_kernel(e, "dequant", k.s, 0);
+        llmc_buf_free(&k);
+        char gxd[32];
+        snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
+        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), dk, gxd, "1", "1", 256, 0);
+        snprintf(tsrc, sizeof tsrc, "((const uint8_t *)A(%lld))", (long long)e->scratch_d);
+    }
+    llmc_buf_printf(&k,
+                    "/* f32[%s,%lld] rows%s -> %s (A operand of a tensor-core matmul) */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    rows_to_half<%d, %d, %lld, %lld>(%s, %s, (uint16_t *)A(%lld), %s);\n}\n",
+                    hrows, (long long)K, norm ? ", RMS-normalized," : "", tname, bf, norm, (long long)K, (long long)SX, xs,
+                    nws, (long long)e->scratch_a, llmc_c_float(e, eps));
+    const char *hk = llmc_cuda_kernel(e, norm ? "rmsnorm_half" : "to_half", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), hk, hrows, "1", "1", 256, 0);
+    llmc_buf_printf(&k,
+                    "/* matmul, the AMD path (gemm_mx: 64x64 tiles on 256 threads, WMMA, MFMA or FMAs by the image; %s "
+                    "activations): [%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; stride y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "#if LLMC_AMD_PATH\n"
+                    "    gemm_mx<%d, %lld, %lld, %lld, %lld, %d>((const uint16_t *)%s, (const uint16_t *)A(%lld), %s, %s, %s, "
+                    "%s);\n#else\n    llmc_trap();\n#endif\n}\n",
+                    tname, hrows, (long long)K, tname, (long long)N, (long long)K, hrows,
+                    (long long)(epi == 2 ? N / 2 : N), what, (long long)SY, bf, (long long)K, (long long)N, (long long)SY,
+                    (long long)SR, epi, tsrc, (long long)e->scratch_a, bias, ys, rows, res);
+    const char *mk = llmc_cuda_kernel(e, "gemm_mx", k.s, 0);
+    llmc_buf_free(&k);
+    char gx[64], gy[32];
+    snprintf(gx, sizeof gx, "(%s + 63) / 64", hrows);
+    snprintf(gy, sizeof gy, "%lld", (long long)(epi == 2 ? (N / 2 + 31) / 32 : (N + 63) / 64));
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), mk, gx, gy, "1", 256, 0);
+}
+
 /* matmul and matmul_fused (norm prologue, residual or SwiGLU epilogue, bias). */
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
 {
@@ -60,8 +121,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int x = n->in[0], y = n->out[0];
     int64_t K = w->shape.dim[1], N = w->shape.dim[0], SX = llmc_row_stride(g, x), SY = llmc_row_stride(g, y);
     int64_t SR = ri > 0 ? llmc_row_stride(g, n->in[ri]) : 0;
-    /* wk: the weight's format as the kernels name it; quantized: a format with side tensors */
-    const char *wk = llmc_kernel_wformat(e, w);
+    /* wk: the weight's format as the kernels name it; quantized: a format with side tensors (copied:
+     * the ring of expression buffers it comes from turns over before the last kernel text uses it) */
+    char wk[64];
+    snprintf(wk, sizeof wk, "%s", llmc_kernel_wformat(e, w));
     int quant = llmc_format_n_sides(w->dtype) > 0, ve = llmc_cuda_ve(w->dtype);
     int64_t G = quant ? w->layout.group : K;
     int64_t xoff = g->t[x].offset;
@@ -125,7 +188,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * step costs about 6 ms (512-token prefill: 24.4 ms against bf16's 18.6) and bf16's 16-row
      * step 9.5 ms. */
     int tk = llmc_cuda_mma_format(w), bf = tk == LLMC_BF16; /* bf: bf16 tensor cores, else f16 */
-    int tc = e->target->has_mma_bf16 && tk >= 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
+    int wide = tk >= 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
+    /* the NVIDIA path's tensor cores (e->target is an NVIDIA one when the build has that path), the
+     * AMD path's gemm_mx (cuda_mx.cuh): the same shapes */
+    int tc = wide && (!e->nv_path || e->target->has_mma_bf16);
     char tsrc[96];
     const char *tname = tk >= 0 ? llmc_dtype_name((LlmcDType)tk) : "";
     snprintf(tsrc, sizeof tsrc, "%s", wsrc);
@@ -152,7 +218,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d, %s%s>(%s, %s, %s, %s, %s, %s, %s, "
                      "RopeOut{a.positions, a.slots, C(%lld), %s, a.kv, %s}%s%s);\n}\n",
                      strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0, (long long)hq, g->kv_heads,
-                     (long long)hd, g->kv_layers, g->kv_block_size, llmc_kernel_format(e->kv), gq, wsrc, xs, bias, ys,
+                     (long long)hd, g->kv_layers, g->kv_block_size, llmc_kernel_format(e->kv[0]), gq, wsrc, xs, bias, ys,
                      nws, llmc_c_float(e, eps),
                      res, (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)), quant ? ", " : "",
                      quant ? wq : "");
@@ -171,7 +237,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             llmc_buf_printf(&k, "%s", rope);
         else if (quant)
             llmc_buf_printf(&k, ", 0, 1, 1, 2, 1, 1, %s%s>(%s, %s, %s, %s, %s, %s, %s, RopeOut{}, %s);\n}\n",
-                            llmc_kernel_format(e->kv), gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq);
+                            llmc_kernel_format(e->kv[0]), gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq);
         else
             llmc_buf_printf(&k, ">(%s, %s, %s, %s, %s, %s, %s);\n}\n", wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
                             res);
@@ -189,6 +255,13 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     }
     snprintf(cond, sizeof cond, vec ? "%s > 1 && %s <= 8" : "%s <= 8", hrows, hrows);
     llmc_cuda_launch(e, node, cond, gemv, gx, gy, "1", 128, 0);
+    if (e->amd_path)
+        emit_amd_wide(e, node, tname, bf, K, N, SX, SY, SR, epi, ni > 0, eps, quant, wk, G, wsrc, wq, xs, nws, bias, ys,
+                      res, rows, hrows, what);
+    if (!e->nv_path) {
+        llmc_cuda_node_end(e, node);
+        return LLMC_OK;
+    }
     /* 9..64 rows: gemm_q where it takes the matrix: the rows (normalized if the node has a norm)
      * converted to f16/bf16 in the order the format pairs them, then the weights decoded in
      * registers (bench/qmma_lab.cu) */
@@ -207,7 +280,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         qp[0].aord, xs, nws, (long long)e->scratch_a, llmc_c_float(e, eps));
         const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
         llmc_buf_free(&k);
-        llmc_cuda_launch(e, node, cond, hk, hrows, "1", "1", 256, 0);
+        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), hk, hrows, "1", "1", 256, 0);
         /* 16 rows a block up to 16 rows, 32 up to 32, 64 above */
         for (int v = 0; v < 3; v++) {
             const LlmcQmmaPlan *p = &qp[v];
@@ -224,14 +297,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             (long long)G, p->mi, p->nj, p->w, p->st, epi, (long long)SY, (long long)SR, wsrc, wq,
                             (long long)e->scratch_a, bias, ys, rows, res, (long long)e->scratch_b,
                             (long long)e->scratch_qc);
-            const char *qk = llmc_cuda_kernel(e, "gemm_q", k.s, p->smem);
+            const char *qk = llmc_cuda_kernel_nv(e, "gemm_q", k.s, p->smem);
             llmc_buf_free(&k);
             llmc_cuda_kernel_pdl(e, qk);
             char gxq[64], gyq[32];
             snprintf(cond, sizeof cond, "%s > %d && %s <= %d", hrows, v ? 16 << (v - 1) : 8, hrows, 16 << v);
             snprintf(gxq, sizeof gxq, "(%s + %d) / %d", hrows, 16 * p->mi - 1, 16 * p->mi);
             snprintf(gyq, sizeof gyq, "%d", p->blocks);
-            llmc_cuda_launch(e, node, cond, qk, gxq, gyq, "1", 32 * p->w, p->smem);
+            llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), qk, gxq, gyq, "1", 32 * p->w, p->smem);
         }
     }
     if (quant) {
@@ -252,7 +325,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         char gxd[32];
         snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
         snprintf(cond, sizeof cond, "%s > %lld", hrows, (long long)qmax);
-        llmc_cuda_launch(e, node, cond, dk, gxd, "1", "1", 256, 0);
+        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), dk, gxd, "1", "1", 256, 0);
     }
     int split = qm ? 1 : llmc_cuda_split_k(e->target, N, K);
     if (split > 1) {
@@ -272,7 +345,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             (long long)e->scratch_a, llmc_c_float(e, eps));
             const char *nk = llmc_cuda_kernel(e, "rmsnorm", k.s, 0);
             llmc_buf_free(&k);
-            llmc_cuda_launch(e, node, cond, nk, hrows, "1", "1", 256, 0);
+            llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), nk, hrows, "1", "1", 256, 0);
             snprintf(gin, sizeof gin, "A(%lld)", (long long)e->scratch_a);
             gsx = K;
         }
@@ -284,14 +357,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)N, (long long)K, bf, (long long)K, (long long)N, (long long)gsx, (long long)N,
                         split, tsrc, gin,
                         (long long)e->scratch_b, rows);
-        const char *sk = llmc_cuda_kernel(e, "gemm_splitk", k.s, 0);
+        const char *sk = llmc_cuda_kernel_nv(e, "gemm_splitk", k.s, 0);
         llmc_buf_free(&k);
         char gxs[32], gys[64], gzs[32];
         snprintf(gxs, sizeof gxs, "%lld", (long long)((N + 63) / 64));
         snprintf(gys, sizeof gys, "(%s + 63) / 64", hrows);
         snprintf(gzs, sizeof gzs, "%d", split);
-        llmc_cuda_launch(e, node, cond, sk, gxs, gys, gzs, 128, 0);
-        emit_reduce(e, node, cond, split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
+        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), sk, gxs, gys, gzs, 128, 0);
+        emit_reduce(e, node, llmc_cuda_path_cond(e, cond, 0), split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
     }
     /* Wider steps: the rows (normalized if the node has a norm) converted to bf16/f16 into scratch A,
      * then gemm_h (cp.async stages of both operands) with the epilogue in place, or K split into
@@ -305,7 +378,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)K, (long long)SX, xs, nws, (long long)e->scratch_a, llmc_c_float(e, eps));
     const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
     llmc_buf_free(&k);
-    llmc_cuda_launch(e, node, cond, hk, hrows, "1", "1", 256, 0);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), hk, hrows, "1", "1", 256, 0);
     int64_t rows_max = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
     /* v 0: gemm_h (mma.sync), v 1: gemm_wg (wgmma) when the build has an sm_90a image; forward()
      * picks by the loaded image (wg). */
@@ -347,10 +420,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             (long long)N, (long long)K, epi == 2 ? " (gate/up interleaved by 8)" : "", pre, call,
                             bf, (long long)K, (long long)N, (long long)K, epi, wt.split, targs, tsrc, hsrc,
                             (long long)e->scratch_b, rows, post);
-            const char *bk = llmc_cuda_kernel(e, v ? "gemm_wg_splitk" : "gemm_wide_splitk", k.s, wt.smem);
+            const char *bk = llmc_cuda_kernel_nv(e, v ? "gemm_wg_splitk" : "gemm_wide_splitk", k.s, wt.smem);
             llmc_buf_free(&k);
-            llmc_cuda_launch(e, node, vcond, bk, gxs, gys, gzs, 128, wt.smem);
-            emit_reduce(e, node, vcond, wt.split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
+            llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, vcond, 0), bk, gxs, gys, gzs, 128, wt.smem);
+            emit_reduce(e, node, llmc_cuda_path_cond(e, vcond, 0), wt.split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
             continue;
         }
         llmc_buf_printf(&k,
@@ -362,9 +435,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)K, hrows, (long long)(swiglu ? N / 2 : N), what, (long long)SY, pre, call, bf,
                         (long long)K, (long long)N, (long long)K, (long long)SY, (long long)SR, epi, targs, tsrc, hsrc,
                         bias, ys, rows, res, post);
-        const char *gk = llmc_cuda_kernel(e, v ? "gemm_wg" : "gemm_wide", k.s, wt.smem);
+        const char *gk = llmc_cuda_kernel_nv(e, v ? "gemm_wg" : "gemm_wide", k.s, wt.smem);
         llmc_buf_free(&k);
-        llmc_cuda_launch(e, node, vcond, gk, gxs, gys, "1", 128, wt.smem);
+        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, vcond, 0), gk, gxs, gys, "1", 128, wt.smem);
     }
     llmc_cuda_node_end(e, node);
     return LLMC_OK;

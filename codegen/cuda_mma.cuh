@@ -9,6 +9,8 @@
 
 #include "cuda_epilogue.cuh"
 
+#if LLMC_PTX /* ldmatrix, mma.sync, cp.async: NVIDIA only (gpu_port.cuh) */
+
 /* ---- the tile of both mma.sync matmuls ----
  * A block tile BM x BN x BK on WM x WN warps, each warp a (BM/WM) x (BN/WN) tile of MI x NJ
  * m16n8k16 mma tiles with f32 accumulators; both operands K-major in shared memory, rows LD = BK + 8
@@ -274,5 +276,7 @@ DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, 
         y += (int64_t)blockIdx.z * T * N;
     mma_store<N, SY, SR, EPI, SPLIT>(acc, y, b, res, T, m0, n0, wm, wn, lane);
 }
+
+#endif /* LLMC_PTX */
 
 #endif

@@ -44,10 +44,12 @@ static MoeLayout layout(const LlmcGraph *g, const LlmcNode *n)
 
 int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node) { return layout(g, &g->n[node]).bytes; }
 
-/* The tensor cores take an expert matrix w (N rows of K) in bf16/f16 with K whole k-tiles of 32. */
+/* The tensor cores take an expert matrix w (N rows of K) in bf16/f16 with K whole k-tiles of 32 (the
+ * NVIDIA path only: a build with AMD-path images runs its experts on gemv). */
 static int tc_ok(const LlmcEmit *e, const LlmcTensor *w, int64_t K)
 {
-    return e->target->has_mma_bf16 && llmc_format_n_sides(w->dtype) == 0 && llmc_format(w->dtype)->bits == 16 &&
+    return !e->amd_path && e->target->has_mma_bf16 && llmc_format_n_sides(w->dtype) == 0 &&
+           llmc_format(w->dtype)->bits == 16 &&
            K % 32 == 0 && w->offset % 16 == 0;
 }
 

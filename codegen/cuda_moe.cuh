@@ -206,6 +206,7 @@ DEV void moe_gather(const int *__restrict__ meta, const float *__restrict__ x, v
     }
 }
 
+#if LLMC_PTX /* gemm_h: NVIDIA only */
 /* The experts' matmul on tensor cores (wider steps, bf16/f16 weights; BF: bf16): gemm_h over
  * expert act[blockIdx.z]'s rows of w (N rows of K an expert) for its grouped rows xh[off..off+cnt)
  * (bf16/f16) -> y, f32 (EPI 2: gate/up with the SwiGLU epilogue, y N/2 wide; EPI 0: down). Grid:
@@ -225,6 +226,7 @@ DEV void moe_expert_mma(const int *__restrict__ meta, const uint16_t *__restrict
     gemm_h<BF, K, N, K, NO, 0, EPI, 1, BM, BN, 2, 2, ST>(w + (int64_t)e * N * K, xh + (int64_t)o * K, 0,
                                                          y + (int64_t)o * NO, c, 0);
 }
+#endif
 
 /* y[t] = sum over k of wts[t][k] o[pos[t][k]] (+ res[t], the residual add's fusion; grid: the
  * tokens). */

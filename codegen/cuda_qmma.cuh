@@ -38,6 +38,8 @@
 #include "cuda_formats.cuh"
 #include "cuda_mma.cuh"
 
+#if LLMC_PTX /* mma.sync, cp.async: NVIDIA only (gpu_port.cuh) */
+
 /* The engine's view of a weight format: the chunk of K an activation stage holds (KC), the rounds
  * (16-byte loads a lane and n8 tile) in a chunk (R), the activations' order (AORD: 0 natural, 1
  * pair-32), the padding of a stage row (PAD halves; PADF bytes for f32 rows: conflict-free
@@ -480,5 +482,7 @@ constexpr int gemm_q_smem()
 }
 template <int MI, int NJ, int W>
 constexpr int gemm_q_part() { return 2 * 16 * MI * W * NJ * 8; }
+
+#endif /* LLMC_PTX */
 
 #endif

@@ -35,7 +35,7 @@ LlmcStatus llmc_cuda_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
 }
 
 /* rope_kv_write: RoPE of q (to the output) and of k, with k and v written to the paged cache in the
- * graph's KV format (e->kv). */
+ * graph's KV formats (e->kv: keys, values; fp8's scales from the constants). */
 LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
@@ -48,7 +48,7 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
     int inter = strcmp(llmc_attr_str(n, "style", "half"), "interleaved") == 0;
     int layer = (int)llmc_attr_int(n, "layer", 0);
     int64_t table = llmc_emit_rope_table(e, n, hd);
-    char qs[160], ks[160], vs[160], norms[400] = "";
+    char qs[160], ks[160], vs[160], norms[400] = "", kvs[64];
     snprintf(qs, sizeof qs, "%s", llmc_cuda_ptr(e, q, "const float"));
     snprintf(ks, sizeof ks, "%s", llmc_cuda_ptr(e, k, "const float"));
     snprintf(vs, sizeof vs, "%s", llmc_cuda_ptr(e, v, "const float"));
@@ -63,14 +63,15 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
                     "/* rope_kv_write (%s pairs): q %lld heads, k/v %lld heads of %lld -> q rotated, k rotated and v "
                     "to the %s pool; table at consts + %lld%s */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    rope_kv_row<%s, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, a.slots, "
-                    "C(%lld), %s, a.kv, %s%s);\n}\n",
-                    inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd, llmc_dtype_name(e->kv),
-                    (long long)table, norms[0] ? "; q and k normed a head at a time first" : "",
-                    llmc_kernel_format(e->kv), inter, (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
+                    "    rope_kv_row<%s, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, "
+                    "a.slots, C(%lld), %s, a.kv, %s, %s%s);\n}\n",
+                    inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd,
+                    llmc_kv_formats_str(e->kv, kvs, sizeof kvs), (long long)table,
+                    norms[0] ? "; q and k normed a head at a time first" : "", llmc_cuda_kv_formats(e), inter,
+                    (long long)HQ, (long long)HKV, (long long)hd, (long long)llmc_row_stride(g, q),
                     (long long)llmc_row_stride(g, k), (long long)llmc_row_stride(g, v), (long long)llmc_row_stride(g, y),
                     g->kv_layers, g->kv_block_size, qs, ks, vs, (long long)table, llmc_cuda_ptr(e, y, "float"),
-                    llmc_cuda_int(e, layer), norms);
+                    llmc_cuda_int(e, layer), llmc_cuda_kv_scales(e), norms);
     const char *name = llmc_cuda_kernel(e, "rope_kv_write", b.s, 0);
     llmc_buf_free(&b);
     char gy[32];

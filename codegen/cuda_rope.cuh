@@ -8,11 +8,12 @@
 #include "cuda_kv.cuh"
 
 /* One RoPE pair rotated: the arithmetic of rope_kv_row and of gemv_b1's fused epilogue (the same
- * bits either way). */
+ * bits either way), each product and sum rounded on its own (nothing fused: a host computes the
+ * same bits, as bench/kernel_check.cu does to check the quantized cache byte for byte). */
 DEV void rope_pair(float v0, float v1, float fc, float fs, float &r0, float &r1)
 {
-    r0 = v0 * fc - v1 * fs;
-    r1 = v0 * fs + v1 * fc;
+    r0 = __fsub_rn(__fmul_rn(v0, fc), __fmul_rn(v1, fs));
+    r1 = __fadd_rn(__fmul_rn(v0, fs), __fmul_rn(v1, fc));
 }
 
 /* ---- rotary embeddings (grid: rows). cs[p][i] = (cos, sin) of p * inv_freq[i], filled on the host. ---- */
@@ -49,17 +50,17 @@ DEV void head_pair(const float *xh, const float *w, float eps, int i0, int i1, f
     v1 = w[i1] * (v1 * inv);
 }
 
-/* RoPE of q (to y) and of k, then k and v to the paged cache in format KV (cuda_formats.cuh
- * KVFmt). Grid (tokens, HQ + HKV): block (t, h) rotates query head h, or for h >= HQ rotates key
- * head h - HQ and writes it and the value head to the token's slot. HD/2 threads: one pair each.
- * qn, kn (Qwen3, Gemma 3): each head of q and k RMS-normed (weights qn, kn of HD) before it is
- * rotated. */
-template <int KV, int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
+/* RoPE of q (to y) and of k, then k and v to the paged cache, keys in format KF and values in VF
+ * (cuda_kv.cuh). Grid (tokens, HQ + HKV): block (t, h) rotates query head h, or for h >= HQ rotates
+ * key head h - HQ and writes it and the value head to the token's slot: value by value in a format
+ * that encodes values alone (f16, fp8 with its head's scale from kvs), else the rows gathered in
+ * shared memory and quantized whole (kv_store_row). HD/2 threads: one pair each. qn, kn (Qwen3,
+ * Gemma 3): each head of q and k RMS-normed (weights qn, kn of HD) before it is rotated. */
+template <int KF, int VF, int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
 DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *slots,
-                     const float *cs, float *y, uint8_t *kv, int layer, const float *qn = 0, const float *kn = 0,
-                     float eps = 0.0f)
+                     const float *cs, float *y, uint8_t *kv, int layer, const float *kvs, const float *qn = 0,
+                     const float *kn = 0, float eps = 0.0f)
 {
-    static_assert(KVFmt<KV>::PLAIN, "rope_kv_row stores value by value: a KV format without per-row scales");
     const int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
     const float *c = cs + (int64_t)pos[t] * HD;
     const int i0 = INTER ? 2 * i : i, i1 = INTER ? 2 * i + 1 : i + HD / 2;
@@ -75,17 +76,36 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
     }
     const int hk = h - HQ;
     const int64_t blk = slots[t] / BS;
-    const int off = slots[t] % BS;
-    typename KVFmt<KV>::E *kd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 0, off) + hk * KVFmt<KV>::RE(HD);
-    typename KVFmt<KV>::E *vd = kv_units<KV>(kv) + kv_index<KV, L, BS, HKV, HD>(blk, layer, 1, off) + hk * KVFmt<KV>::RE(HD);
-    const float *xh = k + (int64_t)t * SK + hk * HD;
+    const int r = slots[t] % BS * HKV + hk;
+    uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kv, blk, layer, 0), *vs = kv_sec<KF, VF, L, BS, HKV, HD>(kv, blk, layer, 1);
+    uint8_t *kd = ks + (int64_t)r * kv_vbytes(KF, HD), *vd = vs + (int64_t)r * kv_vbytes(VF, HD);
+    const float hsk = kvs ? kvs[(int64_t)layer * 2 * HKV + hk] : 1.0f, hsv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + hk] : 1.0f;
+    const float *xh = k + (int64_t)t * SK + hk * HD, *vh = v + (int64_t)t * SV + hk * HD;
     float r0, r1, v0, v1;
     head_pair<HD>(xh, kn, eps, i0, i1, v0, v1);
     rope_pair(v0, v1, fc, fs, r0, r1);
-    kd[i0] = KVFmt<KV>::enc(r0);
-    kd[i1] = KVFmt<KV>::enc(r1);
-    vd[2 * i] = KVFmt<KV>::enc(v[(int64_t)t * SV + hk * HD + 2 * i]);
-    vd[2 * i + 1] = KVFmt<KV>::enc(v[(int64_t)t * SV + hk * HD + 2 * i + 1]);
+    if constexpr (KVFmt<KF>::ELEM && KVFmt<VF>::ELEM && KVFmt<KF>::BITS == KVFmt<VF>::BITS) {
+        if constexpr (KVFmt<KF>::BITS == 16) {
+            ((uint16_t *)kd)[i0] = KVFmt<KF>::enc(r0, hsk);
+            ((uint16_t *)kd)[i1] = KVFmt<KF>::enc(r1, hsk);
+            ((uint16_t *)vd)[2 * i] = KVFmt<VF>::enc(vh[2 * i], hsv);
+            ((uint16_t *)vd)[2 * i + 1] = KVFmt<VF>::enc(vh[2 * i + 1], hsv);
+        } else {
+            kd[i0] = KVFmt<KF>::enc(r0, hsk);
+            kd[i1] = KVFmt<KF>::enc(r1, hsk);
+            vd[2 * i] = KVFmt<VF>::enc(vh[2 * i], hsv);
+            vd[2 * i + 1] = KVFmt<VF>::enc(vh[2 * i + 1], hsv);
+        }
+    } else { /* whole rows: gathered, then quantized by every thread of the block */
+        __shared__ float krow[HD], vrow[HD];
+        krow[i0] = r0;
+        krow[i1] = r1;
+        vrow[2 * i] = vh[2 * i];
+        vrow[2 * i + 1] = vh[2 * i + 1];
+        __syncthreads();
+        kv_store_row<KF, HD>(kd, ks + kv_sides_at(KF, BS, HKV, HD) + (int64_t)r * kv_sbytes(KF), krow, hsk);
+        kv_store_row<VF, HD>(vd, vs + kv_sides_at(VF, BS, HKV, HD) + (int64_t)r * kv_sbytes(VF), vrow, hsv);
+    }
 }
 
 #endif

@@ -6,6 +6,8 @@
 
 #include "cuda_epilogue.cuh"
 
+#if LLMC_PTX /* wgmma, cp.async: NVIDIA only (gpu_port.cuh) */
+
 /* ---- matmul, warpgroup tensor cores (sm_90a: wgmma.mma_async) ----
  * The same contract as gemm_h (half activations in scratch, the same epilogues, SwiGLU interleave
  * and K split), for targets with wgmma. One warpgroup (128 threads) a block; block tile (64 * MH) x
@@ -137,5 +139,7 @@ DEV void gemm_wg(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x,
         }
 }
 #endif
+
+#endif /* LLMC_PTX */
 
 #endif

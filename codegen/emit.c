@@ -118,9 +118,26 @@ const char *llmc_c_wtype(LlmcDType dt)
     return llmc_format(dt)->ctype;
 }
 
-LlmcDType llmc_c_kv_format(const LlmcGraph *g, const LlmcTarget *tg)
+LlmcDType llmc_c_kv_format(const LlmcGraph *g, const LlmcTarget *tg, int which)
 {
-    return (tg->kv_formats & (1u << g->kv_format)) ? g->kv_format : tg->kv_default;
+    return (tg->kv_formats & (1u << g->kv_format[which])) ? g->kv_format[which] : tg->kv_default;
+}
+
+int64_t llmc_emit_kv_scales(LlmcEmit *e)
+{
+    const LlmcGraph *g = e->g;
+    if (e->kv_scales_at >= 0)
+        return e->kv_scales_at;
+    int64_t n = (int64_t)g->kv_layers * 2 * g->kv_heads;
+    e->kv_scales_at = e->const_bytes;
+    e->const_bytes += (n * 4 + 63) / 64 * 64;
+    llmc_buf_printf(&e->init, "    { /* the KV cache's scales per layer and KV head (K, then V), %s */\n"
+                              "        static const float ks[%lld] = {",
+                    g->kv_calibrated ? "calibrated (--kv-calib)" : "1: saturating", (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        llmc_buf_printf(&e->init, "%s%s", i ? ", " : "", llmc_c_float(e, g->kv_scales ? g->kv_scales[i] : 1.0f));
+    llmc_buf_printf(&e->init, "};\n        memcpy(ex->consts + %lld, ks, sizeof ks);\n    }\n", (long long)e->kv_scales_at);
+    return e->kv_scales_at;
 }
 
 const char *llmc_c_float(LlmcEmit *e, double v)

@@ -54,8 +54,14 @@ typedef struct LlmcEmit {
     int64_t scratch_d;            /* GPU: a quantized weight dequantized to f16 for wide steps */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int n_offs;
-    LlmcDType kv;                 /* the KV cache's storage format in this emission (formats.def) */
+    LlmcDType kv[2];              /* the KV cache's storage formats in this emission (formats.def): keys, values */
+    int64_t kv_scales_at;         /* consts offset of the KV cache's LAYER_HEAD scales (fp8), -1 until
+                                     llmc_emit_kv_scales places them */
     int wgmma;                    /* GPU: emit the wgmma variants (a target of the build has wgmma) */
+    int nv_path, amd_path;        /* GPU: the kernel paths the build's images take (gpu_port.cuh
+                                     LLMC_AMD_PATH): NVIDIA's tensor-core kernels, the AMD path's
+                                     (gemm_mx; per-token attention for long steps); with both, forward()
+                                     picks by the loaded image (`amd`) */
 } LlmcEmit;
 
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one
@@ -94,9 +100,12 @@ const char *llmc_kernel_wformat(LlmcEmit *e, const LlmcTensor *w);
 /* Appends codegen/c_prelude.h with the headers it includes (c_formats.h; format_ids.h written from
  * the format table) pasted in place: generated C compiles on its own. */
 void llmc_emit_c_prelude(LlmcBuf *out);
-/* The C backend's KV format for g emitted for C target tg: the graph's when tg stores it, else (the
- * CPU twin of a GPU build, which keeps a cache of its own) tg's default. */
-LlmcDType llmc_c_kv_format(const LlmcGraph *g, const LlmcTarget *tg);
+/* The C backend's KV format of keys (which 0) or values (1) of g emitted for C target tg: the graph's
+ * when tg stores it, else (the CPU twin of a GPU build, which keeps a cache of its own) tg's default. */
+LlmcDType llmc_c_kv_format(const LlmcGraph *g, const LlmcTarget *tg, int which);
+/* The consts offset of the table of the KV cache's LAYER_HEAD scales ([layers][2][kv heads] f32,
+ * g->kv_scales, 1 where it has none, filled by init()), placed on the first call. */
+int64_t llmc_emit_kv_scales(LlmcEmit *e);
 
 typedef LlmcStatus (*LlmcEmitFn)(LlmcEmit *e, int node, LlmcDiag *d);
 

@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../abi/llmc_model.h"
 #include "../abi/digest.h"
 #include "../abi/payload.h"
+#include "codegen.h"
 #include "linker.h"
 
 extern const unsigned char llmc_rt_archive[];
@@ -31,57 +31,6 @@ extern const size_t llmc_pcre2_archive_size, llmc_utf8proc_archive_size;
 #ifndef LLMC_RT_LINK_FLAGS
 #define LLMC_RT_LINK_FLAGS ""
 #endif
-
-extern char **environ;
-
-/* Runs argv, output to log, with TMPDIR set to dir (the build directory, which the driver removes
- * when a signal stops the compile: the C compiler's own temporaries go with it, never into the
- * user's $TMPDIR); returns 0 when it exits 0. */
-static int run(char *const argv[], const char *log, const char *dir)
-{
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = malloc((n + 2) * sizeof *env), *tmpdir = malloc(strlen(dir) + 8);
-    if (!env || !tmpdir) {
-        free(env);
-        free(tmpdir);
-        return -1;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "TMPDIR=", 7) != 0)
-            env[m++] = environ[i];
-    strcpy(tmpdir, "TMPDIR=");
-    strcat(tmpdir, dir);
-    env[m++] = tmpdir;
-    env[m] = NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
-        free(env);
-        free(tmpdir);
-        return -1;
-    }
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        environ = env; /* a pointer: nothing but async-signal-safe calls after fork */
-        execvp(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    free(env);
-    free(tmpdir);
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
 
 static LlmcStatus fail_with_log(LlmcDiag *d, const char *what, const char *log)
 {
@@ -151,7 +100,7 @@ static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *
         argv[n++] = "-o";
         argv[n++] = obj[s];
         argv[n] = NULL;
-        if (run(argv, log, dir)) {
+        if (llmc_run_tool(argv, log, dir)) {
             char what[4200];
             snprintf(what, sizeof what, "compiling the generated %s.c", sources[s]);
             return fail_with_log(d, what, log);
@@ -171,7 +120,7 @@ static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *
     argv[n++] = "-ldl";
     n += split_flags(sanflags, argv + n, 16);
     argv[n] = NULL;
-    if (run(argv, log, dir))
+    if (llmc_run_tool(argv, log, dir))
         return fail_with_log(d, "linking the model executable", log);
     return LLMC_OK;
 }

@@ -413,15 +413,17 @@ LlmcStatus llmc_nvrtc_compile(LlmcNvrtc *nv, const char *source, const char *nam
         return llmc_fail(d, "%s: target %s is not a CUDA target", name, tg ? tg->name : "(null)");
     char arch[64];
     snprintf(arch, sizeof arch, "-arch=%s", tg->arch);
-    const char *opts[] = {arch, "-std=c++17", "-default-device", "-Xptxas", "-v", nv->include_opt};
-    int n_opts = (int)(sizeof opts / sizeof opts[0]) - (nv->include_opt[0] == 0);
+    /* a target that runs the AMD path's kernels (gpu_port.cuh LLMC_AMD_PATH) says so first */
+    const char *opts[] = {"-DLLMC_AMD_PATH=1", arch, "-std=c++17", "-default-device", "-Xptxas", "-v", nv->include_opt};
+    int first = tg->amd_path ? 0 : 1;
+    int n_opts = (int)(sizeof opts / sizeof opts[0]) - (nv->include_opt[0] == 0) - first;
 
     NvrtcProgram prog = NULL;
     NvrtcResult r = nv->nvrtcCreateProgram(&prog, source, name, hdr ? hdr->n : 0, hdr ? hdr->texts : NULL,
                                            hdr ? hdr->names : NULL);
     if (r != 0)
         return llmc_fail(d, "%s: nvrtcCreateProgram: %s", name, nv->nvrtcGetErrorString(r));
-    NvrtcResult rc = nv->nvrtcCompileProgram(prog, n_opts, opts);
+    NvrtcResult rc = nv->nvrtcCompileProgram(prog, n_opts, opts + first);
 
     LlmcStatus st = LLMC_OK;
     size_t log_size = 0;

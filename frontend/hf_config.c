@@ -333,7 +333,14 @@ static LlmcStatus experts(const cJSON *cfg, const char *file, FeHfConfig *c, Llm
         return LLMC_OK;
     int mixtral = (ff & FF_MOE_MIXTRAL) != 0;
     int64_t step = 1;
-    if (fe_json_int(cfg, mixtral ? "num_local_experts" : "num_experts", file, 1, 0, 1, 4096, &c->n_experts, d) ||
+    /* Qwen3-MoE's count is num_experts in its published configs and in transformers 4; transformers 5
+     * saves it as num_local_experts (its attribute map), as Mixtral's */
+    const char *count = mixtral || !cJSON_GetObjectItemCaseSensitive(cfg, "num_experts") ? "num_local_experts"
+                                                                                         : "num_experts";
+    if (!mixtral && !cJSON_GetObjectItemCaseSensitive(cfg, "num_experts") &&
+        !cJSON_GetObjectItemCaseSensitive(cfg, "num_local_experts"))
+        count = "num_experts"; /* the message names the usual key */
+    if (fe_json_int(cfg, count, file, 1, 0, 1, 4096, &c->n_experts, d) ||
         fe_json_int(cfg, "num_experts_per_tok", file, 0, mixtral ? 2 : 8, 1, 4096, &c->top_k, d))
         return LLMC_ERR;
     if (c->top_k > c->n_experts)

@@ -38,66 +38,109 @@
 
 /* ---- presets ---- */
 
+/* Each preset is the config.json of the model it is named after, as its publisher's Hugging Face
+ * repository has it (the keys that shape the model; the weights are random): the same text a user
+ * would give to --config. The Llama 2 stories models have no config.json of their own: theirs say
+ * what llama2.c's checkpoints hold. */
 typedef struct Preset {
     const char *name;
-    int64_t hidden, ffn, layers, heads, kv_heads, head_dim, vocab, ctx;
-    double theta, eps;
-    int tied;
-    int llama3;
-    double factor, low, high;
-    int64_t orig;
+    const char *config;
 } Preset;
 
-static const Preset presets[] = {
-    {"stories260K", 64, 172, 5, 8, 4, 8, 512, 512, 10000.0, 1e-5, 1, 0, 0, 0, 0, 0},
-    {"stories15M", 288, 768, 6, 6, 6, 48, 32000, 256, 10000.0, 1e-5, 1, 0, 0, 0, 0, 0},
-    {"llama3.2-1b", 2048, 8192, 16, 32, 8, 64, 128256, 131072, 500000.0, 1e-5, 1, 1, 32.0, 1.0, 4.0,
-     8192},
-    {"llama3.1-8b", 4096, 14336, 32, 32, 8, 128, 128256, 131072, 500000.0, 1e-5, 0, 1, 8.0, 1.0, 4.0,
-     8192},
-};
+#define LLAMA_STORIES(hidden, ffn, layers, heads, kv, hd, vocab, ctx)                                        \
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": " #hidden           \
+    ", \"intermediate_size\": " #ffn ", \"num_hidden_layers\": " #layers ", \"num_attention_heads\": " #heads   \
+    ", \"num_key_value_heads\": " #kv ", \"head_dim\": " #hd ", \"hidden_act\": \"silu\", "                     \
+    "\"max_position_embeddings\": " #ctx ", \"initializer_range\": 0.02, \"rms_norm_eps\": 1e-05, "              \
+    "\"rope_theta\": 10000, \"rope_scaling\": null, \"attention_bias\": false, \"mlp_bias\": false, "           \
+    "\"tie_word_embeddings\": true, \"vocab_size\": " #vocab "}"
+#define LLAMA3(hidden, ffn, layers, hd, tied, factor)                                                          \
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": " #hidden           \
+    ", \"intermediate_size\": " #ffn ", \"num_hidden_layers\": " #layers ", \"num_attention_heads\": 32, "      \
+    "\"num_key_value_heads\": 8, \"head_dim\": " #hd ", \"hidden_act\": \"silu\", "                             \
+    "\"max_position_embeddings\": 131072, \"initializer_range\": 0.02, \"rms_norm_eps\": 1e-05, "               \
+    "\"rope_theta\": 500000, \"rope_scaling\": {\"factor\": " #factor ", \"low_freq_factor\": 1, "               \
+    "\"high_freq_factor\": 4, \"original_max_position_embeddings\": 8192, \"rope_type\": \"llama3\"}, "         \
+    "\"attention_bias\": false, \"mlp_bias\": false, \"tie_word_embeddings\": " #tied ", \"vocab_size\": 128256}"
 
-static const char *const preset_names[] = {"stories260K", "stories15M", "llama3.2-1b", "llama3.1-8b",
-                                           NULL};
+static const Preset presets[] = {
+    {"stories260K", LLAMA_STORIES(64, 172, 5, 8, 4, 8, 512, 512)},
+    {"stories15M", LLAMA_STORIES(288, 768, 6, 6, 6, 48, 32000, 256)},
+    {"llama3.2-1b", LLAMA3(2048, 8192, 16, 64, true, 32)},
+    {"llama3.1-8b", LLAMA3(4096, 14336, 32, 128, false, 8)},
+    /* Qwen/Qwen2.5-7B-Instruct */
+    {"qwen2.5-7b",
+     "{\"architectures\": [\"Qwen2ForCausalLM\"], \"model_type\": \"qwen2\", \"hidden_size\": 3584, "
+     "\"intermediate_size\": 18944, \"num_hidden_layers\": 28, \"num_attention_heads\": 28, "
+     "\"num_key_value_heads\": 4, \"hidden_act\": \"silu\", \"max_position_embeddings\": 32768, "
+     "\"initializer_range\": 0.02, \"rms_norm_eps\": 1e-06, \"rope_theta\": 1000000.0, \"rope_scaling\": null, "
+     "\"sliding_window\": 131072, \"use_sliding_window\": false, \"max_window_layers\": 28, "
+     "\"tie_word_embeddings\": false, \"vocab_size\": 152064, \"bos_token_id\": 151643, "
+     "\"eos_token_id\": 151645, \"torch_dtype\": \"bfloat16\"}"},
+    /* Qwen/Qwen3-8B */
+    {"qwen3-8b",
+     "{\"architectures\": [\"Qwen3ForCausalLM\"], \"model_type\": \"qwen3\", \"hidden_size\": 4096, "
+     "\"intermediate_size\": 12288, \"num_hidden_layers\": 36, \"num_attention_heads\": 32, "
+     "\"num_key_value_heads\": 8, \"head_dim\": 128, \"hidden_act\": \"silu\", "
+     "\"max_position_embeddings\": 40960, \"initializer_range\": 0.02, \"rms_norm_eps\": 1e-06, "
+     "\"rope_theta\": 1000000, \"rope_scaling\": null, \"attention_bias\": false, \"sliding_window\": null, "
+     "\"use_sliding_window\": false, \"max_window_layers\": 36, \"tie_word_embeddings\": false, "
+     "\"vocab_size\": 151936, \"bos_token_id\": 151643, \"eos_token_id\": 151645, \"torch_dtype\": \"bfloat16\"}"},
+    /* google/gemma-2-9b */
+    {"gemma-2-9b",
+     "{\"architectures\": [\"Gemma2ForCausalLM\"], \"model_type\": \"gemma2\", \"hidden_size\": 3584, "
+     "\"intermediate_size\": 14336, \"num_hidden_layers\": 42, \"num_attention_heads\": 16, "
+     "\"num_key_value_heads\": 8, \"head_dim\": 256, \"hidden_act\": \"gelu_pytorch_tanh\", "
+     "\"hidden_activation\": \"gelu_pytorch_tanh\", \"max_position_embeddings\": 8192, "
+     "\"initializer_range\": 0.02, \"rms_norm_eps\": 1e-06, \"rope_theta\": 10000.0, "
+     "\"query_pre_attn_scalar\": 256, \"sliding_window\": 4096, \"attn_logit_softcapping\": 50.0, "
+     "\"final_logit_softcapping\": 30.0, \"attention_bias\": false, \"tie_word_embeddings\": true, "
+     "\"vocab_size\": 256000, \"bos_token_id\": 2, \"eos_token_id\": 1, \"pad_token_id\": 0, "
+     "\"torch_dtype\": \"bfloat16\"}"},
+    /* microsoft/Phi-3-mini-4k-instruct */
+    {"phi-3-mini",
+     "{\"architectures\": [\"Phi3ForCausalLM\"], \"model_type\": \"phi3\", \"hidden_size\": 3072, "
+     "\"intermediate_size\": 8192, \"num_hidden_layers\": 32, \"num_attention_heads\": 32, "
+     "\"num_key_value_heads\": 32, \"hidden_act\": \"silu\", \"max_position_embeddings\": 4096, "
+     "\"original_max_position_embeddings\": 4096, \"initializer_range\": 0.02, \"rms_norm_eps\": 1e-05, "
+     "\"rope_theta\": 10000.0, \"rope_scaling\": null, \"sliding_window\": 2047, \"attention_bias\": false, "
+     "\"tie_word_embeddings\": false, \"vocab_size\": 32064, \"bos_token_id\": 1, \"eos_token_id\": 32000, "
+     "\"pad_token_id\": 32000, \"torch_dtype\": \"bfloat16\"}"},
+    /* mistralai/Mixtral-8x7B-v0.1 */
+    {"mixtral-8x7b",
+     "{\"architectures\": [\"MixtralForCausalLM\"], \"model_type\": \"mixtral\", \"hidden_size\": 4096, "
+     "\"intermediate_size\": 14336, \"num_hidden_layers\": 32, \"num_attention_heads\": 32, "
+     "\"num_key_value_heads\": 8, \"hidden_act\": \"silu\", \"max_position_embeddings\": 32768, "
+     "\"initializer_range\": 0.02, \"rms_norm_eps\": 1e-05, \"rope_theta\": 1000000.0, "
+     "\"sliding_window\": null, \"num_local_experts\": 8, \"num_experts_per_tok\": 2, "
+     "\"tie_word_embeddings\": false, \"vocab_size\": 32000, \"bos_token_id\": 1, \"eos_token_id\": 2, "
+     "\"torch_dtype\": \"bfloat16\"}"},
+    /* Qwen/Qwen3-30B-A3B */
+    {"qwen3-30b-a3b",
+     "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"model_type\": \"qwen3_moe\", \"hidden_size\": 2048, "
+     "\"intermediate_size\": 6144, \"moe_intermediate_size\": 768, \"num_hidden_layers\": 48, "
+     "\"num_attention_heads\": 32, \"num_key_value_heads\": 4, \"head_dim\": 128, \"hidden_act\": \"silu\", "
+     "\"max_position_embeddings\": 40960, \"initializer_range\": 0.02, \"rms_norm_eps\": 1e-06, "
+     "\"rope_theta\": 1000000.0, \"rope_scaling\": null, \"attention_bias\": false, \"sliding_window\": null, "
+     "\"use_sliding_window\": false, \"max_window_layers\": 48, \"num_experts\": 128, "
+     "\"num_experts_per_tok\": 8, \"norm_topk_prob\": true, \"decoder_sparse_step\": 1, "
+     "\"mlp_only_layers\": [], \"tie_word_embeddings\": false, \"vocab_size\": 151936, "
+     "\"bos_token_id\": 151643, \"eos_token_id\": 151645, \"torch_dtype\": \"bfloat16\"}"},
+};
+#define N_PRESETS (sizeof presets / sizeof presets[0])
+
+static const char *const preset_names[N_PRESETS + 1] = {
+    "stories260K", "stories15M", "llama3.2-1b", "llama3.1-8b", "qwen2.5-7b",
+    "qwen3-8b", "gemma-2-9b", "phi-3-mini", "mixtral-8x7b", "qwen3-30b-a3b", NULL};
 
 const char *const *llmc_synth_presets(void) { return preset_names; }
 
-static cJSON *preset_config(const Preset *p)
+static const Preset *preset_find(const char *name)
 {
-    cJSON *c = cJSON_CreateObject();
-    cJSON *arch = cJSON_AddArrayToObject(c, "architectures");
-    int ok = arch && cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
-    ok = ok && cJSON_AddStringToObject(c, "model_type", "llama");
-    ok = ok && cJSON_AddNumberToObject(c, "hidden_size", (double)p->hidden);
-    ok = ok && cJSON_AddNumberToObject(c, "intermediate_size", (double)p->ffn);
-    ok = ok && cJSON_AddNumberToObject(c, "num_hidden_layers", (double)p->layers);
-    ok = ok && cJSON_AddNumberToObject(c, "num_attention_heads", (double)p->heads);
-    ok = ok && cJSON_AddNumberToObject(c, "num_key_value_heads", (double)p->kv_heads);
-    ok = ok && cJSON_AddNumberToObject(c, "head_dim", (double)p->head_dim);
-    ok = ok && cJSON_AddStringToObject(c, "hidden_act", "silu");
-    ok = ok && cJSON_AddNumberToObject(c, "max_position_embeddings", (double)p->ctx);
-    ok = ok && cJSON_AddNumberToObject(c, "initializer_range", WEIGHT_STD);
-    ok = ok && cJSON_AddNumberToObject(c, "rms_norm_eps", p->eps);
-    ok = ok && cJSON_AddNumberToObject(c, "rope_theta", p->theta);
-    if (p->llama3) {
-        cJSON *s = cJSON_AddObjectToObject(c, "rope_scaling");
-        ok = ok && s && cJSON_AddNumberToObject(s, "factor", p->factor);
-        ok = ok && cJSON_AddNumberToObject(s, "low_freq_factor", p->low);
-        ok = ok && cJSON_AddNumberToObject(s, "high_freq_factor", p->high);
-        ok = ok && cJSON_AddNumberToObject(s, "original_max_position_embeddings", (double)p->orig);
-        ok = ok && cJSON_AddStringToObject(s, "rope_type", "llama3");
-    } else {
-        ok = ok && cJSON_AddNullToObject(c, "rope_scaling");
-    }
-    ok = ok && cJSON_AddBoolToObject(c, "attention_bias", 0);
-    ok = ok && cJSON_AddBoolToObject(c, "mlp_bias", 0);
-    ok = ok && cJSON_AddBoolToObject(c, "tie_word_embeddings", p->tied);
-    ok = ok && cJSON_AddNumberToObject(c, "vocab_size", (double)p->vocab);
-    if (!ok) {
-        cJSON_Delete(c);
-        return NULL;
-    }
-    return c;
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (strcmp(presets[i].name, name) == 0)
+            return &presets[i];
+    return NULL;
 }
 
 /* ---- random numbers ---- */
@@ -123,12 +166,11 @@ static uint64_t chunk_seed(uint64_t seed, uint64_t tensor, uint64_t chunk)
     return mix64(z ^ (chunk + 1) * 0x8cb92ba72f3d8dd7ull);
 }
 
+/* NULL for an unknown name (or no memory); the texts are checked by test_synth. */
 cJSON *llmc_synth_preset_config(const char *preset)
 {
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-        if (strcmp(presets[i].name, preset) == 0)
-            return preset_config(&presets[i]);
-    return NULL;
+    const Preset *p = preset_find(preset);
+    return p ? cJSON_Parse(p->config) : NULL;
 }
 
 /* ---- the tensor list ---- */
@@ -815,14 +857,14 @@ LlmcStatus llmc_synth(const LlmcSynthOptions *opt, LlmcDiag *d)
     cJSON *cfg = NULL;
     const char *cfg_name;
     if (opt->preset) {
-        const Preset *p = NULL;
-        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-            if (strcmp(presets[i].name, opt->preset) == 0)
-                p = &presets[i];
-        if (!p)
-            return llmc_fail(d, "synth: preset: expected one of stories260K, stories15M, "
-                             "llama3.2-1b, llama3.1-8b, found '%s'", opt->preset);
-        cfg = preset_config(p);
+        const Preset *p = preset_find(opt->preset);
+        if (!p) {
+            char names[512] = "";
+            for (size_t i = 0; i < N_PRESETS; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", presets[i].name);
+            return llmc_fail(d, "synth: preset: expected one of %s, found '%s'", names, opt->preset);
+        }
+        cfg = cJSON_Parse(p->config);
         if (!cfg)
             return llmc_fail(d, "synth: out of memory");
         cfg_name = opt->preset;

@@ -93,6 +93,16 @@ int llmc_format_from_user_name(const char *s, LlmcDType *t)
     return llmc_dtype_from_name(s, t);
 }
 
+int llmc_kv_format_from_name(const char *s, LlmcDType *t)
+{
+    for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+        if ((formats[i].flags & LLMC_FMT_KV) && strcmp(s, formats[i].name) == 0) {
+            *t = (LlmcDType)i;
+            return 0;
+        }
+    return llmc_dtype_from_name(s, t);
+}
+
 size_t llmc_dtype_size(LlmcDType t)
 {
     return (unsigned)t < LLMC_DTYPE_COUNT ? (size_t)formats[t].block_bytes : 0;

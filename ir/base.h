@@ -46,6 +46,7 @@ enum {
     LLMC_SHAPE_ROW,               /* [rows, 1] */
     LLMC_SHAPE_TENSOR,            /* [1] */
     LLMC_SHAPE_TOKEN_HEAD,        /* KV formats: beside each token-head row in the pool, no tensor */
+    LLMC_SHAPE_LAYER_HEAD,        /* KV formats: one per layer and KV head, in the model's constants */
 };
 enum { LLMC_SIDE_OPTIONAL = 1 };  /* a layout may leave it out */
 #define LLMC_MAX_SIDES 4
@@ -116,6 +117,9 @@ const char *llmc_dtype_name(LlmcDType t);           /* "f32", "f16", "bf16", "i3
 int llmc_dtype_from_name(const char *s, LlmcDType *t); /* 0 on success */
 /* A format as --weights and --keep name it: the table's name or its alias ("w4a16": u4); 0 on success. */
 int llmc_format_from_user_name(const char *s, LlmcDType *t);
+/* A format as --kv names it: the KV format of that name (fp8 is a weight format's name too), else the
+ * format of that name (which the KV cache then refuses, naming it); 0 on success. */
+int llmc_kv_format_from_name(const char *s, LlmcDType *t);
 size_t llmc_dtype_size(LlmcDType t);                /* bytes of one block (0 out of range) */
 /* Bytes n elements take in format t (n a multiple of its block). */
 int64_t llmc_format_bytes(LlmcDType t, int64_t n);

@@ -248,19 +248,17 @@ static LlmcStatus moe(const LlmcNode *n, const float *x, int64_t D, int64_t F, c
     return LLMC_OK;
 }
 
-/* The pool is stored in g->kv_format, written and read a token-head row at a time through the
- * functions the cpu target's kernels use (kv_formats.h). The token-head row of head h of one
- * position, K or V of one layer. */
-static uint8_t *kv_row(void *kv, const LlmcGraph *g, int64_t blk, int layer, int which, int off, int h)
+/* The pool's keys are stored in g->kv_format[0], its values in [1], written and read a token-head row
+ * at a time through the functions the cpu target's kernels use (kv_formats.h, kv_layout.h). The
+ * section of one block and layer, K (which 0) or V, and the LAYER_HEAD scales of its heads (fp8). */
+static uint8_t *kv_sec(void *kv, const LlmcGraph *g, int64_t blk, int layer, int which)
 {
-    int64_t rb = kv_row_bytes((int)g->kv_format, g->kv_head_dim);
-    return (uint8_t *)kv + ((((blk * g->kv_layers + layer) * 2 + which) * g->kv_block_size + off) * g->kv_heads + h) * rb;
+    return (uint8_t *)kv + kv_sec_at((int)g->kv_format[0], (int)g->kv_format[1], g->kv_layers, g->kv_block_size,
+                                     g->kv_heads, g->kv_head_dim, blk, layer, which);
 }
-
-/* Stores a position's K or V heads, x[kv_heads * kv_head_dim]. */
-static void kv_store(const LlmcGraph *g, uint8_t *row, const float *x)
+static const float *kv_hs(const LlmcGraph *g, int layer, int which)
 {
-    kv_put_rows((int)g->kv_format, g->kv_head_dim, g->kv_heads, row, x);
+    return g->kv_scales ? g->kv_scales + ((int64_t)layer * 2 + which) * g->kv_heads : NULL;
 }
 
 static const int32_t *step_input(const LlmcGraph *g, const LlmcStep *st, int t)
@@ -457,14 +455,15 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             for (int64_t r = 0; r < T; r++) {
                 int64_t blk = slots[r] / g->kv_block_size;
                 int off = slots[r] % g->kv_block_size;
-                kv_store(g, kv_row(kv, g, blk, layer, 0, off, 0), a + r * kc);
-                kv_store(g, kv_row(kv, g, blk, layer, 1, off, 0), b + r * kc);
+                for (int w = 0; w < 2; w++)
+                    kv_put_rows((int)g->kv_format[w], g->kv_block_size, g->kv_heads, g->kv_head_dim,
+                                kv_sec(kv, g, blk, layer, w), off, (w ? b : a) + r * kc, kv_hs(g, layer, w));
             }
             break;
         }
         case LLMC_OP_PAGED_ATTENTION: {
             int layer = (int)llmc_attr_int(n, "layer", 0), hd = g->kv_head_dim;
-            int hq = (int)(cols / hd), hk = g->kv_heads, window = (int)llmc_attr_int(n, "window", 0);
+            int hq = (int)(cols / hd), hk = g->kv_heads, hk_n = g->kv_heads, window = (int)llmc_attr_int(n, "window", 0);
             double scale = llmc_attr_float(n, "scale", 1.0 / sqrt((double)hd));
             double softcap = llmc_attr_float(n, "softcap", 0.0);
             if (!kv)
@@ -479,11 +478,15 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                 int pe = st->positions[r], p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
                 for (int h = 0; h < hq; h++) {
                     int kh = h / (hq / hk);
+                    const float *hk = kv_hs(g, layer, 0), *hv = kv_hs(g, layer, 1);
                     for (int p = p0; p <= pe; p++) {
                         int64_t blk = table[p / g->kv_block_size];
+                        int bs = g->kv_block_size, off = p % bs;
                         float *kd = kf + (size_t)(p - p0) * hd, *vd = vf + (size_t)(p - p0) * hd;
-                        kp[p - p0] = kv_get_row((int)g->kv_format, hd, kv_row(kv, g, blk, layer, 0, p % g->kv_block_size, kh), kd);
-                        vp[p - p0] = kv_get_row((int)g->kv_format, hd, kv_row(kv, g, blk, layer, 1, p % g->kv_block_size, kh), vd);
+                        kp[p - p0] = kv_get_row((int)g->kv_format[0], bs, hk_n, hd, kv_sec(kv, g, blk, layer, 0), off, kh,
+                                                kd, hk ? hk[kh] : 1.0f);
+                        vp[p - p0] = kv_get_row((int)g->kv_format[1], bs, hk_n, hd, kv_sec(kv, g, blk, layer, 1), off, kh,
+                                                vd, hv ? hv[kh] : 1.0f);
                     }
                     attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, softcap, y + r * cols + h * hd);
                 }
@@ -549,8 +552,9 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                 rope_row(n, hd, inter, kc, pos[r], krot, krot, inv);
                 int64_t blk = slots[r] / g->kv_block_size;
                 int off = slots[r] % g->kv_block_size;
-                kv_store(g, kv_row(kv, g, blk, layer, 0, off, 0), krot);
-                kv_store(g, kv_row(kv, g, blk, layer, 1, off, 0), vv + r * kc);
+                for (int w = 0; w < 2; w++)
+                    kv_put_rows((int)g->kv_format[w], g->kv_block_size, g->kv_heads, g->kv_head_dim,
+                                kv_sec(kv, g, blk, layer, w), off, w ? vv + r * kc : krot, kv_hs(g, layer, w));
             }
             free(krot);
             break;

@@ -22,9 +22,9 @@ LlmcInterp *llmc_interp_new(const LlmcGraph *g, int max_seqs);
 void llmc_interp_free(LlmcInterp *it);
 /* Copies the values of weight tensor t (numel floats). Every weight the graph reads must be set. */
 void llmc_interp_set_weight(LlmcInterp *it, int t, const float *data);
-/* Runs one step: writes step->logits ([n_out][vocab]). kv: the paged pool (layout of c_prelude.h's
- * kv_row, elements in the graph's kv_format, written and read through the format table's
- * conversions) for lowered graphs, NULL otherwise. */
+/* Runs one step: writes step->logits ([n_out][vocab]). kv: the paged pool (ir/kv_layout.h; keys and
+ * values in the graph's kv_format[0] and [1], written and read through ir/kv_formats.h) for lowered
+ * graphs, NULL otherwise. */
 LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *step, void *kv, LlmcDiag *d);
 /* The float32 values of tensor t after the last step (rows x cols), or NULL. */
 const float *llmc_interp_value(const LlmcInterp *it, int t, int64_t *rows, int64_t *cols);

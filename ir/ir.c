@@ -51,8 +51,8 @@ LlmcGraph *llmc_graph_new(void)
         return NULL;
     g->in_tokens = g->in_positions = g->in_out_rows = g->in_slots = g->logits = -1;
     g->bos_id = g->eos_id = -1;
-    g->kv_format = LLMC_F32;
-    g->kv_layout = llmc_layout_plain();
+    g->kv_format[0] = g->kv_format[1] = LLMC_F32;
+    g->kv_layout[0] = g->kv_layout[1] = llmc_layout_plain();
     g->kv_default = 1;
     return g;
 }
@@ -136,9 +136,26 @@ int64_t llmc_tensor_bytes(const LlmcGraph *g, int t)
     return llmc_format_bytes(tt->dtype, llmc_shape_numel(&tt->shape, g->max_tokens, g->max_outputs));
 }
 
-int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType fmt)
+int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType kf, LlmcDType vf)
 {
-    return (int64_t)g->kv_layers * 2 * g->kv_block_size * g->kv_heads * kv_row_bytes((int)fmt, g->kv_head_dim);
+    return kv_block_bytes((int)kf, (int)vf, g->kv_layers, g->kv_block_size, g->kv_heads, g->kv_head_dim);
+}
+
+int llmc_kv_has_layer_scale(LlmcDType f)
+{
+    for (int i = 0; i < llmc_format_n_sides(f); i++)
+        if (llmc_format(f)->side[i].shape == LLMC_SHAPE_LAYER_HEAD)
+            return 1;
+    return 0;
+}
+
+const char *llmc_kv_formats_str(const LlmcDType fmt[2], char *buf, size_t n)
+{
+    if (fmt[0] == fmt[1])
+        snprintf(buf, n, "%s", llmc_dtype_name(fmt[0]));
+    else
+        snprintf(buf, n, "%s,%s", llmc_dtype_name(fmt[0]), llmc_dtype_name(fmt[1]));
+    return buf;
 }
 
 LlmcNode llmc_node_make(LlmcOp op, int n_in, const int *in, int n_out, const int *out)
@@ -455,8 +472,11 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
     fprintf(f, "graph \"%s\" max_tokens=%d max_outputs=%d max_seq_len=%d kv_block_size=%d",
             g->name ? g->name : "", g->max_tokens, g->max_outputs, g->max_seq_len, g->kv_block_size);
     if (!g->kv_default)
-        fprintf(f, " kv=%s", llmc_dtype_name(g->kv_format));
-    dump_layout(f, g, g->kv_format, &g->kv_layout);
+        fprintf(f, " kv=%s", llmc_kv_formats_str(g->kv_format, sb, sizeof sb));
+    if (g->kv_calibrated)
+        fprintf(f, " kv_scales=calibrated");
+    dump_layout(f, g, g->kv_format[0], &g->kv_layout[0]);
+    dump_layout(f, g, g->kv_format[1], &g->kv_layout[1]);
     fprintf(f, "\n");
     for (int i = 0; i < g->nt; i++) {
         const LlmcTensor *t = &g->t[i];

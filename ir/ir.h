@@ -15,8 +15,8 @@
  * elements are arranged beyond that: groups sharing a scale, the side tensors its format needs
  * (scales, zero points: formats.def `sides`), an element order (a pre-shuffle for a kernel). Only
  * quantized weights have other than the plain layout (row-major, no groups); the dump prints a
- * layout only when it is not plain. The KV cache has a format and a layout too
- * (LlmcGraph.kv_format, kv_layout), chosen by lower_paged_kv.
+ * layout only when it is not plain. The KV cache has a format and a layout too, for its keys and
+ * for its values each (LlmcGraph.kv_format[2], kv_layout[2]), chosen by lower_paged_kv.
  *
  * The stable text form (llmc_graph_dump) is used for --dump-after, errors and golden tests.
  */
@@ -240,12 +240,17 @@ typedef struct LlmcGraph {
     int in_tokens, in_positions, in_out_rows, in_slots;
     int logits;                   /* the output tensor */
 
-    /* After paged-KV lowering: the KV pool's shape, storage format and layout. kv_default: the
-     * format is the target's default (the dump names the format only when it is not). */
+    /* After paged-KV lowering: the KV pool's shape, and the storage format and layout of its keys
+     * ([0]) and its values ([1]) (--kv K,V). kv_default: both are the target's default (the dump
+     * names the formats only when they are not). kv_scales: the LAYER_HEAD scales of a format that
+     * has them (fp8), [kv_layers][2][kv_heads] (K then V of each layer), NULL when no format has
+     * them; kv_calibrated: they come from --kv-calib (else 1). */
     int kv_layers, kv_heads, kv_head_dim;
-    LlmcDType kv_format;
-    LlmcLayout kv_layout;
+    LlmcDType kv_format[2];
+    LlmcLayout kv_layout[2];
     int kv_default;
+    float *kv_scales;
+    int kv_calibrated;
     /* After memory planning. */
     int64_t arena_bytes, weights_bytes;
 } LlmcGraph;
@@ -305,7 +310,12 @@ static inline int64_t llmc_cols(const LlmcShape *s) { return s->dim[s->rank - 1]
 /* Bytes tensor t takes (at max_tokens / max_outputs rows for activations), from its format and layout. */
 int64_t llmc_tensor_bytes(const LlmcGraph *g, int t);
 /* Bytes of one KV block (all layers, K and V) with the pool stored in format fmt. */
-int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType fmt);
+/* Bytes of one block of the KV pool with keys in kf and values in vf (ir/kv_layout.h). */
+int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType kf, LlmcDType vf);
+/* 1 when KV format f has a scale per layer and KV head (LAYER_HEAD: fp8). */
+int llmc_kv_has_layer_scale(LlmcDType f);
+/* "f16", or "int8,int4" when keys and values differ: the KV formats as --kv names them. */
+const char *llmc_kv_formats_str(const LlmcDType fmt[2], char *buf, size_t n);
 
 /* Graph edits used by passes. */
 /* Recomputes every tensor's producer from the node list. */

@@ -2,12 +2,17 @@
  * reference interpreter (ir/interp.c) and the cpu target's kernels (codegen/c_prelude.h, pasted into
  * generated C) both read and write the paged pool through, so that the two agree by construction.
  *
- * The pool is blocks of positions; block b holds, for each layer, K then V, each [BS positions][HKV
- * heads] token-head rows of kv_row_bytes(F, HD) bytes: the row's HD values, then the values of the
- * format's TOKEN_HEAD side tensors (formats.def: its scales, one set a row, so that per-token scales
- * need no second pool; f32 and f16 have none; the test-only k8 has an f32 scale). A writer stores a token's heads at once
- * (kv_put_rows), a reader takes one token-head row (kv_get_row). Keyed by FMT_<id> (format_ids.h);
- * F is a constant in generated code, so every call folds to its format's branch.
+ * Where rows live is ir/kv_layout.h: a block holds, for each layer, a K section and a V section (each
+ * in its own format, --kv K,V), a section the BS x HKV token-head rows of its positions' values, then
+ * the rows' TOKEN_HEAD sides (formats.def: int8/int4 an f16 scale and zero each, the test-only k8 an
+ * f32 scale). A writer stores a position's heads at once (kv_put_rows), a reader takes one
+ * token-head row (kv_get_row). fp8's scale is LAYER_HEAD (one per layer and KV head, in the model's
+ * constants): the caller passes the heads' scales (hs). Keyed by FMT_<id> (format_ids.h); F is a
+ * constant in generated code, so every call folds to its format's branch.
+ *
+ * Quantizers round to nearest (ties to even) with the operations written here and nothing fused
+ * (no a * b + c a compiler could contract): the CUDA kernels (codegen/cuda_kv.cuh) repeat them
+ * operation for operation, so the quantized bytes agree bit for bit.
  */
 #ifndef LLMC_KV_FORMATS_H
 #define LLMC_KV_FORMATS_H
@@ -17,6 +22,7 @@
 #include <string.h>
 
 #include "format_ids.h"
+#include "kv_layout.h"
 
 #define KV_INLINE static inline __attribute__((always_inline))
 
@@ -56,39 +62,114 @@ KV_INLINE uint16_t kv_f32_to_f16(float f)
     return (uint16_t)(sign | ((a + 0xfff + ((a >> 13) & 1) - (112u << 23)) >> 13));
 }
 
+/* E4M3 (OCP e4m3fn) <-> f32: the bits of ir/base.c's llmc_f32_to_e4m3 / llmc_e4m3_to_f32, round to
+ * nearest even, saturating at +-448, NaN to 0 (never the NaN code). */
+KV_INLINE uint8_t kv_e4m3_enc(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 24) & 0x80, a = u & 0x7fffffff;
+    if (a > 0x7f800000)
+        return 0;
+    if (a >= 0x43e80000)
+        return (uint8_t)(sign | 0x7e);
+    if (a < 0x3c800000) {
+        float av;
+        memcpy(&av, &a, 4);
+        float v = av * 512.0f;
+        uint32_t m = (uint32_t)v;
+        float rem = v - (float)m;
+        if (rem > 0.5f || (rem == 0.5f && (m & 1)))
+            m++;
+        return (uint8_t)(sign | m);
+    }
+    return (uint8_t)(sign | ((a + 0x7ffff + ((a >> 20) & 1) - (120u << 23)) >> 20));
+}
+KV_INLINE float kv_e4m3_dec(uint8_t q)
+{
+    uint32_t u = ((uint32_t)(q & 0x80) << 24) | ((uint32_t)(q & 0x7f) << 20);
+    float f;
+    memcpy(&f, &u, 4);
+    return f * 0x1p120f; /* exact for normals and subnormals (the NaN code is never written) */
+}
+
+/* Asymmetric quantization of one row of n values to codes 0..Q (int8: 255, int4: 15): the scale
+ * s = (max - min) / Q and the zero z = min, both rounded to f16 (saturated at +-65504; a scale that
+ * is 0 in f16, the row constant or nearly, becomes 1), then code = round((x - z) / s) clamped to
+ * 0..Q while a float. x = code * s + z. */
+KV_INLINE void kv_asym_params(const float *x, int n, float Q, uint16_t *s16, uint16_t *z16)
+{
+    float mn = x[0], mx = x[0];
+    for (int i = 1; i < n; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    float s = (mx - mn) / Q;
+    s = s < 65504.0f ? s : 65504.0f;
+    mn = mn > -65504.0f ? (mn < 65504.0f ? mn : 65504.0f) : -65504.0f;
+    *s16 = kv_f32_to_f16(s);
+    if ((*s16 & 0x7fff) == 0)
+        *s16 = 0x3c00; /* 1.0 */
+    *z16 = kv_f32_to_f16(mn);
+}
+KV_INLINE uint32_t kv_asym_code(float x, float s, float z, float Q)
+{
+    float v = rintf((x - z) / s);
+    v = v >= 0.0f ? (v <= Q ? v : Q) : 0.0f; /* NaN: 0 */
+    return (uint32_t)v;
+}
+
 /* Each function has a branch for each KV format (formats.def LLMC_FMT_KV); any other F is a bug
  * (the verifier allows no other) and traps. */
 
-/* Bytes of one token-head row of HD values in KV format F, its scales included. */
-KV_INLINE int64_t kv_row_bytes(int F, int HD)
+/* Stores the HKV token-head rows of position off of the section at sec (BS positions) from
+ * x[HKV * HD]; hs[HKV]: the heads' scales where F has a LAYER_HEAD one (fp8), else unused. */
+KV_INLINE void kv_put_rows(int F, int BS, int HKV, int HD, uint8_t *sec, int off, const float *x, const float *hs)
 {
-    if (F == FMT_F32)
-        return 4 * (int64_t)HD;
-    if (F == FMT_F16)
-        return 2 * (int64_t)HD;
-    if (F == FMT_K8) /* the values, then the row's f32 scale */
-        return (int64_t)HD + 4;
-    __builtin_trap();
-}
-
-/* Stores n token-head rows (a token's heads, one after another from row) from x[n * HD]. */
-KV_INLINE void kv_put_rows(int F, int HD, int n, void *row, const float *x)
-{
+    const int64_t r0 = (int64_t)off * HKV;
+    uint8_t *vals = sec + r0 * kv_vbytes(F, HD), *sides = sec + kv_sides_at(F, BS, HKV, HD) + r0 * kv_sbytes(F);
     if (F == FMT_F16) {
-        for (int64_t i = 0; i < (int64_t)n * HD; i++) {
+        for (int64_t i = 0; i < (int64_t)HKV * HD; i++) {
             uint16_t h = kv_f32_to_f16(x[i]);
-            memcpy((uint8_t *)row + 2 * i, &h, 2);
+            memcpy(vals + 2 * i, &h, 2);
         }
         return;
     }
     if (F == FMT_F32) {
-        memcpy(row, x, sizeof(float) * (size_t)n * (size_t)HD);
+        memcpy(vals, x, sizeof(float) * (size_t)HKV * (size_t)HD);
+        return;
+    }
+    if (F == FMT_KV_FP8) { /* e4m3(x / the head's scale) */
+        for (int h = 0; h < HKV; h++)
+            for (int i = 0; i < HD; i++)
+                vals[(int64_t)h * HD + i] = kv_e4m3_enc(x[(int64_t)h * HD + i] / hs[h]);
+        return;
+    }
+    if (F == FMT_INT8 || F == FMT_INT4) {
+        const float Q = F == FMT_INT8 ? 255.0f : 15.0f;
+        for (int h = 0; h < HKV; h++) {
+            const float *xr = x + (int64_t)h * HD;
+            uint8_t *q = vals + (int64_t)h * kv_vbytes(F, HD);
+            uint16_t s16, z16;
+            kv_asym_params(xr, HD, Q, &s16, &z16);
+            float s = kv_f16_to_f32(s16), z = kv_f16_to_f32(z16);
+            if (F == FMT_INT8) {
+                for (int i = 0; i < HD; i++)
+                    q[i] = (uint8_t)kv_asym_code(xr[i], s, z, Q);
+            } else {
+                for (int i = 0; i < HD; i += 2)
+                    q[i / 2] = (uint8_t)(kv_asym_code(xr[i], s, z, Q) |
+                                         (i + 1 < HD ? kv_asym_code(xr[i + 1], s, z, Q) << 4 : 0));
+            }
+            memcpy(sides + 4 * h, &s16, 2);
+            memcpy(sides + 4 * h + 2, &z16, 2);
+        }
         return;
     }
     if (F == FMT_K8) { /* each row: int8 values x / s, s = max |x| / 127 (1 for a zero row) */
-        for (int r = 0; r < n; r++) {
-            const float *xr = x + (int64_t)r * HD;
-            uint8_t *q = (uint8_t *)row + (int64_t)r * (HD + 4);
+        for (int h = 0; h < HKV; h++) {
+            const float *xr = x + (int64_t)h * HD;
+            uint8_t *q = vals + (int64_t)h * HD;
             float amax = 0.0f;
             for (int i = 0; i < HD; i++)
                 amax = fabsf(xr[i]) > amax ? fabsf(xr[i]) : amax;
@@ -97,31 +178,49 @@ KV_INLINE void kv_put_rows(int F, int HD, int n, void *row, const float *x)
                 float v = rintf(xr[i] / s);
                 q[i] = (uint8_t)(int8_t)(v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v);
             }
-            memcpy(q + HD, &s, 4);
+            memcpy(sides + 4 * h, &s, 4);
         }
         return;
     }
     __builtin_trap();
 }
 
-/* The HD values of the token-head row at row: the row itself for f32, else decoded into buf[HD]. */
-KV_INLINE const float *kv_get_row(int F, int HD, const void *row, float *buf)
+/* The HD values of the token-head row of position off, head h, of the section at sec: the row
+ * itself for f32, else decoded into buf[HD]. hs: the head's LAYER_HEAD scale (fp8), else unused. */
+KV_INLINE const float *kv_get_row(int F, int BS, int HKV, int HD, const uint8_t *sec, int off, int h, float *buf,
+                                  float hs)
 {
+    const int64_t r = (int64_t)off * HKV + h;
+    const uint8_t *vals = sec + r * kv_vbytes(F, HD), *sides = sec + kv_sides_at(F, BS, HKV, HD) + r * kv_sbytes(F);
     if (F == FMT_F16) {
         for (int i = 0; i < HD; i++) {
-            uint16_t h;
-            memcpy(&h, (const uint8_t *)row + 2 * i, 2);
-            buf[i] = kv_f16_to_f32(h);
+            uint16_t v;
+            memcpy(&v, vals + 2 * i, 2);
+            buf[i] = kv_f16_to_f32(v);
         }
         return buf;
     }
     if (F == FMT_F32)
-        return (const float *)row;
+        return (const float *)vals;
+    if (F == FMT_KV_FP8) {
+        for (int i = 0; i < HD; i++)
+            buf[i] = kv_e4m3_dec(vals[i]) * hs;
+        return buf;
+    }
+    if (F == FMT_INT8 || F == FMT_INT4) {
+        uint16_t s16, z16;
+        memcpy(&s16, sides, 2);
+        memcpy(&z16, sides + 2, 2);
+        float s = kv_f16_to_f32(s16), z = kv_f16_to_f32(z16);
+        for (int i = 0; i < HD; i++)
+            buf[i] = (float)(F == FMT_INT8 ? vals[i] : (vals[i / 2] >> (4 * (i & 1))) & 15) * s + z;
+        return buf;
+    }
     if (F == FMT_K8) {
         float s;
-        memcpy(&s, (const uint8_t *)row + HD, 4);
+        memcpy(&s, sides, 4);
         for (int i = 0; i < HD; i++)
-            buf[i] = (float)(int8_t)((const uint8_t *)row)[i] * s;
+            buf[i] = (float)(int8_t)vals[i] * s;
         return buf;
     }
     __builtin_trap();

@@ -1,5 +1,8 @@
 /* target.h — targets are data: one LlmcTarget instance per chip family. Passes and emitters read
- * capabilities from here; adding a chip is adding an entry in target.c. */
+ * capabilities from here; adding a chip is adding an entry in target.c. GPU targets are of two
+ * vendors, one backend: NVIDIA (LLMC_TGT_CUDA: CUDA C through NVRTC to a cubin) and AMD (LLMC_TGT_HIP:
+ * the same kernel sources through clang's AMDGPU backend to a code object); a build may combine both
+ * (an image each). */
 #ifndef LLMC_TARGET_H
 #define LLMC_TARGET_H
 
@@ -18,14 +21,23 @@ typedef struct LlmcTarget {
     LlmcDType kv_default;         /* KV cache format when --kv is not given */
     unsigned kv_formats;          /* bit (1 << LlmcDType) per KV cache format the target implements */
     int quant_order;              /* LLMC_ORDER_* its kernels read quantized matrices in (ir.h) */
-    /* CUDA targets. */
-    const char *arch;             /* NVRTC -arch value: "sm_90a" */
+    /* GPU targets (CUDA and HIP). */
+    const char *arch;             /* NVRTC -arch value "sm_90a"; clang --offload-arch value "gfx1151" */
     int arch_specific;            /* 1: an "a" target (wgmma, setmaxnreg): runs on exactly this sm */
-    int smem_per_block;           /* bytes a block may use with the opt-in attribute */
-    int smem_per_sm;              /* bytes */
-    int typical_sms;              /* multiprocessors of the usual part (sizing of split-K) */
+    int wave;                     /* lanes a warp (NVIDIA) or wavefront (AMD): 32 or 64 */
+    int smem_per_block;           /* bytes of shared memory (AMD: LDS) a block may use (NVIDIA: with the
+                                     opt-in attribute) */
+    int smem_per_sm;              /* bytes a multiprocessor (AMD: a compute unit) has */
+    int typical_sms;              /* multiprocessors (AMD: compute units) of the usual part (sizing of
+                                     split-K) */
     int has_mma_bf16;             /* mma.sync m16n8k16 bf16/f16 (sm_80+) */
     int has_wgmma;                /* warpgroup MMA (sm_90a) */
+    int has_wmma;                 /* AMD RDNA 3/3.5 WMMA: v_wmma_f32_16x16x16_{f16,bf16}, wave32 */
+    int has_mfma;                 /* AMD CDNA 3 MFMA: v_mfma_f32_{32x32x8,16x16x16}_{f16,bf16}, wave64 */
+    int unified_memory;           /* an APU: the GPU reads host memory at full speed (no upload needed
+                                     where the driver maps host pages) */
+    int amd_path;                 /* the kernels take the AMD path (gpu_port.cuh LLMC_AMD_PATH): every HIP
+                                     target, and the NVIDIA target that checks that path on NVIDIA GPUs */
 } LlmcTarget;
 
 /* NULL when unknown. */

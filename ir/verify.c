@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ir.h"
+#include "kv_layout.h"
 
 /* Whether format fmt has a side of shape rule `shape`. */
 static int has_side_shape(LlmcDType fmt, int shape)
@@ -94,21 +95,29 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
         if (check_layout(g, t->dtype, &t->layout, &t->shape, t->name, d))
             return LLMC_ERR;
     }
-    if (g->kv_layers > 0) {
-        if ((unsigned)g->kv_format >= LLMC_DTYPE_COUNT || !(llmc_format(g->kv_format)->flags & LLMC_FMT_KV))
-            return llmc_fail(d, "verify: the KV cache has format %s, not a KV format", llmc_dtype_name(g->kv_format));
+    for (int w = 0; g->kv_layers > 0 && w < 2; w++) {
+        LlmcDType kf = g->kv_format[w];
+        const LlmcLayout *kl = &g->kv_layout[w];
+        if ((unsigned)kf >= LLMC_DTYPE_COUNT || !(llmc_format(kf)->flags & LLMC_FMT_KV))
+            return llmc_fail(d, "verify: the KV cache has format %s, not a KV format", llmc_dtype_name(kf));
         for (int i = 0; i < LLMC_MAX_SIDES; i++)
-            if (g->kv_layout.side[i] >= 0)
+            if (kl->side[i] >= 0)
                 return llmc_fail(d, "verify: the KV cache's layout names side tensors (its scales live in the pool)");
-        for (int i = 0; i < llmc_format_n_sides(g->kv_format); i++)
-            if (llmc_format(g->kv_format)->side[i].shape != LLMC_SHAPE_TOKEN_HEAD)
-                return llmc_fail(d, "verify: the KV cache's format %s has a side tensor that is not one a token-head row",
-                                 llmc_dtype_name(g->kv_format));
-        if (g->kv_layout.order < 0 || g->kv_layout.order >= LLMC_ORDER_COUNT)
-            return llmc_fail(d, "verify: the KV cache has element order %d", g->kv_layout.order);
-        if (g->kv_layout.group && !has_side_shape(g->kv_format, LLMC_SHAPE_GROUP))
-            return llmc_fail(d, "verify: the KV cache has groups in format %s, which has no scales",
-                             llmc_dtype_name(g->kv_format));
+        for (int i = 0; i < llmc_format_n_sides(kf); i++) {
+            int sh = llmc_format(kf)->side[i].shape;
+            if (sh != LLMC_SHAPE_TOKEN_HEAD && sh != LLMC_SHAPE_LAYER_HEAD)
+                return llmc_fail(d, "verify: the KV cache's format %s has a side tensor that is neither one a "
+                                 "token-head row nor one a layer and head", llmc_dtype_name(kf));
+            if (sh == LLMC_SHAPE_LAYER_HEAD && !g->kv_scales)
+                return llmc_fail(d, "verify: the KV cache's format %s needs scales per layer and head; the graph has none",
+                                 llmc_dtype_name(kf));
+        }
+        if (kl->order < 0 || kl->order >= LLMC_ORDER_COUNT)
+            return llmc_fail(d, "verify: the KV cache has element order %d", kl->order);
+        if (kl->group && !has_side_shape(kf, LLMC_SHAPE_GROUP))
+            return llmc_fail(d, "verify: the KV cache has groups in format %s, which has no scales", llmc_dtype_name(kf));
+        if (kv_vbytes((int)kf, g->kv_head_dim) < 0)
+            return llmc_fail(d, "verify: the KV cache's format %s has no row layout (ir/kv_layout.h)", llmc_dtype_name(kf));
     }
     return LLMC_OK;
 }

@@ -7,7 +7,10 @@
  * matmul. Applies where the one-row kernel exists (16-byte aligned operands, K a whole number of
  * 16-byte vectors: cuda_matmul.c's condition), the matmul has no residual or SwiGLU epilogue, q, k
  * and v are its output's columns in that order with k and v one cache row each, and q' does not
- * overlap the matmul's input (the kernel's blocks still read it while others write q'). Every
+ * overlap the matmul's input (the kernel's blocks still read it while others write q'), and the
+ * cache is not quantized (keys and values f16 on CUDA: the epilogue stores value by value, where
+ * the quantized formats quantize whole rows or need their scales; those keep the rope_kv_write
+ * kernel). Every
  * layer is matched on its own (5a3ce15: a fusion decided in the emitter matched only the first).
  *
  * requires: fuse_rope_kv, plan_memory_gpu (arena offsets: the overlap test), the last GPU pass
@@ -29,6 +32,8 @@ static int64_t row_stride(const LlmcGraph *g, int t)
 static int absorbs(const LlmcGraph *g, const LlmcNode *m, const LlmcNode *r)
 {
     int fused = m->op == LLMC_OP_MATMUL_FUSED;
+    if (llmc_format_n_sides(g->kv_format[0]) || llmc_format_n_sides(g->kv_format[1]))
+        return 0; /* a quantized cache (the CUDA targets' plain one is f16) */
     if (fused && (llmc_attr_int(m, "swiglu", 0) || llmc_attr_int(m, "residual", -1) > 0))
         return 0;
     const LlmcTensor *w = &g->t[m->in[1]], *xt = &g->t[m->in[0]];

@@ -7,12 +7,14 @@
  *     kv_write(k, v, slots)           the step's new K/V rows go to their slots (slot mapping)
  *     paged_attention(q, positions)   each query reads positions 0..p of its sequence through the
  *                                     block table (the step's own rows included)
- * and gets the next layer index of the pool. The pool's storage format is --kv's, or the target's
- * default; its layout is plain (no groups, row-major): the formats with scales come later.
+ * and gets the next layer index of the pool. The pool's storage formats (keys and values each) are
+ * --kv's, or the target's default; their layouts are plain (no groups, row-major); a format with a
+ * scale per layer and KV head (fp8) gets them here: --kv-calib's (opt->kv_scales), else 1.
  *
  * requires: infer_shapes
  * provides: the step input %slots (i32[T]); KV_WRITE/PAGED_ATTENTION nodes with layer, head_dim,
- *           n_kv_heads (and the attention's scale, window, softcap); g->kv_layers, kv_heads, kv_head_dim, kv_format, kv_layout, kv_default
+ *           n_kv_heads (and the attention's scale, window, softcap); g->kv_layers, kv_heads, kv_head_dim, kv_format[2], kv_layout[2], kv_default,
+ *           kv_scales, kv_calibrated
  * errors:   a KV format the target does not implement; attention layers with different K/V shapes
  *           (the pool has one layout)
  */
@@ -22,23 +24,49 @@
 
 #include "passes.h"
 
-/* The KV format: --kv if the target implements it, else its default. */
+/* The KV formats of keys and values: --kv's if the target implements them, else its default. */
 static LlmcStatus choose_kv_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
 {
     const LlmcTarget *tg = opt->target;
-    LlmcDType fmt = opt->kv_set ? opt->kv : tg->kv_default;
-    if ((unsigned)fmt >= LLMC_DTYPE_COUNT || !(tg->kv_formats & (1u << fmt)) ||
-        !(llmc_format(fmt)->flags & LLMC_FMT_KV)) {
-        char have[128] = "";
-        for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
-            if (tg->kv_formats & (1u << i))
-                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "",
-                         llmc_dtype_name((LlmcDType)i));
-        return llmc_fail(d, "--kv %s: target %s stores the KV cache as %s", llmc_dtype_name(fmt), tg->name, have);
+    for (int w = 0; w < 2; w++) {
+        LlmcDType fmt = opt->kv_set ? opt->kv[w] : tg->kv_default;
+        if ((unsigned)fmt >= LLMC_DTYPE_COUNT || !(tg->kv_formats & (1u << fmt)) ||
+            !(llmc_format(fmt)->flags & LLMC_FMT_KV)) {
+            char have[160] = "";
+            for (int i = 0; i < LLMC_DTYPE_COUNT; i++)
+                if (tg->kv_formats & (1u << i))
+                    snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "",
+                             llmc_dtype_name((LlmcDType)i));
+            return llmc_fail(d, "--kv %s: target %s stores the KV cache as %s", llmc_dtype_name(fmt), tg->name, have);
+        }
+        g->kv_format[w] = fmt;
+        g->kv_layout[w] = llmc_layout_plain();
     }
-    g->kv_format = fmt;
-    g->kv_layout = llmc_layout_plain();
-    g->kv_default = fmt == tg->kv_default;
+    g->kv_default = g->kv_format[0] == tg->kv_default && g->kv_format[1] == tg->kv_default;
+    return LLMC_OK;
+}
+
+/* The LAYER_HEAD scales (fp8) of the L layers' K and V heads: --kv-calib's, else 1; none when no
+ * KV format has them. */
+static LlmcStatus kv_scales(LlmcGraph *g, const LlmcPassOptions *opt, int L, LlmcDiag *d)
+{
+    int need = llmc_kv_has_layer_scale(g->kv_format[0]) || llmc_kv_has_layer_scale(g->kv_format[1]);
+    g->kv_scales = NULL;
+    g->kv_calibrated = 0;
+    if (!need || L == 0)
+        return LLMC_OK;
+    size_t n = (size_t)L * 2 * (size_t)g->kv_heads;
+    g->kv_scales = llmc_galloc(g, n * sizeof *g->kv_scales);
+    if (!g->kv_scales)
+        return llmc_fail(d, "lower_paged_kv: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        float s = opt->kv_scales ? opt->kv_scales[i] : 1.0f;
+        if (!(s > 0.0f) || !isfinite(s))
+            return llmc_fail(d, "lower_paged_kv: KV scale %zu (layer %zu) is %g, not a finite positive number", i,
+                             i / (2 * (size_t)g->kv_heads), (double)s);
+        g->kv_scales[i] = s;
+    }
+    g->kv_calibrated = opt->kv_scales != NULL;
     return LLMC_OK;
 }
 
@@ -101,5 +129,5 @@ LlmcStatus pass_lower_paged_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDia
     g->cap_n = k;
     g->kv_layers = layer;
     llmc_graph_reindex(g);
-    return LLMC_OK;
+    return kv_scales(g, opt, layer, d);
 }

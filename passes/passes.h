@@ -30,7 +30,9 @@ typedef struct LlmcPassOptions {
                                      first rule that matches a matrix decides */
     int n_keep;
     int kv_set;                   /* --kv given */
-    LlmcDType kv;                 /* storage format of the KV cache */
+    LlmcDType kv[2];              /* storage formats of the KV cache's keys and values (--kv K,V) */
+    const float *kv_scales;       /* --kv-calib: the LAYER_HEAD scales (fp8) of each attention
+                                     layer's K then V heads, [layers][2][kv heads]; NULL: 1 */
     int no_fuse;                  /* skip the fusion passes */
 } LlmcPassOptions;
 

@@ -1,6 +1,6 @@
-/* cuda_device.c — the CUDA device (device.h) over the CUDA backend (gpu.h): host consts (init()
- * fills them), the KV block allocator and a one-thread team on the host; everything forward()
- * touches on the GPU. The device keeps one KV block more than the allocator hands out: padding
+/* cuda_device.c — the GPU device (device.h; NVIDIA through CUDA, AMD through HIP) over the GPU
+ * backend (gpu.h): host consts (init() fills them), the KV block allocator and a one-thread team on
+ * the host; everything forward() touches on the GPU. The device keeps one KV block more than the allocator hands out: padding
  * tokens of CUDA-graph steps write there. */
 #include "device.h"
 
@@ -102,15 +102,15 @@ static int cuda_read_arena(LlmcEngine *e, int64_t off, void *dst, size_t bytes, 
 static void cuda_where(const LlmcEngine *e, char *buf, size_t len)
 {
     const LlmcGpu *g = e->ex.gpu;
-    snprintf(buf, len, "%s (sm_%d, image %s)", llmc_gpu_name(g), llmc_gpu_sm(g),
-             llmc_gpu_image_arch(g));
+    snprintf(buf, len, "%s (%s, image %s%s)", llmc_gpu_name(g), llmc_gpu_arch(g), llmc_gpu_image_arch(g),
+             llmc_gpu_weights_in_place(g) ? ", weights read in place" : "");
 }
 
 static void cuda_bench_header(const LlmcEngine *e, int32_t batch, char *buf, size_t len)
 {
     const LlmcGpu *g = e->ex.gpu;
-    snprintf(buf, len, "device: %s (sm_%d, image %s), batch: %d, CUDA graphs: %s, PDL: %s",
-             llmc_gpu_name(g), llmc_gpu_sm(g), llmc_gpu_image_arch(g), batch,
+    snprintf(buf, len, "device: %s (%s, image %s), batch: %d, CUDA graphs: %s, PDL: %s",
+             llmc_gpu_name(g), llmc_gpu_arch(g), llmc_gpu_image_arch(g), batch,
              llmc_gpu_uses_graphs(g) ? "on" : "off", llmc_gpu_uses_pdl(g) ? "on" : "off");
 }
 

@@ -1,6 +1,8 @@
-/* gpu.c — see gpu.h. The CUDA backend, through the driver API loaded at run time: the driver
- * table, opening the device (image, context, stream, module, kernels), the device buffers and the
- * weight upload. Steps, launches and graphs are in gpu_step.c, the pure parts in gpu_image.c.
+/* gpu.c — see gpu.h. The GPU backend, through the driver API loaded at run time (CUDA's, or HIP's
+ * module API for AMD: one table, cuda_api.h): the driver table, opening the device (image, context,
+ * stream, module, kernels), the device buffers and the weight upload (or, on an AMD APU, the
+ * weights read in place). Steps, launches and graphs are in gpu_step.c, the pure parts in
+ * gpu_image.c. Messages name the vendor's own entry points (vendor_names).
  *
  * Every driver call's result is checked; a failure becomes a message naming the call (and what it
  * was for), the driver's error name and its text. Teardown paths ignore results on purpose: after
@@ -9,11 +11,13 @@
 #include "gpu.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cuda_api.h"
 #include "gpu_impl.h"
@@ -22,60 +26,118 @@
 
 /* ---- driver calls ---- */
 
+static const struct {
+    const char *sym, *hip;
+    int optional;
+    size_t off;
+} cuda_syms[] = {
+#define LLMC_CUDA_SYM(field, sym, hip, opt, params) {sym, hip, opt, offsetof(LlmcCudaApi, field)},
+    LLMC_CUDA_FUNCS(LLMC_CUDA_SYM)
+#undef LLMC_CUDA_SYM
+};
+enum { N_SYMS = sizeof cuda_syms / sizeof cuda_syms[0] };
+
+/* Each vendor's facts: its driver library, the attribute numbers (CUdevice_attribute,
+ * hipDeviceAttribute_t) and what messages call it. */
+typedef struct Vendor {
+    int id;
+    const char *name, *driver, *libs[4];
+    int attr_major, attr_minor, attr_smem, attr_integrated;
+} Vendor;
+static const Vendor vendors[] = {
+    {LLMC_GPU_VENDOR_NVIDIA, "NVIDIA", "NVIDIA driver", {LLMC_GPU_DRIVER_LIB, NULL},
+     CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+     CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, CU_DEVICE_ATTRIBUTE_INTEGRATED},
+    {LLMC_GPU_VENDOR_AMD, "AMD", "HIP driver",
+     {LLMC_HIP_DRIVER_LIB, "libamdhip64.so.7", "libamdhip64.so.6", "/opt/rocm/lib/libamdhip64.so"},
+     HIP_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, HIP_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+     HIP_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, HIP_DEVICE_ATTRIBUTE_INTEGRATED},
+};
+static const Vendor *vendor_of(int id) { return id == LLMC_GPU_VENDOR_AMD ? &vendors[1] : &vendors[0]; }
+
+/* what (a message naming CUDA entry points) with each one the table knows named as the vendor's */
+static void vendor_names(int vendor, const char *what, char *out, size_t len)
+{
+    size_t o = 0;
+    for (const char *p = what; *p && o + 1 < len;) {
+        size_t n = 0;
+        if (vendor == LLMC_GPU_VENDOR_AMD && p[0] == 'c' && p[1] == 'u' && (p == what || !isalnum((unsigned char)p[-1])))
+            while (isalnum((unsigned char)p[n]) || p[n] == '_')
+                n++;
+        const char *as = NULL;
+        for (int i = 0; n && i < N_SYMS && !as; i++)
+            if (strlen(cuda_syms[i].sym) == n && strncmp(cuda_syms[i].sym, p, n) == 0 && cuda_syms[i].hip[0])
+                as = cuda_syms[i].hip;
+        if (n == strlen("cuMemAllocHost_v2") && strncmp(p, "cuMemAllocHost_v2", n) == 0)
+            as = "hipHostAlloc"; /* the same call in another shape (host_alloc) */
+        if (as) {
+            int w = snprintf(out + o, len - o, "%s", as);
+            o += w > 0 ? (size_t)w : 0;
+            p += n;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o < len ? o : len - 1] = 0;
+}
+
 int llmc_cu_fail(const LlmcGpu *g, CUresult r, char *err, size_t errlen, const char *fmt, ...)
 {
-    char what[512];
+    char what[512], named[640];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    vendor_names(g->cu.vendor, what, named, sizeof named);
     const char *name = NULL, *text = NULL;
     if (g->cu.GetErrorName && g->cu.GetErrorName(r, &name) != CUDA_SUCCESS)
         name = NULL;
     if (g->cu.GetErrorString && g->cu.GetErrorString(r, &text) != CUDA_SUCCESS)
         text = NULL;
     char code[32];
-    snprintf(code, sizeof code, "CUDA error %d", r);
-    return llmc_rt_fail(err, errlen, "%s: %s: %s", what, name ? name : code,
+    snprintf(code, sizeof code, "%s error %d", g->cu.vendor == LLMC_GPU_VENDOR_AMD ? "HIP" : "CUDA", r);
+    return llmc_rt_fail(err, errlen, "%s: %s: %s", named, name ? name : code,
                         text ? text : "unknown error");
 }
 
-static const struct {
-    const char *sym;
-    size_t off;
-} cuda_syms[] = {
-#define LLMC_CUDA_SYM(field, sym, params) {sym, offsetof(LlmcCudaApi, field)},
-    LLMC_CUDA_FUNCS(LLMC_CUDA_SYM)
-#undef LLMC_CUDA_SYM
-};
-
-/* dlopen + dlsym of every entry point. */
-static int load_driver(LlmcCudaApi *api, const char *lib, const char *archs, char *err,
+/* dlopen of the vendor's driver (lib, else the first of its libraries that loads) + dlsym of every
+ * entry point of its column. */
+static int load_driver(LlmcCudaApi *api, const Vendor *v, const char *lib, const char *archs, char *err,
                        size_t errlen)
 {
     memset(api, 0, sizeof *api);
-    dlerror();
-    api->lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-    if (!api->lib) {
-        const char *why = dlerror();
-        return llmc_rt_fail(err, errlen,
-                            "no NVIDIA driver found (%s): this executable was built for %s and needs "
-                            "an NVIDIA GPU (%s)",
-                            lib, archs, why ? why : "dlopen failed");
+    api->vendor = v->id;
+    const char *tried = lib ? lib : v->libs[0];
+    char why[512] = ""; /* the first library's dlerror (the next dlopen overwrites it) */
+    for (int i = 0; i < 4 && !api->lib; i++) {
+        const char *name = lib ? (i ? NULL : lib) : v->libs[i];
+        if (!name)
+            continue;
+        dlerror();
+        api->lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        const char *e = api->lib ? NULL : dlerror();
+        if (e && !why[0])
+            snprintf(why, sizeof why, "%s", e);
     }
-    for (size_t i = 0; i < sizeof cuda_syms / sizeof cuda_syms[0]; i++) {
-        void *p = dlsym(api->lib, cuda_syms[i].sym);
-        if (!p && cuda_syms[i].off == offsetof(LlmcCudaApi, EventElapsedTime))
+    if (!api->lib)
+        return llmc_rt_fail(err, errlen,
+                            "no %s found (%s): this executable was built for %s and needs an %s GPU (%s)",
+                            v->driver, tried, archs, v->name, why[0] ? why : "dlopen failed");
+    int amd = v->id == LLMC_GPU_VENDOR_AMD;
+    for (int i = 0; i < N_SYMS; i++) {
+        const char *sym = amd ? cuda_syms[i].hip : cuda_syms[i].sym;
+        void *p = sym[0] ? dlsym(api->lib, sym) : NULL;
+        if (!p && !amd && cuda_syms[i].off == offsetof(LlmcCudaApi, EventElapsedTime))
             p = dlsym(api->lib, "cuEventElapsedTime");      /* drivers before CUDA 12.8 */
-        if (!p && cuda_syms[i].off == offsetof(LlmcCudaApi, LaunchKernelEx))
-            continue;                                       /* optional: no PDL */
+        if (!p && (cuda_syms[i].optional || !sym[0]))
+            continue;
         if (!p) {
             dlclose(api->lib);
             api->lib = NULL;
             return llmc_rt_fail(err, errlen,
-                                "%s has no %s: the NVIDIA driver is too old for this executable "
-                                "(built for %s); update the driver",
-                                lib, cuda_syms[i].sym, archs);
+                                "%s has no %s: the %s is too old for this executable (built for %s); "
+                                "update the driver%s",
+                                tried, sym, v->driver, archs, amd ? " (ROCm 6 or newer)" : "");
         }
         memcpy((char *)api + cuda_syms[i].off, &p, sizeof p);
     }
@@ -86,7 +148,7 @@ static LlmcGpu *gpu_new(const LlmcModelDesc *d, char *err, size_t errlen)
 {
     if (d->backend != LLMC_BACKEND_CUDA || !d->gpu_images || d->n_gpu_images < 1 ||
         (d->n_gpu_kernels > 0 && !d->gpu_kernels) || d->n_gpu_kernels < 0) {
-        llmc_rt_fail(err, errlen, "model %s: not a CUDA build with kernel images",
+        llmc_rt_fail(err, errlen, "model %s: not a GPU build with kernel images",
                      d->name ? d->name : "(unnamed)");
         return NULL;
     }
@@ -106,20 +168,33 @@ int llmc_gpu_open(LlmcGpu **out, const LlmcModelDesc *d, const char *driver_lib,
                   size_t errlen)
 {
     *out = NULL;
-    const char *lib = driver_lib ? driver_lib : LLMC_GPU_DRIVER_LIB;
     char archs[512];
     llmc_gpu_arch_list(d, archs, sizeof archs);
-    LlmcGpu *g = gpu_new(d, err, errlen);
-    if (!g)
-        return -1;
-    if (load_driver(&g->cu, lib, archs, err, errlen) != 0) {
-        free(g);
-        return -1;
+    /* the vendors the images are for, NVIDIA first: each one's driver and device in turn */
+    int has[2] = {0, 0};
+    for (int32_t i = 0; d->gpu_images && i < d->n_gpu_images; i++)
+        has[d->gpu_images[i].vendor == LLMC_GPU_VENDOR_AMD] = 1;
+    char why[2][1024] = {"", ""};
+    if (!has[0] && !has[1])
+        has[0] = 1;                     /* gpu_new refuses it */
+    for (int v = 0; v < 2; v++) {
+        if (!has[v])
+            continue;
+        LlmcGpu *g = gpu_new(d, err, errlen);
+        if (!g)
+            return -1;
+        if (load_driver(&g->cu, &vendors[v], driver_lib, archs, why[v], sizeof why[v]) != 0) {
+            free(g);
+            continue;
+        }
+        if (open_device(g, why[v], sizeof why[v]) != 0)
+            continue;
+        *out = g;
+        return 0;
     }
-    if (open_device(g, err, errlen) != 0)
-        return -1;
-    *out = g;
-    return 0;
+    if (why[0][0] && why[1][0])
+        return llmc_rt_fail(err, errlen, "%s; %s", why[0], why[1]);
+    return llmc_rt_fail(err, errlen, "%s", why[0][0] ? why[0] : why[1]);
 }
 
 int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *d, const LlmcCudaApi *api, char *err,
@@ -131,12 +206,14 @@ int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *d, const LlmcCudaApi *
         return -1;
     g->cu = *api;
     g->cu.lib = NULL;                   /* not ours to close */
-    for (size_t i = 0; i < sizeof cuda_syms / sizeof cuda_syms[0]; i++) {
+    int amd = api->vendor == LLMC_GPU_VENDOR_AMD;
+    for (int i = 0; i < N_SYMS; i++) {
         void *p;
         memcpy(&p, (const char *)&g->cu + cuda_syms[i].off, sizeof p);
-        if (!p && cuda_syms[i].off != offsetof(LlmcCudaApi, LaunchKernelEx)) { /* optional */
+        const char *sym = amd ? cuda_syms[i].hip : cuda_syms[i].sym;
+        if (!p && sym[0] && !cuda_syms[i].optional) {
             free(g);
-            return llmc_rt_fail(err, errlen, "the driver table lacks %s", cuda_syms[i].sym);
+            return llmc_rt_fail(err, errlen, "the driver table lacks %s", sym);
         }
     }
     if (open_device(g, err, errlen) != 0)
@@ -150,6 +227,8 @@ int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *d, const LlmcCudaApi *
 static int open_device(LlmcGpu *g, char *err, size_t errlen)
 {
     const LlmcModelDesc *d = g->d;
+    const Vendor *v = vendor_of(g->cu.vendor);
+    int amd = v->id == LLMC_GPU_VENDOR_AMD;
     char archs[512];
     llmc_gpu_arch_list(d, archs, sizeof archs);
     CUresult r = g->cu.Init(0);
@@ -161,15 +240,14 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
         if (r != CUDA_SUCCESS)
             llmc_cu_fail(g, r, why, sizeof why, "cuInit");
         else
-            snprintf(why, sizeof why, "cuDeviceGetCount: 0 devices");
+            vendor_names(v->id, "cuDeviceGetCount: 0 devices", why, sizeof why);
         llmc_rt_fail(err, errlen,
-                     "no NVIDIA GPU found (%s): this executable was built for %s and needs an "
-                     "NVIDIA GPU",
-                     why, archs);
+                     "no %s GPU found (%s): this executable was built for %s and needs an %s GPU",
+                     v->name, why, archs, v->name);
         llmc_gpu_close(g);
         return -1;
     }
-    int major = 0, minor = 0, optin = 0;
+    int major = 0, minor = 0, optin = 0, integrated = 0;
     if ((r = g->cu.DeviceGet(&g->dev, 0)) != CUDA_SUCCESS) {
         llmc_cu_fail(g, r, err, errlen, "cuDeviceGet(0)");
         goto fail;
@@ -178,18 +256,36 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
         llmc_cu_fail(g, r, err, errlen, "cuDeviceGetName");
         goto fail;
     }
-    if ((r = g->cu.DeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                                      g->dev)) != CUDA_SUCCESS ||
-        (r = g->cu.DeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                                      g->dev)) != CUDA_SUCCESS ||
-        (r = g->cu.DeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
-                                      g->dev)) != CUDA_SUCCESS) {
+    if ((r = g->cu.DeviceGetAttribute(&major, v->attr_major, g->dev)) != CUDA_SUCCESS ||
+        (r = g->cu.DeviceGetAttribute(&minor, v->attr_minor, g->dev)) != CUDA_SUCCESS ||
+        (r = g->cu.DeviceGetAttribute(&optin, v->attr_smem, g->dev)) != CUDA_SUCCESS) {
         llmc_cu_fail(g, r, err, errlen, "cuDeviceGetAttribute (compute capability, shared memory)");
         goto fail;
     }
-    g->sm = major * 10 + minor;
-    g->image = llmc_gpu_select_image(d->gpu_images, d->n_gpu_images, LLMC_GPU_VENDOR_NVIDIA, g->sm,
-                                     g->name, err, errlen);
+    /* an APU? (a driver that cannot say: no) */
+    g->integrated = g->cu.DeviceGetAttribute(&integrated, v->attr_integrated, g->dev) == CUDA_SUCCESS && integrated;
+    if (amd) {
+        /* the gfx name: ROCm 6's device properties, gcnArchName without its feature suffixes */
+        char *props = calloc(1, LLMC_HIP_PROPS_BYTES);
+        if (!props) {
+            llmc_rt_fail(err, errlen, "out of memory");
+            goto fail;
+        }
+        r = g->cu.DeviceGetProps(props, g->dev);
+        if (r == CUDA_SUCCESS)
+            snprintf(g->arch, sizeof g->arch, "%.63s", props + LLMC_HIP_PROPS_ARCH_OFFSET);
+        free(props);
+        if (r != CUDA_SUCCESS) {
+            llmc_cu_fail(g, r, err, errlen, "hipGetDevicePropertiesR0600 (the GPU's architecture)");
+            goto fail;
+        }
+        g->arch[strcspn(g->arch, ":")] = 0;
+        g->sm = 0;
+    } else {
+        g->sm = major * 10 + minor;
+        snprintf(g->arch, sizeof g->arch, "sm_%d", g->sm);
+    }
+    g->image = llmc_gpu_select_image(d->gpu_images, d->n_gpu_images, v->id, g->sm, g->arch, g->name, err, errlen);
     if (g->image < 0)
         goto fail;
     if ((r = g->cu.DevicePrimaryCtxRetain(&g->ctx, g->dev)) != CUDA_SUCCESS) {
@@ -231,8 +327,8 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
     free(copy);
     if (r != CUDA_SUCCESS) {
         g->mod = NULL;
-        llmc_cu_fail(g, r, err, errlen, "cuModuleLoadData (the %s image, %llu bytes, on %s, sm_%d)",
-                im->arch, (unsigned long long)im->size, g->name, g->sm);
+        llmc_cu_fail(g, r, err, errlen, "cuModuleLoadData (the %s image, %llu bytes, on %s, %s)",
+                im->arch, (unsigned long long)im->size, g->name, g->arch);
         goto fail;
     }
     g->fn = calloc((size_t)(d->n_gpu_kernels > 0 ? d->n_gpu_kernels : 1), sizeof *g->fn);
@@ -252,11 +348,13 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
             continue;
         if ((int64_t)smem > optin) {
             llmc_rt_fail(err, errlen,
-                         "kernel %s needs %u bytes of shared memory; %s (sm_%d) allows %d per "
+                         "kernel %s needs %u bytes of shared memory; %s (%s) allows %d per "
                          "block",
-                         kname, smem, g->name, g->sm, optin);
+                         kname, smem, g->name, g->arch, optin);
             goto fail;
         }
+        if (!g->cu.FuncSetAttribute) /* AMD: no opt-in below the block's limit */
+            continue;
         if ((r = g->cu.FuncSetAttribute(g->fn[k], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                         (int)smem)) != CUDA_SUCCESS) {
             llmc_cu_fail(g, r, err, errlen,
@@ -293,6 +391,12 @@ void llmc_gpu_close(LlmcGpu *g)
 
 /* ---- buffers ---- */
 
+/* Pinned host memory: cuMemAllocHost_v2, or HIP's hipHostAlloc (default flags). */
+static CUresult host_alloc(LlmcGpu *g, void **p, size_t bytes)
+{
+    return g->cu.HostAlloc ? g->cu.HostAlloc(p, bytes, 0) : g->cu.MemAllocHost(p, bytes);
+}
+
 int llmc_gpu_dev_alloc(LlmcGpu *g, CUdeviceptr *p, size_t bytes, const char *what, char *err,
                      size_t errlen)
 {
@@ -318,7 +422,7 @@ static int upload(LlmcGpu *g, CUdeviceptr dst, const uint8_t *src, size_t bytes,
     int rc = 0;
     CUresult r;
     for (int i = 0; i < 2 && rc == 0; i++) {
-        if ((r = g->cu.MemAllocHost(&stage[i], chunk)) != CUDA_SUCCESS) {
+        if ((r = host_alloc(g, &stage[i], chunk)) != CUDA_SUCCESS) {
             stage[i] = NULL;
             rc = llmc_cu_fail(g, r, err, errlen, "cuMemAllocHost_v2 (%.0f MiB of staging for the %s)",
                          llmc_mib((double)chunk), what);
@@ -358,6 +462,30 @@ static int upload(LlmcGpu *g, CUdeviceptr dst, const uint8_t *src, size_t bytes,
 
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+/* An AMD APU reads the weights where the payload is mapped: its pages registered with the driver
+ * (mapped, read only) and the device address of that range taken, instead of a device copy made
+ * through staging (100 GB of weights would otherwise be copied within the same memory). Where the
+ * driver refuses, the weights are uploaded as on a discrete GPU. */
+static void map_weights(LlmcGpu *g, const uint8_t *weights)
+{
+    const LlmcModelDesc *d = g->d;
+    if (g->cu.vendor != LLMC_GPU_VENDOR_AMD || !g->integrated || !g->cu.HostRegister || !g->cu.HostUnregister ||
+        !g->cu.HostGetDevicePointer || !weights || d->weights_bytes <= 0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = page > 0 ? (uintptr_t)page : 4096, lo = (uintptr_t)weights / a * a;
+    uintptr_t hi = round_up((uintptr_t)weights + (uintptr_t)d->weights_bytes, a);
+    if (g->cu.HostRegister((void *)lo, hi - lo, LLMC_HIP_HOST_REGISTER_MAPPED_RO) != CUDA_SUCCESS)
+        return;
+    CUdeviceptr dp = 0;
+    if (g->cu.HostGetDevicePointer(&dp, (void *)lo, 0) != CUDA_SUCCESS || !dp) {
+        (void)g->cu.HostUnregister((void *)lo);
+        return;
+    }
+    g->weights_registered = (void *)lo;
+    g->weights = dp + ((uintptr_t)weights - lo);
+}
+
 int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
 {
     const LlmcModelDesc *d = g->d;
@@ -367,7 +495,8 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     g->mbps = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size);
     g->pad_row = mt;
     g->use_graphs = s->use_graphs;
-    g->use_pdl = s->use_pdl && g->sm >= 90 && g->cu.LaunchKernelEx && d->gpu_kernel_flags;
+    g->use_pdl = s->use_pdl && g->sm >= 90 && g->cu.LaunchKernelEx && d->gpu_kernel_flags &&
+                 !(d->gpu_images[g->image].features & LLMC_GPU_FEAT_AMD_PATH);
     /* steps: the per-token arrays (4 of max_tokens rounded up to 32, then out_rows), the sampler
      * block (4 doubles a logits row), then (max_tokens + 1) block table rows, the last one for
      * padding tokens. */
@@ -379,9 +508,11 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     size_t free_b = 0, total_b = 0;
     if ((r = g->cu.MemGetInfo(&free_b, &total_b)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuMemGetInfo_v2");
+    map_weights(g, s->weights);
+    double weights_dev = g->weights_registered ? 0.0 : (double)d->weights_bytes; /* device memory they take */
     g->kv_blocks = s->kv_blocks;
     if (s->kv_fit && d->kv_block_bytes > 0) {
-        double rest = (double)d->weights_bytes + (double)d->const_bytes + (double)d->arena_bytes +
+        double rest = weights_dev + (double)d->const_bytes + (double)d->arena_bytes +
                       (double)g->steps_bytes + (double)g->logits_bytes;
         double room = 0.9 * (double)free_b - rest;
         int64_t fit = room > 0 ? (int64_t)(room / (double)d->kv_block_bytes) - 1 : 0;
@@ -389,7 +520,7 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
             g->kv_blocks = fit > 1 ? fit : 1;
     }
     size_t kv_bytes = (size_t)(g->kv_blocks + 1) * (size_t)d->kv_block_bytes;
-    double need = (double)d->weights_bytes + (double)d->const_bytes + (double)d->arena_bytes +
+    double need = weights_dev + (double)d->const_bytes + (double)d->arena_bytes +
                   (double)kv_bytes + (double)g->steps_bytes + (double)g->logits_bytes;
     if (need > (double)free_b)
         return llmc_rt_fail(err, errlen,
@@ -397,12 +528,13 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
                             "KV cache %.0f for %lld blocks, activations %.0f, step buffers and "
                             "logits %.0f), %.0f MiB are free of %.0f MiB; ask for a smaller KV "
                             "cache with --kv-mem MIB or --kv-blocks N",
-                            g->name, llmc_mib(need), llmc_mib((double)d->weights_bytes), llmc_mib((double)kv_bytes),
+                            g->name, llmc_mib(need), llmc_mib(weights_dev), llmc_mib((double)kv_bytes),
                             (long long)g->kv_blocks, llmc_mib((double)d->arena_bytes),
                             llmc_mib((double)(g->steps_bytes + g->logits_bytes + (size_t)d->const_bytes)),
                             llmc_mib((double)free_b), llmc_mib((double)total_b));
 
-    if (llmc_gpu_dev_alloc(g, &g->weights, (size_t)d->weights_bytes, "weights", err, errlen) ||
+    if ((!g->weights_registered &&
+         llmc_gpu_dev_alloc(g, &g->weights, (size_t)d->weights_bytes, "weights", err, errlen)) ||
         llmc_gpu_dev_alloc(g, &g->consts, (size_t)d->const_bytes, "constant tables", err, errlen) ||
         llmc_gpu_dev_alloc(g, &g->arena, (size_t)d->arena_bytes, "activation arena", err, errlen) ||
         llmc_gpu_dev_alloc(g, &g->kv, kv_bytes, "KV cache", err, errlen) ||
@@ -410,20 +542,20 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
         llmc_gpu_dev_alloc(g, &g->logits, g->logits_bytes, "logits", err, errlen))
         goto fail;
     void *p;
-    if ((r = g->cu.MemAllocHost(&p, g->steps_bytes)) != CUDA_SUCCESS) {
+    if ((r = host_alloc(g, &p, g->steps_bytes)) != CUDA_SUCCESS) {
         llmc_cu_fail(g, r, err, errlen, "cuMemAllocHost_v2 (step arrays, %zu bytes)", g->steps_bytes);
         goto fail;
     }
     g->host_steps = p;
-    if ((r = g->cu.MemAllocHost(&p, g->logits_bytes > 0 ? g->logits_bytes : 64)) != CUDA_SUCCESS) {
+    if ((r = host_alloc(g, &p, g->logits_bytes > 0 ? g->logits_bytes : 64)) != CUDA_SUCCESS) {
         llmc_cu_fail(g, r, err, errlen, "cuMemAllocHost_v2 (logits, %zu bytes)", g->logits_bytes);
         goto fail;
     }
     g->host_logits = p;
     g->ready = 1;
 
-    if (upload(g, g->weights, s->weights, (size_t)d->weights_bytes, "weights", s->progress,
-               s->progress_ctx, err, errlen) != 0 ||
+    if ((!g->weights_registered && upload(g, g->weights, s->weights, (size_t)d->weights_bytes, "weights",
+                                          s->progress, s->progress_ctx, err, errlen) != 0) ||
         upload(g, g->consts, s->consts, (size_t)d->const_bytes, "constant tables", NULL, NULL, err,
                errlen) != 0)
         goto fail;
@@ -457,6 +589,11 @@ void llmc_gpu_teardown(LlmcGpu *g)
     for (int i = 0; i < g->n_graphs; i++)
         (void)g->cu.GraphExecDestroy(g->graphs[i].exec);
     g->n_graphs = 0;
+    if (g->weights_registered) {
+        (void)g->cu.HostUnregister(g->weights_registered);
+        g->weights_registered = NULL;
+        g->weights = 0;
+    }
     CUdeviceptr *bufs[] = {&g->weights, &g->consts, &g->arena, &g->kv, &g->steps, &g->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         if (*bufs[i])

@@ -1,15 +1,18 @@
-/* gpu.h — the runtime's CUDA backend: one NVIDIA GPU driven through the driver API.
+/* gpu.h — the runtime's GPU backend: one NVIDIA GPU driven through the CUDA driver API, or one AMD
+ * GPU through HIP's module API (the same calls, one table: cuda_api.h).
  *
- * A GPU model (desc->backend == LLMC_BACKEND_CUDA) carries cubins for one or more architectures
- * (desc->gpu_images) and a forward() that only enqueues launches (llmc_gpu_launch, declared in
- * llmc_model.h). This file owns everything around those launches:
+ * A GPU model (desc->backend == LLMC_BACKEND_CUDA) carries images for one or more architectures
+ * (desc->gpu_images: cubins, AMD code objects) and a forward() that only enqueues launches
+ * (llmc_gpu_launch, declared in llmc_model.h). This file owns everything around those launches:
  *
- *   llmc_gpu_open     load libcuda.so.1 (dlopen: the executable links no CUDA library), pick the
- *                     GPU (device 0), choose the image for its compute capability, create the
+ *   llmc_gpu_open     load the driver of the images' vendor (dlopen: the executable links no GPU
+ *                     library; libcuda.so.1, libamdhip64.so; NVIDIA's first when a build has both),
+ *                     pick the GPU (device 0), choose the image for its architecture, create the
  *                     context and stream, load the module and look up every kernel. Cheap: no
  *                     large allocation, so a GPU executable checks its device before anything else.
  *   llmc_gpu_setup    device buffers: weights (uploaded from the mapped payload through pinned
- *                     staging), consts (filled by init() on the host, then uploaded), activation
+ *                     staging; an AMD APU reads the mapped payload in place where the driver
+ *                     registers it), consts (filled by init() on the host, then uploaded), activation
  *                     arena, KV pool (kv_blocks + 1: the last block takes the writes of padding
  *                     tokens), the step arrays and the logits; checks free memory first.
  *   llmc_gpu_step     one step: step arrays to the device, forward(), logits back, synchronize.
@@ -42,6 +45,7 @@
 #include "llmc_model.h"
 
 #define LLMC_GPU_DRIVER_LIB "libcuda.so.1"
+#define LLMC_HIP_DRIVER_LIB "libamdhip64.so"
 #define LLMC_GPU_GRAPH_MAX_TOKENS 256
 
 /* ---- pure parts (no device; tested in tests/test_gpu_runtime.c) ---- */
@@ -65,13 +69,14 @@ typedef struct LlmcGpuStepArrays {
 void llmc_gpu_pad_step(const LlmcStep *st, int32_t bucket, int32_t pad_row, int32_t pad_slot,
                        const LlmcGpuStepArrays *out);
 
-/* Which of images[0..n) a GPU of vendor (LLMC_GPU_VENDOR_*) and compute capability sm (major * 10
- * + minor) runs: only images of its vendor; an arch_specific image only on exactly its sm; a plain
- * image of sm XY on major X, minor >= Y. Prefers an exact match (arch-specific first), then the
- * highest compatible sm. Returns the index, or -1 with a refusal naming the architectures built
- * and the GPU (gpu_name, its sm) in err. */
+/* Which of images[0..n) a GPU of vendor (LLMC_GPU_VENDOR_*) runs: only images of its vendor. NVIDIA
+ * (compute capability sm: major * 10 + minor): an arch_specific image only on exactly its sm; a
+ * plain image of sm XY on major X, minor >= Y; prefers an exact match (arch-specific first), then
+ * the highest compatible sm. AMD (arch: its gfx name, "gfx1151"; sm unused): the image of exactly
+ * that name (a code object runs on its own gfx only). Returns the index, or -1 with a refusal
+ * naming the architectures built and the GPU (gpu_name, its arch) in err. */
 int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t vendor, int32_t sm,
-                          const char *gpu_name, char *err, size_t errlen);
+                          const char *arch, const char *gpu_name, char *err, size_t errlen);
 
 /* "sm_90a, sm_89": the architectures desc was built for. */
 void llmc_gpu_arch_list(const LlmcModelDesc *desc, char *buf, size_t buflen);
@@ -136,7 +141,9 @@ int llmc_gpu_copy_bandwidth(LlmcGpu *g, double *bytes_per_second, size_t *buffer
                             size_t errlen);
 
 const char *llmc_gpu_name(const LlmcGpu *g);         /* "NVIDIA H100 80GB HBM3" */
-int32_t llmc_gpu_sm(const LlmcGpu *g);               /* 90 */
+int32_t llmc_gpu_sm(const LlmcGpu *g);               /* 90 (AMD: 0) */
+const char *llmc_gpu_arch(const LlmcGpu *g);         /* the GPU's: "sm_90", "gfx1151" */
+int llmc_gpu_weights_in_place(const LlmcGpu *g);     /* the GPU reads the mapped weights (an APU) */
 const char *llmc_gpu_image_arch(const LlmcGpu *g);   /* the image loaded: "sm_90a" */
 uint32_t llmc_gpu_features(const LlmcGpu *g);        /* the loaded image's LLMC_GPU_FEAT_* */
 int llmc_gpu_uses_graphs(const LlmcGpu *g);

@@ -1,5 +1,5 @@
 /* gpu_image.c — the CUDA backend's pure parts (gpu.h): step buckets and padding for CUDA graphs,
- * and the choice of the image a GPU runs. No device, no driver: tests/test_gpu_runtime.c checks
+ * and the choice of the image a GPU runs (either vendor). No device, no driver: tests/test_gpu_runtime.c checks
  * them directly.
  */
 #include "gpu.h"
@@ -58,7 +58,7 @@ static const char *vendor_name(int32_t vendor)
     return vendor == LLMC_GPU_VENDOR_NVIDIA ? "NVIDIA" : vendor == LLMC_GPU_VENDOR_AMD ? "AMD" : "?";
 }
 
-/* NVIDIA's rules (the vendor already matches). */
+/* NVIDIA's rules (the vendor already matches; AMD's: the same gfx name). */
 static int image_runs_on(const LlmcGpuImage *im, int32_t sm)
 {
     if (im->arch_specific)
@@ -87,7 +87,7 @@ void llmc_gpu_arch_list(const LlmcModelDesc *d, char *buf, size_t buflen)
 }
 
 int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t vendor, int32_t sm,
-                          const char *gpu_name, char *err, size_t errlen)
+                          const char *arch, const char *gpu_name, char *err, size_t errlen)
 {
     int best = -1, of_vendor = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -95,6 +95,11 @@ int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t vendor,
         if (im->vendor != vendor)
             continue;
         of_vendor++;
+        if (vendor == LLMC_GPU_VENDOR_AMD) {
+            if (best < 0 && im->arch && arch && strcmp(im->arch, arch) == 0)
+                best = i;
+            continue;
+        }
         if (!image_runs_on(im, sm))
             continue;
         if (best < 0) {
@@ -123,6 +128,11 @@ int llmc_gpu_select_image(const LlmcGpuImage *images, int32_t n, int32_t vendor,
                             "this executable has no image for %s GPUs (built for %s); this GPU is "
                             "%s",
                             vendor_name(vendor), archs, gpu_name);
+    if (vendor == LLMC_GPU_VENDOR_AMD)
+        return llmc_rt_fail(err, errlen,
+                            "this executable was built for %s; this GPU is %s (%s): rebuild with "
+                            "llmc compile --target %s",
+                            archs, gpu_name, arch ? arch : "?", arch ? arch : "?");
     return llmc_rt_fail(err, errlen,
                         "this executable was built for %s; this GPU is %s (sm_%d): rebuild with "
                         "llmc compile --target sm_%d",

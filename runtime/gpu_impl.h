@@ -28,7 +28,9 @@ struct LlmcGpu {
     CUdevice dev;
     CUcontext ctx;                      /* the device's primary context, retained */
     char name[256];
-    int32_t sm;
+    char arch[64];                      /* "sm_90", "gfx1151" */
+    int32_t sm;                         /* NVIDIA's compute capability (AMD: 0) */
+    int integrated;                     /* the GPU shares the host's memory (an APU) */
     int32_t image;                      /* index into d->gpu_images */
     CUmodule mod;
     CUfunction *fn;                     /* [d->n_gpu_kernels] */
@@ -38,6 +40,7 @@ struct LlmcGpu {
     /* llmc_gpu_setup */
     int ready;
     CUdeviceptr weights, consts, arena, kv, steps, logits;
+    void *weights_registered;           /* in place: the host range registered (weights not allocated) */
     int64_t kv_blocks;                  /* handed out by the allocator; block kv_blocks pads */
     int32_t mbps;                       /* block table row length */
     int32_t pad_row;                    /* block table row of padding tokens: max_tokens */

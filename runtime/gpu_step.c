@@ -347,6 +347,8 @@ out:
 
 const char *llmc_gpu_name(const LlmcGpu *g) { return g->name; }
 int32_t llmc_gpu_sm(const LlmcGpu *g) { return g->sm; }
+const char *llmc_gpu_arch(const LlmcGpu *g) { return g->arch; }
+int llmc_gpu_weights_in_place(const LlmcGpu *g) { return g->weights_registered != NULL; }
 const char *llmc_gpu_image_arch(const LlmcGpu *g) { return g->d->gpu_images[g->image].arch; }
 uint32_t llmc_gpu_features(const LlmcGpu *g) { return g->d->gpu_images[g->image].features; }
 int llmc_gpu_uses_graphs(const LlmcGpu *g) { return g->use_graphs; }

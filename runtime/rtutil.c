@@ -29,7 +29,7 @@ double llmc_rt_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void *llmc_rt_alloc(size_t size)
+void *llmc_rt_alloc_uninit(size_t size)
 {
     size_t n = (size + 63) & ~(size_t)63;
     if (n < size)
@@ -39,7 +39,14 @@ void *llmc_rt_alloc(size_t size)
     void *p = NULL;
     if (posix_memalign(&p, 64, n) != 0)
         return NULL;
-    memset(p, 0, n);
+    return p;
+}
+
+void *llmc_rt_alloc(size_t size)
+{
+    void *p = llmc_rt_alloc_uninit(size);
+    if (p)
+        memset(p, 0, size);
     return p;
 }
 

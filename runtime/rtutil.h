@@ -20,6 +20,9 @@ double llmc_rt_now(void);
 /* size bytes, 64-byte aligned, zero-filled; a valid block even for size 0. NULL when out of memory.
  * Release with free(). */
 void *llmc_rt_alloc(size_t size);
+/* The same, not zeroed: for large buffers every part of which is written before it is read (the
+ * logit rows of a step), whose pages are then touched only as they are used. */
+void *llmc_rt_alloc_uninit(size_t size);
 
 /* The most bytes of text the executable reads from one file (a prompt, a --prompts line, a
  * --perplexity file): 256 MiB, the tokenizer's limit too (docs/limits.md). */

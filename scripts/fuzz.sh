@@ -24,15 +24,30 @@ names=("$@")
 flags=(-std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=all -I"$root/runtime" -I"$root/abi" $(pkg-config --cflags libcjson))
 mkdir -p "$out/obj"
+# Compiles run $(nproc) at a time (CI's budget); drain waits for each and fails if one did.
+jobs_max=$(nproc)
+pids=()
+bg() { # bg CMD...: runs CMD in the background, at most $jobs_max at once
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n 2>/dev/null || true; done
+  "$@" &
+  pids+=($!)
+}
+drain() {
+  local p bad=0
+  for p in "${pids[@]}"; do wait "$p" || bad=1; done
+  pids=()
+  [ $bad = 0 ] || { echo "fuzz: a compile failed (above)" >&2; exit 1; }
+}
+cobj() { # cobj SRC OBJ: SRC compiled with coverage for the fuzzer, unless OBJ is newer
+  if [ ! -f "$2" ] || [ "$1" -nt "$2" ]; then bg "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$1" -o "$2"; fi
+}
 # The library sources each harness may need, compiled once with coverage for the fuzzer.
 objs=()
 for src in "$root"/ir/*.c "$root"/passes/*.c "$root"/frontend/*.c "$root"/runtime/tokenizer*.c "$root"/runtime/jinja*.c \
            "$root"/runtime/payload_load.c "$root"/runtime/rtutil.c "$root"/runtime/json.c \
            "$root"/abi/*.c; do
   o=$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o
-  if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
-    "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"
-  fi
+  cobj "$src" "$o"
   objs+=("$o")
 done
 # The emitters, for the harness that checks what reaches generated code (it stubs the embedded blobs).
@@ -40,25 +55,22 @@ emit_objs=()
 for src in "$root"/codegen/emit.c "$root"/codegen/emit_formats.c "$root"/codegen/c_*.c "$root"/codegen/cuda_*.c; do
   case $(basename "$src") in c_build.c|cuda_build.c) continue;; esac
   o=$out/obj/codegen_$(basename "${src%.c}").o
-  if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
-    "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$o"
-  fi
+  cobj "$src" "$o"
   emit_objs+=("$o")
 done
 # The server's request parser, for its harness alone (it stubs the chat template's prompt, which
 # serve_api.c calls: linked into the others it would be an undefined reference).
 serve_obj=$out/obj/runtime_serve_api.o
-if [ ! -f "$serve_obj" ] || [ "$root/runtime/serve_api.c" -nt "$serve_obj" ]; then
-  "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$root/runtime/serve_api.c" -o "$serve_obj"
-fi
+cobj "$root/runtime/serve_api.c" "$serve_obj"
+drain
 for n in "${names[@]}"; do
   extra=()
   [ "$n" = emit_names ] && extra=("${emit_objs[@]}")
   [ "$n" = serve_request ] && extra=("$serve_obj")
-  "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" "${extra[@]}" \
+  bg "$cc" "${flags[@]}" -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$n.c" "${objs[@]}" "${extra[@]}" \
     $(pkg-config --libs libcjson libpcre2-8 libutf8proc) -lm -lpthread -o "$out/fuzz_$n"
 done
-
+drain
 # Seed corpora.
 seed() { # seed NAME FILE... : copies files into NAME's corpus
   local n=$1; shift

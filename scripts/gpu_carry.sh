@@ -22,6 +22,10 @@ if [ "${KC:-1}" != 0 ] && command -v nvcc >/dev/null; then
     "$t/rtutil.o" 2>"$t/log" || { cat "$t/log"; exit 1; }
   rm -rf "$t"
 fi
+# bench/amd_check (the AMD path's gemm_mx on NVIDIA; gpu_round.sh WHAT=amd) likewise (AC=0: not)
+if [ "${AC:-1}" != 0 ] && command -v nvcc >/dev/null; then
+  nvcc -O2 -std=c++17 -arch=sm_90 -DLLMC_AMD_PATH=1 -I "$root/ir" -o "$root/.carry/amd_check" "$root/bench/amd_check.cu" || exit 1
+fi
 # bench/qmma_lab likewise (QL=0: not)
 if [ "${QL:-1}" != 0 ] && command -v nvcc >/dev/null; then
   nvcc -O2 -std=c++17 -arch=sm_90a -I "$root/ir" -o "$root/.carry/qmma_lab" "$root/bench/qmma_lab.cu" || exit 1

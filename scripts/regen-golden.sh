@@ -6,4 +6,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" "$root/build"
 "$root/build/tests/test_passes" --regen
 "$root/build/tests/test_cuda" --regen
+"$root/build/tests/test_hip" --regen
 git -C "$root" status --short tests/golden

@@ -2,7 +2,8 @@
 # The whole test suite: installs dependencies, builds llmc twice (optimized, and with AddressSanitizer
 # + UndefinedBehaviorSanitizer) and runs every test in both builds, builds it once more with clang
 # (-Werror), then runs each fuzz harness briefly. Tests labelled "slow" (long
-# numeric runs such as the perplexity check) run in the optimized build only.
+# numeric runs such as the perplexity check, the NVRTC compiles of test_cuda's cases, the layering
+# script) run in the optimized build only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"

@@ -276,7 +276,7 @@ static float *interp_run(const Model *m, const Scenario *s, LlmcDType storage, i
     float *all = malloc(sizeof(float) * (size_t)total);
     float *kv = NULL;
     if (m->g->kv_layers)
-        kv = calloc((size_t)s->kv_blocks * (size_t)llmc_graph_kv_block_bytes(m->g, m->g->kv_format) / 4 + 1, sizeof(float));
+        kv = calloc((size_t)s->kv_blocks * (size_t)llmc_graph_kv_block_bytes(m->g, m->g->kv_format[0], m->g->kv_format[1]) / 4 + 1, sizeof(float));
     int64_t at = 0;
     for (int k = 0; k < s->n_steps; k++) {
         LlmcStep ls;
@@ -629,11 +629,11 @@ START_TEST(kernels_test_formats)
     static const char *const keep[] = {"lm_head=t8,embedding=t8"};
     opt.keep = keep;
     opt.n_keep = 1;
-    opt.kv = LLMC_K8;
+    opt.kv[0] = opt.kv[1] = LLMC_K8;
     opt.kv_set = 1;
     Model ref, m;
     load(&ref, path, &opt, "lower_paged_kv");
-    ck_assert_int_eq(ref.g->kv_format, LLMC_K8);
+    ck_assert(ref.g->kv_format[0] == LLMC_K8 && ref.g->kv_format[1] == LLMC_K8);
     load(&m, path, &opt, NULL);
     int quantized = 0;
     for (int i = 0; i < m.g->nt; i++) {
@@ -659,7 +659,7 @@ START_TEST(kernels_test_formats)
     ck_assert_msg(e < 2e-5, "t8 weights, k8 KV: relative error %g against the reference", e);
     /* and k8 is not f32 in disguise: the reference with an f32 cache differs */
     Model ref32;
-    opt.kv = LLMC_F32;
+    opt.kv[0] = opt.kv[1] = LLMC_F32;
     load(&ref32, path, &opt, "lower_paged_kv");
     float *f32kv = interp_run(&ref32, &s, LLMC_T8, &n);
     ck_assert_msg(rel_err(f32kv, want, n) > 1e-4, "k8 logits equal f32 KV's (%g)", rel_err(f32kv, want, n));
@@ -669,6 +669,53 @@ START_TEST(kernels_test_formats)
     free(want);
     free(s.tables);
     unload(&ref);
+}
+END_TEST
+
+/* The quantized KV formats of the cpu target, keys and values in formats of their own (int8 keys
+ * and int4 values; fp8 keys with scales per layer and head, as --kv-calib gives them, and f16
+ * values): the C kernels (kv_write, paged_attention) against the reference interpreter on the
+ * scenario (shuffled block tables, ragged chunked prefills and decodes), both reading and writing
+ * the pool through ir/kv_formats.h; a quantized cache is not f32 in disguise. */
+static void check_kv_pair(LlmcDType kf, LlmcDType vf, const float *scales, const char *tag)
+{
+    const char *path = synthetic_model();
+    LlmcPassOptions opt = options(4);
+    opt.kv[0] = kf;
+    opt.kv[1] = vf;
+    opt.kv_set = 1;
+    opt.kv_scales = scales;
+    Model ref;
+    load(&ref, path, &opt, "lower_paged_kv");
+    ck_assert(ref.g->kv_format[0] == kf && ref.g->kv_format[1] == vf);
+    Scenario s;
+    make_scenario(&s, ref.g->vocab_size, 4);
+    int64_t n;
+    float *want = interp_run(&ref, &s, LLMC_F32, &n);
+    float *got = harness_logits(path, &opt, &s, tag, n);
+    double e = rel_err(got, want, n);
+    ck_assert_msg(e < 2e-5, "KV %s,%s: relative error %g against the reference", llmc_dtype_name(kf),
+                  llmc_dtype_name(vf), e);
+    Model ref32;
+    opt.kv[0] = opt.kv[1] = LLMC_F32;
+    load(&ref32, path, &opt, "lower_paged_kv");
+    float *f32kv = interp_run(&ref32, &s, LLMC_F32, &n);
+    ck_assert_msg(rel_err(f32kv, want, n) > 1e-5, "KV %s logits equal f32 KV's (%g)", tag, rel_err(f32kv, want, n));
+    free(f32kv);
+    unload(&ref32);
+    free(got);
+    free(want);
+    free(s.tables);
+    unload(&ref);
+}
+START_TEST(kernels_kv_int8_int4) { check_kv_pair(LLMC_INT8, LLMC_INT4, NULL, "kv_i8i4"); }
+END_TEST
+START_TEST(kernels_kv_fp8_f16)
+{
+    /* scales of the synthetic model's layers (K, V of each; one KV head): a power of two, others; the
+     * values' (f16) are not read */
+    static const float sc[16] = {0.0078125f, 1.0f, 0.003f, 1.0f, 0.02f, 1.0f, 0.5f, 1.0f};
+    check_kv_pair(LLMC_KV_FP8, LLMC_F16, sc, "kv_fp8");
 }
 END_TEST
 
@@ -948,6 +995,8 @@ int main(void)
     tcase_add_test(tc, lane8_nvfp4);
     tcase_add_test(tc, lane8_u4_g16);
     tcase_add_test(tc, kernels_test_formats);
+    tcase_add_test(tc, kernels_kv_int8_int4);
+    tcase_add_test(tc, kernels_kv_fp8_f16);
     tcase_add_test(tc, kernels_nvfp4);
     tcase_add_test(tc, passes_preserve_stories);
     tcase_add_test(tc, kernels_stories_f32);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../codegen/codegen.h"
 #include "../codegen/cuda_common.h"
@@ -96,11 +97,18 @@ static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, i
     LlmcCudaGen *cg = NULL;
     ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
-        if ((*t)->backend != LLMC_TGT_CUDA || (ends && strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
+        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path ||
+            (ends && strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin c;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         ck_assert_msg(llmc_nvrtc_compile(nv, llmc_cuda_source(cg), what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
                       "%s for %s: %s", what, (*t)->arch, d.msg);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (getenv("LLMC_TEST_VERBOSE")) /* where test_cuda's time goes (CI's budget) */
+            fprintf(stderr, "%s for %s: %.1f s\n", what, (*t)->arch,
+                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
         ck_assert_msg(c.size > 1000 && c.data[0] == 0x7f && c.data[1] == 'E', "%s %s: not a cubin", what, (*t)->arch);
         for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
             const char *name = llmc_cuda_kernel_name(cg, k);
@@ -212,8 +220,8 @@ static void check_tiny(const Weights *wts, const char *golden, const char *must,
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/golden/%s", LLMC_SOURCE_DIR, golden);
     check_golden(src, path, what);
-    if (nv)
-        compile_all(nv, g, what);
+    if (nv) /* f32 (its own fallback paths) for every arch; w4a16: the ends (sm_80, sm_90a) */
+        compile_archs(nv, g, what, wts != NULL);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
@@ -399,7 +407,7 @@ START_TEST(llama_hf_golden)
     free(host);
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
-        compile_all(nv, g, "stories260K (Hugging Face layout)");
+        compile_archs(nv, g, "stories260K (Hugging Face layout)", 1); /* example_stories260K: every arch */
     llmc_nvrtc_close(nv);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
@@ -607,7 +615,7 @@ START_TEST(families)
     ck_assert_msg(nk >= 20, "only %d kernels of the families' own ops", nk);
     LlmcNvrtc *nv = open_nvrtc();
     for (const LlmcTarget *const *t = llmc_targets(); nv && *t; t++) {
-        if ((*t)->backend != LLMC_TGT_CUDA || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
+        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin cb;
         ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "families", &hdr, *t, &cb, &d) == LLMC_OK, "families for %s: %s",
@@ -636,11 +644,123 @@ START_TEST(families)
 }
 END_TEST
 
+/* The quantized KV formats (fp8, int8, int4, keys and values in formats of their own): the kernels
+ * that write and read the cache (rope_kv_write, kv_write, decode attention with its split, the
+ * per-token attention, prefill flash attention) of small Llamas with the 8B's heads (32 query heads
+ * of 128 over 8 KV heads, 1 layer) and the 1B's (64), gathered into one source, each instantiation
+ * once, compile for every CUDA arch with no spills; the fp8 builds read their scales from the
+ * constants, the f16 one keeps the RoPE epilogue and the others do not (the rope_kv_write kernel
+ * quantizes whole rows). One NVRTC run an arch. */
+START_TEST(kv_formats)
+{
+    static const struct {
+        LlmcDType k, v;
+        int hd;
+    } cases[] = {
+        {LLMC_INT8, LLMC_INT8, 128}, {LLMC_INT4, LLMC_INT4, 128}, {LLMC_KV_FP8, LLMC_KV_FP8, 128},
+        {LLMC_INT8, LLMC_INT4, 128}, {LLMC_KV_FP8, LLMC_F16, 128}, {LLMC_INT4, LLMC_INT4, 64}, {LLMC_F16, LLMC_F16, 96},
+        {LLMC_INT8, LLMC_F16, 96}, /* a head size for the per-token kernel (not a power of two) */
+    };
+    LlmcDiag d;
+    LlmcBuf src = {0};
+    const LlmcNvrtcHeaders hdr = llmc_cuda_header_table();
+    for (int i = 0; i < hdr.n; i++)
+        if (!strstr(hdr.names[i], ".def"))
+            llmc_buf_printf(&src, "#include \"%s\"\n", hdr.names[i]);
+    char names[64][64];
+    int nk = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cJSON *cfg = small_llama(32 * cases[c].hd, 512), *doc = NULL;
+        char set[128];
+        snprintf(set, sizeof set, "num_attention_heads=32 num_key_value_heads=8 head_dim=%d", cases[c].hd);
+        config_set(cfg, set);
+        ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        char kvs[64];
+        snprintf(kvs, sizeof kvs, "%s,%s", llmc_dtype_name(cases[c].k), llmc_dtype_name(cases[c].v));
+        LlmcGraph *g = llmc_graph_new();
+        ck_assert_msg(llmc_model_from_json(doc, "model.json", ".", g, &d) == LLMC_OK, "%s", d.msg);
+        LlmcPassOptions opt;
+        memset(&opt, 0, sizeof opt);
+        opt.target = llmc_target_find("sm_90a");
+        opt.max_tokens = 512;
+        opt.max_outputs = 512;
+        opt.kv_block_size = 16;
+        opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
+        opt.kv_set = 1;
+        opt.kv[0] = cases[c].k;
+        opt.kv[1] = cases[c].v;
+        ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s: %s", kvs, d.msg);
+        ck_assert_msg(llmc_pipeline_gpu(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s: %s", kvs, d.msg);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s: %s", kvs, d.msg);
+        const char *all = llmc_cuda_source(cg);
+        int fp8 = cases[c].k == LLMC_KV_FP8 || cases[c].v == LLMC_KV_FP8, f16 = cases[c].k == LLMC_F16 && cases[c].v == LLMC_F16;
+        char want[64];
+        snprintf(want, sizeof want, "<%s, %s, ", llmc_kernel_format(cases[c].k), llmc_kernel_format(cases[c].v));
+        ck_assert_msg(strstr(all, want), "%s: no kernel of the formats %s", kvs, want);
+        ck_assert_msg(!f16 == !strstr(all, "RopeOut{"), "%s: the RoPE epilogue of the Q/K/V matmul %s", kvs,
+                      f16 ? "missing" : "with a quantized cache");
+        for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
+            const char *pre = kernel_prefix(llmc_cuda_kernel_name(cg, k)), *text = llmc_cuda_kernel_text(cg, k);
+            if (!strstr(pre, "attention") && !strstr(pre, "kv_write") && !strstr(pre, "attn_combine"))
+                continue;
+            if (strstr(pre, "paged_attention") || strstr(pre, "flash_attention")) /* fp8: the scales from the constants */
+                ck_assert_msg(!fp8 == !strstr(text, "C("), "%s: %s %s the scales", kvs, pre, fp8 ? "without" : "with");
+            ck_assert_int_lt(nk, 64);
+            snprintf(names[nk], sizeof names[nk], "kv%d_%s", nk, pre);
+            for (const char *p = text; *p;) {
+                const char *at = strstr(p, "@NAME@");
+                if (!at) {
+                    llmc_buf_printf(&src, "%s", p);
+                    break;
+                }
+                llmc_buf_printf(&src, "%.*s%s", (int)(at - p), p, names[nk]);
+                p = at + 6;
+            }
+            llmc_buf_printf(&src, "\n");
+            nk++;
+        }
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+    ck_assert_int_ge(nk, 20);
+    LlmcNvrtc *nv = open_nvrtc();
+    for (const LlmcTarget *const *t = llmc_targets(); nv && *t; t++) {
+        /* the ends, as the quantized presets (CI's time): sm_80 (the smallest register budget) and
+         * sm_90a (Hopper's paths, __CUDA_ARCH__ >= 900); the archs between compile sm_80's code */
+        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
+            continue;
+        LlmcCubin cb;
+        ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "kv formats", &hdr, *t, &cb, &d) == LLMC_OK, "kv formats for %s: %s",
+                      (*t)->arch, d.msg);
+        for (int k = 0; k < nk; k++) {
+            const LlmcKernelRes *r = llmc_cubin_find(&cb, names[k]);
+            ck_assert_msg(r != NULL, "kv formats %s: no ptxas report for %s", (*t)->arch, names[k]);
+            if (getenv("LLMC_TEST_VERBOSE"))
+                fprintf(stderr, "%s %-34s %3d registers, spills %d/%d\n", (*t)->arch, names[k], r->registers,
+                        r->spill_stores, r->spill_loads);
+            ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
+                          "kv formats %s: %s spills (%d bytes stores, %d loads, %d registers)", (*t)->arch, names[k],
+                          r->spill_stores, r->spill_loads, r->registers);
+        }
+        llmc_cubin_free(&cb);
+    }
+    llmc_nvrtc_close(nv);
+    llmc_buf_free(&src);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
-    TCase *tc = tcase_create("nvrtc");
+    /* Five cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
+     * CI's two cores share them: goldens (emitted source against tests/golden, small models),
+     * presets (the real shapes in bf16, every arch), quantized (the real shapes in w4a16 and fp8,
+     * sm_80 and sm_90a), families, kv (the KV formats' kernels). */
+    TCase *tc = tcase_create("goldens");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, llama_hf_golden);
@@ -648,19 +768,30 @@ int main(int argc, char **argv)
     tcase_add_test(tc, qmma_golden);
     tcase_add_test(tc, qmma_plan);
     tcase_add_test(tc, nvfp4_small);
-    if (!regen) {
+    if (!regen)
         tcase_add_test(tc, example_stories260K);
-        tcase_add_test(tc, preset_stories15M);
-        tcase_add_test(tc, preset_llama32_1b);
-        tcase_add_test(tc, preset_llama31_8b);
-        tcase_add_test(tc, preset_llama31_8b_w4a16);
-        tcase_add_test(tc, preset_llama32_1b_w4a16_asym_g32);
-        tcase_add_test(tc, preset_llama32_1b_fp8);
-    }
     suite_add_tcase(s, tc);
-    TCase *fam = tcase_create("families"); /* CK_RUN_CASE=families runs it alone */
+    if (!regen) {
+        TCase *pre = tcase_create("presets");
+        tcase_set_timeout(pre, 1200);
+        tcase_add_test(pre, preset_stories15M);
+        tcase_add_test(pre, preset_llama32_1b);
+        tcase_add_test(pre, preset_llama31_8b);
+        suite_add_tcase(s, pre);
+        TCase *qu = tcase_create("quantized");
+        tcase_set_timeout(qu, 1200);
+        tcase_add_test(qu, preset_llama31_8b_w4a16);
+        tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32);
+        tcase_add_test(qu, preset_llama32_1b_fp8);
+        suite_add_tcase(s, qu);
+    }
+    TCase *fam = tcase_create("families");
     tcase_set_timeout(fam, 600);
     tcase_add_test(fam, families);
     suite_add_tcase(s, fam);
+    TCase *kv = tcase_create("kv");
+    tcase_set_timeout(kv, 600);
+    tcase_add_test(kv, kv_formats);
+    suite_add_tcase(s, kv);
     return tu_main(s);
 }

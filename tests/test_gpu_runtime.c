@@ -1,4 +1,4 @@
-/* test_gpu_runtime.c — the CUDA backend (runtime/gpu.c) without a GPU.
+/* test_gpu_runtime.c — the GPU backend (runtime/gpu.c) without a GPU, over both vendors' APIs.
  *
  * Three layers:
  *  1. pure functions: bucket sizes, which steps run as CUDA graphs, padding a step, choosing the
@@ -12,6 +12,8 @@
  *     through the block table. So the scheduler, graph padding, n_nodes, errors, out-of-memory,
  *     --compare-cpu and the bandwidth test all run in CI, and outputs are checked against a
  *     reference computed without any KV cache.
+ *  4. the same over the fake driver presented as HIP's (libamdhip64): AMD images chosen by gfx
+ *     name, refusals, an APU reading the weights in place, no PDL, messages in HIP's names.
  */
 #include <math.h>
 #include <stdint.h>
@@ -121,8 +123,8 @@ static const char *H100 = "NVIDIA H100 80GB HBM3";
 static int pick(const LlmcGpuImage *im, int n, int sm, char *err, size_t errlen)
 {
     err[0] = 0;
-    return llmc_gpu_select_image(im, n, LLMC_GPU_VENDOR_NVIDIA, sm, sm >= 90 ? H100 : "NVIDIA GeForce RTX 4090", err,
-                                 errlen);
+    return llmc_gpu_select_image(im, n, LLMC_GPU_VENDOR_NVIDIA, sm, NULL, sm >= 90 ? H100 : "NVIDIA GeForce RTX 4090",
+                                 err, errlen);
 }
 
 START_TEST(image_selection_rules)
@@ -200,6 +202,7 @@ static struct {
     int pad_writes;             /* tokens of the padding row */
     int32_t pad_slot_seen;      /* the slot they wrote (all the same) */
     int64_t pool_blocks;        /* blocks the device pool has (sequences' + padding) */
+    const uint8_t *weights_seen;/* the weights pointer the kernels were given */
 } fkc;
 
 /* kernel 0: token t writes its KV slot, and x[t] = {token / 2, position}. */
@@ -215,6 +218,7 @@ static void k_kv_write(const LlmcDevArgs *a, uint32_t t)
         fkc.pad_slot_seen = slot;
     }
     ((float *)a->kv)[slot] = (float)a->tokens[t];
+    fkc.weights_seen = a->weights;
     float *x = (float *)(a->arena + FK_X) + (size_t)t * 4;
     x[0] = (float)a->tokens[t] * 0.5f;
     x[1] = (float)pos;
@@ -379,6 +383,11 @@ static struct {
     int copies_while_capturing;
     int no_launch_ex;           /* the driver lacks cuLaunchKernelEx */
     int64_t pdl_launches;       /* through cuLaunchKernelEx with programmatic serialization */
+    /* HIP */
+    char arch[64];              /* gcnArchName */
+    int integrated;             /* an APU */
+    int register_fails;         /* hipHostRegister refuses */
+    int live_registered;
 } fk;
 
 static char fk_ctx_obj, fk_stream_obj;
@@ -392,6 +401,7 @@ static void fake_reset(void)
     fk.sm = 90;
     fk.optin = 227 * 1024;
     fk.free_mem = (size_t)256 << 20;
+    snprintf(fk.arch, sizeof fk.arch, "gfx1151:sramecc-:xnack-");
 }
 
 static CUresult f_err_name(CUresult e, const char **s)
@@ -428,9 +438,44 @@ static CUresult f_attr(int *v, int a, CUdevice d)
         *v = fk.sm % 10;
     else if (a == CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)
         *v = fk.optin;
+    /* HIP's numbers (which the CUDA path never asks for) */
+    else if (a == HIP_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+        *v = 11;
+    else if (a == HIP_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+        *v = 5;
+    else if (a == HIP_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)
+        *v = fk.optin;
+    else if (a == HIP_DEVICE_ATTRIBUTE_INTEGRATED)
+        *v = fk.integrated;
     else
         return CUDA_ERROR_INVALID_VALUE;
     return 0;
+}
+static CUresult f_props(void *p, int dev)
+{
+    if (dev != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    memset(p, 0x5a, 1472); /* hipDeviceProp_t's size: the driver fills all of it */
+    snprintf((char *)p + LLMC_HIP_PROPS_ARCH_OFFSET, 256, "%s", fk.arch);
+    return 0;
+}
+static CUresult f_host_register(void *p, size_t n, unsigned flags)
+{
+    if (fk.register_fails || flags != LLMC_HIP_HOST_REGISTER_MAPPED_RO || ((uintptr_t)p & 4095) || n % 4096)
+        return CUDA_ERROR_INVALID_VALUE;
+    fk.live_registered++;
+    return 0;
+}
+static CUresult f_host_unregister(void *p)
+{
+    (void)p;
+    fk.live_registered--;
+    return 0;
+}
+static CUresult f_host_dptr(CUdeviceptr *d, void *p, unsigned flags)
+{
+    *d = (CUdeviceptr)(uintptr_t)p; /* unified memory: the same address */
+    return flags ? CUDA_ERROR_INVALID_VALUE : 0;
 }
 static CUresult f_retain(CUcontext *c, CUdevice d)
 {
@@ -470,6 +515,10 @@ static CUresult f_alloc_host(void **p, size_t n)
     *p = malloc(n ? n : 1);
     fk.live_host++;
     return *p ? 0 : CUDA_ERROR_OUT_OF_MEMORY;
+}
+static CUresult f_host_alloc(void **p, size_t n, unsigned flags)
+{
+    return flags ? CUDA_ERROR_INVALID_VALUE : f_alloc_host(p, n);
 }
 static CUresult f_free_host(void *p)
 {
@@ -666,8 +715,26 @@ static const LlmcCudaApi fake_api = {
     .EventSynchronize = f_event_sync, .EventElapsedTime = f_elapsed,
 };
 
+/* The fake driver as libamdhip64 presents itself: the same entry points, HIP's attribute numbers,
+ * the device properties, no cuLaunchKernelEx or cuFuncSetAttribute counterpart, host registration. */
+static LlmcCudaApi fake_hip_api(void)
+{
+    LlmcCudaApi a = fake_api;
+    a.vendor = LLMC_GPU_VENDOR_AMD;
+    a.LaunchKernelEx = NULL;
+    a.FuncSetAttribute = NULL;
+    a.DeviceGetProps = f_props;
+    a.HostRegister = f_host_register;
+    a.HostUnregister = f_host_unregister;
+    a.HostGetDevicePointer = f_host_dptr;
+    a.MemAllocHost = NULL; /* hipHostAlloc instead */
+    a.HostAlloc = f_host_alloc;
+    return a;
+}
+
 static void assert_no_leaks(void)
 {
+    ck_assert_int_eq(fk.live_registered, 0);
     ck_assert_int_eq(fk.live_dev, 0);
     ck_assert_int_eq(fk.live_host, 0);
     ck_assert_int_eq(fk.live_graphs, 0);
@@ -1181,6 +1248,138 @@ START_TEST(fake_bench)
 }
 END_TEST
 
+/* ---- 4. AMD: the same runtime over HIP (a fake libamdhip64) ---- */
+
+#define AMD LLMC_GPU_VENDOR_AMD
+
+START_TEST(hip_image_selection)
+{
+    char err[512];
+    const LlmcGpuImage im[] = {{AMD, 0, 0, "gfx1151", NULL, 0, LLMC_GPU_FEAT_AMD_PATH, {0}},
+                               {NV, 90, 1, "sm_90a", NULL, 0, 0, {0}},
+                               {AMD, 0, 0, "gfx942", NULL, 0, LLMC_GPU_FEAT_AMD_PATH, {0}}};
+    ck_assert_int_eq(llmc_gpu_select_image(im, 3, AMD, 0, "gfx942", "AMD Instinct MI300X", err, sizeof err), 2);
+    ck_assert_int_eq(llmc_gpu_select_image(im, 3, AMD, 0, "gfx1151", "AMD Radeon 8060S", err, sizeof err), 0);
+    ck_assert_int_eq(llmc_gpu_select_image(im, 3, NV, 90, "sm_90", H100, err, sizeof err), 1);
+    /* a code object runs on its own gfx only: gfx1100 is not gfx1151 */
+    ck_assert_int_eq(llmc_gpu_select_image(im, 3, AMD, 0, "gfx1100", "AMD Radeon RX 7900 XTX", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "this executable was built for gfx1151, sm_90a, gfx942; this GPU is AMD Radeon RX 7900 "
+                              "XTX (gfx1100): rebuild with llmc compile --target gfx1100"),
+                  "%s", err);
+    ck_assert_int_eq(llmc_gpu_select_image(im + 1, 1, AMD, 0, "gfx1151", "AMD Radeon 8060S", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no image for AMD GPUs (built for sm_90a)"), "%s", err);
+}
+END_TEST
+
+static const LlmcGpuImage fk_images_mixed[] = {
+    {NV, 90, 1, "sm_90a", (const unsigned char *)&fk_image, 1, 0, {0}},
+    {AMD, 0, 0, "gfx1151", (const unsigned char *)&fk_image, 1, LLMC_GPU_FEAT_AMD_PATH, {0}},
+};
+
+/* A build for gfx1151 (and sm_90a) on a machine with neither driver names what is missing and what
+ * it was built for. */
+START_TEST(hip_no_driver)
+{
+    LlmcModelDesc d = fk_desc();
+    d.gpu_images = fk_images_mixed + 1;
+    LlmcGpu *g;
+    char err[2048];
+    ck_assert_int_eq(llmc_gpu_open(&g, &d, "libllmc-no-such-hip.so", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no HIP driver found (libllmc-no-such-hip.so): this executable was built for gfx1151 "
+                              "and needs an AMD GPU"),
+                  "%s", err);
+    ck_assert_msg(!strstr(err, "NVIDIA"), "%s", err);
+    d.gpu_images = fk_images_mixed;
+    d.n_gpu_images = 2;
+    ck_assert_int_eq(llmc_gpu_open(&g, &d, "libllmc-no-such-driver.so", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no NVIDIA driver found (libllmc-no-such-driver.so): this executable was built for "
+                              "sm_90a, gfx1151") &&
+                      strstr(err, "; no HIP driver found"),
+                  "%s", err);
+    d.n_gpu_images = 1;
+    d.gpu_images = fk_images_mixed + 1;
+    ck_assert_int_eq(llmc_gpu_open(&g, &d, "libm.so.6", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "libm.so.6 has no hipDrvGetErrorName: the HIP driver is too old"), "%s", err);
+    ck_assert_msg(strstr(err, "ROCm 6 or newer"), "%s", err);
+}
+END_TEST
+
+START_TEST(fake_hip_refusals)
+{
+    LlmcModelDesc d = fk_desc();
+    d.gpu_images = fk_images_mixed;
+    d.n_gpu_images = 2;
+    LlmcCudaApi hip = fake_hip_api();
+    LlmcGpu *g;
+    char err[1024];
+    fake_reset();
+    snprintf(fk.arch, sizeof fk.arch, "gfx1100");
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &hip, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "this executable was built for sm_90a, gfx1151; this GPU is Fake GPU (gfx1100): "
+                              "rebuild with llmc compile --target gfx1100"),
+                  "%s", err);
+    assert_no_leaks();
+    fake_reset();
+    fk.optin = 512; /* 512 bytes of LDS */
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &hip, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "kernel logits needs 1024 bytes of shared memory; Fake GPU (gfx1151) allows 512"),
+                  "%s", err);
+    assert_no_leaks();
+    fake_reset();
+    fk.init_result = CUDA_ERROR_NO_DEVICE;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &hip, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no AMD GPU found (hipInit: "), "%s", err);
+    assert_no_leaks();
+}
+END_TEST
+
+/* The image for the GPU's gfx (its feature suffixes dropped), the weights uploaded (a discrete GPU)
+ * or read in place (an APU; uploaded where registration fails), no PDL, graphs and eager steps
+ * giving the reference tokens; a failing launch is named in HIP's terms. */
+START_TEST(fake_hip_generate)
+{
+    LlmcModelDesc d = fk_desc();
+    d.gpu_images = fk_images_mixed;
+    d.n_gpu_images = 2;
+    LlmcCudaApi hip = fake_hip_api();
+    for (int how = 0; how < 4; how++) { /* discrete, APU, APU refusing registration; eager */
+        fake_reset();
+        fk.integrated = how == 1 || how == 2;
+        fk.register_fails = how == 2;
+        LlmcEngine e;
+        int64_t kv = llmc_engine_default_kv_blocks(&d, 3, 16 + N_NEW);
+        LlmcGpu *g = gpu_engine_api(&e, &d, kv, how != 3, &hip, 0);
+        ck_assert_str_eq(llmc_gpu_image_arch(g), "gfx1151");
+        ck_assert_str_eq(llmc_gpu_arch(g), "gfx1151");
+        ck_assert_int_eq(llmc_gpu_sm(g), 0);
+        ck_assert(!llmc_gpu_uses_pdl(g));
+        ck_assert_int_eq(llmc_gpu_weights_in_place(g), how == 1);
+        ck_assert_int_eq(fk.live_registered, how == 1);
+        generate_and_check(&e, 3);
+        ck_assert_int_eq(fk.pdl_launches, 0);
+        ck_assert_int_eq(fkc.bad_slot + fkc.bad_block, 0);
+        ck_assert(how == 1 ? fkc.weights_seen == fk_weights : fkc.weights_seen != fk_weights);
+        ck_assert_int_eq(llmc_gpu_stats(g)->graph_steps > 0, how != 3);
+        if (how == 0) { /* a failing launch, in HIP's names */
+            char err[1024];
+            fk.max_grid = 1;
+            int32_t tok[2] = {1, 2}, pos[2] = {0, 1}, seq[2] = {0, 0}, slots[2] = {0, 1}, rows[2] = {0, 1},
+                    tables[64] = {0};
+            float logits[2 * FK_VOCAB];
+            LlmcStep st = {.n_tokens = 2, .tokens = tok, .positions = pos, .seq_of_token = seq, .slots = slots,
+                           .block_tables = tables, .max_blocks_per_seq = llmc_kv_blocks_for(FK_SEQ, FK_BS),
+                           .n_out = 1, .out_rows = rows + 1, .logits = logits};
+            ck_assert_int_eq(llmc_engine_step(&e, &st, err, sizeof err), -1);
+            ck_assert_msg(strstr(err, "hipModuleLaunchKernel (kernel kv_write, grid 2x1x1"), "%s", err);
+            ck_assert_msg(!strstr(err, "cuLaunchKernel"), "%s", err);
+        }
+        llmc_engine_destroy(&e);
+        llmc_gpu_close(g);
+        assert_no_leaks();
+    }
+}
+END_TEST
+
 static Suite *gpu_suite(void)
 {
     Suite *s = suite_create("gpu_runtime");
@@ -1201,6 +1400,10 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, fake_compare_cpu);
     tcase_add_test(tc, fake_copy_bandwidth);
     tcase_add_test(tc, fake_bench);
+    tcase_add_test(tc, hip_image_selection);
+    tcase_add_test(tc, hip_no_driver);
+    tcase_add_test(tc, fake_hip_refusals);
+    tcase_add_test(tc, fake_hip_generate);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -269,8 +269,8 @@ static void check_kv_dump(const LlmcPassOptions *opt, const char *header, LlmcDT
     LlmcStatus st;
     LlmcGraph *g = tiny_until("lower_paged_kv", opt, &st, &d);
     ck_assert_msg(st == LLMC_OK, "%s", d.msg);
-    ck_assert_int_eq(g->kv_format, want);
-    ck_assert(llmc_layout_is_plain(&g->kv_layout));
+    ck_assert(g->kv_format[0] == want && g->kv_format[1] == want);
+    ck_assert(llmc_layout_is_plain(&g->kv_layout[0]) && llmc_layout_is_plain(&g->kv_layout[1]));
     char *want_text = NULL, path[1024];
     size_t n;
     int k = 1; /* the golden file of lower_paged_kv: NN-lower_paged_kv.txt, NN its place in the pipeline */
@@ -283,7 +283,8 @@ static void check_kv_dump(const LlmcPassOptions *opt, const char *header, LlmcDT
     char *text = llmc_graph_dump_str(g);
     ck_assert_str_eq(text, expect.s);
     /* 2 layers x K,V x 8 positions x 2 heads x 8 dims. */
-    ck_assert_int_eq(llmc_graph_kv_block_bytes(g, g->kv_format), 2 * 2 * 8 * 2 * 8 * (int64_t)llmc_dtype_size(want));
+    ck_assert_int_eq(llmc_graph_kv_block_bytes(g, g->kv_format[0], g->kv_format[1]),
+                     2 * 2 * 8 * 2 * 8 * (int64_t)llmc_dtype_size(want));
     free(text);
     free(want_text);
     llmc_buf_free(&expect);
@@ -298,24 +299,58 @@ START_TEST(kv_format_choice)
     snprintf(header, sizeof header, "%s", plain);
     check_kv_dump(&opt, header, LLMC_F32); /* the cpu target's default */
     opt.kv_set = 1;
-    opt.kv = LLMC_F32;
+    opt.kv[0] = opt.kv[1] = LLMC_F32;
     check_kv_dump(&opt, header, LLMC_F32); /* --kv f32 names the default: the same IR */
-
-    /* A target that stores f16 caches too: --kv f16 shows in the header and halves the block. */
-    LlmcTarget two = *llmc_target_find("cpu");
-    two.kv_formats |= 1u << LLMC_F16;
-    opt.target = &two;
-    opt.kv = LLMC_F16;
-    snprintf(header, sizeof header, "%s kv=f16", plain);
+    opt.kv[0] = opt.kv[1] = LLMC_F16;
+    snprintf(header, sizeof header, "%s kv=f16", plain); /* --kv f16 shows in the header and halves the block */
     check_kv_dump(&opt, header, LLMC_F16);
-    /* The C backend keeps an f32 cache for such a graph (as the CPU twin of a GPU build does). */
+
+    /* Keys and values in formats of their own: the header names both; sections of the block in
+     * ir/kv_layout.h's sizes (per layer: K int8 rows of 8 bytes, then 16 of f16 scale and zero,
+     * padded to 16 bytes; V fp8 rows of 8 bytes); fp8 gets its scales per layer and head, 1. */
     LlmcDiag d;
     LlmcStatus st;
-    LlmcGraph *g = tiny_until("plan_memory", &opt, &st, &d);
+    opt.kv[0] = LLMC_INT8;
+    opt.kv[1] = LLMC_KV_FP8;
+    LlmcGraph *g = tiny_until("lower_paged_kv", &opt, &st, &d);
     ck_assert_msg(st == LLMC_OK, "%s", d.msg);
-    ck_assert_int_eq(llmc_c_kv_format(g, llmc_target_find("cpu")), LLMC_F32);
+    char *text = llmc_graph_dump_str(g);
+    ck_assert_msg(strstr(text, " kv_block_size=8 kv=int8,fp8\n") != NULL, "%s", text);
+    free(text);
+    ck_assert_int_eq(llmc_graph_kv_block_bytes(g, g->kv_format[0], g->kv_format[1]),
+                     2 * ((8 * 2 * 8 + 8 * 2 * 4) + 8 * 2 * 8));
+    ck_assert(g->kv_scales != NULL && !g->kv_calibrated);
+    for (int i = 0; i < 2 * 2 * 2; i++)
+        ck_assert_float_eq(g->kv_scales[i], 1.0f);
+    llmc_graph_free(g);
+    /* --kv-calib's scales (opt.kv_scales) reach the graph, and the dump says so */
+    float sc[8] = {0.5f, 0.25f, 2, 3, 4, 5, 6, 7};
+    opt.kv_scales = sc;
+    g = tiny_until("lower_paged_kv", &opt, &st, &d);
+    ck_assert_msg(st == LLMC_OK, "%s", d.msg);
+    text = llmc_graph_dump_str(g);
+    ck_assert_msg(strstr(text, " kv=int8,fp8 kv_scales=calibrated\n") != NULL, "%s", text);
+    free(text);
+    ck_assert(g->kv_calibrated && g->kv_scales[1] == 0.25f && g->kv_scales[7] == 7.0f);
+    llmc_graph_free(g);
+    sc[3] = -1; /* and a scale that is not a positive number is refused */
+    g = tiny_until("lower_paged_kv", &opt, &st, &d);
+    ck_assert(st == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "lower_paged_kv: KV scale 3 (layer 0) is -1, not a finite positive number");
+    llmc_graph_free(g);
+    opt.kv_scales = NULL;
+
+    /* A target that stores a cache format the cpu target does not (the test-only k8): the C backend
+     * keeps an f32 cache for such a graph (as the CPU twin of a GPU build would). */
+    LlmcTarget two = *llmc_target_find("cpu");
+    two.kv_formats |= 1u << LLMC_K8;
+    opt.target = &two;
+    opt.kv[0] = opt.kv[1] = LLMC_K8;
+    g = tiny_until("plan_memory", &opt, &st, &d);
+    ck_assert_msg(st == LLMC_OK, "%s", d.msg);
+    ck_assert_int_eq(llmc_c_kv_format(g, llmc_target_find("cpu"), 0), LLMC_F32);
     ck_assert_int_eq(llmc_kv_block_bytes(g, llmc_target_find("cpu")), 2048);
-    ck_assert_int_eq(llmc_cuda_kv_block_bytes(g), 1024);
+    ck_assert_int_eq(llmc_cuda_kv_block_bytes(g), 2 * 2 * (8 * 2 * 8 + 8 * 2 * 4));
     llmc_graph_free(g);
 }
 END_TEST
@@ -327,17 +362,18 @@ START_TEST(kv_format_errors)
         LlmcDType kv;
         const char *expect;
     } cases[] = {
-        {"cpu", LLMC_F16, "--kv f16: target cpu stores the KV cache as f32"},
-        {"cpu", LLMC_BF16, "--kv bf16: target cpu stores the KV cache as f32"},
-        {"cpu", LLMC_I32, "--kv i32: target cpu stores the KV cache as f32"},
-        {"sm_90a", LLMC_F32, "--kv f32: target sm_90a stores the KV cache as f16"},
-        {"sm_80", LLMC_BF16, "--kv bf16: target sm_80 stores the KV cache as f16"},
+        {"cpu", LLMC_K8, "--kv k8: target cpu stores the KV cache as f32, f16, fp8, int8, int4"},
+        {"cpu", LLMC_BF16, "--kv bf16: target cpu stores the KV cache as f32, f16, fp8, int8, int4"},
+        {"cpu", LLMC_I32, "--kv i32: target cpu stores the KV cache as f32, f16, fp8, int8, int4"},
+        {"sm_90a", LLMC_F32, "--kv f32: target sm_90a stores the KV cache as f16, fp8, int8, int4"},
+        {"sm_80", LLMC_BF16, "--kv bf16: target sm_80 stores the KV cache as f16, fp8, int8, int4"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         LlmcPassOptions opt = tiny_options();
         opt.target = llmc_target_find(cases[i].target);
         opt.kv_set = 1;
-        opt.kv = cases[i].kv;
+        opt.kv[0] = LLMC_F16; /* (a good format of every target) */
+        opt.kv[1] = cases[i].kv;
         LlmcDiag d;
         LlmcStatus st;
         LlmcGraph *g = tiny_until("lower_paged_kv", &opt, &st, &d);
@@ -453,10 +489,13 @@ START_TEST(layouts)
     ck_assert_str_eq(d.msg, want);
     g->t[x].dtype = LLMC_F32;
     /* The KV cache: only KV formats, no scale tensors. */
-    g->kv_format = LLMC_BF16;
+    g->kv_format[1] = LLMC_BF16;
     ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
     ck_assert_str_eq(d.msg, "verify: the KV cache has format bf16, not a KV format");
-    g->kv_format = LLMC_F32;
+    g->kv_format[1] = LLMC_KV_FP8; /* a scale per layer and head: the graph must have them */
+    ck_assert(llmc_graph_verify(g, &d) == LLMC_ERR);
+    ck_assert_str_eq(d.msg, "verify: the KV cache's format fp8 needs scales per layer and head; the graph has none");
+    g->kv_format[1] = LLMC_F32;
     llmc_graph_free(g);
 }
 END_TEST
@@ -468,7 +507,9 @@ START_TEST(format_table)
     for (int i = 0; i < LLMC_DTYPE_COUNT; i++) {
         const LlmcFormatTraits *f = llmc_format((LlmcDType)i);
         LlmcDType back;
-        ck_assert_int_eq(llmc_dtype_from_name(f->name, &back), 0);
+        /* names round-trip: --kv's lookup for KV formats (fp8 is a weight format's name too) */
+        ck_assert_int_eq((f->flags & LLMC_FMT_KV) ? llmc_kv_format_from_name(f->name, &back)
+                                                  : llmc_dtype_from_name(f->name, &back), 0);
         ck_assert_int_eq(back, i);
         ck_assert_int_eq(llmc_dtype_size((LlmcDType)i), (size_t)f->block_bytes);
         /* Quantized formats (fp8, u4, nvfp4, the test-only t8 and k8) have side tensors (a scale first) in
@@ -477,21 +518,23 @@ START_TEST(format_table)
         int ns = llmc_format_n_sides((LlmcDType)i);
         for (int k = 0; k < ns; k++) {
             ck_assert_int_eq(llmc_format_n_sides((LlmcDType)f->side[k].format), 0);
-            ck_assert_int_eq(f->side[k].shape == LLMC_SHAPE_TOKEN_HEAD, (f->flags & LLMC_FMT_KV) != 0);
+            ck_assert_int_eq(f->side[k].shape == LLMC_SHAPE_TOKEN_HEAD || f->side[k].shape == LLMC_SHAPE_LAYER_HEAD,
+                             (f->flags & LLMC_FMT_KV) != 0);
         }
-        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4 || i == LLMC_NVFP4 || i == LLMC_T8 || i == LLMC_K8);
+        ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4 || i == LLMC_NVFP4 || i == LLMC_T8 || i == LLMC_K8 ||
+                                     i == LLMC_KV_FP8 || i == LLMC_INT8 || i == LLMC_INT4);
         ck_assert(ns == 0 || f->side[0].role == LLMC_ROLE_SCALE);
         ck_assert_int_eq(ns > 0 && (f->flags & LLMC_FMT_WEIGHT), f->quant->quantize != NULL);
         ck_assert_int_eq(f->quant->quantize != NULL, f->quant->dequantize != NULL);
         ck_assert((f->flags & LLMC_FMT_TEST) == 0 || (i == LLMC_T8 || i == LLMC_K8));
         float in[4] = {1.0f, -2.0f, 3.0f, 1024.0f}, out[4];
-        if (i == LLMC_FP8 || i == LLMC_E4M3)
+        if (i == LLMC_FP8 || i == LLMC_E4M3 || i == LLMC_KV_FP8)
             in[3] = 448.0f;   /* its largest value */
         if (i == LLMC_NVFP4)
             in[2] = -0.5f, in[3] = 6.0f;   /* E2M1: +-{0, 0.5, 1, 1.5, 2, 3, 4, 6} */
-        if (i == LLMC_U4)
+        if (i == LLMC_U4 || i == LLMC_INT4)
             in[1] = 15.0f, in[3] = 0.0f;   /* integers 0..15 */
-        if (i == LLMC_U8)
+        if (i == LLMC_U8 || i == LLMC_INT8)
             in[1] = 255.0f, in[3] = 0.0f;  /* integers 0..255 */
         if (i == LLMC_T8 || i == LLMC_K8)
             in[3] = -127.0f;   /* integers -127..127 */

@@ -453,7 +453,38 @@ START_TEST(synth_refused)
     int n = 0;
     while (names[n])
         n++;
-    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(n, 10);
+}
+END_TEST
+
+/* Every preset's config.json text parses and its family's importer takes it: the model it names,
+ * with the shapes of its publisher's config (a few spot checks). */
+START_TEST(synth_presets_import)
+{
+    const char *const *names = llmc_synth_presets();
+    for (int i = 0; names[i]; i++) {
+        cJSON *cfg = llmc_synth_preset_config(names[i]), *doc = NULL;
+        ck_assert_msg(cfg != NULL, "preset %s: its config.json text does not parse", names[i]);
+        LlmcDiag d;
+        ck_assert_msg(llmc_hf_config_model(cfg, names[i], LLMC_BF16, &doc, &d) == LLMC_OK, "preset %s: %s", names[i],
+                      d.msg);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+    ck_assert_ptr_null(llmc_synth_preset_config("llama-7b"));
+    struct {
+        const char *name, *key;
+        double v;
+    } spot[] = {{"qwen3-30b-a3b", "num_experts", 128},   {"qwen3-30b-a3b", "moe_intermediate_size", 768},
+                {"mixtral-8x7b", "num_local_experts", 8}, {"gemma-2-9b", "head_dim", 256},
+                {"phi-3-mini", "vocab_size", 32064},      {"qwen2.5-7b", "intermediate_size", 18944},
+                {"qwen3-8b", "num_hidden_layers", 36},    {"llama3.1-8b", "intermediate_size", 14336}};
+    for (size_t i = 0; i < sizeof spot / sizeof spot[0]; i++) {
+        cJSON *cfg = llmc_synth_preset_config(spot[i].name);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, spot[i].key);
+        ck_assert_msg(cJSON_IsNumber(v) && v->valuedouble == spot[i].v, "%s: %s", spot[i].name, spot[i].key);
+        cJSON_Delete(cfg);
+    }
 }
 END_TEST
 
@@ -468,6 +499,7 @@ static Suite *suite(void)
     tcase_add_test(t, synth_from_config);
     tcase_add_test(t, synth_config_dtype);
     tcase_add_test(t, synth_refused);
+    tcase_add_test(t, synth_presets_import);
     suite_add_tcase(s, t);
     return s;
 }

@@ -43,19 +43,19 @@ extern "C" __global__ void __launch_bounds__(128) k5_gemm_wg(LlmcDevArgs a, Llmc
 /* rope_kv_write (half pairs): q 8 heads, k/v 4 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k6_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<FMT_F16, 0, 8, 4, 8, 128, 128, 128, 64, 5, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3]);
+    rope_kv_row<FMT_F16, FMT_F16, 0, 8, 4, 8, 128, 128, 128, 64, 5, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0);
 }
 
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 64, y 64 */
 extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int *)A(2252800), (int)o.v[2], 0.353553391f);
+    paged_attn_dec<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int *)A(2252800), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* paged_attention: 8 query heads over 4 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 64, y 64 */
 extern "C" __global__ void __launch_bounds__(128, 4) k8_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int)o.v[2], 0.353553391f);
+    paged_attn<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,64] x bf16[64,64]^T -> f32[T,64], residual epilogue; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */

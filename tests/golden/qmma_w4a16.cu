@@ -73,19 +73,19 @@ extern "C" __global__ void __launch_bounds__(128) k10_gemm_wg(LlmcDevArgs a, Llm
 /* rope_kv_write (half pairs): q 8 heads, k/v 4 heads of 32 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k11_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<FMT_F16, 0, 8, 4, 32, 512, 512, 512, 256, 1, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3]);
+    rope_kv_row<FMT_F16, FMT_F16, 0, 8, 4, 32, 512, 512, 512, 256, 1, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0);
 }
 
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 32, 2 query heads a block, scale 0.176776695; positions split in 16 parts, the last block to finish combines them; strides q 256, y 256 */
 extern "C" __global__ void __launch_bounds__(128, 4) k12_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(2097152), (int *)A(5308416), (int)o.v[2], 0.176776695f);
+    paged_attn_dec<FMT_F16, FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(2097152), (int *)A(5308416), (int)o.v[2], 0.176776695f, (const float *)0);
 }
 
 /* flash attention (long steps): 64 tokens x 1 of 8 query heads a block, f16 KV head of 32, scale 0.176776695; K/V tiles of 64 positions, 20480 bytes of shared memory; strides q 256, y 256 */
 extern "C" __global__ void __launch_bounds__(128, 2) k13_flash_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    flash_prefill<FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), a.n_tokens, (int)o.v[2], 0.176776695f);
+    flash_prefill<FMT_F16, FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), a.n_tokens, (int)o.v[2], 0.176776695f, (const float *)0);
 }
 
 /* select_rows: f32[T,256] -> f32[O,256]; strides x 256, y 256 */

@@ -33,19 +33,19 @@ extern "C" __global__ void __launch_bounds__(128) k4_gemm_wide(LlmcDevArgs a, Ll
 /* rope_kv_write (interleaved pairs): q 4 heads, k/v 2 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k5_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<FMT_F16, 1, 4, 2, 8, 64, 64, 64, 32, 2, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3]);
+    rope_kv_row<FMT_F16, FMT_F16, 1, 4, 2, 8, 64, 64, 64, 32, 2, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0);
 }
 
 /* paged_attention, decode steps: 4 query heads over 2 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 32, y 32 */
 extern "C" __global__ void __launch_bounds__(128, 4) k6_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int *)A(622592), (int)o.v[2], 0.353553391f);
+    paged_attn_dec<FMT_F16, FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int *)A(622592), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
 extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int)o.v[2], 0.353553391f);
+    paged_attn<FMT_F16, FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,32] x u4[32,32]^T -> f32[T,32], residual epilogue; strides x 32, y 32; scalar loads; at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 registers */

@@ -1,0 +1,204 @@
+/* test_hip_presets.c — the presets' AMD kernels through clang, resources checked (labelled slow: clang
+ * takes 5-15 s a model and an arch on 2 busy cores, so each is compiled for one arch, the three
+ * archs taking turns; stories260K is e2e_amd's, for gfx1151):
+ *
+ *   preset_llama31_8b_w4a16   the 8B in w4a16 for gfx942 (wave64, MFMA; u4's decode kernels)
+ *   preset_llama32_1b_fp8     the 1B in fp8 for gfx1100 (fp8's)
+ *   preset_llama32_1b_nvfp4   the 1B in nvfp4 for gfx1151 (nvfp4's; bf16 for the lm_head)
+ *   families_syntax           every family's tiny config: its AMD source through clang's front end
+ *
+ * For each: every kernel of the source in the code object's metadata, with its wavefront size, no
+ * scratch (no spill, no dynamic stack), its LDS within the target's; the code object for the arch
+ * asked for (amdhsa.target).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../codegen/amdgpu.h"
+#include "../codegen/backend.h"
+#include "../codegen/codegen.h"
+#include "../frontend/frontend.h"
+#include "../frontend/model_json.h"
+#include "../passes/passes.h"
+#include "testutil.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int have_clang(void)
+{
+    char *argv[] = {LLMC_DEFAULT_CLANG, "--version", NULL};
+    char dir[] = "/tmp/llmc-test-hip-XXXXXX", log[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(log, sizeof log, "%s/log", dir);
+    int ok = llmc_run_tool(argv, log, dir) == 0;
+    llmc_remove_tree(dir);
+    const char *ci = getenv("CI");
+    ck_assert_msg(ok || !(ci && strcmp(ci, "true") == 0), "clang-19 missing in CI");
+    if (!ok)
+        fprintf(stderr, "skipping: %s not found\n", LLMC_DEFAULT_CLANG);
+    return ok;
+}
+
+typedef struct {
+    LlmcDType fmt;   /* weights: 0 for the target's default */
+    LlmcDType kv[2]; /* keys', values' formats: 0 for the target's default */
+} Weights;
+
+static LlmcGraph *graph_for(cJSON *doc, const char *dir, const LlmcTarget *t, const Weights *w)
+{
+    LlmcDiag d;
+    LlmcGraph *g = llmc_graph_new();
+    ck_assert_msg(llmc_model_from_json(doc, "model.json", dir, g, &d) == LLMC_OK, "%s", d.msg);
+    LlmcPassOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.target = t;
+    opt.max_tokens = 512;
+    opt.max_outputs = 512;
+    opt.kv_block_size = 16;
+    opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
+    if (w && w->fmt) {
+        opt.weights = w->fmt;
+        opt.weights_set = 1;
+    }
+    if (w && w->kv[0]) {
+        opt.kv[0] = w->kv[0];
+        opt.kv[1] = w->kv[1];
+        opt.kv_set = 1;
+    }
+    ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_pipeline_gpu(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
+    return g;
+}
+
+/* g's AMD source through clang for target `arch`, its resources checked. */
+static void compile_check(const LlmcGraph *g, const char *arch, const char *what)
+{
+    LlmcDiag d;
+    const LlmcTarget *t = llmc_target_find(arch);
+    ck_assert_ptr_nonnull(t);
+    LlmcCudaGen *cg = NULL;
+    ck_assert_msg(llmc_gpu_generate(g, &t, 1, &cg, &d) == LLMC_OK, "%s: %s", what, d.msg);
+    char dir[] = "/tmp/llmc-test-hip-XXXXXX", path[512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.cu", dir);
+    const char *src = llmc_cuda_source(cg);
+    ck_assert(llmc_write_file_atomic(path, src, strlen(src), &d) == LLMC_OK);
+    ck_assert(llmc_cuda_write_headers(dir, &d) == LLMC_OK);
+    double t0 = now_s();
+    LlmcCodeObject co;
+    ck_assert_msg(llmc_amdgpu_compile(NULL, dir, "model.cu", "out.bin", t, &co, &d) == LLMC_OK, "%s for %s: %s", what,
+                  arch, d.msg);
+    fprintf(stderr, "test_hip_presets: %-22s %-8s %3d kernels, %.1f s, %zu bytes\n", what, arch,
+            llmc_cuda_kernel_count(cg), now_s() - t0, co.size);
+    char want[64];
+    snprintf(want, sizeof want, "amdgcn-amd-amdhsa--%s", arch);
+    ck_assert_str_eq(co.meta.target, want);
+    for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
+        const char *name = llmc_cuda_kernel_name(cg, k);
+        const LlmcAmdKernelRes *r = llmc_amdgpu_find(&co.meta, name);
+        ck_assert_msg(r, "%s %s: no metadata for %s", what, arch, name);
+        ck_assert_msg(r->scratch == 0 && r->vgpr_spills == 0 && r->sgpr_spills == 0 && !r->dynamic_stack,
+                      "%s %s: %s uses scratch (%d bytes a lane, spills %d/%d, %d VGPRs)", what, arch, name, r->scratch,
+                      r->vgpr_spills, r->sgpr_spills, r->vgprs);
+        ck_assert_msg(r->lds <= t->smem_per_block, "%s %s: %s needs %d bytes of LDS", what, arch, name, r->lds);
+        ck_assert_int_eq(r->wave, t->wave);
+    }
+    ck_assert_int_eq(co.meta.n_res, llmc_cuda_kernel_count(cg));
+    llmc_code_object_free(&co);
+    llmc_remove_tree(dir);
+    llmc_cuda_free(cg);
+}
+
+static void check_preset(const char *preset, const char *arch, const Weights *w)
+{
+    if (!have_clang())
+        return;
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_for(doc, ".", llmc_target_find(arch), w);
+    char what[64];
+    snprintf(what, sizeof what, "%s%s%s", preset, w ? " " : "", w ? llmc_dtype_name(w->fmt) : "");
+    compile_check(g, arch, what);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+
+START_TEST(preset_llama31_8b_w4a16) { check_preset("llama3.1-8b", "gfx942", &(Weights){LLMC_U4, {0, 0}}); }
+END_TEST
+/* fp8 weights, and the quantized KV caches' writers and readers (keys int8, values int4) */
+START_TEST(preset_llama32_1b_fp8) { check_preset("llama3.2-1b", "gfx1100", &(Weights){LLMC_FP8, {LLMC_INT8, LLMC_INT4}}); }
+END_TEST
+START_TEST(preset_llama32_1b_nvfp4) { check_preset("llama3.2-1b", "gfx1151", &(Weights){LLMC_NVFP4, {LLMC_KV_FP8, LLMC_KV_FP8}}); }
+END_TEST
+
+/* Every family's tiny config (tests/data/families/configs) through the pipeline for gfx942: its whole
+ * AMD source passes clang's front end (-fsyntax-only, half a second each: every kernel text the
+ * emitters wrote for the family instantiates; the NVIDIA path shares those texts). */
+START_TEST(families_syntax)
+{
+    if (!have_clang())
+        return;
+    static const char *const fams[] = {"qwen2",  "qwen3", "llama_linear", "llama_dynamic", "phi3",
+                                       "gemma2", "gemma3", "mixtral",     "qwen3_moe"};
+    const LlmcTarget *t = llmc_target_find("gfx942");
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+        LlmcDiag d;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/data/families/configs/%s.json", LLMC_SOURCE_DIR, fams[i]);
+        cJSON *cfg = NULL, *doc = NULL;
+        ck_assert_msg(llmc_json_load(path, &cfg, &d) == LLMC_OK, "%s", d.msg);
+        ck_assert_msg(llmc_hf_config_model(cfg, fams[i], LLMC_BF16, &doc, &d) == LLMC_OK, "%s: %s", fams[i], d.msg);
+        LlmcGraph *g = graph_for(doc, ".", t, NULL);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_gpu_generate(g, &t, 1, &cg, &d) == LLMC_OK, "%s: %s", fams[i], d.msg);
+        char dir[] = "/tmp/llmc-test-hip-XXXXXX", src[512], log[512];
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(src, sizeof src, "%s/model.cu", dir);
+        snprintf(log, sizeof log, "%s/log", dir);
+        const char *text = llmc_cuda_source(cg);
+        ck_assert(llmc_write_file_atomic(src, text, strlen(text), &d) == LLMC_OK);
+        ck_assert(llmc_cuda_write_headers(dir, &d) == LLMC_OK);
+        char inc[600];
+        snprintf(inc, sizeof inc, "-I%s", dir);
+        char *argv[] = {LLMC_DEFAULT_CLANG, "-x", "hip", "-std=c++17", "--offload-arch=gfx942", "-nogpulib", "-nogpuinc",
+                        "--cuda-device-only", "-fsyntax-only", "-w", inc, src, NULL};
+        int rc = llmc_run_tool(argv, log, dir);
+        char *out = NULL;
+        size_t n = 0;
+        if (rc)
+            (void)llmc_read_file(log, &out, &n, &d);
+        ck_assert_msg(rc == 0, "%s: the AMD source does not compile:\n%.2000s", fams[i], out ? out : "");
+        free(out);
+        llmc_remove_tree(dir);
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+}
+END_TEST
+
+static Suite *presets_suite(void)
+{
+    Suite *s = suite_create("hip_presets");
+    TCase *tc = tcase_create("hip_presets");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, families_syntax);
+    tcase_add_test(tc, preset_llama31_8b_w4a16);
+    tcase_add_test(tc, preset_llama32_1b_fp8);
+    tcase_add_test(tc, preset_llama32_1b_nvfp4);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_main(presets_suite()); }

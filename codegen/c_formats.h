@@ -7,6 +7,7 @@
  * c_prelude.h (included in its middle: it uses LLMC_MM and the vector helpers defined before).
  */
 #include "format_ids.h"
+#include "c_mmq.h" /* which path mm_q takes (shared with the C emitters) */
 #include "kv_formats.h" /* the KV cache's rows (shared with the reference interpreter) */
 
 /* ---- plain weight formats: f32, bf16, f16 ---- */
@@ -212,14 +213,8 @@ LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const voi
  * A lane's values of one block belong to one group wherever mm_q cuts the block into groups
  * (mmq_fits: never for fp8, which takes whole-block groups only); qb_sides gives a unit's scales a
  * lane (u4: and zeros), qb_tscale a format's per-tensor factor of the sums. The formats qb_fused
- * names take this path; the others q_row's. */
-LLMC_INLINE int qb_fused(int F) { return F == FMT_U4 || F == FMT_NVFP4 || F == FMT_FP8 || F == FMT_T8; }
-LLMC_INLINE int qb_elems(int F) { return 512 / fmt_bits(F); }
-LLMC_INLINE int qb_subs(int F) { return qb_elems(F) / 16; }
+ * names take this path (c_mmq.h: qb_fused, the block geometry, mmq_fits); the others q_row's. */
 LLMC_INLINE int qb_elem(int F, int s, int j) { return F == FMT_FP8 ? 32 * (s / 2) + 2 * j + s % 2 : qb_subs(F) * j + s; }
-/* Whether a lane's values of a block may belong to different groups of gpb a block (fp8: a lane
- * spans both halves of its block). */
-LLMC_INLINE int qb_lane_groups(int F) { return F != FMT_FP8; }
 LLMC_INLINE float qb_vscale(int F) { return F == FMT_FP8 ? 0x1p-8f : 1.0f; }
 
 typedef uint16_t llmc_v16h __attribute__((vector_size(32)));

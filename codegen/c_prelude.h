@@ -215,25 +215,15 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
  * Memory: one token reads 8 rows at a time, a block of 4 rows in registers at once (qb_pin), and
  * prefetches the next tile's rows at the pace it reads its own (the whole next tile by the end of
  * this one): with that one core streamed u4 at 20-22 GB/s, without it at 10-13 (bench/NOTES.md). */
-/* Q_XMAX: floats of prepared x a call keeps on its stack (128 KB). Q_ROWS: rows a one-token tile
- * takes (AVX-512's 32 registers hold 8 rows' sums; AVX2's 16 hold 2 rows' of 16 lanes). */
+/* Q_ROWS: rows a one-token tile takes (AVX-512's 32 registers hold 8 rows' sums; AVX2's 16 hold 2
+ * rows' of 16 lanes). Q_CHUNK: values of a row mm_q_rows dequantizes at a time. (Q_XMAX and the
+ * choice of path, mmq_fits: c_mmq.h.) */
 #if defined(__AVX512F__)
 enum { Q_ROWS = 8 };
 #else
 enum { Q_ROWS = 2 };
 #endif
-enum { Q_CHUNK = 256, Q_XMAX = 32768 };
-
-/* Blocks of a row's unit (whole row: 0 for "all"), and groups a block when smaller than a block. */
-LLMC_INLINE int mmq_unit(int F, int K, int G) { int E = qb_elems(F); return (K + G - 1) / G == 1 ? 0 : G >= E ? G / E : 1; }
-LLMC_INLINE int mmq_gpb(int F, int K, int G) { int E = qb_elems(F); return mmq_unit(F, K, G) == 1 && G < E ? E / G : 1; }
-LLMC_INLINE int mmq_fits(int F, int K, int G)
-{
-    int NS = qb_subs(F), E = qb_elems(F), KP = (K + E - 1) / E * E;
-    if (!qb_fused(F) || KP > Q_XMAX || (int64_t)K * fmt_bits(F) % 8)
-        return 0;
-    return (K + G - 1) / G == 1 || G % E == 0 || (qb_lane_groups(F) && G % NS == 0 && E % G == 0 && E / G <= 8);
-}
+enum { Q_CHUNK = 256 };
 
 /* One token's x for the blocks (see above): xp [KP] values, each divided by qb_vscale (exact: a power
  * of 2), and for u4 xs [units][16], the sums of the x themselves. */
@@ -350,8 +340,9 @@ LLMC_INLINE void mmq_tile(int F, int ORD, int TT, int NR, int K, int G, const fl
 }
 
 /* Threads split the columns in fours; tokens go in batches whose prepared x fits Q_XMAX floats (up
- * to 8), through tiles of 4 tokens x 2 rows, the rest 1 token x 8 rows (8 FMA chains: their latency
- * hides; a column end 2 or 1 rows at a time). */
+ * to 8: a batch for K up to 8192), through tiles of 4 tokens x 2 rows, the rest 1 token x Q_ROWS
+ * rows (8 FMA chains with AVX-512: their latency hides), a column end one row at a time (three
+ * shapes of tile: each is a copy of the loops at every call site, compile time). */
 LLMC_INLINE void mm_q_fused(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w,
                             const void *s0, const void *s1, const float *b, float *y, int sy, int tid, int nth)
 {
@@ -370,7 +361,7 @@ LLMC_INLINE void mm_q_fused(int F, int ORD, int T, int K, int N, int G, const fl
             int nr = n1 - n >= Q_ROWS ? Q_ROWS : n1 - n >= 2 ? 2 : 1;
             float out[4][8];
             for (int t = 0; t < tb;) {
-                int tt = tb - t >= 4 && nr >= 2 ? 4 : 1, ntile = tt == 4 ? 2 : nr;
+                int tt = tb - t >= 4 && nr >= 2 ? 4 : 1, ntile = tt == 4 ? 2 : nr == Q_ROWS ? Q_ROWS : 1;
                 for (int r = 0; r < nr; r += ntile) {
                     float o[4][8];
                     const float *xpt = xp + (size_t)t * KP, *xst = xs + (size_t)t * XS;
@@ -378,8 +369,6 @@ LLMC_INLINE void mm_q_fused(int F, int ORD, int T, int K, int N, int G, const fl
                         mmq_tile(F, ORD, 4, 2, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
                     else if (ntile == Q_ROWS)
                         mmq_tile(F, ORD, 1, Q_ROWS, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
-                    else if (ntile == 2)
-                        mmq_tile(F, ORD, 1, 2, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
                     else
                         mmq_tile(F, ORD, 1, 1, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
                     for (int i = 0; i < tt; i++)
@@ -431,6 +420,7 @@ LLMC_INLINE void mm_q_rows(int F, int ORD, int T, int K, int N, int G, const flo
     }
 }
 
+/* Either path, as mmq_fits says (the C emitters name the path themselves: c_mmq.h). */
 LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *s0,
                       const void *s1, const float *b, float *y, int sy, int tid, int nth)
 {

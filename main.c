@@ -390,10 +390,16 @@ static void warn_max_seq(const LlmcGraph *g, int32_t max_seq)
  * and values on a few prompts, at compile time: the graph as the frontend gives it (attention not
  * yet lowered) through the reference interpreter (ir/interp.c, f32 weights, double sums) on each
  * line of FILE (tokenized as the executable would, BOS first; up to the context; blank lines
- * skipped), the largest |k| and |v| of every layer's KV heads taken; a scale is that / 448 (E4M3's
- * largest value), 1 where a head saw only zeros. Into scales[layers][2][kv heads]. The interpreter
+ * skipped), the largest |k| and |v| of every layer's KV heads taken; a scale is that times
+ * KV_CALIB_HEADROOM / 448 (E4M3's largest value), 1 where a head saw only zeros. The headroom: a few
+ * prompts do not show every outlier, and a value past 448 s saturates, while E4M3's relative
+ * precision is the same over its whole normal range (only values 64 x 448 / 4 = 7168 times below
+ * the largest seen fall into its subnormals): debdocs-32M's perplexity at 512 against an f16 cache
+ * is +0.17% with it (bench/kv_calib.txt), +0.45% without (outliers of eval.txt saturating), +0.14%
+ * with scales of 1 (bench/NOTES.md). Into scales[layers][2][kv heads]. The interpreter
  * holds every weight in f32 (an 8B: 32 GB) and is slow (minutes for an 8B's prompt): a few short
  * prompts are the use. */
+#define KV_CALIB_HEADROOM 4.0f
 static LlmcStatus kv_calibrate(const char *path, const cJSON *doc, const char *src, const char *base_dir,
                                const LlmcPassOptions *popt, float **scales_out, LlmcDiag *d)
 {
@@ -530,7 +536,7 @@ static LlmcStatus kv_calibrate(const char *path, const cJSON *doc, const char *s
         goto done;
     }
     for (size_t i = 0; i < (size_t)L * 2 * (size_t)HKV; i++)
-        scales[i] = scales[i] > 0 && isfinite(scales[i]) ? scales[i] / 448.0f : 1.0f;
+        scales[i] = scales[i] > 0 && isfinite(scales[i]) ? scales[i] * (KV_CALIB_HEADROOM / 448.0f) : 1.0f;
     if (scales[0] < 1.17549435e-38f)
         scales[0] = 1.17549435e-38f;
     *scales_out = scales;
@@ -658,8 +664,9 @@ static const CliOpt compile_opts[] = {
     {"max-tokens", 0, "N", "tokens per forward step (default 512)"},
     {"max-outputs", 0, "N", "logit rows per step (default: max-tokens)"},
     {"kv", 0, "F", "KV-cache storage format, or K,V for the keys' and the values'\n"
-                   "(f32, f16, fp8, int8, int4; default: the target's; cpu: f32, CUDA: f16)"},
-    {"kv-block", 0, "N", "positions per KV-cache block (default 16)"},
+                   "(f32, f16, fp8, int8, int4, kivi2, kivi4; default: the target's;\n"
+                   "cpu: f32, CUDA: f16)"},
+    {"kv-block", 0, "N", "positions per KV-cache block (default 16; kivi2/kivi4: 32)"},
     {"kv-calib", 0, "FILE", "fp8 KV cache: its scales per layer and head from the K/V of\n"
                             "these prompts (one a line), run at compile time (default: 1)"},
     {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
@@ -706,7 +713,7 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
     memset(a, 0, sizeof *a);
     a->target = "cpu";
     a->popt.max_tokens = 512;
-    a->popt.kv_block_size = 16;
+    a->popt.kv_block_size = 0; /* after the options: 16, or 32 for KIVI's groups */
     a->lopt.cc = "cc";
     int32_t max_out = 0;
     Cli cli;
@@ -841,6 +848,11 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         return 2;
     }
     a->popt.max_outputs = max_out ? max_out : a->popt.max_tokens;
+    if (!a->popt.kv_block_size)
+        a->popt.kv_block_size = a->popt.kv_set && (a->popt.kv[0] == LLMC_KIVI2 || a->popt.kv[0] == LLMC_KIVI4 ||
+                                                   a->popt.kv[1] == LLMC_KIVI2 || a->popt.kv[1] == LLMC_KIVI4)
+                                    ? 32
+                                    : 16;
     /* --target a,b,c: every name known; cpu alone, or GPU architectures only. */
     char names[256];
     snprintf(names, sizeof names, "%s", a->target);

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 9
+#define LLMC_ABI_VERSION 10
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -158,6 +158,16 @@ typedef struct LlmcModelDesc {
     int64_t arena_bytes;
     int64_t weight_bytes_per_token; /* bytes one decode token must read (all weights once) */
     int64_t kv_bytes_per_position;  /* bytes of KV one position adds across all layers */
+    /* A KV cache with KIVI formats (ir/kv_layout.h): each running sequence also holds kv_ring_blocks
+     * blocks of the pool (the last entries of its block table row: max_blocks_per_seq counts them)
+     * for its newest positions in f16, kv_ring_bytes_per_position each (all layers, K and V): a
+     * query that sees n positions reads the first G floor((n - R + G) / G) quantized (kv_group G,
+     * kv_resid R), the others from the ring; a step feeds at most kv_seq_step tokens of one
+     * sequence. All 0 for every other cache. */
+    int32_t kv_ring_blocks;
+    int32_t kv_seq_step;
+    int64_t kv_ring_bytes_per_position;
+    int32_t kv_group, kv_resid;
     int32_t max_threads;            /* 0: use every thread offered; else at most this many (a tiny
                                        model loses more to barriers than threads give back) */
     int32_t backend;                /* LLMC_BACKEND_CPU or LLMC_BACKEND_CUDA */

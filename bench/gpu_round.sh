@@ -14,7 +14,10 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv
+# WHAT=kv: bench/kv_bench.sh (issue 12: long-context batched decode and capacity in each KV format;
+# its knobs PRESETS, KV_FORMATS, BATCHES, CTX, GEN, KV_MEM pass through; not part of "all": one
+# preset and a few formats fill a call).
 # WHAT=variants PRESET=llama3.2-1b VARIANTS="base f16:--weights,f16 x:SOME_VAR=1 old:LLMC=PATH ...": the preset compiled
 # once a variant (NAME, or NAME:ITEM,ITEM,... where an item VAR=VALUE goes to llmc compile's
 # environment, for knobs added to a working tree while experimenting, and any other item is an
@@ -408,6 +411,10 @@ families() {
   done
 }
 if [ "$what" = families ]; then families; fi
+if [ "$what" = kv ]; then
+  LLMC=$llmc OUT=$out WORK=$work ARCH=$arch bash "$root/bench/kv_bench.sh"
+  while read -r l; do table+=("$l"); done < <(sed -n 's/^RESULT //p' "$out/kv_bench.log")
+fi
 if [ "$what" = variants ]; then variants; fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
 if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi

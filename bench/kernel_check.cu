@@ -191,9 +191,18 @@ __global__ void __launch_bounds__(128, 2) k_flash(const int32_t *pos, const int3
 constexpr int DNZ = 16; /* parts, as the emitter splits decode steps */
 __host__ __device__ constexpr int dec_gs(int g) { return g % 4 == 0 ? 4 : g % 2 == 0 ? 2 : 1; } /* query heads a block */
 /* positions in flight a lane group, as cuda_attention.c chooses them: 32 registers of K/V words and
- * sides (2 for int8/int4), at most 8 */
-__host__ __device__ constexpr int dec_regs(int f) { return fmt_bits(f) * 8 / 32 + (f == FMT_INT8 || f == FMT_INT4 ? 2 : 0); }
-__host__ __device__ constexpr int dec_u(int kf, int vf) { return 32 / (dec_regs(kf) + dec_regs(vf)) < 8 ? 32 / (dec_regs(kf) + dec_regs(vf)) : 8; }
+ * sides (2 for int8/int4/KIVI; 8 taken by KIVI keys' channel scales), at most 8, 4 with f16 rows */
+__host__ __device__ constexpr int dec_regs(int f)
+{
+    return (fmt_bits(f) * 8 / 32 > 0 ? fmt_bits(f) * 8 / 32 : 1) + (f == FMT_INT8 || f == FMT_INT4 || kv_is_kivi(f) ? 2 : 0);
+}
+__host__ __device__ constexpr int dec_u(int kf, int vf)
+{
+    return fmt_bits(kf) == 16 || fmt_bits(vf) == 16 ? 4
+         : (32 - (kv_is_kivi(kf) ? 8 : 0)) / (dec_regs(kf) + dec_regs(vf)) < 8
+               ? (32 - (kv_is_kivi(kf) ? 8 : 0)) / (dec_regs(kf) + dec_regs(vf))
+               : 8;
+}
 template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
                                                 const uint8_t *kv, const float *q, float *y, float *part, int *cnt,
@@ -218,7 +227,8 @@ __global__ void __launch_bounds__(128) k_combine(const float *part, float *y)
 
 static const char *kvname(int f)
 {
-    return f == FMT_F16 ? "f16" : f == FMT_KV_FP8 ? "fp8" : f == FMT_INT8 ? "int8" : f == FMT_INT4 ? "int4" : "?";
+    return f == FMT_F16 ? "f16" : f == FMT_KV_FP8 ? "fp8" : f == FMT_INT8 ? "int8" : f == FMT_INT4 ? "int4"
+         : f == FMT_KIVI2 ? "kivi2" : f == FMT_KIVI4 ? "kivi4" : "?";
 }
 /* The scales per layer and KV head of an fp8 cache ([L][2][HKV], K then V): powers of two and not,
  * around 1/64 (values of the checks up to 1 become E4M3 values up to about 100). */
@@ -283,13 +293,13 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
                     for (int off = 0; off < FBS; off++) {
                         for (auto &v : x)
                             v = (float)nzrand(1.0);
-                        kv_put_rows(w ? VF : KF, FBS, HKV, HD, &hkv[kv_sec_at(KF, VF, FL, FBS, HKV, HD, b, l, w)], off,
+                        kv_put_rows(w ? VF : KF, w, FBS, HKV, HD, &hkv[kv_sec_at(KF, VF, FL, FBS, HKV, HD, b, l, w)], off,
                                     x.data(), &hs[((size_t)l * 2 + w) * HKV]);
                     }
     }
     /* the reference's view of a row: as the cpu target reads it */
     auto row = [&](int blk, int w, int off, int kh, float *buf) {
-        return kv_get_row(w ? VF : KF, FBS, HKV, HD, &hkv[kv_sec_at(KF, VF, FL, FBS, HKV, HD, blk, 1, w)], off, kh, buf,
+        return kv_get_row(w ? VF : KF, w, FBS, HKV, HD, &hkv[kv_sec_at(KF, VF, FL, FBS, HKV, HD, blk, 1, w)], off, kh, buf,
                           hs[((size_t)1 * 2 + w) * HKV + kh]);
     };
     std::vector<float> hq((size_t)T * SQ), hy((size_t)T * SY);
@@ -1054,14 +1064,15 @@ template <int KF, int VF, int HKV, int HD, int SK, int SV>
 __global__ void __launch_bounds__(128) k_kvw(const float *k, const float *v, const int32_t *slots, uint8_t *kv, int layer,
                                              const float *kvs)
 {
-    kv_write_row<KF, VF, KL, KBS, HKV, HD, SK, SV>(k, v, slots, kv, layer, kvs);
+    kv_write_row<KF, VF, KL, KBS, HKV, HD, SK, SV>(k, v, slots, kv, layer, kvs, nullptr, KvSeqs{nullptr, nullptr, 0});
 }
 template <int KF, int VF, int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY>
 __global__ void __launch_bounds__(128) k_ropekv(const float *q, const float *k, const float *v, const int32_t *pos,
                                                 const int32_t *slots, const float *cs, float *y, uint8_t *kv, int layer,
                                                 const float *kvs)
 {
-    rope_kv_row<KF, VF, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, kv, layer, kvs);
+    rope_kv_row<KF, VF, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, kv, layer, kvs,
+                                                                     KvSeqs{nullptr, nullptr, 0});
 }
 /* ROPE 0: kv_write of the k and v columns of a merged q/k/v row; 1: rope_kv_write. T tokens at
  * distinct slots of shuffled blocks. The whole pool against the cpu target's writer (ir/kv_formats.h
@@ -1136,9 +1147,9 @@ static void check_kv(const char *shape, int T)
                 }
             }
         const int blk = slots[t] / KBS, off = slots[t] % KBS;
-        kv_put_rows(KF, KBS, HKV, HD, &want[kv_sec_at(KF, VF, KL, KBS, HKV, HD, blk, KLAYER, 0)], off, krot.data(),
+        kv_put_rows(KF, 0, KBS, HKV, HD, &want[kv_sec_at(KF, VF, KL, KBS, HKV, HD, blk, KLAYER, 0)], off, krot.data(),
                     &hs[(size_t)KLAYER * 2 * HKV]);
-        kv_put_rows(VF, KBS, HKV, HD, &want[kv_sec_at(KF, VF, KL, KBS, HKV, HD, blk, KLAYER, 1)], off,
+        kv_put_rows(VF, 1, KBS, HKV, HD, &want[kv_sec_at(KF, VF, KL, KBS, HKV, HD, blk, KLAYER, 1)], off,
                     row + (HQ + HKV) * HD, &hs[((size_t)KLAYER * 2 + 1) * HKV]);
     }
     for (size_t i = 0; i < kvn; i++)
@@ -1155,6 +1166,197 @@ static void check_kv(const char *shape, int T)
     snprintf(what, sizeof what, "%s %d kv heads of %d T=%d: %s,%s cache at the slots, bytes (%s)",
              ROPE ? "rope_kv_row" : "kv_write_row", HKV, HD, T, kvname(KF), kvname(VF), shape);
     ck.done(what, 0);
+}
+
+/* ---- KIVI (kivi2/kivi4 keys or values, ir/kv_layout.h): the writer's ring, the seal, the readers ----
+ * A pool of QL layers in blocks of 32, sequences whose block table rows end with their rings; the
+ * history of each (positions before its step's first) written on the host as the cpu target writes
+ * it (kv_store_pos, kv_seal_group at each group's end), then one step on the device: rope_kv_row
+ * (keys rotated, values, into the blocks and the ring) and kv_seal_row (the groups the step's tokens
+ * complete), the whole pool against the host doing the same (byte for byte: the rotation with
+ * rope_pair's operations, kv_store_pos, kv_seal_group); then decode attention (paged_attn_dec) and
+ * the per-token kernel (paged_attn, one part: long steps) on that pool against a softmax in double
+ * over the rows as kv_read gives them to each query (the blocks below its kv_qlimit, the ring above). */
+constexpr int QL = 2, QBS = 32;
+template <int KF, int VF, int INTER, int HQ, int HKV, int HD>
+__global__ void __launch_bounds__(128) k_kivi_rope(const float *q, const float *k, const float *v, const int32_t *pos,
+                                                   const int32_t *slots, const float *cs, float *y, uint8_t *kv,
+                                                   const int32_t *seq, const int32_t *tables, int mbs)
+{
+    constexpr int S = (HQ + 2 * HKV) * HD;
+    rope_kv_row<KF, VF, INTER, HQ, HKV, HD, S, S, S, HQ * HD, QL, QBS>(q, k, v, pos, slots, cs, y, kv, 1, nullptr,
+                                                                       KvSeqs{seq, tables, mbs});
+}
+template <int KF, int VF, int HKV, int HD>
+__global__ void __launch_bounds__(128) k_kivi_seal(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
+                                                   uint8_t *kv)
+{
+    kv_seal_row<KF, VF, QL, QBS, HKV, HD>(pos, seq, tables, mbs, kv, 1);
+}
+template <int KF, int VF, int HQ, int HKV, int HD>
+__global__ void __launch_bounds__(128, 4) k_kivi_dec(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
+                                                     const uint8_t *kv, const float *q, float *y, float *part, int *cnt)
+{
+    paged_attn_dec<KF, VF, QL, QBS, HQ, HKV, HD, HQ * HD, HQ * HD, 0, DNZ, dec_u(KF, VF), dec_gs(HQ / HKV)>(
+        pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
+}
+template <int KF, int VF, int HQ, int HKV, int HD>
+__global__ void __launch_bounds__(128, 4) k_kivi_tok(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
+                                                     const uint8_t *kv, const float *q, float *y)
+{
+    paged_attn<KF, VF, QL, QBS, HQ, HKV, HD, HQ * HD, HQ * HD, 0>(pos, seq, tables, mbs, kv, q, y, nullptr, 1, 0.125f,
+                                                                  nullptr);
+}
+template <int KF, int VF, int HQ, int HKV, int HD>
+static void check_kivi(const std::vector<Seq> &seqs, const char *shape)
+{
+    constexpr int S = (HQ + 2 * HKV) * HD, SY = HQ * HD, G = HQ / HKV, NPOS = 4096;
+    constexpr long long BB = kv_block_bytes(KF, VF, QL, QBS, HKV, HD), NR = kv_ring_blocks(KF, VF, QL, QBS, HKV, HD);
+    static_assert(NR > 0, "a KIVI pair");
+    const int ns = (int)seqs.size();
+    int T = 0, mdata = 0;
+    for (auto &q : seqs) {
+        T += q.n;
+        const int nb = (q.start + q.n + QBS - 1) / QBS;
+        mdata = nb > mdata ? nb : mdata;
+    }
+    const int mbs = mdata + (int)NR, nblocks = ns * mbs + 2;
+    std::vector<int32_t> perm(nblocks), tables((size_t)ns * mbs, 0), pos(T), seq(T), slots(T);
+    for (int i = 0; i < nblocks; i++)
+        perm[i] = i;
+    for (int i = nblocks - 1; i > 0; i--) {
+        const int j = (int)((urand() + 1.0) * 0.5 * (i + 1)) % (i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int i = 0; i < ns * mbs; i++)
+        tables[i] = perm[i];
+    std::vector<uint8_t> hkv((size_t)nblocks * BB);
+    for (auto &b : hkv)
+        b = (uint8_t)((urand() + 1.0) * 128);
+    /* the history, as the cpu target writes it */
+    std::vector<float> krow((size_t)HKV * HD), vrow((size_t)HKV * HD);
+    for (int q = 0; q < ns; q++) {
+        const int32_t *row = &tables[(size_t)q * mbs];
+        for (int p = 0; p < seqs[q].start; p++)
+            for (int l = 0; l < QL; l++) {
+                for (auto &x : krow)
+                    x = (float)nzrand(2.0);
+                for (auto &x : vrow)
+                    x = (float)nzrand(1.0);
+                kv_store_pos(KF, VF, QL, QBS, HKV, HD, hkv.data(), row, mbs, l, p, row[p / QBS], p % QBS, krow.data(),
+                             vrow.data(), nullptr);
+                if ((p + 1) % KV_KIVI_G == 0)
+                    kv_seal_group(KF, VF, QL, QBS, HKV, HD, hkv.data(), row, mbs, l, p);
+            }
+    }
+    int t = 0;
+    for (int q = 0; q < ns; q++)
+        for (int i = 0; i < seqs[q].n; i++, t++) {
+            pos[t] = seqs[q].start + i;
+            seq[t] = q;
+            slots[t] = tables[(size_t)q * mbs + pos[t] / QBS] * QBS + pos[t] % QBS;
+        }
+    const std::vector<float> qkv = rand_f32((size_t)T * S, 2.0), cs = rope_table(NPOS, HD);
+    DBuf<float> dqkv(qkv.size()), dcs(cs.size()), dq((size_t)T * SY), dy((size_t)T * SY), dpart((size_t)T * HQ * DNZ * (HD + 2));
+    DBuf<uint8_t> dkv(hkv.size());
+    DBuf<int32_t> dpos(T), dseq(T), dslots(T), dtab(tables.size()), dcnt((size_t)T * HQ);
+    dqkv.up(qkv);
+    dcs.up(cs);
+    dkv.up(hkv);
+    dpos.up(pos);
+    dseq.up(seq);
+    dslots.up(slots);
+    dtab.up(tables);
+    CK(cudaMemset(dcnt.p, 0, (size_t)T * HQ * 4));
+    k_kivi_rope<KF, VF, 0, HQ, HKV, HD><<<dim3(T, HQ + HKV), HD / 2>>>(dqkv.p, dqkv.p + HQ * HD, dqkv.p + (HQ + HKV) * HD,
+                                                                       dpos.p, dslots.p, dcs.p, dq.p, dkv.p, dseq.p,
+                                                                       dtab.p, mbs);
+    launched();
+    k_kivi_seal<KF, VF, HKV, HD><<<dim3(T, HKV), 128>>>(dpos.p, dseq.p, dtab.p, mbs, dkv.p);
+    launched();
+    const std::vector<uint8_t> kv = dkv.down();
+    const std::vector<float> qr = dq.down();
+    /* the host: the step's rows (k rotated with rope_pair's operations), then the seals */
+    std::vector<uint8_t> want = hkv;
+    for (int tt = 0; tt < T; tt++) {
+        const float *row = &qkv[(size_t)tt * S], *cp = &cs[(size_t)pos[tt] * HD];
+        for (int hh = 0; hh < HKV; hh++)
+            for (int i = 0; i < HD / 2; i++) {
+                const float v0 = row[(HQ + hh) * HD + i], v1 = row[(HQ + hh) * HD + i + HD / 2], fc = cp[2 * i], fs = cp[2 * i + 1];
+                const float a = v0 * fc, b = v1 * fs, c = v0 * fs, e = v1 * fc;
+                krow[hh * HD + i] = a - b;
+                krow[hh * HD + i + HD / 2] = c + e;
+            }
+        const int32_t *trow = &tables[(size_t)seq[tt] * mbs];
+        kv_store_pos(KF, VF, QL, QBS, HKV, HD, want.data(), trow, mbs, 1, pos[tt], slots[tt] / QBS, slots[tt] % QBS,
+                     krow.data(), row + (HQ + HKV) * HD, nullptr);
+    }
+    for (int tt = 0; tt < T; tt++)
+        if ((pos[tt] + 1) % KV_KIVI_G == 0)
+            kv_seal_group(KF, VF, QL, QBS, HKV, HD, want.data(), &tables[(size_t)seq[tt] * mbs], mbs, 1, pos[tt]);
+    Check cb;
+    for (size_t i = 0; i < want.size(); i++)
+        if (want[i] != hkv[i])
+            cb.exact(kv[i], want[i]);
+        else
+            cb.untouched(kv[i], hkv[i]);
+    char what[200];
+    snprintf(what, sizeof what, "kivi %s,%s %d/%d heads of %d: rope_kv_row + kv_seal_row, the pool's bytes (%s)",
+             kvname(KF), kvname(VF), HQ, HKV, HD, shape);
+    cb.done(what, 0);
+    /* the readers, on the pool the device wrote (the same bytes) */
+    for (int mode = (HD & (HD - 1)) == 0 ? 0 : 1; mode < 2; mode++) { /* (decode: heads of powers of two) */
+        dy.poison();
+        if constexpr ((HD & (HD - 1)) == 0)
+            if (mode == 0)
+                k_kivi_dec<KF, VF, HQ, HKV, HD><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos.p, dseq.p, dtab.p, mbs,
+                                                                                             dkv.p, dq.p, dy.p, dpart.p,
+                                                                                             dcnt.p);
+        if (mode == 1)
+            k_kivi_tok<KF, VF, HQ, HKV, HD><<<dim3(T, HKV, 1), 128>>>(dpos.p, dseq.p, dtab.p, mbs, dkv.p, dq.p, dy.p);
+        launched();
+        const std::vector<float> y = dy.down();
+        double num = 0, den = 0;
+        int64_t unwritten = 0;
+        std::vector<float> kb(HD), vb(HD);
+        for (int tt = 0; tt < T; tt++) {
+            const int pe = pos[tt];
+            const int32_t *trow = &tables[(size_t)seq[tt] * mbs];
+            for (int hq = 0; hq < HQ; hq++) {
+                const int kh = hq / G;
+                std::vector<double> sc(pe + 1), o(HD, 0.0);
+                double mx = -1e300, l = 0;
+                for (int p = 0; p <= pe; p++) {
+                    const float *kr = kv_read(KF, VF, QL, QBS, HKV, HD, (uint8_t *)kv.data(),
+                                              trow, mbs, 1, 0, p, pe, kh, kb.data(), nullptr);
+                    double d = 0;
+                    for (int i = 0; i < HD; i++)
+                        d += (double)qr[(size_t)tt * SY + hq * HD + i] * kr[i];
+                    sc[p] = d * 0.125;
+                    mx = sc[p] > mx ? sc[p] : mx;
+                }
+                for (int p = 0; p <= pe; p++)
+                    l += (sc[p] = exp(sc[p] - mx));
+                for (int p = 0; p <= pe; p++) {
+                    const float *vr = kv_read(KF, VF, QL, QBS, HKV, HD, (uint8_t *)kv.data(), trow, mbs, 1, 1, p, pe, kh,
+                                              vb.data(), nullptr);
+                    for (int i = 0; i < HD; i++)
+                        o[i] += sc[p] * vr[i];
+                }
+                for (int i = 0; i < HD; i++) {
+                    const double ref = o[i] / l, got = y[(size_t)tt * SY + hq * HD + i];
+                    if (got != got)
+                        unwritten++;
+                    num += (got - ref) * (got - ref);
+                    den += ref * ref;
+                }
+            }
+        }
+        snprintf(what, sizeof what, "kivi %s,%s %d/%d heads of %d: %s, T=%d (%s)", kvname(KF), kvname(VF), HQ, HKV, HD,
+                 mode == 0 ? "paged_attn_dec" : "paged_attn (1 part)", T, shape);
+        verdict(what, sqrt(num / den), 5e-3, unwritten);
+    }
 }
 
 /* ---- embedding (bf16/f16/f32 tables; conversions are exact) and select_rows (copies) ---- */
@@ -1440,6 +1642,13 @@ static void check_rest(void)
     check_kv<1, 0, 32, 8, 128, FMT_KV_FP8, FMT_KV_FP8>("8B", 10);
     check_kv<1, 1, 8, 4, 8, FMT_INT4, FMT_F16>("260K", 77);
     check_kv<1, 1, 6, 6, 48, FMT_F16, FMT_INT8>("15M", 20);
+    /* KIVI: a step of prefill chunks and decode tokens over histories past the residual, groups
+     * completed in the step, the residual window crossing blocks */
+    const std::vector<Seq> kivi_steps = {{200, 33}, {0, 64}, {130, 2}, {95, 1}, {31, 1}, {300, 90}};
+    check_kivi<FMT_KIVI2, FMT_KIVI2, 32, 8, 128>(kivi_steps, "8B");
+    check_kivi<FMT_KIVI4, FMT_KIVI4, 32, 8, 64>(kivi_steps, "1B");
+    check_kivi<FMT_KIVI2, FMT_INT8, 16, 2, 64>(kivi_steps, "small");
+    check_kivi<FMT_F16, FMT_KIVI2, 8, 4, 96>(kivi_steps, "heads of 96");
     /* embedding, select_rows, argmax */
     check_embed<1, 64>("260K", 512, 40);
     check_embed<2, 288, 292>("15M, strided", 32000, 9);
@@ -1605,7 +1814,8 @@ __global__ void __launch_bounds__(128) k_ropekv_n(const float *q, const float *k
                                                   int layer, const float *qn, const float *kn)
 {
     rope_kv_row<FMT_F16, FMT_F16, INTER, HQ, HKV, HD, SQ, SK, SV, SY, KL, KBS>(q, k, v, pos, slots, cs, y, (uint8_t *)kv,
-                                                                               layer, nullptr, qn, kn, 1e-6f);
+                                                                               layer, nullptr, KvSeqs{nullptr, nullptr, 0},
+                                                                               qn, kn, 1e-6f);
 }
 template <int HQ, int HKV, int HD>
 static void check_kv_norm(const char *shape, int T)

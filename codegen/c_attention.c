@@ -26,8 +26,8 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "heads x %d); strides k %lld, v %lld */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, "
                         "const float *v, const int32_t *slots)\n{\n"
-                        "    kv_write(%s, st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, (uint8_t *)ex->kv, %s, "
-                        "tid, nth);\n}\n",
+                        "    kv_write(%s, st->n_tokens, %d, %d, %d, %d, %d, k, %lld, v, %lld, slots, st->positions, "
+                        "st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, %s, tid, nth);\n}\n",
                         HKV * HD, kvs, layer, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk),
                         (long long)llmc_row_stride(g, v), kf, L, BS, HKV, HD, layer, (long long)llmc_row_stride(g, kk),
                         (long long)llmc_row_stride(g, v), hs);

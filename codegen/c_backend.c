@@ -12,6 +12,7 @@
 
 #include "codegen.h"
 #include "c_common.h"
+#include "../ir/kv_layout.h"
 
 extern const unsigned char llmc_model_header[];
 
@@ -38,9 +39,11 @@ static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
 };
 
 void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo *info, const char *symbol,
-                           const char *target, int64_t kv_block_bytes, int64_t const_bytes, int64_t arena_bytes,
+                           const char *target, const LlmcDType kvf[2], int64_t const_bytes, int64_t arena_bytes,
                            int max_threads)
 {
+    int64_t kv_block_bytes = llmc_graph_kv_block_bytes(g, kvf[0], kvf[1]);
+    int K = (int)kvf[0], V = (int)kvf[1], L = g->kv_layers, BS = g->kv_block_size, H = g->kv_heads, HD = g->kv_head_dim;
     if (g->n_eos_more) {
         llmc_buf_printf(out, "static const int32_t %s_eos_more[] = {", symbol);
         for (int i = 0; i < g->n_eos_more; i++)
@@ -66,6 +69,12 @@ void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo
                     g->bos_id, g->eos_id, g->kv_block_size, (long long)kv_block_bytes, (long long)g->weights_bytes,
                     (long long)const_bytes, (long long)arena_bytes, (long long)llmc_weight_bytes_per_token(g),
                     (long long)(kv_block_bytes / (g->kv_block_size ? g->kv_block_size : 1)), max_threads);
+    if (L > 0 && kv_has_ring(K, V))
+        llmc_buf_printf(out,
+                        "    .kv_ring_blocks = %lld,\n    .kv_seq_step = %d,\n    .kv_ring_bytes_per_position = %lld,\n"
+                        "    .kv_group = %d,\n    .kv_resid = %d,\n",
+                        (long long)kv_ring_blocks(K, V, L, BS, H, HD), kv_seq_step(K, V), (long long)L * 2 * H * HD * 2,
+                        KV_KIVI_G, KV_KIVI_R);
     if (g->n_eos_more)
         llmc_buf_printf(out, "    .eos_more = %s_eos_more,\n    .n_eos_more = %d,\n", symbol, g->n_eos_more);
     if (g->sampling.set)
@@ -175,7 +184,7 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
                         e.body.s ? e.body.s : "");
         llmc_emit_probes(g, &out);
         llmc_emit_desc_fields(&out, g, info, info->desc_symbol ? info->desc_symbol : "llmc_model", tg->name,
-                              llmc_kv_block_bytes(g, tg), e.const_bytes, g->arena_bytes + e.arena_extra, info->max_threads);
+                              e.kv, e.const_bytes, g->arena_bytes + e.arena_extra, info->max_threads);
         llmc_buf_printf(&out, "};\n");
         *source = out.s;
     } else {

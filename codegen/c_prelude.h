@@ -748,26 +748,18 @@ LLMC_INLINE void rope_rows(int INTERLEAVED, int R, int H, int HD, const float *x
 /* ---- paged KV cache, keys in format KF and values in VF (kv_formats.h, kv_layout.h: shared with
  * the reference interpreter) ----
  * Block b holds, for each layer l, a K section then a V section, each the BS x HKV token-head rows of
- * its positions (kv_layout.h). The section of (block, layer, which): */
-LLMC_INLINE uint8_t *kv_sec(int KF, int VF, int L, int BS, int HKV, int HD, uint8_t *kv, int64_t blk, int layer,
-                            int which)
-{
-    return kv + kv_sec_at(KF, VF, L, BS, HKV, HD, blk, layer, which);
-}
-
-/* hs: the model's LAYER_HEAD scales ([L][2][HKV], fp8), or 0 when neither format has them. */
+ * its positions (kv_layout.h); a cache with KIVI sides also keeps each sequence's newest positions
+ * in f16 in its ring (the last entries of its block table row, bt_stride entries). hs: the model's
+ * LAYER_HEAD scales ([L][2][HKV], fp8), or 0 when neither format has them. */
 LLMC_INLINE void kv_write(int KF, int VF, int T, int L, int BS, int HKV, int HD, int layer, const float *k, int sk,
-                          const float *v, int sv, const int32_t *slots, uint8_t *kv, const float *hs, int tid, int nth)
+                          const float *v, int sv, const int32_t *slots, const int32_t *pos, const int32_t *seq,
+                          const int32_t *bt, int bt_stride, uint8_t *kv, const float *hs, int tid, int nth)
 {
     int64_t t0, t1;
     share(T, tid, nth, &t0, &t1);
-    const float *hk = hs ? hs + (int64_t)layer * 2 * HKV : 0, *hv = hs ? hk + HKV : 0;
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t blk = slots[t] / BS;
-        int off = slots[t] % BS;
-        kv_put_rows(KF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, blk, layer, 0), off, k + (size_t)t * sk, hk);
-        kv_put_rows(VF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, blk, layer, 1), off, v + (size_t)t * sv, hv);
-    }
+    for (int64_t t = t0; t < t1; t++)
+        kv_store_pos(KF, VF, L, BS, HKV, HD, kv, bt + (size_t)seq[t] * bt_stride, bt_stride, layer, pos[t], slots[t] / BS,
+                     slots[t] % BS, k + (size_t)t * sk, v + (size_t)t * sv, hs);
 }
 
 /* Causal attention of each (token, query head) over positions p0..pos[t] of its sequence, read
@@ -775,20 +767,25 @@ LLMC_INLINE void kv_write(int KF, int VF, int T, int L, int BS, int HKV, int HD,
  * up to cap scores (the caller's stack, a bounded size). A span longer than cap is done without
  * storing its scores: one pass for the max, one for the sum, one for the weighted values, each
  * score recomputed by the same expression. A row of a KV format other than f32 is decoded into
- * kb or vb (HD floats each, the caller's). softcap > 0: each score capped (attn_cap). */
+ * kb or vb (HD floats each, the caller's). softcap > 0: each score capped (attn_cap). With KIVI
+ * sides, the groups the step's tokens complete are sealed first (kv_seal_group: the step's own
+ * queries read them in f16, kv_layout.h). */
 /* A score capped to (-softcap, softcap) when softcap > 0 (Gemma 2). */
 LLMC_INLINE float attn_cap(float s, float softcap) { return softcap > 0.0f ? softcap * tanhf(s / softcap) : s; }
 
-/* The key row of position p (of the sequence whose block table is table), head kh, decoded. */
-#define KV_KROW(p)                                                                                                 \
-    kv_get_row(KF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, table[(p) / BS], layer, 0), (p) % BS, kh, kb,   \
-               hs ? hs[(int64_t)layer * 2 * HKV + kh] : 1.0f)
+#define KV_KROW(p) kv_read(KF, VF, L, BS, HKV, HD, kv, table, bt_stride, layer, 0, (p), pe, kh, kb, hs)
 LLMC_INLINE void paged_attention_sc(int KF, int VF, int T, int L, int BS, int HQ, int HKV, int HD, int layer,
                                     float *sc, int cap, float *kb, float *vb, float scale, int window, const float *q,
                                     int sq, const int32_t *pos, const int32_t *seq, const int32_t *bt, int bt_stride,
                                     uint8_t *kv, const float *hs, float *y, int sy, float softcap, int tid, int nth)
 {
     int64_t w0, w1;
+    if (kv_has_ring(KF, VF)) {
+        share(T, tid, nth, &w0, &w1);
+        for (int64_t t = w0; t < w1; t++)
+            if ((pos[t] + 1) % KV_KIVI_G == 0)
+                kv_seal_group(KF, VF, L, BS, HKV, HD, kv, bt + (size_t)seq[t] * bt_stride, bt_stride, layer, pos[t]);
+    }
     share((int64_t)T * HQ, tid, nth, &w0, &w1);
     for (int64_t w = w0; w < w1; w++) {
         int t = (int)(w / HQ), h = (int)(w % HQ), kh = h / (HQ / HKV);
@@ -815,8 +812,7 @@ LLMC_INLINE void paged_attention_sc(int KF, int VF, int T, int L, int BS, int HQ
         for (int d = 0; d < HD; d++)
             yh[d] = 0.0f;
         for (int p = p0; p <= pe; p++) {
-            const float *v = kv_get_row(VF, BS, HKV, HD, kv_sec(KF, VF, L, BS, HKV, HD, kv, table[p / BS], layer, 1),
-                                        p % BS, kh, vb, hs ? hs[((int64_t)layer * 2 + 1) * HKV + kh] : 1.0f);
+            const float *v = kv_read(KF, VF, L, BS, HKV, HD, kv, table, bt_stride, layer, 1, p, pe, kh, vb, hs);
             float e = keep ? sc[p - p0] : expf(attn_cap(dot_f32(qh, KV_KROW(p), HD) * scale, softcap) - mx);
             float a = e / sum;
             for (int d = 0; d < HD; d++)

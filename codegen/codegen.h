@@ -53,11 +53,12 @@ int64_t llmc_cuda_kv_block_bytes(const LlmcGraph *g);
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
                        LlmcDiag *d);
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g);
-/* The descriptor's opening and the fields every backend shares (through .forward, .probes); the
- * backend adds its own fields and closes it with "};". */
+/* The descriptor's opening and the fields every backend shares (through .forward, .probes; the KV
+ * cache's from its formats kvf, keys and values); the backend adds its own fields and closes it
+ * with "};". */
 struct LlmcBuf;
 void llmc_emit_desc_fields(struct LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo *info, const char *symbol,
-                           const char *target, int64_t kv_block_bytes, int64_t const_bytes, int64_t arena_bytes,
+                           const char *target, const LlmcDType kvf[2], int64_t const_bytes, int64_t arena_bytes,
                            int max_threads);
 /* The probe table (static const LlmcProbe probes[]): every planned value, for --compare-cpu. */
 struct LlmcBuf;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "cuda_common.h"
+#include "../ir/kv_layout.h"
 
 /* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into this many parts
  * (flash-decoding: enough blocks to fill the chip at batch 1); longer steps (prefill) have blocks
@@ -107,7 +108,8 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         "/* kv_write: f32[T,%d] K and V rows -> one layer of %d of the %s pool (blocks of %d positions x %d "
                         "heads x %d); strides k %lld, v %lld */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    kv_write_row<%s, %d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, a.kv, %s, %s);\n}\n",
+                        "    kv_write_row<%s, %d, %d, %d, %d, %lld, %lld>(%s, %s, a.slots, a.kv, %s, %s, a.positions, "
+                        "KvSeqs{a.seq_of_token, a.block_tables, a.max_blocks_per_seq});\n}\n",
                         HKV * HD, L, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), BS, HKV, HD,
                         (long long)llmc_row_stride(g, kk), (long long)llmc_row_stride(g, v), llmc_cuda_kv_formats(e), L,
                         BS, HKV, HD, (long long)llmc_row_stride(g, kk), (long long)llmc_row_stride(g, v), ks,
@@ -136,13 +138,32 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(hq, sizeof hq, "%lld", (long long)HQ);
     int64_t G = HQ / HKV, gs = G % 4 == 0 ? 4 : G % 2 == 0 ? 2 : 1;
     /* positions in flight a lane group (8 values of a row a lane: cuda_attn_decode.cuh KV_DEC_VL): as
-     * many as 32 registers hold (a position's K and V words, and for int8/int4 two for the sides'
-     * word and what it becomes: no spills on sm_90 at 128 registers), at most 8: f16 4, int8 4,
-     * int4 5, fp8 8 */
-    int regs = 0;
-    for (int w = 0; w < 2; w++)
-        regs += llmc_format(e->kv[w])->bits * 8 / 32 + 2 * (llmc_format_side_index(e->kv[w], LLMC_ROLE_ZERO) >= 0);
-    int u = 32 / regs < 8 ? 32 / regs : 8;
+     * many as 32 registers hold (a position's K and V words, and for int8/int4/KIVI two for the
+     * sides' word and what it becomes: no spills on sm_90 at 128 registers), at most 8, 4 with f16
+     * rows: int8 4, int4 5, fp8 8, KIVI 4 */
+    int regs = 0, fixed = 0, ring = kv_has_ring((int)e->kv[0], (int)e->kv[1]);
+    for (int w = 0; w < 2; w++) {
+        int words = llmc_format(e->kv[w])->bits * 8 / 32;
+        regs += (words > 0 ? words : 1) + 2 * (llmc_format_side_index(e->kv[w], LLMC_ROLE_ZERO) >= 0);
+    }
+    if (kv_is_kivi((int)e->kv[0]))
+        fixed = 8; /* KIVI keys: the scales and zeros of a lane's channels in the group last read (KIVI: 4) */
+    int u = (32 - fixed) / regs < 8 ? (32 - fixed) / regs : 8;
+    if (llmc_format(e->kv[0])->bits == 16 || llmc_format(e->kv[1])->bits == 16)
+        u = 4; /* f16 rows: 16-byte loads, as many positions as f16 alone (fp8,f16 at 5 spills on sm_90) */
+    if (ring) { /* KIVI: the groups this step's tokens complete, sealed first (cuda_kv.cuh kv_seal_row) */
+        llmc_buf_printf(&k,
+                        "/* KIVI: the groups of %d positions the step's tokens complete, quantized from the ring into "
+                        "their %s blocks (%d KV heads of %d) */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    kv_seal_row<%s, %d, %d, %d, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                        "a.max_blocks_per_seq, a.kv, %s);\n}\n",
+                        KV_KIVI_G, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HKV, HD, llmc_cuda_kv_formats(e), L, BS,
+                        HKV, HD, lay);
+        const char *seal = llmc_cuda_kernel(e, "kv_seal", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, NULL, seal, "T", gy, "1", 128, 0);
+    }
     if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
         /* one kernel, 16-byte K/V loads by lane groups, the last block of each head group combines
          * the parts (counters in scratch C): 10.9 against 11.5 us for the 8B at context 576, 23
@@ -183,7 +204,9 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
     }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
-    int flash = e->nv_path && HD % 16 == 0 && HD <= 128; /* a tensor-core tile for this head size */
+    /* a tensor-core tile for this head size, on NVIDIA (KIVI: queries of one tile read a position from
+       the blocks or the ring, so the per-token kernel) */
+    int flash = e->nv_path && HD % 16 == 0 && HD <= 128 && !ring;
     if (!flash || e->amd_path) { /* the per-token kernel (the AMD path's long steps) */
         llmc_cuda_launch(e, node, flash ? llmc_cuda_path_cond(e, cond, 1) : cond,
                          per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy, "1", 128, 0);

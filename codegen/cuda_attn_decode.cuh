@@ -102,20 +102,47 @@ DEV void paged_attn(const int32_t *__restrict__ positions, const int32_t *__rest
         for (int i = 0; i < PER; i++)
             acc[g][i] = 0.0f;
     }
+    /* KIVI: positions below ql are read quantized from the blocks, the others in f16 from the ring */
+    const int ql = kv_has_ring(KF, VF) ? (int)kv_qlimit((long long)pe + 1) : pe + 1;
     for (int p = pa + warp; p < pb; p += 4) {
-        const int64_t blk = table[p / BS];
-        const int r = (p % BS) * HKV + h;
-        const uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0);
-        const uint8_t *vs = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1);
-        float sk, zk, sv, zv;
-        kv_row_par<KF, BS, HKV, HD>(ks, r, hk, 0, sk, zk);
-        kv_row_par<VF, BS, HKV, HD>(vs, r, hv, 0, sv, zv);
         float kf[PER], vf[PER];
+        if (kv_has_ring(KF, VF) && p >= ql) {
+            const uint16_t *kr = (const uint16_t *)kv_ring_row<KF, VF, L, BS, HKV, HD>(kvp, table, max_blocks_per_seq, layer, 0, p, h);
+            const uint16_t *vr = (const uint16_t *)kv_ring_row<KF, VF, L, BS, HKV, HD>(kvp, table, max_blocks_per_seq, layer, 1, p, h);
 #pragma unroll
-        for (int i = 0; i < PER; i++) {
-            const int d = lane + LLMC_WARP * i;
-            kf[i] = d < HD ? KVFmt<KF>::val(kv_vals<KF, HD>(ks, r), d, sk, zk) : 0.0f;
-            vf[i] = d < HD ? KVFmt<VF>::val(kv_vals<VF, HD>(vs, r), d, sv, zv) : 0.0f;
+            for (int i = 0; i < PER; i++) {
+                const int d = lane + LLMC_WARP * i;
+                kf[i] = d < HD ? f16_to_f32(kr[d]) : 0.0f;
+                vf[i] = d < HD ? f16_to_f32(vr[d]) : 0.0f;
+            }
+        } else {
+            const int64_t blk = table[p / BS];
+            const int r = (p % BS) * HKV + h;
+            const uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0);
+            const uint8_t *vs = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1);
+            float sk, zk, sv, zv;
+            kv_row_par<KF, BS, HKV, HD>(ks, r, hk, 0, sk, zk);
+            kv_row_par<VF, BS, HKV, HD>(vs, r, hv, 0, sv, zv);
+#pragma unroll
+            for (int i = 0; i < PER; i++) {
+                const int d = lane + LLMC_WARP * i;
+                if (d >= HD) {
+                    kf[i] = vf[i] = 0.0f;
+                    continue;
+                }
+                if constexpr (KVFmt<KF>::KIVI) { /* the channel's scale and zero in the position's group */
+                    const uint32_t pz = __ldg((const uint32_t *)kv_kgroup<KF, BS, HKV, HD>(ks, p % BS, h) + d);
+                    sk = f16_to_f32((uint16_t)(pz & 0xffff));
+                    zk = f16_to_f32((uint16_t)(pz >> 16));
+                }
+                if constexpr (KVFmt<VF>::KIVI) { /* its group of channels' in the row */
+                    const uint32_t pz = __ldg((const uint32_t *)kv_sides<VF, 1, BS, HKV, HD>(vs, r) + d / KV_KIVI_G);
+                    sv = f16_to_f32((uint16_t)(pz & 0xffff));
+                    zv = f16_to_f32((uint16_t)(pz >> 16));
+                }
+                kf[i] = KVFmt<KF>::val(kv_vals<KF, HD>(ks, r), d, sk, zk);
+                vf[i] = KVFmt<VF>::val(kv_vals<VF, HD>(vs, r), d, sv, zv);
+            }
         }
 #pragma unroll
         for (int g = 0; g < G; g++) {
@@ -164,6 +191,12 @@ constexpr int KV_DEC_VL = 8;
  * block of (t, h) combines the NZ partials into y (the order of attn_combine) and resets the
  * counter, so the counters are zero between kernels (the arena starts zeroed). Grid (T, HKV * G /
  * GS, NZ); needs HD a power of two from 8 to 256. */
+/* Where paged_attn_dec reads a position's rows: the blocks in the cache's formats (RING 0), or (a
+ * cache with KIVI sides, RING 1) the sequence's ring in f16. */
+template <int KF_, int VF_, int RING_>
+struct KvDecSrc {
+    enum { KF = KF_, VF = VF_, RING = RING_ };
+};
 template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int U, int GS>
 DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                         const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
@@ -171,8 +204,7 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
                         int *__restrict__ cnt, int layer, float scale, const float *kvs, float softcap = 0.0f)
 {
     constexpr int VE = KV_DEC_VL, G = GS, LP = HD / VE, PW = LLMC_WARP / LP, NG = 4 * PW, SUB = HQ / HKV / GS;
-    using KL = KVLane<KF, VE>;
-    using VLn = KVLane<VF, VE>;
+    constexpr int RING = kv_has_ring(KF, VF);
     static_assert(HD % VE == 0 && HD <= LLMC_WARP * VE && LLMC_WARP % LP == 0,
                   "head size: a power of two from 8 to 256");
     static_assert((HQ / HKV) % GS == 0, "GS divides the query heads of a group");
@@ -191,55 +223,8 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
     const int pa = p0 + z * chunk, pb = pa + chunk < pe + 1 ? pa + chunk : pe + 1;
     const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
     const float hk = kvs ? kvs[(int64_t)layer * 2 * HKV + h] : 1.0f, hv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + h] : 1.0f;
-    uint32_t kq[U][KL::NW], vq[U][VLn::NW];
-    uint32_t kp[U], vp[U]; /* each position's sides (int8, int4: f16 scale and zero) */
-    /* The K/V rows (and their dequantization) of position p into slot u, through L2 when cg. */
-    auto load_one = [&](int u, int p, int cg) {
-        const int64_t blk = table[p / BS];
-        const int r = (p % BS) * HKV + h;
-        const uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0);
-        const uint8_t *vs = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1);
-        kv_ld(kq[u], kv_vals<KF, HD>(ks, r) + li * KL::BYTES, cg);
-        kv_ld(vq[u], kv_vals<VF, HD>(vs, r) + li * VLn::BYTES, cg);
-        kp[u] = kv_row_raw<KF, BS, HKV, HD>(ks, r, cg);
-        vp[u] = kv_row_raw<VF, BS, HKV, HD>(vs, r, cg);
-    };
-    /* K/V rows of the positions base + u * NG + gid below lim (else zero). Read-only path for the
-     * positions before pe (cached by earlier steps; with several tokens, rope_kv_write before this
-     * kernel does not release early, so this one starts after it finished); pe's rows, which the
-     * Q/K/V kernel writes while this one may already run (one token, PDL), through L2. */
-    auto load = [&](int base, int lim) {
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int p = base + u * NG + gid;
-#pragma unroll
-            for (int i = 0; i < KL::NW; i++)
-                kq[u][i] = 0;
-#pragma unroll
-            for (int i = 0; i < VLn::NW; i++)
-                vq[u][i] = 0;
-            kp[u] = vp[u] = 0;
-            if (p < lim)
-                load_one(u, p, p == pe);
-        }
-    };
-    /* One token: every position before pe was cached by earlier steps, so under PDL its first K/V
-     * rows load while the Q/K/V kernel still runs; pe itself (written by it) after the wait. With
-     * several tokens a sequence may have more positions in this step: everything after the wait. */
-    const int early = gridDim.x == 1;
-    if (early)
-        load(pa, pe < pb ? pe : pb);
-    pdl_wait();
-    for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
-        qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h0 + e / HD) * HD + e % HD] * scale;
-    if (early) {
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int p = pa + u * NG + gid;
-            if (p == pe && p < pb)
-                load_one(u, p, 1);
-        }
-    }
+    /* KIVI: positions below ql are read quantized from the blocks, the others in f16 from the ring */
+    const int ql = RING ? (int)kv_qlimit((long long)pe + 1) : pe + 1;
     float m[G], l[G], acc[G][VE];
 #pragma unroll
     for (int g = 0; g < G; g++) {
@@ -249,46 +234,150 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
         for (int j = 0; j < VE; j++)
             acc[g][j] = 0.0f;
     }
-    __syncthreads();
-    for (int base = pa; base < pb; base += NG * U) { /* uniform over the block */
-        if (base != pa || !early)
-            load(base, pb);
+    /* One token: every position before pe was cached by earlier steps, so under PDL its first K/V
+     * rows load while the Q/K/V kernel still runs; pe itself (written by it) after the wait. With
+     * several tokens a sequence may have more positions in this step: everything after the wait.
+     * (A ring: after the wait; the kernel before is the seal.) */
+    const int early = gridDim.x == 1 && !RING;
+    /* Positions [lo, hi) of the part from source src, folded into the online softmax: a lane group
+     * takes one position at a time, U in flight. */
+    auto run = [&](auto src, int lo, int hi, int first) {
+        using S = decltype(src);
+        using KL = KVLane<S::RING ? FMT_F16 : S::KF, VE>;
+        using VLn = KVLane<S::RING ? FMT_F16 : S::VF, VE>;
+        constexpr int KK = S::RING ? FMT_F16 : S::KF, VV = S::RING ? FMT_F16 : S::VF;
+        uint32_t kq[U][KL::NW], vq[U][VLn::NW];
+        uint32_t kp[U], vp[U]; /* each position's sides (int8, int4: a row's; KIVI values: the lane's group's) */
+        int64_t kb[U];         /* KIVI keys: each position's block (its channels' scales and zeros) */
+        /* The K/V rows of position p into slot u, through L2 when cg. */
+        auto load_one = [&](int u, int p, int cg) {
+            if constexpr (S::RING) {
+                kv_ld<KL::BYTES>(kq[u], kv_ring_row<KF, VF, L, BS, HKV, HD>(kvp, table, max_blocks_per_seq, layer, 0, p, h) + li * KL::BYTES, cg);
+                kv_ld<VLn::BYTES>(vq[u], kv_ring_row<KF, VF, L, BS, HKV, HD>(kvp, table, max_blocks_per_seq, layer, 1, p, h) + li * VLn::BYTES, cg);
+                kp[u] = vp[u] = 0;
+                kb[u] = 0;
+            } else {
+                const int64_t blk = table[p / BS];
+                const int r = (p % BS) * HKV + h;
+                const uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0);
+                const uint8_t *vs = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1);
+                kv_ld<KL::BYTES>(kq[u], kv_vals<KF, HD>(ks, r) + li * KL::BYTES, cg);
+                kv_ld<VLn::BYTES>(vq[u], kv_vals<VF, HD>(vs, r) + li * VLn::BYTES, cg);
+                kp[u] = kv_row_raw<KF, BS, HKV, HD>(ks, r, cg);
+                if constexpr (KVFmt<VF>::KIVI) /* the lane's 8 values lie in one group of G channels */
+                    vp[u] = __ldg((const uint32_t *)kv_sides<VF, 1, BS, HKV, HD>(vs, r) + li * VE / KV_KIVI_G);
+                else
+                    vp[u] = kv_row_raw<VF, BS, HKV, HD>(vs, r, cg);
+                kb[u] = p / KV_KIVI_G; /* the key group (a block holds whole groups) */
+            }
+        };
+        /* K/V rows of the positions base + u * NG + gid below lim (else zero). Read-only path for the
+         * positions before pe (cached by earlier steps; with several tokens, rope_kv_write before this
+         * kernel does not release early, so this one starts after it finished); pe's rows, which the
+         * Q/K/V kernel writes while this one may already run (one token, PDL), through L2. */
+        auto load = [&](int base, int lim) {
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            float s[G];
-            {
-                float kf[VE], sk, zk;
-                kv_par<KF>(kp[u], hk, sk, zk);
-                KL::dec(kq[u], kf, sk, zk);
+            for (int u = 0; u < U; u++) {
+                const int p = base + u * NG + gid;
 #pragma unroll
-                for (int g = 0; g < G; g++) {
+                for (int i = 0; i < KL::NW; i++)
+                    kq[u][i] = 0;
 #pragma unroll
-                    for (int c = 0; c < VE; c += 4) { /* one sum left to right over the VE products */
-                        const float4 qa = *(const float4 *)&qs[g][li * VE + c];
-                        s[g] = (c == 0 ? qa.x * kf[c] : s[g] + qa.x * kf[c]) + qa.y * kf[c + 1] + qa.z * kf[c + 2] +
-                               qa.w * kf[c + 3];
-                    }
+                for (int i = 0; i < VLn::NW; i++)
+                    vq[u][i] = 0;
+                kp[u] = vp[u] = 0;
+                kb[u] = -1;
+                if (p < lim)
+                    load_one(u, p, p == pe);
+            }
+        };
+        if (first && early && !S::RING)
+            load(lo, pe < hi ? pe : hi);
+        if (first) {
+            pdl_wait();
+            for (int e = threadIdx.x; e < G * HD; e += blockDim.x)
+                qs[e / HD][e % HD] = q[(int64_t)t * SQ + (h0 + e / HD) * HD + e % HD] * scale;
+            if (early && !S::RING) {
 #pragma unroll
-                    for (int o = LP / 2; o > 0; o >>= 1)
-                        s[g] += shfl_xor(s[g], o);
-                    s[g] = attn_softcap(s[g], softcap);
+                for (int u = 0; u < U; u++) {
+                    const int p = lo + u * NG + gid;
+                    if (p == pe && p < hi)
+                        load_one(u, p, 1);
                 }
             }
-            if (base + u * NG + gid < pb) {
-                float vf[VE], sv, zv;
-                kv_par<VF>(vp[u], hv, sv, zv);
-                VLn::dec(vq[u], vf, sv, zv);
+            __syncthreads();
+        }
+        /* KIVI keys: the scales and zeros of the lane's 8 channels of the group last used (f16 pairs) */
+        uint32_t kgp[KVFmt<KK>::KIVI ? VE : 1];
+        int64_t kg = -1;
+        for (int base = lo; base < hi; base += NG * U) { /* uniform over the block */
+            if (base != lo || !(first && early && !S::RING))
+                load(base, hi);
 #pragma unroll
-                for (int g = 0; g < G; g++) {
-                    const float mn = fmaxf(m[g], s[g]), corr = expf(m[g] - mn), e = expf(s[g] - mn);
-                    l[g] = l[g] * corr + e;
+            for (int u = 0; u < U; u++) {
+                float s[G];
+                {
+                    float kf[VE];
+                    if constexpr (KVFmt<KK>::KIVI) {
+                        const int p = base + u * NG + gid;
+                        if (kb[u] >= 0 && kb[u] != kg) { /* another group: its channels' scales and zeros */
+                            kg = kb[u];
+                            const uint8_t *ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, table[p / BS], layer, 0);
+                            const uint4 a = __ldg((const uint4 *)(kv_kgroup<KF, BS, HKV, HD>(ks, p % BS, h) + li * VE * 4));
+                            const uint4 b = __ldg((const uint4 *)(kv_kgroup<KF, BS, HKV, HD>(ks, p % BS, h) + li * VE * 4 + 16));
+                            kgp[0] = a.x, kgp[1] = a.y, kgp[2] = a.z, kgp[3] = a.w;
+                            kgp[4] = b.x, kgp[5] = b.y, kgp[6] = b.z, kgp[7] = b.w;
+                        }
 #pragma unroll
-                    for (int j = 0; j < VE; j++)
-                        acc[g][j] = acc[g][j] * corr + e * vf[j];
-                    m[g] = mn;
+                        for (int j = 0; j < VE; j++) /* the lane's 8 codes lie in its first word */
+                            kf[j] = fmaf(kv_code_f32((kq[u][0] >> (KVFmt<KK>::BITS * j)) & ((1u << KVFmt<KK>::BITS) - 1)),
+                                         f16_to_f32((uint16_t)(kgp[j] & 0xffff)), f16_to_f32((uint16_t)(kgp[j] >> 16)));
+                    } else {
+                        float sk, zk;
+                        kv_par<KK>(kp[u], hk, sk, zk);
+                        KL::dec(kq[u], kf, sk, zk);
+                    }
+#pragma unroll
+                    for (int g = 0; g < G; g++) {
+#pragma unroll
+                        for (int c = 0; c < VE; c += 4) { /* one sum left to right over the VE products */
+                            const float4 qa = *(const float4 *)&qs[g][li * VE + c];
+                            s[g] = (c == 0 ? qa.x * kf[c] : s[g] + qa.x * kf[c]) + qa.y * kf[c + 1] + qa.z * kf[c + 2] +
+                                   qa.w * kf[c + 3];
+                        }
+#pragma unroll
+                        for (int o = LP / 2; o > 0; o >>= 1)
+                            s[g] += shfl_xor(s[g], o);
+                        s[g] = attn_softcap(s[g], softcap);
+                    }
+                }
+                if (base + u * NG + gid < hi) {
+                    float vf[VE], sv, zv;
+                    if constexpr (KVFmt<VV>::KIVI) {
+                        sv = f16_to_f32((uint16_t)(vp[u] & 0xffff));
+                        zv = f16_to_f32((uint16_t)(vp[u] >> 16));
+                    } else {
+                        kv_par<VV>(vp[u], hv, sv, zv);
+                    }
+                    VLn::dec(vq[u], vf, sv, zv);
+#pragma unroll
+                    for (int g = 0; g < G; g++) {
+                        const float mn = fmaxf(m[g], s[g]), corr = expf(m[g] - mn), e = expf(s[g] - mn);
+                        l[g] = l[g] * corr + e;
+#pragma unroll
+                        for (int j = 0; j < VE; j++)
+                            acc[g][j] = acc[g][j] * corr + e * vf[j];
+                        m[g] = mn;
+                    }
                 }
             }
         }
+    };
+    if constexpr (RING) { /* the quantized positions of the part, then those in the ring */
+        run(KvDecSrc<KF, VF, 0>{}, pa, pb < ql ? pb : ql, 1);
+        run(KvDecSrc<KF, VF, 1>{}, pa > ql ? pa : ql, pb, 0);
+    } else {
+        run(KvDecSrc<KF, VF, 0>{}, pa, pb, 1);
     }
     /* the lane groups of the warp, merged pairwise in a fixed order */
 #pragma unroll

@@ -333,7 +333,7 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
                     e->body.s ? e->body.s : "");
     llmc_emit_probes(g, &out);
     llmc_buf_printf(&out, "extern const LlmcModelDesc llmc_model_cpu_twin;\n\n");
-    llmc_emit_desc_fields(&out, g, info, "llmc_model", info->target_names, llmc_cuda_kv_block_bytes(g), e->const_bytes,
+    llmc_emit_desc_fields(&out, g, info, "llmc_model", info->target_names, g->kv_format, e->const_bytes,
                           g->arena_bytes + e->arena_extra, 1);
     llmc_buf_printf(&out,
                     "    .backend = LLMC_BACKEND_CUDA,\n    .gpu_images = images,\n    .n_gpu_images = %d,\n"

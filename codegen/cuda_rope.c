@@ -64,7 +64,8 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
                     "to the %s pool; table at consts + %lld%s */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    rope_kv_row<%s, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %d, %d>(%s, %s, %s, a.positions, "
-                    "a.slots, C(%lld), %s, a.kv, %s, %s%s);\n}\n",
+                    "a.slots, C(%lld), %s, a.kv, %s, %s, KvSeqs{a.seq_of_token, a.block_tables, a.max_blocks_per_seq}%s);"
+                    "\n}\n",
                     inter ? "interleaved" : "half", (long long)HQ, (long long)HKV, (long long)hd,
                     llmc_kv_formats_str(e->kv, kvs, sizeof kvs), (long long)table,
                     norms[0] ? "; q and k normed a head at a time first" : "", llmc_cuda_kv_formats(e), inter,

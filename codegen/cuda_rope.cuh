@@ -54,12 +54,13 @@ DEV void head_pair(const float *xh, const float *w, float eps, int i0, int i1, f
  * (cuda_kv.cuh). Grid (tokens, HQ + HKV): block (t, h) rotates query head h, or for h >= HQ rotates
  * key head h - HQ and writes it and the value head to the token's slot: value by value in a format
  * that encodes values alone (f16, fp8 with its head's scale from kvs), else the rows gathered in
- * shared memory and quantized whole (kv_store_row). HD/2 threads: one pair each. qn, kn (Qwen3,
+ * shared memory and quantized whole (kv_store_head: with a ring, KIVI, in f16 into the token's
+ * ring slot, found through sq). HD/2 threads: one pair each. qn, kn (Qwen3,
  * Gemma 3): each head of q and k RMS-normed (weights qn, kn of HD) before it is rotated. */
 template <int KF, int VF, int INTER, int HQ, int HKV, int HD, int SQ, int SK, int SV, int SY, int L, int BS>
 DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32_t *pos, const int32_t *slots,
-                     const float *cs, float *y, uint8_t *kv, int layer, const float *kvs, const float *qn = 0,
-                     const float *kn = 0, float eps = 0.0f)
+                     const float *cs, float *y, uint8_t *kv, int layer, const float *kvs, KvSeqs sq,
+                     const float *qn = 0, const float *kn = 0, float eps = 0.0f)
 {
     const int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
     const float *c = cs + (int64_t)pos[t] * HD;
@@ -103,8 +104,9 @@ DEV void rope_kv_row(const float *q, const float *k, const float *v, const int32
         vrow[2 * i] = vh[2 * i];
         vrow[2 * i + 1] = vh[2 * i + 1];
         __syncthreads();
-        kv_store_row<KF, HD>(kd, ks + kv_sides_at(KF, BS, HKV, HD) + (int64_t)r * kv_sbytes(KF), krow, hsk);
-        kv_store_row<VF, HD>(vd, vs + kv_sides_at(VF, BS, HKV, HD) + (int64_t)r * kv_sbytes(VF), vrow, hsv);
+        kv_store_head<KF, VF, L, BS, HKV, HD>(kv, blk, slots[t] % BS, hk, layer, krow, vrow, kvs,
+                                              kv_has_ring(KF, VF) ? sq.block_tables + (int64_t)sq.seq_of_token[t] * sq.stride : 0,
+                                              sq.stride, pos[t]);
     }
 }
 

@@ -98,7 +98,19 @@ DEV u4 ld16_cg(const void *p)
     return r;
 }
 
-/* 4- and 8-byte loads, streamed or through L2 only, as the two above (a quantized KV row's lane). */
+/* 2-, 4- and 8-byte loads, streamed or through L2 only, as the two above (a quantized KV row's lane). */
+DEV uint32_t ld2_stream(const void *p)
+{
+    unsigned short h;
+    asm volatile("ld.global.nc.L1::no_allocate.u16 %0, [%1];" : "=h"(h) : "l"(p));
+    return h;
+}
+DEV uint32_t ld2_cg(const void *p)
+{
+    unsigned short h;
+    asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(h) : "l"(p));
+    return h;
+}
 DEV uint32_t ld4_stream(const void *p)
 {
     uint32_t r;

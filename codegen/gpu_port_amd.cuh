@@ -237,6 +237,8 @@ DEV u4 ld16_cg(const void *p)
     return {v.x, v.y, v.z, v.w};
 }
 
+DEV uint32_t ld2_stream(const void *p) { return __builtin_nontemporal_load((const uint16_t *)p); }
+DEV uint32_t ld2_cg(const void *p) { return *(const uint16_t *)p; }
 DEV uint32_t ld4_stream(const void *p) { return __builtin_nontemporal_load((const uint32_t *)p); }
 DEV uint32_t ld4_cg(const void *p) { return *(const uint32_t *)p; }
 DEV void ld8_stream(const void *p, uint32_t &a, uint32_t &b)

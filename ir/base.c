@@ -588,6 +588,26 @@ void llmc_fp8_encode(const float *src, void *dst, int64_t n)
         d[i] = llmc_f32_to_e4m3(src[i]);
 }
 
+/* u2: the integer values 0..3, four a byte (element i in bits 2 (i % 4)): KIVI-2's codes. */
+void llmc_u2_decode(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *s = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (float)((s[i / 4] >> (2 * (i & 3))) & 3);
+}
+
+void llmc_u2_encode(const float *src, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i++) {
+        float v = src[i];
+        unsigned c = (unsigned)(v >= 0 ? (v <= 3 ? rintf(v) : 3) : 0);
+        if (i % 4 == 0)
+            d[i / 4] = 0;
+        d[i / 4] = (uint8_t)(d[i / 4] | c << (2 * (i & 3)));
+    }
+}
+
 /* u4: the integer values 0..15 (scale and zero point are the layout's). */
 void llmc_u4_decode(const void *src, float *dst, int64_t n)
 {

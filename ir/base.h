@@ -47,6 +47,8 @@ enum {
     LLMC_SHAPE_TENSOR,            /* [1] */
     LLMC_SHAPE_TOKEN_HEAD,        /* KV formats: beside each token-head row in the pool, no tensor */
     LLMC_SHAPE_LAYER_HEAD,        /* KV formats: one per layer and KV head, in the model's constants */
+    LLMC_SHAPE_KV_GROUP,          /* KIVI: keys per channel over a group of positions, values per
+                                     group of channels of a row; in the pool */
 };
 enum { LLMC_SIDE_OPTIONAL = 1 };  /* a layout may leave it out */
 #define LLMC_MAX_SIDES 4

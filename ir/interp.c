@@ -248,17 +248,22 @@ static LlmcStatus moe(const LlmcNode *n, const float *x, int64_t D, int64_t F, c
     return LLMC_OK;
 }
 
-/* The pool's keys are stored in g->kv_format[0], its values in [1], written and read a token-head row
- * at a time through the functions the cpu target's kernels use (kv_formats.h, kv_layout.h). The
- * section of one block and layer, K (which 0) or V, and the LAYER_HEAD scales of its heads (fp8). */
-static uint8_t *kv_sec(void *kv, const LlmcGraph *g, int64_t blk, int layer, int which)
+/* The pool's keys are stored in g->kv_format[0], its values in [1], written and read a position at a
+ * time through the functions the cpu target's kernels use (kv_formats.h, kv_layout.h): a position's
+ * rows into its block (and a ring's f16 rows, KIVI), a group sealed when its last position comes, a
+ * row read as a query at pe reads it. The arguments they share: */
+#define KV_GEOM_ARGS(g) (int)(g)->kv_format[0], (int)(g)->kv_format[1], (g)->kv_layers, (g)->kv_block_size, \
+                        (g)->kv_heads, (g)->kv_head_dim
+static const int32_t *kv_table(const LlmcStep *st, int64_t r)
 {
-    return (uint8_t *)kv + kv_sec_at((int)g->kv_format[0], (int)g->kv_format[1], g->kv_layers, g->kv_block_size,
-                                     g->kv_heads, g->kv_head_dim, blk, layer, which);
+    return st->block_tables ? st->block_tables + (size_t)st->seq_of_token[r] * st->max_blocks_per_seq : NULL;
 }
-static const float *kv_hs(const LlmcGraph *g, int layer, int which)
+/* Token r's K and V rows (k, v: its values) of one layer. */
+static void kv_store(const LlmcGraph *g, const LlmcStep *st, void *kv, int layer, int64_t r, const int32_t *slots,
+                     const float *k, const float *v)
 {
-    return g->kv_scales ? g->kv_scales + ((int64_t)layer * 2 + which) * g->kv_heads : NULL;
+    kv_store_pos(KV_GEOM_ARGS(g), (uint8_t *)kv, kv_table(st, r), st->max_blocks_per_seq, layer, st->positions[r],
+                 slots[r] / g->kv_block_size, slots[r] % g->kv_block_size, k, v, g->kv_scales);
 }
 
 static const int32_t *step_input(const LlmcGraph *g, const LlmcStep *st, int t)
@@ -452,18 +457,13 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             int64_t kc = llmc_cols(&t0->shape);
             if (!kv)
                 return llmc_fail(d, "interp: kv_write needs a KV pool");
-            for (int64_t r = 0; r < T; r++) {
-                int64_t blk = slots[r] / g->kv_block_size;
-                int off = slots[r] % g->kv_block_size;
-                for (int w = 0; w < 2; w++)
-                    kv_put_rows((int)g->kv_format[w], g->kv_block_size, g->kv_heads, g->kv_head_dim,
-                                kv_sec(kv, g, blk, layer, w), off, (w ? b : a) + r * kc, kv_hs(g, layer, w));
-            }
+            for (int64_t r = 0; r < T; r++)
+                kv_store(g, st, kv, layer, r, slots, a + r * kc, b + r * kc);
             break;
         }
         case LLMC_OP_PAGED_ATTENTION: {
             int layer = (int)llmc_attr_int(n, "layer", 0), hd = g->kv_head_dim;
-            int hq = (int)(cols / hd), hk = g->kv_heads, hk_n = g->kv_heads, window = (int)llmc_attr_int(n, "window", 0);
+            int hq = (int)(cols / hd), hk = g->kv_heads, window = (int)llmc_attr_int(n, "window", 0);
             double scale = llmc_attr_float(n, "scale", 1.0 / sqrt((double)hd));
             double softcap = llmc_attr_float(n, "softcap", 0.0);
             if (!kv)
@@ -473,20 +473,23 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
             /* The positions' K and V heads decoded from the pool's format. */
             float *kf = malloc(sizeof *kf * (size_t)g->max_seq_len * (size_t)hd);
             float *vf = malloc(sizeof *vf * (size_t)g->max_seq_len * (size_t)hd);
+            /* KIVI: the groups the step's positions complete, sealed first (no query of the step
+             * reads them quantized: kv_layout.h) */
+            for (int64_t r = 0; r < T && kv_has_ring((int)g->kv_format[0], (int)g->kv_format[1]); r++)
+                if ((st->positions[r] + 1) % KV_KIVI_G == 0)
+                    kv_seal_group(KV_GEOM_ARGS(g), (uint8_t *)kv, kv_table(st, r), st->max_blocks_per_seq, layer,
+                                  st->positions[r]);
             for (int64_t r = 0; r < T; r++) {
-                const int32_t *table = st->block_tables + (size_t)st->seq_of_token[r] * st->max_blocks_per_seq;
+                const int32_t *table = kv_table(st, r);
                 int pe = st->positions[r], p0 = window > 0 && pe - window + 1 > 0 ? pe - window + 1 : 0;
                 for (int h = 0; h < hq; h++) {
                     int kh = h / (hq / hk);
-                    const float *hk = kv_hs(g, layer, 0), *hv = kv_hs(g, layer, 1);
                     for (int p = p0; p <= pe; p++) {
-                        int64_t blk = table[p / g->kv_block_size];
-                        int bs = g->kv_block_size, off = p % bs;
                         float *kd = kf + (size_t)(p - p0) * hd, *vd = vf + (size_t)(p - p0) * hd;
-                        kp[p - p0] = kv_get_row((int)g->kv_format[0], bs, hk_n, hd, kv_sec(kv, g, blk, layer, 0), off, kh,
-                                                kd, hk ? hk[kh] : 1.0f);
-                        vp[p - p0] = kv_get_row((int)g->kv_format[1], bs, hk_n, hd, kv_sec(kv, g, blk, layer, 1), off, kh,
-                                                vd, hv ? hv[kh] : 1.0f);
+                        kp[p - p0] = kv_read(KV_GEOM_ARGS(g), (uint8_t *)kv, table, st->max_blocks_per_seq, layer, 0, p, pe,
+                                             kh, kd, g->kv_scales);
+                        vp[p - p0] = kv_read(KV_GEOM_ARGS(g), (uint8_t *)kv, table, st->max_blocks_per_seq, layer, 1, p, pe,
+                                             kh, vd, g->kv_scales);
                     }
                     attend(a + r * cols + h * hd, kp, vp, pe - p0 + 1, hd, scale, softcap, y + r * cols + h * hd);
                 }
@@ -550,11 +553,7 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *st, void *kv, LlmcDi
                     rms(krot + h * hd, kn, hd, eps, krot + h * hd);
                 rope_row(n, hd, inter, cols, pos[r], qtmp, y + r * cols, inv);
                 rope_row(n, hd, inter, kc, pos[r], krot, krot, inv);
-                int64_t blk = slots[r] / g->kv_block_size;
-                int off = slots[r] % g->kv_block_size;
-                for (int w = 0; w < 2; w++)
-                    kv_put_rows((int)g->kv_format[w], g->kv_block_size, g->kv_heads, g->kv_head_dim,
-                                kv_sec(kv, g, blk, layer, w), off, w ? vv + r * kc : krot, kv_hs(g, layer, w));
+                kv_store(g, st, kv, layer, r, slots, krot, vv + r * kc);
             }
             free(krot);
             break;

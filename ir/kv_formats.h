@@ -122,12 +122,14 @@ KV_INLINE uint32_t kv_asym_code(float x, float s, float z, float Q)
 /* Each function has a branch for each KV format (formats.def LLMC_FMT_KV); any other F is a bug
  * (the verifier allows no other) and traps. */
 
-/* Stores the HKV token-head rows of position off of the section at sec (BS positions) from
- * x[HKV * HD]; hs[HKV]: the heads' scales where F has a LAYER_HEAD one (fp8), else unused. */
-KV_INLINE void kv_put_rows(int F, int BS, int HKV, int HD, uint8_t *sec, int off, const float *x, const float *hs)
+/* Stores the HKV token-head rows of position off of the section at sec (BS positions; keys W 0,
+ * values 1) from x[HKV * HD]; hs[HKV]: the heads' scales where F has a LAYER_HEAD one (fp8), else
+ * unused. KIVI rows are not stored one at a time: the ring holds them in f16 until kv_seal. */
+KV_INLINE void kv_put_rows(int F, int W, int BS, int HKV, int HD, uint8_t *sec, int off, const float *x,
+                           const float *hs)
 {
     const int64_t r0 = (int64_t)off * HKV;
-    uint8_t *vals = sec + r0 * kv_vbytes(F, HD), *sides = sec + kv_sides_at(F, BS, HKV, HD) + r0 * kv_sbytes(F);
+    uint8_t *vals = sec + r0 * kv_vbytes(F, HD), *sides = sec + kv_sides_at(F, BS, HKV, HD) + r0 * kv_row_sbytes(F, W, HD);
     if (F == FMT_F16) {
         for (int64_t i = 0; i < (int64_t)HKV * HD; i++) {
             uint16_t h = kv_f32_to_f16(x[i]);
@@ -185,13 +187,14 @@ KV_INLINE void kv_put_rows(int F, int BS, int HKV, int HD, uint8_t *sec, int off
     __builtin_trap();
 }
 
-/* The HD values of the token-head row of position off, head h, of the section at sec: the row
- * itself for f32, else decoded into buf[HD]. hs: the head's LAYER_HEAD scale (fp8), else unused. */
-KV_INLINE const float *kv_get_row(int F, int BS, int HKV, int HD, const uint8_t *sec, int off, int h, float *buf,
-                                  float hs)
+/* The HD values of the token-head row of position off, head h, of the section at sec (keys W 0,
+ * values 1): the row itself for f32, else decoded into buf[HD]. hs: the head's LAYER_HEAD scale
+ * (fp8), else unused. */
+KV_INLINE const float *kv_get_row(int F, int W, int BS, int HKV, int HD, const uint8_t *sec, int off, int h,
+                                  float *buf, float hs)
 {
     const int64_t r = (int64_t)off * HKV + h;
-    const uint8_t *vals = sec + r * kv_vbytes(F, HD), *sides = sec + kv_sides_at(F, BS, HKV, HD) + r * kv_sbytes(F);
+    const uint8_t *vals = sec + r * kv_vbytes(F, HD), *sides = sec + kv_sides_at(F, BS, HKV, HD) + r * kv_row_sbytes(F, W, HD);
     if (F == FMT_F16) {
         for (int i = 0; i < HD; i++) {
             uint16_t v;
@@ -216,6 +219,20 @@ KV_INLINE const float *kv_get_row(int F, int BS, int HKV, int HD, const uint8_t 
             buf[i] = (float)(F == FMT_INT8 ? vals[i] : (vals[i / 2] >> (4 * (i & 1))) & 15) * s + z;
         return buf;
     }
+    if (kv_is_kivi(F)) { /* keys: the channel's scale and zero of the row's group; values: its group of channels' */
+        const int bits = F == FMT_KIVI2 ? 2 : 4, per = 8 / bits;
+        const uint8_t *gs = sec + kv_groups_at(F, W, BS, HKV, HD) +
+                            ((int64_t)(off / KV_KIVI_G) * HKV + h) * kv_group_sbytes(F, W, HD);
+        for (int i = 0; i < HD; i++) {
+            const uint8_t *sz = W == 0 ? gs + 4 * i : sides + 4 * (i / KV_KIVI_G);
+            uint16_t s16, z16;
+            memcpy(&s16, sz, 2);
+            memcpy(&z16, sz + 2, 2);
+            uint32_t c = (uint32_t)(vals[i / per] >> (bits * (i % per))) & ((1u << bits) - 1);
+            buf[i] = (float)c * kv_f16_to_f32(s16) + kv_f16_to_f32(z16);
+        }
+        return buf;
+    }
     if (F == FMT_K8) {
         float s;
         memcpy(&s, sides, 4);
@@ -224,6 +241,136 @@ KV_INLINE const float *kv_get_row(int F, int BS, int HKV, int HD, const uint8_t 
         return buf;
     }
     __builtin_trap();
+}
+
+/* Code c (bits wide) as element d of a row of packed codes (element d in bits bits * (d % (8 / bits))
+ * of byte d / (8 / bits)), the byte's other codes kept. */
+KV_INLINE void kv_put_code(uint8_t *vals, int d, int bits, uint32_t c)
+{
+    const int per = 8 / bits, sh = bits * (d % per);
+    vals[d / per] = (uint8_t)((vals[d / per] & ~(((1u << bits) - 1) << sh)) | c << sh);
+}
+
+/* KIVI: the group of G positions from off0 (a multiple of G) of the section at sec (BS positions;
+ * keys W 0, values 1) quantized from their f16 rows in the ring: rows[i] is position off0 + i's HKV
+ * heads of HD f16 values. Keys per head and channel over the G positions, values per position,
+ * head and group of G channels; asymmetric as int8 (kv_asym_params, kv_asym_code) with Q = 3
+ * (kivi2) or 15 (kivi4). */
+KV_INLINE void kv_seal(int F, int W, int BS, int HKV, int HD, uint8_t *sec, int off0, const uint8_t *const *rows)
+{
+    const int bits = F == FMT_KIVI2 ? 2 : 4;
+    const float Q = (float)((1 << bits) - 1);
+    float x[KV_KIVI_G];
+    uint16_t s16, z16;
+    for (int h = 0; h < HKV; h++) {
+        if (W == 0) {
+            uint8_t *gs = sec + kv_groups_at(F, W, BS, HKV, HD) + ((int64_t)(off0 / KV_KIVI_G) * HKV + h) * kv_group_sbytes(F, W, HD);
+            for (int d = 0; d < HD; d++) {
+                for (int i = 0; i < KV_KIVI_G; i++) {
+                    uint16_t v;
+                    memcpy(&v, rows[i] + 2 * ((int64_t)h * HD + d), 2);
+                    x[i] = kv_f16_to_f32(v);
+                }
+                kv_asym_params(x, KV_KIVI_G, Q, &s16, &z16);
+                float sc = kv_f16_to_f32(s16), z = kv_f16_to_f32(z16);
+                memcpy(gs + 4 * d, &s16, 2);
+                memcpy(gs + 4 * d + 2, &z16, 2);
+                for (int i = 0; i < KV_KIVI_G; i++)
+                    kv_put_code(sec + ((int64_t)(off0 + i) * HKV + h) * kv_vbytes(F, HD), d, bits,
+                                kv_asym_code(x[i], sc, z, Q));
+            }
+        } else {
+            for (int i = 0; i < KV_KIVI_G; i++) {
+                int64_t r = (int64_t)(off0 + i) * HKV + h;
+                for (int j = 0; j < HD; j += KV_KIVI_G) {
+                    int n = HD - j < KV_KIVI_G ? HD - j : KV_KIVI_G;
+                    for (int c = 0; c < n; c++) {
+                        uint16_t v;
+                        memcpy(&v, rows[i] + 2 * ((int64_t)h * HD + j + c), 2);
+                        x[c] = kv_f16_to_f32(v);
+                    }
+                    kv_asym_params(x, n, Q, &s16, &z16);
+                    float sc = kv_f16_to_f32(s16), z = kv_f16_to_f32(z16);
+                    uint8_t *sz = sec + kv_sides_at(F, BS, HKV, HD) + r * kv_row_sbytes(F, W, HD) + 4 * (j / KV_KIVI_G);
+                    memcpy(sz, &s16, 2);
+                    memcpy(sz + 2, &z16, 2);
+                    for (int c = 0; c < n; c++)
+                        kv_put_code(sec + r * kv_vbytes(F, HD), j + c, bits, kv_asym_code(x[c], sc, z, Q));
+                }
+            }
+        }
+    }
+}
+
+/* ---- a layer's K and V of a position, through the block table (the pool's whole view) ----
+ * table: the sequence's block table row of stride entries (its last kv_ring_blocks entries are its
+ * ring's blocks: ir/kv_layout.h); kv: the pool; hs: the model's LAYER_HEAD scales ([L][2][HKV]) or
+ * 0. */
+
+/* The f16 ring section holding position p's rows of layer `layer`, keys or values; *slot: the
+ * position's place in it. */
+KV_INLINE uint8_t *kv_ring_sec(int KF, int VF, int L, int BS, int HKV, int HD, uint8_t *kv, const int32_t *table,
+                               int stride, int layer, int which, int p, int *slot)
+{
+    const long long s = p % kv_ring_len(KF, VF, L, BS, HKV, HD), rp = kv_ring_per_block(KF, VF, L, BS, HKV, HD);
+    const int64_t blk = table[stride - kv_ring_blocks(KF, VF, L, BS, HKV, HD) + s / rp];
+    *slot = (int)(s % rp);
+    return kv + blk * kv_block_bytes(KF, VF, L, BS, HKV, HD) + kv_ring_sec_at(KF, VF, L, BS, HKV, HD, layer, which);
+}
+
+/* Position p's K (k[HKV * HD]) and V rows of one layer stored: a format that stores rows one at a
+ * time into the block of p (blk, offset off); with a ring (KIVI), both also in f16 into p's ring
+ * slot, from which kv_seal_group quantizes KIVI's later. */
+KV_INLINE void kv_store_pos(int KF, int VF, int L, int BS, int HKV, int HD, uint8_t *kv, const int32_t *table,
+                            int stride, int layer, int p, int64_t blk, int off, const float *k, const float *v,
+                            const float *hs)
+{
+    for (int w = 0; w < 2; w++) {
+        const int F = w ? VF : KF;
+        if (!kv_is_kivi(F))
+            kv_put_rows(F, w, BS, HKV, HD, kv + kv_sec_at(KF, VF, L, BS, HKV, HD, blk, layer, w), off, w ? v : k,
+                        hs ? hs + ((int64_t)layer * 2 + w) * HKV : 0);
+        if (kv_has_ring(KF, VF)) {
+            int slot;
+            uint8_t *rs = kv_ring_sec(KF, VF, L, BS, HKV, HD, kv, table, stride, layer, w, p, &slot);
+            kv_put_rows(FMT_F16, w, (int)kv_ring_per_block(KF, VF, L, BS, HKV, HD), HKV, HD, rs, slot, w ? v : k, 0);
+        }
+    }
+}
+
+/* The KIVI sides' group that position p ends ((p + 1) % G == 0) quantized from the ring into its
+ * block (every other format's rows are in place already). */
+KV_INLINE void kv_seal_group(int KF, int VF, int L, int BS, int HKV, int HD, uint8_t *kv, const int32_t *table,
+                             int stride, int layer, int p)
+{
+    const int p0 = p + 1 - KV_KIVI_G;
+    const uint8_t *rows[KV_KIVI_G];
+    for (int w = 0; w < 2; w++) {
+        const int F = w ? VF : KF;
+        if (!kv_is_kivi(F))
+            continue;
+        for (int i = 0; i < KV_KIVI_G; i++) {
+            int slot;
+            const uint8_t *rs = kv_ring_sec(KF, VF, L, BS, HKV, HD, kv, table, stride, layer, w, p0 + i, &slot);
+            rows[i] = rs + (int64_t)slot * HKV * HD * 2;
+        }
+        kv_seal(F, w, BS, HKV, HD, kv + kv_sec_at(KF, VF, L, BS, HKV, HD, table[p0 / BS], layer, w), p0 % BS, rows);
+    }
+}
+
+/* The HD values (keys W 0, values 1) of head h at position p of one layer, as a query that sees
+ * positions 0..pe reads them: from p's block, or in f16 from the ring where p >= kv_qlimit(pe + 1)
+ * (a cache with a ring); decoded into buf[HD] (the row itself for f32). */
+KV_INLINE const float *kv_read(int KF, int VF, int L, int BS, int HKV, int HD, uint8_t *kv, const int32_t *table,
+                               int stride, int layer, int w, int p, int pe, int h, float *buf, const float *hs)
+{
+    if (kv_has_ring(KF, VF) && p >= kv_qlimit((long long)pe + 1)) {
+        int slot;
+        const uint8_t *rs = kv_ring_sec(KF, VF, L, BS, HKV, HD, kv, table, stride, layer, w, p, &slot);
+        return kv_get_row(FMT_F16, w, (int)kv_ring_per_block(KF, VF, L, BS, HKV, HD), HKV, HD, rs, slot, h, buf, 1.0f);
+    }
+    return kv_get_row(w ? VF : KF, w, BS, HKV, HD, kv + kv_sec_at(KF, VF, L, BS, HKV, HD, table[p / BS], layer, w),
+                      p % BS, h, buf, hs ? hs[((int64_t)layer * 2 + w) * HKV + h] : 1.0f);
 }
 
 #endif

@@ -16,13 +16,16 @@ static const LlmcTarget target_cpu = {
     .weight_formats = (1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16) | (1u << LLMC_FP8) | (1u << LLMC_U4) |
                       (1u << LLMC_NVFP4),
     .kv_default = LLMC_F32,
-    .kv_formats = (1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_KV_FP8) | (1u << LLMC_INT8) | (1u << LLMC_INT4),
+    .kv_formats = (1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_KV_FP8) | (1u << LLMC_INT8) | (1u << LLMC_INT4) |
+                  (1u << LLMC_KIVI2) | (1u << LLMC_KIVI4),
 };
 
 #define CUDA_FORMATS                                                                                           \
     ((1u << LLMC_F32) | (1u << LLMC_F16) | (1u << LLMC_BF16) | (1u << LLMC_FP8) | (1u << LLMC_U4) | (1u << LLMC_NVFP4))
 #define CUDA_KV                                                                                                \
-    .kv_default = LLMC_F16, .kv_formats = (1u << LLMC_F16) | (1u << LLMC_KV_FP8) | (1u << LLMC_INT8) | (1u << LLMC_INT4), \
+    .kv_default = LLMC_F16,                                                                                    \
+    .kv_formats = (1u << LLMC_F16) | (1u << LLMC_KV_FP8) | (1u << LLMC_INT8) | (1u << LLMC_INT4) | (1u << LLMC_KIVI2) | \
+                  (1u << LLMC_KIVI4),                                                                          \
     .quant_order = LLMC_ORDER_LANE8
 
 static const LlmcTarget target_sm80 = {

@@ -105,7 +105,7 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
                 return llmc_fail(d, "verify: the KV cache's layout names side tensors (its scales live in the pool)");
         for (int i = 0; i < llmc_format_n_sides(kf); i++) {
             int sh = llmc_format(kf)->side[i].shape;
-            if (sh != LLMC_SHAPE_TOKEN_HEAD && sh != LLMC_SHAPE_LAYER_HEAD)
+            if (sh != LLMC_SHAPE_TOKEN_HEAD && sh != LLMC_SHAPE_LAYER_HEAD && sh != LLMC_SHAPE_KV_GROUP)
                 return llmc_fail(d, "verify: the KV cache's format %s has a side tensor that is neither one a "
                                  "token-head row nor one a layer and head", llmc_dtype_name(kf));
             if (sh == LLMC_SHAPE_LAYER_HEAD && !g->kv_scales)

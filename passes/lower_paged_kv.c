@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "passes.h"
+#include "../ir/kv_layout.h"
 
 /* The KV formats of keys and values: --kv's if the target implements them, else its default. */
 static LlmcStatus choose_kv_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
@@ -129,5 +130,19 @@ LlmcStatus pass_lower_paged_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDia
     g->cap_n = k;
     g->kv_layers = layer;
     llmc_graph_reindex(g);
+    if (kv_has_ring((int)g->kv_format[0], (int)g->kv_format[1])) { /* KIVI: groups of G in the blocks, a ring */
+        char fs[64];
+        llmc_kv_formats_str(g->kv_format, fs, sizeof fs);
+        if (g->kv_block_size % KV_KIVI_G)
+            return llmc_fail(d, "--kv %s: KIVI's groups of %d positions need --kv-block a multiple of %d (it is %d)", fs,
+                             KV_KIVI_G, KV_KIVI_G, g->kv_block_size);
+        if (g->kv_head_dim % KV_KIVI_G)
+            return llmc_fail(d, "--kv %s: KIVI's groups of %d channels need a head_dim that is a multiple of %d (it "
+                             "is %d)", fs, KV_KIVI_G, KV_KIVI_G, g->kv_head_dim);
+        if (kv_ring_blocks((int)g->kv_format[0], (int)g->kv_format[1], layer, g->kv_block_size, g->kv_heads,
+                           g->kv_head_dim) < 1)
+            return llmc_fail(d, "--kv %s: a block of %d positions cannot hold one position of the f16 residual; give "
+                             "a larger --kv-block", fs, g->kv_block_size);
+    }
     return kv_scales(g, opt, layer, d);
 }

@@ -58,6 +58,14 @@ static int bench_flush(Bench *b)
     return 0;
 }
 
+/* The table entry of a sequence's k-th block of per_seq: its positions' first, its ring's (KIVI,
+ * the last kv_ring_blocks of per_seq) at the end of the row. */
+static int32_t bench_entry(const LlmcEngine *e, int32_t per_seq, int32_t k)
+{
+    int32_t ring = e->desc->kv_ring_blocks;
+    return k < per_seq - ring ? k : e->max_blocks_per_seq - (per_seq - k);
+}
+
 int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, char *err,
                    size_t errlen)
 {
@@ -72,7 +80,8 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
                             "%d prompt + %d generated tokens do not fit the context of %d "
                             "(need at least one prompt token)",
                             c->n_prompt, c->n_gen, d->max_seq_len);
-    int32_t per_seq = llmc_kv_blocks_for(c->n_prompt + c->n_gen, d->kv_block_size);
+    /* a sequence's blocks: its positions', then its ring's (KIVI), the last of its table row */
+    int32_t per_seq = llmc_kv_blocks_for(c->n_prompt + c->n_gen, d->kv_block_size) + d->kv_ring_blocks;
     if ((int64_t)per_seq * c->batch > llmc_kv_free_count(&e->kv))
         return llmc_rt_fail(err, errlen, "%d sequences of %d positions need %lld KV blocks, %d are "
                             "free (--kv-blocks / --kv-mem)",
@@ -99,7 +108,8 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     }
     for (int32_t s = 0; s < c->batch; s++)
         for (int32_t k = 0; k < per_seq; k++)
-            b.table[(size_t)s * (size_t)e->max_blocks_per_seq + (size_t)k] = llmc_kv_alloc(&e->kv);
+            b.table[(size_t)s * (size_t)e->max_blocks_per_seq + (size_t)bench_entry(e, per_seq, k)] =
+                llmc_kv_alloc(&e->kv);
     b.step = (LlmcStep){
         .tokens = b.tokens,
         .positions = b.positions,
@@ -122,7 +132,9 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     double t0 = llmc_rt_now();
     for (int32_t s = 0; s < c->batch && rc == 0; s++) {
         for (int32_t p = 0; p < c->n_prompt && rc == 0; p++) {
-            if (b.step.n_tokens == d->max_tokens && (rc = bench_flush(&b)) != 0)
+            /* a full step, or (KIVI) the sequence's share of one */
+            if ((b.step.n_tokens == d->max_tokens || (d->kv_seq_step > 0 && p > 0 && p % d->kv_seq_step == 0)) &&
+                (rc = bench_flush(&b)) != 0)
                 break;
             bench_add(&b, s, llmc_bench_token(d, (int64_t)s * c->n_prompt + p), p,
                       p == c->n_prompt - 1);
@@ -146,15 +158,22 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     r->decode_tokens = (int64_t)c->batch * c->n_gen;
     r->decode_steps = c->n_gen;
     r->decode_seconds = t2 - t1;
-    /* Step i reads every weight once and the KV of positions 0..P+i of each sequence. */
-    double positions = 0;
-    for (int32_t i = 0; i < c->n_gen; i++)
-        positions += (double)(c->n_prompt + i + 1);
+    /* Step i reads every weight once and the KV of positions 0..P+i of each sequence: in the
+     * cache's format, or (KIVI) the newest in f16 from the ring. */
+    double positions = 0, ring_positions = 0;
+    for (int32_t i = 0; i < c->n_gen; i++) {
+        int64_t n = c->n_prompt + i + 1, q = n;
+        if (d->kv_ring_blocks > 0)
+            q = n - d->kv_resid + d->kv_group > 0 ? (n - d->kv_resid + d->kv_group) / d->kv_group * d->kv_group : 0;
+        positions += (double)q;
+        ring_positions += (double)(n - q);
+    }
     r->decode_bytes = (double)c->n_gen * (double)d->weight_bytes_per_token +
-                      (double)d->kv_bytes_per_position * positions * c->batch;
+                      ((double)d->kv_bytes_per_position * positions +
+                       (double)d->kv_ring_bytes_per_position * ring_positions) * c->batch;
     for (int32_t s = 0; s < c->batch; s++)
         for (int32_t k = per_seq - 1; k >= 0; k--)
-            llmc_kv_free(&e->kv, b.table[(size_t)s * (size_t)e->max_blocks_per_seq + (size_t)k]);
+            llmc_kv_free(&e->kv, b.table[(size_t)s * (size_t)e->max_blocks_per_seq + (size_t)bench_entry(e, per_seq, k)]);
 out:
     free(b.table);
     free(b.tokens);
@@ -176,6 +195,22 @@ int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResul
     char what[512];
     e->dev->bench_header(e, c->batch, what, sizeof what);
     fprintf(out, "model: %s (target %s), %s\n", d->name, d->target, what);
+    if (d->kv_ring_blocks > 0)
+        fprintf(out, "KV cache: %lld bytes a position (the newest %d-%d of a sequence in f16: %lld bytes), %d "
+                     "blocks of %d positions, %lld bytes a block\n",
+                (long long)d->kv_bytes_per_position, d->kv_resid - d->kv_group, d->kv_resid - 1,
+                (long long)d->kv_ring_bytes_per_position, (int)e->kv.n_blocks, d->kv_block_size,
+                (long long)d->kv_block_bytes);
+    else
+        fprintf(out, "KV cache: %lld bytes a position, %d blocks of %d positions, %lld bytes a block\n",
+                (long long)d->kv_bytes_per_position, (int)e->kv.n_blocks, d->kv_block_size,
+                (long long)d->kv_block_bytes);
+    /* how many sequences of this benchmark's length the pool runs at once */
+    int32_t per_seq = llmc_kv_blocks_for(c->n_prompt + c->n_gen, d->kv_block_size) + d->kv_ring_blocks;
+    fprintf(out, "KV capacity: %d sequences of %d positions at once in %d blocks (%.1f MiB; %d blocks a sequence%s)\n",
+            (int)(e->kv.n_blocks / per_seq), c->n_prompt + c->n_gen, (int)e->kv.n_blocks,
+            (double)e->kv.n_blocks * (double)d->kv_block_bytes / (1 << 20), per_seq,
+            d->kv_ring_blocks > 0 ? ", its ring's counted" : "");
     fprintf(out, "prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r->prefill_tokens,
             r->prefill_seconds, r->prefill_tokens / r->prefill_seconds);
     if (r->decode_steps > 0)

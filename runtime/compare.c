@@ -32,7 +32,9 @@ static void side_free(Side *s)
 {
     if (s->table)
         for (int32_t b = s->n_blocks - 1; b >= 0; b--)
-            llmc_kv_free(&s->e->kv, s->table[b]);
+            llmc_kv_free(&s->e->kv, s->table[b < s->n_blocks - s->d->kv_ring_blocks
+                                                 ? b
+                                                 : s->e->max_blocks_per_seq - (s->n_blocks - b)]);
     free(s->table);
     free(s->tokens);
     free(s->positions);
@@ -49,7 +51,7 @@ static int side_init(Side *s, LlmcEngine *e, int32_t n_ids, int32_t chunk, int32
     memset(s, 0, sizeof *s);
     s->e = e;
     s->d = e->desc;
-    s->n_blocks = llmc_kv_blocks_for(n_ids, s->d->kv_block_size);
+    s->n_blocks = llmc_kv_blocks_for(n_ids, s->d->kv_block_size) + s->d->kv_ring_blocks; /* (its ring: KIVI) */
     if (s->n_blocks > llmc_kv_free_count(&e->kv))
         return llmc_rt_fail(err, errlen, "%s: %d KV blocks needed, %d free", which, s->n_blocks,
                             llmc_kv_free_count(&e->kv));
@@ -70,8 +72,9 @@ static int side_init(Side *s, LlmcEngine *e, int32_t n_ids, int32_t chunk, int32
         return llmc_rt_fail(err, errlen, "out of memory comparing %d tokens (%d blocks)", n_ids,
                             nb);
     }
-    for (int32_t b = 0; b < s->n_blocks; b++)
-        s->table[b] = llmc_kv_alloc(&e->kv);
+    for (int32_t b = 0; b < s->n_blocks; b++) /* the ring's blocks at the end of the row */
+        s->table[b < s->n_blocks - s->d->kv_ring_blocks ? b : e->max_blocks_per_seq - (s->n_blocks - b)] =
+            llmc_kv_alloc(&e->kv);
     return 0;
 }
 
@@ -197,6 +200,10 @@ int llmc_compare_cpu(LlmcEngine *ge, LlmcEngine *ce, const int32_t *ids, int32_t
         return llmc_rt_fail(err, errlen, "the prompt has %d tokens; the context is %d", n_ids,
                             gd->max_seq_len < cd->max_seq_len ? gd->max_seq_len : cd->max_seq_len);
     int32_t chunk = gd->max_tokens < cd->max_tokens ? gd->max_tokens : cd->max_tokens;
+    if (gd->kv_seq_step > 0 && chunk > gd->kv_seq_step) /* KIVI: a sequence's share of a step */
+        chunk = gd->kv_seq_step;
+    if (cd->kv_seq_step > 0 && chunk > cd->kv_seq_step)
+        chunk = cd->kv_seq_step;
     int32_t last = (n_ids - 1) / chunk * chunk;     /* start of the last chunk */
     int32_t T = n_ids - last;
     int32_t O = T;

@@ -30,6 +30,9 @@ int llmc_desc_check(const LlmcModelDesc *d, char *err, size_t errlen)
         bad = "kv_block_size";
     else if (d->kv_block_bytes < 0)
         bad = "kv_block_bytes";
+    else if (d->kv_ring_blocks < 0 || d->kv_seq_step < 0 || d->kv_ring_bytes_per_position < 0 ||
+             (d->kv_ring_blocks > 0 && (d->kv_seq_step <= 0 || d->kv_group <= 0 || d->kv_resid < d->kv_group)))
+        bad = "kv_ring_blocks/kv_seq_step/kv_group/kv_resid";
     else if (d->weights_bytes < 0 || d->const_bytes < 0 || d->arena_bytes < 0)
         bad = "weights_bytes/const_bytes/arena_bytes";
     else if (d->bos_id < -1 || d->bos_id >= d->vocab_size)
@@ -63,7 +66,7 @@ int64_t llmc_engine_default_kv_blocks(const LlmcModelDesc *d, int32_t n_seqs,
 {
     if (max_positions > d->max_seq_len)
         max_positions = d->max_seq_len;
-    return (int64_t)n_seqs * llmc_kv_blocks_for(max_positions, d->kv_block_size);
+    return (int64_t)n_seqs * (llmc_kv_blocks_for(max_positions, d->kv_block_size) + d->kv_ring_blocks);
 }
 
 int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weights,
@@ -73,7 +76,7 @@ int llmc_engine_init(LlmcEngine *e, const LlmcModelDesc *d, const uint8_t *weigh
     if (llmc_desc_check(d, err, errlen) != 0)
         return -1;
     e->desc = d;
-    e->max_blocks_per_seq = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size);
+    e->max_blocks_per_seq = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size) + d->kv_ring_blocks;
     if (o->kv_blocks < 1)
         return llmc_rt_fail(err, errlen, "the KV cache needs at least one block, got %lld",
                             (long long)o->kv_blocks);

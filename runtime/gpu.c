@@ -492,7 +492,7 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     assert(!g->ready);
     CUresult r;
     int32_t mt = d->max_tokens, mo = d->max_outputs;
-    g->mbps = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size);
+    g->mbps = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size) + d->kv_ring_blocks;
     g->pad_row = mt;
     g->use_graphs = s->use_graphs;
     g->use_pdl = s->use_pdl && g->sm >= 90 && g->cu.LaunchKernelEx && d->gpu_kernel_flags &&

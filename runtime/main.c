@@ -837,7 +837,7 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
                 d->max_seq_len, c.n_prompt, c.n_gen);
     }
     LlmcEngine e;
-    int64_t kv = (int64_t)c.batch * llmc_kv_blocks_for(c.n_prompt + c.n_gen, d->kv_block_size);
+    int64_t kv = llmc_engine_default_kv_blocks(d, c.batch, c.n_prompt + c.n_gen);
     if (make_engine(o, &e, pl, kv) != 0)
         return 1;
     char err[1024];
@@ -970,13 +970,13 @@ static int run_compare(const Opts *o, const LlmcPayload *pl, const LlmcTokenizer
         return 1;
     }
     LlmcEngine ge, ce;
-    if (make_engine(o, &ge, pl, llmc_kv_blocks_for(pr.n, d->kv_block_size)) != 0) {
+    if (make_engine(o, &ge, pl, llmc_engine_default_kv_blocks(d, 1, pr.n)) != 0) {
         free(pr.ids);
         return 1;
     }
     /* The twin's pool holds exactly the prompt (its blocks may differ from the GPU build's). */
     LlmcEngineOpts eo = {.n_threads = o->threads ? (int)o->threads : default_threads(),
-                         .kv_blocks = llmc_kv_blocks_for(pr.n, twin->kv_block_size)};
+                         .kv_blocks = llmc_engine_default_kv_blocks(twin, 1, pr.n)};
     if (llmc_engine_init(&ce, twin, pl->weights, &eo, err, sizeof err) != 0) {
         fprintf(stderr, "%s: the CPU twin: %s\n", o->prog, err);
         llmc_engine_destroy(&ge);

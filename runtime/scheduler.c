@@ -42,6 +42,8 @@ typedef struct Seq {
     int32_t logits_from;        /* -1: no prompt logits reported (moves past reported positions
                                    when preempted) */
     int32_t n_blocks;           /* KV blocks held (the first entries of its row) */
+    int ring;                   /* it holds its ring's blocks (KIVI: desc->kv_ring_blocks, the last
+                                   entries of its row) */
     int32_t step_tok;           /* tokens it feeds in the step being planned */
     int32_t n_preempted;        /* times it was preempted */
     int32_t row;                /* block table row while running, else -1 */
@@ -215,7 +217,7 @@ static int check_req(const LlmcSched *s, const LlmcSeqReq *r, Seq *q, char *err,
         q->clamped = 1;
     }
     /* The pool must hold any one sequence whole: then the oldest running one can always go on. */
-    int32_t blocks = llmc_kv_blocks_for(seq_positions(q), d->kv_block_size);
+    int32_t blocks = llmc_kv_blocks_for(seq_positions(q), d->kv_block_size) + d->kv_ring_blocks;
     if (blocks > s->e->kv.n_blocks)
         return llmc_rt_fail(err, errlen,
                             "a sequence of %d positions needs %d KV blocks, the KV cache has %d "
@@ -287,8 +289,10 @@ static int32_t next_need(const LlmcSched *s, const Seq *q)
     int32_t upto = q->n_fed + 1;
     if (q->state != SEQ_DECODE)
         upto = q->n_prefill - q->n_fed < s->d->max_tokens ? q->n_prefill : q->n_fed + s->d->max_tokens;
+    if (q->state != SEQ_DECODE && s->d->kv_seq_step > 0 && upto > q->n_fed + s->d->kv_seq_step)
+        upto = q->n_fed + s->d->kv_seq_step;
     int32_t need = llmc_kv_blocks_for(upto, s->d->kv_block_size) - q->n_blocks;
-    return need > 0 ? need : 0;
+    return (need > 0 ? need : 0) + (q->ring ? 0 : s->d->kv_ring_blocks);
 }
 
 /* The next sequence to admit (a preempted one first), skipping cancelled ones; -1: none. */
@@ -365,6 +369,9 @@ static void release(LlmcSched *s, Seq *q)
     for (int32_t b = q->n_blocks - 1; b >= 0; b--)
         llmc_kv_free(&s->e->kv, bt[b]);
     q->n_blocks = 0;
+    for (int32_t b = 0; q->ring && b < s->d->kv_ring_blocks; b++)
+        llmc_kv_free(&s->e->kv, bt[s->e->max_blocks_per_seq - s->d->kv_ring_blocks + b]);
+    q->ring = 0;
     s->free_rows[s->n_free_rows++] = q->row;
     q->row = -1;
 }
@@ -395,11 +402,20 @@ static void preempt_newest(LlmcSched *s, StepBuild *plan)
     s->requeue[s->n_requeue++] = id;
 }
 
-/* Takes blocks until q holds those of positions 0..n_pos-1 (the caller checked they are free). */
+/* Takes blocks until q holds those of positions 0..n_pos-1, and its ring's if it has none yet (the
+ * caller checked they are free). */
 static void take_blocks(LlmcSched *s, Seq *q, int32_t n_pos)
 {
     int32_t need = llmc_kv_blocks_for(n_pos, s->d->kv_block_size);
     int32_t *bt = row_of(s, q->row);
+    if (n_pos <= q->n_fed)
+        return; /* it feeds nothing this step */
+    for (int32_t b = 0; !q->ring && b < s->d->kv_ring_blocks; b++) {
+        int32_t id = llmc_kv_alloc(&s->e->kv);
+        assert(id >= 0);
+        bt[s->e->max_blocks_per_seq - s->d->kv_ring_blocks + b] = id;
+    }
+    q->ring = 1;
     while (q->n_blocks < need) {
         int32_t b = llmc_kv_alloc(&s->e->kv);
         assert(b >= 0);
@@ -410,20 +426,24 @@ static void take_blocks(LlmcSched *s, Seq *q, int32_t n_pos)
         s->stats.kv_blocks_peak = in_use;
 }
 
-/* Positions q could write with the blocks it holds and every free one. */
+/* Positions q could write with the blocks it holds and every free one (its ring's taken first). */
 static int32_t reach(const LlmcSched *s, const Seq *q)
 {
-    return (q->n_blocks + llmc_kv_free_count(&s->e->kv)) * s->d->kv_block_size;
+    int32_t free = llmc_kv_free_count(&s->e->kv) - (q->ring ? 0 : s->d->kv_ring_blocks);
+    return (q->n_blocks + (free > 0 ? free : 0)) * s->d->kv_block_size;
 }
 
 /* The tokens of q's next prefill chunk: positions from n_fed up to n_prefill and reach, within
- * the step's tokens, stopping before a row whose logits would exceed max_outputs. */
+ * the step's tokens and a sequence's share of a step (kv_seq_step: KIVI), stopping before a row
+ * whose logits would exceed max_outputs. */
 static int32_t chunk_of(const LlmcSched *s, const Seq *q, const StepBuild *plan, int32_t reach_pos,
                         int32_t *n_out)
 {
     int32_t n = 0, o = 0;
     for (int32_t pos = q->n_fed; pos < q->n_prefill && pos < reach_pos &&
-                                 plan->n_tokens + n < s->d->max_tokens; pos++, n++) {
+                                 plan->n_tokens + n < s->d->max_tokens &&
+                                 (s->d->kv_seq_step <= 0 || n < s->d->kv_seq_step);
+         pos++, n++) {
         if (wants_logits(q, pos)) {
             if (plan->n_out + o == s->d->max_outputs)
                 break;                          /* the rest of this prompt goes next step */

@@ -21,12 +21,13 @@
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
 #include "../ir/interp.h"
+#include "../ir/kv_layout.h"
 #include "../passes/passes.h"
 #include "testutil.h"
 
 /* ---- scenario ---- */
 
-#define MAX_STEPS 16
+#define MAX_STEPS 40
 typedef struct Step {
     int T, O;
     int32_t tok[64], pos[64], seq[64], slot[64], out[64];
@@ -99,6 +100,52 @@ static void make_scenario(Scenario *s, int vocab, int bs)
             if (k == 2 && sq == 1)
                 continue; /* a sequence sits out a step */
             add_tok(s, st, sq, len[sq]++, vocab);
+            st->out[st->O++] = st->T - 1;
+        }
+    }
+}
+
+/* For KIVI (ring_blocks > 0: each table row ends with its ring's blocks): three sequences of prompts
+ * of 170, 131 and 97 positions (97: ending mid-group) prefilled in ragged chunks (13, 11 and 8
+ * tokens a step, at most 32 a step), then 12 decode steps: positions past the residual read from
+ * the blocks, groups sealed in prefill chunks and decodes, the residual window crossing blocks. */
+static void make_scenario_kivi(Scenario *s, int vocab, int bs, int ring_blocks, int max_pos)
+{
+    memset(s, 0, sizeof *s);
+    s->n_seqs = 3;
+    s->bs = bs;
+    s->maxb = (max_pos + bs - 1) / bs + ring_blocks;
+    s->kv_blocks = s->n_seqs * s->maxb + 5;
+    s->tables = malloc(sizeof(int32_t) * (size_t)(s->n_seqs * s->maxb));
+    int *perm = malloc(sizeof(int) * (size_t)s->kv_blocks);
+    for (int i = 0; i < s->kv_blocks; i++)
+        perm[i] = i;
+    for (int i = s->kv_blocks - 1; i > 0; i--) {
+        int j = (int)(rnd() % (uint32_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int i = 0; i < s->n_seqs * s->maxb; i++)
+        s->tables[i] = perm[i];
+    free(perm);
+    int len[3] = {0, 0, 0}, prompt[3] = {170, 131, 97}, chunk[3] = {13, 11, 8};
+    for (int busy = 1; busy;) {
+        ck_assert_int_lt(s->n_steps, MAX_STEPS);
+        Step *st = &s->steps[s->n_steps++];
+        busy = 0;
+        for (int q = 0; q < 3; q++) {
+            int n = prompt[q] - len[q] < chunk[q] ? prompt[q] - len[q] : chunk[q];
+            for (int k = 0; k < n; k++)
+                add_tok(s, st, q, len[q]++, vocab);
+            if (n > 0)
+                st->out[st->O++] = st->T - 1;
+            busy |= len[q] < prompt[q];
+        }
+    }
+    for (int k = 0; k < 12; k++) {
+        Step *st = &s->steps[s->n_steps++];
+        for (int q = 0; q < 3; q++) {
+            add_tok(s, st, (q + k) % 3, len[(q + k) % 3]++, vocab);
             st->out[st->O++] = st->T - 1;
         }
     }
@@ -429,7 +476,11 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
 
 /* ---- the synthetic odd-shaped model ---- */
 
-static void make_synthetic(int D, int F, const char *name, char *path, size_t pn);
+static void make_synthetic_hd(int D, int F, int HD, int window, int max_seq, const char *name, char *path, size_t pn);
+static void make_synthetic(int D, int F, const char *name, char *path, size_t pn)
+{
+    make_synthetic_hd(D, F, 8, 11, 48, name, path, pn);
+}
 static const char *synthetic_model(void)
 {
     static char path[1024];
@@ -445,10 +496,18 @@ static const char *synthetic_wide(void)
         make_synthetic(256, 512, "wide", path, sizeof path);
     return path;
 }
-static void make_synthetic(int D, int F, const char *name, char *path, size_t pn)
+/* KIVI's groups: heads of 32, contexts of 256 positions (past the residual), no sliding window */
+static const char *synthetic_kivi(void)
+{
+    static char path[1024];
+    if (!path[0])
+        make_synthetic_hd(40, 52, 32, 0, 256, "kivi", path, sizeof path);
+    return path;
+}
+static void make_synthetic_hd(int D, int F, int HD, int window, int max_seq, const char *name, char *path, size_t pn)
 {
     const char *dir = tu_tmpdir();
-    enum { HQ = 5, HK = 1, HD = 8, V = 97, L = 3 };
+    enum { HQ = 5, HK = 1, V = 97, L = 3 };
     struct {
         const char *name;
         int r, c;
@@ -473,8 +532,8 @@ static void make_synthetic(int D, int F, const char *name, char *path, size_t pn
     FILE *f = fopen(wpath, "wb");
     ck_assert_ptr_nonnull(f);
     LlmcBuf js = {0};
-    llmc_buf_printf(&js, "{\"llmc_model\": 1, \"name\": \"odd\", \"config\": {\"max_seq_len\": 48, \"bos_id\": 1, "
-                         "\"eos_id\": 2}, \"tokenizer\": null, \"weights\": {");
+    llmc_buf_printf(&js, "{\"llmc_model\": 1, \"name\": \"odd\", \"config\": {\"max_seq_len\": %d, \"bos_id\": 1, "
+                         "\"eos_id\": 2}, \"tokenizer\": null, \"weights\": {", max_seq);
     long off = 0;
     for (int i = 0; i < nw; i++) {
         int n = ws[i].r * (ws[i].c ? ws[i].c : 1);
@@ -491,9 +550,11 @@ static void make_synthetic(int D, int F, const char *name, char *path, size_t pn
         off += 4L * n;
     }
     fclose(f);
-    const char *rope = "\"head_dim\": 8, \"theta\": 500000, \"style\": \"half\", \"scaling\": {\"type\": \"llama3\", "
-                       "\"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4, "
-                       "\"original_max_position_embeddings\": 16}";
+    char rope[320];
+    snprintf(rope, sizeof rope,
+             "\"head_dim\": %d, \"theta\": 500000, \"style\": \"half\", \"scaling\": {\"type\": \"llama3\", "
+             "\"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4, \"original_max_position_embeddings\": 16}",
+             HD);
     llmc_buf_printf(&js,
                     "}, \"graph\": {\"prologue\": [{\"op\": \"embedding\", \"in\": [\"@emb\", \"tokens\"], \"out\": \"x\"}],"
                     " \"layers\": {\"count\": %d, \"block\": ["
@@ -503,7 +564,7 @@ static void make_synthetic(int D, int F, const char *name, char *path, size_t pn
                     "{\"op\": \"matmul\", \"in\": [\"h\", \"@l{i}.wv\", \"@l{i}.bv\"], \"out\": \"v\"},"
                     "{\"op\": \"rope\", \"in\": [\"q\", \"positions\"], \"out\": \"q\", %s},"
                     "{\"op\": \"rope\", \"in\": [\"k\", \"positions\"], \"out\": \"k\", %s},"
-                    "{\"op\": \"attention\", \"in\": [\"q\", \"k\", \"v\"], \"out\": \"a\", \"head_dim\": 8, \"window\": 11},"
+                    "{\"op\": \"attention\", \"in\": [\"q\", \"k\", \"v\"], \"out\": \"a\", \"head_dim\": %d, \"window\": %d},"
                     "{\"op\": \"matmul\", \"in\": [\"a\", \"@l{i}.wo\"], \"out\": \"o\"},"
                     "{\"op\": \"add\", \"in\": [\"x\", \"o\"], \"out\": \"x\"},"
                     "{\"op\": \"rmsnorm\", \"in\": [\"x\", \"@l{i}.fn\"], \"out\": \"h\"},"
@@ -515,7 +576,7 @@ static void make_synthetic(int D, int F, const char *name, char *path, size_t pn
                     "{\"op\": \"add\", \"in\": [\"x\", \"d\"], \"out\": \"x\"}]},"
                     " \"epilogue\": [{\"op\": \"rmsnorm\", \"in\": [\"x\", \"@norm\"], \"out\": \"h\"},"
                     "{\"op\": \"matmul\", \"in\": [\"h\", \"@out\"], \"out\": \"logits\"}]}}\n",
-                    L, rope, rope);
+                    L, rope, rope, HD, window);
     snprintf(path, pn, "%s/%s.json", dir, name);
     LlmcDiag d;
     ck_assert_msg(llmc_write_file_atomic(path, js.s, js.n, &d) == LLMC_OK, "%s", d.msg);
@@ -717,6 +778,48 @@ START_TEST(kernels_kv_fp8_f16)
     static const float sc[16] = {0.0078125f, 1.0f, 0.003f, 1.0f, 0.02f, 1.0f, 0.5f, 1.0f};
     check_kv_pair(LLMC_KV_FP8, LLMC_F16, sc, "kv_fp8");
 }
+END_TEST
+
+/* KIVI (kivi2 keys and values, then kivi4 keys with int8 values) on a model with heads of 32 and
+ * blocks of 32: the C kernels (the ring's f16 rows, groups sealed by paged_attention, reads from the
+ * blocks below the residual) against the interpreter on make_scenario_kivi's steps; 2-bit KIVI is
+ * not f16 in disguise. */
+static void check_kivi(LlmcDType kf, LlmcDType vf, const char *tag)
+{
+    const char *path = synthetic_kivi();
+    LlmcPassOptions opt = options(32);
+    opt.kv[0] = kf;
+    opt.kv[1] = vf;
+    opt.kv_set = 1;
+    Model ref;
+    load(&ref, path, &opt, "lower_paged_kv");
+    const LlmcGraph *g = ref.g;
+    int nr = (int)kv_ring_blocks((int)kf, (int)vf, g->kv_layers, g->kv_block_size, g->kv_heads, g->kv_head_dim);
+    ck_assert_int_gt(nr, 0);
+    Scenario s;
+    make_scenario_kivi(&s, g->vocab_size, 32, nr, g->max_seq_len);
+    int64_t n;
+    float *want = interp_run(&ref, &s, LLMC_F32, &n);
+    float *got = harness_logits(path, &opt, &s, tag, n);
+    double e = rel_err(got, want, n);
+    ck_assert_msg(e < 2e-5, "KV %s,%s: relative error %g against the reference", llmc_dtype_name(kf), llmc_dtype_name(vf), e);
+    Model r16;
+    opt.kv[0] = opt.kv[1] = LLMC_F16;
+    load(&r16, path, &opt, "lower_paged_kv");
+    Scenario s16 = s;
+    s16.maxb = s.maxb; /* the same tables: f16 has no ring, its rows end unused */
+    float *f16 = interp_run(&r16, &s16, LLMC_F32, &n);
+    ck_assert_msg(rel_err(f16, want, n) > 1e-4, "KV %s logits equal f16 KV's (%g)", tag, rel_err(f16, want, n));
+    free(f16);
+    unload(&r16);
+    free(got);
+    free(want);
+    free(s.tables);
+    unload(&ref);
+}
+START_TEST(kernels_kv_kivi2) { check_kivi(LLMC_KIVI2, LLMC_KIVI2, "kv_kivi2"); }
+END_TEST
+START_TEST(kernels_kv_kivi4_int8) { check_kivi(LLMC_KIVI4, LLMC_INT8, "kv_kivi4"); }
 END_TEST
 
 /* nvfp4 (E2M1 values, an E4M3 scale a 16 values, an f32 scale a tensor) on the cpu target, every
@@ -997,6 +1100,8 @@ int main(void)
     tcase_add_test(tc, kernels_test_formats);
     tcase_add_test(tc, kernels_kv_int8_int4);
     tcase_add_test(tc, kernels_kv_fp8_f16);
+    tcase_add_test(tc, kernels_kv_kivi2);
+    tcase_add_test(tc, kernels_kv_kivi4_int8);
     tcase_add_test(tc, kernels_nvfp4);
     tcase_add_test(tc, passes_preserve_stories);
     tcase_add_test(tc, kernels_stories_f32);

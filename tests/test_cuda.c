@@ -17,6 +17,7 @@
 #include "../codegen/nvrtc.h"
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
+#include "../ir/kv_layout.h"
 #include "../passes/passes.h"
 #include "testutil.h"
 
@@ -644,13 +645,14 @@ START_TEST(families)
 }
 END_TEST
 
-/* The quantized KV formats (fp8, int8, int4, keys and values in formats of their own): the kernels
+/* The quantized KV formats (fp8, int8, int4, kivi2, kivi4, keys and values in formats of their own): the kernels
  * that write and read the cache (rope_kv_write, kv_write, decode attention with its split, the
  * per-token attention, prefill flash attention) of small Llamas with the 8B's heads (32 query heads
  * of 128 over 8 KV heads, 1 layer) and the 1B's (64), gathered into one source, each instantiation
  * once, compile for every CUDA arch with no spills; the fp8 builds read their scales from the
- * constants, the f16 one keeps the RoPE epilogue and the others do not (the rope_kv_write kernel
- * quantizes whole rows). One NVRTC run an arch. */
+ * constants, and none keeps the Q/K/V matmul's RoPE epilogue (the rope_kv_write kernel quantizes
+ * whole rows); KIVI (blocks of 32) adds the seal kernel and reads long steps with the per-token
+ * kernel. One NVRTC run an arch (about 12 s each on this 2-core machine). */
 START_TEST(kv_formats)
 {
     static const struct {
@@ -658,8 +660,12 @@ START_TEST(kv_formats)
         int hd;
     } cases[] = {
         {LLMC_INT8, LLMC_INT8, 128}, {LLMC_INT4, LLMC_INT4, 128}, {LLMC_KV_FP8, LLMC_KV_FP8, 128},
-        {LLMC_INT8, LLMC_INT4, 128}, {LLMC_KV_FP8, LLMC_F16, 128}, {LLMC_INT4, LLMC_INT4, 64}, {LLMC_F16, LLMC_F16, 96},
+        {LLMC_INT8, LLMC_INT4, 64}, {LLMC_KV_FP8, LLMC_F16, 128},
         {LLMC_INT8, LLMC_F16, 96}, /* a head size for the per-token kernel (not a power of two) */
+        /* KIVI (blocks of 32): the seal kernel, decode from the blocks and the ring, the per-token
+         * kernel for long steps */
+        {LLMC_KIVI2, LLMC_KIVI2, 128}, {LLMC_KIVI4, LLMC_KIVI4, 128}, {LLMC_KIVI2, LLMC_INT8, 64},
+        {LLMC_F16, LLMC_KIVI2, 96},
     };
     LlmcDiag d;
     LlmcBuf src = {0};
@@ -684,7 +690,7 @@ START_TEST(kv_formats)
         opt.target = llmc_target_find("sm_90a");
         opt.max_tokens = 512;
         opt.max_outputs = 512;
-        opt.kv_block_size = 16;
+        opt.kv_block_size = kv_has_ring((int)cases[c].k, (int)cases[c].v) ? 32 : 16;
         opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
         opt.kv_set = 1;
         opt.kv[0] = cases[c].k;
@@ -702,7 +708,8 @@ START_TEST(kv_formats)
                       f16 ? "missing" : "with a quantized cache");
         for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
             const char *pre = kernel_prefix(llmc_cuda_kernel_name(cg, k)), *text = llmc_cuda_kernel_text(cg, k);
-            if (!strstr(pre, "attention") && !strstr(pre, "kv_write") && !strstr(pre, "attn_combine"))
+            if (!strstr(pre, "attention") && !strstr(pre, "kv_write") && !strstr(pre, "attn_combine") &&
+                !strstr(pre, "kv_seal"))
                 continue;
             if (strstr(pre, "paged_attention") || strstr(pre, "flash_attention")) /* fp8: the scales from the constants */
                 ck_assert_msg(!fp8 == !strstr(text, "C("), "%s: %s %s the scales", kvs, pre, fp8 ? "without" : "with");

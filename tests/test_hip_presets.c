@@ -5,6 +5,7 @@
  *   preset_llama31_8b_w4a16   the 8B in w4a16 for gfx942 (wave64, MFMA; u4's decode kernels)
  *   preset_llama32_1b_fp8     the 1B in fp8 for gfx1100 (fp8's)
  *   preset_llama32_1b_nvfp4   the 1B in nvfp4 for gfx1151 (nvfp4's; bf16 for the lm_head)
+ *   preset_llama32_1b_kivi    the 1B with KIVI keys (kivi4) and values (kivi2) for gfx942 (wave64)
  *   families_syntax           every family's tiny config: its AMD source through clang's front end
  *
  * For each: every kernel of the source in the code object's metadata, with its wavefront size, no
@@ -71,6 +72,9 @@ static LlmcGraph *graph_for(cJSON *doc, const char *dir, const LlmcTarget *t, co
         opt.kv[0] = w->kv[0];
         opt.kv[1] = w->kv[1];
         opt.kv_set = 1;
+        for (int i = 0; i < 2; i++)
+            if (w->kv[i] == LLMC_KIVI2 || w->kv[i] == LLMC_KIVI4)
+                opt.kv_block_size = 32; /* KIVI's groups of 32 positions fill a block, as main.c sizes it */
     }
     ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
     ck_assert_msg(llmc_pipeline_gpu(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "%s", d.msg);
@@ -140,6 +144,9 @@ START_TEST(preset_llama32_1b_fp8) { check_preset("llama3.2-1b", "gfx1100", &(Wei
 END_TEST
 START_TEST(preset_llama32_1b_nvfp4) { check_preset("llama3.2-1b", "gfx1151", &(Weights){LLMC_NVFP4, {LLMC_KV_FP8, LLMC_KV_FP8}}); }
 END_TEST
+/* KIVI keys and values (the ring, the sealing kernel, the readers) on a wave64 target */
+START_TEST(preset_llama32_1b_kivi) { check_preset("llama3.2-1b", "gfx942", &(Weights){LLMC_BF16, {LLMC_KIVI4, LLMC_KIVI2}}); }
+END_TEST
 
 /* Every family's tiny config (tests/data/families/configs) through the pipeline for gfx942: its whole
  * AMD source passes clang's front end (-fsyntax-only, half a second each: every kernel text the
@@ -197,6 +204,7 @@ static Suite *presets_suite(void)
     tcase_add_test(tc, preset_llama31_8b_w4a16);
     tcase_add_test(tc, preset_llama32_1b_fp8);
     tcase_add_test(tc, preset_llama32_1b_nvfp4);
+    tcase_add_test(tc, preset_llama32_1b_kivi);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -362,11 +362,11 @@ START_TEST(kv_format_errors)
         LlmcDType kv;
         const char *expect;
     } cases[] = {
-        {"cpu", LLMC_K8, "--kv k8: target cpu stores the KV cache as f32, f16, fp8, int8, int4"},
-        {"cpu", LLMC_BF16, "--kv bf16: target cpu stores the KV cache as f32, f16, fp8, int8, int4"},
-        {"cpu", LLMC_I32, "--kv i32: target cpu stores the KV cache as f32, f16, fp8, int8, int4"},
-        {"sm_90a", LLMC_F32, "--kv f32: target sm_90a stores the KV cache as f16, fp8, int8, int4"},
-        {"sm_80", LLMC_BF16, "--kv bf16: target sm_80 stores the KV cache as f16, fp8, int8, int4"},
+        {"cpu", LLMC_K8, "--kv k8: target cpu stores the KV cache as f32, f16, fp8, int8, int4, kivi2, kivi4"},
+        {"cpu", LLMC_BF16, "--kv bf16: target cpu stores the KV cache as f32, f16, fp8, int8, int4, kivi2, kivi4"},
+        {"cpu", LLMC_I32, "--kv i32: target cpu stores the KV cache as f32, f16, fp8, int8, int4, kivi2, kivi4"},
+        {"sm_90a", LLMC_F32, "--kv f32: target sm_90a stores the KV cache as f16, fp8, int8, int4, kivi2, kivi4"},
+        {"sm_80", LLMC_BF16, "--kv bf16: target sm_80 stores the KV cache as f16, fp8, int8, int4, kivi2, kivi4"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         LlmcPassOptions opt = tiny_options();
@@ -518,11 +518,13 @@ START_TEST(format_table)
         int ns = llmc_format_n_sides((LlmcDType)i);
         for (int k = 0; k < ns; k++) {
             ck_assert_int_eq(llmc_format_n_sides((LlmcDType)f->side[k].format), 0);
-            ck_assert_int_eq(f->side[k].shape == LLMC_SHAPE_TOKEN_HEAD || f->side[k].shape == LLMC_SHAPE_LAYER_HEAD,
+            ck_assert_int_eq(f->side[k].shape == LLMC_SHAPE_TOKEN_HEAD || f->side[k].shape == LLMC_SHAPE_LAYER_HEAD ||
+                                 f->side[k].shape == LLMC_SHAPE_KV_GROUP,
                              (f->flags & LLMC_FMT_KV) != 0);
         }
         ck_assert_int_eq(ns > 0, i == LLMC_FP8 || i == LLMC_U4 || i == LLMC_NVFP4 || i == LLMC_T8 || i == LLMC_K8 ||
-                                     i == LLMC_KV_FP8 || i == LLMC_INT8 || i == LLMC_INT4);
+                                     i == LLMC_KV_FP8 || i == LLMC_INT8 || i == LLMC_INT4 || i == LLMC_KIVI2 ||
+                                     i == LLMC_KIVI4);
         ck_assert(ns == 0 || f->side[0].role == LLMC_ROLE_SCALE);
         ck_assert_int_eq(ns > 0 && (f->flags & LLMC_FMT_WEIGHT), f->quant->quantize != NULL);
         ck_assert_int_eq(f->quant->quantize != NULL, f->quant->dequantize != NULL);
@@ -532,8 +534,10 @@ START_TEST(format_table)
             in[3] = 448.0f;   /* its largest value */
         if (i == LLMC_NVFP4)
             in[2] = -0.5f, in[3] = 6.0f;   /* E2M1: +-{0, 0.5, 1, 1.5, 2, 3, 4, 6} */
-        if (i == LLMC_U4 || i == LLMC_INT4)
+        if (i == LLMC_U4 || i == LLMC_INT4 || i == LLMC_KIVI4)
             in[1] = 15.0f, in[3] = 0.0f;   /* integers 0..15 */
+        if (i == LLMC_KIVI2)
+            in[1] = 2.0f, in[3] = 0.0f;    /* integers 0..3 */
         if (i == LLMC_U8 || i == LLMC_INT8)
             in[1] = 255.0f, in[3] = 0.0f;  /* integers 0..255 */
         if (i == LLMC_T8 || i == LLMC_K8)

@@ -1,4 +1,6 @@
-/* test_quant.c — the quantized weight formats (fp8 E4M3, u4 with groups, nvfp4): the reference
+/* test_quant.c — the quantized weight formats (fp8 E4M3, u4 with groups, nvfp4) and the KV cache's
+ * (fp8, int8, int4, kivi2, kivi4: their quantizers against the definitions, the cpu target's paged
+ * attention over them against a reference in double): the reference
  * conversions of ir/base.c against an independent reading of E4M3 and E2M1, the cpu kernels of
  * codegen/c_prelude.h (mm_q, embed_q) against a plain dequantize-then-multiply on random data with
  * ragged shapes, and the packer's quantizer (round to nearest, GPTQ's conventions for u4, ModelOpt's
@@ -627,6 +629,209 @@ START_TEST(f16_without_float16)
 }
 END_TEST
 
+/* ---- the KV cache's quantizers (ir/kv_formats.h) against their definitions (docs/formats.md,
+ * "The KV cache"), written here again with base.c's conversions and double arithmetic where it is
+ * exact; random rows, never zeros, shifted so that their minimum is not 0 ---- */
+static float kvr(uint64_t *st) { return (tu_randf(st) * 2.0f - 1.0f) * 3.0f + 0.25f; }
+
+/* Asymmetric (s, z) by the definition: s = f16((max - min) / Q) (1 when 0), z = f16(min). */
+static void asym_def(const float *x, int n, float Q, float *s, float *z)
+{
+    float mn = x[0], mx = x[0];
+    for (int i = 1; i < n; i++) {
+        mn = fminf(mn, x[i]);
+        mx = fmaxf(mx, x[i]);
+    }
+    uint16_t s16 = llmc_f32_to_f16((mx - mn) / Q);
+    *s = (s16 & 0x7fff) ? llmc_f16_to_f32(s16) : 1.0f;
+    *z = llmc_f16_to_f32(llmc_f32_to_f16(mn));
+}
+static unsigned code_def(float x, float s, float z, float Q)
+{
+    double c = nearbyint((double)((x - z) / s)); /* the quotient is the f32 one, rounded to even */
+    return (unsigned)(c < 0 ? 0 : c > Q ? Q : c);
+}
+static float f16_at(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return llmc_f16_to_f32(h);
+}
+
+START_TEST(kv_quantizers_by_definition)
+{
+    enum { HD = 64, HKV = 3, BS = 32 };
+    uint64_t st = 7;
+    static uint8_t sec[1 << 16];
+    float x[HKV * HD], hs[HKV] = {0.02f, 1.0f, 0.5f};
+    for (int trial = 0; trial < 8; trial++) {
+        for (int i = 0; i < HKV * HD; i++)
+            x[i] = kvr(&st) * (trial == 7 ? 300.0f : 1.0f); /* the last: past E4M3's 448 (saturating) */
+        int off = (trial * 5) % BS;
+        /* int8 and int4 rows: the values, then the section's sides (f16 scale, zero) */
+        for (int f = 0; f < 2; f++) {
+            int F = f ? FMT_INT4 : FMT_INT8;
+            float Q = f ? 15.0f : 255.0f;
+            memset(sec, 0xa5, sizeof sec);
+            kv_put_rows(F, 1, BS, HKV, HD, sec, off, x, NULL);
+            for (int h = 0; h < HKV; h++) {
+                float sc, z;
+                asym_def(x + h * HD, HD, Q, &sc, &z);
+                int64_t r = (int64_t)off * HKV + h;
+                const uint8_t *sd = sec + kv_sides_at(F, BS, HKV, HD) + r * kv_row_sbytes(F, 1, HD);
+                ck_assert_float_eq(f16_at(sd), sc);
+                ck_assert_float_eq(f16_at(sd + 2), z);
+                for (int i = 0; i < HD; i++) {
+                    const uint8_t *v = sec + r * kv_vbytes(F, HD);
+                    unsigned got = f ? (v[i / 2] >> (4 * (i & 1))) & 15 : v[i];
+                    ck_assert_uint_eq(got, code_def(x[h * HD + i], sc, z, Q));
+                    /* and the value read back is within half a step (plus the f16 rounding of z) */
+                    ck_assert(fabsf(got * sc + z - x[h * HD + i]) <= 0.5f * sc + fabsf(z) * 1e-3f + 1e-6f);
+                }
+            }
+        }
+        /* fp8: E4M3 of x / the head's scale (base.c's encoder), saturating */
+        memset(sec, 0xa5, sizeof sec);
+        kv_put_rows(FMT_KV_FP8, 0, BS, HKV, HD, sec, off, x, hs);
+        for (int h = 0; h < HKV; h++)
+            for (int i = 0; i < HD; i++)
+                ck_assert_uint_eq(sec[((int64_t)off * HKV + h) * HD + i], llmc_f32_to_e4m3(x[h * HD + i] / hs[h]));
+    }
+    /* KIVI: a group of 32 positions from f16 rows: keys per channel over the positions, values per
+     * position and 32 channels */
+    static uint16_t rows16[32][HKV * HD];
+    const uint8_t *rows[32];
+    for (int i = 0; i < 32; i++) {
+        for (int j = 0; j < HKV * HD; j++)
+            rows16[i][j] = llmc_f32_to_f16(kvr(&st));
+        rows[i] = (const uint8_t *)rows16[i];
+    }
+    for (int f = 0; f < 2; f++) {
+        int F = f ? FMT_KIVI4 : FMT_KIVI2, bits = f ? 4 : 2;
+        float Q = f ? 15.0f : 3.0f;
+        for (int w = 0; w < 2; w++) {
+            memset(sec, 0x5a, sizeof sec);
+            kv_seal(F, w, 2 * BS, HKV, HD, sec, BS, rows); /* the block's second group */
+            float col[32], sc, z;
+            for (int h = 0; h < HKV; h++)
+                for (int d = 0; d < HD; d++)
+                    for (int i = 0; i < 32; i++) {
+                        if (w == 0) {
+                            for (int k = 0; k < 32; k++)
+                                col[k] = llmc_f16_to_f32(rows16[k][h * HD + d]);
+                            asym_def(col, 32, Q, &sc, &z);
+                            const uint8_t *g = sec + kv_groups_at(F, 0, 2 * BS, HKV, HD) + ((int64_t)1 * HKV + h) * kv_group_sbytes(F, 0, HD);
+                            ck_assert_float_eq(f16_at(g + 4 * d), sc);
+                            ck_assert_float_eq(f16_at(g + 4 * d + 2), z);
+                        } else {
+                            for (int k = 0; k < 32; k++)
+                                col[k] = llmc_f16_to_f32(rows16[i][h * HD + d / 32 * 32 + k]);
+                            asym_def(col, 32, Q, &sc, &z);
+                            const uint8_t *rs = sec + kv_sides_at(F, 2 * BS, HKV, HD) +
+                                                ((int64_t)(BS + i) * HKV + h) * kv_row_sbytes(F, 1, HD) + 4 * (d / 32);
+                            ck_assert_float_eq(f16_at(rs), sc);
+                            ck_assert_float_eq(f16_at(rs + 2), z);
+                        }
+                        const uint8_t *v = sec + ((int64_t)(BS + i) * HKV + h) * kv_vbytes(F, HD);
+                        unsigned got = (v[d / (8 / bits)] >> (bits * (d % (8 / bits)))) & ((1u << bits) - 1);
+                        ck_assert_uint_eq(got, code_def(llmc_f16_to_f32(rows16[i][h * HD + d]), sc, z, Q));
+                        /* kv_get_row reads the definition back */
+                        float buf[HD];
+                        const float *back = kv_get_row(F, w, 2 * BS, HKV, HD, sec, BS + i, h, buf, 1.0f);
+                        ck_assert_float_eq(back[d], (float)got * sc + z);
+                        if (w == 0)
+                            break; /* keys: one position a (channel) loop is enough for the scales */
+                    }
+        }
+    }
+}
+END_TEST
+
+/* The cpu target's paged attention (c_prelude.h) over a pool written through kv_store_pos (and
+ * KIVI's seals) for keys and values in each format pair, against a softmax in double over each
+ * query's rows read by kv_read (which reads rows as the definitions above do); three sequences of
+ * ragged lengths (300, 141, and 77: ending mid-group) in shuffled blocks, a position a step, each
+ * query checked now and then: past the residual (quantized groups read from their blocks, groups
+ * sealed as they fill), the residual window crossing blocks. The KV rows random, never zero. */
+static void kv_attention_pair(int KF, int VF)
+{
+    enum { L = 2, HKV = 2, HQ = 4, HD = 32, BS = 32, NSEQ = 3, MAXP = 300 };
+    const int len[NSEQ] = {300, 141, 77};
+    int nr = (int)kv_ring_blocks(KF, VF, L, BS, HKV, HD), data = (MAXP + BS - 1) / BS, stride = data + nr;
+    int nblocks = NSEQ * stride + 3;
+    uint8_t *kv = calloc((size_t)nblocks, (size_t)kv_block_bytes(KF, VF, L, BS, HKV, HD));
+    int32_t *tables = malloc(sizeof(int32_t) * NSEQ * (size_t)stride), *perm = malloc(sizeof(int32_t) * (size_t)nblocks);
+    uint64_t st = 99;
+    for (int i = 0; i < nblocks; i++)
+        perm[i] = i;
+    for (int i = nblocks - 1; i > 0; i--) {
+        int j = (int)(tu_mix64((uint64_t)i * 77 + 5) % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int i = 0; i < NSEQ * stride; i++)
+        tables[i] = perm[i];
+    float hsc[L * 2 * HKV];
+    for (int i = 0; i < L * 2 * HKV; i++)
+        hsc[i] = 0.01f + 0.01f * (float)i;
+    float k[HKV * HD], v[HKV * HD], q[HQ * HD], y[HQ * HD], sc[MAXP], kb[HD], vb[HD];
+    int32_t pos1, seq1, slot1;
+    double worst = 0;
+    for (int s = 0; s < NSEQ; s++) {
+        const int32_t *table = tables + s * stride;
+        for (int p = 0; p < len[s]; p++) { /* the history, a position a step (decodes) */
+            for (int l = 0; l < L; l++) {
+                for (int i = 0; i < HKV * HD; i++) {
+                    k[i] = kvr(&st);
+                    v[i] = kvr(&st);
+                }
+                kv_write(KF, VF, 1, L, BS, HKV, HD, l, k, HKV * HD, v, HKV * HD, (slot1 = table[p / BS] * BS + p % BS, &slot1),
+                         (pos1 = p, &pos1), (seq1 = s, &seq1), tables, stride, kv, hsc, 0, 1);
+                for (int i = 0; i < HQ * HD; i++)
+                    q[i] = kvr(&st);
+                paged_attention(KF, VF, 1, L, BS, HQ, HKV, HD, l, sc, MAXP, kb, vb, 0.25f, 0, q, HQ * HD, &pos1, &seq1,
+                                tables, stride, kv, hsc, y, HQ * HD, 0, 1);
+                if (p % 37 != 36 && p != len[s] - 1)
+                    continue; /* the reference now and then: at ragged places, the ends */
+                for (int h = 0; h < HQ; h++) {
+                    int kh = h / (HQ / HKV);
+                    double scd[MAXP], mx = -1e300, sum = 0, o[HD] = {0};
+                    for (int pp = 0; pp <= p; pp++) {
+                        const float *kr = kv_read(KF, VF, L, BS, HKV, HD, kv, table, stride, l, 0, pp, p, kh, kb, hsc);
+                        double d = 0;
+                        for (int i = 0; i < HD; i++)
+                            d += (double)q[h * HD + i] * kr[i];
+                        scd[pp] = d * 0.25;
+                        mx = scd[pp] > mx ? scd[pp] : mx;
+                    }
+                    for (int pp = 0; pp <= p; pp++)
+                        sum += (scd[pp] = exp(scd[pp] - mx));
+                    for (int pp = 0; pp <= p; pp++) {
+                        const float *vr = kv_read(KF, VF, L, BS, HKV, HD, kv, table, stride, l, 1, pp, p, kh, vb, hsc);
+                        for (int i = 0; i < HD; i++)
+                            o[i] += scd[pp] / sum * vr[i];
+                    }
+                    for (int i = 0; i < HD; i++) {
+                        double e = fabs(o[i] - y[h * HD + i]) / (fabs(o[i]) + 1.0);
+                        worst = e > worst ? e : worst;
+                    }
+                }
+            }
+        }
+    }
+    ck_assert_msg(worst < 1e-5, "KV %d,%d: attention off the reference by %g", KF, VF, worst);
+    free(kv);
+    free(tables);
+    free(perm);
+}
+START_TEST(kv_attention_against_reference)
+{
+    static const int pairs[][2] = {{FMT_INT8, FMT_INT4}, {FMT_KV_FP8, FMT_F16}, {FMT_KIVI2, FMT_KIVI2}, {FMT_KIVI4, FMT_INT8}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        kv_attention_pair(pairs[i][0], pairs[i][1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("quant");
@@ -641,6 +846,8 @@ int main(void)
     tcase_add_test(tc, encoders_saturate_at_the_edges);
     tcase_add_test(tc, quantizer_edges);
     tcase_add_test(tc, f16_without_float16);
+    tcase_add_test(tc, kv_quantizers_by_definition);
+    tcase_add_test(tc, kv_attention_against_reference);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

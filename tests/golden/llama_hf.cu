@@ -43,7 +43,7 @@ extern "C" __global__ void __launch_bounds__(128) k5_gemm_wg(LlmcDevArgs a, Llmc
 /* rope_kv_write (half pairs): q 8 heads, k/v 4 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k6_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<FMT_F16, FMT_F16, 0, 8, 4, 8, 128, 128, 128, 64, 5, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0);
+    rope_kv_row<FMT_F16, FMT_F16, 0, 8, 4, 8, 128, 128, 128, 64, 5, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0, KvSeqs{a.seq_of_token, a.block_tables, a.max_blocks_per_seq});
 }
 
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 64, y 64 */

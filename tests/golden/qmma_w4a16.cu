@@ -73,7 +73,7 @@ extern "C" __global__ void __launch_bounds__(128) k10_gemm_wg(LlmcDevArgs a, Llm
 /* rope_kv_write (half pairs): q 8 heads, k/v 4 heads of 32 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k11_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<FMT_F16, FMT_F16, 0, 8, 4, 32, 512, 512, 512, 256, 1, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0);
+    rope_kv_row<FMT_F16, FMT_F16, 0, 8, 4, 32, 512, 512, 512, 256, 1, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0, KvSeqs{a.seq_of_token, a.block_tables, a.max_blocks_per_seq});
 }
 
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 32, 2 query heads a block, scale 0.176776695; positions split in 16 parts, the last block to finish combines them; strides q 256, y 256 */

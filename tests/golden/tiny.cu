@@ -33,7 +33,7 @@ extern "C" __global__ void __launch_bounds__(128) k4_gemm_wide(LlmcDevArgs a, Ll
 /* rope_kv_write (interleaved pairs): q 4 heads, k/v 2 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
 extern "C" __global__ void __launch_bounds__(128) k5_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rope_kv_row<FMT_F16, FMT_F16, 1, 4, 2, 8, 64, 64, 64, 32, 2, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0);
+    rope_kv_row<FMT_F16, FMT_F16, 1, 4, 2, 8, 64, 64, 64, 32, 2, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0, KvSeqs{a.seq_of_token, a.block_tables, a.max_blocks_per_seq});
 }
 
 /* paged_attention, decode steps: 4 query heads over 2 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 32, y 32 */

@@ -36,7 +36,7 @@ static void k4_rope(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, co
 /* kv_write: f32[T,16] K and V rows -> f32 pool layer 0 of 2 (blocks of 8 positions x 2 heads x 8); strides k 16, v 64 */
 static void k5_kv_write(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, const float *v, const int32_t *slots)
 {
-    kv_write(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 2, 8, 0, k, 16, v, 64, slots, (uint8_t *)ex->kv, 0, tid, nth);
+    kv_write(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 2, 8, 0, k, 16, v, 64, slots, st->positions, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, tid, nth);
 }
 
 /* paged_attention: 4 query heads over 2 f32 KV heads of 8, layer 0, scale 0.353553391; strides q 32, y 32 */
@@ -84,7 +84,7 @@ static void k11_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth,
 /* kv_write: f32[T,16] K and V rows -> f32 pool layer 1 of 2 (blocks of 8 positions x 2 heads x 8); strides k 16, v 64 */
 static void k12_kv_write(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, const float *v, const int32_t *slots)
 {
-    kv_write(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 2, 8, 1, k, 16, v, 64, slots, (uint8_t *)ex->kv, 0, tid, nth);
+    kv_write(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 2, 8, 1, k, 16, v, 64, slots, st->positions, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, tid, nth);
 }
 
 /* paged_attention: 4 query heads over 2 f32 KV heads of 8, layer 1, scale 0.353553391; strides q 32, y 32 */

@@ -8,7 +8,7 @@
  *   /tmp/cpu_mm [N T REPS [rows]]     (defaults 32768 1 5: 128M weights, past the L3 in every format;
  *                                   REPS passes over the matrix; "rows": the quantized formats through
  *                                   mm_q_rows, the dequantize-a-chunk-then-dot path, for comparison;
- *                                   K is 4096 unless -DK=... : a constant, as in generated code)
+ *                                   K is 4096 unless -DBK=... : a constant, as in generated code)
  *
  * bench/cpu_formats.sh runs it, then the formats end to end. */
 #define _GNU_SOURCE
@@ -27,10 +27,10 @@ static uint32_t rnd(void)
 static float rndf(void) { return (float)(rnd() & 0xffffff) / 16777216.0f * 2.0f - 1.0f; }
 
 /* K and the slice's rows are constants, as in generated code (every shape a literal). */
-#ifndef K
-#define K 4096
+#ifndef BK
+#define BK 4096
 #endif
-enum { S = 1024 };
+enum { K = BK, S = 1024 };
 #define MMQ(F, G, S0, S1)                                                                                  \
     (rows ? mm_q_rows(F, ORDER_ROW_MAJOR, T, K, S, G, x, K, wr, S0, S1, 0, y + r0, N, 0, 1)               \
           : mm_q(F, ORDER_ROW_MAJOR, T, K, S, G, x, K, wr, S0, S1, 0, y + r0, N, 0, 1))

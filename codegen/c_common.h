@@ -7,6 +7,8 @@
 /* Writes the call of `kernel` for node `node` (with its comment and the barrier after it).
  * The varargs are nargs operand expressions (const char *). */
 void llmc_c_call(LlmcEmit *e, int node, const char *kernel, int nargs, ...);
+/* "mm_q_fused" or "mm_q_rows": the prelude's path for a quantized matmul over weight w (c_mmq.h). */
+const char *llmc_c_mmq_path(const LlmcTensor *w);
 /* "st->n_tokens" or "st->n_out": the run-time rows of activation t. */
 const char *llmc_c_rows(const LlmcGraph *g, int t);
 /* "f32", "bf16", "f16": the prelude's suffix for a weight storage format (the format's name). */

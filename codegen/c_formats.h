@@ -7,6 +7,7 @@
  * c_prelude.h (included in its middle: it uses LLMC_MM and the vector helpers defined before).
  */
 #include "format_ids.h"
+#include "c_mmq.h" /* which path mm_q takes (shared with the C emitters) */
 #include "kv_formats.h" /* the KV cache's rows (shared with the reference interpreter) */
 
 /* ---- plain weight formats: f32, bf16, f16 ---- */
@@ -196,13 +197,15 @@ LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const voi
 /* ---- the quantized formats in mm_q's dequantize-dot (c_prelude.h) ----
  * mm_q reads a row as blocks of 64 bytes (E = 512 / bits values) and qb_val(F, w, s) gives NS =
  * qb_subs(F) vectors of 16 floats from a block w (16 words of 32 bits): in lane j of vector s the
- * value of element qb_elem(F, s, j) of the block, times qb_vscale(F, s) (a power of 2: mm_q divides
+ * value of element qb_elem(F, s, j) of the block, times qb_vscale(F) (a power of 2: mm_q divides
  * the x it meets by it, which is exact). They take integer and float vector operations the compiler
  * keeps in registers (no byte widening, which GCC 12 scalarizes):
- *   u4 (and t8): value s of word j (element 8 j + s; t8 4 j + s); a nibble is masked in place and
- *     converted (q 16^s, vcvtdq2ps), the last one shifted down; t8 sign-extended by two shifts;
- *   nvfp4: nibble s of word j too, E2M1 by a 16-value table (vpermps with AVX-512: the low 4 bits
- *     index it) or else q_e2m1f's bit arithmetic on 16 lanes;
+ *   u4: q - 8 of nibble s of word j (element 8 j + s): with AVX-512 the word shifted down and
+ *     vpermps from the 16 values -8..7 (the low 4 bits index it: no mask), else masked, converted
+ *     (vcvtdq2ps) and 8 taken away (exact); a zero point is then z - 8 (qb_sides);
+ *   t8: byte s of word j sign-extended by two shifts, converted;
+ *   nvfp4: nibble s of word j, E2M1 by a 16-value table too (vpermps), or else q_e2m1f's bit
+ *     arithmetic on 16 lanes;
  *   fp8: the block as 32 halves; byte 2 i (and 2 i + 1) of the halves' pairs goes under an f16
  *     exponent (its 7 value bits and sign: the value times 2^-8, exact for normals and subnormals;
  *     0x7f, NaN, is never written) and vcvtph2ps makes 16 floats: vector s holds bytes
@@ -210,18 +213,9 @@ LLMC_INLINE void q_row(int F, int ORD, int K, int G, const uint8_t *w, const voi
  * A lane's values of one block belong to one group wherever mm_q cuts the block into groups
  * (mmq_fits: never for fp8, which takes whole-block groups only); qb_sides gives a unit's scales a
  * lane (u4: and zeros), qb_tscale a format's per-tensor factor of the sums. The formats qb_fused
- * names take this path; the others q_row's. */
-LLMC_INLINE int qb_fused(int F) { return F == FMT_U4 || F == FMT_NVFP4 || F == FMT_FP8 || F == FMT_T8; }
-LLMC_INLINE int qb_elems(int F) { return 512 / fmt_bits(F); }
-LLMC_INLINE int qb_subs(int F) { return qb_elems(F) / 16; }
+ * names take this path (c_mmq.h: qb_fused, the block geometry, mmq_fits); the others q_row's. */
 LLMC_INLINE int qb_elem(int F, int s, int j) { return F == FMT_FP8 ? 32 * (s / 2) + 2 * j + s % 2 : qb_subs(F) * j + s; }
-/* Whether a lane's values of a block may belong to different groups of gpb a block (fp8: a lane
- * spans both halves of its block). */
-LLMC_INLINE int qb_lane_groups(int F) { return F != FMT_FP8; }
-LLMC_INLINE float qb_vscale(int F, int s)
-{
-    return F == FMT_U4 && s < 7 ? (float)(1 << (4 * s)) : F == FMT_FP8 ? 0x1p-8f : 1.0f;
-}
+LLMC_INLINE float qb_vscale(int F) { return F == FMT_FP8 ? 0x1p-8f : 1.0f; }
 
 typedef uint16_t llmc_v16h __attribute__((vector_size(32)));
 typedef uint16_t llmc_v32h __attribute__((vector_size(64)));
@@ -233,10 +227,10 @@ LLMC_INLINE llmc_v16f v16_f16(llmc_v16h h)
     return (llmc_v16f)_mm512_cvtph_ps((__m256i)h);
 #elif defined(__F16C__)
     typedef uint16_t llmc_v8hh __attribute__((vector_size(16)));
-    llmc_v8hh lo = __builtin_shufflevector(h, h, 0, 1, 2, 3, 4, 5, 6, 7);
-    llmc_v8hh hi = __builtin_shufflevector(h, h, 8, 9, 10, 11, 12, 13, 14, 15);
-    llmc_v8f a = (llmc_v8f)_mm256_cvtph_ps((__m128i)lo), b = (llmc_v8f)_mm256_cvtph_ps((__m128i)hi);
-    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    llmc_v8hh lo, hi;
+    memcpy(&lo, &h, sizeof lo);
+    memcpy(&hi, (const char *)&h + sizeof lo, sizeof hi);
+    return v16_cat((llmc_v8f)_mm256_cvtph_ps((__m128i)lo), (llmc_v8f)_mm256_cvtph_ps((__m128i)hi));
 #else
     llmc_v16u u = __builtin_convertvector(h, llmc_v16u), m = (u & 0x7fffu) << 13;
     return (llmc_v16f)((llmc_v16u)((llmc_v16f)m * 0x1p112f) | (u & 0x8000u) << 16);
@@ -245,43 +239,75 @@ LLMC_INLINE llmc_v16f v16_f16(llmc_v16h h)
 
 LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
 {
-    if (F == FMT_U4)
-        return __builtin_convertvector((llmc_v16i)(s == 7 ? w >> 28 : w & (15u << (4 * s))), llmc_v16f);
-    if (F == FMT_NVFP4) {
-        llmc_v16u c = w >> (4 * s);
+    if (F == FMT_U4) { /* q - 8 */
 #if defined(__AVX512F__)
+        const llmc_v16f q8 = {-8.0f, -7.0f, -6.0f, -5.0f, -4.0f, -3.0f, -2.0f, -1.0f,
+                              0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f};
+        return (llmc_v16f)_mm512_permutexvar_ps((__m512i)(w >> (4 * s)), (__m512)q8);
+#else
+        return __builtin_convertvector((llmc_v16i)((w >> (4 * s)) & 15u), llmc_v16f) - 8.0f;
+#endif
+    }
+    if (F == FMT_NVFP4) {
+#if defined(__AVX512F__)
+        llmc_v16u c = w >> (4 * s);
         const llmc_v16f e2m1 = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
                                 -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
         return (llmc_v16f)_mm512_permutexvar_ps((__m512i)c, (__m512)e2m1); /* the low 4 bits index */
+#elif defined(__AVX2__) /* the magnitude from an 8-value table (the low 3 bits index it), the sign on top */
+        const __m256 mag = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
+        llmc_v8u lo = (llmc_v8u)v16_lo((llmc_v16f)w) >> (4 * s), hi = (llmc_v8u)v16_hi((llmc_v16f)w) >> (4 * s);
+        llmc_v8u a = (llmc_v8u)_mm256_permutevar8x32_ps(mag, (__m256i)lo) | (lo & 8u) << 28;
+        llmc_v8u b = (llmc_v8u)_mm256_permutevar8x32_ps(mag, (__m256i)hi) | (hi & 8u) << 28;
+        return v16_cat((llmc_v8f)a, (llmc_v8f)b);
 #else
-        llmc_v16u m = c & 7u, one = (llmc_v16u)(m == 1u), nz = (llmc_v16u)(m != 0u);
+        llmc_v16u c = w >> (4 * s), m = c & 7u, one = (llmc_v16u)(m == 1u), nz = (llmc_v16u)(m != 0u);
         return (llmc_v16f)((((m << 22) + 0x3f000000u - (one & 0x400000u)) & nz) | (c & 8u) << 28);
 #endif
     }
     if (F == FMT_FP8) { /* the even bytes of the halves moved up first; sign and 7 bits under f16's exponent */
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__F16C__) /* a 32-byte half at a time */
+        __m256i v = (__m256i)(s / 2 ? v16_hi((llmc_v16f)w) : v16_lo((llmc_v16f)w));
+        __m256i f = _mm256_and_si256(_mm256_srai_epi16(s % 2 ? v : _mm256_slli_epi16(v, 8), 1),
+                                     _mm256_set1_epi16((short)0xbf80));
+        llmc_v8f a = (llmc_v8f)_mm256_cvtph_ps(_mm256_castsi256_si128(f));
+        llmc_v8f b = (llmc_v8f)_mm256_cvtph_ps(_mm256_extracti128_si256(f, 1));
+        return v16_cat(a, b);
+#else
         llmc_v32h h = (llmc_v32h)w;
         llmc_v32h f = (llmc_v32h)((llmc_v32s)(s % 2 ? h : h << 8) >> 1) & 0xbf80u;
         return v16_f16(s / 2 ? __builtin_shufflevector(f, f, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
                              : __builtin_shufflevector(f, f, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+#endif
     }
     return __builtin_convertvector((llmc_v16i)(w << (24 - 8 * s)) >> 24, llmc_v16f); /* FMT_T8 */
 }
 
-/* 8 lanes to 16: each of the first gpb values (1, 2, 4 or 8) on 16 / gpb lanes in turn. */
+/* 8 lanes to 16: each of the first gpb values (1, 2, 4 or 8) on 16 / gpb lanes in turn (two 8-lane
+ * shuffles put together: GCC 12 makes scalar inserts of an 8-to-16 shuffle without AVX-512). */
 LLMC_INLINE llmc_v16f v16_spread(llmc_v8f v, int gpb)
 {
-    if (gpb == 8)
-        return __builtin_shufflevector(v, v, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    if (gpb == 4)
-        return __builtin_shufflevector(v, v, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    if (gpb == 2)
-        return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    llmc_v8f lo, hi;
+    if (gpb == 8) {
+        lo = __builtin_shufflevector(v, v, 0, 0, 1, 1, 2, 2, 3, 3);
+        hi = __builtin_shufflevector(v, v, 4, 4, 5, 5, 6, 6, 7, 7);
+    } else if (gpb == 4) {
+        lo = __builtin_shufflevector(v, v, 0, 0, 0, 0, 1, 1, 1, 1);
+        hi = __builtin_shufflevector(v, v, 2, 2, 2, 2, 3, 3, 3, 3);
+    } else if (gpb == 2) {
+        lo = __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0);
+        hi = __builtin_shufflevector(v, v, 1, 1, 1, 1, 1, 1, 1, 1);
+    } else {
+        lo = hi = __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+    return v16_cat(lo, hi);
 }
+LLMC_INLINE llmc_v16f v16_set1(float v) { return (llmc_v16f){v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v}; }
 
-/* The scales of a unit of mm_q's blocks that starts at value k0 of row r, a word each, and u4's
- * zeros (8 without zero points): gpb groups of 16 / gpb words (gpb 1: one group for the unit).
- * Groups past the row's last (a ragged last block) get 0 (their words hold no values). */
+/* The scales of a unit of mm_q's blocks that starts at value k0 of row r, a lane each, and u4's
+ * zero points minus 8 (qb_val's u4 values are q - 8; 0 without zero points): gpb groups of 16 / gpb
+ * lanes (gpb 1: one group for the unit). Groups past the row's last (a ragged last block) get 0
+ * (their lanes hold no values). */
 LLMC_INLINE float qb_scale1(int F, const void *s0, int64_t gi)
 {
     return F == FMT_FP8 ? ((const float *)s0)[gi] : F == FMT_NVFP4 ? q_fp8(((const uint8_t *)s0)[gi])
@@ -293,25 +319,25 @@ LLMC_INLINE void qb_sides(int F, int K, int G, const void *s0, const void *s1, i
     int64_t ng = (K + G - 1) / G, g0 = k0 / G, gi = r * ng + g0;
     const int zero = F == FMT_U4 && s1;
     if (gpb == 1) {
-        float v = qb_scale1(F, s0, gi), zv = zero ? s_f16(((const uint16_t *)s1)[gi]) : 8.0f;
-        *sc = (llmc_v16f){0} + v;
-        *z = (llmc_v16f){0} + zv;
+        float v = qb_scale1(F, s0, gi), zv = zero ? s_f16(((const uint16_t *)s1)[gi]) - 8.0f : 0.0f;
+        *sc = v16_set1(v);
+        *z = v16_set1(zv);
         return;
     }
     int n = ng - g0 < gpb ? (int)(ng - g0) : gpb;
-    llmc_v8f v, zv = {8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f};
+    llmc_v8f v, zv = {0};
     if (F == FMT_NVFP4 && n == 8) {
         llmc_v8u b = v8_u8((const uint8_t *)s0 + gi);
         v = (llmc_v8f)((b & 0x80u) << 24 | (b & 0x7fu) << 20) * 0x1p120f;
     } else if ((F == FMT_U4 || F == FMT_T8) && n == gpb) { /* 2, 4 or 8 f16 values */
         v = v8_ld_f16_n((const uint16_t *)s0 + gi, n);
         if (zero)
-            zv = v8_ld_f16_n((const uint16_t *)s1 + gi, n);
+            zv = v8_ld_f16_n((const uint16_t *)s1 + gi, n) - 8.0f;
     } else { /* fp8's f32 group scales, a ragged last block */
         float f[8] = {0}, fz[8] = {0};
         for (int i = 0; i < n; i++) {
             f[i] = qb_scale1(F, s0, gi + i);
-            fz[i] = zero ? s_f16(((const uint16_t *)s1)[gi + i]) : 8.0f;
+            fz[i] = zero ? s_f16(((const uint16_t *)s1)[gi + i]) - 8.0f : 0.0f;
         }
         v = v8_ld(f);
         zv = v8_ld(fz);

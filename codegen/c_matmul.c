@@ -2,11 +2,19 @@
  * in any storage format (f32, bf16, f16: converted to f32 in registers; fp8 and u4 with their
  * layout's scales and zero points: mm_q / embed_q, dequantized in registers). */
 #include "c_common.h"
+#include "c_mmq.h"
 
 #include <assert.h>
 
 /* Side tensor i of quantized weight w as a kernel argument (c_formats.h q_row: s0, s1), "0" if absent. */
 #define SIDE(w, i) ((w)->layout.side[i] >= 0 ? PTR((w)->layout.side[i], "const void") : "0")
+
+/* The prelude's path for a quantized matmul over weight w: mm_q_fused where it takes the matrix
+ * (c_mmq.h), else mm_q_rows. */
+const char *llmc_c_mmq_path(const LlmcTensor *w)
+{
+    return mmq_fits((int)w->dtype, (int)w->shape.dim[1], w->layout.group) ? "mm_q_fused" : "mm_q_rows";
+}
 
 /* For a quantized weight (a format with side tensors), the format and element order mm_q and
  * embed_q take ("FMT_U4, ORDER_LANE8"); else NULL. */
@@ -33,9 +41,10 @@ static LlmcStatus emit_matmul_q(LlmcEmit *e, int node, const char *qk)
                     "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
                     "const uint8_t *w, const void *s0, const void *s1, const float *b, float *y)\n{\n"
                     "    (void)ex;\n"
-                    "    mm_q(%s, %s, %lld, %lld, %d, x, %lld, w, s0, s1, b, y, %lld, tid, nth);\n}\n",
+                    "    %s(%s, %s, %lld, %lld, %d, x, %lld, w, s0, s1, b, y, %lld, tid, nth);\n}\n",
                     llmc_rows_expr(g, x), (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
-                    w->layout.group, n->n_in == 3 ? " + b" : "", llmc_rows_expr(g, y), (long long)N, qk,
+                    w->layout.group, n->n_in == 3 ? " + b" : "", llmc_rows_expr(g, y), (long long)N,
+                    llmc_c_mmq_path(w), qk,
                     llmc_c_rows(g, x), (long long)K, (long long)N, w->layout.group, (long long)llmc_row_stride(g, x),
                     (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "matmul", k.s);

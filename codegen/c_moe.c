@@ -1,8 +1,9 @@
 /* c_moe.c — C emitter for the mixture-of-experts block (moe): routing, then each expert's gate/up
  * and down matmuls over the tokens routed to it, grouped (c_prelude.h moe_*), with the matmul
- * helpers of the weights' format (mm_f32/bf16/f16, mm_q for fp8 and u4), so every weight format
- * applies to the experts. Tokens go in chunks whose pairs' rows fit a scratch region past the
- * planned arena (at most ~16 MB); the threads meet at barriers between the stages of a chunk. */
+ * helpers of the weights' format (mm_f32/bf16/f16, mm_q's paths for fp8, u4, nvfp4), so every
+ * weight format applies to the experts. Tokens go in chunks whose pairs' rows fit a scratch region
+ * past the planned arena (at most ~16 MB); the threads meet at barriers between the stages of a
+ * chunk. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,10 +17,11 @@ static int64_t scratch_bytes(int64_t RC, int64_t K, int64_t E, int64_t D, int64_
 }
 
 /* The matmul helper call over rows [e ROWS, (e + 1) ROWS) of weight w for n tokens:
- * "mm_bf16(N_TOK, K, ROWS, X, K, w + ..., 0, Y, ROWS, tid, nth)", or for a quantized format mm_q
- * with its side tensors (s0, s1: the kernel's arguments sv[0], sv[1]) sliced alike: an expert's
- * share of a side tensor is its bytes over the experts (one row of groups a weight row), of a
- * per-tensor one (nvfp4's tensor scale) the whole of it. */
+ * "mm_bf16(N_TOK, K, ROWS, X, K, w + ..., 0, Y, ROWS, tid, nth)", or for a quantized format its
+ * path (mm_q_fused or mm_q_rows, llmc_c_mmq_path) with its side tensors (s0, s1: the kernel's
+ * arguments sv[0], sv[1]) sliced alike: an expert's share of a side tensor is its bytes over the
+ * experts (one row of groups a weight row), of a per-tensor one (nvfp4's tensor scale) the whole
+ * of it. */
 static void mm_call(LlmcBuf *b, const LlmcTensor *w, const LlmcGraph *g, int64_t E, const char *wv,
                     const char *const sv[2], int64_t rows, int64_t K, const char *xs, const char *ys)
 {
@@ -29,7 +31,7 @@ static void mm_call(LlmcBuf *b, const LlmcTensor *w, const LlmcGraph *g, int64_t
                         (long long)(rows * K), ys, (long long)rows);
         return;
     }
-    llmc_buf_printf(b, "mm_q(%s, %s, m.cnt[e], %lld, %lld, %d, %s, %lld, %s + (size_t)e * %lld, ",
+    llmc_buf_printf(b, "%s(%s, %s, m.cnt[e], %lld, %lld, %d, %s, %lld, %s + (size_t)e * %lld, ", llmc_c_mmq_path(w),
                     llmc_kernel_format(w->dtype), llmc_kernel_order(w->layout.order), (long long)K, (long long)rows,
                     w->layout.group, xs, (long long)K, wv, (long long)llmc_format_bytes(w->dtype, rows * K));
     for (int i = 0; i < 2; i++) {

@@ -40,13 +40,29 @@ LLMC_INLINE void v8_st(float *p, llmc_v8f v) { memcpy(p, &v, sizeof v); }
 LLMC_INLINE float v8_hsum(llmc_v8f v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 LLMC_INLINE llmc_v16f v16_ld(const float *p) { llmc_v16f v; memcpy(&v, p, sizeof v); return v; }
 LLMC_INLINE void v16_st(float *p, llmc_v16f v) { memcpy(p, &v, sizeof v); }
-/* The halves added, then v8_hsum's order. */
-LLMC_INLINE float v16_hsum(llmc_v16f v)
+/* Halves of 16 lanes and 16 lanes of two halves: shuffles with AVX-512 (one register each way), else
+ * memcpy (GCC 12 makes one insert or extract a lane of a __builtin_shufflevector between 8 and 16
+ * lanes without AVX-512, while the halves of a 16-lane vector are two registers there anyway). */
+#if defined(__AVX512F__)
+LLMC_INLINE llmc_v8f v16_lo(llmc_v16f v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7); }
+LLMC_INLINE llmc_v8f v16_hi(llmc_v16f v) { return __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15); }
+LLMC_INLINE llmc_v16f v16_cat(llmc_v8f lo, llmc_v8f hi)
 {
-    llmc_v8f lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
-    llmc_v8f hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-    return v8_hsum(lo + hi);
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
+#else
+LLMC_INLINE llmc_v8f v16_lo(llmc_v16f v) { llmc_v8f h; memcpy(&h, &v, sizeof h); return h; }
+LLMC_INLINE llmc_v8f v16_hi(llmc_v16f v) { llmc_v8f h; memcpy(&h, (const char *)&v + sizeof h, sizeof h); return h; }
+LLMC_INLINE llmc_v16f v16_cat(llmc_v8f lo, llmc_v8f hi)
+{
+    llmc_v16f v;
+    memcpy(&v, &lo, sizeof lo);
+    memcpy((char *)&v + sizeof lo, &hi, sizeof hi);
+    return v;
+}
+#endif
+/* The halves added, then v8_hsum's order. */
+LLMC_INLINE float v16_hsum(llmc_v16f v) { return v8_hsum(v16_lo(v) + v16_hi(v)); }
 
 /* 8 halves (u16) or 8 bytes from p, zero-extended to 32-bit lanes. */
 LLMC_INLINE llmc_v8u v8_u16(const uint16_t *p)
@@ -98,20 +114,23 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
 
 /* ---- matmul: y[t, n] = sum_k x[t, k] * w[n, k] (+ b[n]) ---- */
 
-/* TT tokens x NR weight rows; one accumulator chain per (token, row). */
+/* TT tokens x NR weight rows; one accumulator chain per (token, row). Each step prefetches the next
+ * tile's rows (they follow this tile's in memory) as far as it has read into its own. */
 #define LLMC_MM(SUF, WT, LDV, LDS)                                                                        \
     LLMC_INLINE void mm_tile_##SUF(int TT, int NR, int K, const float *x, int sx, const WT *w,            \
                                    const float *b, float *y, int sy)                                     \
     {                                                                                                     \
-        llmc_v8f acc[4][4];                                                                               \
+        llmc_v8f acc[4][8];                                                                               \
         for (int tt = 0; tt < TT; tt++)                                                                   \
             for (int r = 0; r < NR; r++)                                                                  \
                 acc[tt][r] = (llmc_v8f){0};                                                               \
         int k = 0;                                                                                        \
         for (; k + 8 <= K; k += 8) {                                                                      \
-            llmc_v8f wv[4];                                                                               \
-            for (int r = 0; r < NR; r++)                                                                  \
+            llmc_v8f wv[8];                                                                               \
+            for (int r = 0; r < NR; r++) {                                                                \
                 wv[r] = LDV(w + (size_t)r * K + k);                                                       \
+                __builtin_prefetch(w + (size_t)NR * K + (size_t)k * NR + (size_t)r * 8);                  \
+            }                                                                                             \
             for (int tt = 0; tt < TT; tt++) {                                                             \
                 llmc_v8f xv = v8_ld(x + (size_t)tt * sx + k);                                             \
                 for (int r = 0; r < NR; r++)                                                              \
@@ -129,33 +148,33 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
             }                                                                                             \
     }                                                                                                     \
     /* Threads split the output columns in groups of 4; tokens go in chunks of 32 (x stays in cache)  \
-     * and tiles of 4 tokens x 2 rows, the rest 1 token x 4 rows; a ragged column end 1 x 1. */         \
+     * and tiles of 4 tokens x 2 rows, the rest 1 token x 8 rows, 4, 1; a tile prefetches the next    \
+     * one's rows at the pace it reads its own (mm_tile): one core's bf16 went from 13-15 GB/s      \
+     * (4 rows, no prefetch) to 22-30, f32 stayed at 24-27 (bench/NOTES.md). */                        \
     LLMC_INLINE void mm_##SUF(int T, int K, int N, const float *x, int sx, const WT *w, const float *b,   \
                               float *y, int sy, int tid, int nth)                                         \
     {                                                                                                     \
-        int64_t b0, b1;                                                                                   \
-        share((N + 3) / 4, tid, nth, &b0, &b1);                                                           \
+        int64_t c0, c1;                                                                                   \
+        share((N + 3) / 4, tid, nth, &c0, &c1);                                                           \
+        const int n0 = (int)c0 * 4, n1 = c1 * 4 < N ? (int)c1 * 4 : N;                                   \
         for (int t0 = 0; t0 < T; t0 += 32) {                                                              \
             int t1 = t0 + 32 < T ? t0 + 32 : T;                                                           \
-            for (int64_t nb = b0; nb < b1; nb++) {                                                        \
-                int n = (int)nb * 4;                                                                      \
+            for (int n = n0; n < n1;) {                                                                   \
+                int nr = n1 - n >= 8 ? 8 : n1 - n >= 4 ? 4 : 1, t = t0;                                    \
                 const WT *wn = w + (size_t)n * K;                                                         \
                 const float *bn = b ? b + n : 0;                                                          \
-                if (n + 4 <= N) {                                                                         \
-                    int t = t0;                                                                           \
-                    for (; t + 4 <= t1; t += 4) {                                                         \
-                        mm_tile_##SUF(4, 2, K, x + (size_t)t * sx, sx, wn, bn, y + (size_t)t * sy + n, sy); \
-                        mm_tile_##SUF(4, 2, K, x + (size_t)t * sx, sx, wn + 2 * (size_t)K, bn ? bn + 2 : 0, \
-                                      y + (size_t)t * sy + n + 2, sy);                                    \
-                    }                                                                                     \
-                    for (; t < t1; t++)                                                                   \
+                for (; nr >= 4 && t + 4 <= t1; t += 4)                                                    \
+                    for (int r = 0; r < nr; r += 2)                                                       \
+                        mm_tile_##SUF(4, 2, K, x + (size_t)t * sx, sx, wn + (size_t)r * K, bn ? bn + r : 0, \
+                                      y + (size_t)t * sy + n + r, sy);                                    \
+                for (; t < t1; t++)                                                                       \
+                    if (nr == 8)                                                                          \
+                        mm_tile_##SUF(1, 8, K, x + (size_t)t * sx, sx, wn, bn, y + (size_t)t * sy + n, sy); \
+                    else if (nr == 4)                                                                     \
                         mm_tile_##SUF(1, 4, K, x + (size_t)t * sx, sx, wn, bn, y + (size_t)t * sy + n, sy); \
-                } else {                                                                                  \
-                    for (int r = n; r < N; r++)                                                           \
-                        for (int t = t0; t < t1; t++)                                                     \
-                            mm_tile_##SUF(1, 1, K, x + (size_t)t * sx, sx, w + (size_t)r * K,             \
-                                          b ? b + r : 0, y + (size_t)t * sy + r, sy);                     \
-                }                                                                                         \
+                    else                                                                                  \
+                        mm_tile_##SUF(1, 1, K, x + (size_t)t * sx, sx, wn, bn, y + (size_t)t * sy + n, sy); \
+                n += nr;                                                                                  \
             }                                                                                             \
         }                                                                                                 \
     }                                                                                                     \
@@ -180,36 +199,35 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
  * order ORD (c_formats.h) ----
  * The dequantize-dot (formats of qb_fused, groups that fit the blocks: mmq_fits): a row is read as
  * blocks of 64 bytes (E values, qb_val: NS vectors of 16 floats) and x, once a token, in the same
- * order (qx_prep: lane j of xp's vector s of block b is x[E b + qb_elem(F, s, j)] / qb_vscale(F, s)),
+ * order (qx_prep: lane j of xp's vector s of block b is x[E b + qb_elem(F, s, j)] / qb_vscale(F)),
  * so that each value meets its x in its lane: no shuffle of weights. The blocks form units of one
  * scale a lane (a block when groups are smaller than a block, else a group's blocks, or the whole row
  * when it has one group):
  *     a = sum over the unit's blocks b and values s of xp[b][s] * qb_val(w[b], s)   (16 lanes)
- *     u4: a = a - z * xs[unit]   (xs: the unit's sums of x a lane, so the zero costs one FMA a unit)
+ *     u4 with zero points: a = a - (z - 8) * xs[unit]   (xs: the unit's sums of x a lane, so the
+ *                          zero costs one FMA a unit; the values are q - 8)
  *     tot = tot + a * sc
  *     y = v16_hsum(tot) * qb_tscale + b
  * one fixed order for each (t, n) whatever the tile, the thread count or the step's other rows, so
  * batched and single runs stay bit-identical. A lane8 matrix (the CPU twin of a CUDA build) is
  * gathered into row-major blocks first (qb_load) and computes the same values bit for bit. Other
- * formats and groups: mm_q_rows, which dequantizes a chunk of each row (q_row) and dots it. */
-/* Q_AHEAD: blocks a row's loads are prefetched ahead (2 KB: faster than the hardware prefetcher
- * alone, bench/NOTES.md). Q_XMAX: floats of prepared x a call keeps on its stack (128 KB). */
-enum { Q_CHUNK = 256, Q_XMAX = 32768, Q_AHEAD = 32 };
-
-/* Blocks of a row's unit (whole row: 0 for "all"), and groups a block when smaller than a block. */
-LLMC_INLINE int mmq_unit(int F, int K, int G) { int E = qb_elems(F); return (K + G - 1) / G == 1 ? 0 : G >= E ? G / E : 1; }
-LLMC_INLINE int mmq_gpb(int F, int K, int G) { int E = qb_elems(F); return mmq_unit(F, K, G) == 1 && G < E ? E / G : 1; }
-LLMC_INLINE int mmq_fits(int F, int K, int G)
-{
-    int NS = qb_subs(F), E = qb_elems(F), KP = (K + E - 1) / E * E;
-    if (!qb_fused(F) || KP > Q_XMAX || (int64_t)K * fmt_bits(F) % 8)
-        return 0;
-    return (K + G - 1) / G == 1 || G % E == 0 || (qb_lane_groups(F) && G % NS == 0 && E % G == 0 && E / G <= 8);
-}
+ * formats and groups: mm_q_rows, which dequantizes a chunk of each row (q_row) and dots it.
+ * Memory: one token reads 8 rows at a time, a block of 4 rows in registers at once (qb_pin), and
+ * prefetches the next tile's rows at the pace it reads its own (the whole next tile by the end of
+ * this one): with that one core streamed u4 at 20-22 GB/s, without it at 10-13 (bench/NOTES.md). */
+/* Q_ROWS: rows a one-token tile takes (AVX-512's 32 registers hold 8 rows' sums; AVX2's 16 hold 2
+ * rows' of 16 lanes). Q_CHUNK: values of a row mm_q_rows dequantizes at a time. (Q_XMAX and the
+ * choice of path, mmq_fits: c_mmq.h.) */
+#if defined(__AVX512F__)
+enum { Q_ROWS = 8 };
+#else
+enum { Q_ROWS = 2 };
+#endif
+enum { Q_CHUNK = 256 };
 
 /* One token's x for the blocks (see above): xp [KP] values, each divided by qb_vscale (exact: a power
  * of 2), and for u4 xs [units][16], the sums of the x themselves. */
-LLMC_INLINE void qx_prep(int F, int K, int G, const float *x, float *xp, float *xs)
+LLMC_INLINE void qx_prep(int F, int K, int G, int ZERO, const float *x, float *xp, float *xs)
 {
     const int NS = qb_subs(F), E = qb_elems(F), NB = (K + E - 1) / E;
     const int UB = mmq_unit(F, K, G) ? mmq_unit(F, K, G) : NB;
@@ -223,13 +241,24 @@ LLMC_INLINE void qx_prep(int F, int K, int G, const float *x, float *xp, float *
             }
             llmc_v16f xv = v16_ld(v);
             acc = acc + xv;
-            v16_st(xp + (b * NS + s) * 16, xv * (1.0f / qb_vscale(F, s)));
+            v16_st(xp + (b * NS + s) * 16, xv * (1.0f / qb_vscale(F)));
         }
-        if (F == FMT_U4 && (b % UB == UB - 1 || b == NB - 1)) {
+        if (ZERO && (b % UB == UB - 1 || b == NB - 1)) {
             v16_st(xs + b / UB * 16, acc);
             acc = (llmc_v16f){0};
         }
     }
+}
+
+/* A block kept in a register: GCC would read it again from memory for each of its values (an
+ * operand of each shift), and those loads, waiting on the same cache miss, fill the load queue:
+ * half the bandwidth from memory. */
+LLMC_INLINE llmc_v16u qb_pin(llmc_v16u v)
+{
+#if defined(__AVX512F__) && defined(__GNUC__)
+    __asm__("" : "+v"(v));
+#endif
+    return v;
 }
 
 /* Block b of row r as 16 words: its 64 stored bytes, or (lane8, or past K) the values gathered in
@@ -275,29 +304,31 @@ LLMC_INLINE void mmq_tile(int F, int ORD, int TT, int NR, int K, int G, const fl
         for (int t = 0; t < TT; t++)
             for (int r = 0; r < NR; r++)
                 a[t][r] = (llmc_v16f){0};
-        for (int b = b0; b < b0 + UB && b < NB; b++) {
-            llmc_v16u wv[8];
-            for (int r = 0; r < NR; r++) {
-                wv[r] = qb_load(F, ORD, K, w, n + r, b);
-                __builtin_prefetch(w + (size_t)(n + r) * rb + (size_t)(b + Q_AHEAD) * 64);
-            }
-            for (int s = 0; s < NS; s++) {
-                llmc_v16f q[8];
-                for (int r = 0; r < NR; r++)
-                    q[r] = qb_val(F, wv[r], s);
-                for (int t = 0; t < TT; t++) {
-                    llmc_v16f xv = v16_ld(xp + (size_t)t * xps + (b * NS + s) * 16);
-                    for (int r = 0; r < NR; r++)
-                        a[t][r] = a[t][r] + xv * q[r];
+        for (int b = b0; b < b0 + UB && b < NB; b++)
+            for (int r0 = 0; r0 < NR; r0 += 4) { /* 4 rows' blocks in registers at a time */
+                const int nr = NR - r0 < 4 ? NR - r0 : 4;
+                llmc_v16u wv[4];
+                for (int r = 0; r < nr; r++) {
+                    wv[r] = qb_pin(qb_load(F, ORD, K, w, n + r0 + r, b));
+                    __builtin_prefetch(w + (size_t)(n + NR) * rb + ((size_t)b * NR + r0 + r) * 64);
+                }
+                for (int s = 0; s < NS; s++) {
+                    llmc_v16f q[4];
+                    for (int r = 0; r < nr; r++)
+                        q[r] = qb_val(F, wv[r], s);
+                    for (int t = 0; t < TT; t++) {
+                        llmc_v16f xv = v16_ld(xp + (size_t)t * xps + (b * NS + s) * 16);
+                        for (int r = 0; r < nr; r++)
+                            a[t][r0 + r] = a[t][r0 + r] + xv * q[r];
+                    }
                 }
             }
-        }
         for (int r = 0; r < NR; r++) {
             llmc_v16f sc, z;
             qb_sides(F, K, G, s0, s1, n + r, b0 * E, gpb, &sc, &z);
             for (int t = 0; t < TT; t++) {
                 llmc_v16f v = a[t][r];
-                if (F == FMT_U4)
+                if (F == FMT_U4 && s1)
                     v = v - z * v16_ld(xs + (size_t)t * xss + b0 / UB * 16);
                 tot[t][r] = tot[t][r] + v * sc;
             }
@@ -309,8 +340,9 @@ LLMC_INLINE void mmq_tile(int F, int ORD, int TT, int NR, int K, int G, const fl
 }
 
 /* Threads split the columns in fours; tokens go in batches whose prepared x fits Q_XMAX floats (up
- * to 8), through tiles of 4 tokens x 2 rows, the rest 1 token x 8 rows (8 FMA chains: their latency
- * hides; a column end 2 or 1 rows at a time). */
+ * to 8: a batch for K up to 8192), through tiles of 4 tokens x 2 rows, the rest 1 token x Q_ROWS
+ * rows (8 FMA chains with AVX-512: their latency hides), a column end one row at a time (three
+ * shapes of tile: each is a copy of the loops at every call site, compile time). */
 LLMC_INLINE void mm_q_fused(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w,
                             const void *s0, const void *s1, const float *b, float *y, int sy, int tid, int nth)
 {
@@ -324,21 +356,19 @@ LLMC_INLINE void mm_q_fused(int F, int ORD, int T, int K, int N, int G, const fl
     for (int t0 = 0; t0 < T; t0 += TB) {
         int tb = T - t0 < TB ? T - t0 : TB;
         for (int t = 0; t < tb; t++)
-            qx_prep(F, K, G, x + (size_t)(t0 + t) * sx, xp + (size_t)t * KP, xs + (size_t)t * XS);
+            qx_prep(F, K, G, F == FMT_U4 && s1, x + (size_t)(t0 + t) * sx, xp + (size_t)t * KP, xs + (size_t)t * XS);
         for (int n = n0; n < n1;) {
-            int nr = n1 - n >= 8 ? 8 : n1 - n >= 2 ? 2 : 1;
+            int nr = n1 - n >= Q_ROWS ? Q_ROWS : n1 - n >= 2 ? 2 : 1;
             float out[4][8];
             for (int t = 0; t < tb;) {
-                int tt = tb - t >= 4 && nr >= 2 ? 4 : 1, ntile = tt == 4 ? 2 : nr;
+                int tt = tb - t >= 4 && nr >= 2 ? 4 : 1, ntile = tt == 4 ? 2 : nr == Q_ROWS ? Q_ROWS : 1;
                 for (int r = 0; r < nr; r += ntile) {
                     float o[4][8];
                     const float *xpt = xp + (size_t)t * KP, *xst = xs + (size_t)t * XS;
                     if (tt == 4)
                         mmq_tile(F, ORD, 4, 2, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
-                    else if (ntile == 8)
-                        mmq_tile(F, ORD, 1, 8, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
-                    else if (ntile == 2)
-                        mmq_tile(F, ORD, 1, 2, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
+                    else if (ntile == Q_ROWS)
+                        mmq_tile(F, ORD, 1, Q_ROWS, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
                     else
                         mmq_tile(F, ORD, 1, 1, K, G, xpt, KP, xst, XS, w, s0, s1, n + r, o);
                     for (int i = 0; i < tt; i++)
@@ -390,6 +420,7 @@ LLMC_INLINE void mm_q_rows(int F, int ORD, int T, int K, int N, int G, const flo
     }
 }
 
+/* Either path, as mmq_fits says (the C emitters name the path themselves: c_mmq.h). */
 LLMC_INLINE void mm_q(int F, int ORD, int T, int K, int N, int G, const float *x, int sx, const uint8_t *w, const void *s0,
                       const void *s1, const float *b, float *y, int sy, int tid, int nth)
 {

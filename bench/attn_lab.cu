@@ -21,8 +21,9 @@
  *
  * Variants: dec (paged_attn_dec: lane groups a position, 16 parts); tc1 (paged_attn_tc: units of one
  * tile of 16 positions a warp, 16 parts); tc2 (units of 2 tiles: twice the loads in flight a warp,
- * more registers); tcA (tc2, or tc1 for f16 rows and KIVI keys at 128, with parts of at least MINCH
- * positions: fewer, longer parts where the context is short, the combine skipped for one part). */
+ * more registers); tcE (as the emitter instantiates it: tc2, or tc1 for f16 and int8 rows and KIVI
+ * keys at 128, with parts of at least MINCH positions, ~16 KB of a head's K and V: fewer, longer
+ * parts where the context is short, the combine skipped for one part). */
 #include "../codegen/cuda_attn_decode.cuh"
 #include "../ir/kv_formats.h"
 #include "bench_weights.h"
@@ -161,9 +162,9 @@ static Step make_step(const std::vector<int> &len, const std::vector<int> &toks)
     return s;
 }
 
-/* One variant's launch: 0 dec, 1 tc1, 2 tc2, 3 tcA. Blocks an SM asked of ptxas (registers: 128 at
+/* One variant's launch: 0 dec, 1 tc1, 2 tc2, 3 tcE. Blocks an SM asked of ptxas (registers: 128 at
  * 4, 168 at 3, 255 at 2): fewer where the rows' registers spill at 128 (ptxas -v, sm_90a: f16 and
- * int8 rows at 128, KIVI keys' channel scales, 2 tiles in flight at 128). */
+ * int8 rows at 128, KIVI keys at 128, 2 tiles in flight at 128). */
 __host__ __device__ constexpr int tc_minb(int kf, int vf, int hd, int nt)
 {
     return hd < 128 ? 4
@@ -172,14 +173,17 @@ __host__ __device__ constexpr int tc_minb(int kf, int vf, int hd, int nt)
 }
 template <int KF, int VF, int HQ, int HKV, int HD>
 struct Variants {
-    /* tcA: 2 tiles in flight but where that needs 2 blocks an SM (f16 rows at 128, KIVI keys), and
-     * parts of at least MINCH positions: about 32 KB of one head's K and V a part */
-    static constexpr int NTA = HD == 128 && (fmt_bits(KF) == 16 || fmt_bits(VF) == 16 || kv_is_kivi(KF)) ? 1 : 2;
-    static constexpr int MINCH = (int)(32768 / (kv_vbytes(KF, HD) + kv_vbytes(VF, HD))) < 64
-                                   ? 64
-                                   : (int)(32768 / (kv_vbytes(KF, HD) + kv_vbytes(VF, HD)));
+    /* tcE: as cuda_attention.c's tc_kernel instantiates it: 2 tiles a warp but 1 at head 128 for f16
+     * and int8 rows and KIVI keys, parts of at least ~16 KB of a head's K and V (64-256 positions) */
+    static constexpr int NTA = HD == 128 && (fmt_bits(KF) == 16 || fmt_bits(VF) == 16 || KF == FMT_INT8 ||
+                                             VF == FMT_INT8 || kv_is_kivi(KF))
+                                   ? 1
+                                   : 2;
+    static constexpr int MINCH = 16384 / (kv_vbytes(KF, HD) + kv_vbytes(VF, HD)) < 64    ? 64
+                               : 16384 / (kv_vbytes(KF, HD) + kv_vbytes(VF, HD)) > 256 ? 256
+                                                                                         : (int)(16384 / (kv_vbytes(KF, HD) + kv_vbytes(VF, HD)));
     static constexpr int NV = 4;
-    static const char *name(int v) { return v == 0 ? "dec" : v == 1 ? "tc1" : v == 2 ? "tc2" : "tcA"; }
+    static const char *name(int v) { return v == 0 ? "dec" : v == 1 ? "tc1" : v == 2 ? "tc2" : "tcE"; }
     static void launch(int v, const Step &s, const int32_t *dpos, const int32_t *dseq, const int32_t *dtab,
                        const uint8_t *dkv, const float *dq, float *dy, float *dpart, int *dcnt, const float *kvs)
     {

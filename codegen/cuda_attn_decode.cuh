@@ -584,6 +584,9 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
     __shared__ float wm[4][GS], wl[4][GS];
     __shared__ float wacc[4][GS][HD];
     __shared__ int last;
+    /* KIVI keys: each warp's group's channel scales and zeros as f16 pairs (scales, zeros) in the order
+     * of the key pairs of each key chunk (rows padded: the 4 chunks' lanes read 4 distinct banks) */
+    __shared__ __align__(8) uint32_t kgsm[4][4][KKIVI ? HD / 4 + 2 : 2];
     pdl_release(); /* the next kernel (the output projection) may start loading its weights */
     const int t = blockIdx.x, hb = blockIdx.y, h = hb / SUB, h0 = hb * GS, z = blockIdx.z;
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, g = lane >> 2, tig = lane & 3;
@@ -632,9 +635,6 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
         constexpr int R = decltype(src)::RING;
         constexpr int KW = R ? KC::FW : KC::NW, VW = R ? VC::FW : VC::NW;
         uint32_t kw[NT][2][KW], vw[NT][4][VW], ksd[NT][4], vsd[NT][4];
-        /* KIVI keys: the scales and zeros of the lane's channels in the unit's group, as f16 pairs in the
-         * order of the key pairs */
-        uint32_t kgs[KKIVI && !R ? HD / 8 : 1], kgz[KKIVI && !R ? HD / 8 : 1];
 #pragma unroll
         for (int k = 0; k < NT; k++) {
             const int pt = (u * NT + k) * 16;
@@ -679,20 +679,23 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
                 }
             }
             if constexpr (KKIVI && !R) {
-                if (k == 0 && pt <= pe) { /* the unit's group (tile 0's block holds it) */
-                    const uint8_t *kz = kv_kgroup<KF, BS, HKV, HD>(kv_sec<KF, VF, L, BS, HKV, HD>(kvp, table[pt / BS], layer, 0), pt % BS, h) +
-                                        KC::dim(tig, 0) * 4;
-                    uint32_t kg[HD / 4];
+                if (k == 0 && pt <= pe) { /* the unit's group (tile 0's block holds it): lane g of the lanes
+                                             of key chunk tig makes pairs g, g + 8, .. of it */
+                    const uint32_t *kz = (const uint32_t *)kv_kgroup<KF, BS, HKV, HD>(
+                                             kv_sec<KF, VF, L, BS, HKV, HD>(kvp, table[pt / BS], layer, 0), pt % BS, h) +
+                                         KC::dim(tig, 0);
+                    uint32_t w[HD / 64][2];
 #pragma unroll
-                    for (int i = 0; i < HD / 16; i++) {
-                        const uint4 x = __ldg((const uint4 *)(kz + 16 * i));
-                        kg[4 * i] = x.x, kg[4 * i + 1] = x.y, kg[4 * i + 2] = x.z, kg[4 * i + 3] = x.w;
+                    for (int j = 0; j < HD / 64; j++) {
+                        w[j][0] = __ldg(kz + KP::kc(g + 8 * j, 0));
+                        w[j][1] = __ldg(kz + KP::kc(g + 8 * j, 1));
                     }
+                    __syncwarp(); /* the previous unit's reads of kgsm are done */
 #pragma unroll
-                    for (int i = 0; i < HD / 8; i++) {
-                        kgs[i] = __byte_perm(kg[KP::kc(i, 0)], kg[KP::kc(i, 1)], 0x5410);
-                        kgz[i] = __byte_perm(kg[KP::kc(i, 0)], kg[KP::kc(i, 1)], 0x7632);
-                    }
+                    for (int j = 0; j < HD / 64; j++)
+                        *(uint2 *)&kgsm[warp][tig][2 * (g + 8 * j)] =
+                            make_uint2(__byte_perm(w[j][0], w[j][1], 0x5410), __byte_perm(w[j][0], w[j][1], 0x7632));
+                    __syncwarp();
                 }
             }
         }
@@ -717,7 +720,8 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
                         if constexpr (R) {
                             b[e] = tc_key16<KF>(kw[k][n], i);
                         } else if constexpr (KKIVI) {
-                            b[e] = hfma2(KP::key(kw[k][n], i), kgs[i], kgz[i]);
+                            const uint2 sz = *(const uint2 *)&kgsm[warp][tig][2 * i];
+                            b[e] = hfma2(KP::key(kw[k][n], i), sz.x, sz.y);
                         } else {
                             b[e] = KP::key(kw[k][n], i);
                         }

@@ -19,6 +19,9 @@
  * sample_row (the token of each logits row): draws with temperature, top-k and top-p from random
  * rows, some with many tied probabilities, against llmc_sample_u with the same uniforms.
  * Outputs are poisoned (NaN) before each launch; a row not written fails the check.
+ * paged_attn_tc (decode steps on tensor cores, NVIDIA, heads of 64 or 128) as the emitter instantiates
+ * it: the same steps, windows, soft-capping, 1-8 query heads a block, every format pair, KIVI's ring
+ * (check_kivi), then timed beside paged_attn_dec.
  * The per-token attention (paged_attn, with attn_combine for decode parts, in one part for long
  * steps) for head sizes that are not powers of two or have no tensor-core tile (8, 40, 48, 80, 96,
  * 256), against the same reference.
@@ -211,6 +214,32 @@ __global__ void __launch_bounds__(128, 4) k_dec(const int32_t *pos, const int32_
     paged_attn_dec<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, dec_u(KF, VF), dec_gs(HQ / HKV)>(
         pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
 }
+/* paged_attn_tc (NVIDIA decode steps with heads of 64 or 128) as cuda_attention.c's tc_kernel
+ * instantiates it: GS query heads a block, NT tiles a warp at once, blocks an SM, parts of at least
+ * MINCH positions */
+__host__ __device__ constexpr int tc_gs(int g, int d = 8) { return g % d == 0 ? d : tc_gs(g, d - 1); }
+__host__ __device__ constexpr int tc_nt(int kf, int vf, int hd)
+{
+    return hd == 128 && (fmt_bits(kf) == 16 || fmt_bits(vf) == 16 || kf == FMT_INT8 || vf == FMT_INT8 || kv_is_kivi(kf)) ? 1 : 2;
+}
+__host__ __device__ constexpr int tc_minb(int kf, int vf, int hd)
+{
+    return hd < 128 ? 4 : tc_nt(kf, vf, hd) == 2 || fmt_bits(kf) == 16 || fmt_bits(vf) == 16 || kf == FMT_INT8 || vf == FMT_INT8 || kv_is_kivi(kf) ? 3 : 4;
+}
+__host__ __device__ constexpr int tc_minch(int kf, int vf, int hd)
+{
+    return 16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)) < 64    ? 64
+         : 16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)) > 256 ? 256
+                                                                   : (int)(16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)));
+}
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
+__global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_tc(const int32_t *pos, const int32_t *seq, const int32_t *tables,
+                                                                 int mbs, const uint8_t *kv, const float *q, float *y,
+                                                                 float *part, int *cnt, const float *kvs, float cap)
+{
+    paged_attn_tc<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, tc_minch(KF, VF, HD), tc_nt(KF, VF, HD),
+                  tc_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
+}
 template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
                                                     int mbs, const uint8_t *kv, const float *q, float *y, float *part,
@@ -247,7 +276,8 @@ struct Seq {
 
 /* MODE 0: flash_prefill; 1: paged_attn_dec; 2: paged_attn + attn_combine (decode steps whose head
  * size is not a power of two); 3: paged_attn in one part (long steps whose head size has no
- * tensor-core tile: HD % 16 != 0 or HD > 128), as cuda_attention.c launches them. The cache holds
+ * tensor-core tile: HD % 16 != 0 or HD > 128); 4: paged_attn_tc (decode steps on NVIDIA, heads of
+ * 64 or 128), as cuda_attention.c launches them. The cache holds
  * keys in KF and values in VF: random rows (never zeros) stored by the cpu target's quantizer
  * (ir/kv_formats.h kv_put_rows, fp8 with scales per layer and head), the reference reads them back
  * as the cpu target does (kv_get_row) and sums in double. */
@@ -329,7 +359,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
     dim3 grid((T + 63) / 64, HQ);
     float *dpart = nullptr;
     int *dcnt = nullptr;
-    if (MODE == 1 || MODE == 2) {
+    if (MODE == 1 || MODE == 2 || MODE == 4) {
         CK(cudaMalloc(&dpart, (size_t)T * HQ * DNZ * (HD + 2) * 4));
         CK(cudaMalloc(&dcnt, (size_t)T * HQ * 4));
         CK(cudaMemset(dcnt, 0, (size_t)T * HQ * 4));
@@ -338,6 +368,10 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
         if constexpr (MODE == 1) {
             k_dec<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy,
                                                                                           dpart, dcnt, kvs, cap);
+        } else if constexpr (MODE == 4) {
+            if constexpr (HD == 64 || HD == 128)
+                k_tc<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq,
+                                                                                            dy, dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 2) {
             k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, kvs,
                                                                             cap);
@@ -349,7 +383,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             k_flash<KF, VF, HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T, kvs, cap);
         }
     };
-    if (MODE == 1) { /* twice first: the counters must be back at zero for the checked run */
+    if (MODE == 1 || MODE == 4) { /* twice first: the counters must be back at zero for the checked run */
         run();
         run();
         CK(cudaDeviceSynchronize());
@@ -401,7 +435,8 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
     }
     char what[200];
     snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s: %d seqs, T=%d",
-             MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)" : "flash_prefill",
+             MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)"
+             : MODE == 4 ? "paged_attn_tc" : "flash_prefill",
              KF == FMT_F16 && VF == FMT_F16 ? "" : " kv ", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(KF),
              KF == FMT_F16 && VF == FMT_F16 ? "" : ",", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(VF), HQ, HKV, HD,
              WIN, cap > 0 ? " softcap" : "", ns, T);
@@ -418,7 +453,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
         else
             printf("TIME %-58s %8.1f us %7.1f TFLOP/s\n", what, us, flop / (us * 1e-6) / 1e12);
     }
-    if (MODE == 1 || MODE == 2) {
+    if (MODE == 1 || MODE == 2 || MODE == 4) {
         cudaFree(dpart);
         cudaFree(dcnt);
     }
@@ -1201,6 +1236,14 @@ __global__ void __launch_bounds__(128, 4) k_kivi_dec(const int32_t *pos, const i
         pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
 }
 template <int KF, int VF, int HQ, int HKV, int HD>
+__global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_kivi_tc(const int32_t *pos, const int32_t *seq,
+                                                                      const int32_t *tables, int mbs, const uint8_t *kv,
+                                                                      const float *q, float *y, float *part, int *cnt)
+{
+    paged_attn_tc<KF, VF, QL, QBS, HQ, HKV, HD, HQ * HD, HQ * HD, 0, DNZ, tc_minch(KF, VF, HD), tc_nt(KF, VF, HD),
+                  tc_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
+}
+template <int KF, int VF, int HQ, int HKV, int HD>
 __global__ void __launch_bounds__(128, 4) k_kivi_tok(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
                                                      const uint8_t *kv, const float *q, float *y)
 {
@@ -1306,8 +1349,15 @@ static void check_kivi(const std::vector<Seq> &seqs, const char *shape)
              kvname(KF), kvname(VF), HQ, HKV, HD, shape);
     cb.done(what, 0);
     /* the readers, on the pool the device wrote (the same bytes) */
-    for (int mode = (HD & (HD - 1)) == 0 ? 0 : 1; mode < 2; mode++) { /* (decode: heads of powers of two) */
+    for (int mode = (HD & (HD - 1)) == 0 ? 0 : 1; mode < 3; mode++) { /* (decode: heads of powers of two) */
+        if (mode == 2 && HD != 64 && HD != 128) /* paged_attn_tc: heads of 64 or 128 */
+            break;
         dy.poison();
+        if constexpr (HD == 64 || HD == 128)
+            if (mode == 2)
+                k_kivi_tc<KF, VF, HQ, HKV, HD><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos.p, dseq.p, dtab.p, mbs,
+                                                                                           dkv.p, dq.p, dy.p, dpart.p,
+                                                                                           dcnt.p);
         if constexpr ((HD & (HD - 1)) == 0)
             if (mode == 0)
                 k_kivi_dec<KF, VF, HQ, HKV, HD><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos.p, dseq.p, dtab.p, mbs,
@@ -1354,7 +1404,7 @@ static void check_kivi(const std::vector<Seq> &seqs, const char *shape)
             }
         }
         snprintf(what, sizeof what, "kivi %s,%s %d/%d heads of %d: %s, T=%d (%s)", kvname(KF), kvname(VF), HQ, HKV, HD,
-                 mode == 0 ? "paged_attn_dec" : "paged_attn (1 part)", T, shape);
+                 mode == 0 ? "paged_attn_dec" : mode == 1 ? "paged_attn (1 part)" : "paged_attn_tc", T, shape);
         verdict(what, sqrt(num / den), 5e-3, unwritten);
     }
 }
@@ -1648,6 +1698,8 @@ static void check_rest(void)
     check_kivi<FMT_KIVI2, FMT_KIVI2, 32, 8, 128>(kivi_steps, "8B");
     check_kivi<FMT_KIVI4, FMT_KIVI4, 32, 8, 64>(kivi_steps, "1B");
     check_kivi<FMT_KIVI2, FMT_INT8, 16, 2, 64>(kivi_steps, "small");
+    check_kivi<FMT_KIVI2, FMT_F16, 32, 8, 128>(kivi_steps, "8B"); /* KIVI keys, f16 values (paged_attn_tc: one tile) */
+    check_kivi<FMT_INT4, FMT_KIVI2, 32, 8, 64>(kivi_steps, "1B");
     check_kivi<FMT_F16, FMT_KIVI2, 8, 4, 96>(kivi_steps, "heads of 96");
     /* embedding, select_rows, argmax */
     check_embed<1, 64>("260K", 512, 40);
@@ -2170,6 +2222,16 @@ int main(void)
     check_flash<8, 8, 128, 0, 1>({{4000, 1}, {17, 1}}, 0);
     check_flash<16, 2, 64, 0, 1>({{3, 40}, {0, 2}, {600, 22}}, 0);
     check_flash<32, 4, 32, 0, 1>(dsteps, 0);
+    /* paged_attn_tc: the same steps, windows, 1 to 8 query heads a KV head (12: two blocks of 6),
+     * a part of one position, a token whose window starts mid-tile */
+    check_flash<32, 8, 64, 0, 4>(dsteps, 0);
+    check_flash<32, 8, 128, 0, 4>(dsteps, 0);
+    check_flash<32, 8, 64, 48, 4>(dsteps, 0);
+    check_flash<8, 8, 128, 0, 4>({{4000, 1}, {17, 1}}, 0);
+    check_flash<16, 2, 64, 0, 4>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<64, 8, 128, 0, 4>({{300, 3}, {0, 1}, {4095, 1}}, 0);
+    check_flash<24, 2, 64, 0, 4>({{300, 3}, {0, 1}, {1000, 1}}, 0);
+    check_flash<32, 8, 128, 37, 4>({{3000, 1}, {36, 2}, {100, 1}}, 0);
     check_flash<32, 8, 128, 48, 1>({{3000, 1}}, 0); /* one token (the early K/V loads), a window */
     check_flash<16, 2, 64, 0, 1>({{9, 1}}, 0);
     /* the quantized KV formats (keys and values each): prefill, decode, the per-token kernel */
@@ -2186,6 +2248,16 @@ int main(void)
     check_flash<8, 4, 8, 0, 1, FMT_INT4, FMT_KV_FP8>(dsteps, 0);        /* heads of 8 */
     check_flash<6, 6, 48, 0, 2, FMT_INT8, FMT_INT4>(dsteps, 0);
     check_flash<8, 4, 8, 0, 3, FMT_KV_FP8, FMT_INT8>(ragged, 0);
+    /* paged_attn_tc over every format pair it reads from the blocks (KIVI's: check_kivi) */
+    check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(dsteps, 0);
+    check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dsteps, 0);
+    check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(dsteps, 0);
+    check_flash<32, 8, 64, 48, 4, FMT_INT8, FMT_INT4>(dsteps, 0);
+    check_flash<32, 8, 64, 0, 4, FMT_KV_FP8, FMT_F16>(dsteps, 0);
+    check_flash<16, 2, 64, 0, 4, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<32, 8, 128, 48, 4, FMT_INT4, FMT_INT4>({{3000, 1}}, 0);
+    check_flash<32, 8, 64, 0, 4, FMT_INT4, FMT_KV_FP8>(dsteps, 0);
+    check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_INT4>(dsteps, 0);
     /* sampling: the fraction of rows that differ from the host's draw is the "error" */
     check_sample<512>(200, 1.0f, 0, 1.0f, 4.0f, 0, 0);
     check_sample<512>(200, 0.8f, 40, 1.0f, 4.0f, 0, 0);
@@ -2224,6 +2296,8 @@ int main(void)
     /* Gemma 2: soft-capped attention scores, prefill and decode kernels */
     check_flash<8, 4, 64, 48>(ragged, 0, 5.0f);
     check_flash<8, 4, 64, 0, 1>(dsteps, 0, 5.0f);
+    check_flash<8, 4, 64, 0, 4>(dsteps, 0, 5.0f);
+    check_flash<16, 8, 128, 0, 4>(dsteps, 0, 5.0f);
     check_flash<8, 4, 80, 0, 2>(dsteps, 0, 5.0f);
     check_flash<8, 4, 80, 0, 3>(ragged, 0, 5.0f);
     check_flash<16, 8, 256, 0, 1>({{300, 3}, {0, 1}}, 0, 5.0f); /* gemma-2-9b: heads of 256 (no flash tile) */
@@ -2253,18 +2327,26 @@ int main(void)
     check_flash<32, 8, 64, 0>({{0, 512}}, 20);
     check_flash<32, 8, 64, 0, 2>({{575, 1}}, 50); /* a decode step of the 1B and 8B at context 576 and 4096 */
     check_flash<32, 8, 64, 0, 1>({{575, 1}}, 50);
+    check_flash<32, 8, 64, 0, 4>({{575, 1}}, 50);
     check_flash<32, 8, 128, 0, 2>({{575, 1}}, 50);
     check_flash<32, 8, 128, 0, 1>({{575, 1}}, 50);
+    check_flash<32, 8, 128, 0, 4>({{575, 1}}, 50);
     check_flash<32, 8, 128, 0, 2>({{4095, 1}}, 50);
     check_flash<32, 8, 128, 0, 1>({{4095, 1}}, 50);
+    check_flash<32, 8, 128, 0, 4>({{4095, 1}}, 50);
     check_flash<32, 8, 128, 0, 2>(std::vector<Seq>(16, Seq{575, 1}), 50);
     check_flash<32, 8, 128, 0, 1>(std::vector<Seq>(16, Seq{575, 1}), 50);
+    check_flash<32, 8, 128, 0, 4>(std::vector<Seq>(16, Seq{575, 1}), 50);
     check_flash<32, 8, 128, 0>({{0, 512}}, 20);
     /* the quantized KV formats: the 8B's decode at batch 16, context 4096, and its prefill */
     check_flash<32, 8, 128, 0, 1>(std::vector<Seq>(16, Seq{4095, 1}), 50);
     check_flash<32, 8, 128, 0, 1, FMT_KV_FP8, FMT_KV_FP8>(std::vector<Seq>(16, Seq{4095, 1}), 50);
     check_flash<32, 8, 128, 0, 1, FMT_INT8, FMT_INT8>(std::vector<Seq>(16, Seq{4095, 1}), 50);
     check_flash<32, 8, 128, 0, 1, FMT_INT4, FMT_INT4>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 4>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(std::vector<Seq>(16, Seq{4095, 1}), 50);
+    check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(std::vector<Seq>(16, Seq{4095, 1}), 50);
     check_flash<32, 8, 128, 0, 0, FMT_INT8, FMT_INT8>({{0, 512}}, 20);
     check_flash<32, 8, 128, 0, 0, FMT_INT4, FMT_INT4>({{0, 512}}, 20);
     printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);

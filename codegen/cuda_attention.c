@@ -1,9 +1,10 @@
 /* cuda_attention.c — CUDA emitter for the paged KV cache, in the graph's KV formats (e->kv: keys and
  * values, the kernels' KF and VF template arguments: cuda_kv.cuh KVFmt; fp8's scales per layer and
  * KV head a table in the constants, the kernels' kvs): kv_write (rows to their slots) and
- * paged_attention: for decode steps flash-decoding (one block per token and KV head serves up to 4
- * query heads of the group; positions split over blockIdx.z, the last block of a split combines the
- * partials; head sizes other than powers of two use the per-token kernel and a combine kernel); for
+ * paged_attention: for decode steps flash-decoding (NVIDIA with heads of 64 or 128: paged_attn_tc on
+ * tensor cores, one block per token and KV head serving up to 8 query heads; else paged_attn_dec, up
+ * to 4; positions split over blockIdx.z, the last block of a split combines the partials; head sizes
+ * other than powers of two use the per-token kernel and a combine kernel); for
  * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block; the AMD path:
  * the per-token kernel). A soft-capped
  * attention (Gemma 2) passes its cap to each kernel. */
@@ -90,6 +91,59 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
     return name;
 }
 
+/* Decode steps on NVIDIA with heads of 64 or 128: paged_attn_tc (cuda_attn_decode.cuh: mma.sync, one
+ * block a token, KV head and part serving GS query heads, the last block of a token's parts combines
+ * them). Its settings, from the formats (ptxas on sm_80 and sm_90a: none spills):
+ * - GS: the largest divisor of the group up to 8 (the padded rows of the scores' tile);
+ * - NT: tiles of 16 positions a warp loads at once: 2, but 1 at head 128 for f16 rows (64 registers of
+ *   K and V a tile), int8 rows and KIVI keys (their channel scales);
+ * - blocks an SM asked of ptxas (registers 128 at 4, 168 at 3): 4 at head 64; at 128, 3 for 2 tiles,
+ *   f16 or int8 rows or KIVI keys, else 4;
+ * - MINCH, the fewest positions a part: about 16 KB of one head's K and V, 64 to 256 positions (at
+ *   4096 positions every format takes the 16 parts; shorter contexts fewer, so a part's blocks keep
+ *   enough loads in flight and one part skips the combine). The parts depend on a token's length
+ *   alone: its output does not depend on the batch. */
+static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, int64_t HQ, int window, int nz, int64_t part_off,
+                      const char *qs, const char *ys, const char *lay, const char *cond)
+{
+    const LlmcGraph *g = e->g;
+    int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
+    int kf = (int)e->kv[0], vf = (int)e->kv[1];
+    int64_t G = HQ / HKV, gs = 8;
+    while (G % gs)
+        gs--;
+    int f16 = llmc_format(e->kv[0])->bits == 16 || llmc_format(e->kv[1])->bits == 16;
+    int int8 = kf == LLMC_INT8 || vf == LLMC_INT8;
+    int nt = HD == 128 && (f16 || int8 || kv_is_kivi(kf)) ? 1 : 2;
+    int minb = HD < 128 ? 4 : nt == 2 ? 3 : f16 || int8 || kv_is_kivi(kf) ? 3 : 4;
+    long long rowb = kv_vbytes(kf, HD) + kv_vbytes(vf, HD), minch = 16384 / rowb;
+    minch = minch < 64 ? 64 : minch > 256 ? 256 : minch;
+    char kvs[64];
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* paged_attention, decode steps on tensor cores: %lld query heads over %d %s KV heads of %d, %lld "
+                    "query heads a block, scale %.9g%s; positions in at most %d parts of at least %lld positions, the "
+                    "last block to finish combines them; %d tile(s) of 16 positions a warp at once; strides q %lld, "
+                    "y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld>(a.positions, "
+                    "a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, "
+                    "%s, %s%s);\n}\n",
+                    (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, (long long)gs,
+                    llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, nt,
+                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), minb, llmc_cuda_kv_formats(e), L,
+                    BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window,
+                    nz, minch, nt, (long long)gs, qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
+                    llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e), softcap_arg(e, n));
+    const char *name = llmc_cuda_kernel_nv(e, "paged_attention_tc", k.s, 0);
+    llmc_buf_free(&k);
+    llmc_cuda_kernel_pdl(e, name); /* its blocks start while Q/K/V runs; they wait before reading */
+    char gy[32], gz[32];
+    snprintf(gy, sizeof gy, "%lld", (long long)(HQ / gs));
+    snprintf(gz, sizeof gz, "%d", nz);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), name, "T", gy, gz, 128, 0);
+}
+
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
@@ -164,7 +218,14 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_buf_free(&k);
         llmc_cuda_launch(e, node, NULL, seal, "T", gy, "1", 128, 0);
     }
-    if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
+    /* NVIDIA, heads of 64 or 128: paged_attn_tc (tensor cores); the AMD path and other head sizes below */
+    int tc = e->nv_path && (HD == 64 || HD == 128) && BS % 16 == 0;
+    if (tc)
+        tc_kernel(e, node, n, q, y, HQ, window, nz, part_off, qs, ys, lay, cond);
+    if (tc && !e->amd_path) {
+        /* nothing else for decode steps */
+    } else if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
+        const char *dcond = tc ? llmc_cuda_path_cond(e, cond, 1) : cond;
         /* one kernel, 16-byte K/V loads by lane groups, the last block of each head group combines
          * the parts (counters in scratch C): 10.9 against 11.5 us for the 8B at context 576, 23
          * against 36 us at 4096 (bench/kernel_check.cu, H200), though 45 against 38 us for 16
@@ -189,9 +250,10 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_kernel_pdl(e, dec); /* one token: old K/V rows load while Q/K/V runs */
         char gyd[32];
         snprintf(gyd, sizeof gyd, "%lld", (long long)(HQ / gs));
-        llmc_cuda_launch(e, node, cond, dec, "T", gyd, gz, 128, 0);
+        llmc_cuda_launch(e, node, dcond, dec, "T", gyd, gz, 128, 0);
     } else { /* the per-token kernel's parts, then a combine kernel */
-        llmc_cuda_launch(e, node, cond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,
+        const char *pcond = tc ? llmc_cuda_path_cond(e, cond, 1) : cond;
+        llmc_cuda_launch(e, node, pcond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,
                          gz, 128, 0);
         llmc_buf_printf(&k,
                         "/* attention combine: %d parts of %lld heads x %d */\n"
@@ -201,7 +263,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         ys);
         const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
         llmc_buf_free(&k);
-        llmc_cuda_launch(e, node, cond, comb, "T", hq, "1", 128, 0);
+        llmc_cuda_launch(e, node, pcond, comb, "T", hq, "1", 128, 0);
     }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
     /* a tensor-core tile for this head size, on NVIDIA (KIVI: queries of one tile read a position from

@@ -9,6 +9,7 @@
 
 #include "cuda_formats.cuh"
 #include "cuda_kv.cuh"
+#include "cuda_mma.cuh"
 
 /* A score capped to (-softcap, softcap) when softcap > 0 (Gemma 2's attn_logit_softcapping): the
  * cpu target's attn_cap. */
@@ -19,8 +20,9 @@ DEV float attn_softcap(float s, float softcap) { return softcap > 0.0f ? softcap
  * block's partial [t][head][z] = (max, sum, acc[HD]) for a combine. */
 template <int G, int HQ, int HD, int SY>
 DEV void attn_merge_warps(const float (&wm)[4][G], const float (&wl)[4][G], const float (&wacc)[4][G][HD], int t,
-                          int h0, int z, int nz, float *__restrict__ y, float *__restrict__ part)
+                          int h0, int z, int nz, float *__restrict__ y, float *__restrict__ part, int slots = 0)
 {
+    slots = slots ? slots : nz; /* partials a (token, head) has room for */
     for (int e = threadIdx.x; e < G * HD; e += blockDim.x) {
         const int g = e / HD, d = e % HD;
         float mx = -INFINITY;
@@ -36,7 +38,7 @@ DEV void attn_merge_warps(const float (&wm)[4][G], const float (&wl)[4][G], cons
         if (nz == 1) {
             y[(int64_t)t * SY + head * HD + d] = o / sum;
         } else {
-            float *pp = part + (((int64_t)t * HQ + head) * nz + z) * (HD + 2);
+            float *pp = part + (((int64_t)t * HQ + head) * slots + z) * (HD + 2);
             if (d == 0) {
                 pp[0] = mx;
                 pp[1] = sum;
@@ -47,18 +49,21 @@ DEV void attn_merge_warps(const float (&wm)[4][G], const float (&wl)[4][G], cons
 }
 
 /* Dimension d of one (token, head)'s attention output from its NZ partials at pp ((max, sum,
- * acc[HD]) each), combined in part order. CG: read through L2 (partials other blocks of the same
- * kernel wrote). NZ a constant: the loads of all parts unroll and issue together. */
+ * acc[HD]) each), combined in part order; n (at most NZ) of them. CG: read through L2 (partials other
+ * blocks of the same kernel wrote). NZ a constant: the loads of all parts unroll and issue together. */
 template <int NZ, int HD, int CG>
-DEV float attn_parts_combine(const float *pp, int d)
+DEV float attn_parts_combine(const float *pp, int d, int n = NZ)
 {
     float mx = -INFINITY;
 #pragma unroll
     for (int z = 0; z < NZ; z++)
-        mx = fmaxf(mx, CG ? __ldcg(pp + z * (HD + 2)) : pp[z * (HD + 2)]);
+        if (z < n)
+            mx = fmaxf(mx, CG ? __ldcg(pp + z * (HD + 2)) : pp[z * (HD + 2)]);
     float sum = 0.0f, o = 0.0f;
 #pragma unroll
     for (int z = 0; z < NZ; z++) {
+        if (z >= n)
+            break;
         const float *pz = pp + z * (HD + 2);
         const float mz = CG ? __ldcg(pz) : pz[0];
         const float f = mz == -INFINITY ? 0.0f : expf(mz - mx);
@@ -430,6 +435,419 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
     if (threadIdx.x == 0)
         cnt[(int64_t)t * HKV * SUB + blockIdx.y] = 0;
 }
+
+#if LLMC_PTX /* mma.sync: NVIDIA only */
+/* ---- decode attention on tensor cores: paged_attn_tc ----
+ * One block per (token, KV head, part) serves GS (up to 8) query heads of the KV head's group, so a
+ * K/V byte is loaded and dequantized once for all of them. Its 4 warps take units of NT tiles of 16
+ * positions in turn; for a tile a warp computes the scores of its heads by mma.sync m16n8k16
+ * (S[head][pos] = Q K^T: Q the A operand, heads padded to 16 rows, K^T the B operand, two n-tiles of
+ * 8 positions) and the output by a second one (O^T[d][head] += V^T P^T: V^T the A operand, HD/16
+ * m-tiles of 16 dimensions, P^T the B operand), P going from the first's accumulators to the second's
+ * operand in the lane that holds it (no shuffle, no shared memory). A lane (g = lane / 4, tig = lane
+ * % 4) loads K rows g and 8 + g of the tile (a quarter of each: TcChunk, pieces of at most 16 bytes
+ * so that each load instruction of the warp reads whole 32-byte sectors) and V rows 2 tig, 2 tig + 1,
+ * 8 + 2 tig, 9 + 2 tig (an eighth of each): exactly the rows its fragments need. The dot product's
+ * order of dimensions is free, so each format's key pairs are whatever its bits give with the fewest
+ * operations (TcPair: codes k and k + 16 / BITS of a word, made f16 by a lop3 and one subtraction)
+ * and Q is loaded in the same order. Quantized values become f16: keys' codes exactly (int8/int4: the
+ * row's scale and zero applied to the score, s * (q . c) + z * sum(q); KIVI: the channel's by one
+ * f16x2 fma), fp8 values times 2^-8 exactly (the scale applied to the score or to P), values' codes
+ * by one f16x2 fma with the two rows' scales and zeros (int8, int4, KIVI). Q and P are rounded to f16,
+ * sums are f32. The split: a token's positions in parts of whole units, MINCH positions a part at
+ * least (0: NZ parts), NZ at most, by the token's length alone (so a token's result does not depend
+ * on the batch); blocks past a token's parts return at once; the last block of a (token, head group)
+ * to finish combines the parts (as paged_attn_dec). Grid (T, HKV * G / GS, NZ), 128 threads. */
+DEV float tc_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+/* f16 pair (lo, hi), rounded to nearest even */
+DEV uint32_t tc_h2(float lo, float hi)
+{
+    uint32_t d;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+    return d;
+}
+/* A lane's share of a row of HD values in format F, the row split among LPR lanes (keys 4, values
+ * 8): CB bytes in NP pieces of PB bytes, piece k of lane li at byte (k * LPR + li) * PB of the row
+ * (a load instruction of the lanes of a row reads a contiguous run); NW words (a piece under 4
+ * bytes: one word, its low bytes); NV values, chunk value c at dimension dim(li, c); FW: words of
+ * the same values in f16 (a ring row). */
+template <int F, int HD, int LPR>
+struct TcChunk {
+    enum {
+        BITS = KVFmt<F>::BITS,
+        CB = HD * BITS / 8 / LPR,
+        PB = CB < 16 ? CB : 16,
+        NP = CB / PB,
+        VPP = PB * 8 / BITS,
+        NV = HD / LPR,
+        NW = CB < 4 ? 1 : CB / 4,
+        FW = NV / 2
+    };
+    DEV int dim(int li, int c) { return ((c / VPP) * LPR + li) * VPP + c % VPP; }
+};
+template <int PB>
+DEV void tc_ld(uint32_t *w, const uint8_t *p)
+{
+    if constexpr (PB == 16) {
+        const u4 x = ld16_stream(p);
+        w[0] = x.x, w[1] = x.y, w[2] = x.z, w[3] = x.w;
+    } else if constexpr (PB == 8) {
+        ld8_stream(p, w[0], w[1]);
+    } else if constexpr (PB == 4) {
+        w[0] = ld4_stream(p);
+    } else {
+        static_assert(PB == 2, "pieces of 2, 4, 8 or 16 bytes");
+        w[0] = ld2_stream(p);
+    }
+}
+/* The lane's chunk of a row in its format (row: the row's values), or in f16 (row16: a ring row). */
+template <class C, int LPR>
+DEV void tc_ld_chunk(uint32_t (&w)[C::NW], const uint8_t *row, int li)
+{
+#pragma unroll
+    for (int k = 0; k < C::NP; k++)
+        tc_ld<C::PB>(w + k * (C::PB < 4 ? 1 : C::PB / 4), row + (k * LPR + li) * C::PB);
+}
+template <class C, int LPR>
+DEV void tc_ld_chunk16(uint32_t (&w)[C::FW], const uint8_t *row16, int li)
+{
+#pragma unroll
+    for (int k = 0; k < C::NP; k++)
+#pragma unroll
+        for (int j = 0; j < C::VPP * 2 / 16; j++)
+            tc_ld<16>(w + k * C::VPP / 2 + 4 * j, row16 + ((k * LPR + li) * C::VPP) * 2 + 16 * j);
+}
+/* f16 pairs of a chunk's words in format F. key(w, i): key pair i, the chunk values kc(i, 0) and
+ * kc(i, 1) (f16 as they are; fp8 times 2^-8; else the codes, exactly). val(wa, wb, v): chunk value v
+ * of two rows (a low, b high), the same. */
+template <int F>
+struct TcPair {
+    enum { BITS = KVFmt<F>::BITS, PW = BITS >= 16 ? 1 : 16 / BITS };
+    enum : uint32_t { MASK = BITS == 8 ? 0x00ff00ffu : BITS == 4 ? 0x000f000fu : 0x00030003u, M = 0x64006400u };
+    DEV int kc(int i, int e) { return BITS == 16 || F == FMT_KV_FP8 ? 2 * i + e : (i / PW) * (32 / BITS) + i % PW + e * PW; }
+    DEV uint32_t key(const uint32_t *w, int i)
+    {
+        if constexpr (BITS == 16) {
+            return w[i];
+        } else if constexpr (F == FMT_KV_FP8) {
+            const uint32_t a = __byte_perm(w[i / 2], 0, i % 2 ? 0x3424 : 0x1404);
+            return and_or(a >> 1, 0x3f803f80u, a & 0x80008000u);
+        } else {
+            return hsub2(and_or(w[i / PW] >> (BITS * (i % PW)), MASK, M), M);
+        }
+    }
+    DEV uint32_t val(const uint32_t *wa, const uint32_t *wb, int v)
+    {
+        if constexpr (BITS == 16) {
+            return __byte_perm(wa[v / 2], wb[v / 2], v % 2 ? 0x7632 : 0x5410);
+        } else if constexpr (F == FMT_KV_FP8) {
+            const int k = v % 4;
+            const uint32_t u = __byte_perm(wa[v / 4], wb[v / 4], k | k << 4 | (4 + k) << 8 | (4 + k) << 12);
+            return and_or(u >> 1, 0x3f803f80u, u & 0x80008000u);
+        } else {
+            constexpr int VW = 32 / BITS, H = 16 / BITS;
+            const uint32_t x = __byte_perm(wa[v / VW], wb[v / VW], (v % VW) / H ? 0x7632 : 0x5410);
+            return hsub2(and_or(x >> (BITS * (v % H)), MASK, M), M);
+        }
+    }
+};
+/* Key pair i in F's order from a ring row's f16 words (chunk value c: word c / 2, half c % 2). */
+template <int F>
+DEV uint32_t tc_key16(const uint32_t *w, int i)
+{
+    const int c0 = TcPair<F>::kc(i, 0), c1 = TcPair<F>::kc(i, 1);
+    return __byte_perm(w[c0 / 2], w[c1 / 2], (c0 % 2 ? 0x32 : 0x10) | (c1 % 2 ? 0x7600 : 0x5400));
+}
+
+template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int MINCH, int NT, int GS>
+DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                       const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                       const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
+                       int *__restrict__ cnt, int layer, float scale, const float *kvs, float softcap = 0.0f)
+{
+    constexpr int G = HQ / HKV, SUB = G / GS, KS = HD / 16, UP = 16 * NT, RING = kv_has_ring(KF, VF);
+    constexpr int KROW = KVFmt<KF>::ROW, VROW = KVFmt<VF>::ROW, KKIVI = KVFmt<KF>::KIVI, VKIVI = KVFmt<VF>::KIVI;
+    using KC = TcChunk<KF, HD, 4>;
+    using VC = TcChunk<VF, HD, 8>;
+    using KP = TcPair<KF>;
+    using VP = TcPair<VF>;
+    static_assert(HD == 64 || HD == 128, "paged_attn_tc: head size 64 or 128");
+    static_assert(GS <= 8 && G % GS == 0, "paged_attn_tc: at most 8 query heads a block, dividing the group");
+    static_assert(BS % 16 == 0 && (NT == 1 || NT == 2), "paged_attn_tc: blocks of whole tiles, units of 1 or 2 tiles");
+    static_assert(!KKIVI || (KC::NP == 1 && NT * 16 <= KV_KIVI_G), "paged_attn_tc: KIVI keys, one piece a lane");
+    constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+    __shared__ float wm[4][GS], wl[4][GS];
+    __shared__ float wacc[4][GS][HD];
+    __shared__ int last;
+    /* KIVI keys: each warp's group's channel scales and zeros as f16 pairs (scales, zeros) in the order
+     * of the key pairs of each key chunk (rows padded: the 4 chunks' lanes read 4 distinct banks) */
+    __shared__ __align__(8) uint32_t kgsm[4][4][KKIVI ? HD / 4 + 2 : 2];
+    pdl_release(); /* the next kernel (the output projection) may start loading its weights */
+    const int t = blockIdx.x, hb = blockIdx.y, h = hb / SUB, h0 = hb * GS, z = blockIdx.z;
+    const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, g = lane >> 2, tig = lane & 3;
+    /* the step's own arrays: written before the step, never by the previous kernel */
+    const int pe = positions[t];
+    const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
+    const int u0 = p0 / UP, nu = pe / UP - u0 + 1;
+    int parts = MINCH > 0 ? nu * UP / MINCH : NZ;
+    parts = parts < 1 ? 1 : parts > NZ ? NZ : parts;
+    if (z >= parts)
+        return;
+    const int upp = (nu + parts - 1) / parts, ua = u0 + z * upp, ub = ua + upp < u0 + nu ? ua + upp : u0 + nu;
+    const int32_t *table = block_tables + (int64_t)seq_of_token[t] * max_blocks_per_seq;
+    const float hk = kvs ? kvs[(int64_t)layer * 2 * HKV + h] : 1.0f, hv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + h] : 1.0f;
+    /* KIVI: positions below ql are read quantized from the blocks, the others in f16 from the ring */
+    const int ql = RING ? (int)kv_qlimit((long long)pe + 1) : pe + 1;
+    pdl_wait();
+    /* the A operand of the scores: query head h0 + g (g < GS; else zero rows) on the lane's key chunk,
+     * times the scale, in f16, in the order of KF's key pairs (k-step j: pairs 2j and 2j + 1) */
+    uint32_t qa[KS][2];
+    float qsum = 0.0f; /* int8/int4 keys: the sum of the head's f16 query (the zeros' term) */
+    {
+        const float *qr = q + (int64_t)t * SQ + (int64_t)(h0 + (g < GS ? g : 0)) * HD;
+#pragma unroll
+        for (int i = 0; i < HD / 8; i++) {
+            const float a = g < GS ? qr[KC::dim(tig, KP::kc(i, 0))] * scale : 0.0f;
+            const float b = g < GS ? qr[KC::dim(tig, KP::kc(i, 1))] * scale : 0.0f;
+            qa[i / 2][i % 2] = tc_h2(a, b);
+            if (KROW) {
+                float x0, x1;
+                h2_to_f32(qa[i / 2][i % 2], x0, x1);
+                qsum += x0 + x1;
+            }
+        }
+        qsum += shfl_xor(qsum, 1);
+        qsum += shfl_xor(qsum, 2);
+    }
+    /* the online softmax of head g (log2 units) over the lane's positions; o: the output's
+     * accumulators (m-tile i: dimensions VC::dim(g, i) and VC::dim(g, i + KS), heads 2 tig, 2 tig + 1) */
+    float m = -INFINITY, l = 0.0f, o[KS][4];
+#pragma unroll
+    for (int i = 0; i < KS; i++)
+        o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    /* unit u: tiles u * NT .. u * NT + NT - 1, from the blocks (RING 0) or the ring in f16 */
+    auto unit = [&](auto src, int u) {
+        constexpr int R = decltype(src)::RING;
+        constexpr int KW = R ? KC::FW : KC::NW, VW = R ? VC::FW : VC::NW;
+        uint32_t kw[NT][2][KW], vw[NT][4][VW], ksd[NT][4], vsd[NT][4];
+#pragma unroll
+        for (int k = 0; k < NT; k++) {
+            const int pt = (u * NT + k) * 16;
+            const int live = pt <= pe && pt + 15 >= p0;
+            const uint8_t *ks = kvp, *vs = kvp;
+            if (!R && live) {
+                const int64_t blk = table[pt / BS];
+                ks = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0);
+                vs = kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1);
+            }
+#pragma unroll
+            for (int n = 0; n < 2; n++) { /* key rows g and 8 + g */
+                const int p = pt + 8 * n + g;
+#pragma unroll
+                for (int i = 0; i < KW; i++)
+                    kw[k][n][i] = 0;
+                if (live && p >= p0 && p <= pe) {
+                    if constexpr (R)
+                        tc_ld_chunk16<KC, 4>(kw[k][n], kv_ring_row<KF, VF, L, BS, HKV, HD>(kvp, table, max_blocks_per_seq, layer, 0, p, h), tig);
+                    else
+                        tc_ld_chunk<KC, 4>(kw[k][n], kv_vals<KF, HD>(ks, (p % BS) * HKV + h), tig);
+                }
+            }
+#pragma unroll
+            for (int e = 0; e < 4; e++) { /* value rows (and sides) of the lane's score positions */
+                const int p = pt + (e >> 1) * 8 + 2 * tig + (e & 1);
+#pragma unroll
+                for (int i = 0; i < VW; i++)
+                    vw[k][e][i] = 0;
+                ksd[k][e] = vsd[k][e] = 0;
+                if constexpr (!R) { /* (ring rows: after the scores, below) */
+                    if (live && p >= p0 && p <= pe) {
+                        const int r = (p % BS) * HKV + h;
+                        tc_ld_chunk<VC, 8>(vw[k][e], kv_vals<VF, HD>(vs, r), g);
+                        if (KROW)
+                            ksd[k][e] = __ldg((const uint32_t *)kv_sides<KF, 0, BS, HKV, HD>(ks, r));
+                        if (VROW)
+                            vsd[k][e] = __ldg((const uint32_t *)kv_sides<VF, 1, BS, HKV, HD>(vs, r));
+                        if (VKIVI) /* the lane's values lie in one group of channels */
+                            vsd[k][e] = __ldg((const uint32_t *)kv_sides<VF, 1, BS, HKV, HD>(vs, r) + VC::dim(g, 0) / KV_KIVI_G);
+                    }
+                }
+            }
+            if constexpr (KKIVI && !R) {
+                if (k == 0 && pt <= pe) { /* the unit's group (tile 0's block holds it): lane g of the lanes
+                                             of key chunk tig makes pairs g, g + 8, .. of it */
+                    const uint32_t *kz = (const uint32_t *)kv_kgroup<KF, BS, HKV, HD>(
+                                             kv_sec<KF, VF, L, BS, HKV, HD>(kvp, table[pt / BS], layer, 0), pt % BS, h) +
+                                         KC::dim(tig, 0);
+                    uint32_t w[HD / 64][2];
+#pragma unroll
+                    for (int j = 0; j < HD / 64; j++) {
+                        w[j][0] = __ldg(kz + KP::kc(g + 8 * j, 0));
+                        w[j][1] = __ldg(kz + KP::kc(g + 8 * j, 1));
+                    }
+                    __syncwarp(); /* the previous unit's reads of kgsm are done */
+#pragma unroll
+                    for (int j = 0; j < HD / 64; j++)
+                        *(uint2 *)&kgsm[warp][tig][2 * (g + 8 * j)] =
+                            make_uint2(__byte_perm(w[j][0], w[j][1], 0x5410), __byte_perm(w[j][0], w[j][1], 0x7632));
+                    __syncwarp();
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < NT; k++) {
+            const int pt = (u * NT + k) * 16;
+            if (!(pt <= pe && pt + 15 >= p0)) /* a tile of the unit past the token (uniform) */
+                continue;
+            float sc[2][4];
+#pragma unroll
+            for (int n = 0; n < 2; n++)
+                sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+#pragma unroll
+            for (int j = 0; j < KS; j++) {
+                const uint32_t a[4] = {qa[j][0], 0u, qa[j][1], 0u};
+#pragma unroll
+                for (int n = 0; n < 2; n++) {
+                    uint32_t b[2];
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int i = 2 * j + e;
+                        if constexpr (R) {
+                            b[e] = tc_key16<KF>(kw[k][n], i);
+                        } else if constexpr (KKIVI) {
+                            const uint2 sz = *(const uint2 *)&kgsm[warp][tig][2 * i];
+                            b[e] = hfma2(KP::key(kw[k][n], i), sz.x, sz.y);
+                        } else {
+                            b[e] = KP::key(kw[k][n], i);
+                        }
+                    }
+                    mma16816<0>(sc[n], a, b);
+                }
+            }
+            /* the scores of head g at positions pt + 2 tig, + 1, pt + 8 + 2 tig, + 1 */
+            float s[4] = {sc[0][0], sc[0][1], sc[1][0], sc[1][1]};
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int p = pt + (e >> 1) * 8 + 2 * tig + (e & 1);
+                float x = s[e];
+                if constexpr (!R && KROW) {
+                    float sk, zk;
+                    kv_par<KF>(ksd[k][e], 1.0f, sk, zk);
+                    x = x * sk + zk * qsum;
+                } else if constexpr (!R && KF == FMT_KV_FP8) {
+                    x *= 256.0f * hk;
+                }
+                x = attn_softcap(x, softcap) * LOG2E;
+                s[e] = p >= p0 && p <= pe ? x : -INFINITY;
+            }
+            float mx = fmaxf(fmaxf(s[0], s[1]), fmaxf(s[2], s[3]));
+            mx = fmaxf(mx, shfl_xor(mx, 1));
+            mx = fmaxf(mx, shfl_xor(mx, 2));
+            const float mn = fmaxf(m, mx); /* finite: the tile has a position of the token */
+            const float corr = tc_exp2(m - mn);
+            float pr[4];
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                pr[e] = tc_exp2(s[e] - mn);
+            l = l * corr + ((pr[0] + pr[1]) + (pr[2] + pr[3]));
+            m = mn;
+            const float ca = shfl_idx(corr, 8 * tig), cb = shfl_idx(corr, 8 * tig + 4); /* heads 2 tig, 2 tig + 1 */
+#pragma unroll
+            for (int i = 0; i < KS; i++) {
+                o[i][0] *= ca;
+                o[i][1] *= cb;
+                o[i][2] *= ca;
+                o[i][3] *= cb;
+            }
+            if constexpr (R) { /* the ring's f16 value rows, loaded only now (registers: the ring's tiles are few) */
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int p = pt + (e >> 1) * 8 + 2 * tig + (e & 1);
+                    if (p >= p0 && p <= pe)
+                        tc_ld_chunk16<VC, 8>(vw[k][e], kv_ring_row<KF, VF, L, BS, HKV, HD>(kvp, table, max_blocks_per_seq, layer, 1, p, h), g);
+                }
+            }
+            const float vm = !R && VF == FMT_KV_FP8 ? 256.0f * hv : 1.0f; /* fp8 values: the head's scale into P */
+            const uint32_t pb[2] = {tc_h2(pr[0] * vm, pr[1] * vm), tc_h2(pr[2] * vm, pr[3] * vm)};
+#pragma unroll
+            for (int i = 0; i < KS; i++) {
+                uint32_t a[4];
+#pragma unroll
+                for (int rr = 0; rr < 2; rr++) /* rows 2 tig, 2 tig + 1 (rr 0) or 8 + 2 tig, 9 + 2 tig */
+#pragma unroll
+                    for (int hh = 0; hh < 2; hh++) { /* m-tile rows g (chunk value i) and g + 8 (i + KS) */
+                        const int v = i + hh * KS;
+                        uint32_t x;
+                        if constexpr (R) {
+                            x = TcPair<FMT_F16>::val(vw[k][2 * rr], vw[k][2 * rr + 1], v);
+                        } else {
+                            x = VP::val(vw[k][2 * rr], vw[k][2 * rr + 1], v);
+                            if constexpr (VROW || VKIVI) {
+                                const uint32_t s0 = vsd[k][2 * rr], s1 = vsd[k][2 * rr + 1];
+                                x = hfma2(x, __byte_perm(s0, s1, 0x5410), __byte_perm(s0, s1, 0x7632));
+                            }
+                        }
+                        a[hh + 2 * rr] = x;
+                    }
+                mma16816<0>(o[i], a, pb);
+            }
+        }
+    };
+    for (int u = ua + warp; u < ub; u += 4) { /* uniform over the warp */
+        if constexpr (RING) {
+            if (u * UP >= ql)
+                unit(KvDecSrc<KF, VF, 1>{}, u);
+            else
+                unit(KvDecSrc<KF, VF, 0>{}, u);
+        } else {
+            unit(KvDecSrc<KF, VF, 0>{}, u);
+        }
+    }
+    l += shfl_xor(l, 1);
+    l += shfl_xor(l, 2);
+    if (tig == 0 && g < GS) {
+        wm[warp][g] = m * LN2;
+        wl[warp][g] = l;
+    }
+#pragma unroll
+    for (int i = 0; i < KS; i++) {
+        const int d0 = VC::dim(g, i), d1 = VC::dim(g, i + KS);
+        if (2 * tig < GS) {
+            wacc[warp][2 * tig][d0] = o[i][0];
+            wacc[warp][2 * tig][d1] = o[i][2];
+        }
+        if (2 * tig + 1 < GS) {
+            wacc[warp][2 * tig + 1][d0] = o[i][1];
+            wacc[warp][2 * tig + 1][d1] = o[i][3];
+        }
+    }
+    __syncthreads();
+    attn_merge_warps<GS, HQ, HD, SY>(wm, wl, wacc, t, h0, z, parts, y, part, NZ);
+    if (parts == 1)
+        return;
+    /* as paged_attn_dec: this block's partial, then its count; the last block of the parts combines */
+    grid_release();
+    __syncthreads();
+    if (threadIdx.x == 0)
+        last = atomic_add_acq_rel(cnt + (int64_t)t * HKV * SUB + hb, 1) == parts - 1;
+    __syncthreads();
+    if (!last)
+        return;
+    grid_acquire();
+    for (int e = threadIdx.x; e < GS * HD; e += blockDim.x) {
+        const int head = h0 + e / HD, d = e % HD;
+        y[(int64_t)t * SY + head * HD + d] =
+            attn_parts_combine<NZ, HD, 1>(part + ((int64_t)t * HQ + head) * NZ * (HD + 2), d, parts);
+    }
+    if (threadIdx.x == 0)
+        cnt[(int64_t)t * HKV * SUB + hb] = 0;
+}
+#endif
 
 /* Combines the nz partials of each (token, head) (grid: tokens x heads). */
 template <int HQ, int HD, int SY, int NZ>

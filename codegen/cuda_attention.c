@@ -220,12 +220,15 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     }
     /* NVIDIA, heads of 64 or 128: paged_attn_tc (tensor cores); the AMD path and other head sizes below */
     int tc = e->nv_path && (HD == 64 || HD == 128) && BS % 16 == 0;
+    /* One-token steps stay on paged_attn_dec: it starts loading old K/V rows while Q/K/V runs (PDL) and
+     * was faster at T = 1 (kernel_check on an H100: 8.5 against 12.3 us, heads of 64; 11.8 / 19.8 and
+     * 23.1 / 30.4 us at 128); steps of 2 to 64 tokens take paged_attn_tc. */
+    char tcond[64];
+    snprintf(tcond, sizeof tcond, "T > 1 && T <= %d", ATTN_SPLIT_ROWS);
     if (tc)
-        tc_kernel(e, node, n, q, y, HQ, window, nz, part_off, qs, ys, lay, cond);
-    if (tc && !e->amd_path) {
-        /* nothing else for decode steps */
-    } else if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
-        const char *dcond = tc ? llmc_cuda_path_cond(e, cond, 1) : cond;
+        tc_kernel(e, node, n, q, y, HQ, window, nz, part_off, qs, ys, lay, tcond);
+    if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
+        const char *dcond = tc ? llmc_cuda_path_cond(e, "T == 1", 0) : cond;
         /* one kernel, 16-byte K/V loads by lane groups, the last block of each head group combines
          * the parts (counters in scratch C): 10.9 against 11.5 us for the 8B at context 576, 23
          * against 36 us at 4096 (bench/kernel_check.cu, H200), though 45 against 38 us for 16
@@ -251,6 +254,8 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         char gyd[32];
         snprintf(gyd, sizeof gyd, "%lld", (long long)(HQ / gs));
         llmc_cuda_launch(e, node, dcond, dec, "T", gyd, gz, 128, 0);
+        if (tc && e->amd_path) /* a mixed image: the AMD path's decode steps */
+            llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), dec, "T", gyd, gz, 128, 0);
     } else { /* the per-token kernel's parts, then a combine kernel */
         const char *pcond = tc ? llmc_cuda_path_cond(e, cond, 1) : cond;
         llmc_cuda_launch(e, node, pcond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,

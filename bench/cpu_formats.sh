@@ -13,6 +13,10 @@
 #      section) and the bytes a token reads (the matrices and the lm_head), with 70% of each (the
 #      issue's floor for the 4-bit formats).
 #
+#   3. CPU=R (needs perf): R more rounds of the CPU time a decode token takes on one thread (perf
+#      stat's task-clock of -n 33 less that of -n 1, over 32), which the machine's load inflates
+#      far less than the wall clock (others' threads take turns on the cores, not into this time).
+#
 #   bench/cpu_formats.sh [ROUNDS [THREADS]]   (defaults 5 and 2; WORK=DIR keeps the models there;
 #                                              IDLE=P: before each round wait, up to 30 minutes, for
 #                                              2 s in which the other processes keep the CPUs busy
@@ -112,3 +116,16 @@ print("(tok/s: decode, best and median of the rounds; x f32, x bf16: the median 
       " exe, tok: the byte ratios, executables' weights and bytes a token reads; 70%: the issue's floor"
       " of each)")
 EOF
+
+[ -n "${CPU:-}" ] || exit 0
+echo "== CPU ms a decode token, one thread (task-clock of -n 33 less -n 1, over 32), $CPU rounds"
+tc() { perf stat -x, -e task-clock "$@" 2>&1 >/dev/null | sed -n 's/^\([0-9.]*\),msec,task-clock.*/\1/p'; }
+for r in $(seq "$CPU"); do
+  line="round $r (load $(cut -d' ' -f1 /proc/loadavg)):"
+  for f in $formats; do
+    a=$(tc "$work/m300.$f" --bench --bench-prompt 16 -n 1 -t 1 --no-verify)
+    b=$(tc "$work/m300.$f" --bench --bench-prompt 16 -n 33 -t 1 --no-verify)
+    line="$line $f $(python3 -c "print(f'{($b - $a) / 32:.1f}')")"
+  done
+  echo "$line"
+done

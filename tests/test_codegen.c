@@ -57,16 +57,12 @@ static void add_tok(Scenario *s, Step *st, int seq, int pos, int vocab)
     st->slot[i] = s->tables[seq * s->maxb + pos / s->bs] * s->bs + pos % s->bs;
 }
 
-/* Three sequences: prompts of 13, 5 and 9 tokens, prefilled in chunks mixed with decodes. */
-static void make_scenario(Scenario *s, int vocab, int bs)
+/* s's block tables: n_seqs rows of maxb blocks drawn from a shuffled pool of n_seqs * maxb + 5 */
+static void shuffled_tables(Scenario *s)
 {
-    memset(s, 0, sizeof *s);
-    s->n_seqs = 3;
-    s->bs = bs;
-    s->maxb = (40 + bs - 1) / bs;
     s->kv_blocks = s->n_seqs * s->maxb + 5;
     s->tables = malloc(sizeof(int32_t) * (size_t)(s->n_seqs * s->maxb));
-    int perm[256];
+    int *perm = malloc(sizeof(int) * (size_t)s->kv_blocks);
     for (int i = 0; i < s->kv_blocks; i++)
         perm[i] = i;
     for (int i = s->kv_blocks - 1; i > 0; i--) {
@@ -76,6 +72,17 @@ static void make_scenario(Scenario *s, int vocab, int bs)
     }
     for (int i = 0; i < s->n_seqs * s->maxb; i++)
         s->tables[i] = perm[i];
+    free(perm);
+}
+
+/* Three sequences: prompts of 13, 5 and 9 tokens, prefilled in chunks mixed with decodes. */
+static void make_scenario(Scenario *s, int vocab, int bs)
+{
+    memset(s, 0, sizeof *s);
+    s->n_seqs = 3;
+    s->bs = bs;
+    s->maxb = (40 + bs - 1) / bs;
+    shuffled_tables(s);
     int len[3] = {0, 0, 0};
     Step *st = &s->steps[s->n_steps++]; /* seq0 tokens 0..7, seq1 all 5; outputs: seq1 last, seq0 row 3 */
     for (int p = 0; p < 8; p++)
@@ -115,19 +122,7 @@ static void make_scenario_kivi(Scenario *s, int vocab, int bs, int ring_blocks, 
     s->n_seqs = 3;
     s->bs = bs;
     s->maxb = (max_pos + bs - 1) / bs + ring_blocks;
-    s->kv_blocks = s->n_seqs * s->maxb + 5;
-    s->tables = malloc(sizeof(int32_t) * (size_t)(s->n_seqs * s->maxb));
-    int *perm = malloc(sizeof(int) * (size_t)s->kv_blocks);
-    for (int i = 0; i < s->kv_blocks; i++)
-        perm[i] = i;
-    for (int i = s->kv_blocks - 1; i > 0; i--) {
-        int j = (int)(rnd() % (uint32_t)(i + 1)), t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
-    for (int i = 0; i < s->n_seqs * s->maxb; i++)
-        s->tables[i] = perm[i];
-    free(perm);
+    shuffled_tables(s);
     int len[3] = {0, 0, 0}, prompt[3] = {170, 131, 97}, chunk[3] = {13, 11, 8};
     for (int busy = 1; busy;) {
         ck_assert_int_lt(s->n_steps, MAX_STEPS);

@@ -22,7 +22,7 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
 flags=(-std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=address,undefined
-       -fno-sanitize-recover=all -I"$root/runtime" -I"$root/abi" $(pkg-config --cflags libcjson))
+       -fno-sanitize-recover=all -I"$root/runtime" -I"$root/abi" -I"$root/ir" $(pkg-config --cflags libcjson))
 mkdir -p "$out/obj"
 # Compiles run $(nproc) at a time (CI's budget); drain waits for each and fails if one did.
 jobs_max=$(nproc)

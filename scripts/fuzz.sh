@@ -38,8 +38,12 @@ drain() {
   pids=()
   [ $bad = 0 ] || { echo "fuzz: a compile failed (above)" >&2; exit 1; }
 }
-cobj() { # cobj SRC OBJ: SRC compiled with coverage for the fuzzer, unless OBJ is newer
-  if [ ! -f "$2" ] || [ "$1" -nt "$2" ]; then bg "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$1" -o "$2"; fi
+# the newest header of the tree: an object older than it is rebuilt too (a struct it uses may have changed)
+newest_h=$(ls -t "$root"/{abi,ir,passes,frontend,runtime,codegen}/*.h | head -1)
+cobj() { # cobj SRC OBJ: SRC compiled with coverage for the fuzzer, unless OBJ is newer than it and every header
+  if [ ! -f "$2" ] || [ "$1" -nt "$2" ] || [ "$newest_h" -nt "$2" ]; then
+    bg "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$1" -o "$2"
+  fi
 }
 # The library sources each harness may need, compiled once with coverage for the fuzzer.
 objs=()

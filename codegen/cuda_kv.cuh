@@ -220,6 +220,21 @@ struct KVLane {
  * z = min rounded to f16 (saturated at +-65504, s 1 when 0 in f16), code = rint((x - z) / s)
  * clamped while a float; IEEE division, nothing fused. Every thread scans the whole row (HD values:
  * a few hundred operations, no reduction tree to keep in step with the cpu). */
+
+/* The f16 scale (low half) and zero (high half) of an asymmetric code over [mn, mx] with Q + 1 levels,
+ * as the int8/int4 rows and KIVI's groups store them: s = (mx - mn) / Q saturated to f16's range (0:
+ * 1.0), the zero mn likewise. */
+DEV uint32_t kv_asym_params(float mn, float mx, float Q)
+{
+    float s = __fdiv_rn(__fsub_rn(mx, mn), Q);
+    s = s < 65504.0f ? s : 65504.0f;
+    mn = mn > -65504.0f ? (mn < 65504.0f ? mn : 65504.0f) : -65504.0f;
+    uint16_t s16 = f32_to_f16(s);
+    if ((s16 & 0x7fff) == 0)
+        s16 = 0x3c00;
+    return (uint32_t)s16 | (uint32_t)f32_to_f16(mn) << 16;
+}
+
 template <int F, int HD>
 DEV void kv_store_row(uint8_t *vals, uint8_t *sides, const float *x, float hs)
 {
@@ -238,13 +253,8 @@ DEV void kv_store_row(uint8_t *vals, uint8_t *sides, const float *x, float hs)
             mn = x[d] < mn ? x[d] : mn;
             mx = x[d] > mx ? x[d] : mx;
         }
-        float s = __fdiv_rn(__fsub_rn(mx, mn), Q);
-        s = s < 65504.0f ? s : 65504.0f;
-        mn = mn > -65504.0f ? (mn < 65504.0f ? mn : 65504.0f) : -65504.0f;
-        uint16_t s16 = f32_to_f16(s);
-        if ((s16 & 0x7fff) == 0)
-            s16 = 0x3c00;
-        const uint16_t z16 = f32_to_f16(mn);
+        const uint32_t sz = kv_asym_params(mn, mx, Q);
+        const uint16_t s16 = (uint16_t)sz, z16 = (uint16_t)(sz >> 16);
         const float sf = f16_to_f32(s16), zf = f16_to_f32(z16);
         auto code = [&](float v) {
             float c = rintf(__fdiv_rn(__fsub_rn(v, zf), sf));
@@ -389,13 +399,7 @@ DEV void kv_seal_row(const int32_t *positions, const int32_t *seq_of_token, cons
                     mx = xr[i] > mx ? xr[i] : mx;
                 }
             }
-            float sc = __fdiv_rn(__fsub_rn(mx, mn), Q);
-            sc = sc < 65504.0f ? sc : 65504.0f;
-            mn = mn > -65504.0f ? (mn < 65504.0f ? mn : 65504.0f) : -65504.0f;
-            uint16_t s16 = f32_to_f16(sc);
-            if ((s16 & 0x7fff) == 0)
-                s16 = 0x3c00;
-            const uint32_t pr = (uint32_t)s16 | (uint32_t)f32_to_f16(mn) << 16;
+            const uint32_t pr = kv_asym_params(mn, mx, Q);
             par[gi] = pr;
             uint8_t *sz = w == 0 ? sec + kv_groups_at(F, 0, BS, HKV, HD) + ((int64_t)(off0 / G) * HKV + h) * kv_group_sbytes(F, 0, HD) + 4 * gi
                                  : sec + kv_sides_at(F, BS, HKV, HD) + ((int64_t)(off0 + gi / NG) * HKV + h) * kv_row_sbytes(F, 1, HD) + 4 * (gi % NG);

@@ -11,7 +11,13 @@ out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 preset=${PRESET:-llama3.2-1b}
 mkdir -p "$out" "$work"
-[ -d "$work/$preset" ] || "$carry/llmc" synth --preset "$preset" -o "$work/$preset" -q
+# CONFIG=file: a config.json of one's own (e.g. a cut shape of bench/gpu_round.sh's cut_config) instead
+if [ -n "${CONFIG:-}" ]; then
+  preset=$(basename "$CONFIG" .json)
+  [ -d "$work/$preset" ] || "$carry/llmc" synth --config "$CONFIG" -o "$work/$preset" -q
+else
+  [ -d "$work/$preset" ] || "$carry/llmc" synth --preset "$preset" -o "$work/$preset" -q
+fi
 # shellcheck disable=SC2086
 "$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q ${COMPILE_ARGS:-} || exit 1
 

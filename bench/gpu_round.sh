@@ -255,7 +255,12 @@ bench_model() { # bench_model PRESET
   local p=$1 dir=$work/$1 exe=$work/$1.exe
   say "== $p"
   local t0=$SECONDS
-  [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1
+  if [ ! -d "$dir" ]; then
+    case $p in # the cut shapes of FAMILY_SPEED, e.g. llama3.1-8b-11l: the 8B's matrices, a third of its layers
+    *-[0-9]*l) cut_config "$p" >"$work/$p.json"; "$llmc" synth --config "$work/$p.json" -o "$dir" -q >>"$log" 2>&1 ;;
+    *) "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1 ;;
+    esac
+  fi
   "$llmc" compile "$dir" --target "$arch" -o "$exe" --weights-file --max-seq 4096 -q >>"$log" 2>&1 ||
     { say "compile failed"; tail -20 "$log"; return; }
   say "synth + compile: $((SECONDS - t0)) s"
@@ -285,8 +290,13 @@ bench_model() { # bench_model PRESET
 variants() {
   local p=${PRESET:-llama3.2-1b} dir=$work/${PRESET:-llama3.2-1b} v name items it i t0 keep=1 names=()
   say "== variants of $p"
-  [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1
-  [ "$p" = llama3.1-8b ] && keep=0 # 16 GB a variant: compiled, measured and deleted one at a time
+  if [ ! -d "$dir" ]; then
+    case $p in # the cut shapes of FAMILY_SPEED, e.g. llama3.1-8b-11l: the 8B's matrices, a third of its layers
+    *-[0-9]*l) cut_config "$p" >"$work/$p.json"; "$llmc" synth --config "$work/$p.json" -o "$dir" -q >>"$log" 2>&1 ;;
+    *) "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1 ;;
+    esac
+  fi
+  [[ $p == llama3.1-8b* ]] && keep=0 # 16 GB a variant (6 GB cut): compiled, measured and deleted one at a time
   b1() {
     decode_row "$work/v_$1.exe" "$p $1 b1 #$2" "$res/v_$1_$2.txt" --batch 1
     local pre
@@ -333,6 +343,39 @@ variants() {
   done
   for name in "${names[@]}"; do finish "$name"; done
 }
+# A real shape with about a third of its layers (FAMILY_SPEED, and variants' PRESET=llama3.1-8b-11l):
+# the config.json that `llmc synth --config` takes.
+cut_config() {
+  local cfgj
+    case $1 in
+    llama3.1-8b-11l) cfgj='{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+      "intermediate_size": 14336, "num_hidden_layers": 11, "num_attention_heads": 32, "num_key_value_heads": 8,
+      "vocab_size": 128256, "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "rope_theta": 500000.0,
+      "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+      "original_max_position_embeddings": 8192, "rope_type": "llama3"}, "hidden_act": "silu",
+      "tie_word_embeddings": false, "bos_token_id": 128000, "eos_token_id": 128001, "torch_dtype": "bfloat16"}' ;;
+    qwen3-8b-12l) cfgj='{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 4096,
+      "intermediate_size": 12288, "num_hidden_layers": 12, "num_attention_heads": 32, "num_key_value_heads": 8,
+      "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960, "rms_norm_eps": 1e-6,
+      "rope_theta": 1000000.0, "hidden_act": "silu", "tie_word_embeddings": false, "bos_token_id": 151643,
+      "eos_token_id": 151645, "torch_dtype": "bfloat16"}' ;;
+    gemma-2-9b-14l) cfgj='{"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "hidden_size": 3584,
+      "intermediate_size": 14336, "num_hidden_layers": 14, "num_attention_heads": 16, "num_key_value_heads": 8,
+      "head_dim": 256, "vocab_size": 256000, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
+      "rope_theta": 10000.0, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 256,
+      "sliding_window": 4096, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
+      "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0,
+      "torch_dtype": "bfloat16"}' ;;
+    qwen3-30b-a3b-12l) cfgj='{"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": 2048,
+      "intermediate_size": 6144, "moe_intermediate_size": 768, "num_hidden_layers": 12, "num_attention_heads": 32,
+      "num_key_value_heads": 4, "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960,
+      "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "hidden_act": "silu", "num_experts": 128,
+      "num_experts_per_tok": 8, "norm_topk_prob": true, "decoder_sparse_step": 1, "mlp_only_layers": [],
+      "tie_word_embeddings": false, "bos_token_id": 151643, "eos_token_id": 151645, "torch_dtype": "bfloat16"}' ;;
+    *) echo "cut_config: no cut shape named $1" >&2; return 1 ;;
+    esac
+  echo "$cfgj"
+}
 # The model families (WHAT=families): each tiny config of tests/data/families/configs synthesized in
 # f32, compiled for the cpu target and for $ARCH in f32 (the 16 greedy ids after an 8-id prompt must
 # be the cpu target's; batch 3 of id prompts = single runs) and in bf16 (--compare-cpu on 8 and on 80
@@ -348,7 +391,9 @@ families() {
   wide=$(seq -s ' ' 100 179)
   say "== model families (tests/data/families/configs)"
   for cfg in "$root"/tests/data/families/configs/*.json; do
+    [ "${FAMILY_CHECKS:-1}" = 0 ] && break # FAMILY_CHECKS=0: the speed rows alone (about 55 s a family saved)
     f=$(basename "$cfg" .json)
+    [ -n "${FAMILY_ONLY:-}" ] && [[ " $FAMILY_ONLY " != *" $f "* ]] && continue # e.g. FAMILY_ONLY="qwen3_moe mixtral"
     d=$work/fam_$f
     "$llmc" synth --config "$cfg" -o "$d" --dtype f32 -q >>"$log" 2>&1 || { row "$f" "synth failed"; continue; }
     if ! { "$llmc" compile "$d" -o "$d.cpu" -q --max-seq 128 >>"$log" 2>&1 &&
@@ -371,7 +416,7 @@ families() {
     worstw=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/fam_${f}_cmpw.txt")
     row "family $f" "$same; $bs; bf16 compare-cpu worst layer $worst (80 tokens: $worstw)"
   done
-  if command -v compute-sanitizer >/dev/null; then
+  if [ "${FAMILY_CHECKS:-1}" != 0 ] && command -v compute-sanitizer >/dev/null; then
     for f in qwen3_moe gemma2; do
       [ -x "$work/fam_$f.bf16" ] || continue
       compute-sanitizer --tool memcheck --error-exitcode 9 "$work/fam_$f.bf16" --ids "$wide" -n 4 >"$res/fam_memcheck_$f.txt" 2>&1
@@ -382,32 +427,7 @@ families() {
   [ "${FAMILY_SPEED:-0}" = 1 ] || return
   local name cfgj exe
   for name in ${FAMILY_MODELS:-llama3.1-8b-11l qwen3-8b-12l gemma-2-9b-14l qwen3-30b-a3b-12l}; do
-    case $name in
-    llama3.1-8b-11l) cfgj='{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
-      "intermediate_size": 14336, "num_hidden_layers": 11, "num_attention_heads": 32, "num_key_value_heads": 8,
-      "vocab_size": 128256, "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "rope_theta": 500000.0,
-      "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-      "original_max_position_embeddings": 8192, "rope_type": "llama3"}, "hidden_act": "silu",
-      "tie_word_embeddings": false, "bos_token_id": 128000, "eos_token_id": 128001, "torch_dtype": "bfloat16"}' ;;
-    qwen3-8b-12l) cfgj='{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 4096,
-      "intermediate_size": 12288, "num_hidden_layers": 12, "num_attention_heads": 32, "num_key_value_heads": 8,
-      "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960, "rms_norm_eps": 1e-6,
-      "rope_theta": 1000000.0, "hidden_act": "silu", "tie_word_embeddings": false, "bos_token_id": 151643,
-      "eos_token_id": 151645, "torch_dtype": "bfloat16"}' ;;
-    gemma-2-9b-14l) cfgj='{"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "hidden_size": 3584,
-      "intermediate_size": 14336, "num_hidden_layers": 14, "num_attention_heads": 16, "num_key_value_heads": 8,
-      "head_dim": 256, "vocab_size": 256000, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
-      "rope_theta": 10000.0, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 256,
-      "sliding_window": 4096, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
-      "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0,
-      "torch_dtype": "bfloat16"}' ;;
-    *) cfgj='{"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": 2048,
-      "intermediate_size": 6144, "moe_intermediate_size": 768, "num_hidden_layers": 12, "num_attention_heads": 32,
-      "num_key_value_heads": 4, "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960,
-      "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "hidden_act": "silu", "num_experts": 128,
-      "num_experts_per_tok": 8, "norm_topk_prob": true, "decoder_sparse_step": 1, "mlp_only_layers": [],
-      "tie_word_embeddings": false, "bos_token_id": 151643, "eos_token_id": 151645, "torch_dtype": "bfloat16"}' ;;
-    esac
+    cfgj=$(cut_config "$name")
     say "== $name (FAMILY_SPEED)"
     echo "$cfgj" >"$work/$name.json"
     exe=$work/$name.exe

@@ -2048,7 +2048,7 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                     <<<dim3(((D + 1) / 2 + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK),
                                                                                  MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dout.p);
             }
-            k_moe_combine<E, K, D><<<T, 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p, pres);
+            k_moe_combine<E, K, D><<<dim3(T, (D + 255) / 256), 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p, pres);
         };
         dy.poison();
         run(0);
@@ -2158,6 +2158,31 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
     }
 }
 
+/* The MoE block's checks (`kernel_check moe` runs these alone). */
+static void moe_checks()
+{
+    /* steps of up to 8 rows on gemv with the gather in moe_route; wider ones gathered apart, on gemv
+     * up to T K = 8 E, on tensor cores above (bf16/f16; the others keep gemv) */
+    check_moe<1, 8, 2, 1, 512, 256>("mixtral-like, small", {1, 2, 7, 9, 32, 33, 64}, 0);
+    check_moe<1, 16, 4, 1, 256, 128>("many experts a token", {1, 5, 9, 33, 64}, 0);
+    check_moe<2, 8, 2, 0, 256, 192>("qwen3-moe, no renormalization", {1, 9, 40}, 0);
+    check_moe<2, 4, 2, 1, 256, 96>("F not whole 128-row tiles", {3, 21, 64}, 0);
+    check_moe<4, 16, 4, 1, 512, 256>("u4 lane8", {1, 6, 40}, 0);
+    check_moe<5, 8, 2, 1, 512, 256, 32>("u4 zero g32", {1, 3, 17}, 0);
+    check_moe<3, 8, 2, 1, 256, 128, 256>("fp8 a scale a row", {1, 4, 12}, 0);
+    check_moe<0, 8, 2, 1, 260, 100>("f32, K % 8 != 0 (scalar)", {1, 3, 20}, 0);
+    /* the fusions' inputs: the norm before the block in its gathers, the residual add in its combine */
+    check_moe<1, 8, 2, 1, 512, 256, 128, 1>("mixtral-like, fused", {1, 7, 9, 33, 64}, 0);
+    check_moe<4, 16, 4, 1, 512, 256, 128, 1>("u4 lane8, fused", {1, 40}, 0);
+    /* qwen3-30b-a3b's layer (128 experts of 768, top 8, hidden 2048): decode steps of 1 and 16 and a
+     * 64-token step, timed (T K = 512: gemv) */
+    check_moe<1, 128, 8, 1, 2048, 768>("qwen3-30b-a3b", {1, 16, 64}, 50);
+    check_moe<1, 128, 8, 1, 2048, 768, 128, 1>("qwen3-30b-a3b, fused", {1, 8, 16}, 50); /* rows of 2048 normed in the gathers */
+    /* mixtral-8x7b's shapes at 1/4 (8 experts of 3584, top 2, hidden 1024): 64 tokens on tensor cores */
+    check_moe<1, 8, 2, 1, 1024, 3584>("mixtral-8x7b / 4", {1, 16, 64}, 20);
+    check_moe<4, 128, 8, 1, 2048, 768>("qwen3-30b-a3b w4a16", {1, 16}, 50);
+}
+
 static void check_families(void)
 {
     check_head_norm<16, 128>("qwen3-8b q", 9);
@@ -2175,32 +2200,20 @@ static void check_families(void)
     check_kv_norm<32, 8, 128>("qwen3-8b", 9);
     check_kv_norm<8, 4, 256>("gemma-3 heads of 256", 3);
     check_kv_norm<4, 2, 16>("tiny heads of 16", 20);
-    /* steps of up to 8 rows on gemv with the gather in moe_route; wider ones gathered apart, on gemv
-     * up to T K = 8 E, on tensor cores above (bf16/f16; the others keep gemv) */
-    check_moe<1, 8, 2, 1, 512, 256>("mixtral-like, small", {1, 2, 7, 9, 32, 33, 64}, 0);
-    check_moe<1, 16, 4, 1, 256, 128>("many experts a token", {1, 5, 9, 33, 64}, 0);
-    check_moe<2, 8, 2, 0, 256, 192>("qwen3-moe, no renormalization", {1, 9, 40}, 0);
-    check_moe<2, 4, 2, 1, 256, 96>("F not whole 128-row tiles", {3, 21, 64}, 0);
-    check_moe<4, 16, 4, 1, 512, 256>("u4 lane8", {1, 6, 40}, 0);
-    check_moe<5, 8, 2, 1, 512, 256, 32>("u4 zero g32", {1, 3, 17}, 0);
-    check_moe<3, 8, 2, 1, 256, 128, 256>("fp8 a scale a row", {1, 4, 12}, 0);
-    check_moe<0, 8, 2, 1, 260, 100>("f32, K % 8 != 0 (scalar)", {1, 3, 20}, 0);
-    /* the fusions' inputs: the norm before the block in its gathers, the residual add in its combine */
-    check_moe<1, 8, 2, 1, 512, 256, 128, 1>("mixtral-like, fused", {1, 7, 9, 33, 64}, 0);
-    check_moe<4, 16, 4, 1, 512, 256, 128, 1>("u4 lane8, fused", {1, 40}, 0);
-    /* qwen3-30b-a3b's layer (128 experts of 768, top 8, hidden 2048): decode steps of 1 and 16 and a
-     * 64-token step, timed (T K = 512: gemv) */
-    check_moe<1, 128, 8, 1, 2048, 768>("qwen3-30b-a3b", {1, 16, 64}, 50);
-    /* mixtral-8x7b's shapes at 1/4 (8 experts of 3584, top 2, hidden 1024): 64 tokens on tensor cores */
-    check_moe<1, 8, 2, 1, 1024, 3584>("mixtral-8x7b / 4", {1, 16, 64}, 20);
-    check_moe<4, 128, 8, 1, 2048, 768>("qwen3-30b-a3b w4a16", {1, 16}, 50);
+    moe_checks();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+    const bool moe_only = argc > 1 && strcmp(argv[1], "moe") == 0; /* `kernel_check moe`: the MoE block alone */
+    if (moe_only) {
+        moe_checks();
+        printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
+        return failures ? 1 : 0;
+    }
     /* correctness: ragged row counts, every epilogue, both tiles, K split */
     check_gemm<256, 384, 0, 1, 64>(77, 0);
     check_gemm<256, 384, 1, 1, 128>(200, 0);

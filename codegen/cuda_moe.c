@@ -225,7 +225,7 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)E, (long long)l.tkm, (long long)base, xs, (long long)(base + l.xg), norm);
         const char *gat = llmc_cuda_kernel(e, "moe_gather", k.s, 0);
         llmc_buf_free(&k);
-        llmc_cuda_launch(e, node, half ? big : mid, gat, pairs, "1", "1", 256, 0);
+        llmc_cuda_launch(e, node, half ? big : mid, gat, pairs, "1", "1", 256, 0); /* MOE_TPP threads */
     }
     expert_mm(e, node, mid, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
     expert_mm(e, node, mid, dn, dns, D, F, 0, base, l.h, l.o);
@@ -253,7 +253,9 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)base, (long long)(base + l.wts), (long long)(base + l.o), ys, res);
     const char *comb = llmc_cuda_kernel(e, "moe_combine", k.s, 0);
     llmc_buf_free(&k);
-    llmc_cuda_launch(e, node, NULL, comb, rows, "1", "1", 256, 0);
+    char cy[32]; /* the columns in slices of 256: a decode step's token over several blocks */
+    snprintf(cy, sizeof cy, "%lld", (long long)((D + 255) / 256));
+    llmc_cuda_launch(e, node, NULL, comb, rows, cy, "1", 256, 0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

@@ -25,17 +25,44 @@
 #include "cuda_gemv.cuh"
 #include "cuda_mma.cuh"
 
-/* The RMS-norm factor of row xr (D values; nw null: 1): 1 / sqrt(mean square + eps), summed by a
- * warp in a fixed order. */
-template <int D>
-DEV float moe_row_inv(const float *xr, const float *nw, float eps)
+/* Gathers row xr (D values) into dst, RMS-normed with nw, eps when nw is given (else copied), by
+ * MOE_TPP threads (threadIdx.x % MOE_TPP: 0..MOE_TPP-1, a group of whole warps) that all take part:
+ * a thread holds values i, i + MOE_TPP, ... in registers (every load of the row in flight at once),
+ * the sum of squares reduced as block_sum reduces 256 threads (a warp's butterfly, then the group's
+ * warps in order): moe_route's gather (small steps) and moe_gather (wider ones) give the same bits.
+ * red: MOE_TPP / LLMC_WARP floats of shared memory for the group; put(d, v) stores value d. */
+#define MOE_TPP 256
+template <int D, class Put>
+DEV void moe_row_gather(const float *__restrict__ xr, bool live, const float *__restrict__ nw, float eps,
+                        float *red, Put put)
 {
-    if (!nw)
-        return 1.0f;
-    float ss = 0.0f;
-    for (int d = threadIdx.x & (LLMC_WARP - 1); d < D; d += LLMC_WARP)
-        ss += xr[d] * xr[d];
-    return 1.0f / sqrtf(warp_sum(ss) / (float)D + eps);
+    constexpr int V = (D + MOE_TPP - 1) / MOE_TPP, NWG = MOE_TPP / LLMC_WARP;
+    static_assert(V <= 32, "moe: rows of at most 8192 values (32 registers a thread)");
+    const int i = threadIdx.x % MOE_TPP, lane = threadIdx.x & (LLMC_WARP - 1), wg = i >> LLMC_WARP_LOG2;
+    float v[V], ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+        const int d = i + j * MOE_TPP;
+        v[j] = live && d < D ? xr[d] : 0.0f;
+        ss += v[j] * v[j];
+    }
+    float inv = 1.0f;
+    if (nw) {
+        ss = warp_sum(ss);
+        if (lane == 0)
+            red[wg] = ss;
+        __syncthreads();
+        inv = 1.0f / sqrtf(warp_sum(lane < NWG ? red[lane] : 0.0f) / (float)D + eps);
+        __syncthreads(); /* red is read by every lane before the next row's writes */
+    }
+    if (!live)
+        return;
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+        const int d = i + j * MOE_TPP;
+        if (d < D)
+            put(d, nw ? nw[d] * (v[j] * inv) : v[j]);
+    }
 }
 
 /* Routing and grouping (grid 1, blockDim a multiple of the warp): lg [T][SL] router logits, x
@@ -48,6 +75,9 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
                    float eps = 0.0f)
 {
     constexpr int PE = (E + LLMC_WARP - 1) / LLMC_WARP; /* experts a lane */
+    static_assert(E <= 1024, "moe_route: at most 1024 experts (a thread an expert; launched with 1024 threads)");
+    __shared__ int scnt[E], soff[E], wsc[LLMC_WARP], wsf[LLMC_WARP];
+    __shared__ float red[1024 / LLMC_WARP];
     int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1, *ids = act + E, *pos = ids + TKM, *tok = pos + TKM;
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2;
     const int warps = blockDim.x >> LLMC_WARP_LOG2, TK = T * K;
@@ -110,24 +140,59 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
         for (int j0 = 0; j0 < TK; j0 += LLMC_WARP)
             c += __popc(warp_ballot(j0 + lane < TK && ids[j0 + lane] == e));
         if (lane == 0)
-            cnt[e] = c;
+            scnt[e] = c;
     }
     __syncthreads();
-    if (threadIdx.x == 0) { /* 3. offsets and the experts in use */
-        int o = 0, na = 0;
-        for (int e = 0; e < E; e++) {
-            off[e] = o;
-            o += cnt[e];
-            if (cnt[e])
-                act[na++] = e;
+    /* 3. offsets and the experts in use: exclusive scans of the counts and of their non-zero flags
+     * over the block (a thread an expert; serial on one thread this was most of the kernel: a
+     * dependent global load an expert) */
+    {
+        const int e = threadIdx.x, c = e < E ? scnt[e] : 0, f = c > 0;
+        int ic = c, jf = f; /* inclusive within the warp */
+#pragma unroll
+        for (int o = 1; o < LLMC_WARP; o <<= 1) {
+            const int a = shfl_idx(ic, lane >= o ? lane - o : lane), b = shfl_idx(jf, lane >= o ? lane - o : lane);
+            if (lane >= o) {
+                ic += a;
+                jf += b;
+            }
         }
-        off[E] = o;
-        meta[0] = na;
+        if (lane == LLMC_WARP - 1) {
+            wsc[warp] = ic;
+            wsf[warp] = jf;
+        }
+        __syncthreads();
+        if (warp == 0) { /* the warps' totals, inclusive */
+            int a = lane < warps ? wsc[lane] : 0, b = lane < warps ? wsf[lane] : 0;
+#pragma unroll
+            for (int o = 1; o < LLMC_WARP; o <<= 1) {
+                const int pa = shfl_idx(a, lane >= o ? lane - o : lane), pb = shfl_idx(b, lane >= o ? lane - o : lane);
+                if (lane >= o) {
+                    a += pa;
+                    b += pb;
+                }
+            }
+            wsc[lane] = a;
+            wsf[lane] = b;
+        }
+        __syncthreads();
+        const int xc = (warp ? wsc[warp - 1] : 0) + ic - c, xf = (warp ? wsf[warp - 1] : 0) + jf - f;
+        if (e < E) {
+            soff[e] = xc;
+            cnt[e] = c;
+            off[e] = xc;
+            if (f)
+                act[xf] = e;
+        }
+        if (e == E - 1) {
+            off[E] = xc + c;
+            meta[0] = xf + f;
+        }
     }
     __syncthreads();
     /* 4. a warp an expert: its pairs' rows, in pair order */
     for (int e = warp; e < E; e += warps) {
-        int base = off[e];
+        int base = soff[e];
         for (int j0 = 0; j0 < TK; j0 += LLMC_WARP) {
             const int j = j0 + lane, m = j < TK && ids[j] == e;
             const uint32_t b = warp_ballot(m);
@@ -142,12 +207,13 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
     if (!GATHER)
         return;
     __syncthreads();
-    /* 5. the grouped rows gathered, a warp a row */
-    for (int p = warp; p < TK; p += warps) {
-        const float *xr = x + (int64_t)tok[p] * SX;
-        const float inv = moe_row_inv<D>(xr, nw, eps);
-        for (int d = lane; d < D; d += LLMC_WARP)
-            xg[(int64_t)p * D + d] = nw ? nw[d] * (xr[d] * inv) : xr[d];
+    /* 5. the grouped rows gathered, MOE_TPP threads a row (blockDim.x / MOE_TPP rows at once) */
+    const int rpp = blockDim.x / MOE_TPP, r = threadIdx.x / MOE_TPP;
+    for (int p0 = 0; p0 < TK; p0 += rpp) {
+        const int p = p0 + r, live = p < TK;
+        float *dst = xg + (int64_t)(live ? p : 0) * D;
+        moe_row_gather<D>(x + (int64_t)(live ? tok[p] : 0) * SX, live, nw, eps, red + r * (MOE_TPP / LLMC_WARP),
+                          [&](int d, float v) { dst[d] = v; });
     }
 }
 
@@ -186,24 +252,15 @@ template <int HALF, int D, int SX, int E, int TKM>
 DEV void moe_gather(const int *__restrict__ meta, const float *__restrict__ x, void *__restrict__ xg,
                     const float *__restrict__ nw = 0, float eps = 0.0f)
 {
-    __shared__ float red[32];
+    __shared__ float red[MOE_TPP / LLMC_WARP];
     const int *tok = meta + 1 + E + E + 1 + E + 2 * TKM;
-    const int p = blockIdx.x;
-    const float *xr = x + (int64_t)tok[p] * SX;
-    float inv = 1.0f;
-    if (nw) {
-        float ss = 0.0f;
-        for (int d = threadIdx.x; d < D; d += blockDim.x)
-            ss += xr[d] * xr[d];
-        inv = 1.0f / sqrtf(block_sum(ss, red) / (float)D + eps);
-    }
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        const float v = nw ? nw[d] * (xr[d] * inv) : xr[d];
+    const int64_t p = blockIdx.x; /* launched with MOE_TPP threads */
+    moe_row_gather<D>(x + (int64_t)tok[p] * SX, true, nw, eps, red, [&](int d, float v) {
         if (HALF)
-            ((uint16_t *)xg)[(int64_t)p * D + d] = HALF == 1 ? f32_to_bf16(v) : f32_to_f16(v);
+            ((uint16_t *)xg)[p * D + d] = HALF == 1 ? f32_to_bf16(v) : f32_to_f16(v);
         else
-            ((float *)xg)[(int64_t)p * D + d] = v;
-    }
+            ((float *)xg)[p * D + d] = v;
+    });
 }
 
 #if LLMC_PTX /* gemm_h: NVIDIA only */
@@ -229,14 +286,15 @@ DEV void moe_expert_mma(const int *__restrict__ meta, const uint16_t *__restrict
 #endif
 
 /* y[t] = sum over k of wts[t][k] o[pos[t][k]] (+ res[t], the residual add's fusion; grid: the
- * tokens). */
+ * tokens, and the columns in gridDim.y slices: a decode step's one token spread over as many blocks,
+ * each thread's K loads in flight at once). */
 template <int E, int K, int D, int SY, int TKM, int SR = 0>
 DEV void moe_combine(const int *__restrict__ meta, const float *__restrict__ wts, const float *__restrict__ o,
                      float *__restrict__ y, const float *__restrict__ res = 0)
 {
     const int *pos = meta + 1 + E + E + 1 + E + TKM;
     const int t = blockIdx.x;
-    for (int c = threadIdx.x; c < D; c += blockDim.x) {
+    for (int c = blockIdx.y * blockDim.x + threadIdx.x; c < D; c += blockDim.x * gridDim.y) {
         float acc = 0.0f;
 #pragma unroll
         for (int k = 0; k < K; k++)

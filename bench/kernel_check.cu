@@ -1959,6 +1959,12 @@ __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta
 {
     moe_expert_mm<KF(WK), KK, N, VEC, EPI, G, ORD ? ORDER_LANE8 : ORDER_ROW_MAJOR, E, EB>(meta, w, wq, ss, x, y);
 }
+template <int WK, int KK, int N, int EPI, int U, int G, int E, long long EB>
+__global__ void __launch_bounds__(128) k_moe_b1(const int *meta, const void *w, WQ wq, MoeSides ss, const float *x,
+                                                float *y)
+{
+    moe_expert_b1<KF(WK), KK, N, EPI, U, G, E, EB>(meta, w, wq, ss, x, y);
+}
 constexpr int MOE_ST = 4; /* cuda_moe.c's stages on the H100/H200 (smem_per_sm >= 160 KB) */
 constexpr int moe_mma_smem() { return MOE_ST * (64 + 128) * 40 * 2; }
 template <int BF, int KK, int N, int EPI, int E>
@@ -2028,10 +2034,10 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                 else
                     k_moe_gather<0, D, E, TKM><<<T * K, 256, 0, st>>>(dmeta.p, dx.p, dxg.p, pnw);
             }
-            int on_tc = 0;
+            int taken = 0;
             if constexpr (TC) {
                 if (tc) {
-                    on_tc = 1;
+                    taken = 1;
                     k_moe_mma<WK == 1, D, 2 * F, 2, E>
                         <<<dim3((T + 63) / 64, (2 * F + 127) / 128, gz), 128, moe_mma_smem(), st>>>(
                             dmeta.p, (const uint16_t *)dgu.w.p, (const uint16_t *)dxg.p, dh.p);
@@ -2040,7 +2046,18 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                         dmeta.p, (const uint16_t *)ddn.w.p, dhh.p, dout.p);
                 }
             }
-            if (!on_tc) {
+            if constexpr (VU && VD) { /* one-token steps on gemv_b1 (cuda_moe.c expert_b1) */
+                if (T == 1) {
+                    taken = 1;
+                    k_moe_b1<WK, D, 2 * F, 2, qbytes(WK, D) <= 4096 ? 1 : 2, GG, E, EBU>
+                        <<<dim3((F + 3) / 4, 1, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK), MoeSides{{SBU, ZBU, 0, 0}},
+                                                                 dxg.p, dh.p);
+                    k_moe_b1<WK, F, D, 0, qbytes(WK, F) <= 4096 ? 1 : 2, GD, E, EBD>
+                        <<<dim3(((D + 1) / 2 + 3) / 4, 1, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK),
+                                                                           MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dout.p);
+                }
+            }
+            if (!taken) {
                 k_moe_mm<WK, D, 2 * F, VU, 2, GG, q_lane8(WK, D, GG), E, EBU>
                     <<<dim3((F + 3) / 4, (T + 7) / 8, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK),
                                                                          MoeSides{{SBU, ZBU, 0, 0}}, dxg.p, dh.p);
@@ -2137,7 +2154,7 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
          * small shapes 6-9e-5), so 3e-4 */
         const double tol = tc ? 3e-4 : WK >= 3 ? 2e-5 : 1e-5;
         snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s%s (%s)", wkname(WK), D, F, E, K, T,
-                 tc ? " tensor cores" : " gemv", VU ? "" : " scalar", FUSED ? " +norm +residual" : "",
+                 tc ? " tensor cores" : T == 1 && VU && VD ? " gemv_b1" : " gemv", VU ? "" : " scalar", FUSED ? " +norm +residual" : "",
                  cy.stray || cy.nan ? " (unwritten or stray rows)" : "", shape);
         verdict(what, sqrt(num / den), tol, cy.nan + cy.stray);
         if (timed_reps > 0) {

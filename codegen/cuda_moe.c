@@ -1,7 +1,8 @@
 /* cuda_moe.c — CUDA emitter for the mixture-of-experts block (moe), cuda_moe.cuh's kernels. Steps of
  * up to 8 rows: routing with the gather, the gate/up matmul of the experts in use (SwiGLU in its
  * epilogue), their down matmul, and the weighted sum of each token's slots; the experts' matmuls are
- * gemv over one expert's rows and its grouped tokens a block, grid z over the experts the step uses:
+ * gemv over one expert's rows and its grouped tokens a block (gemv_b1 for one-token steps where
+ * the rows are 16-byte vectors: the same sums), grid z over the experts the step uses:
  * a decode step reads only the selected experts' weights, in every weight format gemv reads. Wider
  * steps gather the rows with a block a row, keep gemv while the experts have 8 rows each on
  * average, and above that, where both expert matrices are bf16/f16, run the matmuls on tensor cores
@@ -53,6 +54,30 @@ static int tc_ok(const LlmcEmit *e, const LlmcTensor *w, int64_t K)
            K % 32 == 0 && w->offset % 16 == 0;
 }
 
+/* Whether an expert matrix w (K columns) goes by 16-byte vectors (gemv's VEC, and moe_expert_b1):
+ * quantized ones in lane8 order of whole tiles. */
+static int expert_vec(const LlmcTensor *w, int64_t N, int64_t K)
+{
+    int quant = llmc_format_n_sides(w->dtype) > 0, ve = llmc_cuda_ve(w->dtype);
+    int64_t eb = llmc_format_bytes(w->dtype, N * K), tq = quant ? llmc_order_tile(w->dtype) : ve;
+    return K % ve == 0 && K % tq == 0 && w->offset % 16 == 0 && eb % 16 == 0 &&
+           (!quant || w->layout.order == LLMC_ORDER_LANE8);
+}
+
+/* An expert's share of each side tensor of w (a row of groups a weight row; a per-tensor one,
+ * nvfp4's tensor scale, is every expert's), as MoeSides{{...}} text. */
+static void expert_sides(const LlmcGraph *g, const LlmcTensor *w, int64_t E, char *sides, size_t cap)
+{
+    snprintf(sides, cap, "MoeSides{{");
+    for (int i = 0; i < 4; i++) {
+        int st = i < LLMC_MAX_SIDES ? w->layout.side[i] : -1;
+        int whole = st >= 0 && llmc_format(w->dtype)->side[i].shape == LLMC_SHAPE_TENSOR;
+        snprintf(sides + strlen(sides), cap - strlen(sides), "%s%lld", i ? ", " : "",
+                 st >= 0 && !whole ? (long long)(llmc_tensor_bytes(g, st) / E) : 0LL);
+    }
+    snprintf(sides + strlen(sides), cap - strlen(sides), "}}");
+}
+
 /* One of the experts' matmuls on gemv: w (rows an expert: N, K columns) over x -> y, EPI 2 (SwiGLU)
  * or 0, for the steps `cond` selects. */
 static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
@@ -61,20 +86,13 @@ static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
-    int quant = llmc_format_n_sides(w->dtype) > 0, ve = llmc_cuda_ve(w->dtype);
+    int quant = llmc_format_n_sides(w->dtype) > 0;
     int64_t G = quant ? w->layout.group : K;
     int64_t eb = llmc_format_bytes(w->dtype, N * K);
-    int vec = K % ve == 0 && w->offset % 16 == 0 && eb % 16 == 0 && (!quant || w->layout.order == LLMC_ORDER_LANE8);
-    char wq[256], sides[160] = "MoeSides{{";
+    int vec = expert_vec(w, N, K);
+    char wq[256], sides[160];
     snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
-    for (int i = 0; i < 4; i++) { /* an expert's share of each side tensor (a row of groups a weight
-                                     * row; a per-tensor one, nvfp4's tensor scale, is every expert's) */
-        int st = i < LLMC_MAX_SIDES ? w->layout.side[i] : -1;
-        int whole = st >= 0 && llmc_format(w->dtype)->side[i].shape == LLMC_SHAPE_TENSOR;
-        snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "%s%lld", i ? ", " : "",
-                 st >= 0 && !whole ? (long long)(llmc_tensor_bytes(g, st) / E) : 0LL);
-    }
-    snprintf(sides + strlen(sides), sizeof sides - strlen(sides), "}}");
+    expert_sides(g, w, E, sides, sizeof sides);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* moe experts' %s: grouped rows f32[%lld] x %s[%lld experts][%lld,%lld]^T%s, the experts of the "
@@ -97,6 +115,41 @@ static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
     snprintf(gz, sizeof gz, "(%s * %lld < %lld ? %s * %lld : %lld)", rows, (long long)KS, (long long)E, rows,
              (long long)KS, (long long)E);
     llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 128, 0);
+}
+
+/* One of the experts' matmuls for one-token steps on gemv_b1 (moe_expert_b1; w as expert_vec
+ * takes): grid z the token's experts, 4 units (row pairs) a block, a lane's loads of both rows in
+ * flight, 1 or 2 (rows over 4 KB) of each at a time as the dense one-row matmul. */
+static void expert_b1(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
+                      int64_t K, int epi, int64_t base, int64_t xoff, int64_t yoff)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
+    int quant = llmc_format_n_sides(w->dtype) > 0;
+    int64_t G = quant ? w->layout.group : K, eb = llmc_format_bytes(w->dtype, N * K);
+    int u = llmc_format_bytes(w->dtype, K) <= 4096 ? 1 : 2;
+    char wq[256], sides[160];
+    snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
+    expert_sides(g, w, E, sides, sizeof sides);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* moe experts' %s, one-token steps: its row f32[%lld] x %s[%lld experts][%lld,%lld]^T%s, its "
+                    "experts (grid z), %d load%s of each weight row a lane in flight */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    moe_expert_b1<%s, %lld, %lld, %d, %d, %lld, %lld, %lldLL>((const int *)A(%lld), %s, %s, %s, "
+                    "A(%lld), A(%lld));\n}\n",
+                    epi == 2 ? "gate/up" : "down", (long long)K, llmc_dtype_name(w->dtype), (long long)E, (long long)N,
+                    (long long)K, epi == 2 ? ", SwiGLU of rows j, j + N/2" : "", u, u > 1 ? "s" : "",
+                    llmc_kernel_wformat(e, w), (long long)K, (long long)N, epi, u, (long long)G, (long long)E,
+                    (long long)eb, (long long)base, wsrc, wq, sides, (long long)(base + xoff), (long long)(base + yoff));
+    const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up_b1" : "moe_down_b1", k.s, 0);
+    llmc_buf_free(&k);
+    int64_t units = epi == 2 ? N / 2 : (N + 1) / 2;
+    char gx[64], gz[32];
+    snprintf(gx, sizeof gx, "%lld", (long long)((units + 3) / 4));
+    snprintf(gz, sizeof gz, "%lld", (long long)(KS < E ? KS : E));
+    llmc_cuda_launch(e, node, cond, name, gx, "1", gz, 128, 0);
 }
 
 /* One of the experts' matmuls on tensor cores (wider steps): w (bf16/f16, N rows of K an expert)
@@ -208,8 +261,18 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
         snprintf(mid, sizeof mid, "%s", wide);
     snprintf(big, sizeof big, "%s * %lld > %lld", rows, (long long)K, (long long)(MOE_SMALL_ROWS * E));
     route(e, node, small, 1, base, &l, xs, lgs, norm);
-    expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
-    expert_mm(e, node, small, dn, dns, D, F, 0, base, l.h, l.o);
+    if (expert_vec(gu, 2 * F, D) && expert_vec(dn, D, F)) { /* one-token steps on gemv_b1 */
+        char one[48], few[96];
+        snprintf(one, sizeof one, "%s == 1", rows);
+        snprintf(few, sizeof few, "%s > 1 && %s <= %d", rows, rows, MOE_SMALL_ROWS);
+        expert_b1(e, node, one, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+        expert_b1(e, node, one, dn, dns, D, F, 0, base, l.h, l.o);
+        expert_mm(e, node, few, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+        expert_mm(e, node, few, dn, dns, D, F, 0, base, l.h, l.o);
+    } else {
+        expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
+        expert_mm(e, node, small, dn, dns, D, F, 0, base, l.h, l.o);
+    }
     route(e, node, wide, 0, base, &l, xs, lgs, norm);
     char pairs[64];
     snprintf(pairs, sizeof pairs, "%s * %lld", rows, (long long)K);

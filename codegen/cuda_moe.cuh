@@ -4,7 +4,8 @@
  * the SwiGLU epilogue and their down matmul (gemv, cuda_gemv.cuh, over one expert's rows and its
  * gathered tokens a block: grid z walks the experts the step uses, so a decode step reads the
  * selected experts' bytes only, and every token an expert has shares its read of them), and
- * moe_combine (each token's slots summed in slot order: deterministic, no atomics). Wider steps
+ * moe_combine (each token's slots summed in slot order: deterministic, no atomics); one-token steps
+ * take moe_expert_b1 (gemv_b1, the same sums) for the matmuls where the rows are 16-byte vectors. Wider steps
  * route without the gather, gather the rows with a block a row (moe_gather: f32, or bf16/f16 for
  * the tensor cores), and, where the experts are bf16/f16, run the matmuls as gemm_h (cuda_mma.cuh)
  * over each expert's grouped rows, grid z over the experts (moe_expert_mma: one launch for all the
@@ -23,6 +24,7 @@
 #define LLMC_CUDA_MOE_CUH
 
 #include "cuda_gemv.cuh"
+#include "cuda_gemv_b1.cuh"
 #include "cuda_mma.cuh"
 
 /* Gathers row xr (D values) into dst, RMS-normed with nw, eps when nw is given (else copied), by
@@ -243,6 +245,29 @@ DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w,
         we.side[i] = wq.side[i] ? (const void *)((const char *)wq.side[i] + e * ss.b[i]) : wq.side[i];
     gemv<WK, K, N, K, NO, VEC, 0, EPI, 0, 2, 1, G, ORD>((const char *)w + e * EB, x + (int64_t)o * K, 0,
                                                          y + (int64_t)o * NO, c, 0, 0.0f, 0, we);
+}
+
+/* Decode steps of one token: its experts' matmul on gemv_b1 (grid z: the token's experts, one
+ * grouped row each): a lane's loads of both weight rows in flight and the next group issued before
+ * the current one is used, U 16-byte loads a row at a time. K unsplit (KS 1), as moe_expert_mm's
+ * gemv: both sum a row in the same order, so a token's experts give the same bits in a one-token
+ * step as in a wider one. Not launched under PDL: the expert comes from moe_route's output. */
+template <int WK, int K, int N, int EPI, int U, int G, int E, int64_t EB>
+DEV void moe_expert_b1(const int *__restrict__ meta, const void *__restrict__ w, WQ wq, MoeSides ss,
+                       const float *__restrict__ x, float *__restrict__ y)
+{
+    const int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1;
+    if ((int)blockIdx.z >= meta[0])
+        return;
+    const int e = act[blockIdx.z], o = off[e];
+    constexpr int NO = EPI == 2 ? N / 2 : N;
+    WQ we;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        we.side[i] = wq.side[i] ? (const void *)((const char *)wq.side[i] + e * ss.b[i]) : wq.side[i];
+    gemv_b1<WK, K, N, 0, EPI, 1, U, 0, 1, 1, 2, 1, 1, FMT_F16, G>((const char *)w + e * EB, x + (int64_t)o * K,
+                                                                  (const float *)0, y + (int64_t)o * NO,
+                                                                  (const float *)0, 0.0f, (const float *)0, RopeOut{}, we);
 }
 
 /* The grouped rows gathered after moe_route (wider steps; grid: the T K grouped rows): row p of xg

@@ -13,7 +13,7 @@ echo "== optimized build =="
 (cd "$root/build" && ctest --output-on-failure -j"$jobs")
 echo "== ASan/UBSan build =="
 "$root/scripts/build.sh" "$root/build-asan" -DLLMC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+(cd "$root/build-asan" && LLMC_TEST_EMIT_ONLY=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
    ctest --output-on-failure -j"$jobs" -LE slow)
 echo "== clang build (warnings as errors; the compiler and the runtime archive) =="
 CC=$(command -v clang-19 || command -v clang) "$root/scripts/build.sh" "$root/build-clang" -DCMAKE_BUILD_TYPE=Release

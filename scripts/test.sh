@@ -3,7 +3,7 @@
 # + UndefinedBehaviorSanitizer) and runs every test in both builds, builds it once more with clang
 # (-Werror), then runs each fuzz harness briefly. Tests labelled "slow" (long
 # numeric runs such as the perplexity check, the NVRTC compiles of test_cuda's cases, the layering
-# script) run in the optimized build only; there test_codegen emits the generated models' C without
+# script) run in the optimized build only; in the sanitized build test_codegen emits the models' C without
 # compiling and running it again (LLMC_TEST_EMIT_ONLY=1: plain cc builds it the same in both).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

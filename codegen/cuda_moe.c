@@ -78,6 +78,26 @@ static void expert_sides(const LlmcGraph *g, const LlmcTensor *w, int64_t E, cha
     snprintf(sides + strlen(sides), cap - strlen(sides), "}}");
 }
 
+/* What the experts' gemv and gemv_b1 kernels take of a stacked expert matrix w (N rows of K an
+ * expert): the experts and the node's top k, the group, an expert's bytes, the scales' pointers
+ * (wq) and each side tensor's share an expert (sides). */
+typedef struct {
+    int64_t E, KS, G, eb;
+    char wq[256], sides[160];
+} ExpertW;
+
+static ExpertW expert_w(LlmcEmit *e, const LlmcNode *n, const LlmcTensor *w, const char *wsrc, int64_t N, int64_t K)
+{
+    ExpertW x;
+    x.E = llmc_attr_int(n, "experts", 1);
+    x.KS = llmc_attr_int(n, "top_k", 1);
+    x.G = llmc_format_n_sides(w->dtype) > 0 ? w->layout.group : K;
+    x.eb = llmc_format_bytes(w->dtype, N * K);
+    snprintf(x.wq, sizeof x.wq, "%s", llmc_cuda_wq(e, w, wsrc));
+    expert_sides(e->g, w, x.E, x.sides, sizeof x.sides);
+    return x;
+}
+
 /* One of the experts' matmuls on gemv: w (rows an expert: N, K columns) over x -> y, EPI 2 (SwiGLU)
  * or 0, for the steps `cond` selects. */
 static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
@@ -85,14 +105,11 @@ static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
 {
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
-    int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
     int quant = llmc_format_n_sides(w->dtype) > 0;
-    int64_t G = quant ? w->layout.group : K;
-    int64_t eb = llmc_format_bytes(w->dtype, N * K);
     int vec = expert_vec(w, N, K);
-    char wq[256], sides[160];
-    snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
-    expert_sides(g, w, E, sides, sizeof sides);
+    ExpertW x = expert_w(e, n, w, wsrc, N, K);
+    int64_t E = x.E, KS = x.KS, G = x.G, eb = x.eb;
+    const char *wq = x.wq, *sides = x.sides;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* moe experts' %s: grouped rows f32[%lld] x %s[%lld experts][%lld,%lld]^T%s, the experts of the "
@@ -125,13 +142,10 @@ static void expert_b1(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
 {
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
-    int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
-    int quant = llmc_format_n_sides(w->dtype) > 0;
-    int64_t G = quant ? w->layout.group : K, eb = llmc_format_bytes(w->dtype, N * K);
     int u = llmc_format_bytes(w->dtype, K) <= 4096 ? 1 : 2;
-    char wq[256], sides[160];
-    snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wsrc));
-    expert_sides(g, w, E, sides, sizeof sides);
+    ExpertW x = expert_w(e, n, w, wsrc, N, K);
+    int64_t E = x.E, KS = x.KS, G = x.G, eb = x.eb;
+    const char *wq = x.wq, *sides = x.sides;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* moe experts' %s, one-token steps: its row f32[%lld] x %s[%lld experts][%lld,%lld]^T%s, its "

@@ -67,6 +67,20 @@ DEV void moe_row_gather(const float *__restrict__ xr, bool live, const float *__
     }
 }
 
+/* Inclusive scans of a and b over the warp's lanes (lane i: the sums over lanes 0..i; all take part). */
+DEV void moe_warp_scan2(int &a, int &b, int lane)
+{
+#pragma unroll
+    for (int o = 1; o < LLMC_WARP; o <<= 1) {
+        const int src = lane >= o ? lane - o : lane;
+        const int pa = shfl_idx(a, src), pb = shfl_idx(b, src);
+        if (lane >= o) {
+            a += pa;
+            b += pb;
+        }
+    }
+}
+
 /* Routing and grouping (grid 1, blockDim a multiple of the warp): lg [T][SL] router logits, x
  * [T][SX] the block's input (RMS-normed with nw, eps as it is gathered when nw is given: the
  * fusion of the norm before the block); E experts, K a token. GATHER: the grouped rows to xg here
@@ -150,15 +164,8 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
      * dependent global load an expert) */
     {
         const int e = threadIdx.x, c = e < E ? scnt[e] : 0, f = c > 0;
-        int ic = c, jf = f; /* inclusive within the warp */
-#pragma unroll
-        for (int o = 1; o < LLMC_WARP; o <<= 1) {
-            const int a = shfl_idx(ic, lane >= o ? lane - o : lane), b = shfl_idx(jf, lane >= o ? lane - o : lane);
-            if (lane >= o) {
-                ic += a;
-                jf += b;
-            }
-        }
+        int ic = c, jf = f;
+        moe_warp_scan2(ic, jf, lane); /* inclusive within the warp */
         if (lane == LLMC_WARP - 1) {
             wsc[warp] = ic;
             wsf[warp] = jf;
@@ -166,14 +173,7 @@ DEV void moe_route(const float *__restrict__ lg, const float *__restrict__ x, in
         __syncthreads();
         if (warp == 0) { /* the warps' totals, inclusive */
             int a = lane < warps ? wsc[lane] : 0, b = lane < warps ? wsf[lane] : 0;
-#pragma unroll
-            for (int o = 1; o < LLMC_WARP; o <<= 1) {
-                const int pa = shfl_idx(a, lane >= o ? lane - o : lane), pb = shfl_idx(b, lane >= o ? lane - o : lane);
-                if (lane >= o) {
-                    a += pa;
-                    b += pb;
-                }
-            }
+            moe_warp_scan2(a, b, lane);
             wsc[lane] = a;
             wsf[lane] = b;
         }

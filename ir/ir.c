@@ -394,7 +394,8 @@ const char *llmc_shard_name(int shard)
 
 LlmcShardView llmc_shard_view(const LlmcGraph *g, const LlmcTensor *t, int rank)
 {
-    int64_t n = g->tp > 1 ? g->tp : 1;
+    int64_t rep = t->src.shard_rep > 1 ? t->src.shard_rep : 1, n = (g->tp > 1 ? g->tp : 1) / rep;
+    rank = (int)(rank / rep);
     LlmcShardView v = {t->shape.dim[0], t->shape.rank > 1 ? t->shape.dim[1] : 1, 0, 0, 0, 0};
     v.nr = v.rows;
     v.nc = v.cols;
@@ -550,6 +551,8 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
                 fprintf(f, " act_order");
             if (t->src.shard != LLMC_SHARD_NONE)
                 fprintf(f, " shard=%s", llmc_shard_name(t->src.shard));
+            if (t->src.shard_rep > 1)
+                fprintf(f, " shard_rep=%d", (int)t->src.shard_rep);
             if (t->src.n_parts) {
                 fprintf(f, " = concat(");
                 for (int p = 0; p < t->src.n_parts; p++) {
@@ -557,6 +560,8 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
                     fprintf(f, "%s@%s", p ? ", " : "", pt->name);
                     if (pt->src.shard != LLMC_SHARD_NONE)
                         fprintf(f, " shard=%s", llmc_shard_name(pt->src.shard));
+                    if (pt->src.shard_rep > 1)
+                        fprintf(f, " shard_rep=%d", (int)pt->src.shard_rep);
                 }
                 fprintf(f, ")");
             }

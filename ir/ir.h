@@ -126,11 +126,14 @@ typedef struct LlmcWeightSrc {
     int shard;                    /* LLMC_SHARD_*: one rank's part of the tensor bound here (a graph
                                      sharded over g->tp ranks, passes/shard_tp.c): its shape is the
                                      part's; llmc_shard_view says which rows or columns rank r reads */
+    int32_t shard_rep;            /* > 1: ranks that read the same part (KV heads fewer than ranks:
+                                     g->tp / shard_rep parts, rank r reading part r / shard_rep) */
 } LlmcWeightSrc;
 
 /* How a weight of a sharded graph is cut among the g->tp ranks: not at all (every rank reads the
  * whole tensor), or dim 0 (ROWS: a matrix's rows, a vector's elements) or dim 1 (COLS: a matrix's
- * columns) in g->tp equal ranges, rank r reading range r. */
+ * columns) in g->tp equal ranges, rank r reading range r (with src.shard_rep > 1: in g->tp /
+ * shard_rep ranges, rank r reading range r / shard_rep). */
 enum { LLMC_SHARD_NONE = 0, LLMC_SHARD_ROWS, LLMC_SHARD_COLS };
 const char *llmc_shard_name(int shard);       /* "none", "rows", "cols" */
 

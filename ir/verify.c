@@ -97,7 +97,8 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
         /* A rank's part of a weight exists only in a sharded graph; columns only of a matrix. */
         if (t->kind == LLMC_T_WEIGHT && t->src.shard != LLMC_SHARD_NONE &&
             (g->tp < 2 || t->src.shard < 0 || t->src.shard > LLMC_SHARD_COLS ||
-             (t->src.shard == LLMC_SHARD_COLS && t->shape.rank != 2)))
+             (t->src.shard == LLMC_SHARD_COLS && t->shape.rank != 2) ||
+             (t->src.shard_rep > 1 && g->tp % t->src.shard_rep != 0)))
             return llmc_fail(d, "verify: weight %s is sharded by %s in a graph over %d ranks", t->name,
                              llmc_shard_name(t->src.shard), (int)g->tp);
     }

@@ -5,7 +5,8 @@
  * tensor's rows or columns), so the graph does not depend on the rank. In a layer:
  *   - attention: Q, K and V (and their biases) split by output columns in whole heads: rank r holds
  *     query heads [r HQ/N, (r+1) HQ/N) and KV heads [r HK/N, (r+1) HK/N), the ones that serve them
- *     (GQA groups stay whole); RoPE, per-head norms and the attention run on the rank's heads (their
+ *     (GQA groups stay whole); with fewer KV heads than ranks (N a multiple of HK), each KV head is
+ *     held by the N / HK ranks of its query heads (rank r: KV head r / (N / HK); src.shard_rep); RoPE, per-head norms and the attention run on the rank's heads (their
  *     head counts follow the columns, and lower_paged_kv then sizes the KV pool by the rank's KV
  *     heads); o_proj is split by its input columns (K) and its partial sums are added up by an
  *     all_reduce;
@@ -29,7 +30,8 @@
  * requires: infer_shapes; opt->tp > 1 (the pipeline runs it only then; else it does nothing)
  * provides: g->tp; sharded weights (src.shard, their shapes the rank's); all_reduce and all_gather
  *           nodes; every value's shape the rank's (the split ones narrower)
- * errors:   N not dividing the query heads, the KV heads, the FFN size; the models above
+ * errors:   N not dividing the query heads, the FFN size; N neither dividing the KV heads nor a
+ *           multiple of them; the models above
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,8 @@ typedef struct Ctx {
     int tp;
     uint8_t *split;               /* per tensor: 1 if each rank holds a part of its columns */
     int *col;                     /* per node: column-parallel matmul (1), else 0 */
+    int *rep;                     /* per column-parallel matmul: ranks sharing one part (K and V
+                                     of fewer KV heads than ranks), else 1 */
     uint8_t *row;                 /* per node: row-parallel matmul (split K, then all_reduce) */
     int lm_head;                  /* the node of the vocabulary-split lm_head, -1: replicated */
     LlmcDiag *d;
@@ -48,12 +52,13 @@ typedef struct Ctx {
 
 static const char *where(const LlmcNode *n) { return n->where ? n->where : "?"; }
 
-/* Value t is computed per rank on its columns: walks back to the matmuls that make it. */
-static LlmcStatus trace(Ctx *c, int t, const LlmcNode *user)
+/* Value t is computed per rank on its columns: walks back to the matmuls that make it, whose parts
+ * `rep` ranks share (tp / rep parts). */
+static LlmcStatus trace(Ctx *c, int t, const LlmcNode *user, int rep)
 {
     LlmcGraph *g = c->g;
     int p = g->t[t].producer;
-    if (c->split[t])
+    if (c->split[t] && (p < 0 || g->n[p].op != LLMC_OP_MATMUL || c->rep[p] == rep))
         return LLMC_OK;
     if (p < 0)
         return llmc_fail(c->d, "--tp %d: %s (%s) reads %%%s, which shard_tp cannot split", c->tp, where(user),
@@ -62,11 +67,15 @@ static LlmcStatus trace(Ctx *c, int t, const LlmcNode *user)
     switch (n->op) {
     case LLMC_OP_MATMUL: {
         const LlmcTensor *w = &g->t[n->in[1]];
-        if (w->shape.dim[0] % c->tp)
+        if (c->col[p] && c->rep[p] != rep)
+            return llmc_fail(c->d, "--tp %d: %s: %%%s is read as KV heads and as query heads", c->tp, where(n),
+                             g->t[t].name);
+        if (w->shape.dim[0] % (c->tp / rep))
             return llmc_fail(c->d, "--tp %d: %s: matrix %s has %lld rows, not divisible by %d", c->tp, where(n),
-                             w->name, (long long)w->shape.dim[0], c->tp);
+                             w->name, (long long)w->shape.dim[0], c->tp / rep);
         c->split[t] = 1;
         c->col[p] = 1;
+        c->rep[p] = rep;
         return LLMC_OK;
     }
     case LLMC_OP_ROPE:
@@ -75,12 +84,12 @@ static LlmcStatus trace(Ctx *c, int t, const LlmcNode *user)
     case LLMC_OP_SILU:
     case LLMC_OP_GELU_TANH:
         c->split[t] = 1;
-        return trace(c, n->in[0], n);
+        return trace(c, n->in[0], n, rep);
     case LLMC_OP_MUL:
     case LLMC_OP_SWIGLU:
     case LLMC_OP_GEGLU:
         c->split[t] = 1;
-        return trace(c, n->in[0], n) || trace(c, n->in[1], n) ? LLMC_ERR : LLMC_OK;
+        return trace(c, n->in[0], n, rep) || trace(c, n->in[1], n, rep) ? LLMC_ERR : LLMC_OK;
     default:
         return llmc_fail(c->d, "--tp %d: %s (%s) reads %%%s, made by %s at %s, which shard_tp cannot split", c->tp,
                          where(user), llmc_op_info[user->op].name, g->t[t].name, llmc_op_info[n->op].name, where(n));
@@ -144,11 +153,14 @@ static LlmcStatus plan(Ctx *c)
             continue;
         int64_t hd = llmc_attr_int(n, "head_dim", 1);
         int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / hd, hk = llmc_cols(&g->t[n->in[1]].shape) / hd;
-        if (hq % c->tp || hk % c->tp)
+        if (hq % c->tp || (hk % c->tp && c->tp % hk))
             return llmc_fail(c->d, "--tp %d: %s: attention of %lld query heads and %lld KV heads; --tp must divide "
-                             "both (each rank takes whole heads)", c->tp, where(n), (long long)hq, (long long)hk);
+                             "the query heads and divide the KV heads or be a multiple of them (each rank takes "
+                             "whole heads)", c->tp, where(n), (long long)hq, (long long)hk);
+        /* KV heads fewer than ranks: each KV head's K and V on the tp / hk ranks of its query heads */
+        int kv_rep = hk < c->tp ? c->tp / (int)hk : 1;
         for (int j = 0; j < 3; j++)
-            if (trace(c, n->in[j], n))
+            if (trace(c, n->in[j], n, j ? kv_rep : 1))
                 return LLMC_ERR;
         c->split[n->out[0]] = 1;
         if (row_parallel(c, n->out[0], n))
@@ -167,7 +179,7 @@ static LlmcStatus plan(Ctx *c)
         if (F % c->tp)
             return llmc_fail(c->d, "--tp %d: %s: the FFN size %lld is not divisible by %d", c->tp, where(n),
                              (long long)F, c->tp);
-        if (trace(c, n->in[0], n) || row_parallel(c, n->in[0], &g->n[p]))
+        if (trace(c, n->in[0], n, 1) || row_parallel(c, n->in[0], &g->n[p]))
             return LLMC_ERR;
     }
     /* lm_head: the matmul the logits come from (through scale and softcap), split by vocabulary rows. */
@@ -180,6 +192,7 @@ static LlmcStatus plan(Ctx *c)
     if (p >= 0 && g->n[p].op == LLMC_OP_MATMUL && g->n[p].n_in == 2 && !c->split[g->n[p].in[0]] && !c->col[p] &&
         !c->row[p] && g->t[g->n[p].in[1]].shape.dim[0] % c->tp == 0) {
         c->col[p] = 1;
+        c->rep[p] = 1;
         c->lm_head = p;
     }
     return LLMC_OK;
@@ -228,7 +241,7 @@ static LlmcStatus check(const Ctx *c)
 
 /* Weight w cut along `shard` (rows or columns): in place when only this node reads it, else (a tied
  * embedding read whole by the embedding) a tensor of its own bound to the same checkpoint tensor. */
-static int shard_weight(LlmcGraph *g, int w, int shard, int tp)
+static int shard_weight(LlmcGraph *g, int w, int shard, int tp, int rep)
 {
     if (llmc_tensor_uses(g, w) > 1) {
         LlmcTensor copy = g->t[w];
@@ -239,8 +252,9 @@ static int shard_weight(LlmcGraph *g, int w, int shard, int tp)
         w = t;
     }
     LlmcTensor *tt = &g->t[w];
-    tt->shape.dim[shard == LLMC_SHARD_ROWS ? 0 : 1] /= tp;
+    tt->shape.dim[shard == LLMC_SHARD_ROWS ? 0 : 1] /= tp / rep;
     tt->src.shard = shard;
+    tt->src.shard_rep = rep;
     return w;
 }
 
@@ -261,11 +275,11 @@ static LlmcStatus rewrite(Ctx *c)
             continue;
         }
         if (c->col[i]) {
-            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_ROWS, c->tp);
+            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_ROWS, c->tp, c->rep[i]);
             if (n.n_in == 3)
-                n.in[2] = shard_weight(g, n.in[2], LLMC_SHARD_ROWS, c->tp);
+                n.in[2] = shard_weight(g, n.in[2], LLMC_SHARD_ROWS, c->tp, c->rep[i]);
         } else {
-            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_COLS, c->tp);
+            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_COLS, c->tp, 1);
         }
         if (c->row[i] || i == c->lm_head) {
             int y = n.out[0];
@@ -305,9 +319,9 @@ LlmcStatus pass_shard_tp(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
     if (opt->tp <= 1)
         return LLMC_OK;
     Ctx c = {g, opt->tp, calloc((size_t)g->nt + 1, 1), calloc((size_t)g->nn + 1, sizeof(int)),
-             calloc((size_t)g->nn + 1, 1), -1, d};
+             calloc((size_t)g->nn + 1, sizeof(int)), calloc((size_t)g->nn + 1, 1), -1, d};
     LlmcStatus st = LLMC_OK;
-    if (!c.split || !c.col || !c.row)
+    if (!c.split || !c.col || !c.rep || !c.row)
         st = llmc_fail(d, "shard_tp: out of memory");
     if (!st)
         st = refuse(&c, opt);
@@ -321,6 +335,7 @@ LlmcStatus pass_shard_tp(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
     }
     free(c.split);
     free(c.col);
+    free(c.rep);
     free(c.row);
     return st;
 }

@@ -203,21 +203,25 @@ START_TEST(tp_stories)
 }
 END_TEST
 
-/* A tiny config of tests/data/families/configs (with `ffn` as its intermediate_size when > 0) as a
- * random f32 checkpoint, imported. */
-static const char *family_model(const char *family, int ffn)
+/* A tiny config of tests/data/families/configs (with `set`'s "key=N key=N" numbers put in, NULL:
+ * as it is) as a random f32 checkpoint, imported. */
+static const char *family_model(const char *family, const char *set)
 {
     const char *dir = tu_tmpdir();
     char cfg[1024], ckpt[1024];
     static char path[1024];
     snprintf(cfg, sizeof cfg, "%s/tests/data/families/configs/%s.json", LLMC_SOURCE_DIR, family);
-    snprintf(ckpt, sizeof ckpt, "%s/%s%d", dir, family, ffn);
+    static int serial;
+    snprintf(ckpt, sizeof ckpt, "%s/%s.%d", dir, family, serial++);
     LlmcDiag d;
-    if (ffn > 0) {
+    if (set) {
         cJSON *c;
         ck_assert_msg(llmc_json_load(cfg, &c, &d) == LLMC_OK, "%s", d.msg);
-        cJSON_ReplaceItemInObject(c, "intermediate_size", cJSON_CreateNumber(ffn));
-        snprintf(cfg, sizeof cfg, "%s/%s%d.config.json", dir, family, ffn);
+        char key[64];
+        int value, used;
+        for (const char *p = set; sscanf(p, " %63[^=]=%d%n", key, &value, &used) == 2; p += used)
+            cJSON_ReplaceItemInObject(c, key, cJSON_CreateNumber(value));
+        snprintf(cfg, sizeof cfg, "%s.config.json", ckpt);
         ck_assert_msg(llmc_json_save(cfg, c, &d) == LLMC_OK, "%s", d.msg);
         cJSON_Delete(c);
     }
@@ -226,19 +230,23 @@ static const char *family_model(const char *family, int ffn)
     cJSON *doc;
     ck_assert_msg(llmc_import(ckpt, dir, &doc, &d) == LLMC_OK, "%s", d.msg);
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(doc, "config"), "max_seq_len", cJSON_CreateNumber(48));
-    snprintf(path, sizeof path, "%s/%s%d.model.json", dir, family, ffn);
+    snprintf(path, sizeof path, "%s.model.json", ckpt);
     ck_assert_msg(llmc_json_save(path, doc, &d) == LLMC_OK, "%s", d.msg);
     cJSON_Delete(doc);
     return path;
 }
 
+/* N = 4 over 2 KV heads and N = 2 over 1: each KV head on the ranks of its query heads. */
 START_TEST(tp_families)
 {
-    static const char *const fams[] = {"qwen2", "qwen3", "gemma2"};
-    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
-        const char *path = family_model(fams[i], 0);
-        check_tp(path, 2, "shard_tp", 1e-5);
-        check_tp(path, 2, NULL, 1e-5);
+    static const struct {
+        const char *family;
+        int tp;
+    } cases[] = {{"qwen2", 2}, {"qwen2", 4}, {"qwen3", 2}, {"qwen3", 4}, {"gemma2", 2}, {"llama_linear", 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *path = family_model(cases[i].family, NULL);
+        check_tp(path, cases[i].tp, "shard_tp", 1e-5);
+        check_tp(path, cases[i].tp, NULL, 1e-5);
     }
 }
 END_TEST
@@ -254,15 +262,17 @@ static void expect_refusal(const char *path, int tp, const char *what, const cha
 
 START_TEST(tp_errors)
 {
-    expect_refusal(family_model("qwen2", 0), 3, "--tp 3", "4 query heads and 2 KV heads");
-    expect_refusal(family_model("llama_linear", 0), 2, "1 KV heads", "must divide both");
-    expect_refusal(family_model("qwen2", 127), 2, "FFN size 127", "not divisible by 2");
-    expect_refusal(family_model("mixtral", 0), 2, "mixture-of-experts", "not sharded yet");
-    expect_refusal(family_model("phi3", 0), 2, "--tp 2", "cannot split");
+    expect_refusal(family_model("qwen2", NULL), 3, "--tp 3", "4 query heads and 2 KV heads");
+    /* 6 divides 12 query heads, and neither divides 4 KV heads nor is a multiple of them */
+    const char *h12 = family_model("qwen3", "num_attention_heads=12 num_key_value_heads=4");
+    expect_refusal(h12, 6, "12 query heads and 4 KV heads", "be a multiple of them");
+    expect_refusal(family_model("qwen2", "intermediate_size=127"), 2, "FFN size 127", "not divisible by 2");
+    expect_refusal(family_model("mixtral", NULL), 2, "mixture-of-experts", "not sharded yet");
+    expect_refusal(family_model("phi3", NULL), 2, "--tp 2", "cannot split");
     /* --tp 1: no shard_tp, the graph unsharded */
     Model m;
     LlmcDiag d;
-    ck_assert_msg(load(&m, family_model("qwen2", 0), 1, NULL, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(load(&m, family_model("qwen2", NULL), 1, NULL, &d) == LLMC_OK, "%s", d.msg);
     ck_assert_int_le(m.g->tp, 1);
     for (int i = 0; i < m.g->nn; i++)
         ck_assert(m.g->n[i].op != LLMC_OP_ALL_REDUCE && m.g->n[i].op != LLMC_OP_ALL_GATHER);
@@ -275,7 +285,7 @@ START_TEST(tp_verify_and_backends)
 {
     Model m;
     LlmcDiag d;
-    ck_assert_msg(load(&m, family_model("qwen3", 0), 2, NULL, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(load(&m, family_model("qwen3", NULL), 2, NULL, &d) == LLMC_OK, "%s", d.msg);
     LlmcGraph *g = m.g;
     int n_reduce = 0, n_gather = 0, coll = -1;
     for (int i = 0; i < g->nn; i++) {

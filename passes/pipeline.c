@@ -84,6 +84,9 @@ LlmcStatus llmc_pipeline(LlmcGraph *g, const LlmcPassOptions *opt, const char *d
                 snprintf(names + strlen(names), sizeof names - strlen(names), ", %s (CUDA targets)", p->name);
             return llmc_fail(d, "--dump-after=%s: no such pass (passes: %s)", dump_after, names);
         }
+        for (const LlmcPass *p = pipeline; p->name; p++)
+            if (p->tp_only && opt->tp <= 1 && strcmp(p->name, dump_after) == 0)
+                return llmc_fail(d, "--dump-after=%s: that pass runs only with --tp N > 1", dump_after);
         if (strcmp(dump_after, "input") == 0)
             llmc_graph_dump(g, dump);
     }

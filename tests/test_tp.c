@@ -5,8 +5,9 @@
  * the ranks' values in rank order), each reading its rank's slices of the checkpoint, and must give
  * the unsharded graph's logits up to rounding (the sums of o_proj, down_proj are split among ranks
  * and added up again: not bit-exact) and the same greedy ids over a prefill and 30 decode steps;
- * both straight after shard_tp (attention keeping its own history) and after the whole pipeline
- * (merged matmuls, paged KV with the rank's KV heads, the selected rows). Models: stories260K
+ * straight after shard_tp (attention keeping its own history), after the whole pipeline (merged
+ * matmuls, paged KV with the rank's KV heads, the selected rows) and after the CUDA targets' stage
+ * of fusions too. Models: stories260K
  * (8 query / 4 KV heads: N = 2 and 4), the tiny families with biases (qwen2), per-head norms and a
  * tied lm_head (qwen3), and gemma2's scales, softcaps and GeGLU. Then the pass's refusals and the
  * backends' (no target runs a sharded graph yet).
@@ -43,8 +44,8 @@ static LlmcPassOptions options(int tp)
     return o;
 }
 
-/* The model through the pipeline up to `stop_after` (NULL: all of it) with --tp tp, the verifier after
- * every pass; LLMC_ERR (d set) when a pass refuses it. */
+/* The model through the pipeline up to `stop_after` (NULL: all of it; "gpu": all of it and the GPU
+ * stage) with --tp tp, the verifier after every pass; LLMC_ERR (d set) when a pass refuses it. */
 static LlmcStatus load(Model *m, const char *path, int tp, const char *stop_after, LlmcDiag *d)
 {
     memset(m, 0, sizeof *m);
@@ -63,7 +64,14 @@ static LlmcStatus load(Model *m, const char *path, int tp, const char *stop_afte
             ck_assert_msg(llmc_graph_verify(m->g, d) == LLMC_OK, "after %s: %s", p->name, d->msg);
         }
         if (stop_after && strcmp(p->name, stop_after) == 0)
-            break;
+            return LLMC_OK;
+    }
+    /* "gpu": the CUDA targets' stage too (its fusions must leave the collectives where they are: a
+     * residual fused into a row-parallel matmul would be added once a rank) */
+    for (const LlmcPass *p = llmc_gpu_passes(); stop_after && strcmp(stop_after, "gpu") == 0 && p->name; p++) {
+        if (p->fn(m->g, &opt, d))
+            return LLMC_ERR;
+        ck_assert_msg(llmc_graph_verify(m->g, d) == LLMC_OK, "after %s: %s", p->name, d->msg);
     }
     return LLMC_OK;
 }
@@ -199,6 +207,7 @@ START_TEST(tp_stories)
     for (int tp = 2; tp <= 4; tp += 2) {
         check_tp(stories_json(), tp, "shard_tp", 2e-6);
         check_tp(stories_json(), tp, NULL, 2e-6);
+        check_tp(stories_json(), tp, "gpu", 2e-6);
     }
 }
 END_TEST
@@ -247,6 +256,7 @@ START_TEST(tp_families)
         const char *path = family_model(cases[i].family, NULL);
         check_tp(path, cases[i].tp, "shard_tp", 2e-6);
         check_tp(path, cases[i].tp, NULL, 2e-6);
+        check_tp(path, cases[i].tp, "gpu", 2e-6);
     }
 }
 END_TEST
@@ -343,6 +353,49 @@ START_TEST(tp_shard_view)
 }
 END_TEST
 
+/* Issue 15's model: Llama 3.1 70B's shapes (llmc synth's preset, no weights: llmc_hf_config_model)
+ * through the whole pipeline at --tp 1, 2 and 8: each rank's KV heads, its part of every matrix
+ * (bf16: the checkpoint's), and the replicated embedding and norms on every rank. */
+START_TEST(tp_llama70b_shapes)
+{
+    cJSON *cfg = llmc_synth_preset_config("llama3.1-70b"), *doc = NULL;
+    LlmcDiag d;
+    ck_assert_msg(llmc_hf_config_model(cfg, "llama3.1-70b", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    const int64_t E = INT64_C(128256) * 8192 * 2, norms = (2 * 80 + 1) * 8192 * 4; /* replicated bytes */
+    int64_t whole = 0;
+    static const int tps[] = {1, 2, 8};
+    for (int k = 0; k < 3; k++) {
+        int tp = tps[k];
+        LlmcGraph *g = llmc_graph_new();
+        ck_assert_msg(llmc_model_from_json(doc, "llama3.1-70b", "/nonexistent", g, &d) == LLMC_OK, "%s", d.msg);
+        LlmcPassOptions opt = options(tp);
+        ck_assert_msg(llmc_pipeline(g, &opt, NULL, NULL, 1, &d) == LLMC_OK, "--tp %d: %s", tp, d.msg);
+        ck_assert_int_eq(g->kv_heads, 8 / tp);
+        ck_assert_int_eq(g->kv_layers, 80);
+        ck_assert_int_eq(g->vocab_size, 128256);
+        int reduces = 0;
+        for (int i = 0; i < g->nn; i++) {
+            const LlmcNode *n = &g->n[i];
+            reduces += n->op == LLMC_OP_ALL_REDUCE;
+            if (n->op == LLMC_OP_PAGED_ATTENTION) /* the rank's query heads */
+                ck_assert_int_eq(llmc_cols(&g->t[n->out[0]].shape), 64 / tp * 128);
+            if (n->op == LLMC_OP_SWIGLU)
+                ck_assert_int_eq(llmc_cols(&g->t[n->out[0]].shape), 28672 / tp);
+        }
+        ck_assert_int_eq(reduces, tp > 1 ? 160 : 0);
+        if (tp == 1)
+            whole = g->weights_bytes;
+        int64_t want = (whole - E - norms) / tp + E + norms;
+        ck_assert_msg(llabs(g->weights_bytes - want) < (INT64_C(16) << 20), "--tp %d: %lld bytes of weights a rank, "
+                      "expected about %lld", tp, (long long)g->weights_bytes, (long long)want);
+        llmc_graph_free(g);
+    }
+    ck_assert_msg(whole > INT64_C(140) * 1000000000 && whole < INT64_C(142) * 1000000000, "%lld", (long long)whole);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tp");
@@ -353,6 +406,7 @@ static Suite *suite(void)
     tcase_add_test(tc, tp_families);
     tcase_add_test(tc, tp_errors);
     tcase_add_test(tc, tp_verify_and_backends);
+    tcase_add_test(tc, tp_llama70b_shapes);
     suite_add_tcase(s, tc);
     return s;
 }

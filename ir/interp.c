@@ -13,6 +13,7 @@ struct LlmcInterp {
     float **val;          /* per tensor: values (weights: set by the caller) */
     int64_t *rows;        /* per tensor: rows in the last step */
     int max_seqs;
+    int rank;             /* of a sharded graph (llmc_interp_read_weights): which rows its tables hold */
     /* Unlowered attention: per attention node (in order), K and V history [seq][pos][cols]. */
     int n_att;
     int *att_index;       /* node -> attention ordinal or -1 */
@@ -299,10 +300,12 @@ static LlmcStatus run_node(LlmcInterp *it, int i, const LlmcStep *st, void *kv, 
     }
     float *y = n->n_out ? out_buf(it, n->out[0], rows) : NULL;
     switch (n->op) {
-    case LLMC_OP_EMBEDDING: {
+    case LLMC_OP_EMBEDDING: { /* a table sharded by rows (shard_tp): the rank's rows, zeros for other tokens */
         const int32_t *tok = step_input(g, st, n->in[1]);
+        int64_t n_rows = t0->shape.dim[0], first = t0->src.shard == LLMC_SHARD_ROWS ? llmc_shard_view(g, t0, it->rank).r0 : 0;
         for (int64_t r = 0; r < rows; r++)
-            memcpy(y + r * cols, a + (int64_t)tok[r] * cols, (size_t)cols * sizeof(float));
+            if (tok[r] >= first && tok[r] < first + n_rows)
+                memcpy(y + r * cols, a + (tok[r] - first) * cols, (size_t)cols * sizeof(float));
         break;
     }
     case LLMC_OP_RMSNORM:
@@ -650,6 +653,7 @@ LlmcStatus llmc_interp_read_weights(LlmcInterp *it, const LlmcWeightSource *ws, 
 {
     const LlmcGraph *g = it->g;
     LlmcStatus st = LLMC_OK;
+    it->rank = rank;
     for (int i = 0; i < g->nn && !st; i++)
         for (int j = 0; j < g->n[i].n_in && !st; j++) {
             int t = g->n[i].in[j];

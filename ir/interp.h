@@ -38,8 +38,10 @@ LlmcStatus llmc_interp_step(LlmcInterp *it, const LlmcStep *step, void *kv, Llmc
  * logits' all_gather every rank holds them alike). n = 1 is llmc_interp_step. */
 LlmcStatus llmc_interp_step_ranks(LlmcInterp *const *ranks, int n, const LlmcStep *step, void *const *kv,
                                   LlmcDiag *d);
-/* Sets every weight the graph reads to rank `rank`'s part of it (llmc_shard_view; a merged weight:
- * its parts' in turn), read as f32 through ws (not for weights stored quantized by the checkpoint). */
+/* Makes the instance rank `rank` of a sharded graph and sets every weight the graph reads to that
+ * rank's part of it (llmc_shard_view; a merged weight: its parts' in turn), read as f32 through ws
+ * (not for weights stored quantized by the checkpoint). An embedding whose table is sharded by rows
+ * looks up the rank's rows only (zeros for other tokens). */
 LlmcStatus llmc_interp_read_weights(LlmcInterp *it, const LlmcWeightSource *ws, int rank, LlmcDiag *d);
 /* The float32 values of tensor t after the last step (rows x cols), or NULL. */
 const float *llmc_interp_value(const LlmcInterp *it, int t, int64_t *rows, int64_t *cols);

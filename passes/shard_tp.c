@@ -2,20 +2,24 @@
  *
  * Every rank runs this one graph on its own part of the weights; the parts are views of the
  * checkpoint's tensors (src.shard, llmc_shard_view: rank r reads range r of N equal ranges of a
- * tensor's rows or columns), so the graph does not depend on the rank. In a layer:
+ * tensor's rows or columns), so the graph does not depend on the rank (a rank running it knows which
+ * part it holds: the embedding's lookup needs its first row). In a layer:
  *   - attention: Q, K and V (and their biases) split by output columns in whole heads: rank r holds
  *     query heads [r HQ/N, (r+1) HQ/N) and KV heads [r HK/N, (r+1) HK/N), the ones that serve them
  *     (GQA groups stay whole); with fewer KV heads than ranks (N a multiple of HK), each KV head is
- *     held by the N / HK ranks of its query heads (rank r: KV head r / (N / HK); src.shard_rep); RoPE, per-head norms and the attention run on the rank's heads (their
- *     head counts follow the columns, and lower_paged_kv then sizes the KV pool by the rank's KV
- *     heads); o_proj is split by its input columns (K) and its partial sums are added up by an
+ *     held by the N / HK ranks of its query heads (rank r: KV head r / (N / HK); src.shard_rep);
+ *     RoPE, per-head norms and the attention run on the rank's heads (their head counts follow the
+ *     columns, and lower_paged_kv then sizes the KV pool by the rank's KV heads); o_proj is split by its input columns (K) and its partial sums are added up by an
  *     all_reduce;
  *   - MLP: gate and up split by output columns, the activation and product on the rank's columns,
  *     down split by K, then an all_reduce;
  *   - lm_head: split by vocabulary rows, the logits' parts put side by side by an all_gather (a
  *     vocabulary N does not divide, or a bias: lm_head replicated);
- *   - everything else (the embedding, the norms, the residual adds) replicated: every rank computes
- *     the same values (the embedding table is read whole by every rank: not yet split).
+ *   - the embedding: its table split by vocabulary rows, each rank looking up the tokens of its
+ *     rows (zeros for the others), an all_reduce summing the ranks' rows (exact: one is nonzero);
+ *     tied to lm_head, both read the one rank part (a vocabulary N does not divide: replicated);
+ *   - everything else (the norms, the residual adds) replicated: every rank computes the same
+ *     values.
  * The split is found from the data flow, not from tensor names: the matmuls an attention's q, k and
  * v come from (through rope, head_rmsnorm, scale) and those a matmul's input comes from through the
  * MLP's element-wise ops (mul, silu, gelu_tanh, swiglu, geglu) are split by columns; the matmuls
@@ -45,7 +49,8 @@ typedef struct Ctx {
     int *col;                     /* per node: column-parallel matmul (1), else 0 */
     int *rep;                     /* per column-parallel matmul: ranks sharing one part (K and V
                                      of fewer KV heads than ranks), else 1 */
-    uint8_t *row;                 /* per node: row-parallel matmul (split K, then all_reduce) */
+    uint8_t *row;                 /* per node: row-parallel matmul (split K, then all_reduce), or an
+                                     embedding split by vocabulary (then all_reduce) */
     int lm_head;                  /* the node of the vocabulary-split lm_head, -1: replicated */
     LlmcDiag *d;
 } Ctx;
@@ -182,12 +187,16 @@ static LlmcStatus plan(Ctx *c)
         if (trace(c, n->in[0], n, 1) || row_parallel(c, n->in[0], &g->n[p]))
             return LLMC_ERR;
     }
-    /* lm_head: the matmul the logits come from (through scale and softcap), split by vocabulary rows. */
+    /* The embedding and lm_head: the matmul the logits come from (through scale and softcap), split by
+     * vocabulary rows. */
     c->lm_head = -1;
     int t = g->logits;
     while (g->t[t].producer >= 0 &&
            (g->n[g->t[t].producer].op == LLMC_OP_SCALE || g->n[g->t[t].producer].op == LLMC_OP_SOFTCAP))
         t = g->n[g->t[t].producer].in[0];
+    for (int i = 0; i < g->nn; i++)
+        if (g->n[i].op == LLMC_OP_EMBEDDING && g->t[g->n[i].in[0]].shape.dim[0] % c->tp == 0)
+            c->row[i] = 1;
     int p = g->t[t].producer;
     if (p >= 0 && g->n[p].op == LLMC_OP_MATMUL && g->n[p].n_in == 2 && !c->split[g->n[p].in[0]] && !c->col[p] &&
         !c->row[p] && g->t[g->n[p].in[1]].shape.dim[0] % c->tp == 0) {
@@ -239,11 +248,20 @@ static LlmcStatus check(const Ctx *c)
     return LLMC_OK;
 }
 
-/* Weight w cut along `shard` (rows or columns): in place when only this node reads it, else (a tied
- * embedding read whole by the embedding) a tensor of its own bound to the same checkpoint tensor. */
-static int shard_weight(LlmcGraph *g, int w, int shard, int tp, int rep)
+/* The cut a node makes of a weight (rows or columns, ranks sharing a part). */
+static int cut_key(int shard, int rep) { return shard | rep << 2; }
+
+/* Weight w cut along `shard` (rows or columns) in parts `rep` ranks share: in place when every node
+ * reading it cuts it so (cuts[w]: that cut, -1 when its readers differ; readers[w]: how many cut it;
+ * done[w]: w once cut in place), else a tensor of its own bound to the same checkpoint tensor. */
+static int shard_weight(LlmcGraph *g, int w, int shard, int tp, int rep, const int *cuts, const int *readers,
+                        int *done)
 {
-    if (llmc_tensor_uses(g, w) > 1) {
+    if (done[w] >= 0)
+        return done[w];
+    if (cuts[w] == cut_key(shard, rep) && readers[w] == llmc_tensor_uses(g, w)) {
+        done[w] = w;
+    } else {
         LlmcTensor copy = g->t[w];
         int t = llmc_tensor_new(g, llmc_gprintf(g, "%s.shard", copy.name), LLMC_T_WEIGHT, copy.dtype, &copy.shape);
         const char *name = g->t[t].name;
@@ -259,14 +277,41 @@ static int shard_weight(LlmcGraph *g, int w, int shard, int tp, int rep)
 }
 
 /* The new node list: the column-parallel matmuls on the rank's rows of their weights (lm_head's
- * output then gathered), the row-parallel ones on the rank's columns followed by an all_reduce. */
+ * output then gathered), the row-parallel ones on the rank's columns and the embedding on the rank's
+ * rows of its table, each followed by an all_reduce. */
 static LlmcStatus rewrite(Ctx *c)
 {
     LlmcGraph *g = c->g;
-    int nn = g->nn;
+    int nn = g->nn, nt = g->nt;
     LlmcNode *out = malloc(((size_t)nn * 2 + 1) * sizeof *out);
-    if (!out)
+    int *cuts = malloc(((size_t)nt + 1) * sizeof *cuts), *readers = calloc((size_t)nt + 1, sizeof *readers);
+    int *done = malloc(((size_t)nt + 1) * sizeof *done);
+    if (!out || !cuts || !readers || !done) {
+        free(out);
+        free(cuts);
+        free(readers);
+        free(done);
         return llmc_fail(c->d, "shard_tp: out of memory");
+    }
+    for (int t = 0; t < nt; t++)
+        done[t] = -1;
+    for (int i = 0; i < nn; i++) { /* how each weight is cut by its readers */
+        const LlmcNode *n = &g->n[i];
+        int w[2] = {-1, -1}, key = 0;
+        if (c->col[i]) {
+            w[0] = n->in[1];
+            w[1] = n->n_in == 3 ? n->in[2] : -1;
+            key = cut_key(LLMC_SHARD_ROWS, c->rep[i]);
+        } else if (c->row[i]) {
+            w[0] = n->op == LLMC_OP_EMBEDDING ? n->in[0] : n->in[1];
+            key = cut_key(n->op == LLMC_OP_EMBEDDING ? LLMC_SHARD_ROWS : LLMC_SHARD_COLS, 1);
+        }
+        for (int j = 0; j < 2; j++) {
+            if (w[j] < 0)
+                continue;
+            cuts[w[j]] = readers[w[j]]++ == 0 || cuts[w[j]] == key ? key : -1;
+        }
+    }
     int k = 0;
     for (int i = 0; i < nn; i++) {
         LlmcNode n = g->n[i];
@@ -275,11 +320,13 @@ static LlmcStatus rewrite(Ctx *c)
             continue;
         }
         if (c->col[i]) {
-            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_ROWS, c->tp, c->rep[i]);
+            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_ROWS, c->tp, c->rep[i], cuts, readers, done);
             if (n.n_in == 3)
-                n.in[2] = shard_weight(g, n.in[2], LLMC_SHARD_ROWS, c->tp, c->rep[i]);
+                n.in[2] = shard_weight(g, n.in[2], LLMC_SHARD_ROWS, c->tp, c->rep[i], cuts, readers, done);
+        } else if (n.op == LLMC_OP_EMBEDDING) {
+            n.in[0] = shard_weight(g, n.in[0], LLMC_SHARD_ROWS, c->tp, 1, cuts, readers, done);
         } else {
-            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_COLS, c->tp, 1);
+            n.in[1] = shard_weight(g, n.in[1], LLMC_SHARD_COLS, c->tp, 1, cuts, readers, done);
         }
         if (c->row[i] || i == c->lm_head) {
             int y = n.out[0];
@@ -301,6 +348,9 @@ static LlmcStatus rewrite(Ctx *c)
     g->n = out;
     g->nn = k;
     g->cap_n = nn * 2 + 1;
+    free(cuts);
+    free(readers);
+    free(done);
     llmc_graph_reindex(g);
     /* Every value's shape again, from the rank's weights. */
     for (int i = 0; i < g->nn; i++) {

@@ -245,15 +245,18 @@ static const char *family_model(const char *family, const char *set)
     return path;
 }
 
-/* N = 4 over 2 KV heads and N = 2 over 1: each KV head on the ranks of its query heads. */
+/* N = 4 over 2 KV heads and N = 2 over 1: each KV head on the ranks of its query heads; a vocabulary N
+ * does not divide: the embedding and lm_head replicated (qwen3: tied). */
 START_TEST(tp_families)
 {
     static const struct {
-        const char *family;
+        const char *family, *set;
         int tp;
-    } cases[] = {{"qwen2", 2}, {"qwen2", 4}, {"qwen3", 2}, {"qwen3", 4}, {"gemma2", 2}, {"llama_linear", 2}};
+    } cases[] = {{"qwen2", NULL, 2},  {"qwen2", NULL, 4},        {"qwen3", NULL, 2},
+                 {"qwen3", NULL, 4},  {"gemma2", NULL, 2},       {"llama_linear", NULL, 2},
+                 {"qwen2", "vocab_size=510", 4}, {"qwen3", "vocab_size=510", 4}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *path = family_model(cases[i].family, NULL);
+        const char *path = family_model(cases[i].family, cases[i].set);
         check_tp(path, cases[i].tp, "shard_tp", 2e-6);
         check_tp(path, cases[i].tp, NULL, 2e-6);
         check_tp(path, cases[i].tp, "gpu", 2e-6);
@@ -304,7 +307,7 @@ START_TEST(tp_verify_and_backends)
         if (g->n[i].op == LLMC_OP_ALL_REDUCE)
             coll = i;
     }
-    ck_assert_int_eq(n_reduce, 2 * 2); /* 2 layers: after o_proj and after down_proj */
+    ck_assert_int_eq(n_reduce, 2 * 2 + 1); /* the embedding; 2 layers: after o_proj and after down_proj */
     ck_assert_int_eq(n_gather, 1);     /* the logits */
     ck_assert_int_eq(g->kv_heads, 1);  /* 2 KV heads over 2 ranks */
     const LlmcTarget *targets[2] = {llmc_target_find("cpu"), NULL};
@@ -355,13 +358,13 @@ END_TEST
 
 /* Issue 15's model: Llama 3.1 70B's shapes (llmc synth's preset, no weights: llmc_hf_config_model)
  * through the whole pipeline at --tp 1, 2 and 8: each rank's KV heads, its part of every matrix
- * (bf16: the checkpoint's), and the replicated embedding and norms on every rank. */
+ * and of the embedding (bf16: the checkpoint's), the norms replicated on every rank. */
 START_TEST(tp_llama70b_shapes)
 {
     cJSON *cfg = llmc_synth_preset_config("llama3.1-70b"), *doc = NULL;
     LlmcDiag d;
     ck_assert_msg(llmc_hf_config_model(cfg, "llama3.1-70b", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    const int64_t E = INT64_C(128256) * 8192 * 2, norms = (2 * 80 + 1) * 8192 * 4; /* replicated bytes */
+    const int64_t norms = (2 * 80 + 1) * 8192 * 4; /* replicated bytes */
     int64_t whole = 0;
     static const int tps[] = {1, 2, 8};
     for (int k = 0; k < 3; k++) {
@@ -382,10 +385,10 @@ START_TEST(tp_llama70b_shapes)
             if (n->op == LLMC_OP_SWIGLU)
                 ck_assert_int_eq(llmc_cols(&g->t[n->out[0]].shape), 28672 / tp);
         }
-        ck_assert_int_eq(reduces, tp > 1 ? 160 : 0);
+        ck_assert_int_eq(reduces, tp > 1 ? 1 + 160 : 0); /* the embedding's, and 2 a layer */
         if (tp == 1)
             whole = g->weights_bytes;
-        int64_t want = (whole - E - norms) / tp + E + norms;
+        int64_t want = (whole - norms) / tp + norms;
         ck_assert_msg(llabs(g->weights_bytes - want) < (INT64_C(16) << 20), "--tp %d: %lld bytes of weights a rank, "
                       "expected about %lld", tp, (long long)g->weights_bytes, (long long)want);
         llmc_graph_free(g);

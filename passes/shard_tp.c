@@ -9,8 +9,8 @@
  *     (GQA groups stay whole); with fewer KV heads than ranks (N a multiple of HK), each KV head is
  *     held by the N / HK ranks of its query heads (rank r: KV head r / (N / HK); src.shard_rep);
  *     RoPE, per-head norms and the attention run on the rank's heads (their head counts follow the
- *     columns, and lower_paged_kv then sizes the KV pool by the rank's KV heads); o_proj is split by its input columns (K) and its partial sums are added up by an
- *     all_reduce;
+ *     columns, and lower_paged_kv then sizes the KV pool by the rank's KV heads); o_proj is split
+ *     by its input columns (K) and its partial sums are added up by an all_reduce;
  *   - MLP: gate and up split by output columns, the activation and product on the rank's columns,
  *     down split by K, then an all_reduce;
  *   - lm_head: split by vocabulary rows, the logits' parts put side by side by an all_gather (a
@@ -58,11 +58,17 @@ typedef struct Ctx {
 static const char *where(const LlmcNode *n) { return n->where ? n->where : "?"; }
 
 /* Value t is computed per rank on its columns: walks back to the matmuls that make it, whose parts
- * `rep` ranks share (tp / rep parts). */
-static LlmcStatus trace(Ctx *c, int t, const LlmcNode *user, int rep)
+ * `rep` ranks share (tp / rep parts), through at most TRACE_DEPTH element-wise ops (a hostile
+ * model.json's chain must not exhaust the stack). */
+#define TRACE_DEPTH 64
+static LlmcStatus trace(Ctx *c, int t, const LlmcNode *user, int rep, int depth)
 {
     LlmcGraph *g = c->g;
     int p = g->t[t].producer;
+    if (depth > TRACE_DEPTH)
+        return llmc_fail(c->d, "--tp %d: %s (%s) reads %%%s, made by more than %d element-wise ops in a row: "
+                         "shard_tp does not split such chains", c->tp, where(user), llmc_op_info[user->op].name,
+                         g->t[t].name, TRACE_DEPTH);
     if (c->split[t] && (p < 0 || g->n[p].op != LLMC_OP_MATMUL || c->rep[p] == rep))
         return LLMC_OK;
     if (p < 0)
@@ -89,12 +95,12 @@ static LlmcStatus trace(Ctx *c, int t, const LlmcNode *user, int rep)
     case LLMC_OP_SILU:
     case LLMC_OP_GELU_TANH:
         c->split[t] = 1;
-        return trace(c, n->in[0], n, rep);
+        return trace(c, n->in[0], n, rep, depth + 1);
     case LLMC_OP_MUL:
     case LLMC_OP_SWIGLU:
     case LLMC_OP_GEGLU:
         c->split[t] = 1;
-        return trace(c, n->in[0], n, rep) || trace(c, n->in[1], n, rep) ? LLMC_ERR : LLMC_OK;
+        return trace(c, n->in[0], n, rep, depth + 1) || trace(c, n->in[1], n, rep, depth + 1) ? LLMC_ERR : LLMC_OK;
     default:
         return llmc_fail(c->d, "--tp %d: %s (%s) reads %%%s, made by %s at %s, which shard_tp cannot split", c->tp,
                          where(user), llmc_op_info[user->op].name, g->t[t].name, llmc_op_info[n->op].name, where(n));
@@ -165,7 +171,7 @@ static LlmcStatus plan(Ctx *c)
         /* KV heads fewer than ranks: each KV head's K and V on the tp / hk ranks of its query heads */
         int kv_rep = hk < c->tp ? c->tp / (int)hk : 1;
         for (int j = 0; j < 3; j++)
-            if (trace(c, n->in[j], n, j ? kv_rep : 1))
+            if (trace(c, n->in[j], n, j ? kv_rep : 1, 0))
                 return LLMC_ERR;
         c->split[n->out[0]] = 1;
         if (row_parallel(c, n->out[0], n))
@@ -184,7 +190,7 @@ static LlmcStatus plan(Ctx *c)
         if (F % c->tp)
             return llmc_fail(c->d, "--tp %d: %s: the FFN size %lld is not divisible by %d", c->tp, where(n),
                              (long long)F, c->tp);
-        if (trace(c, n->in[0], n, 1) || row_parallel(c, n->in[0], &g->n[p]))
+        if (trace(c, n->in[0], n, 1, 0) || row_parallel(c, n->in[0], &g->n[p]))
             return LLMC_ERR;
     }
     /* The embedding and lm_head: the matmul the logits come from (through scale and softcap), split by

@@ -259,7 +259,8 @@ START_TEST(tp_families)
         const char *path = family_model(cases[i].family, cases[i].set);
         check_tp(path, cases[i].tp, "shard_tp", 2e-6);
         check_tp(path, cases[i].tp, NULL, 2e-6);
-        check_tp(path, cases[i].tp, "gpu", 2e-6);
+        if (i == 3 || i == 4) /* the GPU stage's family fusions: per-head norms, post-norms (CI time) */
+            check_tp(path, cases[i].tp, "gpu", 2e-6);
     }
 }
 END_TEST

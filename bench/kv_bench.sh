@@ -12,7 +12,7 @@
 #
 # Run by bench/gpu_round.sh (WHAT=kv) after scripts/gpu_carry.sh, or alone:
 #   LLMC=.carry/llmc OUT=/tmp/out bash bench/kv_bench.sh
-# Knobs (environment): PRESETS ("llama3.1-8b llama3.2-1b"), KV_FORMATS ("f16 fp8 int8 int4 kivi4 kivi2"),
+# Knobs (environment): PRESETS ("llama3.1-8b llama3.2-1b"; a cut shape such as llama3.1-8b-11l too), KV_FORMATS ("f16 fp8 int8 int4 kivi4 kivi2"),
 # BATCHES ("16 64"), CTX (4096), GEN (32), KV_MEM (16384 MiB), ARCH (sm_90a), COMPARE (1).
 # Time on an H100/H200: the 8B's synthesis ~2 min, each format's compile ~1.5 min (NVRTC and 16 GB of
 # weights), its runs ~1 min (the prefill of 64 x 4096 tokens most of it; KIVI prefill runs on the
@@ -41,7 +41,12 @@ for p in $presets; do
   dir=$work/$p
   say "== $p: KV formats at $ctx tokens of context"
   t0=$SECONDS
-  [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1 || { say "$p: synth failed"; continue; }
+  case $p in # a cut shape of bench/gpu_round.sh (e.g. llama3.1-8b-11l: the 8B's matrices, 11 of its 32 layers)
+  *-[0-9]*l) cfg() { source <(sed -n '/^cut_config()/,/^}/p' "$root/bench/gpu_round.sh"); cut_config "$1"; }
+    [ -d "$dir" ] || { cfg "$p" >"$work/$p.json" && "$llmc" synth --config "$work/$p.json" -o "$dir" -q >>"$log" 2>&1; } ||
+      { say "$p: synth failed"; continue; } ;;
+  *) [ -d "$dir" ] || "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1 || { say "$p: synth failed"; continue; } ;;
+  esac
   say "synth: $((SECONDS - t0)) s"
   declare -A tok=() roof=() cap=()
   for f in $formats; do

@@ -238,7 +238,7 @@ DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w,
     const int e = act[blockIdx.z], c = cnt[e], o = off[e];
     if ((int)blockIdx.y * 8 >= c)
         return;
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
     WQ we;
 #pragma unroll
     for (int i = 0; i < 4; i++)
@@ -260,7 +260,7 @@ DEV void moe_expert_b1(const int *__restrict__ meta, const void *__restrict__ w,
     if ((int)blockIdx.z >= meta[0])
         return;
     const int e = act[blockIdx.z], o = off[e];
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
     WQ we;
 #pragma unroll
     for (int i = 0; i < 4; i++)
@@ -304,7 +304,7 @@ DEV void moe_expert_mma(const int *__restrict__ meta, const uint16_t *__restrict
     const int e = act[blockIdx.z], c = cnt[e], o = off[e];
     if ((int)blockIdx.x * BM >= c)
         return;
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
     gemm_h<BF, K, N, K, NO, 0, EPI, 1, BM, BN, 2, 2, ST>(w + (int64_t)e * N * K, xh + (int64_t)o * K, 0,
                                                          y + (int64_t)o * NO, c, 0);
 }

@@ -287,9 +287,10 @@ DEV uint8_t *kv_ring_row(uint8_t *kv, const int32_t *table, int stride, int laye
 {
     constexpr long long RL = kv_ring_len(KF, VF, L, BS, HKV, HD), RP = kv_ring_per_block(KF, VF, L, BS, HKV, HD);
     constexpr long long NR = kv_ring_blocks(KF, VF, L, BS, HKV, HD);
-    const long long s = p % RL;
-    return kv + table[stride - NR + s / RP] * kv_block_bytes(KF, VF, L, BS, HKV, HD) +
-           kv_ring_sec_at(KF, VF, L, BS, HKV, HD, layer, w) + ((s % RP) * HKV + h) * HD * 2;
+    /* formats without a ring instantiate this too (their kernels never call it): no division by 0 */
+    const long long s = RL > 0 ? p % RL : 0, bi = RP > 0 ? s / RP : 0, si = RP > 0 ? s % RP : 0;
+    return kv + table[stride - NR + bi] * kv_block_bytes(KF, VF, L, BS, HKV, HD) +
+           kv_ring_sec_at(KF, VF, L, BS, HKV, HD, layer, w) + (si * HKV + h) * HD * 2;
 }
 template <int KF, int VF, int L, int BS, int HKV, int HD>
 DEV const uint8_t *kv_ring_row(const uint8_t *kv, const int32_t *table, int stride, int layer, int w, int p, int h)

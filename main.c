@@ -591,6 +591,10 @@ static int compile_model(const CompileArgs *a)
     /* --kv-calib: fp8's KV scales from the prompts, before the passes that take them. */
     LlmcPassOptions popt = a->popt;
     if (a->kv_calib) {
+        if (popt.tp > 1) {
+            llmc_fail(&d, "--kv-calib with --tp %d: the scales of a sharded KV cache are not calibrated yet", popt.tp);
+            goto out;
+        }
         if (!popt.kv_set || (!llmc_kv_has_layer_scale(popt.kv[0]) && !llmc_kv_has_layer_scale(popt.kv[1]))) {
             llmc_fail(&d, "--kv-calib %s: only an fp8 KV cache has scales to calibrate (give --kv fp8, or fp8 for "
                       "keys or values)", a->kv_calib);
@@ -669,6 +673,9 @@ static const CliOpt compile_opts[] = {
     {"kv-block", 0, "N", "positions per KV-cache block (default 16; kivi2/kivi4: 32)"},
     {"kv-calib", 0, "FILE", "fp8 KV cache: its scales per layer and head from the K/V of\n"
                             "these prompts (one a line), run at compile time (default: 1)"},
+    {"tp", 0, "N", "tensor parallelism: shard the model over N ranks (N must divide the\n"
+                   "query and KV heads and the FFN size; no target runs it yet:\n"
+                   "--dump-after shard_tp shows a rank's graph; docs/tp.md)"},
     {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
                         "was trained for: a warning)"},
     {"weights-file", 0, NULL, "keep the weights in OUT.weights instead of inside OUT"},
@@ -692,7 +699,7 @@ static const CliOpt compile_opts[] = {
 
 enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
-    C_KV_BLOCK, C_KV_CALIB, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
+    C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
     C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QUIET, C_HELP
 };
@@ -788,6 +795,10 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             break;
         case C_KV_BLOCK:
             if (parse_int("--kv-block", v, 1, 4096, &a->popt.kv_block_size))
+                return 2;
+            break;
+        case C_TP:
+            if (parse_int("--tp", v, 1, 1024, &a->popt.tp))
                 return 2;
             break;
         case C_MAX_SEQ:

@@ -2224,6 +2224,13 @@ static void check_families(void)
     moe_checks();
 }
 
+/* The last line (the failures counted) and the exit status: 1 if any check failed. */
+static int summary()
+{
+    printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     cudaDeviceProp prop;
@@ -2232,8 +2239,7 @@ int main(int argc, char **argv)
     const bool moe_only = argc > 1 && strcmp(argv[1], "moe") == 0; /* `kernel_check moe`: the MoE block alone */
     if (moe_only) {
         moe_checks();
-        printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
-        return failures ? 1 : 0;
+        return summary();
     }
     /* correctness: ragged row counts, every epilogue, both tiles, K split */
     check_gemm<256, 384, 0, 1, 64>(77, 0);
@@ -2386,6 +2392,5 @@ int main(int argc, char **argv)
     check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(std::vector<Seq>(16, Seq{4095, 1}), 50);
     check_flash<32, 8, 128, 0, 0, FMT_INT8, FMT_INT8>({{0, 512}}, 20);
     check_flash<32, 8, 128, 0, 0, FMT_INT4, FMT_INT4>({{0, 512}}, 20);
-    printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
-    return failures ? 1 : 0;
+    return summary();
 }

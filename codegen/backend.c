@@ -90,6 +90,8 @@ LlmcStatus llmc_codegen_open(LlmcCodegen *cg, const LlmcTarget *const *targets, 
                              const LlmcCodegenOptions *o, LlmcDiag *d)
 {
     memset(cg, 0, sizeof *cg);
+    if (g->tp > 1) /* no backend emits the collectives nor packs a rank's weights yet (docs/tp.md) */
+        return llmc_fail(d, "--tp %d: the %s target does not run sharded graphs yet", (int)g->tp, targets[0]->name);
     const LlmcBackend *be = llmc_backend_for(targets[0]);
     if (!be)
         return llmc_fail(d, "target %s: its backend is not available in this build of llmc", targets[0]->name);

@@ -43,6 +43,31 @@ static void emit_reduce(LlmcEmit *e, int node, const char *cond, int split, cons
     llmc_cuda_launch(e, node, cond, rk, gxr, "1", "1", 256, 0);
 }
 
+/* A quantized weight w (N rows of K, groups of G) dequantized to f16 into scratch D for the tensor
+ * cores (dequant_half: a 16-byte lane8 slot a thread where the order allows, else an element), for
+ * the steps `cond` selects (on the path llmc_cuda_path_cond's `path` names). */
+static void emit_dequant(LlmcEmit *e, int node, const LlmcTensor *w, const char *wk, int64_t N, int64_t K, int64_t G,
+                         const char *wsrc, const char *wq, const char *cond, int path)
+{
+    int dv = w->layout.order == LLMC_ORDER_LANE8 && w->offset % 16 == 0;
+    int64_t per = dv ? llmc_cuda_ve(w->dtype) : 1, threads = (N * K / per + 255) / 256;
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* %s[%lld,%lld] (groups of %lld%s) dequantized to f16 [%lld,%lld] for the tensor cores; %s */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    dequant_half<%s, %lld, %lld, %lld, %d, %s>(%s, %s, (uint16_t *)A(%lld));\n}\n",
+                    llmc_dtype_name(w->dtype), (long long)N, (long long)K, (long long)G,
+                    llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0 ? ", zero points" : "", (long long)N,
+                    (long long)K, dv ? "a 16-byte lane8 slot a thread" : "an element a thread", wk, (long long)K,
+                    (long long)N, (long long)G, dv, llmc_kernel_order(w->layout.order), wsrc, wq,
+                    (long long)e->scratch_d);
+    const char *dk = llmc_cuda_kernel(e, "dequant", k.s, 0);
+    llmc_buf_free(&k);
+    char gxd[32];
+    snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, path), dk, gxd, "1", "1", 256, 0);
+}
+
 /* The AMD path's steps of more than 8 rows (the matrix takes the tensor cores' shapes): a quantized
  * weight dequantized to f16 into scratch D, the rows (normalized with a norm prologue) to bf16/f16
  * into scratch A, then gemm_mx (cuda_mx.cuh: WMMA, MFMA or FMAs by the image) with the epilogue.
@@ -59,22 +84,7 @@ static void emit_amd_wide(LlmcEmit *e, int node, const char *tname, int bf, int6
     snprintf(cond, sizeof cond, "%s > 8", hrows);
     snprintf(tsrc, sizeof tsrc, "%s", wsrc);
     if (quant) {
-        int dv = w->layout.order == LLMC_ORDER_LANE8 && w->offset % 16 == 0;
-        int64_t per = dv ? llmc_cuda_ve(w->dtype) : 1, threads = (N * K / per + 255) / 256;
-        llmc_buf_printf(&k,
-                        "/* %s[%lld,%lld] (groups of %lld%s) dequantized to f16 [%lld,%lld] for the tensor cores; %s */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    dequant_half<%s, %lld, %lld, %lld, %d, %s>(%s, %s, (uint16_t *)A(%lld));\n}\n",
-                        llmc_dtype_name(w->dtype), (long long)N, (long long)K, (long long)G,
-                        llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0 ? ", zero points" : "", (long long)N,
-                        (long long)K, dv ? "a 16-byte lane8 slot a thread" : "an element a thread", wk, (long long)K,
-                        (long long)N, (long long)G, dv, llmc_kernel_order(w->layout.order), wsrc, wq,
-                        (long long)e->scratch_d);
-        const char *dk = llmc_cuda_kernel(e, "dequant", k.s, 0);
-        llmc_buf_free(&k);
-        char gxd[32];
-        snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
-        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), dk, gxd, "1", "1", 256, 0);
+        emit_dequant(e, node, w, wk, N, K, G, wsrc, wq, cond, 1);
         snprintf(tsrc, sizeof tsrc, "((const uint8_t *)A(%lld))", (long long)e->scratch_d);
     }
     llmc_buf_printf(&k,
@@ -310,25 +320,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), qk, gxq, gyq, "1", 32 * p->w, p->smem);
         }
     }
-    if (quant) {
-        /* wider steps: the weight dequantized to f16 into scratch D, once a step */
-        int dv = w->layout.order == LLMC_ORDER_LANE8 && w->offset % 16 == 0;
-        int64_t per = dv ? ve : 1, threads = (N * K / per + 255) / 256;
-        llmc_buf_printf(&k,
-                        "/* %s[%lld,%lld] (groups of %lld%s) dequantized to f16 [%lld,%lld] for the tensor cores; %s */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    dequant_half<%s, %lld, %lld, %lld, %d, %s>(%s, %s, (uint16_t *)A(%lld));\n}\n",
-                        llmc_dtype_name(w->dtype), (long long)N, (long long)K, (long long)G,
-                        llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0 ? ", zero points" : "", (long long)N,
-                        (long long)K, dv ? "a 16-byte lane8 slot a thread" : "an element a thread", wk, (long long)K,
-                        (long long)N, (long long)G, dv, llmc_kernel_order(w->layout.order), wsrc, wq,
-                        (long long)e->scratch_d);
-        const char *dk = llmc_cuda_kernel(e, "dequant", k.s, 0);
-        llmc_buf_free(&k);
-        char gxd[32];
-        snprintf(gxd, sizeof gxd, "%lld", (long long)threads);
+    if (quant) { /* wider steps: the weight dequantized to f16 into scratch D, once a step */
         snprintf(cond, sizeof cond, "%s > %lld", hrows, (long long)qmax);
-        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), dk, gxd, "1", "1", 256, 0);
+        emit_dequant(e, node, w, wk, N, K, G, wsrc, wq, cond, 0);
     }
     int split = qm ? 1 : llmc_cuda_split_k(e->target, N, K);
     if (split > 1) {

@@ -225,6 +225,16 @@ struct MoeSides {
     int64_t b[4];
 };
 
+/* Expert e's side tensors (its scales and zeros): each of wq's, ss.b[i] bytes further an expert. */
+DEV WQ moe_expert_sides(const WQ &wq, const MoeSides &ss, int e)
+{
+    WQ we;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        we.side[i] = wq.side[i] ? (const void *)((const char *)wq.side[i] + e * ss.b[i]) : wq.side[i];
+    return we;
+}
+
 /* The experts' matmul (gate/up with the SwiGLU epilogue: EPI 2, N = 2F; down: EPI 0, N = D) over
  * expert act[blockIdx.z]'s rows of w (EB bytes an expert; its side tensors ss further an expert)
  * for its grouped rows x[off..off+cnt) -> y (same rows). */
@@ -239,10 +249,7 @@ DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w,
     if ((int)blockIdx.y * 8 >= c)
         return;
     constexpr int NO = epi_glu(EPI) ? N / 2 : N;
-    WQ we;
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-        we.side[i] = wq.side[i] ? (const void *)((const char *)wq.side[i] + e * ss.b[i]) : wq.side[i];
+    const WQ we = moe_expert_sides(wq, ss, e);
     gemv<WK, K, N, K, NO, VEC, 0, EPI, 0, 2, 1, G, ORD>((const char *)w + e * EB, x + (int64_t)o * K, 0,
                                                          y + (int64_t)o * NO, c, 0, 0.0f, 0, we);
 }
@@ -261,10 +268,7 @@ DEV void moe_expert_b1(const int *__restrict__ meta, const void *__restrict__ w,
         return;
     const int e = act[blockIdx.z], o = off[e];
     constexpr int NO = epi_glu(EPI) ? N / 2 : N;
-    WQ we;
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-        we.side[i] = wq.side[i] ? (const void *)((const char *)wq.side[i] + e * ss.b[i]) : wq.side[i];
+    const WQ we = moe_expert_sides(wq, ss, e);
     gemv_b1<WK, K, N, 0, EPI, 1, U, 0, 1, 1, 2, 1, 1, FMT_F16, G>((const char *)w + e * EB, x + (int64_t)o * K,
                                                                   (const float *)0, y + (int64_t)o * NO,
                                                                   (const float *)0, 0.0f, (const float *)0, RopeOut{}, we);

@@ -54,10 +54,10 @@ typedef struct Preset {
     "\"max_position_embeddings\": " #ctx ", \"initializer_range\": 0.02, \"rms_norm_eps\": 1e-05, "              \
     "\"rope_theta\": 10000, \"rope_scaling\": null, \"attention_bias\": false, \"mlp_bias\": false, "           \
     "\"tie_word_embeddings\": true, \"vocab_size\": " #vocab "}"
-#define LLAMA3(hidden, ffn, layers, hd, tied, factor)                                                          \
+#define LLAMA3(hidden, ffn, layers, heads, hd, tied, factor)                                                   \
     "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": " #hidden           \
-    ", \"intermediate_size\": " #ffn ", \"num_hidden_layers\": " #layers ", \"num_attention_heads\": 32, "      \
-    "\"num_key_value_heads\": 8, \"head_dim\": " #hd ", \"hidden_act\": \"silu\", "                             \
+    ", \"intermediate_size\": " #ffn ", \"num_hidden_layers\": " #layers ", \"num_attention_heads\": " #heads \
+    ", \"num_key_value_heads\": 8, \"head_dim\": " #hd ", \"hidden_act\": \"silu\", "                             \
     "\"max_position_embeddings\": 131072, \"initializer_range\": 0.02, \"rms_norm_eps\": 1e-05, "               \
     "\"rope_theta\": 500000, \"rope_scaling\": {\"factor\": " #factor ", \"low_freq_factor\": 1, "               \
     "\"high_freq_factor\": 4, \"original_max_position_embeddings\": 8192, \"rope_type\": \"llama3\"}, "         \
@@ -66,8 +66,10 @@ typedef struct Preset {
 static const Preset presets[] = {
     {"stories260K", LLAMA_STORIES(64, 172, 5, 8, 4, 8, 512, 512)},
     {"stories15M", LLAMA_STORIES(288, 768, 6, 6, 6, 48, 32000, 256)},
-    {"llama3.2-1b", LLAMA3(2048, 8192, 16, 64, true, 32)},
-    {"llama3.1-8b", LLAMA3(4096, 14336, 32, 128, false, 8)},
+    {"llama3.2-1b", LLAMA3(2048, 8192, 16, 32, 64, true, 32)},
+    {"llama3.1-8b", LLAMA3(4096, 14336, 32, 32, 128, false, 8)},
+    /* meta-llama/Llama-3.1-70B (140 GB in bf16: the shapes of --tp; issue 15) */
+    {"llama3.1-70b", LLAMA3(8192, 28672, 80, 64, 128, false, 8)},
     /* Qwen/Qwen2.5-7B-Instruct */
     {"qwen2.5-7b",
      "{\"architectures\": [\"Qwen2ForCausalLM\"], \"model_type\": \"qwen2\", \"hidden_size\": 3584, "
@@ -130,7 +132,7 @@ static const Preset presets[] = {
 #define N_PRESETS (sizeof presets / sizeof presets[0])
 
 static const char *const preset_names[N_PRESETS + 1] = {
-    "stories260K", "stories15M", "llama3.2-1b", "llama3.1-8b", "qwen2.5-7b",
+    "stories260K", "stories15M", "llama3.2-1b", "llama3.1-8b", "llama3.1-70b", "qwen2.5-7b",
     "qwen3-8b", "gemma-2-9b", "phi-3-mini", "mixtral-8x7b", "qwen3-30b-a3b", NULL};
 
 const char *const *llmc_synth_presets(void) { return preset_names; }

@@ -384,6 +384,48 @@ void llmc_graph_compact(LlmcGraph *g, const uint8_t *keep)
     llmc_graph_reindex(g);
 }
 
+/* ---- shards (tensor parallelism) ---- */
+
+const char *llmc_shard_name(int shard)
+{
+    static const char *const names[] = {"none", "rows", "cols"};
+    return shard >= 0 && shard <= LLMC_SHARD_COLS ? names[shard] : "?";
+}
+
+LlmcShardView llmc_shard_view(const LlmcGraph *g, const LlmcTensor *t, int rank)
+{
+    int64_t rep = t->src.shard_rep > 1 ? t->src.shard_rep : 1, n = (g->tp > 1 ? g->tp : 1) / rep;
+    rank = (int)(rank / rep);
+    LlmcShardView v = {t->shape.dim[0], t->shape.rank > 1 ? t->shape.dim[1] : 1, 0, 0, 0, 0};
+    v.nr = v.rows;
+    v.nc = v.cols;
+    if (t->src.shard == LLMC_SHARD_ROWS) {
+        v.rows *= n;
+        v.r0 = (int64_t)rank * v.nr;
+    } else if (t->src.shard == LLMC_SHARD_COLS) {
+        v.cols *= n;
+        v.c0 = (int64_t)rank * v.nc;
+    }
+    return v;
+}
+
+LlmcTensor llmc_shard_whole(const LlmcGraph *g, const LlmcTensor *t)
+{
+    LlmcShardView v = llmc_shard_view(g, t, 0);
+    LlmcTensor w = *t;
+    w.shape.dim[0] = v.rows;
+    if (w.shape.rank > 1)
+        w.shape.dim[1] = v.cols;
+    w.src.shard = LLMC_SHARD_NONE;
+    return w;
+}
+
+void llmc_shard_extract(const LlmcShardView *v, const float *whole, float *part)
+{
+    for (int64_t r = 0; r < v->nr; r++)
+        memcpy(part + r * v->nc, whole + (v->r0 + r) * v->cols + v->c0, (size_t)v->nc * sizeof(float));
+}
+
 /* ---- text dump ---- */
 
 static void dump_attr(FILE *f, const LlmcAttr *a)
@@ -475,6 +517,8 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
         fprintf(f, " kv=%s", llmc_kv_formats_str(g->kv_format, sb, sizeof sb));
     if (g->kv_calibrated)
         fprintf(f, " kv_scales=calibrated");
+    if (g->tp > 1)
+        fprintf(f, " tp=%d", (int)g->tp);
     dump_layout(f, g, g->kv_format[0], &g->kv_layout[0]);
     dump_layout(f, g, g->kv_format[1], &g->kv_layout[1]);
     fprintf(f, "\n");
@@ -505,10 +549,20 @@ void llmc_graph_dump(const LlmcGraph *g, FILE *f)
                 fprintf(f, " imported=%s", llmc_pq_name(t->src.pq.kind));
             if (t->src.perm_group > 0)
                 fprintf(f, " act_order");
+            if (t->src.shard != LLMC_SHARD_NONE)
+                fprintf(f, " shard=%s", llmc_shard_name(t->src.shard));
+            if (t->src.shard_rep > 1)
+                fprintf(f, " shard_rep=%d", (int)t->src.shard_rep);
             if (t->src.n_parts) {
                 fprintf(f, " = concat(");
-                for (int p = 0; p < t->src.n_parts; p++)
-                    fprintf(f, "%s@%s", p ? ", " : "", g->t[t->src.parts[p]].name);
+                for (int p = 0; p < t->src.n_parts; p++) {
+                    const LlmcTensor *pt = &g->t[t->src.parts[p]];
+                    fprintf(f, "%s@%s", p ? ", " : "", pt->name);
+                    if (pt->src.shard != LLMC_SHARD_NONE)
+                        fprintf(f, " shard=%s", llmc_shard_name(pt->src.shard));
+                    if (pt->src.shard_rep > 1)
+                        fprintf(f, " shard_rep=%d", (int)pt->src.shard_rep);
+                }
                 fprintf(f, ")");
             }
             if (t->offset >= 0)

@@ -123,7 +123,19 @@ typedef struct LlmcWeightSrc {
     int32_t perm_group;           /* > 0: an i32 vector whose values are the act-order permutation
                                      of the g_idx tensor bound here (file, tensor), groups of this
                                      size: the weight source computes it (ir/weights.h) */
+    int shard;                    /* LLMC_SHARD_*: one rank's part of the tensor bound here (a graph
+                                     sharded over g->tp ranks, passes/shard_tp.c): its shape is the
+                                     part's; llmc_shard_view says which rows or columns rank r reads */
+    int32_t shard_rep;            /* > 1: ranks that read the same part (KV heads fewer than ranks:
+                                     g->tp / shard_rep parts, rank r reading part r / shard_rep) */
 } LlmcWeightSrc;
+
+/* How a weight of a sharded graph is cut among the g->tp ranks: not at all (every rank reads the
+ * whole tensor), or dim 0 (ROWS: a matrix's rows, a vector's elements) or dim 1 (COLS: a matrix's
+ * columns) in g->tp equal ranges, rank r reading range r (with src.shard_rep > 1: in g->tp /
+ * shard_rep ranges, rank r reading range r / shard_rep). */
+enum { LLMC_SHARD_NONE = 0, LLMC_SHARD_ROWS, LLMC_SHARD_COLS };
+const char *llmc_shard_name(int shard);       /* "none", "rows", "cols" */
 
 /* Element orders (pre-shuffles) of a layout: formats.def's O lines (ROW_MAJOR, LANE8: what they are). */
 enum {
@@ -253,6 +265,9 @@ typedef struct LlmcGraph {
     int kv_calibrated;
     /* After memory planning. */
     int64_t arena_bytes, weights_bytes;
+    /* shard_tp: the ranks the graph is sharded over (each runs this graph on its part of the
+     * weights, src.shard); 0 or 1: not sharded. */
+    int32_t tp;
 } LlmcGraph;
 
 LlmcGraph *llmc_graph_new(void);
@@ -316,6 +331,20 @@ int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType kf, LlmcDType vf
 int llmc_kv_has_layer_scale(LlmcDType f);
 /* "f16", or "int8,int4" when keys and values differ: the KV formats as --kv names them. */
 const char *llmc_kv_formats_str(const LlmcDType fmt[2], char *buf, size_t n);
+
+/* The part of its checkpoint tensor that weight t (a tensor with a binding of its own: not a merged
+ * weight) holds on rank `rank` of a sharded graph: the whole tensor is [rows, cols] (a vector:
+ * [n, 1]), the rank reads rows [r0, r0 + nr) and columns [c0, c0 + nc). An unsharded weight: all of
+ * it on every rank. */
+typedef struct LlmcShardView {
+    int64_t rows, cols;           /* the checkpoint tensor's shape */
+    int64_t r0, nr, c0, nc;       /* the rank's part */
+} LlmcShardView;
+LlmcShardView llmc_shard_view(const LlmcGraph *g, const LlmcTensor *t, int rank);
+/* t with the checkpoint tensor's shape and no shard: what a weight source reads the whole of. */
+LlmcTensor llmc_shard_whole(const LlmcGraph *g, const LlmcTensor *t);
+/* The rank's part (v) of the whole tensor's values `whole` ([rows][cols] floats) into part[nr][nc]. */
+void llmc_shard_extract(const LlmcShardView *v, const float *whole, float *part);
 
 /* Graph edits used by passes. */
 /* Recomputes every tensor's producer from the node list. */

@@ -407,6 +407,16 @@ LlmcStatus llmc_infer_node(const LlmcGraph *g, const LlmcNode *n, LlmcShape *out
         out[0] = *s0;
         return LLMC_OK;
     }
+    case LLMC_OP_ALL_REDUCE:
+    case LLMC_OP_ALL_GATHER: {
+        int64_t ranks;
+        if (need_act(&c, 0) || need_int_attr(&c, "ranks", 1, &ranks))
+            return LLMC_ERR;
+        out[0] = *s0;
+        if (n->op == LLMC_OP_ALL_GATHER)
+            out[0].dim[1] *= ranks;
+        return LLMC_OK;
+    }
     case LLMC_OP_COUNT:
         break;
     }

@@ -94,6 +94,13 @@ static LlmcStatus check_storage(const LlmcGraph *g, LlmcDiag *d)
             return llmc_fail(d, "verify: %s is not a weight but has a grouped or shuffled layout", t->name);
         if (check_layout(g, t->dtype, &t->layout, &t->shape, t->name, d))
             return LLMC_ERR;
+        /* A rank's part of a weight exists only in a sharded graph; columns only of a matrix. */
+        if (t->kind == LLMC_T_WEIGHT && t->src.shard != LLMC_SHARD_NONE &&
+            (g->tp < 2 || t->src.shard < 0 || t->src.shard > LLMC_SHARD_COLS ||
+             (t->src.shard == LLMC_SHARD_COLS && t->shape.rank != 2) ||
+             (t->src.shard_rep > 1 && g->tp % t->src.shard_rep != 0)))
+            return llmc_fail(d, "verify: weight %s is sharded by %s in a graph over %d ranks", t->name,
+                             llmc_shard_name(t->src.shard), (int)g->tp);
     }
     for (int w = 0; g->kv_layers > 0 && w < 2; w++) {
         LlmcDType kf = g->kv_format[w];
@@ -158,6 +165,13 @@ LlmcStatus llmc_graph_verify(const LlmcGraph *g, LlmcDiag *d)
         }
         if (st)
             break;
+        /* Collectives combine the ranks the graph is sharded over: all of them. */
+        if ((n->op == LLMC_OP_ALL_REDUCE || n->op == LLMC_OP_ALL_GATHER) &&
+            llmc_attr_int(n, "ranks", 0) != (g->tp > 1 ? g->tp : 1)) {
+            st = llmc_fail(d, "verify: node %d (%s) combines %lld ranks, the graph is sharded over %d", i, info->name,
+                           (long long)llmc_attr_int(n, "ranks", 0), g->tp > 1 ? (int)g->tp : 1);
+            break;
+        }
         LlmcShape shapes[LLMC_MAX_OUT];
         LlmcDType dts[LLMC_MAX_OUT];
         if (llmc_infer_node(g, n, shapes, dts, d)) {

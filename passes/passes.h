@@ -34,6 +34,7 @@ typedef struct LlmcPassOptions {
     const float *kv_scales;       /* --kv-calib: the LAYER_HEAD scales (fp8) of each attention
                                      layer's K then V heads, [layers][2][kv heads]; NULL: 1 */
     int no_fuse;                  /* skip the fusion passes */
+    int32_t tp;                   /* --tp: ranks to shard the model over (shard_tp); 0 or 1: none */
 } LlmcPassOptions;
 
 typedef LlmcStatus (*LlmcPassFn)(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
@@ -42,9 +43,11 @@ typedef struct LlmcPass {
     const char *name;
     LlmcPassFn fn;
     int is_fusion;                /* skipped with no_fuse */
+    int tp_only;                  /* run only with tp > 1 */
 } LlmcPass;
 
 LlmcStatus pass_infer_shapes(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+LlmcStatus pass_shard_tp(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_act_order(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_matmuls(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_swiglu(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);

@@ -382,6 +382,8 @@ static void check_passes(const char *path)
     float *want = interp_run(&ref, &s, LLMC_F32, &n);
     for (int stage = 0; stage < 2; stage++)
         for (const LlmcPass *p = stage ? llmc_gpu_passes() : llmc_passes(); p->name; p++) {
+            if (p->tp_only) /* nothing without --tp (test_tp runs the sharded graphs) */
+                continue;
             Model m;
             load_stage(&m, path, &opt, p->name, stage);
             int64_t n2;

@@ -108,6 +108,10 @@ START_TEST(pipeline_golden)
     free(text);
     int k = 1;
     for (const LlmcPass *p = llmc_passes(); p->name; p++, k++) {
+        if (p->tp_only) { /* --tp's passes: shard_tp_golden */
+            k--;
+            continue;
+        }
         ck_assert_msg(p->fn(g, &opt, &d) == LLMC_OK, "%s: %s", p->name, d.msg);
         ck_assert_msg(llmc_graph_verify(g, &d) == LLMC_OK, "after %s: %s", p->name, d.msg);
         text = llmc_graph_dump_str(g);
@@ -274,8 +278,8 @@ static void check_kv_dump(const LlmcPassOptions *opt, const char *header, LlmcDT
     char *want_text = NULL, path[1024];
     size_t n;
     int k = 1; /* the golden file of lower_paged_kv: NN-lower_paged_kv.txt, NN its place in the pipeline */
-    while (llmc_passes()[k - 1].name && strcmp(llmc_passes()[k - 1].name, "lower_paged_kv") != 0)
-        k++;
+    for (const LlmcPass *p = llmc_passes(); p->name && strcmp(p->name, "lower_paged_kv") != 0; p++)
+        k += !p->tp_only;
     snprintf(path, sizeof path, "%s/passes/%02d-lower_paged_kv.txt", GOLDEN, k);
     ck_assert_msg(llmc_read_file(path, &want_text, &n, &d) == LLMC_OK, "%s", d.msg);
     LlmcBuf expect = {0};
@@ -290,6 +294,28 @@ static void check_kv_dump(const LlmcPassOptions *opt, const char *header, LlmcDT
     llmc_buf_free(&expect);
     llmc_graph_free(g);
 }
+
+/* --tp 2 (passes/shard_tp.c): the rank's graph after shard_tp (heads, FFN and vocabulary halved, the
+ * weights' shards, the collectives) and at the end of the pipeline (the rank's parts merged, its KV
+ * heads in the pool). */
+START_TEST(shard_tp_golden)
+{
+    LlmcPassOptions opt = tiny_options();
+    opt.tp = 2;
+    static const char *const stops[] = {"shard_tp", "plan_memory"};
+    for (int i = 0; i < 2; i++) {
+        LlmcDiag d;
+        LlmcStatus st;
+        LlmcGraph *g = tiny_until(stops[i], &opt, &st, &d);
+        ck_assert_msg(st == LLMC_OK, "%s", d.msg);
+        char name[128], *text = llmc_graph_dump_str(g);
+        snprintf(name, sizeof name, "passes/tp2-%s.txt", stops[i]);
+        compare_golden(name, text);
+        free(text);
+        llmc_graph_free(g);
+    }
+}
+END_TEST
 
 START_TEST(kv_format_choice)
 {
@@ -797,6 +823,7 @@ int main(int argc, char **argv)
     Suite *s = suite_create("passes");
     TCase *tc = tcase_create("golden");
     tcase_add_test(tc, pipeline_golden);
+    tcase_add_test(tc, shard_tp_golden);
     tcase_add_test(tc, fusions_apply);
     tcase_add_test(tc, malformed_models);
     tcase_add_test(tc, kv_format_choice);

@@ -453,7 +453,7 @@ START_TEST(synth_refused)
     int n = 0;
     while (names[n])
         n++;
-    ck_assert_int_eq(n, 10);
+    ck_assert_int_eq(n, 11);
 }
 END_TEST
 
@@ -488,6 +488,38 @@ START_TEST(synth_presets_import)
 }
 END_TEST
 
+/* The 70B preset (issue 15's --tp shapes): its config.json has Llama 3.1 70B's shapes, and the importer
+ * takes it (the config only: its 140 GB of weights are never synthesized in a test). */
+START_TEST(synth_preset_llama70b)
+{
+    cJSON *cfg = llmc_synth_preset_config("llama3.1-70b"), *doc = NULL;
+    ck_assert_ptr_nonnull(cfg);
+    struct {
+        const char *key;
+        double v;
+    } want[] = {{"hidden_size", 8192},        {"num_hidden_layers", 80},   {"num_attention_heads", 64},
+                {"num_key_value_heads", 8},   {"intermediate_size", 28672}, {"vocab_size", 128256},
+                {"head_dim", 128},            {"rope_theta", 500000}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, want[i].key);
+        ck_assert_msg(cJSON_IsNumber(v) && v->valuedouble == want[i].v, "llama3.1-70b: %s", want[i].key);
+    }
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "tie_word_embeddings")));
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(cfg, "rope_scaling");
+    ck_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rs, "rope_type")));
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(rs, "rope_type")->valuestring, "llama3");
+    ck_assert(cJSON_GetObjectItemCaseSensitive(rs, "factor")->valuedouble == 8);
+    LlmcDiag d;
+    ck_assert_msg(llmc_hf_config_model(cfg, "llama3.1-70b", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    char *text = cJSON_PrintUnformatted(doc);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "28672") && strstr(text, "128256"), "the model.json lacks the 70B's shapes");
+    free(text);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("synth");
@@ -500,6 +532,7 @@ static Suite *suite(void)
     tcase_add_test(t, synth_config_dtype);
     tcase_add_test(t, synth_refused);
     tcase_add_test(t, synth_presets_import);
+    tcase_add_test(t, synth_preset_llama70b);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1667,6 +1667,10 @@ static void check_rest(void)
     check_rmsnorm<0, 2048, 2052, 0, 0, 2048>("1B strided", 5);
     check_rmsnorm<1, 4096>("8B", 9);
     check_rmsnorm<0, 768>("15M ffn", 2);
+    check_rmsnorm<1, 3584>("gemma-2-9b", 3);                  /* rmsnorm_row_v4: 7 float4s a thread */
+    check_rmsnorm<1, 8192>("70B", 2);                         /* its largest with the addend */
+    check_rmsnorm<0, 14336, 14336, 0, 0, 14336>("8B down prologue", 2);
+    check_rmsnorm<1, 4096, 4098, 4096, 4096, 4096>("8B, stride 4098", 3); /* no 16-byte rows: the scalar loop */
     /* elementwise */
     check_elt<0, 64>("260K", 7);
     check_elt<1, 2048, 2052, 2048, 2056>("1B strided", 9);

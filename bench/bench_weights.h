@@ -74,6 +74,9 @@ static uint32_t fbits(float f)
     return u;
 }
 static double silud(double v) { return v / (1.0 + exp(-v)); }
+static double geluds(double v) { return 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))); }
+/* the gated epilogues' activation of the gate (EPI 2 SwiGLU, EPI 4 GeGLU), in double */
+static double glud(int epi, double v) { return epi == 4 ? geluds(v) : silud(v); }
 
 /* One check's tally: every compared value, the worst error against its tolerance, values not
  * written (NaN), values written that must not be (stray). */

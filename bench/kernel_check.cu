@@ -68,26 +68,26 @@ template <int K, int N, int EPI, int SPLIT, int BM, int BK, int ST>
 __global__ void __launch_bounds__(128) k_gemm(const uint16_t *w, const uint16_t *x, const float *b, float *y, int T,
                                               const float *res)
 {
-    gemm_h<1, K, N, K, (EPI == 2 ? N / 2 : N), (EPI == 1 ? N : 0), EPI, SPLIT, BM, 128, 2, 2, ST, BK>(w, x, b, y, T, res);
+    gemm_h<1, K, N, K, ((EPI == 2 || EPI == 4) ? N / 2 : N), (EPI == 1 ? N : 0), EPI, SPLIT, BM, 128, 2, 2, ST, BK>(w, x, b, y, T, res);
 }
 template <int K, int N, int EPI, int SPLIT, int MH, int ST>
 __global__ void __launch_bounds__(128) k_wg(const uint16_t *w, const uint16_t *x, const float *b, float *y, int T,
                                             const float *res)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wg<1, K, N, K, (EPI == 2 ? N / 2 : N), (EPI == 1 ? N : 0), EPI, SPLIT, MH, ST>(w, x, b, y, T, res);
+    gemm_wg<1, K, N, K, ((EPI == 2 || EPI == 4) ? N / 2 : N), (EPI == 1 ? N : 0), EPI, SPLIT, MH, ST>(w, x, b, y, T, res);
 #endif
 }
 template <int N, int SPLIT, int EPI>
 __global__ void __launch_bounds__(256) k_reduce(const float *part, const float *b, const float *res, float *y, int T)
 {
-    gemm_reduce<N, (EPI == 2 ? N / 2 : N), (EPI == 1 ? N : 0), SPLIT, EPI>(part, b, res, y, T);
+    gemm_reduce<N, ((EPI == 2 || EPI == 4) ? N / 2 : N), (EPI == 1 ? N : 0), SPLIT, EPI>(part, b, res, y, T);
 }
 
 template <int K, int N, int EPI, int SPLIT, int BM, int BK = 32, int ST = 4, int WG = 0>
 static void check_gemm(int T, int timed_reps)
 {
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
     const size_t smem = WG ? ST * (BM + 128) * 128 + 1024 : ST * (BM + 128) * (BK + 8) * 2;
     std::vector<uint16_t> hw((size_t)N * K), hx((size_t)T * K);
     std::vector<float> hb(N), hr((size_t)T * NO), hy((size_t)T * NO);
@@ -148,7 +148,7 @@ static void check_gemm(int T, int timed_reps)
             acc[n] = s + hb[n];
         }
         for (int o = 0; o < NO; o++) {
-            double ref = EPI == 2 ? acc[o] / (1.0 + exp(-acc[o])) * acc[o + N / 2]
+            double ref = (EPI == 2 || EPI == 4) ? glud(EPI, acc[o]) * acc[o + N / 2]
                                   : acc[o] + (EPI == 1 ? hr[(size_t)t * NO + o] : 0.0);
             double got = hy[(size_t)t * NO + o];
             if (got != got)
@@ -620,12 +620,12 @@ static void mv_epi(const MvRef &r, int t, int o, double inv, const std::vector<f
     double d, m;
     r.dot(t, o, d, m);
     const double v = d * inv + (bias ? b[o] : 0.0), mv = m * inv + (bias ? fabs(b[o]) : 0.0);
-    if (EPI == 2) {
+    if ((EPI == 2 || EPI == 4)) {
         double du, mu;
         r.dot(t, o + N / 2, du, mu);
         const double u = du * inv + (bias ? b[o + N / 2] : 0.0), muv = mu * inv + (bias ? fabs(b[o + N / 2]) : 0.0);
-        ref = silud(v) * u;
-        scale = 1.1 * mv * (fabs(u) + eps * muv) + fabs(silud(v)) * muv + 8.0 * fabs(ref);
+        ref = glud(EPI, v) * u; /* silu' and gelu_tanh' are at most 1.1 and 1.13 in size */
+        scale = (EPI == 4 ? 1.2 : 1.1) * mv * (fabs(u) + eps * muv) + fabs(glud(EPI, v)) * muv + 8.0 * fabs(ref);
     } else {
         const double rv = EPI == 1 ? res[(size_t)t * SR + o] : 0.0;
         ref = rv + v;
@@ -636,13 +636,13 @@ static void mv_epi(const MvRef &r, int t, int o, double inv, const std::vector<f
 /* The skinny matmul as the emitter launches it for each step size in `steps` (1: gemv_b1 where the
  * rows allow 16-byte loads, as the emitter; otherwise gemv). Outputs of large matrices are
  * compared at a sample of columns (every column must be written all the same). */
-template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = (EPI == 2 ? N / 2 : N),
+template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = ((EPI == 2 || EPI == 4) ? N / 2 : N),
           int SR = (EPI == 1 ? N + 4 : 0), int G = (WK == 3 ? K : WK == 6 ? 16 : 128)>
 static void check_mv(const char *shape, std::vector<int> steps)
 {
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K; /* the group the emitter passes */
-    constexpr int NO = EPI == 2 ? N / 2 : N, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, EPI == 2, VEC);
-    constexpr int U = mv_u(WK, K), UNITS = EPI == 2 ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
+    constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, (EPI == 2 || EPI == 4), VEC);
+    constexpr int U = mv_u(WK, K), UNITS = (EPI == 2 || EPI == 4) ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
     int tmax = 1;
     for (int t : steps)
         tmax = t > tmax ? t : tmax;
@@ -829,11 +829,11 @@ __global__ void __launch_bounds__(256) k_reduce_e(const float *part, const float
     gemm_reduce<N, SY, SR, SPLIT, EPI>(part, b, res, y, T);
 }
 
-template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = (EPI == 2 ? N / 2 : N),
+template <int WK, int K, int N, int NORM, int EPI, int BIAS, int SX = K, int SY = ((EPI == 2 || EPI == 4) ? N / 2 : N),
           int SR = (EPI == 1 ? N + 4 : 0)>
 static void check_tc(const char *shape, std::vector<int> steps)
 {
-    constexpr int NO = EPI == 2 ? N / 2 : N, SPLIT = tc_split(N, K), GSX = NORM ? K : SX;
+    constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N, SPLIT = tc_split(N, K), GSX = NORM ? K : SX;
     static_assert(WK != 0 && K % 32 == 0 && SPLIT > 1, "the emitter's split-K tensor-core path");
     int tmax = 1;
     for (int t : steps)
@@ -1005,7 +1005,6 @@ static void check_rmsnorm(const char *shape, int T)
 }
 
 /* ---- elementwise: add, mul, silu, swiglu, geglu ---- */
-static double geluds(double v) { return 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))); }
 template <int OP, int D, int SA, int SB, int SY>
 __global__ void __launch_bounds__(256) k_elt(const float *x, const float *b, float *y, int rows)
 {
@@ -1578,6 +1577,10 @@ static void check_rest(void)
     check_mv<0, 2048, 16384, 1, 2, 0>("1B gate/up", {1, 2});
     check_mv<1, 4096, 6144, 1, 0, 0>("8B qkv", {1, 8});
     check_mv<1, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 2});
+    /* GeGLU in the gate/up epilogue (EPI 4, Gemma): gemv_b1, gemv and the wide paths */
+    check_mv<1, 64, 344, 1, 4, 0>("260K gate/up, GeGLU", {1, 7, 20});
+    check_mv<1, 3584, 28672, 1, 4, 0>("gemma-2-9b gate/up, GeGLU", {1, 3, 16});
+    check_mv<4, 3584, 28672, 1, 4, 0>("gemma-2-9b gate/up w4a16, GeGLU", {1, 16});
     check_mv<1, 14336, 4096, 0, 1, 0>("8B down", {1, 3});
     check_mv<2, 14336, 4096, 0, 1, 1>("8B down + bias", {1});
     /* quantized weights (fp8 a scale a row, u4 symmetric and with zero points, groups 32..128) */
@@ -1645,6 +1648,7 @@ static void check_rest(void)
     check_tc<1, 2048, 2048, 0, 1, 0>("1B o", {64});
     check_tc<1, 2048, 16384, 1, 2, 0>("1B gate/up", {12});
     check_tc<2, 2048, 16384, 1, 2, 0>("1B gate/up", {57});
+    check_tc<1, 3584, 28672, 1, 4, 0>("gemma-2-9b gate/up, GeGLU", {12, 64});
     check_tc<1, 8192, 2048, 0, 1, 0>("1B down", {9, 50});
     check_tc<1, 4096, 6144, 1, 0, 0>("8B qkv", {31});
     check_tc<1, 14336, 4096, 0, 1, 0>("8B down", {13});
@@ -1663,6 +1667,10 @@ static void check_rest(void)
     check_rmsnorm<0, 2048, 2052, 0, 0, 2048>("1B strided", 5);
     check_rmsnorm<1, 4096>("8B", 9);
     check_rmsnorm<0, 768>("15M ffn", 2);
+    check_rmsnorm<1, 3584>("gemma-2-9b", 3);                  /* rmsnorm_row_v4: 7 float4s a thread */
+    check_rmsnorm<1, 8192>("70B", 2);                         /* its largest with the addend */
+    check_rmsnorm<0, 14336, 14336, 0, 0, 14336>("8B down prologue", 2);
+    check_rmsnorm<1, 4096, 4098, 4096, 4096, 4096>("8B, stride 4098", 3); /* no 16-byte rows: the scalar loop */
     /* elementwise */
     check_elt<0, 64>("260K", 7);
     check_elt<1, 2048, 2052, 2048, 2056>("1B strided", 9);
@@ -2244,6 +2252,8 @@ int main(int argc, char **argv)
     check_gemm<512, 200, 2, 1, 64>(70, 0);
     check_gemm<512, 384, 1, 2, 64>(99, 0);
     check_gemm<512, 384, 2, 4, 128>(300, 0);
+    check_gemm<256, 384, 4, 1, 128>(131, 0); /* GeGLU (EPI 4): the SwiGLU paths with gelu_tanh */
+    check_gemm<512, 384, 4, 4, 128>(300, 0);
     std::vector<Seq> ragged = {{0, 70}, {130, 5}, {0, 1}, {37, 100}, {200, 64}, {5, 1}, {0, 33}};
     check_flash<32, 8, 64, 0>(ragged, 0);
     check_flash<32, 8, 128, 0>(ragged, 0);
@@ -2313,6 +2323,7 @@ int main(int argc, char **argv)
         check_gemm<512, 200, 2, 1, 64, 64, 4, 1>(70, 0);
         check_gemm<512, 384, 1, 2, 64, 64, 4, 1>(99, 0);
         check_gemm<1024, 384, 2, 4, 128, 64, 3, 1>(300, 0);
+        check_gemm<512, 384, 4, 1, 128, 64, 3, 1>(131, 0); /* GeGLU on wgmma */
     }
     /* attention of head sizes that are not powers of two (decode: the per-token kernel's parts and
      * attn_combine) or have no tensor-core tile (long steps: the per-token kernel, one part) */
@@ -2338,6 +2349,8 @@ int main(int argc, char **argv)
     check_flash<8, 4, 80, 0, 3>(ragged, 0, 5.0f);
     check_flash<16, 8, 256, 0, 1>({{300, 3}, {0, 1}}, 0, 5.0f); /* gemma-2-9b: heads of 256 (no flash tile) */
     check_flash<16, 8, 256, 48, 3>({{0, 100}, {30, 70}}, 0, 5.0f);
+    if (argc > 1 && strcmp(argv[1], "checks") == 0) /* `kernel_check checks`: every check above, no timings */
+        return summary();
     /* timings: 512-row prefill shapes (8B: qkv, o, gate/up, down; 1B: qkv, gate/up), tile variants */
     check_gemm<4096, 6144, 0, 1, 128>(512, 20);
     check_gemm<4096, 28672, 2, 1, 128>(512, 20);

@@ -73,6 +73,20 @@ DEV float block_sum(float v, float *scratch32)
 
 /* Accurate expf (not __expf): a float32 build must reproduce the cpu target's greedy output. */
 DEV float silu(float x) { return x * (1.0f / (1.0f + expf(-x))); }
+/* GeLU, tanh approximation (transformers' gelu_pytorch_tanh), the cpu target's gelu_tanh1. */
+DEV float gelu_tanh(float x)
+{
+    const float kb = 0.7978845608028654f, kk = 0.044715f;
+    return 0.5f * x * (1.0f + tanhf(kb * (x + kk * x * x * x)));
+}
+/* The gated epilogues of a merged gate/up matmul: rows j and j + N/2 computed together and
+ * act(gate) * up written (N/2 columns): EPI 2 SwiGLU (silu), EPI 4 GeGLU (gelu_tanh). */
+static __host__ __device__ constexpr bool epi_glu(int epi) { return epi == 2 || epi == 4; }
+template <int EPI>
+DEV float glu_act(float g)
+{
+    return EPI == 4 ? gelu_tanh(g) : silu(g);
+}
 
 DEV uint32_t pack2(float lo, float hi, int bf)
 {

@@ -5,13 +5,6 @@
 
 #include "cuda_base.cuh"
 
-/* GeLU, tanh approximation (transformers' gelu_pytorch_tanh), the cpu target's gelu_tanh1. */
-DEV float gelu_tanh(float x)
-{
-    const float kb = 0.7978845608028654f, kk = 0.044715f;
-    return 0.5f * x * (1.0f + tanhf(kb * (x + kk * x * x * x)));
-}
-
 /* ---- elementwise: OP 0 add, 1 mul, 2 silu, 3 swiglu(a, b), 4 geglu(a, b) over rows x D ---- */
 template <int OP, int D, int SA, int SB, int SY>
 DEV void eltwise(const float *x, const float *b_, float *y, int rows)

@@ -27,17 +27,17 @@ DEV void gemm_store2(float *__restrict__ y, const float *__restrict__ b, const f
                      int c, float v0, float v1, float u0, float u1)
 {
     if (SPLIT > 1) {
-        const int na = gemm_wrow<N>(n0, c, EPI == 2), nb = gemm_wrow<N>(n0, c + 1, EPI == 2);
+        const int na = gemm_wrow<N>(n0, c, epi_glu(EPI)), nb = gemm_wrow<N>(n0, c + 1, epi_glu(EPI));
         if (na < N)
             y[(int64_t)m * N + na] = v0;
         if (nb < N)
             y[(int64_t)m * N + nb] = v1;
-    } else if (EPI == 2) {
+    } else if (epi_glu(EPI)) {
         const int o = n0 / 2 + (c >> 4) * 8 + (c & 7); /* output column */
         if (o < N / 2)
-            y[(int64_t)m * SY + o] = silu(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
+            y[(int64_t)m * SY + o] = glu_act<EPI>(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
         if (o + 1 < N / 2)
-            y[(int64_t)m * SY + o + 1] = silu(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
+            y[(int64_t)m * SY + o + 1] = glu_act<EPI>(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
     } else {
         const int n = n0 + c;
         if (n < N)
@@ -53,7 +53,7 @@ template <int N, int SY, int SR, int SPLIT, int EPI>
 DEV void gemm_reduce(const float *__restrict__ part, const float *__restrict__ b, const float *__restrict__ res,
                      float *__restrict__ y, int T)
 {
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
     const int64_t total = (int64_t)T * NO, plane = (int64_t)T * N;
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
         const int64_t t = e / NO;
@@ -62,15 +62,15 @@ DEV void gemm_reduce(const float *__restrict__ part, const float *__restrict__ b
 #pragma unroll
         for (int z = 0; z < SPLIT; z++) {
             v0 += part[z * plane + t * N + n];
-            if (EPI == 2)
+            if (epi_glu(EPI))
                 v1 += part[z * plane + t * N + n + N / 2];
         }
         if (b) {
             v0 += b[n];
-            if (EPI == 2)
+            if (epi_glu(EPI))
                 v1 += b[n + N / 2];
         }
-        y[t * SY + n] = EPI == 2 ? silu(v0) * v1 : v0 + (EPI == 1 ? res[t * SR + n] : 0.0f);
+        y[t * SY + n] = epi_glu(EPI) ? glu_act<EPI>(v0) * v1 : v0 + (EPI == 1 ? res[t * SR + n] : 0.0f);
     }
 }
 

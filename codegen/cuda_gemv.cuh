@@ -34,7 +34,7 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
     x += (int64_t)t0 * SX;
     y += (int64_t)t0 * SY;
     int n0, n1, live;
-    if (EPI == 2) {
+    if (epi_glu(EPI)) {
         n0 = wid < N / 2 ? wid : 0;
         n1 = n0 + N / 2;
         live = wid < N / 2;
@@ -212,8 +212,8 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
         if (lane == 0) {
             v0 = v0 * inv[t] + (b ? b[n0] : 0.0f);
             v1 = v1 * inv[t] + (b ? b[n1] : 0.0f);
-            if (EPI == 2) {
-                y[(int64_t)t * SY + n0] = silu(v0) * v1;
+            if (epi_glu(EPI)) {
+                y[(int64_t)t * SY + n0] = glu_act<EPI>(v0) * v1;
             } else {
                 const float r0 = EPI == 1 ? res[(int64_t)(t0 + t) * SR + n0] : 0.0f;
                 const float r1 = EPI == 1 ? res[(int64_t)(t0 + t) * SR + n1] : 0.0f;

@@ -54,7 +54,7 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     static_assert(!QF || (K / KS) % QL::T == 0, "a quantized row's K slice must be whole lane8 tiles");
     constexpr int KSL = K / KS, NV = KSL / VE;      /* the slice, its 16-byte vectors */
     constexpr int NB = (NV + LLMC_WARP * U - 1) / (LLMC_WARP * U); /* groups of U loads a lane */
-    constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
+    constexpr int UNITS = epi_glu(EPI) ? N / 2 : (N + 1) / 2;
     static_assert(K % (KS * VE) == 0, "K slice not a whole number of 16-byte vectors");
     pdl_release();
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, ks = warp % KS;
@@ -67,8 +67,8 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
         n0 = !live ? 0 : unit < QKP ? hh * HD + (INTER ? 2 * i : i) : 2 * QKP + 2 * (unit - QKP);
         n1 = !live ? 0 : unit < QKP ? n0 + (INTER ? 1 : HD / 2) : n0 + 1;
     } else {
-        n0 = !live ? 0 : EPI == 2 ? unit : 2 * unit;
-        n1 = !live ? 0 : EPI == 2 ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
+        n0 = !live ? 0 : epi_glu(EPI) ? unit : 2 * unit;
+        n1 = !live ? 0 : epi_glu(EPI) ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
     }
     const char *w0 = (const char *)wv + WFmt<WK>::off((int64_t)n0 * K + ks * KSL);
     const char *w1 = (const char *)wv + WFmt<WK>::off((int64_t)n1 * K + ks * KSL);
@@ -170,8 +170,8 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     if (!live || lane != 0)
         return;
     const float v0 = a0 * inv + (b ? b[n0] : 0.0f), v1 = a1 * inv + (b ? b[n1] : 0.0f);
-    if (EPI == 2) {
-        y[n0] = silu(v0) * v1;
+    if (epi_glu(EPI)) {
+        y[n0] = glu_act<EPI>(v0) * v1;
     } else if constexpr (EPI == 3) {
         y[n0] = v0;
         y[n1] = v1;

@@ -28,7 +28,7 @@ static void emit_reduce(LlmcEmit *e, int node, const char *cond, int split, cons
                         int64_t N, int64_t SY, int64_t SR, int epi, const char *what, const char *bias,
                         const char *res, const char *ys)
 {
-    int64_t nout = epi == 2 ? N / 2 : N;
+    int64_t nout = epi == 2 || epi == 4 ? N / 2 : N;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* split-K reduce: %d partials -> f32[%s,%lld]%s */\n"
@@ -104,13 +104,13 @@ static void emit_amd_wide(LlmcEmit *e, int node, const char *tname, int bf, int6
                     "    gemm_mx<%d, %lld, %lld, %lld, %lld, %d>((const uint16_t *)%s, (const uint16_t *)A(%lld), %s, %s, %s, "
                     "%s);\n#else\n    llmc_trap();\n#endif\n}\n",
                     tname, hrows, (long long)K, tname, (long long)N, (long long)K, hrows,
-                    (long long)(epi == 2 ? N / 2 : N), what, (long long)SY, bf, (long long)K, (long long)N, (long long)SY,
+                    (long long)(epi == 2 || epi == 4 ? N / 2 : N), what, (long long)SY, bf, (long long)K, (long long)N, (long long)SY,
                     (long long)SR, epi, tsrc, (long long)e->scratch_a, bias, ys, rows, res);
     const char *mk = llmc_cuda_kernel(e, "gemm_mx", k.s, 0);
     llmc_buf_free(&k);
     char gx[64], gy[32];
     snprintf(gx, sizeof gx, "(%s + 63) / 64", hrows);
-    snprintf(gy, sizeof gy, "%lld", (long long)(epi == 2 ? (N / 2 + 31) / 32 : (N + 63) / 64));
+    snprintf(gy, sizeof gy, "%lld", (long long)(epi == 2 || epi == 4 ? (N / 2 + 31) / 32 : (N + 63) / 64));
     llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), mk, gx, gy, "1", 256, 0);
 }
 
@@ -125,8 +125,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int fused = n->op == LLMC_OP_MATMUL_FUSED;
     int ni = fused ? (int)llmc_attr_int(n, "norm", -1) : -1, ri = fused ? (int)llmc_attr_int(n, "residual", -1) : -1;
     int bi = fused ? (int)llmc_attr_int(n, "bias", -1) : (n->n_in == 3 ? 2 : -1);
-    int swiglu = fused && llmc_attr_int(n, "swiglu", 0);
-    int epi = swiglu ? 2 : ri > 0 ? 1 : 0;
+    /* swiglu: the gated epilogue of a merged gate/up matmul (fuse_swiglu_epilogue), 1 SwiGLU (EPI 2),
+     * 2 GeGLU (EPI 4: gelu_tanh of the gate) */
+    int swiglu = fused ? (int)llmc_attr_int(n, "swiglu", 0) : 0;
+    int epi = swiglu == 2 ? 4 : swiglu ? 2 : ri > 0 ? 1 : 0;
     double eps = llmc_attr_float(n, "eps", 1e-5);
     int x = n->in[0], y = n->out[0];
     int64_t K = w->shape.dim[1], N = w->shape.dim[0], SX = llmc_row_stride(g, x), SY = llmc_row_stride(g, y);
@@ -160,7 +162,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     const char *rows = llmc_cuda_rows(g, x), *hrows = llmc_cuda_host_rows(g, x);
     char what[160];
     snprintf(what, sizeof what, "%s%s%s%s", ni > 0 ? ", RMSNorm prologue" : "", epi == 1 ? ", residual epilogue" : "",
-             epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : "", bi > 0 ? ", bias" : "");
+             epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : epi == 4 ? ", GeGLU epilogue (rows j, j + N/2)" : "",
+             bi > 0 ? ", bias" : "");
     /* Row pairs (or gate/up pairs) are the work units, 4 warps a block. Too few blocks to fill the
      * chip: 2 or 4 warps share a pair, each summing a slice of K. Rows of up to 4 KB (a 1B's
      * hidden size) split until the grid has 32 blocks an SM, and their one-row kernel keeps one load
@@ -411,7 +414,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             "%s    %s<%d, %lld, %lld, %lld, 0, 0, %d, %d, %s>((const uint16_t *)%s, %s, (const float *)0, "
                             "A(%lld), %s, (const float *)0);\n%s}\n",
                             tile, tname, wt.split, hrows, (long long)K, tname,
-                            (long long)N, (long long)K, epi == 2 ? " (gate/up interleaved by 8)" : "", pre, call,
+                            (long long)N, (long long)K, epi == 2 || epi == 4 ? " (gate/up interleaved by 8)" : "", pre, call,
                             bf, (long long)K, (long long)N, (long long)K, epi, wt.split, targs, tsrc, hsrc,
                             (long long)e->scratch_b, rows, post);
             const char *bk = llmc_cuda_kernel_nv(e, v ? "gemm_wg_splitk" : "gemm_wide_splitk", k.s, wt.smem);

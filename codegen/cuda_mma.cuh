@@ -105,9 +105,9 @@ DEV void mma_store(const float (&acc)[MI][NJ][4], float *y, const float *b, cons
     for (int i = 0; i < MI; i++)
 #pragma unroll
         for (int j = 0; j < NJ; j++) {
-            if (EPI == 2 && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
+            if (epi_glu(EPI) && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
                 continue;
-            const int jj = EPI == 2 && SPLIT == 1 ? j + 1 : j;
+            const int jj = epi_glu(EPI) && SPLIT == 1 ? j + 1 : j;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int m = m0 + wm + i * 16 + g + h * 8;
@@ -214,7 +214,7 @@ DEV void gemm_h(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x, 
     constexpr int NT = Tile::NT, MI = Tile::MI, NJ = Tile::NJ, LD = Tile::LD;
     constexpr int CPR = BK / 8; /* 16-byte chunks a row */
     constexpr int AV = BM * BK / 8 / NT, BV = BN * BK / 8 / NT; /* 16-byte copies a thread per stage */
-    constexpr int SWZ = EPI == 2;
+    constexpr int SWZ = epi_glu(EPI);
     static_assert(AV * NT == BM * BK / 8 && BV * NT == BN * BK / 8, "tile not a multiple of the block");
     static_assert(NJ % 2 == 0 && K % BK == 0 && (K / BK) % SPLIT == 0, "tile shape");
     extern __shared__ __align__(16) uint16_t gsm[];

@@ -248,7 +248,7 @@ DEV void moe_expert_mm(const int *__restrict__ meta, const void *__restrict__ w,
     const int e = act[blockIdx.z], c = cnt[e], o = off[e];
     if ((int)blockIdx.y * 8 >= c)
         return;
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
     const WQ we = moe_expert_sides(wq, ss, e);
     gemv<WK, K, N, K, NO, VEC, 0, EPI, 0, 2, 1, G, ORD>((const char *)w + e * EB, x + (int64_t)o * K, 0,
                                                          y + (int64_t)o * NO, c, 0, 0.0f, 0, we);
@@ -267,7 +267,7 @@ DEV void moe_expert_b1(const int *__restrict__ meta, const void *__restrict__ w,
     if ((int)blockIdx.z >= meta[0])
         return;
     const int e = act[blockIdx.z], o = off[e];
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
     const WQ we = moe_expert_sides(wq, ss, e);
     gemv_b1<WK, K, N, 0, EPI, 1, U, 0, 1, 1, 2, 1, 1, FMT_F16, G>((const char *)w + e * EB, x + (int64_t)o * K,
                                                                   (const float *)0, y + (int64_t)o * NO,
@@ -308,7 +308,7 @@ DEV void moe_expert_mma(const int *__restrict__ meta, const uint16_t *__restrict
     const int e = act[blockIdx.z], c = cnt[e], o = off[e];
     if ((int)blockIdx.x * BM >= c)
         return;
-    constexpr int NO = EPI == 2 ? N / 2 : N;
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
     gemm_h<BF, K, N, K, NO, 0, EPI, 1, BM, BN, 2, 2, ST>(w + (int64_t)e * N * K, xh + (int64_t)o * K, 0,
                                                          y + (int64_t)o * NO, c, 0);
 }

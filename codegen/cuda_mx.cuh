@@ -130,9 +130,9 @@ DEV void gemm_mx(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x,
     __shared__ float Cs[BM][BN + 1];
     const int tid = threadIdx.x, m0 = blockIdx.x * BM;
     /* tile row r of B: weight row n0 + r, or (SwiGLU) gate row j0 + r / up row N/2 + j0 + r - BN/2 */
-    const int n0 = blockIdx.y * (EPI == 2 ? BN / 2 : BN);
+    const int n0 = blockIdx.y * (epi_glu(EPI) ? BN / 2 : BN);
     auto wrow = [&](int r) {
-        if (EPI != 2)
+        if (!epi_glu(EPI))
             return n0 + r < N ? n0 + r : -1;
         const int j = n0 + (r % (BN / 2));
         return j < N / 2 ? j + (r >= BN / 2 ? N / 2 : 0) : -1;
@@ -220,15 +220,15 @@ DEV void gemm_mx(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x,
                 Cs[tm + i][tn + j] = acc[i][j];
     }
     __syncthreads();
-    constexpr int NO = EPI == 2 ? BN / 2 : BN;
+    constexpr int NO = epi_glu(EPI) ? BN / 2 : BN;
     for (int e = tid; e < BM * NO; e += blockDim.x) {
         const int r = e / NO, c = e % NO, m = m0 + r;
         if (m >= T)
             continue;
-        if (EPI == 2) {
+        if (epi_glu(EPI)) {
             const int o = n0 + c;
             if (o < N / 2)
-                y[(int64_t)m * SY + o] = silu(Cs[r][c] + (b ? b[o] : 0.0f)) * (Cs[r][c + BN / 2] + (b ? b[o + N / 2] : 0.0f));
+                y[(int64_t)m * SY + o] = glu_act<EPI>(Cs[r][c] + (b ? b[o] : 0.0f)) * (Cs[r][c + BN / 2] + (b ? b[o + N / 2] : 0.0f));
         } else {
             const int n = n0 + c;
             if (n < N)

@@ -250,10 +250,10 @@ template <int N, int SY, int SR, int EPI>
 DEV void qm_store(float *__restrict__ y, const float *__restrict__ b, const float *__restrict__ res, int m, int n,
                   float v0, float v1, float u0, float u1)
 {
-    if (EPI == 2) { /* n: the output column (gate row) */
+    if (epi_glu(EPI)) { /* n: the output column (gate row) */
         const float g0 = v0 + (b ? b[n] : 0.0f), g1 = v1 + (b ? b[n + 1] : 0.0f);
         const float w0 = u0 + (b ? b[n + N / 2] : 0.0f), w1 = u1 + (b ? b[n + 1 + N / 2] : 0.0f);
-        *(float2 *)(y + (int64_t)m * SY + n) = make_float2(silu(g0) * w0, silu(g1) * w1);
+        *(float2 *)(y + (int64_t)m * SY + n) = make_float2(glu_act<EPI>(g0) * w0, glu_act<EPI>(g1) * w1);
     } else {
         float2 o = make_float2(v0 + (b ? b[n] : 0.0f), v1 + (b ? b[n + 1] : 0.0f));
         if (EPI == 1) {
@@ -353,9 +353,9 @@ DEV void qm_finish(float (&acc)[MI][NJ][4], Row wrow, int tile, int u0, int u1, 
                 if (m >= T)
                     continue;
 #pragma unroll
-                for (int j = 0; j < NJ; j += (EPI == 2 ? 2 : 1)) {
+                for (int j = 0; j < NJ; j += (epi_glu(EPI) ? 2 : 1)) {
                     const int n = wrow(tile, j) - g + 2 * t;
-                    if (EPI == 2)
+                    if (epi_glu(EPI))
                         qm_store<N, SY, SR, EPI>(y, b, res, m, n, acc[i][j][2 * hh], acc[i][j][2 * hh + 1],
                                                  acc[i][j + 1][2 * hh], acc[i][j + 1][2 * hh + 1]);
                     else
@@ -387,7 +387,7 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
     constexpr int64_t RB = (int64_t)CB * NCT;                     /* weight bytes a row */
     constexpr int TPB = W * NJ * 8, TILES = N / TPB, U = TILES * NCT;
     static_assert(K % KC == 0 && N % TPB == 0, "gemm_q: whole chunks and tiles");
-    static_assert(EPI != 2 || NJ % 2 == 0, "gemm_q: SwiGLU takes gate and up tiles in pairs");
+    static_assert(!epi_glu(EPI) || NJ % 2 == 0, "gemm_q: SwiGLU takes gate and up tiles in pairs");
     static_assert((MP * GR) % NT == 0, "gemm_q: stage copies");
     extern __shared__ __align__(16) uint16_t qsm[];
     __shared__ int last;
@@ -400,7 +400,7 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
 
     /* weight row of n8 tile j of tile `tile` for this lane (EPI 2: gate rows, then up rows) */
     auto wrow = [&](int tile, int j) {
-        if (EPI == 2) {
+        if (epi_glu(EPI)) {
             const int o = tile * (TPB / 2) + (warp * NJ / 2 + j / 2) * 8 + g;
             return (j & 1) ? o + N / 2 : o;
         }

@@ -45,7 +45,7 @@ DEV void gemm_wg(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x,
 {
     constexpr int BM = 64 * MH, BN = 128, BK = 64, NT = 128;
     constexpr int AV = BM * 8 / NT, BV = BN * 8 / NT; /* 16-byte chunks a thread per stage */
-    constexpr int SWZ = EPI == 2, STAGE = (BM + BN) * 128;
+    constexpr int SWZ = epi_glu(EPI), STAGE = (BM + BN) * 128;
     static_assert(K % BK == 0 && (K / BK) % SPLIT == 0, "tile shape");
     extern __shared__ __align__(16) uint8_t wsm[];
     const uint32_t base = (smem_addr(wsm) + 1023u) & ~1023u;
@@ -125,9 +125,9 @@ DEV void gemm_wg(const uint16_t *__restrict__ w, const uint16_t *__restrict__ x,
     for (int h = 0; h < MH; h++)
 #pragma unroll
         for (int j = 0; j < 16; j++) {
-            if (EPI == 2 && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
+            if (epi_glu(EPI) && SPLIT == 1 && (j & 1)) /* the up sums, taken with the gate sums of j - 1 */
                 continue;
-            const int jj = EPI == 2 && SPLIT == 1 ? j + 1 : j;
+            const int jj = epi_glu(EPI) && SPLIT == 1 ? j + 1 : j;
 #pragma unroll
             for (int hh = 0; hh < 2; hh++) {
                 const int m = m0 + h * 64 + warp * 16 + g + hh * 8;

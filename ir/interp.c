@@ -526,7 +526,8 @@ static LlmcStatus run_node(LlmcInterp *it, int i, const LlmcStep *st, void *kv, 
                 acc[c] = s + (bi > 0 ? it->val[n->in[bi]][c] : 0);
             }
             for (int64_t c = 0; c < cols; c++) {
-                double v = sw ? silu((float)acc[c]) * (float)acc[c + cols] : acc[c];
+                double v = sw == 2 ? gelu_tanh((float)acc[c]) * (float)acc[c + cols] /* GeGLU */
+                         : sw ? silu((float)acc[c]) * (float)acc[c + cols] : acc[c];
                 y[r * cols + c] = (float)(v + (ri > 0 ? it->val[n->in[ri]][r * cols + c] : 0));
             }
         }

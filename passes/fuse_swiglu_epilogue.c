@@ -1,11 +1,11 @@
-/* fuse_swiglu_epilogue — SwiGLU moves into the epilogue of the merged gate/up matmul:
+/* fuse_swiglu_epilogue — SwiGLU (and GeGLU) moves into the epilogue of the merged gate/up matmul:
  *     gu = matmul(h, [Wg; Wu]); g = slice(gu, 0, F); u = slice(gu, F, F); f = swiglu(g, u)
- *       ->  f = matmul_fused(h, [Wg; Wu], swiglu=1)
- * The kernel computes rows j and F + j together and writes silu(gate) * up: the 2F-wide
- * intermediate is never written. No weight layout changes.
+ *       ->  f = matmul_fused(h, [Wg; Wu], swiglu=1)      (geglu(g, u): swiglu=2)
+ * The kernel computes rows j and F + j together and writes silu(gate) * up (gelu_tanh(gate) * up):
+ * the 2F-wide intermediate is never written. No weight layout changes.
  *
  * requires: fuse_matmuls, fuse_swiglu (GPU stage)
- * provides: MATMUL_FUSED with swiglu=1
+ * provides: MATMUL_FUSED with swiglu=1 (SwiGLU) or 2 (GeGLU)
  */
 #include <stdlib.h>
 
@@ -23,7 +23,7 @@ LlmcStatus pass_fuse_swiglu_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, L
         keep[i] = 1;
     for (int i = 0; i < g->nn; i++) {
         LlmcNode *s = &g->n[i];
-        if (s->op != LLMC_OP_SWIGLU)
+        if (s->op != LLMC_OP_SWIGLU && s->op != LLMC_OP_GEGLU)
             continue;
         const LlmcTensor *gt = &g->t[s->in[0]], *ut = &g->t[s->in[1]];
         if (gt->view_of < 0 || gt->view_of != ut->view_of)
@@ -41,7 +41,7 @@ LlmcStatus pass_fuse_swiglu_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, L
         if (llmc_tensor_uses(g, src) != 2 || llmc_tensor_uses(g, s->in[0]) != 1 || llmc_tensor_uses(g, s->in[1]) != 1)
             continue;
         m = llmc_as_fused_matmul(g, m);
-        llmc_attr_set_int(g, m, "swiglu", 1);
+        llmc_attr_set_int(g, m, "swiglu", s->op == LLMC_OP_GEGLU ? 2 : 1); /* 2: gelu_tanh of the gate */
         m->out[0] = s->out[0];
         keep[i] = 0;
         keep[g->t[s->in[0]].producer] = 0;

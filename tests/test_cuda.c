@@ -457,7 +457,7 @@ static const FamilyCase family_cases[] = {
     {"llama_dynamic", "llama dynamic rope", NULL, NULL, NULL, 0},
     {"phi3", "phi3", NULL, NULL, NULL, 0},
     {"gemma2", "gemma2", NULL, NULL, "softcap", 0},
-    {"gemma3", "gemma3", NULL, NULL, "geglu", 0},
+    {"gemma3", "gemma3", NULL, NULL, "scale", 0}, /* (its geglu: the gate/up matmul's epilogue) */
     {"gemma3", "gemma3 unfused", NULL, NULL, "head_rmsnorm", 1},
     {"gemma2", "gemma2 unfused", NULL, NULL, "gelu_tanh", 1},
     {"mixtral", "mixtral", NULL, NULL, "moe_route", 0},
@@ -499,6 +499,8 @@ static int is_family_kernel(const char *prefix, const char *text)
         return 1;
     if (strcmp(prefix, "rope_kv_write") == 0)
         return strstr(text, "q and k normed") != NULL;
+    if (strstr(text, "GeGLU epilogue")) /* Gemma's gate/up matmuls, every path (EPI 4) */
+        return 1;
     return strstr(prefix, "attention") && strstr(text, "soft-capped");
 }
 
@@ -556,6 +558,13 @@ START_TEST(families)
             }
             ck_assert_msg(post > 0 && rms == 0, "%s: %d add_rmsnorm with the post-norm, %d rmsnorm kernels", fc->what,
                           post, rms);
+            int geglu = 0, epi = 0; /* fuse_swiglu_epilogue: GeGLU in the gate/up matmul's epilogue */
+            for (int i = 0; i < g->nn; i++) {
+                geglu += g->n[i].op == LLMC_OP_GEGLU;
+                epi += g->n[i].op == LLMC_OP_MATMUL_FUSED && llmc_attr_int(&g->n[i], "swiglu", 0) == 2;
+            }
+            ck_assert_msg(geglu == 0 && epi > 0, "%s: %d geglu nodes, %d gate/up matmuls with GeGLU", fc->what, geglu,
+                          epi);
         }
         LlmcCudaGen *cg = NULL;
         ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s: %s", fc->what,
@@ -567,7 +576,8 @@ START_TEST(families)
                 continue;
             found |= fc->must && strcmp(pre, fc->must) == 0; /* rope_kv_write: with the q/k norms */
             /* kernels instantiating the same template (differing in their pointers' offsets) once */
-            const char *call = strstr(text, "{\n    ");
+            const char *body = strstr(text, "{\n"); /* its first indented line (past gemm_wg's #if) */
+            const char *call = body ? strstr(body, "\n    ") : NULL;
             ck_assert_ptr_nonnull(call);
             size_t len = strcspn(call, "(");
             int seen = 0;

@@ -167,7 +167,8 @@ typedef struct LlmcModelDesc {
     int32_t n_ranks;                /* 0 or 1: not sharded; N > 1: compiled with --tp N (cpu target:
                                        ranks as threads) */
     int64_t rank_weights_stride;    /* n_ranks > 1: rank r's weights start at r * this (4096-aligned)
-                                       in the payload; offsets in forward() are a rank's */
+                                       in the payload; offsets in forward() are a rank's, and so are
+                                       the sizes below (arena, KV block, bytes a token) */
     int64_t const_bytes;
     int64_t arena_bytes;
     int64_t weight_bytes_per_token; /* bytes one decode token must read (all weights once, but the

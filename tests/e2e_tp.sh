@@ -2,7 +2,8 @@
 # --tp N on the cpu target end to end (docs/tp.md): stories260K compiled at --tp 1, 2 and 4 in float32
 # (4: one KV head a rank) gives byte-identical greedy text (the llama2.c golden output), batched
 # prompts through the offline path (with preemptions), and greedy answers of the server, its engine
-# shared by concurrent requests; the refusals (GPU targets, groups cut by a rank).
+# shared by concurrent requests; a synthesized Qwen2 at --tp 4; the refusals (GPU targets, groups cut
+# by a rank).
 source "$(dirname "$0")/lib_e2e.sh"
 need_shared stories260K/stories260K.bin
 M=$SHARED/models/stories260K
@@ -76,6 +77,16 @@ finally:
     p.terminate()
     p.wait()
 PY
+
+# A Qwen2 (q/k/v biases cut with their columns, an untied lm_head, a sliding window; 2 KV heads: at
+# --tp 4 each KV head's K and V on two ranks), synthesized: 24 greedy ids equal at --tp 1 and 4.
+"$LLMC" synth --config "$SRC/tests/data/families/configs/qwen2.json" -o "$TMP/qwen2" --dtype f32 -q
+for n in 1 4; do
+  "$LLMC" compile "$TMP/qwen2" --tp $n -o "$TMP/q$n" -q
+  "$TMP/q$n" --ids "1 5 9 13" -n 24 --output-ids >"$TMP/qids$n.txt"
+done
+check "qwen2 --tp 4 (a KV head on two ranks): 24 greedy ids equal --tp 1's" cmp "$TMP/qids1.txt" "$TMP/qids4.txt"
+check "... and they are 28 ids" test "$(wc -w <"$TMP/qids1.txt")" -eq 28
 
 expect_error "--tp 2 for a GPU target is refused" "the sm_90 target does not run sharded graphs yet" \
   "$LLMC" compile "$M/stories260K.bin" --tp 2 --target sm_90 -o "$TMP/g"

@@ -9,8 +9,9 @@
  * matmuls, paged KV with the rank's KV heads, the selected rows) and after the CUDA targets' stage
  * of fusions too. Models: stories260K
  * (8 query / 4 KV heads: N = 2 and 4), the tiny families with biases (qwen2), per-head norms and a
- * tied lm_head (qwen3), and gemma2's scales, softcaps and GeGLU. Then the pass's refusals and the
- * backends' (no target runs a sharded graph yet).
+ * tied lm_head (qwen3), and gemma2's scales, softcaps and GeGLU. Then the pass's refusals, the GPU
+ * backends' (the cpu target runs the ranks as threads: tests/e2e_tp.sh), and the formats of a
+ * quantized --weights on the ranks' parts.
  */
 #include <math.h>
 #include <stdio.h>

@@ -119,6 +119,16 @@ static int64_t read_bytes(const LlmcGraph *g, int t)
     return full ? bytes : bytes / w->shape.dim[0];
 }
 
+int64_t llmc_rank_weights_stride(const LlmcGraph *g)
+{
+    return (g->weights_bytes + 4095) / 4096 * 4096;
+}
+
+int64_t llmc_packed_weights_bytes(const LlmcGraph *g)
+{
+    return g->tp > 1 ? g->tp * llmc_rank_weights_stride(g) : g->weights_bytes;
+}
+
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)
 {
     LlmcExperts ex;

@@ -260,16 +260,6 @@ static LlmcStatus write_tensor(const LlmcGraph *g, const LlmcWeightSource *ws, c
     return LLMC_OK;
 }
 
-int64_t llmc_rank_weights_stride(const LlmcGraph *g)
-{
-    return (g->weights_bytes + 4095) / 4096 * 4096;
-}
-
-int64_t llmc_packed_weights_bytes(const LlmcGraph *g)
-{
-    return g->tp > 1 ? g->tp * llmc_rank_weights_stride(g) : g->weights_bytes;
-}
-
 /* One rank's view of a weight source: a sharded weight reads as its rank's part (llmc_shard_view),
  * cut from the whole tensor's file bytes; the part is held until the next call asks for another
  * tensor (the packer uses one tensor's bytes at a time). */

@@ -674,8 +674,8 @@ static const CliOpt compile_opts[] = {
     {"kv-calib", 0, "FILE", "fp8 KV cache: its scales per layer and head from the K/V of\n"
                             "these prompts (one a line), run at compile time (default: 1)"},
     {"tp", 0, "N", "tensor parallelism: shard the model over N ranks (N must divide the\n"
-                   "query and KV heads and the FFN size; no target runs it yet:\n"
-                   "--dump-after shard_tp shows a rank's graph; docs/tp.md)"},
+                   "query and KV heads and the FFN size; the cpu target runs the\n"
+                   "ranks as threads, GPU targets not yet; docs/tp.md)"},
     {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
                         "was trained for: a warning)"},
     {"weights-file", 0, NULL, "keep the weights in OUT.weights instead of inside OUT"},

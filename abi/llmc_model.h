@@ -16,13 +16,20 @@
  * nodes. Every kernel computes each output element in an order that depends neither on nth nor on
  * which other tokens share the step, so a sequence's outputs are bit-identical whether it runs
  * alone or batched with others.
+ *
+ * Ranks (a model compiled with --tp N, desc->n_ranks = N, cpu target): the graph is one rank's
+ * part of the model, the same for every rank. The runtime runs N instances of forward() at once,
+ * each with its own LlmcExec (ex->rank; its part of the weights, at ex->rank *
+ * desc->rank_weights_stride in the payload; its activation arena and KV pool) and the same number
+ * of threads; llmc_barrier() then meets every thread of every rank, and the collectives
+ * (llmc_all_reduce, llmc_all_gather) combine the ranks' values between two barriers.
  */
 #ifndef LLMC_MODEL_H
 #define LLMC_MODEL_H
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 11
+#define LLMC_ABI_VERSION 12
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -53,6 +60,7 @@ typedef struct LlmcStep {
 
 typedef struct LlmcPool LlmcPool;   /* the runtime's thread team */
 typedef struct LlmcGpu LlmcGpu;     /* the runtime's GPU backend (NULL on the cpu target) */
+typedef struct LlmcRanks LlmcRanks; /* the runtime's collectives over a sharded model's ranks */
 
 /* LLMC_BACKEND_CUDA: a GPU build (its images NVIDIA's, AMD's or both; one runtime device drives either
  * vendor's driver API: runtime/gpu.c). */
@@ -125,6 +133,8 @@ typedef struct LlmcExec {
     int64_t kv_blocks;
     LlmcPool *pool;
     LlmcGpu *gpu;                   /* GPU targets: the device, module and step buffers */
+    int32_t rank;                   /* a sharded model (desc->n_ranks > 1): this instance's rank */
+    LlmcRanks *ranks;               /* a sharded model: the ranks' meeting place; NULL: one rank */
 } LlmcExec;
 
 /* Tokenizer formats carried in the payload. */
@@ -153,7 +163,12 @@ typedef struct LlmcModelDesc {
     float top_p;                    /* 1: off */
     int32_t kv_block_size;          /* positions per KV block */
     int64_t kv_block_bytes;         /* one block across all layers, K and V */
-    int64_t weights_bytes;
+    int64_t weights_bytes;          /* the payload's weights: every rank's part */
+    int32_t n_ranks;                /* 0 or 1: not sharded; N > 1: compiled with --tp N (cpu target:
+                                       ranks as threads) */
+    int64_t rank_weights_stride;    /* n_ranks > 1: rank r's weights start at r * this (4096-aligned)
+                                       in the payload; offsets in forward() are a rank's, and so are
+                                       the sizes below (arena, KV block, bytes a token) */
     int64_t const_bytes;
     int64_t arena_bytes;
     int64_t weight_bytes_per_token; /* bytes one decode token must read (all weights once, but the
@@ -198,6 +213,15 @@ typedef struct LlmcModelDesc {
 
 /* Provided by the runtime, called by generated code. */
 void llmc_barrier(LlmcPool *pool);
+/* Sharded models: the collectives, called by every thread (tid of nth) of every rank between two
+ * barriers, on [rows, cols] f32 values with row strides sx, sy (elements). all_reduce: y = the sum
+ * of the ranks' x, in rank order 0..N-1 in double, rounded once (y may be x); all_gather: y is
+ * [rows, cols N], rank r's x at columns [r cols, (r+1) cols). Every rank gets the same result.
+ * With ex->ranks NULL (one rank) they copy x to y. */
+void llmc_all_reduce(const LlmcExec *ex, int64_t rows, int64_t cols, const float *x, int64_t sx, float *y,
+                     int64_t sy, int tid, int nth);
+void llmc_all_gather(const LlmcExec *ex, int64_t rows, int64_t cols, const float *x, int64_t sx, float *y,
+                     int64_t sy, int tid, int nth);
 /* GPU targets: enqueues kernel `kernel` on the step's stream with the step's LlmcDevArgs and the
  * launch's offsets (copied at the call). grid = (gx, gy, gz), block = threads (1-D), smem = dynamic
  * shared memory bytes. */

@@ -61,6 +61,8 @@ struct LlmcBackend {
     int max_targets;              /* targets one build may combine (CUDA: architectures, an image each) */
     size_t state_size;            /* bytes of LlmcCodegen.state */
     LlmcStage target_passes;      /* its targets' pass stage after the common pipeline (NULL: none) */
+    int runs_ranks;               /* 1: builds a graph sharded over --tp N ranks (the C backend: ranks
+                                     as threads); 0: refuses one */
     /* Hooks, in the order they run. */
     LlmcStatus (*before_target_stage)(LlmcCodegen *cg, const LlmcGraph *g, LlmcDiag *d);
     LlmcStatus (*emit)(LlmcCodegen *cg, const LlmcGraph *g, LlmcDiag *d);

@@ -36,6 +36,8 @@ static const LlmcEmitFn c_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_SOFTCAP] = llmc_c_emit_elementwise,
     [LLMC_OP_MOE] = llmc_c_emit_moe,
     [LLMC_OP_GATHER_COLS] = llmc_c_emit_gather_cols,
+    [LLMC_OP_ALL_REDUCE] = llmc_c_emit_collective,
+    [LLMC_OP_ALL_GATHER] = llmc_c_emit_collective,
 };
 
 void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo *info, const char *symbol,
@@ -66,9 +68,13 @@ void llmc_emit_desc_fields(LlmcBuf *out, const LlmcGraph *g, const LlmcBuildInfo
                     "    .kv_bytes_per_position = %lld,\n    .max_threads = %d,\n    .init = init,\n"
                     "    .forward = forward,\n    .probes = probes,\n    .n_probes = sizeof probes / sizeof probes[0],\n",
                     (unsigned long long)info->model_hash, g->vocab_size, g->max_seq_len, g->max_tokens, g->max_outputs,
-                    g->bos_id, g->eos_id, g->kv_block_size, (long long)kv_block_bytes, (long long)g->weights_bytes,
+                    g->bos_id, g->eos_id, g->kv_block_size, (long long)kv_block_bytes,
+                    (long long)llmc_packed_weights_bytes(g),
                     (long long)const_bytes, (long long)arena_bytes, (long long)llmc_weight_bytes_per_token(g),
                     (long long)(kv_block_bytes / (g->kv_block_size ? g->kv_block_size : 1)), max_threads);
+    if (g->tp > 1)
+        llmc_buf_printf(out, "    .n_ranks = %d,\n    .rank_weights_stride = %lld,\n", (int)g->tp,
+                        (long long)llmc_rank_weights_stride(g));
     if (L > 0 && kv_has_ring(K, V))
         llmc_buf_printf(out,
                         "    .kv_ring_blocks = %lld,\n    .kv_seq_step = %d,\n    .kv_ring_bytes_per_position = %lld,\n"
@@ -111,6 +117,16 @@ static int64_t read_bytes(const LlmcGraph *g, int t)
         if (w->layout.side[k] >= 0)
             bytes += g->t[w->layout.side[k]].bytes;
     return full ? bytes : bytes / w->shape.dim[0];
+}
+
+int64_t llmc_rank_weights_stride(const LlmcGraph *g)
+{
+    return (g->weights_bytes + 4095) / 4096 * 4096;
+}
+
+int64_t llmc_packed_weights_bytes(const LlmcGraph *g)
+{
+    return g->tp > 1 ? g->tp * llmc_rank_weights_stride(g) : g->weights_bytes;
 }
 
 int64_t llmc_weight_bytes_per_token(const LlmcGraph *g)

@@ -34,6 +34,7 @@ const LlmcBackend llmc_backend_c = {
     .max_targets = 1,
     .state_size = sizeof(CBuild),
     .target_passes = NULL,
+    .runs_ranks = 1,
     .before_target_stage = NULL,
     .emit = c_emit,
     .build_images = NULL,

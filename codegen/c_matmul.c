@@ -5,6 +5,7 @@
 #include "c_mmq.h"
 
 #include <assert.h>
+#include <stdio.h>
 
 /* Side tensor i of quantized weight w as a kernel argument (c_formats.h q_row: s0, s1), "0" if absent. */
 #define SIDE(w, i) ((w)->layout.side[i] >= 0 ? PTR((w)->layout.side[i], "const void") : "0")
@@ -94,17 +95,31 @@ LlmcStatus llmc_c_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcTensor *w = &g->t[n->in[0]];
     int y = n->out[0];
     int64_t D = w->shape.dim[1];
+    /* A table sharded by rows (--tp): the rank's rows start at its part's first row (llmc_shard_view:
+     * part rank / shard_rep of nr rows); other tokens give zeros. */
+    int part = w->src.shard == LLMC_SHARD_ROWS;
+    char first[96] = "";
+    if (part) {
+        int rep = w->src.shard_rep > 1 ? w->src.shard_rep : 1;
+        if (rep > 1)
+            snprintf(first, sizeof first, "(int64_t)(ex->rank / %d) * %lld, %lld, ", rep, (long long)w->shape.dim[0],
+                     (long long)w->shape.dim[0]);
+        else
+            snprintf(first, sizeof first, "(int64_t)ex->rank * %lld, %lld, ", (long long)w->shape.dim[0],
+                     (long long)w->shape.dim[0]);
+    }
     const char *qk = q_kind(e, w);
     if (qk) {
         LlmcBuf k = {0};
         llmc_buf_printf(&k,
-                        "/* embedding: %s[%lld,%lld] (groups of %d) rows gathered by i32[T] -> f32[T,%lld] */\n"
+                        "/* embedding: %s[%lld,%lld] (groups of %d)%s rows gathered by i32[T] -> f32[T,%lld] */\n"
                         "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const uint8_t *table, "
                         "const void *s0, const void *s1, const int32_t *tok, float *y)\n{\n"
-                        "    (void)ex;\n"
-                        "    embed_q(%s, st->n_tokens, %lld, %d, table, s0, s1, tok, y, %lld, tid, nth);\n}\n",
+                        "%s"
+                        "    embed_q%s(%s, st->n_tokens, %lld, %d, %stable, s0, s1, tok, y, %lld, tid, nth);\n}\n",
                         llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, w->layout.group,
-                        (long long)D, qk, (long long)D, w->layout.group, (long long)llmc_row_stride(g, y));
+                        part ? ", one rank's rows," : "", (long long)D, part ? "" : "    (void)ex;\n",
+                        part ? "_part" : "", qk, (long long)D, w->layout.group, first, (long long)llmc_row_stride(g, y));
         const char *name = llmc_emit_kernel(e, "embedding", k.s);
         llmc_buf_free(&k);
         llmc_c_call(e, node, name, 5, PTR(n->in[0], "const uint8_t"), SIDE(w, 0), SIDE(w, 1),
@@ -114,13 +129,15 @@ LlmcStatus llmc_c_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     const char *wt = llmc_c_wtype(w->dtype);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* embedding: %s[%lld,%lld] rows gathered by i32[T] -> f32[T,%lld] */\n"
+                    "/* embedding: %s[%lld,%lld]%s rows gathered by i32[T] -> f32[T,%lld] */\n"
                     "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const %s *table, "
                     "const int32_t *tok, float *y)\n{\n"
-                    "    (void)ex;\n"
-                    "    embed_%s(st->n_tokens, %lld, table, tok, y, %lld, tid, nth);\n}\n",
-                    llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, (long long)D, wt,
-                    llmc_c_wsuffix(w->dtype), (long long)D, (long long)llmc_row_stride(g, y));
+                    "%s"
+                    "    embed_%s%s(st->n_tokens, %lld, %stable, tok, y, %lld, tid, nth);\n}\n",
+                    llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D,
+                    part ? ", one rank's rows," : "", (long long)D, wt, part ? "" : "    (void)ex;\n",
+                    part ? "part_" : "", llmc_c_wsuffix(w->dtype), (long long)D, first,
+                    (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "embedding", k.s);
     llmc_buf_free(&k);
     char cw[64];

@@ -189,6 +189,19 @@ LLMC_INLINE void share(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
             for (int d = 0; d < D; d++)                                                                   \
                 y[(size_t)t * sy + d] = LDS(row[d]);                                                      \
         }                                                                                                 \
+    }                                                                                                     \
+    /* ---- one rank's rows [first, first + R) of the table (--tp): zeros for other tokens ---- */      \
+    LLMC_INLINE void embed_part_##SUF(int T, int D, int64_t first, int64_t R, const WT *table,           \
+                                      const int32_t *tok, float *y, int sy, int tid, int nth)             \
+    {                                                                                                     \
+        int64_t t0, t1;                                                                                   \
+        share(T, tid, nth, &t0, &t1);                                                                     \
+        for (int64_t t = t0; t < t1; t++) {                                                               \
+            int64_t k = (int64_t)tok[t] - first;                                                          \
+            const WT *row = table + (size_t)(k >= 0 && k < R ? k : 0) * D;                                \
+            for (int d = 0; d < D; d++)                                                                   \
+                y[(size_t)t * sy + d] = k >= 0 && k < R ? LDS(row[d]) : 0.0f;                             \
+        }                                                                                                 \
     }
 
 /* The storage formats' part: the plain formats' instances of LLMC_MM, the quantized formats'
@@ -442,6 +455,27 @@ LLMC_INLINE void embed_q(int F, int ORD, int T, int D, int G, const uint8_t *tab
             q_row(F, ORD, D, G, table, s0, s1, tok[t], k0, end - k0, y + (size_t)t * sy + k0);
             k0 = end;
         }
+}
+/* One rank's rows [first, first + R) of a quantized table (--tp): zeros for other tokens. */
+LLMC_INLINE void embed_q_part(int F, int ORD, int T, int D, int G, int64_t first, int64_t R, const uint8_t *table,
+                              const void *s0, const void *s1, const int32_t *tok, float *y, int sy, int tid, int nth)
+{
+    int64_t t0, t1;
+    share(T, tid, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t k = (int64_t)tok[t] - first;
+        if (k < 0 || k >= R) {
+            for (int d = 0; d < D; d++)
+                y[(size_t)t * sy + d] = 0.0f;
+            continue;
+        }
+        for (int k0 = 0; k0 < D;) {
+            int end = k0 + Q_CHUNK < D ? k0 + Q_CHUNK : D, gend = k0 / G * G + q_span(F, G);
+            end = end < gend ? end : gend;
+            q_row(F, ORD, D, G, table, s0, s1, k, k0, end - k0, y + (size_t)t * sy + k0);
+            k0 = end;
+        }
+    }
 }
 
 /* ---- RMSNorm, optionally after a residual add ----

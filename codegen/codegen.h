@@ -76,7 +76,13 @@ void llmc_emit_probes(const LlmcGraph *g, struct LlmcBuf *out);
 int64_t llmc_kv_block_bytes(const LlmcGraph *g, const LlmcTarget *tg); /* of the C backend for target tg */
 
 /* Packs weights (in offset order, converted to their storage dtype, read through ws) into o;
- * quantized ones through their format's quantizer (ir/quant.c). */
+ * quantized ones through their format's quantizer (ir/quant.c). A graph sharded over g->tp > 1
+ * ranks: each rank's part of every weight (llmc_shard_view), rank r's at r *
+ * llmc_rank_weights_stride(g), laid out as the graph plans (the same offsets on every rank). */
+/* The bytes from one rank's weights to the next's (the plan's, 4096-aligned); the payload's weights:
+ * g->weights_bytes unsharded, else g->tp strides. */
+int64_t llmc_rank_weights_stride(const LlmcGraph *g);
+int64_t llmc_packed_weights_bytes(const LlmcGraph *g);
 LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d);
 /* A hash identifying the build: IR dump, target, version, tokenizer bytes, samples of every weight. */
 LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcWeightSource *ws, const void *tok,

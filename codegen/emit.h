@@ -119,6 +119,7 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_c_emit_gather_cols(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_c_emit_collective(LlmcEmit *e, int node, LlmcDiag *d);
 
 /* CUDA backend emitters (one per op family): kernels into e->defs, launches into e->body. */
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d);

@@ -148,8 +148,9 @@ static LlmcStatus write_payload(const LlmcGraph *g, const LlmcWeightSource *ws, 
     memcpy(h->magic, LLMC_PAYLOAD_MAGIC, 8);
     h->model_hash = hash;
     h->weights_off = LLMC_PAYLOAD_ALIGN;
-    h->weights_size = (uint64_t)g->weights_bytes;
-    h->tokenizer_off = (uint64_t)align_up(LLMC_PAYLOAD_ALIGN + g->weights_bytes, LLMC_PAYLOAD_ALIGN);
+    int64_t weights_bytes = llmc_packed_weights_bytes(g); /* every rank's part of a sharded graph */
+    h->weights_size = (uint64_t)weights_bytes;
+    h->tokenizer_off = (uint64_t)align_up(LLMC_PAYLOAD_ALIGN + weights_bytes, LLMC_PAYLOAD_ALIGN);
     h->tokenizer_size = tok_size;
     h->tokenizer_kind = tok ? (uint32_t)g->tok_kind : LLMC_TOK_NONE;
     h->total_size = h->tokenizer_off + tok_size;
@@ -165,13 +166,13 @@ static LlmcStatus write_payload(const LlmcGraph *g, const LlmcWeightSource *ws, 
     if (llmc_pack_weights(g, ws, o, quiet, d))
         goto out;
     o->dg = outer;
-    if (o->size - start - LLMC_PAYLOAD_ALIGN != g->weights_bytes) {
+    if (o->size - start - LLMC_PAYLOAD_ALIGN != weights_bytes) {
         llmc_fail(d, "%s: packed %lld bytes of weights, the plan has %lld", o->path,
-                  (long long)(o->size - start - LLMC_PAYLOAD_ALIGN), (long long)g->weights_bytes);
+                  (long long)(o->size - start - LLMC_PAYLOAD_ALIGN), (long long)weights_bytes);
         goto out;
     }
     llmc_digest_final(dg, h->weights_digest);
-    if (write_pad(o, (int64_t)h->tokenizer_off - LLMC_PAYLOAD_ALIGN - g->weights_bytes, d))
+    if (write_pad(o, (int64_t)h->tokenizer_off - LLMC_PAYLOAD_ALIGN - weights_bytes, d))
         goto out;
     o->dg = dg;
     if (tok_size && llmc_out_write(o, tok, tok_size, d))

@@ -3,6 +3,7 @@
  * order and bytes depend only on the graph and the files: the same inputs give the same payload.
  * The bytes come from an IR-level weight source (ir/weights.h), whatever the frontend read. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,7 +260,96 @@ static LlmcStatus write_tensor(const LlmcGraph *g, const LlmcWeightSource *ws, c
     return LLMC_OK;
 }
 
+/* One rank's view of a weight source: a sharded weight reads as its rank's part (llmc_shard_view),
+ * cut from the whole tensor's file bytes; the part is held until the next call asks for another
+ * tensor (the packer uses one tensor's bytes at a time). */
+typedef struct RankSource {
+    const LlmcGraph *g;
+    const LlmcWeightSource *ws;
+    int rank;
+    const LlmcTensor *held;       /* the tensor whose part `part` holds */
+    uint8_t *part;
+} RankSource;
+
+static LlmcStatus rank_raw(void *ctx, const LlmcTensor *t, const uint8_t **data, LlmcDiag *d)
+{
+    RankSource *rs = ctx;
+    if (t->src.shard == LLMC_SHARD_NONE)
+        return rs->ws->raw(rs->ws->ctx, t, data, d);
+    if (rs->held == t) {
+        *data = rs->part;
+        return LLMC_OK;
+    }
+    LlmcDType fd = t->src.file_dtype;
+    if (llmc_format_bytes(fd, 64) != 64 * llmc_format_bytes(fd, 1))
+        return llmc_fail(d, "%s: --tp cannot cut a tensor stored as %s (less than a byte a value) into ranks' parts",
+                         t->src.ckpt ? t->src.ckpt : t->name, llmc_dtype_name(fd));
+    LlmcShardView v = llmc_shard_view(rs->g, t, rs->rank);
+    LlmcTensor whole = llmc_shard_whole(rs->g, t);
+    const uint8_t *all;
+    if (rs->ws->raw(rs->ws->ctx, &whole, &all, d))
+        return LLMC_ERR;
+    free(rs->part);
+    rs->held = NULL;
+    int64_t eb = llmc_format_bytes(fd, 1);
+    rs->part = malloc((size_t)(v.nr * v.nc * eb) + 1);
+    if (!rs->part)
+        return llmc_fail(d, "%s: out of memory cutting a rank's part", t->name);
+    for (int64_t r = 0; r < v.nr; r++)
+        memcpy(rs->part + r * v.nc * eb, all + ((v.r0 + r) * v.cols + v.c0) * eb, (size_t)(v.nc * eb));
+    rs->held = t;
+    *data = rs->part;
+    return LLMC_OK;
+}
+
+static LlmcStatus rank_read_f32(void *ctx, const LlmcTensor *t, int64_t first, int64_t n, float *out, LlmcDiag *d)
+{
+    RankSource *rs = ctx;
+    if (t->src.shard == LLMC_SHARD_NONE)
+        return rs->ws->read_f32(rs->ws->ctx, t, first, n, out, d);
+    const uint8_t *data;
+    if (rank_raw(ctx, t, &data, d))
+        return LLMC_ERR;
+    LlmcDType fd = t->src.file_dtype;
+    llmc_format(fd)->to_f32(data + llmc_format_bytes(fd, first), out, n);
+    for (int64_t i = 0; i < n && t->src.add != 0; i++)
+        out[i] = out[i] + (float)t->src.add;
+    return LLMC_OK;
+}
+
+static LlmcStatus rank_quant_rows(void *ctx, const LlmcGraph *g, int t, int64_t r0, int64_t n, uint8_t *q,
+                                  float *const *side, LlmcDiag *d)
+{
+    RankSource *rs = ctx;
+    if (g->t[t].src.shard != LLMC_SHARD_NONE) /* shard_tp refuses these */
+        return llmc_fail(d, "%s: --tp cannot cut a matrix stored quantized by its checkpoint", g->t[t].name);
+    return rs->ws->quant_rows(rs->ws->ctx, g, t, r0, n, q, side, d);
+}
+
+static LlmcStatus pack_rank(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d);
+
 LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d)
+{
+    if (g->tp <= 1)
+        return pack_rank(g, ws, o, quiet, d);
+    static const uint8_t zeros[64];
+    int64_t stride = llmc_rank_weights_stride(g);
+    LlmcStatus st = LLMC_OK;
+    for (int r = 0; r < g->tp && !st; r++) {
+        RankSource rs = {g, ws, r, NULL, NULL};
+        LlmcWeightSource rws = {.ctx = &rs, .raw = rank_raw, .read_f32 = rank_read_f32, .quant_rows = rank_quant_rows};
+        if (!quiet && g->weights_bytes >= (INT64_C(1) << 30))
+            fprintf(stderr, "llmc: packing rank %d of %d\n", r, (int)g->tp);
+        st = pack_rank(g, &rws, o, quiet, d);
+        free(rs.part);
+        for (int64_t pos = g->weights_bytes; pos < stride && !st; pos += 64)
+            st = llmc_out_write(o, zeros, (size_t)(stride - pos < 64 ? stride - pos : 64), d);
+    }
+    return st;
+}
+
+/* One rank's weights (the whole model's when unsharded), g->weights_bytes of them. */
+static LlmcStatus pack_rank(const LlmcGraph *g, const LlmcWeightSource *ws, LlmcOutFile *o, int quiet, LlmcDiag *d)
 {
     int *order = malloc(((size_t)g->nt + 1) * sizeof *order);
     uint8_t *buf = malloc((size_t)CHUNK * 4);
@@ -320,9 +410,14 @@ LlmcStatus llmc_pack_weights(const LlmcGraph *g, const LlmcWeightSource *ws, Llm
     return st;
 }
 
-/* The first and last 256 bytes of a weight's file bytes into h. */
-static LlmcStatus hash_sample(const LlmcWeightSource *ws, const LlmcTensor *t, uint64_t *h, LlmcDiag *d)
+/* The first and last 256 bytes of a weight's file bytes into h (a sharded one's: the whole tensor's;
+ * the graph's dump says how it is cut). */
+static LlmcStatus hash_sample(const LlmcGraph *g, const LlmcWeightSource *ws, const LlmcTensor *t, uint64_t *h,
+                              LlmcDiag *d)
 {
+    LlmcTensor whole = llmc_shard_whole(g, t);
+    if (t->src.shard != LLMC_SHARD_NONE)
+        t = &whole;
     const uint8_t *data;
     if (resolve(ws, t, &data, d))
         return LLMC_ERR;
@@ -368,7 +463,7 @@ LlmcStatus llmc_model_hash(const LlmcGraph *g, const LlmcTarget *tg, const LlmcW
                         continue;
                     if (!x)
                         x = &g->t[t->src.pq.member[m]];
-                    if (hash_sample(ws, x, &h, d)) {
+                    if (hash_sample(g, ws, x, &h, d)) {
                         free(seen);
                         return LLMC_ERR;
                     }

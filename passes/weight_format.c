@@ -224,8 +224,16 @@ static LlmcStatus set_layout(LlmcGraph *g, int w, LlmcDType fmt, int embedding, 
     if (f->group_only && group != f->group_only)
         return llmc_fail(d, "--group %lld: %s takes groups of %d values only", (long long)group, f->name,
                          f->group_only);
-    if (group > K && !f->group_only)
-        group = K;
+    /* A matrix cut by columns among --tp ranks (shard_tp): its groups are the whole matrix's, so
+     * each rank's part must hold whole groups (a scale a row: the rank's part of the row). */
+    int64_t Kw = t->src.shard == LLMC_SHARD_COLS ? llmc_shard_view(g, t, 0).cols : K;
+    if (group > Kw && !f->group_only)
+        group = Kw;
+    if (K % group != 0 && Kw != K)
+        return llmc_fail(d,
+                         "--tp %d: %s: a rank holds %lld of its %lld columns, not a whole number of %s groups of "
+                         "%lld: choose a --group that divides %lld, another --tp, or a format without groups",
+                         (int)g->tp, t->name, (long long)K, (long long)Kw, f->name, (long long)group, (long long)K);
     if (group % f->block_elems)
         return llmc_fail(d, "--group %lld: %s groups hold whole blocks of %d values", (long long)group, f->name,
                          f->block_elems);
@@ -316,9 +324,15 @@ LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag
         free(mats);
         return llmc_fail(d, "out of memory");
     }
+    /* The logits' matmul writes them, or (a graph sharded by shard_tp) the rank's part of them that an
+     * all_gather gathers. */
+    int logits = g->logits;
+    for (int k = 0; k < nn; k++)
+        if (g->n[k].op == LLMC_OP_ALL_GATHER && g->n[k].out[0] == g->logits)
+            logits = g->n[k].in[0];
     for (int k = 0; k < nn; k++) {   /* 1: read by the logits' matmul, 2: an embedding table */
         const LlmcNode *m = &g->n[k];
-        if (m->op == LLMC_OP_MATMUL && m->out[0] == g->logits)
+        if (m->op == LLMC_OP_MATMUL && m->out[0] == logits)
             role[m->in[1]] |= 1;
         if (m->op == LLMC_OP_EMBEDDING)
             role[m->in[0]] |= 2;

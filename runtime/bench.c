@@ -183,6 +183,8 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     r->decode_bytes = (double)c->n_gen * (double)(d->weight_bytes_per_token + expert_bytes_read(d, c->batch)) +
                       ((double)d->kv_bytes_per_position * positions +
                        (double)d->kv_ring_bytes_per_position * ring_positions) * c->batch;
+    if (d->n_ranks > 1) /* the sizes are a rank's; the cpu's ranks read one memory */
+        r->decode_bytes *= d->n_ranks;
     for (int32_t s = 0; s < c->batch; s++)
         for (int32_t k = per_seq - 1; k >= 0; k--)
             llmc_kv_free(&e->kv, b.table[(size_t)s * (size_t)e->max_blocks_per_seq + (size_t)bench_entry(e, per_seq, k)]);
@@ -221,7 +223,7 @@ int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResul
     int32_t per_seq = llmc_kv_blocks_for(c->n_prompt + c->n_gen, d->kv_block_size) + d->kv_ring_blocks;
     fprintf(out, "KV capacity: %d sequences of %d positions at once in %d blocks (%.1f MiB; %d blocks a sequence%s)\n",
             (int)(e->kv.n_blocks / per_seq), c->n_prompt + c->n_gen, (int)e->kv.n_blocks,
-            (double)e->kv.n_blocks * (double)d->kv_block_bytes / (1 << 20), per_seq,
+            (double)e->kv.n_blocks * (double)d->kv_block_bytes * (d->n_ranks > 1 ? d->n_ranks : 1) / (1 << 20), per_seq,
             d->kv_ring_blocks > 0 ? ", its ring's counted" : "");
     fprintf(out, "prefill: %lld tokens in %.3f s: %.1f tok/s\n", (long long)r->prefill_tokens,
             r->prefill_seconds, r->prefill_tokens / r->prefill_seconds);

@@ -16,6 +16,8 @@ static const char *cuda_check_desc(const LlmcModelDesc *d)
 {
     if (!d->gpu_images || d->n_gpu_images < 1 || d->n_gpu_kernels < 1 || !d->gpu_kernels)
         return "gpu_images/gpu_kernels";
+    if (d->n_ranks > 1) /* sharded models run on the cpu target only (docs/tp.md) */
+        return "n_ranks";
     return NULL;
 }
 

@@ -52,6 +52,13 @@ typedef struct LlmcEngine {
     /* the devices' own */
     size_t kv_map_bytes;        /* cpu: size of the KV pool mapping */
     LlmcSampleBuf sbuf;         /* cpu: draws of steps with sample_u */
+    /* cpu, a sharded model (desc->n_ranks > 1): ranks 1..N-1's execs (rank 0's is ex; the pool,
+     * consts and the ranks' meeting place shared), each with its weights, arena and KV pool (one
+     * mapping of kv_map_bytes holds every rank's), and their logits (rank 0 writes the step's) */
+    int n_ranks;                /* 1 unsharded */
+    int rank_threads;           /* threads a rank */
+    LlmcExec *rank_ex;          /* [n_ranks], [0] a copy of ex */
+    float *rank_logits;         /* [n_ranks - 1][max_outputs][vocab_size] */
     int own_gpu;                /* cuda: ex.gpu was opened by the engine */
     int (*watch)(void *ctx, char *err, size_t errlen);  /* LlmcEngineOpts.watch */
     void *watch_ctx;

@@ -533,10 +533,12 @@ static int64_t kv_pool_blocks(const Opts *o, const LlmcModelDesc *d, int64_t fal
     if (o->kv_blocks)
         return o->kv_blocks;
     if (o->kv_mem && d->kv_block_bytes > 0) {
-        int64_t n = o->kv_mem * ((int64_t)1 << 20) / d->kv_block_bytes;
+        /* a sharded model: every rank holds every block (its heads' part) */
+        int64_t block = d->kv_block_bytes * (d->n_ranks > 1 ? d->n_ranks : 1);
+        int64_t n = o->kv_mem * ((int64_t)1 << 20) / block;
         if (n < 1) {
             fprintf(stderr, "%s: --kv-mem %lld MiB holds no KV block of %lld bytes\n", o->prog,
-                    (long long)o->kv_mem, (long long)d->kv_block_bytes);
+                    (long long)o->kv_mem, (long long)block);
             return 0;
         }
         return n;

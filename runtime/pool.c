@@ -12,7 +12,10 @@
  * barrier gets no tid, so a thread cannot keep its own sense flag): a thread reads bar_gen, then
  * increments bar_count; the last to arrive resets bar_count and bumps bar_gen, the others wait for
  * bar_gen to move. bar_gen cannot move between a thread's read and its arrival, since the episode
- * needs that arrival to complete.
+ * needs that arrival to complete. Waiters spin, then yield, then (after BARRIER_YIELD_SECONDS: more
+ * threads than free cores, as a sharded model's ranks on 2 cores) sleep on bar_cv, counted in
+ * bar_sleepers; the last to arrive broadcasts only when it sees a sleeper (the handshake's
+ * protocol: sequentially consistent bar_gen and bar_sleepers, the re-check under the mutex).
  */
 #include "pool.h"
 
@@ -32,6 +35,7 @@ enum {
     BARRIER_SPIN = 256,         /* pause iterations before a barrier waiter starts yielding */
 };
 #define POOL_YIELD_SECONDS 0.002 /* yield this long before sleeping on the condition variable */
+#define BARRIER_YIELD_SECONDS 0.0001 /* a barrier waiter yields this long before it sleeps */
 
 typedef struct Worker {
     LlmcPool *pool;
@@ -42,6 +46,9 @@ struct LlmcPool {
     /* barrier, on cache lines of their own: every thread hammers them */
     alignas(64) atomic_int bar_count;
     alignas(64) atomic_uint_fast64_t bar_gen;
+    atomic_int bar_sleepers;    /* waiters asleep on bar_cv */
+    pthread_mutex_t bar_mu;
+    pthread_cond_t bar_cv;
     /* run handshake */
     alignas(64) atomic_uint_fast64_t gen;
     alignas(64) atomic_int done;
@@ -171,6 +178,8 @@ void llmc_pool_destroy(LlmcPool *p)
     }
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->bar_cv);
+    pthread_mutex_destroy(&p->bar_mu);
     free(p->threads);
     free(p->workers);
     free(p);
@@ -205,13 +214,31 @@ void llmc_barrier(LlmcPool *p)
     uint64_t g = atomic_load_explicit(&p->bar_gen, memory_order_acquire);
     if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) == p->nth - 1) {
         atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
-        atomic_store_explicit(&p->bar_gen, g + 1, memory_order_release);
+        atomic_store(&p->bar_gen, g + 1);
+        if (atomic_load(&p->bar_sleepers) > 0) {
+            pthread_mutex_lock(&p->bar_mu);
+            pthread_cond_broadcast(&p->bar_cv);
+            pthread_mutex_unlock(&p->bar_mu);
+        }
         return;
     }
-    for (int i = 0; atomic_load_explicit(&p->bar_gen, memory_order_acquire) == g; i++) {
-        if (i < BARRIER_SPIN)
-            llmc_rt_cpu_relax();
-        else
-            sched_yield();
+    for (int i = 0; i < BARRIER_SPIN; i++) {
+        if (atomic_load_explicit(&p->bar_gen, memory_order_acquire) != g)
+            return;
+        llmc_rt_cpu_relax();
     }
+    double t0 = llmc_rt_now();
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&p->bar_gen, memory_order_acquire) != g)
+            return;
+        if ((i & 15) == 15 && llmc_rt_now() - t0 > BARRIER_YIELD_SECONDS)
+            break;
+        sched_yield();
+    }
+    pthread_mutex_lock(&p->bar_mu);
+    atomic_fetch_add(&p->bar_sleepers, 1);
+    while (atomic_load(&p->bar_gen) == g)
+        pthread_cond_wait(&p->bar_cv, &p->bar_mu);
+    atomic_fetch_sub(&p->bar_sleepers, 1);
+    pthread_mutex_unlock(&p->bar_mu);
 }

@@ -6,9 +6,10 @@
  * the same number of times).
  *
  * Between runs, workers spin briefly for the next run (decode steps come back to back), then yield,
- * then sleep on a condition variable, so an idle executable burns no CPU. The barrier spins and
- * falls back to sched_yield(): with more threads than free cores (CI machines run tests in
- * parallel on 2 cores) a pure spin would waste whole time slices.
+ * then sleep on a condition variable, so an idle executable burns no CPU. The barrier spins,
+ * falls back to sched_yield() and, after 0.1 ms, sleeps: with more threads than free cores (CI
+ * machines run tests in parallel on 2 cores; a model of 4 ranks on them) a pure spin would waste
+ * whole time slices, and yielding alone hands them to every other process too.
  */
 #ifndef LLMC_POOL_H
 #define LLMC_POOL_H

@@ -3,7 +3,7 @@
  * A tiny two-layer model (tests/golden/tiny.json, weights generated here) goes through the pipeline;
  * the IR text after each pass must equal tests/golden/passes/NN-PASS.txt, so consecutive files show
  * exactly what each pass did. The C backend's kernels and forward function for it must equal
- * tests/golden/tiny.kernels.c. Regenerate all goldens after an intended change with
+ * tests/golden/tiny.kernels.c (at --tp 2: tests/golden/tiny_tp2.kernels.c). Regenerate all goldens after an intended change with
  *     build/tests/test_passes --regen        (scripts/regen-golden.sh)
  * and review the diff.
  *
@@ -312,6 +312,18 @@ START_TEST(shard_tp_golden)
         snprintf(name, sizeof name, "passes/tp2-%s.txt", stops[i]);
         compare_golden(name, text);
         free(text);
+        if (i == 1) { /* the C backend's rank: the collectives' kernels, the embedding of its rows */
+            LlmcBuildInfo info = {.build_info = "tiny", .model_hash = 0x1234};
+            char *src = NULL;
+            ck_assert_msg(llmc_emit_c(g, opt.target, &info, &src, &d) == LLMC_OK, "%s", d.msg);
+            const char *k0 = strstr(src, "/* ---- kernels ---- */");
+            ck_assert_ptr_nonnull(k0);
+            ck_assert_ptr_nonnull(strstr(k0, "llmc_all_reduce(ex, "));
+            ck_assert_ptr_nonnull(strstr(k0, "llmc_all_gather(ex, "));
+            ck_assert_ptr_nonnull(strstr(k0, "embed_part_f32(st->n_tokens, 32, (int64_t)ex->rank * 12, 12, "));
+            compare_golden("tiny_tp2.kernels.c", k0);
+            free(src);
+        }
         llmc_graph_free(g);
     }
 }

@@ -169,6 +169,90 @@ static void engine_up(LlmcEngine *e, const LlmcModelDesc *d, int nth, int64_t kv
     ck_assert_msg(rc == 0, "engine: %s", err);
 }
 
+/* ---- a sharded model's ranks (--tp N on the cpu: ranks as threads, runtime/ranks.c) ---- */
+
+enum { RK_RANKS = 3, RK_COLS = 16, RK_PART = 2, RK_STRIDE = 4096 };
+
+/* Rank r's value of x[e]: from its own weights (w[0] = r + 1) and its rank. */
+static float rk_x(int r, int64_t e) { return (float)(r + 1) * 0.1f + (float)e * 1e-3f + (float)r; }
+
+/* Each rank: x [T, 16] of its own, summed over the ranks in place; then [O, 2] of the sum plus its
+ * rank gathered into the logits [O, 6]. */
+static void ranked_forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
+{
+    float *x = (float *)ex->arena, *part = x + 8 * RK_COLS;
+    const float *w = (const float *)ex->weights;
+    for (int64_t e = tid; e < (int64_t)st->n_tokens * RK_COLS; e += nth)
+        x[e] = w[0] * 0.1f + (float)e * 1e-3f + (float)ex->rank;
+    llmc_barrier(ex->pool);
+    llmc_all_reduce(ex, st->n_tokens, RK_COLS, x, RK_COLS, x, RK_COLS, tid, nth);
+    llmc_barrier(ex->pool);
+    for (int64_t e = tid; e < (int64_t)st->n_out * RK_PART; e += nth)
+        part[e] = x[st->out_rows[e / RK_PART] * RK_COLS + e % RK_PART] + (float)ex->rank;
+    llmc_barrier(ex->pool);
+    llmc_all_gather(ex, st->n_out, RK_PART, part, RK_PART, st->logits, RK_PART * RK_RANKS, tid, nth);
+    llmc_barrier(ex->pool);
+}
+
+static const LlmcModelDesc ranked_desc = {
+    .abi_version = LLMC_ABI_VERSION,
+    .name = "ranked",
+    .target = "cpu",
+    .llmc_version = "test",
+    .build_info = "fake sharded model for test_runtime",
+    .vocab_size = RK_PART * RK_RANKS,
+    .max_seq_len = 64,
+    .max_tokens = 8,
+    .max_outputs = 3,
+    .bos_id = 0,
+    .eos_id = 1,
+    .kv_block_size = 16,
+    .kv_block_bytes = 64,
+    .weights_bytes = RK_RANKS * RK_STRIDE,
+    .n_ranks = RK_RANKS,
+    .rank_weights_stride = RK_STRIDE,
+    .arena_bytes = 4096,
+    .forward = ranked_forward,
+};
+
+/* Every rank's sum in rank order (double, rounded once) and the gathered parts, with 1 and 2
+ * threads a rank (the rank's threads share the elements with the other ranks'). */
+START_TEST(ranks_collectives)
+{
+    static _Alignas(64) float weights[RK_RANKS * RK_STRIDE / sizeof(float)];
+    for (int r = 0; r < RK_RANKS; r++)
+        weights[r * RK_STRIDE / sizeof(float)] = (float)(r + 1);
+    int32_t tokens[5] = {3, 4, 5, 2, 1}, zeros[5] = {0}, out_rows[3] = {4, 0, 2};
+    for (int m = 1; m <= 2; m++) {
+        LlmcEngine e;
+        char err[512];
+        LlmcEngineOpts o = {.n_threads = m * RK_RANKS, .kv_blocks = 2};
+        ck_assert_msg(llmc_engine_init(&e, &ranked_desc, (const uint8_t *)weights, &o, err, sizeof err) == 0, "%s", err);
+        char where[128];
+        e.dev->where(&e, where, sizeof where);
+        ck_assert_str_eq(where, m == 1 ? "the cpu (3 ranks of 1 thread)" : "the cpu (3 ranks of 2 threads)");
+        float logits[3 * RK_PART * RK_RANKS];
+        memset(logits, 0, sizeof logits);
+        LlmcStep st = {.n_tokens = 5, .tokens = tokens, .positions = zeros, .seq_of_token = zeros,
+                       .slots = zeros, .block_tables = zeros, .max_blocks_per_seq = e.max_blocks_per_seq,
+                       .n_out = 3, .out_rows = out_rows, .logits = logits};
+        ck_assert_int_eq(llmc_engine_step(&e, &st, err, sizeof err), 0);
+        for (int o2 = 0; o2 < 3; o2++)
+            for (int q = 0; q < RK_RANKS; q++)
+                for (int j = 0; j < RK_PART; j++) {
+                    double sum = 0;
+                    for (int r = 0; r < RK_RANKS; r++)
+                        sum += rk_x(r, (int64_t)out_rows[o2] * RK_COLS + j);
+                    float want = (float)sum + (float)q;
+                    ck_assert_msg(logits[o2 * RK_PART * RK_RANKS + q * RK_PART + j] == want,
+                                  "m %d row %d rank %d col %d: %g, want %g", m, o2, q, j,
+                                  (double)logits[o2 * RK_PART * RK_RANKS + q * RK_PART + j], (double)want);
+                }
+        llmc_engine_destroy(&e);
+    }
+}
+END_TEST
+
 /* ---- KV block allocator ---- */
 
 START_TEST(kv_alloc_free_reuse)
@@ -1489,6 +1573,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, payload_embedded_side_and_errors);
     tcase_add_test(tc, bench_runs);
     tcase_add_test(tc, perplexity_matches_reference);
+    tcase_add_test(tc, ranks_collectives);
     suite_add_tcase(s, tc);
     return s;
 }

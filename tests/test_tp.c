@@ -9,8 +9,9 @@
  * matmuls, paged KV with the rank's KV heads, the selected rows) and after the CUDA targets' stage
  * of fusions too. Models: stories260K
  * (8 query / 4 KV heads: N = 2 and 4), the tiny families with biases (qwen2), per-head norms and a
- * tied lm_head (qwen3), and gemma2's scales, softcaps and GeGLU. Then the pass's refusals and the
- * backends' (no target runs a sharded graph yet).
+ * tied lm_head (qwen3), and gemma2's scales, softcaps and GeGLU. Then the pass's refusals, the GPU
+ * backends' (the cpu target runs the ranks as threads: tests/e2e_tp.sh), and the formats of a
+ * quantized --weights on the ranks' parts.
  */
 #include <math.h>
 #include <stdio.h>
@@ -46,8 +47,20 @@ static LlmcPassOptions options(int tp)
 
 /* The model through the pipeline up to `stop_after` (NULL: all of it; "gpu": all of it and the GPU
  * stage) with --tp tp, the verifier after every pass; LLMC_ERR (d set) when a pass refuses it. */
+static LlmcStatus load_opt(Model *m, const char *path, const LlmcPassOptions *o, const char *stop_after,
+                           LlmcDiag *d);
 static LlmcStatus load(Model *m, const char *path, int tp, const char *stop_after, LlmcDiag *d)
 {
+    LlmcPassOptions opt = options(tp);
+    return load_opt(m, path, &opt, stop_after, d);
+}
+
+/* load() with the pass options o (o->tp the ranks). */
+static LlmcStatus load_opt(Model *m, const char *path, const LlmcPassOptions *o, const char *stop_after,
+                           LlmcDiag *d)
+{
+    int tp = o->tp;
+    LlmcPassOptions opt = *o;
     memset(m, 0, sizeof *m);
     ck_assert_msg(llmc_json_load(path, &m->doc, d) == LLMC_OK, "%s", d->msg);
     m->dir = llmc_path_dir(path);
@@ -56,7 +69,6 @@ static LlmcStatus load(Model *m, const char *path, int tp, const char *stop_afte
     m->ws = llmc_wf_source(m->wf);
     ck_assert_msg(llmc_model_from_json(m->doc, path, m->dir, m->g, d) == LLMC_OK, "%s", d->msg);
     ck_assert_msg(llmc_model_check_weights(m->g, m->wf, d) == LLMC_OK, "%s", d->msg);
-    LlmcPassOptions opt = options(tp);
     for (const LlmcPass *p = llmc_passes(); p->name; p++) {
         if (!p->tp_only || tp > 1) {
             if (p->fn(m->g, &opt, d))
@@ -294,7 +306,62 @@ START_TEST(tp_errors)
 }
 END_TEST
 
-/* The verifier's rules of a sharded graph, and the backends' refusal (no target runs one yet). */
+/* A quantized --weights on the ranks' parts: the lm_head (an all_gather's input) and the embedding
+ * keep their roles' format as at --tp 1 (bf16), the matrices cut by columns hold whole groups of
+ * the whole matrix's; a group a rank would cut is refused. */
+START_TEST(tp_weight_formats)
+{
+    const char *path = family_model("qwen2", NULL); /* o_proj K 64, down_proj K 128: 32 and 64 a rank */
+    LlmcDType lm[2] = {LLMC_F32, LLMC_F32}, emb[2] = {LLMC_F32, LLMC_F32};
+    for (int i = 0; i < 2; i++) {
+        LlmcPassOptions o = options(i + 1);
+        o.weights = LLMC_U4;
+        o.weights_set = 1;
+        o.group = 32;
+        Model m;
+        LlmcDiag d;
+        ck_assert_msg(load_opt(&m, path, &o, NULL, &d) == LLMC_OK, "%s", d.msg);
+        const LlmcGraph *g = m.g;
+        int logits = g->logits, cut = 0;
+        for (int k = 0; k < g->nn; k++)
+            if (g->n[k].op == LLMC_OP_ALL_GATHER && g->n[k].out[0] == g->logits)
+                logits = g->n[k].in[0];
+        for (int k = 0; k < g->nn; k++) {
+            const LlmcNode *n = &g->n[k];
+            if (n->op == LLMC_OP_EMBEDDING)
+                emb[i] = g->t[n->in[0]].dtype;
+            if (n->op != LLMC_OP_MATMUL)
+                continue;
+            const LlmcTensor *w = &g->t[n->in[1]];
+            if (n->out[0] == logits)
+                lm[i] = w->dtype;
+            if (w->src.shard == LLMC_SHARD_COLS) {
+                ck_assert_int_eq(w->dtype, LLMC_U4);
+                ck_assert_int_eq(w->layout.group, 32);
+                cut++;
+            }
+        }
+        ck_assert_int_eq(cut, i ? 2 * 3 : 0); /* o_proj and down_proj of 3 layers */
+        unload(&m);
+    }
+    ck_assert_int_eq(lm[0], LLMC_BF16);
+    ck_assert_int_eq(lm[1], LLMC_BF16);
+    ck_assert_int_eq(emb[0], LLMC_BF16);
+    ck_assert_int_eq(emb[1], LLMC_BF16);
+    LlmcPassOptions o = options(2); /* groups of 128, at most o_proj's 64: 32 a rank */
+    o.weights = LLMC_U4;
+    o.weights_set = 1;
+    Model m;
+    LlmcDiag d;
+    ck_assert_int_eq(load_opt(&m, path, &o, NULL, &d), LLMC_ERR);
+    ck_assert_msg(strstr(d.msg, "--tp 2: layers.0.") && strstr(d.msg, "a rank holds 32 of its 64 columns, not a whole "
+                                                                      "number of u4 groups of 64"),
+                  "%s", d.msg);
+    unload(&m);
+}
+END_TEST
+
+/* The verifier's rules of a sharded graph, and the GPU backends' refusal (only the cpu target runs one). */
 START_TEST(tp_verify_and_backends)
 {
     Model m;
@@ -314,8 +381,9 @@ START_TEST(tp_verify_and_backends)
     const LlmcTarget *targets[2] = {llmc_target_find("cpu"), NULL};
     LlmcCodegen cg;
     LlmcCodegenOptions co = {.quiet = 1};
-    ck_assert_int_eq(llmc_codegen_open(&cg, targets, g, &m.ws, NULL, 0, &co, &d), LLMC_ERR);
-    ck_assert_msg(strstr(d.msg, "--tp 2: the cpu target does not run sharded graphs yet"), "%s", d.msg);
+    ck_assert_msg(llmc_codegen_open(&cg, targets, g, &m.ws, NULL, 0, &co, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(strstr(cg.info_line, "sharded over 2 ranks"), "%s", cg.info_line);
+    llmc_codegen_close(&cg);
     targets[0] = llmc_target_find("sm_90");
     ck_assert_ptr_nonnull(targets[0]);
     ck_assert_int_eq(llmc_codegen_open(&cg, targets, g, &m.ws, NULL, 0, &co, &d), LLMC_ERR);
@@ -410,6 +478,7 @@ static Suite *suite(void)
     tcase_add_test(tc, tp_families);
     tcase_add_test(tc, tp_errors);
     tcase_add_test(tc, tp_verify_and_backends);
+    tcase_add_test(tc, tp_weight_formats);
     tcase_add_test(tc, tp_llama70b_shapes);
     suite_add_tcase(s, tc);
     return s;

@@ -7,6 +7,8 @@
  *   preset_llama32_1b_nvfp4   the 1B in nvfp4 for gfx1151 (nvfp4's; bf16 for the lm_head)
  *   preset_llama32_1b_kivi    the 1B with KIVI keys (kivi4) and values (kivi2) for gfx942 (wave64)
  *   families_syntax           every family's tiny config: its AMD source through clang's front end
+ *   flash_mx_heads            flash_mx (prefill attention) at heads of 96, 128 and 256, soft-capped, for
+ *                             gfx1100 and gfx942
  *
  * For each: every kernel of the source in the code object's metadata, with its wavefront size, no
  * scratch (no spill, no dynamic stack), its LDS within the target's; the code object for the arch
@@ -20,6 +22,7 @@
 #include "../codegen/amdgpu.h"
 #include "../codegen/backend.h"
 #include "../codegen/codegen.h"
+#include "../codegen/emit.h" /* LlmcBuf */
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
 #include "../passes/passes.h"
@@ -111,7 +114,9 @@ static void compile_check(const LlmcGraph *g, const char *arch, const char *what
         ck_assert_msg(r->scratch == 0 && r->vgpr_spills == 0 && r->sgpr_spills == 0 && !r->dynamic_stack,
                       "%s %s: %s uses scratch (%d bytes a lane, spills %d/%d, %d VGPRs)", what, arch, name, r->scratch,
                       r->vgpr_spills, r->sgpr_spills, r->vgprs);
-        ck_assert_msg(r->lds <= t->smem_per_block, "%s %s: %s needs %d bytes of LDS", what, arch, name, r->lds);
+        ck_assert_msg(r->lds + (int64_t)llmc_cuda_kernel_amd_lds(cg, k) <= t->smem_per_block,
+                      "%s %s: %s needs %d bytes of LDS and %u dynamic", what, arch, name, r->lds,
+                      llmc_cuda_kernel_amd_lds(cg, k));
         ck_assert_int_eq(r->wave, t->wave);
     }
     ck_assert_int_eq(co.meta.n_res, llmc_cuda_kernel_count(cg));
@@ -195,12 +200,103 @@ START_TEST(families_syntax)
 }
 END_TEST
 
+/* flash_mx (the AMD path's prefill attention on the matrix cores) at the head sizes the presets do not
+ * have, where register pressure is highest: 96 and 128 (tiles of 64 positions) and 256 (tiles of 16),
+ * with Gemma 2's soft-cap and window (its tiny config, the heads changed), GQA 3, 8 and 2. The
+ * kernels of the three graphs gathered into one source, compiled for gfx1100 (WMMA, wave32) and
+ * gfx942 (MFMA, wave64): no scratch, LDS (its own and the launch's) within the target's. */
+START_TEST(flash_mx_heads)
+{
+    if (!have_clang())
+        return;
+    static const int heads[][3] = {{96, 6, 2}, {128, 8, 1}, {256, 4, 2}}; /* head_dim, query heads, KV heads */
+    const char *archs[] = {"gfx1100", "gfx942"};
+    LlmcBuf src = {0};
+    char names[3][64];
+    uint32_t lds[3];
+    int nk = 0;
+    LlmcDiag d;
+    for (int i = 0; i < 3; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/data/families/configs/gemma2.json", LLMC_SOURCE_DIR);
+        cJSON *cfg = NULL, *doc = NULL;
+        ck_assert_msg(llmc_json_load(path, &cfg, &d) == LLMC_OK, "%s", d.msg);
+        cJSON_ReplaceItemInObject(cfg, "head_dim", cJSON_CreateNumber(heads[i][0]));
+        cJSON_ReplaceItemInObject(cfg, "num_attention_heads", cJSON_CreateNumber(heads[i][1]));
+        cJSON_ReplaceItemInObject(cfg, "num_key_value_heads", cJSON_CreateNumber(heads[i][2]));
+        cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(2));
+        ck_assert_msg(llmc_hf_config_model(cfg, "gemma2", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        const LlmcTarget *t = llmc_target_find("gfx1100");
+        LlmcGraph *g = graph_for(doc, ".", t, NULL);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_gpu_generate(g, &t, 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+        if (i == 0) { /* the includes */
+            const char *all = llmc_cuda_source(cg), *k = strstr(all, "/* ---- kernels ---- */");
+            ck_assert_ptr_nonnull(k);
+            llmc_buf_printf(&src, "%.*s\n", (int)(k - all), all);
+        }
+        int found = 0;
+        for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
+            const char *text = llmc_cuda_kernel_text(cg, k);
+            if (!strstr(llmc_cuda_kernel_name(cg, k), "flash_attention_mx") || found++)
+                continue; /* one a graph: the layers' kernels differ in the window alone */
+            ck_assert_msg(strstr(text, "5.0f);"), "gemma2: flash_mx without its soft-cap:\n%s", text);
+            snprintf(names[nk], sizeof names[nk], "fmx%d_head%d", nk, heads[i][0]);
+            lds[nk] = llmc_cuda_kernel_amd_lds(cg, k);
+            for (const char *p = text; *p;) {
+                const char *at = strstr(p, "@NAME@");
+                if (!at) {
+                    llmc_buf_printf(&src, "%s", p);
+                    break;
+                }
+                llmc_buf_printf(&src, "%.*s%s", (int)(at - p), p, names[nk]);
+                p = at + 6;
+            }
+            nk++;
+        }
+        ck_assert_msg(found, "head_dim %d: no flash_mx kernel", heads[i][0]);
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+    for (int a = 0; a < 2; a++) {
+        const LlmcTarget *t = llmc_target_find(archs[a]);
+        char dir[] = "/tmp/llmc-test-hip-XXXXXX", path[512];
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/model.cu", dir);
+        ck_assert(llmc_write_file_atomic(path, src.s, strlen(src.s), &d) == LLMC_OK);
+        ck_assert(llmc_cuda_write_headers(dir, &d) == LLMC_OK);
+        double t0 = now_s();
+        LlmcCodeObject co;
+        ck_assert_msg(llmc_amdgpu_compile(NULL, dir, "model.cu", "out.bin", t, &co, &d) == LLMC_OK, "%s: %s", archs[a],
+                      d.msg);
+        for (int k = 0; k < nk; k++) {
+            const LlmcAmdKernelRes *r = llmc_amdgpu_find(&co.meta, names[k]);
+            ck_assert_msg(r, "%s: no metadata for %s", archs[a], names[k]);
+            fprintf(stderr, "test_hip_presets: %-8s %-16s %3d VGPRs, %3d AGPRs, %5u bytes of LDS a launch\n", archs[a],
+                    names[k], r->vgprs, r->agprs, lds[k]);
+            ck_assert_msg(r->scratch == 0 && r->vgpr_spills == 0 && r->sgpr_spills == 0 && !r->dynamic_stack,
+                          "%s: %s uses scratch (%d bytes a lane, spills %d/%d, %d VGPRs)", archs[a], names[k], r->scratch,
+                          r->vgpr_spills, r->sgpr_spills, r->vgprs);
+            ck_assert_msg(r->lds + (int64_t)lds[k] <= t->smem_per_block && lds[k] > 0, "%s: %s: LDS %d + %u", archs[a],
+                          names[k], r->lds, lds[k]);
+        }
+        fprintf(stderr, "test_hip_presets: flash_mx at heads of 96, 128, 256 for %s: %.1f s\n", archs[a], now_s() - t0);
+        llmc_code_object_free(&co);
+        llmc_remove_tree(dir);
+    }
+    llmc_buf_free(&src);
+}
+END_TEST
+
 static Suite *presets_suite(void)
 {
     Suite *s = suite_create("hip_presets");
     TCase *tc = tcase_create("hip_presets");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, families_syntax);
+    tcase_add_test(tc, flash_mx_heads);
     tcase_add_test(tc, preset_llama31_8b_w4a16);
     tcase_add_test(tc, preset_llama32_1b_fp8);
     tcase_add_test(tc, preset_llama32_1b_nvfp4);

@@ -1,24 +1,26 @@
-/* amd_check.cu — the AMD path's own kernels, gemm_mx (codegen/cuda_mx.cuh) and flash_mx
- * (codegen/cuda_attn_prefill.cuh), run on an NVIDIA GPU against host references, in each of their
- * matrix flavours: WMMA (RDNA's wave32 fragments, emulated by lane shuffles), MFMA (CDNA's wave64
- * fragments, emulated by warp pairs through shared memory) and, for gemm_mx, plain FMAs. What an AMD
- * image runs differs from this in the matrix instruction itself (the emulation follows AMD's
- * documented fragment layouts) and in the lane primitives (gpu_port_amd.cuh; flash_mx's reduction
- * across a wave64's halves is ds_bpermute there, shared memory here); the tiling, the fragments each
- * lane gathers, where each sum lands, the softmax and the epilogues are the same code. The other
- * kernels of the AMD path are the NVIDIA path's own (kernel_check.cu checks them); end to end,
- * bench/gpu_round.sh WHAT=amd runs stories260K built for the amd-on-sm_90 target.
+/* amd_check.cu — the AMD path's own kernels, gemm_mx (codegen/cuda_mx.cuh), flash_mx
+ * (codegen/cuda_attn_prefill.cuh) and moe_expert_mx (codegen/cuda_moe.cuh), run on an NVIDIA GPU
+ * against host references, in each of their matrix flavours: WMMA (RDNA's wave32 fragments, emulated
+ * by lane shuffles), MFMA (CDNA's wave64 fragments, emulated by warp pairs through shared memory)
+ * and, for the matmuls, plain FMAs. What an AMD image runs differs from this in the matrix
+ * instruction itself (the emulation follows AMD's documented fragment layouts) and in the lane
+ * primitives (gpu_port_amd.cuh; flash_mx's reduction across a wave64's halves is ds_bpermute there,
+ * shared memory here); the tiling, the fragments each lane gathers, where each sum lands, the
+ * softmax and the epilogues are the same code. The other kernels of the AMD path are the NVIDIA
+ * path's own (kernel_check.cu checks them); end to end, bench/gpu_round.sh WHAT=amd runs stories260K
+ * built for the amd-on-sm_90 target. bench/amd_simt.cc runs flash_mx and moe_expert_mx on a CPU.
  *
  * Built with the AMD path on (gpu_port.cuh LLMC_AMD_PATH) by scripts/gpu_carry.sh, or on the device
- * by bench/gpu_round.sh WHAT=amd (nvcc takes a few minutes: the emulated steps unroll):
+ * by bench/gpu_round.sh WHAT=amd (nvcc takes minutes: the emulated steps unroll):
  *   nvcc -O2 -std=c++17 -arch=sm_90 -DLLMC_AMD_PATH=1 -I ir -o amd_check bench/amd_check.cu && ./amd_check
  * gemm_mx: K from 64 to 2048, N a multiple of 64 or not (rows past the matrix), SwiGLU (gate and up
  * halves in one tile), T ragged (tiles past the rows); bf16 and f16; every epilogue (bias, residual,
  * SwiGLU). Tolerance: the f32 sums of exact products against double, relative RMS 1e-4 (as gemm_h's
- * check). flash_mx: see check_fmx. One line a check; the last line counts the failures (exit status
- * 1 if any).
+ * check). flash_mx: see check_fmx; moe_expert_mx: check_moe_mx. One line a check; the last line
+ * counts the failures (exit status 1 if any).
  */
 #include "../codegen/cuda_attn_prefill.cuh"
+#include "../codegen/cuda_moe.cuh"
 #include "../codegen/cuda_mx.cuh"
 #include "../ir/kv_formats.h" /* the KV cache's reference rows (the cpu target's): kv_put_rows, kv_get_row */
 #include "bench_weights.h"
@@ -302,6 +304,93 @@ static void check_fmx_flavour(void)
     check_fmx<8, 4, 8, 0, MX, FMT_INT4, FMT_KV_FP8>({{0, 80}});    /* int4 keys, fp8 values, heads of 8 */
 }
 
+/* ---- moe_expert_mx: the experts' matmuls of wide MoE steps (gemm_mx over each expert's rows) ----
+ * The step's experts as moe_route leaves them (meta: n_active, cnt[E], off[E + 1], act[E]), some
+ * experts unused, an expert with more than a row tile; random bf16/f16 rows and weights (never
+ * zero); the emitter's grid plus one block past the experts in use; tolerance as gemm_mx's. */
+template <int BF, int K, int N, int EPI, int E, int MX>
+__global__ void __launch_bounds__(256) k_moe_mx(const int *meta, const uint16_t *w, const uint16_t *x, float *y)
+{
+    moe_expert_mx<BF, K, N, EPI, E, MX>(meta, w, x, y);
+}
+template <int BF, int K, int N, int EPI, int E, int MX>
+static void check_moe_mx(const std::vector<int> &cnt, int T)
+{
+    constexpr int NO = EPI == 2 ? N / 2 : N;
+    auto enc = [](double v) { return BF ? h_bf16((float)v) : h_f16((float)v); };
+    auto dec = [](uint16_t h) { return BF ? (double)h_bf16f(h) : (double)h_f16f(h); };
+    std::vector<int> meta(1 + E + E + 1 + E, 0);
+    int rows = 0, na = 0;
+    for (int e = 0; e < E; e++) {
+        meta[1 + e] = cnt[e];
+        meta[1 + E + e] = rows;
+        rows += cnt[e];
+        if (cnt[e])
+            meta[1 + E + E + 1 + na++] = e;
+    }
+    meta[1 + E + E] = rows;
+    meta[0] = na;
+    std::vector<uint16_t> hw((size_t)E * N * K), hx((size_t)rows * K);
+    for (auto &v : hw)
+        v = enc(nzrand(0.05));
+    for (auto &v : hx)
+        v = enc(nzrand(1.0));
+    std::vector<float> hy((size_t)(rows + 64) * NO);
+    int *dm;
+    uint16_t *dw, *dx;
+    float *dy;
+    CK(cudaMalloc(&dm, meta.size() * 4));
+    CK(cudaMalloc(&dw, hw.size() * 2));
+    CK(cudaMalloc(&dx, hx.size() * 2));
+    CK(cudaMalloc(&dy, hy.size() * 4));
+    CK(cudaMemcpy(dm, meta.data(), meta.size() * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dw, hw.data(), hw.size() * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dx, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemset(dy, 0xff, hy.size() * 4)); /* NaN */
+    dim3 grid((T + 63) / 64, EPI == 2 ? (N / 2 + 31) / 32 : (N + 63) / 64, na < E ? na + 1 : E);
+    k_moe_mx<BF, K, N, EPI, E, MX><<<grid, 256>>>(dm, dw, dx, dy);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(hy.data(), dy, hy.size() * 4, cudaMemcpyDeviceToHost));
+    double num = 0, den = 0;
+    int64_t bad = 0;
+    for (size_t i = (size_t)rows * NO; i < hy.size(); i++)
+        bad += hy[i] == hy[i]; /* past the grouped rows: never written */
+    std::vector<double> acc(N);
+    for (int e = 0; e < E; e++)
+        for (int r = meta[1 + E + e]; r < meta[1 + E + e] + cnt[e]; r++) {
+            for (int n = 0; n < N; n++) {
+                double sum = 0;
+                for (int k = 0; k < K; k++)
+                    sum += dec(hx[(size_t)r * K + k]) * dec(hw[((size_t)e * N + n) * K + k]);
+                acc[n] = sum;
+            }
+            for (int o = 0; o < NO; o++) {
+                const double ref = EPI == 2 ? acc[o] / (1.0 + exp(-acc[o])) * acc[o + N / 2] : acc[o];
+                const double got = hy[(size_t)r * NO + o];
+                bad += got != got;
+                num += (got - ref) * (got - ref);
+                den += ref * ref;
+            }
+        }
+    char what[160];
+    snprintf(what, sizeof what, "moe_expert_mx %s %s K=%d N=%d epi=%d E=%d: %d rows, %d experts", mx_name(MX),
+             BF ? "bf16" : "f16", K, N, EPI, E, rows, na);
+    verdict(what, sqrt(num / den), 1e-4, bad);
+    cudaFree(dm);
+    cudaFree(dw);
+    cudaFree(dx);
+    cudaFree(dy);
+}
+
+template <int MX>
+static void check_moe_flavour(void)
+{
+    check_moe_mx<1, 64, 128, 2, 8, MX>({70, 0, 3, 65, 0, 1, 0, 21}, 70); /* gate/up, SwiGLU; experts unused */
+    check_moe_mx<0, 96, 64, 0, 4, MX>({9, 0, 130, 40}, 130);             /* down, f16, two row tiles */
+    check_moe_mx<1, 256, 200, 2, 16, MX>({5, 17, 0, 0, 64, 1, 2, 3, 0, 9, 9, 9, 0, 0, 40, 1}, 64); /* N/2 not a tile */
+}
+
 int main(void)
 {
     cudaDeviceProp p;
@@ -312,6 +401,9 @@ int main(void)
     check_flavour<LLMC_MX_NONE>();
     check_fmx_flavour<LLMC_MX_WMMA>();
     check_fmx_flavour<LLMC_MX_MFMA>();
+    check_moe_flavour<LLMC_MX_WMMA>();
+    check_moe_flavour<LLMC_MX_MFMA>();
+    check_moe_flavour<LLMC_MX_NONE>();
     printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
     return failures ? 1 : 0;
 }

@@ -297,7 +297,7 @@ DEV void flash_mx(const int32_t *__restrict__ positions, const int32_t *__restri
     constexpr int NQ = F::WV / 32, KPL = F::KPL, NC = F::NC, CH = HD / 8;
     static_assert(HD % 8 == 0 && HD <= 256 && KT % 16 == 0, "flash_mx: head_dim a multiple of 8 up to 256");
     static_assert(MX == LLMC_MX_WMMA || MX == LLMC_MX_MFMA, "flash_mx: WMMA or MFMA");
-    extern __shared__ __align__(16) uint16_t fsm[];
+    uint16_t *fsm = (uint16_t *)dyn_smem();
     uint16_t(*Qs)[LD] = (uint16_t(*)[LD])fsm;
     uint16_t(*Ks)[LD] = (uint16_t(*)[LD])(fsm + QT * LD);
     uint16_t(*Vt)[LDV] = (uint16_t(*)[LDV])(fsm + (QT + KT) * LD);

@@ -103,7 +103,7 @@ DEV void mx_mfma(float (&c)[4], const uint16_t (&a)[4], const uint16_t (&b)[4])
         fa[w][l][k] = a[k];
         fb[w][l][k] = b[k];
     }
-    asm volatile("bar.sync %0, 64;" ::"r"(1 + w) : "memory");
+    bar_named(1 + w, 64);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         const int r = 4 * (l >> 4) + i, col = l & 15;
@@ -113,7 +113,7 @@ DEV void mx_mfma(float (&c)[4], const uint16_t (&a)[4], const uint16_t (&b)[4])
             s += mx_half(fa[w][r + 16 * (k >> 2)][k & 3], BF) * mx_half(fb[w][col + 16 * (k >> 2)][k & 3], BF);
         c[i] += s;
     }
-    asm volatile("bar.sync %0, 64;" ::"r"(1 + w) : "memory");
+    bar_named(1 + w, 64);
 #endif
 }
 
@@ -161,9 +161,9 @@ DEV float mx_col_reduce(float v)
         __shared__ float fx[4][64];
         const int w = threadIdx.x >> 6, l = threadIdx.x & 63;
         fx[w][l] = v;
-        asm volatile("bar.sync %0, 64;" ::"r"(1 + w) : "memory");
+        bar_named(1 + w, 64);
         const float o = fx[w][l ^ 32];
-        asm volatile("bar.sync %0, 64;" ::"r"(1 + w) : "memory");
+        bar_named(1 + w, 64);
 #endif
         v = MAX ? fmaxf(v, o) : v + o;
     }

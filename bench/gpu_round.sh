@@ -86,11 +86,12 @@ fi
 
 S=$carry/stories260K
 # The AMD path's kernels on this NVIDIA GPU (WHAT=amd; not part of all): bench/amd_check.cu (gemm_mx in its
-# WMMA, MFMA and FMA flavours, the first two emulated with AMD's fragment layouts, against a host
-# reference), then stories260K built for amd-on-sm_90 (every kernel as an RDNA build runs it, wave32,
-# WMMA emulated): f32 = the cpu target's text = llama2.c's golden; bf16 and the quantized formats
-# against the cpu target (first 64 greedy ids; --compare-cpu on 5 and 80 prompt tokens: the 80 take
-# gemm_mx), the quantized KV caches too (fp8; int8 keys with int4 values); batch 3 = single runs; memcheck.
+# WMMA, MFMA and FMA flavours, flash_mx in its WMMA and MFMA ones, the matrix steps emulated with AMD's
+# fragment layouts, against host references), then stories260K built for amd-on-sm_90 (every kernel as an
+# RDNA build runs it, wave32, WMMA emulated): f32 = the cpu target's text = llama2.c's golden; bf16 and the
+# quantized formats against the cpu target (first 64 greedy ids; --compare-cpu on 5 and 80 prompt tokens:
+# the 80 take gemm_mx and flash_mx), the quantized KV caches too (fp8; int8 keys with int4 values); batch 3
+# = single runs; memcheck (80 tokens: flash_mx).
 if [ "$what" = amd ]; then
   say "== AMD path on $dev"
   if [ -x "$carry/amd_check" ] || nvcc -O2 -std=c++17 -arch=sm_90 -DLLMC_AMD_PATH=1 -I "$root/ir" -o "$carry/amd_check" \
@@ -98,7 +99,7 @@ if [ "$what" = amd ]; then
     "$carry/amd_check" 2>&1 | tee "$out/amd_check.txt" >>"$log"
     ac=${PIPESTATUS[0]}
     grep FAIL "$out/amd_check.txt" | tee -a "$log"
-    row "amd_check (gemm_mx WMMA/MFMA/FMA vs host)" "$(tail -1 "$out/amd_check.txt") (exit $ac)"
+    row "amd_check (gemm_mx WMMA/MFMA/FMA, flash_mx WMMA/MFMA vs host)" "$(tail -1 "$out/amd_check.txt") (exit $ac)"
   else
     row "amd_check" "nvcc failed"
   fi
@@ -135,7 +136,7 @@ if [ "$what" = amd ]; then
     : >"$res/a_single_$tag.txt"
     for p in "Once upon a time" "Lily and Ben" "The cat sat" "One day"; do "$work/a_gpu_$tag" "$p" -n 40 >>"$res/a_single_$tag.txt"; done
     cmp -s "$res/a_batch_$tag.txt" "$res/a_single_$tag.txt" && bs="batch 3 = single" || bs="batch 3 DIFFERS from single"
-    row "stories260K amd-on-sm_90 $f" "$agree; $bs; compare-cpu worst layer $worst (80 tokens, gemm_mx: $worstw)"
+    row "stories260K amd-on-sm_90 $f" "$agree; $bs; compare-cpu worst layer $worst (80 tokens, gemm_mx + flash_mx: $worstw)"
   done
   if command -v compute-sanitizer >/dev/null; then
     compute-sanitizer --tool memcheck --error-exitcode 9 "$work/a_gpu_bf16" --ids "$(seq -s ' ' 100 179)" -n 8 \

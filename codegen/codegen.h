@@ -44,6 +44,9 @@ const char *llmc_cuda_kernel_name(const LlmcCudaGen *cg, int i);
 /* Kernel i's definition as emitted, its name written @NAME@ (tests gather kernels of several graphs
  * into one source). */
 const char *llmc_cuda_kernel_text(const LlmcCudaGen *cg, int i);
+/* The dynamic LDS an AMD image's launches of kernel i give it, bytes: 0 for none and for the
+ * NVIDIA-only kernels of a mixed build (traps there, never launched). */
+uint32_t llmc_cuda_kernel_amd_lds(const LlmcCudaGen *cg, int i);
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,
                             const LlmcBuildInfo *info, char **host_c, LlmcDiag *d);
 void llmc_cuda_free(LlmcCudaGen *cg);

@@ -6,7 +6,7 @@
  * to 4; positions split over blockIdx.z, the last block of a split combines the partials; head sizes
  * other than powers of two use the per-token kernel and a combine kernel); for
  * long steps (prefill) flash attention on tensor cores (64 tokens of one head a block; the AMD path:
- * the per-token kernel). A soft-capped
+ * flash_mx on its matrix cores, WMMA or MFMA by the image). A soft-capped
  * attention (Gemma 2) passes its cap to each kernel. */
 #include <stdio.h>
 
@@ -144,6 +144,41 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
     llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), name, "T", gy, gz, 128, 0);
 }
 
+/* Long steps on the AMD path: flash_mx (cuda_attn_prefill.cuh) on the image's matrix cores (WMMA or
+ * MFMA), 64 tokens of one query head a block on 128 threads. Its tiles of KT positions: 64, or fewer
+ * where the LDS of 64 would not fit the AMD targets' 64 KB a block (Q's 64 rows and a K tile, rows of
+ * the head size rounded up to 16 plus 8 halves, and the V tile transposed, rows of KT + 8; 1 KB left
+ * for the kernel's own): 64 up to heads of 128, 32 up to 224, 16 above. */
+static void flash_mx_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, int64_t HQ, int window,
+                            const char *qs, const char *ys, const char *lay, const char *cond)
+{
+    const LlmcGraph *g = e->g;
+    int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
+    int hdp = (HD + 15) / 16 * 16, kt = 64;
+    while (kt > 16 && ((64 + kt) * (hdp + 8) + hdp * (kt + 8)) * 2 + 1024 > 64 * 1024)
+        kt /= 2;
+    uint32_t smem = (uint32_t)(((64 + kt) * (hdp + 8) + hdp * (kt + 8)) * 2);
+    char kvs[64], hq[32];
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* flash attention (long steps) on the matrix cores (the AMD path: WMMA or MFMA by the image): 64 "
+                    "tokens x 1 of %lld query heads a block, %s KV head of %d, scale %.9g%s; K/V tiles of %d positions, "
+                    "%u bytes of LDS; strides q %lld, y %lld */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "#if LLMC_AMD_PATH\n"
+                    "    flash_mx<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                    "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s, %s%s);\n#else\n    llmc_trap();\n#endif\n}\n",
+                    (long long)HQ, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, llmc_attr_float(n, "scale", 1.0),
+                    attn_what(e, n, window), kt, smem, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
+                    llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q),
+                    (long long)llmc_row_stride(g, y), window, kt, qs, ys, lay,
+                    llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e), softcap_arg(e, n));
+    const char *name = llmc_cuda_kernel(e, "flash_attention_mx", k.s, smem);
+    llmc_buf_free(&k);
+    snprintf(hq, sizeof hq, "%lld", (long long)HQ);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), name, "(T + 63) / 64", hq, "1", 128, smem);
+}
+
 LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
 {
     (void)d;
@@ -272,15 +307,19 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
     /* a tensor-core tile for this head size, on NVIDIA (KIVI: queries of one tile read a position from
-       the blocks or the ring, so the per-token kernel) */
+       the blocks or the ring, so the per-token kernel); on the AMD path flash_mx (matrix cores) for
+       heads of a multiple of 8 up to 256, KIVI likewise the per-token kernel */
     int flash = e->nv_path && HD % 16 == 0 && HD <= 128 && !ring;
-    if (!flash || e->amd_path) { /* the per-token kernel (the AMD path's long steps) */
-        llmc_cuda_launch(e, node, flash ? llmc_cuda_path_cond(e, cond, 1) : cond,
+    int fmx = e->amd_path && HD % 8 == 0 && HD <= 256 && !ring;
+    int pt_nv = e->nv_path && !flash, pt_amd = e->amd_path && !fmx;
+    if (pt_nv || pt_amd) /* the per-token kernel */
+        llmc_cuda_launch(e, node, pt_nv && pt_amd ? cond : llmc_cuda_path_cond(e, cond, pt_amd),
                          per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy, "1", 128, 0);
-        if (!flash) {
-            llmc_cuda_node_end(e, node);
-            return LLMC_OK;
-        }
+    if (fmx)
+        flash_mx_kernel(e, node, n, q, y, HQ, window, qs, ys, lay, cond);
+    if (!flash) {
+        llmc_cuda_node_end(e, node);
+        return LLMC_OK;
     }
     uint32_t smem = (uint32_t)(2 * 2 * 64 * (HD + 8) * 2);
     llmc_buf_printf(&k,

@@ -1,30 +1,22 @@
 /* cuda_attn_prefill.cuh — causal flash attention of long steps (prefill) over the paged KV cache
- * (keys in KF, values in VF: cuda_kv.cuh KVFmt) on mma.sync tensor cores (emitter: cuda_attention.c).
+ * (keys in KF, values in VF: cuda_kv.cuh KVFmt; emitter: cuda_attention.c): flash_prefill on NVIDIA's
+ * mma.sync tensor cores, flash_mx on AMD's matrix cores (WMMA on RDNA 3/3.5, MFMA on CDNA 3: the
+ * fragments of cuda_mx.cuh, emulated on NVIDIA by the check target amd-on-sm_90).
  */
 #ifndef LLMC_CUDA_ATTN_PREFILL_CUH
 #define LLMC_CUDA_ATTN_PREFILL_CUH
 
 #include "cuda_mma.cuh"
 #include "cuda_kv.cuh"
+#include "cuda_mx.cuh"
 
-#if LLMC_PTX /* mma.sync, ldmatrix, cp.async: NVIDIA only (gpu_port.cuh) */
-
-/* ---- causal attention for long steps (prefill): flash attention over the paged cache ----
- * Grid (ceil(T / 64), HQ), 4 warps: the block takes 64 consecutive tokens of the step and one query
- * head, each warp 16 of the tokens. K/V tiles of 64 positions come into shared memory as f16 (two
- * stages, rows from the sequence's block table, zero past the last position): an f16 cache by
- * cp.async as it is, a quantized one (keys in KF, values in VF: cuda_kv.cuh) loaded, dequantized in
- * registers and stored as f16; S = Q K^T and O += P V run on f16 tensor cores with f32 sums, the
- * softmax online in base 2 (Q pre-scaled by scale * log2 e; Q and P rounded to f16). Tokens of
- * several sequences in one tile are served one sequence a pass. Needs HD % 16 == 0. Dynamic shared
- * memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0: the scores capped to (-softcap, softcap) by
- * softcap tanh(s / softcap) (Gemma 2). kvs: the scales per layer and KV head (fp8), else null. */
-/* 8 values of row r of a section of format F from value c (c % 8 == 0) into shared memory as f16. */
+/* 8 values of row r of a section of format F from value c (c % 8 == 0), dequantized and rounded to
+ * f16 (pairs in words, the first value low), or zeros when !ok. */
 template <int F, int BS, int HKV, int HD>
-DEV void kv_tile_chunk(uint16_t *dst, const uint8_t *sec, int r, int c, int ok, float hs)
+DEV uint4 kv_chunk_f16(const uint8_t *sec, int r, int c, int ok, float hs)
 {
     if constexpr (F == FMT_F16) {
-        cp_async16(dst, kv_vals<F, HD>(sec, r) + 2 * c, ok ? 16 : 0);
+        return ok ? __ldg((const uint4 *)(kv_vals<F, HD>(sec, r) + 2 * c)) : make_uint4(0, 0, 0, 0);
     } else {
         float f[8];
         if (ok) {
@@ -43,9 +35,33 @@ DEV void kv_tile_chunk(uint16_t *dst, const uint8_t *sec, int r, int c, int ok, 
             for (int i = 0; i < 8; i++)
                 f[i] = 0.0f;
         }
-        *(uint4 *)dst = make_uint4(pack2(f[0], f[1], 0), pack2(f[2], f[3], 0), pack2(f[4], f[5], 0), pack2(f[6], f[7], 0));
+        return make_uint4(pack2(f[0], f[1], 0), pack2(f[2], f[3], 0), pack2(f[4], f[5], 0), pack2(f[6], f[7], 0));
     }
 }
+
+#if LLMC_PTX /* mma.sync, ldmatrix, cp.async: NVIDIA only (gpu_port.cuh) */
+
+/* 8 values of row r of a section of format F from value c (c % 8 == 0) into shared memory as f16 (an
+ * f16 row by cp.async as it is). */
+template <int F, int BS, int HKV, int HD>
+DEV void kv_tile_chunk(uint16_t *dst, const uint8_t *sec, int r, int c, int ok, float hs)
+{
+    if constexpr (F == FMT_F16)
+        cp_async16(dst, kv_vals<F, HD>(sec, r) + 2 * c, ok ? 16 : 0);
+    else
+        *(uint4 *)dst = kv_chunk_f16<F, BS, HKV, HD>(sec, r, c, ok, hs);
+}
+
+/* ---- causal attention for long steps (prefill): flash attention over the paged cache ----
+ * Grid (ceil(T / 64), HQ), 4 warps: the block takes 64 consecutive tokens of the step and one query
+ * head, each warp 16 of the tokens. K/V tiles of 64 positions come into shared memory as f16 (two
+ * stages, rows from the sequence's block table, zero past the last position): an f16 cache by
+ * cp.async as it is, a quantized one (keys in KF, values in VF: cuda_kv.cuh) loaded, dequantized in
+ * registers and stored as f16; S = Q K^T and O += P V run on f16 tensor cores with f32 sums, the
+ * softmax online in base 2 (Q pre-scaled by scale * log2 e; Q and P rounded to f16). Tokens of
+ * several sequences in one tile are served one sequence a pass. Needs HD % 16 == 0. Dynamic shared
+ * memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0: the scores capped to (-softcap, softcap) by
+ * softcap tanh(s / softcap) (Gemma 2). kvs: the scales per layer and KV head (fp8), else null. */
 template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
 DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
@@ -246,5 +262,244 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
 }
 
 #endif /* LLMC_PTX */
+
+/* ---- the AMD path: flash attention on the matrix cores (flash_mx) ----
+ * Grid (ceil(T / 64), HQ), 128 threads: the block takes 64 consecutive tokens of the step and one
+ * query head, as flash_prefill does; the waves of the image's flavour (MX: cuda_mx.cuh MxFrag) take
+ * 16 tokens each (WMMA: 4 waves of 32) or 32 (MFMA: 2 waves of 64, two tiles of 16 tokens each).
+ * LDS (dynamic, (64 + KT) (HDP + 8) + HDP (KT + 8) halves): the block's Q rows, scaled into base 2
+ * (scale log2 e) and rounded to f16, once; then tiles of KT positions of K (rows) and V (transposed:
+ * a dimension's positions side by side, so that its fragments are rows too), each loaded from the
+ * sequence's blocks and dequantized to f16 (kv_chunk_f16, zero past the last position) by the whole
+ * block, then used (one stage: no asynchronous copies on AMD). HD % 8 == 0, up to 256: HDP, HD
+ * rounded up to 16 (zeros past HD), the k of the score steps and the rows of the output's.
+ * The products run transposed, so that a lane's sums belong to one token (its column l % 16):
+ *   S^T = K Q^T: A = a K row (position) of the tile, B = a Q row (token), k over HDP; a lane holds
+ *     NC scores of its token; the online softmax (base 2) takes the tile's maximum over the lanes of
+ *     the column (mx_col_reduce), rescales its sums, and keeps its share of the row sum;
+ *   O^T += V^T P^T: A = a V column (dimension) of the tile, B = the token's probabilities over 16
+ *     positions (mx_sums_to_b: the S^T sums as the next step's B operand, f16), f32 sums.
+ * So P and the output need no trip through LDS; the row sums are combined over the column's lanes
+ * at the end. Masks: causal, the sliding window (WIN > 0: positions p - WIN + 1 .. p), other
+ * sequences' tokens (the tokens of several sequences in one tile are served one sequence a pass);
+ * tiles past a wave's last position or before its window are skipped by that wave. softcap > 0: the
+ * scores capped to softcap tanh(s / softcap) (Gemma 2). kvs: the scales per layer and KV head (fp8),
+ * else null. The cache in any format kv_chunk_f16 reads (f16, fp8, int8, int4; KIVI's ring is read
+ * by the per-token kernel instead). */
+template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int KT, int MX = LLMC_MX>
+DEV void flash_mx(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
+                  const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
+                  const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale, const float *kvs,
+                  float softcap = 0.0f)
+{
+    using F = MxFrag<MX>;
+    constexpr int QT = 64, HDP = (HD + 15) / 16 * 16, LD = HDP + 8, LDV = KT + 8, G = HQ / HKV, DC = HDP / 16, NP = KT / 16;
+    constexpr int NQ = F::WV / 32, KPL = F::KPL, NC = F::NC, CH = HD / 8;
+    static_assert(HD % 8 == 0 && HD <= 256 && KT % 16 == 0, "flash_mx: head_dim a multiple of 8 up to 256");
+    static_assert(MX == LLMC_MX_WMMA || MX == LLMC_MX_MFMA, "flash_mx: WMMA or MFMA");
+    uint16_t *fsm = (uint16_t *)dyn_smem();
+    uint16_t(*Qs)[LD] = (uint16_t(*)[LD])fsm;
+    uint16_t(*Ks)[LD] = (uint16_t(*)[LD])(fsm + QT * LD);
+    uint16_t(*Vt)[LDV] = (uint16_t(*)[LDV])(fsm + (QT + KT) * LD);
+    __shared__ int rseq[QT], rpos[QT];
+    __shared__ int cur_seq, kmin_s, kmax_s;
+    const int tid = threadIdx.x, nt = blockDim.x, wave = tid / F::WV, l = tid % F::WV, c = l & 15, k0 = F::k0(l);
+    const int t0 = blockIdx.x * QT, head = blockIdx.y, kvh = head / G;
+    {
+        const float qs = scale * 1.4426950408889634f;
+        for (int e = tid; e < QT * HDP; e += nt) {
+            const int r = e / HDP, d = e % HDP;
+            Qs[r][d] = t0 + r < T && d < HD ? f32_to_f16(q[(int64_t)(t0 + r) * SQ + head * HD + d] * qs) : 0;
+        }
+        if constexpr (HDP > HD)
+            for (int e = tid; e < KT * (HDP - HD); e += nt) { /* the dimensions past HD: never loaded */
+                Ks[e / (HDP - HD)][HD + e % (HDP - HD)] = 0;
+                Vt[HD + e % (HDP - HD)][e / (HDP - HD)] = 0;
+            }
+    }
+    if (tid < QT) {
+        const int t = t0 + tid;
+        rseq[tid] = t < T ? seq_of_token[t] : -1;
+        rpos[tid] = t < T ? positions[t] : 0;
+    }
+    const float hk = kvs ? kvs[(int64_t)layer * 2 * HKV + kvh] : 1.0f;
+    const float hv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + kvh] : 1.0f;
+    for (;;) {
+        __syncthreads();
+        if (tid == 0) {
+            int cs = -1, lo = 0x7fffffff, hi = -1;
+            for (int r = 0; r < QT; r++) {
+                if (rseq[r] < 0 || (cs >= 0 && rseq[r] != cs))
+                    continue;
+                cs = rseq[r];
+                const int p = rpos[r], a = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
+                lo = a < lo ? a : lo;
+                hi = p > hi ? p : hi;
+            }
+            cur_seq = cs;
+            kmin_s = lo;
+            kmax_s = hi;
+        }
+        __syncthreads();
+        const int cs = cur_seq;
+        if (cs < 0)
+            return;
+        const int kmin = kmin_s, kmax = kmax_s, kbeg = kmin / KT * KT;
+        const int32_t *table = block_tables + (int64_t)cs * max_blocks_per_seq;
+        /* this lane's tokens (block rows tr[j]: its column of each of the wave's tiles of 16 tokens), and
+           the wave's span of positions (wave-uniform: tiles outside it are skipped) */
+        int tr[NQ], act[NQ], qp[NQ], lo[NQ];
+        int wmax = -1, wmin = 0x7fffffff;
+#pragma unroll
+        for (int j = 0; j < NQ; j++) {
+            tr[j] = 16 * (NQ * wave + j) + c;
+            act[j] = rseq[tr[j]] == cs;
+            qp[j] = rpos[tr[j]];
+            lo[j] = WIN > 0 ? qp[j] - WIN + 1 : 0;
+        }
+        for (int r = 16 * NQ * wave; r < 16 * NQ * (wave + 1); r++)
+            if (rseq[r] == cs) {
+                const int p = rpos[r], a = WIN > 0 ? p - WIN + 1 : 0;
+                wmax = p > wmax ? p : wmax;
+                wmin = a < wmin ? a : wmin;
+            }
+        float o[NQ][DC][NC], m[NQ], ls[NQ];
+#pragma unroll
+        for (int j = 0; j < NQ; j++) {
+            m[j] = -INFINITY;
+            ls[j] = 0.0f;
+#pragma unroll
+            for (int dc = 0; dc < DC; dc++)
+#pragma unroll
+                for (int i = 0; i < NC; i++)
+                    o[j][dc][i] = 0.0f;
+        }
+        for (int p0 = kbeg; p0 <= kmax; p0 += KT) {
+            __syncthreads(); /* every wave is done with the previous tile */
+            for (int idx = tid; idx < KT * CH; idx += nt) {
+                const int r = idx / CH, cc = (idx % CH) * 8, p = p0 + r, ok = p >= kmin && p <= kmax;
+                const int64_t blk = ok ? table[p / BS] : 0;
+                const int row = (ok ? p % BS : 0) * HKV + kvh;
+                *(uint4 *)&Ks[r][cc] = kv_chunk_f16<KF, BS, HKV, HD>(kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 0),
+                                                                     row, cc, ok, hk);
+                const uint4 v = kv_chunk_f16<VF, BS, HKV, HD>(kv_sec<KF, VF, L, BS, HKV, HD>(kvp, blk, layer, 1), row,
+                                                              cc, ok, hv);
+                const uint32_t vw[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+                for (int i = 0; i < 8; i++) /* V transposed: a dimension's positions side by side */
+                    Vt[cc + i][r] = (uint16_t)(vw[i / 2] >> (16 * (i % 2)));
+            }
+            __syncthreads();
+            if (p0 > wmax || p0 + KT <= wmin) /* wave-uniform: no token of the wave sees this tile */
+                continue;
+            /* S^T = K Q^T: sums s[j][pi][i] of position p0 + 16 pi + row(l, i), token tr[j] */
+            float s[NQ][NP][NC];
+#pragma unroll
+            for (int j = 0; j < NQ; j++)
+#pragma unroll
+                for (int pi = 0; pi < NP; pi++)
+#pragma unroll
+                    for (int i = 0; i < NC; i++)
+                        s[j][pi][i] = 0.0f;
+#pragma unroll 1 /* unrolled, clang hoists every K fragment's loads ahead and spills (gfx1100, heads of 128) */
+            for (int dc = 0; dc < DC; dc++) {
+                uint16_t b[NQ][KPL];
+#pragma unroll
+                for (int j = 0; j < NQ; j++)
+#pragma unroll
+                    for (int k = 0; k < KPL; k++)
+                        b[j][k] = Qs[tr[j]][16 * dc + k0 + k];
+#pragma unroll
+                for (int pi = 0; pi < NP; pi++) {
+                    uint16_t a[KPL];
+#pragma unroll
+                    for (int k = 0; k < KPL; k++)
+                        a[k] = Ks[16 * pi + c][16 * dc + k0 + k];
+#pragma unroll
+                    for (int j = 0; j < NQ; j++)
+                        mx_step<MX, 0>(s[j][pi], a, b[j]);
+                }
+            }
+            if (softcap > 0.0f) { /* Gemma 2: c tanh(s / c), in the base-2 units of the scores */
+                const float c2 = softcap * 1.4426950408889634f;
+#pragma unroll
+                for (int j = 0; j < NQ; j++)
+#pragma unroll
+                    for (int pi = 0; pi < NP; pi++)
+#pragma unroll
+                        for (int i = 0; i < NC; i++)
+                            s[j][pi][i] = c2 * tanhf(s[j][pi][i] / c2);
+            }
+            /* mask (causal, window, other sequences' tokens) and the online softmax of each token */
+#pragma unroll
+            for (int j = 0; j < NQ; j++) {
+                float mx = -INFINITY;
+#pragma unroll
+                for (int pi = 0; pi < NP; pi++)
+#pragma unroll
+                    for (int i = 0; i < NC; i++) {
+                        const int p = p0 + 16 * pi + F::row(l, i);
+                        if (!act[j] || p > qp[j] || p < lo[j])
+                            s[j][pi][i] = -INFINITY;
+                        mx = fmaxf(mx, s[j][pi][i]);
+                    }
+                mx = mx_col_reduce<MX, 1>(mx);
+                const float nm = fmaxf(m[j], mx), u = nm == -INFINITY ? 0.0f : nm, f = exp2f(m[j] - u);
+                m[j] = nm;
+                float sum = 0.0f;
+#pragma unroll
+                for (int pi = 0; pi < NP; pi++)
+#pragma unroll
+                    for (int i = 0; i < NC; i++) {
+                        s[j][pi][i] = exp2f(s[j][pi][i] - u);
+                        sum += s[j][pi][i];
+                    }
+                ls[j] = ls[j] * f + sum; /* this lane's share: combined over the column at the end */
+#pragma unroll
+                for (int dc = 0; dc < DC; dc++)
+#pragma unroll
+                    for (int i = 0; i < NC; i++)
+                        o[j][dc][i] *= f;
+            }
+            /* O^T += V^T P^T, 16 positions a step */
+#pragma unroll
+            for (int pi = 0; pi < NP; pi++) {
+                uint16_t pb[NQ][KPL];
+#pragma unroll
+                for (int j = 0; j < NQ; j++)
+                    mx_sums_to_b<MX>(s[j][pi], pb[j]);
+#pragma unroll
+                for (int dc = 0; dc < DC; dc++) {
+                    uint16_t a[KPL];
+#pragma unroll
+                    for (int k = 0; k < KPL; k++)
+                        a[k] = Vt[16 * dc + c][16 * pi + k0 + k];
+#pragma unroll
+                    for (int j = 0; j < NQ; j++)
+                        mx_step<MX, 0>(o[j][dc], a, pb[j]);
+                }
+            }
+        }
+        /* the output: dimension 16 dc + row(l, i) of token tr[j] */
+#pragma unroll
+        for (int j = 0; j < NQ; j++) {
+            const float lt = mx_col_reduce<MX, 0>(ls[j]);
+            if (!act[j])
+                continue;
+            float *yr = y + (int64_t)(t0 + tr[j]) * SY + head * HD;
+#pragma unroll
+            for (int dc = 0; dc < DC; dc++)
+#pragma unroll
+                for (int i = 0; i < NC; i++) {
+                    const int d = 16 * dc + F::row(l, i);
+                    if (d < HD)
+                        yr[d] = o[j][dc][i] / lt;
+                }
+        }
+        __syncthreads(); /* every wave has read its tokens' state before they are retired */
+        if (tid < QT && rseq[tid] == cs)
+            rseq[tid] = -1;
+    }
+}
 
 #endif

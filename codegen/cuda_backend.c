@@ -221,6 +221,11 @@ const char *llmc_cuda_kernel_name(const LlmcCudaGen *cg, int i) { return cg->e.k
 
 const char *llmc_cuda_kernel_text(const LlmcCudaGen *cg, int i) { return cg->e.kernels[i].text; }
 
+uint32_t llmc_cuda_kernel_amd_lds(const LlmcCudaGen *cg, int i)
+{
+    return cg->e.kernels[i].nv_only ? 0 : cg->e.kernels[i].smem;
+}
+
 void llmc_cuda_free(LlmcCudaGen *cg)
 {
     if (!cg)

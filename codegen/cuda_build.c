@@ -79,9 +79,11 @@ static LlmcStatus check_amd_resources(const LlmcTarget *tg, const LlmcCodeObject
                              "spilled%s): the AMD kernels are written to need none",
                              name, tg->arch, r->scratch, r->vgpr_spills, r->sgpr_spills,
                              r->dynamic_stack ? ", a dynamic stack" : "");
-        if (r->lds > tg->smem_per_block)
-            return llmc_fail(d, "internal error: kernel %s needs %d bytes of LDS; %s has %d a block", name, r->lds,
-                             tg->arch, tg->smem_per_block);
+        /* its own LDS and what its launches add (dynamic: flash_mx's tiles) */
+        int64_t lds = (int64_t)r->lds + llmc_cuda_kernel_amd_lds(gen, k);
+        if (lds > tg->smem_per_block)
+            return llmc_fail(d, "internal error: kernel %s needs %lld bytes of LDS; %s has %d a block", name,
+                             (long long)lds, tg->arch, tg->smem_per_block);
     }
     return LLMC_OK;
 }

@@ -6,8 +6,9 @@
  * a decode step reads only the selected experts' weights, in every weight format gemv reads. Wider
  * steps gather the rows with a block a row, keep gemv while the experts have 8 rows each on
  * average, and above that, where both expert matrices are bf16/f16, run the matmuls on tensor cores
- * (gemm_h over each expert's grouped rows, one launch for all the experts) with the activations
- * converted to bf16/f16 between them; other formats keep gemv there too. The
+ * (gemm_h over each expert's grouped rows, one launch for all the experts; on the AMD path gemm_mx,
+ * moe_expert_mx, in builds of AMD-path images only) with the activations converted to bf16/f16
+ * between them; other formats keep gemv there too. The
  * scratch is in region A (cuda_backend.c plan_scratch: llmc_cuda_moe_scratch). The weight formats
  * reach the kernels as the dense matmul's do (llmc_kernel_wformat, llmc_cuda_wq), an expert's share
  * of each side tensor as MoeSides (expert_mm). */
@@ -45,11 +46,12 @@ static MoeLayout layout(const LlmcGraph *g, const LlmcNode *n)
 
 int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node) { return layout(g, &g->n[node]).bytes; }
 
-/* The tensor cores take an expert matrix w (N rows of K) in bf16/f16 with K whole k-tiles of 32 (the
- * NVIDIA path only: a build with AMD-path images runs its experts on gemv). */
+/* The tensor cores take an expert matrix w (N rows of K) in bf16/f16 with K whole k-tiles of 32: on
+ * the NVIDIA path gemm_h (a build with images of both paths runs its experts on gemv), on the AMD
+ * path gemm_mx (moe_expert_mx). */
 static int tc_ok(const LlmcEmit *e, const LlmcTensor *w, int64_t K)
 {
-    return !e->amd_path && e->target->has_mma_bf16 && llmc_format_n_sides(w->dtype) == 0 &&
+    return (e->amd_path ? !e->nv_path : e->target->has_mma_bf16) && llmc_format_n_sides(w->dtype) == 0 &&
            llmc_format(w->dtype)->bits == 16 &&
            K % 32 == 0 && w->offset % 16 == 0;
 }
@@ -166,11 +168,47 @@ static void expert_b1(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
     llmc_cuda_launch(e, node, cond, name, gx, "1", gz, 128, 0);
 }
 
+/* The AMD path's expert_mma: moe_expert_mx (gemm_mx over each expert's grouped rows, 256 threads). */
+static void expert_mx(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
+                      int64_t K, int epi, int64_t base, int64_t xoff, int64_t yoff)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcNode *n = &g->n[node];
+    int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);
+    int bf = w->dtype == LLMC_BF16;
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* moe experts' %s on the matrix cores (the AMD path: gemm_mx, 64x64 tiles on 256 threads, WMMA, "
+                    "MFMA or FMAs by the image): grouped rows %s[%lld] x %s[%lld experts][%lld,%lld]^T%s, the experts "
+                    "of the step (grid z) */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "#if LLMC_AMD_PATH\n"
+                    "    moe_expert_mx<%d, %lld, %lld, %d, %lld>((const int *)A(%lld), (const uint16_t *)%s, "
+                    "(const uint16_t *)A(%lld), A(%lld));\n#else\n    llmc_trap();\n#endif\n}\n",
+                    epi == 2 ? "gate/up" : "down", bf ? "bf16" : "f16", (long long)K, llmc_dtype_name(w->dtype),
+                    (long long)E, (long long)N, (long long)K, epi == 2 ? ", SwiGLU of rows j, j + N/2" : "", bf,
+                    (long long)K, (long long)N, epi, (long long)E, (long long)base, wsrc, (long long)(base + xoff),
+                    (long long)(base + yoff));
+    const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up_mx" : "moe_down_mx", k.s, 0);
+    llmc_buf_free(&k);
+    char gx[64], gy[32], gz[96];
+    const char *rows = llmc_cuda_host_rows(g, n->in[0]);
+    snprintf(gx, sizeof gx, "(%s + 63) / 64", rows); /* an expert has at most a row a token */
+    snprintf(gy, sizeof gy, "%lld", (long long)(epi == 2 ? (N / 2 + 31) / 32 : (N + 63) / 64));
+    snprintf(gz, sizeof gz, "(%s * %lld < %lld ? %s * %lld : %lld)", rows, (long long)KS, (long long)E, rows,
+             (long long)KS, (long long)E);
+    llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 256, 0);
+}
+
 /* One of the experts' matmuls on tensor cores (wider steps): w (bf16/f16, N rows of K an expert)
- * over the bf16/f16 rows at xoff -> y (f32) at yoff, EPI 2 (SwiGLU) or 0. */
+ * over the bf16/f16 rows at xoff -> y (f32) at yoff, EPI 2 (SwiGLU) or 0 (the AMD path: expert_mx). */
 static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
                        int64_t K, int epi, int64_t base, int64_t xoff, int64_t yoff)
 {
+    if (e->amd_path) {
+        expert_mx(e, node, cond, w, wsrc, N, K, epi, base, xoff, yoff);
+        return;
+    }
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
     int64_t E = llmc_attr_int(n, "experts", 1), KS = llmc_attr_int(n, "top_k", 1);

@@ -9,8 +9,9 @@
  * route without the gather, gather the rows with a block a row (moe_gather: f32, or bf16/f16 for
  * the tensor cores), and, where the experts are bf16/f16, run the matmuls as gemm_h (cuda_mma.cuh)
  * over each expert's grouped rows, grid z over the experts (moe_expert_mma: one launch for all the
- * experts, an expert's weights read once for every 64 of its rows), the activations converted to
- * bf16/f16 between them (rows_to_half); other formats keep gemv.
+ * experts, an expert's weights read once for every 64 of its rows; on the AMD path moe_expert_mx,
+ * gemm_mx over the same rows), the activations converted to bf16/f16 between them (rows_to_half);
+ * other formats keep gemv.
  *
  * The scratch (MoeLayout, the emitter's offsets): ints n_active, cnt[E], off[E+1], act[E] (the
  * experts the step uses, in order), ids[TK] (each pair's expert), pos[TK] (each pair's row among
@@ -26,6 +27,7 @@
 #include "cuda_gemv.cuh"
 #include "cuda_gemv_b1.cuh"
 #include "cuda_mma.cuh"
+#include "cuda_mx.cuh"
 
 /* Gathers row xr (D values) into dst, RMS-normed with nw, eps when nw is given (else copied), by
  * MOE_TPP threads (threadIdx.x % MOE_TPP: 0..MOE_TPP-1, a group of whole warps) that all take part:
@@ -313,6 +315,23 @@ DEV void moe_expert_mma(const int *__restrict__ meta, const uint16_t *__restrict
                                                          y + (int64_t)o * NO, c, 0);
 }
 #endif
+
+/* The same on the AMD path's matrix cores: gemm_mx (cuda_mx.cuh: WMMA, MFMA or FMAs by the image;
+ * 64x64 tiles on 256 threads) over expert act[blockIdx.z]'s rows of w for its grouped rows. Grid:
+ * (row tiles of 64 of the most rows an expert may have, gemm_mx's column tiles, the step's experts). */
+template <int BF, int K, int N, int EPI, int E, int MX = LLMC_MX>
+DEV void moe_expert_mx(const int *__restrict__ meta, const uint16_t *__restrict__ w, const uint16_t *__restrict__ xh,
+                       float *__restrict__ y)
+{
+    const int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1;
+    if ((int)blockIdx.z >= meta[0])
+        return;
+    const int e = act[blockIdx.z], c = cnt[e], o = off[e];
+    if ((int)blockIdx.x * 64 >= c)
+        return;
+    constexpr int NO = EPI == 2 ? N / 2 : N;
+    gemm_mx<BF, K, N, NO, 0, EPI, MX>(w + (int64_t)e * N * K, xh + (int64_t)o * K, 0, y + (int64_t)o * NO, c, 0);
+}
 
 /* y[t] = sum over k of wts[t][k] o[pos[t][k]] (+ res[t], the residual add's fusion; grid: the
  * tokens, and the columns in gridDim.y slices: a decode step's one token spread over as many blocks,

@@ -103,7 +103,7 @@ DEV void mx_mfma(float (&c)[4], const uint16_t (&a)[4], const uint16_t (&b)[4])
         fa[w][l][k] = a[k];
         fb[w][l][k] = b[k];
     }
-    asm volatile("bar.sync %0, 64;" ::"r"(1 + w) : "memory");
+    bar_named(1 + w, 64);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         const int r = 4 * (l >> 4) + i, col = l & 15;
@@ -113,8 +113,86 @@ DEV void mx_mfma(float (&c)[4], const uint16_t (&a)[4], const uint16_t (&b)[4])
             s += mx_half(fa[w][r + 16 * (k >> 2)][k & 3], BF) * mx_half(fb[w][col + 16 * (k >> 2)][k & 3], BF);
         c[i] += s;
     }
-    asm volatile("bar.sync %0, 64;" ::"r"(1 + w) : "memory");
+    bar_named(1 + w, 64);
 #endif
+}
+
+/* ---- a wave's fragments, whichever the flavour (flash_mx, cuda_attn_prefill.cuh) ----
+ * MxFrag<MX>: WV lanes a wave; a lane gives KPL values of k of its A row and of its B column (l % 16),
+ * from k k0(l); it holds NC sums of the 16 x 16 tile, those of its column l % 16 at rows row(l, i). */
+template <int MX>
+struct MxFrag;
+template <>
+struct MxFrag<LLMC_MX_WMMA> {
+    enum { WV = 32, KPL = 16, NC = 8 };
+    DEV int k0(int) { return 0; }
+    DEV int row(int l, int i) { return 2 * i + (l >> 4); }
+};
+template <>
+struct MxFrag<LLMC_MX_MFMA> {
+    enum { WV = 64, KPL = 4, NC = 4 };
+    DEV int k0(int l) { return 4 * (l >> 4); }
+    DEV int row(int l, int i) { return 4 * (l >> 4) + i; }
+};
+
+/* c += A B, a wave's 16 x 16 x 16 step in flavour MX (bf16 operands when BF, else f16). */
+template <int MX, int BF>
+DEV void mx_step(float (&c)[MxFrag<MX>::NC], const uint16_t (&a)[MxFrag<MX>::KPL], const uint16_t (&b)[MxFrag<MX>::KPL])
+{
+    if constexpr (MX == LLMC_MX_WMMA)
+        mx_wmma<BF>(c, a, b);
+    else
+        mx_mfma<BF>(c, a, b);
+}
+
+/* v combined (the maximum when MAX, else the sum) over the lanes of a wave that hold sums of the same
+ * column of a tile (l % 16): lanes l and l ^ 16 (WMMA), l % 16 + 16 j (MFMA: across the halves of the
+ * wave too: ds_bpermute over its 64 lanes on AMD, the two warps through shared memory on NVIDIA).
+ * Every lane of the wave takes part and gets the same bits (both operations commute). */
+template <int MX, int MAX>
+DEV float mx_col_reduce(float v)
+{
+    v = MAX ? fmaxf(v, shfl_xor(v, 16)) : v + shfl_xor(v, 16);
+    if constexpr (MX == LLMC_MX_MFMA) {
+#if defined(__HIP__)
+        const float o = __builtin_bit_cast(float, __builtin_amdgcn_ds_bpermute((llmc_wave_lane() ^ 32) << 2,
+                                                                               __builtin_bit_cast(int, v)));
+#else
+        __shared__ float fx[4][64];
+        const int w = threadIdx.x >> 6, l = threadIdx.x & 63;
+        fx[w][l] = v;
+        bar_named(1 + w, 64);
+        const float o = fx[w][l ^ 32];
+        bar_named(1 + w, 64);
+#endif
+        v = MAX ? fmaxf(v, o) : v + o;
+    }
+    return v;
+}
+
+/* A lane's sums of a tile (rows: the k of the next step), rounded to f16, as its B operand of the
+ * next step: the values of its column at k k0(l) .. + KPL - 1. MFMA: its own sums (rows 4 (l / 16) +
+ * i); WMMA: its rows 2 i + l / 16 and those of lane l ^ 16, exchanged as f16 pairs. */
+template <int MX>
+DEV void mx_sums_to_b(const float (&c)[MxFrag<MX>::NC], uint16_t (&b)[MxFrag<MX>::KPL])
+{
+    if constexpr (MX == LLMC_MX_MFMA) {
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            b[i] = f32_to_f16(c[i]);
+    } else {
+        const int h = (threadIdx.x >> 4) & 1;
+#pragma unroll
+        for (int i = 0; i < 8; i += 2) {
+            const uint32_t own = (uint32_t)f32_to_f16(c[i]) | (uint32_t)f32_to_f16(c[i + 1]) << 16;
+            const uint32_t oth = shfl_xor(own, 16);
+            const uint32_t ev = h ? oth : own, od = h ? own : oth; /* rows 2 i, 2 i + 2; 2 i + 1, 2 i + 3 */
+            b[2 * i] = (uint16_t)ev;
+            b[2 * i + 1] = (uint16_t)od;
+            b[2 * i + 2] = (uint16_t)(ev >> 16);
+            b[2 * i + 3] = (uint16_t)(od >> 16);
+        }
+    }
 }
 
 /* ---- the block ---- */

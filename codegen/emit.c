@@ -55,6 +55,7 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text)
     k->name = llmc_strdup(name);
     k->smem = 0;
     k->flags = 0;
+    k->nv_only = 0;
     e->n_kernels++;
     /* Write the definition with its name substituted. */
     for (const char *s = text; *s;) {

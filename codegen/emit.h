@@ -31,6 +31,7 @@ typedef struct LlmcKernelDef {
     char *name;
     uint32_t smem;                /* GPU kernels: dynamic shared memory it may ask for */
     uint32_t flags;               /* GPU kernels: LLMC_GPU_KERNEL_* (abi/llmc_model.h) */
+    int nv_only;                  /* GPU kernels: a trap in AMD images (llmc_cuda_kernel_nv), never launched there */
 } LlmcKernelDef;
 
 typedef struct LlmcEmit {

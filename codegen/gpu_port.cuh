@@ -76,6 +76,16 @@ DEV T shfl_idx(T v, int src)
 
 /* The lanes for which p holds, a bit each (lane i: bit i; all lanes take part). */
 DEV uint32_t warp_ballot(int p) { return __ballot_sync(0xffffffffu, p); }
+/* Waits for the n threads (whole warps) that wait on named barrier id (1-15: __syncthreads is 0):
+ * cuda_mx.cuh's emulation of an AMD wave64 by two warps. NVIDIA only. */
+DEV void bar_named(int id, int n) { asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(n) : "memory"); }
+
+/* ---- the block's dynamic shared memory (the launch's size), 16-byte aligned ---- */
+DEV uint8_t *dyn_smem()
+{
+    extern __shared__ __align__(16) uint8_t llmc_dyn_smem[];
+    return llmc_dyn_smem;
+}
 
 /* ---- 16-byte loads ---- */
 struct u4 {

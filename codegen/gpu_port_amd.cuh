@@ -220,6 +220,13 @@ DEV uint32_t warp_ballot(int p)
 #endif
 }
 
+/* ---- the block's dynamic shared memory (LDS: the launch's size), 16-byte aligned ---- */
+DEV uint8_t *dyn_smem()
+{
+    extern __shared__ __align__(16) uint8_t llmc_dyn_smem[];
+    return llmc_dyn_smem;
+}
+
 /* ---- 16-byte loads ---- */
 struct u4 {
     uint32_t x, y, z, w;

@@ -22,7 +22,7 @@ if [ "${KC:-1}" != 0 ] && command -v nvcc >/dev/null; then
     "$t/rtutil.o" 2>"$t/log" || { cat "$t/log"; exit 1; }
   rm -rf "$t"
 fi
-# bench/amd_check (the AMD path's gemm_mx on NVIDIA; gpu_round.sh WHAT=amd) likewise (AC=0: not)
+# bench/amd_check (the AMD path's gemm_mx and flash_mx on NVIDIA; gpu_round.sh WHAT=amd) likewise (AC=0: not)
 if [ "${AC:-1}" != 0 ] && command -v nvcc >/dev/null; then
   nvcc -O2 -std=c++17 -arch=sm_90 -DLLMC_AMD_PATH=1 -I "$root/ir" -o "$root/.carry/amd_check" "$root/bench/amd_check.cu" || exit 1
 fi

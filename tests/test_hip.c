@@ -2,7 +2,7 @@
  * the code objects clang builds from it, and what llmc reads back from those.
  *
  *   amd_golden        tests/golden/tiny.json through the pipeline for gfx1151: the kernels (the AMD
- *                     path: gemm_mx for wide steps, per-token attention for long ones) against
+ *                     path: gemm_mx for wide steps, flash_mx for long ones' attention) against
  *                     tests/golden/tiny_amd.cu (`test_hip --regen` rewrites it); a build for
  *                     gfx1151 and sm_90a together: both paths, forward() choosing by the image.
  *   amd_meta          the metadata reader on a kernel that does spill, on wave32 and wave64 objects,
@@ -101,9 +101,11 @@ START_TEST(amd_golden)
     ck_assert_msg(llmc_gpu_generate(g, &gfx1151, 1, &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *src = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(src);
-    /* the AMD path only: no tensor-core or flash kernel, gemm_mx for the wide steps */
+    /* the AMD path only: no tensor-core or NVIDIA flash kernel, gemm_mx for the wide steps, flash_mx
+       (heads of 8, padded to 16) for long steps instead of the per-token kernel */
     ck_assert_msg(strstr(src, "gemm_mx<") && !strstr(src, "gemm_h<") && !strstr(src, "gemm_q<") &&
-                      !strstr(src, "flash_prefill<") && !strstr(src, "gemm_tc<"),
+                      !strstr(src, "flash_prefill<") && !strstr(src, "gemm_tc<") && strstr(src, "flash_mx<") &&
+                      !strstr(src, "paged_attn<"),
                   "tiny for gfx1151: not the AMD path");
     ck_assert(strstr(all, "or HIP for clang (AMD path)"));
     char path[1024];
@@ -137,8 +139,10 @@ START_TEST(amd_golden)
               strstr(src, "#if LLMC_AMD_PATH\n") && strstr(src, "and HIP for clang"));
     LlmcCudaImage ims[] = {{.target = both[0], .path = "a.hsaco"}, {.target = both[1], .path = "b.cubin"}};
     ck_assert_msg(llmc_cuda_host_c(g, cg, ims, 2, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    /* long steps: flash_mx on the AMD path; the per-token kernel on the NVIDIA one (heads of 8) */
     ck_assert_msg(strstr(host, "const int amd = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_AMD_PATH) != 0;") &&
-                      strstr(host, "T > 8 && amd") && strstr(host, "&& !amd") &&
+                      strstr(host, "T > 8 && amd") && strstr(host, "&& !amd") && strstr(host, "if (T > 64 && amd)") &&
+                      strstr(host, "if (T > 64 && !amd)") && strstr(src, "flash_mx<") && strstr(src, "paged_attn<") &&
                       strstr(host, "{LLMC_GPU_VENDOR_NVIDIA, 90, 1, \"sm_90a\", llmc_cubin_sm_90a,"),
                   "%s", host);
     free(host);

@@ -7,6 +7,8 @@
  *   preset_llama32_1b_nvfp4   the 1B in nvfp4 for gfx1151 (nvfp4's; bf16 for the lm_head)
  *   preset_llama32_1b_kivi    the 1B with KIVI keys (kivi4) and values (kivi2) for gfx942 (wave64)
  *   families_syntax           every family's tiny config: its AMD source through clang's front end
+ *   mx_kernels                flash_mx (prefill attention) at heads of 96, 128 and 256, soft-capped, and
+ *                             moe_expert_mx (Qwen3-MoE in bf16), for gfx1100 and gfx942
  *
  * For each: every kernel of the source in the code object's metadata, with its wavefront size, no
  * scratch (no spill, no dynamic stack), its LDS within the target's; the code object for the arch
@@ -20,6 +22,7 @@
 #include "../codegen/amdgpu.h"
 #include "../codegen/backend.h"
 #include "../codegen/codegen.h"
+#include "../codegen/emit.h" /* LlmcBuf */
 #include "../frontend/frontend.h"
 #include "../frontend/model_json.h"
 #include "../passes/passes.h"
@@ -111,7 +114,9 @@ static void compile_check(const LlmcGraph *g, const char *arch, const char *what
         ck_assert_msg(r->scratch == 0 && r->vgpr_spills == 0 && r->sgpr_spills == 0 && !r->dynamic_stack,
                       "%s %s: %s uses scratch (%d bytes a lane, spills %d/%d, %d VGPRs)", what, arch, name, r->scratch,
                       r->vgpr_spills, r->sgpr_spills, r->vgprs);
-        ck_assert_msg(r->lds <= t->smem_per_block, "%s %s: %s needs %d bytes of LDS", what, arch, name, r->lds);
+        ck_assert_msg(r->lds + (int64_t)llmc_cuda_kernel_amd_lds(cg, k) <= t->smem_per_block,
+                      "%s %s: %s needs %d bytes of LDS and %u dynamic", what, arch, name, r->lds,
+                      llmc_cuda_kernel_amd_lds(cg, k));
         ck_assert_int_eq(r->wave, t->wave);
     }
     ck_assert_int_eq(co.meta.n_res, llmc_cuda_kernel_count(cg));
@@ -195,12 +200,127 @@ START_TEST(families_syntax)
 }
 END_TEST
 
+/* Kernel i of cg whose name contains `part` appended to src under a name of its own (names[*nk],
+ * from tag), its dynamic LDS to lds[*nk]; only the first such kernel when first_only. Returns how
+ * many were taken. */
+static int gather(LlmcBuf *src, const LlmcCudaGen *cg, const char *part, const char *tag, int first_only,
+                  char (*names)[64], uint32_t *lds, int *nk, int cap)
+{
+    int found = 0;
+    for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
+        const char *text = llmc_cuda_kernel_text(cg, k);
+        if (!strstr(llmc_cuda_kernel_name(cg, k), part) || (first_only && found))
+            continue;
+        ck_assert_int_lt(*nk, cap);
+        snprintf(names[*nk], 64, "x%d_%s", *nk, tag);
+        lds[*nk] = llmc_cuda_kernel_amd_lds(cg, k);
+        for (const char *p = text; *p;) {
+            const char *at = strstr(p, "@NAME@");
+            if (!at) {
+                llmc_buf_printf(src, "%s\n", p);
+                break;
+            }
+            llmc_buf_printf(src, "%.*s%s", (int)(at - p), p, names[*nk]);
+            p = at + 6;
+        }
+        (*nk)++;
+        found++;
+    }
+    return found;
+}
+
+/* The AMD path's matrix-core kernels where the presets leave them untried: flash_mx (prefill
+ * attention) at heads of 96 and 128 (tiles of 64 positions) and 256 (tiles of 16), where register
+ * pressure is highest, with Gemma 2's soft-cap and window (its tiny config, the heads changed), GQA 3,
+ * 8 and 2; and moe_expert_mx (the experts' matmuls of wide MoE steps, Qwen3-MoE's tiny config in
+ * bf16). Gathered into one source, compiled for gfx1100 (WMMA, wave32) and gfx942 (MFMA, wave64):
+ * no scratch, LDS (its own and the launch's) within the target's. */
+START_TEST(mx_kernels)
+{
+    if (!have_clang())
+        return;
+    static const int heads[][3] = {{96, 6, 2}, {128, 8, 1}, {256, 4, 2}}; /* head_dim, query heads, KV heads */
+    const char *archs[] = {"gfx1100", "gfx942"};
+    LlmcBuf src = {0};
+    char names[8][64];
+    uint32_t lds[8];
+    int nk = 0;
+    LlmcDiag d;
+    const LlmcTarget *t0 = llmc_target_find("gfx1100");
+    for (int i = 0; i < 4; i++) {
+        char path[1024], tag[32];
+        snprintf(path, sizeof path, "%s/tests/data/families/configs/%s.json", LLMC_SOURCE_DIR, i < 3 ? "gemma2" : "qwen3_moe");
+        cJSON *cfg = NULL, *doc = NULL;
+        ck_assert_msg(llmc_json_load(path, &cfg, &d) == LLMC_OK, "%s", d.msg);
+        if (i < 3) {
+            cJSON_ReplaceItemInObject(cfg, "head_dim", cJSON_CreateNumber(heads[i][0]));
+            cJSON_ReplaceItemInObject(cfg, "num_attention_heads", cJSON_CreateNumber(heads[i][1]));
+            cJSON_ReplaceItemInObject(cfg, "num_key_value_heads", cJSON_CreateNumber(heads[i][2]));
+            cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(2));
+        }
+        ck_assert_msg(llmc_hf_config_model(cfg, i < 3 ? "gemma2" : "qwen3_moe", LLMC_BF16, &doc, &d) == LLMC_OK, "%s",
+                      d.msg);
+        LlmcGraph *g = graph_for(doc, ".", t0, NULL);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_gpu_generate(g, &t0, 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+        if (i == 0) { /* the includes */
+            const char *all = llmc_cuda_source(cg), *k = strstr(all, "/* ---- kernels ---- */");
+            ck_assert_ptr_nonnull(k);
+            llmc_buf_printf(&src, "%.*s\n", (int)(k - all), all);
+        }
+        if (i < 3) { /* one a graph: the layers' kernels differ in the window alone */
+            snprintf(tag, sizeof tag, "flash_mx_head%d", heads[i][0]);
+            ck_assert_msg(gather(&src, cg, "flash_attention_mx", tag, 1, names, lds, &nk, 8) == 1,
+                          "head_dim %d: no flash_mx kernel", heads[i][0]);
+            ck_assert_msg(strstr(src.s, "5.0f);"), "gemma2: flash_mx without its soft-cap");
+        } else {
+            ck_assert_msg(gather(&src, cg, "moe_gate_up_mx", "moe_gate_up_mx", 0, names, lds, &nk, 8) == 1 &&
+                              gather(&src, cg, "moe_down_mx", "moe_down_mx", 0, names, lds, &nk, 8) == 1,
+                          "qwen3_moe in bf16: no moe_expert_mx kernels");
+        }
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+    for (int a = 0; a < 2; a++) {
+        const LlmcTarget *t = llmc_target_find(archs[a]);
+        char dir[] = "/tmp/llmc-test-hip-XXXXXX", path[512];
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/model.cu", dir);
+        ck_assert(llmc_write_file_atomic(path, src.s, strlen(src.s), &d) == LLMC_OK);
+        ck_assert(llmc_cuda_write_headers(dir, &d) == LLMC_OK);
+        double t1 = now_s();
+        LlmcCodeObject co;
+        ck_assert_msg(llmc_amdgpu_compile(NULL, dir, "model.cu", "out.bin", t, &co, &d) == LLMC_OK, "%s: %s", archs[a],
+                      d.msg);
+        for (int k = 0; k < nk; k++) {
+            const LlmcAmdKernelRes *r = llmc_amdgpu_find(&co.meta, names[k]);
+            ck_assert_msg(r, "%s: no metadata for %s", archs[a], names[k]);
+            fprintf(stderr, "test_hip_presets: %-8s %-22s %3d VGPRs, %3d AGPRs, %5d + %5u bytes of LDS\n", archs[a],
+                    names[k], r->vgprs, r->agprs, r->lds, lds[k]);
+            ck_assert_msg(r->scratch == 0 && r->vgpr_spills == 0 && r->sgpr_spills == 0 && !r->dynamic_stack,
+                          "%s: %s uses scratch (%d bytes a lane, spills %d/%d, %d VGPRs)", archs[a], names[k], r->scratch,
+                          r->vgpr_spills, r->sgpr_spills, r->vgprs);
+            ck_assert_msg(r->lds + (int64_t)lds[k] <= t->smem_per_block, "%s: %s: LDS %d + %u", archs[a], names[k],
+                          r->lds, lds[k]);
+            ck_assert_int_eq(r->wave, t->wave);
+        }
+        fprintf(stderr, "test_hip_presets: %d matrix-core kernels for %s: %.1f s\n", nk, archs[a], now_s() - t1);
+        llmc_code_object_free(&co);
+        llmc_remove_tree(dir);
+    }
+    llmc_buf_free(&src);
+}
+END_TEST
+
 static Suite *presets_suite(void)
 {
     Suite *s = suite_create("hip_presets");
     TCase *tc = tcase_create("hip_presets");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, families_syntax);
+    tcase_add_test(tc, mx_kernels);
     tcase_add_test(tc, preset_llama31_8b_w4a16);
     tcase_add_test(tc, preset_llama32_1b_fp8);
     tcase_add_test(tc, preset_llama32_1b_nvfp4);

@@ -46,10 +46,14 @@ extern "C" __global__ void __launch_bounds__(128, 4) k6_paged_attention_dec(Llmc
     paged_attn_dec<FMT_F16, FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int *)A(622592), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
-/* paged_attention: 4 query heads over 2 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
+/* flash attention (long steps) on the matrix cores (the AMD path: WMMA or MFMA by the image): 64 tokens x 1 of 4 query heads a block, f16 KV head of 8, scale 0.353553391; K/V tiles of 64 positions, 8448 bytes of LDS; strides q 32, y 32 */
+extern "C" __global__ void __launch_bounds__(128) k7_flash_attention_mx(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<FMT_F16, FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int)o.v[2], 0.353553391f, (const float *)0);
+#if LLMC_AMD_PATH
+    flash_mx<FMT_F16, FMT_F16, 2, 16, 4, 2, 8, 32, 32, 0, 64>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), a.n_tokens, (int)o.v[2], 0.353553391f, (const float *)0);
+#else
+    llmc_trap();
+#endif
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32], residual epilogue; strides x 32, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */

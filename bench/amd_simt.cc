@@ -75,6 +75,7 @@ static void simt_wait(SimtBar &b, int n)
 #define LLMC_PTX 0
 #define DEV static inline
 #define __device__
+#define __host__
 #define __global__
 #define __shared__ static /* function-local statics: one copy for the block's threads */
 #define __align__(n) __attribute__((aligned(n)))

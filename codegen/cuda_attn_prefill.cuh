@@ -39,6 +39,31 @@ DEV uint4 kv_chunk_f16(const uint8_t *sec, int r, int c, int ok, float hs)
     }
 }
 
+/* The next sequence a tile of QT tokens serves (rseq[r]: token r's sequence, -1 once done or past
+ * the step) and the key positions its tokens of that sequence see, [lo, hi] (a window's start
+ * included): thread 0 finds them, every thread reads them after the barrier; cur_seq -1: none left.
+ * The tokens' arrays and the three results are the block's shared memory. */
+template <int QT, int WIN>
+DEV void flash_next_seq(const int *rseq, const int *rpos, int tid, int &cur_seq, int &kmin_s, int &kmax_s)
+{
+    __syncthreads();
+    if (tid == 0) {
+        int cs = -1, lo = 0x7fffffff, hi = -1;
+        for (int r = 0; r < QT; r++) {
+            if (rseq[r] < 0 || (cs >= 0 && rseq[r] != cs))
+                continue;
+            cs = rseq[r];
+            const int p = rpos[r], a = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
+            lo = a < lo ? a : lo;
+            hi = p > hi ? p : hi;
+        }
+        cur_seq = cs;
+        kmin_s = lo;
+        kmax_s = hi;
+    }
+    __syncthreads();
+}
+
 #if LLMC_PTX /* mma.sync, ldmatrix, cp.async: NVIDIA only (gpu_port.cuh) */
 
 /* 8 values of row r of a section of format F from value c (c % 8 == 0) into shared memory as f16 (an
@@ -85,22 +110,7 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
     }
     const int r0 = warp * 16 + g, r1 = r0 + 8; /* this thread's two rows (block-local) */
     for (;;) {
-        __syncthreads();
-        if (tid == 0) {
-            int cs = -1, lo = 0x7fffffff, hi = -1;
-            for (int r = 0; r < QT; r++) {
-                if (rseq[r] < 0 || (cs >= 0 && rseq[r] != cs))
-                    continue;
-                cs = rseq[r];
-                const int p = rpos[r], a = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
-                lo = a < lo ? a : lo;
-                hi = p > hi ? p : hi;
-            }
-            cur_seq = cs;
-            kmin_s = lo;
-            kmax_s = hi;
-        }
-        __syncthreads();
+        flash_next_seq<QT, WIN>(rseq, rpos, tid, cur_seq, kmin_s, kmax_s);
         const int cs = cur_seq;
         if (cs < 0)
             return;
@@ -325,22 +335,7 @@ DEV void flash_mx(const int32_t *__restrict__ positions, const int32_t *__restri
     const float hk = kvs ? kvs[(int64_t)layer * 2 * HKV + kvh] : 1.0f;
     const float hv = kvs ? kvs[((int64_t)layer * 2 + 1) * HKV + kvh] : 1.0f;
     for (;;) {
-        __syncthreads();
-        if (tid == 0) {
-            int cs = -1, lo = 0x7fffffff, hi = -1;
-            for (int r = 0; r < QT; r++) {
-                if (rseq[r] < 0 || (cs >= 0 && rseq[r] != cs))
-                    continue;
-                cs = rseq[r];
-                const int p = rpos[r], a = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
-                lo = a < lo ? a : lo;
-                hi = p > hi ? p : hi;
-            }
-            cur_seq = cs;
-            kmin_s = lo;
-            kmax_s = hi;
-        }
-        __syncthreads();
+        flash_next_seq<QT, WIN>(rseq, rpos, tid, cur_seq, kmin_s, kmax_s);
         const int cs = cur_seq;
         if (cs < 0)
             return;

@@ -24,6 +24,7 @@
 #include "../codegen/cuda_mx.cuh"
 #include "../ir/kv_formats.h" /* the KV cache's reference rows (the cpu target's): kv_put_rows, kv_get_row */
 #include "bench_weights.h"
+#include "flash_ref.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -237,42 +238,8 @@ static void check_fmx(const std::vector<Seq> &seqs, float cap = 0.0f)
     int64_t unwritten = 0, stray = 0;
     for (float v : past)
         stray += v == v;
-    std::vector<double> sc;
-    std::vector<float> kb(HD), vb(HD);
-    for (int tt = 0; tt < T; tt++) {
-        const int s = seq[tt], p = pos[tt], lo = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
-        for (int h = 0; h < HQ; h++) {
-            const int kh = h / G;
-            sc.assign(p + 1, 0.0);
-            double mx = -1e300;
-            for (int j = lo; j <= p; j++) {
-                const float *kr = row(tables[(size_t)s * mbs + j / ABS], 0, j % ABS, kh, kb.data());
-                double d = 0;
-                for (int i = 0; i < HD; i++)
-                    d += (double)hq[(size_t)tt * SQ + h * HD + i] * kr[i];
-                sc[j] = d * scale;
-                if (cap > 0) /* Gemma 2's soft-capped scores */
-                    sc[j] = cap * tanh(sc[j] / cap);
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            double l = 0;
-            for (int j = lo; j <= p; j++)
-                l += (sc[j] = exp(sc[j] - mx));
-            std::vector<double> o(HD, 0.0);
-            for (int j = lo; j <= p; j++) {
-                const float *vr = row(tables[(size_t)s * mbs + j / ABS], 1, j % ABS, kh, vb.data());
-                for (int i = 0; i < HD; i++)
-                    o[i] += sc[j] * vr[i];
-            }
-            for (int i = 0; i < HD; i++) {
-                const double ref = o[i] / l, got = hy[(size_t)tt * SY + h * HD + i];
-                if (got != got)
-                    unwritten++;
-                num += (got - ref) * (got - ref);
-                den += ref * ref;
-            }
-        }
-    }
+    unwritten += flash_ref_err(T, HQ, G, HD, WIN, SQ, SY, seq.data(), pos.data(), tables.data(), mbs, ABS, row, hq.data(),
+                               hy.data(), scale, cap, num, den);
     char what[200];
     snprintf(what, sizeof what, "flash_mx %s kv %s,%s HQ=%d HKV=%d HD=%d win=%d%s: %d seqs, T=%d", mx_name(MX), kvname(KF),
              kvname(VF), HQ, HKV, HD, WIN, cap > 0 ? " softcap" : "", ns, T);

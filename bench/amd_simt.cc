@@ -273,6 +273,7 @@ DEV void cp_async_wait()
 #include "../codegen/cuda_attn_prefill.cuh"
 #include "../codegen/cuda_moe.cuh"
 #include "../ir/kv_formats.h"
+#include "flash_ref.h"
 
 /* Runs fn(), the kernel's body, for every block of grid (x, y, z): the block's `threads` threads as
  * coroutines, each resumed when the barrier it waits for is released. */
@@ -435,41 +436,8 @@ static void check_fmx(const std::vector<Seq> &seqs, float cap = 0.0f)
     int64_t bad = 0;
     for (size_t i = (size_t)T * SY; i < y.size(); i++)
         bad += y[i] == y[i]; /* past T: never written */
-    std::vector<double> sc;
-    std::vector<float> kb(HD), vb(HD);
-    for (int tt = 0; tt < T; tt++) {
-        const int s = seq[tt], p = pos[tt], lo = WIN > 0 && p - WIN + 1 > 0 ? p - WIN + 1 : 0;
-        for (int h = 0; h < HQ; h++) {
-            const int kh = h / G;
-            sc.assign(p + 1, 0.0);
-            double mx = -1e300;
-            for (int j = lo; j <= p; j++) {
-                const float *kr = row(tables[(size_t)s * mbs + j / ABS], 0, j % ABS, kh, kb.data());
-                double d = 0;
-                for (int i = 0; i < HD; i++)
-                    d += (double)q[(size_t)tt * SQ + h * HD + i] * kr[i];
-                sc[j] = d * fx_args.scale;
-                if (cap > 0)
-                    sc[j] = cap * tanh(sc[j] / cap);
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            double l = 0;
-            for (int j = lo; j <= p; j++)
-                l += (sc[j] = exp(sc[j] - mx));
-            std::vector<double> o(HD, 0.0);
-            for (int j = lo; j <= p; j++) {
-                const float *vr = row(tables[(size_t)s * mbs + j / ABS], 1, j % ABS, kh, vb.data());
-                for (int i = 0; i < HD; i++)
-                    o[i] += sc[j] * vr[i];
-            }
-            for (int i = 0; i < HD; i++) {
-                const double ref = o[i] / l, got = y[(size_t)tt * SY + h * HD + i];
-                bad += got != got;
-                num += (got - ref) * (got - ref);
-                den += ref * ref;
-            }
-        }
-    }
+    bad += flash_ref_err(T, HQ, G, HD, WIN, SQ, SY, seq.data(), pos.data(), tables.data(), mbs, ABS, row, q.data(), y.data(),
+                         fx_args.scale, cap, num, den);
     const double err = sqrt(num / den);
     const int ok = err <= 5e-3 && bad == 0;
     printf("%s flash_mx %s kv %s,%s HQ=%d HKV=%d HD=%d win=%d%s: %d seqs, T=%d  rel.err %.2e (tol 5e-03)%s\n",

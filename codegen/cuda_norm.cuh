@@ -9,12 +9,14 @@
  * each operand read once, every load of a thread in flight together, so that a decode step's row
  * (one block) costs about one memory latency a reduction instead of one a loop trip (Gemma 2's
  * post-norms at batch 1: 11.9 us a launch in Nsight Compute on an H100, D 3584, before this path).
- * Needs blockDim.x >= MINB (the emitters launch 128-512 threads, 256 or more from D 2048 on). */
+ * Needs blockDim.x >= rmsnorm_v4_minb(D) (the emitters launch 128-512 threads, 256 or more from D
+ * 2048 on). */
+static __host__ __device__ constexpr int rmsnorm_v4_minb(int d) { return d >= 2048 ? 256 : 128; }
 template <int ADD, int D, int SA, int SB, int SS, int SY>
 DEV void rmsnorm_row_v4(const float *a_, const float *b_, float *s_, const float *w, float *y, float eps,
                         const float *wb, float pre_eps)
 {
-    constexpr int D4 = D / 4, MINB = D >= 2048 ? 256 : 128, NV = (D4 + MINB - 1) / MINB; /* float4s a thread */
+    constexpr int D4 = D / 4, MINB = rmsnorm_v4_minb(D), NV = (D4 + MINB - 1) / MINB; /* float4s a thread */
     __shared__ float red[32];
     const int r = blockIdx.x;
     const float4 *x4 = (const float4 *)(a_ + (int64_t)r * SA), *b4 = (const float4 *)(b_ + (int64_t)r * SB);
@@ -73,11 +75,11 @@ template <int ADD, int D, int SA, int SB, int SS, int SY>
 DEV void rmsnorm_row(const float *a_, const float *b_, float *s_, const float *w, float *y, float eps,
                      const float *wb = 0, float pre_eps = 0.0f)
 {
-    /* at most 16 float4s a thread in registers (64 with the addend) */
+    /* at most 16 float4s a thread in registers (8 of the row and 8 of the addend with one) */
     if constexpr (D % 4 == 0 && D <= (ADD ? 8192 : 16384) && SA % 4 == 0 && SB % 4 == 0 && SS % 4 == 0 && SY % 4 == 0) {
         const unsigned long long al = (unsigned long long)a_ | (unsigned long long)b_ | (unsigned long long)s_ |
                                       (unsigned long long)w | (unsigned long long)y | (unsigned long long)wb;
-        if ((al & 15) == 0 && blockDim.x >= (D >= 2048 ? 256 : 128)) {
+        if ((al & 15) == 0 && (int)blockDim.x >= rmsnorm_v4_minb(D)) {
             rmsnorm_row_v4<ADD, D, SA, SB, SS, SY>(a_, b_, s_, w, y, eps, wb, pre_eps);
             return;
         }

@@ -291,18 +291,45 @@ bad:
     return NULL;
 }
 
-/* The decoded string literal right after `key` in src (malloc'd), NULL if none. */
-static char *literal_after(const char *src, const char *key, int as_string)
+/* The first `key` in s outside comments and literals (key starts with neither), NULL if none:
+ * a name in a comment may spell the key too. */
+static const char *code_find(const char *s, const char *key)
 {
-    const char *k = strstr(src, key);
-    if (!k)
-        return NULL;
-    k += strlen(key);
-    char *out = malloc(strlen(k) + 1);
-    if (*k != '"' || !literal(k, out, as_string)) {
-        free(out);
-        return NULL;
+    size_t n = strlen(key);
+    for (const char *p = s; *p;) {
+        if (!strncmp(p, key, n))
+            return p;
+        if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e)
+                return NULL;
+            p = e + 2;
+        } else if (p[0] == '/' && p[1] == '/') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (*p == '"' || *p == '\'') {
+            if (!(p = literal(p, NULL, 0)))
+                return NULL;
+        } else
+            p++;
     }
+    return NULL;
+}
+
+/* The decoded string literal right after `key` (outside comments and literals; key_in_code 0: the
+ * first key anywhere, for text that is itself a decoded literal) in src (malloc'd), NULL if none. */
+static char *literal_after(const char *src, const char *key, int as_string, int key_in_code)
+{
+    char *s = key_in_code ? phases12(src) : llmc_strdup(src);
+    const char *k = key_in_code ? code_find(s, key) : strstr(s, key);
+    char *out = k ? malloc(strlen(k) + 1) : NULL;
+    if (k)
+        k += strlen(key);
+    if (k && (*k != '"' || !literal(k, out, as_string))) {
+        free(out);
+        out = NULL;
+    }
+    free(s);
     return out;
 }
 
@@ -346,15 +373,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     same_program("model.cu", got.cu, lexed.cu);
     same_program("model.c (CUDA host)", got.host, lexed.host);
     /* The literals hold the text itself: the descriptor's name, the cubin path in its .incbin. */
-    char *name = literal_after(got.c, ".name = ", 0);
+    char *name = literal_after(got.c, ".name = ", 0, 1);
     if (!name || strcmp(name, nm.s[0]) != 0) {
         fprintf(stderr, "the descriptor's name literal does not decode to the model name\n");
         abort();
     }
     free(name);
-    char *as = literal_after(got.host, "__asm__(", 0), *as_ref = literal_after(ref.host, "__asm__(", 0);
+    char *as = literal_after(got.host, "__asm__(", 0, 1), *as_ref = literal_after(ref.host, "__asm__(", 0, 1);
     const char *inc = as ? strstr(as, ".incbin ") : NULL, *inc_ref = strstr(as_ref, ".incbin ");
-    char *path = inc ? literal_after(inc, ".incbin ", 1) : NULL;
+    char *path = inc ? literal_after(inc, ".incbin ", 1, 0) : NULL;
     if (!path || strcmp(path, nm.s[9]) != 0) {
         fprintf(stderr, "the .incbin string does not decode to the cubin path\n");
         abort();

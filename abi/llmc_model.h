@@ -123,6 +123,10 @@ typedef struct LlmcGpuImage {
  * writes or reads: on sm_90+ the runtime launches it with programmatic dependent launch, so it
  * starts while its predecessor drains and streams its weights early. */
 #define LLMC_GPU_KERNEL_PDL 1u
+/* A kernel of the NVIDIA path alone in a build whose images take both paths (a trap in the AMD
+ * path's images, never launched there): its shared memory is asked for, and checked against the
+ * GPU's limit, only where an image takes the NVIDIA path. */
+#define LLMC_GPU_KERNEL_NV_ONLY 2u
 
 /* Everything a forward step reads or writes besides the step itself. */
 typedef struct LlmcExec {

@@ -319,8 +319,9 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out, "};\n\nstatic const uint32_t kernel_smem[] = {\n");
     for (int i = 0; i < e->n_kernels; i++)
         llmc_buf_printf(&out, "    %u,\n", e->kernels[i].smem);
-    llmc_buf_printf(&out, "};\n\n/* LLMC_GPU_KERNEL_PDL: waits (pdl_wait) before touching its predecessor's data */\n"
-                          "static const uint8_t kernel_flags[] = {\n");
+    llmc_buf_printf(&out, "};\n\n/* LLMC_GPU_KERNEL_PDL: waits (pdl_wait) before touching its predecessor's data */\n%s"
+                          "static const uint8_t kernel_flags[] = {\n",
+                    e->nv_path && e->amd_path ? "/* LLMC_GPU_KERNEL_NV_ONLY: the NVIDIA path's alone (its smem not asked for from AMD-path images) */\n" : "");
     for (int i = 0; i < e->n_kernels; i++)
         llmc_buf_printf(&out, "    %u,\n", e->kernels[i].flags);
     llmc_buf_printf(&out, "};\n\n");

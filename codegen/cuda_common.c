@@ -118,7 +118,9 @@ const char *llmc_cuda_kernel_nv(LlmcEmit *e, const char *prefix, const char *tex
                     (int)(close - (open + 3)), open + 3, close);
     const char *name = llmc_cuda_kernel(e, prefix, k.s ? k.s : text, smem);
     llmc_buf_free(&k);
-    e->kernels[llmc_emit_kernel_index(e, name)].nv_only = 1;
+    int i = llmc_emit_kernel_index(e, name);
+    e->kernels[i].nv_only = 1;
+    e->kernels[i].flags |= 2u; /* LLMC_GPU_KERNEL_NV_ONLY */
     return name;
 }
 

@@ -346,6 +346,9 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
         uint32_t smem = d->gpu_kernel_smem ? d->gpu_kernel_smem[k] : 0;
         if (smem == 0)
             continue;
+        if ((im->features & LLMC_GPU_FEAT_AMD_PATH) && d->gpu_kernel_flags &&
+            (d->gpu_kernel_flags[k] & LLMC_GPU_KERNEL_NV_ONLY))
+            continue; /* never launched from this image (its body a trap): its shared memory is NVIDIA's */
         if ((int64_t)smem > optin) {
             llmc_rt_fail(err, errlen,
                          "kernel %s needs %u bytes of shared memory; %s (%s) allows %d per "

@@ -1325,6 +1325,21 @@ START_TEST(fake_hip_refusals)
     ck_assert_msg(strstr(err, "kernel logits needs 1024 bytes of shared memory; Fake GPU (gfx1151) allows 512"),
                   "%s", err);
     assert_no_leaks();
+    /* the same kernel of the NVIDIA path alone (a trap in the AMD image): its shared memory is not
+     * the AMD image's, so the gfx1151 loads; an NVIDIA GPU with the same limit still refuses it */
+    static const uint8_t nv_only[] = {0, LLMC_GPU_KERNEL_PDL | LLMC_GPU_KERNEL_NV_ONLY};
+    d.gpu_kernel_flags = nv_only;
+    fake_reset();
+    fk.optin = 512;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &hip, err, sizeof err), 0);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+    fake_reset();
+    fk.optin = 512;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "kernel logits needs 1024 bytes of shared memory; Fake GPU (sm_90"), "%s", err);
+    assert_no_leaks();
+    d.gpu_kernel_flags = fk_flags;
     fake_reset();
     fk.init_result = CUDA_ERROR_NO_DEVICE;
     ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &hip, err, sizeof err), -1);

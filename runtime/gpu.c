@@ -399,6 +399,8 @@ void llmc_gpu_close(LlmcGpu *g)
     llmc_gpu_teardown(g);
     if (g->rank_gpu || g->team || g->nccl.lib)
         llmc_gpu_ranks_close(g);
+    if (g->ctx) /* a sharded model's GPUs are closed from one thread: each its own context */
+        (void)g->cu.CtxSetCurrent(g->ctx);
     if (g->mod)
         (void)g->cu.ModuleUnload(g->mod);
     for (int i = 0; i < 2; i++)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "compare.h"
@@ -1782,6 +1783,30 @@ START_TEST(fake_tp_refusals)
 }
 END_TEST
 
+/* The real NCCL where this machine has one (the CUDA toolkit's; CI's has it, without a GPU): every
+ * entry point of nccl_api.h is found under its name and its version is taken, over the fake
+ * driver's 2 GPUs; nothing of NCCL runs (its communicators need real GPUs). */
+START_TEST(real_nccl_loads)
+{
+    static const char *const libs[] = {"/usr/local/cuda/lib64/libnccl.so.2", "/usr/local/cuda/lib/libnccl.so.2"};
+    const char *lib = NULL;
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0] && !lib; i++)
+        if (access(libs[i], R_OK) == 0)
+            lib = libs[i];
+    if (!lib) {
+        fprintf(stderr, "real_nccl_loads: no libnccl.so.2 in /usr/local/cuda: skipped\n");
+        return;
+    }
+    LlmcModelDesc d = fk_tp_desc(2);
+    LlmcGpu *g;
+    char err[1024];
+    fake_tp_reset(2);
+    ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, NULL, lib, err, sizeof err) == 0, "%s: %s", lib, err);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
 static Suite *gpu_suite(void)
 {
     Suite *s = suite_create("gpu_runtime");
@@ -1808,6 +1833,7 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, fake_hip_generate);
     tcase_add_test(tc, fake_tp_generate);
     tcase_add_test(tc, fake_tp_refusals);
+    tcase_add_test(tc, real_nccl_loads);
     suite_add_tcase(s, tc);
     return s;
 }

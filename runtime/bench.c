@@ -183,7 +183,7 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     r->decode_bytes = (double)c->n_gen * (double)(d->weight_bytes_per_token + expert_bytes_read(d, c->batch)) +
                       ((double)d->kv_bytes_per_position * positions +
                        (double)d->kv_ring_bytes_per_position * ring_positions) * c->batch;
-    if (d->n_ranks > 1) /* the sizes are a rank's; the cpu's ranks read one memory */
+    if (d->n_ranks > 1) /* the sizes are a rank's; a step reads every rank's (cpu: one memory; GPUs: the sum) */
         r->decode_bytes *= d->n_ranks;
     for (int32_t s = 0; s < c->batch; s++)
         for (int32_t k = per_seq - 1; k >= 0; k--)

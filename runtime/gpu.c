@@ -265,8 +265,8 @@ int llmc_gpu_open_device(LlmcGpu *g, int ordinal, char *err, size_t errlen)
     }
     if (g->n_ranks > 1 && count < g->n_ranks) {
         llmc_rt_fail(err, errlen, "--tp %d: this executable is sharded over %d GPUs, one a rank; this machine "
-                     "shows %d (CUDA_VISIBLE_DEVICES chooses which); recompile with --tp %d or fewer",
-                     g->n_ranks, g->n_ranks, count, count);
+                     "shows %d (CUDA_VISIBLE_DEVICES chooses which): run it where %d are, or compile it with "
+                     "a smaller --tp", g->n_ranks, g->n_ranks, count, g->n_ranks);
         llmc_gpu_close(g);
         return -1;
     }

@@ -171,32 +171,42 @@ static void check_preset_w(const char *preset, const Weights *wts)
     llmc_nvrtc_close(nv);
 }
 
-/* --tp 2 (the CUDA collectives, cuda_collective.c): the 1B's rank graph, its kernels for sm_80 and
- * sm_90a without spills; every rank's forward() reaches NCCL through the runtime. */
-START_TEST(preset_llama32_1b_tp2)
+/* --tp N (the CUDA collectives, cuda_collective.c): a preset's rank graph (layers all_reduces
+ * after o and down, one after the embedding when its table is split, one all_gather of the
+ * logits), its kernels through NVRTC for sm_80 and sm_90a without spills: the 1B at --tp 2, and
+ * the builds bench/gpu_round.sh WHAT=tp makes on the lent GPUs, the 8B at --tp 2 and the 70B's
+ * shapes at --tp 4. */
+static void check_preset_tp(const char *preset, int tp, int layers)
 {
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
         return;
     LlmcDiag d;
-    cJSON *cfg = llmc_synth_preset_config("llama3.2-1b"), *doc = NULL;
+    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
     ck_assert_ptr_nonnull(cfg);
-    ck_assert_msg(llmc_hf_config_model(cfg, "llama3.2-1b", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    LlmcGraph *g = graph_of_tp(doc, ".", NULL, 0, 2);
-    ck_assert_int_eq(g->tp, 2);
+    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of_tp(doc, ".", NULL, 0, tp);
+    ck_assert_int_eq(g->tp, tp);
     int reduces = 0, gathers = 0;
     for (int i = 0; i < g->nn; i++) {
         reduces += g->n[i].op == LLMC_OP_ALL_REDUCE;
         gathers += g->n[i].op == LLMC_OP_ALL_GATHER;
     }
-    ck_assert_int_eq(reduces, 2 * 16 + 1); /* o and down of 16 layers, the embedding */
-    ck_assert_int_eq(gathers, 1);          /* the logits */
-    compile_archs(nv, g, "llama3.2-1b --tp 2", ARCHS_ENDS);
+    ck_assert_int_eq(reduces, 2 * layers + 1); /* o and down of every layer, the embedding */
+    ck_assert_int_eq(gathers, 1);              /* the logits */
+    char what[64];
+    snprintf(what, sizeof what, "%s --tp %d", preset, tp);
+    compile_archs(nv, g, what, ARCHS_ENDS);
     llmc_graph_free(g);
     cJSON_Delete(doc);
     cJSON_Delete(cfg);
     llmc_nvrtc_close(nv);
 }
+START_TEST(preset_llama32_1b_tp2) { check_preset_tp("llama3.2-1b", 2, 16); }
+END_TEST
+START_TEST(preset_llama31_8b_tp2) { check_preset_tp("llama3.1-8b", 2, 32); }
+END_TEST
+START_TEST(preset_llama31_70b_tp4) { check_preset_tp("llama3.1-70b", 4, 80); }
 END_TEST
 
 START_TEST(preset_stories15M) { check_preset("stories15M"); }
@@ -882,6 +892,8 @@ int main(int argc, char **argv)
         tcase_add_test(pre, preset_stories15M);
         tcase_add_test(pre, preset_llama32_1b);
         tcase_add_test(pre, preset_llama32_1b_tp2);
+        tcase_add_test(pre, preset_llama31_8b_tp2);
+        tcase_add_test(pre, preset_llama31_70b_tp4);
         tcase_add_test(pre, preset_llama31_8b);
         suite_add_tcase(s, pre);
         TCase *qu = tcase_create("quantized");

@@ -675,7 +675,8 @@ static const CliOpt compile_opts[] = {
                             "these prompts (one a line), run at compile time (default: 1)"},
     {"tp", 0, "N", "tensor parallelism: shard the model over N ranks (N must divide the\n"
                    "query and KV heads and the FFN size; the cpu target runs the\n"
-                   "ranks as threads, GPU targets not yet; docs/tp.md)"},
+                   "ranks as threads, the NVIDIA targets a GPU a rank over NCCL,\n"
+                   "the AMD targets not yet; docs/tp.md)"},
     {"max-seq", 0, "N", "context length (default: the model's; past the positions its RoPE\n"
                         "was trained for: a warning)"},
     {"weights-file", 0, NULL, "keep the weights in OUT.weights instead of inside OUT"},

@@ -17,7 +17,8 @@
  * which other tokens share the step, so a sequence's outputs are bit-identical whether it runs
  * alone or batched with others.
  *
- * Ranks (a model compiled with --tp N, desc->n_ranks = N, cpu target): the graph is one rank's
+ * Ranks (a model compiled with --tp N, desc->n_ranks = N; GPU targets: one GPU a rank, the
+ * collectives llmc_gpu_all_reduce / llmc_gpu_all_gather below): on the cpu target, the graph is one rank's
  * part of the model, the same for every rank. The runtime runs N instances of forward() at once,
  * each with its own LlmcExec (ex->rank; its part of the weights, at ex->rank *
  * desc->rank_weights_stride in the payload; its activation arena and KV pool) and the same number
@@ -29,7 +30,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 12
+#define LLMC_ABI_VERSION 13
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -226,6 +227,13 @@ void llmc_all_reduce(const LlmcExec *ex, int64_t rows, int64_t cols, const float
                      int64_t sy, int tid, int nth);
 void llmc_all_gather(const LlmcExec *ex, int64_t rows, int64_t cols, const float *x, int64_t sx, float *y,
                      int64_t sy, int tid, int nth);
+/* GPU targets, a sharded model: the collectives, enqueued on the rank's stream (NCCL; captured into
+ * the step's CUDA graph with the launches). x, y: byte offsets of f32 values in the rank's
+ * activation arena. all_reduce: y = the sum over the ranks of their [rows, cols] x (row strides sx,
+ * sy elements; y may be x); all_gather: y holds [N][rows][cols], rank r's dense [rows, cols] x at
+ * block r (forward() then puts the blocks in place with a kernel). */
+void llmc_gpu_all_reduce(LlmcGpu *gpu, uint32_t rows, int64_t cols, int64_t x, int64_t sx, int64_t y, int64_t sy);
+void llmc_gpu_all_gather(LlmcGpu *gpu, uint32_t rows, int64_t cols, int64_t x, int64_t y);
 /* GPU targets: enqueues kernel `kernel` on the step's stream with the step's LlmcDevArgs and the
  * launch's offsets (copied at the call). grid = (gx, gy, gz), block = threads (1-D), smem = dynamic
  * shared memory bytes. */

@@ -14,7 +14,17 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp
+# WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
+# nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
+# with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
+# batch-1 decode timed for each with the % of the memory roofline of the GPUs used (--bench sums
+# their copy bandwidths) and the scaling efficiency (that % at --tp N over --tp 1's). Then the 70B
+# preset's shapes cut to L70 layers (default 20: 38 GB of bf16 weights, so that --tp 1 fits one GPU
+# and the synthesized checkpoint plus the side file fit the disk; L70=80 is the whole model, 141
+# GB: only --tp 2 on H200s / --tp 4, and twice that on disk) at the same --tp values. NCCL
+# (libnccl.so.2) comes from the machine's Python environment (nvidia/nccl/lib) unless
+# LD_LIBRARY_PATH already finds it.
 # WHAT=kv: bench/kv_bench.sh (issue 12: long-context batched decode and capacity in each KV format;
 # its knobs PRESETS, KV_FORMATS, BATCHES, CTX, GEN, KV_MEM pass through; not part of "all": one
 # preset and a few formats fill a call).
@@ -367,6 +377,12 @@ cut_config() {
       "sliding_window": 4096, "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
       "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0,
       "torch_dtype": "bfloat16"}' ;;
+    llama3.1-70b-*l) cfgj='{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8192,
+      "intermediate_size": 28672, "num_hidden_layers": '"$(echo "$1" | sed 's/^llama3.1-70b-\([0-9]*\)l$/\1/')"',
+      "num_attention_heads": 64, "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072,
+      "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0,
+      "high_freq_factor": 4.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"}, "hidden_act": "silu",
+      "tie_word_embeddings": false, "bos_token_id": 128000, "eos_token_id": 128001, "torch_dtype": "bfloat16"}' ;;
     qwen3-30b-a3b-12l) cfgj='{"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": 2048,
       "intermediate_size": 6144, "moe_intermediate_size": 768, "num_hidden_layers": 12, "num_attention_heads": 32,
       "num_key_value_heads": 4, "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960,
@@ -442,6 +458,59 @@ families() {
     rm -f "$exe" "$exe.weights"
   done
 }
+# WHAT=tp: see the top. tp_model NAME: synthesize NAME (a preset, or a cut config), compile it with
+# each --tp of $tps, compare the greedy ids with --tp 1's, time batch-1 decode.
+tp_model() {
+  local p=$1 dir=$work/$1 n exe base="" ids roof1="" roof
+  say "== $p, --tp $tps"
+  if [ ! -d "$dir" ]; then
+    case $p in
+    *-[0-9]*l) cut_config "$p" >"$work/$p.json"; "$llmc" synth --config "$work/$p.json" -o "$dir" -q >>"$log" 2>&1 ;;
+    *) "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1 ;;
+    esac || { row "$p synth" "failed"; return; }
+  fi
+  for n in $tps; do
+    exe=$work/$p.tp$n
+    local t0=$SECONDS
+    "$llmc" compile "$dir" --target "$arch" --tp "$n" -o "$exe" --weights-file --max-seq 4096 -q >>"$log" 2>&1 ||
+      { row "$p --tp $n" "compile failed"; continue; }
+    say "compile --tp $n: $((SECONDS - t0)) s"
+    "$exe" --ids "128000 791 6864 315 9822 374 12366 13 578" -n 64 --output-ids >"$res/tp_${p}_$n.txt" 2>>"$log" ||
+      { row "$p --tp $n" "run failed: $(tail -1 "$log")"; rm -f "$exe" "$exe.weights"; continue; }
+    if [ "$n" = 1 ]; then
+      base=$res/tp_${p}_1.txt
+    elif [ -n "$base" ]; then
+      cmp -s "$base" "$res/tp_${p}_$n.txt" && ids="first 64 greedy ids = --tp 1's" || ids="first 64 greedy ids DIFFER from --tp 1's"
+      row "$p --tp $n vs --tp 1" "$ids"
+      [[ $ids == *DIFFER* ]] && diff <(tr ' ' '\n' <"$base") <(tr ' ' '\n' <"$res/tp_${p}_$n.txt") | head -6 | tee -a "$log"
+    fi
+    decode_row "$exe" "$p --tp $n decode batch 1" "$res/bench_tp_${p}_$n.txt" --batch 1
+    roof=$(sed -n 's/^memory roofline: \([0-9.]*\)%.*/\1/p' "$res/bench_tp_${p}_$n.txt" | head -1)
+    [ "$n" = 1 ] && roof1=$roof
+    if [ "$n" != 1 ] && [ -n "$roof1" ] && [ -n "$roof" ]; then
+      row "$p --tp $n scaling efficiency" "$(awk -v a="$roof" -v b="$roof1" 'BEGIN {printf "%.1f%% (%.1f%% of the roofline of %s GPUs; --tp 1: %.1f%%)", 100 * a / b, a, "'"$n"'", b}')"
+    fi
+    grep -h "^device copy bandwidth" "$res/bench_tp_${p}_$n.txt" | tee -a "$log"
+    rm -f "$exe" "$exe.weights"
+  done
+  rm -rf "$dir"
+}
+if [ "$what" = tp ]; then
+  gpus=$(nvidia-smi -L | wc -l)
+  if ! ldconfig -p 2>/dev/null | grep -q libnccl.so.2; then
+    for py in python3 python; do
+      d=$("$py" -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "lib"))' 2>/dev/null) &&
+        [ -e "$d/libnccl.so.2" ] && { export LD_LIBRARY_PATH=$d:$LD_LIBRARY_PATH; break; }
+    done
+  fi
+  say "GPUs: $gpus; LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  tps="1"
+  [ "$gpus" -ge 2 ] && tps="$tps 2"
+  [ "$gpus" -ge 4 ] && tps="$tps 4"
+  [ "$gpus" -ge 2 ] || row "tp" "this machine has $gpus GPU: --tp 2 needs two"
+  tp_model llama3.1-8b
+  tp_model "llama3.1-70b-${L70:-20}l"
+fi
 if [ "$what" = families ]; then families; fi
 if [ "$what" = kv ]; then
   LLMC=$llmc OUT=$out WORK=$work ARCH=$arch bash "$root/bench/kv_bench.sh"

@@ -96,11 +96,12 @@ LlmcStatus llmc_codegen_open(LlmcCodegen *cg, const LlmcTarget *const *targets, 
     const LlmcBackend *be = llmc_backend_for(targets[0]);
     if (!be)
         return llmc_fail(d, "target %s: its backend is not available in this build of llmc", targets[0]->name);
-    /* A sharded graph: the C backend runs its ranks as threads; the GPU's collectives (NCCL) do not
-     * exist yet (docs/tp.md). */
-    if (g->tp > 1 && !be->runs_ranks)
-        return llmc_fail(d, "--tp %d: the %s target does not run sharded graphs yet (only the cpu target does)",
-                         (int)g->tp, targets[0]->name);
+    /* A sharded graph: the C backend runs its ranks as threads, the CUDA backend a GPU a rank
+     * through NCCL; AMD's collectives (RCCL) are not loaded by the runtime (docs/tp.md). */
+    for (int i = 0; g->tp > 1 && targets[i]; i++)
+        if (!be->runs_ranks || targets[i]->backend == LLMC_TGT_HIP)
+            return llmc_fail(d, "--tp %d: the %s target does not run sharded graphs yet (the cpu target and the "
+                             "NVIDIA targets do)", (int)g->tp, targets[i]->name);
     int n = 0;
     for (; targets[n]; n++) {
         if (llmc_backend_for(targets[n]) != be)

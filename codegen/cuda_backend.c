@@ -38,6 +38,8 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_SCALE] = llmc_cuda_emit_elementwise,
     [LLMC_OP_SOFTCAP] = llmc_cuda_emit_elementwise,
     [LLMC_OP_MOE] = llmc_cuda_emit_moe,
+    [LLMC_OP_ALL_REDUCE] = llmc_cuda_emit_collective,
+    [LLMC_OP_ALL_GATHER] = llmc_cuda_emit_collective,
 };
 
 int llmc_cuda_attention_parts(const LlmcGraph *g);
@@ -48,7 +50,8 @@ int llmc_cuda_attention_parts(const LlmcGraph *g);
  * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0);
  * region A also holds a moe node's routing and grouped rows;
  * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows);
- * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c). */
+ * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c).
+ * A sharded graph's all_gather takes region A for the ranks' blocks (cuda_collective.c). */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
@@ -80,6 +83,9 @@ static void plan_scratch(LlmcEmit *e)
             a = h > a ? h : a;
             b = p > b ? p : b;
             b = q > b ? q : b;
+        } else if (n->op == LLMC_OP_ALL_GATHER) { /* the ranks' blocks as NCCL gathers them */
+            int64_t m = llmc_cuda_gather_scratch(g, i);
+            a = m > a ? m : a;
         } else if (n->op == LLMC_OP_MOE) { /* routing, grouped rows and their outputs (cuda_moe.c) */
             int64_t m = llmc_cuda_moe_scratch(g, i);
             a = m > a ? m : a;

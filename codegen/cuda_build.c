@@ -180,6 +180,7 @@ const LlmcBackend llmc_backend_cuda = {
     .max_targets = LLMC_MAX_TARGETS,
     .state_size = sizeof(CudaBuild),
     .target_passes = llmc_gpu_passes,
+    .runs_ranks = 1,              /* NVIDIA images: a GPU a rank, NCCL's collectives (not HIP's) */
     .before_target_stage = cuda_before_target_stage,
     .emit = cuda_emit,
     .build_images = cuda_build_images,

@@ -19,7 +19,18 @@ static int offset_slot(LlmcEmit *e, int64_t v)
         abort();
     }
     e->offs[e->n_offs] = v;
+    e->offs_rank[e->n_offs] = 0;
     return e->n_offs++;
+}
+
+const char *llmc_cuda_rank_first(LlmcEmit *e, int64_t rows, int rep)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    int i = offset_slot(e, 0);
+    e->offs_rank[i] = rows;
+    e->offs_rep[i] = rep > 1 ? rep : 1;
+    snprintf(buf, sizeof e->ptr_ring[0], "o.v[%d]", i);
+    return buf;
 }
 
 const char *llmc_cuda_int(LlmcEmit *e, int64_t v)
@@ -147,8 +158,15 @@ void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kerne
         llmc_buf_printf(&e->body, "    if (%s)\n    ", cond);
     llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, %s, %s, %s, %d, %u, &(const LlmcKernelOffsets){{",
                     llmc_emit_kernel_index(e, kernel), gx, gy, gz, threads, smem);
-    for (int i = 0; i < e->n_offs; i++)
-        llmc_buf_printf(&e->body, "%s%lld", i ? ", " : "", (long long)e->offs[i]);
+    for (int i = 0; i < e->n_offs; i++) {
+        if (e->offs_rank[i] > 0 && e->offs_rep[i] > 1)
+            llmc_buf_printf(&e->body, "%s(int64_t)(ex->rank / %d) * %lld", i ? ", " : "", e->offs_rep[i],
+                            (long long)e->offs_rank[i]);
+        else if (e->offs_rank[i] > 0)
+            llmc_buf_printf(&e->body, "%s(int64_t)ex->rank * %lld", i ? ", " : "", (long long)e->offs_rank[i]);
+        else
+            llmc_buf_printf(&e->body, "%s%lld", i ? ", " : "", (long long)e->offs[i]);
+    }
     llmc_buf_printf(&e->body, "%s}}); /* %s */\n", e->n_offs ? "" : "0", kernel);
 }
 

@@ -12,6 +12,11 @@
 void llmc_cuda_node_begin(LlmcEmit *e);
 /* Device expression for tensor t inside a kernel (`a`: LlmcDevArgs, `o`: the offsets), cast to `ctype *`. */
 const char *llmc_cuda_ptr(LlmcEmit *e, int t, const char *ctype);
+/* "o.v[i]" holding the first row of this rank's part of a table sharded by rows of `rows` rows a
+ * part, rank r reading part r / rep: (ex->rank / rep) * rows, computed by forward() at the launch. */
+const char *llmc_cuda_rank_first(LlmcEmit *e, int64_t rows, int rep);
+/* Scratch bytes (region A) of all_gather node `node`: the ranks' blocks NCCL gathers (cuda_collective.c). */
+int64_t llmc_cuda_gather_scratch(const LlmcGraph *g, int node);
 /* "(int)o.v[i]" holding v. */
 const char *llmc_cuda_int(LlmcEmit *e, int64_t v);
 /* "a.n_tokens" or "a.n_out": the rows of activation t inside a kernel. */

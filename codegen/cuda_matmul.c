@@ -456,14 +456,29 @@ LlmcStatus llmc_cuda_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(wq, sizeof wq, "%s", llmc_cuda_wq(e, w, wtab));
     if (quant)
         snprintf(gq, sizeof gq, ", %lld", (long long)w->layout.group);
+    /* A table sharded by rows (--tp): this rank's rows start at its part's first row, which
+     * forward() computes from ex->rank (llmc_shard_view: part rank / shard_rep); other tokens
+     * give zeros. */
+    char part[96] = "", first[64] = "";
+    if (w->src.shard == LLMC_SHARD_ROWS) {
+        snprintf(part, sizeof part, "_part<%s, %lld, %lld, %lld", wk, (long long)D, (long long)llmc_row_stride(g, y),
+                 (long long)w->shape.dim[0]);
+        snprintf(first, sizeof first, ", %s", llmc_cuda_rank_first(e, w->shape.dim[0], w->src.shard_rep));
+    }
+    char yp[160];
+    snprintf(yp, sizeof yp, "%s", llmc_cuda_ptr(e, y, "float"));
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* embedding: %s[%lld,%lld] rows gathered by the tokens -> f32[T,%lld] */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    embed<%s, %lld, %lld%s>(%s, a.tokens, %s%s%s);\n}\n",
-                    llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D, (long long)D, wk,
-                    (long long)D, (long long)llmc_row_stride(g, y), gq, wtab, llmc_cuda_ptr(e, y, "float"),
-                    quant ? ", " : "", quant ? wq : "");
+                    "/* embedding: %s[%lld,%lld]%s rows gathered by the tokens -> f32[T,%lld] */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n",
+                    llmc_dtype_name(w->dtype), (long long)w->shape.dim[0], (long long)D,
+                    part[0] ? ", one rank's rows," : "", (long long)D);
+    if (part[0])
+        llmc_buf_printf(&k, "    embed%s%s>(%s, a.tokens, %s%s%s%s);\n}\n", part, gq, wtab, yp, first,
+                        quant ? ", " : "", quant ? wq : "");
+    else
+        llmc_buf_printf(&k, "    embed<%s, %lld, %lld%s>(%s, a.tokens, %s%s%s);\n}\n", wk, (long long)D,
+                        (long long)llmc_row_stride(g, y), gq, wtab, yp, quant ? ", " : "", quant ? wq : "");
     const char *name = llmc_cuda_kernel(e, "embedding", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, NULL, name, "T", "1", "1", 256, 0);

@@ -1,6 +1,7 @@
 /* cuda_rows.cuh — kernels that move whole rows (emitters: cuda_rows.c, cuda_norm.c, cuda_matmul.c):
  * rows_to_half (f32 rows to the bf16/f16 A operand of the tensor-core matmuls, optionally
- * RMS-normalized), embed (the embedding gather), select_row (select_rows) and gather_cols.
+ * RMS-normalized), embed (the embedding gather; embed_part: a rank's rows of a sharded table),
+ * select_row (select_rows), gather_cols and all_gather_place (a sharded graph's all_gather).
  */
 #ifndef LLMC_CUDA_ROWS_CUH
 #define LLMC_CUDA_ROWS_CUH
@@ -60,6 +61,28 @@ DEV void embed(const void *table, const int32_t *tok, float *y, WQ wq = WQ{})
     const int64_t row = tok[t];
     for (int d = threadIdx.x; d < D; d += blockDim.x)
         y[(int64_t)t * SY + d] = wload<WK, D, G>(table, wq, row, d);
+}
+
+/* A table sharded by rows (--tp): this rank holds the whole table's rows [first, first + R); a
+ * token outside them gives zeros (the all_reduce after the lookup adds the ranks' rows up). */
+template <int WK, int D, int SY, int R, int G = D>
+DEV void embed_part(const void *table, const int32_t *tok, float *y, int64_t first, WQ wq = WQ{})
+{
+    const int t = blockIdx.x;
+    const int64_t row = (int64_t)tok[t] - first;
+    const bool mine = row >= 0 && row < R;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        y[(int64_t)t * SY + d] = mine ? wload<WK, D, G>(table, wq, row, d) : 0.0f;
+}
+
+/* ---- all_gather (--tp): NCCL left the ranks' blocks one after another, src[N][rows][C]; block q
+ * goes to columns [q C, (q+1) C) of each row of y (grid: rows) ---- */
+template <int C, int N, int SY>
+DEV void all_gather_place(const float *src, float *y, int rows)
+{
+    const int t = blockIdx.x;
+    for (int j = threadIdx.x; j < C * N; j += blockDim.x)
+        y[(int64_t)t * SY + j] = src[((int64_t)(j / C) * rows + t) * C + j % C];
 }
 
 /* ---- select_rows (grid: output rows) ---- */

@@ -54,6 +54,9 @@ typedef struct LlmcEmit {
     int64_t scratch_qc;           /* GPU: gemm_q's split counters, after them (zero between kernels) */
     int64_t scratch_d;            /* GPU: a quantized weight dequantized to f16 for wide steps */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
+    int64_t offs_rank[8];         /* GPU: > 0: slot i is (ex->rank / offs_rep[i]) * offs_rank[i], computed by
+                                     forward() (a sharded table's first row), not the literal offs[i] */
+    int offs_rep[8];
     int n_offs;
     LlmcDType kv[2];              /* the KV cache's storage formats in this emission (formats.def): keys, values */
     int64_t kv_scales_at;         /* consts offset of the KV cache's LAYER_HEAD scales (fp8), -1 until
@@ -133,5 +136,6 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_rows(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d);
 LlmcStatus llmc_cuda_emit_gather_cols(LlmcEmit *e, int node, LlmcDiag *d);
+LlmcStatus llmc_cuda_emit_collective(LlmcEmit *e, int node, LlmcDiag *d);
 
 #endif

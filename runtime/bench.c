@@ -183,7 +183,7 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     r->decode_bytes = (double)c->n_gen * (double)(d->weight_bytes_per_token + expert_bytes_read(d, c->batch)) +
                       ((double)d->kv_bytes_per_position * positions +
                        (double)d->kv_ring_bytes_per_position * ring_positions) * c->batch;
-    if (d->n_ranks > 1) /* the sizes are a rank's; the cpu's ranks read one memory */
+    if (d->n_ranks > 1) /* the sizes are a rank's; a step reads every rank's (cpu: one memory; GPUs: the sum) */
         r->decode_bytes *= d->n_ranks;
     for (int32_t s = 0; s < c->batch; s++)
         for (int32_t k = per_seq - 1; k >= 0; k--)
@@ -246,19 +246,24 @@ int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResul
     size_t buf;
     if (e->dev->copy_bandwidth(e, &bw, &buf, err, errlen) != 0)
         return -1;
+    int gpus = d->n_ranks > 1 ? d->n_ranks : 1; /* a sharded GPU build: one GPU a rank, their sum */
+    char sum[64] = "";
+    if (gpus > 1)
+        snprintf(sum, sizeof sum, "; the sum of %d GPUs, each measured alone", gpus);
     fprintf(out, "device copy bandwidth: %.1f GB/s (cuMemcpyDtoD of %.0f MiB, median of 10, bytes "
-                 "read + written)\n",
-            bw / 1e9, (double)buf / (1 << 20));
+                 "read + written%s)\n",
+            bw / 1e9, (double)buf / (1 << 20), sum);
     if (r->decode_steps <= 0)
         return 0;
     double per_step = r->decode_bytes / r->decode_steps;
     double experts = expert_bytes_read(d, c->batch);
-    double kv = per_step - (double)d->weight_bytes_per_token - experts;
+    double weights = ((double)d->weight_bytes_per_token + experts) * gpus; /* the sizes are a rank's */
+    double kv = per_step - weights;
     double avg_ctx = c->n_prompt + (c->n_gen + 1) / 2.0;
     double step_s = r->decode_seconds / r->decode_steps;
     fprintf(out, "decode step reads: %.4f GB (weights %.4f GB + KV %.4f GB at an average context "
                  "of %.1f x %d sequences)\n",
-            per_step / 1e9, (double)d->weight_bytes_per_token / 1e9 + experts / 1e9, kv / 1e9, avg_ctx, c->batch);
+            per_step / 1e9, weights / 1e9, kv / 1e9, avg_ctx, c->batch);
     if (d->expert_bytes > 0) {
         /* what a step would take reading every expert (a dense MoE) at the copy bandwidth */
         double dense_s = (per_step - experts + (double)d->expert_bytes) / bw;

@@ -1,7 +1,8 @@
 /* cuda_device.c — the GPU device (device.h; NVIDIA through CUDA, AMD through HIP) over the GPU
  * backend (gpu.h): host consts (init() fills them), the KV block allocator and a one-thread team on
  * the host; everything forward() touches on the GPU. The device keeps one KV block more than the allocator hands out: padding
- * tokens of CUDA-graph steps write there. */
+ * tokens of CUDA-graph steps write there. A sharded model (--tp N) runs on N GPUs, one a rank, all
+ * behind the one LlmcGpu of rank 0 (gpu_ranks.c): the engine sees one device. */
 #include "device.h"
 
 #include <stdio.h>
@@ -16,8 +17,10 @@ static const char *cuda_check_desc(const LlmcModelDesc *d)
 {
     if (!d->gpu_images || d->n_gpu_images < 1 || d->n_gpu_kernels < 1 || !d->gpu_kernels)
         return "gpu_images/gpu_kernels";
-    if (d->n_ranks > 1) /* sharded models run on the cpu target only (docs/tp.md) */
-        return "n_ranks";
+    if (d->n_ranks < 0 || d->n_ranks > 1024 ||
+        (d->n_ranks > 1 && (d->rank_weights_stride <= 0 || d->rank_weights_stride % 64 != 0 ||
+                            d->rank_weights_stride > d->weights_bytes / d->n_ranks)))
+        return "n_ranks/rank_weights_stride";
     return NULL;
 }
 
@@ -101,18 +104,30 @@ static int cuda_read_arena(LlmcEngine *e, int64_t off, void *dst, size_t bytes, 
     return llmc_gpu_read_arena(e->ex.gpu, off, dst, bytes, err, errlen);
 }
 
+/* "2 x " before the GPU's name of a model sharded over 2 GPUs */
+static void gpus(const LlmcEngine *e, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (e->desc->n_ranks > 1)
+        snprintf(buf, len, "%d x ", e->desc->n_ranks);
+}
+
 static void cuda_where(const LlmcEngine *e, char *buf, size_t len)
 {
     const LlmcGpu *g = e->ex.gpu;
-    snprintf(buf, len, "%s (%s, image %s%s)", llmc_gpu_name(g), llmc_gpu_arch(g), llmc_gpu_image_arch(g),
+    char n[16];
+    gpus(e, n, sizeof n);
+    snprintf(buf, len, "%s%s (%s, image %s%s)", n, llmc_gpu_name(g), llmc_gpu_arch(g), llmc_gpu_image_arch(g),
              llmc_gpu_weights_in_place(g) ? ", weights read in place" : "");
 }
 
 static void cuda_bench_header(const LlmcEngine *e, int32_t batch, char *buf, size_t len)
 {
     const LlmcGpu *g = e->ex.gpu;
-    snprintf(buf, len, "device: %s (%s, image %s), batch: %d, CUDA graphs: %s, PDL: %s",
-             llmc_gpu_name(g), llmc_gpu_arch(g), llmc_gpu_image_arch(g), batch,
+    char n[16];
+    gpus(e, n, sizeof n);
+    snprintf(buf, len, "device: %s%s (%s, image %s), batch: %d, CUDA graphs: %s, PDL: %s",
+             n, llmc_gpu_name(g), llmc_gpu_arch(g), llmc_gpu_image_arch(g), batch,
              llmc_gpu_uses_graphs(g) ? "on" : "off", llmc_gpu_uses_pdl(g) ? "on" : "off");
 }
 
@@ -131,16 +146,22 @@ static void cuda_print_stats(const LlmcEngine *e, FILE *f)
 {
     const LlmcGpuStats *g = llmc_gpu_stats(e->ex.gpu);
     fprintf(f, "gpu: %lld steps, %lld as CUDA graphs (%lld captured), %lld kernel launches "
-               "enqueued\n",
+               "enqueued",
             (long long)g->steps, (long long)g->graph_steps, (long long)g->captures,
             (long long)g->launches);
+    if (e->desc->n_ranks > 1)
+        fprintf(f, ", %lld NCCL collectives (rank 0 of %d)", (long long)g->collectives, e->desc->n_ranks);
+    fprintf(f, "\n");
 }
 
 static void cuda_version_info(const LlmcModelDesc *d, char *buf, size_t len)
 {
     char archs[512];
     llmc_gpu_arch_list(d, archs, sizeof archs);
-    snprintf(buf, len, "GPU architectures: %s", archs);
+    if (d->n_ranks > 1)
+        snprintf(buf, len, "GPU architectures: %s; runs on %d GPUs, one a rank (NCCL, libnccl.so.2)", archs, d->n_ranks);
+    else
+        snprintf(buf, len, "GPU architectures: %s", archs);
 }
 
 const LlmcDeviceOps llmc_device_cuda = {

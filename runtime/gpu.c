@@ -144,7 +144,7 @@ static int load_driver(LlmcCudaApi *api, const Vendor *v, const char *lib, const
     return 0;
 }
 
-static LlmcGpu *gpu_new(const LlmcModelDesc *d, char *err, size_t errlen)
+LlmcGpu *llmc_gpu_new(const LlmcModelDesc *d, char *err, size_t errlen)
 {
     if (d->backend != LLMC_BACKEND_CUDA || !d->gpu_images || d->n_gpu_images < 1 ||
         (d->n_gpu_kernels > 0 && !d->gpu_kernels) || d->n_gpu_kernels < 0) {
@@ -159,10 +159,9 @@ static LlmcGpu *gpu_new(const LlmcModelDesc *d, char *err, size_t errlen)
     }
     g->d = d;
     g->image = -1;
+    g->n_ranks = d->n_ranks > 1 ? d->n_ranks : 1;
     return g;
 }
-
-static int open_device(LlmcGpu *g, char *err, size_t errlen);
 
 int llmc_gpu_open(LlmcGpu **out, const LlmcModelDesc *d, const char *driver_lib, char *err,
                   size_t errlen)
@@ -180,15 +179,18 @@ int llmc_gpu_open(LlmcGpu **out, const LlmcModelDesc *d, const char *driver_lib,
     for (int v = 0; v < 2; v++) {
         if (!has[v])
             continue;
-        LlmcGpu *g = gpu_new(d, err, errlen);
+        LlmcGpu *g = llmc_gpu_new(d, err, errlen);
         if (!g)
             return -1;
         if (load_driver(&g->cu, &vendors[v], driver_lib, archs, why[v], sizeof why[v]) != 0) {
             free(g);
             continue;
         }
-        if (open_device(g, why[v], sizeof why[v]) != 0)
+        if (llmc_gpu_open_device(g, 0, why[v], sizeof why[v]) != 0)
             continue;
+        /* a sharded model: the other ranks' GPUs and NCCL (a refusal there is final) */
+        if (g->n_ranks > 1 && llmc_gpu_ranks_open(g, NULL, NULL, err, errlen) != 0)
+            return -1;
         *out = g;
         return 0;
     }
@@ -200,8 +202,14 @@ int llmc_gpu_open(LlmcGpu **out, const LlmcModelDesc *d, const char *driver_lib,
 int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *d, const LlmcCudaApi *api, char *err,
                       size_t errlen)
 {
+    return llmc_gpu_open_ranks_api(out, d, api, NULL, NULL, err, errlen);
+}
+
+int llmc_gpu_open_ranks_api(LlmcGpu **out, const LlmcModelDesc *d, const LlmcCudaApi *api,
+                            const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen)
+{
     *out = NULL;
-    LlmcGpu *g = gpu_new(d, err, errlen);
+    LlmcGpu *g = llmc_gpu_new(d, err, errlen);
     if (!g)
         return -1;
     g->cu = *api;
@@ -216,15 +224,15 @@ int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *d, const LlmcCudaApi *
             return llmc_rt_fail(err, errlen, "the driver table lacks %s", sym);
         }
     }
-    if (open_device(g, err, errlen) != 0)
+    if (llmc_gpu_open_device(g, 0, err, errlen) != 0)
+        return -1;
+    if (g->n_ranks > 1 && llmc_gpu_ranks_open(g, nccl, nccl_lib, err, errlen) != 0)
         return -1;
     *out = g;
     return 0;
 }
 
-/* cuInit, device 0, image selection, context, stream, module and kernels. On failure g is
- * closed. */
-static int open_device(LlmcGpu *g, char *err, size_t errlen)
+int llmc_gpu_open_device(LlmcGpu *g, int ordinal, char *err, size_t errlen)
 {
     const LlmcModelDesc *d = g->d;
     const Vendor *v = vendor_of(g->cu.vendor);
@@ -247,9 +255,24 @@ static int open_device(LlmcGpu *g, char *err, size_t errlen)
         llmc_gpu_close(g);
         return -1;
     }
+    /* --tp N: one GPU a rank, devices 0..N-1 (as CUDA_VISIBLE_DEVICES orders them); HIP's
+     * collectives (RCCL) are not loaded by this runtime */
+    if (g->n_ranks > 1 && amd) {
+        llmc_rt_fail(err, errlen, "--tp %d: this executable is sharded over %d GPUs; sharded models run on "
+                     "NVIDIA GPUs only (through NCCL), not through HIP", g->n_ranks, g->n_ranks);
+        llmc_gpu_close(g);
+        return -1;
+    }
+    if (g->n_ranks > 1 && count < g->n_ranks) {
+        llmc_rt_fail(err, errlen, "--tp %d: this executable is sharded over %d GPUs, one a rank; this machine "
+                     "shows %d (CUDA_VISIBLE_DEVICES chooses which): run it where %d are, or compile it with "
+                     "a smaller --tp", g->n_ranks, g->n_ranks, count, g->n_ranks);
+        llmc_gpu_close(g);
+        return -1;
+    }
     int major = 0, minor = 0, optin = 0, integrated = 0;
-    if ((r = g->cu.DeviceGet(&g->dev, 0)) != CUDA_SUCCESS) {
-        llmc_cu_fail(g, r, err, errlen, "cuDeviceGet(0)");
+    if ((r = g->cu.DeviceGet(&g->dev, ordinal)) != CUDA_SUCCESS) {
+        llmc_cu_fail(g, r, err, errlen, "cuDeviceGet(%d)", ordinal);
         goto fail;
     }
     if ((r = g->cu.DeviceGetName(g->name, (int)sizeof g->name - 1, g->dev)) != CUDA_SUCCESS) {
@@ -377,6 +400,10 @@ void llmc_gpu_close(LlmcGpu *g)
     if (!g)
         return;
     llmc_gpu_teardown(g);
+    if (g->rank_gpu || g->team || g->nccl.lib)
+        llmc_gpu_ranks_close(g);
+    if (g->ctx) /* a sharded model's GPUs are closed from one thread: each its own context */
+        (void)g->cu.CtxSetCurrent(g->ctx);
     if (g->mod)
         (void)g->cu.ModuleUnload(g->mod);
     for (int i = 0; i < 2; i++)
@@ -471,13 +498,12 @@ static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
  * driver refuses, the weights are uploaded as on a discrete GPU. */
 static void map_weights(LlmcGpu *g, const uint8_t *weights)
 {
-    const LlmcModelDesc *d = g->d;
     if (g->cu.vendor != LLMC_GPU_VENDOR_AMD || !g->integrated || !g->cu.HostRegister || !g->cu.HostUnregister ||
-        !g->cu.HostGetDevicePointer || !weights || d->weights_bytes <= 0)
+        !g->cu.HostGetDevicePointer || !weights || g->weights_bytes == 0 || g->n_ranks > 1)
         return;
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t a = page > 0 ? (uintptr_t)page : 4096, lo = (uintptr_t)weights / a * a;
-    uintptr_t hi = round_up((uintptr_t)weights + (uintptr_t)d->weights_bytes, a);
+    uintptr_t hi = round_up((uintptr_t)weights + (uintptr_t)g->weights_bytes, a);
     if (g->cu.HostRegister((void *)lo, hi - lo, LLMC_HIP_HOST_REGISTER_MAPPED_RO) != CUDA_SUCCESS)
         return;
     CUdeviceptr dp = 0;
@@ -489,17 +515,14 @@ static void map_weights(LlmcGpu *g, const uint8_t *weights)
     g->weights = dp + ((uintptr_t)weights - lo);
 }
 
-int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
+/* The step buffers' layout (gpu.h): block table rows, the per-token arrays, the sampler block, the
+ * block tables, the logits and ids. */
+static void step_layout(LlmcGpu *g)
 {
     const LlmcModelDesc *d = g->d;
-    assert(!g->ready);
-    CUresult r;
     int32_t mt = d->max_tokens, mo = d->max_outputs;
     g->mbps = llmc_kv_blocks_for(d->max_seq_len, d->kv_block_size) + d->kv_ring_blocks;
     g->pad_row = mt;
-    g->use_graphs = s->use_graphs;
-    g->use_pdl = s->use_pdl && g->sm >= 90 && g->cu.LaunchKernelEx && d->gpu_kernel_flags &&
-                 !(d->gpu_images[g->image].features & LLMC_GPU_FEAT_AMD_PATH);
     /* steps: the per-token arrays (4 of max_tokens rounded up to 32, then out_rows), the sampler
      * block (4 doubles a logits row), then (max_tokens + 1) block table rows, the last one for
      * padding tokens. */
@@ -508,36 +531,86 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     g->steps_bytes = g->table_off + (size_t)(mt + 1) * (size_t)g->mbps * sizeof(int32_t);
     g->ids_off = round_up((size_t)mo * (size_t)d->vocab_size * sizeof(float), 256);
     g->logits_bytes = g->ids_off + (size_t)mo * sizeof(int32_t);
+}
+
+/* Device memory the model takes beside its KV pool. */
+static double rest_bytes(const LlmcGpu *g)
+{
+    const LlmcModelDesc *d = g->d;
+    double weights_dev = g->weights_registered ? 0.0 : (double)g->weights_bytes; /* device memory they take */
+    return weights_dev + (double)d->const_bytes + (double)d->arena_bytes + (double)g->steps_bytes +
+           (double)g->logits_bytes;
+}
+
+int llmc_gpu_kv_room(LlmcGpu *g, const LlmcGpuSetup *s, int64_t *blocks, char *err, size_t errlen)
+{
+    (void)s;
+    const LlmcModelDesc *d = g->d;
+    step_layout(g);
     size_t free_b = 0, total_b = 0;
+    CUresult r;
+    if ((r = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS || (r = g->cu.MemGetInfo(&free_b, &total_b)) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, r, err, errlen, "cuMemGetInfo_v2");
+    double room = 0.9 * (double)free_b - rest_bytes(g);
+    int64_t fit = room > 0 && d->kv_block_bytes > 0 ? (int64_t)(room / (double)d->kv_block_bytes) - 1 : 0;
+    *blocks = fit > 1 ? fit : 1;
+    return 0;
+}
+
+int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
+{
+    assert(!g->ready);
+    if (g->n_ranks > 1)
+        return llmc_gpu_ranks_setup(g, s, err, errlen);
+    g->rank_weights = s->weights;
+    g->weights_bytes = (size_t)g->d->weights_bytes;
+    map_weights(g, s->weights);
+    int64_t kv = s->kv_blocks;
+    if (s->kv_fit && g->d->kv_block_bytes > 0) {
+        int64_t fit;
+        if (llmc_gpu_kv_room(g, s, &fit, err, errlen) != 0) {
+            llmc_gpu_teardown_one(g);
+            return -1;
+        }
+        kv = fit < kv ? fit : kv;
+    }
+    return llmc_gpu_setup_one(g, s, kv, err, errlen);
+}
+
+int llmc_gpu_setup_one(LlmcGpu *g, const LlmcGpuSetup *s, int64_t kv_blocks, char *err, size_t errlen)
+{
+    const LlmcModelDesc *d = g->d;
+    assert(!g->ready);
+    CUresult r;
+    step_layout(g);
+    g->use_graphs = s->use_graphs;
+    g->use_pdl = s->use_pdl && g->sm >= 90 && g->cu.LaunchKernelEx && d->gpu_kernel_flags &&
+                 !(d->gpu_images[g->image].features & LLMC_GPU_FEAT_AMD_PATH);
+    size_t free_b = 0, total_b = 0;
+    if ((r = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, r, err, errlen, "cuCtxSetCurrent (%s)", g->name);
     if ((r = g->cu.MemGetInfo(&free_b, &total_b)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuMemGetInfo_v2");
-    map_weights(g, s->weights);
-    double weights_dev = g->weights_registered ? 0.0 : (double)d->weights_bytes; /* device memory they take */
-    g->kv_blocks = s->kv_blocks;
-    if (s->kv_fit && d->kv_block_bytes > 0) {
-        double rest = weights_dev + (double)d->const_bytes + (double)d->arena_bytes +
-                      (double)g->steps_bytes + (double)g->logits_bytes;
-        double room = 0.9 * (double)free_b - rest;
-        int64_t fit = room > 0 ? (int64_t)(room / (double)d->kv_block_bytes) - 1 : 0;
-        if (fit < g->kv_blocks)
-            g->kv_blocks = fit > 1 ? fit : 1;
-    }
+    double weights_dev = g->weights_registered ? 0.0 : (double)g->weights_bytes;
+    g->kv_blocks = kv_blocks;
     size_t kv_bytes = (size_t)(g->kv_blocks + 1) * (size_t)d->kv_block_bytes;
-    double need = weights_dev + (double)d->const_bytes + (double)d->arena_bytes +
-                  (double)kv_bytes + (double)g->steps_bytes + (double)g->logits_bytes;
+    double need = rest_bytes(g) + (double)kv_bytes;
+    char rank[48] = "";
+    if (g->n_ranks > 1)
+        snprintf(rank, sizeof rank, " (GPU %d, rank %d of %d)", g->rank, g->rank, g->n_ranks);
     if (need > (double)free_b)
         return llmc_rt_fail(err, errlen,
-                            "not enough GPU memory on %s: the model needs %.0f MiB (weights %.0f, "
+                            "not enough GPU memory on %s%s: the model needs %.0f MiB (weights %.0f, "
                             "KV cache %.0f for %lld blocks, activations %.0f, step buffers and "
                             "logits %.0f), %.0f MiB are free of %.0f MiB; ask for a smaller KV "
                             "cache with --kv-mem MIB or --kv-blocks N",
-                            g->name, llmc_mib(need), llmc_mib(weights_dev), llmc_mib((double)kv_bytes),
+                            g->name, rank, llmc_mib(need), llmc_mib(weights_dev), llmc_mib((double)kv_bytes),
                             (long long)g->kv_blocks, llmc_mib((double)d->arena_bytes),
                             llmc_mib((double)(g->steps_bytes + g->logits_bytes + (size_t)d->const_bytes)),
                             llmc_mib((double)free_b), llmc_mib((double)total_b));
 
     if ((!g->weights_registered &&
-         llmc_gpu_dev_alloc(g, &g->weights, (size_t)d->weights_bytes, "weights", err, errlen)) ||
+         llmc_gpu_dev_alloc(g, &g->weights, g->weights_bytes, "weights", err, errlen)) ||
         llmc_gpu_dev_alloc(g, &g->consts, (size_t)d->const_bytes, "constant tables", err, errlen) ||
         llmc_gpu_dev_alloc(g, &g->arena, (size_t)d->arena_bytes, "activation arena", err, errlen) ||
         llmc_gpu_dev_alloc(g, &g->kv, kv_bytes, "KV cache", err, errlen) ||
@@ -557,7 +630,7 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     g->host_logits = p;
     g->ready = 1;
 
-    if ((!g->weights_registered && upload(g, g->weights, s->weights, (size_t)d->weights_bytes, "weights",
+    if ((!g->weights_registered && upload(g, g->weights, g->rank_weights, g->weights_bytes, "weights",
                                           s->progress, s->progress_ctx, err, errlen) != 0) ||
         upload(g, g->consts, s->consts, (size_t)d->const_bytes, "constant tables", NULL, NULL, err,
                errlen) != 0)
@@ -581,7 +654,7 @@ int llmc_gpu_setup(LlmcGpu *g, const LlmcGpuSetup *s, char *err, size_t errlen)
     }
     return 0;
 fail:
-    llmc_gpu_teardown(g);
+    llmc_gpu_teardown_one(g);
     return -1;
 }
 
@@ -589,6 +662,18 @@ void llmc_gpu_teardown(LlmcGpu *g)
 {
     if (!g)
         return;
+    if (g->rank_gpu)
+        llmc_gpu_ranks_teardown(g);
+    else
+        llmc_gpu_teardown_one(g);
+}
+
+void llmc_gpu_teardown_one(LlmcGpu *g)
+{
+    if (!g)
+        return;
+    if (g->ctx)
+        (void)g->cu.CtxSetCurrent(g->ctx);
     for (int i = 0; i < g->n_graphs; i++)
         (void)g->cu.GraphExecDestroy(g->graphs[i].exec);
     g->n_graphs = 0;

@@ -17,6 +17,10 @@
  *                     tokens), the step arrays and the logits; checks free memory first.
  *   llmc_gpu_step     one step: step arrays to the device, forward(), logits back, synchronize.
  *
+ * A sharded model (desc->n_ranks = N > 1, --tp N): llmc_gpu_open opens devices 0..N-1 (refusing a
+ * machine with fewer) and loads NCCL (libnccl.so.2); rank r has all of the above on device r, and
+ * the functions here, called on rank 0's LlmcGpu, act on every rank (gpu_ranks.c).
+ *
  * CUDA graphs: a decode-shaped step (every token wants its logits, in order: n_out == n_tokens and
  * out_rows[i] == i; at most LLMC_GPU_GRAPH_MAX_TOKENS tokens; all nodes) is padded to a bucket
  * (the next power of two, capped at min(max_tokens, max_outputs)). The first step of a bucket
@@ -43,6 +47,7 @@
 
 #include "cuda_api.h"
 #include "llmc_model.h"
+#include "nccl_api.h"
 
 #define LLMC_GPU_DRIVER_LIB "libcuda.so.1"
 #define LLMC_HIP_DRIVER_LIB "libamdhip64.so"
@@ -88,6 +93,7 @@ typedef struct LlmcGpuStats {
     int64_t graph_steps;        /* of which replayed a graph (captures included) */
     int64_t captures;           /* graphs captured (one per bucket used) */
     int64_t launches;           /* kernel launches enqueued eagerly or captured */
+    int64_t collectives;        /* NCCL calls enqueued eagerly or captured (a sharded model) */
     double busy_seconds;        /* device time of the steps: first copy in to last copy out */
 } LlmcGpuStats;
 
@@ -116,6 +122,11 @@ int llmc_gpu_open(LlmcGpu **out, const LlmcModelDesc *desc, const char *driver_l
  * fake driver). api->lib is ignored and never closed. */
 int llmc_gpu_open_api(LlmcGpu **out, const LlmcModelDesc *desc, const LlmcCudaApi *api, char *err,
                       size_t errlen);
+/* A sharded model (desc->n_ranks = N > 1): llmc_gpu_open_api over N devices of the fake driver,
+ * NCCL's entry points given (nccl; NULL: loaded from nccl_lib, NULL for LLMC_NCCL_LIB). The
+ * LlmcGpu returned is rank 0's and drives every rank (gpu_ranks.c). */
+int llmc_gpu_open_ranks_api(LlmcGpu **out, const LlmcModelDesc *desc, const LlmcCudaApi *api,
+                            const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen);
 /* Frees everything (llmc_gpu_teardown first when set up), unloads the module, releases the
  * context. NULL is fine. */
 void llmc_gpu_close(LlmcGpu *g);

@@ -10,6 +10,8 @@
 
 #include "cuda_api.h"
 #include "gpu.h"
+#include "nccl_api.h"
+#include "pool.h"
 
 enum {
     MAX_GRAPHS = 24,                    /* buckets 1, 2, 4, ... 256 and a capped one, with room */
@@ -56,6 +58,19 @@ struct LlmcGpu {
     Graph graphs[MAX_GRAPHS];
     int n_graphs;
 
+    /* A sharded model (d->n_ranks = N > 1, gpu_ranks.c): this GPU is rank `rank`, on device
+     * ordinal `rank`. Rank 0's LlmcGpu is the one the engine holds: it owns the other ranks'
+     * (rank_gpu), the NCCL table and the team of N threads (thread r drives rank r). */
+    int32_t rank, n_ranks;
+    LlmcGpu **rank_gpu;                 /* rank 0: [n_ranks], [0] itself; NULL unsharded */
+    LlmcPool *team;                     /* rank 0: n_ranks threads */
+    LlmcNcclApi nccl;                   /* every rank: the same table (rank 0 owns nccl.lib) */
+    ncclComm_t comm;                    /* this rank's communicator (llmc_gpu_setup) */
+    int quiet;                          /* rank > 0: a step copies nothing back (rank 0's logits and
+                                           ids are the step's; every rank computes the same) */
+    const uint8_t *rank_weights;        /* host: this rank's part of the payload */
+    size_t weights_bytes;               /* its bytes (d->weights_bytes unsharded) */
+
     LlmcDevArgs args;                   /* what every launch of the current step receives */
     int launch_failed;                  /* a launch of the current forward() failed */
     char launch_err[512];
@@ -68,6 +83,31 @@ int llmc_cu_fail(const LlmcGpu *g, CUresult r, char *err, size_t errlen, const c
 /* cuMemAlloc of at least 256 bytes (a zero-sized buffer still gets a valid address). */
 int llmc_gpu_dev_alloc(LlmcGpu *g, CUdeviceptr *p, size_t bytes, const char *what, char *err,
                        size_t errlen);
+/* Opens device `ordinal` into g (gpu.c): cuInit, image selection, context, stream, module and
+ * kernels; a sharded model first checks that the machine has n_ranks GPUs. On failure g is
+ * closed. */
+int llmc_gpu_open_device(LlmcGpu *g, int ordinal, char *err, size_t errlen);
+/* A new LlmcGpu of d (not opened), or NULL with a message. */
+LlmcGpu *llmc_gpu_new(const LlmcModelDesc *d, char *err, size_t errlen);
+/* One GPU's part of llmc_gpu_setup (gpu.c) with kv_blocks blocks, no fitting; and how many blocks
+ * 90% of its free memory holds beside the rest (llmc_gpu_kv_room). */
+int llmc_gpu_setup_one(LlmcGpu *g, const LlmcGpuSetup *s, int64_t kv_blocks, char *err, size_t errlen);
+int llmc_gpu_kv_room(LlmcGpu *g, const LlmcGpuSetup *s, int64_t *blocks, char *err, size_t errlen);
+void llmc_gpu_teardown_one(LlmcGpu *g);
+/* One GPU's step (gpu_step.c): ex->gpu == g. */
+int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err, size_t errlen);
+/* gpu_ranks.c: the other ranks' devices, NCCL (nccl: a table given by a test, else loaded from
+ * nccl_lib, NULL for LLMC_NCCL_LIB) and the team, after rank 0 opened; on failure g0 is closed. */
+int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen);
+void llmc_gpu_ranks_close(LlmcGpu *g0);
+/* Every rank's buffers (kv_fit: the fewest blocks any rank's memory holds), then the NCCL
+ * communicators, created by the team's threads, and one collective of each kind to set up their
+ * connections before any graph is captured. */
+int llmc_gpu_ranks_setup(LlmcGpu *g0, const LlmcGpuSetup *s, char *err, size_t errlen);
+void llmc_gpu_ranks_teardown(LlmcGpu *g0);
+/* A step of every rank, on the team's threads. */
+int llmc_gpu_ranks_step(LlmcGpu *g0, const LlmcExec *ex, const LlmcStep *st, char *err, size_t errlen);
+
 static inline double llmc_mib(double bytes) { return bytes / (1 << 20); }
 
 #endif

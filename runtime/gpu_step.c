@@ -75,7 +75,10 @@ static int capture(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, CUg
     if (g->n_graphs == MAX_GRAPHS)
         return llmc_rt_fail(err, errlen, "internal error: more than %d CUDA graph buckets",
                             MAX_GRAPHS);
-    if ((r = g->cu.StreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_GLOBAL)) != CUDA_SUCCESS)
+    /* the ranks of a sharded model capture at once, a thread each: a capture forbids unsafe calls
+     * of its own thread only (NCCL's calls of another rank's thread must not end it) */
+    int mode = g->n_ranks > 1 ? CU_STREAM_CAPTURE_MODE_THREAD_LOCAL : CU_STREAM_CAPTURE_MODE_GLOBAL;
+    if ((r = g->cu.StreamBeginCapture(g->stream, mode)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuStreamBeginCapture_v2 (graph for %d tokens)",
                        dev_step->n_tokens);
     g->d->forward(ex, dev_step, 0, 1);
@@ -111,9 +114,19 @@ static const void *dptr(CUdeviceptr p) { return (const void *)(uintptr_t)p; }
 
 int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err, size_t errlen)
 {
+    if (g->rank_gpu)
+        return llmc_gpu_ranks_step(g, ex, st, err, errlen);
+    return llmc_gpu_step_one(g, ex, st, err, errlen);
+}
+
+int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err, size_t errlen)
+{
     const LlmcModelDesc *d = g->d;
     if (!g->ready)
         return llmc_rt_fail(err, errlen, "internal error: GPU step before llmc_gpu_setup");
+    CUresult r;
+    if ((r = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, r, err, errlen, "cuCtxSetCurrent (%s)", g->name);
     int32_t mt = d->max_tokens;
     if (st->n_tokens < 1 || st->n_tokens > mt || st->n_out < 0 || st->n_out > d->max_outputs ||
         st->max_blocks_per_seq != g->mbps)
@@ -164,7 +177,6 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
         row[2] = drawn ? st->top_k[o] : 0.0;
         row[3] = drawn ? st->sample_u[o] : 0.0;
     }
-    CUresult r;
     if ((r = g->cu.EventRecord(g->step_ev[0], g->stream)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuEventRecord");
     if ((r = g->cu.MemcpyHtoDAsync(g->steps, h, g->sample_off + 4 * (size_t)n_out * sizeof(double),
@@ -219,7 +231,7 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
         if (g->launch_failed)
             return llmc_rt_fail(err, errlen, "%s", g->launch_err);
     }
-    int outputs = st->n_nodes == 0 && st->n_out > 0;      /* a full step with logits rows */
+    int outputs = st->n_nodes == 0 && st->n_out > 0 && !g->quiet;  /* a full step with logits rows */
     int want_ids = outputs && st->out_ids;
     int want_logits = outputs && !(want_ids && st->ids_only);
     size_t logit_bytes = (size_t)st->n_out * (size_t)d->vocab_size * sizeof(float);
@@ -260,6 +272,8 @@ int llmc_gpu_read_arena(LlmcGpu *g, int64_t off, void *dst, size_t bytes, char *
                             "internal error: reading [%lld, +%zu) of an arena of %lld bytes",
                             (long long)off, bytes, (long long)g->d->arena_bytes);
     CUresult r;
+    if ((r = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, r, err, errlen, "cuCtxSetCurrent (%s)", g->name);
     if ((r = g->cu.MemcpyDtoHAsync(dst, g->arena + (CUdeviceptr)off, bytes, g->stream)) !=
             CUDA_SUCCESS ||
         (r = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
@@ -273,14 +287,34 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int copy_bandwidth_one(LlmcGpu *g, double *bps, size_t *buffer_bytes, char *err, size_t errlen);
+
 int llmc_gpu_copy_bandwidth(LlmcGpu *g, double *bps, size_t *buffer_bytes, char *err,
                             size_t errlen)
+{
+    if (!g->rank_gpu)
+        return copy_bandwidth_one(g, bps, buffer_bytes, err, errlen);
+    /* a sharded model: the GPUs it runs on, each measured in turn, summed */
+    *bps = 0;
+    for (int r = 0; r < g->n_ranks; r++) {
+        double one;
+        size_t buf;
+        if (copy_bandwidth_one(g->rank_gpu[r], &one, &buf, err, errlen) != 0)
+            return -1;
+        *bps += one;
+        if (r == 0)
+            *buffer_bytes = buf;
+    }
+    return 0;
+}
+
+static int copy_bandwidth_one(LlmcGpu *g, double *bps, size_t *buffer_bytes, char *err, size_t errlen)
 {
     *bps = 0;
     *buffer_bytes = 0;
     size_t free_b = 0, total_b = 0;
     CUresult r;
-    if ((r = g->cu.MemGetInfo(&free_b, &total_b)) != CUDA_SUCCESS)
+    if ((r = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS || (r = g->cu.MemGetInfo(&free_b, &total_b)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuMemGetInfo_v2");
     size_t size = free_b / 4;
     if (size > ((size_t)2 << 30))

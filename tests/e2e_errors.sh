@@ -40,11 +40,11 @@ sed "s|\"file\": \"$SHARED/models/stories260K/tok512.bin\"|\"file\": \"$TMP/adir
 bad_compile "a directory as the tokenizer file" "adir: is a directory, expected a file" "$TMP/tokdir.json"
 
 # --tp: N that does not divide the heads; a target that does not run sharded graphs yet (docs/tp.md:
-# the GPU targets; the cpu target runs them, tests/e2e_tp.sh).
+# the AMD targets; the cpu target runs them, tests/e2e_tp.sh, and the NVIDIA targets a GPU a rank).
 bad_compile "--tp not dividing the heads names the counts" "--tp 3: " "$TMP/good.json" --tp 3
 bad_compile "--tp 0" "--tp: expected an integer in [1, 1024]" "$TMP/good.json" --tp 0
 bad_compile "--dump-after shard_tp without --tp" "runs only with --tp N > 1" "$TMP/good.json" --dump-after shard_tp
-bad_compile "--tp 2 on a GPU target: not yet" "--tp 2: the sm_90 target does not run sharded graphs yet" "$TMP/good.json" --tp 2 --target sm_90
+bad_compile "--tp 2 on an AMD target: not yet" "--tp 2: the gfx1151 target does not run sharded graphs yet" "$TMP/good.json" --tp 2 --target gfx1151
 
 # llama2.c checkpoints.
 head -c 100000 "$M/stories260K.bin" >"$TMP/trunc.bin"

@@ -2,8 +2,8 @@
 # --tp N on the cpu target end to end (docs/tp.md): stories260K compiled at --tp 1, 2 and 4 in float32
 # (4: one KV head a rank) gives byte-identical greedy text (the llama2.c golden output), batched
 # prompts through the offline path (with preemptions), and greedy answers of the server, its engine
-# shared by concurrent requests; a synthesized Qwen2 at --tp 4; the refusals (GPU targets, groups cut
-# by a rank).
+# shared by concurrent requests; a synthesized Qwen2 at --tp 4; an sm_90a build at --tp 2 (compiled,
+# refused at start without a GPU); the refusals (AMD targets, groups cut by a rank).
 source "$(dirname "$0")/lib_e2e.sh"
 need_shared stories260K/stories260K.bin
 M=$SHARED/models/stories260K
@@ -88,8 +88,19 @@ done
 check "qwen2 --tp 4 (a KV head on two ranks): 24 greedy ids equal --tp 1's" cmp "$TMP/qids1.txt" "$TMP/qids4.txt"
 check "... and they are 28 ids" test "$(wc -w <"$TMP/qids1.txt")" -eq 28
 
-expect_error "--tp 2 for a GPU target is refused" "the sm_90 target does not run sharded graphs yet" \
-  "$LLMC" compile "$M/stories260K.bin" --tp 2 --target sm_90 -o "$TMP/g"
+# An NVIDIA target: one executable for 2 GPUs (NVRTC, the host code with the NCCL collectives, the
+# CPU twin, every rank's weights), which a machine without the driver refuses at start (CI has no
+# GPU; the runtime's ranks over a fake driver and NCCL: test_gpu_runtime).
+if "$LLMC" targets 2>/dev/null | grep -q sm_90a && [ -d /usr/local/cuda ]; then
+  "$LLMC" compile "$M/stories260K.bin" --tp 2 --target sm_90a -o "$TMP/g2" -q
+  check "--tp 2 --target sm_90a: --version says 2 ranks on 2 GPUs" \
+    grep -q "sharded over 2 ranks.*runs on 2 GPUs, one a rank" <("$TMP/g2" --version | tr '\n' ' ')
+  expect_error "... and without a GPU it says what it needs" "needs an NVIDIA GPU" "$TMP/g2" "Once" -n 4
+elif [ "${CI:-}" = "true" ]; then
+  fail "no CUDA toolkit (NVRTC) in CI"
+fi
+expect_error "--tp 2 for an AMD target is refused" "the gfx1151 target does not run sharded graphs yet" \
+  "$LLMC" compile "$M/stories260K.bin" --tp 2 --target gfx1151 -o "$TMP/g"
 expect_error "--tp 2 with groups a rank cuts is refused" "a rank holds 86 of its 172 columns" \
   "$LLMC" compile "$M/stories260K.bin" --tp 2 --weights w4a16 --group 32 -o "$TMP/q"
 finish

@@ -48,8 +48,14 @@ static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts);
 static LlmcGraph *graph_of(cJSON *doc, const char *dir) { return graph_of_w(doc, dir, NULL); }
 static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, int no_fuse);
 static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts) { return graph_of_opt(doc, dir, wts, 0); }
+static LlmcGraph *graph_of_tp(cJSON *doc, const char *dir, const Weights *wts, int no_fuse, int tp);
 /* no_fuse: without the fusion passes (llmc compile --no-fuse) */
 static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, int no_fuse)
+{
+    return graph_of_tp(doc, dir, wts, no_fuse, 1);
+}
+/* tp > 1: rank 0's graph of --tp tp (every rank's is the same) */
+static LlmcGraph *graph_of_tp(cJSON *doc, const char *dir, const Weights *wts, int no_fuse, int tp)
 {
     LlmcDiag d;
     LlmcGraph *g = llmc_graph_new();
@@ -61,6 +67,7 @@ static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, 
     opt.max_outputs = 512;
     opt.kv_block_size = 16;
     opt.no_fuse = no_fuse;
+    opt.tp = tp;
     opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
     if (wts) {
         opt.weights = wts->fmt;
@@ -164,6 +171,44 @@ static void check_preset_w(const char *preset, const Weights *wts)
     llmc_nvrtc_close(nv);
 }
 
+/* --tp N (the CUDA collectives, cuda_collective.c): a preset's rank graph (layers all_reduces
+ * after o and down, one after the embedding when its table is split, one all_gather of the
+ * logits), its kernels through NVRTC for sm_80 and sm_90a without spills: the 1B at --tp 2, and
+ * the builds bench/gpu_round.sh WHAT=tp makes on the lent GPUs, the 8B at --tp 2 and the 70B's
+ * shapes at --tp 4. */
+static void check_preset_tp(const char *preset, int tp, int layers)
+{
+    LlmcNvrtc *nv = open_nvrtc();
+    if (!nv)
+        return;
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of_tp(doc, ".", NULL, 0, tp);
+    ck_assert_int_eq(g->tp, tp);
+    int reduces = 0, gathers = 0;
+    for (int i = 0; i < g->nn; i++) {
+        reduces += g->n[i].op == LLMC_OP_ALL_REDUCE;
+        gathers += g->n[i].op == LLMC_OP_ALL_GATHER;
+    }
+    ck_assert_int_eq(reduces, 2 * layers + 1); /* o and down of every layer, the embedding */
+    ck_assert_int_eq(gathers, 1);              /* the logits */
+    char what[64];
+    snprintf(what, sizeof what, "%s --tp %d", preset, tp);
+    compile_archs(nv, g, what, ARCHS_ENDS);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+    llmc_nvrtc_close(nv);
+}
+START_TEST(preset_llama32_1b_tp2) { check_preset_tp("llama3.2-1b", 2, 16); }
+END_TEST
+START_TEST(preset_llama31_8b_tp2) { check_preset_tp("llama3.1-8b", 2, 32); }
+END_TEST
+START_TEST(preset_llama31_70b_tp4) { check_preset_tp("llama3.1-70b", 4, 80); }
+END_TEST
+
 START_TEST(preset_stories15M) { check_preset("stories15M"); }
 END_TEST
 START_TEST(preset_llama32_1b) { check_preset("llama3.2-1b"); }
@@ -241,6 +286,47 @@ static void check_tiny(const Weights *wts, const char *golden, const char *must,
 }
 
 START_TEST(tiny_golden) { check_tiny(NULL, "tiny.cu", NULL, "tiny.json"); }
+END_TEST
+
+/* tests/golden/tiny.json at --tp 2: the rank's kernels (the embedding of its vocabulary rows, the
+ * all_gather's placing kernel; tests/golden/tiny_tp2.cu) and its host forward() with the NCCL
+ * collectives between the launches (tiny_tp2.forward.c); every kernel compiles for every arch. */
+START_TEST(tiny_tp2_golden)
+{
+    LlmcNvrtc *nv = open_nvrtc();
+    cJSON *doc;
+    LlmcDiag d;
+    ck_assert(llmc_json_load(LLMC_SOURCE_DIR "/tests/golden/tiny.json", &doc, &d) == LLMC_OK);
+    LlmcGraph *g = graph_of_tp(doc, LLMC_SOURCE_DIR "/tests/golden", NULL, 0, 2);
+    LlmcCudaGen *cg = NULL;
+    ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(src);
+    ck_assert_msg(strstr(src, "embed_part<"), "no embedding of the rank's rows");
+    ck_assert_msg(strstr(src, "all_gather_place<"), "no all_gather placing kernel");
+    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny_tp2.cu", "tiny.json --tp 2");
+    LlmcBuildInfo info = {.build_info = "tiny --tp 2", .model_hash = 0x1234, .target_names = "sm_90a"};
+    char *host = NULL;
+    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    const char *fwd = strstr(host, "static void forward(");
+    ck_assert_ptr_nonnull(fwd);
+    const char *end = strstr(fwd, "\n}\n");
+    ck_assert_ptr_nonnull(end);
+    char *body = strndup(fwd, (size_t)(end - fwd) + 3);
+    ck_assert_msg(strstr(body, "llmc_gpu_all_reduce(gpu, T, 32, "), "no all_reduce of T rows");
+    ck_assert_msg(strstr(body, "llmc_gpu_all_gather(gpu, O, "), "no all_gather of the logits");
+    ck_assert_msg(strstr(body, "(int64_t)ex->rank * "), "the embedding's first row is not the rank's");
+    check_golden(body, LLMC_SOURCE_DIR "/tests/golden/tiny_tp2.forward.c", "tiny.json --tp 2 (host forward)");
+    ck_assert_msg(strstr(host, ".n_ranks = 2,"), "the descriptor does not say 2 ranks");
+    free(body);
+    free(host);
+    if (nv)
+        compile_archs(nv, g, "tiny.json --tp 2", ARCHS_ALL);
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    llmc_nvrtc_close(nv);
+}
 END_TEST
 
 /* w4a16 weights (groups of 32, zero points): the quantized matmuls' kernels (skinny, dequantization
@@ -791,6 +877,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("goldens");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
+    tcase_add_test(tc, tiny_tp2_golden);
     tcase_add_test(tc, llama_hf_golden);
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);
@@ -804,6 +891,9 @@ int main(int argc, char **argv)
         tcase_set_timeout(pre, 1200);
         tcase_add_test(pre, preset_stories15M);
         tcase_add_test(pre, preset_llama32_1b);
+        tcase_add_test(pre, preset_llama32_1b_tp2);
+        tcase_add_test(pre, preset_llama31_8b_tp2);
+        tcase_add_test(pre, preset_llama31_70b_tp4);
         tcase_add_test(pre, preset_llama31_8b);
         suite_add_tcase(s, pre);
         TCase *qu = tcase_create("quantized");

@@ -16,10 +16,12 @@
  *     name, refusals, an APU reading the weights in place, no PDL, messages in HIP's names.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "compare.h"
@@ -206,8 +208,9 @@ static struct {
 } fkc;
 
 /* kernel 0: token t writes its KV slot, and x[t] = {token / 2, position}. */
-static void k_kv_write(const LlmcDevArgs *a, uint32_t t)
+static void k_kv_write(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t t)
 {
+    (void)ko;
     const int32_t *bt = a->block_tables + (size_t)a->seq_of_token[t] * (size_t)a->max_blocks_per_seq;
     int32_t pos = a->positions[t], slot = a->slots[t];
     if (slot != bt[pos / FK_BS] * FK_BS + pos % FK_BS || slot < 0 ||
@@ -224,8 +227,9 @@ static void k_kv_write(const LlmcDevArgs *a, uint32_t t)
     x[1] = (float)pos;
 }
 
-/* kernel 1: output row o hashes the tokens of positions 0..pos read through the block table. */
-static void k_logits(const LlmcDevArgs *a, uint32_t o)
+/* Row o's hash of the tokens of positions 0..pos read through the block table (0 and a count in
+ * fkc.bad_block when a block is outside the pool). */
+static int fk_row_hash(const LlmcDevArgs *a, uint32_t o, uint64_t *hash)
 {
     int32_t r = a->out_rows[o], pos = a->positions[r];
     const int32_t *bt = a->block_tables + (size_t)a->seq_of_token[r] * (size_t)a->max_blocks_per_seq;
@@ -235,15 +239,18 @@ static void k_logits(const LlmcDevArgs *a, uint32_t o)
         int32_t b = bt[p / FK_BS];
         if (b < 0 || b >= fkc.pool_blocks) {
             fkc.bad_block++;
-            return;
+            return 0;
         }
         h = tu_step_hash(h, (int32_t)kv[b * FK_BS + p % FK_BS], p);
     }
+    *hash = h;
+    return 1;
+}
+
+/* The token of logits row o, as the generated sample kernel chooses it; y[o] = the hash's top bits. */
+static void fk_choose(const LlmcDevArgs *a, uint32_t o, uint64_t h)
+{
     float *out = a->logits + (size_t)o * FK_VOCAB;
-    fk_logits(h, out);
-    const float *bias = (const float *)a->consts;
-    for (int32_t v = 0; v < FK_VOCAB; v++)
-        out[v] += bias[v];
     const double *smp = a->sample ? a->sample + 4 * (size_t)o : NULL;   /* this row's sampler */
     if (a->out_ids && smp && smp[0] > 0) { /* what the generated sample kernel does */
         LlmcSamplerCfg cfg = {(float)smp[0], (int32_t)smp[2], (float)smp[1]};
@@ -256,6 +263,21 @@ static void k_logits(const LlmcDevArgs *a, uint32_t o)
         a->out_ids[o] = llmc_argmax(out, FK_VOCAB);
     }
     ((float *)(a->arena + FK_Y))[(size_t)o * 2] = (float)(h >> 40);
+}
+
+/* kernel 1: output row o hashes the tokens of positions 0..pos read through the block table. */
+static void k_logits(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o)
+{
+    (void)ko;
+    uint64_t h;
+    if (!fk_row_hash(a, o, &h))
+        return;
+    float *out = a->logits + (size_t)o * FK_VOCAB;
+    fk_logits(h, out);
+    const float *bias = (const float *)a->consts;
+    for (int32_t v = 0; v < FK_VOCAB; v++)
+        out[v] += bias[v];
+    fk_choose(a, o, h);
 }
 
 static void fk_init(const LlmcExec *ex)
@@ -280,19 +302,19 @@ static void fk_forward_cpu(const LlmcExec *ex, const LlmcStep *st, int tid, int 
                      st->seq_of_token, st->slots, st->out_rows, st->block_tables, st->logits,
                      NULL, st->n_tokens, st->n_out, st->max_blocks_per_seq, 0, NULL};
     for (int32_t t = tid; t < st->n_tokens; t += nth)
-        k_kv_write(&a, (uint32_t)t);
+        k_kv_write(&a, NULL, (uint32_t)t);
     llmc_barrier(ex->pool);
     if (st->n_nodes == 1)
         return;
     for (int32_t o = tid; o < st->n_out; o += nth)
-        k_logits(&a, (uint32_t)o);
+        k_logits(&a, NULL, (uint32_t)o);
     llmc_barrier(ex->pool);
 }
 
 /* The fake driver's "image": a table of host kernels. */
 typedef struct FakeKernel {
     const char *name;
-    void (*run)(const LlmcDevArgs *a, uint32_t block);
+    void (*run)(const LlmcDevArgs *a, const LlmcKernelOffsets *o, uint32_t block);
 } FakeKernel;
 
 typedef struct FakeImage {
@@ -359,12 +381,20 @@ static LlmcModelDesc fk_desc(void)
 
 /* ---- the fake driver ---- */
 
-enum { FAKE_MAX_LAUNCHES = 64, CUDA_ERROR_CAPTURE_UNSUPPORTED = 900 };
+enum { FAKE_MAX_LAUNCHES = 64, FAKE_MAX_DEV = 4, CUDA_ERROR_CAPTURE_UNSUPPORTED = 900 };
+enum { FAKE_KERNEL, FAKE_ALL_REDUCE, FAKE_ALL_GATHER };
 
+/* A launch, or (the fake NCCL) a collective: both run at once or are recorded by a capture. */
 typedef struct FakeLaunch {
+    int what;                   /* FAKE_KERNEL, FAKE_ALL_REDUCE, FAKE_ALL_GATHER */
     const FakeKernel *k;
     uint32_t grid;
     LlmcDevArgs args;
+    LlmcKernelOffsets offs;
+    const float *send;          /* collectives: count floats a rank, the rank's communicator */
+    float *recv;
+    size_t count;
+    int rank;
 } FakeLaunch;
 
 typedef struct FakeGraph {
@@ -372,14 +402,35 @@ typedef struct FakeGraph {
     FakeLaunch l[FAKE_MAX_LAUNCHES];
 } FakeGraph;
 
+/* Device d's context is fk_ctx_obj + d, its stream fk_streams + d (the runtime makes one a
+ * device); a thread's current context is its own (cuCtxSetCurrent), and a stream used while
+ * another device's context is current fails, as it would mislead a real driver: so the ranks'
+ * threads must each make their GPU's context current. The counters and the kernels run under
+ * fk_lock (ranks launch at once); collectives meet without it. */
+typedef struct FakeStream {
+    FakeGraph *capture;         /* the stream is capturing */
+    int mode;                   /* its capture mode */
+} FakeStream;
+static FakeStream fk_streams[FAKE_MAX_DEV];
+static char fk_ctx_obj[FAKE_MAX_DEV];
+static _Thread_local int fk_cur = -1;
+static pthread_mutex_t fk_lock = PTHREAD_MUTEX_INITIALIZER;
+#define FK_LOCKED(stmt)                                                                            \
+    do {                                                                                           \
+        pthread_mutex_lock(&fk_lock);                                                              \
+        stmt;                                                                                      \
+        pthread_mutex_unlock(&fk_lock);                                                            \
+    } while (0)
+
 static struct {
     CUresult init_result;
     int count, sm, optin;
     size_t free_mem;
     uint32_t max_grid;          /* launches with a larger grid fail (0: no limit) */
     int live_dev, live_host, live_graphs, live_events, modules, ctx_refs;
-    FakeGraph *capture;         /* the stream is capturing */
     int64_t kernels_run;
+    int64_t launches_on[FAKE_MAX_DEV];  /* kernels run on each device */
+    int wrong_ctx;              /* a stream used without its device's context current */
     int copies_while_capturing;
     int no_launch_ex;           /* the driver lacks cuLaunchKernelEx */
     int64_t pdl_launches;       /* through cuLaunchKernelEx with programmatic serialization */
@@ -390,11 +441,21 @@ static struct {
     int live_registered;
 } fk;
 
-static char fk_ctx_obj, fk_stream_obj;
+/* The stream s if it is the current context's, else NULL (counted). */
+static FakeStream *fk_stream(CUstream s)
+{
+    if (fk_cur < 0 || s != (CUstream)(void *)&fk_streams[fk_cur]) {
+        FK_LOCKED(fk.wrong_ctx++);
+        return NULL;
+    }
+    return &fk_streams[fk_cur];
+}
 
 static void fake_reset(void)
 {
     memset(&fk, 0, sizeof fk);
+    memset(fk_streams, 0, sizeof fk_streams);
+    fk_cur = -1;
     memset(&fkc, 0, sizeof fkc);
     fkc.pad_slot_seen = -1;
     fk.count = 1;
@@ -479,13 +540,20 @@ static CUresult f_host_dptr(CUdeviceptr *d, void *p, unsigned flags)
 }
 static CUresult f_retain(CUcontext *c, CUdevice d)
 {
-    (void)d;
-    *c = (CUcontext)(void *)&fk_ctx_obj;
-    fk.ctx_refs++;
+    if (d < 0 || d >= FAKE_MAX_DEV)
+        return CUDA_ERROR_INVALID_VALUE;
+    *c = (CUcontext)(void *)&fk_ctx_obj[d];
+    FK_LOCKED(fk.ctx_refs++);
     return 0;
 }
-static CUresult f_release(CUdevice d) { (void)d; fk.ctx_refs--; return 0; }
-static CUresult f_set_current(CUcontext c) { return c ? 0 : CUDA_ERROR_INVALID_VALUE; }
+static CUresult f_release(CUdevice d) { (void)d; FK_LOCKED(fk.ctx_refs--); return 0; }
+static CUresult f_set_current(CUcontext c)
+{
+    if (!c)
+        return CUDA_ERROR_INVALID_VALUE;
+    fk_cur = (int)((char *)(void *)c - fk_ctx_obj);
+    return 0;
+}
 static CUresult f_mem_info(size_t *f, size_t *t)
 {
     *f = fk.free_mem;
@@ -500,20 +568,20 @@ static CUresult f_alloc(CUdeviceptr *p, size_t n)
     if (!m)
         return CUDA_ERROR_OUT_OF_MEMORY;
     memset(m, 0xa5, n);                 /* device memory is not zeroed */
-    fk.live_dev++;
+    FK_LOCKED(fk.live_dev++);
     *p = (CUdeviceptr)(uintptr_t)m;
     return 0;
 }
 static CUresult f_free(CUdeviceptr p)
 {
     free((void *)(uintptr_t)p);
-    fk.live_dev--;
+    FK_LOCKED(fk.live_dev--);
     return 0;
 }
 static CUresult f_alloc_host(void **p, size_t n)
 {
     *p = malloc(n ? n : 1);
-    fk.live_host++;
+    FK_LOCKED(fk.live_host++);
     return *p ? 0 : CUDA_ERROR_OUT_OF_MEMORY;
 }
 static CUresult f_host_alloc(void **p, size_t n, unsigned flags)
@@ -523,15 +591,16 @@ static CUresult f_host_alloc(void **p, size_t n, unsigned flags)
 static CUresult f_free_host(void *p)
 {
     free(p);
-    fk.live_host--;
+    FK_LOCKED(fk.live_host--);
     return 0;
 }
 static CUresult copy_ok(CUstream s)
 {
-    if (s != (CUstream)(void *)&fk_stream_obj)
+    FakeStream *st = fk_stream(s);
+    if (!st)
         return CUDA_ERROR_INVALID_VALUE;
-    if (fk.capture) {
-        fk.copies_while_capturing++;
+    if (st->capture) {
+        FK_LOCKED(fk.copies_while_capturing++);
         return CUDA_ERROR_CAPTURE_UNSUPPORTED;
     }
     return 0;
@@ -568,10 +637,10 @@ static CUresult f_dtod(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st)
 static CUresult f_load(CUmodule *m, const void *image)
 {
     *m = (CUmodule)(uintptr_t)image;
-    fk.modules++;
+    FK_LOCKED(fk.modules++);
     return 0;
 }
-static CUresult f_unload(CUmodule m) { (void)m; fk.modules--; return 0; }
+static CUresult f_unload(CUmodule m) { (void)m; FK_LOCKED(fk.modules--); return 0; }
 static CUresult f_get_fn(CUfunction *f, CUmodule m, const char *name)
 {
     const FakeImage *im = (const FakeImage *)(uintptr_t)m;
@@ -587,29 +656,43 @@ static CUresult f_set_attr(CUfunction f, int a, int v)
     (void)f;
     return a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES && v <= fk.optin ? 0 : CUDA_ERROR_INVALID_VALUE;
 }
+static void fake_collective(const FakeLaunch *l);
 static void run_launch(const FakeLaunch *l)
 {
+    if (l->what != FAKE_KERNEL) {
+        fake_collective(l);
+        return;
+    }
+    pthread_mutex_lock(&fk_lock);
     for (uint32_t b = 0; b < l->grid; b++)
-        l->k->run(&l->args, b);
+        l->k->run(&l->args, &l->offs, b);
     fk.kernels_run++;
+    fk.launches_on[fk_cur]++;
+    pthread_mutex_unlock(&fk_lock);
+}
+/* Runs l now, or records it when st is capturing. */
+static CUresult fake_enqueue(FakeStream *st, const FakeLaunch *l)
+{
+    if (st->capture) {
+        if (st->capture->n == FAKE_MAX_LAUNCHES)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        st->capture->l[st->capture->n++] = *l;
+    } else {
+        run_launch(l);
+    }
+    return 0;
 }
 static CUresult f_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                          unsigned by, unsigned bz, unsigned smem, CUstream s, void **params,
                          void **extra)
 {
-    if (gx == 0 || gy != 1 || gz != 1 || bx == 0 || by != 1 || bz != 1 || extra ||
-        s != (CUstream)(void *)&fk_stream_obj || smem > (unsigned)fk.optin ||
-        (fk.max_grid && gx > fk.max_grid))
+    FakeStream *st = fk_stream(s);
+    if (gx == 0 || gy != 1 || gz != 1 || bx == 0 || by != 1 || bz != 1 || extra || !st ||
+        smem > (unsigned)fk.optin || (fk.max_grid && gx > fk.max_grid))
         return CUDA_ERROR_INVALID_VALUE;
-    FakeLaunch l = {(const FakeKernel *)(uintptr_t)f, gx, *(const LlmcDevArgs *)params[0]};
-    if (fk.capture) {
-        if (fk.capture->n == FAKE_MAX_LAUNCHES)
-            return CUDA_ERROR_OUT_OF_MEMORY;
-        fk.capture->l[fk.capture->n++] = l;
-    } else {
-        run_launch(&l);
-    }
-    return 0;
+    FakeLaunch l = {.what = FAKE_KERNEL, .k = (const FakeKernel *)(uintptr_t)f, .grid = gx,
+                    .args = *(const LlmcDevArgs *)params[0], .offs = *(const LlmcKernelOffsets *)params[1]};
+    return fake_enqueue(st, &l);
 }
 static CUresult f_launch_ex(const CUlaunchConfig *c, CUfunction f, void **params, void **extra)
 {
@@ -619,46 +702,53 @@ static CUresult f_launch_ex(const CUlaunchConfig *c, CUfunction f, void **params
         c->attrs[0].value.programmaticStreamSerializationAllowed != 1 || fk.sm < 90 ||
         (const FakeKernel *)(uintptr_t)f != &fk_kernels[1])
         return CUDA_ERROR_INVALID_VALUE;
-    fk.pdl_launches++;
+    FK_LOCKED(fk.pdl_launches++);
     return f_launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY,
                     c->blockDimZ, c->sharedMemBytes, c->hStream, params, extra);
 }
 static CUresult f_stream_create(CUstream *s, unsigned flags)
 {
-    *s = (CUstream)(void *)&fk_stream_obj;
+    if (fk_cur < 0)
+        return CUDA_ERROR_INVALID_VALUE;        /* no context current */
+    *s = (CUstream)(void *)&fk_streams[fk_cur];
     return flags == CU_STREAM_NON_BLOCKING ? 0 : CUDA_ERROR_INVALID_VALUE;
 }
 static CUresult f_stream_destroy(CUstream s) { (void)s; return 0; }
-static CUresult f_sync(CUstream s) { return fk.capture || !s ? CUDA_ERROR_INVALID_VALUE : 0; }
+static CUresult f_sync(CUstream s)
+{
+    FakeStream *st = fk_stream(s);
+    return !st || st->capture ? CUDA_ERROR_INVALID_VALUE : 0;
+}
 static CUresult f_begin(CUstream s, int mode)
 {
-    (void)s;
-    if (fk.capture || mode != CU_STREAM_CAPTURE_MODE_GLOBAL)
+    FakeStream *st = fk_stream(s);
+    if (!st || st->capture || (mode != CU_STREAM_CAPTURE_MODE_GLOBAL && mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL))
         return CUDA_ERROR_INVALID_VALUE;
-    fk.capture = calloc(1, sizeof *fk.capture);
-    fk.live_graphs++;
+    st->capture = calloc(1, sizeof *st->capture);
+    st->mode = mode;
+    FK_LOCKED(fk.live_graphs++);
     return 0;
 }
 static CUresult f_end(CUstream s, CUgraph *g)
 {
-    (void)s;
-    if (!fk.capture)
+    FakeStream *st = fk_stream(s);
+    if (!st || !st->capture)
         return CUDA_ERROR_INVALID_VALUE;
-    *g = (CUgraph)(void *)fk.capture;
-    fk.capture = NULL;
+    *g = (CUgraph)(void *)st->capture;
+    st->capture = NULL;
     return 0;
 }
 static CUresult f_instantiate(CUgraphExec *e, CUgraph g, unsigned long long flags)
 {
     FakeGraph *x = malloc(sizeof *x);
     memcpy(x, (void *)g, sizeof *x);
-    fk.live_graphs++;
+    FK_LOCKED(fk.live_graphs++);
     *e = (CUgraphExec)(void *)x;
     return flags ? CUDA_ERROR_INVALID_VALUE : 0;
 }
 static CUresult f_graph_launch(CUgraphExec e, CUstream s)
 {
-    if (s != (CUstream)(void *)&fk_stream_obj)
+    if (!fk_stream(s))
         return CUDA_ERROR_INVALID_VALUE;
     const FakeGraph *g = (const FakeGraph *)(void *)e;
     for (int i = 0; i < g->n; i++)
@@ -668,7 +758,7 @@ static CUresult f_graph_launch(CUgraphExec e, CUstream s)
 static CUresult f_graph_free(void *g)
 {
     free(g);
-    fk.live_graphs--;
+    FK_LOCKED(fk.live_graphs--);
     return 0;
 }
 static CUresult f_exec_destroy(CUgraphExec e) { return f_graph_free((void *)e); }
@@ -677,13 +767,13 @@ static CUresult f_event_create(CUevent *e, unsigned flags)
 {
     (void)flags;
     *e = (CUevent)malloc(1);
-    fk.live_events++;
+    FK_LOCKED(fk.live_events++);
     return 0;
 }
 static CUresult f_event_destroy(CUevent e)
 {
     free((void *)e);
-    fk.live_events--;
+    FK_LOCKED(fk.live_events--);
     return 0;
 }
 static CUresult f_event_record(CUevent e, CUstream s) { (void)e; (void)s; return 0; }
@@ -1395,6 +1485,343 @@ START_TEST(fake_hip_generate)
 }
 END_TEST
 
+/* ---- 5. a sharded model (--tp N) over N fake GPUs and a fake NCCL ---- */
+
+/* The fake NCCL: the same entry points the runtime loads (nccl_api.h), in process. The ranks'
+ * threads meet at a barrier (ncclCommInitRank, then every collective), rank 0's thread combines
+ * every rank's values in rank order (all_reduce: summed in float, rank 0 first) into every rank's
+ * output, and a second barrier lets them go on. A collective on a capturing stream is recorded
+ * into the graph and runs when it is replayed. */
+struct ncclComm {
+    int rank, n;
+};
+static struct {
+    int version;                /* what ncclGetVersion says */
+    int live_comms, joined, wrong_device, bad_args;
+    int64_t collectives;        /* run (not recorded) */
+    pthread_barrier_t bar;
+    const float *send[FAKE_MAX_DEV];
+    float *recv[FAKE_MAX_DEV];
+} fnc;
+
+static ncclResult_t n_version(int *v) { *v = fnc.version; return 0; }
+static ncclResult_t n_unique_id(ncclUniqueId *id)
+{
+    memset(id, 0, sizeof *id);
+    snprintf(id->internal, sizeof id->internal, "fake-nccl");
+    return 0;
+}
+static ncclResult_t n_init_rank(ncclComm_t *comm, int n, ncclUniqueId id, int rank)
+{
+    if (strcmp(id.internal, "fake-nccl") != 0 || n < 2 || n > FAKE_MAX_DEV || rank < 0 || rank >= n)
+        return 4; /* ncclInvalidArgument */
+    pthread_mutex_lock(&fk_lock);
+    if (fnc.joined++ == 0)
+        pthread_barrier_init(&fnc.bar, NULL, (unsigned)n);
+    fnc.live_comms++;
+    fnc.wrong_device += fk_cur != rank; /* rank r on device r, its context current */
+    pthread_mutex_unlock(&fk_lock);
+    pthread_barrier_wait(&fnc.bar);     /* the real one returns once every rank joined */
+    *comm = malloc(sizeof **comm);
+    (*comm)->rank = rank;
+    (*comm)->n = n;
+    return 0;
+}
+static ncclResult_t n_destroy(ncclComm_t comm)
+{
+    pthread_mutex_lock(&fk_lock);
+    fnc.live_comms--;
+    if (--fnc.joined == 0)
+        pthread_barrier_destroy(&fnc.bar);
+    pthread_mutex_unlock(&fk_lock);
+    free(comm);
+    return 0;
+}
+static void fake_collective(const FakeLaunch *l)
+{
+    fnc.send[l->rank] = l->send;
+    fnc.recv[l->rank] = l->recv;
+    pthread_barrier_wait(&fnc.bar);
+    if (l->rank == 0) {
+        int n = fnc.joined;
+        for (size_t e = 0; e < l->count; e++)
+            if (l->what == FAKE_ALL_REDUCE) {
+                float sum = fnc.send[0][e];
+                for (int q = 1; q < n; q++)
+                    sum += fnc.send[q][e];
+                for (int q = 0; q < n; q++)
+                    fnc.recv[q][e] = sum;
+            } else {
+                for (int q = 0; q < n; q++)
+                    for (int p = 0; p < n; p++)
+                        fnc.recv[p][(size_t)q * l->count + e] = fnc.send[q][e];
+            }
+        FK_LOCKED(fnc.collectives++);
+    }
+    pthread_barrier_wait(&fnc.bar);
+}
+static ncclResult_t n_collective(int what, const void *send, void *recv, size_t count, int dt, ncclComm_t comm,
+                                 CUstream stream)
+{
+    FakeStream *st = fk_stream(stream);
+    if (!st || dt != LLMC_NCCL_FLOAT32 || !comm || fk_cur != comm->rank || count == 0) {
+        FK_LOCKED(fnc.bad_args++);
+        return 5; /* ncclInvalidUsage */
+    }
+    FakeLaunch l = {.what = what, .send = send, .recv = recv, .count = count, .rank = comm->rank};
+    return fake_enqueue(st, &l) == 0 ? 0 : 2;
+}
+static ncclResult_t n_all_reduce(const void *send, void *recv, size_t count, int dt, int op, ncclComm_t comm,
+                                 CUstream stream)
+{
+    if (op != LLMC_NCCL_SUM)
+        return 4;
+    return n_collective(FAKE_ALL_REDUCE, send, recv, count, dt, comm, stream);
+}
+static ncclResult_t n_all_gather(const void *send, void *recv, size_t count, int dt, ncclComm_t comm,
+                                 CUstream stream)
+{
+    return n_collective(FAKE_ALL_GATHER, send, recv, count, dt, comm, stream);
+}
+static const char *n_error(ncclResult_t r) { return r == 5 ? "invalid usage (fake NCCL)" : "fake NCCL error"; }
+
+static const LlmcNcclApi fake_nccl = {
+    .GetVersion = n_version, .GetUniqueId = n_unique_id, .CommInitRank = n_init_rank,
+    .CommDestroy = n_destroy, .AllReduce = n_all_reduce, .AllGather = n_all_gather,
+    .GetErrorString = n_error,
+};
+
+/* The fake model sharded over N ranks: rank r computes columns [r V/N, (r+1) V/N) of the hash
+ * logits from its own KV pool and holds bias[v] for v % N == r in its part of the weights (zeros
+ * elsewhere); an all_reduce adds the ranks' bias rows up (exact: one is nonzero), an all_gather
+ * puts the logits' column blocks together ([N][O][V/N], in place by the last kernel), so every
+ * rank's logits are the unsharded model's, bit for bit. Kernel offsets: {rank, N}. */
+enum { FK_P = 1024, FK_R = 2048, FK_G = 4096, FK_TP_ARENA = 8192, FK_TP_STRIDE = 1024 };
+
+static void k_part(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o)
+{
+    int64_t rank = ko->v[0], w = FK_VOCAB / ko->v[1];
+    uint64_t h;
+    if (!fk_row_hash(a, o, &h))
+        return;
+    float full[FK_VOCAB];
+    fk_logits(h, full);
+    float *part = (float *)(a->arena + FK_P) + (size_t)o * (size_t)w;
+    for (int64_t c = 0; c < w; c++)
+        part[c] = full[rank * w + c];
+    const float *bias = (const float *)a->weights; /* this rank's part of the payload */
+    memcpy((float *)(a->arena + FK_R) + (size_t)o * FK_VOCAB, bias, FK_VOCAB * sizeof(float));
+}
+
+static void k_finish(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o)
+{
+    int64_t w = FK_VOCAB / ko->v[1], O = a->n_out;
+    const float *gathered = (const float *)(a->arena + FK_G), *bias = (const float *)(a->arena + FK_R) + (size_t)o * FK_VOCAB;
+    float *out = a->logits + (size_t)o * FK_VOCAB;
+    for (int64_t v = 0; v < FK_VOCAB; v++)
+        out[v] = gathered[((v / w) * O + o) * w + v % w];
+    for (int64_t v = 0; v < FK_VOCAB; v++)
+        out[v] += bias[v];
+    uint64_t h;
+    if (fk_row_hash(a, o, &h))
+        fk_choose(a, o, h);
+}
+
+static void fk_tp_forward(const LlmcExec *ex, const LlmcStep *st, int n)
+{
+    LlmcKernelOffsets ko = {{ex->rank, n}};
+    uint32_t O = (uint32_t)st->n_out;
+    llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0, &ko);
+    if (st->n_nodes == 1)
+        return;
+    llmc_gpu_launch(ex->gpu, 1, O, 1, 1, 32, 0, &ko);
+    llmc_gpu_all_reduce(ex->gpu, O, FK_VOCAB, FK_R, FK_VOCAB, FK_R, FK_VOCAB);
+    llmc_gpu_all_gather(ex->gpu, O, FK_VOCAB / n, FK_P, FK_G);
+    llmc_gpu_launch(ex->gpu, 2, O, 1, 1, 32, 0, &ko);
+}
+static void fk_tp2_forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
+{
+    ck_assert(tid == 0 && nth == 1);
+    fk_tp_forward(ex, st, 2);
+}
+static void fk_tp4_forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
+{
+    ck_assert(tid == 0 && nth == 1);
+    fk_tp_forward(ex, st, 4);
+}
+
+static const FakeKernel fk_tp_kernels[] = {{"kv_write", k_kv_write}, {"part", k_part}, {"finish", k_finish}};
+static const FakeImage fk_tp_image = {fk_tp_kernels, 3};
+static const char *const fk_tp_names[] = {"kv_write", "part", "finish"};
+static const uint32_t fk_tp_smem[] = {0, 0, 0};
+static const LlmcGpuImage fk_tp_images[] = {{NV, 90, 1, "sm_90a", (const unsigned char *)&fk_tp_image, 1, 0, {0}}};
+static uint8_t fk_tp_weights[FAKE_MAX_DEV * FK_TP_STRIDE];
+
+static LlmcModelDesc fk_tp_desc(int n)
+{
+    LlmcModelDesc d = fk_desc();
+    d.gpu_images = fk_tp_images;
+    d.gpu_kernels = fk_tp_names;
+    d.gpu_kernel_smem = fk_tp_smem;
+    d.gpu_kernel_flags = NULL;
+    d.n_gpu_kernels = 3;
+    d.n_ranks = n;
+    d.rank_weights_stride = FK_TP_STRIDE;
+    d.weights_bytes = n * FK_TP_STRIDE;
+    d.arena_bytes = FK_TP_ARENA;
+    d.cpu_twin = NULL;
+    d.forward = n == 2 ? fk_tp2_forward : fk_tp4_forward;
+    /* rank r's part: bias[v] where v % n == r */
+    memset(fk_tp_weights, 0, sizeof fk_tp_weights);
+    for (int r = 0; r < n; r++)
+        for (int32_t v = r; v < FK_VOCAB; v += n)
+            ((float *)(fk_tp_weights + (size_t)r * FK_TP_STRIDE))[v] = fk_bias(v);
+    return d;
+}
+
+static void fake_tp_reset(int devices)
+{
+    fake_reset();
+    fk.count = devices;
+    memset(&fnc, 0, sizeof fnc);
+    fnc.version = 22809;
+}
+
+/* N = 2 and 4 ranks, eager and as CUDA graphs, batches of 1, 3 and 6 (and 6 on a pool that
+ * preempts): every sequence's tokens are the unsharded model's reference ones; each rank ran on
+ * its own device with its context current, the collectives ran (replayed from the graphs too). */
+START_TEST(fake_tp_generate)
+{
+    for (int n = 2; n <= 4; n += 2)
+        for (int graphs = 0; graphs < 2; graphs++)
+            for (int k = 0; k < 4; k++) {
+                static const int32_t batches[4] = {1, 3, FK_MO, FK_MO};
+                fake_tp_reset(n);
+                LlmcModelDesc d = fk_tp_desc(n);
+                char err[1024];
+                LlmcGpu *g;
+                ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
+                              "open: %s", err);
+                int32_t mb = batches[k];
+                int64_t kv = k == 3 ? llmc_kv_blocks_for(13 + N_NEW - 1, FK_BS)
+                                    : llmc_engine_default_kv_blocks(&d, mb, 16 + N_NEW);
+                LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv, .device = g, .no_graphs = !graphs};
+                LlmcEngine e;
+                ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+                fkc.pool_blocks = kv + 1;
+                ck_assert_int_eq(fnc.live_comms, n);
+                int64_t warm = fnc.collectives;  /* setup's: one of each kind */
+                ck_assert_int_eq(warm, 2);
+                int64_t preempted = generate_and_check(&e, mb);
+                ck_assert(k == 3 ? preempted > 0 : preempted == 0);
+                const LlmcGpuStats *st = llmc_gpu_stats(g);
+                ck_assert_int_eq(fkc.bad_slot + fkc.bad_block, 0);
+                ck_assert_int_eq(fk.wrong_ctx, 0);
+                ck_assert_int_eq(fnc.wrong_device + fnc.bad_args, 0);
+                ck_assert_int_eq(fk.copies_while_capturing, 0);
+                for (int r = 0; r < n; r++)
+                    ck_assert_msg(fk.launches_on[r] > 0, "--tp %d: no kernel ran on device %d", n, r);
+                ck_assert_int_eq(fk.launches_on[0], fk.launches_on[n - 1]); /* every rank ran every step */
+                /* two a step with logits rows (captured once a graph), each run by every rank */
+                ck_assert(st->collectives > 0 && st->collectives <= 2 * st->steps);
+                ck_assert(graphs ? st->collectives < st->steps : st->collectives > st->steps);
+                ck_assert(fnc.collectives - warm >= st->steps);
+                ck_assert_int_eq(st->graph_steps > 0, graphs);
+                if (graphs)
+                    ck_assert_int_le(st->captures, 4);
+                char what[256];
+                e.dev->where(&e, what, sizeof what);
+                char want[64];
+                snprintf(want, sizeof want, "%d x Fake GPU (sm_90, image sm_90a)", n);
+                ck_assert_str_eq(what, want);
+                llmc_engine_destroy(&e);
+                llmc_gpu_close(g);
+                ck_assert_int_eq(fnc.live_comms, 0);
+                assert_no_leaks();
+            }
+}
+END_TEST
+
+/* What a sharded model refuses: fewer GPUs than ranks (naming both), no NCCL (naming the library
+ * and --tp N), a library that is not NCCL, an NCCL too old, the HIP driver; nothing leaks. */
+START_TEST(fake_tp_refusals)
+{
+    LlmcModelDesc d = fk_tp_desc(4);
+    LlmcGpu *g;
+    char err[1024];
+    fake_tp_reset(2);
+    ck_assert_int_eq(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err), -1);
+    ck_assert_ptr_null(g);
+    ck_assert_msg(strstr(err, "--tp 4: this executable is sharded over 4 GPUs, one a rank; this machine shows 2"),
+                  "%s", err);
+    assert_no_leaks();
+
+    d = fk_tp_desc(2);
+    fake_tp_reset(2);
+    ck_assert_int_eq(llmc_gpu_open_ranks_api(&g, &d, &fake_api, NULL, "libllmc-no-such-nccl.so.2", err, sizeof err),
+                     -1);
+    ck_assert_msg(strstr(err, "--tp 2: this executable is sharded over 2 GPUs and needs NCCL "
+                              "(libllmc-no-such-nccl.so.2), which did not load"),
+                  "%s", err);
+    assert_no_leaks();
+    fake_tp_reset(2);
+    ck_assert_int_eq(llmc_gpu_open_ranks_api(&g, &d, &fake_api, NULL, "libm.so.6", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "--tp 2: libm.so.6 has no ncclGetVersion"), "%s", err);
+    assert_no_leaks();
+
+    fake_tp_reset(2);
+    fnc.version = 21805;
+    ck_assert_int_eq(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "--tp 2: libnccl.so.2 is NCCL 2.18 (version code 21805); this executable needs "
+                              "NCCL 2.19 or newer"),
+                  "%s", err);
+    assert_no_leaks();
+
+    fake_tp_reset(2);
+    LlmcCudaApi hip = fake_hip_api();
+    LlmcModelDesc dh = d;
+    dh.gpu_images = fk_images_mixed;
+    dh.n_gpu_images = 2;
+    ck_assert_int_eq(llmc_gpu_open_ranks_api(&g, &dh, &hip, &fake_nccl, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "--tp 2: this executable is sharded over 2 GPUs; sharded models run on NVIDIA GPUs only"),
+                  "%s", err);
+    assert_no_leaks();
+
+    /* the machine's own driver (none in CI) is asked first: no NCCL is loaded before it */
+    ck_assert_int_eq(llmc_gpu_open(&g, &d, "libllmc-no-such-driver.so.1", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no NVIDIA driver found"), "%s", err);
+
+    /* a description whose ranks' parts do not fit its weights */
+    d.rank_weights_stride = 4 * FK_TP_STRIDE;
+    ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "n_ranks/rank_weights_stride"), "%s", err);
+}
+END_TEST
+
+/* The real NCCL where this machine has one (the CUDA toolkit's; CI's has it, without a GPU): every
+ * entry point of nccl_api.h is found under its name and its version is taken, over the fake
+ * driver's 2 GPUs; nothing of NCCL runs (its communicators need real GPUs). */
+START_TEST(real_nccl_loads)
+{
+    static const char *const libs[] = {"/usr/local/cuda/lib64/libnccl.so.2", "/usr/local/cuda/lib/libnccl.so.2"};
+    const char *lib = NULL;
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0] && !lib; i++)
+        if (access(libs[i], R_OK) == 0)
+            lib = libs[i];
+    if (!lib) {
+        fprintf(stderr, "real_nccl_loads: no libnccl.so.2 in /usr/local/cuda: skipped\n");
+        return;
+    }
+    LlmcModelDesc d = fk_tp_desc(2);
+    LlmcGpu *g;
+    char err[1024];
+    fake_tp_reset(2);
+    ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, NULL, lib, err, sizeof err) == 0, "%s: %s", lib, err);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
 static Suite *gpu_suite(void)
 {
     Suite *s = suite_create("gpu_runtime");
@@ -1419,6 +1846,9 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, hip_no_driver);
     tcase_add_test(tc, fake_hip_refusals);
     tcase_add_test(tc, fake_hip_generate);
+    tcase_add_test(tc, fake_tp_generate);
+    tcase_add_test(tc, fake_tp_refusals);
+    tcase_add_test(tc, real_nccl_loads);
     suite_add_tcase(s, tc);
     return s;
 }

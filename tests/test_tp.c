@@ -9,9 +9,10 @@
  * matmuls, paged KV with the rank's KV heads, the selected rows) and after the CUDA targets' stage
  * of fusions too. Models: stories260K
  * (8 query / 4 KV heads: N = 2 and 4), the tiny families with biases (qwen2), per-head norms and a
- * tied lm_head (qwen3), and gemma2's scales, softcaps and GeGLU. Then the pass's refusals, the GPU
- * backends' (the cpu target runs the ranks as threads: tests/e2e_tp.sh), and the formats of a
- * quantized --weights on the ranks' parts.
+ * tied lm_head (qwen3), and gemma2's scales, softcaps and GeGLU. Then the pass's refusals, which
+ * backends take a sharded graph (the cpu target runs the ranks as threads: tests/e2e_tp.sh; the
+ * NVIDIA targets a GPU a rank: test_gpu_runtime, test_cuda; not the AMD targets), and the formats
+ * of a quantized --weights on the ranks' parts.
  */
 #include <math.h>
 #include <stdio.h>
@@ -361,7 +362,7 @@ START_TEST(tp_weight_formats)
 }
 END_TEST
 
-/* The verifier's rules of a sharded graph, and the GPU backends' refusal (only the cpu target runs one). */
+/* The verifier's rules of a sharded graph, and which backends run one (cpu, the NVIDIA targets; not AMD's). */
 START_TEST(tp_verify_and_backends)
 {
     Model m;
@@ -384,10 +385,14 @@ START_TEST(tp_verify_and_backends)
     ck_assert_msg(llmc_codegen_open(&cg, targets, g, &m.ws, NULL, 0, &co, &d) == LLMC_OK, "%s", d.msg);
     ck_assert_msg(strstr(cg.info_line, "sharded over 2 ranks"), "%s", cg.info_line);
     llmc_codegen_close(&cg);
-    targets[0] = llmc_target_find("sm_90");
+    targets[0] = llmc_target_find("sm_90"); /* a GPU a rank, NCCL */
+    ck_assert_ptr_nonnull(targets[0]);
+    ck_assert_msg(llmc_codegen_open(&cg, targets, g, &m.ws, NULL, 0, &co, &d) == LLMC_OK, "%s", d.msg);
+    llmc_codegen_close(&cg);
+    targets[0] = llmc_target_find("gfx1151"); /* AMD: no RCCL in the runtime */
     ck_assert_ptr_nonnull(targets[0]);
     ck_assert_int_eq(llmc_codegen_open(&cg, targets, g, &m.ws, NULL, 0, &co, &d), LLMC_ERR);
-    ck_assert_msg(strstr(d.msg, "--tp 2: the sm_90 target does not run sharded graphs yet"), "%s", d.msg);
+    ck_assert_msg(strstr(d.msg, "--tp 2: the gfx1151 target does not run sharded graphs yet"), "%s", d.msg);
     /* a collective over other than the graph's ranks; a sharded weight in an unsharded graph */
     g->n[coll].attr[0].i = 3;
     ck_assert_int_eq(llmc_graph_verify(g, &d), LLMC_ERR);

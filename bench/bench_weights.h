@@ -145,6 +145,15 @@ static void launched(void)
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
 }
+/* The device-to-device copy bandwidth (a 1 GiB copy), TB/s: the roofline's yardstick of a run. */
+static double copy_tbs(void)
+{
+    const size_t n = (size_t)1 << 30;
+    DBuf<uint8_t> a(n), b(n);
+    CK(cudaMemset(a.p, 1, n));
+    const double us = time_us([&]() { CK(cudaMemcpyAsync(b.p, a.p, n, cudaMemcpyDeviceToDevice)); }, 10);
+    return 2.0 * n / (us * 1e-6) / 1e12;
+}
 static std::vector<float> rand_f32(size_t n, double s, double off = 0.0)
 {
     std::vector<float> v(n);

@@ -2437,15 +2437,6 @@ static void qmma_checks(int sms)
     check_qmma<4, 4096, 4096, 128, 1, 1, 0>("8B o", {16}, {0}, sms);
 }
 
-/* the device-to-device copy bandwidth, TB/s */
-static double qm_copy_tbs(void)
-{
-    const size_t n = (size_t)1 << 30;
-    DBuf<uint8_t> a(n), b(n);
-    CK(cudaMemset(a.p, 1, n));
-    const double us = time_us([&]() { CK(cudaMemcpyAsync(b.p, a.p, n, cudaMemcpyDeviceToDevice)); }, 10);
-    return 2.0 * n / (us * 1e-6) / 1e12;
-}
 template <int WK, int K, int N, int G, int EPI>
 static void time_qmma(const char *what, int sms, double tbs)
 {
@@ -2497,7 +2488,7 @@ static void time_qmma(const char *what, int sms, double tbs)
 }
 static void qmma_timings(int sms)
 {
-    const double tbs = qm_copy_tbs();
+    const double tbs = copy_tbs();
     printf("TIME qmma copy bandwidth %.2f TB/s\n", tbs);
     /* 8B: qkv 6144x4096, o 4096x4096, gate/up 28672x4096 (SwiGLU), down 4096x14336 */
     time_qmma<4, 4096, 6144, 128, 0>("8B qkv", sms, tbs);

@@ -274,14 +274,6 @@ struct QPar<WK, G, 2> {
     __device__ __forceinline__ uint32_t zero(int) const { return 0u; }
     __device__ __forceinline__ uint32_t h2(int w) const { return e4m3_h2(s8[w / 2], w % 2); }
 };
-/* nvfp4: slot q's chunk scales from its tile's 16 (chunk c of the slot in group 2 c + q / 4). */
-template <int WK, int G>
-DEV void qpar_e4m3(uint32_t s0, uint32_t s1, uint32_t s2, uint32_t s3, int q, QPar<WK, G> &p)
-{
-    const uint32_t sel = q < 4 ? 0x6420u : 0x7531u;
-    p.s8[0] = __byte_perm(s0, s1, sel);
-    p.s8[1] = __byte_perm(s2, s3, sel);
-}
 template <int WK, int K, int G>
 DEV void qpar(const WQ &wq, int64_t n, int64_t v, QPar<WK, G> &p)
 {
@@ -289,9 +281,11 @@ DEV void qpar(const WQ &wq, int64_t n, int64_t v, QPar<WK, G> &p)
     constexpr int64_t NG = (K + G - 1) / G;
     const int64_t k0 = v / 8 * L::T, kq = k0 + 4 * (v % 8); /* the tile's first element; the slot's */
     if constexpr (WFmt<WK>::SF32 == 2) {
-        /* the tile's 16 scales (16-byte aligned: K % 256 == 0) */
+        /* the tile's 16 scales (16-byte aligned: K % 256 == 0), slot q's chunk c in group 2 c + q / 4 */
         const uint4 s = __ldg((const uint4 *)((const uint8_t *)wq.side[0] + n * NG + k0 / G));
-        qpar_e4m3<WK, G>(s.x, s.y, s.z, s.w, (int)(v % 8), p);
+        const uint32_t sel = v % 8 < 4 ? 0x6420u : 0x7531u;
+        p.s8[0] = __byte_perm(s.x, s.y, sel);
+        p.s8[1] = __byte_perm(s.z, s.w, sel);
     } else if constexpr (WFmt<WK>::SF32) {
 #pragma unroll
         for (int i = 0; i < L::NS; i++)

@@ -244,6 +244,21 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
     }
 }
 
+/* A unit's activations into a stage (sa: its shared address, LDB bytes a row): rows m0 .. m0 + MP of
+ * chunk c of xh [T][K] (zero rows past T), NT threads. */
+template <int K, int KC, int MP, int LDB, int NT>
+DEV void qm_aload(uint32_t sa, const uint16_t *__restrict__ xh, int m0, int T, int c, int tid)
+{
+    constexpr int GR = KC / 8; /* 16-byte granules a row */
+    static_assert((MP * GR) % NT == 0, "qm_aload: stage copies");
+#pragma unroll
+    for (int i = 0; i < MP * GR / NT; i++) {
+        const int idx = tid + i * NT, rr = idx / GR, cc = idx % GR, m = m0 + rr;
+        cp_async16_sa(sa + rr * LDB + cc * 16, xh + (int64_t)(m < T ? m : 0) * K + (int64_t)c * KC + cc * 8,
+                      m < T ? 16 : 0);
+    }
+}
+
 /* The weight row of row rr (0..TPB) of tile `tile`: rr / 8 the block's n8 tile (warp w's tile j is
  * w NJ + j), rr % 8 its row; gated epilogues (EPI 2, 4): n8 tile 2i the gate rows and 2i + 1 the up
  * rows of the tile's outputs 8i .. 8i + 7. */
@@ -411,8 +426,15 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
     if (u0 >= u1)
         return;
 
-    /* weight row of n8 tile j of tile `tile` for this lane */
-    auto wrow = [&](int tile, int j) { return qm_wrow<EPI, N, TPB>(tile, (warp * NJ + j) * 8 + g); };
+    /* weight row of n8 tile j of tile `tile` for this lane (EPI 2: gate rows, then up rows; qm_wrow's
+     * rows, written out: gemm_q's code is as it was measured) */
+    auto wrow = [&](int tile, int j) {
+        if (epi_glu(EPI)) {
+            const int o = tile * (TPB / 2) + (warp * NJ / 2 + j / 2) * 8 + g;
+            return (j & 1) ? o + N / 2 : o;
+        }
+        return tile * TPB + (warp * NJ + j) * 8 + g;
+    };
     /* the weights and scales of one unit's rounds in flight */
     u4 q[R][NJ];
     QPar<WK, G> p[R][NJ];
@@ -432,7 +454,8 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
 
     pdl_wait(); /* the activations (and the partials and counters) come from earlier kernels */
 
-    /* activations: stage s holds rows m0 .. m0 + MP of a unit's chunk (zero rows past T) */
+    /* activations: stage s holds rows m0 .. m0 + MP of a unit's chunk (zero rows past T; qm_aload's
+     * copies, written out: through qm_aload ptxas spilled the u4 asym g32 variant on sm_80) */
     auto aload = [&](int u, int s) {
         const int c = u % NCT;
 #pragma unroll
@@ -537,10 +560,12 @@ DEV void cp_async_ca(uint32_t dst, const void *src)
 template <int WK, int G>
 DEV void qr_par(uint32_t sa, uint32_t za, int q, QPar<WK, G> &p)
 {
-    if constexpr (WFmt<WK>::SF32 == 2) {
+    if constexpr (WFmt<WK>::SF32 == 2) { /* the tile's 16 scales; slot q's chunk c in group 2 c + q / 4 (qpar) */
         uint32_t s[4];
         lds128(s, sa);
-        qpar_e4m3<WK, G>(s[0], s[1], s[2], s[3], q, p);
+        const uint32_t sel = q < 4 ? 0x6420u : 0x7531u;
+        p.s8[0] = __byte_perm(s[0], s[1], sel);
+        p.s8[1] = __byte_perm(s[2], s[3], sel);
     } else {
         using L = QLane<WK, G>;
         static_assert(L::NS == 256 / G, "qr_par: a slot holds its chunk's groups");
@@ -569,14 +594,14 @@ DEV void gemm_qr(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
     constexpr int TPB = W * NJ * 8;
     using S = QrStage<WK, G, TPB>;
     constexpr int KC = F::KC, R = F::R, LDB = S::AB0, NCT = K / KC, CB = S::CB, SB = S::SB, ZB = S::ZB;
-    constexpr int NT = W * LLMC_WARP, MP = 16 * MI, GR = KC / 8; /* 16-byte granules an activation row */
+    constexpr int NT = W * LLMC_WARP, MP = 16 * MI;
     constexpr int64_t RB = (int64_t)CB * NCT, NG = (K + G - 1) / G;
     constexpr int TILES = N / TPB, U = TILES * NCT;
     constexpr int AB = MP * LDB, STB = AB + S::WB + S::QB; /* bytes: a stage's activations, the stage */
     constexpr int SC = SB > 0 && SB < 16 ? SB : 16;         /* bytes a scale copy */
     static_assert(K % KC == 0 && N % TPB == 0, "gemm_qr: whole chunks and tiles");
     static_assert(!epi_glu(EPI) || NJ % 2 == 0, "gemm_qr: gated epilogues take gate and up tiles in pairs");
-    static_assert((MP * GR) % NT == 0 && (TPB * CB / 16) % NT == 0 && ST >= 2, "gemm_qr: stage copies");
+    static_assert((TPB * CB / 16) % NT == 0 && ST >= 2, "gemm_qr: stage copies");
     static_assert(!F::SP || WFmt<WK>::SF32 == 2 || (G >= 32 && KC % G == 0), "gemm_qr: u4 groups of 32, 64 or 128");
     static_assert(SB % SC == 0 && STB % 16 == 0, "gemm_qr: aligned stages");
     extern __shared__ __align__(16) uint8_t qrsm[];
@@ -615,17 +640,8 @@ DEV void gemm_qr(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
             }
         }
     };
-    /* a unit's activations into stage s: rows m0 .. m0 + MP of its chunk (zero rows past T) */
-    auto aload = [&](int u, int s) {
-        const int c = u % NCT;
-        const uint32_t st = sbase + s * STB;
-#pragma unroll
-        for (int i = 0; i < MP * GR / NT; i++) {
-            const int idx = tid + i * NT, rr = idx / GR, cc = idx % GR, m = m0 + rr;
-            cp_async16_sa(st + rr * LDB + cc * 16, xh + (int64_t)(m < T ? m : 0) * K + (int64_t)c * KC + cc * 8,
-                          m < T ? 16 : 0);
-        }
-    };
+    /* a unit's activations into stage s */
+    auto aload = [&](int u, int s) { qm_aload<K, KC, MP, LDB, NT>(sbase + s * STB, xh, m0, T, u % NCT, tid); };
 
     /* the first units' weights before pdl_wait (under programmatic dependent launch they overlap
      * the previous kernel's tail; the first group holds them all) */

@@ -333,6 +333,29 @@ static QWts make_any(int wk, int N, int K, int G, double amp, int table = 0)
     q.w = make_w(wk, (size_t)N * K, amp);
     return q;
 }
+/* The weights of q ([N][K], format wk) as gemm_q and gemm_qr multiply them, for their references:
+ * wv u4 (q - z) s rounded to f16 (the kernels' one rounding), fp8 decode(q), nvfp4 e2m1(q) s
+ * (exact), bf16/f16 as stored; rs[n] the factor the kernels apply to row n's sums (fp8 its row
+ * scale, nvfp4 the tensor scale, else 1). */
+static void qmma_weights(int wk, int N, int K, const QWts &q, std::vector<double> &wv, std::vector<double> &rs)
+{
+    wv.assign((size_t)N * K, 0.0);
+    rs.assign(N, 1.0);
+    for (int n = 0; n < N; n++) {
+        if (wk == 3 || wk == 6) {
+            float s;
+            memcpy(&s, wk == 3 ? &q.sc[(size_t)n * 4] : q.ts.data(), 4);
+            rs[n] = s;
+        }
+        for (int k = 0; k < K; k++) {
+            const double f = q.w.f[(size_t)n * K + k];
+            wv[(size_t)n * K + k] = wk == 6   ? q.vs[(size_t)n * K + k]
+                                    : wk >= 4 ? h_f16f(h_f16((float)f))
+                                    : wk == 3 ? f / rs[n]
+                                              : f;
+        }
+    }
+}
 static const char *wkname(int wk)
 {
     return wk == 1 ? "bf16" : wk == 2 ? "f16" : wk == 3 ? "fp8" : wk == 4 ? "u4" : wk == 5 ? "u4 zero" : wk == 6 ? "nvfp4" : "f32";

@@ -2318,19 +2318,8 @@ static void check_qmma(const char *shape, std::vector<int> rows, std::vector<int
     constexpr int TM = 160;
     const QWts q = make_any(WK, N, K, G, 0.05);
     DW dw(q);
-    /* the weights as the kernels multiply them; fp8's row scales and nvfp4's tensor scale apart */
-    std::vector<double> wv((size_t)N * K), rs(N, 1.0);
-    for (int n = 0; n < N; n++) {
-        if (WK == 3 || WK == 6) {
-            float s;
-            memcpy(&s, WK == 3 ? &q.sc[(size_t)n * 4] : q.ts.data(), 4);
-            rs[n] = s;
-        }
-        for (int k = 0; k < K; k++) {
-            const double f = q.w.f[(size_t)n * K + k];
-            wv[(size_t)n * K + k] = WK == 6 ? q.vs[(size_t)n * K + k] : WK >= 4 ? h_f16f(h_f16((float)f)) : WK == 3 ? f / rs[n] : f;
-        }
-    }
+    std::vector<double> wv, rs; /* the weights as the kernels multiply them; fp8's row scales and nvfp4's tensor scale apart */
+    qmma_weights(WK, N, K, q, wv, rs);
     const std::vector<float> x = rand_f32((size_t)TM * K, 1.0), bias = rand_f32(N, 0.5), res = rand_f32((size_t)TM * N, 1.0);
     int pmax = 4 * sms;
     for (int p : ps)

@@ -693,6 +693,9 @@ static const CliOpt compile_opts[] = {
     {"clang", 0, "CLANG", "clang (19 or newer, with lld) for AMD targets (default clang-19)"},
     {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory (LDS) and\n"
                                 "spills (scratch)"},
+    {"qmma", 0, "V", "CUDA targets' matmul of 9-64 rows: plain (default: the weights\n"
+                     "streamed into registers) or ring (through a cp.async ring in\n"
+                     "shared memory; experimental, not yet run on a GPU)"},
     {"quiet", 'q', NULL, "no progress messages"},
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
@@ -702,7 +705,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QUIET, C_HELP
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_QUIET, C_HELP
 };
 
 /* The formats some target stores weights in (the names --weights takes; each target checks its own). */
@@ -838,6 +841,16 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             break;
         case C_RESOURCE_USAGE:
             a->copt.resource_report = 1;
+            break;
+        case C_QMMA:
+            if (strcmp(v, "plain") == 0)
+                a->copt.qmma = LLMC_QMMA_PLAIN;
+            else if (strcmp(v, "ring") == 0)
+                a->copt.qmma = LLMC_QMMA_RING;
+            else {
+                fprintf(stderr, "llmc compile: --qmma: expected plain or ring, found \"%s\"\n", v);
+                return 2;
+            }
             break;
         case C_QUIET:
             a->copt.quiet = a->lopt.quiet = 1;

@@ -145,6 +145,15 @@ static void launched(void)
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
 }
+/* The device-to-device copy bandwidth (a 1 GiB copy), TB/s: the roofline's yardstick of a run. */
+static double copy_tbs(void)
+{
+    const size_t n = (size_t)1 << 30;
+    DBuf<uint8_t> a(n), b(n);
+    CK(cudaMemset(a.p, 1, n));
+    const double us = time_us([&]() { CK(cudaMemcpyAsync(b.p, a.p, n, cudaMemcpyDeviceToDevice)); }, 10);
+    return 2.0 * n / (us * 1e-6) / 1e12;
+}
 static std::vector<float> rand_f32(size_t n, double s, double off = 0.0)
 {
     std::vector<float> v(n);
@@ -323,6 +332,29 @@ static QWts make_any(int wk, int N, int K, int G, double amp, int table = 0)
     QWts q;
     q.w = make_w(wk, (size_t)N * K, amp);
     return q;
+}
+/* The weights of q ([N][K], format wk) as gemm_q and gemm_qr multiply them, for their references:
+ * wv u4 (q - z) s rounded to f16 (the kernels' one rounding), fp8 decode(q), nvfp4 e2m1(q) s
+ * (exact), bf16/f16 as stored; rs[n] the factor the kernels apply to row n's sums (fp8 its row
+ * scale, nvfp4 the tensor scale, else 1). */
+static void qmma_weights(int wk, int N, int K, const QWts &q, std::vector<double> &wv, std::vector<double> &rs)
+{
+    wv.assign((size_t)N * K, 0.0);
+    rs.assign(N, 1.0);
+    for (int n = 0; n < N; n++) {
+        if (wk == 3 || wk == 6) {
+            float s;
+            memcpy(&s, wk == 3 ? &q.sc[(size_t)n * 4] : q.ts.data(), 4);
+            rs[n] = s;
+        }
+        for (int k = 0; k < K; k++) {
+            const double f = q.w.f[(size_t)n * K + k];
+            wv[(size_t)n * K + k] = wk == 6   ? q.vs[(size_t)n * K + k]
+                                    : wk >= 4 ? h_f16f(h_f16((float)f))
+                                    : wk == 3 ? f / rs[n]
+                                              : f;
+        }
+    }
 }
 static const char *wkname(int wk)
 {

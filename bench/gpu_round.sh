@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -46,19 +46,23 @@ say "== device"
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader | tee -a "$log"
 dev=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
-if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
-  say "== kernels (bench/kernel_check.cu: every device function against a host reference, then the prefill and decode-attention kernels timed)"
-  # scripts/gpu_carry.sh builds kernel_check where nvcc is (same CUDA, -arch=sm_90a): that saves the
-  # device the nvcc minutes
+# kernel_check into $work: scripts/gpu_carry.sh builds it where nvcc is (same CUDA, -arch=sm_90a):
+# that saves the device the nvcc minutes; else nvcc here
+kc_build() {
   if [ -x "$carry/kernel_check" ] && [ "$arch" = sm_90a ]; then
     say "kernel_check: the carried build"
     cp "$carry/kernel_check" "$work/kernel_check"
   fi
-  if [ -x "$work/kernel_check" ] ||
+  [ -x "$work/kernel_check" ] ||
     { cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/sample.c" -o "$work/sample.o" >>"$log" 2>&1 &&
     cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -c "$root/runtime/rtutil.c" -o "$work/rtutil.o" >>"$log" 2>&1 &&
     nvcc -O2 -std=c++17 -arch="${arch}" -I "$root/ir" -o "$work/kernel_check" "$root/bench/kernel_check.cu" "$work/sample.o" \
-      "$work/rtutil.o" >>"$log" 2>&1; }; then
+      "$work/rtutil.o" >>"$log" 2>&1; }
+}
+
+if [ "$what" = all ] || [ "$what" = check ] || [ "$what" = kernels ]; then
+  say "== kernels (bench/kernel_check.cu: every device function against a host reference, then the prefill and decode-attention kernels timed)"
+  if kc_build; then
     "$work/kernel_check" 2>&1 | tee "$out/kernel_check.txt" >>"$log"
     kc=${PIPESTATUS[0]}
     grep -E "FAIL|^TIME" "$out/kernel_check.txt" | tee -a "$log"
@@ -517,6 +521,23 @@ if [ "$what" = kv ]; then
   while read -r l; do table+=("$l"); done < <(sed -n 's/^RESULT //p' "$out/kv_bench.log")
 fi
 if [ "$what" = variants ]; then variants; fi
+# WHAT=ring: --qmma ring (gemm_qr, the batched-decode matmul with its weights through a cp.async ring;
+# experimental) against the default, in one call: `kernel_check qmma` (gemm_q's and gemm_qr's checks, then
+# each 8B matrix at 16, 32 and 64 rows, GB/s and % of copy), then the 8B cut to 11 layers compiled plain
+# and ring in w4a16 and bf16, decoded at batches 16, 32 and 64 (PRESET, BATCHES, REPEAT, VARIANTS override).
+if [ "$what" = ring ]; then
+  say "== --qmma ring: kernel_check qmma, then plain against ring"
+  if kc_build; then
+    "$work/kernel_check" qmma 2>&1 | tee "$out/kernel_check_qmma.txt" >>"$log"
+    kc=${PIPESTATUS[0]}
+    grep -E "FAIL|^TIME qmma" "$out/kernel_check_qmma.txt" | tee -a "$log"
+    row "kernel_check qmma (gemm_q, gemm_qr)" "$(tail -1 "$out/kernel_check_qmma.txt") (exit $kc)"
+  else
+    row "kernel_check" "nvcc failed"
+  fi
+  PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 32 64} REPEAT=${REPEAT:-1} \
+    VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4ring:--weights,w4a16,--qmma,ring bf16 bf16ring:--qmma,ring} variants
+fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
 if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi
 

@@ -25,6 +25,9 @@
  * The per-token attention (paged_attn, with attn_combine for decode parts, in one part for long
  * steps) for head sizes that are not powers of two or have no tensor-core tile (8, 40, 48, 80, 96,
  * 256), against the same reference.
+ * gemm_q and gemm_qr (batched decode, 9-64 rows) as the emitter launches them, every format and
+ * epilogue, against the reference and each other (qmma_checks; `kernel_check qmma`: these, then
+ * timed at the 8B's shapes).
  * check_rest(): every other kernel element by element with tolerances from the formats involved
  * (gemv, gemv_b1 with its RoPE/KV epilogue, gemm_tc + gemm_reduce, rows_to_half, the norms, the
  * elementwise ops, rope, the f16 KV writers, embedding, select_rows, the argmax; see the section's
@@ -43,6 +46,7 @@
 #include "../codegen/cuda_kv.cuh"
 #include "../codegen/cuda_moe.cuh"
 #include "../codegen/cuda_norm.cuh"
+#include "../codegen/cuda_qmma.cuh"
 #include "../codegen/cuda_rope.cuh"
 #include "../codegen/cuda_rows.cuh"
 #include "bench_cuda.h"
@@ -2229,6 +2233,265 @@ static void check_families(void)
 }
 
 /* The last line (the failures counted) and the exit status: 1 if any check failed. */
+/* ---- gemm_q and gemm_qr (batched decode, 9-64 rows; cuda_qmma.cuh) as cuda_matmul.c launches them ----
+ * The rows converted by rows_to_half in the format's order (natural, or pair-32 for the 4-bit
+ * formats), then the matmul over the emitter's blocks (stream-K: SMS x the blocks an SM of its
+ * __launch_bounds__, but at least 4 units a block for the 4-bit formats, 8 for the others;
+ * llmc_cuda_qmma_plan) or over given block counts that share tiles among 2..many blocks, each launch
+ * twice (the split counters must be back at 0) into poisoned outputs. QmCfg mirrors the plans for
+ * sm_90a: gemm_q (E: 2 n8 tiles a warp, 3 stages, 2 at 64 rows) and gemm_qr (R, --qmma ring:
+ * llmc_cuda_qmma_ring_plan's 4 n8 tiles a warp for the 8- and 4-bit formats at 16 and 32 rows,
+ * the table's stages or fewer for 2 blocks an SM). Random weights in every format (quantized ones
+ * lane8, random scales and zeros), random activations never 0, ragged K and N (whole chunks and
+ * tiles, not powers of two), every epilogue (bias, residual, SwiGLU, GeGLU). Checked: both against
+ * the plain-C reference (double sums of the activations as rounded to f16/bf16 times the weights
+ * as the kernel decodes them: u4 (q - z) s rounded to f16, its one rounding; fp8 decode(q) with the
+ * row scale on the sum; nvfp4 e2m1(q) s, exact, with the tensor scale on the sum; bf16/f16 as
+ * stored) within (K/4 + 64) 2^-24 of the sum of the terms' magnitudes, rows past T untouched; and
+ * gemm_qr against gemm_q of its own block shape and block count bit for bit (the same fragments
+ * summed in the same order). `kernel_check qmma`: these checks, then each 8B matrix at 16, 32 and
+ * 64 rows, gemm_qr against gemm_q as emitted, GB/s and % of the copy bandwidth of the same run. */
+template <int RING, int WK, int K, int N, int G, int MI, int NJ, int ST, int EPI, int PER>
+__global__ void __launch_bounds__(128, PER) k_qmma(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b,
+                                                   float *y, int T, const float *res, float *part, int *cnt)
+{
+    constexpr int SY = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    if constexpr (RING)
+        gemm_qr<KF(WK), K, N, G, MI, NJ, 4, ST, EPI, SY, N>(w, wq, xh, b, y, T, res, part, cnt);
+    else
+        gemm_q<KF(WK), K, N, G, MI, NJ, 4, ST, EPI, SY, N>(w, wq, xh, b, y, T, res, part, cnt);
+}
+template <int BF, int D, int ORD>
+__global__ void __launch_bounds__(256) k_half_ord(const float *x, uint16_t *y)
+{
+    rows_to_half<BF, 0, D, D, ORD>(x, (const float *)0, y, 0.0f);
+}
+/* gemm_qr's stages as llmc_cuda_qmma_ring_plan picks them on sm_90a (228 KB an SM): the table's
+ * (4, 3, 2 by rows) or fewer, for 2 blocks an SM */
+template <int WK, int G, int MI, int TPB>
+constexpr int qr_stages()
+{
+    for (int st = MI == 1 ? 4 : MI == 2 ? 3 : 2; st >= 2; st--)
+        if (2 * (st * gemm_qr_smem<KF(WK), G, MI, TPB, 1>() + 1024) <= 228 * 1024)
+            return st;
+    return 0;
+}
+/* One launch configuration: RING (gemm_qr), NJ n8 tiles a warp, ST stages, PER blocks an SM. */
+template <int RING, int WK, int K, int N, int G, int MI, int NJ, int ST, int EPI, int PER>
+struct QmCfg {
+    static constexpr int TPB = 4 * NJ * 8, KC = QmFmt<KF(WK)>::KC, U = N / TPB * (K / KC);
+    static_assert(ST >= 2 && K % KC == 0 && N % TPB == 0, "QmCfg: the plan's shapes");
+    static int smem() { return RING ? gemm_qr_smem<KF(WK), G, MI, TPB, ST>() : gemm_q_smem<KF(WK), MI, ST>(); }
+    static int blocks(int sms) /* llmc_cuda_qmma_plan's stream-K */
+    {
+        const int minu = WK >= 4 ? 4 : 8, p = sms * PER;
+        return U / minu < p ? (U / minu > 0 ? U / minu : 1) : p;
+    }
+    static void launch(const DW &d, const uint16_t *xh, const float *b, float *y, int T, const float *res, float *part,
+                       int *cnt, int P, cudaStream_t s = 0)
+    {
+        static int set = 0;
+        if (!set) {
+            CK(cudaFuncSetAttribute(k_qmma<RING, WK, K, N, G, MI, NJ, ST, EPI, PER>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, smem()));
+            set = 1;
+        }
+        k_qmma<RING, WK, K, N, G, MI, NJ, ST, EPI, PER><<<dim3((T + 16 * MI - 1) / (16 * MI), P), 128, smem(), s>>>(
+            d.w.p, d.wq(WK), xh, b, y, T, res, part, cnt);
+    }
+};
+/* the emitter's gemm_q and gemm_qr for a matrix, and gemm_q of gemm_qr's block shape */
+template <int WK, int K, int N, int G, int MI, int EPI>
+struct QmPlans {
+    static constexpr int NJR = WK <= 2 || MI == 4 ? 2 : 4, STR = qr_stages<WK, G, MI, 4 * NJR * 8>();
+    static constexpr int STE = MI >= 4 ? 2 : 3, PERE = MI > 1 ? 2 : (WK == 5 || (WK >= 4 && G < 128)) ? 3 : 4;
+    using E = QmCfg<0, WK, K, N, G, MI, 2, STE, EPI, PERE>;
+    using R = QmCfg<1, WK, K, N, G, MI, NJR, STR, EPI, 2>;
+    using S = QmCfg<0, WK, K, N, G, MI, NJR, 3, EPI, 2>;
+};
+
+template <int WK, int K, int N, int G, int MI, int EPI, int BIAS>
+static void check_qmma(const char *shape, std::vector<int> rows, std::vector<int> ps, int sms)
+{
+    using Pl = QmPlans<WK, K, N, G, MI, EPI>;
+    constexpr int BF = QmFmt<KF(WK)>::BF, AORD = QmFmt<KF(WK)>::AORD, NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    constexpr int TM = 160;
+    const QWts q = make_any(WK, N, K, G, 0.05);
+    DW dw(q);
+    std::vector<double> wv, rs; /* the weights as the kernels multiply them; fp8's row scales and nvfp4's tensor scale apart */
+    qmma_weights(WK, N, K, q, wv, rs);
+    const std::vector<float> x = rand_f32((size_t)TM * K, 1.0), bias = rand_f32(N, 0.5), res = rand_f32((size_t)TM * N, 1.0);
+    int pmax = 4 * sms;
+    for (int p : ps)
+        pmax = p > pmax ? p : pmax;
+    DBuf<float> dx(x.size()), db(N), dres(res.size()), dy((size_t)TM * NO), dys((size_t)TM * NO),
+        dpart((size_t)(TM / 16 + 1) * pmax * 2 * 16 * MI * 128);
+    DBuf<uint16_t> dh((size_t)TM * K);
+    DBuf<int> dcnt(65536);
+    dx.up(x);
+    db.up(bias);
+    dres.up(res);
+    CK(cudaMemset(dcnt.p, 0, 65536 * sizeof(int)));
+    auto dot = [&](int m, int n, double &mag) {
+        double s = 0.0;
+        mag = 0.0;
+        for (int k = 0; k < K; k++) {
+            const double a = BF ? h_bf16f(h_bf16(x[(size_t)m * K + k])) : h_f16f(h_f16(x[(size_t)m * K + k]));
+            s += a * wv[(size_t)n * K + k];
+            mag += fabs(a * wv[(size_t)n * K + k]);
+        }
+        mag *= rs[n];
+        return s * rs[n];
+    };
+    for (size_t ri = 0; ri < rows.size(); ri++) {
+        const int T = rows[ri], pgiven = ps[ri % ps.size()];
+        k_half_ord<BF, K, AORD><<<T, 256>>>(dx.p, dh.p);
+        launched();
+        std::vector<float> ref((size_t)T * NO), mag((size_t)T * NO);
+        for (int m = 0; m < T; m++)
+            for (int o = 0; o < NO; o++) {
+                double mg, mu = 0.0;
+                const double g = dot(m, o, mg) + (BIAS ? bias[o] : 0.0);
+                if (EPI == 2 || EPI == 4) {
+                    const double u = dot(m, o + N / 2, mu) + (BIAS ? bias[o + N / 2] : 0.0), a = glud(EPI, g);
+                    ref[(size_t)m * NO + o] = (float)(a * u);
+                    mag[(size_t)m * NO + o] = (float)(1.2 * fabs(u) * mg + fabs(a) * mu + fabs(a * u) * 1e-6);
+                } else {
+                    const double v = g + (EPI == 1 ? res[(size_t)m * N + o] : 0.0);
+                    ref[(size_t)m * NO + o] = (float)v;
+                    mag[(size_t)m * NO + o] = (float)(mg + fabs(v) * 1e-6);
+                }
+            }
+        const double eps = (K / 4.0 + 64.0) * U24;
+        std::vector<float> yr;
+        for (int v = 0; v < 3; v++) { /* E: gemm_q as emitted, R: gemm_qr as emitted, S: gemm_q of R's shape */
+            const int P = pgiven ? pgiven : v == 0 ? Pl::E::blocks(sms) : Pl::R::blocks(sms);
+            for (int rep = 0; rep < 2; rep++) {
+                dy.poison();
+                const float *bp = BIAS ? db.p : nullptr, *rp = EPI == 1 ? dres.p : nullptr;
+                if (v == 0)
+                    Pl::E::launch(dw, dh.p, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
+                else if (v == 1)
+                    Pl::R::launch(dw, dh.p, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
+                else
+                    Pl::S::launch(dw, dh.p, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
+                launched();
+            }
+            const std::vector<float> y = dy.down();
+            const std::vector<int> cnt = dcnt.down();
+            Check c;
+            int dirty = 0;
+            for (int cv : cnt)
+                dirty += cv != 0;
+            for (int m = 0; m < TM; m++)
+                for (int o = 0; o < NO; o++) {
+                    const float got = y[(size_t)m * NO + o];
+                    if (m >= T)
+                        c.untouched(fbits(got), 0xffffffffu);
+                    else if (v == 2)
+                        c.exact(fbits(got), fbits(yr[(size_t)m * NO + o]));
+                    else
+                        c.add(got, ref[(size_t)m * NO + o], mag[(size_t)m * NO + o], eps, 1e-30);
+                }
+            if (dirty)
+                c.bad++;
+            if (v == 1)
+                yr = y;
+            char what[200];
+            static const char *const name[] = {"gemm_q", "gemm_qr", "gemm_q = gemm_qr bits"};
+            const int nj = v == 0 ? 2 : Pl::NJR, st = v == 0 ? (MI >= 4 ? 2 : 3) : Pl::STR;
+            snprintf(what, sizeof what, "%s %s %dx%d%s%s%s T=%d (NJ%d ST%d P%d; %s)%s", name[v], wkname(WK), N, K,
+                     EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T,
+                     nj, st, P, shape, dirty ? " COUNTERS LEFT" : "");
+            c.done(what, v == 2 ? 0.0 : eps);
+        }
+    }
+}
+
+static void qmma_checks(int sms)
+{
+    check_qmma<1, 1152, 192, 1152, 1, 0, 1>("ragged", {9, 16, 40}, {0, 5, 0}, sms);
+    check_qmma<2, 1152, 320, 1152, 2, 1, 0>("ragged", {17, 32}, {0, 7}, sms);
+    check_qmma<1, 1152, 384, 1152, 4, 4, 1>("ragged", {64, 33}, {0, 4}, sms);
+    check_qmma<3, 1152, 384, 1152, 1, 2, 1>("ragged", {12, 16}, {0, 4}, sms);
+    check_qmma<3, 1152, 256, 1152, 4, 1, 0>("ragged", {50, 64}, {0, 3}, sms);
+    check_qmma<4, 1280, 640, 128, 1, 0, 1>("ragged", {9, 16, 40}, {0, 3, 11}, sms);
+    check_qmma<4, 1280, 384, 128, 2, 4, 1>("ragged", {20, 32}, {0, 6}, sms);
+    check_qmma<5, 768, 384, 32, 1, 1, 1>("ragged, zero points g32", {16, 13}, {0, 5}, sms);
+    check_qmma<5, 1280, 768, 64, 4, 2, 0>("ragged, zero points g64", {64, 40}, {0, 9}, sms);
+    check_qmma<5, 1280, 384, 32, 2, 2, 1>("ragged, zero points g32", {32, 18}, {0, 5}, sms);
+    check_qmma<6, 1280, 384, 16, 1, 2, 1>("ragged", {16, 10}, {0, 7}, sms);
+    check_qmma<6, 768, 640, 16, 2, 1, 1>("ragged", {32, 24}, {0, 5}, sms);
+    check_qmma<6, 1280, 384, 16, 4, 4, 0>("ragged", {64, 41}, {0, 6}, sms);
+    check_qmma<4, 4096, 4096, 128, 1, 1, 0>("8B o", {16}, {0}, sms);
+}
+
+template <int WK, int K, int N, int G, int EPI>
+static void time_qmma(const char *what, int sms, double tbs)
+{
+    constexpr int BF = QmFmt<KF(WK)>::BF, AORD = QmFmt<KF(WK)>::AORD, NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    const QWts q = make_any(WK, N, K, G, 0.05);
+    /* rotating device copies of the weight (more bytes than L2; the values do not matter) */
+    const double bytes = (double)q.w.raw.size() + q.sc.size() + q.zr.size() + q.ts.size();
+    const int nrot = (int)(400e6 / bytes) + 2 > 16 ? 16 : (int)(400e6 / bytes) + 2;
+    std::vector<DW *> rot;
+    for (int i = 0; i < nrot; i++)
+        rot.push_back(new DW(q));
+    const std::vector<float> x = rand_f32((size_t)64 * K, 1.0);
+    DBuf<float> dx(x.size()), dy((size_t)64 * NO), dpart((size_t)4 * sms * 2 * 16 * 4 * 128);
+    DBuf<uint16_t> dh((size_t)64 * K);
+    DBuf<int> dcnt(65536);
+    dx.up(x);
+    CK(cudaMemset(dcnt.p, 0, 65536 * sizeof(int)));
+    k_half_ord<BF, K, AORD><<<64, 256>>>(dx.p, dh.p);
+    launched();
+    auto run = [&](auto cfg, int T) {
+        using C = decltype(cfg);
+        const int P = C::blocks(sms);
+        int it = 0;
+        const double us = time_us(
+            [&]() { C::launch(*rot[it++ % nrot], dh.p, nullptr, dy.p, T, nullptr, dpart.p, dcnt.p, P); }, 50);
+        launched();
+        return us;
+    };
+    for (int T : {16, 32, 64}) {
+        double ue, ur;
+        int nje, nj, st, ste;
+        if (T == 16) {
+            using Pl = QmPlans<WK, K, N, G, 1, EPI>;
+            ue = run(typename Pl::E{}, T), ur = run(typename Pl::R{}, T), nje = 2, ste = 3, nj = Pl::NJR, st = Pl::STR;
+        } else if (T == 32) {
+            using Pl = QmPlans<WK, K, N, G, 2, EPI>;
+            ue = run(typename Pl::E{}, T), ur = run(typename Pl::R{}, T), nje = 2, ste = 3, nj = Pl::NJR, st = Pl::STR;
+        } else {
+            using Pl = QmPlans<WK, K, N, G, 4, EPI>;
+            ue = run(typename Pl::E{}, T), ur = run(typename Pl::R{}, T), nje = 2, ste = 2, nj = Pl::NJR, st = Pl::STR;
+        }
+        printf("TIME qmma %-24s %-5s T=%-2d gemm_q (NJ%d ST%d) %7.1f us %5.0f GB/s %3.0f%% | gemm_qr (NJ%d ST%d) %7.1f us "
+               "%5.0f GB/s %3.0f%% of copy\n",
+               what, wkname(WK), T, nje, ste, ue, bytes / ue * 1e-3, bytes / ue * 1e-6 / tbs * 100, nj, st, ur,
+               bytes / ur * 1e-3, bytes / ur * 1e-6 / tbs * 100);
+    }
+    for (auto *d : rot)
+        delete d;
+}
+static void qmma_timings(int sms)
+{
+    const double tbs = copy_tbs();
+    printf("TIME qmma copy bandwidth %.2f TB/s\n", tbs);
+    /* 8B: qkv 6144x4096, o 4096x4096, gate/up 28672x4096 (SwiGLU), down 4096x14336 */
+    time_qmma<4, 4096, 6144, 128, 0>("8B qkv", sms, tbs);
+    time_qmma<4, 4096, 4096, 128, 1>("8B o", sms, tbs);
+    time_qmma<4, 4096, 28672, 128, 2>("8B gate/up", sms, tbs);
+    time_qmma<4, 14336, 4096, 128, 1>("8B down", sms, tbs);
+    time_qmma<1, 4096, 6144, 4096, 0>("8B qkv", sms, tbs);
+    time_qmma<1, 4096, 4096, 4096, 1>("8B o", sms, tbs);
+    time_qmma<1, 4096, 28672, 4096, 2>("8B gate/up", sms, tbs);
+    time_qmma<1, 14336, 4096, 14336, 1>("8B down", sms, tbs);
+    time_qmma<3, 4096, 28672, 4096, 2>("8B gate/up", sms, tbs);
+    time_qmma<6, 4096, 28672, 16, 2>("8B gate/up", sms, tbs);
+}
+
 static int summary()
 {
     printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
@@ -2243,6 +2506,11 @@ int main(int argc, char **argv)
     const bool moe_only = argc > 1 && strcmp(argv[1], "moe") == 0; /* `kernel_check moe`: the MoE block alone */
     if (moe_only) {
         moe_checks();
+        return summary();
+    }
+    if (argc > 1 && strcmp(argv[1], "qmma") == 0) { /* `kernel_check qmma`: gemm_q's and gemm_qr's checks, then timed */
+        qmma_checks(prop.multiProcessorCount);
+        qmma_timings(prop.multiProcessorCount);
         return summary();
     }
     /* correctness: ragged row counts, every epilogue, both tiles, K split */
@@ -2340,6 +2608,7 @@ int main(int argc, char **argv)
      * select_rows, argmax: element by element */
     check_rest();
     check_families();
+    qmma_checks(prop.multiProcessorCount); /* gemm_q and gemm_qr (--qmma ring) */
     /* Gemma 2: soft-capped attention scores, prefill and decode kernels */
     check_flash<8, 4, 64, 48>(ragged, 0, 5.0f);
     check_flash<8, 4, 64, 0, 1>(dsteps, 0, 5.0f);

@@ -12,6 +12,11 @@
  * sees them: u4 (q - z) * s rounded to f16 (the kernel's one rounding), fp8 decode(q) with the row
  * scale applied to the sum, nvfp4 e2m1(q) * s (exact) with the tensor scale applied to the sum,
  * bf16/f16 as stored. Tolerance (K/4 + 64) 2^-24 of the sum of |terms|.
+ * gemm_qr (llmc compile --qmma ring: the weights through the cp.async ring) likewise, and timed
+ * against gemm_q in neighbouring configurations (ring depths, n8 tiles a warp; bench/kernel_check.cu
+ * checks and times the configurations the emitter launches). The first ring experiment's
+ * bench/qmma3.cuh (gemm_q3, 0f16e2a) also read the f32 rows directly (no conversion kernel): gone
+ * with it, unmeasured.
  * Timing: each matrix over rotating copies (more bytes than L2), and a decode step's chain of the
  * four matmuls of 8 distinct layers (with their activation conversions) in a CUDA graph. */
 #include "../codegen/cuda_mma.cuh"
@@ -19,7 +24,6 @@
 #include "../codegen/cuda_qmma.cuh"
 #include "../codegen/cuda_rows.cuh"
 #include "bench_weights.h"
-#include "qmma3.cuh"
 
 #include <cuda_runtime.h>
 #include <math.h>
@@ -35,11 +39,11 @@ __global__ void __launch_bounds__(W * 32, MI == 1 ? 4 : 2) k_q(const uint8_t *w,
 {
     gemm_q<KF(WK), K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N>(w, wq, xh, b, y, T, res, part, cnt);
 }
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int AF>
-__global__ void __launch_bounds__(W * 32) k_q3(const uint8_t *w, WQ wq, const void *xa, const float *b, float *y,
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
+__global__ void __launch_bounds__(W * 32) k_qr(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b, float *y,
                                                 int T, const float *res, float *part, int *cnt)
 {
-    gemm_q3<KF(WK), K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N, AF, K>(w, wq, xa, b, y, T, res, part, cnt);
+    gemm_qr<KF(WK), K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N>(w, wq, xh, b, y, T, res, part, cnt);
 }
 template <int BF, int NORM, int D, int ORD>
 __global__ void __launch_bounds__(256) k_half(const float *x, const float *nw, uint16_t *y, float eps)
@@ -95,31 +99,31 @@ struct QCfg {
 };
 template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
 int QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>::P = 1;
-/* the same for the experiment of bench/qmma3.cuh (weights through the cp.async ring): blocks as
- * many as the shared memory keeps resident, at least MINU units each */
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int AF = 0>
-struct QCfg3 {
-    static constexpr int TPB = W * NJ * 8, U = N / TPB * (K / QmFmt<KF(WK)>::KC), XF32 = AF;
+/* the same for gemm_qr (cuda_qmma.cuh, llmc compile --qmma ring: the weights through the cp.async
+ * ring; kernel_check checks and times it as the emitter launches it, this lab sweeps its neighbours):
+ * blocks as many as the shared memory keeps resident, at least MINU units each */
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
+struct QCfgR {
+    static constexpr int TPB = W * NJ * 8, U = N / TPB * (K / QmFmt<KF(WK)>::KC), XF32 = 0;
     static int P;
-    static int smem() { return gemm_q3_smem<KF(WK), G, MI, TPB, ST, AF>(); }
-    static_assert(gemm_q3_smem<KF(WK), G, MI, TPB, ST, AF>() <= 227 * 1024, "QCfg3: the ring exceeds an SM's shared memory");
+    static int smem() { return gemm_qr_smem<KF(WK), G, MI, TPB, ST>(); }
+    static_assert(gemm_qr_smem<KF(WK), G, MI, TPB, ST>() <= 227 * 1024, "QCfgR: the ring exceeds an SM's shared memory");
     static void prepare()
     {
-        CK(cudaFuncSetAttribute(k_q3<WK, K, N, G, MI, NJ, W, ST, EPI, AF>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        CK(cudaFuncSetAttribute(k_qr<WK, K, N, G, MI, NJ, W, ST, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 smem()));
     }
-    /* xa: the f16 rows (AF 0) or the f32 ones (AF 1) */
-    static void launch(const uint8_t *w, WQ wq, const void *xa, const float *b, float *y, int T, const float *res,
+    static void launch(const uint8_t *w, WQ wq, const void *xh, const float *b, float *y, int T, const float *res,
                        float *part, int *cnt, cudaStream_t s = 0)
     {
         dim3 grid((T + 16 * MI - 1) / (16 * MI), P);
-        k_q3<WK, K, N, G, MI, NJ, W, ST, EPI, AF><<<grid, W * 32, smem(), s>>>(w, wq, xa, b, y, T, res, part, cnt);
+        k_qr<WK, K, N, G, MI, NJ, W, ST, EPI><<<grid, W * 32, smem(), s>>>(w, wq, (const uint16_t *)xh, b, y, T, res,
+                                                                           part, cnt);
     }
     static const char *name()
     {
         static char buf[96];
-        snprintf(buf, sizeof buf, "v3%s MI%d NJ%d ST%d P%d (%.1f units)", AF ? " f32 x" : "", MI, NJ, ST, P,
-                 (double)U / P);
+        snprintf(buf, sizeof buf, "ring MI%d NJ%d ST%d P%d (%.1f units)", MI, NJ, ST, P, (double)U / P);
         return buf;
     }
     static int resident() /* blocks an SM by shared memory (228 KB on sm_90), at most 4 */
@@ -128,8 +132,8 @@ struct QCfg3 {
         return b > 4 ? 4 : b < 1 ? 1 : b;
     }
 };
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int AF>
-int QCfg3<WK, K, N, G, MI, NJ, W, ST, EPI, AF>::P = 1;
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
+int QCfgR<WK, K, N, G, MI, NJ, W, ST, EPI>::P = 1;
 
 /* the emitter's block count (cuda_common.c llmc_cuda_qmma_plan): resident blocks (4 an SM for
  * 16 rows, 2 for 64) but at least MINU units a block */
@@ -151,22 +155,8 @@ static void check_c(std::vector<int> rows, std::vector<int> ps)
     const int TM = 160;
     QWts q = make_any(WK, N, K, WK == 3 ? K : G, 0.05);
     DW dw(q);
-    /* the weights as the kernel multiplies them, and fp8's row scales (nvfp4's tensor scale) apart */
-    std::vector<double> wv((size_t)N * K), rs(N, 1.0);
-    for (int n = 0; n < N; n++) {
-        if (WK == 3 || WK == 6) {
-            float s;
-            memcpy(&s, WK == 3 ? &q.sc[(size_t)n * 4] : q.ts.data(), 4);
-            rs[n] = s;
-        }
-        for (int k = 0; k < K; k++) {
-            const double f = q.w.f[(size_t)n * K + k];
-            wv[(size_t)n * K + k] = WK == 6   ? q.vs[(size_t)n * K + k]
-                                    : WK >= 4 ? h_f16f(h_f16((float)f))
-                                    : WK == 3 ? f / rs[n]
-                                              : f;
-        }
-    }
+    std::vector<double> wv, rs; /* the weights as the kernel multiplies them; fp8's row scales and nvfp4's tensor scale apart */
+    qmma_weights(WK, N, K, q, wv, rs);
     std::vector<float> x = rand_f32((size_t)TM * K, 1.0), nw = rand_f32(K, 1.0), bias = rand_f32(N, 0.5),
                        res = rand_f32((size_t)TM * N, 1.0);
     size_t maxp = 0;
@@ -241,10 +231,10 @@ static void check_q(std::vector<int> rows, std::vector<int> ps)
 {
     check_c<QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>, WK, K, N, G, MI, NJ, W, EPI, BIAS>(rows, ps);
 }
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int BIAS, int AF = 0>
-static void check_q3(std::vector<int> rows, std::vector<int> ps)
+template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int BIAS>
+static void check_qr(std::vector<int> rows, std::vector<int> ps)
 {
-    check_c<QCfg3<WK, K, N, G, MI, NJ, W, ST, EPI, AF>, WK, K, N, G, MI, NJ, W, EPI, BIAS>(rows, ps);
+    check_c<QCfgR<WK, K, N, G, MI, NJ, W, ST, EPI>, WK, K, N, G, MI, NJ, W, EPI, BIAS>(rows, ps);
 }
 
 /* rows_to_half in pair-32 order against its definition */
@@ -270,14 +260,6 @@ static void check_half_order()
 }
 
 /* ---- timing ---- */
-static double copy_bw(void)
-{
-    const size_t n = (size_t)1 << 30;
-    DBuf<uint8_t> a(n), b(n);
-    CK(cudaMemset(a.p, 1, n));
-    const double us = time_us([&]() { CK(cudaMemcpyAsync(b.p, a.p, n, cudaMemcpyDeviceToDevice)); }, 10);
-    return 2.0 * n / (us * 1e-6) / 1e12;
-}
 
 static size_t fmt_row_bytes(int wk, int K) { return (size_t)fmt_bytes(wk, K); }
 static size_t scale_bytes(int wk, int N, int K, int G)
@@ -373,10 +355,9 @@ constexpr int tcs(long long N, long long K)
     return best;
 }
 
-#define TM3(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what) TM3F(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what, 0)
-#define TM3F(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what, AF)                                                          \
+#define TMR(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what)                                                               \
     do {                                                                                                               \
-        using C_ = QCfg3<WK, K, N, G, MI, NJ, 4, ST, EPI, AF>;                                                         \
+        using C_ = QCfgR<WK, K, N, G, MI, NJ, 4, ST, EPI>;                                                             \
         C_::P = C_::U / (MINU) < SMS * C_::resident() ? C_::U / (MINU) : SMS * C_::resident();                         \
         time_mat<C_, WK, K, N, G, EPI, tcs(N, K)>(what, T);                                                            \
     } while (0)
@@ -415,21 +396,17 @@ int main(int argc, char **argv)
     check_q<6, 2048, 1024, 16, 1, 4, 4, 4, 2, 0>({16, 11}, {7, 24});
     check_q<6, 1024, 512, 16, 4, 2, 4, 2, 2, 1>({64, 50, 130}, {6, 32, 13});
     check_q<4, 2048, 512, 16, 1, 2, 4, 3, 0, 1>({16, 9}, {19, 64});
-    /* the experiment: weights through the ring */
-    check_q3<1, 1024, 512, 1024, 1, 2, 4, 4, 0, 1>({9, 16, 40}, {64, 7, 13});
-    check_q3<3, 2048, 1024, 2048, 2, 2, 4, 3, 2, 1>({32, 13}, {9, 32});
-    check_q3<4, 2048, 1024, 128, 1, 2, 4, 4, 2, 0>({16, 11}, {7, 24});
-    check_q3<4, 4096, 512, 128, 2, 2, 4, 3, 1, 1>({32, 20}, {11, 128});
-    check_q3<5, 2048, 512, 32, 1, 2, 4, 4, 0, 1>({16, 9}, {19, 64});
-    check_q3<5, 1024, 512, 64, 4, 2, 4, 3, 2, 1>({64, 50}, {6, 13});
-    /* and with the f32 rows read directly (no conversion kernel) */
-    check_q3<1, 1024, 512, 1024, 1, 2, 4, 4, 1, 1, 1>({9, 16, 40}, {64, 7, 13});
-    check_q3<3, 2048, 1024, 2048, 2, 2, 4, 3, 0, 1, 1>({32, 13}, {9, 32});
-    check_q3<4, 2048, 1024, 128, 1, 2, 4, 4, 1, 0, 1>({16, 11}, {7, 24});
-    check_q3<5, 2048, 512, 32, 4, 2, 4, 2, 0, 1, 1>({64, 9}, {19, 64});
+    /* gemm_qr: weights through the ring */
+    check_qr<1, 1024, 512, 1024, 1, 2, 4, 4, 0, 1>({9, 16, 40}, {64, 7, 13});
+    check_qr<3, 2048, 1024, 2048, 2, 2, 4, 3, 2, 1>({32, 13}, {9, 32});
+    check_qr<4, 2048, 1024, 128, 1, 2, 4, 4, 2, 0>({16, 11}, {7, 24});
+    check_qr<4, 4096, 512, 128, 2, 4, 4, 3, 1, 1>({32, 20}, {11, 128});
+    check_qr<5, 2048, 512, 32, 1, 4, 4, 4, 0, 1>({16, 9}, {19, 64});
+    check_qr<5, 1024, 512, 64, 4, 2, 4, 3, 2, 1>({64, 50}, {6, 13});
+    check_qr<6, 2048, 1024, 16, 1, 4, 4, 4, 2, 1>({16, 11}, {7, 24});
     printf("CHECKS: %d of %d failed\n", failures, checks);
 
-    TBS = copy_bw();
+    TBS = copy_tbs();
     printf("copy bandwidth %.2f TB/s\n", TBS);
     /* 8B shapes: qkv 6144x4096, o 4096x4096, gate/up 28672x4096 (SwiGLU), down 4096x14336 */
     for (int minu : {2, 4, 8}) {
@@ -466,28 +443,27 @@ int main(int argc, char **argv)
         TM(3, 4096, 28672, 4096, 2, 4, 2, 2, 4, T, "8B gate/up");
         TM(3, 14336, 4096, 14336, 0, 4, 2, 2, 4, T, "8B down");
     }
-    /* the experiment against gemm_q, 16 rows: u4, fp8, bf16 at the 8B's shapes; ring depths */
-    TM3(4, 4096, 28672, 128, 2, 1, 2, 4, 4, 16, "8B gate/up");
-    TM3(4, 4096, 28672, 128, 2, 1, 2, 3, 4, 16, "8B gate/up");
-    TM3(4, 4096, 28672, 128, 2, 1, 4, 4, 4, 16, "8B gate/up");
-    TM3(4, 14336, 4096, 128, 0, 1, 2, 4, 4, 16, "8B down");
-    TM3(4, 4096, 6144, 128, 0, 1, 2, 4, 4, 16, "8B qkv");
-    TM3(4, 4096, 4096, 128, 0, 1, 2, 4, 4, 16, "8B o");
-    TM3(5, 4096, 28672, 32, 2, 1, 2, 4, 4, 16, "8B gate/up (zero points, g32)");
-    TM3(3, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
-    TM3(3, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
-    TM3(1, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
-    TM3(1, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
-    TM3(4, 4096, 28672, 128, 2, 2, 2, 3, 4, 32, "8B gate/up");
-    TM3(4, 4096, 28672, 128, 2, 4, 2, 3, 4, 64, "8B gate/up");
-    TM3(1, 4096, 28672, 4096, 2, 4, 2, 3, 8, 64, "8B gate/up");
-    TM3(4, 2048, 16384, 128, 2, 1, 2, 4, 4, 16, "1B gate/up");
-    TM3(1, 2048, 16384, 2048, 2, 1, 2, 4, 8, 16, "1B gate/up");
-    TM3F(4, 14336, 4096, 128, 0, 1, 2, 4, 4, 16, "8B down", 1);
-    TM3F(4, 4096, 4096, 128, 0, 1, 2, 4, 4, 16, "8B o", 1);
-    TM3F(1, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down", 1);
-    TM3F(1, 8192, 2048, 8192, 0, 1, 2, 4, 8, 16, "1B down", 1);
-    TM3F(1, 2048, 2048, 2048, 0, 1, 2, 4, 8, 16, "1B o", 1);
+    /* gemm_qr against gemm_q, 16 rows: u4, fp8, bf16 at the 8B's shapes; ring depths and blocks */
+    TMR(4, 4096, 28672, 128, 2, 1, 2, 4, 4, 16, "8B gate/up");
+    TMR(4, 4096, 28672, 128, 2, 1, 2, 3, 4, 16, "8B gate/up");
+    TMR(4, 4096, 28672, 128, 2, 1, 4, 4, 4, 16, "8B gate/up");
+    TMR(4, 4096, 28672, 128, 2, 1, 4, 3, 4, 16, "8B gate/up");
+    TMR(4, 14336, 4096, 128, 0, 1, 4, 4, 4, 16, "8B down");
+    TMR(4, 4096, 6144, 128, 0, 1, 4, 4, 4, 16, "8B qkv");
+    TMR(3, 4096, 28672, 4096, 2, 1, 4, 4, 8, 16, "8B gate/up");
+    TMR(4, 14336, 4096, 128, 0, 1, 2, 4, 4, 16, "8B down");
+    TMR(4, 4096, 6144, 128, 0, 1, 2, 4, 4, 16, "8B qkv");
+    TMR(4, 4096, 4096, 128, 0, 1, 2, 4, 4, 16, "8B o");
+    TMR(5, 4096, 28672, 32, 2, 1, 2, 4, 4, 16, "8B gate/up (zero points, g32)");
+    TMR(3, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
+    TMR(3, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
+    TMR(1, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
+    TMR(1, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
+    TMR(4, 4096, 28672, 128, 2, 2, 2, 3, 4, 32, "8B gate/up");
+    TMR(4, 4096, 28672, 128, 2, 4, 2, 3, 4, 64, "8B gate/up");
+    TMR(1, 4096, 28672, 4096, 2, 4, 2, 3, 8, 64, "8B gate/up");
+    TMR(4, 2048, 16384, 128, 2, 1, 2, 4, 4, 16, "1B gate/up");
+    TMR(1, 2048, 16384, 2048, 2, 1, 2, 4, 8, 16, "1B gate/up");
     /* 1B shapes: qkv 3072x2048, o 2048x2048, gate/up 16384x2048, down 2048x8192 */
     TM(4, 2048, 16384, 128, 2, 1, 2, 3, 4, 16, "1B gate/up");
     TM(4, 8192, 2048, 128, 0, 1, 2, 3, 4, 16, "1B down");

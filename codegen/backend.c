@@ -69,6 +69,9 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
              : g->tok_kind == LLMC_TOK_HF      ? "tokenizer.json tokenizer"
                                                : "SentencePiece tokenizer",
              ranks);
+    if (cg->opt.qmma == LLMC_QMMA_RING && cg->backend == &llmc_backend_cuda)
+        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
+                 ", batched decode by gemm_qr (--qmma ring)");
 }
 
 static LlmcStatus make_dir(LlmcCodegen *cg, const char *emit_dir, LlmcDiag *d)

@@ -35,6 +35,7 @@ typedef struct LlmcCodegenOptions {
     const char *clang;            /* clang for AMD code objects (NULL: LLMC_DEFAULT_CLANG, amdgpu.h) */
     int quiet;
     int resource_report;          /* print registers/smem/spills per kernel and architecture */
+    LlmcQmma qmma;                /* --qmma: the batched-decode matmul's variant (GPU targets) */
 } LlmcCodegenOptions;
 
 /* One build's codegen: filled by llmc_codegen_open, then handed to every hook and to the linker.

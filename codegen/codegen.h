@@ -29,11 +29,15 @@ typedef struct LlmcCudaImage {
 /* tg tunes the kernels (the first target of the build); wgmma: some target of the build has wgmma,
  * so the wgmma variants are emitted too (forward() picks them by the loaded image's features). */
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d);
+/* The batched-decode matmul of 9-64 rows (llmc compile --qmma): gemm_q, the weights streamed into
+ * registers (the default), or gemm_qr, the weights through a cp.async ring in shared memory
+ * (experimental, not yet run on a GPU; docs/cuda.md). */
+typedef enum { LLMC_QMMA_PLAIN, LLMC_QMMA_RING } LlmcQmma;
 /* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path
- * target (else the first). */
-LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcCudaGen **out,
-                             LlmcDiag *d);
+ * target (else the first); qmma: the batched-decode matmul's variant. */
+LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
+                             LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 /* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
  * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */

@@ -66,6 +66,9 @@ typedef struct LlmcEmit {
                                      LLMC_AMD_PATH): NVIDIA's tensor-core kernels, the AMD path's
                                      (gemm_mx; per-token attention for long steps); with both, forward()
                                      picks by the loaded image (`amd`) */
+    int qmma_ring;                /* GPU: 9-64 rows by gemm_qr where its plan takes the matrix (--qmma ring) */
+    uint32_t smem_cap;            /* GPU: the least dynamic shared memory a block of the build's NVIDIA
+                                     targets may have (the plans tuned for one run on all) */
 } LlmcEmit;
 
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one

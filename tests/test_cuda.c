@@ -108,14 +108,20 @@ static int arch_in(const char *name, int set)
     return !strcmp(name, "sm_80") || !strcmp(name, "sm_90a") || (set == ARCHS_ISA && !strcmp(name, "sm_89"));
 }
 
-/* Compiles g's CUDA source for the CUDA targets of `set`; checks resources. */
-static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set);
-static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, ARCHS_ALL); }
+/* Compiles g's CUDA source (tuned for sm_90a, its batched-decode matmul as qmma says) for the CUDA
+ * targets of `set`; checks resources. */
+static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma);
 static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set)
+{
+    compile_archs_q(nv, g, what, set, LLMC_QMMA_PLAIN);
+}
+static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, ARCHS_ALL); }
+static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma)
 {
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
-    ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+    const LlmcTarget *tune = llmc_target_find("sm_90a");
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, &cg, &d) == LLMC_OK, "%s", d.msg);
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
         if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || !arch_in((*t)->name, set))
             continue;
@@ -143,9 +149,11 @@ static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, i
     llmc_cuda_free(cg);
 }
 
-static void check_preset_w(const char *preset, const Weights *wts);
-static void check_preset(const char *preset) { check_preset_w(preset, NULL); }
-static void check_preset_w(const char *preset, const Weights *wts)
+static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma);
+static void check_preset(const char *preset) { check_preset_q(preset, NULL, LLMC_QMMA_PLAIN); }
+static void check_preset_w(const char *preset, const Weights *wts) { check_preset_q(preset, wts, LLMC_QMMA_PLAIN); }
+/* qmma: the batched-decode matmul (--qmma) */
+static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma)
 {
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
@@ -156,8 +164,10 @@ static void check_preset_w(const char *preset, const Weights *wts)
     ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
     LlmcGraph *g = graph_of_w(doc, ".", wts);
     char what[128];
-    snprintf(what, sizeof what, "%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "");
-    compile_archs(nv, g, what, wts ? ARCHS_ENDS : ARCHS_ISA);
+    snprintf(what, sizeof what, "%s%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "",
+             qmma == LLMC_QMMA_RING ? " --qmma ring" : "");
+    /* --qmma ring: one of each instruction set, as the bf16 presets */
+    compile_archs_q(nv, g, what, wts && qmma == LLMC_QMMA_PLAIN ? ARCHS_ENDS : ARCHS_ISA, qmma);
     if (wts) /* the quantized matrices are in the skinny kernels' lane8 order, read by 16-byte slots */
         for (int i = 0; i < g->nn; i++)
             if (g->n[i].op == LLMC_OP_MATMUL_FUSED && g->n[i].out[0] != g->logits) { /* the lm_head stays bf16 */
@@ -224,6 +234,9 @@ END_TEST
 START_TEST(preset_llama32_1b_w4a16_asym_g32) { check_preset_w("llama3.2-1b", &(Weights){LLMC_U4, 32, 1}); }
 END_TEST
 START_TEST(preset_llama32_1b_fp8) { check_preset_w("llama3.2-1b", &(Weights){LLMC_FP8, 0, 0}); }
+END_TEST
+/* --qmma ring (gemm_qr, experimental): the 8B in w4a16 for sm_80, sm_89 and sm_90a, no spills. */
+START_TEST(preset_llama31_8b_w4a16_ring) { check_preset_q("llama3.1-8b", &(Weights){LLMC_U4, 0, 0}, LLMC_QMMA_RING); }
 END_TEST
 
 START_TEST(example_stories260K)
@@ -381,6 +394,49 @@ START_TEST(qmma_golden)
 }
 END_TEST
 
+/* --qmma ring: the same small Llama's batched-decode matmuls by gemm_qr (the weights through a
+ * cp.async ring; experimental), tests/golden/qmma_ring_w4a16.cu; the plain build unchanged (its
+ * golden above); every weight format gemm_qr takes (u4 with and without zero points, in groups of
+ * 32 and 128, fp8, nvfp4, bf16: the gated SwiGLU and residual epilogues of each) compiles for sm_80,
+ * sm_89 and sm_90a without spills. */
+START_TEST(qmma_ring_golden)
+{
+    LlmcDiag d;
+    cJSON *cfg = small_llama(256, 512), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    static const Weights ws[] = {{LLMC_U4, 0, 0}, {LLMC_U4, 32, 1}, {LLMC_FP8, 0, 0}, {LLMC_NVFP4, 0, 0}, {LLMC_BF16, 0, 0}};
+    LlmcNvrtc *nv = open_nvrtc();
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
+        LlmcCudaGen *cg = NULL;
+        const LlmcTarget *tune = llmc_target_find("sm_90a");
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, &cg, &d) == LLMC_OK);
+        const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+        ck_assert_ptr_nonnull(src);
+        char want[64], what[96];
+        snprintf(want, sizeof want, "gemm_qr<FMT_");
+        ck_assert_msg(strstr(src, want), "%s: no gemm_qr", llmc_dtype_name(ws[i].fmt));
+        snprintf(what, sizeof what, "a small Llama in %s%s --qmma ring", llmc_dtype_name(ws[i].fmt),
+                 ws[i].asym ? " asym g32" : "");
+        if (i == 0) {
+            for (int mi = 1; mi <= 4; mi *= 2) { /* the merged Q/K/V: a ring variant a row count */
+                snprintf(want, sizeof want, "gemm_qr<FMT_U4, 256, 512, 128, %d, ", mi);
+                ck_assert_msg(strstr(src, want), "no %d-row gemm_qr variant of Q/K/V", 16 * mi);
+            }
+            ck_assert_msg(!strstr(src, "gemm_q<"), "a gemm_q kernel in the ring build of plain u4");
+            check_golden(src, LLMC_SOURCE_DIR "/tests/golden/qmma_ring_w4a16.cu", what);
+        }
+        if (nv)
+            compile_archs_q(nv, g, what, ARCHS_ISA, LLMC_QMMA_RING);
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+    }
+    llmc_nvrtc_close(nv);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 /* nvfp4 on CUDA (a small Llama: seconds, not the 1B's minutes): every matrix but the bf16 lm_head
  * and embedding in lane8 order with its E4M3 scales and tensor scale; one-row, skinny and
  * tensor-core kernels and the dequantization of wide steps for it; no spills on sm_80 and sm_90a. */
@@ -455,6 +511,28 @@ START_TEST(qmma_plan)
                 int64_t units = w->shape.dim[0] / p.tpb * (w->shape.dim[1] / p.kc);
                 ck_assert(p.blocks >= 1 && p.blocks <= 132 * p.per_sm && p.blocks <= units);
                 ck_assert(p.smem <= (uint32_t)tg->smem_per_block);
+            }
+            /* gemm_qr's (--qmma ring): what gemm_q takes but u4 in groups of 16 (left to gemm_q),
+             * within each target's shared memory */
+            static const char *const archs[] = {"sm_80", "sm_89", "sm_90a"};
+            for (int a = 0; a < 3; a++) {
+                const LlmcTarget *rt = llmc_target_find(archs[a]);
+                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(rt, w, 0, mi, (uint32_t)rt->smem_per_block);
+                int ring = cases[i].ok && !(w->dtype == LLMC_U4 && w->layout.group == 16);
+                ck_assert_msg(r.ok == cases[i].ok && r.ring == ring, "case %zu (%s, %d rows, %s): ok %d ring %d", i,
+                              llmc_dtype_name(w->dtype), 16 * mi, archs[a], r.ok, r.ring);
+                if (r.ring) {
+                    int64_t units = w->shape.dim[0] / r.tpb * (w->shape.dim[1] / r.kc);
+                    ck_assert(r.st >= 2 && r.tpb % 64 == 0 && r.blocks >= 1 && r.blocks <= units);
+                    ck_assert(r.smem <= (uint32_t)rt->smem_per_block && r.per_sm * (r.smem + 1024) <= (uint32_t)rt->smem_per_sm);
+                }
+            }
+            if (i == 0 && mi == 1) { /* u4 g128, 16 rows: 4 stages of 128 weight rows on an H100; 3 within
+                                        the 99 KB a block of a build with an sm_86/sm_89 image */
+                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, (uint32_t)tg->smem_per_block);
+                ck_assert_msg(r.st == 4 && r.tpb == 128 && r.per_sm == 2, "st %d tpb %d per_sm %d", r.st, r.tpb, r.per_sm);
+                r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, 99 * 1024);
+                ck_assert_msg(r.st == 3 && r.smem <= 99 * 1024, "st %d smem %u", r.st, r.smem);
             }
         }
         llmc_graph_free(g);
@@ -882,6 +960,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);
     tcase_add_test(tc, qmma_plan);
+    tcase_add_test(tc, qmma_ring_golden);
     tcase_add_test(tc, nvfp4_small);
     if (!regen)
         tcase_add_test(tc, example_stories260K);
@@ -901,6 +980,7 @@ int main(int argc, char **argv)
         tcase_add_test(qu, preset_llama31_8b_w4a16);
         tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32);
         tcase_add_test(qu, preset_llama32_1b_fp8);
+        tcase_add_test(qu, preset_llama31_8b_w4a16_ring);
         suite_add_tcase(s, qu);
     }
     TCase *fam = tcase_create("families");

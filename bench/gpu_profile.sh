@@ -3,6 +3,11 @@
 # DRAM bytes and bandwidth of every kernel of a few eager decode steps, summed per kernel kind.
 #   PRESET=llama3.2-1b bash bench/gpu_profile.sh        (after scripts/gpu_carry.sh; logs in $OUT)
 #   COMPILE_ARGS="--weights w4a16": more arguments of llmc compile
+#   KERNEL=gemv_b1 [SECTIONS="SpeedOfLight WarpStateStats ..."]: instead of the per-kind table, Nsight
+#   Compute's detail sections (default: speed of light, memory, compute, warp states, scheduler,
+#   occupancy, launch, source counters) of COUNT (default 4) launches of the kernels whose name holds
+#   KERNEL, after SKIP of them; printed as ncu prints them (what binds one kernel: issue 10's gemv_b1,
+#   issue 26's moe_route).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 carry=$root/.carry
@@ -20,6 +25,19 @@ else
 fi
 # shellcheck disable=SC2086
 "$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q ${COMPILE_ARGS:-} || exit 1
+
+if [ -n "${KERNEL:-}" ]; then
+  secs=${SECTIONS:-SpeedOfLight MemoryWorkloadAnalysis ComputeWorkloadAnalysis WarpStateStats SchedulerStats Occupancy LaunchStats SourceCounters}
+  sargs=()
+  for s in $secs; do sargs+=(--section "$s"); done
+  ncu --clock-control none --kernel-name "regex:$KERNEL" --launch-skip "${SKIP:-40}" --launch-count "${COUNT:-4}" \
+    "${sargs[@]}" "$work/p.exe" --bench ${BENCH_ARGS:---bench-prompt 1 -n 12} --no-graphs \
+    >"$out/ncu_${preset}_$KERNEL.txt" 2>"$out/ncu_${preset}_$KERNEL.err"
+  rc=$?
+  # the section bodies, without ncu's banner lines about the application's own output
+  grep -vE '^==PROF==|^\[' "$out/ncu_${preset}_$KERNEL.txt" | grep -vE '^\s*$' | cut -c1-160
+  exit $rc
+fi
 
 ncu --clock-control none --csv --page raw --print-units base \
   --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \

@@ -1,0 +1,214 @@
+/* b1_lab.cu — batch-1 decode matmuls of the 8B preset in the quantized formats (issue 10's 80% of
+ * the 4-bit roofline): gemv_b1 as the emitter instantiates it (codegen/cuda_matmul.c: K split KS,
+ * U loads a row in flight) against the other (KS, U) choices and a launch bound that forces 8
+ * blocks an SM (mb8; mb1: none) and UPW units a warp (upw), each matrix over L layers of distinct weights (no reuse through L2) launched as a
+ * decode step launches them (programmatic dependent launch, captured in a CUDA graph); then a
+ * layer's four matmuls chained over L layers with the emitter's choices and with the fastest of
+ * each matrix. qkv runs without its RoPE/KV epilogue (the same weight stream); "nonorm" variants
+ * drop the RMSNorm prologue's x * nw products (what folding the norm's weight into the weights
+ * would save). Each variant's output is checked against the emitter's (f32 sums in another order:
+ * a relative tolerance; kernel_check checks gemv_b1 itself against a reference).
+ *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o b1_lab bench/b1_lab.cu && ./b1_lab [u4|nvfp4|fp8] [L]
+ */
+#include "../codegen/cuda_gemv_b1.cuh"
+#include "bench_weights.h"
+
+#include <string>
+
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB, int UPW>
+__global__ void __launch_bounds__(128, MB) k_b1(const void *w, const float *x, float *y, const float *nw,
+                                                const float *res, WQ wq)
+{
+    gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, 0, 1, 1, 2, 1, 1, FMT_F16, G, UPW>(w, x, nullptr, y, nw, 1e-5f, res,
+                                                                              RopeOut{}, wq);
+}
+
+typedef void (*Launch)(cudaStream_t, int pdl, const void *w, WQ wq, const float *x, float *y, const float *nw,
+                       const float *res);
+struct Var {
+    std::string name;
+    int ks, u, mb, upw, norm;
+    Launch run;
+};
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB, int UPW = 1>
+static void run_b1(cudaStream_t s, int pdl, const void *w, WQ wq, const float *x, float *y, const float *nw,
+                   const float *res)
+{
+    constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((UNITS + 4 / KS * UPW - 1) / (4 / KS * UPW));
+    cfg.blockDim = dim3(128);
+    cfg.stream = s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = pdl ? 1 : 0;
+    CK(cudaLaunchKernelEx(&cfg, k_b1<WK, K, N, NORM, EPI, KS, U, G, MB, UPW>, w, x, y, nw, res, wq));
+}
+/* every (KS, U, MB) of one matrix; the emitter's choice first */
+template <int WK, int K, int N, int NORM, int EPI, int G, int EKS, int EU>
+static std::vector<Var> variants()
+{
+    std::vector<Var> v;
+    auto add = [&](const char *nm, int ks, int u, int mb, int upw, int norm, Launch l) {
+        v.push_back({nm, ks, u, mb, upw, norm, l});
+    };
+    add("emitter", EKS, EU, 1, 1, NORM, run_b1<WK, K, N, NORM, EPI, EKS, EU, G, 1>);
+#define LLMC_V(ks, u, mb, upw) add("", ks, u, mb, upw, NORM, run_b1<WK, K, N, NORM, EPI, ks, u, G, mb, upw>);
+    LLMC_V(1, 1, 1, 1) LLMC_V(2, 1, 1, 1) LLMC_V(4, 1, 1, 1) LLMC_V(1, 2, 1, 1) LLMC_V(2, 2, 1, 1) LLMC_V(4, 2, 1, 1)
+    LLMC_V(1, 1, 8, 1) LLMC_V(2, 1, 8, 1) LLMC_V(4, 1, 8, 1) LLMC_V(1, 2, 8, 1) LLMC_V(2, 2, 8, 1) LLMC_V(4, 2, 8, 1)
+    LLMC_V(1, 1, 1, 2) LLMC_V(2, 1, 1, 2) LLMC_V(4, 1, 1, 2) LLMC_V(1, 1, 1, 4) LLMC_V(2, 1, 1, 4) LLMC_V(4, 1, 1, 4)
+    LLMC_V(1, 2, 1, 2) LLMC_V(2, 2, 1, 2) LLMC_V(4, 1, 8, 2) LLMC_V(2, 1, 8, 2)
+#undef LLMC_V
+    if (NORM)
+        add("nonorm", EKS, EU, 1, 1, 0, run_b1<WK, K, N, 0, EPI, EKS, EU, G, 1>);
+    return v;
+}
+
+struct Mat {
+    const char *name;
+    int K, N, norm, epi;
+    std::vector<DW *> w; /* a copy a layer */
+    double bytes;        /* weights, scales and zeros of one copy */
+    std::vector<Var> v;
+};
+
+int main(int argc, char **argv)
+{
+    const std::string fmt = argc > 1 ? argv[1] : "u4";
+    const int L = argc > 2 ? atoi(argv[2]) : 11;
+    const int wk = fmt == "u4" ? 4 : fmt == "nvfp4" ? 6 : fmt == "fp8" ? 3 : -1;
+    if (wk < 0 || L < 1) {
+        fprintf(stderr, "usage: b1_lab [u4|nvfp4|fp8] [layers]\n");
+        return 2;
+    }
+    cudaDeviceProp pr;
+    CK(cudaGetDeviceProperties(&pr, 0));
+    printf("device: %s (sm_%d%d, %d SMs); format %s, %d layers\n", pr.name, pr.major, pr.minor, pr.multiProcessorCount,
+           fmt.c_str(), L);
+    const double tbs = copy_tbs();
+    printf("copy bandwidth %.2f TB/s\n", tbs);
+    /* the 8B's matrices; the emitter's (KS, U) for them (cuda_matmul.c: rows of at most 4 KB split
+     * until 32 blocks an SM, U 1; longer ones until 5 blocks an SM, U 2; 132 SMs) */
+    std::vector<Mat> m = {{"qkv", 4096, 6144, 1, 0, {}, 0, {}},
+                          {"o", 4096, 4096, 0, 1, {}, 0, {}},
+                          {"gate/up", 4096, 28672, 1, 2, {}, 0, {}},
+                          {"down", 14336, 4096, 0, 1, {}, 0, {}}};
+    /* G: the group of the K-4096 matrices, GD the down matrix's (fp8: a scale a row, a group of K);
+     * every format takes the same (KS, U) from the emitter for these shapes (rows of at most 4 KB
+     * but the down matrix's) */
+#define LLMC_M(G, GD)                                                                                                  \
+    m[0].v = variants<W, 4096, 6144, 1, 0, G, 4, 1>();                                                                  \
+    m[1].v = variants<W, 4096, 4096, 0, 1, G, 4, 1>();                                                                  \
+    m[2].v = variants<W, 4096, 28672, 1, 2, G, 2, 1>();                                                                 \
+    m[3].v = variants<W, 14336, 4096, 0, 1, GD, 2, 2>();
+    int G, GD;
+    if (wk == 4) {
+        constexpr int W = 4;
+        G = GD = 128;
+        LLMC_M(128, 128)
+    } else if (wk == 6) {
+        constexpr int W = 6;
+        G = GD = 16;
+        LLMC_M(16, 16)
+    } else {
+        constexpr int W = 3;
+        G = 4096, GD = 14336;
+        LLMC_M(4096, 14336)
+    }
+#undef LLMC_M
+    size_t maxn = 0;
+    for (auto &mm : m) {
+        const int g = mm.K == 14336 ? GD : G;
+        const QWts q = make_any(wk, mm.N, mm.K, g, 0.05);
+        mm.bytes = (double)q.w.raw.size() + q.sc.size() + q.zr.size() + q.ts.size();
+        for (int l = 0; l < L; l++)
+            mm.w.push_back(new DW(q));
+        maxn = std::max(maxn, (size_t)std::max(mm.N, mm.K));
+    }
+    DBuf<float> x(maxn), y(maxn), y2(maxn), nw(maxn), res(maxn);
+    x.up(rand_f32(maxn, 1.0));
+    nw.up(rand_f32(maxn, 0.5, 1.0));
+    res.up(rand_f32(maxn, 1.0));
+    cudaStream_t s;
+    CK(cudaStreamCreate(&s));
+
+    /* checks: each variant's output against the emitter's (layer 0's weights) */
+    for (auto &mm : m) {
+        const int no = mm.epi == 2 ? mm.N / 2 : mm.N;
+        y.poison();
+        mm.v[0].run(s, 0, mm.w[0]->w.p, mm.w[0]->wq(wk), x.p, y.p, nw.p, res.p);
+        CK(cudaStreamSynchronize(s));
+        const std::vector<float> want = y.down();
+        for (size_t i = 1; i < mm.v.size(); i++) {
+            Var &v = mm.v[i];
+            if (!v.norm && mm.norm)
+                continue; /* another function of x: not comparable */
+            y2.poison();
+            v.run(s, 0, mm.w[0]->w.p, mm.w[0]->wq(wk), x.p, y2.p, nw.p, res.p);
+            CK(cudaStreamSynchronize(s));
+            const std::vector<float> got = y2.down();
+            double worst = 0, big = 0;
+            for (int o = 0; o < no; o++)
+                big = std::max(big, (double)fabs(want[o]));
+            for (int o = 0; o < no; o++) {
+                const double d = fabs((double)got[o] - want[o]) / (big + 1e-30);
+                worst = got[o] == got[o] ? std::max(worst, d) : 1e9;
+            }
+            char what[160];
+            snprintf(what, sizeof what, "b1_lab %s %s ks%d u%d mb%d upw%d = emitter", fmt.c_str(), mm.name, v.ks, v.u,
+                     v.mb, v.upw);
+            verdict(what, worst, 1e-5, 0);
+        }
+    }
+
+    /* each matrix alone: L launches over the layers' copies, in a graph, with PDL */
+    std::vector<int> fastest;
+    for (auto &mm : m) {
+        double best = 1e30;
+        int bi = 0;
+        for (size_t i = 0; i < mm.v.size(); i++) {
+            Var &v = mm.v[i];
+            const double us = graph_us(s, [&]() {
+                for (int l = 0; l < L; l++)
+                    v.run(s, 1, mm.w[l]->w.p, mm.w[l]->wq(wk), x.p, y.p, nw.p, res.p);
+            }, 20) / L;
+            if (v.name != "nonorm" && us < best)
+                best = us, bi = (int)i;
+            printf("TIME b1 %-5s %-8s %-8s ks%d u%d mb%d upw%d %7.2f us %6.0f GB/s %5.1f%% of copy\n", fmt.c_str(),
+                   mm.name, v.name.c_str(), v.ks, v.u, v.mb, v.upw, us, mm.bytes / us * 1e-3,
+                   mm.bytes / us * 1e-6 / tbs * 100);
+        }
+        fastest.push_back(bi);
+    }
+    /* the chain: a layer's four matmuls, L layers (x -> qkv -> o -> gate/up -> down) */
+    double bytes = 0;
+    for (auto &mm : m)
+        bytes += mm.bytes * L;
+    DBuf<float> a(maxn), b(maxn), c(maxn);
+    a.up(rand_f32(maxn, 1.0));
+    for (int pk = 0; pk < 2; pk++) {
+        const int p0 = pk ? fastest[0] : 0, p1 = pk ? fastest[1] : 0, p2 = pk ? fastest[2] : 0, p3 = pk ? fastest[3] : 0;
+        const double us = graph_us(s, [&]() {
+            for (int l = 0; l < L; l++) {
+                m[0].v[p0].run(s, 1, m[0].w[l]->w.p, m[0].w[l]->wq(wk), a.p, b.p, nw.p, nullptr);
+                m[1].v[p1].run(s, 1, m[1].w[l]->w.p, m[1].w[l]->wq(wk), b.p, c.p, nw.p, a.p);
+                m[2].v[p2].run(s, 1, m[2].w[l]->w.p, m[2].w[l]->wq(wk), c.p, b.p, nw.p, nullptr);
+                m[3].v[p3].run(s, 1, m[3].w[l]->w.p, m[3].w[l]->wq(wk), b.p, a.p, nw.p, c.p);
+            }
+        }, 20);
+        printf("TIME b1 %-5s chain %-8s %8.1f us %6.0f GB/s %5.1f%% of copy (qkv ks%d u%d mb%d upw%d, o ks%d u%d mb%d "
+               "upw%d, gate/up ks%d u%d mb%d upw%d, down ks%d u%d mb%d upw%d)\n",
+               fmt.c_str(), pk ? "fastest" : "emitter", us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100,
+               m[0].v[p0].ks, m[0].v[p0].u, m[0].v[p0].mb, m[0].v[p0].upw, m[1].v[p1].ks, m[1].v[p1].u,
+               m[1].v[p1].mb, m[1].v[p1].upw, m[2].v[p2].ks, m[2].v[p2].u, m[2].v[p2].mb, m[2].v[p2].upw,
+               m[3].v[p3].ks, m[3].v[p3].u, m[3].v[p3].mb, m[3].v[p3].upw);
+    }
+    for (auto &mm : m)
+        for (auto *d : mm.w)
+            delete d;
+    CK(cudaStreamDestroy(s));
+    printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
+    return failures ? 1 : 0;
+}

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | b1
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -537,6 +537,27 @@ if [ "$what" = ring ]; then
   fi
   PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 32 64} REPEAT=${REPEAT:-1} \
     VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4ring:--weights,w4a16,--qmma,ring bf16 bf16ring:--qmma,ring} variants
+fi
+# WHAT=b1: batch-1 decode in the quantized formats (issue 10's 80%): bench/b1_lab.cu (the carried
+# build from scripts/gpu_carry.sh B1=1, else nvcc here) for u4, nvfp4 and fp8 (FORMATS), each 8B
+# matrix by K split, load depth, register bound and units a warp, then a layer's chain; then the
+# 8B cut to 11 layers in whole decode steps, this llmc against BASE's (`BASE=<an older llmc>
+# scripts/gpu_carry.sh` carries it as llmc_base; without it only this llmc) in each format.
+if [ "$what" = b1 ]; then
+  say "== b1: bench/b1_lab.cu, then the 8B/3 at batch 1 in the quantized formats"
+  if [ -x "$carry/b1_lab" ]; then cp "$carry/b1_lab" "$work/b1_lab"; else
+    nvcc -O2 -std=c++17 -arch="$arch" -I "$root/ir" -o "$work/b1_lab" "$root/bench/b1_lab.cu" >>"$log" 2>&1; fi
+  for f in ${FORMATS:-u4 nvfp4 fp8}; do
+    "$work/b1_lab" "$f" 11 >"$out/b1_lab_$f.txt" 2>&1
+    grep -E "FAIL|chain|checks failed" "$out/b1_lab_$f.txt" | tee -a "$log"
+    row "b1_lab $f (chain: emitter, fastest)" "$(grep chain "$out/b1_lab_$f.txt" | awk '{printf "%s %s; ", $5, $10}')"
+  done
+  vs=""
+  for f in w4a16 nvfp4 fp8; do
+    vs="$vs $f:--weights,$f"
+    [ -x "$carry/llmc_base" ] && vs="$vs ${f}base:LLMC=$carry/llmc_base,--weights,$f"
+  done
+  PRESET=${PRESET:-llama3.1-8b-11l} REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-} VARIANTS=${VARIANTS:-$vs} variants
 fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
 if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi

@@ -30,4 +30,8 @@ fi
 if [ "${QL:-1}" != 0 ] && command -v nvcc >/dev/null; then
   nvcc -O2 -std=c++17 -arch=sm_90a -I "$root/ir" -o "$root/.carry/qmma_lab" "$root/bench/qmma_lab.cu" || exit 1
 fi
+# bench/b1_lab (gpu_round.sh WHAT=b1) likewise (B1=0: not)
+if [ "${B1:-1}" != 0 ] && command -v nvcc >/dev/null; then
+  nvcc -O2 -std=c++17 -arch=sm_90a -I "$root/ir" -o "$root/.carry/b1_lab" "$root/bench/b1_lab.cu" || exit 1
+fi
 du -sh "$root/.carry"

@@ -7,10 +7,13 @@
  * each matrix. qkv runs without its RoPE/KV epilogue (the same weight stream); "nonorm" variants
  * drop the RMSNorm prologue's x * nw products (what folding the norm's weight into the weights
  * would save). Each variant's output is checked against the emitter's (f32 sums in another order:
- * a relative tolerance; kernel_check checks gemv_b1 itself against a reference).
+ * a relative tolerance; kernel_check checks gemv_b1 itself against a reference). u4 also runs
+ * b1_tc.cuh's one-row tensor-core experiment ("tc"; x's f16 pairs made by k_xpairs first: alone,
+ * the matrix's time without it; in the chain, with a k_xpairs launch before each matmul).
  *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o b1_lab bench/b1_lab.cu && ./b1_lab [u4|nvfp4|fp8] [L]
  */
 #include "../codegen/cuda_gemv_b1.cuh"
+#include "b1_tc.cuh"
 #include "bench_weights.h"
 
 #include <string>
@@ -25,25 +28,48 @@ __global__ void __launch_bounds__(128, MB) k_b1(const void *w, const float *x, f
 
 typedef void (*Launch)(cudaStream_t, int pdl, const void *w, WQ wq, const float *x, float *y, const float *nw,
                        const float *res);
+typedef void (*LaunchTc)(cudaStream_t, int pdl, const void *w, WQ wq, const uint32_t *xp, float *y, const float *res);
 struct Var {
     std::string name;
     int ks, u, mb, upw, norm;
     Launch run;
+    LaunchTc tc; /* b1_tc.cuh's kernel (run null): x's pairs made beforehand */
 };
+static void pdl_cfg(cudaLaunchConfig_t &cfg, cudaLaunchAttribute *at, cudaStream_t s, int pdl, int grid, int block)
+{
+    cfg = {};
+    cfg.gridDim = dim3(grid);
+    cfg.blockDim = dim3(block);
+    cfg.stream = s;
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = pdl ? 1 : 0;
+}
+template <int K, int N, int EPI, int KS>
+static void run_tc(cudaStream_t s, int pdl, const void *w, WQ wq, const uint32_t *xp, float *y, const float *res)
+{
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute at[1];
+    pdl_cfg(cfg, at, s, pdl, (N / 8 + 4 / KS - 1) / (4 / KS), 128);
+    CK(cudaLaunchKernelEx(&cfg, k_tc1<K, N, EPI, KS>, w, xp, y, res, wq));
+}
+template <int K, int NORM>
+static void run_xpairs(cudaStream_t s, int pdl, const float *x, const float *nw, uint32_t *xp)
+{
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute at[1];
+    pdl_cfg(cfg, at, s, pdl, 1, 512);
+    CK(cudaLaunchKernelEx(&cfg, k_xpairs<K, NORM>, x, nw, 1e-5f, xp));
+}
 template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB, int UPW = 1>
 static void run_b1(cudaStream_t s, int pdl, const void *w, WQ wq, const float *x, float *y, const float *nw,
                    const float *res)
 {
     constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((UNITS + 4 / KS * UPW - 1) / (4 / KS * UPW));
-    cfg.blockDim = dim3(128);
-    cfg.stream = s;
+    cudaLaunchConfig_t cfg;
     cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = pdl ? 1 : 0;
+    pdl_cfg(cfg, at, s, pdl, (UNITS + 4 / KS * UPW - 1) / (4 / KS * UPW), 128);
     CK(cudaLaunchKernelEx(&cfg, k_b1<WK, K, N, NORM, EPI, KS, U, G, MB, UPW>, w, x, y, nw, res, wq));
 }
 /* every (KS, U, MB) of one matrix; the emitter's choice first */
@@ -52,7 +78,7 @@ static std::vector<Var> variants()
 {
     std::vector<Var> v;
     auto add = [&](const char *nm, int ks, int u, int mb, int upw, int norm, Launch l) {
-        v.push_back({nm, ks, u, mb, upw, norm, l});
+        v.push_back({nm, ks, u, mb, upw, norm, l, nullptr});
     };
     add("emitter", EKS, EU, 1, 1, NORM, run_b1<WK, K, N, NORM, EPI, EKS, EU, G, 1>);
 #define LLMC_V(ks, u, mb, upw) add("", ks, u, mb, upw, NORM, run_b1<WK, K, N, NORM, EPI, ks, u, G, mb, upw>);
@@ -63,6 +89,11 @@ static std::vector<Var> variants()
 #undef LLMC_V
     if (NORM)
         add("nonorm", EKS, EU, 1, 1, 0, run_b1<WK, K, N, 0, EPI, EKS, EU, G, 1>);
+    if constexpr (WK == 4 && G == 128) {
+        v.push_back({"tc", 1, 0, 0, 1, NORM, nullptr, run_tc<K, N, EPI, 1>});
+        v.push_back({"tc", 2, 0, 0, 1, NORM, nullptr, run_tc<K, N, EPI, 2>});
+        v.push_back({"tc", 4, 0, 0, 1, NORM, nullptr, run_tc<K, N, EPI, 4>});
+    }
     return v;
 }
 
@@ -72,6 +103,8 @@ struct Mat {
     std::vector<DW *> w; /* a copy a layer */
     double bytes;        /* weights, scales and zeros of one copy */
     std::vector<Var> v;
+    double tc_us = 1e30; /* the tensor-core experiment's fastest K split (u4) */
+    int tc_best = -1;
 };
 
 int main(int argc, char **argv)
@@ -91,10 +124,10 @@ int main(int argc, char **argv)
     printf("copy bandwidth %.2f TB/s\n", tbs);
     /* the 8B's matrices; the emitter's (KS, U) for them (cuda_matmul.c: rows of at most 4 KB split
      * until 32 blocks an SM, U 1; longer ones until 5 blocks an SM, U 2; 132 SMs) */
-    std::vector<Mat> m = {{"qkv", 4096, 6144, 1, 0, {}, 0, {}},
-                          {"o", 4096, 4096, 0, 1, {}, 0, {}},
-                          {"gate/up", 4096, 28672, 1, 2, {}, 0, {}},
-                          {"down", 14336, 4096, 0, 1, {}, 0, {}}};
+    std::vector<Mat> m = {{"qkv", 4096, 6144, 1, 0, {}, 0, {}, 1e30, -1},
+                          {"o", 4096, 4096, 0, 1, {}, 0, {}, 1e30, -1},
+                          {"gate/up", 4096, 28672, 1, 2, {}, 0, {}, 1e30, -1},
+                          {"down", 14336, 4096, 0, 1, {}, 0, {}, 1e30, -1}};
     /* G: the group of the K-4096 matrices, GD the down matrix's (fp8: a scale a row, a group of K);
      * every format takes the same (KS, U) from the emitter for these shapes (rows of at most 4 KB
      * but the down matrix's) */
@@ -134,6 +167,16 @@ int main(int argc, char **argv)
     cudaStream_t s;
     CK(cudaStreamCreate(&s));
 
+    /* the tensor-core experiment's x pairs (k_xpairs: x, times nw / rms(x) where the matrix has the norm) */
+    DBuf<uint32_t> xp(maxn);
+    auto pairs = [&](int K, int norm, const float *src, uint32_t *dst, int pdl) {
+        if (K == 4096 && norm)
+            run_xpairs<4096, 1>(s, pdl, src, nw.p, dst);
+        else if (K == 4096)
+            run_xpairs<4096, 0>(s, pdl, src, nw.p, dst);
+        else
+            run_xpairs<14336, 0>(s, pdl, src, nw.p, dst);
+    };
     /* checks: each variant's output against the emitter's (layer 0's weights) */
     for (auto &mm : m) {
         const int no = mm.epi == 2 ? mm.N / 2 : mm.N;
@@ -146,7 +189,12 @@ int main(int argc, char **argv)
             if (!v.norm && mm.norm)
                 continue; /* another function of x: not comparable */
             y2.poison();
-            v.run(s, 0, mm.w[0]->w.p, mm.w[0]->wq(wk), x.p, y2.p, nw.p, res.p);
+            if (v.tc) {
+                pairs(mm.K, mm.norm, x.p, xp.p, 0);
+                v.tc(s, 0, mm.w[0]->w.p, mm.w[0]->wq(wk), xp.p, y2.p, res.p);
+            } else {
+                v.run(s, 0, mm.w[0]->w.p, mm.w[0]->wq(wk), x.p, y2.p, nw.p, res.p);
+            }
             CK(cudaStreamSynchronize(s));
             const std::vector<float> got = y2.down();
             double worst = 0, big = 0;
@@ -170,11 +218,18 @@ int main(int argc, char **argv)
         int bi = 0;
         for (size_t i = 0; i < mm.v.size(); i++) {
             Var &v = mm.v[i];
+            if (v.tc)
+                pairs(mm.K, mm.norm, x.p, xp.p, 0);
             const double us = graph_us(s, [&]() {
                 for (int l = 0; l < L; l++)
-                    v.run(s, 1, mm.w[l]->w.p, mm.w[l]->wq(wk), x.p, y.p, nw.p, res.p);
+                    if (v.tc)
+                        v.tc(s, 1, mm.w[l]->w.p, mm.w[l]->wq(wk), xp.p, y.p, res.p);
+                    else
+                        v.run(s, 1, mm.w[l]->w.p, mm.w[l]->wq(wk), x.p, y.p, nw.p, res.p);
             }, 20) / L;
-            if (v.name != "nonorm" && us < best)
+            if (v.name == "tc" && us < mm.tc_us)
+                mm.tc_us = us, mm.tc_best = (int)i;
+            if (v.name != "nonorm" && v.name != "tc" && us < best)
                 best = us, bi = (int)i;
             printf("TIME b1 %-5s %-8s %-8s ks%d u%d mb%d upw%d %7.2f us %6.0f GB/s %5.1f%% of copy\n", fmt.c_str(),
                    mm.name, v.name.c_str(), v.ks, v.u, v.mb, v.upw, us, mm.bytes / us * 1e-3,
@@ -204,6 +259,34 @@ int main(int argc, char **argv)
                m[0].v[p0].ks, m[0].v[p0].u, m[0].v[p0].mb, m[0].v[p0].upw, m[1].v[p1].ks, m[1].v[p1].u,
                m[1].v[p1].mb, m[1].v[p1].upw, m[2].v[p2].ks, m[2].v[p2].u, m[2].v[p2].mb, m[2].v[p2].upw,
                m[3].v[p3].ks, m[3].v[p3].u, m[3].v[p3].mb, m[3].v[p3].upw);
+    }
+    if (m[0].tc_best >= 0) { /* the tensor-core experiment's chain, a k_xpairs launch before each matmul */
+        DBuf<uint32_t> xq(maxn);
+        const double us = graph_us(s, [&]() {
+            for (int l = 0; l < L; l++) {
+                pairs(4096, 1, a.p, xq.p, 1);
+                m[0].v[m[0].tc_best].tc(s, 1, m[0].w[l]->w.p, m[0].w[l]->wq(wk), xq.p, b.p, nullptr);
+                pairs(4096, 0, b.p, xq.p, 1);
+                m[1].v[m[1].tc_best].tc(s, 1, m[1].w[l]->w.p, m[1].w[l]->wq(wk), xq.p, c.p, a.p);
+                pairs(4096, 1, c.p, xq.p, 1);
+                m[2].v[m[2].tc_best].tc(s, 1, m[2].w[l]->w.p, m[2].w[l]->wq(wk), xq.p, b.p, nullptr);
+                pairs(14336, 0, b.p, xq.p, 1);
+                m[3].v[m[3].tc_best].tc(s, 1, m[3].w[l]->w.p, m[3].w[l]->wq(wk), xq.p, a.p, c.p);
+            }
+        }, 20);
+        const double xus = graph_us(s, [&]() {
+            for (int l = 0; l < L; l++) {
+                pairs(4096, 1, a.p, xq.p, 1);
+                pairs(4096, 0, b.p, xq.p, 1);
+                pairs(4096, 1, c.p, xq.p, 1);
+                pairs(14336, 0, b.p, xq.p, 1);
+            }
+        }, 20);
+        printf("TIME b1 %-5s chain tc       %8.1f us %6.0f GB/s %5.1f%% of copy, k_xpairs alone %.1f us (the matmuls' sum "
+               "alone: %.1f us; qkv ks%d, o ks%d, gate/up ks%d, down ks%d)\n",
+               fmt.c_str(), us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100, xus,
+               L * (m[0].tc_us + m[1].tc_us + m[2].tc_us + m[3].tc_us), m[0].v[m[0].tc_best].ks,
+               m[1].v[m[1].tc_best].ks, m[2].v[m[2].tc_best].ks, m[3].v[m[3].tc_best].ks);
     }
     for (auto &mm : m)
         for (auto *d : mm.w)

@@ -7,11 +7,11 @@
 # its time (scripts/test.sh, CI); what it leaves out: code generation and linking (gcc does those in
 # the other builds), and the generated llmc_blobs.c (bin2c's byte arrays of the runtime archive,
 # which exists only after a build).
-#   scripts/clang-check.sh [BUILD]       CC picks the compiler (default clang-19, else clang)
+#   scripts/clang-check.sh [BUILD]       CLANG picks the compiler (default clang-19, else clang), as in fuzz.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/build-clang}
-cc=${CC:-$(command -v clang-19 || command -v clang || true)}
+cc=${CLANG:-$(command -v clang-19 || command -v clang || true)}
 [ -n "$cc" ] || { echo "clang-check: clang not found (scripts/setup.sh installs clang-19)" >&2; exit 1; }
 CC=$cc cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DLLMC_WERROR=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 python3 - "$dir/compile_commands.json" "$(nproc)" <<'PY'

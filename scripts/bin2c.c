@@ -9,7 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FILE as `static const unsigned char` (or exported) array `name`; returns its size or -1. */
+/* FILE as `static const unsigned char` (or exported) array `name`, initialized by a string literal
+ * (NUL-terminated by it): compilers read a literal of megabytes in a second where the same bytes as
+ * an initializer list of numbers take them 5-15 s (the sanitized build's runtime archive), on the
+ * path every link of the build waits on. Printable characters stay themselves but \, " and ?
+ * (trigraphs, which -std=c11 reads); the others are three-digit octal escapes, which end where they
+ * say (a hexadecimal one would swallow the digits after it). Returns the file's size or -1. */
 static long emit_array(FILE *out, const char *name, const char *path, int exported)
 {
     FILE *in = fopen(path, "rb");
@@ -17,12 +22,24 @@ static long emit_array(FILE *out, const char *name, const char *path, int export
         perror(path);
         return -1;
     }
-    fprintf(out, "%sconst unsigned char %s[] = {", exported ? "" : "static ", name);
+    fprintf(out, "%sconst unsigned char %s[] =\n\"", exported ? "" : "static ", name);
     long n = 0;
-    int c;
-    while ((c = fgetc(in)) != EOF)
-        fprintf(out, "%s%d,", (n++ % 24) ? "" : "\n", c);
-    fprintf(out, "0};\n");
+    int c, col = 0;
+    while ((c = fgetc(in)) != EOF) {
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"' && c != '?') {
+            fputc(c, out);
+            col++;
+        } else {
+            fprintf(out, "\\%03o", c);
+            col += 4;
+        }
+        if (col >= 100) {
+            fputs("\"\n\"", out);
+            col = 0;
+        }
+        n++;
+    }
+    fprintf(out, "\";\n");
     fclose(in);
     return n;
 }

@@ -451,6 +451,8 @@ static struct {
     int fail_dev, fail_at;      /* the fail_at-th kernel launch (1-based) on device fail_dev fails (0: none) */
     int fail_late;              /* ... once every other rank waits at a collective */
     int64_t launched_on[FAKE_MAX_DEV];  /* kernel launches (and captured launches) a device */
+    int fail_alloc_at;          /* the fail_alloc_at-th cuMemAlloc (1-based) on device fail_dev fails (0: none) */
+    int64_t allocs_on[FAKE_MAX_DEV];    /* cuMemAlloc calls a device */
     int64_t pdl_launches;       /* through cuLaunchKernelEx with programmatic serialization */
     /* HIP */
     char arch[64];              /* gcnArchName */
@@ -581,8 +583,12 @@ static CUresult f_mem_info(size_t *f, size_t *t)
 }
 static CUresult f_alloc(CUdeviceptr *p, size_t n)
 {
-    if (n == 0)
+    if (n == 0 || fk_cur < 0)
         return CUDA_ERROR_INVALID_VALUE;
+    int nth;
+    FK_LOCKED(nth = (int)++fk.allocs_on[fk_cur]);
+    if (fk.fail_alloc_at && fk_cur == fk.fail_dev && nth == fk.fail_alloc_at)
+        return CUDA_ERROR_OUT_OF_MEMORY;
     void *m = malloc(n);
     if (!m)
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -1557,6 +1563,7 @@ static struct {
     uint64_t gen;               /* meetings done */
     int aborted;                /* ncclCommAbort was called (on any rank's communicator) */
     int aborts, released, hangs;/* ncclCommAbort calls; waiters it released; waits given up */
+    int fail_gather_rank;       /* > 0: that rank's first ncclAllGather call fails */
     int64_t exchanges;          /* of the collectives run, the exchanges (ncclSend / ncclRecv groups) */
     const FakeLaunch *at[FAKE_MAX_DEV]; /* each rank's collective at the meeting */
 } fnc;
@@ -1730,6 +1737,11 @@ static ncclResult_t n_all_gather(const void *send, void *recv, size_t count, int
     if (!st || dt != LLMC_NCCL_FLOAT32 || !comm || fk_cur != comm->rank || count == 0) {
         FK_LOCKED(fnc.bad_args++);
         return 5; /* ncclInvalidUsage */
+    }
+    if (fnc.fail_gather_rank && comm->rank == fnc.fail_gather_rank) {
+        fnc.fail_gather_rank = 0;
+        fnc_wait_for_peers();           /* they wait at their first collective */
+        return 2;                       /* ncclSystemError */
     }
     FakeLaunch l = {.what = FAKE_ALL_GATHER, .send = send, .recv = recv, .count = count, .rank = comm->rank};
     return fake_enqueue(st, &l) == 0 ? 0 : 2;
@@ -2073,6 +2085,55 @@ START_TEST(fake_tp_rank_fails)
 }
 END_TEST
 
+/* A rank that fails while the ranks set up (--tp 4): its allocation for the communicators' first
+ * calls (the last one rank 1 makes, counted in a run that succeeds), before any rank joins
+ * ncclCommInitRank (which would wait for it forever); or its first all-gather, once every
+ * communicator exists and its peers wait at their first collective (they are aborted and
+ * released). Either way
+ * the engine does not start, in well under the fake's 10 s hang, with rank 1's message, and
+ * nothing leaks. */
+START_TEST(fake_tp_setup_fails)
+{
+    int64_t allocs = 0;
+    for (int mode = 0; mode < 3; mode++) {
+        fake_tp_reset(4);
+        fk.fail_dev = 1;
+        fk.fail_alloc_at = mode == 1 ? (int)allocs : 0;
+        fnc.fail_gather_rank = mode == 2 ? 1 : 0;
+        LlmcModelDesc d = fk_tp_desc(4);
+        char err[1024];
+        LlmcGpu *g;
+        ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "%s", err);
+        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 16, .device = g};
+        LlmcEngine e;
+        double t0 = now_s();
+        int rc = llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err);
+        ck_assert_msg(now_s() - t0 < 5.0, "mode %d: setup took %.1f s", mode, now_s() - t0);
+        if (mode == 0) { /* the count */
+            ck_assert_msg(rc == 0, "%s", err);
+            allocs = fk.allocs_on[1];
+            llmc_engine_destroy(&e);
+        } else {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_msg(strstr(err, "rank 1 (GPU 1 of 4): "), "mode %d: %s", mode, err);
+            ck_assert_msg(mode == 1 ? strstr(err, "NCCL warm-up") && strstr(err, "CUDA_ERROR_OUT_OF_MEMORY") &&
+                                          !strstr(err, "aborted")
+                                    : strstr(err, "the first NCCL collectives") &&
+                                          strstr(err, "every rank's NCCL communicator was aborted"),
+                          "mode %d: %s", mode, err);
+            ck_assert_int_eq(fnc.joined, mode == 1 ? 0 : 4); /* no rank in ncclCommInitRank, or all */
+            ck_assert_int_eq(fnc.aborts, mode == 1 ? 0 : 4);
+            if (mode == 2)
+                ck_assert_int_ge(fnc.released, 3);
+        }
+        ck_assert_int_eq(fnc.hangs, 0);
+        ck_assert_int_eq(fnc.live_comms, 0);
+        llmc_gpu_close(g);
+        assert_no_leaks();
+    }
+}
+END_TEST
+
 /* What a sharded model refuses: fewer GPUs than ranks (naming both), no NCCL (naming the library
  * and --tp N), a library that is not NCCL, an NCCL too old, the HIP driver; nothing leaks. */
 START_TEST(fake_tp_refusals)
@@ -2180,6 +2241,7 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, fake_tp_bias_needs_the_order);
     tcase_add_test(tc, fake_tp_generate);
     tcase_add_test(tc, fake_tp_rank_fails);
+    tcase_add_test(tc, fake_tp_setup_fails);
     tcase_add_test(tc, fake_tp_refusals);
     tcase_add_test(tc, real_nccl_loads);
     suite_add_tcase(s, tc);

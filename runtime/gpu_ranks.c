@@ -29,7 +29,6 @@
  * The communicators are gone after that: every later step fails at once with that message.
  */
 #include <dlfcn.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
  * alone or batched with others.
  *
  * Ranks (a model compiled with --tp N, desc->n_ranks = N; GPU targets: one GPU a rank, the
- * collectives llmc_gpu_all_reduce / llmc_gpu_all_gather below): on the cpu target, the graph is one rank's
+ * collectives llmc_gpu_all_gather / llmc_gpu_all_to_all below): on the cpu target, the graph is one rank's
  * part of the model, the same for every rank. The runtime runs N instances of forward() at once,
  * each with its own LlmcExec (ex->rank; its part of the weights, at ex->rank *
  * desc->rank_weights_stride in the payload; its activation arena and KV pool) and the same number
@@ -30,7 +30,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 13
+#define LLMC_ABI_VERSION 14
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -228,12 +228,15 @@ void llmc_all_reduce(const LlmcExec *ex, int64_t rows, int64_t cols, const float
 void llmc_all_gather(const LlmcExec *ex, int64_t rows, int64_t cols, const float *x, int64_t sx, float *y,
                      int64_t sy, int tid, int nth);
 /* GPU targets, a sharded model: the collectives, enqueued on the rank's stream (NCCL; captured into
- * the step's CUDA graph with the launches). x, y: byte offsets of f32 values in the rank's
- * activation arena. all_reduce: y = the sum over the ranks of their [rows, cols] x (row strides sx,
- * sy elements; y may be x); all_gather: y holds [N][rows][cols], rank r's dense [rows, cols] x at
- * block r (forward() then puts the blocks in place with a kernel). */
-void llmc_gpu_all_reduce(LlmcGpu *gpu, uint32_t rows, int64_t cols, int64_t x, int64_t sx, int64_t y, int64_t sy);
-void llmc_gpu_all_gather(LlmcGpu *gpu, uint32_t rows, int64_t cols, int64_t x, int64_t y);
+ * the step's CUDA graph with the launches); forward() combines what they bring with kernels of its
+ * own (docs/tp.md: the all_gather's placing, the all_reduce's sum in rank order). x, y: byte
+ * offsets of f32 values in the rank's activation arena.
+ * all_gather: y receives [N][part], part = (rows - 1) sx + cols floats: rank r's rows [rows, cols]
+ * at row stride sx, as they lie in its arena, at block r (ncclAllGather).
+ * all_to_all: rank r sends floats [q count, (q+1) count) of x to rank q and receives rank q's
+ * [r count, (r+1) count) at y + q count floats: y holds [N][count] (ncclSend / ncclRecv). */
+void llmc_gpu_all_gather(LlmcGpu *gpu, uint32_t rows, int64_t cols, int64_t x, int64_t sx, int64_t y);
+void llmc_gpu_all_to_all(LlmcGpu *gpu, int64_t count, int64_t x, int64_t y);
 /* GPU targets: enqueues kernel `kernel` on the step's stream with the step's LlmcDevArgs and the
  * launch's offsets (copied at the call). grid = (gx, gy, gz), block = threads (1-D), smem = dynamic
  * shared memory bytes. */

@@ -90,7 +90,8 @@ static void plan_scratch(LlmcEmit *e)
             a = h > a ? h : a;
             b = p > b ? p : b;
             b = q > b ? q : b;
-        } else if (n->op == LLMC_OP_ALL_GATHER) { /* the ranks' blocks as NCCL gathers them */
+        } else if (n->op == LLMC_OP_ALL_GATHER || n->op == LLMC_OP_ALL_REDUCE) { /* the ranks' blocks as NCCL
+                                                                                      gathers them */
             int64_t m = llmc_cuda_gather_scratch(g, i);
             a = m > a ? m : a;
         } else if (n->op == LLMC_OP_MOE) { /* routing, grouped rows and their outputs (cuda_moe.c) */

@@ -1,7 +1,8 @@
 /* cuda_rows.cuh — kernels that move whole rows (emitters: cuda_rows.c, cuda_norm.c, cuda_matmul.c):
  * rows_to_half (f32 rows to the bf16/f16 A operand of the tensor-core matmuls, optionally
  * RMS-normalized), embed (the embedding gather; embed_part: a rank's rows of a sharded table),
- * select_row (select_rows), gather_cols and all_gather_place (a sharded graph's all_gather).
+ * select_row (select_rows), gather_cols, all_reduce_ordered, all_reduce_chunk and all_gather_place (a
+ * sharded graph's collectives).
  */
 #ifndef LLMC_CUDA_ROWS_CUH
 #define LLMC_CUDA_ROWS_CUH
@@ -73,6 +74,47 @@ DEV void embed_part(const void *table, const int32_t *tok, float *y, int64_t fir
     const bool mine = row >= 0 && row < R;
     for (int d = threadIdx.x; d < D; d += blockDim.x)
         y[(int64_t)t * SY + d] = mine ? wload<WK, D, G>(table, wq, row, d) : 0.0f;
+}
+
+/* ---- all_reduce (--tp), rank-ordered: NCCL left the ranks' rows one block after another, src[N][part]
+ * with part = (rows - 1) SX + C (row t of block q at q part + t SX); each element of y is the sum
+ * of its N values in rank order 0..N-1, in double from 0, rounded once to f32: the cpu target's
+ * llmc_all_reduce (runtime/ranks.c) bit for bit (no FMA can form: additions only; NVRTC runs
+ * without --use_fast_math, so no flush to zero either). Grid: rows x ceil(C / 1024), 256 threads. ---- */
+template <int C, int N, int SX, int SY>
+DEV void all_reduce_ordered(const float *src, float *y, int rows)
+{
+    const int t = blockIdx.x;
+    const int64_t part = (int64_t)(rows - 1) * SX + C;
+    const float *s0 = src + (int64_t)t * SX;
+    for (int j = blockIdx.y * 1024 + threadIdx.x; j < C && j < (int)(blockIdx.y + 1) * 1024; j += blockDim.x) {
+        double s = 0.0;
+#pragma unroll
+        for (int q = 0; q < N; q++)
+            s += (double)s0[q * part + j];
+        y[(int64_t)t * SY + j] = (float)s;
+    }
+}
+
+/* ---- all_reduce (--tp) of many rows, rank-ordered, each rank summing 1/N of the elements: the
+ * ranks' exchange (ncclSend / ncclRecv) left src[N][chunk], chunk = rows C / N, rank q's values of
+ * this rank's chunk of the dense [rows, C] values; out = src + N chunk gets their sums in rank
+ * order 0..N-1, in double from 0, rounded once (all_reduce_ordered's arithmetic: each element is
+ * summed once, by one rank, in the same order), and an all-gather then brings every rank's chunk to
+ * every rank. Grid: ceil(chunk / 1024), 256 threads. ---- */
+template <int C, int N>
+DEV void all_reduce_chunk(float *src, int rows)
+{
+    const int64_t chunk = (int64_t)rows * (C / N);
+    float *out = src + N * chunk;
+    const int64_t j0 = (int64_t)blockIdx.x * 1024;
+    for (int64_t j = j0 + threadIdx.x; j < chunk && j < j0 + 1024; j += blockDim.x) {
+        double s = 0.0;
+#pragma unroll
+        for (int q = 0; q < N; q++)
+            s += (double)src[q * chunk + j];
+        out[j] = (float)s;
+    }
 }
 
 /* ---- all_gather (--tp): NCCL left the ranks' blocks one after another, src[N][rows][C]; block q

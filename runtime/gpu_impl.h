@@ -66,6 +66,8 @@ struct LlmcGpu {
     LlmcPool *team;                     /* rank 0: n_ranks threads */
     LlmcNcclApi nccl;                   /* every rank: the same table (rank 0 owns nccl.lib) */
     ncclComm_t comm;                    /* this rank's communicator (llmc_gpu_setup) */
+    struct LlmcRankAbort *abort;        /* every rank: the team's abort state (rank 0 owns it; gpu_ranks.c) */
+    CUdeviceptr nccl_warm;              /* setup: the first collective's floats */
     int quiet;                          /* rank > 0: a step copies nothing back (rank 0's logits and
                                            ids are the step's; every rank computes the same) */
     const uint8_t *rank_weights;        /* host: this rank's part of the payload */
@@ -101,8 +103,9 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
 int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen);
 void llmc_gpu_ranks_close(LlmcGpu *g0);
 /* Every rank's buffers (kv_fit: the fewest blocks any rank's memory holds), then the NCCL
- * communicators, created by the team's threads, and one collective of each kind to set up their
- * connections before any graph is captured. */
+ * communicators, created by the team's threads, and one all-gather and one exchange (ncclSend /
+ * ncclRecv) to set up their connections before any graph is captured. A rank that fails after the communicators exist aborts every
+ * rank's (ncclCommAbort), so that no peer waits for it. */
 int llmc_gpu_ranks_setup(LlmcGpu *g0, const LlmcGpuSetup *s, char *err, size_t errlen);
 void llmc_gpu_ranks_teardown(LlmcGpu *g0);
 /* A step of every rank, on the team's threads. */

@@ -12,18 +12,29 @@
  * tables are the engine's, shared: every rank gets the same step. Every rank computes the same
  * gathered logits and chooses the same tokens; rank 0 copies them back, the others nothing.
  *
- * Collectives: forward() calls llmc_gpu_all_reduce / llmc_gpu_all_gather (llmc_model.h), which
- * enqueue ncclAllReduce (sum, f32) / ncclAllGather on the rank's stream, so a CUDA graph captured
- * on that stream holds them (NCCL supports capture since 2.9). NCCL is loaded at run time
- * (dlopen("libnccl.so.2")) as libcuda is; NCCL_NVLS_ENABLE=0 is set before the communicators are
- * made (NVLink SHARP stays off). The communicators come from ncclGetUniqueId and one
- * ncclCommInitRank a rank, called at once by the team's threads; one all-reduce and one
- * all-gather then run eagerly so that NCCL's connections exist before any graph is captured.
+ * Collectives: forward() calls llmc_gpu_all_gather and llmc_gpu_all_to_all (llmc_model.h), which
+ * enqueue ncclAllGather / a group of ncclSend and ncclRecv on the rank's stream, so a CUDA graph
+ * captured on that stream holds them (NCCL supports capture since 2.9); kernels of forward()'s
+ * then put the gathered blocks in place (all_gather) or sum them in rank order (all_reduce: exact
+ * by construction, docs/tp.md). NCCL is loaded at run time (dlopen("libnccl.so.2")) as libcuda is;
+ * NCCL_NVLS_ENABLE=0 is set before the communicators are made (NVLink SHARP stays off). The
+ * communicators come from ncclGetUniqueId and one ncclCommInitRank a rank, called at once by the
+ * team's threads once every rank has allocated what it needs for them; one all-gather and one
+ * exchange then run eagerly so that NCCL's connections exist before any graph is captured.
+ *
+ * A rank that fails (a launch, a copy, a capture, an NCCL call, a step's checks) while its peers
+ * have enqueued a collective it will never join would leave them waiting on their GPUs forever:
+ * its thread aborts every rank's communicator (ncclCommAbort) before it returns, so the peers'
+ * collectives end, their threads return, and the step fails with the first failed rank's message.
+ * The communicators are gone after that: every later step fails at once with that message.
  */
 #include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gpu.h"
 #include "gpu_impl.h"
@@ -111,6 +122,105 @@ fail:
     return -1;
 }
 
+/* ---- the team's abort state ---- */
+
+/* Shared by the ranks (rank 0 owns it). mu[r] is held around rank r's NCCL calls (by its own
+ * thread) and by an abort; lead orders two ranks failing at once; aborted[r]: rank r's
+ * communicator was aborted (its thread reads it under mu[r] before every NCCL call). */
+typedef struct LlmcRankAbort {
+    pthread_mutex_t lead;
+    int failed_rank;                    /* the first rank that failed, -1 none */
+    char msg[512];                      /* its message */
+    int comms_aborted;                  /* communicators existed and were aborted */
+    int n;
+    pthread_mutex_t *mu;                /* [n] */
+    atomic_int *aborted;                /* [n] */
+} LlmcRankAbort;
+
+static LlmcRankAbort *abort_new(int n)
+{
+    LlmcRankAbort *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->mu = calloc((size_t)n, sizeof *a->mu);
+    a->aborted = calloc((size_t)n, sizeof *a->aborted);
+    if (!a->mu || !a->aborted || pthread_mutex_init(&a->lead, NULL) != 0) {
+        free(a->mu);
+        free(a->aborted);
+        free(a);
+        return NULL;
+    }
+    for (; a->n < n; a->n++) {
+        atomic_init(&a->aborted[a->n], 0);
+        if (pthread_mutex_init(&a->mu[a->n], NULL) != 0)
+            break;
+    }
+    a->failed_rank = -1;
+    return a;
+}
+
+static void abort_free(LlmcRankAbort *a)
+{
+    if (!a)
+        return;
+    for (int r = 0; r < a->n; r++)
+        pthread_mutex_destroy(&a->mu[r]);
+    pthread_mutex_destroy(&a->lead);
+    free(a->mu);
+    free(a->aborted);
+    free(a);
+}
+
+/* Rank `rank` failed with msg: every rank's communicator is aborted, so that the collectives its
+ * peers enqueued end instead of waiting for it (their threads may be blocked in
+ * cuStreamSynchronize). Each communicator is aborted under its rank's mu, so that none is freed
+ * under a call of its own thread; a rank whose thread keeps mu for more than a second is inside an
+ * NCCL call that waits for the failed peer (a connection NCCL makes lazily), which is what
+ * ncclCommAbort exists to end: its communicator is aborted without the lock. Its thread never reads
+ * the communicator again (aborted[r] is set first); teardown does not destroy it. */
+static void abort_comms(LlmcGpu *g0, int rank, const char *msg)
+{
+    LlmcRankAbort *a = g0->abort;
+    pthread_mutex_lock(&a->lead);
+    if (a->failed_rank < 0) {
+        a->failed_rank = rank;
+        snprintf(a->msg, sizeof a->msg, "%s", msg);
+    }
+    for (int r = 0; r < a->n; r++) {
+        LlmcGpu *g = g0->rank_gpu[r];
+        if (!g || atomic_load(&a->aborted[r]))
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        int locked = pthread_mutex_timedlock(&a->mu[r], &ts) == 0;
+        atomic_store(&a->aborted[r], 1);
+        if (g->comm) {
+            (void)g->nccl.CommAbort(g->comm);
+            a->comms_aborted = 1;
+        }
+        if (locked)
+            pthread_mutex_unlock(&a->mu[r]);
+    }
+    pthread_mutex_unlock(&a->lead);
+}
+
+/* Takes rank g's lock for an NCCL call: 0, or -1 (nothing held) with a message when its
+ * communicator was aborted or never made. */
+static int comm_enter(LlmcGpu *g, const char *what, char *err, size_t errlen)
+{
+    LlmcRankAbort *a = g->abort;
+    pthread_mutex_lock(&a->mu[g->rank]);
+    if (!atomic_load(&a->aborted[g->rank]) && g->comm)
+        return 0;
+    pthread_mutex_unlock(&a->mu[g->rank]);
+    if (!g->comm && !atomic_load(&a->aborted[g->rank]))
+        return llmc_rt_fail(err, errlen, "%s: no NCCL communicator", what);
+    return llmc_rt_fail(err, errlen, "%s: the NCCL communicators were aborted after a rank failed", what);
+}
+
+static void comm_leave(LlmcGpu *g) { pthread_mutex_unlock(&g->abort->mu[g->rank]); }
+
 int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen)
 {
     int N = g0->n_ranks;
@@ -118,7 +228,8 @@ int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_l
         llmc_gpu_close(g0);
         return -1;
     }
-    if (!(g0->rank_gpu = calloc((size_t)N, sizeof *g0->rank_gpu))) {
+    if (!(g0->rank_gpu = calloc((size_t)N, sizeof *g0->rank_gpu)) || !(g0->abort = abort_new(N)) ||
+        g0->abort->n != N) {
         llmc_rt_fail(err, errlen, "out of memory for %d ranks", N);
         llmc_gpu_close(g0);
         return -1;
@@ -134,6 +245,7 @@ int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_l
         g->cu.lib = NULL;               /* rank 0's */
         g->nccl = g0->nccl;
         g->nccl.lib = NULL;
+        g->abort = g0->abort;
         g->rank = r;
         g->quiet = 1;
         char why[1024];
@@ -167,6 +279,8 @@ void llmc_gpu_ranks_close(LlmcGpu *g0)
     g0->rank_gpu = NULL;
     llmc_pool_destroy(g0->team);
     g0->team = NULL;
+    abort_free(g0->abort);
+    g0->abort = NULL;
     if (g0->nccl.lib)
         dlclose(g0->nccl.lib);
     g0->nccl.lib = NULL;
@@ -186,17 +300,40 @@ typedef struct RankJob {
     char (*err)[512];                   /* [N] */
 } RankJob;
 
+/* Rank tid's job; a failure aborts every rank's communicator before the thread returns (its peers
+ * may be waiting for it on their GPUs). */
 static void rank_thread(void *arg, int tid, int nth)
 {
     (void)nth;
     RankJob *j = arg;
     j->rc[tid] = j->fn(j, j->g0->rank_gpu[tid], j->err[tid], sizeof j->err[tid]);
+    if (j->rc[tid] != 0)
+        abort_comms(j->g0, tid, j->err[tid]);
 }
 
-/* Runs j->fn for every rank on the team; the first failure's message, naming its rank. */
+/* The first failure's message, naming its rank: the rank that failed first (whose failure aborted
+ * the communicators) before those that failed because of it. */
+static int ranks_failed(LlmcGpu *g0, char *err, size_t errlen)
+{
+    LlmcRankAbort *a = g0->abort;
+    pthread_mutex_lock(&a->lead);
+    int r = a->failed_rank, aborted = a->comms_aborted;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", a->msg);
+    pthread_mutex_unlock(&a->lead);
+    if (r < 0)
+        return 0;
+    return llmc_rt_fail(err, errlen, "rank %d (GPU %d of %d): %s%s", r, r, g0->n_ranks, msg,
+                        aborted ? " (every rank's NCCL communicator was aborted: the model cannot run further steps)"
+                                : "");
+}
+
+/* Runs j->fn for every rank on the team; the first failure's message. */
 static int run_ranks(RankJob *j, char *err, size_t errlen)
 {
     int N = j->g0->n_ranks;
+    if (ranks_failed(j->g0, err, errlen) != 0)
+        return -1;
     int *rc = calloc((size_t)N, sizeof *rc);
     char(*msg)[512] = calloc((size_t)N, sizeof *msg);
     if (!rc || !msg) {
@@ -207,7 +344,7 @@ static int run_ranks(RankJob *j, char *err, size_t errlen)
     j->rc = rc;
     j->err = msg;
     llmc_pool_run(j->g0->team, rank_thread, j);
-    int out = 0;
+    int out = ranks_failed(j->g0, err, errlen);
     for (int r = 0; r < N && out == 0; r++)
         if (rc[r] != 0)
             out = llmc_rt_fail(err, errlen, "rank %d (GPU %d of %d): %s", r, r, N, msg[r]);
@@ -218,32 +355,79 @@ static int run_ranks(RankJob *j, char *err, size_t errlen)
 
 /* ---- setup ---- */
 
-/* This rank's communicator, then one all-reduce and one all-gather of a float (NCCL connects its
- * peers on first use: done here, eagerly, not inside a capture). */
+/* One all-gather of a float and one exchange of a float with every rank (ncclSend / ncclRecv,
+ * whose connections NCCL makes apart from the collectives') on rank g's stream, eagerly, then
+ * their synchronization: forward()'s calls (gathers of any size, exchanges) then find their
+ * connections made. */
+static int first_collectives(LlmcGpu *g, char *err, size_t errlen)
+{
+    CUresult cr;
+    int N = g->n_ranks;
+    float *p = (float *)(uintptr_t)g->nccl_warm;
+    if (comm_enter(g, "the first NCCL collectives", err, errlen) != 0)
+        return -1;
+    ncclResult_t r = g->nccl.AllGather(p, p + 1, 1, LLMC_NCCL_FLOAT32, g->comm, g->stream);
+    if (r == 0) {
+        r = g->nccl.GroupStart();
+        for (int q = 0; q < N && r == 0; q++) {
+            r = g->nccl.Send(p + 1 + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+            if (r == 0)
+                r = g->nccl.Recv(p + 1 + N + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+        }
+        ncclResult_t end = g->nccl.GroupEnd();
+        r = r != 0 ? r : end;
+    }
+    comm_leave(g);
+    if (r != 0)
+        return llmc_rt_fail(err, errlen, "the first NCCL collectives on %s: %s", g->name, nccl_error(&g->nccl, r));
+    if ((cr = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, cr, err, errlen, "the first NCCL collectives on %s (cuStreamSynchronize)", g->name);
+    return 0;
+}
+
+/* Before any communicator: what comm_init needs, so that no rank fails between joining
+ * ncclCommInitRank (which waits for every rank) and its first collective for want of it. */
+static int comm_prepare(RankJob *j, LlmcGpu *g, char *err, size_t errlen)
+{
+    (void)j;
+    CUresult cr;
+    if ((cr = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, cr, err, errlen, "cuCtxSetCurrent (%s)", g->name);
+    size_t bytes = (size_t)(2 * g->n_ranks + 1) * sizeof(float);
+    if (llmc_gpu_dev_alloc(g, &g->nccl_warm, bytes, "NCCL warm-up", err, errlen) != 0)
+        return -1;
+    if ((cr = g->cu.MemsetD8Async(g->nccl_warm, 0, bytes, g->stream)) != CUDA_SUCCESS ||
+        (cr = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, cr, err, errlen, "cuMemsetD8Async (NCCL warm-up)");
+    return 0;
+}
+
+/* This rank's communicator, then its first collectives (NCCL connects its peers on first use: done
+ * here, eagerly, not inside a capture). */
 static int comm_init(RankJob *j, LlmcGpu *g, char *err, size_t errlen)
 {
     CUresult cr;
     if ((cr = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, cr, err, errlen, "cuCtxSetCurrent (%s)", g->name);
-    ncclResult_t r = g->nccl.CommInitRank(&g->comm, g->n_ranks, j->id, g->rank);
-    if (r != 0) {
-        g->comm = NULL;
+    ncclComm_t c = NULL;
+    ncclResult_t r = g->nccl.CommInitRank(&c, g->n_ranks, j->id, g->rank);
+    if (r != 0)
         return llmc_rt_fail(err, errlen, "ncclCommInitRank (%d ranks, on %s): %s", g->n_ranks, g->name,
                             nccl_error(&g->nccl, r));
-    }
-    CUdeviceptr buf = 0;
-    if (llmc_gpu_dev_alloc(g, &buf, (size_t)(g->n_ranks + 1) * sizeof(float), "NCCL warm-up", err, errlen) != 0)
-        return -1;
-    int rc = 0;
-    void *p = (void *)(uintptr_t)buf;
-    if ((cr = g->cu.MemsetD8Async(buf, 0, (size_t)(g->n_ranks + 1) * sizeof(float), g->stream)) != CUDA_SUCCESS)
-        rc = llmc_cu_fail(g, cr, err, errlen, "cuMemsetD8Async (NCCL warm-up)");
-    else if ((r = g->nccl.AllReduce(p, p, 1, LLMC_NCCL_FLOAT32, LLMC_NCCL_SUM, g->comm, g->stream)) != 0 ||
-             (r = g->nccl.AllGather(p, (float *)p + 1, 1, LLMC_NCCL_FLOAT32, g->comm, g->stream)) != 0)
-        rc = llmc_rt_fail(err, errlen, "the first NCCL collectives on %s: %s", g->name, nccl_error(&g->nccl, r));
-    else if ((cr = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
-        rc = llmc_cu_fail(g, cr, err, errlen, "the first NCCL collectives on %s (cuStreamSynchronize)", g->name);
-    (void)g->cu.MemFree(buf);
+    /* made after another rank failed: aborted here (abort_comms did not see it) */
+    LlmcRankAbort *a = g->abort;
+    pthread_mutex_lock(&a->mu[g->rank]);
+    int late = atomic_load(&a->aborted[g->rank]);
+    if (late)
+        (void)g->nccl.CommAbort(c);
+    else
+        g->comm = c;
+    pthread_mutex_unlock(&a->mu[g->rank]);
+    if (late)
+        return llmc_rt_fail(err, errlen, "ncclCommInitRank (on %s): another rank failed meanwhile", g->name);
+    int rc = first_collectives(g, err, errlen);
+    (void)g->cu.MemFree(g->nccl_warm);
+    g->nccl_warm = 0;
     return rc;
 }
 
@@ -276,12 +460,17 @@ int llmc_gpu_ranks_setup(LlmcGpu *g0, const LlmcGpuSetup *s, char *err, size_t e
         }
     /* before the communicators read it (NVLink SHARP off: the lent machines' rule, docs/tp.md) */
     setenv("NCCL_NVLS_ENABLE", "0", 1);
-    RankJob j = {.g0 = g0, .fn = comm_init};
+    RankJob j = {.g0 = g0, .fn = comm_prepare};
+    if (run_ranks(&j, err, errlen) != 0) {
+        llmc_gpu_ranks_teardown(g0);
+        return -1;
+    }
     ncclResult_t r = g0->nccl.GetUniqueId(&j.id);
     if (r != 0) {
         llmc_gpu_ranks_teardown(g0);
         return llmc_rt_fail(err, errlen, "ncclGetUniqueId: %s", nccl_error(&g0->nccl, r));
     }
+    j.fn = comm_init;
     if (run_ranks(&j, err, errlen) != 0) {
         llmc_gpu_ranks_teardown(g0);
         return -1;
@@ -296,7 +485,11 @@ void llmc_gpu_ranks_teardown(LlmcGpu *g0)
         if (!g)
             continue;
         llmc_gpu_teardown_one(g);       /* makes its context current */
-        if (g->comm)
+        if (g->nccl_warm)
+            (void)g->cu.MemFree(g->nccl_warm);
+        g->nccl_warm = 0;
+        /* an aborted communicator is freed already */
+        if (g->comm && !atomic_load(&g->abort->aborted[r]))
             (void)g->nccl.CommDestroy(g->comm);
         g->comm = NULL;
     }
@@ -320,55 +513,64 @@ int llmc_gpu_ranks_step(LlmcGpu *g0, const LlmcExec *ex, const LlmcStep *st, cha
 
 /* ---- the collectives forward() calls (llmc_model.h) ---- */
 
-/* A failed collective ends the step as a failed launch does. */
-static void collective_fail(LlmcGpu *g, const char *what, ncclResult_t r)
+/* Rank g's lock for a collective of forward(): 0, or -1 with launch_failed set (what: the call). */
+static int collective_enter(LlmcGpu *g, const char *what)
 {
-    g->launch_failed = 1;
-    snprintf(g->launch_err, sizeof g->launch_err, "%s (rank %d of %d, on %s): %s", what, g->rank, g->n_ranks,
-             g->name, g->comm ? nccl_error(&g->nccl, r) : "no NCCL communicator (a model of one rank)");
+    if (!g->abort) {
+        g->launch_failed = 1;
+        snprintf(g->launch_err, sizeof g->launch_err, "%s: a model of one rank has no NCCL communicator", what);
+        return -1;
+    }
+    if (comm_enter(g, what, g->launch_err, sizeof g->launch_err) != 0) {
+        g->launch_failed = 1;
+        return -1;
+    }
+    return 0;
 }
 
-void llmc_gpu_all_reduce(LlmcGpu *g, uint32_t rows, int64_t cols, int64_t x, int64_t sx, int64_t y, int64_t sy)
+static void collective_done(LlmcGpu *g, const char *what, ncclResult_t r)
 {
-    if (g->launch_failed || rows == 0)
-        return;
-    if (!g->comm) {
-        collective_fail(g, "ncclAllReduce", 0);
-        return;
-    }
-    uint8_t *arena = (uint8_t *)(uintptr_t)g->arena;
-    /* whole rows at once where both sides are dense, else a call a row (padding between rows may
-     * belong to another value) */
-    int dense = sx == cols && sy == cols;
-    for (uint32_t i = 0; i < (dense ? 1u : rows); i++) {
-        size_t n = dense ? (size_t)rows * (size_t)cols : (size_t)cols;
-        ncclResult_t r = g->nccl.AllReduce(arena + x + (int64_t)i * sx * 4, arena + y + (int64_t)i * sy * 4, n,
-                                           LLMC_NCCL_FLOAT32, LLMC_NCCL_SUM, g->comm, g->stream);
-        g->stats.collectives++;
-        if (r != 0) {
-            char what[96];
-            snprintf(what, sizeof what, "ncclAllReduce (%zu floats)", n);
-            collective_fail(g, what, r);
-            return;
-        }
-    }
-}
-
-void llmc_gpu_all_gather(LlmcGpu *g, uint32_t rows, int64_t cols, int64_t x, int64_t y)
-{
-    if (g->launch_failed || rows == 0)
-        return;
-    if (!g->comm) {
-        collective_fail(g, "ncclAllGather", 0);
-        return;
-    }
-    uint8_t *arena = (uint8_t *)(uintptr_t)g->arena;
-    size_t n = (size_t)rows * (size_t)cols;
-    ncclResult_t r = g->nccl.AllGather(arena + x, arena + y, n, LLMC_NCCL_FLOAT32, g->comm, g->stream);
+    comm_leave(g);
     g->stats.collectives++;
     if (r != 0) {
-        char what[96];
-        snprintf(what, sizeof what, "ncclAllGather (%zu floats a rank)", n);
-        collective_fail(g, what, r);
+        g->launch_failed = 1;
+        snprintf(g->launch_err, sizeof g->launch_err, "%s: %s", what, nccl_error(&g->nccl, r));
     }
+}
+
+void llmc_gpu_all_gather(LlmcGpu *g, uint32_t rows, int64_t cols, int64_t x, int64_t sx, int64_t y)
+{
+    if (g->launch_failed || rows == 0)
+        return;
+    /* the rank's rows as they lie in its arena: from the first row's start to the last one's end */
+    size_t n = (size_t)(rows - 1) * (size_t)sx + (size_t)cols;
+    char what[160];
+    snprintf(what, sizeof what, "ncclAllGather (%zu floats a rank; rank %d of %d, on %s)", n, g->rank, g->n_ranks,
+             g->name);
+    if (collective_enter(g, what) != 0)
+        return;
+    uint8_t *arena = (uint8_t *)(uintptr_t)g->arena;
+    ncclResult_t r = g->nccl.AllGather(arena + x, arena + y, n, LLMC_NCCL_FLOAT32, g->comm, g->stream);
+    collective_done(g, what, r);
+}
+
+void llmc_gpu_all_to_all(LlmcGpu *g, int64_t count, int64_t x, int64_t y)
+{
+    if (g->launch_failed || count == 0)
+        return;
+    char what[160];
+    snprintf(what, sizeof what, "ncclSend/ncclRecv (%lld floats to and from each rank; rank %d of %d, on %s)",
+             (long long)count, g->rank, g->n_ranks, g->name);
+    if (collective_enter(g, what) != 0)
+        return;
+    uint8_t *arena = (uint8_t *)(uintptr_t)g->arena;
+    size_t bytes = (size_t)count * sizeof(float);
+    ncclResult_t r = g->nccl.GroupStart();
+    for (int q = 0; q < g->n_ranks && r == 0; q++) {
+        r = g->nccl.Send(arena + x + (size_t)q * bytes, (size_t)count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+        if (r == 0)
+            r = g->nccl.Recv(arena + y + (size_t)q * bytes, (size_t)count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+    }
+    ncclResult_t end = g->nccl.GroupEnd();   /* closes the group whatever happened in it */
+    collective_done(g, what, r != 0 ? r : end);
 }

@@ -21,11 +21,11 @@ typedef struct {
     char internal[LLMC_NCCL_UNIQUE_ID_BYTES];
 } ncclUniqueId;
 
-enum { LLMC_NCCL_SUM = 0 };                     /* ncclRedOp_t ncclSum */
 enum { LLMC_NCCL_FLOAT32 = 7 };                 /* ncclDataType_t ncclFloat32 */
 /* ncclGetVersion's code of 2.x.y: 2 * 10000 + x * 100 + y (from 2.9). 2.19 is the oldest NCCL the
  * runtime takes: CUDA graph capture of collectives (2.9) and the NVLink SHARP switch
- * NCCL_NVLS_ENABLE (2.17) read at communicator creation, on a version CUDA 12 ships. */
+ * NCCL_NVLS_ENABLE (2.17) read at communicator creation, ncclCommAbort releasing the peers'
+ * collectives when a rank fails, on a version CUDA 12 ships. */
 #define LLMC_NCCL_MIN_VERSION 21900
 #define LLMC_NCCL_LIB "libnccl.so.2"
 
@@ -35,12 +35,16 @@ enum { LLMC_NCCL_FLOAT32 = 7 };                 /* ncclDataType_t ncclFloat32 */
     X(GetUniqueId, "ncclGetUniqueId", (ncclUniqueId * id))                                         \
     X(CommInitRank, "ncclCommInitRank", (ncclComm_t * comm, int nranks, ncclUniqueId id, int rank)) \
     X(CommDestroy, "ncclCommDestroy", (ncclComm_t comm))                                           \
-    X(AllReduce, "ncclAllReduce",                                                                  \
-      (const void *send, void *recv, size_t count, int datatype, int op, ncclComm_t comm,          \
-       CUstream stream))                                                                           \
+    X(CommAbort, "ncclCommAbort", (ncclComm_t comm))                                               \
     X(AllGather, "ncclAllGather",                                                                  \
       (const void *send, void *recv, size_t sendcount, int datatype, ncclComm_t comm,              \
-       CUstream stream))
+       CUstream stream))                                                                           \
+    X(Send, "ncclSend", (const void *send, size_t count, int datatype, int peer, ncclComm_t comm,  \
+                         CUstream stream))                                                         \
+    X(Recv, "ncclRecv", (void *recv, size_t count, int datatype, int peer, ncclComm_t comm,        \
+                         CUstream stream))                                                         \
+    X(GroupStart, "ncclGroupStart", (void))                                                        \
+    X(GroupEnd, "ncclGroupEnd", (void))
 
 typedef struct LlmcNcclApi {
     void *lib;                  /* dlopen handle (NULL: a table given by a test) */

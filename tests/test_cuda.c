@@ -322,6 +322,7 @@ START_TEST(tiny_tp2_golden)
     ck_assert_ptr_nonnull(src);
     ck_assert_msg(strstr(src, "embed_part<"), "no embedding of the rank's rows");
     ck_assert_msg(strstr(src, "all_gather_place<"), "no all_gather placing kernel");
+    ck_assert_msg(strstr(src, "all_reduce_ordered<32, 2, 32, 32>"), "no rank-ordered all_reduce kernel");
     check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny_tp2.cu", "tiny.json --tp 2");
     LlmcBuildInfo info = {.build_info = "tiny --tp 2", .model_hash = 0x1234, .target_names = "sm_90a"};
     char *host = NULL;
@@ -331,7 +332,7 @@ START_TEST(tiny_tp2_golden)
     const char *end = strstr(fwd, "\n}\n");
     ck_assert_ptr_nonnull(end);
     char *body = strndup(fwd, (size_t)(end - fwd) + 3);
-    ck_assert_msg(strstr(body, "llmc_gpu_all_reduce(gpu, T, 32, "), "no all_reduce of T rows");
+    ck_assert_msg(strstr(body, "llmc_gpu_all_gather(gpu, T, 32, "), "no all_reduce (gathered) of T rows");
     ck_assert_msg(strstr(body, "llmc_gpu_all_gather(gpu, O, "), "no all_gather of the logits");
     ck_assert_msg(strstr(body, "(int64_t)ex->rank * "), "the embedding's first row is not the rank's");
     check_golden(body, LLMC_SOURCE_DIR "/tests/golden/tiny_tp2.forward.c", "tiny.json --tp 2 (host forward)");
@@ -344,6 +345,51 @@ START_TEST(tiny_tp2_golden)
     llmc_graph_free(g);
     cJSON_Delete(doc);
     llmc_nvrtc_close(nv);
+}
+END_TEST
+
+/* The all_reduce's two ways at the 70B's shapes (one layer): at --tp 4 the host forward() gathers
+ * below 36 rows (all_reduce_ordered) and exchanges from 36 on (ncclSend / ncclRecv of a quarter of
+ * the values, all_reduce_chunk, the sums gathered into the rows); at --tp 2 it only gathers (the
+ * exchange would move as many bytes in two calls). Their NVRTC compiles: preset_llama31_70b_tp4. */
+START_TEST(tp_reduce_ways)
+{
+    for (int tp = 2; tp <= 4; tp += 2) {
+        LlmcDiag d;
+        cJSON *cfg = llmc_synth_preset_config("llama3.1-70b"), *doc = NULL;
+        ck_assert_ptr_nonnull(cfg);
+        cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(1));
+        ck_assert_msg(llmc_hf_config_model(cfg, "l70", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        LlmcGraph *g = graph_of_tp(doc, ".", NULL, 0, tp);
+        LlmcCudaGen *cg = NULL;
+        ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+        const char *src = llmc_cuda_source(cg);
+        LlmcBuildInfo info = {.build_info = "l70", .model_hash = 0x1234, .target_names = "sm_90a"};
+        char *host = NULL;
+        ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+        char want[128];
+        snprintf(want, sizeof want, "all_reduce_ordered<8192, %d, 8192, 8192>(", tp);
+        ck_assert_msg(strstr(src, want), "--tp %d: no %s", tp, want);
+        if (tp == 4) {
+            const char *first = strstr(host, "/* node 1: ");
+            if (getenv("LLMC_TEST_VERBOSE") && first) /* the embedding's all_reduce */
+                fprintf(stderr, "%.*s\n", (int)(strstr(first + 1, "/* node 2: ") - first), first);
+            ck_assert_msg(strstr(src, "all_reduce_chunk<8192, 4>("), "no all_reduce_chunk");
+            ck_assert_msg(strstr(host, "    if (T < 36)\n        llmc_gpu_all_gather(gpu, T, 8192, "), "no gather below 36 rows");
+            ck_assert_msg(strstr(host, "    if (T >= 36)\n        llmc_gpu_all_to_all(gpu, (int64_t)T * 2048, "),
+                          "no exchange from 36 rows");
+            ck_assert_msg(strstr(host, "    if (T >= 36)\n        llmc_gpu_all_gather(gpu, 1, (int64_t)T * 2048, "),
+                          "no gather of the sums");
+        } else {
+            ck_assert_msg(!strstr(src, "all_reduce_chunk<8192") && !strstr(host, "llmc_gpu_all_to_all(gpu,"),
+                          "--tp 2 exchanges");
+        }
+        free(host);
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
 }
 END_TEST
 
@@ -965,6 +1011,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, tiny_tp2_golden);
+    tcase_add_test(tc, tp_reduce_ways);
     tcase_add_test(tc, llama_hf_golden);
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -381,20 +382,27 @@ static LlmcModelDesc fk_desc(void)
 
 /* ---- the fake driver ---- */
 
-enum { FAKE_MAX_LAUNCHES = 64, FAKE_MAX_DEV = 4, CUDA_ERROR_CAPTURE_UNSUPPORTED = 900 };
-enum { FAKE_KERNEL, FAKE_ALL_REDUCE, FAKE_ALL_GATHER };
+enum { FAKE_MAX_LAUNCHES = 64, FAKE_MAX_DEV = 4, CUDA_ERROR_CAPTURE_UNSUPPORTED = 900,
+       CUDA_ERROR_LAUNCH_FAILED = 719 };
+enum { FAKE_KERNEL, FAKE_ALL_GATHER, FAKE_EXCHANGE, FAKE_COPY, FAKE_MEMSET };
 
-/* A launch, or (the fake NCCL) a collective: both run at once or are recorded by a capture. */
+/* A launch, (the fake NCCL) a collective, or a copy behind one: what a stream runs in order. */
 typedef struct FakeLaunch {
-    int what;                   /* FAKE_KERNEL, FAKE_ALL_REDUCE, FAKE_ALL_GATHER */
+    int what;                   /* FAKE_KERNEL, FAKE_ALL_GATHER, FAKE_EXCHANGE, FAKE_COPY, FAKE_MEMSET */
     const FakeKernel *k;
     uint32_t grid;
     LlmcDevArgs args;
     LlmcKernelOffsets offs;
-    const float *send;          /* collectives: count floats a rank, the rank's communicator */
+    const float *send;          /* the all-gather: count floats a rank, the rank's communicator */
     float *recv;
     size_t count;
     int rank;
+    const float *to[FAKE_MAX_DEV];  /* the exchange (a group of ncclSend / ncclRecv): count floats */
+    float *from[FAKE_MAX_DEV];      /* sent to and received from each rank */
+    void *dst;                  /* a copy (src) or memset (byte) of n bytes */
+    const void *src;
+    size_t n;
+    unsigned char byte;
 } FakeLaunch;
 
 typedef struct FakeGraph {
@@ -406,10 +414,17 @@ typedef struct FakeGraph {
  * device); a thread's current context is its own (cuCtxSetCurrent), and a stream used while
  * another device's context is current fails, as it would mislead a real driver: so the ranks'
  * threads must each make their GPU's context current. The counters and the kernels run under
- * fk_lock (ranks launch at once); collectives meet without it. */
+ * fk_lock (ranks launch at once); collectives meet without it.
+ *
+ * A stream runs what it is given at once, except a collective: as on a GPU, the host's call only
+ * enqueues it (NCCL's calls return before the peers join), and it runs, waiting for its peers,
+ * when the stream is synchronized; whatever is enqueued behind it waits in the queue too. */
+enum { FAKE_MAX_QUEUE = 64 };
 typedef struct FakeStream {
     FakeGraph *capture;         /* the stream is capturing */
     int mode;                   /* its capture mode */
+    FakeLaunch q[FAKE_MAX_QUEUE];   /* waiting behind a collective */
+    int qn;
 } FakeStream;
 static FakeStream fk_streams[FAKE_MAX_DEV];
 static char fk_ctx_obj[FAKE_MAX_DEV];
@@ -433,6 +448,11 @@ static struct {
     int wrong_ctx;              /* a stream used without its device's context current */
     int copies_while_capturing;
     int no_launch_ex;           /* the driver lacks cuLaunchKernelEx */
+    int fail_dev, fail_at;      /* the fail_at-th kernel launch (1-based) on device fail_dev fails (0: none) */
+    int fail_late;              /* ... once every other rank waits at a collective */
+    int64_t launched_on[FAKE_MAX_DEV];  /* kernel launches (and captured launches) a device */
+    int fail_alloc_at;          /* the fail_alloc_at-th cuMemAlloc (1-based) on device fail_dev fails (0: none) */
+    int64_t allocs_on[FAKE_MAX_DEV];    /* cuMemAlloc calls a device */
     int64_t pdl_launches;       /* through cuLaunchKernelEx with programmatic serialization */
     /* HIP */
     char arch[64];              /* gcnArchName */
@@ -472,6 +492,7 @@ static CUresult f_err_name(CUresult e, const char **s)
     case CUDA_ERROR_NO_DEVICE: *s = "CUDA_ERROR_NO_DEVICE"; return 0;
     case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; return 0;
     case CUDA_ERROR_NOT_INITIALIZED: *s = "CUDA_ERROR_NOT_INITIALIZED"; return 0;
+    case CUDA_ERROR_LAUNCH_FAILED: *s = "CUDA_ERROR_LAUNCH_FAILED"; return 0;
     default: *s = NULL; return CUDA_ERROR_INVALID_VALUE;
     }
 }
@@ -562,8 +583,12 @@ static CUresult f_mem_info(size_t *f, size_t *t)
 }
 static CUresult f_alloc(CUdeviceptr *p, size_t n)
 {
-    if (n == 0)
+    if (n == 0 || fk_cur < 0)
         return CUDA_ERROR_INVALID_VALUE;
+    int nth;
+    FK_LOCKED(nth = (int)++fk.allocs_on[fk_cur]);
+    if (fk.fail_alloc_at && fk_cur == fk.fail_dev && nth == fk.fail_alloc_at)
+        return CUDA_ERROR_OUT_OF_MEMORY;
     void *m = malloc(n);
     if (!m)
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -594,7 +619,9 @@ static CUresult f_free_host(void *p)
     FK_LOCKED(fk.live_host--);
     return 0;
 }
-static CUresult copy_ok(CUstream s)
+static CUresult fake_enqueue(FakeStream *st, const FakeLaunch *l);
+/* A copy or memset on stream s (none while it captures): at once, or behind a collective. */
+static CUresult fake_copy(CUstream s, void *dst, const void *src, size_t n, int byte)
 {
     FakeStream *st = fk_stream(s);
     if (!st)
@@ -603,36 +630,27 @@ static CUresult copy_ok(CUstream s)
         FK_LOCKED(fk.copies_while_capturing++);
         return CUDA_ERROR_CAPTURE_UNSUPPORTED;
     }
-    return 0;
+    if (n == 0)
+        return 0;
+    FakeLaunch l = {.what = byte < 0 ? FAKE_COPY : FAKE_MEMSET, .dst = dst, .src = src, .n = n,
+                    .byte = (unsigned char)byte};
+    return fake_enqueue(st, &l);
 }
 static CUresult f_memset(CUdeviceptr p, unsigned char v, size_t n, CUstream s)
 {
-    CUresult r = copy_ok(s);
-    if (r)
-        return r;
-    memset((void *)(uintptr_t)p, v, n);
-    return 0;
+    return fake_copy(s, (void *)(uintptr_t)p, NULL, n, v);
 }
 static CUresult f_htod(CUdeviceptr d, const void *s, size_t n, CUstream st)
 {
-    CUresult r = copy_ok(st);
-    if (!r && n)
-        memcpy((void *)(uintptr_t)d, s, n);
-    return r;
+    return fake_copy(st, (void *)(uintptr_t)d, s, n, -1);
 }
 static CUresult f_dtoh(void *d, CUdeviceptr s, size_t n, CUstream st)
 {
-    CUresult r = copy_ok(st);
-    if (!r && n)
-        memcpy(d, (const void *)(uintptr_t)s, n);
-    return r;
+    return fake_copy(st, d, (const void *)(uintptr_t)s, n, -1);
 }
 static CUresult f_dtod(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st)
 {
-    CUresult r = copy_ok(st);
-    if (!r && n)
-        memmove((void *)(uintptr_t)d, (const void *)(uintptr_t)s, n);
-    return r;
+    return fake_copy(st, (void *)(uintptr_t)d, (const void *)(uintptr_t)s, n, -1);
 }
 static CUresult f_load(CUmodule *m, const void *image)
 {
@@ -657,10 +675,19 @@ static CUresult f_set_attr(CUfunction f, int a, int v)
     return a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES && v <= fk.optin ? 0 : CUDA_ERROR_INVALID_VALUE;
 }
 static void fake_collective(const FakeLaunch *l);
+static void fnc_wait_for_peers(void);
 static void run_launch(const FakeLaunch *l)
 {
-    if (l->what != FAKE_KERNEL) {
+    if (l->what == FAKE_ALL_GATHER || l->what == FAKE_EXCHANGE) {
         fake_collective(l);
+        return;
+    }
+    if (l->what == FAKE_COPY) {
+        memmove(l->dst, l->src, l->n);
+        return;
+    }
+    if (l->what == FAKE_MEMSET) {
+        memset(l->dst, l->byte, l->n);
         return;
     }
     pthread_mutex_lock(&fk_lock);
@@ -670,16 +697,29 @@ static void run_launch(const FakeLaunch *l)
     fk.launches_on[fk_cur]++;
     pthread_mutex_unlock(&fk_lock);
 }
-/* Runs l now, or records it when st is capturing. */
+/* Runs st's queue in order; a collective only when `wait` (the stream is synchronized: it meets
+ * its peers there). */
+static void stream_run(FakeStream *st, int wait)
+{
+    int i = 0;
+    while (i < st->qn && (wait || (st->q[i].what != FAKE_ALL_GATHER && st->q[i].what != FAKE_EXCHANGE)))
+        run_launch(&st->q[i++]);
+    memmove(st->q, st->q + i, (size_t)(st->qn - i) * sizeof st->q[0]);
+    st->qn -= i;
+}
+/* Records l when st is capturing; else queues it and runs what can run. */
 static CUresult fake_enqueue(FakeStream *st, const FakeLaunch *l)
 {
     if (st->capture) {
         if (st->capture->n == FAKE_MAX_LAUNCHES)
             return CUDA_ERROR_OUT_OF_MEMORY;
         st->capture->l[st->capture->n++] = *l;
-    } else {
-        run_launch(l);
+        return 0;
     }
+    if (st->qn == FAKE_MAX_QUEUE)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    st->q[st->qn++] = *l;
+    stream_run(st, 0);
     return 0;
 }
 static CUresult f_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
@@ -690,6 +730,13 @@ static CUresult f_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
     if (gx == 0 || gy != 1 || gz != 1 || bx == 0 || by != 1 || bz != 1 || extra || !st ||
         smem > (unsigned)fk.optin || (fk.max_grid && gx > fk.max_grid))
         return CUDA_ERROR_INVALID_VALUE;
+    int nth;
+    FK_LOCKED(nth = (int)++fk.launched_on[fk_cur]);
+    if (fk.fail_at && fk_cur == fk.fail_dev && nth == fk.fail_at) {
+        if (fk.fail_late)
+            fnc_wait_for_peers();
+        return CUDA_ERROR_LAUNCH_FAILED;
+    }
     FakeLaunch l = {.what = FAKE_KERNEL, .k = (const FakeKernel *)(uintptr_t)f, .grid = gx,
                     .args = *(const LlmcDevArgs *)params[0], .offs = *(const LlmcKernelOffsets *)params[1]};
     return fake_enqueue(st, &l);
@@ -713,11 +760,18 @@ static CUresult f_stream_create(CUstream *s, unsigned flags)
     *s = (CUstream)(void *)&fk_streams[fk_cur];
     return flags == CU_STREAM_NON_BLOCKING ? 0 : CUDA_ERROR_INVALID_VALUE;
 }
-static CUresult f_stream_destroy(CUstream s) { (void)s; return 0; }
+static CUresult f_stream_destroy(CUstream s)
+{
+    ((FakeStream *)(void *)s)->qn = 0;  /* what a failed rank left queued */
+    return 0;
+}
 static CUresult f_sync(CUstream s)
 {
     FakeStream *st = fk_stream(s);
-    return !st || st->capture ? CUDA_ERROR_INVALID_VALUE : 0;
+    if (!st || st->capture)
+        return CUDA_ERROR_INVALID_VALUE;
+    stream_run(st, 1);
+    return 0;
 }
 static CUresult f_begin(CUstream s, int mode)
 {
@@ -748,11 +802,13 @@ static CUresult f_instantiate(CUgraphExec *e, CUgraph g, unsigned long long flag
 }
 static CUresult f_graph_launch(CUgraphExec e, CUstream s)
 {
-    if (!fk_stream(s))
+    FakeStream *st = fk_stream(s);
+    if (!st || st->capture)
         return CUDA_ERROR_INVALID_VALUE;
     const FakeGraph *g = (const FakeGraph *)(void *)e;
     for (int i = 0; i < g->n; i++)
-        run_launch(&g->l[i]);
+        if (fake_enqueue(st, &g->l[i]) != 0)
+            return CUDA_ERROR_OUT_OF_MEMORY;
     return 0;
 }
 static CUresult f_graph_free(void *g)
@@ -1487,22 +1543,93 @@ END_TEST
 
 /* ---- 5. a sharded model (--tp N) over N fake GPUs and a fake NCCL ---- */
 
-/* The fake NCCL: the same entry points the runtime loads (nccl_api.h), in process. The ranks'
- * threads meet at a barrier (ncclCommInitRank, then every collective), rank 0's thread combines
- * every rank's values in rank order (all_reduce: summed in float, rank 0 first) into every rank's
- * output, and a second barrier lets them go on. A collective on a capturing stream is recorded
- * into the graph and runs when it is replayed. */
+/* The fake NCCL: the same entry points the runtime loads (nccl_api.h), in process. A collective is
+ * enqueued on the rank's stream (recorded by a capture) and runs when the stream is synchronized,
+ * as a GPU would run it: there the ranks' threads meet (ncclCommInitRank meets them too), the last
+ * to come gathers every rank's block into every rank's output, and all go on. A rank that never
+ * comes leaves its peers waiting until ncclCommAbort, which releases every waiter (their
+ * collectives end without data, as a real abort's do); 10 s without either is counted as a hang
+ * (fnc.hangs) and released, so that a broken runtime fails the test rather than hanging it. */
 struct ncclComm {
     int rank, n;
 };
+static pthread_mutex_t fnc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fnc_cv = PTHREAD_COND_INITIALIZER;
 static struct {
     int version;                /* what ncclGetVersion says */
     int live_comms, joined, wrong_device, bad_args;
     int64_t collectives;        /* run (not recorded) */
-    pthread_barrier_t bar;
-    const float *send[FAKE_MAX_DEV];
-    float *recv[FAKE_MAX_DEV];
+    int n, arrived;             /* the communicators' ranks; those waiting at the meeting */
+    uint64_t gen;               /* meetings done */
+    int aborted;                /* ncclCommAbort was called (on any rank's communicator) */
+    int aborts, released, hangs;/* ncclCommAbort calls; waiters it released; waits given up */
+    int fail_gather_rank;       /* > 0: that rank's first ncclAllGather call fails */
+    int64_t exchanges;          /* of the collectives run, the exchanges (ncclSend / ncclRecv groups) */
+    const FakeLaunch *at[FAKE_MAX_DEV]; /* each rank's collective at the meeting */
 } fnc;
+
+/* Rank `rank` at the meeting (l: its all-gather, NULL: ncclCommInitRank): 0 once every rank came,
+ * -1 when aborted (or given up after 10 s). */
+static int fnc_meet(int rank, const FakeLaunch *l)
+{
+    pthread_mutex_lock(&fnc_mu);
+    if (fnc.aborted) {
+        fnc.released++;
+        pthread_mutex_unlock(&fnc_mu);
+        return -1;
+    }
+    fnc.at[rank] = l;
+    uint64_t gen = fnc.gen;
+    if (++fnc.arrived == fnc.n) {
+        if (l) {
+            size_t c = l->count;
+            for (int q = 0; q < fnc.n; q++)
+                fnc.bad_args += !fnc.at[q] || fnc.at[q]->what != l->what || fnc.at[q]->count != c;
+            for (int q = 0; q < fnc.n && !fnc.bad_args; q++)
+                for (int p = 0; p < fnc.n; p++) {
+                    if (l->what == FAKE_ALL_GATHER) /* q's block into p's output */
+                        memcpy(fnc.at[p]->recv + (size_t)q * c, fnc.at[q]->send, c * sizeof(float));
+                    else if (!fnc.at[q]->to[p] || !fnc.at[p]->from[q])
+                        fnc.bad_args++;
+                    else                            /* what q sends p, where p receives it from q */
+                        memcpy(fnc.at[p]->from[q], fnc.at[q]->to[p], c * sizeof(float));
+                }
+            fnc.collectives++;
+            fnc.exchanges += l->what == FAKE_EXCHANGE;
+        }
+        fnc.arrived = 0;
+        fnc.gen++;
+        pthread_cond_broadcast(&fnc_cv);
+        pthread_mutex_unlock(&fnc_mu);
+        return 0;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    while (fnc.gen == gen && !fnc.aborted)
+        if (pthread_cond_timedwait(&fnc_cv, &fnc_mu, &ts) != 0) {
+            fnc.hangs++;
+            break;
+        }
+    int met = fnc.gen != gen;
+    if (!met && fnc.aborted)
+        fnc.released++;
+    pthread_mutex_unlock(&fnc_mu);
+    return met ? 0 : -1;
+}
+
+/* Until every rank but the caller's waits at a collective (at most 5 s). */
+static void fnc_wait_for_peers(void)
+{
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&fnc_mu);
+        int waiting = fnc.arrived == fnc.n - 1;
+        pthread_mutex_unlock(&fnc_mu);
+        if (waiting)
+            return;
+        usleep(1000);
+    }
+}
 
 static ncclResult_t n_version(int *v) { *v = fnc.version; return 0; }
 static ncclResult_t n_unique_id(ncclUniqueId *id)
@@ -1515,52 +1642,95 @@ static ncclResult_t n_init_rank(ncclComm_t *comm, int n, ncclUniqueId id, int ra
 {
     if (strcmp(id.internal, "fake-nccl") != 0 || n < 2 || n > FAKE_MAX_DEV || rank < 0 || rank >= n)
         return 4; /* ncclInvalidArgument */
-    pthread_mutex_lock(&fk_lock);
-    if (fnc.joined++ == 0)
-        pthread_barrier_init(&fnc.bar, NULL, (unsigned)n);
-    fnc.live_comms++;
+    pthread_mutex_lock(&fnc_mu);
+    fnc.n = n;
+    fnc.joined++;
     fnc.wrong_device += fk_cur != rank; /* rank r on device r, its context current */
-    pthread_mutex_unlock(&fk_lock);
-    pthread_barrier_wait(&fnc.bar);     /* the real one returns once every rank joined */
+    pthread_mutex_unlock(&fnc_mu);
+    if (fnc_meet(rank, NULL) != 0) {    /* the real one returns once every rank joined */
+        FK_LOCKED(fnc.joined--);
+        return 2;                       /* ncclSystemError */
+    }
     *comm = malloc(sizeof **comm);
     (*comm)->rank = rank;
     (*comm)->n = n;
+    FK_LOCKED(fnc.live_comms++);
     return 0;
 }
 static ncclResult_t n_destroy(ncclComm_t comm)
 {
-    pthread_mutex_lock(&fk_lock);
-    fnc.live_comms--;
-    if (--fnc.joined == 0)
-        pthread_barrier_destroy(&fnc.bar);
-    pthread_mutex_unlock(&fk_lock);
+    FK_LOCKED(fnc.live_comms--);
     free(comm);
     return 0;
 }
-static void fake_collective(const FakeLaunch *l)
+static ncclResult_t n_abort(ncclComm_t comm)
 {
-    fnc.send[l->rank] = l->send;
-    fnc.recv[l->rank] = l->recv;
-    pthread_barrier_wait(&fnc.bar);
-    if (l->rank == 0) {
-        int n = fnc.joined;
-        for (size_t e = 0; e < l->count; e++)
-            if (l->what == FAKE_ALL_REDUCE) {
-                float sum = fnc.send[0][e];
-                for (int q = 1; q < n; q++)
-                    sum += fnc.send[q][e];
-                for (int q = 0; q < n; q++)
-                    fnc.recv[q][e] = sum;
-            } else {
-                for (int q = 0; q < n; q++)
-                    for (int p = 0; p < n; p++)
-                        fnc.recv[p][(size_t)q * l->count + e] = fnc.send[q][e];
-            }
-        FK_LOCKED(fnc.collectives++);
-    }
-    pthread_barrier_wait(&fnc.bar);
+    pthread_mutex_lock(&fnc_mu);
+    fnc.aborted = 1;
+    fnc.aborts++;
+    pthread_cond_broadcast(&fnc_cv);
+    pthread_mutex_unlock(&fnc_mu);
+    FK_LOCKED(fnc.live_comms--);
+    free(comm);
+    return 0;
 }
-static ncclResult_t n_collective(int what, const void *send, void *recv, size_t count, int dt, ncclComm_t comm,
+static void fake_collective(const FakeLaunch *l) { (void)fnc_meet(l->rank, l); }
+
+/* The calling thread's group of ncclSend / ncclRecv (NCCL's groups are a thread's): one exchange,
+ * enqueued at ncclGroupEnd. */
+static _Thread_local struct {
+    int open;
+    FakeStream *st;
+    FakeLaunch l;
+} fk_group;
+static ncclResult_t n_group_start(void)
+{
+    if (fk_group.open) {
+        FK_LOCKED(fnc.bad_args++);      /* llmc never nests groups */
+        return 5;
+    }
+    memset(&fk_group, 0, sizeof fk_group);
+    fk_group.open = 1;
+    fk_group.l.what = FAKE_EXCHANGE;
+    return 0;
+}
+static ncclResult_t n_p2p(const float *to, float *from, size_t count, int dt, int peer, ncclComm_t comm,
+                          CUstream stream)
+{
+    FakeStream *st = fk_stream(stream);
+    FakeLaunch *l = &fk_group.l;
+    if (!fk_group.open || !st || (fk_group.st && fk_group.st != st) || dt != LLMC_NCCL_FLOAT32 || !comm ||
+        fk_cur != comm->rank || count == 0 || (l->count && l->count != count) || peer < 0 || peer >= comm->n) {
+        FK_LOCKED(fnc.bad_args++);
+        return 5;
+    }
+    fk_group.st = st;
+    l->count = count;
+    l->rank = comm->rank;
+    if (to)
+        l->to[peer] = to;
+    else
+        l->from[peer] = from;
+    return 0;
+}
+static ncclResult_t n_send(const void *send, size_t count, int dt, int peer, ncclComm_t comm, CUstream stream)
+{
+    return n_p2p(send, NULL, count, dt, peer, comm, stream);
+}
+static ncclResult_t n_recv(void *recv, size_t count, int dt, int peer, ncclComm_t comm, CUstream stream)
+{
+    return n_p2p(NULL, recv, count, dt, peer, comm, stream);
+}
+static ncclResult_t n_group_end(void)
+{
+    if (!fk_group.open)
+        return 5;
+    fk_group.open = 0;
+    if (!fk_group.st)
+        return 0;                       /* an empty group */
+    return fake_enqueue(fk_group.st, &fk_group.l) == 0 ? 0 : 2;
+}
+static ncclResult_t n_all_gather(const void *send, void *recv, size_t count, int dt, ncclComm_t comm,
                                  CUstream stream)
 {
     FakeStream *st = fk_stream(stream);
@@ -1568,35 +1738,53 @@ static ncclResult_t n_collective(int what, const void *send, void *recv, size_t 
         FK_LOCKED(fnc.bad_args++);
         return 5; /* ncclInvalidUsage */
     }
-    FakeLaunch l = {.what = what, .send = send, .recv = recv, .count = count, .rank = comm->rank};
+    if (fnc.fail_gather_rank && comm->rank == fnc.fail_gather_rank) {
+        fnc.fail_gather_rank = 0;
+        fnc_wait_for_peers();           /* they wait at their first collective */
+        return 2;                       /* ncclSystemError */
+    }
+    FakeLaunch l = {.what = FAKE_ALL_GATHER, .send = send, .recv = recv, .count = count, .rank = comm->rank};
     return fake_enqueue(st, &l) == 0 ? 0 : 2;
-}
-static ncclResult_t n_all_reduce(const void *send, void *recv, size_t count, int dt, int op, ncclComm_t comm,
-                                 CUstream stream)
-{
-    if (op != LLMC_NCCL_SUM)
-        return 4;
-    return n_collective(FAKE_ALL_REDUCE, send, recv, count, dt, comm, stream);
-}
-static ncclResult_t n_all_gather(const void *send, void *recv, size_t count, int dt, ncclComm_t comm,
-                                 CUstream stream)
-{
-    return n_collective(FAKE_ALL_GATHER, send, recv, count, dt, comm, stream);
 }
 static const char *n_error(ncclResult_t r) { return r == 5 ? "invalid usage (fake NCCL)" : "fake NCCL error"; }
 
 static const LlmcNcclApi fake_nccl = {
     .GetVersion = n_version, .GetUniqueId = n_unique_id, .CommInitRank = n_init_rank,
-    .CommDestroy = n_destroy, .AllReduce = n_all_reduce, .AllGather = n_all_gather,
+    .CommDestroy = n_destroy, .CommAbort = n_abort, .AllGather = n_all_gather,
+    .Send = n_send, .Recv = n_recv, .GroupStart = n_group_start, .GroupEnd = n_group_end,
     .GetErrorString = n_error,
 };
 
 /* The fake model sharded over N ranks: rank r computes columns [r V/N, (r+1) V/N) of the hash
- * logits from its own KV pool and holds bias[v] for v % N == r in its part of the weights (zeros
- * elsewhere); an all_reduce adds the ranks' bias rows up (exact: one is nonzero), an all_gather
- * puts the logits' column blocks together ([N][O][V/N], in place by the last kernel), so every
- * rank's logits are the unsharded model's, bit for bit. Kernel offsets: {rank, N}. */
-enum { FK_P = 1024, FK_R = 2048, FK_G = 4096, FK_TP_ARENA = 8192, FK_TP_STRIDE = 1024 };
+ * logits from its own KV pool and holds its part of the bias in its part of the weights; an
+ * all_reduce adds the ranks' bias rows up, an all_gather puts the logits' column blocks together, so
+ * every rank's logits are the unsharded model's, bit for bit, where the all_reduce sums as the cpu
+ * target does. The bias parts are chosen so that it must: for N = 4, bias[v] = 2^25 + b - 2^25 + 0
+ * (the four parts rotated by v among the ranks) gives b exactly in double in rank order, and 0 or
+ * b in f32 depending on the order (2^25 + b rounds b away): a sum in f32, or in another order than
+ * 0..N-1, gives other logits. For N = 2, (b + 1) + (-1) (exact in any order: two parts cannot
+ * depend on it).
+ *
+ * As the emitted code does it (codegen/cuda_collective.c), the all_reduce takes one of two ways:
+ * up to FK_FEW rows, an all-gather of each rank's rows (here at a row stride past the columns,
+ * FK_RS) into a scratch, [N][(O - 1) FK_RS + V], then a kernel (k_reduce, the plain-C twin of
+ * all_reduce_ordered in cuda_rows.cuh) that sums them in rank order in double and rounds once;
+ * beyond (dense rows), the exchange: each rank gets every rank's 1/N of the values ([N][O V / N]),
+ * sums its share (k_reduce_chunk, all_reduce_chunk's twin) and an all-gather brings the sums into
+ * the rows. The all_gather's blocks are [N][O][V/N]. Kernel offsets: {rank, N, bias row stride}. */
+enum { FK_P = 1024, FK_R = 4096, FK_RS = FK_VOCAB + 8, FK_B = 6144, FK_G = 8192, FK_S = 10240, FK_TP_ARENA = 17408,
+       FK_TP_STRIDE = 1024, FK_FEW = 2 };
+
+/* rank r's part of bias[v] over n ranks */
+static float fk_bias_part(int32_t v, int r, int n)
+{
+    float b = fk_bias(v);
+    if (n == 2)
+        return r == 0 ? b + 1.0f : -1.0f;
+    static const float big = 33554432.0f; /* 2^25: its f32 neighbours are 4 apart */
+    int k = (r - v % n + n) % n;          /* the parts rotate with v */
+    return k == 0 ? big : k == 1 ? b : k == 2 ? -big : 0.0f;
+}
 
 static void k_part(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o)
 {
@@ -1610,34 +1798,82 @@ static void k_part(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o
     for (int64_t c = 0; c < w; c++)
         part[c] = full[rank * w + c];
     const float *bias = (const float *)a->weights; /* this rank's part of the payload */
-    memcpy((float *)(a->arena + FK_R) + (size_t)o * FK_VOCAB, bias, FK_VOCAB * sizeof(float));
+    memcpy((float *)(a->arena + FK_R) + (size_t)o * (size_t)ko->v[2], bias, FK_VOCAB * sizeof(float));
 }
+
+/* all_reduce_ordered<FK_VOCAB, N, FK_RS, FK_VOCAB> (cuda_rows.cuh) in C: row o of the gathered
+ * blocks, each element's N values summed in rank order in double, rounded once. */
+static void k_reduce(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o)
+{
+    int64_t n = ko->v[1], part = (int64_t)(a->n_out - 1) * FK_RS + FK_VOCAB;
+    const float *src = (const float *)(a->arena + FK_S) + (size_t)o * FK_RS;
+    float *y = (float *)(a->arena + FK_B) + (size_t)o * FK_VOCAB;
+    for (int64_t j = 0; j < FK_VOCAB; j++) {
+        double s = 0.0;
+        for (int64_t q = 0; q < n; q++)
+            s += (double)src[q * part + j];
+        y[j] = (float)s;
+    }
+}
+
+/* all_reduce_chunk<FK_VOCAB, N> (cuda_rows.cuh) in C: block b of 4 values of this rank's chunk of
+ * the O x V values, each summed over the N ranks in rank order in double, rounded once, after them. */
+static void k_reduce_chunk(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t b)
+{
+    int64_t n = ko->v[1], chunk = (int64_t)a->n_out * (FK_VOCAB / n);
+    float *src = (float *)(a->arena + FK_S), *out = src + n * chunk;
+    for (int64_t j = (int64_t)b * 4; j < chunk && j < (int64_t)b * 4 + 4; j++) {
+        double s = 0.0;
+        for (int64_t q = 0; q < n; q++)
+            s += (double)src[q * chunk + j];
+        out[j] = (float)s;
+    }
+}
+
+/* Counts logits that differ from the unsharded model's in any bit. */
+static int fk_bad_logits;
 
 static void k_finish(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o)
 {
     int64_t w = FK_VOCAB / ko->v[1], O = a->n_out;
-    const float *gathered = (const float *)(a->arena + FK_G), *bias = (const float *)(a->arena + FK_R) + (size_t)o * FK_VOCAB;
+    const float *gathered = (const float *)(a->arena + FK_G), *bias = (const float *)(a->arena + FK_B) + (size_t)o * FK_VOCAB;
     float *out = a->logits + (size_t)o * FK_VOCAB;
     for (int64_t v = 0; v < FK_VOCAB; v++)
         out[v] = gathered[((v / w) * O + o) * w + v % w];
     for (int64_t v = 0; v < FK_VOCAB; v++)
         out[v] += bias[v];
     uint64_t h;
-    if (fk_row_hash(a, o, &h))
+    if (fk_row_hash(a, o, &h)) {
+        float want[FK_VOCAB];
+        fk_logits(h, want);
+        for (int32_t v = 0; v < FK_VOCAB; v++) {
+            want[v] += fk_bias(v);
+            fk_bad_logits += memcmp(&want[v], &out[v], sizeof(float)) != 0;
+        }
         fk_choose(a, o, h);
+    }
 }
 
 static void fk_tp_forward(const LlmcExec *ex, const LlmcStep *st, int n)
 {
-    LlmcKernelOffsets ko = {{ex->rank, n}};
     uint32_t O = (uint32_t)st->n_out;
+    int few = O <= FK_FEW || n == 2;
+    LlmcKernelOffsets ko = {{ex->rank, n, few ? FK_RS : FK_VOCAB}};
     llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0, &ko);
     if (st->n_nodes == 1)
         return;
     llmc_gpu_launch(ex->gpu, 1, O, 1, 1, 32, 0, &ko);
-    llmc_gpu_all_reduce(ex->gpu, O, FK_VOCAB, FK_R, FK_VOCAB, FK_R, FK_VOCAB);
-    llmc_gpu_all_gather(ex->gpu, O, FK_VOCAB / n, FK_P, FK_G);
-    llmc_gpu_launch(ex->gpu, 2, O, 1, 1, 32, 0, &ko);
+    if (few) {                                                              /* the all_reduce */
+        llmc_gpu_all_gather(ex->gpu, O, FK_VOCAB, FK_R, FK_RS, FK_S);
+        llmc_gpu_launch(ex->gpu, 2, O, 1, 1, 32, 0, &ko);
+    } else {
+        int64_t chunk = (int64_t)O * (FK_VOCAB / n);
+        llmc_gpu_all_to_all(ex->gpu, chunk, FK_R, FK_S);
+        llmc_gpu_launch(ex->gpu, 3, (uint32_t)(chunk + 3) / 4, 1, 1, 32, 0, &ko);
+        llmc_gpu_all_gather(ex->gpu, 1, chunk, FK_S + (int64_t)O * FK_VOCAB * 4, chunk, FK_B);
+    }
+    llmc_gpu_all_gather(ex->gpu, O, FK_VOCAB / n, FK_P, FK_VOCAB / n, FK_G); /* the all_gather */
+    llmc_gpu_launch(ex->gpu, 4, O, 1, 1, 32, 0, &ko);
 }
 static void fk_tp2_forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
 {
@@ -1650,10 +1886,14 @@ static void fk_tp4_forward(const LlmcExec *ex, const LlmcStep *st, int tid, int 
     fk_tp_forward(ex, st, 4);
 }
 
-static const FakeKernel fk_tp_kernels[] = {{"kv_write", k_kv_write}, {"part", k_part}, {"finish", k_finish}};
-static const FakeImage fk_tp_image = {fk_tp_kernels, 3};
-static const char *const fk_tp_names[] = {"kv_write", "part", "finish"};
-static const uint32_t fk_tp_smem[] = {0, 0, 0};
+static const FakeKernel fk_tp_kernels[] = {{"kv_write", k_kv_write},
+                                           {"part", k_part},
+                                           {"reduce", k_reduce},
+                                           {"reduce_chunk", k_reduce_chunk},
+                                           {"finish", k_finish}};
+static const FakeImage fk_tp_image = {fk_tp_kernels, 5};
+static const char *const fk_tp_names[] = {"kv_write", "part", "reduce", "reduce_chunk", "finish"};
+static const uint32_t fk_tp_smem[] = {0, 0, 0, 0, 0};
 static const LlmcGpuImage fk_tp_images[] = {{NV, 90, 1, "sm_90a", (const unsigned char *)&fk_tp_image, 1, 0, {0}}};
 static uint8_t fk_tp_weights[FAKE_MAX_DEV * FK_TP_STRIDE];
 
@@ -1664,18 +1904,17 @@ static LlmcModelDesc fk_tp_desc(int n)
     d.gpu_kernels = fk_tp_names;
     d.gpu_kernel_smem = fk_tp_smem;
     d.gpu_kernel_flags = NULL;
-    d.n_gpu_kernels = 3;
+    d.n_gpu_kernels = 5;
     d.n_ranks = n;
     d.rank_weights_stride = FK_TP_STRIDE;
     d.weights_bytes = n * FK_TP_STRIDE;
     d.arena_bytes = FK_TP_ARENA;
     d.cpu_twin = NULL;
     d.forward = n == 2 ? fk_tp2_forward : fk_tp4_forward;
-    /* rank r's part: bias[v] where v % n == r */
     memset(fk_tp_weights, 0, sizeof fk_tp_weights);
     for (int r = 0; r < n; r++)
-        for (int32_t v = r; v < FK_VOCAB; v += n)
-            ((float *)(fk_tp_weights + (size_t)r * FK_TP_STRIDE))[v] = fk_bias(v);
+        for (int32_t v = 0; v < FK_VOCAB; v++)
+            ((float *)(fk_tp_weights + (size_t)r * FK_TP_STRIDE))[v] = fk_bias_part(v, r, n);
     return d;
 }
 
@@ -1685,11 +1924,35 @@ static void fake_tp_reset(int devices)
     fk.count = devices;
     memset(&fnc, 0, sizeof fnc);
     fnc.version = 22809;
+    fk_bad_logits = 0;
 }
 
+/* The premise of the fake model's bias at --tp 4: its parts summed in f32, in rank order or in
+ * the order a ring starting at rank 2 would, differ from the sum in double (which is b). */
+START_TEST(fake_tp_bias_needs_the_order)
+{
+    int differs = 0;
+    for (int32_t v = 0; v < FK_VOCAB; v++) {
+        float f = 0.0f, ring = 0.0f;
+        double dbl = 0.0;
+        for (int r = 0; r < 4; r++) {
+            f += fk_bias_part(v, r, 4);
+            ring += fk_bias_part(v, (r + 2) % 4, 4);
+            dbl += (double)fk_bias_part(v, r, 4);
+        }
+        ck_assert_msg((float)dbl == fk_bias(v), "v %d: %g", v, dbl);
+        differs += (f != fk_bias(v)) + (ring != fk_bias(v));
+        ck_assert_msg((double)(fk_bias_part(v, 0, 2) + fk_bias_part(v, 1, 2)) == (double)fk_bias(v), "v %d", v);
+    }
+    ck_assert_int_ge(differs, FK_VOCAB); /* most of them, in one order or the other */
+}
+END_TEST
+
 /* N = 2 and 4 ranks, eager and as CUDA graphs, batches of 1, 3 and 6 (and 6 on a pool that
- * preempts): every sequence's tokens are the unsharded model's reference ones; each rank ran on
- * its own device with its context current, the collectives ran (replayed from the graphs too). */
+ * preempts): every sequence's tokens are the unsharded model's reference ones and every logit of
+ * every step is the unsharded model's bit for bit (the rank-ordered all_reduce: fk_bias_part);
+ * each rank ran on its own device with its context current, the collectives ran (replayed from
+ * the graphs too), none waited for a peer that did not come. */
 START_TEST(fake_tp_generate)
 {
     for (int n = 2; n <= 4; n += 2)
@@ -1710,20 +1973,25 @@ START_TEST(fake_tp_generate)
                 ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
                 fkc.pool_blocks = kv + 1;
                 ck_assert_int_eq(fnc.live_comms, n);
-                int64_t warm = fnc.collectives;  /* setup's: one of each kind */
+                int64_t warm = fnc.collectives;  /* setup's: one all-gather, one exchange */
                 ck_assert_int_eq(warm, 2);
+                ck_assert_int_eq(fnc.exchanges, 1);
                 int64_t preempted = generate_and_check(&e, mb);
                 ck_assert(k == 3 ? preempted > 0 : preempted == 0);
                 const LlmcGpuStats *st = llmc_gpu_stats(g);
                 ck_assert_int_eq(fkc.bad_slot + fkc.bad_block, 0);
                 ck_assert_int_eq(fk.wrong_ctx, 0);
                 ck_assert_int_eq(fnc.wrong_device + fnc.bad_args, 0);
+                ck_assert_int_eq(fnc.hangs + fnc.aborts, 0);
+                ck_assert_int_eq(fk_bad_logits, 0);
                 ck_assert_int_eq(fk.copies_while_capturing, 0);
                 for (int r = 0; r < n; r++)
                     ck_assert_msg(fk.launches_on[r] > 0, "--tp %d: no kernel ran on device %d", n, r);
                 ck_assert_int_eq(fk.launches_on[0], fk.launches_on[n - 1]); /* every rank ran every step */
-                /* two a step with logits rows (captured once a graph), each run by every rank */
-                ck_assert(st->collectives > 0 && st->collectives <= 2 * st->steps);
+                /* two a step with logits rows, three where the all_reduce exchanges (captured once a
+                 * graph), each run by every rank; the exchange at --tp 4 from 3 rows */
+                ck_assert(st->collectives > 0 && st->collectives <= 3 * st->steps);
+                ck_assert(n == 4 && mb > FK_FEW ? fnc.exchanges > 1 : fnc.exchanges == 1);
                 ck_assert(graphs ? st->collectives < st->steps : st->collectives > st->steps);
                 ck_assert(fnc.collectives - warm >= st->steps);
                 ck_assert_int_eq(st->graph_steps > 0, graphs);
@@ -1739,6 +2007,130 @@ START_TEST(fake_tp_generate)
                 ck_assert_int_eq(fnc.live_comms, 0);
                 assert_no_leaks();
             }
+}
+END_TEST
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs three prompts through the scheduler; the run's result, its message in err. */
+static int fake_tp_run(LlmcEngine *e, char *err, size_t errlen)
+{
+    LlmcSched *s;
+    LlmcSchedConfig sc = {.max_batch = 3};
+    ck_assert_msg(llmc_sched_create(&s, e, &sc, NULL, err, errlen) == 0, "%s", err);
+    int32_t prompts[3][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}};
+    for (int32_t i = 0; i < 3; i++) {
+        LlmcSeqReq rq = {.prompt = prompts[i], .n_prompt = 1 + i, .max_new = 8, .logits_from = -1,
+                         .sampler = seq_cfg[0], .seed = (uint64_t)i};
+        ck_assert_msg(llmc_sched_add(s, &rq, err, errlen) == i, "%s", err);
+    }
+    int rc = llmc_sched_run(s, err, errlen);
+    llmc_sched_destroy(s);
+    return rc;
+}
+
+/* A rank that fails mid-step: rank 1's 6th kernel launch (the second step's, or its CUDA graph's
+ * capture, before its collectives) fails; late: once its peers enqueued their collectives and
+ * wait for it at their stream's synchronization, else whenever it comes. Its thread aborts every
+ * rank's communicator: the waiting collectives end, the step fails in well under the fake's 10 s
+ * after which a wait counts as a hang, with rank 1's own message; every later step fails at once
+ * with it, and closing leaks nothing (the threads joined, the aborted communicators not destroyed
+ * twice). --tp 2 and 4, eager and graphs. */
+START_TEST(fake_tp_rank_fails)
+{
+    for (int n = 2; n <= 4; n += 2)
+        for (int mode = 0; mode < 4; mode++) {
+            int graphs = mode & 1, late = mode >> 1;
+            fake_tp_reset(n);
+            fk.fail_dev = 1;
+            fk.fail_at = 6;
+            fk.fail_late = late;
+            LlmcModelDesc d = fk_tp_desc(n);
+            char err[1024];
+            LlmcGpu *g;
+            ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
+                          "open: %s", err);
+            LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .no_graphs = !graphs};
+            LlmcEngine e;
+            ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+            fkc.pool_blocks = 65;
+            double t0 = now_s();
+            ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
+            double took = now_s() - t0;
+            ck_assert_msg(took < 5.0, "--tp %d%s: the failed step took %.1f s", n, graphs ? " (graphs)" : "", took);
+            ck_assert_msg(strstr(err, "rank 1 (GPU 1 of ") && strstr(err, "kernel part") &&
+                              strstr(err, "CUDA_ERROR_LAUNCH_FAILED") &&
+                              strstr(err, "every rank's NCCL communicator was aborted"),
+                          "--tp %d%s: %s", n, graphs ? " (graphs)" : "", err);
+            ck_assert_int_eq(fnc.hangs, 0);
+            ck_assert_int_eq(fnc.aborts, n);            /* every rank's communicator */
+            if (late)
+                ck_assert_int_ge(fnc.released, n - 1);  /* each waiting peer's collective ended by it */
+            ck_assert_int_eq(fnc.live_comms, 0);
+            /* the communicators are gone: the next step fails at once, naming the same rank */
+            char again[1024];
+            ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
+            ck_assert_msg(strstr(again, "rank 1 (GPU 1 of ") && strstr(again, "kernel part"), "%s", again);
+            llmc_engine_destroy(&e);
+            llmc_gpu_close(g);
+            ck_assert_int_eq(fnc.live_comms, 0);
+            ck_assert_int_eq(fnc.hangs, 0);
+            assert_no_leaks();
+        }
+}
+END_TEST
+
+/* A rank that fails while the ranks set up (--tp 4): its allocation for the communicators' first
+ * calls (the last one rank 1 makes, counted in a run that succeeds), before any rank joins
+ * ncclCommInitRank (which would wait for it forever); or its first all-gather, once every
+ * communicator exists and its peers wait at their first collective (they are aborted and
+ * released). Either way
+ * the engine does not start, in well under the fake's 10 s hang, with rank 1's message, and
+ * nothing leaks. */
+START_TEST(fake_tp_setup_fails)
+{
+    int64_t allocs = 0;
+    for (int mode = 0; mode < 3; mode++) {
+        fake_tp_reset(4);
+        fk.fail_dev = 1;
+        fk.fail_alloc_at = mode == 1 ? (int)allocs : 0;
+        fnc.fail_gather_rank = mode == 2 ? 1 : 0;
+        LlmcModelDesc d = fk_tp_desc(4);
+        char err[1024];
+        LlmcGpu *g;
+        ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "%s", err);
+        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 16, .device = g};
+        LlmcEngine e;
+        double t0 = now_s();
+        int rc = llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err);
+        ck_assert_msg(now_s() - t0 < 5.0, "mode %d: setup took %.1f s", mode, now_s() - t0);
+        if (mode == 0) { /* the count */
+            ck_assert_msg(rc == 0, "%s", err);
+            allocs = fk.allocs_on[1];
+            llmc_engine_destroy(&e);
+        } else {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_msg(strstr(err, "rank 1 (GPU 1 of 4): "), "mode %d: %s", mode, err);
+            ck_assert_msg(mode == 1 ? strstr(err, "NCCL warm-up") && strstr(err, "CUDA_ERROR_OUT_OF_MEMORY") &&
+                                          !strstr(err, "aborted")
+                                    : strstr(err, "the first NCCL collectives") &&
+                                          strstr(err, "every rank's NCCL communicator was aborted"),
+                          "mode %d: %s", mode, err);
+            ck_assert_int_eq(fnc.joined, mode == 1 ? 0 : 4); /* no rank in ncclCommInitRank, or all */
+            ck_assert_int_eq(fnc.aborts, mode == 1 ? 0 : 4);
+            if (mode == 2)
+                ck_assert_int_ge(fnc.released, 3);
+        }
+        ck_assert_int_eq(fnc.hangs, 0);
+        ck_assert_int_eq(fnc.live_comms, 0);
+        llmc_gpu_close(g);
+        assert_no_leaks();
+    }
 }
 END_TEST
 
@@ -1846,7 +2238,10 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, hip_no_driver);
     tcase_add_test(tc, fake_hip_refusals);
     tcase_add_test(tc, fake_hip_generate);
+    tcase_add_test(tc, fake_tp_bias_needs_the_order);
     tcase_add_test(tc, fake_tp_generate);
+    tcase_add_test(tc, fake_tp_rank_fails);
+    tcase_add_test(tc, fake_tp_setup_fails);
     tcase_add_test(tc, fake_tp_refusals);
     tcase_add_test(tc, real_nccl_loads);
     suite_add_tcase(s, tc);

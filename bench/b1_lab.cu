@@ -1,7 +1,7 @@
 /* b1_lab.cu — batch-1 decode matmuls of the 8B preset in the quantized formats (issue 10's 80% of
  * the 4-bit roofline): gemv_b1 as the emitter instantiates it (codegen/cuda_matmul.c: K split KS,
  * U loads a row in flight) against the other (KS, U) choices and a launch bound that forces 8
- * blocks an SM (mb8; mb1: none) and UPW units a warp (upw), each matrix over L layers of distinct weights (no reuse through L2) launched as a
+ * blocks an SM (mb8; mb1: none), each matrix over L layers of distinct weights (no reuse through L2) launched as a
  * decode step launches them (programmatic dependent launch, captured in a CUDA graph); then a
  * layer's four matmuls chained over L layers with the emitter's choices and with the fastest of
  * each matrix. qkv runs without its RoPE/KV epilogue (the same weight stream); "nonorm" variants
@@ -18,12 +18,12 @@
 
 #include <string>
 
-template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB, int UPW>
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB>
 __global__ void __launch_bounds__(128, MB) k_b1(const void *w, const float *x, float *y, const float *nw,
                                                 const float *res, WQ wq)
 {
-    gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, 0, 1, 1, 2, 1, 1, FMT_F16, G, UPW>(w, x, nullptr, y, nw, 1e-5f, res,
-                                                                              RopeOut{}, wq);
+    gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, 0, 1, 1, 2, 1, 1, FMT_F16, G>(w, x, nullptr, y, nw, 1e-5f, res, RopeOut{},
+                                                                         wq);
 }
 
 typedef void (*Launch)(cudaStream_t, int pdl, const void *w, WQ wq, const float *x, float *y, const float *nw,
@@ -31,7 +31,7 @@ typedef void (*Launch)(cudaStream_t, int pdl, const void *w, WQ wq, const float 
 typedef void (*LaunchTc)(cudaStream_t, int pdl, const void *w, WQ wq, const uint32_t *xp, float *y, const float *res);
 struct Var {
     std::string name;
-    int ks, u, mb, upw, norm;
+    int ks, u, mb, norm;
     Launch run;
     LaunchTc tc; /* b1_tc.cuh's kernel (run null): x's pairs made beforehand */
 };
@@ -62,39 +62,45 @@ static void run_xpairs(cudaStream_t s, int pdl, const float *x, const float *nw,
     pdl_cfg(cfg, at, s, pdl, 1, 512);
     CK(cudaLaunchKernelEx(&cfg, k_xpairs<K, NORM>, x, nw, 1e-5f, xp));
 }
-template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB, int UPW = 1>
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB>
 static void run_b1(cudaStream_t s, int pdl, const void *w, WQ wq, const float *x, float *y, const float *nw,
                    const float *res)
 {
     constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
     cudaLaunchConfig_t cfg;
     cudaLaunchAttribute at[1];
-    pdl_cfg(cfg, at, s, pdl, (UNITS + 4 / KS * UPW - 1) / (4 / KS * UPW), 128);
-    CK(cudaLaunchKernelEx(&cfg, k_b1<WK, K, N, NORM, EPI, KS, U, G, MB, UPW>, w, x, y, nw, res, wq));
+    pdl_cfg(cfg, at, s, pdl, (UNITS + 4 / KS - 1) / (4 / KS), 128);
+    CK(cudaLaunchKernelEx(&cfg, k_b1<WK, K, N, NORM, EPI, KS, U, G, MB>, w, x, y, nw, res, wq));
 }
 /* every (KS, U, MB) of one matrix; the emitter's choice first */
 template <int WK, int K, int N, int NORM, int EPI, int G, int EKS, int EU>
 static std::vector<Var> variants()
 {
     std::vector<Var> v;
-    auto add = [&](const char *nm, int ks, int u, int mb, int upw, int norm, Launch l) {
-        v.push_back({nm, ks, u, mb, upw, norm, l, nullptr});
+    auto add = [&](const char *nm, int ks, int u, int mb, int norm, Launch l) {
+        v.push_back({nm, ks, u, mb, norm, l, nullptr});
     };
-    add("emitter", EKS, EU, 1, 1, NORM, run_b1<WK, K, N, NORM, EPI, EKS, EU, G, 1>);
-#define LLMC_V(ks, u, mb, upw) add("", ks, u, mb, upw, NORM, run_b1<WK, K, N, NORM, EPI, ks, u, G, mb, upw>);
-    LLMC_V(1, 1, 1, 1) LLMC_V(2, 1, 1, 1) LLMC_V(4, 1, 1, 1) LLMC_V(1, 2, 1, 1) LLMC_V(2, 2, 1, 1) LLMC_V(4, 2, 1, 1)
-    LLMC_V(1, 1, 8, 1) LLMC_V(2, 1, 8, 1) LLMC_V(4, 1, 8, 1) LLMC_V(1, 2, 8, 1) LLMC_V(2, 2, 8, 1) LLMC_V(4, 2, 8, 1)
-    LLMC_V(1, 1, 1, 2) LLMC_V(2, 1, 1, 2) LLMC_V(4, 1, 1, 2) LLMC_V(1, 1, 1, 4) LLMC_V(2, 1, 1, 4) LLMC_V(4, 1, 1, 4)
-    LLMC_V(1, 2, 1, 2) LLMC_V(2, 2, 1, 2) LLMC_V(4, 1, 8, 2) LLMC_V(2, 1, 8, 2)
+    add("emitter", EKS, EU, 1, NORM, run_b1<WK, K, N, NORM, EPI, EKS, EU, G, 1>);
+#define LLMC_V(ks, u, mb) add("", ks, u, mb, NORM, run_b1<WK, K, N, NORM, EPI, ks, u, G, mb>);
+    LLMC_V(1, 1, 1) LLMC_V(2, 1, 1) LLMC_V(4, 1, 1) LLMC_V(1, 2, 1) LLMC_V(2, 2, 1) LLMC_V(4, 2, 1)
+    LLMC_V(1, 1, 8) LLMC_V(2, 1, 8) LLMC_V(4, 1, 8) LLMC_V(1, 2, 8) LLMC_V(2, 2, 8) LLMC_V(4, 2, 8)
 #undef LLMC_V
     if (NORM)
-        add("nonorm", EKS, EU, 1, 1, 0, run_b1<WK, K, N, 0, EPI, EKS, EU, G, 1>);
+        add("nonorm", EKS, EU, 1, 0, run_b1<WK, K, N, 0, EPI, EKS, EU, G, 1>);
     if constexpr (WK == 4 && G == 128) {
-        v.push_back({"tc", 1, 0, 0, 1, NORM, nullptr, run_tc<K, N, EPI, 1>});
-        v.push_back({"tc", 2, 0, 0, 1, NORM, nullptr, run_tc<K, N, EPI, 2>});
-        v.push_back({"tc", 4, 0, 0, 1, NORM, nullptr, run_tc<K, N, EPI, 4>});
+        v.push_back({"tc", 1, 0, 0, NORM, nullptr, run_tc<K, N, EPI, 1>});
+        v.push_back({"tc", 2, 0, 0, NORM, nullptr, run_tc<K, N, EPI, 2>});
+        v.push_back({"tc", 4, 0, 0, NORM, nullptr, run_tc<K, N, EPI, 4>});
     }
     return v;
+}
+
+/* "ks2 u1 mb8": a variant's K split, loads in flight and register bound */
+static std::string label(const Var &v)
+{
+    char b[48];
+    snprintf(b, sizeof b, "ks%d u%d mb%d", v.ks, v.u, v.mb);
+    return b;
 }
 
 struct Mat {
@@ -205,8 +211,7 @@ int main(int argc, char **argv)
                 worst = got[o] == got[o] ? std::max(worst, d) : 1e9;
             }
             char what[160];
-            snprintf(what, sizeof what, "b1_lab %s %s ks%d u%d mb%d upw%d = emitter", fmt.c_str(), mm.name, v.ks, v.u,
-                     v.mb, v.upw);
+            snprintf(what, sizeof what, "b1_lab %s %s %s = emitter", fmt.c_str(), mm.name, label(v).c_str());
             verdict(what, worst, 1e-5, 0);
         }
     }
@@ -231,9 +236,8 @@ int main(int argc, char **argv)
                 mm.tc_us = us, mm.tc_best = (int)i;
             if (v.name != "nonorm" && v.name != "tc" && us < best)
                 best = us, bi = (int)i;
-            printf("TIME b1 %-5s %-8s %-8s ks%d u%d mb%d upw%d %7.2f us %6.0f GB/s %5.1f%% of copy\n", fmt.c_str(),
-                   mm.name, v.name.c_str(), v.ks, v.u, v.mb, v.upw, us, mm.bytes / us * 1e-3,
-                   mm.bytes / us * 1e-6 / tbs * 100);
+            printf("TIME b1 %-5s %-8s %-8s %s %7.2f us %6.0f GB/s %5.1f%% of copy\n", fmt.c_str(), mm.name,
+                   v.name.c_str(), label(v).c_str(), us, mm.bytes / us * 1e-3, mm.bytes / us * 1e-6 / tbs * 100);
         }
         fastest.push_back(bi);
     }
@@ -253,12 +257,10 @@ int main(int argc, char **argv)
                 m[3].v[p3].run(s, 1, m[3].w[l]->w.p, m[3].w[l]->wq(wk), b.p, a.p, nw.p, c.p);
             }
         }, 20);
-        printf("TIME b1 %-5s chain %-8s %8.1f us %6.0f GB/s %5.1f%% of copy (qkv ks%d u%d mb%d upw%d, o ks%d u%d mb%d "
-               "upw%d, gate/up ks%d u%d mb%d upw%d, down ks%d u%d mb%d upw%d)\n",
+        printf("TIME b1 %-5s chain %-8s %8.1f us %6.0f GB/s %5.1f%% of copy (qkv %s, o %s, gate/up %s, down %s)\n",
                fmt.c_str(), pk ? "fastest" : "emitter", us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100,
-               m[0].v[p0].ks, m[0].v[p0].u, m[0].v[p0].mb, m[0].v[p0].upw, m[1].v[p1].ks, m[1].v[p1].u,
-               m[1].v[p1].mb, m[1].v[p1].upw, m[2].v[p2].ks, m[2].v[p2].u, m[2].v[p2].mb, m[2].v[p2].upw,
-               m[3].v[p3].ks, m[3].v[p3].u, m[3].v[p3].mb, m[3].v[p3].upw);
+               label(m[0].v[p0]).c_str(), label(m[1].v[p1]).c_str(), label(m[2].v[p2]).c_str(),
+               label(m[3].v[p3]).c_str());
     }
     if (m[0].tc_best >= 0) { /* the tensor-core experiment's chain, a k_xpairs launch before each matmul */
         DBuf<uint32_t> xq(maxn);

@@ -54,17 +54,6 @@ __global__ void __launch_bounds__(512) k_xpairs(const float *x, const float *nw,
     }
 }
 
-/* The 4 pairs e = 0..3 of a symmetric u4 word as f16 pairs (q - 8), exact (u4_word's decoding
- * without the conversion to f32). */
-DEV void u4_pairs8(uint32_t w, uint32_t (&h)[4])
-{
-    const uint32_t M = 0x64006400u, S16 = 0x2c002c00u, ZLO = 0x64086408u, ZHI = 0xd480d480u; /* 1024 + 8, -(64 + 8) */
-    h[0] = hsub2(and_or(w, 0x000f000fu, M), ZLO);
-    h[1] = hfma2(and_or(w, 0x00f000f0u, M), S16, ZHI);
-    h[2] = hsub2(and_or(w >> 8, 0x000f000fu, M), ZLO);
-    h[3] = hfma2(and_or(w >> 8, 0x00f000f0u, M), S16, ZHI);
-}
-
 /* y = x w^T for one token, w [N][K] symmetric u4 in groups of 128, lane8 order; a unit is 8 weight
  * rows (EPI 2: gate rows 4u..4u+3 and their up rows), KS warps share a unit (a K slice each), 4
  * warps a block. EPI 1: y = res + x w^T; EPI 2: y[j] = silu(gate j) * up j. */
@@ -105,7 +94,7 @@ __global__ void __launch_bounds__(128) k_tc1(const void *wv, const uint32_t *xp,
             for (int w = 0; w < 4; w++) {
                 const uint32_t word = w == 0 ? qa[s].x : w == 1 ? qa[s].y : w == 2 ? qa[s].z : qa[s].w;
                 uint32_t h[4];
-                u4_pairs8(word, h);
+                u4_h2(word, 0x64086408u, 0xd480d480u, h); /* symmetric: zero 8 in both halves */
                 uint4 x0 = make_uint4(0, 0, 0, 0), x1 = make_uint4(0, 0, 0, 0);
                 if (g == 0) { /* pairs e0..e3 of the word: (hi, lo) each */
                     x0 = *(const uint4 *)(xq + w * 8);

@@ -87,16 +87,28 @@ struct WFmt<FMT_F16> { /* f16 */
  * subnormals; the 2^8 goes into the scale, VS). Scalar loads decode like the cpu target. The
  * word operations (and_or, hsub2, hfma2, hmul2_, h2_to_f32) are gpu_port.cuh's. */
 
-/* The 8 values of a word of u4 (element i in bits 4i..4i+3) minus the zero, in order:
- * zlo = f16x2 (1024 + z), zhi = f16x2 -(64 + z). */
-DEV void u4_word(uint32_t w, uint32_t zlo, uint32_t zhi, float *f)
+/* The values of a word of u4 (element i in bits 4i..4i+3) minus the zero as 4 f16 pairs, exact:
+ * pair e holds elements e and e + 4; zlo = f16x2 (1024 + z), zhi = f16x2 -(64 + z), a zero for each
+ * half. u4_word and the tensor-core experiment of bench/b1_tc.cuh (gemm_q's qm_decode writes the same
+ * four operations out with its scale: through this helper ptxas gave its asym g32 variant up to 3
+ * more registers on sm_90a, at 255). */
+DEV void u4_h2(uint32_t w, uint32_t zlo, uint32_t zhi, uint32_t *h)
 {
     const uint32_t M = 0x64006400u, S16 = 0x2c002c00u; /* 1024, 1/16 */
     const uint32_t w8 = w >> 8;
-    h2_to_f32(hsub2(and_or(w, 0x000f000fu, M), zlo), f[0], f[4]);
-    h2_to_f32(hfma2(and_or(w, 0x00f000f0u, M), S16, zhi), f[1], f[5]);
-    h2_to_f32(hsub2(and_or(w8, 0x000f000fu, M), zlo), f[2], f[6]);
-    h2_to_f32(hfma2(and_or(w8, 0x00f000f0u, M), S16, zhi), f[3], f[7]);
+    h[0] = hsub2(and_or(w, 0x000f000fu, M), zlo);
+    h[1] = hfma2(and_or(w, 0x00f000f0u, M), S16, zhi);
+    h[2] = hsub2(and_or(w8, 0x000f000fu, M), zlo);
+    h[3] = hfma2(and_or(w8, 0x00f000f0u, M), S16, zhi);
+}
+/* The 8 values of a word of u4 minus the zero, in order, as floats. */
+DEV void u4_word(uint32_t w, uint32_t zlo, uint32_t zhi, float *f)
+{
+    uint32_t h[4];
+    u4_h2(w, zlo, zhi, h);
+#pragma unroll
+    for (int e = 0; e < 4; e++)
+        h2_to_f32(h[e], f[e], f[e + 4]);
 }
 /* The 4 values of a word of E4M3 (element i in byte i) times 2^-8, in order. */
 DEV void fp8_word(uint32_t w, float *f)

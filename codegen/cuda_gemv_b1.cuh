@@ -10,8 +10,7 @@
 
 /* ---- matmul, one row (batch-1 decode): y[n] = sum_k x[k] w[n, k] (+ b[n]) ----
  * A unit is a pair of weight rows (EPI 2: j and j + N/2, written as silu(row j) * row (j + N/2));
- * KS warps share a unit, each streaming a K slice; 4 warps a block, UPW units a warp one after
- * another (the grid UPW times smaller; NORM's 1/rms computed once a block). Each lane keeps U 16-byte loads
+ * KS warps share a unit, each streaming a K slice; 4 warps a block. Each lane keeps U 16-byte loads
  * of both rows in flight and issues the next group before it multiplies the current one (two
  * register buffers). The first two groups are issued before pdl_wait (the whole slice where it is
  * two groups, as for a 1B's matrices): weights do not depend on the previous kernel, so under PDL
@@ -45,7 +44,7 @@ struct RopeOut {
     int layer;
 };
 template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1,
-          int HD = 2, int L = 1, int BS = 1, int KV = FMT_F16, int G = K, int UPW = 1>
+          int HD = 2, int L = 1, int BS = 1, int KV = FMT_F16, int G = K>
 DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
                  float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
                  RopeOut ro = RopeOut{}, WQ wq = WQ{})
@@ -59,9 +58,23 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     static_assert(K % (KS * VE) == 0, "K slice not a whole number of 16-byte vectors");
     pdl_release();
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, ks = warp % KS;
-    float inv = 1.0f; /* NORM: 1/rms(x), computed in the first unit, kept for the others */
-    __shared__ float red[4];
-    __shared__ float ksum[4][2];
+    const int unit = blockIdx.x * (4 / KS) + warp / KS;
+    const int live = unit < UNITS;
+    constexpr int QKP = (HQ + HKV) * HD / 2; /* EPI 3: units that are RoPE pairs */
+    int n0, n1;
+    if (EPI == 3) {
+        const int hh = unit / (HD / 2), i = unit % (HD / 2);
+        n0 = !live ? 0 : unit < QKP ? hh * HD + (INTER ? 2 * i : i) : 2 * QKP + 2 * (unit - QKP);
+        n1 = !live ? 0 : unit < QKP ? n0 + (INTER ? 1 : HD / 2) : n0 + 1;
+    } else {
+        n0 = !live ? 0 : epi_glu(EPI) ? unit : 2 * unit;
+        n1 = !live ? 0 : epi_glu(EPI) ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
+    }
+    const char *w0 = (const char *)wv + WFmt<WK>::off((int64_t)n0 * K + ks * KSL);
+    const char *w1 = (const char *)wv + WFmt<WK>::off((int64_t)n1 * K + ks * KSL);
+    u4 qa[U][2], qb[U][2];
+    QPar<WK, G> pa[U][2], pb[U][2]; /* quantized: the slots' scales and zeros */
+    float ac[2][1] = {{0.0f}, {0.0f}}; /* quantized: the rows' sums (qdot's) */
 #define LLMC_B1_LOAD(q, pp, g)                                                                                    \
     _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
     {                                                                                                              \
@@ -93,122 +106,102 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
             }                                                                                                      \
         }                                                                                                          \
     }
-#pragma unroll 1
-    for (int uu = 0; uu < UPW; uu++) {
-        if (KS > 1 && uu > 0)
-            __syncthreads(); /* the previous unit's ksum read */
-        const int unit = (blockIdx.x * UPW + uu) * (4 / KS) + warp / KS;
-        const int live = unit < UNITS;
-        constexpr int QKP = (HQ + HKV) * HD / 2; /* EPI 3: units that are RoPE pairs */
-        int n0, n1;
-        if (EPI == 3) {
-            const int hh = unit / (HD / 2), i = unit % (HD / 2);
-            n0 = !live ? 0 : unit < QKP ? hh * HD + (INTER ? 2 * i : i) : 2 * QKP + 2 * (unit - QKP);
-            n1 = !live ? 0 : unit < QKP ? n0 + (INTER ? 1 : HD / 2) : n0 + 1;
-        } else {
-            n0 = !live ? 0 : epi_glu(EPI) ? unit : 2 * unit;
-            n1 = !live ? 0 : epi_glu(EPI) ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
-        }
-        const char *w0 = (const char *)wv + WFmt<WK>::off((int64_t)n0 * K + ks * KSL);
-        const char *w1 = (const char *)wv + WFmt<WK>::off((int64_t)n1 * K + ks * KSL);
-        u4 qa[U][2], qb[U][2];
-        QPar<WK, G> pa[U][2], pb[U][2]; /* quantized: the slots' scales and zeros */
-        float ac[2][1] = {{0.0f}, {0.0f}}; /* quantized: the rows' sums (qdot's) */
-        LLMC_B1_LOAD(qa, pa, 0) /* both buffers' groups on their way before the wait */
-        if (NB > 1)
-            LLMC_B1_LOAD(qb, pb, 1)
-        if (uu == 0)
-            pdl_wait();
-        float a0 = 0.0f, a1 = 0.0f;
+    LLMC_B1_LOAD(qa, pa, 0) /* both buffers' groups on their way before the wait */
+    if (NB > 1)
+        LLMC_B1_LOAD(qb, pb, 1)
+    pdl_wait();
+    float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
-        for (int g = 0; g < NB; g += 2) {
-            if (g > 0 && g + 1 < NB)
-                LLMC_B1_LOAD(qb, pb, g + 1)
-            LLMC_B1_DOT(qa, pa, g)
-            if (g + 1 < NB) {
-                if (g + 2 < NB)
-                    LLMC_B1_LOAD(qa, pa, g + 2)
-                LLMC_B1_DOT(qb, pb, g + 1)
-            }
+    for (int g = 0; g < NB; g += 2) {
+        if (g > 0 && g + 1 < NB)
+            LLMC_B1_LOAD(qb, pb, g + 1)
+        LLMC_B1_DOT(qa, pa, g)
+        if (g + 1 < NB) {
+            if (g + 2 < NB)
+                LLMC_B1_LOAD(qa, pa, g + 2)
+            LLMC_B1_DOT(qb, pb, g + 1)
         }
+    }
 #undef LLMC_B1_LOAD
 #undef LLMC_B1_DOT
-        if constexpr (QF) {
-            a0 = ac[0][0];
-            a1 = ac[1][0];
-            if constexpr (WFmt<WK>::TS) { /* nvfp4: its tensor scale on each lane's sums, as gemv does */
-                const float ts = WFmt<WK>::tscale(wq);
-                a0 *= ts;
-                a1 *= ts;
-            }
+    if constexpr (QF) {
+        a0 = ac[0][0];
+        a1 = ac[1][0];
+        if constexpr (WFmt<WK>::TS) { /* nvfp4: its tensor scale on each lane's sums, as gemv does */
+            const float ts = WFmt<WK>::tscale(wq);
+            a0 *= ts;
+            a1 *= ts;
         }
-        a0 = warp_sum(a0);
-        a1 = warp_sum(a1);
-        if (NORM && uu == 0) { /* 1/rms(x), block-wide, in gemv's order */
-            float ss = 0.0f;
-            for (int k = threadIdx.x; k < K; k += 128) {
-                const float v = x[k];
-                ss += v * v;
-            }
-            ss = warp_sum(ss);
-            if (lane == 0)
-                red[warp] = ss;
+    }
+    a0 = warp_sum(a0);
+    a1 = warp_sum(a1);
+    float inv = 1.0f;
+    __shared__ float red[4];
+    if (NORM) { /* 1/rms(x), block-wide, in gemv's order */
+        float ss = 0.0f;
+        for (int k = threadIdx.x; k < K; k += 128) {
+            const float v = x[k];
+            ss += v * v;
         }
-        if (KS > 1 && lane == 0) {
-            ksum[warp][0] = a0;
-            ksum[warp][1] = a1;
-        }
-        if ((NORM && uu == 0) || KS > 1)
-            __syncthreads();
-        if (NORM && uu == 0)
-            inv = 1.0f / sqrtf((red[0] + red[1] + red[2] + red[3]) / (float)K + eps);
-        if (KS > 1) {
-            if (ks != 0)
-                continue;
-            a0 = 0.0f;
-            a1 = 0.0f;
+        ss = warp_sum(ss);
+        if (lane == 0)
+            red[warp] = ss;
+    }
+    __shared__ float ksum[4][2];
+    if (KS > 1 && lane == 0) {
+        ksum[warp][0] = a0;
+        ksum[warp][1] = a1;
+    }
+    if (NORM || KS > 1)
+        __syncthreads();
+    if (NORM)
+        inv = 1.0f / sqrtf((red[0] + red[1] + red[2] + red[3]) / (float)K + eps);
+    if (KS > 1) {
+        if (ks != 0)
+            return;
+        a0 = 0.0f;
+        a1 = 0.0f;
 #pragma unroll
-            for (int j = 0; j < KS; j++) { /* the slices in order */
-                a0 += ksum[warp + j][0];
-                a1 += ksum[warp + j][1];
-            }
+        for (int j = 0; j < KS; j++) { /* the slices in order */
+            a0 += ksum[warp + j][0];
+            a1 += ksum[warp + j][1];
         }
-        if (!live || lane != 0)
-            continue;
-        const float v0 = a0 * inv + (b ? b[n0] : 0.0f), v1 = a1 * inv + (b ? b[n1] : 0.0f);
-        if (epi_glu(EPI)) {
-            y[n0] = glu_act<EPI>(v0) * v1;
-        } else if constexpr (EPI == 3) {
-            y[n0] = v0;
-            y[n1] = v1;
-            static_assert(KV == FMT_F16, "gemv_b1's KV write: an f16 cache (fuse_rope_epilogue fuses no other)");
-            const int slot = ro.slots[0];
-            const int64_t ph = (int64_t)(slot % BS) * HKV; /* the position's row of head 0 */
-            uint16_t *kd = (uint16_t *)kv_sec<KV, KV, L, BS, HKV, HD>(ro.kv, slot / BS, ro.layer, 0) + ph * HD;
-            uint16_t *vd = (uint16_t *)kv_sec<KV, KV, L, BS, HKV, HD>(ro.kv, slot / BS, ro.layer, 1) + ph * HD;
-            if (unit >= QKP) { /* v columns */
-                const int c = n0 - 2 * QKP;
-                vd[c] = f32_to_f16(v0);
-                vd[c + 1] = f32_to_f16(v1);
-                continue;
-            }
-            const int hh = unit / (HD / 2), i = unit % (HD / 2), i0 = n0 - hh * HD, i1 = n1 - hh * HD;
-            const float *c = ro.cs + (int64_t)ro.pos[0] * HD;
-            float r0, r1;
-            rope_pair(v0, v1, c[2 * i], c[2 * i + 1], r0, r1);
-            if (hh < HQ) {
-                ro.q1[hh * HD + i0] = r0;
-                ro.q1[hh * HD + i1] = r1;
-            } else {
-                kd[(hh - HQ) * HD + i0] = f32_to_f16(r0);
-                kd[(hh - HQ) * HD + i1] = f32_to_f16(r1);
-            }
+    }
+    if (!live || lane != 0)
+        return;
+    const float v0 = a0 * inv + (b ? b[n0] : 0.0f), v1 = a1 * inv + (b ? b[n1] : 0.0f);
+    if (epi_glu(EPI)) {
+        y[n0] = glu_act<EPI>(v0) * v1;
+    } else if constexpr (EPI == 3) {
+        y[n0] = v0;
+        y[n1] = v1;
+        static_assert(KV == FMT_F16, "gemv_b1's KV write: an f16 cache (fuse_rope_epilogue fuses no other)");
+        const int slot = ro.slots[0];
+        const int64_t ph = (int64_t)(slot % BS) * HKV; /* the position's row of head 0 */
+        uint16_t *kd = (uint16_t *)kv_sec<KV, KV, L, BS, HKV, HD>(ro.kv, slot / BS, ro.layer, 0) + ph * HD;
+        uint16_t *vd = (uint16_t *)kv_sec<KV, KV, L, BS, HKV, HD>(ro.kv, slot / BS, ro.layer, 1) + ph * HD;
+        if (unit >= QKP) { /* v columns */
+            const int c = n0 - 2 * QKP;
+            vd[c] = f32_to_f16(v0);
+            vd[c + 1] = f32_to_f16(v1);
+            return;
+        }
+        const int hh = unit / (HD / 2), i = unit % (HD / 2), i0 = n0 - hh * HD, i1 = n1 - hh * HD;
+        const float *c = ro.cs + (int64_t)ro.pos[0] * HD;
+        float r0, r1;
+        rope_pair(v0, v1, c[2 * i], c[2 * i + 1], r0, r1);
+        if (hh < HQ) {
+            ro.q1[hh * HD + i0] = r0;
+            ro.q1[hh * HD + i1] = r1;
         } else {
-            y[n0] = (EPI == 1 ? res[n0] : 0.0f) + v0;
-            if (n1 != n0)
-                y[n1] = (EPI == 1 ? res[n1] : 0.0f) + v1;
+            kd[(hh - HQ) * HD + i0] = f32_to_f16(r0);
+            kd[(hh - HQ) * HD + i1] = f32_to_f16(r1);
         }
-    } /* the units */
+    } else {
+        y[n0] = (EPI == 1 ? res[n0] : 0.0f) + v0;
+        if (n1 != n0)
+            y[n1] = (EPI == 1 ? res[n1] : 0.0f) + v1;
+    }
 }
 
 #endif

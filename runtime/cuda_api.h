@@ -35,7 +35,12 @@ enum {
     CUDA_ERROR_INSUFFICIENT_DRIVER = 35,
     CUDA_ERROR_NO_DEVICE = 100,
     CUDA_ERROR_NO_BINARY_FOR_GPU = 209,
+    CUDA_ERROR_NOT_READY = 600,         /* cuStreamQuery: work still pending (not an error) */
 };
+
+/* What cuLaunchHostFunc calls, on a driver thread, once the work before it in the stream is done
+ * (it must not call the driver). */
+typedef void (*CUhostFn)(void *data);
 
 /* CUdevice_attribute */
 enum {
@@ -148,6 +153,8 @@ typedef struct CUlaunchConfig_st {
     X(StreamCreate, "cuStreamCreate", "hipStreamCreateWithFlags", 0, (CUstream * stream, unsigned flags)) \
     X(StreamDestroy, "cuStreamDestroy_v2", "hipStreamDestroy", 0, (CUstream stream))               \
     X(StreamSynchronize, "cuStreamSynchronize", "hipStreamSynchronize", 0, (CUstream stream))      \
+    X(StreamQuery, "cuStreamQuery", "hipStreamQuery", 0, (CUstream stream))                        \
+    X(LaunchHostFunc, "cuLaunchHostFunc", "hipLaunchHostFunc", 0, (CUstream stream, CUhostFn fn, void *data)) \
     X(StreamBeginCapture, "cuStreamBeginCapture_v2", "hipStreamBeginCapture", 0, (CUstream stream, int mode)) \
     X(StreamEndCapture, "cuStreamEndCapture", "hipStreamEndCapture", 0, (CUstream stream, CUgraph * graph)) \
     X(GraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", "hipGraphInstantiateWithFlags", 0, \

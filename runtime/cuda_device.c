@@ -67,6 +67,7 @@ static int cuda_setup(LlmcEngine *e, const LlmcEngineOpts *o, char *err, size_t 
         .kv_fit = o->kv_fit,
         .use_graphs = !o->no_graphs,
         .use_pdl = !o->no_pdl,
+        .step_timeout = o->step_timeout,
         .progress = o->progress,
         .progress_ctx = o->progress_ctx,
     };

@@ -35,6 +35,8 @@ typedef struct LlmcEngineOpts {
     /* CUDA models */
     int no_graphs;              /* run every step eagerly (--no-graphs) */
     int no_pdl;                 /* no programmatic dependent launch (--no-pdl) */
+    double step_timeout;        /* the watchdog's seconds a step (--step-timeout; LlmcGpuSetup): 0
+                                   the default (60), < 0 none */
     LlmcProgress progress;      /* weight upload progress; NULL: quiet (the cpu never calls it) */
     void *progress_ctx;
     /* Asked before every step (NULL: nothing): non-zero fails the step with its message (the

@@ -400,8 +400,18 @@ void llmc_gpu_close(LlmcGpu *g)
     if (!g)
         return;
     llmc_gpu_teardown(g);
+    int keep_driver = g->hung;
     if (g->rank_gpu || g->team || g->nccl.lib)
-        llmc_gpu_ranks_close(g);
+        keep_driver |= llmc_gpu_ranks_close(g);
+    if (g->hung) {
+        /* a hung GPU (the watchdog): no driver call may return, and its stream may still run the
+         * host function one day: the context, module, stream and signal are left to the
+         * process's exit, and the driver stays loaded */
+        free(g->fn);
+        free(g);
+        return;
+    }
+    llmc_gpu_done_free(g->done);
     if (g->ctx) /* a sharded model's GPUs are closed from one thread: each its own context */
         (void)g->cu.CtxSetCurrent(g->ctx);
     if (g->mod)
@@ -414,7 +424,7 @@ void llmc_gpu_close(LlmcGpu *g)
     if (g->ctx)
         (void)g->cu.DevicePrimaryCtxRelease(g->dev);
     free(g->fn);
-    if (g->cu.lib)
+    if (g->cu.lib && !keep_driver)
         dlclose(g->cu.lib);
     free(g);
 }
@@ -591,6 +601,9 @@ int llmc_gpu_setup_one(LlmcGpu *g, const LlmcGpuSetup *s, int64_t kv_blocks, cha
         return llmc_cu_fail(g, r, err, errlen, "cuCtxSetCurrent (%s)", g->name);
     if ((r = g->cu.MemGetInfo(&free_b, &total_b)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuMemGetInfo_v2");
+    g->step_timeout = s->step_timeout < 0 ? 0 : s->step_timeout > 0 ? s->step_timeout : LLMC_STEP_TIMEOUT_DEFAULT;
+    if (!g->done && !(g->done = llmc_gpu_done_new()))
+        return llmc_rt_fail(err, errlen, "out of memory setting up %s", g->name);
     double weights_dev = g->weights_registered ? 0.0 : (double)g->weights_bytes;
     g->kv_blocks = kv_blocks;
     size_t kv_bytes = (size_t)(g->kv_blocks + 1) * (size_t)d->kv_block_bytes;
@@ -672,6 +685,11 @@ void llmc_gpu_teardown_one(LlmcGpu *g)
 {
     if (!g)
         return;
+    if (g->hung) {                      /* its buffers may be in use by a kernel that never ends: left
+                                           to the process's exit, which ends the context */
+        g->ready = 0;
+        return;
+    }
     if (g->ctx)
         (void)g->cu.CtxSetCurrent(g->ctx);
     for (int i = 0; i < g->n_graphs; i++)

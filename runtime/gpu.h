@@ -108,6 +108,8 @@ typedef struct LlmcGpuSetup {
     int use_graphs;             /* 0: every step eager (--no-graphs) */
     int use_pdl;                /* launch LLMC_GPU_KERNEL_PDL kernels with programmatic dependent
                                    launch where the GPU (sm_90+) and driver have it (0: --no-pdl) */
+    double step_timeout;        /* the watchdog: seconds a step may take beyond 10 ms a token of it
+                                   (docs/tp.md); 0: LLMC_STEP_TIMEOUT_DEFAULT (60); < 0: none */
     LlmcGpuProgress progress;   /* NULL: quiet; called while uploading the weights */
     void *progress_ctx;
 } LlmcGpuSetup;

@@ -73,6 +73,18 @@ struct LlmcGpu {
     const uint8_t *rank_weights;        /* host: this rank's part of the payload */
     size_t weights_bytes;               /* its bytes (d->weights_bytes unsharded) */
 
+    /* The watchdog (gpu_wait.c): a step must end by its deadline. */
+    double step_timeout;                /* seconds a step may take, plus LLMC_STEP_TIMEOUT_PER_TOKEN a
+                                           token of it; 0: no deadline (--step-timeout 0) */
+    double deadline;                    /* llmc_rt_now() by which the current step (or setup's NCCL
+                                           calls) must end; 0: none */
+    struct LlmcGpuDone *done;           /* the host function's signal behind each awaited step */
+    int timed_out;                      /* the last wait reached its deadline */
+    int hung;                           /* a step did not end by its deadline (and, sharded, not after
+                                           the communicators were aborted either): no device call is
+                                           made on this GPU again, teardown included */
+    char hung_msg[512];
+
     LlmcDevArgs args;                   /* what every launch of the current step receives */
     int launch_failed;                  /* a launch of the current forward() failed */
     char launch_err[512];
@@ -101,15 +113,40 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
 /* gpu_ranks.c: the other ranks' devices, NCCL (nccl: a table given by a test, else loaded from
  * nccl_lib, NULL for LLMC_NCCL_LIB) and the team, after rank 0 opened; on failure g0 is closed. */
 int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen);
-void llmc_gpu_ranks_close(LlmcGpu *g0);
+/* Returns 1 when a rank's GPU was hung (the drivers stay loaded), else 0. */
+int llmc_gpu_ranks_close(LlmcGpu *g0);
 /* Every rank's buffers (kv_fit: the fewest blocks any rank's memory holds), then the NCCL
- * communicators, created by the team's threads, and one all-gather and one exchange (ncclSend /
- * ncclRecv) to set up their connections before any graph is captured. A rank that fails after the communicators exist aborts every
- * rank's (ncclCommAbort), so that no peer waits for it. */
+ * communicators, created non-blocking by the team's threads, and one all-gather and one exchange
+ * (ncclSend / ncclRecv) to set up their connections before any graph is captured. A rank that
+ * fails (before, inside or after its communicator's init, or past the deadline) aborts every
+ * rank's communicator (ncclCommAbort), so that no peer waits for it. */
 int llmc_gpu_ranks_setup(LlmcGpu *g0, const LlmcGpuSetup *s, char *err, size_t errlen);
 void llmc_gpu_ranks_teardown(LlmcGpu *g0);
 /* A step of every rank, on the team's threads. */
 int llmc_gpu_ranks_step(LlmcGpu *g0, const LlmcExec *ex, const LlmcStep *st, char *err, size_t errlen);
+
+/* gpu_wait.c: the end of the work enqueued on g's stream, awaited with a deadline. */
+#define LLMC_STEP_TIMEOUT_DEFAULT 60.0  /* seconds (LlmcGpuSetup.step_timeout 0) */
+#define LLMC_STEP_TIMEOUT_PER_TOKEN 0.01 /* seconds added a token of the step */
+#define LLMC_WAIT_CHECK_S 0.1           /* a waiting thread checks the stream and NCCL this often */
+#define LLMC_ABORT_GRACE_S 5.0          /* after an abort, the longest a rank waits for its stream */
+enum { LLMC_WAIT_TIMEOUT = -2 };
+typedef struct LlmcGpuDone LlmcGpuDone;
+LlmcGpuDone *llmc_gpu_done_new(void);
+void llmc_gpu_done_free(LlmcGpuDone *d);
+/* Wakes a thread waiting on d (it checks its stream and communicator at once). */
+void llmc_gpu_done_poke(LlmcGpuDone *d);
+/* llmc_rt_now() + g's step timeout + LLMC_STEP_TIMEOUT_PER_TOKEN x tokens; 0 without a timeout. */
+double llmc_gpu_deadline(const LlmcGpu *g, int32_t tokens);
+/* Waits for the work enqueued on g's stream until g->deadline (none: cuStreamSynchronize): 0; -1
+ * with a message (the work's error, an NCCL asynchronous error); LLMC_WAIT_TIMEOUT (g->timed_out
+ * set) when the deadline passed. what: the work, for messages. */
+int llmc_gpu_wait(LlmcGpu *g, const char *what, char *err, size_t errlen);
+/* After a timeout: waits up to `seconds` more for the same work. 0 when it ended. */
+int llmc_gpu_wait_more(LlmcGpu *g, double seconds);
+/* gpu_ranks.c: rank g's communicator: 0 fine (or still in progress), 1 aborted (another rank
+ * failed), -1 with a message when NCCL reports an asynchronous error. */
+int llmc_gpu_comm_check(LlmcGpu *g, char *err, size_t errlen);
 
 static inline double llmc_mib(double bytes) { return bytes / (1 << 20); }
 

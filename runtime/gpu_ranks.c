@@ -18,15 +18,22 @@
  * then put the gathered blocks in place (all_gather) or sum them in rank order (all_reduce: exact
  * by construction, docs/tp.md). NCCL is loaded at run time (dlopen("libnccl.so.2")) as libcuda is;
  * NCCL_NVLS_ENABLE=0 is set before the communicators are made (NVLink SHARP stays off). The
- * communicators come from ncclGetUniqueId and one ncclCommInitRank a rank, called at once by the
- * team's threads once every rank has allocated what it needs for them; one all-gather and one
- * exchange then run eagerly so that NCCL's connections exist before any graph is captured.
+ * communicators come from ncclGetUniqueId and one ncclCommInitRankConfig a rank, non-blocking
+ * (config.blocking = 0), called at once by the team's threads once every rank has allocated what
+ * it needs for them, each published at once (so that it can be aborted) and then awaited by
+ * polling ncclCommGetAsyncError; one all-gather and one exchange then run eagerly so that NCCL's
+ * connections exist before any graph is captured. On a non-blocking communicator any call may
+ * return ncclInProgress: the rank then polls ncclCommGetAsyncError until ncclSuccess before it
+ * does anything else with the communicator or its stream (comm_settle), as NCCL documents.
  *
- * A rank that fails (a launch, a copy, a capture, an NCCL call, a step's checks) while its peers
- * have enqueued a collective it will never join would leave them waiting on their GPUs forever:
- * its thread aborts every rank's communicator (ncclCommAbort) before it returns, so the peers'
- * collectives end, their threads return, and the step fails with the first failed rank's message.
- * The communicators are gone after that: every later step fails at once with that message.
+ * A rank that fails (before or inside its communicator's init, a launch, a copy, a capture, an
+ * NCCL call, a step's checks) while its peers wait for it (in their init, or at a collective it
+ * will never join) would leave them waiting forever: its thread aborts every rank's communicator
+ * (ncclCommAbort) before it returns, so the peers' inits and collectives end, their threads
+ * return, and the step (or setup) fails with the first failed rank's message. A rank whose step
+ * does not end by its deadline (gpu_wait.c: the watchdog) does the same; its message says whether
+ * its GPU then finished (it waited in a collective) or not (its GPU is hung). The communicators are
+ * gone after that: every later step fails at once with that message.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -55,6 +62,10 @@ static const char *nccl_error(const LlmcNcclApi *n, ncclResult_t r)
     const char *s = n->GetErrorString ? n->GetErrorString(r) : NULL;
     return s ? s : "unknown NCCL error";
 }
+
+/* A call's result that lets the next one go: ncclSuccess, or ncclInProgress (a non-blocking
+ * communicator; inside a group the calls only queue, and ncclGroupEnd's result is awaited). */
+static int nccl_going(ncclResult_t r) { return r == LLMC_NCCL_SUCCESS || r == LLMC_NCCL_IN_PROGRESS; }
 
 /* The NCCL of a sharded model: loaded from lib (NULL: LLMC_NCCL_LIB) unless a table is given;
  * every entry point present and the version at least LLMC_NCCL_MIN_VERSION. */
@@ -132,6 +143,7 @@ typedef struct LlmcRankAbort {
     int failed_rank;                    /* the first rank that failed, -1 none */
     char msg[512];                      /* its message */
     int comms_aborted;                  /* communicators existed and were aborted */
+    int hung_named;                     /* failed_rank is a rank whose GPU hung */
     int n;
     pthread_mutex_t *mu;                /* [n] */
     atomic_int *aborted;                /* [n] */
@@ -190,6 +202,7 @@ static void abort_comms(LlmcGpu *g0, int rank, const char *msg)
         LlmcGpu *g = g0->rank_gpu[r];
         if (!g || atomic_load(&a->aborted[r]))
             continue;
+        llmc_gpu_done_poke(g->done);    /* a waiting rank looks again at once */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
@@ -201,6 +214,22 @@ static void abort_comms(LlmcGpu *g0, int rank, const char *msg)
         }
         if (locked)
             pthread_mutex_unlock(&a->mu[r]);
+    }
+    pthread_mutex_unlock(&a->lead);
+}
+
+/* Rank `rank`'s final message after the abort it made (the watchdog adds what the abort showed):
+ * it replaces the first failure's when that was this rank's, and any other but a hung rank's when
+ * this rank's GPU hung (the cause: its peers timed out waiting for it). */
+static void abort_note(LlmcGpu *g0, int rank, const char *msg)
+{
+    LlmcRankAbort *a = g0->abort;
+    int hung = g0->rank_gpu[rank]->hung;
+    pthread_mutex_lock(&a->lead);
+    if (a->failed_rank == rank || (hung && !a->hung_named)) {
+        a->failed_rank = rank;
+        snprintf(a->msg, sizeof a->msg, "%s", msg);
+        a->hung_named |= hung;
     }
     pthread_mutex_unlock(&a->lead);
 }
@@ -220,6 +249,62 @@ static int comm_enter(LlmcGpu *g, const char *what, char *err, size_t errlen)
 }
 
 static void comm_leave(LlmcGpu *g) { pthread_mutex_unlock(&g->abort->mu[g->rank]); }
+
+int llmc_gpu_comm_check(LlmcGpu *g, char *err, size_t errlen)
+{
+    LlmcRankAbort *a = g->abort;
+    if (!a)
+        return 0;
+    pthread_mutex_lock(&a->mu[g->rank]);
+    if (atomic_load(&a->aborted[g->rank]) || !g->comm) {
+        int aborted = atomic_load(&a->aborted[g->rank]);
+        pthread_mutex_unlock(&a->mu[g->rank]);
+        return aborted ? 1 : 0;
+    }
+    ncclResult_t state = LLMC_NCCL_SUCCESS;
+    ncclResult_t r = g->nccl.CommGetAsyncError(g->comm, &state);
+    comm_leave(g);
+    if (r == LLMC_NCCL_SUCCESS && (state == LLMC_NCCL_SUCCESS || state == LLMC_NCCL_IN_PROGRESS))
+        return 0;
+    return llmc_rt_fail(err, errlen, "NCCL's communicator on %s reported an error%s: %s", g->name,
+                        r != LLMC_NCCL_SUCCESS ? " (ncclCommGetAsyncError failed)" : "",
+                        nccl_error(&g->nccl, r != LLMC_NCCL_SUCCESS ? r : state));
+}
+
+/* Waits until rank g's communicator is ready for what comes next, as NCCL documents for a
+ * non-blocking communicator: after a call that returned ncclInProgress (ncclCommInitRankConfig,
+ * an NCCL call of a group, ncclGroupEnd), nothing else may be done with the communicator, nor
+ * with the streams it enqueues on, before ncclCommGetAsyncError says ncclSuccess. Polls it, asleep
+ * in between (50 us, doubling up to 2 ms), until ncclSuccess (0), an error, another rank's failure
+ * (the communicators aborted) or g->deadline (-1 with a message). */
+static int comm_settle(LlmcGpu *g, const char *what, char *err, size_t errlen)
+{
+    long ns = 50000;
+    for (;;) {
+        LlmcRankAbort *a = g->abort;
+        pthread_mutex_lock(&a->mu[g->rank]);
+        if (atomic_load(&a->aborted[g->rank])) {
+            pthread_mutex_unlock(&a->mu[g->rank]);
+            return llmc_rt_fail(err, errlen, "%s: another rank failed meanwhile (the communicators were aborted)",
+                                what);
+        }
+        ncclResult_t state = LLMC_NCCL_IN_PROGRESS;
+        ncclResult_t r = g->nccl.CommGetAsyncError(g->comm, &state);
+        comm_leave(g);
+        if (r != LLMC_NCCL_SUCCESS)
+            return llmc_rt_fail(err, errlen, "%s: ncclCommGetAsyncError: %s", what, nccl_error(&g->nccl, r));
+        if (state == LLMC_NCCL_SUCCESS)
+            return 0;
+        if (state != LLMC_NCCL_IN_PROGRESS)
+            return llmc_rt_fail(err, errlen, "%s: %s", what, nccl_error(&g->nccl, state));
+        if (g->deadline > 0 && llmc_rt_now() >= g->deadline)
+            return llmc_rt_fail(err, errlen, "%s: still in progress after %.1f s (--step-timeout)", what,
+                                g->step_timeout);
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        ns = ns < 1000000 ? ns * 2 : 2000000;
+    }
+}
 
 int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen)
 {
@@ -271,8 +356,11 @@ int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_l
     return 0;
 }
 
-void llmc_gpu_ranks_close(LlmcGpu *g0)
+int llmc_gpu_ranks_close(LlmcGpu *g0)
 {
+    int hung = 0;
+    for (int r = 0; g0->rank_gpu && r < g0->n_ranks; r++)
+        hung |= g0->rank_gpu[r] && g0->rank_gpu[r]->hung;
     for (int r = 1; g0->rank_gpu && r < g0->n_ranks; r++)
         llmc_gpu_close(g0->rank_gpu[r]);
     free(g0->rank_gpu);
@@ -281,9 +369,10 @@ void llmc_gpu_ranks_close(LlmcGpu *g0)
     g0->team = NULL;
     abort_free(g0->abort);
     g0->abort = NULL;
-    if (g0->nccl.lib)
+    if (g0->nccl.lib && !hung)          /* a hung GPU's NCCL kernels may be running */
         dlclose(g0->nccl.lib);
     g0->nccl.lib = NULL;
+    return hung;
 }
 
 /* ---- the team: a job a rank, each rank's result and message ---- */
@@ -306,9 +395,33 @@ static void rank_thread(void *arg, int tid, int nth)
 {
     (void)nth;
     RankJob *j = arg;
-    j->rc[tid] = j->fn(j, j->g0->rank_gpu[tid], j->err[tid], sizeof j->err[tid]);
-    if (j->rc[tid] != 0)
-        abort_comms(j->g0, tid, j->err[tid]);
+    LlmcGpu *g = j->g0->rank_gpu[tid];
+    char *msg = j->err[tid];
+    size_t len = sizeof j->err[tid];
+    g->timed_out = 0;
+    j->rc[tid] = j->fn(j, g, msg, len);
+    if (j->rc[tid] == 0)
+        return;
+    if (!g->timed_out) {
+        abort_comms(j->g0, tid, msg);
+        return;
+    }
+    /* the watchdog: this rank's work did not end by its deadline. With every communicator aborted,
+     * a rank that waited in a collective for a peer sees its stream drain; one whose stream does
+     * not drain is running a kernel that does not end: its GPU is hung, left as it is */
+    abort_comms(j->g0, tid, msg);
+    double grace = g->step_timeout < LLMC_ABORT_GRACE_S ? g->step_timeout : LLMC_ABORT_GRACE_S;
+    size_t n = strlen(msg);
+    if (llmc_gpu_wait_more(g, grace) == 0) {
+        snprintf(msg + n, len - n, "; once the communicators were aborted its GPU finished: it was waiting in an "
+                 "NCCL collective for a peer");
+    } else {
+        snprintf(msg + n, len - n, "; its GPU did not finish even after the communicators were aborted: a "
+                 "kernel that does not end (the GPU is left as it is)");
+        g->hung = 1;
+        snprintf(g->hung_msg, sizeof g->hung_msg, "%s", msg);
+    }
+    abort_note(j->g0, tid, msg);
 }
 
 /* The first failure's message, naming its rank: the rank that failed first (whose failure aborted
@@ -361,28 +474,37 @@ static int run_ranks(RankJob *j, char *err, size_t errlen)
  * connections made. */
 static int first_collectives(LlmcGpu *g, char *err, size_t errlen)
 {
-    CUresult cr;
     int N = g->n_ranks;
     float *p = (float *)(uintptr_t)g->nccl_warm;
     if (comm_enter(g, "the first NCCL collectives", err, errlen) != 0)
         return -1;
     ncclResult_t r = g->nccl.AllGather(p, p + 1, 1, LLMC_NCCL_FLOAT32, g->comm, g->stream);
-    if (r == 0) {
-        r = g->nccl.GroupStart();
-        for (int q = 0; q < N && r == 0; q++) {
-            r = g->nccl.Send(p + 1 + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
-            if (r == 0)
-                r = g->nccl.Recv(p + 1 + N + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
-        }
-        ncclResult_t end = g->nccl.GroupEnd();
-        r = r != 0 ? r : end;
-    }
     comm_leave(g);
-    if (r != 0)
-        return llmc_rt_fail(err, errlen, "the first NCCL collectives on %s: %s", g->name, nccl_error(&g->nccl, r));
-    if ((cr = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
-        return llmc_cu_fail(g, cr, err, errlen, "the first NCCL collectives on %s (cuStreamSynchronize)", g->name);
-    return 0;
+    char what[160];
+    snprintf(what, sizeof what, "the first NCCL collectives on %s", g->name);
+    if (r == LLMC_NCCL_IN_PROGRESS && comm_settle(g, what, err, errlen) != 0)
+        return -1;
+    if (r != LLMC_NCCL_SUCCESS && r != LLMC_NCCL_IN_PROGRESS)
+        return llmc_rt_fail(err, errlen, "%s: %s", what, nccl_error(&g->nccl, r));
+    if (comm_enter(g, what, err, errlen) != 0)
+        return -1;
+    r = g->nccl.GroupStart();
+    for (int q = 0; q < N && nccl_going(r); q++) {
+        r = g->nccl.Send(p + 1 + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+        if (nccl_going(r))
+            r = g->nccl.Recv(p + 1 + N + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+    }
+    ncclResult_t end = g->nccl.GroupEnd();
+    comm_leave(g);
+    r = nccl_going(r) ? end : r;
+    if (r == LLMC_NCCL_IN_PROGRESS && comm_settle(g, what, err, errlen) != 0)
+        return -1;
+    if (r != LLMC_NCCL_SUCCESS && r != LLMC_NCCL_IN_PROGRESS)
+        return llmc_rt_fail(err, errlen, "%s: %s", what, nccl_error(&g->nccl, r));
+    int w = llmc_gpu_wait(g, what, err, errlen);
+    if (w == LLMC_WAIT_TIMEOUT)
+        llmc_rt_fail(err, errlen, "%s did not finish within %.1f s (--step-timeout)", what, g->step_timeout);
+    return w == 0 ? 0 : -1;
 }
 
 /* Before any communicator: what comm_init needs, so that no rank fails between joining
@@ -402,18 +524,31 @@ static int comm_prepare(RankJob *j, LlmcGpu *g, char *err, size_t errlen)
     return 0;
 }
 
-/* This rank's communicator, then its first collectives (NCCL connects its peers on first use: done
- * here, eagerly, not inside a capture). */
+/* This rank's communicator, non-blocking (ncclCommInitRankConfig, config.blocking = 0: the call
+ * returns at once and NCCL forms the communicator in the background), published at once so that a
+ * failing peer can abort it, then awaited (comm_settle: ncclCommGetAsyncError until ncclSuccess,
+ * an error, a peer's failure or the deadline); then its first collectives (NCCL connects its
+ * peers on first use: done here, eagerly, not inside a capture). */
 static int comm_init(RankJob *j, LlmcGpu *g, char *err, size_t errlen)
 {
     CUresult cr;
+    g->deadline = llmc_gpu_deadline(g, 0);
     if ((cr = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, cr, err, errlen, "cuCtxSetCurrent (%s)", g->name);
+    char what[160];
+    snprintf(what, sizeof what, "ncclCommInitRankConfig (%d ranks, on %s)", g->n_ranks, g->name);
+    LlmcNcclConfig cfg = {
+        .size = sizeof cfg, .magic = LLMC_NCCL_CONFIG_MAGIC, .version = LLMC_NCCL_CONFIG_VERSION,
+        .blocking = 0, .cgaClusterSize = LLMC_NCCL_CONFIG_UNDEF, .minCTAs = LLMC_NCCL_CONFIG_UNDEF,
+        .maxCTAs = LLMC_NCCL_CONFIG_UNDEF, .netName = NULL, .splitShare = LLMC_NCCL_CONFIG_UNDEF,
+    };
     ncclComm_t c = NULL;
-    ncclResult_t r = g->nccl.CommInitRank(&c, g->n_ranks, j->id, g->rank);
-    if (r != 0)
-        return llmc_rt_fail(err, errlen, "ncclCommInitRank (%d ranks, on %s): %s", g->n_ranks, g->name,
-                            nccl_error(&g->nccl, r));
+    ncclResult_t r = g->nccl.CommInitRankConfig(&c, g->n_ranks, j->id, g->rank, &cfg);
+    if (r != LLMC_NCCL_SUCCESS && r != LLMC_NCCL_IN_PROGRESS) {
+        if (c)
+            (void)g->nccl.CommAbort(c);
+        return llmc_rt_fail(err, errlen, "%s: %s", what, nccl_error(&g->nccl, r));
+    }
     /* made after another rank failed: aborted here (abort_comms did not see it) */
     LlmcRankAbort *a = g->abort;
     pthread_mutex_lock(&a->mu[g->rank]);
@@ -424,10 +559,14 @@ static int comm_init(RankJob *j, LlmcGpu *g, char *err, size_t errlen)
         g->comm = c;
     pthread_mutex_unlock(&a->mu[g->rank]);
     if (late)
-        return llmc_rt_fail(err, errlen, "ncclCommInitRank (on %s): another rank failed meanwhile", g->name);
+        return llmc_rt_fail(err, errlen, "%s: another rank failed meanwhile", what);
+    if (comm_settle(g, what, err, errlen) != 0)
+        return -1;
     int rc = first_collectives(g, err, errlen);
-    (void)g->cu.MemFree(g->nccl_warm);
-    g->nccl_warm = 0;
+    if (!g->hung) {
+        (void)g->cu.MemFree(g->nccl_warm);
+        g->nccl_warm = 0;
+    }
     return rc;
 }
 
@@ -484,8 +623,8 @@ void llmc_gpu_ranks_teardown(LlmcGpu *g0)
         LlmcGpu *g = g0->rank_gpu[r];
         if (!g)
             continue;
-        llmc_gpu_teardown_one(g);       /* makes its context current */
-        if (g->nccl_warm)
+        llmc_gpu_teardown_one(g);       /* makes its context current (a hung GPU: nothing) */
+        if (g->nccl_warm && !g->hung)
             (void)g->cu.MemFree(g->nccl_warm);
         g->nccl_warm = 0;
         /* an aborted communicator is freed already */
@@ -528,11 +667,16 @@ static int collective_enter(LlmcGpu *g, const char *what)
     return 0;
 }
 
+/* After the call: ncclInProgress (a non-blocking communicator) is awaited before forward() goes
+ * on (comm_settle); another error fails the step. */
 static void collective_done(LlmcGpu *g, const char *what, ncclResult_t r)
 {
     comm_leave(g);
     g->stats.collectives++;
-    if (r != 0) {
+    if (r == LLMC_NCCL_IN_PROGRESS) {
+        if (comm_settle(g, what, g->launch_err, sizeof g->launch_err) != 0)
+            g->launch_failed = 1;
+    } else if (r != LLMC_NCCL_SUCCESS) {
         g->launch_failed = 1;
         snprintf(g->launch_err, sizeof g->launch_err, "%s: %s", what, nccl_error(&g->nccl, r));
     }
@@ -566,11 +710,11 @@ void llmc_gpu_all_to_all(LlmcGpu *g, int64_t count, int64_t x, int64_t y)
     uint8_t *arena = (uint8_t *)(uintptr_t)g->arena;
     size_t bytes = (size_t)count * sizeof(float);
     ncclResult_t r = g->nccl.GroupStart();
-    for (int q = 0; q < g->n_ranks && r == 0; q++) {
+    for (int q = 0; q < g->n_ranks && nccl_going(r); q++) {
         r = g->nccl.Send(arena + x + (size_t)q * bytes, (size_t)count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
-        if (r == 0)
+        if (nccl_going(r))
             r = g->nccl.Recv(arena + y + (size_t)q * bytes, (size_t)count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
     }
     ncclResult_t end = g->nccl.GroupEnd();   /* closes the group whatever happened in it */
-    collective_done(g, what, r != 0 ? r : end);
+    collective_done(g, what, nccl_going(r) ? end : r);
 }

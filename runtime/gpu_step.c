@@ -124,6 +124,10 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
     const LlmcModelDesc *d = g->d;
     if (!g->ready)
         return llmc_rt_fail(err, errlen, "internal error: GPU step before llmc_gpu_setup");
+    if (g->hung)
+        return llmc_rt_fail(err, errlen, "%s", g->hung_msg);
+    g->deadline = llmc_gpu_deadline(g, st->n_tokens);
+    g->timed_out = 0;
     CUresult r;
     if ((r = g->cu.CtxSetCurrent(g->ctx)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuCtxSetCurrent (%s)", g->name);
@@ -247,11 +251,24 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
                        "copying the chosen tokens from the GPU (cuMemcpyDtoHAsync_v2)");
     if ((r = g->cu.EventRecord(g->step_ev[1], g->stream)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuEventRecord");
-    if ((r = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS)
-        return llmc_cu_fail(g, r, err, errlen,
-                       "running the model's kernels on %s (a step of %d tokens%s; "
-                       "cuStreamSynchronize)",
-                       g->name, n, bucket ? ", CUDA graph" : "");
+    char what[160];
+    snprintf(what, sizeof what, "running the model's kernels%s on %s (a step of %d tokens%s)",
+             g->n_ranks > 1 ? " and NCCL collectives" : "", g->name, n, bucket ? ", CUDA graph" : "");
+    int w = llmc_gpu_wait(g, what, err, errlen);
+    if (w == LLMC_WAIT_TIMEOUT) {
+        llmc_rt_fail(err, errlen,
+                     "the step of %d tokens did not finish within %.1f s (--step-timeout %g s plus %g s a "
+                     "token): %s had not ended%s",
+                     n, g->step_timeout + LLMC_STEP_TIMEOUT_PER_TOKEN * st->n_tokens, g->step_timeout, LLMC_STEP_TIMEOUT_PER_TOKEN, what,
+                     g->n_ranks > 1 ? "" : " (a kernel that does not end: the GPU is left as it is; no "
+                                           "further step runs on it)");
+        if (g->n_ranks == 1) {          /* nothing to abort: the GPU is hung */
+            g->hung = 1;
+            snprintf(g->hung_msg, sizeof g->hung_msg, "%s", err);
+        }
+    }
+    if (w != 0)
+        return -1;
     float ms;
     if ((r = g->cu.EventElapsedTime(&ms, g->step_ev[0], g->step_ev[1])) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuEventElapsedTime");
@@ -267,6 +284,8 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
 int llmc_gpu_read_arena(LlmcGpu *g, int64_t off, void *dst, size_t bytes, char *err,
                         size_t errlen)
 {
+    if (g->hung)
+        return llmc_rt_fail(err, errlen, "%s", g->hung_msg);
     if (!g->ready || off < 0 || (uint64_t)off + bytes > (uint64_t)g->d->arena_bytes)
         return llmc_rt_fail(err, errlen,
                             "internal error: reading [%lld, +%zu) of an arena of %lld bytes",

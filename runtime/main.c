@@ -83,6 +83,7 @@ typedef struct Opts {
     uint64_t seed;
     int bench, verbose, progress, help, version, output_ids, prompts_ids, ignore_eos;
     int no_graphs, no_pdl, compare_cpu, no_verify;
+    double step_timeout;        /* NAN: not given (LLMC_STEP_TIMEOUT, else the default) */
     int serve;                  /* --serve */
     const char *host;           /* NULL: 127.0.0.1 */
     int64_t port;               /* -1: 8080 */
@@ -203,6 +204,11 @@ static const OptSpec opt_specs[] = {
     {"no-pdl", NULL, 0, OPT_FLAG, F(no_pdl), 0, 0, NULL,
      "no programmatic dependent launch (sm_90+: the decode matmuls otherwise\n"
      "start while the kernel before them drains)"},
+    {"step-timeout", NULL, 0, OPT_REAL, F(step_timeout), 0, 0, "S",
+     "the watchdog: a step that has not finished S seconds (plus 10 ms a token\n"
+     "of it) after it started fails, every rank's NCCL communicator aborted,\n"
+     "and so does every later step (default 60, or $LLMC_STEP_TIMEOUT; 0: no\n"
+     "deadline; docs/tp.md)"},
     {"compare-cpu", NULL, 0, OPT_FLAG, F(compare_cpu), 0, 0, NULL,
      "run the prompt on the GPU and on the CPU twin (the same model compiled\n"
      "for the CPU) and print the error of every probed value, per layer, and\n"
@@ -352,7 +358,8 @@ static int parse_args(Opts *o, int argc, char **argv)
 {
     const char *slash = strrchr(argv[0] ? argv[0] : "model", '/');
     *o = (Opts){.prog = slash ? slash + 1 : (argv[0] ? argv[0] : "model"), .n_new = -1,
-                .top_k = -1, .temp = NAN, .top_p = NAN, .port = -1, .max_queue = -1, .timeout = -1};
+                .top_k = -1, .temp = NAN, .top_p = NAN, .port = -1, .max_queue = -1, .timeout = -1,
+                .step_timeout = NAN};
     struct option longs[2 * N_OPT_SPECS + 1];
     char shorts[2 * N_OPT_SPECS + 2];
     int nl = 0, ns = 0;
@@ -471,10 +478,23 @@ static int parse_args(Opts *o, int argc, char **argv)
                             "CPUs wait for each other at every barrier", (long long)o->threads,
                          usable_cpus());
     const LlmcDeviceOps *dev = llmc_device_for(llmc_model.backend);
-    if ((o->no_graphs || o->no_pdl || o->compare_cpu) && !(dev && dev->gpu_options))
+    int gpu = dev && dev->gpu_options;
+    if ((o->no_graphs || o->no_pdl || o->compare_cpu || !isnan(o->step_timeout)) && !gpu)
         return bad_usage(o, "%s is an option of GPU builds; this executable was built for %s",
-                         o->no_graphs ? "--no-graphs" : o->no_pdl ? "--no-pdl" : "--compare-cpu",
+                         o->no_graphs ? "--no-graphs" : o->no_pdl ? "--no-pdl" : o->compare_cpu ? "--compare-cpu"
+                                                                                   : "--step-timeout",
                          llmc_model.target ? llmc_model.target : "the cpu");
+    const char *env = getenv("LLMC_STEP_TIMEOUT");
+    if (isnan(o->step_timeout) && env && gpu) {
+        char *end;
+        errno = 0;
+        o->step_timeout = strtod(env, &end);
+        if (errno || end == env || *end || !isfinite(o->step_timeout))
+            return bad_usage(o, "LLMC_STEP_TIMEOUT: expected a number of seconds, found '%s'", env);
+    }
+    if (!isnan(o->step_timeout) && (o->step_timeout < 0 || o->step_timeout > 1e6))
+        return bad_usage(o, "--step-timeout %g: expected seconds from 0 (no deadline) to 1000000%s", o->step_timeout,
+                         env ? " (or LLMC_STEP_TIMEOUT)" : "");
     return 0;
 }
 
@@ -602,6 +622,7 @@ static int make_engine_fit(const Opts *o, LlmcEngine *e, const LlmcPayload *pl, 
                          .device = o->device,
                          .no_graphs = o->no_graphs,
                          .no_pdl = o->no_pdl,
+                         .step_timeout = isnan(o->step_timeout) ? 0 : o->step_timeout > 0 ? o->step_timeout : -1,
                          .watch = o->watch ? watch_weights : NULL,
                          .watch_ctx = o->watch};
     if (d->weights_bytes >= ((int64_t)256 << 20)) {     /* a device with its own memory */

@@ -15,6 +15,7 @@
 #include "cuda_api.h"
 
 typedef int ncclResult_t;                       /* ncclSuccess = 0 */
+enum { LLMC_NCCL_SUCCESS = 0, LLMC_NCCL_IN_PROGRESS = 7 }; /* ncclSuccess, ncclInProgress */
 typedef struct ncclComm *ncclComm_t;
 #define LLMC_NCCL_UNIQUE_ID_BYTES 128
 typedef struct {
@@ -22,10 +23,28 @@ typedef struct {
 } ncclUniqueId;
 
 enum { LLMC_NCCL_FLOAT32 = 7 };                 /* ncclDataType_t ncclFloat32 */
+
+/* ncclConfig_t as NCCL 2.17 laid it out (ncclConfig_v21700): NCCL reads `size` bytes of it and
+ * takes its defaults for the fields a newer NCCL added after them (parseCommConfig), so this
+ * prefix is a valid config for every NCCL from 2.17 on. magic and version are NCCL_CONFIG_INITIALIZER's;
+ * every field but blocking is left "undefined" (INT_MIN, NULL): NCCL's default. */
+typedef struct {
+    size_t size;
+    unsigned int magic;                         /* LLMC_NCCL_CONFIG_MAGIC */
+    unsigned int version;                       /* the NCCL version the layout is from */
+    int blocking;                               /* 0: every call may return ncclInProgress */
+    int cgaClusterSize, minCTAs, maxCTAs;
+    const char *netName;
+    int splitShare;
+} LlmcNcclConfig;
+#define LLMC_NCCL_CONFIG_MAGIC 0xcafebeefu
+#define LLMC_NCCL_CONFIG_VERSION 21700
+#define LLMC_NCCL_CONFIG_UNDEF (-2147483647 - 1)
 /* ncclGetVersion's code of 2.x.y: 2 * 10000 + x * 100 + y (from 2.9). 2.19 is the oldest NCCL the
  * runtime takes: CUDA graph capture of collectives (2.9) and the NVLink SHARP switch
  * NCCL_NVLS_ENABLE (2.17) read at communicator creation, ncclCommAbort releasing the peers'
- * collectives when a rank fails, on a version CUDA 12 ships. */
+ * collectives when a rank fails, on a version CUDA 12 ships; the non-blocking communicators of
+ * ncclCommInitRankConfig (config.blocking = 0) and ncclCommGetAsyncError are older (2.14). */
 #define LLMC_NCCL_MIN_VERSION 21900
 #define LLMC_NCCL_LIB "libnccl.so.2"
 
@@ -33,7 +52,9 @@ enum { LLMC_NCCL_FLOAT32 = 7 };                 /* ncclDataType_t ncclFloat32 */
 #define LLMC_NCCL_FUNCS(X)                                                                         \
     X(GetVersion, "ncclGetVersion", (int *version))                                                \
     X(GetUniqueId, "ncclGetUniqueId", (ncclUniqueId * id))                                         \
-    X(CommInitRank, "ncclCommInitRank", (ncclComm_t * comm, int nranks, ncclUniqueId id, int rank)) \
+    X(CommInitRankConfig, "ncclCommInitRankConfig",                                                \
+      (ncclComm_t * comm, int nranks, ncclUniqueId id, int rank, LlmcNcclConfig *config))          \
+    X(CommGetAsyncError, "ncclCommGetAsyncError", (ncclComm_t comm, ncclResult_t * state))         \
     X(CommDestroy, "ncclCommDestroy", (ncclComm_t comm))                                           \
     X(CommAbort, "ncclCommAbort", (ncclComm_t comm))                                               \
     X(AllGather, "ncclAllGather",                                                                  \

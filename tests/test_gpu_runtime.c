@@ -17,6 +17,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,7 +385,7 @@ static LlmcModelDesc fk_desc(void)
 
 enum { FAKE_MAX_LAUNCHES = 64, FAKE_MAX_DEV = 4, CUDA_ERROR_CAPTURE_UNSUPPORTED = 900,
        CUDA_ERROR_LAUNCH_FAILED = 719 };
-enum { FAKE_KERNEL, FAKE_ALL_GATHER, FAKE_EXCHANGE, FAKE_COPY, FAKE_MEMSET };
+enum { FAKE_KERNEL, FAKE_ALL_GATHER, FAKE_EXCHANGE, FAKE_COPY, FAKE_MEMSET, FAKE_HOST, FAKE_HANG };
 
 /* A launch, (the fake NCCL) a collective, or a copy behind one: what a stream runs in order. */
 typedef struct FakeLaunch {
@@ -403,6 +404,8 @@ typedef struct FakeLaunch {
     const void *src;
     size_t n;
     unsigned char byte;
+    CUhostFn fn;                /* a host function (cuLaunchHostFunc) and its data */
+    void *data;
 } FakeLaunch;
 
 typedef struct FakeGraph {
@@ -416,15 +419,23 @@ typedef struct FakeGraph {
  * threads must each make their GPU's context current. The counters and the kernels run under
  * fk_lock (ranks launch at once); collectives meet without it.
  *
- * A stream runs what it is given at once, except a collective: as on a GPU, the host's call only
- * enqueues it (NCCL's calls return before the peers join), and it runs, waiting for its peers,
- * when the stream is synchronized; whatever is enqueued behind it waits in the queue too. */
+ * A stream runs what it is given at once, except a collective (and a kernel that never ends,
+ * FAKE_HANG): as on a GPU, the host's call only enqueues it (NCCL's calls return before the peers
+ * join), and it runs, waiting for its peers, when the stream is synchronized, or on the stream's
+ * own thread (the GPU working while the host sleeps) once a host function (cuLaunchHostFunc) is
+ * queued behind it; whatever is enqueued behind it waits in the queue too. The host thread does
+ * not touch a queue while the stream's thread runs it (cuStreamQuery: not ready). */
 enum { FAKE_MAX_QUEUE = 64 };
 typedef struct FakeStream {
     FakeGraph *capture;         /* the stream is capturing */
     int mode;                   /* its capture mode */
     FakeLaunch q[FAKE_MAX_QUEUE];   /* waiting behind a collective */
     int qn;
+    pthread_t gpu;              /* the stream's thread, running the queue */
+    int gpu_live;               /* started, not joined */
+    void *host_data;            /* the last host function's data (a hung GPU's signal, left by the
+                                   runtime: reachable here, for the leak checker) */
+    atomic_int gpu_busy;        /* still running */
 } FakeStream;
 static FakeStream fk_streams[FAKE_MAX_DEV];
 static char fk_ctx_obj[FAKE_MAX_DEV];
@@ -454,12 +465,56 @@ static struct {
     int fail_alloc_at;          /* the fail_alloc_at-th cuMemAlloc (1-based) on device fail_dev fails (0: none) */
     int64_t allocs_on[FAKE_MAX_DEV];    /* cuMemAlloc calls a device */
     int64_t pdl_launches;       /* through cuLaunchKernelEx with programmatic serialization */
+    int hang_dev, hang_at;      /* the hang_at-th kernel launch (1-based) on device hang_dev never ends
+                                   (0: none), until fake_unhang */
+    int unhang;
+    int hangs;                  /* a hung kernel given up after 10 s (the test failed) */
+    int fail_ctx_dev, fail_ctx_at;  /* the fail_ctx_at-th cuCtxSetCurrent (1-based) of device
+                                       fail_ctx_dev fails (0: none) */
+    int64_t ctx_sets_on[FAKE_MAX_DEV];  /* cuCtxSetCurrent calls a device */
+    int64_t host_funcs;         /* host functions run */
     /* HIP */
     char arch[64];              /* gcnArchName */
     int integrated;             /* an APU */
     int register_fails;         /* hipHostRegister refuses */
     int live_registered;
 } fk;
+
+/* What the fake driver allocated and was not freed (device and pinned memory, graphs, events):
+ * what a hung GPU's teardown leaves (the runtime makes no call on it), freed by the test. */
+enum { FAKE_MAX_OBJ = 1024 };
+static void *fk_obj[FAKE_MAX_OBJ];
+static void fk_track(void *p)
+{
+    pthread_mutex_lock(&fk_lock);
+    for (int i = 0; i < FAKE_MAX_OBJ; i++)
+        if (!fk_obj[i]) {
+            fk_obj[i] = p;
+            break;
+        }
+    pthread_mutex_unlock(&fk_lock);
+}
+static void fk_untrack(void *p)
+{
+    pthread_mutex_lock(&fk_lock);
+    for (int i = 0; i < FAKE_MAX_OBJ; i++)
+        if (fk_obj[i] == p) {
+            fk_obj[i] = NULL;
+            break;
+        }
+    pthread_mutex_unlock(&fk_lock);
+}
+static int fake_free_left(void)
+{
+    int n = 0;
+    for (int i = 0; i < FAKE_MAX_OBJ; i++)
+        if (fk_obj[i]) {
+            free(fk_obj[i]);
+            fk_obj[i] = NULL;
+            n++;
+        }
+    return n;
+}
 
 /* The stream s if it is the current context's, else NULL (counted). */
 static FakeStream *fk_stream(CUstream s)
@@ -572,7 +627,11 @@ static CUresult f_set_current(CUcontext c)
 {
     if (!c)
         return CUDA_ERROR_INVALID_VALUE;
-    fk_cur = (int)((char *)(void *)c - fk_ctx_obj);
+    int d = (int)((char *)(void *)c - fk_ctx_obj), nth;
+    FK_LOCKED(nth = (int)++fk.ctx_sets_on[d]);
+    if (fk.fail_ctx_at && d == fk.fail_ctx_dev && nth == fk.fail_ctx_at)
+        return CUDA_ERROR_INVALID_VALUE;
+    fk_cur = d;
     return 0;
 }
 static CUresult f_mem_info(size_t *f, size_t *t)
@@ -593,12 +652,14 @@ static CUresult f_alloc(CUdeviceptr *p, size_t n)
     if (!m)
         return CUDA_ERROR_OUT_OF_MEMORY;
     memset(m, 0xa5, n);                 /* device memory is not zeroed */
+    fk_track(m);
     FK_LOCKED(fk.live_dev++);
     *p = (CUdeviceptr)(uintptr_t)m;
     return 0;
 }
 static CUresult f_free(CUdeviceptr p)
 {
+    fk_untrack((void *)(uintptr_t)p);
     free((void *)(uintptr_t)p);
     FK_LOCKED(fk.live_dev--);
     return 0;
@@ -606,6 +667,7 @@ static CUresult f_free(CUdeviceptr p)
 static CUresult f_alloc_host(void **p, size_t n)
 {
     *p = malloc(n ? n : 1);
+    fk_track(*p);
     FK_LOCKED(fk.live_host++);
     return *p ? 0 : CUDA_ERROR_OUT_OF_MEMORY;
 }
@@ -615,6 +677,7 @@ static CUresult f_host_alloc(void **p, size_t n, unsigned flags)
 }
 static CUresult f_free_host(void *p)
 {
+    fk_untrack(p);
     free(p);
     FK_LOCKED(fk.live_host--);
     return 0;
@@ -676,10 +739,32 @@ static CUresult f_set_attr(CUfunction f, int a, int v)
 }
 static void fake_collective(const FakeLaunch *l);
 static void fnc_wait_for_peers(void);
+/* A kernel that never ends: until fake_unhang (10 s: counted in fk.hangs, the test failed). */
+static void fake_hang(void)
+{
+    for (int i = 0; i < 10000; i++) {
+        int go;
+        FK_LOCKED(go = fk.unhang);
+        if (go)
+            return;
+        usleep(1000);
+    }
+    FK_LOCKED(fk.hangs++);
+}
 static void run_launch(const FakeLaunch *l)
 {
     if (l->what == FAKE_ALL_GATHER || l->what == FAKE_EXCHANGE) {
         fake_collective(l);
+        return;
+    }
+    if (l->what == FAKE_HOST) {
+        FK_LOCKED(fk.host_funcs++);
+        fk_streams[fk_cur].host_data = l->data;
+        l->fn(l->data);
+        return;
+    }
+    if (l->what == FAKE_HANG) {
+        fake_hang();
         return;
     }
     if (l->what == FAKE_COPY) {
@@ -699,17 +784,38 @@ static void run_launch(const FakeLaunch *l)
 }
 /* Runs st's queue in order; a collective only when `wait` (the stream is synchronized: it meets
  * its peers there). */
+static int waits(const FakeLaunch *l)
+{
+    return l->what == FAKE_ALL_GATHER || l->what == FAKE_EXCHANGE || l->what == FAKE_HANG;
+}
 static void stream_run(FakeStream *st, int wait)
 {
     int i = 0;
-    while (i < st->qn && (wait || (st->q[i].what != FAKE_ALL_GATHER && st->q[i].what != FAKE_EXCHANGE)))
+    while (i < st->qn && (wait || !waits(&st->q[i])))
         run_launch(&st->q[i++]);
     memmove(st->q, st->q + i, (size_t)(st->qn - i) * sizeof st->q[0]);
     st->qn -= i;
 }
+/* The stream's thread: the GPU running the queue while the host thread does something else. */
+static void *stream_thread(void *arg)
+{
+    FakeStream *st = arg;
+    fk_cur = (int)(st - fk_streams);
+    stream_run(st, 1);
+    atomic_store(&st->gpu_busy, 0);
+    return NULL;
+}
+/* Joins the stream's thread (waiting for it to drain the queue). */
+static void stream_join(FakeStream *st)
+{
+    if (st->gpu_live)
+        pthread_join(st->gpu, NULL);
+    st->gpu_live = 0;
+}
 /* Records l when st is capturing; else queues it and runs what can run. */
 static CUresult fake_enqueue(FakeStream *st, const FakeLaunch *l)
 {
+    stream_join(st);
     if (st->capture) {
         if (st->capture->n == FAKE_MAX_LAUNCHES)
             return CUDA_ERROR_OUT_OF_MEMORY;
@@ -737,6 +843,10 @@ static CUresult f_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
             fnc_wait_for_peers();
         return CUDA_ERROR_LAUNCH_FAILED;
     }
+    if (fk.hang_at && fk_cur == fk.hang_dev && nth == fk.hang_at) {
+        FakeLaunch h = {.what = FAKE_HANG};
+        return fake_enqueue(st, &h);
+    }
     FakeLaunch l = {.what = FAKE_KERNEL, .k = (const FakeKernel *)(uintptr_t)f, .grid = gx,
                     .args = *(const LlmcDevArgs *)params[0], .offs = *(const LlmcKernelOffsets *)params[1]};
     return fake_enqueue(st, &l);
@@ -762,16 +872,55 @@ static CUresult f_stream_create(CUstream *s, unsigned flags)
 }
 static CUresult f_stream_destroy(CUstream s)
 {
+    stream_join((FakeStream *)(void *)s);
     ((FakeStream *)(void *)s)->qn = 0;  /* what a failed rank left queued */
     return 0;
 }
+static void fnc_check_settled(void);
 static CUresult f_sync(CUstream s)
 {
     FakeStream *st = fk_stream(s);
     if (!st || st->capture)
         return CUDA_ERROR_INVALID_VALUE;
+    fnc_check_settled();
+    stream_join(st);
     stream_run(st, 1);
     return 0;
+}
+static CUresult f_query(CUstream s)
+{
+    FakeStream *st = fk_stream(s);
+    if (!st || st->capture)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (st->gpu_live && atomic_load(&st->gpu_busy))
+        return CUDA_ERROR_NOT_READY;
+    stream_join(st);
+    return st->qn ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
+}
+/* Queues the host function; what the host thread cannot run at once (behind a collective or a
+ * kernel that never ends) the stream's thread runs. */
+static CUresult f_host_func(CUstream s, CUhostFn fn, void *data)
+{
+    FakeStream *st = fk_stream(s);
+    if (!st || st->capture || !fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    fnc_check_settled();
+    FakeLaunch l = {.what = FAKE_HOST, .fn = fn, .data = data};
+    CUresult r = fake_enqueue(st, &l);
+    if (r != 0 || st->qn == 0)
+        return r;
+    atomic_store(&st->gpu_busy, 1);
+    if (pthread_create(&st->gpu, NULL, stream_thread, st) != 0)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    st->gpu_live = 1;
+    return 0;
+}
+/* Lets a kernel that never ends end, and the stream threads finish (the end of a test). */
+static void fake_unhang(void)
+{
+    FK_LOCKED(fk.unhang = 1);
+    for (int d = 0; d < FAKE_MAX_DEV; d++)
+        stream_join(&fk_streams[d]);
 }
 static CUresult f_begin(CUstream s, int mode)
 {
@@ -786,6 +935,7 @@ static CUresult f_begin(CUstream s, int mode)
 static CUresult f_end(CUstream s, CUgraph *g)
 {
     FakeStream *st = fk_stream(s);
+    fnc_check_settled();
     if (!st || !st->capture)
         return CUDA_ERROR_INVALID_VALUE;
     *g = (CUgraph)(void *)st->capture;
@@ -796,6 +946,7 @@ static CUresult f_instantiate(CUgraphExec *e, CUgraph g, unsigned long long flag
 {
     FakeGraph *x = malloc(sizeof *x);
     memcpy(x, (void *)g, sizeof *x);
+    fk_track(x);
     FK_LOCKED(fk.live_graphs++);
     *e = (CUgraphExec)(void *)x;
     return flags ? CUDA_ERROR_INVALID_VALUE : 0;
@@ -813,6 +964,7 @@ static CUresult f_graph_launch(CUgraphExec e, CUstream s)
 }
 static CUresult f_graph_free(void *g)
 {
+    fk_untrack(g);
     free(g);
     FK_LOCKED(fk.live_graphs--);
     return 0;
@@ -823,11 +975,13 @@ static CUresult f_event_create(CUevent *e, unsigned flags)
 {
     (void)flags;
     *e = (CUevent)malloc(1);
+    fk_track((void *)*e);
     FK_LOCKED(fk.live_events++);
     return 0;
 }
 static CUresult f_event_destroy(CUevent e)
 {
+    fk_untrack((void *)e);
     free((void *)e);
     FK_LOCKED(fk.live_events--);
     return 0;
@@ -853,7 +1007,8 @@ static const LlmcCudaApi fake_api = {
     .ModuleLoadData = f_load, .ModuleUnload = f_unload, .ModuleGetFunction = f_get_fn,
     .FuncSetAttribute = f_set_attr, .LaunchKernel = f_launch, .LaunchKernelEx = f_launch_ex,
     .StreamCreate = f_stream_create,
-    .StreamDestroy = f_stream_destroy, .StreamSynchronize = f_sync, .StreamBeginCapture = f_begin,
+    .StreamDestroy = f_stream_destroy, .StreamSynchronize = f_sync, .StreamQuery = f_query,
+    .LaunchHostFunc = f_host_func, .StreamBeginCapture = f_begin,
     .StreamEndCapture = f_end, .GraphInstantiateWithFlags = f_instantiate,
     .GraphLaunch = f_graph_launch, .GraphExecDestroy = f_exec_destroy,
     .GraphDestroy = f_graph_destroy, .EventCreate = f_event_create,
@@ -1552,6 +1707,9 @@ END_TEST
  * (fnc.hangs) and released, so that a broken runtime fails the test rather than hanging it. */
 struct ncclComm {
     int rank, n;
+    int failed;                 /* ncclCommGetAsyncError reports an error (its init failed) */
+    int ready;                  /* its init completed (every rank joined) */
+    int polls_left;             /* ncclCommGetAsyncError says ncclInProgress this many more times */
 };
 static pthread_mutex_t fnc_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fnc_cv = PTHREAD_COND_INITIALIZER;
@@ -1564,6 +1722,22 @@ static struct {
     int aborted;                /* ncclCommAbort was called (on any rank's communicator) */
     int aborts, released, hangs;/* ncclCommAbort calls; waiters it released; waits given up */
     int fail_gather_rank;       /* > 0: that rank's first ncclAllGather call fails */
+    int fail_init_rank;         /* > 0: that rank's ncclCommInitRankConfig fails once every other rank
+                                   joined: its call returns ncclSystemError (fail_init_async 0) or
+                                   ncclInProgress and then ncclCommGetAsyncError the error (1) */
+    int fail_init_async;
+    int in_progress;            /* every ncclCommInitRankConfig, ncclAllGather and ncclGroupEnd
+                                   returns ncclInProgress and ncclCommGetAsyncError says so this many
+                                   times before ncclSuccess */
+    int64_t polls;              /* ncclCommGetAsyncError calls */
+    int unsettled;              /* a stream synchronized, a host function queued or a capture ended,
+                                   or an NCCL call made, while a communicator of the device was
+                                   still in progress: what NCCL forbids */
+    int stall_at;               /* > 0: the stall_at-th collective run (1-based) never completes:
+                                   every rank waits in it until ncclCommAbort */
+    int64_t meetings;           /* collective meetings begun */
+    ncclComm_t comm_of[FAKE_MAX_DEV];   /* each device's communicator */
+    int64_t ctx_sets_at_init[FAKE_MAX_DEV]; /* cuCtxSetCurrent calls of a device before its rank's init */
     int64_t exchanges;          /* of the collectives run, the exchanges (ncclSend / ncclRecv groups) */
     const FakeLaunch *at[FAKE_MAX_DEV]; /* each rank's collective at the meeting */
 } fnc;
@@ -1580,7 +1754,9 @@ static int fnc_meet(int rank, const FakeLaunch *l)
     }
     fnc.at[rank] = l;
     uint64_t gen = fnc.gen;
-    if (++fnc.arrived == fnc.n) {
+    if (fnc.arrived == 0)
+        fnc.meetings++;
+    if (++fnc.arrived == fnc.n && fnc.meetings != fnc.stall_at) {
         if (l) {
             size_t c = l->count;
             for (int q = 0; q < fnc.n; q++)
@@ -1638,28 +1814,78 @@ static ncclResult_t n_unique_id(ncclUniqueId *id)
     snprintf(id->internal, sizeof id->internal, "fake-nccl");
     return 0;
 }
-static ncclResult_t n_init_rank(ncclComm_t *comm, int n, ncclUniqueId id, int rank)
+/* Before an NCCL call on a device's communicator, or a CUDA call on its stream: counted when the
+ * communicator is still in progress (the runtime did not wait for ncclCommGetAsyncError). */
+static void fnc_check_settled(void)
 {
-    if (strcmp(id.internal, "fake-nccl") != 0 || n < 2 || n > FAKE_MAX_DEV || rank < 0 || rank >= n)
+    if (fk_cur < 0)
+        return;
+    pthread_mutex_lock(&fnc_mu);
+    ncclComm_t c = fnc.comm_of[fk_cur];
+    fnc.unsettled += c && (c->polls_left > 0 || (!c->ready && !c->failed));
+    pthread_mutex_unlock(&fnc_mu);
+}
+/* Non-blocking only (config.blocking = 0): returns at once, the communicator in progress until
+ * every rank joined; the failing rank (fail_init_rank) joins, then fails once the others did. */
+static ncclResult_t n_init_config(ncclComm_t *comm, int n, ncclUniqueId id, int rank, LlmcNcclConfig *cfg)
+{
+    if (strcmp(id.internal, "fake-nccl") != 0 || n < 2 || n > FAKE_MAX_DEV || rank < 0 || rank >= n || !cfg ||
+        cfg->size < sizeof *cfg || cfg->magic != LLMC_NCCL_CONFIG_MAGIC || cfg->version < 21400 || cfg->blocking != 0 ||
+        cfg->minCTAs != LLMC_NCCL_CONFIG_UNDEF || cfg->netName) {
+        FK_LOCKED(fnc.bad_args++);
         return 4; /* ncclInvalidArgument */
+    }
+    FK_LOCKED(fnc.ctx_sets_at_init[rank] = fk.ctx_sets_on[rank]);
+    int failing = fnc.fail_init_rank && rank == fnc.fail_init_rank;
+    if (failing)                        /* the others are in their init */
+        for (int i = 0; i < 5000; i++) {
+            pthread_mutex_lock(&fnc_mu);
+            int in = fnc.joined == n - 1;
+            pthread_mutex_unlock(&fnc_mu);
+            if (in)
+                break;
+            usleep(1000);
+        }
+    if (failing && !fnc.fail_init_async)
+        return 2;                       /* ncclSystemError */
+    ncclComm_t c = calloc(1, sizeof *c);
+    c->rank = rank;
+    c->n = n;
+    c->failed = failing;
+    c->polls_left = fnc.in_progress;
     pthread_mutex_lock(&fnc_mu);
     fnc.n = n;
-    fnc.joined++;
+    fnc.joined += !failing;
     fnc.wrong_device += fk_cur != rank; /* rank r on device r, its context current */
+    fnc.comm_of[rank] = c;
+    fnc.live_comms++;
     pthread_mutex_unlock(&fnc_mu);
-    if (fnc_meet(rank, NULL) != 0) {    /* the real one returns once every rank joined */
-        FK_LOCKED(fnc.joined--);
-        return 2;                       /* ncclSystemError */
+    *comm = c;
+    return 7; /* ncclInProgress: the init goes on in the background */
+}
+static ncclResult_t n_async(ncclComm_t c, ncclResult_t *state)
+{
+    pthread_mutex_lock(&fnc_mu);
+    fnc.polls++;
+    fnc.wrong_device += fk_cur != c->rank;
+    if (c->failed) {
+        *state = 2;
+    } else if (c->polls_left > 0) {
+        c->polls_left--;
+        *state = 7;
+    } else {
+        c->ready |= fnc.joined == c->n;
+        *state = c->ready ? 0 : 7;
     }
-    *comm = malloc(sizeof **comm);
-    (*comm)->rank = rank;
-    (*comm)->n = n;
-    FK_LOCKED(fnc.live_comms++);
+    pthread_mutex_unlock(&fnc_mu);
     return 0;
 }
 static ncclResult_t n_destroy(ncclComm_t comm)
 {
-    FK_LOCKED(fnc.live_comms--);
+    pthread_mutex_lock(&fnc_mu);
+    fnc.live_comms--;
+    fnc.comm_of[comm->rank] = NULL;
+    pthread_mutex_unlock(&fnc_mu);
     free(comm);
     return 0;
 }
@@ -1668,11 +1894,23 @@ static ncclResult_t n_abort(ncclComm_t comm)
     pthread_mutex_lock(&fnc_mu);
     fnc.aborted = 1;
     fnc.aborts++;
+    fnc.live_comms--;
+    fnc.comm_of[comm->rank] = NULL;
     pthread_cond_broadcast(&fnc_cv);
     pthread_mutex_unlock(&fnc_mu);
-    FK_LOCKED(fnc.live_comms--);
     free(comm);
     return 0;
+}
+/* A call's result on a non-blocking communicator: ncclInProgress when the test asks for it (the
+ * communicator then in progress for fnc.in_progress polls). */
+static ncclResult_t n_progress(ncclComm_t c)
+{
+    if (!fnc.in_progress)
+        return 0;
+    pthread_mutex_lock(&fnc_mu);
+    c->polls_left = fnc.in_progress;
+    pthread_mutex_unlock(&fnc_mu);
+    return 7;
 }
 static void fake_collective(const FakeLaunch *l) { (void)fnc_meet(l->rank, l); }
 
@@ -1685,6 +1923,7 @@ static _Thread_local struct {
 } fk_group;
 static ncclResult_t n_group_start(void)
 {
+    fnc_check_settled();
     if (fk_group.open) {
         FK_LOCKED(fnc.bad_args++);      /* llmc never nests groups */
         return 5;
@@ -1728,12 +1967,15 @@ static ncclResult_t n_group_end(void)
     fk_group.open = 0;
     if (!fk_group.st)
         return 0;                       /* an empty group */
-    return fake_enqueue(fk_group.st, &fk_group.l) == 0 ? 0 : 2;
+    if (fake_enqueue(fk_group.st, &fk_group.l) != 0)
+        return 2;
+    return n_progress(fnc.comm_of[fk_group.l.rank]);
 }
 static ncclResult_t n_all_gather(const void *send, void *recv, size_t count, int dt, ncclComm_t comm,
                                  CUstream stream)
 {
     FakeStream *st = fk_stream(stream);
+    fnc_check_settled();
     if (!st || dt != LLMC_NCCL_FLOAT32 || !comm || fk_cur != comm->rank || count == 0) {
         FK_LOCKED(fnc.bad_args++);
         return 5; /* ncclInvalidUsage */
@@ -1744,12 +1986,13 @@ static ncclResult_t n_all_gather(const void *send, void *recv, size_t count, int
         return 2;                       /* ncclSystemError */
     }
     FakeLaunch l = {.what = FAKE_ALL_GATHER, .send = send, .recv = recv, .count = count, .rank = comm->rank};
-    return fake_enqueue(st, &l) == 0 ? 0 : 2;
+    return fake_enqueue(st, &l) == 0 ? n_progress(comm) : 2;
 }
 static const char *n_error(ncclResult_t r) { return r == 5 ? "invalid usage (fake NCCL)" : "fake NCCL error"; }
 
 static const LlmcNcclApi fake_nccl = {
-    .GetVersion = n_version, .GetUniqueId = n_unique_id, .CommInitRank = n_init_rank,
+    .GetVersion = n_version, .GetUniqueId = n_unique_id, .CommInitRankConfig = n_init_config,
+    .CommGetAsyncError = n_async,
     .CommDestroy = n_destroy, .CommAbort = n_abort, .AllGather = n_all_gather,
     .Send = n_send, .Recv = n_recv, .GroupStart = n_group_start, .GroupEnd = n_group_end,
     .GetErrorString = n_error,
@@ -2134,6 +2377,253 @@ START_TEST(fake_tp_setup_fails)
 }
 END_TEST
 
+/* A rank that fails before or inside ncclCommInitRankConfig while its peers are in theirs (--tp 4):
+ * its cuCtxSetCurrent just before the call (the peers joined, it never will), its call returning
+ * an error once the others joined, or its communicator's asynchronous error (ncclInProgress, then
+ * ncclCommGetAsyncError: an error). The peers' non-blocking inits are aborted: the engine does
+ * not start, in well under a second, with rank 1's own message; nothing leaks. (A blocking
+ * ncclCommInitRank would keep the peers in it forever: no abort reaches it.) */
+START_TEST(fake_tp_init_fails)
+{
+    int64_t ctx_sets = 0;
+    for (int mode = 0; mode < 4; mode++) {
+        fake_tp_reset(4);
+        fk.fail_ctx_dev = 1;
+        fk.fail_ctx_at = mode == 1 ? (int)ctx_sets : 0;
+        fnc.fail_init_rank = mode >= 2 ? 1 : 0;
+        fnc.fail_init_async = mode == 3;
+        LlmcModelDesc d = fk_tp_desc(4);
+        char err[1024];
+        LlmcGpu *g;
+        ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "%s", err);
+        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 16, .device = g};
+        LlmcEngine e;
+        double t0 = now_s();
+        int rc = llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err);
+        double took = now_s() - t0;
+        ck_assert_msg(took < 2.0, "mode %d: setup took %.1f s", mode, took);
+        if (mode == 0) { /* the count */
+            ck_assert_msg(rc == 0, "%s", err);
+            ctx_sets = fnc.ctx_sets_at_init[1];
+            ck_assert_int_gt(ctx_sets, 0);
+            ck_assert_int_eq(fnc.joined, 4);
+            llmc_engine_destroy(&e);
+        } else {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_msg(strstr(err, "rank 1 (GPU 1 of 4): ") &&
+                              strstr(err, mode == 1 ? "cuCtxSetCurrent (Fake GPU): CUDA_ERROR_INVALID_VALUE"
+                                                    : "ncclCommInitRankConfig (4 ranks, on Fake GPU): fake NCCL error") &&
+                              strstr(err, "every rank's NCCL communicator was aborted"),
+                          "mode %d: %s", mode, err);
+            ck_assert_int_eq(fnc.joined, 3);                    /* the peers joined and waited */
+            ck_assert_int_eq(fnc.aborts, mode == 3 ? 4 : 3);    /* every communicator made */
+            ck_assert_int_gt(fnc.polls, 0);
+        }
+        ck_assert_int_eq(fnc.hangs + fnc.wrong_device + fnc.bad_args + fnc.unsettled, 0);
+        ck_assert_int_eq(fnc.live_comms, 0);
+        llmc_gpu_close(g);
+        assert_no_leaks();
+    }
+}
+END_TEST
+
+/* A non-blocking communicator's calls that return ncclInProgress (ncclCommInitRankConfig, every
+ * ncclAllGather and ncclGroupEnd), ncclCommGetAsyncError saying so 3 more times: the runtime waits
+ * for ncclSuccess before it goes on (no stream synchronized, host function queued, capture ended or
+ * NCCL call made on the communicator before: fnc.unsettled), and generation is the reference's,
+ * --tp 2 and 4, eager and as CUDA graphs. */
+START_TEST(fake_tp_in_progress)
+{
+    for (int n = 2; n <= 4; n += 2)
+        for (int graphs = 0; graphs < 2; graphs++) {
+            fake_tp_reset(n);
+            fnc.in_progress = 3;
+            LlmcModelDesc d = fk_tp_desc(n);
+            char err[1024];
+            LlmcGpu *g;
+            ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
+                          "open: %s", err);
+            int64_t kv = llmc_engine_default_kv_blocks(&d, 3, 16 + N_NEW);
+            LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv, .device = g, .no_graphs = !graphs};
+            LlmcEngine e;
+            ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+            fkc.pool_blocks = kv + 1;
+            int64_t polls = fnc.polls;
+            ck_assert_int_ge(polls, 3 * 3 * n);   /* the init, the all-gather and the exchange: 3+ each */
+            ck_assert_int_eq(generate_and_check(&e, 3), 0);
+            ck_assert_int_gt(fnc.polls, polls);
+            ck_assert_int_eq(fnc.unsettled + fnc.bad_args + fnc.wrong_device, 0);
+            ck_assert_int_eq(fnc.hangs + fnc.aborts, 0);
+            ck_assert_int_eq(fk_bad_logits, 0);
+            llmc_engine_destroy(&e);
+            llmc_gpu_close(g);
+            ck_assert_int_eq(fnc.live_comms, 0);
+            assert_no_leaks();
+        }
+}
+END_TEST
+
+/* The watchdog (--step-timeout 0.3 s): a collective that never completes (the fake NCCL's 4th
+ * meeting, in the first or second step, every rank waiting in it). The step fails within its
+ * deadline (0.3 s + 10 ms a token) and the grace after the abort, not after the fake's 10 s,
+ * with the message of the rank that waited longest: the step, the deadline, that its GPU finished
+ * once the communicators were aborted (it waited in a collective); every communicator aborted,
+ * every waiting rank released, every thread back; later steps fail at once with the same message;
+ * closing leaks nothing. --tp 2 and 4, eager and graphs. */
+START_TEST(fake_tp_watchdog)
+{
+    for (int n = 2; n <= 4; n += 2)
+        for (int graphs = 0; graphs < 2; graphs++) {
+            fake_tp_reset(n);
+            fnc.stall_at = 4;
+            LlmcModelDesc d = fk_tp_desc(n);
+            char err[1024];
+            LlmcGpu *g;
+            ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
+                          "open: %s", err);
+            LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .no_graphs = !graphs,
+                                .step_timeout = 0.3};
+            LlmcEngine e;
+            ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+            fkc.pool_blocks = 65;
+            double t0 = now_s();
+            ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
+            double took = now_s() - t0;
+            ck_assert_msg(took > 0.3 && took < 1.5, "--tp %d%s: the stalled step took %.2f s", n,
+                          graphs ? " (graphs)" : "", took);
+            ck_assert_msg(strstr(err, " of ") && strstr(err, "): the step of ") &&
+                              strstr(err, "did not finish within ") &&
+                              strstr(err, "(--step-timeout 0.3 s plus 0.01 s a token): running the model's kernels and "
+                                          "NCCL collectives on Fake GPU") &&
+                              strstr(err, "once the communicators were aborted its GPU finished: it was waiting in an "
+                                          "NCCL collective for a peer") &&
+                              strstr(err, "every rank's NCCL communicator was aborted"),
+                          "--tp %d%s: %s", n, graphs ? " (graphs)" : "", err);
+            ck_assert_int_eq(fnc.hangs, 0);
+            ck_assert_int_eq(fnc.aborts, n);
+            ck_assert_int_ge(fnc.released, n);          /* every rank waited in the stalled collective */
+            ck_assert_int_eq(fnc.live_comms, 0);
+            char again[1024];
+            t0 = now_s();
+            ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
+            ck_assert(now_s() - t0 < 0.2);
+            ck_assert_str_eq(again, err);
+            llmc_engine_destroy(&e);
+            llmc_gpu_close(g);
+            ck_assert_int_eq(fnc.hangs + fnc.unsettled + fnc.bad_args, 0);
+            assert_no_leaks();
+        }
+}
+END_TEST
+
+/* The signals hung GPUs' streams kept (the runtime leaves them to the process's exit): kept
+ * reachable across fake_reset, for the leak checker. */
+static void *fk_hung_signals[16];
+static int fk_n_hung_signals;
+
+/* After a test with a hung GPU: the kernel that never ended ends, the stream runs the rest of its
+ * queue and the host function the runtime armed, on the signal it left alive (ASan: no
+ * use-after-free); what the runtime left of that GPU is freed (n_left: at least one object). */
+static void fake_end_hang(int dev)
+{
+    int64_t funcs = fk.host_funcs;
+    fake_unhang();
+    ck_assert_int_eq(fk.host_funcs, funcs + 1);
+    ck_assert_ptr_nonnull(fk_streams[dev].host_data);
+    if (fk_n_hung_signals < 16)
+        fk_hung_signals[fk_n_hung_signals++] = fk_streams[dev].host_data;
+    ck_assert_int_gt(fake_free_left(), 0);
+    ck_assert_int_eq(fk.hangs, 0);
+}
+
+/* The watchdog on one GPU (--tp 1, --step-timeout 0.3 s): a kernel of the second step never ends.
+ * The step fails within its deadline with the message (the step, the deadline, what it waited
+ * for, that the GPU is left as it is), every later step fails at once with it, and destroying
+ * the engine and closing the GPU return at once without a call on the hung GPU (its buffers,
+ * module and context are the process's exit's to end). Eager and graphs. */
+START_TEST(fake_watchdog_hung_gpu)
+{
+    for (int graphs = 0; graphs < 2; graphs++) {
+        fake_reset();
+        fk.hang_dev = 0;
+        fk.hang_at = 4;
+        LlmcModelDesc d = fk_desc();
+        char err[1024];
+        LlmcGpu *g;
+        ck_assert_msg(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err) == 0, "open: %s", err);
+        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .no_graphs = !graphs, .step_timeout = 0.3};
+        LlmcEngine e;
+        ck_assert_msg(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+        fkc.pool_blocks = 65;
+        double t0 = now_s();
+        ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
+        double took = now_s() - t0;
+        ck_assert_msg(took > 0.3 && took < 1.0, "%s: the hung step took %.2f s", graphs ? "graphs" : "eager", took);
+        ck_assert_msg(strstr(err, "the step of ") && strstr(err, " tokens did not finish within ") &&
+                          strstr(err, "(--step-timeout 0.3 s plus 0.01 s a token): running the model's kernels on "
+                                      "Fake GPU") &&
+                          strstr(err, "a kernel that does not end: the GPU is left as it is; no further step runs on it"),
+                      "%s", err);
+        char again[1024];
+        t0 = now_s();
+        ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
+        ck_assert(now_s() - t0 < 0.1);
+        ck_assert_str_eq(again, err);
+        int64_t modules = fk.modules;
+        t0 = now_s();
+        llmc_engine_destroy(&e);
+        llmc_gpu_close(g);
+        ck_assert(now_s() - t0 < 0.1);
+        ck_assert_int_eq(fk.modules, modules);  /* nothing called on the hung GPU */
+        ck_assert_int_gt(fk.live_dev, 0);
+        ck_assert_int_eq(fk.ctx_refs, 1);
+        fake_end_hang(0);
+    }
+}
+END_TEST
+
+/* A rank whose GPU hangs (--tp 2, rank 1's kernel of the second step never ends; rank 0 waits
+ * for it in its collective): the watchdog aborts the communicators, rank 0's stream then drains,
+ * rank 1's does not: the step fails naming rank 1 and its hung GPU, in bounded time; later steps
+ * fail at once; rank 0's GPU is closed as usual, rank 1's left as it is. */
+START_TEST(fake_tp_hung_rank)
+{
+    fake_tp_reset(2);
+    fk.hang_dev = 1;
+    fk.hang_at = 6;
+    LlmcModelDesc d = fk_tp_desc(2);
+    char err[1024];
+    LlmcGpu *g;
+    ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "open: %s",
+                  err);
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .no_graphs = 1, .step_timeout = 0.3};
+    LlmcEngine e;
+    ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+    fkc.pool_blocks = 65;
+    double t0 = now_s();
+    ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
+    double took = now_s() - t0;
+    ck_assert_msg(took > 0.3 && took < 2.0, "the hung step took %.2f s", took);
+    ck_assert_msg(strstr(err, "rank 1 (GPU 1 of 2): the step of ") && strstr(err, "did not finish within ") &&
+                      strstr(err, "its GPU did not finish even after the communicators were aborted: a kernel that "
+                                  "does not end") &&
+                      strstr(err, "every rank's NCCL communicator was aborted"),
+                  "%s", err);
+    ck_assert_int_eq(fnc.aborts, 2);
+    ck_assert_int_eq(fnc.hangs, 0);
+    char again[1024];
+    ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
+    ck_assert_str_eq(again, err);
+    t0 = now_s();
+    llmc_engine_destroy(&e);
+    llmc_gpu_close(g);
+    ck_assert(now_s() - t0 < 0.1);
+    ck_assert_int_eq(fk.ctx_refs, 1);       /* rank 1's, left */
+    ck_assert_int_eq(fnc.live_comms, 0);
+    fake_end_hang(1);
+}
+END_TEST
+
 /* What a sharded model refuses: fewer GPUs than ranks (naming both), no NCCL (naming the library
  * and --tp N), a library that is not NCCL, an NCCL too old, the HIP driver; nothing leaks. */
 START_TEST(fake_tp_refusals)
@@ -2242,6 +2732,11 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, fake_tp_generate);
     tcase_add_test(tc, fake_tp_rank_fails);
     tcase_add_test(tc, fake_tp_setup_fails);
+    tcase_add_test(tc, fake_tp_init_fails);
+    tcase_add_test(tc, fake_tp_in_progress);
+    tcase_add_test(tc, fake_tp_watchdog);
+    tcase_add_test(tc, fake_watchdog_hung_gpu);
+    tcase_add_test(tc, fake_tp_hung_rank);
     tcase_add_test(tc, fake_tp_refusals);
     tcase_add_test(tc, real_nccl_loads);
     suite_add_tcase(s, tc);

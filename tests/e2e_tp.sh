@@ -3,7 +3,8 @@
 # (4: one KV head a rank) gives byte-identical greedy text (the llama2.c golden output), batched
 # prompts through the offline path (with preemptions), and greedy answers of the server, its engine
 # shared by concurrent requests; a synthesized Qwen2 at --tp 4; an sm_90a build at --tp 2 (compiled,
-# refused at start without a GPU); the refusals (AMD targets, groups cut by a rank).
+# refused at start without a GPU; its --step-timeout checked); the refusals (AMD targets, groups cut
+# by a rank, --step-timeout on the cpu).
 source "$(dirname "$0")/lib_e2e.sh"
 need_shared stories260K/stories260K.bin
 M=$SHARED/models/stories260K
@@ -96,9 +97,18 @@ if "$LLMC" targets 2>/dev/null | grep -q sm_90a && [ -d /usr/local/cuda ]; then
   check "--tp 2 --target sm_90a: --version says 2 ranks on 2 GPUs" \
     grep -q "sharded over 2 ranks.*runs on 2 GPUs, one a rank" <("$TMP/g2" --version | tr '\n' ' ')
   expect_error "... and without a GPU it says what it needs" "needs an NVIDIA GPU" "$TMP/g2" "Once" -n 4
+  # the watchdog's deadline (docs/tp.md): checked before the GPU is looked for
+  expect_error "... --step-timeout takes seconds from 0" "--step-timeout -1: expected seconds from 0 (no deadline)" \
+    "$TMP/g2" "Once" -n 4 --step-timeout -1
+  expect_error "... and so does LLMC_STEP_TIMEOUT" "LLMC_STEP_TIMEOUT: expected a number of seconds, found 'soon'" \
+    env LLMC_STEP_TIMEOUT=soon "$TMP/g2" "Once" -n 4
+  expect_error "... --step-timeout 5 passes the options (no GPU here)" "needs an NVIDIA GPU" \
+    "$TMP/g2" "Once" -n 4 --step-timeout 5
 elif [ "${CI:-}" = "true" ]; then
   fail "no CUDA toolkit (NVRTC) in CI"
 fi
+expect_error "--step-timeout is an option of GPU builds" "--step-timeout is an option of GPU builds" \
+  "$TMP/s2" "Once" -n 4 --step-timeout 5
 expect_error "--tp 2 for an AMD target is refused" "the gfx1151 target does not run sharded graphs yet" \
   "$LLMC" compile "$M/stories260K.bin" --tp 2 --target gfx1151 -o "$TMP/g"
 expect_error "--tp 2 with groups a rank cuts is refused" "a rank holds 86 of its 172 columns" \

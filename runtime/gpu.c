@@ -411,7 +411,6 @@ void llmc_gpu_close(LlmcGpu *g)
         free(g);
         return;
     }
-    llmc_gpu_done_free(g->done);
     if (g->ctx) /* a sharded model's GPUs are closed from one thread: each its own context */
         (void)g->cu.CtxSetCurrent(g->ctx);
     if (g->mod)
@@ -423,6 +422,7 @@ void llmc_gpu_close(LlmcGpu *g)
         (void)g->cu.StreamDestroy(g->stream);
     if (g->ctx)
         (void)g->cu.DevicePrimaryCtxRelease(g->dev);
+    llmc_gpu_done_free(g->done);        /* after the context: no host function of its streams runs again */
     free(g->fn);
     if (g->cu.lib && !keep_driver)
         dlclose(g->cu.lib);

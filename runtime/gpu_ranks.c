@@ -507,8 +507,8 @@ static int first_collectives(LlmcGpu *g, char *err, size_t errlen)
     return w == 0 ? 0 : -1;
 }
 
-/* Before any communicator: what comm_init needs, so that no rank fails between joining
- * ncclCommInitRank (which waits for every rank) and its first collective for want of it. */
+/* Before any communicator: what comm_init needs, so that a rank short of it fails before any
+ * rank made its communicator (nothing to abort). */
 static int comm_prepare(RankJob *j, LlmcGpu *g, char *err, size_t errlen)
 {
     (void)j;

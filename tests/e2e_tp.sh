@@ -102,6 +102,7 @@ if "$LLMC" targets 2>/dev/null | grep -q sm_90a && [ -d /usr/local/cuda ]; then
     "$TMP/g2" "Once" -n 4 --step-timeout -1
   expect_error "... and so does LLMC_STEP_TIMEOUT" "LLMC_STEP_TIMEOUT: expected a number of seconds, found 'soon'" \
     env LLMC_STEP_TIMEOUT=soon "$TMP/g2" "Once" -n 4
+  expect_error "... from 0 too" "LLMC_STEP_TIMEOUT -2: expected seconds from 0" env LLMC_STEP_TIMEOUT=-2 "$TMP/g2" "Once"
   expect_error "... --step-timeout 5 passes the options (no GPU here)" "needs an NVIDIA GPU" \
     "$TMP/g2" "Once" -n 4 --step-timeout 5
 elif [ "${CI:-}" = "true" ]; then

@@ -109,7 +109,7 @@ typedef struct LlmcGpuSetup {
     int use_pdl;                /* launch LLMC_GPU_KERNEL_PDL kernels with programmatic dependent
                                    launch where the GPU (sm_90+) and driver have it (0: --no-pdl) */
     double step_timeout;        /* the watchdog: seconds a step may take beyond 10 ms a token of it
-                                   (docs/tp.md); 0: LLMC_STEP_TIMEOUT_DEFAULT (60); < 0: none */
+                                   (docs/tp.md); 0: LLMC_STEP_TIMEOUT_DEFAULT (60) when sharded, else none; < 0: none */
     LlmcGpuProgress progress;   /* NULL: quiet; called while uploading the weights */
     void *progress_ctx;
 } LlmcGpuSetup;

@@ -207,8 +207,8 @@ static const OptSpec opt_specs[] = {
     {"step-timeout", NULL, 0, OPT_REAL, F(step_timeout), 0, 0, "S",
      "the watchdog: a step that has not finished S seconds (plus 10 ms a token\n"
      "of it) after it started fails, every rank's NCCL communicator aborted,\n"
-     "and so does every later step (default 60, or $LLMC_STEP_TIMEOUT; 0: no\n"
-     "deadline; docs/tp.md)"},
+     "and so does every later step (default: 60 with --tp 2 or more, none on\n"
+     "one GPU; or $LLMC_STEP_TIMEOUT; 0: no deadline; docs/tp.md)"},
     {"compare-cpu", NULL, 0, OPT_FLAG, F(compare_cpu), 0, 0, NULL,
      "run the prompt on the GPU and on the CPU twin (the same model compiled\n"
      "for the CPU) and print the error of every probed value, per layer, and\n"

@@ -2570,6 +2570,32 @@ START_TEST(fake_watchdog_hung_gpu)
 }
 END_TEST
 
+/* The watchdog's default: none on one GPU (the steps wait by cuStreamSynchronize, no host function
+ * queued) unless --step-timeout is given; 60 s for a sharded model (fake_tp_generate runs with it). */
+START_TEST(fake_watchdog_default_one_gpu)
+{
+    for (int asked = 0; asked < 2; asked++) {
+        fake_reset();
+        LlmcModelDesc d = fk_desc();
+        char err[1024];
+        LlmcGpu *g;
+        ck_assert_msg(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err) == 0, "open: %s", err);
+        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 64, .device = g, .step_timeout = asked ? 30.0 : 0.0};
+        LlmcEngine e;
+        ck_assert_msg(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err) == 0, "engine: %s", err);
+        fkc.pool_blocks = 65;
+        int64_t funcs = fk.host_funcs;
+        ck_assert_msg(fake_tp_run(&e, err, sizeof err) == 0, "%s", err);
+        if (asked)
+            ck_assert_int_gt(fk.host_funcs, funcs);
+        else
+            ck_assert_int_eq(fk.host_funcs, funcs);
+        llmc_engine_destroy(&e);
+        llmc_gpu_close(g);
+    }
+}
+END_TEST
+
 /* A rank whose GPU hangs (--tp 2, rank 1's kernel of the second step never ends; rank 0 waits
  * for it in its collective): the watchdog aborts the communicators, rank 0's stream then drains,
  * rank 1's does not: the step fails naming rank 1 and its hung GPU, in bounded time; later steps
@@ -2719,6 +2745,7 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, fake_tp_in_progress);
     tcase_add_test(tc, fake_tp_watchdog);
     tcase_add_test(tc, fake_watchdog_hung_gpu);
+    tcase_add_test(tc, fake_watchdog_default_one_gpu);
     tcase_add_test(tc, fake_tp_hung_rank);
     tcase_add_test(tc, fake_tp_refusals);
     tcase_add_test(tc, real_nccl_loads);

@@ -74,6 +74,8 @@ typedef struct LlmcEmit {
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one
  * function; returns the name to call. */
 const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text);
+/* Appends a kernel definition `text` with `name` for its "@NAME@", then a newline. */
+void llmc_emit_named(LlmcBuf *b, const char *text, const char *name);
 
 /* The cos/sin table of a rope node's frequencies (max_seq_len positions) in the constants area,
  * filled by the host init() (both backends); one per distinct setup. Returns its byte offset. */

@@ -33,17 +33,17 @@ static void k4_rope(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, co
     rope_rows(1, st->n_tokens, 2, 8, x, 64, pos, (const float *)(ex->consts + 0), y, 16, tid, nth);
 }
 
-/* kv_write: f32[T,16] K and V rows -> f32 pool layer 0 of 2 (blocks of 8 positions x 2 heads x 8); strides k 16, v 64 */
-static void k5_kv_write(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, const float *v, const int32_t *slots)
+/* kv_write: f32[T,16] K and V rows -> f32 pool of 2 layers (blocks of 8 positions x 2 heads x 8); strides k 16, v 64 */
+static void k5_kv_write(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, const float *v, const int32_t *slots, int layer)
 {
-    kv_write(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 2, 8, 0, k, 16, v, 64, slots, st->positions, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, tid, nth);
+    kv_write(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 2, 8, layer, k, 16, v, 64, slots, st->positions, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, tid, nth);
 }
 
-/* paged_attention: 4 query heads over 2 f32 KV heads of 8, layer 0, scale 0.353553391; strides q 32, y 32 */
-static void k6_paged_attention(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, const int32_t *pos, float *y)
+/* paged_attention: 4 query heads over 2 f32 KV heads of 8, scale 0.353553391; strides q 32, y 32 */
+static void k6_paged_attention(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, const int32_t *pos, float *y, int layer)
 {
     float sc[64], kb[8], vb[8];
-    paged_attention(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 4, 2, 8, 0, sc, 64, kb, vb, 0.353553391f, 0, q, 32, pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, y, 32, tid, nth);
+    paged_attention(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 4, 2, 8, layer, sc, 64, kb, vb, 0.353553391f, 0, q, 32, pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, y, 32, tid, nth);
 }
 
 /* matmul: f32[T,32] x f32[32,32]^T -> f32[T,32]; x row stride 32, y row stride 32 */
@@ -81,63 +81,50 @@ static void k11_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth,
     mm_f32(st->n_tokens, 48, 32, x, 48, w, b, y, 32, tid, nth);
 }
 
-/* kv_write: f32[T,16] K and V rows -> f32 pool layer 1 of 2 (blocks of 8 positions x 2 heads x 8); strides k 16, v 64 */
-static void k12_kv_write(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *k, const float *v, const int32_t *slots)
-{
-    kv_write(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 2, 8, 1, k, 16, v, 64, slots, st->positions, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, tid, nth);
-}
-
-/* paged_attention: 4 query heads over 2 f32 KV heads of 8, layer 1, scale 0.353553391; strides q 32, y 32 */
-static void k13_paged_attention(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *q, const int32_t *pos, float *y)
-{
-    float sc[64], kb[8], vb[8];
-    paged_attention(FMT_F32, FMT_F32, st->n_tokens, 2, 8, 4, 2, 8, 1, sc, 64, kb, vb, 0.353553391f, 0, q, 32, pos, st->seq_of_token, st->block_tables, st->max_blocks_per_seq, (uint8_t *)ex->kv, 0, y, 32, tid, nth);
-}
-
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
-static void k14_select_rows(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const int32_t *rows, float *y)
+static void k12_select_rows(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const int32_t *rows, float *y)
 {
     (void)ex;
     select_rows(st->n_out, 32, x, 32, rows, y, 32, tid, nth);
 }
 
 /* matmul: f32[O,32] x f32[32,32]^T -> f32[O,32]; x row stride 32, y row stride 32 */
-static void k15_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
+static void k13_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
 {
     (void)ex;
     mm_f32(st->n_out, 32, 32, x, 32, w, b, y, 32, tid, nth);
 }
 
 /* add_rmsnorm: f32[O,32] + f32[same], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-static void k16_add_rmsnorm(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, const float *b, float *s, const float *w, float *y)
+static void k14_add_rmsnorm(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, const float *b, float *s, const float *w, float *y)
 {
     (void)ex;
     rmsnorm_rows(1, st->n_out, 32, a, 32, b, 32, s, 32, w, y, 32, 1e-05f, tid, nth);
 }
 
 /* matmul: f32[O,32] x f32[96,32]^T -> f32[O,96]; x row stride 32, y row stride 96 */
-static void k17_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
+static void k15_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
 {
     (void)ex;
     mm_f32(st->n_out, 32, 96, x, 32, w, b, y, 96, tid, nth);
 }
 
 /* swiglu: f32[O,48]; strides a 96, b 96, y 48 */
-static void k18_swiglu(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, const float *b, float *y)
+static void k16_swiglu(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, const float *b, float *y)
 {
     (void)ex;
     eltwise(3, st->n_out, 48, a, 96, b, 96, y, 48, tid, nth);
 }
 
 /* matmul: f32[O,48] x f32[32,48]^T -> f32[O,32]; x row stride 48, y row stride 32 */
-static void k19_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
+static void k17_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
 {
     (void)ex;
     mm_f32(st->n_out, 48, 32, x, 48, w, b, y, 32, tid, nth);
 }
 
 /* matmul: f32[O,32] x f32[24,32]^T -> f32[O,24]; x row stride 32, y row stride 24 */
-static void k20_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
+static void k18_matmul(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, const float *w, const float *b, float *y)
 {
     (void)ex;
     mm_f32(st->n_out, 32, 24, x, 32, w, b, y, 24, tid, nth);
@@ -182,12 +169,12 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     if (st->n_nodes == 8)
         return;
     /* node 8: kv_write(%l0.k.1, %l0.v, %slots) */
-    k5_kv_write(ex, st, tid, nth, (const float *)(A + 8192), (const float *)(A + 4288), st->slots);
+    k5_kv_write(ex, st, tid, nth, (const float *)(A + 8192), (const float *)(A + 4288), st->slots, 0);
     llmc_barrier(ex->pool);
     if (st->n_nodes == 9)
         return;
     /* node 9: %l0.a = paged_attention(%l0.q.1, %positions) : [T,32] */
-    k6_paged_attention(ex, st, tid, nth, (const float *)(A + 2048), st->positions, (float *)(A + 4096));
+    k6_paged_attention(ex, st, tid, nth, (const float *)(A + 2048), st->positions, (float *)(A + 4096), 0);
     llmc_barrier(ex->pool);
     if (st->n_nodes == 10)
         return;
@@ -237,57 +224,57 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     if (st->n_nodes == 24)
         return;
     /* node 24: kv_write(%l1.k.1, %l1.v, %slots) */
-    k12_kv_write(ex, st, tid, nth, (const float *)(A + 8192), (const float *)(A + 4288), st->slots);
+    k5_kv_write(ex, st, tid, nth, (const float *)(A + 8192), (const float *)(A + 4288), st->slots, 1);
     llmc_barrier(ex->pool);
     if (st->n_nodes == 25)
         return;
     /* node 25: %l1.a = paged_attention(%l1.q.1, %positions) : [T,32] */
-    k13_paged_attention(ex, st, tid, nth, (const float *)(A + 2048), st->positions, (float *)(A + 4096));
+    k6_paged_attention(ex, st, tid, nth, (const float *)(A + 2048), st->positions, (float *)(A + 4096), 1);
     llmc_barrier(ex->pool);
     if (st->n_nodes == 26)
         return;
     /* node 26: %l1.a.rows = select_rows(%l1.a, %out_rows) : [O,32] */
-    k14_select_rows(ex, st, tid, nth, (const float *)(A + 4096), st->out_rows, (float *)(A + 2048));
+    k12_select_rows(ex, st, tid, nth, (const float *)(A + 4096), st->out_rows, (float *)(A + 2048));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 27)
         return;
     /* node 27: %l1.o = matmul(%l1.a.rows, @layers.1.wo) : [O,32] */
-    k15_matmul(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(W + 42368), 0, (float *)(A + 2560));
+    k13_matmul(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(W + 42368), 0, (float *)(A + 2560));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 28)
         return;
     /* node 28: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
-    k14_select_rows(ex, st, tid, nth, (const float *)(A + 0), st->out_rows, (float *)(A + 2048));
+    k12_select_rows(ex, st, tid, nth, (const float *)(A + 0), st->out_rows, (float *)(A + 2048));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 29)
         return;
     /* node 29: %l1.x, %l1.h.1 = add_rmsnorm(%l0.x.1.rows, %l1.o, @layers.1.ffn_norm) : [O,32] */
-    k16_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(A + 2560), (float *)(A + 0), (const float *)(W + 46464), (float *)(A + 512));
+    k14_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 2048), (const float *)(A + 2560), (float *)(A + 0), (const float *)(W + 46464), (float *)(A + 512));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 30)
         return;
     /* node 30: %l1.g.merged = matmul(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,96] */
-    k17_matmul(ex, st, tid, nth, (const float *)(A + 512), (const float *)(W + 46592), 0, (float *)(A + 1024));
+    k15_matmul(ex, st, tid, nth, (const float *)(A + 512), (const float *)(W + 46592), 0, (float *)(A + 1024));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 31)
         return;
     /* node 33: %l1.f = swiglu(%l1.g, %l1.u) : [O,48] */
-    k18_swiglu(ex, st, tid, nth, (const float *)(A + 1024), (const float *)(A + 1216), (float *)(A + 2560));
+    k16_swiglu(ex, st, tid, nth, (const float *)(A + 1024), (const float *)(A + 1216), (float *)(A + 2560));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 34)
         return;
     /* node 34: %l1.d = matmul(%l1.f, @layers.1.w2) : [O,32] */
-    k19_matmul(ex, st, tid, nth, (const float *)(A + 2560), (const float *)(W + 58880), 0, (float *)(A + 512));
+    k17_matmul(ex, st, tid, nth, (const float *)(A + 2560), (const float *)(W + 58880), 0, (float *)(A + 512));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 35)
         return;
     /* node 35: %l1.x.1, %h = add_rmsnorm(%l1.x, %l1.d, @norm) : [O,32] */
-    k16_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 0), (const float *)(A + 512), (float *)(A + 1024), (const float *)(W + 65024), (float *)(A + 1536));
+    k14_add_rmsnorm(ex, st, tid, nth, (const float *)(A + 0), (const float *)(A + 512), (float *)(A + 1024), (const float *)(W + 65024), (float *)(A + 1536));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 36)
         return;
     /* node 36: %logits = matmul(%h, @output) : [O,24] */
-    k20_matmul(ex, st, tid, nth, (const float *)(A + 1536), (const float *)(W + 65152), 0, st->logits);
+    k18_matmul(ex, st, tid, nth, (const float *)(A + 1536), (const float *)(W + 65152), 0, st->logits);
     llmc_barrier(ex->pool);
     if (st->n_nodes == 37)
         return;

@@ -35,7 +35,7 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         HKV * HD, kvs, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk), (long long)llmc_row_stride(g, v),
                         kf, L, BS, HKV, HD, (long long)llmc_row_stride(g, kk), (long long)llmc_row_stride(g, v), hs);
         name = llmc_emit_kernel(e, "kv_write", k.s);
-        llmc_c_call(e, node, name, 4, PTR(kk, "const float"), PTR(v, "const float"), PTR(n->in[2], "const int32_t"),
+        llmc_c_call(e, node, name, -1, 4, PTR(kk, "const float"), PTR(v, "const float"), PTR(n->in[2], "const int32_t"),
                     layer_arg);
     } else {
         int q = n->in[0], y = n->out[0];
@@ -60,7 +60,7 @@ LlmcStatus llmc_c_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                         window, (long long)llmc_row_stride(g, q), hs, (long long)llmc_row_stride(g, y), softcap > 0 ? ", " : "",
                         softcap > 0 ? llmc_c_float(e, softcap) : "");
         name = llmc_emit_kernel(e, "paged_attention", k.s);
-        llmc_c_call(e, node, name, 4, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"), layer_arg);
+        llmc_c_call(e, node, name, -1, 4, PTR(q, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"), layer_arg);
     }
     llmc_buf_free(&k);
     return LLMC_OK;

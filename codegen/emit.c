@@ -113,11 +113,6 @@ int64_t llmc_row_stride(const LlmcGraph *g, int t)
     return llmc_cols(&g->t[t].shape);
 }
 
-const char *llmc_rows_expr(const LlmcGraph *g, int t)
-{
-    return g->t[t].shape.sym[0] == LLMC_DIM_O ? "O" : "T";
-}
-
 const char *llmc_c_wtype(LlmcDType dt)
 {
     return llmc_format(dt)->ctype;

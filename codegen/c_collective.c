@@ -15,20 +15,20 @@ LlmcStatus llmc_c_emit_collective(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     if (reduce)
         llmc_buf_printf(&k, "/* all_reduce: f32[%s,%lld] summed over %lld ranks (rank order, in double); ",
-                        llmc_rows_expr(g, x), (long long)C, (long long)ranks);
+                        "rows", (long long)C, (long long)ranks);
     else
-        llmc_buf_printf(&k, "/* all_gather: f32[%s,%lld] of %lld ranks -> f32[%s,%lld]; ", llmc_rows_expr(g, x),
-                        (long long)C, (long long)ranks, llmc_rows_expr(g, y), (long long)(C * ranks));
+        llmc_buf_printf(&k, "/* all_gather: f32[%s,%lld] of %lld ranks -> f32[%s,%lld]; ", "rows",
+                        (long long)C, (long long)ranks, "rows", (long long)(C * ranks));
     llmc_buf_printf(&k,
                     "strides x %lld, y %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *x, "
                     "float *y)\n{\n"
                     "    llmc_all_%s(ex, %s, %lld, x, %lld, y, %lld, tid, nth);\n}\n",
                     (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y), reduce ? "reduce" : "gather",
-                    llmc_c_rows(g, x), (long long)C, (long long)llmc_row_stride(g, x),
+                    "nrows", (long long)C, (long long)llmc_row_stride(g, x),
                     (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, reduce ? "all_reduce" : "all_gather", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 2, PTR(x, "const float"), PTR(y, "float"));
+    llmc_c_call(e, node, name, x, 2, PTR(x, "const float"), PTR(y, "float"));
     return LLMC_OK;
 }

@@ -7,21 +7,19 @@
 #include <stdarg.h>
 #include <string.h>
 
-void llmc_c_call(LlmcEmit *e, int node, const char *kernel, int nargs, ...)
+void llmc_c_call(LlmcEmit *e, int node, const char *kernel, int rows_of, int nargs, ...)
 {
+    const LlmcGraph *g = e->g;
     llmc_emit_node_comment(e, node, "");
     llmc_buf_printf(&e->body, "    %s(ex, st, tid, nth", kernel);
+    if (rows_of >= 0)
+        llmc_buf_printf(&e->body, ", %s", g->t[rows_of].shape.sym[0] == LLMC_DIM_O ? "st->n_out" : "st->n_tokens");
     va_list ap;
     va_start(ap, nargs);
     for (int i = 0; i < nargs; i++)
         llmc_buf_printf(&e->body, ", %s", va_arg(ap, const char *));
     va_end(ap);
     llmc_buf_printf(&e->body, ");\n    llmc_barrier(ex->pool);\n    if (st->n_nodes == %d)\n        return;\n", node + 1);
-}
-
-const char *llmc_c_rows(const LlmcGraph *g, int t)
-{
-    return g->t[t].shape.sym[0] == LLMC_DIM_O ? "st->n_out" : "st->n_tokens";
 }
 
 const char *llmc_c_wsuffix(LlmcDType dt)

@@ -13,17 +13,17 @@ static LlmcStatus emit_unary(LlmcEmit *e, int node)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* %s%s%.9g: f32[%s,%lld]; strides a %lld, y %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *a, "
                     "float *y)\n{\n"
                     "    (void)ex;\n"
                     "    unary_rows(%d, %s, %lld, a, %lld, y, %lld, %s, tid, nth);\n}\n",
-                    llmc_op_info[n->op].name, op == 1 ? " by " : op == 2 ? " cap " : " ", p, llmc_rows_expr(g, a),
+                    llmc_op_info[n->op].name, op == 1 ? " by " : op == 2 ? " cap " : " ", p, "rows",
                     (long long)D, (long long)llmc_row_stride(g, a), (long long)llmc_row_stride(g, y), op,
-                    llmc_c_rows(g, a), (long long)D, (long long)llmc_row_stride(g, a), (long long)llmc_row_stride(g, y),
+                    "nrows", (long long)D, (long long)llmc_row_stride(g, a), (long long)llmc_row_stride(g, y),
                     llmc_c_float(e, p));
     const char *name = llmc_emit_kernel(e, llmc_op_info[n->op].name, k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 2, PTR(a, "const float"), PTR(y, "float"));
+    llmc_c_call(e, node, name, a, 2, PTR(a, "const float"), PTR(y, "float"));
     return LLMC_OK;
 }
 
@@ -41,16 +41,16 @@ LlmcStatus llmc_c_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* %s: f32[%s,%lld]; strides a %lld, b %lld, y %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *a, "
                     "const float *b, float *y)\n{\n"
                     "    (void)ex;\n"
                     "    eltwise(%d, %s, %lld, a, %lld, b, %lld, y, %lld, tid, nth);\n}\n",
-                    llmc_op_info[n->op].name, llmc_rows_expr(g, a), (long long)D, (long long)llmc_row_stride(g, a),
+                    llmc_op_info[n->op].name, "rows", (long long)D, (long long)llmc_row_stride(g, a),
                     b >= 0 ? (long long)llmc_row_stride(g, b) : 0LL, (long long)llmc_row_stride(g, y), op,
-                    llmc_c_rows(g, a), (long long)D, (long long)llmc_row_stride(g, a),
+                    "nrows", (long long)D, (long long)llmc_row_stride(g, a),
                     b >= 0 ? (long long)llmc_row_stride(g, b) : 0LL, (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, llmc_op_info[n->op].name, k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 3, PTR(a, "const float"), b >= 0 ? PTR(b, "const float") : "0", PTR(y, "float"));
+    llmc_c_call(e, node, name, a, 3, PTR(a, "const float"), b >= 0 ? PTR(b, "const float") : "0", PTR(y, "float"));
     return LLMC_OK;
 }

@@ -39,18 +39,18 @@ static LlmcStatus emit_matmul_q(LlmcEmit *e, int node, const char *qk)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* matmul: f32[%s,%lld] x %s[%lld,%lld]^T (groups of %d)%s -> f32[%s,%lld] */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *x, "
                     "const uint8_t *w, const void *s0, const void *s1, const float *b, float *y)\n{\n"
                     "    (void)ex;\n"
                     "    %s(%s, %s, %lld, %lld, %d, x, %lld, w, s0, s1, b, y, %lld, tid, nth);\n}\n",
-                    llmc_rows_expr(g, x), (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
-                    w->layout.group, n->n_in == 3 ? " + b" : "", llmc_rows_expr(g, y), (long long)N,
+                    "rows", (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                    w->layout.group, n->n_in == 3 ? " + b" : "", "rows", (long long)N,
                     llmc_c_mmq_path(w), qk,
-                    llmc_c_rows(g, x), (long long)K, (long long)N, w->layout.group, (long long)llmc_row_stride(g, x),
+                    "nrows", (long long)K, (long long)N, w->layout.group, (long long)llmc_row_stride(g, x),
                     (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "matmul", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 6, PTR(x, "const float"), PTR(n->in[1], "const uint8_t"), SIDE(w, 0), SIDE(w, 1),
+    llmc_c_call(e, node, name, x, 6, PTR(x, "const float"), PTR(n->in[1], "const uint8_t"), SIDE(w, 0), SIDE(w, 1),
                 n->n_in == 3 ? PTR(n->in[2], "const float") : "0", PTR(y, "float"));
     return LLMC_OK;
 }
@@ -70,19 +70,19 @@ LlmcStatus llmc_c_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* matmul: f32[%s,%lld] x %s[%lld,%lld]^T%s -> f32[%s,%lld]; x row stride %lld, y row stride %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *x, "
                     "const %s *w, const float *b, float *y)\n{\n"
                     "    (void)ex;\n"
                     "    mm_%s(%s, %lld, %lld, x, %lld, w, b, y, %lld, tid, nth);\n}\n",
-                    llmc_rows_expr(g, x), (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
-                    n->n_in == 3 ? " + b" : "", llmc_rows_expr(g, y), (long long)N, (long long)llmc_row_stride(g, x),
-                    (long long)llmc_row_stride(g, y), wt, suf, llmc_c_rows(g, x), (long long)K, (long long)N,
+                    "rows", (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K,
+                    n->n_in == 3 ? " + b" : "", "rows", (long long)N, (long long)llmc_row_stride(g, x),
+                    (long long)llmc_row_stride(g, y), wt, suf, "nrows", (long long)K, (long long)N,
                     (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "matmul", k.s);
     llmc_buf_free(&k);
     char cw[64];
     snprintf(cw, sizeof cw, "const %s", wt);
-    llmc_c_call(e, node, name, 4, PTR(x, "const float"), PTR(n->in[1], cw),
+    llmc_c_call(e, node, name, x, 4, PTR(x, "const float"), PTR(n->in[1], cw),
                 n->n_in == 3 ? PTR(n->in[2], "const float") : "0", PTR(y, "float"));
     return LLMC_OK;
 }
@@ -122,7 +122,7 @@ LlmcStatus llmc_c_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
                         part ? "_part" : "", qk, (long long)D, w->layout.group, first, (long long)llmc_row_stride(g, y));
         const char *name = llmc_emit_kernel(e, "embedding", k.s);
         llmc_buf_free(&k);
-        llmc_c_call(e, node, name, 5, PTR(n->in[0], "const uint8_t"), SIDE(w, 0), SIDE(w, 1),
+        llmc_c_call(e, node, name, -1, 5, PTR(n->in[0], "const uint8_t"), SIDE(w, 0), SIDE(w, 1),
                     PTR(n->in[1], "const int32_t"), PTR(y, "float"));
         return LLMC_OK;
     }
@@ -142,6 +142,6 @@ LlmcStatus llmc_c_emit_embedding(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_free(&k);
     char cw[64];
     snprintf(cw, sizeof cw, "const %s", wt);
-    llmc_c_call(e, node, name, 3, PTR(n->in[0], cw), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
+    llmc_c_call(e, node, name, -1, 3, PTR(n->in[0], cw), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
     return LLMC_OK;
 }

@@ -78,7 +78,7 @@ LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_printf(&t,
                     "/* moe: f32[%s,%lld] through %lld experts of %lld (top %lld%s, %s), router logits stride %lld; "
                     "gate/up %s[%lld,%lld], down %s[%lld,%lld]; %lld tokens a chunk, scratch at arena + %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *x, "
                     "const float *lg, const %s *gu, const void *gus, const void *guz, const %s *dn, "
                     "const void *dns, const void *dnz, float *y, uint8_t *S)\n{\n"
                     "    (void)gus;\n    (void)guz;\n    (void)dns;\n    (void)dnz;\n"
@@ -86,11 +86,11 @@ LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                     "    for (int r0 = 0; r0 < R; r0 += %lld) {\n"
                     "        const int rc = R - r0 < %lld ? R - r0 : %lld;\n"
                     "        MoeScratch m = moe_scratch(S, %lld, %lld, %lld, %lld, %lld);\n",
-                    llmc_rows_expr(g, x), (long long)D, (long long)E, (long long)F, (long long)K,
+                    "rows", (long long)D, (long long)E, (long long)F, (long long)K,
                     norm ? ", renormalized" : "", gelu ? "gelu_tanh" : "silu", (long long)llmc_row_stride(g, lg),
                     llmc_dtype_name(gu->dtype), (long long)gu->shape.dim[0], (long long)D, llmc_dtype_name(dn->dtype),
                     (long long)dn->shape.dim[0], (long long)F, (long long)RC, (long long)base, wparam(gu),
-                    wparam(dn), llmc_c_rows(g, x), (long long)RC, (long long)RC, (long long)RC, (long long)RC,
+                    wparam(dn), "nrows", (long long)RC, (long long)RC, (long long)RC, (long long)RC,
                     (long long)K, (long long)E, (long long)D, (long long)F);
     llmc_buf_printf(&t,
                     "        moe_route(%lld, %lld, %d, rc, lg + (size_t)r0 * %lld, %lld, &m, tid, nth);\n"
@@ -127,7 +127,7 @@ LlmcStatus llmc_c_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(wt, sizeof wt, "const %s", wparam(gu));
     snprintf(dt, sizeof dt, "const %s", wparam(dn));
     snprintf(sp, sizeof sp, "(uint8_t *)(A + %lld)", (long long)base);
-    llmc_c_call(e, node, name, 10, PTR(x, "const float"), PTR(lg, "const float"), PTR(n->in[2], wt), SIDE(gu, 0),
+    llmc_c_call(e, node, name, x, 10, PTR(x, "const float"), PTR(lg, "const float"), PTR(n->in[2], wt), SIDE(gu, 0),
                 SIDE(gu, 1), PTR(n->in[3], dt), SIDE(dn, 0), SIDE(dn, 1), PTR(y, "float"), sp);
     return LLMC_OK;
 }

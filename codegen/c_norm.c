@@ -12,17 +12,17 @@ static LlmcStatus emit_head_norm(LlmcEmit *e, int node)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* head_rmsnorm: f32[%s,%lld] = %lld heads of %lld, eps %.9g; strides x %lld, y %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *x, "
                     "const float *w, float *y)\n{\n"
                     "    (void)ex;\n"
                     "    head_rmsnorm_rows(%s, %lld, %lld, x, %lld, w, y, %lld, %s, tid, nth);\n}\n",
-                    llmc_rows_expr(g, x), (long long)(H * hd), (long long)H, (long long)hd, eps,
-                    (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y), llmc_c_rows(g, x), (long long)H,
+                    "rows", (long long)(H * hd), (long long)H, (long long)hd, eps,
+                    (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y), "nrows", (long long)H,
                     (long long)hd, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
                     llmc_c_float(e, eps));
     const char *name = llmc_emit_kernel(e, "head_rmsnorm", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 3, PTR(x, "const float"), PTR(w, "const float"), PTR(y, "float"));
+    llmc_c_call(e, node, name, x, 3, PTR(x, "const float"), PTR(w, "const float"), PTR(y, "float"));
     return LLMC_OK;
 }
 
@@ -42,19 +42,19 @@ LlmcStatus llmc_c_emit_norm(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* %s: f32[%s,%lld]%s, eps %.9g; strides a %lld, b %lld, s %lld, y %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *a, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *a, "
                     "const float *b, float *s, const float *w, float *y)\n{\n"
                     "    (void)ex;\n"
                     "    rmsnorm_rows(%d, %s, %lld, a, %lld, b, %lld, s, %lld, w, y, %lld, %s, tid, nth);\n}\n",
-                    add ? "add_rmsnorm" : "rmsnorm", llmc_rows_expr(g, a), (long long)D, add ? " + f32[same]" : "",
+                    add ? "add_rmsnorm" : "rmsnorm", "rows", (long long)D, add ? " + f32[same]" : "",
                     eps, (long long)llmc_row_stride(g, a), add ? (long long)llmc_row_stride(g, b) : 0LL,
                     add ? (long long)llmc_row_stride(g, s) : 0LL, (long long)llmc_row_stride(g, y), add,
-                    llmc_c_rows(g, a), (long long)D, (long long)llmc_row_stride(g, a),
+                    "nrows", (long long)D, (long long)llmc_row_stride(g, a),
                     add ? (long long)llmc_row_stride(g, b) : 0LL, add ? (long long)llmc_row_stride(g, s) : 0LL,
                     (long long)llmc_row_stride(g, y), llmc_c_float(e, eps));
     const char *name = llmc_emit_kernel(e, add ? "add_rmsnorm" : "rmsnorm", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 5, PTR(a, "const float"), add ? PTR(b, "const float") : "0",
+    llmc_c_call(e, node, name, a, 5, PTR(a, "const float"), add ? PTR(b, "const float") : "0",
                 add ? PTR(s, "float") : "0", PTR(w, "const float"), PTR(y, "float"));
     return LLMC_OK;
 }

@@ -98,16 +98,16 @@ LlmcStatus llmc_c_emit_rope(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_buf_printf(&k,
                     "/* rope (%s pairs): f32[%s,%lld] = %lld heads of %lld; table at consts + %lld; strides x %lld, "
                     "y %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *x, "
                     "const int32_t *pos, float *y)\n{\n"
                     "    rope_rows(%d, %s, %lld, %lld, x, %lld, pos, (const float *)(ex->consts + %lld), y, %lld, tid, "
                     "nth);\n}\n",
-                    inter ? "interleaved" : "half", llmc_rows_expr(g, x), (long long)(H * hd), (long long)H,
+                    inter ? "interleaved" : "half", "rows", (long long)(H * hd), (long long)H,
                     (long long)hd, (long long)table, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
-                    inter, llmc_c_rows(g, x), (long long)H, (long long)hd, (long long)llmc_row_stride(g, x),
+                    inter, "nrows", (long long)H, (long long)hd, (long long)llmc_row_stride(g, x),
                     (long long)table, (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "rope", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 3, PTR(x, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
+    llmc_c_call(e, node, name, x, 3, PTR(x, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
     return LLMC_OK;
 }

@@ -20,7 +20,7 @@ LlmcStatus llmc_c_emit_rows(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)D, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "select_rows", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 3, PTR(x, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
+    llmc_c_call(e, node, name, -1, 3, PTR(x, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
     return LLMC_OK;
 }
 
@@ -34,14 +34,14 @@ LlmcStatus llmc_c_emit_gather_cols(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* gather_cols: f32[T,%lld] -> f32[T,%lld], y[t][j] = x[t][idx[j]]; strides x %lld, y %lld */\n"
-                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, const float *x, "
+                    "static void @NAME@(const LlmcExec *ex, const LlmcStep *st, int tid, int nth, int nrows, const float *x, "
                     "const int32_t *idx, float *y)\n{\n"
                     "    (void)ex;\n"
                     "    gather_cols(%s, %lld, x, %lld, idx, y, %lld, tid, nth);\n}\n",
                     (long long)K, (long long)K, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y),
-                    llmc_c_rows(g, x), (long long)K, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y));
+                    "nrows", (long long)K, (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, y));
     const char *name = llmc_emit_kernel(e, "gather_cols", k.s);
     llmc_buf_free(&k);
-    llmc_c_call(e, node, name, 3, PTR(x, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
+    llmc_c_call(e, node, name, x, 3, PTR(x, "const float"), PTR(n->in[1], "const int32_t"), PTR(y, "float"));
     return LLMC_OK;
 }

@@ -57,18 +57,22 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text)
     k->flags = 0;
     k->nv_only = 0;
     e->n_kernels++;
-    /* Write the definition with its name substituted. */
+    llmc_emit_named(&e->defs, text, name);
+    return k->name;
+}
+
+void llmc_emit_named(LlmcBuf *b, const char *text, const char *name)
+{
     for (const char *s = text; *s;) {
         const char *at = strstr(s, "@NAME@");
         if (!at) {
-            llmc_buf_printf(&e->defs, "%s", s);
+            llmc_buf_printf(b, "%s", s);
             break;
         }
-        llmc_buf_printf(&e->defs, "%.*s%s", (int)(at - s), s, name);
+        llmc_buf_printf(b, "%.*s%s", (int)(at - s), s, name);
         s = at + 6;
     }
-    llmc_buf_printf(&e->defs, "\n");
-    return k->name;
+    llmc_buf_printf(b, "\n");
 }
 
 int llmc_emit_kernel_index(const LlmcEmit *e, const char *name)
@@ -107,11 +111,6 @@ int64_t llmc_row_stride(const LlmcGraph *g, int t)
     while (g->t[t].view_of >= 0)
         t = g->t[t].view_of;
     return llmc_cols(&g->t[t].shape);
-}
-
-const char *llmc_rows_expr(const LlmcGraph *g, int t)
-{
-    return g->t[t].shape.sym[0] == LLMC_DIM_O ? "O" : "T";
 }
 
 const char *llmc_c_wtype(LlmcDType dt)

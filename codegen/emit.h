@@ -74,6 +74,8 @@ typedef struct LlmcEmit {
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one
  * function; returns the name to call. */
 const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text);
+/* Appends a kernel definition `text` with `name` for its "@NAME@", then a newline. */
+void llmc_emit_named(LlmcBuf *b, const char *text, const char *name);
 
 /* The cos/sin table of a rope node's frequencies (max_seq_len positions) in the constants area,
  * filled by the host init() (both backends); one per distinct setup. Returns its byte offset. */
@@ -93,8 +95,6 @@ const char *llmc_emit_ptr(LlmcEmit *e, int t, const char *ctype);
 const char *llmc_c_float(LlmcEmit *e, double v);
 /* Row stride in elements of an activation (its source's columns for a view). */
 int64_t llmc_row_stride(const LlmcGraph *g, int t);
-/* "T" or "O": the run-time row count of an activation. */
-const char *llmc_rows_expr(const LlmcGraph *g, int t);
 /* C element type of a weight's storage dtype ("float" or "uint16_t"): the format table's ctype. */
 const char *llmc_c_wtype(LlmcDType dt);
 /* The formats as generated code names them (emit_formats.c; ir/format_ids.h): "FMT_U4" for format

@@ -112,8 +112,55 @@ static int arch_in(const char *name, int set)
     return !strcmp(name, "sm_90a") && (set == ARCHS_ENDS || set == ARCHS_ISA);
 }
 
+/* ---- what this process has compiled ----
+ * test_cuda runs its tests in one process (tu_main_nofork) so that a kernel one test compiled and
+ * checked for an arch is not compiled for it again by the next: an emitted kernel is one
+ * self-contained definition after the same headers, so the same text (its leading comment aside,
+ * which names the node) gives the same code and the same ptxas report in any source of this
+ * process's NVRTC. For each CUDA target, the texts compiled so far and their reports. */
+typedef struct {
+    char *body;           /* the kernel's text past its leading comment, "@NAME@" for its name */
+    LlmcKernelRes res;    /* its ptxas report */
+} Compiled;
+typedef struct {
+    Compiled *k;
+    int n, cap;
+} CompiledSet;
+enum { MAX_CUDA_TARGETS = 16 };
+static CompiledSet compiled[MAX_CUDA_TARGETS];
+
+static const char *kernel_body(const char *text)
+{
+    const char *end = strncmp(text, "/*", 2) == 0 ? strstr(text, "*/") : NULL;
+    return end ? end + 2 : text;
+}
+
+static const LlmcKernelRes *compiled_find(int arch, const char *body)
+{
+    for (int i = 0; i < compiled[arch].n; i++)
+        if (strcmp(compiled[arch].k[i].body, body) == 0)
+            return &compiled[arch].k[i].res;
+    return NULL;
+}
+
+static void compiled_add(int arch, const char *body, const LlmcKernelRes *res)
+{
+    CompiledSet *c = &compiled[arch];
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 256;
+        c->k = realloc(c->k, sizeof *c->k * (size_t)c->cap);
+        ck_assert_ptr_nonnull(c->k);
+    }
+    c->k[c->n].body = strdup(body);
+    c->k[c->n++].res = *res;
+}
+
 /* Compiles g's CUDA source (tuned for sm_90a, its batched-decode matmul as qmma says) for the CUDA
- * targets of `set`; checks resources. */
+ * targets of `set`; checks resources. For each target NVRTC compiles the source's headers and the
+ * kernels this process has not compiled for it yet (none: no NVRTC run); every kernel of g is
+ * checked against its report, from this compile or an earlier one. The whole source (every
+ * kernel under its own name, after the same headers) is what llmc compile hands NVRTC: its
+ * kernels define nothing but themselves, so it compiles when each of them does. */
 static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma);
 static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set)
 {
@@ -126,29 +173,64 @@ static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
     ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, &cg, &d) == LLMC_OK, "%s", d.msg);
-    for (const LlmcTarget *const *t = llmc_targets(); *t; t++) {
+    const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(defs);
+    const int nk = llmc_cuda_kernel_count(cg);
+    for (int k = 0; k < nk; k++) { /* one definition each, under a name of its own */
+        const char *text = llmc_cuda_kernel_text(cg, k), *at = strstr(text, "@NAME@");
+        ck_assert_msg(at && !strstr(at + 1, "@NAME@") && strstr(text, "__global__") &&
+                          !strstr(strstr(text, "__global__") + 1, "__global__"),
+                      "%s: kernel %d is not one named definition", what, k);
+        for (int j = 0; j < k; j++)
+            ck_assert_str_ne(llmc_cuda_kernel_name(cg, j), llmc_cuda_kernel_name(cg, k));
+    }
+    int arch = 0;
+    for (const LlmcTarget *const *t = llmc_targets(); *t; t++, arch++) {
+        ck_assert_int_lt(arch, MAX_CUDA_TARGETS);
         if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || !arch_in((*t)->name, set))
             continue;
-        LlmcCubin c;
+        LlmcBuf src = {0};
+        llmc_buf_printf(&src, "%.*s", (int)(defs - all), all); /* the headers */
+        int fresh = 0;
+        for (int k = 0; k < nk; k++) {
+            const char *text = llmc_cuda_kernel_text(cg, k);
+            int again = compiled_find(arch, kernel_body(text)) != NULL;
+            for (int j = 0; j < k && !again; j++) /* the same text twice in g, a comment apart */
+                again = strcmp(kernel_body(llmc_cuda_kernel_text(cg, j)), kernel_body(text)) == 0;
+            if (!again) {
+                llmc_emit_named(&src, text, llmc_cuda_kernel_name(cg, k));
+                fresh++;
+            }
+        }
+        LlmcCubin c = {0};
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        ck_assert_msg(llmc_nvrtc_compile(nv, llmc_cuda_source(cg), what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
-                      "%s for %s: %s", what, (*t)->arch, d.msg);
+        if (fresh) {
+            ck_assert_msg(llmc_nvrtc_compile(nv, src.s, what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
+                          "%s for %s: %s", what, (*t)->arch, d.msg);
+            ck_assert_msg(c.size > 1000 && c.data[0] == 0x7f && c.data[1] == 'E', "%s %s: not a cubin", what,
+                          (*t)->arch);
+        }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (getenv("LLMC_TEST_VERBOSE")) /* where test_cuda's time goes (CI's budget) */
-            fprintf(stderr, "%s for %s: %.1f s\n", what, (*t)->arch,
+            fprintf(stderr, "%s for %s: %d of %d kernels compiled here (the others earlier), %.1f s\n", what,
+                    (*t)->arch, fresh, nk,
                     (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
-        ck_assert_msg(c.size > 1000 && c.data[0] == 0x7f && c.data[1] == 'E', "%s %s: not a cubin", what, (*t)->arch);
-        for (int k = 0; k < llmc_cuda_kernel_count(cg); k++) {
-            const char *name = llmc_cuda_kernel_name(cg, k);
-            const LlmcKernelRes *r = llmc_cubin_find(&c, name);
-            ck_assert_msg(r != NULL, "%s %s: no ptxas report for %s", what, (*t)->arch, name);
+        for (int k = 0; k < nk; k++) {
+            const char *name = llmc_cuda_kernel_name(cg, k), *body = kernel_body(llmc_cuda_kernel_text(cg, k));
+            const LlmcKernelRes *r = compiled_find(arch, body);
+            if (!r) {
+                r = llmc_cubin_find(&c, name);
+                ck_assert_msg(r != NULL, "%s %s: no ptxas report for %s", what, (*t)->arch, name);
+                compiled_add(arch, body, r);
+            }
             if (is_no_spill_kernel(name))
                 ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
                               "%s %s: %s spills (%d bytes stores, %d loads, %d registers)", what, (*t)->arch, name,
                               r->spill_stores, r->spill_loads, r->registers);
         }
         llmc_cubin_free(&c);
+        llmc_buf_free(&src);
     }
     llmc_cuda_free(cg);
 }
@@ -811,16 +893,7 @@ START_TEST(families)
             char name[128];
             snprintf(name, sizeof name, "f%d_%s", nk, pre);
             names[nk] = strdup(name);
-            for (const char *s = text; *s;) { /* the definition with its name */
-                const char *at = strstr(s, "@NAME@");
-                if (!at) {
-                    llmc_buf_printf(&src, "%s", s);
-                    break;
-                }
-                llmc_buf_printf(&src, "%.*s%s", (int)(at - s), s, name);
-                s = at + 6;
-            }
-            llmc_buf_printf(&src, "\n");
+            llmc_emit_named(&src, text, name); /* the definition with its name */
             nk++;
         }
         ck_assert_msg(found, "%s: no %s kernel", fc->what, fc->must);
@@ -955,16 +1028,7 @@ START_TEST(kv_formats)
                 ck_assert_msg(!fp8 == !strstr(text, "C("), "%s: %s %s the scales", kvs, pre, fp8 ? "without" : "with");
             ck_assert_int_lt(nk, 64);
             snprintf(names[nk], sizeof names[nk], "kv%d_%s", nk, pre);
-            for (const char *p = text; *p;) {
-                const char *at = strstr(p, "@NAME@");
-                if (!at) {
-                    llmc_buf_printf(&src, "%s", p);
-                    break;
-                }
-                llmc_buf_printf(&src, "%.*s%s", (int)(at - p), p, names[nk]);
-                p = at + 6;
-            }
-            llmc_buf_printf(&src, "\n");
+            llmc_emit_named(&src, text, names[nk]);
             nk++;
         }
         llmc_cuda_free(cg);
@@ -1047,5 +1111,5 @@ int main(int argc, char **argv)
     tcase_set_timeout(kv, 600);
     tcase_add_test(kv, kv_formats);
     suite_add_tcase(s, kv);
-    return tu_main(s);
+    return tu_main_nofork(s); /* one process: compiled[] spans the tests */
 }

@@ -90,14 +90,19 @@ int tu_run(const char *cmd, char **out)
 
 const char *tu_llmc(void) { return LLMC_BINARY_DIR "/llmc"; }
 
-int tu_main(Suite *s)
+static int run_suite(Suite *s, enum fork_status fork)
 {
     SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, fork);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;
 }
+
+int tu_main(Suite *s) { return run_suite(s, CK_FORK_GETENV); }
+
+int tu_main_nofork(Suite *s) { return run_suite(s, CK_NOFORK); }
 
 uint64_t tu_mix64(uint64_t z)
 {

@@ -24,5 +24,9 @@ uint64_t tu_mix64(uint64_t z);
 uint64_t tu_step_hash(uint64_t h, int32_t tok, int32_t pos);
 /* Runs a Check suite with CK_NORMAL output; returns the process exit code. */
 int tu_main(Suite *s);
+/* tu_main with every test in this process, one after another (Check's CK_NOFORK): for a suite whose
+ * tests share what they have done (test_cuda's kernels compiled). A failed check still ends only its
+ * test; a crash ends the suite; tcase timeouts do not apply (ctest's TIMEOUT does). */
+int tu_main_nofork(Suite *s);
 
 #endif

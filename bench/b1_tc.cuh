@@ -1,4 +1,5 @@
-/* b1_tc.cuh — an experiment for bench/b1_lab.cu (not emitted): the one-row matmul on tensor cores
+/* b1_tc.cuh — an experiment for bench/b1_lab.cu (not emitted; on an H100 it checked and lost: 935 us
+ * for the 8B/3's matmuls against 645 us for gemv_b1's best, bench/NOTES.md round 6): the one-row matmul on tensor cores
  * for symmetric u4 in groups of 128 (lane8 order, K a multiple of 256), the design of bench/NOTES.md
  * round 5. mma.sync m16n8k16 (f16 in, f32 accumulators): B = 8 weight rows (row n of the warp's
  * unit for each 4 lanes: lane / 4), A = the token (lanes 0-3; the other rows zero), k permuted the

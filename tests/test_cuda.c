@@ -5,7 +5,8 @@
  * have no local-memory spills in the ptxas report. The tiny model's CUDA source is a golden file
  * (tests/golden/tiny.cu; regenerate with `test_cuda --regen`, scripts/regen-golden.sh).
  *
- * Labelled slow: NVRTC takes about a minute per architecture for the 8B preset's kernels.
+ * Labelled slow: the presets' kernels through NVRTC for several architectures (one process, each
+ * distinct kernel compiled once an arch: about 6 minutes of CPU in all, bench/NOTES.md's CI section).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,7 +323,7 @@ START_TEST(preset_llama32_1b_w4a16_asym_g32) { check_preset_w("llama3.2-1b", &(W
 END_TEST
 START_TEST(preset_llama32_1b_fp8) { check_preset_w("llama3.2-1b", &(Weights){LLMC_FP8, 0, 0}); }
 END_TEST
-/* --qmma ring (gemm_qr, experimental): the 8B in w4a16 for sm_80, sm_89 and sm_90a, no spills. */
+/* --qmma ring (gemm_qr, experimental): the 8B in w4a16 for sm_80 and sm_90a (ARCHS_ENDS), no spills. */
 START_TEST(preset_llama31_8b_w4a16_ring) { check_preset_q("llama3.1-8b", &(Weights){LLMC_U4, 0, 0}, LLMC_QMMA_RING); }
 END_TEST
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#define LLMC_INTRINSICS 1 /* as in a model with bf16, f16 or quantized weights */
 #include "c_prelude.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;

@@ -198,6 +198,18 @@ int64_t llmc_kv_block_bytes(const LlmcGraph *g, const LlmcTarget *tg)
     return llmc_graph_kv_block_bytes(g, llmc_c_kv_format(g, tg, 0), llmc_c_kv_format(g, tg, 1));
 }
 
+/* Does the model have a weight stored in a format other than f32? The prelude reads those (bf16, f16,
+ * the quantized formats: c_formats.h) with x86 intrinsics where the compiler targets them, and the
+ * generated C then defines LLMC_INTRINSICS, which includes <immintrin.h> (c_prelude.h); f32 weights
+ * need neither, and their models skip the header. */
+static int reads_converted_weights(const LlmcGraph *g)
+{
+    for (int t = 0; t < g->nt; t++)
+        if (g->t[t].kind == LLMC_T_WEIGHT && g->t[t].dtype != LLMC_F32)
+            return 1;
+    return 0;
+}
+
 LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuildInfo *info, char **source,
                        LlmcDiag *d)
 {
@@ -229,6 +241,8 @@ LlmcStatus llmc_emit_c(const LlmcGraph *g, const LlmcTarget *tg, const LlmcBuild
         llmc_buf_printf(&out, ".\n * Every dimension is a constant; do not edit: regenerate with llmc compile. */\n");
         llmc_buf_printf(&out, "\n/* ---- llmc_model.h ---- */\n%s\n/* ---- c_prelude.h ---- */\n",
                         (const char *)llmc_model_header);
+        if (reads_converted_weights(g))
+            llmc_buf_printf(&out, "#define LLMC_INTRINSICS 1 /* weights stored other than f32: the prelude's x86 paths */\n");
         llmc_emit_c_prelude(&out);
         llmc_buf_printf(&out, "\n");
         llmc_buf_printf(&out, "/* ---- kernels ---- */\n\n%s", e.defs.s ? e.defs.s : "");

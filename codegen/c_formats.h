@@ -27,7 +27,7 @@ LLMC_INLINE float s_bf16(uint16_t h)
 #if defined(__FLT16_MAX__) && !defined(LLMC_NO_FLOAT16)
 LLMC_INLINE llmc_v8f v8_ld_f16(const uint16_t *p)
 {
-#if defined(__F16C__)
+#if defined(LLMC_X86_F16C)
     __m128i h;
     memcpy(&h, p, sizeof h);
     return (llmc_v8f)_mm256_cvtph_ps(h);
@@ -71,7 +71,7 @@ LLMC_INLINE llmc_v8f v8_ld_f16_n(const uint16_t *p, int n)
 {
     if (n == 8)
         return v8_ld_f16(p);
-#if defined(__F16C__) && !defined(LLMC_NO_FLOAT16)
+#if defined(LLMC_X86_F16C) && !defined(LLMC_NO_FLOAT16)
     long long q = 0;
     memcpy(&q, p, 2 * (size_t)n);
     return (llmc_v8f)_mm256_cvtph_ps(_mm_cvtsi64_si128(q));
@@ -223,9 +223,9 @@ typedef int16_t llmc_v32s __attribute__((vector_size(64)));
 /* 16 f16 values (finite) to floats: vcvtph2ps where the target has it, else bit arithmetic. */
 LLMC_INLINE llmc_v16f v16_f16(llmc_v16h h)
 {
-#if defined(__AVX512F__)
+#if defined(LLMC_X86_AVX512F)
     return (llmc_v16f)_mm512_cvtph_ps((__m256i)h);
-#elif defined(__F16C__)
+#elif defined(LLMC_X86_F16C)
     typedef uint16_t llmc_v8hh __attribute__((vector_size(16)));
     llmc_v8hh lo, hi;
     memcpy(&lo, &h, sizeof lo);
@@ -240,7 +240,7 @@ LLMC_INLINE llmc_v16f v16_f16(llmc_v16h h)
 LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
 {
     if (F == FMT_U4) { /* q - 8 */
-#if defined(__AVX512F__)
+#if defined(LLMC_X86_AVX512F)
         const llmc_v16f q8 = {-8.0f, -7.0f, -6.0f, -5.0f, -4.0f, -3.0f, -2.0f, -1.0f,
                               0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f};
         return (llmc_v16f)_mm512_permutexvar_ps((__m512i)(w >> (4 * s)), (__m512)q8);
@@ -249,12 +249,12 @@ LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
 #endif
     }
     if (F == FMT_NVFP4) {
-#if defined(__AVX512F__)
+#if defined(LLMC_X86_AVX512F)
         llmc_v16u c = w >> (4 * s);
         const llmc_v16f e2m1 = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
                                 -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
         return (llmc_v16f)_mm512_permutexvar_ps((__m512i)c, (__m512)e2m1); /* the low 4 bits index */
-#elif defined(__AVX2__) /* the magnitude from an 8-value table (the low 3 bits index it), the sign on top */
+#elif defined(LLMC_X86_AVX2) /* the magnitude from an 8-value table (the low 3 bits index it), the sign on top */
         const __m256 mag = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
         llmc_v8u lo = (llmc_v8u)v16_lo((llmc_v16f)w) >> (4 * s), hi = (llmc_v8u)v16_hi((llmc_v16f)w) >> (4 * s);
         llmc_v8u a = (llmc_v8u)_mm256_permutevar8x32_ps(mag, (__m256i)lo) | (lo & 8u) << 28;
@@ -266,7 +266,7 @@ LLMC_INLINE llmc_v16f qb_val(int F, llmc_v16u w, int s)
 #endif
     }
     if (F == FMT_FP8) { /* the even bytes of the halves moved up first; sign and 7 bits under f16's exponent */
-#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__F16C__) /* a 32-byte half at a time */
+#if !defined(LLMC_X86_AVX512F) && defined(LLMC_X86_AVX2) && defined(LLMC_X86_F16C) /* a 32-byte half at a time */
         __m256i v = (__m256i)(s / 2 ? v16_hi((llmc_v16f)w) : v16_lo((llmc_v16f)w));
         __m256i f = _mm256_and_si256(_mm256_srai_epi16(s % 2 ? v : _mm256_slli_epi16(v, 8), 1),
                                      _mm256_set1_epi16((short)0xbf80));

@@ -19,8 +19,22 @@
 
 /* Widening loads (bytes or halves to 32-bit lanes) and f16 conversion take the instruction that does
  * it where the compiler targets one (GCC 12 turns __builtin_convertvector of byte and _Float16
- * vectors into one insert per lane); every other vector operation is a GCC vector extension. */
-#if defined(__AVX2__) || defined(__F16C__)
+ * vectors into one insert per lane); every other vector operation is a GCC vector extension. Only
+ * the weight formats other than f32 call those helpers (bf16, f16 and the quantized ones: c_formats.h),
+ * so the generated C defines LLMC_INTRINSICS before this prelude where its kernels read such a weight
+ * (codegen/c_backend.c), and only then is <immintrin.h> parsed (0.15-0.3 s of gcc a compile): an f32
+ * model compiles the portable twins of those helpers, which it never calls. LLMC_X86_<feature> is the
+ * compiler's __<feature>__ where LLMC_INTRINSICS is on; the helpers' intrinsic paths test it. */
+#if defined(LLMC_INTRINSICS) && defined(__AVX2__)
+#define LLMC_X86_AVX2 1
+#endif
+#if defined(LLMC_INTRINSICS) && defined(__F16C__)
+#define LLMC_X86_F16C 1
+#endif
+#if defined(LLMC_INTRINSICS) && defined(__AVX512F__)
+#define LLMC_X86_AVX512F 1
+#endif
+#if defined(LLMC_X86_AVX2) || defined(LLMC_X86_F16C)
 #include <immintrin.h>
 #endif
 
@@ -67,7 +81,7 @@ LLMC_INLINE float v16_hsum(llmc_v16f v) { return v8_hsum(v16_lo(v) + v16_hi(v));
 /* 8 halves (u16) or 8 bytes from p, zero-extended to 32-bit lanes. */
 LLMC_INLINE llmc_v8u v8_u16(const uint16_t *p)
 {
-#if defined(__AVX2__)
+#if defined(LLMC_X86_AVX2)
     __m128i h;
     memcpy(&h, p, sizeof h);
     return (llmc_v8u)_mm256_cvtepu16_epi32(h);
@@ -80,7 +94,7 @@ LLMC_INLINE llmc_v8u v8_u16(const uint16_t *p)
 }
 LLMC_INLINE llmc_v8u v8_u8(const uint8_t *p)
 {
-#if defined(__AVX2__)
+#if defined(LLMC_X86_AVX2)
     long long q;
     memcpy(&q, p, sizeof q);
     return (llmc_v8u)_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(q));

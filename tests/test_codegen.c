@@ -431,6 +431,22 @@ static float *read_logits(const char *path, int64_t n)
     return got;
 }
 
+/* The generated C in emit/model.c defines LLMC_INTRINSICS (c_prelude.h: <immintrin.h> and the
+ * helpers' x86 paths) exactly when its weights are stored other than f32. */
+static void check_intrinsics_define(const char *emit, LlmcDType storage)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.c", emit);
+    char *src = NULL;
+    size_t n = 0;
+    LlmcDiag d;
+    ck_assert_msg(llmc_read_file(path, &src, &n, &d) == LLMC_OK, "%s", d.msg);
+    int has = strstr(src, "\n#define LLMC_INTRINSICS 1") != NULL;
+    ck_assert_msg(has == (storage != LLMC_F32), "%s weights: the generated C %s LLMC_INTRINSICS",
+                  llmc_dtype_name(storage), has ? "defines" : "does not define");
+    free(src);
+}
+
 /* (2) generated kernels against the reference. */
 static void check_kernels(const char *path, LlmcDType storage, double tol)
 {
@@ -452,6 +468,7 @@ static void check_kernels(const char *path, LlmcDType storage, double tol)
     snprintf(scen, sizeof scen, "%s/scenario.txt", dir);
     snprintf(harness, sizeof harness, "%s/harness", dir);
     build(&m, &opt, exe, emit);
+    check_intrinsics_define(emit, storage);
     if (emit_only()) {
         free(want);
         free(s.tables);

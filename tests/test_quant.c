@@ -15,6 +15,9 @@
 #pragma clang diagnostic ignored "-Wunknown-warning-option"
 #endif
 #pragma GCC diagnostic ignored "-Wpsabi"
+/* The prelude as a model with quantized weights gets it: its intrinsic paths where the compiler
+ * targets them (test_quant_native, test_quant_avx2). */
+#define LLMC_INTRINSICS 1
 #include "../codegen/c_prelude.h"
 #include "../codegen/codegen.h"
 #include "../ir/base.h"

@@ -304,6 +304,14 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
             sigaddset(&stop, stops[i]);
     }
     sigprocmask(SIG_BLOCK, &stop, &old);
+    /* Each output as it is now: the child moves its outputs into place by rename (a new inode), so a
+     * signal that comes after that finds them replaced and complete (the commit renames every file
+     * of an output with the stop signals blocked: all or none). */
+    enum { MAX_OUTPUTS = 8 };
+    struct stat before[MAX_OUTPUTS];
+    int had[MAX_OUTPUTS], n_out = 0;
+    for (; outputs[n_out] && n_out < MAX_OUTPUTS; n_out++)
+        had[n_out] = stat(outputs[n_out], &before[n_out]) == 0;
     fflush(NULL);
     pid_t child = fork();
     if (child < 0) {   /* no supervisor: run here */
@@ -338,6 +346,18 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (!sig && WIFSIGNALED(status))
         sig = WTERMSIG(status);
+    int replaced = n_out > 0;
+    for (int i = 0; i < n_out; i++) {
+        struct stat now;
+        replaced &= stat(outputs[i], &now) == 0 &&
+                    (!had[i] || now.st_ino != before[i].st_ino || now.st_dev != before[i].st_dev);
+    }
+    if (sig && replaced && !(WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
+        /* too late to stop: the outputs were in place before the signal took effect */
+        fprintf(stderr, "llmc: signal %d (%s) came after the output was in place: it is complete\n", sig,
+                strsignal(sig));
+        return 0;
+    }
     if (sig) {
         fprintf(stderr, "llmc: stopped by signal %d (%s); no output was left behind\n", sig, strsignal(sig));
         signal(sig, SIG_DFL);

@@ -306,6 +306,33 @@ static int comm_settle(LlmcGpu *g, const char *what, char *err, size_t errlen)
     }
 }
 
+/* After an NCCL call (or a group's end) on rank g's communicator returned r: ncclInProgress is
+ * awaited (comm_settle), any other error is the message "what: NCCL's error" (-1). */
+static int nccl_after(LlmcGpu *g, ncclResult_t r, const char *what, char *err, size_t errlen)
+{
+    if (r == LLMC_NCCL_IN_PROGRESS)
+        return comm_settle(g, what, err, errlen);
+    if (r != LLMC_NCCL_SUCCESS)
+        return llmc_rt_fail(err, errlen, "%s: %s", what, nccl_error(&g->nccl, r));
+    return 0;
+}
+
+/* count floats to and from every rank on rank g's stream, one group of ncclSend / ncclRecv: peer
+ * q's part is sent from src + q * count and received at dst + q * count. The group is closed
+ * whatever happened in it; the result is the first failing call's, else ncclGroupEnd's. The
+ * caller holds rank g's lock (comm_enter). */
+static ncclResult_t exchange(LlmcGpu *g, const float *src, float *dst, size_t count)
+{
+    ncclResult_t r = g->nccl.GroupStart();
+    for (int q = 0; q < g->n_ranks && nccl_going(r); q++) {
+        r = g->nccl.Send(src + (size_t)q * count, count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+        if (nccl_going(r))
+            r = g->nccl.Recv(dst + (size_t)q * count, count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
+    }
+    ncclResult_t end = g->nccl.GroupEnd();
+    return nccl_going(r) ? end : r;
+}
+
 int llmc_gpu_ranks_open(LlmcGpu *g0, const LlmcNcclApi *nccl, const char *nccl_lib, char *err, size_t errlen)
 {
     int N = g0->n_ranks;
@@ -474,7 +501,6 @@ static int run_ranks(RankJob *j, char *err, size_t errlen)
  * connections made. */
 static int first_collectives(LlmcGpu *g, char *err, size_t errlen)
 {
-    int N = g->n_ranks;
     float *p = (float *)(uintptr_t)g->nccl_warm;
     if (comm_enter(g, "the first NCCL collectives", err, errlen) != 0)
         return -1;
@@ -482,25 +508,14 @@ static int first_collectives(LlmcGpu *g, char *err, size_t errlen)
     comm_leave(g);
     char what[160];
     snprintf(what, sizeof what, "the first NCCL collectives on %s", g->name);
-    if (r == LLMC_NCCL_IN_PROGRESS && comm_settle(g, what, err, errlen) != 0)
+    if (nccl_after(g, r, what, err, errlen) != 0)
         return -1;
-    if (r != LLMC_NCCL_SUCCESS && r != LLMC_NCCL_IN_PROGRESS)
-        return llmc_rt_fail(err, errlen, "%s: %s", what, nccl_error(&g->nccl, r));
     if (comm_enter(g, what, err, errlen) != 0)
         return -1;
-    r = g->nccl.GroupStart();
-    for (int q = 0; q < N && nccl_going(r); q++) {
-        r = g->nccl.Send(p + 1 + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
-        if (nccl_going(r))
-            r = g->nccl.Recv(p + 1 + N + q, 1, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
-    }
-    ncclResult_t end = g->nccl.GroupEnd();
+    r = exchange(g, p + 1, p + 1 + g->n_ranks, 1);
     comm_leave(g);
-    r = nccl_going(r) ? end : r;
-    if (r == LLMC_NCCL_IN_PROGRESS && comm_settle(g, what, err, errlen) != 0)
+    if (nccl_after(g, r, what, err, errlen) != 0)
         return -1;
-    if (r != LLMC_NCCL_SUCCESS && r != LLMC_NCCL_IN_PROGRESS)
-        return llmc_rt_fail(err, errlen, "%s: %s", what, nccl_error(&g->nccl, r));
     int w = llmc_gpu_wait(g, what, err, errlen);
     if (w == LLMC_WAIT_TIMEOUT)
         llmc_rt_fail(err, errlen, "%s did not finish within %.1f s (--step-timeout)", what, g->step_timeout);
@@ -673,13 +688,8 @@ static void collective_done(LlmcGpu *g, const char *what, ncclResult_t r)
 {
     comm_leave(g);
     g->stats.collectives++;
-    if (r == LLMC_NCCL_IN_PROGRESS) {
-        if (comm_settle(g, what, g->launch_err, sizeof g->launch_err) != 0)
-            g->launch_failed = 1;
-    } else if (r != LLMC_NCCL_SUCCESS) {
+    if (nccl_after(g, r, what, g->launch_err, sizeof g->launch_err) != 0)
         g->launch_failed = 1;
-        snprintf(g->launch_err, sizeof g->launch_err, "%s: %s", what, nccl_error(&g->nccl, r));
-    }
 }
 
 void llmc_gpu_all_gather(LlmcGpu *g, uint32_t rows, int64_t cols, int64_t x, int64_t sx, int64_t y)
@@ -708,13 +718,6 @@ void llmc_gpu_all_to_all(LlmcGpu *g, int64_t count, int64_t x, int64_t y)
     if (collective_enter(g, what) != 0)
         return;
     uint8_t *arena = (uint8_t *)(uintptr_t)g->arena;
-    size_t bytes = (size_t)count * sizeof(float);
-    ncclResult_t r = g->nccl.GroupStart();
-    for (int q = 0; q < g->n_ranks && nccl_going(r); q++) {
-        r = g->nccl.Send(arena + x + (size_t)q * bytes, (size_t)count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
-        if (nccl_going(r))
-            r = g->nccl.Recv(arena + y + (size_t)q * bytes, (size_t)count, LLMC_NCCL_FLOAT32, q, g->comm, g->stream);
-    }
-    ncclResult_t end = g->nccl.GroupEnd();   /* closes the group whatever happened in it */
-    collective_done(g, what, nccl_going(r) ? end : r);
+    ncclResult_t r = exchange(g, (const float *)(arena + x), (float *)(arena + y), (size_t)count);
+    collective_done(g, what, r);
 }

@@ -603,10 +603,9 @@ int llmc_gpu_setup_one(LlmcGpu *g, const LlmcGpuSetup *s, int64_t kv_blocks, cha
         return llmc_cu_fail(g, r, err, errlen, "cuMemGetInfo_v2");
     /* the default deadline only for a sharded model (a peer or NCCL that hangs would hold every rank
      * forever); one GPU waits plainly unless asked: the host function's cost a step is unmeasured */
-    g->step_timeout = s->step_timeout < 0                 ? 0
-                      : s->step_timeout > 0               ? s->step_timeout
-                      : g->n_ranks > 1                   ? LLMC_STEP_TIMEOUT_DEFAULT
-                                                          : 0;
+    g->step_timeout = s->step_timeout > 0 ? s->step_timeout
+                      : s->step_timeout == 0 && g->n_ranks > 1 ? LLMC_STEP_TIMEOUT_DEFAULT
+                      : 0;
     if (!g->done && !(g->done = llmc_gpu_done_new()))
         return llmc_rt_fail(err, errlen, "out of memory setting up %s", g->name);
     double weights_dev = g->weights_registered ? 0.0 : (double)g->weights_bytes;

@@ -2334,6 +2334,20 @@ START_TEST(fake_tp_rank_fails)
 }
 END_TEST
 
+/* Opens the fake GPUs of d (--tp 4) and starts an engine on them (16 KV blocks), a setup that must
+ * end, started or not, in well under the fake's 10 s hang: llmc_engine_init's result (mode: the
+ * calling test's case, for the message). */
+static int tp_setup_timed(const LlmcModelDesc *d, LlmcGpu **g, LlmcEngine *e, int mode, char *err, size_t errlen)
+{
+    ck_assert_msg(llmc_gpu_open_ranks_api(g, d, &fake_api, &fake_nccl, NULL, err, errlen) == 0, "%s", err);
+    LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 16, .device = *g};
+    double t0 = now_s();
+    int rc = llmc_engine_init(e, d, fk_tp_weights, &o, err, errlen);
+    double took = now_s() - t0;
+    ck_assert_msg(took < 5.0, "mode %d: setup took %.1f s", mode, took);
+    return rc;
+}
+
 /* A rank that fails while the ranks set up (--tp 4): its allocation for the communicators' first
  * calls (the last one rank 1 makes, counted in a run that succeeds), before any rank joins
  * ncclCommInitRank (which would wait for it forever); or its first all-gather, once every
@@ -2352,12 +2366,8 @@ START_TEST(fake_tp_setup_fails)
         LlmcModelDesc d = fk_tp_desc(4);
         char err[1024];
         LlmcGpu *g;
-        ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "%s", err);
-        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 16, .device = g};
         LlmcEngine e;
-        double t0 = now_s();
-        int rc = llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err);
-        ck_assert_msg(now_s() - t0 < 5.0, "mode %d: setup took %.1f s", mode, now_s() - t0);
+        int rc = tp_setup_timed(&d, &g, &e, mode, err, sizeof err);
         if (mode == 0) { /* the count */
             ck_assert_msg(rc == 0, "%s", err);
             allocs = fk.allocs_on[1];
@@ -2401,13 +2411,8 @@ START_TEST(fake_tp_init_fails)
         LlmcModelDesc d = fk_tp_desc(4);
         char err[1024];
         LlmcGpu *g;
-        ck_assert_msg(llmc_gpu_open_ranks_api(&g, &d, &fake_api, &fake_nccl, NULL, err, sizeof err) == 0, "%s", err);
-        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 16, .device = g};
         LlmcEngine e;
-        double t0 = now_s();
-        int rc = llmc_engine_init(&e, &d, fk_tp_weights, &o, err, sizeof err);
-        double took = now_s() - t0;
-        ck_assert_msg(took < 5.0, "mode %d: setup took %.1f s", mode, took);
+        int rc = tp_setup_timed(&d, &g, &e, mode, err, sizeof err);
         if (mode == 0) { /* the count */
             ck_assert_msg(rc == 0, "%s", err);
             ctx_sets = fnc.ctx_sets_at_init[1];

@@ -2510,6 +2510,32 @@ int main(int argc, char **argv)
         moe_checks();
         return summary();
     }
+    if (argc > 1 && strcmp(argv[1], "attn") == 0) { /* `kernel_check attn`: paged_attn_tc's checks, then timed */
+        const std::vector<Seq> steps = {{0, 3}, {130, 5}, {0, 1}, {37, 10}, {200, 1}, {5, 1}, {1000, 2}, {2, 1}};
+        const std::vector<Seq> kivi_steps = {{200, 33}, {0, 64}, {130, 2}, {95, 1}, {31, 1}, {300, 90}};
+        check_flash<32, 8, 128, 0, 4>(steps, 0);
+        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(steps, 0);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(steps, 0);
+        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(steps, 0);
+        check_flash<32, 8, 64, 48, 4, FMT_INT8, FMT_INT4>(steps, 0);
+        check_flash<16, 2, 64, 0, 4, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
+        check_flash<32, 8, 128, 48, 4, FMT_INT4, FMT_INT4>({{3000, 1}}, 0);
+        check_flash<32, 8, 64, 0, 4, FMT_INT4, FMT_KV_FP8>(steps, 0);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_INT4>(steps, 0);
+        check_kivi<FMT_KIVI2, FMT_KIVI2, 32, 8, 128>(kivi_steps, "8B");
+        check_kivi<FMT_KIVI2, FMT_INT8, 16, 2, 64>(kivi_steps, "small");
+        check_kivi<FMT_INT4, FMT_KIVI2, 32, 8, 64>(kivi_steps, "1B");
+        /* the 8B's decode at batch 16 and 64, context 4096, in each format */
+        for (int b : {16, 64}) {
+            const std::vector<Seq> dec(b, Seq{4095, 1});
+            check_flash<32, 8, 128, 0, 4>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4>(dec, 50);
+        }
+        return summary();
+    }
     if (argc > 1 && strcmp(argv[1], "qmma") == 0) { /* `kernel_check qmma`: gemm_q's and gemm_qr's checks, then timed */
         qmma_checks(prop.multiProcessorCount);
         qmma_timings(prop.multiProcessorCount);

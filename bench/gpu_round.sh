@@ -537,16 +537,20 @@ if [ "$what" = variants ]; then variants; fi
 # experimental) against the default, in one call: `kernel_check qmma` (gemm_q's and gemm_qr's checks, then
 # each 8B matrix at 16, 32 and 64 rows, GB/s and % of copy), then the 8B cut to 11 layers compiled plain
 # and ring in w4a16 and bf16, decoded at batches 16, 32 and 64 (PRESET, BATCHES, REPEAT, VARIANTS override).
-if [ "$what" = ring ]; then
-  say "== --qmma ring: kernel_check qmma, then plain against ring"
+# kc_mode MODE WHAT: `kernel_check MODE` (its checks, then its TIME lines) into the log and the table
+kc_mode() {
   if kc_build; then
-    "$work/kernel_check" qmma 2>&1 | tee "$out/kernel_check_qmma.txt" >>"$log"
+    "$work/kernel_check" "$1" 2>&1 | tee "$out/kernel_check_$1.txt" >>"$log"
     kc=${PIPESTATUS[0]}
-    grep -E "FAIL|^TIME qmma" "$out/kernel_check_qmma.txt" | tee -a "$log"
-    row "kernel_check qmma (gemm_q, gemm_qr)" "$(tail -1 "$out/kernel_check_qmma.txt") (exit $kc)"
+    grep -E "FAIL|^TIME $1" "$out/kernel_check_$1.txt" | tee -a "$log"
+    row "kernel_check $1 ($2)" "$(tail -1 "$out/kernel_check_$1.txt") (exit $kc)"
   else
     row "kernel_check" "nvcc failed"
   fi
+}
+if [ "$what" = ring ]; then
+  say "== --qmma ring: kernel_check qmma, then plain against ring"
+  kc_mode qmma "gemm_q, gemm_qr"
   PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 32 64} REPEAT=${REPEAT:-1} \
     VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4ring:--weights,w4a16,--qmma,ring bf16 bf16ring:--qmma,ring} variants
 fi
@@ -558,14 +562,7 @@ fi
 # VARIANTS override).
 if [ "$what" = wq ]; then
   say "== --qmma wg: kernel_check wq, then plain against wg"
-  if kc_build; then
-    "$work/kernel_check" wq 2>&1 | tee "$out/kernel_check_wq.txt" >>"$log"
-    kc=${PIPESTATUS[0]}
-    grep -E "FAIL|^TIME wq" "$out/kernel_check_wq.txt" | tee -a "$log"
-    row "kernel_check wq (gemm_wq)" "$(tail -1 "$out/kernel_check_wq.txt") (exit $kc)"
-  else
-    row "kernel_check" "nvcc failed"
-  fi
+  kc_mode wq gemm_wq
   PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 64} REPEAT=${REPEAT:-1} \
     VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4wg:--weights,w4a16,--qmma,wg nv4:--weights,nvfp4 nv4wg:--weights,nvfp4,--qmma,wg fp8:--weights,fp8 fp8wg:--weights,fp8,--qmma,wg} variants
 fi

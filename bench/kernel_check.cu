@@ -2427,17 +2427,31 @@ static void qmma_checks(int sms)
     check_qmma<4, 4096, 4096, 128, 1, 1, 0>("8B o", {16}, {0}, sms);
 }
 
+/* Rotating device copies of a weight for the timings (more bytes than L2; the values do not matter):
+ * next() the next copy; bytes the weight's with its scales. */
+struct RotW {
+    std::vector<DW *> d;
+    double bytes;
+    int it = 0;
+    explicit RotW(const QWts &q) : bytes((double)q.w.raw.size() + q.sc.size() + q.zr.size() + q.ts.size())
+    {
+        const int n = (int)(400e6 / bytes) + 2 > 16 ? 16 : (int)(400e6 / bytes) + 2;
+        for (int i = 0; i < n; i++)
+            d.push_back(new DW(q));
+    }
+    const DW &next() { return *d[it++ % d.size()]; }
+    ~RotW()
+    {
+        for (auto *p : d)
+            delete p;
+    }
+};
 template <int WK, int K, int N, int G, int EPI>
 static void time_qmma(const char *what, int sms, double tbs)
 {
     constexpr int BF = QmFmt<KF(WK)>::BF, AORD = QmFmt<KF(WK)>::AORD, NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
-    const QWts q = make_any(WK, N, K, G, 0.05);
-    /* rotating device copies of the weight (more bytes than L2; the values do not matter) */
-    const double bytes = (double)q.w.raw.size() + q.sc.size() + q.zr.size() + q.ts.size();
-    const int nrot = (int)(400e6 / bytes) + 2 > 16 ? 16 : (int)(400e6 / bytes) + 2;
-    std::vector<DW *> rot;
-    for (int i = 0; i < nrot; i++)
-        rot.push_back(new DW(q));
+    RotW rot(make_any(WK, N, K, G, 0.05));
+    const double bytes = rot.bytes;
     const std::vector<float> x = rand_f32((size_t)64 * K, 1.0);
     DBuf<float> dx(x.size()), dy((size_t)64 * NO), dres((size_t)64 * NO), dpart((size_t)4 * sms * 2 * 16 * 4 * 128);
     DBuf<uint16_t> dh((size_t)64 * K);
@@ -2450,9 +2464,8 @@ static void time_qmma(const char *what, int sms, double tbs)
     auto run = [&](auto cfg, int T) {
         using C = decltype(cfg);
         const int P = C::blocks(sms);
-        int it = 0;
         const double us = time_us(
-            [&]() { C::launch(*rot[it++ % nrot], dh.p, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, P); },
+            [&]() { C::launch(rot.next(), dh.p, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, P); },
             50);
         launched();
         return us;
@@ -2475,8 +2488,6 @@ static void time_qmma(const char *what, int sms, double tbs)
                what, wkname(WK), T, nje, ste, ue, bytes / ue * 1e-3, bytes / ue * 1e-6 / tbs * 100, nj, st, ur,
                bytes / ur * 1e-3, bytes / ur * 1e-6 / tbs * 100);
     }
-    for (auto *d : rot)
-        delete d;
 }
 static void qmma_timings(int sms)
 {
@@ -2678,12 +2689,8 @@ template <int K, int N, int EPI, int SPLIT16, int SPLIT64>
 static void time_wq(const char *what, int sms, double tbs)
 {
     constexpr int WK = 4, G = 128, NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
-    const QWts q = make_any(WK, N, K, G, 0.05);
-    const double bytes = (double)q.w.raw.size() + q.sc.size() + q.zr.size() + q.ts.size();
-    const int nrot = (int)(400e6 / bytes) + 2 > 16 ? 16 : (int)(400e6 / bytes) + 2;
-    std::vector<DW *> rot;
-    for (int i = 0; i < nrot; i++)
-        rot.push_back(new DW(q));
+    RotW rot(make_any(WK, N, K, G, 0.05));
+    const double bytes = rot.bytes;
     const int TM = 512;
     const std::vector<float> x = rand_f32((size_t)TM * K, 1.0);
     DBuf<float> dx(x.size()), dy((size_t)TM * NO), dres((size_t)TM * NO), dpart((size_t)8 * 64 * N),
@@ -2697,26 +2704,25 @@ static void time_wq(const char *what, int sms, double tbs)
     k_half_ord<0, K, 1><<<TM, 256>>>(dx.p, dq.p);
     launched();
     const float *rp = EPI == 1 ? dres.p : nullptr;
-    int it = 0;
     auto us = [&](auto f) {
         const double u = time_us(f, 50);
         launched();
         return u;
     };
-    const double w16 = us([&]() { WqCfg<WK, K, N, G, 16, EPI, SPLIT16>::launch(*rot[it++ % nrot], dh.p, nullptr, dy.p, dpart.p, 16, rp); });
+    const double w16 = us([&]() { WqCfg<WK, K, N, G, 16, EPI, SPLIT16>::launch(rot.next(), dh.p, nullptr, dy.p, dpart.p, 16, rp); });
     const double q16 = us([&]() {
         using E = typename QmPlans<WK, K, N, G, 1, EPI>::E;
-        E::launch(*rot[it++ % nrot], dq.p, nullptr, dy.p, 16, rp, dqp.p, dcnt.p, E::blocks(sms));
+        E::launch(rot.next(), dq.p, nullptr, dy.p, 16, rp, dqp.p, dcnt.p, E::blocks(sms));
     });
-    const double w64 = us([&]() { WqCfg<WK, K, N, G, 64, EPI, SPLIT64>::launch(*rot[it++ % nrot], dh.p, nullptr, dy.p, dpart.p, 64, rp); });
+    const double w64 = us([&]() { WqCfg<WK, K, N, G, 64, EPI, SPLIT64>::launch(rot.next(), dh.p, nullptr, dy.p, dpart.p, 64, rp); });
     const double q64 = us([&]() {
         using E = typename QmPlans<WK, K, N, G, 4, EPI>::E;
-        E::launch(*rot[it++ % nrot], dq.p, nullptr, dy.p, 64, rp, dqp.p, dcnt.p, E::blocks(sms));
+        E::launch(rot.next(), dq.p, nullptr, dy.p, 64, rp, dqp.p, dcnt.p, E::blocks(sms));
     });
-    const double w512 = us([&]() { WqCfg<WK, K, N, G, 128, EPI, 1>::launch(*rot[it++ % nrot], dh.p, nullptr, dy.p, dpart.p, 512, rp); });
+    const double w512 = us([&]() { WqCfg<WK, K, N, G, 128, EPI, 1>::launch(rot.next(), dh.p, nullptr, dy.p, dpart.p, 512, rp); });
     CK(cudaFuncSetAttribute(k_wg<K, N, EPI, 1, 2, 3>, cudaFuncAttributeMaxDynamicSharedMemorySize, 3 * 256 * 128 + 1024));
     const double d512 = us([&]() {
-        const DW &d = *rot[it++ % nrot];
+        const DW &d = rot.next();
         k_dequant<WK, K, N, G, 1><<<(int)(((long long)N * K / 32 + 255) / 256), 256>>>(d.w.p, d.wq(WK), dwh.p);
         k_wg<K, N, EPI, 1, 2, 3><<<dim3(512 / 128, N / 128), 128, 3 * (128 + 128) * 128 + 1024>>>(dwh.p, dq.p, nullptr, dy.p, 512, rp);
     });
@@ -2727,17 +2733,15 @@ static void time_wq(const char *what, int sms, double tbs)
     pr(16, "", w16, "gemm_q", q16);
     pr(64, "", w64, "gemm_q", q64);
     pr(512, " (dequant + gemm_wg 128x128, rows_to_half not counted)", w512, "dequant+gemm_wg", d512);
-    for (auto *d : rot)
-        delete d;
 }
 static void wq_timings(int sms)
 {
     const double tbs = copy_tbs();
     printf("TIME wq copy bandwidth %.2f TB/s\n", tbs);
-    time_wq<4096, 6144, 0, 4, 2>("8B qkv", sms, tbs);
-    time_wq<4096, 4096, 1, 4, 4>("8B o", sms, tbs);
+    time_wq<4096, 6144, 0, 8, 4>("8B qkv", sms, tbs);
+    time_wq<4096, 4096, 1, 8, 8>("8B o", sms, tbs);
     time_wq<4096, 28672, 2, 1, 1>("8B gate/up", sms, tbs);
-    time_wq<14336, 4096, 1, 8, 4>("8B down", sms, tbs);
+    time_wq<14336, 4096, 1, 8, 8>("8B down", sms, tbs);
 }
 
 static int summary()

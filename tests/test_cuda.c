@@ -736,6 +736,18 @@ START_TEST(qmma_plan)
                     ck_assert(r.smem <= (uint32_t)rt->smem_per_block && r.per_sm * (r.smem + 1024) <= (uint32_t)rt->smem_per_sm);
                 }
             }
+            /* gemm_wq's (--qmma wg): what gemm_q takes but the 16-bit formats; not on sm_80 */
+            for (int v = 0; v < LLMC_WQ_VARIANTS && mi == 1; v++) {
+                LlmcWqPlan q = llmc_cuda_wq_plan(tg, w, v);
+                int want = cases[i].ok && w->dtype != LLMC_BF16;
+                ck_assert_msg(q.ok == want, "case %zu (%s): gemm_wq variant %d ok %d", i, llmc_dtype_name(w->dtype), v, q.ok);
+                if (q.ok) {
+                    ck_assert(q.nt % 8 == 0 && q.nt <= 256 && q.st >= 3 && q.split >= 1 && q.split <= 8);
+                    ck_assert(q.smem <= (uint32_t)tg->smem_per_block && q.per_sm * (q.smem + 1024) <= (uint32_t)tg->smem_per_sm);
+                    ck_assert(q.word == (w->dtype == LLMC_FP8 ? 2 : 3) && (v < 4 ? q.hi == q.nt : q.hi == 0));
+                }
+                ck_assert(!llmc_cuda_wq_plan(llmc_target_find("sm_80"), w, v).ok);
+            }
             if (i == 0 && mi == 1) { /* u4 g128, 16 rows: 4 stages of 128 weight rows on an H100; 3 within
                                         the 99 KB a block of a build with an sm_86/sm_89 image */
                 LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, (uint32_t)tg->smem_per_block);
@@ -747,6 +759,36 @@ START_TEST(qmma_plan)
         llmc_graph_free(g);
         cJSON_Delete(doc);
         cJSON_Delete(cfg);
+    }
+}
+END_TEST
+
+/* gemm_wq's K splits for the 8B's matrices in u4 g128 on an H100 (132 SMs), as bench/kernel_check.cu's
+ * wq timings launch them (time_wq): enough blocks for the plan's blocks an SM at the variant's first
+ * row tile, at least 2 chunks a split; none for the widest matrix, none above 128 rows. */
+START_TEST(wq_plan_8b)
+{
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    static const struct {
+        int64_t n, k;
+        int split16, split64, split128;
+    } m[] = {{6144, 4096, 8, 4, 4}, {4096, 4096, 8, 8, 8}, {28672, 4096, 1, 1, 1}, {4096, 14336, 8, 8, 8}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        LlmcTensor w = {.name = "w", .dtype = LLMC_U4};
+        w.shape.rank = 2;
+        w.shape.dim[0] = m[i].n;
+        w.shape.dim[1] = m[i].k;
+        w.layout.group = 128;
+        w.layout.order = LLMC_ORDER_LANE8;
+        for (int s = 0; s < LLMC_MAX_SIDES; s++)
+            w.layout.side[s] = s == 0 ? 1 : -1; /* scales, no zero points */
+        LlmcWqPlan p16 = llmc_cuda_wq_plan(tg, &w, 0), p64 = llmc_cuda_wq_plan(tg, &w, 2),
+                   p128 = llmc_cuda_wq_plan(tg, &w, 3), pw = llmc_cuda_wq_plan(tg, &w, 4);
+        ck_assert(p16.ok && p64.ok && p128.ok && pw.ok);
+        ck_assert_msg(p16.split == m[i].split16 && p64.split == m[i].split64 && p128.split == m[i].split128 && pw.split == 1,
+                      "%lldx%lld: splits %d %d %d %d", (long long)m[i].n, (long long)m[i].k, p16.split, p64.split,
+                      p128.split, pw.split);
+        ck_assert(p16.per_sm == 3 && p64.per_sm == 2 && p16.nt == 16 && p64.nt == 64 && pw.nt == 128 && pw.st == 3);
     }
 }
 END_TEST
@@ -1152,6 +1194,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);
     tcase_add_test(tc, qmma_plan);
+    tcase_add_test(tc, wq_plan_8b);
     tcase_add_test(tc, qmma_ring_golden);
     tcase_add_test(tc, qmma_wg_golden);
     tcase_add_test(tc, nvfp4_small);

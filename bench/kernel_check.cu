@@ -2557,32 +2557,34 @@ static void check_wq_order(int T)
     c.done(what, 0.0);
 }
 
-template <int WK, int K, int N, int G, int NT, int ST, int EPI, int SPLIT, int PER>
+template <int WK, int K, int N, int G, int NT, int ST, int EPI, int SPLIT, int PER, int PD>
 __global__ void __launch_bounds__(128, PER) k_wq(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b, float *y,
                                                  int T, const float *res)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int SY = (EPI == 2 || EPI == 4) ? N / 2 : N;
-    gemm_wq<KF(WK), K, N, G, NT, ST, EPI, SPLIT, SY, EPI == 1 ? N : 0>(w, wq, xh, b, y, T, res);
+    gemm_wq<KF(WK), K, N, G, NT, ST, EPI, SPLIT, SY, EPI == 1 ? N : 0, PD>(w, wq, xh, b, y, T, res);
 #endif
 }
 /* One launch configuration of gemm_wq (the plan's: ST 4, 3 at NT 128; 3 blocks an SM at NT <= 32, 2 above
- * and for u4 with zero points or groups under 128) */
+ * and for u4 with zero points or groups under 128; 2 chunks of weights in flight at NT <= 32 but nvfp4, 1
+ * above) */
 template <int WK, int K, int N, int G, int NT, int EPI, int SPLIT>
 struct WqCfg {
-    static constexpr int ST = NT >= 128 ? 3 : 4, PER = NT <= 32 && WK != 5 && !(WK == 4 && G < 128) ? 3 : 2;
+    static constexpr int ST = NT >= 128 ? 3 : 4, PER = NT <= 32 && WK != 5 && !(WK == 4 && G < 128) ? 3 : 2,
+                         PD = NT <= 32 && WK != 6 ? 2 : 1;
     static int smem() { return gemm_wq_smem<KF(WK), NT, ST>(); }
     static void launch(const DW &d, const uint16_t *xh, const float *b, float *y, float *part, int T, const float *res,
                        cudaStream_t s = 0)
     {
         static int set = 0;
         if (!set) {
-            CK(cudaFuncSetAttribute(k_wq<WK, K, N, G, NT, ST, EPI, SPLIT, PER>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+            CK(cudaFuncSetAttribute(k_wq<WK, K, N, G, NT, ST, EPI, SPLIT, PER, PD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     smem()));
             set = 1;
         }
         const dim3 grid((T + NT - 1) / NT, N / 64, SPLIT);
-        k_wq<WK, K, N, G, NT, ST, EPI, SPLIT, PER><<<grid, 128, smem(), s>>>(d.w.p, d.wq(WK), xh, SPLIT > 1 ? nullptr : b,
+        k_wq<WK, K, N, G, NT, ST, EPI, SPLIT, PER, PD><<<grid, 128, smem(), s>>>(d.w.p, d.wq(WK), xh, SPLIT > 1 ? nullptr : b,
                                                                            SPLIT > 1 ? part : y, T, SPLIT > 1 ? nullptr : res);
         if (SPLIT > 1)
             k_reduce<N, SPLIT, EPI><<<(T * ((EPI == 2 || EPI == 4) ? N / 2 : N) + 255) / 256, 256, 0, s>>>(part, b, res, y, T);
@@ -2645,9 +2647,9 @@ static void check_wq(const char *shape, std::vector<int> rows)
                 }
             }
         char what[200];
-        snprintf(what, sizeof what, "gemm_wq %s %dx%d g%d%s%s%s T=%d (NT%d ST%d split%d; %s)", wkname(WK), N, K, G,
+        snprintf(what, sizeof what, "gemm_wq %s %dx%d g%d%s%s%s T=%d (NT%d ST%d PD%d split%d; %s)", wkname(WK), N, K, G,
                  EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T, NT,
-                 C::ST, SPLIT, shape);
+                 C::ST, C::PD, SPLIT, shape);
         c.done(what, eps);
     }
 }

@@ -326,7 +326,10 @@ LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w,
  * blocks an SM); 3 blocks an SM up to 32 tokens (at most 170 registers: ptxas gives the u4 g128
  * kernels 128 and 132 with no bound, nvfp4 130 and 139), 2 above (u4 g128 167 at 64 tokens, nvfp4
  * 170, 198 at 128, 238 with zero points in groups of 32) and for u4 with zero points or groups
- * under 128 (more scales a slot: at 3 an SM they spilled). None of it measured yet. */
+ * under 128 (more scales a slot: at 3 an SM they spilled). Two chunks of weights in flight a lane
+ * up to 32 tokens (where the bytes in flight bind: 3 blocks of 16 KB an SM; ptxas: u4 g128 152 and
+ * 165 registers), one above and for nvfp4 (its E4M3 scales: 168 at 16 tokens, a spill at 32). None
+ * of it measured yet. */
 LlmcWqPlan llmc_cuda_wq_plan(const LlmcTarget *tg, const LlmcTensor *w, int v)
 {
     static const int nts[LLMC_WQ_VARIANTS] = {16, 32, 64, 128, 128};
@@ -345,6 +348,7 @@ LlmcWqPlan llmc_cuda_wq_plan(const LlmcTarget *tg, const LlmcTensor *w, int v)
     int zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0;
     p.per_sm = p.nt <= 32 && !zero && !(w->dtype == LLMC_U4 && w->layout.group < 128) ? 3 : 2;
     p.word = kind == QM_4BIT ? 3 : 2;
+    p.pd = p.nt <= 32 && w->dtype != LLMC_NVFP4 ? 2 : 1;
     p.smem = (uint32_t)(p.st * p.nt * kr * 2 + 1024);
     p.split = 1;
     int64_t tiles = N / 64, chunks = K / kc, sms = tg->typical_sms ? tg->typical_sms : 100;

@@ -315,16 +315,17 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             snprintf(yarg, sizeof yarg, "A(%lld)", (long long)e->scratch_b);
             llmc_buf_printf(&k,
                             "/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma "
-                            "m64n%dk16, 64 weight rows and %d rows a block, %d cp.async stages, K split in %d): "
+                            "m64n%dk16, 64 weight rows and %d rows a block, %d cp.async stages, %d chunk%s of weights in "
+                            "flight, K split in %d): "
                             "f16[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s */\n"
                             "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                             "#if defined(__CUDA_ARCH_FEAT_SM90_ALL)\n"
-                            "    gemm_wq<%s, %lld, %lld, %lld, %d, %d, %d, %d, %lld, %lld>(%s, %s, (const uint16_t *)A(%lld), "
+                            "    gemm_wq<%s, %lld, %lld, %lld, %d, %d, %d, %d, %lld, %lld, %d>(%s, %s, (const uint16_t *)A(%lld), "
                             "%s, %s, %s, %s);\n#else\n    __trap();\n#endif\n}\n",
-                            p->nt, p->nt, p->st, p->split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N,
+                            p->nt, p->nt, p->st, p->pd, p->pd > 1 ? "s" : "", p->split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N,
                             (long long)K, hrows, (long long)(swiglu ? N / 2 : N), p->split > 1 ? " (partials)" : what,
                             p->per_sm, wk, (long long)K, (long long)N, (long long)G, p->nt, p->st, epi, p->split,
-                            (long long)SY, (long long)SR, wsrc, wq, (long long)e->scratch_a,
+                            (long long)SY, (long long)SR, p->pd, wsrc, wq, (long long)e->scratch_a,
                             p->split > 1 ? "(const float *)0" : bias, p->split > 1 ? yarg : ys, rows,
                             p->split > 1 ? "(const float *)0" : res);
             const char *wk_ = llmc_cuda_kernel_nv(e, "gemm_wq", k.s, p->smem);

@@ -25,8 +25,9 @@
  * 128-byte swizzle (16-byte granule c of row n at c ^ (n % 8)), read by wgmma descriptors (wg_desc).
  *
  * Pipeline, a round at a time: the stage of round i + ST - 2 is cp.async'ed while round i runs; the
- * weights (and u4's scales and zeros, nvfp4's E4M3 scales) of the next chunk are loaded into
- * registers as the current chunk's are decoded; round i's 4 S A-registers (S steps) are decoded into
+ * weights (and u4's scales and zeros, nvfp4's E4M3 scales) of the chunk PD ahead are loaded into
+ * registers as the current chunk's are decoded (PD chunks in flight a lane: 64 PD bytes of u4 or
+ * fp8); round i's 4 S A-registers (S steps) are decoded into
  * one of two register sets while round i - 1's wgmmas run (wgmma.wait_group 1 after each commit:
  * a set is written again only after the wgmmas that read it completed, as the PTX ISA asks of
  * register operands). K may be split over blockIdx.z (SPLIT: raw partials [z][T][N] for
@@ -177,8 +178,8 @@ DEV void wq_keep(uint32_t &v) { asm volatile("" : "+r"(v)::"memory"); }
 /* y[T][..] = epilogue(x W^T), rows blockIdx.x * NT .. + NT, weight rows blockIdx.y * 64 .. + 64 (EPI 2,
  * 4: gate and up rows interleaved by 8, gemm_wrow), chunks of K blockIdx.z * K / KC / SPLIT ..; w [N][K]
  * in format WK, lane8 (groups of G, scales and zeros wq; fp8 a scale a row, G = K), xh [T][K] f16 in
- * QmFmt<WK>::WORD order. */
-template <int WK, int K, int N, int G, int NT, int ST, int EPI, int SPLIT, int SY, int SR>
+ * QmFmt<WK>::WORD order; PD chunks of weights in flight. */
+template <int WK, int K, int N, int G, int NT, int ST, int EPI, int SPLIT, int SY, int SR, int PD>
 DEV void gemm_wq(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict__ xh, const float *__restrict__ b,
                  float *__restrict__ y, int T, const float *__restrict__ res)
 {
@@ -188,7 +189,8 @@ DEV void gemm_wq(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
     constexpr int64_t RB = (int64_t)CB * NCT; /* weight bytes a row */
     static_assert(WK == FMT_FP8 || F::SP, "gemm_wq: the quantized lane8 formats (u4, nvfp4, fp8)");
     static_assert(K % KC == 0 && NCT % SPLIT == 0 && N % 64 == 0 && KR % 64 == 0, "gemm_wq: whole chunks and tiles");
-    static_assert(NT % 8 == 0 && NT >= 8 && NT <= 256 && ST >= 3, "gemm_wq: NT a multiple of 8 up to 256, 3 stages or more");
+    static_assert(NT % 8 == 0 && NT >= 8 && NT <= 256 && ST >= 3 && PD >= 1,
+                  "gemm_wq: NT a multiple of 8 up to 256, 3 stages or more, a chunk of weights in flight or more");
     extern __shared__ __align__(16) uint8_t wqsm[];
     const uint32_t base = (smem_addr(wqsm) + 1023u) & ~1023u;
     const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
@@ -197,19 +199,22 @@ DEV void gemm_wq(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
     /* this lane's weight rows: tile columns 16 warp + g and + 8 */
     const int64_t wr[2] = {gemm_wrow<N>(n0, 16 * warp + g, epi_glu(EPI)), gemm_wrow<N>(n0, 16 * warp + 8 + g, epi_glu(EPI))};
 
-    u4 q[R][2];
-    QPar<WK, G> p[R][2];
-    auto wload = [&](int c, int r) {
+    u4 q[PD][R][2]; /* chunk c + d's round r, rows g and g + 8 (d = 0: the chunk being decoded) */
+    QPar<WK, G> p[PD][R][2];
+    auto wload = [&](int c, int d, int r) {
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-            q[r][h] = ld16_stream(w + wr[h] * RB + (int64_t)c * CB + 64 * r + 16 * t);
+            q[d][r][h] = ld16_stream(w + wr[h] * RB + (int64_t)c * CB + 64 * r + 16 * t);
             if constexpr (F::SP)
-                qpar<WK, K, G>(wq, wr[h], (int64_t)c * 8 + t + 4 * r, p[r][h]);
+                qpar<WK, K, G>(wq, wr[h], (int64_t)c * 8 + t + 4 * r, p[d][r][h]);
         }
     };
 #pragma unroll
-    for (int r = 0; r < R; r++)
-        wload(c0, r);
+    for (int d = 0; d < PD; d++)
+        if (d < NCS)
+#pragma unroll
+            for (int r = 0; r < R; r++)
+                wload(c0 + d, d, r);
 
     pdl_wait(); /* the activations come from the kernel before */
 
@@ -246,10 +251,17 @@ DEV void gemm_wq(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
             if (i + ST - 2 < NI)
                 aload(i + ST - 2, (i + ST - 2) % ST);
             cp_async_commit();
-            const u4 q0 = q[r][0], q1 = q[r][1];
-            const QPar<WK, G> p0 = p[r][0], p1 = p[r][1];
-            if (c + 1 < NCS)
-                wload(c0 + c + 1, r);
+            const u4 q0 = q[0][r][0], q1 = q[0][r][1];
+            const QPar<WK, G> p0 = p[0][r][0], p1 = p[0][r][1];
+#pragma unroll
+            for (int d = 0; d + 1 < PD; d++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    q[d][r][h] = q[d + 1][r][h];
+                    p[d][r][h] = p[d + 1][r][h];
+                }
+            if (c + PD < NCS)
+                wload(c0 + c + PD, PD - 1, r);
             uint32_t(&ar)[S][4] = a[r % 2];
 #pragma unroll
             for (int wd = 0; wd < 4; wd++) {

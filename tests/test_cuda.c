@@ -789,6 +789,7 @@ START_TEST(wq_plan_8b)
                       "%lldx%lld: splits %d %d %d %d", (long long)m[i].n, (long long)m[i].k, p16.split, p64.split,
                       p128.split, pw.split);
         ck_assert(p16.per_sm == 3 && p64.per_sm == 2 && p16.nt == 16 && p64.nt == 64 && pw.nt == 128 && pw.st == 3);
+        ck_assert(p16.pd == 2 && p64.pd == 1 && pw.pd == 1);
     }
 }
 END_TEST

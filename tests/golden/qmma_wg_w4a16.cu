@@ -24,41 +24,41 @@ extern "C" __global__ void __launch_bounds__(256) k3_rmsnorm_half(LlmcDevArgs a,
     rows_to_half<0, 1, 256, 256, 3>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(2097152), 1e-05f);
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 3) k4_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 512, 128, 16, 4, 0, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    gemm_wq<FMT_U4, 256, 512, 128, 16, 4, 0, 1, 512, 0, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 3) k5_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 512, 128, 32, 4, 0, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    gemm_wq<FMT_U4, 256, 512, 128, 32, 4, 0, 1, 512, 0, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 2) k6_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 512, 128, 64, 4, 0, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    gemm_wq<FMT_U4, 256, 512, 128, 64, 4, 0, 1, 512, 0, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[T,256] x u4[512,256]^T -> f32[T,512], RMSNorm prologue */
 extern "C" __global__ void __launch_bounds__(128, 2) k7_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 512, 128, 128, 3, 0, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    gemm_wq<FMT_U4, 256, 512, 128, 128, 3, 0, 1, 512, 0, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
 #else
     __trap();
 #endif
@@ -148,41 +148,41 @@ extern "C" __global__ void __launch_bounds__(256) k21_to_half(LlmcDevArgs a, Llm
     rows_to_half<0, 0, 256, 256, 3>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(2097152), 1e-05f);
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
 extern "C" __global__ void __launch_bounds__(128, 3) k22_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 256, 128, 16, 4, 0, 1, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 256, 128, 16, 4, 0, 1, 256, 0, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
 extern "C" __global__ void __launch_bounds__(128, 3) k23_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 256, 128, 32, 4, 0, 1, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 256, 128, 32, 4, 0, 1, 256, 0, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
 extern "C" __global__ void __launch_bounds__(128, 2) k24_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 256, 128, 64, 4, 0, 1, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 256, 128, 64, 4, 0, 1, 256, 0, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[O,256] x u4[256,256]^T -> f32[O,256] */
 extern "C" __global__ void __launch_bounds__(128, 2) k25_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 256, 128, 128, 3, 0, 1, 256, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 256, 128, 128, 3, 0, 1, 256, 0, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 32768}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
@@ -248,41 +248,41 @@ extern "C" __global__ void __launch_bounds__(128) k35_gemv_b1(LlmcDevArgs a, Llm
     gemv_b1<FMT_U4, 256, 1024, 0, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}});
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128, 3) k36_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 1024, 128, 16, 4, 2, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 1024, 128, 16, 4, 2, 1, 512, 0, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128, 3) k37_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 1024, 128, 32, 4, 2, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 1024, 128, 32, 4, 2, 1, 512, 0, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128, 2) k38_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 1024, 128, 64, 4, 2, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 1024, 128, 64, 4, 2, 1, 512, 0, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128, 2) k39_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 256, 1024, 128, 128, 3, 2, 1, 512, 0>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_wq<FMT_U4, 256, 1024, 128, 128, 3, 2, 1, 512, 0, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 131072}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
 #else
     __trap();
 #endif
@@ -336,41 +336,41 @@ extern "C" __global__ void __launch_bounds__(256) k47_to_half(LlmcDevArgs a, Llm
     rows_to_half<0, 0, 512, 512, 3>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(2097152), 1e-05f);
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128, 3) k48_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 512, 256, 128, 16, 4, 1, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
+    gemm_wq<FMT_U4, 512, 256, 128, 16, 4, 1, 1, 256, 256, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n32k16, 64 weight rows and 32 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128, 3) k49_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 512, 256, 128, 32, 4, 1, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
+    gemm_wq<FMT_U4, 512, 256, 128, 32, 4, 1, 1, 256, 256, 2>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n64k16, 64 weight rows and 64 rows a block, 4 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128, 2) k50_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 512, 256, 128, 64, 4, 1, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
+    gemm_wq<FMT_U4, 512, 256, 128, 64, 4, 1, 1, 256, 256, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
 #else
     __trap();
 #endif
 }
 
-/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
+/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n128k16, 64 weight rows and 128 rows a block, 3 cp.async stages, 1 chunk of weights in flight, K split in 1): f16[O,512] x u4[256,512]^T -> f32[O,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128, 2) k51_gemm_wq(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wq<FMT_U4, 512, 256, 128, 128, 3, 1, 1, 256, 256>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
+    gemm_wq<FMT_U4, 512, 256, 128, 128, 3, 1, 1, 256, 256, 1>(((const uint8_t *)(a.weights + o.v[2])), WQ{{((const uint8_t *)(a.weights + o.v[2])) + 65536}}, (const uint16_t *)A(2097152), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, ((const float *)(a.arena + o.v[3])));
 #else
     __trap();
 #endif

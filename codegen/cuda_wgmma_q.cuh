@@ -27,10 +27,10 @@
  * Pipeline, a round at a time: the stage of round i + ST - 2 is cp.async'ed while round i runs; the
  * weights (and u4's scales and zeros, nvfp4's E4M3 scales) of the chunk PD ahead are loaded into
  * registers as the current chunk's are decoded (PD chunks in flight a lane: 64 PD bytes of u4 or
- * fp8); round i's 4 S A-registers (S steps) are decoded into
- * one of two register sets while round i - 1's wgmmas run (wgmma.wait_group 1 after each commit:
- * a set is written again only after the wgmmas that read it completed, as the PTX ISA asks of
- * register operands). K may be split over blockIdx.z (SPLIT: raw partials [z][T][N] for
+ * fp8); round i's 4 S A-registers (S steps) are decoded into one of two register sets while round
+ * i - 1's wgmmas run (wgmma.fence before a round's wgmmas, wgmma.wait_group 1 after its commit: a set
+ * is written again only after the wgmmas that read it completed, as the PTX ISA asks of register
+ * operands; ptxas reports neither serialized wgmmas nor injected waits). K may be split over blockIdx.z (SPLIT: raw partials [z][T][N] for
  * gemm_reduce). Epilogue: fp8's row scales (times 2^8) or nvfp4's tensor scale (times 2^14) on the
  * sums, then gemm_store2 (bias, residual, SwiGLU/GeGLU of gate/up rows interleaved by 8 as
  * gemm_wrow gives them, or the split partials); the sums of features f and f + 1 meet in one lane

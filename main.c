@@ -716,7 +716,9 @@ static const CliOpt compile_opts[] = {
     {"qmma", 0, "V", "CUDA targets' matmul of 9-64 rows: plain (default: the weights\n"
                      "streamed into registers) or ring (through a cp.async ring in\n"
                      "shared memory; experimental: on an H100 slower than plain at\n"
-                     "16-32 rows, faster at 64)"},
+                     "16-32 rows, faster at 64); wg: quantized matrices at every\n"
+                     "row count above 8 by gemm_wq on sm_90a (wgmma, the weights\n"
+                     "decoded in registers; experimental, not yet run on a GPU)"},
     {"quiet", 'q', NULL, "no progress messages"},
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
@@ -868,8 +870,10 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 a->copt.qmma = LLMC_QMMA_PLAIN;
             else if (strcmp(v, "ring") == 0)
                 a->copt.qmma = LLMC_QMMA_RING;
+            else if (strcmp(v, "wg") == 0)
+                a->copt.qmma = LLMC_QMMA_WG;
             else {
-                fprintf(stderr, "llmc compile: --qmma: expected plain or ring, found \"%s\"\n", v);
+                fprintf(stderr, "llmc compile: --qmma: expected plain, ring or wg, found \"%s\"\n", v);
                 return 2;
             }
             break;

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | b1
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -537,18 +537,34 @@ if [ "$what" = variants ]; then variants; fi
 # experimental) against the default, in one call: `kernel_check qmma` (gemm_q's and gemm_qr's checks, then
 # each 8B matrix at 16, 32 and 64 rows, GB/s and % of copy), then the 8B cut to 11 layers compiled plain
 # and ring in w4a16 and bf16, decoded at batches 16, 32 and 64 (PRESET, BATCHES, REPEAT, VARIANTS override).
-if [ "$what" = ring ]; then
-  say "== --qmma ring: kernel_check qmma, then plain against ring"
+# kc_mode MODE WHAT: `kernel_check MODE` (its checks, then its TIME lines) into the log and the table
+kc_mode() {
   if kc_build; then
-    "$work/kernel_check" qmma 2>&1 | tee "$out/kernel_check_qmma.txt" >>"$log"
+    "$work/kernel_check" "$1" 2>&1 | tee "$out/kernel_check_$1.txt" >>"$log"
     kc=${PIPESTATUS[0]}
-    grep -E "FAIL|^TIME qmma" "$out/kernel_check_qmma.txt" | tee -a "$log"
-    row "kernel_check qmma (gemm_q, gemm_qr)" "$(tail -1 "$out/kernel_check_qmma.txt") (exit $kc)"
+    grep -E "FAIL|^TIME $1" "$out/kernel_check_$1.txt" | tee -a "$log"
+    row "kernel_check $1 ($2)" "$(tail -1 "$out/kernel_check_$1.txt") (exit $kc)"
   else
     row "kernel_check" "nvcc failed"
   fi
+}
+if [ "$what" = ring ]; then
+  say "== --qmma ring: kernel_check qmma, then plain against ring"
+  kc_mode qmma "gemm_q, gemm_qr"
   PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 32 64} REPEAT=${REPEAT:-1} \
     VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4ring:--weights,w4a16,--qmma,ring bf16 bf16ring:--qmma,ring} variants
+fi
+# WHAT=wq: --qmma wg (gemm_wq, quantized matrices above 8 rows on wgmma with the weights decoded in
+# registers; experimental, sm_90a) against the default, in one call: `kernel_check wq` (gemm_wq's
+# checks in u4, u4 with zero points, nvfp4 and fp8, then the 8B's matrices in u4 at 16, 64 and 512
+# rows against gemm_q and dequant_half + gemm_wg), then the 8B cut to 11 layers compiled plain and wg
+# in w4a16, nvfp4 and fp8: batch 1 (and its 512-token prefill), 16 and 64 (PRESET, BATCHES, REPEAT,
+# VARIANTS override).
+if [ "$what" = wq ]; then
+  say "== --qmma wg: kernel_check wq, then plain against wg"
+  kc_mode wq gemm_wq
+  PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 64} REPEAT=${REPEAT:-1} \
+    VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4wg:--weights,w4a16,--qmma,wg nv4:--weights,nvfp4 nv4wg:--weights,nvfp4,--qmma,wg fp8:--weights,fp8 fp8wg:--weights,fp8,--qmma,wg} variants
 fi
 # WHAT=b1: batch-1 decode in the quantized formats (issue 10's 80%): bench/b1_lab.cu (the carried
 # build from scripts/gpu_carry.sh B1=1, else nvcc here) for u4, nvfp4 and fp8 (FORMATS), each 8B

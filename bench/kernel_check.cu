@@ -40,6 +40,7 @@
 #include "../codegen/cuda_mma.cuh"
 #include "../codegen/cuda_sample.cuh"
 #include "../codegen/cuda_wgmma.cuh"
+#include "../codegen/cuda_wgmma_q.cuh"
 #include "../codegen/cuda_elementwise.cuh"
 #include "../codegen/cuda_gemv.cuh"
 #include "../codegen/cuda_gemv_b1.cuh"
@@ -2426,17 +2427,31 @@ static void qmma_checks(int sms)
     check_qmma<4, 4096, 4096, 128, 1, 1, 0>("8B o", {16}, {0}, sms);
 }
 
+/* Rotating device copies of a weight for the timings (more bytes than L2; the values do not matter):
+ * next() the next copy; bytes the weight's with its scales. */
+struct RotW {
+    std::vector<DW *> d;
+    double bytes;
+    int it = 0;
+    explicit RotW(const QWts &q) : bytes((double)q.w.raw.size() + q.sc.size() + q.zr.size() + q.ts.size())
+    {
+        const int n = (int)(400e6 / bytes) + 2 > 16 ? 16 : (int)(400e6 / bytes) + 2;
+        for (int i = 0; i < n; i++)
+            d.push_back(new DW(q));
+    }
+    const DW &next() { return *d[it++ % d.size()]; }
+    ~RotW()
+    {
+        for (auto *p : d)
+            delete p;
+    }
+};
 template <int WK, int K, int N, int G, int EPI>
 static void time_qmma(const char *what, int sms, double tbs)
 {
     constexpr int BF = QmFmt<KF(WK)>::BF, AORD = QmFmt<KF(WK)>::AORD, NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
-    const QWts q = make_any(WK, N, K, G, 0.05);
-    /* rotating device copies of the weight (more bytes than L2; the values do not matter) */
-    const double bytes = (double)q.w.raw.size() + q.sc.size() + q.zr.size() + q.ts.size();
-    const int nrot = (int)(400e6 / bytes) + 2 > 16 ? 16 : (int)(400e6 / bytes) + 2;
-    std::vector<DW *> rot;
-    for (int i = 0; i < nrot; i++)
-        rot.push_back(new DW(q));
+    RotW rot(make_any(WK, N, K, G, 0.05));
+    const double bytes = rot.bytes;
     const std::vector<float> x = rand_f32((size_t)64 * K, 1.0);
     DBuf<float> dx(x.size()), dy((size_t)64 * NO), dres((size_t)64 * NO), dpart((size_t)4 * sms * 2 * 16 * 4 * 128);
     DBuf<uint16_t> dh((size_t)64 * K);
@@ -2449,9 +2464,8 @@ static void time_qmma(const char *what, int sms, double tbs)
     auto run = [&](auto cfg, int T) {
         using C = decltype(cfg);
         const int P = C::blocks(sms);
-        int it = 0;
         const double us = time_us(
-            [&]() { C::launch(*rot[it++ % nrot], dh.p, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, P); },
+            [&]() { C::launch(rot.next(), dh.p, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, P); },
             50);
         launched();
         return us;
@@ -2474,8 +2488,6 @@ static void time_qmma(const char *what, int sms, double tbs)
                what, wkname(WK), T, nje, ste, ue, bytes / ue * 1e-3, bytes / ue * 1e-6 / tbs * 100, nj, st, ur,
                bytes / ur * 1e-3, bytes / ur * 1e-6 / tbs * 100);
     }
-    for (auto *d : rot)
-        delete d;
 }
 static void qmma_timings(int sms)
 {
@@ -2492,6 +2504,246 @@ static void qmma_timings(int sms)
     time_qmma<1, 14336, 4096, 14336, 1>("8B down", sms, tbs);
     time_qmma<3, 4096, 28672, 4096, 2>("8B gate/up", sms, tbs);
     time_qmma<6, 4096, 28672, 16, 2>("8B gate/up", sms, tbs);
+}
+
+/* ---- gemm_wq (--qmma wg, sm_90a: the weights the wgmma A operand, decoded in registers;
+ * cuda_wgmma_q.cuh) as cuda_matmul.c launches it ----
+ * The rows converted by rows_to_half in gemm_wq's order (QmFmt::WORD; checked first element by
+ * element against the host's own reading of the order: position 16 s + j of a chunk holds what
+ * logical k j of step s multiplies), then gemm_wq over token tiles of NT, 64 weight rows a block, K
+ * split in SPLIT (then gemm_reduce), into poisoned outputs. WqCfg mirrors llmc_cuda_wq_plan: NT 16,
+ * 32, 64 by the rows, 128 above (tiles of 128); 4 stages (3 at NT 128). Random weights in every
+ * quantized format (lane8, random scales and zeros), random activations never 0, ragged rows, K and
+ * N (whole chunks, N a multiple of 64), every epilogue (bias, residual, SwiGLU, GeGLU; split or not),
+ * against the same plain-C reference as gemm_q's (qmma_weights: the weights as decoded, double sums)
+ * within (K/4 + 64) 2^-24 of the sum of the terms' magnitudes; rows past T untouched. `kernel_check
+ * wq`: these checks, then the 8B's four matrices at 16, 64 and 512 rows in u4, gemm_wq against
+ * gemm_q (16, 64) and dequant_half + rows_to_half + gemm_wg (512) as the default build runs them. */
+static int host_wq_elt(int ord, int p) /* rows_wq_elt, read from the header comment independently */
+{
+    const int c = p / (ord == 2 ? 128 : 256), in = p % (ord == 2 ? 128 : 256), s = in / 16, j = in % 16;
+    const int t = (j % 8) / 2;
+    if (ord == 2) {
+        const int r = s / 4, w = s % 4;
+        return c * 128 + 32 * w + 16 * r + 4 * t + (j & 1) + 2 * (j >> 3);
+    }
+    const int r = s / 8, w = (s % 8) / 2, u = s % 2;
+    return c * 256 + 64 * w + 32 * (j & 1) + 16 * r + 4 * t + 2 * u + (j >> 3);
+}
+template <int ORD, int D>
+static void check_wq_order(int T)
+{
+    const std::vector<float> x = rand_f32((size_t)T * D, 2.0);
+    DBuf<float> dx(x.size());
+    DBuf<uint16_t> dy((size_t)T * D);
+    dx.up(x);
+    dy.poison();
+    k_half_ord<0, D, ORD><<<T, 256>>>(dx.p, dy.p);
+    launched();
+    const std::vector<uint16_t> y = dy.down();
+    Check c;
+    std::vector<int> seen(D);
+    for (int t = 0; t < T; t++)
+        for (int p = 0; p < D; p++) {
+            const int e = host_wq_elt(ORD, p);
+            seen[e]++;
+            c.exact(y[(size_t)t * D + p], h_f16(x[(size_t)t * D + e]));
+        }
+    for (int e = 0; e < D; e++) /* a permutation: every element once a row */
+        if (seen[e] != T)
+            c.bad++;
+    char what[120];
+    snprintf(what, sizeof what, "rows_to_half -> f16 in gemm_wq's %s order D=%d T=%d", ORD == 2 ? "fp8" : "4-bit", D, T);
+    c.done(what, 0.0);
+}
+
+template <int WK, int K, int N, int G, int NT, int ST, int EPI, int SPLIT, int PER, int PD>
+__global__ void __launch_bounds__(128, PER) k_wq(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b, float *y,
+                                                 int T, const float *res)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int SY = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    gemm_wq<KF(WK), K, N, G, NT, ST, EPI, SPLIT, SY, EPI == 1 ? N : 0, PD>(w, wq, xh, b, y, T, res);
+#endif
+}
+/* One launch configuration of gemm_wq (the plan's: ST 4, 3 at NT 128; 3 blocks an SM at NT <= 32, 2 above
+ * and for u4 with zero points or groups under 128; 2 chunks of weights in flight at NT <= 32 but nvfp4, 1
+ * above) */
+template <int WK, int K, int N, int G, int NT, int EPI, int SPLIT>
+struct WqCfg {
+    static constexpr int ST = NT >= 128 ? 3 : 4, PER = NT <= 32 && WK != 5 && !(WK == 4 && G < 128) ? 3 : 2,
+                         PD = NT <= 32 && WK != 6 ? 2 : 1;
+    static int smem() { return gemm_wq_smem<KF(WK), NT, ST>(); }
+    static void launch(const DW &d, const uint16_t *xh, const float *b, float *y, float *part, int T, const float *res,
+                       cudaStream_t s = 0)
+    {
+        static int set = 0;
+        if (!set) {
+            CK(cudaFuncSetAttribute(k_wq<WK, K, N, G, NT, ST, EPI, SPLIT, PER, PD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    smem()));
+            set = 1;
+        }
+        const dim3 grid((T + NT - 1) / NT, N / 64, SPLIT);
+        k_wq<WK, K, N, G, NT, ST, EPI, SPLIT, PER, PD><<<grid, 128, smem(), s>>>(d.w.p, d.wq(WK), xh, SPLIT > 1 ? nullptr : b,
+                                                                           SPLIT > 1 ? part : y, T, SPLIT > 1 ? nullptr : res);
+        if (SPLIT > 1)
+            k_reduce<N, SPLIT, EPI><<<(T * ((EPI == 2 || EPI == 4) ? N / 2 : N) + 255) / 256, 256, 0, s>>>(part, b, res, y, T);
+    }
+};
+
+template <int WK, int K, int N, int G, int NT, int EPI, int BIAS, int SPLIT>
+static void check_wq(const char *shape, std::vector<int> rows)
+{
+    using C = WqCfg<WK, K, N, G, NT, EPI, SPLIT>;
+    constexpr int AORD = QmFmt<KF(WK)>::WORD, NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    int TM = 0;
+    for (int T : rows)
+        TM = T + 16 > TM ? T + 16 : TM;
+    const QWts q = make_any(WK, N, K, G, 0.05);
+    DW dw(q);
+    std::vector<double> wv, rs;
+    qmma_weights(WK, N, K, q, wv, rs);
+    const std::vector<float> x = rand_f32((size_t)TM * K, 1.0), bias = rand_f32(N, 0.5), res = rand_f32((size_t)TM * N, 1.0);
+    DBuf<float> dx(x.size()), db(N), dres(res.size()), dy((size_t)TM * NO), dpart((size_t)SPLIT * TM * N);
+    DBuf<uint16_t> dh((size_t)TM * K);
+    dx.up(x);
+    db.up(bias);
+    dres.up(res);
+    auto dot = [&](int m, int n, double &mag) {
+        double s = 0.0;
+        mag = 0.0;
+        for (int k = 0; k < K; k++) {
+            const double a = h_f16f(h_f16(x[(size_t)m * K + k]));
+            s += a * wv[(size_t)n * K + k];
+            mag += fabs(a * wv[(size_t)n * K + k]);
+        }
+        mag *= rs[n];
+        return s * rs[n];
+    };
+    for (int T : rows) {
+        k_half_ord<0, K, AORD><<<T, 256>>>(dx.p, dh.p);
+        launched();
+        dy.poison();
+        C::launch(dw, dh.p, BIAS ? db.p : nullptr, dy.p, dpart.p, T, EPI == 1 ? dres.p : nullptr);
+        launched();
+        const std::vector<float> y = dy.down();
+        Check c;
+        const double eps = (K / 4.0 + 64.0) * U24 + SPLIT * U24;
+        for (int m = 0; m < TM; m++)
+            for (int o = 0; o < NO; o++) {
+                const float got = y[(size_t)m * NO + o];
+                if (m >= T) {
+                    c.untouched(fbits(got), 0xffffffffu);
+                    continue;
+                }
+                double mg, mu = 0.0;
+                const double gs = dot(m, o, mg) + (BIAS ? bias[o] : 0.0);
+                if (EPI == 2 || EPI == 4) {
+                    const double u = dot(m, o + N / 2, mu) + (BIAS ? bias[o + N / 2] : 0.0), a = glud(EPI, gs);
+                    c.add(got, a * u, 1.2 * fabs(u) * mg + fabs(a) * mu + fabs(a * u) * 1e-6, eps, 1e-30);
+                } else {
+                    const double v = gs + (EPI == 1 ? res[(size_t)m * N + o] : 0.0);
+                    c.add(got, v, mg + fabs(v) * 1e-6, eps, 1e-30);
+                }
+            }
+        char what[200];
+        snprintf(what, sizeof what, "gemm_wq %s %dx%d g%d%s%s%s T=%d (NT%d ST%d PD%d split%d; %s)", wkname(WK), N, K, G,
+                 EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T, NT,
+                 C::ST, C::PD, SPLIT, shape);
+        c.done(what, eps);
+    }
+}
+
+static void wq_checks()
+{
+    check_wq_order<3, 768>(5);
+    check_wq_order<2, 640>(5);
+    /* u4 (symmetric, g128): ragged rows over every token tile, every epilogue, split or not */
+    check_wq<4, 1280, 640, 128, 16, 0, 1, 1>("ragged", {9, 13, 16});
+    check_wq<4, 1280, 640, 128, 32, 1, 0, 5>("ragged, split", {17, 32});
+    check_wq<4, 1280, 384, 128, 64, 2, 1, 1>("ragged", {40, 64});
+    check_wq<4, 1280, 384, 128, 64, 4, 1, 5>("ragged, split", {33, 64});
+    check_wq<4, 1280, 384, 128, 128, 1, 1, 1>("ragged", {100, 256, 512});
+    check_wq<4, 1280, 384, 128, 128, 2, 0, 1>("ragged", {65, 200});
+    check_wq<4, 768, 448, 64, 16, 2, 1, 3>("ragged, split", {9, 16});
+    /* u4 with zero points, groups of 32 and 64 */
+    check_wq<5, 768, 384, 32, 16, 1, 1, 1>("ragged, zero points g32", {13, 16});
+    check_wq<5, 1280, 768, 64, 64, 2, 0, 5>("ragged, zero points g64, split", {40, 64});
+    check_wq<5, 1280, 384, 32, 128, 0, 1, 1>("ragged, zero points g32", {100, 512});
+    /* nvfp4 (E4M3 scales a 16, the tensor scale on the sums) */
+    check_wq<6, 1280, 384, 16, 16, 2, 1, 1>("ragged", {10, 16});
+    check_wq<6, 768, 640, 16, 32, 1, 1, 3>("ragged, split", {24, 32});
+    check_wq<6, 1280, 384, 16, 128, 4, 0, 1>("ragged", {100, 256});
+    /* fp8 (a scale a row on the sums) */
+    check_wq<3, 1152, 384, 1152, 16, 0, 1, 3>("ragged, split", {9, 16});
+    check_wq<3, 1152, 256, 1152, 64, 1, 0, 1>("ragged", {50, 64});
+    check_wq<3, 1152, 384, 1152, 128, 2, 1, 1>("ragged", {100, 256});
+    /* the presets' shapes: the 1B's qkv (3072x2048) and gate/up (16384x2048), the 8B's o and down */
+    check_wq<4, 2048, 3072, 128, 16, 0, 0, 4>("1B qkv", {16});
+    check_wq<4, 2048, 16384, 128, 64, 2, 0, 1>("1B gate/up", {64});
+    check_wq<4, 4096, 4096, 128, 16, 1, 0, 4>("8B o", {16});
+    check_wq<4, 14336, 4096, 128, 128, 1, 0, 1>("8B down", {512});
+}
+
+/* the 8B's four matrices in u4 g128: gemm_wq against the default build's kernels (gemm_q at 16 and 64
+ * rows, dequant_half + gemm_wg at 512: the wide path as emitted, rows_to_half apart) */
+template <int K, int N, int EPI, int SPLIT16, int SPLIT64>
+static void time_wq(const char *what, int sms, double tbs)
+{
+    constexpr int WK = 4, G = 128, NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    RotW rot(make_any(WK, N, K, G, 0.05));
+    const double bytes = rot.bytes;
+    const int TM = 512;
+    const std::vector<float> x = rand_f32((size_t)TM * K, 1.0);
+    DBuf<float> dx(x.size()), dy((size_t)TM * NO), dres((size_t)TM * NO), dpart((size_t)8 * 64 * N),
+        dqp((size_t)4 * sms * 2 * 16 * 4 * 128);
+    DBuf<uint16_t> dh((size_t)TM * K), dq((size_t)TM * K), dwh((size_t)N * K);
+    DBuf<int> dcnt(65536);
+    dx.up(x);
+    dres.up(rand_f32((size_t)TM * NO, 1.0));
+    CK(cudaMemset(dcnt.p, 0, 65536 * sizeof(int)));
+    k_half_ord<0, K, 3><<<TM, 256>>>(dx.p, dh.p);
+    k_half_ord<0, K, 1><<<TM, 256>>>(dx.p, dq.p);
+    launched();
+    const float *rp = EPI == 1 ? dres.p : nullptr;
+    auto us = [&](auto f) {
+        const double u = time_us(f, 50);
+        launched();
+        return u;
+    };
+    const double w16 = us([&]() { WqCfg<WK, K, N, G, 16, EPI, SPLIT16>::launch(rot.next(), dh.p, nullptr, dy.p, dpart.p, 16, rp); });
+    const double q16 = us([&]() {
+        using E = typename QmPlans<WK, K, N, G, 1, EPI>::E;
+        E::launch(rot.next(), dq.p, nullptr, dy.p, 16, rp, dqp.p, dcnt.p, E::blocks(sms));
+    });
+    const double w64 = us([&]() { WqCfg<WK, K, N, G, 64, EPI, SPLIT64>::launch(rot.next(), dh.p, nullptr, dy.p, dpart.p, 64, rp); });
+    const double q64 = us([&]() {
+        using E = typename QmPlans<WK, K, N, G, 4, EPI>::E;
+        E::launch(rot.next(), dq.p, nullptr, dy.p, 64, rp, dqp.p, dcnt.p, E::blocks(sms));
+    });
+    const double w512 = us([&]() { WqCfg<WK, K, N, G, 128, EPI, 1>::launch(rot.next(), dh.p, nullptr, dy.p, dpart.p, 512, rp); });
+    CK(cudaFuncSetAttribute(k_wg<K, N, EPI, 1, 2, 3>, cudaFuncAttributeMaxDynamicSharedMemorySize, 3 * 256 * 128 + 1024));
+    const double d512 = us([&]() {
+        const DW &d = rot.next();
+        k_dequant<WK, K, N, G, 1><<<(int)(((long long)N * K / 32 + 255) / 256), 256>>>(d.w.p, d.wq(WK), dwh.p);
+        k_wg<K, N, EPI, 1, 2, 3><<<dim3(512 / 128, N / 128), 128, 3 * (128 + 128) * 128 + 1024>>>(dwh.p, dq.p, nullptr, dy.p, 512, rp);
+    });
+    auto pr = [&](int T, const char *a, double ua, const char *b, double ub) {
+        printf("TIME wq %-12s u4 T=%-3d gemm_wq %7.1f us %5.0f GB/s %3.0f%% of copy | %s %7.1f us %5.0f GB/s%s\n", what, T, ua,
+               bytes / ua * 1e-3, bytes / ua * 1e-6 / tbs * 100, b, ub, bytes / ub * 1e-3, a);
+    };
+    pr(16, "", w16, "gemm_q", q16);
+    pr(64, "", w64, "gemm_q", q64);
+    pr(512, " (dequant + gemm_wg 128x128, rows_to_half not counted)", w512, "dequant+gemm_wg", d512);
+}
+static void wq_timings(int sms)
+{
+    const double tbs = copy_tbs();
+    printf("TIME wq copy bandwidth %.2f TB/s\n", tbs);
+    time_wq<4096, 6144, 0, 8, 4>("8B qkv", sms, tbs);
+    time_wq<4096, 4096, 1, 8, 8>("8B o", sms, tbs);
+    time_wq<4096, 28672, 2, 1, 1>("8B gate/up", sms, tbs);
+    time_wq<14336, 4096, 1, 8, 8>("8B down", sms, tbs);
 }
 
 static int summary()
@@ -2534,6 +2786,15 @@ int main(int argc, char **argv)
             check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4>(dec, 50);
         }
+        return summary();
+    }
+    if (argc > 1 && strcmp(argv[1], "wq") == 0) { /* `kernel_check wq`: gemm_wq's checks (Hopper), then timed */
+        if (prop.major != 9) {
+            printf("FAIL: gemm_wq needs an sm_90a GPU\n");
+            return 1;
+        }
+        wq_checks();
+        wq_timings(prop.multiProcessorCount);
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "qmma") == 0) { /* `kernel_check qmma`: gemm_q's and gemm_qr's checks, then timed */

@@ -72,6 +72,9 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
     if (cg->opt.qmma == LLMC_QMMA_RING && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", batched decode by gemm_qr (--qmma ring)");
+    if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda)
+        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
+                 ", quantized matrices above 8 rows by gemm_wq on sm_90a (--qmma wg)");
 }
 
 static LlmcStatus make_dir(LlmcCodegen *cg, const char *emit_dir, LlmcDiag *d)

@@ -320,6 +320,45 @@ LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w,
     return r;
 }
 
+/* gemm_wq's token tiles by row variant: 16, 32, 64 rows one tile; 65-128 one tile of 128, K split
+ * as the lower variants are; more rows tiles of 128 and no split (the partials would outweigh the
+ * weights). 4 activation stages, 3 at 128 tokens (32 KB a stage of the 4-bit formats: 97 KB, two
+ * blocks an SM); 3 blocks an SM up to 32 tokens (at most 170 registers: ptxas gives the u4 g128
+ * kernels 128 and 132 with no bound, nvfp4 130 and 139), 2 above (u4 g128 167 at 64 tokens, nvfp4
+ * 170, 198 at 128, 238 with zero points in groups of 32) and for u4 with zero points or groups
+ * under 128 (more scales a slot: at 3 an SM they spilled). Two chunks of weights in flight a lane
+ * up to 32 tokens (where the bytes in flight bind: 3 blocks of 16 KB an SM; ptxas: u4 g128 152 and
+ * 165 registers), one above and for nvfp4 (its E4M3 scales: 168 at 16 tokens, a spill at 32). None
+ * of it measured yet. */
+LlmcWqPlan llmc_cuda_wq_plan(const LlmcTarget *tg, const LlmcTensor *w, int v)
+{
+    static const int nts[LLMC_WQ_VARIANTS] = {16, 32, 64, 128, 128};
+    LlmcWqPlan p = {0};
+    int kind = qmma_kind(w->dtype);
+    int64_t N = w->shape.dim[0], K = w->shape.dim[1], kc = kind == QM_4BIT ? 256 : 128, kr = kind == QM_4BIT ? 128 : 64;
+    if (!tg->has_wgmma || (kind != QM_4BIT && kind != QM_FP8) || llmc_format_n_sides(w->dtype) == 0 ||
+        w->layout.order != LLMC_ORDER_LANE8 || K % kc != 0 || N % 64 != 0 || v < 0 || v >= LLMC_WQ_VARIANTS)
+        return p;
+    if (kind == QM_FP8 && w->layout.group != K) /* fp8: a scale a row (applied to the sums) */
+        return p;
+    p.nt = nts[v];
+    p.lo = v == 0 ? 8 : v < 4 ? nts[v - 1] : 128;
+    p.hi = v < 4 ? nts[v] : 0;
+    p.st = p.nt >= 128 ? 3 : 4;
+    int zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0;
+    p.per_sm = p.nt <= 32 && !zero && !(w->dtype == LLMC_U4 && w->layout.group < 128) ? 3 : 2;
+    p.word = kind == QM_4BIT ? 3 : 2;
+    p.pd = p.nt <= 32 && w->dtype != LLMC_NVFP4 ? 2 : 1;
+    p.smem = (uint32_t)(p.st * p.nt * kr * 2 + 1024);
+    p.split = 1;
+    int64_t tiles = N / 64, chunks = K / kc, sms = tg->typical_sms ? tg->typical_sms : 100;
+    while (v < 4 && p.split < 8 && tiles * p.split < p.per_sm * sms && chunks % (2 * p.split) == 0 &&
+           chunks / (2 * p.split) >= 2)
+        p.split *= 2;
+    p.ok = 1;
+    return p;
+}
+
 /* gemm_wg: 128 x 128 tiles when they give about 1.4 blocks an SM (qkv and gate/up of an 8B at 512
  * rows), else 64 x 128 with K split in 2 or 4 while the tiles leave SMs idle; 3 stages of 128-row
  * tiles or 4 of 64-row ones: 97 KB, two blocks an SM (bench/NOTES.md, round 17). */

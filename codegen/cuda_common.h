@@ -73,6 +73,20 @@ LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int 
  * shared memory: at most smem_cap bytes (the least of the build's NVIDIA targets) and the
  * target's shared memory for 2 blocks an SM, else 1. */
 LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, uint32_t smem_cap);
+/* gemm_wq's plan (cuda_wgmma_q.cuh, --qmma wg, sm_90a): for an N x K quantized weight w (u4, u4
+ * with zero points, nvfp4, fp8 with a scale a row; lane8; K whole chunks, N a multiple of 64) and
+ * the row variant v (0..4: up to 16, 32, 64, 128 rows, and more: token tiles nt of 16, 32, 64, 128,
+ * 128), the activation stages, the chunks of weights in flight (pd), the K split (raw partials in scratch B for gemm_reduce: enough blocks
+ * for per_sm an SM at the variant's first row tile; none above 128 rows), the minimum blocks an SM
+ * (its __launch_bounds__), the activations' order (rows_to_half's ORD) and the shared memory. ok = 0
+ * where it does not take the matrix (or the target has no wgmma). */
+typedef struct {
+    int ok, nt, st, split, per_sm, word, lo, hi; /* rows lo < T <= hi (hi 0: no bound) */
+    int pd;                                      /* chunks of weights in flight a lane */
+    uint32_t smem;
+} LlmcWqPlan;
+LlmcWqPlan llmc_cuda_wq_plan(const LlmcTarget *tg, const LlmcTensor *w, int v);
+enum { LLMC_WQ_VARIANTS = 5 };
 /* Scratch bytes (region A) of moe node `node` (cuda_moe.c). */
 int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node);
 /* The embedded kernel headers (cuda_headers.c), in include order. */

@@ -219,7 +219,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(tsrc, sizeof tsrc, "%s", wsrc);
     if (quant)
         snprintf(tsrc, sizeof tsrc, "((const uint8_t *)A(%lld))", (long long)e->scratch_d);
-    char gx[64], gy[64], cond[64];
+    char gx[64], gy[64], cond[128];
     snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
     assert((vec && epi == 0) || !llmc_attr(n, "rope_epilogue")); /* fuse_rope_epilogue's conditions */
@@ -284,6 +284,67 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }
+    /* --qmma wg: a quantized matrix gemm_wq takes runs on it above 8 rows in sm_90a images (forward()
+     * picks by the loaded image: wg), the rows converted once in its order (rows_to_half ORD 2 or 3)
+     * into scratch A; the paths below only in other images (nowg). No f16 copy of the matrix. */
+    LlmcWqPlan wp[LLMC_WQ_VARIANTS];
+    int use_wq = e->qmma_wg && x_aligned && norm_aligned && w->offset % 16 == 0;
+    for (int v = 0; v < LLMC_WQ_VARIANTS; v++) {
+        wp[v] = llmc_cuda_wq_plan(e->target, w, v);
+        use_wq = use_wq && wp[v].ok;
+    }
+    const char *nowg = use_wq ? " && !wg" : "";
+    if (use_wq) {
+        snprintf(cond, sizeof cond, "%s > 8 && wg", hrows);
+        llmc_buf_printf(&k,
+                        "/* f32[%s,%lld] rows%s -> f16 in gemm_wq's %s order (B operand of gemm_wq) */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    rows_to_half<0, %d, %lld, %lld, %d>(%s, %s, (uint16_t *)A(%lld), %s);\n}\n",
+                        hrows, (long long)K, ni > 0 ? ", RMS-normalized," : "", wp[0].word == 2 ? "fp8" : "4-bit", ni > 0,
+                        (long long)K, (long long)SX, wp[0].word, xs, nws, (long long)e->scratch_a, llmc_c_float(e, eps));
+        const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
+        llmc_buf_free(&k);
+        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), hk, hrows, "1", "1", 256, 0);
+        /* token tiles of 16, 32, 64 and 128 rows; above 128 rows tiles of 128 without a K split (one
+         * variant with the one before when that has none either) */
+        int nv = wp[3].split == 1 ? 4 : 5;
+        for (int v = 0; v < nv; v++) {
+            const LlmcWqPlan *p = &wp[v];
+            int hi = v == nv - 1 ? 0 : p->hi;
+            char yarg[160];
+            snprintf(yarg, sizeof yarg, "A(%lld)", (long long)e->scratch_b);
+            llmc_buf_printf(&k,
+                            "/* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma "
+                            "m64n%dk16, 64 weight rows and %d rows a block, %d cp.async stages, %d chunk%s of weights in "
+                            "flight, K split in %d): "
+                            "f16[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s */\n"
+                            "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                            "#if defined(__CUDA_ARCH_FEAT_SM90_ALL)\n"
+                            "    gemm_wq<%s, %lld, %lld, %lld, %d, %d, %d, %d, %lld, %lld, %d>(%s, %s, (const uint16_t *)A(%lld), "
+                            "%s, %s, %s, %s);\n#else\n    __trap();\n#endif\n}\n",
+                            p->nt, p->nt, p->st, p->pd, p->pd > 1 ? "s" : "", p->split, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N,
+                            (long long)K, hrows, (long long)(swiglu ? N / 2 : N), p->split > 1 ? " (partials)" : what,
+                            p->per_sm, wk, (long long)K, (long long)N, (long long)G, p->nt, p->st, epi, p->split,
+                            (long long)SY, (long long)SR, p->pd, wsrc, wq, (long long)e->scratch_a,
+                            p->split > 1 ? "(const float *)0" : bias, p->split > 1 ? yarg : ys, rows,
+                            p->split > 1 ? "(const float *)0" : res);
+            const char *wk_ = llmc_cuda_kernel_nv(e, "gemm_wq", k.s, p->smem);
+            llmc_buf_free(&k);
+            llmc_cuda_kernel_pdl(e, wk_);
+            char gxw[64], gyw[32], gzw[32];
+            if (hi)
+                snprintf(cond, sizeof cond, "%s > %d && %s <= %d && wg", hrows, p->lo, hrows, hi);
+            else
+                snprintf(cond, sizeof cond, "%s > %d && wg", hrows, p->lo);
+            snprintf(gxw, sizeof gxw, "(%s + %d) / %d", hrows, p->nt - 1, p->nt);
+            snprintf(gyw, sizeof gyw, "%lld", (long long)(N / 64));
+            snprintf(gzw, sizeof gzw, "%d", p->split);
+            llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), wk_, gxw, gyw, gzw, 128, p->smem);
+            if (p->split > 1)
+                emit_reduce(e, node, llmc_cuda_path_cond(e, cond, 0), p->split, hrows, rows, N, SY, SR, epi, what, bias,
+                            res, ys);
+        }
+    }
     /* 9..64 rows: gemm_q where it takes the matrix: the rows (normalized if the node has a norm)
      * converted to f16/bf16 in the order the format pairs them, then the weights decoded in
      * registers (bench/qmma_lab.cu); with --qmma ring gemm_qr where its plan takes the matrix (the
@@ -295,7 +356,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int qm = qp[0].ok && x_aligned && norm_aligned && w->offset % 16 == 0;
     int64_t qmax = qm ? 64 : 8; /* the rows the wide paths start above */
     if (qm) {
-        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
+        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64%s", hrows, hrows, nowg);
         llmc_buf_printf(&k,
                         "/* f32[%s,%lld] rows%s -> %s in %s order (A operand of gemm_q) */\n"
                         "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
@@ -331,14 +392,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             llmc_buf_free(&k);
             llmc_cuda_kernel_pdl(e, qk);
             char gxq[64], gyq[32];
-            snprintf(cond, sizeof cond, "%s > %d && %s <= %d", hrows, v ? 16 << (v - 1) : 8, hrows, 16 << v);
+            snprintf(cond, sizeof cond, "%s > %d && %s <= %d%s", hrows, v ? 16 << (v - 1) : 8, hrows, 16 << v, nowg);
             snprintf(gxq, sizeof gxq, "(%s + %d) / %d", hrows, 16 * p->mi - 1, 16 * p->mi);
             snprintf(gyq, sizeof gyq, "%d", p->blocks);
             llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), qk, gxq, gyq, "1", 32 * p->w, p->smem);
         }
     }
     if (quant) { /* wider steps: the weight dequantized to f16 into scratch D, once a step */
-        snprintf(cond, sizeof cond, "%s > %lld", hrows, (long long)qmax);
+        snprintf(cond, sizeof cond, "%s > %lld%s", hrows, (long long)qmax, nowg);
         emit_dequant(e, node, w, wk, N, K, G, wsrc, wq, cond, 0);
     }
     int split = qm ? 1 : llmc_cuda_split_k(e->target, N, K);
@@ -346,7 +407,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         /* 9..64 rows: 64 x 64 tiles with K split over blockIdx.z (f32 activations converted in
          * registers; a norm prologue first runs into scratch A), partials in scratch B, then the
          * reduce with the epilogue. */
-        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64", hrows, hrows);
+        snprintf(cond, sizeof cond, "%s > 8 && %s <= 64%s", hrows, hrows, nowg);
         char gin[160];
         snprintf(gin, sizeof gin, "%s", xs);
         int64_t gsx = SX;
@@ -383,7 +444,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     /* Wider steps: the rows (normalized if the node has a norm) converted to bf16/f16 into scratch A,
      * then gemm_h (cp.async stages of both operands) with the epilogue in place, or K split into
      * scratch B and the reduce. */
-    snprintf(cond, sizeof cond, "%s > %d", hrows, split > 1 || qm ? 64 : 8);
+    snprintf(cond, sizeof cond, "%s > %d%s", hrows, split > 1 || qm ? 64 : 8, nowg);
     llmc_buf_printf(&k,
                     "/* f32[%s,%lld] rows%s -> %s (A operand of a tensor-core matmul) */\n"
                     "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
@@ -397,10 +458,11 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     /* v 0: gemm_h (mma.sync), v 1: gemm_wg (wgmma) when the build has an sm_90a image; forward()
      * picks by the loaded image (wg). */
     int variants = e->wgmma && K % 64 == 0 ? 2 : 1;
-    for (int v = 0; v < variants; v++) {
+    assert(!use_wq || variants == 2); /* gemm_wq: K whole chunks of 128 or 256 */
+    for (int v = 0; v < variants - use_wq; v++) { /* gemm_wq replaces gemm_wg */
         LlmcWideTile wt = v ? llmc_cuda_wg_tile(e->target, N, K, rows_max) : llmc_cuda_wide_tile(e->target, N, K, rows_max);
-        char vcond[96], gxs[64], gys[32], gzs[32], hsrc[64], targs[96], call[64], tile[96];
-        if (variants == 2)
+        char vcond[160], gxs[64], gys[32], gzs[32], hsrc[64], targs[96], call[64], tile[96];
+        if (variants == 2 && !use_wq) /* (with gemm_wq cond has its !wg already) */
             snprintf(vcond, sizeof vcond, "%s && %swg", cond, v ? "" : "!");
         else
             snprintf(vcond, sizeof vcond, "%s", cond);

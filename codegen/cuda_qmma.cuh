@@ -42,19 +42,20 @@
 
 /* The engine's view of a weight format: the chunk of K an activation stage holds (KC), the rounds
  * (16-byte loads a lane and n8 tile) in a chunk (R), the activations' order (AORD: 0 natural, 1
- * pair-32), the padding of a stage row (PAD halves; PADF bytes for f32 rows: conflict-free
- * fragment loads) and whether a slot's scales travel with it (SP: qpar beside each weight load). */
+ * pair-32; WORD gemm_wq's, cuda_wgmma_q.cuh: 2 fp8's, 3 the 4-bit formats', -1 none), the padding
+ * of a stage row (PAD halves; PADF bytes for f32 rows: conflict-free fragment loads) and whether a
+ * slot's scales travel with it (SP: qpar beside each weight load). */
 template <int WK>
 struct QmFmt {
-    enum { KC = 128, R = 4, AORD = 0, PAD = 32, PADF = 16, BF = WFmt<WK>::MMA_BF, SP = 0 };
+    enum { KC = 128, R = 4, AORD = 0, WORD = -1, PAD = 32, PADF = 16, BF = WFmt<WK>::MMA_BF, SP = 0 };
 };
 template <>
 struct QmFmt<FMT_FP8> {
-    enum { KC = 128, R = 2, AORD = 0, PAD = 16, PADF = 64, BF = 0, SP = 0 };
+    enum { KC = 128, R = 2, AORD = 0, WORD = 2, PAD = 16, PADF = 64, BF = 0, SP = 0 };
 };
 template <>
 struct QmFmt<FMT_U4> {
-    enum { KC = 256, R = 2, AORD = 1, PAD = 32, PADF = 64, BF = 0, SP = 1 };
+    enum { KC = 256, R = 2, AORD = 1, WORD = 3, PAD = 32, PADF = 64, BF = 0, SP = 1 };
 };
 template <>
 struct QmFmt<FMT_U4 | WITH_ZERO> : QmFmt<FMT_U4> {};

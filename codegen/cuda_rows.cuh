@@ -9,10 +9,27 @@
 
 #include "cuda_formats.cuh"
 
-/* f32 rows to bf16/f16 (the A operand of gemm_h and gemm_q), optionally RMS-normalized (NORM: x *
- * nw / rms(x)), in the order ORD (0 natural; 1 pair-32, gemm_q's u4 order: within each 64 elements,
- * position 2 i + h holds element i + 32 h). Grid: rows; D % 4 == 0 (ORD 1: D % 64 == 0) and
- * 16-byte aligned rows. */
+/* The element at position p of a row in gemm_wq's activation orders (cuda_wgmma_q.cuh: position
+ * 16 s + j holds what logical k j of step s multiplies): ORD 2 fp8's (chunks of 128), ORD 3 the 4-bit
+ * formats' (chunks of 256). */
+template <int ORD>
+DEV int rows_wq_elt(int p)
+{
+    const int j = p % 16, t = j % 8 / 2;
+    if (ORD == 2) { /* step 4 r + w: element 32 w + 16 r + 4 t + j % 2 + 2 (j / 8) */
+        const int c = p / 128, r = p % 128 / 64, w = p % 64 / 16;
+        return 128 * c + 32 * w + 16 * r + 4 * t + j % 2 + 2 * (j / 8);
+    }
+    /* step 8 r + 2 w + u: element 64 w + 32 (j % 2) + 16 r + 4 t + 2 u + j / 8 */
+    const int c = p / 256, r = p % 256 / 128, w = p % 128 / 32, u = p % 32 / 16;
+    return 256 * c + 64 * w + 32 * (j % 2) + 16 * r + 4 * t + 2 * u + j / 8;
+}
+
+/* f32 rows to bf16/f16 (the A operand of gemm_h and gemm_q, the B operand of gemm_wq), optionally
+ * RMS-normalized (NORM: x * nw / rms(x)), in the order ORD (0 natural; 1 pair-32, gemm_q's u4 order:
+ * within each 64 elements, position 2 i + h holds element i + 32 h; 2 and 3 gemm_wq's, rows_wq_elt).
+ * Grid: rows; D % 4 == 0 (ORD 1: D % 64 == 0; ORD 2: D % 128 == 0; ORD 3: D % 256 == 0) and 16-byte
+ * aligned rows. */
 template <int BF, int NORM, int D, int SX, int ORD = 0>
 DEV void rows_to_half(const float *__restrict__ x, const float *__restrict__ nw, uint16_t *__restrict__ y, float eps)
 {
@@ -44,6 +61,20 @@ DEV void rows_to_half(const float *__restrict__ x, const float *__restrict__ nw,
             const int blk = d / 8, j = d % 8;
             const float4 lo = val(blk * 16 + j), hi = val(blk * 16 + 8 + j);
             yr[d] = u4{pack2(lo.x, hi.x, BF), pack2(lo.y, hi.y, BF), pack2(lo.z, hi.z, BF), pack2(lo.w, hi.w, BF)};
+        }
+        return;
+    }
+    if (ORD >= 2) {
+        static_assert(ORD < 2 || D % (ORD == 2 ? 128 : 256) == 0, "rows_to_half: gemm_wq's orders need whole chunks");
+        const float *xs = x + (int64_t)r * SX;
+        auto val1 = [&](int e) { return NORM ? nw[e] * (inv * xs[e]) : xs[e]; }; /* val's rounding, one element */
+        u4 *yr = (u4 *)(y + (int64_t)r * D);
+        for (int d = threadIdx.x; d < D / 8; d += blockDim.x) {
+            uint32_t h[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+                h[i] = pack2(val1(rows_wq_elt<ORD>(8 * d + 2 * i)), val1(rows_wq_elt<ORD>(8 * d + 2 * i + 1)), BF);
+            yr[d] = u4{h[0], h[1], h[2], h[3]};
         }
         return;
     }

@@ -67,6 +67,7 @@ typedef struct LlmcEmit {
                                      (gemm_mx; per-token attention for long steps); with both, forward()
                                      picks by the loaded image (`amd`) */
     int qmma_ring;                /* GPU: 9-64 rows by gemm_qr where its plan takes the matrix (--qmma ring) */
+    int qmma_wg;                  /* GPU: quantized matrices above 8 rows by gemm_wq in sm_90a images (--qmma wg) */
     uint32_t smem_cap;            /* GPU: the least dynamic shared memory a block of the build's NVIDIA
                                      targets may have (the plans tuned for one run on all) */
 } LlmcEmit;

@@ -43,7 +43,7 @@ bad_compile "a directory as the tokenizer file" "adir: is a directory, expected 
 # the AMD targets; the cpu target runs them, tests/e2e_tp.sh, and the NVIDIA targets a GPU a rank).
 bad_compile "--tp not dividing the heads names the counts" "--tp 3: " "$TMP/good.json" --tp 3
 bad_compile "--tp 0" "--tp: expected an integer in [1, 1024]" "$TMP/good.json" --tp 0
-bad_compile "--qmma names its values" '--qmma: expected plain or ring, found "rings"' "$TMP/good.json" --qmma rings
+bad_compile "--qmma names its values" '--qmma: expected plain, ring or wg, found "rings"' "$TMP/good.json" --qmma rings
 bad_compile "--dump-after shard_tp without --tp" "runs only with --tp N > 1" "$TMP/good.json" --dump-after shard_tp
 bad_compile "--tp 2 on an AMD target: not yet" "--tp 2: the gfx1151 target does not run sharded graphs yet" "$TMP/good.json" --tp 2 --target gfx1151
 

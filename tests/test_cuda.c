@@ -94,18 +94,20 @@ static int is_no_spill_kernel(const char *name)
     }
     return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine") ||
            strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "flash_attention") ||
-           strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "_moe_") || strstr(name, "rope_kv_write");
+           strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "gemm_wq") || strstr(name, "_moe_") || strstr(name, "rope_kv_write");
 }
 
 /* Which CUDA targets a case compiles for (CI's budget): every one; the smallest register budget's and
  * the newest (sm_80, sm_90a); or one of each instruction set (sm_80, sm_89 with its fp8 conversions,
  * sm_90a with wgmma: sm_86 and sm_90 add no instruction these kernels use, and the small models'
  * cases compile every kernel template for those two). */
-enum { ARCHS_ALL, ARCHS_ENDS, ARCHS_ISA, ARCHS_80, ARCHS_80_89 };
+enum { ARCHS_ALL, ARCHS_ENDS, ARCHS_ISA, ARCHS_80, ARCHS_80_89, ARCHS_90A };
 static int arch_in(const char *name, int set)
 {
     if (set == ARCHS_ALL)
         return 1;
+    if (set == ARCHS_90A)
+        return !strcmp(name, "sm_90a");
     if (!strcmp(name, "sm_80"))
         return 1;
     if (!strcmp(name, "sm_89"))
@@ -252,7 +254,7 @@ static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma
     LlmcGraph *g = graph_of_w(doc, ".", wts);
     char what[128];
     snprintf(what, sizeof what, "%s%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "",
-             qmma == LLMC_QMMA_RING ? " --qmma ring" : "");
+             qmma == LLMC_QMMA_RING ? " --qmma ring" : qmma == LLMC_QMMA_WG ? " --qmma wg" : "");
     /* quantized (--qmma ring too): sm_80 and sm_90a (the small Llama's ring case adds sm_89); bf16: one
      * of each instruction set */
     compile_archs_q(nv, g, what, wts ? ARCHS_ENDS : ARCHS_ISA, qmma);
@@ -325,6 +327,15 @@ START_TEST(preset_llama32_1b_fp8) { check_preset_w("llama3.2-1b", &(Weights){LLM
 END_TEST
 /* --qmma ring (gemm_qr, experimental): the 8B in w4a16 for sm_80 and sm_90a (ARCHS_ENDS), no spills. */
 START_TEST(preset_llama31_8b_w4a16_ring) { check_preset_q("llama3.1-8b", &(Weights){LLMC_U4, 0, 0}, LLMC_QMMA_RING); }
+END_TEST
+/* --qmma wg (gemm_wq, experimental): the 8B in w4a16 and the 1B in w4a16 with zero points in groups
+ * of 32 (the most registers) for sm_80 and sm_90a, no spills. */
+START_TEST(preset_llama31_8b_w4a16_wg) { check_preset_q("llama3.1-8b", &(Weights){LLMC_U4, 0, 0}, LLMC_QMMA_WG); }
+END_TEST
+START_TEST(preset_llama32_1b_w4a16_asym_g32_wg)
+{
+    check_preset_q("llama3.2-1b", &(Weights){LLMC_U4, 32, 1}, LLMC_QMMA_WG);
+}
 END_TEST
 
 START_TEST(example_stories260K)
@@ -575,6 +586,66 @@ START_TEST(qmma_ring_golden)
 }
 END_TEST
 
+/* --qmma wg: the same small Llama's quantized matrices above 8 rows by gemm_wq in the sm_90a image
+ * (the weights the wgmma A operand, decoded in registers; experimental), the rows converted in its
+ * order, tests/golden/qmma_wg_w4a16.cu; forward() takes them only where wg (the other paths
+ * where !wg); the plain build unchanged (its golden above). Every format gemm_wq takes (u4 with and
+ * without zero points, in groups of 32 and 128, fp8, nvfp4: the gated SwiGLU and residual
+ * epilogues of each, split and not) compiles without spills for sm_90a, the u4 build for sm_80 too
+ * (gemm_wq a trap there, the fallbacks around it). bf16 takes no gemm_wq. */
+START_TEST(qmma_wg_golden)
+{
+    LlmcDiag d;
+    cJSON *cfg = small_llama(256, 512), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    static const Weights ws[] = {{LLMC_U4, 0, 0}, {LLMC_U4, 32, 1}, {LLMC_FP8, 0, 0}, {LLMC_NVFP4, 0, 0}, {LLMC_BF16, 0, 0}};
+    static const char *const fmt[] = {"FMT_U4, ", "FMT_U4 | WITH_ZERO, ", "FMT_FP8, ", "FMT_NVFP4, ", NULL};
+    static const int sets[] = {ARCHS_ENDS, ARCHS_90A, ARCHS_90A, ARCHS_90A, -1};
+    LlmcNvrtc *nv = open_nvrtc();
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
+        LlmcCudaGen *cg = NULL;
+        const LlmcTarget *tune = llmc_target_find("sm_90a");
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, &cg, &d) == LLMC_OK);
+        const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+        ck_assert_ptr_nonnull(src);
+        char want[80], what[96];
+        snprintf(what, sizeof what, "a small Llama in %s%s --qmma wg", llmc_dtype_name(ws[i].fmt),
+                 ws[i].asym ? " asym g32" : "");
+        if (!fmt[i]) {
+            ck_assert_msg(!strstr(src, "gemm_wq<"), "%s: a gemm_wq kernel", what);
+        } else {
+            snprintf(want, sizeof want, "gemm_wq<%s", fmt[i]);
+            ck_assert_msg(strstr(src, want), "%s: no gemm_wq", what);
+            snprintf(want, sizeof want, "rows_to_half<0, 1, 256, 256, %d>", ws[i].fmt == LLMC_FP8 ? 2 : 3);
+            ck_assert_msg(strstr(src, want), "%s: no normalized conversion in gemm_wq's order", what);
+        }
+        if (i == 0) {
+            for (int nt = 16; nt <= 128; nt *= 2) { /* the merged Q/K/V: a variant a token tile */
+                snprintf(want, sizeof want, "gemm_wq<FMT_U4, 256, 512, 128, %d, ", nt);
+                ck_assert_msg(strstr(src, want), "no %d-row gemm_wq variant of Q/K/V", nt);
+            }
+            /* forward(): gemm_wq where the image has wgmma, gemm_q and the dequantization elsewhere */
+            LlmcBuildInfo info = {.build_info = "small --qmma wg", .model_hash = 0x1234, .target_names = "sm_90a"};
+            char *host = NULL;
+            ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+            ck_assert_msg(strstr(host, "T > 8 && T <= 16 && wg)") && strstr(host, "T > 64 && wg)") && strstr(host, "T > 8 && T <= 64 && !wg)") &&
+                              strstr(host, "T > 64 && !wg)"),
+                          "%s: forward()'s choice by the image", what);
+            free(host);
+            check_golden(src, LLMC_SOURCE_DIR "/tests/golden/qmma_wg_w4a16.cu", what);
+        }
+        if (nv && sets[i] >= 0)
+            compile_archs_q(nv, g, what, sets[i], LLMC_QMMA_WG);
+        llmc_cuda_free(cg);
+        llmc_graph_free(g);
+    }
+    llmc_nvrtc_close(nv);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 /* nvfp4 on CUDA (a small Llama: seconds, not the 1B's minutes): every matrix but the bf16 lm_head
  * and embedding in lane8 order with its E4M3 scales and tensor scale; one-row, skinny and
  * tensor-core kernels and the dequantization of wide steps for it; no spills on sm_80 and sm_90a. */
@@ -665,6 +736,18 @@ START_TEST(qmma_plan)
                     ck_assert(r.smem <= (uint32_t)rt->smem_per_block && r.per_sm * (r.smem + 1024) <= (uint32_t)rt->smem_per_sm);
                 }
             }
+            /* gemm_wq's (--qmma wg): what gemm_q takes but the 16-bit formats; not on sm_80 */
+            for (int v = 0; v < LLMC_WQ_VARIANTS && mi == 1; v++) {
+                LlmcWqPlan q = llmc_cuda_wq_plan(tg, w, v);
+                int want = cases[i].ok && w->dtype != LLMC_BF16;
+                ck_assert_msg(q.ok == want, "case %zu (%s): gemm_wq variant %d ok %d", i, llmc_dtype_name(w->dtype), v, q.ok);
+                if (q.ok) {
+                    ck_assert(q.nt % 8 == 0 && q.nt <= 256 && q.st >= 3 && q.split >= 1 && q.split <= 8);
+                    ck_assert(q.smem <= (uint32_t)tg->smem_per_block && q.per_sm * (q.smem + 1024) <= (uint32_t)tg->smem_per_sm);
+                    ck_assert(q.word == (w->dtype == LLMC_FP8 ? 2 : 3) && (v < 4 ? q.hi == q.nt : q.hi == 0));
+                }
+                ck_assert(!llmc_cuda_wq_plan(llmc_target_find("sm_80"), w, v).ok);
+            }
             if (i == 0 && mi == 1) { /* u4 g128, 16 rows: 4 stages of 128 weight rows on an H100; 3 within
                                         the 99 KB a block of a build with an sm_86/sm_89 image */
                 LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, (uint32_t)tg->smem_per_block);
@@ -676,6 +759,37 @@ START_TEST(qmma_plan)
         llmc_graph_free(g);
         cJSON_Delete(doc);
         cJSON_Delete(cfg);
+    }
+}
+END_TEST
+
+/* gemm_wq's K splits for the 8B's matrices in u4 g128 on an H100 (132 SMs), as bench/kernel_check.cu's
+ * wq timings launch them (time_wq): enough blocks for the plan's blocks an SM at the variant's first
+ * row tile, at least 2 chunks a split; none for the widest matrix, none above 128 rows. */
+START_TEST(wq_plan_8b)
+{
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    static const struct {
+        int64_t n, k;
+        int split16, split64, split128;
+    } m[] = {{6144, 4096, 8, 4, 4}, {4096, 4096, 8, 8, 8}, {28672, 4096, 1, 1, 1}, {4096, 14336, 8, 8, 8}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        LlmcTensor w = {.name = "w", .dtype = LLMC_U4};
+        w.shape.rank = 2;
+        w.shape.dim[0] = m[i].n;
+        w.shape.dim[1] = m[i].k;
+        w.layout.group = 128;
+        w.layout.order = LLMC_ORDER_LANE8;
+        for (int s = 0; s < LLMC_MAX_SIDES; s++)
+            w.layout.side[s] = s == 0 ? 1 : -1; /* scales, no zero points */
+        LlmcWqPlan p16 = llmc_cuda_wq_plan(tg, &w, 0), p64 = llmc_cuda_wq_plan(tg, &w, 2),
+                   p128 = llmc_cuda_wq_plan(tg, &w, 3), pw = llmc_cuda_wq_plan(tg, &w, 4);
+        ck_assert(p16.ok && p64.ok && p128.ok && pw.ok);
+        ck_assert_msg(p16.split == m[i].split16 && p64.split == m[i].split64 && p128.split == m[i].split128 && pw.split == 1,
+                      "%lldx%lld: splits %d %d %d %d", (long long)m[i].n, (long long)m[i].k, p16.split, p64.split,
+                      p128.split, pw.split);
+        ck_assert(p16.per_sm == 3 && p64.per_sm == 2 && p16.nt == 16 && p64.nt == 64 && pw.nt == 128 && pw.st == 3);
+        ck_assert(p16.pd == 2 && p64.pd == 1 && pw.pd == 1);
     }
 }
 END_TEST
@@ -1081,7 +1195,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);
     tcase_add_test(tc, qmma_plan);
+    tcase_add_test(tc, wq_plan_8b);
     tcase_add_test(tc, qmma_ring_golden);
+    tcase_add_test(tc, qmma_wg_golden);
     tcase_add_test(tc, nvfp4_small);
     if (!regen)
         tcase_add_test(tc, example_stories260K);
@@ -1102,6 +1218,8 @@ int main(int argc, char **argv)
         tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32);
         tcase_add_test(qu, preset_llama32_1b_fp8);
         tcase_add_test(qu, preset_llama31_8b_w4a16_ring);
+        tcase_add_test(qu, preset_llama31_8b_w4a16_wg);
+        tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32_wg);
         suite_add_tcase(s, qu);
     }
     TCase *fam = tcase_create("families");

@@ -170,19 +170,21 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * of each row in flight (a lane's next group is issued early all the same): many short-lived
      * blocks with few registers; longer rows split until 5 blocks an SM and keep two loads of each
      * row in flight. Measured in whole decode steps on an H200 (bench/NOTES.md, rounds 33-35): the
-     * 1B 1007.5 -> 1080 tok/s, the 8B slower with either change. Quantized rows (lane8 slots) of K
-     * 4096 and more split until 7 blocks an SM and keep one load of each row in flight: on the 8B's
+     * 1B 1007.5 -> 1080 tok/s, the 8B slower with either change. Quantized rows (lane8 slots) split
+     * until 7 blocks an SM and keep one load of each row in flight: on the 8B's
      * four matrices (bench/b1_lab.cu, an H100, round 5), the variants held to 64 registers (8 blocks
      * an SM resident; NVRTC gives these kernels 54-64 registers, the down matrix 63-72, with no bound)
      * ran qkv 9.5 -> 8.9 us, o 5.1 -> 4.9, gate/up 30.7 -> 30.0 and down 16.4-18.1 -> 14.5 in u4, and
      * alike in nvfp4 and fp8, against 32 (the down matrix: 5) blocks an SM and two loads a row for the
-     * down matrix (87 registers there: 1.55 waves). Not yet measured in whole decode steps; shorter
-     * rows (the 1B's) keep the rule above, unmeasured in the lab. A bound of 8 blocks an SM spills
+     * down matrix (87 registers there: 1.55 waves). In whole decode steps (an H100, bench/NOTES.md
+     * round 7) the rule for every quantized row, the 1B's K 2048 too, took the 1B in w4a16 from 1131
+     * to 1289 tok/s at batch 1 (the 8B's rows all have K >= 4096; the 8B and the 1B in fp8 and nvfp4
+     * not yet measured end to end). A bound of 8 blocks an SM spills
      * (4-28 bytes) on sm_80 and sm_90a, so none is set. gemv (2..8 rows) and gemv_b1 (one row) split
      * alike and sum in the same order, so a row gets the same bits whatever the batch. */
     int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
     int sms = e->target->typical_sms ? e->target->typical_sms : 100;
-    int short_rows = llmc_format_bytes(w->dtype, K) <= 4096, qrows = quant && vec && K >= 4096;
+    int short_rows = llmc_format_bytes(w->dtype, K) <= 4096, qrows = quant && vec;
     int per_sm = qrows ? 7 : short_rows ? 32 : 5, b1_loads = short_rows || qrows ? 1 : 2;
     while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < per_sm * sms && K % (2 * ksplit * tq) == 0)
         ksplit *= 2;

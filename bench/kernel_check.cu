@@ -237,13 +237,13 @@ __host__ __device__ constexpr int tc_minch(int kf, int vf, int hd)
          : 16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)) > 256 ? 256
                                                                    : (int)(16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)));
 }
-template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0>
 __global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_tc(const int32_t *pos, const int32_t *seq, const int32_t *tables,
                                                                  int mbs, const uint8_t *kv, const float *q, float *y,
                                                                  float *part, int *cnt, const float *kvs, float cap)
 {
-    paged_attn_tc<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, tc_minch(KF, VF, HD), tc_nt(KF, VF, HD),
-                  tc_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
+    paged_attn_tc<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, (TCM > 0 ? TCM : tc_minch(KF, VF, HD)),
+                  tc_nt(KF, VF, HD), tc_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
 }
 template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
@@ -286,7 +286,7 @@ struct Seq {
  * keys in KF and values in VF: random rows (never zeros) stored by the cpu target's quantizer
  * (ir/kv_formats.h kv_put_rows, fp8 with scales per layer and head), the reference reads them back
  * as the cpu target does (kv_get_row) and sums in double. */
-template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16>
+template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap = 0.0f)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
@@ -375,7 +375,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
                                                                                           dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 4) {
             if constexpr (HD == 64 || HD == 128)
-                k_tc<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq,
+                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq,
                                                                                             dy, dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 2) {
             k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, kvs,
@@ -438,13 +438,15 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             }
         }
     }
-    char what[200];
-    snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s: %d seqs, T=%d",
+    char what[200], minch[24] = "";
+    if (TCM > 0)
+        snprintf(minch, sizeof minch, " minch=%d", TCM);
+    snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)"
              : MODE == 4 ? "paged_attn_tc" : "flash_prefill",
              KF == FMT_F16 && VF == FMT_F16 ? "" : " kv ", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(KF),
              KF == FMT_F16 && VF == FMT_F16 ? "" : ",", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(VF), HQ, HKV, HD,
-             WIN, cap > 0 ? " softcap" : "", ns, T);
+             WIN, cap > 0 ? " softcap" : "", minch, ns, T);
     /* f16 rows: the kernels' f16 rounding of q and p; the quantized formats: values dequantized in
      * registers in f32 (fma) or, for the tensor cores, rounded to f16 */
     verdict(what, sqrt(num / den), 5e-3, unwritten);
@@ -2786,6 +2788,15 @@ int main(int argc, char **argv)
             check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4>(dec, 50);
         }
+        /* fewer, longer parts (MINCH positions at least: 8, 4 and 2 parts at 4096), 16 sequences */
+        const std::vector<Seq> dec16(16, Seq{4095, 1});
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 512>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 1024>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 512>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 1024>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024>(dec16, 50);
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "wq") == 0) { /* `kernel_check wq`: gemm_wq's checks (Hopper), then timed */

@@ -72,9 +72,14 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
     if (cg->opt.qmma == LLMC_QMMA_RING && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", batched decode by gemm_qr (--qmma ring)");
-    if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda)
-        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
-                 ", quantized matrices above 8 rows by gemm_wq on sm_90a (--qmma wg)");
+    if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda) {
+        int wg = 0; /* gemm_wq needs an image with wgmma */
+        for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
+            wg |= cg->targets[i]->has_wgmma;
+        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
+                 wg ? ", quantized matrices above 8 rows by gemm_wq on sm_90a (--qmma wg)"
+                    : ", --qmma wg without effect (no sm_90a image: gemm_wq needs wgmma)");
+    }
 }
 
 static LlmcStatus make_dir(LlmcCodegen *cg, const char *emit_dir, LlmcDiag *d)

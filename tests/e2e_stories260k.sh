@@ -109,6 +109,8 @@ expect_error "--asym without w4a16" "--asym" "$LLMC" compile "$M/stories260K.bin
 # CUDA targets take the quantized formats too (the kernels run on the lent GPU: bench/gpu_round.sh)
 check "w4a16 for sm_90a: grouped u4 matrices in the dump" bash -c \
   "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/x' --weights w4a16 --target sm_90a --dump-after weight_format 2>&1 | grep -q 'u4\\[344,64\\] group=64 scale='"
+check "--qmma wg for sm_80 only: the build says it has no effect" bash -c \
+  "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/wg80' --weights w4a16 --qmma wg --target sm_80 -q && '$TMP/wg80' --version | grep -q 'qmma wg without effect (no sm_90a image'"
 # nvfp4 (E2M1, an E4M3 scale a 16, an f32 scale a tensor) stays near float32 on stories260K: its
 # greedy text shares the first 12 tokens (of 40 it differs from the word after "park" on); on
 # sm_90a the dump shows its two side tensors

@@ -1555,6 +1555,31 @@ static void check_argmax(const char *shape, int rows)
     c.done(what, 0.0);
 }
 
+/* KIVI: a step of prefill chunks and decode tokens over histories past the residual, groups
+ * completed in the step, the residual window crossing blocks */
+static void kivi_checks(void)
+{
+    const std::vector<Seq> kivi_steps = {{200, 33}, {0, 64}, {130, 2}, {95, 1}, {31, 1}, {300, 90}};
+    check_kivi<FMT_KIVI2, FMT_KIVI2, 32, 8, 128>(kivi_steps, "8B");
+    check_kivi<FMT_KIVI4, FMT_KIVI4, 32, 8, 64>(kivi_steps, "1B");
+    check_kivi<FMT_KIVI2, FMT_INT8, 16, 2, 64>(kivi_steps, "small");
+    check_kivi<FMT_KIVI2, FMT_F16, 32, 8, 128>(kivi_steps, "8B"); /* KIVI keys, f16 values (paged_attn_tc: one tile) */
+    check_kivi<FMT_INT4, FMT_KIVI2, 32, 8, 64>(kivi_steps, "1B");
+    check_kivi<FMT_F16, FMT_KIVI2, 8, 4, 96>(kivi_steps, "heads of 96");
+}
+/* paged_attn_tc over every format pair it reads from the blocks (KIVI's: kivi_checks), decode steps */
+static void tc_format_checks(const std::vector<Seq> &steps)
+{
+    check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(steps, 0);
+    check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(steps, 0);
+    check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(steps, 0);
+    check_flash<32, 8, 64, 48, 4, FMT_INT8, FMT_INT4>(steps, 0);
+    check_flash<32, 8, 64, 0, 4, FMT_KV_FP8, FMT_F16>(steps, 0);
+    check_flash<16, 2, 64, 0, 4, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<32, 8, 128, 48, 4, FMT_INT4, FMT_INT4>({{3000, 1}}, 0);
+    check_flash<32, 8, 64, 0, 4, FMT_INT4, FMT_KV_FP8>(steps, 0);
+    check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_INT4>(steps, 0);
+}
 /* The checks of this section, at the shapes of stories260K (dim 64, 8/4 heads of 8, ffn 172,
  * vocab 512), stories15M (288, 6 heads of 48, ffn 768), Llama-3.2-1B (2048, 32/8 heads of 64, ffn
  * 8192, vocab 128256) and Llama-3.1-8B (4096, 32/8 heads of 128, ffn 14336). */
@@ -1707,15 +1732,7 @@ static void check_rest(void)
     check_kv<1, 0, 32, 8, 128, FMT_KV_FP8, FMT_KV_FP8>("8B", 10);
     check_kv<1, 1, 8, 4, 8, FMT_INT4, FMT_F16>("260K", 77);
     check_kv<1, 1, 6, 6, 48, FMT_F16, FMT_INT8>("15M", 20);
-    /* KIVI: a step of prefill chunks and decode tokens over histories past the residual, groups
-     * completed in the step, the residual window crossing blocks */
-    const std::vector<Seq> kivi_steps = {{200, 33}, {0, 64}, {130, 2}, {95, 1}, {31, 1}, {300, 90}};
-    check_kivi<FMT_KIVI2, FMT_KIVI2, 32, 8, 128>(kivi_steps, "8B");
-    check_kivi<FMT_KIVI4, FMT_KIVI4, 32, 8, 64>(kivi_steps, "1B");
-    check_kivi<FMT_KIVI2, FMT_INT8, 16, 2, 64>(kivi_steps, "small");
-    check_kivi<FMT_KIVI2, FMT_F16, 32, 8, 128>(kivi_steps, "8B"); /* KIVI keys, f16 values (paged_attn_tc: one tile) */
-    check_kivi<FMT_INT4, FMT_KIVI2, 32, 8, 64>(kivi_steps, "1B");
-    check_kivi<FMT_F16, FMT_KIVI2, 8, 4, 96>(kivi_steps, "heads of 96");
+    kivi_checks();
     /* embedding, select_rows, argmax */
     check_embed<1, 64>("260K", 512, 40);
     check_embed<2, 288, 292>("15M, strided", 32000, 9);
@@ -2759,26 +2776,17 @@ int main(int argc, char **argv)
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+    /* decode attention: ragged steps of up to 64 tokens, long and short contexts (parts left empty) */
+    const std::vector<Seq> dsteps = {{0, 3}, {130, 5}, {0, 1}, {37, 10}, {200, 1}, {5, 1}, {1000, 2}, {2, 1}};
     const bool moe_only = argc > 1 && strcmp(argv[1], "moe") == 0; /* `kernel_check moe`: the MoE block alone */
     if (moe_only) {
         moe_checks();
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "attn") == 0) { /* `kernel_check attn`: paged_attn_tc's checks, then timed */
-        const std::vector<Seq> steps = {{0, 3}, {130, 5}, {0, 1}, {37, 10}, {200, 1}, {5, 1}, {1000, 2}, {2, 1}};
-        const std::vector<Seq> kivi_steps = {{200, 33}, {0, 64}, {130, 2}, {95, 1}, {31, 1}, {300, 90}};
-        check_flash<32, 8, 128, 0, 4>(steps, 0);
-        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(steps, 0);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(steps, 0);
-        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(steps, 0);
-        check_flash<32, 8, 64, 48, 4, FMT_INT8, FMT_INT4>(steps, 0);
-        check_flash<16, 2, 64, 0, 4, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
-        check_flash<32, 8, 128, 48, 4, FMT_INT4, FMT_INT4>({{3000, 1}}, 0);
-        check_flash<32, 8, 64, 0, 4, FMT_INT4, FMT_KV_FP8>(steps, 0);
-        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_INT4>(steps, 0);
-        check_kivi<FMT_KIVI2, FMT_KIVI2, 32, 8, 128>(kivi_steps, "8B");
-        check_kivi<FMT_KIVI2, FMT_INT8, 16, 2, 64>(kivi_steps, "small");
-        check_kivi<FMT_INT4, FMT_KIVI2, 32, 8, 64>(kivi_steps, "1B");
+        check_flash<32, 8, 128, 0, 4>(dsteps, 0);
+        tc_format_checks(dsteps);
+        kivi_checks();
         /* the 8B's decode at batch 16 and 64, context 4096, in each format */
         for (int b : {16, 64}) {
             const std::vector<Seq> dec(b, Seq{4095, 1});
@@ -2828,8 +2836,6 @@ int main(int argc, char **argv)
     check_flash<32, 8, 64, 48>(ragged, 0);
     check_flash<8, 8, 128, 0>({{0, 300}}, 0);
     check_flash<16, 2, 64, 0>({{3, 129}, {0, 2}}, 0);
-    /* decode attention: ragged steps of up to 64 tokens, long and short contexts (parts left empty) */
-    std::vector<Seq> dsteps = {{0, 3}, {130, 5}, {0, 1}, {37, 10}, {200, 1}, {5, 1}, {1000, 2}, {2, 1}};
     check_flash<32, 8, 64, 0, 1>(dsteps, 0);
     check_flash<32, 8, 128, 0, 1>(dsteps, 0);
     check_flash<32, 8, 64, 48, 1>(dsteps, 0);
@@ -2862,16 +2868,7 @@ int main(int argc, char **argv)
     check_flash<8, 4, 8, 0, 1, FMT_INT4, FMT_KV_FP8>(dsteps, 0);        /* heads of 8 */
     check_flash<6, 6, 48, 0, 2, FMT_INT8, FMT_INT4>(dsteps, 0);
     check_flash<8, 4, 8, 0, 3, FMT_KV_FP8, FMT_INT8>(ragged, 0);
-    /* paged_attn_tc over every format pair it reads from the blocks (KIVI's: check_kivi) */
-    check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(dsteps, 0);
-    check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dsteps, 0);
-    check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(dsteps, 0);
-    check_flash<32, 8, 64, 48, 4, FMT_INT8, FMT_INT4>(dsteps, 0);
-    check_flash<32, 8, 64, 0, 4, FMT_KV_FP8, FMT_F16>(dsteps, 0);
-    check_flash<16, 2, 64, 0, 4, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
-    check_flash<32, 8, 128, 48, 4, FMT_INT4, FMT_INT4>({{3000, 1}}, 0);
-    check_flash<32, 8, 64, 0, 4, FMT_INT4, FMT_KV_FP8>(dsteps, 0);
-    check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_INT4>(dsteps, 0);
+    tc_format_checks(dsteps);
     /* sampling: the fraction of rows that differ from the host's draw is the "error" */
     check_sample<512>(200, 1.0f, 0, 1.0f, 4.0f, 0, 0);
     check_sample<512>(200, 0.8f, 40, 1.0f, 4.0f, 0, 0);

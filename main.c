@@ -719,6 +719,10 @@ static const CliOpt compile_opts[] = {
                      "16-32 rows, faster at 64); wg: quantized matrices at every\n"
                      "row count above 8 by gemm_wq on sm_90a (wgmma, the weights\n"
                      "decoded in registers; experimental, not yet run on a GPU)"},
+    {"batch-invariant", 0, NULL, "GPU targets: every row of a step computed as it would be alone\n"
+                                 "(one kernel path a matrix and an attention for every row\n"
+                                 "count: --prompts and preemptions give the single runs' bytes;\n"
+                                 "batched decode and prefill slower; docs/cuda.md)"},
     {"quiet", 'q', NULL, "no progress messages"},
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
@@ -728,7 +732,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_QUIET, C_HELP
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_BATCH_INVARIANT, C_QUIET, C_HELP
 };
 
 /* The formats some target stores weights in (the names --weights takes; each target checks its own). */
@@ -877,6 +881,9 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 return 2;
             }
             break;
+        case C_BATCH_INVARIANT:
+            a->copt.batch_invariant = 1;
+            break;
         case C_QUIET:
             a->copt.quiet = a->lopt.quiet = 1;
             break;
@@ -939,6 +946,15 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                     a->targets[k]->name);
             return 2;
         }
+    }
+    /* --batch-invariant runs every matmul of a GPU build on gemv: --qmma picks among kernels it never runs */
+    if (a->copt.batch_invariant && a->copt.qmma != LLMC_QMMA_PLAIN) {
+        fprintf(stderr,
+                "llmc compile: --batch-invariant and --qmma %s: a batch-invariant build runs every matmul on the "
+                "one-row kernels' arithmetic (gemv) at every row count, so --qmma, which picks the tensor-core "
+                "kernel of 9-64 rows, has nothing to choose; give one of them\n",
+                a->copt.qmma == LLMC_QMMA_RING ? "ring" : "wg");
+        return 2;
     }
     a->popt.target = a->targets[0];
     a->lopt.out_path = a->out ? a->out : "model";

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -586,6 +586,109 @@ if [ "$what" = b1 ]; then
     [ -x "$carry/llmc_base" ] && vs="$vs ${f}base:LLMC=$carry/llmc_base,--weights,$f"
   done
   PRESET=${PRESET:-llama3.1-8b-11l} REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-} VARIANTS=${VARIANTS:-$vs} variants
+fi
+# WHAT=binv: llmc compile --batch-invariant (docs/cuda.md, "Batch-invariant builds"; not part of
+# "all"). stories260K and debdocs-32M built with the option in bf16, w4a16 and fp8 weights, each with
+# an f16, int8,int4 and kivi2 cache (kivi2 not for stories260K: its heads of 8 are no KIVI group):
+# 4 prompts through --prompts (--max-batch 4) against each prompt run alone, greedy and sampled
+# (seeded), and again with --kv-blocks at what one sequence needs (forced preemptions, counted);
+# every one must be identical. A row a build: "same" or the first differing line (= prompt). Then the
+# cost: the 1B preset default against --batch-invariant at batch 1 (and its 512-token prefill), 16
+# and 64 (variants). debdocs-32M (64 MB) does not fit one call's 64 MiB beside the tree and .carry:
+# DEBDOCS=1 scripts/gpu_carry.sh splits it into .dd1 and .dd2; one call carrying [".dd1"] runs
+# `mkdir -p /tmp/llmc-dd && cp .dd1/* /tmp/llmc-dd/`, then this one carries [".carry", ".dd2"] on
+# the same (warm) machine; without them the debdocs rows say it was not there.
+# binv_check EXE TAG PROMPTS_FILE: the row's verdict into $res/binv_$TAG.row
+binv_check() {
+  local exe=$1 tag=$2 pf=$3 mode args p n need pool lab verdict=""
+  for mode in greedy sampled; do
+    args=(-n 48 --output-ids)
+    [ $mode = sampled ] && args+=(--temp 0.9 --top-p 0.9 --top-k 40 --seed 7)
+    : >"$res/binv_${tag}_${mode}_single.txt"
+    while IFS= read -r p; do "$exe" "$p" "${args[@]}" >>"$res/binv_${tag}_${mode}_single.txt" 2>>"$res/binv_$tag.err"; done <"$pf"
+    "$exe" --prompts "$pf" --max-batch 4 "${args[@]}" >"$res/binv_${tag}_${mode}_batch.txt" 2>>"$res/binv_$tag.err"
+    # the blocks one sequence needs (the refusal of a 1-block pool names them): a pool of that many
+    # preempts where a sequence's blocks grow; KIVI's ring blocks (most of what a sequence needs)
+    # are taken at admission, so there twice that less one, which admits two that then outgrow it
+    need=$("$exe" --prompts "$pf" --max-batch 4 --kv-blocks 1 "${args[@]}" 2>&1 >/dev/null |
+      sed -n 's/.* needs \([0-9]*\) KV blocks.*/\1/p' | head -1)
+    for pool in "${need:-4}" $((2 * ${need:-4} - 1)); do
+      "$exe" --prompts "$pf" --max-batch 4 --kv-blocks "$pool" "${args[@]}" >"$res/binv_${tag}_${mode}_pre.txt" \
+        2>"$res/binv_${tag}_${mode}_pre.err"
+      n=$(sed -n 's/.* \([0-9]*\) preemptions .*/\1/p' "$res/binv_${tag}_${mode}_pre.err" | head -1)
+      [ "${n:-0}" -gt 0 ] && break
+    done
+    cat "$res/binv_${tag}_${mode}_pre.err" >>"$res/binv_$tag.err"
+    verdict="$verdict${verdict:+; }$mode:"
+    for p in batch pre; do
+      lab=$([ $p = pre ] && echo ", preempted" || echo " batch")
+      if cmp -s "$res/binv_${tag}_${mode}_single.txt" "$res/binv_${tag}_${mode}_$p.txt" &&
+        [ -s "$res/binv_${tag}_${mode}_single.txt" ]; then
+        verdict="$verdict$lab same"
+      else
+        verdict="$verdict$lab DIFFERS at line $(diff "$res/binv_${tag}_${mode}_single.txt" \
+          "$res/binv_${tag}_${mode}_$p.txt" | sed -n '1s/^\([0-9]*\).*/\1/p')"
+      fi
+    done
+    verdict="$verdict (${n:-?} preemptions, pool $pool blocks)"
+  done
+  echo "$verdict" >"$res/binv_$tag.row"
+}
+if [ "$what" = binv ]; then
+  say "== --batch-invariant: batched = single runs, also under preemption"
+  D=$work/debdocs-32M
+  rm -rf "$D" && mkdir -p "$D"
+  for f in /tmp/llmc-dd/* "$root"/.dd1/* "$root"/.dd2/*; do [ -e "$f" ] && ln -sf "$f" "$D/"; done
+  [ -e "$D/model-00004-of-00004.safetensors" ] && [ -e "$D/model-00001-of-00004.safetensors" ] &&
+    [ -e "$D/config.json" ] || D=
+  printf 'Once upon a time\nLily and Ben\nThe cat sat\nOne day\n' >"$work/binv_s.txt"
+  printf 'The Linux kernel is\nTo install a package\nThe configuration file\nDebian\n' >"$work/binv_d.txt"
+  builds=()
+  for m in s d; do
+    for w in bf16 w4a16 fp8; do
+      for k in f16 int8,int4 kivi2; do
+        [ $m = s ] && [ $k = kivi2 ] && continue
+        builds+=("$m:$w:$k")
+      done
+    done
+  done
+  t0=$SECONDS
+  # compiled 8 at a time (NVRTC is single-threaded), then checked 4 builds at a time
+  for b in "${builds[@]}"; do
+    IFS=: read -r m w k <<<"$b"
+    tag=${m}_${w}_$(echo "$k" | tr ',' '_')
+    if [ $m = s ]; then src=("$S/stories260K.bin" --tokenizer "$S/tok512.bin"); else
+      [ -n "$D" ] || continue
+      src=("$D"); fi
+    "$llmc" compile "${src[@]}" --target "$arch" --batch-invariant --weights "$w" --kv "$k" -o "$work/binv_$tag" -q \
+      >"$res/binv_$tag.compile" 2>&1 &
+    while [ "$(jobs -rp | wc -l)" -ge 8 ]; do sleep 0.2; done
+  done
+  wait
+  say "compiled ${#builds[@]} builds: $((SECONDS - t0)) s"
+  t0=$SECONDS
+  for b in "${builds[@]}"; do
+    IFS=: read -r m w k <<<"$b"
+    tag=${m}_${w}_$(echo "$k" | tr ',' '_')
+    [ -x "$work/binv_$tag" ] || continue
+    binv_check "$work/binv_$tag" "$tag" "$work/binv_$m.txt" &
+    while [ "$(jobs -rp | wc -l)" -ge 4 ]; do sleep 0.2; done
+  done
+  wait
+  say "checked: $((SECONDS - t0)) s"
+  for b in "${builds[@]}"; do
+    IFS=: read -r m w k <<<"$b"
+    tag=${m}_${w}_$(echo "$k" | tr ',' '_')
+    name=$([ $m = s ] && echo stories260K || echo debdocs-32M)
+    if [ $m = d ] && [ -z "$D" ]; then row "binv $name $w --kv $k" "not on the device (see WHAT=binv above)"; continue; fi
+    if [ ! -x "$work/binv_$tag" ]; then row "binv $name $w --kv $k" "compile failed: $(tail -1 "$res/binv_$tag.compile")"; continue; fi
+    row "binv $name $w --kv $k" "$(cat "$res/binv_$tag.row")"
+    grep -i "error\|fail" "$res/binv_$tag.err" | head -3 | tee -a "$log"
+  done
+  # the cost (COST=0: not): the 1B at batch 1 (its prefill 512 beside), 16 and 64, default against
+  # --batch-invariant
+  [ "${COST:-1}" = 0 ] || PRESET=${PRESET:-llama3.2-1b} BATCHES=${BATCHES:-16 64} REPEAT=${REPEAT:-1} \
+    VARIANTS=${VARIANTS:-base binv:--batch-invariant} variants
 fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
 if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi

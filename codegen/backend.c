@@ -69,6 +69,11 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
              : g->tok_kind == LLMC_TOK_HF      ? "tokenizer.json tokenizer"
                                                : "SentencePiece tokenizer",
              ranks);
+    if (cg->opt.batch_invariant)
+        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
+                 cg->backend == &llmc_backend_cuda
+                     ? ", batch-invariant (--batch-invariant: a row's arithmetic is the same at every row count)"
+                     : ", batch-invariant (--batch-invariant: the cpu target's rows always are)");
     if (cg->opt.qmma == LLMC_QMMA_RING && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", batched decode by gemm_qr (--qmma ring)");

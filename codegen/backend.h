@@ -36,6 +36,8 @@ typedef struct LlmcCodegenOptions {
     int quiet;
     int resource_report;          /* print registers/smem/spills per kernel and architecture */
     LlmcQmma qmma;                /* --qmma: the batched-decode matmul's variant (GPU targets) */
+    int batch_invariant;          /* --batch-invariant: a row's arithmetic independent of the step's
+                                     rows (GPU targets; the cpu target's always is) */
 } LlmcCodegenOptions;
 
 /* One build's codegen: filled by llmc_codegen_open, then handed to every hook and to the linker.

@@ -35,9 +35,11 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
 typedef enum { LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } LlmcQmma;
 /* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path
- * target (else the first); qmma: the batched-decode matmul's variant. */
+ * target (else the first); qmma: the batched-decode matmul's variant; batch_invariant (llmc compile
+ * --batch-invariant): every row's arithmetic the same whatever the step's rows (one kernel path a
+ * matrix and an attention for every row count; docs/cuda.md, "Batch-invariant builds"). */
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             LlmcCudaGen **out, LlmcDiag *d);
+                             int batch_invariant, LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 /* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
  * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */
@@ -51,6 +53,14 @@ const char *llmc_cuda_kernel_text(const LlmcCudaGen *cg, int i);
 /* The dynamic LDS an AMD image's launches of kernel i give it, bytes: 0 for none and for the
  * NVIDIA-only kernels of a mixed build (traps there, never launched). */
 uint32_t llmc_cuda_kernel_amd_lds(const LlmcCudaGen *cg, int i);
+/* What forward() runs at a step of `rows` tokens (T = rows, O = the smaller of rows and the
+ * graph's max_outputs) in an image with wgmma (wg) or of the AMD path (amd): one line a piece of
+ * per-row arithmetic, in launch order, "MATH\tnode N op" (MATH: the kernel's label,
+ * llmc_cuda_kernel_math in cuda_common.h, else its name; a kernel doing the work of several gives a
+ * line each). A batch-invariant build gives the same MATH lines at every row count. malloc'd; NULL
+ * with d set when a launch condition is not one this reads (the emitters' grammar: integers, T, O,
+ * wg, amd, + - * /, comparisons, !, &&, ||, parentheses). */
+char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, LlmcDiag *d);
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,
                             const LlmcBuildInfo *info, char **host_c, LlmcDiag *d);
 void llmc_cuda_free(LlmcCudaGen *cg);

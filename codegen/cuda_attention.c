@@ -253,8 +253,12 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_buf_free(&k);
         llmc_cuda_launch(e, node, NULL, seal, "T", gy, "1", 128, 0);
     }
-    /* NVIDIA, heads of 64 or 128: paged_attn_tc (tensor cores); the AMD path and other head sizes below */
-    int tc = e->nv_path && (HD == 64 || HD == 128) && BS % 16 == 0;
+    /* NVIDIA, heads of 64 or 128: paged_attn_tc (tensor cores); the AMD path and other head sizes below.
+     * A batch-invariant build (--batch-invariant) runs every step, prefill and recomputes too, on the
+     * decode kernel of one-token steps (paged_attn_dec, else the per-token kernel and its combine): a
+     * query's sums then depend on its own position and its sequence's cache alone (parts of its own
+     * length, KIVI's f16 positions by its own position), never on the step's other tokens. */
+    int tc = e->nv_path && (HD == 64 || HD == 128) && BS % 16 == 0 && !e->binv;
     /* One-token steps stay on paged_attn_dec: it starts loading old K/V rows while Q/K/V runs (PDL) and
      * was faster at T = 1 (kernel_check on an H100: 8.5 against 12.3 us, heads of 64; 11.8 / 19.8 and
      * 23.1 / 30.4 us at 128); steps of 2 to 64 tokens take paged_attn_tc. */
@@ -263,7 +267,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     if (tc)
         tc_kernel(e, node, n, q, y, HQ, window, nz, part_off, qs, ys, lay, tcond);
     if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
-        const char *dcond = tc ? llmc_cuda_path_cond(e, "T == 1", 0) : cond;
+        const char *dcond = tc ? llmc_cuda_path_cond(e, "T == 1", 0) : e->binv ? NULL : cond;
         /* one kernel, 16-byte K/V loads by lane groups, the last block of each head group combines
          * the parts (counters in scratch C): 10.9 against 11.5 us for the 8B at context 576, 23
          * against 36 us at 4096 (bench/kernel_check.cu, H200), though 45 against 38 us for 16
@@ -292,7 +296,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         if (tc && e->amd_path) /* a mixed image: the AMD path's decode steps */
             llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), dec, "T", gyd, gz, 128, 0);
     } else { /* the per-token kernel's parts, then a combine kernel */
-        const char *pcond = tc ? llmc_cuda_path_cond(e, cond, 1) : cond;
+        const char *pcond = tc ? llmc_cuda_path_cond(e, cond, 1) : e->binv ? NULL : cond;
         llmc_cuda_launch(e, node, pcond, per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy,
                          gz, 128, 0);
         llmc_buf_printf(&k,
@@ -304,6 +308,10 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         const char *comb = llmc_cuda_kernel(e, "attn_combine", k.s, 0);
         llmc_buf_free(&k);
         llmc_cuda_launch(e, node, pcond, comb, "T", hq, "1", 128, 0);
+    }
+    if (e->binv) { /* no kernel for long steps: the one above takes every step */
+        llmc_cuda_node_end(e, node);
+        return LLMC_OK;
     }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
     /* a tensor-core tile for this head size, on NVIDIA (KIVI: queries of one tile read a position from

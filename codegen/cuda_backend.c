@@ -46,7 +46,7 @@ int llmc_cuda_attention_parts(const LlmcGraph *g);
 
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
- * partials; region B a split-K matmul's partial sums; region C the decode attention's counters
+ * partials (of decode steps; with --batch-invariant of every step, as the counters); region B a split-K matmul's partial sums; region C the decode attention's counters
  * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0);
  * region A also holds a moe node's routing and grouped rows;
  * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows);
@@ -106,9 +106,11 @@ static void plan_scratch(LlmcEmit *e)
         } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
             int nz = llmc_cuda_attention_parts(g);
             int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;
-            int64_t p = (int64_t)64 * hq * nz * (g->kv_head_dim + 2) * 4; /* decode steps only */
+            /* decode steps only (up to 64 tokens); a batch-invariant build's every step */
+            int64_t at = e->binv && rows > 64 ? rows : 64;
+            int64_t p = at * hq * nz * (g->kv_head_dim + 2) * 4;
             a = p > a ? p : a;
-            c = 64 * hq * 4 > c ? 64 * hq * 4 : c;
+            c = at * hq * 4 > c ? at * hq * 4 : c;
         }
     }
     e->scratch_a = (g->arena_bytes + 63) / 64 * 64;
@@ -149,15 +151,16 @@ struct LlmcCudaGen {
 };
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, uint32_t smem_cap, LlmcCudaGen **out, LlmcDiag *d);
+                           LlmcQmma qmma, int batch_invariant, uint32_t smem_cap, LlmcCudaGen **out, LlmcDiag *d);
 
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
 {
-    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, (uint32_t)tg->smem_per_block, out, d);
+    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, (uint32_t)tg->smem_per_block, out,
+                    d);
 }
 
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             LlmcCudaGen **out, LlmcDiag *d)
+                             int batch_invariant, LlmcCudaGen **out, LlmcDiag *d)
 {
     /* the kernels are tuned for the first target of the NVIDIA path if the build has one (its tensor
      * cores' tiles), else for the first target */
@@ -174,11 +177,11 @@ LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *target
                 cap = (uint32_t)targets[i]->smem_per_block;
         }
     }
-    return generate(g, tune, wgmma, nv, amd, qmma, cap ? cap : (uint32_t)tune->smem_per_block, out, d);
+    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, cap ? cap : (uint32_t)tune->smem_per_block, out, d);
 }
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, uint32_t smem_cap, LlmcCudaGen **out, LlmcDiag *d)
+                           LlmcQmma qmma, int batch_invariant, uint32_t smem_cap, LlmcCudaGen **out, LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
     if (!cg)
@@ -191,6 +194,7 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->amd_path = amd_path;
     e->qmma_ring = qmma == LLMC_QMMA_RING;
     e->qmma_wg = qmma == LLMC_QMMA_WG && wgmma;
+    e->binv = batch_invariant;
     e->smem_cap = smem_cap;
     e->kv[0] = g->kv_format[0];
     e->kv[1] = g->kv_format[1];
@@ -239,6 +243,175 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
 
 const char *llmc_cuda_source(const LlmcCudaGen *cg) { return cg->source; }
 
+/* A launch condition evaluated for one step: a recursive descent over the C the emitters write
+ * (cuda_common.h llmc_cuda_launch); err set on anything else. */
+typedef struct {
+    const char *p;
+    int64_t T, O, wg, amd;
+    int err;
+} CondEval;
+
+static int64_t cond_or(CondEval *c);
+
+static void cond_space(CondEval *c)
+{
+    while (*c->p == ' ')
+        c->p++;
+}
+
+static int cond_take(CondEval *c, const char *tok)
+{
+    cond_space(c);
+    size_t n = strlen(tok);
+    if (strncmp(c->p, tok, n) != 0)
+        return 0;
+    if (n == 1 && (tok[0] == '<' || tok[0] == '>' || tok[0] == '!') && c->p[1] == '=') /* not "<=", ... */
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+static int64_t cond_primary(CondEval *c)
+{
+    cond_space(c);
+    if (cond_take(c, "!"))
+        return !cond_primary(c);
+    if (cond_take(c, "(")) {
+        int64_t v = cond_or(c);
+        if (!cond_take(c, ")"))
+            c->err = 1;
+        return v;
+    }
+    if (*c->p >= '0' && *c->p <= '9') {
+        int64_t v = 0;
+        while (*c->p >= '0' && *c->p <= '9')
+            v = v * 10 + (*c->p++ - '0');
+        while (*c->p == 'L' || *c->p == 'l' || *c->p == 'u' || *c->p == 'U')
+            c->p++;
+        return v;
+    }
+    static const char *const names[] = {"amd", "wg", "T", "O"};
+    for (int i = 0; i < 4; i++) {
+        size_t n = strlen(names[i]);
+        char after = c->p[n];
+        if (strncmp(c->p, names[i], n) == 0 && !(after == '_' || (after >= 'a' && after <= 'z') ||
+                                                 (after >= 'A' && after <= 'Z') || (after >= '0' && after <= '9'))) {
+            c->p += n;
+            return i == 0 ? c->amd : i == 1 ? c->wg : i == 2 ? c->T : c->O;
+        }
+    }
+    c->err = 1;
+    return 0;
+}
+
+static int64_t cond_mul(CondEval *c)
+{
+    int64_t v = cond_primary(c);
+    for (;;) {
+        if (cond_take(c, "*"))
+            v *= cond_primary(c);
+        else if (cond_take(c, "/")) {
+            int64_t r = cond_primary(c);
+            if (r == 0)
+                c->err = 1;
+            v = r ? v / r : 0;
+        } else
+            return v;
+    }
+}
+
+static int64_t cond_add(CondEval *c)
+{
+    int64_t v = cond_mul(c);
+    for (;;) {
+        if (cond_take(c, "+"))
+            v += cond_mul(c);
+        else if (cond_take(c, "-"))
+            v -= cond_mul(c);
+        else
+            return v;
+    }
+}
+
+static int64_t cond_rel(CondEval *c)
+{
+    int64_t v = cond_add(c);
+    if (cond_take(c, "<="))
+        return v <= cond_add(c);
+    if (cond_take(c, ">="))
+        return v >= cond_add(c);
+    if (cond_take(c, "=="))
+        return v == cond_add(c);
+    if (cond_take(c, "!="))
+        return v != cond_add(c);
+    if (cond_take(c, "<"))
+        return v < cond_add(c);
+    if (cond_take(c, ">"))
+        return v > cond_add(c);
+    return v;
+}
+
+static int64_t cond_and(CondEval *c)
+{
+    int64_t v = cond_rel(c);
+    while (cond_take(c, "&&")) {
+        int64_t r = cond_rel(c);
+        v = v && r;
+    }
+    return v;
+}
+
+static int64_t cond_or(CondEval *c)
+{
+    int64_t v = cond_and(c);
+    while (cond_take(c, "||")) {
+        int64_t r = cond_and(c);
+        v = v || r;
+    }
+    return v;
+}
+
+char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, LlmcDiag *d)
+{
+    const LlmcEmit *e = &cg->e;
+    const LlmcGraph *g = e->g;
+    LlmcBuf out = {0};
+    llmc_buf_printf(&out, "%s", "");
+    for (int i = 0; i < e->n_launches; i++) {
+        const LlmcLaunchRec *l = &e->launches[i];
+        if (l->cond) {
+            CondEval c = {l->cond, rows, rows < g->max_outputs ? rows : g->max_outputs, wg, amd, 0};
+            int64_t v = cond_or(&c);
+            cond_space(&c);
+            if (c.err || *c.p) {
+                llmc_buf_free(&out);
+                llmc_fail(d, "internal error: launch %d: condition \"%s\" not understood", i, l->cond);
+                return NULL;
+            }
+            if (!v)
+                continue;
+        }
+        const LlmcKernelDef *k = &e->kernels[l->kernel];
+        const char *m = k->row_math ? k->row_math : k->name;
+        char where[96];
+        if (l->node >= 0)
+            snprintf(where, sizeof where, "node %d %s", l->node, llmc_op_info[g->n[l->node].op].name);
+        else
+            snprintf(where, sizeof where, "after the graph");
+        for (;;) { /* a line a piece */
+            const char *semi = strchr(m, ';');
+            int n = semi ? (int)(semi - m) : (int)strlen(m);
+            llmc_buf_printf(&out, "%.*s\t%s (%s)\n", n, m, where, k->name);
+            if (!semi)
+                break;
+            m = semi + 1;
+        }
+    }
+    if (!out.s)
+        abort();
+    return out.s;
+}
+
 const LlmcNvrtcHeaders *llmc_cuda_headers(const LlmcCudaGen *cg) { return &cg->headers; }
 
 int llmc_cuda_kernel_count(const LlmcCudaGen *cg) { return cg->e.n_kernels; }
@@ -263,8 +436,12 @@ void llmc_cuda_free(LlmcCudaGen *cg)
     for (int i = 0; i < e->n_kernels; i++) {
         free(e->kernels[i].text);
         free(e->kernels[i].name);
+        free(e->kernels[i].row_math);
     }
     free(e->kernels);
+    for (int i = 0; i < e->n_launches; i++)
+        free(e->launches[i].cond);
+    free(e->launches);
     for (int i = 0; i < e->n_rope; i++)
         free(e->rope_keys[i]);
     free(e->rope_keys);
@@ -355,13 +532,18 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
                     "    LlmcGpu *gpu = ex->gpu;\n    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out;\n"
-                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s%s}\n\n",
+                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s%s%s}\n\n",
                     e->wgmma ? "    /* the image has wgmma: its variants replace the mma.sync ones */\n"
                                "    const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;\n"
                              : "",
                     e->nv_path && e->amd_path ? "    /* the image's kernels take the AMD path (gemm_mx, ...) */\n"
                                                 "    const int amd = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_AMD_PATH) != 0;\n"
                                               : "",
+                    /* batch-invariant: every image runs the same kernels (no variant by features) */
+                    !e->binv ? "" : e->wgmma && e->nv_path && e->amd_path ? "    (void)wg;\n    (void)amd;\n"
+                                  : e->wgmma                              ? "    (void)wg;\n"
+                                  : e->nv_path && e->amd_path             ? "    (void)amd;\n"
+                                                                          : "",
                     e->body.s ? e->body.s : "");
     llmc_emit_probes(g, &out);
     llmc_buf_printf(&out, "extern const LlmcModelDesc llmc_model_cpu_twin;\n\n");

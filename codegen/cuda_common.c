@@ -4,6 +4,7 @@
 #include "cuda_common.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,29 @@ const char *llmc_cuda_path_cond(LlmcEmit *e, const char *cond, int amd)
     return buf;
 }
 
+void llmc_cuda_kernel_math(LlmcEmit *e, const char *name, const char *math, ...)
+{
+    LlmcKernelDef *k = &e->kernels[llmc_emit_kernel_index(e, name)];
+    char buf[512];
+    va_list ap;
+    va_start(ap, math);
+    vsnprintf(buf, sizeof buf, math, ap);
+    va_end(ap);
+    assert(!k->row_math || strcmp(k->row_math, buf) == 0); /* one text, one arithmetic */
+    free(k->row_math);
+    k->row_math = llmc_strdup(buf);
+}
+
+const char *llmc_cuda_rope_math(LlmcEmit *e, int inter, int64_t HQ, int64_t HKV, int64_t hd, int64_t table)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    char kvs[64];
+    snprintf(buf, sizeof e->ptr_ring[0], "rope_kv %s %s q %lld kv %lld heads of %lld, table %lld",
+             inter ? "interleaved" : "half", llmc_kv_formats_str(e->kv, kvs, sizeof kvs), (long long)HQ,
+             (long long)HKV, (long long)hd, (long long)table);
+    return buf;
+}
+
 void llmc_cuda_kernel_pdl(LlmcEmit *e, const char *name)
 {
     e->kernels[llmc_emit_kernel_index(e, name)].flags |= 1u; /* LLMC_GPU_KERNEL_PDL */
@@ -156,6 +180,14 @@ void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kerne
         llmc_emit_node_comment(e, node, cond ? " (variant)" : "");
     if (cond)
         llmc_buf_printf(&e->body, "    if (%s)\n    ", cond);
+    if (e->n_launches == e->cap_launches) {
+        e->cap_launches = e->cap_launches ? 2 * e->cap_launches : 64;
+        e->launches = realloc(e->launches, (size_t)e->cap_launches * sizeof *e->launches);
+        if (!e->launches)
+            abort();
+    }
+    e->launches[e->n_launches++] = (LlmcLaunchRec){node, cond ? llmc_strdup(cond) : NULL,
+                                                   llmc_emit_kernel_index(e, kernel)};
     llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, %s, %s, %s, %d, %u, &(const LlmcKernelOffsets){{",
                     llmc_emit_kernel_index(e, kernel), gx, gy, gz, threads, smem);
     for (int i = 0; i < e->n_offs; i++) {

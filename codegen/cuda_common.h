@@ -32,6 +32,14 @@ const char *llmc_cuda_kernel_nv(LlmcEmit *e, const char *prefix, const char *tex
 /* cond (a C condition on T/O, or NULL: always) for a launch of one path only (amd: the AMD path, else
  * NVIDIA's), with "amd" or "!amd" added when the build has both. */
 const char *llmc_cuda_path_cond(LlmcEmit *e, const char *cond, int amd);
+/* Labels kernel `name` with the arithmetic it does a row, `math` (printf-style): two kernels of one
+ * label give a row the same bits (gemv_b1 and gemv of one matrix); ";" between the works of a kernel
+ * that does several (gemv_b1 with the RoPE epilogue: the matmul's and rope_kv_write's). What
+ * llmc_cuda_row_path compares; a kernel without a label is its own. */
+void llmc_cuda_kernel_math(LlmcEmit *e, const char *name, const char *math, ...) __attribute__((format(printf, 3, 4)));
+/* The label (llmc_cuda_kernel_math) of RoPE and the KV write of a token: HQ query and HKV KV heads
+ * of hd, the cos/sin table at consts + table; rope_kv_write's and gemv_b1's RoPE epilogue's. */
+const char *llmc_cuda_rope_math(LlmcEmit *e, int inter, int64_t HQ, int64_t HKV, int64_t hd, int64_t table);
 /* Marks kernel `name` (from llmc_cuda_kernel) as waiting with pdl_wait before it touches what the
  * kernel before it writes: the runtime may launch it with programmatic dependent launch. */
 void llmc_cuda_kernel_pdl(LlmcEmit *e, const char *name);

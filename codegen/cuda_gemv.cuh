@@ -13,11 +13,14 @@
  * x comes through the read-only cache. WK: cuda_formats.cuh; quantized formats (WFmt<WK>::Q) in groups of
  * G along K (scales and zeros in wq): by 16-byte slots of their lane8 rows (qdot, gemv_b1's sums),
  * or by scalar loads in their storage order ORD, dequantized as the cpu target does.
+ * TX 1 (batch-invariant builds, which run it for every step of more than one row): the grid's x
+ * the chunks of 8 tokens and y the weight units, so the blocks reading the same weight rows run
+ * together (one read of the matrix from memory however many chunks); the arithmetic is the same.
  * Fusions: NORM, an RMSNorm prologue (x[t] * nw * 1/rms(x[t]), the rms computed here from x);
  * EPI 1, a residual added to the result (y = res + x w^T); EPI 2, SwiGLU: the warp's two rows are
  * j and j + N/2 and it writes silu(row j) * row (j + N/2) to y[t, j]. */
 template <int WK, int K, int N, int SX, int SY, int VEC, int NORM = 0, int EPI = 0, int SR = 0,
-          int ROWS = 2, int KSPLIT = 1, int G = K, int ORD = ORDER_ROW_MAJOR>
+          int ROWS = 2, int KSPLIT = 1, int G = K, int ORD = ORDER_ROW_MAJOR, int TX = 0>
 DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b, float *__restrict__ y,
               int T, const float *__restrict__ nw = 0, float eps = 0.0f, const float *__restrict__ res = 0,
               WQ wq = WQ{})
@@ -27,9 +30,10 @@ DEV void gemv(const void *__restrict__ wv, const float *__restrict__ x, const fl
     __shared__ float ksum[KSPLIT > 1 ? 4 : 1][2][8];
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2;
     const int ks = warp % KSPLIT;
-    const int wid = blockIdx.x * (4 / KSPLIT) + warp / KSPLIT; /* ROWS rows per warp group */
-    constexpr int KS = K / KSPLIT;                               /* the slice, a multiple of the vector */
-    const int t0 = blockIdx.y * 8;
+    const int bw = TX ? blockIdx.y : blockIdx.x, bt = TX ? blockIdx.x : blockIdx.y; /* TX: row chunks in x */
+    const int wid = bw * (4 / KSPLIT) + warp / KSPLIT; /* ROWS rows per warp group */
+    constexpr int KS = K / KSPLIT;                     /* the slice, a multiple of the vector */
+    const int t0 = bt * 8;
     const int nt = T - t0 < 8 ? T - t0 : 8;
     x += (int64_t)t0 * SX;
     y += (int64_t)t0 * SY;

@@ -4,7 +4,9 @@
  * skinny weight-streaming kernel (gemv, 16-byte loads); more rows tensor cores (mma.sync) when the
  * shapes allow it (K % 32 == 0, 16-byte aligned rows, bf16/f16 weights): for 9..64 rows of a
  * matrix too narrow to fill the chip a K-split kernel (gemm_tc) and a reduce, else the rows
- * converted to bf16/f16 and gemm_h; without tensor cores the skinny kernel over chunks of 8 rows. */
+ * converted to bf16/f16 and gemm_h; without tensor cores the skinny kernel over chunks of 8 rows.
+ * A batch-invariant build (--batch-invariant, e->binv) takes no tensor cores: gemv_b1 for one row,
+ * gemv for every other row count, the same sums a row (docs/cuda.md, "Batch-invariant builds"). */
 #include <assert.h>
 #include <string.h>
 
@@ -188,23 +190,41 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int per_sm = qrows ? 7 : short_rows ? 32 : 5, b1_loads = short_rows || qrows ? 1 : 2;
     while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < per_sm * sms && K % (2 * ksplit * tq) == 0)
         ksplit *= 2;
+    /* A batch-invariant build (--batch-invariant) runs gemv at every row count above 1 (below: no
+     * tensor cores), its grid with the chunks of 8 rows fastest (TX 1): the blocks that read the same
+     * weight rows run together, so a wide step reads each weight about once from memory (the default
+     * grid, weight units fastest, reads the matrix once a chunk). The same sums either way. */
+    int64_t wblocks = (units + 4 / ksplit - 1) / (4 / ksplit);
+    int tx = e->binv && wblocks <= 65535;
+    char txa[96] = "";
+    if (tx && quant) /* G and ORD: gqo's */
+        snprintf(txa, sizeof txa, ", 1");
+    else if (tx)
+        snprintf(txa, sizeof txa, ", %lld, ORDER_ROW_MAJOR, 1", (long long)K);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in %lld): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
+                    "/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in %lld%s): f32[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s; "
                     "strides x %lld, y %lld; %s loads; %s */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    gemv<%s, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld%s>(%s, %s, %s, %s, %s, %s, %s, %s%s%s);\n}\n",
-                    (long long)ksplit, hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
+                    "    gemv<%s, %lld, %lld, %lld, %lld, %d, %d, %d, %lld, 2, %lld%s%s>(%s, %s, %s, %s, %s, %s, %s, %s%s%s);\n}\n",
+                    (long long)ksplit, tx ? ", chunks of rows fastest in the grid" : "", hrows, (long long)K, llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
                     (long long)(swiglu ? N / 2 : N), what, (long long)SX, (long long)SY, vec ? "16-byte" : "scalar",
                     quant ? "at least 3 blocks an SM: the quantized path's 8 rows of sums spill on sm_80 under 128 "
                             "registers"
                           : "at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes",
                     quant ? 3 : 4, wk,
                     (long long)K, (long long)N, (long long)SX, (long long)SY, vec, ni > 0, epi, (long long)SR,
-                    (long long)ksplit, gqo, wsrc, xs, bias, ys, rows, nws, llmc_c_float(e, eps), res, quant ? ", " : "",
-                    quant ? wq : "");
+                    (long long)ksplit, gqo, txa, wsrc, xs, bias, ys, rows, nws, llmc_c_float(e, eps), res,
+                    quant ? ", " : "", quant ? wq : "");
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
+    /* gemv and gemv_b1 of this matrix: the same sums (qdot's, or gemv's k order, K slices summed in
+     * order), whatever the rows and the grid */
+    char mm[256];
+    snprintf(mm, sizeof mm, "gemv %s[%lld,%lld] g%lld%s%s, K split in %lld, %s", wk, (long long)N, (long long)K,
+             (long long)G, ni > 0 ? ", norm" : "", epi == 1 ? ", residual" : epi == 2 ? ", swiglu" : epi == 4 ? ", geglu" : "",
+             (long long)ksplit, vec ? "16-byte slots" : "scalar");
+    llmc_cuda_kernel_math(e, gemv, "%s", mm);
     /* The tensor cores read bf16/f16 weights, or a quantized weight dequantized to f16 in scratch D
      * (tk: the format they read, tsrc: where) for steps of more than 8 rows, as the unquantized
      * formats switch. On an H200 (bench/NOTES.md) the 8B in w4a16 made 591 tok/s at batch 16 with
@@ -215,15 +235,18 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int wide = tk >= 0 && K % 32 == 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
     /* the NVIDIA path's tensor cores (e->target is an NVIDIA one when the build has that path), the
      * AMD path's gemm_mx (cuda_mx.cuh): the same shapes */
-    int tc = wide && (!e->nv_path || e->target->has_mma_bf16);
+    int tc = wide && (!e->nv_path || e->target->has_mma_bf16) && !e->binv;
     char tsrc[96];
     const char *tname = tk >= 0 ? llmc_dtype_name((LlmcDType)tk) : "";
     snprintf(tsrc, sizeof tsrc, "%s", wsrc);
     if (quant)
         snprintf(tsrc, sizeof tsrc, "((const uint8_t *)A(%lld))", (long long)e->scratch_d);
     char gx[64], gy[64], cond[128];
-    snprintf(gx, sizeof gx, "%lld", (long long)((units + 4 / ksplit - 1) / (4 / ksplit)));
+    snprintf(gx, sizeof gx, "%lld", (long long)wblocks);
     snprintf(gy, sizeof gy, "(%s + 7) / 8", hrows);
+    char gxv[64], gyv[64]; /* gemv's grid (TX: swapped) */
+    snprintf(gxv, sizeof gxv, "%s", tx ? gy : gx);
+    snprintf(gyv, sizeof gyv, "%s", tx ? gx : gy);
     assert((vec && epi == 0) || !llmc_attr(n, "rope_epilogue")); /* fuse_rope_epilogue's conditions */
     if (vec) {
         /* One row (batch-1 decode): gemv_b1, a group of loads of each row in flight a lane and the
@@ -267,13 +290,23 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                             res);
         const char *b1 = llmc_cuda_kernel(e, "gemv_b1", k.s, 0);
         llmc_buf_free(&k);
+        if (rn >= 0) {
+            const LlmcNode *r = &g->n[rn];
+            int64_t hd = llmc_attr_int(r, "head_dim", 0);
+            llmc_cuda_kernel_math(e, b1, "%s;%s", mm,
+                                  llmc_cuda_rope_math(e, strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0,
+                                                      llmc_cols(&g->t[r->in[0]].shape) / hd,
+                                                      llmc_cols(&g->t[r->in[1]].shape) / hd, hd,
+                                                      llmc_emit_rope_table(e, r, hd)));
+        } else
+            llmc_cuda_kernel_math(e, b1, "%s", mm);
         llmc_cuda_kernel_pdl(e, b1);
         snprintf(cond, sizeof cond, "%s == 1", hrows);
         llmc_cuda_launch(e, node, cond, b1, gx, "1", "1", 128, 0); /* gemv's grid: the same units and split */
     }
     if (!tc) {
         snprintf(cond, sizeof cond, "%s > 1", hrows);
-        llmc_cuda_launch(e, node, vec ? cond : NULL, gemv, gx, gy, "1", 128, 0);
+        llmc_cuda_launch(e, node, vec ? cond : NULL, gemv, gxv, gyv, "1", 128, 0);
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }

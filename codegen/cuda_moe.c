@@ -100,6 +100,15 @@ static ExpertW expert_w(LlmcEmit *e, const LlmcNode *n, const LlmcTensor *w, con
     return x;
 }
 
+/* The label (llmc_cuda_kernel_math) of an expert matmul on gemv or gemv_b1 (the same sums). */
+static const char *expert_math(LlmcEmit *e, const LlmcTensor *w, int64_t N, int64_t K, int epi, int vec)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "moe gemv %s[%lld,%lld] g%d%s, %s", llmc_kernel_wformat(e, w), (long long)N,
+             (long long)K, w->layout.group, epi == 2 ? ", swiglu" : "", vec ? "16-byte slots" : "scalar");
+    return buf;
+}
+
 /* One of the experts' matmuls on gemv: w (rows an expert: N, K columns) over x -> y, EPI 2 (SwiGLU)
  * or 0, for the steps `cond` selects. */
 static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
@@ -126,6 +135,7 @@ static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
                     (long long)base, wsrc, wq, sides, (long long)(base + xoff), (long long)(base + yoff));
     const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up" : "moe_down", k.s, 0);
     llmc_buf_free(&k);
+    llmc_cuda_kernel_math(e, name, "%s", expert_math(e, w, N, K, epi, vec));
     int64_t units = epi == 2 ? N / 2 : (N + 1) / 2;
     char gx[64], gy[64], gz[96];
     const char *rows = llmc_cuda_host_rows(g, n->in[0]);
@@ -161,6 +171,7 @@ static void expert_b1(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
                     (long long)eb, (long long)base, wsrc, wq, sides, (long long)(base + xoff), (long long)(base + yoff));
     const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up_b1" : "moe_down_b1", k.s, 0);
     llmc_buf_free(&k);
+    llmc_cuda_kernel_math(e, name, "%s", expert_math(e, w, N, K, epi, 1)); /* gemv_b1 with K unsplit: gemv's sums */
     int64_t units = epi == 2 ? N / 2 : (N + 1) / 2;
     char gx[64], gz[32];
     snprintf(gx, sizeof gx, "%lld", (long long)((units + 3) / 4));
@@ -240,6 +251,14 @@ static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor
 
 /* moe_route, with the gather (small steps; norm: ", nw, eps" when the block's input is normed in
  * it, else "") or without it. */
+/* The label of the gather of a token's rows in f32 (moe_gather's, or moe_route's with gather). */
+static const char *moe_gather_math(LlmcEmit *e, int64_t D, int norm)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "moe_gather f32 rows of %lld%s", (long long)D, norm ? ", RMS-normed" : "");
+    return buf;
+}
+
 static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t base, const MoeLayout *l, const char *xs,
                   const char *lgs, const char *norm)
 {
@@ -264,6 +283,10 @@ static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t b
                     gather ? norm : "");
     const char *name = llmc_cuda_kernel(e, "moe_route", k.s, 0);
     llmc_buf_free(&k);
+    /* the routing is the same either way, and so is the gather of a row here and in moe_gather */
+    llmc_cuda_kernel_math(e, name, "moe_route %lld experts, top %lld%s%s%s", (long long)E, (long long)K,
+                          llmc_attr_int(n, "norm_topk_prob", 0) ? ", renormalized" : "", gather ? ";" : "",
+                          gather ? moe_gather_math(e, D, norm[0] != 0) : "");
     llmc_cuda_launch(e, node, cond, name, "1", "1", "1", 1024, 0);
 }
 
@@ -302,7 +325,7 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
      * a block a row, then gemv while the experts have 8 rows each on average (its blocks take 8
      * rows: an expert's weights read about once), the tensor cores above where both matrices are
      * bf16/f16 (64-row tiles, the activations rounded to bf16/f16 as the dense matmuls' are). */
-    int tc = tc_ok(e, gu, D) && tc_ok(e, dn, F) && F % 4 == 0;
+    int tc = tc_ok(e, gu, D) && tc_ok(e, dn, F) && F % 4 == 0 && !e->binv; /* batch-invariant: gemv at every row count */
     char small[64], wide[64], mid[128], big[96];
     snprintf(small, sizeof small, "%s <= %d", rows, MOE_SMALL_ROWS);
     snprintf(wide, sizeof wide, "%s > %d", rows, MOE_SMALL_ROWS);
@@ -340,6 +363,8 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                         (long long)E, (long long)l.tkm, (long long)base, xs, (long long)(base + l.xg), norm);
         const char *gat = llmc_cuda_kernel(e, "moe_gather", k.s, 0);
         llmc_buf_free(&k);
+        if (!h)
+            llmc_cuda_kernel_math(e, gat, "%s", moe_gather_math(e, D, norm[0] != 0));
         llmc_cuda_launch(e, node, half ? big : mid, gat, pairs, "1", "1", 256, 0); /* MOE_TPP threads */
     }
     expert_mm(e, node, mid, gu, gus, 2 * F, D, 2, base, l.xg, l.h);

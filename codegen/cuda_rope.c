@@ -75,6 +75,9 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
                     llmc_cuda_int(e, layer), llmc_cuda_kv_scales(e), norms);
     const char *name = llmc_cuda_kernel(e, "rope_kv_write", b.s, 0);
     llmc_buf_free(&b);
+    /* what gemv_b1's RoPE epilogue does for one-token steps too (rope_pair, the f16 cache) */
+    if (!norms[0])
+        llmc_cuda_kernel_math(e, name, "%s", llmc_cuda_rope_math(e, inter, HQ, HKV, hd, table));
     char gy[32];
     snprintf(gy, sizeof gy, "%lld", (long long)(HQ + HKV));
     /* min_tokens 2: one-token steps do it in the Q/K/V matmul's epilogue (fuse_rope_epilogue) */

@@ -56,6 +56,7 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text)
     k->smem = 0;
     k->flags = 0;
     k->nv_only = 0;
+    k->row_math = NULL;
     e->n_kernels++;
     llmc_emit_named(&e->defs, text, name);
     return k->name;

@@ -32,7 +32,17 @@ typedef struct LlmcKernelDef {
     uint32_t smem;                /* GPU kernels: dynamic shared memory it may ask for */
     uint32_t flags;               /* GPU kernels: LLMC_GPU_KERNEL_* (abi/llmc_model.h) */
     int nv_only;                  /* GPU kernels: a trap in AMD images (llmc_cuda_kernel_nv), never launched there */
+    char *row_math;               /* GPU kernels: what a row's arithmetic is, where another kernel does the same
+                                     ("gemv ..."; ";"-separated when it does the work of several:
+                                     llmc_cuda_kernel_math); NULL: the kernel's own name */
 } LlmcKernelDef;
+
+/* GPU: one launch of forward() as data (the batch-invariance checks walk them: llmc_cuda_row_path). */
+typedef struct LlmcLaunchRec {
+    int node;                     /* the IR node, or -1 (the sampler, a collective's second kernel) */
+    char *cond;                   /* its condition on T, O, wg, amd (NULL: always) */
+    int kernel;
+} LlmcLaunchRec;
 
 typedef struct LlmcEmit {
     const LlmcGraph *g;
@@ -70,6 +80,10 @@ typedef struct LlmcEmit {
     int qmma_wg;                  /* GPU: quantized matrices above 8 rows by gemm_wq in sm_90a images (--qmma wg) */
     uint32_t smem_cap;            /* GPU: the least dynamic shared memory a block of the build's NVIDIA
                                      targets may have (the plans tuned for one run on all) */
+    int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the
+                                     kernels of the same per-row arithmetic (docs/cuda.md) */
+    LlmcLaunchRec *launches;      /* GPU: forward()'s launches in order */
+    int n_launches, cap_launches;
 } LlmcEmit;
 
 /* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one

@@ -34,4 +34,14 @@ fi
 if [ "${B1:-1}" != 0 ] && command -v nvcc >/dev/null; then
   nvcc -O2 -std=c++17 -arch=sm_90a -I "$root/ir" -o "$root/.carry/b1_lab" "$root/bench/b1_lab.cu" || exit 1
 fi
+# DEBDOCS=1: debdocs-32M for bench/gpu_round.sh WHAT=binv, in two halves (.dd1: two weight shards;
+# .dd2: the other two, config and tokenizer), one a call: 64 MB does not fit one call's 64 MiB
+if [ "${DEBDOCS:-0}" = 1 ]; then
+  dd=$root/../shared/models/debdocs-32M
+  rm -rf "$root/.dd1" "$root/.dd2"
+  mkdir -p "$root/.dd1" "$root/.dd2"
+  cp "$dd"/model-0000{1,2}-of-00004.safetensors "$root/.dd1/"
+  cp "$dd"/model-0000{3,4}-of-00004.safetensors "$dd"/{config.json,model.safetensors.index.json,tokenizer.model} "$root/.dd2/"
+  du -sh "$root/.dd1" "$root/.dd2"
+fi
 du -sh "$root/.carry"

@@ -44,6 +44,9 @@ bad_compile "a directory as the tokenizer file" "adir: is a directory, expected 
 bad_compile "--tp not dividing the heads names the counts" "--tp 3: " "$TMP/good.json" --tp 3
 bad_compile "--tp 0" "--tp: expected an integer in [1, 1024]" "$TMP/good.json" --tp 0
 bad_compile "--qmma names its values" '--qmma: expected plain, ring or wg, found "rings"' "$TMP/good.json" --qmma rings
+bad_compile "--batch-invariant refuses --qmma ring" "--batch-invariant and --qmma ring: a batch-invariant build runs every matmul" \
+  "$TMP/good.json" --batch-invariant --qmma ring --target sm_90a
+bad_compile "--batch-invariant refuses --qmma wg" "--batch-invariant and --qmma wg: " "$TMP/good.json" --qmma wg --batch-invariant
 bad_compile "--dump-after shard_tp without --tp" "runs only with --tp N > 1" "$TMP/good.json" --dump-after shard_tp
 bad_compile "--tp 2 on an AMD target: not yet" "--tp 2: the gfx1151 target does not run sharded graphs yet" "$TMP/good.json" --tp 2 --target gfx1151
 

@@ -111,6 +111,15 @@ check "w4a16 for sm_90a: grouped u4 matrices in the dump" bash -c \
   "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/x' --weights w4a16 --target sm_90a --dump-after weight_format 2>&1 | grep -q 'u4\\[344,64\\] group=64 scale='"
 check "--qmma wg for sm_80 only: the build says it has no effect" bash -c \
   "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/wg80' --weights w4a16 --qmma wg --target sm_80 -q && '$TMP/wg80' --version | grep -q 'qmma wg without effect (no sm_90a image'"
+# --batch-invariant: the build says it is (a GPU build's kernels: tests/test_cuda.c, case binv; the
+# cpu target's rows always are: the option changes nothing there, and its output is the default's)
+check "--batch-invariant for sm_80: --version says so" bash -c \
+  "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/bi80' --batch-invariant --target sm_80 -q && '$TMP/bi80' --version | grep -q 'batch-invariant (--batch-invariant: a row.s arithmetic is the same at every row count)'"
+"$LLMC" compile "$M/stories260K.bin" -o "$TMP/bicpu" --batch-invariant -q
+check "--batch-invariant for the cpu: --version says it changes nothing" bash -c \
+  "'$TMP/bicpu' --version | grep -q \"batch-invariant (--batch-invariant: the cpu target's rows always are)\""
+"$TMP/bicpu" "Once upon a time" -n 12 >"$TMP/bicpu_12.txt"
+check "--batch-invariant for the cpu: the default build's text" cmp -s "$TMP/f32_12.txt" "$TMP/bicpu_12.txt"
 # nvfp4 (E2M1, an E4M3 scale a 16, an f32 scale a tensor) stays near float32 on stories260K: its
 # greedy text shares the first 12 tokens (of 40 it differs from the word after "park" on); on
 # sm_90a the dump shows its two side tensors

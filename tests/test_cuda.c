@@ -50,6 +50,7 @@ static LlmcGraph *graph_of(cJSON *doc, const char *dir) { return graph_of_w(doc,
 static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, int no_fuse);
 static LlmcGraph *graph_of_w(cJSON *doc, const char *dir, const Weights *wts) { return graph_of_opt(doc, dir, wts, 0); }
 static LlmcGraph *graph_of_tp(cJSON *doc, const char *dir, const Weights *wts, int no_fuse, int tp);
+static LlmcGraph *graph_of_kv(cJSON *doc, const char *dir, const Weights *wts, int no_fuse, int tp, const LlmcDType *kv);
 /* no_fuse: without the fusion passes (llmc compile --no-fuse) */
 static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, int no_fuse)
 {
@@ -57,6 +58,11 @@ static LlmcGraph *graph_of_opt(cJSON *doc, const char *dir, const Weights *wts, 
 }
 /* tp > 1: rank 0's graph of --tp tp (every rank's is the same) */
 static LlmcGraph *graph_of_tp(cJSON *doc, const char *dir, const Weights *wts, int no_fuse, int tp)
+{
+    return graph_of_kv(doc, dir, wts, no_fuse, tp, NULL);
+}
+/* kv: the KV cache's formats of keys and values (--kv K,V; KIVI in blocks of 32), NULL: the target's */
+static LlmcGraph *graph_of_kv(cJSON *doc, const char *dir, const Weights *wts, int no_fuse, int tp, const LlmcDType *kv)
 {
     LlmcDiag d;
     LlmcGraph *g = llmc_graph_new();
@@ -70,6 +76,13 @@ static LlmcGraph *graph_of_tp(cJSON *doc, const char *dir, const Weights *wts, i
     opt.no_fuse = no_fuse;
     opt.tp = tp;
     opt.max_seq_len = 4096 < g->max_seq_len ? 4096 : 0;
+    if (kv) {
+        opt.kv_set = 1;
+        opt.kv[0] = kv[0];
+        opt.kv[1] = kv[1];
+        if (kv_is_kivi(kv[0]) || kv_is_kivi(kv[1]))
+            opt.kv_block_size = 32;
+    }
     if (wts) {
         opt.weights = wts->fmt;
         opt.weights_set = 1;
@@ -164,18 +177,23 @@ static void compiled_add(int arch, const char *body, const LlmcKernelRes *res)
  * checked against its report, from this compile or an earlier one. The whole source (every
  * kernel under its own name, after the same headers) is what llmc compile hands NVRTC: its
  * kernels define nothing but themselves, so it compiles when each of them does. */
-static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma);
+static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv);
+static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma)
+{
+    compile_archs_b(nv, g, what, set, qmma, 0);
+}
 static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set)
 {
     compile_archs_q(nv, g, what, set, LLMC_QMMA_PLAIN);
 }
 static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, ARCHS_ALL); }
-static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma)
+/* binv: a batch-invariant build (--batch-invariant) */
+static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv)
 {
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
     const int nk = llmc_cuda_kernel_count(cg);
@@ -559,7 +577,7 @@ START_TEST(qmma_ring_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[64], what[96];
@@ -606,7 +624,7 @@ START_TEST(qmma_wg_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[80], what[96];
@@ -1178,14 +1196,231 @@ START_TEST(kv_formats)
 }
 END_TEST
 
+/* ---- --batch-invariant ----
+ * A batch-invariant build gives a row the same arithmetic at every row count: forward()'s launches
+ * (llmc_cuda_row_path: each active launch's per-row arithmetic, the kernels' labels) are walked at
+ * every row count 1..max_tokens for every kind of image the build has (wgmma or not, the AMD path or
+ * not). The default build of the same graph must vary (the walk can fail). */
+
+/* The config of a model to walk: a preset's, or debdocs-32M's config.json (NULL when ../shared is
+ * missing: the case skips it). */
+static cJSON *binv_config(const char *name)
+{
+    if (strcmp(name, "debdocs-32M") != 0)
+        return llmc_synth_preset_config(name);
+    if (tu_need_shared("debdocs-32M/config.json"))
+        return NULL;
+    cJSON *cfg = NULL;
+    LlmcDiag d;
+    ck_assert_msg(llmc_json_load(tu_shared("debdocs-32M/config.json"), &cfg, &d) == LLMC_OK, "%s", d.msg);
+    return cfg;
+}
+
+/* The first row count (2..max) at which some image kind's per-row arithmetic differs from one row's
+ * (0: none), the first differing lines in why. */
+static int64_t binv_first_change(const LlmcCudaGen *cg, int64_t max, char *why, size_t n)
+{
+    for (int kind = 0; kind < 4; kind++) {
+        LlmcDiag d;
+        char *one = llmc_cuda_row_path(cg, 1, kind & 1, kind >> 1, &d);
+        ck_assert_msg(one, "%s", d.msg);
+        for (int64_t r = 2; r <= max; r++) {
+            char *at = llmc_cuda_row_path(cg, r, kind & 1, kind >> 1, &d);
+            ck_assert_msg(at, "%s", d.msg);
+            /* line by line, the arithmetic (before the tab) alone */
+            const char *a = one, *b = at;
+            int same = 1;
+            while (*a && *b && same) {
+                size_t la = strcspn(a, "\t"), lb = strcspn(b, "\t");
+                same = la == lb && strncmp(a, b, la) == 0;
+                if (same) {
+                    a = strchr(a, '\n') + 1;
+                    b = strchr(b, '\n') + 1;
+                }
+            }
+            same = same && !*a && !*b;
+            if (!same)
+                snprintf(why, n, "%s%s: one row: \"%.*s\"; %lld rows: \"%.*s\"", kind & 1 ? "wg" : "!wg",
+                         kind >> 1 ? " amd" : "", (int)strcspn(a, "\n"), a, (long long)r, (int)strcspn(b, "\n"), b);
+            free(at);
+            if (!same) {
+                free(one);
+                return r;
+            }
+        }
+        free(one);
+    }
+    return 0;
+}
+
+START_TEST(binv_walk)
+{
+    static const char *const models[] = {"stories260K", "debdocs-32M", "llama3.2-1b", "llama3.1-8b"};
+    static const Weights wts[] = {{LLMC_BF16, 0, 0}, {LLMC_U4, 0, 0}, {LLMC_FP8, 0, 0}};
+    static const LlmcDType kvs[][2] = {{LLMC_F16, LLMC_F16}, {LLMC_INT8, LLMC_INT4}, {LLMC_KIVI2, LLMC_KIVI2}};
+    const LlmcTarget *nv[] = {llmc_target_find("sm_90a")}, *mixed[] = {llmc_target_find("sm_90a"), llmc_target_find("gfx1151")};
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        cJSON *cfg = binv_config(models[m]), *doc = NULL;
+        if (!cfg)
+            continue;
+        LlmcDiag d;
+        ck_assert_msg(llmc_hf_config_model(cfg, models[m], LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        for (size_t w = 0; w < sizeof wts / sizeof wts[0]; w++)
+            for (size_t k = 0; k < sizeof kvs / sizeof kvs[0]; k++) {
+                if (m == 0 && k == 2) /* KIVI's groups of 32 channels: not stories260K's heads of 8 */
+                    continue;
+                LlmcGraph *g = graph_of_kv(doc, ".", &wts[w], 0, 1, kvs[k]);
+                for (int both = 0; both < 2; both++)
+                    for (int binv = 0; binv < 2; binv++) {
+                        LlmcCudaGen *cg = NULL;
+                        ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, &cg,
+                                                        &d) == LLMC_OK, "%s", d.msg);
+                        char why[1024] = "", kvn[64];
+                        int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
+                        if (binv)
+                            ck_assert_msg(r == 0, "%s %s --kv %s%s --batch-invariant: a row's arithmetic changes at %lld "
+                                          "rows: %s", models[m], llmc_dtype_name(wts[w].fmt),
+                                          llmc_kv_formats_str(kvs[k], kvn, sizeof kvn), both ? " (sm_90a,gfx1151)" : "",
+                                          (long long)r, why);
+                        else
+                            ck_assert_msg(r > 0, "%s %s --kv %s: the default build's row arithmetic never changes "
+                                          "(the walk sees nothing)", models[m], llmc_dtype_name(wts[w].fmt),
+                                          llmc_kv_formats_str(kvs[k], kvn, sizeof kvn));
+                        llmc_cuda_free(cg);
+                    }
+                llmc_graph_free(g);
+            }
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+}
+END_TEST
+
+/* The walk's reading of forward(): a row count's launches as the emitted conditions select them
+ * (the default build of stories260K: gemv_b1 at one row, gemv at 2-8, the tensor cores above, and
+ * decode attention up to 64 tokens). */
+START_TEST(binv_row_path)
+{
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "stories260K", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of(doc, ".");
+    LlmcCudaGen *cg = NULL;
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    ck_assert(llmc_gpu_generate(g, &tg, 1, LLMC_QMMA_PLAIN, 0, &cg, &d) == LLMC_OK);
+    char *p1 = llmc_cuda_row_path(cg, 1, 0, 0, &d), *p8 = llmc_cuda_row_path(cg, 8, 0, 0, &d);
+    char *p9 = llmc_cuda_row_path(cg, 9, 0, 0, &d), *p65 = llmc_cuda_row_path(cg, 65, 1, 0, &d);
+    ck_assert(p1 && p8 && p9 && p65);
+    ck_assert_msg(strstr(p1, "_gemv_b1)") && strstr(p1, "rope_kv ") && !strstr(p1, "_gemm"), "%s", p1);
+    ck_assert_msg(strstr(p8, "_gemv)") && !strstr(p8, "_gemv_b1)") && !strstr(p8, "_gemm"), "%s", p8);
+    ck_assert_msg(strstr(p9, "_gemm") && strstr(p9, "_paged_attention_dec)"), "%s", p9);
+    ck_assert_msg(strstr(p65, "_gemm_wg") && !strstr(p65, "_paged_attention_dec)"), "%s", p65);
+    /* gemv_b1 and gemv of one matrix: one label */
+    const char *b1 = strstr(p1, "gemv "), *gv = strstr(p8, "gemv ");
+    ck_assert(b1 && gv);
+    ck_assert_int_eq(strncmp(b1, gv, strcspn(gv, "\t")), 0);
+    free(p1);
+    free(p8);
+    free(p9);
+    free(p65);
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
+/* stories260K's Hugging Face config with --batch-invariant: the emitted kernels (tests/golden/
+ * binv_stories260k.cu) and the host forward() (binv_stories260k.forward.c): gemv at every row count
+ * above one (chunks of rows fastest in its grid), paged_attn_dec for every step, nothing on the
+ * tensor cores; the kernels through NVRTC for every CUDA target. */
+START_TEST(binv_golden)
+{
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "stories260K", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of(doc, ".");
+    LlmcCudaGen *cg = NULL;
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    ck_assert(llmc_gpu_generate(g, &tg, 1, LLMC_QMMA_PLAIN, 1, &cg, &d) == LLMC_OK);
+    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+    ck_assert_ptr_nonnull(src);
+    ck_assert_msg(strstr(src, "ORDER_ROW_MAJOR, 1>("), "no gemv with the chunks of rows in grid x");
+    ck_assert_msg(strstr(src, "paged_attn_dec<"), "no decode attention");
+    static const char *const none[] = {"gemm_", "rows_to_half", "flash_", "paged_attn_tc", "paged_attn<"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+        ck_assert_msg(!strstr(src, none[i]), "a batch-invariant build emits %s", none[i]);
+    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/binv_stories260k.cu", "stories260K --batch-invariant");
+    LlmcBuildInfo info = {.build_info = "stories260K --batch-invariant", .model_hash = 0x1234, .target_names = "sm_90a"};
+    char *host = NULL;
+    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    const char *fwd = strstr(host, "static void forward(");
+    ck_assert_ptr_nonnull(fwd);
+    const char *end = strstr(fwd, "\n}\n");
+    ck_assert_ptr_nonnull(end);
+    char *body = strndup(fwd, (size_t)(end - fwd) + 3);
+    check_golden(body, LLMC_SOURCE_DIR "/tests/golden/binv_stories260k.forward.c",
+                 "stories260K --batch-invariant (host forward)");
+    free(body);
+    free(host);
+    LlmcNvrtc *nv = open_nvrtc();
+    if (nv)
+        compile_archs_b(nv, g, "stories260K --batch-invariant", ARCHS_ALL, LLMC_QMMA_PLAIN, 1);
+    llmc_nvrtc_close(nv);
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
+/* The kernels a batch-invariant build adds (gemv with the rows' chunks in grid x in every weight
+ * format, paged_attn_dec with its partials for every step in every KV format bench/gpu_round.sh
+ * WHAT=binv runs) through NVRTC without spills: stories260K and debdocs-32M in bf16, w4a16 and fp8
+ * with f16, int8,int4 and kivi2 caches for sm_80 and sm_90a; the 1B in bf16 and the 8B in w4a16 for
+ * sm_80 and sm_90a. */
+START_TEST(binv_compile)
+{
+    LlmcNvrtc *nv = open_nvrtc();
+    if (!nv)
+        return;
+    static const Weights wts[] = {{LLMC_BF16, 0, 0}, {LLMC_U4, 0, 0}, {LLMC_FP8, 0, 0}};
+    static const LlmcDType kvs[][2] = {{LLMC_F16, LLMC_F16}, {LLMC_INT8, LLMC_INT4}, {LLMC_KIVI2, LLMC_KIVI2}};
+    static const char *const models[] = {"stories260K", "debdocs-32M", "llama3.2-1b", "llama3.1-8b"};
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        cJSON *cfg = binv_config(models[m]), *doc = NULL;
+        if (!cfg)
+            continue;
+        LlmcDiag d;
+        ck_assert_msg(llmc_hf_config_model(cfg, models[m], LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        for (size_t w = 0; w < sizeof wts / sizeof wts[0]; w++)
+            for (size_t k = 0; k < sizeof kvs / sizeof kvs[0]; k++) {
+                if ((m == 0 && k == 2) || (m == 2 && (w != 0 || k != 0))) /* KIVI: not heads of 8; presets: one build */
+                    continue;
+                if (m == 3 && (w != 1 || k != 0))
+                    continue;
+                LlmcGraph *g = graph_of_kv(doc, ".", &wts[w], 0, 1, kvs[k]);
+                char what[128], kvn[64];
+                snprintf(what, sizeof what, "%s %s --kv %s --batch-invariant", models[m], llmc_dtype_name(wts[w].fmt),
+                         llmc_kv_formats_str(kvs[k], kvn, sizeof kvn));
+                compile_archs_b(nv, g, what, ARCHS_ENDS, LLMC_QMMA_PLAIN, 1);
+                llmc_graph_free(g);
+            }
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+    llmc_nvrtc_close(nv);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
-    /* Five cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
+    /* Six cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
      * CI's two cores share them: goldens (emitted source against tests/golden, small models),
      * presets (the real shapes in bf16, sm_80, sm_89 and sm_90a), quantized (the real shapes in w4a16 and fp8,
-     * sm_80 and sm_90a), families, kv (the KV formats' kernels). */
+     * sm_80 and sm_90a), families, kv (the KV formats' kernels), binv (--batch-invariant). */
     TCase *tc = tcase_create("goldens");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
@@ -1230,5 +1465,14 @@ int main(int argc, char **argv)
     tcase_set_timeout(kv, 600);
     tcase_add_test(kv, kv_formats);
     suite_add_tcase(s, kv);
+    TCase *bi = tcase_create("binv"); /* --batch-invariant */
+    tcase_set_timeout(bi, 1200);
+    tcase_add_test(bi, binv_row_path);
+    tcase_add_test(bi, binv_golden);
+    if (!regen) {
+        tcase_add_test(bi, binv_walk);
+        tcase_add_test(bi, binv_compile);
+    }
+    suite_add_tcase(s, bi);
     return tu_main_nofork(s); /* one process: compiled[] spans the tests */
 }

@@ -1202,18 +1202,34 @@ END_TEST
  * every row count 1..max_tokens for every kind of image the build has (wgmma or not, the AMD path or
  * not). The default build of the same graph must vary (the walk can fail). */
 
-/* The config of a model to walk: a preset's, or debdocs-32M's config.json (NULL when ../shared is
- * missing: the case skips it). */
+/* The config of a model to walk: a preset's, debdocs-32M's config.json (NULL when ../shared is
+ * missing: the case skips it), or "families/NAME", tests/data/families/configs/NAME.json. */
 static cJSON *binv_config(const char *name)
 {
+    cJSON *cfg = NULL;
+    LlmcDiag d;
+    if (strncmp(name, "families/", 9) == 0) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/data/families/configs/%s.json", LLMC_SOURCE_DIR, name + 9);
+        ck_assert_msg(llmc_json_load(path, &cfg, &d) == LLMC_OK, "%s", d.msg);
+        return cfg;
+    }
     if (strcmp(name, "debdocs-32M") != 0)
         return llmc_synth_preset_config(name);
     if (tu_need_shared("debdocs-32M/config.json"))
         return NULL;
-    cJSON *cfg = NULL;
-    LlmcDiag d;
     ck_assert_msg(llmc_json_load(tu_shared("debdocs-32M/config.json"), &cfg, &d) == LLMC_OK, "%s", d.msg);
     return cfg;
+}
+
+/* Whether KIVI takes the config's heads (its groups of 32 channels: a head size of a multiple of 32). */
+static int binv_kivi_ok(const cJSON *cfg)
+{
+    const cJSON *hd = cJSON_GetObjectItem(cfg, "head_dim");
+    double h = cJSON_IsNumber(hd) ? hd->valuedouble
+                                  : cJSON_GetNumberValue(cJSON_GetObjectItem(cfg, "hidden_size")) /
+                                        cJSON_GetNumberValue(cJSON_GetObjectItem(cfg, "num_attention_heads"));
+    return (int)h % 32 == 0;
 }
 
 /* The first row count (2..max) at which some image kind's per-row arithmetic differs from one row's
@@ -1255,7 +1271,12 @@ static int64_t binv_first_change(const LlmcCudaGen *cg, int64_t max, char *why, 
 
 START_TEST(binv_walk)
 {
-    static const char *const models[] = {"stories260K", "debdocs-32M", "llama3.2-1b", "llama3.1-8b"};
+    /* the dense Llamas, and every family's tiny config (Qwen3's per-head norms, Gemma's soft-caps and
+     * sliding windows, the MoE blocks of Qwen3-MoE and Mixtral) */
+    static const char *const models[] = {"stories260K",         "debdocs-32M",    "llama3.2-1b",
+                                         "llama3.1-8b",         "families/qwen2", "families/qwen3",
+                                         "families/qwen3_moe",  "families/mixtral", "families/gemma2",
+                                         "families/gemma3",     "families/phi3",  "families/llama_dynamic"};
     static const Weights wts[] = {{LLMC_BF16, 0, 0}, {LLMC_U4, 0, 0}, {LLMC_FP8, 0, 0}};
     static const LlmcDType kvs[][2] = {{LLMC_F16, LLMC_F16}, {LLMC_INT8, LLMC_INT4}, {LLMC_KIVI2, LLMC_KIVI2}};
     const LlmcTarget *nv[] = {llmc_target_find("sm_90a")}, *mixed[] = {llmc_target_find("sm_90a"), llmc_target_find("gfx1151")};
@@ -1267,7 +1288,7 @@ START_TEST(binv_walk)
         ck_assert_msg(llmc_hf_config_model(cfg, models[m], LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
         for (size_t w = 0; w < sizeof wts / sizeof wts[0]; w++)
             for (size_t k = 0; k < sizeof kvs / sizeof kvs[0]; k++) {
-                if (m == 0 && k == 2) /* KIVI's groups of 32 channels: not stories260K's heads of 8 */
+                if (k == 2 && !binv_kivi_ok(cfg)) /* KIVI's groups of 32 channels: not stories260K's heads of 8 */
                     continue;
                 LlmcGraph *g = graph_of_kv(doc, ".", &wts[w], 0, 1, kvs[k]);
                 for (int both = 0; both < 2; both++)
@@ -1395,7 +1416,7 @@ START_TEST(binv_compile)
         ck_assert_msg(llmc_hf_config_model(cfg, models[m], LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
         for (size_t w = 0; w < sizeof wts / sizeof wts[0]; w++)
             for (size_t k = 0; k < sizeof kvs / sizeof kvs[0]; k++) {
-                if ((m == 0 && k == 2) || (m == 2 && (w != 0 || k != 0))) /* KIVI: not heads of 8; presets: one build */
+                if ((k == 2 && !binv_kivi_ok(cfg)) || (m == 2 && (w != 0 || k != 0))) /* the presets: one build */
                     continue;
                 if (m == 3 && (w != 1 || k != 0))
                     continue;

@@ -389,6 +389,20 @@ static void check_golden(const char *src, const char *path, const char *what)
     free(want);
 }
 
+/* The host C of a build for sm_90a (build_info its --version line) into *host, and its forward()
+ * (malloc'd). */
+static char *host_forward(const LlmcGraph *g, const LlmcCudaGen *cg, const char *build_info, char **host)
+{
+    LlmcDiag d;
+    LlmcBuildInfo info = {.build_info = build_info, .model_hash = 0x1234, .target_names = "sm_90a"};
+    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, host, &d) == LLMC_OK, "%s", d.msg);
+    const char *fwd = strstr(*host, "static void forward(");
+    ck_assert_ptr_nonnull(fwd);
+    const char *end = strstr(fwd, "\n}\n");
+    ck_assert_ptr_nonnull(end);
+    return strndup(fwd, (size_t)(end - fwd) + 3);
+}
+
 /* tests/golden/tiny.json through the CUDA backend, weights stored as wts says (NULL: the default):
  * the source must equal the golden file `golden` and hold `must` (when not NULL); every kernel
  * compiles for every arch. */
@@ -436,14 +450,7 @@ START_TEST(tiny_tp2_golden)
     ck_assert_msg(strstr(src, "all_gather_place<"), "no all_gather placing kernel");
     ck_assert_msg(strstr(src, "all_reduce_ordered<32, 2, 32, 32>"), "no rank-ordered all_reduce kernel");
     check_golden(src, LLMC_SOURCE_DIR "/tests/golden/tiny_tp2.cu", "tiny.json --tp 2");
-    LlmcBuildInfo info = {.build_info = "tiny --tp 2", .model_hash = 0x1234, .target_names = "sm_90a"};
-    char *host = NULL;
-    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
-    const char *fwd = strstr(host, "static void forward(");
-    ck_assert_ptr_nonnull(fwd);
-    const char *end = strstr(fwd, "\n}\n");
-    ck_assert_ptr_nonnull(end);
-    char *body = strndup(fwd, (size_t)(end - fwd) + 3);
+    char *host = NULL, *body = host_forward(g, cg, "tiny --tp 2", &host);
     ck_assert_msg(strstr(body, "llmc_gpu_all_gather(gpu, T, 32, "), "no all_reduce (gathered) of T rows");
     ck_assert_msg(strstr(body, "llmc_gpu_all_gather(gpu, O, "), "no all_gather of the logits");
     ck_assert_msg(strstr(body, "(int64_t)ex->rank * "), "the embedding's first row is not the rank's");
@@ -1269,6 +1276,61 @@ static int64_t binv_first_change(const LlmcCudaGen *cg, int64_t max, char *why, 
     return 0;
 }
 
+/* Calls fn(ctx, g, what) for the graph of each model of models (binv_config) in bf16, w4a16 and fp8
+ * weights with f16, int8,int4 and kivi2 caches (KIVI where the heads take it) that pick(m, w, k)
+ * takes (NULL: every one); what names the build. */
+typedef void (*BinvFn)(void *ctx, const LlmcGraph *g, const char *what);
+static void binv_each(const char *const *models, size_t n, int (*pick)(size_t m, size_t w, size_t k), BinvFn fn,
+                      void *ctx)
+{
+    static const Weights wts[] = {{LLMC_BF16, 0, 0}, {LLMC_U4, 0, 0}, {LLMC_FP8, 0, 0}};
+    static const LlmcDType kvs[][2] = {{LLMC_F16, LLMC_F16}, {LLMC_INT8, LLMC_INT4}, {LLMC_KIVI2, LLMC_KIVI2}};
+    for (size_t m = 0; m < n; m++) {
+        cJSON *cfg = binv_config(models[m]), *doc = NULL;
+        if (!cfg)
+            continue;
+        LlmcDiag d;
+        ck_assert_msg(llmc_hf_config_model(cfg, models[m], LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+        for (size_t w = 0; w < sizeof wts / sizeof wts[0]; w++)
+            for (size_t k = 0; k < sizeof kvs / sizeof kvs[0]; k++) {
+                if ((k == 2 && !binv_kivi_ok(cfg)) || (pick && !pick(m, w, k)))
+                    continue;
+                LlmcGraph *g = graph_of_kv(doc, ".", &wts[w], 0, 1, kvs[k]);
+                char what[160], kvn[64];
+                snprintf(what, sizeof what, "%s %s --kv %s", models[m], llmc_dtype_name(wts[w].fmt),
+                         llmc_kv_formats_str(kvs[k], kvn, sizeof kvn));
+                fn(ctx, g, what);
+                llmc_graph_free(g);
+            }
+        cJSON_Delete(doc);
+        cJSON_Delete(cfg);
+    }
+}
+
+/* The walk of one graph: an sm_90a build and a mixed sm_90a + gfx1151 one, each default (must vary)
+ * and batch-invariant (must not). */
+static void binv_walk_one(void *ctx, const LlmcGraph *g, const char *what)
+{
+    (void)ctx;
+    const LlmcTarget *nv[] = {llmc_target_find("sm_90a")}, *mixed[] = {llmc_target_find("sm_90a"), llmc_target_find("gfx1151")};
+    for (int both = 0; both < 2; both++)
+        for (int binv = 0; binv < 2; binv++) {
+            LlmcDiag d;
+            LlmcCudaGen *cg = NULL;
+            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, &cg, &d) ==
+                              LLMC_OK, "%s", d.msg);
+            char why[1024] = "";
+            int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
+            if (binv)
+                ck_assert_msg(r == 0, "%s%s --batch-invariant: a row's arithmetic changes at %lld rows: %s", what,
+                              both ? " (sm_90a,gfx1151)" : "", (long long)r, why);
+            else
+                ck_assert_msg(r > 0, "%s%s: the default build's row arithmetic never changes (the walk sees nothing)",
+                              what, both ? " (sm_90a,gfx1151)" : "");
+            llmc_cuda_free(cg);
+        }
+}
+
 START_TEST(binv_walk)
 {
     /* the dense Llamas, and every family's tiny config (Qwen3's per-head norms, Gemma's soft-caps and
@@ -1277,58 +1339,42 @@ START_TEST(binv_walk)
                                          "llama3.1-8b",         "families/qwen2", "families/qwen3",
                                          "families/qwen3_moe",  "families/mixtral", "families/gemma2",
                                          "families/gemma3",     "families/phi3",  "families/llama_dynamic"};
-    static const Weights wts[] = {{LLMC_BF16, 0, 0}, {LLMC_U4, 0, 0}, {LLMC_FP8, 0, 0}};
-    static const LlmcDType kvs[][2] = {{LLMC_F16, LLMC_F16}, {LLMC_INT8, LLMC_INT4}, {LLMC_KIVI2, LLMC_KIVI2}};
-    const LlmcTarget *nv[] = {llmc_target_find("sm_90a")}, *mixed[] = {llmc_target_find("sm_90a"), llmc_target_find("gfx1151")};
-    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
-        cJSON *cfg = binv_config(models[m]), *doc = NULL;
-        if (!cfg)
-            continue;
-        LlmcDiag d;
-        ck_assert_msg(llmc_hf_config_model(cfg, models[m], LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-        for (size_t w = 0; w < sizeof wts / sizeof wts[0]; w++)
-            for (size_t k = 0; k < sizeof kvs / sizeof kvs[0]; k++) {
-                if (k == 2 && !binv_kivi_ok(cfg)) /* KIVI's groups of 32 channels: not stories260K's heads of 8 */
-                    continue;
-                LlmcGraph *g = graph_of_kv(doc, ".", &wts[w], 0, 1, kvs[k]);
-                for (int both = 0; both < 2; both++)
-                    for (int binv = 0; binv < 2; binv++) {
-                        LlmcCudaGen *cg = NULL;
-                        ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, &cg,
-                                                        &d) == LLMC_OK, "%s", d.msg);
-                        char why[1024] = "", kvn[64];
-                        int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
-                        if (binv)
-                            ck_assert_msg(r == 0, "%s %s --kv %s%s --batch-invariant: a row's arithmetic changes at %lld "
-                                          "rows: %s", models[m], llmc_dtype_name(wts[w].fmt),
-                                          llmc_kv_formats_str(kvs[k], kvn, sizeof kvn), both ? " (sm_90a,gfx1151)" : "",
-                                          (long long)r, why);
-                        else
-                            ck_assert_msg(r > 0, "%s %s --kv %s: the default build's row arithmetic never changes "
-                                          "(the walk sees nothing)", models[m], llmc_dtype_name(wts[w].fmt),
-                                          llmc_kv_formats_str(kvs[k], kvn, sizeof kvn));
-                        llmc_cuda_free(cg);
-                    }
-                llmc_graph_free(g);
-            }
-        cJSON_Delete(doc);
-        cJSON_Delete(cfg);
-    }
+    binv_each(models, sizeof models / sizeof models[0], NULL, binv_walk_one, NULL);
 }
 END_TEST
 
 /* The walk's reading of forward(): a row count's launches as the emitted conditions select them
  * (the default build of stories260K: gemv_b1 at one row, gemv at 2-8, the tensor cores above, and
  * decode attention up to 64 tokens). */
+/* stories260K's Hugging Face config for sm_90a, batch-invariant or not */
+typedef struct {
+    cJSON *cfg, *doc;
+    LlmcGraph *g;
+    LlmcCudaGen *cg;
+} Gen260K;
+static Gen260K gen_260k(int binv)
+{
+    LlmcDiag d;
+    Gen260K x = {llmc_synth_preset_config("stories260K"), NULL, NULL, NULL};
+    ck_assert_msg(llmc_hf_config_model(x.cfg, "stories260K", LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
+    x.g = graph_of(x.doc, ".");
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, &x.cg, &d) == LLMC_OK, "%s", d.msg);
+    return x;
+}
+static void gen_260k_free(Gen260K *x)
+{
+    llmc_cuda_free(x->cg);
+    llmc_graph_free(x->g);
+    cJSON_Delete(x->doc);
+    cJSON_Delete(x->cfg);
+}
+
 START_TEST(binv_row_path)
 {
     LlmcDiag d;
-    cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
-    ck_assert_msg(llmc_hf_config_model(cfg, "stories260K", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    LlmcGraph *g = graph_of(doc, ".");
-    LlmcCudaGen *cg = NULL;
-    const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert(llmc_gpu_generate(g, &tg, 1, LLMC_QMMA_PLAIN, 0, &cg, &d) == LLMC_OK);
+    Gen260K x = gen_260k(0);
+    LlmcCudaGen *cg = x.cg;
     char *p1 = llmc_cuda_row_path(cg, 1, 0, 0, &d), *p8 = llmc_cuda_row_path(cg, 8, 0, 0, &d);
     char *p9 = llmc_cuda_row_path(cg, 9, 0, 0, &d), *p65 = llmc_cuda_row_path(cg, 65, 1, 0, &d);
     ck_assert(p1 && p8 && p9 && p65);
@@ -1344,10 +1390,7 @@ START_TEST(binv_row_path)
     free(p8);
     free(p9);
     free(p65);
-    llmc_cuda_free(cg);
-    llmc_graph_free(g);
-    cJSON_Delete(doc);
-    cJSON_Delete(cfg);
+    gen_260k_free(&x);
 }
 END_TEST
 
@@ -1357,13 +1400,9 @@ END_TEST
  * tensor cores; the kernels through NVRTC for every CUDA target. */
 START_TEST(binv_golden)
 {
-    LlmcDiag d;
-    cJSON *cfg = llmc_synth_preset_config("stories260K"), *doc = NULL;
-    ck_assert_msg(llmc_hf_config_model(cfg, "stories260K", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    LlmcGraph *g = graph_of(doc, ".");
-    LlmcCudaGen *cg = NULL;
-    const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert(llmc_gpu_generate(g, &tg, 1, LLMC_QMMA_PLAIN, 1, &cg, &d) == LLMC_OK);
+    Gen260K x = gen_260k(1);
+    const LlmcGraph *g = x.g;
+    const LlmcCudaGen *cg = x.cg;
     const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(src);
     ck_assert_msg(strstr(src, "ORDER_ROW_MAJOR, 1>("), "no gemv with the chunks of rows in grid x");
@@ -1372,14 +1411,7 @@ START_TEST(binv_golden)
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
         ck_assert_msg(!strstr(src, none[i]), "a batch-invariant build emits %s", none[i]);
     check_golden(src, LLMC_SOURCE_DIR "/tests/golden/binv_stories260k.cu", "stories260K --batch-invariant");
-    LlmcBuildInfo info = {.build_info = "stories260K --batch-invariant", .model_hash = 0x1234, .target_names = "sm_90a"};
-    char *host = NULL;
-    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
-    const char *fwd = strstr(host, "static void forward(");
-    ck_assert_ptr_nonnull(fwd);
-    const char *end = strstr(fwd, "\n}\n");
-    ck_assert_ptr_nonnull(end);
-    char *body = strndup(fwd, (size_t)(end - fwd) + 3);
+    char *host = NULL, *body = host_forward(g, cg, "stories260K --batch-invariant", &host);
     check_golden(body, LLMC_SOURCE_DIR "/tests/golden/binv_stories260k.forward.c",
                  "stories260K --batch-invariant (host forward)");
     free(body);
@@ -1388,10 +1420,7 @@ START_TEST(binv_golden)
     if (nv)
         compile_archs_b(nv, g, "stories260K --batch-invariant", ARCHS_ALL, LLMC_QMMA_PLAIN, 1);
     llmc_nvrtc_close(nv);
-    llmc_cuda_free(cg);
-    llmc_graph_free(g);
-    cJSON_Delete(doc);
-    cJSON_Delete(cfg);
+    gen_260k_free(&x);
 }
 END_TEST
 
@@ -1400,36 +1429,21 @@ END_TEST
  * WHAT=binv runs) through NVRTC without spills: stories260K and debdocs-32M in bf16, w4a16 and fp8
  * with f16, int8,int4 and kivi2 caches for sm_80 and sm_90a; the 1B in bf16 and the 8B in w4a16 for
  * sm_80 and sm_90a. */
+static void binv_compile_one(void *nv, const LlmcGraph *g, const char *what)
+{
+    char w[200];
+    snprintf(w, sizeof w, "%s --batch-invariant", what);
+    compile_archs_b(nv, g, w, ARCHS_ENDS, LLMC_QMMA_PLAIN, 1);
+}
+/* stories260K and debdocs-32M every build; the 1B in bf16 and the 8B in w4a16 (f16 caches) */
+static int binv_compile_pick(size_t m, size_t w, size_t k) { return m < 2 || (k == 0 && w == (m == 2 ? 0 : 1)); }
 START_TEST(binv_compile)
 {
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
         return;
-    static const Weights wts[] = {{LLMC_BF16, 0, 0}, {LLMC_U4, 0, 0}, {LLMC_FP8, 0, 0}};
-    static const LlmcDType kvs[][2] = {{LLMC_F16, LLMC_F16}, {LLMC_INT8, LLMC_INT4}, {LLMC_KIVI2, LLMC_KIVI2}};
     static const char *const models[] = {"stories260K", "debdocs-32M", "llama3.2-1b", "llama3.1-8b"};
-    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
-        cJSON *cfg = binv_config(models[m]), *doc = NULL;
-        if (!cfg)
-            continue;
-        LlmcDiag d;
-        ck_assert_msg(llmc_hf_config_model(cfg, models[m], LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-        for (size_t w = 0; w < sizeof wts / sizeof wts[0]; w++)
-            for (size_t k = 0; k < sizeof kvs / sizeof kvs[0]; k++) {
-                if ((k == 2 && !binv_kivi_ok(cfg)) || (m == 2 && (w != 0 || k != 0))) /* the presets: one build */
-                    continue;
-                if (m == 3 && (w != 1 || k != 0))
-                    continue;
-                LlmcGraph *g = graph_of_kv(doc, ".", &wts[w], 0, 1, kvs[k]);
-                char what[128], kvn[64];
-                snprintf(what, sizeof what, "%s %s --kv %s --batch-invariant", models[m], llmc_dtype_name(wts[w].fmt),
-                         llmc_kv_formats_str(kvs[k], kvn, sizeof kvn));
-                compile_archs_b(nv, g, what, ARCHS_ENDS, LLMC_QMMA_PLAIN, 1);
-                llmc_graph_free(g);
-            }
-        cJSON_Delete(doc);
-        cJSON_Delete(cfg);
-    }
+    binv_each(models, sizeof models / sizeof models[0], binv_compile_pick, binv_compile_one, nv);
     llmc_nvrtc_close(nv);
 }
 END_TEST

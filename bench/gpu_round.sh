@@ -594,10 +594,13 @@ fi
 # (seeded), and again with --kv-blocks at what one sequence needs (forced preemptions, counted);
 # every one must be identical. A row a build: "same" or the first differing line (= prompt). Then the
 # cost: the 1B preset default against --batch-invariant at batch 1 (and its 512-token prefill), 16
-# and 64 (variants). debdocs-32M (64 MB) does not fit one call's 64 MiB beside the tree and .carry:
-# DEBDOCS=1 scripts/gpu_carry.sh splits it into .dd1 and .dd2; one call carrying [".dd1"] runs
-# `mkdir -p /tmp/llmc-dd && cp .dd1/* /tmp/llmc-dd/`, then this one carries [".carry", ".dd2"] on
-# the same (warm) machine; without them the debdocs rows say it was not there.
+# and 64 (variants). First, where .carry has it, `kernel_check binv` (gemv and the decode attention
+# bit for bit across row counts). debdocs-32M (64 MB) does not fit one call's 64 MiB beside the
+# tree and .carry: `DEBDOCS=1 AC=0 QL=0 B1=0 scripts/gpu_carry.sh` splits it into .dd1 and .dd2;
+# a first call carrying [".dd1", ".carry/kernel_check"] runs `mkdir -p /tmp/llmc-dd && cp .dd1/*
+# /tmp/llmc-dd/ && .carry/kernel_check binv`, then this one carries [".carry/llmc", ".carry/lib",
+# ".carry/stories260K", ".dd2"] on the same (warm) machine; without them the debdocs rows say it was
+# not there.
 # binv_check EXE TAG PROMPTS_FILE: the row's verdict into $res/binv_$TAG.row
 binv_check() {
   local exe=$1 tag=$2 pf=$3 mode args p n need pool lab verdict=""
@@ -635,6 +638,7 @@ binv_check() {
   echo "$verdict" >"$res/binv_$tag.row"
 }
 if [ "$what" = binv ]; then
+  [ -x "$carry/kernel_check" ] && kc_mode binv "gemv and decode attention bit for bit across row counts"
   say "== --batch-invariant: batched = single runs, also under preemption"
   D=$work/debdocs-32M
   rm -rf "$D" && mkdir -p "$D"

@@ -279,6 +279,18 @@ struct Seq {
     int start, n; /* positions already cached, tokens in this step */
 };
 
+/* A batch-invariance check (llmc compile --batch-invariant): `diff` values of check `what` differ in
+ * their bits between the step and `how` (each row alone, another grid). */
+static void binv_verdict(const char *what, const char *how, int64_t diff)
+{
+    printf("%s %s: %s, bit for bit%s\n", diff ? "FAIL" : "PASS", what, how,
+           diff ? " (values differ)" : "");
+    if (diff)
+        printf("     %lld values differ\n", (long long)diff);
+    failures += diff != 0;
+    checks++;
+}
+
 /* MODE 0: flash_prefill; 1: paged_attn_dec; 2: paged_attn + attn_combine (decode steps whose head
  * size is not a power of two); 3: paged_attn in one part (long steps whose head size has no
  * tensor-core tile: HD % 16 != 0 or HD > 128); 4: paged_attn_tc (decode steps on NVIDIA, heads of
@@ -450,6 +462,32 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
     /* f16 rows: the kernels' f16 rounding of q and p; the quantized formats: values dequantized in
      * registers in f32 (fma) or, for the tensor cores, rounded to f16 */
     verdict(what, sqrt(num / den), 5e-3, unwritten);
+    /* batch invariance (llmc compile --batch-invariant runs every step, prefill too, on these two):
+     * each token in a launch of its own gives the step's bits */
+    if (MODE == 1 || MODE == 2) {
+        float *dy1;
+        CK(cudaMalloc(&dy1, hy.size() * 4));
+        CK(cudaMemset(dy1, 0xff, hy.size() * 4));
+        for (int tt = 0; tt < T; tt++) {
+            if constexpr (MODE == 1) {
+                k_dec<KF, VF, HQ, HKV, HD, WIN><<<dim3(1, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(
+                    dpos + tt, dseq + tt, dtab, mbs, dkv, dq + (size_t)tt * SQ, dy1 + (size_t)tt * SY, dpart, dcnt, kvs, cap);
+            } else {
+                k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(1, HKV, DNZ), 128>>>(
+                    dpos + tt, dseq + tt, dtab, mbs, dkv, dq + (size_t)tt * SQ, dy1 + (size_t)tt * SY, dpart, kvs, cap);
+                k_combine<HQ, HD><<<dim3(1, HQ), 128>>>(dpart, dy1 + (size_t)tt * SY);
+            }
+        }
+        CK(cudaGetLastError());
+        CK(cudaDeviceSynchronize());
+        std::vector<float> h1(hy.size());
+        CK(cudaMemcpy(h1.data(), dy1, h1.size() * 4, cudaMemcpyDeviceToHost));
+        int64_t diff = 0;
+        for (size_t i = 0; i < h1.size(); i++)
+            diff += fbits(h1[i]) != fbits(hy[i]);
+        binv_verdict(what, "each token alone", diff);
+        cudaFree(dy1);
+    }
     if (timed_reps > 0) {
         const double us = time_us(run, timed_reps);
         double flop = 0;
@@ -706,6 +744,84 @@ static void check_mv(const char *shape, std::vector<int> steps)
                  grp, K, N, NORM ? " norm" : "", EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
         c.done(what, eps);
     }
+}
+
+/* ---- batch invariance of the matmuls (llmc compile --batch-invariant: gemv_b1 for one row, gemv
+ * with the row chunks in grid x, TX 1, for every other row count) ----
+ * gemv of T rows as a batch-invariant build launches it, against each row alone (gemv_b1 where the
+ * rows take 16-byte loads, else gemv of one row) and against the default grid (TX 0): bit for bit. */
+template <int WK, int K, int N, int SX, int SY, int VEC, int NORM, int EPI, int SR, int KS, int G, int ORD, int TX>
+__global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_gemv_tx(const void *w, const float *x, const float *b, float *y,
+                                                                  int T, const float *nw, float eps, const float *res,
+                                                                  WQ wq)
+{
+    gemv<KF(WK), K, N, SX, SY, VEC, NORM, EPI, SR, 2, KS, G, ORD, TX>(w, x, b, y, T, nw, eps, res, wq);
+}
+template <int WK, int K, int N, int NORM, int EPI, int BIAS, int G = (WK == 3 ? K : WK == 6 ? 16 : 128)>
+static void check_binv_mv(const char *shape, int T)
+{
+    constexpr int GG = WK >= 3 ? (G < K ? G : K) : K, SX = K, NO = (EPI == 2 || EPI == 4) ? N / 2 : N, SY = NO,
+                  SR = EPI == 1 ? N : 0;
+    constexpr int VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, (EPI == 2 || EPI == 4), VEC), U = mv_u(WK, K);
+    constexpr int UNITS = (EPI == 2 || EPI == 4) ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS),
+                  ORD = q_lane8(WK, K, GG);
+    const QWts qw = make_any(WK, N, K, GG, 0.05);
+    const std::vector<float> x = rand_f32((size_t)T * SX, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0),
+                             res = rand_f32((size_t)T * (SR ? SR : 1), 1.0);
+    DW dw(qw);
+    DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)T * SY), d1((size_t)T * SY), d0((size_t)T * SY);
+    dx.up(x);
+    dnw.up(nw);
+    db.up(b);
+    dres.up(res);
+    dy.poison();
+    d1.poison();
+    d0.poison();
+    const float *pb = BIAS ? db.p : nullptr, *pn = NORM ? dnw.p : nullptr;
+    k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 1><<<dim3((T + 7) / 8, GX), 128>>>(
+        dw.w.p, dx.p, pb, dy.p, T, pn, 1e-5f, EPI == 1 ? dres.p : nullptr, dw.wq(WK));
+    k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 0><<<dim3(GX, (T + 7) / 8), 128>>>(
+        dw.w.p, dx.p, pb, d0.p, T, pn, 1e-5f, EPI == 1 ? dres.p : nullptr, dw.wq(WK));
+    for (int t = 0; t < T; t++) { /* each row alone, as a one-row step runs it */
+        const float *xt = dx.p + (size_t)t * SX, *rt = EPI == 1 ? dres.p + (size_t)t * SR : nullptr;
+        float *yt = d1.p + (size_t)t * SY;
+        if constexpr (VEC)
+            k_b1<WK, K, N, NORM, EPI, KS, U, GG><<<GX, 128>>>(dw.w.p, xt, pb, yt, pn, 1e-5f, rt, RopeOut{}, dw.wq(WK));
+        else
+            k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 1><<<dim3(1, GX), 128>>>(dw.w.p, xt, pb, yt, 1, pn,
+                                                                                               1e-5f, rt, dw.wq(WK));
+    }
+    launched();
+    const std::vector<float> y = dy.down(), y1 = d1.down(), y0 = d0.down();
+    int64_t alone = 0, grid = 0;
+    for (int t = 0; t < T; t++)
+        for (int o = 0; o < NO; o++) {
+            alone += fbits(y[(size_t)t * SY + o]) != fbits(y1[(size_t)t * SY + o]);
+            grid += fbits(y[(size_t)t * SY + o]) != fbits(y0[(size_t)t * SY + o]);
+        }
+    char what[200];
+    snprintf(what, sizeof what, "binv gemv %s K=%d N=%d%s epi%d%s ks%d%s T=%d (%s)", wkname(WK), K, N, NORM ? " norm" : "",
+             EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
+    binv_verdict(what, VEC ? "each row alone (gemv_b1)" : "each row alone (gemv of one row)", alone);
+    binv_verdict(what, "the default grid (TX 0)", grid);
+}
+static void binv_checks(void)
+{
+    check_binv_mv<1, 64, 128, 1, 0, 0>("260K qkv", 37);
+    check_binv_mv<1, 172, 64, 0, 1, 0>("260K down, scalar", 21);
+    check_binv_mv<1, 64, 344, 1, 2, 0>("260K gate/up", 70);
+    check_binv_mv<2, 100, 333, 0, 0, 1>("odd N, K % 8 != 0", 19);
+    check_binv_mv<1, 2048, 3072, 1, 0, 1>("1B qkv + bias", 45);
+    check_binv_mv<1, 2048, 16384, 1, 2, 0>("1B gate/up", 24);
+    check_binv_mv<1, 8192, 2048, 0, 1, 0>("1B down", 33);
+    check_binv_mv<3, 2048, 3072, 1, 0, 0>("1B qkv fp8", 29);
+    check_binv_mv<3, 8192, 2048, 0, 1, 0>("1B down fp8", 17);
+    check_binv_mv<4, 2048, 16384, 1, 2, 0>("1B gate/up u4", 40);
+    check_binv_mv<4, 8192, 2048, 0, 1, 0>("1B down u4", 9);
+    check_binv_mv<5, 2048, 3072, 1, 0, 0, 32>("1B qkv u4 zero g32", 23);
+    check_binv_mv<6, 2048, 2048, 0, 1, 0>("1B o nvfp4", 12);
+    check_binv_mv<4, 4096, 28672, 1, 2, 0>("8B gate/up u4", 16);
+    check_binv_mv<1, 2048, 128256, 1, 0, 0>("1B logits", 3);
 }
 
 /* ---- gemv_b1 with its EPI 3 epilogue: RoPE of q and k, k and v to the f16 paged cache ---- */
@@ -2778,6 +2894,23 @@ int main(int argc, char **argv)
     printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
     /* decode attention: ragged steps of up to 64 tokens, long and short contexts (parts left empty) */
     const std::vector<Seq> dsteps = {{0, 3}, {130, 5}, {0, 1}, {37, 10}, {200, 1}, {5, 1}, {1000, 2}, {2, 1}};
+    /* `kernel_check binv`: what llmc compile --batch-invariant runs, bit for bit across row counts:
+     * gemv (TX 1) against each row alone and the default grid, then paged_attn_dec (and the
+     * per-token kernel + attn_combine of other head sizes) over prefill-sized steps of one and several
+     * sequences in f16 and the quantized caches, each token alone against the step */
+    if (argc > 1 && strcmp(argv[1], "binv") == 0) {
+        const std::vector<Seq> wide = {{0, 200}, {40, 90}, {300, 1}};
+        binv_checks();
+        check_flash<32, 8, 64, 0, 1>(wide, 0);
+        check_flash<32, 8, 128, 0, 1>(wide, 0);
+        check_flash<8, 4, 8, 0, 1>(wide, 0);
+        check_flash<32, 8, 64, 48, 1, FMT_INT8, FMT_INT4>(wide, 0);
+        check_flash<32, 8, 128, 0, 1, FMT_KV_FP8, FMT_KV_FP8>(wide, 0);
+        check_flash<8, 4, 64, 0, 1>(wide, 0, 5.0f);
+        check_flash<6, 6, 48, 0, 2>(wide, 0);
+        check_flash<6, 6, 48, 0, 2, FMT_INT8, FMT_INT4>(wide, 0);
+        return summary();
+    }
     const bool moe_only = argc > 1 && strcmp(argv[1], "moe") == 0; /* `kernel_check moe`: the MoE block alone */
     if (moe_only) {
         moe_checks();
@@ -2904,6 +3037,7 @@ int main(int argc, char **argv)
     /* gemv, gemv_b1, gemm_tc, rows_to_half, norms, elementwise, rope, the KV writers, embedding,
      * select_rows, argmax: element by element */
     check_rest();
+    binv_checks(); /* --batch-invariant: gemv's rows bit for bit alone and in any grid */
     check_families();
     qmma_checks(prop.multiProcessorCount); /* gemm_q and gemm_qr (--qmma ring) */
     /* Gemma 2: soft-capped attention scores, prefill and decode kernels */

@@ -721,8 +721,9 @@ static const CliOpt compile_opts[] = {
                      "decoded in registers; experimental, not yet run on a GPU)"},
     {"batch-invariant", 0, NULL, "GPU targets: every row of a step computed as it would be alone\n"
                                  "(one kernel path a matrix and an attention for every row\n"
-                                 "count: --prompts and preemptions give the single runs' bytes;\n"
-                                 "batched decode and prefill slower; docs/cuda.md)"},
+                                 "count, so that --prompts and preemptions print the single\n"
+                                 "runs' bytes; not yet run on a GPU; batched decode and\n"
+                                 "prefill slower; docs/cuda.md)"},
     {"quiet", 'q', NULL, "no progress messages"},
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},

@@ -249,8 +249,6 @@ static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor
     llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 128, smem);
 }
 
-/* moe_route, with the gather (small steps; norm: ", nw, eps" when the block's input is normed in
- * it, else "") or without it. */
 /* The label of the gather of a token's rows in f32 (moe_gather's, or moe_route's with gather). */
 static const char *moe_gather_math(LlmcEmit *e, int64_t D, int norm)
 {
@@ -259,6 +257,8 @@ static const char *moe_gather_math(LlmcEmit *e, int64_t D, int norm)
     return buf;
 }
 
+/* moe_route, with the gather (small steps; norm: ", nw, eps" when the block's input is normed in
+ * it, else "") or without it. */
 static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t base, const MoeLayout *l, const char *xs,
                   const char *lgs, const char *norm)
 {

@@ -1980,8 +1980,12 @@ static ncclResult_t n_all_gather(const void *send, void *recv, size_t count, int
         FK_LOCKED(fnc.bad_args++);
         return 5; /* ncclInvalidUsage */
     }
-    if (fnc.fail_gather_rank && comm->rank == fnc.fail_gather_rank) {
+    pthread_mutex_lock(&fnc_mu); /* every rank's thread reads it, the failing one clears it */
+    int fail = fnc.fail_gather_rank && comm->rank == fnc.fail_gather_rank;
+    if (fail)
         fnc.fail_gather_rank = 0;
+    pthread_mutex_unlock(&fnc_mu);
+    if (fail) {
         fnc_wait_for_peers();           /* they wait at their first collective */
         return 2;                       /* ncclSystemError */
     }

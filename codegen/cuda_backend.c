@@ -532,7 +532,7 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
                     "    LlmcGpu *gpu = ex->gpu;\n    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out;\n"
-                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s%s%s}\n\n",
+                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s%s%s%s}\n\n",
                     e->wgmma ? "    /* the image has wgmma: its variants replace the mma.sync ones */\n"
                                "    const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;\n"
                              : "",
@@ -540,10 +540,8 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
                                                 "    const int amd = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_AMD_PATH) != 0;\n"
                                               : "",
                     /* batch-invariant: every image runs the same kernels (no variant by features) */
-                    !e->binv ? "" : e->wgmma && e->nv_path && e->amd_path ? "    (void)wg;\n    (void)amd;\n"
-                                  : e->wgmma                              ? "    (void)wg;\n"
-                                  : e->nv_path && e->amd_path             ? "    (void)amd;\n"
-                                                                          : "",
+                    e->binv && e->wgmma ? "    (void)wg;\n" : "",
+                    e->binv && e->nv_path && e->amd_path ? "    (void)amd;\n" : "",
                     e->body.s ? e->body.s : "");
     llmc_emit_probes(g, &out);
     llmc_buf_printf(&out, "extern const LlmcModelDesc llmc_model_cpu_twin;\n\n");

@@ -180,16 +180,16 @@ void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kerne
         llmc_emit_node_comment(e, node, cond ? " (variant)" : "");
     if (cond)
         llmc_buf_printf(&e->body, "    if (%s)\n    ", cond);
+    int ki = llmc_emit_kernel_index(e, kernel);
     if (e->n_launches == e->cap_launches) {
         e->cap_launches = e->cap_launches ? 2 * e->cap_launches : 64;
         e->launches = realloc(e->launches, (size_t)e->cap_launches * sizeof *e->launches);
         if (!e->launches)
             abort();
     }
-    e->launches[e->n_launches++] = (LlmcLaunchRec){node, cond ? llmc_strdup(cond) : NULL,
-                                                   llmc_emit_kernel_index(e, kernel)};
-    llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, %s, %s, %s, %d, %u, &(const LlmcKernelOffsets){{",
-                    llmc_emit_kernel_index(e, kernel), gx, gy, gz, threads, smem);
+    e->launches[e->n_launches++] = (LlmcLaunchRec){node, cond ? llmc_strdup(cond) : NULL, ki};
+    llmc_buf_printf(&e->body, "    llmc_gpu_launch(gpu, %d, %s, %s, %s, %d, %u, &(const LlmcKernelOffsets){{", ki,
+                    gx, gy, gz, threads, smem);
     for (int i = 0; i < e->n_offs; i++) {
         if (e->offs_rank[i] > 0 && e->offs_rep[i] > 1)
             llmc_buf_printf(&e->body, "%s(int64_t)(ex->rank / %d) * %lld", i ? ", " : "", e->offs_rep[i],

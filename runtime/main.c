@@ -279,6 +279,15 @@ static int bad_usage(const Opts *o, const char *fmt, ...)
     return -1;
 }
 
+/* A finite number from all of v (strtod); 0, else -1. */
+static int parse_real(const char *v, double *x)
+{
+    char *end;
+    errno = 0;
+    *x = strtod(v, &end);
+    return errno || end == v || *end || !isfinite(*x) ? -1 : 0;
+}
+
 /* `name` is the option as the user wrote it ("-n", "--n-predict"). */
 static int set_opt(Opts *o, const OptSpec *sp, const char *name, const char *v)
 {
@@ -308,13 +317,10 @@ static int set_opt(Opts *o, const OptSpec *sp, const char *name, const char *v)
         *(uint64_t *)f = x;
         return 0;
     }
-    case OPT_REAL: {
-        double x = strtod(v, &end);
-        if (errno || end == v || *end || !isfinite(x))
+    case OPT_REAL:
+        if (parse_real(v, (double *)f))
             return bad_usage(o, "%s: expected a number, found '%s'", name, v);
-        *(double *)f = x;
         return 0;
-    }
     }
     return -1;
 }
@@ -486,13 +492,8 @@ static int parse_args(Opts *o, int argc, char **argv)
                          llmc_model.target ? llmc_model.target : "the cpu");
     const char *env = getenv("LLMC_STEP_TIMEOUT");
     int from_env = isnan(o->step_timeout) && env && gpu;
-    if (from_env) {
-        char *end;
-        errno = 0;
-        o->step_timeout = strtod(env, &end);
-        if (errno || end == env || *end || !isfinite(o->step_timeout))
-            return bad_usage(o, "LLMC_STEP_TIMEOUT: expected a number of seconds, found '%s'", env);
-    }
+    if (from_env && parse_real(env, &o->step_timeout))
+        return bad_usage(o, "LLMC_STEP_TIMEOUT: expected a number of seconds, found '%s'", env);
     if (!isnan(o->step_timeout) && (o->step_timeout < 0 || o->step_timeout > 1e6))
         return bad_usage(o, "%s %g: expected seconds from 0 (no deadline) to 1000000",
                          from_env ? "LLMC_STEP_TIMEOUT" : "--step-timeout", o->step_timeout);

@@ -35,7 +35,8 @@
 /* Gathers row xr (D values) into dst, RMS-normed with nw, eps when nw is given (else copied), by
  * NT threads (threadIdx.x % NT: a group of whole warps, NT a divisor of MOE_TPP) that all take part,
  * in the order of MOE_TPP threads: thread i of the group plays threads i, i + NT, ... of MOE_TPP and
- * holds their values d, d + MOE_TPP, ... in registers (every load of the row in flight at once),
+ * holds their values d, d + MOE_TPP, ... and, for rows up to 4096, their norm weights in registers
+ * (every load of the row in flight at once),
  * the sum of squares reduced as block_sum reduces 256 threads (a warp's butterfly, then the group's
  * warps in order): moe_route's gather (small steps), moe_gather (wider ones) and moe_up_b1 (one
  * token, 128 threads) give the same bits. red: MOE_TPP / LLMC_WARP floats of shared memory for the
@@ -49,7 +50,8 @@ DEV void moe_row_gather(const float *__restrict__ xr, bool live, const float *__
     static_assert(MOE_TPP % NT == 0 && NT % LLMC_WARP == 0, "moe: a gather's group is whole warps dividing MOE_TPP");
     static_assert(V <= 32, "moe: rows of at most 8192 values (32 registers a thread of MOE_TPP)");
     const int i = threadIdx.x % NT, lane = threadIdx.x & (LLMC_WARP - 1);
-    float v[R][V], ss[R];
+    constexpr int PRE = V <= 16; /* the norm weights loaded with the values (one memory latency), rows up to 4096 */
+    float v[R][V], g[R][PRE ? V : 1], ss[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
         ss[r] = 0.0f;
@@ -57,6 +59,8 @@ DEV void moe_row_gather(const float *__restrict__ xr, bool live, const float *__
         for (int j = 0; j < V; j++) {
             const int d = i + r * NT + j * MOE_TPP;
             v[r][j] = live && d < D ? xr[d] : 0.0f;
+            if (PRE)
+                g[r][PRE ? j : 0] = nw && live && d < D ? nw[d] : 0.0f;
             ss[r] += v[r][j] * v[r][j];
         }
     }
@@ -80,7 +84,7 @@ DEV void moe_row_gather(const float *__restrict__ xr, bool live, const float *__
         for (int j = 0; j < V; j++) {
             const int d = i + r * NT + j * MOE_TPP;
             if (d < D)
-                put(d, nw ? nw[d] * (v[r][j] * inv) : v[r][j]);
+                put(d, nw ? (PRE ? g[r][PRE ? j : 0] : nw[d]) * (v[r][j] * inv) : v[r][j]);
         }
 }
 
@@ -92,7 +96,7 @@ DEV void moe_row_gather(const float *__restrict__ xr, bool live, const float *__
  * sw. A round of the top K is the lane's best untaken candidate, then the warp's largest
  * probability and the lowest expert offering it (two reductions: redux.sync on NVIDIA). moe_route
  * and the one-token kernels route with these: the same bits. */
-constexpr int moe_pe(int E) { return (E + LLMC_WARP - 1) / LLMC_WARP; } /* experts a lane */
+static __host__ __device__ constexpr int moe_pe(int E) { return (E + LLMC_WARP - 1) / LLMC_WARP; } /* experts a lane */
 template <int E, int CG = 0>
 DEV void moe_logits(const float *__restrict__ lr, int lane, float (&v)[moe_pe(E)])
 {

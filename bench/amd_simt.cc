@@ -290,6 +290,7 @@ DEV void cp_async_wait()
 #include "../codegen/cuda_moe.cuh"
 #include "../ir/kv_formats.h"
 #include "flash_ref.h"
+#include "moe_ref.h"
 
 /* Runs fn(), the kernel's body, for every block of grid (x, y, z): the block's `threads` threads as
  * coroutines, each resumed when the barrier it waits for is released. */
@@ -616,24 +617,9 @@ static void check_moe1(const char *what)
     simt_launch({(uint32_t)((D + 1) / 2 + 3) / 4, 1, gz}, 128, k_mm1<E, K, D, F, 0>);
     simt_launch({1, (uint32_t)(D + 255) / 256, 1}, 256, k_comb1<E, K, D>);
     /* the reference */
-    double mx = -1e300, sum = 0, tot = 0, w[32], inv = 1.0;
+    double w[32], inv = 1.0;
     int id[32];
-    for (int e = 0; e < E; e++)
-        mx = lg[e] > mx ? lg[e] : mx;
-    for (int e = 0; e < E; e++)
-        sum += exp(lg[e] - mx);
-    for (int k = 0; k < K; k++) {
-        int best = -1;
-        for (int e = 0; e < E; e++) {
-            int taken = 0;
-            for (int j = 0; j < k; j++)
-                taken |= id[j] == e;
-            if (!taken && (best < 0 || lg[e] > lg[best]))
-                best = e;
-        }
-        id[k] = best;
-        tot += (w[k] = exp(lg[best] - mx) / sum);
-    }
+    moe_ref_route(lg.data(), E, K, NORM, id, w);
     if (FUSED) {
         double ss = 0;
         for (int d = 0; d < D; d++)
@@ -657,7 +643,7 @@ static void check_moe1(const char *what)
             double s = 0;
             for (int f = 0; f < F; f++)
                 s += hh[f] * bf16f(d0[(size_t)d * F + f]);
-            acc[d] += (NORM ? w[k] / tot : w[k]) * s;
+            acc[d] += w[k] * s;
         }
     }
     double num = 0, den = 0;
@@ -687,6 +673,7 @@ static void check_moe_b1(void)
     check_moe1<4, 1, 0, 96, 16, 1>("top 1: 4 units a block");
     check_moe1<60, 6, 1, 128, 24, 1>("experts not a whole number of warps");
     check_moe1<128, 8, 1, 128, 32, 1>("qwen3-30b-a3b's routing, small rows");
+    check_moe1<4, 2, 1, 4160, 8, 1>("rows over 4096: the norm weights loaded after the sums");
 }
 
 template <int MX>

@@ -51,6 +51,7 @@
 #include "../codegen/cuda_rope.cuh"
 #include "../codegen/cuda_rows.cuh"
 #include "bench_cuda.h"
+#include "moe_ref.h"
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -2178,28 +2179,10 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         double num = 0, den = 0;
         for (int t = 0; t < T; t++) {
             /* routing: softmax, top K by probability (ties to the lower expert), renormalized */
-            const float *l = &lg[(size_t)t * E];
-            double mx = -1e300, sum = 0, w[64], tot = 0;
+            double w[64];
             int id[64];
-            for (int e = 0; e < E; e++)
-                mx = l[e] > mx ? l[e] : mx;
-            for (int e = 0; e < E; e++)
-                sum += exp(l[e] - mx);
+            moe_ref_route(&lg[(size_t)t * E], E, K, NORM, id, w);
             for (int k = 0; k < K; k++) {
-                int best = -1;
-                for (int e = 0; e < E; e++) {
-                    int taken = 0;
-                    for (int j = 0; j < k; j++)
-                        taken |= id[j] == e;
-                    if (!taken && (best < 0 || l[e] > l[best]))
-                        best = e;
-                }
-                id[k] = best;
-                tot += (w[k] = exp(l[best] - mx) / sum);
-            }
-            for (int k = 0; k < K; k++) {
-                if (NORM)
-                    w[k] /= tot;
                 cr.exact((uint32_t)ids[t * K + k], (uint32_t)id[k]);
                 cr.add(wts[t * K + k], w[k], w[k], 16 * U24, 1e-30);
             }

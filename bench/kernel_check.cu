@@ -2096,6 +2096,8 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                                 moe_mma_smem()));
     }
     constexpr int B1 = VU && VD && D <= 8192, UB = K < 4 ? (4 + K - 1) / K : 1; /* cuda_moe.c moe_b1 */
+    cudaStream_t cst; /* the checked runs' stream (PDL launches: not the legacy default stream) */
+    CK(cudaStreamCreate(&cst));
     for (int T : steps) {
         const int wide = T > 8, tc = wide && TC && T * K > 8 * E, gz = T * K < E ? T * K : E, b1 = B1 && T == 1;
         /* path 0: as cuda_moe.c launches the step (one token: moe_up_b1, moe_down_b1, under PDL where
@@ -2158,19 +2160,19 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         std::vector<float> yold, ygemv; /* one token: the previous path's output and the gemv path's */
         if (b1) {
             dy.poison();
-            run(0, 1, 0);
+            run(cst, 1, 0);
             launched();
             yold = dy.down();
             dy.poison();
-            run(0, 2, 0);
+            run(cst, 2, 0);
             launched();
             ygemv = dy.down();
             dwts.poison(); /* moe_up_b1 and moe_down_b1 write no routing: what is read back is moe_route's */
             CK(cudaMemset(dmeta.p, 0xff, dmeta.n * sizeof(int)));
-            k_moe_route<E, K, NORM, D, 1><<<1, 1024>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, pnw);
+            k_moe_route<E, K, NORM, D, 1><<<1, 1024, 0, cst>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, pnw);
         }
         dy.poison();
-        run(0, 0, 1);
+        run(cst, 0, 1);
         launched();
         const std::vector<float> y = dy.down(), wts = dwts.down();
         const std::vector<int> meta = dmeta.down();
@@ -2280,6 +2282,7 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
             CK(cudaStreamDestroy(st));
         }
     }
+    CK(cudaStreamDestroy(cst));
 }
 
 /* The MoE block's checks (`kernel_check moe` runs these alone). */

@@ -189,6 +189,22 @@ DEV uint32_t warp_ballot(int p)
         r |= (uint32_t)(simt_exchange(p != 0, l) ? 1u : 0u) << l;
     return r;
 }
+DEV uint32_t warp_max_u32(uint32_t v)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        const uint32_t w = shfl_xor(v, o);
+        v = v > w ? v : w;
+    }
+    return v;
+}
+DEV int warp_min_i32(int v)
+{
+    for (int o = 16; o > 0; o >>= 1) {
+        const int w = shfl_xor(v, o);
+        v = v < w ? v : w;
+    }
+    return v;
+}
 
 struct u4 {
     uint32_t x, y, z, w;
@@ -274,6 +290,7 @@ DEV void cp_async_wait()
 #include "../codegen/cuda_moe.cuh"
 #include "../ir/kv_formats.h"
 #include "flash_ref.h"
+#include "moe_ref.h"
 
 /* Runs fn(), the kernel's body, for every block of grid (x, y, z): the block's `threads` threads as
  * coroutines, each resumed when the barrier it waits for is released. */
@@ -524,6 +541,141 @@ static void check_moe(const std::vector<int> &cnt, int T)
     checks++;
 }
 
+/* ---- the one-token MoE block (moe_up_b1, moe_down_b1) ----
+ * bf16 experts, random logits, rows, norm weights and residual (never zero): against a double
+ * reference (the routing by the logits, ties aside; relative RMS 1e-5, f32 sums of exact products),
+ * and bit for bit against the path of 2..8 rows at one row (moe_route with its gather, on 256
+ * threads here; gemv; moe_combine). Under this emulation both are plain f32 arithmetic without
+ * contraction; kernel_check moe compares them on the GPU. */
+struct Moe1Args {
+    const float *lg, *x, *nw, *res;
+    const uint16_t *gu, *dn;
+    float *h, *y, *wts, *xg, *o, *y2;
+    int *meta;
+};
+static Moe1Args m1;
+template <int E, int K, int NORM, int D, int F>
+static void k_up1(void)
+{
+    moe_up_b1<FMT_BF16, E, K, NORM, D, 2 * F, 1, D, 4LL * F * D>(m1.lg, m1.x, m1.nw, 1e-6f, m1.gu, WQ{}, MoeSides{{0, 0, 0, 0}},
+                                                             m1.h);
+}
+template <int E, int K, int NORM, int D, int F, int UB>
+static void k_down1(void)
+{
+    moe_down_b1<FMT_BF16, E, K, NORM, F, D, 1, F, 2LL * D * F, UB>(m1.lg, m1.dn, WQ{}, MoeSides{{0, 0, 0, 0}}, m1.h, m1.y,
+                                                                   m1.res);
+}
+template <int E, int K, int NORM, int D>
+static void k_route1(void)
+{
+    moe_route<E, K, NORM, D, D, E, K, 1>(m1.lg, m1.x, 1, m1.meta, m1.wts, m1.xg, m1.nw, 1e-6f);
+}
+template <int E, int K, int D, int F, int EPI>
+static void k_mm1(void)
+{
+    if (EPI == 2)
+        moe_expert_mm<FMT_BF16, D, 2 * F, 1, 2, D, ORDER_ROW_MAJOR, E, 4LL * F * D>(m1.meta, m1.gu, WQ{}, MoeSides{{0, 0, 0, 0}},
+                                                                             m1.xg, m1.h);
+    else
+        moe_expert_mm<FMT_BF16, F, D, 1, 0, F, ORDER_ROW_MAJOR, E, 2LL * D * F>(m1.meta, m1.dn, WQ{}, MoeSides{{0, 0, 0, 0}},
+                                                                         m1.h, m1.o);
+}
+template <int E, int K, int D>
+static void k_comb1(void)
+{
+    moe_combine<E, K, D, D, K, D>(m1.meta, m1.wts, m1.o, m1.y2, m1.res);
+}
+static float bf16f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
+template <int E, int K, int NORM, int D, int F, int FUSED>
+static void check_moe1(const char *what)
+{
+    constexpr int UB = K < 4 ? (4 + K - 1) / K : 1; /* cuda_moe.c moe_b1 */
+    std::vector<float> lg(E), x(D), nw(D), res(D), h((size_t)K * F, NAN), y(D + 8, NAN), y2(D + 8, NAN), wts(K),
+        xg((size_t)K * D), o((size_t)K * D);
+    std::vector<uint16_t> gu((size_t)E * 2 * F * D), dn((size_t)E * D * F);
+    std::vector<int> meta(1 + 3 * E + 1 + 3 * K);
+    for (auto &v : lg)
+        v = (float)nzrand(2.0);
+    for (int d = 0; d < D; d++) {
+        x[d] = (float)nzrand(3.0);
+        nw[d] = (float)(0.75 + 0.25 * urand());
+        res[d] = (float)nzrand(0.01); /* of the block's scale: its f32 rounding not the error measured */
+    }
+    for (auto &v : gu)
+        v = f32_to_bf16((float)nzrand(0.05));
+    for (auto &v : dn)
+        v = f32_to_bf16((float)nzrand(0.05));
+    m1 = {lg.data(), x.data(), FUSED ? nw.data() : nullptr, FUSED ? res.data() : nullptr, gu.data(), dn.data(),
+          h.data(), y.data(), wts.data(), xg.data(), o.data(), y2.data(), meta.data()};
+    simt_launch({(uint32_t)(F + 3) / 4, 1, K}, 128, k_up1<E, K, NORM, D, F>);
+    simt_launch({(uint32_t)(((D + 1) / 2 + UB - 1) / UB), 1, 1}, 32 * K * UB, k_down1<E, K, NORM, D, F, UB>);
+    /* the path of 2..8 rows at one row */
+    simt_launch({1, 1, 1}, 256, k_route1<E, K, NORM, D>);
+    const uint32_t gz = K < E ? K : E;
+    simt_launch({(uint32_t)(F + 3) / 4, 1, gz}, 128, k_mm1<E, K, D, F, 2>);
+    simt_launch({(uint32_t)((D + 1) / 2 + 3) / 4, 1, gz}, 128, k_mm1<E, K, D, F, 0>);
+    simt_launch({1, (uint32_t)(D + 255) / 256, 1}, 256, k_comb1<E, K, D>);
+    /* the reference */
+    double w[32], inv = 1.0;
+    int id[32];
+    moe_ref_route(lg.data(), E, K, NORM, id, w);
+    if (FUSED) {
+        double ss = 0;
+        for (int d = 0; d < D; d++)
+            ss += (double)x[d] * x[d];
+        inv = 1.0 / sqrt(ss / D + 1e-6);
+    }
+    std::vector<double> xr(D), hh(F), acc(D, 0.0);
+    for (int d = 0; d < D; d++)
+        xr[d] = FUSED ? nw[d] * (x[d] * inv) : x[d];
+    for (int k = 0; k < K; k++) {
+        const uint16_t *g0 = &gu[(size_t)id[k] * 2 * F * D], *u0 = g0 + (size_t)F * D, *d0 = &dn[(size_t)id[k] * D * F];
+        for (int f = 0; f < F; f++) {
+            double gs = 0, us = 0;
+            for (int d = 0; d < D; d++) {
+                gs += xr[d] * bf16f(g0[(size_t)f * D + d]);
+                us += xr[d] * bf16f(u0[(size_t)f * D + d]);
+            }
+            hh[f] = gs / (1.0 + exp(-gs)) * us;
+        }
+        for (int d = 0; d < D; d++) {
+            double s = 0;
+            for (int f = 0; f < F; f++)
+                s += hh[f] * bf16f(d0[(size_t)d * F + f]);
+            acc[d] += w[k] * s;
+        }
+    }
+    double num = 0, den = 0;
+    int64_t bad = 0, differ = 0;
+    for (int d = 0; d < D; d++) {
+        const double got = y[d] - (FUSED ? (double)res[d] : 0.0);
+        bad += !(y[d] == y[d]);
+        num += (got - acc[d]) * (got - acc[d]);
+        den += acc[d] * acc[d];
+        differ += __float_as_uint(y[d]) != __float_as_uint(y2[d]);
+    }
+    for (int d = D; d < D + 8; d++)
+        bad += y[d] == y[d]; /* past the row: unwritten */
+    const double err = sqrt(num / den);
+    const int ok = err <= 1e-5 && bad == 0 && differ == 0;
+    printf("%s moe one-token kernels E=%d K=%d%s D=%d F=%d%s (%s)  rel.err %.2e (tol 1e-05), %lld of %d values differ "
+           "from the path of 2..8 rows%s\n",
+           ok ? "PASS" : "FAIL", E, K, NORM ? " norm" : "", D, F, FUSED ? " +norm +residual" : "", what, err,
+           (long long)differ, D, bad ? " UNWRITTEN OR STRAY VALUES" : "");
+    failures += !ok;
+    checks++;
+}
+static void check_moe_b1(void)
+{
+    check_moe1<8, 2, 1, 64, 32, 1>("mixtral-like");
+    check_moe1<8, 2, 0, 64, 32, 0>("no renormalization, unfused");
+    check_moe1<4, 1, 0, 96, 16, 1>("top 1: 4 units a block");
+    check_moe1<60, 6, 1, 128, 24, 1>("experts not a whole number of warps");
+    check_moe1<128, 8, 1, 128, 32, 1>("qwen3-30b-a3b's routing, small rows");
+    check_moe1<4, 2, 1, 4160, 8, 1>("rows over 4096: the norm weights loaded after the sums");
+}
+
 template <int MX>
 static void check_flavour(void)
 {
@@ -537,10 +689,14 @@ static void check_flavour(void)
     check_moe<0, 96, 64, 0, 4, MX>({9, 0, 130, 40}, 130);              /* down, f16, two row tiles */
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    check_flavour<LLMC_MX_WMMA>();
-    check_flavour<LLMC_MX_MFMA>();
+    const int moe_only = argc > 1 && !strcmp(argv[1], "moe"); /* `amd_simt moe`: the one-token MoE block alone */
+    check_moe_b1();
+    if (!moe_only) {
+        check_flavour<LLMC_MX_WMMA>();
+        check_flavour<LLMC_MX_MFMA>();
+    }
     printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
     return failures ? 1 : 0;
 }

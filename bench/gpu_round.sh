@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv | moe
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -323,7 +323,7 @@ variants() {
     *) "$llmc" synth --preset "$p" -o "$dir" -q >>"$log" 2>&1 ;;
     esac
   fi
-  [[ $p == llama3.1-8b* ]] && keep=0 # 16 GB a variant (6 GB cut): compiled, measured and deleted one at a time
+  [[ $p == llama3.1-8b* || $p == qwen3-30b* ]] && keep=0 # 16 GB a variant (6 GB cut; the MoE cut 15 GB): compiled, measured and deleted one at a time
   b1() {
     decode_row "$work/v_$1.exe" "$p $1 b1 #$2" "$res/v_$1_$2.txt" --batch 1
     local pre
@@ -693,6 +693,21 @@ if [ "$what" = binv ]; then
   # --batch-invariant
   [ "${COST:-1}" = 0 ] || PRESET=${PRESET:-llama3.2-1b} BATCHES=${BATCHES:-16 64} REPEAT=${REPEAT:-1} \
     VARIANTS=${VARIANTS:-base binv:--batch-invariant} variants
+fi
+# WHAT=moe (issue 26's one-token MoE block): `kernel_check moe` (the one-token kernels checked and
+# bit for bit against the previous path, the block at T = 1 old against new), then qwen3-30b-a3b cut
+# to 12 layers at batch 1 and 16, BASE's llmc (`BASE=<main's llmc> scripts/gpu_carry.sh` carries it
+# as llmc_base) against this one (MOE_SPEED=0: not), then the families' checks of the MoE families
+# (FAMILY_ONLY, default qwen3_moe and mixtral; MOE_FAMILIES=0: not).
+if [ "$what" = moe ]; then
+  say "== the MoE block: kernel_check moe, qwen3-30b-a3b/3 against BASE, the MoE families"
+  kc_mode moe "the MoE block"
+  if [ "${MOE_SPEED:-1}" != 0 ]; then
+    vs=moe
+    [ -x "$carry/llmc_base" ] && vs="base:LLMC=$carry/llmc_base moe"
+    PRESET=${PRESET:-qwen3-30b-a3b-12l} REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-16} VARIANTS=${VARIANTS:-$vs} variants
+  fi
+  [ "${MOE_FAMILIES:-1}" != 0 ] && FAMILY_ONLY=${FAMILY_ONLY:-qwen3_moe mixtral} families
 fi
 if [ "$what" = all ] || [ "$what" = 1b ]; then bench_model llama3.2-1b; fi
 if [ "$what" = all ] || [ "$what" = 8b ]; then bench_model llama3.1-8b; fi

@@ -51,6 +51,7 @@
 #include "../codegen/cuda_rope.cuh"
 #include "../codegen/cuda_rows.cuh"
 #include "bench_cuda.h"
+#include "moe_ref.h"
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -2107,11 +2108,50 @@ __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_moe_mm(const int *meta
 {
     moe_expert_mm<KF(WK), KK, N, VEC, EPI, G, ORD ? ORDER_LANE8 : ORDER_ROW_MAJOR, E, EB>(meta, w, wq, ss, x, y);
 }
+/* The one-token experts' matmul of 62eb944..640e2e7 (moe_expert_b1: gemv_b1 over moe_route's
+ * gathered rows, the combine apart), no longer emitted: the baseline of the one-token TIME line and
+ * of the bit-for-bit check of moe_up_b1 + moe_down_b1. */
 template <int WK, int KK, int N, int EPI, int U, int G, int E, long long EB>
-__global__ void __launch_bounds__(128) k_moe_b1(const int *meta, const void *w, WQ wq, MoeSides ss, const float *x,
-                                                float *y)
+__global__ void __launch_bounds__(128) k_moe_b1_old(const int *meta, const void *w, WQ wq, MoeSides ss, const float *x,
+                                                    float *y)
 {
-    moe_expert_b1<KF(WK), KK, N, EPI, U, G, E, EB>(meta, w, wq, ss, x, y);
+    const int *cnt = meta + 1, *off = cnt + E, *act = off + E + 1;
+    if ((int)blockIdx.z >= meta[0])
+        return;
+    const int e = act[blockIdx.z], o = off[e];
+    constexpr int NO = epi_glu(EPI) ? N / 2 : N;
+    gemv_b1<KF(WK), KK, N, 0, EPI, 1, U, 0, 1, 1, 2, 1, 1, FMT_F16, G>(
+        (const char *)w + e * EB, x + (int64_t)o * KK, (const float *)0, y + (int64_t)o * NO, (const float *)0, 0.0f,
+        (const float *)0, RopeOut{}, moe_expert_sides(wq, ss, e));
+}
+/* The one-token block as cuda_moe.c moe_b1 launches it (both under PDL where pdl is set). */
+template <int WK, int E, int K, int NORM, int D, int N, int U, int G, long long EB>
+__global__ void __launch_bounds__(128) k_moe_up_b1(const float *lg, const float *x, const float *nw, const void *w,
+                                                   WQ wq, MoeSides ss, float *h)
+{
+    moe_up_b1<KF(WK), E, K, NORM, D, N, U, G, EB>(lg, x, nw, 1e-6f, w, wq, ss, h);
+}
+template <int WK, int E, int K, int NORM, int F, int D, int U, int G, long long EB, int UB>
+__global__ void __launch_bounds__(32 * K * UB) k_moe_down_b1(const float *lg, const void *w, WQ wq, MoeSides ss,
+                                                             const float *h, float *y, const float *res)
+{
+    moe_down_b1<KF(WK), E, K, NORM, F, D, U, G, EB, UB>(lg, w, wq, ss, h, y, res);
+}
+/* A launch on stream st, with programmatic dependent launch (the runtime's LLMC_GPU_KERNEL_PDL
+ * launches) when pdl is set. */
+template <class... P, class... A>
+static void launch_pdl(int pdl, void (*k)(P...), dim3 grid, int threads, cudaStream_t st, A... args)
+{
+    cudaLaunchConfig_t c = {};
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    c.gridDim = grid;
+    c.blockDim = dim3(threads);
+    c.stream = st;
+    c.attrs = at;
+    c.numAttrs = pdl ? 1 : 0;
+    CK(cudaLaunchKernelEx(&c, k, (P)args...));
 }
 constexpr int MOE_ST = 4; /* cuda_moe.c's stages on the H100/H200 (smem_per_sm >= 160 KB) */
 constexpr int moe_mma_smem() { return MOE_ST * (64 + 128) * 40 * 2; }
@@ -2148,8 +2188,9 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
     constexpr int VU = mv_vec(WK, D, GG), VD = mv_vec(WK, F, GD);
     constexpr int TC = (WK == 1 || WK == 2) && D % 32 == 0 && F % 32 == 0; /* cuda_moe.c's tc_ok */
     constexpr long long EBU = qbytes(WK, 2LL * F * D), EBD = qbytes(WK, (long long)D * F);
-    constexpr long long SBU = WK >= 3 ? (WK == 3 ? 4 : 2) * 2LL * F * ((D + GG - 1) / GG) : 0;
-    constexpr long long SBD = WK >= 3 ? (WK == 3 ? 4 : 2) * (long long)D * ((F + GD - 1) / GD) : 0;
+    constexpr int SCB = WK == 3 ? 4 : WK == 6 ? 1 : 2; /* a scale's bytes: fp8 f32, nvfp4 E4M3, u4 f16 */
+    constexpr long long SBU = WK >= 3 ? SCB * 2LL * F * ((D + GG - 1) / GG) : 0;
+    constexpr long long SBD = WK >= 3 ? SCB * (long long)D * ((F + GD - 1) / GD) : 0;
     constexpr long long ZBU = WK == 5 ? 2 * 2LL * F * ((D + GG - 1) / GG) : 0, ZBD = WK == 5 ? 2LL * D * ((F + GD - 1) / GD) : 0;
     const QWts gu = make_any(WK, E * 2 * F, D, GG, 0.05), dn = make_any(WK, E * D, F, GD, 0.05);
     DW dgu(gu), ddn(dn);
@@ -2170,9 +2211,26 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         CK(cudaFuncSetAttribute(k_moe_mma<WK == 1, F, D, 0, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 moe_mma_smem()));
     }
+    constexpr int B1 = VU && VD && D <= 8192, UB = K < 4 ? (4 + K - 1) / K : 1; /* cuda_moe.c moe_b1 */
+    cudaStream_t cst; /* the checked runs' stream (PDL launches: not the legacy default stream) */
+    CK(cudaStreamCreate(&cst));
     for (int T : steps) {
-        const int wide = T > 8, tc = wide && TC && T * K > 8 * E, gz = T * K < E ? T * K : E;
-        auto run = [&](cudaStream_t st) {
+        const int wide = T > 8, tc = wide && TC && T * K > 8 * E, gz = T * K < E ? T * K : E, b1 = B1 && T == 1;
+        /* path 0: as cuda_moe.c launches the step (one token: moe_up_b1, moe_down_b1, under PDL where
+         * pdl is set); at T = 1 also 1, the previous one-token path (moe_route, k_moe_b1_old twice,
+         * moe_combine), and 2, the path of 2..8 rows (moe_route, gemv, moe_combine) */
+        auto run = [&](cudaStream_t st, int path, int pdl) {
+            if constexpr (B1) {
+                if (b1 && path == 0) {
+                    launch_pdl(pdl, k_moe_up_b1<WK, E, K, NORM, D, 2 * F, qbytes(WK, D) <= 4096 ? 1 : 2, GG, EBU>,
+                               dim3((F + 3) / 4, 1, K), 128, st, dlg.p, dx.p, pnw, dgu.w.p, dgu.wq(WK),
+                               MoeSides{{SBU, ZBU, 0, 0}}, dh.p);
+                    launch_pdl(pdl, k_moe_down_b1<WK, E, K, NORM, F, D, qbytes(WK, F) <= 4096 ? 1 : 2, GD, EBD, UB>,
+                               dim3(((D + 1) / 2 + UB - 1) / UB), 32 * K * UB, st, dlg.p, ddn.w.p, ddn.wq(WK),
+                               MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dy.p, pres);
+                    return;
+                }
+            }
             if (!wide)
                 k_moe_route<E, K, NORM, D, 1><<<1, 1024, 0, st>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, pnw);
             else {
@@ -2194,13 +2252,13 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
                         dmeta.p, (const uint16_t *)ddn.w.p, dhh.p, dout.p);
                 }
             }
-            if constexpr (VU && VD) { /* one-token steps on gemv_b1 (cuda_moe.c expert_b1) */
-                if (T == 1) {
+            if constexpr (VU && VD) { /* the previous one-token path */
+                if (T == 1 && path == 1) {
                     taken = 1;
-                    k_moe_b1<WK, D, 2 * F, 2, qbytes(WK, D) <= 4096 ? 1 : 2, GG, E, EBU>
+                    k_moe_b1_old<WK, D, 2 * F, 2, qbytes(WK, D) <= 4096 ? 1 : 2, GG, E, EBU>
                         <<<dim3((F + 3) / 4, 1, gz), 128, 0, st>>>(dmeta.p, dgu.w.p, dgu.wq(WK), MoeSides{{SBU, ZBU, 0, 0}},
                                                                  dxg.p, dh.p);
-                    k_moe_b1<WK, F, D, 0, qbytes(WK, F) <= 4096 ? 1 : 2, GD, E, EBD>
+                    k_moe_b1_old<WK, F, D, 0, qbytes(WK, F) <= 4096 ? 1 : 2, GD, E, EBD>
                         <<<dim3(((D + 1) / 2 + 3) / 4, 1, gz), 128, 0, st>>>(dmeta.p, ddn.w.p, ddn.wq(WK),
                                                                            MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dout.p);
                 }
@@ -2215,8 +2273,22 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
             }
             k_moe_combine<E, K, D><<<dim3(T, (D + 255) / 256), 256, 0, st>>>(dmeta.p, dwts.p, dout.p, dy.p, pres);
         };
+        std::vector<float> yold, ygemv; /* one token: the previous path's output and the gemv path's */
+        if (b1) {
+            dy.poison();
+            run(cst, 1, 0);
+            launched();
+            yold = dy.down();
+            dy.poison();
+            run(cst, 2, 0);
+            launched();
+            ygemv = dy.down();
+            dwts.poison(); /* moe_up_b1 and moe_down_b1 write no routing: what is read back is moe_route's */
+            CK(cudaMemset(dmeta.p, 0xff, dmeta.n * sizeof(int)));
+            k_moe_route<E, K, NORM, D, 1><<<1, 1024, 0, cst>>>(dlg.p, dx.p, T, dmeta.p, dwts.p, dxg.p, pnw);
+        }
         dy.poison();
-        run(0);
+        run(cst, 0, 1);
         launched();
         const std::vector<float> y = dy.down(), wts = dwts.down();
         const std::vector<int> meta = dmeta.down();
@@ -2225,28 +2297,10 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
         double num = 0, den = 0;
         for (int t = 0; t < T; t++) {
             /* routing: softmax, top K by probability (ties to the lower expert), renormalized */
-            const float *l = &lg[(size_t)t * E];
-            double mx = -1e300, sum = 0, w[64], tot = 0;
+            double w[64];
             int id[64];
-            for (int e = 0; e < E; e++)
-                mx = l[e] > mx ? l[e] : mx;
-            for (int e = 0; e < E; e++)
-                sum += exp(l[e] - mx);
+            moe_ref_route(&lg[(size_t)t * E], E, K, NORM, id, w);
             for (int k = 0; k < K; k++) {
-                int best = -1;
-                for (int e = 0; e < E; e++) {
-                    int taken = 0;
-                    for (int j = 0; j < k; j++)
-                        taken |= id[j] == e;
-                    if (!taken && (best < 0 || l[e] > l[best]))
-                        best = e;
-                }
-                id[k] = best;
-                tot += (w[k] = exp(l[best] - mx) / sum);
-            }
-            for (int k = 0; k < K; k++) {
-                if (NORM)
-                    w[k] /= tot;
                 cr.exact((uint32_t)ids[t * K + k], (uint32_t)id[k]);
                 cr.add(wts[t * K + k], w[k], w[k], 16 * U24, 1e-30);
             }
@@ -2302,9 +2356,25 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
          * small shapes 6-9e-5), so 3e-4 */
         const double tol = tc ? 3e-4 : WK >= 3 ? 2e-5 : 1e-5;
         snprintf(what, sizeof what, "moe %s D=%d F=%d E=%d K=%d T=%d%s%s%s%s (%s)", wkname(WK), D, F, E, K, T,
-                 tc ? " tensor cores" : T == 1 && VU && VD ? " gemv_b1" : " gemv", VU ? "" : " scalar", FUSED ? " +norm +residual" : "",
+                 tc ? " tensor cores" : b1 ? " one-token kernels" : " gemv", VU ? "" : " scalar", FUSED ? " +norm +residual" : "",
                  cy.stray || cy.nan ? " (unwritten or stray rows)" : "", shape);
         verdict(what, sqrt(num / den), tol, cy.nan + cy.stray);
+        if (b1) { /* the one-token kernels sum as the paths they replace: moe_route's gather and routing,
+                     gemv_b1's sums, moe_combine's */
+            Check cb;
+            int same = 0;
+            double mr = 0;
+            for (int c = 0; c < D; c++) {
+                cb.exact(fbits(y[c]), fbits(yold[c]));
+                same += fbits(y[c]) == fbits(ygemv[c]);
+                const double r = fabs((double)y[c] - ygemv[c]) / (fabs((double)ygemv[c]) > 1e-30 ? fabs((double)ygemv[c]) : 1e-30);
+                mr = r > mr ? r : mr;
+            }
+            snprintf(what, sizeof what, "moe %s one-token kernels = the previous path, bit for bit (%s)", wkname(WK), shape);
+            cb.done(what, 0);
+            printf("INFO moe %s one token (%s): against the path of 2..8 rows (gemv) %d of %d values the same bits, "
+                   "largest rel. difference %.2e\n", wkname(WK), shape, same, D, mr);
+        }
         if (timed_reps > 0) {
             /* the bytes a step must read: each used expert's rows once */
             std::vector<int> used(E, 0);
@@ -2316,11 +2386,19 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
             const double bytes = (double)ne * (EBU + EBD + SBU + SBD + ZBU + ZBD);
             cudaStream_t st;
             CK(cudaStreamCreate(&st));
-            const double us = graph_us(st, [&]() { run(st); }, timed_reps);
-            CK(cudaStreamDestroy(st));
+            const double us = graph_us(st, [&]() { run(st, 0, 1); }, timed_reps);
             printf("TIME %-58s %8.1f us %7.1f GB/s (%lld experts' bytes)\n", what, us, bytes / (us * 1e-6) / 1e9, ne);
+            if (b1) { /* the whole block at one token, old against new */
+                const double uo = graph_us(st, [&]() { run(st, 1, 0); }, timed_reps);
+                const double un = graph_us(st, [&]() { run(st, 0, 0); }, timed_reps);
+                printf("TIME moe %s one token (%s): old (moe_route, moe_expert_b1 x2, moe_combine) %.1f us %.1f GB/s; "
+                       "new (moe_up_b1, moe_down_b1) %.1f us %.1f GB/s under PDL, %.1f us without\n",
+                       wkname(WK), shape, uo, bytes / (uo * 1e-6) / 1e9, us, bytes / (us * 1e-6) / 1e9, un);
+            }
+            CK(cudaStreamDestroy(st));
         }
     }
+    CK(cudaStreamDestroy(cst));
 }
 
 /* The MoE block's checks (`kernel_check moe` runs these alone). */
@@ -2336,6 +2414,13 @@ static void moe_checks()
     check_moe<5, 8, 2, 1, 512, 256, 32>("u4 zero g32", {1, 3, 17}, 0);
     check_moe<3, 8, 2, 1, 256, 128, 256>("fp8 a scale a row", {1, 4, 12}, 0);
     check_moe<0, 8, 2, 1, 260, 100>("f32, K % 8 != 0 (scalar)", {1, 3, 20}, 0);
+    check_moe<6, 16, 4, 1, 512, 256, 16>("nvfp4 lane8", {1, 5, 40}, 0);
+    /* the one-token kernels' shapes: top 1 (4 units a block of moe_down_b1), top 3 (2 units, 6
+     * warps), experts not a whole number of warps */
+    check_moe<1, 4, 1, 0, 256, 128>("top 1", {1, 3}, 0);
+    check_moe<2, 8, 3, 1, 320, 64>("top 3", {1, 2}, 0);
+    check_moe<1, 60, 6, 1, 256, 128, 128, 1>("60 experts, top 6, fused", {1, 5}, 0);
+    check_moe<4, 40, 8, 1, 512, 256, 128, 1>("u4 lane8 40 experts, fused", {1}, 0);
     /* the fusions' inputs: the norm before the block in its gathers, the residual add in its combine */
     check_moe<1, 8, 2, 1, 512, 256, 128, 1>("mixtral-like, fused", {1, 7, 9, 33, 64}, 0);
     check_moe<4, 16, 4, 1, 512, 256, 128, 1>("u4 lane8, fused", {1, 40}, 0);
@@ -2346,6 +2431,9 @@ static void moe_checks()
     /* mixtral-8x7b's shapes at 1/4 (8 experts of 3584, top 2, hidden 1024): 64 tokens on tensor cores */
     check_moe<1, 8, 2, 1, 1024, 3584>("mixtral-8x7b / 4", {1, 16, 64}, 20);
     check_moe<4, 128, 8, 1, 2048, 768>("qwen3-30b-a3b w4a16", {1, 16}, 50);
+    check_moe<3, 128, 8, 1, 2048, 768, 2048, 1>("qwen3-30b-a3b fp8, fused", {1, 4}, 50); /* a scale a row */
+    check_moe<6, 128, 8, 1, 2048, 768, 16, 1>("qwen3-30b-a3b nvfp4, fused", {1, 4}, 50);
+    check_moe<1, 8, 2, 1, 1024, 3584, 128, 1>("mixtral-8x7b / 4, fused", {1}, 20);
 }
 
 static void check_families(void)

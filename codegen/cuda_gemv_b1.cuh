@@ -43,33 +43,21 @@ struct RopeOut {
     uint8_t *kv;
     int layer;
 };
-template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1,
-          int HD = 2, int L = 1, int BS = 1, int KV = FMT_F16, int G = K>
-DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
-                 float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
-                 RopeOut ro = RopeOut{}, WQ wq = WQ{})
+/* The sums of weight rows n0 and n1 over x (a unit: live, else no loads), K slice ks of KS: each
+ * lane's U 16-byte loads of both rows in flight, the first two groups issued before pdl_wait, the
+ * rest as described above; every lane gets both sums (the warp's butterfly). gemv_b1's core, also
+ * the MoE block's one-token kernels' (cuda_moe.cuh), so that both sum a row in the same order. */
+template <int WK, int K, int NORM, int KS, int U, int G = K>
+DEV void gemv_b1_rows(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ nw,
+                      const WQ &wq, int n0, int n1, int ks, int live, float &a0, float &a1)
 {
     constexpr int VE = WFmt<WK>::VE, QF = WFmt<WK>::Q; /* elements a load; quantized */
     using QL = QLane<WK, G>;
     static_assert(!QF || (K / KS) % QL::T == 0, "a quantized row's K slice must be whole lane8 tiles");
     constexpr int KSL = K / KS, NV = KSL / VE;      /* the slice, its 16-byte vectors */
     constexpr int NB = (NV + LLMC_WARP * U - 1) / (LLMC_WARP * U); /* groups of U loads a lane */
-    constexpr int UNITS = epi_glu(EPI) ? N / 2 : (N + 1) / 2;
     static_assert(K % (KS * VE) == 0, "K slice not a whole number of 16-byte vectors");
-    pdl_release();
-    const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, ks = warp % KS;
-    const int unit = blockIdx.x * (4 / KS) + warp / KS;
-    const int live = unit < UNITS;
-    constexpr int QKP = (HQ + HKV) * HD / 2; /* EPI 3: units that are RoPE pairs */
-    int n0, n1;
-    if (EPI == 3) {
-        const int hh = unit / (HD / 2), i = unit % (HD / 2);
-        n0 = !live ? 0 : unit < QKP ? hh * HD + (INTER ? 2 * i : i) : 2 * QKP + 2 * (unit - QKP);
-        n1 = !live ? 0 : unit < QKP ? n0 + (INTER ? 1 : HD / 2) : n0 + 1;
-    } else {
-        n0 = !live ? 0 : epi_glu(EPI) ? unit : 2 * unit;
-        n1 = !live ? 0 : epi_glu(EPI) ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
-    }
+    const int lane = threadIdx.x & (LLMC_WARP - 1);
     const char *w0 = (const char *)wv + WFmt<WK>::off((int64_t)n0 * K + ks * KSL);
     const char *w1 = (const char *)wv + WFmt<WK>::off((int64_t)n1 * K + ks * KSL);
     u4 qa[U][2], qb[U][2];
@@ -110,7 +98,8 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     if (NB > 1)
         LLMC_B1_LOAD(qb, pb, 1)
     pdl_wait();
-    float a0 = 0.0f, a1 = 0.0f;
+    a0 = 0.0f;
+    a1 = 0.0f;
 #pragma unroll
     for (int g = 0; g < NB; g += 2) {
         if (g > 0 && g + 1 < NB)
@@ -135,6 +124,31 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
     }
     a0 = warp_sum(a0);
     a1 = warp_sum(a1);
+}
+
+template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1,
+          int HD = 2, int L = 1, int BS = 1, int KV = FMT_F16, int G = K>
+DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
+                 float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
+                 RopeOut ro = RopeOut{}, WQ wq = WQ{})
+{
+    constexpr int UNITS = epi_glu(EPI) ? N / 2 : (N + 1) / 2;
+    pdl_release();
+    const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, ks = warp % KS;
+    const int unit = blockIdx.x * (4 / KS) + warp / KS;
+    const int live = unit < UNITS;
+    constexpr int QKP = (HQ + HKV) * HD / 2; /* EPI 3: units that are RoPE pairs */
+    int n0, n1;
+    if (EPI == 3) {
+        const int hh = unit / (HD / 2), i = unit % (HD / 2);
+        n0 = !live ? 0 : unit < QKP ? hh * HD + (INTER ? 2 * i : i) : 2 * QKP + 2 * (unit - QKP);
+        n1 = !live ? 0 : unit < QKP ? n0 + (INTER ? 1 : HD / 2) : n0 + 1;
+    } else {
+        n0 = !live ? 0 : epi_glu(EPI) ? unit : 2 * unit;
+        n1 = !live ? 0 : epi_glu(EPI) ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
+    }
+    float a0, a1;
+    gemv_b1_rows<WK, K, NORM, KS, U, G>(wv, x, nw, wq, n0, n1, ks, live, a0, a1);
     float inv = 1.0f;
     __shared__ float red[4];
     if (NORM) { /* 1/rms(x), block-wide, in gemv's order */

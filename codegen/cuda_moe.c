@@ -1,9 +1,11 @@
 /* cuda_moe.c — CUDA emitter for the mixture-of-experts block (moe), cuda_moe.cuh's kernels. Steps of
  * up to 8 rows: routing with the gather, the gate/up matmul of the experts in use (SwiGLU in its
  * epilogue), their down matmul, and the weighted sum of each token's slots; the experts' matmuls are
- * gemv over one expert's rows and its grouped tokens a block (gemv_b1 for one-token steps where
- * the rows are 16-byte vectors: the same sums), grid z over the experts the step uses:
- * a decode step reads only the selected experts' weights, in every weight format gemv reads. Wider
+ * gemv over one expert's rows and its grouped tokens a block, grid z over the experts the step uses:
+ * a decode step reads only the selected experts' weights, in every weight format gemv reads.
+ * One-token steps where the rows are 16-byte vectors take two kernels under PDL instead (moe_b1:
+ * the routing and the gather in the gate/up matmul's prologue, the combine in the down matmul's
+ * epilogue, gemv_b1's sums: the same bits). Wider
  * steps gather the rows with a block a row, keep gemv while the experts have 8 rows each on
  * average, and above that, where both expert matrices are bf16/f16, run the matmuls on tensor cores
  * (gemm_h over each expert's grouped rows, one launch for all the experts; on the AMD path gemm_mx,
@@ -56,7 +58,7 @@ static int tc_ok(const LlmcEmit *e, const LlmcTensor *w, int64_t K)
            K % 32 == 0 && w->offset % 16 == 0;
 }
 
-/* Whether an expert matrix w (K columns) goes by 16-byte vectors (gemv's VEC, and moe_expert_b1):
+/* Whether an expert matrix w (K columns) goes by 16-byte vectors (gemv's VEC, and moe_b1's kernels):
  * quantized ones in lane8 order of whole tiles. */
 static int expert_vec(const LlmcTensor *w, int64_t N, int64_t K)
 {
@@ -109,6 +111,34 @@ static const char *expert_math(LlmcEmit *e, const LlmcTensor *w, int64_t N, int6
     return buf;
 }
 
+/* The label of the gather of a token's rows in f32 (moe_gather's, or moe_route's with gather). */
+static const char *moe_gather_math(LlmcEmit *e, int64_t D, int norm)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "moe_gather f32 rows of %lld%s", (long long)D, norm ? ", RMS-normed" : "");
+    return buf;
+}
+
+/* The label of the routing (the gather of each routed row with it where gather is set). */
+static const char *route_math(LlmcEmit *e, const LlmcNode *n, int64_t D, int gather, int norm)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "moe_route %lld experts, top %lld%s%s%s", (long long)llmc_attr_int(n, "experts", 1),
+             (long long)llmc_attr_int(n, "top_k", 1), llmc_attr_int(n, "norm_topk_prob", 0) ? ", renormalized" : "",
+             gather ? ";" : "", gather ? moe_gather_math(e, D, norm) : "");
+    return buf;
+}
+
+/* The label of the combine: a token's K slots summed in order, weighted, into D columns (the
+ * residual added where res). */
+static const char *combine_math(LlmcEmit *e, int64_t K, int64_t D, int res)
+{
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    snprintf(buf, sizeof e->ptr_ring[0], "moe combine %lld slots in order, weighted, %lld columns%s", (long long)K,
+             (long long)D, res ? ", residual" : "");
+    return buf;
+}
+
 /* One of the experts' matmuls on gemv: w (rows an expert: N, K columns) over x -> y, EPI 2 (SwiGLU)
  * or 0, for the steps `cond` selects. */
 static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
@@ -146,37 +176,65 @@ static void expert_mm(LlmcEmit *e, int node, const char *cond, const LlmcTensor 
     llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 128, 0);
 }
 
-/* One of the experts' matmuls for one-token steps on gemv_b1 (moe_expert_b1; w as expert_vec
- * takes): grid z the token's experts, 4 units (row pairs) a block, a lane's loads of both rows in
- * flight, 1 or 2 (rows over 4 KB) of each at a time as the dense one-row matmul. */
-static void expert_b1(LlmcEmit *e, int node, const char *cond, const LlmcTensor *w, const char *wsrc, int64_t N,
-                      int64_t K, int epi, int64_t base, int64_t xoff, int64_t yoff)
+/* One-token steps (both expert matrices as expert_vec takes them; top_k at most a warp's lanes): the
+ * block in two kernels under PDL (cuda_moe.cuh moe_up_b1, moe_down_b1). The gate/up kernel routes
+ * and gathers the token's row (RMS-normed with nw, eps where the layer's norm is fused: nw "0")
+ * in its prologue, grid x 4 units (row pairs) a block, z the token's K slots, 1 or 2 loads of each
+ * weight row a lane in flight (rows over 4 KB: 2) as the dense one-row matmul; the down kernel has
+ * K UB warps a block (UB units: 4 warps at least where K < 4), routes again, and sums its columns
+ * over the slots into y, adding res where the residual add is fused. */
+static void moe_b1(LlmcEmit *e, int node, const char *cond, int64_t base, const MoeLayout *l, const char *lgs,
+                   const char *xs, const char *nw, const char *eps, const char *gus, const char *dns, const char *ys,
+                   const char *res)
 {
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
-    int u = llmc_format_bytes(w->dtype, K) <= 4096 ? 1 : 2;
-    ExpertW x = expert_w(e, n, w, wsrc, N, K);
-    int64_t E = x.E, KS = x.KS, G = x.G, eb = x.eb;
-    const char *wq = x.wq, *sides = x.sides;
+    const LlmcTensor *gu = &g->t[n->in[2]], *dn = &g->t[n->in[3]];
+    int64_t D = llmc_cols(&g->t[n->in[0]].shape), F = dn->shape.dim[1];
+    int norm = (int)llmc_attr_int(n, "norm_topk_prob", 0);
+    ExpertW xu = expert_w(e, n, gu, gus, 2 * F, D), xd = expert_w(e, n, dn, dns, D, F);
+    int64_t E = xu.E, K = xu.KS, ub = K < 4 ? (4 + K - 1) / K : 1;
+    int uu = llmc_format_bytes(gu->dtype, D) <= 4096 ? 1 : 2, ud = llmc_format_bytes(dn->dtype, F) <= 4096 ? 1 : 2;
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
-                    "/* moe experts' %s, one-token steps: its row f32[%lld] x %s[%lld experts][%lld,%lld]^T%s, its "
-                    "experts (grid z), %d load%s of each weight row a lane in flight */\n"
+                    "/* moe, one-token steps: the routing (f32[1,%lld] router logits, top %lld%s) and the row "
+                    "f32[%lld]%s in the prologue, then the experts' gate/up %s[%lld experts][%lld,%lld]^T with SwiGLU "
+                    "of rows j, j + N/2 for the token's slots (grid z), %d load%s of each weight row a lane in flight */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    moe_expert_b1<%s, %lld, %lld, %d, %d, %lld, %lld, %lldLL>((const int *)A(%lld), %s, %s, %s, "
-                    "A(%lld), A(%lld));\n}\n",
-                    epi == 2 ? "gate/up" : "down", (long long)K, llmc_dtype_name(w->dtype), (long long)E, (long long)N,
-                    (long long)K, epi == 2 ? ", SwiGLU of rows j, j + N/2" : "", u, u > 1 ? "s" : "",
-                    llmc_kernel_wformat(e, w), (long long)K, (long long)N, epi, u, (long long)G, (long long)E,
-                    (long long)eb, (long long)base, wsrc, wq, sides, (long long)(base + xoff), (long long)(base + yoff));
-    const char *name = llmc_cuda_kernel(e, epi == 2 ? "moe_gate_up_b1" : "moe_down_b1", k.s, 0);
+                    "    moe_up_b1<%s, %lld, %lld, %d, %lld, %lld, %d, %lld, %lldLL>(%s, %s, %s, %s, %s, %s, %s, A(%lld));\n}\n",
+                    (long long)E, (long long)K, norm ? ", renormalized" : "", (long long)D,
+                    strcmp(nw, "0") ? " RMS-normed" : "", llmc_dtype_name(gu->dtype), (long long)E, (long long)(2 * F),
+                    (long long)D, uu, uu > 1 ? "s" : "", llmc_kernel_wformat(e, gu), (long long)E, (long long)K, norm,
+                    (long long)D, (long long)(2 * F), uu, (long long)xu.G, (long long)xu.eb, lgs, xs,
+                    strcmp(nw, "0") ? nw : "(const float *)0", eps, gus, xu.wq, xu.sides, (long long)(base + l->h));
+    const char *up = llmc_cuda_kernel(e, "moe_gate_up_b1", k.s, 0);
     llmc_buf_free(&k);
-    llmc_cuda_kernel_math(e, name, "%s", expert_math(e, w, N, K, epi, 1)); /* gemv_b1 with K unsplit: gemv's sums */
-    int64_t units = epi == 2 ? N / 2 : (N + 1) / 2;
+    /* the same arithmetic a row as moe_route's with the gather and gemv's gate/up at 2..8 rows */
+    llmc_cuda_kernel_math(e, up, "%s;%s", route_math(e, n, D, 1, strcmp(nw, "0") != 0), expert_math(e, gu, 2 * F, D, 2, 1));
+    llmc_cuda_kernel_pdl(e, up);
     char gx[64], gz[32];
-    snprintf(gx, sizeof gx, "%lld", (long long)((units + 3) / 4));
-    snprintf(gz, sizeof gz, "%lld", (long long)(KS < E ? KS : E));
-    llmc_cuda_launch(e, node, cond, name, gx, "1", gz, 128, 0);
+    snprintf(gx, sizeof gx, "%lld", (long long)((F + 3) / 4));
+    snprintf(gz, sizeof gz, "%lld", (long long)K);
+    llmc_cuda_launch(e, node, cond, up, gx, "1", gz, 128, 0);
+    llmc_buf_printf(&k,
+                    "/* moe, one-token steps: the experts' down %s[%lld experts][%lld,%lld]^T over their activations "
+                    "f32[%lld,%lld], a warp a slot and unit (%lld unit%s a block), routed again; the slots summed in "
+                    "order, weighted%s -> f32[1,%lld], %d load%s of each weight row a lane in flight */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(%lld) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "    moe_down_b1<%s, %lld, %lld, %d, %lld, %lld, %d, %lld, %lldLL, %lld>(%s, %s, %s, %s, A(%lld), %s, "
+                    "%s);\n}\n",
+                    llmc_dtype_name(dn->dtype), (long long)E, (long long)D, (long long)F, (long long)K, (long long)F,
+                    (long long)ub, ub > 1 ? "s" : "", res[0] ? ", the residual added" : "", (long long)D, ud,
+                    ud > 1 ? "s" : "", (long long)(32 * K * ub), llmc_kernel_wformat(e, dn), (long long)E, (long long)K,
+                    norm, (long long)F, (long long)D, ud, (long long)xd.G, (long long)xd.eb, (long long)ub, lgs, dns,
+                    xd.wq, xd.sides, (long long)(base + l->h), ys, res[0] ? res : "(const float *)0");
+    const char *down = llmc_cuda_kernel(e, "moe_down_b1", k.s, 0);
+    llmc_buf_free(&k);
+    /* gemv's down matmul, then moe_combine's sum */
+    llmc_cuda_kernel_math(e, down, "%s;%s", expert_math(e, dn, D, F, 0, 1), combine_math(e, K, D, res[0] != 0));
+    llmc_cuda_kernel_pdl(e, down);
+    snprintf(gx, sizeof gx, "%lld", (long long)(((D + 1) / 2 + ub - 1) / ub));
+    llmc_cuda_launch(e, node, cond, down, gx, "1", "1", (int)(32 * K * ub), 0);
 }
 
 /* The AMD path's expert_mma: moe_expert_mx (gemm_mx over each expert's grouped rows, 256 threads). */
@@ -249,14 +307,6 @@ static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor
     llmc_cuda_launch(e, node, cond, name, gx, gy, gz, 128, smem);
 }
 
-/* The label of the gather of a token's rows in f32 (moe_gather's, or moe_route's with gather). */
-static const char *moe_gather_math(LlmcEmit *e, int64_t D, int norm)
-{
-    char *buf = e->ptr_ring[e->ptr_next++ % 16];
-    snprintf(buf, sizeof e->ptr_ring[0], "moe_gather f32 rows of %lld%s", (long long)D, norm ? ", RMS-normed" : "");
-    return buf;
-}
-
 /* moe_route, with the gather (small steps; norm: ", nw, eps" when the block's input is normed in
  * it, else "") or without it. */
 static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t base, const MoeLayout *l, const char *xs,
@@ -284,9 +334,7 @@ static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t b
     const char *name = llmc_cuda_kernel(e, "moe_route", k.s, 0);
     llmc_buf_free(&k);
     /* the routing is the same either way, and so is the gather of a row here and in moe_gather */
-    llmc_cuda_kernel_math(e, name, "moe_route %lld experts, top %lld%s%s%s", (long long)E, (long long)K,
-                          llmc_attr_int(n, "norm_topk_prob", 0) ? ", renormalized" : "", gather ? ";" : "",
-                          gather ? moe_gather_math(e, D, norm[0] != 0) : "");
+    llmc_cuda_kernel_math(e, name, "%s", route_math(e, n, D, gather, norm[0] != 0));
     llmc_cuda_launch(e, node, cond, name, "1", "1", "1", 1024, 0);
 }
 
@@ -299,9 +347,10 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     const LlmcTensor *gu = &g->t[n->in[2]], *dn = &g->t[n->in[3]];
     int64_t E = llmc_attr_int(n, "experts", 1), K = llmc_attr_int(n, "top_k", 1);
     int64_t D = llmc_cols(&g->t[x].shape), F = dn->shape.dim[1];
-    if (strcmp(llmc_attr_str(n, "act", "silu"), "silu") != 0 || E > 1024)
-        return llmc_fail(d, "%s: moe with %s and %lld experts: CUDA targets implement silu experts, at most 1024 of "
-                         "them", n->where, llmc_attr_str(n, "act", "silu"), (long long)E);
+    if (strcmp(llmc_attr_str(n, "act", "silu"), "silu") != 0 || E > 1024 || K > 32)
+        return llmc_fail(d, "%s: moe with %s, %lld experts, top %lld: CUDA targets implement silu experts, at most "
+                         "1024 of them, top k at most 32", n->where, llmc_attr_str(n, "act", "silu"), (long long)E,
+                         (long long)K);
     MoeLayout l = layout(g, n);
     int64_t base = e->scratch_a;
     /* the operands, a launch-offset slot each, shared by the node's kernels */
@@ -314,10 +363,12 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     /* the GPU fusions' inputs: the norm before the block (its gathers norm the rows), the residual
      * add after it (its combine adds it) */
     int64_t ni = llmc_attr_int(n, "norm", -1), ri = llmc_attr_int(n, "residual", -1);
-    char norm[256] = "", res[200] = "";
-    if (ni > 0)
-        snprintf(norm, sizeof norm, ", %s, %s", llmc_cuda_ptr(e, n->in[ni], "const float"),
-                 llmc_c_float(e, llmc_attr_float(n, "eps", 1e-5)));
+    char norm[256] = "", res[200] = "", nws[160] = "0", eps[64] = "0.0f";
+    if (ni > 0) {
+        snprintf(nws, sizeof nws, "%s", llmc_cuda_ptr(e, n->in[ni], "const float"));
+        snprintf(eps, sizeof eps, "%s", llmc_c_float(e, llmc_attr_float(n, "eps", 1e-5)));
+        snprintf(norm, sizeof norm, ", %s, %s", nws, eps);
+    }
     if (ri > 0)
         snprintf(res, sizeof res, ", %s", llmc_cuda_ptr(e, n->in[ri], "const float"));
     const char *rows = llmc_cuda_host_rows(g, x);
@@ -335,16 +386,19 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     else
         snprintf(mid, sizeof mid, "%s", wide);
     snprintf(big, sizeof big, "%s * %lld > %lld", rows, (long long)K, (long long)(MOE_SMALL_ROWS * E));
-    route(e, node, small, 1, base, &l, xs, lgs, norm);
-    if (expert_vec(gu, 2 * F, D) && expert_vec(dn, D, F)) { /* one-token steps on gemv_b1 */
-        char one[48], few[96];
-        snprintf(one, sizeof one, "%s == 1", rows);
-        snprintf(few, sizeof few, "%s > 1 && %s <= %d", rows, rows, MOE_SMALL_ROWS);
-        expert_b1(e, node, one, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
-        expert_b1(e, node, one, dn, dns, D, F, 0, base, l.h, l.o);
+    /* one-token steps: moe_b1's two kernels, the combine in the second (b1: the launches below skip them) */
+    int b1 = expert_vec(gu, 2 * F, D) && expert_vec(dn, D, F) && D <= 8192;
+    char one[48], few[96], multi[48];
+    snprintf(one, sizeof one, "%s == 1", rows);
+    snprintf(few, sizeof few, "%s > 1 && %s <= %d", rows, rows, MOE_SMALL_ROWS);
+    snprintf(multi, sizeof multi, "%s > 1", rows);
+    if (b1) {
+        moe_b1(e, node, one, base, &l, lgs, xs, nws, eps, gus, dns, ys, res[0] ? res + 2 : "");
+        route(e, node, few, 1, base, &l, xs, lgs, norm);
         expert_mm(e, node, few, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
         expert_mm(e, node, few, dn, dns, D, F, 0, base, l.h, l.o);
     } else {
+        route(e, node, small, 1, base, &l, xs, lgs, norm);
         expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
         expert_mm(e, node, small, dn, dns, D, F, 0, base, l.h, l.o);
     }
@@ -393,9 +447,10 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
                     (long long)base, (long long)(base + l.wts), (long long)(base + l.o), ys, res);
     const char *comb = llmc_cuda_kernel(e, "moe_combine", k.s, 0);
     llmc_buf_free(&k);
+    llmc_cuda_kernel_math(e, comb, "%s", combine_math(e, K, D, res[0] != 0));
     char cy[32]; /* the columns in slices of 256: a decode step's token over several blocks */
     snprintf(cy, sizeof cy, "%lld", (long long)((D + 255) / 256));
-    llmc_cuda_launch(e, node, NULL, comb, rows, cy, "1", 256, 0);
+    llmc_cuda_launch(e, node, b1 ? multi : NULL, comb, rows, cy, "1", 256, 0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

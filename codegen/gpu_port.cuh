@@ -76,6 +76,9 @@ DEV T shfl_idx(T v, int src)
 
 /* The lanes for which p holds, a bit each (lane i: bit i; all lanes take part). */
 DEV uint32_t warp_ballot(int p) { return __ballot_sync(0xffffffffu, p); }
+/* The largest of v over the warp's lanes, and the smallest (all lanes take part; redux.sync, sm_80+). */
+DEV uint32_t warp_max_u32(uint32_t v) { return __reduce_max_sync(0xffffffffu, v); }
+DEV int warp_min_i32(int v) { return __reduce_min_sync(0xffffffffu, v); }
 /* Waits for the n threads (whole warps) that wait on named barrier id (1-15: __syncthreads is 0):
  * cuda_mx.cuh's emulation of an AMD wave64 by two warps. NVIDIA only. */
 DEV void bar_named(int id, int n) { asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(n) : "memory"); }

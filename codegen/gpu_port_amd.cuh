@@ -219,6 +219,21 @@ DEV uint32_t warp_ballot(int p)
     return __builtin_amdgcn_ballot_w32(p != 0);
 #endif
 }
+/* The largest of v over the warp's 32 lanes, and the smallest (a butterfly; all lanes take part). */
+DEV uint32_t warp_max_u32(uint32_t v)
+{
+#pragma unroll
+    for (int o = LLMC_WARP / 2; o > 0; o >>= 1)
+        v = max(v, shfl_xor(v, o));
+    return v;
+}
+DEV int warp_min_i32(int v)
+{
+#pragma unroll
+    for (int o = LLMC_WARP / 2; o > 0; o >>= 1)
+        v = min(v, shfl_xor(v, o));
+    return v;
+}
 
 /* ---- the block's dynamic shared memory (LDS: the launch's size), 16-byte aligned ---- */
 DEV uint8_t *dyn_smem()

@@ -881,7 +881,8 @@ END_TEST
  * spills for sm_80 and sm_90a, as the quantized presets do: these kernels have no path of their own
  * for the archs between (__CUDA_ARCH__ >= 900 picks PDL alone) and the same register budget from
  * their launch bounds; about 7 s an arch on 2 busy cores. */
-static const Weights fam_w4_g32_asym = {LLMC_U4, 32, 1}, fam_w4 = {LLMC_U4, 0, 0}, fam_fp8 = {LLMC_FP8, 0, 0};
+static const Weights fam_w4_g32_asym = {LLMC_U4, 32, 1}, fam_w4 = {LLMC_U4, 0, 0}, fam_fp8 = {LLMC_FP8, 0, 0},
+                     fam_nvfp4 = {LLMC_NVFP4, 0, 0};
 typedef struct {
     const char *family;                  /* tests/data/families/configs/NAME.json */
     const char *what;
@@ -918,6 +919,9 @@ static const FamilyCase family_cases[] = {
     {"qwen3_moe", "qwen3-30b-a3b shapes fp8", "hidden_size=2048 moe_intermediate_size=768 num_experts=128 "
      "num_experts_per_tok=8 num_attention_heads=32 num_key_value_heads=4 head_dim=128 num_hidden_layers=1 "
      "mlp_only_layers=[]", &fam_fp8, "moe_down", 0},
+    {"qwen3_moe", "qwen3-30b-a3b shapes nvfp4", "hidden_size=2048 moe_intermediate_size=768 num_experts=128 "
+     "num_experts_per_tok=8 num_attention_heads=32 num_key_value_heads=4 head_dim=128 num_hidden_layers=1 "
+     "mlp_only_layers=[]", &fam_nvfp4, "moe_gate_up_b1", 0}, /* one-token steps: moe_up_b1, moe_down_b1 */
     {"mixtral", "mixtral-8x7b shapes", "hidden_size=4096 intermediate_size=14336 num_local_experts=8 "
      "num_experts_per_tok=2 num_attention_heads=32 num_key_value_heads=8 num_hidden_layers=1", NULL, "moe_gate_up", 0},
 };

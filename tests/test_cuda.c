@@ -1386,10 +1386,10 @@ START_TEST(binv_row_path)
     ck_assert_msg(strstr(p8, "_gemv)") && !strstr(p8, "_gemv_b1)") && !strstr(p8, "_gemm"), "%s", p8);
     ck_assert_msg(strstr(p9, "_gemm") && strstr(p9, "_paged_attention_dec)"), "%s", p9);
     ck_assert_msg(strstr(p65, "_gemm_wg") && !strstr(p65, "_paged_attention_dec)"), "%s", p65);
-    /* gemv_b1 and gemv of one matrix: one label */
-    const char *b1 = strstr(p1, "gemv "), *gv = strstr(p8, "gemv ");
+    /* gemv_b1 and gemv of one matrix: labels apart (an H100 gave other bits for some shapes) */
+    const char *b1 = strstr(p1, "b1 gemv "), *gv = strstr(p8, "gemv ");
     ck_assert(b1 && gv);
-    ck_assert_int_eq(strncmp(b1, gv, strcspn(gv, "\t")), 0);
+    ck_assert_int_eq(strncmp(b1 + 3, gv, strcspn(gv, "\t")), 0);
     free(p1);
     free(p8);
     free(p9);

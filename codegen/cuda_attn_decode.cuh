@@ -578,7 +578,7 @@ DEV uint32_t tc_key16(const uint32_t *w, int i)
 DEV uint32_t tc_trans(uint32_t x)
 {
     uint32_t y;
-    asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(y) : "r"(x));
+    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(y) : "r"(x)); /* (volatile: as mma16816) */
     return y;
 }
 

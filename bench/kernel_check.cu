@@ -238,14 +238,15 @@ __host__ __device__ constexpr int tc_minch(int kf, int vf, int hd)
          : 16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)) > 256 ? 256
                                                                    : (int)(16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)));
 }
-/* (KQ: the scores' layout, S = Q K^T or S^T = K Q^T) */
-template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0, int KQ = 0>
+/* (KQ: the scores' layout, S = Q K^T or S^T = K Q^T; TNT > 0: tiles a warp at once instead of tc_nt's) */
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0, int KQ = 0, int TNT = 0>
 __global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_tc(const int32_t *pos, const int32_t *seq, const int32_t *tables,
                                                                  int mbs, const uint8_t *kv, const float *q, float *y,
                                                                  float *part, int *cnt, const float *kvs, float cap)
 {
     paged_attn_tc<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, (TCM > 0 ? TCM : tc_minch(KF, VF, HD)),
-                  tc_nt(KF, VF, HD), tc_gs(HQ / HKV), KQ>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
+                  (TNT > 0 ? TNT : tc_nt(KF, VF, HD)), tc_gs(HQ / HKV), KQ>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1,
+                                                                               0.125f, kvs, cap);
 }
 template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
@@ -301,7 +302,7 @@ static void binv_verdict(const char *what, const char *how, int64_t diff)
  * keys in KF and values in VF: random rows (never zeros) stored by the cpu target's quantizer
  * (ir/kv_formats.h kv_put_rows, fp8 with scales per layer and head), the reference reads them back
  * as the cpu target does (kv_get_row) and sums in double. */
-template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0>
+template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0, int TNT = 0>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap = 0.0f)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
@@ -390,7 +391,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
                                                                                           dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 4 || MODE == 5) {
             if constexpr (HD == 64 || HD == 128)
-                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM, MODE == 5><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(
+                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM, MODE == 5, TNT><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(
                     dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 2) {
             k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, kvs,
@@ -453,9 +454,12 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             }
         }
     }
-    char what[200], minch[24] = "";
+    char what[200], minch[40] = "";
+    int mw = 0;
     if (TCM > 0)
-        snprintf(minch, sizeof minch, " minch=%d", TCM);
+        mw = snprintf(minch, sizeof minch, " minch=%d", TCM);
+    if (TNT > 0)
+        snprintf(minch + mw, sizeof minch - mw, " nt=%d", TNT);
     snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)"
              : MODE == 4 ? "paged_attn_tc" : MODE == 5 ? "paged_attn_tc kq" : "flash_prefill",
@@ -2967,6 +2971,11 @@ int main(int argc, char **argv)
         check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048>(dec16, 50);
         check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024>(dec16, 50);
         check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024>(dec16, 50);
+        /* the S^T layout's registers leave room for 2 tiles a warp at heads of 128 with int8 rows
+         * (ptxas: 155/156 registers on sm_80/sm_90a, no spills; S spills there) */
+        check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT8, 0, 2>(dec16, 50);
+        check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT4, 0, 2>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4, 0, 2>(dec16, 50);
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "wq") == 0) { /* `kernel_check wq`: gemm_wq's checks (Hopper), then timed */

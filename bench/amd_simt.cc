@@ -290,7 +290,7 @@ DEV void cp_async_wait()
 #include "../codegen/cuda_moe.cuh"
 #include "../ir/kv_formats.h"
 #include "flash_ref.h"
-#include "moe_ref.h"
+#include "../ir/moe_route.h" /* the routing reference (the interpreter's): llmc_moe_route */
 
 /* Runs fn(), the kernel's body, for every block of grid (x, y, z): the block's `threads` threads as
  * coroutines, each resumed when the barrier it waits for is released. */
@@ -619,7 +619,7 @@ static void check_moe1(const char *what)
     /* the reference */
     double w[32], inv = 1.0;
     int id[32];
-    moe_ref_route(lg.data(), E, K, NORM, id, w);
+    llmc_moe_route(lg.data(), E, K, NORM, id, w);
     if (FUSED) {
         double ss = 0;
         for (int d = 0; d < D; d++)

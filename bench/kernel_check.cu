@@ -52,7 +52,7 @@
 #include "../codegen/cuda_rope.cuh"
 #include "../codegen/cuda_rows.cuh"
 #include "bench_cuda.h"
-#include "moe_ref.h"
+#include "../ir/moe_route.h" /* the routing reference (the interpreter's): llmc_moe_route */
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -2333,7 +2333,7 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
             /* routing: softmax, top K by probability (ties to the lower expert), renormalized */
             double w[64];
             int id[64];
-            moe_ref_route(&lg[(size_t)t * E], E, K, NORM, id, w);
+            llmc_moe_route(&lg[(size_t)t * E], E, K, NORM, id, w);
             for (int k = 0; k < K; k++) {
                 cr.exact((uint32_t)ids[t * K + k], (uint32_t)id[k]);
                 cr.add(wts[t * K + k], w[k], w[k], 16 * U24, 1e-30);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kv_formats.h"
+#include "moe_route.h"
 
 struct LlmcInterp {
     const LlmcGraph *g;
@@ -164,34 +165,6 @@ static void attend(const float *q, const float *const *k, const float *const *v,
     free(s);
 }
 
-/* The routing of one token (moe): softmax of the router logits, the top_k experts by probability
- * (ties: the lower index), their probabilities renormalized to sum 1 with norm_topk_prob. */
-static void moe_route(const float *logits, int E, int K, int norm, int *ids, double *w)
-{
-    double mx = -INFINITY, sum = 0;
-    for (int e = 0; e < E; e++)
-        mx = logits[e] > mx ? logits[e] : mx;
-    for (int e = 0; e < E; e++)
-        sum += exp(logits[e] - mx);
-    for (int k = 0; k < K; k++) {
-        int best = -1;
-        for (int e = 0; e < E; e++) {
-            int taken = 0;
-            for (int j = 0; j < k; j++)
-                taken |= ids[j] == e;
-            if (!taken && (best < 0 || logits[e] > logits[best]))
-                best = e;
-        }
-        ids[k] = best;
-        w[k] = exp(logits[best] - mx) / sum;
-    }
-    double tot = 0;
-    for (int k = 0; k < K; k++)
-        tot += w[k];
-    for (int k = 0; norm && k < K; k++)
-        w[k] /= tot;
-}
-
 /* moe: y[r] = sum over the token's experts e of w_e down_e(act(gate_e x) * up_e x); experts have F
  * rows of gate and of up (gu: [E][2F][D]) and D rows of down (dn: [E][D][F]). The GPU fusions'
  * inputs: nw (x RMS-normed with it first, eps: as matmul_fused's prologue), res (added to y). */
@@ -221,7 +194,7 @@ static LlmcStatus moe(const LlmcNode *n, const float *x, int64_t D, int64_t F, c
                 xn[c] = (float)(nw[c] * (xr[c] * inv));
             xr = xn;
         }
-        moe_route(logits + r * E, E, K, norm, ids, w);
+        llmc_moe_route(logits + r * E, E, K, norm, ids, w);
         for (int64_t c = 0; c < D; c++)
             acc[c] = 0;
         for (int k = 0; k < K; k++) {

@@ -83,8 +83,8 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
     /* min_tokens 2: one-token steps do it in the Q/K/V matmul's epilogue (fuse_rope_epilogue), but
      * in a batch-invariant build, which has no one-row matmul kernel (cuda_matmul.c) */
     assert(llmc_attr_int(n, "min_tokens", 1) <= 2); /* the only values fuse_rope_epilogue sets */
-    llmc_cuda_launch(e, node, llmc_attr_int(n, "min_tokens", 1) > 1 && !e->binv ? "T > 1" : NULL, name, "T", gy, "1", (int)(hd / 2),
-                     0);
+    const char *cond = llmc_attr_int(n, "min_tokens", 1) > 1 && !e->binv ? "T > 1" : NULL;
+    llmc_cuda_launch(e, node, cond, name, "T", gy, "1", (int)(hd / 2), 0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

@@ -238,13 +238,17 @@ __host__ __device__ constexpr int tc_minch(int kf, int vf, int hd)
          : 16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)) > 256 ? 256
                                                                    : (int)(16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)));
 }
-template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0>
+/* FILL as tc_kernel gives it for sm_90a (typical 132 SMs times the blocks an SM); TCF < 0: none (the
+ * parts by a token's length alone, the rule before round 8) */
+__host__ __device__ constexpr int tc_fill(int kf, int vf, int hd) { return 132 * tc_minb(kf, vf, hd); }
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0, int TCF = 0>
 __global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_tc(const int32_t *pos, const int32_t *seq, const int32_t *tables,
                                                                  int mbs, const uint8_t *kv, const float *q, float *y,
                                                                  float *part, int *cnt, const float *kvs, float cap)
 {
     paged_attn_tc<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, (TCM > 0 ? TCM : tc_minch(KF, VF, HD)),
-                  tc_nt(KF, VF, HD), tc_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
+                  tc_nt(KF, VF, HD), tc_gs(HQ / HKV), (TCF < 0 ? 0 : TCF > 0 ? TCF : tc_fill(KF, VF, HD))>(
+        pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
 }
 template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
@@ -299,7 +303,7 @@ static void binv_verdict(const char *what, const char *how, int64_t diff)
  * keys in KF and values in VF: random rows (never zeros) stored by the cpu target's quantizer
  * (ir/kv_formats.h kv_put_rows, fp8 with scales per layer and head), the reference reads them back
  * as the cpu target does (kv_get_row) and sums in double. */
-template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0>
+template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0, int TCF = 0>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap = 0.0f)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
@@ -388,7 +392,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
                                                                                           dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 4) {
             if constexpr (HD == 64 || HD == 128)
-                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq,
+                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM, TCF><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq,
                                                                                             dy, dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 2) {
             k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, kvs,
@@ -451,9 +455,11 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             }
         }
     }
-    char what[200], minch[24] = "";
+    char what[200], minch[48] = "";
     if (TCM > 0)
         snprintf(minch, sizeof minch, " minch=%d", TCM);
+    if (TCF < 0)
+        snprintf(minch + strlen(minch), sizeof minch - strlen(minch), " parts by length alone");
     snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)"
              : MODE == 4 ? "paged_attn_tc" : "flash_prefill",
@@ -3017,15 +3023,29 @@ int main(int argc, char **argv)
             check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4>(dec, 50);
         }
-        /* fewer, longer parts (MINCH positions at least: 8, 4 and 2 parts at 4096), 16 sequences */
+        /* the rule before round 8 (parts by a token's length alone: 16 at 4096 positions) beside the
+         * rows above (no more parts than fill the GPU once), at 4, 16 and 64 sequences */
+        for (int b : {4, 16, 64}) {
+            const std::vector<Seq> dec(b, Seq{4095, 1});
+            if (b == 4) {
+                check_flash<32, 8, 128, 0, 4>(dec, 50);
+                check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
+            }
+            check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 0, -1>(dec, 50);
+        }
+        /* fewer, longer parts (MINCH positions at least: 8, 4 and 2 parts at 4096), 16 sequences,
+         * by length alone */
         const std::vector<Seq> dec16(16, Seq{4095, 1});
-        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 512>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 1024>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 512>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 1024>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 512, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 1024, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 512, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 1024, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024, -1>(dec16, 50);
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "wq") == 0) { /* `kernel_check wq`: gemm_wq's checks (Hopper), then timed */

@@ -101,8 +101,13 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
  *   f16 or int8 rows or KIVI keys, else 4;
  * - MINCH, the fewest positions a part: about 16 KB of one head's K and V, 64 to 256 positions (at
  *   4096 positions every format takes the 16 parts; shorter contexts fewer, so a part's blocks keep
- *   enough loads in flight and one part skips the combine). The parts depend on a token's length
- *   alone: its output does not depend on the batch. */
+ *   enough loads in flight and one part skips the combine);
+ * - FILL, the blocks a step's parts should fill at most: the target's typical SM count times the
+ *   blocks an SM (one wave): a step of many tokens has blocks enough in fewer, longer parts, which pay
+ *   less of each block's fixed costs. On an H100, one layer of the 8B's heads, 16 sequences at 4096
+ *   positions (bench/NOTES.md round 8, `kernel_check attn`): int4 95.3 us in 16 parts, 62.7 in 4,
+ *   fp8 91.2 / 77.7, int8 103.1 / 81.3, f16 120.7 / 108.8. A token's parts so depend on its length
+ *   and the step's tokens (a batch-invariant build does not take this kernel). */
 static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, int64_t HQ, int window, int nz, int64_t part_off,
                       const char *qs, const char *ys, const char *lay, const char *cond)
 {
@@ -118,22 +123,23 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
     int minb = HD < 128 ? 4 : nt == 2 ? 3 : f16 || int8 || kv_is_kivi(kf) ? 3 : 4;
     long long rowb = kv_vbytes(kf, HD) + kv_vbytes(vf, HD), minch = 16384 / rowb;
     minch = minch < 64 ? 64 : minch > 256 ? 256 : minch;
+    int fill = (e->target->typical_sms ? e->target->typical_sms : 100) * minb;
     char kvs[64];
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* paged_attention, decode steps on tensor cores: %lld query heads over %d %s KV heads of %d, %lld "
-                    "query heads a block, scale %.9g%s; positions in at most %d parts of at least %lld positions, the "
-                    "last block to finish combines them; %d tile(s) of 16 positions a warp at once; strides q %lld, "
-                    "y %lld */\n"
+                    "query heads a block, scale %.9g%s; positions in at most %d parts of at least %lld positions, no "
+                    "more parts than fill %d blocks, the last block to finish combines them; %d tile(s) of 16 "
+                    "positions a warp at once; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld>(a.positions, "
+                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld, %d>(a.positions, "
                     "a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, "
                     "%s, %s%s);\n}\n",
                     (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, (long long)gs,
-                    llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, nt,
+                    llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, fill, nt,
                     (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), minb, llmc_cuda_kv_formats(e), L,
                     BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window,
-                    nz, minch, nt, (long long)gs, qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
+                    nz, minch, nt, (long long)gs, fill, qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
                     llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e), softcap_arg(e, n));
     const char *name = llmc_cuda_kernel_nv(e, "paged_attention_tc", k.s, 0);
     llmc_buf_free(&k);

@@ -20,8 +20,9 @@
  * rows, some with many tied probabilities, against llmc_sample_u with the same uniforms.
  * Outputs are poisoned (NaN) before each launch; a row not written fails the check.
  * paged_attn_tc (decode steps on tensor cores, NVIDIA, heads of 64 or 128) as the emitter instantiates
- * it: the same steps, windows, soft-capping, 1-8 query heads a block, every format pair, KIVI's ring
- * (check_kivi), then timed beside paged_attn_dec.
+ * it, and with its scores as S^T = K Q^T (KQ 1, not emitted yet): the same steps, windows,
+ * soft-capping, 1-8 query heads a block, every format pair, KIVI's ring (check_kivi), then timed
+ * beside paged_attn_dec (`kernel_check attn`: both layouts' checks, then both timed row by row).
  * The per-token attention (paged_attn, with attn_combine for decode parts, in one part for long
  * steps) for head sizes that are not powers of two or have no tensor-core tile (8, 40, 48, 80, 96,
  * 256), against the same reference.
@@ -239,16 +240,18 @@ __host__ __device__ constexpr int tc_minch(int kf, int vf, int hd)
                                                                    : (int)(16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)));
 }
 /* FILL as tc_kernel gives it for sm_90a (typical 132 SMs times the blocks an SM); TCF < 0: none (the
- * parts by a token's length alone, the rule before round 8) */
+ * parts by a token's length alone, the rule before round 8). KQ: the scores' layout, S = Q K^T or
+ * S^T = K Q^T; TNT > 0: tiles a warp at once instead of tc_nt's */
 __host__ __device__ constexpr int tc_fill(int kf, int vf, int hd) { return 132 * tc_minb(kf, vf, hd); }
-template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0, int TCF = 0>
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0, int KQ = 0, int TNT = 0, int TCF = 0>
 __global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_tc(const int32_t *pos, const int32_t *seq, const int32_t *tables,
                                                                  int mbs, const uint8_t *kv, const float *q, float *y,
                                                                  float *part, int *cnt, const float *kvs, float cap)
 {
     paged_attn_tc<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, (TCM > 0 ? TCM : tc_minch(KF, VF, HD)),
-                  tc_nt(KF, VF, HD), tc_gs(HQ / HKV), (TCF < 0 ? 0 : TCF > 0 ? TCF : tc_fill(KF, VF, HD))>(
-        pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, kvs, cap);
+                  (TNT > 0 ? TNT : tc_nt(KF, VF, HD)), tc_gs(HQ / HKV), KQ,
+                  (TCF < 0 ? 0 : TCF > 0 ? TCF : tc_fill(KF, VF, HD))>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1,
+                                                                        0.125f, kvs, cap);
 }
 template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
@@ -299,11 +302,13 @@ static void binv_verdict(const char *what, const char *how, int64_t diff)
 /* MODE 0: flash_prefill; 1: paged_attn_dec; 2: paged_attn + attn_combine (decode steps whose head
  * size is not a power of two); 3: paged_attn in one part (long steps whose head size has no
  * tensor-core tile: HD % 16 != 0 or HD > 128); 4: paged_attn_tc (decode steps on NVIDIA, heads of
- * 64 or 128), as cuda_attention.c launches them. The cache holds
+ * 64 or 128), as cuda_attention.c launches them; 5: paged_attn_tc with the scores as S^T = K Q^T (KQ 1,
+ * which the emitter does not pick yet). The cache holds
  * keys in KF and values in VF: random rows (never zeros) stored by the cpu target's quantizer
  * (ir/kv_formats.h kv_put_rows, fp8 with scales per layer and head), the reference reads them back
  * as the cpu target does (kv_get_row) and sums in double. */
-template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0, int TCF = 0>
+template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0, int TNT = 0,
+          int TCF = 0>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap = 0.0f)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
@@ -381,7 +386,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
     dim3 grid((T + 63) / 64, HQ);
     float *dpart = nullptr;
     int *dcnt = nullptr;
-    if (MODE == 1 || MODE == 2 || MODE == 4) {
+    if (MODE == 1 || MODE == 2 || MODE >= 4) {
         CK(cudaMalloc(&dpart, (size_t)T * HQ * DNZ * (HD + 2) * 4));
         CK(cudaMalloc(&dcnt, (size_t)T * HQ * 4));
         CK(cudaMemset(dcnt, 0, (size_t)T * HQ * 4));
@@ -390,10 +395,10 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
         if constexpr (MODE == 1) {
             k_dec<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy,
                                                                                           dpart, dcnt, kvs, cap);
-        } else if constexpr (MODE == 4) {
+        } else if constexpr (MODE == 4 || MODE == 5) {
             if constexpr (HD == 64 || HD == 128)
-                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM, TCF><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq,
-                                                                                            dy, dpart, dcnt, kvs, cap);
+                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM, MODE == 5, TNT, TCF><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(
+                    dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 2) {
             k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, kvs,
                                                                             cap);
@@ -405,7 +410,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             k_flash<KF, VF, HQ, HKV, HD, WIN><<<grid, 128, smem>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, T, kvs, cap);
         }
     };
-    if (MODE == 1 || MODE == 4) { /* twice first: the counters must be back at zero for the checked run */
+    if (MODE == 1 || MODE >= 4) { /* twice first: the counters must be back at zero for the checked run */
         run();
         run();
         CK(cudaDeviceSynchronize());
@@ -455,14 +460,17 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             }
         }
     }
-    char what[200], minch[48] = "";
+    char what[200], minch[64] = "";
+    int mw = 0;
     if (TCM > 0)
-        snprintf(minch, sizeof minch, " minch=%d", TCM);
+        mw = snprintf(minch, sizeof minch, " minch=%d", TCM);
+    if (TNT > 0)
+        mw += snprintf(minch + mw, sizeof minch - mw, " nt=%d", TNT);
     if (TCF < 0)
-        snprintf(minch + strlen(minch), sizeof minch - strlen(minch), " parts by length alone");
+        snprintf(minch + mw, sizeof minch - mw, " parts by length alone");
     snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)"
-             : MODE == 4 ? "paged_attn_tc" : "flash_prefill",
+             : MODE == 4 ? "paged_attn_tc" : MODE == 5 ? "paged_attn_tc kq" : "flash_prefill",
              KF == FMT_F16 && VF == FMT_F16 ? "" : " kv ", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(KF),
              KF == FMT_F16 && VF == FMT_F16 ? "" : ",", KF == FMT_F16 && VF == FMT_F16 ? "" : kvname(VF), HQ, HKV, HD,
              WIN, cap > 0 ? " softcap" : "", minch, ns, T);
@@ -505,7 +513,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
         else
             printf("TIME %-58s %8.1f us %7.1f TFLOP/s\n", what, us, flop / (us * 1e-6) / 1e12);
     }
-    if (MODE == 1 || MODE == 2 || MODE == 4) {
+    if (MODE == 1 || MODE == 2 || MODE >= 4) {
         cudaFree(dpart);
         cudaFree(dcnt);
     }
@@ -753,10 +761,12 @@ static void check_mv(const char *shape, std::vector<int> steps)
     }
 }
 
-/* ---- batch invariance of the matmuls (llmc compile --batch-invariant: gemv_b1 for one row, gemv
- * with the row chunks in grid x, TX 1, for every other row count) ----
- * gemv of T rows as a batch-invariant build launches it, against each row alone (gemv_b1 where the
- * rows take 16-byte loads, else gemv of one row) and against the default grid (TX 0): bit for bit. */
+/* ---- batch invariance of the matmuls (llmc compile --batch-invariant: gemv with the row chunks in
+ * grid x, TX 1, at every row count, one row included) ----
+ * gemv of T rows as a batch-invariant build launches it, against each row alone (gemv of one row)
+ * and against the default grid (TX 0): bit for bit. Where the rows take 16-byte loads, also how many
+ * values gemv_b1 (the default build's one-row kernel) gives otherwise: a line for the record, not a
+ * check (round 8 on an H100: 5 of 15 shapes differ, so batch-invariant builds do not use it). */
 template <int WK, int K, int N, int SX, int SY, int VEC, int NORM, int EPI, int SR, int KS, int G, int ORD, int TX>
 __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_gemv_tx(const void *w, const float *x, const float *b, float *y,
                                                                   int T, const float *nw, float eps, const float *res,
@@ -776,7 +786,8 @@ static void check_binv_mv(const char *shape, int T)
     const std::vector<float> x = rand_f32((size_t)T * SX, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0),
                              res = rand_f32((size_t)T * (SR ? SR : 1), 1.0);
     DW dw(qw);
-    DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)T * SY), d1((size_t)T * SY), d0((size_t)T * SY);
+    DBuf<float> dx(x.size()), dnw(K), db(N), dres(res.size()), dy((size_t)T * SY), d1((size_t)T * SY), d0((size_t)T * SY),
+        db1((size_t)T * SY);
     dx.up(x);
     dnw.up(nw);
     db.up(b);
@@ -784,33 +795,37 @@ static void check_binv_mv(const char *shape, int T)
     dy.poison();
     d1.poison();
     d0.poison();
+    db1.poison();
     const float *pb = BIAS ? db.p : nullptr, *pn = NORM ? dnw.p : nullptr;
     k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 1><<<dim3((T + 7) / 8, GX), 128>>>(
         dw.w.p, dx.p, pb, dy.p, T, pn, 1e-5f, EPI == 1 ? dres.p : nullptr, dw.wq(WK));
     k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 0><<<dim3(GX, (T + 7) / 8), 128>>>(
         dw.w.p, dx.p, pb, d0.p, T, pn, 1e-5f, EPI == 1 ? dres.p : nullptr, dw.wq(WK));
-    for (int t = 0; t < T; t++) { /* each row alone, as a one-row step runs it */
+    for (int t = 0; t < T; t++) { /* each row alone, as a one-row step runs it (and as gemv_b1 would) */
         const float *xt = dx.p + (size_t)t * SX, *rt = EPI == 1 ? dres.p + (size_t)t * SR : nullptr;
-        float *yt = d1.p + (size_t)t * SY;
+        k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 1><<<dim3(1, GX), 128>>>(
+            dw.w.p, xt, pb, d1.p + (size_t)t * SY, 1, pn, 1e-5f, rt, dw.wq(WK));
         if constexpr (VEC)
-            k_b1<WK, K, N, NORM, EPI, KS, U, GG><<<GX, 128>>>(dw.w.p, xt, pb, yt, pn, 1e-5f, rt, RopeOut{}, dw.wq(WK));
-        else
-            k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 1><<<dim3(1, GX), 128>>>(dw.w.p, xt, pb, yt, 1, pn,
-                                                                                               1e-5f, rt, dw.wq(WK));
+            k_b1<WK, K, N, NORM, EPI, KS, U, GG><<<GX, 128>>>(dw.w.p, xt, pb, db1.p + (size_t)t * SY, pn, 1e-5f, rt,
+                                                            RopeOut{}, dw.wq(WK));
     }
     launched();
-    const std::vector<float> y = dy.down(), y1 = d1.down(), y0 = d0.down();
-    int64_t alone = 0, grid = 0;
+    const std::vector<float> y = dy.down(), y1 = d1.down(), y0 = d0.down(), yb1 = db1.down();
+    int64_t alone = 0, grid = 0, b1 = 0;
     for (int t = 0; t < T; t++)
         for (int o = 0; o < NO; o++) {
             alone += fbits(y[(size_t)t * SY + o]) != fbits(y1[(size_t)t * SY + o]);
             grid += fbits(y[(size_t)t * SY + o]) != fbits(y0[(size_t)t * SY + o]);
+            b1 += fbits(y[(size_t)t * SY + o]) != fbits(yb1[(size_t)t * SY + o]);
         }
     char what[200];
     snprintf(what, sizeof what, "binv gemv %s K=%d N=%d%s epi%d%s ks%d%s T=%d (%s)", wkname(WK), K, N, NORM ? " norm" : "",
              EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
-    binv_verdict(what, VEC ? "each row alone (gemv_b1)" : "each row alone (gemv of one row)", alone);
+    binv_verdict(what, "each row alone (gemv of one row)", alone);
     binv_verdict(what, "the default grid (TX 0)", grid);
+    if (VEC)
+        printf("INFO %s: gemv_b1 (not in batch-invariant builds) gives %lld of %lld values otherwise\n", what,
+               (long long)b1, (long long)T * NO);
 }
 static void binv_checks(void)
 {
@@ -1364,13 +1379,13 @@ __global__ void __launch_bounds__(128, 4) k_kivi_dec(const int32_t *pos, const i
     paged_attn_dec<KF, VF, QL, QBS, HQ, HKV, HD, HQ * HD, HQ * HD, 0, DNZ, dec_u(KF, VF), dec_gs(HQ / HKV)>(
         pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
 }
-template <int KF, int VF, int HQ, int HKV, int HD>
+template <int KF, int VF, int HQ, int HKV, int HD, int KQ>
 __global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_kivi_tc(const int32_t *pos, const int32_t *seq,
                                                                       const int32_t *tables, int mbs, const uint8_t *kv,
                                                                       const float *q, float *y, float *part, int *cnt)
 {
     paged_attn_tc<KF, VF, QL, QBS, HQ, HKV, HD, HQ * HD, HQ * HD, 0, DNZ, tc_minch(KF, VF, HD), tc_nt(KF, VF, HD),
-                  tc_gs(HQ / HKV)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
+                  tc_gs(HQ / HKV), KQ, tc_fill(KF, VF, HD)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
 }
 template <int KF, int VF, int HQ, int HKV, int HD>
 __global__ void __launch_bounds__(128, 4) k_kivi_tok(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
@@ -1478,15 +1493,20 @@ static void check_kivi(const std::vector<Seq> &seqs, const char *shape)
              kvname(KF), kvname(VF), HQ, HKV, HD, shape);
     cb.done(what, 0);
     /* the readers, on the pool the device wrote (the same bytes) */
-    for (int mode = (HD & (HD - 1)) == 0 ? 0 : 1; mode < 3; mode++) { /* (decode: heads of powers of two) */
-        if (mode == 2 && HD != 64 && HD != 128) /* paged_attn_tc: heads of 64 or 128 */
+    for (int mode = (HD & (HD - 1)) == 0 ? 0 : 1; mode < 4; mode++) { /* (decode: heads of powers of two) */
+        if (mode >= 2 && HD != 64 && HD != 128) /* paged_attn_tc (3: scores as S^T = K Q^T): heads of 64 or 128 */
             break;
         dy.poison();
-        if constexpr (HD == 64 || HD == 128)
+        if constexpr (HD == 64 || HD == 128) {
             if (mode == 2)
-                k_kivi_tc<KF, VF, HQ, HKV, HD><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos.p, dseq.p, dtab.p, mbs,
-                                                                                           dkv.p, dq.p, dy.p, dpart.p,
-                                                                                           dcnt.p);
+                k_kivi_tc<KF, VF, HQ, HKV, HD, 0><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos.p, dseq.p, dtab.p, mbs,
+                                                                                              dkv.p, dq.p, dy.p, dpart.p,
+                                                                                              dcnt.p);
+            if (mode == 3)
+                k_kivi_tc<KF, VF, HQ, HKV, HD, 1><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(dpos.p, dseq.p, dtab.p, mbs,
+                                                                                              dkv.p, dq.p, dy.p, dpart.p,
+                                                                                              dcnt.p);
+        }
         if constexpr ((HD & (HD - 1)) == 0)
             if (mode == 0)
                 k_kivi_dec<KF, VF, HQ, HKV, HD><<<dim3(T, HQ / dec_gs(HQ / HKV), DNZ), 128>>>(dpos.p, dseq.p, dtab.p, mbs,
@@ -1533,7 +1553,8 @@ static void check_kivi(const std::vector<Seq> &seqs, const char *shape)
             }
         }
         snprintf(what, sizeof what, "kivi %s,%s %d/%d heads of %d: %s, T=%d (%s)", kvname(KF), kvname(VF), HQ, HKV, HD,
-                 mode == 0 ? "paged_attn_dec" : mode == 1 ? "paged_attn (1 part)" : "paged_attn_tc", T, shape);
+                 mode == 0 ? "paged_attn_dec" : mode == 1 ? "paged_attn (1 part)" : mode == 2 ? "paged_attn_tc" : "paged_attn_tc kq",
+                 T, shape);
         verdict(what, sqrt(num / den), 5e-3, unwritten);
     }
 }
@@ -1690,18 +1711,32 @@ static void kivi_checks(void)
     check_kivi<FMT_INT4, FMT_KIVI2, 32, 8, 64>(kivi_steps, "1B");
     check_kivi<FMT_F16, FMT_KIVI2, 8, 4, 96>(kivi_steps, "heads of 96");
 }
-/* paged_attn_tc over every format pair it reads from the blocks (KIVI's: kivi_checks), decode steps */
-static void tc_format_checks(const std::vector<Seq> &steps)
+/* paged_attn_tc (check_flash's MODE M: 4, or 5 for the scores as S^T = K Q^T): decode steps, windows,
+ * 1 to 8 query heads a KV head (12: two blocks of 6), a part of one position, a token whose window
+ * starts mid-tile, Gemma 2's soft cap, then every format pair it reads from the blocks (KIVI's:
+ * kivi_checks) */
+template <int M>
+static void tc_checks(const std::vector<Seq> &steps)
 {
-    check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(steps, 0);
-    check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(steps, 0);
-    check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(steps, 0);
-    check_flash<32, 8, 64, 48, 4, FMT_INT8, FMT_INT4>(steps, 0);
-    check_flash<32, 8, 64, 0, 4, FMT_KV_FP8, FMT_F16>(steps, 0);
-    check_flash<16, 2, 64, 0, 4, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
-    check_flash<32, 8, 128, 48, 4, FMT_INT4, FMT_INT4>({{3000, 1}}, 0);
-    check_flash<32, 8, 64, 0, 4, FMT_INT4, FMT_KV_FP8>(steps, 0);
-    check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_INT4>(steps, 0);
+    check_flash<32, 8, 64, 0, M>(steps, 0);
+    check_flash<32, 8, 128, 0, M>(steps, 0);
+    check_flash<32, 8, 64, 48, M>(steps, 0);
+    check_flash<8, 8, 128, 0, M>({{4000, 1}, {17, 1}}, 0);
+    check_flash<16, 2, 64, 0, M>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<64, 8, 128, 0, M>({{300, 3}, {0, 1}, {4095, 1}}, 0);
+    check_flash<24, 2, 64, 0, M>({{300, 3}, {0, 1}, {1000, 1}}, 0);
+    check_flash<32, 8, 128, 37, M>({{3000, 1}, {36, 2}, {100, 1}}, 0);
+    check_flash<8, 4, 64, 0, M>(steps, 0, 5.0f);
+    check_flash<16, 8, 128, 0, M>(steps, 0, 5.0f);
+    check_flash<32, 8, 128, 0, M, FMT_INT8, FMT_INT8>(steps, 0);
+    check_flash<32, 8, 128, 0, M, FMT_INT4, FMT_INT4>(steps, 0);
+    check_flash<32, 8, 128, 0, M, FMT_KV_FP8, FMT_KV_FP8>(steps, 0);
+    check_flash<32, 8, 64, 48, M, FMT_INT8, FMT_INT4>(steps, 0);
+    check_flash<32, 8, 64, 0, M, FMT_KV_FP8, FMT_F16>(steps, 0);
+    check_flash<16, 2, 64, 0, M, FMT_F16, FMT_INT8>({{3, 40}, {0, 2}, {600, 22}}, 0);
+    check_flash<32, 8, 128, 48, M, FMT_INT4, FMT_INT4>({{3000, 1}}, 0);
+    check_flash<32, 8, 64, 0, M, FMT_INT4, FMT_KV_FP8>(steps, 0);
+    check_flash<32, 8, 128, 0, M, FMT_F16, FMT_INT4>(steps, 0);
 }
 /* The checks of this section, at the shapes of stories260K (dim 64, 8/4 heads of 8, ffn 172,
  * vocab 512), stories15M (288, 6 heads of 48, ffn 768), Llama-3.2-1B (2048, 32/8 heads of 64, ffn
@@ -3011,17 +3046,23 @@ int main(int argc, char **argv)
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "attn") == 0) { /* `kernel_check attn`: paged_attn_tc's checks, then timed */
-        check_flash<32, 8, 128, 0, 4>(dsteps, 0);
-        tc_format_checks(dsteps);
+        tc_checks<4>(dsteps);
+        tc_checks<5>(dsteps); /* the scores as S^T = K Q^T */
         kivi_checks();
-        /* the 8B's decode at batch 16 and 64, context 4096, in each format */
+        /* the 8B's decode at batch 16 and 64, context 4096, in each format: both score layouts, one
+         * after the other (TIME paged_attn_tc, then paged_attn_tc kq) */
         for (int b : {16, 64}) {
             const std::vector<Seq> dec(b, Seq{4095, 1});
             check_flash<32, 8, 128, 0, 4>(dec, 50);
+            check_flash<32, 8, 128, 0, 5>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8>(dec, 50);
+            check_flash<32, 8, 128, 0, 5, FMT_KV_FP8, FMT_KV_FP8>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8>(dec, 50);
+            check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT8>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
+            check_flash<32, 8, 128, 0, 5, FMT_INT4, FMT_INT4>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4>(dec, 50);
+            check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT4>(dec, 50);
         }
         /* the rule before round 8 (parts by a token's length alone: 16 at 4096 positions) beside the
          * rows above (no more parts than fill the GPU once), at 4, 16 and 64 sequences */
@@ -3031,21 +3072,26 @@ int main(int argc, char **argv)
                 check_flash<32, 8, 128, 0, 4>(dec, 50);
                 check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
             }
-            check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 0, -1>(dec, 50);
-            check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 0, -1>(dec, 50);
-            check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 0, -1>(dec, 50);
-            check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 0, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 0, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 0, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 0, 0, -1>(dec, 50);
         }
         /* fewer, longer parts (MINCH positions at least: 8, 4 and 2 parts at 4096), 16 sequences,
          * by length alone */
         const std::vector<Seq> dec16(16, Seq{4095, 1});
-        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 512, -1>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 1024, -1>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 512, -1>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 1024, -1>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048, -1>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024, -1>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 512, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 1024, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 512, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 1024, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024, 0, -1>(dec16, 50);
+        /* the S^T layout's registers leave room for 2 tiles a warp at heads of 128 with int8 rows
+         * (ptxas: 155/156 registers on sm_80/sm_90a, no spills; S spills there) */
+        check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT8, 0, 2>(dec16, 50);
+        check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT4, 0, 2>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4, 0, 2>(dec16, 50);
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "wq") == 0) { /* `kernel_check wq`: gemm_wq's checks (Hopper), then timed */
@@ -3083,16 +3129,9 @@ int main(int argc, char **argv)
     check_flash<8, 8, 128, 0, 1>({{4000, 1}, {17, 1}}, 0);
     check_flash<16, 2, 64, 0, 1>({{3, 40}, {0, 2}, {600, 22}}, 0);
     check_flash<32, 4, 32, 0, 1>(dsteps, 0);
-    /* paged_attn_tc: the same steps, windows, 1 to 8 query heads a KV head (12: two blocks of 6),
-     * a part of one position, a token whose window starts mid-tile */
-    check_flash<32, 8, 64, 0, 4>(dsteps, 0);
-    check_flash<32, 8, 128, 0, 4>(dsteps, 0);
-    check_flash<32, 8, 64, 48, 4>(dsteps, 0);
-    check_flash<8, 8, 128, 0, 4>({{4000, 1}, {17, 1}}, 0);
-    check_flash<16, 2, 64, 0, 4>({{3, 40}, {0, 2}, {600, 22}}, 0);
-    check_flash<64, 8, 128, 0, 4>({{300, 3}, {0, 1}, {4095, 1}}, 0);
-    check_flash<24, 2, 64, 0, 4>({{300, 3}, {0, 1}, {1000, 1}}, 0);
-    check_flash<32, 8, 128, 37, 4>({{3000, 1}, {36, 2}, {100, 1}}, 0);
+    /* paged_attn_tc, both score layouts: the same steps, windows, heads, formats (tc_checks) */
+    tc_checks<4>(dsteps);
+    tc_checks<5>(dsteps);
     check_flash<32, 8, 128, 48, 1>({{3000, 1}}, 0); /* one token (the early K/V loads), a window */
     check_flash<16, 2, 64, 0, 1>({{9, 1}}, 0);
     /* the quantized KV formats (keys and values each): prefill, decode, the per-token kernel */
@@ -3109,7 +3148,6 @@ int main(int argc, char **argv)
     check_flash<8, 4, 8, 0, 1, FMT_INT4, FMT_KV_FP8>(dsteps, 0);        /* heads of 8 */
     check_flash<6, 6, 48, 0, 2, FMT_INT8, FMT_INT4>(dsteps, 0);
     check_flash<8, 4, 8, 0, 3, FMT_KV_FP8, FMT_INT8>(ragged, 0);
-    tc_format_checks(dsteps);
     /* sampling: the fraction of rows that differ from the host's draw is the "error" */
     check_sample<512>(200, 1.0f, 0, 1.0f, 4.0f, 0, 0);
     check_sample<512>(200, 0.8f, 40, 1.0f, 4.0f, 0, 0);
@@ -3150,9 +3188,7 @@ int main(int argc, char **argv)
     qmma_checks(prop.multiProcessorCount); /* gemm_q and gemm_qr (--qmma ring) */
     /* Gemma 2: soft-capped attention scores, prefill and decode kernels */
     check_flash<8, 4, 64, 48>(ragged, 0, 5.0f);
-    check_flash<8, 4, 64, 0, 1>(dsteps, 0, 5.0f);
-    check_flash<8, 4, 64, 0, 4>(dsteps, 0, 5.0f);
-    check_flash<16, 8, 128, 0, 4>(dsteps, 0, 5.0f);
+    check_flash<8, 4, 64, 0, 1>(dsteps, 0, 5.0f); /* (paged_attn_tc's: tc_checks) */
     check_flash<8, 4, 80, 0, 2>(dsteps, 0, 5.0f);
     check_flash<8, 4, 80, 0, 3>(ragged, 0, 5.0f);
     check_flash<16, 8, 256, 0, 1>({{300, 3}, {0, 1}}, 0, 5.0f); /* gemma-2-9b: heads of 256 (no flash tile) */

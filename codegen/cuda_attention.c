@@ -107,7 +107,9 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
  *   less of each block's fixed costs. On an H100, one layer of the 8B's heads, 16 sequences at 4096
  *   positions (bench/NOTES.md round 8, `kernel_check attn`): int4 95.3 us in 16 parts, 62.7 in 4,
  *   fp8 91.2 / 77.7, int8 103.1 / 81.3, f16 120.7 / 108.8. A token's parts so depend on its length
- *   and the step's tokens (a batch-invariant build does not take this kernel). */
+ *   and the step's tokens (a batch-invariant build does not take this kernel);
+ * - KQ, the scores' layout: S = Q K^T (0) or S^T = K Q^T (1: half the score mma, no padded rows; not
+ *   yet run on a GPU, bench/kernel_check.cu `attn` times both). The rule is one line: `kq` below. */
 static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, int64_t HQ, int window, int nz, int64_t part_off,
                       const char *qs, const char *ys, const char *lay, const char *cond)
 {
@@ -124,23 +126,25 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
     long long rowb = kv_vbytes(kf, HD) + kv_vbytes(vf, HD), minch = 16384 / rowb;
     minch = minch < 64 ? 64 : minch > 256 ? 256 : minch;
     int fill = (e->target->typical_sms ? e->target->typical_sms : 100) * minb;
+    int kq = 0; /* the S^T layout: never until a GPU run says where it is faster */
     char kvs[64];
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* paged_attention, decode steps on tensor cores: %lld query heads over %d %s KV heads of %d, %lld "
                     "query heads a block, scale %.9g%s; positions in at most %d parts of at least %lld positions, no "
                     "more parts than fill %d blocks, the last block to finish combines them; %d tile(s) of 16 "
-                    "positions a warp at once; strides q %lld, y %lld */\n"
+                    "positions a warp at once%s; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld, %d>(a.positions, "
+                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld, %d, %d>(a.positions, "
                     "a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, "
                     "%s, %s%s);\n}\n",
                     (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, (long long)gs,
                     llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, fill, nt,
-                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), minb, llmc_cuda_kv_formats(e), L,
-                    BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window,
-                    nz, minch, nt, (long long)gs, fill, qs, ys, (long long)part_off, (long long)e->scratch_c, lay,
-                    llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e), softcap_arg(e, n));
+                    kq ? ", scores as S^T = K Q^T" : "", (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
+                    minb, llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q),
+                    (long long)llmc_row_stride(g, y), window, nz, minch, nt, (long long)gs, kq, fill, qs, ys,
+                    (long long)part_off, (long long)e->scratch_c, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)),
+                    llmc_cuda_kv_scales(e), softcap_arg(e, n));
     const char *name = llmc_cuda_kernel_nv(e, "paged_attention_tc", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_kernel_pdl(e, name); /* its blocks start while Q/K/V runs; they wait before reading */

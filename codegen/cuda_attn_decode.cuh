@@ -460,7 +460,16 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
  * pay less of the per-block costs (Q's prologue, the warps' merge, the partials, the combine), so a
  * token's parts depend on its length and the step's tokens; blocks past a token's parts return at
  * once; the last block of a (token, head group) to finish combines the parts (as paged_attn_dec).
- * Grid (T, HKV * G / GS, NZ), 128 threads. */
+ * Grid (T, HKV * G / GS, NZ), 128 threads.
+ * KQ 1, the scores as S^T[pos][head] = K Q^T (not yet run on a GPU; the emitter picks it by tc_kernel's
+ * rule, today never): K the A operand (rows g and g + 8: the K rows the lane loads anyway), Q^T the B
+ * operand (the same registers as S's A: 8 head columns, GS real), one mma a k-step instead of two (no
+ * zero rows). A lane's scores are positions g, g + 8 of heads 2 tig, 2 tig + 1: the softmax of a head
+ * runs down its column (max and sums over lane bits 2..4), exp2 only on real heads' columns; int8/int4
+ * keys take the scale and zero of the rows g, g + 8 and the query sums of heads 2 tig, 2 tig + 1 (KIVI
+ * and fp8: on K and by the head, as S); P^T for the output mma is S^T's two 8x8 f16 blocks transposed
+ * by movmatrix (sm_75+). tests/test_tc_layout.c runs the tile's fragments on the host against a direct
+ * computation. */
 DEV float tc_exp2(float x)
 {
     float y;
@@ -567,8 +576,17 @@ DEV uint32_t tc_key16(const uint32_t *w, int i)
     return __byte_perm(w[c0 / 2], w[c1 / 2], (c0 % 2 ? 0x32 : 0x10) | (c1 % 2 ? 0x7600 : 0x5400));
 }
 
+/* The transpose of an 8x8 f16 matrix held as mma fragments: the lane of (g, tig) gives elements (g,
+ * 2 tig) and (g, 2 tig + 1) (low, high) and gets (2 tig, g) and (2 tig + 1, g). */
+DEV uint32_t tc_trans(uint32_t x)
+{
+    uint32_t y;
+    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(y) : "r"(x)); /* (volatile: as mma16816) */
+    return y;
+}
+
 template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int MINCH, int NT, int GS,
-          int FILL = 0>
+          int KQ = 0, int FILL = 0>
 DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                        const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
@@ -612,8 +630,9 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
     /* KIVI: positions below ql are read quantized from the blocks, the others in f16 from the ring */
     const int ql = RING ? (int)kv_qlimit((long long)pe + 1) : pe + 1;
     pdl_wait();
-    /* the A operand of the scores: query head h0 + g (g < GS; else zero rows) on the lane's key chunk,
-     * times the scale, in f16, in the order of KF's key pairs (k-step j: pairs 2j and 2j + 1) */
+    /* Q: query head h0 + g (g < GS; else zeros) on the lane's key chunk, times the scale, in f16, in the
+     * order of KF's key pairs (k-step j: pairs 2j and 2j + 1): the scores' A operand (S = Q K^T: rows
+     * g; rows g + 8 zero) or, the same registers, their B operand (S^T = K Q^T: column g) */
     uint32_t qa[KS][2];
     float qsum = 0.0f; /* int8/int4 keys: the sum of the head's f16 query (the zeros' term) */
     {
@@ -632,9 +651,18 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
         qsum += shfl_xor(qsum, 1);
         qsum += shfl_xor(qsum, 2);
     }
-    /* the online softmax of head g (log2 units) over the lane's positions; o: the output's
-     * accumulators (m-tile i: dimensions VC::dim(g, i) and VC::dim(g, i + KS), heads 2 tig, 2 tig + 1) */
-    float m = -INFINITY, l = 0.0f, o[KS][4];
+    /* The online softmax (log2 units) over the lane's positions, of head g (S: m[0], l[0]) or of
+     * heads 2 tig and 2 tig + 1 (S^T: m[hh], l[hh], and their query sums qh[hh] from the lanes of g =
+     * 2 tig, 2 tig + 1); o: the output's accumulators (m-tile i: dimensions VC::dim(g, i) and
+     * VC::dim(g, i + KS), heads 2 tig, 2 tig + 1) */
+    constexpr int NH = KQ ? 2 : 1;
+    float m[NH], l[NH], qh[NH], o[KS][4];
+#pragma unroll
+    for (int hh = 0; hh < NH; hh++) {
+        m[hh] = -INFINITY;
+        l[hh] = 0.0f;
+        qh[hh] = KQ && KROW ? shfl_idx(qsum, 8 * tig + 4 * hh) : qsum;
+    }
 #pragma unroll
     for (int i = 0; i < KS; i++)
         o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
@@ -659,11 +687,16 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
 #pragma unroll
                 for (int i = 0; i < KW; i++)
                     kw[k][n][i] = 0;
+                if (KQ)
+                    ksd[k][n] = 0;
                 if (live && p >= p0 && p <= pe) {
-                    if constexpr (R)
+                    if constexpr (R) {
                         tc_ld_chunk16<KC, 4>(kw[k][n], kv_ring_row<KF, VF, L, BS, HKV, HD>(kvp, table, max_blocks_per_seq, layer, 0, p, h), tig);
-                    else
+                    } else {
                         tc_ld_chunk<KC, 4>(kw[k][n], kv_vals<KF, HD>(ks, (p % BS) * HKV + h), tig);
+                        if (KQ && KROW) /* S^T: the key sides of the lane's score rows */
+                            ksd[k][n] = __ldg((const uint32_t *)kv_sides<KF, 0, BS, HKV, HD>(ks, (p % BS) * HKV + h));
+                    }
                 }
             }
 #pragma unroll
@@ -672,12 +705,14 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
 #pragma unroll
                 for (int i = 0; i < VW; i++)
                     vw[k][e][i] = 0;
-                ksd[k][e] = vsd[k][e] = 0;
+                if (!KQ)
+                    ksd[k][e] = 0;
+                vsd[k][e] = 0;
                 if constexpr (!R) { /* (ring rows: after the scores, below) */
                     if (live && p >= p0 && p <= pe) {
                         const int r = (p % BS) * HKV + h;
                         tc_ld_chunk<VC, 8>(vw[k][e], kv_vals<VF, HD>(vs, r), g);
-                        if (KROW)
+                        if (KROW && !KQ) /* S: the key sides of the lane's score columns */
                             ksd[k][e] = __ldg((const uint32_t *)kv_sides<KF, 0, BS, HKV, HD>(ks, r));
                         if (VROW)
                             vsd[k][e] = __ldg((const uint32_t *)kv_sides<VF, 1, BS, HKV, HD>(vs, r));
@@ -712,59 +747,91 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
             const int pt = (u * NT + k) * 16;
             if (!(pt <= pe && pt + 15 >= p0)) /* a tile of the unit past the token (uniform) */
                 continue;
-            float sc[2][4];
-#pragma unroll
-            for (int n = 0; n < 2; n++)
-                sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
-#pragma unroll
-            for (int j = 0; j < KS; j++) {
-                const uint32_t a[4] = {qa[j][0], 0u, qa[j][1], 0u};
-#pragma unroll
-                for (int n = 0; n < 2; n++) {
-                    uint32_t b[2];
-#pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        const int i = 2 * j + e;
-                        if constexpr (R) {
-                            b[e] = tc_key16<KF>(kw[k][n], i);
-                        } else if constexpr (KKIVI) {
-                            const uint2 sz = *(const uint2 *)&kgsm[warp][tig][2 * i];
-                            b[e] = hfma2(KP::key(kw[k][n], i), sz.x, sz.y);
-                        } else {
-                            b[e] = KP::key(kw[k][n], i);
-                        }
-                    }
-                    mma16816<0>(sc[n], a, b);
+            /* key pair i of the tile's row 8 n + g in f16 (KIVI: times its channels' scales, plus zeros) */
+            auto key = [&](int n, int i) -> uint32_t {
+                if constexpr (R) {
+                    return tc_key16<KF>(kw[k][n], i);
+                } else if constexpr (KKIVI) {
+                    const uint2 sz = *(const uint2 *)&kgsm[warp][tig][2 * i];
+                    return hfma2(KP::key(kw[k][n], i), sz.x, sz.y);
+                } else {
+                    return KP::key(kw[k][n], i);
                 }
+            };
+            /* s[e]: S: head g at position pt + 8 (e >> 1) + 2 tig + (e & 1); S^T: head 2 tig + (e & 1) at
+             * position pt + 8 (e >> 1) + g (the accumulators' row g or g + 8, column 2 tig + (e & 1)) */
+            float s[4];
+            if constexpr (KQ) { /* one n-tile of 8 heads: K the A operand (rows g, g + 8), Q^T the B */
+                s[0] = s[1] = s[2] = s[3] = 0.0f;
+#pragma unroll
+                for (int j = 0; j < KS; j++) {
+                    const uint32_t a[4] = {key(0, 2 * j), key(1, 2 * j), key(0, 2 * j + 1), key(1, 2 * j + 1)};
+                    mma16816<0>(s, a, qa[j]);
+                }
+            } else { /* two n-tiles of 8 positions: Q the A operand (rows g; g + 8 zero), K^T the B */
+                float sc[2][4];
+#pragma unroll
+                for (int n = 0; n < 2; n++)
+                    sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+#pragma unroll
+                for (int j = 0; j < KS; j++) {
+                    const uint32_t a[4] = {qa[j][0], 0u, qa[j][1], 0u};
+#pragma unroll
+                    for (int n = 0; n < 2; n++) {
+                        const uint32_t b[2] = {key(n, 2 * j), key(n, 2 * j + 1)};
+                        mma16816<0>(sc[n], a, b);
+                    }
+                }
+                s[0] = sc[0][0], s[1] = sc[0][1], s[2] = sc[1][0], s[3] = sc[1][1];
             }
-            /* the scores of head g at positions pt + 2 tig, + 1, pt + 8 + 2 tig, + 1 */
-            float s[4] = {sc[0][0], sc[0][1], sc[1][0], sc[1][1]};
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                const int p = pt + (e >> 1) * 8 + 2 * tig + (e & 1);
+                const int p = pt + (e >> 1) * 8 + (KQ ? g : 2 * tig + (e & 1));
                 float x = s[e];
-                if constexpr (!R && KROW) {
+                if constexpr (!R && KROW) { /* the row's scale and zero: s (q . c) + z sum(q) */
                     float sk, zk;
-                    kv_par<KF>(ksd[k][e], 1.0f, sk, zk);
-                    x = x * sk + zk * qsum;
+                    kv_par<KF>(ksd[k][KQ ? e >> 1 : e], 1.0f, sk, zk);
+                    x = x * sk + zk * qh[KQ ? e & 1 : 0];
                 } else if constexpr (!R && KF == FMT_KV_FP8) {
                     x *= 256.0f * hk;
                 }
                 x = attn_softcap(x, softcap) * LOG2E;
                 s[e] = p >= p0 && p <= pe ? x : -INFINITY;
             }
-            float mx = fmaxf(fmaxf(s[0], s[1]), fmaxf(s[2], s[3]));
-            mx = fmaxf(mx, shfl_xor(mx, 1));
-            mx = fmaxf(mx, shfl_xor(mx, 2));
-            const float mn = fmaxf(m, mx); /* finite: the tile has a position of the token */
-            const float corr = tc_exp2(m - mn);
-            float pr[4];
+            float pr[4], ca, cb; /* P, and the corrections of heads 2 tig, 2 tig + 1 */
+            if constexpr (KQ) {
+                /* a head's 16 positions lie in the 8 lanes of its column (lane bits 2..4). A lane whose
+                 * column is no real head (2 tig + hh >= GS: Q^T's zero columns, scores 0) keeps finite
+                 * statistics no one reads and P 0 (no exp2): the output's columns of padding stay 0. */
+                float cr[2];
 #pragma unroll
-            for (int e = 0; e < 4; e++)
-                pr[e] = tc_exp2(s[e] - mn);
-            l = l * corr + ((pr[0] + pr[1]) + (pr[2] + pr[3]));
-            m = mn;
-            const float ca = shfl_idx(corr, 8 * tig), cb = shfl_idx(corr, 8 * tig + 4); /* heads 2 tig, 2 tig + 1 */
+                for (int hh = 0; hh < 2; hh++) {
+                    float mx = fmaxf(s[hh], s[2 + hh]);
+                    mx = fmaxf(mx, shfl_xor(mx, 4));
+                    mx = fmaxf(mx, shfl_xor(mx, 8));
+                    mx = fmaxf(mx, shfl_xor(mx, 16));
+                    const float mn = fmaxf(m[hh], mx); /* finite: the tile has a position of the token */
+                    const bool real = 2 * tig + hh < GS;
+                    cr[hh] = real ? tc_exp2(m[hh] - mn) : 1.0f;
+                    pr[hh] = real ? tc_exp2(s[hh] - mn) : 0.0f;
+                    pr[2 + hh] = real ? tc_exp2(s[2 + hh] - mn) : 0.0f;
+                    l[hh] = l[hh] * cr[hh] + (pr[hh] + pr[2 + hh]);
+                    m[hh] = mn;
+                }
+                ca = cr[0], cb = cr[1];
+            } else {
+                float mx = fmaxf(fmaxf(s[0], s[1]), fmaxf(s[2], s[3]));
+                mx = fmaxf(mx, shfl_xor(mx, 1));
+                mx = fmaxf(mx, shfl_xor(mx, 2));
+                const float mn = fmaxf(m[0], mx); /* finite: the tile has a position of the token */
+                const float corr = tc_exp2(m[0] - mn);
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    pr[e] = tc_exp2(s[e] - mn);
+                l[0] = l[0] * corr + ((pr[0] + pr[1]) + (pr[2] + pr[3]));
+                m[0] = mn;
+                ca = shfl_idx(corr, 8 * tig), cb = shfl_idx(corr, 8 * tig + 4); /* heads 2 tig, 2 tig + 1 */
+            }
 #pragma unroll
             for (int i = 0; i < KS; i++) {
                 o[i][0] *= ca;
@@ -781,7 +848,13 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
                 }
             }
             const float vm = !R && VF == FMT_KV_FP8 ? 256.0f * hv : 1.0f; /* fp8 values: the head's scale into P */
-            const uint32_t pb[2] = {tc_h2(pr[0] * vm, pr[1] * vm), tc_h2(pr[2] * vm, pr[3] * vm)};
+            /* P^T, the B operand (k: positions 2 tig, 2 tig + 1 and + 8; n: head g): S's accumulators as
+             * they are, or S^T's 8x8 blocks (positions 0-7, 8-15) transposed */
+            uint32_t pb[2] = {tc_h2(pr[0] * vm, pr[1] * vm), tc_h2(pr[2] * vm, pr[3] * vm)};
+            if constexpr (KQ) {
+                pb[0] = tc_trans(pb[0]);
+                pb[1] = tc_trans(pb[1]);
+            }
 #pragma unroll
             for (int i = 0; i < KS; i++) {
                 uint32_t a[4];
@@ -816,11 +889,24 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
             unit(KvDecSrc<KF, VF, 0>{}, u);
         }
     }
-    l += shfl_xor(l, 1);
-    l += shfl_xor(l, 2);
-    if (tig == 0 && g < GS) {
-        wm[warp][g] = m * LN2;
-        wl[warp][g] = l;
+    if constexpr (KQ) { /* heads 2 tig + hh: the sums of the 8 lanes of the column */
+#pragma unroll
+        for (int hh = 0; hh < 2; hh++) {
+            l[hh] += shfl_xor(l[hh], 4);
+            l[hh] += shfl_xor(l[hh], 8);
+            l[hh] += shfl_xor(l[hh], 16);
+            if (g == 0 && 2 * tig + hh < GS) {
+                wm[warp][2 * tig + hh] = m[hh] * LN2;
+                wl[warp][2 * tig + hh] = l[hh];
+            }
+        }
+    } else { /* head g: the sums of the 4 lanes of the row */
+        l[0] += shfl_xor(l[0], 1);
+        l[0] += shfl_xor(l[0], 2);
+        if (tig == 0 && g < GS) {
+            wm[warp][g] = m[0] * LN2;
+            wl[warp][g] = l[0];
+        }
     }
 #pragma unroll
     for (int i = 0; i < KS; i++) {

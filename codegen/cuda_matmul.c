@@ -5,8 +5,8 @@
  * shapes allow it (K % 32 == 0, 16-byte aligned rows, bf16/f16 weights): for 9..64 rows of a
  * matrix too narrow to fill the chip a K-split kernel (gemm_tc) and a reduce, else the rows
  * converted to bf16/f16 and gemm_h; without tensor cores the skinny kernel over chunks of 8 rows.
- * A batch-invariant build (--batch-invariant, e->binv) takes no tensor cores: gemv_b1 for one row,
- * gemv for every other row count, the same sums a row (docs/cuda.md, "Batch-invariant builds"). */
+ * A batch-invariant build (--batch-invariant, e->binv) takes no tensor cores and no gemv_b1: gemv
+ * at every row count, one row included (docs/cuda.md, "Batch-invariant builds"). */
 #include <assert.h>
 #include <string.h>
 
@@ -183,14 +183,16 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * to 1289 tok/s at batch 1 (the 8B's rows all have K >= 4096; the 8B and the 1B in fp8 and nvfp4
      * not yet measured end to end). A bound of 8 blocks an SM spills
      * (4-28 bytes) on sm_80 and sm_90a, so none is set. gemv (2..8 rows) and gemv_b1 (one row) split
-     * alike and sum in the same order, so a row gets the same bits whatever the batch. */
+     * alike but do not always sum alike: on an H100 (bench/NOTES.md, round 8) gemv_b1 differed from
+     * gemv's rows for some bf16 matrices with a bias, fp8 at K 8192 and u4 at g128, so a
+     * batch-invariant build runs gemv for one row too. */
     int64_t units = swiglu ? N / 2 : (N + 1) / 2, ksplit = 1;
     int sms = e->target->typical_sms ? e->target->typical_sms : 100;
     int short_rows = llmc_format_bytes(w->dtype, K) <= 4096, qrows = quant && vec;
     int per_sm = qrows ? 7 : short_rows ? 32 : 5, b1_loads = short_rows || qrows ? 1 : 2;
     while (vec && ksplit < 4 && (units * ksplit + 3) / 4 < per_sm * sms && K % (2 * ksplit * tq) == 0)
         ksplit *= 2;
-    /* A batch-invariant build (--batch-invariant) runs gemv at every row count above 1 (below: no
+    /* A batch-invariant build (--batch-invariant) runs gemv at every row count (no gemv_b1, no
      * tensor cores), its grid with the chunks of 8 rows fastest (TX 1): the blocks that read the same
      * weight rows run together, so a wide step reads each weight about once from memory (the default
      * grid, weight units fastest, reads the matrix once a chunk). The same sums either way. */
@@ -218,8 +220,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
                     quant ? ", " : "", quant ? wq : "");
     const char *gemv = llmc_cuda_kernel(e, "gemv", k.s, 0);
     llmc_buf_free(&k);
-    /* gemv and gemv_b1 of this matrix: the same sums (qdot's, or gemv's k order, K slices summed in
-     * order), whatever the rows and the grid */
+    /* gemv's sums of this matrix (qdot's, or gemv's k order, K slices summed in order), whatever the
+     * rows and the grid; gemv_b1's are marked apart (not always the same bits) */
     char mm[256];
     snprintf(mm, sizeof mm, "gemv %s[%lld,%lld] g%lld%s%s, K split in %lld, %s", wk, (long long)N, (long long)K,
              (long long)G, ni > 0 ? ", norm" : "", epi == 1 ? ", residual" : epi == 2 ? ", swiglu" : epi == 4 ? ", geglu" : "",
@@ -248,7 +250,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(gxv, sizeof gxv, "%s", tx ? gy : gx);
     snprintf(gyv, sizeof gyv, "%s", tx ? gx : gy);
     assert((vec && epi == 0) || !llmc_attr(n, "rope_epilogue")); /* fuse_rope_epilogue's conditions */
-    if (vec) {
+    int one_row = vec && !e->binv; /* gemv_b1 for one row (a batch-invariant build: gemv, and the
+                                      rope_kv_write kernel at every row count: cuda_rope.c) */
+    if (one_row) {
         /* One row (batch-1 decode): gemv_b1, a group of loads of each row in flight a lane and the
          * next group issued before the first is used (1.1-1.7x gemv on every matrix of the 1B and
          * 8B, bench/decode_lab.cu on an H200). */
@@ -293,20 +297,20 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         if (rn >= 0) {
             const LlmcNode *r = &g->n[rn];
             int64_t hd = llmc_attr_int(r, "head_dim", 0);
-            llmc_cuda_kernel_math(e, b1, "%s;%s", mm,
+            llmc_cuda_kernel_math(e, b1, "b1 %s;%s", mm,
                                   llmc_cuda_rope_math(e, strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0,
                                                       llmc_cols(&g->t[r->in[0]].shape) / hd,
                                                       llmc_cols(&g->t[r->in[1]].shape) / hd, hd,
                                                       llmc_emit_rope_table(e, r, hd)));
         } else
-            llmc_cuda_kernel_math(e, b1, "%s", mm);
+            llmc_cuda_kernel_math(e, b1, "b1 %s", mm);
         llmc_cuda_kernel_pdl(e, b1);
         snprintf(cond, sizeof cond, "%s == 1", hrows);
         llmc_cuda_launch(e, node, cond, b1, gx, "1", "1", 128, 0); /* gemv's grid: the same units and split */
     }
     if (!tc) {
         snprintf(cond, sizeof cond, "%s > 1", hrows);
-        llmc_cuda_launch(e, node, vec ? cond : NULL, gemv, gxv, gyv, "1", 128, 0);
+        llmc_cuda_launch(e, node, one_row ? cond : NULL, gemv, gxv, gyv, "1", 128, 0);
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }

@@ -5,7 +5,8 @@
  * a decode step reads only the selected experts' weights, in every weight format gemv reads.
  * One-token steps where the rows are 16-byte vectors take two kernels under PDL instead (moe_b1:
  * the routing and the gather in the gate/up matmul's prologue, the combine in the down matmul's
- * epilogue, gemv_b1's sums: the same bits). Wider
+ * epilogue, gemv_b1's sums: on an H100 the same bits as gemv's in every format but u4 at g128,
+ * bench/NOTES.md round 8; a batch-invariant build takes gemv's path at one row too). Wider
  * steps gather the rows with a block a row, keep gemv while the experts have 8 rows each on
  * average, and above that, where both expert matrices are bf16/f16, run the matmuls on tensor cores
  * (gemm_h over each expert's grouped rows, one launch for all the experts; on the AMD path gemm_mx,
@@ -102,7 +103,8 @@ static ExpertW expert_w(LlmcEmit *e, const LlmcNode *n, const LlmcTensor *w, con
     return x;
 }
 
-/* The label (llmc_cuda_kernel_math) of an expert matmul on gemv or gemv_b1 (the same sums). */
+/* The label (llmc_cuda_kernel_math) of an expert matmul on gemv (moe_b1's kernels, gemv_b1's sums,
+ * add their own mark: not always the same bits). */
 static const char *expert_math(LlmcEmit *e, const LlmcTensor *w, int64_t N, int64_t K, int epi, int vec)
 {
     char *buf = e->ptr_ring[e->ptr_next++ % 16];
@@ -209,8 +211,8 @@ static void moe_b1(LlmcEmit *e, int node, const char *cond, int64_t base, const 
                     strcmp(nw, "0") ? nw : "(const float *)0", eps, gus, xu.wq, xu.sides, (long long)(base + l->h));
     const char *up = llmc_cuda_kernel(e, "moe_gate_up_b1", k.s, 0);
     llmc_buf_free(&k);
-    /* the same arithmetic a row as moe_route's with the gather and gemv's gate/up at 2..8 rows */
-    llmc_cuda_kernel_math(e, up, "%s;%s", route_math(e, n, D, 1, strcmp(nw, "0") != 0), expert_math(e, gu, 2 * F, D, 2, 1));
+    /* moe_route's routing and gather at 2..8 rows; gemv_b1's sums of gemv's gate/up */
+    llmc_cuda_kernel_math(e, up, "%s;b1 %s", route_math(e, n, D, 1, strcmp(nw, "0") != 0), expert_math(e, gu, 2 * F, D, 2, 1));
     llmc_cuda_kernel_pdl(e, up);
     char gx[64], gz[32];
     snprintf(gx, sizeof gx, "%lld", (long long)((F + 3) / 4));
@@ -230,8 +232,8 @@ static void moe_b1(LlmcEmit *e, int node, const char *cond, int64_t base, const 
                     xd.wq, xd.sides, (long long)(base + l->h), ys, res[0] ? res : "(const float *)0");
     const char *down = llmc_cuda_kernel(e, "moe_down_b1", k.s, 0);
     llmc_buf_free(&k);
-    /* gemv's down matmul, then moe_combine's sum */
-    llmc_cuda_kernel_math(e, down, "%s;%s", expert_math(e, dn, D, F, 0, 1), combine_math(e, K, D, res[0] != 0));
+    /* gemv_b1's sums of gemv's down matmul, then moe_combine's sum */
+    llmc_cuda_kernel_math(e, down, "b1 %s;%s", expert_math(e, dn, D, F, 0, 1), combine_math(e, K, D, res[0] != 0));
     llmc_cuda_kernel_pdl(e, down);
     snprintf(gx, sizeof gx, "%lld", (long long)(((D + 1) / 2 + ub - 1) / ub));
     llmc_cuda_launch(e, node, cond, down, gx, "1", "1", (int)(32 * K * ub), 0);
@@ -386,8 +388,9 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     else
         snprintf(mid, sizeof mid, "%s", wide);
     snprintf(big, sizeof big, "%s * %lld > %lld", rows, (long long)K, (long long)(MOE_SMALL_ROWS * E));
-    /* one-token steps: moe_b1's two kernels, the combine in the second (b1: the launches below skip them) */
-    int b1 = expert_vec(gu, 2 * F, D) && expert_vec(dn, D, F) && D <= 8192;
+    /* one-token steps: moe_b1's two kernels, the combine in the second (b1: the launches below skip
+     * them); not in a batch-invariant build (gemv_b1's sums) */
+    int b1 = !e->binv && expert_vec(gu, 2 * F, D) && expert_vec(dn, D, F) && D <= 8192;
     char one[48], few[96], multi[48];
     snprintf(one, sizeof one, "%s == 1", rows);
     snprintf(few, sizeof few, "%s > 1 && %s <= %d", rows, rows, MOE_SMALL_ROWS);

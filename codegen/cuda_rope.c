@@ -80,9 +80,10 @@ LlmcStatus llmc_cuda_emit_rope_kv(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_kernel_math(e, name, "%s", llmc_cuda_rope_math(e, inter, HQ, HKV, hd, table));
     char gy[32];
     snprintf(gy, sizeof gy, "%lld", (long long)(HQ + HKV));
-    /* min_tokens 2: one-token steps do it in the Q/K/V matmul's epilogue (fuse_rope_epilogue) */
+    /* min_tokens 2: one-token steps do it in the Q/K/V matmul's epilogue (fuse_rope_epilogue), but
+     * in a batch-invariant build, which has no one-row matmul kernel (cuda_matmul.c) */
     assert(llmc_attr_int(n, "min_tokens", 1) <= 2); /* the only values fuse_rope_epilogue sets */
-    llmc_cuda_launch(e, node, llmc_attr_int(n, "min_tokens", 1) > 1 ? "T > 1" : NULL, name, "T", gy, "1", (int)(hd / 2),
+    llmc_cuda_launch(e, node, llmc_attr_int(n, "min_tokens", 1) > 1 && !e->binv ? "T > 1" : NULL, name, "T", gy, "1", (int)(hd / 2),
                      0);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;

@@ -468,6 +468,8 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
         mw += snprintf(minch + mw, sizeof minch - mw, " nt=%d", TNT);
     if (TCF < 0)
         snprintf(minch + mw, sizeof minch - mw, " parts by length alone");
+    else if (TCF > 0)
+        snprintf(minch + mw, sizeof minch - mw, " fill=%d", TCF);
     snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)"
              : MODE == 4 ? "paged_attn_tc" : MODE == 5 ? "paged_attn_tc kq" : "flash_prefill",
@@ -3076,6 +3078,10 @@ int main(int argc, char **argv)
             check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 0, 0, -1>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 0, 0, -1>(dec, 50);
             check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 0, 0, -1>(dec, 50);
+            if (b == 64) { /* two waves' blocks (2 parts at 64 sequences) instead of one (1 part) */
+                check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 0, 0, 2 * tc_fill(FMT_F16, FMT_F16, 128)>(dec, 50);
+                check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 0, 0, 2 * tc_fill(FMT_INT4, FMT_INT4, 128)>(dec, 50);
+            }
         }
         /* fewer, longer parts (MINCH positions at least: 8, 4 and 2 parts at 4096), 16 sequences,
          * by length alone */

@@ -239,15 +239,19 @@ __host__ __device__ constexpr int tc_minch(int kf, int vf, int hd)
          : 16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)) > 256 ? 256
                                                                    : (int)(16384 / (kv_vbytes(kf, hd) + kv_vbytes(vf, hd)));
 }
-/* (KQ: the scores' layout, S = Q K^T or S^T = K Q^T; TNT > 0: tiles a warp at once instead of tc_nt's) */
-template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0, int KQ = 0, int TNT = 0>
+/* FILL as tc_kernel gives it for sm_90a (typical 132 SMs times the blocks an SM); TCF < 0: none (the
+ * parts by a token's length alone, the rule before round 8). KQ: the scores' layout, S = Q K^T or
+ * S^T = K Q^T; TNT > 0: tiles a warp at once instead of tc_nt's */
+__host__ __device__ constexpr int tc_fill(int kf, int vf, int hd) { return 132 * tc_minb(kf, vf, hd); }
+template <int KF, int VF, int HQ, int HKV, int HD, int WIN, int TCM = 0, int KQ = 0, int TNT = 0, int TCF = 0>
 __global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_tc(const int32_t *pos, const int32_t *seq, const int32_t *tables,
                                                                  int mbs, const uint8_t *kv, const float *q, float *y,
                                                                  float *part, int *cnt, const float *kvs, float cap)
 {
     paged_attn_tc<KF, VF, FL, FBS, HQ, HKV, HD, HQ * HD + 8, HQ * HD, WIN, DNZ, (TCM > 0 ? TCM : tc_minch(KF, VF, HD)),
-                  (TNT > 0 ? TNT : tc_nt(KF, VF, HD)), tc_gs(HQ / HKV), KQ>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1,
-                                                                               0.125f, kvs, cap);
+                  (TNT > 0 ? TNT : tc_nt(KF, VF, HD)), tc_gs(HQ / HKV), KQ,
+                  (TCF < 0 ? 0 : TCF > 0 ? TCF : tc_fill(KF, VF, HD))>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1,
+                                                                        0.125f, kvs, cap);
 }
 template <int KF, int VF, int HQ, int HKV, int HD, int WIN>
 __global__ void __launch_bounds__(128, 4) k_dec_old(const int32_t *pos, const int32_t *seq, const int32_t *tables,
@@ -303,7 +307,8 @@ static void binv_verdict(const char *what, const char *how, int64_t diff)
  * keys in KF and values in VF: random rows (never zeros) stored by the cpu target's quantizer
  * (ir/kv_formats.h kv_put_rows, fp8 with scales per layer and head), the reference reads them back
  * as the cpu target does (kv_get_row) and sums in double. */
-template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0, int TNT = 0>
+template <int HQ, int HKV, int HD, int WIN, int MODE = 0, int KF = FMT_F16, int VF = FMT_F16, int TCM = 0, int TNT = 0,
+          int TCF = 0>
 static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap = 0.0f)
 {
     constexpr int SQ = HQ * HD + 8, SY = HQ * HD, G = HQ / HKV;
@@ -392,7 +397,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
                                                                                           dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 4 || MODE == 5) {
             if constexpr (HD == 64 || HD == 128)
-                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM, MODE == 5, TNT><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(
+                k_tc<KF, VF, HQ, HKV, HD, WIN, TCM, MODE == 5, TNT, TCF><<<dim3(T, HQ / tc_gs(HQ / HKV), DNZ), 128>>>(
                     dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, dcnt, kvs, cap);
         } else if constexpr (MODE == 2) {
             k_dec_old<KF, VF, HQ, HKV, HD, WIN><<<dim3(T, HKV, DNZ), 128>>>(dpos, dseq, dtab, mbs, dkv, dq, dy, dpart, kvs,
@@ -455,12 +460,16 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
             }
         }
     }
-    char what[200], minch[40] = "";
+    char what[200], minch[64] = "";
     int mw = 0;
     if (TCM > 0)
         mw = snprintf(minch, sizeof minch, " minch=%d", TCM);
     if (TNT > 0)
-        snprintf(minch + mw, sizeof minch - mw, " nt=%d", TNT);
+        mw += snprintf(minch + mw, sizeof minch - mw, " nt=%d", TNT);
+    if (TCF < 0)
+        snprintf(minch + mw, sizeof minch - mw, " parts by length alone");
+    else if (TCF > 0)
+        snprintf(minch + mw, sizeof minch - mw, " fill=%d", TCF);
     snprintf(what, sizeof what, "%s%s%s%s%s HQ=%d HKV=%d HD=%d win=%d%s%s: %d seqs, T=%d",
              MODE == 1 ? "paged_attn_dec" : MODE == 2 ? "paged_attn+combine" : MODE == 3 ? "paged_attn (1 part)"
              : MODE == 4 ? "paged_attn_tc" : MODE == 5 ? "paged_attn_tc kq" : "flash_prefill",
@@ -1378,7 +1387,7 @@ __global__ void __launch_bounds__(128, tc_minb(KF, VF, HD)) k_kivi_tc(const int3
                                                                       const float *q, float *y, float *part, int *cnt)
 {
     paged_attn_tc<KF, VF, QL, QBS, HQ, HKV, HD, HQ * HD, HQ * HD, 0, DNZ, tc_minch(KF, VF, HD), tc_nt(KF, VF, HD),
-                  tc_gs(HQ / HKV), KQ>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
+                  tc_gs(HQ / HKV), KQ, tc_fill(KF, VF, HD)>(pos, seq, tables, mbs, kv, q, y, part, cnt, 1, 0.125f, nullptr);
 }
 template <int KF, int VF, int HQ, int HKV, int HD>
 __global__ void __launch_bounds__(128, 4) k_kivi_tok(const int32_t *pos, const int32_t *seq, const int32_t *tables, int mbs,
@@ -3057,15 +3066,33 @@ int main(int argc, char **argv)
             check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT4>(dec, 50);
             check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT4>(dec, 50);
         }
-        /* fewer, longer parts (MINCH positions at least: 8, 4 and 2 parts at 4096), 16 sequences */
+        /* the rule before round 8 (parts by a token's length alone: 16 at 4096 positions) beside the
+         * rows above (no more parts than fill the GPU once), at 4, 16 and 64 sequences */
+        for (int b : {4, 16, 64}) {
+            const std::vector<Seq> dec(b, Seq{4095, 1});
+            if (b == 4) {
+                check_flash<32, 8, 128, 0, 4>(dec, 50);
+                check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4>(dec, 50);
+            }
+            check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 0, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 0, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 0, 0, -1>(dec, 50);
+            check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 0, 0, -1>(dec, 50);
+            if (b == 64) { /* two waves' blocks (2 parts at 64 sequences) instead of one (1 part) */
+                check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 0, 0, 2 * tc_fill(FMT_F16, FMT_F16, 128)>(dec, 50);
+                check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 0, 0, 2 * tc_fill(FMT_INT4, FMT_INT4, 128)>(dec, 50);
+            }
+        }
+        /* fewer, longer parts (MINCH positions at least: 8, 4 and 2 parts at 4096), 16 sequences,
+         * by length alone */
         const std::vector<Seq> dec16(16, Seq{4095, 1});
-        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 512>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 1024>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 512>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 1024>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024>(dec16, 50);
-        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 512, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_F16, FMT_F16, 1024, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 512, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 1024, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT4, FMT_INT4, 2048, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_KV_FP8, FMT_KV_FP8, 1024, 0, -1>(dec16, 50);
+        check_flash<32, 8, 128, 0, 4, FMT_INT8, FMT_INT8, 1024, 0, -1>(dec16, 50);
         /* the S^T layout's registers leave room for 2 tiles a warp at heads of 128 with int8 rows
          * (ptxas: 155/156 registers on sm_80/sm_90a, no spills; S spills there) */
         check_flash<32, 8, 128, 0, 5, FMT_INT8, FMT_INT8, 0, 2>(dec16, 50);

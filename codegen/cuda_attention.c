@@ -101,11 +101,15 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
  *   f16 or int8 rows or KIVI keys, else 4;
  * - MINCH, the fewest positions a part: about 16 KB of one head's K and V, 64 to 256 positions (at
  *   4096 positions every format takes the 16 parts; shorter contexts fewer, so a part's blocks keep
- *   enough loads in flight and one part skips the combine). The parts depend on a token's length
- *   alone: its output does not depend on the batch;
- * - KQ, the scores' layout: S = Q K^T (0, the kernel's default: its argument is left out) or S^T = K Q^T
- *   (1: half the score mma, no padded rows; not yet run on a GPU, bench/kernel_check.cu `attn` times
- *   both). The rule is one line: `kq` below. */
+ *   enough loads in flight and one part skips the combine);
+ * - FILL, the blocks a step's parts should fill at most: the target's typical SM count times the
+ *   blocks an SM (one wave): a step of many tokens has blocks enough in fewer, longer parts, which pay
+ *   less of each block's fixed costs. On an H100, one layer of the 8B's heads, 16 sequences at 4096
+ *   positions (bench/NOTES.md round 8, `kernel_check attn`): int4 95.3 us in 16 parts, 62.7 in 4,
+ *   fp8 91.2 / 77.7, int8 103.1 / 81.3, f16 120.7 / 108.8. A token's parts so depend on its length
+ *   and the step's tokens (a batch-invariant build does not take this kernel);
+ * - KQ, the scores' layout: S = Q K^T (0) or S^T = K Q^T (1: half the score mma, no padded rows;
+ *   bench/kernel_check.cu `attn` checks and times both). The rule is one line: `kq` below. */
 static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, int64_t HQ, int window, int nz, int64_t part_off,
                       const char *qs, const char *ys, const char *lay, const char *cond)
 {
@@ -121,23 +125,28 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
     int minb = HD < 128 ? 4 : nt == 2 ? 3 : f16 || int8 || kv_is_kivi(kf) ? 3 : 4;
     long long rowb = kv_vbytes(kf, HD) + kv_vbytes(vf, HD), minch = 16384 / rowb;
     minch = minch < 64 ? 64 : minch > 256 ? 256 : minch;
-    int kq = 0; /* the S^T layout: never until a GPU run says where it is faster */
+    int fill = (e->target->typical_sms ? e->target->typical_sms : 100) * minb;
+    /* the S^T layout where an H100 measured it faster (bench/NOTES.md round 9, `kernel_check attn`, the
+     * 8B's heads at 4096 positions, us at 16 / 64 sequences): keys and values both int8 81.9 -> 63.0 /
+     * 259.4 -> 207.6, both int4 64.4 -> 49.1 / 178.0 -> 150.4, both fp8 78.3 -> 76.2 / 242.8 -> 240.1;
+     * f16 (109.2 / 109.3) and int8,int4 (54.0 / 53.9) equal, so S there; KIVI not measured */
+    int kq = kf == vf && (kf == LLMC_KV_FP8 || kf == LLMC_INT8 || kf == LLMC_INT4);
     char kvs[64];
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* paged_attention, decode steps on tensor cores: %lld query heads over %d %s KV heads of %d, %lld "
-                    "query heads a block, scale %.9g%s; positions in at most %d parts of at least %lld positions, the "
-                    "last block to finish combines them; %d tile(s) of 16 positions a warp at once%s; strides q %lld, "
-                    "y %lld */\n"
+                    "query heads a block, scale %.9g%s; positions in at most %d parts of at least %lld positions, no "
+                    "more parts than fill %d blocks, the last block to finish combines them; %d tile(s) of 16 "
+                    "positions a warp at once%s; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld%s>(a.positions, "
+                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld, %d, %d>(a.positions, "
                     "a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, "
                     "%s, %s%s);\n}\n",
                     (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, (long long)gs,
-                    llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, nt,
+                    llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, fill, nt,
                     kq ? ", scores as S^T = K Q^T" : "", (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
                     minb, llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q),
-                    (long long)llmc_row_stride(g, y), window, nz, minch, nt, (long long)gs, kq ? ", 1" : "", qs, ys,
+                    (long long)llmc_row_stride(g, y), window, nz, minch, nt, (long long)gs, kq, fill, qs, ys,
                     (long long)part_off, (long long)e->scratch_c, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)),
                     llmc_cuda_kv_scales(e), softcap_arg(e, n));
     const char *name = llmc_cuda_kernel_nv(e, "paged_attention_tc", k.s, 0);

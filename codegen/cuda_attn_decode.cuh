@@ -455,9 +455,12 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
  * f16x2 fma), fp8 values times 2^-8 exactly (the scale applied to the score or to P), values' codes
  * by one f16x2 fma with the two rows' scales and zeros (int8, int4, KIVI). Q and P are rounded to f16,
  * sums are f32. The split: a token's positions in parts of whole units, MINCH positions a part at
- * least (0: NZ parts), NZ at most, by the token's length alone (so a token's result does not depend
- * on the batch); blocks past a token's parts return at once; the last block of a (token, head group)
- * to finish combines the parts (as paged_attn_dec). Grid (T, HKV * G / GS, NZ), 128 threads.
+ * least (0: NZ parts), NZ at most, and with FILL > 0 no more parts than ceil(FILL / (the step's
+ * tokens x gridDim.y)): a step of many tokens has blocks enough with fewer, longer parts, which
+ * pay less of the per-block costs (Q's prologue, the warps' merge, the partials, the combine), so a
+ * token's parts depend on its length and the step's tokens; blocks past a token's parts return at
+ * once; the last block of a (token, head group) to finish combines the parts (as paged_attn_dec).
+ * Grid (T, HKV * G / GS, NZ), 128 threads.
  * KQ 1, the scores as S^T[pos][head] = K Q^T (not yet run on a GPU; the emitter picks it by tc_kernel's
  * rule, today never): K the A operand (rows g and g + 8: the K rows the lane loads anyway), Q^T the B
  * operand (the same registers as S's A: 8 head columns, GS real), one mma a k-step instead of two (no
@@ -583,7 +586,7 @@ DEV uint32_t tc_trans(uint32_t x)
 }
 
 template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int MINCH, int NT, int GS,
-          int KQ = 0>
+          int KQ = 0, int FILL = 0>
 DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                        const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
@@ -614,6 +617,10 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
     const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
     const int u0 = p0 / UP, nu = pe / UP - u0 + 1;
     int parts = MINCH > 0 ? nu * UP / MINCH : NZ;
+    if (FILL > 0) { /* no more parts than it takes the step's blocks to fill the GPU once */
+        const int per_part = gridDim.x * gridDim.y, fill = (FILL + per_part - 1) / per_part;
+        parts = parts < fill ? parts : fill;
+    }
     parts = parts < 1 ? 1 : parts > NZ ? NZ : parts;
     if (z >= parts)
         return;

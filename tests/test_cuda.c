@@ -1109,8 +1109,8 @@ END_TEST
  * once, compile for every CUDA arch with no spills; the fp8 builds read their scales from the
  * constants, and none keeps the Q/K/V matmul's RoPE epilogue (the rope_kv_write kernel quantizes
  * whole rows); KIVI (blocks of 32) adds the seal kernel and reads long steps with the per-token
- * kernel. Each paged_attn_tc kernel also with its scores as S^T = K Q^T (the template argument tc_kernel
- * adds when its rule picks that layout, ", 1", not yet picked: the same text otherwise). One NVRTC run
+ * kernel. Each paged_attn_tc kernel also in the other score layout (S = Q K^T or S^T = K Q^T: its
+ * template argument KQ, before FILL, flipped; the same text otherwise). One NVRTC run
  * an arch (about 12 s each on this 2-core machine). */
 START_TEST(kv_formats)
 {
@@ -1176,12 +1176,18 @@ START_TEST(kv_formats)
             snprintf(names[nk], sizeof names[nk], "kv%d_%s", nk, pre);
             llmc_emit_named(&src, text, names[nk]);
             nk++;
-            if (strcmp(pre, "paged_attention_tc") == 0) { /* the S^T layout: ", 1" after the template's GS */
+            if (strcmp(pre, "paged_attention_tc") == 0) { /* the other layout: KQ (before FILL, the last) flipped */
                 const char *call = strstr(text, "paged_attn_tc<"), *end = call ? strstr(call, ">(a.positions") : NULL;
                 ck_assert_msg(end != NULL, "%s: no paged_attn_tc call in\n%s", kvs, text);
-                char *kq = malloc(strlen(text) + 4);
+                const char *fill = end;
+                while (fill > call && *fill != ',')
+                    fill--;
+                ck_assert_msg(fill > call + 3 && (fill[-1] == '0' || fill[-1] == '1') && fill[-2] == ' ' && fill[-3] == ',',
+                              "%s: no KQ argument before FILL in\n%s", kvs, text);
+                char *kq = malloc(strlen(text) + 1);
                 ck_assert_ptr_nonnull(kq);
-                sprintf(kq, "%.*s, 1%s", (int)(end - text), text, end);
+                strcpy(kq, text);
+                kq[fill - 1 - text] = fill[-1] == '0' ? '1' : '0';
                 snprintf(names[nk], sizeof names[nk], "kv%d_%s_kq", nk, pre);
                 llmc_emit_named(&src, kq, names[nk]);
                 free(kq);

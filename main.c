@@ -713,12 +713,14 @@ static const CliOpt compile_opts[] = {
     {"clang", 0, "CLANG", "clang (19 or newer, with lld) for AMD targets (default clang-19)"},
     {"resource-usage", 0, NULL, "print each GPU kernel's registers, shared memory (LDS) and\n"
                                 "spills (scratch)"},
-    {"qmma", 0, "V", "CUDA targets' matmul of 9-64 rows: plain (default: the weights\n"
-                     "streamed into registers) or ring (through a cp.async ring in\n"
-                     "shared memory; experimental: on an H100 slower than plain at\n"
-                     "16-32 rows, faster at 64); wg: quantized matrices at every\n"
-                     "row count above 8 by gemm_wq on sm_90a (wgmma, the weights\n"
-                     "decoded in registers; experimental, not yet run on a GPU)"},
+    {"qmma", 0, "V", "CUDA targets' matmul of quantized rows above 8: auto (default:\n"
+                     "plain, and 4-bit matrices above 32 rows by gemm_wq on sm_90a),\n"
+                     "plain (gemm_q, the weights streamed into registers, up to 64\n"
+                     "rows), ring (through a cp.async ring in shared memory;\n"
+                     "experimental: on an H100 slower than plain at 16-32 rows,\n"
+                     "faster at 64) or wg (gemm_wq above 8 rows on sm_90a: wgmma,\n"
+                     "the weights decoded in registers; on an H100 faster at 64\n"
+                     "rows and in prefill, slower at 16)"},
     {"batch-invariant", 0, NULL, "GPU targets: every row of a step computed as it would be alone\n"
                                  "(one kernel path a matrix and an attention for every row\n"
                                  "count, so that --prompts and preemptions print the single\n"
@@ -871,14 +873,16 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             a->copt.resource_report = 1;
             break;
         case C_QMMA:
-            if (strcmp(v, "plain") == 0)
+            if (strcmp(v, "auto") == 0)
+                a->copt.qmma = LLMC_QMMA_AUTO;
+            else if (strcmp(v, "plain") == 0)
                 a->copt.qmma = LLMC_QMMA_PLAIN;
             else if (strcmp(v, "ring") == 0)
                 a->copt.qmma = LLMC_QMMA_RING;
             else if (strcmp(v, "wg") == 0)
                 a->copt.qmma = LLMC_QMMA_WG;
             else {
-                fprintf(stderr, "llmc compile: --qmma: expected plain, ring or wg, found \"%s\"\n", v);
+                fprintf(stderr, "llmc compile: --qmma: expected auto, plain, ring or wg, found \"%s\"\n", v);
                 return 2;
             }
             break;
@@ -949,7 +953,7 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         }
     }
     /* --batch-invariant runs every matmul of a GPU build on gemv: --qmma picks among kernels it never runs */
-    if (a->copt.batch_invariant && a->copt.qmma != LLMC_QMMA_PLAIN) {
+    if (a->copt.batch_invariant && a->copt.qmma != LLMC_QMMA_PLAIN && a->copt.qmma != LLMC_QMMA_AUTO) {
         fprintf(stderr,
                 "llmc compile: --batch-invariant and --qmma %s: a batch-invariant build runs every matmul on the "
                 "one-row kernels' arithmetic (gemv) at every row count, so --qmma, which picks the tensor-core "

@@ -461,8 +461,8 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
  * token's parts depend on its length and the step's tokens; blocks past a token's parts return at
  * once; the last block of a (token, head group) to finish combines the parts (as paged_attn_dec).
  * Grid (T, HKV * G / GS, NZ), 128 threads.
- * KQ 1, the scores as S^T[pos][head] = K Q^T (not yet run on a GPU; the emitter picks it by tc_kernel's
- * rule, today never): K the A operand (rows g and g + 8: the K rows the lane loads anyway), Q^T the B
+ * KQ 1, the scores as S^T[pos][head] = K Q^T (the emitter picks it by tc_kernel's rule: keys and
+ * values both fp8, int8 or int4, where an H100 timed it faster): K the A operand (rows g and g + 8: the K rows the lane loads anyway), Q^T the B
  * operand (the same registers as S's A: 8 head columns, GS real), one mma a k-step instead of two (no
  * zero rows). A lane's scores are positions g, g + 8 of heads 2 tig, 2 tig + 1: the softmax of a head
  * runs down its column (max and sums over lane bits 2..4), exp2 only on real heads' columns; int8/int4

@@ -87,8 +87,8 @@ static void plan_scratch(LlmcEmit *e)
                     qc = tiles * (64 / (16 * mi)) * 4 > qc ? tiles * (64 / (16 * mi)) * 4 : qc;
                 }
             }
-            /* --qmma wg: gemm_wq's K-split partials, up to 128 rows (llmc_cuda_wq_plan) */
-            for (int v = 0; v < LLMC_WQ_VARIANTS && e->qmma_wg; v++) {
+            /* gemm_wq's K-split partials, up to 128 rows (llmc_cuda_wq_plan), where it takes the matrix */
+            for (int v = 0; v < LLMC_WQ_VARIANTS && llmc_cuda_wq_rows(e, &g->t[n->in[1]]); v++) {
                 LlmcWqPlan wp = llmc_cuda_wq_plan(e->target, &g->t[n->in[1]], v);
                 int64_t wb = wp.ok && wp.split > 1 ? (int64_t)wp.nt * w->dim[0] * wp.split * 4 : 0;
                 b = wb > b ? wb : b;
@@ -194,6 +194,7 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->amd_path = amd_path;
     e->qmma_ring = qmma == LLMC_QMMA_RING;
     e->qmma_wg = qmma == LLMC_QMMA_WG && wgmma;
+    e->qmma_auto = qmma == LLMC_QMMA_AUTO && wgmma && !batch_invariant;
     e->binv = batch_invariant;
     e->smem_cap = smem_cap;
     e->kv[0] = g->kv_format[0];

@@ -362,6 +362,13 @@ LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w,
  * up to 32 tokens (where the bytes in flight bind: 3 blocks of 16 KB an SM; ptxas: u4 g128 152 and
  * 165 registers), one above and for nvfp4 (its E4M3 scales: 168 at 16 tokens, a spill at 32). None
  * of it measured yet. */
+int llmc_cuda_wq_rows(const LlmcEmit *e, const LlmcTensor *w)
+{
+    if (e->qmma_wg)
+        return 8;
+    return e->qmma_auto && (w->dtype == LLMC_U4 || w->dtype == LLMC_NVFP4) ? 32 : 0;
+}
+
 LlmcWqPlan llmc_cuda_wq_plan(const LlmcTarget *tg, const LlmcTensor *w, int v)
 {
     static const int nts[LLMC_WQ_VARIANTS] = {16, 32, 64, 128, 128};

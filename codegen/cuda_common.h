@@ -95,6 +95,11 @@ typedef struct {
 } LlmcWqPlan;
 LlmcWqPlan llmc_cuda_wq_plan(const LlmcTarget *tg, const LlmcTensor *w, int v);
 enum { LLMC_WQ_VARIANTS = 5 };
+/* The rows above which gemm_wq takes matrix w in the build's sm_90a images: 8 with --qmma wg; by
+ * default (--qmma auto) 32 for the 4-bit formats (u4, nvfp4), 0 (never) for the others and for
+ * --qmma plain / ring and batch-invariant builds. Whether its plan takes the matrix is apart
+ * (llmc_cuda_wq_plan). */
+int llmc_cuda_wq_rows(const LlmcEmit *e, const LlmcTensor *w);
 /* Scratch bytes (region A) of moe node `node` (cuda_moe.c). */
 int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node);
 /* The embedded kernel headers (cuda_headers.c), in include order. */

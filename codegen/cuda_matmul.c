@@ -323,18 +323,26 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_cuda_node_end(e, node);
         return LLMC_OK;
     }
-    /* --qmma wg: a quantized matrix gemm_wq takes runs on it above 8 rows in sm_90a images (forward()
+    /* gemm_wq: a quantized matrix it takes runs on it above wq_lo rows in sm_90a images (forward()
      * picks by the loaded image: wg), the rows converted once in its order (rows_to_half ORD 2 or 3)
-     * into scratch A; the paths below only in other images (nowg). No f16 copy of the matrix. */
+     * into scratch A; the paths below only where it does not run (nowg). No f16 copy of the matrix.
+     * wq_lo: 8 with --qmma wg; by default (--qmma auto) 32 for the 4-bit formats (an H100, 8B's
+     * shapes: +12% at 64 rows, +7% in w4a16 prefill, but 3-13% slower than gemm_q at 16 rows,
+     * bench/NOTES.md round 8), none for fp8 (not measured). */
+    int wq_lo = llmc_cuda_wq_rows(e, w);
     LlmcWqPlan wp[LLMC_WQ_VARIANTS];
-    int use_wq = e->qmma_wg && x_aligned && norm_aligned && w->offset % 16 == 0;
+    int use_wq = wq_lo > 0 && x_aligned && norm_aligned && w->offset % 16 == 0;
     for (int v = 0; v < LLMC_WQ_VARIANTS; v++) {
         wp[v] = llmc_cuda_wq_plan(e->target, w, v);
         use_wq = use_wq && wp[v].ok;
     }
-    const char *nowg = use_wq ? " && !wg" : "";
+    char nowg[64] = "";
+    if (use_wq && wq_lo == 8)
+        snprintf(nowg, sizeof nowg, " && !wg");
+    else if (use_wq)
+        snprintf(nowg, sizeof nowg, " && !(wg && %s > %d)", hrows, wq_lo);
     if (use_wq) {
-        snprintf(cond, sizeof cond, "%s > 8 && wg", hrows);
+        snprintf(cond, sizeof cond, "%s > %d && wg", hrows, wq_lo);
         llmc_buf_printf(&k,
                         "/* f32[%s,%lld] rows%s -> f16 in gemm_wq's %s order (B operand of gemm_wq) */\n"
                         "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
@@ -349,7 +357,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         int nv = wp[3].split == 1 ? 4 : 5;
         for (int v = 0; v < nv; v++) {
             const LlmcWqPlan *p = &wp[v];
-            int hi = v == nv - 1 ? 0 : p->hi;
+            int hi = v == nv - 1 ? 0 : p->hi, lo = p->lo > wq_lo ? p->lo : wq_lo;
+            if (hi && hi <= wq_lo)
+                continue; /* a token tile of the rows gemm_q keeps */
             char yarg[160];
             snprintf(yarg, sizeof yarg, "A(%lld)", (long long)e->scratch_b);
             llmc_buf_printf(&k,
@@ -372,9 +382,9 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             llmc_cuda_kernel_pdl(e, wk_);
             char gxw[64], gyw[32], gzw[32];
             if (hi)
-                snprintf(cond, sizeof cond, "%s > %d && %s <= %d && wg", hrows, p->lo, hrows, hi);
+                snprintf(cond, sizeof cond, "%s > %d && %s <= %d && wg", hrows, lo, hrows, hi);
             else
-                snprintf(cond, sizeof cond, "%s > %d && wg", hrows, p->lo);
+                snprintf(cond, sizeof cond, "%s > %d && wg", hrows, lo);
             snprintf(gxw, sizeof gxw, "(%s + %d) / %d", hrows, p->nt - 1, p->nt);
             snprintf(gyw, sizeof gyw, "%lld", (long long)(N / 64));
             snprintf(gzw, sizeof gzw, "%d", p->split);

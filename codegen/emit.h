@@ -81,6 +81,8 @@ typedef struct LlmcEmit {
                                      picks by the loaded image (`amd`) */
     int qmma_ring;                /* GPU: 9-64 rows by gemm_qr where its plan takes the matrix (--qmma ring) */
     int qmma_wg;                  /* GPU: quantized matrices above 8 rows by gemm_wq in sm_90a images (--qmma wg) */
+    int qmma_auto;                /* GPU: 4-bit matrices above 32 rows by gemm_wq in sm_90a images (the
+                                     default, --qmma auto; llmc_cuda_wq_rows) */
     uint32_t smem_cap;            /* GPU: the least dynamic shared memory a block of the build's NVIDIA
                                      targets may have (the plans tuned for one run on all) */
     int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the

@@ -618,6 +618,49 @@ END_TEST
  * without zero points, in groups of 32 and 128, fp8, nvfp4: the gated SwiGLU and residual
  * epilogues of each, split and not) compiles without spills for sm_90a, the u4 build for sm_80 too
  * (gemm_wq a trap there, the fallbacks around it). bf16 takes no gemm_wq. */
+/* The default, --qmma auto: gemm_wq takes a 4-bit matrix above 32 rows in sm_90a images (gemm_q
+ * keeps 9-32 rows there, and 9-64 elsewhere), fp8 and bf16 never; the kernels are --qmma wg's
+ * (their NVRTC compiles: qmma_wg_golden), forward()'s conditions differ. */
+START_TEST(qmma_auto_rows)
+{
+    LlmcDiag d;
+    cJSON *cfg = small_llama(256, 512), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    static const Weights ws[] = {{LLMC_U4, 0, 0}, {LLMC_NVFP4, 0, 0}, {LLMC_FP8, 0, 0}, {LLMC_BF16, 0, 0}};
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
+        const LlmcTarget *tune = llmc_target_find("sm_90a");
+        for (int binv = 0; binv < 2; binv++) {
+            LlmcCudaGen *cg = NULL;
+            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, &cg, &d) == LLMC_OK);
+            const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
+            ck_assert_ptr_nonnull(src);
+            LlmcBuildInfo info = {.build_info = "small", .model_hash = 0x1234, .target_names = "sm_90a"};
+            char *host = NULL;
+            ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+            int wq = i < 2 && !binv;
+            ck_assert_msg(!strstr(src, "gemm_wq<FMT_") == !wq, "%s%s: gemm_wq %s", llmc_dtype_name(ws[i].fmt),
+                          binv ? " --batch-invariant" : "", wq ? "missing" : "emitted");
+            if (wq) {
+                ck_assert_msg(strstr(host, "T > 32 && T <= 64 && wg)") && strstr(host, "T > 64 && wg)") &&
+                                  !strstr(host, "T > 8 && T <= 16 && wg)") &&
+                                  strstr(host, "T > 8 && T <= 16 && !(wg && T > 32))") &&
+                                  strstr(host, "T > 32 && T <= 64 && !(wg && T > 32))"),
+                              "%s: forward()'s choice by rows and image", llmc_dtype_name(ws[i].fmt));
+                ck_assert_msg(!strstr(src, "gemm_wq<FMT_U4, 256, 512, 128, 16, ") &&
+                                  !strstr(src, "gemm_wq<FMT_U4, 256, 512, 128, 32, "),
+                              "a 16- or 32-row gemm_wq variant under --qmma auto");
+            }
+            free(host);
+            llmc_cuda_free(cg);
+        }
+        llmc_graph_free(g);
+    }
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 START_TEST(qmma_wg_golden)
 {
     LlmcDiag d;
@@ -1497,6 +1540,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, wq_plan_8b);
     tcase_add_test(tc, qmma_ring_golden);
     tcase_add_test(tc, qmma_wg_golden);
+    tcase_add_test(tc, qmma_auto_rows);
     tcase_add_test(tc, nvfp4_small);
     if (!regen)
         tcase_add_test(tc, example_stories260K);

@@ -376,7 +376,7 @@ char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, L
     const LlmcEmit *e = &cg->e;
     const LlmcGraph *g = e->g;
     LlmcBuf out = {0};
-    llmc_buf_printf(&out, "%s", "");
+    llmc_buf_add(&out, "", 0);
     for (int i = 0; i < e->n_launches; i++) {
         const LlmcLaunchRec *l = &e->launches[i];
         if (l->cond) {
@@ -393,15 +393,20 @@ char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, L
         }
         const LlmcKernelDef *k = &e->kernels[l->kernel];
         const char *m = k->row_math ? k->row_math : k->name;
-        char where[96];
+        char where[160]; /* "\tnode N op (kernel)\n" */
+        int wn;
         if (l->node >= 0)
-            snprintf(where, sizeof where, "node %d %s", l->node, llmc_op_info[g->n[l->node].op].name);
+            wn = snprintf(where, sizeof where, "\tnode %d %s (%s)\n", l->node, llmc_op_info[g->n[l->node].op].name,
+                          k->name);
         else
-            snprintf(where, sizeof where, "after the graph");
-        for (;;) { /* a line a piece */
+            wn = snprintf(where, sizeof where, "\tafter the graph (%s)\n", k->name);
+        if (wn < 0 || wn >= (int)sizeof where)
+            wn = (int)strlen(where);
+        for (;;) { /* a line a piece: "MATH\tnode N op (kernel)" */
             const char *semi = strchr(m, ';');
-            int n = semi ? (int)(semi - m) : (int)strlen(m);
-            llmc_buf_printf(&out, "%.*s\t%s (%s)\n", n, m, where, k->name);
+            size_t n = semi ? (size_t)(semi - m) : strlen(m);
+            llmc_buf_add(&out, m, n);
+            llmc_buf_add(&out, where, (size_t)wn);
             if (!semi)
                 break;
             m = semi + 1;

@@ -5,17 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void llmc_buf_printf(LlmcBuf *b, const char *fmt, ...)
+/* room for need more characters and the terminator */
+static void buf_reserve(LlmcBuf *b, size_t need)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0)
-        return;
-    if (b->n + (size_t)need + 1 > b->cap) {
+    if (b->n + need + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (b->n + (size_t)need + 1 > cap)
+        while (b->n + need + 1 > cap)
             cap *= 2;
         char *s = realloc(b->s, cap);
         if (!s) {
@@ -25,6 +20,25 @@ void llmc_buf_printf(LlmcBuf *b, const char *fmt, ...)
         b->s = s;
         b->cap = cap;
     }
+}
+
+void llmc_buf_add(LlmcBuf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
+void llmc_buf_printf(LlmcBuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0)
+        return;
+    buf_reserve(b, (size_t)need);
     va_start(ap, fmt);
     vsnprintf(b->s + b->n, (size_t)need + 1, fmt, ap);
     va_end(ap);

@@ -15,6 +15,9 @@ typedef struct LlmcBuf {
 } LlmcBuf;
 
 void llmc_buf_printf(LlmcBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the n characters at s (no formatting: the walk of llmc_cuda_row_path, called a few
+ * hundred thousand times by test_cuda). */
+void llmc_buf_add(LlmcBuf *b, const char *s, size_t n);
 void llmc_buf_free(LlmcBuf *b);
 /* Text from the input (model name, source path, tensor names) reaches generated code only
  * through these two. A string literal: quotes, backslashes, '?' (no trigraph can form) and every

@@ -1452,11 +1452,15 @@ int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
-    /* Six cases, each a ctest test of its own (tests/CMakeLists.txt, CK_RUN_CASE=NAME) so that
-     * CI's two cores share them: goldens (emitted source against tests/golden, small models),
-     * presets (the real shapes in bf16, sm_80, sm_89 and sm_90a), quantized (the real shapes in w4a16 and fp8,
-     * sm_80 and sm_90a), families, kv (the KV formats' kernels), binv (--batch-invariant). */
+    /* Six cases, each tagged with its name: goldens (emitted source against tests/golden, small
+     * models), presets (the real shapes in bf16, sm_80, sm_89 and sm_90a), quantized (the real shapes
+     * in w4a16 and fp8, sm_80 and sm_90a), families, kv (the KV formats' kernels), binv
+     * (--batch-invariant). CI's ctest runs goldens, families and kv as tests of their own
+     * (CK_RUN_CASE=NAME) and presets, quantized and binv as one (CK_INCLUDE_TAGS, tests/CMakeLists.txt):
+     * one process, so the kernels those three share (the lm_head's, attention, norms: compiled[])
+     * go through NVRTC once; the two cores share the rest of the suite with it. */
     TCase *tc = tcase_create("goldens");
+    tcase_set_tags(tc, "goldens");
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, tiny_tp2_golden);
@@ -1474,6 +1478,7 @@ int main(int argc, char **argv)
     suite_add_tcase(s, tc);
     if (!regen) {
         TCase *pre = tcase_create("presets");
+    tcase_set_tags(pre, "presets");
         tcase_set_timeout(pre, 1200);
         tcase_add_test(pre, preset_stories15M);
         tcase_add_test(pre, preset_llama32_1b);
@@ -1483,6 +1488,7 @@ int main(int argc, char **argv)
         tcase_add_test(pre, preset_llama31_8b);
         suite_add_tcase(s, pre);
         TCase *qu = tcase_create("quantized");
+    tcase_set_tags(qu, "quantized");
         tcase_set_timeout(qu, 1200);
         tcase_add_test(qu, preset_llama31_8b_w4a16);
         tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32);
@@ -1493,14 +1499,17 @@ int main(int argc, char **argv)
         suite_add_tcase(s, qu);
     }
     TCase *fam = tcase_create("families");
+    tcase_set_tags(fam, "families");
     tcase_set_timeout(fam, 600);
     tcase_add_test(fam, families);
     suite_add_tcase(s, fam);
     TCase *kv = tcase_create("kv");
+    tcase_set_tags(kv, "kv");
     tcase_set_timeout(kv, 600);
     tcase_add_test(kv, kv_formats);
     suite_add_tcase(s, kv);
     TCase *bi = tcase_create("binv"); /* --batch-invariant */
+    tcase_set_tags(bi, "binv");
     tcase_set_timeout(bi, 1200);
     tcase_add_test(bi, binv_row_path);
     tcase_add_test(bi, binv_golden);

@@ -9,77 +9,107 @@ extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, Ll
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[T,64] x bf16[128,64]^T -> f32[T,128], RMSNorm prologue; strides x 64, y 128; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k1_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 128, 64, 128, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 128, 64, 128, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0);
+}
+
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[128,64]^T -> f32[1,128], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
+extern "C" __global__ void __launch_bounds__(128) k2_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemv_b1<FMT_BF16, 64, 128, 1, 3, 4, 1, 0, 8, 4, 8, 5, 16, FMT_F16>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[5])), a.kv, (int)o.v[6]});
 }
 
 /* rope_kv_write (half pairs): q 8 heads, k/v 4 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
-extern "C" __global__ void __launch_bounds__(128) k2_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k3_rope_kv_write(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     rope_kv_row<FMT_F16, FMT_F16, 0, 8, 4, 8, 128, 128, 128, 64, 5, 16>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((const float *)(a.arena + o.v[2])), a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[3], (const float *)0, KvSeqs{a.seq_of_token, a.block_tables, a.max_blocks_per_seq});
 }
 
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 64, y 64 */
-extern "C" __global__ void __launch_bounds__(128, 4) k3_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k4_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     paged_attn_dec<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int *)A(4546560), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[T,64] x bf16[64,64]^T -> f32[T,64], residual epilogue; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k4_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k5_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 1, 64, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 1, 64, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])));
+}
+
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[64,64]^T -> f32[1,64], residual epilogue */
+extern "C" __global__ void __launch_bounds__(128) k6_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemv_b1<FMT_BF16, 64, 64, 0, 1, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[T,64] x bf16[344,64]^T -> f32[T,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); strides x 64, y 172; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k5_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k7_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 344, 64, 172, 1, 1, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 344, 64, 172, 1, 1, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0);
+}
+
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[344,64]^T -> f32[1,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2) */
+extern "C" __global__ void __launch_bounds__(128) k8_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemv_b1<FMT_BF16, 64, 344, 1, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1, chunks of rows fastest in the grid): f32[T,172] x bf16[64,172]^T -> f32[T,64], residual epilogue; strides x 172, y 64; scalar loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k6_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k9_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1, 172, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1, 172, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])));
 }
 
 /* select_rows: f32[T,64] -> f32[O,64]; strides x 64, y 64 */
-extern "C" __global__ void __launch_bounds__(256) k7_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k10_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     select_row<64, 64, 64>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[64,64]^T -> f32[O,64]; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k11_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
+}
+
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[64,64]^T -> f32[1,64] */
+extern "C" __global__ void __launch_bounds__(128) k12_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemv_b1<FMT_BF16, 64, 64, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* add_rmsnorm: f32[O,64], eps 1e-05; strides a 64, b 64, s 64, y 64 */
-extern "C" __global__ void __launch_bounds__(128) k9_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k13_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     rmsnorm_row<1, 64, 64, 64, 64, 64>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[344,64]^T -> f32[O,172], SwiGLU epilogue (rows j, j + N/2); strides x 64, y 172; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k10_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k14_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 344, 64, 172, 1, 0, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 344, 64, 172, 1, 0, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1, chunks of rows fastest in the grid): f32[O,172] x bf16[64,172]^T -> f32[O,64], residual epilogue; strides x 172, y 64; scalar loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k11_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[344,64]^T -> f32[1,172], SwiGLU epilogue (rows j, j + N/2) */
+extern "C" __global__ void __launch_bounds__(128) k15_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1, 172, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv_b1<FMT_BF16, 64, 344, 0, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; strides x 64, y 512; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k12_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k16_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+}
+
+/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[512,64]^T -> f32[1,512], RMSNorm prologue */
+extern "C" __global__ void __launch_bounds__(128) k17_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    gemv_b1<FMT_BF16, 64, 512, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* token of every row: f32[O,512] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k13_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k18_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
     sample_row<512, 512>(a.logits, a.out_ids, a.sample);

@@ -83,6 +83,9 @@ LlmcStatus llmc_cuda_emit_collective(LlmcEmit *e, int node, LlmcDiag *d)
         llmc_buf_printf(&e->body, "    if (%s)\n    ", few);
     llmc_buf_printf(&e->body, "    llmc_gpu_all_gather(gpu, %s, %lld, %lld, %lld, %lld);\n", rows, (long long)C,
                     (long long)g->t[x].offset, (long long)sx, (long long)e->scratch_a);
+    char ys[160];
+    snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
+    const char *krows = llmc_cuda_rows(e, x);
     LlmcBuf k = {0};
     if (reduce)
         llmc_buf_printf(&k,
@@ -93,7 +96,7 @@ LlmcStatus llmc_cuda_emit_collective(LlmcEmit *e, int node, LlmcDiag *d)
                         "    all_reduce_ordered<%lld, %lld, %lld, %lld>((const float *)(a.arena + %lld), %s, %s);\n}\n",
                         (long long)ranks, (long long)C, (long long)sx, (long long)C, (long long)sy, (long long)C,
                         (long long)ranks, (long long)sx, (long long)sy, (long long)e->scratch_a,
-                        llmc_cuda_ptr(e, y, "float"), llmc_cuda_rows(g, x));
+                        ys, krows);
     else
         llmc_buf_printf(&k,
                         "/* all_gather: the ranks' blocks f32[%lld][R,%lld] -> f32[R,%lld] (row stride %lld) */\n"
@@ -101,8 +104,7 @@ LlmcStatus llmc_cuda_emit_collective(LlmcEmit *e, int node, LlmcDiag *d)
                         "{\n"
                         "    all_gather_place<%lld, %lld, %lld>((const float *)(a.arena + %lld), %s, %s);\n}\n",
                         (long long)ranks, (long long)C, (long long)(C * ranks), (long long)sy, (long long)C,
-                        (long long)ranks, (long long)sy, (long long)e->scratch_a, llmc_cuda_ptr(e, y, "float"),
-                        llmc_cuda_rows(g, x));
+                        (long long)ranks, (long long)sy, (long long)e->scratch_a, ys, krows);
     const char *name = llmc_cuda_kernel(e, reduce ? "all_reduce" : "all_gather", k.s, 0);
     llmc_buf_free(&k);
     char gy[32];
@@ -124,10 +126,9 @@ LlmcStatus llmc_cuda_emit_collective(LlmcEmit *e, int node, LlmcDiag *d)
                         "summed in rank order, in double, rounded once, after them */\n"
                         "extern \"C\" __global__ void __launch_bounds__(256) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n"
                         "{\n"
-                        "    (void)o;\n"
                         "    all_reduce_chunk<%lld, %lld>((float *)(a.arena + %lld), %s);\n}\n",
                         (long long)C, (long long)ranks, (long long)ranks, (long long)cq, (long long)C,
-                        (long long)ranks, (long long)e->scratch_a, llmc_cuda_rows(g, x));
+                        (long long)ranks, (long long)e->scratch_a, llmc_cuda_rows(e, x));
         const char *chunk = llmc_cuda_kernel(e, "all_reduce_chunk", kc.s, 0);
         llmc_buf_free(&kc);
         char gx[64];

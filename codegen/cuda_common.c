@@ -21,6 +21,7 @@ static int offset_slot(LlmcEmit *e, int64_t v)
     }
     e->offs[e->n_offs] = v;
     e->offs_rank[e->n_offs] = 0;
+    e->offs_rows[e->n_offs] = 0;
     return e->n_offs++;
 }
 
@@ -64,9 +65,13 @@ const char *llmc_cuda_ptr(LlmcEmit *e, int t, const char *ctype)
     return buf;
 }
 
-const char *llmc_cuda_rows(const LlmcGraph *g, int t)
+const char *llmc_cuda_rows(LlmcEmit *e, int t)
 {
-    return g->t[t].shape.sym[0] == LLMC_DIM_O ? "a.n_out" : "a.n_tokens";
+    char *buf = e->ptr_ring[e->ptr_next++ % 16];
+    int i = offset_slot(e, 0);
+    e->offs_rows[i] = e->g->t[t].shape.sym[0] == LLMC_DIM_O ? 'O' : 'T';
+    snprintf(buf, sizeof e->ptr_ring[0], "(int)o.v[%d]", i);
+    return buf;
 }
 
 const char *llmc_cuda_host_rows(const LlmcGraph *g, int t)
@@ -196,6 +201,8 @@ void llmc_cuda_launch(LlmcEmit *e, int node, const char *cond, const char *kerne
                             (long long)e->offs_rank[i]);
         else if (e->offs_rank[i] > 0)
             llmc_buf_printf(&e->body, "%s(int64_t)ex->rank * %lld", i ? ", " : "", (long long)e->offs_rank[i]);
+        else if (e->offs_rows[i])
+            llmc_buf_printf(&e->body, "%s%c", i ? ", " : "", e->offs_rows[i]);
         else
             llmc_buf_printf(&e->body, "%s%lld", i ? ", " : "", (long long)e->offs[i]);
     }

@@ -19,8 +19,10 @@ const char *llmc_cuda_rank_first(LlmcEmit *e, int64_t rows, int rep);
 int64_t llmc_cuda_gather_scratch(const LlmcGraph *g, int node);
 /* "(int)o.v[i]" holding v. */
 const char *llmc_cuda_int(LlmcEmit *e, int64_t v);
-/* "a.n_tokens" or "a.n_out": the rows of activation t inside a kernel. */
-const char *llmc_cuda_rows(const LlmcGraph *g, int t);
+/* "(int)o.v[i]": the rows of activation t inside a kernel, slot i holding T or O (forward() passes
+ * it at the launch): the kernel of a node over T rows and of the same node over the O selected
+ * rows (the last layer after select_rows) is one. */
+const char *llmc_cuda_rows(LlmcEmit *e, int t);
 /* Host side: "T" or "O". */
 const char *llmc_cuda_host_rows(const LlmcGraph *g, int t);
 /* Registers a kernel (deduplicated) and returns its name; smem: dynamic shared memory it needs. */

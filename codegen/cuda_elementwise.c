@@ -10,8 +10,10 @@ static LlmcStatus emit_unary(LlmcEmit *e, int node)
     double p = op == 1 ? llmc_attr_float(n, "by", 1.0) : op == 2 ? llmc_attr_float(n, "cap", 1.0) : 0.0;
     int a = n->in[0], y = n->out[0];
     int64_t D = llmc_cols(&g->t[a].shape);
-    char as[160];
+    char as[160], ys[160];
     snprintf(as, sizeof as, "%s", llmc_cuda_ptr(e, a, "const float"));
+    snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
+    const char *rows = llmc_cuda_rows(e, a);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* %s%s%.9g: f32[%s,%lld]; strides a %lld, y %lld */\n"
@@ -19,8 +21,7 @@ static LlmcStatus emit_unary(LlmcEmit *e, int node)
                     "    unary<%d, %lld, %lld, %lld>(%s, %s, %s, %s);\n}\n",
                     llmc_op_info[n->op].name, op == 1 ? " by " : op == 2 ? " cap " : " ", p, llmc_cuda_host_rows(g, a),
                     (long long)D, (long long)llmc_row_stride(g, a), (long long)llmc_row_stride(g, y), op, (long long)D,
-                    (long long)llmc_row_stride(g, a), (long long)llmc_row_stride(g, y), as, llmc_cuda_ptr(e, y, "float"),
-                    llmc_cuda_rows(g, a), llmc_c_float(e, p));
+                    (long long)llmc_row_stride(g, a), (long long)llmc_row_stride(g, y), as, ys, rows, llmc_c_float(e, p));
     const char *name = llmc_cuda_kernel(e, llmc_op_info[n->op].name, k.s, 0);
     llmc_buf_free(&k);
     char gx[96];
@@ -42,9 +43,11 @@ LlmcStatus llmc_cuda_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d)
     int op = n->op == LLMC_OP_ADD ? 0 : n->op == LLMC_OP_MUL ? 1 : n->op == LLMC_OP_SILU ? 2 : n->op == LLMC_OP_SWIGLU ? 3 : 4;
     int a = n->in[0], b = n->n_in > 1 ? n->in[1] : -1, y = n->out[0];
     int64_t D = llmc_cols(&g->t[a].shape);
-    char as[160], bs[160];
+    char as[160], bs[160], ys[160];
     snprintf(as, sizeof as, "%s", llmc_cuda_ptr(e, a, "const float"));
     snprintf(bs, sizeof bs, "%s", b >= 0 ? llmc_cuda_ptr(e, b, "const float") : "(const float *)0");
+    snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
+    const char *rows = llmc_cuda_rows(e, a);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* %s: f32[%s,%lld]; strides a %lld, b %lld, y %lld */\n"
@@ -53,7 +56,7 @@ LlmcStatus llmc_cuda_emit_elementwise(LlmcEmit *e, int node, LlmcDiag *d)
                     llmc_op_info[n->op].name, llmc_cuda_host_rows(g, a), (long long)D, (long long)llmc_row_stride(g, a),
                     b >= 0 ? (long long)llmc_row_stride(g, b) : 0LL, (long long)llmc_row_stride(g, y), op,
                     (long long)D, (long long)llmc_row_stride(g, a), b >= 0 ? (long long)llmc_row_stride(g, b) : 0LL,
-                    (long long)llmc_row_stride(g, y), as, bs, llmc_cuda_ptr(e, y, "float"), llmc_cuda_rows(g, a));
+                    (long long)llmc_row_stride(g, y), as, bs, ys, rows);
     const char *name = llmc_cuda_kernel(e, llmc_op_info[n->op].name, k.s, 0);
     llmc_buf_free(&k);
     char gx[96];

@@ -148,6 +148,11 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int64_t tq = quant ? llmc_order_tile(w->dtype) : ve;
     int vec = x_aligned && norm_aligned && K % ve == 0 && w->offset % 16 == 0 &&
               (!quant || w->layout.order == LLMC_ORDER_LANE8);
+    /* the rows' slot first (o.v[0]): a kernel that reads only some of the node's operands (gemm_q
+     * without the norm its conversion applied) is the same over T rows and over O rows, whatever
+     * operands the two nodes have */
+    char rows[32]; /* (the ring's string would not outlive the calls below) */
+    snprintf(rows, sizeof rows, "%s", llmc_cuda_rows(e, x));
     char bias[160], ys[160], xs[160], wsrc[96], nws[160], res[160];
     snprintf(bias, sizeof bias, "%s", bi > 0 ? llmc_cuda_ptr(e, n->in[bi], "const float") : "(const float *)0");
     snprintf(ys, sizeof ys, "%s", llmc_cuda_ptr(e, y, "float"));
@@ -161,7 +166,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(gqo, sizeof gqo, "%s%s%s", gq, quant ? ", " : "", quant ? llmc_kernel_order(w->layout.order) : "");
     snprintf(nws, sizeof nws, "%s", ni > 0 ? llmc_cuda_ptr(e, n->in[ni], "const float") : "(const float *)0");
     snprintf(res, sizeof res, "%s", ri > 0 ? llmc_cuda_ptr(e, n->in[ri], "const float") : "(const float *)0");
-    const char *rows = llmc_cuda_rows(g, x), *hrows = llmc_cuda_host_rows(g, x);
+    const char *hrows = llmc_cuda_host_rows(g, x);
     char what[160];
     snprintf(what, sizeof what, "%s%s%s%s", ni > 0 ? ", RMSNorm prologue" : "", epi == 1 ? ", residual epilogue" : "",
              epi == 2 ? ", SwiGLU epilogue (rows j, j + N/2)" : epi == 4 ? ", GeGLU epilogue (rows j, j + N/2)" : "",

@@ -310,9 +310,9 @@ static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor
 }
 
 /* moe_route, with the gather (small steps; norm: ", nw, eps" when the block's input is normed in
- * it, else "") or without it. */
+ * it, else "") or without it; krows: the rows in the kernel (llmc_cuda_rows). */
 static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t base, const MoeLayout *l, const char *xs,
-                  const char *lgs, const char *norm)
+                  const char *lgs, const char *norm, const char *krows)
 {
     const LlmcGraph *g = e->g;
     const LlmcNode *n = &g->n[node];
@@ -331,7 +331,7 @@ static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t b
                     gather ? ", their rows gathered" : "", gather && norm[0] ? " (RMS-normed)" : "", (long long)E,
                     (long long)K, (int)llmc_attr_int(n, "norm_topk_prob", 0), (long long)D,
                     (long long)llmc_row_stride(g, x), (long long)llmc_row_stride(g, lg), (long long)l->tkm, gather, lgs,
-                    xs, llmc_cuda_rows(g, x), (long long)base, (long long)(base + l->wts), (long long)(base + l->xg),
+                    xs, krows, (long long)base, (long long)(base + l->wts), (long long)(base + l->xg),
                     gather ? norm : "");
     const char *name = llmc_cuda_kernel(e, "moe_route", k.s, 0);
     llmc_buf_free(&k);
@@ -374,6 +374,8 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     if (ri > 0)
         snprintf(res, sizeof res, ", %s", llmc_cuda_ptr(e, n->in[ri], "const float"));
     const char *rows = llmc_cuda_host_rows(g, x);
+    char krows[32];
+    snprintf(krows, sizeof krows, "%s", llmc_cuda_rows(e, x));
     /* Steps of up to 8 rows: the gather in the routing kernel, gemv. Wider steps: the rows gathered
      * a block a row, then gemv while the experts have 8 rows each on average (its blocks take 8
      * rows: an expert's weights read about once), the tensor cores above where both matrices are
@@ -397,15 +399,15 @@ LlmcStatus llmc_cuda_emit_moe(LlmcEmit *e, int node, LlmcDiag *d)
     snprintf(multi, sizeof multi, "%s > 1", rows);
     if (b1) {
         moe_b1(e, node, one, base, &l, lgs, xs, nws, eps, gus, dns, ys, res[0] ? res + 2 : "");
-        route(e, node, few, 1, base, &l, xs, lgs, norm);
+        route(e, node, few, 1, base, &l, xs, lgs, norm, krows);
         expert_mm(e, node, few, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
         expert_mm(e, node, few, dn, dns, D, F, 0, base, l.h, l.o);
     } else {
-        route(e, node, small, 1, base, &l, xs, lgs, norm);
+        route(e, node, small, 1, base, &l, xs, lgs, norm, krows);
         expert_mm(e, node, small, gu, gus, 2 * F, D, 2, base, l.xg, l.h);
         expert_mm(e, node, small, dn, dns, D, F, 0, base, l.h, l.o);
     }
-    route(e, node, wide, 0, base, &l, xs, lgs, norm);
+    route(e, node, wide, 0, base, &l, xs, lgs, norm, krows);
     char pairs[64];
     snprintf(pairs, sizeof pairs, "%s * %lld", rows, (long long)K);
     LlmcBuf k = {0};

@@ -30,7 +30,8 @@ void llmc_buf_cstr(LlmcBuf *b, const char *s);
 void llmc_buf_comment(LlmcBuf *b, const char *s);
 
 typedef struct LlmcKernelDef {
-    char *text;                   /* the definition with "@NAME@" where its name goes */
+    char *text;                   /* the definition with "@NAME@" where its name goes, after a comment of what
+                                     it does (the first node's: llmc_emit_kernel) */
     char *name;
     uint32_t smem;                /* GPU kernels: dynamic shared memory it may ask for */
     uint32_t flags;               /* GPU kernels: LLMC_GPU_KERNEL_* (abi/llmc_model.h) */
@@ -70,6 +71,7 @@ typedef struct LlmcEmit {
     int64_t offs_rank[8];         /* GPU: > 0: slot i is (ex->rank / offs_rep[i]) * offs_rank[i], computed by
                                      forward() (a sharded table's first row), not the literal offs[i] */
     int offs_rep[8];
+    char offs_rows[8];            /* GPU: 'T' or 'O': slot i is that row count of the step (llmc_cuda_rows), 0: not */
     int n_offs;
     LlmcDType kv[2];              /* the KV cache's storage formats in this emission (formats.def): keys, values */
     int64_t kv_scales_at;         /* consts offset of the KV cache's LAYER_HEAD scales (fp8), -1 until
@@ -91,8 +93,8 @@ typedef struct LlmcEmit {
     int n_launches, cap_launches;
 } LlmcEmit;
 
-/* A kernel definition: `text` uses "@NAME@" for its function name. Identical texts share one
- * function; returns the name to call. */
+/* A kernel definition: `text` uses "@NAME@" for its function name. Texts identical past their
+ * leading comment share one function (the first's comment); returns the name to call. */
 const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text);
 /* Appends a kernel definition `text` with `name` for its "@NAME@", then a newline. */
 void llmc_emit_named(LlmcBuf *b, const char *text, const char *name);

@@ -9,7 +9,7 @@ extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, Ll
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[T,64] x bf16[128,64]^T -> f32[T,128], RMSNorm prologue; strides x 64, y 128; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k1_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 128, 64, 128, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 128, 64, 128, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0);
 }
 
 /* rope_kv_write (half pairs): q 8 heads, k/v 4 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
@@ -27,19 +27,19 @@ extern "C" __global__ void __launch_bounds__(128, 4) k3_paged_attention_dec(Llmc
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[T,64] x bf16[64,64]^T -> f32[T,64], residual epilogue; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k4_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 1, 64, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 1, 64, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[T,64] x bf16[344,64]^T -> f32[T,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); strides x 64, y 172; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k5_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 344, 64, 172, 1, 1, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 344, 64, 172, 1, 1, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1, chunks of rows fastest in the grid): f32[T,172] x bf16[64,172]^T -> f32[T,64], residual epilogue; strides x 172, y 64; scalar loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k6_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1, 172, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1, 172, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])));
 }
 
 /* select_rows: f32[T,64] -> f32[O,64]; strides x 64, y 64 */
@@ -51,7 +51,7 @@ extern "C" __global__ void __launch_bounds__(256) k7_select_rows(LlmcDevArgs a, 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[64,64]^T -> f32[O,64]; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* add_rmsnorm: f32[O,64], eps 1e-05; strides a 64, b 64, s 64, y 64 */
@@ -63,23 +63,17 @@ extern "C" __global__ void __launch_bounds__(128) k9_add_rmsnorm(LlmcDevArgs a, 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[344,64]^T -> f32[O,172], SwiGLU epilogue (rows j, j + N/2); strides x 64, y 172; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k10_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 344, 64, 172, 1, 0, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1, chunks of rows fastest in the grid): f32[O,172] x bf16[64,172]^T -> f32[O,64], residual epilogue; strides x 172, y 64; scalar loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k11_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1, 172, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[3])));
+    gemv<FMT_BF16, 64, 344, 64, 172, 1, 0, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; strides x 64, y 512; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k12_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k11_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[1])), ((const float *)(a.arena + o.v[0])), (const float *)0, ((float *)a.logits), a.n_out, ((const float *)(a.weights + o.v[2])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* token of every row: f32[O,512] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k13_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k12_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
     sample_row<512, 512>(a.logits, a.out_ids, a.sample);

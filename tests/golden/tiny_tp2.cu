@@ -9,31 +9,31 @@ extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, Ll
 /* all_reduce: the ranks' blocks f32[2][R,32] (row stride 32) summed in rank order, in double, rounded once -> f32[R,32] (row stride 32) */
 extern "C" __global__ void __launch_bounds__(256) k1_all_reduce(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    all_reduce_ordered<32, 2, 32, 32>((const float *)(a.arena + 311296), ((float *)(a.arena + o.v[0])), a.n_tokens);
+    all_reduce_ordered<32, 2, 32, 32>((const float *)(a.arena + 311296), ((float *)(a.arena + o.v[0])), (int)o.v[1]);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32], RMSNorm prologue; strides x 32, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k2_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 32, 32, 32, 32, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 32, 32, 32, 32, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
 extern "C" __global__ void __launch_bounds__(128) k3_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_BF16, 32, 32, 1, 3, 4, 1, 1, 2, 1, 8, 2, 16, FMT_F16>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[4])), a.kv, (int)o.v[5]});
+    gemv_b1<FMT_BF16, 32, 32, 1, 3, 4, 1, 1, 2, 1, 8, 2, 16, FMT_F16>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[5])), a.kv, (int)o.v[6]});
 }
 
 /* f32[T,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
 extern "C" __global__ void __launch_bounds__(256) k4_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(311296), 1e-05f);
+    rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[4])), (uint16_t *)A(311296), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[32,32]^T -> f32[T,32], RMSNorm prologue; stride y 32 */
 extern "C" __global__ void __launch_bounds__(128) k5_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* rope_kv_write (interleaved pairs): q 2 heads, k/v 1 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
@@ -57,13 +57,13 @@ extern "C" __global__ void __launch_bounds__(128, 4) k8_paged_attention(LlmcDevA
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[T,16] x bf16[32,16]^T -> f32[T,32]; strides x 16, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k9_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 16, 32, 16, 32, 1, 0, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 16, 32, 16, 32, 1, 0, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 2, 1 load a row in flight): f32[1,16] x bf16[32,16]^T -> f32[1,32] */
 extern "C" __global__ void __launch_bounds__(128) k10_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_BF16, 16, 32, 0, 0, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<FMT_BF16, 16, 32, 0, 0, 2, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* add_rmsnorm: f32[T,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
@@ -75,137 +75,89 @@ extern "C" __global__ void __launch_bounds__(128) k11_add_rmsnorm(LlmcDevArgs a,
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[48,32]^T -> f32[T,24], SwiGLU epilogue (rows j, j + N/2); strides x 32, y 24; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k12_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 32, 48, 32, 24, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 32, 48, 32, 24, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[48,32]^T -> f32[1,24], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128) k13_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_BF16, 32, 48, 0, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<FMT_BF16, 32, 48, 0, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* f32[T,32] rows -> bf16 (A operand of a tensor-core matmul) */
 extern "C" __global__ void __launch_bounds__(256) k14_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(311296), 1e-05f);
+    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[2])), (const float *)0, (uint16_t *)A(311296), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[48,32]^T -> f32[T,24], SwiGLU epilogue (rows j, j + N/2); stride y 24 */
 extern "C" __global__ void __launch_bounds__(128) k15_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 48, 32, 24, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    gemm_h<1, 32, 48, 32, 24, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,24] x bf16[32,24]^T -> f32[T,32]; strides x 24, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k16_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 24, 32, 24, 32, 1, 0, 0, 0, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 24, 32, 24, 32, 1, 0, 0, 0, 2, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight): f32[1,24] x bf16[32,24]^T -> f32[1,32] */
 extern "C" __global__ void __launch_bounds__(128) k17_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_BF16, 24, 32, 0, 0, 1, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<FMT_BF16, 24, 32, 0, 0, 1, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32]; strides x 32, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
 extern "C" __global__ void __launch_bounds__(128, 4) k18_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32] */
 extern "C" __global__ void __launch_bounds__(128) k19_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_BF16, 32, 32, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[32,32]^T -> f32[T,32]; stride y 32 */
-extern "C" __global__ void __launch_bounds__(128) k20_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_tokens, (const float *)0);
+    gemv_b1<FMT_BF16, 32, 32, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* select_rows: f32[T,16] -> f32[O,16]; strides x 16, y 16 */
-extern "C" __global__ void __launch_bounds__(256) k21_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k20_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     select_row<16, 16, 16>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[O,16] x bf16[32,16]^T -> f32[O,32]; strides x 16, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k22_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 16, 32, 16, 32, 1, 0, 0, 0, 2, 2>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* all_reduce: the ranks' blocks f32[2][R,32] (row stride 32) summed in rank order, in double, rounded once -> f32[R,32] (row stride 32) */
-extern "C" __global__ void __launch_bounds__(256) k23_all_reduce(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    all_reduce_ordered<32, 2, 32, 32>((const float *)(a.arena + 311296), ((float *)(a.arena + o.v[0])), a.n_out);
-}
-
 /* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k24_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k21_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
-/* add_rmsnorm: f32[O,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k25_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[48,32]^T -> f32[O,24], SwiGLU epilogue (rows j, j + N/2); strides x 32, y 24; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k26_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 32, 48, 32, 24, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* f32[O,32] rows -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k27_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[1])), (const float *)0, (uint16_t *)A(311296), 1e-05f);
-}
-
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[48,32]^T -> f32[O,24], SwiGLU epilogue (rows j, j + N/2); stride y 24 */
-extern "C" __global__ void __launch_bounds__(128) k28_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemm_h<1, 32, 48, 32, 24, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[O,24] x bf16[32,24]^T -> f32[O,32]; strides x 24, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k29_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 24, 32, 24, 32, 1, 0, 0, 0, 2, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
-}
-
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[12,32]^T -> f32[O,12]; strides x 32, y 12; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k30_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k22_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv<FMT_BF16, 32, 12, 32, 12, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0, 1e-05f, (const float *)0);
+    gemv<FMT_BF16, 32, 12, 32, 12, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[12,32]^T -> f32[1,12] */
-extern "C" __global__ void __launch_bounds__(128) k31_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k23_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_BF16, 32, 12, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)(a.arena + o.v[0])), (const float *)0, 1e-05f, (const float *)0);
+    gemv_b1<FMT_BF16, 32, 12, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[12,32]^T -> f32[O,12]; stride y 12 */
-extern "C" __global__ void __launch_bounds__(128) k32_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k24_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 12, 32, 12, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[0])), a.n_out, (const float *)0);
+    gemm_h<1, 32, 12, 32, 12, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* all_gather: the ranks' blocks f32[2][R,12] -> f32[R,24] (row stride 24) */
-extern "C" __global__ void __launch_bounds__(256) k33_all_gather(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k25_all_gather(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    all_gather_place<12, 2, 24>((const float *)(a.arena + 311296), ((float *)a.logits), a.n_out);
+    all_gather_place<12, 2, 24>((const float *)(a.arena + 311296), ((float *)a.logits), (int)o.v[0]);
 }
 
 /* token of every row: f32[O,24] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k34_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k26_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
     sample_row<24, 24>(a.logits, a.out_ids, a.sample);

@@ -14,21 +14,21 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     /* node 1: %x = all_reduce(%x.partial) : [T,32] */
     /* f32[T,32] (row stride 32) of 2 ranks gathered by NCCL into [2][part] (scratch), then summed in rank order */
     llmc_gpu_all_gather(gpu, T, 32, 0, 32, 311296);
-    llmc_gpu_launch(gpu, 1, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{65536}}); /* k1_all_reduce */
+    llmc_gpu_launch(gpu, 1, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{65536, T}}); /* k1_all_reduce */
     if (st->n_nodes == 2)
         return;
     /* node 2: %l0.q.merged = matmul_fused(%x, @layers.0.wq+layers.0.wk+layers.0.wv, @layers.0.attn_norm) : [T,32] (variant) */
     if (T == 1)
-        llmc_gpu_launch(gpu, 3, 16, 1, 1, 128, 0, &(const LlmcKernelOffsets){{0, 65536, 896, 768, 131072, 0}}); /* k3_gemv_b1 */
+        llmc_gpu_launch(gpu, 3, 16, 1, 1, 128, 0, &(const LlmcKernelOffsets){{T, 0, 65536, 896, 768, 131072, 0}}); /* k3_gemv_b1 */
     /* node 2: %l0.q.merged = matmul_fused(%x, @layers.0.wq+layers.0.wk+layers.0.wv, @layers.0.attn_norm) : [T,32] (variant) */
     if (T > 1 && T <= 8)
-        llmc_gpu_launch(gpu, 2, 16, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{0, 65536, 896, 768, 131072, 0}}); /* k2_gemv */
+        llmc_gpu_launch(gpu, 2, 16, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{T, 0, 65536, 896, 768, 131072, 0}}); /* k2_gemv */
     /* node 2: %l0.q.merged = matmul_fused(%x, @layers.0.wq+layers.0.wk+layers.0.wv, @layers.0.attn_norm) : [T,32] (variant) */
     if (T > 8)
-        llmc_gpu_launch(gpu, 4, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 65536, 896, 768, 131072, 0}}); /* k4_rmsnorm_half */
+        llmc_gpu_launch(gpu, 4, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{T, 0, 65536, 896, 768, 131072, 0}}); /* k4_rmsnorm_half */
     /* node 2: %l0.q.merged = matmul_fused(%x, @layers.0.wq+layers.0.wk+layers.0.wv, @layers.0.attn_norm) : [T,32] (variant) */
     if (T > 8)
-        llmc_gpu_launch(gpu, 5, (T + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{0, 65536, 896, 768, 131072, 0}}); /* k5_gemm_wide */
+        llmc_gpu_launch(gpu, 5, (T + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{T, 0, 65536, 896, 768, 131072, 0}}); /* k5_gemm_wide */
     if (st->n_nodes == 3)
         return;
     /* node 6: %l0.q.1 = rope_kv_write(%l0.q, %l0.k, %l0.v, %positions, %slots) : [T,16] (variant) */
@@ -46,16 +46,16 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
         return;
     /* node 8: %l0.o.partial = matmul(%l0.a, @layers.0.wo) : [T,32] (variant) */
     if (T == 1)
-        llmc_gpu_launch(gpu, 10, 8, 1, 1, 128, 0, &(const LlmcKernelOffsets){{131072, 0, 2944}}); /* k10_gemv_b1 */
+        llmc_gpu_launch(gpu, 10, 8, 1, 1, 128, 0, &(const LlmcKernelOffsets){{T, 131072, 0, 2944}}); /* k10_gemv_b1 */
     /* node 8: %l0.o.partial = matmul(%l0.a, @layers.0.wo) : [T,32] (variant) */
     if (T > 1)
-        llmc_gpu_launch(gpu, 9, 8, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{131072, 0, 2944}}); /* k9_gemv */
+        llmc_gpu_launch(gpu, 9, 8, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{T, 131072, 0, 2944}}); /* k9_gemv */
     if (st->n_nodes == 9)
         return;
     /* node 9: %l0.o = all_reduce(%l0.o.partial) : [T,32] */
     /* f32[T,32] (row stride 32) of 2 ranks gathered by NCCL into [2][part] (scratch), then summed in rank order */
     llmc_gpu_all_gather(gpu, T, 32, 131072, 32, 311296);
-    llmc_gpu_launch(gpu, 1, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0}}); /* k1_all_reduce */
+    llmc_gpu_launch(gpu, 1, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, T}}); /* k1_all_reduce */
     if (st->n_nodes == 10)
         return;
     /* node 10: %l0.x, %l0.h.1 = add_rmsnorm(%x, %l0.o, @layers.0.ffn_norm) : [T,32] */
@@ -64,30 +64,30 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
         return;
     /* node 11: %l0.f = matmul_fused(%l0.h.1, @layers.0.w1+layers.0.w3) : [T,24] (variant) */
     if (T == 1)
-        llmc_gpu_launch(gpu, 13, 24, 1, 1, 128, 0, &(const LlmcKernelOffsets){{0, 196608, 4096}}); /* k13_gemv_b1 */
+        llmc_gpu_launch(gpu, 13, 24, 1, 1, 128, 0, &(const LlmcKernelOffsets){{T, 0, 196608, 4096}}); /* k13_gemv_b1 */
     /* node 11: %l0.f = matmul_fused(%l0.h.1, @layers.0.w1+layers.0.w3) : [T,24] (variant) */
     if (T > 1 && T <= 8)
-        llmc_gpu_launch(gpu, 12, 24, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{0, 196608, 4096}}); /* k12_gemv */
+        llmc_gpu_launch(gpu, 12, 24, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{T, 0, 196608, 4096}}); /* k12_gemv */
     /* node 11: %l0.f = matmul_fused(%l0.h.1, @layers.0.w1+layers.0.w3) : [T,24] (variant) */
     if (T > 8)
-        llmc_gpu_launch(gpu, 14, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 196608, 4096}}); /* k14_to_half */
+        llmc_gpu_launch(gpu, 14, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{T, 0, 196608, 4096}}); /* k14_to_half */
     /* node 11: %l0.f = matmul_fused(%l0.h.1, @layers.0.w1+layers.0.w3) : [T,24] (variant) */
     if (T > 8)
-        llmc_gpu_launch(gpu, 15, (T + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{0, 196608, 4096}}); /* k15_gemm_wide */
+        llmc_gpu_launch(gpu, 15, (T + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{T, 0, 196608, 4096}}); /* k15_gemm_wide */
     if (st->n_nodes == 12)
         return;
     /* node 12: %l0.d.partial = matmul(%l0.f, @layers.0.w2) : [T,32] (variant) */
     if (T == 1)
-        llmc_gpu_launch(gpu, 17, 4, 1, 1, 128, 0, &(const LlmcKernelOffsets){{49152, 0, 7168}}); /* k17_gemv_b1 */
+        llmc_gpu_launch(gpu, 17, 4, 1, 1, 128, 0, &(const LlmcKernelOffsets){{T, 49152, 0, 7168}}); /* k17_gemv_b1 */
     /* node 12: %l0.d.partial = matmul(%l0.f, @layers.0.w2) : [T,32] (variant) */
     if (T > 1)
-        llmc_gpu_launch(gpu, 16, 4, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{49152, 0, 7168}}); /* k16_gemv */
+        llmc_gpu_launch(gpu, 16, 4, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{T, 49152, 0, 7168}}); /* k16_gemv */
     if (st->n_nodes == 13)
         return;
     /* node 13: %l0.d = all_reduce(%l0.d.partial) : [T,32] */
     /* f32[T,32] (row stride 32) of 2 ranks gathered by NCCL into [2][part] (scratch), then summed in rank order */
     llmc_gpu_all_gather(gpu, T, 32, 49152, 32, 311296);
-    llmc_gpu_launch(gpu, 1, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{196608}}); /* k1_all_reduce */
+    llmc_gpu_launch(gpu, 1, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{196608, T}}); /* k1_all_reduce */
     if (st->n_nodes == 14)
         return;
     /* node 14: %l0.x.1, %l1.h = add_rmsnorm(%l0.x, %l0.d, @layers.1.attn_norm) : [T,32] */
@@ -96,16 +96,16 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
         return;
     /* node 15: %l1.q.merged = matmul(%l1.h, @layers.1.wq+layers.1.wk+layers.1.wv) : [T,32] (variant) */
     if (T == 1)
-        llmc_gpu_launch(gpu, 19, 16, 1, 1, 128, 0, &(const LlmcKernelOffsets){{131072, 65536, 8832}}); /* k19_gemv_b1 */
+        llmc_gpu_launch(gpu, 19, 16, 1, 1, 128, 0, &(const LlmcKernelOffsets){{T, 131072, 65536, 8832}}); /* k19_gemv_b1 */
     /* node 15: %l1.q.merged = matmul(%l1.h, @layers.1.wq+layers.1.wk+layers.1.wv) : [T,32] (variant) */
     if (T > 1 && T <= 8)
-        llmc_gpu_launch(gpu, 18, 16, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{131072, 65536, 8832}}); /* k18_gemv */
+        llmc_gpu_launch(gpu, 18, 16, (T + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{T, 131072, 65536, 8832}}); /* k18_gemv */
     /* node 15: %l1.q.merged = matmul(%l1.h, @layers.1.wq+layers.1.wk+layers.1.wv) : [T,32] (variant) */
     if (T > 8)
-        llmc_gpu_launch(gpu, 14, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{131072, 65536, 8832}}); /* k14_to_half */
+        llmc_gpu_launch(gpu, 14, T, 1, 1, 256, 0, &(const LlmcKernelOffsets){{T, 131072, 65536, 8832}}); /* k14_to_half */
     /* node 15: %l1.q.merged = matmul(%l1.h, @layers.1.wq+layers.1.wk+layers.1.wv) : [T,32] (variant) */
     if (T > 8)
-        llmc_gpu_launch(gpu, 20, (T + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{131072, 65536, 8832}}); /* k20_gemm_wide */
+        llmc_gpu_launch(gpu, 5, (T + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{T, 131072, 65536, 8832}}); /* k5_gemm_wide */
     if (st->n_nodes == 16)
         return;
     /* node 19: %l1.q.1 = rope_kv_write(%l1.q, %l1.k, %l1.v, %positions, %slots) : [T,16] */
@@ -121,84 +121,84 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     if (st->n_nodes == 21)
         return;
     /* node 21: %l1.a.rows = select_rows(%l1.a, %out_rows) : [O,16] */
-    llmc_gpu_launch(gpu, 21, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{98304, 65536}}); /* k21_select_rows */
+    llmc_gpu_launch(gpu, 20, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{98304, 65536}}); /* k20_select_rows */
     if (st->n_nodes == 22)
         return;
     /* node 22: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] (variant) */
     if (O == 1)
-        llmc_gpu_launch(gpu, 10, 8, 1, 1, 128, 0, &(const LlmcKernelOffsets){{98304, 65536, 10880}}); /* k10_gemv_b1 */
+        llmc_gpu_launch(gpu, 10, 8, 1, 1, 128, 0, &(const LlmcKernelOffsets){{O, 98304, 65536, 10880}}); /* k10_gemv_b1 */
     /* node 22: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] (variant) */
     if (O > 1)
-        llmc_gpu_launch(gpu, 22, 8, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{98304, 65536, 10880}}); /* k22_gemv */
+        llmc_gpu_launch(gpu, 9, 8, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 98304, 65536, 10880}}); /* k9_gemv */
     if (st->n_nodes == 23)
         return;
     /* node 23: %l1.o = all_reduce(%l1.o.partial) : [O,32] */
     /* f32[O,32] (row stride 32) of 2 ranks gathered by NCCL into [2][part] (scratch), then summed in rank order */
     llmc_gpu_all_gather(gpu, O, 32, 98304, 32, 311296);
-    llmc_gpu_launch(gpu, 23, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{163840}}); /* k23_all_reduce */
+    llmc_gpu_launch(gpu, 1, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{163840, O}}); /* k1_all_reduce */
     if (st->n_nodes == 24)
         return;
     /* node 24: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
-    llmc_gpu_launch(gpu, 24, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 65536}}); /* k24_select_rows */
+    llmc_gpu_launch(gpu, 21, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 65536}}); /* k21_select_rows */
     if (st->n_nodes == 25)
         return;
     /* node 25: %l1.x, %l1.h.1 = add_rmsnorm(%l0.x.1.rows, %l1.o, @layers.1.ffn_norm) : [O,32] */
-    llmc_gpu_launch(gpu, 25, O, 1, 1, 128, 0, &(const LlmcKernelOffsets){{65536, 163840, 0, 11904, 229376}}); /* k25_add_rmsnorm */
+    llmc_gpu_launch(gpu, 11, O, 1, 1, 128, 0, &(const LlmcKernelOffsets){{65536, 163840, 0, 11904, 229376}}); /* k11_add_rmsnorm */
     if (st->n_nodes == 26)
         return;
     /* node 26: %l1.f = matmul_fused(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,24] (variant) */
     if (O == 1)
-        llmc_gpu_launch(gpu, 13, 24, 1, 1, 128, 0, &(const LlmcKernelOffsets){{65536, 229376, 12032}}); /* k13_gemv_b1 */
+        llmc_gpu_launch(gpu, 13, 24, 1, 1, 128, 0, &(const LlmcKernelOffsets){{O, 65536, 229376, 12032}}); /* k13_gemv_b1 */
     /* node 26: %l1.f = matmul_fused(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,24] (variant) */
     if (O > 1 && O <= 8)
-        llmc_gpu_launch(gpu, 26, 24, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{65536, 229376, 12032}}); /* k26_gemv */
+        llmc_gpu_launch(gpu, 12, 24, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 65536, 229376, 12032}}); /* k12_gemv */
     /* node 26: %l1.f = matmul_fused(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,24] (variant) */
     if (O > 8)
-        llmc_gpu_launch(gpu, 27, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{65536, 229376, 12032}}); /* k27_to_half */
+        llmc_gpu_launch(gpu, 14, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{O, 65536, 229376, 12032}}); /* k14_to_half */
     /* node 26: %l1.f = matmul_fused(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,24] (variant) */
     if (O > 8)
-        llmc_gpu_launch(gpu, 28, (O + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{65536, 229376, 12032}}); /* k28_gemm_wide */
+        llmc_gpu_launch(gpu, 15, (O + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{O, 65536, 229376, 12032}}); /* k15_gemm_wide */
     if (st->n_nodes == 27)
         return;
     /* node 27: %l1.d.partial = matmul(%l1.f, @layers.1.w2) : [O,32] (variant) */
     if (O == 1)
-        llmc_gpu_launch(gpu, 17, 4, 1, 1, 128, 0, &(const LlmcKernelOffsets){{114688, 65536, 15104}}); /* k17_gemv_b1 */
+        llmc_gpu_launch(gpu, 17, 4, 1, 1, 128, 0, &(const LlmcKernelOffsets){{O, 114688, 65536, 15104}}); /* k17_gemv_b1 */
     /* node 27: %l1.d.partial = matmul(%l1.f, @layers.1.w2) : [O,32] (variant) */
     if (O > 1)
-        llmc_gpu_launch(gpu, 29, 4, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{114688, 65536, 15104}}); /* k29_gemv */
+        llmc_gpu_launch(gpu, 16, 4, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 114688, 65536, 15104}}); /* k16_gemv */
     if (st->n_nodes == 28)
         return;
     /* node 28: %l1.d = all_reduce(%l1.d.partial) : [O,32] */
     /* f32[O,32] (row stride 32) of 2 ranks gathered by NCCL into [2][part] (scratch), then summed in rank order */
     llmc_gpu_all_gather(gpu, O, 32, 114688, 32, 311296);
-    llmc_gpu_launch(gpu, 23, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{180224}}); /* k23_all_reduce */
+    llmc_gpu_launch(gpu, 1, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{180224, O}}); /* k1_all_reduce */
     if (st->n_nodes == 29)
         return;
     /* node 29: %l1.x.1, %h = add_rmsnorm(%l1.x, %l1.d, @norm) : [O,32] */
-    llmc_gpu_launch(gpu, 25, O, 1, 1, 128, 0, &(const LlmcKernelOffsets){{0, 180224, 65536, 16640, 245760}}); /* k25_add_rmsnorm */
+    llmc_gpu_launch(gpu, 11, O, 1, 1, 128, 0, &(const LlmcKernelOffsets){{0, 180224, 65536, 16640, 245760}}); /* k11_add_rmsnorm */
     if (st->n_nodes == 30)
         return;
     /* node 30: %logits.part = matmul(%h, @output) : [O,12] (variant) */
     if (O == 1)
-        llmc_gpu_launch(gpu, 31, 6, 1, 1, 128, 0, &(const LlmcKernelOffsets){{0, 245760, 16768}}); /* k31_gemv_b1 */
+        llmc_gpu_launch(gpu, 23, 6, 1, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 245760, 16768}}); /* k23_gemv_b1 */
     /* node 30: %logits.part = matmul(%h, @output) : [O,12] (variant) */
     if (O > 1 && O <= 8)
-        llmc_gpu_launch(gpu, 30, 6, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{0, 245760, 16768}}); /* k30_gemv */
+        llmc_gpu_launch(gpu, 22, 6, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 245760, 16768}}); /* k22_gemv */
     /* node 30: %logits.part = matmul(%h, @output) : [O,12] (variant) */
     if (O > 8)
-        llmc_gpu_launch(gpu, 27, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 245760, 16768}}); /* k27_to_half */
+        llmc_gpu_launch(gpu, 14, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{O, 0, 245760, 16768}}); /* k14_to_half */
     /* node 30: %logits.part = matmul(%h, @output) : [O,12] (variant) */
     if (O > 8)
-        llmc_gpu_launch(gpu, 32, (O + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{0, 245760, 16768}}); /* k32_gemm_wide */
+        llmc_gpu_launch(gpu, 24, (O + 63) / 64, 1, 1, 128, 61440, &(const LlmcKernelOffsets){{O, 0, 245760, 16768}}); /* k24_gemm_wide */
     if (st->n_nodes == 31)
         return;
     /* node 31: %logits = all_gather(%logits.part) : [O,24] */
     /* f32[O,12] (row stride 12) of 2 ranks gathered by NCCL into [2][part] (scratch), then put in place */
     llmc_gpu_all_gather(gpu, O, 12, 0, 12, 311296);
-    llmc_gpu_launch(gpu, 33, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0}}); /* k33_all_gather */
+    llmc_gpu_launch(gpu, 25, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{O}}); /* k25_all_gather */
     if (st->n_nodes == 32)
         return;
     /* the token of every output row: argmax or a draw */
     if (O)
-        llmc_gpu_launch(gpu, 34, O, 1, 1, 1024, 0, &(const LlmcKernelOffsets){{0}}); /* k34_sample */
+        llmc_gpu_launch(gpu, 26, O, 1, 1, 1024, 0, &(const LlmcKernelOffsets){{0}}); /* k26_sample */
 }

@@ -218,14 +218,14 @@ static LlmcStatus oom(Conv *c) { return llmc_fail(c->d, "%s: out of memory", c->
 
 static const cJSON *field(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
-/* A boolean field: missing or null gives def. */
+/* A boolean field: missing or null gives def (out is set on every path: gcc -O3 cannot see that
+ * the callers stop at an error). */
 static LlmcStatus get_bool(Conv *c, const cJSON *o, const char *path, const char *k, bool def, bool *out)
 {
     const cJSON *v = field(o, k);
-    if (!v || cJSON_IsNull(v)) {
-        *out = def;
+    *out = def;
+    if (!v || cJSON_IsNull(v))
         return LLMC_OK;
-    }
     if (!cJSON_IsBool(v))
         return cfail(c, path, "%s: expected true or false, found %s", k, fe_json_kind(v));
     *out = cJSON_IsTrue(v);
@@ -236,6 +236,7 @@ static LlmcStatus get_bool(Conv *c, const cJSON *o, const char *path, const char
 static LlmcStatus get_type(Conv *c, const cJSON *o, const char *path, const char **type)
 {
     const cJSON *t = field(o, "type");
+    *type = "";
     if (!cJSON_IsObject(o) || !cJSON_IsString(t))
         return cfail(c, path, "expected an object with a \"type\", found %s", fe_json_kind(o));
     *type = t->valuestring;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Artifacts verify themselves (issue 16): a byte flipped in any section of an executable or its
-# side file (program, kernel image, payload header and padding, weights, tokenizer, footer) is
+# side file (program, kernel image (e2e_tp's sm_90a build), payload header and padding, weights, tokenizer, footer) is
 # refused at start with a message naming the section; a side file or --weights file from another
 # build of the same model (same shapes and model hash, other weights) is refused by its content
 # digest; --no-verify runs a damaged weights section anyway.
@@ -15,11 +15,6 @@ check "intact executable runs" ./m "Once" -n 4
 check "intact executable and side file run" ./s "Once" -n 4
 
 u64() { od -An -tu8 -j "$2" -N 8 "$1" | tr -d ' '; }   # u64 FILE OFFSET
-flip() { # flip FILE OFFSET: xor the byte at OFFSET with 0x5a
-  local b
-  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-  printf "$(printf '\\%03o' $((b ^ 0x5a)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 FOOT=352   # sizeof(LlmcFooter)
 size=$(stat -c %s m)
 foot=$((size - FOOT))
@@ -109,14 +104,6 @@ rm -rf cc; mkdir cc
 wait $p1; wait $p2
 check "concurrent compiles to one -o: the pair on disk runs" cc/m "Once" -n 4
 
-# A GPU build's kernel image (its cubin, inside the executable): checked before the device is opened.
-if [ -n "${LLMC_CUDA_E2E:-1}" ] && "$LLMC" targets 2>/dev/null | grep -q sm_90a && [ -d /usr/local/cuda ]; then
-  if "$LLMC" compile "$M/stories260K.bin" --tokenizer "$M/tok512.bin" --target sm_90a -o g -q 2>g.log; then
-    cub=$(grep -obaP '\x7fELF' g | sed -n 2p | cut -d: -f1)
-    cp g g2; flip g2 $((cub + 3000))
-    expect_error "flipped kernel image byte" "the kernels (sm_90a image) section is damaged" ./g2 "Once" -n 4
-  else
-    fail "sm_90a build: $(tail -3 g.log)"
-  fi
-fi
+# A GPU build's kernel image (its cubin, inside the executable), checked before the device is
+# opened: e2e_tp flips a byte of its sm_90a build's (one NVRTC build fewer in each CI phase).
 finish

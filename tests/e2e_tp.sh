@@ -3,7 +3,8 @@
 # (4: one KV head a rank) gives byte-identical greedy text (the llama2.c golden output), batched
 # prompts through the offline path (with preemptions), and greedy answers of the server, its engine
 # shared by concurrent requests; a synthesized Qwen2 at --tp 4; an sm_90a build at --tp 2 (compiled,
-# refused at start without a GPU; its --step-timeout checked); the refusals (AMD targets, groups cut
+# refused at start without a GPU; a byte of its kernel image flipped is refused (e2e_integrity's
+# check); its --step-timeout checked); the refusals (AMD targets, groups cut
 # by a rank, --step-timeout on the cpu).
 source "$(dirname "$0")/lib_e2e.sh"
 need_shared stories260K/stories260K.bin
@@ -97,6 +98,11 @@ if "$LLMC" targets 2>/dev/null | grep -q sm_90a && [ -d /usr/local/cuda ]; then
   check "--tp 2 --target sm_90a: --version says 2 ranks on 2 GPUs" \
     grep -q "sharded over 2 ranks.*runs on 2 GPUs, one a rank" <("$TMP/g2" --version | tr '\n' ' ')
   expect_error "... and without a GPU it says what it needs" "needs an NVIDIA GPU" "$TMP/g2" "Once" -n 4
+  # e2e_integrity's kernel image: a byte flipped in the cubin is refused before the device is opened
+  cub=$(grep -obaP '\x7fELF' "$TMP/g2" | sed -n 2p | cut -d: -f1)
+  cp "$TMP/g2" "$TMP/g2f"; flip "$TMP/g2f" $((cub + 3000))
+  expect_error "... a flipped kernel image byte is refused" "the kernels (sm_90a image) section is damaged" \
+    "$TMP/g2f" "Once" -n 4
   # the watchdog's deadline (docs/tp.md): checked before the GPU is looked for
   expect_error "... --step-timeout takes seconds from 0" "--step-timeout -1: expected seconds from 0 (no deadline)" \
     "$TMP/g2" "Once" -n 4 --step-timeout -1

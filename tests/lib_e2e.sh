@@ -31,6 +31,11 @@ expect_error() {
   if ! grep -qF -- "$want" <<<"$out"; then fail "$d: message lacks \"$want\": $out"; return; fi
   pass "$d"
 }
+flip() { # flip FILE OFFSET: xor the byte at OFFSET with 0x5a (e2e_integrity, e2e_tp)
+  local b
+  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+  printf "$(printf '\\%03o' $((b ^ 0x5a)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 finish() {
   echo "$PASSES passed, $FAILS failed"
   [ "$FAILS" -eq 0 ]

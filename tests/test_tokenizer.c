@@ -301,6 +301,7 @@ typedef struct TModel {
     int model_type, byte_fallback, add_dummy_prefix, remove_extra_ws, escape_ws;
     int *merge, n_merge;    /* NORMAL, USER_DEFINED, UNUSED ids sorted by bytes */
     int *fixed, n_fixed;    /* UNKNOWN, CONTROL, BYTE ids sorted by bytes */
+    int *user, n_user;      /* USER_DEFINED ids in id order (ref_ud_match's candidates) */
     int unk;
 } TModel;
 
@@ -323,6 +324,7 @@ static void tm_free(TModel *m)
     free(m->p);
     free(m->merge);
     free(m->fixed);
+    free(m->user);
 }
 
 static int tm_cmp_str(const TModel *m, int id, const uint8_t *s, size_t len)
@@ -352,9 +354,11 @@ static void tm_index(TModel *m)
 {
     free(m->merge);
     free(m->fixed);
+    free(m->user);
     m->merge = malloc((size_t)m->n * sizeof(int));
     m->fixed = malloc((size_t)m->n * sizeof(int));
-    m->n_merge = m->n_fixed = 0;
+    m->user = malloc((size_t)(m->n ? m->n : 1) * sizeof(int));
+    m->n_merge = m->n_fixed = m->n_user = 0;
     m->unk = -1;
     for (int i = 0; i < m->n; i++) {
         int t = m->p[i].type;
@@ -362,6 +366,8 @@ static void tm_index(TModel *m)
             m->merge[m->n_merge++] = i;
         else
             m->fixed[m->n_fixed++] = i;
+        if (t == T_USER)
+            m->user[m->n_user++] = i;
         if (t == T_UNKNOWN)
             m->unk = i;
     }
@@ -619,13 +625,16 @@ static size_t ref_char_len(const uint8_t *s, size_t n)
     return (size_t)need;
 }
 
+/* The longest USER_DEFINED piece s starts with (0: none), over the pieces tm_index listed (a
+ * scan of every piece at every position was most of this test's time under ASan). */
 static size_t ref_ud_match(const TModel *m, const uint8_t *s, size_t n)
 {
     size_t best = 0;
-    for (int i = 0; i < m->n; i++)
-        if (m->p[i].type == T_USER && m->p[i].len <= n && m->p[i].len > best &&
-            memcmp(m->p[i].s, s, m->p[i].len) == 0)
-            best = m->p[i].len;
+    for (int k = 0; k < m->n_user; k++) {
+        const TPiece *p = &m->p[m->user[k]];
+        if (p->len <= n && p->len > best && memcmp(p->s, s, p->len) == 0)
+            best = p->len;
+    }
     return best;
 }
 

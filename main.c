@@ -343,6 +343,12 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
         }
     }
     remove_leftovers(child, outputs);
+    /* A stop signal that came after the child ended is still pending: take it here (restoring the
+     * mask would deliver it, and llmc would end by it with its outputs in place). */
+    struct timespec none = {0, 0};
+    for (int s; (s = sigtimedwait(&stop, NULL, &none)) > 0;)
+        if (!sig)
+            sig = s;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (!sig && WIFSIGNALED(status))
         sig = WTERMSIG(status);

@@ -349,9 +349,9 @@ variants() {
       "${args[@]}" >>"$log" 2>&1 || { row "$p $name" "compile failed"; continue; }
     say "compile $name (${items:-defaults}): $((SECONDS - t0)) s"
     names+=("$name")
-    if [ "${COMPARE:-0}" = 1 ]; then # 12 and 40 prompt tokens (gemm_q's two row tiles) against the CPU twin
-      local nt worst agree
-      for nt in 12 40; do
+    if [ "${COMPARE:-0}" = 1 ]; then # 12 and 40 prompt tokens (gemm_q's two row tiles; COMPARE_TOKENS: others,
+      local nt worst agree         # e.g. 130 for the wide steps' gemm_wg / gemm_wt) against the CPU twin
+      for nt in ${COMPARE_TOKENS:-12 40}; do
         "$work/v_$name.exe" --ids "$(seq -s ' ' 300 $((299 + nt)))" --compare-cpu >"$res/cmp_${name}_$nt.txt" 2>&1
         grep -A40 "per layer" "$res/cmp_${name}_$nt.txt" >>"$log"
         worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/cmp_${name}_$nt.txt")

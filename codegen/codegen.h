@@ -29,11 +29,10 @@ typedef struct LlmcCudaImage {
 /* tg tunes the kernels (the first target of the build); wgmma: some target of the build has wgmma,
  * so the wgmma variants are emitted too (forward() picks them by the loaded image's features). */
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d);
-/* The batched-decode matmul of 9-64 rows (llmc compile --qmma): gemm_q, the weights streamed into
- * registers (the default), or gemm_qr, the weights through a cp.async ring in shared memory
- * (experimental, not yet run on a GPU; docs/cuda.md). */
-/* auto (the default): gemm_q, and gemm_wq above 32 rows for 4-bit matrices in sm_90a images;
- * plain: gemm_q only; ring: gemm_qr; wg: gemm_wq above 8 rows (docs/cuda.md) */
+/* The batched-decode matmul of quantized rows above 8 (llmc compile --qmma): auto (the default):
+ * gemm_q, and gemm_wq above 32 rows for 4-bit matrices in sm_90a images; plain: gemm_q only (the
+ * weights streamed into registers); ring: gemm_qr (the weights through a cp.async ring in shared
+ * memory, experimental); wg: gemm_wq above 8 rows (docs/cuda.md) */
 typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } LlmcQmma;
 /* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path

@@ -2,8 +2,8 @@
  * host, for both of its score layouts: S = Q K^T (KQ 0) and S^T = K Q^T (KQ 1, which the emitter takes
  * where keys and values are both fp8, int8 or int4; kernel_check attn passes both on an H100). No GPU
  * here, so a warp is 32 lanes of arrays: mma.sync m16n8k16 (f16 A and B, f32 C/D) and
- * movmatrix.m8n8.trans.b16 move elements lane by lane as the PTX ISA's fragment figures place them (the functions frag_* below, the only statement of those layouts here), and a
- * shuffle reads another lane's value. Each lane then does what the kernel's code does with its
+ * movmatrix.m8n8.trans.b16 move elements lane by lane as the PTX ISA's fragment figures place them
+ * (the functions frag_* below, the only statement of those layouts here), and a shuffle reads another lane's value. Each lane then does what the kernel's code does with its
  * registers, in the kernel's index expressions (a transcription: keep it beside the kernel's): its Q
  * pairs in a key format's order (TcChunk::dim, TcPair::kc of f16, int8, int4), K rows g and g + 8
  * (S^T's A operand) or K^T (S's B), the row sides of int8/int4 keys on the score (s (q . c) + z

@@ -1,18 +1,18 @@
-/* test_tc_layout.c — the fragment index math of paged_attn_tc (codegen/cuda_attn_decode.cuh) on the
- * host, for both of its score layouts: S = Q K^T (KQ 0) and S^T = K Q^T (KQ 1, which the emitter takes
- * where keys and values are both fp8, int8 or int4; kernel_check attn passes both on an H100). No GPU
- * here, so a warp is 32 lanes of arrays: mma.sync m16n8k16 (f16 A and B, f32 C/D) and
- * movmatrix.m8n8.trans.b16 move elements lane by lane as the PTX ISA's fragment figures place them
- * (the functions frag_* below, the only statement of those layouts here), and a shuffle reads another lane's value. Each lane then does what the kernel's code does with its
- * registers, in the kernel's index expressions (a transcription: keep it beside the kernel's): its Q
- * pairs in a key format's order (TcChunk::dim, TcPair::kc of f16, int8, int4), K rows g and g + 8
- * (S^T's A operand) or K^T (S's B), the row sides of int8/int4 keys on the score (s (q . c) + z
- * sum(q)), KIVI's channel scales on the keys, the masks of a window's first and the token's last
+/* test_tc_layout.c — the fragment index math of paged_attn_tc (codegen/cuda_attn_decode.cuh) on the host,
+ * for both of its score layouts: S = Q K^T (KQ 0) and S^T = K Q^T (KQ 1, which the emitter takes where
+ * keys and values are both fp8, int8 or int4; kernel_check attn passes both on an H100). No GPU here, so a
+ * warp is 32 lanes of arrays: mma.sync m16n8k16 (f16 A and B, f32 C/D) and movmatrix.m8n8.trans.b16 move
+ * elements lane by lane as the PTX ISA's fragment figures place them (the functions frag_* below, the only
+ * statement of those layouts here), and a shuffle reads another lane's value. Each lane then does what the
+ * kernel's code does with its registers, in the kernel's index expressions (a transcription: keep it
+ * beside the kernel's): its Q pairs in a key format's order (TcChunk::dim, TcPair::kc of f16, int8, int4),
+ * K rows g and g + 8 (S^T's A operand) or K^T (S's B), the row sides of int8/int4 keys on the score (s (q
+ * . c) + z sum(q)), KIVI's channel scales on the keys, the masks of a window's first and the token's last
  * position, the online softmax over tiles (exp2 of real heads only), P^T from S^T's accumulators by
- * movmatrix, O^T = V^T P^T and the final sums. The scores of a tile, each head's running max and sum,
- * and the output are compared with a direct computation in double (values stay f32 in the model: the
- * kernel's f16 roundings are not modelled, so the tolerance is f32's). A wrong lane, row or column anywhere moves values by O(1); three wrong
- * S^T variants (wrong_layouts_fail) must each fail every S^T case.
+ * movmatrix, O^T = V^T P^T and the final sums. The scores of a tile, each head's running max and sum, and
+ * the output are compared with a direct computation in double (values stay f32 in the model: the kernel's
+ * f16 roundings are not modelled, so the tolerance is f32's). A wrong lane, row or column anywhere moves
+ * values by O(1); three wrong S^T variants (wrong_layouts_fail) must each fail every S^T case.
  */
 #include <math.h>
 #include <stdio.h>

@@ -343,13 +343,14 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
         }
     }
     remove_leftovers(child, outputs);
-    /* A stop signal that came after the child ended is still pending: take it here (restoring the
-     * mask would deliver it, and llmc would end by it with its outputs in place). */
+    /* A stop signal that came after the child ended is still pending: take it here. The stop signals
+     * then stay blocked to the end of the process (only the raise below unblocks its own): the
+     * result is decided, and one that came while llmc returns and exits would end it by the signal
+     * with its outputs in place (an ASan build's leak check at exit takes long enough for that). */
     struct timespec none = {0, 0};
     for (int s; (s = sigtimedwait(&stop, NULL, &none)) > 0;)
         if (!sig)
             sig = s;
-    sigprocmask(SIG_SETMASK, &old, NULL);
     if (!sig && WIFSIGNALED(status))
         sig = WTERMSIG(status);
     int replaced = n_out > 0;
@@ -367,7 +368,11 @@ static int run_supervised(int (*fn)(void *), void *arg, const char *const *outpu
     if (sig) {
         fprintf(stderr, "llmc: stopped by signal %d (%s); no output was left behind\n", sig, strsignal(sig));
         signal(sig, SIG_DFL);
-        raise(sig);
+        raise(sig);   /* pending until unblocked here */
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        sigprocmask(SIG_UNBLOCK, &one, NULL);
         return 128 + sig;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

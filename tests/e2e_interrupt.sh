@@ -30,7 +30,7 @@ for sig in INT TERM HUP; do
       rc=$(stopped "$sig" "$delay" compile s15 -o w/m -q $side)
       left=$(leftovers)
       if [ "$rc" -ge 128 ]; then
-        if [ -z "$left" ]; then pass "$d: exit $rc, nothing left"; else fail "$d: exit $rc, left: $left"; fi
+        if [ -z "$left" ]; then pass "$d: exit $rc, nothing left"; else fail "$d: exit $rc, left: $left; llmc said: $(tail -2 w/log)"; fi
       elif [ "$rc" -eq 0 ]; then
         # Too late: the compile finished; both files are in place and run.
         if [ -x w/m ] && { [ -z "$side" ] || [ -f w/m.weights ]; } && w/m --ids "1 2" -n 2 >/dev/null 2>&1; then

@@ -732,6 +732,10 @@ static const CliOpt compile_opts[] = {
                      "faster at 64) or wg (gemm_wq above 8 rows on sm_90a: wgmma,\n"
                      "the weights decoded in registers; on an H100 faster at 64\n"
                      "rows and in prefill, slower at 16)"},
+    {"qmma-units", 0, "N", "CUDA targets: gemm_q's fewest units of work a block (a unit: a\n"
+                           "chunk of K of 64 weight rows; default 4 for the 4-bit formats,\n"
+                           "8 for the others). Smaller gives small matrices more blocks;\n"
+                           "a tuning knob, not yet measured (bench/NOTES.md)"},
     {"batch-invariant", 0, NULL, "GPU targets: every row of a step computed as it would be alone\n"
                                  "(one kernel path a matrix and an attention for every row\n"
                                  "count, so that --prompts and preemptions print the single\n"
@@ -746,7 +750,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_BATCH_INVARIANT, C_QUIET, C_HELP
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_QMMA_UNITS, C_BATCH_INVARIANT, C_QUIET, C_HELP
 };
 
 /* The formats some target stores weights in (the names --weights takes; each target checks its own). */
@@ -897,6 +901,13 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 return 2;
             }
             break;
+        case C_QMMA_UNITS: {
+            int32_t u = 0;
+            if (parse_int("--qmma-units", v, 1, 64, &u))
+                return 2;
+            a->copt.qmma_units = u;
+            break;
+        }
         case C_BATCH_INVARIANT:
             a->copt.batch_invariant = 1;
             break;

@@ -77,6 +77,10 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
     if (cg->opt.qmma == LLMC_QMMA_RING && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", batched decode by gemm_qr (--qmma ring)");
+    if (cg->opt.qmma_units && cg->backend == &llmc_backend_cuda)
+        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
+                 ", gemm_q with at least %d unit%s of work a block (--qmma-units %d)", cg->opt.qmma_units,
+                 cg->opt.qmma_units > 1 ? "s" : "", cg->opt.qmma_units);
     if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda) {
         int wg = 0; /* gemm_wq needs an image with wgmma */
         for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)

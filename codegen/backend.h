@@ -38,6 +38,8 @@ typedef struct LlmcCodegenOptions {
     LlmcQmma qmma;                /* --qmma: the batched-decode matmul's variant (GPU targets) */
     int batch_invariant;          /* --batch-invariant: a row's arithmetic independent of the step's
                                      rows (GPU targets; the cpu target's always is) */
+    int qmma_units;               /* --qmma-units: gemm_q's fewest units of work a block (GPU targets;
+                                     0: the rule of llmc_cuda_qmma_plan) */
 } LlmcCodegenOptions;
 
 /* One build's codegen: filled by llmc_codegen_open, then handed to every hook and to the linker.

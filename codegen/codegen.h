@@ -38,9 +38,10 @@ typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } L
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path
  * target (else the first); qmma: the batched-decode matmul's variant; batch_invariant (llmc compile
  * --batch-invariant): every row's arithmetic the same whatever the step's rows (one kernel path a
- * matrix and an attention for every row count; docs/cuda.md, "Batch-invariant builds"). */
+ * matrix and an attention for every row count; docs/cuda.md, "Batch-invariant builds"); qmma_units
+ * (llmc compile --qmma-units): gemm_q's fewest units a block, 0 for its rule. */
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, LlmcCudaGen **out, LlmcDiag *d);
+                             int batch_invariant, int qmma_units, LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 /* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
  * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */

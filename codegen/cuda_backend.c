@@ -79,8 +79,8 @@ static void plan_scratch(LlmcEmit *e)
                 if (v >= 3 && !e->qmma_ring)
                     break;
                 const LlmcTensor *wm = &g->t[n->in[1]];
-                LlmcQmmaPlan qp = v < 3 ? llmc_cuda_qmma_plan(e->target, wm, 0, mi)
-                                        : llmc_cuda_qmma_ring_plan(e->target, wm, 0, mi, e->smem_cap);
+                LlmcQmmaPlan qp = v < 3 ? llmc_cuda_qmma_plan(e->target, wm, 0, mi, e->qmma_units)
+                                        : llmc_cuda_qmma_ring_plan(e->target, wm, 0, mi, e->smem_cap, e->qmma_units);
                 if (qp.ok) {
                     int64_t qb = qp.blocks * qp.part_floats * 4 * (64 / (16 * mi)), tiles = w->dim[0] / qp.tpb;
                     b = qb > b ? qb : b;
@@ -151,16 +151,17 @@ struct LlmcCudaGen {
 };
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, uint32_t smem_cap, LlmcCudaGen **out, LlmcDiag *d);
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, uint32_t smem_cap, LlmcCudaGen **out,
+                           LlmcDiag *d);
 
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
 {
-    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, (uint32_t)tg->smem_per_block, out,
+    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, (uint32_t)tg->smem_per_block, out,
                     d);
 }
 
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, LlmcCudaGen **out, LlmcDiag *d)
+                             int batch_invariant, int qmma_units, LlmcCudaGen **out, LlmcDiag *d)
 {
     /* the kernels are tuned for the first target of the NVIDIA path if the build has one (its tensor
      * cores' tiles), else for the first target */
@@ -177,11 +178,13 @@ LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *target
                 cap = (uint32_t)targets[i]->smem_per_block;
         }
     }
-    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, cap ? cap : (uint32_t)tune->smem_per_block, out, d);
+    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units,
+                    cap ? cap : (uint32_t)tune->smem_per_block, out, d);
 }
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, uint32_t smem_cap, LlmcCudaGen **out, LlmcDiag *d)
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, uint32_t smem_cap, LlmcCudaGen **out,
+                           LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
     if (!cg)
@@ -196,6 +199,7 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->qmma_wg = qmma == LLMC_QMMA_WG && wgmma;
     e->qmma_auto = qmma == LLMC_QMMA_AUTO && wgmma && !batch_invariant;
     e->binv = batch_invariant;
+    e->qmma_units = qmma_units;
     e->smem_cap = smem_cap;
     e->kv[0] = g->kv_format[0];
     e->kv[1] = g->kv_format[1];

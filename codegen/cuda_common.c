@@ -264,11 +264,13 @@ static int qmma_kind(LlmcDType t)
     }
 }
 
-/* Stream-K's blocks: as many as stay resident (p->per_sm an SM) but at least 4 units a block for the
- * 4-bit formats, 8 for the others; and the partials' floats a block. */
-static void qmma_blocks(const LlmcTarget *tg, LlmcQmmaPlan *p, int64_t N, int64_t K, int q4)
+/* Stream-K's blocks: as many as stay resident (p->per_sm an SM) but at least min_units units a block
+ * (0: 4 for the 4-bit formats, 8 for the others; llmc compile --qmma-units); and the partials' floats
+ * a block. */
+static void qmma_blocks(const LlmcTarget *tg, LlmcQmmaPlan *p, int64_t N, int64_t K, int q4, int min_units)
 {
-    int64_t units = N / p->tpb * (K / p->kc), minu = q4 ? 4 : 8, sms = tg->typical_sms ? tg->typical_sms : 100;
+    int64_t units = N / p->tpb * (K / p->kc), minu = min_units > 0 ? min_units : q4 ? 4 : 8;
+    int64_t sms = tg->typical_sms ? tg->typical_sms : 100;
     int64_t blocks = sms * p->per_sm;
     if (units / minu < blocks)
         blocks = units / minu > 0 ? units / minu : 1;
@@ -276,7 +278,7 @@ static void qmma_blocks(const LlmcTarget *tg, LlmcQmmaPlan *p, int64_t N, int64_
     p->part_floats = 2LL * 16 * p->mi * p->tpb;
 }
 
-LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi)
+LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, int min_units)
 {
     LlmcQmmaPlan p = {0};
     int kind = qmma_kind(w->dtype), quant = llmc_format_n_sides(w->dtype) > 0, q4 = kind == QM_4BIT, q8 = kind == QM_FP8;
@@ -303,7 +305,7 @@ LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int 
     int64_t room = (tg->smem_per_sm ? tg->smem_per_sm : 100 * 1024) / (p.smem + 1024);
     if (room < p.per_sm)
         p.per_sm = room > 0 ? (int)room : 1;
-    qmma_blocks(tg, &p, N, K, q4);
+    qmma_blocks(tg, &p, N, K, q4, min_units);
     p.ok = 1;
     return p;
 }
@@ -317,9 +319,10 @@ static const struct {
     int mi, stages, nj_q, nj_h;
 } qmma_ring[] = {{1, 4, 4, 2}, {2, 3, 4, 2}, {4, 2, 2, 2}};
 
-LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, uint32_t smem_cap)
+LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, uint32_t smem_cap,
+                                      int min_units)
 {
-    LlmcQmmaPlan p = llmc_cuda_qmma_plan(tg, w, swiglu, mi), r = p;
+    LlmcQmmaPlan p = llmc_cuda_qmma_plan(tg, w, swiglu, mi, min_units), r = p;
     int kind = qmma_kind(w->dtype), zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0;
     int64_t N = w->shape.dim[0], K = w->shape.dim[1], G = w->layout.group;
     size_t row = 0;
@@ -354,7 +357,7 @@ LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w,
     if (!r.st)
         return p;
     r.smem = (uint32_t)(r.st * stage);
-    qmma_blocks(tg, &r, N, K, kind == QM_4BIT);
+    qmma_blocks(tg, &r, N, K, kind == QM_4BIT, min_units);
     r.ring = 1;
     return r;
 }

@@ -70,19 +70,21 @@ LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64
  * warp, activation stages, the chunk of K, the weight rows a block (tpb), the blocks (stream-K over
  * N / tpb x K / kc units), the activations' order, bf16 or f16 operands, minimum blocks an SM (its
  * __launch_bounds__), the shared memory and the partial sums' floats a block. ok = 0 where the
- * kernel does not take the matrix (f32, grouped fp8, rows not in lane8 order, shapes). */
+ * kernel does not take the matrix (f32, grouped fp8, rows not in lane8 order, shapes). min_units:
+ * the fewest units a block (llmc compile --qmma-units; 0: the rule, 4 for 4-bit formats, 8 others). */
 typedef struct {
     int ok, mi, nj, w, st, kc, tpb, blocks, aord, bf, per_sm;
     uint32_t smem;
     int64_t part_floats;
     int ring;                     /* 1: gemm_qr (the weights through the ring of st stages, llmc_cuda_qmma_ring_plan) */
 } LlmcQmmaPlan;
-LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi);
+LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, int min_units);
 /* gemm_qr's plan (--qmma ring): gemm_q's where the ring does not take the matrix (ring 0: u4 in
  * groups other than 32, 64 or 128; shapes; no stage count that fits), else its block, stages and
  * shared memory: at most smem_cap bytes (the least of the build's NVIDIA targets) and the
  * target's shared memory for 2 blocks an SM, else 1. */
-LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, uint32_t smem_cap);
+LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, uint32_t smem_cap,
+                                      int min_units);
 /* gemm_wq's plan (cuda_wgmma_q.cuh, --qmma wg, sm_90a): for an N x K quantized weight w (u4, u4
  * with zero points, nvfp4, fp8 with a scale a row; lane8; K whole chunks, N a multiple of 64) and
  * the row variant v (0..4: up to 16, 32, 64, 128 rows, and more: token tiles nt of 16, 32, 64, 128,

@@ -405,8 +405,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
      * weights through a cp.async ring; the same rows, arguments and scratch) */
     LlmcQmmaPlan qp[3];
     for (int v = 0; v < 3; v++)
-        qp[v] = e->qmma_ring ? llmc_cuda_qmma_ring_plan(e->target, w, swiglu, 1 << v, e->smem_cap)
-                             : llmc_cuda_qmma_plan(e->target, w, swiglu, 1 << v);
+        qp[v] = e->qmma_ring ? llmc_cuda_qmma_ring_plan(e->target, w, swiglu, 1 << v, e->smem_cap, e->qmma_units)
+                             : llmc_cuda_qmma_plan(e->target, w, swiglu, 1 << v, e->qmma_units);
     int qm = qp[0].ok && x_aligned && norm_aligned && w->offset % 16 == 0;
     int64_t qmax = qm ? 64 : 8; /* the rows the wide paths start above */
     if (qm) {

@@ -85,6 +85,8 @@ typedef struct LlmcEmit {
     int qmma_wg;                  /* GPU: quantized matrices above 8 rows by gemm_wq in sm_90a images (--qmma wg) */
     int qmma_auto;                /* GPU: 4-bit matrices above 32 rows by gemm_wq in sm_90a images (the
                                      default, --qmma auto; llmc_cuda_wq_rows) */
+    int qmma_units;               /* GPU: gemm_q's fewest units of work a block (--qmma-units; 0: the rule,
+                                     llmc_cuda_qmma_plan) */
     uint32_t smem_cap;            /* GPU: the least dynamic shared memory a block of the build's NVIDIA
                                      targets may have (the plans tuned for one run on all) */
     int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the

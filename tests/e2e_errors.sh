@@ -43,6 +43,7 @@ bad_compile "a directory as the tokenizer file" "adir: is a directory, expected 
 # the AMD targets; the cpu target runs them, tests/e2e_tp.sh, and the NVIDIA targets a GPU a rank).
 bad_compile "--tp not dividing the heads names the counts" "--tp 3: " "$TMP/good.json" --tp 3
 bad_compile "--tp 0" "--tp: expected an integer in [1, 1024]" "$TMP/good.json" --tp 0
+bad_compile "--qmma-units takes 1 to 64" '--qmma-units: expected an integer in [1, 64], found "0"' "$TMP/good.json" --qmma-units 0
 bad_compile "--qmma names its values" '--qmma: expected auto, plain, ring or wg, found "rings"' "$TMP/good.json" --qmma rings
 bad_compile "--batch-invariant refuses --qmma ring" "--batch-invariant and --qmma ring: a batch-invariant build runs every matmul" \
   "$TMP/good.json" --batch-invariant --qmma ring --target sm_90a

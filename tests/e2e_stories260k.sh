@@ -110,7 +110,8 @@ expect_error "--asym without w4a16" "--asym" "$LLMC" compile "$M/stories260K.bin
 check "w4a16 for sm_90a: grouped u4 matrices in the dump" bash -c \
   "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/x' --weights w4a16 --target sm_90a --dump-after weight_format 2>&1 | grep -q 'u4\\[344,64\\] group=64 scale='"
 check "--qmma wg for sm_80 only: the build says it has no effect" bash -c \
-  "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/wg80' --weights w4a16 --qmma wg --target sm_80 -q && '$TMP/wg80' --version | grep -q 'qmma wg without effect (no sm_90a image'"
+  "'$LLMC' compile '$M/stories260K.bin' -o '$TMP/wg80' --weights w4a16 --qmma wg --qmma-units 2 --target sm_80 -q && '$TMP/wg80' --version | grep -q 'qmma wg without effect (no sm_90a image'"
+check "--qmma-units 2: --version says so" bash -c "'$TMP/wg80' --version | grep -q 'gemm_q with at least 2 units of work a block (--qmma-units 2)'"
 # --batch-invariant: the build says it is (a GPU build's kernels: tests/test_cuda.c, case binv; the
 # cpu target's rows always are: the option changes nothing there, and its output is the default's)
 check "--batch-invariant for sm_80: --version says so" bash -c \

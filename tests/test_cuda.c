@@ -193,7 +193,7 @@ static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
     const int nk = llmc_cuda_kernel_count(cg);
@@ -584,7 +584,7 @@ START_TEST(qmma_ring_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[64], what[96];
@@ -632,7 +632,7 @@ START_TEST(qmma_auto_rows)
         const LlmcTarget *tune = llmc_target_find("sm_90a");
         for (int binv = 0; binv < 2; binv++) {
             LlmcCudaGen *cg = NULL;
-            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, &cg, &d) == LLMC_OK);
+            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, &cg, &d) == LLMC_OK);
             const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
             ck_assert_ptr_nonnull(src);
             LlmcBuildInfo info = {.build_info = "small", .model_hash = 0x1234, .target_names = "sm_90a"};
@@ -674,7 +674,7 @@ START_TEST(qmma_wg_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[80], what[96];
@@ -781,20 +781,29 @@ START_TEST(qmma_plan)
         LlmcGraph *g = graph_of_w(doc, ".", &cases[i].w);
         const LlmcTensor *w = weight_named(g, "layers.0.wo");
         for (int mi = 1; mi <= 4; mi *= 2) {
-            LlmcQmmaPlan p = llmc_cuda_qmma_plan(tg, w, 0, mi);
+            LlmcQmmaPlan p = llmc_cuda_qmma_plan(tg, w, 0, mi, 0);
             ck_assert_msg(p.ok == cases[i].ok, "case %zu (%s, hidden %d, %d rows): ok %d", i,
                           llmc_dtype_name(w->dtype), cases[i].hidden, 16 * mi, p.ok);
             if (p.ok) {
                 int64_t units = w->shape.dim[0] / p.tpb * (w->shape.dim[1] / p.kc);
                 ck_assert(p.blocks >= 1 && p.blocks <= 132 * p.per_sm && p.blocks <= units);
                 ck_assert(p.smem <= (uint32_t)tg->smem_per_block);
+                /* --qmma-units: only the block count changes, to units / N blocks up to the resident ones */
+                for (int mu = 1; mu <= 16; mu *= 2) {
+                    LlmcQmmaPlan u = llmc_cuda_qmma_plan(tg, w, 0, mi, mu);
+                    int64_t want = units / mu < 132 * p.per_sm ? (units / mu > 0 ? units / mu : 1) : 132 * p.per_sm;
+                    ck_assert_msg(u.blocks == want && u.smem == p.smem && u.tpb == p.tpb && u.per_sm == p.per_sm &&
+                                      u.part_floats == p.part_floats,
+                                  "case %zu, --qmma-units %d: %d blocks of %lld units, want %lld", i, mu, u.blocks,
+                                  (long long)units, (long long)want);
+                }
             }
             /* gemm_qr's (--qmma ring): what gemm_q takes but u4 in groups of 16 (left to gemm_q),
              * within each target's shared memory */
             static const char *const archs[] = {"sm_80", "sm_89", "sm_90a"};
             for (int a = 0; a < 3; a++) {
                 const LlmcTarget *rt = llmc_target_find(archs[a]);
-                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(rt, w, 0, mi, (uint32_t)rt->smem_per_block);
+                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(rt, w, 0, mi, (uint32_t)rt->smem_per_block, 0);
                 int ring = cases[i].ok && !(w->dtype == LLMC_U4 && w->layout.group == 16);
                 ck_assert_msg(r.ok == cases[i].ok && r.ring == ring, "case %zu (%s, %d rows, %s): ok %d ring %d", i,
                               llmc_dtype_name(w->dtype), 16 * mi, archs[a], r.ok, r.ring);
@@ -818,9 +827,9 @@ START_TEST(qmma_plan)
             }
             if (i == 0 && mi == 1) { /* u4 g128, 16 rows: 4 stages of 128 weight rows on an H100; 3 within
                                         the 99 KB a block of a build with an sm_86/sm_89 image */
-                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, (uint32_t)tg->smem_per_block);
+                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, (uint32_t)tg->smem_per_block, 0);
                 ck_assert_msg(r.st == 4 && r.tpb == 128 && r.per_sm == 2, "st %d tpb %d per_sm %d", r.st, r.tpb, r.per_sm);
-                r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, 99 * 1024);
+                r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, 99 * 1024, 0);
                 ck_assert_msg(r.st == 3 && r.smem <= 99 * 1024, "st %d smem %u", r.st, r.smem);
             }
         }
@@ -1385,7 +1394,7 @@ static void binv_walk_one(void *ctx, const LlmcGraph *g, const char *what)
         for (int binv = 0; binv < 2; binv++) {
             LlmcDiag d;
             LlmcCudaGen *cg = NULL;
-            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, &cg, &d) ==
+            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, &cg, &d) ==
                               LLMC_OK, "%s", d.msg);
             char why[1024] = "";
             int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
@@ -1427,7 +1436,7 @@ static Gen260K gen_260k(int binv)
     ck_assert_msg(llmc_hf_config_model(x.cfg, "stories260K", LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
     x.g = graph_of(x.doc, ".");
     const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, &x.cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, &x.cg, &d) == LLMC_OK, "%s", d.msg);
     return x;
 }
 static void gen_260k_free(Gen260K *x)

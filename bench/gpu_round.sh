@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv | moe
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv | moe | fill
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -565,6 +565,22 @@ if [ "$what" = wq ]; then
   kc_mode wq gemm_wq
   PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 64} REPEAT=${REPEAT:-1} \
     VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4wg:--weights,w4a16,--qmma,wg nv4:--weights,nvfp4 nv4wg:--weights,nvfp4,--qmma,wg fp8:--weights,fp8 fp8wg:--weights,fp8,--qmma,wg} variants
+fi
+# WHAT=fill: gemm_q's blocks for small matrices (llmc compile --qmma-units; round 9's ncu: the 1B's
+# qkv and o at 16 rows get 96 and 64 blocks for 132 SMs). PRESET (default llama3.2-1b; then
+# llama3.1-8b-11l) in w4a16 and bf16, the rule against --qmma-units 1 and 2 (UNITS), at batch 16, 32
+# and 64 (BATCHES) with batch 1 and the prefill as the control (gemm_q takes neither). Merge rule: the
+# value that wins at 16 and 32 rows without losing at 64 becomes the rule.
+if [ "$what" = fill ]; then
+  say "== fill: gemm_q's least units a block (--qmma-units)"
+  vs=""
+  for f in w4a16 bf16; do
+    vs="$vs $f:--weights,$f"
+    for u in ${UNITS:-1 2}; do vs="$vs ${f}u$u:--weights,$f,--qmma-units,$u"; done
+  done
+  for p in ${PRESET:-llama3.2-1b llama3.1-8b-11l}; do
+    PRESET=$p REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-16 32 64} VARIANTS=${VARIANTS:-$vs} variants
+  done
 fi
 # WHAT=b1: batch-1 decode in the quantized formats (issue 10's 80%): bench/b1_lab.cu (the carried
 # build from scripts/gpu_carry.sh B1=1, else nvcc here) for u4, nvfp4 and fp8 (FORMATS), each 8B

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv | moe | fill
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv | moe | fill | kc
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -565,6 +565,10 @@ if [ "$what" = wq ]; then
   kc_mode wq gemm_wq
   PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 64} REPEAT=${REPEAT:-1} \
     VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4wg:--weights,w4a16,--qmma,wg nv4:--weights,nvfp4 nv4wg:--weights,nvfp4,--qmma,wg fp8:--weights,fp8 fp8wg:--weights,fp8,--qmma,wg} variants
+fi
+# WHAT=kc KC_MODES="wt attn ...": `kernel_check MODE` for each mode (its checks, then its TIME lines).
+if [ "$what" = kc ]; then
+  for m in ${KC_MODES:?KC_MODES: the kernel_check modes to run}; do kc_mode "$m" "$m"; done
 fi
 # WHAT=fill: gemm_q's blocks for small matrices (llmc compile --qmma-units; round 9's ncu: the 1B's
 # qkv and o at 16 rows get 96 and 64 blocks for 132 SMs). PRESET (default llama3.2-1b; then

@@ -29,6 +29,9 @@
  * gemm_q and gemm_qr (batched decode, 9-64 rows) as the emitter launches them, every format and
  * epilogue, against the reference and each other (qmma_checks; `kernel_check qmma`: these, then
  * timed at the 8B's shapes).
+ * gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, not emitted yet; Hopper):
+ * `kernel_check wt` alone (wt_checks, then wt_timings): against the reference and gemm_wg, then
+ * timed against gemm_wg's emitted tile at the 8B's and 1B's shapes (512 and 4096 rows).
  * check_rest(): every other kernel element by element with tolerances from the formats involved
  * (gemv, gemv_b1 with its RoPE/KV epilogue, gemm_tc + gemm_reduce, rows_to_half, the norms, the
  * elementwise ops, rope, the f16 KV writers, embedding, select_rows, the argmax; see the section's
@@ -42,6 +45,7 @@
 #include "../codegen/cuda_sample.cuh"
 #include "../codegen/cuda_wgmma.cuh"
 #include "../codegen/cuda_wgmma_q.cuh"
+#define LLMC_WT_SPIN_LIMIT (1 << 26) /* gemm_wt: a hung mbarrier wait traps (an error, not a hang); a real wait takes a few tries */
 #include "../codegen/cuda_wgmma_tma.cuh"
 #include "../codegen/cuda_elementwise.cuh"
 #include "../codegen/cuda_gemv.cuh"

@@ -42,17 +42,26 @@ DEV void wt_bar_arrive(uint32_t bar)
 {
     asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
 }
+/* LLMC_WT_SPIN_LIMIT > 0 (bench/kernel_check.cu): a wait that fails that many tries traps, so that a
+ * protocol bug ends the launch with an error instead of hanging the GPU; 0 (the default): no bound */
+#ifndef LLMC_WT_SPIN_LIMIT
+#define LLMC_WT_SPIN_LIMIT 0
+#endif
 /* waits until the phase of parity `parity` has completed (a fresh barrier is in phase 0: waiting on
  * parity 1 returns at once) */
 DEV void wt_bar_wait(uint32_t bar, uint32_t parity)
 {
     uint32_t done;
-    do {
+    for (long long tries = 1;; tries++) {
         asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
                      : "=r"(done)
                      : "r"(bar), "r"(parity)
                      : "memory");
-    } while (!done);
+        if (done)
+            return;
+        if (LLMC_WT_SPIN_LIMIT > 0 && tries >= (long long)LLMC_WT_SPIN_LIMIT)
+            __trap();
+    }
 }
 /* the box of map at (c0 along K, c1 along rows) into shared memory at dst (1024-byte aligned: the
  * 128-byte swizzle), completing bar's transactions; out-of-bounds elements arrive as zeros and

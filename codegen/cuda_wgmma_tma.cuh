@@ -120,28 +120,67 @@ DEV void wt_mma(float *acc, uint64_t da, uint64_t db)
     }
 }
 
-/* The gated epilogue of gemm_wt for output columns o, o + 1 of row m: v the gate sums, u the up
- * sums; raw partials at their weight rows (o, N/2 + o) when K is split (gemm_reduce finishes them).
- * The arithmetic of gemm_store2's gated branch, so the two kernels' outputs agree bit for bit. */
+/* The gated epilogue of gemm_wt for output columns o, o + 1 (o even) of row m: v the gate sums, u
+ * the up sums; raw partials at their weight rows (o, N/2 + o) when K is split (gemm_reduce finishes
+ * them). The arithmetic of gemm_store2's gated branch, so the two kernels' outputs agree bit for bit;
+ * each pair stored by one 8-byte store where N/2 and the row stride are even and y is 8-byte aligned. */
 template <int N, int SY, int EPI, int SPLIT>
 DEV void wt_store_glu(float *__restrict__ y, const float *__restrict__ b, int m, int o, float v0, float v1, float u0,
                       float u1)
 {
+    constexpr int S = SPLIT > 1 ? N : SY, H = N / 2;
+    const bool pair = S % 2 == 0 && H % 2 == 0 && ((uint64_t)y & 7u) == 0; /* then o < H: o + 1 < H too */
     if (SPLIT > 1) {
-        if (o < N / 2) {
-            y[(int64_t)m * N + o] = v0;
-            y[(int64_t)m * N + N / 2 + o] = u0;
+        if (pair && o < H) {
+            *(float2 *)(y + (int64_t)m * N + o) = make_float2(v0, v1);
+            *(float2 *)(y + (int64_t)m * N + H + o) = make_float2(u0, u1);
+            return;
         }
-        if (o + 1 < N / 2) {
+        if (o < H) {
+            y[(int64_t)m * N + o] = v0;
+            y[(int64_t)m * N + H + o] = u0;
+        }
+        if (o + 1 < H) {
             y[(int64_t)m * N + o + 1] = v1;
-            y[(int64_t)m * N + N / 2 + o + 1] = u1;
+            y[(int64_t)m * N + H + o + 1] = u1;
         }
         return;
     }
-    if (o < N / 2)
-        y[(int64_t)m * SY + o] = glu_act<EPI>(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + N / 2] : 0.0f));
-    if (o + 1 < N / 2)
-        y[(int64_t)m * SY + o + 1] = glu_act<EPI>(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + N / 2] : 0.0f));
+    if (o >= H) /* past the outputs (o + 1 too) */
+        return;
+    const float r0 = glu_act<EPI>(v0 + (b ? b[o] : 0.0f)) * (u0 + (b ? b[o + H] : 0.0f));
+    if (o + 1 >= H) {
+        y[(int64_t)m * SY + o] = r0;
+        return;
+    }
+    const float r1 = glu_act<EPI>(v1 + (b ? b[o + 1] : 0.0f)) * (u1 + (b ? b[o + 1 + H] : 0.0f));
+    if (pair)
+        *(float2 *)(y + (int64_t)m * SY + o) = make_float2(r0, r1);
+    else {
+        y[(int64_t)m * SY + o] = r0;
+        y[(int64_t)m * SY + o + 1] = r1;
+    }
+}
+
+/* The ungated epilogue of gemm_wt for tile columns n, n + 1 (n even) of row m: gemm_store2's
+ * arithmetic (bias, residual, or raw partials [T][N] when K is split), the pair stored by one 8-byte
+ * store where the row stride and N are even and y is 8-byte aligned, else as gemm_store2 stores it. */
+template <int N, int SY, int SR, int EPI, int SPLIT>
+DEV void wt_store2(float *__restrict__ y, const float *__restrict__ b, const float *__restrict__ res, int m, int n,
+                   float v0, float v1)
+{
+    constexpr int S = SPLIT > 1 ? N : SY;
+    if (S % 2 != 0 || N % 2 != 0 || ((uint64_t)y & 7u) != 0) {
+        gemm_store2<N, SY, SR, EPI, SPLIT>(y, b, res, m, 0, n, v0, v1, 0.0f, 0.0f);
+        return;
+    }
+    if (n >= N) /* N even: n + 1 < N with n */
+        return;
+    if (SPLIT == 1) {
+        v0 = v0 + (b ? b[n] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n] : 0.0f);
+        v1 = v1 + (b ? b[n + 1] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n + 1] : 0.0f);
+    }
+    *(float2 *)(y + (int64_t)m * S + n) = make_float2(v0, v1);
 }
 
 /* ---- gemm_wt: y[T, N or N/2] = x[T, K] . w[N, K]^T, epilogue EPI; tiles 128 x BN, ST stages ----
@@ -265,8 +304,8 @@ DEV void gemm_wt(const LlmcTmap *tw, const LlmcTmap *tx, const float *__restrict
 #pragma unroll
                 for (int hh = 0; hh < 2; hh++)
                     if (m0 + hh * 8 < T)
-                        gemm_store2<N, SY, SR, EPI, SPLIT>(yz, b, res, m0 + hh * 8, nb * BN, j * 8 + c2,
-                                                           acc[4 * j + 2 * hh], acc[4 * j + 2 * hh + 1], 0.0f, 0.0f);
+                        wt_store2<N, SY, SR, EPI, SPLIT>(yz, b, res, m0 + hh * 8, nb * BN + j * 8 + c2,
+                                                         acc[4 * j + 2 * hh], acc[4 * j + 2 * hh + 1]);
         }
     }
 }

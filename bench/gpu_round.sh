@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | b1 | binv | moe | fill | kc
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | wt | b1 | binv | moe | fill | kc
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -585,6 +585,14 @@ if [ "$what" = fill ]; then
   for p in ${PRESET:-llama3.2-1b llama3.1-8b-11l}; do
     PRESET=$p REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-16 32 64} VARIANTS=${VARIANTS:-$vs} variants
   done
+fi
+# WHAT=wt: gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, persistent; not emitted
+# yet; sm_90a): `kernel_check wt`, its checks (bf16 and f16, every epilogue, K split 1 and 2, ragged
+# shapes, the 1B's and 8B's matrices at 1-4096 rows, bit for bit against gemm_wg of the same split),
+# then the 8B's and 1B's matrices at 512 and 4096 rows timed against gemm_wg's emitted tile.
+if [ "$what" = wt ]; then
+  say "== gemm_wt: kernel_check wt"
+  kc_mode wt gemm_wt
 fi
 # WHAT=b1: batch-1 decode in the quantized formats (issue 10's 80%): bench/b1_lab.cu (the carried
 # build from scripts/gpu_carry.sh B1=1, else nvcc here) for u4, nvfp4 and fp8 (FORMATS), each 8B

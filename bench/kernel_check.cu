@@ -29,6 +29,9 @@
  * gemm_q and gemm_qr (batched decode, 9-64 rows) as the emitter launches them, every format and
  * epilogue, against the reference and each other (qmma_checks; `kernel_check qmma`: these, then
  * timed at the 8B's shapes).
+ * gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, not emitted yet; Hopper):
+ * `kernel_check wt` alone (wt_checks, then wt_timings): against the reference and gemm_wg, then
+ * timed against gemm_wg's emitted tile at the 8B's and 1B's shapes (512 and 4096 rows).
  * check_rest(): every other kernel element by element with tolerances from the formats involved
  * (gemv, gemv_b1 with its RoPE/KV epilogue, gemm_tc + gemm_reduce, rows_to_half, the norms, the
  * elementwise ops, rope, the f16 KV writers, embedding, select_rows, the argmax; see the section's
@@ -42,6 +45,8 @@
 #include "../codegen/cuda_sample.cuh"
 #include "../codegen/cuda_wgmma.cuh"
 #include "../codegen/cuda_wgmma_q.cuh"
+#define LLMC_WT_SPIN_LIMIT (1 << 26) /* gemm_wt: a hung mbarrier wait traps (an error, not a hang); a real wait takes a few tries */
+#include "../codegen/cuda_wgmma_tma.cuh"
 #include "../codegen/cuda_elementwise.cuh"
 #include "../codegen/cuda_gemv.cuh"
 #include "../codegen/cuda_gemv_b1.cuh"
@@ -54,6 +59,8 @@
 #include "bench_cuda.h"
 #include "../ir/moe_route.h" /* the routing reference (the interpreter's): llmc_moe_route */
 
+#include <cuda.h>         /* CUtensorMap and its enums (gemm_wt's maps; the function comes through the runtime) */
+#include <cudaTypedefs.h> /* PFN_cuTensorMapEncodeTiled */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -77,12 +84,12 @@ __global__ void __launch_bounds__(128) k_gemm(const uint16_t *w, const uint16_t 
 {
     gemm_h<1, K, N, K, ((EPI == 2 || EPI == 4) ? N / 2 : N), (EPI == 1 ? N : 0), EPI, SPLIT, BM, 128, 2, 2, ST, BK>(w, x, b, y, T, res);
 }
-template <int K, int N, int EPI, int SPLIT, int MH, int ST>
+template <int K, int N, int EPI, int SPLIT, int MH, int ST, int BF = 1>
 __global__ void __launch_bounds__(128) k_wg(const uint16_t *w, const uint16_t *x, const float *b, float *y, int T,
                                             const float *res)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wg<1, K, N, K, ((EPI == 2 || EPI == 4) ? N / 2 : N), (EPI == 1 ? N : 0), EPI, SPLIT, MH, ST>(w, x, b, y, T, res);
+    gemm_wg<BF, K, N, K, ((EPI == 2 || EPI == 4) ? N / 2 : N), (EPI == 1 ? N : 0), EPI, SPLIT, MH, ST>(w, x, b, y, T, res);
 #endif
 }
 template <int N, int SPLIT, int EPI>
@@ -3012,6 +3019,344 @@ static void wq_timings(int sms)
     time_wq<14336, 4096, 1, 8, 8>("8B down", sms, tbs);
 }
 
+/* ==== gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, persistent; not emitted yet),
+ * `kernel_check wt` (Hopper): against the double reference over the same half inputs (every row up
+ * to a budget of multiply-adds, else rows 0 and T - 1 and others at random), outputs poisoned before
+ * each launch (rows past T must stay poisoned), bf16 and f16 weights, every epilogue with and without
+ * a bias, K split 1 and 2, ragged shapes (N not a multiple of the tile, N/2 ragged under SwiGLU),
+ * 1 to 4096 rows. Each check's launch is repeated with the activations' map encoded for the
+ * scratch's rows (TM, as an emitter would encode it once) and on 3 blocks (many tiles a block: the
+ * ring's phases across tiles), both bit for bit against the first; and gemm_wg (the same shapes) bit
+ * for bit where it takes the same K split (the same k16 steps in the same order into f32
+ * accumulators, the same epilogue arithmetic), else against the reference. Then TIME lines: the
+ * 8B's and the 1B's matrices at 512 and 4096 rows, gemm_wt's planned tile and the other bn against
+ * the tile the emitter gives gemm_wg. ==== */
+template <int BF, int K, int N, int EPI, int SPLIT, int BN, int ST>
+__global__ void __launch_bounds__(WT_THREADS, 1) k_wt(const __grid_constant__ LlmcTmap tw, const __grid_constant__ LlmcTmap tx,
+                                                     const float *b, float *y, int T, const float *res)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    gemm_wt<BF, K, N, (EPI == 2 || EPI == 4) ? N / 2 : N, EPI == 1 ? N : 0, EPI, SPLIT, BN, ST>(&tw, &tx, b, y, T, res);
+#endif
+}
+
+/* cuTensorMapEncodeTiled from the driver through the runtime's entry-point query (no -lcuda: the
+ * binary starts where libcuda is not on the link path) */
+static PFN_cuTensorMapEncodeTiled_v12000 tmap_encoder(void)
+{
+    void *p = nullptr;
+    cudaDriverEntryPointQueryResult q;
+    CK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q));
+    if (q != cudaDriverEntryPointSuccess || !p) {
+        fprintf(stderr, "kernel_check: the driver has no cuTensorMapEncodeTiled (query result %d)\n", (int)q);
+        exit(2);
+    }
+    return (PFN_cuTensorMapEncodeTiled_v12000)p;
+}
+
+/* The map of a row-major half matrix [rows][K] (rows `stride` elements apart): boxes of 64 x box_rows,
+ * 128-byte swizzle, zeros out of bounds (gemm_wt's activations: boxes of 128 rows; weights: BN / 2). */
+static LlmcTmap wt_map(int bf, const uint16_t *p, uint64_t rows, uint64_t K, uint64_t stride, uint32_t box_rows)
+{
+    static_assert(sizeof(LlmcTmap) == sizeof(CUtensorMap) && alignof(LlmcTmap) == alignof(CUtensorMap), "LlmcTmap");
+    CUtensorMap m;
+    const cuuint64_t dims[2] = {K, rows}, strides[1] = {stride * 2};
+    const cuuint32_t box[2] = {64, box_rows}, step[2] = {1, 1};
+    const CUresult r = tmap_encoder()(&m, bf ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
+                                      (void *)p, dims, strides, box, step, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                      CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) {
+        fprintf(stderr, "kernel_check: cuTensorMapEncodeTiled [%llu][%llu], box %u rows: error %d\n",
+                (unsigned long long)rows, (unsigned long long)K, box_rows, (int)r);
+        exit(2);
+    }
+    LlmcTmap t;
+    memcpy(&t, &m, sizeof t);
+    return t;
+}
+
+/* gemm_wt as an emitter would launch it: at most `blocks` blocks of 384 threads (one an SM), then
+ * gemm_reduce when K is split */
+template <int BF, int K, int N, int EPI, int SPLIT, int BN, int ST>
+struct WtRun {
+    static constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    static constexpr int NB = (EPI == 2 || EPI == 4) ? (N / 2 + BN / 2 - 1) / (BN / 2) : (N + BN - 1) / BN;
+    static constexpr int SMEM = ST * (WT_BM + BN) * 128 + 1024 + 256; /* llmc_cuda_wt_tile's smem */
+    static void prepare()
+    {
+        CK(cudaFuncSetAttribute(k_wt<BF, K, N, EPI, SPLIT, BN, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+    }
+    static void launch(const LlmcTmap &tw, const LlmcTmap &tx, const float *b, float *y, float *part, int T,
+                       const float *res, int blocks)
+    {
+        const int tiles = (T + WT_BM - 1) / WT_BM * NB * SPLIT, grid = tiles < blocks ? tiles : blocks;
+        if (SPLIT > 1) {
+            k_wt<BF, K, N, EPI, SPLIT, BN, ST><<<grid, WT_THREADS, SMEM>>>(tw, tx, nullptr, part, T, nullptr);
+            k_reduce<N, SPLIT, EPI><<<(T * NO + 255) / 256, 256>>>(part, b, res, y, T);
+        } else {
+            k_wt<BF, K, N, EPI, SPLIT, BN, ST><<<grid, WT_THREADS, SMEM>>>(tw, tx, b, y, T, res);
+        }
+    }
+};
+/* gemm_wg as cuda_matmul.c launches it (tiles of 64 MH x 128, ST stages, K split SPLIT) */
+template <int BF, int K, int N, int EPI, int SPLIT, int MH, int ST>
+struct WgRun {
+    static constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N, SMEM = ST * (64 * MH + 128) * 128 + 1024;
+    static void prepare()
+    {
+        CK(cudaFuncSetAttribute(k_wg<K, N, EPI, SPLIT, MH, ST, BF>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+    }
+    static void launch(const uint16_t *w, const uint16_t *x, const float *b, float *y, float *part, int T, const float *res)
+    {
+        const dim3 grid((T + 64 * MH - 1) / (64 * MH), (N + 127) / 128, SPLIT);
+        if (SPLIT > 1) {
+            k_wg<K, N, EPI, SPLIT, MH, ST, BF><<<grid, 128, SMEM>>>(w, x, nullptr, part, T, nullptr);
+            k_reduce<N, SPLIT, EPI><<<(T * NO + 255) / 256, 256>>>(part, b, res, y, T);
+        } else {
+            k_wg<K, N, EPI, SPLIT, MH, ST, BF><<<grid, 128, SMEM>>>(w, x, b, y, T, res);
+        }
+    }
+};
+
+/* gemm_wt (128 x BN tiles, ST stages, K split SPLIT) and gemm_wg (64 WMH x 128, WST stages, K split
+ * WSPLIT) on the same inputs for each row count; reps > 0: both timed (TIME lines) instead of the
+ * repeated launches. */
+template <int BF, int K, int N, int EPI, int BIAS, int SPLIT, int BN, int ST, int WMH, int WST, int WSPLIT>
+static void check_wt(const char *shape, std::vector<int> rows, int sms, int reps)
+{
+    using R = WtRun<BF, K, N, EPI, SPLIT, BN, ST>;
+    using G = WgRun<BF, K, N, EPI, WSPLIT, WMH, WST>;
+    constexpr int NO = R::NO, GLU = EPI == 2 || EPI == 4, PS = SPLIT > WSPLIT ? SPLIT : WSPLIT;
+    int TM = 0;
+    for (int T : rows)
+        TM = T > TM ? T : TM;
+    TM += 5; /* rows past every T: they must stay poisoned */
+    std::vector<uint16_t> hw((size_t)N * K), hx((size_t)TM * K);
+    for (auto &v : hw)
+        v = BF ? h_bf16((float)nzrand(0.05)) : h_f16((float)nzrand(0.05));
+    for (auto &v : hx)
+        v = BF ? h_bf16((float)nzrand(1.0)) : h_f16((float)nzrand(1.0));
+    std::vector<double> val(65536); /* a half's value */
+    for (int i = 0; i < 65536; i++)
+        val[i] = BF ? h_bf16f((uint16_t)i) : h_f16f((uint16_t)i);
+    const std::vector<float> bias = rand_f32(N, 0.5), res = rand_f32((size_t)TM * NO, 1.0);
+    DBuf<uint16_t> dw(hw.size()), dx(hx.size());
+    DBuf<float> db(N), dres(res.size()), dy((size_t)TM * NO), dpart((size_t)PS * TM * N);
+    dw.up(hw);
+    dx.up(hx);
+    db.up(bias);
+    dres.up(res);
+    const float *bp = BIAS ? db.p : nullptr, *rp = EPI == 1 ? dres.p : nullptr;
+    const LlmcTmap mw = wt_map(BF, dw.p, N, K, K, BN / 2), mxs = wt_map(BF, dx.p, TM, K, K, WT_BM);
+    R::prepare();
+    G::prepare();
+    const double eps = (K / 4.0 + 64.0) * U24 + PS * U24;
+    for (int T : rows) {
+        const LlmcTmap mx = wt_map(BF, dx.p, T, K, K, WT_BM);
+        char what[200];
+        snprintf(what, sizeof what, "gemm_wt %s %dx%d%s%s%s T=%d (128x%d st%d split%d; %s)", BF ? "bf16" : "f16", N, K,
+                 EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T, BN,
+                 ST, SPLIT, shape);
+        dy.poison();
+        R::launch(mw, mx, bp, dy.p, dpart.p, T, rp, sms);
+        launched();
+        const std::vector<float> y = dy.down();
+        /* the reference of the sampled rows: sums and magnitudes in double */
+        const int64_t budget = 300000000;
+        const int nref = (int)std::min<int64_t>(T, std::max<int64_t>(3, budget / ((int64_t)N * K)));
+        std::vector<int> ms;
+        for (int m = 0; m < T; m++)
+            if (nref == T || m == 0 || m == T - 1)
+                ms.push_back(m);
+        while ((int)ms.size() < nref)
+            ms.push_back(1 + (int)((urand() * 0.5 + 0.5) * (T - 2)) % (T - 2 > 0 ? T - 2 : 1));
+        std::vector<double> ref(ms.size() * NO), scale(ms.size() * NO), s(N), mag(N);
+        for (size_t i = 0; i < ms.size(); i++) {
+            const int m = ms[i];
+            for (int n = 0; n < N; n++) {
+                double a = 0.0, g = 0.0;
+                for (int k = 0; k < K; k++) {
+                    const double p = val[hx[(size_t)m * K + k]] * val[hw[(size_t)n * K + k]];
+                    a += p;
+                    g += fabs(p);
+                }
+                s[n] = a + (BIAS ? bias[n] : 0.0);
+                mag[n] = g;
+            }
+            for (int o = 0; o < NO; o++) {
+                if (GLU) {
+                    const double a = glud(EPI, s[o]), u = s[o + N / 2];
+                    ref[i * NO + o] = a * u;
+                    scale[i * NO + o] = 1.2 * fabs(u) * mag[o] + fabs(a) * mag[o + N / 2] + fabs(a * u) * 1e-6;
+                } else {
+                    const double v = s[o] + (EPI == 1 ? res[(size_t)m * NO + o] : 0.0);
+                    ref[i * NO + o] = v;
+                    scale[i * NO + o] = mag[o] + fabs(v) * 1e-6;
+                }
+            }
+        }
+        /* against the reference: the sampled rows within tolerance, every row below T written, none past it */
+        auto against_ref = [&](const std::vector<float> &got, const char *label) {
+            Check c;
+            for (size_t i = 0; i < ms.size(); i++)
+                for (int o = 0; o < NO; o++)
+                    c.add(got[(size_t)ms[i] * NO + o], ref[i * NO + o], scale[i * NO + o], eps, 1e-30);
+            for (int m = 0; m < TM; m++)
+                for (int o = 0; o < NO; o++) {
+                    const float v = got[(size_t)m * NO + o];
+                    if (m >= T)
+                        c.untouched(fbits(v), 0xffffffffu);
+                    else if (v != v)
+                        c.nan++;
+                }
+            char w2[260];
+            snprintf(w2, sizeof w2, "%s%s", what, label);
+            c.done(w2, eps);
+        };
+        auto same = [&](const std::vector<float> &got, const char *label) {
+            Check c;
+            for (int m = 0; m < TM; m++)
+                for (int o = 0; o < NO; o++) {
+                    if (m >= T)
+                        c.untouched(fbits(got[(size_t)m * NO + o]), 0xffffffffu);
+                    else
+                        c.exact(fbits(got[(size_t)m * NO + o]), fbits(y[(size_t)m * NO + o]));
+                }
+            char w2[260];
+            snprintf(w2, sizeof w2, "%s%s", what, label);
+            c.done(w2, 0.0);
+        };
+        against_ref(y, "");
+        if (reps == 0) {
+            dy.poison();
+            R::launch(mw, mxs, bp, dy.p, dpart.p, T, rp, sms);
+            launched();
+            same(dy.down(), " map of TM rows, bit for bit");
+            if ((double)T * N * K <= 3e10) { /* 3 SMs: at most a few seconds */
+                dy.poison();
+                R::launch(mw, mx, bp, dy.p, dpart.p, T, rp, 3);
+                launched();
+                same(dy.down(), " 3 blocks, bit for bit");
+            }
+        }
+        dy.poison();
+        G::launch(dw.p, dx.p, bp, dy.p, dpart.p, T, rp);
+        launched();
+        char lw[96];
+        snprintf(lw, sizeof lw, " gemm_wg %dx128 st%d split%d%s", 64 * WMH, WST, WSPLIT, SPLIT == WSPLIT ? ", bit for bit" : "");
+        if (SPLIT == WSPLIT)
+            same(dy.down(), lw);
+        else
+            against_ref(dy.down(), lw);
+        if (reps > 0) {
+            const double tf = 2.0 * T * N * K * 1e-6;
+            const double ut = time_us([&]() { R::launch(mw, mx, bp, dy.p, dpart.p, T, rp, sms); }, reps);
+            launched();
+            const double ug = time_us([&]() { G::launch(dw.p, dx.p, bp, dy.p, dpart.p, T, rp); }, reps);
+            launched();
+            printf("TIME wt %-11s T=%-4d gemm_wt 128x%d st%d split%d %8.1f us %6.1f TFLOP/s | gemm_wg %dx128 st%d split%d "
+                   "%8.1f us %6.1f TFLOP/s | %.2fx\n",
+                   shape, T, BN, ST, SPLIT, ut, tf / ut, 64 * WMH, WST, WSPLIT, ug, tf / ug, ug / ut);
+        }
+    }
+}
+
+/* The tiles of llmc_cuda_wg_tile and llmc_cuda_wt_tile (codegen/cuda_common.c) at 132 SMs (H100 SXM,
+ * H200), the TIME lines' template arguments; test_cuda's wt_tile case pins the plans to the same
+ * values. */
+constexpr int WT_SMS = 132;
+constexpr int wg_mh(long N, long rows) { return (N + 127) / 128 * ((rows + 127) / 128) * 10 < 14 * WT_SMS ? 1 : 2; }
+constexpr int wg_st(long N, long rows) { return wg_mh(N, rows) == 1 ? 4 : 3; }
+constexpr int wg_split(long N, long K, long rows)
+{
+    const long tiles = (N + 127) / 128 * ((rows + 63) / 64), kt = K / 64;
+    int s = 1;
+    while (wg_mh(N, rows) == 1 && s < 4 && tiles * s < WT_SMS && kt % (2 * s) == 0 && kt / (2 * s) >= 8)
+        s *= 2;
+    return s;
+}
+constexpr int wt_bn(long N, long rows) { return (N + 255) / 256 * ((rows + 127) / 128) < WT_SMS ? 128 : 256; }
+constexpr int wt_split(long N, long K, long rows, int bn)
+{
+    const long tiles = (N + bn - 1) / bn * ((rows + 127) / 128), kt = K / 64;
+    int s = 1;
+    while (s < 4 && 2 * tiles * s <= WT_SMS && kt % (2 * s) == 0 && kt / (2 * s) >= 8)
+        s *= 2;
+    return s;
+}
+constexpr int wt_st(int bn) { return bn == 256 ? 4 : 7; }
+
+/* one matrix at T rows: gemm_wt's planned tile, then the other bn (its own split rule), each against
+ * gemm_wg's emitted tile */
+template <int K, int N, int EPI, int T>
+static void time_wt(const char *what, int sms)
+{
+    constexpr int BN = wt_bn(N, T), OBN = BN == 256 ? 128 : 256;
+    check_wt<1, K, N, EPI, 0, wt_split(N, K, T, BN), BN, wt_st(BN), wg_mh(N, T), wg_st(N, T), wg_split(N, K, T)>(what, {T}, sms, 20);
+    check_wt<1, K, N, EPI, 0, wt_split(N, K, T, OBN), OBN, wt_st(OBN), wg_mh(N, T), wg_st(N, T), wg_split(N, K, T)>(what, {T}, sms, 20);
+}
+
+static void wt_checks(int sms)
+{
+    const std::vector<int> all = {1, 17, 64, 128, 511, 512, 4096}, few = {1, 17, 128, 511};
+    /* small and ragged shapes: every epilogue, bias or none, both tiles, K split 1 and 2, 2 to 7 stages */
+    check_wt<1, 512, 384, 0, 1, 1, 128, 4, 2, 3, 1>("small", all, sms, 0);
+    check_wt<1, 512, 384, 0, 0, 1, 256, 4, 2, 3, 1>("small, a box past N", all, sms, 0);
+    check_wt<0, 512, 384, 1, 1, 2, 256, 4, 1, 4, 2>("small", all, sms, 0);
+    check_wt<1, 512, 384, 1, 0, 1, 128, 2, 1, 4, 1>("small, 2 stages", all, sms, 0);
+    check_wt<1, 512, 384, 2, 1, 1, 128, 7, 2, 3, 1>("small", all, sms, 0);
+    check_wt<0, 512, 384, 2, 0, 2, 256, 4, 1, 4, 2>("small", all, sms, 0);
+    check_wt<1, 512, 200, 2, 1, 1, 256, 3, 1, 4, 1>("N/2 ragged", all, sms, 0);
+    check_wt<1, 512, 200, 2, 0, 2, 128, 2, 1, 4, 2>("N/2 ragged", all, sms, 0);
+    check_wt<0, 1024, 384, 4, 1, 1, 256, 4, 2, 3, 1>("small", all, sms, 0);
+    check_wt<1, 1024, 384, 4, 1, 2, 128, 7, 1, 4, 2>("small", all, sms, 0);
+    check_wt<1, 1024, 264, 0, 1, 1, 128, 2, 2, 3, 1>("N ragged, 2 stages", all, sms, 0);
+    check_wt<0, 1024, 264, 1, 1, 2, 256, 3, 1, 4, 2>("N ragged", all, sms, 0);
+    /* the 1B's and the 8B's matrices, bf16: K split 1 (bn 256) and 2 (bn 128) at every row count */
+    check_wt<1, 2048, 3072, 0, 0, 1, 256, 4, 2, 3, 1>("1B qkv", all, sms, 0);
+    check_wt<1, 2048, 3072, 0, 0, 2, 128, 7, 1, 4, 2>("1B qkv", all, sms, 0);
+    check_wt<1, 2048, 2048, 1, 0, 1, 256, 4, 2, 3, 1>("1B o", all, sms, 0);
+    check_wt<1, 2048, 2048, 1, 0, 2, 128, 7, 1, 4, 2>("1B o", all, sms, 0);
+    check_wt<1, 2048, 16384, 2, 0, 1, 256, 4, 2, 3, 1>("1B gate/up", all, sms, 0);
+    check_wt<1, 2048, 16384, 2, 0, 2, 128, 7, 1, 4, 2>("1B gate/up", all, sms, 0);
+    check_wt<1, 8192, 2048, 1, 0, 1, 256, 4, 2, 3, 1>("1B down", all, sms, 0);
+    check_wt<1, 8192, 2048, 1, 0, 2, 128, 7, 1, 4, 2>("1B down", all, sms, 0);
+    check_wt<1, 4096, 6144, 0, 0, 1, 256, 4, 2, 3, 1>("8B qkv", all, sms, 0);
+    check_wt<1, 4096, 6144, 0, 0, 2, 128, 7, 1, 4, 2>("8B qkv", all, sms, 0);
+    check_wt<1, 4096, 4096, 1, 0, 1, 256, 4, 2, 3, 1>("8B o", all, sms, 0);
+    check_wt<1, 4096, 4096, 1, 0, 2, 128, 7, 1, 4, 2>("8B o", all, sms, 0);
+    check_wt<1, 4096, 28672, 2, 0, 1, 256, 4, 2, 3, 1>("8B gate/up", all, sms, 0);
+    check_wt<1, 4096, 28672, 2, 0, 2, 128, 7, 1, 4, 2>("8B gate/up", all, sms, 0);
+    check_wt<1, 14336, 4096, 1, 0, 1, 256, 4, 2, 3, 1>("8B down", all, sms, 0);
+    check_wt<1, 14336, 4096, 1, 0, 2, 128, 7, 1, 4, 2>("8B down", all, sms, 0);
+    /* f16 weights (quantized weights dequantized for the wide steps): the 1B's matrices */
+    check_wt<0, 2048, 3072, 0, 1, 1, 128, 7, 2, 3, 1>("1B qkv f16", few, sms, 0);
+    check_wt<0, 2048, 2048, 1, 0, 2, 256, 4, 1, 4, 2>("1B o f16", few, sms, 0);
+    check_wt<0, 2048, 16384, 2, 0, 1, 128, 7, 2, 3, 1>("1B gate/up f16", few, sms, 0);
+    check_wt<0, 8192, 2048, 1, 0, 2, 256, 4, 1, 4, 2>("1B down f16", few, sms, 0);
+}
+
+static void wt_timings(int sms)
+{
+    time_wt<4096, 6144, 0, 512>("8B qkv", sms);
+    time_wt<4096, 4096, 1, 512>("8B o", sms);
+    time_wt<4096, 28672, 2, 512>("8B gate/up", sms);
+    time_wt<14336, 4096, 1, 512>("8B down", sms);
+    time_wt<2048, 3072, 0, 512>("1B qkv", sms);
+    time_wt<2048, 2048, 1, 512>("1B o", sms);
+    time_wt<2048, 16384, 2, 512>("1B gate/up", sms);
+    time_wt<8192, 2048, 1, 512>("1B down", sms);
+    time_wt<4096, 6144, 0, 4096>("8B qkv", sms);
+    time_wt<4096, 4096, 1, 4096>("8B o", sms);
+    time_wt<4096, 28672, 2, 4096>("8B gate/up", sms);
+    time_wt<14336, 4096, 1, 4096>("8B down", sms);
+    time_wt<2048, 3072, 0, 4096>("1B qkv", sms);
+    time_wt<2048, 2048, 1, 4096>("1B o", sms);
+    time_wt<2048, 16384, 2, 4096>("1B gate/up", sms);
+    time_wt<8192, 2048, 1, 4096>("1B down", sms);
+}
+
 static int summary()
 {
     printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
@@ -3107,6 +3452,17 @@ int main(int argc, char **argv)
         }
         wq_checks();
         wq_timings(prop.multiProcessorCount);
+        return summary();
+    }
+    if (argc > 1 && strcmp(argv[1], "wt") == 0) { /* `kernel_check wt`: gemm_wt's checks (Hopper), then timed */
+        if (prop.major != 9) {
+            printf("FAIL: gemm_wt needs an sm_90a GPU\n");
+            return 1;
+        }
+        if (prop.multiProcessorCount != WT_SMS)
+            printf("note: %d SMs; the TIME lines' tiles are the plans at %d\n", prop.multiProcessorCount, WT_SMS);
+        wt_checks(prop.multiProcessorCount);
+        wt_timings(prop.multiProcessorCount);
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "qmma") == 0) { /* `kernel_check qmma`: gemm_q's and gemm_qr's checks, then timed */

@@ -425,3 +425,29 @@ LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64
     t.smem = (uint32_t)(t.stages * (t.bm + t.bn) * 128 + 1024);
     return t;
 }
+
+/* gemm_wt (cuda_wgmma_tma.cuh, sm_90a; not emitted yet): tiles of 128 rows (two consumer warpgroups
+ * of 64) x bn weight rows (of a gated matrix bn/2 gate and bn/2 up rows), one block of 384 threads
+ * an SM, persistent over the tiles. bn 256 when its tiles alone give every SM one, else 128; K
+ * split in 2 or 4 while the tiles would leave more than half the SMs idle (each slice at least 8
+ * k-tiles of 64). Stages: as many as the block's shared memory holds, at most 8. A stage is
+ * (128 + bn) rows of 128 bytes (32 KB at bn 128, 48 KB at bn 256); 1024 bytes more for the 1024-byte
+ * alignment of the swizzled tiles and 256 for the mbarriers (a full and an empty one, 8 bytes, a
+ * stage): 227 KB (sm_90a) holds 7 stages at bn 128 (230656 bytes) and 4 at bn 256 (197888). None of
+ * it measured yet (bench/kernel_check.cu mode wt times these tiles against gemm_wg's). */
+LlmcWideTile llmc_cuda_wt_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows)
+{
+    LlmcWideTile t = {.bm = 128, .bn = 256, .split = 1};
+    int64_t sms = tg->typical_sms ? tg->typical_sms : 100, kt = K / 64, mt = (rows + 127) / 128;
+    if ((N + 255) / 256 * mt < sms)
+        t.bn = 128;
+    int64_t tiles = (N + t.bn - 1) / t.bn * mt;
+    while (t.split < 4 && 2 * tiles * t.split <= sms && kt % (2 * t.split) == 0 && kt / (2 * t.split) >= 8)
+        t.split *= 2;
+    int64_t stage = (int64_t)(t.bm + t.bn) * 128, room = tg->smem_per_block > 0 ? tg->smem_per_block : 100 * 1024;
+    t.stages = (int)((room - 1024 - 256) / stage);
+    if (t.stages > 8)
+        t.stages = 8;
+    t.smem = (uint32_t)(t.stages * stage + 1024 + 256);
+    return t;
+}

@@ -65,6 +65,10 @@ typedef struct {
 LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* The same for the wgmma variant (gemm_wg, sm_90a; K % 64 == 0). */
 LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
+/* The same for the TMA-fed, warp-specialized wgmma matmul (gemm_wt, cuda_wgmma_tma.cuh, sm_90a;
+ * K % 64 == 0; not emitted yet): bm 128, bn 128 or 256 (a gated matrix's tile: bn/2 outputs), its K
+ * split, stages and shared memory; one block of 384 threads an SM, at most as many blocks as SMs. */
+LlmcWideTile llmc_cuda_wt_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* gemm_q (cuda_qmma.cuh), the batched-decode matmul that decodes the weights in registers, for an
  * N x K weight w (its format: llmc_kernel_wformat) in groups of G, MI m16 tiles a block: warps, n8 tiles a
  * warp, activation stages, the chunk of K, the weight rows a block (tpb), the blocks (stream-K over

@@ -871,6 +871,122 @@ START_TEST(wq_plan_8b)
 }
 END_TEST
 
+/* gemm_wt (codegen/cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma; not emitted yet). Its plan
+ * (llmc_cuda_wt_tile) for the 8B's and the 1B's matrices at 512 and 4096 rows on an H100 (132 SMs),
+ * pinned: bench/kernel_check.cu's wt timings instantiate these tiles (wt_bn, wt_split, wt_st there).
+ * The kernel as those timings instantiate it (bf16), and in f16, GeGLU and with K split in both
+ * tiles, through NVRTC for sm_90a: no spills, no stack, 168 registers (__launch_bounds__(384, 1);
+ * setmaxnreg moves them between the warpgroups at run time), each instance's report printed; and
+ * for sm_80, where the bodies are a trap. The header is not among the embedded ones yet (model.cu
+ * does not include it): read from the source tree. */
+START_TEST(wt_kernels)
+{
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    static const struct {
+        const char *what;
+        int64_t n, k, rows;
+        int epi, bn, split, stages;
+    } m[] = {
+        {"8B qkv", 6144, 4096, 512, 0, 128, 1, 7},      {"8B o", 4096, 4096, 512, 1, 128, 1, 7},
+        {"8B gate/up", 28672, 4096, 512, 2, 256, 1, 4}, {"8B down", 4096, 14336, 512, 1, 128, 1, 7},
+        {"1B qkv", 3072, 2048, 512, 0, 128, 1, 7},      {"1B o", 2048, 2048, 512, 1, 128, 2, 7},
+        {"1B gate/up", 16384, 2048, 512, 2, 256, 1, 4}, {"1B down", 2048, 8192, 512, 1, 128, 2, 7},
+        {"8B qkv", 6144, 4096, 4096, 0, 256, 1, 4},     {"8B o", 4096, 4096, 4096, 1, 256, 1, 4},
+        {"8B gate/up", 28672, 4096, 4096, 2, 256, 1, 4}, {"8B down", 4096, 14336, 4096, 1, 256, 1, 4},
+        {"1B qkv", 3072, 2048, 4096, 0, 256, 1, 4},     {"1B o", 2048, 2048, 4096, 1, 256, 1, 4},
+        {"1B gate/up", 16384, 2048, 4096, 2, 256, 1, 4}, {"1B down", 2048, 8192, 4096, 1, 256, 1, 4},
+    };
+    LlmcBuf src = {0};
+    const LlmcNvrtcHeaders emb = llmc_cuda_header_table();
+    for (int i = 0; i < emb.n; i++)
+        llmc_buf_printf(&src, "#include \"%s\"\n", emb.names[i]);
+    llmc_buf_printf(&src, "#include \"cuda_wgmma_tma.cuh\"\n");
+    char inst[40][160];
+    int ni = 0;
+    /* the timed instances (bf16), then f16, GeGLU, and the K split in both tiles and gated */
+    for (size_t i = 0; i < sizeof m / sizeof m[0] + 4; i++) {
+        int bf = 1, epi, bn, split, st;
+        int64_t n, k;
+        if (i < sizeof m / sizeof m[0]) {
+            LlmcWideTile t = llmc_cuda_wt_tile(tg, m[i].n, m[i].k, m[i].rows);
+            ck_assert_msg(t.bm == 128 && t.bn == m[i].bn && t.split == m[i].split && t.stages == m[i].stages,
+                          "%s at %lld rows: 128x%d split %d, %d stages", m[i].what, (long long)m[i].rows, t.bn, t.split,
+                          t.stages);
+            ck_assert_uint_eq(t.smem, (uint32_t)(t.stages * (128 + t.bn) * 128 + 1024 + 256));
+            ck_assert_int_le((int64_t)t.smem, tg->smem_per_block);
+            n = m[i].n, k = m[i].k, epi = m[i].epi, bn = t.bn, split = t.split, st = t.stages;
+        } else {
+            static const int extra[4][7] = {{0, 3072, 2048, 0, 128, 1, 7}, /* bf, n, k, epi, bn, split, st */
+                                            {0, 16384, 2048, 4, 256, 1, 4},
+                                            {1, 28672, 4096, 2, 256, 2, 4},
+                                            {0, 4096, 14336, 1, 256, 2, 4}};
+            const int *e = extra[i - sizeof m / sizeof m[0]];
+            bf = e[0], n = e[1], k = e[2], epi = e[3], bn = e[4], split = e[5], st = e[6];
+        }
+        char call[160];
+        snprintf(call, sizeof call, "gemm_wt<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %d>", bf, (long long)k, (long long)n,
+                 (long long)(epi == 2 || epi == 4 ? n / 2 : n), (long long)(epi == 1 ? n : 0), epi, split, bn, st);
+        int seen = 0;
+        for (int j = 0; j < ni && !seen; j++)
+            seen = strcmp(inst[j], call) == 0;
+        if (seen)
+            continue;
+        ck_assert_int_lt(ni, 40);
+        snprintf(inst[ni], sizeof inst[ni], "%s", call);
+        llmc_buf_printf(&src,
+                        "extern \"C\" __global__ void __launch_bounds__(384, 1)\n"
+                        "wt%d(const __grid_constant__ LlmcTmap tw, const __grid_constant__ LlmcTmap tx, const float *b, "
+                        "float *y, int T, const float *res)\n{\n"
+                        "#if defined(__CUDA_ARCH_FEAT_SM90_ALL)\n    %s(&tw, &tx, b, y, T, res);\n#else\n    __trap();\n#endif\n}\n",
+                        ni, call);
+        ni++;
+    }
+    /* the embedded headers and cuda_wgmma_tma.cuh from the source tree */
+    char *text = NULL, path[1024];
+    size_t size = 0;
+    LlmcDiag d;
+    snprintf(path, sizeof path, "%s/codegen/cuda_wgmma_tma.cuh", LLMC_SOURCE_DIR);
+    ck_assert_msg(llmc_read_file(path, &text, &size, &d) == LLMC_OK, "%s", d.msg);
+    const char **names = malloc(sizeof *names * (size_t)(emb.n + 1)), **texts = malloc(sizeof *texts * (size_t)(emb.n + 1));
+    ck_assert(names && texts);
+    for (int i = 0; i < emb.n; i++) {
+        names[i] = emb.names[i];
+        texts[i] = emb.texts[i];
+    }
+    names[emb.n] = "cuda_wgmma_tma.cuh";
+    texts[emb.n] = text;
+    const LlmcNvrtcHeaders hdr = {emb.n + 1, names, texts};
+    LlmcNvrtc *nv = open_nvrtc();
+    for (int a = 0; nv && a < 2; a++) {
+        const LlmcTarget *at = llmc_target_find(a ? "sm_80" : "sm_90a");
+        LlmcCubin cb;
+        ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "gemm_wt", &hdr, at, &cb, &d) == LLMC_OK, "gemm_wt for %s: %s",
+                      at->arch, d.msg);
+        for (int j = 0; j < ni; j++) {
+            char name[16];
+            snprintf(name, sizeof name, "wt%d", j);
+            const LlmcKernelRes *r = llmc_cubin_find(&cb, name);
+            ck_assert_msg(r != NULL, "%s: no ptxas report for %s", at->arch, inst[j]);
+            if (a == 0)
+                fprintf(stderr, "gemm_wt sm_90a %-52s %3d registers, stack %d, spills %d/%d\n", inst[j], r->registers,
+                        r->stack_frame, r->spill_stores, r->spill_loads);
+            ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0 && r->stack_frame == 0,
+                          "%s: %s spills (%d bytes stores, %d loads, stack %d, %d registers)", at->arch, inst[j],
+                          r->spill_stores, r->spill_loads, r->stack_frame, r->registers);
+            ck_assert_msg(a || r->registers == 168, "%s: %d registers, not the 168 setmaxnreg's split assumes", inst[j],
+                          r->registers);
+        }
+        llmc_cubin_free(&cb);
+    }
+    if (nv)
+        llmc_nvrtc_close(nv);
+    free(names);
+    free(texts);
+    free(text);
+    llmc_buf_free(&src);
+}
+END_TEST
+
 /* A Llama in the Hugging Face layout (the stories260K preset's config, bf16), fused as for a GPU:
  * the emitted CUDA must equal tests/golden/llama_hf.cu. One-token steps do RoPE and the KV write in
  * the Q/K/V matmul's epilogue (rope_kv_write only runs for wider steps), decode attention is one
@@ -1529,10 +1645,10 @@ int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
-    /* Six cases, each tagged with its name: goldens (emitted source against tests/golden, small
+    /* Seven cases, each tagged with its name: goldens (emitted source against tests/golden, small
      * models), presets (the real shapes in bf16, sm_80, sm_89 and sm_90a), quantized (the real shapes
-     * in w4a16 and fp8, sm_80 and sm_90a), families, kv (the KV formats' kernels), binv
-     * (--batch-invariant). CI's ctest runs goldens, families and kv as tests of their own
+     * in w4a16 and fp8, sm_80 and sm_90a), families, kv (the KV formats' kernels), wt (gemm_wt, not
+     * emitted yet), binv (--batch-invariant). CI's ctest runs goldens, families, kv and wt as tests of their own
      * (CK_RUN_CASE=NAME) and presets, quantized and binv as one (CK_INCLUDE_TAGS, tests/CMakeLists.txt):
      * one process, so the kernels those three share (the lm_head's, attention, norms: compiled[])
      * go through NVRTC once; the two cores share the rest of the suite with it. */
@@ -1586,6 +1702,11 @@ int main(int argc, char **argv)
     tcase_set_timeout(kv, 600);
     tcase_add_test(kv, kv_formats);
     suite_add_tcase(s, kv);
+    TCase *wt = tcase_create("wt"); /* gemm_wt (not emitted yet): its plan and its instances through NVRTC */
+    tcase_set_tags(wt, "wt");
+    tcase_set_timeout(wt, 600);
+    tcase_add_test(wt, wt_kernels);
+    suite_add_tcase(s, wt);
     TCase *bi = tcase_create("binv"); /* --batch-invariant */
     tcase_set_tags(bi, "binv");
     tcase_set_timeout(bi, 1200);

@@ -127,7 +127,7 @@ static void check_gemm(int T, int timed_reps)
     CK(cudaMemcpy(db, hb.data(), hb.size() * 4, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dr, hr.data(), hr.size() * 4, cudaMemcpyHostToDevice));
     CK(cudaMemset(dy, 0xff, hy.size() * 4)); /* NaN */
-    if (WG)
+    if constexpr (WG != 0) /* only the kernel the check runs is instantiated */
         CK(cudaFuncSetAttribute(k_wg<K, N, EPI, SPLIT, BM / 64, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     else
         CK(cudaFuncSetAttribute(k_gemm<K, N, EPI, SPLIT, BM, BK, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -135,12 +135,12 @@ static void check_gemm(int T, int timed_reps)
     dim3 grid((T + BM - 1) / BM, (N + 127) / 128, SPLIT);
     auto run = [&]() {
         if (SPLIT > 1) {
-            if (WG)
+            if constexpr (WG != 0)
                 k_wg<K, N, EPI, SPLIT, BM / 64, ST><<<grid, 128, smem>>>(dw, dx, nullptr, dp, T, nullptr);
             else
                 k_gemm<K, N, EPI, SPLIT, BM, BK, ST><<<grid, 128, smem>>>(dw, dx, nullptr, dp, T, nullptr);
             k_reduce<N, SPLIT, EPI><<<(T * NO + 255) / 256, 256>>>(dp, db, dr, dy, T);
-        } else if (WG) {
+        } else if constexpr (WG != 0) {
             k_wg<K, N, EPI, SPLIT, BM / 64, ST><<<grid, 128, smem>>>(dw, dx, db, dy, T, dr);
         } else {
             k_gemm<K, N, EPI, SPLIT, BM, BK, ST><<<grid, 128, smem>>>(dw, dx, db, dy, T, dr);

@@ -3,6 +3,7 @@
 
   python3 bench/b1_isa.py counts [u4|u4z|nvfp4] [ptx|sass]   # instructions a 32-value row slot
   python3 bench/b1_isa.py regs LOG [u4|u4z|nvfp4]             # registers and spills of b1_lab's kernels
+  python3 bench/b1_isa.py nvrtc [u4|u4z|nvfp4]                # the same kernels through libnvrtc
 
 counts: writes a small .cu with the 8B's gate/up (K 4096, N 28672, SwiGLU, norm prologue, K split 1)
 and down (K 14336, N 4096, residual, K split 2) as gemv_b1 emits them (2 rows a lane) and as gemv_b1x
@@ -11,13 +12,17 @@ loop over the groups unrolled (ROLL 0: the static count is the executed count bu
 whose body counts once), compiles it (nvcc -ptx, or -cubin and cuobjdump -sass where the toolkit has
 cuobjdump), and prints each kernel's instructions by class divided by the 32-value row slots a lane
 multiplies (R x the row's slots a lane): the fixed cost (reductions, epilogue) is spread over them.
+Launch bounds as the emitter's: 128 threads, no least blocks an SM (MB 0).
 PTX classes: weight loads (ld.global.nc.L1::no_allocate), x loads (plain ld.global: written under
 PDL), nw loads (ld.global.nc .f32), scale loads (other ld.global.nc), lop3/prmt/shifts, f16x2
 arithmetic, cvt.f32.f16, f32 fma/mul/add, and all instructions but mov (register moves, the f16
 halves' unpacking: free or folded in SASS). SASS: LDG...NA, LDG
 without CONSTANT, ..., HADD2.F32 for the conversions.
 regs: LOG is `nvcc ... -Xptxas -v` output of bench/b1_lab.cu; prints registers and spill bytes of each
-k_b1 / k_b1x instance of the format for the two matrices."""
+k_b1 / k_b1x instance of the format for the two matrices.
+nvrtc: the counts' kernels (R 8 also with ROLL 1) as the emitter builds its kernels, through libnvrtc
+(CUDA's lib64 beside nvcc, or LIBNVRTC) with codegen/nvrtc.c's options (-arch=sm_90a -std=c++17
+-default-device -Xptxas -v) and `__launch_bounds__(128)`: registers and spills."""
 import os, re, shutil, subprocess, sys, tempfile
 from collections import Counter
 
@@ -50,14 +55,14 @@ def kernels(fmt):
     out = []
     for (m, K, N, norm, epi, ks) in MATS:
         out.append((m, "gemv_b1 ks%d" % ks, 2, ks, K,
-                    "template __global__ void k_b1<%d, %d, %d, %d, %d, %d, 1, %d, 1>(const void *, const float *, float *, "
+                    "template __global__ void k_b1<%d, %d, %d, %d, %d, %d, 1, %d, 0>(const void *, const float *, float *, "
                     "const float *, const float *, WQ);" % (wk, K, N, norm, epi, ks, g)))
         for r in (2, 4, 8):
             for xf in (0, 1, 2):
                 if xf == 1 and not norm:
                     continue
                 out.append((m, "r%d.%s ks%d" % (r, XFN[xf], ks), r, ks, K,
-                            "template __global__ void k_b1x<%d, %d, %d, %d, %d, %d, 1, %d, 1, %d, %d, 0>(const void *, const "
+                            "template __global__ void k_b1x<%d, %d, %d, %d, %d, %d, 1, %d, 0, %d, %d, 0>(const void *, const "
                             "float *, const void *, float *, uint16_t *, const float *, const float *, const float *, WQ);"
                             % (wk, K, N, norm, epi, ks, g, r, xf)))
     return out
@@ -178,6 +183,57 @@ def counts(fmt, isa):
         print("| %s | %s | %s |" % (m, kern, " | ".join("%.1f" % (c[x] / slots) for x in cols)))
 
 
+def nvrtc(fmt):
+    import ctypes
+    path = os.environ.get("LIBNVRTC") or os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(NVCC))),
+                                                     "lib64", "libnvrtc.so")
+    lib = ctypes.CDLL(path)
+    wk, g = WK[fmt], 16 if fmt == "nvfp4" else 128
+    kf = {4: "FMT_U4", 5: "FMT_U4 | WITH_ZERO", 6: "FMT_NVFP4"}[wk]
+    src, names = '#include "cuda_gemv_b1.cuh"\n', {}
+    for (m, K, N, norm, epi, ks) in MATS:
+        for r in (2, 4, 8):
+            for xf in (0, 1, 2):
+                for roll in ((0, 1) if r == 8 else (0,)):
+                    if xf == 1 and not norm:
+                        continue
+                    nm = "k%d" % len(names)
+                    names[nm] = (m, "r%d%s.%s ks%d" % (r, "l" if roll else "", XFN[xf], ks))
+                    src += ('extern "C" __global__ void __launch_bounds__(128) %s(const void *w, const float *x, '
+                            'const void *xa, float *y, uint16_t *yh, const float *nw, const float *rinv, const float '
+                            '*res, WQ wq)\n{\n    gemv_b1<%s, %d, %d, %d, %d, %d, 1, 0, 1, 1, 2, 1, 1, FMT_F16, %d, %d, '
+                            '%d, %d>(w, x, nullptr, y, nw, 1e-5f, res, RopeOut{}, wq, xa, rinv, yh);\n}\n'
+                            % (nm, kf, K, N, norm, epi, ks, g, r, xf, roll))
+    prog = ctypes.c_void_p()
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), src.encode(), b"b1x.cu", 0, None, None) == 0
+    inc = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(NVCC))), "include")
+    opts = ["-arch=sm_90a", "-std=c++17", "-default-device", "-Xptxas", "-v", "-I" + ROOT + "/codegen",
+            "-I" + ROOT + "/ir", "-I" + inc]
+    rc = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts]))
+    n = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(n))
+    buf = ctypes.create_string_buffer(n.value)
+    lib.nvrtcGetProgramLog(prog, buf)
+    log = buf.value.decode()
+    if rc:
+        sys.exit(log[-3000:])
+    print("%s through NVRTC (sm_90a, __launch_bounds__(128)):" % fmt)
+    print("| matrix | kernel | registers | spill bytes |")
+    print("|---|---|---|---|")
+    cur, spill, rows = None, 0, []
+    for l in log.splitlines():
+        m = re.search(r"Compiling entry function '(\w+)'", l)
+        if m:
+            cur = m.group(1)
+        m = re.search(r"(\d+) bytes spill stores", l)
+        if m:
+            spill = int(m.group(1))
+        m = re.search(r"Used (\d+) registers", l)
+        if m and cur in names:
+            rows.append("| %s | %s | %s | %d |" % (names[cur] + (m.group(1), spill)))
+    print("\n".join(sorted(rows)))
+
+
 def regs(log, fmt):
     wk = str(WK[fmt])
     cur, res = None, []
@@ -213,6 +269,8 @@ def regs(log, fmt):
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "counts":
         counts(sys.argv[2] if len(sys.argv) > 2 else "u4", sys.argv[3] if len(sys.argv) > 3 else "ptx")
+    elif len(sys.argv) > 1 and sys.argv[1] == "nvrtc":
+        nvrtc(sys.argv[2] if len(sys.argv) > 2 else "u4")
     elif len(sys.argv) > 2 and sys.argv[1] == "regs":
         regs(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "u4")
     else:

@@ -61,9 +61,12 @@ struct Var {
     int r = 2, xf = 0, roll = 0; /* gemv_b1x's (runx): rows a lane, activation form, groups in a loop */
     LaunchX runx = nullptr;
 };
-/* the register bound of gemv_b1x's R rows (blocks an SM), unrolled or in a loop (ROLL): see
- * bench/NOTES.md "b1x" for the spills ptxas reports on sm_90a */
-constexpr int mb_rows(int r, int roll) { return r == 2 ? 8 : r == 4 ? (roll ? 3 : 2) : 2; }
+/* gemv_b1x's launch bound: 128 threads, no least blocks an SM (mb0), as the emitter's kernels
+ * (`__launch_bounds__(128)`). Not mb1: a least of 1 block lets ptxas take up to 255 registers (gemv_b1
+ * at the 8B's gate/up: 182 with it, 56 without, nvcc 13.0 for sm_90a; NVRTC gives the emitted kernel
+ * the same 56), likely why the old rows' "emitter" (mb1) ran slower than the emitted kernel in round
+ * 5 (bench/NOTES.md "b1x"). */
+constexpr int MB_ROWS = 0;
 static void pdl_cfg(cudaLaunchConfig_t &cfg, cudaLaunchAttribute *at, cudaStream_t s, int pdl, int grid, int block)
 {
     cfg = {};
@@ -108,7 +111,7 @@ static void run_b1x(cudaStream_t s, int pdl, const void *w, WQ wq, const XA &a)
     cudaLaunchConfig_t cfg;
     cudaLaunchAttribute at[1];
     pdl_cfg(cfg, at, s, pdl, (UNITS + 4 / KS - 1) / (4 / KS), 128);
-    CK(cudaLaunchKernelEx(&cfg, k_b1x<WK, K, N, NORM, EPI, KS, 1, G, mb_rows(R, ROLL), R, XF, ROLL>, w, a.x, a.xa, a.y, a.yh, a.nw,
+    CK(cudaLaunchKernelEx(&cfg, k_b1x<WK, K, N, NORM, EPI, KS, 1, G, MB_ROWS, R, XF, ROLL>, w, a.x, a.xa, a.y, a.yh, a.nw,
                           a.rinv, a.res, wq));
 }
 /* b1_prenorm's launch: 8 blocks of 128 threads */
@@ -122,7 +125,8 @@ static void run_prenorm(cudaStream_t s, int pdl, const float *x, const float *nw
 }
 static const char *xf_name(int xf) { return xf == 0 ? "f32" : xf == 1 ? "xn" : "f16"; }
 /* gemv_b1x's rows at R, XF and ROLL ("r4.f16", "r8l.xn": l for the loop): K split 1, 2 and 4 (R 2:
- * only EKS, the emitter's; the old variants sweep the rest), one load a row in flight */
+ * only EKS, the emitter's: with mb0 it is the emitted kernel, the old variants sweep the rest), one
+ * load a row in flight */
 template <int WK, int K, int N, int NORM, int EPI, int G, int EKS, int R, int XF, int ROLL>
 static void add_rows(std::vector<Var> &v)
 {
@@ -130,13 +134,13 @@ static void add_rows(std::vector<Var> &v)
         char nm[16];
         snprintf(nm, sizeof nm, "r%d%s.%s", R, ROLL ? "l" : "", xf_name(XF));
         if (R == 2) {
-            v.push_back({nm, EKS, 1, mb_rows(R, ROLL), NORM, nullptr, nullptr, R, XF, ROLL,
+            v.push_back({nm, EKS, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL,
                          run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, EKS>});
             return;
         }
-        v.push_back({nm, 1, 1, mb_rows(R, ROLL), NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 1>});
-        v.push_back({nm, 2, 1, mb_rows(R, ROLL), NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 2>});
-        v.push_back({nm, 4, 1, mb_rows(R, ROLL), NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 4>});
+        v.push_back({nm, 1, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 1>});
+        v.push_back({nm, 2, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 2>});
+        v.push_back({nm, 4, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 4>});
     }
 }
 
@@ -166,7 +170,7 @@ static std::vector<Var> variants()
     add_rows<WK, K, N, NORM, EPI, G, RKS, R, 0, ROLL>(v);                                                              \
     add_rows<WK, K, N, NORM, EPI, G, RKS, R, 1, ROLL>(v);                                                              \
     add_rows<WK, K, N, NORM, EPI, G, RKS, R, 2, ROLL>(v);
-        LLMC_R(2, 0) LLMC_R(4, 0) LLMC_R(4, 1) LLMC_R(8, 1)
+        LLMC_R(2, 0) LLMC_R(4, 0) LLMC_R(8, 0) LLMC_R(8, 1)
 #undef LLMC_R
     }
     return v;
@@ -485,20 +489,24 @@ int main(int argc, char **argv)
         const Var &v0 = m[0].v[m[0].fam[f]], &v1 = m[1].v[m[1].fam[f]], &v2 = m[2].v[m[2].fam[f]],
                   &v3 = m[3].v[m[3].fam[f]];
         uint16_t *oh = f == 2 ? yh.p : nullptr;
+        /* matrix i of layer l: input in (its f16 form: the previous matmul's yh where after_mm), output out */
+        auto run_mm = [&](int l, int i, const Var &v, const float *in, float *out, uint16_t *outh, const float *r,
+                      int after_mm) {
+            XA xa = xargs(v, in, out, outh, r);
+            if (after_mm)
+                xa.xa = yh.p;
+            v.runx(s, 1, m[i].w[l]->w.p, m[i].w[l]->wq(wk), xa);
+        };
         const double us = graph_us(s, [&]() {
             for (int l = 0; l < L; l++) {
                 if (f)
                     prenorm(4096, 1, f, a.p, 1);
-                v0.runx(s, 1, m[0].w[l]->w.p, m[0].w[l]->wq(wk), xargs(v0, a.p, b.p, oh, nullptr));
-                XA a1 = xargs(v1, b.p, c.p, nullptr, a.p);
-                a1.xa = yh.p;
-                v1.runx(s, 1, m[1].w[l]->w.p, m[1].w[l]->wq(wk), a1);
+                run_mm(l, 0, v0, a.p, b.p, oh, nullptr, 0);
+                run_mm(l, 1, v1, b.p, c.p, nullptr, a.p, 1);
                 if (f)
                     prenorm(4096, 1, f, c.p, 1);
-                v2.runx(s, 1, m[2].w[l]->w.p, m[2].w[l]->wq(wk), xargs(v2, c.p, b.p, oh, nullptr));
-                XA a3 = xargs(v3, b.p, a.p, nullptr, c.p);
-                a3.xa = yh.p;
-                v3.runx(s, 1, m[3].w[l]->w.p, m[3].w[l]->wq(wk), a3);
+                run_mm(l, 2, v2, c.p, b.p, oh, nullptr, 0);
+                run_mm(l, 3, v3, b.p, a.p, nullptr, c.p, 1);
             }
         }, 20);
         char nm[16];

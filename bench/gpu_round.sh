@@ -587,10 +587,16 @@ fi
 # matrix by K split, load depth, register bound and units a warp, then a layer's chain; then the
 # 8B cut to 11 layers in whole decode steps, this llmc against BASE's (`BASE=<an older llmc>
 # scripts/gpu_carry.sh` carries it as llmc_base; without it only this llmc) in each format (B1_E2E=0:
-# not). FORMATS may name u4z (u4 with zero points). Where the toolkit has cuobjdump, first
-# bench/b1_isa.py's SASS counts of the 4-bit kernels (b1x; this machine has no cuobjdump).
+# not). FORMATS may name u4z (u4 with zero points). First, where .carry has kernel_check,
+# `kernel_check b1x` (gemv_b1's R, XF and ROLL options against the reference), and where the toolkit
+# has cuobjdump, bench/b1_isa.py's SASS counts of the 4-bit kernels (b1x; the helpers' machine has none).
 if [ "$what" = b1 ]; then
   say "== b1: bench/b1_lab.cu, then the 8B/3 at batch 1 in the quantized formats"
+  if [ -x "$carry/kernel_check" ]; then
+    "$carry/kernel_check" b1x >"$out/kernel_check_b1x.txt" 2>&1
+    grep -E "FAIL|checks failed|^PASS: " "$out/kernel_check_b1x.txt" | tail -3 | tee -a "$log"
+    row "kernel_check b1x" "$(tail -1 "$out/kernel_check_b1x.txt")"
+  fi
   if [ -x "$carry/b1_lab" ]; then cp "$carry/b1_lab" "$work/b1_lab"; else
     nvcc -O2 -std=c++17 -arch="$arch" -I "$root/ir" -o "$work/b1_lab" "$root/bench/b1_lab.cu" >>"$log" 2>&1; fi
   if command -v cuobjdump >/dev/null || [ -x "$(dirname "$(command -v nvcc)")/cuobjdump" ]; then

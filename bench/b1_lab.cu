@@ -133,14 +133,17 @@ static void add_rows(std::vector<Var> &v)
     if constexpr (XF != 1 || NORM) {
         char nm[16];
         snprintf(nm, sizeof nm, "r%d%s.%s", R, ROLL ? "l" : "", xf_name(XF));
-        if (R == 2) {
+        if constexpr (R == 2) { /* only the K split taken: the others are not instantiated */
             v.push_back({nm, EKS, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL,
                          run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, EKS>});
-            return;
+        } else {
+            v.push_back({nm, 1, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL,
+                         run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 1>});
+            v.push_back({nm, 2, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL,
+                         run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 2>});
+            v.push_back({nm, 4, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL,
+                         run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 4>});
         }
-        v.push_back({nm, 1, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 1>});
-        v.push_back({nm, 2, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 2>});
-        v.push_back({nm, 4, 1, MB_ROWS, NORM, nullptr, nullptr, R, XF, ROLL, run_b1x<WK, K, N, NORM, EPI, G, R, XF, ROLL, 4>});
     }
 }
 
@@ -195,7 +198,7 @@ struct Mat {
     double tc_us = 1e30; /* the tensor-core experiment's fastest K split (u4) */
     int tc_best = -1;
     std::vector<double> ref, S, A; /* 4-bit formats, a row each: sum w xn, sum |w xn|, sum |w| (double) */
-    int fam[3] = {-1, -1, -1};     /* gemv_b1x's fastest variant of each activation form (XF) */
+    int fam[4] = {-1, -1, -1, -1}; /* gemv_b1x's fastest variant of each activation form (XF); [3]: r2.f32 */
 };
 
 /* The f16-activation check's data (row n: ref, S, A above), from the weights as the cpu target
@@ -418,6 +421,8 @@ int main(int argc, char **argv)
                 mm.tc_us = us, mm.tc_best = (int)i;
             if (v.name != "nonorm" && v.name != "tc" && !v.runx && us < best)
                 best = us, bi = (int)i;
+            if (v.runx && v.r == 2 && v.xf == 0) /* the emitted kernel (the emitter's K split, bound) */
+                mm.fam[3] = (int)i;
             if (v.runx) { /* XF 1 is XF 0 where the matrix has no norm */
                 double &fb = fam_us[&mm - &m[0]][v.xf];
                 if (us < fb)
@@ -482,12 +487,14 @@ int main(int argc, char **argv)
     /* gemv_b1x's chains, one an activation form, each matrix's fastest variant of it: f32 (XF 0, a
      * drop-in for the emitter), xn (XF 1: a b1_prenorm launch before qkv and gate/up, timed with the
      * chain) and f16 (XF 2: the same launches make f16 x * nw / rms; qkv and gate/up write their
-     * outputs also as f16 for o and down, as their producers would) */
-    for (int f = 0; f < 3; f++) {
-        if (m[0].fam[f] < 0 || m[1].fam[f] < 0 || m[2].fam[f] < 0 || m[3].fam[f] < 0)
+     * outputs also as f16 for o and down, as their producers would); then "emitted": r2.f32, the
+     * emitted kernel at the emitter's K split and launch bound, the baseline of the others */
+    for (int fi = 0; fi < 4; fi++) {
+        const int f = fi == 3 ? 0 : fi; /* the activation form */
+        if (m[0].fam[fi] < 0 || m[1].fam[fi] < 0 || m[2].fam[fi] < 0 || m[3].fam[fi] < 0)
             continue;
-        const Var &v0 = m[0].v[m[0].fam[f]], &v1 = m[1].v[m[1].fam[f]], &v2 = m[2].v[m[2].fam[f]],
-                  &v3 = m[3].v[m[3].fam[f]];
+        const Var &v0 = m[0].v[m[0].fam[fi]], &v1 = m[1].v[m[1].fam[fi]], &v2 = m[2].v[m[2].fam[fi]],
+                  &v3 = m[3].v[m[3].fam[fi]];
         uint16_t *oh = f == 2 ? yh.p : nullptr;
         /* matrix i of layer l: input in (its f16 form: the previous matmul's yh where after_mm), output out */
         auto run_mm = [&](int l, int i, const Var &v, const float *in, float *out, uint16_t *outh, const float *r,
@@ -510,7 +517,7 @@ int main(int argc, char **argv)
             }
         }, 20);
         char nm[16];
-        snprintf(nm, sizeof nm, "rows.%s", xf_name(f));
+        snprintf(nm, sizeof nm, "%s%s", fi == 3 ? "emitted" : "rows.", fi == 3 ? "" : xf_name(f));
         printf("TIME b1 %-5s chain %-8s %8.1f us %6.0f GB/s %5.1f%% of copy (qkv %s, o %s, gate/up %s, down %s)\n",
                fmt.c_str(), nm, us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100, label(v0, 1).c_str(),
                label(v1, 1).c_str(), label(v2, 1).c_str(), label(v3, 1).c_str());

@@ -9,8 +9,12 @@
  * would save). Each variant's output is checked against the emitter's (f32 sums in another order:
  * a relative tolerance; kernel_check checks gemv_b1 itself against a reference). u4 also runs
  * b1_tc.cuh's one-row tensor-core experiment ("tc"; x's f16 pairs made by k_xpairs first: alone,
- * the matrix's time without it; in the chain, with a k_xpairs launch before each matmul).
- *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o b1_lab bench/b1_lab.cu && ./b1_lab [u4|nvfp4|fp8] [L]
+ * the matrix's time without it; in the chain, with a k_xpairs launch before each matmul). The 4-bit
+ * formats (u4, u4z: u4 with zero points, nvfp4) also run gemv_b1's R, XF and ROLL options (gemv_b1x,
+ * "r4.f16" ...: R rows a lane, the activation as x and nw, x * nw or f16 made by b1_prenorm, the
+ * groups in a loop; bench/NOTES.md "b1x"), at the emitter's launch bound, with a chain each and the
+ * "emitted" chain (r2.f32: the emitted kernels) as their baseline.
+ *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o b1_lab bench/b1_lab.cu && ./b1_lab [u4|u4z|nvfp4|fp8] [L]
  */
 #include "../codegen/cuda_gemv_b1.cuh"
 #include "b1_tc.cuh"

@@ -598,9 +598,18 @@ fi
 # build from scripts/gpu_carry.sh B1=1, else nvcc here) for u4, nvfp4 and fp8 (FORMATS), each 8B
 # matrix by K split, load depth, register bound and units a warp, then a layer's chain; then the
 # 8B cut to 11 layers in whole decode steps, this llmc against BASE's (`BASE=<an older llmc>
-# scripts/gpu_carry.sh` carries it as llmc_base; without it only this llmc) in each format.
+# scripts/gpu_carry.sh` carries it as llmc_base; without it only this llmc) in each format (B1_E2E=0:
+# not). FORMATS may name u4z (u4 with zero points). First, where .carry has kernel_check,
+# `kernel_check b1x` (gemv_b1's R, XF and ROLL options against the reference); after b1_lab, where
+# the toolkit has cuobjdump, bench/b1_isa.py's SASS counts of the 4-bit kernels (b1x; the helpers'
+# machine has none).
 if [ "$what" = b1 ]; then
   say "== b1: bench/b1_lab.cu, then the 8B/3 at batch 1 in the quantized formats"
+  if [ -x "$carry/kernel_check" ]; then
+    "$carry/kernel_check" b1x >"$out/kernel_check_b1x.txt" 2>&1
+    grep -E "FAIL|checks failed|^PASS: " "$out/kernel_check_b1x.txt" | tail -3 | tee -a "$log"
+    row "kernel_check b1x" "$(tail -1 "$out/kernel_check_b1x.txt")"
+  fi
   if [ -x "$carry/b1_lab" ]; then cp "$carry/b1_lab" "$work/b1_lab"; else
     nvcc -O2 -std=c++17 -arch="$arch" -I "$root/ir" -o "$work/b1_lab" "$root/bench/b1_lab.cu" >>"$log" 2>&1; fi
   for f in ${FORMATS:-u4 nvfp4 fp8}; do
@@ -608,12 +617,19 @@ if [ "$what" = b1 ]; then
     grep -E "FAIL|chain|checks failed" "$out/b1_lab_$f.txt" | tee -a "$log"
     row "b1_lab $f (chain: emitter, fastest)" "$(grep chain "$out/b1_lab_$f.txt" | awk '{printf "%s %s; ", $5, $10}')"
   done
-  vs=""
-  for f in w4a16 nvfp4 fp8; do
-    vs="$vs $f:--weights,$f"
-    [ -x "$carry/llmc_base" ] && vs="$vs ${f}base:LLMC=$carry/llmc_base,--weights,$f"
-  done
-  PRESET=${PRESET:-llama3.1-8b-11l} REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-} VARIANTS=${VARIANTS:-$vs} variants
+  if command -v cuobjdump >/dev/null || [ -x "$(dirname "$(command -v nvcc)")/cuobjdump" ]; then
+    for f in u4 nvfp4; do
+      python3 "$root/bench/b1_isa.py" counts "$f" sass >"$out/b1_sass_$f.txt" 2>&1 || true
+    done
+  fi
+  if [ "${B1_E2E:-1}" != 0 ]; then
+    vs=""
+    for f in w4a16 nvfp4 fp8; do
+      vs="$vs $f:--weights,$f"
+      [ -x "$carry/llmc_base" ] && vs="$vs ${f}base:LLMC=$carry/llmc_base,--weights,$f"
+    done
+    PRESET=${PRESET:-llama3.1-8b-11l} REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-} VARIANTS=${VARIANTS:-$vs} variants
+  fi
 fi
 # WHAT=binv: llmc compile --batch-invariant (docs/cuda.md, "Batch-invariant builds"; not part of
 # "all"). stories260K and debdocs-32M built with the option in bf16, w4a16 and fp8 weights, each with

@@ -399,6 +399,81 @@ DEV void qdot(const u4 (&q)[2], const QPar<WK, G> (&p)[2], const float *x, int64
     }
 }
 
+/* Four activation values at x as floats, in form XF (gemv_b1's XF option): 0 f32 (times nw[0 .. 4)
+ * when NORM: qdot's products), 1 f32 as stored (x * nw made beforehand: the same products), 2 f16
+ * (8 bytes, a conversion a value). Plain loads: under PDL the previous kernel wrote them. */
+template <int XF, int NORM>
+DEV float4 xchunk(const void *x, const float *nw)
+{
+    if constexpr (XF == 2) {
+        const uint2 h = *(const uint2 *)x;
+        float4 v;
+        h2_to_f32(h.x, v.x, v.y);
+        h2_to_f32(h.y, v.z, v.w);
+        return v;
+    } else {
+        float4 xv = *(const float4 *)x;
+        if (XF == 0 && NORM) {
+            const float4 nv = __ldg((const float4 *)nw);
+            xv.x *= nv.x;
+            xv.y *= nv.y;
+            xv.z *= nv.z;
+            xv.w *= nv.w;
+        }
+        return xv;
+    }
+}
+/* qdot for one token and R rows (q[r], p[r]: row r's slot at the same vector v), the activation in
+ * form XF (xchunk) at x, the slot's element 4 (v % 8) of the tile: each chunk of x is read once for
+ * the R rows (qdot: twice for 2). Row r's arithmetic is qdot's (TM 1) written out alike, so that
+ * with XF 0 or 1 every row gets qdot's bits; XF 2 rounds x to f16 before the same products. */
+template <int WK, int G, int R, int XF, int NORM>
+DEV void qdot_rows(const u4 (&q)[R], const QPar<WK, G> (&p)[R], const void *x, const float *nw, float (&acc)[R])
+{
+    using L = QLane<WK, G>;
+    constexpr int PE = WFmt<WK>::PE, CW = PE / 4, XB = XF == 2 ? 2 : 4; /* values, chunks a word; bytes a value of x */
+    float seg[L::CS > 1 ? R : 1], part[R];
+    (void)seg;
+#pragma unroll
+    for (int w = 0; w < 4; w++) {
+        float4 xv[CW];
+#pragma unroll
+        for (int cc = 0; cc < CW; cc++)
+            xv[cc] = xchunk<XF, NORM>((const char *)x + 32 * (w * CW + cc) * XB, nw + 32 * (w * CW + cc));
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float f[PE];
+            qword<WK, G>(q[r], w, p[r], f);
+#pragma unroll
+            for (int cc = 0; cc < CW; cc++) {
+                const int c = w * CW + cc;
+                const float d = f[4 * cc] * xv[cc].x + f[4 * cc + 1] * xv[cc].y + f[4 * cc + 2] * xv[cc].z +
+                                f[4 * cc + 3] * xv[cc].w;
+                if constexpr (L::CS == 1) {
+                    if (c == 0)
+                        part[r] = d * p[r].scale(0);
+                    else
+                        part[r] += d * p[r].scale(c);
+                } else {
+                    if (c % L::CS == 0)
+                        seg[r] = d;
+                    else
+                        seg[r] += d;
+                    if (c % L::CS == L::CS - 1) {
+                        if (c / L::CS == 0)
+                            part[r] = seg[r] * p[r].scale(0);
+                        else
+                            part[r] += seg[r] * p[r].scale(c / L::CS);
+                    }
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++)
+        acc[r] += part[r];
+}
+
 /* The dot of the VE values f of a 16-byte load with x[0 .. VE) (times nw[0 .. VE) when norm), in
  * the order gemv and gemv_b1 share, so that a row gets the same bits whatever the batch: fours
  * left to right, then the fours in order. LDG: x through the read-only cache (gemv), else plain

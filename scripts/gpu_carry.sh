@@ -44,4 +44,8 @@ if [ "${DEBDOCS:-0}" = 1 ]; then
   cp "$dd"/model-0000{3,4}-of-00004.safetensors "$dd"/{config.json,model.safetensors.index.json,tokenizer.model} "$root/.dd2/"
   du -sh "$root/.dd1" "$root/.dd2"
 fi
+# stripped: a call carries at most 64 MiB with the tree (kernel_check alone is about 20 MB)
+for b in llmc llmc_base kernel_check amd_check qmma_lab b1_lab; do
+  [ -f "$root/.carry/$b" ] && strip "$root/.carry/$b"
+done
 du -sh "$root/.carry"

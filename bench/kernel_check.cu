@@ -618,16 +618,20 @@ constexpr int mv_vec(int wk, long long K, long long G = 0)
 {
     return wk >= 3 ? q_lane8(wk, K, G ? G : K) : K % fmt_ve(wk) == 0;
 }
+/* gemv/gemv_b1's K split and gemv_b1's loads a row in flight, as codegen/cuda_matmul.c picks them:
+ * quantized rows in 16-byte slots (lane8) split until 7 blocks an SM with one load a row; other rows
+ * of up to 4 KB until 32 blocks an SM with one, longer ones until 5 with two */
 constexpr int mv_ksplit(int wk, long long K, long long N, int swiglu, int vec)
 {
     const long long units = swiglu ? N / 2 : (N + 1) / 2;
-    const int ve = wk >= 3 ? fmt_tile(wk) : fmt_ve(wk), per_sm = fmt_bytes(wk, K) <= 4096 ? 32 : 5;
+    const int ve = wk >= 3 ? fmt_tile(wk) : fmt_ve(wk);
+    const int per_sm = wk >= 3 && vec ? 7 : fmt_bytes(wk, K) <= 4096 ? 32 : 5;
     int ks = 1;
     while (vec && ks < 4 && (units * ks + 3) / 4 < (long long)per_sm * SMS && K % (2 * ks * ve) == 0)
         ks *= 2;
     return ks;
 }
-constexpr int mv_u(int wk, long long K) { return fmt_bytes(wk, K) <= 4096 ? 1 : 2; }
+constexpr int mv_u(int wk, long long K, int vec) { return fmt_bytes(wk, K) <= 4096 || (wk >= 3 && vec) ? 1 : 2; }
 constexpr int tc_split(long long N, long long K)
 {
     const long long blocks = (N + 63) / 64, kt = K / 32, want = (4LL * SMS + blocks - 1) / blocks;
@@ -711,7 +715,7 @@ static void check_mv(const char *shape, std::vector<int> steps)
 {
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K; /* the group the emitter passes */
     constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, (EPI == 2 || EPI == 4), VEC);
-    constexpr int U = mv_u(WK, K), UNITS = (EPI == 2 || EPI == 4) ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
+    constexpr int U = mv_u(WK, K, VEC), UNITS = (EPI == 2 || EPI == 4) ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
     int tmax = 1;
     for (int t : steps)
         tmax = t > tmax ? t : tmax;
@@ -866,7 +870,7 @@ static void check_binv_mv(const char *shape, int T)
 {
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K, SX = K, NO = (EPI == 2 || EPI == 4) ? N / 2 : N, SY = NO,
                   SR = EPI == 1 ? N : 0;
-    constexpr int VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, (EPI == 2 || EPI == 4), VEC), U = mv_u(WK, K);
+    constexpr int VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, (EPI == 2 || EPI == 4), VEC), U = mv_u(WK, K, VEC);
     constexpr int UNITS = (EPI == 2 || EPI == 4) ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS),
                   ORD = q_lane8(WK, K, GG);
     const QWts qw = make_any(WK, N, K, GG, 0.05);
@@ -970,7 +974,7 @@ template <int WK, int K, int HQ, int HKV, int HD, int INTER, int NORM, int BIAS,
 static void check_b1_rope(const char *shape)
 {
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K;
-    constexpr int N = (HQ + 2 * HKV) * HD, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, 0, VEC), U = mv_u(WK, K);
+    constexpr int N = (HQ + 2 * HKV) * HD, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, 0, VEC), U = mv_u(WK, K, VEC);
     constexpr int UNITS = (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS), NPOS = 300;
     static_assert(VEC, "gemv_b1 needs 16-byte rows");
     const QWts qw = make_any(WK, N, K, GG, 0.05);

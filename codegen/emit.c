@@ -51,8 +51,7 @@ void llmc_buf_free(LlmcBuf *b)
     memset(b, 0, sizeof *b);
 }
 
-/* text past its leading comment (what the kernel does, for whom): the definition itself */
-static const char *kernel_code(const char *text)
+const char *llmc_kernel_code(const char *text)
 {
     const char *end = strncmp(text, "/*", 2) == 0 ? strstr(text, "*/") : NULL;
     return end ? end + 2 : text;
@@ -62,9 +61,9 @@ const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text)
 {
     /* one kernel for one definition: two nodes whose kernels differ only in the comment (its
      * shapes' row symbol, T or O) share the first's, and NVRTC or cc compiles it once */
-    const char *code = kernel_code(text);
+    const char *code = llmc_kernel_code(text);
     for (int i = 0; i < e->n_kernels; i++)
-        if (strcmp(kernel_code(e->kernels[i].text), code) == 0)
+        if (strcmp(llmc_kernel_code(e->kernels[i].text), code) == 0)
             return e->kernels[i].name;
     if (e->n_kernels == e->cap_kernels) {
         e->cap_kernels = e->cap_kernels ? e->cap_kernels * 2 : 32;

@@ -95,8 +95,12 @@ typedef struct LlmcEmit {
     int n_launches, cap_launches;
 } LlmcEmit;
 
+/* A kernel definition's text past its leading comment (what the kernel does, for whom): the
+ * definition itself. */
+const char *llmc_kernel_code(const char *text);
 /* A kernel definition: `text` uses "@NAME@" for its function name. Texts identical past their
- * leading comment share one function (the first's comment); returns the name to call. */
+ * leading comment (llmc_kernel_code) share one function (the first's comment); returns the name to
+ * call. */
 const char *llmc_emit_kernel(LlmcEmit *e, const char *prefix, const char *text);
 /* Appends a kernel definition `text` with `name` for its "@NAME@", then a newline. */
 void llmc_emit_named(LlmcBuf *b, const char *text, const char *name);

@@ -145,12 +145,6 @@ typedef struct {
 enum { MAX_CUDA_TARGETS = 16 };
 static CompiledSet compiled[MAX_CUDA_TARGETS];
 
-static const char *kernel_body(const char *text)
-{
-    const char *end = strncmp(text, "/*", 2) == 0 ? strstr(text, "*/") : NULL;
-    return end ? end + 2 : text;
-}
-
 static const LlmcKernelRes *compiled_find(int arch, const char *body)
 {
     for (int i = 0; i < compiled[arch].n; i++)
@@ -215,10 +209,8 @@ static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
         int fresh = 0;
         for (int k = 0; k < nk; k++) {
             const char *text = llmc_cuda_kernel_text(cg, k);
-            int again = compiled_find(arch, kernel_body(text)) != NULL;
-            for (int j = 0; j < k && !again; j++) /* the same text twice in g, a comment apart */
-                again = strcmp(kernel_body(llmc_cuda_kernel_text(cg, j)), kernel_body(text)) == 0;
-            if (!again) {
+            /* (a kernel of g's twice, a comment apart, is one: llmc_emit_kernel) */
+            if (!compiled_find(arch, llmc_kernel_code(text))) {
                 llmc_emit_named(&src, text, llmc_cuda_kernel_name(cg, k));
                 fresh++;
             }
@@ -238,7 +230,7 @@ static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
                     (*t)->arch, fresh, nk,
                     (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
         for (int k = 0; k < nk; k++) {
-            const char *name = llmc_cuda_kernel_name(cg, k), *body = kernel_body(llmc_cuda_kernel_text(cg, k));
+            const char *name = llmc_cuda_kernel_name(cg, k), *body = llmc_kernel_code(llmc_cuda_kernel_text(cg, k));
             const LlmcKernelRes *r = compiled_find(arch, body);
             if (!r) {
                 r = llmc_cubin_find(&c, name);

@@ -573,8 +573,12 @@ static int comm_init(RankJob *j, LlmcGpu *g, char *err, size_t errlen)
     else
         g->comm = c;
     pthread_mutex_unlock(&a->mu[g->rank]);
-    if (late)
+    if (late) {                         /* it existed and was aborted: the failure's message says so */
+        pthread_mutex_lock(&a->lead);
+        a->comms_aborted = 1;
+        pthread_mutex_unlock(&a->lead);
         return llmc_rt_fail(err, errlen, "%s: another rank failed meanwhile", what);
+    }
     if (comm_settle(g, what, err, errlen) != 0)
         return -1;
     int rc = first_collectives(g, err, errlen);

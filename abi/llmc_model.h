@@ -242,5 +242,7 @@ void llmc_gpu_all_to_all(LlmcGpu *gpu, int64_t count, int64_t x, int64_t y);
  * shared memory bytes. */
 void llmc_gpu_launch(LlmcGpu *gpu, int32_t kernel, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t threads,
                      uint32_t smem, const LlmcKernelOffsets *offsets);
+/* GPU targets: the loaded image's LLMC_GPU_FEAT_* (forward() picks the wgmma and AMD paths by it). */
+uint32_t llmc_gpu_features(const LlmcGpu *g);
 
 #endif

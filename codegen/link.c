@@ -93,7 +93,10 @@ static LlmcStatus compile_c(const char *cc, const char *dir, const char *const *
         argv[n++] = "-march=native";
         argv[n++] = "-ffp-contract=fast";
         argv[n++] = "-fno-math-errno";
-        argv[n++] = "-w";
+        /* warnings go to build.log only; a function called without its declaration is an error
+         * (C99 dropped implicit declarations; gcc 14 and clang 16 refuse them by default, gcc 12
+         * only warns and would link a call through int) */
+        argv[n++] = "-Werror=implicit-function-declaration";
         argv[n++] = inc;
         argv[n++] = "-c";
         argv[n++] = src[s];

@@ -187,7 +187,7 @@ static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
     const int nk = llmc_cuda_kernel_count(cg);
@@ -576,7 +576,7 @@ START_TEST(qmma_ring_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[64], what[96];
@@ -624,7 +624,7 @@ START_TEST(qmma_auto_rows)
         const LlmcTarget *tune = llmc_target_find("sm_90a");
         for (int binv = 0; binv < 2; binv++) {
             LlmcCudaGen *cg = NULL;
-            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, &cg, &d) == LLMC_OK);
+            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
             const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
             ck_assert_ptr_nonnull(src);
             LlmcBuildInfo info = {.build_info = "small", .model_hash = 0x1234, .target_names = "sm_90a"};
@@ -666,7 +666,7 @@ START_TEST(qmma_wg_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[80], what[96];
@@ -1502,7 +1502,7 @@ static void binv_walk_one(void *ctx, const LlmcGraph *g, const char *what)
         for (int binv = 0; binv < 2; binv++) {
             LlmcDiag d;
             LlmcCudaGen *cg = NULL;
-            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, &cg, &d) ==
+            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &cg, &d) ==
                               LLMC_OK, "%s", d.msg);
             char why[1024] = "";
             int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
@@ -1544,7 +1544,7 @@ static Gen260K gen_260k(int binv)
     ck_assert_msg(llmc_hf_config_model(x.cfg, "stories260K", LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
     x.g = graph_of(x.doc, ".");
     const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, &x.cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &x.cg, &d) == LLMC_OK, "%s", d.msg);
     return x;
 }
 static void gen_260k_free(Gen260K *x)

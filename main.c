@@ -998,6 +998,14 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 a->copt.qmma == LLMC_QMMA_RING ? "ring" : "wg");
         return 2;
     }
+    /* ... and gemm_wt (--wgmma tma) is a tensor-core kernel it never runs either */
+    if (a->copt.batch_invariant && a->copt.wgmma == LLMC_WGMMA_TMA) {
+        fprintf(stderr,
+                "llmc compile: --batch-invariant and --wgmma tma: a batch-invariant build runs every matmul on the "
+                "one-row kernels' arithmetic (gemv) at every row count, so --wgmma, which picks the tensor-core "
+                "kernel of wide steps, has nothing to choose; give one of them\n");
+        return 2;
+    }
     a->popt.target = a->targets[0];
     a->lopt.out_path = a->out ? a->out : "model";
     if (is_dir(a->lopt.out_path)) {

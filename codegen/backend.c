@@ -88,7 +88,7 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
                  wg && !cg->opt.batch_invariant
                      ? ", wide steps by gemm_wt on sm_90a (--wgmma tma: TMA maps encoded at load; never yet run on a GPU)"
-                     : ", --wgmma tma without effect (gemm_wt needs an sm_90a image and tensor cores)");
+                     : ", --wgmma tma without effect (no sm_90a image: gemm_wt needs wgmma)");
     }
     if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda) {
         int wg = 0; /* gemm_wq needs an image with wgmma */

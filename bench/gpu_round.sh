@@ -634,7 +634,7 @@ if [ "$what" = wtwire ]; then
   done
   "$work/wt_s_tma" --ids "$ids" --compare-cpu >"$res/wt_s_compare.txt" 2>&1
   grep -A40 "per layer" "$res/wt_s_compare.txt" >>"$log"
-  worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/wt_s_compare.txt")
+  worst=$(awk '/^  layer /{n++; if ($3 > m) m = $3} END {if (n) printf "%.2e", m; else printf "none"}' "$res/wt_s_compare.txt")
   agree=$(grep -o "argmax agrees on .*" "$res/wt_s_compare.txt")
   row "stories260K tma compare-cpu 130 tokens" "worst layer rel.err $worst; ${agree:-no result: $(tail -1 "$res/wt_s_compare.txt")}"
   if [ -s "$res/wt_s_cp.txt" ] && cmp -s "$res/wt_s_cp.txt" "$res/wt_s_tma.txt"; then

@@ -980,7 +980,8 @@ END_TEST
  * at its offset and shape, boxes of 64 x bn/2; scratch A over the build's largest step, boxes of
  * 64 x 128) at the consts offset the launch passes, inside the constant tables; forward() launches
  * gemm_wt only where wg. The default build (--wgmma cp) and an sm_80-only build have no gemm_wt, no
- * maps and no include of its header. None of it has run on a GPU. */
+ * maps and no include of its header; with q/k/v biases the Q/K/V matmul keeps gemm_wg (no launch
+ * offset left). None of it has run on a GPU. */
 START_TEST(wt_golden)
 {
     LlmcDiag d;
@@ -1084,6 +1085,24 @@ START_TEST(wt_golden)
         llmc_nvrtc_close(nv);
         llmc_cuda_free(cg);
     }
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    /* q/k/v biases: the merged Q/K/V matmul (bias, norm, the RoPE epilogue's two) has no launch offset
+     * left for the maps and keeps gemm_wg; the others take gemm_wt */
+    cJSON_DeleteItemFromObject(cfg, "attention_bias");
+    cJSON_AddBoolToObject(cfg, "attention_bias", 1);
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    g = graph_of(doc, ".");
+    LlmcCudaGen *cg = NULL;
+    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, &cg, &d) == LLMC_OK);
+    const char *src = llmc_cuda_source(cg);
+    ck_assert_msg(strstr(src, "gemm_wg<1, 256, 512, 256, 512, "), "the biased Q/K/V matmul is not on gemm_wg");
+    ck_assert_msg(!strstr(src, "gemm_wt<1, 256, 512, 512, 0, 0, 1, 128, 7>(tw, tx, (const float *)0, ((float *)(a.arena"),
+                  "the biased Q/K/V matmul on gemm_wt"); /* (the lm_head, [512,256] too, writes the logits) */
+    ck_assert_msg(strstr(src, "gemm_wt<1, 256, 256, 256, 0, 0, 1, 128, 7>(tw, tx, ((const float *)(a.weights"),
+                  "the biased o matmul not on gemm_wt with its bias");
+    ck_assert_msg(strstr(src, "gemm_wt<1, 256, 2048, 1024, 0, 2, 1, "), "gate/up not on gemm_wt");
+    llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
     cJSON_Delete(cfg);

@@ -1150,6 +1150,10 @@ START_TEST(cuda_desc_checks)
     d.backend = 7;
     ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "backend"));
+    d = fk_desc();
+    d.n_gpu_tmaps = 2; /* and no table */
+    ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "gpu_tmaps"));
     char list[64];
     const LlmcGpuImage two[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0, {0}}, {NV, 89, 0, "sm_89", NULL, 0, 0, {0}}};
     d = fk_desc();

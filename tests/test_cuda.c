@@ -1074,6 +1074,21 @@ START_TEST(wt_golden)
             }
         }
         ck_assert_int_eq(n, 2 * 5); /* Q/K/V, o, gate/up, down and the lm_head: a pair each */
+        /* gemm_wt's kernels flagged LLMC_GPU_KERNEL_WGMMA_ONLY (their shared memory asked for only
+         * from wgmma images), no other kernel */
+        const char *kn = strstr(host, "static const char *const kernels[] = {\n"),
+                   *kf = strstr(host, "static const uint8_t kernel_flags[] = {\n");
+        ck_assert(kn && kf);
+        kn = strchr(kn, '\n') + 1;
+        kf = strchr(kf, '\n') + 1;
+        int wts = 0;
+        for (; strncmp(kn, "    \"", 5) == 0; kn = strchr(kn, '\n') + 1, kf = strchr(kf, '\n') + 1) {
+            const char *eol = strchr(kn, '\n');
+            int is_wt = strstr(kn, "_gemm_wt") && strstr(kn, "_gemm_wt") < eol;
+            wts += is_wt;
+            ck_assert_msg(((atoi(kf + 4) & 4) != 0) == is_wt, "kernel %.*s: flags %d", (int)(eol - kn), kn, atoi(kf + 4));
+        }
+        ck_assert_int_eq(wts, 5);
         char want[64];
         snprintf(want, sizeof want, "    .gpu_tmaps = tmaps,\n    .n_gpu_tmaps = %d,\n", n);
         ck_assert_msg(strstr(host, want), "the descriptor does not point at the %d maps", n);

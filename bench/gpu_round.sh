@@ -606,9 +606,10 @@ fi
 #     flagged one (tma): 512-token prefill and batch-1 decode (REPEAT times, default 1) and decode at
 #     BATCHES (default 64 256: batch 256 steps are wide); then (PREFILL4K=0: not) each built with
 #     --max-tokens 4096 for a 4096-token prefill in one step (the plans of 4096 rows).
-# One table at the end (the summary). Every executable runs under a step deadline (LLMC_STEP_TIMEOUT,
-# default 120 s here): the emitted gemm_wt waits on its mbarriers without bound (LLMC_WT_SPIN_LIMIT 0),
-# so a protocol bug hangs a step, which the watchdog turns into an error row instead of a lost call.
+# One table at the end (the summary). The emitted gemm_wt traps after 2^26 failed tries of an
+# mbarrier wait (LLMC_WT_SPIN_LIMIT, as kernel_check builds it): a protocol bug is a launch error,
+# not a hang; and every executable runs under a step deadline (LLMC_STEP_TIMEOUT, default 120 s
+# here) in case something else hangs.
 # A load error naming cuTensorMapEncodeTiled or a matrix is the other thing to look for.
 wt_prefill4k() { # wt_prefill4k PRESET: cp and tma at --max-tokens 4096, a 4096-token prefill each
   local p=$1 dir=$work/$1 v pre

@@ -244,8 +244,13 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     for (int i = 0; i < cg->headers.n; i++)
         if (!strstr(cg->headers.names[i], ".def") && strcmp(cg->headers.names[i], "gpu_port_amd.cuh") != 0 &&
             strcmp(cg->headers.names[i], "gpu_math.h") != 0 &&
-            (e->wgmma_tma || strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") != 0)) /* gemm_wt's: --wgmma tma */
+            (e->wgmma_tma || strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") != 0)) { /* gemm_wt's: --wgmma tma */
+            if (strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") == 0) /* as bench/kernel_check.cu builds it */
+                llmc_buf_printf(&src, "/* gemm_wt (experimental): an mbarrier wait that fails 2^26 tries traps, so that a "
+                                      "protocol bug ends the step with an error instead of hanging the GPU */\n"
+                                      "#define LLMC_WT_SPIN_LIMIT (1 << 26)\n");
             llmc_buf_printf(&src, "#include \"%s\"\n", cg->headers.names[i]);
+        }
     llmc_buf_printf(&src, "\n/* ---- kernels ---- */\n\n%s", e->defs.s ? e->defs.s : "");
     cg->source = src.s;
     *out = cg;

@@ -1011,8 +1011,8 @@ static CUresult f_elapsed(float *ms, CUevent a, CUevent b)
 }
 
 /* cuTensorMapEncodeTiled as gemm_wt's maps use it (the runtime's write_tmaps): a 2-D bf16/f16
- * matrix, its address 16-byte aligned, the row stride in bytes a multiple of 16 and at least a
- * row, boxes of at most 256 rows and an inner box of 128 bytes (the 128-byte swizzle's span), element
+ * matrix, its address 16-byte aligned, a row's bytes and the row stride in bytes multiples of 16
+ * (gemm_wt's K: whole chunks of 64), the stride at least a row, boxes of at most 256 rows and an inner box of 128 bytes (the 128-byte swizzle's span), element
  * strides 1, no interleave, zeros out of bounds; anything else is refused as the driver refuses
  * it. The arguments are recorded, and the map's 128 bytes hold them for the kernels to check:
  * address, dims, stride, box, dtype and a tag. */
@@ -1023,7 +1023,7 @@ static CUresult f_encode(CUtensorMap *map, int dtype, cuuint32_t rank, void *add
 {
     if (!map || rank != 2 || (dtype != CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 && dtype != CU_TENSOR_MAP_DATA_TYPE_FLOAT16) ||
         !addr || (uintptr_t)addr % 16 != 0 || dims[0] < 1 || dims[1] < 1 || dims[0] > (1ull << 32) ||
-        dims[1] > (1ull << 32) || strides[0] % 16 != 0 || strides[0] < dims[0] * 2 || box[0] * 2 != 128 ||
+        dims[1] > (1ull << 32) || dims[0] * 2 % 16 != 0 || strides[0] % 16 != 0 || strides[0] < dims[0] * 2 || box[0] * 2 != 128 ||
         box[1] < 1 || box[1] > 256 || es[0] != 1 || es[1] != 1 || interleave != CU_TENSOR_MAP_INTERLEAVE_NONE ||
         swizzle != CU_TENSOR_MAP_SWIZZLE_128B || l2 != CU_TENSOR_MAP_L2_PROMOTION_L2_256B ||
         oob != CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE)

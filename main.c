@@ -732,6 +732,11 @@ static const CliOpt compile_opts[] = {
                      "faster at 64) or wg (gemm_wq above 8 rows on sm_90a: wgmma,\n"
                      "the weights decoded in registers; on an H100 faster at 64\n"
                      "rows and in prefill, slower at 16)"},
+    {"wgmma", 0, "V", "CUDA targets' matmul of wide steps (prefill) on sm_90a: cp\n"
+                      "(default: gemm_wg, cp.async stages into one warpgroup) or tma\n"
+                      "(gemm_wt: TMA tensor maps encoded at load, a producer and two\n"
+                      "consumer warpgroups, persistent; bf16/f16 weights; experimental,\n"
+                      "never yet run on a GPU)"},
     {"qmma-units", 0, "N", "CUDA targets: gemm_q's fewest units of work a block (a unit: a\n"
                            "chunk of K of 64 weight rows; default 4 for the 4-bit formats,\n"
                            "8 for the others). Smaller gives small matrices more blocks;\n"
@@ -750,7 +755,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_QMMA_UNITS, C_BATCH_INVARIANT, C_QUIET, C_HELP
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_WGMMA, C_QMMA_UNITS, C_BATCH_INVARIANT, C_QUIET, C_HELP
 };
 
 /* The formats some target stores weights in (the names --weights takes; each target checks its own). */
@@ -901,6 +906,16 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 return 2;
             }
             break;
+        case C_WGMMA:
+            if (strcmp(v, "cp") == 0)
+                a->copt.wgmma = LLMC_WGMMA_CP;
+            else if (strcmp(v, "tma") == 0)
+                a->copt.wgmma = LLMC_WGMMA_TMA;
+            else {
+                fprintf(stderr, "llmc compile: --wgmma: expected cp or tma, found \"%s\"\n", v);
+                return 2;
+            }
+            break;
         case C_QMMA_UNITS: {
             int32_t u = 0;
             if (parse_int("--qmma-units", v, 1, 64, &u))
@@ -981,6 +996,14 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 "one-row kernels' arithmetic (gemv) at every row count, so --qmma, which picks the tensor-core "
                 "kernel of 9-64 rows, has nothing to choose; give one of them\n",
                 a->copt.qmma == LLMC_QMMA_RING ? "ring" : "wg");
+        return 2;
+    }
+    /* ... and gemm_wt (--wgmma tma) is a tensor-core kernel it never runs either */
+    if (a->copt.batch_invariant && a->copt.wgmma == LLMC_WGMMA_TMA) {
+        fprintf(stderr,
+                "llmc compile: --batch-invariant and --wgmma tma: a batch-invariant build runs every matmul on the "
+                "one-row kernels' arithmetic (gemv) at every row count, so --wgmma, which picks the tensor-core "
+                "kernel of wide steps, has nothing to choose; give one of them\n");
         return 2;
     }
     a->popt.target = a->targets[0];

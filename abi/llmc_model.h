@@ -30,7 +30,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 14
+#define LLMC_ABI_VERSION 15
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -128,6 +128,28 @@ typedef struct LlmcGpuImage {
  * path's images, never launched there): its shared memory is asked for, and checked against the
  * GPU's limit, only where an image takes the NVIDIA path. */
 #define LLMC_GPU_KERNEL_NV_ONLY 2u
+/* A kernel launched only from images with LLMC_GPU_FEAT_WGMMA (gemm_wt: a trap elsewhere): its
+ * shared memory (more than older GPUs have) is asked for, and checked, only from those images. */
+#define LLMC_GPU_KERNEL_WGMMA_ONLY 4u
+
+/* A TMA tensor map (sm_90a's gemm_wt, llmc compile --wgmma tma) of a row-major 2-D bf16/f16 matrix,
+ * which the runtime encodes at load with the driver's cuTensorMapEncodeTiled (128-byte swizzle,
+ * zeros out of bounds, 256-byte L2 promotion, element strides 1) and writes into its device copy of
+ * the constant tables at `at`, before any launch; kernels read it there (a.consts + at). The map of
+ * a weight addresses the rank's weights, that of an activation the arena (its scratch), each at
+ * `offset` bytes from the base. Encoded only where the loaded image has LLMC_GPU_FEAT_WGMMA. */
+enum { LLMC_TMAP_WEIGHTS = 0, LLMC_TMAP_ARENA = 1 };
+enum { LLMC_TMAP_BF16 = 0, LLMC_TMAP_F16 = 1 };
+typedef struct LlmcGpuTmap {
+    const char *name;               /* the matrix, for messages ("layers.0.wq+layers.0.wk+..."; "scratch A") */
+    int32_t space;                  /* LLMC_TMAP_WEIGHTS or LLMC_TMAP_ARENA */
+    int32_t dtype;                  /* LLMC_TMAP_BF16 or LLMC_TMAP_F16 */
+    int64_t offset;                 /* bytes from the space's base (16-byte aligned) */
+    int64_t rows, cols;             /* the matrix: rows of cols elements (cols: the inner dimension) */
+    int64_t row_bytes;              /* bytes from one row to the next (a multiple of 16) */
+    int32_t box_rows, box_cols;     /* the box one copy brings: box_rows rows of box_cols elements */
+    int64_t at;                     /* byte offset in consts (128-byte aligned, 128 bytes) */
+} LlmcGpuTmap;
 
 /* Everything a forward step reads or writes besides the step itself. */
 typedef struct LlmcExec {
@@ -207,6 +229,8 @@ typedef struct LlmcModelDesc {
     const uint32_t *gpu_kernel_smem; /* dynamic shared memory each kernel may ask for (bytes) */
     const uint8_t *gpu_kernel_flags; /* LLMC_GPU_KERNEL_* of each kernel (NULL: none) */
     int32_t n_gpu_kernels;
+    const LlmcGpuTmap *gpu_tmaps;   /* the TMA tensor maps forward()'s kernels read (NULL/0: none) */
+    int32_t n_gpu_tmaps;
     /* Probes and the CPU twin (GPU builds): the same graph compiled by the C backend, reading the
      * same packed weights, for --compare-cpu. NULL/0 on the cpu target. */
     const LlmcProbe *probes;

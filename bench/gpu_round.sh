@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | wt | b1 | binv | moe | fill | kc
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | wt | wtwire | b1 | binv | moe | fill | kc
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -586,13 +586,67 @@ if [ "$what" = fill ]; then
     PRESET=$p REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-16 32 64} VARIANTS=${VARIANTS:-$vs} variants
   done
 fi
-# WHAT=wt: gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, persistent; not emitted
-# yet; sm_90a): `kernel_check wt`, its checks (bf16 and f16, every epilogue, K split 1 and 2, ragged
+# WHAT=wt: gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, persistent; emitted with
+# llmc compile --wgmma tma: WHAT=wtwire; sm_90a): `kernel_check wt`, its checks (bf16 and f16, every epilogue, K split 1 and 2, ragged
 # shapes, the 1B's and 8B's matrices at 1-4096 rows, bit for bit against gemm_wg of the same split),
 # then the 8B's and 1B's matrices at 512 and 4096 rows timed against gemm_wg's emitted tile.
 if [ "$what" = wt ]; then
   say "== gemm_wt: kernel_check wt"
   kc_mode wt gemm_wt
+fi
+# WHAT=wtwire: gemm_wt end to end (llmc compile --wgmma tma: gemm_wt in gemm_wg's place for bf16/f16
+# weights in sm_90a images, its TMA maps encoded at load; never yet run on a GPU), in one call:
+#  1. `kernel_check wt` (WT_KC=0: not): gemm_wt's checks, with the maps as parameters and in global
+#     memory as the compiler's kernels read them, bit for bit against gemm_wg of the same K split;
+#     then its TIME lines (the 8B's and 1B's matrices at 512 and 4096 rows);
+#  2. stories260K built with and without the flag: --compare-cpu of the flagged build at 130 tokens
+#     (the wide steps: gemm_wt on its K = 64 matrices) and its first 32 greedy ids after a 130-token
+#     prompt against the default build's (the same K split: the same bits expected);
+#  3. for each of PRESETS (default llama3.2-1b llama3.1-8b-11l), bf16, the default build (cp) and the
+#     flagged one (tma): 512-token prefill and batch-1 decode (REPEAT times, default 1) and decode at
+#     BATCHES (default 64 256: batch 256 steps are wide); then (PREFILL4K=0: not) each built with
+#     --max-tokens 4096 for a 4096-token prefill in one step (the plans of 4096 rows).
+# One table at the end (the summary). The emitted gemm_wt traps after 2^26 failed tries of an
+# mbarrier wait (LLMC_WT_SPIN_LIMIT, as kernel_check builds it): a protocol bug is a launch error,
+# not a hang; and every executable runs under a step deadline (LLMC_STEP_TIMEOUT, default 120 s
+# here) in case something else hangs.
+# A load error naming cuTensorMapEncodeTiled or a matrix is the other thing to look for.
+wt_prefill4k() { # wt_prefill4k PRESET: cp and tma at --max-tokens 4096, a 4096-token prefill each
+  local p=$1 dir=$work/$1 v pre
+  for v in cp tma; do
+    "$llmc" compile "$dir" --target "$arch" -o "$work/w4k_$v.exe" --weights-file --max-seq 8192 --max-tokens 4096 \
+      --max-outputs 256 --wgmma "$v" -q >>"$log" 2>&1 || { row "$p $v prefill 4096" "compile failed"; continue; }
+    "$work/w4k_$v.exe" --bench --bench-prompt 4096 -n 8 --batch 1 >"$res/w4k_${p}_$v.txt" 2>&1
+    cat "$res/w4k_${p}_$v.txt" >>"$log"
+    pre=$(sed -n 's/^prefill: .* \([0-9.]*\) tok\/s.*/\1/p' "$res/w4k_${p}_$v.txt" | head -1)
+    row "$p $v prefill 4096 (one step)" "${pre:-? ($(tail -1 "$res/w4k_${p}_$v.txt"))} tok/s"
+    rm -f "$work/w4k_$v.exe" "$work/w4k_$v.exe.weights"
+  done
+}
+if [ "$what" = wtwire ]; then
+  say "== gemm_wt wired (--wgmma tma): kernel_check wt, stories260K against the CPU twin and the default build, then the presets"
+  export LLMC_STEP_TIMEOUT=${LLMC_STEP_TIMEOUT:-120}
+  [ "${WT_KC:-1}" = 0 ] || kc_mode wt gemm_wt
+  ids=$(seq -s ' ' 300 429)
+  for v in cp tma; do
+    "$llmc" compile "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --target "$arch" --wgmma "$v" -o "$work/wt_s_$v" -q \
+      >>"$log" 2>&1 || row "stories260K --wgmma $v" "compile failed"
+    "$work/wt_s_$v" --ids "$ids" -n 32 --output-ids >"$res/wt_s_$v.txt" 2>>"$log"
+  done
+  "$work/wt_s_tma" --ids "$ids" --compare-cpu >"$res/wt_s_compare.txt" 2>&1
+  grep -A40 "per layer" "$res/wt_s_compare.txt" >>"$log"
+  worst=$(awk '/^  layer /{n++; if ($3 > m) m = $3} END {if (n) printf "%.2e", m; else printf "none"}' "$res/wt_s_compare.txt")
+  agree=$(grep -o "argmax agrees on .*" "$res/wt_s_compare.txt")
+  row "stories260K tma compare-cpu 130 tokens" "worst layer rel.err $worst; ${agree:-no result: $(tail -1 "$res/wt_s_compare.txt")}"
+  if [ -s "$res/wt_s_cp.txt" ] && cmp -s "$res/wt_s_cp.txt" "$res/wt_s_tma.txt"; then
+    row "stories260K 32 greedy after 130 tokens" "tma = cp"
+  else
+    row "stories260K 32 greedy after 130 tokens" "DIFFER (or failed: $(tail -1 "$res/wt_s_tma.txt"))"
+  fi
+  for p in ${PRESETS:-llama3.2-1b llama3.1-8b-11l}; do
+    PRESET=$p REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-64 256} VARIANTS=${VARIANTS:-cp:--wgmma,cp tma:--wgmma,tma} variants
+    [ "${PREFILL4K:-1}" = 0 ] || wt_prefill4k "$p"
+  done
 fi
 # WHAT=b1: batch-1 decode in the quantized formats (issue 10's 80%): bench/b1_lab.cu (the carried
 # build from scripts/gpu_carry.sh B1=1, else nvcc here) for u4, nvfp4 and fp8 (FORMATS), each 8B

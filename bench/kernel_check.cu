@@ -3102,13 +3102,15 @@ static void wq_timings(int sms)
     time_wq<14336, 4096, 1, 8, 8>("8B down", sms, tbs);
 }
 
-/* ==== gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, persistent; not emitted yet),
+/* ==== gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, persistent; emitted with llmc
+ * compile --wgmma tma),
  * `kernel_check wt` (Hopper): against the double reference over the same half inputs (every row up
  * to a budget of multiply-adds, else rows 0 and T - 1 and others at random), outputs poisoned before
  * each launch (rows past T must stay poisoned), bf16 and f16 weights, every epilogue with and without
  * a bias, K split 1 and 2, ragged shapes (N not a multiple of the tile, N/2 ragged under SwiGLU),
  * 1 to 4096 rows. Each check's launch is repeated with the activations' map encoded for the
- * scratch's rows (TM, as an emitter would encode it once) and on 3 blocks (many tiles a block: the
+ * scratch's rows (TM, as the runtime encodes it once), with both maps in global memory (the
+ * compiler's kernels: written by a copy, acquired in the kernel) and on 3 blocks (many tiles a block: the
  * ring's phases across tiles), both bit for bit against the first; and gemm_wg (the same shapes) bit
  * for bit where it takes the same K split (the same k16 steps in the same order into f32
  * accumulators, the same epilogue arithmetic), else against the reference. Then TIME lines: the
@@ -3120,6 +3122,18 @@ __global__ void __launch_bounds__(WT_THREADS, 1) k_wt(const __grid_constant__ Ll
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     gemm_wt<BF, K, N, (EPI == 2 || EPI == 4) ? N / 2 : N, EPI == 1 ? N : 0, EPI, SPLIT, BN, ST>(&tw, &tx, b, y, T, res);
+#endif
+}
+
+/* The same with the maps in global memory, as the compiler's kernels read them (llmc compile --wgmma
+ * tma: written by a host copy before the launch, acquired by the producer: wt_maps_acquire) */
+template <int BF, int K, int N, int EPI, int SPLIT, int BN, int ST>
+__global__ void __launch_bounds__(WT_THREADS, 1) k_wt_g(const LlmcTmap *maps, const float *b, float *y, int T,
+                                                       const float *res)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    wt_maps_acquire(maps, maps + 1);
+    gemm_wt<BF, K, N, (EPI == 2 || EPI == 4) ? N / 2 : N, EPI == 1 ? N : 0, EPI, SPLIT, BN, ST>(maps, maps + 1, b, y, T, res);
 #endif
 }
 
@@ -3169,6 +3183,18 @@ struct WtRun {
     static void prepare()
     {
         CK(cudaFuncSetAttribute(k_wt<BF, K, N, EPI, SPLIT, BN, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+        CK(cudaFuncSetAttribute(k_wt_g<BF, K, N, EPI, SPLIT, BN, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+    }
+    /* maps: the weights' then the activations' map, in device memory */
+    static void launch_g(const LlmcTmap *maps, const float *b, float *y, float *part, int T, const float *res, int blocks)
+    {
+        const int tiles = (T + WT_BM - 1) / WT_BM * NB * SPLIT, grid = tiles < blocks ? tiles : blocks;
+        if (SPLIT > 1) {
+            k_wt_g<BF, K, N, EPI, SPLIT, BN, ST><<<grid, WT_THREADS, SMEM>>>(maps, nullptr, part, T, nullptr);
+            k_reduce<N, SPLIT, EPI><<<(T * NO + 255) / 256, 256>>>(part, b, res, y, T);
+        } else {
+            k_wt_g<BF, K, N, EPI, SPLIT, BN, ST><<<grid, WT_THREADS, SMEM>>>(maps, b, y, T, res);
+        }
     }
     static void launch(const LlmcTmap &tw, const LlmcTmap &tx, const float *b, float *y, float *part, int T,
                        const float *res, int blocks)
@@ -3232,6 +3258,8 @@ static void check_wt(const char *shape, std::vector<int> rows, int sms, int reps
     dres.up(res);
     const float *bp = BIAS ? db.p : nullptr, *rp = EPI == 1 ? dres.p : nullptr;
     const LlmcTmap mw = wt_map(BF, dw.p, N, K, K, BN / 2), mxs = wt_map(BF, dx.p, TM, K, K, WT_BM);
+    DBuf<LlmcTmap> dmaps(2); /* the compiler's way: the pair in global memory, the activations' over TM rows */
+    dmaps.up(std::vector<LlmcTmap>{mw, mxs});
     R::prepare();
     G::prepare();
     const double eps = (K / 4.0 + 64.0) * U24 + PS * U24;
@@ -3316,6 +3344,10 @@ static void check_wt(const char *shape, std::vector<int> rows, int sms, int reps
             R::launch(mw, mxs, bp, dy.p, dpart.p, T, rp, sms);
             launched();
             same(dy.down(), " map of TM rows, bit for bit");
+            dy.poison();
+            R::launch_g(dmaps.p, bp, dy.p, dpart.p, T, rp, sms);
+            launched();
+            same(dy.down(), " maps in global memory (llmc compile --wgmma tma), bit for bit");
             if ((double)T * N * K <= 3e10) { /* 3 SMs: at most a few seconds */
                 dy.poison();
                 R::launch(mw, mx, bp, dy.p, dpart.p, T, rp, 3);

@@ -40,6 +40,7 @@ typedef struct LlmcCodegenOptions {
                                      rows (GPU targets; the cpu target's always is) */
     int qmma_units;               /* --qmma-units: gemm_q's fewest units of work a block (GPU targets;
                                      0: the rule of llmc_cuda_qmma_plan) */
+    LlmcWgmma wgmma;              /* --wgmma: the wide steps' matmul in sm_90a images (GPU targets) */
 } LlmcCodegenOptions;
 
 /* One build's codegen: filled by llmc_codegen_open, then handed to every hook and to the linker.

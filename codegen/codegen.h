@@ -34,14 +34,20 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
  * weights streamed into registers); ring: gemm_qr (the weights through a cp.async ring in shared
  * memory, experimental); wg: gemm_wq above 8 rows (docs/cuda.md) */
 typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } LlmcQmma;
+/* The wide steps' matmul of bf16/f16 weights in sm_90a images (llmc compile --wgmma): cp (the
+ * default): gemm_wg, cp.async stages into one warpgroup's wgmma; tma: gemm_wt where it takes the
+ * matrix (TMA tensor maps, a producer and two consumer warpgroups, persistent; never yet run on a
+ * GPU), gemm_wg elsewhere (docs/cuda.md, "gemm_wt") */
+typedef enum { LLMC_WGMMA_CP, LLMC_WGMMA_TMA } LlmcWgmma;
 /* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path
  * target (else the first); qmma: the batched-decode matmul's variant; batch_invariant (llmc compile
  * --batch-invariant): every row's arithmetic the same whatever the step's rows (one kernel path a
  * matrix and an attention for every row count; docs/cuda.md, "Batch-invariant builds"); qmma_units
- * (llmc compile --qmma-units): gemm_q's fewest units a block, 0 for its rule. */
+ * (llmc compile --qmma-units): gemm_q's fewest units a block, 0 for its rule; wgmma (llmc compile
+ * --wgmma): the wide steps' matmul in sm_90a images. */
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, int qmma_units, LlmcCudaGen **out, LlmcDiag *d);
+                             int batch_invariant, int qmma_units, LlmcWgmma wgmma, LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 /* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
  * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */

@@ -71,6 +71,10 @@ static void plan_scratch(LlmcEmit *e)
             LlmcWideTile wt = llmc_cuda_wide_tile(e->target, w->dim[0], w->dim[1], rows);
             LlmcWideTile wg = llmc_cuda_wg_tile(e->target, w->dim[0], w->dim[1], rows);
             int64_t split = wt.split > wg.split ? wt.split : wg.split;
+            if (e->wgmma_tma) { /* gemm_wt's K split (--wgmma tma) */
+                LlmcWideTile tt = llmc_cuda_wt_tile(e->target, w->dim[0], w->dim[1], rows);
+                split = tt.split > split ? tt.split : split;
+            }
             int64_t q = rows * w->dim[0] * split * 4, h = rows * w->dim[1] * 2; /* half A operand */
             /* gemm_q: partials and a counter a tile (up to 64 rows); with --qmma ring gemm_qr's too
              * (its blocks and tiles differ; a gated matrix its ring does not take keeps gemm_q) */
@@ -151,17 +155,17 @@ struct LlmcCudaGen {
 };
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, uint32_t smem_cap, LlmcCudaGen **out,
-                           LlmcDiag *d);
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, uint32_t smem_cap,
+                           LlmcCudaGen **out, LlmcDiag *d);
 
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
 {
-    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, (uint32_t)tg->smem_per_block, out,
-                    d);
+    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP,
+                    (uint32_t)tg->smem_per_block, out, d);
 }
 
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, int qmma_units, LlmcCudaGen **out, LlmcDiag *d)
+                             int batch_invariant, int qmma_units, LlmcWgmma wide, LlmcCudaGen **out, LlmcDiag *d)
 {
     /* the kernels are tuned for the first target of the NVIDIA path if the build has one (its tensor
      * cores' tiles), else for the first target */
@@ -178,13 +182,13 @@ LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *target
                 cap = (uint32_t)targets[i]->smem_per_block;
         }
     }
-    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units,
+    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units, wide,
                     cap ? cap : (uint32_t)tune->smem_per_block, out, d);
 }
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, uint32_t smem_cap, LlmcCudaGen **out,
-                           LlmcDiag *d)
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, uint32_t smem_cap,
+                           LlmcCudaGen **out, LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
     if (!cg)
@@ -200,6 +204,7 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->qmma_auto = qmma == LLMC_QMMA_AUTO && wgmma && !batch_invariant;
     e->binv = batch_invariant;
     e->qmma_units = qmma_units;
+    e->wgmma_tma = wide == LLMC_WGMMA_TMA && wgmma && nv_path && !batch_invariant;
     e->smem_cap = smem_cap;
     e->kv[0] = g->kv_format[0];
     e->kv[1] = g->kv_format[1];
@@ -238,8 +243,14 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
      * and the device math itself */
     for (int i = 0; i < cg->headers.n; i++)
         if (!strstr(cg->headers.names[i], ".def") && strcmp(cg->headers.names[i], "gpu_port_amd.cuh") != 0 &&
-            strcmp(cg->headers.names[i], "gpu_math.h") != 0)
+            strcmp(cg->headers.names[i], "gpu_math.h") != 0 &&
+            (e->wgmma_tma || strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") != 0)) { /* gemm_wt's: --wgmma tma */
+            if (strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") == 0) /* as bench/kernel_check.cu builds it */
+                llmc_buf_printf(&src, "/* gemm_wt (experimental): an mbarrier wait that fails 2^26 tries traps, so that a "
+                                      "protocol bug ends the step with an error instead of hanging the GPU */\n"
+                                      "#define LLMC_WT_SPIN_LIMIT (1 << 26)\n");
             llmc_buf_printf(&src, "#include \"%s\"\n", cg->headers.names[i]);
+        }
     llmc_buf_printf(&src, "\n/* ---- kernels ---- */\n\n%s", e->defs.s ? e->defs.s : "");
     cg->source = src.s;
     *out = cg;
@@ -452,6 +463,9 @@ void llmc_cuda_free(LlmcCudaGen *cg)
     for (int i = 0; i < e->n_launches; i++)
         free(e->launches[i].cond);
     free(e->launches);
+    for (int i = 0; i < e->n_tmaps; i++)
+        free(e->tmaps[i].name);
+    free(e->tmaps);
     for (int i = 0; i < e->n_rope; i++)
         free(e->rope_keys[i]);
     free(e->rope_keys);
@@ -538,6 +552,20 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     for (int i = 0; i < e->n_kernels; i++)
         llmc_buf_printf(&out, "    %u,\n", e->kernels[i].flags);
     llmc_buf_printf(&out, "};\n\n");
+    if (e->n_tmaps) { /* gemm_wt's TMA maps (--wgmma tma), encoded by the runtime at load */
+        llmc_buf_printf(&out, "/* the TMA maps gemm_wt reads, encoded at load into consts at .at */\n"
+                              "static const LlmcGpuTmap tmaps[] = {\n");
+        for (int i = 0; i < e->n_tmaps; i++) {
+            const LlmcTmapRec *m = &e->tmaps[i];
+            llmc_buf_printf(&out, "    {");
+            llmc_buf_cstr(&out, m->name);
+            llmc_buf_printf(&out, ", %s, %s, %lld, %lld, %lld, %lld, %d, %d, %lld},\n",
+                            m->arena ? "LLMC_TMAP_ARENA" : "LLMC_TMAP_WEIGHTS", m->bf ? "LLMC_TMAP_BF16" : "LLMC_TMAP_F16",
+                            (long long)m->offset, (long long)m->rows, (long long)m->cols, (long long)m->row_bytes,
+                            m->box_rows, m->box_cols, (long long)m->at);
+        }
+        llmc_buf_printf(&out, "};\n\n");
+    }
     llmc_buf_printf(&out, "static void init(const LlmcExec *ex)\n{\n    (void)ex;\n%s}\n\n", e->init.s ? e->init.s : "");
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
@@ -560,9 +588,11 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out,
                     "    .backend = LLMC_BACKEND_CUDA,\n    .gpu_images = images,\n    .n_gpu_images = %d,\n"
                     "    .gpu_kernels = kernels,\n    .gpu_kernel_smem = kernel_smem,\n    .gpu_kernel_flags = kernel_flags,\n"
-                    "    .n_gpu_kernels = %d,\n"
-                    "    .cpu_twin = &llmc_model_cpu_twin,\n};\n",
+                    "    .n_gpu_kernels = %d,\n",
                     n_images, e->n_kernels);
+    if (e->n_tmaps)
+        llmc_buf_printf(&out, "    .gpu_tmaps = tmaps,\n    .n_gpu_tmaps = %d,\n", e->n_tmaps);
+    llmc_buf_printf(&out, "    .cpu_twin = &llmc_model_cpu_twin,\n};\n");
     *host_c = out.s;
     return LLMC_OK;
 }

@@ -426,7 +426,7 @@ LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64
     return t;
 }
 
-/* gemm_wt (cuda_wgmma_tma.cuh, sm_90a; not emitted yet): tiles of 128 rows (two consumer warpgroups
+/* gemm_wt (cuda_wgmma_tma.cuh, sm_90a; emitted with llmc compile --wgmma tma): tiles of 128 rows (two consumer warpgroups
  * of 64) x bn weight rows (of a gated matrix bn/2 gate and bn/2 up rows), one block of 384 threads
  * an SM, persistent over the tiles. bn 256 when its tiles alone give every SM one, else 128; K
  * split in 2 or 4 while the tiles would leave more than half the SMs idle (each slice at least 8
@@ -450,4 +450,25 @@ LlmcWideTile llmc_cuda_wt_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64
         t.stages = 8;
     t.smem = (uint32_t)(t.stages * stage + 1024 + 256);
     return t;
+}
+
+/* The maps of one gemm_wt launch side by side, so that one launch offset reaches both (a matmul
+ * node may already use 7 of its 8: cuda_matmul.c). The activations' map is the same for every
+ * matrix of the same K and is repeated a node (128 bytes). */
+int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows_max, int box_w)
+{
+    int64_t N = w->shape.dim[0], K = w->shape.dim[1], at = (e->const_bytes + 127) / 128 * 128;
+    if (e->n_tmaps + 2 > e->cap_tmaps) {
+        e->cap_tmaps = e->cap_tmaps ? 2 * e->cap_tmaps : 64;
+        e->tmaps = realloc(e->tmaps, (size_t)e->cap_tmaps * sizeof *e->tmaps);
+        if (!e->tmaps)
+            abort();
+    }
+    char xname[96];
+    snprintf(xname, sizeof xname, "scratch A (%s activations, %lld rows of %lld)", bf ? "bf16" : "f16",
+             (long long)rows_max, (long long)K);
+    e->tmaps[e->n_tmaps++] = (LlmcTmapRec){llmc_strdup(w->name), 0, bf, w->offset, N, K, K * 2, box_w, 64, at};
+    e->tmaps[e->n_tmaps++] = (LlmcTmapRec){llmc_strdup(xname), 1, bf, e->scratch_a, rows_max, K, K * 2, 128, 64, at + 128};
+    e->const_bytes = at + 256;
+    return at;
 }

@@ -66,9 +66,15 @@ LlmcWideTile llmc_cuda_wide_tile(const LlmcTarget *tg, int64_t N, int64_t K, int
 /* The same for the wgmma variant (gemm_wg, sm_90a; K % 64 == 0). */
 LlmcWideTile llmc_cuda_wg_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
 /* The same for the TMA-fed, warp-specialized wgmma matmul (gemm_wt, cuda_wgmma_tma.cuh, sm_90a;
- * K % 64 == 0; not emitted yet): bm 128, bn 128 or 256 (a gated matrix's tile: bn/2 outputs), its K
+ * K % 64 == 0; emitted with llmc compile --wgmma tma): bm 128, bn 128 or 256 (a gated matrix's tile: bn/2 outputs), its K
  * split, stages and shared memory; one block of 384 threads an SM, at most as many blocks as SMs. */
 LlmcWideTile llmc_cuda_wt_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64_t rows);
+/* gemm_wt's two TMA maps of a launch for weight w (bf16/f16, N x K, read in place): the weights'
+ * [N][K] with boxes of 64 x box_w rows, then the activations' (scratch A: rows_max rows of K halves,
+ * as rows_to_half writes them) with boxes of 64 x 128, side by side in consts (the runtime encodes
+ * them at load: abi/llmc_model.h LlmcGpuTmap). Returns the first one's consts offset (the second
+ * is 128 bytes on). */
+int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows_max, int box_w);
 /* gemm_q (cuda_qmma.cuh), the batched-decode matmul that decodes the weights in registers, for an
  * N x K weight w (its format: llmc_kernel_wformat) in groups of G, MI m16 tiles a block: warps, n8 tiles a
  * warp, activation stages, the chunk of K, the weight rows a block (tpb), the blocks (stream-K over

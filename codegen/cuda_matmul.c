@@ -116,6 +116,56 @@ static void emit_amd_wide(LlmcEmit *e, int node, const char *tname, int bf, int6
     llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), mk, gx, gy, "1", 256, 0);
 }
 
+/* gemm_wt (cuda_wgmma_tma.cuh; llmc compile --wgmma tma) for the wide steps `cond` selects in
+ * sm_90a images, in gemm_wg's place: the same half activations in scratch A (rows_to_half, launched
+ * before) and bf16/f16 weights read in place, both through TMA maps the runtime encodes at load
+ * (llmc_cuda_wt_maps: the node's pair in consts, reached by one launch offset); persistent, at most
+ * one block of 384 threads an SM of the tuning target (typical_sms: a GPU with fewer SMs runs the
+ * extra blocks as a second wave), over 128-row tiles of the step's rows; K split into scratch B and
+ * gemm_reduce as gemm_wg splits it. Its maps' addresses are written by a host copy before any launch,
+ * so the producer thread acquires them (wt_maps_acquire: fence.proxy.tensormap, the CUDA
+ * programming guide's rule for a map in global memory) before its first copy. Never yet run on a
+ * GPU (bench/NOTES.md, "gemm_wt wired"). */
+static void emit_wt(LlmcEmit *e, int node, const char *cond, const LlmcWideTile *wt, int bf, const char *tname, int64_t K,
+                    int64_t N, int64_t SY, int64_t SR, int epi, int64_t rows_max, const char *hrows, const char *rows,
+                    const char *what, const char *bias, const char *ys, const char *res)
+{
+    const LlmcGraph *g = e->g;
+    const LlmcTensor *w = &g->t[g->n[node].in[1]];
+    int glu = epi == 2 || epi == 4, split = wt->split;
+    int64_t nb = glu ? (N / 2 + wt->bn / 2 - 1) / (wt->bn / 2) : (N + wt->bn - 1) / wt->bn;
+    int sms = e->target->typical_sms ? e->target->typical_sms : 100;
+    char maps[32], yarg[64];
+    snprintf(maps, sizeof maps, "%s", llmc_cuda_int(e, llmc_cuda_wt_maps(e, w, bf, rows_max, wt->bn / 2)));
+    snprintf(yarg, sizeof yarg, "A(%lld)", (long long)e->scratch_b);
+    LlmcBuf k = {0};
+    llmc_buf_printf(&k,
+                    "/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma "
+                    "m64n%dk16, 128x%d tiles, %d stages, persistent; %s activations)%s: [%s,%lld] x %s[%lld,%lld]^T -> "
+                    "f32[%s,%lld]%s; stride y %lld; never yet run on a GPU */\n"
+                    "extern \"C\" __global__ void __launch_bounds__(384, 1) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "#if defined(__CUDA_ARCH_FEAT_SM90_ALL)\n"
+                    "    const LlmcTmap *tw = (const LlmcTmap *)(a.consts + %s), *tx = tw + 1;\n"
+                    "    wt_maps_acquire(tw, tx);\n"
+                    "    gemm_wt<%d, %lld, %lld, %lld, %lld, %d, %d, %d, %d>(tw, tx, %s, %s, %s, %s);\n"
+                    "#else\n    __trap();\n#endif\n}\n",
+                    wt->bn, wt->bn, wt->stages, tname, split > 1 ? ", K split, partials" : "", hrows, (long long)K, tname,
+                    (long long)N, (long long)K, hrows, (long long)(glu ? N / 2 : N), what, (long long)SY, maps, bf,
+                    (long long)K, (long long)N, (long long)(split > 1 ? 0 : SY), (long long)(split > 1 ? 0 : SR), epi,
+                    split, wt->bn, wt->stages, split > 1 ? "(const float *)0" : bias, split > 1 ? yarg : ys, rows,
+                    split > 1 ? "(const float *)0" : res);
+    const char *name = llmc_cuda_kernel_nv(e, split > 1 ? "gemm_wt_splitk" : "gemm_wt", k.s, wt->smem);
+    llmc_buf_free(&k);
+    /* launched only from images with wgmma: their shared memory is asked for only there */
+    e->kernels[llmc_emit_kernel_index(e, name)].flags |= 4u; /* LLMC_GPU_KERNEL_WGMMA_ONLY */
+    char gx[160];
+    snprintf(gx, sizeof gx, "((%s + 127) / 128 * %lld < %d ? (%s + 127) / 128 * %lld : %d)", hrows,
+             (long long)(nb * split), sms, hrows, (long long)(nb * split), sms);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), name, gx, "1", "1", 384, wt->smem);
+    if (split > 1)
+        emit_reduce(e, node, llmc_cuda_path_cond(e, cond, 0), split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
+}
+
 /* matmul and matmul_fused (norm prologue, residual or SwiGLU epilogue, bias). */
 LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
 {
@@ -510,16 +560,25 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), hk, hrows, "1", "1", 256, 0);
     int64_t rows_max = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
     /* v 0: gemm_h (mma.sync), v 1: gemm_wg (wgmma) when the build has an sm_90a image; forward()
-     * picks by the loaded image (wg). */
+     * picks by the loaded image (wg). With --wgmma tma gemm_wt replaces gemm_wg for bf16/f16 weights
+     * (a quantized matrix's f16 copy in scratch D keeps gemm_wg) where the node has a launch offset
+     * left for the maps (8 a node: a Q/K/V matmul with a bias, a norm and the RoPE epilogue has none). */
     int variants = e->wgmma && K % 64 == 0 ? 2 : 1;
     assert(!use_wq || variants == 2); /* gemm_wq: K whole chunks of 128 or 256 */
     for (int v = 0; v < variants - use_wq; v++) { /* gemm_wq replaces gemm_wg */
-        LlmcWideTile wt = v ? llmc_cuda_wg_tile(e->target, N, K, rows_max) : llmc_cuda_wide_tile(e->target, N, K, rows_max);
+        int use_wt = v && e->wgmma_tma && !quant && e->n_offs < 8;
+        LlmcWideTile wt = use_wt ? llmc_cuda_wt_tile(e->target, N, K, rows_max)
+                          : v    ? llmc_cuda_wg_tile(e->target, N, K, rows_max)
+                                 : llmc_cuda_wide_tile(e->target, N, K, rows_max);
         char vcond[160], gxs[64], gys[32], gzs[32], hsrc[64], targs[96], call[64], tile[96];
         if (variants == 2 && !use_wq) /* (with gemm_wq cond has its !wg already) */
             snprintf(vcond, sizeof vcond, "%s && %swg", cond, v ? "" : "!");
         else
             snprintf(vcond, sizeof vcond, "%s", cond);
+        if (use_wt) {
+            emit_wt(e, node, vcond, &wt, bf, tname, K, N, SY, SR, epi, rows_max, hrows, rows, what, bias, ys, res);
+            continue;
+        }
         snprintf(gxs, sizeof gxs, "(%s + %d) / %d", hrows, wt.bm - 1, wt.bm);
         snprintf(gys, sizeof gys, "%lld", (long long)((N + wt.bn - 1) / wt.bn));
         snprintf(gzs, sizeof gzs, "%d", wt.split);

@@ -2,8 +2,10 @@
  * (TMA) and split into a producer warp and two consumer warpgroups (wgmma), persistent over its
  * tiles. The contract of gemm_wg (cuda_wgmma.cuh: half activations in scratch, bf16/f16 weights, the
  * same epilogues, SwiGLU and K split with raw partials for gemm_reduce) but for its two operands,
- * which come as TMA tensor maps instead of pointers. Not emitted by the compiler yet:
- * bench/kernel_check.cu (mode wt) checks and times it; it has never run on a GPU (twelfth session).
+ * which come as TMA tensor maps instead of pointers. Emitted in gemm_wg's place with llmc compile
+ * --wgmma tma (cuda_matmul.c emit_wt: the maps in the constant tables, encoded by the runtime at
+ * load); bench/kernel_check.cu (mode wt) checks and times it with the maps as kernel parameters. It
+ * has never run on a GPU (twelfth and thirteenth sessions).
  */
 #ifndef LLMC_CUDA_WGMMA_TMA_CUH
 #define LLMC_CUDA_WGMMA_TMA_CUH
@@ -15,7 +17,8 @@
 /* A TMA tensor map: the driver's CUtensorMap (128 opaque bytes, 128-byte aligned as CUDA 13's cuda.h
  * declares it; the TMA needs 64; cuda.h is not NVRTC's), encoded on the host by
  * cuTensorMapEncodeTiled and passed to the kernel as a `const __grid_constant__ LlmcTmap`
- * parameter, whose address the TMA reads it from. */
+ * parameter (kernel_check), or written into global memory before the launch (the compiler's
+ * kernels: the constant tables, wt_maps_acquire), whose address the TMA reads it from. */
 struct alignas(128) LlmcTmap {
     uint64_t opaque[16];
 };
@@ -103,6 +106,19 @@ DEV void wt_mma256_f16(float *d, uint64_t da, uint64_t db) { WT_MMA256("f16"); }
 #undef WT_MMA256
 #undef WT_D64
 #undef WT_D8
+
+/* Maps in global memory written by a host copy (the runtime's, at load): the thread that issues the
+ * TMA copies (the producer, thread 0) acquires them in the tensormap proxy before its first use, once
+ * a block, as the CUDA programming guide asks of a map reached by a pointer to global memory (the
+ * host's copy is another agent's write: system scope). Maps passed as __grid_constant__ parameters
+ * need none. */
+DEV void wt_maps_acquire(const LlmcTmap *tw, const LlmcTmap *tx)
+{
+    if (threadIdx.x != 0)
+        return;
+    asm volatile("fence.proxy.tensormap::generic.acquire.sys [%0], 128;" ::"l"((uint64_t)tw) : "memory");
+    asm volatile("fence.proxy.tensormap::generic.acquire.sys [%0], 128;" ::"l"((uint64_t)tx) : "memory");
+}
 
 /* one k16 step of the 64 x BN slice: A and B descriptors (K-major, 128-byte swizzle) */
 template <int BF, int BN>

@@ -48,6 +48,18 @@ typedef struct LlmcLaunchRec {
     int kernel;
 } LlmcLaunchRec;
 
+/* GPU: a TMA tensor map forward()'s kernels read, as the host table describes it (abi/llmc_model.h
+ * LlmcGpuTmap): a bf16/f16 matrix of the weights or the arena, encoded by the runtime at load into
+ * the constant tables at `at`. */
+typedef struct LlmcTmapRec {
+    char *name;                   /* the matrix (owned) */
+    int arena;                    /* 1: in the arena (scratch), 0: in the weights */
+    int bf;                       /* 1: bf16, 0: f16 */
+    int64_t offset, rows, cols, row_bytes;
+    int box_rows, box_cols;
+    int64_t at;                   /* its 128 bytes in consts */
+} LlmcTmapRec;
+
 typedef struct LlmcEmit {
     const LlmcGraph *g;
     const LlmcTarget *target;
@@ -91,6 +103,9 @@ typedef struct LlmcEmit {
                                      targets may have (the plans tuned for one run on all) */
     int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the
                                      kernels of the same per-row arithmetic (docs/cuda.md) */
+    int wgmma_tma;                /* GPU: gemm_wt instead of gemm_wg where it takes the matrix (--wgmma tma) */
+    LlmcTmapRec *tmaps;           /* GPU: the TMA maps gemm_wt's launches read (llmc_cuda_wt_maps) */
+    int n_tmaps, cap_tmaps;
     LlmcLaunchRec *launches;      /* GPU: forward()'s launches in order */
     int n_launches, cap_launches;
 } LlmcEmit;

@@ -95,6 +95,19 @@ typedef struct CUlaunchConfig_st {
     unsigned numAttrs;
 } CUlaunchConfig;
 
+/* TMA tensor maps (CUDA 12.0+, sm_90): cuTensorMapEncodeTiled's types and the values the runtime
+ * passes (gemm_wt's maps: abi/llmc_model.h LlmcGpuTmap). A CUtensorMap is 128 opaque bytes. */
+typedef unsigned long long cuuint64_t;
+typedef unsigned cuuint32_t;
+typedef struct CUtensorMap_st {
+    unsigned long long opaque[16];
+} CUtensorMap;
+enum { CU_TENSOR_MAP_DATA_TYPE_FLOAT16 = 6, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 = 9 };
+enum { CU_TENSOR_MAP_INTERLEAVE_NONE = 0 };
+enum { CU_TENSOR_MAP_SWIZZLE_128B = 3 };
+enum { CU_TENSOR_MAP_L2_PROMOTION_L2_256B = 3 };
+enum { CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0 };
+
 /* X(field, "CUDA symbol", "HIP symbol", optional, (parameters)); every entry point returns CUresult
  * (HIP's hipError_t: an int, 0 for success). HIP's module API (libamdhip64.so) mirrors the CUDA
  * driver API entry for entry with the same argument layout (hipMalloc(void **, size_t) for
@@ -105,7 +118,8 @@ typedef struct CUlaunchConfig_st {
  * LLMC_HIP_PROPS_ARCH_OFFSET). Optional entries (1) may be missing from a driver: LaunchKernelEx
  * (CUDA 12.0+; none on AMD) leaves PDL off, FuncSetAttribute has no AMD counterpart for a module's
  * function (AMD needs no opt-in below its 64 KB of LDS), the host-registration calls are only used
- * to read an APU's weights in place. */
+ * to read an APU's weights in place, TensorMapEncodeTiled only by a build with TMA maps (its
+ * absence is then a load error). */
 #define LLMC_CUDA_FUNCS(X)                                                                         \
     X(GetErrorName, "cuGetErrorName", "hipDrvGetErrorName", 0, (CUresult error, const char **str))  \
     X(GetErrorString, "cuGetErrorString", "hipDrvGetErrorString", 0, (CUresult error, const char **str)) \
@@ -166,6 +180,11 @@ typedef struct CUlaunchConfig_st {
     X(EventDestroy, "cuEventDestroy_v2", "hipEventDestroy", 0, (CUevent ev))                       \
     X(EventRecord, "cuEventRecord", "hipEventRecord", 0, (CUevent ev, CUstream stream))            \
     X(EventSynchronize, "cuEventSynchronize", "hipEventSynchronize", 0, (CUevent ev))              \
+    /* gemm_wt's maps (llmc compile --wgmma tma; CUDA 12.0+): absent, such a build fails to load */ \
+    X(TensorMapEncodeTiled, "cuTensorMapEncodeTiled", "", 1,                                       \
+      (CUtensorMap * map, int dtype, cuuint32_t rank, void *addr, const cuuint64_t *dims,          \
+       const cuuint64_t *strides, const cuuint32_t *box, const cuuint32_t *elem_strides,           \
+       int interleave, int swizzle, int l2_promotion, int oob_fill))                               \
     /* cuEventElapsedTime_v2 (CUDA 12.8+), else the older cuEventElapsedTime (same signature) */   \
     X(EventElapsedTime, "cuEventElapsedTime_v2", "hipEventElapsedTime", 0,                         \
       (float *ms, CUevent start, CUevent end))

@@ -21,6 +21,8 @@ static const char *cuda_check_desc(const LlmcModelDesc *d)
         (d->n_ranks > 1 && (d->rank_weights_stride <= 0 || d->rank_weights_stride % 64 != 0 ||
                             d->rank_weights_stride > d->weights_bytes / d->n_ranks)))
         return "n_ranks/rank_weights_stride";
+    if (d->n_gpu_tmaps < 0 || (d->n_gpu_tmaps > 0 && !d->gpu_tmaps)) /* each map is checked as it is encoded */
+        return "gpu_tmaps";
     return NULL;
 }
 

@@ -372,6 +372,9 @@ int llmc_gpu_open_device(LlmcGpu *g, int ordinal, char *err, size_t errlen)
         if ((im->features & LLMC_GPU_FEAT_AMD_PATH) && d->gpu_kernel_flags &&
             (d->gpu_kernel_flags[k] & LLMC_GPU_KERNEL_NV_ONLY))
             continue; /* never launched from this image (its body a trap): its shared memory is NVIDIA's */
+        if (!(im->features & LLMC_GPU_FEAT_WGMMA) && d->gpu_kernel_flags &&
+            (d->gpu_kernel_flags[k] & LLMC_GPU_KERNEL_WGMMA_ONLY))
+            continue; /* likewise: sm_90a's alone (gemm_wt) */
         if ((int64_t)smem > optin) {
             llmc_rt_fail(err, errlen,
                          "kernel %s needs %u bytes of shared memory; %s (%s) allows %d per "
@@ -501,6 +504,73 @@ static int upload(LlmcGpu *g, CUdeviceptr dst, const uint8_t *src, size_t bytes,
 }
 
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+/* gemm_wt's TMA maps (abi/llmc_model.h LlmcGpuTmap; llmc compile --wgmma tma), encoded for this
+ * GPU's buffers (a rank's own weights and arena) and written into its device copy of the constant
+ * tables before any launch; the kernels acquire them there (cuda_wgmma_tma.cuh wt_maps_acquire).
+ * Only where the image has wgmma: the others never launch gemm_wt. A driver without
+ * cuTensorMapEncodeTiled, a map outside its buffer or an encoding the driver refuses fails the load,
+ * naming the matrix. */
+static int write_tmaps(LlmcGpu *g, char *err, size_t errlen)
+{
+    const LlmcModelDesc *d = g->d;
+    if (d->n_gpu_tmaps <= 0 || !d->gpu_tmaps || !(d->gpu_images[g->image].features & LLMC_GPU_FEAT_WGMMA))
+        return 0;
+    if (!g->cu.TensorMapEncodeTiled)
+        return llmc_rt_fail(err, errlen,
+                            "%s: the NVIDIA driver has no cuTensorMapEncodeTiled (CUDA 12.0 or newer), which this "
+                            "executable's TMA matmul (gemm_wt, llmc compile --wgmma tma) needs for the map of %s; "
+                            "update the driver, or compile without --wgmma tma",
+                            g->name, d->gpu_tmaps[0].name ? d->gpu_tmaps[0].name : "?");
+    CUtensorMap *maps = calloc((size_t)d->n_gpu_tmaps, sizeof *maps);
+    if (!maps)
+        return llmc_rt_fail(err, errlen, "out of memory for %d TMA maps", d->n_gpu_tmaps);
+    int rc = 0;
+    CUresult r;
+    for (int32_t i = 0; i < d->n_gpu_tmaps && rc == 0; i++) {
+        const LlmcGpuTmap *m = &d->gpu_tmaps[i];
+        const char *name = m->name ? m->name : "?";
+        int weights = m->space == LLMC_TMAP_WEIGHTS;
+        int64_t room = weights ? (int64_t)g->weights_bytes : d->arena_bytes;
+        if ((m->space != LLMC_TMAP_WEIGHTS && m->space != LLMC_TMAP_ARENA) ||
+            (m->dtype != LLMC_TMAP_BF16 && m->dtype != LLMC_TMAP_F16) || m->rows < 1 || m->cols < 1 ||
+            m->row_bytes < m->cols * 2 || m->offset < 0 || m->at < 0 || m->at % 128 != 0 ||
+            m->at + 128 > d->const_bytes || m->offset + (m->rows - 1) * m->row_bytes + m->cols * 2 > room) {
+            rc = llmc_rt_fail(err, errlen,
+                              "the TMA map of %s ([%lld][%lld], %lld bytes a row, at %lld in the %s; its 128 bytes at "
+                              "%lld of the constant tables) does not fit the model's buffers (%lld bytes of %s, %lld of "
+                              "constant tables)",
+                              name, (long long)m->rows, (long long)m->cols, (long long)m->row_bytes, (long long)m->offset,
+                              weights ? "weights" : "arena", (long long)m->at, (long long)room,
+                              weights ? "weights" : "arena", (long long)d->const_bytes);
+            break;
+        }
+        CUdeviceptr base = (weights ? g->weights : g->arena) + (CUdeviceptr)m->offset;
+        const cuuint64_t dims[2] = {(cuuint64_t)m->cols, (cuuint64_t)m->rows}, strides[1] = {(cuuint64_t)m->row_bytes};
+        const cuuint32_t box[2] = {(cuuint32_t)m->box_cols, (cuuint32_t)m->box_rows}, step[2] = {1, 1};
+        r = g->cu.TensorMapEncodeTiled(&maps[i],
+                                       m->dtype == LLMC_TMAP_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                                                  : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+                                       2, (void *)(uintptr_t)base, dims, strides, box, step,
+                                       CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                       CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        if (r != CUDA_SUCCESS) {
+            rc = llmc_cu_fail(g, r, err, errlen,
+                              "cuTensorMapEncodeTiled (the TMA map of %s: [%lld][%lld] %s, %lld bytes a row, boxes of "
+                              "%d x %d)",
+                              name, (long long)m->rows, (long long)m->cols, m->dtype == LLMC_TMAP_BF16 ? "bf16" : "f16",
+                              (long long)m->row_bytes, m->box_rows, m->box_cols);
+            break;
+        }
+        if ((r = g->cu.MemcpyHtoDAsync(g->consts + (CUdeviceptr)m->at, &maps[i], sizeof maps[i], g->stream)) !=
+            CUDA_SUCCESS)
+            rc = llmc_cu_fail(g, r, err, errlen, "cuMemcpyHtoDAsync_v2 (the TMA map of %s)", name);
+    }
+    if ((r = g->cu.StreamSynchronize(g->stream)) != CUDA_SUCCESS && rc == 0)
+        rc = llmc_cu_fail(g, r, err, errlen, "writing the TMA maps (cuStreamSynchronize)");
+    free(maps);
+    return rc;
+}
 
 /* An AMD APU reads the weights where the payload is mapped: its pages registered with the driver
  * (mapped, read only) and the device address of that range taken, instead of a device copy made
@@ -650,7 +720,8 @@ int llmc_gpu_setup_one(LlmcGpu *g, const LlmcGpuSetup *s, int64_t kv_blocks, cha
     if ((!g->weights_registered && upload(g, g->weights, g->rank_weights, g->weights_bytes, "weights",
                                           s->progress, s->progress_ctx, err, errlen) != 0) ||
         upload(g, g->consts, s->consts, (size_t)d->const_bytes, "constant tables", NULL, NULL, err,
-               errlen) != 0)
+               errlen) != 0 ||
+        write_tmaps(g, err, errlen) != 0)
         goto fail;
     /* Zeroed KV and arena: nothing a kernel reads is ever garbage from an earlier process. */
     if ((r = g->cu.MemsetD8Async(g->kv, 0, kv_bytes, g->stream)) != CUDA_SUCCESS ||

@@ -48,6 +48,9 @@ bad_compile "--qmma names its values" '--qmma: expected auto, plain, ring or wg,
 bad_compile "--batch-invariant refuses --qmma ring" "--batch-invariant and --qmma ring: a batch-invariant build runs every matmul" \
   "$TMP/good.json" --batch-invariant --qmma ring --target sm_90a
 bad_compile "--batch-invariant refuses --qmma wg" "--batch-invariant and --qmma wg: " "$TMP/good.json" --qmma wg --batch-invariant
+bad_compile "--wgmma names its values" '--wgmma: expected cp or tma, found "tmas"' "$TMP/good.json" --wgmma tmas
+bad_compile "--batch-invariant refuses --wgmma tma" "--batch-invariant and --wgmma tma: a batch-invariant build runs every matmul" \
+  "$TMP/good.json" --wgmma tma --batch-invariant --target sm_90a
 bad_compile "--dump-after shard_tp without --tp" "runs only with --tp N > 1" "$TMP/good.json" --dump-after shard_tp
 bad_compile "--tp 2 on an AMD target: not yet" "--tp 2: the gfx1151 target does not run sharded graphs yet" "$TMP/good.json" --tp 2 --target gfx1151
 

@@ -106,7 +106,7 @@ static int is_no_spill_kernel(const char *name)
             return 1;
     }
     return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine") ||
-           strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "flash_attention") ||
+           strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "gemm_wt") || strstr(name, "flash_attention") ||
            strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "gemm_wq") || strstr(name, "_moe_") || strstr(name, "rope_kv_write");
 }
 
@@ -171,7 +171,12 @@ static void compiled_add(int arch, const char *body, const LlmcKernelRes *res)
  * checked against its report, from this compile or an earlier one. The whole source (every
  * kernel under its own name, after the same headers) is what llmc compile hands NVRTC: its
  * kernels define nothing but themselves, so it compiles when each of them does. */
-static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv);
+static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv,
+                            LlmcWgmma wide);
+static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv)
+{
+    compile_archs_w(nv, g, what, set, qmma, binv, LLMC_WGMMA_CP);
+}
 static void compile_archs_q(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma)
 {
     compile_archs_b(nv, g, what, set, qmma, 0);
@@ -181,13 +186,14 @@ static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, i
     compile_archs_q(nv, g, what, set, LLMC_QMMA_PLAIN);
 }
 static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, ARCHS_ALL); }
-/* binv: a batch-invariant build (--batch-invariant) */
-static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv)
+/* binv: a batch-invariant build (--batch-invariant); wide: the wide steps' matmul (--wgmma) */
+static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv,
+                            LlmcWgmma wide)
 {
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, wide, &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
     const int nk = llmc_cuda_kernel_count(cg);
@@ -241,6 +247,10 @@ static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
                 ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
                               "%s %s: %s spills (%d bytes stores, %d loads, %d registers)", what, (*t)->arch, name,
                               r->spill_stores, r->spill_loads, r->registers);
+            if (strstr(name, "gemm_wt")) /* and no stack (setmaxnreg splits its 168 registers a thread) */
+                ck_assert_msg(r->stack_frame == 0 && (strcmp((*t)->name, "sm_90a") != 0 || r->registers == 168),
+                              "%s %s: %s has %d bytes of stack, %d registers", what, (*t)->arch, name, r->stack_frame,
+                              r->registers);
         }
         llmc_cubin_free(&c);
         llmc_buf_free(&src);
@@ -576,7 +586,7 @@ START_TEST(qmma_ring_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[64], what[96];
@@ -624,7 +634,7 @@ START_TEST(qmma_auto_rows)
         const LlmcTarget *tune = llmc_target_find("sm_90a");
         for (int binv = 0; binv < 2; binv++) {
             LlmcCudaGen *cg = NULL;
-            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, &cg, &d) == LLMC_OK);
+            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
             const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
             ck_assert_ptr_nonnull(src);
             LlmcBuildInfo info = {.build_info = "small", .model_hash = 0x1234, .target_names = "sm_90a"};
@@ -666,7 +676,7 @@ START_TEST(qmma_wg_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[80], what[96];
@@ -863,14 +873,14 @@ START_TEST(wq_plan_8b)
 }
 END_TEST
 
-/* gemm_wt (codegen/cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma; not emitted yet). Its plan
+/* gemm_wt (codegen/cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma). Its plan
  * (llmc_cuda_wt_tile) for the 8B's and the 1B's matrices at 512 and 4096 rows on an H100 (132 SMs),
  * pinned: bench/kernel_check.cu's wt timings instantiate these tiles (wt_bn, wt_split, wt_st there).
  * The kernel as those timings instantiate it (bf16), and in f16, GeGLU and with K split in both
  * tiles, through NVRTC for sm_90a: no spills, no stack, 168 registers (__launch_bounds__(384, 1);
  * setmaxnreg moves them between the warpgroups at run time), each instance's report printed; and
- * for sm_80, where the bodies are a trap. The header is not among the embedded ones yet (model.cu
- * does not include it): read from the source tree. */
+ * for sm_80, where the bodies are a trap. (Its maps here are kernel parameters, as kernel_check
+ * passes them; the compiler's kernels read them from consts: wt_golden.) */
 START_TEST(wt_kernels)
 {
     const LlmcTarget *tg = llmc_target_find("sm_90a");
@@ -889,10 +899,11 @@ START_TEST(wt_kernels)
         {"1B gate/up", 16384, 2048, 4096, 2, 256, 1, 4}, {"1B down", 2048, 8192, 4096, 1, 256, 1, 4},
     };
     LlmcBuf src = {0};
-    const LlmcNvrtcHeaders emb = llmc_cuda_header_table();
-    for (int i = 0; i < emb.n; i++)
-        llmc_buf_printf(&src, "#include \"%s\"\n", emb.names[i]);
-    llmc_buf_printf(&src, "#include \"cuda_wgmma_tma.cuh\"\n");
+    const LlmcNvrtcHeaders hdr = llmc_cuda_header_table(); /* cuda_wgmma_tma.cuh among them */
+    for (int i = 0; i < hdr.n; i++)
+        if (!strstr(hdr.names[i], ".def") && strcmp(hdr.names[i], "gpu_port_amd.cuh") != 0 &&
+            strcmp(hdr.names[i], "gpu_math.h") != 0)
+            llmc_buf_printf(&src, "#include \"%s\"\n", hdr.names[i]);
     char inst[40][160];
     int ni = 0;
     /* the timed instances (bf16), then f16, GeGLU, and the K split in both tiles and gated */
@@ -933,21 +944,7 @@ START_TEST(wt_kernels)
                         ni, call);
         ni++;
     }
-    /* the embedded headers and cuda_wgmma_tma.cuh from the source tree */
-    char *text = NULL, path[1024];
-    size_t size = 0;
     LlmcDiag d;
-    snprintf(path, sizeof path, "%s/codegen/cuda_wgmma_tma.cuh", LLMC_SOURCE_DIR);
-    ck_assert_msg(llmc_read_file(path, &text, &size, &d) == LLMC_OK, "%s", d.msg);
-    const char **names = malloc(sizeof *names * (size_t)(emb.n + 1)), **texts = malloc(sizeof *texts * (size_t)(emb.n + 1));
-    ck_assert(names && texts);
-    for (int i = 0; i < emb.n; i++) {
-        names[i] = emb.names[i];
-        texts[i] = emb.texts[i];
-    }
-    names[emb.n] = "cuda_wgmma_tma.cuh";
-    texts[emb.n] = text;
-    const LlmcNvrtcHeaders hdr = {emb.n + 1, names, texts};
     LlmcNvrtc *nv = open_nvrtc();
     for (int a = 0; nv && a < 2; a++) {
         const LlmcTarget *at = llmc_target_find(a ? "sm_80" : "sm_90a");
@@ -972,10 +969,159 @@ START_TEST(wt_kernels)
     }
     if (nv)
         llmc_nvrtc_close(nv);
-    free(names);
-    free(texts);
-    free(text);
     llmc_buf_free(&src);
+}
+END_TEST
+
+/* llmc compile --wgmma tma: a small Llama (hidden 256, FFN 1024, bf16) whose every matmul takes
+ * gemm_wt in sm_90a images (the down matrix with K split in 2 and gemm_reduce), its kernels equal to
+ * tests/golden/wt_small.cu, through NVRTC for sm_80 (a trap) and sm_90a (no spills, no stack, 168
+ * registers); the host C's table of TMA maps: a pair a gemm_wt launch (the matrix its node names,
+ * at its offset and shape, boxes of 64 x bn/2; scratch A over the build's largest step, boxes of
+ * 64 x 128) at the consts offset the launch passes, inside the constant tables; forward() launches
+ * gemm_wt only where wg. The default build (--wgmma cp) and an sm_80-only build have no gemm_wt, no
+ * maps and no include of its header; with q/k/v biases the Q/K/V matmul keeps gemm_wg (no launch
+ * offset left). None of it has run on a GPU. */
+START_TEST(wt_golden)
+{
+    LlmcDiag d;
+    cJSON *cfg = small_llama(256, 1024), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of(doc, ".");
+    const LlmcTarget *tune = llmc_target_find("sm_90a"), *old = llmc_target_find("sm_80");
+    for (int v = 0; v < 3; v++) { /* cp, tma, tma without an sm_90a image */
+        LlmcCudaGen *cg = NULL;
+        ck_assert(llmc_gpu_generate(g, v == 2 ? &old : &tune, 1, LLMC_QMMA_PLAIN, 0, 0, v ? LLMC_WGMMA_TMA : LLMC_WGMMA_CP,
+                                    &cg, &d) == LLMC_OK);
+        const char *all = llmc_cuda_source(cg), *src = strstr(all, "/* ---- kernels ---- */");
+        ck_assert_ptr_nonnull(src);
+        char *host = NULL, *body = host_forward(g, cg, "small --wgmma tma", &host);
+        if (v != 1) {
+            ck_assert_msg(!strstr(src, "gemm_wt") && !strstr(all, "cuda_wgmma_tma.cuh") && !strstr(host, "tmaps[]") &&
+                              !strstr(host, ".gpu_tmaps = "),
+                          "gemm_wt or its maps in a build %s", v ? "without sm_90a" : "without --wgmma tma");
+            ck_assert_msg(v == 2 || strstr(src, "gemm_wg<"), "no gemm_wg in the default build");
+            free(body);
+            free(host);
+            llmc_cuda_free(cg);
+            continue;
+        }
+        ck_assert_msg(strstr(all, "#define LLMC_WT_SPIN_LIMIT (1 << 26)\n#include \"cuda_wgmma_tma.cuh\""),
+                      "model.cu does not include gemm_wt's header after its spin limit");
+        ck_assert_msg(!strstr(src, "gemm_wg<"), "a gemm_wg kernel left where gemm_wt takes every matrix");
+        ck_assert_msg(strstr(src, "gemm_wt<1, 256, 2048, 1024, 0, 2, 1, "), "no gated gemm_wt (gate/up)");
+        ck_assert_msg(strstr(src, "gemm_wt<1, 1024, 256, 0, 0, 1, 2, 128, "), "no gemm_wt with K split in 2 (down)");
+        ck_assert_msg(strstr(src, "gemm_reduce<256, 256, 256, 2, 1>"), "no reduce of the split down matrix");
+        check_golden(src, LLMC_SOURCE_DIR "/tests/golden/wt_small.cu", "a small Llama --wgmma tma");
+        /* the table */
+        const char *tab = strstr(host, "static const LlmcGpuTmap tmaps[] = {\n"), *cb = strstr(host, ".const_bytes = ");
+        ck_assert_ptr_nonnull(tab);
+        ck_assert_ptr_nonnull(cb);
+        long long const_bytes = atoll(cb + strlen(".const_bytes = ")), scratch = -1, ats[64];
+        int n = 0;
+        int64_t rows_max = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
+        for (const char *p = strchr(tab, '\n') + 1; strncmp(p, "    {\"", 6) == 0; p = strchr(p, '\n') + 1, n++) {
+            char name[256], space[32], dt[32];
+            long long off, rows, cols, rb, at;
+            int br, bc;
+            ck_assert_int_eq(sscanf(p, "    {\"%255[^\"]\", %31[A-Z_0-9], %31[A-Z_0-9], %lld, %lld, %lld, %lld, %d, %d, %lld},",
+                                    name, space, dt, &off, &rows, &cols, &rb, &br, &bc, &at),
+                             10);
+            ck_assert_int_lt(n, 64);
+            ats[n] = at;
+            ck_assert_str_eq(dt, "LLMC_TMAP_BF16");
+            ck_assert_msg(at % 128 == 0 && at + 128 <= const_bytes, "map %d at %lld of %lld bytes of consts", n, at,
+                          const_bytes);
+            ck_assert_int_eq(bc, 64);
+            ck_assert_int_eq(rb, 2 * cols);
+            if (n % 2 == 0) { /* the weights' */
+                ck_assert_str_eq(space, "LLMC_TMAP_WEIGHTS");
+                int t = 0;
+                while (t < g->nt && strcmp(g->t[t].name, name) != 0)
+                    t++;
+                ck_assert_msg(t < g->nt && g->t[t].kind == LLMC_T_WEIGHT, "map %d: no weight %s", n, name);
+                ck_assert_int_eq(off, g->t[t].offset);
+                ck_assert_int_eq(rows, g->t[t].shape.dim[0]);
+                ck_assert_int_eq(cols, g->t[t].shape.dim[1]);
+                ck_assert_msg(br == 64 || br == 128, "map of %s: boxes of %d rows", name, br);
+                /* the launch that passes it names its matrix */
+                char tail[64];
+                snprintf(tail, sizeof tail, ", %lld}}); /* k", at);
+                const char *l = strstr(body, tail);
+                ck_assert_msg(l && strstr(l, "_gemm_wt"), "no gemm_wt launch passes the map of %s", name);
+                while (l > body && l[-1] != '\n')
+                    l--;
+                const char *c = l - 1;
+                while (c > body && c[-1] != '\n')
+                    c--;
+                const char *wgc = strstr(c, " && wg)\n");
+                ck_assert_msg(strncmp(c, "    if (", 8) == 0 && wgc && wgc < l,
+                              "gemm_wt launched without the image's wgmma: %.*s", (int)(l - c), c);
+                const char *com = c - 1;
+                while (com > body && com[-1] != '\n')
+                    com--;
+                char at_name[300];
+                snprintf(at_name, sizeof at_name, "@%s", name);
+                ck_assert_msg(strncmp(com, "    /* node ", 12) == 0 && strstr(com, at_name) && strstr(com, at_name) < c,
+                              "the launch passing the map of %s is another matrix's: %.*s", name, (int)(l - com), com);
+            } else { /* the activations': scratch A, one place for all */
+                ck_assert_str_eq(space, "LLMC_TMAP_ARENA");
+                ck_assert_msg(scratch < 0 || off == scratch, "activation maps at %lld and %lld", scratch, off);
+                scratch = off;
+                ck_assert_int_ge(off, g->arena_bytes);
+                ck_assert_int_eq(rows, rows_max);
+                ck_assert_int_eq(br, 128);
+                ck_assert_int_eq(at, ats[n - 1] + 128);
+            }
+        }
+        ck_assert_int_eq(n, 2 * 5); /* Q/K/V, o, gate/up, down and the lm_head: a pair each */
+        /* gemm_wt's kernels flagged LLMC_GPU_KERNEL_WGMMA_ONLY (their shared memory asked for only
+         * from wgmma images), no other kernel */
+        const char *kn = strstr(host, "static const char *const kernels[] = {\n"),
+                   *kf = strstr(host, "static const uint8_t kernel_flags[] = {\n");
+        ck_assert(kn && kf);
+        kn = strchr(kn, '\n') + 1;
+        kf = strchr(kf, '\n') + 1;
+        int wts = 0;
+        for (; strncmp(kn, "    \"", 5) == 0; kn = strchr(kn, '\n') + 1, kf = strchr(kf, '\n') + 1) {
+            const char *eol = strchr(kn, '\n');
+            int is_wt = strstr(kn, "_gemm_wt") && strstr(kn, "_gemm_wt") < eol;
+            wts += is_wt;
+            ck_assert_msg(((atoi(kf + 4) & 4) != 0) == is_wt, "kernel %.*s: flags %d", (int)(eol - kn), kn, atoi(kf + 4));
+        }
+        ck_assert_int_eq(wts, 5);
+        char want[64];
+        snprintf(want, sizeof want, "    .gpu_tmaps = tmaps,\n    .n_gpu_tmaps = %d,\n", n);
+        ck_assert_msg(strstr(host, want), "the descriptor does not point at the %d maps", n);
+        free(body);
+        free(host);
+        LlmcNvrtc *nv = open_nvrtc();
+        if (nv)
+            compile_archs_w(nv, g, "a small Llama --wgmma tma", ARCHS_ENDS, LLMC_QMMA_PLAIN, 0, LLMC_WGMMA_TMA);
+        llmc_nvrtc_close(nv);
+        llmc_cuda_free(cg);
+    }
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    /* q/k/v biases: the merged Q/K/V matmul (bias, norm, the RoPE epilogue's two) has no launch offset
+     * left for the maps and keeps gemm_wg; the others take gemm_wt */
+    cJSON_DeleteItemFromObject(cfg, "attention_bias");
+    cJSON_AddBoolToObject(cfg, "attention_bias", 1);
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    g = graph_of(doc, ".");
+    LlmcCudaGen *cg = NULL;
+    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, &cg, &d) == LLMC_OK);
+    const char *src = llmc_cuda_source(cg);
+    ck_assert_msg(strstr(src, "gemm_wg<1, 256, 512, 256, 512, "), "the biased Q/K/V matmul is not on gemm_wg");
+    ck_assert_msg(!strstr(src, "gemm_wt<1, 256, 512, 512, 0, 0, 1, 128, 7>(tw, tx, (const float *)0, ((float *)(a.arena"),
+                  "the biased Q/K/V matmul on gemm_wt"); /* (the lm_head, [512,256] too, writes the logits) */
+    ck_assert_msg(strstr(src, "gemm_wt<1, 256, 256, 256, 0, 0, 1, 128, 7>(tw, tx, ((const float *)(a.weights"),
+                  "the biased o matmul not on gemm_wt with its bias");
+    ck_assert_msg(strstr(src, "gemm_wt<1, 256, 2048, 1024, 0, 2, 1, "), "gate/up not on gemm_wt");
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
 }
 END_TEST
 
@@ -1502,7 +1648,7 @@ static void binv_walk_one(void *ctx, const LlmcGraph *g, const char *what)
         for (int binv = 0; binv < 2; binv++) {
             LlmcDiag d;
             LlmcCudaGen *cg = NULL;
-            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, &cg, &d) ==
+            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &cg, &d) ==
                               LLMC_OK, "%s", d.msg);
             char why[1024] = "";
             int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
@@ -1544,7 +1690,7 @@ static Gen260K gen_260k(int binv)
     ck_assert_msg(llmc_hf_config_model(x.cfg, "stories260K", LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
     x.g = graph_of(x.doc, ".");
     const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, &x.cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &x.cg, &d) == LLMC_OK, "%s", d.msg);
     return x;
 }
 static void gen_260k_free(Gen260K *x)
@@ -1698,6 +1844,7 @@ int main(int argc, char **argv)
     tcase_set_tags(wt, "wt");
     tcase_set_timeout(wt, 600);
     tcase_add_test(wt, wt_kernels);
+    tcase_add_test(wt, wt_golden);
     suite_add_tcase(s, wt);
     TCase *bi = tcase_create("binv"); /* --batch-invariant */
     tcase_set_tags(bi, "binv");

@@ -475,6 +475,14 @@ static struct {
     int ctx_failed;             /* that cuCtxSetCurrent failed */
     int64_t ctx_sets_on[FAKE_MAX_DEV];  /* cuCtxSetCurrent calls a device */
     int64_t host_funcs;         /* host functions run */
+    /* cuTensorMapEncodeTiled: the maps it encoded (their arguments) */
+    int n_tmaps;
+    struct {
+        uintptr_t addr;
+        int dtype;
+        uint64_t dims[2], stride;
+        uint32_t box[2];
+    } tmaps[8];
     /* HIP */
     char arch[64];              /* gcnArchName */
     int integrated;             /* an APU */
@@ -1002,6 +1010,47 @@ static CUresult f_elapsed(float *ms, CUevent a, CUevent b)
     return 0;
 }
 
+/* cuTensorMapEncodeTiled as gemm_wt's maps use it (the runtime's write_tmaps): a 2-D bf16/f16
+ * matrix, its address 16-byte aligned, a row's bytes and the row stride in bytes multiples of 16
+ * (gemm_wt's K: whole chunks of 64), the stride at least a row, boxes of at most 256 rows and an inner box of 128 bytes (the 128-byte swizzle's span), element
+ * strides 1, no interleave, zeros out of bounds; anything else is refused as the driver refuses
+ * it. The arguments are recorded, and the map's 128 bytes hold them for the kernels to check:
+ * address, dims, stride, box, dtype and a tag. */
+enum { FK_TMAP_TAG = 0x746d6170 };
+static CUresult f_encode(CUtensorMap *map, int dtype, cuuint32_t rank, void *addr, const cuuint64_t *dims,
+                         const cuuint64_t *strides, const cuuint32_t *box, const cuuint32_t *es, int interleave,
+                         int swizzle, int l2, int oob)
+{
+    if (!map || rank != 2 || (dtype != CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 && dtype != CU_TENSOR_MAP_DATA_TYPE_FLOAT16) ||
+        !addr || (uintptr_t)addr % 16 != 0 || dims[0] < 1 || dims[1] < 1 || dims[0] > (1ull << 32) ||
+        dims[1] > (1ull << 32) || dims[0] * 2 % 16 != 0 || strides[0] % 16 != 0 || strides[0] < dims[0] * 2 || box[0] * 2 != 128 ||
+        box[1] < 1 || box[1] > 256 || es[0] != 1 || es[1] != 1 || interleave != CU_TENSOR_MAP_INTERLEAVE_NONE ||
+        swizzle != CU_TENSOR_MAP_SWIZZLE_128B || l2 != CU_TENSOR_MAP_L2_PROMOTION_L2_256B ||
+        oob != CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE)
+        return CUDA_ERROR_INVALID_VALUE;
+    int i;
+    FK_LOCKED(i = fk.n_tmaps < 8 ? fk.n_tmaps++ : -1);
+    if (i >= 0) {
+        fk.tmaps[i].addr = (uintptr_t)addr;
+        fk.tmaps[i].dtype = dtype;
+        fk.tmaps[i].dims[0] = dims[0];
+        fk.tmaps[i].dims[1] = dims[1];
+        fk.tmaps[i].stride = strides[0];
+        fk.tmaps[i].box[0] = box[0];
+        fk.tmaps[i].box[1] = box[1];
+    }
+    memset(map, 0, sizeof *map);
+    map->opaque[0] = (uintptr_t)addr;
+    map->opaque[1] = dims[0];
+    map->opaque[2] = dims[1];
+    map->opaque[3] = strides[0];
+    map->opaque[4] = box[0];
+    map->opaque[5] = box[1];
+    map->opaque[6] = (unsigned long long)dtype;
+    map->opaque[7] = FK_TMAP_TAG;
+    return 0;
+}
+
 static const LlmcCudaApi fake_api = {
     .GetErrorName = f_err_name, .GetErrorString = f_err_string, .Init = f_init,
     .DriverGetVersion = f_version, .DeviceGetCount = f_count, .DeviceGet = f_get,
@@ -1019,7 +1068,7 @@ static const LlmcCudaApi fake_api = {
     .GraphLaunch = f_graph_launch, .GraphExecDestroy = f_exec_destroy,
     .GraphDestroy = f_graph_destroy, .EventCreate = f_event_create,
     .EventDestroy = f_event_destroy, .EventRecord = f_event_record,
-    .EventSynchronize = f_event_sync, .EventElapsedTime = f_elapsed,
+    .EventSynchronize = f_event_sync, .EventElapsedTime = f_elapsed, .TensorMapEncodeTiled = f_encode,
 };
 
 /* The fake driver as libamdhip64 presents itself: the same entry points, HIP's attribute numbers,
@@ -1031,6 +1080,7 @@ static LlmcCudaApi fake_hip_api(void)
     a.LaunchKernelEx = NULL;
     a.FuncSetAttribute = NULL;
     a.DeviceGetProps = f_props;
+    a.TensorMapEncodeTiled = NULL; /* HIP has none */
     a.HostRegister = f_host_register;
     a.HostUnregister = f_host_unregister;
     a.HostGetDevicePointer = f_host_dptr;
@@ -1100,6 +1150,10 @@ START_TEST(cuda_desc_checks)
     d.backend = 7;
     ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "backend"));
+    d = fk_desc();
+    d.n_gpu_tmaps = 2; /* and no table */
+    ck_assert_int_eq(llmc_desc_check(&d, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "gpu_tmaps"));
     char list[64];
     const LlmcGpuImage two[] = {{NV, 90, 1, "sm_90a", NULL, 0, 0, {0}}, {NV, 89, 0, "sm_89", NULL, 0, 0, {0}}};
     d = fk_desc();
@@ -1226,6 +1280,167 @@ static int64_t generate_and_check(LlmcEngine *e, int32_t max_batch)
     llmc_sched_destroy(s);
     return preemptions;
 }
+
+/* ---- gemm_wt's TMA maps (llmc compile --wgmma tma; abi/llmc_model.h LlmcGpuTmap) ----
+ * A fake model with the table an emitted --wgmma tma build has (test_cuda's wt_golden checks the
+ * emitted one): a pair of maps a gemm_wt launch, the weights' and the activations' (scratch past
+ * the arena), side by side in consts past init()'s tables; its forward() adds a kernel that reads
+ * each map where gemm_wt would (a.consts + at) and checks that it names its operand. */
+enum { FKW_CONSTS = FK_VOCAB * 4, FKW_ARENA = 1024 };
+static const LlmcGpuTmap fkw_tmaps[] = {
+    {"layers.0.wq", LLMC_TMAP_WEIGHTS, LLMC_TMAP_BF16, 512, 16, 64, 128, 64, 64, FKW_CONSTS},
+    {"scratch A (bf16 activations, 4 rows of 64)", LLMC_TMAP_ARENA, LLMC_TMAP_BF16, 512, 4, 64, 128, 128, 64,
+     FKW_CONSTS + 128},
+    {"layers.0.w2", LLMC_TMAP_WEIGHTS, LLMC_TMAP_F16, 2048, 8, 128, 256, 64, 64, FKW_CONSTS + 256},
+    {"scratch A (f16 activations, 2 rows of 128)", LLMC_TMAP_ARENA, LLMC_TMAP_F16, 512, 2, 128, 256, 128, 64,
+     FKW_CONSTS + 384},
+};
+static struct {
+    int checked, bad;
+} fkw;
+/* kernel 2: every map as the kernel would read it, against its operand */
+static void k_wt_maps(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t b)
+{
+    (void)ko;
+    (void)b;
+    for (size_t i = 0; i < sizeof fkw_tmaps / sizeof fkw_tmaps[0]; i++) {
+        const LlmcGpuTmap *m = &fkw_tmaps[i];
+        const unsigned long long *q = (const unsigned long long *)(const void *)(a->consts + m->at);
+        const uint8_t *base = m->space == LLMC_TMAP_WEIGHTS ? a->weights : a->arena;
+        fkw.checked++;
+        if (q[7] != FK_TMAP_TAG || q[0] != (uintptr_t)(base + m->offset) || q[1] != (unsigned long long)m->cols ||
+            q[2] != (unsigned long long)m->rows || q[3] != (unsigned long long)m->row_bytes ||
+            q[4] != (unsigned long long)m->box_cols || q[5] != (unsigned long long)m->box_rows ||
+            q[6] != (m->dtype == LLMC_TMAP_BF16 ? 9u : 6u))
+            fkw.bad++;
+    }
+}
+static void fkw_forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
+{
+    ck_assert(tid == 0 && nth == 1);
+    llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0, NULL);
+    if (st->n_nodes == 1)
+        return;
+    if (llmc_gpu_features(ex->gpu) & LLMC_GPU_FEAT_WGMMA) /* as forward()'s `wg` */
+        llmc_gpu_launch(ex->gpu, 2, 1, 1, 1, 384, 2048, NULL);
+    llmc_gpu_launch(ex->gpu, 1, (uint32_t)st->n_out, 1, 1, 32, 0, NULL);
+}
+static const FakeKernel fkw_kernels[] = {{"kv_write", k_kv_write}, {"logits", k_logits}, {"gemm_wt", k_wt_maps}};
+static const FakeImage fkw_image = {fkw_kernels, 3};
+static const char *const fkw_names[] = {"kv_write", "logits", "gemm_wt"};
+static const uint32_t fkw_smem[] = {0, 1024, 2048};
+static const uint8_t fkw_flags[] = {0, 0, LLMC_GPU_KERNEL_WGMMA_ONLY};
+static const LlmcGpuImage fkw_images[] = {
+    {NV, 90, 1, "sm_90a", (const unsigned char *)&fkw_image, 1, LLMC_GPU_FEAT_WGMMA, {0}},
+    {NV, 80, 0, "sm_80", (const unsigned char *)&fkw_image, 1, 0, {0}},
+};
+static LlmcModelDesc fkw_desc(void)
+{
+    LlmcModelDesc d = fk_desc();
+    d.gpu_images = fkw_images;
+    d.n_gpu_images = 2;
+    d.gpu_kernels = fkw_names;
+    d.gpu_kernel_smem = fkw_smem;
+    d.gpu_kernel_flags = fkw_flags;
+    d.n_gpu_kernels = 3;
+    d.gpu_tmaps = fkw_tmaps;
+    d.n_gpu_tmaps = 4;
+    d.const_bytes = FKW_CONSTS + 512;
+    d.arena_bytes = FKW_ARENA;
+    d.forward = fkw_forward;
+    return d;
+}
+
+/* The maps encoded once at load, one a table entry, with the weights' and the arena's device
+ * addresses, dims, strides and boxes; written where the kernels read them (the fake kernel checks
+ * each); generation unchanged. Not where the image has no wgmma (an sm_80 GPU: no encoding, and
+ * the WGMMA_ONLY kernel's shared memory not asked for). Load errors naming the matrix: a driver
+ * without cuTensorMapEncodeTiled, an encoding it refuses, a map outside its buffer. */
+START_TEST(fake_tma_maps)
+{
+    char err[1024];
+    for (int sm80 = 0; sm80 < 2; sm80++) {
+        fake_reset();
+        memset(&fkw, 0, sizeof fkw);
+        LlmcModelDesc d = fkw_desc();
+        if (sm80) {
+            fk.sm = 86;
+            fk.optin = 1500; /* below gemm_wt's 2048 bytes: never asked for from the sm_80 image */
+        }
+        LlmcEngine e;
+        LlmcGpu *g = gpu_engine(&e, &d, llmc_engine_default_kv_blocks(&d, 2, 16 + N_NEW), 1);
+        ck_assert_str_eq(llmc_gpu_image_arch(g), sm80 ? "sm_80" : "sm_90a");
+        ck_assert_int_eq(fk.n_tmaps, sm80 ? 0 : 4);
+        generate_and_check(&e, 2);
+        ck_assert_int_eq(fkc.bad_slot, 0);
+        if (!sm80) {
+            ck_assert_msg(fkw.checked > 0 && fkw.bad == 0, "%d of %d maps read by the kernel differ", fkw.bad,
+                          fkw.checked);
+            for (int i = 0; i < 4; i++) { /* the encoder's arguments */
+                const LlmcGpuTmap *m = &fkw_tmaps[i];
+                const uint8_t *base = m->space == LLMC_TMAP_WEIGHTS ? fkc.weights_seen : NULL;
+                if (base)
+                    ck_assert_msg(fk.tmaps[i].addr == (uintptr_t)(base + m->offset), "map %d: address", i);
+                ck_assert_int_eq(fk.tmaps[i].dtype, m->dtype == LLMC_TMAP_BF16 ? 9 : 6);
+                ck_assert_int_eq(fk.tmaps[i].dims[0], m->cols);
+                ck_assert_int_eq(fk.tmaps[i].dims[1], m->rows);
+                ck_assert_int_eq(fk.tmaps[i].stride, m->row_bytes);
+                ck_assert_int_eq(fk.tmaps[i].box[0], m->box_cols);
+                ck_assert_int_eq(fk.tmaps[i].box[1], m->box_rows);
+            }
+        } else {
+            ck_assert_int_eq(fkw.checked, 0);
+        }
+        llmc_engine_destroy(&e);
+        llmc_gpu_close(g);
+        assert_no_leaks();
+    }
+
+    /* an sm_90a GPU whose shared memory is short of gemm_wt's: refused as any kernel's */
+    fake_reset();
+    fk.optin = 1500;
+    LlmcModelDesc d = fkw_desc();
+    LlmcGpu *g;
+    ck_assert_int_eq(llmc_gpu_open_api(&g, &d, &fake_api, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "kernel gemm_wt needs 2048 bytes of shared memory"), "%s", err);
+    assert_no_leaks();
+
+    /* load errors (llmc_gpu_setup, through the engine) */
+    LlmcCudaApi no_enc = fake_api;
+    no_enc.TensorMapEncodeTiled = NULL;
+    LlmcGpuTmap bad[4];
+    memcpy(bad, fkw_tmaps, sizeof bad);
+    for (int how = 0; how < 3; how++) {
+        fake_reset();
+        d = fkw_desc();
+        const char *want = "";
+        if (how == 0)
+            want = "the NVIDIA driver has no cuTensorMapEncodeTiled (CUDA 12.0 or newer), which this executable's TMA "
+                   "matmul (gemm_wt, llmc compile --wgmma tma) needs for the map of layers.0.wq";
+        if (how == 1) { /* a row stride the driver refuses (not a multiple of 16) */
+            bad[2].row_bytes = 264;
+            bad[2].offset = 1024;
+            d.gpu_tmaps = bad;
+            want = "cuTensorMapEncodeTiled (the TMA map of layers.0.w2: [8][128] f16, 264 bytes a row, boxes of 64 x 64): "
+                   "CUDA_ERROR_INVALID_VALUE";
+        }
+        if (how == 2) { /* past the arena */
+            memcpy(bad, fkw_tmaps, sizeof bad);
+            bad[3].offset = FKW_ARENA - 256;
+            d.gpu_tmaps = bad;
+            want = "the TMA map of scratch A (f16 activations, 2 rows of 128) ([2][128], 256 bytes a row, at 768 in the "
+                   "arena; its 128 bytes at 640 of the constant tables) does not fit";
+        }
+        ck_assert_int_eq(llmc_gpu_open_api(&g, &d, how == 0 ? &no_enc : &fake_api, err, sizeof err), 0);
+        LlmcEngine e;
+        LlmcEngineOpts o = {.n_threads = 1, .kv_blocks = 8, .device = g};
+        ck_assert_int_eq(llmc_engine_init(&e, &d, fk_weights, &o, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, want), "case %d: %s", how, err);
+        llmc_gpu_close(g);
+        assert_no_leaks();
+    }
+}
+END_TEST
 
 /* PDL off: --no-pdl, a driver without cuLaunchKernelEx, a GPU before sm_90 (an sm_80 image):
  * the same tokens through plain launches */
@@ -2769,6 +2984,7 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, fake_open_refusals);
     tcase_add_test(tc, fake_generate_graphs_and_eager);
     tcase_add_test(tc, fake_no_pdl);
+    tcase_add_test(tc, fake_tma_maps);
     tcase_add_test(tc, engine_without_driver_fails_cleanly);
     tcase_add_test(tc, fake_n_nodes_and_errors);
     tcase_add_test(tc, fake_out_of_memory);

@@ -428,6 +428,13 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int one_row = vec && !e->binv; /* gemv_b1 for one row (a batch-invariant build: gemv, and the
                                       rope_kv_write kernel at every row count: cuda_rope.c) */
     B1Var bv = b1_var(e, node); /* gemv_b1's options (--b1-rows, --b1-act, --b1-roll) */
+    /* R 4 and 8 only where a lane streams more than the two groups of loads gemv_b1x issues before
+     * pdl_wait (K / ksplit > 64 slots): where the whole slice is in flight at once, NVRTC's ptxas
+     * held R 4 and 8 to 72 registers and spilled 4-40 bytes for u4, sm_80 and sm_90a (the 8B's o
+     * and qkv at K split 2, the 1B's gate/up at 1 and o at 4; tests/test_cuda.c case b1x), and a
+     * least of 5 or 2 blocks an SM in the launch bound spilled too, at 96 and 255 registers. */
+    if (bv.r > 2 && K / ksplit / ve <= 2 * 32)
+        bv.r = 2;
     if (one_row && (bv.r != 2 || bv.xf || bv.roll)) {
         assert(quant && !llmc_attr(n, "rope_epilogue"));
         emit_b1x(e, node, bv, (int)ksplit, K, N, ni > 0, epi, eps, wk, gq, wsrc, xs, bias, ys, nws, res, wq, mm, what,

@@ -822,19 +822,25 @@ static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, con
         llmc_cuda_free(cg[v]);
 }
 
-/* A small Llama (hidden 256, ffn 512, 2 layers) in w4a16 with --b1-rows 4 --b1-act xn: gate/up (the norm)
- * reads x * nw and 1/rms made by a b1_prenorm launch, o and down take R 4 with x f32, qkv keeps the
- * default kernel (its RoPE epilogue), as does the bf16 lm_head; tests/golden/b1x_w4a16.cu and its
- * forward() (b1x_w4a16.forward.c). With --b1-act f16 down reads gate/up's f16 copy of its output
- * and o a b1_prenorm's f16 of x. The default options give the default build's bytes (qmma_golden's
- * source). Every kernel compiles for sm_80 and sm_90a without spills. */
+/* A small Llama (2 layers) in w4a16 with --b1-rows 4 --b1-act xn: gate/up (the norm) reads x * nw
+ * and 1/rms made by a b1_prenorm launch, o and down take R 4 with x f32, qkv keeps the default
+ * kernel (its RoPE epilogue), as does the bf16 lm_head; tests/golden/b1x_w4a16.cu and its forward()
+ * (b1x_w4a16.forward.c). With --b1-act f16 down reads gate/up's f16 copy of its output and o a
+ * b1_prenorm's f16 of x. The default options, given, make the default build's source and host C
+ * byte for byte. The one-row kernels of three option sets compile for sm_80 and sm_90a without
+ * spills (compile_b1x). */
 START_TEST(b1x_golden)
 {
     LlmcDiag d;
-    cJSON *cfg = small_llama(256, 512), *doc = NULL;
-    /* two layers: the first's matrices as a deep model's (the last's o and gate/up come after
-     * select_rows and an add_rmsnorm kernel) */
+    /* hidden 2304, ffn 8704 (18 query and 6 KV heads of 128): o and gate/up (K split 1) and down (K
+     * split 2) stream more than two groups of loads a lane, so they take R 4 (cuda_matmul.c; the
+     * 8B's o at K split 2 keeps R 2: case b1x). Two layers: the first's matrices as a deep model's (the last's o and
+     * gate/up come after select_rows and an add_rmsnorm kernel). */
+    cJSON *cfg = small_llama(2304, 8704), *doc = NULL;
     cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(2));
+    cJSON_ReplaceItemInObject(cfg, "head_dim", cJSON_CreateNumber(128));
+    cJSON_ReplaceItemInObject(cfg, "num_attention_heads", cJSON_CreateNumber(18));
+    cJSON_ReplaceItemInObject(cfg, "num_key_value_heads", cJSON_CreateNumber(6));
     ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
     LlmcGraph *g = graph_of_w(doc, ".", &(Weights){LLMC_U4, 0, 0});
     const LlmcTarget *tune = llmc_target_find("sm_90a");
@@ -853,11 +859,11 @@ START_TEST(b1x_golden)
     const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(src);
     static const char *const want[] = {
-        "gemv_b1<FMT_U4, 256, 512, 1, 3, ",                            /* qkv: RoPE epilogue, the default kernel */
-        "b1_prenorm<256, 1, 1>(",                                      /* gate/up's x * nw and 1/rms */
-        "gemv_b1<FMT_U4, 256, 1024, 1, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 1, 0>(", /* gate/up, XF 1 */
-        "gemv_b1<FMT_U4, 256, 256, 0, 1, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 0, 0>(",  /* o, XF 0 */
-        "gemv_b1<FMT_U4, 512, 256, 0, 1, 2, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 0, 0>(",  /* down, XF 0 */
+        "gemv_b1<FMT_U4, 2304, 3840, 1, 3, ",                            /* qkv: RoPE epilogue, the default kernel */
+        "b1_prenorm<2304, 1, 1>(",                                       /* gate/up's x * nw and 1/rms */
+        "gemv_b1<FMT_U4, 2304, 17408, 1, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 1, 0>(", /* gate/up, XF 1 */
+        "gemv_b1<FMT_U4, 2304, 2304, 0, 1, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 0, 0>(",  /* o, XF 0 */
+        "gemv_b1<FMT_U4, 8704, 2304, 0, 1, 2, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 0, 0>(",  /* down, XF 0 */
     };
     if (getenv("LLMC_TEST_DUMP"))
         fputs(src, stderr);
@@ -874,7 +880,7 @@ START_TEST(b1x_golden)
     ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, &(LlmcB1Opts){2, LLMC_B1_F16, 0}, &cg, &d) ==
               LLMC_OK);
     src = llmc_cuda_source(cg);
-    ck_assert_msg(strstr(src, "b1_prenorm<256, 1, 2>(") && strstr(src, "b1_prenorm<256, 0, 2>("),
+    ck_assert_msg(strstr(src, "b1_prenorm<2304, 1, 2>(") && strstr(src, "b1_prenorm<2304, 0, 2>("),
                   "--b1-act f16: no b1_prenorm of gate/up's and of o's x");
     ck_assert_msg(strstr(src, "FMT_F16, 128, 2, 2, 0>(") && strstr(src, "y also as f16 for the next matmul") &&
                       strstr(src, "x f16 from the previous matmul"),
@@ -902,7 +908,8 @@ START_TEST(b1x_golden)
 END_TEST
 
 /* The candidates bench/gpu_round.sh WHAT=b1opt measures (bench/NOTES.md "b1x reachable from llmc"),
- * at the real shapes of the 8B and the 1B (one layer: the kernels are the same for every layer) in
+ * at the real shapes of the 8B and the 1B (two layers: the first's kernels are every layer's but the
+ * last's, whose o and gate/up come after select_rows and an add_rmsnorm kernel) in
  * w4a16 and nvfp4: their one-row kernels through NVRTC for sm_80 and sm_90a, no spills. The 8B also
  * with an int8 KV cache, so that qkv (no RoPE epilogue then) takes the options too. */
 static void check_b1x_preset(const char *preset, LlmcDType fmt, int kv8)
@@ -913,7 +920,7 @@ static void check_b1x_preset(const char *preset, LlmcDType fmt, int kv8)
     LlmcDiag d;
     cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
     ck_assert_ptr_nonnull(cfg);
-    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(1));
+    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(2));
     ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
     static const LlmcDType kv[2] = {LLMC_INT8, LLMC_INT8};
     LlmcGraph *g = graph_of_kv(doc, ".", &(Weights){fmt, 0, 0}, 0, 1, kv8 ? kv : NULL);

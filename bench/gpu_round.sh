@@ -668,18 +668,23 @@ if [ "$what" = b1opt ]; then
       "$exe" --ids "300" --compare-cpu >"$res/b1o_${f}_${c}_cmp.txt" 2>&1
       grep -A40 "per layer" "$res/b1o_${f}_${c}_cmp.txt" >"$res/b1o_${f}_${c}_layers.txt"
       cat "$res/b1o_${f}_${c}_layers.txt" >>"$log"
-      worst=$(awk '/^  layer /{if ($3 > m) m = $3} END {printf "%.2e", m}' "$res/b1o_${f}_${c}_cmp.txt")
+      worst=$(awk '/^  layer /{n++; if ($3 > m) m = $3} END {if (n) printf "%.2e", m; else printf "?"}' \
+        "$res/b1o_${f}_${c}_cmp.txt")
+      [ "$worst" = "?" ] && worst="? (no layer lines: $(head -c 120 "$res/b1o_${f}_${c}_cmp.txt"))"
       "$exe" --ids "$(seq -s ' ' 300 311)" -n 32 --output-ids >"$res/b1o_${f}_${c}_ids.txt" 2>>"$log"
       verdict="one-token compare-cpu worst layer $worst"
       if [ "$c" != base ]; then
         if [[ $c == *f16* ]]; then
-          awk -v w="$worst" 'BEGIN {exit !(w + 0 < 4e-3)}' && verdict="$verdict (f16: below 4e-3)" ||
-            verdict="$verdict (f16: ABOVE 4e-3)"
+          if [ ! -s "$res/b1o_${f}_${c}_layers.txt" ]; then verdict="$verdict (f16: no bound to check)"
+          elif awk -v w="$worst" 'BEGIN {exit !(w + 0 < 4e-3)}'; then verdict="$verdict (f16: below 4e-3)"
+          else verdict="$verdict (f16: ABOVE 4e-3)"; fi
           cmp -s "$res/b1o_${f}_base_ids.txt" "$res/b1o_${f}_${c}_ids.txt" && verdict="$verdict, 32 greedy = base" ||
             verdict="$verdict, 32 greedy differ from base (f16: allowed)"
         else
-          cmp -s "$res/b1o_${f}_base_layers.txt" "$res/b1o_${f}_${c}_layers.txt" && [ -s "$res/b1o_${f}_${c}_layers.txt" ] &&
-            verdict="$verdict = base's layers" || verdict="$verdict, layers DIFFER from base's"
+          if [ ! -s "$res/b1o_${f}_${c}_layers.txt" ]; then verdict="$verdict (no layer lines to compare)"
+          elif cmp -s "$res/b1o_${f}_base_layers.txt" "$res/b1o_${f}_${c}_layers.txt"; then
+            verdict="$verdict = base's layers"
+          else verdict="$verdict, layers DIFFER from base's"; fi
           cmp -s "$res/b1o_${f}_base_ids.txt" "$res/b1o_${f}_${c}_ids.txt" && verdict="$verdict, 32 greedy = base" ||
             verdict="$verdict, 32 greedy DIFFER from base"
         fi

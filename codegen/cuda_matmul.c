@@ -181,10 +181,10 @@ static void emit_b1x(LlmcEmit *e, int node, B1Var bv, int ks, int64_t K, int64_t
                     : bv.xf == 1 ? "* nw and 1/rms from b1_prenorm"
                     : bv.from_yh ? "f16 from the previous matmul"
                                  : "f16 from b1_prenorm",
-                    bv.yh ? ", y also as f16 for the next matmul" : "", (long long)K, llmc_dtype_name(e->g->t[e->g->n[node].in[1]].dtype),
-                    (long long)N, (long long)K, (long long)nout, what, wk, (long long)K, (long long)N, norm, epi, ks,
-                    llmc_kernel_format(e->kv[0]), gq, bv.r, bv.xf, bv.roll, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
-                    res, wq, xarg, rinv, yh);
+                    bv.yh ? ", y also as f16 for the next matmul" : "", (long long)K,
+                    llmc_dtype_name(e->g->t[e->g->n[node].in[1]].dtype), (long long)N, (long long)K, (long long)nout,
+                    what, wk, (long long)K, (long long)N, norm, epi, ks, llmc_kernel_format(e->kv[0]), gq, bv.r, bv.xf,
+                    bv.roll, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq, xarg, rinv, yh);
     const char *b1 = llmc_cuda_kernel(e, "gemv_b1", k.s, 0);
     llmc_buf_free(&k);
     /* XF 0 and 1: gemv_b1's sums, bit for bit at its K split; XF 2 another function (f16 x) */

@@ -249,6 +249,19 @@ static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
     llmc_cuda_free(cg);
 }
 
+/* The model.json document of a preset's config (layers > 0: cut to that many layers). */
+static cJSON *preset_doc(const char *preset, int layers)
+{
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
+    ck_assert_ptr_nonnull(cfg);
+    if (layers > 0)
+        cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(layers));
+    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    cJSON_Delete(cfg);
+    return doc;
+}
+
 static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma);
 static void check_preset(const char *preset) { check_preset_q(preset, NULL, LLMC_QMMA_PLAIN); }
 static void check_preset_w(const char *preset, const Weights *wts) { check_preset_q(preset, wts, LLMC_QMMA_PLAIN); }
@@ -258,10 +271,7 @@ static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
         return;
-    LlmcDiag d;
-    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
-    ck_assert_ptr_nonnull(cfg);
-    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    cJSON *doc = preset_doc(preset, 0);
     LlmcGraph *g = graph_of_w(doc, ".", wts);
     char what[128];
     snprintf(what, sizeof what, "%s%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "",
@@ -278,7 +288,6 @@ static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma
             }
     llmc_graph_free(g);
     cJSON_Delete(doc);
-    cJSON_Delete(cfg);
     llmc_nvrtc_close(nv);
 }
 
@@ -292,10 +301,7 @@ static void check_preset_tp(const char *preset, int tp, int layers)
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
         return;
-    LlmcDiag d;
-    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
-    ck_assert_ptr_nonnull(cfg);
-    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    cJSON *doc = preset_doc(preset, 0);
     LlmcGraph *g = graph_of_tp(doc, ".", NULL, 0, tp);
     ck_assert_int_eq(g->tp, tp);
     int reduces = 0, gathers = 0;
@@ -310,7 +316,6 @@ static void check_preset_tp(const char *preset, int tp, int layers)
     compile_archs(nv, g, what, ARCHS_ENDS);
     llmc_graph_free(g);
     cJSON_Delete(doc);
-    cJSON_Delete(cfg);
     llmc_nvrtc_close(nv);
 }
 START_TEST(preset_llama32_1b_tp2) { check_preset_tp("llama3.2-1b", 2, 16); }
@@ -892,6 +897,17 @@ START_TEST(b1x_golden)
     free(body);
     free(host);
     llmc_cuda_free(cg);
+    /* --tp 2: the rank's matrices (half of N or of K) take them too; their norms run as kernels of
+     * their own after the all_reduce, so gate/up has none and down reads a b1_prenorm's f16 */
+    LlmcGraph *g2 = graph_of_tp(doc, ".", &(Weights){LLMC_U4, 0, 0}, 0, 2);
+    ck_assert(llmc_gpu_generate(g2, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, &(LlmcB1Opts){4, LLMC_B1_F16, 0}, &cg, &d) ==
+              LLMC_OK);
+    ck_assert_msg(strstr(llmc_cuda_source(cg),
+                         "gemv_b1<FMT_U4, 2304, 8704, 0, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 2, 0>(") &&
+                      strstr(llmc_cuda_source(cg), "b1_prenorm<4352, 0, 2>("),
+                  "--tp 2 --b1-rows 4 --b1-act f16: no gemv_b1x of gate/up, no b1_prenorm of down's x");
+    llmc_cuda_free(cg);
+    llmc_graph_free(g2);
     LlmcNvrtc *nv = open_nvrtc();
     if (nv) {
         static const LlmcB1Opts vs[] = {{4, LLMC_B1_XN, 0}, {2, LLMC_B1_F16, 0}, {8, LLMC_B1_F16, 1}};
@@ -914,11 +930,7 @@ static void check_b1x_preset(const char *preset, LlmcDType fmt, int kv8)
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
         return;
-    LlmcDiag d;
-    cJSON *cfg = llmc_synth_preset_config(preset), *doc = NULL;
-    ck_assert_ptr_nonnull(cfg);
-    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(2));
-    ck_assert_msg(llmc_hf_config_model(cfg, preset, LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    cJSON *doc = preset_doc(preset, 2);
     static const LlmcDType kv[2] = {LLMC_INT8, LLMC_INT8};
     LlmcGraph *g = graph_of_kv(doc, ".", &(Weights){fmt, 0, 0}, 0, 1, kv8 ? kv : NULL);
     static const LlmcB1Opts vs[] = {{4, LLMC_B1_F32, 0}, {4, LLMC_B1_XN, 0}, {8, LLMC_B1_XN, 0},
@@ -928,7 +940,6 @@ static void check_b1x_preset(const char *preset, LlmcDType fmt, int kv8)
     compile_b1x(nv, g, what, vs, (int)(sizeof vs / sizeof vs[0]), ARCHS_ENDS);
     llmc_graph_free(g);
     cJSON_Delete(doc);
-    cJSON_Delete(cfg);
     llmc_nvrtc_close(nv);
 }
 START_TEST(b1x_8b_u4) { check_b1x_preset("llama3.1-8b", LLMC_U4, 0); }

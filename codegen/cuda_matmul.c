@@ -116,8 +116,10 @@ static void b1_regions(const LlmcEmit *e, int64_t *xa, int64_t *yh)
     *xa = *yh = 0;
     for (int i = 0; e->b1_act && i < e->g->nn; i++) {
         B1Var v = b1_own(e, i);
-        const LlmcShape *w = &e->g->t[e->g->n[i].in[1]].shape;
-        if (v.xf && w->dim[1] * 4 > *xa)
+        if (!v.xf)
+            continue;
+        const LlmcShape *w = &e->g->t[e->g->n[i].in[1]].shape; /* a matmul's weight */
+        if (w->dim[1] * 4 > *xa)
             *xa = w->dim[1] * 4;
         if (v.xf == 2 && w->dim[0] * 2 > *yh)
             *yh = w->dim[0] * 2;

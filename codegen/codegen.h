@@ -36,7 +36,7 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
 typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } LlmcQmma;
 /* gemv_b1's options for the one-row (batch-1 decode) matmuls of quantized rows without the RoPE
  * epilogue, NVIDIA-only builds (llmc compile --b1-rows, --b1-act, --b1-roll; experimental, opt-in,
- * docs/cuda.md "One-row matmul variants"; issue 10): rows a lane (0 or 2: the default kernel; 4,
+ * docs/cuda.md, "matmul, one row, llmc compile --b1-rows"; issue 10): rows a lane (0 or 2: the default kernel; 4,
  * 8), the activation's form (f32: x and nw in the products, the default; xn: x * nw and 1/rms
  * made by a b1_prenorm launch before the matmuls with the norm; f16: x * nw / rms, or x, as f16),
  * the groups of loads in a loop. All zero: the default kernels, byte for byte. */

@@ -28,7 +28,8 @@ static int rope_epilogue(const LlmcGraph *g, const LlmcNode *m)
 /* ---- gemv_b1's options (llmc compile --b1-rows, --b1-act, --b1-roll; opt-in, issue 10) ----
  * The one-row matmul of quantized rows (lane8 slots, 16-byte loads) without the RoPE epilogue
  * takes gemv_b1x (cuda_gemv_b1.cuh) where the options ask for more than the default kernel: R rows a
- * lane where N (a gated matrix: N / 2) is a multiple of R (R / 2), else 2; the activation as x and
+ * lane where N (a gated matrix: N / 2) is a multiple of R (R / 2) and a lane streams more than two
+ * groups of loads (llmc_cuda_emit_matmul), else 2; the activation as x and
  * nw (XF 0), x * nw and 1/rms (XF 1, --b1-act xn, the matrices with the norm prologue: qkv where it
  * has no RoPE epilogue, gate/up, a quantized lm_head; o and down keep XF 0) or f16 (XF 2, --b1-act
  * f16, every such matrix); ROLL: the groups of loads in a loop. The K split stays the default

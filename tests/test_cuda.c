@@ -401,6 +401,22 @@ static char *host_forward(const LlmcGraph *g, const LlmcCudaGen *cg, const char 
     return strndup(fwd, (size_t)(end - fwd) + 3);
 }
 
+/* The emitted kernels src of build cg of g and its host forward() against tests/golden/NAME.cu and
+ * NAME.forward.c (what: the build's --version line, and the messages' name for it). */
+static void check_golden_host(const LlmcGraph *g, const LlmcCudaGen *cg, const char *src, const char *name,
+                              const char *what)
+{
+    char path[1024], w[256];
+    snprintf(path, sizeof path, "%s/tests/golden/%s.cu", LLMC_SOURCE_DIR, name);
+    check_golden(src, path, what);
+    char *host = NULL, *body = host_forward(g, cg, what, &host);
+    snprintf(path, sizeof path, "%s/tests/golden/%s.forward.c", LLMC_SOURCE_DIR, name);
+    snprintf(w, sizeof w, "%s (host forward)", what);
+    check_golden(body, path, w);
+    free(body);
+    free(host);
+}
+
 /* tests/golden/tiny.json through the CUDA backend, weights stored as wts says (NULL: the default):
  * the source must equal the golden file `golden` and hold `must` (when not NULL); every kernel
  * compiles for every arch. */
@@ -871,12 +887,7 @@ START_TEST(b1x_golden)
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(src, want[i]), "--b1-rows 4 --b1-act xn: no %s", want[i]);
-    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/b1x_w4a16.cu", "a small Llama in w4a16, --b1-rows 4 --b1-act xn");
-    char *host = NULL, *body = host_forward(g, cg, "small --b1-rows 4 --b1-act xn", &host);
-    check_golden(body, LLMC_SOURCE_DIR "/tests/golden/b1x_w4a16.forward.c",
-                 "a small Llama in w4a16, --b1-rows 4 --b1-act xn (host forward)");
-    free(body);
-    free(host);
+    check_golden_host(g, cg, src, "b1x_w4a16", "a small Llama in w4a16, --b1-rows 4 --b1-act xn");
     llmc_cuda_free(cg);
     /* f16: gate/up writes its output's f16 copy (yh) for down; o's comes from a b1_prenorm */
     ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, &(LlmcB1Opts){2, LLMC_B1_F16, 0}, &cg, &d) ==
@@ -889,7 +900,7 @@ START_TEST(b1x_golden)
                   "--b1-act f16: gate/up's f16 copy and down reading it");
     /* b1_prenorm launches: layer 0's o and gate/up (its down reads gate/up's copy); layer 1's o,
      * gate/up and down (after select_rows and add_rmsnorm its gate/up has no norm, so no copy) */
-    body = host_forward(g, cg, "small --b1-act f16", &host);
+    char *host = NULL, *body = host_forward(g, cg, "small --b1-act f16", &host);
     int launches = 0;
     for (const char *p = body; (p = strstr(p, "_b1_prenorm */")); p++)
         launches++;
@@ -1807,12 +1818,7 @@ START_TEST(binv_golden)
     static const char *const none[] = {"gemm_", "rows_to_half", "flash_", "paged_attn_tc", "paged_attn<"};
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
         ck_assert_msg(!strstr(src, none[i]), "a batch-invariant build emits %s", none[i]);
-    check_golden(src, LLMC_SOURCE_DIR "/tests/golden/binv_stories260k.cu", "stories260K --batch-invariant");
-    char *host = NULL, *body = host_forward(g, cg, "stories260K --batch-invariant", &host);
-    check_golden(body, LLMC_SOURCE_DIR "/tests/golden/binv_stories260k.forward.c",
-                 "stories260K --batch-invariant (host forward)");
-    free(body);
-    free(host);
+    check_golden_host(g, cg, src, "binv_stories260k", "stories260K --batch-invariant");
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
         compile_archs_b(nv, g, "stories260K --batch-invariant", ARCHS_ALL, LLMC_QMMA_PLAIN, 1);

@@ -738,7 +738,8 @@ static const CliOpt compile_opts[] = {
                            "a tuning knob, not yet measured (bench/NOTES.md)"},
     {"b1-rows", 0, "R", "NVIDIA targets, experimental: the one-row (batch-1 decode)\n"
                         "matmuls of quantized rows without the RoPE epilogue with R\n"
-                        "weight rows a lane: 2 (default), 4 or 8 (docs/cuda.md)"},
+                        "weight rows a lane where the shapes allow: 2 (default), 4 or 8\n"
+                        "(docs/cuda.md)"},
     {"b1-act", 0, "A", "NVIDIA targets, experimental: those matmuls' activation: f32\n"
                        "(default), xn (x * nw and 1/rms made beforehand for the\n"
                        "matrices with the norm) or f16 (rounded once; other sums)"},
@@ -758,7 +759,8 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_QMMA_UNITS, C_B1_ROWS, C_B1_ACT, C_B1_ROLL, C_BATCH_INVARIANT, C_QUIET, C_HELP
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_QMMA_UNITS, C_B1_ROWS, C_B1_ACT, C_B1_ROLL, C_BATCH_INVARIANT,
+    C_QUIET, C_HELP
 };
 
 /* The formats some target stores weights in (the names --weights takes; each target checks its own). */

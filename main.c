@@ -737,7 +737,7 @@ static const CliOpt compile_opts[] = {
                            "8 for the others). Smaller gives small matrices more blocks;\n"
                            "a tuning knob, not yet measured (bench/NOTES.md)"},
     {"b1-rows", 0, "R", "NVIDIA targets, experimental: the one-row (batch-1 decode)\n"
-                        "matmuls of quantized rows without the RoPE epilogue with R\n"
+                        "matmuls of 4-bit rows without the RoPE epilogue with R\n"
                         "weight rows a lane where the shapes allow: 2 (default), 4 or 8\n"
                         "(docs/cuda.md)"},
     {"b1-act", 0, "A", "NVIDIA targets, experimental: those matmuls' activation: f32\n"

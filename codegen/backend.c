@@ -92,7 +92,7 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), ", %s%s", opts,
                  cg->backend != &llmc_backend_cuda ? " without effect (GPU targets only)"
                  : amd                             ? " without effect (the AMD path keeps gemv_b1)"
-                                                   : ": one-row matmuls of quantized rows by gemv_b1x (experimental)");
+                                                   : ": one-row matmuls of 4-bit rows by gemv_b1x (experimental)");
     }
     if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda) {
         int wg = 0; /* gemm_wq needs an image with wgmma */

@@ -34,7 +34,7 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
  * weights streamed into registers); ring: gemm_qr (the weights through a cp.async ring in shared
  * memory, experimental); wg: gemm_wq above 8 rows (docs/cuda.md) */
 typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } LlmcQmma;
-/* gemv_b1's options for the one-row (batch-1 decode) matmuls of quantized rows without the RoPE
+/* gemv_b1's options for the one-row (batch-1 decode) matmuls of 4-bit rows without the RoPE
  * epilogue, NVIDIA-only builds (llmc compile --b1-rows, --b1-act, --b1-roll; experimental, opt-in,
  * docs/cuda.md, "matmul, one row, llmc compile --b1-rows"; issue 10): rows a lane (0 or 2: the default kernel; 4,
  * 8), the activation's form (f32: x and nw in the products, the default; xn: x * nw and 1/rms

@@ -26,10 +26,10 @@ static int rope_epilogue(const LlmcGraph *g, const LlmcNode *m)
 }
 
 /* ---- gemv_b1's options (llmc compile --b1-rows, --b1-act, --b1-roll; opt-in, issue 10) ----
- * The one-row matmul of quantized rows (lane8 slots, 16-byte loads) without the RoPE epilogue
+ * The one-row matmul of 4-bit rows (u4, nvfp4; lane8 slots, 16-byte loads) without the RoPE epilogue
  * takes gemv_b1x (cuda_gemv_b1.cuh) where the options ask for more than the default kernel: R rows a
- * lane where N (a gated matrix: N / 2) is a multiple of R (R / 2) and a lane streams more than two
- * groups of loads (llmc_cuda_emit_matmul), else 2; the activation as x and
+ * lane where N (a gated matrix: N / 2) is a multiple of R (R / 2) and, but in nvfp4, a lane streams
+ * more than two groups of loads (llmc_cuda_emit_matmul), else 2; the activation as x and
  * nw (XF 0), x * nw and 1/rms (XF 1, --b1-act xn, the matrices with the norm prologue: qkv where it
  * has no RoPE epilogue, gate/up, a quantized lm_head; o and down keep XF 0) or f16 (XF 2, --b1-act
  * f16, every such matrix); ROLL: the groups of loads in a loop. The K split stays the default
@@ -49,8 +49,10 @@ typedef struct {
     int yh;          /* writes its output's f16 copy for the next matmul (its from_yh) */
 } B1Var;
 
-/* Node `node` is a matmul whose one-row kernel is gemv_b1 on quantized rows in 16-byte lane8
- * slots without the RoPE epilogue (llmc_cuda_emit_matmul's one_row && quant && no rope_epilogue). */
+/* Node `node` is a matmul whose one-row kernel is gemv_b1 on 4-bit rows (u4, with or without zero
+ * points, nvfp4: the lab's formats) in 16-byte lane8 slots without the RoPE epilogue
+ * (llmc_cuda_emit_matmul's one_row && quant && no rope_epilogue). fp8 keeps gemv_b1: its R 4 spilled
+ * at 72 registers on the 8B's down (K split 2, 14 groups a lane; NVRTC, sm_90a). */
 static int b1_quant_row(const LlmcEmit *e, int node)
 {
     const LlmcGraph *g = e->g;
@@ -60,7 +62,7 @@ static int b1_quant_row(const LlmcEmit *e, int node)
     const LlmcTensor *w = &g->t[n->in[1]];
     int ni = n->op == LLMC_OP_MATMUL_FUSED ? (int)llmc_attr_int(n, "norm", -1) : -1;
     int64_t K = w->shape.dim[1], SX = llmc_row_stride(g, n->in[0]);
-    return llmc_format_n_sides(w->dtype) > 0 && w->layout.order == LLMC_ORDER_LANE8 && SX % 4 == 0 &&
+    return (w->dtype == LLMC_U4 || w->dtype == LLMC_NVFP4) && w->layout.order == LLMC_ORDER_LANE8 && SX % 4 == 0 &&
            g->t[n->in[0]].offset % 16 == 0 && (ni <= 0 || g->t[n->in[ni]].offset % 16 == 0) &&
            K % llmc_cuda_ve(w->dtype) == 0 && w->offset % 16 == 0;
 }
@@ -431,12 +433,13 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int one_row = vec && !e->binv; /* gemv_b1 for one row (a batch-invariant build: gemv, and the
                                       rope_kv_write kernel at every row count: cuda_rope.c) */
     B1Var bv = b1_var(e, node); /* gemv_b1's options (--b1-rows, --b1-act, --b1-roll) */
-    /* R 4 and 8 only where a lane streams more than the two groups of loads gemv_b1x issues before
-     * pdl_wait (K / ksplit > 64 slots): where the whole slice is in flight at once, NVRTC's ptxas
-     * held R 4 and 8 to 72 registers and spilled 4-40 bytes for u4, sm_80 and sm_90a (the 8B's o
-     * and qkv at K split 2, the 1B's gate/up at 1 and o at 4; tests/test_cuda.c case b1x), and a
-     * least of 5 or 2 blocks an SM in the launch bound spilled too, at 96 and 255 registers. */
-    if (bv.r > 2 && K / ksplit / ve <= 2 * 32)
+    /* R 4 and 8 in u4 only where a lane streams more than the two groups of loads gemv_b1x
+     * issues before pdl_wait (K / ksplit > 64 slots): where the whole slice is in flight at once,
+     * NVRTC's ptxas held u4's R 4 and 8 to 72 registers and spilled 4-40 bytes, sm_80 and sm_90a
+     * (the 8B's o and qkv at K split 2, the 1B's gate/up at 1 and o at 4; tests/test_cuda.c case
+     * b1x), and a least of 5 or 2 blocks an SM in the launch bound spilled too, at 96 and 255
+     * registers. nvfp4 took 56-144 registers there without spills: every matrix. */
+    if (bv.r > 2 && w->dtype != LLMC_NVFP4 && K / ksplit / ve <= 2 * 32)
         bv.r = 2;
     if (one_row && (bv.r != 2 || bv.xf || bv.roll)) {
         assert(quant && !llmc_attr(n, "rope_epilogue"));

@@ -126,5 +126,5 @@ check "--b1-rows for the cpu: --version says it changes nothing" bash -c \
 "$TMP/b1cpu" "Once upon a time" -n 12 >"$TMP/b1cpu_12.txt"
 check "--b1-rows for the cpu: the default build's text" cmp -s "$TMP/cpu_12.txt" "$TMP/b1cpu_12.txt"
 check "--b1-act f16 --b1-roll for sm_90a: --version says so" bash -c \
-  "'$LLMC' compile '$TMP/good.json' -o '$TMP/b1gpu' --weights w4a16 --b1-rows 8 --b1-act f16 --b1-roll --target sm_90a -q && '$TMP/b1gpu' --version | grep -q -- '--b1-rows 8 --b1-act f16 --b1-roll: one-row matmuls of quantized rows by gemv_b1x (experimental)'"
+  "'$LLMC' compile '$TMP/good.json' -o '$TMP/b1gpu' --weights w4a16 --b1-rows 8 --b1-act f16 --b1-roll --target sm_90a -q && '$TMP/b1gpu' --version | grep -q -- '--b1-rows 8 --b1-act f16 --b1-roll: one-row matmuls of 4-bit rows by gemv_b1x (experimental)'"
 finish

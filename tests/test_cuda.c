@@ -766,10 +766,16 @@ END_TEST
 /* ---- gemv_b1's options (llmc compile --b1-rows, --b1-act, --b1-roll; cuda_matmul.c b1_var) ---- */
 static const char *b1_act_name(LlmcB1Act a) { return a == LLMC_B1_XN ? "xn" : a == LLMC_B1_F16 ? "f16" : "f32"; }
 
-/* The one-row kernels (gemv_b1, b1_prenorm) of g built with each of the nv option sets vs, through
- * NVRTC for the CUDA targets of `set`, one compile an arch for those this process has not compiled
- * yet: none may spill (the default gemv_b1 spills nowhere: the preset cases). The other kernels are
- * the default build's (compiled by the preset cases), not compiled here. */
+/* The kernels the options add (gemv_b1x: gemv_b1 with the R, XF and ROLL arguments, whose calls
+ * pass yh, `(uint16_t *)`; b1_prenorm) to g built with each of the nv option sets vs, through NVRTC
+ * for the CUDA targets of `set`, one compile an arch for those this process has not compiled yet:
+ * none may spill. The others are the default build's (the preset cases compile them; the 8B's o in
+ * u4 with zero points spills 16 bytes on sm_80 there already, the default gemv_b1: not checked
+ * here). */
+static int b1x_kernel(const char *name, const char *text)
+{
+    return strstr(name, "b1_prenorm") || (strstr(name, "gemv_b1") && strstr(llmc_kernel_code(text), "(uint16_t *)"));
+}
 static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, const LlmcB1Opts *vs, int nvs, int set)
 {
     LlmcDiag d;
@@ -791,7 +797,7 @@ static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, con
         for (int v = 0; v < nvs; v++)
             for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++) {
                 const char *name = llmc_cuda_kernel_name(cg[v], k), *text = llmc_cuda_kernel_text(cg[v], k);
-                if (!strstr(name, "gemv_b1") && !strstr(name, "b1_prenorm"))
+                if (!b1x_kernel(name, text))
                     continue;
                 int seen = compiled_find(arch, llmc_kernel_code(text)) != NULL;
                 for (int j = 0; j < nf && !seen; j++)
@@ -819,7 +825,7 @@ static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, con
         for (int v = 0; v < nvs; v++)
             for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++) {
                 const char *name = llmc_cuda_kernel_name(cg[v], k), *text = llmc_cuda_kernel_text(cg[v], k);
-                if (!strstr(name, "gemv_b1") && !strstr(name, "b1_prenorm"))
+                if (!b1x_kernel(name, text))
                     continue;
                 const LlmcKernelRes *r = compiled_find(arch, llmc_kernel_code(text));
                 ck_assert_ptr_nonnull(r);
@@ -935,19 +941,26 @@ END_TEST
  * at the real shapes of the 8B and the 1B (two layers: the first's kernels are every layer's but the
  * last's, whose o and gate/up come after select_rows and an add_rmsnorm kernel) in
  * w4a16 and nvfp4: their one-row kernels through NVRTC for sm_80 and sm_90a, no spills. The 8B also
- * with an int8 KV cache, so that qkv (no RoPE epilogue then) takes the options too. */
+ * with an int8 KV cache, so that qkv (no RoPE epilogue then) takes the options too. The prints of
+ * LLMC_TEST_VERBOSE=1 give the registers of each (bench/NOTES.md). */
+static void check_b1x_preset_w(const char *preset, const Weights *wts, int kv8);
 static void check_b1x_preset(const char *preset, LlmcDType fmt, int kv8)
+{
+    check_b1x_preset_w(preset, &(Weights){fmt, 0, 0}, kv8);
+}
+static void check_b1x_preset_w(const char *preset, const Weights *wts, int kv8)
 {
     LlmcNvrtc *nv = open_nvrtc();
     if (!nv)
         return;
     cJSON *doc = preset_doc(preset, 2);
     static const LlmcDType kv[2] = {LLMC_INT8, LLMC_INT8};
-    LlmcGraph *g = graph_of_kv(doc, ".", &(Weights){fmt, 0, 0}, 0, 1, kv8 ? kv : NULL);
+    LlmcGraph *g = graph_of_kv(doc, ".", wts, 0, 1, kv8 ? kv : NULL);
     static const LlmcB1Opts vs[] = {{4, LLMC_B1_F32, 0}, {4, LLMC_B1_XN, 0}, {8, LLMC_B1_XN, 0},
                                     {2, LLMC_B1_F16, 0}, {4, LLMC_B1_F16, 0}, {8, LLMC_B1_XN, 1}};
     char what[96];
-    snprintf(what, sizeof what, "%s in %s%s", preset, llmc_dtype_name(fmt), kv8 ? ", --kv int8" : "");
+    snprintf(what, sizeof what, "%s in %s%s%s", preset, llmc_dtype_name(wts->fmt), wts->asym ? " with zero points" : "",
+             kv8 ? ", --kv int8" : "");
     compile_b1x(nv, g, what, vs, (int)(sizeof vs / sizeof vs[0]), ARCHS_ENDS);
     llmc_graph_free(g);
     cJSON_Delete(doc);
@@ -962,6 +975,28 @@ END_TEST
 START_TEST(b1x_1b_u4) { check_b1x_preset("llama3.2-1b", LLMC_U4, 0); }
 END_TEST
 START_TEST(b1x_1b_nvfp4) { check_b1x_preset("llama3.2-1b", LLMC_NVFP4, 0); }
+END_TEST
+/* fp8 keeps gemv_b1 (cuda_matmul.c b1_quant_row): the options give the default build, byte for byte */
+START_TEST(b1x_8b_fp8)
+{
+    LlmcDiag d;
+    cJSON *doc = preset_doc("llama3.1-8b", 2);
+    LlmcGraph *g = graph_of_w(doc, ".", &(Weights){LLMC_FP8, 0, 0});
+    const LlmcTarget *tune = llmc_target_find("sm_90a");
+    LlmcCudaGen *def = NULL, *opt = NULL;
+    ck_assert(llmc_cuda_generate(g, tune, 1, &def, &d) == LLMC_OK);
+    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, &(LlmcB1Opts){4, LLMC_B1_F16, 1}, &opt, &d) ==
+              LLMC_OK);
+    ck_assert_str_eq(llmc_cuda_source(opt), llmc_cuda_source(def));
+    llmc_cuda_free(opt);
+    llmc_cuda_free(def);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+}
+END_TEST
+START_TEST(b1x_8b_nvfp4_kv8) { check_b1x_preset("llama3.1-8b", LLMC_NVFP4, 1); }
+END_TEST
+START_TEST(b1x_8b_u4z) { check_b1x_preset_w("llama3.1-8b", &(Weights){LLMC_U4, 0, 1}, 0); }
 END_TEST
 
 /* gemm_q's plan for the matrices of graphs in several formats: which it takes, its blocks. */
@@ -1930,6 +1965,9 @@ int main(int argc, char **argv)
         tcase_add_test(b1, b1x_8b_nvfp4);
         tcase_add_test(b1, b1x_1b_u4);
         tcase_add_test(b1, b1x_1b_nvfp4);
+        tcase_add_test(b1, b1x_8b_fp8);
+        tcase_add_test(b1, b1x_8b_nvfp4_kv8);
+        tcase_add_test(b1, b1x_8b_u4z);
     }
     suite_add_tcase(s, b1);
     TCase *bi = tcase_create("binv"); /* --batch-invariant */

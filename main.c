@@ -41,7 +41,8 @@ typedef struct CliOpt {
     const char *help;           /* "\n" starts a continuation line */
 } CliOpt;
 
-enum { CLI_MAX = 32 };
+/* the most options a command takes (each table's size is checked against it where it is defined) */
+enum { CLI_MAX = 48 };
 
 typedef struct Cli {
     const char *cmd;            /* "llmc compile", for messages */
@@ -759,6 +760,7 @@ static const CliOpt compile_opts[] = {
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
 };
+_Static_assert(sizeof compile_opts / sizeof compile_opts[0] <= CLI_MAX + 1, "CLI_MAX: more options than Cli holds");
 
 enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
@@ -1084,6 +1086,7 @@ static const CliOpt import_opts[] = {
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
 };
+_Static_assert(sizeof import_opts / sizeof import_opts[0] <= CLI_MAX + 1, "CLI_MAX: more options than Cli holds");
 
 static int cmd_import(int argc, char **argv)
 {
@@ -1151,6 +1154,7 @@ static const CliOpt synth_opts[] = {
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
 };
+_Static_assert(sizeof synth_opts / sizeof synth_opts[0] <= CLI_MAX + 1, "CLI_MAX: more options than Cli holds");
 
 static int cmd_synth(int argc, char **argv)
 {
@@ -1220,6 +1224,7 @@ static const CliOpt targets_opts[] = {
     {"help", 'h', NULL, "this list"},
     {NULL, 0, NULL, NULL},
 };
+_Static_assert(sizeof targets_opts / sizeof targets_opts[0] <= CLI_MAX + 1, "CLI_MAX: more options than Cli holds");
 
 static int cmd_targets(int argc, char **argv)
 {

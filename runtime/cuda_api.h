@@ -100,7 +100,7 @@ typedef struct CUlaunchConfig_st {
 typedef unsigned long long cuuint64_t;
 typedef unsigned cuuint32_t;
 typedef struct CUtensorMap_st {
-    unsigned long long opaque[16];
+    _Alignas(128) unsigned long long opaque[16]; /* cuda.h's alignment; the driver needs 64 */
 } CUtensorMap;
 enum { CU_TENSOR_MAP_DATA_TYPE_FLOAT16 = 6, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 = 9 };
 enum { CU_TENSOR_MAP_INTERLEAVE_NONE = 0 };

@@ -522,7 +522,8 @@ static int write_tmaps(LlmcGpu *g, char *err, size_t errlen)
                             "executable's TMA matmul (gemm_wt, llmc compile --wgmma tma) needs for the map of %s; "
                             "update the driver, or compile without --wgmma tma",
                             g->name, d->gpu_tmaps[0].name ? d->gpu_tmaps[0].name : "?");
-    CUtensorMap *maps = calloc((size_t)d->n_gpu_tmaps, sizeof *maps);
+    /* cuTensorMapEncodeTiled wants each map 64-byte aligned: calloc's alignment is not enough */
+    CUtensorMap *maps = aligned_alloc(_Alignof(CUtensorMap), (size_t)d->n_gpu_tmaps * sizeof *maps);
     if (!maps)
         return llmc_rt_fail(err, errlen, "out of memory for %d TMA maps", d->n_gpu_tmaps);
     int rc = 0;

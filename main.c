@@ -181,6 +181,22 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int32_t *o
     return 0;
 }
 
+/* v, one of the n names a flag takes: its index in *out (0), or a message listing them (-1), e.g.
+ * `llmc compile: --wgmma: expected cp or tma, found "x"`. */
+static int parse_choice(const char *cmd, const char *flag, const char *v, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    fprintf(stderr, "%s: %s: expected ", cmd, flag);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    fprintf(stderr, ", found \"%s\"\n", v);
+    return -1;
+}
+
 static int is_dir(const char *p)
 {
     struct stat st;
@@ -904,30 +920,22 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         case C_RESOURCE_USAGE:
             a->copt.resource_report = 1;
             break;
-        case C_QMMA:
-            if (strcmp(v, "auto") == 0)
-                a->copt.qmma = LLMC_QMMA_AUTO;
-            else if (strcmp(v, "plain") == 0)
-                a->copt.qmma = LLMC_QMMA_PLAIN;
-            else if (strcmp(v, "ring") == 0)
-                a->copt.qmma = LLMC_QMMA_RING;
-            else if (strcmp(v, "wg") == 0)
-                a->copt.qmma = LLMC_QMMA_WG;
-            else {
-                fprintf(stderr, "llmc compile: --qmma: expected auto, plain, ring or wg, found \"%s\"\n", v);
+        case C_QMMA: { /* in LlmcQmma's order */
+            static const char *const names[] = {"auto", "plain", "ring", "wg"};
+            int i;
+            if (parse_choice("llmc compile", "--qmma", v, names, 4, &i))
                 return 2;
-            }
+            a->copt.qmma = (LlmcQmma)i;
             break;
-        case C_WGMMA:
-            if (strcmp(v, "cp") == 0)
-                a->copt.wgmma = LLMC_WGMMA_CP;
-            else if (strcmp(v, "tma") == 0)
-                a->copt.wgmma = LLMC_WGMMA_TMA;
-            else {
-                fprintf(stderr, "llmc compile: --wgmma: expected cp or tma, found \"%s\"\n", v);
+        }
+        case C_WGMMA: { /* in LlmcWgmma's order */
+            static const char *const names[] = {"cp", "tma"};
+            int i;
+            if (parse_choice("llmc compile", "--wgmma", v, names, 2, &i))
                 return 2;
-            }
+            a->copt.wgmma = (LlmcWgmma)i;
             break;
+        }
         case C_QMMA_UNITS: {
             int32_t u = 0;
             if (parse_int("--qmma-units", v, 1, 64, &u))
@@ -946,18 +954,14 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             a->copt.b1.rows = r;
             break;
         }
-        case C_B1_ACT:
-            if (strcmp(v, "f32") == 0)
-                a->copt.b1.act = LLMC_B1_F32;
-            else if (strcmp(v, "xn") == 0)
-                a->copt.b1.act = LLMC_B1_XN;
-            else if (strcmp(v, "f16") == 0)
-                a->copt.b1.act = LLMC_B1_F16;
-            else {
-                fprintf(stderr, "llmc compile: --b1-act: expected f32, xn or f16, found \"%s\"\n", v);
+        case C_B1_ACT: { /* in LlmcB1Act's order */
+            static const char *const names[] = {"f32", "xn", "f16"};
+            int i;
+            if (parse_choice("llmc compile", "--b1-act", v, names, 3, &i))
                 return 2;
-            }
+            a->copt.b1.act = (LlmcB1Act)i;
             break;
+        }
         case C_B1_ROLL:
             a->copt.b1.roll = 1;
             break;

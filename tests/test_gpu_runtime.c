@@ -1011,7 +1011,7 @@ static CUresult f_elapsed(float *ms, CUevent a, CUevent b)
 }
 
 /* cuTensorMapEncodeTiled as gemm_wt's maps use it (the runtime's write_tmaps): a 2-D bf16/f16
- * matrix, its address 16-byte aligned, a row's bytes and the row stride in bytes multiples of 16
+ * matrix, the map 64-byte aligned (the driver's rule), its address 16-byte aligned, a row's bytes and the row stride in bytes multiples of 16
  * (gemm_wt's K: whole chunks of 64), the stride at least a row, boxes of at most 256 rows and an inner box of 128 bytes (the 128-byte swizzle's span), element
  * strides 1, no interleave, zeros out of bounds; anything else is refused as the driver refuses
  * it. The arguments are recorded, and the map's 128 bytes hold them for the kernels to check:
@@ -1021,7 +1021,7 @@ static CUresult f_encode(CUtensorMap *map, int dtype, cuuint32_t rank, void *add
                          const cuuint64_t *strides, const cuuint32_t *box, const cuuint32_t *es, int interleave,
                          int swizzle, int l2, int oob)
 {
-    if (!map || rank != 2 || (dtype != CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 && dtype != CU_TENSOR_MAP_DATA_TYPE_FLOAT16) ||
+    if (!map || (uintptr_t)map % 64 != 0 || rank != 2 || (dtype != CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 && dtype != CU_TENSOR_MAP_DATA_TYPE_FLOAT16) ||
         !addr || (uintptr_t)addr % 16 != 0 || dims[0] < 1 || dims[1] < 1 || dims[0] > (1ull << 32) ||
         dims[1] > (1ull << 32) || dims[0] * 2 % 16 != 0 || strides[0] % 16 != 0 || strides[0] < dims[0] * 2 || box[0] * 2 != 128 ||
         box[1] < 1 || box[1] > 256 || es[0] != 1 || es[1] != 1 || interleave != CU_TENSOR_MAP_INTERLEAVE_NONE ||
@@ -2081,14 +2081,7 @@ static ncclResult_t n_init_config(ncclComm_t *comm, int n, ncclUniqueId id, int 
     }
     int failing = fnc.fail_init_rank && rank == fnc.fail_init_rank;
     if (failing)                        /* the others are in their init */
-        for (int i = 0; i < 5000; i++) {
-            pthread_mutex_lock(&fnc_mu);
-            int in = fnc.joined == n - 1;
-            pthread_mutex_unlock(&fnc_mu);
-            if (in)
-                break;
-            usleep(1000);
-        }
+        fnc_wait_joined(n - 1);
     if (failing && !fnc.fail_init_async)
         return 2;                       /* ncclSystemError */
     ncclComm_t c = calloc(1, sizeof *c);

@@ -182,7 +182,7 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int32_t *o
 }
 
 /* v, one of the n names a flag takes: its index in *out (0), or a message listing them (-1), e.g.
- * `llmc compile: --wgmma: expected cp or tma, found "x"`. */
+ * `llmc compile: --wgmma: expected auto, cp or tma, found "x"`. */
 static int parse_choice(const char *cmd, const char *flag, const char *v, const char *const *names, int n, int *out)
 {
     for (int i = 0; i < n; i++)
@@ -749,15 +749,15 @@ static const CliOpt compile_opts[] = {
                      "faster at 64) or wg (gemm_wq above 8 rows on sm_90a: wgmma,\n"
                      "the weights decoded in registers; on an H100 faster at 64\n"
                      "rows and in prefill, slower at 16)"},
-    {"wgmma", 0, "V", "CUDA targets' matmul of wide steps (prefill) on sm_90a: cp\n"
-                      "(default: gemm_wg, cp.async stages into one warpgroup) or tma\n"
-                      "(gemm_wt: TMA tensor maps encoded at load, a producer and two\n"
-                      "consumer warpgroups, persistent; bf16/f16 weights; experimental,\n"
-                      "never yet run on a GPU)"},
+    {"wgmma", 0, "V", "CUDA targets' matmul of wide steps (prefill) on sm_90a: auto\n"
+                      "(default: tma, cp in a --batch-invariant build), tma (gemm_wt:\n"
+                      "TMA tensor maps encoded at load, a producer and two consumer\n"
+                      "warpgroups, persistent; bf16/f16 weights) or cp (gemm_wg,\n"
+                      "cp.async stages into one warpgroup; the default before)"},
     {"qmma-units", 0, "N", "CUDA targets: gemm_q's fewest units of work a block (a unit: a\n"
                            "chunk of K of 64 weight rows; default 4 for the 4-bit formats,\n"
                            "8 for the others). Smaller gives small matrices more blocks;\n"
-                           "a tuning knob, not yet measured (bench/NOTES.md)"},
+                           "a tuning knob (on an H100, 1 was slower: bench/NOTES.md)"},
     {"b1-rows", 0, "R", "NVIDIA targets, experimental: the one-row (batch-1 decode)\n"
                         "matmuls of 4-bit rows without the RoPE epilogue with R\n"
                         "weight rows a lane where the shapes allow: 2 (default), 4 or 8\n"
@@ -929,9 +929,9 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             break;
         }
         case C_WGMMA: { /* in LlmcWgmma's order */
-            static const char *const names[] = {"cp", "tma"};
+            static const char *const names[] = {"auto", "cp", "tma"};
             int i;
-            if (parse_choice("llmc compile", "--wgmma", v, names, 2, &i))
+            if (parse_choice("llmc compile", "--wgmma", v, names, 3, &i))
                 return 2;
             a->copt.wgmma = (LlmcWgmma)i;
             break;

@@ -81,14 +81,14 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", gemm_q with at least %d unit%s of work a block (--qmma-units %d)", cg->opt.qmma_units,
                  cg->opt.qmma_units > 1 ? "s" : "", cg->opt.qmma_units);
-    if (cg->opt.wgmma == LLMC_WGMMA_TMA && cg->backend == &llmc_backend_cuda) {
+    if (cg->opt.wgmma != LLMC_WGMMA_AUTO && cg->backend == &llmc_backend_cuda) {
         int wg = 0; /* gemm_wt needs an image with wgmma (and tensor cores: no batch-invariant build) */
         for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
             wg |= cg->targets[i]->has_wgmma;
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
-                 wg && !cg->opt.batch_invariant
-                     ? ", wide steps by gemm_wt on sm_90a (--wgmma tma: TMA maps encoded at load; never yet run on a GPU)"
-                     : ", --wgmma tma without effect (no sm_90a image: gemm_wt needs wgmma)");
+                 !wg || cg->opt.batch_invariant ? ", --wgmma without effect (no sm_90a image: gemm_wg and gemm_wt need wgmma)"
+                 : cg->opt.wgmma == LLMC_WGMMA_TMA ? ", wide steps by gemm_wt on sm_90a (--wgmma tma)"
+                                                   : ", wide steps by gemm_wg on sm_90a (--wgmma cp)");
     }
     const LlmcB1Opts *b1 = &cg->opt.b1;
     if (b1->rows > 2 || b1->act || b1->roll) {

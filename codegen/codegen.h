@@ -34,11 +34,12 @@ LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmm
  * weights streamed into registers); ring: gemm_qr (the weights through a cp.async ring in shared
  * memory, experimental); wg: gemm_wq above 8 rows (docs/cuda.md) */
 typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } LlmcQmma;
-/* The wide steps' matmul of bf16/f16 weights in sm_90a images (llmc compile --wgmma): cp (the
- * default): gemm_wg, cp.async stages into one warpgroup's wgmma; tma: gemm_wt where it takes the
- * matrix (TMA tensor maps, a producer and two consumer warpgroups, persistent; never yet run on a
- * GPU), gemm_wg elsewhere (docs/cuda.md, "gemm_wt") */
-typedef enum { LLMC_WGMMA_CP, LLMC_WGMMA_TMA } LlmcWgmma;
+/* The wide steps' matmul of bf16/f16 weights in sm_90a images (llmc compile --wgmma): auto (the
+ * default): tma, except in a --batch-invariant build (which runs no tensor-core kernel); cp: gemm_wg,
+ * cp.async stages into one warpgroup's wgmma; tma: gemm_wt where it takes the matrix (TMA tensor
+ * maps, a producer and two consumer warpgroups, persistent; on an H100 1.2-1.6x gemm_wg's
+ * prefill matmuls), gemm_wg elsewhere (docs/cuda.md, "gemm_wt") */
+typedef enum { LLMC_WGMMA_AUTO, LLMC_WGMMA_CP, LLMC_WGMMA_TMA } LlmcWgmma;
 /* gemv_b1's options for the one-row (batch-1 decode) matmuls of 4-bit rows without the RoPE
  * epilogue, NVIDIA-only builds (llmc compile --b1-rows, --b1-act, --b1-roll; experimental, opt-in,
  * docs/cuda.md, "matmul, one row, llmc compile --b1-rows"; issue 10): rows a lane (0 or 2: the default kernel; 4,

@@ -208,7 +208,7 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->qmma_auto = qmma == LLMC_QMMA_AUTO && wgmma && !batch_invariant;
     e->binv = batch_invariant;
     e->qmma_units = qmma_units;
-    e->wgmma_tma = wide == LLMC_WGMMA_TMA && wgmma && nv_path && !batch_invariant;
+    e->wgmma_tma = wide != LLMC_WGMMA_CP && wgmma && nv_path && !batch_invariant; /* auto: tma */
     /* gemv_b1's options: NVIDIA-only builds without --batch-invariant (which runs no gemv_b1); the
      * AMD path keeps the default kernel (gemv_b1x never compiled for it) */
     e->b1_rows = 2;
@@ -256,9 +256,9 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     for (int i = 0; i < cg->headers.n; i++)
         if (!strstr(cg->headers.names[i], ".def") && strcmp(cg->headers.names[i], "gpu_port_amd.cuh") != 0 &&
             strcmp(cg->headers.names[i], "gpu_math.h") != 0 &&
-            (e->wgmma_tma || strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") != 0)) { /* gemm_wt's: --wgmma tma */
+            (e->wgmma_tma || strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") != 0)) { /* gemm_wt's: --wgmma auto or tma */
             if (strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") == 0) /* as bench/kernel_check.cu builds it */
-                llmc_buf_printf(&src, "/* gemm_wt (experimental): an mbarrier wait that fails 2^26 tries traps, so that a "
+                llmc_buf_printf(&src, "/* gemm_wt: an mbarrier wait that fails 2^26 tries traps, so that a "
                                       "protocol bug ends the step with an error instead of hanging the GPU */\n"
                                       "#define LLMC_WT_SPIN_LIMIT (1 << 26)\n");
             llmc_buf_printf(&src, "#include \"%s\"\n", cg->headers.names[i]);

@@ -48,7 +48,7 @@ bad_compile "--qmma names its values" '--qmma: expected auto, plain, ring or wg,
 bad_compile "--batch-invariant refuses --qmma ring" "--batch-invariant and --qmma ring: a batch-invariant build runs every matmul" \
   "$TMP/good.json" --batch-invariant --qmma ring --target sm_90a
 bad_compile "--batch-invariant refuses --qmma wg" "--batch-invariant and --qmma wg: " "$TMP/good.json" --qmma wg --batch-invariant
-bad_compile "--wgmma names its values" '--wgmma: expected cp or tma, found "tmas"' "$TMP/good.json" --wgmma tmas
+bad_compile "--wgmma names its values" '--wgmma: expected auto, cp or tma, found "tmas"' "$TMP/good.json" --wgmma tmas
 bad_compile "--batch-invariant refuses --wgmma tma" "--batch-invariant and --wgmma tma: a batch-invariant build runs every matmul" \
   "$TMP/good.json" --wgmma tma --batch-invariant --target sm_90a
 bad_compile "--b1-rows takes 2, 4 or 8" '--b1-rows: expected 2, 4 or 8, found "6"' "$TMP/good.json" --b1-rows 6 --target sm_90a

@@ -1239,7 +1239,7 @@ END_TEST
  * 64 x 128) at the consts offset the launch passes, inside the constant tables; forward() launches
  * gemm_wt only where wg. The default build (--wgmma cp) and an sm_80-only build have no gemm_wt, no
  * maps and no include of its header; with q/k/v biases the Q/K/V matmul keeps gemm_wg (no launch
- * offset left). None of it has run on a GPU. */
+ * offset left). The default, --wgmma auto, emits what tma does (cp under --batch-invariant). */
 START_TEST(wt_golden)
 {
     LlmcDiag d;
@@ -1358,6 +1358,26 @@ START_TEST(wt_golden)
             compile_archs_w(nv, g, "a small Llama --wgmma tma", ARCHS_ENDS, LLMC_QMMA_PLAIN, 0, LLMC_WGMMA_TMA);
         llmc_nvrtc_close(nv);
         llmc_cuda_free(cg);
+    }
+    /* the default, --wgmma auto: the same source and host C as tma; with --batch-invariant (no
+     * tensor-core kernel) neither gemm_wt nor its header */
+    for (int binv = 0; binv < 2; binv++) {
+        LlmcCudaGen *ca = NULL, *ct = NULL;
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_AUTO, NULL, &ca, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, binv ? LLMC_WGMMA_CP : LLMC_WGMMA_TMA, NULL, &ct,
+                                    &d) == LLMC_OK);
+        ck_assert_msg(strcmp(llmc_cuda_source(ca), llmc_cuda_source(ct)) == 0, "--wgmma auto%s is not %s", binv ? " (binv)" : "",
+                      binv ? "cp" : "tma");
+        ck_assert_msg(binv ? !strstr(llmc_cuda_source(ca), "cuda_wgmma_tma.cuh") : !!strstr(llmc_cuda_source(ca), "gemm_wt<"),
+                      "--wgmma auto%s", binv ? " with --batch-invariant includes gemm_wt" : " has no gemm_wt");
+        char *ha = NULL, *ht = NULL, *ba = host_forward(g, ca, "small", &ha), *bt = host_forward(g, ct, "small", &ht);
+        ck_assert_msg(strcmp(ha, ht) == 0, "--wgmma auto's host C is not tma's");
+        free(ba);
+        free(bt);
+        free(ha);
+        free(ht);
+        llmc_cuda_free(ca);
+        llmc_cuda_free(ct);
     }
     llmc_graph_free(g);
     cJSON_Delete(doc);

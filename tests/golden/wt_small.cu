@@ -54,7 +54,7 @@ extern "C" __global__ void __launch_bounds__(128) k8_gemm_wide(LlmcDevArgs a, Ll
     gemm_h<1, 256, 512, 256, 512, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(4194304), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
-/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [T,256] x bf16[512,256]^T -> f32[T,512], RMSNorm prologue; stride y 512; never yet run on a GPU */
+/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [T,256] x bf16[512,256]^T -> f32[T,512], RMSNorm prologue; stride y 512 */
 extern "C" __global__ void __launch_bounds__(384, 1) k9_gemm_wt(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -138,7 +138,7 @@ extern "C" __global__ void __launch_bounds__(128) k21_gemm_wide(LlmcDevArgs a, L
     gemm_h<1, 256, 256, 256, 256, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(4194304), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
-/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [O,256] x bf16[256,256]^T -> f32[O,256]; stride y 256; never yet run on a GPU */
+/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [O,256] x bf16[256,256]^T -> f32[O,256]; stride y 256 */
 extern "C" __global__ void __launch_bounds__(384, 1) k22_gemm_wt(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -192,7 +192,7 @@ extern "C" __global__ void __launch_bounds__(128) k29_gemm_wide(LlmcDevArgs a, L
     gemm_h<1, 256, 2048, 256, 1024, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(4194304), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
-/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [O,256] x bf16[2048,256]^T -> f32[O,1024], SwiGLU epilogue (rows j, j + N/2); stride y 1024; never yet run on a GPU */
+/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [O,256] x bf16[2048,256]^T -> f32[O,1024], SwiGLU epilogue (rows j, j + N/2); stride y 1024 */
 extern "C" __global__ void __launch_bounds__(384, 1) k30_gemm_wt(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -258,7 +258,7 @@ extern "C" __global__ void __launch_bounds__(256) k39_gemm_reduce(LlmcDevArgs a,
     gemm_reduce<256, 256, 256, 4, 1>(A(5308416), (const float *)0, ((const float *)(a.arena + o.v[4])), ((float *)(a.arena + o.v[1])), (int)o.v[0]);
 }
 
-/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations), K split, partials: [O,1024] x bf16[256,1024]^T -> f32[O,256], residual epilogue; stride y 256; never yet run on a GPU */
+/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations), K split, partials: [O,1024] x bf16[256,1024]^T -> f32[O,256], residual epilogue; stride y 256 */
 extern "C" __global__ void __launch_bounds__(384, 1) k40_gemm_wt_splitk(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -324,7 +324,7 @@ extern "C" __global__ void __launch_bounds__(128) k49_gemm_wide(LlmcDevArgs a, L
     gemm_h<1, 256, 512, 256, 512, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(4194304), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
 }
 
-/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [O,256] x bf16[512,256]^T -> f32[O,512], RMSNorm prologue; stride y 512; never yet run on a GPU */
+/* matmul, tensor cores (gemm_wt: TMA maps, a producer warp and two consumer warpgroups of wgmma m64n128k16, 128x128 tiles, 7 stages, persistent; bf16 activations): [O,256] x bf16[512,256]^T -> f32[O,512], RMSNorm prologue; stride y 512 */
 extern "C" __global__ void __launch_bounds__(384, 1) k50_gemm_wt(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)

@@ -2,6 +2,7 @@
 # Per-kernel profile of decode steps on the lent GPU (Nsight Compute, clocks left alone): duration,
 # DRAM bytes and bandwidth of every kernel of a few eager decode steps, summed per kernel kind.
 #   PRESET=llama3.2-1b bash bench/gpu_profile.sh        (after scripts/gpu_carry.sh; logs in $OUT)
+#   PRESET may also name a cut shape of bench/gpu_round.sh (llama3.1-8b-11l, qwen3-30b-a3b-12l ...)
 #   COMPILE_ARGS="--weights w4a16": more arguments of llmc compile
 #   KERNEL=gemv_b1 [SECTIONS="SpeedOfLight WarpStateStats ..."]: instead of the per-kind table, Nsight
 #   Compute's detail sections (default: speed of light, memory, compute, warp states, scheduler,
@@ -20,6 +21,10 @@ mkdir -p "$out" "$work"
 if [ -n "${CONFIG:-}" ]; then
   preset=$(basename "$CONFIG" .json)
   [ -d "$work/$preset" ] || "$carry/llmc" synth --config "$CONFIG" -o "$work/$preset" -q
+elif [[ $preset == *-[0-9]*l ]]; then # a cut shape of bench/gpu_round.sh (llama3.1-8b-11l ...): its cut_config
+  eval "$(sed -n '/^cut_config() {/,/^}/p' "$root/bench/gpu_round.sh")"
+  cut_config "$preset" >"$work/$preset.json" || exit 1
+  [ -d "$work/$preset" ] || "$carry/llmc" synth --config "$work/$preset.json" -o "$work/$preset" -q
 else
   [ -d "$work/$preset" ] || "$carry/llmc" synth --preset "$preset" -o "$work/$preset" -q
 fi

@@ -132,7 +132,7 @@ typedef struct LlmcGpuImage {
  * shared memory (more than older GPUs have) is asked for, and checked, only from those images. */
 #define LLMC_GPU_KERNEL_WGMMA_ONLY 4u
 
-/* A TMA tensor map (sm_90a's gemm_wt, llmc compile --wgmma tma) of a row-major 2-D bf16/f16 matrix,
+/* A TMA tensor map (sm_90a's gemm_wt, llmc compile --wgmma auto or tma) of a row-major 2-D bf16/f16 matrix,
  * which the runtime encodes at load with the driver's cuTensorMapEncodeTiled (128-byte swizzle,
  * zeros out of bounds, 256-byte L2 promotion, element strides 1) and writes into its device copy of
  * the constant tables at `at`, before any launch; kernels read it there (a.consts + at). The map of

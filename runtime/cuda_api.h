@@ -180,7 +180,7 @@ enum { CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0 };
     X(EventDestroy, "cuEventDestroy_v2", "hipEventDestroy", 0, (CUevent ev))                       \
     X(EventRecord, "cuEventRecord", "hipEventRecord", 0, (CUevent ev, CUstream stream))            \
     X(EventSynchronize, "cuEventSynchronize", "hipEventSynchronize", 0, (CUevent ev))              \
-    /* gemm_wt's maps (llmc compile --wgmma tma; CUDA 12.0+): absent, such a build fails to load */ \
+    /* gemm_wt's maps (llmc compile --wgmma auto or tma; CUDA 12.0+): absent, such a build fails to load */ \
     X(TensorMapEncodeTiled, "cuTensorMapEncodeTiled", "", 1,                                       \
       (CUtensorMap * map, int dtype, cuuint32_t rank, void *addr, const cuuint64_t *dims,          \
        const cuuint64_t *strides, const cuuint32_t *box, const cuuint32_t *elem_strides,           \

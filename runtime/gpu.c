@@ -505,7 +505,7 @@ static int upload(LlmcGpu *g, CUdeviceptr dst, const uint8_t *src, size_t bytes,
 
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-/* gemm_wt's TMA maps (abi/llmc_model.h LlmcGpuTmap; llmc compile --wgmma tma), encoded for this
+/* gemm_wt's TMA maps (abi/llmc_model.h LlmcGpuTmap; llmc compile --wgmma auto or tma), encoded for this
  * GPU's buffers (a rank's own weights and arena) and written into its device copy of the constant
  * tables before any launch; the kernels acquire them there (cuda_wgmma_tma.cuh wt_maps_acquire).
  * Only where the image has wgmma: the others never launch gemm_wt. A driver without
@@ -519,8 +519,8 @@ static int write_tmaps(LlmcGpu *g, char *err, size_t errlen)
     if (!g->cu.TensorMapEncodeTiled)
         return llmc_rt_fail(err, errlen,
                             "%s: the NVIDIA driver has no cuTensorMapEncodeTiled (CUDA 12.0 or newer), which this "
-                            "executable's TMA matmul (gemm_wt, llmc compile --wgmma tma) needs for the map of %s; "
-                            "update the driver, or compile without --wgmma tma",
+                            "executable's TMA matmul (gemm_wt, llmc compile's default --wgmma for sm_90a) needs for "
+                            "the map of %s; update the driver, or compile with --wgmma cp",
                             g->name, d->gpu_tmaps[0].name ? d->gpu_tmaps[0].name : "?");
     /* cuTensorMapEncodeTiled wants each map 64-byte aligned: calloc's alignment is not enough */
     CUtensorMap *maps = aligned_alloc(_Alignof(CUtensorMap), (size_t)d->n_gpu_tmaps * sizeof *maps);

@@ -1281,8 +1281,8 @@ static int64_t generate_and_check(LlmcEngine *e, int32_t max_batch)
     return preemptions;
 }
 
-/* ---- gemm_wt's TMA maps (llmc compile --wgmma tma; abi/llmc_model.h LlmcGpuTmap) ----
- * A fake model with the table an emitted --wgmma tma build has (test_cuda's wt_golden checks the
+/* ---- gemm_wt's TMA maps (llmc compile --wgmma auto or tma; abi/llmc_model.h LlmcGpuTmap) ----
+ * A fake model with the table an emitted sm_90a build has (test_cuda's wt_golden checks the
  * emitted one): a pair of maps a gemm_wt launch, the weights' and the activations' (scratch past
  * the arena), side by side in consts past init()'s tables; its forward() adds a kernel that reads
  * each map where gemm_wt would (a.consts + at) and checks that it names its operand. */
@@ -1416,7 +1416,8 @@ START_TEST(fake_tma_maps)
         const char *want = "";
         if (how == 0)
             want = "the NVIDIA driver has no cuTensorMapEncodeTiled (CUDA 12.0 or newer), which this executable's TMA "
-                   "matmul (gemm_wt, llmc compile --wgmma tma) needs for the map of layers.0.wq";
+                   "matmul (gemm_wt, llmc compile's default --wgmma for sm_90a) needs for the map of layers.0.wq; update "
+                   "the driver, or compile with --wgmma cp";
         if (how == 1) { /* a row stride the driver refuses (not a multiple of 16) */
             bad[2].row_bytes = 264;
             bad[2].offset = 1024;

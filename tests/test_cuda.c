@@ -1,7 +1,7 @@
 /* test_cuda.c — the CUDA backend without a GPU (CI): for the example models and the synthesized
  * presets (their graphs built from the preset configs alone, no weights needed), the emitted CUDA C
- * compiles through NVRTC (the small models for every CUDA target, the presets for each instruction
- * set: compile_archs), and the decode kernels (skinny matmul, attention)
+ * compiles through NVRTC (sm_80 and sm_90a, and the small models for the other CUDA targets where
+ * they compile something else: arch_in), and the decode kernels (skinny matmul, attention)
  * have no local-memory spills in the ptxas report. The tiny model's CUDA source is a golden file
  * (tests/golden/tiny.cu; regenerate with `test_cuda --regen`, scripts/regen-golden.sh).
  *
@@ -36,6 +36,43 @@ static LlmcNvrtc *open_nvrtc(void)
         return NULL;
     }
     return nv;
+}
+
+/* Every NVRTC run of this process, counted and timed (CI's budget: where test_cuda's time goes). With
+ * LLMC_TEST_VERBOSE each run prints a line; the suite's total is printed at its end, and each test's
+ * runs after it (compile_stats_test). */
+typedef struct {
+    int runs;
+    double seconds;
+} CompileStats;
+static CompileStats compile_stats, compile_stats_mark;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static LlmcStatus nvrtc_compile(LlmcNvrtc *nv, const char *source, const char *name, const LlmcNvrtcHeaders *hdr,
+                                const LlmcTarget *tg, LlmcCubin *out, LlmcDiag *d)
+{
+    double t0 = now_s();
+    LlmcStatus st = llmc_nvrtc_compile(nv, source, name, hdr, tg, out, d);
+    double s = now_s() - t0;
+    compile_stats.runs++;
+    compile_stats.seconds += s;
+    if (getenv("LLMC_TEST_VERBOSE"))
+        fprintf(stderr, "nvrtc: %s for %s: %zu bytes of source, %.1f s\n", name, tg->arch, strlen(source), s);
+    return st;
+}
+
+/* After each test (a checked fixture's teardown): its NVRTC runs and their seconds. */
+static void compile_stats_test(void)
+{
+    fprintf(stderr, "  (%s: %d NVRTC runs, %.1f s)\n", tcase_name(), compile_stats.runs - compile_stats_mark.runs,
+            compile_stats.seconds - compile_stats_mark.seconds);
+    compile_stats_mark = compile_stats;
 }
 
 /* Weight storage of a graph_of: NULL for the target's default, else a --weights name with its options. */
@@ -111,23 +148,61 @@ static int is_no_spill_kernel(const char *name)
            strstr(name, "b1_prenorm");
 }
 
-/* Which CUDA targets a case compiles for (CI's budget): every one; the smallest register budget's and
- * the newest (sm_80, sm_90a); or one of each instruction set (sm_80, sm_89 with its fp8 conversions,
- * sm_90a with wgmma: sm_86 and sm_90 add no instruction these kernels use, and the small models'
- * cases compile every kernel template for those two). */
-enum { ARCHS_ALL, ARCHS_ENDS, ARCHS_ISA, ARCHS_80, ARCHS_80_89, ARCHS_90A };
+/* Which CUDA targets a case compiles for (CI's budget). The headers and the emitted kernels depend
+ * on the target in two ways only (arch_branches checks it): __CUDA_ARCH__ >= 900 (programmatic
+ * dependent launch) and __CUDA_ARCH_FEAT_SM90_ALL (wgmma, setmaxnreg, TMA: sm_90a's); the weight and
+ * KV formats, fp8 among them, are decoded with integer arithmetic (no conversion instruction of
+ * sm_89's). So sm_86 and sm_89 compile sm_80's preprocessed source, with no instruction sm_80 lacks
+ * (the presets' and quantized cases' 539 kernels, 2026-12-07: ptxas gave sm_86 and sm_89 sm_80's
+ * registers for 71% of them, -10 to +16 for the others, no spill anywhere; bench/NOTES.md), and sm_90
+ * compiles sm_90a's but for the kernels with the wgmma guard (sm_90: their #else). The sets:
+ * ARCHS_EVERY, every kernel for every target (tiny.json's f32 build: the whole source through each
+ * target's compiler once); ARCHS_ALL, every target where it compiles something of its own
+ * (arch_compiles: sm_80, sm_90a, and sm_90 the guarded kernels); ARCHS_ENDS, sm_80 and sm_90a;
+ * ARCHS_80 and ARCHS_90A, the one. */
+enum { ARCHS_EVERY, ARCHS_ALL, ARCHS_ENDS, ARCHS_80, ARCHS_90A };
 static int arch_in(const char *name, int set)
 {
-    if (set == ARCHS_ALL)
+    if (set == ARCHS_EVERY || set == ARCHS_ALL)
         return 1;
-    if (set == ARCHS_90A)
-        return !strcmp(name, "sm_90a");
     if (!strcmp(name, "sm_80"))
-        return 1;
-    if (!strcmp(name, "sm_89"))
-        return set == ARCHS_ISA || set == ARCHS_80_89;
-    return !strcmp(name, "sm_90a") && (set == ARCHS_ENDS || set == ARCHS_ISA);
+        return set == ARCHS_ENDS || set == ARCHS_80;
+    return !strcmp(name, "sm_90a") && (set == ARCHS_ENDS || set == ARCHS_90A);
 }
+/* Whether a case of `set` compiles the kernel of text `code` for target `name` (above): sm_86 and
+ * sm_89 only a kernel whose own text branches on __CUDA_ARCH__ (none yet), sm_90 one with the wgmma
+ * guard, unless the set is ARCHS_EVERY. */
+static int arch_compiles(const char *name, int set, const char *code)
+{
+    if (!arch_in(name, set))
+        return 0;
+    if (set == ARCHS_EVERY || !strcmp(name, "sm_80") || !strcmp(name, "sm_90a"))
+        return 1;
+    if (!strcmp(name, "sm_90"))
+        return strstr(code, "__CUDA_ARCH") != NULL;
+    return strstr(code, "__CUDA_ARCH__") != NULL;
+}
+
+/* What arch_in rests on: the headers the kernels compile with branch on the target only at
+ * __CUDA_ARCH__ >= 900 and __CUDA_ARCH_FEAT_SM90_ALL, and include none of CUDA's own (whose code
+ * branches at other archs: cuda_fp8.h converts with sm_89's instructions). Another branch fails
+ * here: then the targets it tells apart compile again (arch_compiles). */
+START_TEST(arch_branches)
+{
+    const LlmcNvrtcHeaders hdr = llmc_cuda_header_table();
+    for (int i = 0; i < hdr.n; i++) {
+        for (const char *p = hdr.texts[i]; (p = strstr(p, "__CUDA_ARCH")) != NULL; p++)
+            ck_assert_msg(strncmp(p, "__CUDA_ARCH__ >= 900", 20) == 0 ||
+                              strncmp(p, "__CUDA_ARCH_FEAT_SM90_ALL", 25) == 0,
+                          "%s branches on the target at \"%.*s\": compile the targets it tells apart (arch_in)",
+                          hdr.names[i], (int)strcspn(p, "\n"), p);
+        for (const char *p = hdr.texts[i]; (p = strstr(p, "#include <")) != NULL; p++)
+            ck_assert_msg(strncmp(p, "#include <stdint.h>", 19) == 0,
+                          "%s includes \"%.*s\": if CUDA's, its branches on the target count too (arch_in)",
+                          hdr.names[i], (int)strcspn(p, "\n"), p);
+    }
+}
+END_TEST
 
 /* ---- what this process has compiled ----
  * test_cuda runs its tests in one process (tu_main_nofork) so that a kernel one test compiled and
@@ -186,7 +261,6 @@ static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, i
 {
     compile_archs_q(nv, g, what, set, LLMC_QMMA_PLAIN);
 }
-static void compile_all(LlmcNvrtc *nv, const LlmcGraph *g, const char *what) { compile_archs(nv, g, what, ARCHS_ALL); }
 /* binv: a batch-invariant build (--batch-invariant); wide: the wide steps' matmul (--wgmma) */
 static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv,
                             LlmcWgmma wide)
@@ -213,9 +287,12 @@ static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
             continue;
         LlmcBuf src = {0};
         llmc_buf_printf(&src, "%.*s", (int)(defs - all), all); /* the headers */
-        int fresh = 0;
+        int fresh = 0, here = 0;
         for (int k = 0; k < nk; k++) {
             const char *text = llmc_cuda_kernel_text(cg, k);
+            if (!arch_compiles((*t)->name, set, llmc_kernel_code(text)))
+                continue;
+            here++;
             /* (a kernel of g's twice, a comment apart, is one: llmc_emit_kernel) */
             if (!compiled_find(arch, llmc_kernel_code(text))) {
                 llmc_emit_named(&src, text, llmc_cuda_kernel_name(cg, k));
@@ -223,21 +300,20 @@ static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
             }
         }
         LlmcCubin c = {0};
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = now_s();
         if (fresh) {
-            ck_assert_msg(llmc_nvrtc_compile(nv, src.s, what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
+            ck_assert_msg(nvrtc_compile(nv, src.s, what, llmc_cuda_headers(cg), *t, &c, &d) == LLMC_OK,
                           "%s for %s: %s", what, (*t)->arch, d.msg);
             ck_assert_msg(c.size > 1000 && c.data[0] == 0x7f && c.data[1] == 'E', "%s %s: not a cubin", what,
                           (*t)->arch);
         }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         if (getenv("LLMC_TEST_VERBOSE")) /* where test_cuda's time goes (CI's budget) */
-            fprintf(stderr, "%s for %s: %d of %d kernels compiled here (the others earlier), %.1f s\n", what,
-                    (*t)->arch, fresh, nk,
-                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+            fprintf(stderr, "%s for %s: %d of its %d kernels (of %d) compiled here, the others earlier, %.1f s\n",
+                    what, (*t)->arch, fresh, here, nk, now_s() - t0);
         for (int k = 0; k < nk; k++) {
             const char *name = llmc_cuda_kernel_name(cg, k), *body = llmc_kernel_code(llmc_cuda_kernel_text(cg, k));
+            if (!arch_compiles((*t)->name, set, body))
+                continue;
             const LlmcKernelRes *r = compiled_find(arch, body);
             if (!r) {
                 r = llmc_cubin_find(&c, name);
@@ -286,9 +362,8 @@ static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma
     char what[128];
     snprintf(what, sizeof what, "%s%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "",
              qmma == LLMC_QMMA_RING ? " --qmma ring" : qmma == LLMC_QMMA_WG ? " --qmma wg" : "");
-    /* quantized (--qmma ring too): sm_80 and sm_90a (the small Llama's ring case adds sm_89); bf16: one
-     * of each instruction set */
-    compile_archs_q(nv, g, what, wts ? ARCHS_ENDS : ARCHS_ISA, qmma);
+    /* sm_80 and sm_90a: the other targets add no instruction (arch_in) */
+    compile_archs_q(nv, g, what, ARCHS_ENDS, qmma);
     if (wts) /* the quantized matrices are in the skinny kernels' lane8 order, read by 16-byte slots */
         for (int i = 0; i < g->nn; i++)
             if (g->n[i].op == LLMC_OP_MATMUL_FUSED && g->n[i].out[0] != g->logits) { /* the lm_head stays bf16 */
@@ -344,7 +419,7 @@ END_TEST
 
 /* Quantized weights: the 8B in w4a16 (g128, symmetric), the 1B in w4a16 with zero points in groups
  * of 32 and in fp8: every kernel compiles for sm_80 and sm_90a and the skinny ones do not spill
- * (the tiny model's w4a16 golden compiles for every arch). */
+ * (the tiny model's w4a16 golden too). */
 START_TEST(preset_llama31_8b_w4a16) { check_preset_w("llama3.1-8b", &(Weights){LLMC_U4, 0, 0}); }
 END_TEST
 START_TEST(preset_llama32_1b_w4a16_asym_g32) { check_preset_w("llama3.2-1b", &(Weights){LLMC_U4, 32, 1}); }
@@ -375,7 +450,7 @@ START_TEST(example_stories260K)
     LlmcDiag d;
     ck_assert(llmc_json_load(LLMC_SOURCE_DIR "/examples/stories260K.json", &doc, &d) == LLMC_OK);
     LlmcGraph *g = graph_of(doc, LLMC_SOURCE_DIR "/examples");
-    compile_all(nv, g, "stories260K");
+    compile_archs(nv, g, "stories260K", ARCHS_ALL); /* most of its kernels: llama_hf_golden's */
     llmc_graph_free(g);
     cJSON_Delete(doc);
     llmc_nvrtc_close(nv);
@@ -429,7 +504,7 @@ static void check_golden_host(const LlmcGraph *g, const LlmcCudaGen *cg, const c
 
 /* tests/golden/tiny.json through the CUDA backend, weights stored as wts says (NULL: the default):
  * the source must equal the golden file `golden` and hold `must` (when not NULL); every kernel
- * compiles for every arch. */
+ * compiles (f32: for every target, the whole source, ARCHS_EVERY; w4a16: sm_80 and sm_90a). */
 static void check_tiny(const Weights *wts, const char *golden, const char *must, const char *what)
 {
     LlmcNvrtc *nv = open_nvrtc();
@@ -445,8 +520,8 @@ static void check_tiny(const Weights *wts, const char *golden, const char *must,
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/golden/%s", LLMC_SOURCE_DIR, golden);
     check_golden(src, path, what);
-    if (nv) /* f32 (its own fallback paths) for every arch; w4a16: the ends (sm_80, sm_90a) */
-        compile_archs(nv, g, what, wts ? ARCHS_ENDS : ARCHS_ALL);
+    if (nv) /* f32 (its own fallback paths) for every target; w4a16: the ends (sm_80, sm_90a) */
+        compile_archs(nv, g, what, wts ? ARCHS_ENDS : ARCHS_EVERY);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
@@ -458,7 +533,8 @@ END_TEST
 
 /* tests/golden/tiny.json at --tp 2: the rank's kernels (the embedding of its vocabulary rows, the
  * all_gather's placing kernel; tests/golden/tiny_tp2.cu) and its host forward() with the NCCL
- * collectives between the launches (tiny_tp2.forward.c); every kernel compiles for every arch. */
+ * collectives between the launches (tiny_tp2.forward.c); every kernel compiles for every target where
+ * it differs (ARCHS_ALL). */
 START_TEST(tiny_tp2_golden)
 {
     LlmcNvrtc *nv = open_nvrtc();
@@ -592,7 +668,7 @@ END_TEST
  * cp.async ring; experimental), tests/golden/qmma_ring_w4a16.cu; the plain build unchanged (its
  * golden above); every weight format gemm_qr takes (u4 with and without zero points, in groups of
  * 32 and 128, fp8, nvfp4, bf16: the gated SwiGLU and residual epilogues of each) compiles without
- * spills for sm_80, and each for sm_89 or sm_90a too (sets[] below). */
+ * spills for sm_80, and the u4 ones for sm_90a too (sets[] below). */
 START_TEST(qmma_ring_golden)
 {
     LlmcDiag d;
@@ -600,9 +676,10 @@ START_TEST(qmma_ring_golden)
     ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
     static const Weights ws[] = {{LLMC_U4, 0, 0}, {LLMC_U4, 32, 1}, {LLMC_FP8, 0, 0}, {LLMC_NVFP4, 0, 0}, {LLMC_BF16, 0, 0}};
     /* every format for sm_80 (where gemm_q's register pressure showed: its spills came there first),
-     * sm_89's fp8 conversions and smaller shared memory (fewer stages) with fp8 and nvfp4, sm_90a's
-     * with the two u4 variants: nine compiles, not fifteen (CI's budget) */
-    static const int sets[] = {ARCHS_ENDS, ARCHS_ENDS, ARCHS_80_89, ARCHS_80_89, ARCHS_80};
+     * sm_90a's with the two u4 variants: seven compiles, not ten (CI's budget). (sm_89 compiled fp8
+     * and nvfp4 until the fourteenth session: the source is sm_90a's, its stages too, and decodes
+     * fp8 with integer arithmetic, so sm_89 compiled sm_80's code: arch_in.) */
+    static const int sets[] = {ARCHS_ENDS, ARCHS_ENDS, ARCHS_80, ARCHS_80, ARCHS_80};
     LlmcNvrtc *nv = open_nvrtc();
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
@@ -786,6 +863,29 @@ static int b1x_kernel(const char *name, const char *text)
 {
     return strstr(name, "b1_prenorm") || (strstr(name, "gemv_b1") && strstr(llmc_kernel_code(text), "(uint16_t *)"));
 }
+/* The code of b1x kernel `text` (malloc'd) as compile_b1x compiles it: its gemv_b1's arguments that
+ * the options' body gemv_b1x takes no part of (INTER, HQ, HKV, HD, L, BS and KV, the 8th to 14th of
+ * 18: the RoPE epilogue's and the KV cache's, cuda_gemv_b1.cuh) at their defaults. The same
+ * instantiation of gemv_b1x either way, so kernels only they tell apart (o, gate/up and down of a
+ * build with an int8 KV cache against one with f16's) compile once. */
+static char *b1x_code(const char *text)
+{
+    const char *code = llmc_kernel_code(text), *call = strstr(code, "gemv_b1<");
+    if (!call) /* b1_prenorm */
+        return strdup(code);
+    const char *args = call + strlen("gemv_b1<"), *end = strchr(args, '>'), *comma[17];
+    int n = 0;
+    for (const char *p = args; p < end; p++)
+        if (*p == ',') {
+            ck_assert_int_lt(n, 17);
+            comma[n++] = p;
+        }
+    ck_assert_msg(n == 17, "gemv_b1 with %d template arguments, not 18: %.*s", n + 1, (int)(end - call), call);
+    ck_assert_msg(strncmp(comma[14], ", 2, 0, 0>", 10) != 0, "not a gemv_b1x call: %.*s", (int)(end - call), call);
+    LlmcBuf b = {0};
+    llmc_buf_printf(&b, "%.*s, 0, 1, 1, 2, 1, 1, FMT_F16%s", (int)(comma[6] - code), code, comma[13]);
+    return b.s;
+}
 static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, const LlmcB1Opts *vs, int nvs, int set)
 {
     LlmcDiag d;
@@ -796,6 +896,13 @@ static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, con
         ck_assert_msg(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, 0, 0, LLMC_WGMMA_CP, &vs[v], &cg[v], &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg[0]), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
+    char *code[16][512] = {{0}}; /* each b1x kernel's b1x_code */
+    for (int v = 0; v < nvs; v++) {
+        ck_assert_int_le(llmc_cuda_kernel_count(cg[v]), 512);
+        for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++)
+            if (b1x_kernel(llmc_cuda_kernel_name(cg[v], k), llmc_cuda_kernel_text(cg[v], k)))
+                code[v][k] = b1x_code(llmc_cuda_kernel_text(cg[v], k));
+    }
     int arch = 0;
     for (const LlmcTarget *const *t = llmc_targets(); *t; t++, arch++) {
         if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || !arch_in((*t)->name, set))
@@ -806,38 +913,39 @@ static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, con
         int nf = 0;
         for (int v = 0; v < nvs; v++)
             for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++) {
-                const char *name = llmc_cuda_kernel_name(cg[v], k), *text = llmc_cuda_kernel_text(cg[v], k);
-                if (!b1x_kernel(name, text))
+                if (!code[v][k])
                     continue;
-                int seen = compiled_find(arch, llmc_kernel_code(text)) != NULL;
+                int seen = compiled_find(arch, code[v][k]) != NULL;
                 for (int j = 0; j < nf && !seen; j++)
-                    seen = strcmp(llmc_kernel_code(fresh[j]), llmc_kernel_code(text)) == 0;
+                    seen = strcmp(fresh[j], code[v][k]) == 0;
                 if (seen)
                     continue;
                 ck_assert_int_lt(nf, 256);
                 char nm[32];
                 snprintf(nm, sizeof nm, "b1x_%d", nf);
-                llmc_emit_named(&src, text, nm);
-                fresh[nf++] = text;
+                llmc_emit_named(&src, code[v][k], nm);
+                fresh[nf++] = code[v][k];
             }
         LlmcCubin c = {0};
         if (nf) {
-            ck_assert_msg(llmc_nvrtc_compile(nv, src.s, what, llmc_cuda_headers(cg[0]), *t, &c, &d) == LLMC_OK,
+            ck_assert_msg(nvrtc_compile(nv, src.s, what, llmc_cuda_headers(cg[0]), *t, &c, &d) == LLMC_OK,
                           "%s for %s: %s", what, (*t)->arch, d.msg);
             for (int j = 0; j < nf; j++) {
                 char nm[32];
                 snprintf(nm, sizeof nm, "b1x_%d", j);
                 const LlmcKernelRes *r = llmc_cubin_find(&c, nm);
                 ck_assert_msg(r != NULL, "%s %s: no ptxas report for %s", what, (*t)->arch, nm);
-                compiled_add(arch, llmc_kernel_code(fresh[j]), r);
+                compiled_add(arch, fresh[j], r);
             }
         }
+        if (getenv("LLMC_TEST_VERBOSE"))
+            fprintf(stderr, "%s for %s: %d kernels of the options compiled here\n", what, (*t)->arch, nf);
         for (int v = 0; v < nvs; v++)
             for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++) {
-                const char *name = llmc_cuda_kernel_name(cg[v], k), *text = llmc_cuda_kernel_text(cg[v], k);
-                if (!b1x_kernel(name, text))
+                if (!code[v][k])
                     continue;
-                const LlmcKernelRes *r = compiled_find(arch, llmc_kernel_code(text));
+                const char *name = llmc_cuda_kernel_name(cg[v], k), *text = llmc_cuda_kernel_text(cg[v], k);
+                const LlmcKernelRes *r = compiled_find(arch, code[v][k]);
                 ck_assert_ptr_nonnull(r);
                 if (getenv("LLMC_TEST_VERBOSE")) { /* the registers of each variant (bench/NOTES.md) */
                     const char *call = strstr(llmc_kernel_code(text), "    ");
@@ -854,8 +962,11 @@ static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, con
         llmc_cubin_free(&c);
         llmc_buf_free(&src);
     }
-    for (int v = 0; v < nvs; v++)
+    for (int v = 0; v < nvs; v++) {
+        for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++)
+            free(code[v][k]);
         llmc_cuda_free(cg[v]);
+    }
 }
 
 /* A small Llama (2 layers) in w4a16 with --b1-rows 4 --b1-act xn: gate/up (the norm) reads x * nw
@@ -1207,7 +1318,7 @@ START_TEST(wt_kernels)
     for (int a = 0; nv && a < 2; a++) {
         const LlmcTarget *at = llmc_target_find(a ? "sm_80" : "sm_90a");
         LlmcCubin cb;
-        ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "gemm_wt", &hdr, at, &cb, &d) == LLMC_OK, "gemm_wt for %s: %s",
+        ck_assert_msg(nvrtc_compile(nv, src.s, "gemm_wt", &hdr, at, &cb, &d) == LLMC_OK, "gemm_wt for %s: %s",
                       at->arch, d.msg);
         for (int j = 0; j < ni; j++) {
             char name[16];
@@ -1444,7 +1555,7 @@ START_TEST(llama_hf_golden)
     free(host);
     LlmcNvrtc *nv = open_nvrtc();
     if (nv)
-        compile_archs(nv, g, "stories260K (Hugging Face layout)", ARCHS_ENDS); /* example_stories260K: every arch */
+        compile_archs(nv, g, "stories260K (Hugging Face layout)", ARCHS_ENDS); /* example_stories260K: ARCHS_ALL */
     llmc_nvrtc_close(nv);
     llmc_cuda_free(cg);
     llmc_graph_free(g);
@@ -1660,7 +1771,7 @@ START_TEST(families)
         if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin cb;
-        ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "families", &hdr, *t, &cb, &d) == LLMC_OK, "families for %s: %s",
+        ck_assert_msg(nvrtc_compile(nv, src.s, "families", &hdr, *t, &cb, &d) == LLMC_OK, "families for %s: %s",
                       (*t)->arch, d.msg);
         for (int k = 0; k < nk; k++) {
             const LlmcKernelRes *r = llmc_cubin_find(&cb, names[k]);
@@ -1690,7 +1801,7 @@ END_TEST
  * that write and read the cache (rope_kv_write, kv_write, decode attention with its split, the
  * per-token attention, prefill flash attention) of small Llamas with the 8B's heads (32 query heads
  * of 128 over 8 KV heads, 1 layer) and the 1B's (64), gathered into one source, each instantiation
- * once, compile for every CUDA arch with no spills; the fp8 builds read their scales from the
+ * once, compile for sm_80 and sm_90a with no spills; the fp8 builds read their scales from the
  * constants, and none keeps the Q/K/V matmul's RoPE epilogue (the rope_kv_write kernel quantizes
  * whole rows); KIVI (blocks of 32) adds the seal kernel and reads long steps with the per-token
  * kernel. Each paged_attn_tc kernel also in the other score layout (S = Q K^T or S^T = K Q^T: its
@@ -1793,7 +1904,7 @@ START_TEST(kv_formats)
         if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || (strcmp((*t)->name, "sm_80") && strcmp((*t)->name, "sm_90a")))
             continue;
         LlmcCubin cb;
-        ck_assert_msg(llmc_nvrtc_compile(nv, src.s, "kv formats", &hdr, *t, &cb, &d) == LLMC_OK, "kv formats for %s: %s",
+        ck_assert_msg(nvrtc_compile(nv, src.s, "kv formats", &hdr, *t, &cb, &d) == LLMC_OK, "kv formats for %s: %s",
                       (*t)->arch, d.msg);
         for (int k = 0; k < nk; k++) {
             const LlmcKernelRes *r = llmc_cubin_find(&cb, names[k]);
@@ -2006,7 +2117,7 @@ END_TEST
 /* stories260K's Hugging Face config with --batch-invariant: the emitted kernels (tests/golden/
  * binv_stories260k.cu) and the host forward() (binv_stories260k.forward.c): gemv at every row count
  * above one (chunks of rows fastest in its grid), paged_attn_dec for every step, nothing on the
- * tensor cores; the kernels through NVRTC for every CUDA target. */
+ * tensor cores; the kernels through NVRTC for every CUDA target where they differ (ARCHS_ALL). */
 START_TEST(binv_golden)
 {
     Gen260K x = gen_260k(1);
@@ -2057,7 +2168,7 @@ int main(int argc, char **argv)
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
     /* Eight cases, each tagged with its name: goldens (emitted source against tests/golden, small
-     * models), presets (the real shapes in bf16, sm_80, sm_89 and sm_90a), quantized (the real shapes
+     * models), presets (the real shapes in bf16, sm_80 and sm_90a), quantized (the real shapes
      * in w4a16 and fp8, sm_80 and sm_90a), families, kv (the KV formats' kernels), wt (gemm_wt, not
      * emitted yet), b1x (gemv_b1's options at the real shapes), binv (--batch-invariant). CI's ctest
      * runs goldens, families, kv, wt and b1x as tests of their own
@@ -2067,6 +2178,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("goldens");
     tcase_set_tags(tc, "goldens");
     tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, arch_branches);
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, tiny_tp2_golden);
     tcase_add_test(tc, tp_reduce_ways);
@@ -2081,10 +2193,11 @@ int main(int argc, char **argv)
     tcase_add_test(tc, nvfp4_small);
     if (!regen)
         tcase_add_test(tc, example_stories260K);
+    tcase_add_checked_fixture(tc, NULL, compile_stats_test);
     suite_add_tcase(s, tc);
     if (!regen) {
         TCase *pre = tcase_create("presets");
-    tcase_set_tags(pre, "presets");
+        tcase_set_tags(pre, "presets");
         tcase_set_timeout(pre, 1200);
         tcase_add_test(pre, preset_stories15M);
         tcase_add_test(pre, preset_llama32_1b);
@@ -2092,9 +2205,10 @@ int main(int argc, char **argv)
         tcase_add_test(pre, preset_llama31_8b_tp2);
         tcase_add_test(pre, preset_llama31_70b_tp4);
         tcase_add_test(pre, preset_llama31_8b);
+        tcase_add_checked_fixture(pre, NULL, compile_stats_test);
         suite_add_tcase(s, pre);
         TCase *qu = tcase_create("quantized");
-    tcase_set_tags(qu, "quantized");
+        tcase_set_tags(qu, "quantized");
         tcase_set_timeout(qu, 1200);
         tcase_add_test(qu, preset_llama31_8b_w4a16);
         tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32);
@@ -2102,23 +2216,27 @@ int main(int argc, char **argv)
         tcase_add_test(qu, preset_llama31_8b_w4a16_ring);
         tcase_add_test(qu, preset_llama31_8b_w4a16_wg);
         tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32_wg);
+        tcase_add_checked_fixture(qu, NULL, compile_stats_test);
         suite_add_tcase(s, qu);
     }
     TCase *fam = tcase_create("families");
     tcase_set_tags(fam, "families");
     tcase_set_timeout(fam, 600);
     tcase_add_test(fam, families);
+    tcase_add_checked_fixture(fam, NULL, compile_stats_test);
     suite_add_tcase(s, fam);
     TCase *kv = tcase_create("kv");
     tcase_set_tags(kv, "kv");
     tcase_set_timeout(kv, 600);
     tcase_add_test(kv, kv_formats);
+    tcase_add_checked_fixture(kv, NULL, compile_stats_test);
     suite_add_tcase(s, kv);
     TCase *wt = tcase_create("wt"); /* gemm_wt (not emitted yet): its plan and its instances through NVRTC */
     tcase_set_tags(wt, "wt");
     tcase_set_timeout(wt, 600);
     tcase_add_test(wt, wt_kernels);
     tcase_add_test(wt, wt_golden);
+    tcase_add_checked_fixture(wt, NULL, compile_stats_test);
     suite_add_tcase(s, wt);
     /* gemv_b1's options (--b1-rows, --b1-act, --b1-roll): a golden (tagged goldens too, so that
      * CK_INCLUDE_TAGS=goldens --regen writes it) and the real shapes */
@@ -2136,6 +2254,7 @@ int main(int argc, char **argv)
         tcase_add_test(b1, b1x_8b_nvfp4_kv8);
         tcase_add_test(b1, b1x_8b_u4z);
     }
+    tcase_add_checked_fixture(b1, NULL, compile_stats_test);
     suite_add_tcase(s, b1);
     TCase *bi = tcase_create("binv"); /* --batch-invariant */
     tcase_set_tags(bi, "binv");
@@ -2146,6 +2265,9 @@ int main(int argc, char **argv)
         tcase_add_test(bi, binv_walk);
         tcase_add_test(bi, binv_compile);
     }
+    tcase_add_checked_fixture(bi, NULL, compile_stats_test);
     suite_add_tcase(s, bi);
-    return tu_main_nofork(s); /* one process: compiled[] spans the tests */
+    int rc = tu_main_nofork(s); /* one process: compiled[] spans the tests */
+    fprintf(stderr, "test_cuda: %d NVRTC runs, %.1f s\n", compile_stats.runs, compile_stats.seconds);
+    return rc;
 }

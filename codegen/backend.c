@@ -86,7 +86,8 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
             wg |= cg->targets[i]->has_wgmma;
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
-                 !wg || cg->opt.batch_invariant ? ", --wgmma without effect (no sm_90a image: gemm_wg and gemm_wt need wgmma)"
+                 !wg ? ", --wgmma without effect (no sm_90a image: gemm_wg and gemm_wt need wgmma)"
+                 : cg->opt.batch_invariant ? ", --wgmma without effect (--batch-invariant runs no tensor-core matmul)"
                  : cg->opt.wgmma == LLMC_WGMMA_TMA ? ", wide steps by gemm_wt on sm_90a (--wgmma tma)"
                                                    : ", wide steps by gemm_wg on sm_90a (--wgmma cp)");
     }

@@ -28,8 +28,10 @@ elif [[ $preset == *-[0-9]*l ]]; then # a cut shape of bench/gpu_round.sh (llama
 else
   [ -d "$work/$preset" ] || "$carry/llmc" synth --preset "$preset" -o "$work/$preset" -q
 fi
+# REUSE=1: the previous run's build (the same PRESET and COMPILE_ARGS) instead of compiling again
 # shellcheck disable=SC2086
-"$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q ${COMPILE_ARGS:-} || exit 1
+[ -n "${REUSE:-}" ] && [ -x "$work/p.exe" ] ||
+  "$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q ${COMPILE_ARGS:-} || exit 1
 
 if [ -n "${KERNEL:-}" ]; then
   secs=${SECTIONS:-SpeedOfLight MemoryWorkloadAnalysis ComputeWorkloadAnalysis WarpStateStats SchedulerStats Occupancy LaunchStats SourceCounters}

@@ -758,15 +758,6 @@ static const CliOpt compile_opts[] = {
                            "chunk of K of 64 weight rows; default 4 for the 4-bit formats,\n"
                            "8 for the others). Smaller gives small matrices more blocks;\n"
                            "a tuning knob (on an H100, 1 was slower: bench/NOTES.md)"},
-    {"b1-rows", 0, "R", "NVIDIA targets, experimental: the one-row (batch-1 decode)\n"
-                        "matmuls of 4-bit rows without the RoPE epilogue with R\n"
-                        "weight rows a lane where the shapes allow: 2 (default), 4 or 8\n"
-                        "(docs/cuda.md)"},
-    {"b1-act", 0, "A", "NVIDIA targets, experimental: those matmuls' activation: f32\n"
-                       "(default), xn (x * nw and 1/rms made beforehand for the\n"
-                       "matrices with the norm) or f16 (rounded once; other sums)"},
-    {"b1-roll", 0, NULL, "NVIDIA targets, experimental: those matmuls' groups of loads in a\n"
-                         "loop, not unrolled"},
     {"batch-invariant", 0, NULL, "GPU targets: every row of a step computed as it would be alone\n"
                                  "(one kernel path a matrix and an attention for every row\n"
                                  "count, so that --prompts and preemptions print the single\n"
@@ -782,7 +773,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_WGMMA, C_QMMA_UNITS, C_B1_ROWS, C_B1_ACT, C_B1_ROLL,
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_WGMMA, C_QMMA_UNITS,
     C_BATCH_INVARIANT, C_QUIET, C_HELP
 };
 
@@ -943,28 +934,6 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             a->copt.qmma_units = u;
             break;
         }
-        case C_B1_ROWS: {
-            int32_t r = 0;
-            if (parse_int("--b1-rows", v, 2, 8, &r))
-                return 2;
-            if (r != 2 && r != 4 && r != 8) {
-                fprintf(stderr, "llmc compile: --b1-rows: expected 2, 4 or 8, found \"%s\"\n", v);
-                return 2;
-            }
-            a->copt.b1.rows = r;
-            break;
-        }
-        case C_B1_ACT: { /* in LlmcB1Act's order */
-            static const char *const names[] = {"f32", "xn", "f16"};
-            int i;
-            if (parse_choice("llmc compile", "--b1-act", v, names, 3, &i))
-                return 2;
-            a->copt.b1.act = (LlmcB1Act)i;
-            break;
-        }
-        case C_B1_ROLL:
-            a->copt.b1.roll = 1;
-            break;
         case C_BATCH_INVARIANT:
             a->copt.batch_invariant = 1;
             break;
@@ -1046,13 +1015,6 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 "llmc compile: --batch-invariant and --wgmma tma: a batch-invariant build runs every matmul on the "
                 "one-row kernels' arithmetic (gemv) at every row count, so --wgmma, which picks the tensor-core "
                 "kernel of wide steps, has nothing to choose; give one of them\n");
-        return 2;
-    }
-    /* --batch-invariant runs no gemv_b1: gemv_b1's options would change nothing */
-    if (a->copt.batch_invariant && (a->copt.b1.rows > 2 || a->copt.b1.act || a->copt.b1.roll)) {
-        fprintf(stderr, "llmc compile: --batch-invariant and --b1-rows/--b1-act/--b1-roll: a batch-invariant build "
-                        "runs no one-row kernel (gemv_b1) but gemv at every row count, so its options have nothing "
-                        "to change; give one of them\n");
         return 2;
     }
     a->popt.target = a->targets[0];

@@ -1,17 +1,16 @@
 #!/usr/bin/env python3
-"""b1_isa.py: the static analysis of bench/b1_lab.cu's one-row 4-bit kernels (b1x), no GPU needed.
+"""b1_isa.py: the static analysis of bench/b1_lab.cu's one-row 4-bit kernel (gemv_b1), no GPU needed.
 
   python3 bench/b1_isa.py counts [u4|u4z|nvfp4] [ptx|sass]   # instructions a 32-value row slot
   python3 bench/b1_isa.py regs LOG [u4|u4z|nvfp4]             # registers and spills of b1_lab's kernels
   python3 bench/b1_isa.py nvrtc [u4|u4z|nvfp4]                # the same kernels through libnvrtc
 
 counts: writes a small .cu with the 8B's gate/up (K 4096, N 28672, SwiGLU, norm prologue, K split 1)
-and down (K 14336, N 4096, residual, K split 2) as gemv_b1 emits them (2 rows a lane) and as gemv_b1x
-(R 2, 4, 8 rows a lane, activation form XF: f32 = x and nw, xn = x * nw made beforehand, f16), every
-loop over the groups unrolled (ROLL 0: the static count is the executed count but for the 1/rms loop,
-whose body counts once), compiles it (nvcc -ptx, or -cubin and cuobjdump -sass where the toolkit has
-cuobjdump), and prints each kernel's instructions by class divided by the 32-value row slots a lane
-multiplies (R x the row's slots a lane): the fixed cost (reductions, epilogue) is spread over them.
+and down (K 14336, N 4096, residual, K split 2) as gemv_b1 emits them (2 rows a unit), every loop over
+the groups unrolled (the static count is the executed count but for the 1/rms loop, whose body counts
+once), compiles it (nvcc -ptx, or -cubin and cuobjdump -sass where the toolkit has cuobjdump), and
+prints each kernel's instructions by class divided by the 32-value row slots a lane multiplies (2 x
+the row's slots a lane): the fixed cost (reductions, epilogue) is spread over them.
 Launch bounds as the emitter's: 128 threads, no least blocks an SM (MB 0).
 PTX classes: weight loads (ld.global.nc.L1::no_allocate), x loads (plain ld.global: written under
 PDL), nw loads (ld.global.nc .f32), scale loads (other ld.global.nc), lop3/prmt/shifts, f16x2
@@ -19,10 +18,12 @@ arithmetic, cvt.f32.f16, f32 fma/mul/add, and all instructions but mov (register
 halves' unpacking: free or folded in SASS). SASS: LDG...NA, LDG
 without CONSTANT, ..., HADD2.F32 for the conversions.
 regs: LOG is `nvcc ... -Xptxas -v` output of bench/b1_lab.cu; prints registers and spill bytes of each
-k_b1 / k_b1x instance of the format for the two matrices.
-nvrtc: the counts' kernels (R 8 also with ROLL 1) as the emitter builds its kernels, through libnvrtc
-(CUDA's lib64 beside nvcc, or LIBNVRTC) with codegen/nvrtc.c's options (-arch=sm_90a -std=c++17
--default-device -Xptxas -v) and `__launch_bounds__(128)`: registers and spills."""
+k_b1 instance of the format for the two matrices.
+nvrtc: the counts' kernels as the emitter builds its kernels, through libnvrtc (CUDA's lib64 beside
+nvcc, or LIBNVRTC) with codegen/nvrtc.c's options (-arch=sm_90a -std=c++17 -default-device -Xptxas -v)
+and `__launch_bounds__(128)`: registers and spills.
+gemv_b1's R, XF and ROLL options (gemv_b1x), which this script also counted, lost on an H100 and were
+deleted (bench/NOTES.md "b1x"; the code last lived at e55cc8c)."""
 import os, re, shutil, subprocess, sys, tempfile
 from collections import Counter
 
@@ -30,7 +31,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NVCC = os.environ.get("NVCC") or shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
 WK = {"u4": 4, "u4z": 5, "nvfp4": 6}
 MATS = [("gate/up", 4096, 28672, 1, 2, 1), ("down", 14336, 4096, 0, 1, 2)]
-XFN = ["f32", "xn", "f16"]
 
 HEAD = """#include "codegen/cuda_gemv_b1.cuh"
 #include "bench/bench_weights.h"
@@ -39,13 +39,6 @@ __global__ void __launch_bounds__(128, MB) k_b1(const void *w, const float *x, f
                                                 const float *res, WQ wq)
 {
     gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, 0, 1, 1, 2, 1, 1, FMT_F16, G>(w, x, nullptr, y, nw, 1e-5f, res, RopeOut{}, wq);
-}
-template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int MB, int R, int XF, int ROLL>
-__global__ void __launch_bounds__(128, MB) k_b1x(const void *w, const float *x, const void *xa, float *y, uint16_t *yh,
-                                                 const float *nw, const float *rinv, const float *res, WQ wq)
-{
-    gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, 0, 1, 1, 2, 1, 1, FMT_F16, G, R, XF, ROLL>(w, x, nullptr, y, nw, 1e-5f, res,
-                                                                                     RopeOut{}, wq, xa, rinv, yh);
 }
 """
 
@@ -57,14 +50,6 @@ def kernels(fmt):
         out.append((m, "gemv_b1 ks%d" % ks, 2, ks, K,
                     "template __global__ void k_b1<%d, %d, %d, %d, %d, %d, 1, %d, 0>(const void *, const float *, float *, "
                     "const float *, const float *, WQ);" % (wk, K, N, norm, epi, ks, g)))
-        for r in (2, 4, 8):
-            for xf in (0, 1, 2):
-                if xf == 1 and not norm:
-                    continue
-                out.append((m, "r%d.%s ks%d" % (r, XFN[xf], ks), r, ks, K,
-                            "template __global__ void k_b1x<%d, %d, %d, %d, %d, %d, 1, %d, 0, %d, %d, 0>(const void *, const "
-                            "float *, const void *, float *, uint16_t *, const float *, const float *, const float *, WQ);"
-                            % (wk, K, N, norm, epi, ks, g, r, xf)))
     return out
 
 
@@ -160,15 +145,14 @@ def counts(fmt, isa):
                                   capture_output=True, text=True).stdout
             funcs, cls = sass_funcs(dump), sass_class
     cols = ["ld w", "ld x", "ld nw", "ld scale", "lop3/prmt/shift", "f16x2", "cvt", "ffma", "fmul", "fadd", "all"]
-    print("%s, %s instructions a 32-value row slot (a lane's static count / (R x its slots a row)):" % (fmt, isa.upper()))
+    print("%s, %s instructions a 32-value row slot (a lane's static count / (2 x its slots a row)):" % (fmt, isa.upper()))
     print("| matrix | kernel | " + " | ".join(cols) + " |")
     print("|" + "---|" * (len(cols) + 2))
     names = list(funcs)
     for (m, kern, r, ks, K, inst) in ks_:
         # the instance's mangled name: match by its template arguments in order
         args = re.findall(r"<([^>]*)>", inst)[0].replace(" ", "").split(",")
-        pre = "_Z5k_b1xI" if "k_b1x" in inst else "_Z4k_b1I"
-        want = pre + "".join("Li%sE" % a for a in args)
+        want = "_Z4k_b1I" + "".join("Li%sE" % a for a in args)
         fn = [n for n in names if n.startswith(want)]
         if not fn:
             print("| %s | %s | (not found) |" % (m, kern))
@@ -192,20 +176,13 @@ def nvrtc(fmt):
     kf = {4: "FMT_U4", 5: "FMT_U4 | WITH_ZERO", 6: "FMT_NVFP4"}[wk]
     src, names = '#include "cuda_gemv_b1.cuh"\n', {}
     for (m, K, N, norm, epi, ks) in MATS:
-        for r in (2, 4, 8):
-            for xf in (0, 1, 2):
-                for roll in ((0, 1) if r == 8 else (0,)):
-                    if xf == 1 and not norm:
-                        continue
-                    nm = "k%d" % len(names)
-                    names[nm] = (m, "r%d%s.%s ks%d" % (r, "l" if roll else "", XFN[xf], ks))
-                    src += ('extern "C" __global__ void __launch_bounds__(128) %s(const void *w, const float *x, '
-                            'const void *xa, float *y, uint16_t *yh, const float *nw, const float *rinv, const float '
-                            '*res, WQ wq)\n{\n    gemv_b1<%s, %d, %d, %d, %d, %d, 1, 0, 1, 1, 2, 1, 1, FMT_F16, %d, %d, '
-                            '%d, %d>(w, x, nullptr, y, nw, 1e-5f, res, RopeOut{}, wq, xa, rinv, yh);\n}\n'
-                            % (nm, kf, K, N, norm, epi, ks, g, r, xf, roll))
+        nm = "k%d" % len(names)
+        names[nm] = (m, "gemv_b1 ks%d" % ks)
+        src += ('extern "C" __global__ void __launch_bounds__(128) %s(const void *w, const float *x, float *y, '
+                'const float *nw, const float *res, WQ wq)\n{\n    gemv_b1<%s, %d, %d, %d, %d, %d, 1, 0, 1, 1, 2, 1, 1, '
+                'FMT_F16, %d>(w, x, nullptr, y, nw, 1e-5f, res, RopeOut{}, wq);\n}\n' % (nm, kf, K, N, norm, epi, ks, g))
     prog = ctypes.c_void_p()
-    assert lib.nvrtcCreateProgram(ctypes.byref(prog), src.encode(), b"b1x.cu", 0, None, None) == 0
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), src.encode(), b"b1.cu", 0, None, None) == 0
     inc = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(NVCC))), "include")
     opts = ["-arch=sm_90a", "-std=c++17", "-default-device", "-Xptxas", "-v", "-I" + ROOT + "/codegen",
             "-I" + ROOT + "/ir", "-I" + inc]
@@ -248,22 +225,19 @@ def regs(log, fmt):
         m = re.search(r"Used (\d+) registers", l)
         if not (m and cur):
             continue
-        a = re.match(r"_Z5k_b1xI((?:Li\d+E){12})", cur) or re.match(r"_Z4k_b1I((?:Li\d+E){9})", cur)
+        a = re.match(r"_Z4k_b1I((?:Li\d+E){9})", cur)
         if not a:
             continue
         v = re.findall(r"Li(\d+)E", a.group(1))
         if v[0] != wk or (v[1], v[2]) not in (("4096", "28672"), ("14336", "4096")):
             continue
         mat = "gate/up" if v[1] == "4096" else "down"
-        if len(v) == 9:
-            name = "gemv_b1 ks%s u%s mb%s%s" % (v[5], v[6], v[8], " nonorm" if mat == "gate/up" and v[3] == "0" else "")
-        else:
-            name = "r%s%s.%s ks%s mb%s" % (v[9], "l" if v[11] == "1" else "", XFN[int(v[10])], v[5], v[8])
-        res.append((mat, len(v), name, int(m.group(1)), spill))
+        name = "gemv_b1 ks%s u%s mb%s%s" % (v[5], v[6], v[8], " nonorm" if mat == "gate/up" and v[3] == "0" else "")
+        res.append((mat, name, int(m.group(1)), spill))
     print("| matrix | kernel | registers | spill bytes |")
     print("|---|---|---|---|")
     for r in sorted(res):
-        print("| %s | %s | %d | %d |" % (r[0], r[2], r[3], r[4]))
+        print("| %s | %s | %d | %d |" % r)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | wt | wtwire | b1 | b1opt | binv | moe | fill | kc
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | wt | wtwire | b1 | binv | moe | fill | kc
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -653,17 +653,10 @@ fi
 # matrix by K split, load depth, register bound and units a warp, then a layer's chain; then the
 # 8B cut to 11 layers in whole decode steps, this llmc against BASE's (`BASE=<an older llmc>
 # scripts/gpu_carry.sh` carries it as llmc_base; without it only this llmc) in each format (B1_E2E=0:
-# not). FORMATS may name u4z (u4 with zero points). First, where .carry has kernel_check,
-# `kernel_check b1x` (gemv_b1's R, XF and ROLL options against the reference); after b1_lab, where
-# the toolkit has cuobjdump, bench/b1_isa.py's SASS counts of the 4-bit kernels (b1x; the helpers'
-# machine has none).
+# not). FORMATS may name u4z (u4 with zero points). After b1_lab, where the toolkit has cuobjdump,
+# bench/b1_isa.py's SASS counts of gemv_b1 in the 4-bit formats (the helpers' machine has none).
 if [ "$what" = b1 ]; then
   say "== b1: bench/b1_lab.cu, then the 8B/3 at batch 1 in the quantized formats"
-  if [ -x "$carry/kernel_check" ]; then
-    "$carry/kernel_check" b1x >"$out/kernel_check_b1x.txt" 2>&1
-    grep -E "FAIL|checks failed|^PASS: " "$out/kernel_check_b1x.txt" | tail -3 | tee -a "$log"
-    row "kernel_check b1x" "$(tail -1 "$out/kernel_check_b1x.txt")"
-  fi
   if [ -x "$carry/b1_lab" ]; then cp "$carry/b1_lab" "$work/b1_lab"; else
     nvcc -O2 -std=c++17 -arch="$arch" -I "$root/ir" -o "$work/b1_lab" "$root/bench/b1_lab.cu" >>"$log" 2>&1; fi
   for f in ${FORMATS:-u4 nvfp4 fp8}; do
@@ -684,73 +677,6 @@ if [ "$what" = b1 ]; then
     done
     PRESET=${PRESET:-llama3.1-8b-11l} REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-} VARIANTS=${VARIANTS:-$vs} variants
   fi
-fi
-# WHAT=b1opt: gemv_b1's options end to end (llmc compile --b1-rows, --b1-act; issue 10; bench/NOTES.md
-# "b1x reachable from llmc"): PRESET (default llama3.1-8b-11l; llama3.2-1b too) in each of FORMATS
-# (default "w4a16 nvfp4") built with the default one-row kernels (base) and with each of CANDS
-# (default "r4f32 r4xn r8xn r2f16 r4f16": rR + f32|xn|f16, an l after it adds --b1-roll: r8xnl), one
-# build at a time (the 8B/3: 6 GB a build). Each build: a one-token step against the CPU twin
-# (--compare-cpu: the one-row kernels' outputs layer by layer; f32 and xn must print base's lines
-# byte for byte, the same sums at the same K split; f16 its worst layer below 4e-3, 8 x 2^-11: a
-# heuristic scale of f16 activations' rounding, not a proof), 32 greedy ids after a 12-id prompt
-# (f32, xn: base's ids), then batch-1 decode (--bench, REPEAT times, default 1) with its % of the
-# memory roofline. A row a build. One call holds about 4 builds of the 8B/3 (compile about 60 s,
-# bench 30 s): split by FORMATS and CANDS (the NOTES' commands).
-b1opt_cand() { # b1opt_cand CAND: its llmc compile arguments
-  local c=$1 r a l=""
-  r=$(sed -n 's/^r\([248]\).*/\1/p' <<<"$c"); a=$(sed -n 's/^r[248]\(f32\|xn\|f16\)l*$/\1/p' <<<"$c")
-  [[ $c == *l ]] && l=" --b1-roll"
-  [ -n "$r" ] && [ -n "$a" ] || { echo "bad candidate $c (rR + f32|xn|f16 [+ l])" >&2; return 1; }
-  echo "--b1-rows $r --b1-act $a$l"
-}
-if [ "$what" = b1opt ]; then
-  p=${PRESET:-llama3.1-8b-11l}
-  dir=$work/$p
-  say "== b1opt: gemv_b1's options on $p (formats: ${FORMATS:-w4a16 nvfp4}; candidates: ${CANDS:-r4f32 r4xn r8xn r2f16 r4f16})"
-  synth_preset "$p" "$dir"
-  for f in ${FORMATS:-w4a16 nvfp4}; do
-    for c in base ${CANDS:-r4f32 r4xn r8xn r2f16 r4f16}; do
-      t0=$SECONDS
-      exe=$work/b1o_${f}_$c.exe
-      cargs=""
-      if [ "$c" != base ]; then cargs=$(b1opt_cand "$c") || { row "b1opt $p $f $c" "bad candidate"; continue; }; fi
-      # shellcheck disable=SC2086
-      "$llmc" compile "$dir" --target "$arch" -o "$exe" --weights-file --max-seq 4096 -q --weights "$f" $cargs \
-        >>"$log" 2>&1 || { row "b1opt $p $f $c" "compile failed"; continue; }
-      "$exe" --version | tail -1 >>"$log"
-      say "compile $f $c (${cargs:-defaults}): $((SECONDS - t0)) s"
-      "$exe" --ids "300" --compare-cpu >"$res/b1o_${f}_${c}_cmp.txt" 2>&1
-      grep -A40 "per layer" "$res/b1o_${f}_${c}_cmp.txt" >"$res/b1o_${f}_${c}_layers.txt"
-      cat "$res/b1o_${f}_${c}_layers.txt" >>"$log"
-      worst=$(awk '/^  layer /{n++; if ($3 > m) m = $3} END {if (n) printf "%.2e", m; else printf "?"}' \
-        "$res/b1o_${f}_${c}_cmp.txt")
-      [ "$worst" = "?" ] && worst="? (no layer lines: $(head -c 120 "$res/b1o_${f}_${c}_cmp.txt"))"
-      "$exe" --ids "$(seq -s ' ' 300 311)" -n 32 --output-ids >"$res/b1o_${f}_${c}_ids.txt" 2>>"$log"
-      verdict="one-token compare-cpu worst layer $worst"
-      if [ "$c" != base ]; then
-        if [[ $c == *f16* ]]; then
-          if [ ! -s "$res/b1o_${f}_${c}_layers.txt" ]; then verdict="$verdict (f16: no bound to check)"
-          elif awk -v w="$worst" 'BEGIN {exit !(w + 0 < 4e-3)}'; then verdict="$verdict (f16: below 4e-3)"
-          else verdict="$verdict (f16: ABOVE 4e-3)"; fi
-          cmp -s "$res/b1o_${f}_base_ids.txt" "$res/b1o_${f}_${c}_ids.txt" && verdict="$verdict, 32 greedy = base" ||
-            verdict="$verdict, 32 greedy differ from base (f16: allowed)"
-        else
-          if [ ! -s "$res/b1o_${f}_${c}_layers.txt" ]; then verdict="$verdict (no layer lines to compare)"
-          elif cmp -s "$res/b1o_${f}_base_layers.txt" "$res/b1o_${f}_${c}_layers.txt"; then
-            verdict="$verdict = base's layers"
-          else verdict="$verdict, layers DIFFER from base's"; fi
-          cmp -s "$res/b1o_${f}_base_ids.txt" "$res/b1o_${f}_${c}_ids.txt" && verdict="$verdict, 32 greedy = base" ||
-            verdict="$verdict, 32 greedy DIFFER from base"
-        fi
-      fi
-      row "b1opt $p $f $c check" "$verdict"
-      for i in $(seq "${REPEAT:-1}"); do
-        decode_row "$exe" "b1opt $p $f $c b1 #$i" "$res/b1o_${f}_${c}_$i.txt" --batch 1
-      done
-      grep "on the device" "$res/b1o_${f}_${c}_1.txt" | sed "s/^/$f $c: /" | tee -a "$log"
-      rm -f "$exe" "$exe.weights"
-    done
-  done
 fi
 # WHAT=binv: llmc compile --batch-invariant (docs/cuda.md, "Batch-invariant builds"; not part of
 # "all"). stories260K and debdocs-32M built with the option in bf16, w4a16 and fp8 weights, each with

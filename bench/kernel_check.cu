@@ -774,84 +774,6 @@ static void check_mv(const char *shape, std::vector<int> steps)
     }
 }
 
-/* ---- gemv_b1's R, XF and ROLL options (gemv_b1x, bench/b1_lab.cu's rows "r4l.f16" ...; not
- * emitted): one row against the reference, the activation made first by b1_prenorm where XF is 1
- * (x * nw in f32 and 1/rms) or 2 (f16 of x * nw / rms, or of x). XF 2's tolerance adds the f16
- * rounding of x: 2^-11 (1.001) of the terms' magnitudes, and 2^-25 K max|w| (f16's subnormals; 8 of
- * them for the gated epilogues' |u|). Launch geometry as bench/b1_lab.cu's: N / R units. */
-template <int WK, int K, int N, int NORM, int EPI, int KS, int G, int R, int XF, int ROLL>
-__global__ void __launch_bounds__(128) k_b1x(const void *w, const float *x, const void *xa, const float *b, float *y,
-                                             const float *nw, float eps, const float *res, const float *rinv, WQ wq)
-{
-    gemv_b1<KF(WK), K, N, NORM, EPI, KS, 1, 0, 1, 1, 2, 1, 1, FMT_F16, G, R, XF, ROLL>(w, x, b, y, nw, eps, res,
-                                                                                     RopeOut{}, wq, xa, rinv, nullptr);
-}
-template <int K, int NORM, int XF>
-__global__ void __launch_bounds__(128) k_prenorm(const float *x, const float *nw, float eps, void *xa, float *rinv)
-{
-    b1_prenorm<K, NORM, XF>(x, nw, eps, xa, rinv);
-}
-template <int WK, int K, int N, int NORM, int EPI, int BIAS, int R, int XF, int ROLL, int KS,
-          int G = (WK == 3 ? K : WK == 6 ? 16 : 128)>
-static void check_b1x(const char *shape)
-{
-    constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N, GX = (N / R + 4 / KS - 1) / (4 / KS);
-    const QWts qw = make_any(WK, N, K, G, 0.05);
-    const std::vector<float> x = rand_f32(K, 1.0), nw = rand_f32(K, 0.5, 1.0), b = rand_f32(N, 1.0),
-                             res = rand_f32(N, 1.0);
-    DW dw(qw);
-    DBuf<float> dx(K), dnw(K), db(N), dres(N), dy(NO), dxa(K), drinv(1);
-    dx.up(x);
-    dnw.up(nw);
-    db.up(b);
-    dres.up(res);
-    const float *pb = BIAS ? db.p : nullptr, *pn = NORM ? dnw.p : nullptr, *pr = EPI == 1 ? dres.p : nullptr;
-    if (XF) {
-        k_prenorm<K, NORM, XF><<<8, 128>>>(dx.p, pn, 1e-5f, dxa.p, drinv.p);
-        launched();
-    }
-    dy.poison();
-    k_b1x<WK, K, N, NORM, EPI, KS, G, R, XF, ROLL><<<GX, 128>>>(dw.w.p, dx.p, dxa.p, pb, dy.p, pn, 1e-5f, pr, drinv.p,
-                                                                dw.wq(WK));
-    launched();
-    const std::vector<float> y = dy.down();
-    const MvRef r{x, nw, qw.w, K, K, NORM};
-    double eps = eps_gemv(K), atol = 1e-30, wmax = 0.0;
-    for (float v : qw.w.f)
-        wmax = std::max(wmax, (double)fabs(v));
-    if (XF == 2) {
-        eps += 1.001 / 2048.0;
-        atol = 0x1p-25 * K * wmax * ((EPI == 2 || EPI == 4) ? 8.0 : 1.0);
-    }
-    const double inv = r.inv(0);
-    Check c;
-    for (int o = 0; o < NO; o++) {
-        const float got = y[o];
-        double ref, scale;
-        mv_epi<EPI, N>(r, 0, o, inv, b, BIAS, res, N, eps, ref, scale);
-        c.add(got, ref, scale, eps, atol);
-    }
-    char what[200];
-    snprintf(what, sizeof what, "gemv_b1 r%d%s.%s %s g%d K=%d N=%d%s epi%d%s ks%d (%s)", R, ROLL ? "l" : "",
-             XF == 0 ? "f32" : XF == 1 ? "xn" : "f16", wkname(WK), G, K, N, NORM ? " norm" : "", EPI, BIAS ? " bias" : "",
-             KS, shape);
-    c.done(what, eps);
-}
-static void b1x_checks()
-{
-    check_b1x<4, 4096, 2048, 1, 2, 0, 4, 0, 1, 1>("gate/up-like");
-    check_b1x<4, 4096, 2048, 1, 2, 1, 8, 1, 1, 2>("gate/up-like");
-    check_b1x<4, 4096, 2048, 1, 4, 0, 4, 0, 1, 2>("GeGLU");
-    check_b1x<4, 14336, 1024, 0, 1, 0, 4, 2, 0, 2>("down-like");
-    check_b1x<4, 4096, 1024, 1, 0, 0, 2, 2, 0, 4>("qkv-like");
-    check_b1x<5, 4096, 2048, 1, 2, 0, 4, 1, 0, 2>("gate/up-like");
-    check_b1x<5, 14336, 1024, 0, 1, 1, 8, 0, 1, 4>("down-like");
-    check_b1x<6, 4096, 2048, 1, 2, 0, 4, 2, 1, 1>("gate/up-like");
-    check_b1x<6, 14336, 1024, 0, 1, 0, 8, 2, 1, 2>("down-like");
-    check_b1x<6, 4096, 1024, 1, 0, 1, 4, 1, 1, 2>("qkv-like");
-    check_b1x<3, 4096, 1024, 1, 2, 0, 4, 0, 1, 1>("gate/up-like");
-}
-
 /* ---- batch invariance of the matmuls (llmc compile --batch-invariant: gemv with the row chunks in
  * grid x, TX 1, at every row count, one row included) ----
  * gemv of T rows as a batch-invariant build launches it, against each row alone (gemv of one row)
@@ -1882,7 +1804,6 @@ static void check_rest(void)
     check_mv<5, 14336, 4096, 0, 1, 0, 14336, 4096, 4100, 32>("8B down", {1, 3});
     check_mv<3, 4096, 28672, 1, 2, 0>("8B gate/up", {1, 8});
     check_mv<3, 14336, 4096, 0, 1, 1>("8B down + bias", {1});
-    b1x_checks();
     check_b1_rope<5, 2048, 32, 8, 64, 0, 1, 1, 64>("1B");
     check_b1_rope<3, 2048, 32, 8, 64, 0, 1, 0>("1B");
     check_b1_rope<4, 4096, 32, 8, 128, 0, 1, 0>("8B");
@@ -3500,10 +3421,6 @@ int main(int argc, char **argv)
         check_flash<8, 4, 64, 0, 1>(wide, 0, 5.0f);
         check_flash<6, 6, 48, 0, 2>(wide, 0);
         check_flash<6, 6, 48, 0, 2, FMT_INT8, FMT_INT4>(wide, 0);
-        return summary();
-    }
-    if (argc > 1 && strcmp(argv[1], "b1x") == 0) { /* `kernel_check b1x`: gemv_b1's R, XF and ROLL options */
-        b1x_checks();
         return summary();
     }
     const bool moe_only = argc > 1 && strcmp(argv[1], "moe") == 0; /* `kernel_check moe`: the MoE block alone */

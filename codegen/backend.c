@@ -91,19 +91,6 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
                  : cg->opt.wgmma == LLMC_WGMMA_TMA ? ", wide steps by gemm_wt on sm_90a (--wgmma tma)"
                                                    : ", wide steps by gemm_wg on sm_90a (--wgmma cp)");
     }
-    const LlmcB1Opts *b1 = &cg->opt.b1;
-    if (b1->rows > 2 || b1->act || b1->roll) {
-        int amd = 0; /* the AMD path keeps the default one-row kernel (cuda_backend.c) */
-        for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
-            amd |= cg->targets[i]->backend == LLMC_TGT_HIP;
-        char opts[96];
-        snprintf(opts, sizeof opts, "--b1-rows %d --b1-act %s%s", b1->rows ? b1->rows : 2,
-                 b1->act == LLMC_B1_XN ? "xn" : b1->act == LLMC_B1_F16 ? "f16" : "f32", b1->roll ? " --b1-roll" : "");
-        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), ", %s%s", opts,
-                 cg->backend != &llmc_backend_cuda ? " without effect (GPU targets only)"
-                 : amd                             ? " without effect (the AMD path keeps gemv_b1)"
-                                                   : ": one-row matmuls of 4-bit rows by gemv_b1x (experimental)");
-    }
     if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda) {
         int wg = 0; /* gemm_wq needs an image with wgmma */
         for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)

@@ -41,8 +41,6 @@ typedef struct LlmcCodegenOptions {
     int qmma_units;               /* --qmma-units: gemm_q's fewest units of work a block (GPU targets;
                                      0: the rule of llmc_cuda_qmma_plan) */
     LlmcWgmma wgmma;              /* --wgmma: the wide steps' matmul in sm_90a images (GPU targets) */
-    LlmcB1Opts b1;                /* --b1-rows, --b1-act, --b1-roll: gemv_b1's options (GPU targets;
-                                     zero: the default kernels) */
 } LlmcCodegenOptions;
 
 /* One build's codegen: filled by llmc_codegen_open, then handed to every hook and to the linker.

@@ -40,28 +40,15 @@ typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } L
  * maps, a producer and two consumer warpgroups, persistent; on an H100 1.2-1.6x gemm_wg's
  * prefill matmuls), gemm_wg elsewhere (docs/cuda.md, "gemm_wt") */
 typedef enum { LLMC_WGMMA_AUTO, LLMC_WGMMA_CP, LLMC_WGMMA_TMA } LlmcWgmma;
-/* gemv_b1's options for the one-row (batch-1 decode) matmuls of 4-bit rows without the RoPE
- * epilogue, NVIDIA-only builds (llmc compile --b1-rows, --b1-act, --b1-roll; experimental, opt-in,
- * docs/cuda.md, "matmul, one row, llmc compile --b1-rows"; issue 10): rows a lane (0 or 2: the default kernel; 4,
- * 8), the activation's form (f32: x and nw in the products, the default; xn: x * nw and 1/rms
- * made by a b1_prenorm launch before the matmuls with the norm; f16: x * nw / rms, or x, as f16),
- * the groups of loads in a loop. All zero: the default kernels, byte for byte. */
-typedef enum { LLMC_B1_F32, LLMC_B1_XN, LLMC_B1_F16 } LlmcB1Act;
-typedef struct LlmcB1Opts {
-    int rows;
-    LlmcB1Act act;
-    int roll;
-} LlmcB1Opts;
 /* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path
  * target (else the first); qmma: the batched-decode matmul's variant; batch_invariant (llmc compile
  * --batch-invariant): every row's arithmetic the same whatever the step's rows (one kernel path a
  * matrix and an attention for every row count; docs/cuda.md, "Batch-invariant builds"); qmma_units
  * (llmc compile --qmma-units): gemm_q's fewest units a block, 0 for its rule; wgmma (llmc compile
- * --wgmma): the wide steps' matmul in sm_90a images; b1: gemv_b1's options (NULL: the defaults). */
+ * --wgmma): the wide steps' matmul in sm_90a images. */
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, int qmma_units, LlmcWgmma wgmma, const LlmcB1Opts *b1,
-                             LlmcCudaGen **out, LlmcDiag *d);
+                             int batch_invariant, int qmma_units, LlmcWgmma wgmma, LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 /* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
  * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */

@@ -122,8 +122,7 @@ static void plan_scratch(LlmcEmit *e)
     e->scratch_c = e->scratch_b + (b + 63) / 64 * 64;
     e->scratch_qc = e->scratch_c + (c + 63) / 64 * 64;
     e->scratch_d = e->scratch_qc + (qc + 63) / 64 * 64;
-    e->scratch_x = e->scratch_d + (dq + 63) / 64 * 64;
-    e->arena_extra = e->scratch_x + (llmc_cuda_b1_scratch(e) + 63) / 64 * 64 - g->arena_bytes;
+    e->arena_extra = e->scratch_d + (dq + 63) / 64 * 64 - g->arena_bytes;
 }
 
 /* After the last node: the token of every logits row (the argmax, or a draw with the step's sampler
@@ -156,19 +155,17 @@ struct LlmcCudaGen {
 };
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, const LlmcB1Opts *b1,
-                           uint32_t smem_cap,
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, uint32_t smem_cap,
                            LlmcCudaGen **out, LlmcDiag *d);
 
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
 {
-    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, NULL,
+    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP,
                     (uint32_t)tg->smem_per_block, out, d);
 }
 
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, int qmma_units, LlmcWgmma wide, const LlmcB1Opts *b1,
-                             LlmcCudaGen **out, LlmcDiag *d)
+                             int batch_invariant, int qmma_units, LlmcWgmma wide, LlmcCudaGen **out, LlmcDiag *d)
 {
     /* the kernels are tuned for the first target of the NVIDIA path if the build has one (its tensor
      * cores' tiles), else for the first target */
@@ -185,13 +182,12 @@ LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *target
                 cap = (uint32_t)targets[i]->smem_per_block;
         }
     }
-    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units, wide, b1,
+    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units, wide,
                     cap ? cap : (uint32_t)tune->smem_per_block, out, d);
 }
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, const LlmcB1Opts *b1,
-                           uint32_t smem_cap,
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, uint32_t smem_cap,
                            LlmcCudaGen **out, LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
@@ -209,14 +205,6 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->binv = batch_invariant;
     e->qmma_units = qmma_units;
     e->wgmma_tma = wide != LLMC_WGMMA_CP && wgmma && nv_path && !batch_invariant; /* auto: tma */
-    /* gemv_b1's options: NVIDIA-only builds without --batch-invariant (which runs no gemv_b1); the
-     * AMD path keeps the default kernel (gemv_b1x never compiled for it) */
-    e->b1_rows = 2;
-    if (b1 && !batch_invariant && nv_path && !amd_path) {
-        e->b1_rows = b1->rows ? b1->rows : 2;
-        e->b1_act = (int)b1->act;
-        e->b1_roll = b1->roll;
-    }
     e->smem_cap = smem_cap;
     e->kv[0] = g->kv_format[0];
     e->kv[1] = g->kv_format[1];

@@ -46,7 +46,7 @@ static LlmcStatus cuda_emit(LlmcCodegen *cg, const LlmcGraph *g, LlmcDiag *d)
 {
     CudaBuild *b = cg->state;
     if (llmc_gpu_generate(g, cg->targets, cg->n_targets, cg->opt.qmma, cg->opt.batch_invariant, cg->opt.qmma_units,
-                          cg->opt.wgmma, &cg->opt.b1, &b->gen, d))
+                          cg->opt.wgmma, &b->gen, d))
         return LLMC_ERR;
     const char *src = llmc_cuda_source(b->gen);
     if (llmc_codegen_write(cg, "model.cu", src, strlen(src), d))

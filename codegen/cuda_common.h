@@ -114,8 +114,6 @@ enum { LLMC_WQ_VARIANTS = 5 };
  * --qmma plain / ring and batch-invariant builds. Whether its plan takes the matrix is apart
  * (llmc_cuda_wq_plan). */
 int llmc_cuda_wq_rows(const LlmcEmit *e, const LlmcTensor *w);
-/* Scratch bytes (region X, after D) of gemv_b1's options (--b1-act xn, f16; cuda_matmul.c): 0 without. */
-int64_t llmc_cuda_b1_scratch(const LlmcEmit *e);
 /* Scratch bytes (region A) of moe node `node` (cuda_moe.c). */
 int64_t llmc_cuda_moe_scratch(const LlmcGraph *g, int node);
 /* The embedded kernel headers (cuda_headers.c), in include order. */

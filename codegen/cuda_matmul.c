@@ -10,7 +10,6 @@
 #include <assert.h>
 #include <string.h>
 
-#include "codegen.h"
 #include "cuda_common.h"
 
 /* The rope_kv_write node whose work for one-token steps the matmul's one-row kernel does (the
@@ -23,180 +22,6 @@ static int rope_epilogue(const LlmcGraph *g, const LlmcNode *m)
             return i;
     assert(!q1); /* a rope_epilogue names a rope_kv_write */
     return -1;
-}
-
-/* ---- gemv_b1's options (llmc compile --b1-rows, --b1-act, --b1-roll; opt-in, issue 10) ----
- * The one-row matmul of 4-bit rows (u4, nvfp4; lane8 slots, 16-byte loads) without the RoPE epilogue
- * takes gemv_b1x (cuda_gemv_b1.cuh) where the options ask for more than the default kernel: R rows a
- * lane where N (a gated matrix: N / 2) is a multiple of R (R / 2) and, but in nvfp4, a lane streams
- * more than two groups of loads (llmc_cuda_emit_matmul), else 2; the activation as x and
- * nw (XF 0), x * nw and 1/rms (XF 1, --b1-act xn, the matrices with the norm prologue: qkv where it
- * has no RoPE epilogue, gate/up, a quantized lm_head; o and down keep XF 0) or f16 (XF 2, --b1-act
- * f16, every such matrix); ROLL: the groups of loads in a loop. The K split stays the default
- * kernel's (its rule counts pairs of rows), so XF 0 and 1 sum each row as gemv_b1 does, bit for bit;
- * the grid is N / R units. XF 1 and 2 read x in their form from scratch X: a b1_prenorm launch before
- * the matmul writes it (x * nw and 1/rms, or f16 of x * nw / rms, or of x where the matrix has no
- * norm), except for a matrix without the norm right after a matmul with it that takes XF 2 (down
- * after gate/up): that one writes its output's f16 copy (yh) too and down reads it, a launch fewer
- * (o's input comes from attention, so o takes a b1_prenorm launch: 3 launches a layer with f16, 2
- * with xn, where qkv has no RoPE epilogue; with it, qkv keeps the default kernel and one fewer).
- * The RoPE epilogue (qkv with an f16 KV cache), unquantized rows, the AMD path and
- * batch-invariant builds keep the default kernel. */
-typedef struct {
-    int r, xf, roll; /* gemv_b1x's R, XF, ROLL; 2, 0, 0: the default kernel */
-    int norm;        /* the matrix has the norm prologue */
-    int from_yh;     /* XF 2 without the norm: x's f16 copy is the previous matmul's yh */
-    int yh;          /* writes its output's f16 copy for the next matmul (its from_yh) */
-} B1Var;
-
-/* Node `node` is a matmul whose one-row kernel is gemv_b1 on 4-bit rows (u4, with or without zero
- * points, nvfp4: the lab's formats) in 16-byte lane8 slots without the RoPE epilogue
- * (llmc_cuda_emit_matmul's one_row && quant && no rope_epilogue). fp8 keeps gemv_b1: its R 4 spilled
- * at 72 registers on the 8B's down (K split 2, 14 groups a lane; NVRTC, sm_90a). */
-static int b1_quant_row(const LlmcEmit *e, int node)
-{
-    const LlmcGraph *g = e->g;
-    const LlmcNode *n = &g->n[node];
-    if ((n->op != LLMC_OP_MATMUL && n->op != LLMC_OP_MATMUL_FUSED) || e->binv || llmc_attr(n, "rope_epilogue"))
-        return 0;
-    const LlmcTensor *w = &g->t[n->in[1]];
-    int ni = n->op == LLMC_OP_MATMUL_FUSED ? (int)llmc_attr_int(n, "norm", -1) : -1;
-    int64_t K = w->shape.dim[1], SX = llmc_row_stride(g, n->in[0]);
-    return (w->dtype == LLMC_U4 || w->dtype == LLMC_NVFP4) && w->layout.order == LLMC_ORDER_LANE8 && SX % 4 == 0 &&
-           g->t[n->in[0]].offset % 16 == 0 && (ni <= 0 || g->t[n->in[ni]].offset % 16 == 0) &&
-           K % llmc_cuda_ve(w->dtype) == 0 && w->offset % 16 == 0;
-}
-
-/* The options' variant of node `node` without its neighbours (from_yh, yh: b1_var). */
-static B1Var b1_own(const LlmcEmit *e, int node)
-{
-    B1Var v = {2, 0, 0, 0, 0, 0};
-    if ((e->b1_rows == 2 && !e->b1_act && !e->b1_roll) || !b1_quant_row(e, node))
-        return v;
-    const LlmcNode *n = &e->g->n[node];
-    int fused = n->op == LLMC_OP_MATMUL_FUSED, glu = fused && llmc_attr_int(n, "swiglu", 0);
-    int64_t N = e->g->t[n->in[1]].shape.dim[0];
-    v.norm = fused && llmc_attr_int(n, "norm", -1) > 0;
-    v.r = (glu ? (N / 2) % (e->b1_rows / 2) : N % e->b1_rows) == 0 ? e->b1_rows : 2;
-    v.xf = e->b1_act == LLMC_B1_F16 ? 2 : e->b1_act == LLMC_B1_XN && v.norm ? 1 : 0;
-    v.roll = e->b1_roll;
-    return v;
-}
-
-/* The non-view node before (step -1) or after (1) node `node`, or -1. */
-static int b1_neighbour(const LlmcGraph *g, int node, int step)
-{
-    for (int i = node + step; i >= 0 && i < g->nn; i += step)
-        if (!(llmc_op_info[g->n[i].op].flags & OPF_VIEW))
-            return i;
-    return -1;
-}
-
-/* Node `node` (XF 2, no norm) reads the f16 copy of its x that the node before wrote: that node is a
- * matmul with the norm taking XF 2 whose output is x. */
-static int b1_reads_yh(const LlmcEmit *e, int node, B1Var v)
-{
-    int p = b1_neighbour(e->g, node, -1);
-    if (v.xf != 2 || v.norm || p < 0)
-        return 0;
-    B1Var pv = b1_own(e, p);
-    return pv.xf == 2 && pv.norm && e->g->n[p].out[0] == e->g->n[node].in[0];
-}
-
-static B1Var b1_var(const LlmcEmit *e, int node)
-{
-    B1Var v = b1_own(e, node);
-    int c = b1_neighbour(e->g, node, 1);
-    v.from_yh = b1_reads_yh(e, node, v);
-    v.yh = v.xf == 2 && c >= 0 && b1_reads_yh(e, c, b1_own(e, c));
-    return v;
-}
-
-/* Scratch X's layout: 1/rms at 0, the activation in XF 1 or 2 form at 64 (xa bytes: the widest K of a
- * matrix that takes the options, f32), the f16 copies (yh) after it. */
-static void b1_regions(const LlmcEmit *e, int64_t *xa, int64_t *yh)
-{
-    *xa = *yh = 0;
-    for (int i = 0; e->b1_act && i < e->g->nn; i++) {
-        B1Var v = b1_own(e, i);
-        if (!v.xf)
-            continue;
-        const LlmcShape *w = &e->g->t[e->g->n[i].in[1]].shape; /* a matmul's weight */
-        if (w->dim[1] * 4 > *xa)
-            *xa = w->dim[1] * 4;
-        if (v.xf == 2 && w->dim[0] * 2 > *yh)
-            *yh = w->dim[0] * 2;
-    }
-    *xa = (*xa + 63) / 64 * 64;
-}
-
-int64_t llmc_cuda_b1_scratch(const LlmcEmit *e)
-{
-    int64_t xa, yh;
-    b1_regions(e, &xa, &yh);
-    return xa ? 64 + xa + yh : 0;
-}
-
-/* The one-row launches of node `node` with gemv_b1's options bv (b1_var): b1_prenorm where the
- * matrix reads x in XF 1 or 2 form made for it, then gemv_b1x (gemv_b1's R, XF, ROLL arguments) at
- * the default kernel's K split (ks) over N / R units; both under PDL, at one-row steps. */
-static void emit_b1x(LlmcEmit *e, int node, B1Var bv, int ks, int64_t K, int64_t N, int norm, int epi, double eps,
-                     const char *wk, const char *gq, const char *wsrc, const char *xs, const char *bias,
-                     const char *ys, const char *nws, const char *res, const char *wq, const char *mm,
-                     const char *what, const char *hrows)
-{
-    int64_t xa, yhb;
-    b1_regions(e, &xa, &yhb);
-    const int64_t at_rinv = e->scratch_x, at_xa = e->scratch_x + 64, at_yh = e->scratch_x + 64 + xa;
-    char cond[32], gx[32];
-    snprintf(cond, sizeof cond, "%s == 1", hrows);
-    LlmcBuf k = {0};
-    if (bv.xf && !bv.from_yh) {
-        llmc_buf_printf(&k,
-                        "/* the activation of a one-row matmul in gemv_b1x's form: f32[1,%lld] -> %s in scratch X%s */\n"
-                        "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                        "    b1_prenorm<%lld, %d, %d>(%s, %s, %s, A(%lld), A(%lld));\n}\n",
-                        (long long)K,
-                        bv.xf == 1 ? "f32 x * nw"
-                        : norm     ? "f16 x * nw / rms(x)"
-                                   : "f16 x",
-                        bv.xf == 1 ? ", and 1/rms(x)" : "", (long long)K, norm, bv.xf, xs, nws, llmc_c_float(e, eps),
-                        (long long)at_xa, (long long)at_rinv);
-        const char *pk = llmc_cuda_kernel(e, "b1_prenorm", k.s, 0);
-        llmc_buf_free(&k);
-        llmc_cuda_kernel_pdl(e, pk);
-        llmc_cuda_launch(e, node, cond, pk, "8", "1", "1", 128, 0); /* bench/b1_lab.cu's 8 blocks */
-    }
-    char xarg[48] = "(const void *)0", rinv[48] = "(const float *)0", yh[48] = "(uint16_t *)0";
-    if (bv.xf)
-        snprintf(xarg, sizeof xarg, "A(%lld)", (long long)(bv.from_yh ? at_yh : at_xa));
-    if (bv.xf == 1)
-        snprintf(rinv, sizeof rinv, "A(%lld)", (long long)at_rinv);
-    if (bv.yh)
-        snprintf(yh, sizeof yh, "(uint16_t *)A(%lld)", (long long)at_yh);
-    int64_t nout = epi == 2 || epi == 4 ? N / 2 : N;
-    llmc_buf_printf(&k,
-                    "/* matmul, one row (gemv_b1x: %d weight rows a lane, K split in %d, 1 load a row in flight%s; x %s%s): "
-                    "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    gemv_b1<%s, %lld, %lld, %d, %d, %d, 1, 0, 1, 1, 2, 1, 1, %s%s, %d, %d, %d>(%s, %s, %s, %s, %s, %s, %s, "
-                    "RopeOut{}, %s, %s, %s, %s);\n}\n",
-                    bv.r, ks, bv.roll ? ", the groups in a loop" : "",
-                    bv.xf == 0   ? "f32"
-                    : bv.xf == 1 ? "* nw and 1/rms from b1_prenorm"
-                    : bv.from_yh ? "f16 from the previous matmul"
-                                 : "f16 from b1_prenorm",
-                    bv.yh ? ", y also as f16 for the next matmul" : "", (long long)K,
-                    llmc_dtype_name(e->g->t[e->g->n[node].in[1]].dtype), (long long)N, (long long)K, (long long)nout,
-                    what, wk, (long long)K, (long long)N, norm, epi, ks, llmc_kernel_format(e->kv[0]), gq, bv.r, bv.xf,
-                    bv.roll, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq, xarg, rinv, yh);
-    const char *b1 = llmc_cuda_kernel(e, "gemv_b1", k.s, 0);
-    llmc_buf_free(&k);
-    /* XF 0 and 1: gemv_b1's sums, bit for bit at its K split; XF 2 another function (f16 x) */
-    llmc_cuda_kernel_math(e, b1, "b1%s %s", bv.xf == 2 ? " f16" : "", mm);
-    llmc_cuda_kernel_pdl(e, b1);
-    snprintf(gx, sizeof gx, "%lld", (long long)((N / bv.r + 4 / ks - 1) / (4 / ks)));
-    llmc_cuda_launch(e, node, cond, b1, gx, "1", "1", 128, 0);
 }
 
 /* The second kernel of a K-split tensor-core matmul: sums the split partials of f32[rows, N] in
@@ -483,20 +308,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     assert((vec && epi == 0) || !llmc_attr(n, "rope_epilogue")); /* fuse_rope_epilogue's conditions */
     int one_row = vec && !e->binv; /* gemv_b1 for one row (a batch-invariant build: gemv, and the
                                       rope_kv_write kernel at every row count: cuda_rope.c) */
-    B1Var bv = b1_var(e, node); /* gemv_b1's options (--b1-rows, --b1-act, --b1-roll) */
-    /* R 4 and 8 in u4 only where a lane streams more than the two groups of loads gemv_b1x
-     * issues before pdl_wait (K / ksplit > 64 slots): where the whole slice is in flight at once,
-     * NVRTC's ptxas held u4's R 4 and 8 to 72 registers and spilled 4-40 bytes, sm_80 and sm_90a
-     * (the 8B's o and qkv at K split 2, the 1B's gate/up at 1 and o at 4; tests/test_cuda.c case
-     * b1x), and a least of 5 or 2 blocks an SM in the launch bound spilled too, at 96 and 255
-     * registers. nvfp4 took 56-144 registers there without spills: every matrix. */
-    if (bv.r > 2 && w->dtype != LLMC_NVFP4 && K / ksplit / ve <= 2 * 32)
-        bv.r = 2;
-    if (one_row && (bv.r != 2 || bv.xf || bv.roll)) {
-        assert(quant && !llmc_attr(n, "rope_epilogue"));
-        emit_b1x(e, node, bv, (int)ksplit, K, N, ni > 0, epi, eps, wk, gq, wsrc, xs, bias, ys, nws, res, wq, mm, what,
-                 hrows);
-    } else if (one_row) {
+    if (one_row) {
         /* One row (batch-1 decode): gemv_b1, a group of loads of each row in flight a lane and the
          * next group issued before the first is used (1.1-1.7x gemv on every matrix of the 1B and
          * 8B, bench/decode_lab.cu on an H200). */

@@ -99,11 +99,6 @@ typedef struct LlmcEmit {
                                      default, --qmma auto; llmc_cuda_wq_rows) */
     int qmma_units;               /* GPU: gemm_q's fewest units of work a block (--qmma-units; 0: the rule,
                                      llmc_cuda_qmma_plan) */
-    int b1_rows, b1_act, b1_roll; /* GPU: gemv_b1's options (--b1-rows, --b1-act, --b1-roll: LlmcB1Opts,
-                                     codegen.h; rows 2, act 0 and roll 0 where the build takes none:
-                                     the default kernels); the one-row matmuls that take them: cuda_matmul.c */
-    int64_t scratch_x;            /* GPU: --b1-act xn and f16: the activation in gemv_b1x's form, 1/rms and the
-                                     f16 copy of a matmul's output (b1_scratch, cuda_matmul.c), after scratch D */
     uint32_t smem_cap;            /* GPU: the least dynamic shared memory a block of the build's NVIDIA
                                      targets may have (the plans tuned for one run on all) */
     int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the

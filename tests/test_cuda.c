@@ -144,8 +144,7 @@ static int is_no_spill_kernel(const char *name)
     }
     return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine") ||
            strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "gemm_wt") || strstr(name, "flash_attention") ||
-           strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "gemm_wq") || strstr(name, "_moe_") || strstr(name, "rope_kv_write") ||
-           strstr(name, "b1_prenorm");
+           strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "gemm_wq") || strstr(name, "_moe_") || strstr(name, "rope_kv_write");
 }
 
 /* Which CUDA targets a case compiles for (CI's budget). The headers and the emitted kernels depend
@@ -268,7 +267,7 @@ static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, wide, NULL, &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, wide, &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
     const int nk = llmc_cuda_kernel_count(cg);
@@ -684,7 +683,7 @@ START_TEST(qmma_ring_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, LLMC_WGMMA_CP, NULL, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[64], what[96];
@@ -732,7 +731,7 @@ START_TEST(qmma_auto_rows)
         const LlmcTarget *tune = llmc_target_find("sm_90a");
         for (int binv = 0; binv < 2; binv++) {
             LlmcCudaGen *cg = NULL;
-            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, NULL, &cg, &d) == LLMC_OK);
+            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
             const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
             ck_assert_ptr_nonnull(src);
             LlmcBuildInfo info = {.build_info = "small", .model_hash = 0x1234, .target_names = "sm_90a"};
@@ -774,7 +773,7 @@ START_TEST(qmma_wg_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, NULL, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[80], what[96];
@@ -847,276 +846,6 @@ START_TEST(nvfp4_small)
     cJSON_Delete(doc);
     cJSON_Delete(cfg);
 }
-END_TEST
-
-/* ---- gemv_b1's options (llmc compile --b1-rows, --b1-act, --b1-roll; cuda_matmul.c b1_var) ---- */
-static const char *b1_act_name(LlmcB1Act a) { return a == LLMC_B1_XN ? "xn" : a == LLMC_B1_F16 ? "f16" : "f32"; }
-
-/* The kernels the options add (gemv_b1x: gemv_b1 with the R, XF and ROLL arguments, whose calls
- * pass yh, `(uint16_t *)`; b1_prenorm) to g built with each of the nv option sets vs, through NVRTC
- * for the CUDA targets of `set`, one compile an arch for those this process has not compiled yet:
- * none may spill. The others are the default build's (the preset cases compile them; the 8B's o in
- * u4 with zero points spills 16 bytes on sm_80 there already, the default gemv_b1: not checked
- * here). */
-static int b1x_kernel(const char *name, const char *text)
-{
-    return strstr(name, "b1_prenorm") || (strstr(name, "gemv_b1") && strstr(llmc_kernel_code(text), "(uint16_t *)"));
-}
-/* The code of b1x kernel `text` (malloc'd) as compile_b1x compiles it: its gemv_b1's arguments that
- * the options' body gemv_b1x takes no part of (INTER, HQ, HKV, HD, L, BS and KV, the 8th to 14th of
- * 18: the RoPE epilogue's and the KV cache's, cuda_gemv_b1.cuh) at their defaults. The same
- * instantiation of gemv_b1x either way, so kernels only they tell apart (o, gate/up and down of a
- * build with an int8 KV cache against one with f16's) compile once. */
-static char *b1x_code(const char *text)
-{
-    const char *code = llmc_kernel_code(text), *call = strstr(code, "gemv_b1<");
-    if (!call) /* b1_prenorm */
-        return strdup(code);
-    const char *args = call + strlen("gemv_b1<"), *end = strchr(args, '>'), *comma[17];
-    int n = 0;
-    for (const char *p = args; p < end; p++)
-        if (*p == ',') {
-            ck_assert_int_lt(n, 17);
-            comma[n++] = p;
-        }
-    ck_assert_msg(n == 17, "gemv_b1 with %d template arguments, not 18: %.*s", n + 1, (int)(end - call), call);
-    ck_assert_msg(strncmp(comma[14], ", 2, 0, 0>", 10) != 0, "not a gemv_b1x call: %.*s", (int)(end - call), call);
-    LlmcBuf b = {0};
-    llmc_buf_printf(&b, "%.*s, 0, 1, 1, 2, 1, 1, FMT_F16%s", (int)(comma[6] - code), code, comma[13]);
-    return b.s;
-}
-static void compile_b1x(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, const LlmcB1Opts *vs, int nvs, int set)
-{
-    LlmcDiag d;
-    LlmcCudaGen *cg[16];
-    ck_assert_int_le(nvs, 16);
-    const LlmcTarget *tune = llmc_target_find("sm_90a");
-    for (int v = 0; v < nvs; v++)
-        ck_assert_msg(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, 0, 0, LLMC_WGMMA_CP, &vs[v], &cg[v], &d) == LLMC_OK, "%s", d.msg);
-    const char *all = llmc_cuda_source(cg[0]), *defs = strstr(all, "/* ---- kernels ---- */");
-    ck_assert_ptr_nonnull(defs);
-    char *code[16][512] = {{0}}; /* each b1x kernel's b1x_code */
-    for (int v = 0; v < nvs; v++) {
-        ck_assert_int_le(llmc_cuda_kernel_count(cg[v]), 512);
-        for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++)
-            if (b1x_kernel(llmc_cuda_kernel_name(cg[v], k), llmc_cuda_kernel_text(cg[v], k)))
-                code[v][k] = b1x_code(llmc_cuda_kernel_text(cg[v], k));
-    }
-    int arch = 0;
-    for (const LlmcTarget *const *t = llmc_targets(); *t; t++, arch++) {
-        if ((*t)->backend != LLMC_TGT_CUDA || (*t)->amd_path || !arch_in((*t)->name, set))
-            continue;
-        LlmcBuf src = {0};
-        llmc_buf_printf(&src, "%.*s", (int)(defs - all), all); /* the headers */
-        const char *fresh[256];
-        int nf = 0;
-        for (int v = 0; v < nvs; v++)
-            for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++) {
-                if (!code[v][k])
-                    continue;
-                int seen = compiled_find(arch, code[v][k]) != NULL;
-                for (int j = 0; j < nf && !seen; j++)
-                    seen = strcmp(fresh[j], code[v][k]) == 0;
-                if (seen)
-                    continue;
-                ck_assert_int_lt(nf, 256);
-                char nm[32];
-                snprintf(nm, sizeof nm, "b1x_%d", nf);
-                llmc_emit_named(&src, code[v][k], nm);
-                fresh[nf++] = code[v][k];
-            }
-        LlmcCubin c = {0};
-        if (nf) {
-            ck_assert_msg(nvrtc_compile(nv, src.s, what, llmc_cuda_headers(cg[0]), *t, &c, &d) == LLMC_OK,
-                          "%s for %s: %s", what, (*t)->arch, d.msg);
-            for (int j = 0; j < nf; j++) {
-                char nm[32];
-                snprintf(nm, sizeof nm, "b1x_%d", j);
-                const LlmcKernelRes *r = llmc_cubin_find(&c, nm);
-                ck_assert_msg(r != NULL, "%s %s: no ptxas report for %s", what, (*t)->arch, nm);
-                compiled_add(arch, fresh[j], r);
-            }
-        }
-        if (getenv("LLMC_TEST_VERBOSE"))
-            fprintf(stderr, "%s for %s: %d kernels of the options compiled here\n", what, (*t)->arch, nf);
-        for (int v = 0; v < nvs; v++)
-            for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++) {
-                if (!code[v][k])
-                    continue;
-                const char *name = llmc_cuda_kernel_name(cg[v], k), *text = llmc_cuda_kernel_text(cg[v], k);
-                const LlmcKernelRes *r = compiled_find(arch, code[v][k]);
-                ck_assert_ptr_nonnull(r);
-                if (getenv("LLMC_TEST_VERBOSE")) { /* the registers of each variant (bench/NOTES.md) */
-                    const char *call = strstr(llmc_kernel_code(text), "    ");
-                    fprintf(stderr, "%s --b1-rows %d --b1-act %s%s %s: %3d registers, spills %d/%d: %.*s\n", what,
-                            vs[v].rows, b1_act_name(vs[v].act), vs[v].roll ? " --b1-roll" : "", (*t)->arch,
-                            r->registers, r->spill_stores, r->spill_loads, call ? (int)strcspn(call + 4, "(") : 0,
-                            call ? call + 4 : "");
-                }
-                ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
-                              "%s --b1-rows %d --b1-act %s%s %s: %s spills (%d bytes stores, %d loads, %d registers)",
-                              what, vs[v].rows, b1_act_name(vs[v].act), vs[v].roll ? " --b1-roll" : "", (*t)->arch,
-                              name, r->spill_stores, r->spill_loads, r->registers);
-            }
-        llmc_cubin_free(&c);
-        llmc_buf_free(&src);
-    }
-    for (int v = 0; v < nvs; v++) {
-        for (int k = 0; k < llmc_cuda_kernel_count(cg[v]); k++)
-            free(code[v][k]);
-        llmc_cuda_free(cg[v]);
-    }
-}
-
-/* A small Llama (2 layers) in w4a16 with --b1-rows 4 --b1-act xn: gate/up (the norm) reads x * nw
- * and 1/rms made by a b1_prenorm launch, o and down take R 4 with x f32, qkv keeps the default
- * kernel (its RoPE epilogue), as does the bf16 lm_head; tests/golden/b1x_w4a16.cu and its forward()
- * (b1x_w4a16.forward.c). With --b1-act f16 down reads gate/up's f16 copy of its output and o a
- * b1_prenorm's f16 of x. The default options, given, make the default build's source and host C
- * byte for byte. The one-row kernels of three option sets compile for sm_80 and sm_90a without
- * spills (compile_b1x). */
-START_TEST(b1x_golden)
-{
-    LlmcDiag d;
-    /* hidden 2304, ffn 8704 (18 query and 6 KV heads of 128): o and gate/up (K split 1) and down (K
-     * split 2) stream more than two groups of loads a lane, so they take R 4 (cuda_matmul.c; the
-     * 8B's o at K split 2 keeps R 2: case b1x). Two layers: the first's matrices as a deep model's (the last's o and
-     * gate/up come after select_rows and an add_rmsnorm kernel). */
-    cJSON *cfg = small_llama(2304, 8704), *doc = NULL;
-    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(2));
-    cJSON_ReplaceItemInObject(cfg, "head_dim", cJSON_CreateNumber(128));
-    cJSON_ReplaceItemInObject(cfg, "num_attention_heads", cJSON_CreateNumber(18));
-    cJSON_ReplaceItemInObject(cfg, "num_key_value_heads", cJSON_CreateNumber(6));
-    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    LlmcGraph *g = graph_of_w(doc, ".", &(Weights){LLMC_U4, 0, 0});
-    const LlmcTarget *tune = llmc_target_find("sm_90a");
-    LlmcCudaGen *cg = NULL, *def = NULL, *zero = NULL;
-    ck_assert(llmc_cuda_generate(g, tune, 1, &def, &d) == LLMC_OK);
-    /* the default options, given: the default build, byte for byte (kernels and host) */
-    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, &(LlmcB1Opts){2, LLMC_B1_F32, 0}, &zero, &d) ==
-              LLMC_OK);
-    ck_assert_str_eq(llmc_cuda_source(zero), llmc_cuda_source(def));
-    char *hd = NULL, *hz = NULL, *fd = host_forward(g, def, "small", &hd), *fz = host_forward(g, zero, "small", &hz);
-    ck_assert_str_eq(hd, hz);
-    free(fd), free(fz), free(hd), free(hz);
-    llmc_cuda_free(zero);
-    llmc_cuda_free(def);
-    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, &(LlmcB1Opts){4, LLMC_B1_XN, 0}, &cg, &d) == LLMC_OK);
-    const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
-    ck_assert_ptr_nonnull(src);
-    static const char *const want[] = {
-        "gemv_b1<FMT_U4, 2304, 3840, 1, 3, ",                            /* qkv: RoPE epilogue, the default kernel */
-        "b1_prenorm<2304, 1, 1>(",                                       /* gate/up's x * nw and 1/rms */
-        "gemv_b1<FMT_U4, 2304, 17408, 1, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 1, 0>(", /* gate/up, XF 1 */
-        "gemv_b1<FMT_U4, 2304, 2304, 0, 1, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 0, 0>(",  /* o, XF 0 */
-        "gemv_b1<FMT_U4, 8704, 2304, 0, 1, 2, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 0, 0>(",  /* down, XF 0 */
-    };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        ck_assert_msg(strstr(src, want[i]), "--b1-rows 4 --b1-act xn: no %s", want[i]);
-    check_golden_host(g, cg, src, "b1x_w4a16", "a small Llama in w4a16, --b1-rows 4 --b1-act xn");
-    llmc_cuda_free(cg);
-    /* f16: gate/up writes its output's f16 copy (yh) for down; o's comes from a b1_prenorm */
-    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, &(LlmcB1Opts){2, LLMC_B1_F16, 0}, &cg, &d) ==
-              LLMC_OK);
-    src = llmc_cuda_source(cg);
-    ck_assert_msg(strstr(src, "b1_prenorm<2304, 1, 2>(") && strstr(src, "b1_prenorm<2304, 0, 2>("),
-                  "--b1-act f16: no b1_prenorm of gate/up's and of o's x");
-    ck_assert_msg(strstr(src, "FMT_F16, 128, 2, 2, 0>(") && strstr(src, "y also as f16 for the next matmul") &&
-                      strstr(src, "x f16 from the previous matmul"),
-                  "--b1-act f16: gate/up's f16 copy and down reading it");
-    /* b1_prenorm launches: layer 0's o and gate/up (its down reads gate/up's copy); layer 1's o,
-     * gate/up and down (after select_rows and add_rmsnorm its gate/up has no norm, so no copy) */
-    char *host = NULL, *body = host_forward(g, cg, "small --b1-act f16", &host);
-    int launches = 0;
-    for (const char *p = body; (p = strstr(p, "_b1_prenorm */")); p++)
-        launches++;
-    ck_assert_int_eq(launches, 5);
-    free(body);
-    free(host);
-    llmc_cuda_free(cg);
-    /* --tp 2: the rank's matrices (half of N or of K) take them too; their norms run as kernels of
-     * their own after the all_reduce, so gate/up has none and down reads a b1_prenorm's f16 */
-    LlmcGraph *g2 = graph_of_tp(doc, ".", &(Weights){LLMC_U4, 0, 0}, 0, 2);
-    ck_assert(llmc_gpu_generate(g2, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, &(LlmcB1Opts){4, LLMC_B1_F16, 0}, &cg, &d) ==
-              LLMC_OK);
-    ck_assert_msg(strstr(llmc_cuda_source(cg),
-                         "gemv_b1<FMT_U4, 2304, 8704, 0, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 4, 2, 0>(") &&
-                      strstr(llmc_cuda_source(cg), "b1_prenorm<4352, 0, 2>("),
-                  "--tp 2 --b1-rows 4 --b1-act f16: no gemv_b1x of gate/up, no b1_prenorm of down's x");
-    llmc_cuda_free(cg);
-    llmc_graph_free(g2);
-    LlmcNvrtc *nv = open_nvrtc();
-    if (nv) {
-        static const LlmcB1Opts vs[] = {{4, LLMC_B1_XN, 0}, {2, LLMC_B1_F16, 0}, {8, LLMC_B1_F16, 1}};
-        compile_b1x(nv, g, "a small Llama in w4a16", vs, 3, ARCHS_ENDS);
-    }
-    llmc_nvrtc_close(nv);
-    llmc_graph_free(g);
-    cJSON_Delete(doc);
-    cJSON_Delete(cfg);
-}
-END_TEST
-
-/* The candidates bench/gpu_round.sh WHAT=b1opt measures (bench/NOTES.md "b1x reachable from llmc"),
- * at the real shapes of the 8B and the 1B (two layers: the first's kernels are every layer's but the
- * last's, whose o and gate/up come after select_rows and an add_rmsnorm kernel) in
- * w4a16 and nvfp4: their one-row kernels through NVRTC for sm_80 and sm_90a, no spills. The 8B also
- * with an int8 KV cache, so that qkv (no RoPE epilogue then) takes the options too. The prints of
- * LLMC_TEST_VERBOSE=1 give the registers of each (bench/NOTES.md). */
-static void check_b1x_preset_w(const char *preset, const Weights *wts, int kv8);
-static void check_b1x_preset(const char *preset, LlmcDType fmt, int kv8)
-{
-    check_b1x_preset_w(preset, &(Weights){fmt, 0, 0}, kv8);
-}
-static void check_b1x_preset_w(const char *preset, const Weights *wts, int kv8)
-{
-    LlmcNvrtc *nv = open_nvrtc();
-    if (!nv)
-        return;
-    cJSON *doc = preset_doc(preset, 2);
-    static const LlmcDType kv[2] = {LLMC_INT8, LLMC_INT8};
-    LlmcGraph *g = graph_of_kv(doc, ".", wts, 0, 1, kv8 ? kv : NULL);
-    static const LlmcB1Opts vs[] = {{4, LLMC_B1_F32, 0}, {4, LLMC_B1_XN, 0}, {8, LLMC_B1_XN, 0},
-                                    {2, LLMC_B1_F16, 0}, {4, LLMC_B1_F16, 0}, {8, LLMC_B1_XN, 1}};
-    char what[96];
-    snprintf(what, sizeof what, "%s in %s%s%s", preset, llmc_dtype_name(wts->fmt), wts->asym ? " with zero points" : "",
-             kv8 ? ", --kv int8" : "");
-    compile_b1x(nv, g, what, vs, (int)(sizeof vs / sizeof vs[0]), ARCHS_ENDS);
-    llmc_graph_free(g);
-    cJSON_Delete(doc);
-    llmc_nvrtc_close(nv);
-}
-START_TEST(b1x_8b_u4) { check_b1x_preset("llama3.1-8b", LLMC_U4, 0); }
-END_TEST
-START_TEST(b1x_8b_u4_kv8) { check_b1x_preset("llama3.1-8b", LLMC_U4, 1); }
-END_TEST
-START_TEST(b1x_8b_nvfp4) { check_b1x_preset("llama3.1-8b", LLMC_NVFP4, 0); }
-END_TEST
-START_TEST(b1x_1b_u4) { check_b1x_preset("llama3.2-1b", LLMC_U4, 0); }
-END_TEST
-START_TEST(b1x_1b_nvfp4) { check_b1x_preset("llama3.2-1b", LLMC_NVFP4, 0); }
-END_TEST
-/* fp8 keeps gemv_b1 (cuda_matmul.c b1_quant_row): the options give the default build, byte for byte */
-START_TEST(b1x_8b_fp8)
-{
-    LlmcDiag d;
-    cJSON *doc = preset_doc("llama3.1-8b", 2);
-    LlmcGraph *g = graph_of_w(doc, ".", &(Weights){LLMC_FP8, 0, 0});
-    const LlmcTarget *tune = llmc_target_find("sm_90a");
-    LlmcCudaGen *def = NULL, *opt = NULL;
-    ck_assert(llmc_cuda_generate(g, tune, 1, &def, &d) == LLMC_OK);
-    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, &(LlmcB1Opts){4, LLMC_B1_F16, 1}, &opt, &d) ==
-              LLMC_OK);
-    ck_assert_str_eq(llmc_cuda_source(opt), llmc_cuda_source(def));
-    llmc_cuda_free(opt);
-    llmc_cuda_free(def);
-    llmc_graph_free(g);
-    cJSON_Delete(doc);
-}
-END_TEST
-START_TEST(b1x_8b_nvfp4_kv8) { check_b1x_preset("llama3.1-8b", LLMC_NVFP4, 1); }
-END_TEST
-START_TEST(b1x_8b_u4z) { check_b1x_preset_w("llama3.1-8b", &(Weights){LLMC_U4, 0, 1}, 0); }
 END_TEST
 
 /* gemm_q's plan for the matrices of graphs in several formats: which it takes, its blocks. */
@@ -1359,7 +1088,7 @@ START_TEST(wt_golden)
     const LlmcTarget *tune = llmc_target_find("sm_90a"), *old = llmc_target_find("sm_80");
     for (int v = 0; v < 3; v++) { /* cp, tma, tma without an sm_90a image */
         LlmcCudaGen *cg = NULL;
-        ck_assert(llmc_gpu_generate(g, v == 2 ? &old : &tune, 1, LLMC_QMMA_PLAIN, 0, 0, v ? LLMC_WGMMA_TMA : LLMC_WGMMA_CP, NULL,
+        ck_assert(llmc_gpu_generate(g, v == 2 ? &old : &tune, 1, LLMC_QMMA_PLAIN, 0, 0, v ? LLMC_WGMMA_TMA : LLMC_WGMMA_CP,
                                     &cg, &d) == LLMC_OK);
         const char *all = llmc_cuda_source(cg), *src = strstr(all, "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
@@ -1473,8 +1202,8 @@ START_TEST(wt_golden)
      * tensor-core kernel) neither gemm_wt nor its header */
     for (int binv = 0; binv < 2; binv++) {
         LlmcCudaGen *ca = NULL, *ct = NULL;
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_AUTO, NULL, &ca, &d) == LLMC_OK);
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, binv ? LLMC_WGMMA_CP : LLMC_WGMMA_TMA, NULL, &ct,
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_AUTO, &ca, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, binv ? LLMC_WGMMA_CP : LLMC_WGMMA_TMA, &ct,
                                     &d) == LLMC_OK);
         ck_assert_msg(strcmp(llmc_cuda_source(ca), llmc_cuda_source(ct)) == 0, "--wgmma auto%s is not %s", binv ? " (binv)" : "",
                       binv ? "cp" : "tma");
@@ -1498,7 +1227,7 @@ START_TEST(wt_golden)
     ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
     g = graph_of(doc, ".");
     LlmcCudaGen *cg = NULL;
-    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, NULL, &cg, &d) == LLMC_OK);
+    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, &cg, &d) == LLMC_OK);
     const char *src = llmc_cuda_source(cg);
     ck_assert_msg(strstr(src, "gemm_wg<1, 256, 512, 256, 512, "), "the biased Q/K/V matmul is not on gemm_wg");
     ck_assert_msg(!strstr(src, "gemm_wt<1, 256, 512, 512, 0, 0, 1, 128, 7>(tw, tx, (const float *)0, ((float *)(a.arena"),
@@ -2036,7 +1765,7 @@ static void binv_walk_one(void *ctx, const LlmcGraph *g, const char *what)
         for (int binv = 0; binv < 2; binv++) {
             LlmcDiag d;
             LlmcCudaGen *cg = NULL;
-            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, NULL, &cg, &d) ==
+            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &cg, &d) ==
                               LLMC_OK, "%s", d.msg);
             char why[1024] = "";
             int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
@@ -2078,7 +1807,7 @@ static Gen260K gen_260k(int binv)
     ck_assert_msg(llmc_hf_config_model(x.cfg, "stories260K", LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
     x.g = graph_of(x.doc, ".");
     const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, NULL, &x.cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &x.cg, &d) == LLMC_OK, "%s", d.msg);
     return x;
 }
 static void gen_260k_free(Gen260K *x)
@@ -2166,11 +1895,11 @@ int main(int argc, char **argv)
 {
     regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
     Suite *s = suite_create("cuda");
-    /* Eight cases, each tagged with its name: goldens (emitted source against tests/golden, small
+    /* Seven cases, each tagged with its name: goldens (emitted source against tests/golden, small
      * models), presets (the real shapes in bf16, sm_80 and sm_90a), quantized (the real shapes
      * in w4a16 and fp8, sm_80 and sm_90a), families, kv (the KV formats' kernels), wt (gemm_wt, not
-     * emitted yet), b1x (gemv_b1's options at the real shapes), binv (--batch-invariant). CI's ctest
-     * runs goldens, families, kv, wt and b1x as tests of their own
+     * emitted yet), binv (--batch-invariant). CI's ctest
+     * runs goldens, families, kv and wt as tests of their own
      * (CK_RUN_CASE=NAME) and presets, quantized and binv as one (CK_INCLUDE_TAGS, tests/CMakeLists.txt):
      * one process, so the kernels those three share (the lm_head's, attention, norms: compiled[])
      * go through NVRTC once; the two cores share the rest of the suite with it. */
@@ -2237,24 +1966,6 @@ int main(int argc, char **argv)
     tcase_add_test(wt, wt_golden);
     tcase_add_checked_fixture(wt, NULL, compile_stats_test);
     suite_add_tcase(s, wt);
-    /* gemv_b1's options (--b1-rows, --b1-act, --b1-roll): a golden (tagged goldens too, so that
-     * CK_INCLUDE_TAGS=goldens --regen writes it) and the real shapes */
-    TCase *b1 = tcase_create("b1x");
-    tcase_set_tags(b1, "goldens b1x");
-    tcase_set_timeout(b1, 1200);
-    tcase_add_test(b1, b1x_golden);
-    if (!regen) {
-        tcase_add_test(b1, b1x_8b_u4);
-        tcase_add_test(b1, b1x_8b_u4_kv8);
-        tcase_add_test(b1, b1x_8b_nvfp4);
-        tcase_add_test(b1, b1x_1b_u4);
-        tcase_add_test(b1, b1x_1b_nvfp4);
-        tcase_add_test(b1, b1x_8b_fp8);
-        tcase_add_test(b1, b1x_8b_nvfp4_kv8);
-        tcase_add_test(b1, b1x_8b_u4z);
-    }
-    tcase_add_checked_fixture(b1, NULL, compile_stats_test);
-    suite_add_tcase(s, b1);
     TCase *bi = tcase_create("binv"); /* --batch-invariant */
     tcase_set_tags(bi, "binv");
     tcase_set_timeout(bi, 1200);

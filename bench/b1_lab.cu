@@ -9,12 +9,15 @@
  * would save). Each variant's output is checked against the emitter's (f32 sums in another order:
  * a relative tolerance; kernel_check checks gemv_b1 itself against a reference). u4 also runs
  * b1_tc.cuh's one-row tensor-core experiment ("tc"; x's f16 pairs made by k_xpairs first: alone,
- * the matrix's time without it; in the chain, with a k_xpairs launch before each matmul). u4z is u4
+ * the matrix's time without it; in the chain, with a k_xpairs launch before each matmul), and
+ * b1_h2.cuh's f16x2 kernel ("h2": weights scaled in f16, "h2u": group sums scaled in f32; each checked
+ * against the emitter within 4e-3 of its largest output, a chain each of the fastest). u4z is u4
  * with zero points. gemv_b1's R, XF and ROLL options (gemv_b1x) were measured here in round 10 and
  * deleted (bench/NOTES.md "b1x"; the code last lived at e55cc8c).
  *   nvcc -O2 -std=c++17 -arch=sm_90a -I ir -o b1_lab bench/b1_lab.cu && ./b1_lab [u4|u4z|nvfp4|fp8] [L]
  */
 #include "../codegen/cuda_gemv_b1.cuh"
+#include "b1_h2.cuh"
 #include "b1_tc.cuh"
 #include "bench_weights.h"
 
@@ -81,6 +84,19 @@ static void run_b1(cudaStream_t s, int pdl, const void *w, WQ wq, const float *x
     CK(cudaLaunchKernelEx(&cfg, k_b1<WK, K, N, NORM, EPI, KS, U, G, MB>, w, x, y, nw, res, wq));
 }
 
+/* b1_h2.cuh's f16x2 kernel (x's pairs made by the block: XP 0), gemv_b1's grid */
+template <int K, int N, int NORM, int EPI, int KS, int U, int FOLD>
+static void run_h2(cudaStream_t s, int pdl, const void *w, WQ wq, const float *x, float *y, const float *nw,
+                   const float *res)
+{
+    constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute at[1];
+    pdl_cfg(cfg, at, s, pdl, (UNITS + 4 / KS - 1) / (4 / KS), 128);
+    CK(cudaLaunchKernelEx(&cfg, k_h2<K, N, NORM, EPI, KS, U, 0, FOLD>, w, x, (const uint4 *)nullptr, y, nw, 1e-5f, res,
+                          wq));
+}
+
 /* every (KS, U, MB) of one matrix; the emitter's choice first */
 template <int WK, int K, int N, int NORM, int EPI, int G, int EKS, int EU>
 static std::vector<Var> variants()
@@ -100,6 +116,11 @@ static std::vector<Var> variants()
         v.push_back({"tc", 1, 0, 0, NORM, nullptr, run_tc<K, N, EPI, 1>});
         v.push_back({"tc", 2, 0, 0, NORM, nullptr, run_tc<K, N, EPI, 2>});
         v.push_back({"tc", 4, 0, 0, NORM, nullptr, run_tc<K, N, EPI, 4>});
+        /* b1_h2.cuh: "h2" the weights scaled in f16 (FOLD 1), "h2u" each group's f16 sum scaled in f32 */
+#define LLMC_H(nm, ks, u, f) add(nm, ks, u, 0, NORM, run_h2<K, N, NORM, EPI, ks, u, f>);
+        LLMC_H("h2", 1, 1, 1) LLMC_H("h2", 2, 1, 1) LLMC_H("h2", 4, 1, 1) LLMC_H("h2", 1, 2, 1) LLMC_H("h2", 2, 2, 1)
+        LLMC_H("h2u", 1, 1, 0) LLMC_H("h2u", 2, 1, 0) LLMC_H("h2u", 4, 1, 0)
+#undef LLMC_H
     }
     return v;
 }
@@ -120,6 +141,8 @@ struct Mat {
     std::vector<Var> v;
     double tc_us = 1e30; /* the tensor-core experiment's fastest K split (u4) */
     int tc_best = -1;
+    int h2_best = -1, h2u_best = -1; /* b1_h2.cuh's fastest of each kind (u4) */
+    double h2_us = 1e30, h2u_us = 1e30;
 };
 
 int main(int argc, char **argv)
@@ -140,10 +163,10 @@ int main(int argc, char **argv)
     /* the 8B's matrices; the emitter's (KS, U) for them (cuda_matmul.c: quantized rows split until 7
      * blocks an SM, one load a row in flight, 132 SMs: qkv, o and down K split 2, gate/up 1; the
      * "emitted" chain of round 10, which this "emitter" now is) */
-    std::vector<Mat> m = {{"qkv", 4096, 6144, 1, 0, {}, 0, {}, 1e30, -1},
-                          {"o", 4096, 4096, 0, 1, {}, 0, {}, 1e30, -1},
-                          {"gate/up", 4096, 28672, 1, 2, {}, 0, {}, 1e30, -1},
-                          {"down", 14336, 4096, 0, 1, {}, 0, {}, 1e30, -1}};
+    std::vector<Mat> m = {{"qkv", 4096, 6144, 1, 0, {}, 0, {}},
+                          {"o", 4096, 4096, 0, 1, {}, 0, {}},
+                          {"gate/up", 4096, 28672, 1, 2, {}, 0, {}},
+                          {"down", 14336, 4096, 0, 1, {}, 0, {}}};
     /* G: the group of the K-4096 matrices, GD the down matrix's (fp8: a scale a row, a group of K);
      * every format takes the same (KS, U) from the emitter for these shapes (the rule of quantized
      * rows) */
@@ -228,7 +251,8 @@ int main(int argc, char **argv)
             }
             char what[160];
             snprintf(what, sizeof what, "b1_lab %s %s %s = emitter", fmt.c_str(), mm.name, label(v).c_str());
-            verdict(what, worst, 1e-5, 0);
+            /* h2/h2u: f16 products and slot sums (b1_h2.cuh), so a looser bound than f32's order */
+            verdict(what, worst, v.name.rfind("h2", 0) == 0 ? 4e-3 : 1e-5, 0);
         }
     }
 
@@ -250,7 +274,11 @@ int main(int argc, char **argv)
             }, 20) / L;
             if (v.name == "tc" && us < mm.tc_us)
                 mm.tc_us = us, mm.tc_best = (int)i;
-            if (v.name != "nonorm" && v.name != "tc" && us < best)
+            if (v.name == "h2" && us < mm.h2_us)
+                mm.h2_us = us, mm.h2_best = (int)i;
+            if (v.name == "h2u" && us < mm.h2u_us)
+                mm.h2u_us = us, mm.h2u_best = (int)i;
+            if (v.name != "nonorm" && v.name != "tc" && v.name != "h2" && v.name != "h2u" && us < best)
                 best = us, bi = (int)i;
             printf("TIME b1 %-5s %-8s %-8s %s %7.2f us %6.0f GB/s %5.1f%% of copy\n", fmt.c_str(), mm.name,
                    v.name.c_str(), label(v).c_str(), us, mm.bytes / us * 1e-3, mm.bytes / us * 1e-6 / tbs * 100);
@@ -263,8 +291,12 @@ int main(int argc, char **argv)
         bytes += mm.bytes * L;
     DBuf<float> a(maxn), b(maxn), c(maxn);
     a.up(rand_f32(maxn, 1.0));
-    for (int pk = 0; pk < 2; pk++) {
-        const int p0 = pk ? fastest[0] : 0, p1 = pk ? fastest[1] : 0, p2 = pk ? fastest[2] : 0, p3 = pk ? fastest[3] : 0;
+    /* chains: 0 the emitter's, 1 the fastest gemv_b1, 2 and 3 the fastest h2 and h2u of each matrix (u4) */
+    for (int pk = 0; pk < 4; pk++) {
+        if (pk >= 2 && m[0].h2_best < 0)
+            break;
+        auto pick = [&](const Mat &mm, int i) { return pk == 0 ? 0 : pk == 1 ? fastest[i] : pk == 2 ? mm.h2_best : mm.h2u_best; };
+        const int p0 = pick(m[0], 0), p1 = pick(m[1], 1), p2 = pick(m[2], 2), p3 = pick(m[3], 3);
         const double us = graph_us(s, [&]() {
             for (int l = 0; l < L; l++) {
                 m[0].v[p0].run(s, 1, m[0].w[l]->w.p, m[0].w[l]->wq(wk), a.p, b.p, nw.p, nullptr);
@@ -274,7 +306,7 @@ int main(int argc, char **argv)
             }
         }, 20);
         printf("TIME b1 %-5s chain %-8s %8.1f us %6.0f GB/s %5.1f%% of copy (qkv %s, o %s, gate/up %s, down %s)\n",
-               fmt.c_str(), pk ? "fastest" : "emitter", us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100,
+               fmt.c_str(), pk == 0 ? "emitter" : pk == 1 ? "fastest" : pk == 2 ? "h2" : "h2u", us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100,
                label(m[0].v[p0]).c_str(), label(m[1].v[p1]).c_str(), label(m[2].v[p2]).c_str(),
                label(m[3].v[p3]).c_str());
     }

@@ -39,6 +39,7 @@ struct Var {
     int ks, u, mb, norm;
     Launch run;
     LaunchTc tc; /* b1_tc.cuh's kernel (run null): x's pairs made beforehand */
+    int xh2 = 0; /* tc is b1_h2.cuh's XP 1 kernel: x's pairs by k_xh2 (b1_h2.cuh's layout) */
 };
 /* The emitter's launch bound: 128 threads, no least blocks an SM (mb0), as the emitted kernels
  * (`__launch_bounds__(128)`). Not mb1: a least of 1 block lets ptxas take up to 255 registers (gemv_b1
@@ -97,6 +98,26 @@ static void run_h2(cudaStream_t s, int pdl, const void *w, WQ wq, const float *x
                           wq));
 }
 
+/* b1_h2.cuh's kernel reading x's pairs made beforehand (XP 1; k_xh2 stands in for the producer) */
+template <int K, int N, int EPI, int KS, int U>
+static void run_h2p(cudaStream_t s, int pdl, const void *w, WQ wq, const uint32_t *xp, float *y, const float *res)
+{
+    constexpr int UNITS = EPI == 2 ? N / 2 : (N + 1) / 2;
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute at[1];
+    pdl_cfg(cfg, at, s, pdl, (UNITS + 4 / KS - 1) / (4 / KS), 128);
+    CK(cudaLaunchKernelEx(&cfg, k_h2<K, N, 0, EPI, KS, U, 1, 1>, w, (const float *)nullptr, (const uint4 *)xp, y,
+                          (const float *)nullptr, 1e-5f, res, wq));
+}
+template <int K, int NORM>
+static void run_xh2(cudaStream_t s, int pdl, const float *x, const float *nw, uint32_t *xp)
+{
+    cudaLaunchConfig_t cfg;
+    cudaLaunchAttribute at[1];
+    pdl_cfg(cfg, at, s, pdl, 1, 128);
+    CK(cudaLaunchKernelEx(&cfg, k_xh2<K, NORM>, x, nw, 1e-5f, (uint4 *)xp));
+}
+
 /* every (KS, U, MB) of one matrix; the emitter's choice first */
 template <int WK, int K, int N, int NORM, int EPI, int G, int EKS, int EU>
 static std::vector<Var> variants()
@@ -121,6 +142,12 @@ static std::vector<Var> variants()
         LLMC_H("h2", 1, 1, 1) LLMC_H("h2", 2, 1, 1) LLMC_H("h2", 4, 1, 1) LLMC_H("h2", 1, 2, 1) LLMC_H("h2", 2, 2, 1)
         LLMC_H("h2u", 1, 1, 0) LLMC_H("h2u", 2, 1, 0) LLMC_H("h2u", 4, 1, 0)
 #undef LLMC_H
+        Var h{"h2p", 1, 1, 0, NORM, nullptr, run_h2p<K, N, EPI, 1, 1>};
+        h.xh2 = 1;
+        v.push_back(h);
+        h.ks = 2;
+        h.tc = run_h2p<K, N, EPI, 2, 1>;
+        v.push_back(h);
     }
     return v;
 }
@@ -142,7 +169,8 @@ struct Mat {
     double tc_us = 1e30; /* the tensor-core experiment's fastest K split (u4) */
     int tc_best = -1;
     int h2_best = -1, h2u_best = -1; /* b1_h2.cuh's fastest of each kind (u4) */
-    double h2_us = 1e30, h2u_us = 1e30;
+    double h2_us = 1e30, h2u_us = 1e30, h2p_us = 1e30;
+    int h2p_best = -1;
 };
 
 int main(int argc, char **argv)
@@ -214,8 +242,14 @@ int main(int argc, char **argv)
 
     /* the tensor-core experiment's x pairs (k_xpairs: x, times nw / rms(x) where the matrix has the norm) */
     DBuf<uint32_t> xp(maxn);
-    auto pairs = [&](int K, int norm, const float *src, uint32_t *dst, int pdl) {
-        if (K == 4096 && norm)
+    auto pairs = [&](int K, int norm, const float *src, uint32_t *dst, int pdl, int h2 = 0) {
+        if (h2 && K == 4096 && norm)
+            run_xh2<4096, 1>(s, pdl, src, nw.p, dst);
+        else if (h2 && K == 4096)
+            run_xh2<4096, 0>(s, pdl, src, nw.p, dst);
+        else if (h2)
+            run_xh2<14336, 0>(s, pdl, src, nw.p, dst);
+        else if (K == 4096 && norm)
             run_xpairs<4096, 1>(s, pdl, src, nw.p, dst);
         else if (K == 4096)
             run_xpairs<4096, 0>(s, pdl, src, nw.p, dst);
@@ -235,7 +269,7 @@ int main(int argc, char **argv)
                 continue; /* another function of x: not comparable */
             y2.poison();
             if (v.tc) {
-                pairs(mm.K, mm.norm, x.p, xp.p, 0);
+                pairs(mm.K, mm.norm, x.p, xp.p, 0, v.xh2);
                 v.tc(s, 0, mm.w[0]->w.p, mm.w[0]->wq(wk), xp.p, y2.p, res.p);
             } else {
                 v.run(s, 0, mm.w[0]->w.p, mm.w[0]->wq(wk), x.p, y2.p, nw.p, res.p);
@@ -264,7 +298,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < mm.v.size(); i++) {
             Var &v = mm.v[i];
             if (v.tc)
-                pairs(mm.K, mm.norm, x.p, xp.p, 0);
+                pairs(mm.K, mm.norm, x.p, xp.p, 0, v.xh2);
             const double us = graph_us(s, [&]() {
                 for (int l = 0; l < L; l++)
                     if (v.tc)
@@ -278,7 +312,9 @@ int main(int argc, char **argv)
                 mm.h2_us = us, mm.h2_best = (int)i;
             if (v.name == "h2u" && us < mm.h2u_us)
                 mm.h2u_us = us, mm.h2u_best = (int)i;
-            if (v.name != "nonorm" && v.name != "tc" && v.name != "h2" && v.name != "h2u" && us < best)
+            if (v.name == "h2p" && us < mm.h2p_us)
+                mm.h2p_us = us, mm.h2p_best = (int)i;
+            if (v.name != "nonorm" && v.name != "tc" && v.name.rfind("h2", 0) != 0 && us < best)
                 best = us, bi = (int)i;
             printf("TIME b1 %-5s %-8s %-8s %s %7.2f us %6.0f GB/s %5.1f%% of copy\n", fmt.c_str(), mm.name,
                    v.name.c_str(), label(v).c_str(), us, mm.bytes / us * 1e-3, mm.bytes / us * 1e-6 / tbs * 100);
@@ -310,33 +346,38 @@ int main(int argc, char **argv)
                label(m[0].v[p0]).c_str(), label(m[1].v[p1]).c_str(), label(m[2].v[p2]).c_str(),
                label(m[3].v[p3]).c_str());
     }
-    if (m[0].tc_best >= 0) { /* the tensor-core experiment's chain, a k_xpairs launch before each matmul */
+    /* the pairs-fed chains (the tensor-core experiment, b1_h2.cuh's XP 1): a pairs launch before each matmul */
+    for (int h2 = 0; h2 < 2; h2++) {
+        auto best = [&](const Mat &mm) { return h2 ? mm.h2p_best : mm.tc_best; };
+        if (best(m[0]) < 0)
+            continue;
         DBuf<uint32_t> xq(maxn);
         const double us = graph_us(s, [&]() {
             for (int l = 0; l < L; l++) {
-                pairs(4096, 1, a.p, xq.p, 1);
-                m[0].v[m[0].tc_best].tc(s, 1, m[0].w[l]->w.p, m[0].w[l]->wq(wk), xq.p, b.p, nullptr);
-                pairs(4096, 0, b.p, xq.p, 1);
-                m[1].v[m[1].tc_best].tc(s, 1, m[1].w[l]->w.p, m[1].w[l]->wq(wk), xq.p, c.p, a.p);
-                pairs(4096, 1, c.p, xq.p, 1);
-                m[2].v[m[2].tc_best].tc(s, 1, m[2].w[l]->w.p, m[2].w[l]->wq(wk), xq.p, b.p, nullptr);
-                pairs(14336, 0, b.p, xq.p, 1);
-                m[3].v[m[3].tc_best].tc(s, 1, m[3].w[l]->w.p, m[3].w[l]->wq(wk), xq.p, a.p, c.p);
+                pairs(4096, 1, a.p, xq.p, 1, h2);
+                m[0].v[best(m[0])].tc(s, 1, m[0].w[l]->w.p, m[0].w[l]->wq(wk), xq.p, b.p, nullptr);
+                pairs(4096, 0, b.p, xq.p, 1, h2);
+                m[1].v[best(m[1])].tc(s, 1, m[1].w[l]->w.p, m[1].w[l]->wq(wk), xq.p, c.p, a.p);
+                pairs(4096, 1, c.p, xq.p, 1, h2);
+                m[2].v[best(m[2])].tc(s, 1, m[2].w[l]->w.p, m[2].w[l]->wq(wk), xq.p, b.p, nullptr);
+                pairs(14336, 0, b.p, xq.p, 1, h2);
+                m[3].v[best(m[3])].tc(s, 1, m[3].w[l]->w.p, m[3].w[l]->wq(wk), xq.p, a.p, c.p);
             }
         }, 20);
         const double xus = graph_us(s, [&]() {
             for (int l = 0; l < L; l++) {
-                pairs(4096, 1, a.p, xq.p, 1);
-                pairs(4096, 0, b.p, xq.p, 1);
-                pairs(4096, 1, c.p, xq.p, 1);
-                pairs(14336, 0, b.p, xq.p, 1);
+                pairs(4096, 1, a.p, xq.p, 1, h2);
+                pairs(4096, 0, b.p, xq.p, 1, h2);
+                pairs(4096, 1, c.p, xq.p, 1, h2);
+                pairs(14336, 0, b.p, xq.p, 1, h2);
             }
         }, 20);
-        printf("TIME b1 %-5s chain tc       %8.1f us %6.0f GB/s %5.1f%% of copy, k_xpairs alone %.1f us (the matmuls' sum "
+        const double sum = h2 ? m[0].h2p_us + m[1].h2p_us + m[2].h2p_us + m[3].h2p_us
+                              : m[0].tc_us + m[1].tc_us + m[2].tc_us + m[3].tc_us;
+        printf("TIME b1 %-5s chain %-8s %8.1f us %6.0f GB/s %5.1f%% of copy, its pairs alone %.1f us (the matmuls' sum "
                "alone: %.1f us; qkv ks%d, o ks%d, gate/up ks%d, down ks%d)\n",
-               fmt.c_str(), us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100, xus,
-               L * (m[0].tc_us + m[1].tc_us + m[2].tc_us + m[3].tc_us), m[0].v[m[0].tc_best].ks,
-               m[1].v[m[1].tc_best].ks, m[2].v[m[2].tc_best].ks, m[3].v[m[3].tc_best].ks);
+               fmt.c_str(), h2 ? "h2p" : "tc", us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100, xus, L * sum,
+               m[0].v[best(m[0])].ks, m[1].v[best(m[1])].ks, m[2].v[best(m[2])].ks, m[3].v[best(m[3])].ks);
     }
     for (auto &mm : m)
         for (auto *d : mm.w)

@@ -744,11 +744,9 @@ static const CliOpt compile_opts[] = {
     {"qmma", 0, "V", "CUDA targets' matmul of quantized rows above 8: auto (default:\n"
                      "plain, and 4-bit matrices above 32 rows by gemm_wq on sm_90a),\n"
                      "plain (gemm_q, the weights streamed into registers, up to 64\n"
-                     "rows), ring (through a cp.async ring in shared memory;\n"
-                     "experimental: on an H100 slower than plain at 16-32 rows,\n"
-                     "faster at 64) or wg (gemm_wq above 8 rows on sm_90a: wgmma,\n"
-                     "the weights decoded in registers; on an H100 faster at 64\n"
-                     "rows and in prefill, slower at 16)"},
+                     "rows) or wg (gemm_wq above 8 rows on sm_90a: wgmma, the\n"
+                     "weights decoded in registers; on an H100 faster at 64 rows\n"
+                     "and in prefill, slower at 16)"},
     {"wgmma", 0, "V", "CUDA targets' matmul of wide steps (prefill) on sm_90a: auto\n"
                       "(default: tma, cp in a --batch-invariant build), tma (gemm_wt:\n"
                       "TMA tensor maps encoded at load, a producer and two consumer\n"
@@ -912,9 +910,9 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             a->copt.resource_report = 1;
             break;
         case C_QMMA: { /* in LlmcQmma's order */
-            static const char *const names[] = {"auto", "plain", "ring", "wg"};
+            static const char *const names[] = {"auto", "plain", "wg"};
             int i;
-            if (parse_choice("llmc compile", "--qmma", v, names, 4, &i))
+            if (parse_choice("llmc compile", "--qmma", v, names, 3, &i))
                 return 2;
             a->copt.qmma = (LlmcQmma)i;
             break;
@@ -1001,12 +999,10 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
         }
     }
     /* --batch-invariant runs every matmul of a GPU build on gemv: --qmma picks among kernels it never runs */
-    if (a->copt.batch_invariant && a->copt.qmma != LLMC_QMMA_PLAIN && a->copt.qmma != LLMC_QMMA_AUTO) {
-        fprintf(stderr,
-                "llmc compile: --batch-invariant and --qmma %s: a batch-invariant build runs every matmul on the "
-                "one-row kernels' arithmetic (gemv) at every row count, so --qmma, which picks the tensor-core "
-                "kernel of 9-64 rows, has nothing to choose; give one of them\n",
-                a->copt.qmma == LLMC_QMMA_RING ? "ring" : "wg");
+    if (a->copt.batch_invariant && a->copt.qmma == LLMC_QMMA_WG) {
+        fprintf(stderr, "llmc compile: --batch-invariant and --qmma wg: a batch-invariant build runs every matmul on "
+                        "the one-row kernels' arithmetic (gemv) at every row count, so --qmma, which picks the "
+                        "tensor-core kernel of 9-64 rows, has nothing to choose; give one of them\n");
         return 2;
     }
     /* ... and gemm_wt (--wgmma tma) is a tensor-core kernel it never runs either */

@@ -333,10 +333,10 @@ static QWts make_any(int wk, int N, int K, int G, double amp, int table = 0)
     q.w = make_w(wk, (size_t)N * K, amp);
     return q;
 }
-/* The weights of q ([N][K], format wk) as gemm_q and gemm_qr multiply them, for their references:
- * wv u4 (q - z) s rounded to f16 (the kernels' one rounding), fp8 decode(q), nvfp4 e2m1(q) s
- * (exact), bf16/f16 as stored; rs[n] the factor the kernels apply to row n's sums (fp8 its row
- * scale, nvfp4 the tensor scale, else 1). */
+/* The weights of q ([N][K], format wk) as gemm_q and gemm_wq multiply them, for their references
+ * (kernel_check, qmma_lab): wv u4 (q - z) s rounded to f16 (the kernels' one rounding), fp8
+ * decode(q), nvfp4 e2m1(q) s (exact), bf16/f16 as stored; rs[n] the factor the kernels apply to
+ * row n's sums (fp8 its row scale, nvfp4 the tensor scale, else 1). */
 static void qmma_weights(int wk, int N, int K, const QWts &q, std::vector<double> &wv, std::vector<double> &rs)
 {
     wv.assign((size_t)N * K, 0.0);

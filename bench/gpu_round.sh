@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | ring | wq | wt | wtwire | b1 | binv | moe | fill | kc
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | wq | wt | wtwire | b1 | binv | moe | fill | kc
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -533,10 +533,6 @@ if [ "$what" = kv ]; then
   while read -r l; do table+=("$l"); done < <(sed -n 's/^RESULT //p' "$out/kv_bench.log")
 fi
 if [ "$what" = variants ]; then variants; fi
-# WHAT=ring: --qmma ring (gemm_qr, the batched-decode matmul with its weights through a cp.async ring;
-# experimental) against the default, in one call: `kernel_check qmma` (gemm_q's and gemm_qr's checks, then
-# each 8B matrix at 16, 32 and 64 rows, GB/s and % of copy), then the 8B cut to 11 layers compiled plain
-# and ring in w4a16 and bf16, decoded at batches 16, 32 and 64 (PRESET, BATCHES, REPEAT, VARIANTS override).
 # kc_mode MODE WHAT: `kernel_check MODE` (its checks, then its TIME lines) into the log and the table
 kc_mode() {
   if kc_build; then
@@ -548,12 +544,6 @@ kc_mode() {
     row "kernel_check" "nvcc failed"
   fi
 }
-if [ "$what" = ring ]; then
-  say "== --qmma ring: kernel_check qmma, then plain against ring"
-  kc_mode qmma "gemm_q, gemm_qr"
-  PRESET=${PRESET:-llama3.1-8b-11l} BATCHES=${BATCHES:-16 32 64} REPEAT=${REPEAT:-1} \
-    VARIANTS=${VARIANTS:-w4:--weights,w4a16 w4ring:--weights,w4a16,--qmma,ring bf16 bf16ring:--qmma,ring} variants
-fi
 # WHAT=wq: --qmma wg (gemm_wq, quantized matrices above 8 rows on wgmma with the weights decoded in
 # registers; experimental, sm_90a) against the default, in one call: `kernel_check wq` (gemm_wq's
 # checks in u4, u4 with zero points, nvfp4 and fp8, then the 8B's matrices in u4 at 16, 64 and 512

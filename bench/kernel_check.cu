@@ -26,9 +26,8 @@
  * The per-token attention (paged_attn, with attn_combine for decode parts, in one part for long
  * steps) for head sizes that are not powers of two or have no tensor-core tile (8, 40, 48, 80, 96,
  * 256), against the same reference.
- * gemm_q and gemm_qr (batched decode, 9-64 rows) as the emitter launches them, every format and
- * epilogue, against the reference and each other (qmma_checks; `kernel_check qmma`: these, then
- * timed at the 8B's shapes).
+ * gemm_q (batched decode, 9-64 rows) as the emitter launches it, every format and epilogue,
+ * against the reference (qmma_checks; `kernel_check qmma`: these, then timed at the 8B's shapes).
  * gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, not emitted yet; Hopper):
  * `kernel_check wt` alone (wt_checks, then wt_timings): against the reference and gemm_wg, then
  * timed against gemm_wg's emitted tile at the 8B's and 1B's shapes (512 and 4096 rows).
@@ -2511,55 +2510,39 @@ static void check_families(void)
 }
 
 /* The last line (the failures counted) and the exit status: 1 if any check failed. */
-/* ---- gemm_q and gemm_qr (batched decode, 9-64 rows; cuda_qmma.cuh) as cuda_matmul.c launches them ----
+/* ---- gemm_q (batched decode, 9-64 rows; cuda_qmma.cuh) as cuda_matmul.c launches it ----
  * The rows converted by rows_to_half in the format's order (natural, or pair-32 for the 4-bit
  * formats), then the matmul over the emitter's blocks (stream-K: SMS x the blocks an SM of its
  * __launch_bounds__, but at least 4 units a block for the 4-bit formats, 8 for the others;
  * llmc_cuda_qmma_plan) or over given block counts that share tiles among 2..many blocks, each launch
- * twice (the split counters must be back at 0) into poisoned outputs. QmCfg mirrors the plans for
- * sm_90a: gemm_q (E: 2 n8 tiles a warp, 3 stages, 2 at 64 rows) and gemm_qr (R, --qmma ring:
- * llmc_cuda_qmma_ring_plan's 4 n8 tiles a warp for the 8- and 4-bit formats at 16 and 32 rows,
- * the table's stages or fewer for 2 blocks an SM). Random weights in every format (quantized ones
+ * twice (the split counters must be back at 0) into poisoned outputs. QmPlans mirrors the plan for
+ * sm_90a (2 n8 tiles a warp, 3 stages, 2 at 64 rows). Random weights in every format (quantized ones
  * lane8, random scales and zeros), random activations never 0, ragged K and N (whole chunks and
- * tiles, not powers of two), every epilogue (bias, residual, SwiGLU, GeGLU). Checked: both against
- * the plain-C reference (double sums of the activations as rounded to f16/bf16 times the weights
- * as the kernel decodes them: u4 (q - z) s rounded to f16, its one rounding; fp8 decode(q) with the
- * row scale on the sum; nvfp4 e2m1(q) s, exact, with the tensor scale on the sum; bf16/f16 as
- * stored) within (K/4 + 64) 2^-24 of the sum of the terms' magnitudes, rows past T untouched; and
- * gemm_qr against gemm_q of its own block shape and block count bit for bit (the same fragments
- * summed in the same order). `kernel_check qmma`: these checks, then each 8B matrix at 16, 32 and
- * 64 rows, gemm_qr against gemm_q as emitted, GB/s and % of the copy bandwidth of the same run. */
-template <int RING, int WK, int K, int N, int G, int MI, int NJ, int ST, int EPI, int PER>
+ * tiles, not powers of two), every epilogue (bias, residual, SwiGLU, GeGLU). Checked against the
+ * plain-C reference (double sums of the activations as rounded to f16/bf16 times the weights as the
+ * kernel decodes them: u4 (q - z) s rounded to f16, its one rounding; fp8 decode(q) with the row
+ * scale on the sum; nvfp4 e2m1(q) s, exact, with the tensor scale on the sum; bf16/f16 as stored)
+ * within (K/4 + 64) 2^-24 of the sum of the terms' magnitudes, rows past T untouched. `kernel_check
+ * qmma`: these checks, then each 8B matrix at 16, 32 and 64 rows, GB/s and % of the copy bandwidth
+ * of the same run. */
+template <int WK, int K, int N, int G, int MI, int NJ, int ST, int EPI, int PER>
 __global__ void __launch_bounds__(128, PER) k_qmma(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b,
                                                    float *y, int T, const float *res, float *part, int *cnt)
 {
     constexpr int SY = (EPI == 2 || EPI == 4) ? N / 2 : N;
-    if constexpr (RING)
-        gemm_qr<KF(WK), K, N, G, MI, NJ, 4, ST, EPI, SY, N>(w, wq, xh, b, y, T, res, part, cnt);
-    else
-        gemm_q<KF(WK), K, N, G, MI, NJ, 4, ST, EPI, SY, N>(w, wq, xh, b, y, T, res, part, cnt);
+    gemm_q<KF(WK), K, N, G, MI, NJ, 4, ST, EPI, SY, N>(w, wq, xh, b, y, T, res, part, cnt);
 }
 template <int BF, int D, int ORD>
 __global__ void __launch_bounds__(256) k_half_ord(const float *x, uint16_t *y)
 {
     rows_to_half<BF, 0, D, D, ORD>(x, (const float *)0, y, 0.0f);
 }
-/* gemm_qr's stages as llmc_cuda_qmma_ring_plan picks them on sm_90a (228 KB an SM): the table's
- * (4, 3, 2 by rows) or fewer, for 2 blocks an SM */
-template <int WK, int G, int MI, int TPB>
-constexpr int qr_stages()
-{
-    for (int st = MI == 1 ? 4 : MI == 2 ? 3 : 2; st >= 2; st--)
-        if (2 * (st * gemm_qr_smem<KF(WK), G, MI, TPB, 1>() + 1024) <= 228 * 1024)
-            return st;
-    return 0;
-}
-/* One launch configuration: RING (gemm_qr), NJ n8 tiles a warp, ST stages, PER blocks an SM. */
-template <int RING, int WK, int K, int N, int G, int MI, int NJ, int ST, int EPI, int PER>
+/* One launch configuration: NJ n8 tiles a warp, ST stages, PER blocks an SM. */
+template <int WK, int K, int N, int G, int MI, int NJ, int ST, int EPI, int PER>
 struct QmCfg {
     static constexpr int TPB = 4 * NJ * 8, KC = QmFmt<KF(WK)>::KC, U = N / TPB * (K / KC);
     static_assert(ST >= 2 && K % KC == 0 && N % TPB == 0, "QmCfg: the plan's shapes");
-    static int smem() { return RING ? gemm_qr_smem<KF(WK), G, MI, TPB, ST>() : gemm_q_smem<KF(WK), MI, ST>(); }
+    static int smem() { return gemm_q_smem<KF(WK), MI, ST>(); }
     static int blocks(int sms) /* llmc_cuda_qmma_plan's stream-K */
     {
         const int minu = WK >= 4 ? 4 : 8, p = sms * PER;
@@ -2570,22 +2553,19 @@ struct QmCfg {
     {
         static int set = 0;
         if (!set) {
-            CK(cudaFuncSetAttribute(k_qmma<RING, WK, K, N, G, MI, NJ, ST, EPI, PER>,
+            CK(cudaFuncSetAttribute(k_qmma<WK, K, N, G, MI, NJ, ST, EPI, PER>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, smem()));
             set = 1;
         }
-        k_qmma<RING, WK, K, N, G, MI, NJ, ST, EPI, PER><<<dim3((T + 16 * MI - 1) / (16 * MI), P), 128, smem(), s>>>(
+        k_qmma<WK, K, N, G, MI, NJ, ST, EPI, PER><<<dim3((T + 16 * MI - 1) / (16 * MI), P), 128, smem(), s>>>(
             d.w.p, d.wq(WK), xh, b, y, T, res, part, cnt);
     }
 };
-/* the emitter's gemm_q and gemm_qr for a matrix, and gemm_q of gemm_qr's block shape */
+/* the emitter's gemm_q for a matrix (E) */
 template <int WK, int K, int N, int G, int MI, int EPI>
 struct QmPlans {
-    static constexpr int NJR = WK <= 2 || MI == 4 ? 2 : 4, STR = qr_stages<WK, G, MI, 4 * NJR * 8>();
     static constexpr int STE = MI >= 4 ? 2 : 3, PERE = MI > 1 ? 2 : (WK == 5 || (WK >= 4 && G < 128)) ? 3 : 4;
-    using E = QmCfg<0, WK, K, N, G, MI, 2, STE, EPI, PERE>;
-    using R = QmCfg<1, WK, K, N, G, MI, NJR, STR, EPI, 2>;
-    using S = QmCfg<0, WK, K, N, G, MI, NJR, 3, EPI, 2>;
+    using E = QmCfg<WK, K, N, G, MI, 2, STE, EPI, PERE>;
 };
 
 template <int WK, int K, int N, int G, int MI, int EPI, int BIAS>
@@ -2641,48 +2621,33 @@ static void check_qmma(const char *shape, std::vector<int> rows, std::vector<int
                 }
             }
         const double eps = (K / 4.0 + 64.0) * U24;
-        std::vector<float> yr;
-        for (int v = 0; v < 3; v++) { /* E: gemm_q as emitted, R: gemm_qr as emitted, S: gemm_q of R's shape */
-            const int P = pgiven ? pgiven : v == 0 ? Pl::E::blocks(sms) : Pl::R::blocks(sms);
-            for (int rep = 0; rep < 2; rep++) {
-                dy.poison();
-                const float *bp = BIAS ? db.p : nullptr, *rp = EPI == 1 ? dres.p : nullptr;
-                if (v == 0)
-                    Pl::E::launch(dw, dh.p, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
-                else if (v == 1)
-                    Pl::R::launch(dw, dh.p, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
-                else
-                    Pl::S::launch(dw, dh.p, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
-                launched();
-            }
-            const std::vector<float> y = dy.down();
-            const std::vector<int> cnt = dcnt.down();
-            Check c;
-            int dirty = 0;
-            for (int cv : cnt)
-                dirty += cv != 0;
-            for (int m = 0; m < TM; m++)
-                for (int o = 0; o < NO; o++) {
-                    const float got = y[(size_t)m * NO + o];
-                    if (m >= T)
-                        c.untouched(fbits(got), 0xffffffffu);
-                    else if (v == 2)
-                        c.exact(fbits(got), fbits(yr[(size_t)m * NO + o]));
-                    else
-                        c.add(got, ref[(size_t)m * NO + o], mag[(size_t)m * NO + o], eps, 1e-30);
-                }
-            if (dirty)
-                c.bad++;
-            if (v == 1)
-                yr = y;
-            char what[200];
-            static const char *const name[] = {"gemm_q", "gemm_qr", "gemm_q = gemm_qr bits"};
-            const int nj = v == 0 ? 2 : Pl::NJR, st = v == 0 ? (MI >= 4 ? 2 : 3) : Pl::STR;
-            snprintf(what, sizeof what, "%s %s %dx%d%s%s%s T=%d (NJ%d ST%d P%d; %s)%s", name[v], wkname(WK), N, K,
-                     EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T,
-                     nj, st, P, shape, dirty ? " COUNTERS LEFT" : "");
-            c.done(what, v == 2 ? 0.0 : eps);
+        const int P = pgiven ? pgiven : Pl::E::blocks(sms);
+        for (int rep = 0; rep < 2; rep++) {
+            dy.poison();
+            Pl::E::launch(dw, dh.p, BIAS ? db.p : nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, P);
+            launched();
         }
+        const std::vector<float> y = dy.down();
+        const std::vector<int> cnt = dcnt.down();
+        Check c;
+        int dirty = 0;
+        for (int cv : cnt)
+            dirty += cv != 0;
+        for (int m = 0; m < TM; m++)
+            for (int o = 0; o < NO; o++) {
+                const float got = y[(size_t)m * NO + o];
+                if (m >= T)
+                    c.untouched(fbits(got), 0xffffffffu);
+                else
+                    c.add(got, ref[(size_t)m * NO + o], mag[(size_t)m * NO + o], eps, 1e-30);
+            }
+        if (dirty)
+            c.bad++;
+        char what[200];
+        snprintf(what, sizeof what, "gemm_q %s %dx%d%s%s%s T=%d (NJ2 ST%d P%d; %s)%s", wkname(WK), N, K,
+                 EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T,
+                 Pl::STE, P, shape, dirty ? " COUNTERS LEFT" : "");
+        c.done(what, eps);
     }
 }
 
@@ -2747,24 +2712,13 @@ static void time_qmma(const char *what, int sms, double tbs)
         launched();
         return us;
     };
-    for (int T : {16, 32, 64}) {
-        double ue, ur;
-        int nje, nj, st, ste;
-        if (T == 16) {
-            using Pl = QmPlans<WK, K, N, G, 1, EPI>;
-            ue = run(typename Pl::E{}, T), ur = run(typename Pl::R{}, T), nje = 2, ste = 3, nj = Pl::NJR, st = Pl::STR;
-        } else if (T == 32) {
-            using Pl = QmPlans<WK, K, N, G, 2, EPI>;
-            ue = run(typename Pl::E{}, T), ur = run(typename Pl::R{}, T), nje = 2, ste = 3, nj = Pl::NJR, st = Pl::STR;
-        } else {
-            using Pl = QmPlans<WK, K, N, G, 4, EPI>;
-            ue = run(typename Pl::E{}, T), ur = run(typename Pl::R{}, T), nje = 2, ste = 2, nj = Pl::NJR, st = Pl::STR;
-        }
-        printf("TIME qmma %-24s %-5s T=%-2d gemm_q (NJ%d ST%d) %7.1f us %5.0f GB/s %3.0f%% | gemm_qr (NJ%d ST%d) %7.1f us "
-               "%5.0f GB/s %3.0f%% of copy\n",
-               what, wkname(WK), T, nje, ste, ue, bytes / ue * 1e-3, bytes / ue * 1e-6 / tbs * 100, nj, st, ur,
-               bytes / ur * 1e-3, bytes / ur * 1e-6 / tbs * 100);
-    }
+    auto line = [&](int T, int st, double us) {
+        printf("TIME qmma %-24s %-5s T=%-2d gemm_q (NJ2 ST%d) %7.1f us %5.0f GB/s %3.0f%% of copy\n", what, wkname(WK),
+               T, st, us, bytes / us * 1e-3, bytes / us * 1e-6 / tbs * 100);
+    };
+    line(16, QmPlans<WK, K, N, G, 1, EPI>::STE, run(typename QmPlans<WK, K, N, G, 1, EPI>::E{}, 16));
+    line(32, QmPlans<WK, K, N, G, 2, EPI>::STE, run(typename QmPlans<WK, K, N, G, 2, EPI>::E{}, 32));
+    line(64, QmPlans<WK, K, N, G, 4, EPI>::STE, run(typename QmPlans<WK, K, N, G, 4, EPI>::E{}, 64));
 }
 static void qmma_timings(int sms)
 {
@@ -3501,7 +3455,7 @@ int main(int argc, char **argv)
         wt_timings(prop.multiProcessorCount);
         return summary();
     }
-    if (argc > 1 && strcmp(argv[1], "qmma") == 0) { /* `kernel_check qmma`: gemm_q's and gemm_qr's checks, then timed */
+    if (argc > 1 && strcmp(argv[1], "qmma") == 0) { /* `kernel_check qmma`: gemm_q's checks, then timed */
         qmma_checks(prop.multiProcessorCount);
         qmma_timings(prop.multiProcessorCount);
         return summary();
@@ -3583,7 +3537,7 @@ int main(int argc, char **argv)
     check_rest();
     binv_checks(); /* --batch-invariant: gemv's rows bit for bit alone and in any grid */
     check_families();
-    qmma_checks(prop.multiProcessorCount); /* gemm_q and gemm_qr (--qmma ring) */
+    qmma_checks(prop.multiProcessorCount); /* gemm_q */
     /* Gemma 2: soft-capped attention scores, prefill and decode kernels */
     check_flash<8, 4, 64, 48>(ragged, 0, 5.0f);
     check_flash<8, 4, 64, 0, 1>(dsteps, 0, 5.0f); /* (paged_attn_tc's: tc_checks) */

@@ -12,11 +12,6 @@
  * sees them: u4 (q - z) * s rounded to f16 (the kernel's one rounding), fp8 decode(q) with the row
  * scale applied to the sum, nvfp4 e2m1(q) * s (exact) with the tensor scale applied to the sum,
  * bf16/f16 as stored. Tolerance (K/4 + 64) 2^-24 of the sum of |terms|.
- * gemm_qr (llmc compile --qmma ring: the weights through the cp.async ring) likewise, and timed
- * against gemm_q in neighbouring configurations (ring depths, n8 tiles a warp; bench/kernel_check.cu
- * checks and times the configurations the emitter launches). The first ring experiment's
- * bench/qmma3.cuh (gemm_q3, 0f16e2a) also read the f32 rows directly (no conversion kernel): gone
- * with it, unmeasured.
  * Timing: each matrix over rotating copies (more bytes than L2), and a decode step's chain of the
  * four matmuls of 8 distinct layers (with their activation conversions) in a CUDA graph. */
 #include "../codegen/cuda_mma.cuh"
@@ -38,12 +33,6 @@ __global__ void __launch_bounds__(W * 32, MI == 1 ? 4 : 2) k_q(const uint8_t *w,
                                                                 float *y, int T, const float *res, float *part, int *cnt)
 {
     gemm_q<KF(WK), K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N>(w, wq, xh, b, y, T, res, part, cnt);
-}
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
-__global__ void __launch_bounds__(W * 32) k_qr(const uint8_t *w, WQ wq, const uint16_t *xh, const float *b, float *y,
-                                                int T, const float *res, float *part, int *cnt)
-{
-    gemm_qr<KF(WK), K, N, G, MI, NJ, W, ST, EPI, (EPI == 2 ? N / 2 : N), N>(w, wq, xh, b, y, T, res, part, cnt);
 }
 template <int BF, int NORM, int D, int ORD>
 __global__ void __launch_bounds__(256) k_half(const float *x, const float *nw, uint16_t *y, float eps)
@@ -99,42 +88,6 @@ struct QCfg {
 };
 template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
 int QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>::P = 1;
-/* the same for gemm_qr (cuda_qmma.cuh, llmc compile --qmma ring: the weights through the cp.async
- * ring; kernel_check checks and times it as the emitter launches it, this lab sweeps its neighbours):
- * blocks as many as the shared memory keeps resident, at least MINU units each */
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
-struct QCfgR {
-    static constexpr int TPB = W * NJ * 8, U = N / TPB * (K / QmFmt<KF(WK)>::KC), XF32 = 0;
-    static int P;
-    static int smem() { return gemm_qr_smem<KF(WK), G, MI, TPB, ST>(); }
-    static_assert(gemm_qr_smem<KF(WK), G, MI, TPB, ST>() <= 227 * 1024, "QCfgR: the ring exceeds an SM's shared memory");
-    static void prepare()
-    {
-        CK(cudaFuncSetAttribute(k_qr<WK, K, N, G, MI, NJ, W, ST, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                smem()));
-    }
-    static void launch(const uint8_t *w, WQ wq, const void *xh, const float *b, float *y, int T, const float *res,
-                       float *part, int *cnt, cudaStream_t s = 0)
-    {
-        dim3 grid((T + 16 * MI - 1) / (16 * MI), P);
-        k_qr<WK, K, N, G, MI, NJ, W, ST, EPI><<<grid, W * 32, smem(), s>>>(w, wq, (const uint16_t *)xh, b, y, T, res,
-                                                                           part, cnt);
-    }
-    static const char *name()
-    {
-        static char buf[96];
-        snprintf(buf, sizeof buf, "ring MI%d NJ%d ST%d P%d (%.1f units)", MI, NJ, ST, P, (double)U / P);
-        return buf;
-    }
-    static int resident() /* blocks an SM by shared memory (228 KB on sm_90), at most 4 */
-    {
-        const int b = (227 * 1024) / (smem() + 1024);
-        return b > 4 ? 4 : b < 1 ? 1 : b;
-    }
-};
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI>
-int QCfgR<WK, K, N, G, MI, NJ, W, ST, EPI>::P = 1;
-
 /* the emitter's block count (cuda_common.c llmc_cuda_qmma_plan): resident blocks (4 an SM for
  * 16 rows, 2 for 64) but at least MINU units a block */
 static int qm_blocks(int U, int mi, int minu)
@@ -231,12 +184,6 @@ static void check_q(std::vector<int> rows, std::vector<int> ps)
 {
     check_c<QCfg<WK, K, N, G, MI, NJ, W, ST, EPI>, WK, K, N, G, MI, NJ, W, EPI, BIAS>(rows, ps);
 }
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int BIAS>
-static void check_qr(std::vector<int> rows, std::vector<int> ps)
-{
-    check_c<QCfgR<WK, K, N, G, MI, NJ, W, ST, EPI>, WK, K, N, G, MI, NJ, W, EPI, BIAS>(rows, ps);
-}
-
 /* rows_to_half in pair-32 order against its definition */
 static void check_half_order()
 {
@@ -355,12 +302,6 @@ constexpr int tcs(long long N, long long K)
     return best;
 }
 
-#define TMR(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what)                                                               \
-    do {                                                                                                               \
-        using C_ = QCfgR<WK, K, N, G, MI, NJ, 4, ST, EPI>;                                                             \
-        C_::P = C_::U / (MINU) < SMS * C_::resident() ? C_::U / (MINU) : SMS * C_::resident();                         \
-        time_mat<C_, WK, K, N, G, EPI, tcs(N, K)>(what, T);                                                            \
-    } while (0)
 #define TM(WK, K, N, G, EPI, MI, NJ, ST, MINU, T, what)                                                                  \
     do {                                                                                                               \
         using C_ = QCfg<WK, K, N, G, MI, NJ, 4, ST, EPI>;                                                              \
@@ -396,14 +337,6 @@ int main(int argc, char **argv)
     check_q<6, 2048, 1024, 16, 1, 4, 4, 4, 2, 0>({16, 11}, {7, 24});
     check_q<6, 1024, 512, 16, 4, 2, 4, 2, 2, 1>({64, 50, 130}, {6, 32, 13});
     check_q<4, 2048, 512, 16, 1, 2, 4, 3, 0, 1>({16, 9}, {19, 64});
-    /* gemm_qr: weights through the ring */
-    check_qr<1, 1024, 512, 1024, 1, 2, 4, 4, 0, 1>({9, 16, 40}, {64, 7, 13});
-    check_qr<3, 2048, 1024, 2048, 2, 2, 4, 3, 2, 1>({32, 13}, {9, 32});
-    check_qr<4, 2048, 1024, 128, 1, 2, 4, 4, 2, 0>({16, 11}, {7, 24});
-    check_qr<4, 4096, 512, 128, 2, 4, 4, 3, 1, 1>({32, 20}, {11, 128});
-    check_qr<5, 2048, 512, 32, 1, 4, 4, 4, 0, 1>({16, 9}, {19, 64});
-    check_qr<5, 1024, 512, 64, 4, 2, 4, 3, 2, 1>({64, 50}, {6, 13});
-    check_qr<6, 2048, 1024, 16, 1, 4, 4, 4, 2, 1>({16, 11}, {7, 24});
     printf("CHECKS: %d of %d failed\n", failures, checks);
 
     TBS = copy_tbs();
@@ -443,27 +376,6 @@ int main(int argc, char **argv)
         TM(3, 4096, 28672, 4096, 2, 4, 2, 2, 4, T, "8B gate/up");
         TM(3, 14336, 4096, 14336, 0, 4, 2, 2, 4, T, "8B down");
     }
-    /* gemm_qr against gemm_q, 16 rows: u4, fp8, bf16 at the 8B's shapes; ring depths and blocks */
-    TMR(4, 4096, 28672, 128, 2, 1, 2, 4, 4, 16, "8B gate/up");
-    TMR(4, 4096, 28672, 128, 2, 1, 2, 3, 4, 16, "8B gate/up");
-    TMR(4, 4096, 28672, 128, 2, 1, 4, 4, 4, 16, "8B gate/up");
-    TMR(4, 4096, 28672, 128, 2, 1, 4, 3, 4, 16, "8B gate/up");
-    TMR(4, 14336, 4096, 128, 0, 1, 4, 4, 4, 16, "8B down");
-    TMR(4, 4096, 6144, 128, 0, 1, 4, 4, 4, 16, "8B qkv");
-    TMR(3, 4096, 28672, 4096, 2, 1, 4, 4, 8, 16, "8B gate/up");
-    TMR(4, 14336, 4096, 128, 0, 1, 2, 4, 4, 16, "8B down");
-    TMR(4, 4096, 6144, 128, 0, 1, 2, 4, 4, 16, "8B qkv");
-    TMR(4, 4096, 4096, 128, 0, 1, 2, 4, 4, 16, "8B o");
-    TMR(5, 4096, 28672, 32, 2, 1, 2, 4, 4, 16, "8B gate/up (zero points, g32)");
-    TMR(3, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
-    TMR(3, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
-    TMR(1, 4096, 28672, 4096, 2, 1, 2, 4, 8, 16, "8B gate/up");
-    TMR(1, 14336, 4096, 14336, 0, 1, 2, 4, 8, 16, "8B down");
-    TMR(4, 4096, 28672, 128, 2, 2, 2, 3, 4, 32, "8B gate/up");
-    TMR(4, 4096, 28672, 128, 2, 4, 2, 3, 4, 64, "8B gate/up");
-    TMR(1, 4096, 28672, 4096, 2, 4, 2, 3, 8, 64, "8B gate/up");
-    TMR(4, 2048, 16384, 128, 2, 1, 2, 4, 4, 16, "1B gate/up");
-    TMR(1, 2048, 16384, 2048, 2, 1, 2, 4, 8, 16, "1B gate/up");
     /* 1B shapes: qkv 3072x2048, o 2048x2048, gate/up 16384x2048, down 2048x8192 */
     TM(4, 2048, 16384, 128, 2, 1, 2, 3, 4, 16, "1B gate/up");
     TM(4, 8192, 2048, 128, 0, 1, 2, 3, 4, 16, "1B down");

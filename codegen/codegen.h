@@ -31,9 +31,8 @@ typedef struct LlmcCudaImage {
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d);
 /* The batched-decode matmul of quantized rows above 8 (llmc compile --qmma): auto (the default):
  * gemm_q, and gemm_wq above 32 rows for 4-bit matrices in sm_90a images; plain: gemm_q only (the
- * weights streamed into registers); ring: gemm_qr (the weights through a cp.async ring in shared
- * memory, experimental); wg: gemm_wq above 8 rows (docs/cuda.md) */
-typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_RING, LLMC_QMMA_WG } LlmcQmma;
+ * weights streamed into registers); wg: gemm_wq above 8 rows (docs/cuda.md) */
+typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_WG } LlmcQmma;
 /* The wide steps' matmul of bf16/f16 weights in sm_90a images (llmc compile --wgmma): auto (the
  * default): tma, except in a --batch-invariant build (which runs no tensor-core kernel); cp: gemm_wg,
  * cp.async stages into one warpgroup's wgmma; tma: gemm_wt where it takes the matrix (TMA tensor

@@ -76,15 +76,8 @@ static void plan_scratch(LlmcEmit *e)
                 split = tt.split > split ? tt.split : split;
             }
             int64_t q = rows * w->dim[0] * split * 4, h = rows * w->dim[1] * 2; /* half A operand */
-            /* gemm_q: partials and a counter a tile (up to 64 rows); with --qmma ring gemm_qr's too
-             * (its blocks and tiles differ; a gated matrix its ring does not take keeps gemm_q) */
-            for (int v = 0; v < 6; v++) {
-                const int mi = 1 << v % 3;
-                if (v >= 3 && !e->qmma_ring)
-                    break;
-                const LlmcTensor *wm = &g->t[n->in[1]];
-                LlmcQmmaPlan qp = v < 3 ? llmc_cuda_qmma_plan(e->target, wm, 0, mi, e->qmma_units)
-                                        : llmc_cuda_qmma_ring_plan(e->target, wm, 0, mi, e->smem_cap, e->qmma_units);
+            for (int mi = 1; mi <= 4; mi *= 2) { /* gemm_q: partials and a counter a tile (up to 64 rows) */
+                LlmcQmmaPlan qp = llmc_cuda_qmma_plan(e->target, &g->t[n->in[1]], 0, mi, e->qmma_units);
                 if (qp.ok) {
                     int64_t qb = qp.blocks * qp.part_floats * 4 * (64 / (16 * mi)), tiles = w->dim[0] / qp.tpb;
                     b = qb > b ? qb : b;
@@ -155,13 +148,12 @@ struct LlmcCudaGen {
 };
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, uint32_t smem_cap,
-                           LlmcCudaGen **out, LlmcDiag *d);
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, LlmcCudaGen **out,
+                           LlmcDiag *d);
 
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
 {
-    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP,
-                    (uint32_t)tg->smem_per_block, out, d);
+    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, out, d);
 }
 
 LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
@@ -171,24 +163,20 @@ LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *target
      * cores' tiles), else for the first target */
     const LlmcTarget *tune = targets[0];
     int wgmma = 0, nv = 0, amd = 0;
-    uint32_t cap = 0;
     for (int i = n_targets - 1; i >= 0; i--) {
         wgmma |= targets[i]->has_wgmma;
         amd |= targets[i]->amd_path;
         if (!targets[i]->amd_path) {
             nv = 1;
             tune = targets[i];
-            if (!cap || (uint32_t)targets[i]->smem_per_block < cap)
-                cap = (uint32_t)targets[i]->smem_per_block;
         }
     }
-    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units, wide,
-                    cap ? cap : (uint32_t)tune->smem_per_block, out, d);
+    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units, wide, out, d);
 }
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, uint32_t smem_cap,
-                           LlmcCudaGen **out, LlmcDiag *d)
+                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, LlmcCudaGen **out,
+                           LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
     if (!cg)
@@ -199,13 +187,11 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->wgmma = wgmma;
     e->nv_path = nv_path;
     e->amd_path = amd_path;
-    e->qmma_ring = qmma == LLMC_QMMA_RING;
     e->qmma_wg = qmma == LLMC_QMMA_WG && wgmma;
     e->qmma_auto = qmma == LLMC_QMMA_AUTO && wgmma && !batch_invariant;
     e->binv = batch_invariant;
     e->qmma_units = qmma_units;
     e->wgmma_tma = wide != LLMC_WGMMA_CP && wgmma && nv_path && !batch_invariant; /* auto: tma */
-    e->smem_cap = smem_cap;
     e->kv[0] = g->kv_format[0];
     e->kv[1] = g->kv_format[1];
     e->kv_scales_at = -1;

@@ -310,58 +310,6 @@ LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int 
     return p;
 }
 
-/* gemm_qr's ring by the rows of a block (MI 1, 2, 4): the stages it wants and the n8 tiles a warp
- * (4 warps) for the 8- and 4-bit formats (nj_q: 128 weight rows a block at 16 and 32 rows, 16 KB
- * of weights a stage) and for bf16/f16 (nj_h: 64 rows, 16 KB). At 64 rows a block the activations
- * are most of a stage and 4 n8 tiles a warp spill the 4-bit formats on sm_80: gemm_q's block, two
- * stages. The first version's choices (4 stages at 16 rows, 3 at 32); none yet measured. */
-static const struct {
-    int mi, stages, nj_q, nj_h;
-} qmma_ring[] = {{1, 4, 4, 2}, {2, 3, 4, 2}, {4, 2, 2, 2}};
-
-LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, uint32_t smem_cap,
-                                      int min_units)
-{
-    LlmcQmmaPlan p = llmc_cuda_qmma_plan(tg, w, swiglu, mi, min_units), r = p;
-    int kind = qmma_kind(w->dtype), zero = llmc_layout_role(&w->layout, w->dtype, LLMC_ROLE_ZERO) >= 0;
-    int64_t N = w->shape.dim[0], K = w->shape.dim[1], G = w->layout.group;
-    size_t row = 0;
-    while (row < sizeof qmma_ring / sizeof qmma_ring[0] && qmma_ring[row].mi != mi)
-        row++;
-    if (!p.ok || row == sizeof qmma_ring / sizeof qmma_ring[0])
-        return p;
-    r.nj = kind == QM_HALF ? qmma_ring[row].nj_h : qmma_ring[row].nj_q;
-    r.tpb = r.w * r.nj * 8;
-    if (N % r.tpb != 0 || (swiglu && (N / 2) % (r.tpb / 2) != 0))
-        return p;
-    /* a stage: the activations (gemm_q's rows), the weights [tpb][cb], the scales (and zeros) [tpb][sb]
-     * (cuda_qmma.cuh QrStage) */
-    int64_t sb = 0, cb = kind == QM_HALF ? 256 : 128;
-    if (w->dtype == LLMC_NVFP4)
-        sb = r.kc / 16;
-    else if (kind == QM_4BIT) { /* u4: the chunk's groups, the same for its slots */
-        if (G < 32 || r.kc % G != 0)
-            return p;
-        sb = 2 * (r.kc / G) * (zero ? 2 : 1);
-    }
-    int64_t stage = 16LL * mi * 2 * (r.kc + (kind == QM_FP8 ? 16 : 32)) + r.tpb * (cb + sb);
-    int64_t per_sm = tg->smem_per_sm ? tg->smem_per_sm : 100 * 1024;
-    int64_t cap = smem_cap && (int64_t)smem_cap < tg->smem_per_block ? (int64_t)smem_cap : tg->smem_per_block;
-    r.st = 0;
-    for (int two = 1; two >= 0 && !r.st; two--) /* the most stages for 2 blocks an SM, else for 1 */
-        for (int st = qmma_ring[row].stages; st >= 2 && !r.st; st--)
-            if (st * stage <= cap && (1 + two) * (st * stage + 1024) <= per_sm) {
-                r.st = st;
-                r.per_sm = 1 + two;
-            }
-    if (!r.st)
-        return p;
-    r.smem = (uint32_t)(r.st * stage);
-    qmma_blocks(tg, &r, N, K, kind == QM_4BIT, min_units);
-    r.ring = 1;
-    return r;
-}
-
 /* gemm_wq's token tiles by row variant: 16, 32, 64 rows one tile; 65-128 one tile of 128, K split
  * as the lower variants are; more rows tiles of 128 and no split (the partials would outweigh the
  * weights). 4 activation stages, 3 at 128 tokens (32 KB a stage of the 4-bit formats: 97 KB, two

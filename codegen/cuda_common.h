@@ -86,15 +86,8 @@ typedef struct {
     int ok, mi, nj, w, st, kc, tpb, blocks, aord, bf, per_sm;
     uint32_t smem;
     int64_t part_floats;
-    int ring;                     /* 1: gemm_qr (the weights through the ring of st stages, llmc_cuda_qmma_ring_plan) */
 } LlmcQmmaPlan;
 LlmcQmmaPlan llmc_cuda_qmma_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, int min_units);
-/* gemm_qr's plan (--qmma ring): gemm_q's where the ring does not take the matrix (ring 0: u4 in
- * groups other than 32, 64 or 128; shapes; no stage count that fits), else its block, stages and
- * shared memory: at most smem_cap bytes (the least of the build's NVIDIA targets) and the
- * target's shared memory for 2 blocks an SM, else 1. */
-LlmcQmmaPlan llmc_cuda_qmma_ring_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int mi, uint32_t smem_cap,
-                                      int min_units);
 /* gemm_wq's plan (cuda_wgmma_q.cuh, --qmma wg, sm_90a): for an N x K quantized weight w (u4, u4
  * with zero points, nvfp4, fp8 with a scale a row; lane8; K whole chunks, N a multiple of 64) and
  * the row variant v (0..4: up to 16, 32, 64, 128 rows, and more: token tiles nt of 16, 32, 64, 128,

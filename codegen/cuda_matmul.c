@@ -452,12 +452,10 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     }
     /* 9..64 rows: gemm_q where it takes the matrix: the rows (normalized if the node has a norm)
      * converted to f16/bf16 in the order the format pairs them, then the weights decoded in
-     * registers (bench/qmma_lab.cu); with --qmma ring gemm_qr where its plan takes the matrix (the
-     * weights through a cp.async ring; the same rows, arguments and scratch) */
+     * registers (bench/qmma_lab.cu) */
     LlmcQmmaPlan qp[3];
     for (int v = 0; v < 3; v++)
-        qp[v] = e->qmma_ring ? llmc_cuda_qmma_ring_plan(e->target, w, swiglu, 1 << v, e->smem_cap, e->qmma_units)
-                             : llmc_cuda_qmma_plan(e->target, w, swiglu, 1 << v, e->qmma_units);
+        qp[v] = llmc_cuda_qmma_plan(e->target, w, swiglu, 1 << v, e->qmma_units);
     int qm = qp[0].ok && x_aligned && norm_aligned && w->offset % 16 == 0;
     int64_t qmax = qm ? 64 : 8; /* the rows the wide paths start above */
     if (qm) {
@@ -475,25 +473,20 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         /* 16 rows a block up to 16 rows, 32 up to 32, 64 above */
         for (int v = 0; v < 3; v++) {
             const LlmcQmmaPlan *p = &qp[v];
-            char ring[96] = "";
-            if (p->ring)
-                snprintf(ring, sizeof ring, "; the weights through a %d-stage cp.async ring, experimental", p->st);
             llmc_buf_printf(&k,
-                            "/* matmul, tensor cores with the weights decoded in registers (%s: %d rows and %d "
-                            "weight rows a block, %d blocks over the chunks of K%s): %s[%s,%lld] x %s[%lld,%lld]^T -> "
+                            "/* matmul, tensor cores with the weights decoded in registers (gemm_q: %d rows and %d "
+                            "weight rows a block, %d blocks over the chunks of K): %s[%s,%lld] x %s[%lld,%lld]^T -> "
                             "f32[%s,%lld]%s */\n"
                             "extern \"C\" __global__ void __launch_bounds__(%d, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                            "    %s<%s, %lld, %lld, %lld, %d, %d, %d, %d, %d, %lld, %lld>(%s, %s, "
+                            "    gemm_q<%s, %lld, %lld, %lld, %d, %d, %d, %d, %d, %lld, %lld>(%s, %s, "
                             "(const uint16_t *)A(%lld), %s, %s, %s, %s, A(%lld), (int *)(a.arena + %lld));\n}\n",
-                            p->ring ? "gemm_qr" : "gemm_q", 16 * p->mi, p->tpb, p->blocks, ring, p->bf ? "bf16" : "f16",
-                            hrows, (long long)K,
+                            16 * p->mi, p->tpb, p->blocks, p->bf ? "bf16" : "f16", hrows, (long long)K,
                             llmc_dtype_name(w->dtype), (long long)N, (long long)K, hrows,
-                            (long long)(swiglu ? N / 2 : N), what, 32 * p->w, p->per_sm, p->ring ? "gemm_qr" : "gemm_q",
-                            wk, (long long)K, (long long)N,
+                            (long long)(swiglu ? N / 2 : N), what, 32 * p->w, p->per_sm, wk, (long long)K, (long long)N,
                             (long long)G, p->mi, p->nj, p->w, p->st, epi, (long long)SY, (long long)SR, wsrc, wq,
                             (long long)e->scratch_a, bias, ys, rows, res, (long long)e->scratch_b,
                             (long long)e->scratch_qc);
-            const char *qk = llmc_cuda_kernel_nv(e, p->ring ? "gemm_qr" : "gemm_q", k.s, p->smem);
+            const char *qk = llmc_cuda_kernel_nv(e, "gemm_q", k.s, p->smem);
             llmc_buf_free(&k);
             llmc_cuda_kernel_pdl(e, qk);
             char gxq[64], gyq[32];

@@ -245,34 +245,6 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
     }
 }
 
-/* A unit's activations into a stage (sa: its shared address, LDB bytes a row): rows m0 .. m0 + MP of
- * chunk c of xh [T][K] (zero rows past T), NT threads. */
-template <int K, int KC, int MP, int LDB, int NT>
-DEV void qm_aload(uint32_t sa, const uint16_t *__restrict__ xh, int m0, int T, int c, int tid)
-{
-    constexpr int GR = KC / 8; /* 16-byte granules a row */
-    static_assert((MP * GR) % NT == 0, "qm_aload: stage copies");
-#pragma unroll
-    for (int i = 0; i < MP * GR / NT; i++) {
-        const int idx = tid + i * NT, rr = idx / GR, cc = idx % GR, m = m0 + rr;
-        cp_async16_sa(sa + rr * LDB + cc * 16, xh + (int64_t)(m < T ? m : 0) * K + (int64_t)c * KC + cc * 8,
-                      m < T ? 16 : 0);
-    }
-}
-
-/* The weight row of row rr (0..TPB) of tile `tile`: rr / 8 the block's n8 tile (warp w's tile j is
- * w NJ + j), rr % 8 its row; gated epilogues (EPI 2, 4): n8 tile 2i the gate rows and 2i + 1 the up
- * rows of the tile's outputs 8i .. 8i + 7. */
-template <int EPI, int N, int TPB>
-DEV int qm_wrow(int tile, int rr)
-{
-    if (epi_glu(EPI)) {
-        const int o = tile * (TPB / 2) + (rr / 16) * 8 + rr % 8;
-        return (rr & 8) ? o + N / 2 : o;
-    }
-    return tile * TPB + rr;
-}
-
 /* The output of one pair of sums (v0, v1: columns c, c + 1 of weight rows n, n + 1; EPI 2: the gate
  * sums, u0, u1 the up sums of outputs o, o + 1) for row m. */
 template <int N, int SY, int SR, int EPI>
@@ -427,8 +399,8 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
     if (u0 >= u1)
         return;
 
-    /* weight row of n8 tile j of tile `tile` for this lane (EPI 2: gate rows, then up rows; qm_wrow's
-     * rows, written out: gemm_q's code is as it was measured) */
+    /* weight row of n8 tile j of tile `tile` for this lane (EPI 2: n8 tile 2i the gate rows and 2i + 1
+     * the up rows of the tile's outputs 8i .. 8i + 7) */
     auto wrow = [&](int tile, int j) {
         if (epi_glu(EPI)) {
             const int o = tile * (TPB / 2) + (warp * NJ / 2 + j / 2) * 8 + g;
@@ -455,8 +427,8 @@ DEV void gemm_q(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict
 
     pdl_wait(); /* the activations (and the partials and counters) come from earlier kernels */
 
-    /* activations: stage s holds rows m0 .. m0 + MP of a unit's chunk (zero rows past T; qm_aload's
-     * copies, written out: through qm_aload ptxas spilled the u4 asym g32 variant on sm_80) */
+    /* activations: stage s holds rows m0 .. m0 + MP of a unit's chunk (zero rows past T; written out
+     * here: through a shared helper ptxas spilled the u4 asym g32 variant on sm_80) */
     auto aload = [&](int u, int s) {
         const int c = u % NCT;
 #pragma unroll
@@ -513,188 +485,6 @@ constexpr int gemm_q_smem()
 }
 template <int MI, int NJ, int W>
 constexpr int gemm_q_part() { return 2 * 16 * MI * W * NJ * 8; }
-
-/* ---- gemm_qr: gemm_q with the weights in the ring (llmc compile --qmma ring; experimental) ----
- * gemm_q keeps one unit of weights in flight a warp, in registers: at 16 rows u4 reaches about 45%
- * of the copy bandwidth on an H100, fp8 70% (bench/NOTES.md). gemm_qr streams the weights of a unit
- * (and u4's scales and zeros, nvfp4's E4M3 scales) through the same ST-stage cp.async ring as the
- * activations, so a block has ST - 1 units in flight whatever its registers hold, then reads the
- * fragments from shared memory and decodes them exactly as gemm_q does (qm_round, qm_finish: the
- * same fragments, the same sums in the same order; with the same W, NJ and blocks it gives gemm_q's
- * bits). A stage: the activations [16 MI][KC + PAD] halves as gemm_q's; the weights [TPB][CB]
- * bytes, granule x of row rr at x ^ 4 (rr & 1) (the 8 lanes of a quarter warp read 4 granules of
- * two rows: unswizzled, both rows fall on the same banks); SP formats' scales [TPB][SB] (u4: the
- * chunk's f16 scales, 4-16 bytes; nvfp4: its 16 E4M3 bytes) and u4's zeros [TPB][SB]. Weights by
- * cp.async.cg 16-byte copies; scales of 4 or 8 bytes a row by cp.async.ca (cg copies 16 only).
- * u4 needs groups of 32, 64 or 128 (a chunk's groups the same for its 8 slots); the plan
- * (llmc_cuda_qmma_ring_plan) leaves other groups to gemm_q. */
-template <int WK, int G, int TPB>
-struct QrStage {
-    enum {
-        KC = QmFmt<WK>::KC,
-        CB = 16 * 4 * QmFmt<WK>::R,                                      /* weight bytes a chunk of a row */
-        SB = !QmFmt<WK>::SP ? 0 : WFmt<WK>::SF32 == 2 ? KC / G : 2 * (KC / G), /* scale bytes a chunk of a row */
-        ZB = WFmt<WK>::ZP ? SB : 0,                                      /* zero bytes */
-        AB0 = 2 * (KC + QmFmt<WK>::PAD),                                 /* bytes an activation row */
-        WB = TPB * CB,
-        QB = TPB * (SB + ZB)
-    };
-};
-template <int WK, int G, int MI, int TPB, int ST>
-constexpr int gemm_qr_smem()
-{
-    using S = QrStage<WK, G, TPB>;
-    return ST * (16 * MI * S::AB0 + S::WB + S::QB);
-}
-
-/* a cp.async of 4, 8 or 16 bytes through L1 (the scales of a chunk of a row) */
-template <int BYTES>
-DEV void cp_async_ca(uint32_t dst, const void *src)
-{
-    static_assert(BYTES == 4 || BYTES == 8 || BYTES == 16, "cp.async copies 4, 8 or 16 bytes");
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2;" ::"r"(dst), "l"(src), "n"(BYTES));
-}
-
-/* A slot's QPar from its row of a stage (sa: the scales, za: the zeros; q: the slot), as qpar
- * makes it from global memory: u4 the chunk's f16 scale pairs and 4-bit zeros (the same for its 8
- * slots), nvfp4 the slot's 8 E4M3 scales. */
-template <int WK, int G>
-DEV void qr_par(uint32_t sa, uint32_t za, int q, QPar<WK, G> &p)
-{
-    if constexpr (WFmt<WK>::SF32 == 2) { /* the tile's 16 scales; slot q's chunk c in group 2 c + q / 4 (qpar) */
-        uint32_t s[4];
-        lds128(s, sa);
-        const uint32_t sel = q < 4 ? 0x6420u : 0x7531u;
-        p.s8[0] = __byte_perm(s[0], s[1], sel);
-        p.s8[1] = __byte_perm(s[2], s[3], sel);
-    } else {
-        using L = QLane<WK, G>;
-        static_assert(L::NS == 256 / G, "qr_par: a slot holds its chunk's groups");
-#pragma unroll
-        for (int i = 0; i < (L::NS + 1) / 2; i++)
-            asm volatile("ld.shared.u32 %0, [%1];" : "=r"(p.s2[i]) : "r"(sa + 4 * i));
-        p.z = 0;
-        if constexpr (WFmt<WK>::ZP)
-#pragma unroll
-            for (int i = 0; i < L::NS; i++) {
-                uint16_t h;
-                asm volatile("ld.shared.u16 %0, [%1];" : "=h"(h) : "r"(za + 2 * i));
-                p.z |= (uint32_t)f16_to_f32(h) << (4 * i);
-            }
-    }
-}
-
-/* gemm_q's contract (the arguments, the work split, partials and counters, the epilogue), the
- * weights through the ring. */
-template <int WK, int K, int N, int G, int MI, int NJ, int W, int ST, int EPI, int SY, int SR>
-DEV void gemm_qr(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restrict__ xh, const float *__restrict__ b,
-                 float *__restrict__ y, int T, const float *__restrict__ res, float *__restrict__ part,
-                 int *__restrict__ cnt)
-{
-    using F = QmFmt<WK>;
-    constexpr int TPB = W * NJ * 8;
-    using S = QrStage<WK, G, TPB>;
-    constexpr int KC = F::KC, R = F::R, LDB = S::AB0, NCT = K / KC, CB = S::CB, SB = S::SB, ZB = S::ZB;
-    constexpr int NT = W * LLMC_WARP, MP = 16 * MI;
-    constexpr int64_t RB = (int64_t)CB * NCT, NG = (K + G - 1) / G;
-    constexpr int TILES = N / TPB, U = TILES * NCT;
-    constexpr int AB = MP * LDB, STB = AB + S::WB + S::QB; /* bytes: a stage's activations, the stage */
-    constexpr int SC = SB > 0 && SB < 16 ? SB : 16;         /* bytes a scale copy */
-    static_assert(K % KC == 0 && N % TPB == 0, "gemm_qr: whole chunks and tiles");
-    static_assert(!epi_glu(EPI) || NJ % 2 == 0, "gemm_qr: gated epilogues take gate and up tiles in pairs");
-    static_assert((TPB * CB / 16) % NT == 0 && ST >= 2, "gemm_qr: stage copies");
-    static_assert(!F::SP || WFmt<WK>::SF32 == 2 || (G >= 32 && KC % G == 0), "gemm_qr: u4 groups of 32, 64 or 128");
-    static_assert(SB % SC == 0 && STB % 16 == 0, "gemm_qr: aligned stages");
-    extern __shared__ __align__(16) uint8_t qrsm[];
-    __shared__ int last;
-    const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
-    const int g = lane >> 2, t = lane & 3;
-    const int m0 = blockIdx.x * MP, P = gridDim.y, bk = blockIdx.y;
-    const int u0 = (int)((int64_t)bk * U / P), u1 = (int)((int64_t)(bk + 1) * U / P);
-    if (u0 >= u1)
-        return;
-    const uint32_t sbase = smem_addr(qrsm);
-
-    /* a unit's weights (and scales, zeros) into stage s */
-    auto wload = [&](int u, int s) {
-        const int tile = u / NCT, c = u % NCT;
-        const uint32_t st = sbase + s * STB + AB;
-#pragma unroll
-        for (int i = 0; i < TPB * CB / 16 / NT; i++) {
-            const int idx = tid + i * NT, rr = idx / (CB / 16), x = idx % (CB / 16);
-            cp_async16_sa(st + rr * CB + 16 * (x ^ ((rr & 1) << 2)),
-                          w + qm_wrow<EPI, N, TPB>(tile, rr) * RB + c * CB + 16 * x, 16);
-        }
-        if constexpr (SB > 0) {
-            constexpr int PER = SB / SC, COPIES = TPB * PER * (ZB ? 2 : 1);
-            for (int idx = tid; idx < COPIES; idx += NT) {
-                const int zr = idx >= TPB * PER, i2 = idx - zr * TPB * PER, rr = i2 / PER, part16 = i2 % PER;
-                const int64_t n = qm_wrow<EPI, N, TPB>(tile, rr);
-                const uint8_t *src = (const uint8_t *)(zr ? wq.side[1] : wq.side[0]) + /* no local copy of wq */
-                                     (WFmt<WK>::SF32 == 2 ? n * NG + (int64_t)c * SB : 2 * (n * NG + (int64_t)c * (KC / G))) +
-                                     part16 * SC;
-                const uint32_t dst = st + S::WB + zr * TPB * SB + rr * SB + part16 * SC;
-                if constexpr (SC == 16)
-                    cp_async16_sa(dst, src, 16);
-                else
-                    cp_async_ca<SC>(dst, src);
-            }
-        }
-    };
-    /* a unit's activations into stage s */
-    auto aload = [&](int u, int s) { qm_aload<K, KC, MP, LDB, NT>(sbase + s * STB, xh, m0, T, u % NCT, tid); };
-
-    /* the first units' weights before pdl_wait (under programmatic dependent launch they overlap
-     * the previous kernel's tail; the first group holds them all) */
-#pragma unroll
-    for (int s = 0; s < ST - 1; s++)
-        if (u0 + s < u1)
-            wload(u0 + s, s);
-    pdl_wait(); /* the activations (and the partials and counters) come from earlier kernels */
-#pragma unroll
-    for (int s = 0; s < ST - 1; s++) {
-        if (u0 + s < u1)
-            aload(u0 + s, s);
-        cp_async_commit();
-    }
-
-    float acc[MI][NJ][4];
-    mma_zero(acc);
-    for (int u = u0; u < u1; u++) {
-        cp_async_wait<ST - 2>();
-        __syncthreads(); /* unit u's stage landed for everyone; the one before is free */
-        if (u + ST - 1 < u1) {
-            wload(u + ST - 1, (u - u0 + ST - 1) % ST);
-            aload(u + ST - 1, (u - u0 + ST - 1) % ST);
-        }
-        cp_async_commit();
-        const uint32_t st = sbase + ((u - u0) % ST) * STB, arow = st + g * LDB, ws = st + AB;
-        QPar<WK, G> pp[NJ];
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            u4 qq[NJ];
-#pragma unroll
-            for (int j = 0; j < NJ; j++) {
-                const int rr = (warp * NJ + j) * 8 + g, x = 4 * r + t;
-                uint32_t v[4];
-                lds128(v, ws + rr * CB + 16 * (x ^ ((rr & 1) << 2)));
-                qq[j] = u4{v[0], v[1], v[2], v[3]};
-                /* u4: the chunk's scales, the same for both rounds; nvfp4: the slot's (q = t + 4 r) */
-                if constexpr (F::SP)
-                    if (r == 0 || WFmt<WK>::SF32 == 2)
-                        qr_par<WK, G>(ws + S::WB + rr * SB, ws + S::WB + TPB * SB + rr * SB, t + 4 * r, pp[j]);
-            }
-            qm_round<WK, G, MI, NJ, LDB>(acc, qq, pp, arow, r, t);
-        }
-        if ((u + 1) % NCT != 0 && u + 1 != u1)
-            continue;
-        qm_finish<WK, N, MI, NJ, W, U, NCT, SY, SR, EPI>(
-            acc, [&](int tile, int j) { return qm_wrow<EPI, N, TPB>(tile, (warp * NJ + j) * 8 + g); }, u / NCT, u0, u1,
-            wq, b, y, T, res, part, cnt, last);
-    }
-    cp_async_wait<0>();
-    pdl_release();
-}
 
 #endif /* LLMC_PTX */
 

@@ -93,14 +93,11 @@ typedef struct LlmcEmit {
                                      LLMC_AMD_PATH): NVIDIA's tensor-core kernels, the AMD path's
                                      (gemm_mx; per-token attention for long steps); with both, forward()
                                      picks by the loaded image (`amd`) */
-    int qmma_ring;                /* GPU: 9-64 rows by gemm_qr where its plan takes the matrix (--qmma ring) */
     int qmma_wg;                  /* GPU: quantized matrices above 8 rows by gemm_wq in sm_90a images (--qmma wg) */
     int qmma_auto;                /* GPU: 4-bit matrices above 32 rows by gemm_wq in sm_90a images (the
                                      default, --qmma auto; llmc_cuda_wq_rows) */
     int qmma_units;               /* GPU: gemm_q's fewest units of work a block (--qmma-units; 0: the rule,
                                      llmc_cuda_qmma_plan) */
-    uint32_t smem_cap;            /* GPU: the least dynamic shared memory a block of the build's NVIDIA
-                                     targets may have (the plans tuned for one run on all) */
     int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the
                                      kernels of the same per-row arithmetic (docs/cuda.md) */
     int wgmma_tma;                /* GPU: gemm_wt instead of gemm_wg where it takes the matrix (--wgmma tma) */

@@ -359,7 +359,7 @@ static void check_preset_q(const char *preset, const Weights *wts, LlmcQmma qmma
     LlmcGraph *g = graph_of_w(doc, ".", wts);
     char what[128];
     snprintf(what, sizeof what, "%s%s%s%s", preset, wts ? " " : "", wts ? llmc_dtype_name(wts->fmt) : "",
-             qmma == LLMC_QMMA_RING ? " --qmma ring" : qmma == LLMC_QMMA_WG ? " --qmma wg" : "");
+             qmma == LLMC_QMMA_WG ? " --qmma wg" : "");
     /* sm_80 and sm_90a: the other targets add no instruction (arch_in) */
     compile_archs_q(nv, g, what, ARCHS_ENDS, qmma);
     if (wts) /* the quantized matrices are in the skinny kernels' lane8 order, read by 16-byte slots */
@@ -423,9 +423,6 @@ END_TEST
 START_TEST(preset_llama32_1b_w4a16_asym_g32) { check_preset_w("llama3.2-1b", &(Weights){LLMC_U4, 32, 1}); }
 END_TEST
 START_TEST(preset_llama32_1b_fp8) { check_preset_w("llama3.2-1b", &(Weights){LLMC_FP8, 0, 0}); }
-END_TEST
-/* --qmma ring (gemm_qr, experimental): the 8B in w4a16 for sm_80 and sm_90a (ARCHS_ENDS), no spills. */
-START_TEST(preset_llama31_8b_w4a16_ring) { check_preset_q("llama3.1-8b", &(Weights){LLMC_U4, 0, 0}, LLMC_QMMA_RING); }
 END_TEST
 /* --qmma wg (gemm_wq, experimental): the 8B in w4a16 and the 1B in w4a16 with zero points in groups
  * of 32 (the most registers) for sm_80 and sm_90a, no spills. */
@@ -662,54 +659,6 @@ START_TEST(qmma_golden)
 }
 END_TEST
 
-/* --qmma ring: the same small Llama's batched-decode matmuls by gemm_qr (the weights through a
- * cp.async ring; experimental), tests/golden/qmma_ring_w4a16.cu; the plain build unchanged (its
- * golden above); every weight format gemm_qr takes (u4 with and without zero points, in groups of
- * 32 and 128, fp8, nvfp4, bf16: the gated SwiGLU and residual epilogues of each) compiles without
- * spills for sm_80, and the u4 ones for sm_90a too (sets[] below). */
-START_TEST(qmma_ring_golden)
-{
-    LlmcDiag d;
-    cJSON *cfg = small_llama(256, 512), *doc = NULL;
-    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    static const Weights ws[] = {{LLMC_U4, 0, 0}, {LLMC_U4, 32, 1}, {LLMC_FP8, 0, 0}, {LLMC_NVFP4, 0, 0}, {LLMC_BF16, 0, 0}};
-    /* every format for sm_80 (where gemm_q's register pressure showed: its spills came there first),
-     * sm_90a's with the two u4 variants: seven compiles, not ten (CI's budget). (sm_89 compiled fp8
-     * and nvfp4 until the fourteenth session: the source is sm_90a's, its stages too, and decodes
-     * fp8 with integer arithmetic, so sm_89 compiled sm_80's code: arch_in.) */
-    static const int sets[] = {ARCHS_ENDS, ARCHS_ENDS, ARCHS_80, ARCHS_80, ARCHS_80};
-    LlmcNvrtc *nv = open_nvrtc();
-    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-        LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
-        LlmcCudaGen *cg = NULL;
-        const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_RING, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
-        const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
-        ck_assert_ptr_nonnull(src);
-        char want[64], what[96];
-        snprintf(want, sizeof want, "gemm_qr<FMT_");
-        ck_assert_msg(strstr(src, want), "%s: no gemm_qr", llmc_dtype_name(ws[i].fmt));
-        snprintf(what, sizeof what, "a small Llama in %s%s --qmma ring", llmc_dtype_name(ws[i].fmt),
-                 ws[i].asym ? " asym g32" : "");
-        if (i == 0) {
-            for (int mi = 1; mi <= 4; mi *= 2) { /* the merged Q/K/V: a ring variant a row count */
-                snprintf(want, sizeof want, "gemm_qr<FMT_U4, 256, 512, 128, %d, ", mi);
-                ck_assert_msg(strstr(src, want), "no %d-row gemm_qr variant of Q/K/V", 16 * mi);
-            }
-            ck_assert_msg(!strstr(src, "gemm_q<"), "a gemm_q kernel in the ring build of plain u4");
-            check_golden(src, LLMC_SOURCE_DIR "/tests/golden/qmma_ring_w4a16.cu", what);
-        }
-        if (nv)
-            compile_archs_q(nv, g, what, sets[i], LLMC_QMMA_RING);
-        llmc_cuda_free(cg);
-        llmc_graph_free(g);
-    }
-    llmc_nvrtc_close(nv);
-    cJSON_Delete(doc);
-    cJSON_Delete(cfg);
-}
-END_TEST
-
 /* --qmma wg: the same small Llama's quantized matrices above 8 rows by gemm_wq in the sm_90a image
  * (the weights the wgmma A operand, decoded in registers; experimental), the rows converted in its
  * order, tests/golden/qmma_wg_w4a16.cu; forward() takes them only where wg (the other paths
@@ -897,21 +846,6 @@ START_TEST(qmma_plan)
                                   (long long)units, (long long)want);
                 }
             }
-            /* gemm_qr's (--qmma ring): what gemm_q takes but u4 in groups of 16 (left to gemm_q),
-             * within each target's shared memory */
-            static const char *const archs[] = {"sm_80", "sm_89", "sm_90a"};
-            for (int a = 0; a < 3; a++) {
-                const LlmcTarget *rt = llmc_target_find(archs[a]);
-                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(rt, w, 0, mi, (uint32_t)rt->smem_per_block, 0);
-                int ring = cases[i].ok && !(w->dtype == LLMC_U4 && w->layout.group == 16);
-                ck_assert_msg(r.ok == cases[i].ok && r.ring == ring, "case %zu (%s, %d rows, %s): ok %d ring %d", i,
-                              llmc_dtype_name(w->dtype), 16 * mi, archs[a], r.ok, r.ring);
-                if (r.ring) {
-                    int64_t units = w->shape.dim[0] / r.tpb * (w->shape.dim[1] / r.kc);
-                    ck_assert(r.st >= 2 && r.tpb % 64 == 0 && r.blocks >= 1 && r.blocks <= units);
-                    ck_assert(r.smem <= (uint32_t)rt->smem_per_block && r.per_sm * (r.smem + 1024) <= (uint32_t)rt->smem_per_sm);
-                }
-            }
             /* gemm_wq's (--qmma wg): what gemm_q takes but the 16-bit formats; not on sm_80 */
             for (int v = 0; v < LLMC_WQ_VARIANTS && mi == 1; v++) {
                 LlmcWqPlan q = llmc_cuda_wq_plan(tg, w, v);
@@ -923,13 +857,6 @@ START_TEST(qmma_plan)
                     ck_assert(q.word == (w->dtype == LLMC_FP8 ? 2 : 3) && (v < 4 ? q.hi == q.nt : q.hi == 0));
                 }
                 ck_assert(!llmc_cuda_wq_plan(llmc_target_find("sm_80"), w, v).ok);
-            }
-            if (i == 0 && mi == 1) { /* u4 g128, 16 rows: 4 stages of 128 weight rows on an H100; 3 within
-                                        the 99 KB a block of a build with an sm_86/sm_89 image */
-                LlmcQmmaPlan r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, (uint32_t)tg->smem_per_block, 0);
-                ck_assert_msg(r.st == 4 && r.tpb == 128 && r.per_sm == 2, "st %d tpb %d per_sm %d", r.st, r.tpb, r.per_sm);
-                r = llmc_cuda_qmma_ring_plan(tg, w, 0, 1, 99 * 1024, 0);
-                ck_assert_msg(r.st == 3 && r.smem <= 99 * 1024, "st %d smem %u", r.st, r.smem);
             }
         }
         llmc_graph_free(g);
@@ -1915,7 +1842,6 @@ int main(int argc, char **argv)
     tcase_add_test(tc, qmma_golden);
     tcase_add_test(tc, qmma_plan);
     tcase_add_test(tc, wq_plan_8b);
-    tcase_add_test(tc, qmma_ring_golden);
     tcase_add_test(tc, qmma_wg_golden);
     tcase_add_test(tc, qmma_auto_rows);
     tcase_add_test(tc, nvfp4_small);
@@ -1941,7 +1867,6 @@ int main(int argc, char **argv)
         tcase_add_test(qu, preset_llama31_8b_w4a16);
         tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32);
         tcase_add_test(qu, preset_llama32_1b_fp8);
-        tcase_add_test(qu, preset_llama31_8b_w4a16_ring);
         tcase_add_test(qu, preset_llama31_8b_w4a16_wg);
         tcase_add_test(qu, preset_llama32_1b_w4a16_asym_g32_wg);
         tcase_add_checked_fixture(qu, NULL, compile_stats_test);

@@ -128,7 +128,7 @@ DEV void gemv_b1_rows(const void *__restrict__ wv, const float *__restrict__ x, 
 
 /* The one-row matmul: a unit is two rows (EPI 2, 4: a gate row and its up row; EPI 3: a RoPE pair or
  * two v columns), KS warps a unit, each summing a K slice (gemv_b1_rows), 4 warps a block. */
-/* ---- H2: u4 rows in f16x2 arithmetic (NVIDIA-only builds; bench/b1_h2.cuh measured it first) ----
+/* ---- H2: u4 and nvfp4 rows in f16x2 arithmetic (NVIDIA-only builds; bench/b1_h2.cuh: u4) ----
  * gemv_b1_rows spends about 5 instructions a value on u4 rows (the decode, a conversion of every
  * value to f32, f32 products with x * nw), which binds the one-row matmul at about 65% of copy where
  * fp8, half the values a byte, reaches 90% (bench/NOTES.md). Here a word's four exact f16 pairs
@@ -152,6 +152,24 @@ DEV uint32_t h2_scale2(const QPar<WK, G> &p, int w)
     if (gl == gh)
         return __byte_perm(p.s2[gl / 2], 0, gl % 2 ? 0x3232u : 0x1010u);
     return gl % 2 ? __byte_perm(p.s2[gl / 2], p.s2[gh / 2], 0x5432u) : p.s2[gl / 2];
+}
+/* Word `word` (word w of a slot) as four f16 pairs h (pair e: its elements e and e + 4) and the f16
+ * pair that scales them (returned): u4 the exact q - z and the groups' scales (h2_scale2); nvfp4 the
+ * E2M1 values times 2^-14 (exact) and its chunks' E4M3 scales (QPar's h2: exact in f16) */
+template <int WK, int G>
+DEV uint32_t h2_word(uint32_t word, const QPar<WK, G> &p, int w, uint32_t (&h)[4])
+{
+    using L = QLane<WK, G>;
+    if constexpr (WFmt<WK>::SF32 == 2) {
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            h[e] = e2m1_h2(word, e);
+        return p.h2(w);
+    } else {
+        const uint32_t zl = p.zero(2 * w / L::CS), zh = p.zero((2 * w + 1) / L::CS);
+        u4_h2(word, (0x6400u + zl) | (0x6400u + zh) << 16, (0xd400u + 16u * zl) | (0xd400u + 16u * zh) << 16, h);
+        return h2_scale2(p, w);
+    }
 }
 /* x (times nw / rms(x) when NORM) as the block's pair entries in xs (all 128 threads; ends synced) */
 template <int K, int NORM>
@@ -184,7 +202,7 @@ DEV void h2_pairs_block(const float *__restrict__ x, const float *__restrict__ n
     }
     __syncthreads();
 }
-/* gemv_b1_rows for u4 rows (with or without zero points) in f16x2 arithmetic: the sums of weight rows
+/* gemv_b1_rows for u4 rows (with or without zero points) and nvfp4 rows in f16x2 arithmetic: the sums of weight rows
  * n0 and n1 over x (times nw / rms(x) when NORM), K slice ks of KS; every lane gets both. All 128
  * threads of the block call it (the pairs' barriers). */
 template <int WK, int K, int NORM, int KS, int U, int G>
@@ -192,7 +210,7 @@ DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ 
                          float eps, const WQ &wq, int n0, int n1, int ks, int live, float &a0, float &a1)
 {
     using QL = QLane<WK, G>;
-    static_assert(WFmt<WK>::VE == 32 && WFmt<WK>::Q && WFmt<WK>::SF32 == 0, "gemv_b1's H2: u4 rows");
+    static_assert(WFmt<WK>::VE == 32 && WFmt<WK>::Q && WFmt<WK>::SF32 != 1, "gemv_b1's H2: u4 or nvfp4 rows");
     constexpr int NVT = K / 32, NV = NVT / KS, NB = (NV + LLMC_WARP * U - 1) / (LLMC_WARP * U);
     static_assert(K % 256 == 0 && (K / KS) % QL::T == 0, "gemv_b1's H2: K slices of whole lane8 tiles");
     const int lane = threadIdx.x & (LLMC_WARP - 1);
@@ -229,16 +247,13 @@ DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ 
             _Pragma("unroll") for (int w = 0; w < 4; w++)                                                          \
             {                                                                                                      \
                 const uint4 xw = xs[w * NVT + ks * NV + v];                                                        \
-                const uint32_t t0 = h2_scale2(pp[u][0], w), t1 = h2_scale2(pp[u][1], w);                           \
-                const uint32_t zl0 = pp[u][0].zero(2 * w / QL::CS), zh0 = pp[u][0].zero((2 * w + 1) / QL::CS);     \
-                const uint32_t zl1 = pp[u][1].zero(2 * w / QL::CS), zh1 = pp[u][1].zero((2 * w + 1) / QL::CS);     \
                 uint32_t h0[4], h1[4];                                                                             \
-                u4_h2(w == 0 ? q[u][0].x : w == 1 ? q[u][0].y : w == 2 ? q[u][0].z : q[u][0].w,                    \
-                      (0x6400u + zl0) | (0x6400u + zh0) << 16, (0xd400u + 16u * zl0) | (0xd400u + 16u * zh0) << 16, \
-                      h0);                                                                                         \
-                u4_h2(w == 0 ? q[u][1].x : w == 1 ? q[u][1].y : w == 2 ? q[u][1].z : q[u][1].w,                    \
-                      (0x6400u + zl1) | (0x6400u + zh1) << 16, (0xd400u + 16u * zl1) | (0xd400u + 16u * zh1) << 16, \
-                      h1);                                                                                         \
+                const uint32_t t0 = h2_word<WK, G>(w == 0 ? q[u][0].x : w == 1 ? q[u][0].y : w == 2 ? q[u][0].z      \
+                                                                                              : q[u][0].w,         \
+                                                   pp[u][0], w, h0);                                               \
+                const uint32_t t1 = h2_word<WK, G>(w == 0 ? q[u][1].x : w == 1 ? q[u][1].y : w == 2 ? q[u][1].z      \
+                                                                                              : q[u][1].w,         \
+                                                   pp[u][1], w, h1);                                               \
                 LLMC_H2_FMA(0, x)                                                                                  \
                 LLMC_H2_FMA(1, y)                                                                                  \
                 LLMC_H2_FMA(2, z)                                                                                  \
@@ -273,6 +288,11 @@ DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ 
 #undef LLMC_H2_LOAD
 #undef LLMC_H2_FMA
 #undef LLMC_H2_DOT
+    if constexpr (WFmt<WK>::TS) { /* nvfp4: its tensor scale (times 2^14) on each lane's sums, as gemv_b1_rows */
+        const float ts = WFmt<WK>::tscale(wq);
+        a0 *= ts;
+        a1 *= ts;
+    }
     a0 = warp_sum(a0);
     a1 = warp_sum(a1);
 }

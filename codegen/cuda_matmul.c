@@ -315,10 +315,11 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
          * then runs only for wider steps: one launch a layer fewer). */
         int rn = rope_epilogue(g, n);
-        /* u4 rows in f16x2 arithmetic (gemv_b1's H2, cuda_gemv_b1.cuh): NVIDIA-only builds (the AMD
-         * port has no f16x2 fma here), K slices of whole 256-value tiles, x's pairs in at most 32 KB
-         * of shared memory (K <= 16384) */
-        int h2 = quant && w->dtype == LLMC_U4 && !e->amd_path && K % (256 * ksplit) == 0 && K <= 16384;
+        /* u4 and nvfp4 rows in f16x2 arithmetic (gemv_b1's H2, cuda_gemv_b1.cuh): NVIDIA-only builds
+         * (the AMD port has no f16x2 fma here), K slices of whole 256-value tiles, x's pairs in at most
+         * 32 KB of shared memory (K <= 16384) */
+        int h2 = quant && (w->dtype == LLMC_U4 || w->dtype == LLMC_NVFP4) && !e->amd_path && K % (256 * ksplit) == 0 &&
+                 K <= 16384;
         char h2a[8] = "";
         if (h2)
             snprintf(h2a, sizeof h2a, ", 1");

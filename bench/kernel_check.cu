@@ -633,10 +633,10 @@ constexpr int mv_ksplit(int wk, long long K, long long N, int swiglu, int vec)
 }
 constexpr int mv_u(int wk, long long K, int vec) { return fmt_bytes(wk, K) <= 4096 || (wk >= 3 && vec) ? 1 : 2; }
 /* gemv_b1's H2 (f16x2 arithmetic), as cuda_matmul.c picks it: u4 (with or without zero points) and
- * nvfp4 in lane8 order, K slices of whole 256-value tiles, K <= 16384 */
-constexpr int mv_h2(int wk, long long K, int ks, int vec)
+ * nvfp4 in lane8 order with the RMSNorm prologue, K slices of whole 256-value tiles, K <= 16384 */
+constexpr int mv_h2(int wk, long long K, int ks, int vec, int norm)
 {
-    return (wk == 4 || wk == 5 || wk == 6) && vec && K % (256LL * ks) == 0 && K <= 16384;
+    return norm && (wk == 4 || wk == 5 || wk == 6) && vec && K % (256LL * ks) == 0 && K <= 16384;
 }
 /* H2's bound: the weights, x and the products rounded to f16 (2^-11 each) and a slot's 16-term f16
  * sums (16 more at most), relative to the sum of the terms' magnitudes; then gemv_b1's f32 sums */
@@ -725,7 +725,7 @@ static void check_mv(const char *shape, std::vector<int> steps)
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K; /* the group the emitter passes */
     constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, (EPI == 2 || EPI == 4), VEC);
     constexpr int U = mv_u(WK, K, VEC), UNITS = (EPI == 2 || EPI == 4) ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
-    constexpr int H2 = mv_h2(WK, K, KS, VEC);
+    constexpr int H2 = mv_h2(WK, K, KS, VEC, NORM);
     int tmax = 1;
     for (int t : steps)
         tmax = t > tmax ? t : tmax;
@@ -829,7 +829,7 @@ static void check_binv_mv(const char *shape, int T)
         k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 1><<<dim3(1, GX), 128>>>(
             dw.w.p, xt, pb, d1.p + (size_t)t * SY, 1, pn, 1e-5f, rt, dw.wq(WK));
         if constexpr (VEC)
-            k_b1<WK, K, N, NORM, EPI, KS, U, GG, 0, 1, 1, 2, 1, 1, mv_h2(WK, K, KS, VEC)><<<GX, 128>>>(
+            k_b1<WK, K, N, NORM, EPI, KS, U, GG, 0, 1, 1, 2, 1, 1, mv_h2(WK, K, KS, VEC, NORM)><<<GX, 128>>>(
                 dw.w.p, xt, pb, db1.p + (size_t)t * SY, pn, 1e-5f, rt, RopeOut{}, dw.wq(WK));
     }
     launched();
@@ -907,7 +907,7 @@ static void check_b1_rope(const char *shape)
 {
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K;
     constexpr int N = (HQ + 2 * HKV) * HD, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, 0, VEC), U = mv_u(WK, K, VEC);
-    constexpr int UNITS = (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS), NPOS = 300, H2 = mv_h2(WK, K, KS, VEC);
+    constexpr int UNITS = (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS), NPOS = 300, H2 = mv_h2(WK, K, KS, VEC, NORM);
     static_assert(VEC, "gemv_b1 needs 16-byte rows");
     const QWts qw = make_any(WK, N, K, GG, 0.05);
     const Wts &w = qw.w;

@@ -315,11 +315,16 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
          * then runs only for wider steps: one launch a layer fewer). */
         int rn = rope_epilogue(g, n);
-        /* u4 and nvfp4 rows in f16x2 arithmetic (gemv_b1's H2, cuda_gemv_b1.cuh): NVIDIA-only builds
-         * (the AMD port has no f16x2 fma here), K slices of whole 256-value tiles, x's pairs in at most
-         * 32 KB of shared memory (K <= 16384) */
-        int h2 = quant && (w->dtype == LLMC_U4 || w->dtype == LLMC_NVFP4) && !e->amd_path && K % (256 * ksplit) == 0 &&
-                 K <= 16384;
+        /* u4 and nvfp4 rows with the RMSNorm prologue in f16x2 arithmetic (gemv_b1's H2,
+         * cuda_gemv_b1.cuh): NVIDIA-only builds (the AMD port has no f16x2 fma here), K slices of
+         * whole 256-value tiles, x's pairs in at most 32 KB of shared memory (K <= 16384). On an
+         * H100 (bench/NOTES.md, fifteenth session; bench/b1_lab.cu, the 8B's u4 matrices) H2 took
+         * qkv 11.5 -> 7.9 us and gate/up 31.5 -> 24.1 (the f32 path's x * nw products were most of
+         * their cost), but o and down, with no norm, 6.0 -> 5.5 and 17.0 -> 17.5 (the block's pairs
+         * cost as much as the products save); the 1B in w4a16 at batch 1: 1291 -> 1426 tok/s with
+         * H2 on the norm's matrices, 1274 with it on every u4 matrix. */
+        int h2 = quant && ni > 0 && (w->dtype == LLMC_U4 || w->dtype == LLMC_NVFP4) && !e->amd_path &&
+                 K % (256 * ksplit) == 0 && K <= 16384;
         char h2a[8] = "";
         if (h2)
             snprintf(h2a, sizeof h2a, ", 1");

@@ -136,10 +136,10 @@ extern "C" __global__ void __launch_bounds__(128, 3) k19_gemv(LlmcDevArgs a, Llm
     gemv<FMT_U4, 256, 256, 256, 256, 1, 0, 0, 0, 2, 1, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 32768}});
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight; f16x2 products, x's f16 pairs in shared memory): f32[1,256] x u4[256,256]^T -> f32[1,256] */
+/* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight): f32[1,256] x u4[256,256]^T -> f32[1,256] */
 extern "C" __global__ void __launch_bounds__(128) k20_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_U4, 256, 256, 0, 0, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 32768}});
+    gemv_b1<FMT_U4, 256, 256, 0, 0, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 32768}});
 }
 
 /* f32[O,256] rows -> f16 in gemm_wq's 4-bit order (B operand of gemm_wq) */
@@ -242,10 +242,10 @@ extern "C" __global__ void __launch_bounds__(128, 3) k34_gemv(LlmcDevArgs a, Llm
     gemv<FMT_U4, 256, 1024, 256, 512, 1, 0, 2, 0, 2, 1, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 131072}});
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight; f16x2 products, x's f16 pairs in shared memory): f32[1,256] x u4[1024,256]^T -> f32[1,512], SwiGLU epilogue (rows j, j + N/2) */
+/* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight): f32[1,256] x u4[1024,256]^T -> f32[1,512], SwiGLU epilogue (rows j, j + N/2) */
 extern "C" __global__ void __launch_bounds__(128) k35_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_U4, 256, 1024, 0, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 131072}});
+    gemv_b1<FMT_U4, 256, 1024, 0, 2, 1, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0, RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 131072}});
 }
 
 /* matmul, warpgroup tensor cores with the weights decoded in registers (gemm_wq: wgmma m64n16k16, 64 weight rows and 16 rows a block, 4 cp.async stages, 2 chunks of weights in flight, K split in 1): f16[O,256] x u4[1024,256]^T -> f32[O,512], SwiGLU epilogue (rows j, j + N/2) */
@@ -324,10 +324,10 @@ extern "C" __global__ void __launch_bounds__(128, 3) k45_gemv(LlmcDevArgs a, Llm
     gemv<FMT_U4, 512, 256, 512, 256, 1, 0, 1, 256, 2, 2, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])), WQ{{((const uint8_t *)(a.weights + o.v[3])) + 65536}});
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 2, 1 load a row in flight; f16x2 products, x's f16 pairs in shared memory): f32[1,512] x u4[256,512]^T -> f32[1,256], residual epilogue */
+/* matmul, one row (2 weight rows a warp, K split in 2, 1 load a row in flight): f32[1,512] x u4[256,512]^T -> f32[1,256], residual epilogue */
 extern "C" __global__ void __launch_bounds__(128) k46_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_U4, 512, 256, 0, 1, 2, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])), RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 65536}});
+    gemv_b1<FMT_U4, 512, 256, 0, 1, 2, 1, 0, 1, 1, 2, 1, 1, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])), RopeOut{}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 65536}});
 }
 
 /* f32[O,512] rows -> f16 in gemm_wq's 4-bit order (B operand of gemm_wq) */

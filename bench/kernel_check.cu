@@ -631,6 +631,15 @@ constexpr int mv_ksplit(int wk, long long K, long long N, int swiglu, int vec)
     return ks;
 }
 constexpr int mv_u(int wk, long long K, int vec) { return fmt_bytes(wk, K) <= 4096 || (wk >= 3 && vec) ? 1 : 2; }
+/* gemv_b1's H2 (f16x2 arithmetic), as cuda_matmul.c picks it: u4 (with or without zero points) and
+ * nvfp4 in lane8 order with the RMSNorm prologue, K slices of whole 256-value tiles, K <= 16384 */
+constexpr int mv_h2(int wk, long long K, int ks, int vec, int norm)
+{
+    return norm && (wk == 4 || wk == 5 || wk == 6) && vec && K % (256LL * ks) == 0 && K <= 16384;
+}
+/* H2's bound: the weights, x and the products rounded to f16 (2^-11 each) and a slot's 16-term f16
+ * sums (16 more at most), relative to the sum of the terms' magnitudes; then gemv_b1's f32 sums */
+static double eps_h2(int K) { return 19.0 / 2048 + eps_gemv(K); }
 constexpr int tc_split(long long N, long long K)
 {
     const long long blocks = (N + 63) / 64, kt = K / 32, want = (4LL * SMS + blocks - 1) / blocks;
@@ -649,11 +658,11 @@ __global__ void __launch_bounds__(128, WK >= 3 ? 3 : 4) k_gemv(const void *w, co
     gemv<KF(WK), K, N, SX, SY, VEC, NORM, EPI, SR, 2, KS, G, ORD>(w, x, b, y, T, nw, eps, res, wq);
 }
 template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int G, int INTER = 0, int HQ = 1, int HKV = 1,
-          int HD = 2, int L = 1, int BS = 1>
+          int HD = 2, int L = 1, int BS = 1, int H2 = 0>
 __global__ void __launch_bounds__(128) k_b1(const void *w, const float *x, const float *b, float *y, const float *nw,
                                             float eps, const float *res, RopeOut ro, WQ wq)
 {
-    gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, INTER, HQ, HKV, HD, L, BS, FMT_F16, G>(w, x, b, y, nw, eps, res, ro, wq);
+    gemv_b1<KF(WK), K, N, NORM, EPI, KS, U, INTER, HQ, HKV, HD, L, BS, FMT_F16, G, H2>(w, x, b, y, nw, eps, res, ro, wq);
 }
 
 /* Reference of one matmul output row set: dot of row t of x (times nw) with weight row n, the
@@ -715,6 +724,7 @@ static void check_mv(const char *shape, std::vector<int> steps)
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K; /* the group the emitter passes */
     constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, (EPI == 2 || EPI == 4), VEC);
     constexpr int U = mv_u(WK, K, VEC), UNITS = (EPI == 2 || EPI == 4) ? N / 2 : (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS);
+    constexpr int H2 = mv_h2(WK, K, KS, VEC, NORM);
     int tmax = 1;
     for (int t : steps)
         tmax = t > tmax ? t : tmax;
@@ -729,16 +739,16 @@ static void check_mv(const char *shape, std::vector<int> steps)
     db.up(b);
     dres.up(res);
     const MvRef r{x, nw, w, K, SX, NORM};
-    const double eps = eps_gemv(K);
     const int stride = (int)((double)NO * K * tmax / 3e7) + 1; /* columns compared: about 3e7 MACs */
     for (int T : steps) {
         dy.poison();
         const float *pb = BIAS ? db.p : nullptr, *pn = NORM ? dnw.p : nullptr, *pr = EPI == 1 ? dres.p : nullptr;
         const int b1 = T == 1 && VEC;
+        const double eps = b1 && H2 ? eps_h2(K) : eps_gemv(K);
         if constexpr (VEC) {
             if (b1)
-                k_b1<WK, K, N, NORM, EPI, KS, U, GG><<<GX, 128>>>(dw.w.p, dx.p, pb, dy.p, pn, 1e-5f, pr, RopeOut{},
-                                                                dw.wq(WK));
+                k_b1<WK, K, N, NORM, EPI, KS, U, GG, 0, 1, 1, 2, 1, 1, H2><<<GX, 128>>>(dw.w.p, dx.p, pb, dy.p, pn, 1e-5f,
+                                                                                    pr, RopeOut{}, dw.wq(WK));
         }
         if (!b1)
             k_gemv<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, q_lane8(WK, K, GG)><<<dim3(GX, (T + 7) / 8), 128>>>(
@@ -767,8 +777,8 @@ static void check_mv(const char *shape, std::vector<int> steps)
         char grp[32] = "";
         if (WK >= 3)
             snprintf(grp, sizeof grp, " g%d", GG);
-        snprintf(what, sizeof what, "%s %s%s K=%d N=%d%s epi%d%s ks%d%s T=%d (%s)", b1 ? "gemv_b1" : "gemv", wkname(WK),
-                 grp, K, N, NORM ? " norm" : "", EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
+        snprintf(what, sizeof what, "%s %s%s K=%d N=%d%s epi%d%s ks%d%s T=%d (%s)", b1 ? (H2 ? "gemv_b1 h2" : "gemv_b1") : "gemv",
+                 wkname(WK), grp, K, N, NORM ? " norm" : "", EPI, BIAS ? " bias" : "", KS, VEC ? "" : " scalar", T, shape);
         c.done(what, eps);
     }
 }
@@ -818,8 +828,8 @@ static void check_binv_mv(const char *shape, int T)
         k_gemv_tx<WK, K, N, SX, SY, VEC, NORM, EPI, SR, KS, GG, ORD, 1><<<dim3(1, GX), 128>>>(
             dw.w.p, xt, pb, d1.p + (size_t)t * SY, 1, pn, 1e-5f, rt, dw.wq(WK));
         if constexpr (VEC)
-            k_b1<WK, K, N, NORM, EPI, KS, U, GG><<<GX, 128>>>(dw.w.p, xt, pb, db1.p + (size_t)t * SY, pn, 1e-5f, rt,
-                                                            RopeOut{}, dw.wq(WK));
+            k_b1<WK, K, N, NORM, EPI, KS, U, GG, 0, 1, 1, 2, 1, 1, mv_h2(WK, K, KS, VEC, NORM)><<<GX, 128>>>(
+                dw.w.p, xt, pb, db1.p + (size_t)t * SY, pn, 1e-5f, rt, RopeOut{}, dw.wq(WK));
     }
     launched();
     const std::vector<float> y = dy.down(), y1 = d1.down(), y0 = d0.down(), yb1 = db1.down();
@@ -896,7 +906,7 @@ static void check_b1_rope(const char *shape)
 {
     constexpr int GG = WK >= 3 ? (G < K ? G : K) : K;
     constexpr int N = (HQ + 2 * HKV) * HD, VEC = mv_vec(WK, K, GG), KS = mv_ksplit(WK, K, N, 0, VEC), U = mv_u(WK, K, VEC);
-    constexpr int UNITS = (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS), NPOS = 300;
+    constexpr int UNITS = (N + 1) / 2, GX = (UNITS + 4 / KS - 1) / (4 / KS), NPOS = 300, H2 = mv_h2(WK, K, KS, VEC, NORM);
     static_assert(VEC, "gemv_b1 needs 16-byte rows");
     const QWts qw = make_any(WK, N, K, GG, 0.05);
     const Wts &w = qw.w;
@@ -917,14 +927,14 @@ static void check_b1_rope(const char *shape)
     dslot.up({slot});
     dy.poison();
     dq.poison();
-    k_b1<WK, K, N, NORM, 3, KS, U, GG, INTER, HQ, HKV, HD, KL, KBS><<<GX, 128>>>(
+    k_b1<WK, K, N, NORM, 3, KS, U, GG, INTER, HQ, HKV, HD, KL, KBS, H2><<<GX, 128>>>(
         dqw.w.p, dx.p, BIAS ? db.p : nullptr, dy.p, NORM ? dnw.p : nullptr, 1e-5f, nullptr,
         RopeOut{dpos.p, dslot.p, dcs.p, dq.p, (uint8_t *)dkv.p, KLAYER}, dqw.wq(WK));
     launched();
     const std::vector<float> y = dy.down(), q1 = dq.down();
     const std::vector<uint16_t> kv = dkv.down();
     const MvRef r{x, nw, w, K, K, NORM};
-    const double eps = eps_gemv(K), inv = r.inv(0);
+    const double eps = H2 ? eps_h2(K) : eps_gemv(K), inv = r.inv(0);
     Check cy, cq, ck;
     for (int o = 0; o < N; o++) {
         double ref, scale;
@@ -958,8 +968,9 @@ static void check_b1_rope(const char *shape)
         if (!written[i])
             ck.untouched(kv[i], kv0[i]);
     char what[200];
-    snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d%s%s%s ks%d g%d: y (%s)", wkname(WK), K, HQ, HKV,
-             HD, INTER ? " interleaved" : "", NORM ? " norm" : "", BIAS ? " bias" : "", KS, GG, shape);
+    snprintf(what, sizeof what, "gemv_b1%s %s K=%d epi3 %d/%d heads of %d%s%s%s ks%d g%d: y (%s)", H2 ? " h2" : "",
+             wkname(WK), K, HQ, HKV, HD, INTER ? " interleaved" : "", NORM ? " norm" : "", BIAS ? " bias" : "", KS, GG,
+             shape);
     cy.done(what, eps);
     snprintf(what, sizeof what, "gemv_b1 %s K=%d epi3 %d/%d heads of %d: rotated q (%s)", wkname(WK), K, HQ, HKV, HD, shape);
     cq.done(what, 4 * U24);

@@ -128,8 +128,177 @@ DEV void gemv_b1_rows(const void *__restrict__ wv, const float *__restrict__ x, 
 
 /* The one-row matmul: a unit is two rows (EPI 2, 4: a gate row and its up row; EPI 3: a RoPE pair or
  * two v columns), KS warps a unit, each summing a K slice (gemv_b1_rows), 4 warps a block. */
+/* ---- H2: u4 and nvfp4 rows in f16x2 arithmetic (NVIDIA-only builds; bench/b1_h2.cuh: u4) ----
+ * gemv_b1_rows spends about 5 instructions a value on u4 rows (the decode, a conversion of every
+ * value to f32, f32 products with x * nw), which binds the one-row matmul at about 65% of copy where
+ * fp8, half the values a byte, reaches 90% (bench/NOTES.md). Here a word's four exact f16 pairs
+ * (u4_h2: q - z) are scaled by their groups' f16 scales (mul.f16x2: each weight rounded to f16 once)
+ * and multiplied with x's f16 pairs at the same places into an f16x2 sum (fma.f16x2: two products),
+ * and a slot's sum (each half 16 products) goes to f32 once: about 2.3 instructions a value.
+ * x's pairs are made by the block in shared memory (2 bytes a value of K) after pdl_wait, while the
+ * first groups of weights are in flight: x * nw / rms(x) with the norm prologue (normalized before
+ * rounding, so within f16's range; the sums then need no 1/rms), else x. Pair entry (w, v), 16
+ * bytes at index w * (K / 32) + v, holds the four pairs of word w of slot v: pair e = (x[k],
+ * x[k + 32]), k = 256 (v / 8) + 64 w + 4 (v % 8) + e (u4_h2's pair e: elements e and e + 4 of the
+ * word); for a fixed word the lanes read consecutive 16 bytes. Numerics: the weights and x rounded
+ * to f16, the products and a slot's 16-term sums in f16, the rest in f32: within about 1e-3 of the
+ * sum of |terms| of the f32 path, far below 4-bit quantization's own error. */
+/* The f16 scale pair of word w of a slot (its low chunk's group's scale, its high chunk's) */
+template <int WK, int G>
+DEV uint32_t h2_scale2(const QPar<WK, G> &p, int w)
+{
+    using L = QLane<WK, G>;
+    const int gl = 2 * w / L::CS, gh = (2 * w + 1) / L::CS;
+    if (gl == gh)
+        return __byte_perm(p.s2[gl / 2], 0, gl % 2 ? 0x3232u : 0x1010u);
+    return gl % 2 ? __byte_perm(p.s2[gl / 2], p.s2[gh / 2], 0x5432u) : p.s2[gl / 2];
+}
+/* Word `word` (word w of a slot) as four f16 pairs h (pair e: its elements e and e + 4) and the f16
+ * pair that scales them (returned): u4 the exact q - z and the groups' scales (h2_scale2); nvfp4 the
+ * E2M1 values times 2^-14 (exact) and its chunks' E4M3 scales (QPar's h2: exact in f16) */
+template <int WK, int G>
+DEV uint32_t h2_word(uint32_t word, const QPar<WK, G> &p, int w, uint32_t (&h)[4])
+{
+    using L = QLane<WK, G>;
+    if constexpr (WFmt<WK>::SF32 == 2) {
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            h[e] = e2m1_h2(word, e);
+        return p.h2(w);
+    } else {
+        const uint32_t zl = p.zero(2 * w / L::CS), zh = p.zero((2 * w + 1) / L::CS);
+        u4_h2(word, (0x6400u + zl) | (0x6400u + zh) << 16, (0xd400u + 16u * zl) | (0xd400u + 16u * zh) << 16, h);
+        return h2_scale2(p, w);
+    }
+}
+/* x (times nw / rms(x) when NORM) as the block's pair entries in xs (all 128 threads; ends synced) */
+template <int K, int NORM>
+DEV void h2_pairs_block(const float *__restrict__ x, const float *__restrict__ nw, float eps, uint4 *xs)
+{
+    constexpr int NVT = K / 32;
+    float inv = 1.0f;
+    if (NORM) { /* 1/rms(x), block-wide */
+        __shared__ float red[4];
+        float ss = 0.0f;
+        for (int k = threadIdx.x * 4; k < K; k += 512) {
+            const float4 a = *(const float4 *)(x + k);
+            ss += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w;
+        }
+        ss = warp_sum(ss);
+        if ((threadIdx.x & (LLMC_WARP - 1)) == 0)
+            red[threadIdx.x >> LLMC_WARP_LOG2] = ss;
+        __syncthreads();
+        inv = 1.0f / sqrtf((red[0] + red[1] + red[2] + red[3]) / (float)K + eps);
+    }
+    for (int i = threadIdx.x; i < 4 * NVT; i += 128) {
+        const int w = i / NVT, v = i % NVT, k = 256 * (v / 8) + 64 * w + 4 * (v % 8);
+        float4 a = *(const float4 *)(x + k), b = *(const float4 *)(x + k + 32);
+        if (NORM) {
+            const float4 na = __ldg((const float4 *)(nw + k)), nb = __ldg((const float4 *)(nw + k + 32));
+            a = make_float4(a.x * na.x * inv, a.y * na.y * inv, a.z * na.z * inv, a.w * na.w * inv);
+            b = make_float4(b.x * nb.x * inv, b.y * nb.y * inv, b.z * nb.z * inv, b.w * nb.w * inv);
+        }
+        xs[i] = make_uint4(pack2(a.x, b.x, 0), pack2(a.y, b.y, 0), pack2(a.z, b.z, 0), pack2(a.w, b.w, 0));
+    }
+    __syncthreads();
+}
+/* gemv_b1_rows for u4 rows (with or without zero points) and nvfp4 rows in f16x2 arithmetic: the sums of weight rows
+ * n0 and n1 over x (times nw / rms(x) when NORM), K slice ks of KS; every lane gets both. All 128
+ * threads of the block call it (the pairs' barriers). */
+template <int WK, int K, int NORM, int KS, int U, int G>
+DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ nw,
+                         float eps, const WQ &wq, int n0, int n1, int ks, int live, float &a0, float &a1)
+{
+    using QL = QLane<WK, G>;
+    static_assert(WFmt<WK>::VE == 32 && WFmt<WK>::Q && WFmt<WK>::SF32 != 1, "gemv_b1's H2: u4 or nvfp4 rows");
+    constexpr int NVT = K / 32, NV = NVT / KS, NB = (NV + LLMC_WARP * U - 1) / (LLMC_WARP * U);
+    static_assert(K % 256 == 0 && (K / KS) % QL::T == 0, "gemv_b1's H2: K slices of whole lane8 tiles");
+    const int lane = threadIdx.x & (LLMC_WARP - 1);
+    const u4 *w0 = (const u4 *)wv + (int64_t)n0 * NVT + ks * NV, *w1 = (const u4 *)wv + (int64_t)n1 * NVT + ks * NV;
+    u4 qa[U][2], qb[U][2];
+    QPar<WK, G> pa[U][2], pb[U][2];
+#define LLMC_H2_LOAD(q, pp, g)                                                                                    \
+    _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
+    {                                                                                                              \
+        const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
+        if (live && v < NV) {                                                                                      \
+            q[u][0] = ld16_stream(w0 + v);                                                                         \
+            q[u][1] = ld16_stream(w1 + v);                                                                         \
+            if constexpr (sizeof(QPar<WK, G>) <= 8) {                                                             \
+                qpar<WK, K, G>(wq, n0, ks * NV + v, pp[u][0]);                                                     \
+                qpar<WK, K, G>(wq, n1, ks * NV + v, pp[u][1]);                                                     \
+            }                                                                                                      \
+        }                                                                                                          \
+    }
+    /* pair e of word w of both rows (h0, h1: q - z) times their scales, times x's pair, into the sums */
+#define LLMC_H2_FMA(e, c)                                                                                         \
+    c0 = hfma2(hmul2_(h0[e], t0), xw.c, c0);                                                                       \
+    c1 = hfma2(hmul2_(h1[e], t1), xw.c, c1);
+#define LLMC_H2_DOT(q, pp, g)                                                                                     \
+    _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
+    {                                                                                                              \
+        const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
+        if (live && v < NV) {                                                                                      \
+            if constexpr (sizeof(QPar<WK, G>) > 8) {                                                              \
+                qpar<WK, K, G>(wq, n0, ks * NV + v, pp[u][0]);                                                     \
+                qpar<WK, K, G>(wq, n1, ks * NV + v, pp[u][1]);                                                     \
+            }                                                                                                      \
+            uint32_t c0 = 0u, c1 = 0u;                                                                             \
+            _Pragma("unroll") for (int w = 0; w < 4; w++)                                                          \
+            {                                                                                                      \
+                const uint4 xw = xs[w * NVT + ks * NV + v];                                                        \
+                uint32_t h0[4], h1[4];                                                                             \
+                const uint32_t t0 = h2_word<WK, G>(w == 0 ? q[u][0].x : w == 1 ? q[u][0].y : w == 2 ? q[u][0].z      \
+                                                                                              : q[u][0].w,         \
+                                                   pp[u][0], w, h0);                                               \
+                const uint32_t t1 = h2_word<WK, G>(w == 0 ? q[u][1].x : w == 1 ? q[u][1].y : w == 2 ? q[u][1].z      \
+                                                                                              : q[u][1].w,         \
+                                                   pp[u][1], w, h1);                                               \
+                LLMC_H2_FMA(0, x)                                                                                  \
+                LLMC_H2_FMA(1, y)                                                                                  \
+                LLMC_H2_FMA(2, z)                                                                                  \
+                LLMC_H2_FMA(3, w)                                                                                  \
+            }                                                                                                      \
+            float l, h;                                                                                            \
+            h2_to_f32(c0, l, h);                                                                                   \
+            a0 += l + h;                                                                                           \
+            h2_to_f32(c1, l, h);                                                                                   \
+            a1 += l + h;                                                                                           \
+        }                                                                                                          \
+    }
+    LLMC_H2_LOAD(qa, pa, 0) /* both buffers' groups on their way before the wait and the pairs */
+    if (NB > 1)
+        LLMC_H2_LOAD(qb, pb, 1)
+    pdl_wait();
+    __shared__ uint4 xs[4 * NVT];
+    h2_pairs_block<K, NORM>(x, nw, eps, xs);
+    a0 = 0.0f;
+    a1 = 0.0f;
+#pragma unroll
+    for (int g = 0; g < NB; g += 2) {
+        if (g > 0 && g + 1 < NB)
+            LLMC_H2_LOAD(qb, pb, g + 1)
+        LLMC_H2_DOT(qa, pa, g)
+        if (g + 1 < NB) {
+            if (g + 2 < NB)
+                LLMC_H2_LOAD(qa, pa, g + 2)
+            LLMC_H2_DOT(qb, pb, g + 1)
+        }
+    }
+#undef LLMC_H2_LOAD
+#undef LLMC_H2_FMA
+#undef LLMC_H2_DOT
+    if constexpr (WFmt<WK>::TS) { /* nvfp4: its tensor scale (times 2^14) on each lane's sums, as gemv_b1_rows */
+        const float ts = WFmt<WK>::tscale(wq);
+        a0 *= ts;
+        a1 *= ts;
+    }
+    a0 = warp_sum(a0);
+    a1 = warp_sum(a1);
+}
+
 template <int WK, int K, int N, int NORM, int EPI, int KS, int U, int INTER = 0, int HQ = 1, int HKV = 1,
-          int HD = 2, int L = 1, int BS = 1, int KV = FMT_F16, int G = K>
+          int HD = 2, int L = 1, int BS = 1, int KV = FMT_F16, int G = K, int H2 = 0>
 DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const float *__restrict__ b,
                  float *__restrict__ y, const float *__restrict__ nw, float eps, const float *__restrict__ res,
                  RopeOut ro = RopeOut{}, WQ wq = WQ{})
@@ -150,10 +319,14 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
         n1 = !live ? 0 : epi_glu(EPI) ? unit + N / 2 : (2 * unit + 1 < N ? 2 * unit + 1 : 2 * unit);
     }
     float a0, a1;
-    gemv_b1_rows<WK, K, NORM, KS, U, G>(wv, x, nw, wq, n0, n1, ks, live, a0, a1);
+    if constexpr (H2) /* x's pairs carry nw / rms(x): no 1/rms on the sums */
+        gemv_b1_rows_h2<WK, K, NORM, KS, U, G>(wv, x, nw, eps, wq, n0, n1, ks, live, a0, a1);
+    else
+        gemv_b1_rows<WK, K, NORM, KS, U, G>(wv, x, nw, wq, n0, n1, ks, live, a0, a1);
+    constexpr int RMS = NORM && !H2;
     float inv = 1.0f;
     __shared__ float red[4];
-    if (NORM) { /* 1/rms(x), block-wide, in gemv's order */
+    if (RMS) { /* 1/rms(x), block-wide, in gemv's order */
         float ss = 0.0f;
         for (int k = threadIdx.x; k < K; k += 128) {
             const float v = x[k];
@@ -168,9 +341,9 @@ DEV void gemv_b1(const void *__restrict__ wv, const float *__restrict__ x, const
         ksum[warp][0] = a0;
         ksum[warp][1] = a1;
     }
-    if (NORM || KS > 1)
+    if (RMS || KS > 1)
         __syncthreads();
-    if (NORM)
+    if (RMS)
         inv = 1.0f / sqrtf((red[0] + red[1] + red[2] + red[3]) / (float)K + eps);
     if (KS > 1) {
         if (ks != 0)

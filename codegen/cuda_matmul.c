@@ -315,6 +315,19 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         /* A merged Q/K/V projection: RoPE and the KV write in the epilogue (the rope_kv_write node
          * then runs only for wider steps: one launch a layer fewer). */
         int rn = rope_epilogue(g, n);
+        /* u4 and nvfp4 rows with the RMSNorm prologue in f16x2 arithmetic (gemv_b1's H2,
+         * cuda_gemv_b1.cuh): NVIDIA-only builds (the AMD port has no f16x2 fma here), K slices of
+         * whole 256-value tiles, x's pairs in at most 32 KB of shared memory (K <= 16384). On an
+         * H100 (bench/NOTES.md, fifteenth session; bench/b1_lab.cu, the 8B's u4 matrices) H2 took
+         * qkv 11.5 -> 7.9 us and gate/up 31.5 -> 24.1 (the f32 path's x * nw products were most of
+         * their cost), but o and down, with no norm, 6.0 -> 5.5 and 17.0 -> 17.5 (the block's pairs
+         * cost as much as the products save); the 1B in w4a16 at batch 1: 1291 -> 1426 tok/s with
+         * H2 on the norm's matrices, 1274 with it on every u4 matrix. */
+        int h2 = quant && ni > 0 && (w->dtype == LLMC_U4 || w->dtype == LLMC_NVFP4) && !e->amd_path &&
+                 K % (256 * ksplit) == 0 && K <= 16384;
+        char h2a[8] = "";
+        if (h2)
+            snprintf(h2a, sizeof h2a, ", 1");
         char rope[1024] = "";
         if (rn >= 0) {
             const LlmcNode *r = &g->n[rn];
@@ -322,20 +335,21 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             int64_t table = llmc_emit_rope_table(e, r, hd);
             char q1[160];
             snprintf(q1, sizeof q1, "%s", llmc_cuda_ptr(e, r->out[0], "float"));
-            snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d, %s%s>(%s, %s, %s, %s, %s, %s, %s, "
+            snprintf(rope, sizeof rope, ", %d, %lld, %d, %lld, %d, %d, %s%s%s>(%s, %s, %s, %s, %s, %s, %s, "
                      "RopeOut{a.positions, a.slots, C(%lld), %s, a.kv, %s}%s%s);\n}\n",
                      strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0, (long long)hq, g->kv_heads,
-                     (long long)hd, g->kv_layers, g->kv_block_size, llmc_kernel_format(e->kv[0]), gq, wsrc, xs, bias, ys,
+                     (long long)hd, g->kv_layers, g->kv_block_size, llmc_kernel_format(e->kv[0]), gq, h2a, wsrc, xs, bias, ys,
                      nws, llmc_c_float(e, eps),
                      res, (long long)table, q1, llmc_cuda_int(e, llmc_attr_int(r, "layer", 0)), quant ? ", " : "",
                      quant ? wq : "");
         }
         llmc_buf_printf(&k,
-                        "/* matmul, one row (2 weight rows a warp, K split in %d, %d load%s a row in flight): "
+                        "/* matmul, one row (2 weight rows a warp, K split in %d, %d load%s a row in flight%s): "
                         "f32[1,%lld] x %s[%lld,%lld]^T -> f32[1,%lld]%s%s */\n"
                         "extern \"C\" __global__ void __launch_bounds__(128) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                         "    gemv_b1<%s, %lld, %lld, %d, %d, %d, %d",
-                        (int)ksplit, b1_loads, b1_loads > 1 ? "s" : "", (long long)K,
+                        (int)ksplit, b1_loads, b1_loads > 1 ? "s" : "",
+                        h2 ? "; f16x2 products, x's f16 pairs in shared memory" : "", (long long)K,
                         llmc_dtype_name(w->dtype), (long long)N, (long long)K,
                         (long long)(swiglu ? N / 2 : N), what,
                         rn >= 0 ? ", RoPE of q and k and the KV write in the epilogue" : "", wk,
@@ -343,8 +357,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         if (rn >= 0)
             llmc_buf_printf(&k, "%s", rope);
         else if (quant)
-            llmc_buf_printf(&k, ", 0, 1, 1, 2, 1, 1, %s%s>(%s, %s, %s, %s, %s, %s, %s, RopeOut{}, %s);\n}\n",
-                            llmc_kernel_format(e->kv[0]), gq, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq);
+            llmc_buf_printf(&k, ", 0, 1, 1, 2, 1, 1, %s%s%s>(%s, %s, %s, %s, %s, %s, %s, RopeOut{}, %s);\n}\n",
+                            llmc_kernel_format(e->kv[0]), gq, h2a, wsrc, xs, bias, ys, nws, llmc_c_float(e, eps), res, wq);
         else
             llmc_buf_printf(&k, ">(%s, %s, %s, %s, %s, %s, %s);\n}\n", wsrc, xs, bias, ys, nws, llmc_c_float(e, eps),
                             res);
@@ -353,13 +367,13 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         if (rn >= 0) {
             const LlmcNode *r = &g->n[rn];
             int64_t hd = llmc_attr_int(r, "head_dim", 0);
-            llmc_cuda_kernel_math(e, b1, "b1 %s;%s", mm,
+            llmc_cuda_kernel_math(e, b1, "b1%s %s;%s", h2 ? " h2" : "", mm,
                                   llmc_cuda_rope_math(e, strcmp(llmc_attr_str(r, "style", "half"), "interleaved") == 0,
                                                       llmc_cols(&g->t[r->in[0]].shape) / hd,
                                                       llmc_cols(&g->t[r->in[1]].shape) / hd, hd,
                                                       llmc_emit_rope_table(e, r, hd)));
         } else
-            llmc_cuda_kernel_math(e, b1, "b1 %s", mm);
+            llmc_cuda_kernel_math(e, b1, "b1%s %s", h2 ? " h2" : "", mm);
         llmc_cuda_kernel_pdl(e, b1);
         snprintf(cond, sizeof cond, "%s == 1", hrows);
         llmc_cuda_launch(e, node, cond, b1, gx, "1", "1", 128, 0); /* gemv's grid: the same units and split */

@@ -12,10 +12,10 @@ extern "C" __global__ void __launch_bounds__(128, 3) k1_gemv(LlmcDevArgs a, Llmc
     gemv<FMT_U4, 256, 512, 256, 512, 1, 1, 0, 0, 2, 1, 128, ORDER_LANE8>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 65536}});
 }
 
-/* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight): f32[1,256] x u4[512,256]^T -> f32[1,512], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
+/* matmul, one row (2 weight rows a warp, K split in 1, 1 load a row in flight; f16x2 products, x's f16 pairs in shared memory): f32[1,256] x u4[512,256]^T -> f32[1,512], RMSNorm prologue, RoPE of q and k and the KV write in the epilogue */
 extern "C" __global__ void __launch_bounds__(128) k2_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemv_b1<FMT_U4, 256, 512, 1, 3, 1, 1, 0, 8, 4, 32, 1, 16, FMT_F16, 128>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[5])), a.kv, (int)o.v[6]}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 65536}});
+    gemv_b1<FMT_U4, 256, 512, 1, 3, 1, 1, 0, 8, 4, 32, 1, 16, FMT_F16, 128, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[4])), 1e-05f, (const float *)0, RopeOut{a.positions, a.slots, C(0), ((float *)(a.arena + o.v[5])), a.kv, (int)o.v[6]}, WQ{{((const uint8_t *)(a.weights + o.v[3])) + 65536}});
 }
 
 /* f32[T,256] rows, RMS-normalized, -> f16 in gemm_wq's 4-bit order (B operand of gemm_wq) */

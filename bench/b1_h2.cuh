@@ -1,4 +1,5 @@
-/* b1_h2.cuh — an experiment for bench/b1_lab.cu (not emitted): the one-row matmul of symmetric u4
+/* b1_h2.cuh — an experiment for bench/b1_lab.cu, measured in round 11 (bench/NOTES.md) and emitted since
+ * for the norm's matrices as gemv_b1's H2 (cuda_gemv_b1.cuh, whose pairs and stream it now uses): the one-row matmul of symmetric u4
  * in groups of 128 (lane8 order, gemv_b1's rows) with f16x2 arithmetic, to test whether gemv_b1's
  * 4-bit rows are bound by the instructions a weight costs (bench/NOTES.md: the u4 gate/up at 65% of
  * copy where fp8, half the values a byte, reaches 90%; ncu before: 66% of issue slots busy at 48%
@@ -29,49 +30,7 @@
 #ifndef LLMC_BENCH_B1_H2_CUH
 #define LLMC_BENCH_B1_H2_CUH
 
-#include "../codegen/cuda_formats.cuh"
-
-/* {lo, hi} rounded to an f16 pair (one cvt for both) */
-DEV uint32_t h2_pack(float lo, float hi)
-{
-    uint32_t d;
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-    return d;
-}
-
-/* x (times nw / rms(x) when NORM) as the pair entries [i0, i1) of the layout above, entries strided
- * by the step; inv: 1 / rms(x) (NORM) */
-template <int K, int NORM>
-DEV void h2_pairs(const float *x, const float *nw, float inv, uint4 *xs, int i0, int step)
-{
-    constexpr int NVT = K / 32;
-    for (int i = i0; i < 4 * NVT; i += step) {
-        const int w = i / NVT, v = i % NVT, k = 256 * (v / 8) + 64 * w + 4 * (v % 8);
-        float4 a = *(const float4 *)(x + k), b = *(const float4 *)(x + k + 32);
-        if (NORM) {
-            const float4 na = __ldg((const float4 *)(nw + k)), nb = __ldg((const float4 *)(nw + k + 32));
-            a = make_float4(a.x * na.x * inv, a.y * na.y * inv, a.z * na.z * inv, a.w * na.w * inv);
-            b = make_float4(b.x * nb.x * inv, b.y * nb.y * inv, b.z * nb.z * inv, b.w * nb.w * inv);
-        }
-        xs[i] = make_uint4(h2_pack(a.x, b.x), h2_pack(a.y, b.y), h2_pack(a.z, b.z), h2_pack(a.w, b.w));
-    }
-}
-
-/* 1 / rms(x) over K, block-wide (128 threads; every thread gets it) */
-template <int K>
-DEV float h2_inv_rms(const float *x, float eps, float *red)
-{
-    float ss = 0.0f;
-    for (int k = threadIdx.x * 4; k < K; k += 512) {
-        const float4 a = *(const float4 *)(x + k);
-        ss += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w;
-    }
-    ss = warp_sum(ss);
-    if ((threadIdx.x & 31) == 0)
-        red[threadIdx.x >> 5] = ss;
-    __syncthreads();
-    return 1.0f / sqrtf((red[0] + red[1] + red[2] + red[3]) / (float)K + eps);
-}
+#include "../codegen/cuda_gemv_b1.cuh" /* h2_pairs_block, LLMC_B1_STREAM: gemv_b1's H2, which this became */
 
 /* The producer's stand-in for XP 1: x's pair entries in global memory. One block of 128. */
 template <int K, int NORM>
@@ -79,9 +38,7 @@ __global__ void __launch_bounds__(128) k_xh2(const float *x, const float *nw, fl
 {
     pdl_release();
     pdl_wait();
-    __shared__ float red[4];
-    const float inv = NORM ? h2_inv_rms<K>(x, eps, red) : 1.0f;
-    h2_pairs<K, NORM>(x, nw, inv, xp, threadIdx.x, 128);
+    h2_pairs_block<K, NORM>(x, nw, eps, xp);
 }
 
 /* y = x w^T for one token, w [N][K] symmetric u4 in groups of 128, lane8 order (gemv_b1's rows and
@@ -106,7 +63,7 @@ __global__ void __launch_bounds__(128) k_h2(const void *wv, const float *x, cons
     const uint32_t *s0 = (const uint32_t *)wq.side[0] + (int64_t)n0 * NG2 + ks * (NV / 8);
     const uint32_t *s1 = (const uint32_t *)wq.side[0] + (int64_t)n1 * NG2 + ks * (NV / 8);
     u4 qa[U][2], qb[U][2];
-    uint32_t sa[U][2], sb[U][2];
+    uint32_t pa[U][2], pb[U][2]; /* the rows' tile scale pairs */
 #define H2_LOAD(q, s, g)                                                                                          \
     _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
     {                                                                                                              \
@@ -118,17 +75,13 @@ __global__ void __launch_bounds__(128) k_h2(const void *wv, const float *x, cons
             s[u][1] = __ldg(s1 + v / 8);                                                                           \
         }                                                                                                          \
     }
-    H2_LOAD(qa, sa, 0)
+    H2_LOAD(qa, pa, 0)
     if (NB > 1)
-        H2_LOAD(qb, sb, 1)
+        H2_LOAD(qb, pb, 1)
     pdl_wait();
     __shared__ uint4 xs[XP ? 1 : 4 * NVT];
-    __shared__ float red[4];
-    if (!XP) {
-        const float inv = NORM ? h2_inv_rms<K>(x, eps, red) : 1.0f;
-        h2_pairs<K, NORM>(x, nw, inv, xs, threadIdx.x, 128);
-        __syncthreads();
-    }
+    if (!XP)
+        h2_pairs_block<K, NORM>(x, nw, eps, xs);
     const uint4 *xsrc = XP ? xpg : xs;
     float a0 = 0.0f, a1 = 0.0f;
 /* pair e of word w of both rows into their sums: FOLD, the pair times its scale first (f16 weights,
@@ -183,17 +136,7 @@ __global__ void __launch_bounds__(128) k_h2(const void *wv, const float *x, cons
             }                                                                                                      \
         }                                                                                                          \
     }
-#pragma unroll
-    for (int g = 0; g < NB; g += 2) {
-        if (g > 0 && g + 1 < NB)
-            H2_LOAD(qb, sb, g + 1)
-        H2_DOT(qa, sa, g)
-        if (g + 1 < NB) {
-            if (g + 2 < NB)
-                H2_LOAD(qa, sa, g + 2)
-            H2_DOT(qb, sb, g + 1)
-        }
-    }
+    LLMC_B1_STREAM(H2_LOAD, H2_DOT)
 #undef H2_LOAD
 #undef H2_DOT
 #undef H2_FMA

@@ -43,6 +43,21 @@ struct RopeOut {
     uint8_t *kv;
     int layer;
 };
+/* The stream of a lane's NB groups of loads through two register buffers (qa/pa, qb/pb): the next
+ * group issued before the current one is used. LOAD(q, p, g) issues group g, DOT(q, p, g) uses it;
+ * groups 0 and 1 were issued before the loop (before pdl_wait). */
+#define LLMC_B1_STREAM(LOAD, DOT)                                                                                 \
+    _Pragma("unroll") for (int g = 0; g < NB; g += 2)                                                              \
+    {                                                                                                              \
+        if (g > 0 && g + 1 < NB)                                                                                   \
+            LOAD(qb, pb, g + 1)                                                                                    \
+        DOT(qa, pa, g)                                                                                             \
+        if (g + 1 < NB) {                                                                                          \
+            if (g + 2 < NB)                                                                                        \
+                LOAD(qa, pa, g + 2)                                                                                \
+            DOT(qb, pb, g + 1)                                                                                     \
+        }                                                                                                          \
+    }
 /* The sums of weight rows n0 and n1 over x (a unit: live, else no loads), K slice ks of KS: each
  * lane's U 16-byte loads of both rows in flight, the first two groups issued before pdl_wait, the
  * rest as described above; every lane gets both sums (the warp's butterfly). gemv_b1's core, also
@@ -100,17 +115,7 @@ DEV void gemv_b1_rows(const void *__restrict__ wv, const float *__restrict__ x, 
     pdl_wait();
     a0 = 0.0f;
     a1 = 0.0f;
-#pragma unroll
-    for (int g = 0; g < NB; g += 2) {
-        if (g > 0 && g + 1 < NB)
-            LLMC_B1_LOAD(qb, pb, g + 1)
-        LLMC_B1_DOT(qa, pa, g)
-        if (g + 1 < NB) {
-            if (g + 2 < NB)
-                LLMC_B1_LOAD(qa, pa, g + 2)
-            LLMC_B1_DOT(qb, pb, g + 1)
-        }
-    }
+    LLMC_B1_STREAM(LLMC_B1_LOAD, LLMC_B1_DOT)
 #undef LLMC_B1_LOAD
 #undef LLMC_B1_DOT
     if constexpr (QF) {
@@ -274,17 +279,7 @@ DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ 
     h2_pairs_block<K, NORM>(x, nw, eps, xs);
     a0 = 0.0f;
     a1 = 0.0f;
-#pragma unroll
-    for (int g = 0; g < NB; g += 2) {
-        if (g > 0 && g + 1 < NB)
-            LLMC_H2_LOAD(qb, pb, g + 1)
-        LLMC_H2_DOT(qa, pa, g)
-        if (g + 1 < NB) {
-            if (g + 2 < NB)
-                LLMC_H2_LOAD(qa, pa, g + 2)
-            LLMC_H2_DOT(qb, pb, g + 1)
-        }
-    }
+    LLMC_B1_STREAM(LLMC_H2_LOAD, LLMC_H2_DOT)
 #undef LLMC_H2_LOAD
 #undef LLMC_H2_FMA
 #undef LLMC_H2_DOT

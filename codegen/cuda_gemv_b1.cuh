@@ -58,6 +58,22 @@ struct RopeOut {
             DOT(qb, pb, g + 1)                                                                                     \
         }                                                                                                          \
     }
+/* Group g of a lane's loads into q (and, quantized, p: the slots' scales and zeros where they fit
+ * 8 bytes; larger ones are fetched at the dot): both rows' 16-byte slots of the K slice. Names the
+ * caller's U, lane, live, NV, KSL, VE, QF, w0, w1 (the rows' slice starts, bytes), wq, n0, n1, ks. */
+#define LLMC_B1_LOAD(q, pp, g)                                                                                    \
+    _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
+    {                                                                                                              \
+        const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
+        if (live && v < NV) {                                                                                      \
+            q[u][0] = ld16_stream(w0 + (int64_t)v * 16);                                                           \
+            q[u][1] = ld16_stream(w1 + (int64_t)v * 16);                                                           \
+            if constexpr (QF && sizeof(QPar<WK, G>) <= 8) { /* larger: fetched at the dot (registers) */       \
+                qpar<WK, K, G>(wq, n0, ks * (KSL / VE) + v, pp[u][0]);                                             \
+                qpar<WK, K, G>(wq, n1, ks * (KSL / VE) + v, pp[u][1]);                                             \
+            }                                                                                                      \
+        }                                                                                                          \
+    }
 /* The sums of weight rows n0 and n1 over x (a unit: live, else no loads), K slice ks of KS: each
  * lane's U 16-byte loads of both rows in flight, the first two groups issued before pdl_wait, the
  * rest as described above; every lane gets both sums (the warp's butterfly). gemv_b1's core, also
@@ -78,19 +94,6 @@ DEV void gemv_b1_rows(const void *__restrict__ wv, const float *__restrict__ x, 
     u4 qa[U][2], qb[U][2];
     QPar<WK, G> pa[U][2], pb[U][2]; /* quantized: the slots' scales and zeros */
     float ac[2][1] = {{0.0f}, {0.0f}}; /* quantized: the rows' sums (qdot's) */
-#define LLMC_B1_LOAD(q, pp, g)                                                                                    \
-    _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
-    {                                                                                                              \
-        const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
-        if (live && v < NV) {                                                                                      \
-            q[u][0] = ld16_stream(w0 + (int64_t)v * 16);                                                           \
-            q[u][1] = ld16_stream(w1 + (int64_t)v * 16);                                                           \
-            if constexpr (QF && sizeof(QPar<WK, G>) <= 8) { /* larger: fetched at the dot (registers) */       \
-                qpar<WK, K, G>(wq, n0, ks * (KSL / VE) + v, pp[u][0]);                                             \
-                qpar<WK, K, G>(wq, n1, ks * (KSL / VE) + v, pp[u][1]);                                             \
-            }                                                                                                      \
-        }                                                                                                          \
-    }
 #define LLMC_B1_DOT(q, pp, g)                                                                                     \
     _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
     {                                                                                                              \
@@ -116,7 +119,6 @@ DEV void gemv_b1_rows(const void *__restrict__ wv, const float *__restrict__ x, 
     a0 = 0.0f;
     a1 = 0.0f;
     LLMC_B1_STREAM(LLMC_B1_LOAD, LLMC_B1_DOT)
-#undef LLMC_B1_LOAD
 #undef LLMC_B1_DOT
     if constexpr (QF) {
         a0 = ac[0][0];
@@ -216,25 +218,14 @@ DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ 
 {
     using QL = QLane<WK, G>;
     static_assert(WFmt<WK>::VE == 32 && WFmt<WK>::Q && WFmt<WK>::SF32 != 1, "gemv_b1's H2: u4 or nvfp4 rows");
-    constexpr int NVT = K / 32, NV = NVT / KS, NB = (NV + LLMC_WARP * U - 1) / (LLMC_WARP * U);
-    static_assert(K % 256 == 0 && (K / KS) % QL::T == 0, "gemv_b1's H2: K slices of whole lane8 tiles");
+    constexpr int VE = 32, QF = 1, KSL = K / KS, NVT = K / VE, NV = KSL / VE; /* LLMC_B1_LOAD's names */
+    constexpr int NB = (NV + LLMC_WARP * U - 1) / (LLMC_WARP * U);
+    static_assert(K % 256 == 0 && KSL % QL::T == 0, "gemv_b1's H2: K slices of whole lane8 tiles");
     const int lane = threadIdx.x & (LLMC_WARP - 1);
-    const u4 *w0 = (const u4 *)wv + (int64_t)n0 * NVT + ks * NV, *w1 = (const u4 *)wv + (int64_t)n1 * NVT + ks * NV;
+    const char *w0 = (const char *)wv + WFmt<WK>::off((int64_t)n0 * K + ks * KSL);
+    const char *w1 = (const char *)wv + WFmt<WK>::off((int64_t)n1 * K + ks * KSL);
     u4 qa[U][2], qb[U][2];
     QPar<WK, G> pa[U][2], pb[U][2];
-#define LLMC_H2_LOAD(q, pp, g)                                                                                    \
-    _Pragma("unroll") for (int u = 0; u < U; u++)                                                                  \
-    {                                                                                                              \
-        const int v = ((g) * U + u) * LLMC_WARP + lane;                                                            \
-        if (live && v < NV) {                                                                                      \
-            q[u][0] = ld16_stream(w0 + v);                                                                         \
-            q[u][1] = ld16_stream(w1 + v);                                                                         \
-            if constexpr (sizeof(QPar<WK, G>) <= 8) {                                                             \
-                qpar<WK, K, G>(wq, n0, ks * NV + v, pp[u][0]);                                                     \
-                qpar<WK, K, G>(wq, n1, ks * NV + v, pp[u][1]);                                                     \
-            }                                                                                                      \
-        }                                                                                                          \
-    }
     /* pair e of word w of both rows (h0, h1: q - z) times their scales, times x's pair, into the sums */
 #define LLMC_H2_FMA(e, c)                                                                                         \
     c0 = hfma2(hmul2_(h0[e], t0), xw.c, c0);                                                                       \
@@ -271,16 +262,15 @@ DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ 
             a1 += l + h;                                                                                           \
         }                                                                                                          \
     }
-    LLMC_H2_LOAD(qa, pa, 0) /* both buffers' groups on their way before the wait and the pairs */
+    LLMC_B1_LOAD(qa, pa, 0) /* both buffers' groups on their way before the wait and the pairs */
     if (NB > 1)
-        LLMC_H2_LOAD(qb, pb, 1)
+        LLMC_B1_LOAD(qb, pb, 1)
     pdl_wait();
     __shared__ uint4 xs[4 * NVT];
     h2_pairs_block<K, NORM>(x, nw, eps, xs);
     a0 = 0.0f;
     a1 = 0.0f;
-    LLMC_B1_STREAM(LLMC_H2_LOAD, LLMC_H2_DOT)
-#undef LLMC_H2_LOAD
+    LLMC_B1_STREAM(LLMC_B1_LOAD, LLMC_H2_DOT)
 #undef LLMC_H2_FMA
 #undef LLMC_H2_DOT
     if constexpr (WFmt<WK>::TS) { /* nvfp4: its tensor scale (times 2^14) on each lane's sums, as gemv_b1_rows */

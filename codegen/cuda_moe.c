@@ -310,7 +310,10 @@ static void expert_mma(LlmcEmit *e, int node, const char *cond, const LlmcTensor
 }
 
 /* moe_route, with the gather (small steps; norm: ", nw, eps" when the block's input is normed in
- * it, else "") or without it; krows: the rows in the kernel (llmc_cuda_rows). */
+ * it, else "") or without it; krows: the rows in the kernel (llmc_cuda_rows). One block of 1024
+ * threads, bounded so (1024, 1): with the thread count alone ptxas holds the kernel to 32 registers
+ * (room for two such blocks an SM) and the normed gather of qwen3-30b-a3b's rows (D 2048: 16 values
+ * and 16 norm weights a thread) spilled 16 bytes on sm_90a; with the bound, 40 registers, none. */
 static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t base, const MoeLayout *l, const char *xs,
                   const char *lgs, const char *norm, const char *krows)
 {
@@ -323,7 +326,7 @@ static void route(LlmcEmit *e, int node, const char *cond, int gather, int64_t b
     llmc_buf_printf(&k,
                     "/* moe routing: f32[%s,%lld] router logits of %lld experts (stride %lld), top %lld%s; the step's "
                     "(token, slot) pairs grouped by expert%s%s */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(1024) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                    "extern \"C\" __global__ void __launch_bounds__(1024, 1) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
                     "    moe_route<%lld, %lld, %d, %lld, %lld, %lld, %lld, %d>(%s, %s, %s, (int *)A(%lld), A(%lld), "
                     "A(%lld)%s);\n}\n",
                     rows, (long long)E, (long long)E, (long long)llmc_row_stride(g, lg), (long long)K,

@@ -5,7 +5,10 @@
  * projection, FFN, final norm and lm_head) runs on O selected rows instead of T. The tail R is the
  * largest set of row-wise nodes, reading only f32 activations as per-row inputs, whose results are
  * used only inside R or are the graph output. Each activation entering R from outside is gathered
- * with select_rows(x, out_rows) just before its first use, and R's values become [O, n].
+ * with select_rows(x, out_rows) just before R's first node when it exists there (so a residual that
+ * R's first matmul adds is there for fuse_residual_epilogue: the last layer's output projection takes
+ * the residual add in its epilogue like every other layer's), else just before its first use; R's
+ * values become [O, n].
  *
  * requires: infer_shapes
  * provides: the step input %out_rows (i32[O]); SELECT_ROWS nodes; O-row values
@@ -70,29 +73,41 @@ LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
         free(gathered);
         return llmc_fail(d, "select_rows: out of memory");
     }
-    int k = 0;
+    int k = 0, first = 0;
+    while (first < nn && !in_r[first])
+        first++;
     for (int i = 0; i < nn; i++) {
         LlmcNode n = g->n[i];
+        /* at R's first node the gathers of every outside input of R produced before it, at the
+         * others those of the node's own inputs not gathered yet */
+        for (int r = i; in_r[i] && r < (i == first ? nn : i + 1); r++) {
+            if (!in_r[r])
+                continue;
+            const LlmcNode *m = &g->n[r];
+            for (int j = 0; j < m->n_in; j++) {
+                int t = m->in[j];
+                const LlmcTensor *tt = &g->t[t];
+                if (tt->kind == LLMC_T_WEIGHT || (tt->producer >= 0 && in_r[tt->producer]) || gathered[t] >= 0 ||
+                    tt->producer >= i)
+                    continue;
+                char name[300];
+                snprintf(name, sizeof name, "%s.rows", tt->name);
+                LlmcShape s = llmc_shape2(LLMC_O, llmc_cols(&tt->shape));
+                int o = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &s);
+                int ins[2] = {t, g->in_out_rows};
+                LlmcNode sel = llmc_node_make(LLMC_OP_SELECT_ROWS, 2, ins, 1, &o);
+                sel.layer = n.layer;
+                sel.where = n.where;
+                out[k++] = sel;
+                gathered[t] = o;
+            }
+        }
         if (in_r[i]) {
             for (int j = 0; j < n.n_in; j++) {
                 int t = n.in[j];
                 const LlmcTensor *tt = &g->t[t];
-                int from_r = tt->producer >= 0 && in_r[tt->producer];
-                if (tt->kind == LLMC_T_WEIGHT || from_r)
-                    continue;
-                if (gathered[t] < 0) {
-                    char name[300];
-                    snprintf(name, sizeof name, "%s.rows", tt->name);
-                    LlmcShape s = llmc_shape2(LLMC_O, llmc_cols(&tt->shape));
-                    int o = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &s);
-                    int ins[2] = {t, g->in_out_rows};
-                    LlmcNode sel = llmc_node_make(LLMC_OP_SELECT_ROWS, 2, ins, 1, &o);
-                    sel.layer = n.layer;
-                    sel.where = n.where;
-                    out[k++] = sel;
-                    gathered[t] = o;
-                }
-                n.in[j] = gathered[t];
+                if (tt->kind != LLMC_T_WEIGHT && !(tt->producer >= 0 && in_r[tt->producer]))
+                    n.in[j] = gathered[t];
             }
             for (int j = 0; j < n.n_out; j++)
                 g->t[n.out[j]].shape.sym[0] = LLMC_DIM_O;

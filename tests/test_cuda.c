@@ -1159,8 +1159,8 @@ START_TEST(wt_golden)
     ck_assert_msg(strstr(src, "gemm_wg<1, 256, 512, 256, 512, "), "the biased Q/K/V matmul is not on gemm_wg");
     ck_assert_msg(!strstr(src, "gemm_wt<1, 256, 512, 512, 0, 0, 1, 128, 7>(tw, tx, (const float *)0, ((float *)(a.arena"),
                   "the biased Q/K/V matmul on gemm_wt"); /* (the lm_head, [512,256] too, writes the logits) */
-    ck_assert_msg(strstr(src, "gemm_wt<1, 256, 256, 256, 0, 0, 1, 128, 7>(tw, tx, ((const float *)(a.weights"),
-                  "the biased o matmul not on gemm_wt with its bias");
+    ck_assert_msg(strstr(src, "gemm_wt<1, 256, 256, 256, 256, 1, 1, 128, 7>(tw, tx, ((const float *)(a.weights"),
+                  "the biased o matmul (the residual epilogue) not on gemm_wt with its bias");
     ck_assert_msg(strstr(src, "gemm_wt<1, 256, 2048, 1024, 0, 2, 1, "), "gate/up not on gemm_wt");
     llmc_cuda_free(cg);
     llmc_graph_free(g);

@@ -21,7 +21,7 @@ extern "C" __global__ void __launch_bounds__(128) k2_rope_kv_write(LlmcDevArgs a
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 64, y 64 */
 extern "C" __global__ void __launch_bounds__(128, 4) k3_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int *)A(4546560), (int)o.v[2], 0.353553391f, (const float *)0);
+    paged_attn_dec<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(745472), (int *)A(4415488), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[T,64] x bf16[64,64]^T -> f32[T,64], residual epilogue; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
@@ -48,32 +48,14 @@ extern "C" __global__ void __launch_bounds__(256) k7_select_rows(LlmcDevArgs a, 
     select_row<64, 64, 64>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[64,64]^T -> f32[O,64]; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* add_rmsnorm: f32[O,64], eps 1e-05; strides a 64, b 64, s 64, y 64 */
-extern "C" __global__ void __launch_bounds__(128) k9_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    rmsnorm_row<1, 64, 64, 64, 64, 64>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[344,64]^T -> f32[O,172], SwiGLU epilogue (rows j, j + N/2); strides x 64, y 172; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k10_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 64, 344, 64, 172, 1, 0, 2, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
-}
-
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; strides x 64, y 512; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k11_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* token of every row: f32[O,512] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k12_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k9_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
     sample_row<512, 512>(a.logits, a.out_ids, a.sample);

@@ -124,31 +124,27 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     llmc_gpu_launch(gpu, 7, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{131072, 262144}}); /* k7_select_rows */
     if (st->n_nodes == 44)
         return;
-    /* node 44: %l4.o = matmul(%l4.a.rows, @layers.4.wo) : [O,64] */
-    llmc_gpu_launch(gpu, 8, (O + 7) / 8, 32, 1, 128, 0, &(const LlmcKernelOffsets){{O, 131072, 262144, 446720}}); /* k8_gemv */
+    /* node 44: %l3.x.1.rows = select_rows(%l3.x.1, %out_rows) : [O,64] */
+    llmc_gpu_launch(gpu, 7, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 131072}}); /* k7_select_rows */
     if (st->n_nodes == 45)
         return;
-    /* node 45: %l3.x.1.rows = select_rows(%l3.x.1, %out_rows) : [O,64] */
-    llmc_gpu_launch(gpu, 7, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 262144}}); /* k7_select_rows */
+    /* node 45: %l4.x = matmul_fused(%l4.a.rows, @layers.4.wo, %l3.x.1.rows) : [O,64] */
+    llmc_gpu_launch(gpu, 4, (O + 7) / 8, 32, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 262144, 446720, 131072}}); /* k4_gemv */
     if (st->n_nodes == 46)
         return;
-    /* node 46: %l4.x, %l4.h.1 = add_rmsnorm(%l3.x.1.rows, %l4.o, @layers.4.ffn_norm) : [O,64] */
-    llmc_gpu_launch(gpu, 9, O, 1, 1, 128, 0, &(const LlmcKernelOffsets){{262144, 131072, 0, 454912, 393216}}); /* k9_add_rmsnorm */
+    /* node 46: %l4.f = matmul_fused(%l4.x, @layers.4.w1+layers.4.w3, @layers.4.ffn_norm) : [O,172] */
+    llmc_gpu_launch(gpu, 5, (O + 7) / 8, 172, 1, 128, 0, &(const LlmcKernelOffsets){{O, 131072, 0, 455168, 454912}}); /* k5_gemv */
     if (st->n_nodes == 47)
         return;
-    /* node 47: %l4.f = matmul_fused(%l4.h.1, @layers.4.w1+layers.4.w3) : [O,172] */
-    llmc_gpu_launch(gpu, 10, (O + 7) / 8, 172, 1, 128, 0, &(const LlmcKernelOffsets){{O, 524288, 393216, 455168}}); /* k10_gemv */
+    /* node 47: %l4.x.1 = matmul_fused(%l4.f, @layers.4.w2, %l4.x) : [O,64] */
+    llmc_gpu_launch(gpu, 6, (O + 7) / 8, 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 483328, 131072, 499200, 0}}); /* k6_gemv */
     if (st->n_nodes == 48)
         return;
-    /* node 48: %l4.x.1 = matmul_fused(%l4.f, @layers.4.w2, %l4.x) : [O,64] */
-    llmc_gpu_launch(gpu, 6, (O + 7) / 8, 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 131072, 524288, 499200, 0}}); /* k6_gemv */
+    /* node 48: %logits = matmul_fused(%l4.x.1, @tok_embeddings, @norm) : [O,512] */
+    llmc_gpu_launch(gpu, 8, (O + 7) / 8, 256, 1, 128, 0, &(const LlmcKernelOffsets){{O, 483328, 0, 521216}}); /* k8_gemv */
     if (st->n_nodes == 49)
-        return;
-    /* node 49: %logits = matmul_fused(%l4.x.1, @tok_embeddings, @norm) : [O,512] */
-    llmc_gpu_launch(gpu, 11, (O + 7) / 8, 256, 1, 128, 0, &(const LlmcKernelOffsets){{O, 131072, 0, 521216}}); /* k11_gemv */
-    if (st->n_nodes == 50)
         return;
     /* the token of every output row: argmax or a draw */
     if (O)
-        llmc_gpu_launch(gpu, 12, O, 1, 1, 1024, 0, &(const LlmcKernelOffsets){{0}}); /* k12_sample */
+        llmc_gpu_launch(gpu, 9, O, 1, 1, 1024, 0, &(const LlmcKernelOffsets){{0}}); /* k9_sample */
 }

@@ -21,20 +21,20 @@ extern "C" __global__ void __launch_bounds__(128) k2_gemv_b1(LlmcDevArgs a, Llmc
 /* f32[T,64] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
 extern "C" __global__ void __launch_bounds__(256) k3_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 1, 64, 64>(((const float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[4])), (uint16_t *)A(876544), 1e-05f);
+    rows_to_half<1, 1, 64, 64>(((const float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[4])), (uint16_t *)A(745472), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,64] x bf16[128,64]^T -> f32[T,128], RMSNorm prologue; stride y 128 */
 extern "C" __global__ void __launch_bounds__(128) k4_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 64, 128, 64, 128, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
+    gemm_h<1, 64, 128, 64, 128, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(745472), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* matmul, tensor cores (wgmma m64n128k16, 64x128x64 tiles on a warpgroup, 4 cp.async stages, bf16 activations): [T,64] x bf16[128,64]^T -> f32[T,128], RMSNorm prologue; stride y 128 */
 extern "C" __global__ void __launch_bounds__(128) k5_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wg<1, 64, 128, 64, 128, 0, 0, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
+    gemm_wg<1, 64, 128, 64, 128, 0, 0, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(745472), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 #else
     __trap();
 #endif
@@ -49,13 +49,13 @@ extern "C" __global__ void __launch_bounds__(128) k6_rope_kv_write(LlmcDevArgs a
 /* paged_attention, decode steps: 8 query heads over 4 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 64, y 64 */
 extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int *)A(2252800), (int)o.v[2], 0.353553391f, (const float *)0);
+    paged_attn_dec<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(745472), (int *)A(2121728), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* paged_attention: 8 query heads over 4 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 64, y 64 */
 extern "C" __global__ void __launch_bounds__(128, 4) k8_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(876544), (int)o.v[2], 0.353553391f, (const float *)0);
+    paged_attn<FMT_F16, FMT_F16, 5, 16, 8, 4, 8, 64, 64, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(745472), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,64] x bf16[64,64]^T -> f32[T,64], residual epilogue; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
@@ -73,20 +73,20 @@ extern "C" __global__ void __launch_bounds__(128) k10_gemv_b1(LlmcDevArgs a, Llm
 /* f32[T,64] rows -> bf16 (A operand of a tensor-core matmul) */
 extern "C" __global__ void __launch_bounds__(256) k11_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 0, 64, 64>(((const float *)(a.arena + o.v[2])), (const float *)0, (uint16_t *)A(876544), 1e-05f);
+    rows_to_half<1, 0, 64, 64>(((const float *)(a.arena + o.v[2])), (const float *)0, (uint16_t *)A(745472), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,64] x bf16[64,64]^T -> f32[T,64], residual epilogue; stride y 64 */
 extern "C" __global__ void __launch_bounds__(128) k12_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 64, 64, 64, 64, 64, 1, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.arena + o.v[4])));
+    gemm_h<1, 64, 64, 64, 64, 64, 1, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(745472), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.arena + o.v[4])));
 }
 
 /* matmul, tensor cores (wgmma m64n128k16, 64x128x64 tiles on a warpgroup, 4 cp.async stages, bf16 activations): [T,64] x bf16[64,64]^T -> f32[T,64], residual epilogue; stride y 64 */
 extern "C" __global__ void __launch_bounds__(128) k13_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wg<1, 64, 64, 64, 64, 64, 1, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.arena + o.v[4])));
+    gemm_wg<1, 64, 64, 64, 64, 64, 1, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(745472), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], ((const float *)(a.arena + o.v[4])));
 #else
     __trap();
 #endif
@@ -107,14 +107,14 @@ extern "C" __global__ void __launch_bounds__(128) k15_gemv_b1(LlmcDevArgs a, Llm
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,64] x bf16[344,64]^T -> f32[T,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); stride y 172 */
 extern "C" __global__ void __launch_bounds__(128) k16_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 64, 344, 64, 172, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
+    gemm_h<1, 64, 344, 64, 172, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(745472), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* matmul, tensor cores (wgmma m64n128k16, 64x128x64 tiles on a warpgroup, 4 cp.async stages, bf16 activations): [T,64] x bf16[344,64]^T -> f32[T,172], RMSNorm prologue, SwiGLU epilogue (rows j, j + N/2); stride y 172 */
 extern "C" __global__ void __launch_bounds__(128) k17_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wg<1, 64, 344, 64, 172, 0, 2, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
+    gemm_wg<1, 64, 344, 64, 172, 0, 2, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(745472), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 #else
     __trap();
 #endif
@@ -132,88 +132,42 @@ extern "C" __global__ void __launch_bounds__(256) k19_select_rows(LlmcDevArgs a,
     select_row<64, 64, 64>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,64] x bf16[64,64]^T -> f32[O,64]; strides x 64, y 64; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k20_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 64, 64, 64, 64, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[64,64]^T -> f32[1,64] */
-extern "C" __global__ void __launch_bounds__(128) k21_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv_b1<FMT_BF16, 64, 64, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,64] x bf16[64,64]^T -> f32[O,64]; stride y 64 */
-extern "C" __global__ void __launch_bounds__(128) k22_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemm_h<1, 64, 64, 64, 64, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
-}
-
-/* matmul, tensor cores (wgmma m64n128k16, 64x128x64 tiles on a warpgroup, 4 cp.async stages, bf16 activations): [O,64] x bf16[64,64]^T -> f32[O,64]; stride y 64 */
-extern "C" __global__ void __launch_bounds__(128) k23_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wg<1, 64, 64, 64, 64, 0, 0, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(876544), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
-#else
-    __trap();
-#endif
-}
-
-/* add_rmsnorm: f32[O,64], eps 1e-05; strides a 64, b 64, s 64, y 64 */
-extern "C" __global__ void __launch_bounds__(128) k24_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    rmsnorm_row<1, 64, 64, 64, 64, 64>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,64] x bf16[344,64]^T -> f32[O,172], SwiGLU epilogue (rows j, j + N/2); strides x 64, y 172; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k25_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 64, 344, 64, 172, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[344,64]^T -> f32[1,172], SwiGLU epilogue (rows j, j + N/2) */
-extern "C" __global__ void __launch_bounds__(128) k26_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv_b1<FMT_BF16, 64, 344, 0, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
-}
-
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; strides x 64, y 512; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k27_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k20_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[512,64]^T -> f32[1,512], RMSNorm prologue */
-extern "C" __global__ void __launch_bounds__(128) k28_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k21_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv_b1<FMT_BF16, 64, 512, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,64] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k29_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k22_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 1, 64, 64>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(876544), 1e-05f);
+    rows_to_half<1, 1, 64, 64>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(745472), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; stride y 512 */
-extern "C" __global__ void __launch_bounds__(128) k30_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k23_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 64, 512, 64, 512, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(876544), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
+    gemm_h<1, 64, 512, 64, 512, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(745472), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
 }
 
 /* matmul, tensor cores (wgmma m64n128k16, 64x128x64 tiles on a warpgroup, 4 cp.async stages, bf16 activations): [O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; stride y 512 */
-extern "C" __global__ void __launch_bounds__(128) k31_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k24_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    gemm_wg<1, 64, 512, 64, 512, 0, 0, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(876544), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
+    gemm_wg<1, 64, 512, 64, 512, 0, 0, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(745472), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
 #else
     __trap();
 #endif
 }
 
 /* token of every row: f32[O,512] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k32_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k25_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
     sample_row<512, 512>(a.logits, a.out_ids, a.sample);

@@ -203,38 +203,38 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     llmc_barrier(ex->pool);
     if (st->n_nodes == 27)
         return;
-    /* node 27: %l1.o = matmul(%l1.a.rows, @layers.1.wo) : [O,32] */
-    k7_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 2048), (const float *)(W + 42368), 0, (float *)(A + 2560));
+    /* node 27: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
+    k12_select_rows(ex, st, tid, nth, (const float *)(A + 0), st->out_rows, (float *)(A + 2560));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 28)
         return;
-    /* node 28: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
-    k12_select_rows(ex, st, tid, nth, (const float *)(A + 0), st->out_rows, (float *)(A + 2048));
+    /* node 28: %l1.o = matmul(%l1.a.rows, @layers.1.wo) : [O,32] */
+    k7_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 2048), (const float *)(W + 42368), 0, (float *)(A + 0));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 29)
         return;
     /* node 29: %l1.x, %l1.h.1 = add_rmsnorm(%l0.x.1.rows, %l1.o, @layers.1.ffn_norm) : [O,32] */
-    k8_add_rmsnorm(ex, st, tid, nth, st->n_out, (const float *)(A + 2048), (const float *)(A + 2560), (float *)(A + 0), (const float *)(W + 46464), (float *)(A + 512));
+    k8_add_rmsnorm(ex, st, tid, nth, st->n_out, (const float *)(A + 2560), (const float *)(A + 0), (float *)(A + 512), (const float *)(W + 46464), (float *)(A + 1024));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 30)
         return;
     /* node 30: %l1.g.merged = matmul(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,96] */
-    k9_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 512), (const float *)(W + 46592), 0, (float *)(A + 1024));
+    k9_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 1024), (const float *)(W + 46592), 0, (float *)(A + 1536));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 31)
         return;
     /* node 33: %l1.f = swiglu(%l1.g, %l1.u) : [O,48] */
-    k10_swiglu(ex, st, tid, nth, st->n_out, (const float *)(A + 1024), (const float *)(A + 1216), (float *)(A + 2560));
+    k10_swiglu(ex, st, tid, nth, st->n_out, (const float *)(A + 1536), (const float *)(A + 1728), (float *)(A + 3072));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 34)
         return;
     /* node 34: %l1.d = matmul(%l1.f, @layers.1.w2) : [O,32] */
-    k11_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 2560), (const float *)(W + 58880), 0, (float *)(A + 512));
+    k11_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 3072), (const float *)(W + 58880), 0, (float *)(A + 0));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 35)
         return;
     /* node 35: %l1.x.1, %h = add_rmsnorm(%l1.x, %l1.d, @norm) : [O,32] */
-    k8_add_rmsnorm(ex, st, tid, nth, st->n_out, (const float *)(A + 0), (const float *)(A + 512), (float *)(A + 1024), (const float *)(W + 65024), (float *)(A + 1536));
+    k8_add_rmsnorm(ex, st, tid, nth, st->n_out, (const float *)(A + 512), (const float *)(A + 0), (float *)(A + 1024), (const float *)(W + 65024), (float *)(A + 1536));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 36)
         return;
@@ -266,13 +266,13 @@ static const LlmcProbe probes[] = {
     {"l1.k.1", 23, 1, 8192, 0, 16, 16},
     {"l1.a", 25, 1, 4096, 0, 32, 32},
     {"l1.a.rows", 26, 1, 2048, 1, 32, 32},
-    {"l1.o", 27, 1, 2560, 1, 32, 32},
-    {"l0.x.1.rows", 28, 1, 2048, 1, 32, 32},
-    {"l1.x", 29, 1, 0, 1, 32, 32},
-    {"l1.h.1", 29, 1, 512, 1, 32, 32},
-    {"l1.g.merged", 30, 1, 1024, 1, 96, 96},
-    {"l1.f", 33, 1, 2560, 1, 48, 48},
-    {"l1.d", 34, 1, 512, 1, 32, 32},
+    {"l0.x.1.rows", 27, 1, 2560, 1, 32, 32},
+    {"l1.o", 28, 1, 0, 1, 32, 32},
+    {"l1.x", 29, 1, 512, 1, 32, 32},
+    {"l1.h.1", 29, 1, 1024, 1, 32, 32},
+    {"l1.g.merged", 30, 1, 1536, 1, 96, 96},
+    {"l1.f", 33, 1, 3072, 1, 48, 48},
+    {"l1.d", 34, 1, 0, 1, 32, 32},
     {"l1.x.1", 35, 1, 1024, 1, 32, 32},
     {"h", 35, 1, 1536, 1, 32, 32},
 };

@@ -124,66 +124,26 @@ extern "C" __global__ void __launch_bounds__(256) k17_select_rows(LlmcDevArgs a,
     select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
 }
 
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[32,32]^T -> f32[O,32]; strides x 32, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k18_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 32, 32, 32, 32, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[32,32]^T -> f32[1,32] */
-extern "C" __global__ void __launch_bounds__(128) k19_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv_b1<FMT_BF16, 32, 32, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, the AMD path (gemm_mx: 64x64 tiles on 256 threads, WMMA, MFMA or FMAs by the image; bf16 activations): [O,32] x bf16[32,32]^T -> f32[O,32]; stride y 32 */
-extern "C" __global__ void __launch_bounds__(256) k20_gemm_mx(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-#if LLMC_AMD_PATH
-    gemm_mx<1, 32, 32, 32, 0, 0>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
-#else
-    llmc_trap();
-#endif
-}
-
-/* add_rmsnorm: f32[O,32], eps 1e-05; strides a 32, b 32, s 32, y 32 */
-extern "C" __global__ void __launch_bounds__(128) k21_add_rmsnorm(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    rmsnorm_row<1, 32, 32, 32, 32, 32>(((const float *)(a.arena + o.v[0])), ((const float *)(a.arena + o.v[1])), ((float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[3])), ((float *)(a.arena + o.v[4])), 1e-05f);
-}
-
-/* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[96,32]^T -> f32[O,48], SwiGLU epilogue (rows j, j + N/2); strides x 32, y 48; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k22_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv<FMT_BF16, 32, 96, 32, 48, 1, 0, 2, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
-}
-
-/* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[96,32]^T -> f32[1,48], SwiGLU epilogue (rows j, j + N/2) */
-extern "C" __global__ void __launch_bounds__(128) k23_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
-{
-    gemv_b1<FMT_BF16, 32, 96, 0, 2, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
-}
-
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[24,32]^T -> f32[O,24], RMSNorm prologue; strides x 32, y 24; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k24_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k18_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<FMT_BF16, 32, 24, 32, 24, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24], RMSNorm prologue */
-extern "C" __global__ void __launch_bounds__(128) k25_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k19_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv_b1<FMT_BF16, 32, 24, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k26_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k20_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(262144), 1e-05f);
 }
 
 /* matmul, the AMD path (gemm_mx: 64x64 tiles on 256 threads, WMMA, MFMA or FMAs by the image; bf16 activations): [O,32] x bf16[24,32]^T -> f32[O,24], RMSNorm prologue; stride y 24 */
-extern "C" __global__ void __launch_bounds__(256) k27_gemm_mx(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k21_gemm_mx(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if LLMC_AMD_PATH
     gemm_mx<1, 32, 24, 24, 0, 0>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(262144), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
@@ -193,7 +153,7 @@ extern "C" __global__ void __launch_bounds__(256) k27_gemm_mx(LlmcDevArgs a, Llm
 }
 
 /* token of every row: f32[O,24] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k28_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k22_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
     sample_row<24, 24>(a.logits, a.out_ids, a.sample);

@@ -124,26 +124,26 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     llmc_gpu_launch(gpu, 20, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{98304, 65536}}); /* k20_select_rows */
     if (st->n_nodes == 22)
         return;
-    /* node 22: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] (variant) */
-    if (O == 1)
-        llmc_gpu_launch(gpu, 10, 8, 1, 1, 128, 0, &(const LlmcKernelOffsets){{O, 98304, 65536, 10880}}); /* k10_gemv_b1 */
-    /* node 22: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] (variant) */
-    if (O > 1)
-        llmc_gpu_launch(gpu, 9, 8, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 98304, 65536, 10880}}); /* k9_gemv */
+    /* node 22: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
+    llmc_gpu_launch(gpu, 21, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 98304}}); /* k21_select_rows */
     if (st->n_nodes == 23)
         return;
-    /* node 23: %l1.o = all_reduce(%l1.o.partial) : [O,32] */
-    /* f32[O,32] (row stride 32) of 2 ranks gathered by NCCL into [2][part] (scratch), then summed in rank order */
-    llmc_gpu_all_gather(gpu, O, 32, 98304, 32, 311296);
-    llmc_gpu_launch(gpu, 1, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{163840, O}}); /* k1_all_reduce */
+    /* node 23: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] (variant) */
+    if (O == 1)
+        llmc_gpu_launch(gpu, 10, 8, 1, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 65536, 10880}}); /* k10_gemv_b1 */
+    /* node 23: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] (variant) */
+    if (O > 1)
+        llmc_gpu_launch(gpu, 9, 8, (O + 7) / 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 65536, 10880}}); /* k9_gemv */
     if (st->n_nodes == 24)
         return;
-    /* node 24: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
-    llmc_gpu_launch(gpu, 21, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 65536}}); /* k21_select_rows */
+    /* node 24: %l1.o = all_reduce(%l1.o.partial) : [O,32] */
+    /* f32[O,32] (row stride 32) of 2 ranks gathered by NCCL into [2][part] (scratch), then summed in rank order */
+    llmc_gpu_all_gather(gpu, O, 32, 0, 32, 311296);
+    llmc_gpu_launch(gpu, 1, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{163840, O}}); /* k1_all_reduce */
     if (st->n_nodes == 25)
         return;
     /* node 25: %l1.x, %l1.h.1 = add_rmsnorm(%l0.x.1.rows, %l1.o, @layers.1.ffn_norm) : [O,32] */
-    llmc_gpu_launch(gpu, 11, O, 1, 1, 128, 0, &(const LlmcKernelOffsets){{65536, 163840, 0, 11904, 229376}}); /* k11_add_rmsnorm */
+    llmc_gpu_launch(gpu, 11, O, 1, 1, 128, 0, &(const LlmcKernelOffsets){{98304, 163840, 0, 11904, 229376}}); /* k11_add_rmsnorm */
     if (st->n_nodes == 26)
         return;
     /* node 26: %l1.f = matmul_fused(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,24] (variant) */

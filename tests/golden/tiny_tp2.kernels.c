@@ -236,33 +236,33 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     llmc_barrier(ex->pool);
     if (st->n_nodes == 30)
         return;
-    /* node 30: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] */
-    k8_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 3072), (const float *)(W + 21376), 0, (float *)(A + 2048));
+    /* node 30: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
+    k14_select_rows(ex, st, tid, nth, (const float *)(A + 0), st->out_rows, (float *)(A + 2048));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 31)
         return;
-    /* node 31: %l1.o = all_reduce(%l1.o.partial) : [O,32] */
-    k1_all_reduce(ex, st, tid, nth, st->n_out, (const float *)(A + 2048), (float *)(A + 2560));
+    /* node 31: %l1.o.partial = matmul(%l1.a.rows, @layers.1.wo) : [O,32] */
+    k8_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 3072), (const float *)(W + 21376), 0, (float *)(A + 0));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 32)
         return;
-    /* node 32: %l0.x.1.rows = select_rows(%l0.x.1, %out_rows) : [O,32] */
-    k14_select_rows(ex, st, tid, nth, (const float *)(A + 0), st->out_rows, (float *)(A + 2048));
+    /* node 32: %l1.o = all_reduce(%l1.o.partial) : [O,32] */
+    k1_all_reduce(ex, st, tid, nth, st->n_out, (const float *)(A + 0), (float *)(A + 512));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 33)
         return;
     /* node 33: %l1.x, %l1.h.1 = add_rmsnorm(%l0.x.1.rows, %l1.o, @layers.1.ffn_norm) : [O,32] */
-    k9_add_rmsnorm(ex, st, tid, nth, st->n_out, (const float *)(A + 2048), (const float *)(A + 2560), (float *)(A + 0), (const float *)(W + 23424), (float *)(A + 512));
+    k9_add_rmsnorm(ex, st, tid, nth, st->n_out, (const float *)(A + 2048), (const float *)(A + 512), (float *)(A + 0), (const float *)(W + 23424), (float *)(A + 1024));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 34)
         return;
     /* node 34: %l1.g.merged = matmul(%l1.h.1, @layers.1.w1+layers.1.w3) : [O,48] */
-    k10_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 512), (const float *)(W + 23552), 0, (float *)(A + 1024));
+    k10_matmul(ex, st, tid, nth, st->n_out, (const float *)(A + 1024), (const float *)(W + 23552), 0, (float *)(A + 1536));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 35)
         return;
     /* node 37: %l1.f = swiglu(%l1.g, %l1.u) : [O,24] */
-    k11_swiglu(ex, st, tid, nth, st->n_out, (const float *)(A + 1024), (const float *)(A + 1120), (float *)(A + 512));
+    k11_swiglu(ex, st, tid, nth, st->n_out, (const float *)(A + 1536), (const float *)(A + 1632), (float *)(A + 512));
     llmc_barrier(ex->pool);
     if (st->n_nodes == 38)
         return;
@@ -317,12 +317,12 @@ static const LlmcProbe probes[] = {
     {"l1.k.1", 26, 1, 5120, 0, 8, 8},
     {"l1.a", 28, 1, 2048, 0, 16, 16},
     {"l1.a.rows", 29, 1, 3072, 1, 16, 16},
-    {"l1.o.partial", 30, 1, 2048, 1, 32, 32},
-    {"l1.o", 31, 1, 2560, 1, 32, 32},
-    {"l0.x.1.rows", 32, 1, 2048, 1, 32, 32},
+    {"l0.x.1.rows", 30, 1, 2048, 1, 32, 32},
+    {"l1.o.partial", 31, 1, 0, 1, 32, 32},
+    {"l1.o", 32, 1, 512, 1, 32, 32},
     {"l1.x", 33, 1, 0, 1, 32, 32},
-    {"l1.h.1", 33, 1, 512, 1, 32, 32},
-    {"l1.g.merged", 34, 1, 1024, 1, 48, 48},
+    {"l1.h.1", 33, 1, 1024, 1, 32, 32},
+    {"l1.g.merged", 34, 1, 1536, 1, 48, 48},
     {"l1.f", 37, 1, 512, 1, 24, 24},
     {"l1.d.partial", 38, 1, 896, 1, 32, 32},
     {"l1.d", 39, 1, 1408, 1, 32, 32},

@@ -164,6 +164,18 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *c, LlmcBenchResult *r, cha
     double t2 = llmc_rt_now();
     if (e->dev->busy_seconds)
         r->decode_busy_seconds = e->dev->busy_seconds(e) - busy0;
+    /* --bench-launches: one more decode step (the last position again: the same context as the
+     * last timed step), its launches timed in its graph */
+    if (rc == 0 && c->launch_reps > 0) {
+        if (!e->dev->arm_launch_costs)
+            rc = llmc_rt_fail(err, errlen, "--bench-launches: the %s device runs no kernel launches (GPU "
+                              "builds only)", e->dev->name);
+        else if ((rc = e->dev->arm_launch_costs(e, c->launch_reps, err, errlen)) == 0) {
+            for (int32_t s = 0; s < c->batch; s++)
+                bench_add(&b, s, b.next[s], c->n_prompt + c->n_gen - 1, 1);
+            rc = bench_flush(&b);
+        }
+    }
 
     r->prefill_tokens = (int64_t)c->batch * c->n_prompt;
     r->prefill_seconds = t1 - t0;
@@ -200,6 +212,52 @@ out:
     free(b.ids);
     free(b.logits);
     return rc;
+}
+
+/* --bench-launches: each launch of the last decode step and the sum of each kernel's */
+static void report_launches(LlmcEngine *e, const LlmcBenchCfg *c, FILE *out)
+{
+    const LlmcModelDesc *d = e->desc;
+    int32_t n = 0;
+    double full = 0.0;
+    const LlmcLaunchCost *lc = e->dev->launch_costs ? e->dev->launch_costs(e, &n, &full) : NULL;
+    if (!lc) {
+        fprintf(out, "launches: none timed (a decode step of %d tokens replays no CUDA graph)\n", c->batch);
+        return;
+    }
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++)
+        sum += lc[i].us;
+    fprintf(out, "launches of a decode step, each timed in the step's CUDA graph (the graph of the launches before "
+                 "it and itself less the graph of those before it, %d replays each; the first includes the "
+                 "graph's start): %d launches, %.1f us in all (the whole graph: %.1f us)\n",
+            c->launch_reps, n, sum, full);
+    fprintf(out, "  %4s  %-40s %-14s %9s %10s\n", "#", "kernel", "grid", "us", "up to it");
+    double cum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        char grid[48];
+        snprintf(grid, sizeof grid, "%ux%ux%u", lc[i].grid[0], lc[i].grid[1], lc[i].grid[2]);
+        cum += lc[i].us;
+        fprintf(out, "  %4d  %-40s %-14s %9.2f %10.1f\n", i + 1, d->gpu_kernels[lc[i].kernel], grid, lc[i].us, cum);
+    }
+    /* the sums per kernel, in the order of their first launch */
+    fprintf(out, "  by kernel:\n");
+    for (int32_t i = 0; i < n; i++) {
+        int first = 1;
+        for (int32_t j = 0; j < i && first; j++)
+            first = lc[j].kernel != lc[i].kernel;
+        if (!first)
+            continue;
+        double us = 0.0;
+        int cnt = 0;
+        for (int32_t j = i; j < n; j++)
+            if (lc[j].kernel == lc[i].kernel) {
+                us += lc[j].us;
+                cnt++;
+            }
+        fprintf(out, "  %-40s %4d launches %10.1f us %6.1f%%\n", d->gpu_kernels[lc[i].kernel], cnt, us,
+                sum > 0.0 ? 100.0 * us / sum : 0.0);
+    }
 }
 
 int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResult *r, FILE *out,
@@ -253,8 +311,11 @@ int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResul
     fprintf(out, "device copy bandwidth: %.1f GB/s (cuMemcpyDtoD of %.0f MiB, median of 10, bytes "
                  "read + written%s)\n",
             bw / 1e9, (double)buf / (1 << 20), sum);
-    if (r->decode_steps <= 0)
+    if (r->decode_steps <= 0) {
+        if (c->launch_reps > 0)
+            report_launches(e, c, out);
         return 0;
+    }
     double per_step = r->decode_bytes / r->decode_steps;
     double experts = expert_bytes_read(d, c->batch);
     double weights = ((double)d->weight_bytes_per_token + experts) * gpus; /* the sizes are a rank's */
@@ -275,5 +336,7 @@ int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *c, const LlmcBenchResul
     }
     fprintf(out, "memory roofline: %.1f%% (%.1f GB/s of %.1f GB/s)\n",
             100.0 * per_step / step_s / bw, per_step / step_s / 1e9, bw / 1e9);
+    if (c->launch_reps > 0)
+        report_launches(e, c, out);
     return 0;
 }

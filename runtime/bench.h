@@ -20,6 +20,9 @@ typedef struct LlmcBenchCfg {
     int32_t n_prompt;           /* P >= 1 */
     int32_t n_gen;              /* N >= 0; P + N <= max_seq_len */
     int32_t batch;              /* B: 1..min(max_tokens, max_outputs) */
+    int32_t launch_reps;        /* --bench-launches: > 0, one more decode step after the timed ones,
+                                   its launches timed in its CUDA graph over this many replays
+                                   (the device's arm_launch_costs; GPU builds only) */
 } LlmcBenchCfg;
 
 typedef struct LlmcBenchResult {
@@ -41,8 +44,9 @@ int llmc_bench_run(LlmcEngine *e, const LlmcBenchCfg *cfg, LlmcBenchResult *res,
 
 /* Prints res to out: the model and its device (the device's bench_header), prefill and decode
  * speed; where the device has a clock, its time of a decode step; where it has a copy bandwidth
- * test, the bandwidth (measured now) and the fraction of it a decode step reached. Returns 0, or
- * -1 with a message (a failed bandwidth test). */
+ * test, the bandwidth (measured now) and the fraction of it a decode step reached; with
+ * launch_reps, each launch's cost and the sum per kernel. Returns 0, or -1 with a message (a
+ * failed bandwidth test). */
 int llmc_bench_report(LlmcEngine *e, const LlmcBenchCfg *cfg, const LlmcBenchResult *res,
                       FILE *out, char *err, size_t errlen);
 

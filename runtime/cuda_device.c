@@ -157,6 +157,16 @@ static void cuda_print_stats(const LlmcEngine *e, FILE *f)
     fprintf(f, "\n");
 }
 
+static int cuda_arm_launch_costs(LlmcEngine *e, int reps, char *err, size_t errlen)
+{
+    return llmc_gpu_arm_launch_costs(e->ex.gpu, reps, err, errlen);
+}
+
+static const LlmcLaunchCost *cuda_launch_costs(const LlmcEngine *e, int32_t *n, double *full_us)
+{
+    return llmc_gpu_launch_costs(e->ex.gpu, n, full_us);
+}
+
 static void cuda_version_info(const LlmcModelDesc *d, char *buf, size_t len)
 {
     char archs[512];
@@ -181,6 +191,8 @@ const LlmcDeviceOps llmc_device_cuda = {
     .bench_header = cuda_bench_header,
     .busy_seconds = cuda_busy_seconds,
     .copy_bandwidth = cuda_copy_bandwidth,
+    .arm_launch_costs = cuda_arm_launch_costs,
+    .launch_costs = cuda_launch_costs,
     .print_stats = cuda_print_stats,
     .version_info = cuda_version_info,
 };

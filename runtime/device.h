@@ -23,6 +23,13 @@
 typedef struct LlmcEngine LlmcEngine;
 typedef struct LlmcEngineOpts LlmcEngineOpts;
 
+/* --bench-launches: a launch of a step, timed in that step's CUDA graph (gpu.h). */
+typedef struct LlmcLaunchCost {
+    int32_t kernel;             /* index into desc->gpu_kernels */
+    uint32_t grid[3], threads;
+    double us;                  /* the step cut after this launch less the step cut before it */
+} LlmcLaunchCost;
+
 typedef struct LlmcDeviceOps {
     const char *name;           /* "cpu", "cuda" */
     int gpu_options;            /* --no-graphs, --no-pdl and --compare-cpu apply */
@@ -55,6 +62,10 @@ typedef struct LlmcDeviceOps {
     /* optional: device-to-device copy bandwidth (bytes/s, read + written) and the buffer used */
     int (*copy_bandwidth)(LlmcEngine *e, double *bytes_per_second, size_t *buffer_bytes,
                           char *err, size_t errlen);
+    /* optional: --bench-launches: arm the next decode-shaped step to time its launches
+     * (llmc_gpu_arm_launch_costs), then read them (NULL, *n = 0: none) */
+    int (*arm_launch_costs)(LlmcEngine *e, int reps, char *err, size_t errlen);
+    const LlmcLaunchCost *(*launch_costs)(const LlmcEngine *e, int32_t *n, double *full_us);
     /* optional: --verbose, how the steps ran */
     void (*print_stats)(const LlmcEngine *e, FILE *f);
     /* optional: --version, the images built ("GPU architectures: sm_90a, sm_89") */

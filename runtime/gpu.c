@@ -411,6 +411,7 @@ void llmc_gpu_close(LlmcGpu *g)
          * host function one day: the context, module, stream and signal are left to the
          * process's exit, and the driver stays loaded */
         free(g->fn);
+        free(g->costs);
         free(g);
         return;
     }
@@ -427,6 +428,7 @@ void llmc_gpu_close(LlmcGpu *g)
         (void)g->cu.DevicePrimaryCtxRelease(g->dev);
     llmc_gpu_done_free(g->done);        /* after the context: no host function of its streams runs again */
     free(g->fn);
+    free(g->costs);
     if (g->cu.lib && !keep_driver)
         dlclose(g->cu.lib);
     free(g);

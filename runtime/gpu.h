@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "cuda_api.h"
+#include "device.h"
 #include "llmc_model.h"
 #include "nccl_api.h"
 
@@ -147,6 +148,17 @@ int llmc_gpu_step(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *err,
 /* Copies bytes at byte offset off of the device arena to dst (after a step). */
 int llmc_gpu_read_arena(LlmcGpu *g, int64_t off, void *dst, size_t bytes, char *err,
                         size_t errlen);
+
+/* Arms g (unsharded): its next step that replays a CUDA graph (a decode-shaped step) then also
+ * captures graphs of that step's first k launches (k = 1..L; the later ones skipped) and times
+ * each over reps replays: launch k's cost is t(k) - t(k-1) (t(0) = 0: launch 1's includes the
+ * graph's own start), what it adds to the step with the launches before it, PDL overlaps
+ * included. After that step the costs are in llmc_gpu_launch_costs. Returns 0, or -1 with a
+ * message (a sharded model: not supported). */
+int llmc_gpu_arm_launch_costs(LlmcGpu *g, int reps, char *err, size_t errlen);
+/* The costs of the last armed step (NULL, *n = 0 before one ran); *full_us: that step's graph
+ * with every launch, timed the same way. */
+const LlmcLaunchCost *llmc_gpu_launch_costs(const LlmcGpu *g, int32_t *n, double *full_us);
 
 /* Device-to-device copy bandwidth: a buffer of min(2 GiB, free / 4) bytes copied once to warm up,
  * then 10 timed copies (events); the median, counting bytes read + written. */

@@ -85,6 +85,15 @@ struct LlmcGpu {
                                            made on this GPU again, teardown included */
     char hung_msg[512];
 
+    /* --bench-launches (gpu_step.c) */
+    int cost_reps;                      /* armed: the next graph step times its launches */
+    int32_t launch_seq;                 /* the current forward()'s launches so far (empty grids not) */
+    int32_t launch_cut;                 /* > 0: launches from this one on are skipped (not enqueued) */
+    int recording;                      /* launches are recorded into costs */
+    LlmcLaunchCost *costs;              /* the timed step's launches */
+    int32_t n_costs, cap_costs;
+    double cost_full_us;
+
     LlmcDevArgs args;                   /* what every launch of the current step receives */
     int launch_failed;                  /* a launch of the current forward() failed */
     char launch_err[512];

@@ -28,6 +28,23 @@ void llmc_gpu_launch(LlmcGpu *g, int32_t kernel, uint32_t gx, uint32_t gy, uint3
     }
     if (gx == 0 || gy == 0 || gz == 0)
         return;                         /* an empty grid (no rows this step): nothing to run */
+    int32_t seq = g->launch_seq++;
+    if (g->launch_cut > 0 && seq >= g->launch_cut)
+        return;                         /* --bench-launches: the step cut before this launch */
+    if (g->recording) {
+        if (g->n_costs == g->cap_costs) {
+            int32_t cap = g->cap_costs ? 2 * g->cap_costs : 256;
+            LlmcLaunchCost *c = realloc(g->costs, (size_t)cap * sizeof *c);
+            if (!c) {
+                g->launch_failed = 1;
+                snprintf(g->launch_err, sizeof g->launch_err, "out of memory for the launches' list");
+                return;
+            }
+            g->costs = c;
+            g->cap_costs = cap;
+        }
+        g->costs[g->n_costs++] = (LlmcLaunchCost){kernel, {gx, gy, gz}, threads, 0.0};
+    }
     LlmcKernelOffsets offs;
     if (offsets)
         offs = *offsets;
@@ -67,20 +84,19 @@ static CUgraphExec find_graph(const LlmcGpu *g, int32_t bucket)
     return NULL;
 }
 
-/* Captures forward() for a step of `bucket` tokens (g->args already set). */
-static int capture(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, CUgraphExec *out,
-                   char *err, size_t errlen)
+/* Captures forward() for a step of `bucket` tokens (g->args already set) into *out, an
+ * instantiated graph the caller owns. */
+static int capture_graph(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, CUgraphExec *out,
+                         char *err, size_t errlen)
 {
     CUresult r;
-    if (g->n_graphs == MAX_GRAPHS)
-        return llmc_rt_fail(err, errlen, "internal error: more than %d CUDA graph buckets",
-                            MAX_GRAPHS);
     /* the ranks of a sharded model capture at once, a thread each: a capture forbids unsafe calls
      * of its own thread only (NCCL's calls of another rank's thread must not end it) */
     int mode = g->n_ranks > 1 ? CU_STREAM_CAPTURE_MODE_THREAD_LOCAL : CU_STREAM_CAPTURE_MODE_GLOBAL;
     if ((r = g->cu.StreamBeginCapture(g->stream, mode)) != CUDA_SUCCESS)
         return llmc_cu_fail(g, r, err, errlen, "cuStreamBeginCapture_v2 (graph for %d tokens)",
                        dev_step->n_tokens);
+    g->launch_seq = 0;
     g->d->forward(ex, dev_step, 0, 1);
     CUgraph graph = NULL;
     r = g->cu.StreamEndCapture(g->stream, &graph);
@@ -103,11 +119,99 @@ static int capture(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, CUg
         (void)g->cu.GraphExecDestroy(exec);
         return llmc_cu_fail(g, r2, err, errlen, "cuGraphDestroy");
     }
+    *out = exec;
+    return 0;
+}
+
+/* capture_graph, the graph kept as the bucket's */
+static int capture(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, CUgraphExec *out,
+                   char *err, size_t errlen)
+{
+    if (g->n_graphs == MAX_GRAPHS)
+        return llmc_rt_fail(err, errlen, "internal error: more than %d CUDA graph buckets",
+                            MAX_GRAPHS);
+    CUgraphExec exec = NULL;
+    if (capture_graph(g, ex, dev_step, &exec, err, errlen) != 0)
+        return -1;
     g->graphs[g->n_graphs].bucket = dev_step->n_tokens;
     g->graphs[g->n_graphs++].exec = exec;
     g->stats.captures++;
     *out = exec;
     return 0;
+}
+
+/* exec replayed twice, then reps times between the step events: *us a replay. */
+static int time_graph(LlmcGpu *g, CUgraphExec exec, int reps, double *us, char *err, size_t errlen)
+{
+    CUresult r;
+    for (int i = 0; i < 2 + reps; i++) {
+        if (i == 2 && (r = g->cu.EventRecord(g->step_ev[0], g->stream)) != CUDA_SUCCESS)
+            return llmc_cu_fail(g, r, err, errlen, "cuEventRecord");
+        if ((r = g->cu.GraphLaunch(exec, g->stream)) != CUDA_SUCCESS)
+            return llmc_cu_fail(g, r, err, errlen, "cuGraphLaunch (--bench-launches)");
+    }
+    float ms;
+    if ((r = g->cu.EventRecord(g->step_ev[1], g->stream)) != CUDA_SUCCESS ||
+        (r = g->cu.EventSynchronize(g->step_ev[1])) != CUDA_SUCCESS ||
+        (r = g->cu.EventElapsedTime(&ms, g->step_ev[0], g->step_ev[1])) != CUDA_SUCCESS)
+        return llmc_cu_fail(g, r, err, errlen, "timing the graphs of --bench-launches (cuEvent*)");
+    *us = 1e3 * ms / reps;
+    return 0;
+}
+
+/* The armed step's launches timed (llmc_gpu_arm_launch_costs): its graph with every launch,
+ * recording them, then with its first k. */
+static int time_launches(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, char *err,
+                         size_t errlen)
+{
+    int reps = g->cost_reps, rc = 0;
+    g->cost_reps = 0;
+    g->n_costs = 0;
+    g->recording = 1;
+    CUgraphExec exec = NULL;
+    rc = capture_graph(g, ex, dev_step, &exec, err, errlen);
+    g->recording = 0;
+    if (rc == 0)
+        rc = time_graph(g, exec, reps, &g->cost_full_us, err, errlen);
+    if (exec)
+        (void)g->cu.GraphExecDestroy(exec);
+    double prev = 0.0;
+    for (int32_t k = 1; k <= g->n_costs && rc == 0; k++) {
+        double t = 0.0;
+        exec = NULL;
+        g->launch_cut = k;
+        rc = capture_graph(g, ex, dev_step, &exec, err, errlen);
+        g->launch_cut = 0;
+        if (rc == 0)
+            rc = time_graph(g, exec, reps, &t, err, errlen);
+        if (exec)
+            (void)g->cu.GraphExecDestroy(exec);
+        g->costs[k - 1].us = t - prev;
+        prev = t;
+    }
+    if (rc != 0)
+        g->n_costs = 0;
+    return rc;
+}
+
+int llmc_gpu_arm_launch_costs(LlmcGpu *g, int reps, char *err, size_t errlen)
+{
+    if (g->n_ranks > 1)
+        return llmc_rt_fail(err, errlen, "--bench-launches: not for a sharded model (--tp %d)", g->n_ranks);
+    if (!g->use_graphs)
+        return llmc_rt_fail(err, errlen, "--bench-launches times the steps' CUDA graphs: not with --no-graphs");
+    if (reps < 1)
+        return llmc_rt_fail(err, errlen, "internal error: --bench-launches with %d replays", reps);
+    g->cost_reps = reps;
+    g->n_costs = 0;
+    return 0;
+}
+
+const LlmcLaunchCost *llmc_gpu_launch_costs(const LlmcGpu *g, int32_t *n, double *full_us)
+{
+    *n = g->n_costs;
+    *full_us = g->cost_full_us;
+    return g->n_costs ? g->costs : NULL;
 }
 
 static const void *dptr(CUdeviceptr p) { return (const void *)(uintptr_t)p; }
@@ -231,6 +335,7 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
             return llmc_cu_fail(g, r, err, errlen, "cuGraphLaunch (graph for %d tokens)", bucket);
         g->stats.graph_steps++;
     } else {
+        g->launch_seq = 0;
         d->forward(ex, &dev_step, 0, 1);
         if (g->launch_failed)
             return llmc_rt_fail(err, errlen, "%s", g->launch_err);
@@ -278,6 +383,13 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
     if (want_ids)
         memcpy(st->out_ids, host_ids, id_bytes);
     g->stats.steps++;
+    /* --bench-launches: after the step (its outputs are out; replaying it writes the same KV);
+     * armed for this step only (one that replays no graph has nothing to time) */
+    if (g->cost_reps > 0) {
+        if (bucket && time_launches(g, ex, &dev_step, err, errlen) != 0)
+            return -1;
+        g->cost_reps = 0;
+    }
     return 0;
 }
 

@@ -72,6 +72,7 @@ typedef struct Opts {
     int64_t n_new;              /* -1: default */
     int64_t bench_p;            /* 0: default */
     int64_t bench_batch;        /* 0: default */
+    int64_t bench_launches;     /* --bench-launches R (0: not given) */
     int64_t max_batch;          /* 0: default */
     int64_t ctx;                /* 0: the model's context (perplexity: min(512, it)) */
     int64_t threads;            /* 0: online CPUs */
@@ -171,6 +172,9 @@ static const OptSpec opt_specs[] = {
      "B sequences of P synthetic tokens, then N (-n) decode steps"},
     {"bench-prompt", NULL, 0, OPT_INT, F(bench_p), 1, INT32_MAX, "P", "prompt tokens (default 128)"},
     {"batch", NULL, 0, OPT_INT, F(bench_batch), 1, 1 << 20, "B", "sequences (default 1)"},
+    {"bench-launches", NULL, 0, OPT_INT, F(bench_launches), 1, 100000, "R",
+     "GPU builds: then each kernel launch of a decode step timed in its CUDA graph (the step cut "
+     "after it, R replays)"},
     HEADING("perplexity"),
     {"perplexity", NULL, 0, OPT_STR, F(ppl_file), 0, 0, "FILE",
      "llama.cpp's protocol: chunks of -c tokens, second half scored;\n- reads stdin"},
@@ -227,7 +231,7 @@ static const char synopsis[] =
     "usage: %1$s \"PROMPT\" [-n N] [sampling] [engine]          generate\n"
     "       %1$s -f FILE | --ids \"1 450 8074\" ...            the prompt from a file, or as token ids\n"
     "       %1$s --prompts FILE [--max-batch B] [-n N] ...  one prompt per line, continuous batching\n"
-    "       %1$s --bench [--bench-prompt P] [-n N] [--batch B]   prefill/decode speed\n"
+    "       %1$s --bench [--bench-prompt P] [-n N] [--batch B] [--bench-launches R]   prefill/decode speed\n"
     "       %1$s --perplexity FILE [-c N] [--chunks N] [--max-batch B]\n"
     "       %1$s --serve [--host ADDR] [--port PORT] [--api-key KEY] [--max-batch B]   HTTP server\n"
     "       %1$s --compare-cpu \"PROMPT\" | --ids \"...\"      GPU builds: per-layer errors vs the CPU\n"
@@ -458,8 +462,8 @@ static int parse_args(Opts *o, int argc, char **argv)
         return bad_usage(o, "%s is not an option of --serve", o->output_ids ? "--output-ids" : "--progress");
     if (o->api_key && !o->api_key[0])
         return bad_usage(o, "--api-key: the key is empty");
-    if ((o->bench_p || o->bench_batch) && !o->bench)
-        return bad_usage(o, "--bench-prompt and --batch are options of --bench");
+    if ((o->bench_p || o->bench_batch || o->bench_launches) && !o->bench)
+        return bad_usage(o, "--bench-prompt, --batch and --bench-launches are options of --bench");
     if (o->ctx && o->bench)
         return bad_usage(o, "-c/--ctx-size is not an option of --bench (--bench-prompt and -n are)");
     if (o->prompts_ids && !o->prompts_file)
@@ -849,6 +853,7 @@ static int run_bench(const Opts *o, const LlmcPayload *pl)
         .n_prompt = o->bench_p ? (int32_t)o->bench_p : 128,
         .n_gen = o->n_new >= 0 ? (int32_t)o->n_new : 128,
         .batch = o->bench_batch ? (int32_t)o->bench_batch : 1,
+        .launch_reps = (int32_t)o->bench_launches,
     };
     if ((int64_t)c.n_prompt + c.n_gen > d->max_seq_len) {
         if (o->bench_p || o->n_new >= 0) {

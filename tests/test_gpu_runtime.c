@@ -1771,6 +1771,72 @@ START_TEST(fake_bench)
 }
 END_TEST
 
+/* --bench-launches: one more decode step after the timed ones; its graph captured again with
+ * every launch (recorded), then cut after the first and after the second, each timed; the step's
+ * own graph (bucket 4) is replayed as before, no bucket graph is added. */
+START_TEST(fake_bench_launches)
+{
+    LlmcModelDesc d = fk_desc();
+    fake_reset();
+    LlmcEngine e;
+    LlmcBenchCfg c = {.n_prompt = 19, .n_gen = 6, .batch = 3, .launch_reps = 4};
+    LlmcGpu *g = gpu_engine(&e, &d, 3 * llmc_kv_blocks_for(25, FK_BS), 1);
+    LlmcBenchResult r;
+    char err[1024];
+    int32_t n = -1;
+    double full = -1.0;
+    ck_assert_ptr_null(llmc_gpu_launch_costs(g, &n, &full));
+    ck_assert_int_eq(n, 0);
+    /* the launches of a run without, its graphs captured already; then with */
+    c.launch_reps = 0;
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(llmc_bench_run(&e, &c, &r, err, sizeof err) == 0, "%s", err);
+    int64_t s0 = llmc_gpu_stats(g)->graph_steps, l0 = llmc_gpu_stats(g)->launches;
+    ck_assert_msg(llmc_bench_run(&e, &c, &r, err, sizeof err) == 0, "%s", err);
+    int64_t run = llmc_gpu_stats(g)->launches - l0; /* a run's launches (its eager prefill steps') */
+    l0 = llmc_gpu_stats(g)->launches;
+    c.launch_reps = 4;
+    ck_assert_msg(llmc_bench_run(&e, &c, &r, err, sizeof err) == 0, "%s", err);
+    /* the run's, and the timed step's captures: 2 (every launch) + 1 (cut after the first) + 2 */
+    ck_assert_int_eq(llmc_gpu_stats(g)->launches - l0, run + 5);
+    /* fake_bench's 8 graph steps a run, the timed one replaying the bucket's graph; no new bucket */
+    ck_assert_int_eq(llmc_gpu_stats(g)->graph_steps - s0, 8 + 8 + 1);
+    ck_assert_int_eq(llmc_gpu_stats(g)->captures, 2);
+    ck_assert_int_eq(fkc.bad_slot + fkc.bad_block, 0);
+    const LlmcLaunchCost *lc = llmc_gpu_launch_costs(g, &n, &full);
+    ck_assert_ptr_nonnull(lc);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(lc[0].kernel, 0);
+    ck_assert_int_eq(lc[1].kernel, 1);
+    ck_assert_int_eq(lc[0].grid[0], 4); /* kv_write over the bucket's 4 rows, then the head's */
+    ck_assert_int_eq(lc[1].grid[0], 4);
+    ck_assert_int_eq(lc[0].threads, 32);
+    /* the fake's events are 2 ms apart: 500 us a replay for every cut, so the second adds nothing */
+    ck_assert(fabs(full - 500.0) < 1e-9 && fabs(lc[0].us - 500.0) < 1e-9 && fabs(lc[1].us) < 1e-9);
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&txt, &len);
+    ck_assert_int_eq(llmc_bench_report(&e, &c, &r, f, err, sizeof err), 0);
+    fclose(f);
+    ck_assert_msg(strstr(txt, "2 launches, 500.0 us in all (the whole graph: 500.0 us)") &&
+                      strstr(txt, "     1  kv_write ") && strstr(txt, "  by kernel:\n  kv_write "),
+                  "%s", txt);
+    free(txt);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), e.kv.n_blocks);
+    llmc_engine_destroy(&e);
+    llmc_gpu_close(g);
+    /* not without graphs */
+    fake_reset();
+    g = gpu_engine(&e, &d, 3 * llmc_kv_blocks_for(25, FK_BS), 0);
+    ck_assert_int_eq(llmc_bench_run(&e, &c, &r, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "not with --no-graphs"), "%s", err);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), e.kv.n_blocks);
+    llmc_engine_destroy(&e);
+    llmc_gpu_close(g);
+    assert_no_leaks();
+}
+END_TEST
+
 /* ---- 4. AMD: the same runtime over HIP (a fake libamdhip64) ---- */
 
 #define AMD LLMC_GPU_VENDOR_AMD
@@ -2985,6 +3051,7 @@ static Suite *gpu_suite(void)
     tcase_add_test(tc, fake_compare_cpu);
     tcase_add_test(tc, fake_copy_bandwidth);
     tcase_add_test(tc, fake_bench);
+    tcase_add_test(tc, fake_bench_launches);
     tcase_add_test(tc, hip_image_selection);
     tcase_add_test(tc, hip_no_driver);
     tcase_add_test(tc, fake_hip_refusals);

@@ -1474,6 +1474,12 @@ START_TEST(bench_runs)
     c.n_gen = 80;
     ck_assert_int_eq(llmc_bench_run(&e, &c, &r, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "context"));
+    /* --bench-launches: GPU builds only */
+    c.n_gen = 9;
+    c.launch_reps = 3;
+    ck_assert_int_eq(llmc_bench_run(&e, &c, &r, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "--bench-launches: the cpu device runs no kernel launches"), "%s", err);
+    ck_assert_int_eq(llmc_kv_free_count(&e.kv), 40);
     for (int64_t i = 0; i < 1000; i++) {
         int32_t t = llmc_bench_token(&fake_desc, i);
         ck_assert(t >= 0 && t < FK_VOCAB && t != FK_BOS && t != FK_EOS);

@@ -4,6 +4,8 @@
 #   PRESET=llama3.2-1b bash bench/gpu_profile.sh        (after scripts/gpu_carry.sh; logs in $OUT)
 #   PRESET may also name a cut shape of bench/gpu_round.sh (llama3.1-8b-11l, qwen3-30b-a3b-12l ...)
 #   COMPILE_ARGS="--weights w4a16": more arguments of llmc compile
+#   LAUNCHES=20: instead of Nsight Compute, each launch of a decode step timed inside its CUDA graph
+#   (the executable's --bench-launches; at batch 1 the profiler's own cost per kernel hides this)
 #   KERNEL=gemv_b1 [SECTIONS="SpeedOfLight WarpStateStats ..."]: instead of the per-kind table, Nsight
 #   Compute's detail sections (default: speed of light, memory, compute, warp states, scheduler,
 #   occupancy, launch, source counters) of COUNT (default 4) launches of the kernels whose name holds
@@ -32,6 +34,16 @@ fi
 # shellcheck disable=SC2086
 [ -n "${REUSE:-}" ] && [ -x "$work/p.exe" ] ||
   "$carry/llmc" compile "$work/$preset" --target sm_90a -o "$work/p.exe" --weights-file --max-seq 4096 -q ${COMPILE_ARGS:-} || exit 1
+
+# LAUNCHES=R: no profiler; the build's own `--bench-launches R` (each launch of a decode step timed
+# inside its CUDA graph, after a --bench of PROMPT tokens, default 512, and 8 decode steps)
+if [ -n "${LAUNCHES:-}" ]; then
+  "$work/p.exe" --bench --bench-prompt "${PROMPT:-512}" -n 8 --bench-launches "$LAUNCHES" ${BENCH_ARGS:-} \
+    >"$out/launches_$preset.txt" 2>&1
+  rc=$?
+  cat "$out/launches_$preset.txt"
+  exit $rc
+fi
 
 if [ -n "${KERNEL:-}" ]; then
   secs=${SECTIONS:-SpeedOfLight MemoryWorkloadAnalysis ComputeWorkloadAnalysis WarpStateStats SchedulerStats Occupancy LaunchStats SourceCounters}

@@ -108,8 +108,8 @@ __global__ void __launch_bounds__(128) k_h2(const void *wv, const float *x, cons
                 const uint4 xw = xsrc[w * NVT + ks * NV + v];                                                      \
                 const uint32_t sel = w < 2 ? 0x1010u : 0x3232u; /* the group's scale in both halves */             \
                 const uint32_t t0 = __byte_perm(s[u][0], 0, sel), t1 = __byte_perm(s[u][1], 0, sel);               \
-                const uint32_t wd0 = w == 0 ? q[u][0].x : w == 1 ? q[u][0].y : w == 2 ? q[u][0].z : q[u][0].w;     \
-                const uint32_t wd1 = w == 0 ? q[u][1].x : w == 1 ? q[u][1].y : w == 2 ? q[u][1].z : q[u][1].w;     \
+                const uint32_t wd0 = u4_at(q[u][0], w);                                                            \
+                const uint32_t wd1 = u4_at(q[u][1], w);                                                            \
                 uint32_t h0[4], h1[4];                                                                             \
                 u4_h2(wd0, 0x64086408u, 0xd480d480u, h0); /* q - 8, exact */                                      \
                 u4_h2(wd1, 0x64086408u, 0xd480d480u, h1);                                                          \

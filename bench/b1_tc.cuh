@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(128) k_tc1(const void *wv, const uint32_t *xp,
             const uint32_t *xq = xs + ((int64_t)tl * 128 + (t + 4 * s) * 16) * 2;
 #pragma unroll
             for (int w = 0; w < 4; w++) {
-                const uint32_t word = w == 0 ? qa[s].x : w == 1 ? qa[s].y : w == 2 ? qa[s].z : qa[s].w;
+                const uint32_t word = u4_at(qa[s], w);
                 uint32_t h[4];
                 u4_h2(word, 0x64086408u, 0xd480d480u, h); /* symmetric: zero 8 in both halves */
                 uint4 x0 = make_uint4(0, 0, 0, 0), x1 = make_uint4(0, 0, 0, 0);

@@ -151,7 +151,7 @@ struct WFmt<FMT_FP8> { /* fp8 (E4M3); side 0: the scale, f32 */
     DEV float deq(float v, const WQ &q, int64_t gi) { return v * scale(q, gi); }
     DEV void part(const u4 &q, int p, float (&f)[4], uint32_t, uint32_t)
     {
-        fp8_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, f);
+        fp8_word(u4_at(q, p), f);
     }
 };
 template <int ZPT>
@@ -170,7 +170,7 @@ struct WFmtU4 { /* u4, two values a byte (even element low); side 0: the scale, 
     }
     DEV void part(const u4 &q, int p, float (&f)[8], uint32_t za, uint32_t zb)
     {
-        u4_word(p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w, (0x6400u + za) | (0x6400u + zb) << 16,
+        u4_word(u4_at(q, p), (0x6400u + za) | (0x6400u + zb) << 16,
                 (0xd400u + 16u * za) | (0xd400u + 16u * zb) << 16, f);
     }
 };
@@ -197,7 +197,7 @@ struct WFmt<FMT_NVFP4> { /* nvfp4: E2M1 two a byte (even element low); side 0: E
      * multiple of 2^-24 below 0.17), times 2^-14 */
     DEV void part(const u4 &q, int p, float (&f)[8], uint32_t s2, uint32_t)
     {
-        const uint32_t w = p == 0 ? q.x : p == 1 ? q.y : p == 2 ? q.z : q.w;
+        const uint32_t w = u4_at(q, p);
 #pragma unroll
         for (int e = 0; e < 4; e++)
             h2_to_f32(hmul2_(e2m1_h2(w, e), s2), f[e], f[e + 4]);

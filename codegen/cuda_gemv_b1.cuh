@@ -244,12 +244,8 @@ DEV void gemv_b1_rows_h2(const void *__restrict__ wv, const float *__restrict__ 
             {                                                                                                      \
                 const uint4 xw = xs[w * NVT + ks * NV + v];                                                        \
                 uint32_t h0[4], h1[4];                                                                             \
-                const uint32_t t0 = h2_word<WK, G>(w == 0 ? q[u][0].x : w == 1 ? q[u][0].y : w == 2 ? q[u][0].z      \
-                                                                                              : q[u][0].w,         \
-                                                   pp[u][0], w, h0);                                               \
-                const uint32_t t1 = h2_word<WK, G>(w == 0 ? q[u][1].x : w == 1 ? q[u][1].y : w == 2 ? q[u][1].z      \
-                                                                                              : q[u][1].w,         \
-                                                   pp[u][1], w, h1);                                               \
+                const uint32_t t0 = h2_word<WK, G>(u4_at(q[u][0], w), pp[u][0], w, h0);                            \
+                const uint32_t t1 = h2_word<WK, G>(u4_at(q[u][1], w), pp[u][1], w, h1);                            \
                 LLMC_H2_FMA(0, x)                                                                                  \
                 LLMC_H2_FMA(1, y)                                                                                  \
                 LLMC_H2_FMA(2, z)                                                                                  \

@@ -211,7 +211,7 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
 #pragma unroll
             for (int j = 0; j < NJ; j++) {
                 uint32_t b[2];
-                qm_decode<WK, G>(w == 0 ? q[j].x : w == 1 ? q[j].y : w == 2 ? q[j].z : q[j].w, w, p[j], b);
+                qm_decode<WK, G>(u4_at(q[j], w), w, p[j], b);
 #pragma unroll
                 for (int i = 0; i < MI; i++) {
                     const uint32_t af[4] = {a[i][0][0], a[i][1][0], a[i][0][1], a[i][1][1]};
@@ -232,7 +232,7 @@ DEV void qm_round(float (&acc)[MI][NJ][4], const u4 (&q)[NJ], const QPar<WK, G> 
 #pragma unroll
             for (int j = 0; j < NJ; j++) {
                 uint32_t b[4];
-                qm_decode<WK, G>(w == 0 ? q[j].x : w == 1 ? q[j].y : w == 2 ? q[j].z : q[j].w, w, p[j], b);
+                qm_decode<WK, G>(u4_at(q[j], w), w, p[j], b);
 #pragma unroll
                 for (int u = 0; u < 2; u++)
 #pragma unroll

@@ -265,8 +265,8 @@ DEV void gemm_wq(const uint8_t *__restrict__ w, WQ wq, const uint16_t *__restric
             uint32_t(&ar)[S][4] = a[r % 2];
 #pragma unroll
             for (int wd = 0; wd < 4; wd++) {
-                const uint32_t x0 = wd == 0 ? q0.x : wd == 1 ? q0.y : wd == 2 ? q0.z : q0.w;
-                const uint32_t x1 = wd == 0 ? q1.x : wd == 1 ? q1.y : wd == 2 ? q1.z : q1.w;
+                const uint32_t x0 = u4_at(q0, wd);
+                const uint32_t x1 = u4_at(q1, wd);
                 if constexpr (WK == FMT_FP8) {
                     uint32_t b0[2], b1[2];
                     qm_decode<WK, G>(x0, wd, p0, b0);

@@ -94,6 +94,8 @@ DEV uint8_t *dyn_smem()
 struct u4 {
     uint32_t x, y, z, w;
 };
+/* word i (0..3) of q */
+DEV uint32_t u4_at(const u4 &q, int i) { return i == 0 ? q.x : i == 1 ? q.y : i == 2 ? q.z : q.w; }
 /* 16-byte weight load (8 bf16/f16 values or 4 f32), streamed (no L1 allocation). */
 DEV u4 ld16_stream(const void *p)
 {

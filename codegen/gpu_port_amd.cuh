@@ -246,6 +246,8 @@ DEV uint8_t *dyn_smem()
 struct u4 {
     uint32_t x, y, z, w;
 };
+/* word i (0..3) of q */
+DEV uint32_t u4_at(const u4 &q, int i) { return i == 0 ? q.x : i == 1 ? q.y : i == 2 ? q.z : q.w; }
 typedef uint32_t llmc_v4u __attribute__((ext_vector_type(4)));
 /* weights, read once: non-temporal */
 DEV u4 ld16_stream(const void *p)

@@ -27,6 +27,37 @@ static int f32_rows_only(const LlmcGraph *g, const LlmcNode *n)
     return 1;
 }
 
+/* select_rows(t, out_rows): tensor t's O rows, a new tensor (*o) */
+static LlmcNode row_gather(LlmcGraph *g, int t, int *o)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s.rows", g->t[t].name);
+    LlmcShape s = llmc_shape2(LLMC_O, llmc_cols(&g->t[t].shape));
+    *o = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &s);
+    int ins[2] = {t, g->in_out_rows};
+    return llmc_node_make(LLMC_OP_SELECT_ROWS, 2, ins, 1, o);
+}
+
+/* Appends to out[*k] the gathers of node m's inputs from outside R (in_r) produced before node
+ * `before` and not gathered yet (gathered[t]: tensor t's O-row copy), each at node n's place. */
+static void gather_inputs(LlmcGraph *g, const LlmcNode *m, int before, const uint8_t *in_r, int *gathered,
+                          const LlmcNode *n, LlmcNode *out, int *k)
+{
+    for (int j = 0; j < m->n_in; j++) {
+        int t = m->in[j];
+        const LlmcTensor *tt = &g->t[t];
+        if (tt->kind == LLMC_T_WEIGHT || (tt->producer >= 0 && in_r[tt->producer]) || gathered[t] >= 0 ||
+            tt->producer >= before)
+            continue;
+        int o;
+        LlmcNode sel = row_gather(g, t, &o);
+        sel.layer = n->layer;
+        sel.where = n->where;
+        out[(*k)++] = sel;
+        gathered[t] = o;
+    }
+}
+
 LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
 {
     (void)opt;
@@ -78,31 +109,12 @@ LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
         first++;
     for (int i = 0; i < nn; i++) {
         LlmcNode n = g->n[i];
-        /* at R's first node the gathers of every outside input of R produced before it, at the
-         * others those of the node's own inputs not gathered yet */
-        for (int r = i; in_r[i] && r < (i == first ? nn : i + 1); r++) {
-            if (!in_r[r])
-                continue;
-            const LlmcNode *m = &g->n[r];
-            for (int j = 0; j < m->n_in; j++) {
-                int t = m->in[j];
-                const LlmcTensor *tt = &g->t[t];
-                if (tt->kind == LLMC_T_WEIGHT || (tt->producer >= 0 && in_r[tt->producer]) || gathered[t] >= 0 ||
-                    tt->producer >= i)
-                    continue;
-                char name[300];
-                snprintf(name, sizeof name, "%s.rows", tt->name);
-                LlmcShape s = llmc_shape2(LLMC_O, llmc_cols(&tt->shape));
-                int o = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &s);
-                int ins[2] = {t, g->in_out_rows};
-                LlmcNode sel = llmc_node_make(LLMC_OP_SELECT_ROWS, 2, ins, 1, &o);
-                sel.layer = n.layer;
-                sel.where = n.where;
-                out[k++] = sel;
-                gathered[t] = o;
-            }
-        }
+        if (i == first) /* every outside input of R produced before R */
+            for (int r = i; r < nn; r++)
+                if (in_r[r])
+                    gather_inputs(g, &g->n[r], i, in_r, gathered, &n, out, &k);
         if (in_r[i]) {
+            gather_inputs(g, &g->n[i], i, in_r, gathered, &n, out, &k); /* the rest: before first use */
             for (int j = 0; j < n.n_in; j++) {
                 int t = n.in[j];
                 const LlmcTensor *tt = &g->t[t];
@@ -116,13 +128,8 @@ LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
     }
     /* An output computed by a node outside R (no row-wise tail): gather the logits themselves. */
     if (g->t[g->logits].shape.sym[0] == LLMC_DIM_T) {
-        const LlmcTensor *lt = &g->t[g->logits];
-        char name[300];
-        snprintf(name, sizeof name, "%s.rows", lt->name);
-        LlmcShape s = llmc_shape2(LLMC_O, llmc_cols(&lt->shape));
-        int o = llmc_tensor_new(g, name, LLMC_T_VALUE, LLMC_F32, &s);
-        int ins[2] = {g->logits, g->in_out_rows};
-        LlmcNode sel = llmc_node_make(LLMC_OP_SELECT_ROWS, 2, ins, 1, &o);
+        int o;
+        LlmcNode sel = row_gather(g, g->logits, &o);
         sel.where = g->n[nn - 1].where;
         out[k++] = sel;
         g->logits = o;

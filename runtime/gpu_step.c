@@ -159,13 +159,12 @@ static int time_graph(LlmcGpu *g, CUgraphExec exec, int reps, double *us, char *
     return 0;
 }
 
-/* The armed step's launches timed (llmc_gpu_arm_launch_costs): its graph with every launch,
- * recording them, then with its first k. */
-static int time_launches(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, char *err,
+/* The armed step's launches timed (llmc_gpu_arm_launch_costs), reps replays a graph: its graph
+ * with every launch, recording them, then with its first k. */
+static int time_launches(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *dev_step, int reps, char *err,
                          size_t errlen)
 {
-    int reps = g->cost_reps, rc = 0;
-    g->cost_reps = 0;
+    int rc = 0;
     g->n_costs = 0;
     g->recording = 1;
     CUgraphExec exec = NULL;
@@ -385,11 +384,10 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
     g->stats.steps++;
     /* --bench-launches: after the step (its outputs are out; replaying it writes the same KV);
      * armed for this step only (one that replays no graph has nothing to time) */
-    if (g->cost_reps > 0) {
-        if (bucket && time_launches(g, ex, &dev_step, err, errlen) != 0)
-            return -1;
-        g->cost_reps = 0;
-    }
+    int reps = g->cost_reps;
+    g->cost_reps = 0;
+    if (reps > 0 && bucket && time_launches(g, ex, &dev_step, reps, err, errlen) != 0)
+        return -1;
     return 0;
 }
 

@@ -30,7 +30,7 @@
 
 #include <stdint.h>
 
-#define LLMC_ABI_VERSION 15
+#define LLMC_ABI_VERSION 16
 
 /* One forward step: T tokens from one or more sequences (prefill chunks and decode tokens mixed). */
 typedef struct LlmcStep {
@@ -57,6 +57,10 @@ typedef struct LlmcStep {
     const float *temperature;       /* with sample_u: [O]; 0: that row takes the argmax */
     const float *top_p;             /* with sample_u: [O]; >= 1: off */
     const int32_t *top_k;           /* with sample_u: [O]; 0: off */
+    int32_t n_seqs;                 /* S, GPU forward() only (set by the runtime; the step's
+                                       producers leave it 0): the runs of tokens of one sequence at
+                                       consecutive positions, 1..T (T: one token a run, a decode
+                                       step); launches are chosen by T, O and S */
 } LlmcStep;
 
 typedef struct LlmcPool LlmcPool;   /* the runtime's thread team */
@@ -221,8 +225,8 @@ typedef struct LlmcModelDesc {
     int32_t backend;                /* LLMC_BACKEND_CPU or LLMC_BACKEND_CUDA */
     /* GPU targets. In LlmcExec, weights (the mapped payload) and consts (filled by init()) are the
      * host copies the runtime uploads; arena and kv are NULL: the device buffers reach the kernels
-     * through LlmcDevArgs. forward() must choose its launches from st->n_tokens and st->n_out only:
-     * a captured CUDA graph replays them for every step of the same (padded) size. */
+     * through LlmcDevArgs. forward() must choose its launches from st->n_tokens, st->n_out and
+     * st->n_seqs only: a captured CUDA graph replays them for every step of the same (padded) size. */
     const LlmcGpuImage *gpu_images; /* one per architecture built */
     int32_t n_gpu_images;
     const char *const *gpu_kernels; /* kernel names, the same in every image; launch index = position */

@@ -17,6 +17,16 @@
  * (flash-decoding: enough blocks to fill the chip at batch 1); longer steps (prefill) have blocks
  * enough and run unsplit. */
 #define ATTN_SPLIT_ROWS 64
+/* Past ATTN_SPLIT_ROWS tokens (NVIDIA, heads of 64 or 128), the tokens of runs of at most this many
+ * (a sequence's tokens in the step: cuda_kv.cuh attn_short_run; decode tokens are runs of one) stay
+ * on paged_attn_tc, a block a token, and flash attention takes the longer runs (prefill): its tiles
+ * of 64 tokens serve their sequences one after another, so a tile of 64 decode tokens makes 64 whole
+ * passes with one useful row in 64 (a decode step of 256 sequences on the 1B took 15 ms,
+ * bench/NOTES.md). forward() launches paged_attn_tc where a short run may be (T <= 64, or S > 1
+ * runs) and flash attention where a long one may (T >= S + ATTN_TC_RUN: the longest run is at most
+ * T - S + 1 tokens); a mixed step launches both, each taking its own tokens. */
+#define ATTN_TC_RUN 4
+#define ATTN_TC_RUN_S "4"
 int llmc_cuda_attention_parts(const LlmcGraph *g)
 {
     (void)g;
@@ -111,7 +121,7 @@ static const char *per_token_kernel(LlmcEmit *e, const LlmcNode *n, int q, int y
  * - KQ, the scores' layout: S = Q K^T (0) or S^T = K Q^T (1: half the score mma, no padded rows;
  *   bench/kernel_check.cu `attn` checks and times both). The rule is one line: `kq` below. */
 static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, int64_t HQ, int window, int nz, int64_t part_off,
-                      const char *qs, const char *ys, const char *lay, const char *cond)
+                      const char *qs, const char *ys, const char *lay, const char *cond, int sr)
 {
     const LlmcGraph *g = e->g;
     int L = g->kv_layers, BS = g->kv_block_size, HKV = g->kv_heads, HD = g->kv_head_dim;
@@ -136,17 +146,19 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
     llmc_buf_printf(&k,
                     "/* paged_attention, decode steps on tensor cores: %lld query heads over %d %s KV heads of %d, %lld "
                     "query heads a block, scale %.9g%s; positions in at most %d parts of at least %lld positions, no "
-                    "more parts than fill %d blocks, the last block to finish combines them; %d tile(s) of 16 "
+                    "more parts than fill %d blocks, one past %d tokens%s, the last block to finish combines them; %d tile(s) of 16 "
                     "positions a warp at once%s; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, %d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld, %d, %d>(a.positions, "
+                    "    paged_attn_tc<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d, %lld, %d, %lld, %d, %d, %d, %d>(a.positions, "
                     "a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, %s, %s, A(%lld), (int *)A(%lld), %s, "
                     "%s, %s%s);\n}\n",
                     (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, (long long)gs,
-                    llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, fill, nt,
+                    llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, fill, ATTN_SPLIT_ROWS,
+                    sr ? " (and there only the tokens of runs of at most " ATTN_TC_RUN_S ")" : "", nt,
                     kq ? ", scores as S^T = K Q^T" : "", (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
                     minb, llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q),
-                    (long long)llmc_row_stride(g, y), window, nz, minch, nt, (long long)gs, kq, fill, qs, ys,
+                    (long long)llmc_row_stride(g, y), window, nz, minch, nt, (long long)gs, kq, fill, ATTN_SPLIT_ROWS,
+                    sr, qs, ys,
                     (long long)part_off, (long long)e->scratch_c, lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)),
                     llmc_cuda_kv_scales(e), softcap_arg(e, n));
     const char *name = llmc_cuda_kernel_nv(e, "paged_attention_tc", k.s, 0);
@@ -154,7 +166,7 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
     llmc_cuda_kernel_pdl(e, name); /* its blocks start while Q/K/V runs; they wait before reading */
     char gy[32], gz[32];
     snprintf(gy, sizeof gy, "%lld", (long long)(HQ / gs));
-    snprintf(gz, sizeof gz, "%d", nz);
+    snprintf(gz, sizeof gz, "(T > %d ? 1 : %d)", ATTN_SPLIT_ROWS, nz); /* blocks past a token's parts return */
     llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), name, "T", gy, gz, 128, 0);
 }
 
@@ -275,11 +287,14 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     int tc = e->nv_path && (HD == 64 || HD == 128) && BS % 16 == 0 && !e->binv;
     /* One-token steps stay on paged_attn_dec: it starts loading old K/V rows while Q/K/V runs (PDL) and
      * was faster at T = 1 (kernel_check on an H100: 8.5 against 12.3 us, heads of 64; 11.8 / 19.8 and
-     * 23.1 / 30.4 us at 128); steps of 2 to 64 tokens take paged_attn_tc. */
-    char tcond[64];
-    snprintf(tcond, sizeof tcond, "T > 1 && T <= %d", ATTN_SPLIT_ROWS);
+     * 23.1 / 30.4 us at 128); steps of 2 to 64 tokens take paged_attn_tc, and the short runs of longer
+     * ones (ATTN_TC_RUN: decode steps of many sequences). */
+    char tcond[96], nv_long[64];
+    snprintf(tcond, sizeof tcond, "T > 1 && (T <= %d || S > 1)", ATTN_SPLIT_ROWS);
+    /* KIVI (the ring): no flash attention; paged_attn_tc takes all of a long step of several runs, the
+     * per-token kernel one of a single run */
     if (tc)
-        tc_kernel(e, node, n, q, y, HQ, window, nz, part_off, qs, ys, lay, tcond);
+        tc_kernel(e, node, n, q, y, HQ, window, nz, part_off, qs, ys, lay, tcond, ring ? 0 : ATTN_TC_RUN);
     if (HD >= 8 && HD <= 256 && (HD & (HD - 1)) == 0) {
         const char *dcond = tc ? llmc_cuda_path_cond(e, "T == 1", 0) : e->binv ? NULL : cond;
         /* one kernel, 16-byte K/V loads by lane groups, the last block of each head group combines
@@ -328,15 +343,30 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         return LLMC_OK;
     }
     snprintf(cond, sizeof cond, "T > %d", ATTN_SPLIT_ROWS);
+    /* the long steps paged_attn_tc leaves (NVIDIA) */
+    if (tc && ring)
+        snprintf(nv_long, sizeof nv_long, "T > %d && S == 1", ATTN_SPLIT_ROWS);
+    else if (tc)
+        snprintf(nv_long, sizeof nv_long, "T > %d && T >= S + %d", ATTN_SPLIT_ROWS, ATTN_TC_RUN);
+    else
+        snprintf(nv_long, sizeof nv_long, "%s", cond);
     /* a tensor-core tile for this head size, on NVIDIA (KIVI: queries of one tile read a position from
        the blocks or the ring, so the per-token kernel); on the AMD path flash_mx (matrix cores) for
        heads of a multiple of 8 up to 256, KIVI likewise the per-token kernel */
     int flash = e->nv_path && HD % 16 == 0 && HD <= 128 && !ring;
     int fmx = e->amd_path && HD % 8 == 0 && HD <= 256 && !ring;
     int pt_nv = e->nv_path && !flash, pt_amd = e->amd_path && !fmx;
-    if (pt_nv || pt_amd) /* the per-token kernel */
-        llmc_cuda_launch(e, node, pt_nv && pt_amd ? cond : llmc_cuda_path_cond(e, cond, pt_amd),
-                         per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay), "T", gy, "1", 128, 0);
+    if (pt_nv || pt_amd) { /* the per-token kernel */
+        const char *pt = per_token_kernel(e, n, q, y, HQ, window, nz, part_off, qs, ys, lay);
+        if (pt_nv && pt_amd && !tc)
+            llmc_cuda_launch(e, node, cond, pt, "T", gy, "1", 128, 0);
+        else {
+            if (pt_nv)
+                llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, nv_long, 0), pt, "T", gy, "1", 128, 0);
+            if (pt_amd)
+                llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 1), pt, "T", gy, "1", 128, 0);
+        }
+    }
     if (fmx)
         flash_mx_kernel(e, node, n, q, y, HQ, window, qs, ys, lay, cond);
     if (!flash) {
@@ -346,18 +376,19 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     uint32_t smem = (uint32_t)(2 * 2 * 64 * (HD + 8) * 2);
     llmc_buf_printf(&k,
                     "/* flash attention (long steps): 64 tokens x 1 of %lld query heads a block, %s KV head of %d, "
-                    "scale %.9g%s; K/V tiles of 64 positions, %u bytes of shared memory; strides q %lld, y %lld */\n"
+                    "scale %.9g%s; K/V tiles of 64 positions, %u bytes of shared memory%s; strides q %lld, y %lld */\n"
                     "extern \"C\" __global__ void __launch_bounds__(128, 2) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    flash_prefill<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d>(a.positions, a.seq_of_token, a.block_tables, "
+                    "    flash_prefill<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d>(a.positions, a.seq_of_token, a.block_tables, "
                     "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s, %s%s);\n}\n",
                     (long long)HQ, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, llmc_attr_float(n, "scale", 1.0),
-                    attn_what(e, n, window), smem, (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
+                    attn_what(e, n, window), smem, tc ? "; runs of at most " ATTN_TC_RUN_S " tokens left to paged_attn_tc" : "",
+                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
                     llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD,
-                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, qs, ys,
+                    (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, tc ? ATTN_TC_RUN : 0, qs, ys,
                     lay, llmc_c_float(e, llmc_attr_float(n, "scale", 1.0)), llmc_cuda_kv_scales(e), softcap_arg(e, n));
     const char *fl = llmc_cuda_kernel_nv(e, "flash_attention", k.s, smem);
     llmc_buf_free(&k);
-    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), fl, "(T + 63) / 64", hq, "1", 128, smem);
+    llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, nv_long, 0), fl, "(T + 63) / 64", hq, "1", 128, smem);
     llmc_cuda_node_end(e, node);
     return LLMC_OK;
 }

@@ -460,7 +460,10 @@ DEV void paged_attn_dec(const int32_t *__restrict__ positions, const int32_t *__
  * pay less of the per-block costs (Q's prologue, the warps' merge, the partials, the combine), so a
  * token's parts depend on its length and the step's tokens; blocks past a token's parts return at
  * once; the last block of a (token, head group) to finish combines the parts (as paged_attn_dec).
- * Grid (T, HKV * G / GS, NZ), 128 threads.
+ * PR > 0: a step of more than PR tokens (decode steps of many sequences: blocks enough) runs every
+ * token in one part, so that the partials and counters need rows for PR tokens only; with SR > 0
+ * only its tokens of runs of at most SR (attn_short_run), flash attention taking the others.
+ * Grid (T, HKV * G / GS, NZ; 1 suffices past PR tokens), 128 threads.
  * KQ 1, the scores as S^T[pos][head] = K Q^T (the emitter picks it by tc_kernel's rule: keys and
  * values both fp8, int8 or int4, where an H100 timed it faster): K the A operand (rows g and g + 8: the K rows the lane loads anyway), Q^T the B
  * operand (the same registers as S's A: 8 head columns, GS real), one mma a k-step instead of two (no
@@ -586,7 +589,7 @@ DEV uint32_t tc_trans(uint32_t x)
 }
 
 template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int NZ, int MINCH, int NT, int GS,
-          int KQ = 0, int FILL = 0>
+          int KQ = 0, int FILL = 0, int PR = 0, int SR = 0>
 DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                        const float *__restrict__ q, float *__restrict__ y, float *__restrict__ part,
@@ -613,6 +616,8 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
     const int t = blockIdx.x, hb = blockIdx.y, h = hb / SUB, h0 = hb * GS, z = blockIdx.z;
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, g = lane >> 2, tig = lane & 3;
     /* the step's own arrays: written before the step, never by the previous kernel */
+    if (PR > 0 && SR > 0 && gridDim.x > PR && !attn_short_run<SR>(seq_of_token, positions, gridDim.x, t))
+        return; /* flash attention's token */
     const int pe = positions[t];
     const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
     const int u0 = p0 / UP, nu = pe / UP - u0 + 1;
@@ -622,6 +627,8 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
         parts = parts < fill ? parts : fill;
     }
     parts = parts < 1 ? 1 : parts > NZ ? NZ : parts;
+    if (PR > 0 && gridDim.x > PR) /* the partials and counters hold PR tokens */
+        parts = 1;
     if (z >= parts)
         return;
     const int upp = (nu + parts - 1) / parts, ua = u0 + z * upp, ub = ua + upp < u0 + nu ? ua + upp : u0 + nu;

@@ -86,8 +86,10 @@ DEV void kv_tile_chunk(uint16_t *dst, const uint8_t *sec, int r, int c, int ok, 
  * softmax online in base 2 (Q pre-scaled by scale * log2 e; Q and P rounded to f16). Tokens of
  * several sequences in one tile are served one sequence a pass. Needs HD % 16 == 0. Dynamic shared
  * memory: 2 * 2 * 64 * (HD + 8) halves. softcap > 0: the scores capped to (-softcap, softcap) by
- * softcap tanh(s / softcap) (Gemma 2). kvs: the scales per layer and KV head (fp8), else null. */
-template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN>
+ * softcap tanh(s / softcap) (Gemma 2). kvs: the scales per layer and KV head (fp8), else null.
+ * SR > 0: tokens of runs of at most SR (attn_short_run: decode tokens) are paged_attn_tc's, not
+ * this kernel's. */
+template <int KF, int VF, int L, int BS, int HQ, int HKV, int HD, int SQ, int SY, int WIN, int SR = 0>
 DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__restrict__ seq_of_token,
                        const int32_t *__restrict__ block_tables, int max_blocks_per_seq, const uint8_t *kvp,
                        const float *__restrict__ q, float *__restrict__ y, int T, int layer, float scale,
@@ -105,7 +107,7 @@ DEV void flash_prefill(const int32_t *__restrict__ positions, const int32_t *__r
     const int g = lane >> 2, c2 = (lane & 3) * 2;
     if (tid < QT) {
         const int t = t0 + tid;
-        rseq[tid] = t < T ? seq_of_token[t] : -1;
+        rseq[tid] = t < T && !(SR > 0 && attn_short_run<SR>(seq_of_token, positions, T, t)) ? seq_of_token[t] : -1;
         rpos[tid] = t < T ? positions[t] : 0;
     }
     const int r0 = warp * 16 + g, r1 = r0 + 8; /* this thread's two rows (block-local) */

@@ -249,7 +249,7 @@ const char *llmc_cuda_source(const LlmcCudaGen *cg) { return cg->source; }
  * (cuda_common.h llmc_cuda_launch); err set on anything else. */
 typedef struct {
     const char *p;
-    int64_t T, O, wg, amd;
+    int64_t T, O, wg, amd, S;
     int err;
 } CondEval;
 
@@ -292,14 +292,14 @@ static int64_t cond_primary(CondEval *c)
             c->p++;
         return v;
     }
-    static const char *const names[] = {"amd", "wg", "T", "O"};
-    for (int i = 0; i < 4; i++) {
+    static const char *const names[] = {"amd", "wg", "T", "O", "S"};
+    for (int i = 0; i < 5; i++) {
         size_t n = strlen(names[i]);
         char after = c->p[n];
         if (strncmp(c->p, names[i], n) == 0 && !(after == '_' || (after >= 'a' && after <= 'z') ||
                                                  (after >= 'A' && after <= 'Z') || (after >= '0' && after <= '9'))) {
             c->p += n;
-            return i == 0 ? c->amd : i == 1 ? c->wg : i == 2 ? c->T : c->O;
+            return i == 0 ? c->amd : i == 1 ? c->wg : i == 2 ? c->T : i == 3 ? c->O : c->S;
         }
     }
     c->err = 1;
@@ -382,7 +382,7 @@ char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, L
     for (int i = 0; i < e->n_launches; i++) {
         const LlmcLaunchRec *l = &e->launches[i];
         if (l->cond) {
-            CondEval c = {l->cond, rows, rows < g->max_outputs ? rows : g->max_outputs, wg, amd, 0};
+            CondEval c = {l->cond, rows, rows < g->max_outputs ? rows : g->max_outputs, wg, amd, rows, 0};
             int64_t v = cond_or(&c);
             cond_space(&c);
             if (c.err || *c.p) {
@@ -555,8 +555,9 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
     llmc_buf_printf(&out, "static void init(const LlmcExec *ex)\n{\n    (void)ex;\n%s}\n\n", e->init.s ? e->init.s : "");
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
-                    "    LlmcGpu *gpu = ex->gpu;\n    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out;\n"
-                    "    (void)tid;\n    (void)nth;\n    (void)O;\n%s%s%s%s%s}\n\n",
+                    "    LlmcGpu *gpu = ex->gpu;\n"
+                    "    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out, S = (uint32_t)st->n_seqs;\n"
+                    "    (void)tid;\n    (void)nth;\n    (void)O;\n    (void)S;\n%s%s%s%s%s}\n\n",
                     e->wgmma ? "    /* the image has wgmma: its variants replace the mma.sync ones */\n"
                                "    const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;\n"
                              : "",

@@ -16,6 +16,23 @@
 #include "cuda_formats.cuh"
 #include "kv_layout.h"
 
+/* Whether token t's run (the tokens next to it of the same sequence at consecutive positions: its
+ * sequence's tokens in a step of T, fed together) has at most R tokens: decode steps' tokens, one a
+ * sequence, are runs of 1. A step of more than 64 tokens deals its short runs to paged_attn_tc (a
+ * block a token) and the others to flash attention (tiles of 64 tokens); the runtime counts the
+ * same runs (runtime/gpu_image.c llmc_gpu_seq_runs: forward()'s S). */
+template <int R>
+DEV bool attn_short_run(const int32_t *__restrict__ seq_of_token, const int32_t *__restrict__ positions, int T, int t)
+{
+    const int s = seq_of_token[t];
+    int n = 1;
+    for (int i = t - 1; i >= 0 && n <= R && seq_of_token[i] == s && positions[i] == positions[i + 1] - 1; i--)
+        n++;
+    for (int i = t + 1; i < T && n <= R && seq_of_token[i] == s && positions[i] == positions[i - 1] + 1; i++)
+        n++;
+    return n <= R;
+}
+
 /* ---- the formats ----
  * KVFmt<F>: BITS of a value; ROW: a token-head row has an f16 scale and zero (TOKEN_HEAD sides:
  * x = code * s + z); LS: a scale per layer and KV head (LAYER_HEAD: x = e4m3 * s); ELEM: a value

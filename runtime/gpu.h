@@ -27,8 +27,9 @@
  * captures forward() into a graph; later ones copy the step arrays and replay it. Padding tokens
  * are token 0 at position 0 of a block-table row of their own (row max_tokens) that points only at
  * the padding block, so they write nothing a sequence reads; their logits are computed and ignored.
- * This requires forward() to choose its launches from n_tokens and n_out alone (never from the
- * contents of the step arrays), since a graph replays the launches of its capture.
+ * This requires forward() to choose its launches from n_tokens, n_out and n_seqs alone (never from
+ * the contents of the step arrays), since a graph replays the launches of its capture: n_seqs is
+ * the bucket's then (one token a run, the padding's too, all at position 0).
  *
  * Device step arrays of a step of n tokens (n padded when it runs as a graph) are packed at a
  * stride of n rounded up to 32 entries (128 bytes): tokens, positions, seq_of_token, slots, then
@@ -59,8 +60,14 @@
 /* The smallest power of two >= n, at most cap (1 <= n <= cap). */
 int32_t llmc_gpu_bucket(int32_t n, int32_t cap);
 
+/* The runs among st's tokens, forward()'s S: stretches of tokens of one sequence at consecutive
+ * positions (the scheduler feeds a sequence's tokens together: its sequences; a decode step: its
+ * tokens), as the attention kernels count them (codegen/cuda_kv.cuh attn_short_run). */
+int32_t llmc_gpu_seq_runs(const LlmcStep *st);
+
 /* The bucket st runs in as a CUDA graph, or 0 when it runs eagerly: st is decode-shaped (n_out ==
- * n_tokens, out_rows[i] == i), has at most LLMC_GPU_GRAPH_MAX_TOKENS tokens and runs every node. */
+ * n_tokens, out_rows[i] == i, one token a run: llmc_gpu_seq_runs == n_tokens, as its padding
+ * tokens are), has at most LLMC_GPU_GRAPH_MAX_TOKENS tokens and runs every node. */
 int32_t llmc_gpu_graph_bucket(const LlmcStep *st, int32_t max_tokens, int32_t max_outputs);
 
 /* Per-token arrays of a step as the device sees them. */

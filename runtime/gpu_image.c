@@ -19,10 +19,19 @@ int32_t llmc_gpu_bucket(int32_t n, int32_t cap)
     return b < cap ? b : cap;
 }
 
+int32_t llmc_gpu_seq_runs(const LlmcStep *st)
+{
+    int32_t runs = 0;
+    for (int32_t t = 0; t < st->n_tokens; t++)
+        runs += t == 0 || st->seq_of_token[t] != st->seq_of_token[t - 1] ||
+                st->positions[t] != st->positions[t - 1] + 1;
+    return runs;
+}
+
 int32_t llmc_gpu_graph_bucket(const LlmcStep *st, int32_t max_tokens, int32_t max_outputs)
 {
     if (st->n_nodes != 0 || st->n_tokens < 1 || st->n_tokens > LLMC_GPU_GRAPH_MAX_TOKENS ||
-        st->n_out != st->n_tokens)
+        st->n_out != st->n_tokens || llmc_gpu_seq_runs(st) != st->n_tokens)
         return 0;
     for (int32_t i = 0; i < st->n_out; i++)
         if (st->out_rows[i] != i)

@@ -324,6 +324,7 @@ int llmc_gpu_step_one(LlmcGpu *g, const LlmcExec *ex, const LlmcStep *st, char *
         .out_rows = a.out_rows,
         .logits = st->logits,
         .n_nodes = st->n_nodes,
+        .n_seqs = bucket ? n : llmc_gpu_seq_runs(st),
     };
     g->launch_failed = 0;
     if (bucket) {

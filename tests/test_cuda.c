@@ -607,6 +607,45 @@ START_TEST(tp_reduce_ways)
 }
 END_TEST
 
+/* Decode attention past 64 tokens (the 1B's shapes, one layer): a decode step of 65 to 256 sequences
+ * (S = T runs) stays on paged_attn_tc, unsplit (grid z 1), where flash attention's tiles of 64
+ * tokens would serve one sequence after another; a step with a run of more than 4 tokens launches
+ * flash attention too, which leaves the short runs (decode tokens) to paged_attn_tc. */
+START_TEST(decode_attention_past_64)
+{
+    LlmcDiag d;
+    cJSON *cfg = llmc_synth_preset_config("llama3.2-1b"), *doc = NULL;
+    ck_assert_ptr_nonnull(cfg);
+    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(1));
+    ck_assert_msg(llmc_hf_config_model(cfg, "l1b", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of(doc, ".");
+    LlmcCudaGen *cg = NULL;
+    ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+    for (int rows = 2; rows <= 256; rows *= 2) {
+        char *p = llmc_cuda_row_path(cg, rows, 1, 0, &d);
+        ck_assert_msg(p, "%s", d.msg);
+        ck_assert_msg(strstr(p, "_paged_attention_tc)") && !strstr(p, "_flash_attention)"), "%d rows:\n%s", rows, p);
+        free(p);
+    }
+    LlmcBuildInfo info = {.build_info = "l1b", .model_hash = 0x1234, .target_names = "sm_90a"};
+    char *host = NULL;
+    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(strstr(host, "    if (T > 1 && (T <= 64 || S > 1))\n        llmc_gpu_launch(gpu, ") &&
+                      strstr(host, ", T, 8, (T > 64 ? 1 : 16), 128, 0, "),
+                  "paged_attn_tc's launch");
+    ck_assert_msg(strstr(host, "    if (T > 64 && T >= S + 4)\n        llmc_gpu_launch(gpu, "), "flash attention's launch");
+    const char *src = llmc_cuda_source(cg);
+    ck_assert_msg(strstr(src, ", 528, 64, 4>(a.positions, "), "paged_attn_tc: fill 528, partials for 64 tokens, runs of 4");
+    ck_assert_msg(strstr(src, "flash_prefill<FMT_F16, FMT_F16, 1, 16, 32, 8, 64, 2048, 2048, 0, 4>(a.positions, "),
+                  "flash attention: runs of 4 left to paged_attn_tc");
+    free(host);
+    llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 /* w4a16 weights (groups of 32, zero points): the quantized matmuls' kernels (skinny, dequantization
  * for the tensor cores) and their launches in tiny_w4a16.cu. */
 START_TEST(tiny_w4a16_golden)
@@ -1526,12 +1565,12 @@ START_TEST(kv_formats)
             snprintf(names[nk], sizeof names[nk], "kv%d_%s", nk, pre);
             llmc_emit_named(&src, text, names[nk]);
             nk++;
-            if (strcmp(pre, "paged_attention_tc") == 0) { /* the other layout: KQ (before FILL, the last) flipped */
+            if (strcmp(pre, "paged_attention_tc") == 0) { /* the other layout: KQ (before FILL, PR and SR, the last) flipped */
                 const char *call = strstr(text, "paged_attn_tc<"), *end = call ? strstr(call, ">(a.positions") : NULL;
                 ck_assert_msg(end != NULL, "%s: no paged_attn_tc call in\n%s", kvs, text);
                 const char *fill = end;
-                while (fill > call && *fill != ',')
-                    fill--;
+                for (int commas = 0; commas < 3 && fill > call; commas += *fill == ',')
+                    fill--; /* to the comma before FILL */
                 ck_assert_msg(fill > call + 3 && (fill[-1] == '0' || fill[-1] == '1') && fill[-2] == ' ' && fill[-3] == ',',
                               "%s: no KQ argument before FILL in\n%s", kvs, text);
                 char *kq = malloc(strlen(text) + 1);
@@ -1895,6 +1934,7 @@ int main(int argc, char **argv)
     tcase_set_tags(bi, "binv");
     tcase_set_timeout(bi, 1200);
     tcase_add_test(bi, binv_row_path);
+    tcase_add_test(bi, decode_attention_past_64);
     tcase_add_test(bi, binv_golden);
     if (!regen) {
         tcase_add_test(bi, binv_walk);

@@ -52,12 +52,15 @@ START_TEST(bucket_sizes)
 }
 END_TEST
 
-/* A decode-shaped step of n tokens in caller buffers. */
+/* A decode-shaped step of n tokens (n <= 512) in caller buffers, one token a sequence. */
 static LlmcStep decode_step(int32_t n, int32_t *rows)
 {
-    for (int32_t i = 0; i < n; i++)
+    static int32_t seqs[512];
+    for (int32_t i = 0; i < n; i++) {
         rows[i] = i;
-    return (LlmcStep){.n_tokens = n, .n_out = n, .out_rows = rows};
+        seqs[i] = i;
+    }
+    return (LlmcStep){.n_tokens = n, .n_out = n, .out_rows = rows, .seq_of_token = seqs};
 }
 
 START_TEST(graph_bucket_rules)
@@ -87,6 +90,31 @@ START_TEST(graph_bucket_rules)
     s = decode_step(4, rows);
     s.n_out = s.n_tokens = 4;
     ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 3, 64), 0);     /* more than the cap */
+    int32_t one[3] = {5, 5, 5}, pos[3] = {7, 8, 9};
+    s = decode_step(3, rows);
+    s.seq_of_token = one;
+    s.positions = pos;
+    ck_assert_int_eq(llmc_gpu_graph_bucket(&s, 64, 64), 0);    /* every logit of one sequence: eager */
+}
+END_TEST
+
+/* forward()'s S: runs of tokens of one sequence at consecutive positions */
+START_TEST(seq_runs)
+{
+    int32_t seq[6] = {2, 2, 0, 1, 1, 1}, pos[6] = {4, 5, 0, 10, 11, 12};
+    LlmcStep s = {.n_tokens = 6, .seq_of_token = seq, .positions = pos};
+    ck_assert_int_eq(llmc_gpu_seq_runs(&s), 3);
+    s.n_tokens = 1;
+    ck_assert_int_eq(llmc_gpu_seq_runs(&s), 1);
+    int32_t dec[4] = {3, 0, 2, 1}, dpos[4] = {9, 9, 3, 0};  /* a decode step: one token a sequence */
+    s = (LlmcStep){.n_tokens = 4, .seq_of_token = dec, .positions = dpos};
+    ck_assert_int_eq(llmc_gpu_seq_runs(&s), 4);
+    int32_t split[3] = {0, 1, 0}, spos[3] = {0, 0, 1};      /* a sequence split counts twice */
+    s = (LlmcStep){.n_tokens = 3, .seq_of_token = split, .positions = spos};
+    ck_assert_int_eq(llmc_gpu_seq_runs(&s), 3);
+    int32_t pad[4] = {1, 9, 9, 9}, ppos[4] = {40, 0, 0, 0}; /* a graph's padding: a run a token */
+    s = (LlmcStep){.n_tokens = 4, .seq_of_token = pad, .positions = ppos};
+    ck_assert_int_eq(llmc_gpu_seq_runs(&s), 4);
 }
 END_TEST
 
@@ -291,6 +319,7 @@ static void fk_init(const LlmcExec *ex)
 static void fk_forward_gpu(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
 {
     ck_assert(tid == 0 && nth == 1);
+    ck_assert(st->n_seqs >= 1 && st->n_seqs <= st->n_tokens); /* S, set by the runtime */
     llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0, NULL);
     if (st->n_nodes == 1)
         return;
@@ -1318,6 +1347,7 @@ static void k_wt_maps(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_
 static void fkw_forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
 {
     ck_assert(tid == 0 && nth == 1);
+    ck_assert(st->n_seqs >= 1 && st->n_seqs <= st->n_tokens); /* S, set by the runtime */
     llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0, NULL);
     if (st->n_nodes == 1)
         return;
@@ -1579,6 +1609,16 @@ START_TEST(fake_n_nodes_and_errors)
                   "%s", what);
     ck_assert(e.dev->busy_seconds && e.dev->busy_seconds(&e) >= 0);
 
+    /* the full steps below as decode steps (a graph: one token a run): sequences 0-2 at position 0 */
+    enum { MB = FK_SEQ / FK_BS };
+    int32_t dseq[3] = {0, 1, 2}, dpos[3] = {0, 0, 0}, dtable[3 * MB] = {2, 0, 3, 0, 1, 0}, dslots[3];
+    for (int i = 0; i < 3; i++)
+        dslots[i] = llmc_kv_slot(dtable + i * MB, FK_BS, 0);
+    ck_assert_int_eq(e.max_blocks_per_seq, MB);
+    s.seq_of_token = dseq;
+    s.positions = dpos;
+    s.slots = dslots;
+    s.block_tables = dtable;
     s.n_nodes = 0;
     ck_assert_msg(llmc_engine_step(&e, &s, err, sizeof err) == 0, "%s", err);
     ck_assert(logits[0] != -7);
@@ -3037,6 +3077,7 @@ static Suite *gpu_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bucket_sizes);
     tcase_add_test(tc, graph_bucket_rules);
+    tcase_add_test(tc, seq_runs);
     tcase_add_test(tc, pad_step_fills_the_bucket);
     tcase_add_test(tc, image_selection_rules);
     tcase_add_test(tc, no_driver_is_a_clear_error);

@@ -1,10 +1,11 @@
 static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
 {
     LlmcGpu *gpu = ex->gpu;
-    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out;
+    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out, S = (uint32_t)st->n_seqs;
     (void)tid;
     (void)nth;
     (void)O;
+    (void)S;
     /* the image has wgmma: its variants replace the mma.sync ones */
     const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;
     (void)wg;

@@ -81,7 +81,7 @@ extern "C" __global__ void __launch_bounds__(128, 4) k11_paged_attention_dec(Llm
 /* flash attention (long steps): 64 tokens x 1 of 8 query heads a block, f16 KV head of 32, scale 0.176776695; K/V tiles of 64 positions, 20480 bytes of shared memory; strides q 256, y 256 */
 extern "C" __global__ void __launch_bounds__(128, 2) k12_flash_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    flash_prefill<FMT_F16, FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), a.n_tokens, (int)o.v[2], 0.176776695f, (const float *)0);
+    flash_prefill<FMT_F16, FMT_F16, 1, 16, 8, 4, 32, 256, 256, 0, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), a.n_tokens, (int)o.v[2], 0.176776695f, (const float *)0);
 }
 
 /* select_rows: f32[T,256] -> f32[O,256]; strides x 256, y 256 */

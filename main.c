@@ -752,6 +752,9 @@ static const CliOpt compile_opts[] = {
                       "TMA tensor maps encoded at load, a producer and two consumer\n"
                       "warpgroups, persistent; bf16/f16 weights) or cp (gemm_wg,\n"
                       "cp.async stages into one warpgroup; the default before)"},
+    {"attn-parts", 0, "N", "CUDA targets: the parts a decode query's positions split into\n"
+                           "(flash-decoding; default 16), 1 to 64: a tuning knob for the\n"
+                           "one-token step's attention"},
     {"qmma-units", 0, "N", "CUDA targets: gemm_q's fewest units of work a block (a unit: a\n"
                            "chunk of K of 64 weight rows; default 4 for the 4-bit formats,\n"
                            "8 for the others). Smaller gives small matrices more blocks;\n"
@@ -771,7 +774,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_WGMMA, C_QMMA_UNITS,
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_WGMMA, C_ATTN_PARTS, C_QMMA_UNITS,
     C_BATCH_INVARIANT, C_QUIET, C_HELP
 };
 
@@ -923,6 +926,13 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             if (parse_choice("llmc compile", "--wgmma", v, names, 3, &i))
                 return 2;
             a->copt.wgmma = (LlmcWgmma)i;
+            break;
+        }
+        case C_ATTN_PARTS: {
+            int32_t u = 0;
+            if (parse_int("--attn-parts", v, 1, 64, &u))
+                return 2;
+            a->copt.attn_parts = u;
             break;
         }
         case C_QMMA_UNITS: {

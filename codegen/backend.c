@@ -74,6 +74,10 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
                  cg->backend == &llmc_backend_cuda
                      ? ", batch-invariant (--batch-invariant: a row's arithmetic is the same at every row count)"
                      : ", batch-invariant (--batch-invariant: the cpu target's rows always are)");
+    if (cg->opt.attn_parts && cg->backend == &llmc_backend_cuda)
+        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
+                 ", decode attention in at most %d part%s (--attn-parts %d)", cg->opt.attn_parts,
+                 cg->opt.attn_parts > 1 ? "s" : "", cg->opt.attn_parts);
     if (cg->opt.qmma_units && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", gemm_q with at least %d unit%s of work a block (--qmma-units %d)", cg->opt.qmma_units,

@@ -41,6 +41,8 @@ typedef struct LlmcCodegenOptions {
     int qmma_units;               /* --qmma-units: gemm_q's fewest units of work a block (GPU targets;
                                      0: the rule of llmc_cuda_qmma_plan) */
     LlmcWgmma wgmma;              /* --wgmma: the wide steps' matmul in sm_90a images (GPU targets) */
+    int attn_parts;               /* --attn-parts: the parts a decode query's positions split into (GPU
+                                     targets; 0: 16) */
 } LlmcCodegenOptions;
 
 /* One build's codegen: filled by llmc_codegen_open, then handed to every hook and to the linker.

@@ -39,15 +39,21 @@ typedef enum { LLMC_QMMA_AUTO, LLMC_QMMA_PLAIN, LLMC_QMMA_WG } LlmcQmma;
  * maps, a producer and two consumer warpgroups, persistent; on an H100 1.2-1.6x gemm_wg's
  * prefill matmuls), gemm_wg elsewhere (docs/cuda.md, "gemm_wt") */
 typedef enum { LLMC_WGMMA_AUTO, LLMC_WGMMA_CP, LLMC_WGMMA_TMA } LlmcWgmma;
+/* The choices of llmc compile that shape the emitted kernels. */
+typedef struct LlmcGpuGenOpts {
+    LlmcQmma qmma;       /* --qmma: the batched-decode matmul's variant */
+    int batch_invariant; /* --batch-invariant: every row's arithmetic the same whatever the step's rows
+                            (one kernel path a matrix and an attention for every row count;
+                            docs/cuda.md, "Batch-invariant builds") */
+    int qmma_units;      /* --qmma-units: gemm_q's fewest units a block, 0 for its rule */
+    LlmcWgmma wgmma;     /* --wgmma: the wide steps' matmul in sm_90a images */
+    int attn_parts;      /* --attn-parts: the parts a decode query's positions split into, 0 for 16 */
+} LlmcGpuGenOpts;
 /* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path
- * target (else the first); qmma: the batched-decode matmul's variant; batch_invariant (llmc compile
- * --batch-invariant): every row's arithmetic the same whatever the step's rows (one kernel path a
- * matrix and an attention for every row count; docs/cuda.md, "Batch-invariant builds"); qmma_units
- * (llmc compile --qmma-units): gemm_q's fewest units a block, 0 for its rule; wgmma (llmc compile
- * --wgmma): the wide steps' matmul in sm_90a images. */
-LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, int qmma_units, LlmcWgmma wgmma, LlmcCudaGen **out, LlmcDiag *d);
+ * target (else the first), as o says. */
+LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets,
+                             const LlmcGpuGenOpts *o, LlmcCudaGen **out, LlmcDiag *d);
 const char *llmc_cuda_source(const LlmcCudaGen *cg);
 /* The kernel headers the source includes (the .cuh files of codegen/, embedded), for NVRTC; and
  * written to dir (--emit-dir: the emitted model.cu then compiles by hand with nvcc). */

@@ -13,9 +13,9 @@
 #include "cuda_common.h"
 #include "../ir/kv_layout.h"
 
-/* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into this many parts
- * (flash-decoding: enough blocks to fill the chip at batch 1); longer steps (prefill) have blocks
- * enough and run unsplit. */
+/* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into at most
+ * llmc_cuda_attention_parts parts (16, or llmc compile --attn-parts; flash-decoding: enough blocks
+ * to fill the chip at batch 1); longer steps (prefill) have blocks enough and run unsplit. */
 #define ATTN_SPLIT_ROWS 64
 /* Past ATTN_SPLIT_ROWS tokens (NVIDIA, heads of 64 or 128), the tokens of runs of at most this many
  * (a sequence's tokens in the step: cuda_kv.cuh attn_short_run; decode tokens are runs of one) stay
@@ -27,10 +27,9 @@
  * T - S + 1 tokens); a mixed step launches both, each taking its own tokens. */
 #define ATTN_TC_RUN 4
 #define ATTN_TC_RUN_S "4"
-int llmc_cuda_attention_parts(const LlmcGraph *g)
+int llmc_cuda_attention_parts(const LlmcEmit *e)
 {
-    (void)g;
-    return 16;
+    return e->attn_parts > 0 ? e->attn_parts : 16;
 }
 
 /* "FMT_K, FMT_V": the kernels' KV format arguments. */
@@ -238,7 +237,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
     int q = n->in[0], y = n->out[0];
     int64_t HQ = llmc_cols(&g->t[q].shape) / HD;
     int window = (int)llmc_attr_int(n, "window", 0);
-    int nz = llmc_cuda_attention_parts(g);
+    int nz = llmc_cuda_attention_parts(e);
     /* Partials for nz > 1: [max_tokens][HQ][nz][HD + 2] floats in scratch A (llmc_cuda_scratch). */
     int64_t part_off = e->scratch_a;
     char qs[160], ys[160];

@@ -42,7 +42,7 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_ALL_GATHER] = llmc_cuda_emit_collective,
 };
 
-int llmc_cuda_attention_parts(const LlmcGraph *g);
+int llmc_cuda_attention_parts(const LlmcEmit *e);
 
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
@@ -101,7 +101,7 @@ static void plan_scratch(LlmcEmit *e)
             int64_t m = llmc_cuda_moe_scratch(g, i);
             a = m > a ? m : a;
         } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
-            int nz = llmc_cuda_attention_parts(g);
+            int nz = llmc_cuda_attention_parts(e);
             int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;
             /* decode steps only (up to 64 tokens); a batch-invariant build's every step */
             int64_t at = e->binv && rows > 64 ? rows : 64;
@@ -148,16 +148,16 @@ struct LlmcCudaGen {
 };
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, LlmcCudaGen **out,
-                           LlmcDiag *d);
+                           const LlmcGpuGenOpts *o, LlmcCudaGen **out, LlmcDiag *d);
 
 LlmcStatus llmc_cuda_generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, LlmcCudaGen **out, LlmcDiag *d)
 {
-    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, out, d);
+    const LlmcGpuGenOpts o = {.qmma = LLMC_QMMA_PLAIN, .wgmma = LLMC_WGMMA_CP};
+    return generate(g, tg, wgmma, !tg->amd_path, tg->amd_path, &o, out, d);
 }
 
-LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets, LlmcQmma qmma,
-                             int batch_invariant, int qmma_units, LlmcWgmma wide, LlmcCudaGen **out, LlmcDiag *d)
+LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *targets, int n_targets,
+                             const LlmcGpuGenOpts *o, LlmcCudaGen **out, LlmcDiag *d)
 {
     /* the kernels are tuned for the first target of the NVIDIA path if the build has one (its tensor
      * cores' tiles), else for the first target */
@@ -171,12 +171,11 @@ LlmcStatus llmc_gpu_generate(const LlmcGraph *g, const LlmcTarget *const *target
             tune = targets[i];
         }
     }
-    return generate(g, tune, wgmma, nv, amd, qmma, batch_invariant, qmma_units, wide, out, d);
+    return generate(g, tune, wgmma, nv, amd, o, out, d);
 }
 
 static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, int nv_path, int amd_path,
-                           LlmcQmma qmma, int batch_invariant, int qmma_units, LlmcWgmma wide, LlmcCudaGen **out,
-                           LlmcDiag *d)
+                           const LlmcGpuGenOpts *o, LlmcCudaGen **out, LlmcDiag *d)
 {
     LlmcCudaGen *cg = calloc(1, sizeof *cg);
     if (!cg)
@@ -187,11 +186,12 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->wgmma = wgmma;
     e->nv_path = nv_path;
     e->amd_path = amd_path;
-    e->qmma_wg = qmma == LLMC_QMMA_WG && wgmma;
-    e->qmma_auto = qmma == LLMC_QMMA_AUTO && wgmma && !batch_invariant;
-    e->binv = batch_invariant;
-    e->qmma_units = qmma_units;
-    e->wgmma_tma = wide != LLMC_WGMMA_CP && wgmma && nv_path && !batch_invariant; /* auto: tma */
+    e->qmma_wg = o->qmma == LLMC_QMMA_WG && wgmma;
+    e->qmma_auto = o->qmma == LLMC_QMMA_AUTO && wgmma && !o->batch_invariant;
+    e->binv = o->batch_invariant;
+    e->qmma_units = o->qmma_units;
+    e->attn_parts = o->attn_parts;
+    e->wgmma_tma = o->wgmma != LLMC_WGMMA_CP && wgmma && nv_path && !o->batch_invariant; /* auto: tma */
     e->kv[0] = g->kv_format[0];
     e->kv[1] = g->kv_format[1];
     e->kv_scales_at = -1;

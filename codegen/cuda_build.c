@@ -45,8 +45,9 @@ static LlmcStatus cuda_before_target_stage(LlmcCodegen *cg, const LlmcGraph *g, 
 static LlmcStatus cuda_emit(LlmcCodegen *cg, const LlmcGraph *g, LlmcDiag *d)
 {
     CudaBuild *b = cg->state;
-    if (llmc_gpu_generate(g, cg->targets, cg->n_targets, cg->opt.qmma, cg->opt.batch_invariant, cg->opt.qmma_units,
-                          cg->opt.wgmma, &b->gen, d))
+    const LlmcGpuGenOpts o = {cg->opt.qmma, cg->opt.batch_invariant, cg->opt.qmma_units, cg->opt.wgmma,
+                              cg->opt.attn_parts};
+    if (llmc_gpu_generate(g, cg->targets, cg->n_targets, &o, &b->gen, d))
         return LLMC_ERR;
     const char *src = llmc_cuda_source(b->gen);
     if (llmc_codegen_write(cg, "model.cu", src, strlen(src), d))

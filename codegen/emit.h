@@ -98,6 +98,8 @@ typedef struct LlmcEmit {
                                      default, --qmma auto; llmc_cuda_wq_rows) */
     int qmma_units;               /* GPU: gemm_q's fewest units of work a block (--qmma-units; 0: the rule,
                                      llmc_cuda_qmma_plan) */
+    int attn_parts;               /* GPU: decode attention's parts (--attn-parts; 0: 16,
+                                     llmc_cuda_attention_parts) */
     int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the
                                      kernels of the same per-row arithmetic (docs/cuda.md) */
     int wgmma_tma;                /* GPU: gemm_wt instead of gemm_wg where it takes the matrix (--wgmma tma) */

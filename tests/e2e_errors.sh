@@ -44,6 +44,7 @@ bad_compile "a directory as the tokenizer file" "adir: is a directory, expected 
 bad_compile "--tp not dividing the heads names the counts" "--tp 3: " "$TMP/good.json" --tp 3
 bad_compile "--tp 0" "--tp: expected an integer in [1, 1024]" "$TMP/good.json" --tp 0
 bad_compile "--qmma-units takes 1 to 64" '--qmma-units: expected an integer in [1, 64], found "0"' "$TMP/good.json" --qmma-units 0
+bad_compile "--attn-parts takes 1 to 64" '--attn-parts: expected an integer in [1, 64], found "65"' "$TMP/good.json" --attn-parts 65
 # (ring was deleted, docs/cuda.md: refused as any unknown value is)
 bad_compile "--qmma names its values, ring no longer one" '--qmma: expected auto, plain or wg, found "ring"' "$TMP/good.json" --qmma ring
 bad_compile "--batch-invariant refuses --qmma wg" "--batch-invariant and --qmma wg: a batch-invariant build runs every matmul" \

@@ -267,7 +267,8 @@ static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, qmma, binv, 0, wide, &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){qmma, binv, 0, wide, 0},
+                                    &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
     const int nk = llmc_cuda_kernel_count(cg);
@@ -640,6 +641,15 @@ START_TEST(decode_attention_past_64)
                   "flash attention: runs of 4 left to paged_attn_tc");
     free(host);
     llmc_cuda_free(cg);
+    /* --attn-parts 4: both decode kernels split a query's positions in at most 4 parts */
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    const LlmcGpuGenOpts parts4 = {.qmma = LLMC_QMMA_AUTO, .attn_parts = 4};
+    ck_assert_msg(llmc_gpu_generate(g, &tg, 1, &parts4, &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(strstr(host, ", T, 8, (T > 64 ? 1 : 4), 128, 0, "), "paged_attn_tc's grid in 4 parts");
+    ck_assert_msg(strstr(llmc_cuda_source(cg), "positions split in 4 parts"), "paged_attn_dec in 4 parts");
+    free(host);
+    llmc_cuda_free(cg);
     llmc_graph_free(g);
     cJSON_Delete(doc);
     cJSON_Delete(cfg);
@@ -719,7 +729,8 @@ START_TEST(qmma_auto_rows)
         const LlmcTarget *tune = llmc_target_find("sm_90a");
         for (int binv = 0; binv < 2; binv++) {
             LlmcCudaGen *cg = NULL;
-            ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
+            ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, 0},
+                                        &cg, &d) == LLMC_OK);
             const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
             ck_assert_ptr_nonnull(src);
             LlmcBuildInfo info = {.build_info = "small", .model_hash = 0x1234, .target_names = "sm_90a"};
@@ -761,7 +772,8 @@ START_TEST(qmma_wg_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, &cg, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, 0},
+                                    &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char want[80], what[96];
@@ -1054,8 +1066,8 @@ START_TEST(wt_golden)
     const LlmcTarget *tune = llmc_target_find("sm_90a"), *old = llmc_target_find("sm_80");
     for (int v = 0; v < 3; v++) { /* cp, tma, tma without an sm_90a image */
         LlmcCudaGen *cg = NULL;
-        ck_assert(llmc_gpu_generate(g, v == 2 ? &old : &tune, 1, LLMC_QMMA_PLAIN, 0, 0, v ? LLMC_WGMMA_TMA : LLMC_WGMMA_CP,
-                                    &cg, &d) == LLMC_OK);
+        const LlmcGpuGenOpts o = {LLMC_QMMA_PLAIN, 0, 0, v ? LLMC_WGMMA_TMA : LLMC_WGMMA_CP, 0};
+        ck_assert(llmc_gpu_generate(g, v == 2 ? &old : &tune, 1, &o, &cg, &d) == LLMC_OK);
         const char *all = llmc_cuda_source(cg), *src = strstr(all, "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
         char *host = NULL, *body = host_forward(g, cg, "small --wgmma tma", &host);
@@ -1168,9 +1180,10 @@ START_TEST(wt_golden)
      * tensor-core kernel) neither gemm_wt nor its header */
     for (int binv = 0; binv < 2; binv++) {
         LlmcCudaGen *ca = NULL, *ct = NULL;
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_AUTO, &ca, &d) == LLMC_OK);
-        ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, binv, 0, binv ? LLMC_WGMMA_CP : LLMC_WGMMA_TMA, &ct,
-                                    &d) == LLMC_OK);
+        const LlmcGpuGenOpts oa = {LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_AUTO, 0};
+        const LlmcGpuGenOpts ot = {LLMC_QMMA_PLAIN, binv, 0, binv ? LLMC_WGMMA_CP : LLMC_WGMMA_TMA, 0};
+        ck_assert(llmc_gpu_generate(g, &tune, 1, &oa, &ca, &d) == LLMC_OK);
+        ck_assert(llmc_gpu_generate(g, &tune, 1, &ot, &ct, &d) == LLMC_OK);
         ck_assert_msg(strcmp(llmc_cuda_source(ca), llmc_cuda_source(ct)) == 0, "--wgmma auto%s is not %s", binv ? " (binv)" : "",
                       binv ? "cp" : "tma");
         ck_assert_msg(binv ? !strstr(llmc_cuda_source(ca), "cuda_wgmma_tma.cuh") : !!strstr(llmc_cuda_source(ca), "gemm_wt<"),
@@ -1193,7 +1206,8 @@ START_TEST(wt_golden)
     ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
     g = graph_of(doc, ".");
     LlmcCudaGen *cg = NULL;
-    ck_assert(llmc_gpu_generate(g, &tune, 1, LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, &cg, &d) == LLMC_OK);
+    ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, 0},
+                                &cg, &d) == LLMC_OK);
     const char *src = llmc_cuda_source(cg);
     ck_assert_msg(strstr(src, "gemm_wg<1, 256, 512, 256, 512, "), "the biased Q/K/V matmul is not on gemm_wg");
     ck_assert_msg(!strstr(src, "gemm_wt<1, 256, 512, 512, 0, 0, 1, 128, 7>(tw, tx, (const float *)0, ((float *)(a.arena"),
@@ -1731,8 +1745,8 @@ static void binv_walk_one(void *ctx, const LlmcGraph *g, const char *what)
         for (int binv = 0; binv < 2; binv++) {
             LlmcDiag d;
             LlmcCudaGen *cg = NULL;
-            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &cg, &d) ==
-                              LLMC_OK, "%s", d.msg);
+            const LlmcGpuGenOpts o = {LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, 0};
+            ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, &o, &cg, &d) == LLMC_OK, "%s", d.msg);
             char why[1024] = "";
             int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
             if (binv)
@@ -1773,7 +1787,8 @@ static Gen260K gen_260k(int binv)
     ck_assert_msg(llmc_hf_config_model(x.cfg, "stories260K", LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
     x.g = graph_of(x.doc, ".");
     const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, &x.cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, 0},
+                                    &x.cg, &d) == LLMC_OK, "%s", d.msg);
     return x;
 }
 static void gen_260k_free(Gen260K *x)

@@ -563,6 +563,29 @@ START_TEST(tiny_tp2_golden)
 }
 END_TEST
 
+/* One layer of a synth preset's config in bf16, as a graph of tp ranks (the config and document kept
+ * for layer_free). */
+typedef struct {
+    cJSON *cfg, *doc;
+    LlmcGraph *g;
+} PresetLayer;
+static PresetLayer preset_layer(const char *preset, int tp)
+{
+    LlmcDiag d;
+    PresetLayer x = {llmc_synth_preset_config(preset), NULL, NULL};
+    ck_assert_ptr_nonnull(x.cfg);
+    cJSON_ReplaceItemInObject(x.cfg, "num_hidden_layers", cJSON_CreateNumber(1));
+    ck_assert_msg(llmc_hf_config_model(x.cfg, preset, LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
+    x.g = graph_of_tp(x.doc, ".", NULL, 0, tp);
+    return x;
+}
+static void layer_free(PresetLayer *x)
+{
+    llmc_graph_free(x->g);
+    cJSON_Delete(x->doc);
+    cJSON_Delete(x->cfg);
+}
+
 /* The all_reduce's two ways at the 70B's shapes (one layer): at --tp 4 the host forward() gathers
  * below 36 rows (all_reduce_ordered) and exchanges from 36 on (ncclSend / ncclRecv of a quarter of
  * the values, all_reduce_chunk, the sums gathered into the rows); at --tp 2 it only gathers (the
@@ -571,11 +594,8 @@ START_TEST(tp_reduce_ways)
 {
     for (int tp = 2; tp <= 4; tp += 2) {
         LlmcDiag d;
-        cJSON *cfg = llmc_synth_preset_config("llama3.1-70b"), *doc = NULL;
-        ck_assert_ptr_nonnull(cfg);
-        cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(1));
-        ck_assert_msg(llmc_hf_config_model(cfg, "l70", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-        LlmcGraph *g = graph_of_tp(doc, ".", NULL, 0, tp);
+        PresetLayer x = preset_layer("llama3.1-70b", tp);
+        LlmcGraph *g = x.g;
         LlmcCudaGen *cg = NULL;
         ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
         const char *src = llmc_cuda_source(cg);
@@ -601,9 +621,7 @@ START_TEST(tp_reduce_ways)
         }
         free(host);
         llmc_cuda_free(cg);
-        llmc_graph_free(g);
-        cJSON_Delete(doc);
-        cJSON_Delete(cfg);
+        layer_free(&x);
     }
 }
 END_TEST
@@ -615,11 +633,8 @@ END_TEST
 START_TEST(decode_attention_past_64)
 {
     LlmcDiag d;
-    cJSON *cfg = llmc_synth_preset_config("llama3.2-1b"), *doc = NULL;
-    ck_assert_ptr_nonnull(cfg);
-    cJSON_ReplaceItemInObject(cfg, "num_hidden_layers", cJSON_CreateNumber(1));
-    ck_assert_msg(llmc_hf_config_model(cfg, "l1b", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
-    LlmcGraph *g = graph_of(doc, ".");
+    PresetLayer x = preset_layer("llama3.2-1b", 1);
+    LlmcGraph *g = x.g;
     LlmcCudaGen *cg = NULL;
     ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
     for (int rows = 2; rows <= 256; rows *= 2) {
@@ -650,9 +665,7 @@ START_TEST(decode_attention_past_64)
     ck_assert_msg(strstr(llmc_cuda_source(cg), "positions split in 4 parts"), "paged_attn_dec in 4 parts");
     free(host);
     llmc_cuda_free(cg);
-    llmc_graph_free(g);
-    cJSON_Delete(doc);
-    cJSON_Delete(cfg);
+    layer_free(&x);
 }
 END_TEST
 

@@ -13,10 +13,10 @@
 #include "cuda_common.h"
 #include "../ir/kv_layout.h"
 
-/* Decode steps (up to ATTN_SPLIT_ROWS tokens) split each query's positions into at most
- * llmc_cuda_attention_parts parts (16, or llmc compile --attn-parts; flash-decoding: enough blocks
- * to fill the chip at batch 1); longer steps (prefill) have blocks enough and run unsplit. */
-#define ATTN_SPLIT_ROWS 64
+/* Decode steps (up to LLMC_ATTN_SPLIT_ROWS tokens) split each query's positions into at most
+ * llmc_cuda_attention_parts parts (flash-decoding: enough blocks to fill the chip at batch 1);
+ * longer steps (prefill) have blocks enough and run unsplit. */
+#define ATTN_SPLIT_ROWS LLMC_ATTN_SPLIT_ROWS
 /* Past ATTN_SPLIT_ROWS tokens (NVIDIA, heads of 64 or 128), the tokens of runs of at most this many
  * (a sequence's tokens in the step: cuda_kv.cuh attn_short_run; decode tokens are runs of one) stay
  * on paged_attn_tc, a block a token, and flash attention takes the longer runs (prefill): its tiles
@@ -26,7 +26,6 @@
  * runs) and flash attention where a long one may (T >= S + ATTN_TC_RUN: the longest run is at most
  * T - S + 1 tokens); a mixed step launches both, each taking its own tokens. */
 #define ATTN_TC_RUN 4
-#define ATTN_TC_RUN_S "4"
 int llmc_cuda_attention_parts(const LlmcEmit *e)
 {
     return e->attn_parts > 0 ? e->attn_parts : 16;
@@ -140,7 +139,9 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
      * 259.4 -> 207.6, both int4 64.4 -> 49.1 / 178.0 -> 150.4, both fp8 78.3 -> 76.2 / 242.8 -> 240.1;
      * f16 (109.2 / 109.3) and int8,int4 (54.0 / 53.9) equal, so S there; KIVI not measured */
     int kq = kf == vf && (kf == LLMC_KV_FP8 || kf == LLMC_INT8 || kf == LLMC_INT4);
-    char kvs[64];
+    char kvs[64], only[64] = "";
+    if (sr)
+        snprintf(only, sizeof only, " (and there only the tokens of runs of at most %d)", sr);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
                     "/* paged_attention, decode steps on tensor cores: %lld query heads over %d %s KV heads of %d, %lld "
@@ -153,7 +154,7 @@ static void tc_kernel(LlmcEmit *e, int node, const LlmcNode *n, int q, int y, in
                     "%s, %s%s);\n}\n",
                     (long long)HQ, HKV, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, (long long)gs,
                     llmc_attr_float(n, "scale", 1.0), attn_what(e, n, window), nz, minch, fill, ATTN_SPLIT_ROWS,
-                    sr ? " (and there only the tokens of runs of at most " ATTN_TC_RUN_S ")" : "", nt,
+                    only, nt,
                     kq ? ", scores as S^T = K Q^T" : "", (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
                     minb, llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD, (long long)llmc_row_stride(g, q),
                     (long long)llmc_row_stride(g, y), window, nz, minch, nt, (long long)gs, kq, fill, ATTN_SPLIT_ROWS,
@@ -373,6 +374,9 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
         return LLMC_OK;
     }
     uint32_t smem = (uint32_t)(2 * 2 * 64 * (HD + 8) * 2);
+    char left[64] = "";
+    if (tc)
+        snprintf(left, sizeof left, "; runs of at most %d tokens left to paged_attn_tc", ATTN_TC_RUN);
     llmc_buf_printf(&k,
                     "/* flash attention (long steps): 64 tokens x 1 of %lld query heads a block, %s KV head of %d, "
                     "scale %.9g%s; K/V tiles of 64 positions, %u bytes of shared memory%s; strides q %lld, y %lld */\n"
@@ -380,7 +384,7 @@ LlmcStatus llmc_cuda_emit_attention(LlmcEmit *e, int node, LlmcDiag *d)
                     "    flash_prefill<%s, %d, %d, %lld, %d, %d, %lld, %lld, %d, %d>(a.positions, a.seq_of_token, a.block_tables, "
                     "a.max_blocks_per_seq, a.kv, %s, %s, a.n_tokens, %s, %s, %s%s);\n}\n",
                     (long long)HQ, llmc_kv_formats_str(e->kv, kvs, sizeof kvs), HD, llmc_attr_float(n, "scale", 1.0),
-                    attn_what(e, n, window), smem, tc ? "; runs of at most " ATTN_TC_RUN_S " tokens left to paged_attn_tc" : "",
+                    attn_what(e, n, window), smem, left,
                     (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y),
                     llmc_cuda_kv_formats(e), L, BS, (long long)HQ, HKV, HD,
                     (long long)llmc_row_stride(g, q), (long long)llmc_row_stride(g, y), window, tc ? ATTN_TC_RUN : 0, qs, ys,

@@ -616,7 +616,8 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
     const int t = blockIdx.x, hb = blockIdx.y, h = hb / SUB, h0 = hb * GS, z = blockIdx.z;
     const int lane = threadIdx.x & (LLMC_WARP - 1), warp = threadIdx.x >> LLMC_WARP_LOG2, g = lane >> 2, tig = lane & 3;
     /* the step's own arrays: written before the step, never by the previous kernel */
-    if (PR > 0 && SR > 0 && gridDim.x > PR && !attn_short_run<SR>(seq_of_token, positions, gridDim.x, t))
+    const bool past = PR > 0 && gridDim.x > PR; /* one part a token; with SR only short runs' tokens */
+    if (past && SR > 0 && !attn_short_run<SR>(seq_of_token, positions, gridDim.x, t))
         return; /* flash attention's token */
     const int pe = positions[t];
     const int p0 = WIN > 0 && pe - WIN + 1 > 0 ? pe - WIN + 1 : 0;
@@ -627,7 +628,7 @@ DEV void paged_attn_tc(const int32_t *__restrict__ positions, const int32_t *__r
         parts = parts < fill ? parts : fill;
     }
     parts = parts < 1 ? 1 : parts > NZ ? NZ : parts;
-    if (PR > 0 && gridDim.x > PR) /* the partials and counters hold PR tokens */
+    if (past) /* the partials and counters hold PR tokens */
         parts = 1;
     if (z >= parts)
         return;

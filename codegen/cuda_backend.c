@@ -42,8 +42,6 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_ALL_GATHER] = llmc_cuda_emit_collective,
 };
 
-int llmc_cuda_attention_parts(const LlmcEmit *e);
-
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
  * partials (of decode steps; with --batch-invariant of every step, as the counters); region B a split-K matmul's partial sums; region C the decode attention's counters
@@ -103,8 +101,8 @@ static void plan_scratch(LlmcEmit *e)
         } else if (n->op == LLMC_OP_PAGED_ATTENTION) {
             int nz = llmc_cuda_attention_parts(e);
             int64_t hq = llmc_cols(&g->t[n->in[0]].shape) / g->kv_head_dim;
-            /* decode steps only (up to 64 tokens); a batch-invariant build's every step */
-            int64_t at = e->binv && rows > 64 ? rows : 64;
+            /* decode steps only (up to LLMC_ATTN_SPLIT_ROWS tokens); a batch-invariant build's every step */
+            int64_t at = e->binv && rows > LLMC_ATTN_SPLIT_ROWS ? rows : LLMC_ATTN_SPLIT_ROWS;
             int64_t p = at * hq * nz * (g->kv_head_dim + 2) * 4;
             a = p > a ? p : a;
             c = at * hq * 4 > c ? at * hq * 4 : c;
@@ -292,14 +290,15 @@ static int64_t cond_primary(CondEval *c)
             c->p++;
         return v;
     }
-    static const char *const names[] = {"amd", "wg", "T", "O", "S"};
+    static const char *const names[] = {"amd", "wg", "T", "O", "S"}; /* vals below: the same order */
     for (int i = 0; i < 5; i++) {
         size_t n = strlen(names[i]);
         char after = c->p[n];
         if (strncmp(c->p, names[i], n) == 0 && !(after == '_' || (after >= 'a' && after <= 'z') ||
                                                  (after >= 'A' && after <= 'Z') || (after >= '0' && after <= '9'))) {
             c->p += n;
-            return i == 0 ? c->amd : i == 1 ? c->wg : i == 2 ? c->T : i == 3 ? c->O : c->S;
+            const int64_t vals[] = {c->amd, c->wg, c->T, c->O, c->S};
+            return vals[i];
         }
     }
     c->err = 1;

@@ -5,6 +5,13 @@
 #include "emit.h"
 #include "nvrtc.h"
 
+/* Decode steps of up to this many tokens split a query's positions into parts (flash-decoding);
+ * the partials and counters in scratch (cuda_backend.c plan_scratch) have rows for this many
+ * tokens, and longer steps' decode kernels run one part a token (cuda_attention.c). */
+#define LLMC_ATTN_SPLIT_ROWS 64
+/* The most parts a decode query's positions split into: 16, or llmc compile --attn-parts. */
+int llmc_cuda_attention_parts(const LlmcEmit *e);
+
 /* Operands of a node: kernels are shared by every node of the same shapes, so the node's own
  * values (byte offsets in the weights or the arena, a layer index) are launch arguments o.v[i].
  * llmc_cuda_node_begin starts a node's list; each call below adds a slot; every kernel the node

@@ -755,6 +755,10 @@ static const CliOpt compile_opts[] = {
     {"attn-parts", 0, "N", "CUDA targets: the parts a decode query's positions split into\n"
                            "(flash-decoding; default 16), 1 to 64: a tuning knob for the\n"
                            "one-token step's attention"},
+    {"decode-wgmma", 0, "V", "CUDA targets' matmul of bf16/f16 rows 9 to 64 (batched decode)\n"
+                             "on sm_90a: off (default: gemm_q, the weights streamed into\n"
+                             "registers) or on (gemm_ws: the weights through TMA into a ring\n"
+                             "of shared memory, the A operand of wgmma; not yet run on a GPU)"},
     {"qmma-units", 0, "N", "CUDA targets: gemm_q's fewest units of work a block (a unit: a\n"
                            "chunk of K of 64 weight rows; default 4 for the 4-bit formats,\n"
                            "8 for the others). Smaller gives small matrices more blocks;\n"
@@ -774,7 +778,7 @@ enum {
     C_OUTPUT, C_TARGET, C_WEIGHTS, C_GROUP, C_ASYM, C_KEEP, C_MAX_TOKENS, C_MAX_OUTPUTS, C_KV,
     C_KV_BLOCK, C_KV_CALIB, C_TP, C_MAX_SEQ, C_WEIGHTS_FILE, C_EMIT_DIR, C_DUMP_AFTER, C_NO_FUSE, C_TOKENIZER, C_CHAT_TEMPLATE,
     C_ALLOW_UNUSED, C_CC,
-    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_WGMMA, C_ATTN_PARTS, C_QMMA_UNITS,
+    C_CUDA_PATH, C_CLANG, C_RESOURCE_USAGE, C_QMMA, C_WGMMA, C_ATTN_PARTS, C_DECODE_WGMMA, C_QMMA_UNITS,
     C_BATCH_INVARIANT, C_QUIET, C_HELP
 };
 
@@ -935,6 +939,14 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
             a->copt.attn_parts = u;
             break;
         }
+        case C_DECODE_WGMMA: {
+            static const char *const names[] = {"off", "on"};
+            int i;
+            if (parse_choice("llmc compile", "--decode-wgmma", v, names, 2, &i))
+                return 2;
+            a->copt.decode_wgmma = i;
+            break;
+        }
         case C_QMMA_UNITS: {
             int32_t u = 0;
             if (parse_int("--qmma-units", v, 1, 64, &u))
@@ -1021,6 +1033,14 @@ static int cmd_compile_args(CompileArgs *a, int argc, char **argv)
                 "llmc compile: --batch-invariant and --wgmma tma: a batch-invariant build runs every matmul on the "
                 "one-row kernels' arithmetic (gemv) at every row count, so --wgmma, which picks the tensor-core "
                 "kernel of wide steps, has nothing to choose; give one of them\n");
+        return 2;
+    }
+    /* ... nor gemm_ws (--decode-wgmma on) */
+    if (a->copt.batch_invariant && a->copt.decode_wgmma) {
+        fprintf(stderr,
+                "llmc compile: --batch-invariant and --decode-wgmma on: a batch-invariant build runs every matmul on "
+                "the one-row kernels' arithmetic (gemv) at every row count, so --decode-wgmma, which picks the "
+                "tensor-core kernel of batched decode, has nothing to choose; give one of them\n");
         return 2;
     }
     a->popt.target = a->targets[0];

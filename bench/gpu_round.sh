@@ -14,7 +14,7 @@ llmc=$carry/llmc
 out=${OUT:-/tmp/llmc-out}
 work=/tmp/llmc-work
 arch=${ARCH:-sm_90a}
-what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | wq | wt | wtwire | b1 | binv | moe | fill | kc
+what=${WHAT:-all}          # all | check | kernels | quant | 1b | 8b | lab (decode_lab.cu; SWEEP=1: every split) | qmma | variants | families (FAMILY_SPEED=1) | amd | kv | tp | wq | wt | wtwire | ws | b1 | binv | moe | fill | kc
 # WHAT=tp (issue 15; not part of "all"; on a lent machine of 2 or 4 GPUs: nvidia-h100-x2/x4,
 # nvidia-h200-x2/x4): tensor parallelism over NCCL. The 8B preset compiled with --tp 1, 2 (and 4
 # with 4 GPUs): the first 64 greedy ids of a fixed prompt must agree between --tp 1 and each --tp N;
@@ -636,6 +636,25 @@ if [ "$what" = wtwire ]; then
   for p in ${PRESETS:-llama3.2-1b llama3.1-8b-11l}; do
     PRESET=$p REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-64 256} VARIANTS=${VARIANTS:-cp:--wgmma,cp tma:--wgmma,tma} variants
     [ "${PREFILL4K:-1}" = 0 ] || wt_prefill4k "$p"
+  done
+fi
+# WHAT=ws: gemm_ws (llmc compile --decode-wgmma on: bf16/f16 matrices at 9-64 rows on wgmma with the
+# weights through a TMA ring, in gemm_q's place in sm_90a images; never yet run on a GPU), in one call:
+#  1. `kernel_check ws` (WS_KC=0: not): its checks (bf16 and f16, every epilogue, ragged N, the plan's
+#     blocks and others, maps in global memory, under PDL after a late writer), then its TIME lines
+#     (the 1B's and the 8B's four matrices at 16, 32, 64 rows against gemm_q);
+#  2. for each of PRESETS (default llama3.2-1b llama3.1-8b-11l), bf16, the default build (q) and the
+#     flagged one (ws): --compare-cpu at 12, 24 and 48 prompt tokens (one step each of the three token
+#     tiles), batch 1 (REPEAT times, default 1) and BATCHES (default 16 32 64).
+# The emitted gemm_ws traps after 2^26 failed tries of an mbarrier wait (LLMC_WT_SPIN_LIMIT) and every
+# executable runs under a step deadline (LLMC_STEP_TIMEOUT, default 120 s here).
+if [ "$what" = ws ]; then
+  say "== gemm_ws wired (--decode-wgmma on): kernel_check ws, then the presets against the CPU twin and gemm_q"
+  export LLMC_STEP_TIMEOUT=${LLMC_STEP_TIMEOUT:-120}
+  [ "${WS_KC:-1}" = 0 ] || kc_mode ws gemm_ws
+  for p in ${PRESETS:-llama3.2-1b llama3.1-8b-11l}; do
+    PRESET=$p REPEAT=${REPEAT:-1} BATCHES=${BATCHES:-16 32 64} COMPARE=1 COMPARE_TOKENS=${COMPARE_TOKENS:-12 24 48} \
+      VARIANTS=${VARIANTS:-q ws:--decode-wgmma,on} variants
   done
 fi
 # WHAT=b1: batch-1 decode in the quantized formats (issue 10's 80%): bench/b1_lab.cu (the carried

@@ -28,9 +28,12 @@
  * 256), against the same reference.
  * gemm_q (batched decode, 9-64 rows) as the emitter launches it, every format and epilogue,
  * against the reference (qmma_checks; `kernel_check qmma`: these, then timed at the 8B's shapes).
- * gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, not emitted yet; Hopper):
+ * gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma; Hopper):
  * `kernel_check wt` alone (wt_checks, then wt_timings): against the reference and gemm_wg, then
  * timed against gemm_wg's emitted tile at the 8B's and 1B's shapes (512 and 4096 rows).
+ * gemm_ws (cuda_wgmma_tma.cuh: batched decode of bf16/f16 weights on wgmma through a TMA ring,
+ * --decode-wgmma on; Hopper): `kernel_check ws` alone (ws_checks, then ws_timings): against the
+ * reference and gemm_q, then timed against gemm_q at the 1B's and 8B's shapes (16, 32, 64 rows).
  * check_rest(): every other kernel element by element with tolerances from the formats involved
  * (gemv, gemv_b1 with its RoPE/KV epilogue, gemm_tc + gemm_reduce, rows_to_half, the norms, the
  * elementwise ops, rope, the f16 KV writers, embedding, select_rows, the argmax; see the section's
@@ -2204,9 +2207,10 @@ __global__ void __launch_bounds__(32 * K * UB) k_moe_down_b1(const float *lg, co
 /* A launch on stream st, with programmatic dependent launch (the runtime's LLMC_GPU_KERNEL_PDL
  * launches) when pdl is set. */
 template <class... P, class... A>
-static void launch_pdl(int pdl, void (*k)(P...), dim3 grid, int threads, cudaStream_t st, A... args)
+static void launch_pdl(int pdl, void (*k)(P...), dim3 grid, int threads, size_t smem, cudaStream_t st, A... args)
 {
     cudaLaunchConfig_t c = {};
+    c.dynamicSmemBytes = smem;
     cudaLaunchAttribute at[1];
     at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     at[0].val.programmaticStreamSerializationAllowed = 1;
@@ -2287,10 +2291,10 @@ static void check_moe(const char *shape, std::vector<int> steps, int timed_reps)
             if constexpr (B1) {
                 if (b1 && path == 0) {
                     launch_pdl(pdl, k_moe_up_b1<WK, E, K, NORM, D, 2 * F, qbytes(WK, D) <= 4096 ? 1 : 2, GG, EBU>,
-                               dim3((F + 3) / 4, 1, K), 128, st, dlg.p, dx.p, pnw, dgu.w.p, dgu.wq(WK),
+                               dim3((F + 3) / 4, 1, K), 128, 0, st, dlg.p, dx.p, pnw, dgu.w.p, dgu.wq(WK),
                                MoeSides{{SBU, ZBU, 0, 0}}, dh.p);
                     launch_pdl(pdl, k_moe_down_b1<WK, E, K, NORM, F, D, qbytes(WK, F) <= 4096 ? 1 : 2, GD, EBD, UB>,
-                               dim3(((D + 1) / 2 + UB - 1) / UB), 32 * K * UB, st, dlg.p, ddn.w.p, ddn.wq(WK),
+                               dim3(((D + 1) / 2 + UB - 1) / UB), 32 * K * UB, 0, st, dlg.p, ddn.w.p, ddn.wq(WK),
                                MoeSides{{SBD, ZBD, 0, 0}}, dh.p, dy.p, pres);
                     return;
                 }
@@ -3358,6 +3362,310 @@ static void wt_timings(int sms)
     time_wt<8192, 2048, 1, 4096>("1B down", sms);
 }
 
+/* ==== gemm_ws (cuda_wgmma_tma.cuh: the batched-decode matmul of bf16/f16 weights at 9..64 rows, fed
+ * by the TMA, the weights wgmma's A operand, stream-K over 128-row tiles and 64 of K; emitted with
+ * llmc compile --decode-wgmma on) ====
+ * `kernel_check ws` (Hopper): the rows converted by rows_to_half (natural order, as for gemm_q),
+ * then gemm_ws into poisoned outputs, against the double reference over the same half inputs (every
+ * row up to a budget of multiply-adds, else rows 0 and T - 1 and others at random; rows past T
+ * untouched), bf16 and f16, every epilogue with and without a bias, ragged N (N not a multiple of the
+ * tile, N/2 not one of 64 under SwiGLU), 2 to 8 stages, over the plan's blocks (min(units, SMs)) and
+ * over given block counts (tiles shared by 2..many blocks, a block's range inside one tile, 3 blocks
+ * with many tiles each: the ring's phases across tiles). Each launch twice (the counters must be
+ * back at 0, the second bit for bit the first); then at the plan's blocks: the activations' map over
+ * T rows instead of the scratch's (zeros past T instead of stale rows), both maps in global memory
+ * (the compiler's way: written by a copy, acquired in the kernel), and under programmatic dependent
+ * launch after a kernel that lets it start at once and only then writes the activations (the
+ * producer must wait before their copies), each bit for bit; and gemm_q (the default's kernel at
+ * these rows) on the same inputs against the reference where it takes the shapes. Then TIME lines:
+ * the 1B's and the 8B's four matrices at 16, 32 and 64 rows, gemm_ws against gemm_q, weights
+ * rotated through more bytes than L2, GB/s and % of the copy bandwidth of the same run. */
+template <int BF, int K, int N, int EPI, int NT, int ST>
+__global__ void __launch_bounds__(WS_THREADS, 1) k_ws(const __grid_constant__ LlmcTmap tw, const __grid_constant__ LlmcTmap tx,
+                                                     const float *b, float *y, int T, const float *res, float *part,
+                                                     int *cnt)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    gemm_ws<BF, K, N, (EPI == 2 || EPI == 4) ? N / 2 : N, EPI == 1 ? N : 0, EPI, NT, ST, 0>(&tw, &tx, b, y, T, res, part, cnt);
+#endif
+}
+template <int BF, int K, int N, int EPI, int NT, int ST>
+__global__ void __launch_bounds__(WS_THREADS, 1) k_ws_g(const LlmcTmap *maps, const float *b, float *y, int T,
+                                                       const float *res, float *part, int *cnt)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    gemm_ws<BF, K, N, (EPI == 2 || EPI == 4) ? N / 2 : N, EPI == 1 ? N : 0, EPI, NT, ST, 1>(maps, maps + 1, b, y, T, res,
+                                                                                         part, cnt);
+#endif
+}
+/* The kernel before gemm_ws in the PDL check: lets its dependent start at once, waits about 20 us,
+ * then writes the half rows (n halves) the dependent's maps read. */
+__global__ void k_late_rows(const uint16_t *src, uint16_t *dst, int n)
+{
+    pdl_release();
+    const long long t0 = clock64();
+    while (clock64() - t0 < 40000) {
+    }
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        dst[i] = src[i];
+}
+/* gemm_ws as the emitter launches it: P blocks of 160 threads (the plan: min(units, SMs)) */
+template <int BF, int K, int N, int EPI, int NT, int ST>
+struct WsRun {
+    static constexpr int GLU = EPI == 2 || EPI == 4, NO = GLU ? N / 2 : N;
+    static constexpr int TILES = GLU ? (N / 2 + 63) / 64 : (N + WS_TILE - 1) / WS_TILE, U = TILES * (K / WS_BK);
+    static constexpr int SMEM = gemm_ws_smem<NT, ST>();
+    static int blocks(int sms) { return U < sms ? U : sms; }
+    static void prepare()
+    {
+        CK(cudaFuncSetAttribute(k_ws<BF, K, N, EPI, NT, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+        CK(cudaFuncSetAttribute(k_ws_g<BF, K, N, EPI, NT, ST>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+    }
+    static void launch(const LlmcTmap &tw, const LlmcTmap &tx, const float *b, float *y, int T, const float *res,
+                       float *part, int *cnt, int P, int pdl = 0, cudaStream_t st = 0)
+    {
+        launch_pdl(pdl, k_ws<BF, K, N, EPI, NT, ST>, dim3(P), WS_THREADS, SMEM, st, tw, tx, b, y, T, res, part, cnt);
+    }
+    static void launch_g(const LlmcTmap *maps, const float *b, float *y, int T, const float *res, float *part, int *cnt,
+                         int P)
+    {
+        k_ws_g<BF, K, N, EPI, NT, ST><<<P, WS_THREADS, SMEM>>>(maps, b, y, T, res, part, cnt);
+    }
+};
+/* the plan's stages (llmc_cuda_ws_plan): as many as 227 KB holds, at most 8 */
+constexpr int ws_st(int nt) { return (232448 - 1024) / (WS_TILE * 128 + nt * 128 + 16) < 8 ? (232448 - 1024) / (WS_TILE * 128 + nt * 128 + 16) : 8; }
+
+template <int WK, int K, int N, int EPI, int BIAS, int NT, int ST>
+static void check_ws(const char *shape, std::vector<int> rows, std::vector<int> ps, int sms)
+{
+    constexpr int BF = WK == 1, GLU = EPI == 2 || EPI == 4, TM = 80; /* the scratch's rows: stale ones past T */
+    using R = WsRun<BF, K, N, EPI, NT, ST>;
+    constexpr int NO = R::NO;
+    const QWts q = make_any(WK, N, K, K, 0.05);
+    DW dw(q);
+    std::vector<double> wv, rs;
+    qmma_weights(WK, N, K, q, wv, rs);
+    const std::vector<float> x = rand_f32((size_t)TM * K, 1.0), bias = rand_f32(N, 0.5), res = rand_f32((size_t)TM * N, 1.0);
+    int pmax = sms;
+    for (int p : ps)
+        pmax = p > pmax ? p : pmax;
+    DBuf<float> dx(x.size()), db(N), dres(res.size()), dy((size_t)TM * NO), dpart((size_t)pmax * 2 * NT * 128),
+        dqpart((size_t)(TM / 16 + 1) * 4 * sms * 2 * 16 * 4 * 128);
+    DBuf<uint16_t> dh((size_t)TM * K), dlate((size_t)TM * K);
+    DBuf<int> dcnt(65536);
+    dx.up(x);
+    db.up(bias);
+    dres.up(res);
+    CK(cudaMemset(dcnt.p, 0, 65536 * sizeof(int)));
+    k_half_ord<BF, K, 0><<<TM, 256>>>(dx.p, dh.p);
+    launched();
+    const std::vector<uint16_t> hh = dh.down();
+    const float *bp = BIAS ? db.p : nullptr, *rp = EPI == 1 ? dres.p : nullptr;
+    const LlmcTmap mw = wt_map(BF, (const uint16_t *)dw.w.p, N, K, K, 64), mx = wt_map(BF, dh.p, TM, K, K, 16),
+                   mlate = wt_map(BF, dlate.p, TM, K, K, 16);
+    DBuf<LlmcTmap> dmaps(2);
+    dmaps.up(std::vector<LlmcTmap>{mw, mx});
+    R::prepare();
+    const double eps = (K / 4.0 + 64.0) * U24;
+    for (int T : rows) {
+        /* the reference of the sampled rows: the half activations times the weights, in double */
+        const int64_t budget = 300000000;
+        const int nref = (int)std::min<int64_t>(T, std::max<int64_t>(3, budget / ((int64_t)N * K)));
+        std::vector<int> ms;
+        for (int m = 0; m < T; m++)
+            if (nref == T || m == 0 || m == T - 1)
+                ms.push_back(m);
+        while ((int)ms.size() < nref)
+            ms.push_back(1 + (int)((urand() * 0.5 + 0.5) * (T - 2)) % (T - 2 > 0 ? T - 2 : 1));
+        std::vector<double> ref(ms.size() * NO), scale(ms.size() * NO), sv(N), mag(N);
+        for (size_t i = 0; i < ms.size(); i++) {
+            const int m = ms[i];
+            for (int n = 0; n < N; n++) {
+                double a = 0.0, g = 0.0;
+                for (int k = 0; k < K; k++) {
+                    const uint16_t hv = hh[(size_t)m * K + k];
+                    const double p = (BF ? h_bf16f(hv) : h_f16f(hv)) * wv[(size_t)n * K + k];
+                    a += p;
+                    g += fabs(p);
+                }
+                sv[n] = a + (BIAS ? bias[n] : 0.0);
+                mag[n] = g;
+            }
+            for (int o = 0; o < NO; o++) {
+                if (GLU) {
+                    const double a = glud(EPI, sv[o]), u = sv[o + N / 2];
+                    ref[i * NO + o] = a * u;
+                    scale[i * NO + o] = 1.2 * fabs(u) * mag[o] + fabs(a) * mag[o + N / 2] + fabs(a * u) * 1e-6;
+                } else {
+                    const double v = sv[o] + (EPI == 1 ? res[(size_t)m * N + o] : 0.0);
+                    ref[i * NO + o] = v;
+                    scale[i * NO + o] = mag[o] + fabs(v) * 1e-6;
+                }
+            }
+        }
+        char what[200];
+        auto check = [&](const std::vector<float> &got, const std::vector<float> *same, const char *label) {
+            Check c;
+            for (size_t i = 0; i < ms.size(); i++)
+                for (int o = 0; o < NO; o++)
+                    c.add(got[(size_t)ms[i] * NO + o], ref[i * NO + o], scale[i * NO + o], eps, 1e-30);
+            for (int m = 0; m < TM; m++)
+                for (int o = 0; o < NO; o++) {
+                    const float v = got[(size_t)m * NO + o];
+                    if (m >= T)
+                        c.untouched(fbits(v), 0xffffffffu);
+                    else if (v != v)
+                        c.nan++;
+                    else if (same)
+                        c.exact(fbits(v), fbits((*same)[(size_t)m * NO + o]));
+                }
+            const std::vector<int> cnt = dcnt.down();
+            int dirty = 0;
+            for (int cv : cnt)
+                dirty += cv != 0;
+            c.bad += dirty;
+            char w2[300];
+            snprintf(w2, sizeof w2, "%s%s%s", what, label, dirty ? " COUNTERS LEFT" : "");
+            c.done(w2, eps);
+        };
+        const int plan = R::blocks(sms);
+        std::vector<int> pl = {plan};
+        for (int p : ps)
+            pl.push_back(p);
+        std::vector<float> yplan;
+        for (int P : pl) {
+            snprintf(what, sizeof what, "gemm_ws %s %dx%d%s%s%s T=%d (NT%d ST%d P%d%s; %s)", BF ? "bf16" : "f16", N, K,
+                     EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T,
+                     NT, ST, P, P == plan ? ", the plan" : "", shape);
+            dy.poison();
+            R::launch(mw, mx, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
+            launched();
+            const std::vector<float> y1 = dy.down();
+            dy.poison();
+            R::launch(mw, mx, bp, dy.p, T, rp, dpart.p, dcnt.p, P);
+            launched();
+            check(dy.down(), &y1, ", twice, bit for bit");
+            if (P == plan)
+                yplan = y1;
+        }
+        snprintf(what, sizeof what, "gemm_ws %s %dx%d%s%s%s T=%d (NT%d ST%d P%d; %s)", BF ? "bf16" : "f16", N, K,
+                 EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T, NT,
+                 ST, plan, shape);
+        const LlmcTmap mxt = wt_map(BF, dh.p, T, K, K, 16);
+        dy.poison();
+        R::launch(mw, mxt, bp, dy.p, T, rp, dpart.p, dcnt.p, plan);
+        launched();
+        check(dy.down(), &yplan, " map of T rows, bit for bit");
+        dy.poison();
+        R::launch_g(dmaps.p, bp, dy.p, T, rp, dpart.p, dcnt.p, plan);
+        launched();
+        check(dy.down(), &yplan, " maps in global memory, bit for bit");
+        dy.poison();
+        dlate.poison();
+        CK(cudaDeviceSynchronize());
+        launch_pdl(0, k_late_rows, dim3(8), 256, 0, (cudaStream_t)0, (const uint16_t *)dh.p, dlate.p, TM * K);
+        R::launch(mw, mlate, bp, dy.p, T, rp, dpart.p, dcnt.p, plan, 1);
+        launched();
+        check(dy.down(), &yplan, " under PDL after a late writer, bit for bit");
+        if constexpr (N % 64 == 0 && K % 128 == 0 && (!GLU || (N / 2) % 32 == 0)) {
+            using Q = typename QmPlans<WK, K, N, K, NT / 16, EPI>::E;
+            dy.poison();
+            Q::launch(dw, dh.p, bp, dy.p, T, rp, dqpart.p, dcnt.p, Q::blocks(sms));
+            launched();
+            snprintf(what, sizeof what, "gemm_q %s %dx%d%s%s%s T=%d (MI%d; %s)", BF ? "bf16" : "f16", N, K,
+                     EPI == 1 ? " residual" : "", EPI == 2 ? " swiglu" : EPI == 4 ? " geglu" : "", BIAS ? " bias" : "", T,
+                     NT / 16, shape);
+            check(dy.down(), nullptr, " the same inputs");
+        }
+    }
+}
+
+static void ws_checks(int sms)
+{
+    check_ws<1, 512, 384, 0, 1, 16, 8>("small", {9, 16}, {3, 7, 24}, sms); /* 24 units: a unit a block */
+    check_ws<2, 512, 384, 1, 0, 32, 2>("small, 2 stages", {17, 32}, {5, 13}, sms);
+    check_ws<1, 512, 384, 2, 1, 64, 3>("small", {33, 64}, {2, 7}, sms);
+    check_ws<2, 576, 384, 4, 1, 16, 8>("K 9 units", {10, 16}, {4, 11}, sms);
+    check_ws<1, 1024, 200, 2, 1, 16, 8>("N/2 ragged", {12, 16}, {3, 5}, sms);
+    check_ws<2, 1024, 200, 2, 0, 64, 4>("N/2 ragged", {40, 64}, {7}, sms);
+    check_ws<1, 1024, 264, 1, 1, 32, 8>("N ragged", {20, 32}, {3, 9}, sms);
+    check_ws<2, 1024, 264, 0, 0, 64, 5>("N ragged, 5 stages", {64, 47}, {6}, sms);
+    check_ws<1, 2048, 3072, 0, 0, 16, ws_st(16)>("1B qkv", {16, 9}, {}, sms);
+    check_ws<1, 2048, 2048, 1, 0, 64, ws_st(64)>("1B o", {64, 50}, {}, sms);
+    check_ws<1, 2048, 16384, 2, 0, 32, ws_st(32)>("1B gate/up", {32, 20}, {}, sms);
+    check_ws<1, 8192, 2048, 1, 0, 64, ws_st(64)>("1B down", {64}, {}, sms);
+    check_ws<1, 4096, 28672, 2, 0, 64, ws_st(64)>("8B gate/up", {64}, {}, sms);
+    check_ws<1, 14336, 4096, 1, 1, 16, ws_st(16)>("8B down", {16}, {}, sms);
+}
+
+/* one bf16 matrix at 16, 32 and 64 rows: gemm_ws (the plan) against gemm_q (the default's kernel),
+ * the weights rotated through more bytes than L2 */
+template <int K, int N, int EPI>
+static void time_ws(const char *what, int sms, double tbs)
+{
+    constexpr int NO = (EPI == 2 || EPI == 4) ? N / 2 : N;
+    RotW rot(make_any(1, N, K, K, 0.05));
+    const double bytes = rot.bytes;
+    std::vector<LlmcTmap> maps;
+    for (auto *d : rot.d)
+        maps.push_back(wt_map(1, (const uint16_t *)d->w.p, N, K, K, 64));
+    const std::vector<float> x = rand_f32((size_t)64 * K, 1.0);
+    DBuf<float> dx(x.size()), dy((size_t)64 * NO), dres((size_t)64 * NO), dpart((size_t)4 * sms * 2 * 16 * 4 * 128);
+    DBuf<uint16_t> dh((size_t)80 * K);
+    DBuf<int> dcnt(65536);
+    dx.up(x);
+    dres.up(rand_f32((size_t)64 * NO, 1.0));
+    CK(cudaMemset(dcnt.p, 0, 65536 * sizeof(int)));
+    k_half_ord<1, K, 0><<<64, 256>>>(dx.p, dh.p);
+    launched();
+    const LlmcTmap mx = wt_map(1, dh.p, 80, K, K, 16);
+    auto ws = [&](auto run, int T) {
+        using Rn = decltype(run);
+        Rn::prepare();
+        size_t it = 0;
+        const double us = time_us(
+            [&]() {
+                const size_t i = it++ % maps.size();
+                Rn::launch(maps[i], mx, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, Rn::blocks(sms));
+            },
+            50);
+        launched();
+        return us;
+    };
+    auto q = [&](auto cfg, int T) {
+        using C = decltype(cfg);
+        const double us = time_us(
+            [&]() {
+                C::launch(rot.next(), dh.p, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, C::blocks(sms));
+            },
+            50);
+        launched();
+        return us;
+    };
+    auto line = [&](int T, int nt, int st, double uw, double uq) {
+        printf("TIME ws %-11s T=%-2d gemm_ws NT%d ST%d %7.1f us %5.0f GB/s %3.0f%% of copy | gemm_q %7.1f us %5.0f GB/s "
+               "%3.0f%% | %.2fx\n",
+               what, T, nt, st, uw, bytes / uw * 1e-3, bytes / uw * 1e-6 / tbs * 100, uq, bytes / uq * 1e-3,
+               bytes / uq * 1e-6 / tbs * 100, uq / uw);
+    };
+    line(16, 16, ws_st(16), ws(WsRun<1, K, N, EPI, 16, ws_st(16)>{}, 16), q(typename QmPlans<1, K, N, K, 1, EPI>::E{}, 16));
+    line(32, 32, ws_st(32), ws(WsRun<1, K, N, EPI, 32, ws_st(32)>{}, 32), q(typename QmPlans<1, K, N, K, 2, EPI>::E{}, 32));
+    line(64, 64, ws_st(64), ws(WsRun<1, K, N, EPI, 64, ws_st(64)>{}, 64), q(typename QmPlans<1, K, N, K, 4, EPI>::E{}, 64));
+}
+static void ws_timings(int sms)
+{
+    const double tbs = copy_tbs();
+    printf("TIME ws copy bandwidth %.2f TB/s\n", tbs);
+    time_ws<2048, 3072, 0>("1B qkv", sms, tbs);
+    time_ws<2048, 2048, 1>("1B o", sms, tbs);
+    time_ws<2048, 16384, 2>("1B gate/up", sms, tbs);
+    time_ws<8192, 2048, 1>("1B down", sms, tbs);
+    time_ws<4096, 6144, 0>("8B qkv", sms, tbs);
+    time_ws<4096, 4096, 1>("8B o", sms, tbs);
+    time_ws<4096, 28672, 2>("8B gate/up", sms, tbs);
+    time_ws<14336, 4096, 1>("8B down", sms, tbs);
+}
+
 static int summary()
 {
     printf("%s: %d of %d checks failed\n", failures ? "FAIL" : "PASS", failures, checks);
@@ -3453,6 +3761,15 @@ int main(int argc, char **argv)
         }
         wq_checks();
         wq_timings(prop.multiProcessorCount);
+        return summary();
+    }
+    if (argc > 1 && strcmp(argv[1], "ws") == 0) { /* `kernel_check ws`: gemm_ws's checks (Hopper), then timed */
+        if (prop.major != 9) {
+            printf("FAIL: gemm_ws needs an sm_90a GPU\n");
+            return 1;
+        }
+        ws_checks(prop.multiProcessorCount);
+        ws_timings(prop.multiProcessorCount);
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "wt") == 0) { /* `kernel_check wt`: gemm_wt's checks (Hopper), then timed */

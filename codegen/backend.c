@@ -78,6 +78,15 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", decode attention in at most %d part%s (--attn-parts %d)", cg->opt.attn_parts,
                  cg->opt.attn_parts > 1 ? "s" : "", cg->opt.attn_parts);
+    if (cg->opt.decode_wgmma && cg->backend == &llmc_backend_cuda) {
+        int wg = 0; /* gemm_ws needs an image with wgmma (and tensor cores: no batch-invariant build) */
+        for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
+            wg |= cg->targets[i]->has_wgmma;
+        snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
+                 !wg ? ", --decode-wgmma without effect (no sm_90a image: gemm_ws needs wgmma)"
+                 : cg->opt.batch_invariant ? ", --decode-wgmma without effect (--batch-invariant runs no tensor-core matmul)"
+                                           : ", bf16/f16 matrices at 9-64 rows by gemm_ws on sm_90a (--decode-wgmma on)");
+    }
     if (cg->opt.qmma_units && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", gemm_q with at least %d unit%s of work a block (--qmma-units %d)", cg->opt.qmma_units,

@@ -43,6 +43,8 @@ typedef struct LlmcCodegenOptions {
     LlmcWgmma wgmma;              /* --wgmma: the wide steps' matmul in sm_90a images (GPU targets) */
     int attn_parts;               /* --attn-parts: the parts a decode query's positions split into (GPU
                                      targets; 0: 16) */
+    int decode_wgmma;             /* --decode-wgmma on: bf16/f16 matrices at 9..64 rows by gemm_ws in
+                                     sm_90a images (GPU targets) */
 } LlmcCodegenOptions;
 
 /* One build's codegen: filled by llmc_codegen_open, then handed to every hook and to the linker.

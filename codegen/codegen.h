@@ -48,6 +48,7 @@ typedef struct LlmcGpuGenOpts {
     int qmma_units;      /* --qmma-units: gemm_q's fewest units a block, 0 for its rule */
     LlmcWgmma wgmma;     /* --wgmma: the wide steps' matmul in sm_90a images */
     int attn_parts;      /* --attn-parts: the parts a decode query's positions split into, 0 for 16 */
+    int decode_wgmma;    /* --decode-wgmma on: bf16/f16 matrices at 9..64 rows by gemm_ws in sm_90a images */
 } LlmcGpuGenOpts;
 /* The source for the targets of a build (NVIDIA and AMD ones may mix): the kernel paths their images
  * take (LlmcTarget.amd_path), wgmma variants where one has it, tuned for the first NVIDIA-path

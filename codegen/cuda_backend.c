@@ -47,7 +47,8 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
  * partials (of decode steps; with --batch-invariant of every step, as the counters); region B a split-K matmul's partial sums; region C the decode attention's counters
  * (an int per token and block row; the arena is zeroed at start and every kernel leaves them 0);
  * region A also holds a moe node's routing and grouped rows;
- * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows);
+ * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows) and gemm_ws's
+ * (an int a tile; region B its partials);
  * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c).
  * A sharded graph's all_gather takes region A for the ranks' blocks (cuda_collective.c). */
 static void plan_scratch(LlmcEmit *e)
@@ -80,6 +81,14 @@ static void plan_scratch(LlmcEmit *e)
                     int64_t qb = qp.blocks * qp.part_floats * 4 * (64 / (16 * mi)), tiles = w->dim[0] / qp.tpb;
                     b = qb > b ? qb : b;
                     qc = tiles * (64 / (16 * mi)) * 4 > qc ? tiles * (64 / (16 * mi)) * 4 : qc;
+                }
+            }
+            /* gemm_ws's partials (two tiles a block) and a counter a tile (--decode-wgmma on) */
+            for (int v = 0; v < LLMC_WS_VARIANTS && e->decode_wgmma; v++) {
+                LlmcWsPlan sp = llmc_cuda_ws_plan(e->target, &g->t[n->in[1]], (int)llmc_attr_int(n, "swiglu", 0) != 0, v);
+                if (sp.ok) {
+                    b = sp.blocks * sp.part_floats * 4 > b ? sp.blocks * sp.part_floats * 4 : b;
+                    qc = sp.tiles * 4 > qc ? sp.tiles * 4 : qc;
                 }
             }
             /* gemm_wq's K-split partials, up to 128 rows (llmc_cuda_wq_plan), where it takes the matrix */
@@ -190,6 +199,7 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     e->qmma_units = o->qmma_units;
     e->attn_parts = o->attn_parts;
     e->wgmma_tma = o->wgmma != LLMC_WGMMA_CP && wgmma && nv_path && !o->batch_invariant; /* auto: tma */
+    e->decode_wgmma = o->decode_wgmma && wgmma && nv_path && !o->batch_invariant;
     e->kv[0] = g->kv_format[0];
     e->kv[1] = g->kv_format[1];
     e->kv_scales_at = -1;
@@ -228,7 +238,8 @@ static LlmcStatus generate(const LlmcGraph *g, const LlmcTarget *tg, int wgmma, 
     for (int i = 0; i < cg->headers.n; i++)
         if (!strstr(cg->headers.names[i], ".def") && strcmp(cg->headers.names[i], "gpu_port_amd.cuh") != 0 &&
             strcmp(cg->headers.names[i], "gpu_math.h") != 0 &&
-            (e->wgmma_tma || strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") != 0)) { /* gemm_wt's: --wgmma auto or tma */
+            (e->wgmma_tma || e->decode_wgmma || strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") != 0)) { /* gemm_wt's
+                                                                and gemm_ws's: --wgmma auto or tma, --decode-wgmma on */
             if (strcmp(cg->headers.names[i], "cuda_wgmma_tma.cuh") == 0) /* as bench/kernel_check.cu builds it */
                 llmc_buf_printf(&src, "/* gemm_wt: an mbarrier wait that fails 2^26 tries traps, so that a "
                                       "protocol bug ends the step with an error instead of hanging the GPU */\n"

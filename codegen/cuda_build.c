@@ -46,7 +46,7 @@ static LlmcStatus cuda_emit(LlmcCodegen *cg, const LlmcGraph *g, LlmcDiag *d)
 {
     CudaBuild *b = cg->state;
     const LlmcGpuGenOpts o = {cg->opt.qmma, cg->opt.batch_invariant, cg->opt.qmma_units, cg->opt.wgmma,
-                              cg->opt.attn_parts};
+                              cg->opt.attn_parts, cg->opt.decode_wgmma};
     if (llmc_gpu_generate(g, cg->targets, cg->n_targets, &o, &b->gen, d))
         return LLMC_ERR;
     const char *src = llmc_cuda_source(b->gen);
@@ -139,9 +139,10 @@ static LlmcStatus cuda_build_images(LlmcCodegen *cg, LlmcDiag *d)
         }
         if (cg->opt.resource_report) {
             for (int k = 0; k < cubin.n_res; k++)
-                fprintf(stderr, "llmc: %s %-28s %3d registers, %5d bytes smem, %4d bytes stack, spills %d/%d\n",
+                fprintf(stderr, "llmc: %s %-28s %3d registers, %5d bytes smem, %4d bytes stack, spills %d/%d%s\n",
                         tg->arch, cubin.res[k].name, cubin.res[k].registers, cubin.res[k].smem_static,
-                        cubin.res[k].stack_frame, cubin.res[k].spill_stores, cubin.res[k].spill_loads);
+                        cubin.res[k].stack_frame, cubin.res[k].spill_stores, cubin.res[k].spill_loads,
+                        cubin.res[k].wgmma_waits ? ", wgmma waits injected or serialized (ptxas)" : "");
         }
         char name[256];
         snprintf(name, sizeof name, "cubin_%s.bin", tg->name);

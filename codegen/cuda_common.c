@@ -400,10 +400,10 @@ LlmcWideTile llmc_cuda_wt_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64
     return t;
 }
 
-/* The maps of one gemm_wt launch side by side, so that one launch offset reaches both (a matmul
- * node may already use 7 of its 8: cuda_matmul.c). The activations' map is the same for every
- * matrix of the same K and is repeated a node (128 bytes). */
-int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows_max, int box_w)
+/* The maps of one gemm_wt (or gemm_ws) launch side by side, so that one launch offset reaches both (a
+ * matmul node may already use 7 of its 8: cuda_matmul.c). The activations' map is the same for every
+ * matrix of the same K and box and is repeated a node (128 bytes). */
+int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows_max, int box_w, int box_x)
 {
     int64_t N = w->shape.dim[0], K = w->shape.dim[1], at = (e->const_bytes + 127) / 128 * 128;
     if (e->n_tmaps + 2 > e->cap_tmaps) {
@@ -416,7 +416,34 @@ int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows
     snprintf(xname, sizeof xname, "scratch A (%s activations, %lld rows of %lld)", bf ? "bf16" : "f16",
              (long long)rows_max, (long long)K);
     e->tmaps[e->n_tmaps++] = (LlmcTmapRec){llmc_strdup(w->name), 0, bf, w->offset, N, K, K * 2, box_w, 64, at};
-    e->tmaps[e->n_tmaps++] = (LlmcTmapRec){llmc_strdup(xname), 1, bf, e->scratch_a, rows_max, K, K * 2, 128, 64, at + 128};
+    e->tmaps[e->n_tmaps++] = (LlmcTmapRec){llmc_strdup(xname), 1, bf, e->scratch_a, rows_max, K, K * 2, box_x, 64, at + 128};
     e->const_bytes = at + 256;
     return at;
+}
+
+/* gemm_ws: one block an SM (its stages fill the shared memory a block may have: 8 of 18-24 KB), so
+ * that one producer thread keeps up to 128 KB of weights in flight an SM; the units dealt evenly over
+ * min(units, SMs) blocks. None of it measured yet (bench/kernel_check.cu mode ws times it against
+ * gemm_q). */
+LlmcWsPlan llmc_cuda_ws_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int v)
+{
+    LlmcWsPlan p = {0};
+    int mma = llmc_cuda_mma_format(w);
+    int64_t N = w->shape.dim[0], K = w->shape.dim[1], sms = tg->typical_sms ? tg->typical_sms : 100;
+    if (!tg->has_wgmma || llmc_format_n_sides(w->dtype) > 0 || (mma != LLMC_BF16 && mma != LLMC_F16) || K % 64 != 0 ||
+        v < 0 || v >= LLMC_WS_VARIANTS || (swiglu && N % 2 != 0))
+        return p;
+    p.nt = 16 << v;
+    int64_t stage = 128 * 128 + (int64_t)p.nt * 128, room = tg->smem_per_block > 0 ? tg->smem_per_block : 100 * 1024;
+    int64_t st = (room - 1024) / (stage + 16);
+    if (st < 2)
+        return p;
+    p.st = st > 8 ? 8 : (int)st;
+    p.smem = (uint32_t)(p.st * stage + 1024 + 16 * p.st);
+    p.tiles = swiglu ? (N / 2 + 63) / 64 : (N + 127) / 128;
+    p.units = p.tiles * (K / 64);
+    p.blocks = (int)(p.units < sms ? p.units : sms);
+    p.part_floats = 2LL * p.nt * 128;
+    p.ok = 1;
+    return p;
 }

@@ -81,7 +81,21 @@ LlmcWideTile llmc_cuda_wt_tile(const LlmcTarget *tg, int64_t N, int64_t K, int64
  * as rows_to_half writes them) with boxes of 64 x 128, side by side in consts (the runtime encodes
  * them at load: abi/llmc_model.h LlmcGpuTmap). Returns the first one's consts offset (the second
  * is 128 bytes on). */
-int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows_max, int box_w);
+int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows_max, int box_w, int box_x);
+/* gemm_ws (cuda_wgmma_tma.cuh, sm_90a; llmc compile --decode-wgmma on): the batched-decode matmul of a
+ * bf16/f16 weight w (N x K read in place, K % 64 == 0) for the row variant v (0, 1, 2: up to 16, 32,
+ * 64 rows, the token tile nt), its stages (as many as a block's shared memory holds, at most 8),
+ * tiles (128 weight rows, or of a gated matrix 64 outputs), units (a tile's 64 of K), blocks
+ * (stream-K: min(units, SMs), one of 160 threads an SM), shared memory, and the partials' floats a
+ * block (two tiles' NT x 128 sums). ok = 0 where it does not take the matrix (or the target has no
+ * wgmma). */
+typedef struct {
+    int ok, nt, st, blocks;
+    int64_t tiles, units, part_floats;
+    uint32_t smem;
+} LlmcWsPlan;
+enum { LLMC_WS_VARIANTS = 3 };
+LlmcWsPlan llmc_cuda_ws_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int v);
 /* gemm_q (cuda_qmma.cuh), the batched-decode matmul that decodes the weights in registers, for an
  * N x K weight w (its format: llmc_kernel_wformat) in groups of G, MI m16 tiles a block: warps, n8 tiles a
  * warp, activation stages, the chunk of K, the weight rows a block (tpb), the blocks (stream-K over

@@ -129,15 +129,16 @@ static void emit_amd_wide(LlmcEmit *e, int node, const char *tname, int bf, int6
  * (bench/NOTES.md, "Round 10"). */
 static void emit_wt(LlmcEmit *e, int node, const char *cond, const LlmcWideTile *wt, int bf, const char *tname, int64_t K,
                     int64_t N, int64_t SY, int64_t SR, int epi, int64_t rows_max, const char *hrows, const char *rows,
-                    const char *what, const char *bias, const char *ys, const char *res)
+                    const char *what, const char *bias, const char *ys, const char *res, const char *maps_at)
 {
     const LlmcGraph *g = e->g;
     const LlmcTensor *w = &g->t[g->n[node].in[1]];
     int glu = epi == 2 || epi == 4, split = wt->split;
     int64_t nb = glu ? (N / 2 + wt->bn / 2 - 1) / (wt->bn / 2) : (N + wt->bn - 1) / wt->bn;
     int sms = e->target->typical_sms ? e->target->typical_sms : 100;
-    char maps[32], yarg[64];
-    snprintf(maps, sizeof maps, "%s", llmc_cuda_int(e, llmc_cuda_wt_maps(e, w, bf, rows_max, wt->bn / 2)));
+    char maps[48], yarg[64]; /* maps_at: the pair reserved beside gemm_ws's (one launch offset), else its own */
+    snprintf(maps, sizeof maps, "%s",
+             maps_at ? maps_at : llmc_cuda_int(e, llmc_cuda_wt_maps(e, w, bf, rows_max, wt->bn / 2, 128)));
     snprintf(yarg, sizeof yarg, "A(%lld)", (long long)e->scratch_b);
     LlmcBuf k = {0};
     llmc_buf_printf(&k,
@@ -165,6 +166,48 @@ static void emit_wt(LlmcEmit *e, int node, const char *cond, const LlmcWideTile 
     llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), name, gx, "1", "1", 384, wt->smem);
     if (split > 1)
         emit_reduce(e, node, llmc_cuda_path_cond(e, cond, 0), split, hrows, rows, N, SY, SR, epi, what, bias, res, ys);
+}
+
+/* gemm_ws (cuda_wgmma_tma.cuh; llmc compile --decode-wgmma on) for 9..64 rows in sm_90a images, in
+ * gemm_q's place: the rows gemm_q's conversion wrote into scratch A (bf16/f16, natural order) and
+ * bf16/f16 weights read in place, both through TMA maps the runtime encodes at load (maps: the consts
+ * offset of the node's pair: the weights' boxes of 64 x 64 rows, the activations' of 64 x 16); a variant a
+ * token tile (16, 32, 64 rows); one block of 160 threads an SM, stream-K over (tile, 64 of K) units
+ * with gemm_q's deterministic sum of shared tiles (partials in scratch B, a counter a tile in the
+ * counters' region); under programmatic dependent launch, the first stages' weights requested before
+ * the wait. Not yet run on a GPU (bench/kernel_check.cu mode ws checks and times it). */
+static void emit_ws(LlmcEmit *e, int node, const LlmcWsPlan *sp, int bf, const char *tname, int64_t K, int64_t N,
+                    int64_t SY, int64_t SR, int epi, const char *hrows, const char *rows, const char *what,
+                    const char *bias, const char *ys, const char *res, const char *maps)
+{
+    int glu = epi == 2 || epi == 4;
+    for (int v = 0; v < LLMC_WS_VARIANTS; v++) {
+        const LlmcWsPlan *p = &sp[v];
+        LlmcBuf k = {0};
+        llmc_buf_printf(&k,
+                        "/* matmul, batched decode on the warpgroup tensor cores (gemm_ws: TMA maps, the weights the A "
+                        "operand of wgmma m64n%dk16, %s a tile, %d stages, stream-K over %d blocks; %s activations): "
+                        "[%s,%lld] x %s[%lld,%lld]^T -> f32[%s,%lld]%s */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(160, 1) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "#if defined(__CUDA_ARCH_FEAT_SM90_ALL)\n"
+                        "    const LlmcTmap *tw = (const LlmcTmap *)(a.consts + %s), *tx = tw + 1;\n"
+                        "    gemm_ws<%d, %lld, %lld, %lld, %lld, %d, %d, %d, 1>(tw, tx, %s, %s, %s, %s, A(%lld), "
+                        "(int *)(a.arena + %lld));\n"
+                        "#else\n    __trap();\n#endif\n}\n",
+                        p->nt, glu ? "64 gate and 64 up rows" : "128 weight rows", p->st, p->blocks, tname, hrows,
+                        (long long)K, tname, (long long)N, (long long)K, hrows, (long long)(glu ? N / 2 : N), what, maps,
+                        bf, (long long)K, (long long)N, (long long)SY, (long long)SR, epi, p->nt, p->st, bias, ys, rows,
+                        res, (long long)e->scratch_b, (long long)e->scratch_qc);
+        const char *name = llmc_cuda_kernel_nv(e, "gemm_ws", k.s, p->smem);
+        llmc_buf_free(&k);
+        /* launched only from images with wgmma: their shared memory is asked for only there */
+        e->kernels[llmc_emit_kernel_index(e, name)].flags |= 4u; /* LLMC_GPU_KERNEL_WGMMA_ONLY */
+        llmc_cuda_kernel_pdl(e, name);
+        char cond[128], gx[32];
+        snprintf(cond, sizeof cond, "%s > %d && %s <= %d && wg", hrows, v ? 16 << (v - 1) : 8, hrows, p->nt);
+        snprintf(gx, sizeof gx, "%d", p->blocks);
+        llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), name, gx, "1", "1", 160, p->smem);
+    }
 }
 
 /* matmul and matmul_fused (norm prologue, residual or SwiGLU epilogue, bias). */
@@ -472,6 +515,30 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         qp[v] = llmc_cuda_qmma_plan(e->target, w, swiglu, 1 << v, e->qmma_units);
     int qm = qp[0].ok && x_aligned && norm_aligned && w->offset % 16 == 0;
     int64_t qmax = qm ? 64 : 8; /* the rows the wide paths start above */
+    /* gemm_ws (--decode-wgmma on): a bf16/f16 matrix gemm_q takes runs on it in sm_90a images
+     * (forward() picks by the loaded image: wg), on the rows gemm_q's conversion writes (natural
+     * order); its two maps reached by one launch offset (where the node has one left) */
+    LlmcWsPlan sp[LLMC_WS_VARIANTS];
+    int use_ws = e->decode_wgmma && qm && !quant && e->n_offs < 8;
+    for (int v = 0; v < LLMC_WS_VARIANTS; v++) {
+        sp[v] = llmc_cuda_ws_plan(e->target, w, swiglu, v);
+        use_ws = use_ws && sp[v].ok;
+    }
+    char qno[64]; /* gemm_q's conditions: not where gemm_wq or gemm_ws runs */
+    snprintf(qno, sizeof qno, "%s", use_ws ? " && !wg" : nowg);
+    /* gemm_ws's maps, and gemm_wt's beside them where the wide steps will take gemm_wt (below): one
+     * launch offset reaches both pairs (a node may have only one left) */
+    int64_t rows_max = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
+    char ws_maps[48] = "", wt_maps[48] = "";
+    if (use_ws) {
+        const char *slot = llmc_cuda_int(e, llmc_cuda_wt_maps(e, w, bf, rows_max, 64, 16));
+        snprintf(ws_maps, sizeof ws_maps, "%s", slot);
+        if (e->wgmma_tma && K % 64 == 0) { /* (not quantized: use_ws) */
+            LlmcWideTile wt = llmc_cuda_wt_tile(e->target, N, K, rows_max);
+            llmc_cuda_wt_maps(e, w, bf, rows_max, wt.bn / 2, 128); /* 256 bytes on: the pair after */
+            snprintf(wt_maps, sizeof wt_maps, "%s + 256", slot);
+        }
+    }
     if (qm) {
         snprintf(cond, sizeof cond, "%s > 8 && %s <= 64%s", hrows, hrows, nowg);
         llmc_buf_printf(&k,
@@ -504,12 +571,14 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
             llmc_buf_free(&k);
             llmc_cuda_kernel_pdl(e, qk);
             char gxq[64], gyq[32];
-            snprintf(cond, sizeof cond, "%s > %d && %s <= %d%s", hrows, v ? 16 << (v - 1) : 8, hrows, 16 << v, nowg);
+            snprintf(cond, sizeof cond, "%s > %d && %s <= %d%s", hrows, v ? 16 << (v - 1) : 8, hrows, 16 << v, qno);
             snprintf(gxq, sizeof gxq, "(%s + %d) / %d", hrows, 16 * p->mi - 1, 16 * p->mi);
             snprintf(gyq, sizeof gyq, "%d", p->blocks);
             llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), qk, gxq, gyq, "1", 32 * p->w, p->smem);
         }
     }
+    if (use_ws)
+        emit_ws(e, node, sp, bf, tname, K, N, SY, SR, epi, hrows, rows, what, bias, ys, res, ws_maps);
     if (quant) { /* wider steps: the weight dequantized to f16 into scratch D, once a step */
         snprintf(cond, sizeof cond, "%s > %lld%s", hrows, (long long)qmax, nowg);
         emit_dequant(e, node, w, wk, N, K, G, wsrc, wq, cond, 0);
@@ -566,7 +635,6 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     const char *hk = llmc_cuda_kernel(e, ni > 0 ? "rmsnorm_half" : "to_half", k.s, 0);
     llmc_buf_free(&k);
     llmc_cuda_launch(e, node, llmc_cuda_path_cond(e, cond, 0), hk, hrows, "1", "1", 256, 0);
-    int64_t rows_max = g->max_tokens > g->max_outputs ? g->max_tokens : g->max_outputs;
     /* v 0: gemm_h (mma.sync), v 1: gemm_wg (wgmma) when the build has an sm_90a image; forward()
      * picks by the loaded image (wg). By default (--wgmma auto or tma) gemm_wt replaces gemm_wg for bf16/f16 weights
      * (a quantized matrix's f16 copy in scratch D keeps gemm_wg) where the node has a launch offset
@@ -574,7 +642,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     int variants = e->wgmma && K % 64 == 0 ? 2 : 1;
     assert(!use_wq || variants == 2); /* gemm_wq: K whole chunks of 128 or 256 */
     for (int v = 0; v < variants - use_wq; v++) { /* gemm_wq replaces gemm_wg */
-        int use_wt = v && e->wgmma_tma && !quant && e->n_offs < 8;
+        int use_wt = v && e->wgmma_tma && !quant && (wt_maps[0] || e->n_offs < 8);
         LlmcWideTile wt = use_wt ? llmc_cuda_wt_tile(e->target, N, K, rows_max)
                           : v    ? llmc_cuda_wg_tile(e->target, N, K, rows_max)
                                  : llmc_cuda_wide_tile(e->target, N, K, rows_max);
@@ -584,7 +652,8 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
         else
             snprintf(vcond, sizeof vcond, "%s", cond);
         if (use_wt) {
-            emit_wt(e, node, vcond, &wt, bf, tname, K, N, SY, SR, epi, rows_max, hrows, rows, what, bias, ys, res);
+            emit_wt(e, node, vcond, &wt, bf, tname, K, N, SY, SR, epi, rows_max, hrows, rows, what, bias, ys, res,
+                    wt_maps[0] ? wt_maps : NULL);
             continue;
         }
         snprintf(gxs, sizeof gxs, "(%s + %d) / %d", hrows, wt.bm - 1, wt.bm);

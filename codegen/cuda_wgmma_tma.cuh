@@ -10,6 +10,7 @@
 #ifndef LLMC_CUDA_WGMMA_TMA_CUH
 #define LLMC_CUDA_WGMMA_TMA_CUH
 
+#include "cuda_qmma.cuh" /* ld_cg_f32 */
 #include "cuda_wgmma.cuh"
 
 #if LLMC_PTX /* TMA, mbarrier, wgmma: NVIDIA only (gpu_port.cuh) */
@@ -28,6 +29,9 @@ struct alignas(128) LlmcTmap {
  * of 128 rows x BN weight rows x 64 of K. The host encodes the activations' map [rows][K] with a box
  * of 64 x 128 and the weights' [N][K] with a box of 64 x BN/2, both CU_TENSOR_MAP_SWIZZLE_128B. */
 constexpr int WT_THREADS = 384, WT_BM = 128, WT_BK = 64;
+/* gemm_ws's fixed shape (below): 160 threads (a consumer warpgroup, a producer warp), tiles of 128
+ * weight rows, units of 64 of K */
+constexpr int WS_THREADS = 160, WS_BK = 64, WS_TILE = 128;
 
 /* ---- mbarriers, TMA, register reallocation ---- */
 DEV void wt_bar_init(uint32_t bar, int count)
@@ -112,12 +116,15 @@ DEV void wt_mma256_f16(float *d, uint64_t da, uint64_t db) { WT_MMA256("f16"); }
  * a block, as the CUDA programming guide asks of a map reached by a pointer to global memory (the
  * host's copy is another agent's write: system scope). Maps passed as __grid_constant__ parameters
  * need none. */
-DEV void wt_maps_acquire(const LlmcTmap *tw, const LlmcTmap *tx)
+DEV void wt_maps_acquire_here(const LlmcTmap *tw, const LlmcTmap *tx)
 {
-    if (threadIdx.x != 0)
-        return;
     asm volatile("fence.proxy.tensormap::generic.acquire.sys [%0], 128;" ::"l"((uint64_t)tw) : "memory");
     asm volatile("fence.proxy.tensormap::generic.acquire.sys [%0], 128;" ::"l"((uint64_t)tx) : "memory");
+}
+DEV void wt_maps_acquire(const LlmcTmap *tw, const LlmcTmap *tx)
+{
+    if (threadIdx.x == 0) /* gemm_wt's producer */
+        wt_maps_acquire_here(tw, tx);
 }
 
 /* one k16 step of the 64 x BN slice: A and B descriptors (K-major, 128-byte swizzle) */
@@ -325,7 +332,302 @@ DEV void gemm_wt(const LlmcTmap *tw, const LlmcTmap *tx, const float *__restrict
         }
     }
 }
+/* ---- gemm_ws: the batched-decode matmul (9..64 rows) of bf16/f16 weights, fed by the TMA ----
+ * y[T, N or N/2] = x[T, K] . w[N, K]^T for the steps gemm_q (cuda_qmma.cuh) takes elsewhere, with the
+ * operands swapped: the weights are wgmma's A operand (M = 64 weight rows a warpgroup half, two
+ * halves a tile of 128), the step's tokens the B operand (N = NT: 16, 32 or 64, rows past T stale
+ * and never stored), both K-major in shared memory with the 128-byte swizzle, as gemm_wt reads its
+ * operands. Why: at 9..64 rows a weight byte feeds at most 64 multiply-adds, so the matmul is a
+ * stream of the weights, and gemm_q, which loads them into registers (192 of them, one warp a
+ * scheduler), ran the 1B's matrices at 13-41% of the copy bandwidth on an H100 (bench/NOTES.md,
+ * round 13): latency-bound. Here one producer thread keeps up to ST stages of 16 KB of weights in
+ * flight an SM through the TMA, and the consumers only issue wgmma.
+ * Block: 160 threads, one an SM: warps 0-3 the consumer warpgroup, warp 4 the producer (its first
+ * thread issues every copy). Work: U = TILES x KC units (a tile: 128 weight rows, or of a gated
+ * matrix (EPI 2, 4) the 64 gate rows g0.. and the 64 up rows N/2 + g0.. of 64 outputs; a unit: 64 of
+ * K), dealt to the gridDim.x blocks in equal contiguous ranges (stream-K, as gemm_q deals them): every
+ * SM streams the same bytes whatever the shapes. A tile whose K a block holds whole is stored there;
+ * a tile shared by several blocks is summed by the last of them to arrive (cnt: an int a tile, left
+ * at 0) from their partials (part: [gridDim.x][2][NT][128] f32, a block's first and last tile, as
+ * [register][thread]: coalesced), in block order: deterministic.
+ * Stage s (1024-byte aligned, STAGE = 16 KB + NT x 128 bytes): the two 64-row weight boxes (8 KB
+ * each: tile rows 0-63 and 64-127, or the gate and the up rows), then NT / 16 activation boxes of 16
+ * rows (tokens 0..NT-1); then a full and an empty mbarrier a stage (gemm_wt's ring: the producer arms
+ * full[s] with the stage's bytes, the consumers wait for it, issue the stage's 8 wgmma (2 halves x 4
+ * k16 steps, one commit group), wait for the previous group and only then release its stage: one
+ * arrival a consumer warp). Under programmatic dependent launch the weights of the first stages
+ * (constants) are requested before griddepcontrol.wait and the activations after it.
+ * Accumulators of m64nNTk16: acc[h][4j + q] is weight row 64h + 16 warp + g (+8 for q >= 2) of the
+ * tile, token 8j + 2c (+1 for odd q), g = lane / 4, c = lane % 4. Maps: tw the weights [N][K], boxes
+ * of 64 x 64 rows; tx the half activations [rows][K] (scratch A, rows_to_half's natural order),
+ * boxes of 64 x 16 rows; rows past the map's extent arrive as zeros. */
+/* wgmma m64nNk16 with both operands from shared memory (descriptors, K-major, 128-byte swizzle),
+ * f32 accumulators d[N / 2] = A B + (acc ? d : 0) */
+#define WS_D8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+template <int BF, int N>
+struct WsMma;
+template <int BF>
+struct WsMma<BF, 16> {
+    DEV void mma(float *d, uint64_t da, uint64_t db, int acc)
+    {
+        if (BF)
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
+                         "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7}, "
+                         "%8, %9, p, 1, 1, 0, 0;\n}\n"
+                         : WS_D8(0)
+                         : "l"(da), "l"(db), "r"(acc));
+        else
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
+                         "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7}, "
+                         "%8, %9, p, 1, 1, 0, 0;\n}\n"
+                         : WS_D8(0)
+                         : "l"(da), "l"(db), "r"(acc));
+    }
+};
+template <int BF>
+struct WsMma<BF, 32> {
+    DEV void mma(float *d, uint64_t da, uint64_t db, int acc)
+    {
+        if (BF)
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+                         "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, "
+                         "%8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"
+                         : WS_D8(0), WS_D8(8)
+                         : "l"(da), "l"(db), "r"(acc));
+        else
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+                         "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, "
+                         "%8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"
+                         : WS_D8(0), WS_D8(8)
+                         : "l"(da), "l"(db), "r"(acc));
+    }
+};
+template <int BF>
+struct WsMma<BF, 64> {
+    DEV void mma(float *d, uint64_t da, uint64_t db, int acc)
+    {
+        if (BF)
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                         "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, "
+                         "%8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, "
+                         "%26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                         : WS_D8(0), WS_D8(8), WS_D8(16), WS_D8(24)
+                         : "l"(da), "l"(db), "r"(acc));
+        else
+            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                         "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, "
+                         "%8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, "
+                         "%26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                         : WS_D8(0), WS_D8(8), WS_D8(16), WS_D8(24)
+                         : "l"(da), "l"(db), "r"(acc));
+    }
+};
+#undef WS_D8
+
+/* the consumer warpgroup's barrier (named barrier 1, 128 threads: the producer warp takes no part) */
+DEV void ws_sync() { asm volatile("bar.sync 1, 128;" ::: "memory"); }
+
+/* The end of a block's part of tile `tile` (units u0..u1 of U over gridDim.x blocks, KC a tile): for
+ * a tile shared with other blocks, the partial and, in the last of them to arrive, their sum in block
+ * order; then the epilogue (bias, residual, SwiGLU/GeGLU). Consumer threads only. acc is only read:
+ * its registers are the wgmma's alone (written by nothing else, a wgmma's results never need a copy
+ * where the loop's paths meet: ptxas would wait for them there), and the next tile's first wgmma
+ * does not add them (scale-d 0). */
+template <int N, int SY, int SR, int EPI, int NT, int U, int KC>
+DEV void ws_finish(const float (&acc)[2][NT / 2], int tile, int u0, int u1, const float *__restrict__ b,
+                   float *__restrict__ y, int T, const float *__restrict__ res, float *__restrict__ part,
+                   int *__restrict__ cnt, int &last)
+{
+    constexpr int NA = NT / 2, PS = 2 * NA * 128; /* a partial: [2 NA][128 threads] */
+    const int tid = threadIdx.x, lane = tid & (LLMC_WARP - 1), warp = tid >> LLMC_WARP_LOG2;
+    const int g = lane >> 2, c2 = (lane & 3) * 2, P = gridDim.x, bk = blockIdx.x;
+    const int ts = tile * KC, te = ts + KC;
+    float v[2][NA];
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+        for (int i = 0; i < NA; i++)
+            v[h][i] = acc[h][i];
+    if (ts < u0 || te > u1) { /* shared: the partial, and the sum if this block is the last */
+        auto ustart = [&](int bb) { return (int)((int64_t)bb * U / P); };
+        auto owner = [&](int x) { return (int)(((int64_t)(x + 1) * P + U - 1) / U) - 1; };
+        float *pz = part + ((int64_t)bk * 2 + (tile == u0 / KC ? 0 : 1)) * PS;
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+#pragma unroll
+            for (int i = 0; i < NA; i++)
+                pz[(h * NA + i) * 128 + tid] = v[h][i];
+        __threadfence();
+        ws_sync();
+        const int bf = owner(ts), bl = owner(te - 1);
+        if (tid == 0)
+            last = atomicAdd(cnt + tile, 1) == bl - bf;
+        ws_sync();
+        if (!last)
+            return;
+        __threadfence();
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+#pragma unroll
+            for (int i = 0; i < NA; i++)
+                v[h][i] = 0.0f;
+        for (int bb = bf; bb <= bl; bb++) {
+            const float *pb = part + ((int64_t)bb * 2 + (tile == ustart(bb) / KC ? 0 : 1)) * PS;
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+#pragma unroll
+                for (int i = 0; i < NA; i++)
+                    v[h][i] += ld_cg_f32(pb + (h * NA + i) * 128 + tid);
+        }
+        if (tid == 0)
+            cnt[tile] = 0;
+    }
+    constexpr int GLU = epi_glu(EPI);
+#pragma unroll
+    for (int j = 0; j < NT / 8; j++)
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            const int m = 8 * j + c2 + (q & 1), r = 16 * warp + g + 8 * (q >> 1);
+            if (m >= T)
+                continue;
+            const float v0 = v[0][4 * j + q], v1 = v[1][4 * j + q];
+            if (GLU) {
+                const int o = tile * 64 + r; /* v0 its gate sum, v1 its up sum */
+                if (o < N / 2)
+                    y[(int64_t)m * SY + o] = glu_act<EPI>(v0 + (b ? b[o] : 0.0f)) * (v1 + (b ? b[o + N / 2] : 0.0f));
+            } else {
+                const int n0 = tile * WS_TILE + r, n1 = n0 + 64;
+                if (n0 < N)
+                    y[(int64_t)m * SY + n0] = v0 + (b ? b[n0] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n0] : 0.0f);
+                if (n1 < N)
+                    y[(int64_t)m * SY + n1] = v1 + (b ? b[n1] : 0.0f) + (EPI == 1 ? res[(int64_t)m * SR + n1] : 0.0f);
+            }
+        }
+}
+
+/* y[T][..] = epilogue(x w^T) for T <= NT rows (9..64: NT 16, 32 or 64); ST stages; part and cnt as
+ * ws_finish says (scratch B and the counters' region); GM: the maps are in global memory (the
+ * compiler's kernels: the producer thread acquires them), else kernel parameters. Launch: gridDim.x blocks (at most U; one an
+ * SM), 160 threads, gemm_ws_smem<NT, ST>() bytes of dynamic shared memory. */
+template <int BF, int K, int N, int SY, int SR, int EPI, int NT, int ST, int GM>
+DEV void gemm_ws(const LlmcTmap *tw, const LlmcTmap *tx, const float *__restrict__ b, float *__restrict__ y, int T,
+                 const float *__restrict__ res, float *__restrict__ part, int *__restrict__ cnt)
+{
+    constexpr int GLU = epi_glu(EPI), KC = K / WS_BK, NA = NT / 2;
+    constexpr int TILES = GLU ? (N / 2 + 63) / 64 : (N + WS_TILE - 1) / WS_TILE, U = TILES * KC;
+    constexpr int WB = WS_TILE * 128, STAGE = WB + NT * 128; /* bytes: weights, and a whole stage */
+    static_assert(K % WS_BK == 0 && (NT == 16 || NT == 32 || NT == 64) && ST >= 2, "gemm_ws: shapes");
+    static_assert(STAGE % 1024 == 0, "gemm_ws: stages 1024-byte aligned (the swizzle)");
+    extern __shared__ __align__(16) uint8_t wssm[];
+    __shared__ int last;
+    const uint32_t base = (smem_addr(wssm) + 1023u) & ~1023u, bars = base + ST * STAGE;
+    const int tid = threadIdx.x, P = gridDim.x, bk = blockIdx.x;
+    const int u0 = (int)((int64_t)bk * U / P), u1 = (int)((int64_t)(bk + 1) * U / P);
+    /* full[s] at bars + 8s, empty[s] at bars + 8(ST + s) */
+    if (tid == 0) {
+        for (int s = 0; s < ST; s++) {
+            wt_bar_init(bars + 8 * s, 1);
+            wt_bar_init(bars + 8 * (ST + s), 4);
+        }
+        wt_bar_init_fence();
+    }
+    __syncthreads();
+    if (u0 >= u1) {
+        pdl_release();
+        return;
+    }
+    if (tid >= 128) { /* the producer warp: its first thread */
+        if (tid == 128) {
+            if (GM) /* maps in global memory, written by a host copy (wt_maps_acquire) */
+                wt_maps_acquire_here(tw, tx);
+            wt_tma_prefetch(tw);
+            wt_tma_prefetch(tx);
+            /* unit u's weight boxes into stage st: tile rows 0-63, 64-127 (gated: gate, up rows) */
+            auto weights = [&](int u, uint32_t st, uint32_t full) {
+                const int tile = u / KC, k = (u % KC) * WS_BK;
+                wt_tma_2d(st, tw, k, GLU ? tile * 64 : tile * WS_TILE, full);
+                wt_tma_2d(st + WB / 2, tw, k, GLU ? N / 2 + tile * 64 : tile * WS_TILE + 64, full);
+            };
+            auto acts = [&](int u, uint32_t st, uint32_t full) {
+                const int k = (u % KC) * WS_BK;
+#pragma unroll
+                for (int i = 0; i < NT / 16; i++)
+                    wt_tma_2d(st + WB + i * 2048, tx, k, 16 * i, full);
+            };
+            /* the first stages (fresh: empty): their weights before the wait, constants as they are */
+            const int pre = u1 - u0 < ST ? u1 - u0 : ST;
+            for (int i = 0; i < pre; i++) {
+                wt_bar_expect(bars + 8 * i, STAGE);
+                weights(u0 + i, base + i * STAGE, bars + 8 * i);
+            }
+            pdl_wait(); /* the activations come from the kernel before */
+            for (int i = 0; i < pre; i++)
+                acts(u0 + i, base + i * STAGE, bars + 8 * i);
+            int s = pre % ST;
+            uint32_t ph = pre == ST ? 1 : 0;
+            for (int u = u0 + pre; u < u1; u++) {
+                const uint32_t st = base + s * STAGE, full = bars + 8 * s;
+                wt_bar_wait(bars + 8 * (ST + s), ph ^ 1);
+                wt_bar_expect(full, STAGE);
+                weights(u, st, full);
+                acts(u, st, full);
+                if (++s == ST) {
+                    s = 0;
+                    ph ^= 1;
+                }
+            }
+        }
+        return;
+    }
+    pdl_wait(); /* the residual, the partials and the counters: earlier kernels' */
+    const int lane = tid & (LLMC_WARP - 1);
+    float acc[2][NA];
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+        for (int i = 0; i < NA; i++)
+            acc[h][i] = 0.0f;
+    int s = 0, prev = -1;
+    uint32_t ph = 0;
+    /* a tile's units at a time: the inner loop's only exit is to the wait for all groups (a loop
+     * leaving with wgmma pending on some path makes ptxas wait on every path) */
+    for (int u = u0; u < u1;) {
+        const int tile = u / KC, ue = (tile + 1) * KC < u1 ? (tile + 1) * KC : u1, us = u;
+        for (; u < ue; u++) {
+            const uint32_t st = base + s * STAGE;
+            wt_bar_wait(bars + 8 * s, ph);
+            wg_fence();
+#pragma unroll
+            for (int k = 0; k < WS_BK / 16; k++) { /* the tile's first wgmma here adds nothing (scale-d 0) */
+                const uint64_t db = wg_desc(st + WB + k * 32);
+                WsMma<BF, NT>::mma(acc[0], wg_desc(st + k * 32), db, k > 0 || u > us);
+                WsMma<BF, NT>::mma(acc[1], wg_desc(st + WB / 2 + k * 32), db, k > 0 || u > us);
+            }
+            wg_commit();
+            wt_wait_group<1>(); /* the previous stage's group is done: its stage is free */
+            if (prev >= 0 && lane == 0)
+                wt_bar_arrive(bars + 8 * (ST + prev));
+            prev = s;
+            if (++s == ST) {
+                s = 0;
+                ph ^= 1;
+            }
+        }
+        wt_wait_group<0>();
+        wt_fence_acc<NA>(acc[0]);
+        wt_fence_acc<NA>(acc[1]);
+        if (lane == 0)
+            wt_bar_arrive(bars + 8 * (ST + prev));
+        prev = -1;
+        ws_finish<N, SY, SR, EPI, NT, U, KC>(acc, tile, u0, u1, b, y, T, res, part, cnt, last);
+    }
+    pdl_release();
+}
 #endif
+
+/* gemm_ws's dynamic shared memory: ST stages, 1024 bytes for the alignment, the mbarriers */
+template <int NT, int ST>
+constexpr int gemm_ws_smem() { return ST * (WS_TILE * 128 + NT * 128) + 1024 + 16 * ST; }
 
 #endif /* LLMC_PTX */
 

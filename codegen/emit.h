@@ -103,6 +103,8 @@ typedef struct LlmcEmit {
     int binv;                     /* GPU: batch-invariant (--batch-invariant): every row count takes the
                                      kernels of the same per-row arithmetic (docs/cuda.md) */
     int wgmma_tma;                /* GPU: gemm_wt instead of gemm_wg where it takes the matrix (--wgmma tma) */
+    int decode_wgmma;             /* GPU: gemm_ws instead of gemm_q for bf16/f16 matrices at 9..64 rows in
+                                     sm_90a images where it takes them (--decode-wgmma on) */
     LlmcTmapRec *tmaps;           /* GPU: the TMA maps gemm_wt's launches read (llmc_cuda_wt_maps) */
     int n_tmaps, cap_tmaps;
     LlmcLaunchRec *launches;      /* GPU: forward()'s launches in order */

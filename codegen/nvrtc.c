@@ -376,6 +376,24 @@ static LlmcStatus parse_report(LlmcCubin *c, LlmcDiag *d)
             props = -1;
         }
     }
+    /* ptxas's wgmma notices, wherever they come ("(C7517) warpgroup.wait is injected in around line N
+     * by compiler to allow use of registers defined by GMMA in function 'NAME'", or that it
+     * serialized a function's wgmma.mma_async): counted for the kernel they name */
+    for (const char *p = c->log; (p = strstr(p, "ptxas info")) != NULL; p++) {
+        const char *nl = strchr(p, '\n'), *f = strstr(p, "in function '");
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char body[512];
+        snprintf(body, sizeof body, "%.*s", (int)(len < sizeof body ? len : sizeof body - 1), p);
+        if (!f || (nl && f > nl) || (!strstr(body, "warpgroup.wait is injected") && !strstr(body, "serialized")))
+            continue;
+        f += strlen("in function '");
+        const char *q = strchr(f, '\'');
+        char name[sizeof c->res[0].name];
+        snprintf(name, sizeof name, "%.*s", (int)(q && (size_t)(q - f) < sizeof name ? q - f : (long)sizeof name - 1), f);
+        int i = find_res(c->res, c->n_res, name);
+        if (i >= 0)
+            c->res[i].wgmma_waits++;
+    }
     return LLMC_OK;
 }
 

@@ -27,6 +27,8 @@ typedef struct LlmcKernelRes {
     int smem_static;              /* bytes */
     int stack_frame;              /* bytes */
     int spill_stores, spill_loads;/* bytes */
+    int wgmma_waits;              /* ptxas's notices that it serialized wgmma or waited for its results
+                                     (a wait it injected: the kernel's wgmma do not overlap as written) */
 } LlmcKernelRes;
 
 typedef struct LlmcCubin {

@@ -50,6 +50,9 @@ bad_compile "--qmma names its values, ring no longer one" '--qmma: expected auto
 bad_compile "--batch-invariant refuses --qmma wg" "--batch-invariant and --qmma wg: a batch-invariant build runs every matmul" \
   "$TMP/good.json" --qmma wg --batch-invariant --target sm_90a
 bad_compile "--wgmma names its values" '--wgmma: expected auto, cp or tma, found "tmas"' "$TMP/good.json" --wgmma tmas
+bad_compile "--decode-wgmma names its values" '--decode-wgmma: expected off or on, found "yes"' "$TMP/good.json" --decode-wgmma yes
+bad_compile "--batch-invariant refuses --decode-wgmma on" "--batch-invariant and --decode-wgmma on: a batch-invariant build runs every matmul" \
+  "$TMP/good.json" --decode-wgmma on --batch-invariant --target sm_90a
 bad_compile "--batch-invariant refuses --wgmma tma" "--batch-invariant and --wgmma tma: a batch-invariant build runs every matmul" \
   "$TMP/good.json" --wgmma tma --batch-invariant --target sm_90a
 bad_compile "--dump-after shard_tp without --tp" "runs only with --tp N > 1" "$TMP/good.json" --dump-after shard_tp

@@ -143,7 +143,7 @@ static int is_no_spill_kernel(const char *name)
             return 1;
     }
     return strstr(name, "gemv") || strstr(name, "paged_attention") || strstr(name, "attn_combine") ||
-           strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "gemm_wt") || strstr(name, "flash_attention") ||
+           strstr(name, "gemm_wide") || strstr(name, "gemm_wg") || strstr(name, "gemm_wt") || strstr(name, "gemm_ws") || strstr(name, "flash_attention") ||
            strstr(name, "_sample") || strstr(name, "gemm_q") || strstr(name, "gemm_wq") || strstr(name, "_moe_") || strstr(name, "rope_kv_write");
 }
 
@@ -246,8 +246,12 @@ static void compiled_add(int arch, const char *body, const LlmcKernelRes *res)
  * checked against its report, from this compile or an earlier one. The whole source (every
  * kernel under its own name, after the same headers) is what llmc compile hands NVRTC: its
  * kernels define nothing but themselves, so it compiles when each of them does. */
+static void compile_archs_o(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, const LlmcGpuGenOpts *o);
 static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv,
-                            LlmcWgmma wide);
+                            LlmcWgmma wide)
+{
+    compile_archs_o(nv, g, what, set, &(LlmcGpuGenOpts){qmma, binv, 0, wide, 0, 0});
+}
 static void compile_archs_b(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv)
 {
     compile_archs_w(nv, g, what, set, qmma, binv, LLMC_WGMMA_CP);
@@ -260,15 +264,14 @@ static void compile_archs(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, i
 {
     compile_archs_q(nv, g, what, set, LLMC_QMMA_PLAIN);
 }
-/* binv: a batch-invariant build (--batch-invariant); wide: the wide steps' matmul (--wgmma) */
-static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, LlmcQmma qmma, int binv,
-                            LlmcWgmma wide)
+/* o: the build's options (binv: a batch-invariant build, --batch-invariant; wide: the wide steps'
+ * matmul, --wgmma; decode_wgmma: --decode-wgmma on) */
+static void compile_archs_o(LlmcNvrtc *nv, const LlmcGraph *g, const char *what, int set, const LlmcGpuGenOpts *o)
 {
     LlmcDiag d;
     LlmcCudaGen *cg = NULL;
     const LlmcTarget *tune = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){qmma, binv, 0, wide, 0},
-                                    &cg, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(llmc_gpu_generate(g, &tune, 1, o, &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *defs = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(defs);
     const int nk = llmc_cuda_kernel_count(cg);
@@ -323,6 +326,9 @@ static void compile_archs_w(LlmcNvrtc *nv, const LlmcGraph *g, const char *what,
                 ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0,
                               "%s %s: %s spills (%d bytes stores, %d loads, %d registers)", what, (*t)->arch, name,
                               r->spill_stores, r->spill_loads, r->registers);
+            /* ptxas kept every kernel's wgmma as written: no wait injected for their results, none serialized */
+            ck_assert_msg(r->wgmma_waits == 0, "%s %s: %s: ptxas injected a wgmma wait or serialized its wgmma", what,
+                          (*t)->arch, name);
             if (strstr(name, "gemm_wt")) /* and no stack (setmaxnreg splits its 168 registers a thread) */
                 ck_assert_msg(r->stack_frame == 0 && (strcmp((*t)->name, "sm_90a") != 0 || r->registers == 168),
                               "%s %s: %s has %d bytes of stack, %d registers", what, (*t)->arch, name, r->stack_frame,
@@ -742,7 +748,7 @@ START_TEST(qmma_auto_rows)
         const LlmcTarget *tune = llmc_target_find("sm_90a");
         for (int binv = 0; binv < 2; binv++) {
             LlmcCudaGen *cg = NULL;
-            ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, 0},
+            ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_AUTO, binv, 0, LLMC_WGMMA_CP, 0, 0},
                                         &cg, &d) == LLMC_OK);
             const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
             ck_assert_ptr_nonnull(src);
@@ -785,7 +791,7 @@ START_TEST(qmma_wg_golden)
         LlmcGraph *g = graph_of_w(doc, ".", &ws[i]);
         LlmcCudaGen *cg = NULL;
         const LlmcTarget *tune = llmc_target_find("sm_90a");
-        ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, 0},
+        ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_WG, 0, 0, LLMC_WGMMA_CP, 0, 0},
                                     &cg, &d) == LLMC_OK);
         const char *src = strstr(llmc_cuda_source(cg), "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
@@ -1079,7 +1085,7 @@ START_TEST(wt_golden)
     const LlmcTarget *tune = llmc_target_find("sm_90a"), *old = llmc_target_find("sm_80");
     for (int v = 0; v < 3; v++) { /* cp, tma, tma without an sm_90a image */
         LlmcCudaGen *cg = NULL;
-        const LlmcGpuGenOpts o = {LLMC_QMMA_PLAIN, 0, 0, v ? LLMC_WGMMA_TMA : LLMC_WGMMA_CP, 0};
+        const LlmcGpuGenOpts o = {LLMC_QMMA_PLAIN, 0, 0, v ? LLMC_WGMMA_TMA : LLMC_WGMMA_CP, 0, 0};
         ck_assert(llmc_gpu_generate(g, v == 2 ? &old : &tune, 1, &o, &cg, &d) == LLMC_OK);
         const char *all = llmc_cuda_source(cg), *src = strstr(all, "/* ---- kernels ---- */");
         ck_assert_ptr_nonnull(src);
@@ -1193,8 +1199,8 @@ START_TEST(wt_golden)
      * tensor-core kernel) neither gemm_wt nor its header */
     for (int binv = 0; binv < 2; binv++) {
         LlmcCudaGen *ca = NULL, *ct = NULL;
-        const LlmcGpuGenOpts oa = {LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_AUTO, 0};
-        const LlmcGpuGenOpts ot = {LLMC_QMMA_PLAIN, binv, 0, binv ? LLMC_WGMMA_CP : LLMC_WGMMA_TMA, 0};
+        const LlmcGpuGenOpts oa = {LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_AUTO, 0, 0};
+        const LlmcGpuGenOpts ot = {LLMC_QMMA_PLAIN, binv, 0, binv ? LLMC_WGMMA_CP : LLMC_WGMMA_TMA, 0, 0};
         ck_assert(llmc_gpu_generate(g, &tune, 1, &oa, &ca, &d) == LLMC_OK);
         ck_assert(llmc_gpu_generate(g, &tune, 1, &ot, &ct, &d) == LLMC_OK);
         ck_assert_msg(strcmp(llmc_cuda_source(ca), llmc_cuda_source(ct)) == 0, "--wgmma auto%s is not %s", binv ? " (binv)" : "",
@@ -1219,7 +1225,7 @@ START_TEST(wt_golden)
     ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
     g = graph_of(doc, ".");
     LlmcCudaGen *cg = NULL;
-    ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, 0},
+    ck_assert(llmc_gpu_generate(g, &tune, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_TMA, 0, 0},
                                 &cg, &d) == LLMC_OK);
     const char *src = llmc_cuda_source(cg);
     ck_assert_msg(strstr(src, "gemm_wg<1, 256, 512, 256, 512, "), "the biased Q/K/V matmul is not on gemm_wg");
@@ -1229,6 +1235,223 @@ START_TEST(wt_golden)
                   "the biased o matmul (the residual epilogue) not on gemm_wt with its bias");
     ck_assert_msg(strstr(src, "gemm_wt<1, 256, 2048, 1024, 0, 2, 1, "), "gate/up not on gemm_wt");
     llmc_cuda_free(cg);
+    llmc_graph_free(g);
+    cJSON_Delete(doc);
+    cJSON_Delete(cfg);
+}
+END_TEST
+
+/* gemm_ws (codegen/cuda_wgmma_tma.cuh: the batched-decode matmul of bf16/f16 weights fed by the TMA,
+ * --decode-wgmma on). Its plan (llmc_cuda_ws_plan) for the 8B's and the 1B's matrices on an H100
+ * (132 SMs), pinned: 8 stages of 128 weight rows and the token tile, one block an SM over every unit
+ * (a tile's 64 of K) up to the SMs; bench/kernel_check.cu's ws timings instantiate these (ws_st
+ * there). The kernel at those shapes (bf16, each token tile) and in f16, GeGLU, with a residual and
+ * ragged N, through NVRTC for sm_90a: no spills, no stack, no wgmma wait injected by ptxas (its
+ * accumulators are the wgmma's alone: a loop left with wgmma pending, or a copy of their registers
+ * where paths meet, made ptxas wait for every group), each instance's report printed; and for sm_80,
+ * where the bodies are a trap. Matrices it does not take: quantized, K not a multiple of 64, a
+ * target without wgmma. */
+START_TEST(ws_kernels)
+{
+    const LlmcTarget *tg = llmc_target_find("sm_90a");
+    static const struct {
+        const char *what;
+        int64_t n, k;
+        int epi;
+        int64_t tiles;
+    } m[] = {
+        {"8B qkv", 6144, 4096, 0, 48}, {"8B o", 4096, 4096, 1, 32}, {"8B gate/up", 28672, 4096, 2, 224}, {"8B down", 4096, 14336, 1, 32},
+        {"1B qkv", 3072, 2048, 0, 24}, {"1B o", 2048, 2048, 1, 16}, {"1B gate/up", 16384, 2048, 2, 128}, {"1B down", 2048, 8192, 1, 16},
+    };
+    LlmcBuf src = {0};
+    const LlmcNvrtcHeaders hdr = llmc_cuda_header_table();
+    for (int i = 0; i < hdr.n; i++)
+        if (!strstr(hdr.names[i], ".def") && strcmp(hdr.names[i], "gpu_port_amd.cuh") != 0 &&
+            strcmp(hdr.names[i], "gpu_math.h") != 0)
+            llmc_buf_printf(&src, "#include \"%s\"\n", hdr.names[i]);
+    char inst[48][160];
+    int ni = 0;
+    for (size_t i = 0; i < sizeof m / sizeof m[0] + 4; i++) {
+        int bf = 1, epi, nt, st;
+        int64_t n, k;
+        if (i < sizeof m / sizeof m[0]) {
+            LlmcTensor w = {.dtype = LLMC_BF16, .shape = {2, {m[i].n, m[i].k}}};
+            for (int v = 0; v < LLMC_WS_VARIANTS; v++) {
+                LlmcWsPlan p = llmc_cuda_ws_plan(tg, &w, m[i].epi == 2, v);
+                int64_t units = m[i].tiles * (m[i].k / 64);
+                ck_assert_msg(p.ok && p.nt == 16 << v && p.st == 8 && p.tiles == m[i].tiles && p.units == units &&
+                                  p.blocks == (units < 132 ? units : 132),
+                              "%s v%d: ok %d, nt %d, %d stages, %lld tiles, %lld units, %d blocks", m[i].what, v, p.ok, p.nt,
+                              p.st, (long long)p.tiles, (long long)p.units, p.blocks);
+                ck_assert_uint_eq(p.smem, (uint32_t)(8 * (128 * 128 + p.nt * 128) + 1024 + 16 * 8));
+                ck_assert_int_le((int64_t)p.smem, tg->smem_per_block);
+                ck_assert_int_eq(p.part_floats, 2 * p.nt * 128);
+            }
+            n = m[i].n, k = m[i].k, epi = m[i].epi, nt = 16 << (i % 3), st = 8;
+        } else {
+            static const int extra[4][6] = {{0, 3072, 2048, 0, 32, 8}, /* bf, n, k, epi, nt, st */
+                                            {0, 16384, 2048, 4, 64, 8},
+                                            {1, 264, 1024, 1, 16, 3},
+                                            {1, 200, 1024, 2, 64, 2}};
+            const int *e = extra[i - sizeof m / sizeof m[0]];
+            bf = e[0], n = e[1], k = e[2], epi = e[3], nt = e[4], st = e[5];
+        }
+        char call[160];
+        snprintf(call, sizeof call, "gemm_ws<%d, %lld, %lld, %lld, %lld, %d, %d, %d, 1>", bf, (long long)k, (long long)n,
+                 (long long)(epi == 2 || epi == 4 ? n / 2 : n), (long long)(epi == 1 ? n : 0), epi, nt, st);
+        ck_assert_int_lt(ni, 48);
+        snprintf(inst[ni], sizeof inst[ni], "%s", call);
+        llmc_buf_printf(&src,
+                        "extern \"C\" __global__ void __launch_bounds__(160, 1)\n"
+                        "ws%d(const LlmcTmap *tw, const float *b, float *y, int T, const float *res, float *part, int *cnt)\n{\n"
+                        "#if defined(__CUDA_ARCH_FEAT_SM90_ALL)\n    %s(tw, tw + 1, b, y, T, res, part, cnt);\n#else\n    __trap();\n#endif\n}\n",
+                        ni, call);
+        ni++;
+    }
+    /* what it does not take */
+    LlmcTensor q = {.dtype = LLMC_U4, .shape = {2, {2048, 2048}}}, odd = {.dtype = LLMC_BF16, .shape = {2, {2048, 2080}}},
+               ok = {.dtype = LLMC_F16, .shape = {2, {2048, 2048}}};
+    ck_assert(!llmc_cuda_ws_plan(tg, &q, 0, 0).ok);
+    ck_assert(!llmc_cuda_ws_plan(tg, &odd, 0, 0).ok);
+    ck_assert(llmc_cuda_ws_plan(tg, &ok, 0, 2).ok && !llmc_cuda_ws_plan(tg, &ok, 0, 3).ok);
+    ck_assert(!llmc_cuda_ws_plan(llmc_target_find("sm_90"), &ok, 0, 0).ok);
+    ck_assert(!llmc_cuda_ws_plan(llmc_target_find("sm_80"), &ok, 0, 0).ok);
+    LlmcDiag d;
+    LlmcNvrtc *nv = open_nvrtc();
+    for (int a = 0; nv && a < 2; a++) {
+        const LlmcTarget *at = llmc_target_find(a ? "sm_80" : "sm_90a");
+        LlmcCubin cb;
+        ck_assert_msg(nvrtc_compile(nv, src.s, "gemm_ws", &hdr, at, &cb, &d) == LLMC_OK, "gemm_ws for %s: %s", at->arch,
+                      d.msg);
+        for (int j = 0; j < ni; j++) {
+            char name[16];
+            snprintf(name, sizeof name, "ws%d", j);
+            const LlmcKernelRes *r = llmc_cubin_find(&cb, name);
+            ck_assert_msg(r != NULL, "%s: no ptxas report for %s", at->arch, inst[j]);
+            if (a == 0)
+                fprintf(stderr, "gemm_ws sm_90a %-48s %3d registers, stack %d, spills %d/%d, wgmma waits %d\n", inst[j],
+                        r->registers, r->stack_frame, r->spill_stores, r->spill_loads, r->wgmma_waits);
+            ck_assert_msg(r->spill_stores == 0 && r->spill_loads == 0 && r->stack_frame == 0 && r->wgmma_waits == 0,
+                          "%s: %s spills (%d bytes stores, %d loads, stack %d, %d registers) or waits for its wgmma (%d)",
+                          at->arch, inst[j], r->spill_stores, r->spill_loads, r->stack_frame, r->registers, r->wgmma_waits);
+        }
+        llmc_cubin_free(&cb);
+    }
+    if (nv)
+        llmc_nvrtc_close(nv);
+    llmc_buf_free(&src);
+}
+END_TEST
+
+/* llmc compile --decode-wgmma on: a small Llama (hidden 256, FFN 1024, bf16) whose matmuls at 9..64
+ * rows take gemm_ws in sm_90a images (three token tiles a matrix, each launch conditioned on the
+ * image's wgmma, gemm_q's on its absence), its kernels equal to tests/golden/ws_small.cu, through
+ * NVRTC for sm_80 (a trap) and sm_90a (no spills, no wgmma waits); the host C's table of TMA maps: a
+ * node's gemm_ws pair (the weights in boxes of 64 x 64 rows, scratch A over the build's largest step
+ * in boxes of 64 x 16) and right after it gemm_wt's (boxes of bn/2 and 128), both reached by the one
+ * launch offset gemm_ws's kernels pass (gemm_wt's kernels that offset + 256); gemm_ws's kernels
+ * flagged for programmatic dependent launch and as wgmma-only. The default (off), an sm_80-only
+ * build and a --batch-invariant one have no gemm_ws. */
+START_TEST(ws_golden)
+{
+    LlmcDiag d;
+    cJSON *cfg = small_llama(256, 1024), *doc = NULL;
+    ck_assert_msg(llmc_hf_config_model(cfg, "small", LLMC_BF16, &doc, &d) == LLMC_OK, "%s", d.msg);
+    LlmcGraph *g = graph_of(doc, ".");
+    const LlmcTarget *tune = llmc_target_find("sm_90a"), *old = llmc_target_find("sm_80");
+    for (int v = 0; v < 4; v++) { /* on; off; on without an sm_90a image; on with --batch-invariant */
+        LlmcCudaGen *cg = NULL;
+        const LlmcGpuGenOpts o = {LLMC_QMMA_AUTO, v == 3, 0, LLMC_WGMMA_AUTO, 0, v != 1};
+        ck_assert(llmc_gpu_generate(g, v == 2 ? &old : &tune, 1, &o, &cg, &d) == LLMC_OK);
+        const char *all = llmc_cuda_source(cg), *src = strstr(all, "/* ---- kernels ---- */");
+        ck_assert_ptr_nonnull(src);
+        if (v) {
+            ck_assert_msg(!strstr(src, "gemm_ws"), "gemm_ws in a build %s",
+                          v == 1 ? "without --decode-wgmma" : v == 2 ? "without sm_90a" : "with --batch-invariant");
+            llmc_cuda_free(cg);
+            continue;
+        }
+        char *host = NULL, *body = host_forward(g, cg, "small --decode-wgmma on", &host);
+        check_golden(src, LLMC_SOURCE_DIR "/tests/golden/ws_small.cu", "a small Llama --decode-wgmma on");
+        ck_assert_msg(strstr(src, "gemm_ws<1, 256, 2048, 1024, 0, 2, 64, 8, 1>"), "no gated gemm_ws (gate/up, 64 rows)");
+        ck_assert_msg(strstr(src, "gemm_ws<1, 1024, 256, 256, 256, 1, 16, 8, 1>"), "no gemm_ws with the residual (down, 16 rows)");
+        /* every gemm_ws launch under wg, every gemm_q launch under !wg */
+        int nws = 0, nq = 0;
+        for (const char *l = body; (l = strstr(l, "llmc_gpu_launch(")) != NULL; l++) {
+            const char *eol = strchr(l, '\n'), *c = l;
+            while (c > body && c[-1] != '\n')
+                c--;
+            const char *cl = c - 1; /* the condition line before the launch */
+            while (cl > body && cl[-1] != '\n')
+                cl--;
+            int ws = strstr(l, "_gemm_ws */") && strstr(l, "_gemm_ws */") < eol, q = strstr(l, "_gemm_q */") && strstr(l, "_gemm_q */") < eol;
+            if (!ws && !q)
+                continue;
+            char cond[512];
+            snprintf(cond, sizeof cond, "%.*s", (int)(c - cl), cl);
+            ck_assert_msg(strncmp(cond, "    if (", 8) == 0 && strstr(cond, ws ? " && wg)" : " && !wg)"),
+                          "%s launched without %s: %s", ws ? "gemm_ws" : "gemm_q", ws ? "wg" : "!wg", cond);
+            nws += ws;
+            nq += q;
+        }
+        ck_assert_int_eq(nws, 3 * 5); /* Q/K/V, o, gate/up, down and the lm_head: three token tiles each */
+        ck_assert_int_eq(nq, 3 * 5);
+        /* the maps: a gemm_ws pair, then the node's gemm_wt pair 256 bytes on */
+        const char *tab = strstr(host, "static const LlmcGpuTmap tmaps[] = {\n");
+        ck_assert_ptr_nonnull(tab);
+        int n = 0, pairs = 0;
+        long long ws_at = -1;
+        for (const char *p = strchr(tab, '\n') + 1; strncmp(p, "    {\"", 6) == 0; p = strchr(p, '\n') + 1, n++) {
+            char name[256], space[32], dt[32];
+            long long off, rows, cols, rb, at;
+            int br, bc;
+            ck_assert_int_eq(sscanf(p, "    {\"%255[^\"]\", %31[A-Z_0-9], %31[A-Z_0-9], %lld, %lld, %lld, %lld, %d, %d, %lld},",
+                                    name, space, dt, &off, &rows, &cols, &rb, &br, &bc, &at),
+                             10);
+            if (strcmp(space, "LLMC_TMAP_WEIGHTS") == 0 && br == 64 && n + 1 < 64) {
+                const char *nx = strchr(p, '\n') + 1; /* its activations' map: boxes of 16 rows */
+                int br2;
+                ck_assert_int_eq(sscanf(nx, "    {\"%*[^\"]\", LLMC_TMAP_ARENA, %*[A-Z_0-9], %*d, %*d, %*d, %*d, %d,", &br2), 1);
+                if (br2 != 16)
+                    continue;
+                ws_at = at;
+                pairs++;
+                /* the launches passing it: gemm_ws's three, and gemm_wt's at + 256 (the same offset) */
+                char tail[64];
+                snprintf(tail, sizeof tail, ", %lld}}); /* k", at);
+                int seen = 0;
+                for (const char *l = body; (l = strstr(l, tail)) != NULL; l++)
+                    seen++;
+                ck_assert_msg(seen >= 3, "the maps of %s: %d launches pass them", name, seen);
+            }
+        }
+        ck_assert_int_eq(pairs, 5);
+        ck_assert(ws_at >= 0);
+        ck_assert_msg(strstr(src, "(a.consts + (int)o.v[") && strstr(src, "] + 256), *tx = tw + 1;"),
+                      "no gemm_wt reading the pair after gemm_ws's");
+        /* gemm_ws's kernels: PDL and wgmma-only (flags 1 | 4) */
+        const char *kn = strstr(host, "static const char *const kernels[] = {\n"),
+                   *kf = strstr(host, "static const uint8_t kernel_flags[] = {\n");
+        ck_assert(kn && kf);
+        kn = strchr(kn, '\n') + 1;
+        kf = strchr(kf, '\n') + 1;
+        int nk = 0;
+        for (; strncmp(kn, "    \"", 5) == 0; kn = strchr(kn, '\n') + 1, kf = strchr(kf, '\n') + 1) {
+            const char *eol = strchr(kn, '\n');
+            if (strstr(kn, "_gemm_ws") && strstr(kn, "_gemm_ws") < eol) {
+                ck_assert_msg((atoi(kf + 4) & 5) == 5, "kernel %.*s: flags %d", (int)(eol - kn), kn, atoi(kf + 4));
+                nk++;
+            }
+        }
+        ck_assert_int_eq(nk, 3 * 5);
+        free(body);
+        free(host);
+        LlmcNvrtc *nv = open_nvrtc();
+        if (nv)
+            compile_archs_o(nv, g, "a small Llama --decode-wgmma on", ARCHS_ENDS, &o);
+        llmc_nvrtc_close(nv);
+        llmc_cuda_free(cg);
+    }
     llmc_graph_free(g);
     cJSON_Delete(doc);
     cJSON_Delete(cfg);
@@ -1758,7 +1981,7 @@ static void binv_walk_one(void *ctx, const LlmcGraph *g, const char *what)
         for (int binv = 0; binv < 2; binv++) {
             LlmcDiag d;
             LlmcCudaGen *cg = NULL;
-            const LlmcGpuGenOpts o = {LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, 0};
+            const LlmcGpuGenOpts o = {LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, 0, 0};
             ck_assert_msg(llmc_gpu_generate(g, both ? mixed : nv, both ? 2 : 1, &o, &cg, &d) == LLMC_OK, "%s", d.msg);
             char why[1024] = "";
             int64_t r = binv_first_change(cg, g->max_tokens, why, sizeof why);
@@ -1800,7 +2023,7 @@ static Gen260K gen_260k(int binv)
     ck_assert_msg(llmc_hf_config_model(x.cfg, "stories260K", LLMC_BF16, &x.doc, &d) == LLMC_OK, "%s", d.msg);
     x.g = graph_of(x.doc, ".");
     const LlmcTarget *tg = llmc_target_find("sm_90a");
-    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, 0},
+    ck_assert_msg(llmc_gpu_generate(x.g, &tg, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, binv, 0, LLMC_WGMMA_CP, 0, 0},
                                     &x.cg, &d) == LLMC_OK, "%s", d.msg);
     return x;
 }
@@ -1956,6 +2179,8 @@ int main(int argc, char **argv)
     tcase_set_timeout(wt, 600);
     tcase_add_test(wt, wt_kernels);
     tcase_add_test(wt, wt_golden);
+    tcase_add_test(wt, ws_kernels);
+    tcase_add_test(wt, ws_golden);
     tcase_add_checked_fixture(wt, NULL, compile_stats_test);
     suite_add_tcase(s, wt);
     TCase *bi = tcase_create("binv"); /* --batch-invariant */

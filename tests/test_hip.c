@@ -98,7 +98,7 @@ START_TEST(amd_golden)
     const LlmcTarget *gfx1151 = llmc_target_find("gfx1151");
     LlmcGraph *g = tiny_graph(gfx1151, &doc);
     LlmcCudaGen *cg = NULL;
-    ck_assert_msg(llmc_gpu_generate(g, &gfx1151, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0},
+    ck_assert_msg(llmc_gpu_generate(g, &gfx1151, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0, 0},
                                     &cg, &d) == LLMC_OK, "%s", d.msg);
     const char *all = llmc_cuda_source(cg), *src = strstr(all, "/* ---- kernels ---- */");
     ck_assert_ptr_nonnull(src);
@@ -134,7 +134,7 @@ START_TEST(amd_golden)
     /* gfx1151 and sm_90a in one build: both paths; the NVIDIA-only kernels trap where there is no
      * PTX, gemm_mx where the path is not the AMD one; forward() picks by the image */
     const LlmcTarget *both[] = {gfx1151, llmc_target_find("sm_90a")};
-    ck_assert_msg(llmc_gpu_generate(g, both, 2, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0},
+    ck_assert_msg(llmc_gpu_generate(g, both, 2, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0, 0},
                                     &cg, &d) == LLMC_OK, "%s", d.msg);
     src = llmc_cuda_source(cg);
     ck_assert(strstr(src, "gemm_mx<") && strstr(src, "gemm_h<") && strstr(src, "#if LLMC_PTX\n") &&

@@ -91,7 +91,7 @@ static void compile_check(const LlmcGraph *g, const char *arch, const char *what
     const LlmcTarget *t = llmc_target_find(arch);
     ck_assert_ptr_nonnull(t);
     LlmcCudaGen *cg = NULL;
-    ck_assert_msg(llmc_gpu_generate(g, &t, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0},
+    ck_assert_msg(llmc_gpu_generate(g, &t, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0, 0},
                                     &cg, &d) == LLMC_OK, "%s: %s", what, d.msg);
     char dir[] = "/tmp/llmc-test-hip-XXXXXX", path[512];
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -173,7 +173,7 @@ START_TEST(families_syntax)
         ck_assert_msg(llmc_hf_config_model(cfg, fams[i], LLMC_BF16, &doc, &d) == LLMC_OK, "%s: %s", fams[i], d.msg);
         LlmcGraph *g = graph_for(doc, ".", t, NULL);
         LlmcCudaGen *cg = NULL;
-        ck_assert_msg(llmc_gpu_generate(g, &t, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0},
+        ck_assert_msg(llmc_gpu_generate(g, &t, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0, 0},
                                         &cg, &d) == LLMC_OK, "%s: %s", fams[i], d.msg);
         char dir[] = "/tmp/llmc-test-hip-XXXXXX", src[512], log[512];
         ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -264,7 +264,7 @@ START_TEST(mx_kernels)
                       d.msg);
         LlmcGraph *g = graph_for(doc, ".", t0, NULL);
         LlmcCudaGen *cg = NULL;
-        ck_assert_msg(llmc_gpu_generate(g, &t0, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0},
+        ck_assert_msg(llmc_gpu_generate(g, &t0, 1, &(LlmcGpuGenOpts){LLMC_QMMA_PLAIN, 0, 0, LLMC_WGMMA_CP, 0, 0},
                                         &cg, &d) == LLMC_OK, "%s", d.msg);
         if (i == 0) { /* the includes */
             const char *all = llmc_cuda_source(cg), *k = strstr(all, "/* ---- kernels ---- */");

@@ -248,6 +248,40 @@ START_TEST(test_report_variants)
 }
 END_TEST
 
+/* ptxas's wgmma notices: a kernel that reads a wgmma's accumulators before waiting for it (ptxas
+ * injects the wait and says so, naming the kernel) counts one or more; the same kernel waiting first
+ * counts none. */
+START_TEST(test_report_wgmma_waits)
+{
+    static const char *const src =
+        "#define MMA(d, da, db) asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, 1, 0;\\n\" \\\n"
+        "    \"wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 {%0, %1, %2, %3}, %4, %5, p, 1, 1, 0, 0;\\n}\\n\" \\\n"
+        "    : \"+f\"(d[0]), \"+f\"(d[1]), \"+f\"(d[2]), \"+f\"(d[3]) : \"l\"(da), \"l\"(db))\n"
+        "template <int WAIT> __device__ void body(float *y, unsigned long long da, unsigned long long db)\n"
+        "{\n"
+        "    float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};\n"
+        "    asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");\n"
+        "    MMA(d, da, db);\n"
+        "    asm volatile(\"wgmma.commit_group.sync.aligned;\" ::: \"memory\");\n"
+        "    if (WAIT)\n"
+        "        asm volatile(\"wgmma.wait_group.sync.aligned 0;\" ::: \"memory\");\n"
+        "    y[threadIdx.x] = d[0] + d[1] + d[2] + d[3];\n"
+        "}\n"
+        "extern \"C\" __global__ void early(float *y, unsigned long long da, unsigned long long db) { body<0>(y, da, db); }\n"
+        "extern \"C\" __global__ void waits(float *y, unsigned long long da, unsigned long long db) { body<1>(y, da, db); }\n";
+    LlmcNvrtc *nv = open_nvrtc();
+    LlmcCubin c;
+    LlmcDiag d;
+    ck_assert_msg(llmc_nvrtc_compile(nv, src, "wgmma.cu", NULL, llmc_target_find("sm_90a"), &c, &d) == LLMC_OK, "%s", d.msg);
+    const LlmcKernelRes *e = llmc_cubin_find(&c, "early"), *w = llmc_cubin_find(&c, "waits");
+    ck_assert(e && w);
+    ck_assert_msg(e->wgmma_waits > 0, "no wgmma notice counted for 'early':\n%s", c.log);
+    ck_assert_msg(w->wgmma_waits == 0, "%d wgmma notices counted for 'waits':\n%s", w->wgmma_waits, c.log);
+    llmc_cubin_free(&c);
+    llmc_nvrtc_close(nv);
+}
+END_TEST
+
 /* Named headers (how llmc hands NVRTC its kernel headers): a source including two of them, one
  * of which includes the other, compiles; without them the include fails with the header's name. */
 START_TEST(test_named_headers)
@@ -512,6 +546,7 @@ static Suite *nvrtc_suite(int have_nvrtc)
     if (have_nvrtc) {
         tcase_add_test(tc, test_all_targets);
         tcase_add_test(tc, test_report_variants);
+        tcase_add_test(tc, test_report_wgmma_waits);
         tcase_add_test(tc, test_named_headers);
         tcase_add_test(tc, test_syntax_error);
         tcase_add_test(tc, test_long_error_log_cut);

@@ -761,7 +761,8 @@ static const CliOpt compile_opts[] = {
                              "of shared memory, the A operand of wgmma; not yet run on a GPU)"},
     {"qmma-units", 0, "N", "CUDA targets: gemm_q's fewest units of work a block (a unit: a\n"
                            "chunk of K of 64 weight rows; default 4 for the 4-bit formats,\n"
-                           "8 for the others). Smaller gives small matrices more blocks;\n"
+                           "8 for the others), and gemm_ws's (--decode-wgmma on; default 1).\n"
+                           "Smaller gives small matrices more blocks;\n"
                            "a tuning knob (on an H100, 1 was slower: bench/NOTES.md)"},
     {"batch-invariant", 0, NULL, "GPU targets: every row of a step computed as it would be alone\n"
                                  "(one kernel path a matrix and an attention for every row\n"

@@ -3598,8 +3598,8 @@ static void ws_checks(int sms)
     check_ws<1, 14336, 4096, 1, 1, 16, ws_st(16)>("8B down", {16}, {}, sms);
 }
 
-/* one bf16 matrix at 16, 32 and 64 rows: gemm_ws (the plan) against gemm_q (the default's kernel),
- * the weights rotated through more bytes than L2 */
+/* one bf16 matrix at 16, 32 and 64 rows: gemm_ws (the plan, and at least 4 and 8 units a block:
+ * --qmma-units) against gemm_q (the default's kernel), the weights rotated through more bytes than L2 */
 template <int K, int N, int EPI>
 static void time_ws(const char *what, int sms, double tbs)
 {
@@ -3619,14 +3619,15 @@ static void time_ws(const char *what, int sms, double tbs)
     k_half_ord<1, K, 0><<<64, 256>>>(dx.p, dh.p);
     launched();
     const LlmcTmap mx = wt_map(1, dh.p, 80, K, K, 16);
-    auto ws = [&](auto run, int T) {
+    auto ws = [&](auto run, int T, int minu) { /* minu: --qmma-units (the plan: 1) */
         using Rn = decltype(run);
         Rn::prepare();
         size_t it = 0;
+        const int P = Rn::U / minu < 1 ? 1 : Rn::U / minu < sms ? Rn::U / minu : sms;
         const double us = time_us(
             [&]() {
                 const size_t i = it++ % maps.size();
-                Rn::launch(maps[i], mx, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, Rn::blocks(sms));
+                Rn::launch(maps[i], mx, nullptr, dy.p, T, EPI == 1 ? dres.p : nullptr, dpart.p, dcnt.p, P);
             },
             50);
         launched();
@@ -3642,15 +3643,18 @@ static void time_ws(const char *what, int sms, double tbs)
         launched();
         return us;
     };
-    auto line = [&](int T, int nt, int st, double uw, double uq) {
-        printf("TIME ws %-11s T=%-2d gemm_ws NT%d ST%d %7.1f us %5.0f GB/s %3.0f%% of copy | gemm_q %7.1f us %5.0f GB/s "
-               "%3.0f%% | %.2fx\n",
-               what, T, nt, st, uw, bytes / uw * 1e-3, bytes / uw * 1e-6 / tbs * 100, uq, bytes / uq * 1e-3,
+    auto line = [&](int T, int nt, int st, double uw, double uw4, double uw8, double uq) {
+        printf("TIME ws %-11s T=%-2d gemm_ws NT%d ST%d %7.1f us %5.0f GB/s %3.0f%% of copy (4 units a block %.1f us, 8 %.1f) "
+               "| gemm_q %7.1f us %5.0f GB/s %3.0f%% | %.2fx\n",
+               what, T, nt, st, uw, bytes / uw * 1e-3, bytes / uw * 1e-6 / tbs * 100, uw4, uw8, uq, bytes / uq * 1e-3,
                bytes / uq * 1e-6 / tbs * 100, uq / uw);
     };
-    line(16, 16, ws_st(16), ws(WsRun<1, K, N, EPI, 16, ws_st(16)>{}, 16), q(typename QmPlans<1, K, N, K, 1, EPI>::E{}, 16));
-    line(32, 32, ws_st(32), ws(WsRun<1, K, N, EPI, 32, ws_st(32)>{}, 32), q(typename QmPlans<1, K, N, K, 2, EPI>::E{}, 32));
-    line(64, 64, ws_st(64), ws(WsRun<1, K, N, EPI, 64, ws_st(64)>{}, 64), q(typename QmPlans<1, K, N, K, 4, EPI>::E{}, 64));
+    using W16 = WsRun<1, K, N, EPI, 16, ws_st(16)>;
+    using W32 = WsRun<1, K, N, EPI, 32, ws_st(32)>;
+    using W64 = WsRun<1, K, N, EPI, 64, ws_st(64)>;
+    line(16, 16, ws_st(16), ws(W16{}, 16, 1), ws(W16{}, 16, 4), ws(W16{}, 16, 8), q(typename QmPlans<1, K, N, K, 1, EPI>::E{}, 16));
+    line(32, 32, ws_st(32), ws(W32{}, 32, 1), ws(W32{}, 32, 4), ws(W32{}, 32, 8), q(typename QmPlans<1, K, N, K, 2, EPI>::E{}, 32));
+    line(64, 64, ws_st(64), ws(W64{}, 64, 1), ws(W64{}, 64, 4), ws(W64{}, 64, 8), q(typename QmPlans<1, K, N, K, 4, EPI>::E{}, 64));
 }
 static void ws_timings(int sms)
 {

@@ -85,7 +85,8 @@ static void plan_scratch(LlmcEmit *e)
             }
             /* gemm_ws's partials (two tiles a block) and a counter a tile (--decode-wgmma on) */
             for (int v = 0; v < LLMC_WS_VARIANTS && e->decode_wgmma; v++) {
-                LlmcWsPlan sp = llmc_cuda_ws_plan(e->target, &g->t[n->in[1]], (int)llmc_attr_int(n, "swiglu", 0) != 0, v);
+                LlmcWsPlan sp = llmc_cuda_ws_plan(e->target, &g->t[n->in[1]], (int)llmc_attr_int(n, "swiglu", 0) != 0, v,
+                                                  e->qmma_units);
                 if (sp.ok) {
                     b = sp.blocks * sp.part_floats * 4 > b ? sp.blocks * sp.part_floats * 4 : b;
                     qc = sp.tiles * 4 > qc ? sp.tiles * 4 : qc;

@@ -423,9 +423,11 @@ int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows
 
 /* gemm_ws: one block an SM (its stages fill the shared memory a block may have: 8 of 18-24 KB), so
  * that one producer thread keeps up to 128 KB of weights in flight an SM; the units dealt evenly over
- * min(units, SMs) blocks. None of it measured yet (bench/kernel_check.cu mode ws times it against
- * gemm_q). */
-LlmcWsPlan llmc_cuda_ws_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int v)
+ * min(units / min_units, SMs) blocks: by default every SM streams (a block's ring holds 8 units in
+ * flight, where gemm_q's registers hold one: gemm_q's rule of at least 8 units a block for bf16 is
+ * its own); --qmma-units trades SMs for fewer shared tiles (partials summed at a tile's end). None of
+ * it measured yet (bench/kernel_check.cu mode ws times it against gemm_q). */
+LlmcWsPlan llmc_cuda_ws_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int v, int min_units)
 {
     LlmcWsPlan p = {0};
     int mma = llmc_cuda_mma_format(w);
@@ -442,7 +444,8 @@ LlmcWsPlan llmc_cuda_ws_plan(const LlmcTarget *tg, const LlmcTensor *w, int swig
     p.smem = (uint32_t)(p.st * stage + 1024 + 16 * p.st);
     p.tiles = swiglu ? (N / 2 + 63) / 64 : (N + 127) / 128;
     p.units = p.tiles * (K / 64);
-    p.blocks = (int)(p.units < sms ? p.units : sms);
+    int64_t fill = p.units / (min_units > 0 ? min_units : 1);
+    p.blocks = (int)(fill < 1 ? 1 : fill < sms ? fill : sms);
     p.part_floats = 2LL * p.nt * 128;
     p.ok = 1;
     return p;

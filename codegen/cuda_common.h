@@ -85,17 +85,18 @@ int64_t llmc_cuda_wt_maps(LlmcEmit *e, const LlmcTensor *w, int bf, int64_t rows
 /* gemm_ws (cuda_wgmma_tma.cuh, sm_90a; llmc compile --decode-wgmma on): the batched-decode matmul of a
  * bf16/f16 weight w (N x K read in place, K % 64 == 0) for the row variant v (0, 1, 2: up to 16, 32,
  * 64 rows, the token tile nt), its stages (as many as a block's shared memory holds, at most 8),
- * tiles (128 weight rows, or of a gated matrix 64 outputs), units (a tile's 64 of K), blocks
- * (stream-K: min(units, SMs), one of 160 threads an SM), shared memory, and the partials' floats a
- * block (two tiles' NT x 128 sums). ok = 0 where it does not take the matrix (or the target has no
- * wgmma). */
+ * tiles (128 weight rows, or of a gated matrix 64 outputs), units (a tile's 64 of K: 16 KB of
+ * weights, gemm_q's bf16 unit's bytes), blocks (stream-K: one of 160 threads an SM, as many as SMs
+ * but at least min_units units a block, llmc compile --qmma-units; 0: 1), shared memory, and the
+ * partials' floats a block (two tiles' NT x 128 sums). ok = 0 where it does not take the matrix (or
+ * the target has no wgmma). */
 typedef struct {
     int ok, nt, st, blocks;
     int64_t tiles, units, part_floats;
     uint32_t smem;
 } LlmcWsPlan;
 enum { LLMC_WS_VARIANTS = 3 };
-LlmcWsPlan llmc_cuda_ws_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int v);
+LlmcWsPlan llmc_cuda_ws_plan(const LlmcTarget *tg, const LlmcTensor *w, int swiglu, int v, int min_units);
 /* gemm_q (cuda_qmma.cuh), the batched-decode matmul that decodes the weights in registers, for an
  * N x K weight w (its format: llmc_kernel_wformat) in groups of G, MI m16 tiles a block: warps, n8 tiles a
  * warp, activation stages, the chunk of K, the weight rows a block (tpb), the blocks (stream-K over

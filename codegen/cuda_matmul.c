@@ -521,7 +521,7 @@ LlmcStatus llmc_cuda_emit_matmul(LlmcEmit *e, int node, LlmcDiag *d)
     LlmcWsPlan sp[LLMC_WS_VARIANTS];
     int use_ws = e->decode_wgmma && qm && !quant && e->n_offs < 8;
     for (int v = 0; v < LLMC_WS_VARIANTS; v++) {
-        sp[v] = llmc_cuda_ws_plan(e->target, w, swiglu, v);
+        sp[v] = llmc_cuda_ws_plan(e->target, w, swiglu, v, e->qmma_units);
         use_ws = use_ws && sp[v].ok;
     }
     char qno[64]; /* gemm_q's conditions: not where gemm_wq or gemm_ws runs */

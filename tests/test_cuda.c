@@ -1277,7 +1277,7 @@ START_TEST(ws_kernels)
         if (i < sizeof m / sizeof m[0]) {
             LlmcTensor w = {.dtype = LLMC_BF16, .shape = {2, {m[i].n, m[i].k}}};
             for (int v = 0; v < LLMC_WS_VARIANTS; v++) {
-                LlmcWsPlan p = llmc_cuda_ws_plan(tg, &w, m[i].epi == 2, v);
+                LlmcWsPlan p = llmc_cuda_ws_plan(tg, &w, m[i].epi == 2, v, 0);
                 int64_t units = m[i].tiles * (m[i].k / 64);
                 ck_assert_msg(p.ok && p.nt == 16 << v && p.st == 8 && p.tiles == m[i].tiles && p.units == units &&
                                   p.blocks == (units < 132 ? units : 132),
@@ -1311,11 +1311,15 @@ START_TEST(ws_kernels)
     /* what it does not take */
     LlmcTensor q = {.dtype = LLMC_U4, .shape = {2, {2048, 2048}}}, odd = {.dtype = LLMC_BF16, .shape = {2, {2048, 2080}}},
                ok = {.dtype = LLMC_F16, .shape = {2, {2048, 2048}}};
-    ck_assert(!llmc_cuda_ws_plan(tg, &q, 0, 0).ok);
-    ck_assert(!llmc_cuda_ws_plan(tg, &odd, 0, 0).ok);
-    ck_assert(llmc_cuda_ws_plan(tg, &ok, 0, 2).ok && !llmc_cuda_ws_plan(tg, &ok, 0, 3).ok);
-    ck_assert(!llmc_cuda_ws_plan(llmc_target_find("sm_90"), &ok, 0, 0).ok);
-    ck_assert(!llmc_cuda_ws_plan(llmc_target_find("sm_80"), &ok, 0, 0).ok);
+    ck_assert(!llmc_cuda_ws_plan(tg, &q, 0, 0, 0).ok);
+    ck_assert(!llmc_cuda_ws_plan(tg, &odd, 0, 0, 0).ok);
+    ck_assert(llmc_cuda_ws_plan(tg, &ok, 0, 2, 0).ok && !llmc_cuda_ws_plan(tg, &ok, 0, 3, 0).ok);
+    ck_assert(!llmc_cuda_ws_plan(llmc_target_find("sm_90"), &ok, 0, 0, 0).ok);
+    ck_assert(!llmc_cuda_ws_plan(llmc_target_find("sm_80"), &ok, 0, 0, 0).ok);
+    /* --qmma-units: at least that many units a block (the 1B's o: 16 tiles x 32 units) */
+    ck_assert_int_eq(llmc_cuda_ws_plan(tg, &ok, 0, 0, 4).blocks, 128);
+    ck_assert_int_eq(llmc_cuda_ws_plan(tg, &ok, 0, 0, 8).blocks, 64);
+    ck_assert_int_eq(llmc_cuda_ws_plan(tg, &ok, 0, 0, 64).blocks, 8);
     LlmcDiag d;
     LlmcNvrtc *nv = open_nvrtc();
     for (int a = 0; nv && a < 2; a++) {

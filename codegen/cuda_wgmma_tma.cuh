@@ -1,11 +1,14 @@
-/* cuda_wgmma_tma.cuh — gemm_wt, the sm_90a wide-step matmul fed by the Tensor Memory Accelerator
- * (TMA) and split into a producer warp and two consumer warpgroups (wgmma), persistent over its
- * tiles. The contract of gemm_wg (cuda_wgmma.cuh: half activations in scratch, bf16/f16 weights, the
- * same epilogues, SwiGLU and K split with raw partials for gemm_reduce) but for its two operands,
- * which come as TMA tensor maps instead of pointers. Emitted in gemm_wg's place with llmc compile
- * --wgmma tma (cuda_matmul.c emit_wt: the maps in the constant tables, encoded by the runtime at
- * load); bench/kernel_check.cu (mode wt) checks and times it with the maps as kernel parameters. It
- * has never run on a GPU (twelfth and thirteenth sessions).
+/* cuda_wgmma_tma.cuh — the sm_90a matmuls fed by the Tensor Memory Accelerator (TMA) through an
+ * mbarrier ring, with a producer warp and consumer warpgroups (wgmma):
+ * - gemm_wt, the wide-step matmul (prefill; the default in sm_90a images, --wgmma auto or tma):
+ *   persistent over its tiles, two consumer warpgroups; the contract of gemm_wg (cuda_wgmma.cuh: half
+ *   activations in scratch, bf16/f16 weights, the same epilogues, SwiGLU and K split with raw
+ *   partials for gemm_reduce) but for its two operands, which come as TMA tensor maps instead of
+ *   pointers (cuda_matmul.c emit_wt: the maps in the constant tables, encoded by the runtime at load).
+ *   Run on an H100 in round 10 (bench/NOTES.md).
+ * - gemm_ws, the batched-decode matmul of bf16/f16 weights at 9-64 rows (--decode-wgmma on): the
+ *   weights the A operand, stream-K over one block an SM (cuda_matmul.c emit_ws). Not yet run on a GPU.
+ * bench/kernel_check.cu (modes wt and ws) checks and times both.
  */
 #ifndef LLMC_CUDA_WGMMA_TMA_CUH
 #define LLMC_CUDA_WGMMA_TMA_CUH

@@ -626,6 +626,36 @@ START_TEST(tp_reduce_ways)
 }
 END_TEST
 
+/* The batch-1 step's tail (the 1B, one layer): the sampler gives a greedy row of a step of up to 66
+ * rows (sm_90a's 132 SMs / 2) min(126, 132 / O) blocks (128256 ids: at most 126 blocks of 1024
+ * threads), one block a row above (cuda_backend.c sample_split). */
+START_TEST(b1_tail)
+{
+    LlmcDiag d;
+    PresetLayer x = preset_layer("llama3.2-1b", 1);
+    LlmcGraph *g = x.g;
+    LlmcCudaGen *cg = NULL;
+    ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+    LlmcBuildInfo info = {.build_info = "l1b", .model_hash = 0x1234, .target_names = "sm_90a"};
+    char *host = NULL;
+    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(strstr(host, "    if (O)\n        llmc_gpu_launch(gpu, ") &&
+                      strstr(host, ", O, (O > 66 ? 1 : 132 / O < 126 ? 132 / O : 126), 1, 1024, 0, "),
+                  "the sampler's launch");
+    const char *src = llmc_cuda_source(cg);
+    ck_assert_msg(strstr(src, "sample_rows<128256, 128256>(a.logits, a.out_ids, a.sample, A("), "the sampler's kernel");
+    for (int rows = 1; rows <= 512; rows *= 8) { /* the sampler last, one kernel at every row count */
+        char *p = llmc_cuda_row_path(cg, rows, 1, 0, &d);
+        ck_assert_msg(p, "%s", d.msg);
+        ck_assert_msg(strstr(p, "\tafter the graph (") && strstr(p, "_sample)\n"), "%d rows:\n%s", rows, p);
+        free(p);
+    }
+    free(host);
+    llmc_cuda_free(cg);
+    layer_free(&x);
+}
+END_TEST
+
 /* Decode attention past 64 tokens (the 1B's shapes, one layer): a decode step of 65 to 256 sequences
  * (S = T runs) stays on paged_attn_tc, unsplit (grid z 1), where flash attention's tiles of 64
  * tokens would serve one sequence after another; a step with a run of more than 4 tokens launches
@@ -1904,6 +1934,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, tiny_tp2_golden);
     tcase_add_test(tc, tp_reduce_ways);
+    tcase_add_test(tc, b1_tail);
     tcase_add_test(tc, llama_hf_golden);
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);

@@ -58,6 +58,6 @@ extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, Llmc
 extern "C" __global__ void __launch_bounds__(1024) k9_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<512, 512>(a.logits, a.out_ids, a.sample);
+    sample_rows<512, 512>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

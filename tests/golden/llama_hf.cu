@@ -170,6 +170,6 @@ extern "C" __global__ void __launch_bounds__(128) k24_gemm_wg(LlmcDevArgs a, Llm
 extern "C" __global__ void __launch_bounds__(1024) k25_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<512, 512>(a.logits, a.out_ids, a.sample);
+    sample_rows<512, 512>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

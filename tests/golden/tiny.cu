@@ -136,6 +136,6 @@ extern "C" __global__ void __launch_bounds__(128) k21_gemm_wide(LlmcDevArgs a, L
 extern "C" __global__ void __launch_bounds__(1024) k22_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<24, 24>(a.logits, a.out_ids, a.sample);
+    sample_rows<24, 24>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

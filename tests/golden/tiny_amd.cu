@@ -156,6 +156,6 @@ extern "C" __global__ void __launch_bounds__(256) k21_gemm_mx(LlmcDevArgs a, Llm
 extern "C" __global__ void __launch_bounds__(1024) k22_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<24, 24>(a.logits, a.out_ids, a.sample);
+    sample_rows<24, 24>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

@@ -160,6 +160,6 @@ extern "C" __global__ void __launch_bounds__(256) k25_all_gather(LlmcDevArgs a, 
 extern "C" __global__ void __launch_bounds__(1024) k26_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<24, 24>(a.logits, a.out_ids, a.sample);
+    sample_rows<24, 24>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

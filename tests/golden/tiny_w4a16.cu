@@ -130,6 +130,6 @@ extern "C" __global__ void __launch_bounds__(128) k20_gemm_wide(LlmcDevArgs a, L
 extern "C" __global__ void __launch_bounds__(1024) k21_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<24, 24>(a.logits, a.out_ids, a.sample);
+    sample_rows<24, 24>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

@@ -334,6 +334,6 @@ extern "C" __global__ void __launch_bounds__(384, 1) k49_gemm_wt(LlmcDevArgs a, 
 extern "C" __global__ void __launch_bounds__(1024) k50_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<512, 512>(a.logits, a.out_ids, a.sample);
+    sample_rows<512, 512>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

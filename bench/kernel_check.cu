@@ -19,7 +19,8 @@
  * sample_row (the token of each logits row): draws with temperature, top-k and top-p from random
  * rows, some with many tied probabilities, against llmc_sample_u with the same uniforms.
  * sample_rows (a greedy row of a step of few rows split over blocks): `kernel_check sample`
- * (sample_checks, then sample_timings) against llmc_argmax and the one-block kernel.
+ * (sample_checks, the in-place select_rows, then sample_timings) against llmc_argmax and the
+ * one-block kernel.
  * Outputs are poisoned (NaN) before each launch; a row not written fails the check.
  * paged_attn_tc (decode steps on tensor cores, NVIDIA, heads of 64 or 128) as the emitter instantiates
  * it, and with its scores as S^T = K Q^T (KQ 1, not emitted yet): the same steps, windows,
@@ -1679,6 +1680,39 @@ static void check_select(const char *shape, int T, int O)
     c.done(what, 0.0);
 }
 
+/* select_rows in place (codegen/cuda_rows.c): the O rows gathered into scratch, then copied back
+ * over the first O rows of x's own buffer (rows null); rows O..T-1 keep their values. */
+template <int D, int S>
+static void check_select_in_place(const char *shape, int T, int O)
+{
+    const std::vector<float> x = rand_f32((size_t)T * S, 1.0);
+    std::vector<int32_t> rows(O);
+    for (int o = 0; o < O; o++) /* rows from anywhere, some above o (read after row o is written back) */
+        rows[o] = o == O - 1 && O > 1 ? rows[0] : (int)((urand() + 1.0) * 0.5 * T) % T;
+    DBuf<float> dx(x.size()), scratch((size_t)O * D);
+    DBuf<int32_t> dr(O);
+    dx.up(x);
+    dr.up(rows);
+    scratch.poison();
+    k_select<D, S, D><<<O, 256>>>(dx.p, dr.p, scratch.p);
+    launched();
+    k_select<D, D, S><<<O, 256>>>(scratch.p, nullptr, dx.p);
+    launched();
+    const std::vector<float> y = dx.down();
+    Check c;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < S; d++) {
+            const size_t i = (size_t)t * S + d;
+            if (t < O && d < D)
+                c.exact(fbits(y[i]), fbits(x[(size_t)rows[t] * S + d]));
+            else
+                c.untouched(fbits(y[i]), fbits(x[i]));
+        }
+    char what[200];
+    snprintf(what, sizeof what, "select_row in place D=%d stride %d: %d of %d rows (%s)", D, S, O, T, shape);
+    c.done(what, 0.0);
+}
+
 /* ---- the argmax (sample_row with sampling off, as greedy steps run it) against llmc_argmax:
  * ties (lowest id), NaNs (never chosen; an all-NaN row gives 0), -inf ---- */
 template <int V>
@@ -1931,6 +1965,9 @@ static void check_rest(void)
     check_embed<6, 172, 176, 16>("ragged group, strided", 300, 9);
     check_embed<6, 4096, 4096, 16>("8B", 4096, 5);
     check_select<64>("260K", 70, 5);
+    check_select_in_place<64, 64>("260K", 70, 5);
+    check_select_in_place<2048, 2048>("1B", 300, 16);
+    check_select_in_place<2048, 2048>("1B, every row", 40, 40);
     check_select<2048, 2048, 2052>("1B", 300, 16);
     check_select<4096>("8B", 64, 1);
     check_argmax<512>("260K", 9);
@@ -3562,6 +3599,9 @@ int main(int argc, char **argv)
         if (prop.multiProcessorCount != SMS)
             printf("note: %d SMs; the splits are the emitter's for %d (sm_90a's typical count)\n", prop.multiProcessorCount, SMS);
         sample_checks();
+        /* the same tail's select_rows in place (a prefill step's gather and copy back) */
+        check_select_in_place<64, 64>("260K", 70, 5);
+        check_select_in_place<2048, 2048>("1B", 300, 16);
         sample_timings();
         return summary();
     }

@@ -78,7 +78,8 @@ static SampleSplit sample_split(const LlmcEmit *e)
  * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows);
  * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c);
  * region S the sampler's split: sms (value, id) pairs, then a counter a row (left 0; sample_split).
- * A sharded graph's all_gather takes region A for the ranks' blocks (cuda_collective.c). */
+ * A sharded graph's all_gather takes region A for the ranks' blocks (cuda_collective.c), an in-place
+ * select_rows the gathered rows (cuda_rows.c). */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
@@ -123,6 +124,9 @@ static void plan_scratch(LlmcEmit *e)
         } else if (n->op == LLMC_OP_ALL_GATHER || n->op == LLMC_OP_ALL_REDUCE) { /* the ranks' blocks as NCCL
                                                                                       gathers them */
             int64_t m = llmc_cuda_gather_scratch(g, i);
+            a = m > a ? m : a;
+        } else if (n->op == LLMC_OP_SELECT_ROWS && llmc_rows_in_place(g, i)) { /* the rows it gathers (cuda_rows.c) */
+            int64_t m = g->max_outputs * llmc_cols(&g->t[n->in[0]].shape) * 4;
             a = m > a ? m : a;
         } else if (n->op == LLMC_OP_MOE) { /* routing, grouped rows and their outputs (cuda_moe.c) */
             int64_t m = llmc_cuda_moe_scratch(g, i);
@@ -305,7 +309,7 @@ const char *llmc_cuda_source(const LlmcCudaGen *cg) { return cg->source; }
  * (cuda_common.h llmc_cuda_launch); err set on anything else. */
 typedef struct {
     const char *p;
-    int64_t T, O, wg, amd, S;
+    int64_t T, O, wg, amd, S, same_rows;
     int err;
 } CondEval;
 
@@ -348,14 +352,14 @@ static int64_t cond_primary(CondEval *c)
             c->p++;
         return v;
     }
-    static const char *const names[] = {"amd", "wg", "T", "O", "S"}; /* vals below: the same order */
-    for (int i = 0; i < 5; i++) {
+    static const char *const names[] = {"amd", "wg", "T", "O", "S", "same_rows"}; /* vals below: the same order */
+    for (int i = 0; i < 6; i++) {
         size_t n = strlen(names[i]);
         char after = c->p[n];
         if (strncmp(c->p, names[i], n) == 0 && !(after == '_' || (after >= 'a' && after <= 'z') ||
                                                  (after >= 'A' && after <= 'Z') || (after >= '0' && after <= '9'))) {
             c->p += n;
-            const int64_t vals[] = {c->amd, c->wg, c->T, c->O, c->S};
+            const int64_t vals[] = {c->amd, c->wg, c->T, c->O, c->S, c->same_rows};
             return vals[i];
         }
     }
@@ -439,7 +443,10 @@ char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, L
     for (int i = 0; i < e->n_launches; i++) {
         const LlmcLaunchRec *l = &e->launches[i];
         if (l->cond) {
-            CondEval c = {l->cond, rows, rows < g->max_outputs ? rows : g->max_outputs, wg, amd, rows, 0};
+            /* a step of `rows` tokens, one a run, each wanting its logits up to max_outputs (rows 0..O-1:
+             * same_rows when all do) */
+            int64_t o = rows < g->max_outputs ? rows : g->max_outputs;
+            CondEval c = {l->cond, rows, o, wg, amd, rows, o == rows, 0};
             int64_t v = cond_or(&c);
             cond_space(&c);
             if (c.err || *c.p) {
@@ -610,11 +617,22 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
         llmc_buf_printf(&out, "};\n\n");
     }
     llmc_buf_printf(&out, "static void init(const LlmcExec *ex)\n{\n    (void)ex;\n%s}\n\n", e->init.s ? e->init.s : "");
+    int in_place = 0;
+    for (int i = 0; i < g->nn; i++)
+        in_place |= llmc_rows_in_place(g, i);
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
                     "    LlmcGpu *gpu = ex->gpu;\n"
                     "    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out, S = (uint32_t)st->n_seqs;\n"
-                    "    (void)tid;\n    (void)nth;\n    (void)O;\n    (void)S;\n%s%s%s%s%s}\n\n",
+                    "    (void)tid;\n    (void)nth;\n    (void)O;\n    (void)S;\n%s%s%s%s%s%s}\n\n",
+                    /* a launch chosen by the contents of out_rows is replayed right by a CUDA graph:
+                     * the runtime captures and replays only steps whose rows are 0..T-1 (gpu.h) */
+                    in_place ? "    /* the step's O rows are its T rows in order (every decode step, every CUDA graph's):\n"
+                               "     * select_rows in place has nothing to copy (cuda_rows.c) */\n"
+                               "    int same_rows = O == T;\n"
+                               "    for (uint32_t i = 0; same_rows && i < O; i++)\n"
+                               "        same_rows = st->out_rows[i] == (int32_t)i;\n"
+                             : "",
                     e->wgmma ? "    /* the image has wgmma: its variants replace the mma.sync ones */\n"
                                "    const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;\n"
                              : "",

@@ -18,6 +18,9 @@
  * attn_combine at the 1B and 8B decode shapes.
  * sample_row (the token of each logits row): draws with temperature, top-k and top-p from random
  * rows, some with many tied probabilities, against llmc_sample_u with the same uniforms.
+ * sample_rows (a greedy row of a step of few rows split over blocks): `kernel_check sample`
+ * (sample_checks, the in-place select_rows, then sample_timings) against llmc_argmax and the
+ * one-block kernel.
  * Outputs are poisoned (NaN) before each launch; a row not written fails the check.
  * paged_attn_tc (decode steps on tensor cores, NVIDIA, heads of 64 or 128) as the emitter instantiates
  * it, and with its scores as S^T = K Q^T (KQ 1, not emitted yet): the same steps, windows,
@@ -541,7 +544,7 @@ static void check_flash(const std::vector<Seq> &seqs, int timed_reps, float cap 
 template <int V>
 __global__ void __launch_bounds__(SAMPLE_NT) k_sample(const float *logits, int32_t *ids, const double *smp)
 {
-    sample_row<V, V>(logits, ids, smp);
+    sample_row<V, V>(logits, ids, smp, blockIdx.x);
 }
 
 template <int V>
@@ -1680,6 +1683,39 @@ static void check_select(const char *shape, int T, int O)
     c.done(what, 0.0);
 }
 
+/* select_rows in place (codegen/cuda_rows.c): the O rows gathered into scratch, then copied back
+ * over the first O rows of x's own buffer (rows null); rows O..T-1 keep their values. */
+template <int D, int S>
+static void check_select_in_place(const char *shape, int T, int O)
+{
+    const std::vector<float> x = rand_f32((size_t)T * S, 1.0);
+    std::vector<int32_t> rows(O);
+    for (int o = 0; o < O; o++) /* rows from anywhere, some above o (read after row o is written back) */
+        rows[o] = o == O - 1 && O > 1 ? rows[0] : (int)((urand() + 1.0) * 0.5 * T) % T;
+    DBuf<float> dx(x.size()), scratch((size_t)O * D);
+    DBuf<int32_t> dr(O);
+    dx.up(x);
+    dr.up(rows);
+    scratch.poison();
+    k_select<D, S, D><<<O, 256>>>(dx.p, dr.p, scratch.p);
+    launched();
+    k_select<D, D, S><<<O, 256>>>(scratch.p, nullptr, dx.p);
+    launched();
+    const std::vector<float> y = dx.down();
+    Check c;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < S; d++) {
+            const size_t i = (size_t)t * S + d;
+            if (t < O && d < D)
+                c.exact(fbits(y[i]), fbits(x[(size_t)rows[t] * S + d]));
+            else
+                c.untouched(fbits(y[i]), fbits(x[i]));
+        }
+    char what[200];
+    snprintf(what, sizeof what, "select_row in place D=%d stride %d: %d of %d rows (%s)", D, S, O, T, shape);
+    c.done(what, 0.0);
+}
+
 /* ---- the argmax (sample_row with sampling off, as greedy steps run it) against llmc_argmax:
  * ties (lowest id), NaNs (never chosen; an all-NaN row gives 0), -inf ---- */
 template <int V>
@@ -1932,6 +1968,9 @@ static void check_rest(void)
     check_embed<6, 172, 176, 16>("ragged group, strided", 300, 9);
     check_embed<6, 4096, 4096, 16>("8B", 4096, 5);
     check_select<64>("260K", 70, 5);
+    check_select_in_place<64, 64>("260K", 70, 5);
+    check_select_in_place<2048, 2048>("1B", 300, 16);
+    check_select_in_place<2048, 2048>("1B, every row", 40, 40);
     check_select<2048, 2048, 2052>("1B", 300, 16);
     check_select<4096>("8B", 64, 1);
     check_argmax<512>("260K", 9);
@@ -2992,6 +3031,169 @@ static void wq_timings(int sms)
     time_wq<14336, 4096, 1, 8, 8>("8B down", sms, tbs);
 }
 
+/* ==== the sampler of a step of few rows (`kernel_check sample`): sample_rows (cuda_sample.cuh) as
+ * emit_sample (codegen/cuda_backend.c) launches it: grid O rows x P, P = min(ceil(V / 1024), sms / O)
+ * blocks a row up to sms / 2 rows, else 1 (one block a row: sample_row), sms the target's typical
+ * count (SMS). A greedy row's id must be llmc_argmax's exactly: rows of random values, of many ties
+ * (the lowest id wins across slices), with NaNs (never chosen), the maximum twice (far apart, at
+ * slices' ends and starts), +0 and -0 as the maximum, all -inf with NaNs (the first -inf), all NaN
+ * (0); every row count 1..8 and some large (16, 33, 66: the last split, 67 and 200: one block a
+ * row), the rule's P and others (2, 7, one block an SM, 300; empty slices at 2048 ids); rows that draw (temperature, top-k, top-p) among the greedy ones must be the one-block
+ * kernel's (P 1) bit for bit. Each launch runs three times with the ids poisoned before each (the
+ * counters must be back at zero: checked after) and the pairs poisoned before the first. Then timed
+ * against one block a row at the 1B's and Qwen's vocabularies (128256, 151936), 1 and 8 rows. */
+template <int V>
+__global__ void __launch_bounds__(SAMPLE_NT) k_sample_rows(const float *logits, int32_t *ids, const double *smp,
+                                                          float *pv, int *pi, int *cnt)
+{
+    sample_rows<V, V>(logits, ids, smp, pv, pi, cnt);
+}
+
+/* emit_sample's P for a step of O rows (cuda_backend.c sample_split) */
+static int sample_parts(int V, int O, int sms)
+{
+    const int most = (V + SAMPLE_NT - 1) / SAMPLE_NT;
+    if (most < 2 || O > sms / 2)
+        return 1;
+    return sms / O < most ? sms / O : most;
+}
+
+/* Row r of a check: its kind is r % 8 (the last rows of a step are all -inf with NaNs, all NaN). */
+static void sample_rows_fill(float *x, int V, int r, int rows)
+{
+    const int kind = r == rows - 1 && rows > 2 ? 6 : r == rows - 2 && rows > 2 ? 7 : r % 6;
+    for (int i = 0; i < V; i++)
+        x[i] = kind == 1 ? (float)floor(urand() * 4.0) : (float)nzrand(8.0); /* 1: ties everywhere */
+    if (kind == 2)
+        for (int i = r % 7; i < V; i += 7)
+            x[i] = NAN;
+    if (kind == 3) { /* the maximum three times, far apart (other slices at any P > 1) */
+        const int a = (int)((unsigned)(r * 7919) % (unsigned)(V / 2));
+        x[a] = x[V - 1] = 100.0f;
+        x[V / 2] = 100.0f;
+    }
+    if (kind == 4) { /* +0 and -0 the maximum, -0 first */
+        for (int i = 0; i < V; i++)
+            x[i] = -1.0f - (float)fabs(urand());
+        x[V / 3] = -0.0f;
+        x[V - 2] = 0.0f;
+    }
+    if (kind == 5) /* the maximum at id 0 and at the end */
+        x[0] = x[V - 1] = 50.0f;
+    if (kind == 6)
+        for (int i = 0; i < V; i++)
+            x[i] = i % 3 ? -HUGE_VALF : NAN;
+    if (kind == 7)
+        for (int i = 0; i < V; i++)
+            x[i] = NAN;
+}
+
+/* P 0: the rule's. drawn k > 0: every k-th row draws (T 0.8, top-k 40, top-p 0.9). */
+template <int V>
+static void check_sample_rows(int rows, int P, int drawn)
+{
+    const int parts = P > 0 ? P : sample_parts(V, rows, SMS);
+    std::vector<float> hl((size_t)rows * V);
+    for (int r = 0; r < rows; r++)
+        sample_rows_fill(&hl[(size_t)r * V], V, r, rows);
+    std::vector<double> hs(4 * (size_t)rows);
+    for (int r = 0; r < rows; r++) {
+        const bool d = drawn > 0 && r % drawn == drawn - 1 && r < rows - 2; /* (not the NaN rows) */
+        hs[4 * r] = d ? 0.8 : 0.0;
+        hs[4 * r + 1] = d ? 0.9 : 1.0;
+        hs[4 * r + 2] = d ? 40 : 0;
+        hs[4 * r + 3] = (urand() + 1.0) * 0.5;
+    }
+    DBuf<float> dl(hl.size()), pv((size_t)rows * parts);
+    DBuf<int32_t> di(rows), d1(rows), pi((size_t)rows * parts), cnt(rows);
+    DBuf<double> ds(hs.size());
+    dl.up(hl);
+    ds.up(hs);
+    pv.poison();
+    pi.poison();
+    CK(cudaMemset(cnt.p, 0, rows * sizeof(int))); /* as the cleared arena */
+    /* the one-block kernel: the drawn rows' reference */
+    d1.poison();
+    k_sample_rows<V><<<dim3(rows, 1), SAMPLE_NT>>>(dl.p, d1.p, ds.p, nullptr, nullptr, nullptr);
+    launched();
+    const std::vector<int32_t> one = d1.down();
+    Check c;
+    for (int run = 0; run < 3; run++) {
+        di.poison();
+        k_sample_rows<V><<<dim3(rows, parts), SAMPLE_NT>>>(dl.p, di.p, ds.p, pv.p, pi.p, cnt.p);
+        launched();
+        const std::vector<int32_t> ids = di.down();
+        for (int r = 0; r < rows; r++) {
+            const int32_t want = hs[4 * r] > 0.0 ? one[r] : llmc_argmax(&hl[(size_t)r * V], V);
+            c.exact((uint32_t)ids[r], (uint32_t)want);
+            if (hs[4 * r] <= 0.0) /* and the one-block kernel's argmax too */
+                c.exact((uint32_t)one[r], (uint32_t)want);
+        }
+    }
+    for (int32_t v : cnt.down())
+        c.exact((uint32_t)v, 0u); /* the counters left at zero */
+    char what[200];
+    snprintf(what, sizeof what, "sample_rows V=%d: %d rows x %d blocks%s", V, rows, parts,
+             drawn ? ", some rows drawn" : "");
+    c.done(what, 0.0);
+}
+
+/* Greedy rows (as a greedy decode step): one block a row against the split, mean us a launch. */
+template <int V>
+static void time_sample_rows(int rows)
+{
+    std::vector<float> hl((size_t)rows * V);
+    for (auto &v : hl)
+        v = (float)nzrand(8.0);
+    std::vector<double> hs(4 * (size_t)rows, 0.0);
+    const int rule = sample_parts(V, rows, SMS);
+    DBuf<float> dl(hl.size()), pv((size_t)rows * 4 * SMS);
+    DBuf<int32_t> di(rows), pi((size_t)rows * 4 * SMS), cnt(rows);
+    DBuf<double> ds(hs.size());
+    dl.up(hl);
+    ds.up(hs);
+    CK(cudaMemset(cnt.p, 0, rows * sizeof(int)));
+    const int ps[] = {1, rule, rule / 2, 2 * rule};
+    for (int k = 0; k < 4; k++) {
+        const int P = ps[k];
+        if (P < 1 || (k > 1 && (P == 1 || P == rule)) || (size_t)rows * P > pv.n)
+            continue;
+        const double us = time_us(
+            [&]() { k_sample_rows<V><<<dim3(rows, P), SAMPLE_NT>>>(dl.p, di.p, ds.p, pv.p, pi.p, cnt.p); }, 200);
+        char what[160];
+        snprintf(what, sizeof what, "sample V=%d, %d row%s: %s%d blocks a row%s", V, rows, rows > 1 ? "s" : "",
+                 P == 1 ? "sample_row, " : "", P, k == 1 ? " (the rule)" : "");
+        printf("TIME %-58s %8.1f us\n", what, us);
+    }
+}
+
+static void sample_checks(void)
+{
+    for (int rows = 1; rows <= 8; rows++)
+        check_sample_rows<128256>(rows, 0, rows >= 3 ? 3 : 0);
+    for (int rows : {16, 33, 66, 67, 200})
+        check_sample_rows<128256>(rows, 0, 5);
+    for (int P : {2, 7, SMS, 300}) /* 300: more blocks than the rule gives any vocabulary (132 at most) */
+        check_sample_rows<128256>(3, P, 2);
+    for (int rows : {1, 2, 5, 8})
+        check_sample_rows<151936>(rows, 0, rows >= 5 ? 4 : 0);
+    check_sample_rows<32000>(1, 0, 0);
+    check_sample_rows<32000>(7, 0, 3);
+    check_sample_rows<2048>(1, 0, 0); /* two slices */
+    check_sample_rows<2048>(4, 3, 2);
+    check_sample_rows<2048>(3, 300, 0); /* slices of 7 ids: the last 7 blocks' empty */
+    check_sample_rows<1000>(4, 0, 2); /* one block a row (the rule's P 1) */
+    check_sample_rows<1000>(4, 5, 2); /* and split, slices of 200 */
+}
+
+static void sample_timings(void)
+{
+    for (int rows : {1, 8}) {
+        time_sample_rows<128256>(rows);
+        time_sample_rows<151936>(rows);
+    }
+}
+
 /* ==== gemm_wt (cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma, persistent; emitted with llmc
  * compile --wgmma tma),
  * `kernel_check wt` (Hopper): against the double reference over the same half inputs (every row up
@@ -3703,6 +3905,16 @@ int main(int argc, char **argv)
     const bool moe_only = argc > 1 && strcmp(argv[1], "moe") == 0; /* `kernel_check moe`: the MoE block alone */
     if (moe_only) {
         moe_checks();
+        return summary();
+    }
+    if (argc > 1 && strcmp(argv[1], "sample") == 0) { /* `kernel_check sample`: sample_rows' checks, then timed */
+        if (prop.multiProcessorCount != SMS)
+            printf("note: %d SMs; the splits are the emitter's for %d (sm_90a's typical count)\n", prop.multiProcessorCount, SMS);
+        sample_checks();
+        /* the same tail's select_rows in place (a prefill step's gather and copy back) */
+        check_select_in_place<64, 64>("260K", 70, 5);
+        check_select_in_place<2048, 2048>("1B", 300, 16);
+        sample_timings();
         return summary();
     }
     if (argc > 1 && strcmp(argv[1], "attn") == 0) { /* `kernel_check attn`: paged_attn_tc's checks, then timed */

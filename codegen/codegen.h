@@ -69,12 +69,13 @@ const char *llmc_cuda_kernel_text(const LlmcCudaGen *cg, int i);
  * NVIDIA-only kernels of a mixed build (traps there, never launched). */
 uint32_t llmc_cuda_kernel_amd_lds(const LlmcCudaGen *cg, int i);
 /* What forward() runs at a step of `rows` tokens (T = rows, O = the smaller of rows and the
- * graph's max_outputs, S = rows: a decode step, one token a sequence) in an image with wgmma (wg) or of the AMD path (amd): one line a piece of
+ * graph's max_outputs, S = rows: a decode step, one token a sequence; same_rows when O == T: rows
+ * 0..T-1) in an image with wgmma (wg) or of the AMD path (amd): one line a piece of
  * per-row arithmetic, in launch order, "MATH\tnode N op" (MATH: the kernel's label,
  * llmc_cuda_kernel_math in cuda_common.h, else its name; a kernel doing the work of several gives a
  * line each). A batch-invariant build gives the same MATH lines at every row count. malloc'd; NULL
  * with d set when a launch condition is not one this reads (the emitters' grammar: integers, T, O,
- * S, wg, amd, + - * /, comparisons, !, &&, ||, parentheses). */
+ * S, wg, amd, same_rows, + - * /, comparisons, !, &&, ||, parentheses). */
 char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, LlmcDiag *d);
 LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const LlmcCudaImage *images, int n_images,
                             const LlmcBuildInfo *info, char **host_c, LlmcDiag *d);

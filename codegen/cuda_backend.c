@@ -42,6 +42,34 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
     [LLMC_OP_ALL_GATHER] = llmc_cuda_emit_collective,
 };
 
+/* The sampler's split of a greedy row over blocks (sample_rows, cuda_sample.cuh), chosen by forward()
+ * from the step's O logits rows. One block a row (sample_row) reads a row at one SM's load rate: a
+ * 1B's 128256 ids (513 KB) took 13.8 us a decode step at batch 1 on an H100 (bench/NOTES.md, round
+ * 13), while the GPU's bandwidth reads them in well under a microsecond. So a greedy row of a step
+ * of O rows gets P = min(most, sms / O) blocks, most = ceil(V / 1024) (each thread of a block at
+ * least a load): the step's O P blocks of 1024 threads fill the SMs about once (one such block an
+ * SM), reading the rows at about the GPU's bandwidth instead of O SMs' rate. Past sms / 2 rows P
+ * would be 1: one block a row, which is sample_row, and O blocks already keep most SMs reading; so
+ * the split is for steps of up to sms / 2 rows (`rows`: batch-1 and small-batch decode), and its
+ * scratch is at most sms pairs (O P <= sms) and a counter for each of up to `rows` rows. Rows that
+ * draw keep sample_row (one block, the others of their row return at once). */
+enum { SAMPLE_THREADS = 1024 }; /* SAMPLE_NT of cuda_sample.cuh */
+typedef struct {
+    int64_t rows; /* the most rows a split step has (0: no split: a vocabulary of up to 1024 ids) */
+    int64_t sms;  /* the target's typical multiprocessors */
+    int64_t most; /* the most blocks a row */
+} SampleSplit;
+
+static SampleSplit sample_split(const LlmcEmit *e)
+{
+    const LlmcGraph *g = e->g;
+    int64_t V = llmc_cols(&g->t[g->logits].shape);
+    SampleSplit s = {0, e->target->typical_sms ? e->target->typical_sms : 100, (V + SAMPLE_THREADS - 1) / SAMPLE_THREADS};
+    if (s.most >= 2)
+        s.rows = s.sms / 2 < g->max_outputs ? s.sms / 2 : g->max_outputs;
+    return s;
+}
+
 /* Scratch past the planned arena, for work one node does in several kernels: region A holds a
  * matmul's input normalized (f32, split-K path) or converted to bf16/f16 (wide path), or attention
  * partials (of decode steps; with --batch-invariant of every step, as the counters); region B a split-K matmul's partial sums; region C the decode attention's counters
@@ -49,8 +77,10 @@ static const LlmcEmitFn cuda_emitters[LLMC_OP_COUNT] = {
  * region A also holds a moe node's routing and grouped rows;
  * and then gemm_q's (an int per row tile and block of weight rows, for up to 64 rows) and gemm_ws's
  * (an int a tile; region B its partials);
- * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c).
- * A sharded graph's all_gather takes region A for the ranks' blocks (cuda_collective.c). */
+ * region D the f16 copy of the largest quantized matrix that wide steps dequantize (cuda_matmul.c);
+ * region S the sampler's split: sms (value, id) pairs, then a counter a row (left 0; sample_split).
+ * A sharded graph's all_gather takes region A for the ranks' blocks (cuda_collective.c), an in-place
+ * select_rows the gathered rows (cuda_rows.c). */
 static void plan_scratch(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
@@ -105,6 +135,9 @@ static void plan_scratch(LlmcEmit *e)
                                                                                       gathers them */
             int64_t m = llmc_cuda_gather_scratch(g, i);
             a = m > a ? m : a;
+        } else if (n->op == LLMC_OP_SELECT_ROWS && llmc_rows_in_place(g, i)) { /* the rows it gathers (cuda_rows.c) */
+            int64_t m = g->max_outputs * llmc_cols(&g->t[n->in[0]].shape) * 4;
+            a = m > a ? m : a;
         } else if (n->op == LLMC_OP_MOE) { /* routing, grouped rows and their outputs (cuda_moe.c) */
             int64_t m = llmc_cuda_moe_scratch(g, i);
             a = m > a ? m : a;
@@ -123,7 +156,10 @@ static void plan_scratch(LlmcEmit *e)
     e->scratch_c = e->scratch_b + (b + 63) / 64 * 64;
     e->scratch_qc = e->scratch_c + (c + 63) / 64 * 64;
     e->scratch_d = e->scratch_qc + (qc + 63) / 64 * 64;
-    e->arena_extra = e->scratch_d + (dq + 63) / 64 * 64 - g->arena_bytes;
+    e->scratch_s = e->scratch_d + (dq + 63) / 64 * 64;
+    SampleSplit sp = g->logits >= 0 ? sample_split(e) : (SampleSplit){0, 0, 0};
+    int64_t sb = sp.rows > 0 ? (2 * sp.sms + sp.rows) * 4 : 0;
+    e->arena_extra = e->scratch_s + (sb + 63) / 64 * 64 - g->arena_bytes;
 }
 
 /* After the last node: the token of every logits row (the argmax, or a draw with the step's sampler
@@ -133,19 +169,45 @@ static int emit_sample(LlmcEmit *e)
 {
     const LlmcGraph *g = e->g;
     int64_t V = llmc_cols(&g->t[g->logits].shape), S = llmc_row_stride(g, g->logits);
-    LlmcBuf k = {0};
+    SampleSplit sp = sample_split(e);
+    LlmcBuf k = {0}, gy = {0};
     llmc_buf_printf(&k,
-                    "/* token of every row: f32[O,%lld] -> i32[O], the argmax or a draw (a.sample) */\n"
-                    "extern \"C\" __global__ void __launch_bounds__(1024) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
-                    "    (void)o;\n    sample_row<%lld, %lld>(a.logits, a.out_ids, a.sample);\n}\n",
-                    (long long)V, (long long)V, (long long)S);
-    if (!k.s)
+                    "/* token of every row: f32[O,%lld] -> i32[O], the argmax or a draw (a.sample)",
+                    (long long)V);
+    if (sp.rows > 0) {
+        int64_t pv = e->scratch_s, pi = pv + 4 * sp.sms, cnt = pi + 4 * sp.sms;
+        llmc_buf_printf(&k,
+                        "; a greedy row over gridDim.y blocks\n * (steps of up to %lld rows: up to %lld (value, id) pairs at "
+                        "scratch %lld and %lld, a counter a row at %lld) */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(%d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    (void)o;\n    sample_rows<%lld, %lld>(a.logits, a.out_ids, a.sample, A(%lld), (int *)A(%lld), "
+                        "(int *)A(%lld));\n}\n",
+                        (long long)sp.rows, (long long)sp.sms, (long long)pv, (long long)pi, (long long)cnt,
+                        SAMPLE_THREADS, (long long)V, (long long)S, (long long)pv, (long long)pi, (long long)cnt);
+        /* P = min(most, sms / O) blocks a row up to `rows` rows, else 1 (sample_split; the launch's
+         * condition keeps O > 0) */
+        llmc_buf_printf(&gy, "(O > %lld ? 1 : %lld / O < %lld ? %lld / O : %lld)", (long long)sp.rows,
+                        (long long)sp.sms, (long long)sp.most, (long long)sp.sms, (long long)sp.most);
+    } else {
+        llmc_buf_printf(&k,
+                        " */\n"
+                        "extern \"C\" __global__ void __launch_bounds__(%d) @NAME@(LlmcDevArgs a, LlmcKernelOffsets o)\n{\n"
+                        "    (void)o;\n    sample_rows<%lld, %lld>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);\n}\n",
+                        SAMPLE_THREADS, (long long)V, (long long)S);
+        llmc_buf_printf(&gy, "1");
+    }
+    if (!k.s || !gy.s) {
+        llmc_buf_free(&k);
+        llmc_buf_free(&gy);
         return -1;
+    }
     llmc_cuda_node_begin(e);
     const char *name = llmc_cuda_kernel(e, "sample", k.s, 0);
     llmc_buf_free(&k);
-    llmc_buf_printf(&e->body, "    /* the token of every output row: argmax or a draw */\n");
-    llmc_cuda_launch(e, -1, "O", name, "O", "1", "1", 1024, 0);
+    llmc_buf_printf(&e->body, "    /* the token of every output row: argmax or a draw%s */\n",
+                    sp.rows > 0 ? "; a greedy row of a step of few rows over several blocks" : "");
+    llmc_cuda_launch(e, -1, "O", name, "O", gy.s, "1", SAMPLE_THREADS, 0);
+    llmc_buf_free(&gy);
     return 0;
 }
 
@@ -259,7 +321,7 @@ const char *llmc_cuda_source(const LlmcCudaGen *cg) { return cg->source; }
  * (cuda_common.h llmc_cuda_launch); err set on anything else. */
 typedef struct {
     const char *p;
-    int64_t T, O, wg, amd, S;
+    int64_t T, O, wg, amd, S, same_rows;
     int err;
 } CondEval;
 
@@ -302,14 +364,14 @@ static int64_t cond_primary(CondEval *c)
             c->p++;
         return v;
     }
-    static const char *const names[] = {"amd", "wg", "T", "O", "S"}; /* vals below: the same order */
-    for (int i = 0; i < 5; i++) {
+    static const char *const names[] = {"amd", "wg", "T", "O", "S", "same_rows"}; /* vals below: the same order */
+    for (int i = 0; i < 6; i++) {
         size_t n = strlen(names[i]);
         char after = c->p[n];
         if (strncmp(c->p, names[i], n) == 0 && !(after == '_' || (after >= 'a' && after <= 'z') ||
                                                  (after >= 'A' && after <= 'Z') || (after >= '0' && after <= '9'))) {
             c->p += n;
-            const int64_t vals[] = {c->amd, c->wg, c->T, c->O, c->S};
+            const int64_t vals[] = {c->amd, c->wg, c->T, c->O, c->S, c->same_rows};
             return vals[i];
         }
     }
@@ -393,7 +455,10 @@ char *llmc_cuda_row_path(const LlmcCudaGen *cg, int64_t rows, int wg, int amd, L
     for (int i = 0; i < e->n_launches; i++) {
         const LlmcLaunchRec *l = &e->launches[i];
         if (l->cond) {
-            CondEval c = {l->cond, rows, rows < g->max_outputs ? rows : g->max_outputs, wg, amd, rows, 0};
+            /* a step of `rows` tokens, one a run, each wanting its logits up to max_outputs (rows 0..O-1:
+             * same_rows when all do) */
+            int64_t o = rows < g->max_outputs ? rows : g->max_outputs;
+            CondEval c = {l->cond, rows, o, wg, amd, rows, o == rows, 0};
             int64_t v = cond_or(&c);
             cond_space(&c);
             if (c.err || *c.p) {
@@ -564,11 +629,22 @@ LlmcStatus llmc_cuda_host_c(const LlmcGraph *g, const LlmcCudaGen *cg, const Llm
         llmc_buf_printf(&out, "};\n\n");
     }
     llmc_buf_printf(&out, "static void init(const LlmcExec *ex)\n{\n    (void)ex;\n%s}\n\n", e->init.s ? e->init.s : "");
+    int in_place = 0;
+    for (int i = 0; i < g->nn; i++)
+        in_place |= llmc_rows_in_place(g, i);
     llmc_buf_printf(&out,
                     "static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)\n{\n"
                     "    LlmcGpu *gpu = ex->gpu;\n"
                     "    const uint32_t T = (uint32_t)st->n_tokens, O = (uint32_t)st->n_out, S = (uint32_t)st->n_seqs;\n"
-                    "    (void)tid;\n    (void)nth;\n    (void)O;\n    (void)S;\n%s%s%s%s%s}\n\n",
+                    "    (void)tid;\n    (void)nth;\n    (void)O;\n    (void)S;\n%s%s%s%s%s%s}\n\n",
+                    /* a launch chosen by the contents of out_rows is replayed right by a CUDA graph:
+                     * the runtime captures and replays only steps whose rows are 0..T-1 (gpu.h) */
+                    in_place ? "    /* the step's O rows are its T rows in order (every decode step, every CUDA graph's):\n"
+                               "     * select_rows in place has nothing to copy (cuda_rows.c) */\n"
+                               "    int same_rows = O == T;\n"
+                               "    for (uint32_t i = 0; same_rows && i < O; i++)\n"
+                               "        same_rows = st->out_rows[i] == (int32_t)i;\n"
+                             : "",
                     e->wgmma ? "    /* the image has wgmma: its variants replace the mma.sync ones */\n"
                                "    const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;\n"
                              : "",

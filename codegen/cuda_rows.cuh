@@ -158,13 +158,15 @@ DEV void all_gather_place(const float *src, float *y, int rows)
         y[(int64_t)t * SY + j] = src[((int64_t)(j / C) * rows + t) * C + j % C];
 }
 
-/* ---- select_rows (grid: output rows) ---- */
+/* ---- select_rows (grid: output rows): y[o] = x[rows[o]]; rows null: x[o] (an in-place select_rows'
+ * rows copied back from scratch, cuda_rows.c) ---- */
 template <int D, int SX, int SY>
 DEV void select_row(const float *x, const int32_t *rows, float *y)
 {
     const int o = blockIdx.x;
+    const int64_t r = rows ? rows[o] : o;
     for (int d = threadIdx.x; d < D; d += blockDim.x)
-        y[(int64_t)o * SY + d] = x[(int64_t)rows[o] * SX + d];
+        y[(int64_t)o * SY + d] = x[r * SX + d];
 }
 
 /* ---- gather_cols: y[t][j] = x[t][idx[j]], an act-order matmul's input (grid: rows) ---- */

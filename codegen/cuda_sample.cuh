@@ -1,5 +1,6 @@
 /* cuda_sample.cuh — the token of every logits row, argmax or a draw with the step's sampler
- * (emitter: cuda_backend.c, after the last node).
+ * (emitter: cuda_backend.c, after the last node): sample_rows, a block a row (sample_row) or, in
+ * steps of few rows, a greedy row's argmax split over several blocks (argmax_split).
  */
 #ifndef LLMC_CUDA_SAMPLE_CUH
 #define LLMC_CUDA_SAMPLE_CUH
@@ -15,6 +16,35 @@ DEV void argmax_take(float &best, int &bi, float v, int i)
         best = v;
         bi = i;
     }
+}
+/* argmax_take keeps the larger of two (value, id) pairs in the order "value, then the lower id" (a
+ * NaN never enters), a total order on the pairs of distinct ids: so the choice of a row does not
+ * depend on how its ids are dealt to threads and blocks or in what order pairs are combined.
+ *
+ * The block's choice among its threads' (best, bi), every thread getting it: a warp's lanes by
+ * shuffles, then the warps' through sv, si (shared, a slot a warp). */
+template <int NW>
+DEV void argmax_block(float &best, int &bi, float *sv, int *si)
+{
+    for (int m = LLMC_WARP / 2; m > 0; m >>= 1) {
+        float ov = shfl_xor(best, m);
+        int oi = shfl_xor(bi, m);
+        argmax_take(best, bi, ov, oi);
+    }
+    if ((threadIdx.x & (LLMC_WARP - 1)) == 0) {
+        sv[threadIdx.x >> LLMC_WARP_LOG2] = best;
+        si[threadIdx.x >> LLMC_WARP_LOG2] = bi;
+    }
+    __syncthreads();
+    for (int w = 0; w < NW; w++)
+        argmax_take(best, bi, sv[w], si[w]);
+}
+/* A row takes the argmax (sampling off: temperature 0, as the host sends greedy and padding rows;
+ * or a vocabulary of one) or a draw: sample_row's test, which argmax_split's rows pass too. */
+template <int V>
+DEV bool sample_greedy(const double *smp)
+{
+    return smp[0] <= 0.0 || V == 1;
 }
 
 
@@ -159,8 +189,9 @@ DEV SampleSel sample_select(const SampleRow<V, S> &r, uint64_t target, uint64_t 
     return SampleSel{prefix, id, above + (j + 1) * q, 1};
 }
 
+/* Row `row` by one block of SAMPLE_NT threads. */
 template <int V, int S>
-DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
+DEV void sample_row(const float *logits, int32_t *ids, const double *smp, int row)
 {
     constexpr int NW = SAMPLE_NT / LLMC_WARP;
     __shared__ float sv[NW];
@@ -168,8 +199,8 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
     __shared__ uint64_t hist[256];
     __shared__ uint64_t scratch[SAMPLE_NT + 4];
     __shared__ double red[NW];
-    const float *x = logits + (int64_t)blockIdx.x * S;
-    smp += 4 * (int64_t)blockIdx.x; /* this row's parameters */
+    const float *x = logits + (int64_t)row * S;
+    smp += 4 * (int64_t)row; /* this row's parameters */
     float best = -__int_as_float(0x7f800000);
     int bi = 0x7fffffff;
     /* AB loads issued together, then taken in id order (the same result as one at a time; one at
@@ -189,22 +220,11 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
                 argmax_take(best, bi, v[j], i);
         }
     }
-    for (int m = LLMC_WARP / 2; m > 0; m >>= 1) {
-        float ov = shfl_xor(best, m);
-        int oi = shfl_xor(bi, m);
-        argmax_take(best, bi, ov, oi);
-    }
-    if ((threadIdx.x & (LLMC_WARP - 1)) == 0) {
-        sv[threadIdx.x >> LLMC_WARP_LOG2] = best;
-        si[threadIdx.x >> LLMC_WARP_LOG2] = bi;
-    }
-    __syncthreads();
-    for (int w = 0; w < NW; w++)
-        argmax_take(best, bi, sv[w], si[w]);
+    argmax_block<NW>(best, bi, sv, si);
     bi = bi == 0x7fffffff ? 0 : bi;
-    if (smp[0] <= 0.0 || V == 1) {
+    if (sample_greedy<V>(smp)) {
         if (threadIdx.x == 0)
-            ids[blockIdx.x] = bi;
+            ids[row] = bi;
         return;
     }
     SampleRow<V, S> r;
@@ -272,7 +292,81 @@ DEV void sample_row(const float *logits, int32_t *ids, const double *smp)
     if (tok < 0)
         tok = bi;
     if (threadIdx.x == 0)
-        ids[blockIdx.x] = tok;
+        ids[row] = tok;
+}
+
+/* ---- a greedy row's argmax over the blocks of a split (grid y: P blocks a row, SAMPLE_NT threads) ----
+ * One block reading a whole row is the latency of one SM's loads: at batch 1 of a 1B (a 128256-id
+ * row, 513 KB) about 14 us of a 700-1100 us step on an H100, while the GPU's bandwidth reads the row
+ * in well under a microsecond. Block p of P takes ids [p L, (p + 1) L), L = ceil(V / P), leaves its
+ * (value, lowest id) in pv/pi[p]; the last block of the row to arrive (cnt, an int a row, left at 0;
+ * the release/acquire as paged_attn_dec's counters) takes the P pairs with argmax_take, whose choice
+ * is the same for any split and order (above): sample_row's id bit for bit, 0 for a row without a
+ * number. */
+template <int V, int S>
+DEV void argmax_split(const float *x, int32_t *id, float *pv, int *pi, int *cnt)
+{
+    constexpr int NW = SAMPLE_NT / LLMC_WARP, AB = 16; /* AB loads a thread in flight, as sample_row */
+    __shared__ float sv[NW];
+    __shared__ int si[NW];
+    __shared__ int last;
+    const int P = (int)gridDim.y, p = (int)blockIdx.y, L = (V + P - 1) / P;
+    const int lo = p * L < V ? p * L : V, hi = lo + L < V ? lo + L : V;
+    float best = -__int_as_float(0x7f800000);
+    int bi = 0x7fffffff;
+    for (int i0 = lo; i0 < hi; i0 += AB * SAMPLE_NT) {
+        float v[AB];
+#pragma unroll
+        for (int j = 0; j < AB; j++) {
+            const int i = i0 + j * SAMPLE_NT + (int)threadIdx.x;
+            v[j] = i < hi ? x[i] : 0.0f;
+        }
+#pragma unroll
+        for (int j = 0; j < AB; j++) {
+            const int i = i0 + j * SAMPLE_NT + (int)threadIdx.x;
+            if (i < hi)
+                argmax_take(best, bi, v[j], i);
+        }
+    }
+    argmax_block<NW>(best, bi, sv, si);
+    if (threadIdx.x == 0) {
+        pv[p] = best;
+        pi[p] = bi;
+    }
+    grid_release();
+    __syncthreads();
+    if (threadIdx.x == 0)
+        last = atomic_add_acq_rel(cnt, 1) == P - 1;
+    __syncthreads();
+    if (!last)
+        return;
+    grid_acquire();
+    best = -__int_as_float(0x7f800000);
+    bi = 0x7fffffff;
+    for (int q = (int)threadIdx.x; q < P; q += SAMPLE_NT)
+        argmax_take(best, bi, __ldcg(pv + q), __ldcg(pi + q));
+    argmax_block<NW>(best, bi, sv, si);
+    if (threadIdx.x == 0) {
+        *id = bi == 0x7fffffff ? 0 : bi;
+        *cnt = 0;
+    }
+}
+
+/* ---- the token of every logits row (grid: output rows x P, SAMPLE_NT threads) ----
+ * P 1: sample_row, a block a row. P > 1 (a step of few rows, as forward() chooses: cuda_backend.c
+ * emit_sample): a greedy row's argmax by argmax_split, over P blocks; a row that draws is
+ * sample_row's in its first block, the others return at once. pv, pi: P (value, id) pairs a row,
+ * rows one after another; cnt: an int a row, zero before (the arena is cleared at start) and after. */
+template <int V, int S>
+DEV void sample_rows(const float *logits, int32_t *ids, const double *smp, float *pv, int *pi, int *cnt)
+{
+    const int row = (int)blockIdx.x, P = (int)gridDim.y;
+    if (P == 1 || !sample_greedy<V>(smp + 4 * (int64_t)row)) {
+        if (blockIdx.y == 0)
+            sample_row<V, S>(logits, ids, smp, row);
+        return;
+    }
+    argmax_split<V, S>(logits + (int64_t)row * S, ids + row, pv + (int64_t)row * P, pi + (int64_t)row * P, cnt + row);
 }
 
 #endif

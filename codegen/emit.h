@@ -79,6 +79,8 @@ typedef struct LlmcEmit {
     int64_t scratch_c;            /* GPU: decode attention's split counters (zero between kernels) */
     int64_t scratch_qc;           /* GPU: gemm_q's split counters, after them (zero between kernels) */
     int64_t scratch_d;            /* GPU: a quantized weight dequantized to f16 for wide steps */
+    int64_t scratch_s;            /* GPU: the sampler's split, (value, id) pairs and a counter a row
+                                     (zero between kernels; cuda_backend.c) */
     int64_t offs[8];              /* GPU: the current node's launch offsets (kernel argument o.v[]) */
     int64_t offs_rank[8];         /* GPU: > 0: slot i is (ex->rank / offs_rep[i]) * offs_rank[i], computed by
                                      forward() (a sharded table's first row), not the literal offs[i] */

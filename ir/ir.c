@@ -129,6 +129,16 @@ int llmc_tensor_new(LlmcGraph *g, const char *name, LlmcTensorKind kind, LlmcDTy
     return g->nt++;
 }
 
+int llmc_rows_in_place(const LlmcGraph *g, int node)
+{
+    const LlmcNode *n = &g->n[node];
+    if (n->op != LLMC_OP_SELECT_ROWS || n->out[0] == g->logits)
+        return 0;
+    /* a planner puts an output apart from its node's inputs but for this one case */
+    const LlmcTensor *x = &g->t[n->in[0]], *y = &g->t[n->out[0]];
+    return x->offset >= 0 && y->offset == x->offset;
+}
+
 int64_t llmc_tensor_bytes(const LlmcGraph *g, int t)
 {
     const LlmcTensor *tt = &g->t[t];

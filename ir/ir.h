@@ -324,6 +324,10 @@ static inline int64_t llmc_cols(const LlmcShape *s) { return s->dim[s->rank - 1]
 /* Storage. */
 /* Bytes tensor t takes (at max_tokens / max_outputs rows for activations), from its format and layout. */
 int64_t llmc_tensor_bytes(const LlmcGraph *g, int t);
+/* Whether select_rows node `node` writes its O rows over its input's first rows, in the input's own
+ * buffer (the GPU stage's plan_memory_gpu gives the output its input's offset where nothing reads
+ * the input after it): a step whose out_rows are 0..T-1 then has nothing to copy. */
+int llmc_rows_in_place(const LlmcGraph *g, int node);
 /* Bytes of one KV block (all layers, K and V) with the pool stored in format fmt. */
 /* Bytes of one block of the KV pool with keys in kf and values in vf (ir/kv_layout.h). */
 int64_t llmc_graph_kv_block_bytes(const LlmcGraph *g, LlmcDType kf, LlmcDType vf);

@@ -56,6 +56,8 @@ LlmcStatus pass_select_rows(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
 LlmcStatus pass_lower_paged_kv(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_weight_format(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
+/* The GPU stage's: the same, with an in-place select_rows where its input dies at it (plan_memory.c). */
+LlmcStatus pass_plan_memory_gpu(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 /* GPU stage (after the common pipeline; the CPU twin is emitted from the graph before it). */
 LlmcStatus pass_fuse_residual_epilogue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);
 LlmcStatus pass_fuse_norm_prologue(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d);

@@ -29,7 +29,7 @@ static const LlmcPass gpu_pipeline[] = {
     {"fuse_swiglu_epilogue", pass_fuse_swiglu_epilogue, 1, 0},     /* SwiGLU in the gate/up epilogue */
     {"fuse_rope_kv", pass_fuse_rope_kv, 1, 0},                     /* RoPE of q, k and the KV write: one kernel */
     {"fuse_post_norm", pass_fuse_post_norm, 1, 0},                 /* a sublayer's post-norm in the next add_rmsnorm */
-    {"plan_memory_gpu", pass_plan_memory, 0, 0},                   /* the arena again; weights keep offsets */
+    {"plan_memory_gpu", pass_plan_memory_gpu, 0, 0},               /* the arena again (select_rows in place); weights keep offsets */
     {"fuse_rope_epilogue", pass_fuse_rope_epilogue, 1, 0},         /* one token: RoPE + KV write in Q/K/V's */
     {NULL, NULL, 0, 0},
 };

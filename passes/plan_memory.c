@@ -10,8 +10,12 @@
  *
  * requires: every earlier pass (shapes and dtypes final)
  * provides: LlmcTensor.offset/bytes for values and weights; g->arena_bytes, g->weights_bytes
- * Run again after later passes (the GPU stage), it plans the arena anew and keeps the weights where
- * they are, so the packed weights serve both stages' code.
+ * Run again after later passes (the GPU stage, plan_memory_gpu), it plans the arena anew and keeps
+ * the weights where they are, so the packed weights serve both stages' code. There a select_rows
+ * whose input nothing reads after it writes in place (llmc_rows_in_place): its output takes the
+ * input's buffer, so that a step whose O rows are its T rows in order (every decode step) has no
+ * copy to make, and forward() launches nothing for it (cuda_rows.c). The CPU stage keeps the copy:
+ * a row copy costs a CPU step next to nothing, and its select_rows reads and writes apart.
  */
 #include <stdlib.h>
 
@@ -33,9 +37,23 @@ static int root(const LlmcGraph *g, int t)
     return t;
 }
 
-LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+/* The input whose buffer select_rows node i's output t may take (rows_in_place), else -1: a value in
+ * the arena, not a view (its rows are dense, as t's), that no node after i reads (last), whose buffer
+ * (sized for max_tokens rows) holds t's rows (max_outputs). */
+static int rows_source(const LlmcGraph *g, const LlmcNode *n, int t, const int *last, int i)
 {
-    (void)opt;
+    if (n->op != LLMC_OP_SELECT_ROWS)
+        return -1;
+    int x = n->in[0];
+    const LlmcTensor *xt = &g->t[x];
+    if (xt->kind != LLMC_T_VALUE || xt->view_of >= 0 || xt->offset < 0 || last[x] != i || xt->dtype != g->t[t].dtype ||
+        llmc_cols(&xt->shape) != llmc_cols(&g->t[t].shape) || align_up(llmc_tensor_bytes(g, t)) > xt->bytes)
+        return -1;
+    return x;
+}
+
+static LlmcStatus plan(LlmcGraph *g, int rows_in_place, LlmcDiag *d)
+{
     int nt = g->nt;
     int *last = malloc(((size_t)nt + 1) * sizeof *last);
     Live *live = malloc(((size_t)nt + 1) * sizeof *live);
@@ -68,6 +86,15 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
             if (tt->view_of >= 0 || t == g->logits)
                 continue;
             int64_t size = align_up(llmc_tensor_bytes(g, t));
+            int x = rows_in_place ? rows_source(g, n, t, last, i) : -1;
+            if (x >= 0) { /* t takes x's place in the live buffers (x's last reader is this node) */
+                for (int m = 0; m < nlive; m++)
+                    if (live[m].tensor == x)
+                        live[m].tensor = t;
+                tt->offset = g->t[x].offset;
+                tt->bytes = size;
+                continue;
+            }
             /* First fit: live is sorted by offset. */
             int64_t off = 0;
             int pos = 0;
@@ -132,4 +159,16 @@ LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *
     free(last);
     free(live);
     return LLMC_OK;
+}
+
+LlmcStatus pass_plan_memory(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+{
+    (void)opt;
+    return plan(g, 0, d);
+}
+
+LlmcStatus pass_plan_memory_gpu(LlmcGraph *g, const LlmcPassOptions *opt, LlmcDiag *d)
+{
+    (void)opt;
+    return plan(g, 1, d);
 }

@@ -29,7 +29,9 @@
  * the padding block, so they write nothing a sequence reads; their logits are computed and ignored.
  * This requires forward() to choose its launches from n_tokens, n_out and n_seqs alone (never from
  * the contents of the step arrays), since a graph replays the launches of its capture: n_seqs is
- * the bucket's then (one token a run, the padding's too, all at position 0).
+ * the bucket's then (one token a run, the padding's too, all at position 0). One exception holds
+ * for the same reason: whether out_rows is 0..n_tokens-1 (forward()'s same_rows, which skips an
+ * in-place select_rows: codegen/cuda_rows.c), true of every step a graph captures or replays.
  *
  * Device step arrays of a step of n tokens (n padded when it runs as a graph) are packed at a
  * stride of n rounded up to 32 entries (128 bytes): tokens, positions, seq_of_token, slots, then

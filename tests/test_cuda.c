@@ -632,6 +632,62 @@ START_TEST(tp_reduce_ways)
 }
 END_TEST
 
+/* The batch-1 step's tail (the 1B, one layer): the sampler gives a greedy row of a step of up to 66
+ * rows (sm_90a's 132 SMs / 2) min(126, 132 / O) blocks (128256 ids: at most 126 blocks of 1024
+ * threads), one block a row above (cuda_backend.c sample_split); both select_rows write in place
+ * (plan_memory_gpu), so forward() launches their copies only when the step's rows are not 0..T-1:
+ * a decode step (every CUDA graph's) runs neither. */
+START_TEST(b1_tail)
+{
+    LlmcDiag d;
+    PresetLayer x = preset_layer("llama3.2-1b", 1);
+    LlmcGraph *g = x.g;
+    int sel = 0;
+    for (int i = 0; i < g->nn; i++)
+        if (g->n[i].op == LLMC_OP_SELECT_ROWS) {
+            ck_assert_msg(llmc_rows_in_place(g, i), "node %d: select_rows not in place", i);
+            sel++;
+        }
+    ck_assert_int_eq(sel, 2); /* the attention's output and the residual */
+    LlmcCudaGen *cg = NULL;
+    ck_assert_msg(llmc_cuda_generate(g, llmc_target_find("sm_90a"), 1, &cg, &d) == LLMC_OK, "%s", d.msg);
+    LlmcBuildInfo info = {.build_info = "l1b", .model_hash = 0x1234, .target_names = "sm_90a"};
+    char *host = NULL;
+    ck_assert_msg(llmc_cuda_host_c(g, cg, NULL, 0, &info, &host, &d) == LLMC_OK, "%s", d.msg);
+    ck_assert_msg(strstr(host, "    int same_rows = O == T;\n    for (uint32_t i = 0; same_rows && i < O; i++)\n"
+                               "        same_rows = st->out_rows[i] == (int32_t)i;\n"),
+                  "forward()'s same_rows");
+    int copies = 0, launches = 0; /* a gather and a copy back each, every one under !same_rows */
+    const char *prev = host;
+    for (const char *line = host; *line; prev = line, line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
+        size_t n = strcspn(line, "\n");
+        char buf[512];
+        snprintf(buf, sizeof buf, "%.*s", (int)n, line);
+        if (strstr(buf, "llmc_gpu_launch(") && strstr(buf, "select_rows")) {
+            launches++;
+            copies += strncmp(prev, "    if (!same_rows)\n", 20) == 0;
+        }
+    }
+    ck_assert_int_eq(launches, 4);
+    ck_assert_int_eq(copies, 4);
+    ck_assert_msg(strstr(host, "    if (O)\n        llmc_gpu_launch(gpu, ") &&
+                      strstr(host, ", O, (O > 66 ? 1 : 132 / O < 126 ? 132 / O : 126), 1, 1024, 0, "),
+                  "the sampler's launch");
+    const char *src = llmc_cuda_source(cg);
+    ck_assert_msg(strstr(src, "sample_rows<128256, 128256>(a.logits, a.out_ids, a.sample, A("), "the sampler's kernel");
+    for (int rows = 1; rows <= 512; rows *= 8) { /* decode steps: no copy, the sampler last */
+        char *p = llmc_cuda_row_path(cg, rows, 1, 0, &d);
+        ck_assert_msg(p, "%s", d.msg);
+        ck_assert_msg(!strstr(p, "select_rows") && strstr(p, "\tafter the graph (") && strstr(p, "_sample)\n"), "%d rows:\n%s",
+                      rows, p);
+        free(p);
+    }
+    free(host);
+    llmc_cuda_free(cg);
+    layer_free(&x);
+}
+END_TEST
+
 /* Decode attention past 64 tokens (the 1B's shapes, one layer): a decode step of 65 to 256 sequences
  * (S = T runs) stays on paged_attn_tc, unsplit (grid z 1), where flash attention's tiles of 64
  * tokens would serve one sequence after another; a step with a run of more than 4 tokens launches
@@ -2131,6 +2187,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, tiny_golden);
     tcase_add_test(tc, tiny_tp2_golden);
     tcase_add_test(tc, tp_reduce_ways);
+    tcase_add_test(tc, b1_tail);
     tcase_add_test(tc, llama_hf_golden);
     tcase_add_test(tc, tiny_w4a16_golden);
     tcase_add_test(tc, qmma_golden);

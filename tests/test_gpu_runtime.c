@@ -235,6 +235,11 @@ static struct {
     int32_t pad_slot_seen;      /* the slot they wrote (all the same) */
     int64_t pool_blocks;        /* blocks the device pool has (sequences' + padding) */
     const uint8_t *weights_seen;/* the weights pointer the kernels were given */
+    int same_rows;              /* logits rows computed by a launch forward() chose for a step whose
+                                   rows were 0..T-1 (o.v[0] 1; a generated forward()'s same_rows) */
+    int other_rows;             /* and for other steps */
+    int bad_same_rows;          /* such a launch run for a step whose rows are not (a graph replayed
+                                   for a step unlike its capture's) */
 } fkc;
 
 /* kernel 0: token t writes its KV slot, and x[t] = {token / 2, position}. */
@@ -298,7 +303,12 @@ static void fk_choose(const LlmcDevArgs *a, uint32_t o, uint64_t h)
 /* kernel 1: output row o hashes the tokens of positions 0..pos read through the block table. */
 static void k_logits(const LlmcDevArgs *a, const LlmcKernelOffsets *ko, uint32_t o)
 {
-    (void)ko;
+    if (ko && ko->v[0]) { /* chosen for a step of rows 0..T-1: this one must be such a step */
+        fkc.same_rows++;
+        fkc.bad_same_rows += a->n_out != a->n_tokens || a->out_rows[o] != (int32_t)o;
+    } else {
+        fkc.other_rows++;
+    }
     uint64_t h;
     if (!fk_row_hash(a, o, &h))
         return;
@@ -323,7 +333,12 @@ static void fk_forward_gpu(const LlmcExec *ex, const LlmcStep *st, int tid, int 
     llmc_gpu_launch(ex->gpu, 0, (uint32_t)st->n_tokens, 1, 1, 32, 0, NULL);
     if (st->n_nodes == 1)
         return;
-    llmc_gpu_launch(ex->gpu, 1, (uint32_t)st->n_out, 1, 1, 32, 0, NULL);
+    /* as a generated forward() chooses an in-place select_rows' launches (codegen/cuda_rows.c): by
+     * whether the step's rows are 0..T-1, which a CUDA graph replays only for steps alike */
+    int same_rows = st->n_out == st->n_tokens;
+    for (int32_t i = 0; same_rows && i < st->n_out; i++)
+        same_rows = st->out_rows[i] == i;
+    llmc_gpu_launch(ex->gpu, 1, (uint32_t)st->n_out, 1, 1, 32, 0, &(const LlmcKernelOffsets){{same_rows}});
 }
 
 /* The twin: the same kernels on the host threads. */
@@ -1520,6 +1535,10 @@ START_TEST(fake_generate_graphs_and_eager)
             const LlmcGpuStats *st = llmc_gpu_stats(g);
             ck_assert_int_eq(fkc.bad_slot, 0);
             ck_assert_int_eq(fkc.bad_block, 0);
+            /* launches chosen by the rows' order ran for steps of that order only; both kinds ran
+             * (decode steps, prefills of one row a sequence) */
+            ck_assert_int_eq(fkc.bad_same_rows, 0);
+            ck_assert(fkc.same_rows > 0 && fkc.other_rows > 0);
             ck_assert_int_eq(fk.copies_while_capturing, 0);
             ck_assert_msg(fk.pdl_launches > 0, "batch %d: the PDL kernel never launched with PDL", mb);
             ck_assert(llmc_gpu_uses_pdl(g));

@@ -329,6 +329,77 @@ START_TEST(shard_tp_golden)
 }
 END_TEST
 
+/* Checks the arena's plan: every value apart from every other value live at the same time (a node's
+ * outputs from its inputs too), but for an in-place select_rows' output and its input, which meet at
+ * that node only (llmc_rows_in_place). Returns the in-place select_rows. */
+static int check_plan(const LlmcGraph *g)
+{
+    int *first = malloc((size_t)g->nt * sizeof *first), *last = malloc((size_t)g->nt * sizeof *last);
+    ck_assert(first && last);
+    for (int t = 0; t < g->nt; t++)
+        first[t] = last[t] = g->t[t].producer;
+    for (int i = 0; i < g->nn; i++)
+        for (int j = 0; j < g->n[i].n_in; j++) {
+            int r = g->n[i].in[j];
+            while (g->t[r].view_of >= 0) /* a view keeps its source alive */
+                r = g->t[r].view_of;
+            last[r] = i > last[r] ? i : last[r];
+        }
+    int in_place = 0;
+    for (int i = 0; i < g->nn; i++) {
+        if (!llmc_rows_in_place(g, i))
+            continue;
+        int x = g->n[i].in[0], y = g->n[i].out[0];
+        ck_assert_int_eq(g->t[y].offset, g->t[x].offset);
+        ck_assert_int_eq(last[x], i); /* nothing reads the input after it */
+        in_place++;
+    }
+    for (int a = 0; a < g->nt; a++)
+        for (int b = a + 1; b < g->nt; b++) {
+            const LlmcTensor *ta = &g->t[a], *tb = &g->t[b];
+            if (ta->kind != LLMC_T_VALUE || tb->kind != LLMC_T_VALUE || ta->view_of >= 0 || tb->view_of >= 0 ||
+                ta->offset < 0 || tb->offset < 0 || first[a] < 0 || first[b] < 0)
+                continue;
+            int together = first[a] <= last[b] && first[b] <= last[a];
+            int shared = ta->offset < tb->offset + tb->bytes && tb->offset < ta->offset + ta->bytes;
+            if (!together || !shared)
+                continue;
+            const LlmcNode *n = &g->n[first[b]]; /* (b, produced later, the output of the meeting node) */
+            ck_assert_msg(first[b] == last[a] && n->out[0] == b && n->in[0] == a && llmc_rows_in_place(g, first[b]),
+                          "%s [%d, %d] and %s [%d, %d] share bytes", ta->name, first[a], last[a], tb->name, first[b],
+                          last[b]);
+        }
+    free(first);
+    free(last);
+    return in_place;
+}
+
+/* plan_memory_gpu puts a select_rows' rows over its input's when nothing reads the input after it
+ * (a Llama's two: the last layer's attention output and the residual, at every rank of --tp 2);
+ * the CPU stage's plan keeps them apart, and so does the GPU's where the input's buffer (max_tokens
+ * rows) cannot hold max_outputs rows. */
+START_TEST(select_rows_in_place)
+{
+    for (int c = 0; c < 3; c++) {
+        LlmcPassOptions opt = tiny_options();
+        opt.tp = c == 1 ? 2 : 1;
+        opt.max_outputs = c == 2 ? 20 : 4; /* (max_tokens 16) */
+        LlmcDiag d;
+        LlmcStatus st;
+        LlmcGraph *g = tiny_until("plan_memory", &opt, &st, &d);
+        ck_assert_msg(st == LLMC_OK, "%s", d.msg);
+        ck_assert_int_eq(check_plan(g), 0);
+        for (const LlmcPass *p = llmc_gpu_passes(); p->name; p++) {
+            ck_assert_msg(p->fn(g, &opt, &d) == LLMC_OK, "%s: %s", p->name, d.msg);
+            if (strcmp(p->name, "plan_memory_gpu") == 0)
+                ck_assert_int_eq(check_plan(g), c == 2 ? 0 : 2);
+        }
+        ck_assert_int_eq(check_plan(g), c == 2 ? 0 : 2); /* and after the passes past it */
+        llmc_graph_free(g);
+    }
+}
+END_TEST
+
 START_TEST(kv_format_choice)
 {
     const char *plain = "graph \"tiny\" max_tokens=16 max_outputs=4 max_seq_len=64 kv_block_size=8";
@@ -836,6 +907,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("golden");
     tcase_add_test(tc, pipeline_golden);
     tcase_add_test(tc, shard_tp_golden);
+    tcase_add_test(tc, select_rows_in_place);
     tcase_add_test(tc, fusions_apply);
     tcase_add_test(tc, malformed_models);
     tcase_add_test(tc, kv_format_choice);

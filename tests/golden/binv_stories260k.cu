@@ -42,22 +42,28 @@ extern "C" __global__ void __launch_bounds__(128, 4) k6_gemv(LlmcDevArgs a, Llmc
     gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1, 172, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])));
 }
 
-/* select_rows: f32[T,64] -> f32[O,64]; strides x 64, y 64 */
-extern "C" __global__ void __launch_bounds__(256) k7_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+/* select_rows, in place: f32[T,64] -> its first O rows (stride 64); the rows to scratch A */
+extern "C" __global__ void __launch_bounds__(256) k7_select_rows_gather(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    select_row<64, 64, 64>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
+    select_row<64, 64, 64>(((const float *)(a.arena + o.v[0])), a.out_rows, A(745472));
+}
+
+/* select_rows, in place: scratch A's O rows -> f32[O,64] (stride 64) */
+extern "C" __global__ void __launch_bounds__(256) k8_select_rows_back(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    select_row<64, 64, 64>(A(745472), nullptr, ((float *)(a.arena + o.v[0])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4, chunks of rows fastest in the grid): f32[O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; strides x 64, y 512; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k8_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k9_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4, 64, ORDER_ROW_MAJOR, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* token of every row: f32[O,512] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k9_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k10_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<512, 512>(a.logits, a.out_ids, a.sample);
+    sample_rows<512, 512>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

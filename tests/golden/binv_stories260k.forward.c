@@ -6,6 +6,11 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     (void)nth;
     (void)O;
     (void)S;
+    /* the step's O rows are its T rows in order (every decode step, every CUDA graph's):
+     * select_rows in place has nothing to copy (cuda_rows.c) */
+    int same_rows = O == T;
+    for (uint32_t i = 0; same_rows && i < O; i++)
+        same_rows = st->out_rows[i] == (int32_t)i;
     /* the image has wgmma: its variants replace the mma.sync ones */
     const int wg = (llmc_gpu_features(gpu) & LLMC_GPU_FEAT_WGMMA) != 0;
     (void)wg;
@@ -121,31 +126,39 @@ static void forward(const LlmcExec *ex, const LlmcStep *st, int tid, int nth)
     llmc_gpu_launch(gpu, 3, T, 4, 16, 128, 0, &(const LlmcKernelOffsets){{393216, 131072, 4}}); /* k3_paged_attention_dec */
     if (st->n_nodes == 43)
         return;
-    /* node 43: %l4.a.rows = select_rows(%l4.a, %out_rows) : [O,64] */
-    llmc_gpu_launch(gpu, 7, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{131072, 262144}}); /* k7_select_rows */
+    /* node 43: %l4.a.rows = select_rows(%l4.a, %out_rows) : [O,64] (variant) */
+    if (!same_rows)
+        llmc_gpu_launch(gpu, 7, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{131072}}); /* k7_select_rows_gather */
+    /* node 43: %l4.a.rows = select_rows(%l4.a, %out_rows) : [O,64] (variant) */
+    if (!same_rows)
+        llmc_gpu_launch(gpu, 8, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{131072}}); /* k8_select_rows_back */
     if (st->n_nodes == 44)
         return;
-    /* node 44: %l3.x.1.rows = select_rows(%l3.x.1, %out_rows) : [O,64] */
-    llmc_gpu_launch(gpu, 7, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0, 131072}}); /* k7_select_rows */
+    /* node 44: %l3.x.1.rows = select_rows(%l3.x.1, %out_rows) : [O,64] (variant) */
+    if (!same_rows)
+        llmc_gpu_launch(gpu, 7, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0}}); /* k7_select_rows_gather */
+    /* node 44: %l3.x.1.rows = select_rows(%l3.x.1, %out_rows) : [O,64] (variant) */
+    if (!same_rows)
+        llmc_gpu_launch(gpu, 8, O, 1, 1, 256, 0, &(const LlmcKernelOffsets){{0}}); /* k8_select_rows_back */
     if (st->n_nodes == 45)
         return;
     /* node 45: %l4.x = matmul_fused(%l4.a.rows, @layers.4.wo, %l3.x.1.rows) : [O,64] */
-    llmc_gpu_launch(gpu, 4, (O + 7) / 8, 32, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 262144, 446720, 131072}}); /* k4_gemv */
+    llmc_gpu_launch(gpu, 4, (O + 7) / 8, 32, 1, 128, 0, &(const LlmcKernelOffsets){{O, 262144, 131072, 446720, 0}}); /* k4_gemv */
     if (st->n_nodes == 46)
         return;
     /* node 46: %l4.f = matmul_fused(%l4.x, @layers.4.w1+layers.4.w3, @layers.4.ffn_norm) : [O,172] */
-    llmc_gpu_launch(gpu, 5, (O + 7) / 8, 172, 1, 128, 0, &(const LlmcKernelOffsets){{O, 131072, 0, 455168, 454912}}); /* k5_gemv */
+    llmc_gpu_launch(gpu, 5, (O + 7) / 8, 172, 1, 128, 0, &(const LlmcKernelOffsets){{O, 393216, 262144, 455168, 454912}}); /* k5_gemv */
     if (st->n_nodes == 47)
         return;
     /* node 47: %l4.x.1 = matmul_fused(%l4.f, @layers.4.w2, %l4.x) : [O,64] */
-    llmc_gpu_launch(gpu, 6, (O + 7) / 8, 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 483328, 131072, 499200, 0}}); /* k6_gemv */
+    llmc_gpu_launch(gpu, 6, (O + 7) / 8, 8, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 393216, 499200, 262144}}); /* k6_gemv */
     if (st->n_nodes == 48)
         return;
     /* node 48: %logits = matmul_fused(%l4.x.1, @tok_embeddings, @norm) : [O,512] */
-    llmc_gpu_launch(gpu, 8, (O + 7) / 8, 256, 1, 128, 0, &(const LlmcKernelOffsets){{O, 483328, 0, 521216}}); /* k8_gemv */
+    llmc_gpu_launch(gpu, 9, (O + 7) / 8, 256, 1, 128, 0, &(const LlmcKernelOffsets){{O, 0, 0, 521216}}); /* k9_gemv */
     if (st->n_nodes == 49)
         return;
     /* the token of every output row: argmax or a draw */
     if (O)
-        llmc_gpu_launch(gpu, 9, O, 1, 1, 1024, 0, &(const LlmcKernelOffsets){{0}}); /* k9_sample */
+        llmc_gpu_launch(gpu, 10, O, 1, 1, 1024, 0, &(const LlmcKernelOffsets){{0}}); /* k10_sample */
 }

@@ -126,38 +126,44 @@ extern "C" __global__ void __launch_bounds__(128, 4) k18_gemv(LlmcDevArgs a, Llm
     gemv<FMT_BF16, 172, 64, 172, 64, 0, 0, 1, 64, 2, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])));
 }
 
-/* select_rows: f32[T,64] -> f32[O,64]; strides x 64, y 64 */
-extern "C" __global__ void __launch_bounds__(256) k19_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+/* select_rows, in place: f32[T,64] -> its first O rows (stride 64); the rows to scratch A */
+extern "C" __global__ void __launch_bounds__(256) k19_select_rows_gather(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    select_row<64, 64, 64>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
+    select_row<64, 64, 64>(((const float *)(a.arena + o.v[0])), a.out_rows, A(745472));
+}
+
+/* select_rows, in place: scratch A's O rows -> f32[O,64] (stride 64) */
+extern "C" __global__ void __launch_bounds__(256) k20_select_rows_back(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    select_row<64, 64, 64>(A(745472), nullptr, ((float *)(a.arena + o.v[0])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; strides x 64, y 512; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k20_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k21_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<FMT_BF16, 64, 512, 64, 512, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,64] x bf16[512,64]^T -> f32[1,512], RMSNorm prologue */
-extern "C" __global__ void __launch_bounds__(128) k21_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k22_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv_b1<FMT_BF16, 64, 512, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,64] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k22_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k23_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     rows_to_half<1, 1, 64, 64>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(745472), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; stride y 512 */
-extern "C" __global__ void __launch_bounds__(128) k23_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k24_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemm_h<1, 64, 512, 64, 512, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(745472), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
 }
 
 /* matmul, tensor cores (wgmma m64n128k16, 64x128x64 tiles on a warpgroup, 4 cp.async stages, bf16 activations): [O,64] x bf16[512,64]^T -> f32[O,512], RMSNorm prologue; stride y 512 */
-extern "C" __global__ void __launch_bounds__(128) k24_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k25_gemm_wg(LlmcDevArgs a, LlmcKernelOffsets o)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     gemm_wg<1, 64, 512, 64, 512, 0, 0, 1, 1, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(745472), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
@@ -167,9 +173,9 @@ extern "C" __global__ void __launch_bounds__(128) k24_gemm_wg(LlmcDevArgs a, Llm
 }
 
 /* token of every row: f32[O,512] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k25_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k26_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<512, 512>(a.logits, a.out_ids, a.sample);
+    sample_rows<512, 512>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

@@ -9,7 +9,7 @@ extern "C" __global__ void __launch_bounds__(256) k0_embedding(LlmcDevArgs a, Ll
 /* all_reduce: the ranks' blocks f32[2][R,32] (row stride 32) summed in rank order, in double, rounded once -> f32[R,32] (row stride 32) */
 extern "C" __global__ void __launch_bounds__(256) k1_all_reduce(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    all_reduce_ordered<32, 2, 32, 32>((const float *)(a.arena + 311296), ((float *)(a.arena + o.v[0])), (int)o.v[1]);
+    all_reduce_ordered<32, 2, 32, 32>((const float *)(a.arena + 262144), ((float *)(a.arena + o.v[0])), (int)o.v[1]);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[T,32] x bf16[32,32]^T -> f32[T,32], RMSNorm prologue; strides x 32, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
@@ -27,13 +27,13 @@ extern "C" __global__ void __launch_bounds__(128) k3_gemv_b1(LlmcDevArgs a, Llmc
 /* f32[T,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
 extern "C" __global__ void __launch_bounds__(256) k4_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[4])), (uint16_t *)A(311296), 1e-05f);
+    rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[2])), ((const float *)(a.weights + o.v[4])), (uint16_t *)A(262144), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[32,32]^T -> f32[T,32], RMSNorm prologue; stride y 32 */
 extern "C" __global__ void __launch_bounds__(128) k5_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
+    gemm_h<1, 32, 32, 32, 32, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* rope_kv_write (interleaved pairs): q 2 heads, k/v 1 heads of 8 -> q rotated, k rotated and v to the f16 pool; table at consts + 0 */
@@ -45,13 +45,13 @@ extern "C" __global__ void __launch_bounds__(128) k6_rope_kv_write(LlmcDevArgs a
 /* paged_attention, decode steps: 2 query heads over 1 f16 KV heads of 8, 2 query heads a block, scale 0.353553391; positions split in 16 parts, the last block to finish combines them; strides q 16, y 16 */
 extern "C" __global__ void __launch_bounds__(128, 4) k7_paged_attention_dec(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn_dec<FMT_F16, FMT_F16, 2, 16, 2, 1, 8, 16, 16, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(311296), (int *)A(540672), (int)o.v[2], 0.353553391f, (const float *)0);
+    paged_attn_dec<FMT_F16, FMT_F16, 2, 16, 2, 1, 8, 16, 16, 0, 16, 4, 2>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int *)A(491520), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* paged_attention: 2 query heads over 1 f16 KV heads of 8, scale 0.353553391 (at least 4 blocks an SM: ptxas otherwise picks 48 registers and spills on sm_90), positions split in gridDim.z parts (16 for decode steps); strides q 16, y 16 */
 extern "C" __global__ void __launch_bounds__(128, 4) k8_paged_attention(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    paged_attn<FMT_F16, FMT_F16, 2, 16, 2, 1, 8, 16, 16, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(311296), (int)o.v[2], 0.353553391f, (const float *)0);
+    paged_attn<FMT_F16, FMT_F16, 2, 16, 2, 1, 8, 16, 16, 0>(a.positions, a.seq_of_token, a.block_tables, a.max_blocks_per_seq, a.kv, ((const float *)(a.arena + o.v[0])), ((float *)(a.arena + o.v[1])), A(262144), (int)o.v[2], 0.353553391f, (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 2): f32[T,16] x bf16[32,16]^T -> f32[T,32]; strides x 16, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
@@ -87,13 +87,13 @@ extern "C" __global__ void __launch_bounds__(128) k13_gemv_b1(LlmcDevArgs a, Llm
 /* f32[T,32] rows -> bf16 (A operand of a tensor-core matmul) */
 extern "C" __global__ void __launch_bounds__(256) k14_to_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[2])), (const float *)0, (uint16_t *)A(311296), 1e-05f);
+    rows_to_half<1, 0, 32, 32>(((const float *)(a.arena + o.v[2])), (const float *)0, (uint16_t *)A(262144), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [T,32] x bf16[48,32]^T -> f32[T,24], SwiGLU epilogue (rows j, j + N/2); stride y 24 */
 extern "C" __global__ void __launch_bounds__(128) k15_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 48, 32, 24, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
+    gemm_h<1, 32, 48, 32, 24, 0, 2, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 1): f32[T,24] x bf16[32,24]^T -> f32[T,32]; strides x 24, y 32; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
@@ -120,46 +120,58 @@ extern "C" __global__ void __launch_bounds__(128) k19_gemv_b1(LlmcDevArgs a, Llm
     gemv_b1<FMT_BF16, 32, 32, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
-/* select_rows: f32[T,16] -> f32[O,16]; strides x 16, y 16 */
-extern "C" __global__ void __launch_bounds__(256) k20_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+/* select_rows, in place: f32[T,16] -> its first O rows (stride 16); the rows to scratch A */
+extern "C" __global__ void __launch_bounds__(256) k20_select_rows_gather(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    select_row<16, 16, 16>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
+    select_row<16, 16, 16>(((const float *)(a.arena + o.v[0])), a.out_rows, A(262144));
 }
 
-/* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k21_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+/* select_rows, in place: scratch A's O rows -> f32[O,16] (stride 16) */
+extern "C" __global__ void __launch_bounds__(256) k21_select_rows_back(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
+    select_row<16, 16, 16>(A(262144), nullptr, ((float *)(a.arena + o.v[0])));
+}
+
+/* select_rows, in place: f32[T,32] -> its first O rows (stride 32); the rows to scratch A */
+extern "C" __global__ void __launch_bounds__(256) k22_select_rows_gather(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, A(262144));
+}
+
+/* select_rows, in place: scratch A's O rows -> f32[O,32] (stride 32) */
+extern "C" __global__ void __launch_bounds__(256) k23_select_rows_back(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    select_row<32, 32, 32>(A(262144), nullptr, ((float *)(a.arena + o.v[0])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[12,32]^T -> f32[O,12]; strides x 32, y 12; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k22_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k24_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<FMT_BF16, 32, 12, 32, 12, 1, 0, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[12,32]^T -> f32[1,12] */
-extern "C" __global__ void __launch_bounds__(128) k23_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k25_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv_b1<FMT_BF16, 32, 12, 0, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (const float *)0, 1e-05f, (const float *)0);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[12,32]^T -> f32[O,12]; stride y 12 */
-extern "C" __global__ void __launch_bounds__(128) k24_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k26_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    gemm_h<1, 32, 12, 32, 12, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(311296), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
+    gemm_h<1, 32, 12, 32, 12, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[3])), (const uint16_t *)A(262144), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0);
 }
 
 /* all_gather: the ranks' blocks f32[2][R,12] -> f32[R,24] (row stride 24) */
-extern "C" __global__ void __launch_bounds__(256) k25_all_gather(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k27_all_gather(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    all_gather_place<12, 2, 24>((const float *)(a.arena + 311296), ((float *)a.logits), (int)o.v[0]);
+    all_gather_place<12, 2, 24>((const float *)(a.arena + 262144), ((float *)a.logits), (int)o.v[0]);
 }
 
 /* token of every row: f32[O,24] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k26_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k28_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<24, 24>(a.logits, a.out_ids, a.sample);
+    sample_rows<24, 24>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

@@ -96,40 +96,46 @@ extern "C" __global__ void __launch_bounds__(128, 3) k15_gemv(LlmcDevArgs a, Llm
     gemv<FMT_U4 | WITH_ZERO, 48, 32, 48, 32, 0, 0, 1, 32, 2, 1, 32, ORDER_ROW_MAJOR>(((const uint8_t *)(a.weights + o.v[3])), ((const float *)(a.arena + o.v[2])), (const float *)0, ((float *)(a.arena + o.v[1])), (int)o.v[0], (const float *)0, 1e-05f, ((const float *)(a.arena + o.v[4])), WQ{{((const uint8_t *)(a.weights + o.v[3])) + 768, ((const uint8_t *)(a.weights + o.v[3])) + 896}});
 }
 
-/* select_rows: f32[T,32] -> f32[O,32]; strides x 32, y 32 */
-extern "C" __global__ void __launch_bounds__(256) k16_select_rows(LlmcDevArgs a, LlmcKernelOffsets o)
+/* select_rows, in place: f32[T,32] -> its first O rows (stride 32); the rows to scratch A */
+extern "C" __global__ void __launch_bounds__(256) k16_select_rows_gather(LlmcDevArgs a, LlmcKernelOffsets o)
 {
-    select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, ((float *)(a.arena + o.v[1])));
+    select_row<32, 32, 32>(((const float *)(a.arena + o.v[0])), a.out_rows, A(262144));
+}
+
+/* select_rows, in place: scratch A's O rows -> f32[O,32] (stride 32) */
+extern "C" __global__ void __launch_bounds__(256) k17_select_rows_back(LlmcDevArgs a, LlmcKernelOffsets o)
+{
+    select_row<32, 32, 32>(A(262144), nullptr, ((float *)(a.arena + o.v[0])));
 }
 
 /* matmul, skinny (<= 8 rows a block, 2 weight rows a warp, K split in 4): f32[O,32] x bf16[24,32]^T -> f32[O,24], RMSNorm prologue; strides x 32, y 24; 16-byte loads; at least 4 blocks an SM: ptxas otherwise picks 64 registers and spills on sm_80 for some shapes */
-extern "C" __global__ void __launch_bounds__(128, 4) k17_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128, 4) k18_gemv(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv<FMT_BF16, 32, 24, 32, 24, 1, 1, 0, 0, 2, 4>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), (int)o.v[0], ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* matmul, one row (2 weight rows a warp, K split in 4, 1 load a row in flight): f32[1,32] x bf16[24,32]^T -> f32[1,24], RMSNorm prologue */
-extern "C" __global__ void __launch_bounds__(128) k18_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k19_gemv_b1(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemv_b1<FMT_BF16, 32, 24, 1, 0, 4, 1>(((const uint8_t *)(a.weights + o.v[2])), ((const float *)(a.arena + o.v[1])), (const float *)0, ((float *)a.logits), ((const float *)(a.weights + o.v[3])), 1e-05f, (const float *)0);
 }
 
 /* f32[O,32] rows, RMS-normalized, -> bf16 (A operand of a tensor-core matmul) */
-extern "C" __global__ void __launch_bounds__(256) k19_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(256) k20_rmsnorm_half(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     rows_to_half<1, 1, 32, 32>(((const float *)(a.arena + o.v[1])), ((const float *)(a.weights + o.v[3])), (uint16_t *)A(262144), 1e-05f);
 }
 
 /* matmul, tensor cores (mma.sync m16n8k16, 64x128x32 tiles on 4 warps, 4 cp.async stages, bf16 activations): [O,32] x bf16[24,32]^T -> f32[O,24], RMSNorm prologue; stride y 24 */
-extern "C" __global__ void __launch_bounds__(128) k20_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(128) k21_gemm_wide(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     gemm_h<1, 32, 24, 32, 24, 0, 0, 1, 64, 128, 2, 2, 4>((const uint16_t *)((const uint8_t *)(a.weights + o.v[2])), (const uint16_t *)A(262144), (const float *)0, ((float *)a.logits), (int)o.v[0], (const float *)0);
 }
 
 /* token of every row: f32[O,24] -> i32[O], the argmax or a draw (a.sample) */
-extern "C" __global__ void __launch_bounds__(1024) k21_sample(LlmcDevArgs a, LlmcKernelOffsets o)
+extern "C" __global__ void __launch_bounds__(1024) k22_sample(LlmcDevArgs a, LlmcKernelOffsets o)
 {
     (void)o;
-    sample_row<24, 24>(a.logits, a.out_ids, a.sample);
+    sample_rows<24, 24>(a.logits, a.out_ids, a.sample, nullptr, nullptr, nullptr);
 }
 

@@ -89,7 +89,8 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
     }
     if (cg->opt.qmma_units && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
-                 ", gemm_q (and gemm_ws) with at least %d unit%s of work a block (--qmma-units %d)", cg->opt.qmma_units,
+                 ", %s with at least %d unit%s of work a block (--qmma-units %d)",
+                 cg->opt.decode_wgmma ? "gemm_q and gemm_ws" : "gemm_q", cg->opt.qmma_units,
                  cg->opt.qmma_units > 1 ? "s" : "", cg->opt.qmma_units);
     if (cg->opt.wgmma != LLMC_WGMMA_AUTO && cg->backend == &llmc_backend_cuda) {
         int wg = 0; /* gemm_wt needs an image with wgmma (and tensor cores: no batch-invariant build) */

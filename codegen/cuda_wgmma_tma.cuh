@@ -367,64 +367,50 @@ DEV void gemm_wt(const LlmcTmap *tw, const LlmcTmap *tx, const float *__restrict
 /* wgmma m64nNk16 with both operands from shared memory (descriptors, K-major, 128-byte swizzle),
  * f32 accumulators d[N / 2] = A B + (acc ? d : 0) */
 #define WS_D8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+/* T the operands' type, N the width, REGS the accumulators' operands, DA DB ACC the numbers of the
+ * descriptors' and scale-d's operands, then the accumulators' constraints */
+#define WS_ASM(T, N, REGS, DA, DB, ACC, ...)                                                                          \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #ACC ", 0;\n"                                                   \
+                 "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." T "." T " {" REGS "}, %" #DA ", %" #DB             \
+                 ", p, 1, 1, 0, 0;\n}\n"                                                                             \
+                 : __VA_ARGS__                                                                                        \
+                 : "l"(da), "l"(db), "r"(acc))
+#define WS_MMA(N, REGS, DA, DB, ACC, ...)                                                                             \
+    do {                                                                                                              \
+        if (BF)                                                                                                       \
+            WS_ASM("bf16", N, REGS, DA, DB, ACC, __VA_ARGS__);                                                        \
+        else                                                                                                          \
+            WS_ASM("f16", N, REGS, DA, DB, ACC, __VA_ARGS__);                                                         \
+    } while (0)
 template <int BF, int N>
 struct WsMma;
 template <int BF>
 struct WsMma<BF, 16> {
     DEV void mma(float *d, uint64_t da, uint64_t db, int acc)
     {
-        if (BF)
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
-                         "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7}, "
-                         "%8, %9, p, 1, 1, 0, 0;\n}\n"
-                         : WS_D8(0)
-                         : "l"(da), "l"(db), "r"(acc));
-        else
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
-                         "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7}, "
-                         "%8, %9, p, 1, 1, 0, 0;\n}\n"
-                         : WS_D8(0)
-                         : "l"(da), "l"(db), "r"(acc));
+        WS_MMA(16, "%0, %1, %2, %3, %4, %5, %6, %7", 8, 9, 10, WS_D8(0));
     }
 };
 template <int BF>
 struct WsMma<BF, 32> {
     DEV void mma(float *d, uint64_t da, uint64_t db, int acc)
     {
-        if (BF)
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-                         "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, "
-                         "%8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"
-                         : WS_D8(0), WS_D8(8)
-                         : "l"(da), "l"(db), "r"(acc));
-        else
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
-                         "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, "
-                         "%8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n"
-                         : WS_D8(0), WS_D8(8)
-                         : "l"(da), "l"(db), "r"(acc));
+        WS_MMA(32, "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15", 16, 17, 18, WS_D8(0),
+               WS_D8(8));
     }
 };
 template <int BF>
 struct WsMma<BF, 64> {
     DEV void mma(float *d, uint64_t da, uint64_t db, int acc)
     {
-        if (BF)
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                         "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, "
-                         "%8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, "
-                         "%26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-                         : WS_D8(0), WS_D8(8), WS_D8(16), WS_D8(24)
-                         : "l"(da), "l"(db), "r"(acc));
-        else
-            asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                         "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, "
-                         "%8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, "
-                         "%26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-                         : WS_D8(0), WS_D8(8), WS_D8(16), WS_D8(24)
-                         : "l"(da), "l"(db), "r"(acc));
+        WS_MMA(64,
+               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, "
+               "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31",
+               32, 33, 34, WS_D8(0), WS_D8(8), WS_D8(16), WS_D8(24));
     }
 };
+#undef WS_MMA
+#undef WS_ASM
 #undef WS_D8
 
 /* the consumer warpgroup's barrier (named barrier 1, 128 threads: the producer warp takes no part) */

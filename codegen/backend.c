@@ -78,38 +78,31 @@ static void info_line(LlmcCodegen *cg, const LlmcGraph *g)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", decode attention in at most %d part%s (--attn-parts %d)", cg->opt.attn_parts,
                  cg->opt.attn_parts > 1 ? "s" : "", cg->opt.attn_parts);
-    if (cg->opt.decode_wgmma && cg->backend == &llmc_backend_cuda) {
-        int wg = 0; /* gemm_ws needs an image with wgmma (and tensor cores: no batch-invariant build) */
-        for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
-            wg |= cg->targets[i]->has_wgmma;
+    /* gemm_ws, gemm_wt and gemm_wq need an image with wgmma (gemm_ws and gemm_wt tensor cores too: no
+     * batch-invariant build) */
+    int wg = 0;
+    for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
+        wg |= cg->targets[i]->has_wgmma;
+    if (cg->opt.decode_wgmma && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
                  !wg ? ", --decode-wgmma without effect (no sm_90a image: gemm_ws needs wgmma)"
                  : cg->opt.batch_invariant ? ", --decode-wgmma without effect (--batch-invariant runs no tensor-core matmul)"
                                            : ", bf16/f16 matrices at 9-64 rows by gemm_ws on sm_90a (--decode-wgmma on)");
-    }
     if (cg->opt.qmma_units && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line),
                  ", %s with at least %d unit%s of work a block (--qmma-units %d)",
                  cg->opt.decode_wgmma ? "gemm_q and gemm_ws" : "gemm_q", cg->opt.qmma_units,
                  cg->opt.qmma_units > 1 ? "s" : "", cg->opt.qmma_units);
-    if (cg->opt.wgmma != LLMC_WGMMA_AUTO && cg->backend == &llmc_backend_cuda) {
-        int wg = 0; /* gemm_wt needs an image with wgmma (and tensor cores: no batch-invariant build) */
-        for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
-            wg |= cg->targets[i]->has_wgmma;
+    if (cg->opt.wgmma != LLMC_WGMMA_AUTO && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
                  !wg ? ", --wgmma without effect (no sm_90a image: gemm_wg and gemm_wt need wgmma)"
                  : cg->opt.batch_invariant ? ", --wgmma without effect (--batch-invariant runs no tensor-core matmul)"
                  : cg->opt.wgmma == LLMC_WGMMA_TMA ? ", wide steps by gemm_wt on sm_90a (--wgmma tma)"
                                                    : ", wide steps by gemm_wg on sm_90a (--wgmma cp)");
-    }
-    if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda) {
-        int wg = 0; /* gemm_wq needs an image with wgmma */
-        for (int i = 0; i < LLMC_MAX_TARGETS && cg->targets[i]; i++)
-            wg |= cg->targets[i]->has_wgmma;
+    if (cg->opt.qmma == LLMC_QMMA_WG && cg->backend == &llmc_backend_cuda)
         snprintf(cg->info_line + strlen(cg->info_line), sizeof cg->info_line - strlen(cg->info_line), "%s",
                  wg ? ", quantized matrices above 8 rows by gemm_wq on sm_90a (--qmma wg)"
                     : ", --qmma wg without effect (no sm_90a image: gemm_wq needs wgmma)");
-    }
 }
 
 static LlmcStatus make_dir(LlmcCodegen *cg, const char *emit_dir, LlmcDiag *d)

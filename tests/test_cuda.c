@@ -1331,7 +1331,7 @@ START_TEST(ws_kernels)
         int bf = 1, epi, nt, st;
         int64_t n, k;
         if (i < sizeof m / sizeof m[0]) {
-            LlmcTensor w = {.dtype = LLMC_BF16, .shape = {2, {m[i].n, m[i].k}}};
+            LlmcTensor w = {.dtype = LLMC_BF16, .shape = {.rank = 2, .dim = {m[i].n, m[i].k}}};
             for (int v = 0; v < LLMC_WS_VARIANTS; v++) {
                 LlmcWsPlan p = llmc_cuda_ws_plan(tg, &w, m[i].epi == 2, v, 0);
                 int64_t units = m[i].tiles * (m[i].k / 64);
@@ -1365,8 +1365,8 @@ START_TEST(ws_kernels)
         ni++;
     }
     /* what it does not take */
-    LlmcTensor q = {.dtype = LLMC_U4, .shape = {2, {2048, 2048}}}, odd = {.dtype = LLMC_BF16, .shape = {2, {2048, 2080}}},
-               ok = {.dtype = LLMC_F16, .shape = {2, {2048, 2048}}};
+    LlmcTensor q = {.dtype = LLMC_U4, .shape = {.rank = 2, .dim = {2048, 2048}}}, odd = {.dtype = LLMC_BF16, .shape = {.rank = 2, .dim = {2048, 2080}}},
+               ok = {.dtype = LLMC_F16, .shape = {.rank = 2, .dim = {2048, 2048}}};
     ck_assert(!llmc_cuda_ws_plan(tg, &q, 0, 0, 0).ok);
     ck_assert(!llmc_cuda_ws_plan(tg, &odd, 0, 0, 0).ok);
     ck_assert(llmc_cuda_ws_plan(tg, &ok, 0, 2, 0).ok && !llmc_cuda_ws_plan(tg, &ok, 0, 3, 0).ok);

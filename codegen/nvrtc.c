@@ -380,11 +380,12 @@ static LlmcStatus parse_report(LlmcCubin *c, LlmcDiag *d)
      * by compiler to allow use of registers defined by GMMA in function 'NAME'", or that it
      * serialized a function's wgmma.mma_async): counted for the kernel they name */
     for (const char *p = c->log; (p = strstr(p, "ptxas info")) != NULL; p++) {
-        const char *nl = strchr(p, '\n'), *f = strstr(p, "in function '");
+        const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char body[512];
+        char body[512]; /* the line (searched alone: the log may hold thousands) */
         snprintf(body, sizeof body, "%.*s", (int)(len < sizeof body ? len : sizeof body - 1), p);
-        if (!f || (nl && f > nl) || (!strstr(body, "warpgroup.wait is injected") && !strstr(body, "serialized")))
+        const char *f = strstr(body, "in function '");
+        if (!f || (!strstr(body, "warpgroup.wait is injected") && !strstr(body, "serialized")))
             continue;
         f += strlen("in function '");
         const char *q = strchr(f, '\'');

@@ -1023,6 +1023,39 @@ START_TEST(wq_plan_8b)
 }
 END_TEST
 
+/* The kernel headers a source of hand-written instances includes (as model.cu does, but every one:
+ * the .def tables, the AMD port and the device math come through the others). */
+static void include_kernel_headers(LlmcBuf *src, const LlmcNvrtcHeaders *hdr)
+{
+    for (int i = 0; i < hdr->n; i++)
+        if (!strstr(hdr->names[i], ".def") && strcmp(hdr->names[i], "gpu_port_amd.cuh") != 0 &&
+            strcmp(hdr->names[i], "gpu_math.h") != 0)
+            llmc_buf_printf(src, "#include \"%s\"\n", hdr->names[i]);
+}
+
+/* The host C's kernels named with `tag` (e.g. "_gemm_wt") carry every bit of `mask` in kernel_flags[]
+ * (LLMC_GPU_KERNEL_PDL 1, LLMC_GPU_KERNEL_WGMMA_ONLY 4); with `only`, no other kernel carries any of
+ * them. Returns how many kernels the tag names. */
+static int check_kernel_flags(const char *host, const char *tag, int mask, int only)
+{
+    const char *kn = strstr(host, "static const char *const kernels[] = {\n"),
+               *kf = strstr(host, "static const uint8_t kernel_flags[] = {\n");
+    ck_assert(kn && kf);
+    kn = strchr(kn, '\n') + 1;
+    kf = strchr(kf, '\n') + 1;
+    int n = 0;
+    for (; strncmp(kn, "    \"", 5) == 0; kn = strchr(kn, '\n') + 1, kf = strchr(kf, '\n') + 1) {
+        const char *eol = strchr(kn, '\n'), *at = strstr(kn, tag);
+        int tagged = at && at < eol, f = atoi(kf + 4);
+        n += tagged;
+        if (tagged)
+            ck_assert_msg((f & mask) == mask, "kernel %.*s: flags %d", (int)(eol - kn), kn, f);
+        else if (only)
+            ck_assert_msg((f & mask) == 0, "kernel %.*s: flags %d", (int)(eol - kn), kn, f);
+    }
+    return n;
+}
+
 /* gemm_wt (codegen/cuda_wgmma_tma.cuh: TMA-fed, warp-specialized wgmma). Its plan
  * (llmc_cuda_wt_tile) for the 8B's and the 1B's matrices at 512 and 4096 rows on an H100 (132 SMs),
  * pinned: bench/kernel_check.cu's wt timings instantiate these tiles (wt_bn, wt_split, wt_st there).
@@ -1050,10 +1083,7 @@ START_TEST(wt_kernels)
     };
     LlmcBuf src = {0};
     const LlmcNvrtcHeaders hdr = llmc_cuda_header_table(); /* cuda_wgmma_tma.cuh among them */
-    for (int i = 0; i < hdr.n; i++)
-        if (!strstr(hdr.names[i], ".def") && strcmp(hdr.names[i], "gpu_port_amd.cuh") != 0 &&
-            strcmp(hdr.names[i], "gpu_math.h") != 0)
-            llmc_buf_printf(&src, "#include \"%s\"\n", hdr.names[i]);
+    include_kernel_headers(&src, &hdr);
     char inst[40][160];
     int ni = 0;
     /* the timed instances (bf16), then f16, GeGLU, and the K split in both tiles and gated */
@@ -1227,19 +1257,7 @@ START_TEST(wt_golden)
         ck_assert_int_eq(n, 2 * 5); /* Q/K/V, o, gate/up, down and the lm_head: a pair each */
         /* gemm_wt's kernels flagged LLMC_GPU_KERNEL_WGMMA_ONLY (their shared memory asked for only
          * from wgmma images), no other kernel */
-        const char *kn = strstr(host, "static const char *const kernels[] = {\n"),
-                   *kf = strstr(host, "static const uint8_t kernel_flags[] = {\n");
-        ck_assert(kn && kf);
-        kn = strchr(kn, '\n') + 1;
-        kf = strchr(kf, '\n') + 1;
-        int wts = 0;
-        for (; strncmp(kn, "    \"", 5) == 0; kn = strchr(kn, '\n') + 1, kf = strchr(kf, '\n') + 1) {
-            const char *eol = strchr(kn, '\n');
-            int is_wt = strstr(kn, "_gemm_wt") && strstr(kn, "_gemm_wt") < eol;
-            wts += is_wt;
-            ck_assert_msg(((atoi(kf + 4) & 4) != 0) == is_wt, "kernel %.*s: flags %d", (int)(eol - kn), kn, atoi(kf + 4));
-        }
-        ck_assert_int_eq(wts, 5);
+        ck_assert_int_eq(check_kernel_flags(host, "_gemm_wt", 4, 1), 5);
         char want[64];
         snprintf(want, sizeof want, "    .gpu_tmaps = tmaps,\n    .n_gpu_tmaps = %d,\n", n);
         ck_assert_msg(strstr(host, want), "the descriptor does not point at the %d maps", n);
@@ -1321,10 +1339,7 @@ START_TEST(ws_kernels)
     };
     LlmcBuf src = {0};
     const LlmcNvrtcHeaders hdr = llmc_cuda_header_table();
-    for (int i = 0; i < hdr.n; i++)
-        if (!strstr(hdr.names[i], ".def") && strcmp(hdr.names[i], "gpu_port_amd.cuh") != 0 &&
-            strcmp(hdr.names[i], "gpu_math.h") != 0)
-            llmc_buf_printf(&src, "#include \"%s\"\n", hdr.names[i]);
+    include_kernel_headers(&src, &hdr);
     char inst[48][160];
     int ni = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0] + 4; i++) {
@@ -1490,20 +1505,7 @@ START_TEST(ws_golden)
         ck_assert_msg(strstr(src, "(a.consts + (int)o.v[") && strstr(src, "] + 256), *tx = tw + 1;"),
                       "no gemm_wt reading the pair after gemm_ws's");
         /* gemm_ws's kernels: PDL and wgmma-only (flags 1 | 4) */
-        const char *kn = strstr(host, "static const char *const kernels[] = {\n"),
-                   *kf = strstr(host, "static const uint8_t kernel_flags[] = {\n");
-        ck_assert(kn && kf);
-        kn = strchr(kn, '\n') + 1;
-        kf = strchr(kf, '\n') + 1;
-        int nk = 0;
-        for (; strncmp(kn, "    \"", 5) == 0; kn = strchr(kn, '\n') + 1, kf = strchr(kf, '\n') + 1) {
-            const char *eol = strchr(kn, '\n');
-            if (strstr(kn, "_gemm_ws") && strstr(kn, "_gemm_ws") < eol) {
-                ck_assert_msg((atoi(kf + 4) & 5) == 5, "kernel %.*s: flags %d", (int)(eol - kn), kn, atoi(kf + 4));
-                nk++;
-            }
-        }
-        ck_assert_int_eq(nk, 3 * 5);
+        ck_assert_int_eq(check_kernel_flags(host, "_gemm_ws", 5, 0), 3 * 5);
         free(body);
         free(host);
         LlmcNvrtc *nv = open_nvrtc();
